@@ -1,0 +1,1 @@
+//! Ethereum: blocks, receipts, logs and call traces. (Being written.)

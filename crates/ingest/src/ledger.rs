@@ -1,0 +1,1 @@
+//! Exchange ledgers. (Being written.)

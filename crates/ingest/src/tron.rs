@@ -1,0 +1,1 @@
+//! Tron: native TRX and TRC-20 transfers. (Being written.)

@@ -1,0 +1,1 @@
+//! floodgate transfer store (in progress).
