@@ -1,0 +1,97 @@
+//! The store error type.
+
+use std::path::{Path, PathBuf};
+
+use floodgate_types::{Chain, Hash32};
+
+/// A store failure. Every variant names the store file or the record at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The data directory could not be used.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// SQLite refused an operation.
+    #[error("{}: {source}", path.display())]
+    Sqlite {
+        /// The store file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The file fails SQLite's integrity check.
+    #[error("{}: store is corrupt: {detail}", path.display())]
+    Corrupt {
+        /// The store file.
+        path: PathBuf,
+        /// SQLite's findings.
+        detail: String,
+    },
+    /// The store was written by a newer floodgate.
+    #[error("{}: store schema version {found} is newer than this build understands ({supported})", path.display())]
+    SchemaTooNew {
+        /// The store file.
+        path: PathBuf,
+        /// Version in the file.
+        found: i64,
+        /// Newest version this build reads.
+        supported: i64,
+    },
+    /// A value read back from the store does not parse (a sign of corruption or tampering).
+    #[error("{}: stored {what} '{value}' is unreadable", path.display())]
+    BadValue {
+        /// The store file.
+        path: PathBuf,
+        /// What column.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// A ledger entry id already stored with different content.
+    #[error("ledger '{ledger}': entry '{id}' is already stored with different content ({field} was '{stored}', now '{given}'); entry ids must be unique and immutable, nothing from this input was stored")]
+    LedgerConflict {
+        /// Ledger name.
+        ledger: String,
+        /// Entry id.
+        id: String,
+        /// First differing field.
+        field: &'static str,
+        /// Stored value.
+        stored: String,
+        /// New value.
+        given: String,
+    },
+    /// A rollback target above the stored tip, or on an empty chain.
+    #[error("{chain}: nothing to roll back: the stored tip is {tip:?}, at or below height {height}")]
+    NothingToRollBack {
+        /// The chain.
+        chain: Chain,
+        /// Requested height.
+        height: u64,
+        /// Stored tip height.
+        tip: Option<u64>,
+    },
+    /// A block hash or height outside what SQLite can hold.
+    #[error("{chain} block {hash}: height {height} does not fit the store")]
+    HeightOverflow {
+        /// The chain.
+        chain: Chain,
+        /// The block.
+        hash: Hash32,
+        /// Its height.
+        height: u64,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn sqlite(path: &Path, source: rusqlite::Error) -> Self {
+        StoreError::Sqlite { path: path.to_owned(), source }
+    }
+}

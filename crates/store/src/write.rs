@@ -1,0 +1,508 @@
+//! Applying blocks and ledger entries, and unwinding blocks.
+
+use floodgate_types::{Address, Amount, Chain, ChainBlock, Hash32, LedgerEntry, Timestamp};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::{Store, StoreError};
+
+/// What applying one block did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    /// UTXO transactions with at least one new row.
+    pub new_transactions: u64,
+    /// New account-chain transfers.
+    pub new_transfers: u64,
+    /// Records that were already stored (re-ingestion).
+    pub already_stored: u64,
+    /// Inputs resolved from outputs already in the store (including earlier unresolved
+    /// inputs that this block's outputs resolved).
+    pub inputs_resolved_from_store: u64,
+    /// Inputs still unresolved after this block.
+    pub inputs_unresolved: u64,
+    /// A reorganisation this block caused, if any.
+    pub unwound: Option<Unwound>,
+}
+
+/// Blocks removed by a rollback or reorganisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unwound {
+    /// The chain.
+    pub chain: Chain,
+    /// Lowest height removed.
+    pub from_height: u64,
+    /// Number of blocks removed.
+    pub blocks: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// What applying a ledger file did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerOutcome {
+    /// New entries.
+    pub inserted: u64,
+    /// Entries already stored with identical content.
+    pub already_stored: u64,
+}
+
+fn height_i64(chain: Chain, hash: Hash32, height: u64) -> Result<i64, StoreError> {
+    i64::try_from(height).map_err(|_| StoreError::HeightOverflow { chain, hash, height })
+}
+
+fn sats(a: Amount) -> Option<i64> {
+    a.to_u128().and_then(|v| i64::try_from(v).ok())
+}
+
+impl Store {
+    fn begin(&mut self) -> Result<Transaction<'_>, StoreError> {
+        let path = self.path.clone();
+        self.conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| StoreError::sqlite(&path, e))
+    }
+
+    /// Applies one normalized block in a single transaction: all of it is stored, or none.
+    ///
+    /// # Errors
+    /// [`StoreError`] on SQLite failure; nothing of the block is stored then.
+    pub fn apply_block(&mut self, block: &ChainBlock) -> Result<ApplyOutcome, StoreError> {
+        let path = self.path.clone();
+        let sq = |e| StoreError::sqlite(&path, e);
+        let tx = self.begin()?;
+        let mut out = ApplyOutcome::default();
+        let now = Timestamp::now().0;
+
+        if let Some(h) = &block.header {
+            out.unwound = reconcile_header(&tx, h, now).map_err(sq)?;
+        }
+
+        for utx in &block.utxo_txs {
+            let header = block.header.as_ref();
+            let chain = header.map_or(Chain::Bitcoin, |h| h.chain);
+            let height = header.map_or(0, |h| h.height);
+            let hash = header.map_or(Hash32([0; 32]), |h| h.hash);
+            let height = height_i64(chain, hash, height)?;
+            let time = header.and_then(|h| h.time).map(|t| t.0);
+            let mut new_rows = 0u64;
+            {
+                let mut ins_out = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO utxo_outputs
+                         (chain, txid, vout, height, tx_position, time, address, value)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    )
+                    .map_err(sq)?;
+                for o in &utxo_outputs_checked(&utx.outputs, &path)? {
+                    let n = ins_out
+                        .execute(params![
+                            chain.as_str(),
+                            &utx.txid.0[..],
+                            o.0,
+                            height,
+                            utx.position,
+                            time,
+                            o.1,
+                            o.2
+                        ])
+                        .map_err(sq)?;
+                    if n == 0 {
+                        out.already_stored += 1;
+                    }
+                    new_rows += n as u64;
+                }
+            }
+            {
+                let mut lookup = tx
+                    .prepare_cached(
+                        "SELECT address, value FROM utxo_outputs WHERE chain = ?1 AND txid = ?2 AND vout = ?3",
+                    )
+                    .map_err(sq)?;
+                let mut ins_in = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO utxo_inputs
+                         (chain, txid, vin, height, tx_position, time, prev_txid, prev_vout, address, value)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )
+                    .map_err(sq)?;
+                for (vin, input) in utx.inputs.iter().enumerate() {
+                    let mut address = input.address.as_ref().map(Address::to_string);
+                    let mut value = input.value.and_then(sats);
+                    if address.is_none() {
+                        if let Some(p) = &input.prevout {
+                            let found: Option<(String, i64)> = lookup
+                                .query_row(params![chain.as_str(), &p.txid.0[..], p.vout], |r| {
+                                    Ok((r.get(0)?, r.get(1)?))
+                                })
+                                .optional()
+                                .map_err(sq)?;
+                            if let Some((a, v)) = found {
+                                address = Some(a);
+                                value = Some(v);
+                                out.inputs_resolved_from_store += 1;
+                            }
+                        }
+                    }
+                    let n = ins_in
+                        .execute(params![
+                            chain.as_str(),
+                            &utx.txid.0[..],
+                            vin as i64,
+                            height,
+                            utx.position,
+                            time,
+                            input.prevout.map(|p| p.txid.0.to_vec()),
+                            input.prevout.map(|p| p.vout),
+                            address,
+                            value
+                        ])
+                        .map_err(sq)?;
+                    if n == 0 {
+                        out.already_stored += 1;
+                    }
+                    new_rows += n as u64;
+                }
+            }
+            if new_rows > 0 {
+                out.new_transactions += 1;
+            }
+        }
+
+        if !block.utxo_txs.is_empty() {
+            // Earlier inputs whose funding outputs arrived only now (blocks ingested out of
+            // order, or a prevouts gap filled later).
+            let chain = block.header.as_ref().map_or(Chain::Bitcoin, |h| h.chain);
+            let n = tx
+                .execute(
+                    "UPDATE utxo_inputs SET
+                        address = (SELECT o.address FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout),
+                        value   = (SELECT o.value FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)
+                     WHERE address IS NULL AND prev_txid IS NOT NULL AND chain = ?1
+                       AND EXISTS (SELECT 1 FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)",
+                    [chain.as_str()],
+                )
+                .map_err(sq)?;
+            out.inputs_resolved_from_store += n as u64;
+            out.inputs_unresolved = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM utxo_inputs WHERE address IS NULL AND prev_txid IS NOT NULL AND chain = ?1",
+                    [chain.as_str()],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(sq)? as u64;
+        }
+
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO transfers
+                     (chain, txid, idx, height, block_hash, time, tx_position, kind, from_addr, to_addr, asset, amount)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(sq)?;
+            for t in &block.transfers {
+                let height = height_i64(t.chain, t.txid, t.height)?;
+                let n = ins
+                    .execute(params![
+                        t.chain.as_str(),
+                        &t.txid.0[..],
+                        t.index.to_string(),
+                        height,
+                        t.block_hash.map(|h| h.0.to_vec()),
+                        t.time.map(|x| x.0),
+                        t.tx_position,
+                        t.kind.as_str(),
+                        t.from.to_string(),
+                        t.to.to_string(),
+                        t.asset.as_str(),
+                        &t.amount.to_be_bytes()[..]
+                    ])
+                    .map_err(sq)?;
+                if n == 0 {
+                    out.already_stored += 1;
+                }
+                out.new_transfers += n as u64;
+            }
+        }
+
+        if let Some(h) = &block.header {
+            tx.execute(
+                "INSERT INTO ingest_log (at, action, chain, height, hash, detail) VALUES (?1, 'apply', ?2, ?3, ?4, ?5)",
+                params![
+                    now,
+                    h.chain.as_str(),
+                    height_i64(h.chain, h.hash, h.height)?,
+                    &h.hash.0[..],
+                    format!(
+                        "{} new transactions, {} new transfers, {} already stored",
+                        out.new_transactions, out.new_transfers, out.already_stored
+                    )
+                ],
+            )
+            .map_err(sq)?;
+        }
+        tx.commit().map_err(sq)?;
+        Ok(out)
+    }
+
+    /// Removes every block above `height` on `chain`, with its transactions and transfers,
+    /// and journals the rollback.
+    ///
+    /// # Errors
+    /// [`StoreError::NothingToRollBack`] when no stored block is above `height`.
+    pub fn rollback_to(&mut self, chain: Chain, height: u64) -> Result<Unwound, StoreError> {
+        let path = self.path.clone();
+        let sq = |e| StoreError::sqlite(&path, e);
+        let tx = self.begin()?;
+        let tip: Option<i64> = tx
+            .query_row("SELECT MAX(height) FROM blocks WHERE chain = ?1", [chain.as_str()], |r| r.get(0))
+            .map_err(sq)?;
+        let tip = tip.map(|t| t as u64);
+        if tip.is_none_or(|t| t <= height) {
+            return Err(StoreError::NothingToRollBack { chain, height, tip });
+        }
+        let from = height.saturating_add(1);
+        let reason = format!("rollback requested to height {height}");
+        let unwound = unwind(&tx, chain, from, &reason, Timestamp::now().0).map_err(sq)?;
+        tx.commit().map_err(sq)?;
+        Ok(unwound)
+    }
+
+    /// Applies the entries of one ledger input in a single transaction. Entries already stored
+    /// with the same content are skipped; an id stored with different content aborts the whole
+    /// input with [`StoreError::LedgerConflict`] and stores nothing.
+    ///
+    /// # Errors
+    /// [`StoreError`]; nothing of the input is stored then.
+    pub fn apply_ledger(
+        &mut self,
+        ledger: &str,
+        entries: &[LedgerEntry],
+    ) -> Result<LedgerOutcome, StoreError> {
+        let path = self.path.clone();
+        let sq = |e| StoreError::sqlite(&path, e);
+        let tx = self.begin()?;
+        let now = Timestamp::now().0;
+        let mut out = LedgerOutcome::default();
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO ledger_entries
+                     (ledger, id, time, customer_id, direction, asset, amount, counterparty_address,
+                      counterparty_customer, counterparty_vasp, txid, ip, device, ingested_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .map_err(sq)?;
+            let mut get = tx
+                .prepare_cached(
+                    "SELECT time, customer_id, direction, asset, amount, counterparty_address,
+                            counterparty_customer, counterparty_vasp, txid, ip, device
+                     FROM ledger_entries WHERE ledger = ?1 AND id = ?2",
+                )
+                .map_err(sq)?;
+            for e in entries {
+                let fields = ledger_fields(e);
+                let n = ins
+                    .execute(params![
+                        ledger,
+                        e.id,
+                        e.time.0,
+                        e.customer_id,
+                        e.direction.as_str(),
+                        e.asset.as_str(),
+                        &e.amount.to_be_bytes()[..],
+                        fields[5].1,
+                        fields[6].1,
+                        fields[7].1,
+                        fields[8].1,
+                        fields[9].1,
+                        fields[10].1,
+                        now
+                    ])
+                    .map_err(sq)?;
+                if n == 1 {
+                    out.inserted += 1;
+                    continue;
+                }
+                let stored: Vec<Option<String>> = get
+                    .query_row(params![ledger, e.id], |r| {
+                        let time: i64 = r.get(0)?;
+                        let amount: Vec<u8> = r.get(4)?;
+                        let mut v = vec![Some(time.to_string())];
+                        for i in 1..4 {
+                            v.push(Some(r.get::<_, String>(i)?));
+                        }
+                        v.push(Some(amount_from_blob(&amount).to_string()));
+                        for i in 5..11 {
+                            v.push(r.get::<_, Option<String>>(i)?);
+                        }
+                        Ok(v)
+                    })
+                    .map_err(sq)?;
+                for ((name, given), stored) in fields.iter().zip(stored) {
+                    if *given != stored {
+                        return Err(StoreError::LedgerConflict {
+                            ledger: ledger.to_owned(),
+                            id: e.id.clone(),
+                            field: name,
+                            stored: stored.unwrap_or_default(),
+                            given: given.clone().unwrap_or_default(),
+                        });
+                    }
+                }
+                out.already_stored += 1;
+            }
+        }
+        tx.execute(
+            "INSERT INTO ingest_log (at, action, chain, height, hash, detail) VALUES (?1, 'ledger', ?2, NULL, NULL, ?3)",
+            params![now, format!("ledger:{ledger}"), format!("{} new entries, {} already stored", out.inserted, out.already_stored)],
+        )
+        .map_err(sq)?;
+        tx.commit().map_err(sq)?;
+        Ok(out)
+    }
+}
+
+/// The comparable fields of a ledger entry, in the order of the conflict check.
+fn ledger_fields(e: &LedgerEntry) -> [(&'static str, Option<String>); 11] {
+    [
+        ("time", Some(e.time.0.to_string())),
+        ("customer_id", Some(e.customer_id.clone())),
+        ("direction", Some(e.direction.as_str().to_owned())),
+        ("asset", Some(e.asset.as_str().to_owned())),
+        ("amount", Some(e.amount.to_string())),
+        ("counterparty_address", e.counterparty_address.as_ref().map(Address::to_string)),
+        ("counterparty_customer", e.counterparty_customer.clone()),
+        ("counterparty_vasp", e.counterparty_vasp.clone()),
+        ("txid", e.txid.clone()),
+        ("ip", e.ip.clone()),
+        ("device", e.device.clone()),
+    ]
+}
+
+pub(crate) fn amount_from_blob(b: &[u8]) -> Amount {
+    let mut w = [0u8; 32];
+    if b.len() == 32 {
+        w.copy_from_slice(b);
+    }
+    Amount::from_be_bytes(w)
+}
+
+/// Output rows `(vout, address, sats)`; a Bitcoin output value always fits in i64
+/// (at most 21 million BTC), so anything else is refused rather than truncated.
+fn utxo_outputs_checked(
+    outputs: &[floodgate_types::TxOutput],
+    path: &std::path::Path,
+) -> Result<Vec<(u32, String, i64)>, StoreError> {
+    outputs
+        .iter()
+        .map(|o| {
+            let v = sats(o.value).ok_or_else(|| StoreError::BadValue {
+                path: path.to_owned(),
+                what: "output value",
+                value: o.value.to_string(),
+            })?;
+            Ok((o.vout, o.address.to_string(), v))
+        })
+        .collect()
+}
+
+/// Compares a new block's header with what is stored and unwinds stale blocks:
+/// - a different block stored at the same height → unwind from that height;
+/// - a parent that differs from the stored block one below → unwind from that block too
+///   (the stored block below is on a stale branch).
+fn reconcile_header(
+    tx: &Transaction<'_>,
+    h: &floodgate_types::BlockHeader,
+    now: i64,
+) -> rusqlite::Result<Option<Unwound>> {
+    let chain = h.chain.as_str();
+    let height = h.height as i64;
+    let stored_here: Option<Vec<u8>> = tx
+        .query_row("SELECT hash FROM blocks WHERE chain = ?1 AND height = ?2", params![chain, height], |r| r.get(0))
+        .optional()?;
+    let mut unwind_from: Option<(u64, String)> = None;
+    if let Some(s) = &stored_here {
+        if s[..] != h.hash.0[..] {
+            unwind_from = Some((
+                h.height,
+                format!(
+                    "reorganisation: block {} at height {} replaces stored block {}",
+                    h.hash,
+                    h.height,
+                    hex_of(s)
+                ),
+            ));
+        }
+    }
+    if let (Some(parent), Some(below)) = (h.parent, h.height.checked_sub(1)) {
+        let stored_below: Option<Vec<u8>> = tx
+            .query_row(
+                "SELECT hash FROM blocks WHERE chain = ?1 AND height = ?2",
+                params![chain, below as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(s) = stored_below {
+            if s[..] != parent.0[..] {
+                unwind_from = Some((
+                    below,
+                    format!(
+                        "reorganisation: block {} at height {} has parent {}, but the stored block at height {} is {}",
+                        h.hash,
+                        h.height,
+                        parent,
+                        below,
+                        hex_of(&s)
+                    ),
+                ));
+            }
+        }
+    }
+    let unwound = match unwind_from {
+        Some((from, reason)) => {
+            tracing::warn!(target: "floodgate::store", chain, from, %reason, "unwinding stale blocks");
+            Some(unwind(tx, h.chain, from, &reason, now)?)
+        }
+        None => None,
+    };
+    if stored_here.is_none() || unwound.is_some() {
+        tx.execute(
+            "INSERT OR REPLACE INTO blocks (chain, height, hash, parent, time, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![chain, height, &h.hash.0[..], h.parent.map(|p| p.0.to_vec()), h.time.map(|t| t.0), now],
+        )?;
+    } else if h.parent.is_some() || h.time.is_some() {
+        // The same block seen again from a richer source (a full block after its logs).
+        tx.execute(
+            "UPDATE blocks SET parent = COALESCE(parent, ?3), time = COALESCE(time, ?4) WHERE chain = ?1 AND height = ?2",
+            params![chain, height, h.parent.map(|p| p.0.to_vec()), h.time.map(|t| t.0)],
+        )?;
+    }
+    Ok(unwound)
+}
+
+fn hex_of(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unwind(
+    tx: &Transaction<'_>,
+    chain: Chain,
+    from: u64,
+    reason: &str,
+    now: i64,
+) -> rusqlite::Result<Unwound> {
+    let c = chain.as_str();
+    let from_i = from as i64;
+    let blocks = tx.execute("DELETE FROM blocks WHERE chain = ?1 AND height >= ?2", params![c, from_i])?;
+    for table in ["utxo_outputs", "utxo_inputs", "transfers"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE chain = ?1 AND height >= ?2"), params![c, from_i])?;
+    }
+    tx.execute(
+        "INSERT INTO ingest_log (at, action, chain, height, hash, detail) VALUES (?1, 'unwind', ?2, ?3, NULL, ?4)",
+        params![now, c, from_i, format!("{reason}; removed {blocks} blocks from height {from}")],
+    )?;
+    Ok(Unwound { chain, from_height: from, blocks: blocks as u64, reason: reason.to_owned() })
+}

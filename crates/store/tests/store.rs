@@ -1,0 +1,209 @@
+//! Store behaviour on small hand-built blocks: idempotency, input resolution, reorgs,
+//! rollbacks and ledger conflicts. Real chain data goes through the CLI tests.
+
+use floodgate_store::{Store, StoreError, TransferFilter};
+use floodgate_types::{
+    Address, Amount, AssetId, BlockHeader, Chain, ChainBlock, Direction, Hash32, LedgerEntry,
+    OutPoint, Timestamp, Transfer, TransferIndex, TransferKind, TxInput, TxOutput, UtxoTx,
+};
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn h(n: u8) -> Hash32 {
+    Hash32([n; 32])
+}
+
+fn btc(s: &str) -> Address {
+    Address::parse(Chain::Bitcoin, s).unwrap()
+}
+
+const A: &str = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa";
+const B: &str = "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S";
+
+fn header(height: u64, hash: u8, parent: u8) -> BlockHeader {
+    BlockHeader {
+        chain: Chain::Bitcoin,
+        height,
+        hash: h(hash),
+        parent: Some(h(parent)),
+        time: Some(Timestamp(1_231_006_505 + height as i64)),
+    }
+}
+
+/// Block `height` with a coinbase paying `to`, and optionally a spend of `spend`.
+fn block(height: u64, hash: u8, parent: u8, to: &str, spend: Option<(OutPoint, &str)>) -> ChainBlock {
+    let mut txs = vec![UtxoTx {
+        txid: h(hash.wrapping_add(100)),
+        position: 0,
+        inputs: vec![TxInput { prevout: None, address: None, value: None }],
+        outputs: vec![TxOutput { vout: 0, address: btc(to), value: Amount::from(50_0000_0000) }],
+    }];
+    if let Some((prev, pay)) = spend {
+        txs.push(UtxoTx {
+            txid: h(hash.wrapping_add(150)),
+            position: 1,
+            inputs: vec![TxInput { prevout: Some(prev), address: None, value: None }],
+            outputs: vec![TxOutput { vout: 0, address: btc(pay), value: Amount::from(10_0000_0000) }],
+        });
+    }
+    ChainBlock { header: Some(header(height, hash, parent)), utxo_txs: txs, transfers: vec![] }
+}
+
+#[test]
+fn applying_the_same_block_twice_adds_nothing() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let b = block(0, 1, 0, A, None);
+    let first = s.apply_block(&b).unwrap();
+    assert_eq!(first.new_transactions, 1);
+    let again = s.apply_block(&b).unwrap();
+    assert_eq!(again.new_transactions, 0);
+    assert_eq!(again.already_stored, 2, "one input and one output already there");
+    assert_eq!(s.transfers(&TransferFilter::default()).unwrap().len(), 2);
+}
+
+#[test]
+fn inputs_resolve_from_stored_outputs_in_either_order() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let coinbase = OutPoint { txid: h(101), vout: 0 };
+    // The spending block arrives first: its input stays unresolved ...
+    let spend = block(1, 2, 1, B, Some((coinbase, B)));
+    let out = s.apply_block(&spend).unwrap();
+    assert_eq!(out.inputs_unresolved, 1);
+    // ... until the funding block arrives.
+    let out = s.apply_block(&block(0, 1, 0, A, None)).unwrap();
+    assert_eq!(out.inputs_unresolved, 0);
+    assert_eq!(out.inputs_resolved_from_store, 1);
+    let a = btc(A);
+    let rows =
+        s.transfers(&TransferFilter { address: Some(a.clone()), ..Default::default() }).unwrap();
+    let kinds: Vec<_> = rows.iter().map(|r| (r.kind.as_str(), r.height)).collect();
+    assert_eq!(kinds, vec![("output", Some(0)), ("input", Some(1))]);
+    assert_eq!(rows[1].amount, Some(Amount::from(50_0000_0000)));
+}
+
+#[test]
+fn a_competing_block_unwinds_the_stale_branch() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.apply_block(&block(0, 1, 0, A, None)).unwrap();
+    s.apply_block(&block(1, 2, 1, A, None)).unwrap();
+    s.apply_block(&block(2, 3, 2, A, None)).unwrap();
+    // Another block at height 1 with the same parent: heights 1 and 2 are stale.
+    let out = s.apply_block(&block(1, 9, 1, B, None)).unwrap();
+    let unwound = out.unwound.expect("reorg detected");
+    assert_eq!((unwound.from_height, unwound.blocks), (1, 2));
+    let st = s.stats().unwrap();
+    assert_eq!(st.chains[0].max_height, Some(1));
+    assert_eq!(st.chains[0].blocks, 2);
+    let b_rows =
+        s.transfers(&TransferFilter { address: Some(btc(B)), ..Default::default() }).unwrap();
+    assert_eq!(b_rows.len(), 1);
+}
+
+#[test]
+fn a_parent_mismatch_unwinds_the_block_below() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.apply_block(&block(0, 1, 0, A, None)).unwrap();
+    s.apply_block(&block(1, 2, 1, A, None)).unwrap();
+    // Height 2 on a branch whose block 1 is not ours.
+    let out = s.apply_block(&block(2, 4, 7, B, None)).unwrap();
+    let unwound = out.unwound.expect("parent mismatch detected");
+    assert_eq!(unwound.from_height, 1);
+    assert!(unwound.reason.contains("has parent"), "{}", unwound.reason);
+    let st = s.stats().unwrap();
+    assert_eq!(st.chains[0].blocks, 2, "block 0 and the new block 2");
+}
+
+#[test]
+fn rollback_removes_blocks_above_the_height_and_is_journalled() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    for (height, hash) in [(0u64, 1u8), (1, 2), (2, 3)] {
+        s.apply_block(&block(height, hash, hash - 1, A, None)).unwrap();
+    }
+    let u = s.rollback_to(Chain::Bitcoin, 0).unwrap();
+    assert_eq!(u.blocks, 2);
+    assert_eq!(s.stats().unwrap().chains[0].max_height, Some(0));
+    assert!(matches!(s.rollback_to(Chain::Bitcoin, 5), Err(StoreError::NothingToRollBack { .. })));
+    assert_eq!(s.stats().unwrap().journal_entries, 4, "3 applies and 1 unwind");
+}
+
+fn entry(id: &str, amount: u64) -> LedgerEntry {
+    LedgerEntry {
+        id: id.to_owned(),
+        time: Timestamp(1_700_000_000),
+        customer_id: "c1".to_owned(),
+        direction: Direction::Deposit,
+        asset: AssetId("USDT-TRC20".to_owned()),
+        amount: Amount::from(amount),
+        counterparty_address: Some(
+            Address::parse(Chain::Tron, "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").unwrap(),
+        ),
+        counterparty_customer: None,
+        counterparty_vasp: None,
+        txid: None,
+        ip: Some("203.0.113.7".to_owned()),
+        device: None,
+    }
+}
+
+#[test]
+fn ledger_is_idempotent_and_refuses_changed_entries_whole() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let out = s.apply_ledger("main", &[entry("d1", 5), entry("d2", 6)]).unwrap();
+    assert_eq!(out.inserted, 2);
+    let out = s.apply_ledger("main", &[entry("d1", 5), entry("d2", 6)]).unwrap();
+    assert_eq!((out.inserted, out.already_stored), (0, 2));
+    let err = s.apply_ledger("main", &[entry("d3", 1), entry("d1", 999)]).unwrap_err();
+    assert!(err.to_string().contains("entry 'd1'"), "{err}");
+    assert!(err.to_string().contains("amount"), "{err}");
+    assert_eq!(s.stats().unwrap().ledger_entries, 2, "d3 was not stored either");
+    let rows = s.transfers(&TransferFilter { ledger_only: true, ..Default::default() }).unwrap();
+    assert_eq!(rows[0].to.as_deref(), Some("customer:c1"));
+}
+
+#[test]
+fn account_transfers_are_keyed_on_chain_txid_and_index() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let eth = |x: &str| Address::parse(Chain::Ethereum, x).unwrap();
+    let t = |index| Transfer {
+        chain: Chain::Ethereum,
+        height: 7,
+        block_hash: Some(h(7)),
+        time: None,
+        txid: h(70),
+        tx_position: Some(0),
+        index,
+        kind: TransferKind::Token,
+        from: eth("0x0000000000000000000000000000000000000001"),
+        to: eth("0x0000000000000000000000000000000000000002"),
+        asset: AssetId("USDT-ERC20".to_owned()),
+        amount: Amount::from(1),
+    };
+    let b = ChainBlock {
+        header: None,
+        utxo_txs: vec![],
+        transfers: vec![t(TransferIndex::Log(1)), t(TransferIndex::Log(2))],
+    };
+    assert_eq!(s.apply_block(&b).unwrap().new_transfers, 2);
+    assert_eq!(s.apply_block(&b).unwrap().new_transfers, 0);
+    s.check_integrity().unwrap();
+}
+
+#[test]
+fn reopening_keeps_everything() {
+    let dir = tmp();
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        s.apply_block(&block(0, 1, 0, A, None)).unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.stats().unwrap().chains[0].blocks, 1);
+}
