@@ -1,1 +1,287 @@
-//! Exchange ledgers. (Being written.)
+//! Exchange ledgers: deposits, withdrawals and internal transfers of customers, as CSV (with a
+//! header row) or JSON Lines. The columns are documented in `docs/formats/ledger.md`.
+//!
+//! A ledger file is read whole and validated before anything is stored, so a bad line stops
+//! the file with its line and field named and nothing of that file is stored.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use floodgate_types::{Address, Amount, AssetRegistry, Chain, Direction, LedgerEntry, Timestamp};
+
+use crate::{IngestError, Location};
+
+/// Columns a ledger must have.
+pub const REQUIRED_COLUMNS: [&str; 6] = ["id", "time", "customer_id", "direction", "asset", "amount"];
+
+/// Columns a ledger may have.
+pub const OPTIONAL_COLUMNS: [&str; 8] = [
+    "chain",
+    "counterparty_address",
+    "counterparty_customer",
+    "counterparty_vasp",
+    "txid",
+    "ip",
+    "device",
+    "amount_base_units",
+];
+
+/// Reads a ledger file (CSV or JSON Lines, told apart by content).
+///
+/// # Errors
+/// [`IngestError`] naming the file, line and field of the first problem.
+pub fn read_ledger_path(path: &Path, assets: &AssetRegistry) -> Result<Vec<LedgerEntry>, IngestError> {
+    let bytes = crate::read_file(path)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        IngestError::invalid(path, Location::Offset(e.utf8_error().valid_up_to() as u64), "not UTF-8 text")
+    })?;
+    read_ledger_text(path.to_owned(), &text, assets)
+}
+
+/// Reads ledger text; `name` stands for the file in errors.
+///
+/// # Errors
+/// As [`read_ledger_path`].
+pub fn read_ledger_str(name: &str, text: &str, assets: &AssetRegistry) -> Result<Vec<LedgerEntry>, IngestError> {
+    read_ledger_text(PathBuf::from(name), text, assets)
+}
+
+fn read_ledger_text(path: PathBuf, text: &str, assets: &AssetRegistry) -> Result<Vec<LedgerEntry>, IngestError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let rows = if text.trim_start().starts_with('{') { jsonl_rows(&path, text)? } else { csv_rows(&path, text)? };
+    let mut out = Vec::with_capacity(rows.len());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (line, row) in rows {
+        let entry = entry_from_row(&path, line, &row, assets)?;
+        if let Some(&i) = seen.get(&entry.id) {
+            let prev: &LedgerEntry = &out[i];
+            if *prev != entry {
+                return Err(IngestError::invalid(
+                    &path,
+                    Location::LineField(line, "id".to_owned()),
+                    format!("entry id '{}' appears twice in this file with different content", entry.id),
+                ));
+            }
+            continue;
+        }
+        seen.insert(entry.id.clone(), out.len());
+        out.push(entry);
+    }
+    Ok(out)
+}
+
+type Row = HashMap<String, String>;
+
+fn csv_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
+    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| IngestError::invalid(path, Location::Line(1), format!("header row: {e}")))?
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    check_columns(path, headers.iter().map(String::as_str))?;
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            IngestError::invalid(path, Location::Line(line), format!("malformed CSV: {e}"))
+        })?;
+        let line = rec.position().map_or(0, |p| p.line());
+        if rec.iter().all(str::is_empty) {
+            continue;
+        }
+        let row: Row = headers
+            .iter()
+            .zip(rec.iter())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(h, v)| (h.clone(), v.to_owned()))
+            .collect();
+        rows.push((line, row));
+    }
+    Ok(rows)
+}
+
+fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
+    let mut rows = Vec::new();
+    let mut all_keys: Vec<String> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            IngestError::invalid(path, Location::Line(n), format!("malformed JSON at column {}: {e}", e.column()))
+        })?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| IngestError::invalid(path, Location::Line(n), "expected a JSON object per line"))?;
+        let mut row = Row::new();
+        for (k, val) in obj {
+            let key = k.to_ascii_lowercase();
+            let s = match val {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(s) if s.trim().is_empty() => continue,
+                serde_json::Value::String(s) => s.trim().to_owned(),
+                serde_json::Value::Number(num) => num.to_string(),
+                other => {
+                    return Err(IngestError::invalid(
+                        path,
+                        Location::LineField(n, key),
+                        format!("expected a string or number, found {other}"),
+                    ))
+                }
+            };
+            if !all_keys.contains(&key) {
+                all_keys.push(key.clone());
+            }
+            row.insert(key, s);
+        }
+        rows.push((n, row));
+    }
+    check_unknown(all_keys.iter().map(String::as_str));
+    Ok(rows)
+}
+
+fn check_columns<'a>(path: &Path, headers: impl Iterator<Item = &'a str> + Clone) -> Result<(), IngestError> {
+    let missing: Vec<&str> = REQUIRED_COLUMNS
+        .iter()
+        .copied()
+        .filter(|r| !headers.clone().any(|h| h == *r || (*r == "amount" && h == "amount_base_units")))
+        .collect();
+    if !missing.is_empty() {
+        return Err(IngestError::invalid(
+            path,
+            Location::Line(1),
+            format!(
+                "missing required column(s): {} (required: {}; see docs/formats/ledger.md)",
+                missing.join(", "),
+                REQUIRED_COLUMNS.join(", ")
+            ),
+        ));
+    }
+    check_unknown(headers);
+    Ok(())
+}
+
+fn check_unknown<'a>(keys: impl Iterator<Item = &'a str>) {
+    for k in keys {
+        if !REQUIRED_COLUMNS.contains(&k) && !OPTIONAL_COLUMNS.contains(&k) {
+            tracing::warn!(target: "floodgate::ingest::ledger", column = k, "ignoring unknown ledger column");
+        }
+    }
+}
+
+fn entry_from_row(path: &Path, line: u64, row: &Row, assets: &AssetRegistry) -> Result<LedgerEntry, IngestError> {
+    let at = |field: &str| Location::LineField(line, field.to_owned());
+    let need = |field: &str| {
+        row.get(field).cloned().ok_or_else(|| IngestError::invalid(path, at(field), "required value is empty"))
+    };
+    let id = need("id")?;
+    let time_s = need("time")?;
+    let time = Timestamp::parse(&time_s).map_err(|e| IngestError::invalid(path, at("time"), e.to_string()))?;
+    let customer_id = need("customer_id")?;
+    let dir_s = need("direction")?;
+    let direction = Direction::parse(&dir_s).ok_or_else(|| {
+        IngestError::invalid(path, at("direction"), format!("'{dir_s}' is not deposit, withdrawal or internal"))
+    })?;
+    let chain = match row.get("chain") {
+        Some(c) => Some(c.parse::<Chain>().map_err(|e| IngestError::invalid(path, at("chain"), e.to_string()))?),
+        None => None,
+    };
+    let asset_s = need("asset")?;
+    let asset = assets.resolve(&asset_s, chain).map_err(|e| IngestError::invalid(path, at("asset"), e.to_string()))?;
+    let amount = match (row.get("amount"), row.get("amount_base_units")) {
+        (Some(a), None) => Amount::parse_decimal(a, asset.decimals),
+        (None, Some(b)) => Amount::parse_base_units(b),
+        (Some(_), Some(_)) => {
+            return Err(IngestError::invalid(path, at("amount"), "give either amount or amount_base_units, not both"))
+        }
+        (None, None) => return Err(IngestError::invalid(path, at("amount"), "required value is empty")),
+    }
+    .map_err(|e| IngestError::invalid(path, at("amount"), e.to_string()))?;
+    let addr_chain = chain.unwrap_or(asset.chain);
+    let counterparty_address = match row.get("counterparty_address") {
+        Some(a) => Some(
+            Address::parse(addr_chain, a)
+                .map_err(|e| IngestError::invalid(path, at("counterparty_address"), e.to_string()))?,
+        ),
+        None => None,
+    };
+    let counterparty_customer = row.get("counterparty_customer").cloned();
+    if direction == Direction::Internal && counterparty_customer.is_none() {
+        return Err(IngestError::invalid(
+            path,
+            at("counterparty_customer"),
+            "an internal transfer needs the receiving customer's id",
+        ));
+    }
+    if let Some(ip) = row.get("ip") {
+        ip.parse::<std::net::IpAddr>()
+            .map_err(|_| IngestError::invalid(path, at("ip"), format!("'{ip}' is not an IPv4 or IPv6 address")))?;
+    }
+    Ok(LedgerEntry {
+        id,
+        time,
+        customer_id,
+        direction,
+        asset: asset.id.clone(),
+        amount,
+        counterparty_address,
+        counterparty_customer,
+        counterparty_vasp: row.get("counterparty_vasp").cloned(),
+        txid: row.get("txid").cloned(),
+        ip: row.get("ip").cloned(),
+        device: row.get("device").cloned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "id,time,customer_id,direction,asset,amount,counterparty_address,ip\n";
+
+    fn read(body: &str) -> Result<Vec<LedgerEntry>, IngestError> {
+        read_ledger_str("t.csv", &format!("{HEADER}{body}"), &AssetRegistry::builtin())
+    }
+
+    #[test]
+    fn csv_and_jsonl_give_the_same_entries() {
+        let csv = read("w1,2025-03-01 10:00:00,c7,withdrawal,BTC,0.5,bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4,198.51.100.4\n").unwrap();
+        let jsonl = read_ledger_str(
+            "t.jsonl",
+            r#"{"id":"w1","time":"2025-03-01T10:00:00Z","customer_id":"c7","direction":"withdrawal","asset":"BTC","amount":"0.5","counterparty_address":"BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4","ip":"198.51.100.4"}"#,
+            &AssetRegistry::builtin(),
+        )
+        .unwrap();
+        assert_eq!(csv, jsonl);
+        assert_eq!(csv[0].amount, Amount::from(50_000_000));
+    }
+
+    #[track_caller]
+    fn err(body: &str) -> String {
+        read(body).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_values_name_the_line_and_field() {
+        assert!(err("x,2025-01-01,c,deposit,DOGE,1,,\n").contains("t.csv: line 2, field 'asset': unknown asset 'DOGE'"));
+        assert!(err("x,2025-01-01,c,deposit,BTC,-1,,\n").contains("line 2, field 'amount'"));
+        assert!(err("x,2025-01-01,c,deposit,BTC,0.000000001,,\n").contains("more than 8 decimal places"));
+        assert!(err("x,2025-01-01,c,deposit,ETH,1,0xdAC17F958D2ee523a2206206994597C13D831ec8,\n")
+            .contains("field 'counterparty_address'"));
+        assert!(err("x,soon,c,deposit,BTC,1,,\n").contains("field 'time'"));
+        assert!(err("x,2025-01-01,c,sideways,BTC,1,,\n").contains("field 'direction'"));
+        assert!(err("x,2025-01-01,c,deposit,BTC,1,,999.1.1.1\n").contains("field 'ip'"));
+        let e = read_ledger_str("t.csv", "id,time\n1,2\n", &AssetRegistry::builtin()).unwrap_err();
+        assert!(e.to_string().contains("missing required column(s): customer_id"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_ids_within_a_file() {
+        let ok = read("a,2025-01-01,c,deposit,BTC,1,,\na,2025-01-01,c,deposit,BTC,1,,\n").unwrap();
+        assert_eq!(ok.len(), 1);
+        assert!(err("a,2025-01-01,c,deposit,BTC,1,,\na,2025-01-01,c,deposit,BTC,2,,\n").contains("appears twice"));
+    }
+}
