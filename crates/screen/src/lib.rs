@@ -1,0 +1,23 @@
+//! Screening of names, companies and wallet addresses against sanctions, entity and alert lists.
+//!
+//! * [`loaders`] read OFAC (advanced XML, legacy CSV, per-asset address lists), UN, US CSL,
+//!   BIS DPL, OpenSanctions FollowTheMoney JSON and a documented generic CSV into
+//!   [`ListSnapshot`]s.
+//! * [`normalize`] folds names across scripts (Vietnamese diacritics, Cyrillic, Greek, Arabic,
+//!   Chinese to pinyin, Hangul, legal forms) into comparable tokens.
+//! * [`score`] compares two names and their evidence (date of birth, country, identifiers,
+//!   type) and explains every feature; [`Matcher`] adds a candidate index.
+//! * [`Screener`] persists lists, suppressions and results in SQLite and re-screens only what a
+//!   list change touched.
+
+pub mod country;
+pub mod error;
+pub mod loaders;
+pub mod model;
+pub mod normalize;
+
+pub use error::{Result, ScreenError};
+pub use model::{
+    AliasKind, EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress,
+    PartialDate,
+};

@@ -1,0 +1,5 @@
+//! placeholder
+/// Folds to ASCII lowercase.
+pub fn fold(s: &str) -> String {
+    deunicode::deunicode(s).to_lowercase()
+}

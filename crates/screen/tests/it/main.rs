@@ -1,0 +1,5 @@
+//! Integration tests of floodgate-screen on the real list files in ../shared/data.
+#![allow(clippy::unwrap_used)] // tests
+
+mod common;
+mod loaders;
