@@ -1,0 +1,177 @@
+//! Bitcoin Core `blk*.dat` files: a sequence of frames `magic (4) | length u32 LE (4) | block`,
+//! optionally XOR-obfuscated with the 8-byte key in `blocks/xor.dat` (Core ≥ 28).
+//!
+//! Core preallocates block files in 16 MiB chunks, so a file usually ends in zeros: a frame
+//! whose magic is all zero ends the file cleanly.
+
+use std::io::{self, Read};
+use std::path::Path;
+
+use floodgate_types::BtcNetwork;
+
+use super::normalize::Normalizer;
+use super::raw::{decode_block, MAX_BLOCK_BYTES};
+use crate::{BlockSink, FileSummary, IngestError, Location};
+
+/// The network magics (`pchMessageStart`) Core writes before each block.
+const MAGICS: [([u8; 4], &str, BtcNetwork); 5] = [
+    ([0xf9, 0xbe, 0xb4, 0xd9], "mainnet", BtcNetwork::Mainnet),
+    ([0x0b, 0x11, 0x09, 0x07], "testnet3", BtcNetwork::Testnet),
+    ([0x1c, 0x16, 0x3f, 0x28], "testnet4", BtcNetwork::Testnet),
+    ([0x0a, 0x03, 0xcf, 0x40], "signet", BtcNetwork::Testnet),
+    ([0xfa, 0xbf, 0xb5, 0xda], "regtest", BtcNetwork::Regtest),
+];
+
+/// The network name and address network of a frame magic, if it is one.
+pub(crate) fn magic_network(bytes: &[u8]) -> Option<(&'static str, BtcNetwork)> {
+    let head = bytes.get(..4)?;
+    MAGICS.iter().find(|(m, _, _)| m == head).map(|(_, name, net)| (*name, *net))
+}
+
+/// Undoes Core's block-file obfuscation: byte `i` of the file is XORed with `key[i % 8]`.
+pub(crate) struct XorReader<R> {
+    inner: R,
+    key: [u8; 8],
+    pos: u64,
+}
+
+impl<R> XorReader<R> {
+    pub(crate) fn new(inner: R, key: [u8; 8]) -> Self {
+        XorReader { inner, key, pos: 0 }
+    }
+}
+
+impl<R: Read> Read for XorReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        // `pos % 8` fits usize; the key index wraps every 8 bytes.
+        let mut k = (self.pos % 8) as usize;
+        for b in &mut buf[..n] {
+            *b ^= self.key[k];
+            k = (k + 1) & 7;
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Reads every frame of a `blk*.dat` stream, handing each normalized block to `sink`. The
+/// first frame's magic fixes the network (and so the address encoding) for the whole file.
+pub(crate) fn read_blk<R: Read>(
+    path: &Path,
+    mut r: R,
+    norm: &mut Normalizer<'_>,
+    sink: &mut dyn BlockSink,
+    summary: &mut FileSummary,
+) -> Result<(), IngestError> {
+    let io_err = |source| IngestError::Io { path: path.to_owned(), source };
+    let mut pos: u64 = 0;
+    let mut file_magic: Option<([u8; 4], &'static str)> = None;
+    let mut buf = Vec::new();
+    loop {
+        let frame_at = pos;
+        let mut header = [0u8; 8];
+        let got = read_full(&mut r, &mut header).map_err(io_err)?;
+        pos += got as u64;
+        if got == 0 || header[..got.min(4)].iter().all(|&b| b == 0) {
+            // End of file, or the zero-filled tail Core preallocates.
+            break;
+        }
+        let magic: [u8; 4] = [header[0], header[1], header[2], header[3]];
+        match file_magic {
+            None => match magic_network(&magic) {
+                Some((name, network)) => {
+                    file_magic = Some((magic, name));
+                    norm.set_network(network);
+                }
+                None => return Err(bad_magic(path, frame_at, &magic, None)),
+            },
+            Some((expected, name)) if expected != magic => {
+                return Err(bad_magic(path, frame_at, &magic, Some((expected, name))));
+            }
+            Some(_) => {}
+        }
+        if got < 8 {
+            return Err(IngestError::invalid(
+                path,
+                Location::Offset(frame_at),
+                format!("truncated frame header: {got} of 8 bytes present ({} missing)", 8 - got),
+            ));
+        }
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if len > MAX_BLOCK_BYTES {
+            return Err(IngestError::invalid(
+                path,
+                Location::Offset(frame_at + 4),
+                format!(
+                    "frame length {len} exceeds the largest possible block ({MAX_BLOCK_BYTES} \
+                     bytes): the file is corrupt or not a block file"
+                ),
+            ));
+        }
+        buf.resize(len, 0);
+        let got = read_full(&mut r, &mut buf).map_err(io_err)?;
+        pos += got as u64;
+        if got < len {
+            return Err(IngestError::invalid(
+                path,
+                Location::Offset(frame_at),
+                format!(
+                    "truncated block: the frame declares {len} bytes but only {got} remain \
+                     ({} missing)",
+                    len - got
+                ),
+            ));
+        }
+        let block = decode_block(&buf).map_err(|f| {
+            IngestError::invalid(path, Location::Offset(frame_at + 8 + f.offset), f.reason)
+        })?;
+        let normalized = norm
+            .block(&block, None)
+            .map_err(|reason| IngestError::invalid(path, Location::Offset(frame_at), reason))?;
+        summary.blocks += 1;
+        summary.transactions += normalized.utxo_txs.len() as u64;
+        summary.bytes = pos;
+        sink.block(normalized, pos).map_err(|source| IngestError::Sink {
+            path: path.to_owned(),
+            at: Location::Offset(frame_at),
+            source,
+        })?;
+    }
+    summary.bytes = pos;
+    Ok(())
+}
+
+fn bad_magic(
+    path: &Path,
+    at: u64,
+    seen: &[u8; 4],
+    expected: Option<([u8; 4], &str)>,
+) -> IngestError {
+    let seen_hex = hex::encode(seen);
+    let seen_desc = match magic_network(seen) {
+        Some((name, _)) => format!("{seen_hex} ({name})"),
+        None => seen_hex,
+    };
+    let reason = match expected {
+        Some((m, name)) => {
+            format!("wrong block magic: expected {} ({name}), found {seen_desc}", hex::encode(m))
+        }
+        None => format!("wrong block magic: found {seen_desc}, expected a known network magic"),
+    };
+    IngestError::invalid(path, Location::Offset(at), reason)
+}
