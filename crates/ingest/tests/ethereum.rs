@@ -548,3 +548,23 @@ fn json_rpc_errors_and_unknown_json_are_reported() {
     let (_, err) = read_err("other.json", r#"{"hello": "world"}"#);
     assert!(matches!(err, IngestError::UnknownFormat { .. }), "{err}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Arbitrary bytes, and mutilated real rows, give an error or blocks: never a panic.
+    #[test]
+    fn garbage_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), cut in 0usize..400) {
+        let f = TempFile::new("garbage.bin", "");
+        std::fs::write(&f.0, &bytes).unwrap();
+        let mut sink = |_: ChainBlock, _: u64| Ok(());
+        let _ = ethereum::read_path(&f.0, &AssetRegistry::builtin(), &mut sink);
+        let _ = floodgate_ingest::tron::read_path(&f.0, &AssetRegistry::builtin(), &mut sink);
+        let row = LOG.replace("ADDR", USDT).replace("DATA", &format!("0x{}", "0".repeat(64)));
+        let cut = cut.min(row.len());
+        if row.is_char_boundary(cut) {
+            std::fs::write(&f.0, format!("[{}]", &row[..cut])).unwrap();
+            let _ = ethereum::read_path(&f.0, &AssetRegistry::builtin(), &mut sink);
+        }
+    }
+}
