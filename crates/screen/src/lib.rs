@@ -15,6 +15,8 @@ pub mod error;
 pub mod loaders;
 pub mod model;
 pub mod normalize;
+pub mod score;
+pub mod unihan;
 
 pub use error::{Result, ScreenError};
 pub use model::{

@@ -16,3 +16,13 @@ pub(crate) fn sdn() -> Option<&'static ListSnapshot> {
     })
     .as_ref()
 }
+
+/// The Unihan reading table, loaded once; `None` when the test data is absent.
+pub(crate) fn unihan() -> Option<&'static floodgate_screen::unihan::Unihan> {
+    static U: OnceLock<Option<floodgate_screen::unihan::Unihan>> = OnceLock::new();
+    U.get_or_init(|| {
+        let dir = floodgate_testdata::dir("unicode")?;
+        Some(floodgate_screen::unihan::Unihan::load(&dir.join("Unihan_Readings.txt.bz2")).unwrap())
+    })
+    .as_ref()
+}

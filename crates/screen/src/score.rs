@@ -1,0 +1,624 @@
+//! Explained scoring of a query against one list entity.
+//!
+//! The score is the name similarity (0–1) plus small, signed adjustments for date of birth,
+//! country, identifiers, entity type and legal form, clamped to 0–1. Every feature that
+//! contributed is returned with its weight, value and the evidence it rests on.
+
+use serde::Serialize;
+
+use crate::model::{EntityType, ListEntity, ListName, PartialDate};
+use crate::normalize::{collapse, skeleton, Lattice, LatticeSource, NameForm, Script};
+
+/// Weights of the features. Positive weights are added when the evidence agrees, negative
+/// ones when it contradicts; see `docs/screening.md` for why each has its value.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Weights {
+    /// Weight of the name similarity (the base of the score).
+    pub name: f64,
+    /// Full date of birth equal.
+    pub dob_exact: f64,
+    /// Year (or year and month) of birth equal, one side partial.
+    pub dob_year: f64,
+    /// Both sides have dates of birth and none is within a year: subtracted.
+    pub dob_mismatch: f64,
+    /// A shared country (nationality, citizenship, address).
+    pub country_match: f64,
+    /// Both sides name countries and none is shared: subtracted.
+    pub country_mismatch: f64,
+    /// An identity document number equal.
+    pub identifier_match: f64,
+    /// Person against organization (or vessel/aircraft): subtracted.
+    pub type_mismatch: f64,
+    /// Same class of legal form.
+    pub legal_form_match: f64,
+    /// Different classes of legal form: subtracted.
+    pub legal_form_mismatch: f64,
+    /// The matched alias is a weak / low-quality alias: subtracted.
+    pub weak_alias: f64,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights {
+            name: 1.0,
+            dob_exact: 0.10,
+            dob_year: 0.05,
+            dob_mismatch: 0.25,
+            country_match: 0.05,
+            country_mismatch: 0.10,
+            identifier_match: 0.30,
+            type_mismatch: 0.30,
+            legal_form_match: 0.02,
+            legal_form_mismatch: 0.05,
+            weak_alias: 0.05,
+        }
+    }
+}
+
+/// The default threshold at or above which a score is a hit (see `docs/screening.md`).
+pub const DEFAULT_THRESHOLD: f64 = 0.80;
+/// The default threshold of the OFAC-emulation mode (OFAC's search tool lets users pick; 85 is
+/// a common choice).
+pub const DEFAULT_OFAC_THRESHOLD: f64 = 0.85;
+
+/// Factor applied to name similarity found through consonant skeletons (abjad scripts).
+const SKELETON_FACTOR: f64 = 0.95;
+/// Factor applied to similarity found through a reading table (Unihan).
+const READING_FACTOR: f64 = 0.95;
+/// How much an unmatched token of the list name costs compared with an unmatched query token.
+const UNMATCHED_CANDIDATE_WEIGHT: f64 = 0.5;
+
+/// How names are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum MatchMode {
+    /// floodgate's multilingual, explained scorer.
+    #[default]
+    Floodgate,
+    /// Behaves like OFAC's Sanctions List Search (FAQ 249): Jaro-Winkler plus Soundex per name
+    /// part, name only.
+    OfacEmulation,
+}
+
+/// Scorer configuration.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct ScoreConfig {
+    /// Feature weights.
+    pub weights: Weights,
+    /// Hit threshold.
+    pub threshold: f64,
+    /// Name comparison mode.
+    pub mode: MatchMode,
+}
+
+impl Default for ScoreConfig {
+    fn default() -> Self {
+        ScoreConfig {
+            weights: Weights::default(),
+            threshold: DEFAULT_THRESHOLD,
+            mode: MatchMode::Floodgate,
+        }
+    }
+}
+
+impl ScoreConfig {
+    /// The OFAC-emulation configuration.
+    pub fn ofac_emulation() -> Self {
+        ScoreConfig {
+            weights: Weights::default(),
+            threshold: DEFAULT_OFAC_THRESHOLD,
+            mode: MatchMode::OfacEmulation,
+        }
+    }
+}
+
+/// One feature's part in a score.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Feature {
+    /// Feature name: name, dob, country, identifier, type, legal_form, weak_alias.
+    pub feature: &'static str,
+    /// The configured weight.
+    pub weight: f64,
+    /// The feature's value: a similarity in 0–1, or 1 for agreement and -1 for contradiction.
+    pub value: f64,
+    /// What it added to the score (weight × value).
+    pub contribution: f64,
+    /// The evidence, in words.
+    pub evidence: String,
+}
+
+/// A screening query: a name plus optional evidence.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct NameQuery {
+    /// The name to screen.
+    pub name: String,
+    /// Person or organization, if known.
+    pub entity_type: Option<EntityType>,
+    /// Date of birth (or incorporation), if known.
+    pub dob: Option<PartialDate>,
+    /// Nationalities or countries (ISO2 or names).
+    pub countries: Vec<String>,
+    /// Identity document numbers.
+    pub identifiers: Vec<String>,
+}
+
+impl NameQuery {
+    /// A query with a name only.
+    pub fn name(name: impl Into<String>) -> Self {
+        NameQuery { name: name.into(), ..NameQuery::default() }
+    }
+}
+
+/// The name similarity of two prepared names, with an explanation.
+#[derive(Debug, Clone)]
+pub struct NameMatch {
+    /// 0–1.
+    pub score: f64,
+    /// How it was reached.
+    pub evidence: String,
+}
+
+fn token_sim(a: &str, b: &str, loose: bool) -> f64 {
+    if a == b {
+        return 1.0;
+    }
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    // Initials: "J" ~ "John".
+    if (la == 1 && b.starts_with(a)) || (lb == 1 && a.starts_with(b)) {
+        return 0.9;
+    }
+    let (ca, cb) = (collapse(a), collapse(b));
+    if ca == cb {
+        return 0.95;
+    }
+    let min = la.min(lb);
+    let max = la.max(lb) as f64;
+    if min >= 4 && strsim::osa_distance(&ca, &cb) == 1 && strsim::levenshtein(&ca, &cb) == 2 {
+        // one transposition: "ABUDL" ~ "ABDUL"
+        return 0.9;
+    }
+    let mut best = 0.0;
+    if min >= 6 {
+        // Long tokens tolerate one edit per six letters; short tokens must agree exactly,
+        // because short names that differ by a letter are different names (Thắng ≠ Thành).
+        let d = strsim::levenshtein(&ca, &cb) as f64;
+        if d * 6.0 <= max {
+            best = 1.0 - 1.5 * d / max;
+        }
+    }
+    if loose && min >= 2 {
+        // Transliterations from other scripts vary in vowels and voicing: Jaro-Winkler.
+        let jw = strsim::jaro_winkler(&ca, &cb);
+        if jw >= 0.78 {
+            best = f64::max(best, jw * 0.9);
+        }
+    }
+    best
+}
+
+/// Aligns two token lists and scores them (0–1). Returns (score, in_order).
+pub fn align(q: &[String], c: &[String], loose: bool) -> (f64, bool, Vec<(usize, usize, f64)>) {
+    if q.is_empty() || c.is_empty() {
+        return (0.0, true, Vec::new());
+    }
+    let mut sims: Vec<(f64, usize, usize)> = Vec::with_capacity(q.len() * c.len());
+    for (i, a) in q.iter().enumerate() {
+        for (j, b) in c.iter().enumerate() {
+            let s = token_sim(a, b, loose);
+            if s > 0.0 {
+                sims.push((s, i, j));
+            }
+        }
+    }
+    sims.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let mut used_q = vec![false; q.len()];
+    let mut used_c = vec![false; c.len()];
+    let mut pairs = Vec::new();
+    for (s, i, j) in sims {
+        if !used_q[i] && !used_c[j] {
+            used_q[i] = true;
+            used_c[j] = true;
+            pairs.push((i, j, s));
+        }
+    }
+    let len = |t: &String| t.chars().count() as f64;
+    let mut num = 0.0;
+    let mut den = 0.0;
+    for &(i, j, s) in &pairs {
+        let w = (len(&q[i]) + len(&c[j])) / 2.0;
+        num += s * w;
+        den += w;
+    }
+    for (i, t) in q.iter().enumerate() {
+        if !used_q[i] {
+            den += len(t);
+        }
+    }
+    for (j, t) in c.iter().enumerate() {
+        if !used_c[j] {
+            den += UNMATCHED_CANDIDATE_WEIGHT * len(t);
+        }
+    }
+    let mut sorted = pairs.clone();
+    sorted.sort_by_key(|p| p.0);
+    let in_order = sorted.windows(2).all(|w| w[0].1 < w[1].1);
+    (if den > 0.0 { num / den } else { 0.0 }, in_order, pairs)
+}
+
+/// Resolves a reading lattice against a Latin target: at each syllable, the reading that
+/// matches the target at the current position (longest first), else the first reading.
+fn resolve_lattice(l: &Lattice, target: &str) -> (String, Vec<String>) {
+    let t = target.as_bytes();
+    let mut pos = 0;
+    let mut out = String::new();
+    let mut chosen = Vec::new();
+    for (_, alts) in &l.syllables {
+        let mut best: Option<&String> = None;
+        for a in alts {
+            let ab = a.as_bytes();
+            if pos + ab.len() <= t.len()
+                && ab.iter().zip(&t[pos..]).all(|(x, y)| x == y || voicing_equal(*x, *y))
+                && best.is_none_or(|b| a.len() > b.len())
+            {
+                best = Some(a);
+            }
+        }
+        match best {
+            Some(a) => {
+                out.push_str(&target[pos..pos + a.len()]);
+                pos += a.len();
+                chosen.push(a.clone());
+            }
+            None => {
+                let a = &alts[0];
+                out.push_str(a);
+                pos += a.len();
+                chosen.push(a.clone());
+            }
+        }
+    }
+    (out, chosen)
+}
+
+/// Japanese rendaku and romanization voicing pairs (t/d, k/g, h/b/p, s/z, c/j).
+fn voicing_equal(a: u8, b: u8) -> bool {
+    let class = |c: u8| match c {
+        b't' | b'd' => 1,
+        b'k' | b'g' => 2,
+        b'h' | b'b' | b'p' => 3,
+        b's' | b'z' => 4,
+        _ => 0,
+    };
+    class(a) != 0 && class(a) == class(b)
+}
+
+fn norm_sim(a: &str, b: &str) -> f64 {
+    let max = a.len().max(b.len());
+    if max == 0 {
+        return 0.0;
+    }
+    1.0 - strsim::levenshtein(a, b) as f64 / max as f64
+}
+
+/// Compares two prepared names (the query first).
+pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
+    let abjad = q.script.is_abjad() || c.script.is_abjad();
+    let loose = q.script != Script::Latin || c.script != Script::Latin;
+    let (qt, ct): (Vec<String>, Vec<String>) = if abjad {
+        (
+            q.tokens.iter().map(|t| skeleton(t)).collect(),
+            c.tokens.iter().map(|t| skeleton(t)).collect(),
+        )
+    } else {
+        (q.tokens.clone(), c.tokens.clone())
+    };
+    let factor = if abjad { SKELETON_FACTOR } else { 1.0 };
+    let (s, in_order, _pairs) = align(&qt, &ct, loose);
+    let mut score = s * factor;
+    let mut evidence = format!(
+        "tokens [{}] vs [{}]{}{}",
+        qt.join(" "),
+        ct.join(" "),
+        if abjad { " (consonant skeletons: abjad script)" } else { "" },
+        if in_order { "" } else { ", order differs" }
+    );
+    let (jq, jc) = (collapse(&qt.concat()), collapse(&ct.concat()));
+    if jq == jc && !jq.is_empty() && 0.97 * factor > score {
+        score = 0.97 * factor;
+        evidence = format!("'{jq}' equal when joined without spaces");
+    }
+    for (lat, target_form) in [(&q.lattice, c), (&c.lattice, q)] {
+        let Some(l) = lat else { continue };
+        if target_form.script != Script::Latin && target_form.script != Script::Cyrillic {
+            continue;
+        }
+        let toks = &target_form.tokens;
+        let mut orders = vec![toks.concat()];
+        if toks.len() > 1 {
+            let mut rot = toks.clone();
+            rot.rotate_right(1);
+            orders.push(rot.concat());
+        }
+        for target in orders {
+            let (got, chosen) = resolve_lattice(l, &target);
+            let s = norm_sim(&got, &target) * READING_FACTOR;
+            if s > score {
+                score = s;
+                let how = match l.source {
+                    LatticeSource::HanReadings => {
+                        "Han character readings (Unihan kMandarin/kJapanese/kHangul)"
+                    }
+                    LatticeSource::SinoVietnamese => {
+                        "Sino-Vietnamese reading table (Unihan kVietnamese -> kMandarin)"
+                    }
+                };
+                let pairs: Vec<String> = l
+                    .syllables
+                    .iter()
+                    .zip(&chosen)
+                    .map(|((w, _), r)| format!("{w}->{r}"))
+                    .collect();
+                evidence = format!("{how}: {} gives '{got}' vs '{target}'", pairs.join(" "));
+            }
+        }
+    }
+    NameMatch { score: score.clamp(0.0, 1.0), evidence }
+}
+
+/// American Soundex of an ASCII word ("Robert" → "R163").
+pub fn soundex(word: &str) -> String {
+    let code = |c: char| match c {
+        'b' | 'f' | 'p' | 'v' => '1',
+        'c' | 'g' | 'j' | 'k' | 'q' | 's' | 'x' | 'z' => '2',
+        'd' | 't' => '3',
+        'l' => '4',
+        'm' | 'n' => '5',
+        'r' => '6',
+        'h' | 'w' => 'h',
+        _ => '0',
+    };
+    let mut chars = word.chars().filter(char::is_ascii_alphabetic).map(|c| c.to_ascii_lowercase());
+    let Some(first) = chars.next() else { return String::new() };
+    let mut out = String::new();
+    out.push(first.to_ascii_uppercase());
+    let mut last = code(first);
+    for c in chars {
+        let d = code(c);
+        if d == 'h' {
+            continue;
+        }
+        if d != '0' && d != last {
+            out.push(d);
+            if out.len() == 4 {
+                break;
+            }
+        }
+        last = d;
+    }
+    while out.len() < 4 {
+        out.push('0');
+    }
+    out
+}
+
+/// OFAC-emulation name score: for each query name part, the best Jaro-Winkler similarity
+/// against the list name's parts, raised to at least 0.9 when the Soundex codes agree; the
+/// score is the length-weighted mean over query parts (OFAC FAQ 249 describes its tool as
+/// "Jaro-Winkler and Soundex" on name parts; this is floodgate's reading of it).
+pub fn ofac_name_score(q: &NameForm, c: &NameForm) -> NameMatch {
+    let mut num = 0.0;
+    let mut den = 0.0;
+    let mut parts = Vec::new();
+    for a in &q.tokens {
+        let mut best = (0.0, String::new(), false);
+        for b in &c.tokens {
+            let jw = strsim::jaro_winkler(a, b);
+            let sx = soundex(a) == soundex(b);
+            let s = if sx { jw.max(0.9) } else { jw };
+            if s > best.0 {
+                best = (s, b.clone(), sx);
+            }
+        }
+        let w = a.len() as f64;
+        num += best.0 * w;
+        den += w;
+        parts.push(format!(
+            "{a}~{} {:.2}{}",
+            best.1,
+            best.0,
+            if best.2 { " (soundex)" } else { "" }
+        ));
+    }
+    // Extra unmatched list-name parts lower the score a little, as OFAC's tool does.
+    let extra = c.tokens.len().saturating_sub(q.tokens.len()) as f64;
+    let score = if den > 0.0 { num / den * (1.0 - 0.05 * extra).max(0.5) } else { 0.0 };
+    NameMatch {
+        score,
+        evidence: format!("OFAC emulation (Jaro-Winkler + Soundex per part): {}", parts.join(", ")),
+    }
+}
+
+/// A prepared query: the name form plus the evidence, normalized.
+#[derive(Debug, Clone)]
+pub struct PreparedQuery {
+    /// The query.
+    pub query: NameQuery,
+    /// Its prepared name.
+    pub form: NameForm,
+    /// Countries as ISO2 (or text).
+    pub countries: Vec<String>,
+}
+
+impl PreparedQuery {
+    /// Prepares a query.
+    pub fn new(query: NameQuery, unihan: Option<&crate::unihan::Unihan>) -> Self {
+        let form = NameForm::new(&query.name, query.entity_type.unwrap_or_default(), unihan);
+        let countries = query.countries.iter().map(|c| crate::country::canonical(c)).collect();
+        PreparedQuery { query, form, countries }
+    }
+}
+
+fn feature(feature: &'static str, weight: f64, value: f64, evidence: String) -> Feature {
+    Feature { feature, weight, value, contribution: weight * value, evidence }
+}
+
+/// Scores a query against an entity, given the best name match already found.
+/// Returns the total score and the features.
+pub fn score_entity(
+    cfg: &ScoreConfig,
+    q: &PreparedQuery,
+    entity: &ListEntity,
+    name: &ListName,
+    name_form: &NameForm,
+    m: &NameMatch,
+) -> (f64, Vec<Feature>) {
+    let w = &cfg.weights;
+    let mut features = vec![feature(
+        "name",
+        w.name,
+        m.score,
+        format!("'{}' ~ '{}': {}", q.query.name, name.full, m.evidence),
+    )];
+    if cfg.mode == MatchMode::OfacEmulation {
+        return ((w.name * m.score).clamp(0.0, 1.0), features);
+    }
+    if name.low_quality {
+        features.push(feature(
+            "weak_alias",
+            w.weak_alias,
+            -1.0,
+            "matched a weak (low-quality) alias".into(),
+        ));
+    }
+    if let Some(d) = q.query.dob {
+        if !entity.dobs.is_empty() {
+            let exact = entity.dobs.iter().any(|e| {
+                e.year == d.year
+                    && e.month.is_some()
+                    && e.month == d.month
+                    && e.day.is_some()
+                    && e.day == d.day
+            });
+            let year = entity.dobs.iter().any(|e| {
+                e.year == d.year && (e.month.is_none() || d.month.is_none() || e.month == d.month)
+            });
+            let near = entity.dobs.iter().any(|e| e.year.abs_diff(d.year) <= 1);
+            let listed: Vec<String> = entity.dobs.iter().take(4).map(ToString::to_string).collect();
+            if exact {
+                features.push(feature(
+                    "dob",
+                    w.dob_exact,
+                    1.0,
+                    format!("date of birth {d} listed"),
+                ));
+            } else if year {
+                features.push(feature(
+                    "dob",
+                    w.dob_year,
+                    1.0,
+                    format!("year of birth {} listed ({})", d.year, listed.join(", ")),
+                ));
+            } else if !near {
+                features.push(feature(
+                    "dob",
+                    w.dob_mismatch,
+                    -1.0,
+                    format!("date of birth {d} vs listed {}", listed.join(", ")),
+                ));
+            }
+        }
+    }
+    if !q.countries.is_empty() && !entity.countries.is_empty() {
+        let shared: Vec<&String> =
+            q.countries.iter().filter(|c| entity.countries.contains(c)).collect();
+        if let Some(c) = shared.first() {
+            features.push(feature("country", w.country_match, 1.0, format!("country {c} listed")));
+        } else {
+            features.push(feature(
+                "country",
+                w.country_mismatch,
+                -1.0,
+                format!(
+                    "countries {} vs listed {}",
+                    q.countries.join(","),
+                    entity.countries.join(",")
+                ),
+            ));
+        }
+    }
+    if !q.query.identifiers.is_empty() {
+        let norm = |s: &str| {
+            s.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_uppercase()
+        };
+        for id in &q.query.identifiers {
+            let n = norm(id);
+            if let Some(d) =
+                entity.identifiers.iter().find(|d| !n.is_empty() && norm(&d.value) == n)
+            {
+                features.push(feature(
+                    "identifier",
+                    w.identifier_match,
+                    1.0,
+                    format!("{} {} listed", d.kind, d.value),
+                ));
+                break;
+            }
+        }
+    }
+    if let Some(t) = q.query.entity_type {
+        let e = entity.entity_type;
+        let person = |x: EntityType| x == EntityType::Person;
+        if t != EntityType::Unknown && e != EntityType::Unknown && person(t) != person(e) {
+            features.push(feature(
+                "type",
+                w.type_mismatch,
+                -1.0,
+                format!("query is {} but entity is {}", t.as_str(), e.as_str()),
+            ));
+        }
+    }
+    if let (Some((qf, qs)), Some((cf, cs))) = (q.form.legal.first(), name_form.legal.first()) {
+        if qf == cf {
+            features.push(feature(
+                "legal_form",
+                w.legal_form_match,
+                1.0,
+                format!("'{qs}' and '{cs}' are both {}", qf.as_str()),
+            ));
+        } else {
+            features.push(feature(
+                "legal_form",
+                w.legal_form_mismatch,
+                -1.0,
+                format!("'{qs}' ({}) vs '{cs}' ({})", qf.as_str(), cf.as_str()),
+            ));
+        }
+    }
+    let total: f64 = features.iter().map(|f| f.contribution).sum();
+    (total.clamp(0.0, 1.0), features)
+}
+
+/// Scores two bare names (for threshold tuning and the `screen pairs` command).
+pub fn score_pair(
+    cfg: &ScoreConfig,
+    a: &str,
+    b: &str,
+    kind: Option<EntityType>,
+    unihan: Option<&crate::unihan::Unihan>,
+) -> (f64, String) {
+    let k = kind.unwrap_or_default();
+    let (fa, fb) = (NameForm::new(a, k, unihan), NameForm::new(b, k, unihan));
+    let m = match cfg.mode {
+        MatchMode::Floodgate => compare_names(&fa, &fb),
+        MatchMode::OfacEmulation => ofac_name_score(&fa, &fb),
+    };
+    let mut score = m.score;
+    let mut ev = m.evidence;
+    if let (Some((qf, _)), Some((cf, _))) = (fa.legal.first(), fb.legal.first()) {
+        let d =
+            if qf == cf { cfg.weights.legal_form_match } else { -cfg.weights.legal_form_mismatch };
+        score = (score + d).clamp(0.0, 1.0);
+        ev.push_str(&format!("; legal form {} vs {} ({d:+.2})", qf.as_str(), cf.as_str()));
+    }
+    (score, ev)
+}
