@@ -62,7 +62,9 @@ pub enum AddressError {
         reason: String,
     },
     /// A real address of a chain or asset floodgate does not support yet.
-    #[error("unsupported: '{input}' is a {asset} address and floodgate does not support {asset} yet")]
+    #[error(
+        "unsupported: '{input}' is a {asset} address and floodgate does not support {asset} yet"
+    )]
     Unsupported {
         /// The chain or asset ticker.
         asset: String,
@@ -151,14 +153,27 @@ impl Address {
     /// address's form picks one. Tickers of chains floodgate does not support give
     /// [`AddressError::Unsupported`], not an invalid-address error.
     ///
+    /// Lists carry labelling mistakes (OFAC lists the Tron address
+    /// `TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq` under XBT). Dropping a sanctioned address is a
+    /// screening miss, so an address that is invalid for its ticker's chain but valid for the
+    /// supported chain its form suggests parses as that chain; callers can spot the mismatch
+    /// by comparing [`Address::chain`] with the ticker.
+    ///
     /// # Errors
-    /// [`AddressError::Unsupported`] for unsupported assets, otherwise as [`Address::parse`].
+    /// [`AddressError::Unsupported`] for unsupported assets, otherwise as [`Address::parse`]
+    /// for the ticker's chain.
     pub fn parse_listed(asset: &str, s: &str) -> Result<Address, AddressError> {
         let ticker = asset.trim().to_ascii_uppercase();
+        let listed_on = |chain: Chain| {
+            Address::parse(chain, s).or_else(|err| match Self::guess_chain(s) {
+                guessed if guessed != chain => Address::parse(guessed, s).map_err(|_| err),
+                _ => Err(err),
+            })
+        };
         match ticker.as_str() {
-            "XBT" | "BTC" => Address::parse(Chain::Bitcoin, s),
-            "ETH" => Address::parse(Chain::Ethereum, s),
-            "TRX" => Address::parse(Chain::Tron, s),
+            "XBT" | "BTC" => listed_on(Chain::Bitcoin),
+            "ETH" => listed_on(Chain::Ethereum),
+            "TRX" => listed_on(Chain::Tron),
             "USDT" | "USDC" => match Self::guess_chain(s) {
                 Chain::Bitcoin => Err(AddressError::Unsupported { asset: ticker, input: clip(s) }),
                 chain => Address::parse(chain, s),
@@ -213,11 +228,22 @@ mod tests {
     fn unsupported_assets_are_not_invalid() {
         let e = Address::parse_listed("LTC", "LTdsVS8VDw6syvfQADdhf2PHAm3rMGJvPX").unwrap_err();
         assert!(e.is_unsupported(), "{e}");
-        let usdt_tron = Address::parse_listed("USDT", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").unwrap();
+        let usdt_tron =
+            Address::parse_listed("USDT", "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").unwrap();
         assert_eq!(usdt_tron.chain(), Chain::Tron);
         let usdt_eth =
             Address::parse_listed("USDT", "0xdAC17F958D2ee523a2206206994597C13D831ec7").unwrap();
         assert_eq!(usdt_eth.chain(), Chain::Ethereum);
+    }
+
+    #[test]
+    fn mislabelled_listed_address_parses_as_its_evident_chain() {
+        // OFAC's SDN list has this Tron address under "XBT".
+        let a = Address::parse_listed("XBT", "TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq").unwrap();
+        assert_eq!(a.chain(), Chain::Tron);
+        // Garbage still fails with the ticker chain's error.
+        let e = Address::parse_listed("XBT", "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb").unwrap_err();
+        assert!(matches!(e, AddressError::Checksum { chain: Chain::Bitcoin, .. }), "{e}");
     }
 
     #[test]
