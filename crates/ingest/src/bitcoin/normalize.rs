@@ -73,7 +73,7 @@ impl<'o> Normalizer<'o> {
             .ok_or_else(|| {
                 format!(
                     "cannot tell the height of block {hash}: it predates BIP34 (no height in \
-                     the coinbase) and its parent is not earlier in this file; pass a height hint"
+                     the coinbase) and its parent is not earlier in this file; give its height (`floodgate ingest bitcoin --height N`)"
                 )
             })?;
         self.heights.insert(hash, height);
