@@ -1,6 +1,9 @@
 //! Real-data tests of the Bitcoin reader (`/work/shared/data/bitcoin`, provenance in
 //! `SOURCES.md` section 2). Each test skips loudly when the data is absent.
 
+// Test helpers panic on purpose: a failed unwrap is the test failure, with its message.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,66 @@
+//! Bitcoin ingest throughput on real ~1 MB mainnet blocks (481815, 481829, 702861).
+//!
+//! - `baseline`: rust-bitcoin's bare `deserialize::<Block>` plus each txid, the floor any
+//!   reader built on rust-bitcoin pays.
+//! - `ingest`: floodgate's full path from the same bytes to `ChainBlock`s (format detection,
+//!   header, txids, an address for every output, in-file input resolution).
+//!
+//! Run with `cargo bench -p floodgate-ingest --bench bitcoin`.
+
+// `criterion_group!` expands to an undocumented `pub fn`; there is no API to document here.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::path::Path;
+
+use bitcoin::consensus::deserialize;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use floodgate_ingest::bitcoin::{read_slice, BitcoinOptions};
+use floodgate_types::ChainBlock;
+
+const BLOCKS: [&str; 3] =
+    ["mainnet_block_481815.raw", "mainnet_block_481829.raw", "mainnet_block_702861.raw"];
+
+fn bitcoin_ingest(c: &mut Criterion) {
+    // `dir` prints a loud notice when the data is absent; then there is nothing to measure.
+    let Some(dir) = floodgate_testdata::dir("bitcoin/raw-blocks") else { return };
+    let inputs: Vec<(String, Vec<u8>)> = BLOCKS
+        .iter()
+        .map(|name| {
+            let bytes = std::fs::read(dir.join(name)).expect("benchmark block is readable");
+            ((*name).to_owned(), bytes)
+        })
+        .collect();
+    let total: u64 = inputs.iter().map(|(_, b)| b.len() as u64).sum();
+
+    let mut group = c.benchmark_group("bitcoin");
+    group.throughput(Throughput::Bytes(total));
+    group.bench_function("baseline", |b| {
+        b.iter(|| {
+            for (_, bytes) in &inputs {
+                let block: bitcoin::Block = deserialize(bytes).expect("benchmark block decodes");
+                for tx in &block.txdata {
+                    black_box(tx.compute_txid());
+                }
+                black_box(&block);
+            }
+        })
+    });
+    let opts = BitcoinOptions::default();
+    group.bench_function("ingest", |b| {
+        b.iter(|| {
+            for (name, bytes) in &inputs {
+                let mut sink = |block: ChainBlock, _done: u64| {
+                    black_box(&block);
+                    Ok(())
+                };
+                read_slice(Path::new(name), bytes, &opts, &mut sink)
+                    .expect("benchmark block ingests");
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bitcoin_ingest);
+criterion_main!(benches);
