@@ -12,7 +12,8 @@ use floodgate_types::{Address, Amount, AssetRegistry, Chain, Direction, LedgerEn
 use crate::{IngestError, Location};
 
 /// Columns a ledger must have.
-pub const REQUIRED_COLUMNS: [&str; 6] = ["id", "time", "customer_id", "direction", "asset", "amount"];
+pub const REQUIRED_COLUMNS: [&str; 6] =
+    ["id", "time", "customer_id", "direction", "asset", "amount"];
 
 /// Columns a ledger may have.
 pub const OPTIONAL_COLUMNS: [&str; 8] = [
@@ -30,10 +31,17 @@ pub const OPTIONAL_COLUMNS: [&str; 8] = [
 ///
 /// # Errors
 /// [`IngestError`] naming the file, line and field of the first problem.
-pub fn read_ledger_path(path: &Path, assets: &AssetRegistry) -> Result<Vec<LedgerEntry>, IngestError> {
+pub fn read_ledger_path(
+    path: &Path,
+    assets: &AssetRegistry,
+) -> Result<Vec<LedgerEntry>, IngestError> {
     let bytes = crate::read_file(path)?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        IngestError::invalid(path, Location::Offset(e.utf8_error().valid_up_to() as u64), "not UTF-8 text")
+        IngestError::invalid(
+            path,
+            Location::Offset(e.utf8_error().valid_up_to() as u64),
+            "not UTF-8 text",
+        )
     })?;
     read_ledger_text(path.to_owned(), &text, assets)
 }
@@ -42,13 +50,25 @@ pub fn read_ledger_path(path: &Path, assets: &AssetRegistry) -> Result<Vec<Ledge
 ///
 /// # Errors
 /// As [`read_ledger_path`].
-pub fn read_ledger_str(name: &str, text: &str, assets: &AssetRegistry) -> Result<Vec<LedgerEntry>, IngestError> {
+pub fn read_ledger_str(
+    name: &str,
+    text: &str,
+    assets: &AssetRegistry,
+) -> Result<Vec<LedgerEntry>, IngestError> {
     read_ledger_text(PathBuf::from(name), text, assets)
 }
 
-fn read_ledger_text(path: PathBuf, text: &str, assets: &AssetRegistry) -> Result<Vec<LedgerEntry>, IngestError> {
+fn read_ledger_text(
+    path: PathBuf,
+    text: &str,
+    assets: &AssetRegistry,
+) -> Result<Vec<LedgerEntry>, IngestError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let rows = if text.trim_start().starts_with('{') { jsonl_rows(&path, text)? } else { csv_rows(&path, text)? };
+    let rows = if text.trim_start().starts_with('{') {
+        jsonl_rows(&path, text)?
+    } else {
+        csv_rows(&path, text)?
+    };
     let mut out = Vec::with_capacity(rows.len());
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (line, row) in rows {
@@ -59,7 +79,10 @@ fn read_ledger_text(path: PathBuf, text: &str, assets: &AssetRegistry) -> Result
                 return Err(IngestError::invalid(
                     &path,
                     Location::LineField(line, "id".to_owned()),
-                    format!("entry id '{}' appears twice in this file with different content", entry.id),
+                    format!(
+                        "entry id '{}' appears twice in this file with different content",
+                        entry.id
+                    ),
                 ));
             }
             continue;
@@ -102,6 +125,49 @@ fn csv_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
     Ok(rows)
 }
 
+/// Parses one JSON Lines ledger row, for streaming consumers (the monitor) that reject bad
+/// lines one by one instead of refusing a whole file. `path` and `line` only label errors.
+///
+/// # Errors
+/// [`IngestError::Invalid`] naming the file, line and field.
+pub fn parse_jsonl_line(
+    path: &Path,
+    line: u64,
+    text: &str,
+    assets: &AssetRegistry,
+) -> Result<LedgerEntry, IngestError> {
+    let row = json_row(path, line, text)?;
+    entry_from_row(path, line, &row, assets)
+}
+
+fn json_row(path: &Path, n: u64, line: &str) -> Result<Row, IngestError> {
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+        IngestError::invalid(
+            path,
+            Location::Line(n),
+            format!("malformed JSON at column {}: {e}", e.column()),
+        )
+    })?;
+    let obj = v.as_object().ok_or_else(|| {
+        IngestError::invalid(path, Location::Line(n), "expected a JSON object per line")
+    })?;
+    let mut row = Row::new();
+    for (k, val) in obj {
+        let key = k.to_ascii_lowercase();
+        let s = match val {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) if s.trim().is_empty() => continue,
+            serde_json::Value::String(s) => s.trim().to_owned(),
+            serde_json::Value::Number(num) => num.to_string(),
+            // Nested objects (travel-rule payloads, say) are for other readers of the line.
+            serde_json::Value::Object(_) | serde_json::Value::Array(_) => continue,
+            serde_json::Value::Bool(b) => b.to_string(),
+        };
+        row.insert(key, s);
+    }
+    Ok(row)
+}
+
 fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
     let mut rows = Vec::new();
     let mut all_keys: Vec<String> = Vec::new();
@@ -110,32 +176,11 @@ fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
         if line.trim().is_empty() {
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-            IngestError::invalid(path, Location::Line(n), format!("malformed JSON at column {}: {e}", e.column()))
-        })?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| IngestError::invalid(path, Location::Line(n), "expected a JSON object per line"))?;
-        let mut row = Row::new();
-        for (k, val) in obj {
-            let key = k.to_ascii_lowercase();
-            let s = match val {
-                serde_json::Value::Null => continue,
-                serde_json::Value::String(s) if s.trim().is_empty() => continue,
-                serde_json::Value::String(s) => s.trim().to_owned(),
-                serde_json::Value::Number(num) => num.to_string(),
-                other => {
-                    return Err(IngestError::invalid(
-                        path,
-                        Location::LineField(n, key),
-                        format!("expected a string or number, found {other}"),
-                    ))
-                }
-            };
-            if !all_keys.contains(&key) {
-                all_keys.push(key.clone());
+        let row = json_row(path, n, line)?;
+        for k in row.keys() {
+            if !all_keys.contains(k) {
+                all_keys.push(k.clone());
             }
-            row.insert(key, s);
         }
         rows.push((n, row));
     }
@@ -143,11 +188,16 @@ fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
     Ok(rows)
 }
 
-fn check_columns<'a>(path: &Path, headers: impl Iterator<Item = &'a str> + Clone) -> Result<(), IngestError> {
+fn check_columns<'a>(
+    path: &Path,
+    headers: impl Iterator<Item = &'a str> + Clone,
+) -> Result<(), IngestError> {
     let missing: Vec<&str> = REQUIRED_COLUMNS
         .iter()
         .copied()
-        .filter(|r| !headers.clone().any(|h| h == *r || (*r == "amount" && h == "amount_base_units")))
+        .filter(|r| {
+            !headers.clone().any(|h| h == *r || (*r == "amount" && h == "amount_base_units"))
+        })
         .collect();
     if !missing.is_empty() {
         return Err(IngestError::invalid(
@@ -172,42 +222,65 @@ fn check_unknown<'a>(keys: impl Iterator<Item = &'a str>) {
     }
 }
 
-fn entry_from_row(path: &Path, line: u64, row: &Row, assets: &AssetRegistry) -> Result<LedgerEntry, IngestError> {
+fn entry_from_row(
+    path: &Path,
+    line: u64,
+    row: &Row,
+    assets: &AssetRegistry,
+) -> Result<LedgerEntry, IngestError> {
     let at = |field: &str| Location::LineField(line, field.to_owned());
     let need = |field: &str| {
-        row.get(field).cloned().ok_or_else(|| IngestError::invalid(path, at(field), "required value is empty"))
+        row.get(field)
+            .cloned()
+            .ok_or_else(|| IngestError::invalid(path, at(field), "required value is empty"))
     };
     let id = need("id")?;
     let time_s = need("time")?;
-    let time = Timestamp::parse(&time_s).map_err(|e| IngestError::invalid(path, at("time"), e.to_string()))?;
+    let time = Timestamp::parse(&time_s)
+        .map_err(|e| IngestError::invalid(path, at("time"), e.to_string()))?;
     let customer_id = need("customer_id")?;
     let dir_s = need("direction")?;
     let direction = Direction::parse(&dir_s).ok_or_else(|| {
-        IngestError::invalid(path, at("direction"), format!("'{dir_s}' is not deposit, withdrawal or internal"))
+        IngestError::invalid(
+            path,
+            at("direction"),
+            format!("'{dir_s}' is not deposit, withdrawal or internal"),
+        )
     })?;
     let chain = match row.get("chain") {
-        Some(c) => Some(c.parse::<Chain>().map_err(|e| IngestError::invalid(path, at("chain"), e.to_string()))?),
+        Some(c) => Some(
+            c.parse::<Chain>()
+                .map_err(|e| IngestError::invalid(path, at("chain"), e.to_string()))?,
+        ),
         None => None,
     };
     let asset_s = need("asset")?;
-    let asset = assets.resolve(&asset_s, chain).map_err(|e| IngestError::invalid(path, at("asset"), e.to_string()))?;
+    let asset = assets
+        .resolve(&asset_s, chain)
+        .map_err(|e| IngestError::invalid(path, at("asset"), e.to_string()))?;
     let amount = match (row.get("amount"), row.get("amount_base_units")) {
         (Some(a), None) => Amount::parse_decimal(a, asset.decimals),
         (None, Some(b)) => Amount::parse_base_units(b),
         (Some(_), Some(_)) => {
-            return Err(IngestError::invalid(path, at("amount"), "give either amount or amount_base_units, not both"))
+            return Err(IngestError::invalid(
+                path,
+                at("amount"),
+                "give either amount or amount_base_units, not both",
+            ))
         }
-        (None, None) => return Err(IngestError::invalid(path, at("amount"), "required value is empty")),
+        (None, None) => {
+            return Err(IngestError::invalid(path, at("amount"), "required value is empty"))
+        }
     }
     .map_err(|e| IngestError::invalid(path, at("amount"), e.to_string()))?;
     let addr_chain = chain.unwrap_or(asset.chain);
-    let counterparty_address = match row.get("counterparty_address") {
-        Some(a) => Some(
-            Address::parse(addr_chain, a)
-                .map_err(|e| IngestError::invalid(path, at("counterparty_address"), e.to_string()))?,
-        ),
-        None => None,
-    };
+    let counterparty_address =
+        match row.get("counterparty_address") {
+            Some(a) => Some(Address::parse(addr_chain, a).map_err(|e| {
+                IngestError::invalid(path, at("counterparty_address"), e.to_string())
+            })?),
+            None => None,
+        };
     let counterparty_customer = row.get("counterparty_customer").cloned();
     if direction == Direction::Internal && counterparty_customer.is_none() {
         return Err(IngestError::invalid(
@@ -217,8 +290,9 @@ fn entry_from_row(path: &Path, line: u64, row: &Row, assets: &AssetRegistry) -> 
         ));
     }
     if let Some(ip) = row.get("ip") {
-        ip.parse::<std::net::IpAddr>()
-            .map_err(|_| IngestError::invalid(path, at("ip"), format!("'{ip}' is not an IPv4 or IPv6 address")))?;
+        ip.parse::<std::net::IpAddr>().map_err(|_| {
+            IngestError::invalid(path, at("ip"), format!("'{ip}' is not an IPv4 or IPv6 address"))
+        })?;
     }
     Ok(LedgerEntry {
         id,
@@ -266,9 +340,11 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_line_and_field() {
-        assert!(err("x,2025-01-01,c,deposit,DOGE,1,,\n").contains("t.csv: line 2, field 'asset': unknown asset 'DOGE'"));
+        assert!(err("x,2025-01-01,c,deposit,DOGE,1,,\n")
+            .contains("t.csv: line 2, field 'asset': unknown asset 'DOGE'"));
         assert!(err("x,2025-01-01,c,deposit,BTC,-1,,\n").contains("line 2, field 'amount'"));
-        assert!(err("x,2025-01-01,c,deposit,BTC,0.000000001,,\n").contains("more than 8 decimal places"));
+        assert!(err("x,2025-01-01,c,deposit,BTC,0.000000001,,\n")
+            .contains("more than 8 decimal places"));
         assert!(err("x,2025-01-01,c,deposit,ETH,1,0xdAC17F958D2ee523a2206206994597C13D831ec8,\n")
             .contains("field 'counterparty_address'"));
         assert!(err("x,soon,c,deposit,BTC,1,,\n").contains("field 'time'"));
@@ -282,6 +358,7 @@ mod tests {
     fn duplicate_ids_within_a_file() {
         let ok = read("a,2025-01-01,c,deposit,BTC,1,,\na,2025-01-01,c,deposit,BTC,1,,\n").unwrap();
         assert_eq!(ok.len(), 1);
-        assert!(err("a,2025-01-01,c,deposit,BTC,1,,\na,2025-01-01,c,deposit,BTC,2,,\n").contains("appears twice"));
+        assert!(err("a,2025-01-01,c,deposit,BTC,1,,\na,2025-01-01,c,deposit,BTC,2,,\n")
+            .contains("appears twice"));
     }
 }
