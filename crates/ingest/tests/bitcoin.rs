@@ -525,3 +525,109 @@ fn nonstandard_outputs_still_get_an_address() {
     assert!(total > 0 && nonstandard < total);
     let _ = BtcAddress::parse; // the canonical form re-parses (checked in types' tests)
 }
+
+#[test]
+fn corrupted_inputs_error_and_never_panic() {
+    let Some(dir) = raw_dir() else { return };
+    let blk = std::fs::read(dir.join("mainnet_blocks_0-438.blk.dat")).unwrap();
+    let raw = std::fs::read(dir.join("mainnet_block_227836.raw")).unwrap();
+    let json = std::fs::read(dir.parent().unwrap().join(
+        "bitcoin-etl-getblock-json/block_with_transactions/rpc_response_getblock_000000001c920d495e1eeef2452b6d1c6c229a919b28196c103ecffebabee141_2.json",
+    ))
+    .unwrap();
+    // A fixed LCG keeps the corruptions deterministic without a rand dependency.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: usize| {
+        state =
+            state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize % n
+    };
+    let opts = BitcoinOptions { height_hint: Some(1), ..BitcoinOptions::default() };
+    let mut errors = 0;
+    for round in 0..300 {
+        let base = match round % 3 {
+            0 => &blk,
+            1 => &raw,
+            _ => &json,
+        };
+        let mut bytes = base.clone();
+        match next(3) {
+            0 => bytes.truncate(next(bytes.len())),
+            1 => {
+                for _ in 0..1 + next(8) {
+                    let i = next(bytes.len());
+                    bytes[i] ^= 1 << next(8);
+                }
+            }
+            _ => {
+                let i = next(bytes.len());
+                let n = next(64).min(bytes.len() - i);
+                bytes.drain(i..i + n);
+            }
+        }
+        let mut sink = |_b: ChainBlock, _done: u64| Ok(());
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            floodgate_ingest::bitcoin::read_slice(
+                Path::new("mutated.dat"),
+                &bytes,
+                &opts,
+                &mut sink,
+            )
+        }));
+        match result {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                assert!(e.to_string().contains("mutated.dat"), "{e}");
+                errors += 1;
+            }
+            Err(_) => panic!("round {round}: the reader panicked on corrupted input"),
+        }
+    }
+    assert!(errors > 100, "only {errors} of 300 corruptions were reported");
+}
+
+#[test]
+fn getblock_verbosity_3_prevouts_resolve_inputs() {
+    let Some(dir) = floodgate_testdata::dir("bitcoin/bitcoin-etl-getblock-json/stream_50001_50002")
+    else {
+        return;
+    };
+    // Turn block 50001 into a verbosity-3 response: each input carries its spent output,
+    // taken from the real `getrawtransaction` responses of the funding transactions.
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    let mut block = read(
+        "rpc_response_getblock_000000001c920d495e1eeef2452b6d1c6c229a919b28196c103ecffebabee141_2.json",
+    );
+    let mut expected = Vec::new();
+    for tx in block["tx"].as_array_mut().unwrap() {
+        for vin in tx["vin"].as_array_mut().unwrap() {
+            let Some(txid) = vin["txid"].as_str().map(str::to_owned) else { continue };
+            let funding = read(&format!("rpc_response_getrawtransaction_{txid}.json"));
+            let out = funding["vout"][vin["vout"].as_u64().unwrap() as usize].clone();
+            expected.push((
+                out["scriptPubKey"]["addresses"][0].as_str().unwrap().to_owned(),
+                out["value"].clone(),
+            ));
+            vin["prevout"] = serde_json::json!({
+                "generated": true, "height": 0, "value": out["value"], "scriptPubKey": out["scriptPubKey"],
+            });
+        }
+    }
+    assert_eq!(expected.len(), 3);
+    let tmp = scratch("v3");
+    let path = tmp.join("getblock3.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&block).unwrap()).unwrap();
+    let (blocks, _) = read_all(&path, &BitcoinOptions::default());
+    let resolved: Vec<_> =
+        blocks[0].utxo_txs.iter().flat_map(|t| &t.inputs).filter(|i| i.prevout.is_some()).collect();
+    assert_eq!(resolved.len(), 3);
+    for (input, (address, value)) in resolved.iter().zip(&expected) {
+        assert_eq!(input.address, Some(btc(address)));
+        // Test-side only: the fixture values are whole coins, exact in f64.
+        let sats = (value.as_f64().unwrap() * 1e8).round() as u64;
+        assert_eq!(input.value, Some(Amount::from(sats)));
+    }
+    std::fs::remove_dir_all(tmp).unwrap();
+}

@@ -113,7 +113,67 @@ pub fn read_slice(
     opts: &BitcoinOptions,
     sink: &mut dyn BlockSink,
 ) -> Result<FileSummary, IngestError> {
+    if detect(bytes) == Format::RawBlock {
+        // Decode in place: the generic path would copy the block into a buffer first.
+        if bytes.len() > raw::MAX_BLOCK_BYTES {
+            return Err(too_large(name, raw::MAX_BLOCK_BYTES as u64));
+        }
+        let mut norm = Normalizer::new(opts.network, opts.prevouts.as_ref(), opts.height_hint);
+        let mut summary = FileSummary { format: Format::RawBlock.name(), ..FileSummary::default() };
+        single(name, bytes, bytes.len() as u64, &mut norm, sink, &mut summary)?;
+        return Ok(summary);
+    }
     read_reader(name, bytes, opts, sink)
+}
+
+/// The formats [`read_path`] tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Empty,
+    Blk,
+    Json,
+    RawHex,
+    RawBlock,
+}
+
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Empty => "empty",
+            Format::Blk => "blk.dat",
+            Format::Json => "getblock-json",
+            Format::RawHex => "raw-block-hex",
+            Format::RawBlock => "raw-block",
+        }
+    }
+}
+
+/// Tells the format from the first bytes of the input.
+fn detect(head: &[u8]) -> Format {
+    if head.is_empty() {
+        return Format::Empty;
+    }
+    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
+    if blkfile::magic_network(head).is_some() || head.iter().take(8).all(|&b| b == 0) {
+        // All zeros at the start is a block file Core preallocated but never wrote to.
+        Format::Blk
+    } else if matches!(first, Some(b'{' | b'[' | b'"')) {
+        Format::Json
+    } else if head.iter().take(160).all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace()) {
+        Format::RawHex
+    } else {
+        Format::RawBlock
+    }
+}
+
+fn too_large(path: &Path, cap: u64) -> IngestError {
+    IngestError::UnknownFormat {
+        path: path.to_owned(),
+        reason: format!(
+            "no block magic or JSON at the start, and more than {cap} bytes: too large to be a \
+             single raw block"
+        ),
+    }
 }
 
 /// The XOR key Bitcoin Core ≥ 28 keeps in `blocks/xor.dat`, for a `blk*.dat` beside it.
@@ -152,56 +212,48 @@ fn read_reader<R: BufRead>(
     let io_err = |source| IngestError::Io { path: path.to_owned(), source };
     let mut norm = Normalizer::new(opts.network, opts.prevouts.as_ref(), opts.height_hint);
     let mut summary = FileSummary::default();
-    let head = r.fill_buf().map_err(io_err)?;
-    if head.is_empty() {
-        return Err(IngestError::UnknownFormat {
-            path: path.to_owned(),
-            reason: "empty file".into(),
-        });
-    }
-    let first = head.iter().copied().find(|b| !b.is_ascii_whitespace());
-    if blkfile::magic_network(head).is_some() || head.iter().take(8).all(|&b| b == 0) {
-        // All zeros at the start is a block file Core preallocated but never wrote to.
-        summary.format = "blk.dat";
-        blkfile::read_blk(path, r, &mut norm, sink, &mut summary)?;
-    } else if matches!(first, Some(b'{' | b'[' | b'"')) {
-        summary.format = "getblock-json";
-        rpc_json::read_json(path, r, &mut norm, sink, &mut summary)?;
-    } else if head.iter().take(160).all(|b| b.is_ascii_hexdigit() || b.is_ascii_whitespace()) {
-        summary.format = "raw-block-hex";
-        let text = read_capped(path, r, MAX_HEX_BYTES)?;
-        let text = text.trim_ascii();
-        let bytes = hex::decode(text).map_err(|e| {
-            let at = match e {
-                hex::FromHexError::InvalidHexCharacter { index, .. } => index as u64,
-                _ => 0,
-            };
-            IngestError::invalid(path, Location::Offset(at), format!("raw block hex: {e}"))
-        })?;
-        single(path, &bytes, &mut norm, sink, &mut summary)?;
-    } else {
-        summary.format = "raw-block";
-        let bytes = read_capped(path, r, raw::MAX_BLOCK_BYTES as u64)?;
-        single(path, &bytes, &mut norm, sink, &mut summary)?;
+    let format = detect(r.fill_buf().map_err(io_err)?);
+    summary.format = format.name();
+    match format {
+        Format::Empty => {
+            return Err(IngestError::UnknownFormat {
+                path: path.to_owned(),
+                reason: "empty file".into(),
+            })
+        }
+        Format::Blk => blkfile::read_blk(path, r, &mut norm, sink, &mut summary)?,
+        Format::Json => rpc_json::read_json(path, r, &mut norm, sink, &mut summary)?,
+        Format::RawHex => {
+            let text = read_capped(path, r, MAX_HEX_BYTES)?;
+            let bytes = hex::decode(text.trim_ascii()).map_err(|e| {
+                let at = match e {
+                    hex::FromHexError::InvalidHexCharacter { index, .. } => index as u64,
+                    _ => 0,
+                };
+                IngestError::invalid(path, Location::Offset(at), format!("raw block hex: {e}"))
+            })?;
+            single(path, &bytes, text.len() as u64, &mut norm, sink, &mut summary)?;
+        }
+        Format::RawBlock => {
+            let bytes = read_capped(path, r, raw::MAX_BLOCK_BYTES as u64)?;
+            single(path, &bytes, bytes.len() as u64, &mut norm, sink, &mut summary)?;
+        }
     }
     Ok(summary)
 }
 
 /// Reads the rest of the input, refusing more than `cap` bytes so a wrong guess of format on
 /// a huge file cannot exhaust memory.
-fn read_capped<R: Read>(path: &Path, r: R, cap: u64) -> Result<Vec<u8>, IngestError> {
-    let mut out = Vec::new();
+fn read_capped<R: BufRead>(path: &Path, mut r: R, cap: u64) -> Result<Vec<u8>, IngestError> {
+    // Size the buffer from what is already buffered: with the 1 MiB read buffer a typical
+    // block arrives whole, so `read_to_end` does not regrow and recopy it.
+    let buffered = r.fill_buf().map_or(0, |b| b.len());
+    let mut out = Vec::with_capacity(buffered.saturating_add(1));
     r.take(cap + 1)
         .read_to_end(&mut out)
         .map_err(|source| IngestError::Io { path: path.to_owned(), source })?;
     if out.len() as u64 > cap {
-        return Err(IngestError::UnknownFormat {
-            path: path.to_owned(),
-            reason: format!(
-                "no block magic or JSON at the start, and more than {cap} bytes: too large to be \
-                 a single raw block"
-            ),
-        });
+        return Err(too_large(path, cap));
     }
     Ok(out)
 }
@@ -209,6 +261,7 @@ fn read_capped<R: Read>(path: &Path, r: R, cap: u64) -> Result<Vec<u8>, IngestEr
 fn single(
     path: &Path,
     bytes: &[u8],
+    input_len: u64,
     norm: &mut Normalizer<'_>,
     sink: &mut dyn BlockSink,
     summary: &mut FileSummary,
@@ -219,7 +272,7 @@ fn single(
         norm.block(&block, None).map_err(|r| IngestError::invalid(path, Location::Offset(0), r))?;
     summary.blocks = 1;
     summary.transactions = normalized.utxo_txs.len() as u64;
-    summary.bytes = bytes.len() as u64;
+    summary.bytes = input_len;
     sink.block(normalized, summary.bytes).map_err(|source| IngestError::Sink {
         path: path.to_owned(),
         at: Location::Offset(0),

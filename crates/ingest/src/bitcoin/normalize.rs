@@ -129,6 +129,8 @@ impl<'o> Normalizer<'o> {
         let height =
             self.height(hash, parent, stated_height, || block.bip34_block_height().ok())?;
         let mut utxo_txs = Vec::with_capacity(block.txdata.len());
+        // Grow the unspent map once per block rather than rehashing repeatedly mid-block.
+        self.unspent.reserve(block.txdata.iter().map(|tx| tx.output.len()).sum());
         for (position, tx) in block.txdata.iter().enumerate() {
             let txid = Hash32::from_wire_order(tx.compute_txid().to_byte_array());
             let inputs = if tx.is_coinbase() {
