@@ -12,14 +12,18 @@
 
 pub mod country;
 pub mod error;
+pub mod eval;
 pub mod loaders;
+pub mod matcher;
 pub mod model;
 pub mod normalize;
 pub mod score;
 pub mod unihan;
 
 pub use error::{Result, ScreenError};
+pub use matcher::{AddressHit, Hit, Matcher};
 pub use model::{
     AliasKind, EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress,
     PartialDate,
 };
+pub use score::{NameQuery, ScoreConfig};

@@ -4,7 +4,9 @@
 //! record or element on the first malformed input, so that a bad file never replaces a good
 //! list version (the [`Screener`](crate::Screener) swaps lists only after a load succeeded).
 
+pub mod ofac_addresses;
 pub mod ofac_advanced;
+pub mod un_xml;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,410 @@
+//! The in-memory matcher: a candidate index over name tokens and keys, the scorer, and exact
+//! address lookup. [`Screener`](crate::Screener) persists around it.
+//!
+//! Candidate keys per name token: the token with doubled letters collapsed, its sorted letters
+//! (catches transpositions, "ABUDL" ~ "ABDUL") and its consonant skeleton (cross-script
+//! matching with Arabic, Hebrew, Thai); per name: all tokens joined (catches moved spaces,
+//! "AREFULLAHA REF" ~ "AREFULLAH AREF"). Keys are weighted by inverse document frequency and
+//! the best [`CANDIDATES`] names are scored in full.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use floodgate_types::{Address, Chain};
+use rustc_hash::{FxHashMap, FxHasher};
+use serde::Serialize;
+
+use crate::model::{EntityType, ListEntity, ListSnapshot};
+use crate::normalize::{collapse, skeleton, NameForm};
+use crate::score::{
+    compare_names, ofac_name_score, score_entity, Feature, MatchMode, NameQuery, PreparedQuery,
+    ScoreConfig,
+};
+use crate::unihan::Unihan;
+
+/// How many candidate names are scored in full per query.
+pub const CANDIDATES: usize = 64;
+/// Keys shared by more names than this are too common to select candidates (e.g. "al").
+const MAX_POSTINGS: usize = 4000;
+
+/// A name hit, with its explanation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hit {
+    /// The list.
+    pub list: String,
+    /// The entity id within the list.
+    pub entity_id: String,
+    /// The entity's display name.
+    pub entity_name: String,
+    /// The entity's type.
+    pub entity_type: EntityType,
+    /// The name (or alias) that matched best.
+    pub matched_name: String,
+    /// Total score, 0–1.
+    pub score: f64,
+    /// Per-feature explanation.
+    pub features: Vec<Feature>,
+    /// Programs of the entity.
+    pub programs: Vec<String>,
+    /// The entity's content hash (suppressions refer to it).
+    pub entity_hash: String,
+    /// Whether an analyst suppressed this hit for this subject and the entry is unchanged.
+    pub suppressed: bool,
+}
+
+/// An address hit.
+#[derive(Debug, Clone, Serialize)]
+pub struct AddressHit {
+    /// The list.
+    pub list: String,
+    /// The entity id.
+    pub entity_id: String,
+    /// The entity's display name.
+    pub entity_name: String,
+    /// The asset and address as listed.
+    pub listed: crate::model::ListedAddress,
+    /// The canonical form both sides were compared in.
+    pub canonical: String,
+    /// Programs of the entity.
+    pub programs: Vec<String>,
+    /// The entity's content hash.
+    pub entity_hash: String,
+    /// Whether suppressed for this subject.
+    pub suppressed: bool,
+}
+
+pub(crate) struct IndexedEntity {
+    pub(crate) list: Arc<str>,
+    pub(crate) entity: ListEntity,
+    pub(crate) hash: String,
+}
+
+struct IndexedName {
+    entity: u32,
+    name: u16,
+    form: NameForm,
+}
+
+/// Candidate index + scorer + address table over a set of lists.
+pub struct Matcher {
+    cfg: ScoreConfig,
+    unihan: Option<Arc<Unihan>>,
+    entities: Vec<IndexedEntity>,
+    names: Vec<IndexedName>,
+    index: FxHashMap<u64, Vec<u32>>,
+    addresses: FxHashMap<Address, Vec<(u32, u16)>>,
+    raw_addresses: FxHashMap<String, Vec<(u32, u16)>>,
+}
+
+fn key(kind: u8, s: &str) -> u64 {
+    let mut h = FxHasher::default();
+    kind.hash(&mut h);
+    s.hash(&mut h);
+    h.finish()
+}
+
+fn sorted_letters(s: &str) -> String {
+    let mut v: Vec<char> = s.chars().collect();
+    v.sort_unstable();
+    v.into_iter().collect()
+}
+
+fn name_keys(form: &NameForm, out: &mut Vec<u64>) {
+    for t in &form.tokens {
+        let c = collapse(t);
+        if c.len() >= 2 || form.tokens.len() == 1 {
+            out.push(key(b't', &c));
+        }
+        if c.len() >= 4 {
+            out.push(key(b'a', &sorted_letters(&c)));
+        }
+        let s = skeleton(t);
+        if s.len() >= 2 {
+            out.push(key(b's', &s));
+        }
+    }
+    if form.tokens.len() > 1 {
+        out.push(key(b'j', &form.joined()));
+    }
+}
+
+fn raw_key(asset: &str, text: &str) -> String {
+    format!("{}:{}", asset.trim().to_ascii_uppercase(), text.trim().to_ascii_lowercase())
+}
+
+impl Matcher {
+    /// Builds a matcher over the given lists.
+    pub fn new(cfg: ScoreConfig, unihan: Option<Arc<Unihan>>, lists: &[&ListSnapshot]) -> Matcher {
+        let mut m = Matcher {
+            cfg,
+            unihan,
+            entities: Vec::new(),
+            names: Vec::new(),
+            index: FxHashMap::default(),
+            addresses: FxHashMap::default(),
+            raw_addresses: FxHashMap::default(),
+        };
+        for l in lists {
+            let list: Arc<str> = Arc::from(l.list.as_str());
+            for e in &l.entities {
+                m.push_entity(list.clone(), e.clone(), e.content_hash());
+            }
+        }
+        m
+    }
+
+    pub(crate) fn from_entities(
+        cfg: ScoreConfig,
+        unihan: Option<Arc<Unihan>>,
+        entities: Vec<IndexedEntity>,
+    ) -> Matcher {
+        let mut m = Matcher {
+            cfg,
+            unihan,
+            entities: Vec::new(),
+            names: Vec::new(),
+            index: FxHashMap::default(),
+            addresses: FxHashMap::default(),
+            raw_addresses: FxHashMap::default(),
+        };
+        for e in entities {
+            m.push_entity(e.list, e.entity, e.hash);
+        }
+        m
+    }
+
+    fn push_entity(&mut self, list: Arc<str>, entity: ListEntity, hash: String) {
+        let ei = self.entities.len() as u32;
+        let mut keys = Vec::new();
+        for (ni, n) in entity.names.iter().enumerate() {
+            let form = NameForm::new(&n.full, entity.entity_type, None);
+            if form.tokens.is_empty() {
+                continue;
+            }
+            let id = self.names.len() as u32;
+            keys.clear();
+            name_keys(&form, &mut keys);
+            keys.sort_unstable();
+            keys.dedup();
+            for k in &keys {
+                self.index.entry(*k).or_default().push(id);
+            }
+            self.names.push(IndexedName { entity: ei, name: ni as u16, form });
+        }
+        for (ai, a) in entity.addresses.iter().enumerate() {
+            match Address::parse_listed(&a.asset, &a.address) {
+                Ok(addr) => self.addresses.entry(addr).or_default().push((ei, ai as u16)),
+                Err(_) => self
+                    .raw_addresses
+                    .entry(raw_key(&a.asset, &a.address))
+                    .or_default()
+                    .push((ei, ai as u16)),
+            }
+        }
+        self.entities.push(IndexedEntity { list, entity, hash });
+    }
+
+    /// The scorer configuration.
+    pub fn config(&self) -> &ScoreConfig {
+        &self.cfg
+    }
+
+    /// The Unihan table, if loaded.
+    pub fn unihan(&self) -> Option<&Unihan> {
+        self.unihan.as_deref()
+    }
+
+    /// Number of entities and of indexed names.
+    pub fn len(&self) -> (usize, usize) {
+        (self.entities.len(), self.names.len())
+    }
+
+    /// Whether no entity is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+
+    /// Prepares a query (normalization, reading lattice).
+    pub fn prepare(&self, q: NameQuery) -> PreparedQuery {
+        PreparedQuery::new(q, self.unihan.as_deref())
+    }
+
+    fn query_keys(&self, q: &PreparedQuery) -> Vec<u64> {
+        let mut keys = Vec::new();
+        name_keys(&q.form, &mut keys);
+        if let Some(l) = &q.form.lattice {
+            for (i, (_, alts)) in l.syllables.iter().enumerate() {
+                for a in alts.iter().take(8) {
+                    keys.push(key(b't', &collapse(a)));
+                    if let Some((_, next)) = l.syllables.get(i + 1) {
+                        for b in next.iter().take(8) {
+                            keys.push(key(b't', &collapse(&format!("{a}{b}"))));
+                        }
+                    }
+                }
+            }
+            let first: String = l.syllables.iter().map(|(_, a)| a[0].as_str()).collect();
+            keys.push(key(b'j', &collapse(&first)));
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
+    fn candidates(&self, q: &PreparedQuery) -> Vec<u32> {
+        let keys = self.query_keys(q);
+        let n = self.names.len().max(1) as f64;
+        let mut acc: FxHashMap<u32, f32> = FxHashMap::default();
+        let mut lists: Vec<&Vec<u32>> = keys.iter().filter_map(|k| self.index.get(k)).collect();
+        let all_common = lists.iter().all(|l| l.len() > MAX_POSTINGS);
+        lists.sort_by_key(|l| l.len());
+        for (i, l) in lists.iter().enumerate() {
+            if l.len() > MAX_POSTINGS && !(all_common && i == 0) {
+                continue;
+            }
+            let w = (1.0 + n / l.len() as f64).ln() as f32;
+            for &id in l.iter() {
+                *acc.entry(id).or_insert(0.0) += w;
+            }
+        }
+        let mut v: Vec<(u32, f32)> = acc.into_iter().collect();
+        if v.len() > CANDIDATES {
+            v.select_nth_unstable_by(CANDIDATES, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            v.truncate(CANDIDATES);
+        }
+        v.into_iter().map(|(id, _)| id).collect()
+    }
+
+    fn score_names(
+        &self,
+        q: &PreparedQuery,
+        ids: impl Iterator<Item = u32>,
+        threshold: f64,
+    ) -> Vec<Hit> {
+        let mut best: FxHashMap<u32, (f64, Vec<Feature>, u16)> = FxHashMap::default();
+        for id in ids {
+            let n = &self.names[id as usize];
+            let e = &self.entities[n.entity as usize];
+            let m = match self.cfg.mode {
+                MatchMode::Floodgate => compare_names(&q.form, &n.form),
+                MatchMode::OfacEmulation => ofac_name_score(&q.form, &n.form),
+            };
+            if m.score < 0.5 {
+                continue;
+            }
+            let name = &e.entity.names[n.name as usize];
+            let (s, f) = score_entity(&self.cfg, q, &e.entity, name, &n.form, &m);
+            let slot = best.entry(n.entity).or_insert((-1.0, Vec::new(), 0));
+            if s > slot.0 {
+                *slot = (s, f, n.name);
+            }
+        }
+        let mut hits: Vec<Hit> = best
+            .into_iter()
+            .filter(|(_, (s, _, _))| *s >= threshold)
+            .map(|(ei, (score, features, ni))| {
+                let e = &self.entities[ei as usize];
+                Hit {
+                    list: e.list.to_string(),
+                    entity_id: e.entity.id.clone(),
+                    entity_name: e.entity.display_name().to_owned(),
+                    entity_type: e.entity.entity_type,
+                    matched_name: e.entity.names[ni as usize].full.clone(),
+                    score,
+                    features,
+                    programs: e.entity.programs.clone(),
+                    entity_hash: e.hash.clone(),
+                    suppressed: false,
+                }
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.score.total_cmp(&a.score).then_with(|| a.entity_id.cmp(&b.entity_id))
+        });
+        hits
+    }
+
+    /// Screens a prepared query through the candidate index; hits at or above the threshold,
+    /// best first.
+    pub fn screen_prepared(&self, q: &PreparedQuery) -> Vec<Hit> {
+        let ids = self.candidates(q);
+        self.score_names(q, ids.into_iter(), self.cfg.threshold)
+    }
+
+    /// Screens a name query (see [`Matcher::screen_prepared`]).
+    pub fn screen(&self, q: NameQuery) -> Vec<Hit> {
+        let q = self.prepare(q);
+        self.screen_prepared(&q)
+    }
+
+    /// Screens by scoring every name (the brute-force baseline of the benchmarks and a check
+    /// of the index's recall).
+    pub fn screen_brute_force(&self, q: &PreparedQuery) -> Vec<Hit> {
+        self.score_names(q, 0..self.names.len() as u32, self.cfg.threshold)
+    }
+
+    /// Scores a query against the given entities only (delta re-screening).
+    pub(crate) fn screen_entities(
+        &self,
+        q: &PreparedQuery,
+        entity_ids: &rustc_hash::FxHashSet<u32>,
+    ) -> Vec<Hit> {
+        let ids = (0..self.names.len() as u32)
+            .filter(|i| entity_ids.contains(&self.names[*i as usize].entity));
+        self.score_names(q, ids, self.cfg.threshold)
+    }
+
+    pub(crate) fn entity_index(&self, list: &str, id: &str) -> Option<u32> {
+        self.entities.iter().position(|e| &*e.list == list && e.entity.id == id).map(|i| i as u32)
+    }
+
+    /// Exact, chain-aware address screening: the address is parsed for `chain` and compared in
+    /// canonical form (EIP-55 Ethereum matches lowercase; Tron hex matches base58).
+    ///
+    /// # Errors
+    /// [`crate::ScreenError::Query`] when the address is not valid on that chain.
+    pub fn screen_address(&self, chain: Chain, text: &str) -> crate::Result<Vec<AddressHit>> {
+        let addr =
+            Address::parse(chain, text).map_err(|e| crate::ScreenError::Query(e.to_string()))?;
+        Ok(self.address_hits(&addr, None))
+    }
+
+    /// Address screening for assets floodgate does not parse (LTC, XMR, …): exact text match,
+    /// case-insensitive.
+    pub fn screen_raw_address(&self, asset: &str, text: &str) -> Vec<AddressHit> {
+        let mut out = Vec::new();
+        for &(ei, ai) in self.raw_addresses.get(&raw_key(asset, text)).into_iter().flatten() {
+            out.push(self.address_hit(ei, ai, text.trim().to_owned()));
+        }
+        out
+    }
+
+    pub(crate) fn address_hits(
+        &self,
+        addr: &Address,
+        only: Option<&rustc_hash::FxHashSet<u32>>,
+    ) -> Vec<AddressHit> {
+        let canonical = addr.to_canonical();
+        self.addresses
+            .get(addr)
+            .into_iter()
+            .flatten()
+            .filter(|(ei, _)| only.is_none_or(|s| s.contains(ei)))
+            .map(|&(ei, ai)| self.address_hit(ei, ai, canonical.clone()))
+            .collect()
+    }
+
+    fn address_hit(&self, ei: u32, ai: u16, canonical: String) -> AddressHit {
+        let e = &self.entities[ei as usize];
+        AddressHit {
+            list: e.list.to_string(),
+            entity_id: e.entity.id.clone(),
+            entity_name: e.entity.display_name().to_owned(),
+            listed: e.entity.addresses[ai as usize].clone(),
+            canonical,
+            programs: e.entity.programs.clone(),
+            entity_hash: e.hash.clone(),
+            suppressed: false,
+        }
+    }
+}
