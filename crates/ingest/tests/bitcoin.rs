@@ -631,3 +631,64 @@ fn getblock_verbosity_3_prevouts_resolve_inputs() {
     }
     std::fs::remove_dir_all(tmp).unwrap();
 }
+
+/// The frames of a blk file, as byte ranges.
+fn frames(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+        out.push(at..at + 8 + len);
+        at += 8 + len;
+    }
+    out
+}
+
+#[test]
+fn out_of_order_blk_frames_are_emitted_parent_first() {
+    let Some(dir) = raw_dir() else { return };
+    let bytes = std::fs::read(dir.join("mainnet_blocks_0-438.blk.dat")).unwrap();
+    let f = frames(&bytes);
+    assert_eq!(f.len(), 439);
+    // Blocks 100..110 arrive after 110..=200, as Core's parallel download can store them.
+    let order: Vec<usize> = (0..100).chain(110..=200).chain(100..110).chain(201..439).collect();
+    let mut shuffled = Vec::new();
+    for i in &order {
+        shuffled.extend_from_slice(&bytes[f[*i].clone()]);
+    }
+    let tmp = scratch("order");
+    std::fs::write(tmp.join("blk00001.dat"), &shuffled).unwrap();
+    let (blocks, summary) = read_all(&tmp.join("blk00001.dat"), &BitcoinOptions::default());
+    assert_eq!(summary.blocks, 439);
+    let mut seen = std::collections::HashSet::new();
+    for b in &blocks {
+        let h = b.header.as_ref().unwrap();
+        if let Some(p) = h.parent {
+            assert!(seen.contains(&p), "block {} came before its parent", h.height);
+        }
+        seen.insert(h.hash);
+    }
+    let (in_order, _) =
+        read_all(&dir.join("mainnet_blocks_0-438.blk.dat"), &BitcoinOptions::default());
+    let key = |v: &[ChainBlock]| {
+        let mut k: Vec<(u64, Hash32)> =
+            v.iter().map(|b| (height(b), b.header.as_ref().unwrap().hash)).collect();
+        k.sort();
+        k
+    };
+    assert_eq!(key(&blocks), key(&in_order));
+
+    // Without block 5, blocks 6.. have neither a parent nor a BIP34 height.
+    let mut gap = Vec::new();
+    for (i, r) in f.iter().enumerate() {
+        if i != 5 {
+            gap.extend_from_slice(&bytes[r.clone()]);
+        }
+    }
+    std::fs::write(tmp.join("gap.dat"), &gap).unwrap();
+    let msg = try_read(&tmp.join("gap.dat"), &BitcoinOptions::default()).unwrap_err().to_string();
+    let block6_at = f[6].start - f[5].len();
+    assert!(msg.contains("gap.dat") && msg.contains(&format!("byte offset {block6_at}")), "{msg}");
+    assert!(msg.contains("height"), "{msg}");
+    std::fs::remove_dir_all(tmp).unwrap();
+}

@@ -3,15 +3,27 @@
 //!
 //! Core preallocates block files in 16 MiB chunks, so a file usually ends in zeros: a frame
 //! whose magic is all zero ends the file cleanly.
+//!
+//! Core writes blocks in the order they finish downloading, which during initial sync is not
+//! always chain order. A block whose height cannot be told yet (pre-BIP34, parent not seen) is
+//! held back and handed to the sink right after its parent, so the sink sees parents first.
 
+use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::Path;
 
-use floodgate_types::BtcNetwork;
+use bitcoin::hashes::Hash as _;
+use floodgate_types::{BtcNetwork, Hash32};
 
+use super::fxhash::FxBuild;
 use super::normalize::Normalizer;
 use super::raw::{decode_block, MAX_BLOCK_BYTES};
 use crate::{BlockSink, FileSummary, IngestError, Location};
+
+/// Raw bytes of out-of-order blocks held back waiting for their parent. Core downloads at
+/// most 1,024 blocks ahead, and the blocks that need a parent (pre-BIP34, before 2013) are
+/// small, so real files stay far below this; a file that exceeds it is not a chain.
+const MAX_PENDING_BYTES: usize = 64 << 20;
 
 /// The network magics (`pchMessageStart`) Core writes before each block.
 const MAGICS: [([u8; 4], &str, BtcNetwork); 5] = [
@@ -82,6 +94,8 @@ pub(crate) fn read_blk<R: Read>(
     let mut pos: u64 = 0;
     let mut file_magic: Option<([u8; 4], &'static str)> = None;
     let mut buf = Vec::new();
+    let mut pending: HashMap<Hash32, Vec<(u64, bitcoin::Block)>, FxBuild> = HashMap::default();
+    let mut pending_bytes = 0usize;
     loop {
         let frame_at = pos;
         let mut header = [0u8; 8];
@@ -140,20 +154,69 @@ pub(crate) fn read_blk<R: Read>(
         let block = decode_block(&buf).map_err(|f| {
             IngestError::invalid(path, Location::Offset(frame_at + 8 + f.offset), f.reason)
         })?;
-        let normalized = norm
-            .block(&block, None)
-            .map_err(|reason| IngestError::invalid(path, Location::Offset(frame_at), reason))?;
-        summary.blocks += 1;
-        summary.transactions += normalized.utxo_txs.len() as u64;
-        summary.bytes = pos;
-        sink.block(normalized, pos).map_err(|source| IngestError::Sink {
-            path: path.to_owned(),
-            at: Location::Offset(frame_at),
-            source,
-        })?;
+        if !norm.height_known(&block) {
+            // Out of order (Core stores blocks as they download): hold it until its parent.
+            pending_bytes += len;
+            if pending_bytes > MAX_PENDING_BYTES {
+                return Err(IngestError::invalid(
+                    path,
+                    Location::Offset(frame_at),
+                    format!(
+                        "more than {MAX_PENDING_BYTES} bytes of pre-BIP34 blocks whose parent \
+                         is not (yet) in this file; cannot tell their heights"
+                    ),
+                ));
+            }
+            let parent = Hash32::from_wire_order(block.header.prev_blockhash.to_byte_array());
+            pending.entry(parent).or_default().push((frame_at, block));
+            continue;
+        }
+        let mut ready = vec![(frame_at, block)];
+        while let Some((at, block)) = ready.pop() {
+            let hash = Hash32::from_wire_order(block.block_hash().to_byte_array());
+            emit(path, &block, at, pos, norm, sink, summary)?;
+            if let Some(children) = pending.remove(&hash) {
+                ready.extend(children);
+            }
+        }
     }
     summary.bytes = pos;
+    // Blocks still waiting have no parent in this file and no height of their own.
+    if let Some((at, block)) = pending.into_values().flatten().min_by_key(|(at, _)| *at) {
+        let hash = Hash32::from_wire_order(block.block_hash().to_byte_array());
+        return Err(IngestError::invalid(
+            path,
+            Location::Offset(at),
+            format!(
+                "cannot tell the height of block {hash}: it predates BIP34 (no height in the \
+                 coinbase) and its parent is not in this file; pass a height hint"
+            ),
+        ));
+    }
     Ok(())
+}
+
+/// Normalizes one block and hands it to the sink.
+fn emit(
+    path: &Path,
+    block: &bitcoin::Block,
+    frame_at: u64,
+    bytes_done: u64,
+    norm: &mut Normalizer<'_>,
+    sink: &mut dyn BlockSink,
+    summary: &mut FileSummary,
+) -> Result<(), IngestError> {
+    let normalized = norm
+        .block(block, None)
+        .map_err(|reason| IngestError::invalid(path, Location::Offset(frame_at), reason))?;
+    summary.blocks += 1;
+    summary.transactions += normalized.utxo_txs.len() as u64;
+    summary.bytes = bytes_done;
+    sink.block(normalized, bytes_done).map_err(|source| IngestError::Sink {
+        path: path.to_owned(),
+        at: Location::Offset(frame_at),
+        source,
+    })
 }
 
 fn bad_magic(

@@ -116,6 +116,17 @@ impl<'o> Normalizer<'o> {
         TxOutput { vout, address: Address::Bitcoin(sa.address), value: Amount::from(sats) }
     }
 
+    /// Whether [`Normalizer::block`] can tell this block's height now (without a stated
+    /// height). A `blk*.dat` reader defers blocks for which it cannot, because Core writes
+    /// blocks in download order, which is not always chain order.
+    pub(crate) fn height_known(&self, block: &bitcoin::Block) -> bool {
+        let prev = block.header.prev_blockhash.to_byte_array();
+        prev == [0u8; 32]
+            || self.heights.contains_key(&Hash32::from_wire_order(prev))
+            || block.bip34_block_height().is_ok()
+            || (self.heights.is_empty() && self.height_hint.is_some())
+    }
+
     /// Normalizes a decoded block. `stated_height` is the height the source gives, if any.
     pub(crate) fn block(
         &mut self,
