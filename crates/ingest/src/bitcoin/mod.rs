@@ -22,7 +22,8 @@
 //! **Heights**, most certain first: the parent block earlier in the same file; the `height`
 //! of getblock JSON; the BIP34 height in the coinbase (block version ≥ 2); zero for a block
 //! with a null parent (genesis); [`BitcoinOptions::height_hint`] for the first block of a file.
-//! A block for which none applies is an error.
+//! A block for which none applies is an error; in a `blk*.dat` file it first waits for its
+//! parent to turn up later in the file, since Core stores blocks in download order.
 //!
 //! ```no_run
 //! use floodgate_ingest::bitcoin::{read_path, BitcoinOptions};
@@ -77,7 +78,8 @@ impl Default for BitcoinOptions {
 const READ_BUFFER: usize = 1 << 20;
 
 /// Reads a Bitcoin file of any supported format (see the module docs), handing each block to
-/// `sink` in file order.
+/// `sink` in file order, except that a `blk*.dat` block whose height cannot be told before its
+/// parent arrives (pre-BIP34, stored out of order) follows right after that parent.
 ///
 /// # Errors
 /// [`IngestError::Io`] when the file (or its `xor.dat`) cannot be read;
