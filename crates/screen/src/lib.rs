@@ -18,6 +18,7 @@ pub mod matcher;
 pub mod model;
 pub mod normalize;
 pub mod score;
+pub mod screener;
 pub mod unihan;
 
 pub use error::{Result, ScreenError};
@@ -27,3 +28,4 @@ pub use model::{
     PartialDate,
 };
 pub use score::{NameQuery, ScoreConfig};
+pub use screener::{LoadReport, Screener, Subject};

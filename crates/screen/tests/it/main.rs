@@ -4,3 +4,4 @@
 mod common;
 mod loaders;
 mod matching;
+mod screener;

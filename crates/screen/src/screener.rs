@@ -1,0 +1,478 @@
+//! The persistent screener: lists, versions, entities, subjects, suppressions and results in
+//! SQLite (`screening.db` in the data directory), around an in-memory [`Matcher`].
+//!
+//! **Loads are all-or-nothing.** A list file is parsed completely in memory first; only a
+//! successful parse is written, in one transaction that replaces that list's entities. A bad
+//! file therefore leaves the previous version in force.
+//!
+//! **Suppressions** record the entity's content hash at the time of the analyst's decision. A
+//! suppressed hit stays suppressed across reloads while the entry is unchanged, and comes back
+//! for review as soon as the entry itself changes.
+//!
+//! **Delta re-screening.** Registered subjects (customers, addresses) are re-screened on a load
+//! only against the entries the new version added or changed; hits on removed or changed
+//! entries that no longer match are reported as removed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use floodgate_types::{Address, Chain, Timestamp};
+use rusqlite::{params, Connection, OptionalExtension};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, ScreenError};
+use crate::matcher::{IndexedEntity, Matcher};
+use crate::model::{ListEntity, ListSnapshot};
+use crate::score::{NameQuery, ScoreConfig};
+use crate::unihan::Unihan;
+use crate::{AddressHit, Hit};
+
+/// What is screened for a registered subject.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Subject {
+    /// A customer or counterparty name.
+    Name(NameQuery),
+    /// A wallet address.
+    Address {
+        /// Its chain.
+        chain: Chain,
+        /// The address text.
+        address: String,
+    },
+}
+
+/// A list as loaded.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListInfo {
+    /// List name.
+    pub list: String,
+    /// Version.
+    pub version: String,
+    /// Source path(s).
+    pub source: String,
+    /// Load time.
+    pub loaded_at: String,
+    /// Number of entities.
+    pub entities: usize,
+}
+
+/// A change in a subject's hits caused by a list load.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DeltaHit {
+    /// The subject id.
+    pub subject: String,
+    /// The list.
+    pub list: String,
+    /// The entity.
+    pub entity_id: String,
+    /// Score of the new hit (1 for addresses); the old score for removed hits.
+    pub score: f64,
+}
+
+/// What a load did.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    /// The list.
+    pub list: String,
+    /// The previous version, if any.
+    pub previous_version: Option<String>,
+    /// The new version.
+    pub version: String,
+    /// Entities added, removed, changed, unchanged.
+    pub added: usize,
+    /// Removed.
+    pub removed: usize,
+    /// Changed.
+    pub changed: usize,
+    /// Unchanged.
+    pub unchanged: usize,
+    /// New hits of registered subjects.
+    pub new_hits: Vec<DeltaHit>,
+    /// Hits of registered subjects that went away.
+    pub removed_hits: Vec<DeltaHit>,
+}
+
+/// Persistent screening over a data directory.
+pub struct Screener {
+    db: Connection,
+    path: PathBuf,
+    cfg: ScoreConfig,
+    unihan: Option<Arc<Unihan>>,
+    matcher: Matcher,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS lists (list TEXT PRIMARY KEY, version TEXT NOT NULL, source TEXT NOT NULL, loaded_at TEXT NOT NULL, entities INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS entities (list TEXT NOT NULL, entity_id TEXT NOT NULL, hash TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (list, entity_id));
+CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, score REAL NOT NULL, screened_at TEXT NOT NULL, PRIMARY KEY (subject, list, entity_id));
+CREATE TABLE IF NOT EXISTS suppressions (subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (subject, list, entity_id));
+";
+
+impl Screener {
+    /// Opens (or creates) `screening.db` in `data_dir` and builds the matcher from the stored
+    /// lists.
+    ///
+    /// # Errors
+    /// [`ScreenError::Db`] or [`ScreenError::Corrupt`] naming the database file.
+    pub fn open(
+        data_dir: &Path,
+        cfg: ScoreConfig,
+        unihan: Option<Arc<Unihan>>,
+    ) -> Result<Screener> {
+        std::fs::create_dir_all(data_dir).map_err(|e| ScreenError::io(data_dir, e))?;
+        let path = data_dir.join("screening.db");
+        let db = Connection::open(&path)
+            .map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
+        db.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+            .and_then(|()| db.execute_batch(SCHEMA))
+            .map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
+        let mut s = Screener {
+            db,
+            path,
+            cfg: cfg.clone(),
+            unihan: unihan.clone(),
+            matcher: Matcher::new(cfg, unihan, &[]),
+        };
+        s.rebuild()?;
+        Ok(s)
+    }
+
+    fn dberr(&self) -> impl Fn(rusqlite::Error) -> ScreenError + '_ {
+        move |e| ScreenError::Db { path: self.path.clone(), source: e }
+    }
+
+    fn rebuild(&mut self) -> Result<()> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT list, hash, json FROM entities ORDER BY list, rowid")
+            .map_err(self.dberr())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })
+            .map_err(self.dberr())?;
+        let mut ents = Vec::new();
+        let mut lists: FxHashMap<String, Arc<str>> = FxHashMap::default();
+        for row in rows {
+            let (list, hash, json) = row.map_err(self.dberr())?;
+            let entity: ListEntity =
+                serde_json::from_str(&json).map_err(|e| ScreenError::Corrupt {
+                    path: self.path.clone(),
+                    reason: format!("entity of list {list}: {e}"),
+                })?;
+            let l = lists.entry(list.clone()).or_insert_with(|| Arc::from(list.as_str())).clone();
+            ents.push(IndexedEntity { list: l, entity, hash });
+        }
+        drop(stmt);
+        self.matcher = Matcher::from_entities(self.cfg.clone(), self.unihan.clone(), ents);
+        Ok(())
+    }
+
+    /// The in-memory matcher.
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    /// Loaded lists.
+    ///
+    /// # Errors
+    /// [`ScreenError::Db`].
+    pub fn lists(&self) -> Result<Vec<ListInfo>> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT list, version, source, loaded_at, entities FROM lists ORDER BY list")
+            .map_err(self.dberr())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ListInfo {
+                    list: r.get(0)?,
+                    version: r.get(1)?,
+                    source: r.get(2)?,
+                    loaded_at: r.get(3)?,
+                    entities: r.get::<_, i64>(4)? as usize,
+                })
+            })
+            .map_err(self.dberr())?;
+        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(self.dberr())
+    }
+
+    /// Loads a list version (replacing the previous version of the same list) and re-screens
+    /// registered subjects against what changed.
+    ///
+    /// # Errors
+    /// [`ScreenError::Db`]; on error nothing is changed.
+    pub fn load(&mut self, snap: ListSnapshot) -> Result<LoadReport> {
+        let old: FxHashMap<String, String> = {
+            let mut stmt = self
+                .db
+                .prepare("SELECT entity_id, hash FROM entities WHERE list = ?1")
+                .map_err(self.dberr())?;
+            let rows = stmt
+                .query_map([&snap.list], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(self.dberr())?;
+            rows.collect::<std::result::Result<_, _>>().map_err(self.dberr())?
+        };
+        let previous_version: Option<String> = self
+            .db
+            .query_row("SELECT version FROM lists WHERE list = ?1", [&snap.list], |r| r.get(0))
+            .optional()
+            .map_err(self.dberr())?;
+        let mut new_ids = FxHashSet::default();
+        let (mut added, mut changed, mut unchanged) = (0, 0, 0);
+        let mut touched: FxHashSet<String> = FxHashSet::default();
+        let hashes: Vec<String> = snap.entities.iter().map(ListEntity::content_hash).collect();
+        for (e, h) in snap.entities.iter().zip(&hashes) {
+            new_ids.insert(e.id.clone());
+            match old.get(&e.id) {
+                None => {
+                    added += 1;
+                    touched.insert(e.id.clone());
+                }
+                Some(o) if o != h => {
+                    changed += 1;
+                    touched.insert(e.id.clone());
+                }
+                Some(_) => unchanged += 1,
+            }
+        }
+        let removed_ids: Vec<String> =
+            old.keys().filter(|k| !new_ids.contains(*k)).cloned().collect();
+        let now = Timestamp::now().to_rfc3339();
+        let tx = self
+            .db
+            .transaction()
+            .map_err(|e| ScreenError::Db { path: self.path.clone(), source: e })?;
+        let path = self.path.clone();
+        let err = |e| ScreenError::Db { path: path.clone(), source: e };
+        tx.execute("DELETE FROM entities WHERE list = ?1", [&snap.list]).map_err(err)?;
+        {
+            let mut ins = tx.prepare("INSERT OR REPLACE INTO entities (list, entity_id, hash, json) VALUES (?1, ?2, ?3, ?4)").map_err(err)?;
+            for (e, h) in snap.entities.iter().zip(&hashes) {
+                let json = serde_json::to_string(e).expect("a ListEntity always serializes");
+                ins.execute(params![snap.list, e.id, h, json]).map_err(err)?;
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO lists (list, version, source, loaded_at, entities) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![snap.list, snap.version, snap.source, now, snap.entities.len() as i64],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        self.rebuild()?;
+
+        // Delta re-screening of registered subjects.
+        let touched_idx: FxHashSet<u32> =
+            touched.iter().filter_map(|id| self.matcher.entity_index(&snap.list, id)).collect();
+        let mut new_hits = Vec::new();
+        let mut removed_hits = Vec::new();
+        let subjects = self.subjects()?;
+        for (sid, subject) in &subjects {
+            let hits: Vec<(String, String, f64)> = match subject {
+                Subject::Name(q) => {
+                    let pq = self.matcher.prepare(q.clone());
+                    self.matcher
+                        .screen_entities(&pq, &touched_idx)
+                        .into_iter()
+                        .map(|h| (h.entity_id, h.entity_hash, h.score))
+                        .collect()
+                }
+                Subject::Address { chain, address } => match Address::parse(*chain, address) {
+                    Ok(a) => self
+                        .matcher
+                        .address_hits(&a, Some(&touched_idx))
+                        .into_iter()
+                        .map(|h| (h.entity_id, h.entity_hash, 1.0))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                },
+            };
+            let hit_ids: FxHashSet<&String> = hits.iter().map(|h| &h.0).collect();
+            // Previous results on removed or changed entities that no longer hit.
+            let prev: Vec<(String, f64)> = {
+                let mut stmt = self
+                    .db
+                    .prepare(
+                        "SELECT entity_id, score FROM results WHERE subject = ?1 AND list = ?2",
+                    )
+                    .map_err(self.dberr())?;
+                let rows = stmt
+                    .query_map(params![sid, snap.list], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(self.dberr())?;
+                rows.collect::<std::result::Result<_, _>>().map_err(self.dberr())?
+            };
+            for (eid, score) in prev {
+                let gone = removed_ids.contains(&eid)
+                    || (touched.contains(&eid) && !hit_ids.contains(&eid));
+                if gone {
+                    self.db.execute("DELETE FROM results WHERE subject = ?1 AND list = ?2 AND entity_id = ?3", params![sid, snap.list, eid]).map_err(self.dberr())?;
+                    removed_hits.push(DeltaHit {
+                        subject: sid.clone(),
+                        list: snap.list.clone(),
+                        entity_id: eid,
+                        score,
+                    });
+                }
+            }
+            for (eid, hash, score) in hits {
+                let existed: bool = self
+                    .db
+                    .query_row(
+                        "SELECT 1 FROM results WHERE subject = ?1 AND list = ?2 AND entity_id = ?3",
+                        params![sid, snap.list, eid],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(self.dberr())?
+                    .is_some();
+                self.db
+                    .execute(
+                        "INSERT OR REPLACE INTO results (subject, list, entity_id, entity_hash, score, screened_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![sid, snap.list, eid, hash, score, now],
+                    )
+                    .map_err(self.dberr())?;
+                if !existed {
+                    new_hits.push(DeltaHit {
+                        subject: sid.clone(),
+                        list: snap.list.clone(),
+                        entity_id: eid,
+                        score,
+                    });
+                }
+            }
+        }
+        Ok(LoadReport {
+            list: snap.list,
+            previous_version,
+            version: snap.version,
+            added,
+            removed: removed_ids.len(),
+            changed,
+            unchanged,
+            new_hits,
+            removed_hits,
+        })
+    }
+
+    /// Loads a file with [`crate::loaders::load_path`] and then [`Screener::load`]s it. A file
+    /// that fails to parse changes nothing.
+    ///
+    /// # Errors
+    /// The loader's error (naming file and line/element), or [`ScreenError::Db`].
+    pub fn load_path(&mut self, path: &Path, list: Option<&str>) -> Result<LoadReport> {
+        let mut snap = crate::loaders::load_path(path)?;
+        if let Some(l) = list {
+            snap.list = l.to_owned();
+        }
+        self.load(snap)
+    }
+
+    fn subjects(&self) -> Result<Vec<(String, Subject)>> {
+        let mut stmt = self
+            .db
+            .prepare("SELECT subject, json FROM subjects ORDER BY subject")
+            .map_err(self.dberr())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.dberr())?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (id, json) = r.map_err(self.dberr())?;
+            let s = serde_json::from_str(&json).map_err(|e| ScreenError::Corrupt {
+                path: self.path.clone(),
+                reason: format!("subject {id}: {e}"),
+            })?;
+            out.push((id, s));
+        }
+        Ok(out)
+    }
+
+    fn suppressed(&self, subject: &str, list: &str, entity_id: &str, hash: &str) -> Result<bool> {
+        let h: Option<String> = self
+            .db
+            .query_row("SELECT entity_hash FROM suppressions WHERE subject = ?1 AND list = ?2 AND entity_id = ?3", params![subject, list, entity_id], |r| r.get(0))
+            .optional()
+            .map_err(self.dberr())?;
+        Ok(h.is_some_and(|h| h == hash))
+    }
+
+    /// Registers (or replaces) a subject and screens it; results are stored for delta
+    /// re-screening. Hits suppressed for this subject on an unchanged entry are marked.
+    ///
+    /// # Errors
+    /// [`ScreenError::Db`], or [`ScreenError::Query`] for an invalid address.
+    pub fn screen_subject(
+        &mut self,
+        id: &str,
+        subject: Subject,
+    ) -> Result<(Vec<Hit>, Vec<AddressHit>)> {
+        let json = serde_json::to_string(&subject).expect("a Subject always serializes");
+        self.db
+            .execute(
+                "INSERT OR REPLACE INTO subjects (subject, json) VALUES (?1, ?2)",
+                params![id, json],
+            )
+            .map_err(self.dberr())?;
+        let (mut hits, mut ahits) = (Vec::new(), Vec::new());
+        match &subject {
+            Subject::Name(q) => hits = self.matcher.screen(q.clone()),
+            Subject::Address { chain, address } => {
+                ahits = self.matcher.screen_address(*chain, address)?
+            }
+        }
+        let now = Timestamp::now().to_rfc3339();
+        self.db.execute("DELETE FROM results WHERE subject = ?1", [id]).map_err(self.dberr())?;
+        for h in &mut hits {
+            h.suppressed = self.suppressed(id, &h.list, &h.entity_id, &h.entity_hash)?;
+            self.db
+                .execute(
+                    "INSERT OR REPLACE INTO results VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![id, h.list, h.entity_id, h.entity_hash, h.score, now],
+                )
+                .map_err(self.dberr())?;
+        }
+        for h in &mut ahits {
+            h.suppressed = self.suppressed(id, &h.list, &h.entity_id, &h.entity_hash)?;
+            self.db
+                .execute(
+                    "INSERT OR REPLACE INTO results VALUES (?1, ?2, ?3, ?4, 1.0, ?5)",
+                    params![id, h.list, h.entity_id, h.entity_hash, now],
+                )
+                .map_err(self.dberr())?;
+        }
+        Ok((hits, ahits))
+    }
+
+    /// Records an analyst's "false positive" decision for a subject and a list entity, tied to
+    /// the entity's current content.
+    ///
+    /// # Errors
+    /// [`ScreenError::NotFound`] when the entity is not loaded; [`ScreenError::Db`].
+    pub fn suppress(
+        &mut self,
+        subject: &str,
+        list: &str,
+        entity_id: &str,
+        reason: &str,
+    ) -> Result<()> {
+        let hash: String = self
+            .db
+            .query_row(
+                "SELECT hash FROM entities WHERE list = ?1 AND entity_id = ?2",
+                params![list, entity_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.dberr())?
+            .ok_or_else(|| ScreenError::NotFound(format!("entity {entity_id} of list {list}")))?;
+        self.db
+            .execute(
+                "INSERT OR REPLACE INTO suppressions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![subject, list, entity_id, hash, reason, Timestamp::now().to_rfc3339()],
+            )
+            .map_err(self.dberr())?;
+        Ok(())
+    }
+}
