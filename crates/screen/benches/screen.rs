@@ -1,1 +1,73 @@
-fn main() {}
+//! Screening benchmarks with the brute-force scan as baseline in the same run.
+//!
+//! `cargo bench -p floodgate-screen --bench screen`. Needs ../shared/data (skips otherwise).
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_main, Criterion};
+use floodgate_screen::loaders::ofac_advanced;
+use floodgate_screen::score::{score_pair, ScoreConfig};
+use floodgate_screen::unihan::Unihan;
+use floodgate_screen::{Matcher, NameQuery};
+
+fn benches(c: &mut Criterion) {
+    let Some(root) = floodgate_testdata::root() else { return };
+    let unihan =
+        Arc::new(Unihan::load(&root.join("unicode/Unihan_Readings.txt.bz2")).expect("unihan"));
+    let cfg = ScoreConfig::default();
+    c.bench_function("pair_score/latin", |b| {
+        b.iter(|| {
+            score_pair(
+                &cfg,
+                black_box("Nguyen Van Dai"),
+                black_box("Nguyễn Văn Đài"),
+                None,
+                Some(&unihan),
+            )
+        })
+    });
+    c.bench_function("pair_score/han_vs_pinyin", |b| {
+        b.iter(|| {
+            score_pair(&cfg, black_box("王岐山"), black_box("Wang Qishan"), None, Some(&unihan))
+        })
+    });
+    let sdn =
+        ofac_advanced::load(&root.join("sanctions/ofac-sdn/sdn_advanced.xml.bz2")).expect("sdn");
+    let m = Matcher::new(cfg.clone(), Some(unihan.clone()), &[&sdn]);
+    let queries: Vec<_> = [
+        "Vladimir Putin",
+        "Abu Bakr al-Baghdadi",
+        "ZTE Corporation",
+        "Kim Jong Un",
+        "Maria Fernanda Lopez Garcia",
+        "Lazarus Group",
+    ]
+    .iter()
+    .map(|n| m.prepare(NameQuery::name(*n)))
+    .collect();
+    let mut g = c.benchmark_group("query_vs_full_sdn");
+    g.bench_function("indexed", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % queries.len();
+            m.screen_prepared(black_box(&queries[i]))
+        })
+    });
+    g.sample_size(10);
+    g.bench_function("brute_force", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i = (i + 1) % queries.len();
+            m.screen_brute_force(black_box(&queries[i]))
+        })
+    });
+    g.finish();
+}
+
+// criterion's macros generate undocumented functions.
+#[allow(missing_docs)]
+mod bench_main {
+    criterion::criterion_group!(screen, super::benches);
+}
+criterion_main!(bench_main::screen);

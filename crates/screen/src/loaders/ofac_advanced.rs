@@ -282,10 +282,8 @@ fn start(name: &str, e: &BytesStart<'_>, stack: &[String], s: &mut State, t: &Ta
             s.name_parts.clear();
             s.name_script = None;
         }
-        "NamePartValue" if s.alias.is_some() => {
-            if s.name_script.is_none() {
-                s.name_script = attr(e, b"ScriptID").and_then(|id| t.scripts.get(&id).cloned());
-            }
+        "NamePartValue" if s.alias.is_some() && s.name_script.is_none() => {
+            s.name_script = attr(e, b"ScriptID").and_then(|id| t.scripts.get(&id).cloned());
         }
         "Feature" if s.entity.is_some() => {
             let ty = attr(e, b"FeatureTypeID")
@@ -342,7 +340,7 @@ fn end(
     stack: &[String],
     s: &mut State,
     t: &mut Tables,
-    text: &mut String,
+    text: &mut str,
     entities: &mut Vec<ListEntity>,
     identity_to_entity: &mut HashMap<String, usize>,
     profile_to_entity: &mut HashMap<String, usize>,

@@ -6,6 +6,9 @@ use floodgate_screen::{AliasKind, EntityType};
 
 use crate::common::sdn;
 
+/// (alias type, primary, low quality, script, name) per profile.
+type NamesByProfile = BTreeMap<String, Vec<(String, bool, bool, String, String)>>;
+
 fn csv_rows(path: &std::path::Path) -> Vec<csv::StringRecord> {
     let mut r = csv::Reader::from_path(path).unwrap();
     r.records().map(|r| r.unwrap()).collect()
@@ -18,7 +21,7 @@ fn sdn_advanced_names_equal_the_derived_oracle() {
     assert_eq!(sdn.entities.len(), 18_367);
     assert_eq!(sdn.version, "2025-11-19");
     // profile -> multiset of (alias type, primary, low quality, script, name)
-    let mut want: BTreeMap<String, Vec<(String, bool, bool, String, String)>> = BTreeMap::new();
+    let mut want: NamesByProfile = BTreeMap::new();
     let mut want_meta: BTreeMap<String, (String, String, BTreeSet<String>)> = BTreeMap::new();
     for r in csv_rows(&dir.join("derived_names_2025-11-19.csv")) {
         want.entry(r[0].to_owned()).or_default().push((
@@ -31,7 +34,7 @@ fn sdn_advanced_names_equal_the_derived_oracle() {
         let programs = r[3].split(';').filter(|p| !p.is_empty()).map(str::to_owned).collect();
         want_meta.insert(r[0].to_owned(), (r[1].to_owned(), r[2].to_owned(), programs));
     }
-    let mut got: BTreeMap<String, Vec<(String, bool, bool, String, String)>> = BTreeMap::new();
+    let mut got: NamesByProfile = BTreeMap::new();
     for e in &sdn.entities {
         let v = got.entry(e.id.clone()).or_default();
         for n in &e.names {
