@@ -69,7 +69,9 @@ pub enum StoreError {
         given: String,
     },
     /// A rollback target above the stored tip, or on an empty chain.
-    #[error("{chain}: nothing to roll back: the stored tip is {tip:?}, at or below height {height}")]
+    #[error(
+        "{chain}: nothing to roll back: the stored tip is {tip:?}, at or below height {height}"
+    )]
     NothingToRollBack {
         /// The chain.
         chain: Chain,

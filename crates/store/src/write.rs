@@ -257,7 +257,9 @@ impl Store {
         let sq = |e| StoreError::sqlite(&path, e);
         let tx = self.begin()?;
         let tip: Option<i64> = tx
-            .query_row("SELECT MAX(height) FROM blocks WHERE chain = ?1", [chain.as_str()], |r| r.get(0))
+            .query_row("SELECT MAX(height) FROM blocks WHERE chain = ?1", [chain.as_str()], |r| {
+                r.get(0)
+            })
             .map_err(sq)?;
         let tip = tip.map(|t| t as u64);
         if tip.is_none_or(|t| t <= height) {
@@ -421,7 +423,11 @@ fn reconcile_header(
     let chain = h.chain.as_str();
     let height = h.height as i64;
     let stored_here: Option<Vec<u8>> = tx
-        .query_row("SELECT hash FROM blocks WHERE chain = ?1 AND height = ?2", params![chain, height], |r| r.get(0))
+        .query_row(
+            "SELECT hash FROM blocks WHERE chain = ?1 AND height = ?2",
+            params![chain, height],
+            |r| r.get(0),
+        )
         .optional()?;
     let mut unwind_from: Option<(u64, String)> = None;
     if let Some(s) = &stored_here {
@@ -496,9 +502,13 @@ fn unwind(
 ) -> rusqlite::Result<Unwound> {
     let c = chain.as_str();
     let from_i = from as i64;
-    let blocks = tx.execute("DELETE FROM blocks WHERE chain = ?1 AND height >= ?2", params![c, from_i])?;
+    let blocks =
+        tx.execute("DELETE FROM blocks WHERE chain = ?1 AND height >= ?2", params![c, from_i])?;
     for table in ["utxo_outputs", "utxo_inputs", "transfers"] {
-        tx.execute(&format!("DELETE FROM {table} WHERE chain = ?1 AND height >= ?2"), params![c, from_i])?;
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE chain = ?1 AND height >= ?2"),
+            params![c, from_i],
+        )?;
     }
     tx.execute(
         "INSERT INTO ingest_log (at, action, chain, height, hash, detail) VALUES (?1, 'unwind', ?2, ?3, NULL, ?4)",

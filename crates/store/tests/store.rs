@@ -1,6 +1,9 @@
 //! Store behaviour on small hand-built blocks: idempotency, input resolution, reorgs,
 //! rollbacks and ledger conflicts. Real chain data goes through the CLI tests.
 
+// In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
+#![allow(clippy::unwrap_used)]
+
 use floodgate_store::{Store, StoreError, TransferFilter};
 use floodgate_types::{
     Address, Amount, AssetId, BlockHeader, Chain, ChainBlock, Direction, Hash32, LedgerEntry,
@@ -33,7 +36,13 @@ fn header(height: u64, hash: u8, parent: u8) -> BlockHeader {
 }
 
 /// Block `height` with a coinbase paying `to`, and optionally a spend of `spend`.
-fn block(height: u64, hash: u8, parent: u8, to: &str, spend: Option<(OutPoint, &str)>) -> ChainBlock {
+fn block(
+    height: u64,
+    hash: u8,
+    parent: u8,
+    to: &str,
+    spend: Option<(OutPoint, &str)>,
+) -> ChainBlock {
     let mut txs = vec![UtxoTx {
         txid: h(hash.wrapping_add(100)),
         position: 0,
@@ -45,7 +54,11 @@ fn block(height: u64, hash: u8, parent: u8, to: &str, spend: Option<(OutPoint, &
             txid: h(hash.wrapping_add(150)),
             position: 1,
             inputs: vec![TxInput { prevout: Some(prev), address: None, value: None }],
-            outputs: vec![TxOutput { vout: 0, address: btc(pay), value: Amount::from(10_0000_0000) }],
+            outputs: vec![TxOutput {
+                vout: 0,
+                address: btc(pay),
+                value: Amount::from(10_0000_0000),
+            }],
         });
     }
     ChainBlock { header: Some(header(height, hash, parent)), utxo_txs: txs, transfers: vec![] }

@@ -154,7 +154,8 @@ impl Amount {
         if d == 0 {
             return raw;
         }
-        let padded = if raw.len() <= d { format!("{}{}", "0".repeat(d + 1 - raw.len()), raw) } else { raw };
+        let padded =
+            if raw.len() <= d { format!("{}{}", "0".repeat(d + 1 - raw.len()), raw) } else { raw };
         let (int, frac) = padded.split_at(padded.len() - d);
         let frac = frac.trim_end_matches('0');
         if frac.is_empty() {

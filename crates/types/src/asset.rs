@@ -118,15 +118,26 @@ impl AssetRegistry {
             ("BTC", "BTC", Chain::Bitcoin, None, 8),
             ("ETH", "ETH", Chain::Ethereum, None, 18),
             ("TRX", "TRX", Chain::Tron, None, 6),
-            ("USDT-ERC20", "USDT", Chain::Ethereum, Some("0xdAC17F958D2ee523a2206206994597C13D831ec7"), 6),
+            (
+                "USDT-ERC20",
+                "USDT",
+                Chain::Ethereum,
+                Some("0xdAC17F958D2ee523a2206206994597C13D831ec7"),
+                6,
+            ),
             ("USDT-TRC20", "USDT", Chain::Tron, Some("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"), 6),
-            ("USDC-ERC20", "USDC", Chain::Ethereum, Some("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"), 6),
+            (
+                "USDC-ERC20",
+                "USDC",
+                Chain::Ethereum,
+                Some("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"),
+                6,
+            ),
             ("USDC-TRC20", "USDC", Chain::Tron, Some("TEkxiTehnzSmSe2XqrBj4w32RUN966rdz8"), 6),
         ];
         for (id, symbol, chain, contract, decimals) in builtin {
-            let contract = contract.map(|c| {
-                Address::parse(chain, c).expect("built-in contract addresses are valid")
-            });
+            let contract = contract
+                .map(|c| Address::parse(chain, c).expect("built-in contract addresses are valid"));
             r.insert(Asset {
                 id: AssetId(id.to_owned()),
                 symbol: symbol.to_owned(),
@@ -164,14 +175,20 @@ impl AssetRegistry {
             toml::from_str(text).map_err(|e| AssetError::Definition(e.to_string()))?;
         let mut parsed = Vec::with_capacity(file.asset.len());
         for (i, def) in file.asset.into_iter().enumerate() {
-            let at = |msg: String| AssetError::Definition(format!("asset #{} ('{}'): {msg}", i + 1, def.id));
-            let chain: Chain = def.chain.parse().map_err(|e: crate::ChainError| at(e.to_string()))?;
+            let at = |msg: String| {
+                AssetError::Definition(format!("asset #{} ('{}'): {msg}", i + 1, def.id))
+            };
+            let chain: Chain =
+                def.chain.parse().map_err(|e: crate::ChainError| at(e.to_string()))?;
             let contract = match &def.contract {
                 Some(c) => Some(Address::parse(chain, c).map_err(|e| at(e.to_string()))?),
                 None => None,
             };
             if def.decimals > 77 {
-                return Err(at(format!("decimals {} is more than a 256-bit amount can hold", def.decimals)));
+                return Err(at(format!(
+                    "decimals {} is more than a 256-bit amount can hold",
+                    def.decimals
+                )));
             }
             if def.id.trim().is_empty() || def.id.contains(char::is_whitespace) {
                 return Err(at("id must be non-empty and without spaces".to_owned()));
@@ -260,7 +277,8 @@ mod tests {
         assert_eq!(r.resolve("usdt-erc20", None).unwrap().decimals, 6);
         assert!(matches!(r.resolve("USDT", None), Err(AssetError::Ambiguous { .. })));
         assert!(matches!(r.resolve("DOGE", None), Err(AssetError::Unknown { .. })));
-        let c = Address::parse(Chain::Ethereum, "0xdac17f958d2ee523a2206206994597c13d831ec7").unwrap();
+        let c =
+            Address::parse(Chain::Ethereum, "0xdac17f958d2ee523a2206206994597c13d831ec7").unwrap();
         assert_eq!(r.token_id(&c).0, "USDT-ERC20");
     }
 

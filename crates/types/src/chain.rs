@@ -69,9 +69,34 @@ pub enum ChainError {
 /// Chains and asset tickers that are real but not supported, so that a list naming them is
 /// reported as unsupported rather than invalid.
 const KNOWN_UNSUPPORTED: &[&str] = &[
-    "ltc", "litecoin", "bch", "bitcoincash", "bsv", "btg", "dash", "zec", "zcash", "xmr",
-    "monero", "xrp", "ripple", "xvg", "sol", "solana", "bnb", "bsc", "arb", "arbitrum", "etc",
-    "usdc", "polygon", "matic", "avax", "ada", "doge", "dogecoin",
+    "ltc",
+    "litecoin",
+    "bch",
+    "bitcoincash",
+    "bsv",
+    "btg",
+    "dash",
+    "zec",
+    "zcash",
+    "xmr",
+    "monero",
+    "xrp",
+    "ripple",
+    "xvg",
+    "sol",
+    "solana",
+    "bnb",
+    "bsc",
+    "arb",
+    "arbitrum",
+    "etc",
+    "usdc",
+    "polygon",
+    "matic",
+    "avax",
+    "ada",
+    "doge",
+    "dogecoin",
 ];
 
 impl FromStr for Chain {

@@ -97,11 +97,13 @@ mod tests {
 
     #[test]
     fn hex_round_trip_and_prefix() {
-        let h = Hash32::from_hex(
-            "0x2b24564fa78ed4a6e555c9cd26f4d3e791b1efc9f2654c31d4feb97d8853e03f",
-        )
-        .unwrap();
-        assert_eq!(h.to_hex_prefixed(), "0x2b24564fa78ed4a6e555c9cd26f4d3e791b1efc9f2654c31d4feb97d8853e03f");
+        let h =
+            Hash32::from_hex("0x2b24564fa78ed4a6e555c9cd26f4d3e791b1efc9f2654c31d4feb97d8853e03f")
+                .unwrap();
+        assert_eq!(
+            h.to_hex_prefixed(),
+            "0x2b24564fa78ed4a6e555c9cd26f4d3e791b1efc9f2654c31d4feb97d8853e03f"
+        );
         assert!(Hash32::from_hex("abc").is_err());
         assert!(Hash32::from_hex(&"zz".repeat(32)).is_err());
     }

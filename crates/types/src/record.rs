@@ -166,7 +166,10 @@ impl TransferIndex {
         if path.is_empty() {
             return Some(TransferIndex::Trace(Vec::new()));
         }
-        path.split('.').map(|p| p.parse().ok()).collect::<Option<Vec<u32>>>().map(TransferIndex::Trace)
+        path.split('.')
+            .map(|p| p.parse().ok())
+            .collect::<Option<Vec<u32>>>()
+            .map(TransferIndex::Trace)
     }
 }
 
@@ -179,7 +182,8 @@ impl Serialize for TransferIndex {
 impl<'de> Deserialize<'de> for TransferIndex {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        TransferIndex::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("bad transfer index '{s}'")))
+        TransferIndex::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("bad transfer index '{s}'")))
     }
 }
 

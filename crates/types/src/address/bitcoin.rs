@@ -114,7 +114,10 @@ impl BtcAddress {
             hex::decode_to_slice(id, &mut h).map_err(|_| {
                 AddressError::invalid(Chain::Bitcoin, s, "a nonstandard id is 64 hex digits")
             })?;
-            return Ok(BtcAddress { network: BtcNetwork::Mainnet, payload: BtcPayload::NonStandard(h) });
+            return Ok(BtcAddress {
+                network: BtcNetwork::Mainnet,
+                payload: BtcPayload::NonStandard(h),
+            });
         }
         let lower = s.to_ascii_lowercase();
         if lower.starts_with("bc1") || lower.starts_with("tb1") || lower.starts_with("bcrt1") {
@@ -127,7 +130,11 @@ impl BtcAddress {
         let (hrp, version, program) = bech32::segwit::decode(s).map_err(|e| {
             let msg = e.to_string();
             if msg.contains("checksum") {
-                AddressError::Checksum { chain: Chain::Bitcoin, input: s.to_owned(), hint: String::new() }
+                AddressError::Checksum {
+                    chain: Chain::Bitcoin,
+                    input: s.to_owned(),
+                    hint: String::new(),
+                }
             } else {
                 AddressError::invalid(Chain::Bitcoin, s, format!("bech32: {msg}"))
             }

@@ -33,9 +33,11 @@ impl TronAddress {
             return Ok(TronAddress(out));
         }
         let bytes = bs58::decode(s).with_check(None).into_vec().map_err(|e| match e {
-            bs58::decode::Error::InvalidChecksum { .. } => {
-                AddressError::Checksum { chain: Chain::Tron, input: s.to_owned(), hint: String::new() }
-            }
+            bs58::decode::Error::InvalidChecksum { .. } => AddressError::Checksum {
+                chain: Chain::Tron,
+                input: s.to_owned(),
+                hint: String::new(),
+            },
             other => AddressError::invalid(Chain::Tron, s, format!("base58check: {other}")),
         })?;
         if bytes.len() != 21 || bytes[0] != 0x41 {
