@@ -4,6 +4,9 @@
 //!   reader built on rust-bitcoin pays.
 //! - `ingest`: floodgate's full path from the same bytes to `ChainBlock`s (format detection,
 //!   header, txids, an address for every output, in-file input resolution).
+//! - `ingest+store`: the same, then each block applied to a fresh transfer store (one SQLite
+//!   transaction per block: outputs, inputs, resolution from stored outputs, journal), as
+//!   `floodgate ingest bitcoin` does.
 //!
 //! Run with `cargo bench -p floodgate-ingest --bench bitcoin`.
 
@@ -58,6 +61,25 @@ fn bitcoin_ingest(c: &mut Criterion) {
                     .expect("benchmark block ingests");
             }
         })
+    });
+    group.sample_size(10);
+    group.bench_function("ingest+store", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().expect("temporary directory"),
+            |dir| {
+                let mut store = floodgate_store::Store::open(dir.path()).expect("store opens");
+                for (name, bytes) in &inputs {
+                    let mut sink = |block: ChainBlock, _done: u64| {
+                        store.apply_block(&block)?;
+                        Ok(())
+                    };
+                    read_slice(Path::new(name), bytes, &opts, &mut sink)
+                        .expect("benchmark block ingests");
+                }
+                dir
+            },
+            criterion::BatchSize::PerIteration,
+        )
     });
     group.finish();
 }

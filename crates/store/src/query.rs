@@ -299,6 +299,22 @@ impl Store {
         Ok(Hash32(arr))
     }
 
+    /// Inputs on `chain` whose funding output is not in the store (cheap: a partial index
+    /// holds exactly these).
+    ///
+    /// # Errors
+    /// [`StoreError`] on SQLite failure.
+    pub fn unresolved_inputs(&self, chain: Chain) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM utxo_inputs WHERE address IS NULL AND prev_txid IS NOT NULL AND chain = ?1",
+                [chain.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|v| v as u64)
+            .map_err(|e| StoreError::sqlite(&self.path, e))
+    }
+
     /// Counts per chain, ledger and journal.
     ///
     /// # Errors

@@ -122,7 +122,6 @@ impl Totals {
         self.new_transfers += o.new_transfers;
         self.already_stored += o.already_stored;
         self.inputs_resolved_from_store += o.inputs_resolved_from_store;
-        self.inputs_unresolved = o.inputs_unresolved;
         if let Some(u) = &o.unwound {
             self.reorgs.push(format!("{}: {} ({} blocks removed)", u.chain, u.reason, u.blocks));
         }
@@ -287,6 +286,9 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         });
     }
     progress.finish_and_clear();
+    if args.source == Source::Bitcoin {
+        totals.inputs_unresolved = store.unresolved_inputs(Chain::Bitcoin)?;
+    }
     totals.seconds = started.elapsed().as_secs_f64();
     report(&totals, args.format, &ctx.data_dir)?;
     Ok(ExitCode::SUCCESS)
