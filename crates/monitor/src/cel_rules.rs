@@ -1,0 +1,301 @@
+//! The CEL boundary: compiling rule predicates and evaluating them against one event.
+//!
+//! Everything that touches the `cel` crate lives here. The crate is young, so it is pinned
+//! (`=0.15.0`), predicates are parsed on a thread with a large stack (deeply nested input
+//! overflows the default stack in debug builds), and source length and nesting are capped
+//! before the parser sees them. One root [`cel::Context`] holds the standard library; each
+//! event is bound in a child scope (`new_inner_scope`), which costs far less than building a
+//! context per event.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cel::objects::{Key, Map};
+use cel::{Context, Program, Value};
+
+/// Longest predicate accepted, in bytes.
+pub const MAX_SOURCE_LEN: usize = 4096;
+/// Deepest bracket nesting accepted.
+pub const MAX_NESTING: usize = 24;
+
+/// Top-level variables a predicate may use.
+pub const VARIABLES: [&str; 6] =
+    ["transfer", "customer", "window", "screening", "exposure", "hits"];
+
+/// A compile error at a 1-based line and column of the predicate text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CelError {
+    /// 1-based line within the predicate.
+    pub line: usize,
+    /// 1-based column within that line.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A compiled predicate.
+#[derive(Debug)]
+pub struct Predicate {
+    program: Program,
+    /// Bit `i` set when `VARIABLES[i]` is referenced.
+    pub uses: u8,
+}
+
+fn nesting_error(src: &str) -> Option<CelError> {
+    let mut depth = 0usize;
+    let (mut line, mut col) = (1, 0);
+    for ch in src.chars() {
+        col += 1;
+        match ch {
+            '\n' => {
+                line += 1;
+                col = 0;
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(CelError {
+                        line,
+                        column: col,
+                        message: format!("nesting deeper than {MAX_NESTING} levels"),
+                    });
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Compiles a predicate.
+///
+/// # Errors
+/// [`CelError`] with the position of the first problem: too long, too deeply nested, a
+/// syntax error, or an unknown top-level variable.
+pub fn compile(src: &str) -> Result<Predicate, CelError> {
+    if src.len() > MAX_SOURCE_LEN {
+        return Err(CelError {
+            line: 1,
+            column: 1,
+            message: format!("predicate longer than {MAX_SOURCE_LEN} bytes"),
+        });
+    }
+    if src.trim().is_empty() {
+        return Err(CelError { line: 1, column: 1, message: "empty predicate".into() });
+    }
+    if let Some(e) = nesting_error(src) {
+        return Err(e);
+    }
+    let owned = src.to_owned();
+    let parsed = std::thread::Builder::new()
+        .name("cel-parse".into())
+        .stack_size(64 << 20)
+        .spawn(move || {
+            Program::compile(&owned).map_err(|errs| {
+                let first = errs.errors.first();
+                CelError {
+                    line: first.map_or(1, |e| e.pos.0.max(1) as usize),
+                    column: first.map_or(1, |e| e.pos.1.max(0) as usize + 1),
+                    message: first.map_or_else(|| "syntax error".into(), |e| e.msg.clone()),
+                }
+            })
+        })
+        .map_err(|e| CelError { line: 1, column: 1, message: format!("cannot parse: {e}") })?
+        .join()
+        .map_err(|_| CelError { line: 1, column: 1, message: "the CEL parser panicked".into() })?;
+    let program = parsed?;
+    let mut uses = 0u8;
+    let refs = program.references();
+    for v in refs.variables() {
+        match VARIABLES.iter().position(|k| *k == v) {
+            Some(i) => uses |= 1 << i,
+            None => {
+                let (line, column) = position_of(src, v);
+                return Err(CelError {
+                    line,
+                    column,
+                    message: format!("unknown variable '{v}' (known: {})", VARIABLES.join(", ")),
+                });
+            }
+        }
+    }
+    Ok(Predicate { program, uses })
+}
+
+/// 1-based line and column of the first occurrence of `needle` in `src` (1:1 if absent).
+pub fn position_of(src: &str, needle: &str) -> (usize, usize) {
+    match src.find(needle) {
+        Some(off) => {
+            let before = &src[..off];
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            (line, col)
+        }
+        None => (1, 1),
+    }
+}
+
+/// The root context, built once per engine.
+pub struct Root {
+    ctx: Context<'static, 'static>,
+}
+
+impl std::fmt::Debug for Root {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cel::Root")
+    }
+}
+
+impl Default for Root {
+    fn default() -> Self {
+        Root { ctx: Context::default() }
+    }
+}
+
+/// A map value under construction.
+#[derive(Debug, Default)]
+pub struct Obj(HashMap<Key, Value>);
+
+impl Obj {
+    /// With room for `n` fields.
+    pub fn with_capacity(n: usize) -> Self {
+        Obj(HashMap::with_capacity(n))
+    }
+    /// Sets a string field.
+    pub fn str(&mut self, k: &'static str, v: &str) -> &mut Self {
+        self.0.insert(Key::String(Arc::new(k.to_owned())), Value::String(Arc::new(v.to_owned())));
+        self
+    }
+    /// Sets a string field when present.
+    pub fn opt_str(&mut self, k: &'static str, v: Option<&str>) -> &mut Self {
+        if let Some(v) = v {
+            self.str(k, v);
+        }
+        self
+    }
+    /// Sets an integer field (saturating at `i64::MAX`).
+    pub fn int(&mut self, k: &str, v: i128) -> &mut Self {
+        let v = v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        self.0.insert(Key::String(Arc::new(k.to_owned())), Value::Int(v));
+        self
+    }
+    /// Sets a float field (shares and scores only; never money).
+    pub fn float(&mut self, k: &'static str, v: f64) -> &mut Self {
+        self.0.insert(Key::String(Arc::new(k.to_owned())), Value::Float(v));
+        self
+    }
+    /// Sets a boolean field.
+    pub fn bool(&mut self, k: &'static str, v: bool) -> &mut Self {
+        self.0.insert(Key::String(Arc::new(k.to_owned())), Value::Bool(v));
+        self
+    }
+    /// Sets a list-of-strings field.
+    pub fn strs(&mut self, k: &'static str, v: impl Iterator<Item = String>) -> &mut Self {
+        let list: Vec<Value> = v.map(|s| Value::String(Arc::new(s))).collect();
+        self.0.insert(Key::String(Arc::new(k.to_owned())), Value::List(Arc::new(list)));
+        self
+    }
+    /// The finished value.
+    pub fn build(self) -> Value {
+        Value::Map(Map { map: Arc::new(self.0) })
+    }
+}
+
+/// One event's bindings, by top-level variable.
+#[derive(Debug, Default)]
+pub struct Bindings {
+    values: Vec<(usize, Value)>,
+}
+
+impl Bindings {
+    /// Binds `VARIABLES[i]`.
+    pub fn set(&mut self, i: usize, v: Value) {
+        self.values.push((i, v));
+    }
+
+    /// The text of a dotted path (`transfer.amount_vnd`) for a reason template.
+    pub fn lookup(&self, path: &str) -> Option<String> {
+        let mut parts = path.split('.');
+        let head = parts.next()?;
+        let i = VARIABLES.iter().position(|v| *v == head)?;
+        let mut cur = &self.values.iter().find(|(j, _)| *j == i)?.1;
+        for p in parts {
+            match cur {
+                Value::Map(m) => cur = m.map.get(&Key::String(Arc::new(p.to_owned())))?,
+                _ => return None,
+            }
+        }
+        Some(match cur {
+            Value::String(s) => s.to_string(),
+            Value::Int(n) => n.to_string(),
+            Value::UInt(n) => n.to_string(),
+            Value::Float(f) => format!("{f:.3}"),
+            Value::Bool(b) => b.to_string(),
+            Value::List(l) => format!("{} items", l.len()),
+            Value::Null => "null".into(),
+            _ => return None,
+        })
+    }
+}
+
+/// Outcome of one predicate on one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Eval {
+    /// The predicate held.
+    True,
+    /// It did not.
+    False,
+    /// It failed (missing field, type mismatch); the rule does not fire.
+    Error(String),
+}
+
+impl Root {
+    /// Evaluates `preds` against the bindings; one scope for all of them.
+    pub fn eval_all(&self, b: &Bindings, preds: &[&Predicate]) -> Vec<Eval> {
+        let mut scope = self.ctx.new_inner_scope();
+        for (i, v) in &b.values {
+            scope.add_variable_from_value(VARIABLES[*i], v.clone());
+        }
+        preds
+            .iter()
+            .map(|p| match p.program.execute(&scope) {
+                Ok(Value::Bool(true)) => Eval::True,
+                Ok(Value::Bool(false)) => Eval::False,
+                Ok(other) => Eval::Error(format!("predicate gave {other:?}, not a bool")),
+                Err(e) => Eval::Error(e.to_string()),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_have_positions() {
+        let e = compile("transfer.amount_vnd >\n  ").unwrap_err();
+        assert!(e.line >= 1, "{e:?}");
+        let e = compile("trnsfer.x > 1").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 1));
+        assert!(e.message.contains("trnsfer"));
+        let deep = format!("{}1{}", "(".repeat(100), ")".repeat(100));
+        assert!(compile(&deep).unwrap_err().message.contains("nesting"));
+    }
+
+    #[test]
+    fn evaluates_in_child_scope() {
+        let root = Root::default();
+        let p = compile("transfer.amount_vnd >= 400000000 && transfer.direction == 'deposit'")
+            .expect("compile");
+        let mut o = Obj::default();
+        o.int("amount_vnd", 500_000_000).str("direction", "deposit");
+        let mut b = Bindings::default();
+        b.set(0, o.build());
+        assert_eq!(root.eval_all(&b, &[&p]), vec![Eval::True]);
+        assert_eq!(b.lookup("transfer.amount_vnd").as_deref(), Some("500000000"));
+        let q = compile("customer.age > 3").expect("compile");
+        assert!(matches!(root.eval_all(&b, &[&q])[0], Eval::Error(_)));
+    }
+}

@@ -1,0 +1,451 @@
+//! A minimal seeded generator of exchange ledgers with planted typologies, and the
+//! detection-quality measurement over it (recall and precision per typology).
+//!
+//! The world: a few hundred ordinary customers with long-standing accounts, a handful of
+//! their own wallets, amounts mostly below the travel-rule threshold and travel-rule data on
+//! the larger ones; plus, for each typology, customers who act it out. A planted customer
+//! counts as detected when any decision on their transfers carries the typology's rule id;
+//! precision is over all customers the typology flagged. Everything derives from the seed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use floodgate_types::{Address, Amount, AssetId, Chain, Direction, LedgerEntry, Timestamp};
+use serde::Serialize;
+
+use crate::customer::{Customer, CustomerBook};
+use crate::engine::Engine;
+use crate::facts::{AddressLists, AddressRisk, RiskCategory};
+use crate::input::{Exposure, Extras, MonitorEvent, TravelRule};
+use crate::monitor::{Monitor, Processed};
+
+/// Typologies the generator plants (rule ids of the built-in typologies).
+pub const PLANTED: [&str; 15] = [
+    "structuring",
+    "pass_through",
+    "new_account_large",
+    "dormant_reactivation",
+    "fan_in",
+    "fan_out",
+    "sanctioned_counterparty",
+    "mixer_exposure",
+    "indirect_exposure",
+    "peel_chain",
+    "shared_device",
+    "pig_butchering",
+    "listed_counterparty",
+    "high_risk_geography",
+    "travel_rule_missing",
+];
+
+/// SplitMix64: small, fast, seeded, good enough for test worlds.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeded.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in `lo..hi` (`hi > lo`).
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo).max(1)
+    }
+    /// True with probability `p` percent.
+    pub fn pct(&mut self, p: u64) -> bool {
+        self.range(0, 100) < p
+    }
+}
+
+/// Generator settings.
+#[derive(Debug, Clone, Copy)]
+pub struct SynthConfig {
+    /// Seed.
+    pub seed: u64,
+    /// Ordinary customers.
+    pub background_customers: usize,
+    /// Planted customers (or groups) per typology.
+    pub per_typology: usize,
+    /// Days simulated.
+    pub days: i64,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        SynthConfig { seed: 42, background_customers: 400, per_typology: 20, days: 20 }
+    }
+}
+
+/// A generated world.
+#[derive(Debug, Clone)]
+pub struct SynthWorld {
+    /// Transfers in time order.
+    pub events: Vec<MonitorEvent>,
+    /// Customer file.
+    pub customers: CustomerBook,
+    /// Screening lists (sanctioned, mixer, alert-list addresses; unlicensed VASPs).
+    pub lists: AddressLists,
+    /// Planted customers per typology.
+    pub planted: BTreeMap<String, BTreeSet<String>>,
+}
+
+/// Recall and precision of one typology.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TypologyScore {
+    /// Rule id.
+    pub typology: String,
+    /// Planted customers.
+    pub planted: usize,
+    /// Customers it flagged.
+    pub flagged: usize,
+    /// Planted and flagged.
+    pub true_positives: usize,
+    /// `true_positives / planted`.
+    pub recall: f64,
+    /// `true_positives / flagged` (1 when nothing was flagged).
+    pub precision: f64,
+}
+
+const T0: i64 = 1_756_684_800; // 2025-09-01T00:00:00Z
+const H: i64 = 3600;
+const D: i64 = 86_400;
+
+struct Gen {
+    rng: Rng,
+    events: Vec<MonitorEvent>,
+    customers: CustomerBook,
+    lists: AddressLists,
+    planted: BTreeMap<String, BTreeSet<String>>,
+    n: u64,
+}
+
+impl Gen {
+    fn addr(&mut self) -> Address {
+        let hex: String = (0..5).map(|_| format!("{:08x}", self.rng.next_u64() as u32)).collect();
+        Address::parse(Chain::Ethereum, &format!("0x{hex}"))
+            .expect("40 hex digits form an Ethereum address")
+    }
+    fn customer(&mut self, id: &str, onboarded_days_before: i64, age: i64) {
+        self.customers.insert(Customer {
+            customer_id: id.to_owned(),
+            onboarded: Some(Timestamp(T0 - onboarded_days_before * D)),
+            birth_date: Some(Timestamp(T0 - age * 365 * D - 100 * D)),
+            country: Some("VN".into()),
+            expected_monthly_vnd: Some(2_000_000_000),
+            risk_class: Some("low".into()),
+            last_activity: None,
+        });
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn ev(
+        &mut self,
+        cust: &str,
+        t: i64,
+        dir: Direction,
+        usd_cents: u64,
+        cp: Option<Address>,
+        tr: bool,
+        ip: &str,
+    ) -> &mut MonitorEvent {
+        self.n += 1;
+        let tr = tr.then(|| TravelRule {
+            originator_name: Some("Originator".into()),
+            beneficiary_name: Some("Beneficiary".into()),
+            ..TravelRule::default()
+        });
+        self.events.push(MonitorEvent {
+            entry: LedgerEntry {
+                id: format!("tx-{:07}", self.n),
+                time: Timestamp(t),
+                customer_id: cust.to_owned(),
+                direction: dir,
+                asset: AssetId("USDT-ERC20".into()),
+                amount: Amount::from_base_units(u128::from(usd_cents) * 10_000),
+                counterparty_address: cp,
+                counterparty_customer: None,
+                counterparty_vasp: None,
+                txid: None,
+                ip: Some(ip.to_owned()),
+                device: Some(format!("dev-{ip}")),
+            },
+            extras: Extras { travel_rule: tr, ..Extras::default() },
+        });
+        self.events.last_mut().expect("just pushed")
+    }
+    fn plant(&mut self, typ: &str, cust: &str) {
+        self.planted.entry(typ.to_owned()).or_default().insert(cust.to_owned());
+    }
+    fn list(&mut self, cat: RiskCategory) -> Address {
+        let a = self.addr();
+        self.lists.add_address(
+            a.clone(),
+            AddressRisk { category: cat, source: "synthetic list".into(), label: None },
+        );
+        a
+    }
+}
+
+/// Generates a world.
+pub fn generate(cfg: SynthConfig) -> SynthWorld {
+    let mut g = Gen {
+        rng: Rng::new(cfg.seed),
+        events: Vec::new(),
+        customers: CustomerBook::default(),
+        lists: AddressLists::default(),
+        planted: BTreeMap::new(),
+        n: 0,
+    };
+    let span = cfg.days * D;
+    // Ordinary customers.
+    for i in 0..cfg.background_customers {
+        let id = format!("bg-{i:05}");
+        let (ob, age) = (g.rng.range(90, 1500) as i64, g.rng.range(20, 70) as i64);
+        g.customer(&id, ob, age);
+        let wallets: Vec<Address> = (0..g.rng.range(1, 4)).map(|_| g.addr()).collect();
+        let ip = format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256);
+        let n = g.rng.range(5, 3 * cfg.days as u64);
+        for _ in 0..n {
+            let t = T0 + g.rng.range(0, span as u64) as i64;
+            let dir = if g.rng.pct(55) { Direction::Deposit } else { Direction::Withdrawal };
+            let big = g.rng.pct(8);
+            let cents =
+                if big { g.rng.range(100_000, 500_000) } else { g.rng.range(1_000, 85_000) };
+            let w = wallets[g.rng.range(0, wallets.len() as u64) as usize].clone();
+            g.ev(&id, t, dir, cents, Some(w), big, &ip);
+        }
+    }
+    let k = cfg.per_typology;
+    let start = |g: &mut Gen| T0 + g.rng.range(D as u64, (span - 4 * D) as u64) as i64;
+    for i in 0..k {
+        // Structuring: 4 deposits just under USD 1,000 within 20 h.
+        let c = format!("st-{i:03}");
+        g.customer(&c, 400, 40);
+        g.plant("structuring", &c);
+        let t = start(&mut g);
+        for j in 0..4 {
+            let (a, cents) = (g.addr(), g.rng.range(90_500, 99_900));
+            g.ev(&c, t + j * 5 * H, Direction::Deposit, cents, Some(a), false, &c);
+        }
+        // Pass-through: a large deposit, withdrawn within hours.
+        let c = format!("pt-{i:03}");
+        g.customer(&c, 400, 40);
+        g.plant("pass_through", &c);
+        let t = start(&mut g);
+        let dep = g.rng.range(1_500_000, 4_000_000);
+        let a = g.addr();
+        g.ev(&c, t, Direction::Deposit, dep, Some(a), true, &c);
+        let (b1, b2) = (g.addr(), g.addr());
+        g.ev(&c, t + 3 * H, Direction::Withdrawal, dep / 2, Some(b1), true, &c);
+        g.ev(&c, t + 6 * H, Direction::Withdrawal, dep / 2 - dep / 50, Some(b2), true, &c);
+        // New account, large deposit.
+        let c = format!("na-{i:03}");
+        let t = start(&mut g);
+        g.customer(&c, 0, 35);
+        if let Some(mut cu) = g.customers.get(&c).cloned() {
+            cu.onboarded = Some(Timestamp(t - 5 * D));
+            g.customers.insert(cu);
+        }
+        g.plant("new_account_large", &c);
+        let a = g.addr();
+        let cents = g.rng.range(1_200_000, 5_000_000);
+        g.ev(&c, t, Direction::Deposit, cents, Some(a), true, &c);
+        // Dormant reactivation.
+        let c = format!("dr-{i:03}");
+        g.customer(&c, 900, 50);
+        if let Some(mut cu) = g.customers.get(&c).cloned() {
+            cu.last_activity = Some(Timestamp(T0 - g.rng.range(200, 400) as i64 * D));
+            g.customers.insert(cu);
+        }
+        g.plant("dormant_reactivation", &c);
+        let t = start(&mut g);
+        let a = g.addr();
+        for j in 0..3 {
+            let cents = g.rng.range(600_000, 800_000);
+            g.ev(&c, t + j * 4 * H, Direction::Deposit, cents, Some(a.clone()), true, &c);
+        }
+        // Fan-in and fan-out: 12 distinct counterparties in a day.
+        for (typ, dir) in [("fan_in", Direction::Deposit), ("fan_out", Direction::Withdrawal)] {
+            let c = format!("{}-{i:03}", if dir == Direction::Deposit { "fi" } else { "fo" });
+            g.customer(&c, 400, 30);
+            g.plant(typ, &c);
+            let t = start(&mut g);
+            for j in 0..12 {
+                let (a, cents) = (g.addr(), g.rng.range(20_000, 26_000));
+                g.ev(&c, t + j * H, dir, cents, Some(a), false, &c);
+            }
+        }
+        // Direct list exposure.
+        for (typ, cat) in [
+            ("sanctioned_counterparty", RiskCategory::Sanctioned),
+            ("mixer_exposure", RiskCategory::Mixer),
+            ("listed_counterparty", RiskCategory::InvestorAlert),
+        ] {
+            let c = format!("{}-{i:03}", &typ[..3]);
+            g.customer(&c, 400, 40);
+            g.plant(typ, &c);
+            let t = start(&mut g);
+            let a = g.list(cat);
+            let cents = g.rng.range(5_000, 80_000);
+            let dir = if g.rng.pct(50) { Direction::Deposit } else { Direction::Withdrawal };
+            g.ev(&c, t, dir, cents, Some(a), false, &c);
+        }
+        // Unlicensed VASP by name (listed_counterparty too).
+        // Indirect exposure from the trace engine.
+        let c = format!("ix-{i:03}");
+        g.customer(&c, 400, 40);
+        g.plant("indirect_exposure", &c);
+        let t = start(&mut g);
+        let a = g.addr();
+        let e = g.ev(&c, t, Direction::Deposit, 50_000, Some(a), false, &c);
+        e.extras.exposure = Some(Exposure { scam: 0.35, ..Exposure::default() });
+        // Peel chain: a deposit, then decreasing withdrawals to new addresses.
+        let c = format!("pc-{i:03}");
+        g.customer(&c, 400, 40);
+        g.plant("peel_chain", &c);
+        let t = start(&mut g);
+        let a = g.addr();
+        g.ev(&c, t - 2 * D, Direction::Deposit, 3_000_000, Some(a), true, &c);
+        let mut amt = g.rng.range(500_000, 800_000);
+        for j in 0..5 {
+            let a = g.addr();
+            g.ev(&c, t + j * 8 * H, Direction::Withdrawal, amt, Some(a), true, &c);
+            amt = amt * g.rng.range(60, 85) / 100;
+        }
+        // Shared device: three customers on one device.
+        let t = start(&mut g);
+        let dev = format!("shared-{i:03}");
+        let group: Vec<String> = (0..3).map(|j| format!("sd-{i:03}-{j}")).collect();
+        for (j, c) in group.iter().enumerate() {
+            g.customer(c, 400, 30);
+            g.plant("shared_device", c);
+            let a = g.addr();
+            g.ev(c, t + j as i64 * H, Direction::Deposit, 30_000, Some(a), false, &dev);
+        }
+        for (j, c) in group.iter().enumerate() {
+            let a = g.addr();
+            g.ev(c, t + (4 + j as i64) * H, Direction::Withdrawal, 20_000, Some(a), false, &dev);
+        }
+        // Pig-butchering victim: new, older, escalating deposits, withdrawals to one new address.
+        let c = format!("pb-{i:03}");
+        let t = start(&mut g);
+        let age = g.rng.range(55, 75) as i64;
+        g.customer(&c, 0, age);
+        if let Some(mut cu) = g.customers.get(&c).cloned() {
+            cu.onboarded = Some(Timestamp(t - 20 * D));
+            g.customers.insert(cu);
+        }
+        g.plant("pig_butchering", &c);
+        let own = g.addr();
+        for (j, cents) in [50_000u64, 150_000, 400_000].into_iter().enumerate() {
+            g.ev(
+                &c,
+                t - (3 - j as i64) * 2 * D,
+                Direction::Deposit,
+                cents,
+                Some(own.clone()),
+                true,
+                &c,
+            );
+        }
+        let scam = g.addr();
+        g.ev(&c, t, Direction::Withdrawal, 250_000, Some(scam.clone()), true, &c);
+        g.ev(&c, t + D, Direction::Withdrawal, 300_000, Some(scam), true, &c);
+        // High-risk geography.
+        let c = format!("hg-{i:03}");
+        g.customer(&c, 400, 40);
+        g.plant("high_risk_geography", &c);
+        let t = start(&mut g);
+        let a = g.addr();
+        let e = g.ev(&c, t, Direction::Deposit, 200_000, Some(a), true, &c);
+        e.extras.counterparty_country = Some(if i % 2 == 0 { "KP".into() } else { "IR".into() });
+        // Travel-rule data missing.
+        let c = format!("tr-{i:03}");
+        g.customer(&c, 400, 40);
+        g.plant("travel_rule_missing", &c);
+        let t = start(&mut g);
+        let a = g.addr();
+        let cents = g.rng.range(150_000, 500_000);
+        g.ev(&c, t, Direction::Withdrawal, cents, Some(a), false, &c);
+    }
+    g.events.sort_by(|a, b| (a.entry.time, &a.entry.id).cmp(&(b.entry.time, &b.entry.id)));
+    SynthWorld { events: g.events, customers: g.customers, lists: g.lists, planted: g.planted }
+}
+
+impl SynthWorld {
+    /// The lists as a shared [`crate::facts::RiskFacts`].
+    pub fn facts(&self) -> Arc<AddressLists> {
+        Arc::new(self.lists.clone())
+    }
+}
+
+/// One input line (`docs/formats/monitor.md`) for an event.
+pub fn to_input_line(ev: &MonitorEvent) -> String {
+    let e = &ev.entry;
+    let mut m = serde_json::Map::new();
+    let mut put = |k: &str, v: serde_json::Value| {
+        m.insert(k.to_owned(), v);
+    };
+    put("id", e.id.clone().into());
+    put("time", e.time.to_rfc3339().into());
+    put("customer_id", e.customer_id.clone().into());
+    put("direction", e.direction.as_str().into());
+    put("asset", e.asset.0.clone().into());
+    put("amount_base_units", e.amount.to_string().into());
+    let opt = |v: &Option<String>| v.clone().map_or(serde_json::Value::Null, Into::into);
+    if let Some(a) = &e.counterparty_address {
+        put("counterparty_address", a.to_string().into());
+    }
+    for (k, v) in [
+        ("counterparty_customer", &e.counterparty_customer),
+        ("counterparty_vasp", &e.counterparty_vasp),
+        ("txid", &e.txid),
+        ("ip", &e.ip),
+        ("device", &e.device),
+    ] {
+        if v.is_some() {
+            put(k, opt(v));
+        }
+    }
+    if let Ok(serde_json::Value::Object(x)) = serde_json::to_value(&ev.extras) {
+        m.extend(x);
+    }
+    serde_json::Value::Object(m).to_string()
+}
+
+/// Runs the world through a fresh in-memory monitor and scores each planted typology.
+pub fn evaluate(world: &SynthWorld, engine: Engine) -> Vec<TypologyScore> {
+    let mut m = Monitor::in_memory(engine);
+    let mut flagged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for ev in &world.events {
+        if let Ok(Processed::Decided(d)) = m.process(ev) {
+            for h in &d.hits {
+                flagged.entry(h.rule_id.clone()).or_default().insert(d.customer_id.clone());
+            }
+        }
+    }
+    PLANTED
+        .iter()
+        .map(|t| {
+            let empty = BTreeSet::new();
+            let p = world.planted.get(*t).unwrap_or(&empty);
+            let f = flagged.get(*t).unwrap_or(&empty);
+            let tp = p.intersection(f).count();
+            TypologyScore {
+                typology: (*t).to_owned(),
+                planted: p.len(),
+                flagged: f.len(),
+                true_positives: tp,
+                recall: if p.is_empty() { 1.0 } else { tp as f64 / p.len() as f64 },
+                precision: if f.is_empty() { 1.0 } else { tp as f64 / f.len() as f64 },
+            }
+        })
+        .collect()
+}
