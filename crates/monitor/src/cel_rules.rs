@@ -96,7 +96,7 @@ pub fn compile(src: &str) -> Result<Predicate, CelError> {
                 let first = errs.errors.first();
                 CelError {
                     line: first.map_or(1, |e| e.pos.0.max(1) as usize),
-                    column: first.map_or(1, |e| e.pos.1.max(0) as usize + 1),
+                    column: first.map_or(1, |e| e.pos.1.max(1) as usize),
                     message: first.map_or_else(|| "syntax error".into(), |e| e.msg.clone()),
                 }
             })
@@ -275,8 +275,8 @@ mod tests {
 
     #[test]
     fn errors_have_positions() {
-        let e = compile("transfer.amount_vnd >\n  ").unwrap_err();
-        assert!(e.line >= 1, "{e:?}");
+        let e = compile("transfer.amount_vnd > && true").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 23), "{e:?}");
         let e = compile("trnsfer.x > 1").unwrap_err();
         assert_eq!((e.line, e.column), (1, 1));
         assert!(e.message.contains("trnsfer"));

@@ -10,5 +10,6 @@ pub mod fiat;
 pub mod input;
 pub mod monitor;
 pub mod pack;
+pub mod sink;
 pub mod state;
 pub mod synth;

@@ -24,6 +24,8 @@
 //! ```
 
 mod error;
+pub mod export;
+mod ledger_read;
 mod query;
 mod schema;
 mod write;

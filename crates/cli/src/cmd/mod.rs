@@ -2,6 +2,10 @@
 
 pub(crate) mod demo;
 pub(crate) mod ingest;
+pub(crate) mod lists;
+pub(crate) mod monitor;
+pub(crate) mod rules;
+pub(crate) mod screen;
 pub(crate) mod status;
 pub(crate) mod transfers;
 
@@ -15,10 +19,13 @@ use crate::config::Context;
 
 /// Exit code for any error: bad input, bad flags, store failure.
 pub(crate) const EXIT_ERROR: u8 = 2;
+/// Exit code of `floodgate screen` when something hit a list (as grep/rg exit 0/1/2).
+pub(crate) const EXIT_HIT: u8 = 1;
 
 const AFTER_HELP: &str = "\
 Exit codes:
-  0  success
+  0  success; for `floodgate screen`: no hit
+  1  `floodgate screen`: at least one hit
   2  error (bad input, bad flags, store failure); the message names the file and line or field
 
 Configuration, lowest to highest precedence: built-in defaults, the config file
@@ -74,6 +81,14 @@ pub(crate) enum Command {
     Status(status::Args),
     /// Ingest the small real sample bundled with floodgate, then show what it holds
     Demo(demo::Args),
+    /// Load and show sanctions, entity and alert lists for screening
+    Lists(lists::Args),
+    /// Screen names, companies and wallet addresses against the loaded lists, explained
+    Screen(screen::Args),
+    /// Decide on every transfer (KYT): allow, review, hold or block, with reasons
+    Monitor(monitor::Args),
+    /// Check monitoring rules files, show the built-in pack, measure detection quality
+    Rules(rules::Args),
 }
 
 /// Runs the parsed command line.
@@ -85,5 +100,9 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Transfers(a) => transfers::run(a, &ctx),
         Command::Status(a) => status::run(a, &ctx),
         Command::Demo(a) => demo::run(a, &ctx, quiet),
+        Command::Lists(a) => lists::run(a, &ctx),
+        Command::Screen(a) => screen::run(a, &ctx, quiet),
+        Command::Monitor(a) => monitor::run(a, &ctx, quiet),
+        Command::Rules(a) => rules::run(a, &ctx),
     }
 }

@@ -1,0 +1,317 @@
+//! `floodgate monitor`: a KYT decision per transfer, as JSON Lines or a table.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context as _, Result};
+use floodgate_monitor::customer::CustomerBook;
+use floodgate_monitor::decision::Decision;
+use floodgate_monitor::engine::Engine;
+use floodgate_monitor::facts::AddressLists;
+use floodgate_monitor::fiat::RateTable;
+use floodgate_monitor::input::{parse_event, MonitorEvent, Reject};
+use floodgate_monitor::monitor::{Monitor, Processed};
+use floodgate_monitor::pack::Pack;
+use floodgate_monitor::sink::DecisionFile;
+use floodgate_types::Timestamp;
+
+use crate::config::Context;
+use crate::output;
+
+/// How decisions are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Fmt {
+    /// One JSON decision per line (docs/formats/monitor.md).
+    Jsonl,
+    /// One aligned line per decision, for people.
+    Table,
+}
+
+/// Decide on every transfer: allow, review, hold or block, with a score and the reasons.
+///
+/// Reads the exchange ledger as JSON Lines (docs/formats/ledger.md plus the monitor keys in
+/// docs/formats/monitor.md) from a file, stdin, or the transfer store, and writes one decision
+/// per transfer. Window state and the decided transfer ids live in DATA_DIR/monitor.db: a
+/// transfer id already decided is skipped, and a restart after a crash continues where the
+/// committed state ends. Rejected lines go to --rejects (default: stderr) and the stream
+/// goes on. The rules file is re-read when it changes; a bad one is refused with its line and
+/// column and the running rules stay in force.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  floodgate monitor ledger.jsonl --customers customers.csv
+  tail -f ledger.jsonl | floodgate monitor --rules my-rules.toml --ofac-dir data/sanctions/ofac-crypto-addresses -
+  floodgate monitor --from-store --format table")]
+pub(crate) struct Args {
+    /// Input JSON Lines file, or - for stdin
+    #[arg(value_name = "INPUT", default_value = "-")]
+    input: PathBuf,
+    /// Rules file (TOML; docs/rules.md) [default: the built-in vn pack]
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+    /// Customer file (CSV or JSON Lines; docs/formats/monitor.md)
+    #[arg(long, value_name = "FILE")]
+    customers: Option<PathBuf>,
+    /// Fiat rate table (CSV date,asset,vnd,usd) [default: the built-in table]
+    #[arg(long, value_name = "FILE")]
+    rates: Option<PathBuf>,
+    /// Screening list CSV (category,value,label); may be repeated
+    #[arg(long, value_name = "FILE")]
+    lists: Vec<PathBuf>,
+    /// Directory of OFAC sanctioned_addresses_<ASSET>.txt files
+    #[arg(long, value_name = "DIR")]
+    ofac_dir: Option<PathBuf>,
+    /// Read ledger entries from the transfer store instead of INPUT
+    #[arg(long)]
+    from_store: bool,
+    /// With --from-store: only this ledger
+    #[arg(long, value_name = "NAME")]
+    ledger: Option<String>,
+    /// Append decisions to this file instead of stdout; after a crash the file is brought
+    /// up to date from monitor.db first, so it holds every decision exactly once
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Write rejected lines here as JSON Lines (line, reason) [default: stderr]
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Fmt::Jsonl)]
+    format: Fmt,
+    /// Keep no state on disk (no monitor.db; nothing survives the process)
+    #[arg(long)]
+    no_state: bool,
+    /// Decisions per group commit
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    batch: usize,
+}
+
+enum Sink {
+    Stdout,
+    File(DecisionFile),
+}
+
+fn render(d: &Decision, fmt: Fmt, out: &mut String) {
+    match fmt {
+        Fmt::Jsonl => floodgate_monitor::sink::jsonl(d, out),
+        Fmt::Table => {
+            let rules: Vec<&str> = d.hits.iter().map(|h| h.rule_id.as_str()).collect();
+            let usd = d
+                .amount_usd_cents
+                .map(|c| format!("{}.{:02}", c / 100, c % 100))
+                .unwrap_or_else(|| "?".into());
+            out.push_str(&format!(
+                "{:<20} {:<14} {:<10} {:>14} {:<6} {:>3}  {}\n",
+                d.transfer_id,
+                d.customer_id,
+                d.direction.as_str(),
+                usd,
+                d.action.as_str(),
+                d.score,
+                rules.join(",")
+            ));
+        }
+    }
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
+    let pack = match &args.rules {
+        Some(f) => Pack::load(f)?,
+        None => Pack::builtin_vn(),
+    };
+    let customers = match &args.customers {
+        Some(f) => CustomerBook::load(f)?,
+        None => CustomerBook::default(),
+    };
+    let rates = match &args.rates {
+        Some(f) => RateTable::parse_csv(
+            f,
+            &std::fs::read_to_string(f).with_context(|| f.display().to_string())?,
+        )?,
+        None => RateTable::builtin(),
+    };
+    let mut lists = AddressLists::default();
+    if let Some(d) = &args.ofac_dir {
+        lists.load_ofac_dir(d)?;
+    }
+    for f in &args.lists {
+        lists.load_csv(f)?;
+    }
+    let engine = Engine::new(pack, ctx.assets.clone(), rates, customers, Arc::new(lists));
+    let mut mon = if args.no_state {
+        Monitor::in_memory(engine)
+    } else {
+        Monitor::open(engine, &ctx.data_dir)?
+    };
+
+    let mut sink = match &args.out {
+        Some(p) => Sink::File(DecisionFile::open(p, &mon, |d, s| render(d, args.format, s))?),
+        None => Sink::Stdout,
+    };
+    let mut rejects: Option<File> = match &args.rejects {
+        Some(p) => Some(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| p.display().to_string())?,
+        ),
+        None => None,
+    };
+
+    // Input: a reader thread, so group commits happen on a timer while the stream is idle.
+    let (tx, rx) = mpsc::sync_channel::<Result<Item, String>>(8192);
+    enum Item {
+        Line(u64, String),
+        Event(Box<MonitorEvent>),
+    }
+    let label: PathBuf =
+        if args.from_store { PathBuf::from("<transfer store>") } else { args.input.clone() };
+    if args.from_store {
+        let store = floodgate_store::Store::open(&ctx.data_dir)?;
+        let entries = store.ledger_entries(args.ledger.as_deref())?;
+        std::thread::spawn(move || {
+            for e in entries {
+                if tx.send(Ok(Item::Event(Box::new(MonitorEvent::from_entry(e))))).is_err() {
+                    break;
+                }
+            }
+        });
+    } else {
+        let reader: Box<dyn Read + Send> = if args.input.as_os_str() == "-" {
+            Box::new(std::io::stdin())
+        } else {
+            Box::new(File::open(&args.input).with_context(|| args.input.display().to_string())?)
+        };
+        std::thread::spawn(move || {
+            let mut r = BufReader::with_capacity(1 << 16, reader);
+            let mut n = 0u64;
+            let mut buf = String::new();
+            loop {
+                buf.clear();
+                match r.read_line(&mut buf) {
+                    Ok(0) => break,
+                    Ok(_) => {
+                        n += 1;
+                        let line = buf.trim_end_matches(['\n', '\r']).to_owned();
+                        if tx.send(Ok(Item::Line(n, line))).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(format!("line {}: {e}", n + 1)));
+                        break;
+                    }
+                }
+            }
+        });
+    }
+
+    let (mut decided, mut duplicates, mut rejected) = (0u64, 0u64, 0u64);
+    let mut held: Vec<Decision> = Vec::new();
+    let mut rules_mtime = args.rules.as_deref().and_then(mtime);
+    let mut last_check = Instant::now();
+    let fmt = args.format;
+    let flush = |mon: &mut Monitor, held: &mut Vec<Decision>, sink: &mut Sink| -> Result<()> {
+        // Decisions reach the output only once their state is committed.
+        mon.commit()?;
+        if !held.is_empty() {
+            match sink {
+                Sink::Stdout => {
+                    let mut s = String::new();
+                    for d in held.iter() {
+                        render(d, fmt, &mut s);
+                    }
+                    output::write_text(&s)?;
+                }
+                Sink::File(f) => f.append(held, |d, s| render(d, fmt, s))?,
+            }
+            held.clear();
+        }
+        Ok(())
+    };
+    loop {
+        let msg = match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(m) => m,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                flush(&mut mon, &mut held, &mut sink)?;
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        // Hot reload, checked at most once a second, always between two events.
+        if let Some(rf) = &args.rules {
+            if last_check.elapsed() >= Duration::from_secs(1) {
+                last_check = Instant::now();
+                let m = mtime(rf);
+                if m != rules_mtime {
+                    rules_mtime = m;
+                    match Pack::load(rf) {
+                        Ok(p) => {
+                            tracing::info!(target: "floodgate::monitor", rules = %rf.display(), active = p.rule_count(), "rules reloaded");
+                            mon.engine_mut().set_pack(p);
+                        }
+                        Err(e) => {
+                            tracing::error!(target: "floodgate::monitor", "rules not reloaded, the running rules stay in force: {e}")
+                        }
+                    }
+                }
+            }
+        }
+        let ev = match msg
+            .map_err(anyhow::Error::msg)
+            .with_context(|| label.display().to_string())?
+        {
+            Item::Event(e) => *e,
+            Item::Line(n, text) => {
+                if text.trim().is_empty() {
+                    continue;
+                }
+                match parse_event(&label, n, &text, mon.engine().assets(), Some(Timestamp::now())) {
+                    Ok(e) => e,
+                    Err(Reject { line, reason }) => {
+                        rejected += 1;
+                        match &mut rejects {
+                            Some(f) => writeln!(
+                                f,
+                                "{}",
+                                serde_json::json!({"line": line, "reason": reason})
+                            )?,
+                            None => {
+                                tracing::warn!(target: "floodgate::monitor", line, "rejected: {reason}")
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        match mon.process(&ev)? {
+            Processed::Decided(d) => {
+                decided += 1;
+                held.push(*d);
+            }
+            Processed::Duplicate => duplicates += 1,
+        }
+        if held.len() >= args.batch {
+            flush(&mut mon, &mut held, &mut sink)?;
+        }
+    }
+    flush(&mut mon, &mut held, &mut sink)?;
+    if let Some(f) = &mut rejects {
+        f.flush()?;
+    }
+    if !quiet {
+        let summary = serde_json::json!({"summary": {"decided": decided, "duplicates_skipped": duplicates, "rejected": rejected, "total_decided_in_state": mon.committed()}});
+        let mut err = std::io::stderr().lock();
+        writeln!(err, "{summary}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
