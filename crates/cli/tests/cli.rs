@@ -399,3 +399,53 @@ fn help_teaches_exit_codes_and_examples() {
         .unwrap());
     assert!(out.contains("--rollback-to") && out.contains("Examples"), "{out}");
 }
+
+#[test]
+fn config_file_env_and_flags_layer_in_order() {
+    let work = tempfile::tempdir().unwrap();
+    let ledger = write(
+        work.path(),
+        "dai.csv",
+        b"id,time,customer_id,direction,asset,amount\nd1,2025-01-01T00:00:00Z,c1,deposit,DAI,2.5\n",
+    );
+    write(
+        work.path(),
+        "assets.toml",
+        b"[[asset]]\nid = \"DAI-ERC20\"\nsymbol = \"DAI\"\nchain = \"ethereum\"\ncontract = \"0x6B175474E89094C44Da98b954EedeAC495271d0F\"\ndecimals = 18\n",
+    );
+    write(
+        work.path(),
+        "floodgate.toml",
+        b"data_dir = \"from-file\"\nassets_file = \"assets.toml\"\n",
+    );
+    let run = |extra: &[&str], env: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_floodgate"));
+        c.current_dir(work.path()).env_remove("FLOODGATE_DATA").env_remove("FLOODGATE_CONFIG");
+        if let Some(e) = env {
+            c.env("FLOODGATE_DATA", e);
+        }
+        c.args(["-q", "ingest", "ledger"]).arg(&ledger).args(extra);
+        c.output().unwrap()
+    };
+    // ./floodgate.toml: its data_dir and its assets file (relative to the file).
+    ok(run(&[], None));
+    let s = stats(&work.path().join("from-file"));
+    assert_eq!(s.ledger_entries, 1);
+    let rows = ok(floodgate(&work.path().join("from-file"))
+        .args(["transfers", "--format", "csv"])
+        .output()
+        .unwrap());
+    assert!(
+        rows.contains(",DAI-ERC20,2500000000000000000"),
+        "18 decimals from the assets file:\n{rows}"
+    );
+    // The environment beats the file, and the flag beats the environment.
+    ok(run(&[], Some("from-env")));
+    assert_eq!(stats(&work.path().join("from-env")).ledger_entries, 1);
+    ok(run(&["--data-dir", "from-flag"], Some("from-env")));
+    assert_eq!(stats(&work.path().join("from-flag")).ledger_entries, 1);
+    // A typo in the config file is an error, not silently ignored.
+    write(work.path(), "floodgate.toml", b"data_dri = \"x\"\n");
+    let err = fails(run(&[], None));
+    assert!(err.contains("floodgate.toml") && err.contains("data_dri"), "{err}");
+}
