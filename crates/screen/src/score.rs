@@ -447,6 +447,26 @@ pub struct PreparedQuery {
     pub form: NameForm,
     /// Countries as ISO2 (or text).
     pub countries: Vec<String>,
+    /// Set when the name is Vietnamese or written in Han characters but no reading table was
+    /// loaded: the explanation then says that reading-based matching was unavailable.
+    pub readings_unavailable: Option<&'static str>,
+}
+
+/// Why a name would have needed the Unihan table, when it was not loaded.
+pub(crate) fn readings_note(
+    name: &str,
+    unihan: Option<&crate::unihan::Unihan>,
+) -> Option<&'static str> {
+    if unihan.is_some() {
+        return None;
+    }
+    if crate::normalize::is_vietnamese(name) {
+        Some("Sino-Vietnamese matching unavailable: no Unihan reading table loaded")
+    } else if matches!(crate::normalize::detect_script(name), Script::Han | Script::Kana) {
+        Some("Japanese/Korean readings of Han characters unavailable: no Unihan reading table loaded")
+    } else {
+        None
+    }
 }
 
 impl PreparedQuery {
@@ -454,7 +474,8 @@ impl PreparedQuery {
     pub fn new(query: NameQuery, unihan: Option<&crate::unihan::Unihan>) -> Self {
         let form = NameForm::new(&query.name, query.entity_type.unwrap_or_default(), unihan);
         let countries = query.countries.iter().map(|c| crate::country::canonical(c)).collect();
-        PreparedQuery { query, form, countries }
+        let readings_unavailable = readings_note(&query.name, unihan);
+        PreparedQuery { query, form, countries, readings_unavailable }
     }
 }
 
@@ -473,12 +494,11 @@ pub fn score_entity(
     m: &NameMatch,
 ) -> (f64, Vec<Feature>) {
     let w = &cfg.weights;
-    let mut features = vec![feature(
-        "name",
-        w.name,
-        m.score,
-        format!("'{}' ~ '{}': {}", q.query.name, name.full, m.evidence),
-    )];
+    let mut evidence = format!("'{}' ~ '{}': {}", q.query.name, name.full, m.evidence);
+    if let Some(note) = q.readings_unavailable {
+        evidence.push_str(&format!(" ({note})"));
+    }
+    let mut features = vec![feature("name", w.name, m.score, evidence)];
     if cfg.mode == MatchMode::OfacEmulation {
         return ((w.name * m.score).clamp(0.0, 1.0), features);
     }
@@ -614,6 +634,9 @@ pub fn score_pair(
     };
     let mut score = m.score;
     let mut ev = m.evidence;
+    if let Some(note) = readings_note(a, unihan).or_else(|| readings_note(b, unihan)) {
+        ev.push_str(&format!(" ({note})"));
+    }
     if let (Some((qf, _)), Some((cf, _))) = (fa.legal.first(), fb.legal.first()) {
         let d =
             if qf == cf { cfg.weights.legal_form_match } else { -cfg.weights.legal_form_mismatch };

@@ -28,6 +28,9 @@ use crate::score::{NameQuery, ScoreConfig};
 use crate::unihan::Unihan;
 use crate::{AddressHit, Hit};
 
+/// The screening database's file name inside the data directory.
+pub const DB_FILE: &str = "screening.db";
+
 /// What is screened for a registered subject.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -123,7 +126,7 @@ impl Screener {
         unihan: Option<Arc<Unihan>>,
     ) -> Result<Screener> {
         std::fs::create_dir_all(data_dir).map_err(|e| ScreenError::io(data_dir, e))?;
-        let path = data_dir.join("screening.db");
+        let path = data_dir.join(DB_FILE);
         let db = Connection::open(&path)
             .map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
         db.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
