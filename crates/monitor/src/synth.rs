@@ -173,7 +173,7 @@ impl Gen {
                 counterparty_customer: None,
                 counterparty_vasp: None,
                 txid: None,
-                ip: Some(ip.to_owned()),
+                ip: Some(ip_of(ip)),
                 device: Some(format!("dev-{ip}")),
             },
             extras: Extras { travel_rule: tr, ..Extras::default() },
@@ -191,6 +191,15 @@ impl Gen {
         );
         a
     }
+}
+
+/// A valid IPv4 address derived from a seed text (the same text, the same address).
+fn ip_of(seed: &str) -> String {
+    if seed.parse::<std::net::IpAddr>().is_ok() {
+        return seed.to_owned();
+    }
+    let k = crate::state::key(9, seed);
+    format!("100.{}.{}.{}", 64 + (k >> 8) % 64, (k >> 16) % 256, (k >> 24) % 254 + 1)
 }
 
 /// Generates a world.
