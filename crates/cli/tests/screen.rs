@@ -254,3 +254,65 @@ fn pairs_print_scores_and_explanations() {
     let err = code(floodgate(dir.path()).args(["screen", "pairs"]).arg(&bad).output().unwrap(), 2);
     assert!(err.contains("bad.csv") && err.contains("name1"), "{err}");
 }
+
+#[test]
+fn generic_csv_list_with_name_and_version_flags() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../screen/tests/data/generic-list-synthetic.csv");
+    let dir = tempfile::tempdir().unwrap();
+    code(
+        floodgate(dir.path())
+            .args(["lists", "load", "--list", "vn-warning", "--version", "2025-07-01"])
+            .arg(&example)
+            .output()
+            .unwrap(),
+        0,
+    );
+    let show = code(
+        floodgate(dir.path()).args(["lists", "show", "--format", "json"]).output().unwrap(),
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_str(&show).unwrap();
+    assert_eq!(v[0]["list"], "vn-warning");
+    assert_eq!(v[0]["version"], "2025-07-01");
+    assert_eq!(v[0]["entities"], 4);
+    assert!(v[0]["loaded_at"].as_str().unwrap().len() >= 20);
+    // Without diacritics and with the year of birth.
+    let out = code(
+        floodgate(dir.path())
+            .args(["screen", "name", "Tran Thi Minh Khue", "--dob", "1987", "--format", "csv"])
+            .output()
+            .unwrap(),
+        1,
+    );
+    assert!(out.contains("vnw-002") && out.contains("year of birth 1987"), "{out}");
+    // A wallet of the list, given in Tron hex form.
+    code(
+        floodgate(dir.path())
+            .args(["screen", "address", "tron", "412222222222222222222222222222222222222222"])
+            .output()
+            .unwrap(),
+        1,
+    );
+}
+
+#[test]
+fn unihan_table_enables_sino_vietnamese_pairs() {
+    let Some(unicode) = floodgate_testdata::dir("unicode") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pairs.csv");
+    std::fs::write(&input, "name1,name2,type\nVương Kỳ Sơn,Wang Qishan,person\n").unwrap();
+    let out = code(
+        floodgate(dir.path())
+            .args(["screen", "pairs", "--format", "json"])
+            .arg(&input)
+            .env("FLOODGATE_UNIHAN", unicode.join("Unihan_Readings.txt.bz2"))
+            .output()
+            .unwrap(),
+        1,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["hit"], true, "{out}");
+    assert!(v[0]["explanation"].as_str().unwrap().contains("Sino-Vietnamese"), "{out}");
+    assert!(!v[0]["explanation"].as_str().unwrap().contains("unavailable"), "{out}");
+}

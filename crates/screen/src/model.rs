@@ -228,6 +228,10 @@ pub struct ListEntity {
     pub addresses: Vec<ListedAddress>,
     /// A sub-list within the source ("SDN List", "Non-SDN …", "Entity List").
     pub sub_list: Option<String>,
+    /// Where the publisher explains this entry (an alert page, a decision), when the list
+    /// gives one. Left out of the JSON when absent, so older content hashes stay valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_url: Option<String>,
 }
 
 impl ListEntity {

@@ -68,7 +68,7 @@ struct LoadArgs {
     #[arg(long, value_name = "NAME")]
     list: Option<String>,
     /// Version to record (the publisher's issue date, say) instead of the one found in the file
-    #[arg(long = "list-version", value_name = "VERSION")]
+    #[arg(long = "version", value_name = "VERSION")]
     list_version: Option<String>,
     #[command(flatten)]
     unihan: UnihanArgs,

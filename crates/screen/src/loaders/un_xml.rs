@@ -223,5 +223,6 @@ fn build(kind: EntityType, f: HashMap<String, Vec<String>>) -> ListEntity {
         programs: f.get("UN_LIST_TYPE").cloned().unwrap_or_default(),
         addresses: Vec::new(),
         sub_list: Some("UN List".into()),
+        source_url: None,
     }
 }

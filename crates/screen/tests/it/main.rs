@@ -3,5 +3,6 @@
 
 mod common;
 mod loaders;
+mod loaders_more;
 mod matching;
 mod screener;
