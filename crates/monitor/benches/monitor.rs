@@ -1,1 +1,135 @@
-fn main() {}
+//! Monitor throughput and latency: the default VN pack (≥ 20 rules incl. windows) against a
+//! pass-through baseline (parse each line and write a decision, no rules), on the same
+//! seeded synthetic stream, in the same run. Also prints p50/p99 per-decision latency.
+// Benchmarks unwrap freely and print their measurements.
+#![allow(clippy::unwrap_used, clippy::print_stderr, missing_docs)]
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use floodgate_monitor::decision::Decision;
+use floodgate_monitor::engine::Engine;
+use floodgate_monitor::fiat::RateTable;
+use floodgate_monitor::input::parse_event;
+use floodgate_monitor::monitor::{Monitor, Processed};
+use floodgate_monitor::pack::{Action, Pack};
+use floodgate_monitor::synth::{generate, to_input_line, SynthConfig, SynthWorld};
+use floodgate_types::AssetRegistry;
+
+fn world() -> (SynthWorld, Vec<String>) {
+    let w =
+        generate(SynthConfig { seed: 1, background_customers: 2000, per_typology: 20, days: 20 });
+    let lines = w.events.iter().map(to_input_line).collect();
+    (w, lines)
+}
+
+fn engine(w: &SynthWorld) -> Engine {
+    Engine::new(
+        Pack::builtin_vn(),
+        AssetRegistry::builtin(),
+        RateTable::builtin(),
+        w.customers.clone(),
+        w.facts(),
+    )
+}
+
+/// Parse + (rules | nothing) + serialize one decision per line.
+fn run(
+    lines: &[String],
+    mut m: Option<&mut Monitor>,
+    reg: &AssetRegistry,
+    lat: Option<&mut Vec<u64>>,
+) -> usize {
+    let mut out = String::with_capacity(1 << 20);
+    let mut lat = lat;
+    for (i, l) in lines.iter().enumerate() {
+        let t = Instant::now();
+        let ev = parse_event(Path::new("bench"), i as u64 + 1, l, reg, None).unwrap();
+        let d = match m.as_deref_mut() {
+            Some(m) => match m.process(&ev).unwrap() {
+                Processed::Decided(d) => *d,
+                Processed::Duplicate => continue,
+            },
+            None => Decision {
+                transfer_id: ev.entry.id.clone(),
+                customer_id: ev.entry.customer_id.clone(),
+                time: ev.entry.time,
+                direction: ev.entry.direction,
+                asset: ev.entry.asset.0.clone(),
+                amount: ev.entry.amount.to_string(),
+                amount_vnd: None,
+                amount_usd_cents: None,
+                action: Action::Allow,
+                score: 0,
+                hits: Vec::new(),
+                reports_due: Vec::new(),
+                notes: Vec::new(),
+                rule_errors: Vec::new(),
+                pack: String::new(),
+            },
+        };
+        out.push_str(&serde_json::to_string(&d).unwrap());
+        out.push('\n');
+        if let Some(l) = lat.as_deref_mut() {
+            l.push(t.elapsed().as_nanos() as u64);
+        }
+        if out.len() > (1 << 20) {
+            black_box(&out);
+            out.clear();
+        }
+    }
+    black_box(out.len())
+}
+
+fn bench(c: &mut Criterion) {
+    let (w, lines) = world();
+    let reg = AssetRegistry::builtin();
+    let mut g = c.benchmark_group("monitor");
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.sample_size(10);
+    g.bench_function("baseline_parse_write", |b| b.iter(|| run(&lines, None, &reg, None)));
+    g.bench_function("vn_pack_in_memory", |b| {
+        b.iter(|| {
+            let mut m = Monitor::in_memory(engine(&w));
+            run(&lines, Some(&mut m), &reg, None)
+        })
+    });
+    g.finish();
+
+    // Latency percentiles, one pass each (not a criterion statistic: printed for the report).
+    for (name, with_rules) in [("baseline", false), ("vn_pack", true)] {
+        let mut lat = Vec::with_capacity(lines.len());
+        let mut m = Monitor::in_memory(engine(&w));
+        let t = Instant::now();
+        run(&lines, with_rules.then_some(&mut m), &reg, Some(&mut lat));
+        let secs = t.elapsed().as_secs_f64();
+        lat.sort_unstable();
+        let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+        eprintln!(
+            "{name}: {} transfers, {:.0}/s, p50 {} ns, p99 {} ns, max {} ns",
+            lines.len(),
+            lines.len() as f64 / secs,
+            p(0.50),
+            p(0.99),
+            lat[lat.len() - 1]
+        );
+    }
+    // With persistence (SQLite group commits of 512) for reference.
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = Monitor::open(engine(&w), dir.path()).unwrap();
+    let t = Instant::now();
+    for (i, l) in lines.iter().enumerate() {
+        let ev = parse_event(Path::new("bench"), i as u64 + 1, l, &reg, None).unwrap();
+        black_box(m.process(&ev).unwrap());
+        if i % 512 == 511 {
+            m.commit().unwrap();
+        }
+    }
+    m.commit().unwrap();
+    eprintln!("vn_pack_persisted: {:.0}/s", lines.len() as f64 / t.elapsed().as_secs_f64());
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

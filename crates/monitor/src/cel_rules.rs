@@ -137,6 +137,7 @@ pub fn position_of(src: &str, needle: &str) -> (usize, usize) {
 }
 
 /// The root context, built once per engine.
+#[derive(Default)]
 pub struct Root {
     ctx: Context<'static, 'static>,
 }
@@ -147,24 +148,64 @@ impl std::fmt::Debug for Root {
     }
 }
 
-impl Default for Root {
-    fn default() -> Self {
-        Root { ctx: Context::default() }
+
+/// Field names (`transfer.amount_vnd`) that rules or reason templates name; only these are
+/// bound. The `cel` crate copies a bound map on every member access, so small maps are
+/// much faster (measured: 4 rules over 15-field maps cost ~18 µs per event).
+pub fn named_fields(texts: &[&str]) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for t in texts {
+        for v in VARIABLES {
+            let pat = format!("{v}.");
+            let mut rest: &str = t;
+            while let Some(i) = rest.find(&pat) {
+                let field: String = rest[i + pat.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                out.insert(format!("{v}.{field}"));
+                rest = &rest[i + pat.len()..];
+            }
+        }
     }
+    out
 }
 
-/// A map value under construction.
+/// A map value under construction; fields not in the filter are dropped.
 #[derive(Debug, Default)]
-pub struct Obj(HashMap<Key, Value>);
+pub struct Obj<'f> {
+    map: HashMap<Key, Value>,
+    filter: Option<(&'f std::collections::HashSet<String>, &'static str)>,
+}
 
-impl Obj {
-    /// With room for `n` fields.
+impl<'f> Obj<'f> {
+    /// With room for `n` fields, keeping every field.
     pub fn with_capacity(n: usize) -> Self {
-        Obj(HashMap::with_capacity(n))
+        Obj { map: HashMap::with_capacity(n), filter: None }
+    }
+    /// Keeping only the fields of variable `var` named in `filter`.
+    pub fn filtered(filter: &'f std::collections::HashSet<String>, var: &'static str) -> Self {
+        Obj { map: HashMap::new(), filter: Some((filter, var)) }
+    }
+    /// Whether field `k` is kept.
+    pub fn wants(&self, k: &str) -> bool {
+        match self.filter {
+            None => true,
+            Some((f, v)) => f
+                .iter()
+                .any(|x| x.len() == v.len() + 1 + k.len() && x.starts_with(v) && x.ends_with(k)),
+        }
+    }
+    fn put(&mut self, k: &str, v: Value) {
+        if self.wants(k) {
+            self.map.insert(Key::String(Arc::new(k.to_owned())), v);
+        }
     }
     /// Sets a string field.
     pub fn str(&mut self, k: &'static str, v: &str) -> &mut Self {
-        self.0.insert(Key::String(Arc::new(k.to_owned())), Value::String(Arc::new(v.to_owned())));
+        if self.wants(k) {
+            self.put(k, Value::String(Arc::new(v.to_owned())));
+        }
         self
     }
     /// Sets a string field when present.
@@ -177,28 +218,28 @@ impl Obj {
     /// Sets an integer field (saturating at `i64::MAX`).
     pub fn int(&mut self, k: &str, v: i128) -> &mut Self {
         let v = v.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-        self.0.insert(Key::String(Arc::new(k.to_owned())), Value::Int(v));
+        self.put(k, Value::Int(v));
         self
     }
     /// Sets a float field (shares and scores only; never money).
     pub fn float(&mut self, k: &'static str, v: f64) -> &mut Self {
-        self.0.insert(Key::String(Arc::new(k.to_owned())), Value::Float(v));
+        self.put(k, Value::Float(v));
         self
     }
     /// Sets a boolean field.
     pub fn bool(&mut self, k: &'static str, v: bool) -> &mut Self {
-        self.0.insert(Key::String(Arc::new(k.to_owned())), Value::Bool(v));
+        self.put(k, Value::Bool(v));
         self
     }
     /// Sets a list-of-strings field.
     pub fn strs(&mut self, k: &'static str, v: impl Iterator<Item = String>) -> &mut Self {
         let list: Vec<Value> = v.map(|s| Value::String(Arc::new(s))).collect();
-        self.0.insert(Key::String(Arc::new(k.to_owned())), Value::List(Arc::new(list)));
+        self.put(k, Value::List(Arc::new(list)));
         self
     }
     /// The finished value.
     pub fn build(self) -> Value {
-        Value::Map(Map { map: Arc::new(self.0) })
+        Value::Map(Map { map: Arc::new(self.map) })
     }
 }
 

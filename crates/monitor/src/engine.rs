@@ -138,6 +138,7 @@ pub struct Engine {
     specs: Vec<Spec>,
     idx: Idx,
     uses: u8,
+    fields: std::collections::HashSet<String>,
     root: Root,
     assets: AssetRegistry,
     rates: RateTable,
@@ -149,6 +150,16 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("pack", &self.pack.meta.id).finish()
     }
+}
+
+fn fields_of(pack: &Pack) -> std::collections::HashSet<String> {
+    let texts: Vec<&str> = pack
+        .rules
+        .iter()
+        .filter(|r| r.def.enabled)
+        .flat_map(|r| [r.def.when.get_ref().as_str(), r.def.reason.as_str()])
+        .collect();
+    crate::cel_rules::named_fields(&texts)
 }
 
 fn uses_of(pack: &Pack) -> u8 {
@@ -219,7 +230,9 @@ impl Engine {
     ) -> Engine {
         let (specs, idx) = plan(&pack);
         let uses = uses_of(&pack);
+        let fields = fields_of(&pack);
         Engine {
+            fields,
             pack: Arc::new(pack),
             specs,
             idx,
@@ -237,6 +250,7 @@ impl Engine {
     pub fn set_pack(&mut self, pack: Pack) {
         let (specs, idx) = plan(&pack);
         self.uses = uses_of(&pack);
+        self.fields = fields_of(&pack);
         self.specs = specs;
         self.idx = idx;
         self.pack = Arc::new(pack);
@@ -831,15 +845,19 @@ impl Engine {
         let e = &cx.ev.entry;
         let u = self.uses;
         if u & 1 != 0 {
-            let mut o = Obj::with_capacity(20);
+            let mut o = Obj::filtered(&self.fields, "transfer");
             o.str("id", &e.id)
                 .str("direction", e.direction.as_str())
-                .str("asset", e.asset.as_str())
-                .str("amount", &e.amount.to_string());
+                .str("asset", e.asset.as_str());
+            if o.wants("amount") {
+                o.str("amount", &e.amount.to_string());
+            }
             if let Some(f) = cx.fiat {
                 o.int("amount_vnd", f.vnd as i128).int("amount_usd_cents", f.usd_cents as i128);
             }
-            if let Some(a) = &e.counterparty_address {
+            if let Some(a) =
+                e.counterparty_address.as_ref().filter(|_| o.wants("counterparty_address"))
+            {
                 o.str("counterparty_address", &a.to_string());
             }
             o.opt_str("counterparty_vasp", e.counterparty_vasp.as_deref())
@@ -868,7 +886,7 @@ impl Engine {
             b.set(0, o.build());
         }
         if u & 2 != 0 {
-            let mut o = Obj::with_capacity(8);
+            let mut o = Obj::filtered(&self.fields, "customer");
             o.str("id", &e.customer_id)
                 .bool("known", cx.customer.is_some())
                 .int("account_age_days", i128::from((cx.now - cx.account_opened()) / DAY));
@@ -885,14 +903,14 @@ impl Engine {
             b.set(1, o.build());
         }
         if u & 4 != 0 {
-            let mut o = Obj::with_capacity(self.pack.windows.len());
+            let mut o = Obj::filtered(&self.fields, "window");
             for (w, i) in self.pack.windows.iter().zip(&self.idx.windows) {
                 o.int(&w.def.name, cx.agg[*i] as i128);
             }
             b.set(2, o.build());
         }
         if u & 8 != 0 {
-            let mut o = Obj::with_capacity(6);
+            let mut o = Obj::filtered(&self.fields, "screening");
             let cats: Vec<RiskCategory> = [cx.addr_risk.as_ref(), cx.vasp_risk.as_ref()]
                 .into_iter()
                 .flatten()
@@ -915,7 +933,7 @@ impl Engine {
             b.set(3, o.build());
         }
         if u & 16 != 0 {
-            let mut o = Obj::with_capacity(5);
+            let mut o = Obj::filtered(&self.fields, "exposure");
             let x = cx.ev.extras.exposure.clone().unwrap_or_default();
             o.bool("available", cx.ev.extras.exposure.is_some())
                 .float("sanctioned", x.sanctioned)

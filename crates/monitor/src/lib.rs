@@ -1,5 +1,38 @@
 //! floodgate-monitor: the KYT decision for every exchange transfer.
-#![allow(missing_docs)]
+//!
+//! Each deposit, withdrawal and internal transfer gets a [`decision::Decision`] — allow,
+//! review, hold or block — with a 0–100 score, the rules that fired, their reasons and
+//! evidence, report-due records for the jurisdiction, and notes on what could not be checked.
+//!
+//! - [`pack`]: the rules file / jurisdiction pack (TOML): report triggers, built-in
+//!   typologies with their thresholds, declared sliding windows and CEL rules. The built-in
+//!   Viet Nam pack is `packs/vn.toml`. Errors carry file, line and column.
+//! - [`cel_rules`]: the boundary to the `cel` crate (Common Expression Language).
+//! - [`engine`]: typologies, report triggers and CEL rules over one event.
+//! - [`state`]: per-account windows and the IP/device index; a pure function of the events.
+//! - [`monitor`]: engine + state + `monitor.db` (idempotent on the transfer id; group
+//!   commits; the state is rebuilt by replay on open).
+//! - [`sink`]: an output file that holds every committed decision exactly once across crashes.
+//! - [`input`], [`customer`], [`fiat`], [`facts`]: the inputs; [`synth`]: a seeded synthetic
+//!   exchange with planted typologies and the recall/precision measurement.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use floodgate_monitor::{engine::Engine, monitor::{Monitor, Processed}, pack::{Action, Pack}};
+//! use floodgate_monitor::{customer::CustomerBook, facts::AddressLists, fiat::RateTable, input::parse_event};
+//! use floodgate_types::AssetRegistry;
+//!
+//! let engine = Engine::new(Pack::builtin_vn(), AssetRegistry::builtin(), RateTable::builtin(),
+//!     CustomerBook::default(), Arc::new(AddressLists::default()));
+//! let mut m = Monitor::in_memory(engine);
+//! let line = r#"{"id":"w1","time":"2025-11-02T11:00:00Z","customer_id":"c1","direction":"withdrawal","asset":"USDT-TRC20","amount":"5000","counterparty_address":"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM"}"#;
+//! let ev = parse_event(std::path::Path::new("stdin"), 1, line, m.engine().assets(), None).unwrap();
+//! let Processed::Decided(d) = m.process(&ev)? else { unreachable!() };
+//! assert!(d.has("travel_rule_missing"));
+//! assert_eq!(d.action, Action::Hold);
+//! # Ok::<(), floodgate_monitor::error::MonitorError>(())
+//! ```
+
 pub mod cel_rules;
 pub mod customer;
 pub mod decision;
