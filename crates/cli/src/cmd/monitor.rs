@@ -155,6 +155,12 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         Some(p) => Sink::File(DecisionFile::open(p, &mon, |d, s| render(d, args.format, s))?),
         None => Sink::Stdout,
     };
+    if args.format == Fmt::Table && matches!(sink, Sink::Stdout) {
+        output::write_text(&format!(
+            "{:<20} {:<14} {:<10} {:>14} {:<6} {:>3}  {}\n",
+            "TRANSFER", "CUSTOMER", "DIRECTION", "USD", "ACTION", "SCORE", "RULES"
+        ))?;
+    }
     let mut rejects: Option<File> = match &args.rejects {
         Some(p) => Some(
             OpenOptions::new()

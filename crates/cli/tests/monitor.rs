@@ -1,0 +1,107 @@
+//! `floodgate monitor` and `floodgate rules`, run as a user would run them.
+
+// In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn floodgate(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_floodgate"));
+    c.arg("--data-dir").arg(data).arg("--quiet");
+    c.env_remove("FLOODGATE_DATA").env_remove("FLOODGATE_CONFIG");
+    c
+}
+
+fn code(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+/// Decision lines (JSON objects with a `transfer_id`) of a monitor run's stdout.
+fn decisions(o: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("transfer_id").is_some())
+        .collect()
+}
+
+const INPUT: &str = r#"{"id":"t1","time":"2025-11-03T08:15:00Z","customer_id":"c1","direction":"deposit","asset":"USDT-TRC20","amount":"2500","counterparty_address":"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM"}
+{"id":"t2","time":"2025-11-03T09:00:00Z","customer_id":"c2","direction":"deposit","asset":"USDT-TRC20","amount":"10","counterparty_address":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"}
+this is not json
+{"id":"t3","time":"2025-11-03T10:00:00Z","customer_id":"c2","direction":"withdrawal","asset":"BTC","amount":"-1"}
+{"id":"t4","time":"2025-11-03T11:00:00Z","customer_id":"c2","direction":"withdrawal","asset":"DOGE","amount":"1"}
+"#;
+
+#[test]
+fn monitor_decides_rejects_bad_lines_and_never_decides_twice() {
+    let Some(ofac) = floodgate_testdata::dir("sanctions/ofac-crypto-addresses") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, INPUT).unwrap();
+    let rejects = dir.path().join("rejects.txt");
+    let run = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_floodgate"));
+        c.env_remove("FLOODGATE_DATA").env_remove("FLOODGATE_CONFIG").env("FLOODGATE_LOG", "error");
+        c.arg("--data-dir")
+            .arg(dir.path())
+            .arg("monitor")
+            .arg("--ofac-dir")
+            .arg(&ofac)
+            .arg("--rejects")
+            .arg(&rejects)
+            .arg(&input)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    assert_eq!(code(&out), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let d = decisions(&out);
+    let ids: Vec<&str> = d.iter().map(|v| v["transfer_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["t1", "t2"], "bad lines are skipped, the stream goes on");
+    assert_eq!(d[0]["action"], "block", "deposit from an OFAC-listed Tron address: {}", d[0]);
+    let reason = d[0]["hits"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM"), "{reason}");
+    assert_ne!(d[1]["action"], "block");
+    let rej = std::fs::read_to_string(&rejects).unwrap();
+    for (line, what) in [(3, "JSON"), (4, "amount"), (5, "asset")] {
+        assert!(
+            rej.lines().any(|l| l.contains(&format!("line {line}")) && l.contains(what)),
+            "line {line} ({what}) missing from rejects:\n{rej}"
+        );
+    }
+    // The summary goes to stderr, apart from the decision stream on stdout.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("\"decided\":2") && stderr.contains("\"rejected\":3"), "{stderr}");
+
+    // The same input again: every transfer was already decided, nothing is decided twice.
+    let again = run();
+    assert_eq!(code(&again), Some(0));
+    assert!(decisions(&again).is_empty(), "{}", String::from_utf8_lossy(&again.stdout));
+}
+
+#[test]
+fn rules_check_names_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "extends = \"vn\"\n[[rule]]\nid = \"x\"\nseverity = \"low\"\naction = \"review\"\nwhen = \"transfer.amount_vnd >>> 3\"\nreason = \"r\"\n",
+    )
+    .unwrap();
+    let out = floodgate(dir.path()).args(["rules", "check"]).arg(&bad).output().unwrap();
+    assert_eq!(code(&out), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+    assert!(err.contains("bad.toml:6:"), "{err}");
+    let good = floodgate(dir.path()).args(["rules", "default"]).output().unwrap();
+    assert_eq!(code(&good), Some(0));
+    let pack = dir.path().join("vn.toml");
+    std::fs::write(&pack, &good.stdout).unwrap();
+    let out = floodgate(dir.path()).args(["rules", "check"]).arg(&pack).output().unwrap();
+    assert_eq!(
+        code(&out),
+        Some(0),
+        "the built-in pack checks clean: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
