@@ -1,0 +1,67 @@
+//! The graph error type.
+
+use std::path::PathBuf;
+
+/// A graph failure. Every variant names the file, node or input at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GraphError {
+    /// A file or directory could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A segment or manifest file is damaged: wrong magic, checksum, size or structure.
+    #[error("{}: corrupt graph file at byte offset {offset}: {detail}", path.display())]
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Byte offset of the damaged field or section (0 when the whole file is at fault).
+        offset: u64,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The file was written by a newer floodgate.
+    #[error("{}: graph format version {found} is not supported (this build reads {supported})", path.display())]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// No graph has been built in this directory yet.
+    #[error("{}: no graph here (run `floodgate trace build` first)", path.display())]
+    NotBuilt {
+        /// The graph directory.
+        path: PathBuf,
+    },
+    /// The transfer store was reorganised below the graph's tip: the graph must be rebuilt.
+    #[error("{chain} block {height} in the graph is no longer in the transfer store (a reorganisation); rebuild the graph (`floodgate trace build --rebuild`)")]
+    Reorganised {
+        /// The chain.
+        chain: String,
+        /// The graph's tip height for that chain.
+        height: u64,
+    },
+    /// An address, entity or transaction that the graph does not hold.
+    #[error("'{key}' is not in the graph")]
+    NotInGraph {
+        /// What was asked for.
+        key: String,
+    },
+    /// Input the graph cannot represent (the value and the limit it breaks).
+    #[error("cannot add to the graph: {detail}")]
+    Limit {
+        /// What limit was hit.
+        detail: String,
+    },
+    /// The transfer store failed.
+    #[error(transparent)]
+    Store(#[from] floodgate_store::StoreError),
+}

@@ -1,0 +1,407 @@
+//! Exposure: how much of the value that reached (or left) a node came from (or went to)
+//! nodes of each risk category, directly or through intermediaries, under a taint model.
+//! Definitions (and why) in `docs/taxonomy.md#exposure`.
+//!
+//! - **Hops.** One hop is one transfer between parties: arriving at an address costs 1,
+//!   passing through a UTXO transaction node costs 0 (so on Bitcoin the inputs of the
+//!   transaction that paid the target are at hop 1, as on account chains the senders are).
+//! - **End points.** Every tagged node ends the trace: value is attributed to its category
+//!   and not followed further. So a known service (an exchange) is an end point, not a
+//!   pass-through, as the commercial tools define it.
+//! - **Haircut** (proportional): a node's traced value is split over its eligible upstream
+//!   edges in proportion to their amounts (integer floor division, so the sum of the parts
+//!   never exceeds the whole; the remainder is reported as untraced).
+//! - **Poison**: all of a first-hop transfer's value is exposed to every category reachable
+//!   upstream of it within the hop limit.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use floodgate_types::Amount;
+use ruint::aliases::{U256, U512};
+use serde::Serialize;
+
+use crate::{Category, Edge, Graph, GraphError, NodeId, NodeKind};
+
+/// Which way to trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Where the value received by the node came from (sending exposure of its sources).
+    In,
+    /// Where the value sent by the node went to.
+    Out,
+}
+
+/// The taint model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaintModel {
+    /// Proportional to value at every node.
+    Haircut,
+    /// Any contact taints the whole transfer.
+    Poison,
+}
+
+/// What to compute.
+#[derive(Debug, Clone)]
+pub struct ExposureOptions {
+    /// Direction.
+    pub direction: Direction,
+    /// Hop limit (at least 1).
+    pub hops: u32,
+    /// Model.
+    pub model: TaintModel,
+    /// Transfers below this amount are not followed.
+    pub min_amount: Amount,
+    /// Only transfers at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Only transfers at or before this time (Unix seconds).
+    pub until: Option<i64>,
+    /// Only this asset; `None` = one report per asset the node moved.
+    pub asset: Option<String>,
+}
+
+impl Default for ExposureOptions {
+    fn default() -> Self {
+        ExposureOptions {
+            direction: Direction::In,
+            hops: 3,
+            model: TaintModel::Haircut,
+            min_amount: Amount::ZERO,
+            since: None,
+            until: None,
+            asset: None,
+        }
+    }
+}
+
+/// A node that contributed to a category (evidence).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExposureSource {
+    /// Node key (address).
+    pub node: String,
+    /// Value attributed through it.
+    pub value: Amount,
+    /// Hops from the target.
+    pub hops: u32,
+}
+
+/// Exposure to one category.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryExposure {
+    /// The category.
+    pub category: Category,
+    /// Whether it is a risk category (as opposed to a service).
+    pub risk: bool,
+    /// Value exposed, in base units.
+    pub value: Amount,
+    /// `value / total` (for display; the amounts are exact).
+    pub share: f64,
+    /// Of `value`, found at hop 1.
+    pub direct: Amount,
+    /// Of `value`, found at hop 2 or more.
+    pub indirect: Amount,
+    /// The lowest hop at which the category was found.
+    pub min_hops: u32,
+    /// The largest contributing nodes (at most 5), as evidence.
+    pub sources: Vec<ExposureSource>,
+}
+
+/// The exposure of one node in one asset.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExposureReport {
+    /// The node's key.
+    pub target: String,
+    /// Direction.
+    pub direction: Direction,
+    /// Model.
+    pub model: TaintModel,
+    /// Hop limit.
+    pub hops: u32,
+    /// Asset.
+    pub asset: String,
+    /// Value received (or sent) by the node in the window: the base of every share.
+    pub total: Amount,
+    /// Per category with non-zero exposure, highest value first.
+    pub categories: Vec<CategoryExposure>,
+    /// Haircut: value not attributed to any category (untagged origins, beyond the hop
+    /// limit, below the minimum amount, or rounding). Poison: zero.
+    pub untraced: Amount,
+}
+
+fn u(a: Amount) -> U256 {
+    a.as_u256()
+}
+fn amt(v: U256) -> Amount {
+    Amount::from_be_bytes(v.to_be_bytes::<32>())
+}
+
+struct Ctx<'a> {
+    g: &'a Graph,
+    tags: &'a HashMap<NodeId, Category>,
+    opts: &'a ExposureOptions,
+    asset: &'a str,
+}
+
+impl<'a> Ctx<'a> {
+    /// Upstream edges of `n` that carry the asset inside the time window, as
+    /// `(neighbour, amount)`.
+    fn upstream(&self, n: NodeId) -> Vec<(NodeId, U256)> {
+        let keep = |e: &Edge<'_>| {
+            e.asset == self.asset
+                && self.opts.since.is_none_or(|s| e.time.is_some_and(|t| t >= s))
+                && self.opts.until.is_none_or(|s| e.time.is_some_and(|t| t <= s))
+        };
+        match self.opts.direction {
+            Direction::In => {
+                self.g.in_edges(n).filter(keep).map(|e| (e.src, u(e.amount))).collect()
+            }
+            Direction::Out => {
+                self.g.out_edges(n).filter(keep).map(|e| (e.dst, u(e.amount))).collect()
+            }
+        }
+    }
+    fn cost(&self, n: NodeId) -> u32 {
+        match self.g.kind(n) {
+            NodeKind::Address => 1,
+            NodeKind::Transaction => 0,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    value: U256,
+    direct: U256,
+    min_hops: u32,
+    sources: HashMap<NodeId, (U256, u32)>,
+}
+
+impl Acc {
+    fn add(&mut self, node: NodeId, v: U256, hops: u32) {
+        if self.value.is_zero() && self.sources.is_empty() {
+            self.min_hops = hops;
+        }
+        self.min_hops = self.min_hops.min(hops);
+        self.value = self.value.saturating_add(v);
+        if hops <= 1 {
+            self.direct = self.direct.saturating_add(v);
+        }
+        let s = self.sources.entry(node).or_insert((U256::ZERO, hops));
+        s.0 = s.0.saturating_add(v);
+        s.1 = s.1.min(hops);
+    }
+}
+
+/// `f * a / d`, floored, exact (512-bit intermediate).
+fn share(f: U256, a: U256, d: U256) -> U256 {
+    if d.is_zero() {
+        return U256::ZERO;
+    }
+    let p = U512::from(f) * U512::from(a) / U512::from(d);
+    // p <= f whenever a <= d, which holds for a part of d.
+    p.saturating_to::<U256>().min(f)
+}
+
+/// Computes the exposure of `target`: one report per asset (or only `opts.asset`).
+/// `tags` is the category of every tagged node (see [`crate::TagSet::resolve`]).
+///
+/// # Errors
+/// [`GraphError::NotInGraph`] when `target` is not a node of `graph`.
+pub fn exposure(
+    graph: &Graph,
+    tags: &HashMap<NodeId, Category>,
+    target: NodeId,
+    opts: &ExposureOptions,
+) -> Result<Vec<ExposureReport>, GraphError> {
+    if target.0 >= graph.node_count() {
+        return Err(GraphError::NotInGraph { key: format!("node #{}", target.0) });
+    }
+    let assets: Vec<String> = match &opts.asset {
+        Some(a) => vec![a.clone()],
+        None => {
+            let edges: Vec<Edge<'_>> = match opts.direction {
+                Direction::In => graph.in_edges(target).collect(),
+                Direction::Out => graph.out_edges(target).collect(),
+            };
+            let mut v: Vec<String> = edges.iter().map(|e| e.asset.to_owned()).collect();
+            v.sort();
+            v.dedup();
+            v
+        }
+    };
+    let mut out = Vec::new();
+    for asset in &assets {
+        let ctx = Ctx { g: graph, tags, opts, asset };
+        let (total, accs, untraced) = match opts.model {
+            TaintModel::Haircut => haircut(&ctx, target),
+            TaintModel::Poison => poison(&ctx, target),
+        };
+        let mut categories: Vec<CategoryExposure> = accs
+            .into_iter()
+            .filter(|(_, a)| !a.value.is_zero())
+            .map(|(category, a)| {
+                let mut sources: Vec<ExposureSource> = a
+                    .sources
+                    .iter()
+                    .map(|(n, (v, h))| ExposureSource {
+                        node: graph.key(*n).to_owned(),
+                        value: amt(*v),
+                        hops: *h,
+                    })
+                    .collect();
+                sources.sort_by(|x, y| y.value.cmp(&x.value).then(x.node.cmp(&y.node)));
+                sources.truncate(5);
+                CategoryExposure {
+                    category,
+                    risk: category.is_risk(),
+                    value: amt(a.value),
+                    share: ratio(a.value, total),
+                    direct: amt(a.direct),
+                    indirect: amt(a.value - a.direct),
+                    min_hops: a.min_hops,
+                    sources,
+                }
+            })
+            .collect();
+        categories.sort_by(|x, y| y.value.cmp(&x.value).then(x.category.cmp(&y.category)));
+        out.push(ExposureReport {
+            target: graph.key(target).to_owned(),
+            direction: opts.direction,
+            model: opts.model,
+            hops: opts.hops,
+            asset: asset.clone(),
+            total: amt(total),
+            categories,
+            untraced: amt(untraced),
+        });
+    }
+    Ok(out)
+}
+
+/// `a / b` as a float for display (scores may be floats; money never is).
+fn ratio(a: U256, b: U256) -> f64 {
+    if b.is_zero() {
+        return 0.0;
+    }
+    // Scale both to at most 2^52 so the division is exact enough for a percentage.
+    let shift = b.bit_len().saturating_sub(52);
+    let (a, b) = (a >> shift, b >> shift);
+    let to_f = |x: U256| x.to::<u64>() as f64;
+    if b.is_zero() {
+        return 0.0;
+    }
+    to_f(a) / to_f(b)
+}
+
+type Result3 = (U256, BTreeMap<Category, Acc>, U256);
+
+fn haircut(ctx: &Ctx<'_>, target: NodeId) -> Result3 {
+    let first = ctx.upstream(target);
+    let total = first.iter().fold(U256::ZERO, |s, (_, a)| s.saturating_add(*a));
+    let mut accs: BTreeMap<Category, Acc> = BTreeMap::new();
+    let mut untraced = U256::ZERO;
+    // Frontier keyed by (node, hops used); values are traced amounts.
+    let mut frontier: HashMap<(NodeId, u32), U256> = HashMap::new();
+    frontier.insert((target, 0), total);
+    let max_steps = 2 * ctx.opts.hops as usize + 2;
+    for step in 0..=max_steps {
+        if frontier.is_empty() {
+            break;
+        }
+        let mut next: HashMap<(NodeId, u32), U256> = HashMap::new();
+        let mut keys: Vec<(NodeId, u32)> = frontier.keys().copied().collect();
+        keys.sort_unstable();
+        for key in keys {
+            let (n, hops) = key;
+            let f = frontier[&key];
+            if n != target || step > 0 {
+                if let Some(&c) = ctx.tags.get(&n) {
+                    accs.entry(c).or_default().add(n, f, hops);
+                    continue;
+                }
+            }
+            let ups = if step == max_steps { Vec::new() } else { ctx.upstream(n) };
+            let d = ups.iter().fold(U256::ZERO, |s, (_, a)| s.saturating_add(*a));
+            let mut passed = U256::ZERO;
+            for (m, a) in ups {
+                let h = hops + ctx.cost(m);
+                if h > ctx.opts.hops || a < u(ctx.opts.min_amount) {
+                    continue;
+                }
+                let part = share(f, a, d);
+                if part.is_zero() {
+                    continue;
+                }
+                passed += part;
+                let slot = next.entry((m, h)).or_insert(U256::ZERO);
+                *slot = slot.saturating_add(part);
+            }
+            untraced = untraced.saturating_add(f - passed.min(f));
+        }
+        frontier = next;
+    }
+    for f in frontier.values() {
+        untraced = untraced.saturating_add(*f);
+    }
+    (total, accs, untraced)
+}
+
+fn poison(ctx: &Ctx<'_>, target: NodeId) -> Result3 {
+    let first = ctx.upstream(target);
+    let total = first.iter().fold(U256::ZERO, |s, (_, a)| s.saturating_add(*a));
+    let mut accs: BTreeMap<Category, Acc> = BTreeMap::new();
+    let mut cache: HashMap<NodeId, Vec<(Category, NodeId, u32)>> = HashMap::new();
+    for (m, a) in first {
+        let h0 = ctx.cost(m);
+        if h0 > ctx.opts.hops || a < u(ctx.opts.min_amount) {
+            continue;
+        }
+        let found = cache.entry(m).or_insert_with(|| reach(ctx, m, h0));
+        for &(c, node, h) in found.iter() {
+            accs.entry(c).or_default().add(node, a, h);
+        }
+    }
+    (total, accs, U256::ZERO)
+}
+
+/// Categories reachable upstream from `start` (at `h0` hops) within the limit: the nearest
+/// node of each category, tagged nodes ending the search.
+fn reach(ctx: &Ctx<'_>, start: NodeId, h0: u32) -> Vec<(Category, NodeId, u32)> {
+    let mut best: BTreeMap<Category, (u32, NodeId)> = BTreeMap::new();
+    let mut dist: HashMap<NodeId, u32> = HashMap::new();
+    let mut queue: VecDeque<(NodeId, u32)> = VecDeque::new();
+    dist.insert(start, h0);
+    queue.push_back((start, h0));
+    // 0-1 BFS: zero-cost moves (into transaction nodes) go to the front, so every node is
+    // settled at its fewest hops.
+    while let Some((n, h)) = queue.pop_front() {
+        if dist.get(&n).is_some_and(|&d| d < h) {
+            continue;
+        }
+        if let Some(&c) = ctx.tags.get(&n) {
+            let e = best.entry(c).or_insert((h, n));
+            if (h, n) < *e {
+                *e = (h, n);
+            }
+            continue;
+        }
+        for (m, a) in ctx.upstream(n) {
+            let cost = ctx.cost(m);
+            let hm = h + cost;
+            if hm > ctx.opts.hops || a < u(ctx.opts.min_amount) {
+                continue;
+            }
+            if dist.get(&m).is_some_and(|&d| d <= hm) {
+                continue;
+            }
+            dist.insert(m, hm);
+            if cost == 0 {
+                queue.push_front((m, hm));
+            } else {
+                queue.push_back((m, hm));
+            }
+        }
+    }
+    best.into_iter().map(|(c, (h, n))| (c, n, h)).collect()
+}

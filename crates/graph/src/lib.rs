@@ -1,0 +1,54 @@
+//! The transaction graph: every address (and every UTXO transaction) as a dense `u32`
+//! [`NodeId`], and every transfer as an edge, in immutable memory-mapped CSR segments built
+//! from the transfer store and appended to without a rebuild. Fund tracing (exposure by risk
+//! category, paths as evidence) and attribution tags live here too while they are small.
+//!
+//! - Bitcoin keeps the address → transaction → address structure: an input is an edge from
+//!   the spent output's address to the transaction node, an output an edge from the
+//!   transaction node to the paid address (`n + m` edges per transaction, not `n × m`).
+//! - Account chains keep their transfers: one edge from sender to receiver.
+//! - Amounts are exact integers in base units (u64 inline, wider values in a side table);
+//!   never floats.
+//!
+//! File format: `docs/formats/graph.md`. Categories: `docs/taxonomy.md`.
+//!
+//! ```
+//! use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeKind};
+//! use floodgate_types::{Amount, Chain, Hash32};
+//! let dir = std::env::temp_dir().join(format!("fg-graph-doc-{}", std::process::id()));
+//! let empty = Graph::open_or_empty(&dir)?;
+//! let mut b = GraphBuilder::new(Some(&empty));
+//! let a = b.node("0x1111111111111111111111111111111111111111", NodeKind::Address)?;
+//! let c = b.node("0x2222222222222222222222222222222222222222", NodeKind::Address)?;
+//! let e = EdgeInput {
+//!     amount: Amount::from(5u64),
+//!     time: Some(1_700_000_000),
+//!     asset: "ETH",
+//!     txid: Hash32([7; 32]),
+//!     chain: Chain::Ethereum,
+//! };
+//! b.add_edge(a, c, &e)?;
+//! b.commit(&empty, Default::default())?;
+//! let g = Graph::open(&dir)?;
+//! assert_eq!(g.out_edges(a).next().map(|e| e.dst), Some(c));
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # Ok::<(), floodgate_graph::GraphError>(())
+//! ```
+
+mod error;
+mod exposure;
+mod graph;
+mod path;
+mod segment;
+mod tags;
+
+pub use error::GraphError;
+pub use exposure::{
+    exposure, CategoryExposure, Direction, ExposureOptions, ExposureReport, TaintModel,
+};
+pub use graph::{
+    tx_key, BuildReport, ChainTip, Edge, EdgeInput, Graph, GraphBuilder, NodeId, NodeKind,
+    GRAPH_DIR, MANIFEST_FILE,
+};
+pub use path::{paths, to_dot, FundPath, PathOptions, PathStep};
+pub use tags::{Category, Tag, TagError, TagSet};

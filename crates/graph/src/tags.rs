@@ -1,0 +1,500 @@
+//! Attribution tags: GraphSense TagPacks (YAML) mapped onto floodgate's risk-category
+//! taxonomy (`docs/taxonomy.md`), validated whole-pack-or-nothing, and resolved to nodes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use floodgate_types::Address;
+use serde::{Deserialize, Serialize};
+
+use crate::{Graph, NodeId};
+
+/// floodgate's risk categories. The mapping from TagPack `category` and `abuse` values is
+/// [`Category::from_tagpack`]; the definitions are in `docs/taxonomy.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// On a government sanctions list (OFAC SDN, UN, EU …).
+    Sanctioned,
+    /// Terrorist or violent-extremist financing.
+    TerroristFinancing,
+    /// Ransomware operators and their payment addresses.
+    Ransomware,
+    /// Darknet markets.
+    DarknetMarket,
+    /// Custodial mixers and tumblers (Tornado Cash, Sinbad …).
+    Mixer,
+    /// Scams: investment fraud, Ponzi and pyramid schemes, sextortion, pig butchering.
+    Scam,
+    /// Phishing and address-poisoning drainers.
+    Phishing,
+    /// Proceeds of hacks and thefts.
+    Theft,
+    /// Blocked by a token issuer (e.g. the USDT blacklist).
+    Blocklisted,
+    /// Collaborative CoinJoin transactions (Wasabi, Whirlpool, JoinMarket).
+    Coinjoin,
+    /// Gambling services.
+    Gambling,
+    /// Exchanges (licensed or not; the licence is a property of the entity, not the tag).
+    Exchange,
+    /// Hosted wallets and payment services.
+    WalletService,
+    /// Decentralised-finance protocols (DEXes, lending, bridges).
+    Defi,
+    /// Miners and mining pools.
+    Miner,
+    /// Other known services.
+    Service,
+    /// Organisations (charities, companies, funds) that are not financial services.
+    Organization,
+    /// Individual users.
+    User,
+}
+
+impl Category {
+    /// All categories, in the order reports list them.
+    pub const ALL: [Category; 18] = [
+        Category::Sanctioned,
+        Category::TerroristFinancing,
+        Category::Ransomware,
+        Category::DarknetMarket,
+        Category::Mixer,
+        Category::Scam,
+        Category::Phishing,
+        Category::Theft,
+        Category::Blocklisted,
+        Category::Coinjoin,
+        Category::Gambling,
+        Category::Exchange,
+        Category::WalletService,
+        Category::Defi,
+        Category::Miner,
+        Category::Service,
+        Category::Organization,
+        Category::User,
+    ];
+
+    /// The snake-case name used in output and in `docs/taxonomy.md`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Sanctioned => "sanctioned",
+            Category::TerroristFinancing => "terrorist_financing",
+            Category::Ransomware => "ransomware",
+            Category::DarknetMarket => "darknet_market",
+            Category::Mixer => "mixer",
+            Category::Scam => "scam",
+            Category::Phishing => "phishing",
+            Category::Theft => "theft",
+            Category::Blocklisted => "blocklisted",
+            Category::Coinjoin => "coinjoin",
+            Category::Gambling => "gambling",
+            Category::Exchange => "exchange",
+            Category::WalletService => "wallet_service",
+            Category::Defi => "defi",
+            Category::Miner => "miner",
+            Category::Service => "service",
+            Category::Organization => "organization",
+            Category::User => "user",
+        }
+    }
+
+    /// Parses [`Category::as_str`].
+    pub fn parse(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Whether value from this category is a risk to report (as opposed to a service or party).
+    pub fn is_risk(self) -> bool {
+        matches!(
+            self,
+            Category::Sanctioned
+                | Category::TerroristFinancing
+                | Category::Ransomware
+                | Category::DarknetMarket
+                | Category::Mixer
+                | Category::Scam
+                | Category::Phishing
+                | Category::Theft
+                | Category::Blocklisted
+        )
+    }
+
+    /// The category for a TagPack `category` value (GraphSense taxonomy), or `None` when it
+    /// is not one floodgate knows: such a pack is rejected.
+    pub fn from_tagpack_category(s: &str) -> Option<Category> {
+        Some(match s {
+            "exchange" => Category::Exchange,
+            "market" => Category::DarknetMarket,
+            "mixing_service" => Category::Mixer,
+            "coinjoin" => Category::Coinjoin,
+            "gambling" => Category::Gambling,
+            "miner" | "mining_service" => Category::Miner,
+            "wallet_service" | "payment_processor" | "atm" => Category::WalletService,
+            "defi" | "defi_lending" | "defi_dex" | "defi_bridge" | "bridge" => Category::Defi,
+            "service" | "shop" | "hosting" | "faucet" | "ico_wallet" | "smart_contract" => {
+                Category::Service
+            }
+            "organization" | "donation" => Category::Organization,
+            "user" => Category::User,
+            "black_list" => Category::Blocklisted,
+            "perpetrator" => Category::Theft,
+            _ => return None,
+        })
+    }
+
+    /// The category for a TagPack `abuse` value, or `None` when unknown (pack rejected).
+    pub fn from_tagpack_abuse(s: &str) -> Option<Category> {
+        Some(match s {
+            "sanction" => Category::Sanctioned,
+            "terrorism" | "extremism" => Category::TerroristFinancing,
+            "ransomware" => Category::Ransomware,
+            "scam" | "investment_fraud" | "ponzi_scheme" | "pyramid_scheme" | "sextortion"
+            | "honeypot" => Category::Scam,
+            "phishing" => Category::Phishing,
+            "service_hack" | "theft" => Category::Theft,
+            "mixing" => Category::Mixer,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Category {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One attribution tag on an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tag {
+    /// Canonical address.
+    pub address: String,
+    /// floodgate category (an `abuse` value wins over the service `category`).
+    pub category: Category,
+    /// The label as published.
+    pub label: String,
+    /// Where the tag came from: the pack file and its `source` field.
+    pub source: String,
+    /// TagPack confidence level, when given.
+    pub confidence: Option<String>,
+    /// TagPack actor, when given.
+    pub actor: Option<String>,
+}
+
+/// A TagPack that could not be loaded. Nothing of the pack is kept.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TagError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML or not a TagPack.
+    #[error("{}:{line}: not a valid TagPack: {detail}; nothing of this pack was loaded", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A tag's category or abuse value is not in the taxonomy.
+    #[error("{}:{line}: unknown {field} '{value}' (see docs/taxonomy.md); nothing of this pack was loaded", path.display())]
+    BadCategory {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// `category` or `abuse`.
+        field: &'static str,
+        /// The value.
+        value: String,
+    },
+    /// An address is not valid for its currency.
+    #[error("{}:{line}: invalid {currency} address '{address}': {reason}; nothing of this pack was loaded", path.display())]
+    BadAddress {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The currency given.
+        currency: String,
+        /// The address.
+        address: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+struct RawPack {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(flatten)]
+    header: RawFields,
+    #[serde(default)]
+    tags: Vec<RawTag>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+struct RawFields {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    abuse: Option<String>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    network: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    confidence: Option<String>,
+    #[serde(default)]
+    actor: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawTag {
+    address: String,
+    #[serde(flatten)]
+    fields: RawFields,
+}
+
+/// Tags loaded so far, by canonical address.
+#[derive(Debug, Clone, Default)]
+pub struct TagSet {
+    by_address: HashMap<String, Vec<Tag>>,
+    skipped_unsupported: usize,
+    skipped_uncategorized: usize,
+}
+
+/// Finds needles in a text front to back, reporting 1-based line numbers in linear time.
+struct LineFinder<'t> {
+    text: &'t str,
+    pos: usize,
+    line: usize,
+}
+
+impl<'t> LineFinder<'t> {
+    fn new(text: &'t str) -> Self {
+        LineFinder { text, pos: 0, line: 1 }
+    }
+    /// The line of the next occurrence of `needle` at or after the last one found (0 when
+    /// there is none; the cursor then stays put).
+    fn next(&mut self, needle: &str) -> usize {
+        let line_start = self.text[..self.pos].rfind('\n').map_or(0, |i| i + 1);
+        match self.text[line_start..].find(needle) {
+            Some(i) => {
+                let at = line_start + i;
+                self.line += self.text[self.pos..at].matches('\n').count();
+                self.pos = at;
+                self.line
+            }
+            None => 0,
+        }
+    }
+}
+
+/// The line of the first occurrence of `needle` in `text` (0 when absent).
+fn line_of(text: &str, needle: &str) -> usize {
+    text.find(needle).map_or(0, |i| text[..i].matches('\n').count() + 1)
+}
+
+impl TagSet {
+    /// An empty set.
+    pub fn new() -> TagSet {
+        TagSet::default()
+    }
+
+    /// Loads one TagPack file. Tags inherit the pack-level fields they do not set. Tags on
+    /// currencies floodgate does not ingest (LTC, XMR …) are counted and skipped.
+    ///
+    /// # Errors
+    /// [`TagError`] naming the file and line; the set is unchanged on error.
+    pub fn load_tagpack(&mut self, path: &Path) -> Result<usize, TagError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| TagError::Io { path: path.to_owned(), source })?;
+        let pack: RawPack = serde_norway::from_str(&text).map_err(|e| TagError::Syntax {
+            path: path.to_owned(),
+            line: e.location().map_or(0, |l| l.line()),
+            detail: e.to_string(),
+        })?;
+        let _ = pack.title;
+        let mut staged: Vec<Tag> = Vec::new();
+        let mut skipped = 0;
+        let mut uncategorized = 0;
+        let mut finder = LineFinder::new(&text);
+        for t in &pack.tags {
+            let line = finder.next(&t.address);
+            let f = &t.fields;
+            let h = &pack.header;
+            let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
+            let category = pick(&f.category, &h.category);
+            let abuse = pick(&f.abuse, &h.abuse);
+            let bad = |field: &'static str, value: &str| {
+                let l = line_of(&text, &format!("{field}: {value}"));
+                TagError::BadCategory {
+                    path: path.to_owned(),
+                    line: if l == 0 { line } else { l },
+                    field,
+                    value: value.to_owned(),
+                }
+            };
+            let service = match &category {
+                Some(c) => {
+                    Some(Category::from_tagpack_category(c).ok_or_else(|| bad("category", c))?)
+                }
+                None => None,
+            };
+            let risk = match &abuse {
+                Some(a) => Some(Category::from_tagpack_abuse(a).ok_or_else(|| bad("abuse", a))?),
+                None => None,
+            };
+            // TagPacks may leave the category out (a label only): such a tag says who, not
+            // what risk, so it is counted and skipped rather than guessed.
+            let Some(cat) = risk.or(service) else {
+                uncategorized += 1;
+                continue;
+            };
+            let currency = pick(&f.currency, &h.currency)
+                .or_else(|| pick(&f.network, &h.network))
+                .unwrap_or_default();
+            let currency = currency.trim().to_owned();
+            let addr = match Address::parse_listed(&currency, t.address.trim()) {
+                Ok(a) => a,
+                Err(e) if e.is_unsupported() => {
+                    skipped += 1;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(TagError::BadAddress {
+                        path: path.to_owned(),
+                        line,
+                        currency,
+                        address: t.address.clone(),
+                        reason: e.to_string(),
+                    })
+                }
+            };
+            let file =
+                path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            staged.push(Tag {
+                address: addr.to_canonical(),
+                category: cat,
+                label: pick(&f.label, &h.label).unwrap_or_default(),
+                source: match pick(&f.source, &h.source) {
+                    Some(s) => format!("{file} ({s})"),
+                    None => file,
+                },
+                confidence: pick(&f.confidence, &h.confidence),
+                actor: pick(&f.actor, &h.actor),
+            });
+        }
+        let n = staged.len();
+        for t in staged {
+            self.add(t);
+        }
+        self.skipped_unsupported += skipped;
+        self.skipped_uncategorized += uncategorized;
+        Ok(n)
+    }
+
+    /// Loads every `*.yaml`/`*.yml` file under `dir` (recursively, in name order; a file is
+    /// loaded as itself), each pack all-or-nothing. A bad pack is rejected and reported; the
+    /// others still load. Returns the number of tags loaded and the rejected packs' errors.
+    ///
+    /// # Errors
+    /// [`TagError::Io`] when `dir` cannot be listed.
+    pub fn load_dir(&mut self, dir: &Path) -> Result<(usize, Vec<TagError>), TagError> {
+        let mut files = Vec::new();
+        collect_yaml(dir, &mut files)
+            .map_err(|source| TagError::Io { path: dir.to_owned(), source })?;
+        files.sort();
+        let mut n = 0;
+        let mut rejected = Vec::new();
+        for f in files {
+            // Actor packs describe actors, not addresses.
+            if f.to_string_lossy().contains("actorpack") {
+                continue;
+            }
+            match self.load_tagpack(&f) {
+                Ok(k) => n += k,
+                Err(e) => rejected.push(e),
+            }
+        }
+        Ok((n, rejected))
+    }
+
+    /// Adds one tag.
+    pub fn add(&mut self, tag: Tag) {
+        let v = self.by_address.entry(tag.address.clone()).or_default();
+        if !v.contains(&tag) {
+            v.push(tag);
+        }
+    }
+
+    /// Tags of a canonical address.
+    pub fn of(&self, address: &str) -> &[Tag] {
+        self.by_address.get(address).map_or(&[], Vec::as_slice)
+    }
+
+    /// Number of tagged addresses.
+    pub fn len(&self) -> usize {
+        self.by_address.len()
+    }
+
+    /// Whether no tag is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.by_address.is_empty()
+    }
+
+    /// Tags skipped because their currency is not one floodgate ingests.
+    pub fn skipped_unsupported(&self) -> usize {
+        self.skipped_unsupported
+    }
+
+    /// Tags skipped because they carry neither a category nor an abuse value.
+    pub fn skipped_uncategorized(&self) -> usize {
+        self.skipped_uncategorized
+    }
+
+    /// The category of each tagged node of `graph` (the highest-risk one when an address
+    /// has several: the order of [`Category::ALL`]).
+    pub fn resolve(&self, graph: &Graph) -> HashMap<NodeId, Category> {
+        let mut out = HashMap::new();
+        for (addr, tags) in &self.by_address {
+            if let Some(n) = graph.lookup(addr) {
+                if let Some(c) = tags.iter().map(|t| t.category).min() {
+                    out.insert(n, c);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if dir.is_file() {
+        out.push(dir.to_owned());
+        return Ok(());
+    }
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.is_dir() {
+            collect_yaml(&p, out)?;
+        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,476 @@
+//! floodgate-graph tests: segments against a naive model, exposure against a naive
+//! reference, paths, corruption, TagPacks.
+
+// In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use floodgate_graph::{
+    exposure, paths, to_dot, Category, Direction, EdgeInput, ExposureOptions, Graph, GraphBuilder,
+    GraphError, NodeId, NodeKind, PathOptions, TagSet, TaintModel,
+};
+use floodgate_types::{Amount, Chain, Hash32};
+use proptest::prelude::*;
+
+/// A raw edge of a test graph: (from, to, amount, time, asset index, tx byte).
+type RawEdge = (u32, u32, u128, u32, u8, u8);
+
+fn key(i: u32) -> String {
+    format!("0x{:040x}", i + 1)
+}
+
+const ASSETS: [&str; 2] = ["ETH", "USDT"];
+
+/// Builds a graph of account nodes `0..n` from `edges`, splitting them over two segments at
+/// `split`. Node `i` is created on first use, so ids follow first appearance.
+fn build(dir: &Path, n: u32, edges: &[RawEdge], split: usize) -> (Graph, Vec<NodeId>) {
+    let mut ids = vec![NodeId(u32::MAX); n as usize];
+    for part in [&edges[..split.min(edges.len())], &edges[split.min(edges.len())..]] {
+        let base = Graph::open_or_empty(dir).unwrap();
+        let mut b = GraphBuilder::new(Some(&base));
+        for &(f, t, a, time, asset, tx) in part {
+            let fi = b.node(&key(f), NodeKind::Address).unwrap();
+            let ti = b.node(&key(t), NodeKind::Address).unwrap();
+            ids[f as usize] = fi;
+            ids[t as usize] = ti;
+            let e = EdgeInput {
+                amount: Amount::from_base_units(a),
+                time: if time == 0 { None } else { Some(i64::from(time)) },
+                asset: ASSETS[asset as usize],
+                txid: Hash32([tx; 32]),
+                chain: Chain::Ethereum,
+            };
+            b.add_edge(fi, ti, &e).unwrap();
+        }
+        b.commit(&base, BTreeMap::new()).unwrap();
+    }
+    (Graph::open(dir).unwrap(), ids)
+}
+
+fn edges_strategy() -> impl Strategy<Value = (u32, Vec<RawEdge>, usize)> {
+    (2u32..10).prop_flat_map(|n| {
+        let amount = prop_oneof![1u128..1_000, 1u128..u128::MAX, Just(u128::from(u64::MAX) + 1)];
+        let e = (0..n, 0..n, amount, 0u32..5, 0u8..2, 0u8..4);
+        (Just(n), proptest::collection::vec(e, 0..30), 0usize..30)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Out- and in-edges of every node equal a naive HashMap model, across two segments.
+    #[test]
+    fn segments_equal_a_naive_model((n, edges, split) in edges_strategy()) {
+        let dir = tempfile::tempdir().unwrap();
+        let (g, ids) = build(dir.path(), n, &edges, split);
+        g.verify().unwrap();
+        prop_assert_eq!(g.edge_count(), edges.len() as u64);
+        let mut out: HashMap<u32, Vec<(u32, u128, u8)>> = HashMap::new();
+        let mut inn: HashMap<u32, Vec<(u32, u128, u8)>> = HashMap::new();
+        for &(f, t, a, _, asset, _) in &edges {
+            out.entry(f).or_default().push((t, a, asset));
+            inn.entry(t).or_default().push((f, a, asset));
+        }
+        for i in 0..n {
+            if ids[i as usize].0 == u32::MAX { continue; }
+            let node = ids[i as usize];
+            prop_assert_eq!(g.lookup(&key(i)), Some(node));
+            prop_assert_eq!(g.key(node), key(i));
+            let back = |id: NodeId| ids.iter().position(|&x| x == id).unwrap() as u32;
+            let asset_ix = |s: &str| ASSETS.iter().position(|&a| a == s).unwrap() as u8;
+            // Out-edges keep insertion order (segment by segment, each stable).
+            let got: Vec<_> = g.out_edges(node)
+                .map(|e| (back(e.dst), e.amount.to_u128().unwrap(), asset_ix(e.asset))).collect();
+            let want_out = out.get(&i).cloned().unwrap_or_default();
+            prop_assert_eq!(&got, &want_out);
+            let mut got: Vec<_> = g.in_edges(node)
+                .map(|e| (back(e.src), e.amount.to_u128().unwrap(), asset_ix(e.asset))).collect();
+            let mut want = inn.get(&i).cloned().unwrap_or_default();
+            got.sort();
+            want.sort();
+            prop_assert_eq!(got, want);
+        }
+        prop_assert_eq!(g.lookup("0xnot-there"), None);
+    }
+
+    /// Haircut equals a naive reference, conserves value exactly, and with --hops 1 equals
+    /// direct exposure; poison with --hops 1 equals direct exposure too, and poison never
+    /// attributes less than haircut.
+    #[test]
+    fn haircut_and_poison_against_naive_reference(
+        (n, edges, _split) in edges_strategy(),
+        tagged in proptest::collection::btree_map(0u32..10, 0usize..4, 0..5),
+        hops in 1u32..5,
+        target in 0u32..10,
+    ) {
+        let edges: Vec<RawEdge> = edges.into_iter().map(|(f, t, a, ti, _, tx)| (f, t, a % 1_000_000 + 1, ti, 0, tx)).collect();
+        let target = target % n;
+        let dir = tempfile::tempdir().unwrap();
+        let (g, ids) = build(dir.path(), n, &edges, edges.len());
+        let Some(&tid) = ids.get(target as usize).filter(|i| i.0 != u32::MAX) else { return Ok(()) };
+        let cats = [Category::Sanctioned, Category::Scam, Category::Mixer, Category::Exchange];
+        let tags_raw: HashMap<u32, Category> = tagged.iter().filter(|(k, _)| **k < n).map(|(k, c)| (*k, cats[*c])).collect();
+        let tags: HashMap<NodeId, Category> = tags_raw.iter()
+            .filter(|(k, _)| ids[**k as usize].0 != u32::MAX)
+            .map(|(k, c)| (ids[*k as usize], *c)).collect();
+        let opts = ExposureOptions { hops, asset: Some("ETH".into()), ..Default::default() };
+        let rep = exposure(&g, &tags, tid, &opts).unwrap().remove(0);
+        let (want, want_untraced, total) = naive_haircut(&edges, &tags_raw, target, hops);
+        let got: BTreeMap<Category, u128> = rep.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
+        prop_assert_eq!(&got, &want);
+        prop_assert_eq!(rep.untraced.to_u128().unwrap(), want_untraced);
+        prop_assert_eq!(rep.total.to_u128().unwrap(), total);
+        prop_assert_eq!(got.values().sum::<u128>() + want_untraced, total, "value is conserved");
+
+        let direct = naive_direct(&edges, &tags_raw, target);
+        let one = ExposureOptions { hops: 1, ..opts.clone() };
+        let h1 = exposure(&g, &tags, tid, &one).unwrap().remove(0);
+        let h1: BTreeMap<Category, u128> = h1.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
+        prop_assert_eq!(&h1, &direct);
+        let p1 = exposure(&g, &tags, tid, &ExposureOptions { model: TaintModel::Poison, ..one }).unwrap().remove(0);
+        let p1: BTreeMap<Category, u128> = p1.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
+        prop_assert_eq!(&p1, &direct);
+        let p = exposure(&g, &tags, tid, &ExposureOptions { model: TaintModel::Poison, ..opts }).unwrap().remove(0);
+        for c in &p.categories {
+            prop_assert!(c.value <= p.total);
+            let h = got.get(&c.category).copied().unwrap_or(0);
+            prop_assert!(c.value.to_u128().unwrap() >= h, "poison {} < haircut {h}", c.value);
+        }
+        for c in got.keys() {
+            prop_assert!(p.categories.iter().any(|x| x.category == *c), "haircut found {c}, poison did not");
+        }
+    }
+
+    /// The path search finds a path exactly when a naive BFS does, of the same length.
+    #[test]
+    fn shortest_paths_match_naive_bfs((n, edges, split) in edges_strategy(), a in 0u32..10, b in 0u32..10) {
+        let (a, b) = (a % n, b % n);
+        let dir = tempfile::tempdir().unwrap();
+        let (g, ids) = build(dir.path(), n, &edges, split);
+        let (Some(&ia), Some(&ib)) = (ids.get(a as usize), ids.get(b as usize)) else { return Ok(()) };
+        if ia.0 == u32::MAX || ib.0 == u32::MAX { return Ok(()) }
+        let ps = paths(&g, ia, ib, &PathOptions { max_hops: 4, limit: 3 }).unwrap();
+        let want = naive_bfs(&edges, a, b, 4);
+        match (ps.first(), want) {
+            (None, None) => {}
+            (Some(p), Some(d)) => {
+                prop_assert_eq!(p.steps.len(), d);
+                prop_assert_eq!(&p.steps[0].from, &key(a));
+                prop_assert_eq!(&p.steps.last().unwrap().to, &key(b));
+                for w in p.steps.windows(2) { prop_assert_eq!(&w[0].to, &w[1].from); }
+            }
+            (got, want) => prop_assert!(false, "got {:?}, naive {:?}", got.map(|p| p.steps.len()), want),
+        }
+    }
+}
+
+/// The haircut model written plainly over the raw edge list.
+fn naive_haircut(
+    edges: &[RawEdge],
+    tags: &HashMap<u32, Category>,
+    target: u32,
+    hops: u32,
+) -> (BTreeMap<Category, u128>, u128, u128) {
+    let ups = |n: u32| -> Vec<(u32, u128)> {
+        edges.iter().filter(|e| e.1 == n && e.4 == 0).map(|e| (e.0, e.2)).collect()
+    };
+    let total: u128 = ups(target).iter().map(|e| e.1).sum();
+    let mut frontier: HashMap<u32, u128> = HashMap::from([(target, total)]);
+    let mut cats: BTreeMap<Category, u128> = BTreeMap::new();
+    let mut untraced = 0u128;
+    for step in 0..=hops {
+        let mut next: HashMap<u32, u128> = HashMap::new();
+        for (&node, &f) in &frontier {
+            if step > 0 {
+                if let Some(c) = tags.get(&node) {
+                    *cats.entry(*c).or_default() += f;
+                    continue;
+                }
+            }
+            if step == hops {
+                untraced += f;
+                continue;
+            }
+            let u = ups(node);
+            let d: u128 = u.iter().map(|e| e.1).sum();
+            let mut passed = 0;
+            for (m, a) in u {
+                // Amounts here are below 2^20 and flows below 2^25: no overflow.
+                let part = f * a / d;
+                passed += part;
+                *next.entry(m).or_default() += part;
+            }
+            untraced += f - passed;
+        }
+        frontier = next;
+    }
+    cats.retain(|_, v| *v > 0);
+    (cats, untraced, total)
+}
+
+fn naive_direct(
+    edges: &[RawEdge],
+    tags: &HashMap<u32, Category>,
+    target: u32,
+) -> BTreeMap<Category, u128> {
+    let mut out: BTreeMap<Category, u128> = BTreeMap::new();
+    for e in edges.iter().filter(|e| e.1 == target && e.4 == 0) {
+        if let Some(c) = tags.get(&e.0) {
+            *out.entry(*c).or_default() += e.2;
+        }
+    }
+    out.retain(|_, v| *v > 0);
+    out
+}
+
+fn naive_bfs(edges: &[RawEdge], a: u32, b: u32, max: usize) -> Option<usize> {
+    if a == b {
+        return None;
+    }
+    let mut dist = HashMap::from([(a, 0usize)]);
+    let mut q = std::collections::VecDeque::from([a]);
+    while let Some(n) = q.pop_front() {
+        let d = dist[&n];
+        if d >= max {
+            continue;
+        }
+        for e in edges.iter().filter(|e| e.0 == n) {
+            if let std::collections::hash_map::Entry::Vacant(v) = dist.entry(e.1) {
+                v.insert(d + 1);
+                if e.1 == b {
+                    return Some(d + 1);
+                }
+                q.push_back(e.1);
+            }
+        }
+    }
+    None
+}
+
+/// A Bitcoin-shaped graph: two inputs into a transaction paying two outputs.
+#[test]
+fn utxo_hops_count_addresses_not_transaction_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let txid = Hash32([9; 32]);
+    let tx =
+        b.node(&floodgate_graph::tx_key(Chain::Bitcoin, &txid), NodeKind::Transaction).unwrap();
+    let bad = b.node("1BadBadBad", NodeKind::Address).unwrap();
+    let clean = b.node("1Clean", NodeKind::Address).unwrap();
+    let me = b.node("1Me", NodeKind::Address).unwrap();
+    let change = b.node("1Change", NodeKind::Address).unwrap();
+    let e = |v: u64| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(1_300_000_000),
+        asset: "BTC",
+        txid,
+        chain: Chain::Bitcoin,
+    };
+    b.add_edge(bad, tx, &e(300)).unwrap();
+    b.add_edge(clean, tx, &e(700)).unwrap();
+    b.add_edge(tx, me, &e(500)).unwrap();
+    b.add_edge(tx, change, &e(490)).unwrap(); // 10 fee
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(bad, Category::Ransomware)]);
+    let opts = ExposureOptions { hops: 1, ..Default::default() };
+    let r = exposure(&g, &tags, me, &opts).unwrap().remove(0);
+    assert_eq!(r.total, Amount::from(500u64));
+    assert_eq!(r.categories.len(), 1);
+    assert_eq!(r.categories[0].value, Amount::from(150u64), "500 × 300/1000");
+    assert_eq!(r.categories[0].min_hops, 1);
+    assert_eq!(r.categories[0].direct, Amount::from(150u64));
+    assert_eq!(r.untraced, Amount::from(350u64));
+    let p = exposure(&g, &tags, me, &ExposureOptions { model: TaintModel::Poison, ..opts })
+        .unwrap()
+        .remove(0);
+    assert_eq!(p.categories[0].value, Amount::from(500u64));
+    let out = exposure(
+        &g,
+        &tags,
+        bad,
+        &ExposureOptions { direction: Direction::Out, hops: 1, ..Default::default() },
+    )
+    .unwrap()
+    .remove(0);
+    assert!(out.categories.is_empty(), "{out:?}");
+    // The path bad → me goes through the transaction node.
+    let ps = paths(&g, bad, me, &PathOptions::default()).unwrap();
+    assert_eq!(ps.len(), 1);
+    assert_eq!(ps[0].hops, 1);
+    assert_eq!(ps[0].steps.len(), 2);
+    assert_eq!(ps[0].steps[1].amount, Amount::from(500u64));
+    let dot = to_dot(&ps, &|a| (a == "BTC").then_some(8));
+    assert!(dot.starts_with("digraph funds {"), "{dot}");
+    assert!(dot.contains("\"1BadBadBad\" -> \"tx:bitcoin:"), "{dot}");
+    assert!(dot.contains("0.000005 BTC"), "{dot}");
+    // Nothing from a node to itself, nothing backwards.
+    assert!(paths(&g, me, bad, &PathOptions::default()).unwrap().is_empty());
+}
+
+#[test]
+fn node_ids_are_stable_across_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let e1 = [(0, 1, 5, 10, 0, 1)];
+    let (g1, ids1) = build(dir.path(), 3, &e1, 1);
+    assert_eq!(g1.segment_count(), 2, "second (empty) part makes a second segment");
+    drop(g1);
+    let base = Graph::open(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let a = b.node(&key(0), NodeKind::Address).unwrap();
+    let c = b.node(&key(2), NodeKind::Address).unwrap();
+    assert_eq!(a, ids1[0]);
+    assert_eq!(c, NodeId(2));
+    let e = EdgeInput {
+        amount: Amount::from(7u64),
+        time: None,
+        asset: "ETH",
+        txid: Hash32([3; 32]),
+        chain: Chain::Ethereum,
+    };
+    b.add_edge(a, c, &e).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    assert_eq!(g.segment_count(), 3);
+    assert_eq!(g.lookup(&key(0)), Some(ids1[0]));
+    assert_eq!(g.lookup(&key(1)), Some(ids1[1]));
+    let outs: Vec<_> = g.out_edges(a).map(|e| (e.dst, e.amount)).collect();
+    assert_eq!(outs, vec![(ids1[1], Amount::from(5u64)), (c, Amount::from(7u64))]);
+    let ins: Vec<_> = g.in_edges(c).map(|e| (e.src, e.txid_string())).collect();
+    assert_eq!(ins, vec![(a, format!("0x{}", "03".repeat(32)))]);
+}
+
+fn first_segment(dir: &Path) -> std::path::PathBuf {
+    dir.join("seg-000001.fgs")
+}
+
+#[test]
+fn a_damaged_segment_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let edges: Vec<RawEdge> =
+        (0..20).map(|i| (i % 5, (i + 1) % 5, 100 + i as u128, 1, 0, 1)).collect();
+    build(dir.path(), 5, &edges, 20);
+    let seg = first_segment(dir.path());
+    let good = std::fs::read(&seg).unwrap();
+
+    // A flipped header byte: refused on open.
+    let mut bad = good.clone();
+    bad[20] ^= 0x01;
+    std::fs::write(&seg, &bad).unwrap();
+    let err = Graph::open(dir.path()).unwrap_err();
+    assert!(matches!(err, GraphError::Corrupt { .. }), "{err}");
+    assert!(err.to_string().contains("seg-000001.fgs"), "{err}");
+
+    // A flipped edge byte: found by verify, naming the section.
+    let mut bad = good.clone();
+    let n = bad.len();
+    bad[n - 200] ^= 0x40;
+    std::fs::write(&seg, &bad).unwrap();
+    match Graph::open(dir.path()) {
+        Ok(g) => {
+            let err = g.verify().unwrap_err();
+            assert!(err.to_string().contains("seg-000001.fgs"), "{err}");
+            assert!(err.to_string().contains("checksum mismatch"), "{err}");
+        }
+        Err(err) => assert!(matches!(err, GraphError::Corrupt { .. }), "{err}"),
+    }
+
+    // Truncated: refused, never a panic.
+    for len in [0, 10, 700, good.len() - 8] {
+        std::fs::write(&seg, &good[..len]).unwrap();
+        let err = Graph::open(dir.path()).unwrap_err();
+        assert!(matches!(err, GraphError::Corrupt { .. }), "len {len}: {err}");
+    }
+    // Not a graph at all.
+    let empty = tempfile::tempdir().unwrap();
+    assert!(matches!(Graph::open(empty.path()), Err(GraphError::NotBuilt { .. })));
+}
+
+/// Random byte damage anywhere never panics: open or verify reports it.
+#[test]
+fn random_damage_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let edges: Vec<RawEdge> =
+        (0..50).map(|i| (i % 7, (i * 3 + 1) % 7, 1 + i as u128, i, 0, i as u8)).collect();
+    build(dir.path(), 7, &edges, 50);
+    let seg = first_segment(dir.path());
+    let good = std::fs::read(&seg).unwrap();
+    for i in (0..good.len()).step_by(7) {
+        let mut bad = good.clone();
+        bad[i] = bad[i].wrapping_add(0x5b);
+        std::fs::write(&seg, &bad).unwrap();
+        if let Ok(g) = Graph::open(dir.path()) {
+            assert!(g.verify().is_err(), "damage at byte {i} went unnoticed");
+        }
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn tagpacks_are_validated_whole_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "good.yaml",
+        "title: t\ncategory: exchange\ncurrency: BTC\nsource: s\ntags:\n- address: 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S\n  label: x\n- address: '0x722122dF12D4e14e13Ac3b6895a86e84145b6967'\n  currency: ETH\n  abuse: sanction\n- address: LTC-address-skipped\n  currency: LTC\n",
+    );
+    let mut tags = TagSet::new();
+    assert_eq!(tags.load_tagpack(&good).unwrap(), 2);
+    assert_eq!(tags.skipped_unsupported(), 1);
+    assert_eq!(tags.of("12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S")[0].category, Category::Exchange);
+    let eth = tags.of("0x722122dF12D4e14e13Ac3b6895a86e84145b6967");
+    assert_eq!(eth[0].category, Category::Sanctioned, "abuse wins over category");
+
+    let bad_cat = write(
+        dir.path(),
+        "badcat.yaml",
+        "title: t\ncategory: exchange\ncurrency: BTC\ntags:\n- address: 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n- address: 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S\n  category: casino_royale\n",
+    );
+    let mut t2 = TagSet::new();
+    let err = t2.load_tagpack(&bad_cat).unwrap_err().to_string();
+    assert!(err.contains("badcat.yaml:7:"), "{err}");
+    assert!(err.contains("casino_royale"), "{err}");
+    assert!(t2.is_empty(), "nothing of the pack is half-loaded");
+
+    let bad_addr = write(
+        dir.path(),
+        "badaddr.yaml",
+        "title: t\ncategory: exchange\ncurrency: BTC\ntags:\n- address: 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n- address: 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3\n",
+    );
+    let err = t2.load_tagpack(&bad_addr).unwrap_err().to_string();
+    assert!(err.contains("badaddr.yaml:6:"), "{err}");
+    assert!(t2.is_empty());
+
+    let broken = write(dir.path(), "broken.yaml", "title: t\ntags: [\n  - : :\n");
+    let err = t2.load_tagpack(&broken).unwrap_err().to_string();
+    assert!(err.contains("broken.yaml:"), "{err}");
+}
+
+#[test]
+fn the_real_graphsense_tagpacks_load() {
+    let Some(dir) = floodgate_testdata::dir("attribution/graphsense-tagpacks/packs") else {
+        return;
+    };
+    let mut tags = TagSet::new();
+    let (n, rejected) = tags.load_dir(&dir).unwrap();
+    assert!(n > 1000, "{n} tags");
+    let tc = tags.of("0x8589427373D6D84E98730D7795D8f6f8731FDA16");
+    assert_eq!(tc.first().map(|t| t.category), Some(Category::Mixer), "Tornado Cash");
+    // The real EtherScamDB pack lists a Bitcoin address with a bad checksum: the whole pack
+    // is rejected, naming the file and line, and none of its tags is loaded.
+    let msgs: Vec<String> = rejected.iter().map(ToString::to_string).collect();
+    assert!(
+        msgs.iter().any(|m| m.contains("etherscamdb_tagpack.yaml:15521:")
+            && m.contains("1Mn386ue8o3mW9866octLNP8HFqcYsphJCV")),
+        "{msgs:#?}"
+    );
+    assert!(rejected.len() <= 3, "{msgs:#?}");
+}

@@ -1,0 +1,179 @@
+//! Bulk reads for building derived indexes (the transaction graph): every stored leg of a
+//! chain above a height, streamed in height order without materialising the whole store,
+//! and the block hashes a derived index needs to notice a reorganisation.
+
+use floodgate_types::{Amount, Chain, Hash32};
+
+use crate::write::amount_from_blob;
+use crate::{Store, StoreError};
+
+/// What a leg is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegKind {
+    /// A Bitcoin input: `from` (the spent output's address) pays `amount` into the transaction.
+    Input,
+    /// A Bitcoin output: the transaction pays `amount` to `to`.
+    Output,
+    /// An account-chain transfer (native, token or internal) from `from` to `to`.
+    Transfer,
+}
+
+/// One leg of a transaction, as the graph needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportLeg {
+    /// The chain.
+    pub chain: Chain,
+    /// Block height.
+    pub height: u64,
+    /// Block time (Unix seconds), when known.
+    pub time: Option<i64>,
+    /// Transaction hash.
+    pub txid: Hash32,
+    /// Kind of leg.
+    pub kind: LegKind,
+    /// Sender address (canonical form); `None` for a Bitcoin output.
+    pub from: Option<String>,
+    /// Receiver address (canonical form); `None` for a Bitcoin input.
+    pub to: Option<String>,
+    /// Asset id (`BTC` for Bitcoin legs).
+    pub asset: String,
+    /// Amount in the asset's base units.
+    pub amount: Amount,
+}
+
+impl Store {
+    /// Calls `f` for every leg of `chain` in blocks above `after_height` (all blocks when
+    /// `None`), in height order: for Bitcoin first all resolved inputs, then all outputs
+    /// (an input whose funding output is not stored has no address and is skipped; see
+    /// [`Store::unresolved_inputs`]); for account chains every transfer.
+    ///
+    /// # Errors
+    /// [`StoreError`] on SQLite failure or an unreadable stored value, or whatever `f` returns.
+    pub fn for_each_leg<E: From<StoreError>>(
+        &self,
+        chain: Chain,
+        after_height: Option<u64>,
+        mut f: impl FnMut(ExportLeg) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        // -1 selects every height (heights are never negative).
+        let after = after_height.map_or(-1, |h| h as i64);
+        if chain.is_account_model() {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT height, time, txid, from_addr, to_addr, asset, amount FROM transfers \
+                     WHERE chain = ?1 AND height > ?2 ORDER BY height, tx_position, txid, idx",
+                )
+                .map_err(sq)?;
+            let mut rows = stmt.query(rusqlite::params![chain.as_str(), after]).map_err(sq)?;
+            while let Some(r) = rows.next().map_err(sq)? {
+                let height: i64 = r.get(0).map_err(sq)?;
+                let txid: Vec<u8> = r.get(2).map_err(sq)?;
+                let amount: Vec<u8> = r.get(6).map_err(sq)?;
+                f(ExportLeg {
+                    chain,
+                    height: height as u64,
+                    time: r.get(1).map_err(sq)?,
+                    txid: self.export_hash(&txid)?,
+                    kind: LegKind::Transfer,
+                    from: Some(r.get(3).map_err(sq)?),
+                    to: Some(r.get(4).map_err(sq)?),
+                    asset: r.get(5).map_err(sq)?,
+                    amount: amount_from_blob(&amount),
+                })?;
+            }
+            return Ok(());
+        }
+        for (table, kind, pos) in
+            [("utxo_inputs", LegKind::Input, "vin"), ("utxo_outputs", LegKind::Output, "vout")]
+        {
+            let sql = format!(
+                "SELECT height, time, txid, address, value FROM {table} \
+                 WHERE chain = ?1 AND height > ?2 AND address IS NOT NULL \
+                 ORDER BY height, tx_position, {pos}"
+            );
+            let mut stmt = self.conn.prepare(&sql).map_err(sq)?;
+            let mut rows = stmt.query(rusqlite::params![chain.as_str(), after]).map_err(sq)?;
+            while let Some(r) = rows.next().map_err(sq)? {
+                let height: i64 = r.get(0).map_err(sq)?;
+                let txid: Vec<u8> = r.get(2).map_err(sq)?;
+                let address: String = r.get(3).map_err(sq)?;
+                let value: Option<i64> = r.get(4).map_err(sq)?;
+                let value = value.and_then(|v| u64::try_from(v).ok()).ok_or_else(|| {
+                    StoreError::BadValue {
+                        path: self.path.clone(),
+                        what: "output value",
+                        value: format!("{value:?}"),
+                    }
+                })?;
+                let (from, to) = match kind {
+                    LegKind::Input => (Some(address), None),
+                    _ => (None, Some(address)),
+                };
+                f(ExportLeg {
+                    chain,
+                    height: height as u64,
+                    time: r.get(1).map_err(sq)?,
+                    txid: self.export_hash(&txid)?,
+                    kind,
+                    from,
+                    to,
+                    asset: chain.native_asset().to_owned(),
+                    amount: Amount::from(value),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The highest stored block of `chain`: `(height, hash)`, or `None` when the chain is empty.
+    ///
+    /// # Errors
+    /// [`StoreError`] on SQLite failure or an unreadable hash.
+    pub fn chain_tip(&self, chain: Chain) -> Result<Option<(u64, Hash32)>, StoreError> {
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT height, hash FROM blocks WHERE chain = ?1 ORDER BY height DESC LIMIT 1")
+            .map_err(sq)?;
+        let mut rows = stmt.query([chain.as_str()]).map_err(sq)?;
+        match rows.next().map_err(sq)? {
+            Some(r) => {
+                let h: i64 = r.get(0).map_err(sq)?;
+                let hash: Vec<u8> = r.get(1).map_err(sq)?;
+                Ok(Some((h as u64, self.export_hash(&hash)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The hash of the stored block of `chain` at `height`, if any.
+    ///
+    /// # Errors
+    /// [`StoreError`] on SQLite failure or an unreadable hash.
+    pub fn block_hash(&self, chain: Chain, height: u64) -> Result<Option<Hash32>, StoreError> {
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT hash FROM blocks WHERE chain = ?1 AND height = ?2")
+            .map_err(sq)?;
+        let mut rows = stmt.query(rusqlite::params![chain.as_str(), height as i64]).map_err(sq)?;
+        match rows.next().map_err(sq)? {
+            Some(r) => {
+                let hash: Vec<u8> = r.get(0).map_err(sq)?;
+                Ok(Some(self.export_hash(&hash)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn export_hash(&self, b: &[u8]) -> Result<Hash32, StoreError> {
+        let arr: [u8; 32] = b.try_into().map_err(|_| StoreError::BadValue {
+            path: self.path.clone(),
+            what: "hash",
+            value: format!("{} bytes", b.len()),
+        })?;
+        Ok(Hash32(arr))
+    }
+}
