@@ -39,6 +39,90 @@ pub struct Predicate {
     program: Program,
     /// Bit `i` set when `VARIABLES[i]` is referenced.
     pub uses: u8,
+    /// Top-level `&&` conjuncts simple enough to check without CEL (see [`Guard`]).
+    guards: Vec<Guard>,
+}
+
+/// A top-level conjunct of a predicate that can be decided from the bindings directly.
+///
+/// CEL's `&&` is false as soon as one operand is false, whatever the others give (errors
+/// included), so when a guard is *definitely* false the whole predicate is false and CEL need
+/// not run. A guard that cannot be decided (its field is missing or of another type) decides
+/// nothing: CEL then runs as usual. Most rules open with such a test (the direction, or
+/// whether the customer has a field), and the `cel` interpreter costs microseconds per rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Guard {
+    /// `var.field == 'text'` (or `"text"`).
+    StrEq { var: usize, field: String, value: String },
+    /// `has(var.field)`.
+    Has { var: usize, field: String },
+}
+
+/// Splits `src` on `&&` at bracket depth 0 outside string literals; `None` when the top level
+/// also has `||` or `?` (then `&&` does not bind the whole expression).
+fn top_level_conjuncts(src: &str) -> Option<Vec<&str>> {
+    let bytes = src.as_bytes();
+    let (mut depth, mut quote, mut start) = (0usize, None::<u8>, 0usize);
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(_) if c == b'\\' => i += 1,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+                b'|' | b'?' if depth == 0 => return None,
+                b'&' if depth == 0 && bytes.get(i + 1) == Some(&b'&') => {
+                    parts.push(src[start..i].trim());
+                    start = i + 2;
+                    i += 1;
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    parts.push(src[start..].trim());
+    Some(parts)
+}
+
+fn ident(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `var.field` with a known top-level variable.
+fn var_field(s: &str) -> Option<(usize, String)> {
+    let (v, f) = s.trim().split_once('.')?;
+    let var = VARIABLES.iter().position(|k| *k == v)?;
+    ident(f).then(|| (var, f.to_owned()))
+}
+
+fn guard_of(conjunct: &str) -> Option<Guard> {
+    if let Some(inner) = conjunct.strip_prefix("has(").and_then(|r| r.strip_suffix(')')) {
+        let (var, field) = var_field(inner)?;
+        return Some(Guard::Has { var, field });
+    }
+    let (lhs, rhs) = conjunct.split_once("==")?;
+    let (var, field) = var_field(lhs)?;
+    let rhs = rhs.trim();
+    let lit = rhs
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .or_else(|| rhs.strip_prefix('"').and_then(|r| r.strip_suffix('"')))?;
+    // Only plain literals: escapes and embedded quotes are left to CEL.
+    if lit.contains(['\\', '\'', '"']) {
+        return None;
+    }
+    Some(Guard::StrEq { var, field, value: lit.to_owned() })
+}
+
+fn guards_of(src: &str) -> Vec<Guard> {
+    top_level_conjuncts(src)
+        .map_or_else(Vec::new, |parts| parts.into_iter().filter_map(guard_of).collect())
 }
 
 fn nesting_error(src: &str) -> Option<CelError> {
@@ -120,7 +204,7 @@ pub fn compile(src: &str) -> Result<Predicate, CelError> {
             }
         }
     }
-    Ok(Predicate { program, uses })
+    Ok(Predicate { program, uses, guards: guards_of(src) })
 }
 
 /// 1-based line and column of the first occurrence of `needle` in `src` (1:1 if absent).
@@ -147,7 +231,6 @@ impl std::fmt::Debug for Root {
         f.write_str("cel::Root")
     }
 }
-
 
 /// Field names (`transfer.amount_vnd`) that rules or reason templates name; only these are
 /// bound. The `cel` crate copies a bound map on every member access, so small maps are
@@ -291,20 +374,52 @@ pub enum Eval {
     Error(String),
 }
 
+impl Bindings {
+    fn field(&self, var: usize, field: &str) -> Option<Option<&Value>> {
+        match &self.values.iter().find(|(j, _)| *j == var)?.1 {
+            Value::Map(m) => Some(m.map.get(&Key::String(Arc::new(field.to_owned())))),
+            _ => None,
+        }
+    }
+
+    /// Whether a guard is definitely false for these bindings.
+    fn refutes(&self, g: &Guard) -> bool {
+        match g {
+            Guard::Has { var, field } => matches!(self.field(*var, field), Some(None)),
+            Guard::StrEq { var, field, value } => matches!(
+                self.field(*var, field),
+                Some(Some(Value::String(s))) if s.as_str() != value
+            ),
+        }
+    }
+}
+
 impl Root {
-    /// Evaluates `preds` against the bindings; one scope for all of them.
+    /// Evaluates `preds` against the bindings; one scope for all of them. A predicate whose
+    /// guard is definitely false is false without running CEL (see [`Guard`]).
     pub fn eval_all(&self, b: &Bindings, preds: &[&Predicate]) -> Vec<Eval> {
+        let refuted: Vec<bool> =
+            preds.iter().map(|p| p.guards.iter().any(|g| b.refutes(g))).collect();
+        if refuted.iter().all(|r| *r) {
+            return vec![Eval::False; preds.len()];
+        }
         let mut scope = self.ctx.new_inner_scope();
         for (i, v) in &b.values {
             scope.add_variable_from_value(VARIABLES[*i], v.clone());
         }
         preds
             .iter()
-            .map(|p| match p.program.execute(&scope) {
-                Ok(Value::Bool(true)) => Eval::True,
-                Ok(Value::Bool(false)) => Eval::False,
-                Ok(other) => Eval::Error(format!("predicate gave {other:?}, not a bool")),
-                Err(e) => Eval::Error(e.to_string()),
+            .zip(refuted)
+            .map(|(p, refuted)| {
+                if refuted {
+                    return Eval::False;
+                }
+                match p.program.execute(&scope) {
+                    Ok(Value::Bool(true)) => Eval::True,
+                    Ok(Value::Bool(false)) => Eval::False,
+                    Ok(other) => Eval::Error(format!("predicate gave {other:?}, not a bool")),
+                    Err(e) => Eval::Error(e.to_string()),
+                }
             })
             .collect()
     }
@@ -323,6 +438,70 @@ mod tests {
         assert!(e.message.contains("trnsfer"));
         let deep = format!("{}1{}", "(".repeat(100), ")".repeat(100));
         assert!(compile(&deep).unwrap_err().message.contains("nesting"));
+    }
+
+    #[test]
+    fn guards_are_top_level_conjuncts_only() {
+        let g = guards_of("transfer.direction == 'withdrawal' && window.wd_count_24h >= 30");
+        assert_eq!(
+            g,
+            vec![Guard::StrEq { var: 0, field: "direction".into(), value: "withdrawal".into() }]
+        );
+        assert_eq!(
+            guards_of("has(customer.risk_class) && customer.risk_class == \"high\""),
+            vec![
+                Guard::Has { var: 1, field: "risk_class".into() },
+                Guard::StrEq { var: 1, field: "risk_class".into(), value: "high".into() },
+            ]
+        );
+        // `||` at the top level: `&&` does not bind the whole predicate.
+        assert!(guards_of("transfer.direction == 'deposit' && x || y").is_empty());
+        // Inside brackets or strings, `&&` and `||` are not top level.
+        assert_eq!(guards_of("(a || b) && transfer.direction == 'a&&b'").len(), 1);
+        assert!(guards_of("transfer.direction == 'it\\'s'").is_empty());
+    }
+
+    #[test]
+    fn guards_never_change_a_result() {
+        // Every predicate gives the same result with its guards as CEL alone gives.
+        let root = Root::default();
+        let sources = [
+            "transfer.direction == 'withdrawal' && transfer.n > 1",
+            "transfer.direction == \"deposit\" && transfer.n > 1",
+            "transfer.n == 'x' && true",
+            "has(customer.risk_class) && customer.risk_class == 'high'",
+            "has(customer.risk_class) && transfer.n > 100",
+        ];
+        let mut checked_a_refutation = false;
+        for src in sources {
+            let guarded = compile(src).unwrap();
+            assert!(!guarded.guards.is_empty(), "{src} has a guard");
+            let plain = Predicate { guards: Vec::new(), ..compile(src).unwrap() };
+            for dir in ["deposit", "withdrawal"] {
+                for risk in [None, Some("high"), Some("low")] {
+                    for bind_customer in [true, false] {
+                        let mut b = Bindings::default();
+                        let mut t = Obj::with_capacity(2);
+                        t.str("direction", dir).int("n", 5);
+                        b.set(0, t.build());
+                        if bind_customer {
+                            let mut c = Obj::with_capacity(1);
+                            c.opt_str("risk_class", risk);
+                            b.set(1, c.build());
+                        }
+                        checked_a_refutation |= guarded.guards.iter().any(|g| b.refutes(g));
+                        let with = root.eval_all(&b, &[&guarded]);
+                        let without = root.eval_all(&b, &[&plain]);
+                        let same = match (&with[0], &without[0]) {
+                            (Eval::Error(_), Eval::Error(_)) => true,
+                            (x, y) => x == y,
+                        };
+                        assert!(same, "{src} dir={dir} risk={risk:?}: {with:?} vs {without:?}");
+                    }
+                }
+            }
+        }
+        assert!(checked_a_refutation, "some cases skip CEL");
     }
 
     #[test]
