@@ -7,6 +7,7 @@ pub(crate) mod monitor;
 pub(crate) mod rules;
 pub(crate) mod screen;
 pub(crate) mod status;
+pub(crate) mod trace;
 pub(crate) mod transfers;
 
 use std::path::PathBuf;
@@ -89,6 +90,8 @@ pub(crate) enum Command {
     Monitor(monitor::Args),
     /// Check monitoring rules files, show the built-in pack, measure detection quality
     Rules(rules::Args),
+    /// Trace funds over the transaction graph: build it, exposure by risk category, paths
+    Trace(trace::Args),
 }
 
 /// Runs the parsed command line.
@@ -104,5 +107,6 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Screen(a) => screen::run(a, &ctx, quiet),
         Command::Monitor(a) => monitor::run(a, &ctx, quiet),
         Command::Rules(a) => rules::run(a, &ctx),
+        Command::Trace(a) => trace::run(a, &ctx),
     }
 }

@@ -1,0 +1,451 @@
+//! `floodgate trace`: build the transaction graph, and trace funds over it (exposure, paths).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::{Subcommand, ValueEnum};
+use floodgate_graph::{
+    exposure, paths, to_dot, Direction, ExposureOptions, ExposureReport, FundPath, Graph, NodeId,
+    PathOptions, TagSet, TaintModel, GRAPH_DIR,
+};
+use floodgate_store::Store;
+use floodgate_types::{Address, Amount, AssetId, Timestamp};
+use serde::Serialize;
+
+use crate::config::Context;
+use crate::output::{self, Format, Tabular};
+
+/// Trace funds: build the transaction graph from the transfer store, then ask how much of
+/// what reached an address came from risky sources (exposure) and which transfers connect
+/// two addresses (paths).
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  floodgate trace build
+  floodgate trace exposure 1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3 --hops 3 --tagpack packs/
+  floodgate trace path 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S 1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3 --format dot | dot -Tsvg > flow.svg
+
+Exit codes: 0 success; 1 `trace path` found no path; 2 error (including an address that is
+not in the graph).")]
+pub(crate) struct Args {
+    #[command(subcommand)]
+    command: TraceCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum TraceCommand {
+    /// Build or extend the graph from the transfer store (appends blocks above the graph's tip)
+    Build(BuildArgs),
+    /// Exposure of an address by risk category, direct and indirect
+    Exposure(ExposureArgs),
+    /// Shortest paths of funds from one address to another
+    Path(PathArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BuildArgs {
+    /// Build everything anew instead of appending (needed after a reorganisation)
+    #[arg(long)]
+    rebuild: bool,
+    /// Re-check every segment checksum after building
+    #[arg(long)]
+    verify: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DirectionArg {
+    /// Where the address's incoming value came from
+    In,
+    /// Where the address's outgoing value went
+    Out,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModelArg {
+    /// Proportional to value at every hop
+    Haircut,
+    /// Any contact taints the whole transfer
+    Poison,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExposureArgs {
+    /// Address (any accepted form) or a graph node key such as tx:bitcoin:<txid>
+    target: String,
+    /// Direction of tracing
+    #[arg(long, value_enum, default_value_t = DirectionArg::In)]
+    direction: DirectionArg,
+    /// Hop limit
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
+    hops: u32,
+    /// Taint model
+    #[arg(long, value_enum, default_value_t = ModelArg::Haircut)]
+    model: ModelArg,
+    /// Do not follow transfers below this amount (integer base units)
+    #[arg(long, value_name = "BASE_UNITS")]
+    min_amount: Option<String>,
+    /// Only transfers at or after this time (RFC 3339 or Unix seconds)
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Only transfers at or before this time (RFC 3339 or Unix seconds)
+    #[arg(long, value_name = "TIME")]
+    until: Option<String>,
+    /// Only this asset (default: every asset the address moved, one report each)
+    #[arg(long)]
+    asset: Option<String>,
+    /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks is always read
+    #[arg(long, value_name = "PATH")]
+    tagpack: Vec<PathBuf>,
+    /// Output format (table or json)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PathFormat {
+    /// One row per transfer
+    Table,
+    /// The paths as JSON
+    Json,
+    /// A Graphviz digraph of the fund flow
+    Dot,
+}
+
+#[derive(Debug, clap::Args)]
+struct PathArgs {
+    /// Source address
+    from: String,
+    /// Destination address
+    to: String,
+    /// Hop limit
+    #[arg(long, default_value_t = 6)]
+    max_hops: u32,
+    /// At most this many paths (all of the shortest length)
+    #[arg(long, default_value_t = 10)]
+    limit: usize,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PathFormat::Table)]
+    format: PathFormat,
+}
+
+pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
+    match args.command {
+        TraceCommand::Build(a) => build(a, ctx),
+        TraceCommand::Exposure(a) => run_exposure(a, ctx),
+        TraceCommand::Path(a) => run_path(a, ctx),
+    }
+}
+
+fn graph_dir(ctx: &Context) -> PathBuf {
+    ctx.data_dir.join(GRAPH_DIR)
+}
+
+#[derive(Serialize)]
+struct KeyValue {
+    key: String,
+    value: String,
+}
+
+impl Tabular for KeyValue {
+    fn headers() -> Vec<&'static str> {
+        vec!["key", "value"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![self.key.clone(), self.value.clone()]
+    }
+}
+
+fn build(args: BuildArgs, ctx: &Context) -> Result<ExitCode> {
+    if !ctx.data_dir.join(floodgate_store::STORE_FILE).exists() {
+        anyhow::bail!(
+            "no transfer store in {} (run `floodgate ingest …` or `floodgate demo` first, or pass --data-dir)",
+            ctx.data_dir.display()
+        );
+    }
+    let store = Store::open(&ctx.data_dir)?;
+    let dir = graph_dir(ctx);
+    let report = if args.rebuild {
+        // Build beside the old graph, then swap, so a failure leaves the old graph in place.
+        let fresh = ctx.data_dir.join("graph.rebuild");
+        let old = ctx.data_dir.join("graph.old");
+        for d in [&fresh, &old] {
+            if d.exists() {
+                std::fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
+            }
+        }
+        Graph::update_from_store(&fresh, &store)?;
+        if dir.exists() {
+            std::fs::rename(&dir, &old).with_context(|| format!("moving {}", dir.display()))?;
+        }
+        std::fs::rename(&fresh, &dir).with_context(|| format!("moving {}", fresh.display()))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
+        }
+        let g = Graph::open(&dir)?;
+        floodgate_graph::BuildReport {
+            new_nodes: u64::from(g.node_count()),
+            new_edges: g.edge_count(),
+            nodes: u64::from(g.node_count()),
+            edges: g.edge_count(),
+            segments: g.segment_count(),
+            bytes: g.bytes(),
+            tips: g.tips().iter().map(|(k, v)| (k.clone(), v.height)).collect(),
+        }
+    } else {
+        Graph::update_from_store(&dir, &store)?
+    };
+    if args.verify {
+        Graph::open(&dir)?.verify()?;
+    }
+    if args.format == Format::Json {
+        output::write_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let per_edge = if report.edges > 0 { report.bytes as f64 / report.edges as f64 } else { 0.0 };
+    let mut rows = vec![
+        KeyValue { key: "new nodes".into(), value: report.new_nodes.to_string() },
+        KeyValue { key: "new edges".into(), value: report.new_edges.to_string() },
+        KeyValue { key: "nodes".into(), value: report.nodes.to_string() },
+        KeyValue { key: "edges".into(), value: report.edges.to_string() },
+        KeyValue { key: "segments".into(), value: report.segments.to_string() },
+        KeyValue { key: "bytes".into(), value: report.bytes.to_string() },
+        KeyValue { key: "bytes per edge".into(), value: format!("{per_edge:.1}") },
+    ];
+    for (chain, h) in &report.tips {
+        rows.push(KeyValue { key: format!("{chain} tip"), value: h.to_string() });
+    }
+    output::write_rows(args.format, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open_graph(ctx: &Context) -> Result<Graph> {
+    let g = Graph::open(&graph_dir(ctx))?;
+    Ok(g)
+}
+
+/// Resolves a user-given address (any accepted form) or node key to a node.
+fn node_of(graph: &Graph, s: &str) -> Result<NodeId> {
+    let s = s.trim();
+    if let Some(n) = graph.lookup(s) {
+        return Ok(n);
+    }
+    let canonical = Address::parse_any(s).map(|a| a.to_canonical()).ok();
+    match canonical.and_then(|c| graph.lookup(&c)) {
+        Some(n) => Ok(n),
+        None => Err(floodgate_graph::GraphError::NotInGraph { key: s.to_owned() }.into()),
+    }
+}
+
+fn load_tags(ctx: &Context, extra: &[PathBuf]) -> Result<TagSet> {
+    let mut tags = TagSet::new();
+    let default = ctx.data_dir.join("tagpacks");
+    let mut dirs: Vec<&Path> = Vec::new();
+    if default.is_dir() {
+        dirs.push(&default);
+    }
+    for p in extra {
+        if p.is_file() {
+            // A pack named on the command line must load, whole.
+            tags.load_tagpack(p)?;
+        } else {
+            dirs.push(p);
+        }
+    }
+    for d in dirs {
+        let (_, rejected) = tags.load_dir(d)?;
+        for e in rejected {
+            tracing::warn!(target: "floodgate::trace", "tag pack rejected: {e}");
+        }
+    }
+    Ok(tags)
+}
+
+fn parse_time(s: &Option<String>, flag: &str) -> Result<Option<i64>> {
+    s.as_deref()
+        .map(|t| Timestamp::parse(t).map(|t| t.0).with_context(|| flag.to_owned()))
+        .transpose()
+}
+
+#[derive(Serialize)]
+struct ExposureRow {
+    asset: String,
+    category: String,
+    risk: bool,
+    value: Amount,
+    human: String,
+    share: f64,
+    direct: Amount,
+    indirect: Amount,
+    min_hops: u32,
+    top_source: String,
+}
+
+impl Tabular for ExposureRow {
+    fn headers() -> Vec<&'static str> {
+        vec![
+            "asset",
+            "category",
+            "risk",
+            "amount",
+            "value",
+            "share",
+            "direct",
+            "indirect",
+            "hops",
+            "top source",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.asset.clone(),
+            self.category.clone(),
+            if self.risk { "yes".into() } else { String::new() },
+            self.value.to_string(),
+            self.human.clone(),
+            format!("{:.2}%", self.share * 100.0),
+            self.direct.to_string(),
+            self.indirect.to_string(),
+            self.min_hops.to_string(),
+            self.top_source.clone(),
+        ]
+    }
+}
+
+fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
+    let graph = open_graph(ctx)?;
+    let target = node_of(&graph, &args.target)?;
+    let tags = load_tags(ctx, &args.tagpack)?;
+    let resolved = tags.resolve(&graph);
+    let opts = ExposureOptions {
+        direction: match args.direction {
+            DirectionArg::In => Direction::In,
+            DirectionArg::Out => Direction::Out,
+        },
+        hops: args.hops,
+        model: match args.model {
+            ModelArg::Haircut => TaintModel::Haircut,
+            ModelArg::Poison => TaintModel::Poison,
+        },
+        min_amount: match &args.min_amount {
+            Some(s) => Amount::parse_base_units(s).context("--min-amount")?,
+            None => Amount::ZERO,
+        },
+        since: parse_time(&args.since, "--since")?,
+        until: parse_time(&args.until, "--until")?,
+        asset: args.asset.clone(),
+    };
+    let reports: Vec<ExposureReport> = exposure(&graph, &resolved, target, &opts)?;
+    if matches!(args.format, Format::Json) {
+        output::write_json(&reports)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let human = |a: Amount, asset: &str| match ctx.assets.decimals(&AssetId(asset.to_owned())) {
+        Some(d) => a.to_decimal_string(d),
+        None => String::new(),
+    };
+    let mut rows = Vec::new();
+    for r in &reports {
+        rows.push(ExposureRow {
+            asset: r.asset.clone(),
+            category: "(total)".into(),
+            risk: false,
+            value: r.total,
+            human: human(r.total, &r.asset),
+            share: 1.0,
+            direct: Amount::ZERO,
+            indirect: Amount::ZERO,
+            min_hops: 0,
+            top_source: r.target.clone(),
+        });
+        for c in &r.categories {
+            rows.push(ExposureRow {
+                asset: r.asset.clone(),
+                category: c.category.to_string(),
+                risk: c.risk,
+                value: c.value,
+                human: human(c.value, &r.asset),
+                share: c.share,
+                direct: c.direct,
+                indirect: c.indirect,
+                min_hops: c.min_hops,
+                top_source: c.sources.first().map(|s| s.node.clone()).unwrap_or_default(),
+            });
+        }
+    }
+    output::write_rows(args.format, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct PathRow {
+    path: usize,
+    step: usize,
+    from: String,
+    to: String,
+    txid: String,
+    time: String,
+    amount: Amount,
+    value: String,
+    asset: String,
+}
+
+impl Tabular for PathRow {
+    fn headers() -> Vec<&'static str> {
+        vec!["path", "step", "from", "to", "txid", "time", "amount", "value", "asset"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.path.to_string(),
+            self.step.to_string(),
+            self.from.clone(),
+            self.to.clone(),
+            self.txid.clone(),
+            self.time.clone(),
+            self.amount.to_string(),
+            self.value.clone(),
+            self.asset.clone(),
+        ]
+    }
+}
+
+fn run_path(args: PathArgs, ctx: &Context) -> Result<ExitCode> {
+    let graph = open_graph(ctx)?;
+    let from = node_of(&graph, &args.from)?;
+    let to = node_of(&graph, &args.to)?;
+    let found: Vec<FundPath> =
+        paths(&graph, from, to, &PathOptions { max_hops: args.max_hops, limit: args.limit })?;
+    let decimals = |a: &str| ctx.assets.decimals(&AssetId(a.to_owned()));
+    match args.format {
+        PathFormat::Json => output::write_json(&found)?,
+        PathFormat::Dot => output::write_text(&to_dot(&found, &decimals))?,
+        PathFormat::Table => {
+            let mut rows = Vec::new();
+            for (i, p) in found.iter().enumerate() {
+                for (j, s) in p.steps.iter().enumerate() {
+                    rows.push(PathRow {
+                        path: i + 1,
+                        step: j + 1,
+                        from: s.from.clone(),
+                        to: s.to.clone(),
+                        txid: s.txid.clone(),
+                        time: s.time.map(|t| Timestamp(t).to_string()).unwrap_or_default(),
+                        amount: s.amount,
+                        value: decimals(&s.asset)
+                            .map(|d| s.amount.to_decimal_string(d))
+                            .unwrap_or_default(),
+                        asset: s.asset.clone(),
+                    });
+                }
+            }
+            output::write_rows(Format::Table, &rows)?;
+        }
+    }
+    if found.is_empty() {
+        tracing::warn!(target: "floodgate::trace", "no path from {} to {} within {} hops", args.from, args.to, args.max_hops);
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,171 @@
+//! End-to-end tests of `floodgate trace` on the real Bitcoin blocks 0–438.
+
+// In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const SATOSHI: &str = "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S";
+const HAL: &str = "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3";
+/// Block 170: the first transaction between people (Satoshi → Hal Finney, 10 BTC).
+const TX_170: &str = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16";
+
+fn floodgate(data: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_floodgate"));
+    c.arg("--data-dir").arg(data).arg("--quiet");
+    c.env_remove("FLOODGATE_DATA").env_remove("FLOODGATE_CONFIG");
+    c
+}
+
+#[track_caller]
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[track_caller]
+fn fails(out: Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "expected exit 2\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+fn blk_0_438() -> Option<PathBuf> {
+    floodgate_testdata::file("bitcoin/raw-blocks/mainnet_blocks_0-438.blk.dat")
+}
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
+}
+
+#[test]
+fn build_then_trace_satoshi_to_hal_on_real_blocks() {
+    let Some(blk) = blk_0_438() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    ok(floodgate(data).args(["ingest", "bitcoin"]).arg(&blk).output().unwrap());
+
+    // Before a build there is no graph: a clear error, not an empty answer.
+    let err = fails(floodgate(data).args(["trace", "path", SATOSHI, HAL]).output().unwrap());
+    assert!(err.contains("trace build"), "{err}");
+
+    let r = json(&ok(floodgate(data)
+        .args(["trace", "build", "--verify", "--format", "json"])
+        .output()
+        .unwrap()));
+    assert_eq!(r["tips"]["bitcoin"], 438);
+    assert_eq!(r["segments"], 1);
+    let edges = r["edges"].as_u64().unwrap();
+    assert!(edges > 400, "{r}");
+    // Building again appends nothing.
+    let again =
+        json(&ok(floodgate(data).args(["trace", "build", "--format", "json"]).output().unwrap()));
+    assert_eq!(again["new_edges"], 0);
+    assert_eq!(again["segments"], 1);
+
+    // The path: Satoshi's address → transaction f4184fc5… → Hal's address, 10 BTC.
+    let p = json(&ok(floodgate(data)
+        .args(["trace", "path", SATOSHI, HAL, "--format", "json"])
+        .output()
+        .unwrap()));
+    let paths = p.as_array().unwrap();
+    assert_eq!(paths.len(), 1, "{p}");
+    assert_eq!(paths[0]["hops"], 1);
+    let steps = paths[0]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0]["from"], SATOSHI);
+    assert_eq!(steps[0]["txid"], TX_170);
+    assert_eq!(steps[0]["amount"], "5000000000", "the 50 BTC coinbase output spent");
+    assert_eq!(steps[1]["to"], HAL);
+    assert_eq!(steps[1]["txid"], TX_170);
+    assert_eq!(steps[1]["amount"], "1000000000", "10 BTC to Hal");
+    assert_eq!(steps[1]["time"], 1_231_731_025, "block 170's time");
+
+    let dot = ok(floodgate(data)
+        .args(["trace", "path", SATOSHI, HAL, "--format", "dot"])
+        .output()
+        .unwrap());
+    assert!(dot.starts_with("digraph funds {"), "{dot}");
+    assert!(dot.contains(&format!("\"{SATOSHI}\" -> \"tx:bitcoin:{TX_170}\"")), "{dot}");
+    assert!(dot.contains("10 BTC"), "{dot}");
+
+    let table = ok(floodgate(data).args(["trace", "path", SATOSHI, HAL]).output().unwrap());
+    assert!(table.contains(TX_170), "{table}");
+
+    // Exposure of Hal's address with Satoshi's address tagged (a test pack): all of what
+    // Hal received in block 170 came directly from it.
+    let pack = data.join("test-pack.yaml");
+    std::fs::write(
+        &pack,
+        format!(
+            "title: test\ncurrency: BTC\nabuse: scam\nsource: test\ntags:\n- address: {SATOSHI}\n"
+        ),
+    )
+    .unwrap();
+    let e = json(&ok(floodgate(data)
+        .args(["trace", "exposure", HAL, "--hops", "2", "--format", "json", "--tagpack"])
+        .arg(&pack)
+        .output()
+        .unwrap()));
+    let rep = &e[0];
+    assert_eq!(rep["asset"], "BTC");
+    let scam = rep["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["category"] == "scam")
+        .unwrap_or_else(|| panic!("{e}"));
+    assert_eq!(scam["direct"], "1000000000", "{e}");
+    assert_eq!(scam["min_hops"], 1);
+    assert_eq!(scam["sources"][0]["node"], SATOSHI);
+    let table = ok(floodgate(data)
+        .args(["trace", "exposure", HAL, "--tagpack"])
+        .arg(&pack)
+        .output()
+        .unwrap());
+    assert!(table.contains("scam"), "{table}");
+
+    // Bad input: an address not in the graph, a bad TagPack (file and line named).
+    let err = fails(
+        floodgate(data)
+            .args(["trace", "exposure", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("is not in the graph"), "{err}");
+    let bad = data.join("bad-pack.yaml");
+    std::fs::write(
+        &bad,
+        format!(
+            "title: t\ncurrency: BTC\ntags:\n- address: {SATOSHI}\n  category: casino_royale\n"
+        ),
+    )
+    .unwrap();
+    let err = fails(
+        floodgate(data).args(["trace", "exposure", HAL, "--tagpack"]).arg(&bad).output().unwrap(),
+    );
+    assert!(err.contains("bad-pack.yaml:5:"), "{err}");
+
+    // A damaged segment is refused, naming the file.
+    let seg = data.join("graph/seg-000001.fgs");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[30] ^= 0xff;
+    std::fs::write(&seg, &bytes).unwrap();
+    let err = fails(floodgate(data).args(["trace", "path", SATOSHI, HAL]).output().unwrap());
+    assert!(err.contains("seg-000001.fgs"), "{err}");
+    // A rebuild repairs it.
+    ok(floodgate(data).args(["trace", "build", "--rebuild"]).output().unwrap());
+    ok(floodgate(data).args(["trace", "path", SATOSHI, HAL]).output().unwrap());
+}
