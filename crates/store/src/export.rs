@@ -135,7 +135,9 @@ impl Store {
         let sq = |e| StoreError::sqlite(&self.path, e);
         let mut stmt = self
             .conn
-            .prepare("SELECT height, hash FROM blocks WHERE chain = ?1 ORDER BY height DESC LIMIT 1")
+            .prepare(
+                "SELECT height, hash FROM blocks WHERE chain = ?1 ORDER BY height DESC LIMIT 1",
+            )
             .map_err(sq)?;
         let mut rows = stmt.query([chain.as_str()]).map_err(sq)?;
         match rows.next().map_err(sq)? {
