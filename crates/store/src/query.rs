@@ -111,20 +111,13 @@ impl Store {
                 let mut sql = format!(
                     "SELECT chain, height, time, txid, tx_position, {pos_col}, address, value FROM {table}"
                 );
-                let mut args: Vec<String> = Vec::new();
-                let mut conds = Vec::new();
-                if let Some(c) = filter.chain {
-                    conds.push("chain = ?".to_owned());
-                    args.push(c.as_str().to_owned());
-                }
-                if let Some(a) = &addr {
-                    conds.push("address = ?".to_owned());
-                    args.push(a.clone());
-                }
-                if !conds.is_empty() {
-                    sql.push_str(" WHERE ");
-                    sql.push_str(&conds.join(" AND "));
-                }
+                let args = where_clause(
+                    &mut sql,
+                    &[
+                        ("chain = ?", filter.chain.map(|c| vec![c.as_str().to_owned()])),
+                        ("address = ?", addr.clone().map(|a| vec![a])),
+                    ],
+                );
                 let mut stmt = self.conn.prepare(&sql).map_err(sq)?;
                 let it = stmt
                     .query_map(params_from_iter(args.iter()), |r| {
@@ -171,21 +164,13 @@ impl Store {
 
         if filter.chain.is_none_or(|c| c.is_account_model()) && !filter.ledger_only {
             let mut sql = "SELECT chain, height, time, txid, tx_position, idx, kind, from_addr, to_addr, asset, amount FROM transfers".to_owned();
-            let mut args: Vec<String> = Vec::new();
-            let mut conds = Vec::new();
-            if let Some(c) = filter.chain {
-                conds.push("chain = ?".to_owned());
-                args.push(c.as_str().to_owned());
-            }
-            if let Some(a) = &addr {
-                conds.push("(from_addr = ? OR to_addr = ?)".to_owned());
-                args.push(a.clone());
-                args.push(a.clone());
-            }
-            if !conds.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&conds.join(" AND "));
-            }
+            let args = where_clause(
+                &mut sql,
+                &[
+                    ("chain = ?", filter.chain.map(|c| vec![c.as_str().to_owned()])),
+                    ("(from_addr = ? OR to_addr = ?)", addr.clone().map(|a| vec![a.clone(), a])),
+                ],
+            );
             let mut stmt = self.conn.prepare(&sql).map_err(sq)?;
             let it = stmt
                 .query_map(params_from_iter(args.iter()), |r| {
@@ -233,11 +218,10 @@ impl Store {
 
         if filter.chain.is_none() || filter.ledger_only {
             let mut sql = "SELECT ledger, id, time, customer_id, direction, asset, amount, counterparty_address, counterparty_customer FROM ledger_entries".to_owned();
-            let mut args: Vec<String> = Vec::new();
-            if let Some(a) = &addr {
-                sql.push_str(" WHERE counterparty_address = ?");
-                args.push(a.clone());
-            }
+            let args = where_clause(
+                &mut sql,
+                &[("counterparty_address = ?", addr.clone().map(|a| vec![a]))],
+            );
             let mut stmt = self.conn.prepare(&sql).map_err(sq)?;
             let it = stmt
                 .query_map(params_from_iter(args.iter()), |r| {
@@ -362,6 +346,21 @@ impl Store {
             .map_err(sq)? as u64;
         Ok(stats)
     }
+}
+
+/// Appends `WHERE c1 AND c2 …` for the conditions that have arguments, and returns the
+/// arguments in placeholder order.
+fn where_clause(sql: &mut String, conds: &[(&str, Option<Vec<String>>)]) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut first = true;
+    for (cond, vals) in conds {
+        let Some(vals) = vals else { continue };
+        sql.push_str(if first { " WHERE " } else { " AND " });
+        sql.push_str(cond);
+        args.extend(vals.iter().cloned());
+        first = false;
+    }
+    args
 }
 
 /// Orders `tx` before logs before traces, each by number.
