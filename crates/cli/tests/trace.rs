@@ -158,6 +158,11 @@ fn build_then_trace_satoshi_to_hal_on_real_blocks() {
     );
     assert!(err.contains("bad-pack.yaml:5:"), "{err}");
 
+    // Satoshi and Hal are never co-spent: not one entity (exit 1). No transaction in blocks
+    // 0-438 spends from two different addresses, so nothing is clustered.
+    let out = floodgate(data).args(["trace", "why", SATOSHI, HAL]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+
     // A damaged segment is refused, naming the file.
     let seg = data.join("graph/seg-000001.fgs");
     let mut bytes = std::fs::read(&seg).unwrap();

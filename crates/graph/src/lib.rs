@@ -35,6 +35,7 @@
 //! # Ok::<(), floodgate_graph::GraphError>(())
 //! ```
 
+mod cluster;
 mod error;
 mod exposure;
 mod graph;
@@ -42,6 +43,7 @@ mod path;
 mod segment;
 mod tags;
 
+pub use cluster::{cluster, looks_like_coinjoin, Clustering, EntityId, JoinStep, Merge};
 pub use error::GraphError;
 pub use exposure::{
     exposure, CategoryExposure, Direction, ExposureOptions, ExposureReport, TaintModel,

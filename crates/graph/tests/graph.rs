@@ -474,3 +474,117 @@ fn the_real_graphsense_tagpacks_load() {
     );
     assert!(rejected.len() <= 3, "{msgs:#?}");
 }
+
+/// A UTXO test transaction: input address indices and `(output address index, value)`.
+type RawTx = (Vec<u32>, Vec<(u32, u64)>);
+
+fn build_utxo(dir: &Path, txs: &[RawTx]) -> Graph {
+    let base = Graph::open_or_empty(dir).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    for (i, (ins, outs)) in txs.iter().enumerate() {
+        let txid = Hash32([i as u8; 32]);
+        let t =
+            b.node(&floodgate_graph::tx_key(Chain::Bitcoin, &txid), NodeKind::Transaction).unwrap();
+        let e = |v: u64| EdgeInput {
+            amount: Amount::from(v),
+            time: Some(1_300_000_000 + i as i64),
+            asset: "BTC",
+            txid,
+            chain: Chain::Bitcoin,
+        };
+        for &a in ins {
+            let a = b.node(&format!("1addr{a}"), NodeKind::Address).unwrap();
+            b.add_edge(a, t, &e(100)).unwrap();
+        }
+        for &(a, v) in outs {
+            let a = b.node(&format!("1addr{a}"), NodeKind::Address).unwrap();
+            b.add_edge(t, a, &e(v)).unwrap();
+        }
+    }
+    b.commit(&base, BTreeMap::new()).unwrap();
+    Graph::open(dir).unwrap()
+}
+
+fn tx_strategy() -> impl Strategy<Value = Vec<RawTx>> {
+    let tx = (
+        proptest::collection::vec(0u32..12, 1..4),
+        proptest::collection::vec((0u32..12, 1u64..4), 1..5),
+    );
+    proptest::collection::vec(tx, 0..12)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Co-spend clustering equals a naive union-find over the non-CoinJoin transactions;
+    /// every `why` explanation is a chain of real co-spends; ids are each cluster's minimum.
+    #[test]
+    fn clustering_equals_naive_union_find(txs in tx_strategy()) {
+        let dir = tempfile::tempdir().unwrap();
+        let g = build_utxo(dir.path(), &txs);
+        let c = floodgate_graph::cluster(&g);
+        // Naive: repeatedly merge sets of addresses.
+        let mut sets: Vec<std::collections::BTreeSet<u32>> = Vec::new();
+        for (ins, outs) in &txs {
+            let mut by_value: HashMap<u64, std::collections::BTreeSet<u32>> = HashMap::new();
+            for (a, v) in outs { by_value.entry(*v).or_default().insert(*a); }
+            let distinct: std::collections::BTreeSet<u32> = ins.iter().copied().collect();
+            let coinjoin = distinct.len() >= 2 && by_value.values().any(|s| s.len() >= 3);
+            if coinjoin || ins.len() < 2 { continue; }
+            let mut merged = distinct.clone();
+            sets.retain(|s| if s.is_disjoint(&distinct) { true } else { merged.extend(s); false });
+            sets.push(merged);
+        }
+        let addr = |a: u32| g.lookup(&format!("1addr{a}"));
+        for a in 0..12u32 {
+            for b in 0..12u32 {
+                let (Some(na), Some(nb)) = (addr(a), addr(b)) else { continue };
+                let naive_same = a == b || sets.iter().any(|s| s.contains(&a) && s.contains(&b));
+                prop_assert_eq!(c.entity_of(na) == c.entity_of(nb), naive_same, "{} {}", a, b);
+                if naive_same && a != b {
+                    let steps = c.why(&g, na, nb).unwrap();
+                    prop_assert!(!steps.is_empty());
+                    prop_assert_eq!(&steps[0].a, &format!("1addr{a}"));
+                    prop_assert_eq!(&steps.last().unwrap().b, &format!("1addr{b}"));
+                    for s in &steps {
+                        let tx = g.lookup(&s.tx).unwrap();
+                        let ins: Vec<String> = g.in_edges(tx).map(|e| g.key(e.src).to_owned()).collect();
+                        prop_assert!(ins.contains(&s.a) && ins.contains(&s.b));
+                    }
+                } else if !naive_same {
+                    prop_assert!(c.why(&g, na, nb).is_none());
+                }
+            }
+        }
+        for s in &sets {
+            let ids: Vec<u32> = s.iter().map(|&a| addr(a).unwrap().0).collect();
+            let e = c.entity_of(NodeId(ids[0]));
+            prop_assert_eq!(e.0, *ids.iter().min().unwrap(), "entity id is the smallest node id");
+        }
+    }
+}
+
+#[test]
+fn coinjoins_are_not_clustered_and_merges_keep_the_older_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let txs: Vec<RawTx> = vec![
+        (vec![0, 1], vec![(9, 50)]),                   // E(0) = {0, 1}
+        (vec![2, 3], vec![(9, 50)]),                   // E(2) = {2, 3}
+        (vec![4, 5], vec![(6, 10), (7, 10), (8, 10)]), // CoinJoin: 3 equal outputs
+        (vec![1, 3], vec![(9, 5)]),                    // merges E(2) into the older entity
+    ];
+    let g = build_utxo(dir.path(), &txs);
+    let c = floodgate_graph::cluster(&g);
+    let n = |a: u32| g.lookup(&format!("1addr{a}")).unwrap();
+    assert_ne!(c.entity_of(n(4)), c.entity_of(n(5)), "CoinJoin inputs stay apart");
+    assert_eq!(c.coinjoin_count(), 1);
+    assert_eq!(c.entity_of(n(0)), c.entity_of(n(3)));
+    assert_eq!(c.size_of(n(2)), 4);
+    let merges = c.merges();
+    assert_eq!(merges.len(), 1, "{merges:?}");
+    assert_eq!(merges[0].kept, c.entity_of(n(0)));
+    assert_eq!(g.key(merges[0].tx), floodgate_graph::tx_key(Chain::Bitcoin, &Hash32([3; 32])));
+    let why = c.why(&g, n(0), n(2)).unwrap();
+    let txs: Vec<&str> = why.iter().map(|s| s.tx.as_str()).collect();
+    assert_eq!(txs.len(), 3, "0-1 (tx 0), 1-3 (tx 3), 3-2 (tx 1): {why:?}");
+}

@@ -25,7 +25,9 @@ use crate::output::{self, Format, Tabular};
   floodgate trace exposure 1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3 --hops 3 --tagpack packs/
   floodgate trace path 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S 1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3 --format dot | dot -Tsvg > flow.svg
 
-Exit codes: 0 success; 1 `trace path` found no path; 2 error (including an address that is
+  floodgate trace why ADDRESS_A ADDRESS_B
+
+Exit codes: 0 success; 1 `trace path` found no path, or `trace why`: not one entity; 2 error (including an address that is
 not in the graph).")]
 pub(crate) struct Args {
     #[command(subcommand)]
@@ -40,6 +42,19 @@ enum TraceCommand {
     Exposure(ExposureArgs),
     /// Shortest paths of funds from one address to another
     Path(PathArgs),
+    /// Why two addresses are one entity: the transactions whose co-spent inputs join them
+    Why(WhyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct WhyArgs {
+    /// An address
+    a: String,
+    /// Another address
+    b: String,
+    /// Output format (table or json)
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 #[derive(Debug, clap::Args)]
@@ -136,6 +151,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
         TraceCommand::Build(a) => build(a, ctx),
         TraceCommand::Exposure(a) => run_exposure(a, ctx),
         TraceCommand::Path(a) => run_path(a, ctx),
+        TraceCommand::Why(a) => run_why(a, ctx),
     }
 }
 
@@ -447,5 +463,58 @@ fn run_path(args: PathArgs, ctx: &Context) -> Result<ExitCode> {
         tracing::warn!(target: "floodgate::trace", "no path from {} to {} within {} hops", args.from, args.to, args.max_hops);
         return Ok(ExitCode::from(1));
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct WhyRow {
+    entity: String,
+    step: usize,
+    a: String,
+    b: String,
+    tx: String,
+}
+
+impl Tabular for WhyRow {
+    fn headers() -> Vec<&'static str> {
+        vec!["entity", "step", "address", "co-spent with", "transaction"]
+    }
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.entity.clone(),
+            self.step.to_string(),
+            self.a.clone(),
+            self.b.clone(),
+            self.tx.clone(),
+        ]
+    }
+}
+
+fn run_why(args: WhyArgs, ctx: &Context) -> Result<ExitCode> {
+    let graph = open_graph(ctx)?;
+    let a = node_of(&graph, &args.a)?;
+    let b = node_of(&graph, &args.b)?;
+    let clusters = floodgate_graph::cluster(&graph);
+    let entity = clusters.entity_of(a).to_string();
+    let Some(steps) = clusters.why(&graph, a, b) else {
+        tracing::warn!(
+            target: "floodgate::trace",
+            "{} ({}) and {} ({}) are not one entity",
+            args.a,
+            clusters.entity_of(a),
+            args.b,
+            clusters.entity_of(b)
+        );
+        if matches!(args.format, Format::Json) {
+            output::write_json(&serde_json::Value::Null)?;
+        }
+        return Ok(ExitCode::from(1));
+    };
+    let rows: Vec<WhyRow> = steps
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| WhyRow { entity: entity.clone(), step: i + 1, a: s.a, b: s.b, tx: s.tx })
+        .collect();
+    output::write_rows(args.format, &rows)?;
     Ok(ExitCode::SUCCESS)
 }
