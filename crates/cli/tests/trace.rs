@@ -174,3 +174,93 @@ fn build_then_trace_satoshi_to_hal_on_real_blocks() {
     ok(floodgate(data).args(["trace", "build", "--rebuild"]).output().unwrap());
     ok(floodgate(data).args(["trace", "path", SATOSHI, HAL]).output().unwrap());
 }
+
+/// On the bundled real sample (blocks 0–438, 227835, 227836), co-spend clustering joins
+/// exactly the inputs that were spent together (checked against a naive union-find over the
+/// store's own transaction legs), and leaves CoinJoins apart.
+#[test]
+fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+    if blk_0_438().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    ok(floodgate(data).arg("demo").output().unwrap());
+    ok(floodgate(data).args(["trace", "build"]).output().unwrap());
+    let store = floodgate_store::Store::open(data).unwrap();
+    let filter = floodgate_store::TransferFilter {
+        chain: Some(floodgate_types::Chain::Bitcoin),
+        ..Default::default()
+    };
+    let mut ins: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut outs: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for r in store.transfers(&filter).unwrap() {
+        match (r.kind.as_str(), r.from, r.to) {
+            ("input", Some(f), _) => {
+                ins.entry(r.txid).or_default().insert(f);
+            }
+            ("output", _, Some(t)) => outs
+                .entry(r.txid)
+                .or_default()
+                .push((t, r.amount.map(|a| a.to_string()).unwrap_or_default())),
+            _ => {}
+        }
+    }
+    // Naive: merge address sets.
+    let mut sets: Vec<BTreeSet<String>> = Vec::new();
+    let mut multi = 0;
+    for (txid, addrs) in &ins {
+        let mut by_value: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+        for (a, v) in outs.get(txid).into_iter().flatten() {
+            by_value.entry(v).or_default().insert(a);
+        }
+        let coinjoin = addrs.len() >= 2 && by_value.values().any(|s| s.len() >= 3);
+        if addrs.len() < 2 || coinjoin {
+            continue;
+        }
+        multi += 1;
+        let mut merged = addrs.clone();
+        sets.retain(|s| {
+            if s.is_disjoint(addrs) {
+                true
+            } else {
+                merged.extend(s.iter().cloned());
+                false
+            }
+        });
+        sets.push(merged);
+    }
+    assert!(multi > 0, "the sample has transactions spending from several addresses");
+    let g = floodgate_graph::Graph::open(&data.join("graph")).unwrap();
+    let c = floodgate_graph::cluster(&g);
+    let mut naive_of: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in sets.iter().enumerate() {
+        for a in s {
+            naive_of.insert(a, i);
+        }
+    }
+    // Every address of the graph: same entity exactly when the naive model says so.
+    let mut by_entity: HashMap<floodgate_graph::EntityId, BTreeSet<String>> = HashMap::new();
+    for n in 0..g.node_count() {
+        let id = floodgate_graph::NodeId(n);
+        if g.kind(id) == floodgate_graph::NodeKind::Address {
+            by_entity.entry(c.entity_of(id)).or_default().insert(g.key(id).to_owned());
+        }
+    }
+    let multi_entities: Vec<&BTreeSet<String>> =
+        by_entity.values().filter(|s| s.len() > 1).collect();
+    assert_eq!(multi_entities.len(), sets.len());
+    for s in multi_entities {
+        assert!(sets.contains(s), "graph entity {s:?} is not a naive cluster");
+    }
+    // And `trace why` explains one of them.
+    let big = sets.iter().max_by_key(|s| s.len()).unwrap();
+    let mut it = big.iter();
+    let (a, b) = (it.next().unwrap(), it.next_back().unwrap());
+    let why =
+        ok(floodgate(data).args(["trace", "why", a, b, "--format", "json"]).output().unwrap());
+    let steps = json(&why);
+    assert!(!steps.as_array().unwrap().is_empty(), "{why}");
+    assert!(steps[0]["tx"].as_str().unwrap().starts_with("tx:bitcoin:"), "{why}");
+}
