@@ -147,19 +147,17 @@ impl<'a> Ctx<'a> {
     /// Upstream edges of `n` that carry the asset inside the time window, as
     /// `(neighbour, amount)`.
     fn upstream(&self, n: NodeId) -> Vec<(NodeId, U256)> {
-        let keep = |e: &Edge<'_>| {
-            e.asset == self.asset
-                && self.opts.since.is_none_or(|s| e.time.is_some_and(|t| t >= s))
-                && self.opts.until.is_none_or(|s| e.time.is_some_and(|t| t <= s))
-        };
-        match self.opts.direction {
-            Direction::In => {
-                self.g.in_edges(n).filter(keep).map(|e| (e.src, u(e.amount))).collect()
-            }
-            Direction::Out => {
-                self.g.out_edges(n).filter(keep).map(|e| (e.dst, u(e.amount))).collect()
-            }
+        let mut v = Vec::new();
+        self.g.neighbours(n, self.opts.direction == Direction::In, self.asset, &mut v);
+        let (since, until) = (self.opts.since, self.opts.until);
+        if since.is_some() || until.is_some() {
+            // Time 0 is "unknown": such an edge is outside any window.
+            v.retain(|&(_, _, t)| {
+                let t = i64::from(t);
+                t != 0 && since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+            });
         }
+        v.into_iter().map(|(m, a, _)| (m, a)).collect()
     }
     fn cost(&self, n: NodeId) -> u32 {
         match self.g.kind(n) {
@@ -197,6 +195,12 @@ impl Acc {
 fn share(f: U256, a: U256, d: U256) -> U256 {
     if d.is_zero() {
         return U256::ZERO;
+    }
+    // Fast path: everything fits in u128 and so does the product.
+    if let (Ok(f1), Ok(a1), Ok(d1)) = (u128::try_from(f), u128::try_from(a), u128::try_from(d)) {
+        if let Some(p) = f1.checked_mul(a1) {
+            return U256::from(p / d1);
+        }
     }
     let p = U512::from(f) * U512::from(a) / U512::from(d);
     // p <= f whenever a <= d, which holds for a part of d.
@@ -310,11 +314,8 @@ fn haircut(ctx: &Ctx<'_>, target: NodeId) -> Result3 {
             break;
         }
         let mut next: HashMap<(NodeId, u32), U256> = HashMap::new();
-        let mut keys: Vec<(NodeId, u32)> = frontier.keys().copied().collect();
-        keys.sort_unstable();
-        for key in keys {
-            let (n, hops) = key;
-            let f = frontier[&key];
+        // Order does not matter: every part is floored on its own and sums commute.
+        for (&(n, hops), &f) in &frontier {
             if n != target || step > 0 {
                 if let Some(&c) = ctx.tags.get(&n) {
                     accs.entry(c).or_default().add(n, f, hops);

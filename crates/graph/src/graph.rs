@@ -311,11 +311,44 @@ impl Graph {
     pub fn in_edges(&self, n: NodeId) -> impl Iterator<Item = Edge<'_>> + '_ {
         self.segments.iter().filter(move |s| n.0 < s.header.node_count).flat_map(move |s| {
             let r = s.in_range(n.0);
-            s.in_edges()[r].iter().map(move |&i| {
-                let i = i as usize;
-                self.decode(s, s.source_of(i), &s.edges()[i])
-            })
+            s.in_edges()[r].iter().map(move |&[src, i]| self.decode(s, src, &s.edges()[i as usize]))
         })
+    }
+
+    /// Lean traversal for tracing: appends `(neighbour, amount, time)` for each edge of
+    /// `asset` entering (`incoming`) or leaving `n`, without decoding transaction ids.
+    pub(crate) fn neighbours(
+        &self,
+        n: NodeId,
+        incoming: bool,
+        asset: &str,
+        out: &mut Vec<(NodeId, ruint::aliases::U256, u32)>,
+    ) {
+        use ruint::aliases::U256;
+        for s in self.segments.iter().filter(|s| n.0 < s.header.node_count) {
+            let Some(ai) = s.assets.iter().position(|a| a == asset) else { continue };
+            let edges = s.edges();
+            let mut push = |nb: u32, e: &EdgeRecord| {
+                if e.asset as usize != ai {
+                    return;
+                }
+                let amount = if e.flags & FLAG_WIDE != 0 {
+                    U256::from_be_bytes(s.wide(e.amount))
+                } else {
+                    U256::from(e.amount)
+                };
+                out.push((NodeId(nb), amount, e.time));
+            };
+            if incoming {
+                for &[src, i] in &s.in_edges()[s.in_range(n.0)] {
+                    push(src, &edges[i as usize]);
+                }
+            } else {
+                for e in &edges[s.out_range(n.0)] {
+                    push(e.dst, e);
+                }
+            }
+        }
     }
 
     /// Brings the graph in `dir` up to date with `store`: adds one segment holding every leg
@@ -557,10 +590,14 @@ impl<'g> GraphBuilder<'g> {
             in_offsets[i + 1] += in_offsets[i];
         }
         let mut cursor = in_offsets.clone();
-        let mut in_edges = vec![0u32; out_edges.len()];
+        let mut in_edges = vec![[0u32; 2]; out_edges.len()];
+        let mut src = 0usize;
         for (i, e) in out_edges.iter().enumerate() {
+            while out_offsets[src + 1] as usize <= i {
+                src += 1;
+            }
             let c = &mut cursor[e.dst as usize];
-            in_edges[*c as usize] = i as u32;
+            in_edges[*c as usize] = [src as u32, i as u32];
             *c += 1;
         }
         SegmentData {

@@ -115,7 +115,8 @@ pub(crate) struct SegmentData {
     pub(crate) out_offsets: Vec<u64>,
     pub(crate) out_edges: Vec<EdgeRecord>,
     pub(crate) in_offsets: Vec<u64>,
-    pub(crate) in_edges: Vec<u32>,
+    /// `[source, out-edge index]` per in-edge.
+    pub(crate) in_edges: Vec<[u32; 2]>,
     pub(crate) txids: Vec<[u8; 32]>,
     pub(crate) tx_chains: Vec<u8>,
     pub(crate) assets: Vec<String>,
@@ -361,9 +362,11 @@ impl Segment {
                 return Err(self.corrupt(S_OUT_EDGES, format!("edge {i} refers out of range")));
             }
         }
-        let in_edges: &[u32] = self.try_slice(S_IN_EDGES, edges)?;
-        if let Some(i) = in_edges.iter().find(|&&i| i as usize >= edges) {
-            return Err(self.corrupt(S_IN_EDGES, format!("edge index {i} out of range")));
+        let in_edges: &[[u32; 2]] = self.try_slice(S_IN_EDGES, edges)?;
+        if let Some(p) =
+            in_edges.iter().position(|&[s, i]| s >= h.node_count || i as usize >= edges)
+        {
+            return Err(self.corrupt(S_IN_EDGES, format!("entry {p} out of range")));
         }
         let _: &[[u8; 32]] = self.try_slice(S_TXIDS, h.tx_count as usize)?;
         let chains: &[u8] = self.try_slice(S_TX_CHAINS, h.tx_count as usize)?;
@@ -432,13 +435,9 @@ impl Segment {
     pub(crate) fn edges(&self) -> &[EdgeRecord] {
         self.slice(S_OUT_EDGES)
     }
-    pub(crate) fn in_edges(&self) -> &[u32] {
+    /// `[source, out-edge index]` per in-edge, grouped by target.
+    pub(crate) fn in_edges(&self) -> &[[u32; 2]] {
         self.slice(S_IN_EDGES)
-    }
-    /// The source of out-edge `i` (binary search over the out offsets).
-    pub(crate) fn source_of(&self, i: usize) -> u32 {
-        let o: &[u64] = self.slice(S_OUT_OFFSETS);
-        (o.partition_point(|&x| x as usize <= i) - 1) as u32
     }
     pub(crate) fn txid(&self, tx: u32) -> [u8; 32] {
         self.slice::<[u8; 32]>(S_TXIDS)[tx as usize]

@@ -1,0 +1,184 @@
+//! Graph build and exposure benchmarks on a seeded synthetic account-chain graph, against a
+//! plain in-memory adjacency-map baseline measured in the same run.
+//!
+//! `cargo bench -p floodgate-graph` (scale with FLOODGATE_BENCH_EDGES, default 1,000,000).
+
+// Benchmarks report through criterion; unwrap is the failure report here.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use floodgate_graph::{
+    exposure, Category, EdgeInput, ExposureOptions, Graph, GraphBuilder, NodeId, NodeKind,
+};
+use floodgate_types::{Amount, Chain, Hash32};
+
+/// splitmix64: a tiny seeded generator, so the input is the same on every machine.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    /// A heavy-tailed node index in `0..n` (a few hubs receive most edges).
+    fn heavy(&mut self, n: u32) -> u32 {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((n as f64) * u.powi(3)) as u32 % n
+    }
+}
+
+fn edges(count: usize, nodes: u32) -> Vec<(u32, u32, u64, u32)> {
+    let mut r = Rng(42);
+    (0..count)
+        .map(|i| {
+            let a = (r.next() % u64::from(nodes)) as u32;
+            let b = r.heavy(nodes);
+            (a, b, 1 + r.next() % 1_000_000_000, 1_600_000_000 + i as u32)
+        })
+        .collect()
+}
+
+fn key(i: u32) -> String {
+    format!("0x{i:040x}")
+}
+
+fn build(dir: &std::path::Path, es: &[(u32, u32, u64, u32)], nodes: u32) -> Graph {
+    let base = Graph::open_or_empty(dir).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let ids: Vec<NodeId> =
+        (0..nodes).map(|i| b.node(&key(i), NodeKind::Address).unwrap()).collect();
+    for (i, &(f, t, a, time)) in es.iter().enumerate() {
+        let mut txid = [0u8; 32];
+        txid[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        let e = EdgeInput {
+            amount: Amount::from(a),
+            time: Some(i64::from(time)),
+            asset: "ETH",
+            txid: Hash32(txid),
+            chain: Chain::Ethereum,
+        };
+        b.add_edge(ids[f as usize], ids[t as usize], &e).unwrap();
+    }
+    b.commit(&base, BTreeMap::new()).unwrap();
+    Graph::open(dir).unwrap()
+}
+
+/// The baseline: haircut exposure over a HashMap adjacency, the same rules.
+fn baseline_haircut(
+    up: &HashMap<u32, Vec<(u32, u128)>>,
+    tags: &HashMap<u32, u8>,
+    target: u32,
+    hops: u32,
+) -> u128 {
+    let total: u128 = up.get(&target).map_or(0, |v| v.iter().map(|e| e.1).sum());
+    let mut frontier: HashMap<u32, u128> = HashMap::from([(target, total)]);
+    let mut found = 0u128;
+    for step in 0..=hops {
+        let mut next: HashMap<u32, u128> = HashMap::new();
+        for (&n, &f) in &frontier {
+            if step > 0 && tags.contains_key(&n) {
+                found += f;
+                continue;
+            }
+            if step == hops {
+                continue;
+            }
+            let Some(ups) = up.get(&n) else { continue };
+            let d: u128 = ups.iter().map(|e| e.1).sum();
+            for &(m, a) in ups {
+                *next.entry(m).or_default() += f * a / d;
+            }
+        }
+        frontier = next;
+    }
+    found
+}
+
+fn bench(c: &mut Criterion) {
+    let count: usize = std::env::var("FLOODGATE_BENCH_EDGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let nodes = (count / 5).max(10) as u32;
+    let es = edges(count, nodes);
+
+    let mut g = c.benchmark_group("graph_build");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(count as u64));
+    g.bench_function(BenchmarkId::new("csr_segment", count), |b| {
+        b.iter(|| {
+            let dir = tempfile::tempdir().unwrap();
+            build(dir.path(), &es, nodes).edge_count()
+        })
+    });
+    g.bench_function(BenchmarkId::new("hashmap_baseline", count), |b| {
+        b.iter(|| {
+            let mut up: HashMap<u32, Vec<(u32, u128)>> = HashMap::new();
+            for &(f, t, a, _) in &es {
+                up.entry(t).or_default().push((f, u128::from(a)));
+            }
+            up.len()
+        })
+    });
+    g.finish();
+
+    let dir = tempfile::tempdir().unwrap();
+    let graph = build(dir.path(), &es, nodes);
+    let mut up: HashMap<u32, Vec<(u32, u128)>> = HashMap::new();
+    for &(f, t, a, _) in &es {
+        up.entry(graph.lookup(&key(t)).unwrap().0)
+            .or_default()
+            .push((graph.lookup(&key(f)).unwrap().0, u128::from(a)));
+    }
+    // 1% of nodes tagged, hubs excluded so traces go deep.
+    let mut r = Rng(7);
+    let mut tags: HashMap<NodeId, Category> = HashMap::new();
+    let mut btags: HashMap<u32, u8> = HashMap::new();
+    for _ in 0..nodes / 100 {
+        let n = graph.lookup(&key((r.next() % u64::from(nodes)) as u32)).unwrap();
+        tags.insert(n, Category::Scam);
+        btags.insert(n.0, 0);
+    }
+    let targets: Vec<NodeId> = (0..64)
+        .map(|_| graph.lookup(&key((r.next() % u64::from(nodes)) as u32)).unwrap())
+        .collect();
+    for hops in [2u32, 4, 6] {
+        let mut g = c.benchmark_group(format!("exposure_haircut_{hops}_hops"));
+        g.sample_size(10);
+        let opts = ExposureOptions { hops, asset: Some("ETH".into()), ..Default::default() };
+        let mut i = 0;
+        g.bench_function(BenchmarkId::new("csr", count), |b| {
+            b.iter(|| {
+                i = (i + 1) % targets.len();
+                exposure(&graph, &tags, targets[i], &opts).unwrap().len()
+            })
+        });
+        let mut i = 0;
+        g.bench_function(BenchmarkId::new("hashmap_baseline", count), |b| {
+            b.iter(|| {
+                i = (i + 1) % targets.len();
+                baseline_haircut(&up, &btags, targets[i].0, hops)
+            })
+        });
+        g.finish();
+    }
+    let _ = std::fs::metadata(dir.path());
+    eprintln_bytes(&graph, count);
+}
+
+#[allow(clippy::print_stderr)] // the figure is the point of a benchmark run
+fn eprintln_bytes(g: &Graph, count: usize) {
+    eprintln!(
+        "graph: {count} edges, {} nodes, {} bytes on disk, {:.1} bytes/edge",
+        g.node_count(),
+        g.bytes(),
+        g.bytes() as f64 / count as f64
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
