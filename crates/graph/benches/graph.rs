@@ -166,14 +166,19 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
-    let _ = std::fs::metadata(dir.path());
-    eprintln_bytes(&graph, count);
+    let t = std::time::Instant::now();
+    let reopened = Graph::open(dir.path()).unwrap();
+    let open = t.elapsed();
+    let t = std::time::Instant::now();
+    reopened.verify().unwrap();
+    let verify = t.elapsed();
+    eprintln_bytes(&graph, count, open, verify);
 }
 
 #[allow(clippy::print_stderr)] // the figure is the point of a benchmark run
-fn eprintln_bytes(g: &Graph, count: usize) {
+fn eprintln_bytes(g: &Graph, count: usize, open: std::time::Duration, verify: std::time::Duration) {
     eprintln!(
-        "graph: {count} edges, {} nodes, {} bytes on disk, {:.1} bytes/edge",
+        "graph: {count} edges, {} nodes, {} bytes on disk, {:.1} bytes/edge; open (validate) {open:?}, verify checksums {verify:?}",
         g.node_count(),
         g.bytes(),
         g.bytes() as f64 / count as f64

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use floodgate_types::Amount;
 use ruint::aliases::{U256, U512};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::{Category, Edge, Graph, GraphError, NodeId, NodeKind};
@@ -306,14 +307,14 @@ fn haircut(ctx: &Ctx<'_>, target: NodeId) -> Result3 {
     let mut accs: BTreeMap<Category, Acc> = BTreeMap::new();
     let mut untraced = U256::ZERO;
     // Frontier keyed by (node, hops used); values are traced amounts.
-    let mut frontier: HashMap<(NodeId, u32), U256> = HashMap::new();
+    let mut frontier: FxHashMap<(NodeId, u32), U256> = FxHashMap::default();
     frontier.insert((target, 0), total);
     let max_steps = 2 * ctx.opts.hops as usize + 2;
     for step in 0..=max_steps {
         if frontier.is_empty() {
             break;
         }
-        let mut next: HashMap<(NodeId, u32), U256> = HashMap::new();
+        let mut next: FxHashMap<(NodeId, u32), U256> = FxHashMap::default();
         // Order does not matter: every part is floored on its own and sums commute.
         for (&(n, hops), &f) in &frontier {
             if n != target || step > 0 {
@@ -370,7 +371,7 @@ fn poison(ctx: &Ctx<'_>, target: NodeId) -> Result3 {
 /// node of each category, tagged nodes ending the search.
 fn reach(ctx: &Ctx<'_>, start: NodeId, h0: u32) -> Vec<(Category, NodeId, u32)> {
     let mut best: BTreeMap<Category, (u32, NodeId)> = BTreeMap::new();
-    let mut dist: HashMap<NodeId, u32> = HashMap::new();
+    let mut dist: FxHashMap<NodeId, u32> = FxHashMap::default();
     let mut queue: VecDeque<(NodeId, u32)> = VecDeque::new();
     dist.insert(start, h0);
     queue.push_back((start, h0));

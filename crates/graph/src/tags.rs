@@ -435,6 +435,74 @@ impl TagSet {
         Ok((n, rejected))
     }
 
+    /// Loads OFAC's sanctioned digital-currency addresses: every
+    /// `sanctioned_addresses_<TICKER>.txt` in `dir` (one address per line, as published by
+    /// the OFAC-address extraction of the SDN list), each file all-or-nothing, as
+    /// [`Category::Sanctioned`]. Tickers floodgate does not ingest are skipped.
+    ///
+    /// # Errors
+    /// [`TagError::Io`]; [`TagError::BadAddress`] naming the file and line of the first
+    /// address invalid for its ticker (nothing of that file is kept).
+    pub fn load_ofac_dir(&mut self, dir: &Path) -> Result<usize, TagError> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|source| TagError::Io { path: dir.to_owned(), source })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|f| f.to_str())
+                    .is_some_and(|f| f.starts_with("sanctioned_addresses_") && f.ends_with(".txt"))
+            })
+            .collect();
+        files.sort();
+        let mut n = 0;
+        for path in files {
+            let name =
+                path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let ticker = name
+                .trim_start_matches("sanctioned_addresses_")
+                .trim_end_matches(".txt")
+                .to_owned();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| TagError::Io { path: path.clone(), source })?;
+            let mut staged = Vec::new();
+            for (i, line) in text.lines().enumerate() {
+                let a = line.trim();
+                if a.is_empty() {
+                    continue;
+                }
+                let addr = match Address::parse_listed(&ticker, a) {
+                    Ok(addr) => addr,
+                    Err(e) if e.is_unsupported() => {
+                        self.skipped_unsupported += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(TagError::BadAddress {
+                            path: path.clone(),
+                            line: i + 1,
+                            currency: ticker,
+                            address: a.to_owned(),
+                            reason: e.to_string(),
+                        })
+                    }
+                };
+                staged.push(Tag {
+                    address: addr.to_canonical(),
+                    category: Category::Sanctioned,
+                    label: "OFAC SDN".to_owned(),
+                    source: format!("{name} (OFAC SDN list, digital currency addresses)"),
+                    confidence: Some("authority_data".to_owned()),
+                    actor: None,
+                });
+            }
+            n += staged.len();
+            for t in staged {
+                self.add(t);
+            }
+        }
+        Ok(n)
+    }
+
     /// Adds one tag.
     pub fn add(&mut self, tag: Tag) {
         let v = self.by_address.entry(tag.address.clone()).or_default();

@@ -588,3 +588,28 @@ fn coinjoins_are_not_clustered_and_merges_keep_the_older_id() {
     let txs: Vec<&str> = why.iter().map(|s| s.tx.as_str()).collect();
     assert_eq!(txs.len(), 3, "0-1 (tx 0), 1-3 (tx 3), 3-2 (tx 1): {why:?}");
 }
+
+#[test]
+fn the_real_ofac_address_lists_load_as_sanctioned() {
+    let Some(dir) = floodgate_testdata::dir("sanctions/ofac-crypto-addresses") else { return };
+    let mut tags = TagSet::new();
+    let n = tags.load_ofac_dir(&dir).unwrap();
+    assert!(n > 100, "{n}");
+    let t = tags.of("123WBUDmSJv4GctdVEz6Qq6z8nXSKrJ4KX");
+    assert_eq!(t.first().map(|t| t.category), Some(Category::Sanctioned));
+    assert!(tags.skipped_unsupported() > 0, "XMR, LTC … are skipped");
+}
+
+#[test]
+fn a_bad_ofac_address_rejects_its_file_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "sanctioned_addresses_XBT.txt",
+        "123WBUDmSJv4GctdVEz6Qq6z8nXSKrJ4KX\n1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3\n",
+    );
+    let mut tags = TagSet::new();
+    let err = tags.load_ofac_dir(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("sanctioned_addresses_XBT.txt:2:"), "{err}");
+    assert!(tags.is_empty());
+}

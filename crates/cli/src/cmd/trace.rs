@@ -114,6 +114,9 @@ struct ExposureArgs {
     /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks is always read
     #[arg(long, value_name = "PATH")]
     tagpack: Vec<PathBuf>,
+    /// Directory of OFAC sanctioned_addresses_<TICKER>.txt files (tagged sanctioned)
+    #[arg(long, value_name = "DIR")]
+    ofac: Option<PathBuf>,
     /// Output format (table or json)
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -333,7 +336,10 @@ impl Tabular for ExposureRow {
 fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
     let graph = open_graph(ctx)?;
     let target = node_of(&graph, &args.target)?;
-    let tags = load_tags(ctx, &args.tagpack)?;
+    let mut tags = load_tags(ctx, &args.tagpack)?;
+    if let Some(dir) = &args.ofac {
+        tags.load_ofac_dir(dir)?;
+    }
     let resolved = tags.resolve(&graph);
     let opts = ExposureOptions {
         direction: match args.direction {
