@@ -549,6 +549,37 @@ impl TagSet {
         }
         out
     }
+
+    /// As [`TagSet::resolve`], then spread to entities: every address of a co-spend entity
+    /// that holds a tagged address takes the entity's category (the highest-risk one among
+    /// its addresses' tags, in the order of [`Category::ALL`]). Addresses keep their own
+    /// tag when they have one.
+    pub fn resolve_entities(
+        &self,
+        graph: &Graph,
+        clusters: &crate::Clustering,
+    ) -> HashMap<NodeId, Category> {
+        let own = self.resolve(graph);
+        let mut by_entity: HashMap<crate::EntityId, Category> = HashMap::new();
+        for (&n, &c) in &own {
+            let e = by_entity.entry(clusters.entity_of(n)).or_insert(c);
+            *e = (*e).min(c);
+        }
+        let mut out = own.clone();
+        if by_entity.is_empty() {
+            return out;
+        }
+        for n in 0..graph.node_count() {
+            let n = NodeId(n);
+            if own.contains_key(&n) || clusters.size_of(n) < 2 {
+                continue;
+            }
+            if let Some(&c) = by_entity.get(&clusters.entity_of(n)) {
+                out.insert(n, c);
+            }
+        }
+        out
+    }
 }
 
 fn collect_yaml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -613,3 +613,30 @@ fn a_bad_ofac_address_rejects_its_file_with_the_line() {
     assert!(err.contains("sanctioned_addresses_XBT.txt:2:"), "{err}");
     assert!(tags.is_empty());
 }
+
+#[test]
+fn entity_tags_spread_to_every_co_spent_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let txs: Vec<RawTx> = vec![(vec![0, 1], vec![(9, 50)]), (vec![1, 2], vec![(8, 50)])];
+    let g = build_utxo(dir.path(), &txs);
+    let c = floodgate_graph::cluster(&g);
+    let mut tags = TagSet::new();
+    tags.add(floodgate_graph::Tag {
+        address: "1addr2".into(),
+        category: Category::Ransomware,
+        label: "x".into(),
+        source: "test".into(),
+        confidence: None,
+        actor: None,
+    });
+    let own = tags.resolve(&g);
+    assert_eq!(own.len(), 1);
+    let spread = tags.resolve_entities(&g, &c);
+    for a in [0, 1, 2] {
+        assert_eq!(
+            spread.get(&g.lookup(&format!("1addr{a}")).unwrap()),
+            Some(&Category::Ransomware)
+        );
+    }
+    assert_eq!(spread.get(&g.lookup("1addr9").unwrap()), None);
+}

@@ -114,6 +114,10 @@ struct ExposureArgs {
     /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks is always read
     #[arg(long, value_name = "PATH")]
     tagpack: Vec<PathBuf>,
+    /// Spread tags to co-spend entities: every address of an entity with a tagged address
+    /// takes its category
+    #[arg(long)]
+    cluster: bool,
     /// Directory of OFAC sanctioned_addresses_<TICKER>.txt files (tagged sanctioned)
     #[arg(long, value_name = "DIR")]
     ofac: Option<PathBuf>,
@@ -340,7 +344,11 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
     if let Some(dir) = &args.ofac {
         tags.load_ofac_dir(dir)?;
     }
-    let resolved = tags.resolve(&graph);
+    let resolved = if args.cluster {
+        tags.resolve_entities(&graph, &floodgate_graph::cluster(&graph))
+    } else {
+        tags.resolve(&graph)
+    };
     let opts = ExposureOptions {
         direction: match args.direction {
             DirectionArg::In => Direction::In,
