@@ -105,3 +105,30 @@ fn rules_check_names_line_and_column() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn monitor_uses_the_lists_loaded_for_screening() {
+    let Some(ofac) = floodgate_testdata::dir("sanctions/ofac-crypto-addresses") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let load = floodgate(dir.path()).args(["lists", "load"]).arg(&ofac).output().unwrap();
+    assert_eq!(code(&load), Some(0), "{}", String::from_utf8_lossy(&load.stderr));
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(&input, INPUT.lines().next().unwrap()).unwrap();
+    let out = floodgate(dir.path()).arg("monitor").arg(&input).output().unwrap();
+    assert_eq!(code(&out), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let d = decisions(&out);
+    assert_eq!(d[0]["action"], "block", "{}", d[0]);
+    let source = d[0]["hits"][0]["evidence"]["list"]["source"].as_str().unwrap();
+    assert!(source.starts_with("list '"), "the loaded list is named: {source}");
+    // Opting out leaves the decision without list data, and it says so.
+    let dir2 = tempfile::tempdir().unwrap();
+    let load = floodgate(dir2.path()).args(["lists", "load"]).arg(&ofac).output().unwrap();
+    assert_eq!(code(&load), Some(0));
+    let out = floodgate(dir2.path())
+        .args(["monitor", "--no-screening-lists"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let d = decisions(&out);
+    assert_ne!(d[0]["action"], "block", "{}", d[0]);
+}

@@ -179,6 +179,12 @@ impl Screener {
         &self.matcher
     }
 
+    /// The in-memory matcher, for a caller that only screens from here on (the monitor) and
+    /// needs no database handle.
+    pub fn into_matcher(self) -> Matcher {
+        self.matcher
+    }
+
     /// Loaded lists.
     ///
     /// # Errors

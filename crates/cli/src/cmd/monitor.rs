@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use floodgate_monitor::customer::CustomerBook;
 use floodgate_monitor::decision::Decision;
 use floodgate_monitor::engine::Engine;
-use floodgate_monitor::facts::AddressLists;
+use floodgate_monitor::facts::{AddressLists, AddressRisk, RiskCategory, RiskFacts};
 use floodgate_monitor::fiat::RateTable;
 use floodgate_monitor::input::{parse_event, MonitorEvent, Reject};
 use floodgate_monitor::monitor::{Monitor, Processed};
@@ -65,6 +65,10 @@ pub(crate) struct Args {
     /// Directory of OFAC sanctioned_addresses_<ASSET>.txt files
     #[arg(long, value_name = "DIR")]
     ofac_dir: Option<PathBuf>,
+    /// Do not consult the lists loaded with `floodgate lists load` (screening.db in the data
+    /// directory); by default a counterparty address on any of them is a list hit
+    #[arg(long)]
+    no_screening_lists: bool,
     /// Read ledger entries from the transfer store instead of INPUT
     #[arg(long)]
     from_store: bool,
@@ -87,6 +91,78 @@ pub(crate) struct Args {
     /// Decisions per group commit
     #[arg(long, default_value_t = 512, value_name = "N")]
     batch: usize,
+}
+
+/// The monitor's screening facts: the address files given on the command line, then the
+/// lists loaded with `floodgate lists load` (see [`list_category`]).
+struct ScreeningFacts {
+    files: AddressLists,
+    loaded: Option<floodgate_screen::Matcher>,
+}
+
+/// The risk category of a hit on a loaded list, by the list's name: a name with `alert` or
+/// `warning` in it (`sg-mas-alert`, `vn-warning-list`) is an investor-alert list, a name with
+/// `pep` is a PEP list (no counterparty risk by itself: `None`), and every other list (OFAC, UN,
+/// national blacklists) is a sanctions list. Documented in docs/rules.md.
+fn list_category(list: &str) -> Option<RiskCategory> {
+    let l = list.to_ascii_lowercase();
+    if l.contains("pep") {
+        None
+    } else if l.contains("alert") || l.contains("warning") {
+        Some(RiskCategory::InvestorAlert)
+    } else {
+        Some(RiskCategory::Sanctioned)
+    }
+}
+
+impl ScreeningFacts {
+    fn new(files: AddressLists, data_dir: &Path, skip_loaded: bool) -> Result<Self> {
+        let db = data_dir.join(floodgate_screen::screener::DB_FILE);
+        let loaded = if skip_loaded || !db.is_file() {
+            None
+        } else {
+            let s = floodgate_screen::Screener::open(
+                data_dir,
+                floodgate_screen::score::ScoreConfig::default(),
+                None,
+            )?;
+            let m = s.into_matcher();
+            (!m.is_empty()).then_some(m)
+        };
+        Ok(ScreeningFacts { files, loaded })
+    }
+}
+
+impl RiskFacts for ScreeningFacts {
+    fn address_risk(&self, addr: &floodgate_types::Address) -> Option<AddressRisk> {
+        self.files.address_risk(addr).or_else(|| {
+            let m = self.loaded.as_ref()?;
+            let hit = m.screen_address(addr.chain(), &addr.to_string()).ok()?.into_iter().next()?;
+            let category = list_category(&hit.list)?;
+            Some(AddressRisk {
+                category,
+                source: if hit.programs.is_empty() {
+                    format!("list '{}': {}", hit.list, hit.entity_name)
+                } else {
+                    format!(
+                        "list '{}': {} ({})",
+                        hit.list,
+                        hit.entity_name,
+                        hit.programs.join(", ")
+                    )
+                },
+                label: Some(hit.entity_id),
+            })
+        })
+    }
+
+    fn vasp_risk(&self, vasp: &str) -> Option<AddressRisk> {
+        self.files.vasp_risk(vasp)
+    }
+
+    fn screening_available(&self) -> bool {
+        self.files.screening_available() || self.loaded.is_some()
+    }
 }
 
 enum Sink {
@@ -144,7 +220,8 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     for f in &args.lists {
         lists.load_csv(f)?;
     }
-    let engine = Engine::new(pack, ctx.assets.clone(), rates, customers, Arc::new(lists));
+    let facts = ScreeningFacts::new(lists, &ctx.data_dir, args.no_screening_lists)?;
+    let engine = Engine::new(pack, ctx.assets.clone(), rates, customers, Arc::new(facts));
     let mut mon = if args.no_state {
         Monitor::in_memory(engine)
     } else {
