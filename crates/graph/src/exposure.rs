@@ -263,7 +263,7 @@ pub fn exposure(
                     value: amt(a.value),
                     share: ratio(a.value, total),
                     direct: amt(a.direct),
-                    indirect: amt(a.value - a.direct),
+                    indirect: amt(a.value.saturating_sub(a.direct)),
                     min_hops: a.min_hops,
                     sources,
                 }
@@ -292,7 +292,7 @@ fn ratio(a: U256, b: U256) -> f64 {
     // Scale both to at most 2^52 so the division is exact enough for a percentage.
     let shift = b.bit_len().saturating_sub(52);
     let (a, b) = (a >> shift, b >> shift);
-    let to_f = |x: U256| x.to::<u64>() as f64;
+    let to_f = |x: U256| x.saturating_to::<u64>() as f64;
     if b.is_zero() {
         return 0.0;
     }

@@ -179,6 +179,14 @@ impl Graph {
         let mut segments = Vec::with_capacity(m.segments.len());
         let mut expect_base = 0u32;
         for ms in &m.segments {
+            // A segment is a plain file name inside the graph directory, never a path.
+            if ms.file.is_empty() || ms.file.contains(['/', '\\']) || ms.file.starts_with('.') {
+                return Err(GraphError::Corrupt {
+                    path: mpath.clone(),
+                    offset: 0,
+                    detail: format!("segment file name '{}' is not a plain file name", ms.file),
+                });
+            }
             let seg = Segment::open(&dir.join(&ms.file))?;
             let h = &seg.header;
             let sum: String = h.header_sha256.iter().map(|b| format!("{b:02x}")).collect();

@@ -640,3 +640,28 @@ fn entity_tags_spread_to_every_co_spent_address() {
     }
     assert_eq!(spread.get(&g.lookup("1addr9").unwrap()), None);
 }
+
+#[test]
+fn a_damaged_manifest_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), 3, &[(0, 1, 5, 10, 0, 1)], 1);
+    let m = dir.path().join(floodgate_graph::MANIFEST_FILE);
+    let good = std::fs::read_to_string(&m).unwrap();
+    for bad in [
+        "{".to_owned(),
+        good.replace("seg-000001.fgs", "../seg-000001.fgs"),
+        good.replace("seg-000002.fgs", "seg-000009.fgs"),
+        good.replacen("\"node_count\": ", "\"node_count\": 1", 1),
+    ] {
+        std::fs::write(&m, &bad).unwrap();
+        let err = Graph::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(err, GraphError::Corrupt { .. } | GraphError::Io { .. }),
+            "{err} for {bad}"
+        );
+        assert!(
+            err.to_string().contains("MANIFEST.json") || err.to_string().contains(".fgs"),
+            "{err}"
+        );
+    }
+}
