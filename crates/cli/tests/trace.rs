@@ -83,6 +83,7 @@ fn build_then_trace_satoshi_to_hal_on_real_blocks() {
     let paths = p.as_array().unwrap();
     assert_eq!(paths.len(), 1, "{p}");
     assert_eq!(paths[0]["hops"], 1);
+    assert_eq!(paths[0]["time_ordered"], true);
     let steps = paths[0]["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2);
     assert_eq!(steps[0]["from"], SATOSHI);

@@ -52,6 +52,10 @@ pub struct PathStep {
 pub struct FundPath {
     /// Address-to-address hops.
     pub hops: u32,
+    /// Whether every transfer is no earlier than the one before it (funds can only move
+    /// forward in time; a path that is not is a structural link, weaker as evidence).
+    /// Unknown times count as ordered.
+    pub time_ordered: bool,
     /// Transfers in order.
     pub steps: Vec<PathStep>,
 }
@@ -133,7 +137,9 @@ pub fn paths(
             let mut steps = suffix;
             steps.reverse();
             let hops = steps.iter().filter(|s| !s.to_is_tx).count() as u32;
-            out.push(FundPath { hops, steps });
+            let times: Vec<i64> = steps.iter().filter_map(|s| s.time).collect();
+            let time_ordered = times.windows(2).all(|w| w[0] <= w[1]);
+            out.push(FundPath { hops, time_ordered, steps });
             continue;
         }
         let Some(n) = by_key.get(&at) else { continue };
