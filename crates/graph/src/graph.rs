@@ -396,7 +396,8 @@ impl Graph {
             tips.insert(chain.as_str().to_owned(), ChainTip { height: h, hash: hash.to_hex() });
         }
         let (new_nodes, new_edges) = (b.new_nodes() as u64, b.edge_count() as u64);
-        if tips != base.tips || new_edges > 0 {
+        // An empty store still gets a (empty) graph, so that queries say "not in the graph".
+        if tips != base.tips || new_edges > 0 || base.segments.is_empty() {
             b.commit(&base, tips)?;
         }
         let g = Graph::open(dir)?;

@@ -665,3 +665,17 @@ fn a_damaged_manifest_is_refused_naming_it() {
         );
     }
 }
+
+#[test]
+fn an_empty_store_builds_an_empty_graph_that_answers_not_in_the_graph() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = floodgate_store::Store::open(dir.path()).unwrap();
+    let gdir = dir.path().join("graph");
+    let r = Graph::update_from_store(&gdir, &store).unwrap();
+    assert_eq!((r.nodes, r.edges, r.segments), (0, 0, 1));
+    let again = Graph::update_from_store(&gdir, &store).unwrap();
+    assert_eq!(again.segments, 1, "nothing new, nothing appended");
+    let g = Graph::open(&gdir).unwrap();
+    let err = g.require("12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S").unwrap_err();
+    assert_eq!(err.to_string(), "'12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S' is not in the graph");
+}
