@@ -137,6 +137,7 @@ fn build_then_trace_satoshi_to_hal_on_real_blocks() {
         .output()
         .unwrap());
     assert!(table.contains("scam"), "{table}");
+    assert!(table.contains("(untraced)"), "{table}");
 
     // Bad input: an address not in the graph, a bad TagPack (file and line named).
     let err = fails(

@@ -404,6 +404,24 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
                 top_source: c.sources.first().map(|s| s.node.clone()).unwrap_or_default(),
             });
         }
+        if r.model == TaintModel::Haircut {
+            let share = |v: Amount| match (v.to_u128(), r.total.to_u128()) {
+                (Some(v), Some(t)) if t > 0 => v as f64 / t as f64,
+                _ => 0.0,
+            };
+            rows.push(ExposureRow {
+                asset: r.asset.clone(),
+                category: "(untraced)".into(),
+                risk: false,
+                value: r.untraced,
+                human: human(r.untraced, &r.asset),
+                share: share(r.untraced),
+                direct: Amount::ZERO,
+                indirect: Amount::ZERO,
+                min_hops: 0,
+                top_source: String::new(),
+            });
+        }
     }
     output::write_rows(args.format, &rows)?;
     Ok(ExitCode::SUCCESS)
