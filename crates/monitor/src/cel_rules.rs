@@ -403,8 +403,12 @@ impl Root {
         if refuted.iter().all(|r| *r) {
             return vec![Eval::False; preds.len()];
         }
+        // Bind only the variables the predicates still to run name: binding converts the
+        // whole value into the interpreter's representation.
+        let needed =
+            preds.iter().zip(&refuted).filter(|(_, r)| !**r).fold(0u8, |m, (p, _)| m | p.uses);
         let mut scope = self.ctx.new_inner_scope();
-        for (i, v) in &b.values {
+        for (i, v) in b.values.iter().filter(|(i, _)| needed & (1 << i) != 0) {
             scope.add_variable_from_value(VARIABLES[*i], v.clone());
         }
         preds
