@@ -265,4 +265,13 @@ fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
     let steps = json(&why);
     assert!(!steps.as_array().unwrap().is_empty(), "{why}");
     assert!(steps[0]["tx"].as_str().unwrap().starts_with("tx:bitcoin:"), "{why}");
+    // Exposure of that entity as a whole (`E<n>`), and an unknown entity is "not in the graph".
+    let entity = c.entity_of(g.lookup(a).unwrap()).to_string();
+    let e = json(&ok(floodgate(data)
+        .args(["trace", "exposure", &entity, "--format", "json"])
+        .output()
+        .unwrap()));
+    assert_eq!(e[0]["target"], entity.as_str(), "{e}");
+    let err = fails(floodgate(data).args(["trace", "exposure", "E4294967290"]).output().unwrap());
+    assert!(err.contains("is not in the graph"), "{err}");
 }

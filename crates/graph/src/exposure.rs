@@ -222,14 +222,51 @@ pub fn exposure(
     if target.0 >= graph.node_count() {
         return Err(GraphError::NotInGraph { key: format!("node #{}", target.0) });
     }
+    exposure_internal(graph, tags, &[target], graph.key(target), opts)
+}
+
+/// The exposure of a whole entity: the value its addresses received from (or sent to)
+/// outside the entity. Transfers between its own addresses, and UTXO transactions that
+/// spend from one of its addresses (its own spends, whose outputs back to it are change),
+/// are internal and left out.
+///
+/// # Errors
+/// [`GraphError::NotInGraph`] when no address of the graph belongs to `entity`.
+pub fn entity_exposure(
+    graph: &Graph,
+    tags: &HashMap<NodeId, Category>,
+    clusters: &crate::Clustering,
+    entity: crate::EntityId,
+    opts: &ExposureOptions,
+) -> Result<Vec<ExposureReport>, GraphError> {
+    let members: Vec<NodeId> = (0..graph.node_count())
+        .map(NodeId)
+        .filter(|&n| graph.kind(n) == NodeKind::Address && clusters.entity_of(n) == entity)
+        .collect();
+    if members.is_empty() {
+        return Err(GraphError::NotInGraph { key: entity.to_string() });
+    }
+    exposure_internal(graph, tags, &members, &entity.to_string(), opts)
+}
+
+fn exposure_internal(
+    graph: &Graph,
+    tags: &HashMap<NodeId, Category>,
+    members: &[NodeId],
+    label: &str,
+    opts: &ExposureOptions,
+) -> Result<Vec<ExposureReport>, GraphError> {
     let assets: Vec<String> = match &opts.asset {
         Some(a) => vec![a.clone()],
         None => {
-            let edges: Vec<Edge<'_>> = match opts.direction {
-                Direction::In => graph.in_edges(target).collect(),
-                Direction::Out => graph.out_edges(target).collect(),
-            };
-            let mut v: Vec<String> = edges.iter().map(|e| e.asset.to_owned()).collect();
+            let mut v: Vec<String> = Vec::new();
+            for &m in members {
+                let edges: Vec<Edge<'_>> = match opts.direction {
+                    Direction::In => graph.in_edges(m).collect(),
+                    Direction::Out => graph.out_edges(m).collect(),
+                };
+                v.extend(edges.iter().map(|e| e.asset.to_owned()));
+            }
             v.sort();
             v.dedup();
             v
@@ -238,9 +275,10 @@ pub fn exposure(
     let mut out = Vec::new();
     for asset in &assets {
         let ctx = Ctx { g: graph, tags, opts, asset };
+        let first = first_edges(&ctx, members);
         let (total, accs, untraced) = match opts.model {
-            TaintModel::Haircut => haircut(&ctx, target),
-            TaintModel::Poison => poison(&ctx, target),
+            TaintModel::Haircut => haircut(&ctx, first),
+            TaintModel::Poison => poison(&ctx, first),
         };
         let mut categories: Vec<CategoryExposure> = accs
             .into_iter()
@@ -271,7 +309,7 @@ pub fn exposure(
             .collect();
         categories.sort_by(|x, y| y.value.cmp(&x.value).then(x.category.cmp(&y.category)));
         out.push(ExposureReport {
-            target: graph.key(target).to_owned(),
+            target: label.to_owned(),
             direction: opts.direction,
             model: opts.model,
             hops: opts.hops,
@@ -301,27 +339,57 @@ fn ratio(a: U256, b: U256) -> f64 {
 
 type Result3 = (U256, BTreeMap<Category, Acc>, U256);
 
-fn haircut(ctx: &Ctx<'_>, target: NodeId) -> Result3 {
-    let first = ctx.upstream(target);
+/// The transfers through which value reached (or left) the target set: `(neighbour, amount)`.
+fn first_edges(ctx: &Ctx<'_>, members: &[NodeId]) -> Vec<(NodeId, U256)> {
+    if let [one] = members {
+        return ctx.upstream(*one);
+    }
+    let set: rustc_hash::FxHashSet<NodeId> = members.iter().copied().collect();
+    let mut first = Vec::new();
+    for &m in members {
+        for (u, a) in ctx.upstream(m) {
+            if set.contains(&u) {
+                continue;
+            }
+            // A transaction that also spends from (or pays to) the entity is its own.
+            if ctx.g.kind(u) == NodeKind::Transaction
+                && ctx.upstream(u).iter().any(|(x, _)| set.contains(x))
+            {
+                continue;
+            }
+            first.push((u, a));
+        }
+    }
+    first
+}
+
+fn haircut(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
     let total = first.iter().fold(U256::ZERO, |s, (_, a)| s.saturating_add(*a));
     let mut accs: BTreeMap<Category, Acc> = BTreeMap::new();
     let mut untraced = U256::ZERO;
-    // Frontier keyed by (node, hops used); values are traced amounts.
+    // Frontier keyed by (node, hops used); values are traced amounts. The first step gives
+    // each first transfer its own amount (the target's share of itself is exact).
     let mut frontier: FxHashMap<(NodeId, u32), U256> = FxHashMap::default();
-    frontier.insert((target, 0), total);
+    for (m, a) in first {
+        let h = ctx.cost(m);
+        if h > ctx.opts.hops || a < u(ctx.opts.min_amount) {
+            untraced = untraced.saturating_add(a);
+            continue;
+        }
+        let slot = frontier.entry((m, h)).or_insert(U256::ZERO);
+        *slot = slot.saturating_add(a);
+    }
     let max_steps = 2 * ctx.opts.hops as usize + 2;
-    for step in 0..=max_steps {
+    for step in 1..=max_steps {
         if frontier.is_empty() {
             break;
         }
         let mut next: FxHashMap<(NodeId, u32), U256> = FxHashMap::default();
         // Order does not matter: every part is floored on its own and sums commute.
         for (&(n, hops), &f) in &frontier {
-            if n != target || step > 0 {
-                if let Some(&c) = ctx.tags.get(&n) {
-                    accs.entry(c).or_default().add(n, f, hops);
-                    continue;
-                }
+            if let Some(&c) = ctx.tags.get(&n) {
+                accs.entry(c).or_default().add(n, f, hops);
+                continue;
             }
             let ups = if step == max_steps { Vec::new() } else { ctx.upstream(n) };
             let d = ups.iter().fold(U256::ZERO, |s, (_, a)| s.saturating_add(*a));
@@ -349,8 +417,7 @@ fn haircut(ctx: &Ctx<'_>, target: NodeId) -> Result3 {
     (total, accs, untraced)
 }
 
-fn poison(ctx: &Ctx<'_>, target: NodeId) -> Result3 {
-    let first = ctx.upstream(target);
+fn poison(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
     let total = first.iter().fold(U256::ZERO, |s, (_, a)| s.saturating_add(*a));
     let mut accs: BTreeMap<Category, Acc> = BTreeMap::new();
     let mut cache: HashMap<NodeId, Vec<(Category, NodeId, u32)>> = HashMap::new();

@@ -46,7 +46,8 @@ mod tags;
 pub use cluster::{cluster, looks_like_coinjoin, Clustering, EntityId, JoinStep, Merge};
 pub use error::GraphError;
 pub use exposure::{
-    exposure, CategoryExposure, Direction, ExposureOptions, ExposureReport, TaintModel,
+    entity_exposure, exposure, CategoryExposure, Direction, ExposureOptions, ExposureReport,
+    TaintModel,
 };
 pub use graph::{
     tx_key, BuildReport, ChainTip, Edge, EdgeInput, Graph, GraphBuilder, NodeId, NodeKind,

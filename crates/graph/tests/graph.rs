@@ -679,3 +679,38 @@ fn an_empty_store_builds_an_empty_graph_that_answers_not_in_the_graph() {
     let err = g.require("12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S").unwrap_err();
     assert_eq!(err.to_string(), "'12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S' is not in the graph");
 }
+
+#[test]
+fn entity_exposure_leaves_out_the_entitys_own_spends() {
+    let dir = tempfile::tempdir().unwrap();
+    let txs: Vec<RawTx> = vec![
+        (vec![0, 1], vec![(5, 50)]),       // joins 0 and 1
+        (vec![7], vec![(0, 30), (8, 60)]), // 7 (scam) pays 0 and 8
+        (vec![1], vec![(0, 20)]),          // the entity's own spend: internal
+    ];
+    let g = build_utxo(dir.path(), &txs);
+    let c = floodgate_graph::cluster(&g);
+    let n = |a: u32| g.lookup(&format!("1addr{a}")).unwrap();
+    let tags = HashMap::from([(n(7), Category::Scam)]);
+    let opts = ExposureOptions { hops: 2, ..Default::default() };
+    let e = c.entity_of(n(0));
+    let r = floodgate_graph::entity_exposure(&g, &tags, &c, e, &opts).unwrap().remove(0);
+    assert_eq!(r.target, e.to_string());
+    assert_eq!(r.total, Amount::from(30u64), "the self-spend of 20 is internal");
+    assert_eq!(r.categories[0].category, Category::Scam);
+    assert_eq!(r.categories[0].value, Amount::from(30u64));
+    // A single-address entity has the same exposure as its address.
+    let e8 = c.entity_of(n(8));
+    let a = exposure(&g, &tags, n(8), &opts).unwrap();
+    let b = floodgate_graph::entity_exposure(&g, &tags, &c, e8, &opts).unwrap();
+    assert_eq!(a[0].categories, b[0].categories);
+    assert_eq!(a[0].total, b[0].total);
+    assert!(floodgate_graph::entity_exposure(
+        &g,
+        &tags,
+        &c,
+        floodgate_graph::EntityId(u32::MAX - 1),
+        &opts
+    )
+    .is_err());
+}

@@ -88,7 +88,8 @@ enum ModelArg {
 
 #[derive(Debug, clap::Args)]
 struct ExposureArgs {
-    /// Address (any accepted form) or a graph node key such as tx:bitcoin:<txid>
+    /// Address (any accepted form), an entity `E<n>` (see `trace why`), or a graph node key
+    /// such as tx:bitcoin:<txid>
     target: String,
     /// Direction of tracing
     #[arg(long, value_enum, default_value_t = DirectionArg::In)]
@@ -339,15 +340,24 @@ impl Tabular for ExposureRow {
 
 fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
     let graph = open_graph(ctx)?;
-    let target = node_of(&graph, &args.target)?;
+    // `E<n>`: a co-spend entity (see `trace why`); anything else: an address or node key.
+    let entity = args
+        .target
+        .strip_prefix('E')
+        .and_then(|n| n.parse::<u32>().ok())
+        .map(floodgate_graph::EntityId);
+    let target = match entity {
+        Some(_) => None,
+        None => Some(node_of(&graph, &args.target)?),
+    };
     let mut tags = load_tags(ctx, &args.tagpack)?;
     if let Some(dir) = &args.ofac {
         tags.load_ofac_dir(dir)?;
     }
-    let resolved = if args.cluster {
-        tags.resolve_entities(&graph, &floodgate_graph::cluster(&graph))
-    } else {
-        tags.resolve(&graph)
+    let clusters = (args.cluster || entity.is_some()).then(|| floodgate_graph::cluster(&graph));
+    let resolved = match (&clusters, args.cluster) {
+        (Some(c), true) => tags.resolve_entities(&graph, c),
+        _ => tags.resolve(&graph),
     };
     let opts = ExposureOptions {
         direction: match args.direction {
@@ -367,7 +377,13 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
         until: parse_time(&args.until, "--until")?,
         asset: args.asset.clone(),
     };
-    let reports: Vec<ExposureReport> = exposure(&graph, &resolved, target, &opts)?;
+    let reports: Vec<ExposureReport> = match (target, entity, &clusters) {
+        (Some(t), _, _) => exposure(&graph, &resolved, t, &opts)?,
+        (None, Some(e), Some(c)) => {
+            floodgate_graph::entity_exposure(&graph, &resolved, c, e, &opts)?
+        }
+        _ => unreachable!("a target is either an entity or a node"),
+    };
     if matches!(args.format, Format::Json) {
         output::write_json(&reports)?;
         return Ok(ExitCode::SUCCESS);
