@@ -93,7 +93,105 @@ fn read_ledger_text(
     Ok(out)
 }
 
-type Row = HashMap<String, String>;
+/// One ledger row: lowercase column names and non-empty values. A ledger has about a dozen
+/// columns, so a vector searched in order beats hashing (this runs for every monitored line).
+#[derive(Debug, Default)]
+struct Row(Vec<(String, String)>);
+
+impl Row {
+    fn get(&self, key: &str) -> Option<&String> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets a column; a repeated JSON key keeps its last value, as JSON parsers do.
+    fn insert(&mut self, key: String, value: String) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+}
+
+impl FromIterator<(String, String)> for Row {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        Row(iter.into_iter().collect())
+    }
+}
+
+/// Deserializes a JSON object straight into a [`Row`]: scalars become text (numbers as JSON
+/// writes them), `null` and blank strings are absent, nested objects and arrays (a travel-rule
+/// payload, say) are skipped for other readers of the line. No intermediate `Value` tree.
+impl<'de> serde::Deserialize<'de> for Row {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RowVisitor;
+        impl<'de> serde::de::Visitor<'de> for RowVisitor {
+            type Value = Row;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object per line")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Row, A::Error> {
+                let mut row = Row(Vec::with_capacity(16));
+                while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if let Scalar(Some(v)) = m.next_value()? {
+                        row.insert(key.to_ascii_lowercase(), v);
+                    }
+                }
+                Ok(row)
+            }
+        }
+        d.deserialize_map(RowVisitor)
+    }
+}
+
+/// A JSON value as ledger text; `None` for null, blank, objects and arrays.
+struct Scalar(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for Scalar {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Scalar, E> {
+                let t = s.trim();
+                Ok(Scalar((!t.is_empty()).then(|| t.to_owned())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(Some(
+                    serde_json::Number::from_f64(v)
+                        .map_or_else(|| v.to_string(), |n| n.to_string()),
+                )))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(Some(v.to_string())))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Scalar, A::Error> {
+                while m.next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut s: A) -> Result<Scalar, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Scalar(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 fn csv_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
     let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
@@ -141,31 +239,14 @@ pub fn parse_jsonl_line(
 }
 
 fn json_row(path: &Path, n: u64, line: &str) -> Result<Row, IngestError> {
-    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-        IngestError::invalid(
-            path,
-            Location::Line(n),
-            format!("malformed JSON at column {}: {e}", e.column()),
-        )
-    })?;
-    let obj = v.as_object().ok_or_else(|| {
-        IngestError::invalid(path, Location::Line(n), "expected a JSON object per line")
-    })?;
-    let mut row = Row::new();
-    for (k, val) in obj {
-        let key = k.to_ascii_lowercase();
-        let s = match val {
-            serde_json::Value::Null => continue,
-            serde_json::Value::String(s) if s.trim().is_empty() => continue,
-            serde_json::Value::String(s) => s.trim().to_owned(),
-            serde_json::Value::Number(num) => num.to_string(),
-            // Nested objects (travel-rule payloads, say) are for other readers of the line.
-            serde_json::Value::Object(_) | serde_json::Value::Array(_) => continue,
-            serde_json::Value::Bool(b) => b.to_string(),
+    serde_json::from_str::<Row>(line).map_err(|e| {
+        let reason = if e.classify() == serde_json::error::Category::Data {
+            "expected a JSON object per line".to_owned()
+        } else {
+            format!("malformed JSON at column {}: {e}", e.column())
         };
-        row.insert(key, s);
-    }
-    Ok(row)
+        IngestError::invalid(path, Location::Line(n), reason)
+    })
 }
 
 fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
@@ -352,6 +433,20 @@ mod tests {
         assert!(err("x,2025-01-01,c,deposit,BTC,1,,999.1.1.1\n").contains("field 'ip'"));
         let e = read_ledger_str("t.csv", "id,time\n1,2\n", &AssetRegistry::builtin()).unwrap_err();
         assert!(e.to_string().contains("missing required column(s): customer_id"), "{e}");
+    }
+
+    #[test]
+    fn json_lines_take_scalars_skip_nested_values_and_keep_the_last_repeat() {
+        let reg = AssetRegistry::builtin();
+        let line = r#"{"ID":"j1","time":1700000000,"customer_id":"c","direction":"deposit","asset":"BTC","amount":0.5,"amount":1.25,"travel_rule":{"originator":{"name":"A"}},"tags":[1,2],"device":"  ","ip":null}"#;
+        let e = parse_jsonl_line(Path::new("t.jsonl"), 7, line, &reg).unwrap();
+        assert_eq!(e.id, "j1");
+        assert_eq!(e.amount, Amount::from(125_000_000), "the last of a repeated key wins");
+        assert_eq!((e.device, e.ip), (None, None), "blank and null are absent");
+        let err = parse_jsonl_line(Path::new("t.jsonl"), 7, "[1,2]", &reg).unwrap_err();
+        assert!(err.to_string().contains("t.jsonl: line 7: expected a JSON object"), "{err}");
+        let err = parse_jsonl_line(Path::new("t.jsonl"), 8, "{\"id\": ", &reg).unwrap_err();
+        assert!(err.to_string().contains("line 8: malformed JSON"), "{err}");
     }
 
     #[test]

@@ -34,17 +34,28 @@ impl EthAddress {
         let addr = EthAddress(bytes);
         let has_lower = body.bytes().any(|b| b.is_ascii_lowercase());
         let has_upper = body.bytes().any(|b| b.is_ascii_uppercase());
-        if has_lower && has_upper {
-            let expected = addr.to_checksummed();
-            if expected[2..] != *body {
-                return Err(AddressError::Checksum {
-                    chain: Chain::Ethereum,
-                    input: s.to_owned(),
-                    hint: format!(" (EIP-55 form is {expected})"),
-                });
-            }
+        if has_lower && has_upper && !addr.checksum_matches(body.as_bytes()) {
+            return Err(AddressError::Checksum {
+                chain: Chain::Ethereum,
+                input: s.to_owned(),
+                hint: format!(" (EIP-55 form is {})", addr.to_checksummed()),
+            });
         }
         Ok(addr)
+    }
+
+    /// Whether the letter case of `hex40` (40 hex digits, no prefix) is this address's EIP-55
+    /// checksum. No allocation: this runs for every mixed-case address parsed.
+    fn checksum_matches(&self, hex40: &[u8]) -> bool {
+        let mut lower = [0u8; 40];
+        for (o, c) in lower.iter_mut().zip(hex40) {
+            *o = c.to_ascii_lowercase();
+        }
+        let hash = Keccak256::digest(lower);
+        hex40.iter().enumerate().all(|(i, c)| {
+            let nibble = (hash[i / 2] >> (if i % 2 == 0 { 4 } else { 0 })) & 0x0f;
+            !c.is_ascii_alphabetic() || c.is_ascii_uppercase() == (nibble >= 8)
+        })
     }
 
     /// From the last 20 bytes of a 32-byte ABI word (an indexed `address` topic).
