@@ -3,45 +3,15 @@
 // In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::{blk_0_438, fails, floodgate, ok};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use floodgate_store::{Store, StoreStats};
-
-fn floodgate(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_floodgate"));
-    c.arg("--data-dir").arg(data).arg("--quiet");
-    c.env_remove("FLOODGATE_DATA")
-        .env_remove("FLOODGATE_CONFIG")
-        .env_remove("FLOODGATE_TEST_BLOCK_DELAY_MS");
-    c
-}
-
-#[track_caller]
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command expected to fail with exit code 2; returns stderr.
-#[track_caller]
-fn fails(out: Output) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "expected exit 2\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
 
 fn stats(data: &Path) -> StoreStats {
     Store::open(data).unwrap().stats().unwrap()
@@ -49,10 +19,6 @@ fn stats(data: &Path) -> StoreStats {
 
 fn dump(data: &Path) -> String {
     ok(floodgate(data).args(["transfers", "--format", "jsonl"]).output().unwrap())
-}
-
-fn blk_0_438() -> Option<PathBuf> {
-    floodgate_testdata::file("bitcoin/raw-blocks/mainnet_blocks_0-438.blk.dat")
 }
 
 fn chain<'a>(s: &'a StoreStats, name: &str) -> &'a floodgate_store::ChainStats {

@@ -3,15 +3,11 @@
 // In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn floodgate(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_floodgate"));
-    c.arg("--data-dir").arg(data).arg("--quiet");
-    c.env_remove("FLOODGATE_DATA").env_remove("FLOODGATE_CONFIG");
-    c
-}
+use common::floodgate;
+
+use std::process::{Command, Output};
 
 fn code(o: &Output) -> Option<i32> {
     o.status.code()

@@ -4,18 +4,15 @@
 // In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::floodgate;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Lazarus Group's Ethereum address as OFAC lists it (EIP-55), here in lowercase.
 const LAZARUS_ETH: &str = "0x08723392ed15743cc38513c4925f5e6be5c17243";
-
-fn floodgate(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_floodgate"));
-    c.arg("--data-dir").arg(data).arg("--quiet");
-    c.env_remove("FLOODGATE_DATA").env_remove("FLOODGATE_CONFIG").env_remove("FLOODGATE_UNIHAN");
-    c
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

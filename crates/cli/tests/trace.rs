@@ -3,48 +3,14 @@
 // In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use common::{blk_0_438, fails, floodgate, ok};
 
 const SATOSHI: &str = "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S";
 const HAL: &str = "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3";
 /// Block 170: the first transaction between people (Satoshi → Hal Finney, 10 BTC).
 const TX_170: &str = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16";
-
-fn floodgate(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_floodgate"));
-    c.arg("--data-dir").arg(data).arg("--quiet");
-    c.env_remove("FLOODGATE_DATA").env_remove("FLOODGATE_CONFIG");
-    c
-}
-
-#[track_caller]
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-#[track_caller]
-fn fails(out: Output) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "expected exit 2\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn blk_0_438() -> Option<PathBuf> {
-    floodgate_testdata::file("bitcoin/raw-blocks/mainnet_blocks_0-438.blk.dat")
-}
 
 fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
