@@ -135,15 +135,7 @@ fn raw_key(asset: &str, text: &str) -> String {
 impl Matcher {
     /// Builds a matcher over the given lists.
     pub fn new(cfg: ScoreConfig, unihan: Option<Arc<Unihan>>, lists: &[&ListSnapshot]) -> Matcher {
-        let mut m = Matcher {
-            cfg,
-            unihan,
-            entities: Vec::new(),
-            names: Vec::new(),
-            index: FxHashMap::default(),
-            addresses: FxHashMap::default(),
-            raw_addresses: FxHashMap::default(),
-        };
+        let mut m = Self::empty(cfg, unihan);
         for l in lists {
             let list: Arc<str> = Arc::from(l.list.as_str());
             for e in &l.entities {
@@ -158,7 +150,15 @@ impl Matcher {
         unihan: Option<Arc<Unihan>>,
         entities: Vec<IndexedEntity>,
     ) -> Matcher {
-        let mut m = Matcher {
+        let mut m = Self::empty(cfg, unihan);
+        for e in entities {
+            m.push_entity(e.list, e.entity, e.hash);
+        }
+        m
+    }
+
+    fn empty(cfg: ScoreConfig, unihan: Option<Arc<Unihan>>) -> Matcher {
+        Matcher {
             cfg,
             unihan,
             entities: Vec::new(),
@@ -166,11 +166,7 @@ impl Matcher {
             index: FxHashMap::default(),
             addresses: FxHashMap::default(),
             raw_addresses: FxHashMap::default(),
-        };
-        for e in entities {
-            m.push_entity(e.list, e.entity, e.hash);
         }
-        m
     }
 
     fn push_entity(&mut self, list: Arc<str>, entity: ListEntity, hash: String) {
