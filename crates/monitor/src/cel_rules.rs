@@ -56,6 +56,41 @@ enum Guard {
     StrEq { var: usize, field: String, value: String },
     /// `has(var.field)`.
     Has { var: usize, field: String },
+    /// `var.field OP k` or `var.field OP k * var2.field2`, integers only.
+    IntCmp { var: usize, field: String, op: CmpOp, rhs: IntRhs },
+}
+
+/// An integer comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CmpOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl CmpOp {
+    fn holds(self, a: i64, b: i64) -> bool {
+        match self {
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+            CmpOp::Eq => a == b,
+            CmpOp::Ne => a != b,
+        }
+    }
+}
+
+/// The right-hand side of an [`Guard::IntCmp`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum IntRhs {
+    /// A decimal integer literal.
+    Lit(i64),
+    /// `k * var.field`.
+    Scaled(i64, usize, String),
 }
 
 /// Splits `src` on `&&` at bracket depth 0 outside string literals; `None` when the top level
@@ -101,10 +136,42 @@ fn var_field(s: &str) -> Option<(usize, String)> {
     ident(f).then(|| (var, f.to_owned()))
 }
 
+/// A plain decimal integer literal (no sign, suffix or exponent: those are left to CEL).
+fn int_lit(s: &str) -> Option<i64> {
+    let t = s.trim();
+    (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())).then(|| t.parse().ok())?
+}
+
+fn int_cmp_of(conjunct: &str) -> Option<Guard> {
+    // Longest operators first, so `>=` is not read as `>`.
+    let ops = [
+        (">=", CmpOp::Ge),
+        ("<=", CmpOp::Le),
+        ("==", CmpOp::Eq),
+        ("!=", CmpOp::Ne),
+        (">", CmpOp::Gt),
+        ("<", CmpOp::Lt),
+    ];
+    let (at, text, op) = ops.iter().find_map(|(t, op)| conjunct.find(t).map(|i| (i, *t, *op)))?;
+    let (lhs, rhs) = (&conjunct[..at], &conjunct[at + text.len()..]);
+    let (var, field) = var_field(lhs)?;
+    let rhs = match rhs.split_once('*') {
+        None => IntRhs::Lit(int_lit(rhs)?),
+        Some((k, other)) => {
+            let (v2, f2) = var_field(other)?;
+            IntRhs::Scaled(int_lit(k)?, v2, f2)
+        }
+    };
+    Some(Guard::IntCmp { var, field, op, rhs })
+}
+
 fn guard_of(conjunct: &str) -> Option<Guard> {
     if let Some(inner) = conjunct.strip_prefix("has(").and_then(|r| r.strip_suffix(')')) {
         let (var, field) = var_field(inner)?;
         return Some(Guard::Has { var, field });
+    }
+    if let Some(g) = int_cmp_of(conjunct) {
+        return Some(g);
     }
     let (lhs, rhs) = conjunct.split_once("==")?;
     let (var, field) = var_field(lhs)?;
@@ -390,6 +457,18 @@ impl Bindings {
                 self.field(*var, field),
                 Some(Some(Value::String(s))) if s.as_str() != value
             ),
+            Guard::IntCmp { var, field, op, rhs } => {
+                let Some(Some(Value::Int(a))) = self.field(*var, field) else { return false };
+                let b = match rhs {
+                    IntRhs::Lit(k) => Some(*k),
+                    // CEL reports integer overflow as an error: then the guard decides nothing.
+                    IntRhs::Scaled(k, v2, f2) => match self.field(*v2, f2) {
+                        Some(Some(Value::Int(b))) => k.checked_mul(*b),
+                        _ => None,
+                    },
+                };
+                b.is_some_and(|b| !op.holds(*a, b))
+            }
         }
     }
 }
@@ -449,8 +528,31 @@ mod tests {
         let g = guards_of("transfer.direction == 'withdrawal' && window.wd_count_24h >= 30");
         assert_eq!(
             g,
-            vec![Guard::StrEq { var: 0, field: "direction".into(), value: "withdrawal".into() }]
+            vec![
+                Guard::StrEq { var: 0, field: "direction".into(), value: "withdrawal".into() },
+                Guard::IntCmp {
+                    var: 2,
+                    field: "wd_count_24h".into(),
+                    op: CmpOp::Ge,
+                    rhs: IntRhs::Lit(30)
+                },
+            ]
         );
+        assert_eq!(
+            guards_of("window.sum_vnd_30d > 5 * customer.expected_monthly_vnd"),
+            vec![Guard::IntCmp {
+                var: 2,
+                field: "sum_vnd_30d".into(),
+                op: CmpOp::Gt,
+                rhs: IntRhs::Scaled(5, 1, "expected_monthly_vnd".into())
+            }]
+        );
+        // Signs, suffixes, floats and other shapes are left to CEL.
+        for src in
+            ["transfer.n > -1", "transfer.n > 1u", "transfer.n > 1.5", "transfer.n > size(x)"]
+        {
+            assert!(guards_of(src).is_empty(), "{src}");
+        }
         assert_eq!(
             guards_of("has(customer.risk_class) && customer.risk_class == \"high\""),
             vec![
@@ -475,6 +577,14 @@ mod tests {
             "transfer.n == 'x' && true",
             "has(customer.risk_class) && customer.risk_class == 'high'",
             "has(customer.risk_class) && transfer.n > 100",
+            "transfer.n >= 5 && transfer.direction == 'deposit'",
+            "transfer.n < 5 && true",
+            "transfer.n != 5 && true",
+            "transfer.n == 5 && true",
+            "transfer.n <= 4 && true",
+            "transfer.n > 2 * customer.m && true",
+            "transfer.n > 4611686018427387904 * customer.m && true",
+            "customer.m >= 1 && true",
         ];
         let mut checked_a_refutation = false;
         for src in sources {
@@ -489,8 +599,11 @@ mod tests {
                         t.str("direction", dir).int("n", 5);
                         b.set(0, t.build());
                         if bind_customer {
-                            let mut c = Obj::with_capacity(1);
+                            let mut c = Obj::with_capacity(2);
                             c.opt_str("risk_class", risk);
+                            if risk.is_some() {
+                                c.int("m", if risk == Some("high") { 2 } else { 3 });
+                            }
                             b.set(1, c.build());
                         }
                         checked_a_refutation |= guarded.guards.iter().any(|g| b.refutes(g));
