@@ -388,7 +388,7 @@ impl Engine {
                     &s.common(),
                     s.severity,
                     format!("counterparty {} is on {}", counterparty_text(cx), r.source),
-                    json!({"counterparty_address": e.counterparty_address, "counterparty_vasp": e.counterparty_vasp, "list": r}),
+                    list_evidence(cx, r),
                 ));
             }
         }
@@ -410,7 +410,7 @@ impl Engine {
                     &s.common(),
                     s.severity,
                     format!("counterparty {} is on {what} ({})", counterparty_text(cx), r.source),
-                    json!({"counterparty_address": e.counterparty_address, "counterparty_vasp": e.counterparty_vasp, "list": r}),
+                    list_evidence(cx, r),
                 ));
             }
         }
@@ -1003,6 +1003,12 @@ fn bump(s: Severity) -> Severity {
         Severity::Medium => Severity::High,
         _ => Severity::Critical,
     }
+}
+
+/// Evidence of a list hit on the counterparty: who it is and which list entry matched.
+fn list_evidence(cx: &Ctx<'_>, r: &AddressRisk) -> serde_json::Value {
+    let e = &cx.ev.entry;
+    json!({"counterparty_address": e.counterparty_address, "counterparty_vasp": e.counterparty_vasp, "list": r})
 }
 
 fn counterparty_text(cx: &Ctx<'_>) -> String {

@@ -47,10 +47,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
     let mut by_name: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut version = String::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| {
-            let line = || super::line_of(&bytes, e.position());
-            ScreenError::malformed(path, format!("line {}", line()), e.to_string())
-        })?;
+        let rec = rec.map_err(|e| super::csv_error(path, &bytes, &e))?;
         let line = || super::line_of(&bytes, rec.position());
         if rec.len() != COLUMNS.len() {
             return Err(ScreenError::malformed(

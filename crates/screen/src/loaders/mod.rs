@@ -32,6 +32,11 @@ pub(crate) fn line_of(bytes: &[u8], pos: Option<&csv::Position>) -> u64 {
     })
 }
 
+/// A CSV record that failed to read, as a [`ScreenError`] naming the file and line.
+pub(crate) fn csv_error(path: &Path, bytes: &[u8], e: &csv::Error) -> ScreenError {
+    ScreenError::malformed(path, format!("line {}", line_of(bytes, e.position())), e.to_string())
+}
+
 /// Opens a file for reading, decompressing bzip2 on the fly when the name ends in `.bz2`.
 pub(crate) fn open_maybe_bz2(path: &Path) -> Result<Box<dyn BufRead>> {
     let f = File::open(path).map_err(|e| ScreenError::io(path, e))?;

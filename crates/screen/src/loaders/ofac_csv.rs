@@ -105,10 +105,7 @@ fn read_rows(path: &Path, fields: usize, hasher: &mut Sha256) -> Result<Vec<Vec<
     let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&bytes[..]);
     let mut out = Vec::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| {
-            let line = super::line_of(&bytes, e.position());
-            ScreenError::malformed(path, format!("line {line}"), e.to_string())
-        })?;
+        let rec = rec.map_err(|e| super::csv_error(path, &bytes, &e))?;
         let line = || super::line_of(&bytes, rec.position());
         // A stray end-of-file marker (some OFAC files end with a SUB character).
         if rec.len() == 1

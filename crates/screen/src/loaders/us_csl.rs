@@ -54,10 +54,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
     let mut entities: Vec<ListEntity> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| {
-            let line = || super::line_of(&bytes, e.position());
-            ScreenError::malformed(path, format!("line {}", line()), e.to_string())
-        })?;
+        let rec = rec.map_err(|e| super::csv_error(path, &bytes, &e))?;
         let line = || super::line_of(&bytes, rec.position());
         let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).map_or("", str::trim);
         if rec.len() != header.len() {
