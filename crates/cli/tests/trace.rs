@@ -213,7 +213,7 @@ fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
     for n in 0..g.node_count() {
         let id = floodgate_graph::NodeId(n);
         if g.kind(id) == floodgate_graph::NodeKind::Address {
-            by_entity.entry(c.entity_of(id)).or_default().insert(g.key(id).to_owned());
+            by_entity.entry(c.entity_of(id)).or_default().insert(g.key(id).into_owned());
         }
     }
     let multi_entities: Vec<&BTreeSet<String>> =

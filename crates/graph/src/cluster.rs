@@ -161,9 +161,9 @@ impl Clustering {
         while at != a.0 {
             let &(p, tx) = prev.get(&at)?;
             steps.push(JoinStep {
-                a: graph.key(NodeId(p)).to_owned(),
-                b: graph.key(NodeId(at)).to_owned(),
-                tx: graph.key(NodeId(tx)).to_owned(),
+                a: graph.key(NodeId(p)).into_owned(),
+                b: graph.key(NodeId(at)).into_owned(),
+                tx: graph.key(NodeId(tx)).into_owned(),
             });
             at = p;
         }

@@ -26,7 +26,7 @@ pub enum GraphError {
         detail: String,
     },
     /// The file was written by a newer floodgate.
-    #[error("{}: graph format version {found} is not supported (this build reads {supported})", path.display())]
+    #[error("{}: graph format version {found} is not supported (this build reads {supported}); rebuild it with `floodgate trace build --rebuild`", path.display())]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,

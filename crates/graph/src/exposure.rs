@@ -149,8 +149,9 @@ impl<'a> Ctx<'a> {
     /// `(neighbour, amount)`.
     fn upstream(&self, n: NodeId) -> Vec<(NodeId, U256)> {
         let mut v = Vec::new();
-        self.g.neighbours(n, self.opts.direction == Direction::In, self.asset, &mut v);
         let (since, until) = (self.opts.since, self.opts.until);
+        let timed = since.is_some() || until.is_some();
+        self.g.walk(n, self.opts.direction == Direction::In, self.asset, timed, &mut v);
         if since.is_some() || until.is_some() {
             // Time 0 is "unknown": such an edge is outside any window.
             v.retain(|&(_, _, t)| {
@@ -222,7 +223,9 @@ pub fn exposure(
     if target.0 >= graph.node_count() {
         return Err(GraphError::NotInGraph { key: format!("node #{}", target.0) });
     }
-    exposure_internal(graph, tags, &[target], graph.key(target), opts)
+    let r = exposure_internal(graph, tags, &[target], &graph.key(target), opts)?;
+    graph.damage()?;
+    Ok(r)
 }
 
 /// The exposure of a whole entity: the value its addresses received from (or sent to)
@@ -246,7 +249,9 @@ pub fn entity_exposure(
     if members.is_empty() {
         return Err(GraphError::NotInGraph { key: entity.to_string() });
     }
-    exposure_internal(graph, tags, &members, &entity.to_string(), opts)
+    let r = exposure_internal(graph, tags, &members, &entity.to_string(), opts)?;
+    graph.damage()?;
+    Ok(r)
 }
 
 fn exposure_internal(
@@ -288,7 +293,7 @@ fn exposure_internal(
                     .sources
                     .iter()
                     .map(|(n, (v, h))| ExposureSource {
-                        node: graph.key(*n).to_owned(),
+                        node: graph.key(*n).into_owned(),
                         value: amt(*v),
                         hops: *h,
                     })

@@ -1,14 +1,17 @@
 //! The graph: a manifest and a list of immutable segments over one dense node-id space.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use floodgate_store::export::{ExportLeg, LegKind};
 use floodgate_store::Store;
 use floodgate_types::{Amount, Chain, Hash32};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::segment::{self, EdgeRecord, Segment, SegmentData, FLAG_WIDE};
+use crate::keys;
+use crate::segment::{self, Rec, Segment, SegmentData};
 use crate::GraphError;
 
 /// Name of the manifest file inside the graph directory.
@@ -28,22 +31,6 @@ pub enum NodeKind {
     Address,
     /// A UTXO transaction: inputs' addresses point to it, it points to its outputs' addresses.
     Transaction,
-}
-
-impl NodeKind {
-    fn to_byte(self) -> u8 {
-        match self {
-            NodeKind::Address => 0,
-            NodeKind::Transaction => 1,
-        }
-    }
-    fn from_byte(b: u8) -> NodeKind {
-        if b == 1 {
-            NodeKind::Transaction
-        } else {
-            NodeKind::Address
-        }
-    }
 }
 
 /// The node key of a UTXO transaction node: `tx:<chain>:<txid hex>`.
@@ -256,6 +243,23 @@ impl Graph {
         self.segments.iter().map(Segment::file_len).sum()
     }
 
+    /// Bytes on disk by section (summed over segments), with the header and padding as
+    /// `"headers and padding"`: where the graph's size goes.
+    pub fn footprint(&self) -> Vec<(&'static str, u64)> {
+        let mut by: Vec<(&'static str, u64)> = Vec::new();
+        for s in &self.segments {
+            for (name, len) in s.section_sizes() {
+                match by.iter_mut().find(|(n, _)| *n == name) {
+                    Some(e) => e.1 += len,
+                    None => by.push((name, len)),
+                }
+            }
+        }
+        let sections: u64 = by.iter().map(|e| e.1).sum();
+        by.push(("headers and padding", self.bytes() - sections));
+        by
+    }
+
     /// Per chain, the last block the graph holds.
     pub fn tips(&self) -> &BTreeMap<String, ChainTip> {
         &self.tips
@@ -263,7 +267,13 @@ impl Graph {
 
     /// The node for `key` (a canonical address, or [`tx_key`]).
     pub fn lookup(&self, key: &str) -> Option<NodeId> {
-        self.segments.iter().find_map(|s| s.lookup(key)).map(NodeId)
+        let mut enc = Vec::with_capacity(40);
+        keys::encode(key, &mut enc);
+        self.lookup_encoded(&enc)
+    }
+
+    fn lookup_encoded(&self, enc: &[u8]) -> Option<NodeId> {
+        self.segments.iter().find_map(|s| s.lookup(enc)).map(NodeId)
     }
 
     /// The node for `key`, or [`GraphError::NotInGraph`].
@@ -280,51 +290,90 @@ impl Graph {
         Some((s, (n.0 - s.header.base_node) as usize))
     }
 
-    /// The key of node `n` (empty for an id outside the graph).
-    pub fn key(&self, n: NodeId) -> &str {
-        self.owner(n).map_or("", |(s, l)| s.key(l))
+    fn key_bytes(&self, n: NodeId) -> &[u8] {
+        self.owner(n).and_then(|(s, l)| s.key_bytes(l)).unwrap_or(&[])
+    }
+
+    /// The key of node `n`: its canonical address text, or [`tx_key`] for a transaction
+    /// (empty for an id outside the graph).
+    pub fn key(&self, n: NodeId) -> Cow<'_, str> {
+        keys::decode(self.key_bytes(n))
     }
 
     /// The kind of node `n`.
     pub fn kind(&self, n: NodeId) -> NodeKind {
-        self.owner(n).map_or(NodeKind::Address, |(s, l)| NodeKind::from_byte(s.kind(l)))
+        if self.owner(n).is_some_and(|(s, l)| s.is_tx_local(l)) {
+            NodeKind::Transaction
+        } else {
+            NodeKind::Address
+        }
     }
 
-    fn decode<'g>(&'g self, s: &'g Segment, src: u32, e: &EdgeRecord) -> Edge<'g> {
-        let amount = if e.flags & FLAG_WIDE != 0 {
-            Amount::from_be_bytes(s.wide(e.amount))
-        } else {
-            Amount::from(e.amount)
+    /// The first damage met while reading the graph (a record or key that does not decode),
+    /// so that a query over a damaged file fails instead of answering from part of it.
+    ///
+    /// # Errors
+    /// [`GraphError::Corrupt`] naming the file and section.
+    pub fn damage(&self) -> Result<(), GraphError> {
+        self.segments.iter().try_for_each(Segment::damage)
+    }
+
+    /// The txid, chain and time of a transaction node.
+    fn tx_node(&self, n: u32) -> ([u8; 32], Chain, u32) {
+        let k = self.key_bytes(NodeId(n));
+        match keys::tx_parts(k) {
+            Some((id, t)) => {
+                let mut txid = [0u8; 32];
+                txid.copy_from_slice(id);
+                let chain = Chain::ALL.get(k[1] as usize).copied().unwrap_or(Chain::Bitcoin);
+                (txid, chain, t)
+            }
+            None => ([0; 32], Chain::Bitcoin, 0),
+        }
+    }
+
+    fn decode<'g>(&'g self, s: &'g Segment, src: u32, dst: u32, r: &Rec) -> Edge<'g> {
+        let amount =
+            if r.wide { Amount::from_be_bytes(s.wide(r.amount)) } else { Amount::from(r.amount) };
+        let (txid, chain, time) = match r.mode {
+            segment::MODE_TX_SRC => self.tx_node(src),
+            segment::MODE_TX_DST => self.tx_node(dst),
+            _ => (
+                s.txid(r.tx),
+                Chain::ALL.get(s.tx_chain(r.tx) as usize).copied().unwrap_or(Chain::Bitcoin),
+                r.time,
+            ),
         };
         Edge {
             src: NodeId(src),
-            dst: NodeId(e.dst),
+            dst: NodeId(dst),
             amount,
-            time: (e.time != 0).then_some(i64::from(e.time)),
-            asset: s.assets.get(e.asset as usize).map_or("", String::as_str),
-            txid: Hash32(s.txid(e.tx)),
-            chain: Chain::ALL[s.tx_chain(e.tx) as usize],
+            time: (time != 0).then_some(i64::from(time)),
+            asset: s.assets.get(r.asset as usize).map_or("", String::as_str),
+            txid: Hash32(txid),
+            chain,
         }
     }
 
     /// Edges leaving `n`, segment by segment, each in the order they were added.
     pub fn out_edges(&self, n: NodeId) -> impl Iterator<Item = Edge<'_>> + '_ {
-        self.segments.iter().filter(move |s| n.0 < s.header.node_count).flat_map(move |s| {
-            let r = s.out_range(n.0);
-            s.edges()[r].iter().map(move |e| self.decode(s, n.0, e))
-        })
+        self.segments
+            .iter()
+            .filter(move |s| n.0 < s.header.node_count)
+            .flat_map(move |s| s.out_records(n.0).map(move |r| self.decode(s, n.0, r.node, &r)))
     }
 
-    /// Edges entering `n`.
+    /// Edges entering `n`, segment by segment, each in the order they were added.
     pub fn in_edges(&self, n: NodeId) -> impl Iterator<Item = Edge<'_>> + '_ {
-        self.segments.iter().filter(move |s| n.0 < s.header.node_count).flat_map(move |s| {
-            let r = s.in_range(n.0);
-            s.in_edges()[r].iter().map(move |&[src, i]| self.decode(s, src, &s.edges()[i as usize]))
-        })
+        self.segments
+            .iter()
+            .filter(move |s| n.0 < s.header.node_count)
+            .flat_map(move |s| s.in_records(n.0).map(move |r| self.decode(s, r.node, n.0, &r)))
     }
 
     /// Lean traversal for tracing: appends `(neighbour, amount, time)` for each edge of
     /// `asset` entering (`incoming`) or leaving `n`, without decoding transaction ids.
+    #[allow(dead_code)] // the taint models' hook
     pub(crate) fn neighbours(
         &self,
         n: NodeId,
@@ -332,28 +381,47 @@ impl Graph {
         asset: &str,
         out: &mut Vec<(NodeId, ruint::aliases::U256, u32)>,
     ) {
+        self.walk(n, incoming, asset, true, out);
+    }
+
+    /// As [`Graph::neighbours`]; with `timed` false every time is reported as 0 (unknown),
+    /// which saves reading the transaction node of each UTXO leg.
+    pub(crate) fn walk(
+        &self,
+        n: NodeId,
+        incoming: bool,
+        asset: &str,
+        timed: bool,
+        out: &mut Vec<(NodeId, ruint::aliases::U256, u32)>,
+    ) {
         use ruint::aliases::U256;
         for s in self.segments.iter().filter(|s| n.0 < s.header.node_count) {
             let Some(ai) = s.assets.iter().position(|a| a == asset) else { continue };
-            let edges = s.edges();
-            let mut push = |nb: u32, e: &EdgeRecord| {
-                if e.asset as usize != ai {
+            let ai = ai as u16;
+            let mut push = |nb: u32, src: u32, r: &Rec| {
+                if r.asset != ai {
                     return;
                 }
-                let amount = if e.flags & FLAG_WIDE != 0 {
-                    U256::from_be_bytes(s.wide(e.amount))
+                let amount = if r.wide {
+                    U256::from_be_bytes(s.wide(r.amount))
                 } else {
-                    U256::from(e.amount)
+                    U256::from(r.amount)
                 };
-                out.push((NodeId(nb), amount, e.time));
+                let time = match r.mode {
+                    _ if !timed => 0,
+                    segment::MODE_TX_SRC => self.tx_node(src).2,
+                    segment::MODE_TX_DST => self.tx_node(if incoming { n.0 } else { nb }).2,
+                    _ => r.time,
+                };
+                out.push((NodeId(nb), amount, time));
             };
             if incoming {
-                for &[src, i] in &s.in_edges()[s.in_range(n.0)] {
-                    push(src, &edges[i as usize]);
+                for r in s.in_records(n.0) {
+                    push(r.node, r.node, &r);
                 }
             } else {
-                for e in &edges[s.out_range(n.0)] {
-                    push(e.dst, e);
+                for r in s.out_records(n.0) {
+                    push(r.node, n.0, &r);
                 }
             }
         }
@@ -413,23 +481,47 @@ impl Graph {
     }
 }
 
-/// Collects nodes and edges for one new segment, then writes it with a two-pass counting
-/// sort (count per source, prefix-sum, scatter; the same for the reverse index).
+/// One edge as the builder holds it until the segment is written.
+#[derive(Debug, Clone, Copy)]
+struct BuildEdge {
+    src: u32,
+    dst: u32,
+    amount: u64,
+    tx: u32,
+    time: u32,
+    asset: u16,
+    mode: u8,
+    wide: bool,
+}
+
+/// Collects nodes and edges for one new segment, then writes it: a counting sort by source
+/// (and by target for the reverse index) and one pass of varint encoding each.
 #[derive(Debug)]
 pub struct GraphBuilder<'g> {
     base: Option<&'g Graph>,
     base_nodes: u32,
-    keys: Vec<String>,
-    kinds: Vec<u8>,
-    index: HashMap<String, u32>,
-    srcs: Vec<u32>,
-    edges: Vec<EdgeRecord>,
-    txs: HashMap<([u8; 32], u8), u32>,
+    /// Encoded keys of the new nodes, concatenated, and where each starts.
+    key_bytes: Vec<u8>,
+    key_starts: Vec<u64>,
+    /// Hash of a key's identity bytes → node; keys whose hash is taken by another key go to
+    /// `overflow` (a 64-bit collision, kept correct rather than assumed away).
+    index: FxHashMap<u64, u32>,
+    overflow: HashMap<Vec<u8>, u32>,
+    scratch: Vec<u8>,
+    edges: Vec<BuildEdge>,
     txids: Vec<[u8; 32]>,
     tx_chains: Vec<u8>,
     assets: HashMap<String, u16>,
     asset_list: Vec<String>,
+    last_asset: Option<(String, u16)>,
     wide: Vec<[u8; 32]>,
+}
+
+fn hash_bytes(b: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(b);
+    h.finish()
 }
 
 impl<'g> GraphBuilder<'g> {
@@ -438,23 +530,24 @@ impl<'g> GraphBuilder<'g> {
         GraphBuilder {
             base,
             base_nodes: base.map_or(0, Graph::node_count),
-            keys: Vec::new(),
-            kinds: Vec::new(),
-            index: HashMap::new(),
-            srcs: Vec::new(),
+            key_bytes: Vec::new(),
+            key_starts: vec![0],
+            index: FxHashMap::default(),
+            overflow: HashMap::new(),
+            scratch: Vec::with_capacity(64),
             edges: Vec::new(),
-            txs: HashMap::new(),
             txids: Vec::new(),
             tx_chains: Vec::new(),
             assets: HashMap::new(),
             asset_list: Vec::new(),
+            last_asset: None,
             wide: Vec::new(),
         }
     }
 
     /// Nodes this builder adds.
     pub fn new_nodes(&self) -> usize {
-        self.keys.len()
+        self.key_starts.len() - 1
     }
 
     /// Edges this builder adds.
@@ -462,33 +555,146 @@ impl<'g> GraphBuilder<'g> {
         self.edges.len()
     }
 
-    /// The id of `key`, adding the node when it is new.
-    ///
-    /// # Errors
-    /// [`GraphError::Limit`] past 2³² − 1 nodes.
-    pub fn node(&mut self, key: &str, kind: NodeKind) -> Result<NodeId, GraphError> {
-        if let Some(n) = self.base.and_then(|g| g.lookup(key)) {
-            return Ok(n);
+    /// Reserves room for `nodes` more nodes and `edges` more edges.
+    pub fn reserve(&mut self, nodes: usize, edges: usize) {
+        self.key_starts.reserve(nodes);
+        self.key_bytes.reserve(nodes * 24);
+        self.index.reserve(nodes);
+        self.edges.reserve(edges);
+    }
+
+    fn new_key(&self, local: usize) -> &[u8] {
+        &self.key_bytes[self.key_starts[local] as usize..self.key_starts[local + 1] as usize]
+    }
+
+    fn new_key_mut(&mut self, local: usize) -> &mut [u8] {
+        let (a, b) = (self.key_starts[local] as usize, self.key_starts[local + 1] as usize);
+        &mut self.key_bytes[a..b]
+    }
+
+    /// The encoded key of any node (new or in the base graph).
+    fn key_of(&self, n: u32) -> &[u8] {
+        if n >= self.base_nodes {
+            self.new_key((n - self.base_nodes) as usize)
+        } else {
+            self.base.map_or(&[], |g| g.key_bytes(NodeId(n)))
         }
-        if let Some(&n) = self.index.get(key) {
-            return Ok(NodeId(n));
+    }
+
+    /// The id of the node whose encoded key is in `self.scratch`, adding it when new.
+    fn intern(&mut self) -> Result<NodeId, GraphError> {
+        let ident = keys::identity(&self.scratch);
+        let h = hash_bytes(ident);
+        if let Some(&n) = self.index.get(&h) {
+            if keys::identity(self.key_of(n)) == ident {
+                return Ok(NodeId(n));
+            }
+            if let Some(&n) = self.overflow.get(ident) {
+                return Ok(NodeId(n));
+            }
+        }
+        if let Some(n) = self.base.and_then(|g| g.lookup_encoded(&self.scratch)) {
+            self.remember(h, n.0);
+            return Ok(n);
         }
         let id = self
             .base_nodes
-            .checked_add(self.keys.len() as u32)
+            .checked_add(self.new_nodes() as u32)
             .filter(|&i| i < u32::MAX)
             .ok_or_else(|| GraphError::Limit { detail: "more than 2^32-1 nodes".into() })?;
-        self.keys.push(key.to_owned());
-        self.kinds.push(kind.to_byte());
-        self.index.insert(key.to_owned(), id);
+        self.key_bytes.extend_from_slice(&self.scratch);
+        self.key_starts.push(self.key_bytes.len() as u64);
+        self.remember(h, id);
         Ok(NodeId(id))
+    }
+
+    fn remember(&mut self, h: u64, id: u32) {
+        match self.index.entry(h) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(id);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                let ident = keys::identity(&self.scratch).to_vec();
+                self.overflow.insert(ident, id);
+            }
+        }
+    }
+
+    /// The id of `key`, adding the node when it is new. `kind` is implied by the key (a
+    /// [`tx_key`] is a transaction) and only checked.
+    ///
+    /// # Errors
+    /// [`GraphError::Limit`] past 2³² − 1 nodes, or a key whose form contradicts `kind`.
+    pub fn node(&mut self, key: &str, kind: NodeKind) -> Result<NodeId, GraphError> {
+        self.scratch.clear();
+        keys::encode(key, &mut self.scratch);
+        if keys::is_tx(&self.scratch) != (kind == NodeKind::Transaction) {
+            return Err(GraphError::Limit {
+                detail: format!("node '{key}' is given as {kind:?}; transaction nodes are keyed tx:<chain>:<txid> and nothing else is"),
+            });
+        }
+        self.intern()
+    }
+
+    /// The id of the UTXO transaction node for `txid` (the node of [`tx_key`]), adding it
+    /// when new; faster than [`GraphBuilder::node`] as no text is parsed.
+    ///
+    /// # Errors
+    /// [`GraphError::Limit`] past 2³² − 1 nodes.
+    pub fn tx_node(&mut self, chain: Chain, txid: &Hash32) -> Result<NodeId, GraphError> {
+        self.scratch.clear();
+        keys::encode_tx(chain, &txid.0, 0, &mut self.scratch);
+        self.intern()
+    }
+
+    /// The segment's index of `asset`, adding it when new.
+    fn asset_index(&mut self, asset: &str) -> Result<u16, GraphError> {
+        let limit = |detail: String| GraphError::Limit { detail };
+        let a = match self.assets.get(asset) {
+            Some(&a) => a,
+            None => {
+                if asset.contains('\n') || asset.is_empty() {
+                    return Err(limit(format!("asset id {asset:?} is empty or has a newline")));
+                }
+                let a = u16::try_from(self.asset_list.len())
+                    .map_err(|_| limit("more than 65,536 assets in one segment".into()))?;
+                self.assets.insert(asset.to_owned(), a);
+                self.asset_list.push(asset.to_owned());
+                a
+            }
+        };
+        self.last_asset = Some((asset.to_owned(), a));
+        Ok(a)
+    }
+
+    /// How a transfer in transaction `(txid, chain)` at `time` between `src` and `dst` is
+    /// recorded: through a transaction node at one end, when one is its transaction.
+    fn mode_for(&mut self, src: u32, dst: u32, txid: &[u8; 32], chain: u8, time: u32) -> u8 {
+        for (node, mode) in [(src, segment::MODE_TX_SRC), (dst, segment::MODE_TX_DST)] {
+            let k = self.key_of(node);
+            let Some((id, t)) = keys::tx_parts(k) else { continue };
+            if id != txid || k[1] != chain {
+                continue;
+            }
+            if t == time {
+                return mode;
+            }
+            // A new transaction node takes the time of its first transfer.
+            if t == 0 && node >= self.base_nodes {
+                let local = (node - self.base_nodes) as usize;
+                self.new_key_mut(local)[34..38].copy_from_slice(&time.to_le_bytes());
+                return mode;
+            }
+        }
+        segment::MODE_EXPLICIT
     }
 
     /// Adds an edge `src → dst`.
     ///
     /// # Errors
     /// [`GraphError::Limit`] for a time outside `0..2³²` seconds, an asset id with a newline,
-    /// more than 65,535 assets or 2³² − 1 transactions or edges in one segment.
+    /// more than 65,535 assets or 2³² − 1 transactions or edges in one segment, or a node id
+    /// that this builder did not give.
     pub fn add_edge(
         &mut self,
         src: NodeId,
@@ -496,48 +702,49 @@ impl<'g> GraphBuilder<'g> {
         e: &EdgeInput<'_>,
     ) -> Result<(), GraphError> {
         let limit = |detail: String| GraphError::Limit { detail };
+        let total = self.base_nodes as usize + self.new_nodes();
+        if src.0 as usize >= total || dst.0 as usize >= total {
+            return Err(limit(format!("node id {} or {} is not in the graph", src.0, dst.0)));
+        }
         let time = match e.time {
             None => 0,
             Some(t) => u32::try_from(t)
                 .map_err(|_| limit(format!("time {t} is outside 1970..2106 (u32 seconds)")))?,
         };
-        let asset = match self.assets.get(e.asset) {
-            Some(&a) => a,
-            None => {
-                if e.asset.contains('\n') || e.asset.is_empty() {
-                    return Err(limit(format!("asset id {:?} is empty or has a newline", e.asset)));
+        let asset = match self.last_asset.as_ref().filter(|(name, _)| name == e.asset) {
+            Some(&(_, a)) => a,
+            None => self.asset_index(e.asset)?,
+        };
+        let chain = keys::chain_byte(e.chain);
+        let mode = self.mode_for(src.0, dst.0, &e.txid.0, chain, time);
+        let tx = if mode == segment::MODE_EXPLICIT {
+            // Transfers of one transaction arrive together: its id is stored once per run.
+            match self.txids.last() {
+                Some(last) if *last == e.txid.0 && self.tx_chains.last() == Some(&chain) => {
+                    (self.txids.len() - 1) as u32
                 }
-                let a = u16::try_from(self.asset_list.len())
-                    .map_err(|_| limit("more than 65,536 assets in one segment".into()))?;
-                self.assets.insert(e.asset.to_owned(), a);
-                self.asset_list.push(e.asset.to_owned());
-                a
+                _ => {
+                    let t = u32::try_from(self.txids.len())
+                        .map_err(|_| limit("more than 2^32 transactions in one segment".into()))?;
+                    self.txids.push(e.txid.0);
+                    self.tx_chains.push(chain);
+                    t
+                }
             }
+        } else {
+            0
         };
-        let chain = Chain::ALL.iter().position(|&c| c == e.chain).unwrap_or(0) as u8;
-        let tx = match self.txs.get(&(e.txid.0, chain)) {
-            Some(&t) => t,
-            None => {
-                let t = u32::try_from(self.txids.len())
-                    .map_err(|_| limit("more than 2^32 transactions in one segment".into()))?;
-                self.txs.insert((e.txid.0, chain), t);
-                self.txids.push(e.txid.0);
-                self.tx_chains.push(chain);
-                t
-            }
-        };
-        let (amount, flags) = match e.amount.to_u128().and_then(|v| u64::try_from(v).ok()) {
-            Some(v) => (v, 0),
+        let (amount, wide) = match e.amount.to_u128().and_then(|v| u64::try_from(v).ok()) {
+            Some(v) => (v, false),
             None => {
                 self.wide.push(e.amount.to_be_bytes());
-                ((self.wide.len() - 1) as u64, FLAG_WIDE)
+                ((self.wide.len() - 1) as u64, true)
             }
         };
         if self.edges.len() >= u32::MAX as usize {
             return Err(limit("more than 2^32-1 edges in one segment".into()));
         }
-        self.srcs.push(src.0);
-        self.edges.push(EdgeRecord { dst: dst.0, tx, time, asset, flags, amount });
+        self.edges.push(BuildEdge { src: src.0, dst: dst.0, amount, tx, time, asset, mode, wide });
         Ok(())
     }
 
@@ -557,10 +764,10 @@ impl<'g> GraphBuilder<'g> {
         let (src, dst) = match (leg.kind, &leg.from, &leg.to) {
             (LegKind::Input, Some(from), _) => {
                 let a = self.node(from, NodeKind::Address)?;
-                (a, self.node(&tx_key(leg.chain, &leg.txid), NodeKind::Transaction)?)
+                (a, self.tx_node(leg.chain, &leg.txid)?)
             }
             (LegKind::Output, _, Some(to)) => {
-                let t = self.node(&tx_key(leg.chain, &leg.txid), NodeKind::Transaction)?;
+                let t = self.tx_node(leg.chain, &leg.txid)?;
                 (t, self.node(to, NodeKind::Address)?)
             }
             (LegKind::Transfer, Some(from), Some(to)) => {
@@ -571,72 +778,179 @@ impl<'g> GraphBuilder<'g> {
         self.add_edge(src, dst, &input)
     }
 
-    /// The segment's content: CSR arrays built with a two-pass counting sort.
-    fn finish(self) -> SegmentData {
-        let n = self.base_nodes as usize + self.keys.len();
-        // Pass 1: out-degree per source, then prefix sums.
-        let mut out_offsets = vec![0u64; n + 1];
-        for &s in &self.srcs {
-            out_offsets[s as usize + 1] += 1;
-        }
-        for i in 0..n {
-            out_offsets[i + 1] += out_offsets[i];
-        }
-        // Pass 2: scatter, stable (edges of a node keep the order they were added in).
-        let mut cursor = out_offsets.clone();
-        let mut out_edges = vec![EdgeRecord::default_zero(); self.edges.len()];
-        for (&s, e) in self.srcs.iter().zip(&self.edges) {
-            let c = &mut cursor[s as usize];
-            out_edges[*c as usize] = *e;
-            *c += 1;
-        }
-        // The reverse index: the same two passes keyed on the target, holding edge indices.
-        let mut in_offsets = vec![0u64; n + 1];
-        for e in &out_edges {
-            in_offsets[e.dst as usize + 1] += 1;
-        }
-        for i in 0..n {
-            in_offsets[i + 1] += in_offsets[i];
-        }
-        let mut cursor = in_offsets.clone();
-        let mut in_edges = vec![[0u32; 2]; out_edges.len()];
-        let mut src = 0usize;
-        for (i, e) in out_edges.iter().enumerate() {
-            while out_offsets[src + 1] as usize <= i {
-                src += 1;
+    /// The segment's content.
+    fn finish(self) -> Result<SegmentData, GraphError> {
+        let limit = |detail: String| GraphError::Limit { detail };
+        let n = self.base_nodes as usize + self.new_nodes();
+        let edges = &self.edges;
+        let time_base = edges
+            .iter()
+            .filter(|e| e.mode == segment::MODE_EXPLICIT && e.time != 0)
+            .map(|e| e.time)
+            .min()
+            .unwrap_or(0);
+        // Counting sort by source, stable: a node's edges keep the order they were added in.
+        let order_by = |key: &dyn Fn(&BuildEdge) -> u32| -> Vec<u32> {
+            let mut start = vec![0u32; n + 1];
+            for e in edges {
+                start[key(e) as usize + 1] += 1;
             }
-            let c = &mut cursor[e.dst as usize];
-            in_edges[*c as usize] = [src as u32, i as u32];
-            *c += 1;
+            for i in 0..n {
+                start[i + 1] += start[i];
+            }
+            let mut order = vec![0u32; edges.len()];
+            for (i, e) in edges.iter().enumerate() {
+                let c = &mut start[key(e) as usize];
+                order[*c as usize] = i as u32;
+                *c += 1;
+            }
+            order
+        };
+        let by_src = order_by(&|e| e.src);
+        let mut out_stream = Vec::with_capacity(edges.len() * 8);
+        let mut out_offsets: Vec<usize> = Vec::with_capacity(n + 1);
+        // Byte offset of each edge's record inside its source's list, for the reverse index.
+        let mut at_in_list = vec![0u32; edges.len()];
+        let mut k = 0usize;
+        for node in 0..n as u32 {
+            let list_start = out_stream.len();
+            out_offsets.push(list_start);
+            while let Some(&i) = by_src.get(k) {
+                let e = &edges[i as usize];
+                if e.src != node {
+                    break;
+                }
+                at_in_list[i as usize] = u32::try_from(out_stream.len() - list_start)
+                    .map_err(|_| limit(format!("node {node} has over 4 GiB of out records")))?;
+                let r = Rec {
+                    node: e.dst,
+                    mode: e.mode,
+                    asset: e.asset,
+                    amount: e.amount,
+                    wide: e.wide,
+                    tx: e.tx,
+                    time: e.time,
+                };
+                segment::put_record(&mut out_stream, node, &r, time_base);
+                k += 1;
+            }
         }
-        SegmentData {
+        out_offsets.push(out_stream.len());
+        drop(by_src);
+        let by_dst = order_by(&|e| e.dst);
+        let mut in_stream = Vec::with_capacity(edges.len() * 4);
+        let mut in_offsets: Vec<usize> = Vec::with_capacity(n + 1);
+        let mut k = 0usize;
+        for node in 0..n as u32 {
+            in_offsets.push(in_stream.len());
+            while let Some(&i) = by_dst.get(k) {
+                let e = &edges[i as usize];
+                if e.dst != node {
+                    break;
+                }
+                segment::put_varint(
+                    &mut in_stream,
+                    segment::zigzag(i64::from(e.src) - i64::from(node)),
+                );
+                segment::put_varint(&mut in_stream, u64::from(at_in_list[i as usize]));
+                k += 1;
+            }
+        }
+        in_offsets.push(in_stream.len());
+        drop(by_dst);
+        drop(at_in_list);
+        // One block per node: the length of its out records, then its out and in records.
+        let mut lists = Vec::with_capacity(out_stream.len() + in_stream.len() + n);
+        let mut node_offsets = Vec::with_capacity(n + 1);
+        let too_big =
+            || limit("a segment's edge lists exceed 4 GiB; build in smaller steps".into());
+        for i in 0..n {
+            node_offsets.push(u32::try_from(lists.len()).map_err(|_| too_big())?);
+            let (o, i_) = (
+                &out_stream[out_offsets[i]..out_offsets[i + 1]],
+                &in_stream[in_offsets[i]..in_offsets[i + 1]],
+            );
+            if o.is_empty() && i_.is_empty() {
+                continue;
+            }
+            segment::put_varint(&mut lists, o.len() as u64);
+            lists.extend_from_slice(o);
+            lists.extend_from_slice(i_);
+        }
+        node_offsets.push(u32::try_from(lists.len()).map_err(|_| too_big())?);
+        drop((out_stream, in_stream));
+        // Sorted keys: by an 8-byte prefix first (cheap), then in full where prefixes tie.
+        let new = self.new_nodes();
+        let key_index: Vec<u32> = self
+            .key_starts
+            .iter()
+            .step_by(segment::KEY_STRIDE)
+            .take(new.div_ceil(segment::KEY_STRIDE))
+            .chain(self.key_starts.last())
+            .map(|&o| u32::try_from(o))
+            .collect::<Result<_, _>>()
+            .map_err(|_| limit("a segment's keys exceed 4 GiB; build in smaller steps".into()))?;
+        let key = |i: u32| keys::identity(self.new_key(i as usize));
+        let prefix = |i: u32| {
+            let k = key(i);
+            let mut p = [0u8; 8];
+            let m = k.len().min(8);
+            p[..m].copy_from_slice(&k[..m]);
+            u64::from_be_bytes(p)
+        };
+        let mut pairs: Vec<(u64, u32)> = (0..new as u32).map(|i| (prefix(i), i)).collect();
+        pairs.sort_unstable();
+        let mut i = 0;
+        while i < pairs.len() {
+            let mut j = i + 1;
+            while j < pairs.len() && pairs[j].0 == pairs[i].0 {
+                j += 1;
+            }
+            if j - i > 1 {
+                pairs[i..j].sort_unstable_by(|a, b| key(a.1).cmp(key(b.1)));
+            }
+            i = j;
+        }
+        let sorted: Vec<u32> = pairs.into_iter().map(|p| p.1).collect();
+        let mut tx_bits = vec![0u64; new.div_ceil(64)];
+        for i in 0..new {
+            if keys::is_tx(self.new_key(i)) {
+                tx_bits[i / 64] |= 1 << (i % 64);
+            }
+        }
+        Ok(SegmentData {
             base_node: self.base_nodes,
             node_count: n as u32,
-            keys: self.keys,
-            kinds: self.kinds,
-            out_offsets,
-            out_edges,
-            in_offsets,
-            in_edges,
+            key_index,
+            key_bytes: self.key_bytes,
+            sorted,
+            node_offsets,
+            lists,
+            edge_count: self.edges.len() as u64,
             txids: self.txids,
             tx_chains: self.tx_chains,
             assets: self.asset_list,
             wide: self.wide,
-        }
+            time_base,
+            tx_bits,
+        })
     }
 
     /// Writes the segment into `base`'s directory and records it, with `tips`, in the
     /// manifest (written last, atomically: a crash before it leaves the graph as it was).
     ///
     /// # Errors
-    /// I/O errors.
+    /// I/O errors; [`GraphError::Limit`] for a segment past the format's 4 GiB sections.
     pub fn commit(self, base: &Graph, tips: BTreeMap<String, ChainTip>) -> Result<(), GraphError> {
         let dir = base.dir.clone();
         std::fs::create_dir_all(&dir)
             .map_err(|source| GraphError::Io { path: dir.clone(), source })?;
         let file = format!("seg-{:06}.fgs", base.segments.len() + 1);
-        let data = self.finish();
+        let t = std::time::Instant::now();
+        let data = self.finish()?;
+        let t_finish = t.elapsed();
         let sum = segment::write(&dir.join(&file), &data)?;
+        tracing::debug!(encode = ?t_finish, write = ?(t.elapsed() - t_finish), %file, "graph segment written");
         let mut segments: Vec<ManifestSegment> = base
             .segments
             .iter()
@@ -656,7 +970,7 @@ impl<'g> GraphBuilder<'g> {
             file,
             base_node: data.base_node,
             node_count: data.node_count,
-            edge_count: data.out_edges.len() as u64,
+            edge_count: data.edge_count,
             header_sha256: sum.iter().map(|b| format!("{b:02x}")).collect(),
         });
         let m = Manifest {
@@ -667,17 +981,12 @@ impl<'g> GraphBuilder<'g> {
         };
         let path = dir.join(MANIFEST_FILE);
         let tmp = dir.join("MANIFEST.json.tmp");
-        let text = serde_json::to_string_pretty(&m).expect("a manifest always serializes");
+        let text = serde_json::to_string_pretty(&m)
+            .map_err(|e| GraphError::Limit { detail: format!("manifest: {e}") })?;
         let io = |source| GraphError::Io { path: path.clone(), source };
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
         std::fs::rename(&tmp, &path).map_err(io)?;
         Ok(())
-    }
-}
-
-impl EdgeRecord {
-    fn default_zero() -> EdgeRecord {
-        bytemuck::Zeroable::zeroed()
     }
 }

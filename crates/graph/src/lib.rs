@@ -39,6 +39,7 @@ mod cluster;
 mod error;
 mod exposure;
 mod graph;
+mod keys;
 mod path;
 mod segment;
 mod tags;

@@ -95,8 +95,8 @@ pub fn paths(
                 continue;
             }
             let step = PathStep {
-                from: graph.key(n).to_owned(),
-                to: graph.key(e.dst).to_owned(),
+                from: graph.key(n).into_owned(),
+                to: graph.key(e.dst).into_owned(),
                 from_is_tx: graph.kind(n) == NodeKind::Transaction,
                 to_is_tx: graph.kind(e.dst) == NodeKind::Transaction,
                 chain: e.chain,
@@ -125,10 +125,10 @@ pub fn paths(
     }
     // Walk the parent lists back from `to`, depth first, up to `limit` paths.
     let mut out = Vec::new();
-    let mut stack: Vec<(String, Vec<PathStep>)> = vec![(graph.key(to).to_owned(), Vec::new())];
-    let from_key = graph.key(from).to_owned();
+    let mut stack: Vec<(String, Vec<PathStep>)> = vec![(graph.key(to).into_owned(), Vec::new())];
+    let from_key = graph.key(from).into_owned();
     let by_key: HashMap<String, NodeId> =
-        dist.keys().map(|&n| (graph.key(n).to_owned(), n)).collect();
+        dist.keys().map(|&n| (graph.key(n).into_owned(), n)).collect();
     while let Some((at, suffix)) = stack.pop() {
         if out.len() >= opts.limit {
             break;
@@ -149,6 +149,7 @@ pub fn paths(
             stack.push((p.from.clone(), s));
         }
     }
+    graph.damage()?;
     Ok(out)
 }
 

@@ -1,16 +1,21 @@
-//! One immutable graph segment file: its byte layout, writer and validating reader.
+//! One immutable graph segment file: its byte layout, writer and bounds-checked reader.
 //! The byte-by-byte description is `docs/formats/graph.md`; keep the two in step.
+//!
+//! Edges are variable-length records (LEB128 varints) in per-node lists, so a segment costs
+//! bytes in proportion to the information it holds: a typical Bitcoin leg takes 6–8 bytes,
+//! its reverse-index entry 2–4, and a UTXO transaction's id is stored once, in its node key.
 
 use std::fs::File;
 use std::io::Write;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use bytemuck::{Pod, Zeroable};
 use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
-use crate::GraphError;
+use crate::{keys, GraphError};
 
 #[cfg(target_endian = "big")]
 compile_error!(
@@ -20,40 +25,44 @@ compile_error!(
 /// File magic: the first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"FGGRAPH\0";
 /// Segment format version this build writes and reads.
-pub(crate) const VERSION: u32 = 1;
-/// Number of sections in a version-1 segment.
-pub(crate) const SECTIONS: usize = 12;
+pub(crate) const VERSION: u32 = 2;
+/// Number of sections in a version-2 segment.
+pub(crate) const SECTIONS: usize = 10;
 
-pub(crate) const S_KEY_OFFSETS: usize = 0;
+pub(crate) const S_KEY_INDEX: usize = 0;
 pub(crate) const S_KEY_BYTES: usize = 1;
 pub(crate) const S_KEY_SORTED: usize = 2;
-pub(crate) const S_NODE_KINDS: usize = 3;
-pub(crate) const S_OUT_OFFSETS: usize = 4;
-pub(crate) const S_OUT_EDGES: usize = 5;
-pub(crate) const S_IN_OFFSETS: usize = 6;
-pub(crate) const S_IN_EDGES: usize = 7;
-pub(crate) const S_TXIDS: usize = 8;
-pub(crate) const S_TX_CHAINS: usize = 9;
-pub(crate) const S_ASSETS: usize = 10;
-pub(crate) const S_WIDE_AMOUNTS: usize = 11;
+pub(crate) const S_TX_BITS: usize = 3;
+pub(crate) const S_NODE_OFFSETS: usize = 4;
+pub(crate) const S_EDGE_LISTS: usize = 5;
+pub(crate) const S_TXIDS: usize = 6;
+pub(crate) const S_TX_CHAINS: usize = 7;
+pub(crate) const S_ASSETS: usize = 8;
+pub(crate) const S_WIDE_AMOUNTS: usize = 9;
 
 const SECTION_NAMES: [&str; SECTIONS] = [
-    "key offsets",
+    "key index",
     "key bytes",
     "sorted keys",
-    "node kinds",
-    "out offsets",
-    "out edges",
-    "in offsets",
-    "in edges",
+    "tx node bits",
+    "node offsets",
+    "edge lists",
     "txids",
     "tx chains",
     "assets",
     "wide amounts",
 ];
 
-/// Edge flag: `amount` is an index into the wide-amount section, not the value.
-pub(crate) const FLAG_WIDE: u16 = 1;
+/// Keys per entry of the key index: key `i` is found by skipping `i % KEY_STRIDE` keys from
+/// the start of key `i - i % KEY_STRIDE` (keys are self-delimiting).
+pub(crate) const KEY_STRIDE: usize = 16;
+
+/// Record mode: the transaction is the source node (a UTXO output leg).
+pub(crate) const MODE_TX_SRC: u8 = 0;
+/// Record mode: the transaction is the target node (a UTXO input leg).
+pub(crate) const MODE_TX_DST: u8 = 1;
+/// Record mode: the transaction is in the txid table and the time is in the record.
+pub(crate) const MODE_EXPLICIT: u8 = 2;
 
 /// Where a section lies in the file and what it hashes to.
 #[repr(C)]
@@ -64,7 +73,7 @@ pub(crate) struct SectionEntry {
     pub(crate) sha256: [u8; 32],
 }
 
-/// The fixed 672-byte header.
+/// The fixed 576-byte header.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 pub(crate) struct Header {
@@ -77,82 +86,145 @@ pub(crate) struct Header {
     pub(crate) tx_count: u32,
     pub(crate) wide_count: u32,
     pub(crate) asset_count: u32,
-    pub(crate) reserved: [u8; 20],
+    pub(crate) time_base: u32,
+    pub(crate) reserved: [u8; 16],
     pub(crate) sections: [SectionEntry; SECTIONS],
     pub(crate) header_sha256: [u8; 32],
 }
 
 pub(crate) const HEADER_LEN: usize = std::mem::size_of::<Header>();
-const _: () = assert!(HEADER_LEN == 672);
+const _: () = assert!(HEADER_LEN == 576);
 const HASHED_HEADER_LEN: usize = HEADER_LEN - 32;
 
-/// One edge record, 24 bytes. The source is implied by the CSR position.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
-pub(crate) struct EdgeRecord {
-    /// Target node (global id).
-    pub(crate) dst: u32,
-    /// Index into this segment's txid table.
-    pub(crate) tx: u32,
-    /// Unix seconds; 0 = unknown.
-    pub(crate) time: u32,
-    /// Index into this segment's asset table.
+/// One decoded edge record. `node` is the other end: the target in an out-list, the source
+/// when read through the reverse index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rec {
+    pub(crate) node: u32,
+    pub(crate) mode: u8,
     pub(crate) asset: u16,
-    /// [`FLAG_WIDE`].
-    pub(crate) flags: u16,
-    /// Base units, or with [`FLAG_WIDE`] an index into the wide-amount table.
+    /// Base units, or with `wide` an index into the wide-amount table.
     pub(crate) amount: u64,
+    pub(crate) wide: bool,
+    /// Index into the txid table (mode [`MODE_EXPLICIT`] only).
+    pub(crate) tx: u32,
+    /// Unix seconds, 0 unknown (mode [`MODE_EXPLICIT`]; otherwise the transaction node's).
+    pub(crate) time: u32,
 }
-const _: () = assert!(std::mem::size_of::<EdgeRecord>() == 24);
 
 /// Everything a segment holds, in memory, ready to be written.
 #[derive(Debug, Default)]
 pub(crate) struct SegmentData {
     pub(crate) base_node: u32,
     pub(crate) node_count: u32,
-    pub(crate) keys: Vec<String>,
-    pub(crate) kinds: Vec<u8>,
-    pub(crate) out_offsets: Vec<u64>,
-    pub(crate) out_edges: Vec<EdgeRecord>,
-    pub(crate) in_offsets: Vec<u64>,
-    /// `[source, out-edge index]` per in-edge.
-    pub(crate) in_edges: Vec<[u32; 2]>,
+    pub(crate) key_index: Vec<u32>,
+    pub(crate) key_bytes: Vec<u8>,
+    pub(crate) sorted: Vec<u32>,
+    /// Bit `i` set: new node `i` is a transaction node.
+    pub(crate) tx_bits: Vec<u64>,
+    pub(crate) node_offsets: Vec<u32>,
+    /// Per node: LEB128 byte length of its out records, the out records, the in records.
+    pub(crate) lists: Vec<u8>,
+    pub(crate) edge_count: u64,
     pub(crate) txids: Vec<[u8; 32]>,
     pub(crate) tx_chains: Vec<u8>,
     pub(crate) assets: Vec<String>,
     pub(crate) wide: Vec<[u8; 32]>,
+    pub(crate) time_base: u32,
 }
 
-fn pad8(buf: &mut Vec<u8>) {
-    while buf.len() % 8 != 0 {
-        buf.push(0);
+// ---------------------------------------------------------------------------------------
+// Varints (unsigned LEB128) and zigzag.
+
+#[inline]
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
     }
+    out.push(v as u8);
+}
+
+#[inline]
+pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    let mut shift = 0u32;
+    loop {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        if shift == 63 && b > 1 {
+            return None;
+        }
+        v |= u64::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+}
+
+#[inline]
+pub(crate) fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+#[inline]
+pub(crate) fn unzigzag(u: u64) -> i64 {
+    ((u >> 1) as i64) ^ -((u & 1) as i64)
+}
+
+/// Appends one out-list record for an edge from `src`.
+pub(crate) fn put_record(out: &mut Vec<u8>, src: u32, r: &Rec, time_base: u32) {
+    let delta = zigzag(i64::from(r.node) - i64::from(src));
+    let flags = (u64::from(r.mode) << 2) | (u64::from(r.asset != 0) << 1) | u64::from(r.wide);
+    put_varint(out, (delta << 4) | flags);
+    if r.asset != 0 {
+        put_varint(out, u64::from(r.asset));
+    }
+    put_varint(out, r.amount);
+    if r.mode == MODE_EXPLICIT {
+        put_varint(out, u64::from(r.tx));
+        put_varint(out, if r.time == 0 { 0 } else { u64::from(r.time - time_base) + 1 });
+    }
+}
+
+/// Decodes the record at `*pos` of an out-list of `src`.
+#[inline]
+pub(crate) fn get_record(buf: &[u8], pos: &mut usize, src: u32, time_base: u32) -> Option<Rec> {
+    let h = get_varint(buf, pos)?;
+    let node = i64::from(src).checked_add(unzigzag(h >> 4))?;
+    let node = u32::try_from(node).ok()?;
+    let mode = ((h >> 2) & 3) as u8;
+    let asset = if h & 2 != 0 { u16::try_from(get_varint(buf, pos)?).ok()? } else { 0 };
+    let amount = get_varint(buf, pos)?;
+    let (tx, time) = if mode == MODE_EXPLICIT {
+        let tx = u32::try_from(get_varint(buf, pos)?).ok()?;
+        let t = get_varint(buf, pos)?;
+        let time = if t == 0 { 0 } else { u32::try_from(t - 1 + u64::from(time_base)).ok()? };
+        (tx, time)
+    } else if mode > MODE_EXPLICIT {
+        return None;
+    } else {
+        (0, 0)
+    };
+    Some(Rec { node, mode, asset, amount, wide: h & 1 != 0, tx, time })
 }
 
 /// Writes `data` to `path` (through a temporary file, synced, then renamed, so a crash
 /// leaves either no file or a whole one). Returns the header's checksum.
 pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphError> {
     let io = |source| GraphError::Io { path: path.to_owned(), source };
-    let mut key_offsets = Vec::with_capacity(data.keys.len() + 1);
-    let mut key_bytes = Vec::new();
-    key_offsets.push(0u64);
-    for k in &data.keys {
-        key_bytes.extend_from_slice(k.as_bytes());
-        key_offsets.push(key_bytes.len() as u64);
-    }
-    let mut sorted: Vec<u32> = (0..data.keys.len() as u32).collect();
-    sorted.sort_unstable_by(|&a, &b| data.keys[a as usize].cmp(&data.keys[b as usize]));
     let assets = data.assets.join("\n");
-
     let sections: [&[u8]; SECTIONS] = [
-        bytemuck::cast_slice(&key_offsets),
-        &key_bytes,
-        bytemuck::cast_slice(&sorted),
-        &data.kinds,
-        bytemuck::cast_slice(&data.out_offsets),
-        bytemuck::cast_slice(&data.out_edges),
-        bytemuck::cast_slice(&data.in_offsets),
-        bytemuck::cast_slice(&data.in_edges),
+        bytemuck::cast_slice(&data.key_index),
+        &data.key_bytes,
+        bytemuck::cast_slice(&data.sorted),
+        bytemuck::cast_slice(&data.tx_bits),
+        bytemuck::cast_slice(&data.node_offsets),
+        &data.lists,
         bytemuck::cast_slice(&data.txids),
         &data.tx_chains,
         assets.as_bytes(),
@@ -164,29 +236,34 @@ pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphEr
     header.section_count = SECTIONS as u32;
     header.base_node = data.base_node;
     header.node_count = data.node_count;
-    header.edge_count = data.out_edges.len() as u64;
+    header.edge_count = data.edge_count;
     header.tx_count = data.txids.len() as u32;
     header.wide_count = data.wide.len() as u32;
     header.asset_count = data.assets.len() as u32;
-    let mut body = Vec::new();
+    header.time_base = data.time_base;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::io::BufWriter::with_capacity(
+        1 << 20,
+        File::create(&tmp).map_err(|source| GraphError::Io { path: tmp.clone(), source })?,
+    );
+    // Offsets first (so the header can be written first), then the sections in order.
+    let mut at = HEADER_LEN as u64;
     for (i, s) in sections.iter().enumerate() {
-        pad8(&mut body);
-        header.sections[i] = SectionEntry {
-            offset: (HEADER_LEN + body.len()) as u64,
-            len: s.len() as u64,
-            sha256: Sha256::digest(s).into(),
-        };
-        body.extend_from_slice(s);
+        header.sections[i] =
+            SectionEntry { offset: at, len: s.len() as u64, sha256: Sha256::digest(s).into() };
+        at = (at + s.len() as u64).div_ceil(8) * 8;
     }
-    pad8(&mut body);
     let hb = bytemuck::bytes_of(&header);
     header.header_sha256 = Sha256::digest(&hb[..HASHED_HEADER_LEN]).into();
-
-    let tmp = path.with_extension("tmp");
-    let mut f =
-        File::create(&tmp).map_err(|source| GraphError::Io { path: tmp.clone(), source })?;
     f.write_all(bytemuck::bytes_of(&header)).map_err(io)?;
-    f.write_all(&body).map_err(io)?;
+    let mut pad = Vec::new();
+    for s in sections {
+        f.write_all(s).map_err(io)?;
+        pad.clear();
+        pad.resize((s.len().div_ceil(8) * 8) - s.len(), 0);
+        f.write_all(&pad).map_err(io)?;
+    }
+    let f = f.into_inner().map_err(|e| io(e.into_error()))?;
     f.sync_all().map_err(io)?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(io)?;
@@ -206,7 +283,9 @@ fn map_readonly(file: &File) -> std::io::Result<Mmap> {
     unsafe { Mmap::map(file) }
 }
 
-/// An open, validated, memory-mapped segment.
+/// An open, memory-mapped segment. Opening checks the header and where the sections lie
+/// (constant time, whatever the size); every later access is bounds-checked, and damage met
+/// while reading is recorded (see [`Segment::damage`]) instead of panicking.
 #[derive(Debug)]
 pub(crate) struct Segment {
     pub(crate) path: PathBuf,
@@ -214,12 +293,11 @@ pub(crate) struct Segment {
     pub(crate) header: Header,
     ranges: [Range<usize>; SECTIONS],
     pub(crate) assets: Vec<String>,
+    damage: Mutex<Option<(u64, String)>>,
 }
 
 impl Segment {
-    /// Opens and validates `path`: header checksum, section bounds and sizes, and the
-    /// structure (offsets monotone, every id in range, keys UTF-8), so that no later access
-    /// can go out of bounds. Section content checksums are checked by [`Segment::verify`].
+    /// Opens `path`: header checksum, section bounds and sizes.
     pub(crate) fn open(path: &Path) -> Result<Segment, GraphError> {
         let file =
             File::open(path).map_err(|source| GraphError::Io { path: path.to_owned(), source })?;
@@ -236,17 +314,18 @@ impl Segment {
                 format!("file is {} bytes, shorter than the header", map.len()),
             ));
         }
-        let header: Header = bytemuck::pod_read_unaligned(&map[..HEADER_LEN]);
-        if header.magic != MAGIC {
+        if map[..8] != MAGIC {
             return Err(corrupt(0, "not a floodgate graph segment (bad magic)".into()));
         }
-        if header.version != VERSION {
+        let version = u32::from_le_bytes([map[8], map[9], map[10], map[11]]);
+        if version != VERSION {
             return Err(GraphError::UnsupportedVersion {
                 path: path.to_owned(),
-                found: header.version,
+                found: version,
                 supported: VERSION,
             });
         }
+        let header: Header = bytemuck::pod_read_unaligned(&map[..HEADER_LEN]);
         let sum: [u8; 32] = Sha256::digest(&map[..HASHED_HEADER_LEN]).into();
         if sum != header.header_sha256 {
             return Err(corrupt(HASHED_HEADER_LEN as u64, "header checksum mismatch".into()));
@@ -281,8 +360,15 @@ impl Segment {
         } else {
             assets_raw.split('\n').map(str::to_owned).collect()
         };
-        let seg = Segment { path: path.to_owned(), map, header, ranges, assets };
-        seg.validate()?;
+        let seg = Segment {
+            path: path.to_owned(),
+            map,
+            header,
+            ranges,
+            assets,
+            damage: Mutex::new(None),
+        };
+        seg.check_sizes()?;
         Ok(seg)
     }
 
@@ -298,87 +384,61 @@ impl Segment {
         &self.map[self.ranges[s].clone()]
     }
 
-    fn try_slice<T: Pod>(&self, s: usize, want: usize) -> Result<&[T], GraphError> {
+    fn check_len<T: Pod>(&self, s: usize, want: usize) -> Result<(), GraphError> {
         let bytes = self.raw(s);
         let v: &[T] = bytemuck::try_cast_slice(bytes)
             .map_err(|e| self.corrupt(s, format!("{} bytes: {e:?}", bytes.len())))?;
         if v.len() != want {
             return Err(self.corrupt(s, format!("{} entries, expected {want}", v.len())));
         }
-        Ok(v)
+        Ok(())
     }
 
-    fn validate(&self) -> Result<(), GraphError> {
+    /// Section sizes against the header's counts (constant time).
+    fn check_sizes(&self) -> Result<(), GraphError> {
         let h = &self.header;
         let new = h.node_count.checked_sub(h.base_node).ok_or_else(|| {
             self.corrupt(0, format!("node count {} below base {}", h.node_count, h.base_node))
         })? as usize;
         let nodes = h.node_count as usize;
-        let edges = usize::try_from(h.edge_count)
-            .map_err(|_| self.corrupt(S_OUT_EDGES, "edge count too large".into()))?;
-        if edges > u32::MAX as usize {
-            return Err(self.corrupt(S_OUT_EDGES, format!("{edges} edges exceed u32")));
-        }
         if h.asset_count as usize != self.assets.len() {
             return Err(self.corrupt(S_ASSETS, "asset count mismatch".into()));
         }
-        let key_offsets: &[u64] = self.try_slice(S_KEY_OFFSETS, new + 1)?;
-        let key_len = self.raw(S_KEY_BYTES).len() as u64;
-        check_offsets(key_offsets, key_len).map_err(|d| self.corrupt(S_KEY_OFFSETS, d))?;
-        std::str::from_utf8(self.raw(S_KEY_BYTES))
-            .map_err(|e| self.corrupt(S_KEY_BYTES, e.to_string()))?;
-        for w in key_offsets.windows(2) {
-            let bytes = self.raw(S_KEY_BYTES);
-            let (a, b) = (w[0] as usize, w[1] as usize);
-            // Each key must start and end on a character boundary.
-            if std::str::from_utf8(&bytes[a..b]).is_err() {
-                return Err(self.corrupt(S_KEY_BYTES, format!("key at {a} is not UTF-8")));
-            }
-        }
-        let sorted: &[u32] = self.try_slice(S_KEY_SORTED, new)?;
-        let mut seen = vec![false; new];
-        for &i in sorted {
-            match seen.get_mut(i as usize) {
-                Some(s) if !*s => *s = true,
-                _ => return Err(self.corrupt(S_KEY_SORTED, format!("bad or repeated index {i}"))),
-            }
-        }
-        let kinds: &[u8] = self.try_slice(S_NODE_KINDS, new)?;
-        if let Some(k) = kinds.iter().find(|&&k| k > 1) {
-            return Err(self.corrupt(S_NODE_KINDS, format!("unknown node kind {k}")));
-        }
-        let out_offsets: &[u64] = self.try_slice(S_OUT_OFFSETS, nodes + 1)?;
-        check_offsets(out_offsets, edges as u64).map_err(|d| self.corrupt(S_OUT_OFFSETS, d))?;
-        let in_offsets: &[u64] = self.try_slice(S_IN_OFFSETS, nodes + 1)?;
-        check_offsets(in_offsets, edges as u64).map_err(|d| self.corrupt(S_IN_OFFSETS, d))?;
-        let out_edges: &[EdgeRecord] = self.try_slice(S_OUT_EDGES, edges)?;
-        for (i, e) in out_edges.iter().enumerate() {
-            let bad = e.dst >= h.node_count
-                || e.tx >= h.tx_count
-                || e.asset as u32 >= h.asset_count
-                || (e.flags & FLAG_WIDE != 0 && e.amount >= h.wide_count as u64)
-                || e.flags & !FLAG_WIDE != 0;
-            if bad {
-                return Err(self.corrupt(S_OUT_EDGES, format!("edge {i} refers out of range")));
-            }
-        }
-        let in_edges: &[[u32; 2]] = self.try_slice(S_IN_EDGES, edges)?;
-        if let Some(p) =
-            in_edges.iter().position(|&[s, i]| s >= h.node_count || i as usize >= edges)
-        {
-            return Err(self.corrupt(S_IN_EDGES, format!("entry {p} out of range")));
-        }
-        let _: &[[u8; 32]] = self.try_slice(S_TXIDS, h.tx_count as usize)?;
-        let chains: &[u8] = self.try_slice(S_TX_CHAINS, h.tx_count as usize)?;
-        if let Some(c) = chains.iter().find(|&&c| c as usize >= floodgate_types::Chain::ALL.len()) {
-            return Err(self.corrupt(S_TX_CHAINS, format!("unknown chain {c}")));
-        }
-        let _: &[[u8; 32]] = self.try_slice(S_WIDE_AMOUNTS, h.wide_count as usize)?;
+        self.check_len::<u32>(S_KEY_INDEX, new.div_ceil(KEY_STRIDE) + 1)?;
+        self.check_len::<u32>(S_KEY_SORTED, new)?;
+        self.check_len::<u32>(S_NODE_OFFSETS, nodes + 1)?;
+        self.check_len::<[u8; 32]>(S_TXIDS, h.tx_count as usize)?;
+        self.check_len::<u8>(S_TX_CHAINS, h.tx_count as usize)?;
+        self.check_len::<[u8; 32]>(S_WIDE_AMOUNTS, h.wide_count as usize)?;
+        self.check_len::<u64>(S_TX_BITS, new.div_ceil(64))?;
         Ok(())
     }
 
-    /// Recomputes every section's SHA-256 and compares it with the header, and checks that
-    /// the alignment padding between sections is zero (so every byte is covered).
+    /// Records damage found while reading (the first is kept) for [`Segment::damage`].
+    fn note_damage(&self, section: usize, detail: String) {
+        if let Ok(mut d) = self.damage.lock() {
+            if d.is_none() {
+                tracing::error!(path = %self.path.display(), section = SECTION_NAMES[section], %detail, "damaged graph segment");
+                *d = Some((
+                    self.header.sections[section].offset,
+                    format!("{}: {detail}", SECTION_NAMES[section]),
+                ));
+            }
+        }
+    }
+
+    /// The first damage met while reading, if any.
+    pub(crate) fn damage(&self) -> Result<(), GraphError> {
+        match self.damage.lock().ok().and_then(|d| d.clone()) {
+            Some((offset, detail)) => {
+                Err(GraphError::Corrupt { path: self.path.clone(), offset, detail })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Recomputes every section's SHA-256 and compares it with the header, checks that the
+    /// alignment padding between sections is zero, and decodes every record and key.
     pub(crate) fn verify(&self) -> Result<(), GraphError> {
         let mut at = HEADER_LEN;
         let mut order: Vec<usize> = (0..SECTIONS).collect();
@@ -402,51 +462,162 @@ impl Segment {
                 return Err(self.corrupt(i, "checksum mismatch".into()));
             }
         }
-        Ok(())
+        // Structure: every key well formed and the sorted section a permutation in key
+        // order; every list decodes exactly to its end with ids in range.
+        let new = (self.header.node_count - self.header.base_node) as usize;
+        for i in 0..new {
+            let k = self
+                .key_bytes(i)
+                .ok_or_else(|| self.corrupt(S_KEY_INDEX, format!("key {i} out of range")))?;
+            keys::check(k).map_err(|d| self.corrupt(S_KEY_BYTES, format!("key {i}: {d}")))?;
+            if keys::is_tx(k) != self.is_tx_local(i) {
+                return Err(
+                    self.corrupt(S_TX_BITS, format!("node {i}: kind bit disagrees with its key"))
+                );
+            }
+        }
+        let sorted = self.u32s(S_KEY_SORTED);
+        let mut seen = vec![false; new];
+        for w in sorted.windows(2) {
+            let (a, b) = (self.key_bytes(w[0] as usize), self.key_bytes(w[1] as usize));
+            if a.zip(b).is_none_or(|(a, b)| keys::cmp(a, b) != std::cmp::Ordering::Less) {
+                return Err(
+                    self.corrupt(S_KEY_SORTED, "keys not in strictly increasing order".into())
+                );
+            }
+        }
+        for &i in sorted {
+            match seen.get_mut(i as usize) {
+                Some(s) if !*s => *s = true,
+                _ => return Err(self.corrupt(S_KEY_SORTED, format!("bad or repeated index {i}"))),
+            }
+        }
+        let mut edges = 0u64;
+        for n in 0..self.header.node_count {
+            let mut it = self.out_records(n);
+            edges += it.by_ref().count() as u64;
+            if !it.clean_end() {
+                return Err(self.corrupt(S_EDGE_LISTS, format!("node {n}: damaged out list")));
+            }
+            let mut it = self.in_records(n);
+            for _ in it.by_ref() {}
+            if !it.clean_end() {
+                return Err(self.corrupt(S_EDGE_LISTS, format!("node {n}: damaged in list")));
+            }
+        }
+        if edges != self.header.edge_count {
+            return Err(self.corrupt(
+                S_EDGE_LISTS,
+                format!("{edges} records, header says {}", self.header.edge_count),
+            ));
+        }
+        self.damage()
     }
 
-    // Accessors: the sections were validated in `open`, so these casts cannot fail.
-    fn slice<T: Pod>(&self, s: usize) -> &[T] {
-        bytemuck::cast_slice(self.raw(s))
+    fn u32s(&self, s: usize) -> &[u32] {
+        // Sizes were checked on open; an odd length cannot reach here.
+        bytemuck::try_cast_slice(self.raw(s)).unwrap_or(&[])
     }
-    pub(crate) fn key(&self, local: usize) -> &str {
-        let o: &[u64] = self.slice(S_KEY_OFFSETS);
-        let b = &self.raw(S_KEY_BYTES)[o[local] as usize..o[local + 1] as usize];
-        std::str::from_utf8(b).expect("keys were checked to be UTF-8 when the segment was opened")
+
+    /// Encoded key of local node `local` (`None` when the key index or bytes are damaged).
+    pub(crate) fn key_bytes(&self, local: usize) -> Option<&[u8]> {
+        let bytes = self.raw(S_KEY_BYTES);
+        let mut at = *self.u32s(S_KEY_INDEX).get(local / KEY_STRIDE)? as usize;
+        for _ in 0..local % KEY_STRIDE {
+            at += keys::key_len(bytes.get(at..)?)?;
+        }
+        let rest = bytes.get(at..);
+        let k = rest.and_then(|r| keys::key_len(r).map(|n| &r[..n]));
+        if k.is_none() {
+            self.note_damage(S_KEY_INDEX, format!("key {local} at byte {at} does not decode"));
+        }
+        k
     }
-    pub(crate) fn kind(&self, local: usize) -> u8 {
-        self.raw(S_NODE_KINDS)[local]
+
+    /// Whether local node `local` is a transaction node.
+    #[inline]
+    pub(crate) fn is_tx_local(&self, local: usize) -> bool {
+        let b = self.raw(S_TX_BITS);
+        let i = (local / 64) * 8;
+        b.get(i..i + 8)
+            .and_then(|w| w.try_into().ok())
+            .is_some_and(|w: [u8; 8]| u64::from_le_bytes(w) >> (local % 64) & 1 == 1)
     }
-    pub(crate) fn lookup(&self, key: &str) -> Option<u32> {
-        let sorted: &[u32] = self.slice(S_KEY_SORTED);
-        sorted
-            .binary_search_by(|&i| self.key(i as usize).cmp(key))
-            .ok()
-            .map(|p| self.header.base_node + sorted[p])
+
+    /// Binary search of the sorted-key section for an encoded key.
+    pub(crate) fn lookup(&self, encoded: &[u8]) -> Option<u32> {
+        let sorted = self.u32s(S_KEY_SORTED);
+        let want = keys::identity(encoded);
+        let p = sorted
+            .binary_search_by(|&i| {
+                self.key_bytes(i as usize)
+                    .map_or(std::cmp::Ordering::Less, |k| keys::identity(k).cmp(want))
+            })
+            .ok()?;
+        Some(self.header.base_node + sorted[p])
     }
-    pub(crate) fn out_range(&self, node: u32) -> Range<usize> {
-        let o: &[u64] = self.slice(S_OUT_OFFSETS);
-        o[node as usize] as usize..o[node as usize + 1] as usize
+
+    /// `node`'s out records and in records in this segment.
+    fn lists(&self, node: u32) -> (&[u8], &[u8]) {
+        let o = self.u32s(S_NODE_OFFSETS);
+        let block = o
+            .get(node as usize)
+            .zip(o.get(node as usize + 1))
+            .and_then(|(&a, &b)| self.raw(S_EDGE_LISTS).get(a as usize..b as usize));
+        let split = block.and_then(|b| {
+            let mut p = 0;
+            let out = usize::try_from(get_varint(b, &mut p)?).ok()?;
+            let end = p.checked_add(out)?;
+            Some((b.get(p..end)?, b.get(end..)?))
+        });
+        match split {
+            Some(lists) => lists,
+            None => {
+                if block.is_none_or(|b| !b.is_empty()) {
+                    self.note_damage(
+                        S_NODE_OFFSETS,
+                        format!("node {node}: edge lists out of range"),
+                    );
+                }
+                (&[], &[])
+            }
+        }
     }
-    pub(crate) fn in_range(&self, node: u32) -> Range<usize> {
-        let o: &[u64] = self.slice(S_IN_OFFSETS);
-        o[node as usize] as usize..o[node as usize + 1] as usize
+
+    /// The out-list of `node` in this segment.
+    pub(crate) fn out_records(&self, node: u32) -> OutIter<'_> {
+        OutIter { seg: self, buf: self.lists(node).0, pos: 0, src: node, bad: false }
     }
-    pub(crate) fn edges(&self) -> &[EdgeRecord] {
-        self.slice(S_OUT_EDGES)
+
+    /// The in-list of `node`: each record as its source wrote it, with `node` = the source.
+    pub(crate) fn in_records(&self, node: u32) -> InIter<'_> {
+        InIter { seg: self, buf: self.lists(node).1, pos: 0, dst: node, bad: false }
     }
-    /// `[source, out-edge index]` per in-edge, grouped by target.
-    pub(crate) fn in_edges(&self) -> &[[u32; 2]] {
-        self.slice(S_IN_EDGES)
+
+    fn check_rec(&self, r: &Rec) -> bool {
+        let h = &self.header;
+        r.node < h.node_count
+            && u32::from(r.asset) < h.asset_count
+            && (!r.wide || r.amount < u64::from(h.wide_count))
+            && (r.mode != MODE_EXPLICIT || r.tx < h.tx_count)
     }
+
     pub(crate) fn txid(&self, tx: u32) -> [u8; 32] {
-        self.slice::<[u8; 32]>(S_TXIDS)[tx as usize]
+        let b = self.raw(S_TXIDS);
+        let i = tx as usize * 32;
+        b.get(i..i + 32).and_then(|s| s.try_into().ok()).unwrap_or([0; 32])
     }
     pub(crate) fn tx_chain(&self, tx: u32) -> u8 {
-        self.raw(S_TX_CHAINS)[tx as usize]
+        self.raw(S_TX_CHAINS).get(tx as usize).copied().unwrap_or(0)
     }
     pub(crate) fn wide(&self, i: u64) -> [u8; 32] {
-        self.slice::<[u8; 32]>(S_WIDE_AMOUNTS)[i as usize]
+        let b = self.raw(S_WIDE_AMOUNTS);
+        let i = i as usize * 32;
+        b.get(i..i + 32).and_then(|s| s.try_into().ok()).unwrap_or([0; 32])
+    }
+    /// Each section's name and length in bytes.
+    pub(crate) fn section_sizes(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        SECTION_NAMES.iter().zip(&self.header.sections).map(|(n, s)| (*n, s.len))
     }
     /// Bytes of the file.
     pub(crate) fn file_len(&self) -> u64 {
@@ -454,15 +625,80 @@ impl Segment {
     }
 }
 
-fn check_offsets(o: &[u64], end: u64) -> Result<(), String> {
-    if o.first() != Some(&0) {
-        return Err("offsets do not start at 0".into());
+/// Decodes an out-list.
+pub(crate) struct OutIter<'s> {
+    seg: &'s Segment,
+    buf: &'s [u8],
+    pos: usize,
+    src: u32,
+    bad: bool,
+}
+
+impl OutIter<'_> {
+    /// Whether the list was read to its end without damage.
+    pub(crate) fn clean_end(&self) -> bool {
+        !self.bad && self.pos == self.buf.len()
     }
-    if o.last() != Some(&end) {
-        return Err(format!("offsets end at {:?}, expected {end}", o.last()));
+}
+
+impl Iterator for OutIter<'_> {
+    type Item = Rec;
+    #[inline]
+    fn next(&mut self) -> Option<Rec> {
+        if self.pos >= self.buf.len() || self.bad {
+            return None;
+        }
+        match get_record(self.buf, &mut self.pos, self.src, self.seg.header.time_base) {
+            Some(r) if self.seg.check_rec(&r) => Some(r),
+            _ => {
+                self.bad = true;
+                self.seg.note_damage(S_EDGE_LISTS, format!("node {}: bad record", self.src));
+                None
+            }
+        }
     }
-    if let Some(p) = o.windows(2).position(|w| w[0] > w[1]) {
-        return Err(format!("offsets decrease at entry {p}"));
+}
+
+/// Decodes an in-list through the sources' out-lists.
+pub(crate) struct InIter<'s> {
+    seg: &'s Segment,
+    buf: &'s [u8],
+    pos: usize,
+    dst: u32,
+    bad: bool,
+}
+
+impl InIter<'_> {
+    /// Whether the list was read to its end without damage.
+    pub(crate) fn clean_end(&self) -> bool {
+        !self.bad && self.pos == self.buf.len()
     }
-    Ok(())
+    fn fail(&mut self) -> Option<Rec> {
+        self.bad = true;
+        self.seg.note_damage(S_EDGE_LISTS, format!("node {}: bad reverse entry", self.dst));
+        None
+    }
+}
+
+impl Iterator for InIter<'_> {
+    type Item = Rec;
+    #[inline]
+    fn next(&mut self) -> Option<Rec> {
+        if self.pos >= self.buf.len() || self.bad {
+            return None;
+        }
+        let Some(d) = get_varint(self.buf, &mut self.pos) else { return self.fail() };
+        let Some(at) = get_varint(self.buf, &mut self.pos) else { return self.fail() };
+        let src = i64::from(self.dst) + unzigzag(d);
+        let Ok(src) = u32::try_from(src) else { return self.fail() };
+        if src >= self.seg.header.node_count {
+            return self.fail();
+        }
+        let list = self.seg.lists(src).0;
+        let mut p = at as usize;
+        match get_record(list, &mut p, src, self.seg.header.time_base) {
+            Some(r) if r.node == self.dst && self.seg.check_rec(&r) => Some(Rec { node: src, ..r }),
+            _ => self.fail(),
+        }
+    }
 }

@@ -403,6 +403,14 @@ fn random_damage_never_panics() {
         bad[i] = bad[i].wrapping_add(0x5b);
         std::fs::write(&seg, &bad).unwrap();
         if let Ok(g) = Graph::open(dir.path()) {
+            // Reading a damaged file answers or fails, never panics.
+            let tags = HashMap::from([(NodeId(0), Category::Scam)]);
+            for n in 0..g.node_count() {
+                let _ = g.out_edges(NodeId(n)).count() + g.in_edges(NodeId(n)).count();
+                let _ = g.key(NodeId(n));
+                let opts = ExposureOptions { hops: 4, ..Default::default() };
+                let _ = exposure(&g, &tags, NodeId(n), &opts);
+            }
             assert!(g.verify().is_err(), "damage at byte {i} went unnoticed");
         }
     }
@@ -548,7 +556,7 @@ proptest! {
                     prop_assert_eq!(&steps.last().unwrap().b, &format!("1addr{b}"));
                     for s in &steps {
                         let tx = g.lookup(&s.tx).unwrap();
-                        let ins: Vec<String> = g.in_edges(tx).map(|e| g.key(e.src).to_owned()).collect();
+                        let ins: Vec<String> = g.in_edges(tx).map(|e| g.key(e.src).into_owned()).collect();
                         prop_assert!(ins.contains(&s.a) && ins.contains(&s.b));
                     }
                 } else if !naive_same {

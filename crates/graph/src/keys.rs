@@ -1,0 +1,343 @@
+//! Node keys in binary form: an address or a transaction id as its bytes, not its text.
+//!
+//! A Bitcoin P2PKH address is 34 characters of base58 but 21 bytes of version and hash; a
+//! transaction node `tx:bitcoin:<64 hex>` is 75 characters but 33 bytes. Keys are stored
+//! encoded (layout in `docs/formats/graph.md#node-keys`) and turned back into their exact
+//! canonical text when shown. Encoding is a function of the text alone and is used only when
+//! decoding gives back the same text, so lookups by text and listing by id agree; anything
+//! else is kept as raw UTF-8.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+use floodgate_types::address::{BtcAddress, BtcNetwork, BtcPayload, EthAddress, TronAddress};
+use floodgate_types::Chain;
+use sha2::{Digest, Sha256};
+
+/// Raw UTF-8 text: `[0, length (LEB128), bytes…]`.
+pub(crate) const RAW: u8 = 0;
+/// Base58check Bitcoin address: `[1, version, hash160]`.
+const BASE58: u8 = 1;
+/// Segwit address: `[2, hrp, witness version, program length, program…]`.
+const SEGWIT: u8 = 2;
+/// Ethereum address: `[3, 20 bytes]` (shown EIP-55 checksummed).
+const ETH: u8 = 3;
+/// Tron address: `[4, 20 bytes]` (shown as base58check with version 0x41).
+const TRON: u8 = 4;
+/// UTXO transaction node: `[5, chain, txid (32, display order), time (u32 LE, 0 unknown)]`.
+pub(crate) const TX: u8 = 5;
+/// Non-standard script id: `[6, sha256 (32)]`, shown `nonstandard:<hex>`.
+const NONSTANDARD: u8 = 6;
+
+/// Length of a transaction key; the time is not part of its identity.
+pub(crate) const TX_KEY_LEN: usize = 38;
+const TX_ID_LEN: usize = 34;
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Appends the encoded form of `key` to `out`.
+pub(crate) fn encode(key: &str, out: &mut Vec<u8>) {
+    if !encode_binary(key, out) {
+        out.push(RAW);
+        crate::segment::put_varint(out, key.len() as u64);
+        out.extend_from_slice(key.as_bytes());
+    }
+}
+
+/// The encoded form of a transaction node with its time.
+pub(crate) fn encode_tx(chain: Chain, txid: &[u8; 32], time: u32, out: &mut Vec<u8>) {
+    out.push(TX);
+    out.push(chain_byte(chain));
+    out.extend_from_slice(txid);
+    out.extend_from_slice(&time.to_le_bytes());
+}
+
+pub(crate) fn chain_byte(chain: Chain) -> u8 {
+    Chain::ALL.iter().position(|&c| c == chain).unwrap_or(0) as u8
+}
+
+fn encode_binary(key: &str, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    if let Some(rest) = key.strip_prefix("tx:") {
+        let Some((chain, hex)) = rest.split_once(':') else { return false };
+        let Ok(chain) = chain.parse::<Chain>() else { return false };
+        if chain.as_str() != rest.split_once(':').map_or("", |p| p.0) || !is_lower_hex(hex) {
+            return false;
+        }
+        let mut txid = [0u8; 32];
+        if hex::decode_to_slice(hex, &mut txid).is_err() {
+            return false;
+        }
+        encode_tx(chain, &txid, 0, out);
+        return true;
+    }
+    if let Some(hex) = key.strip_prefix("nonstandard:") {
+        let mut h = [0u8; 32];
+        if !is_lower_hex(hex) || hex::decode_to_slice(hex, &mut h).is_err() {
+            return false;
+        }
+        out.push(NONSTANDARD);
+        out.extend_from_slice(&h);
+        return true;
+    }
+    if key.len() == 42 && key.starts_with("0x") {
+        let Ok(a) = EthAddress::parse(key) else { return false };
+        if a.to_checksummed() != key {
+            return false;
+        }
+        out.push(ETH);
+        out.extend_from_slice(&a.0);
+        return true;
+    }
+    if let Some(payload) = base58_25(key) {
+        if matches!(payload[0], 0x00 | 0x05 | 0x6f | 0xc4) {
+            out.push(BASE58);
+            out.extend_from_slice(&payload[..21]);
+            return true;
+        }
+        if payload[0] == 0x41 {
+            out.push(TRON);
+            out.extend_from_slice(&payload[1..21]);
+            return true;
+        }
+    }
+    let Ok(a) = BtcAddress::parse(key) else { return false };
+    let testnet = a.network() != BtcNetwork::Mainnet;
+    match a.payload() {
+        BtcPayload::PubkeyHash(h) | BtcPayload::ScriptHash(h) => {
+            let p2sh = matches!(a.payload(), BtcPayload::ScriptHash(_));
+            let version = match (p2sh, testnet) {
+                (false, false) => 0x00,
+                (true, false) => 0x05,
+                (false, true) => 0x6f,
+                (true, true) => 0xc4,
+            };
+            out.push(BASE58);
+            out.push(version);
+            out.extend_from_slice(&h);
+        }
+        BtcPayload::Witness { version, len, program } => {
+            let hrp = match a.network() {
+                BtcNetwork::Mainnet => 0,
+                BtcNetwork::Testnet => 1,
+                BtcNetwork::Regtest => 2,
+            };
+            if key.bytes().any(|b| b.is_ascii_uppercase()) {
+                return false;
+            }
+            out.extend_from_slice(&[SEGWIT, hrp, version, len]);
+            out.extend_from_slice(&program[..len as usize]);
+        }
+        BtcPayload::NonStandard(_) => return false,
+    }
+    // The decoder must give back exactly `key`; check the rare forms it might not.
+    if decode(&out[start..]) != key {
+        out.truncate(start);
+        return false;
+    }
+    true
+}
+
+/// A base58check string of 25 bytes (version, 20-byte hash, valid checksum): the P2PKH,
+/// P2SH and Tron forms. Base58 is one-to-one, so such a string is exactly the text its
+/// bytes show as. Decoding onto a fixed buffer keeps this off the allocator: it is the hot
+/// path of building a graph.
+fn base58_25(key: &str) -> Option<[u8; 25]> {
+    if !(26..=35).contains(&key.len()) {
+        return None;
+    }
+    let mut buf = [0u8; 25];
+    if bs58::decode(key).onto(&mut buf[..]).ok()? != 25 {
+        return None;
+    }
+    let sum = Sha256::digest(Sha256::digest(&buf[..21]));
+    (sum[..4] == buf[21..]).then_some(buf)
+}
+
+/// The canonical text of an encoded key.
+pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    let Some((&tag, body)) = bytes.split_first() else { return Cow::Borrowed("") };
+    let shown = match tag {
+        BASE58 if body.len() == 21 => {
+            let mut script = Vec::with_capacity(25);
+            let (network, p2sh) = match body[0] {
+                0x00 => (BtcNetwork::Mainnet, false),
+                0x05 => (BtcNetwork::Mainnet, true),
+                0x6f => (BtcNetwork::Testnet, false),
+                _ => (BtcNetwork::Testnet, true),
+            };
+            if p2sh {
+                script.extend_from_slice(&[0xa9, 0x14]);
+                script.extend_from_slice(&body[1..]);
+                script.push(0x87);
+            } else {
+                script.extend_from_slice(&[0x76, 0xa9, 0x14]);
+                script.extend_from_slice(&body[1..]);
+                script.extend_from_slice(&[0x88, 0xac]);
+            }
+            BtcAddress::from_script(&script, network).address.to_string()
+        }
+        SEGWIT if body.len() >= 5 => {
+            let network = match body[0] {
+                0 => BtcNetwork::Mainnet,
+                1 => BtcNetwork::Testnet,
+                _ => BtcNetwork::Regtest,
+            };
+            let (version, program) = (body[1], &body[3..]);
+            let mut script = Vec::with_capacity(program.len() + 2);
+            script.push(if version == 0 { 0 } else { 0x50 + version });
+            script.push(program.len() as u8);
+            script.extend_from_slice(program);
+            BtcAddress::from_script(&script, network).address.to_string()
+        }
+        ETH if body.len() == 20 => {
+            let mut a = [0u8; 20];
+            a.copy_from_slice(body);
+            EthAddress(a).to_checksummed()
+        }
+        TRON if body.len() == 20 => {
+            let mut a = [0u8; 20];
+            a.copy_from_slice(body);
+            TronAddress(a).to_string()
+        }
+        TX if body.len() == TX_KEY_LEN - 1 => {
+            let chain = Chain::ALL.get(body[0] as usize).copied().unwrap_or(Chain::Bitcoin);
+            format!("tx:{}:{}", chain.as_str(), hex::encode(&body[1..33]))
+        }
+        NONSTANDARD if body.len() == 32 => format!("nonstandard:{}", hex::encode(body)),
+        RAW => {
+            let mut p = 0;
+            let text = crate::segment::get_varint(body, &mut p).and_then(|_| body.get(p..));
+            return String::from_utf8_lossy(text.unwrap_or_default());
+        }
+        _ => return String::from_utf8_lossy(body),
+    };
+    Cow::Owned(shown)
+}
+
+/// Whether an encoded key is a transaction node.
+pub(crate) fn is_tx(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&TX) && bytes.len() == TX_KEY_LEN
+}
+
+/// A transaction key's txid and time.
+pub(crate) fn tx_parts(bytes: &[u8]) -> Option<(&[u8], u32)> {
+    if !is_tx(bytes) {
+        return None;
+    }
+    let t = u32::from_le_bytes([bytes[34], bytes[35], bytes[36], bytes[37]]);
+    Some((&bytes[2..34], t))
+}
+
+/// The part of an encoded key that identifies it (a transaction's time is left out).
+pub(crate) fn identity(bytes: &[u8]) -> &[u8] {
+    if is_tx(bytes) {
+        &bytes[..TX_ID_LEN]
+    } else {
+        bytes
+    }
+}
+
+/// Orders encoded keys by identity (the order of the sorted-key section).
+pub(crate) fn cmp(a: &[u8], b: &[u8]) -> Ordering {
+    identity(a).cmp(identity(b))
+}
+
+/// The length of the encoded key at the start of `buf` (keys are self-delimiting), or
+/// `None` when it is damaged or cut short.
+pub(crate) fn key_len(buf: &[u8]) -> Option<usize> {
+    let len = match *buf.first()? {
+        RAW => {
+            let mut p = 1;
+            let n = usize::try_from(crate::segment::get_varint(buf, &mut p)?).ok()?;
+            p.checked_add(n)?
+        }
+        BASE58 => 22,
+        SEGWIT => 4 + usize::from(*buf.get(3)?),
+        ETH | TRON => 21,
+        TX => TX_KEY_LEN,
+        NONSTANDARD => 33,
+        _ => return None,
+    };
+    (len <= buf.len()).then_some(len)
+}
+
+/// Whether the encoded key is well formed (for `verify`).
+pub(crate) fn check(bytes: &[u8]) -> Result<(), String> {
+    let Some((&tag, body)) = bytes.split_first() else { return Err("empty key".into()) };
+    let ok = key_len(bytes) == Some(bytes.len())
+        && match tag {
+            RAW => {
+                let mut p = 0;
+                crate::segment::get_varint(body, &mut p).is_some()
+                    && body.get(p..).is_some_and(|t| std::str::from_utf8(t).is_ok())
+            }
+            BASE58 => body.len() == 21 && matches!(body[0], 0x00 | 0x05 | 0x6f | 0xc4),
+            SEGWIT => body.len() >= 5 && body.len() <= 43 && body[0] <= 2 && body[1] <= 16,
+            ETH | TRON => body.len() == 20,
+            TX => bytes.len() == TX_KEY_LEN && (body[0] as usize) < Chain::ALL.len(),
+            NONSTANDARD => body.len() == 32,
+            _ => false,
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("malformed key (tag {tag}, {} bytes)", bytes.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(k: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        encode(k, &mut v);
+        assert_eq!(decode(&v), k, "{k}");
+        assert_eq!(key_len(&v), Some(v.len()), "{k}");
+        assert_eq!(check(&v), Ok(()), "{k}");
+        v
+    }
+
+    #[test]
+    fn binary_forms_round_trip_and_are_short() {
+        assert_eq!(round("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").len(), 22);
+        assert_eq!(round("3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy").len(), 22);
+        assert_eq!(round("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq")[0], SEGWIT);
+        assert_eq!(
+            round("bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297")[0],
+            SEGWIT
+        );
+        assert_eq!(round("0x52908400098527886E0F7030069857D2E4169EE7").len(), 21);
+        assert_eq!(round("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").len(), 21);
+        let tx = "tx:bitcoin:f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16";
+        assert_eq!(round(tx).len(), TX_KEY_LEN);
+        assert_eq!(round(&format!("nonstandard:{}", "ab".repeat(32))).len(), 33);
+    }
+
+    #[test]
+    fn non_canonical_text_stays_raw() {
+        for k in [
+            "0x52908400098527886e0f7030069857d2e4169ee7", // lowercase, not EIP-55
+            "BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ",
+            "tx:bitcoin:F4184FC596403B9D638783CF57ADFE4C75C605F6356FBC91338530E9831E9E16",
+            "ledger:exchange:customer-1",
+            "",
+        ] {
+            let v = round(k);
+            assert_eq!(v[0], RAW, "{k}");
+        }
+    }
+
+    #[test]
+    fn transaction_identity_ignores_time() {
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        encode_tx(Chain::Bitcoin, &[7; 32], 1, &mut a);
+        encode_tx(Chain::Bitcoin, &[7; 32], 0, &mut b);
+        assert_eq!(cmp(&a, &b), Ordering::Equal);
+        assert_eq!(tx_parts(&a), Some((&[7u8; 32][..], 1)));
+    }
+}
