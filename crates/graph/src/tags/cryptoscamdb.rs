@@ -89,10 +89,13 @@ impl TagSet {
                     continue;
                 }
                 Err(e) => {
+                    // The parser's positions are relative to the entry: report the file's.
                     let line = e.location().map_or(start, |l| start + l.line() - 1);
+                    let msg = e.to_string();
+                    let msg = msg.split(" at line ").next().unwrap_or_default();
                     load.skipped.push(skip(
                         line,
-                        format!("entry starting at line {start} is not valid YAML: {e}"),
+                        format!("entry starting at line {start} is not valid YAML: {msg}"),
                     ));
                     continue;
                 }
