@@ -214,3 +214,40 @@ fn entity_tags_derive_from_address_tags_and_name_the_address() {
     let err = fails(floodgate(d).args(["trace", "tags", "E4294967290"]).output().unwrap());
     assert!(err.contains("is not in the graph"), "{err}");
 }
+
+#[test]
+fn exposure_uses_etherscan_tags_on_the_real_ethereum_block() {
+    let Some(labels) = data("attribution/etherscan-labels/combinedAccountLabels.json") else {
+        return;
+    };
+    if blk_0_438().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // The bundled sample includes Ethereum block 18000011, where Binance 14 paid
+    // 0.06904 ETH to 0x65fD…Db8c (tx 0xc8bf3d56…).
+    ok(floodgate(d).arg("demo").output().unwrap());
+    ok(floodgate(d).args(["trace", "build"]).output().unwrap());
+    let r = json(&ok(floodgate(d)
+        .args([
+            "trace",
+            "exposure",
+            "0x65fD05467C3cbD3d8c115Aa2c5Fa048b4Ce8Db8c",
+            "--asset",
+            "ETH",
+            "--hops",
+            "1",
+            "--format",
+            "json",
+            "--etherscan",
+        ])
+        .arg(&labels)
+        .output()
+        .unwrap()));
+    let cats = r[0]["categories"].as_array().unwrap();
+    let ex = cats.iter().find(|c| c["category"] == "exchange").unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(ex["value"], "69040000000000000", "{ex}");
+    assert_eq!(ex["direct"], "69040000000000000", "{ex}");
+    assert_eq!(ex["sources"][0]["node"], "0x28C6c06298d514Db089934071355E5743bf21d60", "{ex}");
+}

@@ -33,16 +33,18 @@ fn the_real_etherscan_labels_load_with_the_documented_mapping() {
     // the set of categories its labels map to in docs/taxonomy.md's Etherscan table; summed:
     // 12,522 tags (defi 11,005, exchange 591, blocklisted 483, miner 135, mixer 86,
     // wallet_service 84, sanctioned 72, gambling 62, scam 4), and 10,872 addresses with no
-    // mapped label. Cross-checked with jq on the raw labels:
+    // mapped label; minus the null address (blocked, no tag): 12,521 and 10,873.
+    // Cross-checked with jq on the raw labels:
     //   jq '[to_entries[] | select(.value.labels | index("ofac-sanctions-lists"))] | length' → 72
     //   jq '[… index("tornado-cash") or index("ethereum-mixer") or index("typhoon-cash")] | length' → 86
-    //   jq '[… index("blocked")] | length' → 483
+    //   jq '[… index("blocked")] | length' → 483 (482 without the null address)
     assert_eq!(load.entries, 23_288);
-    assert_eq!(load.tags, 12_522);
-    assert_eq!(load.uncategorized, 10_872);
+    assert_eq!(load.tags, 12_521);
+    assert_eq!(load.uncategorized, 10_873);
     assert_eq!(load.by_category[&Category::Sanctioned], 72);
     assert_eq!(load.by_category[&Category::Mixer], 86);
-    assert_eq!(load.by_category[&Category::Blocklisted], 483);
+    assert_eq!(load.by_category[&Category::Blocklisted], 482);
+    assert!(tags.of(&canonical("0x0000000000000000000000000000000000000000")).is_empty());
     assert_eq!(load.by_category[&Category::Exchange], 591);
     assert!(load.skipped.is_empty());
 

@@ -29,7 +29,8 @@ pub const ETHERSCAN_CONFIDENCE: &str = "web_crawl";
 ///
 /// Why `blocked` is `blocklisted` and not `sanctioned`: Etherscan's "Blocked" label marks
 /// addresses frozen by a token issuer; 438 of its 483 addresses in the 2023 snapshot are in
-/// GraphSense's `usdt_blacklist.yaml` pack, and only 15 in its `ofac.yaml`.
+/// GraphSense's `usdt_blacklist.yaml` pack, and only 15 in its `ofac.yaml`. The null address
+/// (labelled `blocked`, `burn`, `genesis`) gets no tag: every ERC-20 mint comes from it.
 pub const ETHERSCAN_LABELS: &[(&str, Category, Option<&str>)] = &[
     // Government sanctions.
     ("ofac-sanctions-lists", Category::Sanctioned, None),
@@ -213,6 +214,12 @@ impl TagSet {
                 }
             })?;
             load.entries += 1;
+            // The null address is "blocked" by token issuers (no token may be sent to it), and
+            // every ERC-20 mint comes from it: tagging it would flag every mint as risky.
+            if key.trim_start_matches("0x").bytes().all(|b| b == b'0') {
+                load.uncategorized += 1;
+                continue;
+            }
             // One tag per category; its actor is the first mapped label's that has one.
             let mut by_cat: BTreeMap<Category, (Option<&str>, Vec<&str>)> = BTreeMap::new();
             for l in &entry.labels {
