@@ -97,7 +97,7 @@ fn the_load_summary_reports_every_skipped_cryptoscamdb_entry_with_its_line() {
     cmd.args(["trace", "tags", "--cryptoscamdb"]).arg(&uris);
     let table = ok(cmd.output().unwrap());
     assert!(table.contains(&format!("{}:35", uris.display())), "{table}");
-    assert!(table.contains("entry starting at line 26 is not valid YAML"), "{table}");
+    assert!(table.contains("entry starting at line 26 is not a valid entry"), "{table}");
 }
 
 #[test]

@@ -110,7 +110,7 @@ fn the_real_cryptoscamdb_loads_its_valid_entries_and_reports_every_skipped_one()
     // uris.yaml line 26 starts an entry whose line 35 is mis-indented ("  - name: …").
     let s = &i.skipped[0];
     assert_eq!(s.line, 35, "{s}");
-    assert!(s.reason.contains("entry starting at line 26 is not valid YAML"), "{s}");
+    assert!(s.reason.contains("entry starting at line 26 is not a valid entry"), "{s}");
     assert!(s.to_string().starts_with(&format!("{}:35: ", uris.display())), "{s}");
     // Every skipped address names its line, and that line holds the address.
     let text = std::fs::read_to_string(&urls).unwrap();

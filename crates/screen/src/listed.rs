@@ -77,3 +77,57 @@ pub fn listed_addresses(data_dir: &Path) -> Result<Option<Vec<ListedCryptoAddres
     }
     Ok(Some(out))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::model::{ListName, ListSnapshot};
+    use crate::{ScoreConfig, Screener};
+
+    #[test]
+    fn lists_every_address_with_its_entry_and_creates_no_database() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(listed_addresses(dir.path()).unwrap(), None);
+        assert!(!dir.path().join(DB_FILE).exists(), "reading creates nothing");
+
+        let mut s = Screener::open(dir.path(), ScoreConfig::default(), None).unwrap();
+        let addr = |asset: &str, address: &str| ListedAddress {
+            asset: asset.to_owned(),
+            address: address.to_owned(),
+        };
+        let listed = ListEntity {
+            id: "27307".to_owned(),
+            names: vec![ListName::primary("Lazarus Group")],
+            programs: vec!["DPRK3".to_owned()],
+            addresses: vec![
+                addr("ETH", "0x08723392Ed15743cc38513C4925f5e6be5c17243"),
+                addr("XMR", "4A…"),
+            ],
+            ..Default::default()
+        };
+        let unlisted = ListEntity {
+            id: "1".to_owned(),
+            names: vec![ListName::primary("No Address Ltd")],
+            ..Default::default()
+        };
+        s.load(ListSnapshot {
+            list: "ofac-sdn".to_owned(),
+            version: "2025-11-19".to_owned(),
+            source: "test".to_owned(),
+            entities: vec![unlisted, listed],
+        })
+        .unwrap();
+        drop(s);
+        let got = listed_addresses(dir.path()).unwrap().unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].list, "ofac-sdn");
+        assert_eq!(got[0].version, "2025-11-19");
+        assert_eq!(got[0].entity_id, "27307");
+        assert_eq!(got[0].entity_name, "Lazarus Group");
+        assert_eq!(got[0].programs, ["DPRK3"]);
+        assert_eq!(got[0].address.address, "0x08723392Ed15743cc38513C4925f5e6be5c17243");
+        assert_eq!(got[1].address.asset, "XMR");
+    }
+}

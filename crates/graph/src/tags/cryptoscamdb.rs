@@ -95,7 +95,7 @@ impl TagSet {
                     let msg = msg.split(" at line ").next().unwrap_or_default();
                     load.skipped.push(skip(
                         line,
-                        format!("entry starting at line {start} is not valid YAML: {msg}"),
+                        format!("entry starting at line {start} is not a valid entry: {msg}"),
                     ));
                     continue;
                 }
@@ -170,4 +170,107 @@ fn split_entries(text: &str) -> Vec<(usize, &str)> {
         out.push((line, &text[at..end]));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use proptest::prelude::*;
+
+    fn load(text: &str) -> (TagSet, SourceLoad) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("urls.yaml");
+        std::fs::write(&path, text).unwrap();
+        let mut tags = TagSet::new();
+        let load = tags.load_cryptoscamdb(&path).unwrap();
+        (tags, load)
+    }
+
+    #[test]
+    fn each_kind_of_bad_entry_is_skipped_with_its_line_and_the_rest_loads() {
+        let text = "---
+- name: good.example
+  url: http://good.example
+  category: Phishing
+  subcategory: MyEtherWallet
+  addresses:
+    ETH:
+    - \"0xd0cc2b24980cbcca47ef755da88b220a82291407\"
+    LTC:
+    - \"LQL9pVH1LsMfKwt82Y2wGhNGkrjF8vwUst\"
+- name: broken.example
+  category: Scamming
+  addresses: [unclosed
+- name: typo.example
+  category: Scamming
+  addresses:
+    ETH:
+    - \"0xD0cC2B24980CBCCA47EF755Da88B220a82291408\"
+    BTC:
+    - \"1BGtFV8xnRejWLvcfL5YPZJKTJmSuGiMM1\"
+- name: odd.example
+  category: Gardening
+  addresses:
+    ETH:
+    - \"0xd0cc2b24980cbcca47ef755da88b220a82291407\"
+- name: no-addresses.example
+  category: Phishing
+";
+        let (tags, l) = load(text);
+        assert_eq!(l.entries, 5);
+        assert_eq!(l.tags, 2, "good.example's ETH and typo.example's BTC address");
+        assert_eq!(l.unsupported, 1, "LTC");
+        let at: Vec<(usize, &str)> =
+            l.skipped.iter().map(|s| (s.line, s.reason.as_str())).collect();
+        assert_eq!(at.len(), 3, "{at:#?}");
+        assert_eq!(at[0].0, 13, "{at:#?}");
+        assert!(at[0].1.starts_with("entry starting at line 11 is not a valid entry"), "{at:#?}");
+        assert_eq!(at[1].0, 18, "{at:#?}");
+        assert!(at[1].1.contains("checksum mismatch"), "{at:#?}");
+        assert_eq!(at[2].0, 21, "{at:#?}");
+        assert!(at[2].1.contains("unknown category 'Gardening'"), "{at:#?}");
+        let good = Address::parse_any("0xd0cc2b24980cbcca47ef755da88b220a82291407").unwrap();
+        let t = tags.of(&good.to_canonical());
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].category, Category::Phishing);
+        assert_eq!(t[0].source, "cryptoscamdb (urls.yaml:8, http://good.example)");
+    }
+
+    proptest! {
+        /// Whatever the text, loading never panics, counts every entry, and either loads or
+        /// (no entry at all) fails with nothing kept.
+        #[test]
+        fn arbitrary_text_never_panics(lines in proptest::collection::vec(
+            prop_oneof![
+                Just("- name: x".to_owned()),
+                Just("  category: Phishing".to_owned()),
+                Just("  addresses:".to_owned()),
+                Just("    ETH:".to_owned()),
+                Just("    - \"0xd0cc2b24980cbcca47ef755da88b220a82291407\"".to_owned()),
+                Just("  - name: y".to_owned()),
+                "[ -~]{0,20}",
+            ],
+            0..30,
+        )) {
+            let text = lines.join("\n");
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("x.yaml");
+            std::fs::write(&path, &text).unwrap();
+            let mut tags = TagSet::new();
+            match tags.load_cryptoscamdb(&path) {
+                Ok(l) => {
+                    prop_assert_eq!(l.entries, split_entries(&text).len());
+                    prop_assert_eq!(l.tags, tags.iter().map(|(_, t)| t.len()).sum::<usize>());
+                }
+                Err(e) => {
+                    let malformed = matches!(e, TagError::Malformed { line: 1, .. });
+                    prop_assert!(malformed, "{}", e);
+                    prop_assert!(split_entries(&text).is_empty());
+                    prop_assert!(tags.is_empty());
+                }
+            }
+        }
+    }
 }
