@@ -105,7 +105,11 @@ pub(super) fn load(
         }
     }
     let mut sources = Vec::new();
-    let mut packs = SourceLoad::new("tagpacks", &ctx.data_dir.join("tagpacks"));
+    // One summary row for all TagPacks (each rejected pack is reported on its own above),
+    // named after the first place they came from.
+    let legacy = ctx.data_dir.join("tagpacks");
+    let first = [&legacy, &persistent].into_iter().find(|d| d.is_dir()).or(tagpacks.first());
+    let mut packs = SourceLoad::new("tagpacks", first.map_or(legacy.as_path(), |p| p.as_path()));
     packs.tags = tag_count(&tags);
     for (_, ts) in tags.iter() {
         for t in ts {
@@ -114,7 +118,10 @@ pub(super) fn load(
     }
     packs.unsupported = tags.skipped_unsupported();
     packs.uncategorized = tags.skipped_uncategorized();
-    sources.push(packs);
+    packs.entries = packs.tags + packs.unsupported + packs.uncategorized;
+    if first.is_some() {
+        sources.push(packs);
+    }
 
     let mut etherscan = files_in(&root.join("etherscan"), "json")?;
     etherscan.extend(args.etherscan.iter().cloned());
