@@ -118,7 +118,8 @@ struct ExposureArgs {
     /// Only this asset (default: every asset the address moved, one report each)
     #[arg(long)]
     asset: Option<String>,
-    /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks is always read
+    /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks and
+    /// <data dir>/tags/tagpacks are always read
     #[arg(long, value_name = "PATH")]
     tagpack: Vec<PathBuf>,
     /// Spread tags to co-spend entities: every address of an entity with a tagged address
