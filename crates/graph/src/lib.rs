@@ -55,4 +55,8 @@ pub use graph::{
     GRAPH_DIR, MANIFEST_FILE,
 };
 pub use path::{paths, to_dot, FundPath, PathOptions, PathStep};
-pub use tags::{Category, Tag, TagError, TagSet};
+pub use tags::{
+    cryptoscamdb_category, etherscan_label, Category, EntityTag, SkippedEntry, SourceLoad, Tag,
+    TagError, TagSet, CRYPTOSCAMDB_CONFIDENCE, CRYPTOSCAMDB_SOURCE, ETHERSCAN_CONFIDENCE,
+    ETHERSCAN_LABELS, ETHERSCAN_SOURCE,
+};

@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Graph, NodeId};
 
+mod cryptoscamdb;
+mod entity;
+mod etherscan;
+
+pub use cryptoscamdb::{cryptoscamdb_category, CRYPTOSCAMDB_CONFIDENCE, CRYPTOSCAMDB_SOURCE};
+pub use entity::EntityTag;
+pub use etherscan::{etherscan_label, ETHERSCAN_CONFIDENCE, ETHERSCAN_LABELS, ETHERSCAN_SOURCE};
+
 /// floodgate's risk categories. The mapping from TagPack `category` and `abuse` values is
 /// [`Category::from_tagpack`]; the definitions are in `docs/taxonomy.md`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -217,6 +225,18 @@ pub enum TagError {
         /// The value.
         value: String,
     },
+    /// A label file (Etherscan JSON, CryptoScamDB YAML) is malformed at a position.
+    #[error("{}:{line}:{column}: {detail}; nothing of this file was loaded", path.display())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line (0 when unknown).
+        line: usize,
+        /// 1-based column (0 when unknown).
+        column: usize,
+        /// What is wrong.
+        detail: String,
+    },
     /// An address is not valid for its currency.
     #[error("{}:{line}: invalid {currency} address '{address}': {reason}; nothing of this pack was loaded", path.display())]
     BadAddress {
@@ -276,6 +296,66 @@ pub struct TagSet {
     by_address: HashMap<String, Vec<Tag>>,
     skipped_unsupported: usize,
     skipped_uncategorized: usize,
+}
+
+/// An entry of a third-party label file that was skipped, with where and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedEntry {
+    /// The file.
+    pub path: PathBuf,
+    /// 1-based line of the entry or address.
+    pub line: usize,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+impl std::fmt::Display for SkippedEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.path.display(), self.line, self.reason)
+    }
+}
+
+/// What loading one label file gave: tags per category, and what was left out and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceLoad {
+    /// The source name (`etherscan-labels`, `cryptoscamdb`, …).
+    pub source: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Entries read (addresses for Etherscan, list entries for CryptoScamDB).
+    pub entries: usize,
+    /// Tags loaded.
+    pub tags: usize,
+    /// Tags loaded, per category.
+    pub by_category: std::collections::BTreeMap<Category, usize>,
+    /// Entries whose labels map to no category (no tag; see `docs/taxonomy.md`).
+    pub uncategorized: usize,
+    /// Addresses on chains floodgate does not ingest (LTC, XRP …), left out.
+    pub unsupported: usize,
+    /// Entries or addresses skipped as unusable, each with its line and reason.
+    pub skipped: Vec<SkippedEntry>,
+}
+
+impl SourceLoad {
+    /// An empty summary of `source` loaded from `path`.
+    pub fn new(source: &str, path: &Path) -> SourceLoad {
+        SourceLoad {
+            source: source.to_owned(),
+            path: path.to_owned(),
+            entries: 0,
+            tags: 0,
+            by_category: Default::default(),
+            uncategorized: 0,
+            unsupported: 0,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// Counts one loaded tag of `category`.
+    pub fn count(&mut self, category: Category) {
+        self.tags += 1;
+        *self.by_category.entry(category).or_default() += 1;
+    }
 }
 
 /// Finds needles in a text front to back, reporting 1-based line numbers in linear time.
@@ -514,6 +594,11 @@ impl TagSet {
     /// Tags of a canonical address.
     pub fn of(&self, address: &str) -> &[Tag] {
         self.by_address.get(address).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every tagged canonical address with its tags, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[Tag])> + '_ {
+        self.by_address.iter().map(|(a, t)| (a.as_str(), t.as_slice()))
     }
 
     /// Number of tagged addresses.

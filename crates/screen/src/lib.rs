@@ -7,12 +7,15 @@
 //!   Chinese to pinyin, Hangul, legal forms) into comparable tokens.
 //! * [`score`] compares two names and their evidence (date of birth, country, identifiers,
 //!   type) and explains every feature; [`Matcher`] adds a candidate index.
+//! * [`listed_addresses`] reads every listed digital-currency address with its entry, for
+//!   attribution tags.
 //! * [`Screener`] persists lists, suppressions and results in SQLite and re-screens only what a
 //!   list change touched.
 
 pub mod country;
 pub mod error;
 pub mod eval;
+pub mod listed;
 pub mod loaders;
 pub mod matcher;
 pub mod model;
@@ -22,6 +25,7 @@ pub mod screener;
 pub mod unihan;
 
 pub use error::{Result, ScreenError};
+pub use listed::{listed_addresses, ListedCryptoAddress};
 pub use matcher::{AddressHit, Hit, Matcher};
 pub use model::{
     AliasKind, EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress,

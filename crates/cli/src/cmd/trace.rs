@@ -16,6 +16,8 @@ use serde::Serialize;
 use crate::config::Context;
 use crate::output::{self, Format, Tabular};
 
+mod tags;
+
 /// Trace funds: build the transaction graph from the transfer store, then ask how much of
 /// what reached an address came from risky sources (exposure) and which transfers connect
 /// two addresses (paths).
@@ -26,8 +28,9 @@ use crate::output::{self, Format, Tabular};
   floodgate trace path 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S 1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3 --format dot | dot -Tsvg > flow.svg
 
   floodgate trace why ADDRESS_A ADDRESS_B
+  floodgate trace tags 0xd90e2f925da726b50c4ed8d0fb90ad053324f31b --etherscan combinedAccountLabels.json
 
-Exit codes: 0 success; 1 `trace path` found no path, or `trace why`: not one entity; 2 error (including an address that is
+Exit codes: 0 success; 1 `trace path` found no path, `trace why`: not one entity, or `trace tags`: no tag; 2 error (including an address that is
 not in the graph).")]
 pub(crate) struct Args {
     #[command(subcommand)]
@@ -44,6 +47,9 @@ enum TraceCommand {
     Path(PathArgs),
     /// Why two addresses are one entity: the transactions whose co-spent inputs join them
     Why(WhyArgs),
+    /// Attribution tags of an address, or of an entity E<n> (from its addresses); without a
+    /// target, what every tag source loaded and skipped
+    Tags(tags::TagsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,7 +118,8 @@ struct ExposureArgs {
     /// Only this asset (default: every asset the address moved, one report each)
     #[arg(long)]
     asset: Option<String>,
-    /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks is always read
+    /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks and
+    /// <data dir>/tags/tagpacks are always read
     #[arg(long, value_name = "PATH")]
     tagpack: Vec<PathBuf>,
     /// Spread tags to co-spend entities: every address of an entity with a tagged address
@@ -122,6 +129,8 @@ struct ExposureArgs {
     /// Directory of OFAC sanctioned_addresses_<TICKER>.txt files (tagged sanctioned)
     #[arg(long, value_name = "DIR")]
     ofac: Option<PathBuf>,
+    #[command(flatten)]
+    sources: tags::SourceArgs,
     /// Output format (table or json)
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -160,6 +169,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
         TraceCommand::Exposure(a) => run_exposure(a, ctx),
         TraceCommand::Path(a) => run_path(a, ctx),
         TraceCommand::Why(a) => run_why(a, ctx),
+        TraceCommand::Tags(a) => tags::run(a, ctx),
     }
 }
 
@@ -350,10 +360,7 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
         Some(_) => None,
         None => Some(node_of(&graph, &args.target)?),
     };
-    let mut tags = load_tags(ctx, &args.tagpack)?;
-    if let Some(dir) = &args.ofac {
-        tags.load_ofac_dir(dir)?;
-    }
+    let tags = tags::load(ctx, &args.tagpack, args.ofac.as_deref(), &args.sources)?.tags;
     let clusters = (args.cluster || entity.is_some()).then(|| floodgate_graph::cluster(&graph));
     let resolved = match (&clusters, args.cluster) {
         (Some(c), true) => tags.resolve_entities(&graph, c),
