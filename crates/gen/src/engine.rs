@@ -40,6 +40,8 @@ const DUST: u64 = 546;
 const USDT: u64 = 1_000_000;
 /// A wallet id that no wallet has: the output is tracked by the caller (a laundering hop).
 const NONE: u32 = u32::MAX;
+/// A user wallet with this many coins spends them all in its next transaction.
+const HEAVY_COINS: usize = 32;
 
 #[derive(Debug, Clone, Copy)]
 struct Coin {
@@ -99,6 +101,9 @@ pub(crate) struct Engine<'a, S: Sink> {
     wallets: Vec<Vec<Coin>>,
     funded: Vec<u32>,
     funded_pos: Vec<u32>,
+    /// Users whose coin count reached [`HEAVY_COINS`]: they consolidate next, which keeps
+    /// popular payees from piling up coins (memory stays bounded by addresses, not legs).
+    heavy: Vec<u32>,
     fresh_next: u32,
     launder_next: Vec<u32>,
     btc_episodes: Vec<Episode>,
@@ -181,6 +186,7 @@ impl<'a, S: Sink> Engine<'a, S> {
             wallets: vec![Vec::new(); wallets as usize],
             funded: Vec::new(),
             funded_pos: vec![u32::MAX; lay.users as usize],
+            heavy: Vec::new(),
             fresh_next: 0,
             launder_next: vec![0; lay.scams as usize],
             btc_episodes: Vec::new(),
@@ -276,6 +282,9 @@ impl<'a, S: Sink> Engine<'a, S> {
     fn give(&mut self, w: u32, coin: Coin) {
         self.wallets[w as usize].push(coin);
         if let Some(u) = self.user_of_wallet(w) {
+            if self.wallets[w as usize].len() == HEAVY_COINS {
+                self.heavy.push(u);
+            }
             if self.funded_pos[u as usize] == u32::MAX {
                 self.funded_pos[u as usize] = self.funded.len() as u32;
                 self.funded.push(u);
@@ -440,6 +449,13 @@ impl<'a, S: Sink> Engine<'a, S> {
     }
 
     fn btc_slot(&mut self) {
+        if let Some(u) = self.heavy.pop() {
+            if self.wallets[self.w_user(u) as usize].len() >= HEAVY_COINS
+                && self.btc_payment_from(u, 250)
+            {
+                return;
+            }
+        }
         let r = self.rng.below(100);
         let ok = match r {
             0..=49 | 92..=99 => self.btc_payment(),
@@ -457,13 +473,18 @@ impl<'a, S: Sink> Engine<'a, S> {
         }
     }
 
-    /// Pays `total - fee` to `to` and the rest back as change to `change_wallet`'s fresh
-    /// address (or main address for services), splitting off at most `share_pct` percent.
+    /// A random funded user pays one to five (mostly popular) users, with change to a fresh
+    /// address of its own.
     fn btc_payment(&mut self) -> bool {
         let Some(u) = self.random_funded_user() else { return false };
-        let w = self.w_user(u);
-        let many = self.wallets[w as usize].len() >= 6;
+        let many = self.wallets[self.w_user(u) as usize].len() >= 6;
         let n_in = if many { 20 } else { self.rng.range(1, 3) as usize };
+        self.btc_payment_from(u, n_in)
+    }
+
+    /// A payment by user `u` spending up to `n_in` of its coins.
+    fn btc_payment_from(&mut self, u: u32, n_in: usize) -> bool {
+        let w = self.w_user(u);
         let total = self.take(w, n_in);
         let n_pay = match self.rng.below(10) {
             0..=6 => 1,
