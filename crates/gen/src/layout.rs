@@ -100,8 +100,9 @@ impl Sizes {
             scams: cfg.scams.max(1),
             customers,
             users,
-            // About 30% of all legs pay a fresh (one-time) Bitcoin address.
-            fresh: clamp(n * 3 / 10, 1_000, 3_000_000_000),
+            // About one leg in four pays a fresh (one-time) Bitcoin address; the range is
+            // reused cyclically when a run draws more.
+            fresh: clamp(n / 4, 1_000, 3_000_000_000),
         }
     }
 }
