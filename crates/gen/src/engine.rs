@@ -137,8 +137,15 @@ pub(crate) fn varint_pub(out: &mut Vec<u8>, n: u64) {
     varint(out, n);
 }
 
-/// The BIP34 coinbase height push: a minimally encoded script number.
+/// The BIP34 coinbase height push, as Bitcoin Core writes it (`CScript() << nHeight`):
+/// `OP_0`, `OP_1`…`OP_16` for heights up to 16, else a minimally encoded script number.
+/// (rust-bitcoin's `bip34_block_height` reads only the latter, so the writer never starts a
+/// block file at a height of 16 or less.)
 pub(crate) fn bip34_push(height: u64, out: &mut Vec<u8>) {
+    if (1..=16).contains(&height) {
+        out.push(0x50 + height as u8);
+        return;
+    }
     let mut bytes = Vec::with_capacity(9);
     let mut h = height;
     while h > 0 {
@@ -1236,5 +1243,28 @@ pub(crate) fn entities(lay: &Layout, f: &mut impl FnMut(&Entity)) {
                 pa(lay.tron.deposit + cu, Role::Deposit, false),
             ],
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bip34_push;
+
+    #[test]
+    fn bip34_heights_are_minimal_script_numbers() {
+        let push = |h| {
+            let mut v = Vec::new();
+            bip34_push(h, &mut v);
+            v
+        };
+        assert_eq!(push(0), [0x00]);
+        assert_eq!(push(1), [0x51], "OP_1");
+        assert_eq!(push(16), [0x60], "OP_16");
+        assert_eq!(push(17), [0x01, 0x11]);
+        assert_eq!(push(127), [0x01, 0x7f]);
+        // 128 needs a sign byte: 0x80 alone would be negative zero.
+        assert_eq!(push(128), [0x02, 0x80, 0x00]);
+        // Block 227,836, the first with BIP34 enforced: 03 fc 79 03.
+        assert_eq!(push(227_836), [0x03, 0xfc, 0x79, 0x03]);
     }
 }

@@ -88,14 +88,18 @@ impl Sizes {
     pub(crate) fn of(cfg: &GenConfig) -> Sizes {
         let n = cfg.transfers.max(1);
         let clamp = |v: u64, lo: u64, hi: u64| v.clamp(lo, hi) as u32;
+        let exchanges = cfg.exchanges.max(1);
         let users = if cfg.users > 0 { cfg.users } else { clamp(n / 12, 200, 400_000_000) };
+        // Every exchange needs a customer, and customers are users.
+        let users = users.max(exchanges).max(10);
         let customers = if cfg.customers > 0 {
-            cfg.customers.min(users)
+            cfg.customers
         } else {
             clamp(u64::from(users) / 10, 20, u64::from(users))
         };
+        let customers = customers.clamp(exchanges, users);
         Sizes {
-            exchanges: cfg.exchanges.max(1),
+            exchanges,
             mixers: cfg.mixers.max(1),
             scams: cfg.scams.max(1),
             customers,

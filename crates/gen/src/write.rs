@@ -82,9 +82,24 @@ pub struct GenSummary {
     pub tags: u64,
 }
 
-/// Split data files at about this size, so the readers (which read an account-chain file
-/// whole) and Bitcoin Core-sized `blk*.dat` files stay manageable.
-const SPLIT_BYTES: u64 = 128 << 20;
+/// How to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Write into a non-empty directory. Data files a previous run left there (`blk*.dat`,
+    /// `usdt-*.jsonl`, `exchange-*.csv` in their subdirectories) are removed first, so a
+    /// smaller world does not inherit a bigger one's tail; other files are left alone.
+    pub force: bool,
+    /// Start a new data file (`blk00001.dat`, `usdt-00001.jsonl`) once one reaches this many
+    /// bytes, between blocks (and not before Bitcoin height 17). Default 128 MiB, like Bitcoin Core's block files; the account-chain readers
+    /// read a file whole.
+    pub split_bytes: u64,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions { force: false, split_bytes: 128 << 20 }
+    }
+}
 const MAINNET_MAGIC: [u8; 4] = [0xf9, 0xbe, 0xb4, 0xd9];
 const USDT_ERC20: &str = "0xdac17f958d2ee523a2206206994597c13d831ec7";
 const USDT_TRC20: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
@@ -92,6 +107,7 @@ const TRANSFER_TOPIC: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a116
 
 /// A file split into numbered parts.
 struct Parts {
+    split: u64,
     dir: PathBuf,
     prefix: &'static str,
     ext: &'static str,
@@ -101,16 +117,16 @@ struct Parts {
 }
 
 impl Parts {
-    fn new(dir: PathBuf, prefix: &'static str, ext: &'static str) -> Parts {
-        Parts { dir, prefix, ext, index: 0, written: 0, out: None }
+    fn new(dir: PathBuf, prefix: &'static str, ext: &'static str, split: u64) -> Parts {
+        Parts { split, dir, prefix, ext, index: 0, written: 0, out: None }
     }
     fn path(&self) -> PathBuf {
         self.dir.join(format!("{}{:05}.{}", self.prefix, self.index, self.ext))
     }
     /// Writes `bytes` whole into the current part, starting a new part first when the
-    /// current one is full.
-    fn write(&mut self, bytes: &[u8]) -> Result<(), GenError> {
-        if self.out.is_some() && self.written + bytes.len() as u64 > SPLIT_BYTES {
+    /// current one is full and `may_split`.
+    fn write(&mut self, bytes: &[u8], may_split: bool) -> Result<(), GenError> {
+        if may_split && self.out.is_some() && self.written + bytes.len() as u64 > self.split {
             self.finish()?;
             self.index += 1;
         }
@@ -239,7 +255,8 @@ impl<P: FnMut(u64)> Writer<'_, P> {
         self.line = row.to_string();
         self.line.push('\n');
         let line = std::mem::take(&mut self.line);
-        let r = self.acc[a].write(line.as_bytes());
+        // Split only between blocks: a reader groups a block's rows within one file.
+        let r = self.acc[a].write(line.as_bytes(), idx == 0);
         self.line = line;
         self.keep(r);
     }
@@ -337,7 +354,9 @@ impl<P: FnMut(u64)> Sink for Writer<'_, P> {
             frame.extend_from_slice(&header);
             frame.extend_from_slice(&count);
             frame.extend_from_slice(&self.block_txs);
-            let r = self.blk.write(&frame);
+            // A file must not start at a height whose BIP34 push the reader cannot decode
+            // (1–16 are opcodes): it tells a block's height from its parent or from BIP34.
+            let r = self.blk.write(&frame, self.block_height > 16);
             self.keep(r);
             self.summary.bitcoin_blocks += 1;
         }
@@ -431,23 +450,45 @@ fn currency(c: Chain) -> &'static str {
     }
 }
 
+/// Removes data files of an earlier run from `dir`'s data subdirectories.
+fn remove_stale(dir: &Path) -> Result<(), GenError> {
+    let ours = |sub: &str, name: &str| match sub {
+        "bitcoin" => name.starts_with("blk") && name.ends_with(".dat"),
+        "ledger" => name.starts_with("exchange-") && name.ends_with(".csv"),
+        _ => name.starts_with("usdt-") && name.ends_with(".jsonl"),
+    };
+    for sub in ["bitcoin", "ethereum", "tron", "ledger"] {
+        let d = dir.join(sub);
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries {
+            let e = e.map_err(|source| GenError::Io { path: d.clone(), source })?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if ours(sub, &name) {
+                let p = e.path();
+                std::fs::remove_file(&p).map_err(|source| GenError::Io { path: p, source })?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes `world` into `dir` (created if missing). `progress` is called after every block
 /// with the number of legs written so far.
 ///
 /// # Errors
-/// [`GenError::NotEmpty`] when `dir` has entries and `force` is false (nothing is written);
-/// [`GenError::Io`] naming the file that could not be written.
+/// [`GenError::NotEmpty`] when `dir` has entries and `opts.force` is false (nothing is
+/// written); [`GenError::Io`] naming the file that could not be written.
 pub fn write_world(
     world: &World,
     dir: &Path,
-    force: bool,
+    opts: &WriteOptions,
     progress: impl FnMut(u64),
 ) -> Result<GenSummary, GenError> {
-    if !force {
-        if let Ok(mut entries) = std::fs::read_dir(dir) {
-            if entries.next().is_some() {
-                return Err(GenError::NotEmpty { path: dir.to_owned() });
-            }
+    if opts.force {
+        remove_stale(dir)?;
+    } else if let Ok(mut entries) = std::fs::read_dir(dir) {
+        if entries.next().is_some() {
+            return Err(GenError::NotEmpty { path: dir.to_owned() });
         }
     }
     for sub in ["bitcoin", "ethereum", "tron", "ledger", "truth"] {
@@ -474,15 +515,15 @@ pub fn write_world(
         },
         seen: vec![0; world.address_count() as usize / 64 + 1],
         progress,
-        blk: Parts::new(dir.join("bitcoin"), "blk", "dat"),
+        blk: Parts::new(dir.join("bitcoin"), "blk", "dat", opts.split_bytes),
         block_txs: Vec::new(),
         block_txids: Vec::new(),
         prev_block: [0; 32],
         block_height: 0,
         block_time: 0,
         acc: [
-            Parts::new(dir.join("ethereum"), "usdt-", "jsonl"),
-            Parts::new(dir.join("tron"), "usdt-", "jsonl"),
+            Parts::new(dir.join("ethereum"), "usdt-", "jsonl", opts.split_bytes),
+            Parts::new(dir.join("tron"), "usdt-", "jsonl", opts.split_bytes),
         ],
         acc_block: [(0, 0, 0); 2],
         line: String::new(),
@@ -623,4 +664,28 @@ fn readme(world: &World, flow: Option<&Flow>) -> String {
          flows, coinjoins, summary); tags.yaml a GraphSense TagPack of what is publicly known.\n",
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_735_689_600), "2025-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_825_599), "2000-02-29T11:59:59Z");
+    }
+
+    #[test]
+    fn merkle_root_of_one_is_the_txid_and_odd_levels_repeat_the_last() {
+        let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        assert_eq!(merkle_root(vec![a]), a);
+        let pair = |x: [u8; 32], y: [u8; 32]| {
+            let mut v = x.to_vec();
+            v.extend_from_slice(&y);
+            sha256d(&v)
+        };
+        assert_eq!(merkle_root(vec![a, b, c]), pair(pair(a, b), pair(c, c)));
+    }
 }

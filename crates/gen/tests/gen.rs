@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use floodgate_gen::write::{write_world, GenError};
+use floodgate_gen::write::{write_world, GenError, WriteOptions};
 use floodgate_gen::{GenConfig, LegKind, World};
 use floodgate_ingest::bitcoin::BitcoinOptions;
 use floodgate_ingest::{ethereum, ledger, tron};
@@ -17,6 +17,10 @@ use floodgate_types::{AssetRegistry, Chain, ChainBlock};
 
 fn cfg(transfers: u64, seed: u64) -> GenConfig {
     GenConfig { transfers, seed, ..GenConfig::default() }
+}
+
+fn fresh() -> WriteOptions {
+    WriteOptions::default()
 }
 
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -39,9 +43,9 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 fn same_seed_same_bytes_other_seed_other_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
-    write_world(&World::new(&cfg(5_000, 11)), &a, false, |_| {}).unwrap();
-    write_world(&World::new(&cfg(5_000, 11)), &b, false, |_| {}).unwrap();
-    write_world(&World::new(&cfg(5_000, 12)), &c, false, |_| {}).unwrap();
+    write_world(&World::new(&cfg(5_000, 11)), &a, &fresh(), |_| {}).unwrap();
+    write_world(&World::new(&cfg(5_000, 11)), &b, &fresh(), |_| {}).unwrap();
+    write_world(&World::new(&cfg(5_000, 12)), &c, &fresh(), |_| {}).unwrap();
     let (fa, fb, fc) = (files(&a), files(&b), files(&c));
     assert!(fa.contains_key(Path::new("bitcoin/blk00000.dat")));
     assert!(fa.contains_key(Path::new("tags.yaml")));
@@ -58,12 +62,19 @@ fn a_non_empty_directory_is_refused_unless_forced() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("keep.txt"), "mine").unwrap();
     let w = World::new(&cfg(500, 1));
-    let err = write_world(&w, tmp.path(), false, |_| {}).unwrap_err();
+    let err = write_world(&w, tmp.path(), &fresh(), |_| {}).unwrap_err();
     assert!(matches!(err, GenError::NotEmpty { .. }));
     assert!(err.to_string().contains("--force"), "{err}");
     assert!(!tmp.path().join("bitcoin").exists(), "nothing written");
-    write_world(&w, tmp.path(), true, |_| {}).unwrap();
+    // A bigger world split into many files, then a small one forced over it: no stale tail.
+    let force = WriteOptions { force: true, split_bytes: 20_000 };
+    write_world(&World::new(&cfg(5_000, 1)), tmp.path(), &force, |_| {}).unwrap();
+    assert!(tmp.path().join("bitcoin/blk00003.dat").is_file());
+    write_world(&w, tmp.path(), &WriteOptions { force: true, ..fresh() }, |_| {}).unwrap();
     assert!(tmp.path().join("bitcoin/blk00000.dat").is_file());
+    assert!(!tmp.path().join("bitcoin/blk00001.dat").exists(), "stale file of the earlier run");
+    assert!(!tmp.path().join("tron/usdt-00001.jsonl").exists(), "stale file of the earlier run");
+    assert_eq!(std::fs::read_to_string(tmp.path().join("keep.txt")).unwrap(), "mine");
 }
 
 /// A leg as text, comparable between the library and the store.
@@ -126,12 +137,18 @@ fn ingest(dir: &Path, data: &Path) -> Store {
     store
 }
 
+/// Small split size: many files per chain, so Bitcoin heights come from BIP34 and inputs are
+/// resolved by the store across files, as in a big world.
 #[test]
 fn ingested_files_hold_exactly_the_library_legs() {
     let tmp = tempfile::tempdir().unwrap();
     let world = World::new(&cfg(4_000, 3));
     let out = tmp.path().join("world");
-    let summary = write_world(&world, &out, false, |_| {}).unwrap();
+    let opts = WriteOptions { split_bytes: 50_000, ..fresh() };
+    let summary = write_world(&world, &out, &opts, |_| {}).unwrap();
+    for sub in ["bitcoin", "ethereum", "tron"] {
+        assert!(std::fs::read_dir(out.join(sub)).unwrap().count() > 2, "{sub}: one file only");
+    }
     let store = ingest(&out, &tmp.path().join("data"));
     let mut stored: Vec<Row> = Vec::new();
     for chain in [Chain::Bitcoin, Chain::Ethereum, Chain::Tron] {
@@ -174,7 +191,7 @@ fn truth_addresses_occur_and_planted_flows_exist() {
     let tmp = tempfile::tempdir().unwrap();
     let world = World::new(&cfg(20_000, 5));
     let out = tmp.path().join("world");
-    let summary = write_world(&world, &out, false, |_| {}).unwrap();
+    let summary = write_world(&world, &out, &fresh(), |_| {}).unwrap();
     // Every leg by (txid, from, to) and every address that occurs.
     let mut used = HashSet::new();
     let mut edges = HashSet::new();

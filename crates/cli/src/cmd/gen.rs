@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context as _, Result};
-use floodgate_gen::write::{write_world, GenSummary};
+use floodgate_gen::write::{write_world, GenSummary, WriteOptions};
 use floodgate_gen::{GenConfig, World};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -34,7 +34,8 @@ pub(crate) struct Args {
     /// Directory to write into (created; must be empty unless --force)
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// Write into a non-empty directory, overwriting files of the same names
+    /// Write into a non-empty directory: the data files of an earlier run are replaced, other
+    /// files are left alone
     #[arg(long)]
     force: bool,
     /// Exchanges
@@ -106,7 +107,8 @@ pub(crate) fn run(args: Args, _ctx: &Context, quiet: bool) -> Result<ExitCode> {
         );
         pb
     };
-    let summary = write_world(&world, &args.out, args.force, |legs| progress.set_position(legs))
+    let opts = WriteOptions { force: args.force, ..WriteOptions::default() };
+    let summary = write_world(&world, &args.out, &opts, |legs| progress.set_position(legs))
         .with_context(|| format!("floodgate gen --out {}", args.out.display()))?;
     progress.finish_and_clear();
     tracing::info!(target: "floodgate::cli::gen", out = %args.out.display(), legs = summary.legs, "world written");
