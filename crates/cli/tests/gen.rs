@@ -10,6 +10,7 @@ mod common;
 use std::path::Path;
 
 use common::{fails, floodgate, ok};
+use floodgate_gen::{GenConfig, LegKind, World};
 
 fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("{e}: {s}"))
@@ -142,4 +143,43 @@ fn generated_world_ingests_and_trace_finds_the_planted_flows() {
         .output()
         .unwrap()));
     assert!(category(&report, "mixer").is_some(), "no mixer exposure: {report}");
+
+    // Clustering against the truth: the scam's consolidation co-spends its collection
+    // addresses (one entity, explained by that transaction); a CoinJoin's participants stay
+    // apart. Input addresses come from the library, which plays the same world.
+    let world = World::new(&GenConfig { transfers: 20_000, seed: 7, ..GenConfig::default() });
+    let inputs_of = |txid: &str| {
+        let mut v = Vec::new();
+        world.for_each_leg(|l| {
+            if l.kind == LegKind::Input && l.txid.to_hex() == txid {
+                v.push(world.address_key(l.from.unwrap()));
+            }
+        });
+        v.sort();
+        v.dedup();
+        v
+    };
+    let flows = String::from_utf8(read(&out.join("truth/flows.jsonl"))).unwrap();
+    let (consolidation, collected) = flows
+        .lines()
+        .map(json)
+        .filter(|f| f["chain"] == "bitcoin")
+        .map(|f| {
+            let txid = f["hops"][0]["txid"].as_str().unwrap().to_owned();
+            let inputs = inputs_of(&txid);
+            (txid, inputs)
+        })
+        .find(|(_, inputs)| inputs.len() >= 2)
+        .expect("a consolidation of two or more collection addresses");
+    let why = ok(floodgate(&data)
+        .args(["trace", "why", &collected[0], &collected[1], "--format", "json"])
+        .output()
+        .unwrap());
+    assert!(why.contains(&consolidation), "{why}");
+    let cj = String::from_utf8(read(&out.join("truth/coinjoins.jsonl"))).unwrap();
+    let first = json(cj.lines().next().unwrap());
+    let parts = inputs_of(first["txid"].as_str().unwrap());
+    assert!(parts.len() >= 3, "{parts:?}");
+    let apart = floodgate(&data).args(["trace", "why", &parts[0], &parts[1]]).output().unwrap();
+    assert_eq!(apart.status.code(), Some(1), "CoinJoin participants were clustered together");
 }

@@ -640,9 +640,10 @@ fn readme(world: &World, flow: Option<&Flow>) -> String {
     if let Some(f) = flow {
         let hops = 2 * f.hops.len() + 2;
         s.push_str(&format!(
-            "Planted flow {} (truth/flows.jsonl): scam-{} launders {} sat from {} through a peel\n\
-             chain of {} transactions to {}, the deposit address of money mule customer-{} at\n\
-             exchange-{}. Its exposure shows the scam; the path shows every txid:\n\n\
+            "Planted flow {} (truth/flows.jsonl): scam-{} launders {} satoshi from\n  {}\n\
+             through a peel chain of {} transactions to\n  {}\n\
+             the deposit address of money mule customer-{} at exchange-{}. Its exposure shows\n\
+             the scam; the path shows every txid:\n\n\
              floodgate trace exposure {} --hops {hops} --tagpack tags.yaml\n\
              floodgate trace path {} {} --max-hops {hops}\n",
             f.id,
@@ -658,6 +659,10 @@ fn readme(world: &World, flow: Option<&Flow>) -> String {
             world.address_key(f.sink),
         ));
     }
+    s.push_str(
+        "\nMonitor an exchange's customers (KYT) on its ledger:\n\n\
+         floodgate monitor --from-store --ledger exchange-0 --format table\n",
+    );
     s.push_str(
         "\nFiles: bitcoin/ blk*.dat blocks (mainnet framing); ethereum/ and tron/ USDT Transfer\n\
          log rows; ledger/ one customer ledger per exchange; truth/ the ground truth (entities,\n\
