@@ -191,6 +191,7 @@ struct Writer<'w, P: FnMut(u64)> {
     // Account chains: [ethereum, tron]
     acc: [Parts; 2],
     acc_block: [(u64, i64, u32); 2],
+    acc_hash: [Hash32; 2],
     line: String,
     ledgers: Vec<BufWriter<File>>,
     ledger_rows: Vec<u64>,
@@ -216,44 +217,35 @@ impl<P: FnMut(u64)> Writer<'_, P> {
         self.world.address_key(a)
     }
     fn account_row(&mut self, leg: &Leg) {
+        use std::fmt::Write as _;
         let (Some(from), Some(to)) = (leg.from, leg.to) else { return };
         let a = usize::from(leg.chain == Chain::Tron);
         let (height, time, idx) = self.acc_block[a];
         self.acc_block[a].2 += 1;
-        let word = |id: u32| {
-            format!("0x000000000000000000000000{}", hex::encode(self.world.layout.payload(id)))
-        };
-        let block_hash = account_block_hash(self.world.config().seed, leg.chain, height);
-        let data = format!("0x{:064x}", leg.amount);
+        let (from, to) = (self.world.layout.payload(from), self.world.layout.payload(to));
+        let (txid, hash) = (leg.txid.to_hex(), self.acc_hash[a].to_hex());
+        let pad = "0x000000000000000000000000";
         self.line.clear();
-        let row = if a == 0 {
-            json!({
-                "type": "log",
-                "log_index": idx,
-                "transaction_hash": leg.txid.to_hex_prefixed(),
-                "transaction_index": idx,
-                "address": USDT_ERC20,
-                "data": data,
-                "topics": [TRANSFER_TOPIC, word(from), word(to)],
-                "block_number": height,
-                "block_hash": block_hash.to_hex_prefixed(),
-                "block_timestamp": time,
-            })
+        // Formatted by hand (every value is a number or hex: nothing to escape); serde_json's
+        // `Value` costs several allocations per row.
+        let _ = if a == 0 {
+            writeln!(
+                self.line,
+                r#"{{"type":"log","log_index":{idx},"transaction_hash":"0x{txid}","transaction_index":{idx},"address":"{USDT_ERC20}","data":"0x{amount:064x}","topics":["{TRANSFER_TOPIC}","{pad}{f}","{pad}{t}"],"block_number":{height},"block_hash":"0x{hash}","block_timestamp":{time}}}"#,
+                amount = leg.amount,
+                f = hex::encode(from),
+                t = hex::encode(to),
+            )
         } else {
             // GraphSense's Tron log table names.
-            json!({
-                "block_id": height,
-                "tx_hash": leg.txid.to_hex(),
-                "log_index": idx,
-                "address": USDT_TRC20,
-                "topics": [TRANSFER_TOPIC, word(from), word(to)],
-                "data": data,
-                "block_hash": block_hash.to_hex(),
-                "block_timestamp": time,
-            })
+            writeln!(
+                self.line,
+                r#"{{"block_id":{height},"tx_hash":"{txid}","log_index":{idx},"address":"{USDT_TRC20}","topics":["{TRANSFER_TOPIC}","{pad}{f}","{pad}{t}"],"data":"0x{amount:064x}","block_hash":"{hash}","block_timestamp":{time}}}"#,
+                amount = leg.amount,
+                f = hex::encode(from),
+                t = hex::encode(to),
+            )
         };
-        self.line = row.to_string();
-        self.line.push('\n');
         let line = std::mem::take(&mut self.line);
         // Split only between blocks: a reader groups a block's rows within one file.
         let r = self.acc[a].write(line.as_bytes(), idx == 0);
@@ -322,8 +314,11 @@ impl<P: FnMut(u64)> Sink for Writer<'_, P> {
                 self.block_txs.clear();
                 self.block_txids.clear();
             }
-            Chain::Ethereum => self.acc_block[0] = (height, time, 0),
-            Chain::Tron => self.acc_block[1] = (height, time, 0),
+            Chain::Ethereum | Chain::Tron => {
+                let a = usize::from(chain == Chain::Tron);
+                self.acc_block[a] = (height, time, 0);
+                self.acc_hash[a] = account_block_hash(self.world.config().seed, chain, height);
+            }
         }
     }
 
@@ -526,6 +521,7 @@ pub fn write_world(
             Parts::new(dir.join("tron"), "usdt-", "jsonl", opts.split_bytes),
         ],
         acc_block: [(0, 0, 0); 2],
+        acc_hash: [Hash32([0; 32]); 2],
         line: String::new(),
         ledger_rows: vec![0; world.exchanges() as usize],
         ledgers,
