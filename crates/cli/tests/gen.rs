@@ -144,6 +144,34 @@ fn generated_world_ingests_and_trace_finds_the_planted_flows() {
         .unwrap()));
     assert!(category(&report, "mixer").is_some(), "no mixer exposure: {report}");
 
+    // USDT fan-out to mules and fan-in to one deposit address: two hops, one path per mule.
+    let fan = flow(&out, "fan_out_fan_in");
+    let (fsource, fsink) = (fan["source"].as_str().unwrap(), fan["sink"].as_str().unwrap());
+    let report = json(&ok(floodgate(&data)
+        .args(["trace", "exposure", fsink, "--hops", "4", "--format", "json", "--tagpack"])
+        .arg(&tags)
+        .output()
+        .unwrap()));
+    let scam = category(&report, "scam").unwrap_or_else(|| panic!("no scam exposure: {report}"));
+    assert_eq!(scam["min_hops"], 2, "{scam}");
+    let paths = json(&ok(floodgate(&data)
+        .args(["trace", "path", fsource, fsink, "--max-hops", "2", "--limit", "100"])
+        .args(["--format", "json"])
+        .output()
+        .unwrap()));
+    // Every planted hop (fan-out and fan-in) is on one of the two-hop paths.
+    let on_paths: Vec<String> = paths
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["steps"].as_array().unwrap().iter())
+        .map(|s| s["txid"].as_str().unwrap().trim_start_matches("0x").to_owned())
+        .collect();
+    for h in fan["hops"].as_array().unwrap() {
+        let txid = h["txid"].as_str().unwrap();
+        assert!(on_paths.iter().any(|t| t == txid), "planted hop {txid} not on a path: {paths}");
+    }
+
     // Clustering against the truth: the scam's consolidation co-spends its collection
     // addresses (one entity, explained by that transaction); a CoinJoin's participants stay
     // apart. Input addresses come from the library, which plays the same world.
