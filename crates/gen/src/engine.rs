@@ -916,14 +916,12 @@ impl<'a, S: Sink> Engine<'a, S> {
             }
             _ => {
                 if last {
-                    let keep = spend / 100 * 3;
+                    // The mixer keeps 3% (at least a dust-free output's worth, when there is
+                    // that much).
+                    let keep = (spend / 100 * 3).max(DUST).min(spend);
                     let back = self.mixer_addr(ep.mixer);
-                    self.outs.push(Out {
-                        addr: back,
-                        value: keep.max(DUST),
-                        wallet: self.w_mix(ep.mixer),
-                    });
-                    (ep.flow.sink, self.w_dep(e), spend - keep.max(DUST))
+                    self.outs.push(Out { addr: back, value: keep, wallet: self.w_mix(ep.mixer) });
+                    (ep.flow.sink, self.w_dep(e), spend - keep)
                 } else {
                     (self.mixer_addr(ep.mixer), NONE, spend)
                 }

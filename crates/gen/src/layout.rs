@@ -20,6 +20,13 @@ pub(crate) const SCAM_ACC_LAUNDER: u32 = 32;
 /// Hot wallet addresses per exchange on Bitcoin.
 pub(crate) const HOT_BTC: u32 = 2;
 
+/// Most users a world has (see [`Sizes::of`]).
+const MAX_USERS: u64 = 200_000_000;
+/// Most exchanges, mixers and scams a world has, each.
+const MAX_SERVICES: u32 = 10_000;
+/// Most fresh Bitcoin addresses a world has.
+const MAX_FRESH: u64 = 1_500_000_000;
+
 /// The id ranges of one account chain.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AccountRanges {
@@ -88,10 +95,13 @@ impl Sizes {
     pub(crate) fn of(cfg: &GenConfig) -> Sizes {
         let n = cfg.transfers.max(1);
         let clamp = |v: u64, lo: u64, hi: u64| v.clamp(lo, hi) as u32;
-        let exchanges = cfg.exchanges.max(1);
-        let users = if cfg.users > 0 { cfg.users } else { clamp(n / 12, 200, 400_000_000) };
+        let exchanges = cfg.exchanges.clamp(1, MAX_SERVICES);
+        // The caps keep every id below 2^32: 3 × (users + customers) + fresh + a few
+        // thousand service addresses ≤ 3 × 220 M + 1.5 G. Beyond ~6 billion legs the
+        // counts stop growing (and addresses are reused more).
+        let users = if cfg.users > 0 { cfg.users } else { clamp(n / 12, 200, MAX_USERS) };
         // Every exchange needs a customer, and customers are users.
-        let users = users.max(exchanges).max(10);
+        let users = users.clamp(exchanges.max(10), MAX_USERS as u32);
         let customers = if cfg.customers > 0 {
             cfg.customers
         } else {
@@ -100,13 +110,13 @@ impl Sizes {
         let customers = customers.clamp(exchanges, users);
         Sizes {
             exchanges,
-            mixers: cfg.mixers.max(1),
-            scams: cfg.scams.max(1),
+            mixers: cfg.mixers.clamp(1, MAX_SERVICES),
+            scams: cfg.scams.clamp(1, MAX_SERVICES),
             customers,
             users,
             // About one leg in four pays a fresh (one-time) Bitcoin address; the range is
             // reused cyclically when a run draws more.
-            fresh: clamp(n / 4, 1_000, 3_000_000_000),
+            fresh: clamp(n / 4, 1_000, MAX_FRESH),
         }
     }
 }

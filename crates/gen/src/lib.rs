@@ -59,15 +59,18 @@ pub struct GenConfig {
     pub transfers: u64,
     /// The seed: same seed, same world.
     pub seed: u64,
-    /// Exchanges (each with hot wallets, customers and deposit addresses on every chain).
+    /// Exchanges (each with hot wallets, customers and deposit addresses on every chain);
+    /// 1 to 10,000.
     pub exchanges: u32,
-    /// Custodial mixers (Bitcoin).
+    /// Custodial mixers (Bitcoin); 1 to 10,000.
     pub mixers: u32,
-    /// Scam operations (pig-butchering clusters).
+    /// Scam operations (pig-butchering clusters); 1 to 10,000.
     pub scams: u32,
-    /// Users; 0 means `transfers / 12` (at least 200).
+    /// Users; 0 means `transfers / 12` (at least 200). At least 10 and the number of
+    /// exchanges, at most 200 million.
     pub users: u32,
     /// Exchange customers (users `0..customers`); 0 means a tenth of the users (at least 20).
+    /// At least one per exchange, at most the users.
     pub customers: u32,
     /// Unix time of the first block.
     pub start_time: i64,

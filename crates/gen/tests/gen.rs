@@ -275,3 +275,29 @@ fn truth_addresses_occur_and_planted_flows_exist() {
         assert!(equal >= c["participants"].as_u64().unwrap() as usize);
     }
 }
+
+#[test]
+fn extreme_knobs_still_make_a_consistent_world() {
+    let cases = [
+        GenConfig { transfers: 1, ..cfg(1, 1) },
+        GenConfig { exchanges: 1, mixers: 1, scams: 1, ..cfg(3_000, 2) },
+        GenConfig { exchanges: 50, users: 1, customers: 1, ..cfg(3_000, 3) },
+        GenConfig { exchanges: 3, users: 100_000, customers: 99_999, ..cfg(3_000, 4) },
+    ];
+    for c in cases {
+        let w = World::new(&c);
+        let (mut legs, mut max_id) = (0u64, 0u32);
+        w.for_each_leg(|l| {
+            legs += 1;
+            for a in [l.from, l.to].into_iter().flatten() {
+                max_id = max_id.max(a);
+                assert_eq!(w.address_chain(a), l.chain, "{c:?}: address {a} on the wrong chain");
+            }
+        });
+        assert!(legs >= c.transfers, "{c:?}: {legs} legs");
+        assert!(max_id < w.address_count(), "{c:?}");
+        let mut entities = 0;
+        w.for_each_entity(|_| entities += 1);
+        assert!(entities >= 3, "{c:?}");
+    }
+}
