@@ -61,6 +61,13 @@ fn same_command_same_bytes_and_a_used_directory_is_refused() {
         .arg(&a)
         .output()
         .unwrap());
+
+    // An output path that cannot be a directory: exit 2 naming it.
+    let file = tmp.path().join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let err =
+        fails(floodgate(&data).args(["gen", "--force", "--out"]).arg(&file).output().unwrap());
+    assert!(err.contains("plain-file"), "{err}");
 }
 
 /// The first planted flow of `kind` from a publicly known scam (scam-0 or scam-1 of three).
