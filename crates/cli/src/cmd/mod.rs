@@ -1,6 +1,7 @@
 //! Subcommands. Each module has an `Args` struct (clap derive) and a `run(args, &Context)`.
 
 pub(crate) mod demo;
+pub(crate) mod gen;
 pub(crate) mod ingest;
 pub(crate) mod lists;
 pub(crate) mod monitor;
@@ -92,6 +93,8 @@ pub(crate) enum Command {
     Rules(rules::Args),
     /// Trace funds over the transaction graph: build it, exposure by risk category, paths
     Trace(trace::Args),
+    /// Write a seeded synthetic world: chain data, ledgers, ground truth and a TagPack
+    Gen(gen::Args),
 }
 
 /// Runs the parsed command line.
@@ -108,5 +111,6 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Monitor(a) => monitor::run(a, &ctx, quiet),
         Command::Rules(a) => rules::run(a, &ctx),
         Command::Trace(a) => trace::run(a, &ctx),
+        Command::Gen(a) => gen::run(a, &ctx, quiet),
     }
 }
