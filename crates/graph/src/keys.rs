@@ -145,11 +145,53 @@ fn encode_binary(key: &str, out: &mut Vec<u8>) -> bool {
 /// bytes show as. Decoding onto a fixed buffer keeps this off the allocator: it is the hot
 /// path of building a graph.
 fn base58_25(key: &str) -> Option<[u8; 25]> {
+    const DIGITS: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    const fn table() -> [u8; 128] {
+        let mut t = [255u8; 128];
+        let mut i = 0;
+        while i < 58 {
+            t[DIGITS[i] as usize] = i as u8;
+            i += 1;
+        }
+        t
+    }
+    const VALUE: [u8; 128] = table();
     if !(26..=35).contains(&key.len()) {
         return None;
     }
+    // 25 bytes = 200 bits: four 64-bit limbs, least significant first; x = x * 58 + digit.
+    let mut limbs = [0u64; 4];
+    let mut zeros = 0usize;
+    let mut leading = true;
+    for &c in key.as_bytes() {
+        let d = *VALUE.get(usize::from(c))?;
+        if d == 255 {
+            return None;
+        }
+        if leading && d == 0 {
+            zeros += 1;
+            continue;
+        }
+        leading = false;
+        let mut carry = u128::from(d);
+        for l in &mut limbs {
+            let v = u128::from(*l) * 58 + carry;
+            *l = v as u64;
+            carry = v >> 64;
+        }
+        if carry != 0 || limbs[3] >> 8 != 0 {
+            return None; // more than 25 bytes
+        }
+    }
+    let mut full = [0u8; 32];
+    for (i, l) in limbs.iter().enumerate() {
+        full[24 - 8 * i..32 - 8 * i].copy_from_slice(&l.to_be_bytes());
+    }
     let mut buf = [0u8; 25];
-    if bs58::decode(key).onto(&mut buf[..]).ok()? != 25 {
+    buf.copy_from_slice(&full[7..]);
+    // Leading '1's are leading zero bytes, and nothing else may be zero in front.
+    let significant = buf.iter().position(|&b| b != 0).unwrap_or(25);
+    if significant != zeros {
         return None;
     }
     let sum = Sha256::digest(Sha256::digest(&buf[..21]));
@@ -328,6 +370,50 @@ mod tests {
         ] {
             let v = round(k);
             assert_eq!(v[0], RAW, "{k}");
+        }
+    }
+
+    #[test]
+    fn base58_decoding_agrees_with_the_reference() {
+        for k in [
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+            "1111111111111111111114oLvT2",
+            "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+            "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn",
+            "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb",
+            "11A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7Divf0a",
+        ] {
+            let mut want = [0u8; 25];
+            let reference = bs58::decode(k).with_check(None).into_vec().ok().filter(|v| v.len() == 21).map(|v| {
+                want[..21].copy_from_slice(&v);
+                let sum = Sha256::digest(Sha256::digest(&v));
+                want[21..].copy_from_slice(&sum[..4]);
+                want
+            });
+            assert_eq!(base58_25(k), reference, "{k}");
+        }
+    }
+
+    #[test]
+    fn base58_decoding_round_trips_random_payloads() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..2000 {
+            let mut v = [0u8; 21];
+            for b in &mut v {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                *b = x as u8;
+            }
+            // Leading zero bytes (the '1' prefix) in a share of the cases.
+            for b in v.iter_mut().take(i % 4) {
+                *b = 0;
+            }
+            let text = bs58::encode(v).with_check().into_string();
+            let got = base58_25(&text).map(|b| b[..21].to_vec());
+            assert_eq!(got.as_deref(), Some(&v[..]), "{text}");
         }
     }
 
