@@ -201,3 +201,69 @@ fn a_merged_entity_id_resolves_in_exposure_why_and_the_entity_report() {
     let err = fails(floodgate(data).args(["trace", "entity", "E4000000"]).output().unwrap());
     assert!(err.contains("'E4000000' is not in the graph"), "{err}");
 }
+
+/// Deposit-address clustering end to end: `trace build` takes the exchange wallets from a
+/// TagPack, the deposit address that swept to the tagged hot wallet joins its entity, and
+/// `trace why` names the sweep.
+#[test]
+fn trace_build_joins_a_deposit_address_to_its_tagged_exchange() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    // An (empty) transfer store, and a constructed Ethereum graph beside it.
+    floodgate_store::Store::open(data).unwrap();
+    let addr = |i: u32| format!("0x{:040x}", 0xabc000 + i);
+    let (hot, deposit, partial) = (addr(1), addr(2), addr(3));
+    let t = 1_700_000_000i64;
+    let transfers = [
+        (addr(10), deposit.clone(), 1_000_000u64, t, 1u8), // customer → deposit address
+        (deposit.clone(), hot.clone(), 990_000, t + 300, 2), // sweep: 99 %, 5 minutes later
+        (addr(11), partial.clone(), 1_000_000, t, 3),      // customer → another address
+        (partial.clone(), hot.clone(), 100_000, t + 300, 4), // forwards only 10 %
+    ];
+    let gdir = data.join("graph");
+    let base = Graph::open_or_empty(&gdir).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    for (from, to, v, time, tx) in &transfers {
+        let f = b.node(from, NodeKind::Address).unwrap();
+        let d = b.node(to, NodeKind::Address).unwrap();
+        let e = EdgeInput {
+            amount: Amount::from(*v),
+            time: Some(*time),
+            asset: "ETH",
+            txid: Hash32([*tx; 32]),
+            chain: Chain::Ethereum,
+        };
+        b.add_edge(f, d, &e).unwrap();
+    }
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let pack = data.join("exchange.yaml");
+    std::fs::write(
+        &pack,
+        format!("title: test\ncurrency: ETH\ncategory: exchange\nsource: test\ntags:\n- address: {hot}\n"),
+    )
+    .unwrap();
+    // Without exchange tags: no deposit clustering.
+    let plain =
+        json(&ok(floodgate(data).args(["trace", "build", "--format", "json"]).output().unwrap()));
+    assert_eq!(plain["clustering"]["deposit_addresses"], 0, "{plain}");
+    let out = floodgate(data).args(["trace", "why", &deposit, &hot]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // With them: the tags changed, so the clustering is recomputed, and the deposit joins.
+    let built = json(&ok(floodgate(data)
+        .args(["trace", "build", "--format", "json", "--tagpack"])
+        .arg(&pack)
+        .output()
+        .unwrap()));
+    assert_eq!(built["clustering"]["how"], "rebuilt", "{built}");
+    assert_eq!(built["clustering"]["exchange_wallets"], 1, "{built}");
+    assert_eq!(built["clustering"]["deposit_addresses"], 1, "{built}");
+    let steps = json(&ok(floodgate(data)
+        .args(["trace", "why", &deposit, &hot, "--format", "json"])
+        .output()
+        .unwrap()));
+    assert_eq!(steps[0]["rule"], "deposit_sweep", "{steps}");
+    assert_eq!(steps[0]["tx"], Hash32([2; 32]).to_hex_prefixed(), "{steps}");
+    assert_eq!(steps[0]["time"], t + 300, "{steps}");
+    let out = floodgate(data).args(["trace", "why", &partial, &hot]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a 10 % forward is not a sweep: {out:?}");
+}

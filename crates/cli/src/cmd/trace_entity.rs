@@ -19,12 +19,17 @@ use super::{load_tags, node_of, open_graph, KeyValue};
 use crate::config::Context;
 use crate::output::{self, Format, Tabular};
 
-/// The exchange wallets among the tagged addresses: the input of deposit clustering.
+/// The exchange wallets among the tagged addresses: the input of deposit clustering. An
+/// address with an `exchange` tag counts even when another tag ranks higher (a sanctioned
+/// exchange still sweeps its own deposit addresses).
 fn exchange_nodes(graph: &Graph, tags: &TagSet) -> BTreeSet<NodeId> {
     tags.resolve(graph)
-        .into_iter()
-        .filter(|&(_, c)| c == Category::Exchange)
-        .map(|(n, _)| n)
+        .into_keys()
+        .filter(|&n| {
+            // An owned key: `Graph::key` may return a `Cow` in the next graph format.
+            let key = graph.key(n).to_string();
+            tags.of(&key).iter().any(|t| t.category == Category::Exchange)
+        })
         .collect()
 }
 
