@@ -186,6 +186,9 @@ pub(crate) struct Forward {
 pub const SWEEP_MIN_PERCENT: u32 = 90;
 /// A deposit sweep must follow the last receipt it forwards within this many seconds.
 pub const SWEEP_MAX_DELAY_SECS: i64 = 86_400;
+/// An address with more transfers (in and out, up to the sweep) is a service, not a deposit
+/// address.
+pub const SWEEP_MAX_TRANSFERS: usize = 10_000;
 
 /// The clustering of a graph.
 #[derive(Debug, Clone)]
@@ -553,33 +556,44 @@ pub fn looks_like_coinjoin(inputs: &[NodeId], outputs: &[(NodeId, Amount)]) -> b
 /// an exchange wallet `H` is a **sweep**, making `D` a deposit address of `H`'s exchange,
 /// when all of these hold:
 ///
-/// 1. `e` is on an account chain and has a time; `D` is not itself an exchange wallet;
-/// 2. `D`'s receipts of `e`'s asset since its previous outgoing transfer of that asset
-///    (times in `(previous, t]`, where `t` is `e`'s time; receipts without a time are
-///    ignored) add up to `R > 0`, and at least one of them came from an address that is not
-///    an exchange wallet (a customer);
-/// 3. `e` forwards at least [`SWEEP_MIN_PERCENT`] % of `R` (exact integer arithmetic);
-/// 4. the last of those receipts is at most [`SWEEP_MAX_DELAY_SECS`] before `e`.
+/// 1. `e` is on an account chain and has a time `t`; `D` is not itself an exchange wallet;
+/// 2. `D` made and received at most [`SWEEP_MAX_TRANSFERS`] transfers (any asset) up to
+///    `t`: a busier wallet is a service, not one customer's deposit address;
+/// 3. `D`'s receipts of `e`'s asset since its previous outgoing transfer of that asset
+///    (times in `(previous, t]`; receipts without a time are ignored) add up to `R > 0`, and
+///    at least one of them came from an address that is not an exchange wallet (a customer);
+/// 4. `e` forwards at least [`SWEEP_MIN_PERCENT`] % of `R` (exact integer arithmetic);
+/// 5. the last of those receipts is at most [`SWEEP_MAX_DELAY_SECS`] before `e`.
 ///
-/// It reads only edges at or before `e`'s time, so it gives the same answer whenever it is
-/// evaluated, as long as each chain's block times increase (they do on Ethereum and Tron).
+/// It reads only `D`'s edges up to `t` (edges are stored in block order), so it gives the
+/// same answer whenever it is evaluated, as long as each chain's block times increase (they
+/// do on Ethereum and Tron), and its cost is bounded by [`SWEEP_MAX_TRANSFERS`].
 pub fn deposit_sweep(graph: &Graph, e: &Edge<'_>, is_exchange: &dyn Fn(NodeId) -> bool) -> bool {
     let Some(t) = e.time else { return false };
     if !e.chain.is_account_model() || is_exchange(e.src) || e.src == e.dst {
         return false;
     }
     let d = e.src;
-    let previous = graph
-        .out_edges(d)
-        .filter(|o| o.asset == e.asset && o.time.is_some_and(|ot| ot < t))
+    let upto = |x: &Edge<'_>| x.time.is_none_or(|xt| xt <= t);
+    let outs: Vec<Edge<'_>> =
+        graph.out_edges(d).take_while(upto).take(SWEEP_MAX_TRANSFERS + 1).collect();
+    let ins: Vec<Edge<'_>> =
+        graph.in_edges(d).take_while(upto).take(SWEEP_MAX_TRANSFERS + 1).collect();
+    if outs.len() + ins.len() > SWEEP_MAX_TRANSFERS {
+        return false;
+    }
+    let previous = outs
+        .iter()
+        .filter(|o| o.asset == e.asset)
         .filter_map(|o| o.time)
+        .filter(|&ot| ot < t)
         .max();
     let mut received = U256::ZERO;
     let mut last: Option<i64> = None;
     let mut customer = false;
-    for i in graph.in_edges(d) {
+    for i in &ins {
         let Some(it) = i.time else { continue };
-        if i.asset != e.asset || it > t || previous.is_some_and(|p| it <= p) {
+        if i.asset != e.asset || previous.is_some_and(|p| it <= p) {
             continue;
         }
         received = received.saturating_add(i.amount.as_u256());

@@ -48,7 +48,7 @@ mod tags;
 pub use change::{change_evidence, ChangeEvidence, ROUND_UNITS};
 pub use cluster::{
     cluster, cluster_with, deposit_sweep, looks_like_coinjoin, AliasNote, Clustering, EntityId,
-    JoinRule, JoinStep, Merge, SWEEP_MAX_DELAY_SECS, SWEEP_MIN_PERCENT,
+    JoinRule, JoinStep, Merge, SWEEP_MAX_DELAY_SECS, SWEEP_MAX_TRANSFERS, SWEEP_MIN_PERCENT,
 };
 pub use entities::{open_clustering, update_clustering, ClusterUpdate, ENTITIES_FILE};
 pub use error::GraphError;

@@ -235,6 +235,10 @@ fn a_deposit_address_that_sweeps_to_a_tagged_exchange_joins_it_and_others_do_not
         (15, 24, 70, t + 1_000),      // customer 15 → deposit 24
         (24, H, 70, t + 1_200),       // a second deposit address of the same exchange
     ];
+    // 25 is a busy wallet (a service): 10,000 receipts, then it sends everything to H.
+    let mut transfers = transfers;
+    transfers.extend((0..10_000).map(|i| (16, 25, 1, t + i)));
+    transfers.push((25, H, 10_000, t + 10_000));
     let dir = tempfile::tempdir().unwrap();
     let g = append(dir.path(), 0, &[], &transfers);
     let node = |a: u32| g.lookup(&account(a)).unwrap();
@@ -243,7 +247,7 @@ fn a_deposit_address_that_sweeps_to_a_tagged_exchange_joins_it_and_others_do_not
     let h = c.entity_of(node(H));
     assert_eq!(c.entity_of(node(20)), h);
     assert_eq!(c.entity_of(node(24)), h);
-    for other in [10, 11, 21, 22, 23, U] {
+    for other in [10, 11, 21, 22, 23, 25, U] {
         assert_ne!(c.entity_of(node(other)), h, "address {other} must not join the exchange");
     }
     assert_eq!(c.deposit_count(), 2);
