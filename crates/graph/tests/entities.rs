@@ -332,3 +332,26 @@ fn a_stale_or_foreign_file_is_not_used_and_a_damaged_one_is_named_or_rebuilt() {
     let msg = open_clustering(&gb).unwrap_err().to_string();
     assert!(msg.contains(ENTITIES_FILE), "{msg}");
 }
+
+/// Format compatibility: `tests/data/entities-v1/entities.fge` was written once by format
+/// version 1 (two Bitcoin segments with a merge and a CoinJoin, an Ethereum deposit sweep;
+/// see tests/data/README.md) and is never rewritten; it must keep opening.
+#[test]
+fn the_frozen_version_1_entities_file_still_opens() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/entities-v1").join(ENTITIES_FILE);
+    let c = Clustering::load(&path).unwrap();
+    assert_eq!(c.node_count(), 17);
+    // 1addr0..1addr3 (nodes 1, 2, 5, 6) are one entity, E1; E5 merged into it.
+    for n in [1, 2, 5, 6] {
+        assert_eq!(c.entity_of(NodeId(n)), EntityId(1));
+    }
+    assert_eq!(c.size_of(NodeId(6)), 4);
+    assert_eq!(c.merge_count(), 1);
+    assert_eq!(c.coinjoin_count(), 1);
+    assert!(c.is_coinjoin(NodeId(9)));
+    // The deposit address (node 15) and the exchange wallet (node 16) are one entity.
+    assert_eq!(c.deposit_count(), 1);
+    assert_eq!(c.entity_of(NodeId(16)), EntityId(15));
+    assert_eq!(c.exchange_nodes().collect::<Vec<_>>(), vec![NodeId(16)]);
+}
