@@ -76,6 +76,27 @@ fn clustering_appended_on_real_blocks_equals_clustering_from_scratch() {
         (big[0].clone(), big[big.len() - 1].clone())
     };
     ok(floodgate(data).args(["trace", "why", &a, &b]).output().unwrap());
+    // The id of an address that joined an entity resolves to it, naming the joining
+    // transaction and its block (looked up in the transfer store: the multi-input
+    // transactions of the sample are in blocks 227835 and 227836).
+    let member = [&a, &b]
+        .into_iter()
+        .map(|k| g.lookup(k).unwrap())
+        .find(|&n| stored.entity_of(n).0 != n.0)
+        .unwrap();
+    let alias = format!("E{}", member.0);
+    let entity = stored.entity_of(member).to_string();
+    let report = json(&ok(floodgate(data)
+        .args(["trace", "entity", &alias, "--format", "json"])
+        .output()
+        .unwrap()));
+    assert_eq!(report["entity"], stored.entity_of(member).0, "{report}");
+    let block = report["alias"]["block"].as_u64().unwrap();
+    assert!(block == 227_835 || block == 227_836, "{report}");
+    let table = ok(floodgate(data).args(["trace", "entity", &alias]).output().unwrap());
+    let note = format!("note: {alias} was merged into {entity} by co-spend tx tx:bitcoin:");
+    assert!(table.starts_with(&note), "{table}");
+    assert!(table.lines().next().unwrap().contains(&format!(" at block {block} (")), "{table}");
     // A damaged file: queries name it and the offset; a build repairs it, with a warning.
     let good = std::fs::read(&path).unwrap();
     let mut bad = good.clone();

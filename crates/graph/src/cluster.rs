@@ -133,6 +133,12 @@ pub struct AliasNote {
     pub tx: String,
     /// When it was mined (Unix seconds), when known.
     pub time: Option<i64>,
+    /// An address that took part in the joining transaction (a co-spent input, or the
+    /// deposit address), to look the transaction up in the transfer store.
+    pub party: String,
+    /// The block height of the joining transaction: the graph holds times, not heights, so
+    /// this is `None` until the caller fills it in from the transfer store.
+    pub block: Option<u64>,
 }
 
 impl std::fmt::Display for AliasNote {
@@ -142,8 +148,11 @@ impl std::fmt::Display for AliasNote {
             "{} was merged into {} by {} tx {}",
             self.alias, self.merged_into, self.rule, self.tx
         )?;
-        if let Some(t) = self.time {
-            write!(f, " at {}", floodgate_types::Timestamp(t))?;
+        match (self.block, self.time) {
+            (Some(b), Some(t)) => write!(f, " at block {b} ({})", floodgate_types::Timestamp(t))?,
+            (Some(b), None) => write!(f, " at block {b}")?,
+            (None, Some(t)) => write!(f, " at {}", floodgate_types::Timestamp(t))?,
+            (None, None) => {}
         }
         if self.entity != self.merged_into {
             write!(f, "; {} is now part of {}", self.merged_into, self.entity)?;
@@ -179,6 +188,10 @@ pub(crate) struct Forward {
     pub(crate) amount: [u8; 32],
     pub(crate) time: u32,
     pub(crate) chain: u32,
+    /// The deposit address (sender).
+    pub(crate) from: u32,
+    /// The exchange wallet (receiver).
+    pub(crate) to: u32,
 }
 
 /// A deposit sweep must forward at least this share (in percent) of what the address
@@ -373,6 +386,8 @@ impl Clustering {
                 amount: e.amount.to_be_bytes(),
                 time,
                 chain,
+                from: e.src.0,
+                to: e.dst.0,
             });
             self.union(e.src.0, e.dst.0, JoinRule::DepositSweep, ev);
         }
@@ -428,6 +443,15 @@ impl Clustering {
         }
     }
 
+    /// An address that took part in the joining transaction.
+    fn party(&self, graph: &Graph, rule: u32, ev: u32) -> String {
+        let node = match JoinRule::from_code(rule) {
+            Some(JoinRule::DepositSweep) => self.forwards.get(ev as usize).map(|f| NodeId(f.from)),
+            _ => graph.in_edges(NodeId(ev)).next().map(|e| e.src),
+        };
+        node.map(|n| graph.key(n).to_string()).unwrap_or_default()
+    }
+
     fn merge_of(&self, graph: &Graph, m: &MergeRec) -> Merge {
         let (rule, tx, time) = self.evidence(graph, m.rule, m.ev);
         Merge { kept: EntityId(m.kept), alias: EntityId(m.alias), rule, tx, time }
@@ -468,13 +492,24 @@ impl Clustering {
                 rule,
                 tx,
                 time,
+                party: self.party(graph, m.rule, m.ev),
+                block: None,
             });
         }
         // A single address: its first join took it into the entity it belongs to now
         // (or into one that merged into it later; the current entity is named).
         let l = *self.links_of(id.0).first()?;
         let (rule, tx, time) = self.evidence(graph, l.rule, l.ev);
-        Some(AliasNote { alias: id, merged_into: entity, entity, rule, tx, time })
+        Some(AliasNote {
+            alias: id,
+            merged_into: entity,
+            entity,
+            rule,
+            tx,
+            time,
+            party: self.party(graph, l.rule, l.ev),
+            block: None,
+        })
     }
 
     fn links_of(&self, x: u32) -> &[Link] {

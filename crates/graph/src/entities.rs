@@ -24,7 +24,7 @@ const VERSION: u32 = 1;
 const HEADER_LEN: usize = 104;
 const LINK_LEN: usize = 16;
 const MERGE_LEN: usize = 16;
-const FORWARD_LEN: usize = 72;
+const FORWARD_LEN: usize = 80;
 const EXCHANGE_LEN: usize = 16;
 
 /// How [`update_clustering`] obtained the clustering it wrote.
@@ -87,6 +87,8 @@ impl Clustering {
             body.extend_from_slice(&f.amount);
             body.extend_from_slice(&f.time.to_le_bytes());
             body.extend_from_slice(&f.chain.to_le_bytes());
+            body.extend_from_slice(&f.from.to_le_bytes());
+            body.extend_from_slice(&f.to.to_le_bytes());
         }
         for &(x, seen) in &self.exchanges {
             body.extend_from_slice(&x.to_le_bytes());
@@ -307,6 +309,7 @@ fn decode(path: &Path, data: &[u8]) -> Result<Clustering, GraphError> {
         return Err(r.corrupt(at + i * 4, "CoinJoin outside the graph or out of order"));
     }
     r.pad();
+    let at = r.at;
     let bytes = r.take(forwards * FORWARD_LEN, "forwards")?;
     let forward_vec: Vec<Forward> = bytes
         .chunks_exact(FORWARD_LEN)
@@ -315,8 +318,17 @@ fn decode(path: &Path, data: &[u8]) -> Result<Clustering, GraphError> {
             amount: c[32..64].try_into().unwrap_or([0; 32]),
             time: le32(c, 64),
             chain: le32(c, 68),
+            from: le32(c, 72),
+            to: le32(c, 76),
         })
         .collect();
+    if let Some(i) = forward_vec.iter().position(|f| {
+        f.from >= n32 || f.to >= n32 || f.chain as usize >= floodgate_types::Chain::ALL.len()
+    }) {
+        return Err(
+            r.corrupt(at + i * FORWARD_LEN, "forward outside the graph or on an unknown chain")
+        );
+    }
     let at = r.at;
     let bytes = r.take(exchanges * EXCHANGE_LEN, "exchanges")?;
     let mut exchange_vec = Vec::with_capacity(exchanges);

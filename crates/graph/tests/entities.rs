@@ -202,6 +202,12 @@ fn entity_ids_survive_an_append_and_a_merged_id_resolves_as_an_alias() {
         text.starts_with(&format!("{e2} was merged into {e0} by co-spend tx {join_tx} at ")),
         "{text}"
     );
+    // The graph holds times; a caller that knows the block (the CLI asks the transfer store)
+    // fills it in, and the note names it.
+    assert_eq!(note.block, None);
+    assert_eq!(note.party, utxo(1), "an input of the joining transaction");
+    let with_block = floodgate_graph::AliasNote { block: Some(7), ..note.clone() };
+    assert!(with_block.to_string().contains(&format!("{join_tx} at block 7 (")), "{with_block}");
     // The merge log is persisted: a fresh load says the same.
     let loaded = open_clustering(&g2).unwrap().unwrap();
     assert_eq!(loaded.alias_note(&g2, e2), Some(note));

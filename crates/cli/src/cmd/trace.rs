@@ -370,7 +370,7 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
     // An alias (the id of an entity that merged into another) resolves, and says so.
     let entity = match (entity, &clusters) {
         (Some(e), Some(c)) => {
-            let (e, note) = trace_entity::resolve_entity(&graph, c, e)?;
+            let (e, note) = trace_entity::resolve_entity(ctx, &graph, c, e)?;
             if let Some(note) = note {
                 trace_entity::say_alias(&note, args.format)?;
             }

@@ -126,11 +126,13 @@ pub(super) fn clustering(graph: &Graph, tags: &TagSet) -> Result<Clustering> {
     Ok(cluster_with(graph, &exchange_nodes(graph, tags)))
 }
 
-/// Resolves `E<n>`: an entity id, or an alias of one (the note says which merge retired it).
+/// Resolves `E<n>`: an entity id, or an alias of one (the note says which merge retired it,
+/// with the joining transaction's block when the transfer store has it).
 ///
 /// # Errors
 /// "not in the graph" when `n` is not an address of the graph.
 pub(super) fn resolve_entity(
+    ctx: &Context,
     graph: &Graph,
     c: &Clustering,
     id: EntityId,
@@ -138,7 +140,27 @@ pub(super) fn resolve_entity(
     if id.0 >= graph.node_count() || graph.kind(NodeId(id.0)) != NodeKind::Address {
         return Err(floodgate_graph::GraphError::NotInGraph { key: id.to_string() }.into());
     }
-    Ok((c.entity_of(NodeId(id.0)), c.alias_note(graph, id)))
+    let note = c.alias_note(graph, id).map(|mut n| {
+        n.block = block_of(ctx, &n);
+        n
+    });
+    Ok((c.entity_of(NodeId(id.0)), note))
+}
+
+/// The block height of an alias note's joining transaction, from the transfer store (the
+/// graph holds times only): the store's rows of the note's party address with that txid.
+fn block_of(ctx: &Context, note: &AliasNote) -> Option<u64> {
+    if !ctx.data_dir.join(floodgate_store::STORE_FILE).exists() {
+        return None;
+    }
+    let address = floodgate_types::Address::parse_any(&note.party).ok()?;
+    let want = note.tx.rsplit(':').next()?.trim_start_matches("0x").to_ascii_lowercase();
+    let store = floodgate_store::Store::open(&ctx.data_dir).ok()?;
+    let filter = floodgate_store::TransferFilter { address: Some(address), ..Default::default() };
+    let rows = store.transfers(&filter).ok()?;
+    rows.iter()
+        .find(|r| r.txid.trim_start_matches("0x").eq_ignore_ascii_case(&want))
+        .and_then(|r| r.height)
 }
 
 /// Says what an alias resolved to: a line before a table, a warning beside JSON (whose
@@ -238,10 +260,15 @@ impl Tabular for ChangeRow {
 }
 
 /// An address or `E<n>` as a node of the graph, with the alias note when `E<n>` was merged.
-fn node_or_entity(graph: &Graph, c: &Clustering, s: &str) -> Result<(NodeId, Option<AliasNote>)> {
+fn node_or_entity(
+    ctx: &Context,
+    graph: &Graph,
+    c: &Clustering,
+    s: &str,
+) -> Result<(NodeId, Option<AliasNote>)> {
     if graph.lookup(s.trim()).is_none() {
         if let Some(id) = EntityId::parse(s) {
-            let (_, note) = resolve_entity(graph, c, id)?;
+            let (_, note) = resolve_entity(ctx, graph, c, id)?;
             return Ok((NodeId(id.0), note));
         }
     }
@@ -252,8 +279,8 @@ pub(super) fn run_why(args: WhyArgs, ctx: &Context) -> Result<ExitCode> {
     let graph = open_graph(ctx)?;
     let tags = load_tags(ctx, &args.tagpack)?;
     let clusters = clustering(&graph, &tags)?;
-    let (a, note_a) = node_or_entity(&graph, &clusters, &args.a)?;
-    let (b, note_b) = node_or_entity(&graph, &clusters, &args.b)?;
+    let (a, note_a) = node_or_entity(ctx, &graph, &clusters, &args.a)?;
+    let (b, note_b) = node_or_entity(ctx, &graph, &clusters, &args.b)?;
     for note in note_a.iter().chain(&note_b) {
         say_alias(note, args.format)?;
     }
@@ -353,7 +380,9 @@ pub(super) fn run_entity(args: EntityArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let c = clustering(&graph, &tags)?;
     let (entity, alias) = match EntityId::parse(&args.target) {
-        Some(id) if graph.lookup(args.target.trim()).is_none() => resolve_entity(&graph, &c, id)?,
+        Some(id) if graph.lookup(args.target.trim()).is_none() => {
+            resolve_entity(ctx, &graph, &c, id)?
+        }
         _ => (c.entity_of(node_of(&graph, &args.target)?), None),
     };
     let members = c.members(entity);
