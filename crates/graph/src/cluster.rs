@@ -1,23 +1,33 @@
-//! Address clustering by the co-spend (multi-input) heuristic, with CoinJoin transactions
-//! detected and excluded, stable entity ids and a merge log that explains every join.
+//! Address clustering: the co-spend (multi-input) heuristic with CoinJoin transactions
+//! detected and excluded, deposit-address clustering on account chains, stable entity ids
+//! and a merge log that explains every join. The rules, with their sources, are in
+//! `docs/taxonomy.md#clustering`; the persisted form in `docs/formats/entities.md`.
 //!
 //! - **Co-spend.** The input addresses of one UTXO transaction are controlled by one entity
 //!   (Nakamoto 2008, §10; Meiklejohn et al. 2013), except in a CoinJoin, where several
 //!   parties sign one transaction on purpose.
-//! - **CoinJoin** (heuristic, documented in `docs/taxonomy.md#clustering`): at least two
-//!   distinct input addresses and an output value paid to at least three distinct addresses
-//!   (the equal-denomination outputs of Wasabi, Whirlpool and JoinMarket).
+//! - **CoinJoin** (heuristic): at least two distinct input addresses and an output value
+//!   paid to at least three distinct addresses (the equal-denomination outputs of Wasabi,
+//!   Whirlpool and JoinMarket).
+//! - **Deposit address** (account chains; Victor 2020, "Address clustering heuristics for
+//!   Ethereum"): an address that sweeps what it just received to a wallet tagged `exchange`
+//!   is that exchange's deposit address and joins its entity. See [`deposit_sweep`] for
+//!   the exact rule; it only runs when exchange nodes are given ([`cluster_with`]).
 //! - **Stable ids.** An entity's id is the smallest node id among its addresses. Node ids
-//!   never change and transactions are processed in node-id (block) order, so an entity keeps
-//!   its id as it grows; when two entities merge, the older (smaller) id survives and the
-//!   other is recorded as its alias, with the transaction that joined them.
+//!   never change and new nodes get larger ids, so an entity keeps its id as it grows; when
+//!   two entities merge, the older (smaller) id survives and the other is recorded as its
+//!   alias, with the transaction that joined them.
+//! - **Incremental.** [`Clustering::extend`] processes only what a graph gained since the
+//!   clustering was computed (new transaction nodes, new transfers into exchange wallets) on
+//!   top of the stored union-find state; the result equals clustering from scratch.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
-use floodgate_types::Amount;
+use floodgate_types::{Amount, Chain, Hash32};
+use ruint::aliases::U256;
 use serde::Serialize;
 
-use crate::{Graph, NodeId, NodeKind};
+use crate::{Edge, Graph, NodeId, NodeKind};
 
 /// A stable public entity id: the smallest node id of its addresses. Shown as `E<id>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -29,6 +39,52 @@ impl std::fmt::Display for EntityId {
     }
 }
 
+impl EntityId {
+    /// Parses `E<n>` (as shown by [`EntityId`]'s `Display`); `None` for anything else.
+    pub fn parse(s: &str) -> Option<EntityId> {
+        s.trim().strip_prefix('E').and_then(|n| n.parse::<u32>().ok()).map(EntityId)
+    }
+}
+
+/// The heuristic that joined two addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JoinRule {
+    /// Both were inputs of one (non-CoinJoin) UTXO transaction.
+    CoSpend,
+    /// One swept what it received to the other, an exchange wallet (deposit address).
+    DepositSweep,
+}
+
+impl JoinRule {
+    /// The rule's name as reports show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JoinRule::CoSpend => "co-spend",
+            JoinRule::DepositSweep => "deposit sweep",
+        }
+    }
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            JoinRule::CoSpend => 0,
+            JoinRule::DepositSweep => 1,
+        }
+    }
+    pub(crate) fn from_code(c: u32) -> Option<JoinRule> {
+        match c {
+            0 => Some(JoinRule::CoSpend),
+            1 => Some(JoinRule::DepositSweep),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for JoinRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Two entities became one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Merge {
@@ -36,34 +92,157 @@ pub struct Merge {
     pub kept: EntityId,
     /// The id that is now an alias of `kept`.
     pub alias: EntityId,
-    /// The transaction whose inputs joined them.
-    pub tx: NodeId,
+    /// The heuristic that joined them.
+    pub rule: JoinRule,
+    /// The transaction that joined them: the UTXO transaction's node key
+    /// (`tx:<chain>:<txid>`) for a co-spend, the sweep's transaction id (`0x…`) for a deposit.
+    pub tx: String,
+    /// When that transaction was mined (Unix seconds), when known.
+    pub time: Option<i64>,
 }
 
-/// One link of an explanation: `a` and `b` were inputs of `tx`.
+/// One link of an explanation: `a` and `b` were joined by `tx`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JoinStep {
     /// An address.
     pub a: String,
     /// Another address.
     pub b: String,
-    /// The transaction (node key) that spent from both.
+    /// The transaction: the node key of the UTXO transaction that spent from both
+    /// (co-spend), or the id of the transfer by which one swept funds to the other
+    /// (deposit sweep).
     pub tx: String,
+    /// The heuristic.
+    pub rule: JoinRule,
+    /// When the transaction was mined (Unix seconds), when known.
+    pub time: Option<i64>,
 }
+
+/// What became of an entity id that is no longer an entity's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AliasNote {
+    /// The id asked for.
+    pub alias: EntityId,
+    /// The entity it joined first.
+    pub merged_into: EntityId,
+    /// The entity it belongs to now (differs from `merged_into` when that merged later).
+    pub entity: EntityId,
+    /// The heuristic.
+    pub rule: JoinRule,
+    /// The joining transaction (as in [`Merge::tx`]).
+    pub tx: String,
+    /// When it was mined (Unix seconds), when known.
+    pub time: Option<i64>,
+    /// An address that took part in the joining transaction (a co-spent input, or the
+    /// deposit address), to look the transaction up in the transfer store.
+    pub party: String,
+    /// The block height of the joining transaction: the graph holds times, not heights, so
+    /// this is `None` until the caller fills it in from the transfer store.
+    pub block: Option<u64>,
+}
+
+impl std::fmt::Display for AliasNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} was merged into {} by {} tx {}",
+            self.alias, self.merged_into, self.rule, self.tx
+        )?;
+        match (self.block, self.time) {
+            (Some(b), Some(t)) => write!(f, " at block {b} ({})", floodgate_types::Timestamp(t))?,
+            (Some(b), None) => write!(f, " at block {b}")?,
+            (None, Some(t)) => write!(f, " at {}", floodgate_types::Timestamp(t))?,
+            (None, None) => {}
+        }
+        if self.entity != self.merged_into {
+            write!(f, "; {} is now part of {}", self.merged_into, self.entity)?;
+        }
+        Ok(())
+    }
+}
+
+/// A join recorded in the forest: `a`–`b` by `rule`, with `ev` the transaction node
+/// (co-spend) or the index of the sweep in the forward table (deposit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub(crate) a: u32,
+    pub(crate) b: u32,
+    pub(crate) rule: u32,
+    pub(crate) ev: u32,
+}
+
+/// A merge of two multi-address entities, as stored: `ev` as in [`Link`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MergeRec {
+    pub(crate) kept: u32,
+    pub(crate) alias: u32,
+    pub(crate) rule: u32,
+    pub(crate) ev: u32,
+}
+
+/// The sweep that made an address a deposit address (account chains have no transaction
+/// node to point to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Forward {
+    pub(crate) txid: [u8; 32],
+    pub(crate) amount: [u8; 32],
+    pub(crate) time: u32,
+    pub(crate) chain: u32,
+    /// The deposit address (sender).
+    pub(crate) from: u32,
+    /// The exchange wallet (receiver).
+    pub(crate) to: u32,
+}
+
+/// A deposit sweep must forward at least this share (in percent) of what the address
+/// received since its previous outgoing transfer of the asset.
+pub const SWEEP_MIN_PERCENT: u32 = 90;
+/// A deposit sweep must follow the last receipt it forwards within this many seconds.
+pub const SWEEP_MAX_DELAY_SECS: i64 = 86_400;
+/// An address with more transfers (in and out, up to the sweep) is a service, not a deposit
+/// address.
+pub const SWEEP_MAX_TRANSFERS: usize = 10_000;
 
 /// The clustering of a graph.
 #[derive(Debug, Clone)]
 pub struct Clustering {
-    parent: Vec<u32>,
-    size: Vec<u32>,
-    min_id: Vec<u32>,
-    /// Spanning forest of the joins: address → (other address, transaction).
-    links: HashMap<u32, Vec<(u32, u32)>>,
-    coinjoins: HashSet<u32>,
-    merges: Vec<Merge>,
+    pub(crate) parent: Vec<u32>,
+    pub(crate) size: Vec<u32>,
+    pub(crate) min_id: Vec<u32>,
+    /// Spanning forest of the joins, each link in both directions, stably sorted by `a`
+    /// after every [`Clustering::extend`].
+    pub(crate) links: Vec<Link>,
+    /// CoinJoin transaction nodes, ascending.
+    pub(crate) coinjoins: Vec<u32>,
+    /// Merges of multi-address entities, sorted by alias after every extend.
+    pub(crate) merges: Vec<MergeRec>,
+    pub(crate) forwards: Vec<Forward>,
+    /// Exchange nodes (ascending) and how many of their incoming edges were examined.
+    pub(crate) exchanges: Vec<(u32, u64)>,
+    /// Header checksums of the graph segments this clustering covers.
+    pub(crate) segments: Vec<[u8; 32]>,
+    /// Edges of the graph this clustering covers.
+    pub(crate) edge_count: u64,
 }
 
 impl Clustering {
+    /// An empty clustering that will use `exchanges` (nodes tagged `exchange`) for
+    /// deposit-address clustering.
+    pub(crate) fn empty(exchanges: &BTreeSet<NodeId>) -> Clustering {
+        Clustering {
+            parent: Vec::new(),
+            size: Vec::new(),
+            min_id: Vec::new(),
+            links: Vec::new(),
+            coinjoins: Vec::new(),
+            merges: Vec::new(),
+            forwards: Vec::new(),
+            exchanges: exchanges.iter().map(|n| (n.0, 0)).collect(),
+            segments: Vec::new(),
+            edge_count: 0,
+        }
+    }
+
     fn find(&mut self, mut x: u32) -> u32 {
         while self.parent[x as usize] != x {
             let p = self.parent[x as usize];
@@ -80,10 +259,11 @@ impl Clustering {
         x
     }
 
-    fn union(&mut self, a: u32, b: u32, tx: u32) {
+    /// Joins the entities of `a` and `b`; false when they already were one.
+    fn union(&mut self, a: u32, b: u32, rule: JoinRule, ev: u32) -> bool {
         let (ra, rb) = (self.find(a), self.find(b));
         if ra == rb {
-            return;
+            return false;
         }
         let (sa, sb) = (self.size[ra as usize], self.size[rb as usize]);
         let (ma, mb) = (self.min_id[ra as usize], self.min_id[rb as usize]);
@@ -91,18 +271,126 @@ impl Clustering {
         // entity its id was public, so it is recorded as an alias of the survivor.
         let (kept, alias, alias_size) = if ma < mb { (ma, mb, sb) } else { (mb, ma, sa) };
         if alias_size >= 2 {
-            self.merges.push(Merge {
-                kept: EntityId(kept),
-                alias: EntityId(alias),
-                tx: NodeId(tx),
-            });
+            self.merges.push(MergeRec { kept, alias, rule: rule.code(), ev });
         }
         let (big, small) = if sa >= sb { (ra, rb) } else { (rb, ra) };
         self.parent[small as usize] = big;
         self.size[big as usize] = sa + sb;
         self.min_id[big as usize] = ma.min(mb);
-        self.links.entry(a).or_default().push((b, tx));
-        self.links.entry(b).or_default().push((a, tx));
+        self.links.push(Link { a, b, rule: rule.code(), ev });
+        self.links.push(Link { a: b, b: a, rule: rule.code(), ev });
+        true
+    }
+
+    /// Number of nodes this clustering covers.
+    pub fn node_count(&self) -> u32 {
+        self.parent.len() as u32
+    }
+
+    /// The exchange nodes used for deposit-address clustering.
+    pub fn exchange_nodes(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.exchanges.iter().map(|&(n, _)| NodeId(n))
+    }
+
+    /// Whether this clustering was computed from exactly `graph` (same segments, same size).
+    pub fn is_current(&self, graph: &Graph) -> bool {
+        self.segments == graph.segment_checksums()
+            && self.node_count() == graph.node_count()
+            && self.edge_count == graph.edge_count()
+    }
+
+    /// Whether `graph` is this clustering's graph with segments appended (or the same).
+    pub fn is_prefix_of(&self, graph: &Graph) -> bool {
+        let sums = graph.segment_checksums();
+        sums.len() >= self.segments.len()
+            && sums[..self.segments.len()] == self.segments[..]
+            && graph.node_count() >= self.node_count()
+            && graph.edge_count() >= self.edge_count
+    }
+
+    /// Brings the clustering up to date with `graph`, which must be the graph it was
+    /// computed from with segments appended ([`Clustering::is_prefix_of`]): clusters the
+    /// new transaction nodes' inputs and examines the new transfers into exchange wallets.
+    pub fn extend(&mut self, graph: &Graph) {
+        let old = self.node_count();
+        let n = graph.node_count();
+        self.parent.extend(old..n);
+        self.size.resize(n as usize, 1);
+        self.min_id.extend(old..n);
+        for t in old..n {
+            let tx = NodeId(t);
+            if graph.kind(tx) != NodeKind::Transaction {
+                continue;
+            }
+            let inputs: Vec<NodeId> = graph.in_edges(tx).map(|e| e.src).collect();
+            if inputs.len() < 2 {
+                continue;
+            }
+            let outputs: Vec<(NodeId, Amount)> =
+                graph.out_edges(tx).map(|e| (e.dst, e.amount)).collect();
+            if looks_like_coinjoin(&inputs, &outputs) {
+                self.coinjoins.push(t);
+                continue;
+            }
+            for w in inputs.windows(2) {
+                self.union(w[0].0, w[1].0, JoinRule::CoSpend, t);
+            }
+        }
+        self.extend_deposits(graph);
+        // Canonical order, so that an appended clustering equals one computed at once.
+        self.links.sort_by_key(|l| l.a);
+        self.merges.sort_by_key(|m| m.alias);
+        self.segments = graph.segment_checksums();
+        self.edge_count = graph.edge_count();
+    }
+
+    fn extend_deposits(&mut self, graph: &Graph) {
+        if self.exchanges.is_empty() {
+            return;
+        }
+        let is_exchange: HashSet<u32> = self.exchanges.iter().map(|&(n, _)| n).collect();
+        // Candidates: the new transfers into exchange wallets, processed in time order
+        // (then wallet, then arrival) so that appending equals building at once.
+        let mut candidates: Vec<(u32, u32, usize, Edge<'_>)> = Vec::new();
+        for (h, seen) in &mut self.exchanges {
+            if *h >= graph.node_count() {
+                continue;
+            }
+            let mut count = 0u64;
+            for (i, e) in graph.in_edges(NodeId(*h)).enumerate() {
+                count += 1;
+                if (i as u64) < *seen {
+                    continue;
+                }
+                if let Some(t) = e.time.and_then(|t| u32::try_from(t).ok()) {
+                    candidates.push((t, *h, i, e));
+                }
+            }
+            *seen = count;
+        }
+        candidates.sort_by_key(|c| (c.0, c.1, c.2));
+        for (time, _, _, e) in candidates {
+            if is_exchange.contains(&e.src.0) || graph.kind(e.src) != NodeKind::Address {
+                continue;
+            }
+            if self.find(e.src.0) == self.find(e.dst.0) {
+                continue;
+            }
+            if !deposit_sweep(graph, &e, &|n| is_exchange.contains(&n.0)) {
+                continue;
+            }
+            let ev = self.forwards.len() as u32;
+            let chain = Chain::ALL.iter().position(|&c| c == e.chain).unwrap_or(0) as u32;
+            self.forwards.push(Forward {
+                txid: e.txid.0,
+                amount: e.amount.to_be_bytes(),
+                time,
+                chain,
+                from: e.src.0,
+                to: e.dst.0,
+            });
+            self.union(e.src.0, e.dst.0, JoinRule::DepositSweep, ev);
+        }
     }
 
     /// The entity of node `n` (its own id for an unclustered address).
@@ -121,14 +409,118 @@ impl Clustering {
         self.size[self.find_ro(n.0) as usize]
     }
 
-    /// Every merge of two multi-address entities, in order.
-    pub fn merges(&self) -> &[Merge] {
-        &self.merges
+    /// The member nodes of `entity`, ascending (empty for an id that is not an entity's).
+    pub fn members(&self, entity: EntityId) -> Vec<NodeId> {
+        if entity.0 as usize >= self.parent.len() || self.entity_of(NodeId(entity.0)) != entity {
+            return Vec::new();
+        }
+        let root = self.find_ro(entity.0);
+        (entity.0..self.node_count()).filter(|&n| self.find_ro(n) == root).map(NodeId).collect()
+    }
+
+    /// Number of merges of two multi-address entities.
+    pub fn merge_count(&self) -> usize {
+        self.merges.len()
+    }
+
+    fn evidence(&self, graph: &Graph, rule: u32, ev: u32) -> (JoinRule, String, Option<i64>) {
+        match JoinRule::from_code(rule) {
+            Some(JoinRule::DepositSweep) => {
+                let Some(f) = self.forwards.get(ev as usize) else {
+                    return (JoinRule::DepositSweep, String::new(), None);
+                };
+                let chain = Chain::ALL.get(f.chain as usize).copied().unwrap_or(Chain::Ethereum);
+                let txid = Hash32(f.txid);
+                let tx =
+                    if chain.is_account_model() { txid.to_hex_prefixed() } else { txid.to_hex() };
+                (JoinRule::DepositSweep, tx, (f.time != 0).then_some(i64::from(f.time)))
+            }
+            _ => {
+                let tx = NodeId(ev);
+                let time = graph.in_edges(tx).find_map(|e| e.time);
+                (JoinRule::CoSpend, graph.key(tx).to_string(), time)
+            }
+        }
+    }
+
+    /// An address that took part in the joining transaction.
+    fn party(&self, graph: &Graph, rule: u32, ev: u32) -> String {
+        let node = match JoinRule::from_code(rule) {
+            Some(JoinRule::DepositSweep) => self.forwards.get(ev as usize).map(|f| NodeId(f.from)),
+            _ => graph.in_edges(NodeId(ev)).next().map(|e| e.src),
+        };
+        node.map(|n| graph.key(n).to_string()).unwrap_or_default()
+    }
+
+    fn merge_of(&self, graph: &Graph, m: &MergeRec) -> Merge {
+        let (rule, tx, time) = self.evidence(graph, m.rule, m.ev);
+        Merge { kept: EntityId(m.kept), alias: EntityId(m.alias), rule, tx, time }
+    }
+
+    /// Every merge of two multi-address entities (the merge log), by alias id.
+    pub fn merges(&self, graph: &Graph) -> Vec<Merge> {
+        self.merges.iter().map(|m| self.merge_of(graph, m)).collect()
+    }
+
+    /// The merges into `entity`'s current members' ids: its merge history, by alias id.
+    pub fn merges_into(&self, graph: &Graph, entity: EntityId) -> Vec<Merge> {
+        self.merges
+            .iter()
+            .filter(|m| self.entity_of(NodeId(m.kept)) == entity)
+            .map(|m| self.merge_of(graph, m))
+            .collect()
+    }
+
+    /// What became of `id` when it is no longer an entity's id: the merge that retired it
+    /// (or, for a single address, the join that took it into an entity). `None` when `id`
+    /// is a current entity id or outside the clustering.
+    pub fn alias_note(&self, graph: &Graph, id: EntityId) -> Option<AliasNote> {
+        if id.0 >= self.node_count() {
+            return None;
+        }
+        let entity = self.entity_of(NodeId(id.0));
+        if entity == id {
+            return None;
+        }
+        if let Ok(i) = self.merges.binary_search_by_key(&id.0, |m| m.alias) {
+            let m = self.merges[i];
+            let (rule, tx, time) = self.evidence(graph, m.rule, m.ev);
+            return Some(AliasNote {
+                alias: id,
+                merged_into: EntityId(m.kept),
+                entity,
+                rule,
+                tx,
+                time,
+                party: self.party(graph, m.rule, m.ev),
+                block: None,
+            });
+        }
+        // A single address: its first join took it into the entity it belongs to now
+        // (or into one that merged into it later; the current entity is named).
+        let l = *self.links_of(id.0).first()?;
+        let (rule, tx, time) = self.evidence(graph, l.rule, l.ev);
+        Some(AliasNote {
+            alias: id,
+            merged_into: entity,
+            entity,
+            rule,
+            tx,
+            time,
+            party: self.party(graph, l.rule, l.ev),
+            block: None,
+        })
+    }
+
+    fn links_of(&self, x: u32) -> &[Link] {
+        let lo = self.links.partition_point(|l| l.a < x);
+        let hi = self.links.partition_point(|l| l.a <= x);
+        &self.links[lo..hi]
     }
 
     /// Whether transaction node `tx` was detected as a CoinJoin (and so not clustered).
     pub fn is_coinjoin(&self, tx: NodeId) -> bool {
-        self.coinjoins.contains(&tx.0)
+        self.coinjoins.binary_search(&tx.0).is_ok()
     }
 
     /// Number of CoinJoin transactions detected.
@@ -136,34 +528,42 @@ impl Clustering {
         self.coinjoins.len()
     }
 
-    /// Why `a` and `b` are one entity: the chain of transactions whose co-spent inputs link
-    /// them (shortest in the join forest). `None` when they are not in one entity.
+    /// Number of addresses that joined an exchange's entity as its deposit address.
+    pub fn deposit_count(&self) -> usize {
+        self.forwards.len()
+    }
+
+    /// Why `a` and `b` are one entity: the chain of joins (co-spends, deposit sweeps) that
+    /// link them (shortest in the join forest). `None` when they are not in one entity.
     pub fn why(&self, graph: &Graph, a: NodeId, b: NodeId) -> Option<Vec<JoinStep>> {
         if self.entity_of(a) != self.entity_of(b) {
             return None;
         }
-        let mut prev: HashMap<u32, (u32, u32)> = HashMap::new();
+        let mut prev: HashMap<u32, (u32, Link)> = HashMap::new();
         let mut q = VecDeque::from([a.0]);
         let mut seen = HashSet::from([a.0]);
         while let Some(x) = q.pop_front() {
             if x == b.0 {
                 break;
             }
-            for &(y, tx) in self.links.get(&x).into_iter().flatten() {
-                if seen.insert(y) {
-                    prev.insert(y, (x, tx));
-                    q.push_back(y);
+            for l in self.links_of(x) {
+                if seen.insert(l.b) {
+                    prev.insert(l.b, (x, *l));
+                    q.push_back(l.b);
                 }
             }
         }
         let mut steps = Vec::new();
         let mut at = b.0;
         while at != a.0 {
-            let &(p, tx) = prev.get(&at)?;
+            let &(p, l) = prev.get(&at)?;
+            let (rule, tx, time) = self.evidence(graph, l.rule, l.ev);
             steps.push(JoinStep {
-                a: graph.key(NodeId(p)).into_owned(),
-                b: graph.key(NodeId(at)).into_owned(),
-                tx: graph.key(NodeId(tx)).into_owned(),
+                a: graph.key(NodeId(p)).to_string(),
+                b: graph.key(NodeId(at)).to_string(),
+                tx,
+                rule,
+                time,
             });
             at = p;
         }
@@ -187,36 +587,74 @@ pub fn looks_like_coinjoin(inputs: &[NodeId], outputs: &[(NodeId, Amount)]) -> b
     by_value.values().any(|s| s.len() >= 3)
 }
 
-/// Clusters every address of `graph` by co-spending, skipping CoinJoins. Cost is linear in
-/// the number of edges (union-find with path halving and union by size).
-pub fn cluster(graph: &Graph) -> Clustering {
-    let n = graph.node_count();
-    let mut c = Clustering {
-        parent: (0..n).collect(),
-        size: vec![1; n as usize],
-        min_id: (0..n).collect(),
-        links: HashMap::new(),
-        coinjoins: HashSet::new(),
-        merges: Vec::new(),
-    };
-    for t in 0..n {
-        let tx = NodeId(t);
-        if graph.kind(tx) != NodeKind::Transaction {
-            continue;
-        }
-        let inputs: Vec<NodeId> = graph.in_edges(tx).map(|e| e.src).collect();
-        if inputs.len() < 2 {
-            continue;
-        }
-        let outputs: Vec<(NodeId, Amount)> =
-            graph.out_edges(tx).map(|e| (e.dst, e.amount)).collect();
-        if looks_like_coinjoin(&inputs, &outputs) {
-            c.coinjoins.insert(t);
-            continue;
-        }
-        for w in inputs.windows(2) {
-            c.union(w[0].0, w[1].0, t);
-        }
+/// The deposit-address rule (after Victor 2020): the account-chain transfer `e` from `D` to
+/// an exchange wallet `H` is a **sweep**, making `D` a deposit address of `H`'s exchange,
+/// when all of these hold:
+///
+/// 1. `e` is on an account chain and has a time `t`; `D` is not itself an exchange wallet;
+/// 2. `D` made and received at most [`SWEEP_MAX_TRANSFERS`] transfers (any asset) up to
+///    `t`: a busier wallet is a service, not one customer's deposit address;
+/// 3. `D`'s receipts of `e`'s asset since its previous outgoing transfer of that asset
+///    (times in `(previous, t]`; receipts without a time are ignored) add up to `R > 0`, and
+///    at least one of them came from an address that is not an exchange wallet (a customer);
+/// 4. `e` forwards at least [`SWEEP_MIN_PERCENT`] % of `R` (exact integer arithmetic);
+/// 5. the last of those receipts is at most [`SWEEP_MAX_DELAY_SECS`] before `e`.
+///
+/// It reads only `D`'s edges up to `t` (edges are stored in block order), so it gives the
+/// same answer whenever it is evaluated, as long as each chain's block times increase (they
+/// do on Ethereum and Tron), and its cost is bounded by [`SWEEP_MAX_TRANSFERS`].
+pub fn deposit_sweep(graph: &Graph, e: &Edge<'_>, is_exchange: &dyn Fn(NodeId) -> bool) -> bool {
+    let Some(t) = e.time else { return false };
+    if !e.chain.is_account_model() || is_exchange(e.src) || e.src == e.dst {
+        return false;
     }
+    let d = e.src;
+    let upto = |x: &Edge<'_>| x.time.is_none_or(|xt| xt <= t);
+    let outs: Vec<Edge<'_>> =
+        graph.out_edges(d).take_while(upto).take(SWEEP_MAX_TRANSFERS + 1).collect();
+    let ins: Vec<Edge<'_>> =
+        graph.in_edges(d).take_while(upto).take(SWEEP_MAX_TRANSFERS + 1).collect();
+    if outs.len() + ins.len() > SWEEP_MAX_TRANSFERS {
+        return false;
+    }
+    let previous = outs
+        .iter()
+        .filter(|o| o.asset == e.asset)
+        .filter_map(|o| o.time)
+        .filter(|&ot| ot < t)
+        .max();
+    let mut received = U256::ZERO;
+    let mut last: Option<i64> = None;
+    let mut customer = false;
+    for i in &ins {
+        let Some(it) = i.time else { continue };
+        if i.asset != e.asset || previous.is_some_and(|p| it <= p) {
+            continue;
+        }
+        received = received.saturating_add(i.amount.as_u256());
+        last = Some(last.map_or(it, |l| l.max(it)));
+        customer |= !is_exchange(i.src);
+    }
+    let Some(last) = last else { return false };
+    if received.is_zero() || !customer || t - last > SWEEP_MAX_DELAY_SECS {
+        return false;
+    }
+    let sent = e.amount.as_u256().saturating_mul(U256::from(100u32));
+    sent >= received.saturating_mul(U256::from(SWEEP_MIN_PERCENT))
+}
+
+/// Clusters every address of `graph` by co-spending, skipping CoinJoins (no deposit
+/// clustering: see [`cluster_with`]). Cost is linear in the number of edges (union-find with
+/// path halving and union by size).
+pub fn cluster(graph: &Graph) -> Clustering {
+    cluster_with(graph, &BTreeSet::new())
+}
+
+/// Clusters every address of `graph` by co-spending (skipping CoinJoins) and, when
+/// `exchanges` (the nodes tagged `exchange`) is not empty, joins each deposit address to
+/// its exchange's entity ([`deposit_sweep`]).
+pub fn cluster_with(graph: &Graph, exchanges: &BTreeSet<NodeId>) -> Clustering {
+    let mut c = Clustering::empty(exchanges);
+    c.extend(graph);
     c
 }

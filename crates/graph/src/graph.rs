@@ -238,6 +238,12 @@ impl Graph {
         self.segments.len()
     }
 
+    /// Each segment's header SHA-256, in manifest order: what a derived file (such as the
+    /// persisted clustering) records to prove it was computed from this graph.
+    pub fn segment_checksums(&self) -> Vec<[u8; 32]> {
+        self.segments.iter().map(|s| s.header.header_sha256).collect()
+    }
+
     /// Total bytes of the segment files.
     pub fn bytes(&self) -> u64 {
         self.segments.iter().map(Segment::file_len).sum()

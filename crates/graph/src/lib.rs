@@ -35,7 +35,9 @@
 //! # Ok::<(), floodgate_graph::GraphError>(())
 //! ```
 
+mod change;
 mod cluster;
+mod entities;
 mod error;
 mod exposure;
 mod graph;
@@ -44,7 +46,12 @@ mod path;
 mod segment;
 mod tags;
 
-pub use cluster::{cluster, looks_like_coinjoin, Clustering, EntityId, JoinStep, Merge};
+pub use change::{change_evidence, ChangeEvidence, ROUND_UNITS};
+pub use cluster::{
+    cluster, cluster_with, deposit_sweep, looks_like_coinjoin, AliasNote, Clustering, EntityId,
+    JoinRule, JoinStep, Merge, SWEEP_MAX_DELAY_SECS, SWEEP_MAX_TRANSFERS, SWEEP_MIN_PERCENT,
+};
+pub use entities::{open_clustering, update_clustering, ClusterUpdate, ENTITIES_FILE};
 pub use error::GraphError;
 pub use exposure::{
     entity_exposure, exposure, CategoryExposure, Direction, ExposureOptions, ExposureReport,

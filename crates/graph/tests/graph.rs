@@ -588,10 +588,10 @@ fn coinjoins_are_not_clustered_and_merges_keep_the_older_id() {
     assert_eq!(c.coinjoin_count(), 1);
     assert_eq!(c.entity_of(n(0)), c.entity_of(n(3)));
     assert_eq!(c.size_of(n(2)), 4);
-    let merges = c.merges();
+    let merges = c.merges(&g);
     assert_eq!(merges.len(), 1, "{merges:?}");
     assert_eq!(merges[0].kept, c.entity_of(n(0)));
-    assert_eq!(g.key(merges[0].tx), floodgate_graph::tx_key(Chain::Bitcoin, &Hash32([3; 32])));
+    assert_eq!(merges[0].tx, floodgate_graph::tx_key(Chain::Bitcoin, &Hash32([3; 32])));
     let why = c.why(&g, n(0), n(2)).unwrap();
     let txs: Vec<&str> = why.iter().map(|s| s.tx.as_str()).collect();
     assert_eq!(txs.len(), 3, "0-1 (tx 0), 1-3 (tx 3), 3-2 (tx 1): {why:?}");

@@ -17,6 +17,9 @@ use crate::config::Context;
 use crate::output::{self, Format, Tabular};
 
 mod tags;
+// Entities (persisted clustering, aliases, `why`, `entity`) live beside this file.
+#[path = "trace_entity.rs"]
+mod trace_entity;
 
 /// Trace funds: build the transaction graph from the transfer store, then ask how much of
 /// what reached an address came from risky sources (exposure) and which transfers connect
@@ -29,6 +32,7 @@ mod tags;
 
   floodgate trace why ADDRESS_A ADDRESS_B
   floodgate trace tags 0xd90e2f925da726b50c4ed8d0fb90ad053324f31b --etherscan combinedAccountLabels.json
+  floodgate trace entity E17 --change-heuristics
 
 Exit codes: 0 success; 1 `trace path` found no path, `trace why`: not one entity, or `trace tags`: no tag; 2 error (including an address that is
 not in the graph).")]
@@ -45,22 +49,14 @@ enum TraceCommand {
     Exposure(ExposureArgs),
     /// Shortest paths of funds from one address to another
     Path(PathArgs),
-    /// Why two addresses are one entity: the transactions whose co-spent inputs join them
-    Why(WhyArgs),
+    /// Why two addresses are one entity: the transactions (co-spends, deposit sweeps) that
+    /// join them
+    Why(trace_entity::WhyArgs),
+    /// An entity: members, first and last seen, tags, merge history, change evidence
+    Entity(trace_entity::EntityArgs),
     /// Attribution tags of an address, or of an entity E<n> (from its addresses); without a
     /// target, what every tag source loaded and skipped
     Tags(tags::TagsArgs),
-}
-
-#[derive(Debug, clap::Args)]
-struct WhyArgs {
-    /// An address
-    a: String,
-    /// Another address
-    b: String,
-    /// Output format (table or json)
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
 }
 
 #[derive(Debug, clap::Args)]
@@ -71,6 +67,10 @@ struct BuildArgs {
     /// Re-check every segment checksum after building
     #[arg(long)]
     verify: bool,
+    /// GraphSense TagPack file or directory (repeatable; <data dir>/tagpacks is always
+    /// read): its `exchange` wallets drive deposit-address clustering
+    #[arg(long, value_name = "PATH")]
+    tagpack: Vec<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -168,7 +168,8 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
         TraceCommand::Build(a) => build(a, ctx),
         TraceCommand::Exposure(a) => run_exposure(a, ctx),
         TraceCommand::Path(a) => run_path(a, ctx),
-        TraceCommand::Why(a) => run_why(a, ctx),
+        TraceCommand::Why(a) => trace_entity::run_why(a, ctx),
+        TraceCommand::Entity(a) => trace_entity::run_entity(a, ctx),
         TraceCommand::Tags(a) => tags::run(a, ctx),
     }
 }
@@ -234,8 +235,15 @@ fn build(args: BuildArgs, ctx: &Context) -> Result<ExitCode> {
     if args.verify {
         Graph::open(&dir)?.verify()?;
     }
+    let clustering = trace_entity::cluster_after_build(ctx, &dir, &args.tagpack)?;
     if args.format == Format::Json {
-        output::write_json(&report)?;
+        #[derive(Serialize)]
+        struct Built<'a> {
+            #[serde(flatten)]
+            graph: &'a floodgate_graph::BuildReport,
+            clustering: &'a trace_entity::ClusterSummary,
+        }
+        output::write_json(&Built { graph: &report, clustering: &clustering })?;
         return Ok(ExitCode::SUCCESS);
     }
     let per_edge = if report.edges > 0 { report.bytes as f64 / report.edges as f64 } else { 0.0 };
@@ -251,6 +259,7 @@ fn build(args: BuildArgs, ctx: &Context) -> Result<ExitCode> {
     for (chain, h) in &report.tips {
         rows.push(KeyValue { key: format!("{chain} tip"), value: h.to_string() });
     }
+    rows.extend(clustering.rows());
     output::write_rows(args.format, &rows)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -351,17 +360,30 @@ impl Tabular for ExposureRow {
 fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
     let graph = open_graph(ctx)?;
     // `E<n>`: a co-spend entity (see `trace why`); anything else: an address or node key.
-    let entity = args
-        .target
-        .strip_prefix('E')
-        .and_then(|n| n.parse::<u32>().ok())
-        .map(floodgate_graph::EntityId);
+    let entity = graph
+        .lookup(args.target.trim())
+        .is_none()
+        .then(|| floodgate_graph::EntityId::parse(&args.target))
+        .flatten();
     let target = match entity {
         Some(_) => None,
         None => Some(node_of(&graph, &args.target)?),
     };
     let tags = tags::load(ctx, &args.tagpack, args.ofac.as_deref(), &args.sources)?.tags;
-    let clusters = (args.cluster || entity.is_some()).then(|| floodgate_graph::cluster(&graph));
+    let clusters = (args.cluster || entity.is_some())
+        .then(|| trace_entity::clustering(&graph, &tags))
+        .transpose()?;
+    // An alias (the id of an entity that merged into another) resolves, and says so.
+    let entity = match (entity, &clusters) {
+        (Some(e), Some(c)) => {
+            let (e, note) = trace_entity::resolve_entity(ctx, &graph, c, e)?;
+            if let Some(note) = note {
+                trace_entity::say_alias(&note, args.format)?;
+            }
+            Some(e)
+        }
+        _ => entity,
+    };
     let resolved = match (&clusters, args.cluster) {
         (Some(c), true) => tags.resolve_entities(&graph, c),
         _ => tags.resolve(&graph),
@@ -518,58 +540,5 @@ fn run_path(args: PathArgs, ctx: &Context) -> Result<ExitCode> {
         tracing::warn!(target: "floodgate::trace", "no path from {} to {} within {} hops", args.from, args.to, args.max_hops);
         return Ok(ExitCode::from(1));
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(Serialize)]
-struct WhyRow {
-    entity: String,
-    step: usize,
-    a: String,
-    b: String,
-    tx: String,
-}
-
-impl Tabular for WhyRow {
-    fn headers() -> Vec<&'static str> {
-        vec!["entity", "step", "address", "co-spent with", "transaction"]
-    }
-    fn cells(&self) -> Vec<String> {
-        vec![
-            self.entity.clone(),
-            self.step.to_string(),
-            self.a.clone(),
-            self.b.clone(),
-            self.tx.clone(),
-        ]
-    }
-}
-
-fn run_why(args: WhyArgs, ctx: &Context) -> Result<ExitCode> {
-    let graph = open_graph(ctx)?;
-    let a = node_of(&graph, &args.a)?;
-    let b = node_of(&graph, &args.b)?;
-    let clusters = floodgate_graph::cluster(&graph);
-    let entity = clusters.entity_of(a).to_string();
-    let Some(steps) = clusters.why(&graph, a, b) else {
-        tracing::warn!(
-            target: "floodgate::trace",
-            "{} ({}) and {} ({}) are not one entity",
-            args.a,
-            clusters.entity_of(a),
-            args.b,
-            clusters.entity_of(b)
-        );
-        if matches!(args.format, Format::Json) {
-            output::write_json(&serde_json::Value::Null)?;
-        }
-        return Ok(ExitCode::from(1));
-    };
-    let rows: Vec<WhyRow> = steps
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| WhyRow { entity: entity.clone(), step: i + 1, a: s.a, b: s.b, tx: s.tx })
-        .collect();
-    output::write_rows(args.format, &rows)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -329,11 +329,11 @@ pub(super) fn run(args: TagsArgs, ctx: &Context) -> Result<ExitCode> {
         if n >= graph.node_count() {
             return Err(floodgate_graph::GraphError::NotInGraph { key: target.to_owned() }.into());
         }
-        let clusters = floodgate_graph::cluster(&graph);
-        // An alias (a merged entity's old id) resolves to the entity it joined.
-        let id = clusters.entity_of(floodgate_graph::NodeId(n));
-        if id != EntityId(n) {
-            tracing::info!(target: "floodgate::trace", "{target} is now part of {id}");
+        let clusters = super::trace_entity::clustering(&graph, &loaded.tags)?;
+        // An alias (a merged entity's old id) resolves to the entity it joined, and says so.
+        let (id, note) = super::trace_entity::resolve_entity(ctx, &graph, &clusters, EntityId(n))?;
+        if let Some(note) = note {
+            super::trace_entity::say_alias(&note, args.format)?;
         }
         let tags = loaded.tags.entity_tags(&graph, &clusters, id);
         let found = !tags.is_empty();
