@@ -486,7 +486,34 @@ impl Stream {
     }
 }
 
+/// Calls `f(neighbour, amount, time, rank)` for every transfer of the asset in the window
+/// into (`incoming`) or out of `n` whose neighbour passes `keep`, in storage order, without
+/// sorting: `rank` counts the earlier transfers alike in (neighbour, time, amount), as
+/// [`Side`] ranks them, so the transfer can be found at its other end.
+fn each_raw(
+    ctx: &Ctx<'_>,
+    n: NodeId,
+    incoming: bool,
+    keep: impl Fn(NodeId) -> bool,
+    mut f: impl FnMut(NodeId, U256, u32, u32),
+) {
+    let mut raw = Vec::new();
+    ctx.g.neighbours(n, incoming, ctx.asset, &mut raw);
+    let mut seen: FxHashMap<(NodeId, u32, U256), u32> = FxHashMap::default();
+    for (nb, a, t) in raw {
+        if !in_window(ctx, t) || !keep(nb) {
+            continue;
+        }
+        let r = seen.entry((nb, t, a)).or_insert(0);
+        f(nb, a, t, *r);
+        *r += 1;
+    }
+}
+
 /// TIHO exposure of the target set `members`.
+///
+/// Only nodes that carry traced value are sorted ([`TihoNode`]); the search and the nodes
+/// that receive nothing traced read their transfers unsorted.
 pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
     let backward = ctx.opts.direction == Direction::In;
     let set: FxHashSet<NodeId> = members.iter().copied().collect();
@@ -497,7 +524,7 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
         tiho_node(&mut cache, ctx, m);
     }
     let mut total = U256::ZERO;
-    // (neighbour, its key from the neighbour's side, amount)
+    // (neighbour, the transfer's key at the neighbour, amount)
     let mut seeds: Vec<(NodeId, EdgeKey, U256)> = Vec::new();
     for (m, i) in first_flows(ctx, members, |m| cache[&m].side(backward)) {
         let side = cache[&m].side(backward);
@@ -527,18 +554,24 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
             relax(nb, ctx.cost(nb), &mut dist, &mut queue);
         }
     }
+    let mut next: Vec<NodeId> = Vec::new();
     while let Some((n, h)) = queue.pop_front() {
         if dist.get(&n).is_some_and(|&d| d < h) || ctx.tags.contains_key(&n) {
             continue;
         }
-        let next: Vec<NodeId> = tiho_node(&mut cache, ctx, n)
-            .side(backward)
-            .flows
-            .iter()
-            .filter(|f| f.amount >= min)
-            .map(|f| f.nb)
-            .collect();
-        for m in next {
+        next.clear();
+        each_raw(
+            ctx,
+            n,
+            backward,
+            |_| true,
+            |m, a, _, _| {
+                if a >= min {
+                    next.push(m);
+                }
+            },
+        );
+        for &m in &next {
             relax(m, h + ctx.cost(m), &mut dist, &mut queue);
         }
     }
@@ -554,36 +587,57 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
     } else {
         nodes.sort_by_key(|&(n, d)| (d, 1 - tx_first(n), n));
     }
+    // Whether a transfer between `near` (at `d_near` hops) and `far`, one step farther from
+    // the target, lies on a shortest path.
+    let on_dag =
+        |d_near: u32, far: NodeId| dist.get(&far).is_some_and(|&d| d == d_near + ctx.cost(far));
     let mut accs: BTreeMap<Category, Acc> = BTreeMap::new();
     let mut attributed = U256::ZERO;
     if backward {
+        // Only non-empty streams are kept.
         let mut streams: FxHashMap<NodeId, Stream> = FxHashMap::default();
+        let mut ups: Vec<(NodeId, U256, u32, u32)> = Vec::new();
         for (u, du) in nodes {
+            ups.clear();
+            each_raw(
+                ctx,
+                u,
+                true,
+                |w| {
+                    !set.contains(&w)
+                        && (ctx.tags.contains_key(&w) || streams.contains_key(&w))
+                        && on_dag(du, w)
+                },
+                |w, a, t, r| {
+                    if a >= min {
+                        ups.push((w, a, t, r));
+                    }
+                },
+            );
+            if ups.is_empty() {
+                continue;
+            }
             let mut acc: BTreeMap<Label, U256> = BTreeMap::new();
-            let ins: Vec<(NodeId, EdgeKey, U256)> = {
-                let t = tiho_node(&mut cache, ctx, u);
-                (0..t.ins.flows.len())
-                    .map(|j| (t.ins.flows[j].nb, t.ins.key_from(j, u), t.ins.flows[j].amount))
-                    .collect()
-            };
-            for (w, key, a) in ins {
-                let Some(&dw) = dist.get(&w) else { continue };
-                if a < min || dw != du + ctx.cost(w) {
-                    continue;
-                }
+            for &(w, a, time, rank) in &ups {
                 if let Some(&c) = ctx.tags.get(&w) {
+                    let dw = dist.get(&w).copied().unwrap_or_default();
                     let e = acc.entry((dw, c, w)).or_insert(U256::ZERO);
                     *e = e.saturating_add(a);
                     continue;
                 }
-                let (Some(s), Some(tw)) = (streams.get(&w), cache.get(&w)) else { continue };
-                let Some(k) = tw.outs.find(&key) else { continue };
+                let tw = tiho_node(&mut cache, ctx, w);
+                let Some(s) = streams.get(&w) else { continue };
+                let Some(k) = tw.outs.find(&EdgeKey { nb: u, time, amount: a, rank }) else {
+                    continue;
+                };
                 s.window(tw.pos[k], a, |l, v| {
                     let e = acc.entry(l).or_insert(U256::ZERO);
                     *e = e.saturating_add(v);
                 });
             }
-            streams.insert(u, Stream::from_map(acc));
+            if !acc.is_empty() {
+                streams.insert(u, Stream::from_map(acc));
+            }
         }
         for (u, key, a) in seeds {
             if a < min || ctx.cost(u) > limit || set.contains(&u) {
@@ -594,21 +648,22 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
                 attributed = attributed.saturating_add(a);
                 continue;
             }
-            let (Some(s), Some(tu)) = (streams.get(&u), cache.get(&u)) else { continue };
-            let Some(k) = tu.outs.find(&key) else { continue };
+            if !streams.contains_key(&u) {
+                continue;
+            }
+            let tu = tiho_node(&mut cache, ctx, u);
+            let (Some(s), Some(k)) = (streams.get(&u), tu.outs.find(&key)) else { continue };
             s.window(tu.pos[k], a, |(h, c, src), v| {
                 accs.entry(c).or_default().add(src, v, h);
                 attributed = attributed.saturating_add(v);
             });
         }
     } else {
-        // The seeds as their receivers see them: value on these counts in full.
-        let mut seed_in: FxHashSet<(NodeId, usize)> = FxHashSet::default();
-        for &(v, key, _) in &seeds {
-            if let Some(j) = tiho_node(&mut cache, ctx, v).ins.find(&key) {
-                seed_in.insert((v, j));
-            }
-        }
+        // The seeds as their receivers see them (receiver, sender, time, amount, rank):
+        // value on these counts in full.
+        let seed_in: FxHashSet<(NodeId, NodeId, u32, U256, u32)> =
+            seeds.iter().map(|&(v, k, _)| (v, k.nb, k.time, k.amount, k.rank)).collect();
+        // Only non-zero tracked values are kept.
         let mut tracked: FxHashMap<NodeId, U256> = FxHashMap::default();
         let mut tagged_reached: Vec<(NodeId, u32)> =
             dist.iter().filter(|(n, _)| ctx.tags.contains_key(n)).map(|(&n, &d)| (n, d)).collect();
@@ -617,30 +672,35 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
                         dv: u32,
                         cache: &mut FxHashMap<NodeId, TihoNode>,
                         tracked: &FxHashMap<NodeId, U256>| {
-            let ins: Vec<(usize, NodeId, EdgeKey, U256)> = {
-                let t = tiho_node(cache, ctx, v);
-                (0..t.ins.flows.len())
-                    .map(|j| (j, t.ins.flows[j].nb, t.ins.key_from(j, v), t.ins.flows[j].amount))
-                    .collect()
-            };
+            let mut ups: Vec<(NodeId, U256, u32, u32)> = Vec::new();
+            each_raw(
+                ctx,
+                v,
+                true,
+                |u| {
+                    set.contains(&u)
+                        || (tracked.contains_key(&u)
+                            && dist.get(&u).is_some_and(|&du| dv == du + ctx.cost(v)))
+                },
+                |u, a, t, r| {
+                    if a >= min {
+                        ups.push((u, a, t, r));
+                    }
+                },
+            );
             let mut sum = U256::ZERO;
-            for (j, u, key, a) in ins {
-                if a < min {
-                    continue;
-                }
+            for (u, a, time, rank) in ups {
                 if set.contains(&u) {
-                    if seed_in.contains(&(v, j)) {
+                    if seed_in.contains(&(v, u, time, a, rank)) {
                         sum = sum.saturating_add(a);
                     }
                     continue;
                 }
-                let Some(&du) = dist.get(&u) else { continue };
-                if dv != du + ctx.cost(v) || ctx.tags.contains_key(&u) {
-                    continue;
-                }
                 let f = tracked.get(&u).copied().unwrap_or_default();
-                let Some(tu) = cache.get(&u) else { continue };
-                let Some(k) = tu.outs.find(&key) else { continue };
+                let tu = tiho_node(cache, ctx, u);
+                let Some(k) = tu.outs.find(&EdgeKey { nb: v, time, amount: a, rank }) else {
+                    continue;
+                };
                 // The tracked value fills u's highest transfers first: [0, f) of its order.
                 let p = tu.pos[k];
                 let hi = p.saturating_add(a).min(f);
@@ -652,15 +712,15 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
         };
         for (v, dv) in nodes {
             let t = value_in(v, dv, &mut cache, &tracked);
-            tracked.insert(v, t);
+            if !t.is_zero() {
+                tracked.insert(v, t);
+            }
         }
         for (v, dv) in tagged_reached {
             let t = value_in(v, dv, &mut cache, &tracked);
-            if let Some(&c) = ctx.tags.get(&v) {
-                if !t.is_zero() {
-                    accs.entry(c).or_default().add(v, t, dv);
-                    attributed = attributed.saturating_add(t);
-                }
+            if let (Some(&c), false) = (ctx.tags.get(&v), t.is_zero()) {
+                accs.entry(c).or_default().add(v, t, dv);
+                attributed = attributed.saturating_add(t);
             }
         }
     }
