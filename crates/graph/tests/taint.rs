@@ -594,6 +594,37 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Entity exposure under FIFO, LIFO and TIHO: a single-address entity has exactly its
+    /// address's exposure; any entity conserves value.
+    #[test]
+    fn entity_exposure_under_the_new_models(
+        w in world_strategy(),
+        (tagged, target, out, min, since, until) in query_strategy(),
+    ) {
+        let Some(c) = case(&w, &tagged, target) else { return Ok(()) };
+        let g = &c.built.g;
+        let clusters = floodgate_graph::cluster(g);
+        let e = clusters.entity_of(c.target);
+        let single = (0..g.node_count())
+            .filter(|&n| g.kind(NodeId(n)) == NodeKind::Address && clusters.entity_of(NodeId(n)) == e)
+            .count() == 1;
+        let direction = if out { Direction::Out } else { Direction::In };
+        for model in [TaintModel::Fifo, TaintModel::Lifo, TaintModel::Tiho] {
+            let o = opts(direction, model, MANY, min, since, until);
+            let ent = floodgate_graph::entity_exposure(g, &c.tags, &clusters, e, &o).unwrap().remove(0);
+            let eo = outcome(&ent);
+            prop_assert_eq!(eo.categories.values().sum::<u128>() + eo.untraced, eo.total, "{:?}", model);
+            if single {
+                let one = exposure(g, &c.tags, c.target, &o).unwrap().remove(0);
+                prop_assert_eq!(eo, outcome(&one), "{:?}", model);
+            }
+        }
+    }
+}
+
 /// The worked example of `docs/taint-models.md`: one transaction spends 3 from a sanctioned
 /// address S and then 7 from a clean address C, and pays A 6 then B 4.
 #[test]
