@@ -757,3 +757,32 @@ fn worked_example_one_address_over_time() {
     assert!(r.categories.is_empty(), "{r:?}");
     assert_eq!(r.untraced, Amount::from(4u64));
 }
+
+/// Regression (found by the simulation test): a transfer is never funded by itself. M sends
+/// itself 1 at t=100 with nothing in its queue (so those coins are of unknown origin), then
+/// receives 5 from scam S and sends P 5: under FIFO P gets the unknown 1 first and 4 of S's.
+#[test]
+fn a_transfer_never_funds_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let n = |b: &mut GraphBuilder<'_>, k: &str| b.node(k, NodeKind::Address).unwrap();
+    let (s, m, p) = (n(&mut b, "0xs"), n(&mut b, "0xm"), n(&mut b, "0xp"));
+    let e = |v: u64, t: i64| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(t),
+        asset: "ETH",
+        txid: Hash32([t as u8; 32]),
+        chain: Chain::Ethereum,
+    };
+    b.add_edge(m, m, &e(1, 100)).unwrap();
+    b.add_edge(s, m, &e(5, 101)).unwrap();
+    b.add_edge(m, p, &e(5, 102)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, Category::Scam)]);
+    let o = ExposureOptions { model: TaintModel::Fifo, ..Default::default() };
+    let r = exposure(&g, &tags, p, &o).unwrap().remove(0);
+    assert_eq!(r.categories[0].value, Amount::from(4u64), "{r:?}");
+    assert_eq!(r.untraced, Amount::from(1u64));
+}
