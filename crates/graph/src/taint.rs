@@ -355,6 +355,10 @@ pub(crate) fn order_exposure(ctx: &Ctx<'_>, members: &[NodeId], order: Order) ->
     let mut parts: Vec<(usize, U256, U256)> = Vec::new();
     while let Some(s) = work.pop() {
         let len = s.hi - s.lo;
+        if len.is_zero() {
+            // A zero-value transfer carries no coins (and must not set a category's hops).
+            continue;
+        }
         let h = s.hops + ctx.cost(s.node);
         if s.key.amount < min || h > ctx.opts.hops || set.contains(&s.node) {
             // Not followed: below the minimum, beyond the hop limit, or back at the target
@@ -644,8 +648,10 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
                 continue;
             }
             if let Some(&c) = ctx.tags.get(&u) {
-                accs.entry(c).or_default().add(u, a, ctx.cost(u));
-                attributed = attributed.saturating_add(a);
+                if !a.is_zero() {
+                    accs.entry(c).or_default().add(u, a, ctx.cost(u));
+                    attributed = attributed.saturating_add(a);
+                }
                 continue;
             }
             if !streams.contains_key(&u) {
