@@ -143,12 +143,13 @@ fn world_strategy() -> impl Strategy<Value = World> {
 enum Label {
     /// From outside the graph or window, below the minimum, or not followed.
     Unknown,
-    /// Sent by this tagged address.
-    Origin(u32),
+    /// Sent by this tagged address, so many hops ago (the address's own hop, plus one per
+    /// address passed since).
+    Origin(u32, u32),
     /// Sent by the target (direction `in`: a round trip, untraced).
     Target,
-    /// The target's sent value (direction `out`).
-    Tracked,
+    /// The target's sent value (direction `out`), after so many hops.
+    Tracked(u32),
 }
 
 struct Query<'a> {
@@ -159,6 +160,7 @@ struct Query<'a> {
     min: u128,
     since: Option<u32>,
     until: Option<u32>,
+    hops: u32,
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -171,7 +173,11 @@ struct Outcome {
 /// The naive per-coin simulation: every transfer in global time order; each node holds a
 /// queue of labelled runs; a transfer takes from the front (FIFO) or the back (LIFO), keeps
 /// the runs in queue order, and is topped up with unknown coins when the queue runs dry.
-fn simulate(w: &World, built: &Built, q: &Query<'_>) -> Outcome {
+/// Runs count the addresses they pass (a transaction node costs no hop). Returns the outcome
+/// and the direct (hop 1) value per category.
+fn simulate(w: &World, built: &Built, q: &Query<'_>) -> (Outcome, BTreeMap<Category, u128>) {
+    let mut direct: BTreeMap<Category, u128> = BTreeMap::new();
+    let cost = |k: &str| u32::from(k.starts_with("1addr"));
     let mut queues: HashMap<String, VecDeque<(Label, u128)>> = HashMap::new();
     let mut out = Outcome::default();
     let mut order: Vec<usize> = (0..w.events.len()).collect();
@@ -180,95 +186,113 @@ fn simulate(w: &World, built: &Built, q: &Query<'_>) -> Outcome {
     let tagged = |k: &str| -> Option<u32> {
         (0..8u32).find(|&i| addr(i) == k).filter(|i| q.tags.contains_key(i))
     };
-    let mut transfer = |u: &str, v: &str, a: u128, out: &mut Outcome| {
-        let qu = queues.entry(u.to_owned()).or_default();
-        let mut runs: Vec<(Label, u128)> = Vec::new();
-        let mut need = a;
-        while need > 0 {
-            let run = if q.fifo { qu.front_mut() } else { qu.back_mut() };
-            let Some(run) = run else { break };
-            let l = need.min(run.1);
-            runs.push((run.0, l));
-            run.1 -= l;
-            need -= l;
-            if run.1 == 0 {
-                if q.fifo {
-                    qu.pop_front();
-                } else {
-                    qu.pop_back();
-                }
-            }
-        }
-        if !q.fifo {
-            runs.reverse();
-        }
-        if need > 0 {
-            runs.push((Label::Unknown, need));
-        }
-        let relabel = |runs: &mut Vec<(Label, u128)>, to: Label| {
-            for r in runs.iter_mut() {
-                r.0 = to;
-            }
-        };
-        match q.direction {
-            Direction::In => {
-                if u == target {
-                    relabel(&mut runs, Label::Target);
-                } else if let Some(s) = tagged(u) {
-                    relabel(&mut runs, Label::Origin(s));
-                }
-                if a < q.min {
-                    relabel(&mut runs, Label::Unknown);
-                }
-                if v == target {
-                    out.total += a;
-                    for &(l, n) in &runs {
-                        match l {
-                            Label::Origin(s) => *out.categories.entry(q.tags[&s]).or_default() += n,
-                            _ => out.untraced += n,
-                        }
+    let mut transfer =
+        |u: &str, v: &str, a: u128, out: &mut Outcome, direct: &mut BTreeMap<Category, u128>| {
+            let qu = queues.entry(u.to_owned()).or_default();
+            let mut runs: Vec<(Label, u128)> = Vec::new();
+            let mut need = a;
+            while need > 0 {
+                let run = if q.fifo { qu.front_mut() } else { qu.back_mut() };
+                let Some(run) = run else { break };
+                let l = need.min(run.1);
+                runs.push((run.0, l));
+                run.1 -= l;
+                need -= l;
+                if run.1 == 0 {
+                    if q.fifo {
+                        qu.pop_front();
+                    } else {
+                        qu.pop_back();
                     }
                 }
             }
-            Direction::Out => {
-                if u == target {
-                    relabel(&mut runs, Label::Tracked);
-                    out.total += a;
+            if !q.fifo {
+                runs.reverse();
+            }
+            if need > 0 {
+                runs.push((Label::Unknown, need));
+            }
+            let relabel = |runs: &mut Vec<(Label, u128)>, to: Label| {
+                for r in runs.iter_mut() {
+                    r.0 = to;
                 }
-                if a < q.min {
-                    relabel(&mut runs, Label::Unknown);
+            };
+            match q.direction {
+                Direction::In => {
+                    if u == target {
+                        relabel(&mut runs, Label::Target);
+                    } else if let Some(s) = tagged(u) {
+                        relabel(&mut runs, Label::Origin(s, cost(u)));
+                    }
+                    if a < q.min {
+                        relabel(&mut runs, Label::Unknown);
+                    }
+                    if v == target {
+                        out.total += a;
+                        for &(l, n) in &runs {
+                            match l {
+                                Label::Origin(s, h) if h <= q.hops => {
+                                    *out.categories.entry(q.tags[&s]).or_default() += n;
+                                    if h <= 1 {
+                                        *direct.entry(q.tags[&s]).or_default() += n;
+                                    }
+                                }
+                                _ => out.untraced += n,
+                            }
+                        }
+                    } else {
+                        for r in runs.iter_mut() {
+                            if let Label::Origin(_, h) = &mut r.0 {
+                                *h += cost(v);
+                            }
+                        }
+                    }
                 }
-                if v == target {
-                    relabel(&mut runs, Label::Unknown);
-                } else if let Some(s) = tagged(v) {
+                Direction::Out => {
+                    if u == target {
+                        relabel(&mut runs, Label::Tracked(0));
+                        out.total += a;
+                    }
+                    if a < q.min {
+                        relabel(&mut runs, Label::Unknown);
+                    }
                     for r in runs.iter_mut() {
-                        if r.0 == Label::Tracked {
+                        let Label::Tracked(h) = r.0 else { continue };
+                        let h = h + cost(v);
+                        r.0 = Label::Tracked(h);
+                        if v == target || h > q.hops {
+                            r.0 = Label::Unknown;
+                        } else if let Some(s) = tagged(v) {
                             *out.categories.entry(q.tags[&s]).or_default() += r.1;
+                            if h <= 1 {
+                                *direct.entry(q.tags[&s]).or_default() += r.1;
+                            }
                             r.0 = Label::Unknown;
                         }
                     }
                 }
             }
-        }
-        queues.entry(v.to_owned()).or_default().extend(runs);
-    };
+            queues.entry(v.to_owned()).or_default().extend(runs);
+        };
     for j in order {
         let t = w.times[j];
         if q.since.is_some_and(|s| t < s) || q.until.is_some_and(|u| t > u) {
             continue;
         }
         match &w.events[j] {
-            Ev::Pay { from, to, amount } => transfer(&addr(*from), &addr(*to), *amount, &mut out),
+            Ev::Pay { from, to, amount } => {
+                transfer(&addr(*from), &addr(*to), *amount, &mut out, &mut direct)
+            }
             Ev::Tx { ins, outs } => {
                 let x = tx_node(j);
                 // A transaction node lists its inputs by sending node id (storage order).
                 let mut ins: Vec<(usize, &(u32, u128))> = ins.iter().enumerate().collect();
                 ins.sort_by_key(|(p, (a, _))| (built.ids[&addr(*a)], *p));
                 for (_, &(a, v)) in ins {
-                    transfer(&addr(a), &x, v, &mut out);
+                    transfer(&addr(a), &x, v, &mut out, &mut direct);
                 }
                 for &(a, v) in outs {
-                    transfer(&x, &addr(a), v, &mut out);
+                    transfer(&x, &addr(a), v, &mut out, &mut direct);
                 }
             }
         }
@@ -277,7 +301,8 @@ fn simulate(w: &World, built: &Built, q: &Query<'_>) -> Outcome {
         out.untraced = out.total - out.categories.values().sum::<u128>();
     }
     out.categories.retain(|_, v| *v > 0);
-    out
+    direct.retain(|_, v| *v > 0);
+    (out, direct)
 }
 
 /// The naive TIHO reference: fewest hops by plain relaxation, then the definition evaluated
@@ -523,19 +548,25 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// FIFO and LIFO exposure, in both directions, equal the naive per-coin simulation
-    /// exactly: value per category, untraced value and total.
+    /// exactly: value per category, its direct part, untraced value and total; with a hop
+    /// limit that binds (1-4) or not (40).
     #[test]
     fn fifo_and_lifo_equal_a_naive_per_coin_simulation(
         w in world_strategy(),
         (tagged, target, out, min, since, until) in query_strategy(),
+        hops in prop_oneof![1u32..5, Just(MANY)],
     ) {
         let Some(c) = case(&w, &tagged, target) else { return Ok(()) };
         let direction = if out { Direction::Out } else { Direction::In };
         for (fifo, model) in [(true, TaintModel::Fifo), (false, TaintModel::Lifo)] {
-            let q = Query { tags: &c.tags_raw, target, direction, fifo, min, since, until };
-            let want = simulate(&w, &c.built, &q);
-            let got = exposure(&c.built.g, &c.tags, c.target, &opts(direction, model, MANY, min, since, until)).unwrap();
+            let q = Query { tags: &c.tags_raw, target, direction, fifo, min, since, until, hops };
+            let (want, want_direct) = simulate(&w, &c.built, &q);
+            let got = exposure(&c.built.g, &c.tags, c.target, &opts(direction, model, hops, min, since, until)).unwrap();
             prop_assert_eq!(outcome(&got[0]), want, "{:?}", model);
+            let direct: BTreeMap<Category, u128> = got[0].categories.iter()
+                .filter(|x| !x.direct.is_zero())
+                .map(|x| (x.category, x.direct.to_u128().unwrap())).collect();
+            prop_assert_eq!(direct, want_direct, "{:?}", model);
         }
     }
 
@@ -548,7 +579,7 @@ proptest! {
     ) {
         let Some(c) = case(&w, &tagged, target) else { return Ok(()) };
         let direction = if out { Direction::Out } else { Direction::In };
-        let q = Query { tags: &c.tags_raw, target, direction, fifo: true, min, since, until };
+        let q = Query { tags: &c.tags_raw, target, direction, fifo: true, min, since, until, hops };
         let want = naive_tiho(&c.built, &q, hops);
         let got = exposure(&c.built.g, &c.tags, c.target, &opts(direction, TaintModel::Tiho, hops, min, since, until)).unwrap();
         prop_assert_eq!(outcome(&got[0]), want);
