@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use floodgate_graph::{
     exposure, Category, EdgeInput, ExposureOptions, Graph, GraphBuilder, NodeId, NodeKind,
+    TaintModel,
 };
 use floodgate_types::{Amount, Chain, Hash32};
 
@@ -166,6 +167,22 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+    // The order and TIHO models at 6 hops, same targets (no baseline: it implements
+    // haircut only).
+    let mut g = c.benchmark_group("exposure_models_6_hops");
+    g.sample_size(10);
+    for model in [TaintModel::Fifo, TaintModel::Lifo, TaintModel::Tiho] {
+        let opts =
+            ExposureOptions { hops: 6, model, asset: Some("ETH".into()), ..Default::default() };
+        let mut i = 0;
+        g.bench_function(BenchmarkId::new(format!("{model:?}").to_lowercase(), count), |b| {
+            b.iter(|| {
+                i = (i + 1) % targets.len();
+                exposure(&graph, &tags, targets[i], &opts).unwrap().len()
+            })
+        });
+    }
+    g.finish();
     let t = std::time::Instant::now();
     let reopened = Graph::open(dir.path()).unwrap();
     let open = t.elapsed();

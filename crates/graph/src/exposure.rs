@@ -1,6 +1,6 @@
 //! Exposure: how much of the value that reached (or left) a node came from (or went to)
 //! nodes of each risk category, directly or through intermediaries, under a taint model.
-//! Definitions (and why) in `docs/taxonomy.md#exposure`.
+//! Definitions (and why) in `docs/taint-models.md`; FIFO, LIFO and TIHO are in `taint.rs`.
 //!
 //! - **Hops.** One hop is one transfer between parties: arriving at an address costs 1,
 //!   passing through a UTXO transaction node costs 0 (so on Bitcoin the inputs of the
@@ -21,6 +21,7 @@ use ruint::aliases::{U256, U512};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use crate::taint::Order;
 use crate::{Category, Edge, Graph, GraphError, NodeId, NodeKind};
 
 /// Which way to trace.
@@ -41,6 +42,12 @@ pub enum TaintModel {
     Haircut,
     /// Any contact taints the whole transfer.
     Poison,
+    /// First in, first out: value leaves a node in the order it arrived.
+    Fifo,
+    /// Last in, first out: the newest value leaves a node first.
+    Lifo,
+    /// Taint in, highest out: tainted value goes to a node's largest transfers first.
+    Tiho,
 }
 
 /// What to compute.
@@ -125,8 +132,10 @@ pub struct ExposureReport {
     pub total: Amount,
     /// Per category with non-zero exposure, highest value first.
     pub categories: Vec<CategoryExposure>,
-    /// Haircut: value not attributed to any category (untagged origins, beyond the hop
-    /// limit, below the minimum amount, or rounding). Poison: zero.
+    /// Haircut, FIFO, LIFO, TIHO: value not attributed to any category (untagged origins,
+    /// beyond the hop limit, below the minimum amount, rounding; FIFO/LIFO/TIHO also value
+    /// from outside the graph or window, value still held, and round trips through the
+    /// target), so that `Σ category values + untraced = total`. Poison: zero.
     pub untraced: Amount,
 }
 
@@ -137,17 +146,17 @@ fn amt(v: U256) -> Amount {
     Amount::from_be_bytes(v.to_be_bytes::<32>())
 }
 
-struct Ctx<'a> {
-    g: &'a Graph,
-    tags: &'a HashMap<NodeId, Category>,
-    opts: &'a ExposureOptions,
-    asset: &'a str,
+pub(crate) struct Ctx<'a> {
+    pub(crate) g: &'a Graph,
+    pub(crate) tags: &'a HashMap<NodeId, Category>,
+    pub(crate) opts: &'a ExposureOptions,
+    pub(crate) asset: &'a str,
 }
 
 impl<'a> Ctx<'a> {
     /// Upstream edges of `n` that carry the asset inside the time window, as
     /// `(neighbour, amount)`.
-    fn upstream(&self, n: NodeId) -> Vec<(NodeId, U256)> {
+    pub(crate) fn upstream(&self, n: NodeId) -> Vec<(NodeId, U256)> {
         let mut v = Vec::new();
         let (since, until) = (self.opts.since, self.opts.until);
         let timed = since.is_some() || until.is_some();
@@ -161,7 +170,7 @@ impl<'a> Ctx<'a> {
         }
         v.into_iter().map(|(m, a, _)| (m, a)).collect()
     }
-    fn cost(&self, n: NodeId) -> u32 {
+    pub(crate) fn cost(&self, n: NodeId) -> u32 {
         match self.g.kind(n) {
             NodeKind::Address => 1,
             NodeKind::Transaction => 0,
@@ -170,7 +179,7 @@ impl<'a> Ctx<'a> {
 }
 
 #[derive(Default)]
-struct Acc {
+pub(crate) struct Acc {
     value: U256,
     direct: U256,
     min_hops: u32,
@@ -178,7 +187,7 @@ struct Acc {
 }
 
 impl Acc {
-    fn add(&mut self, node: NodeId, v: U256, hops: u32) {
+    pub(crate) fn add(&mut self, node: NodeId, v: U256, hops: u32) {
         if self.value.is_zero() && self.sources.is_empty() {
             self.min_hops = hops;
         }
@@ -280,10 +289,12 @@ fn exposure_internal(
     let mut out = Vec::new();
     for asset in &assets {
         let ctx = Ctx { g: graph, tags, opts, asset };
-        let first = first_edges(&ctx, members);
         let (total, accs, untraced) = match opts.model {
-            TaintModel::Haircut => haircut(&ctx, first),
-            TaintModel::Poison => poison(&ctx, first),
+            TaintModel::Haircut => haircut(&ctx, first_edges(&ctx, members)),
+            TaintModel::Poison => poison(&ctx, first_edges(&ctx, members)),
+            TaintModel::Fifo => crate::taint::order_exposure(&ctx, members, Order::Fifo),
+            TaintModel::Lifo => crate::taint::order_exposure(&ctx, members, Order::Lifo),
+            TaintModel::Tiho => crate::taint::tiho_exposure(&ctx, members),
         };
         let mut categories: Vec<CategoryExposure> = accs
             .into_iter()
@@ -342,7 +353,7 @@ fn ratio(a: U256, b: U256) -> f64 {
     to_f(a) / to_f(b)
 }
 
-type Result3 = (U256, BTreeMap<Category, Acc>, U256);
+pub(crate) type Result3 = (U256, BTreeMap<Category, Acc>, U256);
 
 /// The transfers through which value reached (or left) the target set: `(neighbour, amount)`.
 fn first_edges(ctx: &Ctx<'_>, members: &[NodeId]) -> Vec<(NodeId, U256)> {

@@ -10,7 +10,8 @@
 //! - Amounts are exact integers in base units (u64 inline, wider values in a side table);
 //!   never floats.
 //!
-//! File format: `docs/formats/graph.md`. Categories: `docs/taxonomy.md`.
+//! File format: `docs/formats/graph.md`. Categories: `docs/taxonomy.md`. Taint models (haircut,
+//! poison, FIFO, LIFO, TIHO): `docs/taint-models.md`.
 //!
 //! ```
 //! use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeKind};
@@ -45,6 +46,7 @@ mod keys;
 mod path;
 mod segment;
 mod tags;
+mod taint;
 
 pub use change::{change_evidence, ChangeEvidence, ROUND_UNITS};
 pub use cluster::{

@@ -90,6 +90,12 @@ enum ModelArg {
     Haircut,
     /// Any contact taints the whole transfer
     Poison,
+    /// First in, first out: value leaves an address or transaction in the order it arrived
+    Fifo,
+    /// Last in, first out: the newest value leaves first
+    Lifo,
+    /// Taint in, highest out: tainted value goes to the largest transfers first
+    Tiho,
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,7 +109,7 @@ struct ExposureArgs {
     /// Hop limit
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=64))]
     hops: u32,
-    /// Taint model
+    /// Taint model (definitions: docs/taint-models.md)
     #[arg(long, value_enum, default_value_t = ModelArg::Haircut)]
     model: ModelArg,
     /// Do not follow transfers below this amount (integer base units)
@@ -397,6 +403,9 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
         model: match args.model {
             ModelArg::Haircut => TaintModel::Haircut,
             ModelArg::Poison => TaintModel::Poison,
+            ModelArg::Fifo => TaintModel::Fifo,
+            ModelArg::Lifo => TaintModel::Lifo,
+            ModelArg::Tiho => TaintModel::Tiho,
         },
         min_amount: match &args.min_amount {
             Some(s) => Amount::parse_base_units(s).context("--min-amount")?,
@@ -449,7 +458,7 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
                 top_source: c.sources.first().map(|s| s.node.clone()).unwrap_or_default(),
             });
         }
-        if r.model == TaintModel::Haircut {
+        if r.model != TaintModel::Poison {
             let share = |v: Amount| match (v.to_u128(), r.total.to_u128()) {
                 (Some(v), Some(t)) if t > 0 => v as f64 / t as f64,
                 _ => 0.0,

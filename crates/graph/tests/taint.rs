@@ -1,0 +1,818 @@
+//! The FIFO, LIFO and TIHO taint models (`docs/taint-models.md`) against plain references:
+//! FIFO and LIFO equal a naive per-coin simulation in global time order, TIHO equals a naive
+//! recursive evaluation of its definition, `--hops 1` equals direct exposure and value is
+//! conserved for every model, and the worked examples of the docs hold.
+
+// In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::path::Path;
+
+use floodgate_graph::{
+    exposure, tx_key, Category, Direction, EdgeInput, ExposureOptions, ExposureReport, Graph,
+    GraphBuilder, NodeId, NodeKind, TaintModel,
+};
+use floodgate_types::{Amount, Chain, Hash32};
+use proptest::prelude::*;
+
+/// One event of a random world; every event has its own time.
+#[derive(Debug, Clone)]
+enum Ev {
+    /// An account-style transfer between two addresses (possibly the same).
+    Pay { from: u32, to: u32, amount: u128 },
+    /// A UTXO transaction: inputs (address, amount) into a transaction node, outputs
+    /// (address, amount) out of it. No inputs is a coinbase; outputs may exceed inputs.
+    Tx { ins: Vec<(u32, u128)>, outs: Vec<(u32, u128)> },
+}
+
+#[derive(Debug, Clone)]
+struct World {
+    events: Vec<Ev>,
+    /// The time of each event (distinct).
+    times: Vec<u32>,
+    /// Events before this index go in the first segment, the rest in a second one.
+    split: usize,
+}
+
+/// One edge as added to the graph, in add order.
+#[derive(Debug, Clone, Copy)]
+struct E {
+    src: NodeId,
+    dst: NodeId,
+    amount: u128,
+    time: u32,
+}
+
+fn addr(i: u32) -> String {
+    format!("1addr{i}")
+}
+
+fn tx_node(j: usize) -> String {
+    tx_key(Chain::Bitcoin, &Hash32([j as u8; 32]))
+}
+
+struct Built {
+    g: Graph,
+    ids: HashMap<String, NodeId>,
+    kinds: HashMap<NodeId, NodeKind>,
+    edges: Vec<E>,
+}
+
+fn build(dir: &Path, w: &World) -> Built {
+    let mut ids: HashMap<String, NodeId> = HashMap::new();
+    let mut kinds: HashMap<NodeId, NodeKind> = HashMap::new();
+    let mut edges = Vec::new();
+    let split = w.split.min(w.events.len());
+    for part in [0..split, split..w.events.len()] {
+        let base = Graph::open_or_empty(dir).unwrap();
+        let mut b = GraphBuilder::new(Some(&base));
+        let mut node = |b: &mut GraphBuilder<'_>, key: String, kind: NodeKind| {
+            let n = b.node(&key, kind).unwrap();
+            ids.insert(key, n);
+            kinds.insert(n, kind);
+            n
+        };
+        for j in part {
+            let time = w.times[j];
+            let mut add = |b: &mut GraphBuilder<'_>, src: NodeId, dst: NodeId, amount: u128| {
+                let e = EdgeInput {
+                    amount: Amount::from_base_units(amount),
+                    time: Some(i64::from(time)),
+                    asset: "BTC",
+                    txid: Hash32([j as u8; 32]),
+                    chain: Chain::Bitcoin,
+                };
+                b.add_edge(src, dst, &e).unwrap();
+                edges.push(E { src, dst, amount, time });
+            };
+            match &w.events[j] {
+                Ev::Pay { from, to, amount } => {
+                    let f = node(&mut b, addr(*from), NodeKind::Address);
+                    let t = node(&mut b, addr(*to), NodeKind::Address);
+                    add(&mut b, f, t, *amount);
+                }
+                Ev::Tx { ins, outs } => {
+                    let x = node(&mut b, tx_node(j), NodeKind::Transaction);
+                    for &(a, v) in ins {
+                        let a = node(&mut b, addr(a), NodeKind::Address);
+                        add(&mut b, a, x, v);
+                    }
+                    for &(a, v) in outs {
+                        let a = node(&mut b, addr(a), NodeKind::Address);
+                        add(&mut b, x, a, v);
+                    }
+                }
+            }
+        }
+        b.commit(&base, BTreeMap::new()).unwrap();
+    }
+    Built { g: Graph::open(dir).unwrap(), ids, kinds, edges }
+}
+
+fn world_strategy() -> impl Strategy<Value = World> {
+    (2u32..7, prop_oneof![3 => Just(1u128), 1 => Just(1u128 << 90)]).prop_flat_map(|(n, scale)| {
+        let amount = (1u128..12).prop_map(move |a| a * scale);
+        let leg = (0..n, amount.clone());
+        let ev = prop_oneof![
+            (0..n, 0..n, amount).prop_map(|(from, to, amount)| Ev::Pay { from, to, amount }),
+            (proptest::collection::vec(leg.clone(), 0..4), proptest::collection::vec(leg, 1..4))
+                .prop_map(|(ins, outs)| Ev::Tx { ins, outs }),
+        ];
+        proptest::collection::vec((ev, 0u32..1000), 1..16).prop_flat_map(|evs| {
+            let len = evs.len();
+            // Distinct times: rank the random keys (ties by index).
+            let mut order: Vec<usize> = (0..len).collect();
+            order.sort_by_key(|&i| (evs[i].1, i));
+            let mut times = vec![0u32; len];
+            for (r, &i) in order.iter().enumerate() {
+                times[i] = 1_000 + 10 * r as u32;
+            }
+            let events: Vec<Ev> = evs.into_iter().map(|(e, _)| e).collect();
+            (Just((events, times)), 0..=len).prop_map(|((events, times), split)| World {
+                events,
+                times,
+                split,
+            })
+        })
+    })
+}
+
+/// A label on a run of coins in the naive simulation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Label {
+    /// From outside the graph or window, below the minimum, or not followed.
+    Unknown,
+    /// Sent by this tagged address, so many hops ago (the address's own hop, plus one per
+    /// address passed since).
+    Origin(u32, u32),
+    /// Sent by the target (direction `in`: a round trip, untraced).
+    Target,
+    /// The target's sent value (direction `out`), after so many hops.
+    Tracked(u32),
+}
+
+struct Query<'a> {
+    tags: &'a HashMap<u32, Category>,
+    target: u32,
+    direction: Direction,
+    fifo: bool,
+    min: u128,
+    since: Option<u32>,
+    until: Option<u32>,
+    hops: u32,
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Outcome {
+    categories: BTreeMap<Category, u128>,
+    untraced: u128,
+    total: u128,
+}
+
+/// The naive per-coin simulation: every transfer in global time order; each node holds a
+/// queue of labelled runs; a transfer takes from the front (FIFO) or the back (LIFO), keeps
+/// the runs in queue order, and is topped up with unknown coins when the queue runs dry.
+/// Runs count the addresses they pass (a transaction node costs no hop). Returns the outcome
+/// and the direct (hop 1) value per category.
+fn simulate(w: &World, q: &Query<'_>) -> (Outcome, BTreeMap<Category, u128>) {
+    let mut direct: BTreeMap<Category, u128> = BTreeMap::new();
+    let cost = |k: &str| u32::from(k.starts_with("1addr"));
+    let mut queues: HashMap<String, VecDeque<(Label, u128)>> = HashMap::new();
+    let mut out = Outcome::default();
+    let mut order: Vec<usize> = (0..w.events.len()).collect();
+    order.sort_by_key(|&j| w.times[j]);
+    let target = addr(q.target);
+    let tagged = |k: &str| -> Option<u32> {
+        (0..8u32).find(|&i| addr(i) == k).filter(|i| q.tags.contains_key(i))
+    };
+    let mut transfer =
+        |u: &str, v: &str, a: u128, out: &mut Outcome, direct: &mut BTreeMap<Category, u128>| {
+            let qu = queues.entry(u.to_owned()).or_default();
+            let mut runs: Vec<(Label, u128)> = Vec::new();
+            let mut need = a;
+            while need > 0 {
+                let run = if q.fifo { qu.front_mut() } else { qu.back_mut() };
+                let Some(run) = run else { break };
+                let l = need.min(run.1);
+                runs.push((run.0, l));
+                run.1 -= l;
+                need -= l;
+                if run.1 == 0 {
+                    if q.fifo {
+                        qu.pop_front();
+                    } else {
+                        qu.pop_back();
+                    }
+                }
+            }
+            if !q.fifo {
+                runs.reverse();
+            }
+            if need > 0 {
+                runs.push((Label::Unknown, need));
+            }
+            let relabel = |runs: &mut Vec<(Label, u128)>, to: Label| {
+                for r in runs.iter_mut() {
+                    r.0 = to;
+                }
+            };
+            match q.direction {
+                Direction::In => {
+                    if u == target {
+                        relabel(&mut runs, Label::Target);
+                    } else if let Some(s) = tagged(u) {
+                        relabel(&mut runs, Label::Origin(s, cost(u)));
+                    }
+                    if a < q.min {
+                        relabel(&mut runs, Label::Unknown);
+                    }
+                    if v == target {
+                        out.total += a;
+                        for &(l, n) in &runs {
+                            match l {
+                                Label::Origin(s, h) if h <= q.hops => {
+                                    *out.categories.entry(q.tags[&s]).or_default() += n;
+                                    if h <= 1 {
+                                        *direct.entry(q.tags[&s]).or_default() += n;
+                                    }
+                                }
+                                _ => out.untraced += n,
+                            }
+                        }
+                    } else {
+                        for r in runs.iter_mut() {
+                            if let Label::Origin(_, h) = &mut r.0 {
+                                *h += cost(v);
+                            }
+                        }
+                    }
+                }
+                Direction::Out => {
+                    if u == target {
+                        relabel(&mut runs, Label::Tracked(0));
+                        out.total += a;
+                    }
+                    if a < q.min {
+                        relabel(&mut runs, Label::Unknown);
+                    }
+                    for r in runs.iter_mut() {
+                        let Label::Tracked(h) = r.0 else { continue };
+                        let h = h + cost(v);
+                        r.0 = Label::Tracked(h);
+                        if v == target || h > q.hops {
+                            r.0 = Label::Unknown;
+                        } else if let Some(s) = tagged(v) {
+                            *out.categories.entry(q.tags[&s]).or_default() += r.1;
+                            if h <= 1 {
+                                *direct.entry(q.tags[&s]).or_default() += r.1;
+                            }
+                            r.0 = Label::Unknown;
+                        }
+                    }
+                }
+            }
+            queues.entry(v.to_owned()).or_default().extend(runs);
+        };
+    for j in order {
+        let t = w.times[j];
+        if q.since.is_some_and(|s| t < s) || q.until.is_some_and(|u| t > u) {
+            continue;
+        }
+        match &w.events[j] {
+            Ev::Pay { from, to, amount } => {
+                transfer(&addr(*from), &addr(*to), *amount, &mut out, &mut direct)
+            }
+            Ev::Tx { ins, outs } => {
+                let x = tx_node(j);
+                // A transaction node lists its inputs in the order they were added: the
+                // transaction's input order (storage order).
+                for &(a, v) in ins {
+                    transfer(&addr(a), &x, v, &mut out, &mut direct);
+                }
+                for &(a, v) in outs {
+                    transfer(&x, &addr(a), v, &mut out, &mut direct);
+                }
+            }
+        }
+    }
+    if q.direction == Direction::Out {
+        out.untraced = out.total - out.categories.values().sum::<u128>();
+    }
+    out.categories.retain(|_, v| *v > 0);
+    direct.retain(|_, v| *v > 0);
+    (out, direct)
+}
+
+/// The naive TIHO reference: fewest hops by plain relaxation, then the definition evaluated
+/// recursively on the shortest-path edges.
+fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
+    let t = built.ids[&addr(q.target)];
+    let tags: HashMap<NodeId, Category> =
+        q.tags.iter().filter_map(|(a, c)| built.ids.get(&addr(*a)).map(|n| (*n, *c))).collect();
+    let es: Vec<E> = built
+        .edges
+        .iter()
+        .copied()
+        .filter(|e| q.since.is_none_or(|s| e.time >= s) && q.until.is_none_or(|u| e.time <= u))
+        .collect();
+    let cost = |n: NodeId| u32::from(built.kinds[&n] == NodeKind::Address);
+    let back = q.direction == Direction::In;
+    // (near, far): `near` is the end closer to the target.
+    let ends = |e: &E| if back { (e.dst, e.src) } else { (e.src, e.dst) };
+    let mut dist: HashMap<NodeId, u32> = HashMap::new();
+    for e in &es {
+        let (near, far) = ends(e);
+        if near == t && far != t && e.amount >= q.min && cost(far) <= hops {
+            dist.insert(far, cost(far));
+        }
+    }
+    loop {
+        let mut changed = false;
+        for e in &es {
+            let (near, far) = ends(e);
+            let Some(&dn) = dist.get(&near) else { continue };
+            if far == t || e.amount < q.min || tags.contains_key(&near) {
+                continue;
+            }
+            let h = dn + cost(far);
+            if h <= hops && dist.get(&far).is_none_or(|&d| h < d) {
+                dist.insert(far, h);
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    // Where edge `i` starts in its sender's highest-first order.
+    let pos = |i: usize| -> u128 {
+        let e = &es[i];
+        let mut outs: Vec<usize> = (0..es.len()).filter(|&k| es[k].src == e.src).collect();
+        outs.sort_by_key(|&k| (std::cmp::Reverse(es[k].amount), es[k].time, k));
+        outs.iter().take_while(|&&k| k != i).map(|&k| es[k].amount).sum()
+    };
+    let mut out = Outcome::default();
+    if back {
+        type Stream = BTreeMap<(u32, Category, NodeId), u128>;
+        // A plain recursive reference reads best with every input spelled out.
+        #[allow(clippy::too_many_arguments)]
+        fn stream(
+            u: NodeId,
+            es: &[E],
+            dist: &HashMap<NodeId, u32>,
+            tags: &HashMap<NodeId, Category>,
+            t: NodeId,
+            min: u128,
+            cost: &dyn Fn(NodeId) -> u32,
+            pos: &dyn Fn(usize) -> u128,
+            memo: &mut HashMap<NodeId, Stream>,
+        ) -> Stream {
+            if let Some(s) = memo.get(&u) {
+                return s.clone();
+            }
+            let mut s = Stream::new();
+            for (i, e) in es.iter().enumerate() {
+                if e.dst != u || e.src == t || e.amount < min {
+                    continue;
+                }
+                let w = e.src;
+                let Some(&dw) = dist.get(&w) else { continue };
+                if dw != dist[&u] + cost(w) {
+                    continue;
+                }
+                if let Some(&c) = tags.get(&w) {
+                    *s.entry((dw, c, w)).or_default() += e.amount;
+                    continue;
+                }
+                let sw = stream(w, es, dist, tags, t, min, cost, pos, memo);
+                window(&sw, pos(i), e.amount, &mut s);
+            }
+            memo.insert(u, s.clone());
+            s
+        }
+        fn window(
+            s: &BTreeMap<(u32, Category, NodeId), u128>,
+            p: u128,
+            a: u128,
+            into: &mut BTreeMap<(u32, Category, NodeId), u128>,
+        ) {
+            let mut at = 0u128;
+            for (l, v) in s {
+                let o = (p + a).min(at + v).saturating_sub(p.max(at));
+                if o > 0 {
+                    *into.entry(*l).or_default() += o;
+                }
+                at += v;
+            }
+        }
+        let mut memo = HashMap::new();
+        for (i, e) in es.iter().enumerate() {
+            if e.dst != t {
+                continue;
+            }
+            out.total += e.amount;
+            let u = e.src;
+            if e.amount < q.min || cost(u) > hops || u == t {
+                continue;
+            }
+            if let Some(&c) = tags.get(&u) {
+                *out.categories.entry(c).or_default() += e.amount;
+                continue;
+            }
+            let s = stream(u, &es, &dist, &tags, t, q.min, &cost, &pos, &mut memo);
+            let mut got = BTreeMap::new();
+            window(&s, pos(i), e.amount, &mut got);
+            for ((_, c, _), v) in got {
+                *out.categories.entry(c).or_default() += v;
+            }
+        }
+    } else {
+        // A plain recursive reference reads best with every input spelled out.
+        #[allow(clippy::too_many_arguments)]
+        fn tracked(
+            v: NodeId,
+            es: &[E],
+            dist: &HashMap<NodeId, u32>,
+            tags: &HashMap<NodeId, Category>,
+            t: NodeId,
+            min: u128,
+            cost: &dyn Fn(NodeId) -> u32,
+            pos: &dyn Fn(usize) -> u128,
+            memo: &mut HashMap<NodeId, u128>,
+        ) -> u128 {
+            if let Some(&x) = memo.get(&v) {
+                return x;
+            }
+            let mut sum = 0;
+            for (i, e) in es.iter().enumerate() {
+                if e.dst != v || e.amount < min {
+                    continue;
+                }
+                if e.src == t {
+                    sum += e.amount;
+                    continue;
+                }
+                let u = e.src;
+                let Some(&du) = dist.get(&u) else { continue };
+                if dist[&v] != du + cost(v) || tags.contains_key(&u) {
+                    continue;
+                }
+                let f = tracked(u, es, dist, tags, t, min, cost, pos, memo);
+                let p = pos(i);
+                sum += (p + e.amount).min(f).saturating_sub(p);
+            }
+            memo.insert(v, sum);
+            sum
+        }
+        out.total = es.iter().filter(|e| e.src == t).map(|e| e.amount).sum();
+        let mut memo = HashMap::new();
+        for &v in dist.keys() {
+            if let Some(&c) = tags.get(&v) {
+                let x = tracked(v, &es, &dist, &tags, t, q.min, &cost, &pos, &mut memo);
+                *out.categories.entry(c).or_default() += x;
+            }
+        }
+    }
+    out.untraced = out.total - out.categories.values().sum::<u128>();
+    out.categories.retain(|_, v| *v > 0);
+    out
+}
+
+fn outcome(r: &ExposureReport) -> Outcome {
+    Outcome {
+        categories: r.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect(),
+        untraced: r.untraced.to_u128().unwrap(),
+        total: r.total.to_u128().unwrap(),
+    }
+}
+
+const CATS: [Category; 3] = [Category::Sanctioned, Category::Scam, Category::Exchange];
+
+/// A random query: tags, target, direction, minimum and window.
+fn query_strategy(
+) -> impl Strategy<Value = (BTreeMap<u32, usize>, u32, bool, u128, Option<u32>, Option<u32>)> {
+    (
+        proptest::collection::btree_map(0u32..7, 0usize..3, 1..5),
+        0u32..7,
+        any::<bool>(),
+        prop_oneof![3 => Just(0u128), 1 => 1u128..30],
+        prop_oneof![3 => Just(None), 1 => (1_000u32..1_160).prop_map(Some)],
+        prop_oneof![3 => Just(None), 1 => (1_000u32..1_160).prop_map(Some)],
+    )
+}
+
+struct Case {
+    _dir: tempfile::TempDir,
+    built: Built,
+    tags_raw: HashMap<u32, Category>,
+    tags: HashMap<NodeId, Category>,
+    target: NodeId,
+}
+
+fn case(w: &World, tagged: &BTreeMap<u32, usize>, target: u32) -> Option<Case> {
+    let dir = tempfile::tempdir().unwrap();
+    let built = build(dir.path(), w);
+    let target = *built.ids.get(&addr(target))?;
+    let tags_raw: HashMap<u32, Category> = tagged.iter().map(|(a, c)| (*a, CATS[*c])).collect();
+    let tags =
+        tags_raw.iter().filter_map(|(a, c)| built.ids.get(&addr(*a)).map(|n| (*n, *c))).collect();
+    Some(Case { _dir: dir, built, tags_raw, tags, target })
+}
+
+fn opts(
+    direction: Direction,
+    model: TaintModel,
+    hops: u32,
+    min: u128,
+    since: Option<u32>,
+    until: Option<u32>,
+) -> ExposureOptions {
+    ExposureOptions {
+        direction,
+        hops,
+        model,
+        min_amount: Amount::from_base_units(min),
+        since: since.map(i64::from),
+        until: until.map(i64::from),
+        asset: Some("BTC".into()),
+    }
+}
+
+/// Enough hops never to bind on these worlds (a coin visits an address at most once per
+/// event, and there are fewer than 16 events).
+const MANY: u32 = 40;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// FIFO and LIFO exposure, in both directions, equal the naive per-coin simulation
+    /// exactly: value per category, its direct part, untraced value and total; with a hop
+    /// limit that binds (1-4) or not (40).
+    #[test]
+    fn fifo_and_lifo_equal_a_naive_per_coin_simulation(
+        w in world_strategy(),
+        (tagged, target, out, min, since, until) in query_strategy(),
+        hops in prop_oneof![1u32..5, Just(MANY)],
+    ) {
+        let Some(c) = case(&w, &tagged, target) else { return Ok(()) };
+        let direction = if out { Direction::Out } else { Direction::In };
+        for (fifo, model) in [(true, TaintModel::Fifo), (false, TaintModel::Lifo)] {
+            let q = Query { tags: &c.tags_raw, target, direction, fifo, min, since, until, hops };
+            let (want, want_direct) = simulate(&w, &q);
+            let got = exposure(&c.built.g, &c.tags, c.target, &opts(direction, model, hops, min, since, until)).unwrap();
+            prop_assert_eq!(outcome(&got[0]), want, "{:?}", model);
+            let direct: BTreeMap<Category, u128> = got[0].categories.iter()
+                .filter(|x| !x.direct.is_zero())
+                .map(|x| (x.category, x.direct.to_u128().unwrap())).collect();
+            prop_assert_eq!(direct, want_direct, "{:?}", model);
+        }
+    }
+
+    /// TIHO equals its naive recursive reference, in both directions and at any hop limit.
+    #[test]
+    fn tiho_equals_a_naive_reference(
+        w in world_strategy(),
+        (tagged, target, out, min, since, until) in query_strategy(),
+        hops in 1u32..5,
+    ) {
+        let Some(c) = case(&w, &tagged, target) else { return Ok(()) };
+        let direction = if out { Direction::Out } else { Direction::In };
+        let q = Query { tags: &c.tags_raw, target, direction, fifo: true, min, since, until, hops };
+        let want = naive_tiho(&c.built, &q, hops);
+        let got = exposure(&c.built.g, &c.tags, c.target, &opts(direction, TaintModel::Tiho, hops, min, since, until)).unwrap();
+        prop_assert_eq!(outcome(&got[0]), want);
+    }
+
+    /// For every model and direction: `--hops 1` finds exactly the direct exposure of a
+    /// deeper trace (nothing indirect); value is conserved (Σ categories + untraced = total;
+    /// poison, which exposes a transfer in full to every category, never exceeds the total);
+    /// and no category gets more than it sent.
+    #[test]
+    fn hops_1_is_direct_exposure_and_value_is_conserved(
+        w in world_strategy(),
+        (tagged, target, out, min, since, until) in query_strategy(),
+        hops in 2u32..6,
+    ) {
+        let Some(c) = case(&w, &tagged, target) else { return Ok(()) };
+        let direction = if out { Direction::Out } else { Direction::In };
+        for model in [TaintModel::Haircut, TaintModel::Poison, TaintModel::Fifo, TaintModel::Lifo, TaintModel::Tiho] {
+            let deep = exposure(&c.built.g, &c.tags, c.target, &opts(direction, model, hops, min, since, until)).unwrap().remove(0);
+            let one = exposure(&c.built.g, &c.tags, c.target, &opts(direction, model, 1, min, since, until)).unwrap().remove(0);
+            let direct: BTreeMap<Category, u128> = deep.categories.iter()
+                .filter(|x| !x.direct.is_zero())
+                .map(|x| (x.category, x.direct.to_u128().unwrap())).collect();
+            let at_one: BTreeMap<Category, u128> = one.categories.iter()
+                .map(|x| (x.category, x.value.to_u128().unwrap())).collect();
+            prop_assert_eq!(&at_one, &direct, "{:?}", model);
+            for x in &one.categories {
+                prop_assert!(x.indirect.is_zero() && x.min_hops <= 1, "{:?} {:?}", model, x);
+            }
+            for r in [&deep, &one] {
+                let o = outcome(r);
+                if model == TaintModel::Poison {
+                    prop_assert!(o.categories.values().all(|v| *v <= o.total), "{:?}", o);
+                } else {
+                    prop_assert_eq!(o.categories.values().sum::<u128>() + o.untraced, o.total, "{:?}", model);
+                }
+                for x in &r.categories {
+                    let evidence = x.sources.iter().fold(Amount::ZERO, |s, y| s.checked_add(y.value).unwrap());
+                    prop_assert!(!x.sources.is_empty() && evidence <= x.value, "{:?} {:?}", model, x);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Entity exposure under FIFO, LIFO and TIHO: a single-address entity has exactly its
+    /// address's exposure; any entity conserves value.
+    #[test]
+    fn entity_exposure_under_the_new_models(
+        w in world_strategy(),
+        (tagged, target, out, min, since, until) in query_strategy(),
+    ) {
+        let Some(c) = case(&w, &tagged, target) else { return Ok(()) };
+        let g = &c.built.g;
+        let clusters = floodgate_graph::cluster(g);
+        let e = clusters.entity_of(c.target);
+        let single = (0..g.node_count())
+            .filter(|&n| g.kind(NodeId(n)) == NodeKind::Address && clusters.entity_of(NodeId(n)) == e)
+            .count() == 1;
+        let direction = if out { Direction::Out } else { Direction::In };
+        for model in [TaintModel::Fifo, TaintModel::Lifo, TaintModel::Tiho] {
+            let o = opts(direction, model, MANY, min, since, until);
+            let ent = floodgate_graph::entity_exposure(g, &c.tags, &clusters, e, &o).unwrap().remove(0);
+            let eo = outcome(&ent);
+            prop_assert_eq!(eo.categories.values().sum::<u128>() + eo.untraced, eo.total, "{:?}", model);
+            if single {
+                let one = exposure(g, &c.tags, c.target, &o).unwrap().remove(0);
+                prop_assert_eq!(eo, outcome(&one), "{:?}", model);
+            }
+        }
+    }
+}
+
+/// The worked example of `docs/taint-models.md`: one transaction spends 3 from a sanctioned
+/// address S and then 7 from a clean address C, and pays A 6 then B 4.
+#[test]
+fn worked_example_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let txid = Hash32([1; 32]);
+    let s = b.node("1S", NodeKind::Address).unwrap();
+    let c = b.node("1C", NodeKind::Address).unwrap();
+    let x = b.node(&tx_key(Chain::Bitcoin, &txid), NodeKind::Transaction).unwrap();
+    let a = b.node("1A", NodeKind::Address).unwrap();
+    let bb = b.node("1B", NodeKind::Address).unwrap();
+    let e = |v: u64| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(1_300_000_000),
+        asset: "BTC",
+        txid,
+        chain: Chain::Bitcoin,
+    };
+    b.add_edge(s, x, &e(3)).unwrap();
+    b.add_edge(c, x, &e(7)).unwrap();
+    b.add_edge(x, a, &e(6)).unwrap();
+    b.add_edge(x, bb, &e(4)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, Category::Sanctioned)]);
+    let sanctioned = |target: NodeId, model: TaintModel| -> (u64, u64) {
+        let o = ExposureOptions { model, ..ExposureOptions::default() };
+        let r = exposure(&g, &tags, target, &o).unwrap().remove(0);
+        let v = r.categories.iter().find(|x| x.category == Category::Sanctioned);
+        if let Some(v) = v {
+            assert_eq!(v.sources[0].node, "1S", "the evidence names the source");
+            assert_eq!(v.min_hops, 1);
+        }
+        (v.map_or(0, |v| v.value.to_u128().unwrap() as u64), r.untraced.to_u128().unwrap() as u64)
+    };
+    // FIFO: A (first output) takes the first 6 coins: S's 3, then 3 of C's.
+    assert_eq!(sanctioned(a, TaintModel::Fifo), (3, 3));
+    assert_eq!(sanctioned(bb, TaintModel::Fifo), (0, 4));
+    // LIFO: A takes the last 6 coins (all C's); B the 4 before them: 3 of S's and 1 of C's.
+    assert_eq!(sanctioned(a, TaintModel::Lifo), (0, 6));
+    assert_eq!(sanctioned(bb, TaintModel::Lifo), (3, 1));
+    // TIHO: the 3 tainted go to the highest output, A.
+    assert_eq!(sanctioned(a, TaintModel::Tiho), (3, 3));
+    assert_eq!(sanctioned(bb, TaintModel::Tiho), (0, 4));
+    // Haircut for comparison: 6 × 3/10 = 1.8, floored; 4 × 3/10 = 1.2, floored.
+    assert_eq!(sanctioned(a, TaintModel::Haircut), (1, 5));
+    assert_eq!(sanctioned(bb, TaintModel::Haircut), (1, 3));
+    // Direction out from S: its 3 went to A (FIFO, TIHO) or B (LIFO); nothing is tagged
+    // there, so it is untraced, and the total is S's 3.
+    let out = ExposureOptions {
+        direction: Direction::Out,
+        model: TaintModel::Lifo,
+        ..Default::default()
+    };
+    let tags_b = HashMap::from([(bb, Category::Exchange)]);
+    let r = exposure(&g, &tags_b, s, &out).unwrap().remove(0);
+    assert_eq!(r.total, Amount::from(3u64));
+    assert_eq!(r.categories[0].category, Category::Exchange);
+    assert_eq!(r.categories[0].value, Amount::from(3u64), "{r:?}");
+    let fifo =
+        exposure(&g, &tags_b, s, &ExposureOptions { model: TaintModel::Fifo, ..out.clone() })
+            .unwrap()
+            .remove(0);
+    assert!(fifo.categories.is_empty(), "{fifo:?}");
+    assert_eq!(fifo.untraced, Amount::from(3u64));
+}
+
+/// An address receives 5 (from tagged S, t=1) then 5 (from clean C, t=2) and sends 4 (t=3)
+/// then 6 (t=4). FIFO: the 4 is all S's, the 6 is 1 of S's and 5 of C's. LIFO: the 4 is C's,
+/// the 6 is C's last 1 and S's 5. A transfer sent before value arrived is untraced.
+#[test]
+fn worked_example_one_address_over_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let n = |b: &mut GraphBuilder<'_>, k: &str| b.node(k, NodeKind::Address).unwrap();
+    let (s, c, m, p, q, early) = (
+        n(&mut b, "0xs"),
+        n(&mut b, "0xc"),
+        n(&mut b, "0xm"),
+        n(&mut b, "0xp"),
+        n(&mut b, "0xq"),
+        n(&mut b, "0xe"),
+    );
+    let e = |v: u64, t: i64| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(t),
+        asset: "ETH",
+        txid: Hash32([t as u8; 32]),
+        chain: Chain::Ethereum,
+    };
+    b.add_edge(m, early, &e(2, 100)).unwrap();
+    b.add_edge(s, m, &e(5, 101)).unwrap();
+    b.add_edge(c, m, &e(5, 102)).unwrap();
+    b.add_edge(m, p, &e(4, 103)).unwrap();
+    b.add_edge(m, q, &e(6, 104)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, Category::Scam)]);
+    let scam = |target: NodeId, model: TaintModel| -> u64 {
+        let o = ExposureOptions { model, ..ExposureOptions::default() };
+        let r = exposure(&g, &tags, target, &o).unwrap().remove(0);
+        let v = r.categories.iter().find(|x| x.category == Category::Scam);
+        v.map_or(0, |v| {
+            assert_eq!(v.min_hops, 2, "S is two hops from the receivers");
+            assert_eq!(v.indirect, v.value);
+            v.value.to_u128().unwrap() as u64
+        })
+    };
+    assert_eq!((scam(p, TaintModel::Fifo), scam(q, TaintModel::Fifo)), (4, 1));
+    assert_eq!((scam(p, TaintModel::Lifo), scam(q, TaintModel::Lifo)), (0, 5));
+    // TIHO ignores order within an address: S's 5 go to the largest transfer (6) first.
+    assert_eq!((scam(p, TaintModel::Tiho), scam(q, TaintModel::Tiho)), (0, 5));
+    // The 2 sent at t=100, before anything arrived, is untraced under FIFO and LIFO.
+    let r = exposure(
+        &g,
+        &tags,
+        early,
+        &ExposureOptions { model: TaintModel::Fifo, ..Default::default() },
+    )
+    .unwrap()
+    .remove(0);
+    assert!(r.categories.is_empty());
+    assert_eq!(r.untraced, Amount::from(2u64));
+    // The window drops the transfer from S: FIFO then finds nothing of S in what P got.
+    let w = ExposureOptions { model: TaintModel::Fifo, since: Some(102), ..Default::default() };
+    let r = exposure(&g, &tags, p, &w).unwrap().remove(0);
+    assert!(r.categories.is_empty(), "{r:?}");
+    assert_eq!(r.untraced, Amount::from(4u64));
+}
+
+/// Regression (found by the simulation test): a transfer is never funded by itself. M sends
+/// itself 1 at t=100 with nothing in its queue (so those coins are of unknown origin), then
+/// receives 5 from scam S and sends P 5: under FIFO P gets the unknown 1 first and 4 of S's.
+#[test]
+fn a_transfer_never_funds_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let n = |b: &mut GraphBuilder<'_>, k: &str| b.node(k, NodeKind::Address).unwrap();
+    let (s, m, p) = (n(&mut b, "0xs"), n(&mut b, "0xm"), n(&mut b, "0xp"));
+    let e = |v: u64, t: i64| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(t),
+        asset: "ETH",
+        txid: Hash32([t as u8; 32]),
+        chain: Chain::Ethereum,
+    };
+    b.add_edge(m, m, &e(1, 100)).unwrap();
+    b.add_edge(s, m, &e(5, 101)).unwrap();
+    b.add_edge(m, p, &e(5, 102)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, Category::Scam)]);
+    let o = ExposureOptions { model: TaintModel::Fifo, ..Default::default() };
+    let r = exposure(&g, &tags, p, &o).unwrap().remove(0);
+    assert_eq!(r.categories[0].value, Amount::from(4u64), "{r:?}");
+    assert_eq!(r.untraced, Amount::from(1u64));
+}
