@@ -151,6 +151,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) tags: &'a HashMap<NodeId, Category>,
     pub(crate) opts: &'a ExposureOptions,
     pub(crate) asset: &'a str,
+    /// The target's own nodes: value that comes back to them (a round trip, a change output)
+    /// is not followed again, so no coin is counted twice.
+    pub(crate) members: &'a rustc_hash::FxHashSet<NodeId>,
 }
 
 impl<'a> Ctx<'a> {
@@ -287,8 +290,9 @@ fn exposure_internal(
         }
     };
     let mut out = Vec::new();
+    let member_set: rustc_hash::FxHashSet<NodeId> = members.iter().copied().collect();
     for asset in &assets {
-        let ctx = Ctx { g: graph, tags, opts, asset };
+        let ctx = Ctx { g: graph, tags, opts, asset, members: &member_set };
         let (total, accs, untraced) = match opts.model {
             TaintModel::Haircut => haircut(&ctx, first_edges(&ctx, members)),
             TaintModel::Poison => poison(&ctx, first_edges(&ctx, members)),
@@ -412,7 +416,8 @@ fn haircut(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
             let mut passed = U256::ZERO;
             for (m, a) in ups {
                 let h = hops + ctx.cost(m);
-                if h > ctx.opts.hops || a < u(ctx.opts.min_amount) {
+                // Value back at the target is untraced (counted in `f - passed`).
+                if h > ctx.opts.hops || a < u(ctx.opts.min_amount) || ctx.members.contains(&m) {
                     continue;
                 }
                 let part = share(f, a, d);
@@ -472,6 +477,9 @@ fn reach(ctx: &Ctx<'_>, start: NodeId, h0: u32) -> Vec<(Category, NodeId, u32)> 
             continue;
         }
         for (m, a) in ctx.upstream(n) {
+            if ctx.members.contains(&m) {
+                continue;
+            }
             let cost = ctx.cost(m);
             let hm = h + cost;
             if hm > ctx.opts.hops || a < u(ctx.opts.min_amount) {

@@ -386,12 +386,15 @@ mod tests {
             "1A1zP1eP5QGefi2DMPTfTL5SLmv7Divf0a",
         ] {
             let mut want = [0u8; 25];
-            let reference = bs58::decode(k).with_check(None).into_vec().ok().filter(|v| v.len() == 21).map(|v| {
-                want[..21].copy_from_slice(&v);
-                let sum = Sha256::digest(Sha256::digest(&v));
-                want[21..].copy_from_slice(&sum[..4]);
-                want
-            });
+            let reference =
+                bs58::decode(k).with_check(None).into_vec().ok().filter(|v| v.len() == 21).map(
+                    |v| {
+                        want[..21].copy_from_slice(&v);
+                        let sum = Sha256::digest(Sha256::digest(&v));
+                        want[21..].copy_from_slice(&sum[..4]);
+                        want
+                    },
+                );
             assert_eq!(base58_25(k), reference, "{k}");
         }
     }

@@ -197,6 +197,10 @@ fn naive_haircut(
             let d: u128 = u.iter().map(|e| e.1).sum();
             let mut passed = 0;
             for (m, a) in u {
+                // Value back at the target (after the first step) is untraced.
+                if step > 0 && m == target {
+                    continue;
+                }
                 // Amounts here are below 2^20 and flows below 2^25: no overflow.
                 let part = f * a / d;
                 passed += part;
@@ -721,4 +725,31 @@ fn entity_exposure_leaves_out_the_entitys_own_spends() {
         &opts
     )
     .is_err());
+}
+
+#[test]
+fn value_that_comes_back_to_the_target_is_not_followed_again() {
+    // 0 pays 1000 to 1; 1 returns 900 to 0 and pays 100 to 2 (tagged). Going out from 0,
+    // only 100 reached the scam: the 900 that came back is untraced, not sent round again.
+    let dir = tempfile::tempdir().unwrap();
+    let edges: Vec<RawEdge> =
+        vec![(0, 1, 1000, 10, 0, 1), (1, 0, 900, 20, 0, 2), (1, 2, 100, 20, 0, 3)];
+    let (g, ids) = build(dir.path(), 3, &edges, 3);
+    let tags = HashMap::from([(ids[2], Category::Scam)]);
+    for model in [TaintModel::Haircut, TaintModel::Poison] {
+        let opts = ExposureOptions {
+            direction: Direction::Out,
+            hops: 6,
+            model,
+            asset: Some("ETH".into()),
+            ..Default::default()
+        };
+        let r = &exposure(&g, &tags, ids[0], &opts).unwrap()[0];
+        assert_eq!(r.total, Amount::from(1000u64), "{model:?}: {r:?}");
+        let scam = r.categories.iter().find(|c| c.category == Category::Scam).unwrap();
+        if model == TaintModel::Haircut {
+            assert_eq!(scam.value, Amount::from(100u64), "{r:?}");
+            assert_eq!(r.untraced, Amount::from(900u64), "{r:?}");
+        }
+    }
 }
