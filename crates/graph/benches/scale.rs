@@ -41,15 +41,16 @@ fn pct(v: &mut [Duration], p: f64) -> Duration {
 }
 
 /// The baseline: the same haircut rules (transaction nodes cost no hop, tagged nodes end the
-/// trace, integer floor division) over `HashMap<node, Vec<(neighbour, amount)>>`.
+/// trace, value back at the target is untraced, integer floor division) over
+/// `HashMap<node, Vec<(neighbour, amount)>>`.
 fn baseline_haircut(
     up: &FxHashMap<u32, Vec<(u32, u64)>>,
-    is_tx: &[bool],
+    first_tx: u32,
     tags: &FxHashMap<u32, Category>,
     target: u32,
     hops: u32,
 ) -> u128 {
-    let cost = |n: u32| u32::from(!is_tx[n as usize]);
+    let cost = |n: u32| u32::from(n < first_tx);
     let mut frontier: FxHashMap<(u32, u32), u128> = FxHashMap::default();
     for &(m, a) in up.get(&target).map_or(&[][..], |v| v) {
         if cost(m) <= hops {
@@ -71,7 +72,7 @@ fn baseline_haircut(
             let d: u128 = ups.iter().map(|e| u128::from(e.1)).sum();
             for &(m, a) in ups {
                 let hm = h + cost(m);
-                if hm <= hops && d > 0 {
+                if hm <= hops && d > 0 && m != target {
                     *next.entry((m, hm)).or_default() += f * u128::from(a) / d;
                 }
             }
@@ -84,163 +85,217 @@ fn baseline_haircut(
     found
 }
 
+/// One leg of the world, held compactly so that generating it is not part of any timing.
+#[derive(Clone, Copy)]
+struct Leg {
+    from: u32,
+    to: u32,
+    amount: u64,
+    tx: u32,
+    time: u32,
+    kind: LegKind,
+    chain: Chain,
+    asset: u8,
+}
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Resets the peak-memory counter (Linux `clear_refs`), so a phase can be measured alone.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is ignored.
-    let transfers: u64 = std::env::var("FLOODGATE_BENCH_TRANSFERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2_000_000);
-    let queries: usize =
-        std::env::var("FLOODGATE_BENCH_QUERIES").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    let transfers = env("FLOODGATE_BENCH_TRANSFERS", 2_000_000);
+    let queries = env("FLOODGATE_BENCH_QUERIES", 500) as usize;
     let t = Instant::now();
     let world = World::new(&GenConfig { transfers, seed: 42, ..GenConfig::default() });
     let keys: Vec<String> = (0..world.address_count()).map(|i| world.address_key(i)).collect();
+    let mut legs: Vec<Leg> = Vec::with_capacity(transfers as usize + 16);
+    let mut txids: Vec<floodgate_types::Hash32> = Vec::new();
+    let mut assets: Vec<&'static str> = Vec::new();
+    let mut last_tx = u64::MAX;
+    world.for_each_leg(|l| {
+        if l.tx != last_tx {
+            txids.push(l.txid);
+            last_tx = l.tx;
+        }
+        let asset = match assets.iter().position(|&a| a == l.asset) {
+            Some(i) => i,
+            None => {
+                assets.push(l.asset);
+                assets.len() - 1
+            }
+        };
+        legs.push(Leg {
+            from: l.from.unwrap_or(u32::MAX),
+            to: l.to.unwrap_or(u32::MAX),
+            amount: l.amount,
+            tx: (txids.len() - 1) as u32,
+            time: u32::try_from(l.time).unwrap(),
+            kind: l.kind,
+            chain: l.chain,
+            asset: asset as u8,
+        });
+    });
+    let mut tagged: Vec<(u32, Category)> = Vec::new();
+    world.for_each_entity(|e| {
+        if let Some(c) = Category::parse(e.category) {
+            tagged.extend(e.addresses.iter().filter(|a| a.tagged).map(|a| (a.id, c)));
+        }
+    });
+    let address_count = world.address_count();
+    let _ = &world; // the world is not needed below
     eprintln!(
-        "world: {transfers} transfers planned, {} addresses, planned and keys rendered in {:.1?}",
+        "world: {} legs, {} transactions, {} address ids, generated in {:.1?} (not timed below)",
+        legs.len(),
+        txids.len(),
         keys.len(),
         t.elapsed()
     );
 
-    // Build: every leg as an edge, in the world's block order; an address is interned when
-    // first met (as a build from the transfer store meets them), once: the generator, like
-    // the store, knows which legs share an address.
+    // Build: every leg as an edge, in block order; an address is interned when first met (as
+    // a build from the transfer store meets them), once: the generator, like the store, knows
+    // which legs share an address.
+    reset_peak();
+    let (_, before_build) = rss();
     let dir = tempfile::tempdir().unwrap();
     let empty = Graph::open_or_empty(dir.path()).unwrap();
+    let t0 = Instant::now();
     let mut b = GraphBuilder::new(Some(&empty));
-    b.reserve(keys.len() + (transfers / 4) as usize, transfers as usize);
+    b.reserve(keys.len() + txids.len(), legs.len());
     let mut ids: Vec<NodeId> = vec![NodeId(u32::MAX); keys.len()];
-    let mut intern = Duration::ZERO;
-    let t1 = Instant::now();
-    let mut last_tx: Option<(u64, NodeId)> = None;
-    let mut edges = 0u64;
-    world.for_each_leg(|leg| {
+    let mut tx_ids: Vec<NodeId> = vec![NodeId(u32::MAX); txids.len()];
+    let intern = std::cell::Cell::new(Duration::ZERO);
+    for l in &legs {
         let input = EdgeInput {
-            amount: Amount::from(leg.amount),
-            time: Some(leg.time),
-            asset: leg.asset,
-            txid: leg.txid,
-            chain: leg.chain,
+            amount: Amount::from(l.amount),
+            time: Some(i64::from(l.time)),
+            asset: assets[l.asset as usize],
+            txid: txids[l.tx as usize],
+            chain: l.chain,
         };
         let mut id = |b: &mut GraphBuilder<'_>, i: u32| {
             let slot = &mut ids[i as usize];
             if slot.0 == u32::MAX {
                 let t = Instant::now();
                 *slot = b.node(&keys[i as usize], NodeKind::Address).unwrap();
-                intern += t.elapsed();
+                intern.set(intern.get() + t.elapsed());
             }
             *slot
         };
-        let mut txn = |b: &mut GraphBuilder<'_>| match last_tx {
-            Some((t, n)) if t == leg.tx => n,
-            _ => {
-                let n = b.tx_node(leg.chain, &leg.txid).unwrap();
-                last_tx = Some((leg.tx, n));
-                n
+        let mut txn = |b: &mut GraphBuilder<'_>| {
+            let slot = &mut tx_ids[l.tx as usize];
+            if slot.0 == u32::MAX {
+                let t = Instant::now();
+                *slot = b.tx_node(l.chain, &txids[l.tx as usize]).unwrap();
+                intern.set(intern.get() + t.elapsed());
             }
+            *slot
         };
-        let (s, d) = match (leg.kind, leg.from, leg.to) {
-            (LegKind::Input, Some(f), _) => (id(&mut b, f), txn(&mut b)),
-            (LegKind::Output, _, Some(t)) => {
+        let (s, d) = match l.kind {
+            LegKind::Input => (id(&mut b, l.from), txn(&mut b)),
+            LegKind::Output => {
                 let tx = txn(&mut b);
-                (tx, id(&mut b, t))
+                (tx, id(&mut b, l.to))
             }
-            (LegKind::Transfer, Some(f), Some(t)) => (id(&mut b, f), id(&mut b, t)),
-            _ => return,
+            LegKind::Transfer => (id(&mut b, l.from), id(&mut b, l.to)),
         };
         b.add_edge(s, d, &input).unwrap();
-        edges += 1;
-    });
-    let add = t1.elapsed() - intern;
+    }
+    let add = t0.elapsed();
+    let intern = intern.get();
     let t2 = Instant::now();
     b.commit(&empty, BTreeMap::new()).unwrap();
     let commit = t2.elapsed();
+    let build = t0.elapsed();
     let (peak_build, _) = rss();
-    let build = intern + add + commit;
+    let edges = legs.len() as u64;
+    drop((keys, tx_ids));
 
     let t = Instant::now();
     let graph = Graph::open(dir.path()).unwrap();
     let open = t.elapsed();
     let bytes = graph.bytes();
 
-    // The baseline, built from the same legs: an upstream adjacency map keyed by node id.
-    let n = graph.node_count() as usize;
-    let mut is_tx = vec![false; n];
-    for (i, x) in is_tx.iter_mut().enumerate() {
-        *x = graph.kind(NodeId(i as u32)) == NodeKind::Transaction;
-    }
-    let t = Instant::now();
-    let mut up: FxHashMap<u32, Vec<(u32, u64)>> = FxHashMap::default();
-    let mut last: Option<(u64, u32)> = None;
-    world.for_each_leg(|leg| {
-        let txn = match last {
-            Some((t, n)) if t == leg.tx => n,
-            _ if leg.kind == LegKind::Transfer => 0,
-            _ => {
-                let k = floodgate_graph::tx_key(leg.chain, &leg.txid);
-                let n = graph.lookup(&k).unwrap().0;
-                last = Some((leg.tx, n));
-                n
-            }
-        };
-        let (s, d) = match (leg.kind, leg.from, leg.to) {
-            (LegKind::Input, Some(f), _) => (ids[f as usize].0, txn),
-            (LegKind::Output, _, Some(t)) => (txn, ids[t as usize].0),
-            (LegKind::Transfer, Some(f), Some(t)) => (ids[f as usize].0, ids[t as usize].0),
-            _ => return,
-        };
-        up.entry(d).or_default().push((s, leg.amount));
-    });
-    // The tx-node lookups above are the baseline's own key index; not counted as its build.
-    let baseline_build = t.elapsed();
-    let (peak_all, now_all) = rss();
-
-    // Queries: the world's tags (ground truth of what is publicly known), 6 hops, haircut,
-    // into random addresses that received value.
-    let mut tags: HashMap<NodeId, Category> = HashMap::new();
-    world.for_each_entity(|e| {
-        let Some(c) = Category::parse(e.category) else { return };
-        for a in e.addresses.iter().filter(|a| a.tagged) {
-            if ids[a.id as usize].0 != u32::MAX {
-                tags.insert(ids[a.id as usize], c);
-            }
+    // Queries: the world's publicly known tags (its TagPack), 6 hops, haircut, into random
+    // addresses that received value. Floodgate alone in memory first (the legs aside).
+    let tags: HashMap<NodeId, Category> = tagged
+        .iter()
+        .filter(|(i, _)| ids[*i as usize].0 != u32::MAX)
+        .map(|&(i, c)| (ids[i as usize], c))
+        .collect();
+    let mut received = vec![false; address_count as usize];
+    for l in &legs {
+        if l.to != u32::MAX {
+            received[l.to as usize] = true;
         }
-    });
-    let btags: FxHashMap<u32, Category> = tags.iter().map(|(k, v)| (k.0, *v)).collect();
+    }
     let mut r = 0x9e37_79b9_7f4a_7c15u64;
-    let mut targets = Vec::new();
+    let mut targets: Vec<u32> = Vec::new();
     while targets.len() < queries {
         r ^= r << 13;
         r ^= r >> 7;
         r ^= r << 17;
-        let a = ids[(r % ids.len() as u64) as usize];
-        if a.0 != u32::MAX && up.contains_key(&a.0) && !tags.contains_key(&a) {
+        let a = (r % u64::from(address_count)) as u32;
+        if received[a as usize] && !tags.contains_key(&ids[a as usize]) {
             targets.push(a);
         }
     }
     let asset = |a: NodeId| graph.in_edges(a).next().map(|e| e.asset.to_owned()).unwrap();
+    reset_peak();
+    let (_, before_queries) = rss();
     let mut lib = Vec::with_capacity(queries);
-    let mut base = Vec::with_capacity(queries);
     for &a in &targets {
+        let a = ids[a as usize];
         let opts = ExposureOptions { hops: 6, asset: Some(asset(a)), ..Default::default() };
         let t = Instant::now();
         let rep = exposure(&graph, &tags, a, &opts).unwrap();
         lib.push(t.elapsed());
         std::hint::black_box(rep);
+    }
+    let (peak_queries, _) = rss();
+
+    // The baseline, built from the same legs with its own ids (addresses by index, then
+    // transactions): an upstream adjacency map.
+    let t = Instant::now();
+    let first_tx = address_count;
+    let mut up: FxHashMap<u32, Vec<(u32, u64)>> = FxHashMap::default();
+    for l in &legs {
+        let txn = first_tx + l.tx;
+        let (s, d) = match l.kind {
+            LegKind::Input => (l.from, txn),
+            LegKind::Output => (txn, l.to),
+            LegKind::Transfer => (l.from, l.to),
+        };
+        up.entry(d).or_default().push((s, l.amount));
+    }
+    let baseline_build = t.elapsed();
+    let btags: FxHashMap<u32, Category> = tagged.iter().copied().collect();
+    let mut base = Vec::with_capacity(queries);
+    for &a in &targets {
         let t = Instant::now();
-        std::hint::black_box(baseline_haircut(&up, &is_tx, &btags, a.0, 6));
+        std::hint::black_box(baseline_haircut(&up, first_tx, &btags, a, 6));
         base.push(t.elapsed());
     }
     let (lp50, lp99) = (pct(&mut lib, 0.5), pct(&mut lib, 0.99));
     let (bp50, bp99) = (pct(&mut base, 0.5), pct(&mut base, 0.99));
 
     let rate = |d: Duration| edges as f64 / d.as_secs_f64() / 1e6;
-    eprintln!("\n== graph at scale: {edges} edges, {n} nodes ({} addresses) ==", keys.len());
-    eprintln!("build   floodgate     {:>8.2}M edges/s  ({build:.2?}: intern addresses {intern:.2?}, add edges {add:.2?}, sort+encode+write+fsync {commit:.2?})", rate(build));
-    eprintln!("        without intern {:>7.2}M edges/s", rate(add + commit));
+    let n = graph.node_count();
+    eprintln!("\n== graph at scale: {edges} edges, {n} nodes ==");
     eprintln!(
-        "        baseline map  {:>8.2}M edges/s  ({baseline_build:.2?})  ratio {:.2}",
+        "build   floodgate     {:>7.2}M edges/s  ({build:.2?}: intern nodes {intern:.2?}, add edges {:.2?}, sort+encode+write+fsync {commit:.2?})",
+        rate(build),
+        add - intern
+    );
+    eprintln!(
+        "        baseline map  {:>7.2}M edges/s  ({baseline_build:.2?}, ids given, nothing written)  floodgate/baseline time {:.2}",
         rate(baseline_build),
-        rate(build) / rate(baseline_build)
+        build.as_secs_f64() / baseline_build.as_secs_f64()
     );
     eprintln!("disk    {bytes} bytes = {:.1} bytes/edge", bytes as f64 / edges as f64);
     for (name, len) in graph.footprint() {
@@ -248,17 +303,20 @@ fn main() {
     }
     eprintln!("open    {open:.2?}");
     eprintln!(
-        "memory  peak during build {}, peak overall {} (with the baseline map), now {}",
+        "memory  build: peak {} (process had {} before: the bench's own copy of the legs)",
         gib(peak_build),
-        gib(peak_all),
-        gib(now_all)
+        gib(before_build)
+    );
+    eprintln!(
+        "        queries: peak {} (process had {} before; the graph is mapped, pages count when touched)",
+        gib(peak_queries),
+        gib(before_queries)
     );
     eprintln!("exposure 6 hops haircut, {queries} queries, {} tagged nodes:", tags.len());
     eprintln!("        floodgate     p50 {lp50:>10.2?}  p99 {lp99:>10.2?}");
     eprintln!(
-        "        baseline map  p50 {bp50:>10.2?}  p99 {bp99:>10.2?}  ratio p50 {:.2} p99 {:.2}",
+        "        baseline map  p50 {bp50:>10.2?}  p99 {bp99:>10.2?}  floodgate/baseline p50 {:.2} p99 {:.2}",
         lp50.as_secs_f64() / bp50.as_secs_f64().max(1e-9),
         lp99.as_secs_f64() / bp99.as_secs_f64().max(1e-9)
     );
-    let _ = Chain::Bitcoin;
 }

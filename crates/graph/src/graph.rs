@@ -514,6 +514,8 @@ pub struct GraphBuilder<'g> {
     index: FxHashMap<u64, u32>,
     overflow: HashMap<Vec<u8>, u32>,
     scratch: Vec<u8>,
+    /// Bit `i`: new node `i` is a transaction node.
+    tx_bits: Vec<u64>,
     edges: Vec<BuildEdge>,
     txids: Vec<[u8; 32]>,
     tx_chains: Vec<u8>,
@@ -541,6 +543,7 @@ impl<'g> GraphBuilder<'g> {
             index: FxHashMap::default(),
             overflow: HashMap::new(),
             scratch: Vec::with_capacity(64),
+            tx_bits: Vec::new(),
             edges: Vec::new(),
             txids: Vec::new(),
             tx_chains: Vec::new(),
@@ -589,41 +592,67 @@ impl<'g> GraphBuilder<'g> {
 
     /// The id of the node whose encoded key is in `self.scratch`, adding it when new.
     fn intern(&mut self) -> Result<NodeId, GraphError> {
-        let ident = keys::identity(&self.scratch);
-        let h = hash_bytes(ident);
-        if let Some(&n) = self.index.get(&h) {
-            if keys::identity(self.key_of(n)) == ident {
-                return Ok(NodeId(n));
+        use std::collections::hash_map::Entry;
+        let h = hash_bytes(keys::identity(&self.scratch));
+        let base = self.base;
+        let next = self.base_nodes as usize + self.new_nodes();
+        match self.index.entry(h) {
+            // The common cases in one probe: a key met before, or a new key.
+            Entry::Occupied(o) => {
+                let n = *o.get();
+                let known = if n >= self.base_nodes {
+                    let l = (n - self.base_nodes) as usize;
+                    &self.key_bytes[self.key_starts[l] as usize..self.key_starts[l + 1] as usize]
+                } else {
+                    base.map_or(&[][..], |g| g.key_bytes(NodeId(n)))
+                };
+                if keys::identity(known) == keys::identity(&self.scratch) {
+                    return Ok(NodeId(n));
+                }
+                // Another key has this hash: this one lives in `overflow`.
+                if let Some(&n) = self.overflow.get(keys::identity(&self.scratch)) {
+                    return Ok(NodeId(n));
+                }
+                if let Some(n) = base.and_then(|g| g.lookup_encoded(&self.scratch)) {
+                    self.overflow.insert(keys::identity(&self.scratch).to_vec(), n.0);
+                    return Ok(n);
+                }
+                let id = self.push_new(next)?;
+                self.overflow.insert(keys::identity(&self.scratch).to_vec(), id);
+                Ok(NodeId(id))
             }
-            if let Some(&n) = self.overflow.get(ident) {
-                return Ok(NodeId(n));
+            Entry::Vacant(v) => {
+                if let Some(n) = base.and_then(|g| g.lookup_encoded(&self.scratch)) {
+                    v.insert(n.0);
+                    return Ok(n);
+                }
+                let id = u32::try_from(next)
+                    .ok()
+                    .filter(|&i| i < u32::MAX)
+                    .ok_or_else(|| GraphError::Limit { detail: "more than 2^32-1 nodes".into() })?;
+                v.insert(id);
+                self.push_new(next)?;
+                Ok(NodeId(id))
             }
         }
-        if let Some(n) = self.base.and_then(|g| g.lookup_encoded(&self.scratch)) {
-            self.remember(h, n.0);
-            return Ok(n);
-        }
-        let id = self
-            .base_nodes
-            .checked_add(self.new_nodes() as u32)
-            .filter(|&i| i < u32::MAX)
-            .ok_or_else(|| GraphError::Limit { detail: "more than 2^32-1 nodes".into() })?;
-        self.key_bytes.extend_from_slice(&self.scratch);
-        self.key_starts.push(self.key_bytes.len() as u64);
-        self.remember(h, id);
-        Ok(NodeId(id))
     }
 
-    fn remember(&mut self, h: u64, id: u32) {
-        match self.index.entry(h) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(id);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {
-                let ident = keys::identity(&self.scratch).to_vec();
-                self.overflow.insert(ident, id);
-            }
+    /// Appends the key in `scratch` as new node `next` (its global id).
+    fn push_new(&mut self, next: usize) -> Result<u32, GraphError> {
+        let id = u32::try_from(next)
+            .ok()
+            .filter(|&i| i < u32::MAX)
+            .ok_or_else(|| GraphError::Limit { detail: "more than 2^32-1 nodes".into() })?;
+        let local = next - self.base_nodes as usize;
+        if local % 64 == 0 {
+            self.tx_bits.push(0);
         }
+        if keys::is_tx(&self.scratch) {
+            self.tx_bits[local / 64] |= 1 << (local % 64);
+        }
+        self.key_bytes.extend_from_slice(&self.scratch);
+        self.key_starts.push(self.key_bytes.len() as u64);
+        Ok(id)
     }
 
     /// The id of `key`, adding the node when it is new. `kind` is implied by the key (a
@@ -677,6 +706,16 @@ impl<'g> GraphBuilder<'g> {
     /// recorded: through a transaction node at one end, when one is its transaction.
     fn mode_for(&mut self, src: u32, dst: u32, txid: &[u8; 32], chain: u8, time: u32) -> u8 {
         for (node, mode) in [(src, segment::MODE_TX_SRC), (dst, segment::MODE_TX_DST)] {
+            // Most ends are addresses: a bit says so without reading the key.
+            let is_tx = if node >= self.base_nodes {
+                let local = (node - self.base_nodes) as usize;
+                self.tx_bits.get(local / 64).is_some_and(|w| w >> (local % 64) & 1 == 1)
+            } else {
+                self.base.is_some_and(|g| g.kind(NodeId(node)) == NodeKind::Transaction)
+            };
+            if !is_tx {
+                continue;
+            }
             let k = self.key_of(node);
             let Some((id, t)) = keys::tx_parts(k) else { continue };
             if id != txid || k[1] != chain {
@@ -918,12 +957,7 @@ impl<'g> GraphBuilder<'g> {
             i = j;
         }
         let sorted: Vec<u32> = pairs.into_iter().map(|p| p.1).collect();
-        let mut tx_bits = vec![0u64; new.div_ceil(64)];
-        for i in 0..new {
-            if keys::is_tx(self.new_key(i)) {
-                tx_bits[i / 64] |= 1 << (i % 64);
-            }
-        }
+        let tx_bits = self.tx_bits;
         Ok(SegmentData {
             base_node: self.base_nodes,
             node_count: n as u32,
