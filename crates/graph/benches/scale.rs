@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use floodgate_gen::{GenConfig, LegKind, World};
 use floodgate_graph::{
     exposure, Category, EdgeInput, ExposureOptions, Graph, GraphBuilder, NodeId, NodeKind,
+    TaintModel,
 };
 use floodgate_types::{Amount, Chain};
 use rustc_hash::FxHashMap;
@@ -110,7 +111,7 @@ fn reset_peak() {
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is ignored.
     let transfers = env("FLOODGATE_BENCH_TRANSFERS", 2_000_000);
-    let queries = env("FLOODGATE_BENCH_QUERIES", 500) as usize;
+    let queries = env("FLOODGATE_BENCH_QUERIES", 200) as usize;
     let t = Instant::now();
     let world = World::new(&GenConfig { transfers, seed: 42, ..GenConfig::default() });
     let keys: Vec<String> = (0..world.address_count()).map(|i| world.address_key(i)).collect();
@@ -248,14 +249,19 @@ fn main() {
     let asset = |a: NodeId| graph.in_edges(a).next().map(|e| e.asset.to_owned()).unwrap();
     reset_peak();
     let (_, before_queries) = rss();
-    let mut lib = Vec::with_capacity(queries);
+    // Every model on the same targets; the baseline below implements haircut only.
+    let models = [TaintModel::Haircut, TaintModel::Fifo, TaintModel::Lifo, TaintModel::Tiho];
+    let mut lib: Vec<Vec<Duration>> = vec![Vec::with_capacity(queries); models.len()];
     for &a in &targets {
         let a = ids[a as usize];
-        let opts = ExposureOptions { hops: 6, asset: Some(asset(a)), ..Default::default() };
-        let t = Instant::now();
-        let rep = exposure(&graph, &tags, a, &opts).unwrap();
-        lib.push(t.elapsed());
-        std::hint::black_box(rep);
+        for (m, &model) in models.iter().enumerate() {
+            let opts =
+                ExposureOptions { hops: 6, model, asset: Some(asset(a)), ..Default::default() };
+            let t = Instant::now();
+            let rep = exposure(&graph, &tags, a, &opts).unwrap();
+            lib[m].push(t.elapsed());
+            std::hint::black_box(rep);
+        }
     }
     let (peak_queries, _) = rss();
 
@@ -281,7 +287,7 @@ fn main() {
         std::hint::black_box(baseline_haircut(&up, first_tx, &btags, a, 6));
         base.push(t.elapsed());
     }
-    let (lp50, lp99) = (pct(&mut lib, 0.5), pct(&mut lib, 0.99));
+    let (lp50, lp99) = (pct(&mut lib[0], 0.5), pct(&mut lib[0], 0.99));
     let (bp50, bp99) = (pct(&mut base, 0.5), pct(&mut base, 0.99));
 
     let rate = |d: Duration| edges as f64 / d.as_secs_f64() / 1e6;
@@ -312,10 +318,15 @@ fn main() {
         gib(peak_queries),
         gib(before_queries)
     );
-    eprintln!("exposure 6 hops haircut, {queries} queries, {} tagged nodes:", tags.len());
-    eprintln!("        floodgate     p50 {lp50:>10.2?}  p99 {lp99:>10.2?}");
+    eprintln!("exposure 6 hops, {queries} queries, {} tagged nodes:", tags.len());
+    for (m, model) in models.iter().enumerate().skip(1) {
+        let (p50, p99) = (pct(&mut lib[m], 0.5), pct(&mut lib[m], 0.99));
+        let name = format!("{model:?}");
+        eprintln!("        floodgate {name:<8} p50 {p50:>10.2?}  p99 {p99:>10.2?}");
+    }
+    eprintln!("        floodgate Haircut  p50 {lp50:>10.2?}  p99 {lp99:>10.2?}");
     eprintln!(
-        "        baseline map  p50 {bp50:>10.2?}  p99 {bp99:>10.2?}  floodgate/baseline p50 {:.2} p99 {:.2}",
+        "        baseline Haircut p50 {bp50:>10.2?}  p99 {bp99:>10.2?}  floodgate/baseline p50 {:.2} p99 {:.2}",
         lp50.as_secs_f64() / bp50.as_secs_f64().max(1e-9),
         lp99.as_secs_f64() / bp99.as_secs_f64().max(1e-9)
     );

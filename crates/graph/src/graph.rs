@@ -401,6 +401,9 @@ impl Graph {
         out: &mut Vec<(NodeId, ruint::aliases::U256, u32)>,
     ) {
         use ruint::aliases::U256;
+        // When `n` is itself a transaction node, its time is every UTXO leg's: read it once.
+        let own = std::cell::OnceCell::new();
+        let own_time = || *own.get_or_init(|| self.tx_node(n.0).2);
         for s in self.segments.iter().filter(|s| n.0 < s.header.node_count) {
             let Some(ai) = s.assets.iter().position(|a| a == asset) else { continue };
             let ai = ai as u16;
@@ -415,8 +418,10 @@ impl Graph {
                 };
                 let time = match r.mode {
                     _ if !timed => 0,
+                    segment::MODE_TX_SRC if src == n.0 => own_time(),
                     segment::MODE_TX_SRC => self.tx_node(src).2,
-                    segment::MODE_TX_DST => self.tx_node(if incoming { n.0 } else { nb }).2,
+                    segment::MODE_TX_DST if incoming => own_time(),
+                    segment::MODE_TX_DST => self.tx_node(nb).2,
                     _ => r.time,
                 };
                 out.push((NodeId(nb), amount, time));

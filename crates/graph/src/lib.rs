@@ -1,5 +1,5 @@
 //! The transaction graph: every address (and every UTXO transaction) as a dense `u32`
-//! [`NodeId`], and every transfer as an edge, in immutable memory-mapped CSR segments built
+//! [`NodeId`], and every transfer as an edge, in immutable memory-mapped segments (per-node varint edge lists) built
 //! from the transfer store and appended to without a rebuild. Fund tracing (exposure by risk
 //! category, paths as evidence) and attribution tags live here too while they are small.
 //!
