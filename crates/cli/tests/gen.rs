@@ -179,6 +179,19 @@ fn generated_world_ingests_and_trace_finds_the_planted_flows() {
         assert!(on_paths.iter().any(|t| t == txid), "planted hop {txid} not on a path: {paths}");
     }
 
+    // Monitoring runs on a generated exchange ledger: every entry gets one explained
+    // decision, none rejected.
+    let ledger = String::from_utf8(read(&out.join("ledger/exchange-1.csv"))).unwrap();
+    let entries = ledger.lines().count() - 1;
+    let decisions = ok(floodgate(&data)
+        .args(["monitor", "--from-store", "--ledger", "exchange-1", "--format", "jsonl"])
+        .output()
+        .unwrap());
+    let decisions: Vec<serde_json::Value> = decisions.lines().map(json).collect();
+    assert_eq!(decisions.len(), entries, "one decision per ledger entry");
+    assert!(decisions.iter().all(|d| d["action"].is_string() && d["hits"].is_array()));
+    assert!(decisions.iter().any(|d| !d["hits"].as_array().unwrap().is_empty()), "no rule fired");
+
     // Clustering against the truth: the scam's consolidation co-spends its collection
     // addresses (one entity, explained by that transaction); a CoinJoin's participants stay
     // apart. Input addresses come from the library, which plays the same world.
