@@ -422,6 +422,21 @@ impl<'a, S: Sink> Engine<'a, S> {
         Hash32::from_wire_order(wire)
     }
 
+    /// Takes up to `n` coins of wallet `w` as the inputs of a one-output payment: the value
+    /// left after the fee, or `None` with the coins given back when it would be dust.
+    fn fund_one(&mut self, w: u32, n: usize) -> Option<u64> {
+        let total = self.take(w, n);
+        let fee = self.fee(self.ins.len(), 1);
+        if total < fee + DUST {
+            let back: Vec<Coin> = self.ins.drain(..).collect();
+            for c in back {
+                self.give(w, c);
+            }
+            return None;
+        }
+        Some(total - fee)
+    }
+
     fn fee(&mut self, n_in: usize, n_out: usize) -> u64 {
         (n_in as u64 * 68 + n_out as u64 * 31 + 11) * self.rng.range(2, 20)
     }
@@ -535,19 +550,10 @@ impl<'a, S: Sink> Engine<'a, S> {
             return self.btc_payment();
         }
         let w = self.w_user(u);
-        let total = self.take(w, 3);
-        let fee = self.fee(self.ins.len(), 1);
+        let Some(value) = self.fund_one(w, 3) else { return false };
         let from = self.ins[0].addr;
-        if total < fee + DUST {
-            let back: Vec<Coin> = self.ins.drain(..).collect();
-            for c in back {
-                self.give(w, c);
-            }
-            return false;
-        }
         let e = u % self.lay.exchanges;
         let dep = self.lay.btc_deposit + u;
-        let value = total - fee;
         self.outs.push(Out { addr: dep, value, wallet: self.w_dep(e) });
         let wire = self.emit_btc(false);
         self.ledger(
@@ -699,18 +705,10 @@ impl<'a, S: Sink> Engine<'a, S> {
     fn btc_to_mixer(&mut self) -> bool {
         let Some(u) = self.random_funded_user() else { return false };
         let w = self.w_user(u);
-        let total = self.take(w, 2);
-        let fee = self.fee(self.ins.len(), 1);
-        if total < fee + DUST {
-            let back: Vec<Coin> = self.ins.drain(..).collect();
-            for c in back {
-                self.give(w, c);
-            }
-            return false;
-        }
+        let Some(value) = self.fund_one(w, 2) else { return false };
         let m = self.rng.below(u64::from(self.lay.mixers)) as u32;
         let addr = self.mixer_addr(m);
-        self.outs.push(Out { addr, value: total - fee, wallet: self.w_mix(m) });
+        self.outs.push(Out { addr, value, wallet: self.w_mix(m) });
         self.emit_btc(false);
         true
     }
@@ -801,20 +799,12 @@ impl<'a, S: Sink> Engine<'a, S> {
     fn btc_victim(&mut self) -> bool {
         let Some(u) = self.random_funded_user() else { return false };
         let w = self.w_user(u);
-        let total = self.take(w, 2);
-        let fee = self.fee(self.ins.len(), 1);
-        if total < fee + DUST {
-            let back: Vec<Coin> = self.ins.drain(..).collect();
-            for c in back {
-                self.give(w, c);
-            }
-            return false;
-        }
+        let Some(value) = self.fund_one(w, 2) else { return false };
         let s = self.rng.below(u64::from(self.lay.scams)) as u32;
         let addr = self.lay.btc_scam_collect
             + s * SCAM_BTC_COLLECT
             + self.rng.below(u64::from(SCAM_BTC_COLLECT)) as u32;
-        self.outs.push(Out { addr, value: total - fee, wallet: self.w_scam(s) });
+        self.outs.push(Out { addr, value, wallet: self.w_scam(s) });
         self.emit_btc(false);
         true
     }
