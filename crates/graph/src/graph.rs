@@ -448,11 +448,25 @@ impl Graph {
     /// [`GraphError::Reorganised`] when a block at a graph tip is no longer in the store;
     /// store, I/O and limit errors. On error the graph on disk is unchanged.
     pub fn update_from_store(dir: &Path, store: &Store) -> Result<BuildReport, GraphError> {
+        Graph::update_from_store_with(dir, store, &mut |_| {})
+    }
+
+    /// As [`Graph::update_from_store`], calling `progress(legs read so far)` every 65,536
+    /// legs (for a progress bar on a big store).
+    ///
+    /// # Errors
+    /// As [`Graph::update_from_store`].
+    pub fn update_from_store_with(
+        dir: &Path,
+        store: &Store,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<BuildReport, GraphError> {
         std::fs::create_dir_all(dir)
             .map_err(|source| GraphError::Io { path: dir.to_owned(), source })?;
         let base = Graph::open_or_empty(dir)?;
         let mut tips = base.tips.clone();
         let mut b = GraphBuilder::new(Some(&base));
+        let mut read = 0u64;
         for chain in Chain::ALL {
             let after = match base.tips.get(chain.as_str()) {
                 Some(t) => {
@@ -471,7 +485,13 @@ impl Graph {
             if after.is_some_and(|a| h <= a) {
                 continue;
             }
-            store.for_each_leg(chain, after, |leg: ExportLeg| b.add_leg(&leg))?;
+            store.for_each_leg(chain, after, |leg: ExportLeg| {
+                read += 1;
+                if read % 65_536 == 0 {
+                    progress(read);
+                }
+                b.add_leg(&leg)
+            })?;
             tips.insert(chain.as_str().to_owned(), ChainTip { height: h, hash: hash.to_hex() });
         }
         let (new_nodes, new_edges) = (b.new_nodes() as u64, b.edge_count() as u64);

@@ -110,7 +110,7 @@ pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
         Command::Screen(a) => screen::run(a, &ctx, quiet),
         Command::Monitor(a) => monitor::run(a, &ctx, quiet),
         Command::Rules(a) => rules::run(a, &ctx),
-        Command::Trace(a) => trace::run(a, &ctx),
+        Command::Trace(a) => trace::run(a, &ctx, quiet),
         Command::Gen(a) => gen::run(a, &ctx, quiet),
     }
 }

@@ -169,9 +169,9 @@ struct PathArgs {
     format: PathFormat,
 }
 
-pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
+pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     match args.command {
-        TraceCommand::Build(a) => build(a, ctx),
+        TraceCommand::Build(a) => build(a, ctx, quiet),
         TraceCommand::Exposure(a) => run_exposure(a, ctx),
         TraceCommand::Path(a) => run_path(a, ctx),
         TraceCommand::Why(a) => trace_entity::run_why(a, ctx),
@@ -199,7 +199,7 @@ impl Tabular for KeyValue {
     }
 }
 
-fn build(args: BuildArgs, ctx: &Context) -> Result<ExitCode> {
+fn build(args: BuildArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     if !ctx.data_dir.join(floodgate_store::STORE_FILE).exists() {
         anyhow::bail!(
             "no transfer store in {} (run `floodgate ingest …` or `floodgate demo` first, or pass --data-dir)",
@@ -208,6 +208,21 @@ fn build(args: BuildArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let store = Store::open(&ctx.data_dir)?;
     let dir = graph_dir(ctx);
+    // A spinner with the legs read so far (hidden with --quiet or when stderr is not a
+    // terminal): a build from a big store takes minutes.
+    let progress = if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let pb = indicatif::ProgressBar::new_spinner();
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {pos} transfers into the graph ({per_sec})",
+            )
+            .expect("the template is valid"),
+        );
+        pb
+    };
+    let mut tick = |legs: u64| progress.set_position(legs);
     let report = if args.rebuild {
         // Build beside the old graph, then swap, so a failure leaves the old graph in place.
         let fresh = ctx.data_dir.join("graph.rebuild");
@@ -217,7 +232,7 @@ fn build(args: BuildArgs, ctx: &Context) -> Result<ExitCode> {
                 std::fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
             }
         }
-        Graph::update_from_store(&fresh, &store)?;
+        Graph::update_from_store_with(&fresh, &store, &mut tick)?;
         if dir.exists() {
             std::fs::rename(&dir, &old).with_context(|| format!("moving {}", dir.display()))?;
         }
@@ -236,8 +251,9 @@ fn build(args: BuildArgs, ctx: &Context) -> Result<ExitCode> {
             tips: g.tips().iter().map(|(k, v)| (k.clone(), v.height)).collect(),
         }
     } else {
-        Graph::update_from_store(&dir, &store)?
+        Graph::update_from_store_with(&dir, &store, &mut tick)?
     };
+    progress.finish_and_clear();
     if args.verify {
         Graph::open(&dir)?.verify()?;
     }
