@@ -49,6 +49,7 @@ use serde::Serialize;
 
 pub use engine::Sink;
 use layout::Layout;
+pub use rng::splitmix64;
 
 /// What to generate. Every knob has a default; `transfers` and `seed` are the ones that
 /// matter.

@@ -3,8 +3,9 @@
 //! change between versions: the generator's output must stay byte-identical for a given
 //! floodgate version and seed.
 
-/// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit value.
-pub(crate) fn splitmix64(state: &mut u64) -> u64 {
+/// One SplitMix64 step: advances `state` and returns a well-mixed 64-bit value. Public so that
+/// benchmarks and tests elsewhere draw from the same small seeded generator.
+pub fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
