@@ -173,6 +173,15 @@ impl<'a> Ctx<'a> {
         }
         v.into_iter().map(|(m, a, _)| (m, a)).collect()
     }
+    /// Whether `u` belongs to the target itself: one of its members, or a UTXO transaction
+    /// that also spends from (or pays to) a member (its own spend, whose outputs back to it
+    /// are change). Transfers with such nodes are internal to an entity.
+    pub(crate) fn is_own(&self, u: NodeId) -> bool {
+        self.members.contains(&u)
+            || (self.g.kind(u) == NodeKind::Transaction
+                && self.upstream(u).iter().any(|(x, _)| self.members.contains(x)))
+    }
+
     pub(crate) fn cost(&self, n: NodeId) -> u32 {
         match self.g.kind(n) {
             NodeKind::Address => 1,
@@ -364,21 +373,9 @@ fn first_edges(ctx: &Ctx<'_>, members: &[NodeId]) -> Vec<(NodeId, U256)> {
     if let [one] = members {
         return ctx.upstream(*one);
     }
-    let set: rustc_hash::FxHashSet<NodeId> = members.iter().copied().collect();
     let mut first = Vec::new();
     for &m in members {
-        for (u, a) in ctx.upstream(m) {
-            if set.contains(&u) {
-                continue;
-            }
-            // A transaction that also spends from (or pays to) the entity is its own.
-            if ctx.g.kind(u) == NodeKind::Transaction
-                && ctx.upstream(u).iter().any(|(x, _)| set.contains(x))
-            {
-                continue;
-            }
-            first.push((u, a));
-        }
+        first.extend(ctx.upstream(m).into_iter().filter(|&(u, _)| !ctx.is_own(u)));
     }
     first
 }

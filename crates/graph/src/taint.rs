@@ -297,20 +297,12 @@ fn first_flows<'a, F>(ctx: &Ctx<'_>, members: &[NodeId], mut flows_of: F) -> Vec
 where
     F: FnMut(NodeId) -> &'a Side,
 {
-    let set: FxHashSet<NodeId> = members.iter().copied().collect();
     let mut first = Vec::new();
     for &m in members {
         let side = flows_of(m);
         for (i, f) in side.flows.iter().enumerate() {
-            if members.len() > 1 {
-                if set.contains(&f.nb) {
-                    continue;
-                }
-                if ctx.g.kind(f.nb) == NodeKind::Transaction
-                    && ctx.upstream(f.nb).iter().any(|(x, _)| set.contains(x))
-                {
-                    continue;
-                }
+            if members.len() > 1 && ctx.is_own(f.nb) {
+                continue;
             }
             first.push((m, i));
         }
@@ -331,7 +323,7 @@ struct Step {
 /// FIFO or LIFO exposure of the target set `members`.
 pub(crate) fn order_exposure(ctx: &Ctx<'_>, members: &[NodeId], order: Order) -> Result3 {
     let backward = ctx.opts.direction == Direction::In;
-    let set: FxHashSet<NodeId> = members.iter().copied().collect();
+    let set = ctx.members;
     let mut cache: FxHashMap<NodeId, NodeFlows> = FxHashMap::default();
     let mut total = U256::ZERO;
     let mut untraced = U256::ZERO;
@@ -520,7 +512,7 @@ fn each_raw(
 /// that receive nothing traced read their transfers unsorted.
 pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
     let backward = ctx.opts.direction == Direction::In;
-    let set: FxHashSet<NodeId> = members.iter().copied().collect();
+    let set = ctx.members;
     let min = ctx.opts.min_amount.as_u256();
     let limit = ctx.opts.hops;
     let mut cache: FxHashMap<NodeId, TihoNode> = FxHashMap::default();
