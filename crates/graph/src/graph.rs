@@ -331,7 +331,7 @@ impl Graph {
             Some((id, t)) => {
                 let mut txid = [0u8; 32];
                 txid.copy_from_slice(id);
-                let chain = Chain::ALL.get(k[1] as usize).copied().unwrap_or(Chain::Bitcoin);
+                let chain = keys::chain_of(k[1]);
                 (txid, chain, t)
             }
             None => ([0; 32], Chain::Bitcoin, 0),
@@ -344,11 +344,7 @@ impl Graph {
         let (txid, chain, time) = match r.mode {
             segment::MODE_TX_SRC => self.tx_node(src),
             segment::MODE_TX_DST => self.tx_node(dst),
-            _ => (
-                s.txid(r.tx),
-                Chain::ALL.get(s.tx_chain(r.tx) as usize).copied().unwrap_or(Chain::Bitcoin),
-                r.time,
-            ),
+            _ => (s.txid(r.tx), keys::chain_of(s.tx_chain(r.tx)), r.time),
         };
         Edge {
             src: NodeId(src),
@@ -379,7 +375,6 @@ impl Graph {
 
     /// Lean traversal for tracing: appends `(neighbour, amount, time)` for each edge of
     /// `asset` entering (`incoming`) or leaving `n`, without decoding transaction ids.
-    #[allow(dead_code)] // the taint models' hook
     pub(crate) fn neighbours(
         &self,
         n: NodeId,
@@ -550,6 +545,14 @@ pub struct GraphBuilder<'g> {
     wide: Vec<[u8; 32]>,
 }
 
+/// Global id `next` for a new node, or the node-count limit.
+fn new_id(next: usize) -> Result<u32, GraphError> {
+    u32::try_from(next)
+        .ok()
+        .filter(|&i| i < u32::MAX)
+        .ok_or_else(|| GraphError::Limit { detail: "more than 2^32-1 nodes".into() })
+}
+
 fn hash_bytes(b: &[u8]) -> u64 {
     use std::hash::Hasher;
     let mut h = rustc_hash::FxHasher::default();
@@ -642,7 +645,8 @@ impl<'g> GraphBuilder<'g> {
                     self.overflow.insert(keys::identity(&self.scratch).to_vec(), n.0);
                     return Ok(n);
                 }
-                let id = self.push_new(next)?;
+                let id = new_id(next)?;
+                self.push_new(next);
                 self.overflow.insert(keys::identity(&self.scratch).to_vec(), id);
                 Ok(NodeId(id))
             }
@@ -651,23 +655,16 @@ impl<'g> GraphBuilder<'g> {
                     v.insert(n.0);
                     return Ok(n);
                 }
-                let id = u32::try_from(next)
-                    .ok()
-                    .filter(|&i| i < u32::MAX)
-                    .ok_or_else(|| GraphError::Limit { detail: "more than 2^32-1 nodes".into() })?;
+                let id = new_id(next)?;
                 v.insert(id);
-                self.push_new(next)?;
+                self.push_new(next);
                 Ok(NodeId(id))
             }
         }
     }
 
-    /// Appends the key in `scratch` as new node `next` (its global id).
-    fn push_new(&mut self, next: usize) -> Result<u32, GraphError> {
-        let id = u32::try_from(next)
-            .ok()
-            .filter(|&i| i < u32::MAX)
-            .ok_or_else(|| GraphError::Limit { detail: "more than 2^32-1 nodes".into() })?;
+    /// Appends the key in `scratch` as new node `next` (its global id, checked by [`new_id`]).
+    fn push_new(&mut self, next: usize) {
         let local = next - self.base_nodes as usize;
         if local % 64 == 0 {
             self.tx_bits.push(0);
@@ -677,7 +674,6 @@ impl<'g> GraphBuilder<'g> {
         }
         self.key_bytes.extend_from_slice(&self.scratch);
         self.key_starts.push(self.key_bytes.len() as u64);
-        Ok(id)
     }
 
     /// The id of `key`, adding the node when it is new. `kind` is implied by the key (a

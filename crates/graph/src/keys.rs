@@ -58,6 +58,11 @@ pub(crate) fn chain_byte(chain: Chain) -> u8 {
     Chain::ALL.iter().position(|&c| c == chain).unwrap_or(0) as u8
 }
 
+/// The chain a stored chain byte names (validated files hold only known bytes).
+pub(crate) fn chain_of(byte: u8) -> Chain {
+    Chain::ALL.get(byte as usize).copied().unwrap_or(Chain::Bitcoin)
+}
+
 fn encode_binary(key: &str, out: &mut Vec<u8>) -> bool {
     if let Some(rest) = key.strip_prefix("tx:") {
         let Some((chain, hex)) = rest.split_once(':') else { return false };
@@ -249,7 +254,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
             TronAddress(a).to_string()
         }
         TX if body.len() == TX_KEY_LEN - 1 => {
-            let chain = Chain::ALL.get(body[0] as usize).copied().unwrap_or(Chain::Bitcoin);
+            let chain = chain_of(body[0]);
             format!("tx:{}:{}", chain.as_str(), hex::encode(&body[1..33]))
         }
         NONSTANDARD if body.len() == 32 => format!("nonstandard:{}", hex::encode(body)),
