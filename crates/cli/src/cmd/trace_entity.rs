@@ -15,7 +15,7 @@ use floodgate_graph::{
 use floodgate_types::{Amount, Timestamp};
 use serde::Serialize;
 
-use super::{load_tags, node_of, open_graph, KeyValue};
+use super::{node_of, open_graph, KeyValue};
 use crate::config::Context;
 use crate::output::{self, Format, Tabular};
 
@@ -279,7 +279,10 @@ fn node_or_entity(
 
 pub(super) fn run_why(args: WhyArgs, ctx: &Context) -> Result<ExitCode> {
     let graph = open_graph(ctx)?;
-    let tags = load_tags(ctx, &args.tagpack)?;
+    // Every tag source, as `trace build` used for the stored clustering: the same exchange
+    // wallets, so the stored clustering is the one explained.
+    let tags =
+        super::tags::load(ctx, &args.tagpack, None, &super::tags::SourceArgs::default())?.tags;
     let clusters = clustering(&graph, &tags)?;
     let (a, note_a) = node_or_entity(ctx, &graph, &clusters, &args.a)?;
     let (b, note_b) = node_or_entity(ctx, &graph, &clusters, &args.b)?;
@@ -376,10 +379,8 @@ struct EntityReport {
 
 pub(super) fn run_entity(args: EntityArgs, ctx: &Context) -> Result<ExitCode> {
     let graph = open_graph(ctx)?;
-    let mut tags = load_tags(ctx, &args.tagpack)?;
-    if let Some(dir) = &args.ofac {
-        tags.load_ofac_dir(dir)?;
-    }
+    let sources = super::tags::SourceArgs::default();
+    let tags = super::tags::load(ctx, &args.tagpack, args.ofac.as_deref(), &sources)?.tags;
     let c = clustering(&graph, &tags)?;
     let (entity, alias) = match EntityId::parse(&args.target) {
         Some(id) if graph.lookup(args.target.trim()).is_none() => {
