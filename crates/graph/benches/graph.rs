@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use floodgate_graph::{
-    exposure, Category, EdgeInput, ExposureOptions, Graph, GraphBuilder, NodeId, NodeKind,
+    exposure, EdgeInput, ExposureOptions, Graph, GraphBuilder, NodeId, NodeKind, RiskCategory,
     TaintModel,
 };
 use floodgate_types::{Amount, Chain, Hash32};
@@ -133,11 +133,11 @@ fn bench(c: &mut Criterion) {
     }
     // 1% of nodes tagged, hubs excluded so traces go deep.
     let mut r = Rng(7);
-    let mut tags: HashMap<NodeId, Category> = HashMap::new();
+    let mut tags: HashMap<NodeId, RiskCategory> = HashMap::new();
     let mut btags: HashMap<u32, u8> = HashMap::new();
     for _ in 0..nodes / 100 {
         let n = graph.lookup(&key((r.next() % u64::from(nodes)) as u32)).unwrap();
-        tags.insert(n, Category::Scam);
+        tags.insert(n, RiskCategory::Scam);
         btags.insert(n.0, 0);
     }
     let targets: Vec<NodeId> = (0..64)

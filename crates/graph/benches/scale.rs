@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use floodgate_gen::{GenConfig, LegKind, World};
 use floodgate_graph::{
-    exposure, Category, EdgeInput, ExposureOptions, Graph, GraphBuilder, NodeId, NodeKind,
+    exposure, EdgeInput, ExposureOptions, Graph, GraphBuilder, NodeId, NodeKind, RiskCategory,
     TaintModel,
 };
 use floodgate_types::{Amount, Chain};
@@ -47,7 +47,7 @@ fn pct(v: &mut [Duration], p: f64) -> Duration {
 fn baseline_haircut(
     up: &FxHashMap<u32, Vec<(u32, u64)>>,
     first_tx: u32,
-    tags: &FxHashMap<u32, Category>,
+    tags: &FxHashMap<u32, RiskCategory>,
     target: u32,
     hops: u32,
 ) -> u128 {
@@ -142,9 +142,9 @@ fn main() {
             asset: asset as u8,
         });
     });
-    let mut tagged: Vec<(u32, Category)> = Vec::new();
+    let mut tagged: Vec<(u32, RiskCategory)> = Vec::new();
     world.for_each_entity(|e| {
-        if let Some(c) = Category::parse(e.category) {
+        if let Some(c) = RiskCategory::parse(e.category) {
             tagged.extend(e.addresses.iter().filter(|a| a.tagged).map(|a| (a.id, c)));
         }
     });
@@ -224,7 +224,7 @@ fn main() {
 
     // Queries: the world's publicly known tags (its TagPack), 6 hops, haircut, into random
     // addresses that received value. Floodgate alone in memory first (the legs aside).
-    let tags: HashMap<NodeId, Category> = tagged
+    let tags: HashMap<NodeId, RiskCategory> = tagged
         .iter()
         .filter(|(i, _)| ids[*i as usize].0 != u32::MAX)
         .map(|&(i, c)| (ids[i as usize], c))
@@ -280,7 +280,7 @@ fn main() {
         up.entry(d).or_default().push((s, l.amount));
     }
     let baseline_build = t.elapsed();
-    let btags: FxHashMap<u32, Category> = tagged.iter().copied().collect();
+    let btags: FxHashMap<u32, RiskCategory> = tagged.iter().copied().collect();
     let mut base = Vec::with_capacity(queries);
     for &a in &targets {
         let t = Instant::now();

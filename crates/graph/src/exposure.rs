@@ -22,7 +22,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::taint::Order;
-use crate::{Category, Edge, Graph, GraphError, NodeId, NodeKind};
+use crate::{Edge, Graph, GraphError, NodeId, NodeKind, RiskCategory};
 
 /// Which way to trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -98,7 +98,7 @@ pub struct ExposureSource {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CategoryExposure {
     /// The category.
-    pub category: Category,
+    pub category: RiskCategory,
     /// Whether it is a risk category (as opposed to a service).
     pub risk: bool,
     /// Value exposed, in base units.
@@ -148,7 +148,7 @@ fn amt(v: U256) -> Amount {
 
 pub(crate) struct Ctx<'a> {
     pub(crate) g: &'a Graph,
-    pub(crate) tags: &'a HashMap<NodeId, Category>,
+    pub(crate) tags: &'a HashMap<NodeId, RiskCategory>,
     pub(crate) opts: &'a ExposureOptions,
     pub(crate) asset: &'a str,
     /// The target's own nodes: value that comes back to them (a round trip, a change output)
@@ -237,7 +237,7 @@ fn share(f: U256, a: U256, d: U256) -> U256 {
 /// [`GraphError::NotInGraph`] when `target` is not a node of `graph`.
 pub fn exposure(
     graph: &Graph,
-    tags: &HashMap<NodeId, Category>,
+    tags: &HashMap<NodeId, RiskCategory>,
     target: NodeId,
     opts: &ExposureOptions,
 ) -> Result<Vec<ExposureReport>, GraphError> {
@@ -258,7 +258,7 @@ pub fn exposure(
 /// [`GraphError::NotInGraph`] when no address of the graph belongs to `entity`.
 pub fn entity_exposure(
     graph: &Graph,
-    tags: &HashMap<NodeId, Category>,
+    tags: &HashMap<NodeId, RiskCategory>,
     clusters: &crate::Clustering,
     entity: crate::EntityId,
     opts: &ExposureOptions,
@@ -277,7 +277,7 @@ pub fn entity_exposure(
 
 fn exposure_internal(
     graph: &Graph,
-    tags: &HashMap<NodeId, Category>,
+    tags: &HashMap<NodeId, RiskCategory>,
     members: &[NodeId],
     label: &str,
     opts: &ExposureOptions,
@@ -366,7 +366,7 @@ fn ratio(a: U256, b: U256) -> f64 {
     to_f(a) / to_f(b)
 }
 
-pub(crate) type Result3 = (U256, BTreeMap<Category, Acc>, U256);
+pub(crate) type Result3 = (U256, BTreeMap<RiskCategory, Acc>, U256);
 
 /// The transfers through which value reached (or left) the target set: `(neighbour, amount)`.
 fn first_edges(ctx: &Ctx<'_>, members: &[NodeId]) -> Vec<(NodeId, U256)> {
@@ -382,7 +382,7 @@ fn first_edges(ctx: &Ctx<'_>, members: &[NodeId]) -> Vec<(NodeId, U256)> {
 
 fn haircut(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
     let total = first.iter().fold(U256::ZERO, |s, (_, a)| s.saturating_add(*a));
-    let mut accs: BTreeMap<Category, Acc> = BTreeMap::new();
+    let mut accs: BTreeMap<RiskCategory, Acc> = BTreeMap::new();
     let mut untraced = U256::ZERO;
     // Frontier keyed by (node, hops used); values are traced amounts. The first step gives
     // each first transfer its own amount (the target's share of itself is exact).
@@ -437,8 +437,8 @@ fn haircut(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
 
 fn poison(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
     let total = first.iter().fold(U256::ZERO, |s, (_, a)| s.saturating_add(*a));
-    let mut accs: BTreeMap<Category, Acc> = BTreeMap::new();
-    let mut cache: HashMap<NodeId, Vec<(Category, NodeId, u32)>> = HashMap::new();
+    let mut accs: BTreeMap<RiskCategory, Acc> = BTreeMap::new();
+    let mut cache: HashMap<NodeId, Vec<(RiskCategory, NodeId, u32)>> = HashMap::new();
     for (m, a) in first {
         let h0 = ctx.cost(m);
         if h0 > ctx.opts.hops || a < u(ctx.opts.min_amount) {
@@ -454,8 +454,8 @@ fn poison(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
 
 /// Categories reachable upstream from `start` (at `h0` hops) within the limit: the nearest
 /// node of each category, tagged nodes ending the search.
-fn reach(ctx: &Ctx<'_>, start: NodeId, h0: u32) -> Vec<(Category, NodeId, u32)> {
-    let mut best: BTreeMap<Category, (u32, NodeId)> = BTreeMap::new();
+fn reach(ctx: &Ctx<'_>, start: NodeId, h0: u32) -> Vec<(RiskCategory, NodeId, u32)> {
+    let mut best: BTreeMap<RiskCategory, (u32, NodeId)> = BTreeMap::new();
     let mut dist: FxHashMap<NodeId, u32> = FxHashMap::default();
     let mut queue: VecDeque<(NodeId, u32)> = VecDeque::new();
     dist.insert(start, h0);

@@ -55,12 +55,12 @@ pub(crate) fn encode_tx(chain: Chain, txid: &[u8; 32], time: u32, out: &mut Vec<
 }
 
 pub(crate) fn chain_byte(chain: Chain) -> u8 {
-    Chain::ALL.iter().position(|&c| c == chain).unwrap_or(0) as u8
+    chain.code()
 }
 
 /// The chain a stored chain byte names (validated files hold only known bytes).
 pub(crate) fn chain_of(byte: u8) -> Chain {
-    Chain::ALL.get(byte as usize).copied().unwrap_or(Chain::Bitcoin)
+    Chain::from_code(byte).unwrap_or(Chain::Bitcoin)
 }
 
 fn encode_binary(key: &str, out: &mut Vec<u8>) -> bool {

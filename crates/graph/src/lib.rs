@@ -65,7 +65,8 @@ pub use graph::{
 };
 pub use path::{paths, to_dot, FundPath, PathOptions, PathStep};
 pub use tags::{
-    cryptoscamdb_category, etherscan_label, Category, EntityTag, SkippedEntry, SourceLoad, Tag,
-    TagError, TagSet, CRYPTOSCAMDB_CONFIDENCE, CRYPTOSCAMDB_SOURCE, ETHERSCAN_CONFIDENCE,
-    ETHERSCAN_LABELS, ETHERSCAN_SOURCE,
+    category_from_tagpack, category_from_tagpack_abuse, cryptoscamdb_category, etherscan_label,
+    EntityTag, RiskCategory, SkippedEntry, SourceLoad, Tag, TagError, TagSet,
+    CRYPTOSCAMDB_CONFIDENCE, CRYPTOSCAMDB_SOURCE, ETHERSCAN_CONFIDENCE, ETHERSCAN_LABELS,
+    ETHERSCAN_SOURCE,
 };

@@ -17,160 +17,46 @@ pub use cryptoscamdb::{cryptoscamdb_category, CRYPTOSCAMDB_CONFIDENCE, CRYPTOSCA
 pub use entity::EntityTag;
 pub use etherscan::{etherscan_label, ETHERSCAN_CONFIDENCE, ETHERSCAN_LABELS, ETHERSCAN_SOURCE};
 
-/// floodgate's risk categories. The mapping from TagPack `category` and `abuse` values is
-/// [`Category::from_tagpack`]; the definitions are in `docs/taxonomy.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// On a government sanctions list (OFAC SDN, UN, EU …).
-    Sanctioned,
-    /// Terrorist or violent-extremist financing.
-    TerroristFinancing,
-    /// Ransomware operators and their payment addresses.
-    Ransomware,
-    /// Darknet markets.
-    DarknetMarket,
-    /// Custodial mixers and tumblers (Tornado Cash, Sinbad …).
-    Mixer,
-    /// Scams: investment fraud, Ponzi and pyramid schemes, sextortion, pig butchering.
-    Scam,
-    /// Phishing and address-poisoning drainers.
-    Phishing,
-    /// Proceeds of hacks and thefts.
-    Theft,
-    /// Blocked by a token issuer (e.g. the USDT blacklist).
-    Blocklisted,
-    /// Collaborative CoinJoin transactions (Wasabi, Whirlpool, JoinMarket).
-    Coinjoin,
-    /// Gambling services.
-    Gambling,
-    /// Exchanges (licensed or not; the licence is a property of the entity, not the tag).
-    Exchange,
-    /// Hosted wallets and payment services.
-    WalletService,
-    /// Decentralised-finance protocols (DEXes, lending, bridges).
-    Defi,
-    /// Miners and mining pools.
-    Miner,
-    /// Other known services.
-    Service,
-    /// Organisations (charities, companies, funds) that are not financial services.
-    Organization,
-    /// Individual users.
-    User,
-}
+/// floodgate's risk categories: the one taxonomy of `floodgate_types`, re-exported here
+/// for the attribution code (definitions and mappings: `docs/taxonomy.md`).
+pub use floodgate_types::RiskCategory;
 
-impl Category {
-    /// All categories, in the order reports list them.
-    pub const ALL: [Category; 18] = [
-        Category::Sanctioned,
-        Category::TerroristFinancing,
-        Category::Ransomware,
-        Category::DarknetMarket,
-        Category::Mixer,
-        Category::Scam,
-        Category::Phishing,
-        Category::Theft,
-        Category::Blocklisted,
-        Category::Coinjoin,
-        Category::Gambling,
-        Category::Exchange,
-        Category::WalletService,
-        Category::Defi,
-        Category::Miner,
-        Category::Service,
-        Category::Organization,
-        Category::User,
-    ];
-
-    /// The snake-case name used in output and in `docs/taxonomy.md`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::Sanctioned => "sanctioned",
-            Category::TerroristFinancing => "terrorist_financing",
-            Category::Ransomware => "ransomware",
-            Category::DarknetMarket => "darknet_market",
-            Category::Mixer => "mixer",
-            Category::Scam => "scam",
-            Category::Phishing => "phishing",
-            Category::Theft => "theft",
-            Category::Blocklisted => "blocklisted",
-            Category::Coinjoin => "coinjoin",
-            Category::Gambling => "gambling",
-            Category::Exchange => "exchange",
-            Category::WalletService => "wallet_service",
-            Category::Defi => "defi",
-            Category::Miner => "miner",
-            Category::Service => "service",
-            Category::Organization => "organization",
-            Category::User => "user",
+/// The category for a TagPack `category` value (GraphSense taxonomy), or `None` when it
+/// is not one floodgate knows: such a pack is rejected.
+pub fn category_from_tagpack(s: &str) -> Option<RiskCategory> {
+    Some(match s {
+        "exchange" => RiskCategory::Exchange,
+        "market" => RiskCategory::DarknetMarket,
+        "mixing_service" => RiskCategory::Mixer,
+        "coinjoin" => RiskCategory::Coinjoin,
+        "gambling" => RiskCategory::Gambling,
+        "miner" | "mining_service" => RiskCategory::Miner,
+        "wallet_service" | "payment_processor" | "atm" => RiskCategory::WalletService,
+        "defi" | "defi_lending" | "defi_dex" | "defi_bridge" | "bridge" => RiskCategory::Defi,
+        "service" | "shop" | "hosting" | "faucet" | "ico_wallet" | "smart_contract" => {
+            RiskCategory::Service
         }
-    }
-
-    /// Parses [`Category::as_str`].
-    pub fn parse(s: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    /// Whether value from this category is a risk to report (as opposed to a service or party).
-    pub fn is_risk(self) -> bool {
-        matches!(
-            self,
-            Category::Sanctioned
-                | Category::TerroristFinancing
-                | Category::Ransomware
-                | Category::DarknetMarket
-                | Category::Mixer
-                | Category::Scam
-                | Category::Phishing
-                | Category::Theft
-                | Category::Blocklisted
-        )
-    }
-
-    /// The category for a TagPack `category` value (GraphSense taxonomy), or `None` when it
-    /// is not one floodgate knows: such a pack is rejected.
-    pub fn from_tagpack_category(s: &str) -> Option<Category> {
-        Some(match s {
-            "exchange" => Category::Exchange,
-            "market" => Category::DarknetMarket,
-            "mixing_service" => Category::Mixer,
-            "coinjoin" => Category::Coinjoin,
-            "gambling" => Category::Gambling,
-            "miner" | "mining_service" => Category::Miner,
-            "wallet_service" | "payment_processor" | "atm" => Category::WalletService,
-            "defi" | "defi_lending" | "defi_dex" | "defi_bridge" | "bridge" => Category::Defi,
-            "service" | "shop" | "hosting" | "faucet" | "ico_wallet" | "smart_contract" => {
-                Category::Service
-            }
-            "organization" | "donation" => Category::Organization,
-            "user" => Category::User,
-            "black_list" => Category::Blocklisted,
-            "perpetrator" => Category::Theft,
-            _ => return None,
-        })
-    }
-
-    /// The category for a TagPack `abuse` value, or `None` when unknown (pack rejected).
-    pub fn from_tagpack_abuse(s: &str) -> Option<Category> {
-        Some(match s {
-            "sanction" => Category::Sanctioned,
-            "terrorism" | "extremism" => Category::TerroristFinancing,
-            "ransomware" => Category::Ransomware,
-            "scam" | "investment_fraud" | "ponzi_scheme" | "pyramid_scheme" | "sextortion"
-            | "honeypot" => Category::Scam,
-            "phishing" => Category::Phishing,
-            "service_hack" | "theft" => Category::Theft,
-            "mixing" => Category::Mixer,
-            _ => return None,
-        })
-    }
+        "organization" | "donation" => RiskCategory::Organization,
+        "user" => RiskCategory::User,
+        "black_list" => RiskCategory::Blocklisted,
+        "perpetrator" => RiskCategory::Theft,
+        _ => return None,
+    })
 }
 
-impl std::fmt::Display for Category {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The category for a TagPack `abuse` value, or `None` when unknown (pack rejected).
+pub fn category_from_tagpack_abuse(s: &str) -> Option<RiskCategory> {
+    Some(match s {
+        "sanction" => RiskCategory::Sanctioned,
+        "terrorism" | "extremism" => RiskCategory::TerroristFinancing,
+        "ransomware" => RiskCategory::Ransomware,
+        "scam" | "investment_fraud" | "ponzi_scheme" | "pyramid_scheme" | "sextortion"
+        | "honeypot" => RiskCategory::Scam,
+        "phishing" => RiskCategory::Phishing,
+        "service_hack" | "theft" => RiskCategory::Theft,
+        "mixing" => RiskCategory::Mixer,
+        _ => return None,
+    })
 }
 
 /// One attribution tag on an address.
@@ -179,7 +65,7 @@ pub struct Tag {
     /// Canonical address.
     pub address: String,
     /// floodgate category (an `abuse` value wins over the service `category`).
-    pub category: Category,
+    pub category: RiskCategory,
     /// The label as published.
     pub label: String,
     /// Where the tag came from: the pack file and its `source` field.
@@ -327,7 +213,7 @@ pub struct SourceLoad {
     /// Tags loaded.
     pub tags: usize,
     /// Tags loaded, per category.
-    pub by_category: std::collections::BTreeMap<Category, usize>,
+    pub by_category: std::collections::BTreeMap<RiskCategory, usize>,
     /// Entries whose labels map to no category (no tag; see `docs/taxonomy.md`).
     pub uncategorized: usize,
     /// Addresses on chains floodgate does not ingest (LTC, XRP …), left out.
@@ -352,7 +238,7 @@ impl SourceLoad {
     }
 
     /// Counts one loaded tag of `category`.
-    pub fn count(&mut self, category: Category) {
+    pub fn count(&mut self, category: RiskCategory) {
         self.tags += 1;
         *self.by_category.entry(category).or_default() += 1;
     }
@@ -431,13 +317,11 @@ impl TagSet {
                 }
             };
             let service = match &category {
-                Some(c) => {
-                    Some(Category::from_tagpack_category(c).ok_or_else(|| bad("category", c))?)
-                }
+                Some(c) => Some(category_from_tagpack(c).ok_or_else(|| bad("category", c))?),
                 None => None,
             };
             let risk = match &abuse {
-                Some(a) => Some(Category::from_tagpack_abuse(a).ok_or_else(|| bad("abuse", a))?),
+                Some(a) => Some(category_from_tagpack_abuse(a).ok_or_else(|| bad("abuse", a))?),
                 None => None,
             };
             // TagPacks may leave the category out (a label only): such a tag says who, not
@@ -518,7 +402,7 @@ impl TagSet {
     /// Loads OFAC's sanctioned digital-currency addresses: every
     /// `sanctioned_addresses_<TICKER>.txt` in `dir` (one address per line, as published by
     /// the OFAC-address extraction of the SDN list), each file all-or-nothing, as
-    /// [`Category::Sanctioned`]. Tickers floodgate does not ingest are skipped.
+    /// [`RiskCategory::Sanctioned`]. Tickers floodgate does not ingest are skipped.
     ///
     /// # Errors
     /// [`TagError::Io`]; [`TagError::BadAddress`] naming the file and line of the first
@@ -568,7 +452,7 @@ impl TagSet {
                 };
                 staged.push(Tag {
                     address: addr.to_canonical(),
-                    category: Category::Sanctioned,
+                    category: RiskCategory::Sanctioned,
                     label: "OFAC SDN".to_owned(),
                     source: format!("{name} (OFAC SDN list, digital currency addresses)"),
                     confidence: Some("authority_data".to_owned()),
@@ -622,8 +506,8 @@ impl TagSet {
     }
 
     /// The category of each tagged node of `graph` (the highest-risk one when an address
-    /// has several: the order of [`Category::ALL`]).
-    pub fn resolve(&self, graph: &Graph) -> HashMap<NodeId, Category> {
+    /// has several: the order of [`RiskCategory::ALL`]).
+    pub fn resolve(&self, graph: &Graph) -> HashMap<NodeId, RiskCategory> {
         let mut out = HashMap::new();
         for (addr, tags) in &self.by_address {
             if let Some(n) = graph.lookup(addr) {
@@ -637,15 +521,15 @@ impl TagSet {
 
     /// As [`TagSet::resolve`], then spread to entities: every address of a co-spend entity
     /// that holds a tagged address takes the entity's category (the highest-risk one among
-    /// its addresses' tags, in the order of [`Category::ALL`]). Addresses keep their own
+    /// its addresses' tags, in the order of [`RiskCategory::ALL`]). Addresses keep their own
     /// tag when they have one.
     pub fn resolve_entities(
         &self,
         graph: &Graph,
         clusters: &crate::Clustering,
-    ) -> HashMap<NodeId, Category> {
+    ) -> HashMap<NodeId, RiskCategory> {
         let own = self.resolve(graph);
-        let mut by_entity: HashMap<crate::EntityId, Category> = HashMap::new();
+        let mut by_entity: HashMap<crate::EntityId, RiskCategory> = HashMap::new();
         for (&n, &c) in &own {
             let e = by_entity.entry(clusters.entity_of(n)).or_insert(c);
             *e = (*e).min(c);

@@ -22,7 +22,7 @@ use ruint::aliases::U256;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::exposure::{Acc, Ctx, Result3};
-use crate::{Category, Direction, NodeId, NodeKind};
+use crate::{Direction, NodeId, NodeKind, RiskCategory};
 
 /// Which end of a node's queue a transfer takes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,7 +327,7 @@ pub(crate) fn order_exposure(ctx: &Ctx<'_>, members: &[NodeId], order: Order) ->
     let mut cache: FxHashMap<NodeId, NodeFlows> = FxHashMap::default();
     let mut total = U256::ZERO;
     let mut untraced = U256::ZERO;
-    let mut accs: BTreeMap<Category, Acc> = BTreeMap::new();
+    let mut accs: BTreeMap<RiskCategory, Acc> = BTreeMap::new();
     let mut work: Vec<Step> = Vec::new();
     for &m in members {
         node_flows(&mut cache, ctx, m, order);
@@ -444,7 +444,7 @@ fn tiho_node<'c>(
 /// The label of tainted value in a TIHO stream: (hops of its source, category, source).
 /// Streams are ordered by it: nearer taint first, so the value found within `k` hops never
 /// depends on the hop limit.
-type Label = (u32, Category, NodeId);
+type Label = (u32, RiskCategory, NodeId);
 
 /// A node's tainted value, in label order, with running ends.
 #[derive(Default)]
@@ -587,7 +587,7 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
     // the target, lies on a shortest path.
     let on_dag =
         |d_near: u32, far: NodeId| dist.get(&far).is_some_and(|&d| d == d_near + ctx.cost(far));
-    let mut accs: BTreeMap<Category, Acc> = BTreeMap::new();
+    let mut accs: BTreeMap<RiskCategory, Acc> = BTreeMap::new();
     let mut attributed = U256::ZERO;
     if backward {
         // Only non-empty streams are kept.

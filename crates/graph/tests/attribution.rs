@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use floodgate_graph::{Category, TagError, TagSet};
+use floodgate_graph::{RiskCategory, TagError, TagSet};
 
 fn etherscan() -> Option<PathBuf> {
     floodgate_testdata::file("attribution/etherscan-labels/combinedAccountLabels.json")
@@ -41,26 +41,26 @@ fn the_real_etherscan_labels_load_with_the_documented_mapping() {
     assert_eq!(load.entries, 23_288);
     assert_eq!(load.tags, 12_521);
     assert_eq!(load.uncategorized, 10_873);
-    assert_eq!(load.by_category[&Category::Sanctioned], 72);
-    assert_eq!(load.by_category[&Category::Mixer], 86);
-    assert_eq!(load.by_category[&Category::Blocklisted], 482);
+    assert_eq!(load.by_category[&RiskCategory::Sanctioned], 72);
+    assert_eq!(load.by_category[&RiskCategory::Mixer], 86);
+    assert_eq!(load.by_category[&RiskCategory::Blocklisted], 482);
     assert!(tags.of(&canonical("0x0000000000000000000000000000000000000000")).is_empty());
-    assert_eq!(load.by_category[&Category::Exchange], 591);
+    assert_eq!(load.by_category[&RiskCategory::Exchange], 591);
     assert!(load.skipped.is_empty());
 
     // The Tornado Cash router: a mixer (actor tornado) and OFAC-sanctioned since 2022-08-08.
     let t = tags.of(&canonical(TORNADO_ROUTER));
-    let mixer = t.iter().find(|t| t.category == Category::Mixer).unwrap();
+    let mixer = t.iter().find(|t| t.category == RiskCategory::Mixer).unwrap();
     assert_eq!(mixer.actor.as_deref(), Some("tornado"));
     assert_eq!(mixer.label, "Tornado.Cash: Router");
     assert!(mixer.source.starts_with("etherscan-labels (combinedAccountLabels.json: tornado-cash"));
     assert_eq!(mixer.confidence.as_deref(), Some("web_crawl"));
-    assert!(t.iter().any(|t| t.category == Category::Sanctioned), "{t:?}");
+    assert!(t.iter().any(|t| t.category == RiskCategory::Sanctioned), "{t:?}");
 
     // Binance 14, one of Binance's best-known hot wallets.
     let b = tags.of(&canonical(BINANCE_14));
     assert_eq!(b.len(), 1, "{b:?}");
-    assert_eq!(b[0].category, Category::Exchange);
+    assert_eq!(b[0].category, RiskCategory::Exchange);
     assert_eq!(b[0].actor.as_deref(), Some("binance"));
     assert_eq!(b[0].label, "Binance 14");
 }
@@ -128,7 +128,7 @@ fn the_real_cryptoscamdb_loads_its_valid_entries_and_reports_every_skipped_one()
     // A phishing entry: the first in urls.yaml with an address (line 14).
     let t = tags.of(&canonical("0xD0cC2B24980CBCCA47EF755Da88B220a82291407"));
     let p = t.iter().find(|t| t.actor.as_deref() == Some("myelherwallel.com")).unwrap();
-    assert_eq!(p.category, Category::Phishing);
+    assert_eq!(p.category, RiskCategory::Phishing);
     assert_eq!(p.label, "Phishing / MyEtherWallet");
     assert_eq!(p.source, "cryptoscamdb (urls.yaml:14, http://myelherwallel.com)");
 }

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use floodgate_graph::{
-    exposure, paths, to_dot, Category, Direction, EdgeInput, ExposureOptions, Graph, GraphBuilder,
-    GraphError, NodeId, NodeKind, PathOptions, TagSet, TaintModel,
+    exposure, paths, to_dot, Direction, EdgeInput, ExposureOptions, Graph, GraphBuilder,
+    GraphError, NodeId, NodeKind, PathOptions, RiskCategory, TagSet, TaintModel,
 };
 use floodgate_types::{Amount, Chain, Hash32};
 use proptest::prelude::*;
@@ -110,15 +110,15 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let (g, ids) = build(dir.path(), n, &edges, edges.len());
         let Some(&tid) = ids.get(target as usize).filter(|i| i.0 != u32::MAX) else { return Ok(()) };
-        let cats = [Category::Sanctioned, Category::Scam, Category::Mixer, Category::Exchange];
-        let tags_raw: HashMap<u32, Category> = tagged.iter().filter(|(k, _)| **k < n).map(|(k, c)| (*k, cats[*c])).collect();
-        let tags: HashMap<NodeId, Category> = tags_raw.iter()
+        let cats = [RiskCategory::Sanctioned, RiskCategory::Scam, RiskCategory::Mixer, RiskCategory::Exchange];
+        let tags_raw: HashMap<u32, RiskCategory> = tagged.iter().filter(|(k, _)| **k < n).map(|(k, c)| (*k, cats[*c])).collect();
+        let tags: HashMap<NodeId, RiskCategory> = tags_raw.iter()
             .filter(|(k, _)| ids[**k as usize].0 != u32::MAX)
             .map(|(k, c)| (ids[*k as usize], *c)).collect();
         let opts = ExposureOptions { hops, asset: Some("ETH".into()), ..Default::default() };
         let rep = exposure(&g, &tags, tid, &opts).unwrap().remove(0);
         let (want, want_untraced, total) = naive_haircut(&edges, &tags_raw, target, hops);
-        let got: BTreeMap<Category, u128> = rep.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
+        let got: BTreeMap<RiskCategory, u128> = rep.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
         prop_assert_eq!(&got, &want);
         prop_assert_eq!(rep.untraced.to_u128().unwrap(), want_untraced);
         prop_assert_eq!(rep.total.to_u128().unwrap(), total);
@@ -127,10 +127,10 @@ proptest! {
         let direct = naive_direct(&edges, &tags_raw, target);
         let one = ExposureOptions { hops: 1, ..opts.clone() };
         let h1 = exposure(&g, &tags, tid, &one).unwrap().remove(0);
-        let h1: BTreeMap<Category, u128> = h1.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
+        let h1: BTreeMap<RiskCategory, u128> = h1.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
         prop_assert_eq!(&h1, &direct);
         let p1 = exposure(&g, &tags, tid, &ExposureOptions { model: TaintModel::Poison, ..one }).unwrap().remove(0);
-        let p1: BTreeMap<Category, u128> = p1.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
+        let p1: BTreeMap<RiskCategory, u128> = p1.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
         prop_assert_eq!(&p1, &direct);
         let p = exposure(&g, &tags, tid, &ExposureOptions { model: TaintModel::Poison, ..opts }).unwrap().remove(0);
         for c in &p.categories {
@@ -169,16 +169,16 @@ proptest! {
 /// The haircut model written plainly over the raw edge list.
 fn naive_haircut(
     edges: &[RawEdge],
-    tags: &HashMap<u32, Category>,
+    tags: &HashMap<u32, RiskCategory>,
     target: u32,
     hops: u32,
-) -> (BTreeMap<Category, u128>, u128, u128) {
+) -> (BTreeMap<RiskCategory, u128>, u128, u128) {
     let ups = |n: u32| -> Vec<(u32, u128)> {
         edges.iter().filter(|e| e.1 == n && e.4 == 0).map(|e| (e.0, e.2)).collect()
     };
     let total: u128 = ups(target).iter().map(|e| e.1).sum();
     let mut frontier: HashMap<u32, u128> = HashMap::from([(target, total)]);
-    let mut cats: BTreeMap<Category, u128> = BTreeMap::new();
+    let mut cats: BTreeMap<RiskCategory, u128> = BTreeMap::new();
     let mut untraced = 0u128;
     for step in 0..=hops {
         let mut next: HashMap<u32, u128> = HashMap::new();
@@ -216,10 +216,10 @@ fn naive_haircut(
 
 fn naive_direct(
     edges: &[RawEdge],
-    tags: &HashMap<u32, Category>,
+    tags: &HashMap<u32, RiskCategory>,
     target: u32,
-) -> BTreeMap<Category, u128> {
-    let mut out: BTreeMap<Category, u128> = BTreeMap::new();
+) -> BTreeMap<RiskCategory, u128> {
+    let mut out: BTreeMap<RiskCategory, u128> = BTreeMap::new();
     for e in edges.iter().filter(|e| e.1 == target && e.4 == 0) {
         if let Some(c) = tags.get(&e.0) {
             *out.entry(*c).or_default() += e.2;
@@ -279,7 +279,7 @@ fn utxo_hops_count_addresses_not_transaction_nodes() {
     b.add_edge(tx, change, &e(490)).unwrap(); // 10 fee
     b.commit(&base, BTreeMap::new()).unwrap();
     let g = Graph::open(dir.path()).unwrap();
-    let tags = HashMap::from([(bad, Category::Ransomware)]);
+    let tags = HashMap::from([(bad, RiskCategory::Ransomware)]);
     let opts = ExposureOptions { hops: 1, ..Default::default() };
     let r = exposure(&g, &tags, me, &opts).unwrap().remove(0);
     assert_eq!(r.total, Amount::from(500u64));
@@ -408,7 +408,7 @@ fn random_damage_never_panics() {
         std::fs::write(&seg, &bad).unwrap();
         if let Ok(g) = Graph::open(dir.path()) {
             // Reading a damaged file answers or fails, never panics.
-            let tags = HashMap::from([(NodeId(0), Category::Scam)]);
+            let tags = HashMap::from([(NodeId(0), RiskCategory::Scam)]);
             for n in 0..g.node_count() {
                 let _ = g.out_edges(NodeId(n)).count() + g.in_edges(NodeId(n)).count();
                 let _ = g.key(NodeId(n));
@@ -437,9 +437,9 @@ fn tagpacks_are_validated_whole_with_file_and_line() {
     let mut tags = TagSet::new();
     assert_eq!(tags.load_tagpack(&good).unwrap(), 2);
     assert_eq!(tags.skipped_unsupported(), 1);
-    assert_eq!(tags.of("12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S")[0].category, Category::Exchange);
+    assert_eq!(tags.of("12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S")[0].category, RiskCategory::Exchange);
     let eth = tags.of("0x722122dF12D4e14e13Ac3b6895a86e84145b6967");
-    assert_eq!(eth[0].category, Category::Sanctioned, "abuse wins over category");
+    assert_eq!(eth[0].category, RiskCategory::Sanctioned, "abuse wins over category");
 
     let bad_cat = write(
         dir.path(),
@@ -475,7 +475,7 @@ fn the_real_graphsense_tagpacks_load() {
     let (n, rejected) = tags.load_dir(&dir).unwrap();
     assert!(n > 1000, "{n} tags");
     let tc = tags.of("0x8589427373D6D84E98730D7795D8f6f8731FDA16");
-    assert_eq!(tc.first().map(|t| t.category), Some(Category::Mixer), "Tornado Cash");
+    assert_eq!(tc.first().map(|t| t.category), Some(RiskCategory::Mixer), "Tornado Cash");
     // The real EtherScamDB pack lists a Bitcoin address with a bad checksum: the whole pack
     // is rejected, naming the file and line, and none of its tags is loaded.
     let msgs: Vec<String> = rejected.iter().map(ToString::to_string).collect();
@@ -608,7 +608,7 @@ fn the_real_ofac_address_lists_load_as_sanctioned() {
     let n = tags.load_ofac_dir(&dir).unwrap();
     assert!(n > 100, "{n}");
     let t = tags.of("123WBUDmSJv4GctdVEz6Qq6z8nXSKrJ4KX");
-    assert_eq!(t.first().map(|t| t.category), Some(Category::Sanctioned));
+    assert_eq!(t.first().map(|t| t.category), Some(RiskCategory::Sanctioned));
     assert!(tags.skipped_unsupported() > 0, "XMR, LTC … are skipped");
 }
 
@@ -635,7 +635,7 @@ fn entity_tags_spread_to_every_co_spent_address() {
     let mut tags = TagSet::new();
     tags.add(floodgate_graph::Tag {
         address: "1addr2".into(),
-        category: Category::Ransomware,
+        category: RiskCategory::Ransomware,
         label: "x".into(),
         source: "test".into(),
         confidence: None,
@@ -647,7 +647,7 @@ fn entity_tags_spread_to_every_co_spent_address() {
     for a in [0, 1, 2] {
         assert_eq!(
             spread.get(&g.lookup(&format!("1addr{a}")).unwrap()),
-            Some(&Category::Ransomware)
+            Some(&RiskCategory::Ransomware)
         );
     }
     assert_eq!(spread.get(&g.lookup("1addr9").unwrap()), None);
@@ -703,13 +703,13 @@ fn entity_exposure_leaves_out_the_entitys_own_spends() {
     let g = build_utxo(dir.path(), &txs);
     let c = floodgate_graph::cluster(&g);
     let n = |a: u32| g.lookup(&format!("1addr{a}")).unwrap();
-    let tags = HashMap::from([(n(7), Category::Scam)]);
+    let tags = HashMap::from([(n(7), RiskCategory::Scam)]);
     let opts = ExposureOptions { hops: 2, ..Default::default() };
     let e = c.entity_of(n(0));
     let r = floodgate_graph::entity_exposure(&g, &tags, &c, e, &opts).unwrap().remove(0);
     assert_eq!(r.target, e.to_string());
     assert_eq!(r.total, Amount::from(30u64), "the self-spend of 20 is internal");
-    assert_eq!(r.categories[0].category, Category::Scam);
+    assert_eq!(r.categories[0].category, RiskCategory::Scam);
     assert_eq!(r.categories[0].value, Amount::from(30u64));
     // A single-address entity has the same exposure as its address.
     let e8 = c.entity_of(n(8));
@@ -735,7 +735,7 @@ fn value_that_comes_back_to_the_target_is_not_followed_again() {
     let edges: Vec<RawEdge> =
         vec![(0, 1, 1000, 10, 0, 1), (1, 0, 900, 20, 0, 2), (1, 2, 100, 20, 0, 3)];
     let (g, ids) = build(dir.path(), 3, &edges, 3);
-    let tags = HashMap::from([(ids[2], Category::Scam)]);
+    let tags = HashMap::from([(ids[2], RiskCategory::Scam)]);
     for model in [TaintModel::Haircut, TaintModel::Poison] {
         let opts = ExposureOptions {
             direction: Direction::Out,
@@ -746,7 +746,7 @@ fn value_that_comes_back_to_the_target_is_not_followed_again() {
         };
         let r = &exposure(&g, &tags, ids[0], &opts).unwrap()[0];
         assert_eq!(r.total, Amount::from(1000u64), "{model:?}: {r:?}");
-        let scam = r.categories.iter().find(|c| c.category == Category::Scam).unwrap();
+        let scam = r.categories.iter().find(|c| c.category == RiskCategory::Scam).unwrap();
         if model == TaintModel::Haircut {
             assert_eq!(scam.value, Amount::from(100u64), "{r:?}");
             assert_eq!(r.untraced, Amount::from(900u64), "{r:?}");

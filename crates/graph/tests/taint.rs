@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 
 use floodgate_graph::{
-    exposure, tx_key, Category, Direction, EdgeInput, ExposureOptions, ExposureReport, Graph,
-    GraphBuilder, NodeId, NodeKind, TaintModel,
+    exposure, tx_key, Direction, EdgeInput, ExposureOptions, ExposureReport, Graph, GraphBuilder,
+    NodeId, NodeKind, RiskCategory, TaintModel,
 };
 use floodgate_types::{Amount, Chain, Hash32};
 use proptest::prelude::*;
@@ -153,7 +153,7 @@ enum Label {
 }
 
 struct Query<'a> {
-    tags: &'a HashMap<u32, Category>,
+    tags: &'a HashMap<u32, RiskCategory>,
     target: u32,
     direction: Direction,
     fifo: bool,
@@ -165,7 +165,7 @@ struct Query<'a> {
 
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Outcome {
-    categories: BTreeMap<Category, u128>,
+    categories: BTreeMap<RiskCategory, u128>,
     untraced: u128,
     total: u128,
 }
@@ -175,8 +175,8 @@ struct Outcome {
 /// the runs in queue order, and is topped up with unknown coins when the queue runs dry.
 /// Runs count the addresses they pass (a transaction node costs no hop). Returns the outcome
 /// and the direct (hop 1) value per category.
-fn simulate(w: &World, q: &Query<'_>) -> (Outcome, BTreeMap<Category, u128>) {
-    let mut direct: BTreeMap<Category, u128> = BTreeMap::new();
+fn simulate(w: &World, q: &Query<'_>) -> (Outcome, BTreeMap<RiskCategory, u128>) {
+    let mut direct: BTreeMap<RiskCategory, u128> = BTreeMap::new();
     let cost = |k: &str| u32::from(k.starts_with("1addr"));
     let mut queues: HashMap<String, VecDeque<(Label, u128)>> = HashMap::new();
     let mut out = Outcome::default();
@@ -186,94 +186,97 @@ fn simulate(w: &World, q: &Query<'_>) -> (Outcome, BTreeMap<Category, u128>) {
     let tagged = |k: &str| -> Option<u32> {
         (0..8u32).find(|&i| addr(i) == k).filter(|i| q.tags.contains_key(i))
     };
-    let mut transfer =
-        |u: &str, v: &str, a: u128, out: &mut Outcome, direct: &mut BTreeMap<Category, u128>| {
-            let qu = queues.entry(u.to_owned()).or_default();
-            let mut runs: Vec<(Label, u128)> = Vec::new();
-            let mut need = a;
-            while need > 0 {
-                let run = if q.fifo { qu.front_mut() } else { qu.back_mut() };
-                let Some(run) = run else { break };
-                let l = need.min(run.1);
-                runs.push((run.0, l));
-                run.1 -= l;
-                need -= l;
-                if run.1 == 0 {
-                    if q.fifo {
-                        qu.pop_front();
-                    } else {
-                        qu.pop_back();
-                    }
+    let mut transfer = |u: &str,
+                        v: &str,
+                        a: u128,
+                        out: &mut Outcome,
+                        direct: &mut BTreeMap<RiskCategory, u128>| {
+        let qu = queues.entry(u.to_owned()).or_default();
+        let mut runs: Vec<(Label, u128)> = Vec::new();
+        let mut need = a;
+        while need > 0 {
+            let run = if q.fifo { qu.front_mut() } else { qu.back_mut() };
+            let Some(run) = run else { break };
+            let l = need.min(run.1);
+            runs.push((run.0, l));
+            run.1 -= l;
+            need -= l;
+            if run.1 == 0 {
+                if q.fifo {
+                    qu.pop_front();
+                } else {
+                    qu.pop_back();
                 }
             }
-            if !q.fifo {
-                runs.reverse();
+        }
+        if !q.fifo {
+            runs.reverse();
+        }
+        if need > 0 {
+            runs.push((Label::Unknown, need));
+        }
+        let relabel = |runs: &mut Vec<(Label, u128)>, to: Label| {
+            for r in runs.iter_mut() {
+                r.0 = to;
             }
-            if need > 0 {
-                runs.push((Label::Unknown, need));
-            }
-            let relabel = |runs: &mut Vec<(Label, u128)>, to: Label| {
-                for r in runs.iter_mut() {
-                    r.0 = to;
-                }
-            };
-            match q.direction {
-                Direction::In => {
-                    if u == target {
-                        relabel(&mut runs, Label::Target);
-                    } else if let Some(s) = tagged(u) {
-                        relabel(&mut runs, Label::Origin(s, cost(u)));
-                    }
-                    if a < q.min {
-                        relabel(&mut runs, Label::Unknown);
-                    }
-                    if v == target {
-                        out.total += a;
-                        for &(l, n) in &runs {
-                            match l {
-                                Label::Origin(s, h) if h <= q.hops => {
-                                    *out.categories.entry(q.tags[&s]).or_default() += n;
-                                    if h <= 1 {
-                                        *direct.entry(q.tags[&s]).or_default() += n;
-                                    }
-                                }
-                                _ => out.untraced += n,
-                            }
-                        }
-                    } else {
-                        for r in runs.iter_mut() {
-                            if let Label::Origin(_, h) = &mut r.0 {
-                                *h += cost(v);
-                            }
-                        }
-                    }
-                }
-                Direction::Out => {
-                    if u == target {
-                        relabel(&mut runs, Label::Tracked(0));
-                        out.total += a;
-                    }
-                    if a < q.min {
-                        relabel(&mut runs, Label::Unknown);
-                    }
-                    for r in runs.iter_mut() {
-                        let Label::Tracked(h) = r.0 else { continue };
-                        let h = h + cost(v);
-                        r.0 = Label::Tracked(h);
-                        if v == target || h > q.hops {
-                            r.0 = Label::Unknown;
-                        } else if let Some(s) = tagged(v) {
-                            *out.categories.entry(q.tags[&s]).or_default() += r.1;
-                            if h <= 1 {
-                                *direct.entry(q.tags[&s]).or_default() += r.1;
-                            }
-                            r.0 = Label::Unknown;
-                        }
-                    }
-                }
-            }
-            queues.entry(v.to_owned()).or_default().extend(runs);
         };
+        match q.direction {
+            Direction::In => {
+                if u == target {
+                    relabel(&mut runs, Label::Target);
+                } else if let Some(s) = tagged(u) {
+                    relabel(&mut runs, Label::Origin(s, cost(u)));
+                }
+                if a < q.min {
+                    relabel(&mut runs, Label::Unknown);
+                }
+                if v == target {
+                    out.total += a;
+                    for &(l, n) in &runs {
+                        match l {
+                            Label::Origin(s, h) if h <= q.hops => {
+                                *out.categories.entry(q.tags[&s]).or_default() += n;
+                                if h <= 1 {
+                                    *direct.entry(q.tags[&s]).or_default() += n;
+                                }
+                            }
+                            _ => out.untraced += n,
+                        }
+                    }
+                } else {
+                    for r in runs.iter_mut() {
+                        if let Label::Origin(_, h) = &mut r.0 {
+                            *h += cost(v);
+                        }
+                    }
+                }
+            }
+            Direction::Out => {
+                if u == target {
+                    relabel(&mut runs, Label::Tracked(0));
+                    out.total += a;
+                }
+                if a < q.min {
+                    relabel(&mut runs, Label::Unknown);
+                }
+                for r in runs.iter_mut() {
+                    let Label::Tracked(h) = r.0 else { continue };
+                    let h = h + cost(v);
+                    r.0 = Label::Tracked(h);
+                    if v == target || h > q.hops {
+                        r.0 = Label::Unknown;
+                    } else if let Some(s) = tagged(v) {
+                        *out.categories.entry(q.tags[&s]).or_default() += r.1;
+                        if h <= 1 {
+                            *direct.entry(q.tags[&s]).or_default() += r.1;
+                        }
+                        r.0 = Label::Unknown;
+                    }
+                }
+            }
+        }
+        queues.entry(v.to_owned()).or_default().extend(runs);
+    };
     for j in order {
         let t = w.times[j];
         if q.since.is_some_and(|s| t < s) || q.until.is_some_and(|u| t > u) {
@@ -308,7 +311,7 @@ fn simulate(w: &World, q: &Query<'_>) -> (Outcome, BTreeMap<Category, u128>) {
 /// recursively on the shortest-path edges.
 fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
     let t = built.ids[&addr(q.target)];
-    let tags: HashMap<NodeId, Category> =
+    let tags: HashMap<NodeId, RiskCategory> =
         q.tags.iter().filter_map(|(a, c)| built.ids.get(&addr(*a)).map(|n| (*n, *c))).collect();
     let es: Vec<E> = built
         .edges
@@ -354,14 +357,14 @@ fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
     };
     let mut out = Outcome::default();
     if back {
-        type Stream = BTreeMap<(u32, Category, NodeId), u128>;
+        type Stream = BTreeMap<(u32, RiskCategory, NodeId), u128>;
         // A plain recursive reference reads best with every input spelled out.
         #[allow(clippy::too_many_arguments)]
         fn stream(
             u: NodeId,
             es: &[E],
             dist: &HashMap<NodeId, u32>,
-            tags: &HashMap<NodeId, Category>,
+            tags: &HashMap<NodeId, RiskCategory>,
             t: NodeId,
             min: u128,
             cost: &dyn Fn(NodeId) -> u32,
@@ -392,10 +395,10 @@ fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
             s
         }
         fn window(
-            s: &BTreeMap<(u32, Category, NodeId), u128>,
+            s: &BTreeMap<(u32, RiskCategory, NodeId), u128>,
             p: u128,
             a: u128,
-            into: &mut BTreeMap<(u32, Category, NodeId), u128>,
+            into: &mut BTreeMap<(u32, RiskCategory, NodeId), u128>,
         ) {
             let mut at = 0u128;
             for (l, v) in s {
@@ -434,7 +437,7 @@ fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
             v: NodeId,
             es: &[E],
             dist: &HashMap<NodeId, u32>,
-            tags: &HashMap<NodeId, Category>,
+            tags: &HashMap<NodeId, RiskCategory>,
             t: NodeId,
             min: u128,
             cost: &dyn Fn(NodeId) -> u32,
@@ -487,7 +490,8 @@ fn outcome(r: &ExposureReport) -> Outcome {
     }
 }
 
-const CATS: [Category; 3] = [Category::Sanctioned, Category::Scam, Category::Exchange];
+const CATS: [RiskCategory; 3] =
+    [RiskCategory::Sanctioned, RiskCategory::Scam, RiskCategory::Exchange];
 
 /// A random query: tags, target, direction, minimum and window.
 fn query_strategy(
@@ -505,8 +509,8 @@ fn query_strategy(
 struct Case {
     _dir: tempfile::TempDir,
     built: Built,
-    tags_raw: HashMap<u32, Category>,
-    tags: HashMap<NodeId, Category>,
+    tags_raw: HashMap<u32, RiskCategory>,
+    tags: HashMap<NodeId, RiskCategory>,
     target: NodeId,
 }
 
@@ -514,7 +518,7 @@ fn case(w: &World, tagged: &BTreeMap<u32, usize>, target: u32) -> Option<Case> {
     let dir = tempfile::tempdir().unwrap();
     let built = build(dir.path(), w);
     let target = *built.ids.get(&addr(target))?;
-    let tags_raw: HashMap<u32, Category> = tagged.iter().map(|(a, c)| (*a, CATS[*c])).collect();
+    let tags_raw: HashMap<u32, RiskCategory> = tagged.iter().map(|(a, c)| (*a, CATS[*c])).collect();
     let tags =
         tags_raw.iter().filter_map(|(a, c)| built.ids.get(&addr(*a)).map(|n| (*n, *c))).collect();
     Some(Case { _dir: dir, built, tags_raw, tags, target })
@@ -562,7 +566,7 @@ proptest! {
             let (want, want_direct) = simulate(&w, &q);
             let got = exposure(&c.built.g, &c.tags, c.target, &opts(direction, model, hops, min, since, until)).unwrap();
             prop_assert_eq!(outcome(&got[0]), want, "{:?}", model);
-            let direct: BTreeMap<Category, u128> = got[0].categories.iter()
+            let direct: BTreeMap<RiskCategory, u128> = got[0].categories.iter()
                 .filter(|x| !x.direct.is_zero())
                 .map(|x| (x.category, x.direct.to_u128().unwrap())).collect();
             prop_assert_eq!(direct, want_direct, "{:?}", model);
@@ -599,10 +603,10 @@ proptest! {
         for model in [TaintModel::Haircut, TaintModel::Poison, TaintModel::Fifo, TaintModel::Lifo, TaintModel::Tiho] {
             let deep = exposure(&c.built.g, &c.tags, c.target, &opts(direction, model, hops, min, since, until)).unwrap().remove(0);
             let one = exposure(&c.built.g, &c.tags, c.target, &opts(direction, model, 1, min, since, until)).unwrap().remove(0);
-            let direct: BTreeMap<Category, u128> = deep.categories.iter()
+            let direct: BTreeMap<RiskCategory, u128> = deep.categories.iter()
                 .filter(|x| !x.direct.is_zero())
                 .map(|x| (x.category, x.direct.to_u128().unwrap())).collect();
-            let at_one: BTreeMap<Category, u128> = one.categories.iter()
+            let at_one: BTreeMap<RiskCategory, u128> = one.categories.iter()
                 .map(|x| (x.category, x.value.to_u128().unwrap())).collect();
             prop_assert_eq!(&at_one, &direct, "{:?}", model);
             for x in &one.categories {
@@ -681,11 +685,11 @@ fn worked_example_one_transaction() {
     b.add_edge(x, bb, &e(4)).unwrap();
     b.commit(&base, BTreeMap::new()).unwrap();
     let g = Graph::open(dir.path()).unwrap();
-    let tags = HashMap::from([(s, Category::Sanctioned)]);
+    let tags = HashMap::from([(s, RiskCategory::Sanctioned)]);
     let sanctioned = |target: NodeId, model: TaintModel| -> (u64, u64) {
         let o = ExposureOptions { model, ..ExposureOptions::default() };
         let r = exposure(&g, &tags, target, &o).unwrap().remove(0);
-        let v = r.categories.iter().find(|x| x.category == Category::Sanctioned);
+        let v = r.categories.iter().find(|x| x.category == RiskCategory::Sanctioned);
         if let Some(v) = v {
             assert_eq!(v.sources[0].node, "1S", "the evidence names the source");
             assert_eq!(v.min_hops, 1);
@@ -711,10 +715,10 @@ fn worked_example_one_transaction() {
         model: TaintModel::Lifo,
         ..Default::default()
     };
-    let tags_b = HashMap::from([(bb, Category::Exchange)]);
+    let tags_b = HashMap::from([(bb, RiskCategory::Exchange)]);
     let r = exposure(&g, &tags_b, s, &out).unwrap().remove(0);
     assert_eq!(r.total, Amount::from(3u64));
-    assert_eq!(r.categories[0].category, Category::Exchange);
+    assert_eq!(r.categories[0].category, RiskCategory::Exchange);
     assert_eq!(r.categories[0].value, Amount::from(3u64), "{r:?}");
     let fifo =
         exposure(&g, &tags_b, s, &ExposureOptions { model: TaintModel::Fifo, ..out.clone() })
@@ -755,11 +759,11 @@ fn worked_example_one_address_over_time() {
     b.add_edge(m, q, &e(6, 104)).unwrap();
     b.commit(&base, BTreeMap::new()).unwrap();
     let g = Graph::open(dir.path()).unwrap();
-    let tags = HashMap::from([(s, Category::Scam)]);
+    let tags = HashMap::from([(s, RiskCategory::Scam)]);
     let scam = |target: NodeId, model: TaintModel| -> u64 {
         let o = ExposureOptions { model, ..ExposureOptions::default() };
         let r = exposure(&g, &tags, target, &o).unwrap().remove(0);
-        let v = r.categories.iter().find(|x| x.category == Category::Scam);
+        let v = r.categories.iter().find(|x| x.category == RiskCategory::Scam);
         v.map_or(0, |v| {
             assert_eq!(v.min_hops, 2, "S is two hops from the receivers");
             assert_eq!(v.indirect, v.value);
@@ -810,7 +814,7 @@ fn a_transfer_never_funds_itself() {
     b.add_edge(m, p, &e(5, 102)).unwrap();
     b.commit(&base, BTreeMap::new()).unwrap();
     let g = Graph::open(dir.path()).unwrap();
-    let tags = HashMap::from([(s, Category::Scam)]);
+    let tags = HashMap::from([(s, RiskCategory::Scam)]);
     let o = ExposureOptions { model: TaintModel::Fifo, ..Default::default() };
     let r = exposure(&g, &tags, p, &o).unwrap().remove(0);
     assert_eq!(r.categories[0].value, Amount::from(4u64), "{r:?}");

@@ -11,35 +11,8 @@ use serde::Serialize;
 
 use crate::error::MonitorError;
 
-/// Why a counterparty is risky.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RiskCategory {
-    /// On a sanctions list (OFAC SDN digital-currency addresses, …).
-    Sanctioned,
-    /// A mixer or tumbler.
-    Mixer,
-    /// Linked to scams (pig-butchering, fraud shops).
-    Scam,
-    /// On a regulator's investor-alert list.
-    InvestorAlert,
-    /// A virtual-asset service provider not licensed in the customer's jurisdiction.
-    UnlicensedVasp,
-}
-
-impl RiskCategory {
-    /// Parses the list-file spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
-            "sanctioned" | "sanctions" => RiskCategory::Sanctioned,
-            "mixer" => RiskCategory::Mixer,
-            "scam" => RiskCategory::Scam,
-            "investor_alert" | "alert" => RiskCategory::InvestorAlert,
-            "unlicensed_vasp" | "unlicensed" => RiskCategory::UnlicensedVasp,
-            _ => return None,
-        })
-    }
-}
+/// Why a counterparty is risky: floodgate's one taxonomy (`docs/taxonomy.md`).
+pub use floodgate_types::RiskCategory;
 
 /// A list hit on a counterparty.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -166,7 +139,7 @@ impl AddressLists {
             let line = i as u64 + 2;
             let rec = rec.map_err(|e| MonitorError::data(path, line, e.to_string()))?;
             let cat = rec.get(0).unwrap_or("");
-            let category = RiskCategory::parse(cat).ok_or_else(|| {
+            let category = RiskCategory::parse_lenient(cat).ok_or_else(|| {
                 MonitorError::data(path, line, format!("field 'category': unknown '{cat}'"))
             })?;
             let value = rec.get(1).unwrap_or("");

@@ -42,6 +42,21 @@ impl Chain {
         }
     }
 
+    /// The chain's on-disk code (graph keys and segment files). Pinned forever: a new chain
+    /// takes a new code and a code is never reused; it is not the variant's position.
+    pub fn code(self) -> u8 {
+        match self {
+            Chain::Bitcoin => 0,
+            Chain::Ethereum => 1,
+            Chain::Tron => 2,
+        }
+    }
+
+    /// The chain an on-disk code names, or `None` for a code this build does not know.
+    pub fn from_code(code: u8) -> Option<Chain> {
+        Chain::ALL.into_iter().find(|c| c.code() == code)
+    }
+
     /// Whether transfers on this chain are account-to-account (as opposed to UTXO).
     pub fn is_account_model(self) -> bool {
         !matches!(self, Chain::Bitcoin)
@@ -127,5 +142,16 @@ mod tests {
         assert_eq!(" Tron ".parse::<Chain>(), Ok(Chain::Tron));
         assert!(matches!("LTC".parse::<Chain>(), Err(ChainError::Unsupported(_))));
         assert!(matches!("nope".parse::<Chain>(), Err(ChainError::Unknown(_))));
+    }
+
+    /// Chain codes are written into graph keys and segment files: this table may only grow.
+    #[test]
+    fn codes_are_pinned() {
+        for (chain, code) in [(Chain::Bitcoin, 0), (Chain::Ethereum, 1), (Chain::Tron, 2)] {
+            assert_eq!(chain.code(), code, "{chain}");
+            assert_eq!(Chain::from_code(code), Some(chain));
+        }
+        assert_eq!(Chain::ALL.len(), 3, "a new chain needs a new pinned code here");
+        assert_eq!(Chain::from_code(3), None);
     }
 }

@@ -25,6 +25,7 @@ pub mod asset;
 pub mod chain;
 pub mod hash;
 pub mod record;
+pub mod risk;
 pub mod time;
 
 pub use address::{Address, AddressError, BtcAddress, BtcNetwork, ScriptAddress};
@@ -36,4 +37,5 @@ pub use record::{
     BlockHeader, ChainBlock, Direction, LedgerEntry, OutPoint, Transfer, TransferIndex,
     TransferKind, TxInput, TxOutput, UtxoTx,
 };
+pub use risk::RiskCategory;
 pub use time::{Timestamp, TimestampError};

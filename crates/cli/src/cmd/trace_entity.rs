@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use floodgate_graph::{
-    change_evidence, cluster_with, update_clustering, AliasNote, Category, ChangeEvidence,
-    ClusterUpdate, Clustering, EntityId, Graph, JoinRule, Merge, NodeId, NodeKind, TagSet,
+    change_evidence, cluster_with, update_clustering, AliasNote, ChangeEvidence, ClusterUpdate,
+    Clustering, EntityId, Graph, JoinRule, Merge, NodeId, NodeKind, RiskCategory, TagSet,
     ENTITIES_FILE,
 };
 use floodgate_types::{Amount, Timestamp};
@@ -28,7 +28,7 @@ fn exchange_nodes(graph: &Graph, tags: &TagSet) -> BTreeSet<NodeId> {
         .filter(|&n| {
             // An owned key: `Graph::key` may return a `Cow` in the next graph format.
             let key = graph.key(n).to_string();
-            tags.of(&key).iter().any(|t| t.category == Category::Exchange)
+            tags.of(&key).iter().any(|t| t.category == RiskCategory::Exchange)
         })
         .collect()
 }
@@ -356,7 +356,7 @@ pub(super) struct EntityArgs {
 #[derive(Debug, Serialize)]
 struct MemberTag {
     address: String,
-    category: Category,
+    category: RiskCategory,
     label: String,
     source: String,
 }
@@ -396,7 +396,7 @@ pub(super) fn run_entity(args: EntityArgs, ctx: &Context) -> Result<ExitCode> {
             last = Some(last.map_or(t, |l| l.max(t)));
         }
     }
-    let own: HashMap<NodeId, Category> = tags.resolve(&graph);
+    let own: HashMap<NodeId, RiskCategory> = tags.resolve(&graph);
     let mut categories: BTreeMap<String, usize> = BTreeMap::new();
     let mut member_tags = Vec::new();
     for &m in &members {

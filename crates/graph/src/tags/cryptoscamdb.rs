@@ -14,7 +14,7 @@ use std::path::Path;
 use floodgate_types::Address;
 use serde::Deserialize;
 
-use super::{line_of, Category, SkippedEntry, SourceLoad, Tag, TagError, TagSet};
+use super::{line_of, RiskCategory, SkippedEntry, SourceLoad, Tag, TagError, TagSet};
 
 /// The `source` name of tags from CryptoScamDB.
 pub const CRYPTOSCAMDB_SOURCE: &str = "cryptoscamdb";
@@ -25,11 +25,11 @@ pub const CRYPTOSCAMDB_CONFIDENCE: &str = "web_crawl";
 
 /// The category of a CryptoScamDB `category` value (`Phishing` → phishing, `Scamming` →
 /// scam, `Malware` and `Hacked` → theft), or `None` when unknown (the entry is skipped).
-pub fn cryptoscamdb_category(s: &str) -> Option<Category> {
+pub fn cryptoscamdb_category(s: &str) -> Option<RiskCategory> {
     Some(match s.trim().to_ascii_lowercase().as_str() {
-        "phishing" => Category::Phishing,
-        "scamming" | "scam" => Category::Scam,
-        "malware" | "hacked" => Category::Theft,
+        "phishing" => RiskCategory::Phishing,
+        "scamming" | "scam" => RiskCategory::Scam,
+        "malware" | "hacked" => RiskCategory::Theft,
         _ => return None,
     })
 }
@@ -234,7 +234,7 @@ mod tests {
         let good = Address::parse_any("0xd0cc2b24980cbcca47ef755da88b220a82291407").unwrap();
         let t = tags.of(&good.to_canonical());
         assert_eq!(t.len(), 1);
-        assert_eq!(t[0].category, Category::Phishing);
+        assert_eq!(t[0].category, RiskCategory::Phishing);
         assert_eq!(t[0].source, "cryptoscamdb (urls.yaml:8, http://good.example)");
     }
 

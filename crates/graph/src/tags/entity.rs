@@ -19,7 +19,7 @@ pub struct EntityTag {
 
 impl TagSet {
     /// The tags of `entity`: every tag of each of its addresses in `graph`, ordered by
-    /// category (highest risk first, the order of [`crate::Category::ALL`]), then address and
+    /// category (highest risk first, the order of [`crate::RiskCategory::ALL`]), then address and
     /// source. The entity's own category is the first one's.
     pub fn entity_tags(
         &self,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use floodgate_graph::{Category, EntityId, SkippedEntry, SourceLoad, Tag, TagSet};
+use floodgate_graph::{EntityId, RiskCategory, SkippedEntry, SourceLoad, Tag, TagSet};
 use floodgate_types::Address;
 use serde::Serialize;
 
@@ -152,7 +152,7 @@ pub(super) fn load(
         l.entries = n;
         l.unsupported = tags.skipped_unsupported() - before;
         if n > 0 {
-            l.by_category.insert(Category::Sanctioned, n);
+            l.by_category.insert(RiskCategory::Sanctioned, n);
         }
         sources.push(l);
     }
@@ -193,7 +193,7 @@ fn load_screening_lists(ctx: &Context, tags: &mut TagSet) -> Result<Option<Sourc
                 };
                 staged.push(Tag {
                     address: a.to_canonical(),
-                    category: Category::Sanctioned,
+                    category: RiskCategory::Sanctioned,
                     label: format!("{} ({} {})", l.entity_name, l.list, l.address.asset),
                     source: format!(
                         "{} {} (screening list entry {}{programs})",
@@ -221,7 +221,7 @@ fn load_screening_lists(ctx: &Context, tags: &mut TagSet) -> Result<Option<Sourc
 #[derive(Serialize)]
 struct TagRow {
     address: String,
-    category: Category,
+    category: RiskCategory,
     risk: bool,
     confidence: String,
     actor: String,
@@ -306,14 +306,14 @@ impl Tabular for SkippedRow {
 #[derive(Serialize)]
 struct AddressTags<'a> {
     address: String,
-    category: Option<Category>,
+    category: Option<RiskCategory>,
     tags: &'a [Tag],
 }
 
 #[derive(Serialize)]
 struct EntityTags {
     entity: String,
-    category: Option<Category>,
+    category: Option<RiskCategory>,
     tags: Vec<floodgate_graph::EntityTag>,
 }
 
