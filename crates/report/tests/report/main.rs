@@ -1,0 +1,6 @@
+//! Integration tests of floodgate-report: deadlines on the Vietnamese calendar with real
+//! dates, obligations from monitor records, and (in their modules) the file formats.
+// Tests unwrap freely: a failure should stop the test with the value shown.
+#![allow(clippy::unwrap_used)]
+
+mod deadlines;
