@@ -25,11 +25,18 @@
 pub mod calendar;
 pub mod deadline;
 pub mod error;
+pub mod format;
+pub mod goaml;
 pub mod money;
 pub mod obligation;
 
 pub use calendar::{CalendarDay, DayKind, DayStatus, WorkingCalendar, VN_UTC_OFFSET_SECONDS};
 pub use deadline::{deadline, deadline_on, status, Deadline, FilingStatus, ReportKind};
 pub use error::ReportError;
+pub use format::{Goaml, RegulatorFormat};
+pub use goaml::{
+    ClientAccount, ClientPerson, ExternalAccount, GoamlAddress, GoamlParty, GoamlPhone,
+    GoamlReport, GoamlReportCode, GoamlSide, GoamlTransaction, VirtualAssetTransfer,
+};
 pub use money::{Cents, Currency, Vnd};
 pub use obligation::{MonitorReportRecord, ObligationInput, ReportObligation, Thresholds};
