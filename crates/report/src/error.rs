@@ -42,7 +42,7 @@ pub enum ReportError {
     /// A report field is missing or invalid for the target format; nothing was rendered.
     #[error("{format} report: field '{field}': {message}")]
     InvalidField {
-        /// The format (`goAML`, `IVMS101`, `case report`).
+        /// The format (`goAML`, `IVMS101`, `HTML case`).
         format: &'static str,
         /// The field path, as the format names it (`report/transaction[2]/t_from/from_account/account`).
         field: String,

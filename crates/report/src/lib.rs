@@ -23,20 +23,29 @@
 #![warn(missing_docs)]
 
 pub mod calendar;
+pub mod case_report;
 pub mod deadline;
 pub mod error;
 pub mod format;
 pub mod goaml;
+pub mod ivms101;
 pub mod money;
 pub mod obligation;
 
 pub use calendar::{CalendarDay, DayKind, DayStatus, WorkingCalendar, VN_UTC_OFFSET_SECONDS};
+pub use case_report::{
+    render_html, AlertEntry, CaseReport, CaseSummary, DecisionEntry, EvidenceEntry, FundPath,
+    PathEdge, PathNode, ReportLine,
+};
 pub use deadline::{deadline, deadline_on, status, Deadline, FilingStatus, ReportKind};
 pub use error::ReportError;
 pub use format::{Goaml, RegulatorFormat};
 pub use goaml::{
     ClientAccount, ClientPerson, ExternalAccount, GoamlAddress, GoamlParty, GoamlPhone,
     GoamlReport, GoamlReportCode, GoamlSide, GoamlTransaction, VirtualAssetTransfer,
+};
+pub use ivms101::{
+    travel_rule_payload, IdentityPayload, TravelRuleTransfer, TRAVEL_RULE_THRESHOLD,
 };
 pub use money::{Cents, Currency, Vnd};
 pub use obligation::{MonitorReportRecord, ObligationInput, ReportObligation, Thresholds};

@@ -3,6 +3,8 @@
 // Tests unwrap freely: a failure should stop the test with the value shown.
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
+mod case_report;
 mod deadlines;
 mod goaml;
+mod ivms101;
 mod xmllint;
