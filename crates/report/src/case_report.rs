@@ -236,7 +236,7 @@ dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .1rem .8r
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; }
 .legend span { display: inline-block; margin-right: 1rem; font-size: .85em; }
 .legend i { display: inline-block; width: .8rem; height: .8rem; border-radius: 2px; margin-right: .3rem; vertical-align: -1px; }
-svg { width: 100%; height: auto; border: 1px solid var(--rule); background: #fff; }
+svg { max-width: 100%; height: auto; border: 1px solid var(--rule); background: #fff; }
 footer { margin-top: 2rem; color: var(--muted); font-size: .85em; }
 @page { size: A4; margin: 15mm; }
 @media print {
@@ -472,21 +472,22 @@ fn path_svg(p: &FundPath) -> Result<String, ReportError> {
             pos[i] = (*c, r);
         }
     }
-    const COL_W: usize = 250;
-    const ROW_H: usize = 120;
-    const BOX_W: usize = 170;
+    const COL_W: usize = 265;
+    const ROW_H: usize = 110;
+    const BOX_W: usize = 150;
+    const TOP: usize = 16;
     const BOX_H: usize = 52;
     const PAD: usize = 20;
     let cols = rows.keys().next_back().map_or(1, |c| c + 1);
     let max_rows = rows.values().map(Vec::len).max().unwrap_or(1);
     let width = PAD * 2 + (cols - 1) * COL_W + BOX_W;
-    let height = PAD * 2 + (max_rows - 1) * ROW_H + BOX_H + 20;
-    let xy = |i: usize| (PAD + pos[i].0 * COL_W, PAD + pos[i].1 * ROW_H);
+    let height = PAD * 2 + TOP + (max_rows - 1) * ROW_H + BOX_H + 8;
+    let xy = |i: usize| (PAD + pos[i].0 * COL_W, PAD + TOP + pos[i].1 * ROW_H);
     let e = escape;
     let mut s = String::new();
     let _ = write!(
         s,
-        "<svg viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"fund-flow path\" font-family=\"system-ui, sans-serif\" font-size=\"11\">\n\
+        "<svg viewBox=\"0 0 {width} {height}\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"fund-flow path\" font-family=\"system-ui, sans-serif\" font-size=\"11\">\n\
          <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"#444\"/></marker></defs>\n"
     );
     for (k, &(f, t, ed)) in edges.iter().enumerate() {
@@ -501,15 +502,15 @@ fn path_svg(p: &FundPath) -> Result<String, ReportError> {
         let _ = writeln!(
             s,
             "<g><title>{} → {}: {} at {}{}</title><path d=\"M{x1},{y1} Q{mx},{my} {x2},{y2}\" fill=\"none\" stroke=\"#444\" stroke-width=\"1.4\" marker-end=\"url(#arrow)\"/>\
-             <text x=\"{mx}\" y=\"{}\" text-anchor=\"middle\" font-weight=\"600\">{}</text><text x=\"{mx}\" y=\"{}\" text-anchor=\"middle\" fill=\"#5f6368\">{}</text></g>",
+             <text x=\"{mx}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\" font-weight=\"600\">{}</text><text x=\"{mx}\" y=\"{}\" text-anchor=\"middle\" font-size=\"10\" fill=\"#5f6368\">{}</text></g>",
             e(&p.nodes[f].label),
             e(&p.nodes[t].label),
             e(&label),
             e(&when(ed.time)),
             ed.tx.as_deref().map(|x| format!(", tx {}", e(x))).unwrap_or_default(),
-            my - 14,
+            my - 6,
             e(&label),
-            my - 2,
+            my + 13,
             e(&when(ed.time)[..16])
         );
     }
@@ -540,10 +541,11 @@ fn path_svg(p: &FundPath) -> Result<String, ReportError> {
 }
 
 fn short_name(s: &str) -> String {
-    if s.chars().count() <= 26 {
+    // About what fits in a node box at the SVG's 11 px font.
+    if s.chars().count() <= 22 {
         s.to_owned()
     } else {
-        format!("{}…", s.chars().take(25).collect::<String>())
+        format!("{}…", s.chars().take(21).collect::<String>())
     }
 }
 
