@@ -553,6 +553,54 @@ fn short_name(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn node(id: &str) -> PathNode {
+        PathNode { id: id.into(), label: id.into(), name: None, category: "unknown".into() }
+    }
+
+    fn edge(from: &str, to: &str) -> PathEdge {
+        PathEdge {
+            from: from.into(),
+            to: to.into(),
+            amount: Amount::from(1u64),
+            decimals: 0,
+            asset: "BTC".into(),
+            time: Timestamp(1_770_000_000),
+            tx: None,
+        }
+    }
+
+    /// `(x, y)` of each `<rect>` in drawing order.
+    fn boxes(svg: &str) -> Vec<(usize, usize)> {
+        svg.split("<rect x=\"")
+            .skip(1)
+            .map(|r| {
+                let x = r.split('"').next().unwrap().parse().unwrap();
+                let y = r.split("y=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+                (x, y)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fan_out_is_drawn_in_columns_and_rows_and_cycles_terminate() {
+        let p = FundPath {
+            nodes: vec![node("a"), node("b"), node("c"), node("d")],
+            edges: vec![edge("a", "b"), edge("a", "c"), edge("c", "d"), edge("a", "b")],
+        };
+        let b = boxes(&path_svg(&p).unwrap());
+        assert_eq!(b[1].0, b[2].0, "b and c are one hop from a: same column");
+        assert_ne!(b[1].1, b[2].1, "… in different rows");
+        assert!(b[3].0 > b[2].0 && b[1].0 > b[0].0);
+        let svg = path_svg(&p).unwrap();
+        assert_eq!(svg.matches("marker-end=").count(), 4, "parallel edges are both drawn");
+        // A cycle still lays out.
+        let cyc = FundPath {
+            nodes: vec![node("a"), node("b")],
+            edges: vec![edge("a", "b"), edge("b", "a")],
+        };
+        assert_eq!(boxes(&path_svg(&cyc).unwrap()).len(), 2);
+    }
+
     #[test]
     fn escapes_every_markup_character() {
         assert_eq!(
