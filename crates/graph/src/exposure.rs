@@ -158,7 +158,7 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// Upstream edges of `n` that carry the asset inside the time window, as
-    /// `(neighbour, amount)`.
+    /// `(neighbour, amount)`, self-transfers left out.
     pub(crate) fn upstream(&self, n: NodeId) -> Vec<(NodeId, U256)> {
         let mut v = Vec::new();
         let (since, until) = (self.opts.since, self.opts.until);
@@ -171,7 +171,9 @@ impl<'a> Ctx<'a> {
                 t != 0 && since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
             });
         }
-        v.into_iter().map(|(m, a, _)| (m, a)).collect()
+        // A transfer from a node to itself moves nothing: it is neither value received nor
+        // a source (counting it made haircut and poison count the value twice, issue 15).
+        v.into_iter().filter(|&(m, _, _)| m != n).map(|(m, a, _)| (m, a)).collect()
     }
     /// Whether `u` belongs to the target itself: one of its members, or a UTXO transaction
     /// that also spends from (or pays to) a member (its own spend, whose outputs back to it
