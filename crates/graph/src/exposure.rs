@@ -67,6 +67,9 @@ pub struct ExposureOptions {
     pub until: Option<i64>,
     /// Only this asset; `None` = one report per asset the node moved.
     pub asset: Option<String>,
+    /// Follow peel chains without spending the hop budget on each link (see
+    /// [`ExposureReport::peel_links`] and `docs/taint-models.md`).
+    pub peel_chains: bool,
 }
 
 impl Default for ExposureOptions {
@@ -79,6 +82,7 @@ impl Default for ExposureOptions {
             since: None,
             until: None,
             asset: None,
+            peel_chains: true,
         }
     }
 }
@@ -137,6 +141,10 @@ pub struct ExposureReport {
     /// from outside the graph or window, value still held, and round trips through the
     /// target), so that `Σ category values + untraced = total`. Poison: zero.
     pub untraced: Amount,
+    /// Peel-chain links the trace passed without spending a hop: addresses that received the
+    /// large output of a peel transaction (one input, a small payment, a large change) and
+    /// spent it as the only input of the next one. Zero unless `peel_chains` is on.
+    pub peel_links: u32,
 }
 
 fn u(a: Amount) -> U256 {
@@ -154,7 +162,15 @@ pub(crate) struct Ctx<'a> {
     /// The target's own nodes: value that comes back to them (a round trip, a change output)
     /// is not followed again, so no coin is counted twice.
     pub(crate) members: &'a rustc_hash::FxHashSet<NodeId>,
+    /// The peel-chain links passed without a hop so far.
+    pub(crate) peel: std::cell::RefCell<rustc_hash::FxHashSet<NodeId>>,
 }
+
+/// A peel transaction pays at most one part in this many to the payment output (20 %).
+const PEEL_RATIO: u64 = 5;
+
+/// The most peel-chain links one trace follows without spending hops (a bound on the walk).
+pub(crate) const PEEL_MAX_LINKS: u32 = 256;
 
 impl<'a> Ctx<'a> {
     /// Upstream edges of `n` that carry the asset inside the time window, as
@@ -189,6 +205,76 @@ impl<'a> Ctx<'a> {
             NodeKind::Address => 1,
             NodeKind::Transaction => 0,
         }
+    }
+
+    /// The hops a trace spends moving from `near` (the end nearer the target) to `far`: as
+    /// [`Ctx::cost`], except that a peel-chain link costs none when `peel_chains` is on. A
+    /// link is an address that is the large output of a peel transaction and the only input
+    /// of another: the step from the later one back to it (`in`) or from the earlier one on
+    /// to it (`out`).
+    pub(crate) fn step_cost(&self, near: NodeId, far: NodeId) -> u32 {
+        let c = self.cost(far);
+        if c == 0 || !self.opts.peel_chains || self.g.kind(near) != NodeKind::Transaction {
+            return c;
+        }
+        if self.peel.borrow().contains(&far) {
+            return 0;
+        }
+        if self.peel.borrow().len() as u32 >= PEEL_MAX_LINKS {
+            return c;
+        }
+        let link = match self.opts.direction {
+            // `near` is the transaction `far` spent into.
+            Direction::In => {
+                self.peel_tx(near).is_some_and(|(input, _)| input == far)
+                    && self.received_peel_change(far, near)
+            }
+            // `near` is the transaction that paid `far`.
+            Direction::Out => {
+                self.peel_tx(near).is_some_and(|(_, large)| large == far)
+                    && self.spent_into_peel(far, near)
+            }
+        };
+        if link {
+            self.peel.borrow_mut().insert(far);
+            0
+        } else {
+            c
+        }
+    }
+
+    /// When `tx` is a peel transaction in the asset (one input; two outputs to two other
+    /// addresses, the smaller at most a fifth of the total): `(its input, its large output)`.
+    fn peel_tx(&self, tx: NodeId) -> Option<(NodeId, NodeId)> {
+        if self.g.kind(tx) != NodeKind::Transaction {
+            return None;
+        }
+        let mut v = Vec::new();
+        self.g.neighbours(tx, true, self.asset, &mut v);
+        let [(input, _, _)] = v[..] else { return None };
+        v.clear();
+        self.g.neighbours(tx, false, self.asset, &mut v);
+        let [(a, x, _), (b, y, _)] = v[..] else { return None };
+        let (large, small, big) = if x >= y { (a, y, x) } else { (b, x, y) };
+        let total = small.saturating_add(big);
+        // Change back to the spending address is a payment with change, not a chain moving on.
+        let peel =
+            small.saturating_mul(U256::from(PEEL_RATIO)) <= total && a != b && large != input;
+        peel.then_some((input, large))
+    }
+
+    /// Whether address `a` received the large output of a peel transaction other than `not`.
+    fn received_peel_change(&self, a: NodeId, not: NodeId) -> bool {
+        let mut v = Vec::new();
+        self.g.neighbours(a, true, self.asset, &mut v);
+        v.iter().any(|&(x, _, _)| x != not && self.peel_tx(x).is_some_and(|(_, l)| l == a))
+    }
+
+    /// Whether address `a` spent into a peel transaction other than `not` as its only input.
+    fn spent_into_peel(&self, a: NodeId, not: NodeId) -> bool {
+        let mut v = Vec::new();
+        self.g.neighbours(a, false, self.asset, &mut v);
+        v.iter().any(|&(y, _, _)| y != not && self.peel_tx(y).is_some_and(|(i, _)| i == a))
     }
 }
 
@@ -303,7 +389,14 @@ fn exposure_internal(
     let mut out = Vec::new();
     let member_set: rustc_hash::FxHashSet<NodeId> = members.iter().copied().collect();
     for asset in &assets {
-        let ctx = Ctx { g: graph, tags, opts, asset, members: &member_set };
+        let ctx = Ctx {
+            g: graph,
+            tags,
+            opts,
+            asset,
+            members: &member_set,
+            peel: std::cell::RefCell::new(rustc_hash::FxHashSet::default()),
+        };
         let (total, accs, untraced) = match opts.model {
             TaintModel::Haircut => haircut(&ctx, first_edges(&ctx, members)),
             TaintModel::Poison => poison(&ctx, first_edges(&ctx, members)),
@@ -348,6 +441,7 @@ fn exposure_internal(
             total: amt(total),
             categories,
             untraced: amt(untraced),
+            peel_links: ctx.peel.borrow().len() as u32,
         });
     }
     Ok(out)
@@ -398,7 +492,7 @@ fn haircut(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
         let slot = frontier.entry((m, h)).or_insert(U256::ZERO);
         *slot = slot.saturating_add(a);
     }
-    let max_steps = 2 * ctx.opts.hops as usize + 2;
+    let max_steps = 2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) as usize + 2;
     for step in 1..=max_steps {
         if frontier.is_empty() {
             break;
@@ -414,7 +508,7 @@ fn haircut(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
             let d = ups.iter().fold(U256::ZERO, |s, (_, a)| s.saturating_add(*a));
             let mut passed = U256::ZERO;
             for (m, a) in ups {
-                let h = hops + ctx.cost(m);
+                let h = hops + ctx.step_cost(n, m);
                 // Value back at the target is untraced (counted in `f - passed`).
                 if h > ctx.opts.hops || a < u(ctx.opts.min_amount) || ctx.members.contains(&m) {
                     continue;
@@ -479,7 +573,7 @@ fn reach(ctx: &Ctx<'_>, start: NodeId, h0: u32) -> Vec<(RiskCategory, NodeId, u3
             if ctx.members.contains(&m) {
                 continue;
             }
-            let cost = ctx.cost(m);
+            let cost = ctx.step_cost(n, m);
             let hm = h + cost;
             if hm > ctx.opts.hops || a < u(ctx.opts.min_amount) {
                 continue;

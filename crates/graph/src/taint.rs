@@ -350,7 +350,7 @@ pub(crate) fn order_exposure(ctx: &Ctx<'_>, members: &[NodeId], order: Order) ->
             // A zero-value transfer carries no coins (and must not set a category's hops).
             continue;
         }
-        let h = s.hops + ctx.cost(s.node);
+        let h = s.hops + ctx.step_cost(s.key.nb, s.node);
         if s.key.amount < min || h > ctx.opts.hops || set.contains(&s.node) {
             // Not followed: below the minimum, beyond the hop limit, or back at the target
             // (a round trip is counted once, in the transfer that first carried it).
@@ -599,7 +599,7 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
                 },
             );
             for &m in &next {
-                relax(m, h + ctx.cost(m), &mut dist, &mut queue);
+                relax(m, h + ctx.step_cost(n, m), &mut dist, &mut queue);
             }
         }
         let mut tagged: Vec<(NodeId, u32)> =
@@ -660,9 +660,9 @@ impl Tiho<'_, '_> {
         let mut acc: BTreeMap<Label, U256> = BTreeMap::new();
         // Every cycle passes an address (cost 1), so the budget bounds the depth; the depth
         // bound only guards against a malformed graph.
-        if depth <= 2 * ctx.opts.hops + 2 {
+        if depth <= 2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) + 2 {
             for (w, a, time, rank) in ups {
-                let cw = ctx.cost(w);
+                let cw = ctx.step_cost(u, w);
                 if cw > budget {
                     continue;
                 }
@@ -706,9 +706,8 @@ impl Tiho<'_, '_> {
             return x;
         }
         let ctx = self.ctx;
-        let cv = ctx.cost(v);
         let mut sum = U256::ZERO;
-        if cv <= h && depth <= 2 * ctx.opts.hops + 2 {
+        if depth <= 2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) + 2 {
             let min = ctx.opts.min_amount.as_u256();
             let mut ups: Vec<(NodeId, U256, u32, u32)> = Vec::new();
             each_raw(
@@ -723,6 +722,10 @@ impl Tiho<'_, '_> {
                 },
             );
             for (u, a, time, rank) in ups {
+                let cv = ctx.step_cost(u, v);
+                if cv > h {
+                    continue;
+                }
                 if ctx.members.contains(&u) {
                     if seed_in.contains(&(v, u, time, a, rank)) {
                         sum = sum.saturating_add(a);

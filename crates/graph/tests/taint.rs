@@ -489,6 +489,8 @@ fn opts(
         since: since.map(i64::from),
         until: until.map(i64::from),
         asset: Some("BTC".into()),
+        // The references spend a hop on every address.
+        peel_chains: false,
     }
 }
 
@@ -816,4 +818,76 @@ fn tiho_follows_every_path_within_the_hop_limit() {
     assert_eq!(r.categories.len(), 1, "{r:?}");
     assert_eq!(r.categories[0].value, Amount::from(20u64), "{r:?}");
     assert_eq!(r.categories[0].min_hops, 2, "{r:?}");
+}
+
+/// Issue 15: the default `--hops 3` missed every peel chain. Scam S pays A1 100 (one input,
+/// one output); then A1, A2, A3, A4 each peel 5 off to a payee and pass the rest on in a
+/// one-input, two-output transaction, the last paying T 80. A2, A3 and A4 each received a
+/// peel transaction's change and spent it in the next one: they are links, followed without a
+/// hop, so S is 2 hops from T (A1 1, S 2) instead of 5, and the report counts the links.
+#[test]
+fn peel_chains_are_followed_without_spending_hops() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let a = |b: &mut GraphBuilder<'_>, k: &str| b.node(k, NodeKind::Address).unwrap();
+    let s = a(&mut b, "1scam");
+    let t = a(&mut b, "1target");
+    let chain: Vec<NodeId> = (1..=4).map(|i| a(&mut b, &format!("1link{i}"))).collect();
+    let add_tx = |b: &mut GraphBuilder<'_>, j: u8, input: (NodeId, u64), outs: &[(NodeId, u64)]| {
+        let txid = Hash32([j; 32]);
+        let x = b.node(&tx_key(Chain::Bitcoin, &txid), NodeKind::Transaction).unwrap();
+        let e = |v: u64| EdgeInput {
+            amount: Amount::from(v),
+            time: Some(1_700_000_000 + i64::from(j) * 600),
+            asset: "BTC",
+            txid,
+            chain: Chain::Bitcoin,
+        };
+        b.add_edge(input.0, x, &e(input.1)).unwrap();
+        for &(o, v) in outs {
+            b.add_edge(x, o, &e(v)).unwrap();
+        }
+    };
+    add_tx(&mut b, 0, (s, 100), &[(chain[0], 100)]);
+    let mut value = 100;
+    for i in 0..4u8 {
+        let payee = a(&mut b, &format!("1payee{i}"));
+        let next = if i == 3 { t } else { chain[usize::from(i) + 1] };
+        add_tx(&mut b, i + 1, (chain[usize::from(i)], value), &[(payee, 5), (next, value - 5)]);
+        value -= 5;
+    }
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, RiskCategory::Scam)]);
+    for model in [
+        TaintModel::Haircut,
+        TaintModel::Poison,
+        TaintModel::Fifo,
+        TaintModel::Lifo,
+        TaintModel::Tiho,
+    ] {
+        let o = ExposureOptions { model, ..ExposureOptions::default() };
+        assert_eq!(o.hops, 3);
+        let r = exposure(&g, &tags, t, &o).unwrap().remove(0);
+        assert_eq!(r.total, Amount::from(80u64), "{model:?}: {r:?}");
+        assert_eq!(r.categories.len(), 1, "{model:?}: {r:?}");
+        assert_eq!(r.categories[0].value, Amount::from(80u64), "{model:?}: {r:?}");
+        assert_eq!(r.categories[0].min_hops, 2, "{model:?}: {r:?}");
+        assert_eq!(r.peel_links, 3, "{model:?}: {r:?}");
+        let off = ExposureOptions { model, peel_chains: false, ..ExposureOptions::default() };
+        let r = exposure(&g, &tags, t, &off).unwrap().remove(0);
+        assert!(r.categories.is_empty(), "{model:?}: S is 5 hops away: {r:?}");
+        assert_eq!(r.peel_links, 0);
+    }
+    // Forward from S, with T tagged: T is 2 hops away (A1 1, T 2).
+    let tags = HashMap::from([(t, RiskCategory::Exchange)]);
+    for model in [TaintModel::Haircut, TaintModel::Fifo, TaintModel::Tiho] {
+        let o = ExposureOptions { model, direction: Direction::Out, ..ExposureOptions::default() };
+        let r = exposure(&g, &tags, s, &o).unwrap().remove(0);
+        assert_eq!(r.categories.len(), 1, "{model:?}: {r:?}");
+        assert_eq!(r.categories[0].value, Amount::from(80u64), "{model:?}: {r:?}");
+        assert_eq!(r.categories[0].min_hops, 2, "{model:?}: {r:?}");
+        assert_eq!(r.peel_links, 3, "{model:?}: {r:?}");
+    }
 }
