@@ -169,6 +169,9 @@ pub(crate) struct Ctx<'a> {
 /// A peel transaction pays at most one part in this many to the payment output (20 %).
 const PEEL_RATIO: u64 = 5;
 
+/// A peel-chain link has at most this many transfers on the side examined.
+const PEEL_MAX_DEGREE: usize = 256;
+
 /// The most peel-chain links one trace follows without spending hops (a bound on the walk).
 pub(crate) const PEEL_MAX_LINKS: u32 = 256;
 
@@ -264,17 +267,32 @@ impl<'a> Ctx<'a> {
     }
 
     /// Whether address `a` received the large output of a peel transaction other than `not`.
+    /// An address with more than [`PEEL_MAX_DEGREE`] transfers received is a service, not a
+    /// peel hop (and reading a hub's whole list on every step would be slow).
     fn received_peel_change(&self, a: NodeId, not: NodeId) -> bool {
-        let mut v = Vec::new();
-        self.g.neighbours(a, true, self.asset, &mut v);
-        v.iter().any(|&(x, _, _)| x != not && self.peel_tx(x).is_some_and(|(_, l)| l == a))
+        let ins: Vec<NodeId> = self
+            .g
+            .in_edges(a)
+            .take(PEEL_MAX_DEGREE + 1)
+            .filter(|e| e.asset == self.asset)
+            .map(|e| e.src)
+            .collect();
+        ins.len() <= PEEL_MAX_DEGREE
+            && ins.iter().any(|&x| x != not && self.peel_tx(x).is_some_and(|(_, l)| l == a))
     }
 
-    /// Whether address `a` spent into a peel transaction other than `not` as its only input.
+    /// Whether address `a` spent into a peel transaction other than `not` as its only input
+    /// (at most [`PEEL_MAX_DEGREE`] transfers sent, as above).
     fn spent_into_peel(&self, a: NodeId, not: NodeId) -> bool {
-        let mut v = Vec::new();
-        self.g.neighbours(a, false, self.asset, &mut v);
-        v.iter().any(|&(y, _, _)| y != not && self.peel_tx(y).is_some_and(|(i, _)| i == a))
+        let outs: Vec<NodeId> = self
+            .g
+            .out_edges(a)
+            .take(PEEL_MAX_DEGREE + 1)
+            .filter(|e| e.asset == self.asset)
+            .map(|e| e.dst)
+            .collect();
+        outs.len() <= PEEL_MAX_DEGREE
+            && outs.iter().any(|&y| y != not && self.peel_tx(y).is_some_and(|(i, _)| i == a))
     }
 }
 
