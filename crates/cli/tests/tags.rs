@@ -251,3 +251,34 @@ fn exposure_uses_etherscan_tags_on_the_real_ethereum_block() {
     assert_eq!(ex["direct"], "69040000000000000", "{ex}");
     assert_eq!(ex["sources"][0]["node"], "0x28C6c06298d514Db089934071355E5743bf21d60", "{ex}");
 }
+
+/// Issue 9 item 14: the load summary counts rejected TagPacks (a pack is all or nothing), with
+/// the error naming the file, instead of only logging them.
+#[test]
+fn the_load_summary_counts_rejected_tagpacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let packs = d.join("tags").join("tagpacks");
+    std::fs::create_dir_all(&packs).unwrap();
+    // Satoshi's address of block 9 (the genesis-era payment to Hal Finney), a valid pack.
+    std::fs::write(
+        packs.join("good.yaml"),
+        "title: test\ncurrency: BTC\nabuse: scam\nsource: test\ntags:\n- address: 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S\n",
+    )
+    .unwrap();
+    std::fs::write(
+        packs.join("bad.yaml"),
+        "title: test\ncurrency: BTC\nabuse: scam\nsource: test\ntags:\n- address: not-an-address\n",
+    )
+    .unwrap();
+    let out = json(&ok(floodgate(d).args(["trace", "tags", "--format", "json"]).output().unwrap()));
+    let src = out["sources"].as_array().unwrap();
+    let tp = src.iter().find(|s| s["source"] == "tagpacks").unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(tp["tags"], 1, "{out}");
+    let rejected = tp["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 1, "{out}");
+    assert!(rejected[0].as_str().unwrap().contains("bad.yaml"), "{out}");
+    let table = ok(floodgate(d).args(["trace", "tags"]).output().unwrap());
+    assert!(table.contains("rejected") && table.contains("(whole file rejected)"), "{table}");
+    assert!(table.contains("bad.yaml"), "{table}");
+}

@@ -162,10 +162,14 @@ fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
         ..Default::default()
     };
     let mut ins: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // Per transaction, what each input address spent.
+    let mut spent: BTreeMap<String, BTreeMap<String, u128>> = BTreeMap::new();
     let mut outs: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for r in store.transfers(&filter).unwrap() {
         match (r.kind.as_str(), r.from, r.to) {
             ("input", Some(f), _) => {
+                let v: u128 = r.amount.map_or(0, |a| a.to_u128().unwrap());
+                *spent.entry(r.txid.clone()).or_default().entry(f.clone()).or_default() += v;
                 ins.entry(r.txid).or_default().insert(f);
             }
             ("output", _, Some(t)) => outs
@@ -183,7 +187,19 @@ fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
         for (a, v) in outs.get(txid).into_iter().flatten() {
             by_value.entry(v).or_default().insert(a);
         }
-        let coinjoin = addrs.len() >= 2 && by_value.values().any(|s| s.len() >= 3);
+        // The CoinJoin rule (docs/taxonomy.md): k >= 3 addresses paid the most common value
+        // (the smallest such value on a tie), at least k input addresses each spending that
+        // much, and no other output or at least k - 1.
+        let outs_tx = outs.get(txid).cloned().unwrap_or_default();
+        let best = by_value
+            .iter()
+            .map(|(v, s)| (s.len(), v.parse::<u128>().unwrap()))
+            .max_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
+        let coinjoin = best.is_some_and(|(k, value)| {
+            let funders = spent[txid].values().filter(|&&v| v >= value).count();
+            let c = outs_tx.iter().filter(|(_, v)| v.parse::<u128>().unwrap() != value).count();
+            addrs.len() >= 3 && k >= 3 && k <= funders && (c == 0 || c + 1 >= k)
+        });
         if addrs.len() < 2 || coinjoin {
             continue;
         }

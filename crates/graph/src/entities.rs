@@ -98,7 +98,7 @@ impl Clustering {
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
         out.extend_from_slice(&MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&self.rules.to_le_bytes());
         out.extend_from_slice(&(n as u32).to_le_bytes());
         out.extend_from_slice(&(self.segments.len() as u32).to_le_bytes());
         out.extend_from_slice(&self.edge_count.to_le_bytes());
@@ -214,7 +214,7 @@ fn decode(path: &Path, data: &[u8]) -> Result<Clustering, GraphError> {
             supported: VERSION,
         });
     }
-    r.u32("reserved")?;
+    let rules = r.u32("the rules revision")?;
     let n = r.u32("the node count")? as usize;
     let segs = r.u32("the segment count")? as usize;
     let edge_count = r.u64("the edge count")?;
@@ -355,6 +355,7 @@ fn decode(path: &Path, data: &[u8]) -> Result<Clustering, GraphError> {
         exchanges: exchange_vec,
         segments,
         edge_count,
+        rules,
     })
 }
 
@@ -387,6 +388,16 @@ pub fn update_clustering(
         Err("no clustering file yet".to_owned())
     };
     let (c, how) = match stored {
+        Ok(c) if c.rules != crate::cluster::RULES => (
+            crate::cluster_with(graph, exchanges),
+            ClusterUpdate::Rebuilt {
+                reason: format!(
+                    "it was computed with clustering rules revision {} (this build uses {})",
+                    c.rules,
+                    crate::cluster::RULES
+                ),
+            },
+        ),
         Ok(c) if !same_exchanges(&c, exchanges) => (
             crate::cluster_with(graph, exchanges),
             ClusterUpdate::Rebuilt { reason: "the exchange tags changed".into() },

@@ -67,6 +67,9 @@ pub struct ExposureOptions {
     pub until: Option<i64>,
     /// Only this asset; `None` = one report per asset the node moved.
     pub asset: Option<String>,
+    /// Follow peel chains without spending the hop budget on each link (see
+    /// [`ExposureReport::peel_links`] and `docs/taint-models.md`).
+    pub peel_chains: bool,
 }
 
 impl Default for ExposureOptions {
@@ -79,6 +82,7 @@ impl Default for ExposureOptions {
             since: None,
             until: None,
             asset: None,
+            peel_chains: true,
         }
     }
 }
@@ -137,6 +141,10 @@ pub struct ExposureReport {
     /// from outside the graph or window, value still held, and round trips through the
     /// target), so that `Σ category values + untraced = total`. Poison: zero.
     pub untraced: Amount,
+    /// Peel-chain links the trace passed without spending a hop: addresses that received the
+    /// large output of a peel transaction (one input, a small payment, a large change) and
+    /// spent it as the only input of the next one. Zero unless `peel_chains` is on.
+    pub peel_links: u32,
 }
 
 fn u(a: Amount) -> U256 {
@@ -154,11 +162,22 @@ pub(crate) struct Ctx<'a> {
     /// The target's own nodes: value that comes back to them (a round trip, a change output)
     /// is not followed again, so no coin is counted twice.
     pub(crate) members: &'a rustc_hash::FxHashSet<NodeId>,
+    /// The peel-chain links passed without a hop so far.
+    pub(crate) peel: std::cell::RefCell<rustc_hash::FxHashSet<NodeId>>,
 }
+
+/// A peel transaction pays at most one part in this many to the payment output (20 %).
+const PEEL_RATIO: u64 = 5;
+
+/// A peel-chain link has at most this many transfers on the side examined.
+const PEEL_MAX_DEGREE: usize = 256;
+
+/// The most peel-chain links one trace follows without spending hops (a bound on the walk).
+pub(crate) const PEEL_MAX_LINKS: u32 = 256;
 
 impl<'a> Ctx<'a> {
     /// Upstream edges of `n` that carry the asset inside the time window, as
-    /// `(neighbour, amount)`.
+    /// `(neighbour, amount)`, self-transfers left out.
     pub(crate) fn upstream(&self, n: NodeId) -> Vec<(NodeId, U256)> {
         let mut v = Vec::new();
         let (since, until) = (self.opts.since, self.opts.until);
@@ -171,7 +190,9 @@ impl<'a> Ctx<'a> {
                 t != 0 && since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
             });
         }
-        v.into_iter().map(|(m, a, _)| (m, a)).collect()
+        // A transfer from a node to itself moves nothing: it is neither value received nor
+        // a source (counting it made haircut and poison count the value twice, issue 15).
+        v.into_iter().filter(|&(m, _, _)| m != n).map(|(m, a, _)| (m, a)).collect()
     }
     /// Whether `u` belongs to the target itself: one of its members, or a UTXO transaction
     /// that also spends from (or pays to) a member (its own spend, whose outputs back to it
@@ -187,6 +208,91 @@ impl<'a> Ctx<'a> {
             NodeKind::Address => 1,
             NodeKind::Transaction => 0,
         }
+    }
+
+    /// The hops a trace spends moving from `near` (the end nearer the target) to `far`: as
+    /// [`Ctx::cost`], except that a peel-chain link costs none when `peel_chains` is on. A
+    /// link is an address that is the large output of a peel transaction and the only input
+    /// of another: the step from the later one back to it (`in`) or from the earlier one on
+    /// to it (`out`).
+    pub(crate) fn step_cost(&self, near: NodeId, far: NodeId) -> u32 {
+        let c = self.cost(far);
+        if c == 0 || !self.opts.peel_chains || self.g.kind(near) != NodeKind::Transaction {
+            return c;
+        }
+        if self.peel.borrow().contains(&far) {
+            return 0;
+        }
+        if self.peel.borrow().len() as u32 >= PEEL_MAX_LINKS {
+            return c;
+        }
+        let link = match self.opts.direction {
+            // `near` is the transaction `far` spent into.
+            Direction::In => {
+                self.peel_tx(near).is_some_and(|(input, _)| input == far)
+                    && self.received_peel_change(far, near)
+            }
+            // `near` is the transaction that paid `far`.
+            Direction::Out => {
+                self.peel_tx(near).is_some_and(|(_, large)| large == far)
+                    && self.spent_into_peel(far, near)
+            }
+        };
+        if link {
+            self.peel.borrow_mut().insert(far);
+            0
+        } else {
+            c
+        }
+    }
+
+    /// When `tx` is a peel transaction in the asset (one input; two outputs to two other
+    /// addresses, the smaller at most a fifth of the total): `(its input, its large output)`.
+    fn peel_tx(&self, tx: NodeId) -> Option<(NodeId, NodeId)> {
+        if self.g.kind(tx) != NodeKind::Transaction {
+            return None;
+        }
+        let mut v = Vec::new();
+        self.g.neighbours(tx, true, self.asset, &mut v);
+        let [(input, _, _)] = v[..] else { return None };
+        v.clear();
+        self.g.neighbours(tx, false, self.asset, &mut v);
+        let [(a, x, _), (b, y, _)] = v[..] else { return None };
+        let (large, small, big) = if x >= y { (a, y, x) } else { (b, x, y) };
+        let total = small.saturating_add(big);
+        // Change back to the spending address is a payment with change, not a chain moving on.
+        let peel =
+            small.saturating_mul(U256::from(PEEL_RATIO)) <= total && a != b && large != input;
+        peel.then_some((input, large))
+    }
+
+    /// Whether address `a` received the large output of a peel transaction other than `not`.
+    /// An address with more than [`PEEL_MAX_DEGREE`] transfers received is a service, not a
+    /// peel hop (and reading a hub's whole list on every step would be slow).
+    fn received_peel_change(&self, a: NodeId, not: NodeId) -> bool {
+        let ins: Vec<NodeId> = self
+            .g
+            .in_edges(a)
+            .take(PEEL_MAX_DEGREE + 1)
+            .filter(|e| e.asset == self.asset)
+            .map(|e| e.src)
+            .collect();
+        ins.len() <= PEEL_MAX_DEGREE
+            && ins.iter().any(|&x| x != not && self.peel_tx(x).is_some_and(|(_, l)| l == a))
+    }
+
+    /// Whether address `a` spent into a peel transaction other than `not` as its only input
+    /// (at most [`PEEL_MAX_DEGREE`] transfers sent, as above).
+    fn spent_into_peel(&self, a: NodeId, not: NodeId) -> bool {
+        let outs: Vec<NodeId> = self
+            .g
+            .out_edges(a)
+            .take(PEEL_MAX_DEGREE + 1)
+            .filter(|e| e.asset == self.asset)
+            .map(|e| e.dst)
+            .collect();
+        outs.len() <= PEEL_MAX_DEGREE
+            && outs.iter().any(|&y| y != not && self.peel_tx(y).is_some_and(|(i, _)| i == a))
     }
 }
 
@@ -301,7 +407,14 @@ fn exposure_internal(
     let mut out = Vec::new();
     let member_set: rustc_hash::FxHashSet<NodeId> = members.iter().copied().collect();
     for asset in &assets {
-        let ctx = Ctx { g: graph, tags, opts, asset, members: &member_set };
+        let ctx = Ctx {
+            g: graph,
+            tags,
+            opts,
+            asset,
+            members: &member_set,
+            peel: std::cell::RefCell::new(rustc_hash::FxHashSet::default()),
+        };
         let (total, accs, untraced) = match opts.model {
             TaintModel::Haircut => haircut(&ctx, first_edges(&ctx, members)),
             TaintModel::Poison => poison(&ctx, first_edges(&ctx, members)),
@@ -346,6 +459,7 @@ fn exposure_internal(
             total: amt(total),
             categories,
             untraced: amt(untraced),
+            peel_links: ctx.peel.borrow().len() as u32,
         });
     }
     Ok(out)
@@ -396,7 +510,7 @@ fn haircut(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
         let slot = frontier.entry((m, h)).or_insert(U256::ZERO);
         *slot = slot.saturating_add(a);
     }
-    let max_steps = 2 * ctx.opts.hops as usize + 2;
+    let max_steps = 2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) as usize + 2;
     for step in 1..=max_steps {
         if frontier.is_empty() {
             break;
@@ -412,7 +526,7 @@ fn haircut(ctx: &Ctx<'_>, first: Vec<(NodeId, U256)>) -> Result3 {
             let d = ups.iter().fold(U256::ZERO, |s, (_, a)| s.saturating_add(*a));
             let mut passed = U256::ZERO;
             for (m, a) in ups {
-                let h = hops + ctx.cost(m);
+                let h = hops + ctx.step_cost(n, m);
                 // Value back at the target is untraced (counted in `f - passed`).
                 if h > ctx.opts.hops || a < u(ctx.opts.min_amount) || ctx.members.contains(&m) {
                     continue;
@@ -477,7 +591,7 @@ fn reach(ctx: &Ctx<'_>, start: NodeId, h0: u32) -> Vec<(RiskCategory, NodeId, u3
             if ctx.members.contains(&m) {
                 continue;
             }
-            let cost = ctx.cost(m);
+            let cost = ctx.step_cost(n, m);
             let hm = h + cost;
             if hm > ctx.opts.hops || a < u(ctx.opts.min_amount) {
                 continue;

@@ -220,6 +220,9 @@ pub struct SourceLoad {
     pub unsupported: usize,
     /// Entries or addresses skipped as unusable, each with its line and reason.
     pub skipped: Vec<SkippedEntry>,
+    /// Whole files rejected (a TagPack is all or nothing), each with its error naming the
+    /// file and line.
+    pub rejected: Vec<String>,
 }
 
 impl SourceLoad {
@@ -234,6 +237,7 @@ impl SourceLoad {
             uncategorized: 0,
             unsupported: 0,
             skipped: Vec::new(),
+            rejected: Vec::new(),
         }
     }
 

@@ -9,9 +9,8 @@
 //!   (`out`) hop by hop: [`NodeFlows`] computes one node's routing once per query in
 //!   O(deg log deg).
 //! - **TIHO** pours the tainted value a node received into its largest outgoing transfers
-//!   first. Because that routing depends on the taint, every node is evaluated once, on the
-//!   edges of shortest hop paths from the target (a DAG), farthest first (`in`) or nearest
-//!   first (`out`).
+//!   first, over every walk within the hop limit: a memoized recursion on (node, hops left),
+//!   which ends because every cycle passes an address (one hop).
 //!
 //! All arithmetic is exact on 256-bit integers; per node and category no transfer carries
 //! more value than the node received.
@@ -351,7 +350,7 @@ pub(crate) fn order_exposure(ctx: &Ctx<'_>, members: &[NodeId], order: Order) ->
             // A zero-value transfer carries no coins (and must not set a category's hops).
             continue;
         }
-        let h = s.hops + ctx.cost(s.node);
+        let h = s.hops + ctx.step_cost(s.key.nb, s.node);
         if s.key.amount < min || h > ctx.opts.hops || set.contains(&s.node) {
             // Not followed: below the minimum, beyond the hop limit, or back at the target
             // (a round trip is counted once, in the transfer that first carried it).
@@ -506,36 +505,68 @@ fn each_raw(
     }
 }
 
-/// TIHO exposure of the target set `members`.
+/// TIHO exposure of the target set `members`, over every walk within the hop limit.
 ///
-/// Only nodes that carry traced value are sorted ([`TihoNode`]); the search and the nodes
-/// that receive nothing traced read their transfers unsorted.
+/// Only nodes that carry traced value are sorted ([`TihoNode`]); the nodes that receive
+/// nothing traced read their transfers unsorted.
 pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
     let backward = ctx.opts.direction == Direction::In;
-    let set = ctx.members;
-    let min = ctx.opts.min_amount.as_u256();
     let limit = ctx.opts.hops;
-    let mut cache: FxHashMap<NodeId, TihoNode> = FxHashMap::default();
+    let mut t =
+        Tiho { ctx, cache: FxHashMap::default(), streams: Vec::new(), memo: FxHashMap::default() };
     for &m in members {
-        tiho_node(&mut cache, ctx, m);
+        tiho_node(&mut t.cache, ctx, m);
     }
     let mut total = U256::ZERO;
     // (neighbour, the transfer's key at the neighbour, amount)
     let mut seeds: Vec<(NodeId, EdgeKey, U256)> = Vec::new();
-    for (m, i) in first_flows(ctx, members, |m| cache[&m].side(backward)) {
-        let side = cache[&m].side(backward);
+    for (m, i) in first_flows(ctx, members, |m| t.cache[&m].side(backward)) {
+        let side = t.cache[&m].side(backward);
         let f = side.flows[i];
         total = total.saturating_add(f.amount);
         seeds.push((f.nb, side.key_from(i, m), f.amount));
     }
-
-    // 1. Fewest hops of every node within the limit: a 0-1 BFS away from the target over
-    //    transfers of at least the minimum; tagged nodes and the target end the search.
-    let mut dist: FxHashMap<NodeId, u32> = FxHashMap::default();
-    let mut queue: VecDeque<(NodeId, u32)> = VecDeque::new();
-    let relax =
-        |n: NodeId, h: u32, dist: &mut FxHashMap<NodeId, u32>, q: &mut VecDeque<(NodeId, u32)>| {
-            if h > limit || set.contains(&n) || dist.get(&n).is_some_and(|&d| d <= h) {
+    let min = ctx.opts.min_amount.as_u256();
+    let mut accs: BTreeMap<RiskCategory, Acc> = BTreeMap::new();
+    let mut attributed = U256::ZERO;
+    if backward {
+        for (u, key, a) in seeds {
+            let cu = ctx.cost(u);
+            if a < min || cu > limit || ctx.members.contains(&u) {
+                continue;
+            }
+            if let Some(&c) = ctx.tags.get(&u) {
+                if !a.is_zero() {
+                    accs.entry(c).or_default().add(u, a, cu);
+                    attributed = attributed.saturating_add(a);
+                }
+                continue;
+            }
+            let idx = t.stream(u, limit - cu, 0);
+            if t.streams[idx].parts.is_empty() {
+                continue;
+            }
+            let tu = tiho_node(&mut t.cache, ctx, u);
+            let Some(k) = tu.outs.find(&key) else { continue };
+            t.streams[idx].window(tu.pos[k], a, |(l, c, src), v| {
+                accs.entry(c).or_default().add(src, v, l + cu);
+                attributed = attributed.saturating_add(v);
+            });
+        }
+    } else {
+        // The seeds as their receivers see them (receiver, sender, time, amount, rank):
+        // value on these counts in full.
+        let seed_in: FxHashSet<(NodeId, NodeId, u32, U256, u32)> =
+            seeds.iter().map(|&(v, k, _)| (v, k.nb, k.time, k.amount, k.rank)).collect();
+        // The tagged nodes within the limit: a 0-1 BFS away from the target over transfers
+        // of at least the minimum; tagged nodes and the target end the search.
+        let mut dist: FxHashMap<NodeId, u32> = FxHashMap::default();
+        let mut queue: VecDeque<(NodeId, u32)> = VecDeque::new();
+        let relax = |n: NodeId,
+                     h: u32,
+                     dist: &mut FxHashMap<NodeId, u32>,
+                     q: &mut VecDeque<(NodeId, u32)>| {
+            if h > limit || ctx.members.contains(&n) || dist.get(&n).is_some_and(|&d| d <= h) {
                 return;
             }
             dist.insert(n, h);
@@ -545,157 +576,167 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
                 q.push_back((n, h));
             }
         };
-    for &(nb, _, amount) in &seeds {
-        if amount >= min {
-            relax(nb, ctx.cost(nb), &mut dist, &mut queue);
+        for &(nb, _, amount) in &seeds {
+            if amount >= min {
+                relax(nb, ctx.cost(nb), &mut dist, &mut queue);
+            }
         }
-    }
-    let mut next: Vec<NodeId> = Vec::new();
-    while let Some((n, h)) = queue.pop_front() {
-        if dist.get(&n).is_some_and(|&d| d < h) || ctx.tags.contains_key(&n) {
-            continue;
-        }
-        next.clear();
-        each_raw(
-            ctx,
-            n,
-            backward,
-            |_| true,
-            |m, a, _, _| {
-                if a >= min {
-                    next.push(m);
-                }
-            },
-        );
-        for &m in &next {
-            relax(m, h + ctx.cost(m), &mut dist, &mut queue);
-        }
-    }
-
-    // 2. Evaluate every untagged node once, on the edges of shortest paths only (a DAG):
-    //    `in` farthest first, `out` nearest first; at equal hops a transaction node comes
-    //    before (`in`) or after (`out`) the addresses it connects to.
-    let mut nodes: Vec<(NodeId, u32)> =
-        dist.iter().filter(|(n, _)| !ctx.tags.contains_key(n)).map(|(&n, &d)| (n, d)).collect();
-    let tx_first = |n: NodeId| u8::from(ctx.g.kind(n) != NodeKind::Transaction);
-    if backward {
-        nodes.sort_by_key(|&(n, d)| (std::cmp::Reverse(d), tx_first(n), n));
-    } else {
-        nodes.sort_by_key(|&(n, d)| (d, 1 - tx_first(n), n));
-    }
-    // Whether a transfer between `near` (at `d_near` hops) and `far`, one step farther from
-    // the target, lies on a shortest path.
-    let on_dag =
-        |d_near: u32, far: NodeId| dist.get(&far).is_some_and(|&d| d == d_near + ctx.cost(far));
-    let mut accs: BTreeMap<RiskCategory, Acc> = BTreeMap::new();
-    let mut attributed = U256::ZERO;
-    if backward {
-        // Only non-empty streams are kept.
-        let mut streams: FxHashMap<NodeId, Stream> = FxHashMap::default();
-        let mut ups: Vec<(NodeId, U256, u32, u32)> = Vec::new();
-        for (u, du) in nodes {
-            ups.clear();
+        let mut next: Vec<NodeId> = Vec::new();
+        while let Some((n, h)) = queue.pop_front() {
+            if dist.get(&n).is_some_and(|&d| d < h) || ctx.tags.contains_key(&n) {
+                continue;
+            }
+            next.clear();
             each_raw(
                 ctx,
-                u,
-                true,
-                |w| {
-                    !set.contains(&w)
-                        && (ctx.tags.contains_key(&w) || streams.contains_key(&w))
-                        && on_dag(du, w)
-                },
-                |w, a, t, r| {
+                n,
+                false,
+                |_| true,
+                |m, a, _, _| {
                     if a >= min {
-                        ups.push((w, a, t, r));
+                        next.push(m);
                     }
                 },
             );
-            if ups.is_empty() {
-                continue;
+            for &m in &next {
+                relax(m, h + ctx.step_cost(n, m), &mut dist, &mut queue);
             }
-            let mut acc: BTreeMap<Label, U256> = BTreeMap::new();
-            for &(w, a, time, rank) in &ups {
+        }
+        let mut tagged: Vec<(NodeId, u32)> =
+            dist.iter().filter(|(n, _)| ctx.tags.contains_key(n)).map(|(&n, &d)| (n, d)).collect();
+        tagged.sort_by_key(|&(n, d)| (d, n));
+        let mut tracked: FxHashMap<(NodeId, u32), U256> = FxHashMap::default();
+        for (v, dv) in tagged {
+            let Some(&c) = ctx.tags.get(&v) else { continue };
+            // What arrived within h hops, for each h: the growth at h is found at hop h.
+            let mut prev = U256::ZERO;
+            for h in dv..=limit {
+                let x = t.tracked(v, h, &seed_in, &mut tracked, 0);
+                if x > prev {
+                    accs.entry(c).or_default().add(v, x - prev, h);
+                    attributed = attributed.saturating_add(x - prev);
+                    prev = x;
+                }
+            }
+        }
+    }
+    (total, accs, total.saturating_sub(attributed))
+}
+
+/// The state of one TIHO query.
+struct Tiho<'a, 'c> {
+    ctx: &'a Ctx<'c>,
+    cache: FxHashMap<NodeId, TihoNode>,
+    /// Streams, indexed by `memo`.
+    streams: Vec<Stream>,
+    /// `(node, budget)` → its stream in `streams`.
+    memo: FxHashMap<(NodeId, u32), usize>,
+}
+
+impl Tiho<'_, '_> {
+    /// `in`: the tainted value untagged node `u` received over walks of at most `budget`
+    /// hops from tagged nodes, labelled (hops from the source to `u`, category, source), in
+    /// label order (nearer taint first). It is the part with labels up to `budget` of `u`'s
+    /// whole stream, and a window of a stream's prefix is the prefix of its window, so the
+    /// taint found within `k` hops never depends on the hop limit.
+    fn stream(&mut self, u: NodeId, budget: u32, depth: u32) -> usize {
+        if let Some(&i) = self.memo.get(&(u, budget)) {
+            return i;
+        }
+        let ctx = self.ctx;
+        let min = ctx.opts.min_amount.as_u256();
+        let mut ups: Vec<(NodeId, U256, u32, u32)> = Vec::new();
+        each_raw(
+            ctx,
+            u,
+            true,
+            |w| !ctx.members.contains(&w) && w != u,
+            |w, a, t, r| {
+                if a >= min {
+                    ups.push((w, a, t, r));
+                }
+            },
+        );
+        let mut acc: BTreeMap<Label, U256> = BTreeMap::new();
+        // Every cycle passes an address (cost 1), so the budget bounds the depth; the depth
+        // bound only guards against a malformed graph.
+        if depth <= 2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) + 2 {
+            for (w, a, time, rank) in ups {
+                let cw = ctx.step_cost(u, w);
+                if cw > budget {
+                    continue;
+                }
                 if let Some(&c) = ctx.tags.get(&w) {
-                    let dw = dist.get(&w).copied().unwrap_or_default();
-                    let e = acc.entry((dw, c, w)).or_insert(U256::ZERO);
+                    let e = acc.entry((cw, c, w)).or_insert(U256::ZERO);
                     *e = e.saturating_add(a);
                     continue;
                 }
-                let tw = tiho_node(&mut cache, ctx, w);
-                let Some(s) = streams.get(&w) else { continue };
+                let i = self.stream(w, budget - cw, depth + 1);
+                if self.streams[i].parts.is_empty() {
+                    continue;
+                }
+                let tw = tiho_node(&mut self.cache, ctx, w);
                 let Some(k) = tw.outs.find(&EdgeKey { nb: u, time, amount: a, rank }) else {
                     continue;
                 };
-                s.window(tw.pos[k], a, |l, v| {
-                    let e = acc.entry(l).or_insert(U256::ZERO);
+                self.streams[i].window(tw.pos[k], a, |(l, c, s), v| {
+                    let e = acc.entry((l + cw, c, s)).or_insert(U256::ZERO);
                     *e = e.saturating_add(v);
                 });
             }
-            if !acc.is_empty() {
-                streams.insert(u, Stream::from_map(acc));
-            }
         }
-        for (u, key, a) in seeds {
-            if a < min || ctx.cost(u) > limit || set.contains(&u) {
-                continue;
-            }
-            if let Some(&c) = ctx.tags.get(&u) {
-                if !a.is_zero() {
-                    accs.entry(c).or_default().add(u, a, ctx.cost(u));
-                    attributed = attributed.saturating_add(a);
-                }
-                continue;
-            }
-            if !streams.contains_key(&u) {
-                continue;
-            }
-            let tu = tiho_node(&mut cache, ctx, u);
-            let (Some(s), Some(k)) = (streams.get(&u), tu.outs.find(&key)) else { continue };
-            s.window(tu.pos[k], a, |(h, c, src), v| {
-                accs.entry(c).or_default().add(src, v, h);
-                attributed = attributed.saturating_add(v);
-            });
+        self.streams.push(Stream::from_map(acc));
+        let i = self.streams.len() - 1;
+        self.memo.insert((u, budget), i);
+        i
+    }
+
+    /// `out`: the target's value that reached `v` over walks of at most `h` hops (the target
+    /// excluded, `v` included); untagged nodes pass what they received to their highest
+    /// transfers sent first.
+    fn tracked(
+        &mut self,
+        v: NodeId,
+        h: u32,
+        seed_in: &FxHashSet<(NodeId, NodeId, u32, U256, u32)>,
+        memo: &mut FxHashMap<(NodeId, u32), U256>,
+        depth: u32,
+    ) -> U256 {
+        if let Some(&x) = memo.get(&(v, h)) {
+            return x;
         }
-    } else {
-        // The seeds as their receivers see them (receiver, sender, time, amount, rank):
-        // value on these counts in full.
-        let seed_in: FxHashSet<(NodeId, NodeId, u32, U256, u32)> =
-            seeds.iter().map(|&(v, k, _)| (v, k.nb, k.time, k.amount, k.rank)).collect();
-        // Only non-zero tracked values are kept.
-        let mut tracked: FxHashMap<NodeId, U256> = FxHashMap::default();
-        let mut tagged_reached: Vec<(NodeId, u32)> =
-            dist.iter().filter(|(n, _)| ctx.tags.contains_key(n)).map(|(&n, &d)| (n, d)).collect();
-        tagged_reached.sort_by_key(|&(n, d)| (d, n));
-        let value_in = |v: NodeId,
-                        dv: u32,
-                        cache: &mut FxHashMap<NodeId, TihoNode>,
-                        tracked: &FxHashMap<NodeId, U256>| {
+        let ctx = self.ctx;
+        let mut sum = U256::ZERO;
+        if depth <= 2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) + 2 {
+            let min = ctx.opts.min_amount.as_u256();
             let mut ups: Vec<(NodeId, U256, u32, u32)> = Vec::new();
             each_raw(
                 ctx,
                 v,
                 true,
-                |u| {
-                    set.contains(&u)
-                        || (tracked.contains_key(&u)
-                            && dist.get(&u).is_some_and(|&du| dv == du + ctx.cost(v)))
-                },
+                |u| u != v && (ctx.members.contains(&u) || !ctx.tags.contains_key(&u)),
                 |u, a, t, r| {
                     if a >= min {
                         ups.push((u, a, t, r));
                     }
                 },
             );
-            let mut sum = U256::ZERO;
             for (u, a, time, rank) in ups {
-                if set.contains(&u) {
+                let cv = ctx.step_cost(u, v);
+                if cv > h {
+                    continue;
+                }
+                if ctx.members.contains(&u) {
                     if seed_in.contains(&(v, u, time, a, rank)) {
                         sum = sum.saturating_add(a);
                     }
                     continue;
                 }
-                let f = tracked.get(&u).copied().unwrap_or_default();
-                let tu = tiho_node(cache, ctx, u);
+                let f = self.tracked(u, h - cv, seed_in, memo, depth + 1);
+                if f.is_zero() {
+                    continue;
+                }
+                let tu = tiho_node(&mut self.cache, ctx, u);
                 let Some(k) = tu.outs.find(&EdgeKey { nb: v, time, amount: a, rank }) else {
                     continue;
                 };
@@ -706,21 +747,8 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
                     sum = sum.saturating_add(hi - p);
                 }
             }
-            sum
-        };
-        for (v, dv) in nodes {
-            let t = value_in(v, dv, &mut cache, &tracked);
-            if !t.is_zero() {
-                tracked.insert(v, t);
-            }
         }
-        for (v, dv) in tagged_reached {
-            let t = value_in(v, dv, &mut cache, &tracked);
-            if let (Some(&c), false) = (ctx.tags.get(&v), t.is_zero()) {
-                accs.entry(c).or_default().add(v, t, dv);
-                attributed = attributed.saturating_add(t);
-            }
-        }
+        memo.insert((v, h), sum);
+        sum
     }
-    (total, accs, total.saturating_sub(attributed))
 }

@@ -174,7 +174,8 @@ fn naive_haircut(
     hops: u32,
 ) -> (BTreeMap<RiskCategory, u128>, u128, u128) {
     let ups = |n: u32| -> Vec<(u32, u128)> {
-        edges.iter().filter(|e| e.1 == n && e.4 == 0).map(|e| (e.0, e.2)).collect()
+        // A self-transfer moves nothing.
+        edges.iter().filter(|e| e.1 == n && e.4 == 0 && e.0 != e.1).map(|e| (e.0, e.2)).collect()
     };
     let total: u128 = ups(target).iter().map(|e| e.1).sum();
     let mut frontier: HashMap<u32, u128> = HashMap::from([(target, total)]);
@@ -220,7 +221,7 @@ fn naive_direct(
     target: u32,
 ) -> BTreeMap<RiskCategory, u128> {
     let mut out: BTreeMap<RiskCategory, u128> = BTreeMap::new();
-    for e in edges.iter().filter(|e| e.1 == target && e.4 == 0) {
+    for e in edges.iter().filter(|e| e.1 == target && e.4 == 0 && e.0 != e.1) {
         if let Some(c) = tags.get(&e.0) {
             *out.entry(*c).or_default() += e.2;
         }
@@ -541,7 +542,15 @@ proptest! {
             let mut by_value: HashMap<u64, std::collections::BTreeSet<u32>> = HashMap::new();
             for (a, v) in outs { by_value.entry(*v).or_default().insert(*a); }
             let distinct: std::collections::BTreeSet<u32> = ins.iter().copied().collect();
-            let coinjoin = distinct.len() >= 2 && by_value.values().any(|s| s.len() >= 3);
+            // The CoinJoin rule (docs/taxonomy.md): k >= 3 addresses paid the most common
+            // value (the smallest on a tie), at least k input addresses spending that much
+            // (every input here is 100), and no other output or at least k - 1.
+            let best = by_value.iter().map(|(v, s)| (s.len(), *v)).max_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
+            let coinjoin = best.is_some_and(|(k, value)| {
+                let funders = distinct.iter().filter(|a| 100 * ins.iter().filter(|x| x == a).count() as u64 >= value).count();
+                let c = outs.iter().filter(|(_, v)| *v != value).count();
+                distinct.len() >= 3 && k >= 3 && k <= funders && (c == 0 || c + 1 >= k)
+            });
             if coinjoin || ins.len() < 2 { continue; }
             let mut merged = distinct.clone();
             sets.retain(|s| if s.is_disjoint(&distinct) { true } else { merged.extend(s); false });
@@ -580,15 +589,16 @@ proptest! {
 fn coinjoins_are_not_clustered_and_merges_keep_the_older_id() {
     let dir = tempfile::tempdir().unwrap();
     let txs: Vec<RawTx> = vec![
-        (vec![0, 1], vec![(9, 50)]),                   // E(0) = {0, 1}
-        (vec![2, 3], vec![(9, 50)]),                   // E(2) = {2, 3}
-        (vec![4, 5], vec![(6, 10), (7, 10), (8, 10)]), // CoinJoin: 3 equal outputs
-        (vec![1, 3], vec![(9, 5)]),                    // merges E(2) into the older entity
+        (vec![0, 1], vec![(9, 50)]),                       // E(0) = {0, 1}
+        (vec![2, 3], vec![(9, 50)]),                       // E(2) = {2, 3}
+        (vec![4, 5, 10], vec![(6, 10), (7, 10), (8, 10)]), // CoinJoin: 3 equal outputs
+        (vec![1, 3], vec![(9, 5)]),                        // merges E(2) into the older entity
     ];
     let g = build_utxo(dir.path(), &txs);
     let c = floodgate_graph::cluster(&g);
     let n = |a: u32| g.lookup(&format!("1addr{a}")).unwrap();
     assert_ne!(c.entity_of(n(4)), c.entity_of(n(5)), "CoinJoin inputs stay apart");
+    assert_ne!(c.entity_of(n(5)), c.entity_of(n(10)), "CoinJoin inputs stay apart");
     assert_eq!(c.coinjoin_count(), 1);
     assert_eq!(c.entity_of(n(0)), c.entity_of(n(3)));
     assert_eq!(c.size_of(n(2)), 4);
@@ -750,6 +760,74 @@ fn value_that_comes_back_to_the_target_is_not_followed_again() {
         if model == TaintModel::Haircut {
             assert_eq!(scam.value, Amount::from(100u64), "{r:?}");
             assert_eq!(r.untraced, Amount::from(900u64), "{r:?}");
+        }
+    }
+}
+
+/// Issue 15: a payout that splits two inputs into three equal outputs is one spender's
+/// transaction (a CoinJoin's equal outputs never outnumber its distinct input addresses),
+/// so its inputs are co-spent; and `trace why` gives one step per joining transaction, not
+/// one per link of the chain its inputs were joined by.
+#[test]
+fn equal_payouts_from_few_inputs_are_co_spends_and_why_cites_each_tx_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let txs: Vec<RawTx> = vec![
+        (vec![0, 1], vec![(6, 10), (7, 10), (8, 10)]), // a pool-style payout, not a CoinJoin
+        (vec![1, 2, 3, 4], vec![(9, 50)]),             // one co-spend of four addresses
+    ];
+    let g = build_utxo(dir.path(), &txs);
+    let c = floodgate_graph::cluster(&g);
+    let n = |a: u32| g.lookup(&format!("1addr{a}")).unwrap();
+    assert_eq!(c.coinjoin_count(), 0);
+    assert_eq!(c.entity_of(n(0)), c.entity_of(n(1)), "the payout's inputs are one spender");
+    let why = c.why(&g, n(1), n(4)).unwrap();
+    assert_eq!(why.len(), 1, "one transaction, one step: {why:?}");
+    assert_eq!((why[0].a.as_str(), why[0].b.as_str()), ("1addr1", "1addr4"));
+    assert_eq!(why[0].tx, floodgate_graph::tx_key(Chain::Bitcoin, &Hash32([1; 32])));
+    let why = c.why(&g, n(0), n(3)).unwrap();
+    let got: Vec<(&str, &str)> = why.iter().map(|s| (s.a.as_str(), s.b.as_str())).collect();
+    assert_eq!(got, vec![("1addr0", "1addr1"), ("1addr1", "1addr3")], "{why:?}");
+}
+
+/// Issue 15: a target that sends to itself was counted twice by haircut and poison. S (scam)
+/// pays T 100, T pays itself 100, T pays an exchange X 50: T received 100, all of it from
+/// the scam, and sent 50, all of it to the exchange.
+#[test]
+fn a_self_transfer_is_not_value_received_or_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let mut node = |k: &str| b.node(k, NodeKind::Address).unwrap();
+    let (s, t, x) = (node("0xs"), node("0xt"), node("0xx"));
+    let e = |v: u64, i: u8| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(1_700_000_000 + i64::from(i)),
+        asset: "ETH",
+        txid: Hash32([i; 32]),
+        chain: Chain::Ethereum,
+    };
+    b.add_edge(s, t, &e(100, 1)).unwrap();
+    b.add_edge(t, t, &e(100, 2)).unwrap();
+    b.add_edge(t, x, &e(50, 3)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, RiskCategory::Scam), (x, RiskCategory::Exchange)]);
+    for model in [TaintModel::Haircut, TaintModel::Poison] {
+        for (direction, total, cat) in [
+            (Direction::In, 100u64, RiskCategory::Scam),
+            (Direction::Out, 50, RiskCategory::Exchange),
+        ] {
+            let o = ExposureOptions { model, direction, ..ExposureOptions::default() };
+            let r = exposure(&g, &tags, t, &o).unwrap().remove(0);
+            assert_eq!(r.total, Amount::from(total), "{model:?} {direction:?}: {r:?}");
+            assert_eq!(r.categories.len(), 1, "{model:?} {direction:?}: {r:?}");
+            assert_eq!(r.categories[0].category, cat);
+            assert_eq!(
+                r.categories[0].value,
+                Amount::from(total),
+                "{model:?} {direction:?}: {r:?}"
+            );
+            assert_eq!(r.untraced, Amount::ZERO, "{model:?} {direction:?}: {r:?}");
         }
     }
 }

@@ -307,8 +307,8 @@ fn simulate(w: &World, q: &Query<'_>) -> (Outcome, BTreeMap<RiskCategory, u128>)
     (out, direct)
 }
 
-/// The naive TIHO reference: fewest hops by plain relaxation, then the definition evaluated
-/// recursively on the shortest-path edges.
+/// The naive TIHO reference: the definition evaluated recursively over every walk within the
+/// hop limit (issue 15: not only the shortest ones).
 fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
     let t = built.ids[&addr(q.target)];
     let tags: HashMap<NodeId, RiskCategory> =
@@ -320,34 +320,6 @@ fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
         .filter(|e| q.since.is_none_or(|s| e.time >= s) && q.until.is_none_or(|u| e.time <= u))
         .collect();
     let cost = |n: NodeId| u32::from(built.kinds[&n] == NodeKind::Address);
-    let back = q.direction == Direction::In;
-    // (near, far): `near` is the end closer to the target.
-    let ends = |e: &E| if back { (e.dst, e.src) } else { (e.src, e.dst) };
-    let mut dist: HashMap<NodeId, u32> = HashMap::new();
-    for e in &es {
-        let (near, far) = ends(e);
-        if near == t && far != t && e.amount >= q.min && cost(far) <= hops {
-            dist.insert(far, cost(far));
-        }
-    }
-    loop {
-        let mut changed = false;
-        for e in &es {
-            let (near, far) = ends(e);
-            let Some(&dn) = dist.get(&near) else { continue };
-            if far == t || e.amount < q.min || tags.contains_key(&near) {
-                continue;
-            }
-            let h = dn + cost(far);
-            if h <= hops && dist.get(&far).is_none_or(|&d| h < d) {
-                dist.insert(far, h);
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
     // Where edge `i` starts in its sender's highest-first order.
     let pos = |i: usize| -> u128 {
         let e = &es[i];
@@ -355,65 +327,78 @@ fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
         outs.sort_by_key(|&k| (std::cmp::Reverse(es[k].amount), es[k].time, k));
         outs.iter().take_while(|&&k| k != i).map(|&k| es[k].amount).sum()
     };
+    type Stream = BTreeMap<(u32, RiskCategory, NodeId), u128>;
+    fn window(s: &Stream, p: u128, a: u128, shift: u32, into: &mut Stream) {
+        let mut at = 0u128;
+        for ((l, c, n), v) in s {
+            let o = (p + a).min(at + v).saturating_sub(p.max(at));
+            if o > 0 {
+                *into.entry((l + shift, *c, *n)).or_default() += o;
+            }
+            at += v;
+        }
+    }
+    struct R<'a> {
+        es: &'a [E],
+        tags: &'a HashMap<NodeId, RiskCategory>,
+        t: NodeId,
+        min: u128,
+        cost: &'a dyn Fn(NodeId) -> u32,
+        pos: &'a dyn Fn(usize) -> u128,
+    }
+    /// `in`: the tainted value `u` received over walks of at most `budget` hops, labelled by
+    /// (hops from the source to `u`, category, source).
+    fn stream(r: &R<'_>, u: NodeId, budget: u32) -> Stream {
+        let mut s = Stream::new();
+        for (i, e) in r.es.iter().enumerate() {
+            let w = e.src;
+            if e.dst != u || w == r.t || w == u || e.amount < r.min || (r.cost)(w) > budget {
+                continue;
+            }
+            let cw = (r.cost)(w);
+            if let Some(&c) = r.tags.get(&w) {
+                *s.entry((cw, c, w)).or_default() += e.amount;
+                continue;
+            }
+            let sw = stream(r, w, budget - cw);
+            window(&sw, (r.pos)(i), e.amount, cw, &mut s);
+        }
+        s
+    }
+    /// `out`: the target's value that reached `v` over walks of at most `h` hops.
+    fn tracked(r: &R<'_>, v: NodeId, h: u32) -> u128 {
+        let cv = (r.cost)(v);
+        if cv > h {
+            return 0;
+        }
+        let mut sum = 0;
+        for (i, e) in r.es.iter().enumerate() {
+            let u = e.src;
+            if e.dst != v || u == v || e.amount < r.min {
+                continue;
+            }
+            if u == r.t {
+                sum += e.amount;
+                continue;
+            }
+            if r.tags.contains_key(&u) {
+                continue;
+            }
+            let f = tracked(r, u, h - cv);
+            let p = (r.pos)(i);
+            sum += (p + e.amount).min(f).saturating_sub(p);
+        }
+        sum
+    }
+    let r = R { es: &es, tags: &tags, t, min: q.min, cost: &cost, pos: &pos };
     let mut out = Outcome::default();
-    if back {
-        type Stream = BTreeMap<(u32, RiskCategory, NodeId), u128>;
-        // A plain recursive reference reads best with every input spelled out.
-        #[allow(clippy::too_many_arguments)]
-        fn stream(
-            u: NodeId,
-            es: &[E],
-            dist: &HashMap<NodeId, u32>,
-            tags: &HashMap<NodeId, RiskCategory>,
-            t: NodeId,
-            min: u128,
-            cost: &dyn Fn(NodeId) -> u32,
-            pos: &dyn Fn(usize) -> u128,
-            memo: &mut HashMap<NodeId, Stream>,
-        ) -> Stream {
-            if let Some(s) = memo.get(&u) {
-                return s.clone();
-            }
-            let mut s = Stream::new();
-            for (i, e) in es.iter().enumerate() {
-                if e.dst != u || e.src == t || e.amount < min {
-                    continue;
-                }
-                let w = e.src;
-                let Some(&dw) = dist.get(&w) else { continue };
-                if dw != dist[&u] + cost(w) {
-                    continue;
-                }
-                if let Some(&c) = tags.get(&w) {
-                    *s.entry((dw, c, w)).or_default() += e.amount;
-                    continue;
-                }
-                let sw = stream(w, es, dist, tags, t, min, cost, pos, memo);
-                window(&sw, pos(i), e.amount, &mut s);
-            }
-            memo.insert(u, s.clone());
-            s
-        }
-        fn window(
-            s: &BTreeMap<(u32, RiskCategory, NodeId), u128>,
-            p: u128,
-            a: u128,
-            into: &mut BTreeMap<(u32, RiskCategory, NodeId), u128>,
-        ) {
-            let mut at = 0u128;
-            for (l, v) in s {
-                let o = (p + a).min(at + v).saturating_sub(p.max(at));
-                if o > 0 {
-                    *into.entry(*l).or_default() += o;
-                }
-                at += v;
-            }
-        }
-        let mut memo = HashMap::new();
+    if q.direction == Direction::In {
         for (i, e) in es.iter().enumerate() {
             if e.dst != t {
                 continue;
             }
+            // A self-transfer of the target counts in its total and is untraced, as under
+            // FIFO and LIFO.
             out.total += e.amount;
             let u = e.src;
             if e.amount < q.min || cost(u) > hops || u == t {
@@ -423,57 +408,21 @@ fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
                 *out.categories.entry(c).or_default() += e.amount;
                 continue;
             }
-            let s = stream(u, &es, &dist, &tags, t, q.min, &cost, &pos, &mut memo);
-            let mut got = BTreeMap::new();
-            window(&s, pos(i), e.amount, &mut got);
+            let s = stream(&r, u, hops - cost(u));
+            let mut got = Stream::new();
+            window(&s, pos(i), e.amount, cost(u), &mut got);
             for ((_, c, _), v) in got {
                 *out.categories.entry(c).or_default() += v;
             }
         }
     } else {
-        // A plain recursive reference reads best with every input spelled out.
-        #[allow(clippy::too_many_arguments)]
-        fn tracked(
-            v: NodeId,
-            es: &[E],
-            dist: &HashMap<NodeId, u32>,
-            tags: &HashMap<NodeId, RiskCategory>,
-            t: NodeId,
-            min: u128,
-            cost: &dyn Fn(NodeId) -> u32,
-            pos: &dyn Fn(usize) -> u128,
-            memo: &mut HashMap<NodeId, u128>,
-        ) -> u128 {
-            if let Some(&x) = memo.get(&v) {
-                return x;
-            }
-            let mut sum = 0;
-            for (i, e) in es.iter().enumerate() {
-                if e.dst != v || e.amount < min {
-                    continue;
-                }
-                if e.src == t {
-                    sum += e.amount;
-                    continue;
-                }
-                let u = e.src;
-                let Some(&du) = dist.get(&u) else { continue };
-                if dist[&v] != du + cost(v) || tags.contains_key(&u) {
-                    continue;
-                }
-                let f = tracked(u, es, dist, tags, t, min, cost, pos, memo);
-                let p = pos(i);
-                sum += (p + e.amount).min(f).saturating_sub(p);
-            }
-            memo.insert(v, sum);
-            sum
-        }
         out.total = es.iter().filter(|e| e.src == t).map(|e| e.amount).sum();
-        let mut memo = HashMap::new();
-        for &v in dist.keys() {
-            if let Some(&c) = tags.get(&v) {
-                let x = tracked(v, &es, &dist, &tags, t, q.min, &cost, &pos, &mut memo);
-                *out.categories.entry(c).or_default() += x;
+        let mut nodes: Vec<NodeId> = es.iter().map(|e| e.dst).collect();
+        nodes.sort();
+        nodes.dedup();
+        for v in nodes {
+            if let (Some(&c), true) = (tags.get(&v), v != t) {
+                *out.categories.entry(c).or_default() += tracked(&r, v, hops);
             }
         }
     }
@@ -540,6 +489,8 @@ fn opts(
         since: since.map(i64::from),
         until: until.map(i64::from),
         asset: Some("BTC".into()),
+        // The references spend a hop on every address.
+        peel_chains: false,
     }
 }
 
@@ -819,4 +770,124 @@ fn a_transfer_never_funds_itself() {
     let r = exposure(&g, &tags, p, &o).unwrap().remove(0);
     assert_eq!(r.categories[0].value, Amount::from(4u64), "{r:?}");
     assert_eq!(r.untraced, Amount::from(1u64));
+}
+
+/// Issue 15: TIHO counted only taint that arrived by a shortest path. Scam S pays A 10 and B
+/// 10; A pays T 10 (S is 2 hops from T that way); B pays C 10 and C pays T 10 (3 hops). All 20
+/// T received is S's: the old evaluation on shortest paths found 10, because S is 2 hops
+/// from T, so its transfer to B (3 hops) was off the shortest-path graph.
+#[test]
+fn tiho_follows_every_path_within_the_hop_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let mut n = |k: &str| b.node(k, NodeKind::Address).unwrap();
+    let (s, a, bb, c, t) = (n("0xs"), n("0xa"), n("0xb"), n("0xc"), n("0xt"));
+    let e = |v: u64, i: u8| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(1_700_000_000 + i64::from(i)),
+        asset: "ETH",
+        txid: Hash32([i; 32]),
+        chain: Chain::Ethereum,
+    };
+    b.add_edge(s, a, &e(10, 1)).unwrap();
+    b.add_edge(s, bb, &e(10, 2)).unwrap();
+    b.add_edge(a, t, &e(10, 3)).unwrap();
+    b.add_edge(bb, c, &e(10, 4)).unwrap();
+    b.add_edge(c, t, &e(10, 5)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, RiskCategory::Scam)]);
+    let scam = |target: NodeId, direction: Direction, hops: u32| -> (u64, u64) {
+        let o = ExposureOptions { model: TaintModel::Tiho, direction, hops, ..Default::default() };
+        let r = exposure(&g, &tags, target, &o).unwrap().remove(0);
+        let v = r.categories.iter().find(|x| x.category == RiskCategory::Scam);
+        (v.map_or(0, |v| v.value.to_u128().unwrap() as u64), r.total.to_u128().unwrap() as u64)
+    };
+    assert_eq!(scam(t, Direction::In, 3), (20, 20), "both paths, 2 and 3 hops");
+    assert_eq!(scam(t, Direction::In, 2), (10, 20), "only the 2-hop path");
+    // And forward: of what S sent, all 20 reached T within 3 hops (T tagged instead).
+    let tags_t = HashMap::from([(t, RiskCategory::Exchange)]);
+    let o = ExposureOptions {
+        model: TaintModel::Tiho,
+        direction: Direction::Out,
+        hops: 3,
+        ..Default::default()
+    };
+    let r = exposure(&g, &tags_t, s, &o).unwrap().remove(0);
+    assert_eq!(r.categories.len(), 1, "{r:?}");
+    assert_eq!(r.categories[0].value, Amount::from(20u64), "{r:?}");
+    assert_eq!(r.categories[0].min_hops, 2, "{r:?}");
+}
+
+/// Issue 15: the default `--hops 3` missed every peel chain. Scam S pays A1 100 (one input,
+/// one output); then A1, A2, A3, A4 each peel 5 off to a payee and pass the rest on in a
+/// one-input, two-output transaction, the last paying T 80. A2, A3 and A4 each received a
+/// peel transaction's change and spent it in the next one: they are links, followed without a
+/// hop, so S is 2 hops from T (A1 1, S 2) instead of 5, and the report counts the links.
+#[test]
+fn peel_chains_are_followed_without_spending_hops() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let a = |b: &mut GraphBuilder<'_>, k: &str| b.node(k, NodeKind::Address).unwrap();
+    let s = a(&mut b, "1scam");
+    let t = a(&mut b, "1target");
+    let chain: Vec<NodeId> = (1..=4).map(|i| a(&mut b, &format!("1link{i}"))).collect();
+    let add_tx = |b: &mut GraphBuilder<'_>, j: u8, input: (NodeId, u64), outs: &[(NodeId, u64)]| {
+        let txid = Hash32([j; 32]);
+        let x = b.node(&tx_key(Chain::Bitcoin, &txid), NodeKind::Transaction).unwrap();
+        let e = |v: u64| EdgeInput {
+            amount: Amount::from(v),
+            time: Some(1_700_000_000 + i64::from(j) * 600),
+            asset: "BTC",
+            txid,
+            chain: Chain::Bitcoin,
+        };
+        b.add_edge(input.0, x, &e(input.1)).unwrap();
+        for &(o, v) in outs {
+            b.add_edge(x, o, &e(v)).unwrap();
+        }
+    };
+    add_tx(&mut b, 0, (s, 100), &[(chain[0], 100)]);
+    let mut value = 100;
+    for i in 0..4u8 {
+        let payee = a(&mut b, &format!("1payee{i}"));
+        let next = if i == 3 { t } else { chain[usize::from(i) + 1] };
+        add_tx(&mut b, i + 1, (chain[usize::from(i)], value), &[(payee, 5), (next, value - 5)]);
+        value -= 5;
+    }
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, RiskCategory::Scam)]);
+    for model in [
+        TaintModel::Haircut,
+        TaintModel::Poison,
+        TaintModel::Fifo,
+        TaintModel::Lifo,
+        TaintModel::Tiho,
+    ] {
+        let o = ExposureOptions { model, ..ExposureOptions::default() };
+        assert_eq!(o.hops, 3);
+        let r = exposure(&g, &tags, t, &o).unwrap().remove(0);
+        assert_eq!(r.total, Amount::from(80u64), "{model:?}: {r:?}");
+        assert_eq!(r.categories.len(), 1, "{model:?}: {r:?}");
+        assert_eq!(r.categories[0].value, Amount::from(80u64), "{model:?}: {r:?}");
+        assert_eq!(r.categories[0].min_hops, 2, "{model:?}: {r:?}");
+        assert_eq!(r.peel_links, 3, "{model:?}: {r:?}");
+        let off = ExposureOptions { model, peel_chains: false, ..ExposureOptions::default() };
+        let r = exposure(&g, &tags, t, &off).unwrap().remove(0);
+        assert!(r.categories.is_empty(), "{model:?}: S is 5 hops away: {r:?}");
+        assert_eq!(r.peel_links, 0);
+    }
+    // Forward from S, with T tagged: T is 2 hops away (A1 1, T 2).
+    let tags = HashMap::from([(t, RiskCategory::Exchange)]);
+    for model in [TaintModel::Haircut, TaintModel::Fifo, TaintModel::Tiho] {
+        let o = ExposureOptions { model, direction: Direction::Out, ..ExposureOptions::default() };
+        let r = exposure(&g, &tags, s, &o).unwrap().remove(0);
+        assert_eq!(r.categories.len(), 1, "{model:?}: {r:?}");
+        assert_eq!(r.categories[0].value, Amount::from(80u64), "{model:?}: {r:?}");
+        assert_eq!(r.categories[0].min_hops, 2, "{model:?}: {r:?}");
+        assert_eq!(r.peel_links, 3, "{model:?}: {r:?}");
+    }
 }

@@ -124,6 +124,12 @@ struct ExposureArgs {
     /// Only this asset (default: every asset the address moved, one report each)
     #[arg(long)]
     asset: Option<String>,
+    /// Spend a hop on every peel-chain link. By default a peel chain (an address that got
+    /// the large output of a one-input, two-output transaction paying at most a fifth away,
+    /// and spent it the same way) is followed without spending hops; the report says how
+    /// many links it passed (`peel_links`)
+    #[arg(long)]
+    no_peel_chains: bool,
     /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks and
     /// <data dir>/tags/tagpacks are always read
     #[arg(long, value_name = "PATH")]
@@ -304,8 +310,11 @@ fn node_of(graph: &Graph, s: &str) -> Result<NodeId> {
     }
 }
 
-fn load_tags(ctx: &Context, extra: &[PathBuf]) -> Result<TagSet> {
+/// The TagPacks of `<data dir>/tagpacks` and `extra`, and those rejected from directories
+/// (each with its error; a pack named on the command line must load whole).
+fn load_tags(ctx: &Context, extra: &[PathBuf]) -> Result<(TagSet, Vec<floodgate_graph::TagError>)> {
     let mut tags = TagSet::new();
+    let mut all_rejected = Vec::new();
     let default = ctx.data_dir.join("tagpacks");
     let mut dirs: Vec<&Path> = Vec::new();
     if default.is_dir() {
@@ -321,11 +330,9 @@ fn load_tags(ctx: &Context, extra: &[PathBuf]) -> Result<TagSet> {
     }
     for d in dirs {
         let (_, rejected) = tags.load_dir(d)?;
-        for e in rejected {
-            tracing::warn!(target: "floodgate::trace", "tag pack rejected: {e}");
-        }
+        all_rejected.extend(rejected);
     }
-    Ok(tags)
+    Ok((tags, all_rejected))
 }
 
 fn parse_time(s: &Option<String>, flag: &str) -> Result<Option<i64>> {
@@ -430,6 +437,7 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
         since: parse_time(&args.since, "--since")?,
         until: parse_time(&args.until, "--until")?,
         asset: args.asset.clone(),
+        peel_chains: !args.no_peel_chains,
     };
     let reports: Vec<ExposureReport> = match (target, entity, &clusters) {
         (Some(t), _, _) => exposure(&graph, &resolved, t, &opts)?,
@@ -494,6 +502,18 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     output::write_rows(args.format, &rows)?;
+    for r in reports.iter().filter(|r| r.peel_links > 0) {
+        let note = format!(
+            "note: {}: followed {} peel-chain link(s) without spending hops \
+             (--no-peel-chains counts them)",
+            r.asset, r.peel_links
+        );
+        if matches!(args.format, Format::Table) {
+            output::write_text(&format!("{note}\n"))?;
+        } else {
+            tracing::info!(target: "floodgate::trace", "{note}");
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -96,13 +96,13 @@ pub(super) fn load(
     args: &SourceArgs,
 ) -> Result<Loaded> {
     let root = ctx.data_dir.join(TAGS_DIR);
-    let mut tags = super::load_tags(ctx, tagpacks)?;
+    let (mut tags, mut rejected) = super::load_tags(ctx, tagpacks)?;
     let persistent = root.join("tagpacks");
     if persistent.is_dir() {
-        let (_, rejected) = tags.load_dir(&persistent)?;
-        for e in rejected {
-            tracing::warn!(target: "floodgate::trace", "tag pack rejected: {e}");
-        }
+        rejected.extend(tags.load_dir(&persistent)?.1);
+    }
+    for e in &rejected {
+        tracing::warn!(target: "floodgate::trace", "tag pack rejected: {e}");
     }
     let mut sources = Vec::new();
     // One summary row for all TagPacks (each rejected pack is reported on its own above),
@@ -119,6 +119,7 @@ pub(super) fn load(
     packs.unsupported = tags.skipped_unsupported();
     packs.uncategorized = tags.skipped_uncategorized();
     packs.entries = packs.tags + packs.unsupported + packs.uncategorized;
+    packs.rejected = rejected.iter().map(ToString::to_string).collect();
     if first.is_some() {
         sources.push(packs);
     }
@@ -269,11 +270,22 @@ struct SourceRow {
     uncategorized: usize,
     unsupported: usize,
     skipped: usize,
+    /// Whole files rejected (TagPacks are all or nothing).
+    rejected: usize,
 }
 
 impl Tabular for SourceRow {
     fn headers() -> Vec<&'static str> {
-        vec!["source", "file", "entries", "tags", "uncategorized", "unsupported", "skipped"]
+        vec![
+            "source",
+            "file",
+            "entries",
+            "tags",
+            "uncategorized",
+            "unsupported",
+            "skipped",
+            "rejected",
+        ]
     }
     fn cells(&self) -> Vec<String> {
         vec![
@@ -284,6 +296,7 @@ impl Tabular for SourceRow {
             self.uncategorized.to_string(),
             self.unsupported.to_string(),
             self.skipped.to_string(),
+            self.rejected.to_string(),
         ]
     }
 }
@@ -384,6 +397,7 @@ fn summary(sources: &[SourceLoad], format: Format) -> Result<ExitCode> {
             uncategorized: s.uncategorized,
             unsupported: s.unsupported,
             skipped: s.skipped.len(),
+            rejected: s.rejected.len(),
         })
         .collect();
     output::write_rows(format, &rows)?;
@@ -394,6 +408,12 @@ fn summary(sources: &[SourceLoad], format: Format) -> Result<ExitCode> {
             skipped: format!("{}:{}", k.path.display(), k.line),
             reason: k.reason.clone(),
         })
+        .chain(
+            sources
+                .iter()
+                .flat_map(|s| &s.rejected)
+                .map(|e| SkippedRow { skipped: "(whole file rejected)".into(), reason: e.clone() }),
+        )
         .collect();
     if !skipped.is_empty() {
         output::write_text("\n")?;
