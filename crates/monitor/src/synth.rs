@@ -20,7 +20,7 @@ use crate::input::{Exposure, Extras, MonitorEvent, TravelRule};
 use crate::monitor::{Monitor, Processed};
 
 /// Typologies the generator plants (rule ids of the built-in typologies).
-pub const PLANTED: [&str; 15] = [
+pub const PLANTED: [&str; 16] = [
     "structuring",
     "pass_through",
     "new_account_large",
@@ -32,6 +32,7 @@ pub const PLANTED: [&str; 15] = [
     "indirect_exposure",
     "peel_chain",
     "shared_device",
+    "shared_withdrawal_address",
     "pig_butchering",
     "listed_counterparty",
     "high_risk_geography",
@@ -328,7 +329,8 @@ pub fn generate(cfg: SynthConfig) -> SynthWorld {
             g.ev(&c, t + j * 8 * H, Direction::Withdrawal, amt, Some(a), true, &c);
             amt = amt * g.rng.range(60, 85) / 100;
         }
-        // Shared device: three customers on one device.
+        // Shared device: three customers on one device, each transacting once, so the first
+        // two never transact after the group is complete (only a group alert finds them).
         let t = start(&mut g);
         let dev = format!("shared-{i:03}");
         let group: Vec<String> = (0..3).map(|j| format!("sd-{i:03}-{j}")).collect();
@@ -336,11 +338,18 @@ pub fn generate(cfg: SynthConfig) -> SynthWorld {
             g.customer(c, 400, 30);
             g.plant("shared_device", c);
             let a = g.addr();
-            g.ev(c, t + j as i64 * H, Direction::Deposit, 30_000, Some(a), false, &dev);
+            g.ev(c, t + j as i64 * 5 * H, Direction::Deposit, 30_000, Some(a), false, &dev);
         }
-        for (j, c) in group.iter().enumerate() {
+        // Shared withdrawal address: three customers (own devices) each withdraw once to it.
+        let t = start(&mut g);
+        let drop = g.addr();
+        for j in 0..3 {
+            let c = format!("sw-{i:03}-{j}");
+            g.customer(&c, 400, 30);
+            g.plant("shared_withdrawal_address", &c);
             let a = g.addr();
-            g.ev(c, t + (4 + j as i64) * H, Direction::Withdrawal, 20_000, Some(a), false, &dev);
+            g.ev(&c, t - D, Direction::Deposit, 40_000, Some(a), false, &c);
+            g.ev(&c, t + j * 6 * H, Direction::Withdrawal, 35_000, Some(drop.clone()), false, &c);
         }
         // Pig-butchering victim: new, older, escalating deposits, withdrawals to one new address.
         let c = format!("pb-{i:03}");
@@ -429,7 +438,8 @@ pub fn to_input_line(ev: &MonitorEvent) -> String {
     serde_json::Value::Object(m).to_string()
 }
 
-/// Runs the world through a fresh in-memory monitor and scores each planted typology.
+/// Runs the world through a fresh in-memory monitor and scores each planted typology. A
+/// customer counts as flagged by a hit on their own transfer or by a group alert naming them.
 pub fn evaluate(world: &SynthWorld, engine: Engine) -> Vec<TypologyScore> {
     let mut m = Monitor::in_memory(engine);
     let mut flagged: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -437,6 +447,9 @@ pub fn evaluate(world: &SynthWorld, engine: Engine) -> Vec<TypologyScore> {
         if let Ok(Processed::Decided(d)) = m.process(ev) {
             for h in &d.hits {
                 flagged.entry(h.rule_id.clone()).or_default().insert(d.customer_id.clone());
+            }
+            for a in &d.group_alerts {
+                flagged.entry(a.rule_id.clone()).or_default().insert(a.customer_id.clone());
             }
         }
     }

@@ -245,3 +245,6 @@ fn kill_9_mid_stream_then_restart() {
     assert_eq!(got.len(), want.len(), "none missing, none doubled");
     assert_eq!(got, want);
 }
+
+#[path = "monitor/groups.rs"]
+mod groups;

@@ -174,7 +174,9 @@ fn render(d: &Decision, fmt: Fmt, out: &mut String) {
     match fmt {
         Fmt::Jsonl => floodgate_monitor::sink::jsonl(d, out),
         Fmt::Table => {
-            let rules: Vec<&str> = d.hits.iter().map(|h| h.rule_id.as_str()).collect();
+            let mut rules: Vec<String> = d.hits.iter().map(|h| h.rule_id.clone()).collect();
+            // Group alerts for other members: `shared_device>alice`.
+            rules.extend(d.group_alerts.iter().map(|a| format!("{}>{}", a.rule_id, a.customer_id)));
             let usd = d
                 .amount_usd_cents
                 .map(|c| format!("{}.{:02}", c / 100, c % 100))
