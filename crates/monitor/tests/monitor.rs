@@ -248,3 +248,5 @@ fn kill_9_mid_stream_then_restart() {
 
 #[path = "monitor/groups.rs"]
 mod groups;
+#[path = "monitor/reasons.rs"]
+mod reasons;

@@ -17,7 +17,7 @@ use floodgate_types::AssetRegistry;
 
 const DROP: &str = "TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM";
 
-fn run(pack: Pack, lines: &[String]) -> Vec<Decision> {
+pub(crate) fn run(pack: Pack, lines: &[String]) -> Vec<Decision> {
     let engine = Engine::new(
         pack,
         AssetRegistry::builtin(),
