@@ -313,7 +313,7 @@ impl Engine {
         }
         let mut group_alerts = Vec::new();
         self.typologies(&cx, state, &mut hits, &mut notes, &mut group_alerts);
-        self.reports(&cx, &mut hits, &mut reports);
+        self.reports(&cx, &mut hits, &mut reports, &mut notes);
         let mut errors = Vec::new();
         self.cel(&cx, &mut hits, &mut errors);
         let action = hits.iter().map(|h| h.action).max().unwrap_or(Action::Allow);
@@ -885,7 +885,13 @@ impl Engine {
         }
     }
 
-    fn reports(&self, cx: &Ctx<'_>, hits: &mut Vec<Hit>, reports: &mut Vec<ReportDue>) {
+    fn reports(
+        &self,
+        cx: &Ctx<'_>,
+        hits: &mut Vec<Hit>,
+        reports: &mut Vec<ReportDue>,
+        notes: &mut Vec<String>,
+    ) {
         let Some(fiat) = cx.fiat else { return };
         let e = &cx.ev.entry;
         let meta = &self.pack.meta;
@@ -960,6 +966,19 @@ impl Engine {
             }
         }
         if let Some(i) = r.international_transfer.as_ref().filter(|x| x.enabled) {
+            // A deposit or withdrawal at or over the threshold whose other side's country is
+            // unknown may be international: say so rather than pass it silently.
+            if e.direction != Direction::Internal
+                && cp_country.is_none()
+                && fiat.usd_cents >= u128::from(i.threshold_usd) * 100
+            {
+                notes.push(format!(
+                    "international-transfer check not possible: counterparty country unknown ({} of USD {}, threshold USD {}; give counterparty_country)",
+                    e.direction.as_str(),
+                    usd(fiat.usd_cents),
+                    i.threshold_usd
+                ));
+            }
             let intl = e.direction != Direction::Internal
                 && cp_country.is_some_and(|c| !c.eq_ignore_ascii_case(&meta.country));
             if intl && fiat.usd_cents >= u128::from(i.threshold_usd) * 100 {

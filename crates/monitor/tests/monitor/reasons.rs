@@ -160,3 +160,29 @@ fn issue14_shared_ip_off_is_parsed_from_a_user_file() {
     assert_eq!((ip.min_customers, ip.window.as_str()), (50, "7d"));
     assert_eq!(p.typologies.shared_device.as_ref().unwrap().min_customers, 3);
 }
+
+#[test]
+fn issue14_unknown_counterparty_country_is_named_not_passed_silently() {
+    let unknown = line("i-1", "2025-11-03T01:00:00Z", "c", "withdrawal", 1_500, &addr(7));
+    let known = unknown
+        .replace(
+            "\"counterparty_address\"",
+            "\"counterparty_country\":\"SG\",\"counterparty_address\"",
+        )
+        .replace("i-1", "i-2");
+    let small = line("i-3", "2025-11-03T02:00:00Z", "c", "withdrawal", 500, &addr(7));
+    let ds = run(Pack::builtin_vn(), &[unknown, known, small]);
+    let note = "international-transfer check not possible: counterparty country unknown (withdrawal of USD 1500.00, threshold USD 1000; give counterparty_country)";
+    assert!(ds[0].notes.iter().any(|n| n == note), "{:?}", ds[0].notes);
+    assert!(ds[0].reports_due.is_empty());
+    assert!(
+        !ds[1].notes.iter().any(|n| n.starts_with("international-transfer")),
+        "{:?}",
+        ds[1].notes
+    );
+    assert_eq!(ds[1].reports_due[0].report, "international_transfer");
+    assert!(
+        !ds[2].notes.iter().any(|n| n.starts_with("international-transfer")),
+        "under the threshold"
+    );
+}
