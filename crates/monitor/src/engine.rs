@@ -144,6 +144,7 @@ pub struct Engine {
     rates: RateTable,
     customers: CustomerBook,
     facts: Arc<dyn RiskFacts>,
+    vasps: crate::vasp::VaspDirectory,
 }
 
 impl std::fmt::Debug for Engine {
@@ -201,6 +202,8 @@ struct Ctx<'a> {
     agg: Vec<u128>,
     addr_risk: Option<AddressRisk>,
     vasp_risk: Option<AddressRisk>,
+    /// Counterparty country: from the transfer, else from the VASP directory (then `true`).
+    cp_country: Option<(&'a str, bool)>,
 }
 
 impl Ctx<'_> {
@@ -242,7 +245,15 @@ impl Engine {
             rates,
             customers,
             facts,
+            vasps: crate::vasp::VaspDirectory::default(),
         }
+    }
+
+    /// Takes counterparty countries from `vasps` for transfers that name a counterparty VASP
+    /// but no `counterparty_country`.
+    pub fn with_vasp_directory(mut self, vasps: crate::vasp::VaspDirectory) -> Engine {
+        self.vasps = vasps;
+        self
     }
 
     /// Replaces the rules between two events (hot reload). The window state does not depend
@@ -301,6 +312,14 @@ impl Engine {
             agg,
             addr_risk,
             vasp_risk,
+            cp_country: ev.extras.counterparty_country.as_deref().map(|c| (c, false)).or_else(
+                || {
+                    e.counterparty_vasp
+                        .as_deref()
+                        .and_then(|v| self.vasps.get(v))
+                        .map(|v| (v.country.as_str(), true))
+                },
+            ),
         };
         let mut hits = Vec::new();
         let mut notes = Vec::new();
@@ -734,10 +753,9 @@ impl Engine {
                 .customer_country
                 .as_deref()
                 .or(cx.customer.and_then(|c| c.country.as_deref()));
-            for (who, c) in [
-                ("customer", cust_country),
-                ("counterparty", cx.ev.extras.counterparty_country.as_deref()),
-            ] {
+            for (who, c) in
+                [("customer", cust_country), ("counterparty", cx.cp_country.map(|c| c.0))]
+            {
                 if let Some(c) = c.filter(|c| g.countries.iter().any(|x| x.eq_ignore_ascii_case(c)))
                 {
                     hits.push(Self::hit(
@@ -947,7 +965,12 @@ impl Engine {
                 );
             }
         }
-        let cp_country = cx.ev.extras.counterparty_country.as_deref();
+        let cp_country = cx.cp_country.map(|c| c.0);
+        let from_dir = if cx.cp_country.is_some_and(|c| c.1) {
+            " (counterparty country from the VASP directory)"
+        } else {
+            ""
+        };
         if let Some(d) = r.domestic_transfer.as_ref().filter(|x| x.enabled) {
             let domestic = e.direction == Direction::Internal
                 || cp_country.is_some_and(|c| c.eq_ignore_ascii_case(&meta.country));
@@ -956,7 +979,7 @@ impl Engine {
                     "domestic_transfer",
                     d.common(),
                     format!(
-                        "domestic transfer of VND {} (threshold VND {})",
+                        "domestic transfer of VND {} (threshold VND {}){from_dir}",
                         fiat.vnd, d.threshold_vnd
                     ),
                     fiat.vnd,
@@ -973,7 +996,7 @@ impl Engine {
                 && fiat.usd_cents >= u128::from(i.threshold_usd) * 100
             {
                 notes.push(format!(
-                    "international-transfer check not possible: counterparty country unknown ({} of USD {}, threshold USD {}; give counterparty_country)",
+                    "international-transfer check not possible: counterparty country unknown ({} of USD {}, threshold USD {}; give counterparty_country, or the counterparty VASP and a VASP directory)",
                     e.direction.as_str(),
                     usd(fiat.usd_cents),
                     i.threshold_usd
@@ -986,7 +1009,7 @@ impl Engine {
                     "international_transfer",
                     i.common(),
                     format!(
-                        "international transfer of USD {} (threshold USD {})",
+                        "international transfer of USD {} (threshold USD {}){from_dir}",
                         usd(fiat.usd_cents),
                         i.threshold_usd
                     ),
@@ -1020,7 +1043,7 @@ impl Engine {
             }
             o.opt_str("counterparty_vasp", e.counterparty_vasp.as_deref())
                 .opt_str("counterparty_customer", e.counterparty_customer.as_deref())
-                .opt_str("counterparty_country", cx.ev.extras.counterparty_country.as_deref())
+                .opt_str("counterparty_country", cx.cp_country.map(|c| c.0))
                 .opt_str("customer_country", cx.ev.extras.customer_country.as_deref())
                 .opt_str("ip", e.ip.as_deref())
                 .opt_str("device", e.device.as_deref())

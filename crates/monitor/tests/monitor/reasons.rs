@@ -172,7 +172,7 @@ fn issue14_unknown_counterparty_country_is_named_not_passed_silently() {
         .replace("i-1", "i-2");
     let small = line("i-3", "2025-11-03T02:00:00Z", "c", "withdrawal", 500, &addr(7));
     let ds = run(Pack::builtin_vn(), &[unknown, known, small]);
-    let note = "international-transfer check not possible: counterparty country unknown (withdrawal of USD 1500.00, threshold USD 1000; give counterparty_country)";
+    let note = "international-transfer check not possible: counterparty country unknown (withdrawal of USD 1500.00, threshold USD 1000; give counterparty_country, or the counterparty VASP and a VASP directory)";
     assert!(ds[0].notes.iter().any(|n| n == note), "{:?}", ds[0].notes);
     assert!(ds[0].reports_due.is_empty());
     assert!(
@@ -185,4 +185,47 @@ fn issue14_unknown_counterparty_country_is_named_not_passed_silently() {
         !ds[2].notes.iter().any(|n| n.starts_with("international-transfer")),
         "under the threshold"
     );
+}
+
+#[test]
+fn issue14_counterparty_country_from_the_vasp_directory() {
+    use floodgate_monitor::customer::CustomerBook;
+    use floodgate_monitor::engine::Engine;
+    use floodgate_monitor::facts::AddressLists;
+    use floodgate_monitor::fiat::RateTable;
+    use floodgate_monitor::input::parse_event;
+    use floodgate_monitor::monitor::{Monitor, Processed};
+    use floodgate_monitor::vasp::VaspDirectory;
+    use floodgate_types::AssetRegistry;
+    use std::sync::Arc;
+
+    let dir = VaspDirectory::parse(
+        Path::new("vasps.csv"),
+        "vasp,country,licences\nUpbit,KR,VN:unlicensed;KR:licensed\nLocalX,VN,VN:pilot\n",
+    )
+    .unwrap();
+    let bad = VaspDirectory::parse(Path::new("v.csv"), "vasp,country\nA,Korea\n").unwrap_err();
+    assert_eq!(
+        bad.to_string(),
+        "v.csv: line 2: field 'country': 'Korea' is not an ISO alpha-2 code"
+    );
+    let engine = Engine::new(
+        Pack::builtin_vn(),
+        AssetRegistry::builtin(),
+        RateTable::builtin(),
+        CustomerBook::default(),
+        Arc::new(AddressLists::default()),
+    )
+    .with_vasp_directory(dir);
+    let mut m = Monitor::in_memory(engine);
+    let l = line("v-1", "2025-11-03T01:00:00Z", "c", "withdrawal", 1_500, &addr(9)).replace(
+        "\"counterparty_address\"",
+        "\"counterparty_vasp\":\"upbit\",\"counterparty_address\"",
+    );
+    let ev = parse_event(Path::new("t"), 1, &l, m.engine().assets(), None).unwrap();
+    let Processed::Decided(d) = m.process(&ev).unwrap() else { panic!() };
+    assert_eq!(d.reports_due[0].report, "international_transfer");
+    let h = hit(&d, "report.international_transfer");
+    assert_eq!(h.reason, "international transfer of USD 1500.00 (threshold USD 1000) (counterparty country from the VASP directory)");
+    assert!(!d.notes.iter().any(|n| n.starts_with("international-transfer")), "{:?}", d.notes);
 }
