@@ -67,6 +67,7 @@ fn run(
                 reports_due: Vec::new(),
                 notes: Vec::new(),
                 rule_errors: Vec::new(),
+                group_alerts: Vec::new(),
                 pack: String::new(),
             },
         };

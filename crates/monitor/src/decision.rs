@@ -61,6 +61,30 @@ pub struct ReportDue {
     pub source: String,
 }
 
+/// An alert for another member of a group (shared device, IP or withdrawal address) raised
+/// by this transfer: the group reached its threshold, or grew past it, so every earlier member
+/// is alerted too, although their own transfers came before.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupAlert {
+    /// The member alerted (not the customer of this transfer).
+    pub customer_id: String,
+    /// Rule id (`shared_device`, `shared_ip`, `shared_withdrawal_address`).
+    pub rule_id: String,
+    /// Severity.
+    pub severity: Severity,
+    /// Action asked for on this member's account.
+    pub action: Action,
+    /// Score points.
+    pub score: u32,
+    /// Human-readable reason naming the linking attribute and the other members.
+    pub reason: String,
+    /// The attribute, its value, the threshold and window, every member with the transfers
+    /// that used the attribute.
+    pub evidence: serde_json::Value,
+    /// Where the rule comes from.
+    pub source: String,
+}
+
 /// A CEL rule that could not be evaluated on this transfer (it did not fire).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleError {
@@ -101,6 +125,9 @@ pub struct Decision {
     pub notes: Vec<String>,
     /// CEL rules that failed on this transfer.
     pub rule_errors: Vec<RuleError>,
+    /// Alerts for the other members of a group this transfer made cross its threshold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_alerts: Vec<GroupAlert>,
     /// The pack that decided (id and origin).
     pub pack: String,
 }
@@ -109,5 +136,20 @@ impl Decision {
     /// Whether the rule fired.
     pub fn has(&self, rule_id: &str) -> bool {
         self.hits.iter().any(|h| h.rule_id == rule_id)
+    }
+
+    /// Every customer this decision alerts for `rule_id`: the transfer's customer when the
+    /// rule hit, and the members named by its group alerts.
+    pub fn alerted(&self, rule_id: &str) -> Vec<&str> {
+        let mut v: Vec<&str> = self
+            .group_alerts
+            .iter()
+            .filter(|a| a.rule_id == rule_id)
+            .map(|a| a.customer_id.as_str())
+            .collect();
+        if self.has(rule_id) {
+            v.insert(0, self.customer_id.as_str());
+        }
+        v
     }
 }

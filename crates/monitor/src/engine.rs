@@ -8,12 +8,12 @@ use serde_json::json;
 
 use crate::cel_rules::{Bindings, Eval, Obj, Root};
 use crate::customer::{Customer, CustomerBook};
-use crate::decision::{Decision, Hit, HitKind, ReportDue, RuleError};
+use crate::decision::{Decision, GroupAlert, Hit, HitKind, ReportDue, RuleError};
 use crate::facts::{AddressRisk, RiskCategory, RiskFacts};
 use crate::fiat::{FiatValue, RateTable};
 use crate::input::MonitorEvent;
 use crate::pack::{parse_span, Action, Aggregate, Common, DirFilter, Pack, Severity};
-use crate::state::{Account, Before, Ev, State};
+use crate::state::{key, Account, Before, Ev, Link, Member, State};
 
 const DAY: i64 = 86_400;
 
@@ -144,6 +144,7 @@ pub struct Engine {
     rates: RateTable,
     customers: CustomerBook,
     facts: Arc<dyn RiskFacts>,
+    vasps: crate::vasp::VaspDirectory,
 }
 
 impl std::fmt::Debug for Engine {
@@ -201,6 +202,8 @@ struct Ctx<'a> {
     agg: Vec<u128>,
     addr_risk: Option<AddressRisk>,
     vasp_risk: Option<AddressRisk>,
+    /// Counterparty country: from the transfer, else from the VASP directory (then `true`).
+    cp_country: Option<(&'a str, bool)>,
 }
 
 impl Ctx<'_> {
@@ -242,7 +245,15 @@ impl Engine {
             rates,
             customers,
             facts,
+            vasps: crate::vasp::VaspDirectory::default(),
         }
+    }
+
+    /// Takes counterparty countries from `vasps` for transfers that name a counterparty VASP
+    /// but no `counterparty_country`.
+    pub fn with_vasp_directory(mut self, vasps: crate::vasp::VaspDirectory) -> Engine {
+        self.vasps = vasps;
+        self
     }
 
     /// Replaces the rules between two events (hot reload). The window state does not depend
@@ -301,6 +312,14 @@ impl Engine {
             agg,
             addr_risk,
             vasp_risk,
+            cp_country: ev.extras.counterparty_country.as_deref().map(|c| (c, false)).or_else(
+                || {
+                    e.counterparty_vasp
+                        .as_deref()
+                        .and_then(|v| self.vasps.get(v))
+                        .map(|v| (v.country.as_str(), true))
+                },
+            ),
         };
         let mut hits = Vec::new();
         let mut notes = Vec::new();
@@ -311,8 +330,9 @@ impl Engine {
                 e.asset
             ));
         }
-        self.typologies(&cx, state, &mut hits, &mut notes);
-        self.reports(&cx, &mut hits, &mut reports);
+        let mut group_alerts = Vec::new();
+        self.typologies(&cx, state, &mut hits, &mut notes, &mut group_alerts);
+        self.reports(&cx, &mut hits, &mut reports, &mut notes);
         let mut errors = Vec::new();
         self.cel(&cx, &mut hits, &mut errors);
         let action = hits.iter().map(|h| h.action).max().unwrap_or(Action::Allow);
@@ -332,6 +352,7 @@ impl Engine {
             reports_due: reports,
             notes,
             rule_errors: errors,
+            group_alerts,
             pack: self.pack.meta.id.clone(),
         }
     }
@@ -362,6 +383,7 @@ impl Engine {
         state: &State,
         hits: &mut Vec<Hit>,
         notes: &mut Vec<String>,
+        group_alerts: &mut Vec<GroupAlert>,
     ) {
         let t = &self.pack.typologies;
         let e = &cx.ev.entry;
@@ -473,20 +495,25 @@ impl Engine {
             if let Some(i) = i {
                 let n = cx.agg[i];
                 if cx.usd() >= lo && cx.usd() < hi && n >= u128::from(s.min_count) {
+                    let band = txs_in(cx, span(&s.window), |ev| {
+                        ev.dir == cx.dir() && ev.usd >= lo && ev.usd < hi
+                    });
                     hits.push(Self::hit(
                         "structuring",
                         ty,
                         &s.common(),
                         s.severity,
                         format!(
-                            "{n} {}s of USD {}–{} (just under USD {}) within {}",
+                            "{n} {}s of USD {}–{} (just under USD {}) within {} (threshold {} transfers): {}",
                             cx.dir().as_str(),
                             usd(lo),
                             usd(hi - 1),
                             s.threshold_usd,
-                            s.window
+                            s.window,
+                            s.min_count,
+                            txs_text(&band)
                         ),
-                        json!({"count": n, "band_usd_cents": [lo, hi], "window": s.window, "transfer_ids": ids_in(cx, span(&s.window), |ev| ev.dir == cx.dir() && ev.usd >= lo && ev.usd < hi)}),
+                        json!({"count": n, "min_count": s.min_count, "band_usd_cents": [lo, hi], "window": s.window, "transfer_ids": band.iter().map(|x| &*x.id).collect::<Vec<_>>(), "transfers": txs_json(&band)}),
                     ));
                 }
             }
@@ -499,13 +526,26 @@ impl Engine {
                 if dep >= u128::from(p.min_deposit_usd) * 100
                     && wd * 100 >= dep * u128::from(p.min_ratio_pct)
                 {
+                    let w = span(&p.window);
+                    let deps = txs_in(cx, w, |x| x.dir == Direction::Deposit);
+                    let wds = txs_in(cx, w, |x| x.dir == Direction::Withdrawal);
                     hits.push(Self::hit(
                         "pass_through",
                         ty,
                         &p.common(),
                         p.severity,
-                        format!("USD {} withdrawn of USD {} deposited within {}", usd(wd), usd(dep), p.window),
-                        json!({"deposits_usd_cents": dep, "withdrawals_usd_cents": wd, "window": p.window}),
+                        format!(
+                            "USD {} withdrawn ({}% of) USD {} deposited within {} (thresholds: deposits at least USD {}, withdrawn at least {}%); deposits: {}; withdrawals: {}",
+                            usd(wd),
+                            wd * 100 / dep.max(1),
+                            usd(dep),
+                            p.window,
+                            p.min_deposit_usd,
+                            p.min_ratio_pct,
+                            txs_text(&deps),
+                            txs_text(&wds)
+                        ),
+                        json!({"deposits_usd_cents": dep, "withdrawals_usd_cents": wd, "window": p.window, "min_deposit_usd": p.min_deposit_usd, "min_ratio_pct": p.min_ratio_pct, "deposits": txs_json(&deps), "withdrawals": txs_json(&wds)}),
                     ));
                 }
             }
@@ -520,8 +560,16 @@ impl Engine {
                     ty,
                     &n.common(),
                     n.severity,
-                    format!("USD {} on an account opened {} days ago", usd(cx.usd()), age / DAY),
-                    json!({"account_age_days": age / DAY, "amount_usd_cents": cx.usd(), "onboarded_from_customer_file": cx.customer.and_then(|c| c.onboarded).is_some()}),
+                    format!(
+                        "{} of USD {} at {} on an account opened {} days ago (thresholds: account younger than {} days, at least USD {})",
+                        e.id,
+                        usd(cx.usd()),
+                        when(cx.now),
+                        age / DAY,
+                        n.max_account_age_days,
+                        n.min_usd
+                    ),
+                    json!({"account_age_days": age / DAY, "max_account_age_days": n.max_account_age_days, "min_usd": n.min_usd, "amount_usd_cents": cx.usd(), "onboarded_from_customer_file": cx.customer.and_then(|c| c.onboarded).is_some(), "transfers": [{"id": e.id, "time": Timestamp(cx.now), "amount_usd_cents": cx.usd()}]}),
                 ));
             }
         }
@@ -541,15 +589,24 @@ impl Engine {
                 }
             }
             if let Some((rt, gap)) = react.filter(|(rt, _)| cx.now - rt < w) {
-                let sum: u128 = cx.acct.events.iter().filter(|x| x.time >= rt).map(|x| x.vnd).sum();
+                let since: Vec<&Ev> = cx.acct.events.iter().filter(|x| x.time >= rt).collect();
+                let sum: u128 = since.iter().map(|x| x.vnd).sum();
                 if sum >= u128::from(d.min_vnd) {
                     hits.push(Self::hit(
                         "dormant_reactivation",
                         ty,
                         &d.common(),
                         d.severity,
-                        format!("VND {sum} moved within {} after {} idle days", d.window, gap / DAY),
-                        json!({"idle_days": gap / DAY, "reactivated_at": Timestamp(rt), "sum_vnd": sum, "before_last_activity": cx.before.last_time.map(Timestamp)}),
+                        format!(
+                            "VND {sum} moved within {} of reactivation at {} after {} idle days (thresholds: idle at least {} days, at least VND {}): {}",
+                            d.window,
+                            when(rt),
+                            gap / DAY,
+                            d.idle_days,
+                            d.min_vnd,
+                            txs_text(&since)
+                        ),
+                        json!({"idle_days": gap / DAY, "min_idle_days": d.idle_days, "min_vnd": d.min_vnd, "window": d.window, "reactivated_at": Timestamp(rt), "sum_vnd": sum, "before_last_activity": cx.before.last_time.map(Timestamp), "transfers": txs_json(&since)}),
                     ));
                 }
             }
@@ -577,13 +634,21 @@ impl Engine {
             let (n, sum) = (cx.agg[di], cx.agg[si]);
             if n >= u128::from(f.min_distinct) && sum >= u128::from(f.min_total_usd) * 100 {
                 let side = if want == Direction::Deposit { "sources" } else { "destinations" };
+                let txs = txs_in(cx, span(&f.window), |x| x.dir == want);
                 hits.push(Self::hit(
                     id,
                     ty,
                     &f.common(),
                     f.severity,
-                    format!("{n} distinct {side} within {} (USD {})", f.window, usd(sum)),
-                    json!({"distinct_counterparties": n, "sum_usd_cents": sum, "window": f.window}),
+                    format!(
+                        "{n} distinct {side} within {} (threshold {}), USD {} in total (threshold USD {}): {}",
+                        f.window,
+                        f.min_distinct,
+                        usd(sum),
+                        f.min_total_usd,
+                        txs_text(&txs)
+                    ),
+                    json!({"distinct_counterparties": n, "min_distinct": f.min_distinct, "sum_usd_cents": sum, "min_total_usd": f.min_total_usd, "window": f.window, "transfers": txs_json(&txs)}),
                 ));
             }
         }
@@ -622,38 +687,20 @@ impl Engine {
                     &p.common(),
                     p.severity,
                     format!(
-                        "{} decreasing withdrawals to distinct addresses within {}, from USD {}",
+                        "{} decreasing withdrawals to distinct addresses within {}, from USD {} (thresholds: at least {} withdrawals, each at most {}% of the one before, the first at least USD {}): {}",
                         chain.len(),
                         p.window,
-                        usd(first)
+                        usd(first),
+                        p.min_hops,
+                        p.max_step_pct,
+                        p.min_first_usd,
+                        txs_text(&chain.iter().rev().copied().collect::<Vec<_>>())
                     ),
-                    json!({"transfer_ids": ids, "amounts_usd_cents": amounts, "window": p.window}),
+                    json!({"transfer_ids": ids, "amounts_usd_cents": amounts, "window": p.window, "transfers": txs_json(&chain.iter().rev().copied().collect::<Vec<_>>())}),
                 ));
             }
         }
-        if let Some(s) = t.shared_device.as_ref().filter(|s| s.enabled) {
-            let w = span(&s.window);
-            for (what, val, map, tag) in [
-                ("IP address", e.ip.as_deref(), &state.ips, 4u8),
-                ("device", e.device.as_deref(), &state.devices, 5u8),
-            ] {
-                let Some(val) = val else { continue };
-                let users = map.get(&crate::state::key(tag, val)).map(Vec::as_slice).unwrap_or(&[]);
-                let others: Vec<&str> =
-                    users.iter().filter(|(_, t)| cx.now - t < w).map(|(c, _)| &**c).collect();
-                if others.len() >= s.min_customers as usize {
-                    hits.push(Self::hit(
-                        "shared_device",
-                        ty,
-                        &s.common(),
-                        s.severity,
-                        format!("{what} {val} used by {} customers within {}", others.len(), s.window),
-                        json!({"kind": what, "value": val, "customers": others, "window": s.window}),
-                    ));
-                    break;
-                }
-            }
-        }
+        self.groups(cx, state, hits, group_alerts);
         if let (Some(p), Direction::Withdrawal, Some(_)) = (
             t.pig_butchering.as_ref().filter(|s| s.enabled && has_fiat),
             cx.dir(),
@@ -706,10 +753,9 @@ impl Engine {
                 .customer_country
                 .as_deref()
                 .or(cx.customer.and_then(|c| c.country.as_deref()));
-            for (who, c) in [
-                ("customer", cust_country),
-                ("counterparty", cx.ev.extras.counterparty_country.as_deref()),
-            ] {
+            for (who, c) in
+                [("customer", cust_country), ("counterparty", cx.cp_country.map(|c| c.0))]
+            {
                 if let Some(c) = c.filter(|c| g.countries.iter().any(|x| x.eq_ignore_ascii_case(c)))
                 {
                     hits.push(Self::hit(
@@ -746,7 +792,124 @@ impl Engine {
         }
     }
 
-    fn reports(&self, cx: &Ctx<'_>, hits: &mut Vec<Hit>, reports: &mut Vec<ReportDue>) {
+    /// The group typologies: customers linked by a shared device, IP address or withdrawal
+    /// address. The transfer's customer gets a hit while the group is at or over the threshold;
+    /// when this transfer brings a new member into such a group (it crosses the threshold, or
+    /// grows past it), every other member gets a [`GroupAlert`] too, so members whose
+    /// transfers came earlier are not missed.
+    fn groups(
+        &self,
+        cx: &Ctx<'_>,
+        state: &State,
+        hits: &mut Vec<Hit>,
+        group_alerts: &mut Vec<GroupAlert>,
+    ) {
+        let t = &self.pack.typologies;
+        let e = &cx.ev.entry;
+        let wd_addr = e
+            .counterparty_address
+            .as_ref()
+            .filter(|_| cx.dir() == Direction::Withdrawal)
+            .map(|a| (a.to_string(), key(1, a)));
+        let candidates = [
+            (
+                "shared_device",
+                t.shared_device.as_ref(),
+                Link::Device,
+                "device",
+                e.device.as_deref().map(|d| (d.to_owned(), key(5, d))),
+            ),
+            (
+                "shared_ip",
+                t.shared_ip.as_ref(),
+                Link::Ip,
+                "IP address",
+                e.ip.as_deref().map(|d| (d.to_owned(), key(4, d))),
+            ),
+            (
+                "shared_withdrawal_address",
+                t.shared_withdrawal_address.as_ref(),
+                Link::WithdrawalAddress,
+                "withdrawal address",
+                wd_addr,
+            ),
+        ];
+        for (id, rule, link, what, value) in candidates {
+            let (Some(s), Some((val, k))) = (rule.filter(|s| s.enabled), value) else { continue };
+            let w = span(&s.window);
+            let members: Vec<&Member> =
+                state.group(link, k).iter().filter(|m| cx.now - m.last < w).collect();
+            let min = s.min_customers as usize;
+            if members.len() < min {
+                continue;
+            }
+            let joined = cx.before.group_prev[link as usize].is_none_or(|p| cx.now - p >= w);
+            let evidence = json!({
+                "attribute": what,
+                "value": val,
+                "customers": members.len(),
+                "min_customers": s.min_customers,
+                "window": s.window,
+                "raised_by_transfer": e.id,
+                "members": members.iter().map(|m| member_json(m)).collect::<Vec<_>>(),
+            });
+            let names = |but: &str| -> String {
+                members
+                    .iter()
+                    .filter(|m| &*m.customer != but)
+                    .map(|m| member_text(m))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let c = s.common();
+            hits.push(Self::hit(
+                id,
+                HitKind::Typology,
+                &c,
+                s.severity,
+                format!(
+                    "{what} {val} used by {} customers within {} (threshold {}); the others: {}",
+                    members.len(),
+                    s.window,
+                    s.min_customers,
+                    names(&e.customer_id)
+                ),
+                evidence.clone(),
+            ));
+            if !joined {
+                continue;
+            }
+            for m in members.iter().filter(|m| *m.customer != *e.customer_id) {
+                group_alerts.push(GroupAlert {
+                    customer_id: m.customer.to_string(),
+                    rule_id: id.to_owned(),
+                    severity: s.severity,
+                    action: s.action,
+                    score: s.severity.points(),
+                    reason: format!(
+                        "{what} {val} of this customer ({}) is shared by {} customers within {} (threshold {}), the group completed by transfer {} of {}; the others: {}",
+                        member_text(m),
+                        members.len(),
+                        s.window,
+                        s.min_customers,
+                        e.id,
+                        e.customer_id,
+                        names(&m.customer)
+                    ),
+                    evidence: evidence.clone(),
+                    source: s.source.clone(),
+                });
+            }
+        }
+    }
+
+    fn reports(
+        &self,
+        cx: &Ctx<'_>,
+        hits: &mut Vec<Hit>,
+        reports: &mut Vec<ReportDue>,
+        notes: &mut Vec<String>,
+    ) {
         let Some(fiat) = cx.fiat else { return };
         let e = &cx.ev.entry;
         let meta = &self.pack.meta;
@@ -802,7 +965,12 @@ impl Engine {
                 );
             }
         }
-        let cp_country = cx.ev.extras.counterparty_country.as_deref();
+        let cp_country = cx.cp_country.map(|c| c.0);
+        let from_dir = if cx.cp_country.is_some_and(|c| c.1) {
+            " (counterparty country from the VASP directory)"
+        } else {
+            ""
+        };
         if let Some(d) = r.domestic_transfer.as_ref().filter(|x| x.enabled) {
             let domestic = e.direction == Direction::Internal
                 || cp_country.is_some_and(|c| c.eq_ignore_ascii_case(&meta.country));
@@ -811,7 +979,7 @@ impl Engine {
                     "domestic_transfer",
                     d.common(),
                     format!(
-                        "domestic transfer of VND {} (threshold VND {})",
+                        "domestic transfer of VND {} (threshold VND {}){from_dir}",
                         fiat.vnd, d.threshold_vnd
                     ),
                     fiat.vnd,
@@ -821,6 +989,19 @@ impl Engine {
             }
         }
         if let Some(i) = r.international_transfer.as_ref().filter(|x| x.enabled) {
+            // A deposit or withdrawal at or over the threshold whose other side's country is
+            // unknown may be international: say so rather than pass it silently.
+            if e.direction != Direction::Internal
+                && cp_country.is_none()
+                && fiat.usd_cents >= u128::from(i.threshold_usd) * 100
+            {
+                notes.push(format!(
+                    "international-transfer check not possible: counterparty country unknown ({} of USD {}, threshold USD {}; give counterparty_country, or the counterparty VASP and a VASP directory)",
+                    e.direction.as_str(),
+                    usd(fiat.usd_cents),
+                    i.threshold_usd
+                ));
+            }
             let intl = e.direction != Direction::Internal
                 && cp_country.is_some_and(|c| !c.eq_ignore_ascii_case(&meta.country));
             if intl && fiat.usd_cents >= u128::from(i.threshold_usd) * 100 {
@@ -828,7 +1009,7 @@ impl Engine {
                     "international_transfer",
                     i.common(),
                     format!(
-                        "international transfer of USD {} (threshold USD {})",
+                        "international transfer of USD {} (threshold USD {}){from_dir}",
                         usd(fiat.usd_cents),
                         i.threshold_usd
                     ),
@@ -862,7 +1043,7 @@ impl Engine {
             }
             o.opt_str("counterparty_vasp", e.counterparty_vasp.as_deref())
                 .opt_str("counterparty_customer", e.counterparty_customer.as_deref())
-                .opt_str("counterparty_country", cx.ev.extras.counterparty_country.as_deref())
+                .opt_str("counterparty_country", cx.cp_country.map(|c| c.0))
                 .opt_str("customer_country", cx.ev.extras.customer_country.as_deref())
                 .opt_str("ip", e.ip.as_deref())
                 .opt_str("device", e.device.as_deref())
@@ -1011,6 +1192,29 @@ fn list_evidence(cx: &Ctx<'_>, r: &AddressRisk) -> serde_json::Value {
     json!({"counterparty_address": e.counterparty_address, "counterparty_vasp": e.counterparty_vasp, "list": r})
 }
 
+/// `2025-09-02T10:00:00Z`.
+fn when(t: i64) -> String {
+    Timestamp(t).to_rfc3339()
+}
+
+/// A group member and its transfers, for a reason: `c1 (tx-1 at …, USD 300.00)`.
+fn member_text(m: &Member) -> String {
+    let txs: Vec<String> = m
+        .transfers
+        .iter()
+        .map(|(id, t, usd_c)| format!("{id} at {}, USD {}", when(*t), usd(*usd_c)))
+        .collect();
+    format!("{} ({})", m.customer, txs.join("; "))
+}
+
+fn member_json(m: &Member) -> serde_json::Value {
+    json!({
+        "customer_id": m.customer,
+        "last_used": Timestamp(m.last),
+        "transfers": m.transfers.iter().map(|(id, t, c)| json!({"id": id, "time": Timestamp(*t), "amount_usd_cents": c})).collect::<Vec<_>>(),
+    })
+}
+
 fn counterparty_text(cx: &Ctx<'_>) -> String {
     let e = &cx.ev.entry;
     e.counterparty_address
@@ -1021,18 +1225,33 @@ fn counterparty_text(cx: &Ctx<'_>) -> String {
         .unwrap_or_else(|| "(unknown)".into())
 }
 
-fn ids_in(cx: &Ctx<'_>, w: i64, f: impl Fn(&Ev) -> bool) -> Vec<String> {
-    let mut v: Vec<String> = cx
-        .acct
-        .events
-        .iter()
-        .rev()
-        .take_while(|x| cx.now - x.time < w)
-        .filter(|x| f(x))
-        .map(|x| x.id.to_string())
-        .collect();
+/// The account's transfers within `w` before now that match `f`, oldest first.
+fn txs_in<'a>(cx: &Ctx<'a>, w: i64, f: impl Fn(&Ev) -> bool) -> Vec<&'a Ev> {
+    let mut v: Vec<&Ev> =
+        cx.acct.events.iter().rev().take_while(|x| cx.now - x.time < w).filter(|x| f(x)).collect();
     v.reverse();
     v
+}
+
+/// Transfers for a reason: `tx-1 at 2025-09-02T10:00:00Z, USD 300.00; …` (the first 10, then
+/// how many more; the evidence lists them all).
+fn txs_text(txs: &[&Ev]) -> String {
+    const SHOWN: usize = 10;
+    let mut v: Vec<String> = txs
+        .iter()
+        .take(SHOWN)
+        .map(|x| format!("{} at {}, USD {}", x.id, when(x.time), usd(x.usd)))
+        .collect();
+    if txs.len() > SHOWN {
+        v.push(format!("and {} more", txs.len() - SHOWN));
+    }
+    v.join("; ")
+}
+
+fn txs_json(txs: &[&Ev]) -> serde_json::Value {
+    txs.iter()
+        .map(|x| json!({"id": x.id, "time": Timestamp(x.time), "direction": x.dir.as_str(), "amount_usd_cents": x.usd, "amount_vnd": x.vnd}))
+        .collect()
 }
 
 /// Fills `{var.path}` placeholders from the bindings; unknown ones stay as written.

@@ -13,7 +13,7 @@
 //! - [`monitor`]: engine + state + `monitor.db` (idempotent on the transfer id; group
 //!   commits; the state is rebuilt by replay on open).
 //! - [`sink`]: an output file that holds every committed decision exactly once across crashes.
-//! - [`input`], [`customer`], [`fiat`], [`facts`]: the inputs; [`synth`]: a seeded synthetic
+//! - [`input`], [`customer`], [`fiat`], [`facts`], [`vasp`] (the VASP directory): the inputs; [`synth`]: a seeded synthetic
 //!   exchange with planted typologies and the recall/precision measurement.
 //!
 //! ```
@@ -46,3 +46,4 @@ pub mod pack;
 pub mod sink;
 pub mod state;
 pub mod synth;
+pub mod vasp;

@@ -291,7 +291,8 @@ typology_struct!(
     }
 );
 typology_struct!(
-    /// The same IP address or device used by several customers.
+    /// Several customers linked by one shared attribute (device, IP address or withdrawal
+    /// address): a group typology, which alerts every member when the group crosses it.
     SharedDevice {
         /// Window length.
         window: String,
@@ -361,8 +362,12 @@ pub struct Typologies {
     pub indirect_exposure: Option<IndirectExposure>,
     /// Peel chains.
     pub peel_chain: Option<PeelChain>,
-    /// Shared IP or device.
+    /// Shared device.
     pub shared_device: Option<SharedDevice>,
+    /// Shared IP address (off in `vn`: carrier-grade NAT makes shared IPs normal).
+    pub shared_ip: Option<SharedDevice>,
+    /// Shared withdrawal destination address.
+    pub shared_withdrawal_address: Option<SharedDevice>,
     /// Pig-butchering victim pattern.
     pub pig_butchering: Option<PigButchering>,
     /// Alert-list or unlicensed counterparty.
@@ -669,6 +674,10 @@ impl Pack {
             t.fan_out.as_ref().map(|x| ("typology.fan_out.window", &x.window)),
             t.peel_chain.as_ref().map(|x| ("typology.peel_chain.window", &x.window)),
             t.shared_device.as_ref().map(|x| ("typology.shared_device.window", &x.window)),
+            t.shared_ip.as_ref().map(|x| ("typology.shared_ip.window", &x.window)),
+            t.shared_withdrawal_address
+                .as_ref()
+                .map(|x| ("typology.shared_withdrawal_address.window", &x.window)),
             t.pig_butchering.as_ref().map(|x| ("typology.pig_butchering.window", &x.window)),
         ]
         .into_iter()
@@ -715,6 +724,8 @@ impl Pack {
             t.indirect_exposure.as_ref().map(|x| x.enabled),
             t.peel_chain.as_ref().map(|x| x.enabled),
             t.shared_device.as_ref().map(|x| x.enabled),
+            t.shared_ip.as_ref().map(|x| x.enabled),
+            t.shared_withdrawal_address.as_ref().map(|x| x.enabled),
             t.pig_butchering.as_ref().map(|x| x.enabled),
             t.listed_counterparty.as_ref().map(|x| x.enabled),
             t.high_risk_geography.as_ref().map(|x| x.enabled),

@@ -1,4 +1,4 @@
-//! Per-account window state, and the cross-customer IP/device index.
+//! Per-account window state, and the cross-customer IP/device/withdrawal-address index.
 //!
 //! The state is a deterministic function of the accepted events in order: it does not depend
 //! on the rules, so a rules reload never needs it rebuilt, and replaying the persisted events
@@ -57,8 +57,33 @@ pub struct Account {
     pub wd_addr_first: FxHashMap<u64, i64>,
 }
 
-/// Who used an IP address or device, and when last.
-pub type Users = Vec<(Box<str>, i64)>;
+/// Transfers remembered per group member (the latest ones), for the evidence of an alert.
+pub const KEPT_MEMBER_TRANSFERS: usize = 5;
+
+/// One customer in a group linked by a shared attribute (IP, device, withdrawal address).
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Customer id.
+    pub customer: Box<str>,
+    /// Latest use of the attribute (effective time).
+    pub last: i64,
+    /// The latest transfers that used it, oldest first: `(id, time, US cents)`.
+    pub transfers: Vec<(Box<str>, i64, u128)>,
+}
+
+/// Who used an IP address, device or withdrawal address, and with which transfers.
+pub type Users = Vec<Member>;
+
+/// The linking attributes of the group typologies, in [`Before::group_prev`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Customer IP address.
+    Ip = 0,
+    /// Customer device id.
+    Device = 1,
+    /// Withdrawal destination address.
+    WithdrawalAddress = 2,
+}
 
 /// All monitor state.
 #[derive(Debug, Default, Clone)]
@@ -69,6 +94,20 @@ pub struct State {
     pub ips: FxHashMap<u64, Users>,
     /// Device key -> customers.
     pub devices: FxHashMap<u64, Users>,
+    /// Withdrawal destination key -> customers who withdrew to it.
+    pub wd_addrs: FxHashMap<u64, Users>,
+}
+
+impl State {
+    /// The group of customers linked by `link` with value key `k`.
+    pub fn group(&self, link: Link, k: u64) -> &[Member] {
+        let map = match link {
+            Link::Ip => &self.ips,
+            Link::Device => &self.devices,
+            Link::WithdrawalAddress => &self.wd_addrs,
+        };
+        map.get(&k).map(Vec::as_slice).unwrap_or(&[])
+    }
 }
 
 /// Stable 64-bit key of a value (FxHash is deterministic across runs).
@@ -101,13 +140,29 @@ pub struct Before {
     pub last_time: Option<i64>,
     /// When the counterparty address was first used for a withdrawal, if before.
     pub addr_first: Option<i64>,
+    /// Per [`Link`]: this customer's previous use of the event's value (None: first use in
+    /// the last 35 days, or the event has no such value).
+    pub group_prev: [Option<i64>; 3],
 }
 
-fn touch(users: &mut Users, customer: &str, now: i64) {
-    users.retain(|(_, t)| *t > now - MAX_WINDOW_SECS);
-    match users.iter_mut().find(|(c, _)| &**c == customer) {
-        Some(u) => u.1 = u.1.max(now),
-        None => users.push((customer.into(), now)),
+/// Records `customer`'s use; returns its previous use.
+fn touch(users: &mut Users, customer: &str, now: i64, tx: (&str, u128)) -> Option<i64> {
+    users.retain(|m| m.last > now - MAX_WINDOW_SECS);
+    let t = (tx.0.into(), now, tx.1);
+    match users.iter_mut().find(|m| &*m.customer == customer) {
+        Some(m) => {
+            let prev = m.last;
+            m.last = m.last.max(now);
+            m.transfers.push(t);
+            if m.transfers.len() > KEPT_MEMBER_TRANSFERS {
+                m.transfers.remove(0);
+            }
+            Some(prev)
+        }
+        None => {
+            users.push(Member { customer: customer.into(), last: now, transfers: vec![t] });
+            None
+        }
     }
 }
 
@@ -119,7 +174,8 @@ impl State {
         let acct = self.accounts.entry(e.customer_id.as_str().into()).or_default();
         let now = acct.last_time.map_or(e.time.0, |l| l.max(e.time.0));
         let cp = counterparty_key(ev);
-        let before = Before {
+        let mut before = Before {
+            group_prev: [None; 3],
             last_time: acct.last_time,
             addr_first: if e.direction == Direction::Withdrawal && cp != 0 {
                 acct.wd_addr_first.get(&cp).copied()
@@ -153,11 +209,20 @@ impl State {
         while acct.events.front().is_some_and(|x| x.time <= now - MAX_WINDOW_SECS) {
             acct.events.pop_front();
         }
+        let tx = (e.id.as_str(), f.usd_cents);
         if let Some(ip) = &e.ip {
-            touch(self.ips.entry(key(4, ip.as_str())).or_default(), &e.customer_id, now);
+            before.group_prev[Link::Ip as usize] =
+                touch(self.ips.entry(key(4, ip.as_str())).or_default(), &e.customer_id, now, tx);
         }
         if let Some(d) = &e.device {
-            touch(self.devices.entry(key(5, d.as_str())).or_default(), &e.customer_id, now);
+            before.group_prev[Link::Device as usize] =
+                touch(self.devices.entry(key(5, d.as_str())).or_default(), &e.customer_id, now, tx);
+        }
+        if e.direction == Direction::Withdrawal {
+            if let Some(a) = &e.counterparty_address {
+                before.group_prev[Link::WithdrawalAddress as usize] =
+                    touch(self.wd_addrs.entry(key(1, a)).or_default(), &e.customer_id, now, tx);
+            }
         }
         (before, now)
     }

@@ -56,6 +56,10 @@ pub(crate) struct Args {
     /// Customer file (CSV or JSON Lines; docs/formats/monitor.md)
     #[arg(long, value_name = "FILE")]
     customers: Option<PathBuf>,
+    /// VASP directory (CSV vasp,country,licences): counterparty country of transfers that
+    /// name a counterparty VASP but no counterparty_country (docs/formats/monitor.md)
+    #[arg(long, value_name = "FILE")]
+    vasp_directory: Option<PathBuf>,
     /// Fiat rate table (CSV date,asset,vnd,usd) [default: the built-in table]
     #[arg(long, value_name = "FILE")]
     rates: Option<PathBuf>,
@@ -174,7 +178,9 @@ fn render(d: &Decision, fmt: Fmt, out: &mut String) {
     match fmt {
         Fmt::Jsonl => floodgate_monitor::sink::jsonl(d, out),
         Fmt::Table => {
-            let rules: Vec<&str> = d.hits.iter().map(|h| h.rule_id.as_str()).collect();
+            let mut rules: Vec<String> = d.hits.iter().map(|h| h.rule_id.clone()).collect();
+            // Group alerts for other members: `shared_device>alice`.
+            rules.extend(d.group_alerts.iter().map(|a| format!("{}>{}", a.rule_id, a.customer_id)));
             let usd = d
                 .amount_usd_cents
                 .map(|c| format!("{}.{:02}", c / 100, c % 100))
@@ -221,7 +227,10 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         lists.load_csv(f)?;
     }
     let facts = ScreeningFacts::new(lists, &ctx.data_dir, args.no_screening_lists)?;
-    let engine = Engine::new(pack, ctx.assets.clone(), rates, customers, Arc::new(facts));
+    let mut engine = Engine::new(pack, ctx.assets.clone(), rates, customers, Arc::new(facts));
+    if let Some(f) = &args.vasp_directory {
+        engine = engine.with_vasp_directory(floodgate_monitor::vasp::VaspDirectory::load(f)?);
+    }
     let mut mon = if args.no_state {
         Monitor::in_memory(engine)
     } else {

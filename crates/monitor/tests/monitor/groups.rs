@@ -1,0 +1,140 @@
+//! Group typologies (issue 14 item 2): every member of a group that crosses its threshold is
+//! alerted, including members who never transact again; device, IP and withdrawal address are
+//! separate rules.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use floodgate_monitor::customer::CustomerBook;
+use floodgate_monitor::decision::Decision;
+use floodgate_monitor::engine::Engine;
+use floodgate_monitor::facts::AddressLists;
+use floodgate_monitor::fiat::RateTable;
+use floodgate_monitor::input::parse_event;
+use floodgate_monitor::monitor::{Monitor, Processed};
+use floodgate_monitor::pack::Pack;
+use floodgate_types::AssetRegistry;
+
+const DROP: &str = "TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM";
+
+pub(crate) fn run(pack: Pack, lines: &[String]) -> Vec<Decision> {
+    let engine = Engine::new(
+        pack,
+        AssetRegistry::builtin(),
+        RateTable::builtin(),
+        CustomerBook::default(),
+        Arc::new(AddressLists::default()),
+    );
+    let mut m = Monitor::in_memory(engine);
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let ev = parse_event(Path::new("t.jsonl"), i as u64 + 1, l, m.engine().assets(), None)
+                .unwrap();
+            match m.process(&ev).unwrap() {
+                Processed::Decided(d) => *d,
+                Processed::Duplicate => panic!("duplicate {l}"),
+            }
+        })
+        .collect()
+}
+
+/// One deposit of USD 300 per customer, an hour apart, on the given device and IP.
+fn deposit(i: usize, customer: &str, device: &str, ip: &str) -> String {
+    format!(
+        r#"{{"id":"d-{i}","time":"2025-11-03T0{i}:00:00Z","customer_id":"{customer}","direction":"deposit","asset":"USDT-TRC20","amount":"300","device":"{device}","ip":"{ip}"}}"#
+    )
+}
+
+#[test]
+fn issue14_shared_device_alerts_earlier_members_who_never_transact_again() {
+    let lines = [
+        deposit(1, "alice", "dev-A", "113.160.0.1"),
+        deposit(2, "bob", "dev-A", "113.160.0.2"),
+        deposit(3, "carol", "dev-A", "113.160.0.3"),
+    ];
+    let ds = run(Pack::builtin_vn(), &lines);
+    assert!(!ds[0].has("shared_device") && !ds[1].has("shared_device"));
+    let d = &ds[2];
+    // Every member is alerted: the customer who completed the group by a hit, the two who
+    // came first by group alerts, although they never transact again.
+    let mut alerted = d.alerted("shared_device");
+    alerted.sort_unstable();
+    assert_eq!(alerted, ["alice", "bob", "carol"]);
+    let hit = d.hits.iter().find(|h| h.rule_id == "shared_device").unwrap();
+    assert_eq!(
+        hit.reason,
+        "device dev-A used by 3 customers within 30d (threshold 3); the others: \
+         alice (d-1 at 2025-11-03T01:00:00Z, USD 300.00); bob (d-2 at 2025-11-03T02:00:00Z, USD 300.00)"
+    );
+    let a = d.group_alerts.iter().find(|a| a.customer_id == "alice").unwrap();
+    assert_eq!(a.rule_id, "shared_device");
+    assert!(a.reason.starts_with("device dev-A of this customer (alice (d-1 at 2025-11-03T01:00:00Z, USD 300.00)) is shared by 3 customers within 30d (threshold 3), the group completed by transfer d-3 of carol; the others: "), "{}", a.reason);
+    assert!(a.reason.contains("bob (d-2") && a.reason.contains("carol (d-3"), "{}", a.reason);
+    assert_eq!(a.evidence["attribute"], "device");
+    assert_eq!(a.evidence["value"], "dev-A");
+    assert_eq!(a.evidence["min_customers"], 3);
+    assert_eq!(a.evidence["members"].as_array().unwrap().len(), 3);
+    assert_eq!(a.evidence["members"][0]["transfers"][0]["id"], "d-1");
+    assert_eq!(a.evidence["members"][0]["transfers"][0]["amount_usd_cents"], 30_000);
+    // Different IPs: the IP rule is not involved.
+    assert!(d.alerted("shared_ip").is_empty());
+    // A 4th member alerts the three others again (the group they share grew); a member
+    // transacting again on the device gets a hit but alerts nobody twice.
+    let mut more = lines.to_vec();
+    more.push(deposit(4, "dave", "dev-A", "113.160.0.4"));
+    more.push(deposit(5, "alice", "dev-A", "113.160.0.1"));
+    let ds = run(Pack::builtin_vn(), &more);
+    let mut alerted = ds[3].alerted("shared_device");
+    alerted.sort_unstable();
+    assert_eq!(alerted, ["alice", "bob", "carol", "dave"]);
+    assert_eq!(ds[4].alerted("shared_device"), ["alice"]);
+}
+
+#[test]
+fn issue14_shared_ip_is_a_separate_rule_off_in_vn() {
+    // Carrier-grade NAT: three customers behind one IP on their own devices.
+    let lines: Vec<String> = ["a", "b", "c", "d"]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| deposit(i + 1, c, &format!("dev-{c}"), "27.72.0.9"))
+        .collect();
+    let ds = run(Pack::builtin_vn(), &lines);
+    assert!(ds.iter().all(|d| d.hits.is_empty() && d.group_alerts.is_empty()), "{ds:?}");
+    let on = "extends = \"vn\"\n[typology.shared_ip]\nenabled = true\nmin_customers = 4\n";
+    let ds = run(Pack::parse(Path::new("ip.toml"), on).unwrap(), &lines);
+    assert!(ds[2].alerted("shared_ip").is_empty(), "threshold 4, not 3");
+    let mut alerted = ds[3].alerted("shared_ip");
+    alerted.sort_unstable();
+    assert_eq!(alerted, ["a", "b", "c", "d"]);
+    let hit = ds[3].hits.iter().find(|h| h.rule_id == "shared_ip").unwrap();
+    assert!(hit
+        .reason
+        .starts_with("IP address 27.72.0.9 used by 4 customers within 7d (threshold 4)"));
+    assert!(ds.iter().all(|d| d.alerted("shared_device").is_empty()));
+}
+
+#[test]
+fn issue14_shared_withdrawal_address_alerts_every_sender() {
+    let lines: Vec<String> = ["x", "y", "z"]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            format!(
+                r#"{{"id":"w-{i}","time":"2025-11-04T0{i}:30:00Z","customer_id":"{c}","direction":"withdrawal","asset":"USDT-TRC20","amount":"250","counterparty_address":"{DROP}","device":"dev-{c}"}}"#
+            )
+        })
+        .collect();
+    let ds = run(Pack::builtin_vn(), &lines);
+    let mut alerted = ds[2].alerted("shared_withdrawal_address");
+    alerted.sort_unstable();
+    assert_eq!(alerted, ["x", "y", "z"]);
+    let a = ds[2].group_alerts.iter().find(|a| a.customer_id == "x").unwrap();
+    assert!(
+        a.reason.starts_with(&format!("withdrawal address {DROP} of this customer (x (w-0 at 2025-11-04T00:30:00Z, USD 250.00))")),
+        "{}",
+        a.reason
+    );
+    assert!(a.reason.contains("y (w-1 at 2025-11-04T01:30:00Z, USD 250.00)"), "{}", a.reason);
+}
