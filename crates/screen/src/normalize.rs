@@ -96,10 +96,15 @@ pub fn detect_script(s: &str) -> Script {
 }
 
 /// Whether a Latin name is written with Vietnamese letters or tone marks (ă â đ ê ô ơ ư, hook
-/// above, dot below).
+/// above, dot below), also when a letter carries two marks (ầ ố ẫ ự ặ: a vowel mark and a tone
+/// mark, one precomposed code point each). The test runs on the canonical decomposition, so
+/// precomposed and combining spellings are the same.
 pub fn is_vietnamese(s: &str) -> bool {
-    s.chars().any(|c| "ăâđêôơưĂÂĐÊÔƠƯ".contains(c))
-        || s.nfd().any(|c| c == '\u{0309}' || c == '\u{0323}')
+    s.chars().any(|c| matches!(c, 'đ' | 'Đ'))
+        || s.nfd().any(|c| {
+            // breve, circumflex, horn, hook above, dot below
+            matches!(c, '\u{0306}' | '\u{0302}' | '\u{031B}' | '\u{0309}' | '\u{0323}')
+        })
 }
 
 const HANGUL_L: [&str; 19] = [
@@ -384,7 +389,13 @@ impl NameForm {
             tokens.truncate(1);
             tokens.push(given);
         }
-        let lattice = unihan.and_then(|u| build_lattice(name, script, u));
+        // Without a table given, the built-in extract serves names that need readings.
+        let builtin = if unihan.is_none() && crate::unihan::needs_readings(name) {
+            Some(crate::unihan::builtin())
+        } else {
+            None
+        };
+        let lattice = unihan.or(builtin.as_deref()).and_then(|u| build_lattice(name, script, u));
         NameForm { original: name.to_owned(), tokens, legal, script, lattice }
     }
 
@@ -496,6 +507,22 @@ mod tests {
     fn chinese_person_names_group_the_given_name() {
         let f = NameForm::new("王岐山", EntityType::Person, None);
         assert_eq!(f.tokens, vec!["wang", "qishan"]);
+    }
+
+    #[test]
+    fn vietnamese_letters_with_two_marks_are_vietnamese() {
+        // Each of these names has only letters with two marks (or one tone mark on a
+        // Vietnamese vowel letter), no plain ă/â/ơ/ư.
+        for name in ["Trần Quốc", "Nguyễn Thị Ngọc", "Lê Mẫn", "Lực", "Hầu Ổn", "Đỗ"]
+        {
+            assert!(is_vietnamese(name), "{name}");
+        }
+        // Combining spelling (NFD) as well as precomposed.
+        let nfd: String = "Trần".nfd().collect();
+        assert!(is_vietnamese(&nfd));
+        for name in ["José Müller", "Zoë", "Vladimir Putin", "Ñandú"] {
+            assert!(!is_vietnamese(name), "{name}");
+        }
     }
 
     #[test]

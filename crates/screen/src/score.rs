@@ -327,6 +327,12 @@ pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
         score = 0.97 * factor;
         evidence = format!("'{jq}' equal when joined without spaces");
     }
+    if let Some((s, ev)) = han_viet(q, c) {
+        if s > score {
+            score = s;
+            evidence = ev;
+        }
+    }
     for (lat, target_form) in [(&q.lattice, c), (&c.lattice, q)] {
         let Some(l) = lat else { continue };
         if target_form.script != Script::Latin && target_form.script != Script::Cyrillic {
@@ -363,6 +369,44 @@ pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
         }
     }
     NameMatch { score: score.clamp(0.0, 1.0), evidence }
+}
+
+/// A Vietnamese name against one written in Chinese characters, syllable by character: a
+/// syllable matches a character when one of its Sino-Vietnamese Mandarin readings (Unihan
+/// kVietnamese -> kMandarin) is a Mandarin reading of the character ("Vương Kỳ Sơn" ~ 王岐山).
+/// The score is the share of matching syllables times the reading factor; `None` unless one
+/// side has a Sino-Vietnamese lattice and the other a Han one of the same length.
+fn han_viet(q: &NameForm, c: &NameForm) -> Option<(f64, String)> {
+    let (Some(a), Some(b)) = (&q.lattice, &c.lattice) else { return None };
+    let (viet, han) = match (a.source, b.source) {
+        (LatticeSource::SinoVietnamese, LatticeSource::HanReadings) => (a, b),
+        (LatticeSource::HanReadings, LatticeSource::SinoVietnamese) => (b, a),
+        _ => return None,
+    };
+    if viet.syllables.len() != han.syllables.len() || viet.syllables.is_empty() {
+        return None;
+    }
+    let mut matched = 0usize;
+    let mut parts = Vec::with_capacity(viet.syllables.len());
+    for ((w, valts), (h, halts)) in viet.syllables.iter().zip(&han.syllables) {
+        match valts.iter().find(|r| halts.contains(r)) {
+            Some(r) => {
+                matched += 1;
+                parts.push(format!("{w}={h}({r})"));
+            }
+            None => parts.push(format!("{w}!={h}")),
+        }
+    }
+    let share = matched as f64 / viet.syllables.len() as f64;
+    Some((
+        share * READING_FACTOR,
+        format!(
+            "Sino-Vietnamese reading against Chinese characters (Unihan kVietnamese -> \
+             kMandarin): {} ({matched}/{} syllables)",
+            parts.join(" "),
+            viet.syllables.len()
+        ),
+    ))
 }
 
 /// American Soundex of an ASCII word ("Robert" → "R163").
@@ -447,26 +491,6 @@ pub struct PreparedQuery {
     pub form: NameForm,
     /// Countries as ISO2 (or text).
     pub countries: Vec<String>,
-    /// Set when the name is Vietnamese or written in Han characters but no reading table was
-    /// loaded: the explanation then says that reading-based matching was unavailable.
-    pub readings_unavailable: Option<&'static str>,
-}
-
-/// Why a name would have needed the Unihan table, when it was not loaded.
-pub(crate) fn readings_note(
-    name: &str,
-    unihan: Option<&crate::unihan::Unihan>,
-) -> Option<&'static str> {
-    if unihan.is_some() {
-        return None;
-    }
-    if crate::normalize::is_vietnamese(name) {
-        Some("Sino-Vietnamese matching unavailable: no Unihan reading table loaded")
-    } else if matches!(crate::normalize::detect_script(name), Script::Han | Script::Kana) {
-        Some("Japanese/Korean readings of Han characters unavailable: no Unihan reading table loaded")
-    } else {
-        None
-    }
 }
 
 impl PreparedQuery {
@@ -474,8 +498,7 @@ impl PreparedQuery {
     pub fn new(query: NameQuery, unihan: Option<&crate::unihan::Unihan>) -> Self {
         let form = NameForm::new(&query.name, query.entity_type.unwrap_or_default(), unihan);
         let countries = query.countries.iter().map(|c| crate::country::canonical(c)).collect();
-        let readings_unavailable = readings_note(&query.name, unihan);
-        PreparedQuery { query, form, countries, readings_unavailable }
+        PreparedQuery { query, form, countries }
     }
 }
 
@@ -494,10 +517,7 @@ pub fn score_entity(
     m: &NameMatch,
 ) -> (f64, Vec<Feature>) {
     let w = &cfg.weights;
-    let mut evidence = format!("'{}' ~ '{}': {}", q.query.name, name.full, m.evidence);
-    if let Some(note) = q.readings_unavailable {
-        evidence.push_str(&format!(" ({note})"));
-    }
+    let evidence = format!("'{}' ~ '{}': {}", q.query.name, name.full, m.evidence);
     let mut features = vec![feature("name", w.name, m.score, evidence)];
     if cfg.mode == MatchMode::OfacEmulation {
         return ((w.name * m.score).clamp(0.0, 1.0), features);
@@ -634,9 +654,6 @@ pub fn score_pair(
     };
     let mut score = m.score;
     let mut ev = m.evidence;
-    if let Some(note) = readings_note(a, unihan).or_else(|| readings_note(b, unihan)) {
-        ev.push_str(&format!(" ({note})"));
-    }
     if let (Some((qf, _)), Some((cf, _))) = (fa.legal.first(), fb.legal.first()) {
         let d =
             if qf == cf { cfg.weights.legal_form_match } else { -cfg.weights.legal_form_mismatch };

@@ -30,6 +30,31 @@ fn chinese_characters_match_pinyin() {
 }
 
 #[test]
+fn sino_vietnamese_matches_out_of_the_box() {
+    // No table given: the built-in extract. Against pinyin and against the characters.
+    for other in ["Wang Qishan", "王岐山"] {
+        let (s, ev) = score_pair(
+            &ScoreConfig::default(),
+            "Vương Kỳ Sơn",
+            other,
+            Some(EntityType::Person),
+            None,
+        );
+        assert!(s >= DEFAULT_THRESHOLD, "{other}: {s:.3} {ev}");
+        assert!(ev.contains("Vương->wang") || ev.contains("Vương=王(wang)"), "{ev}");
+    }
+    // Letters with two marks are Vietnamese too ("Trần" = 陳 chen).
+    let (s, ev) = score_pair(
+        &ScoreConfig::default(),
+        "Trần Cẩm Đào",
+        "陳錦濤",
+        Some(EntityType::Person),
+        None,
+    );
+    assert!(ev.contains("Sino-Vietnamese"), "{s:.3} {ev}");
+}
+
+#[test]
 fn sino_vietnamese_reading_matches_pinyin_and_says_so() {
     if unihan().is_none() {
         return;
