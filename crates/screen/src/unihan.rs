@@ -147,7 +147,8 @@ impl Unihan {
 /// The built-in extract (see the module documentation).
 static BUILTIN_BZ2: &[u8] = include_bytes!("../data/unihan-readings.txt.bz2");
 
-/// The built-in reading table, decoded on first use (about 30 ms) and shared afterwards.
+/// The built-in reading table, decoded on first use and shared afterwards (the `eval`
+/// example prints how long decoding takes).
 pub fn builtin() -> Arc<Unihan> {
     static TABLE: OnceLock<Arc<Unihan>> = OnceLock::new();
     TABLE
