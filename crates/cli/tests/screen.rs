@@ -194,6 +194,29 @@ fn sdn_names_and_addresses_end_to_end() {
     assert!(rows.iter().any(|x| &x[1] == "w-1" && &x[5] == "27307"), "{csv_out}");
     assert!(!rows.iter().any(|x| &x[1] == "c-2"), "{csv_out}");
 
+    // The same customers as a spreadsheet writes them (CRLF): the hit names line 3, the
+    // line of c-1, not line 2 (c-2's).
+    let crlf = dir.path().join("customers-crlf.csv");
+    std::fs::write(
+        &crlf,
+        "id,name,type,dob,country,chain,address\r\n\
+         c-2,Margarethe Oosterhuis-Lindqvist,person,1971,NL,,\r\n\
+         c-1,Lazarus Group,organization,,,,\r\n",
+    )
+    .unwrap();
+    let csv_out = code(
+        floodgate(dir.path())
+            .args(["screen", "batch", "--format", "csv"])
+            .arg(&crlf)
+            .output()
+            .unwrap(),
+        1,
+    );
+    let mut r = csv::Reader::from_reader(csv_out.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert!(rows.iter().any(|x| &x[0] == "3" && &x[1] == "c-1"), "{csv_out}");
+    assert!(rows.iter().all(|x| &x[0] == "3"), "{csv_out}");
+
     // Reloading the address list with a delisted address reports the registered subject's
     // removed hit (w-1 was registered by the batch through its id column).
     let older = dir.path().join("older");
@@ -243,8 +266,7 @@ fn pairs_print_scores_and_explanations() {
     assert_eq!(rows[1]["hit"], false, "{out}");
     assert_eq!(rows[2]["hit"], true, "{out}");
     assert!(rows[2]["explanation"].as_str().unwrap().contains("legal form"), "{out}");
-    // Without the Unihan table the Vietnamese pair says what was unavailable.
-    assert!(rows[0]["explanation"].as_str().unwrap().contains("Sino-Vietnamese"), "{out}");
+    assert!(!rows[0]["explanation"].as_str().unwrap().contains("unavailable"), "{out}");
 
     let bad = dir.path().join("bad.csv");
     std::fs::write(&bad, "first,second\na,b\n").unwrap();
@@ -294,11 +316,54 @@ fn generic_csv_list_with_name_and_version_flags() {
 }
 
 #[test]
-fn unihan_table_enables_sino_vietnamese_pairs() {
-    let Some(unicode) = floodgate_testdata::dir("unicode") else { return };
+fn sino_vietnamese_matching_works_out_of_the_box() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("pairs.csv");
-    std::fs::write(&input, "name1,name2,type\nVương Kỳ Sơn,Wang Qishan,person\n").unwrap();
+    std::fs::write(
+        &input,
+        "name1,name2,type\nVương Kỳ Sơn,Wang Qishan,person\nVương Kỳ Sơn,王岐山,person\n",
+    )
+    .unwrap();
+    // No --unihan, no FLOODGATE_UNIHAN: the built-in extract.
+    let out = code(
+        floodgate(dir.path())
+            .args(["screen", "pairs", "--format", "json"])
+            .arg(&input)
+            .env_remove("FLOODGATE_UNIHAN")
+            .output()
+            .unwrap(),
+        1,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for row in v.as_array().unwrap() {
+        assert_eq!(row["hit"], true, "{out}");
+        let ev = row["explanation"].as_str().unwrap();
+        assert!(ev.contains("Vương->wang") || ev.contains("Vương=王(wang)"), "{out}");
+    }
+
+    // A list that writes the name only in Chinese characters.
+    let list = dir.path().join("han-only.csv");
+    std::fs::write(
+        &list,
+        "# list: han-only\n# version: 2026-01-01\nid,name,type\nh-1,王岐山,person\n",
+    )
+    .unwrap();
+    code(floodgate(dir.path()).args(["lists", "load"]).arg(&list).output().unwrap(), 0);
+    let out = code(
+        floodgate(dir.path())
+            .args(["screen", "name", "Vương Kỳ Sơn", "--format", "json"])
+            .env_remove("FLOODGATE_UNIHAN")
+            .output()
+            .unwrap(),
+        1,
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["hits"][0]["entity_id"], "h-1", "{out}");
+    assert!(v["hits"][0]["score"].as_f64().unwrap() >= 0.8, "{out}");
+    assert!(v["notes"][0].as_str().unwrap().contains("built-in"), "{out}");
+
+    // --unihan overrides with a full table.
+    let Some(unicode) = floodgate_testdata::dir("unicode") else { return };
     let out = code(
         floodgate(dir.path())
             .args(["screen", "pairs", "--format", "json"])
@@ -311,5 +376,4 @@ fn unihan_table_enables_sino_vietnamese_pairs() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["hit"], true, "{out}");
     assert!(v[0]["explanation"].as_str().unwrap().contains("Sino-Vietnamese"), "{out}");
-    assert!(!v[0]["explanation"].as_str().unwrap().contains("unavailable"), "{out}");
 }

@@ -20,7 +20,16 @@ fn main() {
     if let Some(t) = std::env::var("EVAL_THRESHOLD").ok().and_then(|t| t.parse().ok()) {
         cfg.threshold = t;
     }
+    let t = std::time::Instant::now();
     let unihan = Arc::new(Unihan::load(&root.join("unicode/Unihan_Readings.txt.bz2")).unwrap());
+    let full = t.elapsed();
+    let t = std::time::Instant::now();
+    let builtin = floodgate_screen::unihan::builtin();
+    println!(
+        "Unihan: full table read in {full:.1?}; built-in extract decoded in {:.1?} ({} readings of 王)",
+        t.elapsed(),
+        builtin.readings('王').map_or(0, |r| r.mandarin.len())
+    );
     let t = std::time::Instant::now();
     let sdn = ofac_advanced::load(&root.join("sanctions/ofac-sdn/sdn_advanced.xml.bz2")).unwrap();
     let un = un_xml::load(&root.join("sanctions/un-consolidated/UN_consolidated.xml")).unwrap();

@@ -44,6 +44,10 @@ pub struct Hit {
     pub score: f64,
     /// Per-feature explanation.
     pub features: Vec<Feature>,
+    /// The category the list gives the entity (`special_measure` …); `None` for sanctions
+    /// lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<floodgate_types::RiskCategory>,
     /// Programs of the entity.
     pub programs: Vec<String>,
     /// The entity's content hash (suppressions refer to it).
@@ -69,6 +73,10 @@ pub struct AddressHit {
     pub programs: Vec<String>,
     /// The entity's content hash.
     pub entity_hash: String,
+    /// The category the list gives the entity (`special_measure` …); `None` for sanctions
+    /// lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<floodgate_types::RiskCategory>,
     /// Whether suppressed for this subject.
     pub suppressed: bool,
 }
@@ -308,6 +316,7 @@ impl Matcher {
                     matched_name: e.entity.names[ni as usize].full.clone(),
                     score,
                     features,
+                    category: e.entity.category,
                     programs: e.entity.programs.clone(),
                     entity_hash: e.hash.clone(),
                     suppressed: false,
@@ -400,6 +409,7 @@ impl Matcher {
             canonical,
             programs: e.entity.programs.clone(),
             entity_hash: e.hash.clone(),
+            category: e.entity.category,
             suppressed: false,
         }
     }

@@ -232,6 +232,12 @@ pub struct ListEntity {
     /// gives one. Left out of the JSON when absent, so older content hashes stay valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_url: Option<String>,
+    /// The risk category the list gives its entries (`# category:` of the generic CSV, e.g.
+    /// `special_measure` for the US section 311 / 9714 list); `None` for sanctions lists,
+    /// whose loaders set none. Left out of the JSON when absent, so older content hashes stay
+    /// valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<floodgate_types::RiskCategory>,
 }
 
 impl ListEntity {

@@ -96,10 +96,15 @@ pub fn detect_script(s: &str) -> Script {
 }
 
 /// Whether a Latin name is written with Vietnamese letters or tone marks (ă â đ ê ô ơ ư, hook
-/// above, dot below).
+/// above, dot below), also when a letter carries two marks (ầ ố ẫ ự ặ: a vowel mark and a tone
+/// mark, one precomposed code point each). The test runs on the canonical decomposition, so
+/// precomposed and combining spellings are the same.
 pub fn is_vietnamese(s: &str) -> bool {
-    s.chars().any(|c| "ăâđêôơưĂÂĐÊÔƠƯ".contains(c))
-        || s.nfd().any(|c| c == '\u{0309}' || c == '\u{0323}')
+    s.chars().any(|c| matches!(c, 'đ' | 'Đ'))
+        || s.nfd().any(|c| {
+            // breve, circumflex, horn, hook above, dot below
+            matches!(c, '\u{0306}' | '\u{0302}' | '\u{031B}' | '\u{0309}' | '\u{0323}')
+        })
 }
 
 const HANGUL_L: [&str; 19] = [
@@ -230,6 +235,21 @@ impl LegalForm {
 
 /// Folded legal-form phrases. Longest phrases first so "co ltd" beats "co".
 const LEGAL_FORMS: &[(&str, LegalForm)] = &[
+    ("obshchestvo s ogranichennoy otvetstvennostyu", LegalForm::LimitedLiability),
+    ("obshchestvo s ogranichennoi otvetstvennostyu", LegalForm::LimitedLiability),
+    ("gesellschaft mit beschrankter haftung", LegalForm::LimitedLiability),
+    ("gesellschaft mit beschraenkter haftung", LegalForm::LimitedLiability),
+    ("sociedad de responsabilidad limitada", LegalForm::LimitedLiability),
+    ("societe a responsabilite limitee", LegalForm::LimitedLiability),
+    ("zakrytoe aktsionernoe obshchestvo", LegalForm::JointStock),
+    ("otkrytoe aktsionernoe obshchestvo", LegalForm::JointStock),
+    ("publichnoe aktsionernoe obshchestvo", LegalForm::JointStock),
+    ("societe par actions simplifiee", LegalForm::JointStock),
+    ("aktsionernoe obshchestvo", LegalForm::JointStock),
+    ("sociedad anonima", LegalForm::JointStock),
+    ("societe anonyme", LegalForm::JointStock),
+    ("aktiengesellschaft", LegalForm::JointStock),
+    ("s a de c v", LegalForm::JointStock),
     ("cong ty trach nhiem huu han", LegalForm::LimitedLiability),
     ("gu fen you xian gong si", LegalForm::JointStock),
     ("public joint stock company", LegalForm::JointStock),
@@ -302,9 +322,59 @@ fn legal_forms_sorted() -> &'static [(Vec<&'static str>, LegalForm)] {
     })
 }
 
-/// Splits legal forms off the start and end of a token list (never leaving it empty).
-/// Returns the forms found, with the phrase as written in folded form.
+/// Whether a legal-form phrase may be removed from the middle of a name: phrases of two or
+/// more words, and single words that are nothing but a legal form. Short single words that are
+/// also name parts or initials ("co", "ao", "ag", "sa", "nv", "bv", "inc" is kept) are taken
+/// off the ends only.
+fn removable_inside(phrase: &[&str]) -> bool {
+    phrase.len() >= 2
+        || matches!(
+            phrase[0],
+            "gmbh"
+                | "llc"
+                | "ltd"
+                | "limited"
+                | "jsc"
+                | "ojsc"
+                | "pjsc"
+                | "cjsc"
+                | "ooo"
+                | "tnhh"
+                | "plc"
+                | "sarl"
+                | "srl"
+                | "llp"
+                | "corporation"
+                | "incorporated"
+                | "aktiengesellschaft"
+        )
+}
+
+/// Splits legal forms off the start and end of a token list, then those in the middle
+/// ("Huawei Technologies Co., Ltd. (Shenzhen)", "OOO Romashka" spelled out), never leaving it
+/// empty. Returns the forms found, with the phrase as written in folded form.
 pub fn split_legal_forms(tokens: &mut Vec<String>) -> Vec<(LegalForm, String)> {
+    let mut found = split_legal_forms_at_ends(tokens);
+    'inner: loop {
+        for (phrase, form) in legal_forms_sorted() {
+            let n = phrase.len();
+            if tokens.len() <= n || !removable_inside(phrase) {
+                continue;
+            }
+            if let Some(at) = (1..tokens.len() - n)
+                .find(|&i| tokens[i..i + n].iter().zip(phrase).all(|(a, b)| a == b))
+            {
+                let removed: Vec<String> = tokens.drain(at..at + n).collect();
+                found.push((*form, removed.join(" ")));
+                continue 'inner;
+            }
+        }
+        break;
+    }
+    found
+}
+
+fn split_legal_forms_at_ends(tokens: &mut Vec<String>) -> Vec<(LegalForm, String)> {
     let mut found = Vec::new();
     'outer: loop {
         for (phrase, form) in legal_forms_sorted() {
@@ -363,6 +433,48 @@ pub struct NameForm {
     pub script: Script,
     /// Reading lattice for Han-script and Vietnamese names, when the Unihan table is loaded.
     pub lattice: Option<Lattice>,
+    /// Rewrites applied to the tokens (number words to digits, spelled-out legal forms), for
+    /// the explanation.
+    pub rewrites: Vec<String>,
+}
+
+/// The digits of a number word ("seven" -> "7", "seventh" -> "7th"), so that "Brigade Seven"
+/// and "Brigade 7" compare equal.
+pub fn number_word(t: &str) -> Option<&'static str> {
+    Some(match t {
+        "zero" => "0",
+        "one" => "1",
+        "two" => "2",
+        "three" => "3",
+        "four" => "4",
+        "five" => "5",
+        "six" => "6",
+        "seven" => "7",
+        "eight" => "8",
+        "nine" => "9",
+        "ten" => "10",
+        "eleven" => "11",
+        "twelve" => "12",
+        "thirteen" => "13",
+        "fourteen" => "14",
+        "fifteen" => "15",
+        "sixteen" => "16",
+        "seventeen" => "17",
+        "eighteen" => "18",
+        "nineteen" => "19",
+        "twenty" => "20",
+        "first" => "1st",
+        "second" => "2nd",
+        "third" => "3rd",
+        "fourth" => "4th",
+        "fifth" => "5th",
+        "sixth" => "6th",
+        "seventh" => "7th",
+        "eighth" => "8th",
+        "ninth" => "9th",
+        "tenth" => "10th",
+        _ => return None,
+    })
 }
 
 impl NameForm {
@@ -372,8 +484,20 @@ impl NameForm {
         let folded = fold(name);
         let mut tokens: Vec<String> =
             folded.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect();
+        let mut rewrites = Vec::new();
+        for t in &mut tokens {
+            if let Some(d) = number_word(t) {
+                rewrites.push(format!("digits/words {t}->{d}"));
+                *t = d.to_owned();
+            }
+        }
         let legal =
             if kind == EntityType::Person { Vec::new() } else { split_legal_forms(&mut tokens) };
+        for (f, phrase) in &legal {
+            if phrase.contains(' ') {
+                rewrites.push(format!("legal form '{phrase}' ({})", f.as_str()));
+            }
+        }
         if script == Script::Han
             && kind != EntityType::Organization
             && (3..=4).contains(&tokens.len())
@@ -384,8 +508,14 @@ impl NameForm {
             tokens.truncate(1);
             tokens.push(given);
         }
-        let lattice = unihan.and_then(|u| build_lattice(name, script, u));
-        NameForm { original: name.to_owned(), tokens, legal, script, lattice }
+        // Without a table given, the built-in extract serves names that need readings.
+        let builtin = if unihan.is_none() && crate::unihan::needs_readings(name) {
+            Some(crate::unihan::builtin())
+        } else {
+            None
+        };
+        let lattice = unihan.or(builtin.as_deref()).and_then(|u| build_lattice(name, script, u));
+        NameForm { original: name.to_owned(), tokens, legal, script, lattice, rewrites }
     }
 
     /// The tokens joined without spaces, doubled letters collapsed.
@@ -496,6 +626,22 @@ mod tests {
     fn chinese_person_names_group_the_given_name() {
         let f = NameForm::new("王岐山", EntityType::Person, None);
         assert_eq!(f.tokens, vec!["wang", "qishan"]);
+    }
+
+    #[test]
+    fn vietnamese_letters_with_two_marks_are_vietnamese() {
+        // Each of these names has only letters with two marks (or one tone mark on a
+        // Vietnamese vowel letter), no plain ă/â/ơ/ư.
+        for name in ["Trần Quốc", "Nguyễn Thị Ngọc", "Lê Mẫn", "Lực", "Hầu Ổn", "Đỗ"]
+        {
+            assert!(is_vietnamese(name), "{name}");
+        }
+        // Combining spelling (NFD) as well as precomposed.
+        let nfd: String = "Trần".nfd().collect();
+        assert!(is_vietnamese(&nfd));
+        for name in ["José Müller", "Zoë", "Vladimir Putin", "Ñandú"] {
+            assert!(!is_vietnamese(name), "{name}");
+        }
     }
 
     #[test]

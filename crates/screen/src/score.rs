@@ -173,9 +173,19 @@ fn token_sim(a: &str, b: &str, loose: bool) -> f64 {
     }
     let min = la.min(lb);
     let max = la.max(lb) as f64;
+    if min >= 3 && translit_key(&ca) == translit_key(&cb) {
+        // Romanisation schools of one Cyrillic/Arabic/Korean name: "wladimir" ~ "vladimir",
+        // "dmitrij" ~ "dmitriy", "qaddafi" ~ "kaddafi", "oussama" ~ "usama".
+        return TRANSLIT_SIM;
+    }
     if min >= 4 && strsim::osa_distance(&ca, &cb) == 1 && strsim::levenshtein(&ca, &cb) == 2 {
         // one transposition: "ABUDL" ~ "ABDUL"
         return 0.9;
+    }
+    if min >= 5 && phonetic_equal(&ca, &cb) {
+        // Same consonants in the same order, same first and last letter, vowels differ:
+        // "husein" ~ "hussain", "kareem" ~ "karim".
+        return PHONETIC_SIM;
     }
     let mut best = 0.0;
     if min >= 6 {
@@ -194,6 +204,101 @@ fn token_sim(a: &str, b: &str, loose: bool) -> f64 {
         }
     }
     best
+}
+
+/// Similarity of two tokens equal after transliteration folding ([`translit_key`]).
+const TRANSLIT_SIM: f64 = 0.93;
+/// Similarity of two tokens equal by [`phonetic_equal`].
+const PHONETIC_SIM: f64 = 0.88;
+
+/// Folds the spellings that differ between romanisation schools of Cyrillic (German, French,
+/// English, scholarly: w/v, -ij/-iy/-yy/-ii, sch/sh, tsch/ch, ou/u, j/y before a vowel), Arabic
+/// (q/k/g for qaf, dj/j, kh/h, ph/f, ee/i, oo/u) and Korean (McCune-Reischauer vs Revised and
+/// older forms: ch/j at the start, k/g, eo/o) names into one key. Applied to whole tokens;
+/// two tokens with the same key are transliteration variants.
+pub fn translit_key(t: &str) -> String {
+    let mut s = match t.strip_prefix("ch") {
+        Some(rest) => format!("j{rest}"),
+        None => t.to_owned(),
+    };
+    for end in ["iy", "ij", "yy", "yi", "ii", "yj", "ei", "ey", "ej"] {
+        if s.len() > 4 && s.ends_with(end) {
+            s.truncate(s.len() - 2);
+            s.push('y');
+            break;
+        }
+    }
+    for (a, b) in [
+        ("tsch", "ch"),
+        ("sch", "sh"),
+        ("tch", "ch"),
+        ("dj", "j"),
+        ("dzh", "j"),
+        ("zh", "j"),
+        ("kh", "h"),
+        ("gh", "g"),
+        ("ph", "f"),
+        ("ou", "u"),
+        ("oo", "u"),
+        ("ee", "i"),
+        ("eo", "o"),
+        ("ya", "ia"),
+        ("yu", "iu"),
+        ("ja", "ia"),
+        ("ju", "iu"),
+        ("w", "v"),
+        ("q", "k"),
+        ("c", "k"),
+        ("g", "k"),
+        ("x", "ks"),
+    ] {
+        if s.contains(a) {
+            s = s.replace(a, b);
+        }
+    }
+    collapse(&s.replace('y', "i"))
+}
+
+/// Whether two tokens sound alike: same consonant skeleton, same first and last letter, both
+/// at least five letters ("husein" ~ "hussain"). The last-letter rule keeps apart names whose
+/// ending carries gender or meaning ("maria" / "mario").
+fn phonetic_equal(a: &str, b: &str) -> bool {
+    a.as_bytes().first() == b.as_bytes().first()
+        && a.as_bytes().last() == b.as_bytes().last()
+        && skeleton(a) == skeleton(b)
+        && skeleton(a).len() >= 3
+}
+
+/// Which tolerance made two tokens match, for the explanation.
+pub fn token_rule(a: &str, b: &str) -> &'static str {
+    if a == b {
+        return "exact";
+    }
+    let (la, lb) = (a.chars().count(), b.chars().count());
+    if (la == 1 && b.starts_with(a)) || (lb == 1 && a.starts_with(b)) {
+        return "initial";
+    }
+    let (ca, cb) = (collapse(a), collapse(b));
+    if ca == cb {
+        return "doubled letter";
+    }
+    if la.min(lb) >= 3 && translit_key(&ca) == translit_key(&cb) {
+        return "transliteration variant";
+    }
+    if la.min(lb) >= 4 && strsim::osa_distance(&ca, &cb) == 1 && strsim::levenshtein(&ca, &cb) == 2
+    {
+        return "transposition";
+    }
+    if la.min(lb) >= 5 && phonetic_equal(&ca, &cb) {
+        return "phonetic";
+    }
+    "edit distance"
+}
+
+/// Whether unmatched token `i` repeats a matched token of the same name ("Ahmad Ahmad
+/// Karimi"): a repeated part adds nothing, so it costs nothing.
+fn is_repeat(t: &[String], used: &[bool], i: usize) -> bool {
+    t.iter().enumerate().any(|(k, x)| k != i && used[k] && x == &t[i])
 }
 
 /// Aligns two token lists and scores them (0–1). Returns (score, in_order).
@@ -221,7 +326,15 @@ pub fn align(q: &[String], c: &[String], loose: bool) -> (f64, bool, Vec<(usize,
             pairs.push((i, j, s));
         }
     }
-    let len = |t: &String| t.chars().count() as f64;
+    // Numbers weigh as a four-letter word: "Brigade 7" and "Brigade 8" are different units.
+    let len = |t: &String| {
+        let n = t.chars().count() as f64;
+        if t.starts_with(|c: char| c.is_ascii_digit()) {
+            n.max(4.0)
+        } else {
+            n
+        }
+    };
     let mut num = 0.0;
     let mut den = 0.0;
     for &(i, j, s) in &pairs {
@@ -230,12 +343,12 @@ pub fn align(q: &[String], c: &[String], loose: bool) -> (f64, bool, Vec<(usize,
         den += w;
     }
     for (i, t) in q.iter().enumerate() {
-        if !used_q[i] {
+        if !used_q[i] && !is_repeat(q, &used_q, i) {
             den += len(t);
         }
     }
     for (j, t) in c.iter().enumerate() {
-        if !used_c[j] {
+        if !used_c[j] && !is_repeat(c, &used_c, j) {
             den += UNMATCHED_CANDIDATE_WEIGHT * len(t);
         }
     }
@@ -313,19 +426,67 @@ pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
         (q.tokens.clone(), c.tokens.clone())
     };
     let factor = if abjad { SKELETON_FACTOR } else { 1.0 };
-    let (s, in_order, _pairs) = align(&qt, &ct, loose);
+    let (s, in_order, pairs) = align(&qt, &ct, loose);
     let mut score = s * factor;
+    let mut applied: Vec<String> = Vec::new();
+    for &(i, j, _) in &pairs {
+        let rule = token_rule(&qt[i], &ct[j]);
+        if rule != "exact" {
+            applied.push(format!("{rule} {}~{}", qt[i], ct[j]));
+        }
+    }
+    let matched = |t: &[String], side_j: bool| -> Vec<bool> {
+        let mut used = vec![false; t.len()];
+        for &(i, j, _) in &pairs {
+            used[if side_j { j } else { i }] = true;
+        }
+        used
+    };
+    let (uq, uc) = (matched(&qt, false), matched(&ct, true));
+    let mut dropped = Vec::new();
+    let mut repeated = Vec::new();
+    for (t, used) in [(&qt, &uq), (&ct, &uc)] {
+        for (i, x) in t.iter().enumerate() {
+            if !used[i] {
+                if is_repeat(t, used, i) {
+                    repeated.push(x.clone());
+                } else {
+                    dropped.push(x.clone());
+                }
+            }
+        }
+    }
+    if !repeated.is_empty() {
+        applied.push(format!("repeated part {}", repeated.join(" ")));
+    }
+    if !dropped.is_empty() {
+        applied.push(format!("dropped part {}", dropped.join(" ")));
+    }
+    if !in_order {
+        applied.push("reordered parts".to_owned());
+    }
+    applied.extend(q.rewrites.iter().chain(&c.rewrites).cloned());
     let mut evidence = format!(
         "tokens [{}] vs [{}]{}{}",
         qt.join(" "),
         ct.join(" "),
         if abjad { " (consonant skeletons: abjad script)" } else { "" },
-        if in_order { "" } else { ", order differs" }
+        if applied.is_empty() {
+            String::new()
+        } else {
+            format!("; applied: {}", applied.join(", "))
+        }
     );
     let (jq, jc) = (collapse(&qt.concat()), collapse(&ct.concat()));
     if jq == jc && !jq.is_empty() && 0.97 * factor > score {
         score = 0.97 * factor;
         evidence = format!("'{jq}' equal when joined without spaces");
+    }
+    if let Some((s, ev)) = han_viet(q, c) {
+        if s > score {
+            score = s;
+            evidence = ev;
+        }
     }
     for (lat, target_form) in [(&q.lattice, c), (&c.lattice, q)] {
         let Some(l) = lat else { continue };
@@ -363,6 +524,44 @@ pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
         }
     }
     NameMatch { score: score.clamp(0.0, 1.0), evidence }
+}
+
+/// A Vietnamese name against one written in Chinese characters, syllable by character: a
+/// syllable matches a character when one of its Sino-Vietnamese Mandarin readings (Unihan
+/// kVietnamese -> kMandarin) is a Mandarin reading of the character ("Vương Kỳ Sơn" ~ 王岐山).
+/// The score is the share of matching syllables times the reading factor; `None` unless one
+/// side has a Sino-Vietnamese lattice and the other a Han one of the same length.
+fn han_viet(q: &NameForm, c: &NameForm) -> Option<(f64, String)> {
+    let (Some(a), Some(b)) = (&q.lattice, &c.lattice) else { return None };
+    let (viet, han) = match (a.source, b.source) {
+        (LatticeSource::SinoVietnamese, LatticeSource::HanReadings) => (a, b),
+        (LatticeSource::HanReadings, LatticeSource::SinoVietnamese) => (b, a),
+        _ => return None,
+    };
+    if viet.syllables.len() != han.syllables.len() || viet.syllables.is_empty() {
+        return None;
+    }
+    let mut matched = 0usize;
+    let mut parts = Vec::with_capacity(viet.syllables.len());
+    for ((w, valts), (h, halts)) in viet.syllables.iter().zip(&han.syllables) {
+        match valts.iter().find(|r| halts.contains(r)) {
+            Some(r) => {
+                matched += 1;
+                parts.push(format!("{w}={h}({r})"));
+            }
+            None => parts.push(format!("{w}!={h}")),
+        }
+    }
+    let share = matched as f64 / viet.syllables.len() as f64;
+    Some((
+        share * READING_FACTOR,
+        format!(
+            "Sino-Vietnamese reading against Chinese characters (Unihan kVietnamese -> \
+             kMandarin): {} ({matched}/{} syllables)",
+            parts.join(" "),
+            viet.syllables.len()
+        ),
+    ))
 }
 
 /// American Soundex of an ASCII word ("Robert" → "R163").
@@ -447,26 +646,6 @@ pub struct PreparedQuery {
     pub form: NameForm,
     /// Countries as ISO2 (or text).
     pub countries: Vec<String>,
-    /// Set when the name is Vietnamese or written in Han characters but no reading table was
-    /// loaded: the explanation then says that reading-based matching was unavailable.
-    pub readings_unavailable: Option<&'static str>,
-}
-
-/// Why a name would have needed the Unihan table, when it was not loaded.
-pub(crate) fn readings_note(
-    name: &str,
-    unihan: Option<&crate::unihan::Unihan>,
-) -> Option<&'static str> {
-    if unihan.is_some() {
-        return None;
-    }
-    if crate::normalize::is_vietnamese(name) {
-        Some("Sino-Vietnamese matching unavailable: no Unihan reading table loaded")
-    } else if matches!(crate::normalize::detect_script(name), Script::Han | Script::Kana) {
-        Some("Japanese/Korean readings of Han characters unavailable: no Unihan reading table loaded")
-    } else {
-        None
-    }
 }
 
 impl PreparedQuery {
@@ -474,8 +653,7 @@ impl PreparedQuery {
     pub fn new(query: NameQuery, unihan: Option<&crate::unihan::Unihan>) -> Self {
         let form = NameForm::new(&query.name, query.entity_type.unwrap_or_default(), unihan);
         let countries = query.countries.iter().map(|c| crate::country::canonical(c)).collect();
-        let readings_unavailable = readings_note(&query.name, unihan);
-        PreparedQuery { query, form, countries, readings_unavailable }
+        PreparedQuery { query, form, countries }
     }
 }
 
@@ -494,10 +672,7 @@ pub fn score_entity(
     m: &NameMatch,
 ) -> (f64, Vec<Feature>) {
     let w = &cfg.weights;
-    let mut evidence = format!("'{}' ~ '{}': {}", q.query.name, name.full, m.evidence);
-    if let Some(note) = q.readings_unavailable {
-        evidence.push_str(&format!(" ({note})"));
-    }
+    let evidence = format!("'{}' ~ '{}': {}", q.query.name, name.full, m.evidence);
     let mut features = vec![feature("name", w.name, m.score, evidence)];
     if cfg.mode == MatchMode::OfacEmulation {
         return ((w.name * m.score).clamp(0.0, 1.0), features);
@@ -634,9 +809,6 @@ pub fn score_pair(
     };
     let mut score = m.score;
     let mut ev = m.evidence;
-    if let Some(note) = readings_note(a, unihan).or_else(|| readings_note(b, unihan)) {
-        ev.push_str(&format!(" ({note})"));
-    }
     if let (Some((qf, _)), Some((cf, _))) = (fa.legal.first(), fb.legal.first()) {
         let d =
             if qf == cf { cfg.weights.legal_form_match } else { -cfg.weights.legal_form_mismatch };

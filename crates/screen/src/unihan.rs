@@ -8,13 +8,16 @@
 //! name with its pinyin form. Coverage is partial (about 8,300 characters carry `kVietnamese`);
 //! syllables without a reading are compared as written.
 //!
-//! The table is read at run time from a path (the file is 1.2 MB compressed and is not
-//! shipped inside the binary); without it, Chinese characters still get their Mandarin reading
-//! from `deunicode`, but Vietnamese-to-Mandarin and Japanese/Korean readings are unavailable.
+//! An extract of the table (the five fields above, 349 KB compressed, Unicode 15.0.0) is built
+//! into the binary: [`builtin`] decodes it once, on the first name that needs readings (a name
+//! in Han characters or kana, or a Vietnamese one), so matching works out of the box.
+//! [`Unihan::load`] reads a full `Unihan_Readings.txt` instead (the CLI's `--unihan`).
+//! Provenance and licence: `crates/screen/data/README.md`.
 
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use unicode_normalization::UnicodeNormalization;
 
@@ -141,8 +144,64 @@ impl Unihan {
     }
 }
 
+/// The built-in extract (see the module documentation).
+static BUILTIN_BZ2: &[u8] = include_bytes!("../data/unihan-readings.txt.bz2");
+
+/// The built-in reading table, decoded on first use and shared afterwards (the `eval`
+/// example prints how long decoding takes).
+pub fn builtin() -> Arc<Unihan> {
+    static TABLE: OnceLock<Arc<Unihan>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            let r = std::io::BufReader::with_capacity(
+                1 << 16,
+                bzip2::read::BzDecoder::new(BUILTIN_BZ2),
+            );
+            let table =
+                Unihan::parse(r, Path::new("<built-in Unihan extract>")).unwrap_or_else(|e| {
+                    // Cannot happen with the committed file (a test parses it); degrade to
+                    // pinyin from deunicode rather than fail screening.
+                    tracing::error!(error = %e, "the built-in Unihan extract did not parse");
+                    Unihan::default()
+                });
+            Arc::new(table)
+        })
+        .clone()
+}
+
+/// Whether a name needs the reading table: written in Han characters or kana, or Vietnamese.
+pub fn needs_readings(name: &str) -> bool {
+    use crate::normalize::{detect_script, is_vietnamese, Script};
+    match detect_script(name) {
+        Script::Han | Script::Kana => true,
+        Script::Latin => is_vietnamese(name),
+        _ => false,
+    }
+}
+
 fn push_unique(v: &mut Vec<String>, s: String) {
     if !s.is_empty() && !v.contains(&s) {
         v.push(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_extract_has_the_readings_the_matcher_needs() {
+        let u = builtin();
+        assert!(u.readings('王').unwrap().mandarin.contains(&"wang".to_owned()));
+        assert!(u.readings('山').unwrap().mandarin.contains(&"shan".to_owned()));
+        assert!(u.readings('金').unwrap().korean.contains(&"kim".to_owned()));
+        assert!(!u.readings('山').unwrap().japanese.is_empty());
+        assert!(u.sino_vietnamese("vương").iter().any(|(m, _)| m == "wang"));
+        assert!(u.sino_vietnamese("sơn").iter().any(|(m, _)| m == "shan"));
+        // Every CJK Unified Ideograph of the basic block has a Mandarin reading.
+        let with = ('\u{4E00}'..='\u{9FFF}')
+            .filter(|c| u.readings(*c).is_some_and(|r| !r.mandarin.is_empty()))
+            .count();
+        assert!(with > 20_000, "{with}");
     }
 }

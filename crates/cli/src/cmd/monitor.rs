@@ -104,11 +104,15 @@ struct ScreeningFacts {
     loaded: Option<floodgate_screen::Matcher>,
 }
 
-/// The risk category of a hit on a loaded list, by the list's name: a name with `alert` or
-/// `warning` in it (`sg-mas-alert`, `vn-warning-list`) is an investor-alert list, a name with
-/// `pep` is a PEP list (no counterparty risk by itself: `None`), and every other list (OFAC, UN,
-/// national blacklists) is a sanctions list. Documented in docs/rules.md.
-fn list_category(list: &str) -> Option<RiskCategory> {
+/// The risk category of a hit on a loaded list: the category the list stores for the entry
+/// (`# category: special_measure` of a generic CSV list), else by the list's name: a name with
+/// `alert` or `warning` in it (`sg-mas-alert`, `vn-warning-list`) is an investor-alert list, a
+/// name with `pep` is a PEP list (no counterparty risk by itself: `None`), and every other list
+/// (OFAC, UN, national blacklists) is a sanctions list. Documented in docs/rules.md.
+fn list_category(list: &str, stored: Option<RiskCategory>) -> Option<RiskCategory> {
+    if stored.is_some() {
+        return stored;
+    }
     let l = list.to_ascii_lowercase();
     if l.contains("pep") {
         None
@@ -142,7 +146,7 @@ impl RiskFacts for ScreeningFacts {
         self.files.address_risk(addr).or_else(|| {
             let m = self.loaded.as_ref()?;
             let hit = m.screen_address(addr.chain(), &addr.to_string()).ok()?.into_iter().next()?;
-            let category = list_category(&hit.list)?;
+            let category = list_category(&hit.list, hit.category)?;
             Some(AddressRisk {
                 category,
                 source: if hit.programs.is_empty() {

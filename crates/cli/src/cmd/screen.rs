@@ -60,9 +60,9 @@ enum Sub {
 #[derive(Debug, Default, clap::Args)]
 pub(crate) struct UnihanArgs {
     /// Unihan reading table (`Unihan_Readings.txt` or `.bz2`, from the Unicode Character
-    /// Database). Enables Sino-Vietnamese matching ("Vương Kỳ Sơn" ~ "Wang Qishan") and
-    /// Japanese/Korean readings of Han characters; without it the explanation says these were
-    /// unavailable.
+    /// Database) to use instead of the built-in extract (Unicode 15.0.0: kMandarin,
+    /// kVietnamese, kHangul, kJapaneseOn/Kun), which already gives Sino-Vietnamese matching
+    /// ("Vương Kỳ Sơn" ~ 王岐山 ~ "Wang Qishan") and Japanese/Korean readings of Han characters.
     #[arg(long, env = "FLOODGATE_UNIHAN", value_name = "FILE")]
     pub(crate) unihan: Option<PathBuf>,
 }
@@ -256,15 +256,12 @@ impl ScoreArgs {
     }
 
     fn notes(&self) -> Vec<String> {
-        let mut notes = Vec::new();
-        if self.unihan.unihan.is_none() {
-            notes.push(
-                "no Unihan reading table (--unihan FILE or FLOODGATE_UNIHAN): Sino-Vietnamese \
-                 matching and Japanese/Korean readings of Han characters were unavailable"
-                    .to_owned(),
-            );
-        }
-        notes
+        vec![match &self.unihan.unihan {
+            Some(p) => format!("Unihan reading table: {}", p.display()),
+            None => "Unihan reading table: built-in extract (Unicode 15.0.0; --unihan FILE \
+                     overrides)"
+                .to_owned(),
+        }]
     }
 }
 
@@ -318,6 +315,7 @@ impl Tabular for NameHitRow<'_> {
         vec![
             "score",
             "list",
+            "category",
             "entity_id",
             "entity",
             "type",
@@ -332,6 +330,7 @@ impl Tabular for NameHitRow<'_> {
         vec![
             format!("{:.3}", h.score),
             h.list.clone(),
+            category_label(h.category),
             h.entity_id.clone(),
             h.entity_name.clone(),
             h.entity_type.as_str().to_owned(),
@@ -340,6 +339,15 @@ impl Tabular for NameHitRow<'_> {
             if h.suppressed { "yes" } else { "" }.to_owned(),
             short_explanation(&h.features),
         ]
+    }
+}
+
+/// What a hit's list says the entity is: "special measure" for the section 311 / 9714 list,
+/// "sanctioned" for lists that store no category (OFAC, UN, CSL …).
+fn category_label(c: Option<floodgate_types::RiskCategory>) -> String {
+    match c {
+        None => "sanctioned".to_owned(),
+        Some(c) => c.as_str().replace('_', " "),
     }
 }
 
@@ -488,6 +496,8 @@ struct BatchHit {
     score: f64,
     suppressed: bool,
     explanation: String,
+    /// "sanctioned", "special measure", … (see [`category_label`]).
+    category: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     features: Vec<Feature>,
 }
@@ -504,6 +514,7 @@ impl Tabular for BatchHit {
             "entity",
             "suppressed",
             "explanation",
+            "category",
         ]
     }
     fn cells(&self) -> Vec<String> {
@@ -517,6 +528,7 @@ impl Tabular for BatchHit {
             self.entity.clone(),
             if self.suppressed { "yes" } else { "" }.to_owned(),
             self.explanation.clone(),
+            self.category.clone(),
         ]
     }
 }
@@ -568,11 +580,20 @@ fn split_list(s: &str) -> Vec<String> {
     s.split(';').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
 }
 
-fn open_csv(path: &Path) -> Result<csv::Reader<std::fs::File>> {
-    csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("opening {}", path.display()))
+/// Opens a CSV input. CRLF line ends (what spreadsheets write) are read as LF: the csv
+/// reader counts a record's line by the `\n`s before it, and with CRLF the `\n` of the
+/// previous line is still unread when a record starts, so every line number came out one too
+/// low and hits named the previous customer.
+fn open_csv(path: &Path) -> Result<csv::Reader<std::io::Cursor<Vec<u8>>>> {
+    let bytes = std::fs::read(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut lf = Vec::with_capacity(bytes.len());
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            continue;
+        }
+        lf.push(*b);
+    }
+    Ok(csv::ReaderBuilder::new().flexible(true).from_reader(std::io::Cursor::new(lf)))
 }
 
 fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
@@ -634,6 +655,7 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                     id: id.to_owned(),
                     input: name.to_owned(),
                     explanation: short_explanation(&h.features),
+                    category: category_label(h.category),
                     features: if json { h.features } else { Vec::new() },
                     list: h.list,
                     entity_id: h.entity_id,
@@ -652,6 +674,7 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                     line,
                     id: id.to_owned(),
                     input: format!("{chain}:{address}"),
+                    category: category_label(h.category),
                     explanation: format!(
                         "address listed as {} {}",
                         h.listed.asset, h.listed.address

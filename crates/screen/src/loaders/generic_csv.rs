@@ -10,8 +10,10 @@
 //! w-1,Công ty TNHH Đầu tư Ánh Dương,Anh Duong Investment Co. Ltd,organization,,VN,,,,unlicensed,https://…
 //! ```
 //!
-//! * Optional `# key: value` lines before the header: `list` (the list name) and `version`;
-//!   other keys (publisher, licence, …) are allowed and ignored.
+//! * Optional `# key: value` lines before the header: `list` (the list name), `version` and
+//!   `category` (a `floodgate_types::RiskCategory` name such as `special_measure`, given to
+//!   every entry; an unknown name is an error); other keys (publisher, licence, …) are allowed
+//!   and ignored.
 //! * A header row names the columns, case-insensitive, in any order. Multi-valued cells
 //!   separate values with `;`. A row needs a `name` or a `wallet`.
 //! * Columns other than those in [`COLUMNS`] are an error (a misspelt `aliasses` would
@@ -109,6 +111,24 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
         .map_err(|e| ScreenError::malformed(path, "file", format!("not UTF-8: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (meta, body, skipped) = metadata(text);
+    let category = match meta.iter().position(|(k, _)| k == "category") {
+        None => None,
+        Some(i) => {
+            let v = &meta[i].1;
+            Some(
+                floodgate_types::RiskCategory::ALL
+                    .into_iter()
+                    .find(|c| c.as_str() == v.as_str())
+                    .ok_or_else(|| {
+                    ScreenError::malformed(
+                        path,
+                        "# category",
+                        format!("unknown category '{v}' (see docs/taxonomy.md)"),
+                    )
+                })?,
+            )
+        }
+    };
     let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(body.as_bytes());
     let header: Vec<String> = r
         .headers()
@@ -214,6 +234,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
             }
             id => id.to_owned(),
         };
+        e.category = category;
         if !seen.insert(e.id.clone()) {
             return Err(bad(format!("duplicate id '{}'", e.id)));
         }

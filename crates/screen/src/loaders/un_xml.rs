@@ -224,5 +224,6 @@ fn build(kind: EntityType, f: HashMap<String, Vec<String>>) -> ListEntity {
         addresses: Vec::new(),
         sub_list: Some("UN List".into()),
         source_url: None,
+        category: None,
     }
 }

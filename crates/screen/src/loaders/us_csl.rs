@@ -17,8 +17,18 @@ use crate::model::{
     EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress, PartialDate,
 };
 
+/// Splits a `;`-separated cell. The CSL joins some aliases and addresses with "; and "
+/// ("…Institute 54; and Shijiazhuang Communication…"): the leading "and" is not part of the
+/// value.
 fn split(s: &str) -> impl Iterator<Item = &str> {
-    s.split(';').map(str::trim).filter(|x| !x.is_empty())
+    s.split(';').map(|x| strip_and(x.trim())).filter(|x| !x.is_empty())
+}
+
+fn strip_and(s: &str) -> &str {
+    match s.get(..4) {
+        Some(p) if p.eq_ignore_ascii_case("and ") => s[4..].trim_start(),
+        _ => s,
+    }
 }
 
 /// Loads a CSL CSV file.

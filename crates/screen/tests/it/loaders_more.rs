@@ -97,6 +97,14 @@ fn us_csl_reads_both_layouts() {
     assert!(psa.countries.contains(&"US".to_owned()));
     let dpl = old.entities.iter().find(|e| e.display_name() == "ADRIAN MANUEL HERNANDEZ").unwrap();
     assert!(dpl.sub_list.as_deref().unwrap().starts_with("Denied Persons List"));
+    // "…; and Shijiazhuang Communication…": the joining "and" is not part of the alias.
+    let cetc = old.entities.iter().find(|e| e.display_name() == "54th Research Institute of China");
+    let aliases: Vec<&str> = cetc.unwrap().names.iter().map(|n| n.full.as_str()).collect();
+    assert!(
+        aliases.iter().any(|a| a.starts_with("Shijiazhuang Communication Observation")),
+        "{aliases:?}"
+    );
+    assert!(!aliases.iter().any(|a| a.to_ascii_lowercase().starts_with("and ")), "{aliases:?}");
 
     let new = loaders::load_path(&dir.join("consolidated-sample.csv")).unwrap();
     assert!(!new.entities.is_empty());
@@ -202,4 +210,33 @@ fn generic_csv_errors_name_file_line_or_column() {
     let snap = loaders::load_path(&p).unwrap();
     assert_eq!(snap.list, "alerts");
     assert_eq!(snap.version.len(), 16);
+}
+
+#[test]
+fn special_measure_list_is_its_own_category() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lists/us-special-measures.csv");
+    let snap = loaders::load_path(&path).unwrap();
+    assert_eq!(snap.list, "us-special-measures");
+    assert!(snap
+        .entities
+        .iter()
+        .all(|e| e.category == Some(floodgate_types::RiskCategory::SpecialMeasure)));
+    let m = Matcher::new(ScoreConfig::default(), None, &[&snap]);
+    // The brand alone, as a buyer would type it, and the full name with a legal form.
+    for q in ["Huione Group", "Bitzlato Ltd"] {
+        let hits = m.screen(NameQuery::name(q));
+        let h = hits.first().unwrap_or_else(|| panic!("{q}: no hit"));
+        assert_eq!(h.category, Some(floodgate_types::RiskCategory::SpecialMeasure), "{q}");
+        assert!(h.programs.iter().any(|p| p.starts_with("FinCEN-")), "{q}: {:?}", h.programs);
+    }
+    // A sanctions list stores no category.
+    let example = loaders::load_path(&example()).unwrap();
+    assert!(example.entities.iter().all(|e| e.category.is_none()));
+
+    // An unknown category is an error naming the file and the key.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "# list: x\n# category: sanctionz\nid,name\n1,Foo\n").unwrap();
+    let err = loaders::load_path(&bad).unwrap_err().to_string();
+    assert!(err.contains("bad.csv") && err.contains("sanctionz"), "{err}");
 }

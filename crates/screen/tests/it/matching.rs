@@ -30,6 +30,31 @@ fn chinese_characters_match_pinyin() {
 }
 
 #[test]
+fn sino_vietnamese_matches_out_of_the_box() {
+    // No table given: the built-in extract. Against pinyin and against the characters.
+    for other in ["Wang Qishan", "王岐山"] {
+        let (s, ev) = score_pair(
+            &ScoreConfig::default(),
+            "Vương Kỳ Sơn",
+            other,
+            Some(EntityType::Person),
+            None,
+        );
+        assert!(s >= DEFAULT_THRESHOLD, "{other}: {s:.3} {ev}");
+        assert!(ev.contains("Vương->wang") || ev.contains("Vương=王(wang)"), "{ev}");
+    }
+    // Letters with two marks are Vietnamese too ("Trần" = 陳 chen).
+    let (s, ev) = score_pair(
+        &ScoreConfig::default(),
+        "Trần Cẩm Đào",
+        "陳錦濤",
+        Some(EntityType::Person),
+        None,
+    );
+    assert!(ev.contains("Sino-Vietnamese"), "{s:.3} {ev}");
+}
+
+#[test]
 fn sino_vietnamese_reading_matches_pinyin_and_says_so() {
     if unihan().is_none() {
         return;
@@ -99,4 +124,61 @@ fn watchman_cross_script_pairs_reach_their_expected_similarity() {
     }
     assert!(n >= 20, "{n} pairs");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn romanisation_schools_of_one_name_match_and_say_so() {
+    let person = Some(EntityType::Person);
+    for (a, b) in [
+        ("Wladimir Putin", "Vladimir Putin"),
+        ("Dmitrij Medwedew", "Dmitriy Medvedev"),
+        ("Sergej Lawrow", "Sergey Lavrov"),
+        ("Muammar Qaddafi", "Muammar Gaddafi"),
+        ("Oussama Ben Laden", "Usama Ben Laden"),
+        ("Chong Myong Hak", "Jong Myong Hak"),
+    ] {
+        let ev = assert_hit(a, b, person);
+        assert!(ev.contains("transliteration variant"), "{a} ~ {b}: {ev}");
+    }
+    let ev = assert_hit("Saddam Husein", "Saddam Hussain", person);
+    assert!(ev.contains("phonetic") || ev.contains("transliteration"), "{ev}");
+    // Different given names stay apart.
+    assert_no_hit("Maria Rossi", "Mario Rossi", person);
+    assert_no_hit("Nguyen Van Thang", "Nguyen Van Thanh", person);
+}
+
+#[test]
+fn legal_forms_spelled_out_or_in_the_middle_are_normalised() {
+    for (a, b) in [
+        ("Romashka Gesellschaft mit beschränkter Haftung", "Romashka GmbH"),
+        ("Obshchestvo s Ogranichennoy Otvetstvennostyu Romashka", "OOO Romashka"),
+        ("Romashka Sociedad Anonima", "Romashka S.A."),
+        ("Huawei Technologies Co., Ltd. (Shenzhen)", "Huawei Technologies (Shenzhen)"),
+        ("Công ty TNHH Huione", "Huione Co., Ltd."),
+    ] {
+        let (s, ev) = pair(a, b, None);
+        assert!(s >= DEFAULT_THRESHOLD, "'{a}' ~ '{b}': {s:.3} {ev}");
+    }
+    let (_, ev) = pair("Romashka Gesellschaft mit beschränkter Haftung", "Romashka GmbH", None);
+    assert!(ev.contains("legal form 'gesellschaft mit beschrankter haftung'"), "{ev}");
+}
+
+#[test]
+fn digits_and_number_words_compare_equal() {
+    let ev = assert_hit("Brigade Seven", "Brigade 7", Some(EntityType::Organization));
+    assert!(ev.contains("digits/words seven->7"), "{ev}");
+    assert_no_hit("Brigade Seven", "Brigade 8", Some(EntityType::Organization));
+}
+
+#[test]
+fn every_tolerance_is_named_in_the_explanation() {
+    let ev = assert_hit("Ahmad Ahmad Karimi", "Ahmad Karimi", Some(EntityType::Person));
+    assert!(ev.contains("repeated part ahmad"), "{ev}");
+    // A dropped patronymic is named; alone it is not a hit (it needs a DOB or country).
+    let (_, ev) = pair("Vladimir Putin", "Vladimir Vladimirovich Putin", Some(EntityType::Person));
+    assert!(ev.contains("dropped part vladimirovich"), "{ev}");
+    let ev = assert_hit("Putin Vladimir Vladimirovich", "Vladimir Vladimirovich Putin", None);
+    assert!(ev.contains("reordered parts"), "{ev}");
+    let ev = assert_hit("Sergie Lavrov", "Sergei Lavrov", Some(EntityType::Person));
+    assert!(ev.contains("transposition") || ev.contains("transliteration"), "{ev}");
 }
