@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS blocks (
     ingested_at INTEGER NOT NULL,
     PRIMARY KEY (chain, height)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blocks_hash ON blocks (hash);
 
 CREATE TABLE IF NOT EXISTS utxo_outputs (
     chain       TEXT    NOT NULL,

@@ -69,12 +69,13 @@ impl Store {
     pub fn apply_block(&mut self, block: &ChainBlock) -> Result<ApplyOutcome, StoreError> {
         let path = self.path.clone();
         let sq = |e| StoreError::sqlite(&path, e);
+        let max_unwind = self.max_unwind;
         let tx = self.begin()?;
         let mut out = ApplyOutcome::default();
         let now = Timestamp::now().0;
 
         if let Some(h) = &block.header {
-            out.unwound = reconcile_header(&tx, h, now).map_err(sq)?;
+            out.unwound = reconcile_header(&tx, h, now, max_unwind, &path)?;
         }
 
         for utx in &block.utxo_txs {
@@ -248,6 +249,88 @@ impl Store {
         Ok(out)
     }
 
+    /// Binds this store's `chain` to one network on first use, and refuses input of another
+    /// network afterwards, so that another network's blocks can never look like a
+    /// reorganisation and delete ours. The binding is `meta` row `network.<chain>` (the
+    /// network's name); when `genesis` is given it must also match a stored genesis block.
+    ///
+    /// # Errors
+    /// [`StoreError::WrongNetwork`] naming both networks; nothing is changed then.
+    pub fn bind_network(
+        &mut self,
+        chain: Chain,
+        name: &str,
+        genesis: Option<Hash32>,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sq = |e| StoreError::sqlite(&path, e);
+        let tx = self.begin()?;
+        let key = format!("network.{}", chain.as_str());
+        let bound: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get(0))
+            .optional()
+            .map_err(sq)?;
+        if let Some(b) = &bound {
+            if b != name {
+                return Err(StoreError::WrongNetwork {
+                    chain,
+                    bound: b.clone(),
+                    given: name.to_owned(),
+                });
+            }
+        }
+        if let Some(g) = genesis {
+            let stored: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT hash FROM blocks WHERE chain = ?1 AND height = 0",
+                    [chain.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sq)?;
+            if let Some(s) = stored.filter(|s| s[..] != g.0[..]) {
+                return Err(StoreError::WrongNetwork {
+                    chain,
+                    bound: format!(
+                        "{} (genesis block {})",
+                        bound.as_deref().unwrap_or("the stored network"),
+                        hex_of(&s)
+                    ),
+                    given: format!("{name} (genesis block {g})"),
+                });
+            }
+        }
+        if bound.is_none() {
+            tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, name])
+                .map_err(sq)?;
+            tracing::info!(target: "floodgate::store", chain = chain.as_str(), network = name, "data directory bound to network");
+        }
+        tx.commit().map_err(sq)?;
+        Ok(())
+    }
+
+    /// The network `chain` is bound to, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`] on a read failure.
+    pub fn network(&self, chain: Chain) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [format!("network.{}", chain.as_str())],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| StoreError::sqlite(&self.path, e))
+    }
+
+    /// Sets the deepest unwind a new block may cause (default
+    /// [`DEFAULT_MAX_UNWIND`](crate::DEFAULT_MAX_UNWIND)); deeper ones need an explicit
+    /// [`Store::rollback_to`].
+    pub fn set_max_unwind(&mut self, blocks: u64) {
+        self.max_unwind = blocks;
+    }
+
     /// Removes every block above `height` on `chain`, with its transactions and transfers,
     /// and journals the rollback.
     ///
@@ -416,23 +499,38 @@ fn utxo_outputs_checked(
 /// - a different block stored at the same height → unwind from that height;
 /// - a parent that differs from the stored block one below → unwind from that block too
 ///   (the stored block below is on a stale branch).
+///
+/// Refused, with nothing changed: a different genesis block (another network, never a
+/// reorganisation), a block whose parent is stored at another height than one below it, and
+/// an unwind of more than `max_unwind` blocks.
 fn reconcile_header(
     tx: &Transaction<'_>,
     h: &floodgate_types::BlockHeader,
     now: i64,
-) -> rusqlite::Result<Option<Unwound>> {
+    max_unwind: u64,
+    path: &std::path::Path,
+) -> Result<Option<Unwound>, StoreError> {
+    let sq = |e| StoreError::sqlite(path, e);
     let chain = h.chain.as_str();
-    let height = h.height as i64;
+    let height = height_i64(h.chain, h.hash, h.height)?;
     let stored_here: Option<Vec<u8>> = tx
         .query_row(
             "SELECT hash FROM blocks WHERE chain = ?1 AND height = ?2",
             params![chain, height],
             |r| r.get(0),
         )
-        .optional()?;
+        .optional()
+        .map_err(sq)?;
     let mut unwind_from: Option<(u64, String)> = None;
     if let Some(s) = &stored_here {
         if s[..] != h.hash.0[..] {
+            if h.height == 0 {
+                return Err(StoreError::WrongNetwork {
+                    chain: h.chain,
+                    bound: format!("the network of genesis block {}", hex_of(s)),
+                    given: format!("a network whose genesis block is {}", h.hash),
+                });
+            }
             unwind_from = Some((
                 h.height,
                 format!(
@@ -444,6 +542,27 @@ fn reconcile_header(
             ));
         }
     }
+    if let Some(parent) = h.parent {
+        let parent_height: Option<i64> = tx
+            .query_row(
+                "SELECT height FROM blocks WHERE chain = ?1 AND hash = ?2",
+                params![chain, &parent.0[..]],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sq)?;
+        if let Some(ph) = parent_height {
+            if ph.checked_add(1) != Some(height) {
+                return Err(StoreError::BadParentLink {
+                    chain: h.chain,
+                    hash: h.hash,
+                    height: h.height,
+                    parent,
+                    parent_height: ph as u64,
+                });
+            }
+        }
+    }
     if let (Some(parent), Some(below)) = (h.parent, h.height.checked_sub(1)) {
         let stored_below: Option<Vec<u8>> = tx
             .query_row(
@@ -451,7 +570,8 @@ fn reconcile_header(
                 params![chain, below as i64],
                 |r| r.get(0),
             )
-            .optional()?;
+            .optional()
+            .map_err(sq)?;
         if let Some(s) = stored_below {
             if s[..] != parent.0[..] {
                 unwind_from = Some((
@@ -468,10 +588,28 @@ fn reconcile_header(
             }
         }
     }
+    if let Some((from, _)) = &unwind_from {
+        let tip: Option<i64> = tx
+            .query_row("SELECT MAX(height) FROM blocks WHERE chain = ?1", [chain], |r| r.get(0))
+            .map_err(sq)?;
+        let tip = tip.map_or(*from, |t| t as u64);
+        let blocks = tip.saturating_sub(*from).saturating_add(1);
+        if blocks > max_unwind {
+            return Err(StoreError::UnwindTooDeep {
+                chain: h.chain,
+                hash: h.hash,
+                height: h.height,
+                from: *from,
+                tip,
+                blocks,
+                max: max_unwind,
+            });
+        }
+    }
     let unwound = match unwind_from {
         Some((from, reason)) => {
             tracing::warn!(target: "floodgate::store", chain, from, %reason, "unwinding stale blocks");
-            Some(unwind(tx, h.chain, from, &reason, now)?)
+            Some(unwind(tx, h.chain, from, &reason, now).map_err(sq)?)
         }
         None => None,
     };
@@ -479,13 +617,15 @@ fn reconcile_header(
         tx.execute(
             "INSERT OR REPLACE INTO blocks (chain, height, hash, parent, time, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![chain, height, &h.hash.0[..], h.parent.map(|p| p.0.to_vec()), h.time.map(|t| t.0), now],
-        )?;
+        )
+        .map_err(sq)?;
     } else if h.parent.is_some() || h.time.is_some() {
         // The same block seen again from a richer source (a full block after its logs).
         tx.execute(
             "UPDATE blocks SET parent = COALESCE(parent, ?3), time = COALESCE(time, ?4) WHERE chain = ?1 AND height = ?2",
             params![chain, height, h.parent.map(|p| p.0.to_vec()), h.time.map(|t| t.0)],
-        )?;
+        )
+        .map_err(sq)?;
     }
     Ok(unwound)
 }

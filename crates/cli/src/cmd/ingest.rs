@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 use clap::ValueEnum;
 use floodgate_ingest::bitcoin::{BitcoinOptions, PrevoutMap};
-use floodgate_ingest::{ethereum, ledger, tron, BlockSink, FileSummary, SinkError};
+use floodgate_ingest::{ethereum, ledger, tron, BlockSink, FileSummary, NetworkId, SinkError};
 use floodgate_store::{ApplyOutcome, Store};
 use floodgate_types::{BtcNetwork, Chain, ChainBlock};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -71,6 +71,10 @@ pub(crate) struct Args {
     /// Undo every stored block above HEIGHT before ingesting (a chain reorganisation)
     #[arg(long, value_name = "HEIGHT")]
     rollback_to: Option<u64>,
+    /// Deepest reorganisation a new block may unwind; deeper ones are refused and need
+    /// --rollback-to [default: 100, or max_unwind in the config file]
+    #[arg(long, value_name = "BLOCKS", env = "FLOODGATE_MAX_UNWIND")]
+    max_unwind: Option<u64>,
     /// Summary format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -172,11 +176,17 @@ impl BlockSink for StoreSink<'_> {
         }
         Ok(())
     }
+
+    fn network(&mut self, id: &NetworkId) -> Result<(), SinkError> {
+        self.store.bind_network(id.chain, &id.name, id.genesis)?;
+        Ok(())
+    }
 }
 
 pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let started = Instant::now();
     let mut store = Store::open(&ctx.data_dir)?;
+    store.set_max_unwind(args.max_unwind.unwrap_or(ctx.max_unwind));
     let mut totals = Totals::default();
     if let Some(h) = args.rollback_to {
         let chain =
@@ -305,6 +315,7 @@ impl Args {
             network: Network::Mainnet,
             ledger: None,
             rollback_to: None,
+            max_unwind: None,
             format: Format::Table,
         }
     }
