@@ -266,7 +266,12 @@ fn account_block_hash(seed: u64, chain: Chain, height: u64) -> Hash32 {
     h.update(seed.to_le_bytes());
     h.update(chain.as_str().as_bytes());
     h.update(height.to_le_bytes());
-    Hash32(h.finalize().into())
+    let mut hash: [u8; 32] = h.finalize().into();
+    if chain == Chain::Tron {
+        // A Tron block id begins with its height (java-tron `BlockId`); readers check it.
+        hash[..8].copy_from_slice(&height.to_be_bytes());
+    }
+    Hash32(hash)
 }
 
 /// Finds the first nonce (counting from 0, so the same header always gets the same one) whose

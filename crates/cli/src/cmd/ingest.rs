@@ -238,11 +238,13 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
 
     // Ethereum blocks, receipts and traces are read as one input, so that a receipt with
     // status 0 or a reverted root call removes the value its block claims the transaction moved.
-    let groups: Vec<Vec<PathBuf>> = if args.source == Source::Ethereum && !files.is_empty() {
-        vec![files.clone()]
-    } else {
-        files.iter().map(|f| vec![f.clone()]).collect()
-    };
+    // Tron's GraphSense logs carry no time: they are read with the transactions beside them.
+    let groups: Vec<Vec<PathBuf>> =
+        if matches!(args.source, Source::Ethereum | Source::Tron) && !files.is_empty() {
+            vec![files.clone()]
+        } else {
+            files.iter().map(|f| vec![f.clone()]).collect()
+        };
     for group in &groups {
         let file = &group[0];
         progress.set_message(
@@ -277,7 +279,7 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                         floodgate_ingest::bitcoin::read_path(file, &btc_opts, &mut sink)?
                     }
                     Source::Ethereum => ethereum::read_paths(group, &ctx.assets, &mut sink)?,
-                    _ => tron::read_path(file, &ctx.assets, &mut sink)?,
+                    _ => tron::read_paths(group, &ctx.assets, &mut sink)?,
                 }
             }
         };
