@@ -67,186 +67,28 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on SQLite failure; nothing of the block is stored then.
     pub fn apply_block(&mut self, block: &ChainBlock) -> Result<ApplyOutcome, StoreError> {
+        let mut out = self.apply_blocks(std::slice::from_ref(block))?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Applies several blocks in one transaction (a group commit): all of them are stored, or
+    /// none. Bulk ingest uses it so that each touched index page is written to the log once per
+    /// group rather than once per block; the outcomes are per block, in order.
+    ///
+    /// # Errors
+    /// [`StoreError`] on SQLite failure or a refused block; nothing of the group is stored then.
+    pub fn apply_blocks(&mut self, blocks: &[ChainBlock]) -> Result<Vec<ApplyOutcome>, StoreError> {
         let path = self.path.clone();
         let sq = |e| StoreError::sqlite(&path, e);
         let max_unwind = self.max_unwind;
         let tx = self.begin()?;
-        let mut out = ApplyOutcome::default();
         let now = Timestamp::now().0;
-
-        if let Some(h) = &block.header {
-            out.unwound = reconcile_header(&tx, h, now, max_unwind, &path)?;
-        }
-
-        for utx in &block.utxo_txs {
-            let header = block.header.as_ref();
-            let chain = header.map_or(Chain::Bitcoin, |h| h.chain);
-            let height = header.map_or(0, |h| h.height);
-            let hash = header.map_or(Hash32([0; 32]), |h| h.hash);
-            let height = height_i64(chain, hash, height)?;
-            let time = header.and_then(|h| h.time).map(|t| t.0);
-            let mut new_rows = 0u64;
-            {
-                let mut ins_out = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO utxo_outputs
-                         (chain, txid, vout, height, tx_position, time, address, value)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .map_err(sq)?;
-                for o in &utxo_outputs_checked(&utx.outputs, &path)? {
-                    let n = ins_out
-                        .execute(params![
-                            chain.as_str(),
-                            &utx.txid.0[..],
-                            o.0,
-                            height,
-                            utx.position,
-                            time,
-                            o.1,
-                            o.2
-                        ])
-                        .map_err(sq)?;
-                    if n == 0 {
-                        out.already_stored += 1;
-                    }
-                    new_rows += n as u64;
-                }
-            }
-            {
-                let mut lookup = tx
-                    .prepare_cached(
-                        "SELECT address, value FROM utxo_outputs WHERE chain = ?1 AND txid = ?2 AND vout = ?3",
-                    )
-                    .map_err(sq)?;
-                let mut ins_in = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO utxo_inputs
-                         (chain, txid, vin, height, tx_position, time, prev_txid, prev_vout, address, value)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    )
-                    .map_err(sq)?;
-                for (vin, input) in utx.inputs.iter().enumerate() {
-                    let mut address = input.address.as_ref().map(Address::to_string);
-                    let mut value = input.value.and_then(sats);
-                    if address.is_none() {
-                        if let Some(p) = &input.prevout {
-                            let found: Option<(String, i64)> = lookup
-                                .query_row(params![chain.as_str(), &p.txid.0[..], p.vout], |r| {
-                                    Ok((r.get(0)?, r.get(1)?))
-                                })
-                                .optional()
-                                .map_err(sq)?;
-                            if let Some((a, v)) = found {
-                                address = Some(a);
-                                value = Some(v);
-                                out.inputs_resolved_from_store += 1;
-                            }
-                        }
-                    }
-                    let n = ins_in
-                        .execute(params![
-                            chain.as_str(),
-                            &utx.txid.0[..],
-                            vin as i64,
-                            height,
-                            utx.position,
-                            time,
-                            input.prevout.map(|p| p.txid.0.to_vec()),
-                            input.prevout.map(|p| p.vout),
-                            address,
-                            value
-                        ])
-                        .map_err(sq)?;
-                    if n == 0 {
-                        out.already_stored += 1;
-                    } else if input.prevout.is_some() && address.is_none() {
-                        out.inputs_unresolved += 1;
-                    }
-                    new_rows += n as u64;
-                }
-            }
-            if new_rows > 0 {
-                out.new_transactions += 1;
-            }
-        }
-
-        if !block.utxo_txs.is_empty() {
-            // Earlier inputs whose funding outputs arrived only now (blocks ingested out of
-            // order, or a prevouts gap filled later). One indexed probe per transaction, on the
-            // partial index of unresolved inputs, so the cost does not grow with how many
-            // inputs elsewhere are still unresolved. `INDEXED BY` because the planner otherwise
-            // prefers the address index (`address IS NULL`), which scans every unresolved input.
-            let chain = block.header.as_ref().map_or(Chain::Bitcoin, |h| h.chain);
-            let mut backfill = tx
-                .prepare_cached(
-                    "UPDATE utxo_inputs INDEXED BY utxo_inputs_unresolved SET
-                        address = (SELECT o.address FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
-                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout),
-                        value   = (SELECT o.value FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
-                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)
-                     WHERE prev_txid = ?2 AND address IS NULL AND chain = ?1
-                       AND EXISTS (SELECT 1 FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
-                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)",
-                )
-                .map_err(sq)?;
-            for utx in &block.utxo_txs {
-                let n = backfill.execute(params![chain.as_str(), &utx.txid.0[..]]).map_err(sq)?;
-                out.inputs_resolved_from_store += n as u64;
-            }
-        }
-
-        {
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO transfers
-                     (chain, txid, idx, height, block_hash, time, tx_position, kind, from_addr, to_addr, asset, amount)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .map_err(sq)?;
-            for t in &block.transfers {
-                let height = height_i64(t.chain, t.txid, t.height)?;
-                let n = ins
-                    .execute(params![
-                        t.chain.as_str(),
-                        &t.txid.0[..],
-                        t.index.to_string(),
-                        height,
-                        t.block_hash.map(|h| h.0.to_vec()),
-                        t.time.map(|x| x.0),
-                        t.tx_position,
-                        t.kind.as_str(),
-                        t.from.to_string(),
-                        t.to.to_string(),
-                        t.asset.as_str(),
-                        &t.amount.to_be_bytes()[..]
-                    ])
-                    .map_err(sq)?;
-                if n == 0 {
-                    out.already_stored += 1;
-                }
-                out.new_transfers += n as u64;
-            }
-        }
-
-        if let Some(h) = &block.header {
-            tx.execute(
-                "INSERT INTO ingest_log (at, action, chain, height, hash, detail) VALUES (?1, 'apply', ?2, ?3, ?4, ?5)",
-                params![
-                    now,
-                    h.chain.as_str(),
-                    height_i64(h.chain, h.hash, h.height)?,
-                    &h.hash.0[..],
-                    format!(
-                        "{} new transactions, {} new transfers, {} already stored",
-                        out.new_transactions, out.new_transfers, out.already_stored
-                    )
-                ],
-            )
-            .map_err(sq)?;
+        let mut outs = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            outs.push(apply_in(&tx, block, &path, max_unwind, now)?);
         }
         tx.commit().map_err(sq)?;
-        Ok(out)
+        Ok(outs)
     }
 
     /// Binds this store's `chain` to one network on first use, and refuses input of another
@@ -449,6 +291,191 @@ impl Store {
         tx.commit().map_err(sq)?;
         Ok(out)
     }
+}
+
+/// Applies one block inside an open transaction.
+fn apply_in(
+    tx: &Transaction<'_>,
+    block: &ChainBlock,
+    path: &std::path::Path,
+    max_unwind: u64,
+    now: i64,
+) -> Result<ApplyOutcome, StoreError> {
+    let sq = |e| StoreError::sqlite(path, e);
+    let mut out = ApplyOutcome::default();
+
+    if let Some(h) = &block.header {
+        out.unwound = reconcile_header(tx, h, now, max_unwind, path)?;
+    }
+
+    for utx in &block.utxo_txs {
+        let header = block.header.as_ref();
+        let chain = header.map_or(Chain::Bitcoin, |h| h.chain);
+        let height = header.map_or(0, |h| h.height);
+        let hash = header.map_or(Hash32([0; 32]), |h| h.hash);
+        let height = height_i64(chain, hash, height)?;
+        let time = header.and_then(|h| h.time).map(|t| t.0);
+        let mut new_rows = 0u64;
+        {
+            let mut ins_out = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO utxo_outputs
+                         (chain, txid, vout, height, tx_position, time, address, value)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(sq)?;
+            for o in &utxo_outputs_checked(&utx.outputs, path)? {
+                let n = ins_out
+                    .execute(params![
+                        chain.as_str(),
+                        &utx.txid.0[..],
+                        o.0,
+                        height,
+                        utx.position,
+                        time,
+                        o.1,
+                        o.2
+                    ])
+                    .map_err(sq)?;
+                if n == 0 {
+                    out.already_stored += 1;
+                }
+                new_rows += n as u64;
+            }
+        }
+        {
+            let mut lookup = tx
+                    .prepare_cached(
+                        "SELECT address, value FROM utxo_outputs WHERE chain = ?1 AND txid = ?2 AND vout = ?3",
+                    )
+                    .map_err(sq)?;
+            let mut ins_in = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO utxo_inputs
+                         (chain, txid, vin, height, tx_position, time, prev_txid, prev_vout, address, value)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )
+                    .map_err(sq)?;
+            for (vin, input) in utx.inputs.iter().enumerate() {
+                let mut address = input.address.as_ref().map(Address::to_string);
+                let mut value = input.value.and_then(sats);
+                if address.is_none() {
+                    if let Some(p) = &input.prevout {
+                        let found: Option<(String, i64)> = lookup
+                            .query_row(params![chain.as_str(), &p.txid.0[..], p.vout], |r| {
+                                Ok((r.get(0)?, r.get(1)?))
+                            })
+                            .optional()
+                            .map_err(sq)?;
+                        if let Some((a, v)) = found {
+                            address = Some(a);
+                            value = Some(v);
+                            out.inputs_resolved_from_store += 1;
+                        }
+                    }
+                }
+                let n = ins_in
+                    .execute(params![
+                        chain.as_str(),
+                        &utx.txid.0[..],
+                        vin as i64,
+                        height,
+                        utx.position,
+                        time,
+                        input.prevout.map(|p| p.txid.0.to_vec()),
+                        input.prevout.map(|p| p.vout),
+                        address,
+                        value
+                    ])
+                    .map_err(sq)?;
+                if n == 0 {
+                    out.already_stored += 1;
+                } else if input.prevout.is_some() && address.is_none() {
+                    out.inputs_unresolved += 1;
+                }
+                new_rows += n as u64;
+            }
+        }
+        if new_rows > 0 {
+            out.new_transactions += 1;
+        }
+    }
+
+    if !block.utxo_txs.is_empty() {
+        // Earlier inputs whose funding outputs arrived only now (blocks ingested out of
+        // order, or a prevouts gap filled later). One indexed probe per transaction, on the
+        // partial index of unresolved inputs, so the cost does not grow with how many
+        // inputs elsewhere are still unresolved. `INDEXED BY` because the planner otherwise
+        // prefers the address index (`address IS NULL`), which scans every unresolved input.
+        let chain = block.header.as_ref().map_or(Chain::Bitcoin, |h| h.chain);
+        let mut backfill = tx
+                .prepare_cached(
+                    "UPDATE utxo_inputs INDEXED BY utxo_inputs_unresolved SET
+                        address = (SELECT o.address FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout),
+                        value   = (SELECT o.value FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)
+                     WHERE prev_txid = ?2 AND address IS NULL AND chain = ?1
+                       AND EXISTS (SELECT 1 FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)",
+                )
+                .map_err(sq)?;
+        for utx in &block.utxo_txs {
+            let n = backfill.execute(params![chain.as_str(), &utx.txid.0[..]]).map_err(sq)?;
+            out.inputs_resolved_from_store += n as u64;
+        }
+    }
+
+    {
+        let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO transfers
+                     (chain, txid, idx, height, block_hash, time, tx_position, kind, from_addr, to_addr, asset, amount)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(sq)?;
+        for t in &block.transfers {
+            let height = height_i64(t.chain, t.txid, t.height)?;
+            let n = ins
+                .execute(params![
+                    t.chain.as_str(),
+                    &t.txid.0[..],
+                    t.index.to_string(),
+                    height,
+                    t.block_hash.map(|h| h.0.to_vec()),
+                    t.time.map(|x| x.0),
+                    t.tx_position,
+                    t.kind.as_str(),
+                    t.from.to_string(),
+                    t.to.to_string(),
+                    t.asset.as_str(),
+                    &t.amount.to_be_bytes()[..]
+                ])
+                .map_err(sq)?;
+            if n == 0 {
+                out.already_stored += 1;
+            }
+            out.new_transfers += n as u64;
+        }
+    }
+
+    if let Some(h) = &block.header {
+        tx.execute(
+                "INSERT INTO ingest_log (at, action, chain, height, hash, detail) VALUES (?1, 'apply', ?2, ?3, ?4, ?5)",
+                params![
+                    now,
+                    h.chain.as_str(),
+                    height_i64(h.chain, h.hash, h.height)?,
+                    &h.hash.0[..],
+                    format!(
+                        "{} new transactions, {} new transfers, {} already stored",
+                        out.new_transactions, out.new_transfers, out.already_stored
+                    )
+                ],
+            )
+            .map_err(sq)?;
+    }
+    Ok(out)
 }
 
 /// The comparable fields of a ledger entry, in the order of the conflict check.

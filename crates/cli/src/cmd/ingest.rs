@@ -157,20 +157,54 @@ pub(crate) fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Feeds each block to the store, counting and moving the progress bar.
+/// A group of blocks is committed once it holds this many transactions and transfers…
+const GROUP_RECORDS: usize = 50_000;
+/// …or once it is this old, so a long run shows steady progress and a crash loses little work
+/// (which the rerun redoes: the store is idempotent).
+const GROUP_AGE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Feeds blocks to the store in groups, one transaction per group (ADR 0002), counting and
+/// moving the progress bar as each group is committed.
 struct StoreSink<'a> {
     store: &'a mut Store,
     totals: &'a mut Totals,
     progress: &'a ProgressBar,
     base: u64,
     delay: Option<std::time::Duration>,
+    group: Vec<ChainBlock>,
+    records: usize,
+    started: Instant,
+    bytes_done: u64,
+}
+
+impl StoreSink<'_> {
+    /// Commits the blocks held so far.
+    fn flush(&mut self) -> Result<(), SinkError> {
+        if self.group.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self.store.apply_blocks(&self.group)?;
+        for o in &outcomes {
+            self.totals.add(o);
+        }
+        self.group.clear();
+        self.records = 0;
+        self.progress.set_position(self.base + self.bytes_done);
+        Ok(())
+    }
 }
 
 impl BlockSink for StoreSink<'_> {
     fn block(&mut self, block: ChainBlock, bytes_done: u64) -> Result<(), SinkError> {
-        let outcome = self.store.apply_block(&block)?;
-        self.totals.add(&outcome);
-        self.progress.set_position(self.base + bytes_done);
+        if self.group.is_empty() {
+            self.started = Instant::now();
+        }
+        self.records += block.utxo_txs.len() + block.transfers.len() + 1;
+        self.group.push(block);
+        self.bytes_done = bytes_done;
+        if self.records >= GROUP_RECORDS || self.started.elapsed() >= GROUP_AGE {
+            self.flush()?;
+        }
         if let Some(d) = self.delay {
             std::thread::sleep(d);
         }
@@ -178,6 +212,7 @@ impl BlockSink for StoreSink<'_> {
     }
 
     fn network(&mut self, id: &NetworkId) -> Result<(), SinkError> {
+        self.flush()?;
         self.store.bind_network(id.chain, &id.name, id.genesis)?;
         Ok(())
     }
@@ -273,14 +308,24 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                     progress: &progress,
                     base,
                     delay,
+                    group: Vec::new(),
+                    records: 0,
+                    started: Instant::now(),
+                    bytes_done: 0,
                 };
-                match chain_source {
+                let read = match chain_source {
                     Source::Bitcoin => {
-                        floodgate_ingest::bitcoin::read_path(file, &btc_opts, &mut sink)?
+                        floodgate_ingest::bitcoin::read_path(file, &btc_opts, &mut sink)
                     }
-                    Source::Ethereum => ethereum::read_paths(group, &ctx.assets, &mut sink)?,
-                    _ => tron::read_paths(group, &ctx.assets, &mut sink)?,
-                }
+                    Source::Ethereum => ethereum::read_paths(group, &ctx.assets, &mut sink),
+                    _ => tron::read_paths(group, &ctx.assets, &mut sink),
+                };
+                // The blocks before a bad one are good: they are stored, as they were when
+                // each block was its own transaction.
+                let flushed = sink.flush();
+                let summary = read?;
+                flushed.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                summary
             }
         };
         tracing::info!(target: "floodgate::cli::ingest", file = %file.display(), format = summary.format, blocks = summary.blocks, "file done");
