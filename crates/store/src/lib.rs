@@ -80,6 +80,30 @@ impl Store {
         &self.path
     }
 
+    /// Drops the secondary indexes (address, height) before a bulk load, so that rows are
+    /// appended without a B-tree insert into each index; [`Store::restore_indexes`] rebuilds
+    /// them by sorting (ADR 0002). Queries stay correct meanwhile, only slower. If the process
+    /// dies first, the next [`Store::open`] rebuilds them.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`].
+    pub fn suspend_indexes(&mut self) -> Result<(), StoreError> {
+        for name in schema::BULK_INDEXES {
+            self.conn
+                .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                .map_err(|e| StoreError::sqlite(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds indexes dropped by [`Store::suspend_indexes`] (a no-op when none is missing).
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`].
+    pub fn restore_indexes(&mut self) -> Result<(), StoreError> {
+        schema::ensure(&self.conn, &self.path)
+    }
+
     /// Runs SQLite's integrity check; `Ok(())` when the file is sound.
     ///
     /// # Errors

@@ -112,6 +112,25 @@ CREATE TRIGGER IF NOT EXISTS ingest_log_append_only_delete BEFORE DELETE ON inge
 BEGIN SELECT RAISE(ABORT, 'ingest_log is append-only'); END;
 "#;
 
+/// Secondary indexes a bulk load drops and rebuilds (SQLite builds an index over existing rows
+/// by sorting them: sort-then-append). The unresolved-input index and the block hash index
+/// stay: ingest itself reads them.
+pub(crate) const BULK_INDEXES: [&str; 8] = [
+    "utxo_outputs_address",
+    "utxo_outputs_height",
+    "utxo_inputs_address",
+    "utxo_inputs_height",
+    "transfers_from",
+    "transfers_to",
+    "transfers_height",
+    "ledger_counterparty",
+];
+
+/// Creates whatever of the schema is missing (tables, and indexes a bulk load dropped).
+pub(crate) fn ensure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.execute_batch(SCHEMA).map_err(|e| StoreError::sqlite(path, e))
+}
+
 pub(crate) fn init(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let sq = |e| StoreError::sqlite(path, e);
     // WAL: a commit is one append to the log, readers never block the writer, and a killed

@@ -75,6 +75,11 @@ pub(crate) struct Args {
     /// --rollback-to [default: 100, or max_unwind in the config file]
     #[arg(long, value_name = "BLOCKS", env = "FLOODGATE_MAX_UNWIND")]
     max_unwind: Option<u64>,
+    /// Drop the store's address and height indexes during the load and rebuild them at the
+    /// end (sorted): faster for large loads, slower queries meanwhile. On by itself when the
+    /// input is 64 MiB or more
+    #[arg(long)]
+    bulk: bool,
     /// Summary format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -234,6 +239,37 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let files = expand(&args.paths)?;
     let total_bytes: u64 =
         files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
+    let bulk = args.source != Source::Ledger && (args.bulk || total_bytes >= BULK_BYTES);
+    if bulk {
+        tracing::info!(target: "floodgate::cli::ingest", total_bytes, "bulk load: indexes rebuilt at the end");
+        store.suspend_indexes()?;
+    }
+    let result = ingest_files(&args, ctx, &mut store, &mut totals, &files, total_bytes, quiet);
+    if bulk {
+        // Also after a failure: the blocks stored so far must be findable by address.
+        store.restore_indexes()?;
+    }
+    result?;
+    if args.source == Source::Bitcoin {
+        totals.inputs_unresolved = store.unresolved_inputs(Chain::Bitcoin)?;
+    }
+    totals.seconds = started.elapsed().as_secs_f64();
+    report(&totals, args.format, &ctx.data_dir)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Input size from which `ingest` loads in bulk without being asked (`--bulk`).
+const BULK_BYTES: u64 = 64 << 20;
+
+fn ingest_files(
+    args: &Args,
+    ctx: &Context,
+    store: &mut Store,
+    totals: &mut Totals,
+    files: &[PathBuf],
+    total_bytes: u64,
+    quiet: bool,
+) -> Result<()> {
     let progress = if quiet || files.is_empty() {
         ProgressBar::hidden()
     } else {
@@ -276,7 +312,7 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     // Tron's GraphSense logs carry no time: they are read with the transactions beside them.
     let groups: Vec<Vec<PathBuf>> =
         if matches!(args.source, Source::Ethereum | Source::Tron) && !files.is_empty() {
-            vec![files.clone()]
+            vec![files.to_vec()]
         } else {
             files.iter().map(|f| vec![f.clone()]).collect()
         };
@@ -303,8 +339,8 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
             }
             chain_source => {
                 let mut sink = StoreSink {
-                    store: &mut store,
-                    totals: &mut totals,
+                    store: &mut *store,
+                    totals: &mut *totals,
                     progress: &progress,
                     base,
                     delay,
@@ -343,12 +379,7 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         });
     }
     progress.finish_and_clear();
-    if args.source == Source::Bitcoin {
-        totals.inputs_unresolved = store.unresolved_inputs(Chain::Bitcoin)?;
-    }
-    totals.seconds = started.elapsed().as_secs_f64();
-    report(&totals, args.format, &ctx.data_dir)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 impl Args {
@@ -363,6 +394,7 @@ impl Args {
             ledger: None,
             rollback_to: None,
             max_unwind: None,
+            bulk: false,
             format: Format::Table,
         }
     }
