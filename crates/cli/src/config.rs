@@ -22,6 +22,8 @@ pub(crate) struct FileConfig {
     pub(crate) assets_file: Option<PathBuf>,
     /// Name under which ledger entries are stored when `--ledger` is not given.
     pub(crate) ledger: Option<String>,
+    /// Deepest reorganisation `ingest` unwinds without `--rollback-to`.
+    pub(crate) max_unwind: Option<u64>,
 }
 
 /// Validated configuration every command runs with.
@@ -30,6 +32,8 @@ pub(crate) struct Context {
     pub(crate) data_dir: PathBuf,
     pub(crate) assets: AssetRegistry,
     pub(crate) ledger: String,
+    /// From the config file; `ingest --max-unwind` / `FLOODGATE_MAX_UNWIND` override it.
+    pub(crate) max_unwind: u64,
 }
 
 impl Context {
@@ -60,7 +64,8 @@ impl Context {
             assets.load_toml(&text).with_context(|| format!("{}", path.display()))?;
         }
         let ledger = file.ledger.unwrap_or_else(|| "main".to_owned());
-        Ok(Context { data_dir, assets, ledger })
+        let max_unwind = file.max_unwind.unwrap_or(floodgate_store::DEFAULT_MAX_UNWIND);
+        Ok(Context { data_dir, assets, ledger, max_unwind })
     }
 }
 

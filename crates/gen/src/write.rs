@@ -2,7 +2,7 @@
 //!
 //! | path | content |
 //! |---|---|
-//! | `bitcoin/blk00000.dat`, … | mainnet `blk*.dat` framing of serialized blocks (a new file every 128 MiB) |
+//! | `bitcoin/blk00000.dat`, … | `blk*.dat` framing of serialized blocks of the `floodgate-gen` network (magic `fgn1`, proof of work valid at regtest's limit; a new file every 128 MiB) |
 //! | `ethereum/usdt-00000.jsonl`, … | ethereum-etl `log` rows: USDT-ERC20 `Transfer` events |
 //! | `tron/usdt-00000.jsonl`, … | GraphSense Tron log rows: USDT-TRC20 `Transfer` events |
 //! | `ledger/exchange-N.csv` | each exchange's customer ledger (`docs/formats/ledger.md`) |
@@ -100,7 +100,12 @@ impl Default for WriteOptions {
         WriteOptions { force: false, split_bytes: 128 << 20 }
     }
 }
-const MAINNET_MAGIC: [u8; 4] = [0xf9, 0xbe, 0xb4, 0xd9];
+/// The `floodgate-gen` network's block-file magic ("fgn1"): generated blocks are not mainnet
+/// blocks, and a data directory bound to mainnet refuses them (docs/gen.md).
+const GEN_MAGIC: [u8; 4] = *b"fgn1";
+/// The `floodgate-gen` network's `nBits`: regtest's proof-of-work limit, so a valid nonce is
+/// found in about two tries.
+const GEN_BITS: u32 = 0x207f_ffff;
 const USDT_ERC20: &str = "0xdac17f958d2ee523a2206206994597c13d831ec7";
 const USDT_TRC20: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
 const TRANSFER_TOPIC: &str = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
@@ -261,7 +266,29 @@ fn account_block_hash(seed: u64, chain: Chain, height: u64) -> Hash32 {
     h.update(seed.to_le_bytes());
     h.update(chain.as_str().as_bytes());
     h.update(height.to_le_bytes());
-    Hash32(h.finalize().into())
+    let mut hash: [u8; 32] = h.finalize().into();
+    if chain == Chain::Tron {
+        // A Tron block id begins with its height (java-tron `BlockId`); readers check it.
+        hash[..8].copy_from_slice(&height.to_be_bytes());
+    }
+    Hash32(hash)
+}
+
+/// Finds the first nonce (counting from 0, so the same header always gets the same one) whose
+/// header hash meets [`GEN_BITS`]'s target, writes it into the 80-byte header and returns the
+/// hash (wire order).
+fn grind(header: &mut [u8]) -> [u8; 32] {
+    let mut nonce = 0u32;
+    loop {
+        header[76..80].copy_from_slice(&nonce.to_le_bytes());
+        let hash = sha256d(header);
+        // The hash is a little-endian 256-bit number; the target of 0x207fffff is
+        // 0x7fffff << 232, so the top three bytes below 0x7fffff always meet it.
+        if u32::from_be_bytes([0, hash[31], hash[30], hash[29]]) < 0x007f_ffff {
+            return hash;
+        }
+        nonce = nonce.wrapping_add(1);
+    }
 }
 
 fn merkle_root(mut level: Vec<[u8; 32]>) -> [u8; 32] {
@@ -337,14 +364,14 @@ impl<P: FnMut(u64)> Sink for Writer<'_, P> {
             header.extend_from_slice(&self.prev_block);
             header.extend_from_slice(&merkle_root(self.block_txids.clone()));
             header.extend_from_slice(&(self.block_time as u32).to_le_bytes());
-            header.extend_from_slice(&0x1d00_ffffu32.to_le_bytes());
-            header.extend_from_slice(&(self.block_height as u32).to_le_bytes());
-            self.prev_block = sha256d(&header);
+            header.extend_from_slice(&GEN_BITS.to_le_bytes());
+            header.extend_from_slice(&0u32.to_le_bytes());
+            self.prev_block = grind(&mut header);
             let mut count = Vec::with_capacity(9);
             crate::engine::varint_pub(&mut count, self.block_txids.len() as u64);
             let len = (header.len() + count.len() + self.block_txs.len()) as u32;
             let mut frame = Vec::with_capacity(len as usize + 8);
-            frame.extend_from_slice(&MAINNET_MAGIC);
+            frame.extend_from_slice(&GEN_MAGIC);
             frame.extend_from_slice(&len.to_le_bytes());
             frame.extend_from_slice(&header);
             frame.extend_from_slice(&count);
@@ -660,9 +687,10 @@ fn readme(world: &World, flow: Option<&Flow>) -> String {
          floodgate monitor --from-store --ledger exchange-0 --format table\n",
     );
     s.push_str(
-        "\nFiles: bitcoin/ blk*.dat blocks (mainnet framing); ethereum/ and tron/ USDT Transfer\n\
-         log rows; ledger/ one customer ledger per exchange; truth/ the ground truth (entities,\n\
-         flows, coinjoins, summary); tags.yaml a GraphSense TagPack of what is publicly known.\n",
+        "\nFiles: bitcoin/ blk*.dat blocks of the floodgate-gen network (a data directory holds\n\
+         one network: keep them apart from mainnet); ethereum/ and tron/ USDT Transfer log rows;\n\
+         ledger/ one customer ledger per exchange; truth/ the ground truth (entities, flows,\n\
+         coinjoins, summary); tags.yaml a GraphSense TagPack of what is publicly known.\n",
     );
     s
 }

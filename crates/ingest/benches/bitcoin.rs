@@ -6,7 +6,10 @@
 //!   header, txids, an address for every output, in-file input resolution).
 //! - `ingest+store`: the same, then each block applied to a fresh transfer store (one SQLite
 //!   transaction per block: outputs, inputs, resolution from stored outputs, journal), as
-//!   `floodgate ingest bitcoin` does.
+//!   `floodgate ingest bitcoin` did before ADR 0002.
+//! - `ingest+store-bulk`: what `floodgate ingest bitcoin --bulk` does: the blocks applied in one
+//!   group transaction (`Store::apply_blocks`) with the address and height indexes dropped
+//!   first and rebuilt at the end (`Store::suspend_indexes` / `restore_indexes`).
 //!
 //! Run with `cargo bench -p floodgate-ingest --bench bitcoin`.
 
@@ -76,6 +79,28 @@ fn bitcoin_ingest(c: &mut Criterion) {
                     read_slice(Path::new(name), bytes, &opts, &mut sink)
                         .expect("benchmark block ingests");
                 }
+                dir
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("ingest+store-bulk", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().expect("temporary directory"),
+            |dir| {
+                let mut store = floodgate_store::Store::open(dir.path()).expect("store opens");
+                store.suspend_indexes().expect("indexes drop");
+                let mut blocks = Vec::new();
+                for (name, bytes) in &inputs {
+                    let mut sink = |block: ChainBlock, _done: u64| {
+                        blocks.push(block);
+                        Ok(())
+                    };
+                    read_slice(Path::new(name), bytes, &opts, &mut sink)
+                        .expect("benchmark block ingests");
+                }
+                store.apply_blocks(&blocks).expect("blocks apply");
+                store.restore_indexes().expect("indexes rebuild");
                 dir
             },
             criterion::BatchSize::PerIteration,

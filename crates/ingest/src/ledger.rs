@@ -64,6 +64,17 @@ fn read_ledger_text(
     assets: &AssetRegistry,
 ) -> Result<Vec<LedgerEntry>, IngestError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if !text.is_empty() && !text.ends_with('\n') {
+        // A file cut off mid-row (an interrupted copy or export) must not store a shortened
+        // last entry, which would then make the complete file a conflicting re-ingest.
+        let line = text.lines().count() as u64;
+        return Err(IngestError::invalid(
+            &path,
+            Location::Line(line),
+            "the last line ends without a newline: the file looks truncated (cut off mid-row); \
+             nothing was stored. If the file is complete, end its last line with a newline",
+        ));
+    }
     let rows = if text.trim_start().starts_with('{') {
         jsonl_rows(&path, text)?
     } else {
@@ -206,7 +217,13 @@ fn csv_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
     for rec in rdr.records() {
         let rec = rec.map_err(|e| {
             let line = e.position().map_or(0, |p| p.line());
-            IngestError::invalid(path, Location::Line(line), format!("malformed CSV: {e}"))
+            let hint = if matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. }) {
+                " (a row with fields missing: the file looks truncated or the row is malformed; \
+                 nothing was stored)"
+            } else {
+                ""
+            };
+            IngestError::invalid(path, Location::Line(line), format!("malformed CSV: {e}{hint}"))
         })?;
         let line = rec.position().map_or(0, |p| p.line());
         if rec.iter().all(str::is_empty) {

@@ -32,7 +32,7 @@ pub mod tron;
 use std::path::Path;
 
 pub use error::{IngestError, Location};
-use floodgate_types::ChainBlock;
+use floodgate_types::{Chain, ChainBlock, Hash32};
 
 /// The error a sink returns to stop ingestion (a store failure, say).
 pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -45,6 +45,28 @@ pub trait BlockSink {
     /// # Errors
     /// Any error stops the reader, which returns it as [`IngestError::Sink`].
     fn block(&mut self, block: ChainBlock, bytes_done: u64) -> Result<(), SinkError>;
+
+    /// Told, before the first block of an input, which network the input belongs to (a
+    /// `blk*.dat` magic, the `--network` a raw block is read as, an Ethereum chain id), so
+    /// that a store bound to another network can refuse it before anything is written.
+    ///
+    /// # Errors
+    /// Any error stops the reader, which returns it as [`IngestError::Sink`].
+    fn network(&mut self, id: &NetworkId) -> Result<(), SinkError> {
+        let _ = id;
+        Ok(())
+    }
+}
+
+/// The network an input says it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkId {
+    /// The chain.
+    pub chain: Chain,
+    /// The network's name: `mainnet`, `floodgate-gen`, `chain id 1`, ….
+    pub name: String,
+    /// Its genesis block hash, when the network has a fixed one.
+    pub genesis: Option<Hash32>,
 }
 
 impl<F> BlockSink for F

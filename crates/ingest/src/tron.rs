@@ -20,7 +20,7 @@
 //! The block header comes from a `blocks` row when the input has one, otherwise from the rows'
 //! `block_id`, `block_hash` and `block_timestamp` (transactions carry the time; logs do not).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use floodgate_types::{AssetRegistry, Chain};
 
@@ -31,35 +31,53 @@ use crate::{BlockSink, FileSummary, IngestError, Location};
 /// Reads one Tron GraphSense JSON Lines file and hands its blocks to `sink`.
 ///
 /// # Errors
-/// [`IngestError`] naming the file and line/field at fault; [`IngestError::UnknownFormat`] for
-/// content that is not JSON Lines rows; [`IngestError::Sink`] when the sink refuses a block.
+/// As [`read_paths`].
 pub fn read_path(
     path: &Path,
     assets: &AssetRegistry,
     sink: &mut dyn BlockSink,
 ) -> Result<FileSummary, IngestError> {
-    let bytes = crate::read_file(path)?;
+    read_paths(&[path.to_owned()], assets, sink)
+}
+
+/// Reads several Tron GraphSense JSON Lines files as one input (a block's `blocks`,
+/// `transactions`, `logs` and `traces` rows joined), and hands its blocks to `sink`. Logs carry
+/// no time, so a block whose time no row gives is refused: read the logs together with the
+/// block's transactions or blocks rows.
+///
+/// # Errors
+/// [`IngestError`] naming the file and line/field at fault; [`IngestError::UnknownFormat`] for
+/// content that is not JSON Lines rows; [`IngestError::Invalid`] for a block hash that does not
+/// begin with its height (Tron block ids do: Ethereum data read as Tron) or a block without
+/// time; [`IngestError::Sink`] when the sink refuses a block.
+pub fn read_paths(
+    paths: &[PathBuf],
+    assets: &AssetRegistry,
+    sink: &mut dyn BlockSink,
+) -> Result<FileSummary, IngestError> {
     let mut asm = Assembly::new(Chain::Tron);
-    let text = match parse_input(path, &bytes)? {
-        Input::Lines(text) => text,
-        Input::Document(serde_json::Value::Object(o)) => {
-            serde_json::to_string(&o).map_err(|e| {
-                IngestError::invalid(path, Location::File, format!("cannot re-encode row: {e}"))
-            })?
-        }
-        Input::Document(_) => {
-            return Err(IngestError::UnknownFormat {
-                path: path.to_owned(),
-                reason: "expected GraphSense JSON Lines (one object per line)".to_owned(),
-            })
-        }
-    };
-    jsonl::read_lines(path, Chain::Tron, &text, assets, &mut asm)?;
-    let mut summary = FileSummary {
-        format: "tron-graphsense-jsonl",
-        bytes: bytes.len() as u64,
-        ..FileSummary::default()
-    };
-    asm.finish(path, summary.bytes, sink, &mut summary)?;
+    let mut summary = FileSummary { format: "tron-graphsense-jsonl", ..FileSummary::default() };
+    let mut last = PathBuf::new();
+    for path in paths {
+        let bytes = crate::read_file(path)?;
+        summary.bytes += bytes.len() as u64;
+        let text = match parse_input(path, &bytes)? {
+            Input::Lines(text) => text,
+            Input::Document(serde_json::Value::Object(o)) => {
+                serde_json::to_string(&o).map_err(|e| {
+                    IngestError::invalid(path, Location::File, format!("cannot re-encode row: {e}"))
+                })?
+            }
+            Input::Document(_) => {
+                return Err(IngestError::UnknownFormat {
+                    path: path.to_owned(),
+                    reason: "expected GraphSense JSON Lines (one object per line)".to_owned(),
+                })
+            }
+        };
+        jsonl::read_lines(path, Chain::Tron, &text, assets, &mut asm)?;
+        last.clone_from(path);
+    }
+    asm.finish(&last, summary.bytes, sink, &mut summary)?;
     Ok(summary)
 }

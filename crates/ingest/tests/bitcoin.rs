@@ -692,3 +692,99 @@ fn out_of_order_blk_frames_are_emitted_parent_first() {
     assert!(msg.contains("height"), "{msg}");
     std::fs::remove_dir_all(tmp).unwrap();
 }
+
+/// Everything a user can read back from a store, as text: every transfer row and the counts.
+fn store_snapshot(store: &floodgate_store::Store) -> String {
+    let rows = store.transfers(&floodgate_store::TransferFilter::default()).unwrap();
+    format!("{rows:?}\n{:?}", store.stats().unwrap())
+}
+
+/// Issue 9 item 2: a single flipped bit anywhere in a real block (header or transactions,
+/// witnesses included) is refused, naming the block and the failed check, and the store is
+/// left exactly as it was; the good block then ingests normally (no phantom transaction).
+#[test]
+fn issue_9_every_flipped_bit_in_a_real_block_is_refused_and_the_store_is_unchanged() {
+    let Some(dir) = raw_dir() else { return };
+    let scratch_dir = scratch("bitflip");
+    let mut store = floodgate_store::Store::open(&scratch_dir.join("data")).unwrap();
+    let ingest = |store: &mut floodgate_store::Store, path: &Path, opts: &BitcoinOptions| {
+        let mut sink = |b: ChainBlock, _done: u64| {
+            store.apply_block(&b)?;
+            Ok(())
+        };
+        read_path(path, opts, &mut sink)
+    };
+    ingest(&mut store, &dir.join("mainnet_block_227835.raw"), &hint(227_835)).unwrap();
+    let before = store_snapshot(&store);
+
+    let mut refused = 0;
+    // A legacy block and a segwit one (whose witnesses only the witness commitment covers).
+    for name in ["mainnet_block_227836.raw", "mainnet_block_702861.raw"] {
+        let good = std::fs::read(dir.join(name)).unwrap();
+        // Six header fields, then bytes spread evenly over the transactions.
+        let mut spots: Vec<(usize, u8)> =
+            vec![(1, 0), (10, 3), (40, 5), (70, 1), (74, 2), (78, 7), (72, 6)];
+        let body = good.len() - 81;
+        spots.extend((0..8).map(|k| (81 + body * (2 * k + 1) / 16, (k % 8) as u8)));
+        for (at, bit) in spots {
+            let mut bad = good.clone();
+            bad[at] ^= 1 << bit;
+            let path = scratch_dir.join(format!("flip-{at}-{bit}-{name}"));
+            std::fs::write(&path, &bad).unwrap();
+            let err = ingest(&mut store, &path, &BitcoinOptions::default())
+                .expect_err(&format!("{name}: bit {bit} of byte {at} flipped was accepted"));
+            let msg = err.to_string();
+            assert!(msg.contains(&path.display().to_string()), "{msg}");
+            // Either the bytes no longer decode, or a named check fails on a named block.
+            assert!(
+                msg.contains("fails the") && msg.contains("block ")
+                    || msg.contains("not a valid serialized block")
+                    || msg.contains("trailing bytes"),
+                "{msg}"
+            );
+            assert_eq!(
+                store_snapshot(&store),
+                before,
+                "{name} flip at {at}.{bit} changed the store"
+            );
+            refused += 1;
+        }
+    }
+    assert!(refused >= 20, "{refused}");
+
+    // The good block still ingests, and spends 16 outputs of block 227835.
+    let mut resolved = 0;
+    let mut sink = |b: ChainBlock, _done: u64| {
+        resolved += store.apply_block(&b)?.inputs_resolved_from_store;
+        Ok(())
+    };
+    read_path(&dir.join("mainnet_block_227836.raw"), &BitcoinOptions::default(), &mut sink)
+        .unwrap();
+    assert_eq!(resolved, 16);
+    let _ = std::fs::remove_dir_all(&scratch_dir);
+}
+
+/// The checks a flip can hit, each named in the message.
+#[test]
+fn issue_9_failed_checks_are_named() {
+    let Some(dir) = raw_dir() else { return };
+    let good = std::fs::read(dir.join("mainnet_block_702861.raw")).unwrap();
+    let check = |at: usize, bit: u8| {
+        let mut bad = good.clone();
+        bad[at] ^= 1 << bit;
+        let mut sink = |_b: ChainBlock, _done: u64| Ok(());
+        floodgate_ingest::bitcoin::read_slice(
+            Path::new("flipped.raw"),
+            &bad,
+            &BitcoinOptions::default(),
+            &mut sink,
+        )
+        .unwrap_err()
+        .to_string()
+    };
+    // The nonce: the header no longer meets its target.
+    assert!(check(78, 0).contains("fails the proof-of-work check"), "{}", check(78, 0));
+    // nBits' exponent 0x17 made 0x1f: an easier target than mainnet allows.
+    let e = check(75, 3);
+    assert!(e.contains("fails the nBits check") && e.contains("mainnet"), "{e}");
+}

@@ -9,13 +9,20 @@ use std::path::{Path, PathBuf};
 use floodgate_ingest::{tron, IngestError};
 use floodgate_types::{AssetRegistry, ChainBlock, Transfer, TransferIndex, TransferKind};
 
+/// Reads one table of the block together with its `blocks.jsonl` (which gives the time that
+/// logs and traces lack).
 fn read(path: &Path) -> Vec<ChainBlock> {
     let mut blocks = Vec::new();
     let mut sink = |b: ChainBlock, _: u64| {
         blocks.push(b);
         Ok(())
     };
-    tron::read_path(path, &AssetRegistry::builtin(), &mut sink).unwrap();
+    let mut paths = vec![path.to_owned()];
+    let header = path.with_file_name("blocks.jsonl");
+    if header != path {
+        paths.insert(0, header);
+    }
+    tron::read_paths(&paths, &AssetRegistry::builtin(), &mut sink).unwrap();
     blocks
 }
 
@@ -69,7 +76,15 @@ fn native_trx_and_internal_transfers_of_block_50000011() {
     let blocks = read(&dir.join("transactions.jsonl"));
     assert_eq!(blocks.len(), 1);
     let h = blocks[0].header.as_ref().unwrap();
-    assert_eq!((h.height, h.time.unwrap().0, h.parent), (50000011, 1680612831, None));
+    // The parent comes from blocks.jsonl, read alongside; it begins with height 50000010.
+    assert_eq!(
+        (h.height, h.time.unwrap().0, h.parent.unwrap().to_hex()),
+        (
+            50000011,
+            1680612831,
+            "0000000002faf08aab1b16b5139a906909f6448947ed8e5145a142d66e5c0e4b".to_owned()
+        )
+    );
     let ts = &blocks[0].transfers;
     // 194 TransferContract payments; TRC-10 (type 2), reward withdrawals (type 13) and
     // zero-value contract calls move no TRX.
@@ -105,4 +120,55 @@ fn tron_bad_address_names_file_and_line() {
         msg.contains(&p.display().to_string()) && msg.contains("line 1, field 'to_address'"),
         "{msg}"
     );
+}
+
+/// Issue 9 item 6: GraphSense logs carry no time; alone they are refused (they used to be stored
+/// with no time, so time-windowed exposure dropped them), and with the block's transactions
+/// every transfer gets the block's time.
+#[test]
+fn issue_9_tron_transfers_get_the_block_time_or_are_refused() {
+    let Some(dir) = floodgate_testdata::dir("tron/graphsense-block-50000011") else { return };
+    let mut sink = |_b: ChainBlock, _: u64| Ok(());
+    let err = tron::read_path(&dir.join("logs.jsonl"), &AssetRegistry::builtin(), &mut sink)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("logs.jsonl") && err.contains("no row gives the time"), "{err}");
+
+    let mut blocks = Vec::new();
+    let mut sink = |b: ChainBlock, _: u64| {
+        blocks.push(b);
+        Ok(())
+    };
+    let paths = [dir.join("logs.jsonl"), dir.join("transactions.jsonl")];
+    tron::read_paths(&paths, &AssetRegistry::builtin(), &mut sink).unwrap();
+    let usdt: Vec<_> = blocks
+        .iter()
+        .flat_map(|b| &b.transfers)
+        .filter(|t| t.asset.as_str() == "USDT-TRC20")
+        .collect();
+    assert_eq!(usdt.len(), 73);
+    // 2023-04-04T12:53:51Z, the block_timestamp of block 50000011's transactions.
+    assert!(usdt.iter().all(|t| t.time == Some(floodgate_types::Timestamp(1_680_612_831))));
+}
+
+/// Issue 9 item 4: Ethereum data given to the Tron reader is refused (it used to be stored as
+/// 2,961 Tron transfers): a Tron block id begins with its height, an Ethereum hash does not.
+#[test]
+fn issue_9_ethereum_data_is_not_tron() {
+    let Some(eth) = floodgate_testdata::dir("ethereum/graphsense-block-18000011") else { return };
+    for table in ["blocks.jsonl", "transactions.jsonl", "logs.jsonl"] {
+        let mut stored = 0;
+        let mut sink = |b: ChainBlock, _: u64| {
+            stored += b.transfers.len();
+            Ok(())
+        };
+        let err = tron::read_paths(&[eth.join(table)], &AssetRegistry::builtin(), &mut sink)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(table) && err.contains("line 1") && err.contains("not Tron data"),
+            "{err}"
+        );
+        assert_eq!(stored, 0);
+    }
 }

@@ -80,6 +80,48 @@ pub enum StoreError {
         /// Stored tip height.
         tip: Option<u64>,
     },
+    /// Input of another network than the one the data directory is bound to.
+    #[error("{chain}: this data directory holds {bound}, the input is {given}; a data directory holds one network per chain, use another --data-dir; nothing was stored")]
+    WrongNetwork {
+        /// The chain.
+        chain: Chain,
+        /// The network the store holds.
+        bound: String,
+        /// The input's network.
+        given: String,
+    },
+    /// A block whose parent is stored at another height than one below it.
+    #[error("{chain} block {hash} claims height {height}, but its parent {parent} is stored at height {parent_height}; nothing was stored")]
+    BadParentLink {
+        /// The chain.
+        chain: Chain,
+        /// The block.
+        hash: Hash32,
+        /// Its claimed height.
+        height: u64,
+        /// Its parent.
+        parent: Hash32,
+        /// Where the parent is stored.
+        parent_height: u64,
+    },
+    /// A block that would unwind more stored blocks than allowed.
+    #[error("{chain} block {hash} at height {height} would unwind {blocks} stored blocks (heights {from} to {tip}), more than the limit of {max}; nothing was stored. If this reorganisation is real, run `floodgate ingest {chain} --rollback-to {below}` first, or raise ingest.max_unwind", below = from.saturating_sub(1))]
+    UnwindTooDeep {
+        /// The chain.
+        chain: Chain,
+        /// The incoming block.
+        hash: Hash32,
+        /// Its height.
+        height: u64,
+        /// Lowest height that would be removed.
+        from: u64,
+        /// Stored tip.
+        tip: u64,
+        /// Blocks that would be removed.
+        blocks: u64,
+        /// The limit.
+        max: u64,
+    },
     /// A block hash or height outside what SQLite can hold.
     #[error("{chain} block {hash}: height {height} does not fit the store")]
     HeightOverflow {

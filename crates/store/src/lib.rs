@@ -8,8 +8,11 @@
 //!   ledger + entry id); applying the same input twice adds nothing. A ledger entry id that
 //!   comes back with *different* content is refused rather than silently overwritten.
 //! - **Reorg-aware.** A block whose hash differs from the stored block at its height, or
-//!   whose parent differs from the stored block below it, unwinds the stale blocks first;
-//!   [`Store::rollback_to`] does the same on request. Every apply and unwind is journalled
+//!   whose parent differs from the stored block below it, unwinds the stale blocks first, at
+//!   most [`DEFAULT_MAX_UNWIND`] blocks deep unless configured otherwise;
+//!   [`Store::rollback_to`] does the same on request, at any depth.
+//! - **One network per chain.** [`Store::bind_network`] records the network of a chain's first
+//!   input and refuses any other, and a different genesis block is never a reorganisation. Every apply and unwind is journalled
 //!   in `ingest_log`, which is only ever appended to.
 //!
 //! Layout and schema: `docs/formats/store.md`.
@@ -39,10 +42,16 @@ pub use write::{ApplyOutcome, LedgerOutcome, Unwound};
 /// File name of the store inside the data directory.
 pub const STORE_FILE: &str = "transfers.db";
 
+/// The deepest reorganisation a block may cause unless a rollback is asked for: Bitcoin's
+/// deepest accidental reorganisation was 53 blocks (2010), Ethereum finalizes after two epochs
+/// (64 blocks).
+pub const DEFAULT_MAX_UNWIND: u64 = 100;
+
 /// An open transfer store.
 pub struct Store {
     conn: rusqlite::Connection,
     path: PathBuf,
+    max_unwind: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -63,12 +72,36 @@ impl Store {
         let path = data_dir.join(STORE_FILE);
         let conn = rusqlite::Connection::open(&path).map_err(|e| StoreError::sqlite(&path, e))?;
         schema::init(&conn, &path)?;
-        Ok(Store { conn, path })
+        Ok(Store { conn, path, max_unwind: DEFAULT_MAX_UNWIND })
     }
 
     /// The store's file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Drops the secondary indexes (address, height) before a bulk load, so that rows are
+    /// appended without a B-tree insert into each index; [`Store::restore_indexes`] rebuilds
+    /// them by sorting (ADR 0002). Queries stay correct meanwhile, only slower. If the process
+    /// dies first, the next [`Store::open`] rebuilds them.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`].
+    pub fn suspend_indexes(&mut self) -> Result<(), StoreError> {
+        for name in schema::BULK_INDEXES {
+            self.conn
+                .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                .map_err(|e| StoreError::sqlite(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Rebuilds indexes dropped by [`Store::suspend_indexes`] (a no-op when none is missing).
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`].
+    pub fn restore_indexes(&mut self) -> Result<(), StoreError> {
+        schema::ensure(&self.conn, &self.path)
     }
 
     /// Runs SQLite's integrity check; `Ok(())` when the file is sound.

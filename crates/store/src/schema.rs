@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS blocks (
     ingested_at INTEGER NOT NULL,
     PRIMARY KEY (chain, height)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS blocks_hash ON blocks (hash);
 
 CREATE TABLE IF NOT EXISTS utxo_outputs (
     chain       TEXT    NOT NULL,
@@ -110,6 +111,25 @@ BEGIN SELECT RAISE(ABORT, 'ingest_log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS ingest_log_append_only_delete BEFORE DELETE ON ingest_log
 BEGIN SELECT RAISE(ABORT, 'ingest_log is append-only'); END;
 "#;
+
+/// Secondary indexes a bulk load drops and rebuilds (SQLite builds an index over existing rows
+/// by sorting them: sort-then-append). The unresolved-input index and the block hash index
+/// stay: ingest itself reads them.
+pub(crate) const BULK_INDEXES: [&str; 8] = [
+    "utxo_outputs_address",
+    "utxo_outputs_height",
+    "utxo_inputs_address",
+    "utxo_inputs_height",
+    "transfers_from",
+    "transfers_to",
+    "transfers_height",
+    "ledger_counterparty",
+];
+
+/// Creates whatever of the schema is missing (tables, and indexes a bulk load dropped).
+pub(crate) fn ensure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.execute_batch(SCHEMA).map_err(|e| StoreError::sqlite(path, e))
+}
 
 pub(crate) fn init(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     let sq = |e| StoreError::sqlite(path, e);

@@ -67,185 +67,110 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on SQLite failure; nothing of the block is stored then.
     pub fn apply_block(&mut self, block: &ChainBlock) -> Result<ApplyOutcome, StoreError> {
+        let mut out = self.apply_blocks(std::slice::from_ref(block))?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Applies several blocks in one transaction (a group commit): all of them are stored, or
+    /// none. Bulk ingest uses it so that each touched index page is written to the log once per
+    /// group rather than once per block; the outcomes are per block, in order.
+    ///
+    /// # Errors
+    /// [`StoreError`] on SQLite failure or a refused block; nothing of the group is stored then.
+    pub fn apply_blocks(&mut self, blocks: &[ChainBlock]) -> Result<Vec<ApplyOutcome>, StoreError> {
+        let path = self.path.clone();
+        let sq = |e| StoreError::sqlite(&path, e);
+        let max_unwind = self.max_unwind;
+        let tx = self.begin()?;
+        let now = Timestamp::now().0;
+        let mut outs = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            outs.push(apply_in(&tx, block, &path, max_unwind, now)?);
+        }
+        tx.commit().map_err(sq)?;
+        Ok(outs)
+    }
+
+    /// Binds this store's `chain` to one network on first use, and refuses input of another
+    /// network afterwards, so that another network's blocks can never look like a
+    /// reorganisation and delete ours. The binding is `meta` row `network.<chain>` (the
+    /// network's name); when `genesis` is given it must also match a stored genesis block.
+    ///
+    /// # Errors
+    /// [`StoreError::WrongNetwork`] naming both networks; nothing is changed then.
+    pub fn bind_network(
+        &mut self,
+        chain: Chain,
+        name: &str,
+        genesis: Option<Hash32>,
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sq = |e| StoreError::sqlite(&path, e);
         let tx = self.begin()?;
-        let mut out = ApplyOutcome::default();
-        let now = Timestamp::now().0;
-
-        if let Some(h) = &block.header {
-            out.unwound = reconcile_header(&tx, h, now).map_err(sq)?;
-        }
-
-        for utx in &block.utxo_txs {
-            let header = block.header.as_ref();
-            let chain = header.map_or(Chain::Bitcoin, |h| h.chain);
-            let height = header.map_or(0, |h| h.height);
-            let hash = header.map_or(Hash32([0; 32]), |h| h.hash);
-            let height = height_i64(chain, hash, height)?;
-            let time = header.and_then(|h| h.time).map(|t| t.0);
-            let mut new_rows = 0u64;
-            {
-                let mut ins_out = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO utxo_outputs
-                         (chain, txid, vout, height, tx_position, time, address, value)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    )
-                    .map_err(sq)?;
-                for o in &utxo_outputs_checked(&utx.outputs, &path)? {
-                    let n = ins_out
-                        .execute(params![
-                            chain.as_str(),
-                            &utx.txid.0[..],
-                            o.0,
-                            height,
-                            utx.position,
-                            time,
-                            o.1,
-                            o.2
-                        ])
-                        .map_err(sq)?;
-                    if n == 0 {
-                        out.already_stored += 1;
-                    }
-                    new_rows += n as u64;
-                }
-            }
-            {
-                let mut lookup = tx
-                    .prepare_cached(
-                        "SELECT address, value FROM utxo_outputs WHERE chain = ?1 AND txid = ?2 AND vout = ?3",
-                    )
-                    .map_err(sq)?;
-                let mut ins_in = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO utxo_inputs
-                         (chain, txid, vin, height, tx_position, time, prev_txid, prev_vout, address, value)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    )
-                    .map_err(sq)?;
-                for (vin, input) in utx.inputs.iter().enumerate() {
-                    let mut address = input.address.as_ref().map(Address::to_string);
-                    let mut value = input.value.and_then(sats);
-                    if address.is_none() {
-                        if let Some(p) = &input.prevout {
-                            let found: Option<(String, i64)> = lookup
-                                .query_row(params![chain.as_str(), &p.txid.0[..], p.vout], |r| {
-                                    Ok((r.get(0)?, r.get(1)?))
-                                })
-                                .optional()
-                                .map_err(sq)?;
-                            if let Some((a, v)) = found {
-                                address = Some(a);
-                                value = Some(v);
-                                out.inputs_resolved_from_store += 1;
-                            }
-                        }
-                    }
-                    let n = ins_in
-                        .execute(params![
-                            chain.as_str(),
-                            &utx.txid.0[..],
-                            vin as i64,
-                            height,
-                            utx.position,
-                            time,
-                            input.prevout.map(|p| p.txid.0.to_vec()),
-                            input.prevout.map(|p| p.vout),
-                            address,
-                            value
-                        ])
-                        .map_err(sq)?;
-                    if n == 0 {
-                        out.already_stored += 1;
-                    } else if input.prevout.is_some() && address.is_none() {
-                        out.inputs_unresolved += 1;
-                    }
-                    new_rows += n as u64;
-                }
-            }
-            if new_rows > 0 {
-                out.new_transactions += 1;
-            }
-        }
-
-        if !block.utxo_txs.is_empty() {
-            // Earlier inputs whose funding outputs arrived only now (blocks ingested out of
-            // order, or a prevouts gap filled later). One indexed probe per transaction, on the
-            // partial index of unresolved inputs, so the cost does not grow with how many
-            // inputs elsewhere are still unresolved. `INDEXED BY` because the planner otherwise
-            // prefers the address index (`address IS NULL`), which scans every unresolved input.
-            let chain = block.header.as_ref().map_or(Chain::Bitcoin, |h| h.chain);
-            let mut backfill = tx
-                .prepare_cached(
-                    "UPDATE utxo_inputs INDEXED BY utxo_inputs_unresolved SET
-                        address = (SELECT o.address FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
-                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout),
-                        value   = (SELECT o.value FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
-                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)
-                     WHERE prev_txid = ?2 AND address IS NULL AND chain = ?1
-                       AND EXISTS (SELECT 1 FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
-                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)",
-                )
-                .map_err(sq)?;
-            for utx in &block.utxo_txs {
-                let n = backfill.execute(params![chain.as_str(), &utx.txid.0[..]]).map_err(sq)?;
-                out.inputs_resolved_from_store += n as u64;
-            }
-        }
-
-        {
-            let mut ins = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO transfers
-                     (chain, txid, idx, height, block_hash, time, tx_position, kind, from_addr, to_addr, asset, amount)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .map_err(sq)?;
-            for t in &block.transfers {
-                let height = height_i64(t.chain, t.txid, t.height)?;
-                let n = ins
-                    .execute(params![
-                        t.chain.as_str(),
-                        &t.txid.0[..],
-                        t.index.to_string(),
-                        height,
-                        t.block_hash.map(|h| h.0.to_vec()),
-                        t.time.map(|x| x.0),
-                        t.tx_position,
-                        t.kind.as_str(),
-                        t.from.to_string(),
-                        t.to.to_string(),
-                        t.asset.as_str(),
-                        &t.amount.to_be_bytes()[..]
-                    ])
-                    .map_err(sq)?;
-                if n == 0 {
-                    out.already_stored += 1;
-                }
-                out.new_transfers += n as u64;
-            }
-        }
-
-        if let Some(h) = &block.header {
-            tx.execute(
-                "INSERT INTO ingest_log (at, action, chain, height, hash, detail) VALUES (?1, 'apply', ?2, ?3, ?4, ?5)",
-                params![
-                    now,
-                    h.chain.as_str(),
-                    height_i64(h.chain, h.hash, h.height)?,
-                    &h.hash.0[..],
-                    format!(
-                        "{} new transactions, {} new transfers, {} already stored",
-                        out.new_transactions, out.new_transfers, out.already_stored
-                    )
-                ],
-            )
+        let key = format!("network.{}", chain.as_str());
+        let bound: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get(0))
+            .optional()
             .map_err(sq)?;
+        if let Some(b) = &bound {
+            if b != name {
+                return Err(StoreError::WrongNetwork {
+                    chain,
+                    bound: b.clone(),
+                    given: name.to_owned(),
+                });
+            }
+        }
+        if let Some(g) = genesis {
+            let stored: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT hash FROM blocks WHERE chain = ?1 AND height = 0",
+                    [chain.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sq)?;
+            if let Some(s) = stored.filter(|s| s[..] != g.0[..]) {
+                return Err(StoreError::WrongNetwork {
+                    chain,
+                    bound: format!(
+                        "{} (genesis block {})",
+                        bound.as_deref().unwrap_or("the stored network"),
+                        hex_of(&s)
+                    ),
+                    given: format!("{name} (genesis block {g})"),
+                });
+            }
+        }
+        if bound.is_none() {
+            tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, name])
+                .map_err(sq)?;
+            tracing::info!(target: "floodgate::store", chain = chain.as_str(), network = name, "data directory bound to network");
         }
         tx.commit().map_err(sq)?;
-        Ok(out)
+        Ok(())
+    }
+
+    /// The network `chain` is bound to, if any.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`] on a read failure.
+    pub fn network(&self, chain: Chain) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [format!("network.{}", chain.as_str())],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| StoreError::sqlite(&self.path, e))
+    }
+
+    /// Sets the deepest unwind a new block may cause (default
+    /// [`DEFAULT_MAX_UNWIND`](crate::DEFAULT_MAX_UNWIND)); deeper ones need an explicit
+    /// [`Store::rollback_to`].
+    pub fn set_max_unwind(&mut self, blocks: u64) {
+        self.max_unwind = blocks;
     }
 
     /// Removes every block above `height` on `chain`, with its transactions and transfers,
@@ -368,6 +293,191 @@ impl Store {
     }
 }
 
+/// Applies one block inside an open transaction.
+fn apply_in(
+    tx: &Transaction<'_>,
+    block: &ChainBlock,
+    path: &std::path::Path,
+    max_unwind: u64,
+    now: i64,
+) -> Result<ApplyOutcome, StoreError> {
+    let sq = |e| StoreError::sqlite(path, e);
+    let mut out = ApplyOutcome::default();
+
+    if let Some(h) = &block.header {
+        out.unwound = reconcile_header(tx, h, now, max_unwind, path)?;
+    }
+
+    for utx in &block.utxo_txs {
+        let header = block.header.as_ref();
+        let chain = header.map_or(Chain::Bitcoin, |h| h.chain);
+        let height = header.map_or(0, |h| h.height);
+        let hash = header.map_or(Hash32([0; 32]), |h| h.hash);
+        let height = height_i64(chain, hash, height)?;
+        let time = header.and_then(|h| h.time).map(|t| t.0);
+        let mut new_rows = 0u64;
+        {
+            let mut ins_out = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO utxo_outputs
+                         (chain, txid, vout, height, tx_position, time, address, value)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(sq)?;
+            for o in &utxo_outputs_checked(&utx.outputs, path)? {
+                let n = ins_out
+                    .execute(params![
+                        chain.as_str(),
+                        &utx.txid.0[..],
+                        o.0,
+                        height,
+                        utx.position,
+                        time,
+                        o.1,
+                        o.2
+                    ])
+                    .map_err(sq)?;
+                if n == 0 {
+                    out.already_stored += 1;
+                }
+                new_rows += n as u64;
+            }
+        }
+        {
+            let mut lookup = tx
+                    .prepare_cached(
+                        "SELECT address, value FROM utxo_outputs WHERE chain = ?1 AND txid = ?2 AND vout = ?3",
+                    )
+                    .map_err(sq)?;
+            let mut ins_in = tx
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO utxo_inputs
+                         (chain, txid, vin, height, tx_position, time, prev_txid, prev_vout, address, value)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    )
+                    .map_err(sq)?;
+            for (vin, input) in utx.inputs.iter().enumerate() {
+                let mut address = input.address.as_ref().map(Address::to_string);
+                let mut value = input.value.and_then(sats);
+                if address.is_none() {
+                    if let Some(p) = &input.prevout {
+                        let found: Option<(String, i64)> = lookup
+                            .query_row(params![chain.as_str(), &p.txid.0[..], p.vout], |r| {
+                                Ok((r.get(0)?, r.get(1)?))
+                            })
+                            .optional()
+                            .map_err(sq)?;
+                        if let Some((a, v)) = found {
+                            address = Some(a);
+                            value = Some(v);
+                            out.inputs_resolved_from_store += 1;
+                        }
+                    }
+                }
+                let n = ins_in
+                    .execute(params![
+                        chain.as_str(),
+                        &utx.txid.0[..],
+                        vin as i64,
+                        height,
+                        utx.position,
+                        time,
+                        input.prevout.map(|p| p.txid.0.to_vec()),
+                        input.prevout.map(|p| p.vout),
+                        address,
+                        value
+                    ])
+                    .map_err(sq)?;
+                if n == 0 {
+                    out.already_stored += 1;
+                } else if input.prevout.is_some() && address.is_none() {
+                    out.inputs_unresolved += 1;
+                }
+                new_rows += n as u64;
+            }
+        }
+        if new_rows > 0 {
+            out.new_transactions += 1;
+        }
+    }
+
+    if !block.utxo_txs.is_empty() {
+        // Earlier inputs whose funding outputs arrived only now (blocks ingested out of
+        // order, or a prevouts gap filled later). One indexed probe per transaction, on the
+        // partial index of unresolved inputs, so the cost does not grow with how many
+        // inputs elsewhere are still unresolved. `INDEXED BY` because the planner otherwise
+        // prefers the address index (`address IS NULL`), which scans every unresolved input.
+        let chain = block.header.as_ref().map_or(Chain::Bitcoin, |h| h.chain);
+        let mut backfill = tx
+                .prepare_cached(
+                    "UPDATE utxo_inputs INDEXED BY utxo_inputs_unresolved SET
+                        address = (SELECT o.address FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout),
+                        value   = (SELECT o.value FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)
+                     WHERE prev_txid = ?2 AND address IS NULL AND chain = ?1
+                       AND EXISTS (SELECT 1 FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)",
+                )
+                .map_err(sq)?;
+        for utx in &block.utxo_txs {
+            let n = backfill.execute(params![chain.as_str(), &utx.txid.0[..]]).map_err(sq)?;
+            out.inputs_resolved_from_store += n as u64;
+        }
+    }
+
+    {
+        let mut ins = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO transfers
+                     (chain, txid, idx, height, block_hash, time, tx_position, kind, from_addr, to_addr, asset, amount)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(sq)?;
+        for t in &block.transfers {
+            let height = height_i64(t.chain, t.txid, t.height)?;
+            let n = ins
+                .execute(params![
+                    t.chain.as_str(),
+                    &t.txid.0[..],
+                    t.index.to_string(),
+                    height,
+                    t.block_hash.map(|h| h.0.to_vec()),
+                    t.time.map(|x| x.0),
+                    t.tx_position,
+                    t.kind.as_str(),
+                    t.from.to_string(),
+                    t.to.to_string(),
+                    t.asset.as_str(),
+                    &t.amount.to_be_bytes()[..]
+                ])
+                .map_err(sq)?;
+            if n == 0 {
+                out.already_stored += 1;
+            }
+            out.new_transfers += n as u64;
+        }
+    }
+
+    if let Some(h) = &block.header {
+        tx.execute(
+                "INSERT INTO ingest_log (at, action, chain, height, hash, detail) VALUES (?1, 'apply', ?2, ?3, ?4, ?5)",
+                params![
+                    now,
+                    h.chain.as_str(),
+                    height_i64(h.chain, h.hash, h.height)?,
+                    &h.hash.0[..],
+                    format!(
+                        "{} new transactions, {} new transfers, {} already stored",
+                        out.new_transactions, out.new_transfers, out.already_stored
+                    )
+                ],
+            )
+            .map_err(sq)?;
+    }
+    Ok(out)
+}
+
 /// The comparable fields of a ledger entry, in the order of the conflict check.
 fn ledger_fields(e: &LedgerEntry) -> [(&'static str, Option<String>); 11] {
     [
@@ -416,23 +526,38 @@ fn utxo_outputs_checked(
 /// - a different block stored at the same height → unwind from that height;
 /// - a parent that differs from the stored block one below → unwind from that block too
 ///   (the stored block below is on a stale branch).
+///
+/// Refused, with nothing changed: a different genesis block (another network, never a
+/// reorganisation), a block whose parent is stored at another height than one below it, and
+/// an unwind of more than `max_unwind` blocks.
 fn reconcile_header(
     tx: &Transaction<'_>,
     h: &floodgate_types::BlockHeader,
     now: i64,
-) -> rusqlite::Result<Option<Unwound>> {
+    max_unwind: u64,
+    path: &std::path::Path,
+) -> Result<Option<Unwound>, StoreError> {
+    let sq = |e| StoreError::sqlite(path, e);
     let chain = h.chain.as_str();
-    let height = h.height as i64;
+    let height = height_i64(h.chain, h.hash, h.height)?;
     let stored_here: Option<Vec<u8>> = tx
         .query_row(
             "SELECT hash FROM blocks WHERE chain = ?1 AND height = ?2",
             params![chain, height],
             |r| r.get(0),
         )
-        .optional()?;
+        .optional()
+        .map_err(sq)?;
     let mut unwind_from: Option<(u64, String)> = None;
     if let Some(s) = &stored_here {
         if s[..] != h.hash.0[..] {
+            if h.height == 0 {
+                return Err(StoreError::WrongNetwork {
+                    chain: h.chain,
+                    bound: format!("the network of genesis block {}", hex_of(s)),
+                    given: format!("a network whose genesis block is {}", h.hash),
+                });
+            }
             unwind_from = Some((
                 h.height,
                 format!(
@@ -444,6 +569,27 @@ fn reconcile_header(
             ));
         }
     }
+    if let Some(parent) = h.parent {
+        let parent_height: Option<i64> = tx
+            .query_row(
+                "SELECT height FROM blocks WHERE chain = ?1 AND hash = ?2",
+                params![chain, &parent.0[..]],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sq)?;
+        if let Some(ph) = parent_height {
+            if ph.checked_add(1) != Some(height) {
+                return Err(StoreError::BadParentLink {
+                    chain: h.chain,
+                    hash: h.hash,
+                    height: h.height,
+                    parent,
+                    parent_height: ph as u64,
+                });
+            }
+        }
+    }
     if let (Some(parent), Some(below)) = (h.parent, h.height.checked_sub(1)) {
         let stored_below: Option<Vec<u8>> = tx
             .query_row(
@@ -451,7 +597,8 @@ fn reconcile_header(
                 params![chain, below as i64],
                 |r| r.get(0),
             )
-            .optional()?;
+            .optional()
+            .map_err(sq)?;
         if let Some(s) = stored_below {
             if s[..] != parent.0[..] {
                 unwind_from = Some((
@@ -468,10 +615,28 @@ fn reconcile_header(
             }
         }
     }
+    if let Some((from, _)) = &unwind_from {
+        let tip: Option<i64> = tx
+            .query_row("SELECT MAX(height) FROM blocks WHERE chain = ?1", [chain], |r| r.get(0))
+            .map_err(sq)?;
+        let tip = tip.map_or(*from, |t| t as u64);
+        let blocks = tip.saturating_sub(*from).saturating_add(1);
+        if blocks > max_unwind {
+            return Err(StoreError::UnwindTooDeep {
+                chain: h.chain,
+                hash: h.hash,
+                height: h.height,
+                from: *from,
+                tip,
+                blocks,
+                max: max_unwind,
+            });
+        }
+    }
     let unwound = match unwind_from {
         Some((from, reason)) => {
             tracing::warn!(target: "floodgate::store", chain, from, %reason, "unwinding stale blocks");
-            Some(unwind(tx, h.chain, from, &reason, now)?)
+            Some(unwind(tx, h.chain, from, &reason, now).map_err(sq)?)
         }
         None => None,
     };
@@ -479,13 +644,15 @@ fn reconcile_header(
         tx.execute(
             "INSERT OR REPLACE INTO blocks (chain, height, hash, parent, time, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![chain, height, &h.hash.0[..], h.parent.map(|p| p.0.to_vec()), h.time.map(|t| t.0), now],
-        )?;
+        )
+        .map_err(sq)?;
     } else if h.parent.is_some() || h.time.is_some() {
         // The same block seen again from a richer source (a full block after its logs).
         tx.execute(
             "UPDATE blocks SET parent = COALESCE(parent, ?3), time = COALESCE(time, ?4) WHERE chain = ?1 AND height = ?2",
             params![chain, height, h.parent.map(|p| p.0.to_vec()), h.time.map(|t| t.0)],
-        )?;
+        )
+        .map_err(sq)?;
     }
     Ok(unwound)
 }

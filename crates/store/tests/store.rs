@@ -220,3 +220,61 @@ fn reopening_keeps_everything() {
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(s.stats().unwrap().chains[0].blocks, 1);
 }
+
+/// Everything a user can read back, as text.
+fn snapshot(s: &Store) -> String {
+    format!("{:?}\n{:?}", s.transfers(&TransferFilter::default()).unwrap(), s.stats().unwrap())
+}
+
+/// Issue 9 item 3: no unwind deeper than the limit without an explicit rollback, a different
+/// genesis is another network (never a reorganisation), and a parent stored at another height
+/// is refused; each refusal leaves the store unchanged.
+#[test]
+fn issue_9_deep_unwinds_other_genesis_and_bad_parent_links_are_refused() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    for height in 0..120u8 {
+        s.apply_block(&block(u64::from(height), height + 1, height, A, None)).unwrap();
+    }
+    let before = snapshot(&s);
+
+    // A competing block at height 5 would remove heights 5..=119: 115 blocks.
+    let deep = block(5, 200, 5, B, None);
+    let e = s.apply_block(&deep).unwrap_err();
+    assert!(matches!(e, StoreError::UnwindTooDeep { blocks: 115, max: 100, from: 5, .. }), "{e}");
+    assert!(e.to_string().contains("--rollback-to 4"), "{e}");
+    assert_eq!(snapshot(&s), before);
+
+    let genesis = block(0, 250, 0, B, None);
+    let e = s.apply_block(&genesis).unwrap_err();
+    assert!(matches!(e, StoreError::WrongNetwork { .. }), "{e}");
+    assert_eq!(snapshot(&s), before);
+
+    // Height 50 claiming the block stored at height 9 as its parent.
+    let e = s.apply_block(&block(50, 201, 10, B, None)).unwrap_err();
+    assert!(matches!(e, StoreError::BadParentLink { parent_height: 9, .. }), "{e}");
+    assert_eq!(snapshot(&s), before);
+
+    // A shallow reorganisation still happens on its own; a deep one once the limit allows it.
+    let out = s.apply_block(&block(119, 202, 119, B, None)).unwrap();
+    assert_eq!(out.unwound.map(|u| u.blocks), Some(1));
+    s.set_max_unwind(200);
+    let out = s.apply_block(&deep).unwrap();
+    assert_eq!(out.unwound.map(|u| u.blocks), Some(115));
+}
+
+/// Issue 9 item 3: a data directory is bound to the network of its first input.
+#[test]
+fn issue_9_a_store_is_bound_to_one_network_per_chain() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.bind_network(Chain::Bitcoin, "mainnet", None).unwrap();
+    s.bind_network(Chain::Bitcoin, "mainnet", None).unwrap();
+    s.bind_network(Chain::Ethereum, "chain id 1", None).unwrap();
+    let e = s.bind_network(Chain::Bitcoin, "floodgate-gen", None).unwrap_err().to_string();
+    assert!(e.contains("mainnet") && e.contains("floodgate-gen"), "{e}");
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.network(Chain::Bitcoin).unwrap().as_deref(), Some("mainnet"));
+    assert_eq!(s.network(Chain::Tron).unwrap(), None);
+}

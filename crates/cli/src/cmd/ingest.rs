@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 use clap::ValueEnum;
 use floodgate_ingest::bitcoin::{BitcoinOptions, PrevoutMap};
-use floodgate_ingest::{ethereum, ledger, tron, BlockSink, FileSummary, SinkError};
+use floodgate_ingest::{ethereum, ledger, tron, BlockSink, FileSummary, NetworkId, SinkError};
 use floodgate_store::{ApplyOutcome, Store};
 use floodgate_types::{BtcNetwork, Chain, ChainBlock};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -71,6 +71,15 @@ pub(crate) struct Args {
     /// Undo every stored block above HEIGHT before ingesting (a chain reorganisation)
     #[arg(long, value_name = "HEIGHT")]
     rollback_to: Option<u64>,
+    /// Deepest reorganisation a new block may unwind; deeper ones are refused and need
+    /// --rollback-to [default: 100, or max_unwind in the config file]
+    #[arg(long, value_name = "BLOCKS", env = "FLOODGATE_MAX_UNWIND")]
+    max_unwind: Option<u64>,
+    /// Drop the store's address and height indexes during the load and rebuild them at the
+    /// end (sorted): faster for large loads, slower queries meanwhile. On by itself when the
+    /// input is 64 MiB or more
+    #[arg(long)]
+    bulk: bool,
     /// Summary format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -153,23 +162,63 @@ pub(crate) fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Feeds each block to the store, counting and moving the progress bar.
+/// A group of blocks is committed once it holds this many transactions and transfers…
+const GROUP_RECORDS: usize = 50_000;
+/// …or once it is this old, so a long run shows steady progress and a crash loses little work
+/// (which the rerun redoes: the store is idempotent).
+const GROUP_AGE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Feeds blocks to the store in groups, one transaction per group (ADR 0002), counting and
+/// moving the progress bar as each group is committed.
 struct StoreSink<'a> {
     store: &'a mut Store,
     totals: &'a mut Totals,
     progress: &'a ProgressBar,
     base: u64,
     delay: Option<std::time::Duration>,
+    group: Vec<ChainBlock>,
+    records: usize,
+    started: Instant,
+    bytes_done: u64,
+}
+
+impl StoreSink<'_> {
+    /// Commits the blocks held so far.
+    fn flush(&mut self) -> Result<(), SinkError> {
+        if self.group.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self.store.apply_blocks(&self.group)?;
+        for o in &outcomes {
+            self.totals.add(o);
+        }
+        self.group.clear();
+        self.records = 0;
+        self.progress.set_position(self.base + self.bytes_done);
+        Ok(())
+    }
 }
 
 impl BlockSink for StoreSink<'_> {
     fn block(&mut self, block: ChainBlock, bytes_done: u64) -> Result<(), SinkError> {
-        let outcome = self.store.apply_block(&block)?;
-        self.totals.add(&outcome);
-        self.progress.set_position(self.base + bytes_done);
+        if self.group.is_empty() {
+            self.started = Instant::now();
+        }
+        self.records += block.utxo_txs.len() + block.transfers.len() + 1;
+        self.group.push(block);
+        self.bytes_done = bytes_done;
+        if self.records >= GROUP_RECORDS || self.started.elapsed() >= GROUP_AGE {
+            self.flush()?;
+        }
         if let Some(d) = self.delay {
             std::thread::sleep(d);
         }
+        Ok(())
+    }
+
+    fn network(&mut self, id: &NetworkId) -> Result<(), SinkError> {
+        self.flush()?;
+        self.store.bind_network(id.chain, &id.name, id.genesis)?;
         Ok(())
     }
 }
@@ -177,6 +226,7 @@ impl BlockSink for StoreSink<'_> {
 pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let started = Instant::now();
     let mut store = Store::open(&ctx.data_dir)?;
+    store.set_max_unwind(args.max_unwind.unwrap_or(ctx.max_unwind));
     let mut totals = Totals::default();
     if let Some(h) = args.rollback_to {
         let chain =
@@ -189,6 +239,37 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let files = expand(&args.paths)?;
     let total_bytes: u64 =
         files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
+    let bulk = args.source != Source::Ledger && (args.bulk || total_bytes >= BULK_BYTES);
+    if bulk {
+        tracing::info!(target: "floodgate::cli::ingest", total_bytes, "bulk load: indexes rebuilt at the end");
+        store.suspend_indexes()?;
+    }
+    let result = ingest_files(&args, ctx, &mut store, &mut totals, &files, total_bytes, quiet);
+    if bulk {
+        // Also after a failure: the blocks stored so far must be findable by address.
+        store.restore_indexes()?;
+    }
+    result?;
+    if args.source == Source::Bitcoin {
+        totals.inputs_unresolved = store.unresolved_inputs(Chain::Bitcoin)?;
+    }
+    totals.seconds = started.elapsed().as_secs_f64();
+    report(&totals, args.format, &ctx.data_dir)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Input size from which `ingest` loads in bulk without being asked (`--bulk`).
+const BULK_BYTES: u64 = 64 << 20;
+
+fn ingest_files(
+    args: &Args,
+    ctx: &Context,
+    store: &mut Store,
+    totals: &mut Totals,
+    files: &[PathBuf],
+    total_bytes: u64,
+    quiet: bool,
+) -> Result<()> {
     let progress = if quiet || files.is_empty() {
         ProgressBar::hidden()
     } else {
@@ -228,11 +309,13 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
 
     // Ethereum blocks, receipts and traces are read as one input, so that a receipt with
     // status 0 or a reverted root call removes the value its block claims the transaction moved.
-    let groups: Vec<Vec<PathBuf>> = if args.source == Source::Ethereum && !files.is_empty() {
-        vec![files.clone()]
-    } else {
-        files.iter().map(|f| vec![f.clone()]).collect()
-    };
+    // Tron's GraphSense logs carry no time: they are read with the transactions beside them.
+    let groups: Vec<Vec<PathBuf>> =
+        if matches!(args.source, Source::Ethereum | Source::Tron) && !files.is_empty() {
+            vec![files.to_vec()]
+        } else {
+            files.iter().map(|f| vec![f.clone()]).collect()
+        };
     for group in &groups {
         let file = &group[0];
         progress.set_message(
@@ -256,19 +339,29 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
             }
             chain_source => {
                 let mut sink = StoreSink {
-                    store: &mut store,
-                    totals: &mut totals,
+                    store: &mut *store,
+                    totals: &mut *totals,
                     progress: &progress,
                     base,
                     delay,
+                    group: Vec::new(),
+                    records: 0,
+                    started: Instant::now(),
+                    bytes_done: 0,
                 };
-                match chain_source {
+                let read = match chain_source {
                     Source::Bitcoin => {
-                        floodgate_ingest::bitcoin::read_path(file, &btc_opts, &mut sink)?
+                        floodgate_ingest::bitcoin::read_path(file, &btc_opts, &mut sink)
                     }
-                    Source::Ethereum => ethereum::read_paths(group, &ctx.assets, &mut sink)?,
-                    _ => tron::read_path(file, &ctx.assets, &mut sink)?,
-                }
+                    Source::Ethereum => ethereum::read_paths(group, &ctx.assets, &mut sink),
+                    _ => tron::read_paths(group, &ctx.assets, &mut sink),
+                };
+                // The blocks before a bad one are good: they are stored, as they were when
+                // each block was its own transaction.
+                let flushed = sink.flush();
+                let summary = read?;
+                flushed.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                summary
             }
         };
         tracing::info!(target: "floodgate::cli::ingest", file = %file.display(), format = summary.format, blocks = summary.blocks, "file done");
@@ -286,12 +379,7 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         });
     }
     progress.finish_and_clear();
-    if args.source == Source::Bitcoin {
-        totals.inputs_unresolved = store.unresolved_inputs(Chain::Bitcoin)?;
-    }
-    totals.seconds = started.elapsed().as_secs_f64();
-    report(&totals, args.format, &ctx.data_dir)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 impl Args {
@@ -305,6 +393,8 @@ impl Args {
             network: Network::Mainnet,
             ledger: None,
             rollback_to: None,
+            max_unwind: None,
+            bulk: false,
             format: Format::Table,
         }
     }

@@ -17,6 +17,7 @@ pub(crate) fn floodgate(data: &Path) -> Command {
         "FLOODGATE_ASSETS",
         "FLOODGATE_UNIHAN",
         "FLOODGATE_TEST_BLOCK_DELAY_MS",
+        "FLOODGATE_MAX_UNWIND",
     ] {
         c.env_remove(var);
     }

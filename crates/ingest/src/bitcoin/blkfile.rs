@@ -13,31 +13,22 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use bitcoin::hashes::Hash as _;
-use floodgate_types::{BtcNetwork, Hash32};
+use floodgate_types::{Chain, Hash32};
 
 use super::fxhash::FxBuild;
 use super::normalize::Normalizer;
 use super::raw::{decode_block, MAX_BLOCK_BYTES};
-use crate::{BlockSink, FileSummary, IngestError, Location};
+use super::verify::{verify_block, BtcParams};
+use crate::{BlockSink, FileSummary, IngestError, Location, NetworkId};
 
 /// Raw bytes of out-of-order blocks held back waiting for their parent. Core downloads at
 /// most 1,024 blocks ahead, and the blocks that need a parent (pre-BIP34, before 2013) are
 /// small, so real files stay far below this; a file that exceeds it is not a chain.
 const MAX_PENDING_BYTES: usize = 64 << 20;
 
-/// The network magics (`pchMessageStart`) Core writes before each block.
-const MAGICS: [([u8; 4], &str, BtcNetwork); 5] = [
-    ([0xf9, 0xbe, 0xb4, 0xd9], "mainnet", BtcNetwork::Mainnet),
-    ([0x0b, 0x11, 0x09, 0x07], "testnet3", BtcNetwork::Testnet),
-    ([0x1c, 0x16, 0x3f, 0x28], "testnet4", BtcNetwork::Testnet),
-    ([0x0a, 0x03, 0xcf, 0x40], "signet", BtcNetwork::Testnet),
-    ([0xfa, 0xbf, 0xb5, 0xda], "regtest", BtcNetwork::Regtest),
-];
-
-/// The network name and address network of a frame magic, if it is one.
-pub(crate) fn magic_network(bytes: &[u8]) -> Option<(&'static str, BtcNetwork)> {
-    let head = bytes.get(..4)?;
-    MAGICS.iter().find(|(m, _, _)| m == head).map(|(_, name, net)| (*name, *net))
+/// The network and its name for a frame magic, if it is one.
+pub(crate) fn magic_network(bytes: &[u8]) -> Option<(&'static str, BtcParams)> {
+    BtcParams::from_magic(bytes).map(|p| (p.name, p))
 }
 
 /// Undoes Core's block-file obfuscation: byte `i` of the file is XORed with `key[i % 8]`.
@@ -108,9 +99,10 @@ pub(crate) fn read_blk<R: Read>(
         let magic: [u8; 4] = [header[0], header[1], header[2], header[3]];
         match file_magic {
             None => match magic_network(&magic) {
-                Some((name, network)) => {
+                Some((name, params)) => {
                     file_magic = Some((magic, name));
-                    norm.set_network(network);
+                    norm.set_params(params);
+                    announce(path, &params, frame_at, sink)?;
                 }
                 None => return Err(bad_magic(path, frame_at, &magic, None)),
             },
@@ -206,6 +198,8 @@ fn emit(
     sink: &mut dyn BlockSink,
     summary: &mut FileSummary,
 ) -> Result<(), IngestError> {
+    verify_block(block, norm.params())
+        .map_err(|reason| IngestError::invalid(path, Location::Offset(frame_at), reason))?;
     let normalized = norm
         .block(block, None)
         .map_err(|reason| IngestError::invalid(path, Location::Offset(frame_at), reason))?;
@@ -215,6 +209,22 @@ fn emit(
     sink.block(normalized, bytes_done).map_err(|source| IngestError::Sink {
         path: path.to_owned(),
         at: Location::Offset(frame_at),
+        source,
+    })
+}
+
+/// Tells the sink which network the input belongs to, before its first block.
+pub(crate) fn announce(
+    path: &Path,
+    params: &BtcParams,
+    at: u64,
+    sink: &mut dyn BlockSink,
+) -> Result<(), IngestError> {
+    let id =
+        NetworkId { chain: Chain::Bitcoin, name: params.name.to_owned(), genesis: params.genesis };
+    sink.network(&id).map_err(|source| IngestError::Sink {
+        path: path.to_owned(),
+        at: Location::Offset(at),
         source,
     })
 }

@@ -19,6 +19,14 @@
 //! spent) and then from [`BitcoinOptions::prevouts`]; the rest stay `None` for the store to
 //! resolve from outputs it holds.
 //!
+//! **Verification.** Every raw block (binary, hex, `blk*.dat` frame, `getblock <hash> 0`) must
+//! carry a proof of work that meets its own `nBits`, an `nBits` no easier than its network's
+//! limit ([`BtcParams`]), a merkle root and (segwit) a witness commitment that match its
+//! transactions; otherwise it is refused naming the block hash and the check, before the sink
+//! sees it. The network is the `blk*.dat` magic or, for raw blocks, [`BitcoinOptions::network`];
+//! the sink is told it ([`crate::BlockSink::network`]) before the first block. `getblock` verbosity-2
+//! JSON objects are taken as the node states them (their header is not re-hashed).
+//!
 //! **Heights**, most certain first: the parent block earlier in the same file; the `height`
 //! of getblock JSON; the BIP34 height in the coinbase (block version ≥ 2); zero for a block
 //! with a null parent (genesis); [`BitcoinOptions::height_hint`] for the first block of a file.
@@ -44,6 +52,7 @@ mod normalize;
 mod prevouts;
 mod raw;
 mod rpc_json;
+mod verify;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -52,6 +61,7 @@ use floodgate_types::{BtcNetwork, ChainBlock};
 
 use self::normalize::Normalizer;
 pub use self::prevouts::PrevoutMap;
+pub use self::verify::{BtcParams, FLOODGATE_GEN, MAINNET, NETWORKS};
 use crate::{BlockSink, FileSummary, IngestError, Location};
 
 /// How to read Bitcoin data.
@@ -270,6 +280,9 @@ fn single(
 ) -> Result<(), IngestError> {
     let block = raw::decode_block(bytes)
         .map_err(|f| IngestError::invalid(path, Location::Offset(f.offset), f.reason))?;
+    blkfile::announce(path, norm.params(), 0, sink)?;
+    verify::verify_block(&block, norm.params())
+        .map_err(|reason| IngestError::invalid(path, Location::Offset(0), reason))?;
     let normalized: ChainBlock =
         norm.block(&block, None).map_err(|r| IngestError::invalid(path, Location::Offset(0), r))?;
     summary.blocks = 1;

@@ -10,6 +10,7 @@ use floodgate_types::{
 };
 
 use super::fxhash::FxBuild;
+use super::verify::BtcParams;
 use super::PrevoutMap;
 use floodgate_types::address::ScriptKind;
 
@@ -22,6 +23,7 @@ const MAX_UNSPENT: usize = 2_000_000;
 /// Per-file state: which outputs are still unspent, and which block hashes have which height.
 pub(crate) struct Normalizer<'o> {
     network: BtcNetwork,
+    params: BtcParams,
     prevouts: Option<&'o PrevoutMap>,
     height_hint: Option<u64>,
     unspent: HashMap<OutPoint, (BtcAddress, u64), FxBuild>,
@@ -36,6 +38,7 @@ impl<'o> Normalizer<'o> {
     ) -> Self {
         Normalizer {
             network,
+            params: BtcParams::for_addresses(network),
             prevouts,
             height_hint,
             unspent: HashMap::default(),
@@ -49,8 +52,14 @@ impl<'o> Normalizer<'o> {
     }
 
     /// Overrides the network (a `blk*.dat` magic says which network the file belongs to).
-    pub(crate) fn set_network(&mut self, network: BtcNetwork) {
-        self.network = network;
+    pub(crate) fn set_params(&mut self, params: BtcParams) {
+        self.network = params.addresses;
+        self.params = params;
+    }
+
+    /// The network blocks are checked against.
+    pub(crate) fn params(&self) -> &BtcParams {
+        &self.params
     }
 
     /// Decides a block's height, in order of certainty: the parent seen earlier in this file;

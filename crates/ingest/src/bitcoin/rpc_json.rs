@@ -22,6 +22,7 @@ pub(crate) fn read_json<R: Read>(
     sink: &mut dyn BlockSink,
     summary: &mut FileSummary,
 ) -> Result<(), IngestError> {
+    super::blkfile::announce(path, norm.params(), 0, sink)?;
     let mut stream = serde_json::Deserializer::from_reader(r).into_iter::<Value>();
     let mut index = 0usize;
     let mut multi = false;
@@ -144,6 +145,8 @@ fn from_hex(
             format!("at byte {} of the block: {}", f.offset, f.reason),
         )
     })?;
+    super::verify::verify_block(&block, norm.params())
+        .map_err(|reason| IngestError::invalid(path, field(), reason))?;
     norm.block(&block, None).map_err(|reason| IngestError::invalid(path, field(), reason))
 }
 

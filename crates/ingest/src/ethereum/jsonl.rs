@@ -200,6 +200,7 @@ fn block(f: &Fields<'_>, r: &Row, asm: &mut Assembly) -> Result<(), IngestError>
     };
     let parent = f.opt_hash("parent_hash", &r.parent_hash)?;
     let time = f.opt_time("timestamp", &r.timestamp)?;
+    tron_block_id(f, h, hash, if r.hash.is_some() { "hash" } else { "block_hash" })?;
     asm.block(h).header(hash, parent, time);
     Ok(())
 }
@@ -208,8 +209,34 @@ fn common(f: &Fields<'_>, r: &Row, asm: &mut Assembly) -> Result<u64, IngestErro
     let h = height(f, r)?;
     let hash = f.opt_hash("block_hash", &r.block_hash)?;
     let time = f.opt_time("block_timestamp", &r.block_timestamp)?;
+    tron_block_id(f, h, hash, "block_hash")?;
     asm.block(h).header(hash, None, time);
     Ok(h)
+}
+
+/// A Tron block id begins with the block's height as 8 big-endian bytes (java-tron
+/// `BlockCapsule.BlockId`); an Ethereum block hash does not. This is what tells Ethereum data
+/// given to `ingest tron` apart: both use 20-byte hex accounts in GraphSense's tables.
+fn tron_block_id(
+    f: &Fields<'_>,
+    height: u64,
+    hash: Option<floodgate_types::Hash32>,
+    field: &str,
+) -> Result<(), IngestError> {
+    let Some(hash) = hash.filter(|_| f.chain == Chain::Tron) else { return Ok(()) };
+    let mut lead = [0u8; 8];
+    lead.copy_from_slice(&hash.0[..8]);
+    if u64::from_be_bytes(lead) != height {
+        return Err(f.err(
+            field,
+            format!(
+                "block hash {hash} of block {height} does not begin with the height ({height:016x}) \
+                 as every Tron block id does: this is not Tron data (Ethereum? use `floodgate \
+                 ingest ethereum`)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn transaction(f: &Fields<'_>, r: &Row, asm: &mut Assembly) -> Result<(), IngestError> {
