@@ -312,7 +312,10 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                     for d in held.iter() {
                         render(d, fmt, &mut s);
                     }
-                    output::write_text(&s)?;
+                    match fmt {
+                        Fmt::Jsonl => output::write_json_text(&s)?,
+                        Fmt::Table => output::write_text(&s)?,
+                    }
                 }
                 Sink::File(f) => f.append(held, |d, s| render(d, fmt, s))?,
             }
