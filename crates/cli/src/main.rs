@@ -8,12 +8,13 @@ mod output;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = cmd::Cli::parse();
+    let matches = cmd::Cli::command().get_matches();
+    let cli = cmd::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_tracing(cli.global.verbose, cli.global.quiet);
-    match cmd::run(cli) {
+    match cmd::run(cli, cmd::access(&matches)) {
         Ok(code) => code,
         Err(err) => {
             // A closed pipe (`floodgate transfers | head`) is not an error for the user: the
