@@ -74,3 +74,105 @@ fn read_file_config(path: &Path) -> Result<FileConfig> {
         .with_context(|| format!("reading config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
 }
+
+/// How a command uses the data directory (docs/config.md, "Data directory lock").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The command does not touch the data directory.
+    None,
+    /// Reads only: any number of readers at once, but not beside a writer.
+    Shared,
+    /// Writes: alone.
+    Exclusive,
+}
+
+/// The lock file inside the data directory.
+pub(crate) const LOCK_FILE: &str = "floodgate.lock";
+
+/// A held lock on the data directory; released when dropped (or when the process ends, even
+/// by `kill -9`: the operating system drops the lock with the file descriptor).
+#[derive(Debug)]
+pub(crate) struct DirLock {
+    _file: Option<std::fs::File>,
+}
+
+/// Takes the data directory lock for `access` without waiting. The holder's PID and command
+/// line are written into the lock file, so a refused command can say who holds it.
+///
+/// # Errors
+/// When another process holds the lock in a conflicting mode: "data directory DIR is in use
+/// by process PID (COMMAND)"; or when the lock file cannot be opened.
+pub(crate) fn lock_data_dir(data_dir: &Path, access: Access) -> Result<DirLock> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    let path = data_dir.join(LOCK_FILE);
+    match access {
+        Access::None => return Ok(DirLock { _file: None }),
+        // A reader of a data directory that does not exist yet has nothing to protect, and
+        // must not create the directory.
+        Access::Shared if !data_dir.is_dir() => return Ok(DirLock { _file: None }),
+        _ => {}
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening lock file {}", path.display()))?;
+    let got = match access {
+        Access::Exclusive => file.try_lock(),
+        _ => file.try_lock_shared(),
+    };
+    match got {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            // The holder wrote its PID and command; a torn read only makes the message vaguer.
+            let _ = file.read_to_string(&mut holder);
+            let field = |key: &str| {
+                holder.lines().find_map(|l| l.strip_prefix(key)).map(str::trim).unwrap_or("?")
+            };
+            let who = if alive(field("pid ")) == Some(false) {
+                // The recorded reader has ended; other readers still hold the directory.
+                "another floodgate process (a reader)".to_owned()
+            } else {
+                format!("process {} ({})", field("pid "), field("command "))
+            };
+            anyhow::bail!(
+                "data directory {} is in use by {who}; wait for it to finish, or use another \
+                 --data-dir (lock file {})",
+                data_dir.display(),
+                path.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()));
+        }
+    }
+    if access == Access::Shared {
+        // Readers share the lock: the first one is named until it ends, then the next.
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let pid = holder.lines().find_map(|l| l.strip_prefix("pid ")).unwrap_or("");
+        if alive(pid.trim()) == Some(true) {
+            return Ok(DirLock { _file: Some(file) });
+        }
+    }
+    let command: Vec<String> = std::env::args().collect();
+    let text = format!("pid {}\ncommand {}\n", std::process::id(), command.join(" "));
+    // Best effort: the lock itself is what protects the directory.
+    let _ =
+        file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(text.as_bytes()));
+    Ok(DirLock { _file: Some(file) })
+}
+
+/// Whether process `pid` is running, where the system tells (`/proc`); `None` elsewhere.
+fn alive(pid: &str) -> Option<bool> {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return None;
+    }
+    Some(pid.parse::<u32>().is_ok() && proc.join(pid).exists())
+}

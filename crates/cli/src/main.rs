@@ -8,22 +8,26 @@ mod output;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = cmd::Cli::parse();
+    let matches = cmd::Cli::command().get_matches();
+    let cli = cmd::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_tracing(cli.global.verbose, cli.global.quiet);
-    match cmd::run(cli) {
+    match cmd::run(cli, cmd::access(&matches)) {
         Ok(code) => code,
         Err(err) => {
-            // A closed pipe (`floodgate transfers | head`) is not an error for the user.
+            // A closed pipe (`floodgate transfers | head`) is not an error for the user: the
+            // output writer reports every write failure as an io::Error (output.rs).
             if err.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
                     .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
             }) {
                 return ExitCode::SUCCESS;
             }
-            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            // The message may quote hostile input (a list entry, a ledger field).
+            let msg = format!("error: {err:#}");
+            let _ = writeln!(std::io::stderr(), "{}", output::escape_text(&msg));
             ExitCode::from(cmd::EXIT_ERROR)
         }
     }

@@ -134,9 +134,190 @@ pub fn parse_event(
     Ok(MonitorEvent { entry, extras })
 }
 
+/// Size limits on monitor input, so one hostile line cannot exhaust memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    /// Longest accepted line in bytes; a longer one is rejected and skipped without being
+    /// held in memory.
+    pub max_line_bytes: usize,
+    /// Longest accepted JSON string (a key or a value) in bytes, as written in the line.
+    pub max_field_bytes: usize,
+}
+
+impl Default for InputLimits {
+    /// 1 MiB per line, 64 KiB per field: a ledger entry is a few hundred bytes.
+    fn default() -> Self {
+        InputLimits { max_line_bytes: 1 << 20, max_field_bytes: 64 << 10 }
+    }
+}
+
+/// One line read by [`LineReader`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputLine {
+    /// A line within the limits, valid UTF-8, without its line ending.
+    Text(u64, String),
+    /// A line that is rejected before parsing (too long, a field too long, invalid UTF-8).
+    Rejected(Reject),
+}
+
+/// Reads monitor input line by line within [`InputLimits`]: a line that is too long, holds a
+/// field that is too long or is not UTF-8 becomes a [`Reject`] naming the file and line, and
+/// reading goes on with the next line.
+#[derive(Debug)]
+pub struct LineReader<R> {
+    reader: R,
+    path: std::path::PathBuf,
+    limits: InputLimits,
+    line: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: std::io::BufRead> LineReader<R> {
+    /// A reader of `reader`, whose lines are reported as lines of `path`.
+    pub fn new(reader: R, path: &Path, limits: InputLimits) -> Self {
+        LineReader { reader, path: path.to_owned(), limits, line: 0, buf: Vec::new() }
+    }
+
+    /// The next line, or `None` at the end of the input.
+    ///
+    /// # Errors
+    /// The reader's I/O error.
+    pub fn next_line(&mut self) -> std::io::Result<Option<InputLine>> {
+        self.buf.clear();
+        let mut too_long = false;
+        let mut any = false;
+        loop {
+            let chunk = self.reader.fill_buf()?;
+            if chunk.is_empty() {
+                break;
+            }
+            any = true;
+            let (take, done) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (chunk.len(), false),
+            };
+            if !too_long && self.buf.len() + take > self.limits.max_line_bytes.saturating_add(2) {
+                // Keep nothing more of this line: count it and skip to its end.
+                too_long = true;
+                self.buf.clear();
+            }
+            if !too_long {
+                self.buf.extend_from_slice(&chunk[..take]);
+            }
+            self.reader.consume(take);
+            if done {
+                break;
+            }
+        }
+        if !any {
+            return Ok(None);
+        }
+        self.line += 1;
+        let (n, path) = (self.line, self.path.display());
+        let reject = |reason: String| Ok(Some(InputLine::Rejected(Reject { line: n, reason })));
+        while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
+            self.buf.pop();
+        }
+        if too_long || self.buf.len() > self.limits.max_line_bytes {
+            return reject(format!(
+                "{path}: line {n}: longer than the limit of {} bytes (--max-line-bytes)",
+                self.limits.max_line_bytes
+            ));
+        }
+        let text = match std::str::from_utf8(&self.buf) {
+            Ok(t) => t,
+            Err(e) => {
+                return reject(format!(
+                    "{path}: line {n}: not UTF-8 at byte {} of the line",
+                    e.valid_up_to() + 1
+                ))
+            }
+        };
+        if let Some((field, len)) = long_string(text, self.limits.max_field_bytes) {
+            return reject(format!(
+                "{path}: line {n}, field '{field}': {len} bytes, more than the limit of {} bytes \
+                 (--max-field-bytes)",
+                self.limits.max_field_bytes
+            ));
+        }
+        Ok(Some(InputLine::Text(n, text.to_owned())))
+    }
+}
+
+/// The first JSON string in `text` longer than `max` bytes: the key it belongs to (the key
+/// itself when the key is too long, shortened) and its length. A scan of the raw text, so a
+/// huge field is found without building it.
+fn long_string(text: &str, max: usize) -> Option<(String, usize)> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut key = String::new();
+    while i < b.len() {
+        if b[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut j = start;
+        while j < b.len() && b[j] != b'"' {
+            j += if b[j] == b'\\' { 2 } else { 1 };
+        }
+        let end = j.min(b.len());
+        let is_key = b[end.saturating_add(1).min(b.len())..]
+            .iter()
+            .find(|c| !c.is_ascii_whitespace())
+            .is_some_and(|&c| c == b':');
+        let len = end - start;
+        if len > max {
+            let name = if is_key {
+                let mut k: String = text[start..].chars().take(40).collect();
+                k.push('…');
+                k
+            } else {
+                key
+            };
+            return Some((name, len));
+        }
+        if is_key {
+            key = text[start..end].to_owned();
+        }
+        i = end + 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_all(input: &[u8], limits: InputLimits) -> Vec<InputLine> {
+        let mut r = LineReader::new(input, Path::new("in.jsonl"), limits);
+        let mut out = Vec::new();
+        while let Some(l) = r.next_line().unwrap() {
+            out.push(l);
+        }
+        out
+    }
+
+    #[test]
+    fn bad_bytes_and_long_lines_and_fields_are_rejected_and_reading_goes_on() {
+        let limits = InputLimits { max_line_bytes: 64, max_field_bytes: 8 };
+        let mut input = Vec::new();
+        input.extend_from_slice(b"{\"id\":\"ok1\"}\n");
+        input.extend_from_slice(b"{\"id\":\"caf\xe9\"}\n");
+        input.extend_from_slice(&[b'x'; 200]);
+        input.extend_from_slice(b"\n{\"id\":\"123456789\"}\r\n{\"id\":\"ok2\"}");
+        let lines = read_all(&input, limits);
+        assert_eq!(lines.len(), 5);
+        assert_eq!(lines[0], InputLine::Text(1, "{\"id\":\"ok1\"}".into()));
+        let reason = |l: &InputLine| match l {
+            InputLine::Rejected(r) => format!("{}: {}", r.line, r.reason),
+            InputLine::Text(..) => panic!("accepted {l:?}"),
+        };
+        assert_eq!(reason(&lines[1]), "2: in.jsonl: line 2: not UTF-8 at byte 11 of the line");
+        assert!(reason(&lines[2]).starts_with("3: in.jsonl: line 3: longer than the limit of 64"));
+        assert!(reason(&lines[3]).contains("line 4, field 'id': 9 bytes"), "{}", reason(&lines[3]));
+        assert_eq!(lines[4], InputLine::Text(5, "{\"id\":\"ok2\"}".into()));
+    }
 
     fn p(text: &str) -> Result<MonitorEvent, Reject> {
         parse_event(

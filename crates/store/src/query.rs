@@ -1,7 +1,6 @@
 //! Reading the store back: the transfer listing and statistics.
 
 use floodgate_types::{Address, Amount, Chain, Hash32, Timestamp};
-use rusqlite::params_from_iter;
 use serde::Serialize;
 
 use crate::write::amount_from_blob;
@@ -92,50 +91,148 @@ fn chain_sort_key(c: &str) -> u8 {
     }
 }
 
+/// A row with its sort key: chain order, height (time for ledger rows), position in the
+/// block, transaction id, index order.
+type Keyed = (u8, i64, i64, String, i64, TransferRow);
+
+fn sort_keyed(rows: &mut [Keyed]) {
+    rows.sort_by(|a, b| (a.0, a.1, a.2, &a.3, a.4).cmp(&(b.0, b.1, b.2, &b.3, b.4)));
+}
+
 impl Store {
     /// Lists transfers matching `filter`, ordered by chain, height, transaction position and
-    /// index.
+    /// index (ledger entries last, by time and id). Collects [`Store::for_each_transfer`].
     ///
     /// # Errors
     /// [`StoreError`] on SQLite failure or unreadable stored values.
     pub fn transfers(&self, filter: &TransferFilter) -> Result<Vec<TransferRow>, StoreError> {
-        let sq = |e| StoreError::sqlite(&self.path, e);
-        let addr = filter.address.as_ref().map(Address::to_string);
-        let mut rows: Vec<(u8, i64, i64, String, i64, TransferRow)> = Vec::new();
-        let want_chain = |c: Chain| !filter.ledger_only && filter.chain.is_none_or(|f| f == c);
+        let mut out = Vec::new();
+        self.for_each_transfer(filter, |r| {
+            out.push(r);
+            Ok::<(), StoreError>(())
+        })?;
+        Ok(out)
+    }
 
-        if want_chain(Chain::Bitcoin) {
+    /// Calls `f` with each transfer matching `filter`, in [`Store::transfers`] order, and
+    /// stops after `filter.limit` rows or at the first error `f` returns.
+    ///
+    /// Without an address the listing streams: chain rows are read one block height at a
+    /// time through the `(chain, height)` indexes and ledger rows through an ordered query,
+    /// so memory is bounded by the largest block and `limit` rows read only the first
+    /// blocks. With an address, its rows are found through the address indexes and sorted
+    /// in memory (memory bounded by that address's rows).
+    ///
+    /// # Errors
+    /// [`StoreError`] on SQLite failure or unreadable stored values, or `f`'s error.
+    pub fn for_each_transfer<E: From<StoreError>>(
+        &self,
+        filter: &TransferFilter,
+        mut f: impl FnMut(TransferRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let left = std::cell::Cell::new(filter.limit.unwrap_or(usize::MAX));
+        if left.get() == 0 {
+            return Ok(());
+        }
+        // Emits one row; false once the limit is reached.
+        let mut emit = |row: TransferRow| -> Result<bool, E> {
+            f(row)?;
+            left.set(left.get() - 1);
+            Ok(left.get() > 0)
+        };
+        let want_chain = |c: Chain| !filter.ledger_only && filter.chain.is_none_or(|f| f == c);
+        let want_ledger = filter.chain.is_none() || filter.ledger_only;
+
+        if let Some(addr) = &filter.address {
+            let addr = addr.to_string();
+            let mut rows = Vec::new();
+            for chain in Chain::ALL.into_iter().filter(|c| want_chain(*c)) {
+                self.chain_rows(chain, Rows::Address(&addr), &mut rows)?;
+            }
+            if want_ledger {
+                self.ledger_rows(Some(&addr), &mut rows)?;
+            }
+            sort_keyed(&mut rows);
+            for r in rows {
+                if !emit(r.5)? {
+                    return Ok(());
+                }
+            }
+            return Ok(());
+        }
+
+        let mut chains: Vec<Chain> = Chain::ALL.into_iter().filter(|c| want_chain(*c)).collect();
+        chains.sort_by_key(|c| chain_sort_key(c.as_str()));
+        let mut rows = Vec::new();
+        for chain in chains {
+            let mut after = i64::MIN;
+            while let Some(height) = self.next_height(chain, after)? {
+                rows.clear();
+                self.chain_rows(chain, Rows::Height(height), &mut rows)?;
+                sort_keyed(&mut rows);
+                for r in rows.drain(..) {
+                    if !emit(r.5)? {
+                        return Ok(());
+                    }
+                }
+                after = height;
+            }
+        }
+        if want_ledger {
+            self.ledger_stream(left.get(), &mut emit)?;
+        }
+        Ok(())
+    }
+
+    /// The lowest height above `after` that holds rows of `chain`.
+    fn next_height(&self, chain: Chain, after: i64) -> Result<Option<i64>, StoreError> {
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        let sql = if chain.is_account_model() {
+            "SELECT MIN(height) FROM transfers WHERE chain = ?1 AND height > ?2"
+        } else {
+            "SELECT MIN(h) FROM (\
+             SELECT MIN(height) AS h FROM utxo_inputs WHERE chain = ?1 AND height > ?2 \
+             UNION ALL SELECT MIN(height) FROM utxo_outputs WHERE chain = ?1 AND height > ?2)"
+        };
+        let mut stmt = self.conn.prepare_cached(sql).map_err(sq)?;
+        stmt.query_row(rusqlite::params![chain.as_str(), after], |r| r.get::<_, Option<i64>>(0))
+            .map_err(sq)
+    }
+
+    /// Appends the rows of `chain` at one height, or of one address, with their sort keys.
+    fn chain_rows(
+        &self,
+        chain: Chain,
+        which: Rows<'_>,
+        rows: &mut Vec<Keyed>,
+    ) -> Result<(), StoreError> {
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        if !chain.is_account_model() {
             for (table, kind, pos_col) in
                 [("utxo_inputs", "input", "vin"), ("utxo_outputs", "output", "vout")]
             {
-                let mut sql = format!(
-                    "SELECT chain, height, time, txid, tx_position, {pos_col}, address, value FROM {table}"
+                let cond = match which {
+                    Rows::Height(_) => "chain = ?1 AND height = ?2",
+                    Rows::Address(_) => "chain = ?1 AND address = ?2",
+                };
+                let sql = format!(
+                    "SELECT chain, height, time, txid, tx_position, {pos_col}, address, value FROM {table} WHERE {cond}"
                 );
-                let args = where_clause(
-                    &mut sql,
-                    &[
-                        ("chain = ?", filter.chain.map(|c| vec![c.as_str().to_owned()])),
-                        ("address = ?", addr.clone().map(|a| vec![a])),
-                    ],
-                );
-                let mut stmt = self.conn.prepare(&sql).map_err(sq)?;
-                let it = stmt
-                    .query_map(params_from_iter(args.iter()), |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, Option<i64>>(2)?,
-                            r.get::<_, Vec<u8>>(3)?,
-                            r.get::<_, i64>(4)?,
-                            r.get::<_, i64>(5)?,
-                            r.get::<_, Option<String>>(6)?,
-                            r.get::<_, Option<i64>>(7)?,
-                        ))
-                    })
-                    .map_err(sq)?;
-                for row in it {
-                    let (chain, height, time, txid, pos, n, address, value) = row.map_err(sq)?;
-                    let txid = self.hash_of(&txid)?;
+                let mut stmt = self.conn.prepare_cached(&sql).map_err(sq)?;
+                let mut it = match which {
+                    Rows::Height(h) => stmt.query(rusqlite::params![chain.as_str(), h]),
+                    Rows::Address(a) => stmt.query(rusqlite::params![chain.as_str(), a]),
+                }
+                .map_err(sq)?;
+                while let Some(r) = it.next().map_err(sq)? {
+                    let chain: String = r.get(0).map_err(sq)?;
+                    let height: i64 = r.get(1).map_err(sq)?;
+                    let time: Option<i64> = r.get(2).map_err(sq)?;
+                    let txid = self.hash_of(&r.get::<_, Vec<u8>>(3).map_err(sq)?)?;
+                    let pos: i64 = r.get(4).map_err(sq)?;
+                    let n: i64 = r.get(5).map_err(sq)?;
+                    let address: Option<String> = r.get(6).map_err(sq)?;
+                    let value: Option<i64> = r.get(7).map_err(sq)?;
                     let is_input = kind == "input";
                     let index = format!("{}:{n}", if is_input { "in" } else { "out" });
                     let order = if is_input { n } else { 1_000_000 + n };
@@ -160,118 +257,93 @@ impl Store {
                     ));
                 }
             }
+            return Ok(());
         }
+        let cols =
+            "chain, height, time, txid, tx_position, idx, kind, from_addr, to_addr, asset, amount";
+        let sql = match which {
+            Rows::Height(_) => format!("SELECT {cols} FROM transfers WHERE chain = ?1 AND height = ?2"),
+            Rows::Address(_) => format!(
+                "SELECT {cols} FROM transfers WHERE chain = ?1 AND from_addr = ?2 \
+                 UNION ALL SELECT {cols} FROM transfers WHERE chain = ?1 AND to_addr = ?2 AND from_addr <> ?2"
+            ),
+        };
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(sq)?;
+        let mut it = match which {
+            Rows::Height(h) => stmt.query(rusqlite::params![chain.as_str(), h]),
+            Rows::Address(a) => stmt.query(rusqlite::params![chain.as_str(), a]),
+        }
+        .map_err(sq)?;
+        while let Some(r) = it.next().map_err(sq)? {
+            let chain: String = r.get(0).map_err(sq)?;
+            let height: i64 = r.get(1).map_err(sq)?;
+            let time: Option<i64> = r.get(2).map_err(sq)?;
+            let txid = self.hash_of(&r.get::<_, Vec<u8>>(3).map_err(sq)?)?;
+            let pos: Option<i64> = r.get(4).map_err(sq)?;
+            let idx: String = r.get(5).map_err(sq)?;
+            let amount: Vec<u8> = r.get(10).map_err(sq)?;
+            let order = index_order(&idx);
+            rows.push((
+                chain_sort_key(&chain),
+                height,
+                pos.unwrap_or(i64::MAX),
+                txid.to_hex(),
+                order,
+                TransferRow {
+                    chain,
+                    height: Some(height as u64),
+                    time: time.map(Timestamp),
+                    txid: txid.to_hex_prefixed(),
+                    index: idx,
+                    kind: r.get(6).map_err(sq)?,
+                    from: Some(r.get(7).map_err(sq)?),
+                    to: Some(r.get(8).map_err(sq)?),
+                    asset: r.get(9).map_err(sq)?,
+                    amount: Some(amount_from_blob(&amount)),
+                },
+            ));
+        }
+        Ok(())
+    }
 
-        if filter.chain.is_none_or(|c| c.is_account_model()) && !filter.ledger_only {
-            let mut sql = "SELECT chain, height, time, txid, tx_position, idx, kind, from_addr, to_addr, asset, amount FROM transfers".to_owned();
-            let args = where_clause(
-                &mut sql,
-                &[
-                    ("chain = ?", filter.chain.map(|c| vec![c.as_str().to_owned()])),
-                    ("(from_addr = ? OR to_addr = ?)", addr.clone().map(|a| vec![a.clone(), a])),
-                ],
-            );
-            let mut stmt = self.conn.prepare(&sql).map_err(sq)?;
-            let it = stmt
-                .query_map(params_from_iter(args.iter()), |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, Option<i64>>(2)?,
-                        r.get::<_, Vec<u8>>(3)?,
-                        r.get::<_, Option<i64>>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, String>(6)?,
-                        r.get::<_, String>(7)?,
-                        r.get::<_, String>(8)?,
-                        r.get::<_, String>(9)?,
-                        r.get::<_, Vec<u8>>(10)?,
-                    ))
-                })
-                .map_err(sq)?;
-            for row in it {
-                let (chain, height, time, txid, pos, idx, kind, from, to, asset, amount) =
-                    row.map_err(sq)?;
-                let txid = self.hash_of(&txid)?;
-                let order = index_order(&idx);
-                rows.push((
-                    chain_sort_key(&chain),
-                    height,
-                    pos.unwrap_or(i64::MAX),
-                    txid.to_hex(),
-                    order,
-                    TransferRow {
-                        chain,
-                        height: Some(height as u64),
-                        time: time.map(Timestamp),
-                        txid: txid.to_hex_prefixed(),
-                        index: idx,
-                        kind,
-                        from: Some(from),
-                        to: Some(to),
-                        asset,
-                        amount: Some(amount_from_blob(&amount)),
-                    },
-                ));
+    /// Appends the ledger rows whose counterparty is `addr` (all rows when `None`).
+    fn ledger_rows(&self, addr: Option<&str>, rows: &mut Vec<Keyed>) -> Result<(), StoreError> {
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        let mut sql = format!("SELECT {LEDGER_COLS} FROM ledger_entries");
+        if addr.is_some() {
+            sql.push_str(" WHERE counterparty_address = ?1");
+        }
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(sq)?;
+        let mut it = match addr {
+            Some(a) => stmt.query([a]),
+            None => stmt.query([]),
+        }
+        .map_err(sq)?;
+        while let Some(r) = it.next().map_err(sq)? {
+            let row = ledger_row(r).map_err(sq)?;
+            rows.push((3, row.time.map_or(0, |t| t.0), 0, row.txid.clone(), 0, row));
+        }
+        Ok(())
+    }
+
+    /// Streams every ledger row in listing order (time, id, ledger), at most `limit`.
+    fn ledger_stream<E: From<StoreError>>(
+        &self,
+        limit: usize,
+        emit: &mut impl FnMut(TransferRow) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        let sql =
+            format!("SELECT {LEDGER_COLS} FROM ledger_entries ORDER BY time, id, ledger LIMIT ?1");
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(sq)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut it = stmt.query([limit]).map_err(sq)?;
+        while let Some(r) = it.next().map_err(sq)? {
+            if !emit(ledger_row(r).map_err(sq)?)? {
+                break;
             }
         }
-
-        if filter.chain.is_none() || filter.ledger_only {
-            let mut sql = "SELECT ledger, id, time, customer_id, direction, asset, amount, counterparty_address, counterparty_customer FROM ledger_entries".to_owned();
-            let args = where_clause(
-                &mut sql,
-                &[("counterparty_address = ?", addr.clone().map(|a| vec![a]))],
-            );
-            let mut stmt = self.conn.prepare(&sql).map_err(sq)?;
-            let it = stmt
-                .query_map(params_from_iter(args.iter()), |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                        r.get::<_, Vec<u8>>(6)?,
-                        r.get::<_, Option<String>>(7)?,
-                        r.get::<_, Option<String>>(8)?,
-                    ))
-                })
-                .map_err(sq)?;
-            for row in it {
-                let (ledger, id, time, customer, direction, asset, amount, cp_addr, cp_cust) =
-                    row.map_err(sq)?;
-                let me = Some(format!("customer:{customer}"));
-                let other = cp_addr.or(cp_cust.map(|c| format!("customer:{c}")));
-                let (from, to) = if direction == "deposit" { (other, me) } else { (me, other) };
-                rows.push((
-                    3,
-                    time,
-                    0,
-                    id.clone(),
-                    0,
-                    TransferRow {
-                        chain: "ledger".to_owned(),
-                        height: None,
-                        time: Some(Timestamp(time)),
-                        txid: id,
-                        index: ledger,
-                        kind: direction,
-                        from,
-                        to,
-                        asset,
-                        amount: Some(amount_from_blob(&amount)),
-                    },
-                ));
-            }
-        }
-
-        rows.sort_by(|a, b| (a.0, a.1, a.2, &a.3, a.4).cmp(&(b.0, b.1, b.2, &b.3, b.4)));
-        let mut out: Vec<TransferRow> = rows.into_iter().map(|r| r.5).collect();
-        if let Some(l) = filter.limit {
-            out.truncate(l);
-        }
-        Ok(out)
+        Ok(())
     }
 
     fn hash_of(&self, b: &[u8]) -> Result<Hash32, StoreError> {
@@ -348,19 +420,43 @@ impl Store {
     }
 }
 
-/// Appends `WHERE c1 AND c2 …` for the conditions that have arguments, and returns the
-/// arguments in placeholder order.
-fn where_clause(sql: &mut String, conds: &[(&str, Option<Vec<String>>)]) -> Vec<String> {
-    let mut args = Vec::new();
-    let mut first = true;
-    for (cond, vals) in conds {
-        let Some(vals) = vals else { continue };
-        sql.push_str(if first { " WHERE " } else { " AND " });
-        sql.push_str(cond);
-        args.extend(vals.iter().cloned());
-        first = false;
-    }
-    args
+/// Which rows of a chain to read.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    /// Every row at one block height.
+    Height(i64),
+    /// Every row where this address sends or receives.
+    Address(&'a str),
+}
+
+const LEDGER_COLS: &str = "ledger, id, time, customer_id, direction, asset, amount, \
+     counterparty_address, counterparty_customer";
+
+/// A ledger entry as a listing row: between `customer:<id>` and the counterparty.
+fn ledger_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransferRow> {
+    let ledger: String = r.get(0)?;
+    let id: String = r.get(1)?;
+    let time: i64 = r.get(2)?;
+    let customer: String = r.get(3)?;
+    let direction: String = r.get(4)?;
+    let amount: Vec<u8> = r.get(6)?;
+    let cp_addr: Option<String> = r.get(7)?;
+    let cp_cust: Option<String> = r.get(8)?;
+    let me = Some(format!("customer:{customer}"));
+    let other = cp_addr.or(cp_cust.map(|c| format!("customer:{c}")));
+    let (from, to) = if direction == "deposit" { (other, me) } else { (me, other) };
+    Ok(TransferRow {
+        chain: "ledger".to_owned(),
+        height: None,
+        time: Some(Timestamp(time)),
+        txid: id,
+        index: ledger,
+        kind: direction,
+        from,
+        to,
+        asset: r.get(5)?,
+        amount: Some(amount_from_blob(&amount)),
+    })
 }
 
 /// Orders `tx` before logs before traces, each by number.

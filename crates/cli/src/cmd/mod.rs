@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::Context;
+use crate::config::{Access, Context};
 
 /// Exit code for any error: bad input, bad flags, store failure.
 pub(crate) const EXIT_ERROR: u8 = 2;
@@ -97,9 +97,28 @@ pub(crate) enum Command {
     Gen(gen::Args),
 }
 
-/// Runs the parsed command line.
-pub(crate) fn run(cli: Cli) -> Result<ExitCode> {
+/// How the command in `m` uses the data directory: writers alone, readers together
+/// (docs/config.md, "Data directory lock").
+pub(crate) fn access(m: &clap::ArgMatches) -> Access {
+    let Some((cmd, sub)) = m.subcommand() else { return Access::None };
+    let leaf = sub.subcommand_name().unwrap_or("");
+    match (cmd, leaf) {
+        ("ingest" | "demo", _) => Access::Exclusive,
+        ("lists", "load") => Access::Exclusive,
+        // `screen address` and `screen batch` may register subjects in screening.db.
+        ("screen", "address" | "batch") => Access::Exclusive,
+        ("screen", "pairs") | ("rules" | "gen", _) => Access::None,
+        ("monitor", _) if sub.get_flag("no_state") => Access::Shared,
+        ("monitor", _) => Access::Exclusive,
+        ("trace", "build") => Access::Exclusive,
+        _ => Access::Shared,
+    }
+}
+
+/// Runs the parsed command line, holding the data directory lock that `access` asks for.
+pub(crate) fn run(cli: Cli, access: Access) -> Result<ExitCode> {
     let ctx = Context::load(&cli.global)?;
+    let _lock = crate::config::lock_data_dir(&ctx.data_dir, access)?;
     let quiet = cli.global.quiet;
     match cli.command {
         Command::Ingest(a) => ingest::run(a, &ctx, quiet),

@@ -1,7 +1,7 @@
 //! `floodgate monitor`: a KYT decision per transfer, as JSON Lines or a table.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -14,7 +14,9 @@ use floodgate_monitor::decision::Decision;
 use floodgate_monitor::engine::Engine;
 use floodgate_monitor::facts::{AddressLists, AddressRisk, RiskCategory, RiskFacts};
 use floodgate_monitor::fiat::RateTable;
-use floodgate_monitor::input::{parse_event, MonitorEvent, Reject};
+use floodgate_monitor::input::{
+    parse_event, InputLimits, InputLine, LineReader, MonitorEvent, Reject,
+};
 use floodgate_monitor::monitor::{Monitor, Processed};
 use floodgate_monitor::pack::Pack;
 use floodgate_monitor::sink::DecisionFile;
@@ -95,6 +97,14 @@ pub(crate) struct Args {
     /// Decisions per group commit
     #[arg(long, default_value_t = 512, value_name = "N")]
     batch: usize,
+    /// Longest input line in bytes; a longer line is rejected (file and line named) and
+    /// skipped without being held in memory
+    #[arg(long, default_value_t = InputLimits::default().max_line_bytes, value_name = "BYTES")]
+    max_line_bytes: usize,
+    /// Longest JSON string (key or value) in an input line, in bytes; a line with a longer
+    /// one is rejected naming the field
+    #[arg(long, default_value_t = InputLimits::default().max_field_bytes, value_name = "BYTES")]
+    max_field_bytes: usize,
 }
 
 /// The monitor's screening facts: the address files given on the command line, then the
@@ -266,6 +276,7 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let (tx, rx) = mpsc::sync_channel::<Result<Item, String>>(8192);
     enum Item {
         Line(u64, String),
+        Rejected(Reject),
         Event(Box<MonitorEvent>),
     }
     let label: PathBuf =
@@ -281,32 +292,49 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
             }
         });
     } else {
-        let reader: Box<dyn Read + Send> = if args.input.as_os_str() == "-" {
-            Box::new(std::io::stdin())
+        let (reader, size): (Box<dyn Read + Send>, Option<u64>) = if args.input.as_os_str() == "-" {
+            (Box::new(std::io::stdin()), None)
         } else {
-            Box::new(File::open(&args.input).with_context(|| args.input.display().to_string())?)
+            let f = File::open(&args.input).with_context(|| args.input.display().to_string())?;
+            let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+            (Box::new(f), size)
         };
+        // Progress by bytes when reading a file (indicatif draws only on a terminal).
+        let progress = match size {
+            Some(total) if !quiet => {
+                let pb = indicatif::ProgressBar::new(total);
+                pb.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+                    )
+                    .expect("the template is valid")
+                    .progress_chars("=> "),
+                );
+                pb
+            }
+            _ => indicatif::ProgressBar::hidden(),
+        };
+        let limits = InputLimits {
+            max_line_bytes: args.max_line_bytes,
+            max_field_bytes: args.max_field_bytes,
+        };
+        let path = args.input.clone();
         std::thread::spawn(move || {
-            let mut r = BufReader::with_capacity(1 << 16, reader);
-            let mut n = 0u64;
-            let mut buf = String::new();
+            let counted = progress.wrap_read(reader);
+            let mut r = LineReader::new(BufReader::with_capacity(1 << 16, counted), &path, limits);
             loop {
-                buf.clear();
-                match r.read_line(&mut buf) {
-                    Ok(0) => break,
-                    Ok(_) => {
-                        n += 1;
-                        let line = buf.trim_end_matches(['\n', '\r']).to_owned();
-                        if tx.send(Ok(Item::Line(n, line))).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(format!("line {}: {e}", n + 1)));
-                        break;
-                    }
+                let item = match r.next_line() {
+                    Ok(None) => break,
+                    Ok(Some(InputLine::Text(n, line))) => Ok(Item::Line(n, line)),
+                    Ok(Some(InputLine::Rejected(rej))) => Ok(Item::Rejected(rej)),
+                    Err(e) => Err(format!("{e}")),
+                };
+                let stop = item.is_err();
+                if tx.send(item).is_err() || stop {
+                    break;
                 }
             }
+            progress.finish_and_clear();
         });
     }
 
@@ -325,7 +353,10 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                     for d in held.iter() {
                         render(d, fmt, &mut s);
                     }
-                    output::write_text(&s)?;
+                    match fmt {
+                        Fmt::Jsonl => output::write_json_text(&s)?,
+                        Fmt::Table => output::write_text(&s)?,
+                    }
                 }
                 Sink::File(f) => f.append(held, |d, s| render(d, fmt, s))?,
             }
@@ -361,32 +392,31 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                 }
             }
         }
-        let ev = match msg
-            .map_err(anyhow::Error::msg)
-            .with_context(|| label.display().to_string())?
-        {
-            Item::Event(e) => *e,
-            Item::Line(n, text) => {
-                if text.trim().is_empty() {
-                    continue;
-                }
-                match parse_event(&label, n, &text, mon.engine().assets(), Some(Timestamp::now())) {
-                    Ok(e) => e,
-                    Err(Reject { line, reason }) => {
-                        rejected += 1;
-                        match &mut rejects {
-                            Some(f) => writeln!(
-                                f,
-                                "{}",
-                                serde_json::json!({"line": line, "reason": reason})
-                            )?,
-                            None => {
-                                tracing::warn!(target: "floodgate::monitor", line, "rejected: {reason}")
-                            }
-                        }
+        let parsed =
+            match msg.map_err(anyhow::Error::msg).with_context(|| label.display().to_string())? {
+                Item::Event(e) => Ok(*e),
+                // Too long, a field too long, or not UTF-8: rejected like any bad line.
+                Item::Rejected(r) => Err(r),
+                Item::Line(n, text) => {
+                    if text.trim().is_empty() {
                         continue;
                     }
+                    parse_event(&label, n, &text, mon.engine().assets(), Some(Timestamp::now()))
                 }
+            };
+        let ev = match parsed {
+            Ok(e) => e,
+            Err(Reject { line, reason }) => {
+                rejected += 1;
+                match &mut rejects {
+                    Some(f) => {
+                        writeln!(f, "{}", serde_json::json!({"line": line, "reason": reason}))?
+                    }
+                    None => {
+                        tracing::warn!(target: "floodgate::monitor", line, "rejected: {reason}")
+                    }
+                }
+                continue;
             }
         };
         match mon.process(&ev)? {

@@ -24,7 +24,7 @@ pub(crate) struct Args {
     /// Only transfers from or to this address (any accepted form; it is canonicalized)
     #[arg(long, value_name = "ADDRESS")]
     address: Option<String>,
-    /// At most this many rows
+    /// At most this many rows (the listing streams and stops there)
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
     /// Output format
@@ -90,7 +90,10 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
         );
     }
     let store = Store::open(&ctx.data_dir)?;
-    let rows: Vec<Row<'_>> = store.transfers(&filter)?.into_iter().map(|r| Row(r, ctx)).collect();
-    output::write_rows(args.format, &rows)?;
+    // Rows stream from the store to stdout: `--limit N` reads only the first blocks, and a
+    // reader that goes away (`| head`) stops the query at the next row.
+    let mut out = output::RowWriter::new(args.format)?;
+    store.for_each_transfer(&filter, |r| out.push(&Row(r, ctx)).map_err(anyhow::Error::from))?;
+    out.finish()?;
     Ok(ExitCode::SUCCESS)
 }
