@@ -22,6 +22,8 @@ pub(crate) struct FileConfig {
     pub(crate) assets_file: Option<PathBuf>,
     /// Name under which ledger entries are stored when `--ledger` is not given.
     pub(crate) ledger: Option<String>,
+    /// `[lists]`: list-load guards and input limits.
+    pub(crate) lists: Option<crate::cmd::lists::ListsConfig>,
 }
 
 /// Validated configuration every command runs with.
@@ -30,6 +32,7 @@ pub(crate) struct Context {
     pub(crate) data_dir: PathBuf,
     pub(crate) assets: AssetRegistry,
     pub(crate) ledger: String,
+    pub(crate) lists: crate::cmd::lists::ListsConfig,
 }
 
 impl Context {
@@ -60,7 +63,8 @@ impl Context {
             assets.load_toml(&text).with_context(|| format!("{}", path.display()))?;
         }
         let ledger = file.ledger.unwrap_or_else(|| "main".to_owned());
-        Ok(Context { data_dir, assets, ledger })
+        let lists = file.lists.unwrap_or_default().with_env()?;
+        Ok(Context { data_dir, assets, ledger, lists })
     }
 }
 

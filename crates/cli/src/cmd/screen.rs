@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _, Result};
 use clap::ValueEnum;
 use floodgate_screen::normalize::Script;
 use floodgate_screen::score::{score_pair, Feature};
+use floodgate_screen::screener::ListInfo;
 use floodgate_screen::unihan::Unihan;
 use floodgate_screen::{
     AddressHit, EntityType, Hit, NameQuery, PartialDate, ScoreConfig, Screener, Subject,
@@ -372,7 +373,21 @@ struct NameReport<'a> {
     threshold: f64,
     mode: &'static str,
     notes: Vec<String>,
+    /// The list versions screened against.
+    lists: &'a [ListInfo],
     hits: &'a [Hit],
+}
+
+/// The list versions a screening used, as one line below a table.
+fn lists_line(lists: &[ListInfo]) -> String {
+    let each: Vec<String> = lists
+        .iter()
+        .map(|l| match l.load_id {
+            Some(id) => format!("{} {} (load {id}, {} entries)", l.list, l.version, l.entities),
+            None => format!("{} {} ({} entries)", l.list, l.version, l.entities),
+        })
+        .collect();
+    format!("lists screened: {}\n", each.join(", "))
 }
 
 fn parse_dob(s: &str) -> Result<PartialDate> {
@@ -398,6 +413,7 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
         None => screener.matcher().screen(query.clone()),
     };
     let hit = hits.iter().any(|h| !h.suppressed);
+    let lists = screener.lists()?;
     match args.score.format {
         Format::Json => output::write_json(&NameReport {
             query: &query,
@@ -407,6 +423,7 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
                 Mode::Ofac => "ofac",
             },
             notes: args.score.notes(),
+            lists: &lists,
             hits: &hits,
         })?,
         Format::Table if hits.is_empty() => output::write_text(&format!(
@@ -417,6 +434,9 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
             let rows: Vec<NameHitRow<'_>> = hits.iter().map(NameHitRow).collect();
             output::write_rows(f, &rows)?;
         }
+    }
+    if args.score.format == Format::Table {
+        output::write_text(&lists_line(&lists))?;
     }
     let needs_readings = floodgate_screen::normalize::is_vietnamese(&args.name)
         || matches!(
@@ -459,10 +479,12 @@ fn address(args: AddressArgs, ctx: &Context) -> Result<ExitCode> {
     let mut screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
     let hits = screen_address(&mut screener, &args.chain, &args.address, args.subject.as_deref())?;
     let hit = hits.iter().any(|h| !h.suppressed);
+    let lists = screener.lists()?;
     match args.format {
         Format::Json => output::write_json(&serde_json::json!({
             "chain": args.chain,
             "address": args.address,
+            "lists": lists,
             "hits": hits,
         }))?,
         Format::Table if hits.is_empty() => {
@@ -472,6 +494,9 @@ fn address(args: AddressArgs, ctx: &Context) -> Result<ExitCode> {
             let rows: Vec<AddressHitRow<'_>> = hits.iter().map(AddressHitRow).collect();
             output::write_rows(f, &rows)?;
         }
+    }
+    if args.format == Format::Table {
+        output::write_text(&lists_line(&lists))?;
     }
     Ok(exit(hit))
 }
@@ -483,6 +508,8 @@ struct BatchHit {
     id: String,
     input: String,
     list: String,
+    /// The version of `list` screened against.
+    list_version: String,
     entity_id: String,
     entity: String,
     score: f64,
@@ -504,6 +531,7 @@ impl Tabular for BatchHit {
             "entity",
             "suppressed",
             "explanation",
+            "list_version",
         ]
     }
     fn cells(&self) -> Vec<String> {
@@ -517,6 +545,7 @@ impl Tabular for BatchHit {
             self.entity.clone(),
             if self.suppressed { "yes" } else { "" }.to_owned(),
             self.explanation.clone(),
+            self.list_version.clone(),
         ]
     }
 }
@@ -586,6 +615,10 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let header = reader.headers().with_context(|| format!("{}: header row", path.display()))?;
     let cols = BatchColumns::from_header(path, header)?;
     let mut screener = screener_with_lists(ctx, cfg, &args.score.unihan)?;
+    let lists = screener.lists()?;
+    let version_of = |list: &str| {
+        lists.iter().find(|l| l.list == list).map(|l| l.version.clone()).unwrap_or_default()
+    };
     let progress = if quiet {
         ProgressBar::hidden()
     } else {
@@ -635,6 +668,7 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                     input: name.to_owned(),
                     explanation: short_explanation(&h.features),
                     features: if json { h.features } else { Vec::new() },
+                    list_version: version_of(&h.list),
                     list: h.list,
                     entity_id: h.entity_id,
                     entity: h.entity_name,
@@ -657,6 +691,7 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                         h.listed.asset, h.listed.address
                     ),
                     features: Vec::new(),
+                    list_version: version_of(&h.list),
                     list: h.list,
                     entity_id: h.entity_id,
                     entity: h.entity_name,
@@ -673,6 +708,9 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         output::write_text(&format!("no hit in {} rows of {}\n", total, path.display()))?;
     } else {
         output::write_rows(args.score.format, &out)?;
+    }
+    if args.score.format == Format::Table {
+        output::write_text(&lists_line(&lists))?;
     }
     Ok(exit(hit))
 }

@@ -100,12 +100,13 @@ fn files(path: &Path) -> Result<Files> {
 
 /// Reads a headerless OFAC CSV, checking the field count of every row. Returns the fields of each row.
 fn read_rows(path: &Path, fields: usize, hasher: &mut Sha256) -> Result<Vec<Vec<String>>> {
-    let bytes = std::fs::read(path).map_err(|e| ScreenError::io(path, e))?;
+    let bytes = super::limits::read_limited(path)?;
     hasher.update(&bytes);
     let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&bytes[..]);
     let mut out = Vec::new();
     for rec in r.records() {
         let rec = rec.map_err(|e| super::csv_error(path, &bytes, &e))?;
+        super::limits::check_record(path, &bytes, &rec)?;
         let line = || super::line_of(&bytes, rec.position());
         // A stray end-of-file marker (some OFAC files end with a SUB character).
         if rec.len() == 1

@@ -27,7 +27,7 @@ fn split(s: &str) -> impl Iterator<Item = &str> {
 /// [`ScreenError::Io`]; [`ScreenError::Mapping`] when the header lacks `name` or `source`;
 /// [`ScreenError::Malformed`] naming the line of a row that cannot be read or has no name.
 pub fn load(path: &Path) -> Result<ListSnapshot> {
-    let bytes = std::fs::read(path).map_err(|e| ScreenError::io(path, e))?;
+    let bytes = super::limits::read_limited(path)?;
     let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(&bytes[..]);
     let header =
         r.headers().map_err(|e| ScreenError::malformed(path, "line 1", e.to_string()))?.clone();
@@ -55,6 +55,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
     let mut seen = std::collections::HashSet::new();
     for rec in r.records() {
         let rec = rec.map_err(|e| super::csv_error(path, &bytes, &e))?;
+        super::limits::check_record(path, &bytes, &rec)?;
         let line = || super::line_of(&bytes, rec.position());
         let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).map_or("", str::trim);
         if rec.len() != header.len() {

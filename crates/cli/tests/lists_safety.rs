@@ -1,0 +1,194 @@
+//! A sanctions list is never silently emptied or shrunk, every load is recorded, and list input
+//! cannot exhaust memory (issue 9, items 1 and 8): run through the real `floodgate` binary on
+//! the real OFAC files in the shared test data.
+
+// In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{fails, floodgate, ok};
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// Lazarus Group's Ethereum address as OFAC lists it, in lowercase.
+const LAZARUS_ETH: &str = "0x08723392ed15743cc38513c4925f5e6be5c17243";
+
+fn sanctions(sub: &str) -> Option<PathBuf> {
+    floodgate_testdata::dir(&format!("sanctions/{sub}"))
+}
+
+#[track_caller]
+fn exit(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+/// Screens Lazarus Group's ETH address: must hit (exit 1) and name the list version.
+#[track_caller]
+fn lazarus_address_hits(data: &Path, version: &str) {
+    let out =
+        floodgate(data).args(["screen", "address", "ethereum", LAZARUS_ETH]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(exit(&out), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("0x08723392Ed15743cc38513C4925f5e6be5c17243"), "{stdout}");
+    assert!(stdout.contains(&format!("lists screened: ofac-addresses {version}")), "{stdout}");
+}
+
+fn history_json(data: &Path) -> Vec<serde_json::Value> {
+    let out = ok(floodgate(data).args(["lists", "history", "--format", "json"]).output().unwrap());
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn an_empty_folder_or_the_sdn_folder_never_replaces_the_address_list() {
+    let Some(addrs) = sanctions("ofac-crypto-addresses") else { return };
+    let Some(sdn_dir) = sanctions("ofac-sdn") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let loaded = ok(floodgate(&data)
+        .args(["lists", "load", "--by", "alice", "--format", "json"])
+        .arg(&addrs)
+        .output()
+        .unwrap());
+    let loaded: Vec<serde_json::Value> = serde_json::from_str(&loaded).unwrap();
+    assert_eq!(loaded[0]["entities"], 758);
+    let version = loaded[0]["version"].as_str().unwrap().to_owned();
+
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    for folder in [&empty, &sdn_dir] {
+        let err = fails(floodgate(&data).args(["lists", "load"]).arg(folder).output().unwrap());
+        assert!(err.contains(&folder.display().to_string()), "{err}");
+        assert!(err.contains("no list file floodgate recognises"), "{err}");
+        assert!(err.contains("nothing was changed"), "{err}");
+        lazarus_address_hits(&data, &version);
+    }
+
+    // A file that parses to no address at all is refused, naming the counts.
+    let stub = dir.path().join("stub");
+    std::fs::create_dir(&stub).unwrap();
+    std::fs::write(stub.join("sanctioned_addresses_ETH.txt"), "\n").unwrap();
+    let err = fails(floodgate(&data).args(["lists", "load"]).arg(&stub).output().unwrap());
+    assert!(err.contains("no entries (before: 758, after: 0)"), "{err}");
+    lazarus_address_hits(&data, &version);
+
+    // Only the good load is in the history: who, and each file's SHA-256.
+    let history = history_json(&data);
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0]["loaded_by"], "alice");
+    assert_eq!(history[0]["entities_before"], 0);
+    assert_eq!(history[0]["entities_after"], 758);
+    let eth = history[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"].as_str().unwrap().ends_with("sanctioned_addresses_ETH.txt"))
+        .unwrap()
+        .clone();
+    let bytes = std::fs::read(addrs.join("sanctioned_addresses_ETH.txt")).unwrap();
+    assert_eq!(eth["bytes"], bytes.len());
+    assert_eq!(eth["sha256"].as_str().unwrap().len(), 64);
+}
+
+#[test]
+fn a_shrink_past_the_limit_is_refused_with_counts_unless_allowed() {
+    let Some(addrs) = sanctions("ofac-crypto-addresses") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(floodgate(&data).args(["lists", "load"]).arg(&addrs).output().unwrap());
+    let version = history_json(&data)[0]["version"].as_str().unwrap().to_owned();
+
+    // The real list minus its ETH file: 758 → fewer entries than 90 %.
+    let part = dir.path().join("part");
+    std::fs::create_dir(&part).unwrap();
+    let mut kept = 0;
+    for e in std::fs::read_dir(&addrs).unwrap() {
+        let p = e.unwrap().path();
+        let n = p.file_name().unwrap().to_str().unwrap().to_owned();
+        if n.starts_with("sanctioned_addresses_") && n.ends_with(".txt") && !n.contains("ETH") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            kept += text.lines().filter(|l| !l.trim().is_empty()).count();
+            std::fs::write(part.join(&n), text).unwrap();
+        }
+    }
+    assert!(kept * 10 < 758 * 9, "the ETH file holds more than 10 % of the list");
+    let out = floodgate(&data).args(["lists", "load"]).arg(&part).output().unwrap();
+    let err = fails(out);
+    assert!(err.contains(&format!("from 758 to {kept} entries")), "{err}");
+    assert!(err.contains("more than the 10% allowed"), "{err}");
+    assert!(err.contains("--allow-shrink"), "{err}");
+    lazarus_address_hits(&data, &version);
+
+    // A larger allowed share (flag, environment) lets it through, as does --allow-shrink.
+    let pct = (758 - kept) * 100 / 758 + 1;
+    let err = fails(
+        floodgate(&data)
+            .args(["lists", "load"])
+            .arg(&part)
+            .env("FLOODGATE_MAX_SHRINK_PERCENT", (pct - 1).to_string())
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains(&format!("more than the {}% allowed", pct - 1)), "{err}");
+    let out = ok(floodgate(&data)
+        .args(["lists", "load", "--allow-shrink", "--by", "bob", "--format", "json"])
+        .arg(&part)
+        .output()
+        .unwrap());
+    let out: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(out[0]["entities_before"], 758);
+    assert_eq!(out[0]["entities_after"], kept);
+    let history = history_json(&data);
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0]["loaded_by"], "bob");
+    assert_eq!(history[0]["allow_shrink"], true);
+    assert_eq!(history[0]["previous_version"].as_str().unwrap(), version);
+    let out =
+        floodgate(&data).args(["screen", "address", "ethereum", LAZARUS_ETH]).output().unwrap();
+    assert_eq!(exit(&out), Some(0), "the ETH address was delisted by the allowed load");
+}
+
+#[test]
+fn an_empty_sdn_xml_never_replaces_the_sdn() {
+    let Some(sdn_dir) = sanctions("ofac-sdn") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = ok(floodgate(&data)
+        .args(["lists", "load", "--format", "json"])
+        .arg(sdn_dir.join("sdn_advanced.xml.bz2"))
+        .output()
+        .unwrap());
+    assert!(out.contains("\"entities\": 18367"), "{out}");
+    let stub = dir.path().join("sdn_advanced.xml");
+    std::fs::write(
+        &stub,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Sanctions xmlns=\"https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports/ADVANCED_XML\"></Sanctions>\n",
+    )
+    .unwrap();
+    let err = fails(floodgate(&data).args(["lists", "load"]).arg(&stub).output().unwrap());
+    assert!(err.contains("list ofac-sdn"), "{err}");
+    assert!(err.contains("no entries (before: 18367, after: 0)"), "{err}");
+
+    let out = floodgate(&data)
+        .args(["screen", "name", "Lazarus Group", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(exit(&out), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hits = report["hits"].as_array().unwrap();
+    assert!(hits.iter().any(|h| h["entity_name"] == "Lazarus Group"), "{report}");
+    assert_eq!(report["lists"][0]["list"], "ofac-sdn");
+    assert_eq!(report["lists"][0]["version"], "2025-11-19");
+    assert_eq!(report["lists"][0]["entities"], 18367);
+
+    // The SDN lists the ETH address too.
+    let out = floodgate(&data)
+        .args(["screen", "address", "ethereum", LAZARUS_ETH, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(exit(&out), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["lists"][0]["version"], "2025-11-19");
+    assert_eq!(history_json(&data).len(), 1);
+}
