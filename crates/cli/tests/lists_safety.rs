@@ -192,3 +192,122 @@ fn an_empty_sdn_xml_never_replaces_the_sdn() {
     assert_eq!(report["lists"][0]["version"], "2025-11-19");
     assert_eq!(history_json(&data).len(), 1);
 }
+
+/// Virtual memory allowed to a `floodgate` run in the bomb tests, in KiB: far below what the
+/// bombs cost without limits (6 GB and more), far above a normal run of the debug binary.
+const MEMORY_LIMIT_KIB: u64 = 1_500_000;
+
+/// `floodgate --data-dir DATA --quiet` under a virtual-memory limit (`ulimit -v`): a run that
+/// tries to hold a bomb in memory fails to allocate and aborts instead of exiting 2.
+fn floodgate_limited(data: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c")
+        .arg(format!("ulimit -v {MEMORY_LIMIT_KIB} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_floodgate"))
+        .arg("--data-dir")
+        .arg(data)
+        .arg("--quiet");
+    for var in ["FLOODGATE_DATA", "FLOODGATE_CONFIG", "FLOODGATE_UNIHAN"] {
+        c.env_remove(var);
+    }
+    c
+}
+
+/// Writes `head`, then `n` bytes of `fill`, then `tail`.
+fn write_big(path: &Path, head: &str, fill: u8, n: usize, tail: &str) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    f.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![fill; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(chunk.len());
+        f.write_all(&chunk[..k]).unwrap();
+        left -= k;
+    }
+    f.write_all(tail.as_bytes()).unwrap();
+}
+
+#[test]
+fn a_bzip2_bomb_is_refused_after_a_few_megabytes_naming_the_file() {
+    // 1,578 bytes of bzip2 that decompress to 2 GB of empty lines inside <Sanctions> (made with
+    // bzip2 -9, see crates/screen/tests/data/README.md).
+    let bomb = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../screen/tests/data/bomb/sdn_advanced.xml.bz2");
+    let dir = tempfile::tempdir().unwrap();
+    let out = floodgate_limited(dir.path()).args(["lists", "load"]).arg(&bomb).output().unwrap();
+    let err = fails(out);
+    assert!(err.contains("sdn_advanced.xml.bz2"), "{err}");
+    assert!(err.contains("lists.max_compression_ratio"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+
+    // A lower absolute limit trips first, and names its own key.
+    let out = floodgate_limited(dir.path())
+        .args(["lists", "load"])
+        .arg(&bomb)
+        .env("FLOODGATE_MAX_FILE_BYTES", "1000000")
+        .output()
+        .unwrap();
+    let err = fails(out);
+    assert!(err.contains("more than 1000000 bytes after decompression"), "{err}");
+    assert!(err.contains("lists.max_file_bytes"), "{err}");
+}
+
+#[test]
+fn a_giant_line_or_field_in_a_list_is_refused_naming_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // One 300 MB name in a generic CSV list, on line 2.
+    let giant = dir.path().join("giant-line.csv");
+    write_big(&giant, "id,name\nx-1,", b'A', 300 << 20, "\n");
+    let err = fails(floodgate_limited(&data).args(["lists", "load"]).arg(&giant).output().unwrap());
+    assert!(err.contains("giant-line.csv"), "{err}");
+    assert!(err.contains("line 2 is longer than 1048576 bytes"), "{err}");
+    assert!(err.contains("lists.max_line_bytes"), "{err}");
+
+    // A 100 KB name: within the line limit, over the field limit.
+    let field = dir.path().join("giant-field.csv");
+    write_big(&field, "id,name\nx-1,Lazarus Group\nx-2,", b'B', 100 << 10, "\n");
+    let err = fails(floodgate_limited(&data).args(["lists", "load"]).arg(&field).output().unwrap());
+    assert!(err.contains("giant-field.csv"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("column name has 102400 bytes"), "{err}");
+    assert!(err.contains("lists.max_field_bytes"), "{err}");
+    assert!(!data.join("screening.db").exists() || history_json(&data).is_empty());
+}
+
+#[test]
+fn a_giant_name_in_screen_batch_input_is_an_error_naming_file_and_line() {
+    let Some(addrs) = sanctions("ofac-crypto-addresses") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(floodgate(&data).args(["lists", "load"]).arg(&addrs).output().unwrap());
+
+    let giant = dir.path().join("customers.csv");
+    write_big(&giant, "id,name\nc-1,Lazarus Group\nc-2,", b'N', 300 << 20, "\n");
+    let out = floodgate_limited(&data).args(["screen", "batch"]).arg(&giant).output().unwrap();
+    let err = fails(out);
+    assert!(err.contains("customers.csv"), "{err}");
+    assert!(err.contains("line 3 is longer than 1048576 bytes"), "{err}");
+
+    let field = dir.path().join("fields.csv");
+    write_big(&field, "id,name\nc-1,Lazarus Group\nc-2,", b'N', 100 << 10, "\n");
+    let err =
+        fails(floodgate_limited(&data).args(["screen", "batch"]).arg(&field).output().unwrap());
+    assert!(err.contains("fields.csv line 3: field 2 has 102400 bytes"), "{err}");
+    assert!(err.contains("lists.max_field_bytes"), "{err}");
+
+    // A configured smaller field limit applies too (config file key).
+    let cfg = dir.path().join("floodgate.toml");
+    std::fs::write(&cfg, "[lists]\nmax_field_bytes = 8\n").unwrap();
+    let err = fails(
+        floodgate_limited(&data)
+            .arg("--config")
+            .arg(&cfg)
+            .args(["screen", "batch"])
+            .arg(&field)
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("fields.csv line 2: field 2 has 13 bytes, more than 8"), "{err}");
+}

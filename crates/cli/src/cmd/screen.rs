@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use clap::ValueEnum;
+use floodgate_screen::loaders::limits::{LimitedReader, Limits};
 use floodgate_screen::normalize::Script;
 use floodgate_screen::score::{score_pair, Feature};
 use floodgate_screen::screener::ListInfo;
@@ -218,7 +219,7 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         Sub::Name(a) => name(a, ctx),
         Sub::Address(a) => address(a, ctx),
         Sub::Batch(a) => batch(a, ctx, quiet),
-        Sub::Pairs(a) => pairs(a),
+        Sub::Pairs(a) => pairs(a, ctx),
     }
 }
 
@@ -597,21 +598,40 @@ fn split_list(s: &str) -> Vec<String> {
     s.split(';').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
 }
 
-fn open_csv(path: &Path) -> Result<csv::Reader<std::fs::File>> {
-    csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .with_context(|| format!("opening {}", path.display()))
+/// Opens a CSV input file, held to the line limit (`lists.max_line_bytes`).
+fn open_csv(path: &Path, limits: Limits) -> Result<csv::Reader<LimitedReader<std::fs::File>>> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(csv::ReaderBuilder::new().flexible(true).from_reader(LimitedReader::new(f, limits)))
+}
+
+/// Holds every cell of an input row to `lists.max_field_bytes`.
+fn check_cells(path: &Path, line: u64, rec: &csv::StringRecord, limits: Limits) -> Result<()> {
+    let max = limits.max_field_bytes;
+    if let Some((i, f)) = rec.iter().enumerate().find(|(_, f)| f.len() as u64 > max) {
+        bail!(
+            "{} line {line}: field {} has {} bytes, more than {max} (limit lists.max_field_bytes)",
+            path.display(),
+            i + 1,
+            f.len()
+        );
+    }
+    Ok(())
 }
 
 fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let cfg = args.score.config()?;
     let path = &args.file;
+    let limits = ctx.lists.limits();
     let total = {
-        let mut r = open_csv(path)?;
-        r.records().count() as u64
+        let mut r = open_csv(path, limits)?;
+        let mut n = 0u64;
+        for rec in r.records() {
+            rec.with_context(|| format!("reading {}", path.display()))?;
+            n += 1;
+        }
+        n
     };
-    let mut reader = open_csv(path)?;
+    let mut reader = open_csv(path, limits)?;
     let header = reader.headers().with_context(|| format!("{}: header row", path.display()))?;
     let cols = BatchColumns::from_header(path, header)?;
     let mut screener = screener_with_lists(ctx, cfg, &args.score.unihan)?;
@@ -637,6 +657,7 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     for rec in reader.records() {
         let rec = rec.with_context(|| format!("reading {}", path.display()))?;
         let line = rec.position().map_or(0, |p| p.line());
+        check_cells(path, line, &rec, limits)?;
         let at = || format!("{} line {line}", path.display());
         let id = cell(&rec, cols.id);
         let subject = (!id.is_empty()).then_some(id);
@@ -745,11 +766,12 @@ impl Tabular for PairRow {
     }
 }
 
-fn pairs(args: PairsArgs) -> Result<ExitCode> {
+fn pairs(args: PairsArgs, ctx: &Context) -> Result<ExitCode> {
     let cfg = args.score.config()?;
     let unihan = load_unihan(&args.score.unihan)?;
     let path = &args.file;
-    let mut reader = open_csv(path)?;
+    let limits = ctx.lists.limits();
+    let mut reader = open_csv(path, limits)?;
     let header = reader.headers().with_context(|| format!("{}: header row", path.display()))?;
     let find = |n: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(n));
     let (Some(c1), Some(c2)) = (find("name1"), find("name2")) else {
@@ -763,6 +785,7 @@ fn pairs(args: PairsArgs) -> Result<ExitCode> {
     for rec in reader.records() {
         let rec = rec.with_context(|| format!("reading {}", path.display()))?;
         let line = rec.position().map_or(0, |p| p.line());
+        check_cells(path, line, &rec, limits)?;
         let (a, b) = (cell(&rec, Some(c1)), cell(&rec, Some(c2)));
         if a.is_empty() || b.is_empty() {
             bail!("{} line {line}: name1 and name2 must both be given", path.display());

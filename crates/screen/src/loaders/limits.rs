@@ -174,7 +174,8 @@ pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>> {
             ),
         ));
     }
-    let mut out = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    // Grown as read, so that a file stopped early by a limit never costs its whole size.
+    let mut out = Vec::with_capacity(usize::try_from(len.min(16 << 20)).unwrap_or(0));
     LimitedReader::new(f, limits).read_to_end(&mut out).map_err(|e| ScreenError::io(path, e))?;
     Ok(out)
 }
