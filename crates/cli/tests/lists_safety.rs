@@ -311,3 +311,55 @@ fn a_giant_name_in_screen_batch_input_is_an_error_naming_file_and_line() {
     );
     assert!(err.contains("fields.csv line 2: field 2 has 13 bytes, more than 8"), "{err}");
 }
+
+#[test]
+fn an_impossible_date_of_birth_is_dropped_from_a_list_and_refused_in_input() {
+    let Some(cons) = sanctions("ofac-non-sdn-csv") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let real: Vec<serde_json::Value> = serde_json::from_str(&ok(floodgate(&data)
+        .args(["lists", "load", "--format", "json"])
+        .arg(&cons)
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(real[0]["dropped_dates"], 0);
+
+    // The real non-SDN list with one date of birth made impossible: it still loads, whole,
+    // without that date, and the summary counts it.
+    let bad = dir.path().join("cons");
+    std::fs::create_dir(&bad).unwrap();
+    for e in std::fs::read_dir(&cons).unwrap() {
+        let p = e.unwrap().path();
+        let mut bytes = std::fs::read(&p).unwrap();
+        if p.ends_with("cons_prim.csv") {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            assert!(text.contains("DOB 12 Feb 1961"));
+            bytes = text.replacen("DOB 12 Feb 1961", "DOB 31 Feb 1961", 1).into_bytes();
+        }
+        std::fs::write(bad.join(p.file_name().unwrap()), bytes).unwrap();
+    }
+    let out: Vec<serde_json::Value> = serde_json::from_str(&ok(floodgate(&data)
+        .args(["lists", "load", "--format", "json"])
+        .arg(&bad)
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(out[0]["dropped_dates"], 1, "{out:?}");
+    assert_eq!(out[0]["entities"], real[0]["entities"]);
+    assert_eq!(out[0]["changed"], 1);
+
+    // In screening input it is an error naming the flag, or the file, line and column.
+    let err = fails(
+        floodgate(&data)
+            .args(["screen", "name", "Anyone", "--dob", "1961-02-31"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("--dob") && err.contains("'1961-02-31' is not a calendar date"), "{err}");
+    let input = dir.path().join("in.csv");
+    std::fs::write(&input, "name,dob\nSomeone,2001-02-29\n").unwrap();
+    let err = fails(floodgate(&data).args(["screen", "batch"]).arg(&input).output().unwrap());
+    assert!(err.contains("in.csv line 2, column dob"), "{err}");
+    assert!(err.contains("'2001-02-29' is not a calendar date"), "{err}");
+}

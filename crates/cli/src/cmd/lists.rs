@@ -182,6 +182,8 @@ struct LoadRow {
     loaded_at: String,
     source: String,
     load_seconds: f64,
+    /// Dates of birth dropped because the day does not exist (31 February); logged.
+    dropped_dates: usize,
 }
 
 impl Tabular for LoadRow {
@@ -200,6 +202,7 @@ impl Tabular for LoadRow {
             "changed",
             "new_hits",
             "removed_hits",
+            "dropped_dates",
         ]
     }
     fn cells(&self) -> Vec<String> {
@@ -218,6 +221,7 @@ impl Tabular for LoadRow {
             r.changed.to_string(),
             r.new_hits.len().to_string(),
             r.removed_hits.len().to_string(),
+            self.dropped_dates.to_string(),
         ]
     }
 }
@@ -387,31 +391,37 @@ fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     for p in &args.paths {
         progress.set_message(format!("parsing {}", p.display()));
         let started = Instant::now();
-        let snap = floodgate_screen::loaders::load_path_with(p, &limits)
+        let loaded = floodgate_screen::loaders::load_path_with(p, &limits)
             .with_context(|| format!("loading {} (nothing was changed)", p.display()))?;
         let digests = floodgate_screen::loaders::files_read(p)
             .and_then(|fs| fs.iter().map(|f| FileDigest::of(f)).collect::<Result<Vec<_>, _>>())
             .with_context(|| format!("hashing {} (nothing was changed)", p.display()))?;
-        parsed.push((snap, digests, started.elapsed().as_secs_f64()));
+        parsed.push((
+            loaded.snapshot,
+            digests,
+            started.elapsed().as_secs_f64(),
+            loaded.dropped_dates,
+        ));
         progress.inc(1);
     }
-    let mut batches: Vec<(ListSnapshot, Vec<FileDigest>, f64)> = match &args.list {
+    let mut batches: Vec<(ListSnapshot, Vec<FileDigest>, f64, usize)> = match &args.list {
         Some(name) => {
             let secs = parsed.iter().map(|p| p.2).sum();
+            let dropped = parsed.iter().map(|p| p.3).sum();
             let digests = parsed.iter().flat_map(|p| p.1.iter().cloned()).collect();
-            vec![(merge(name, parsed.into_iter().map(|p| p.0).collect()), digests, secs)]
+            vec![(merge(name, parsed.into_iter().map(|p| p.0).collect()), digests, secs, dropped)]
         }
         None => parsed,
     };
     if let Some(v) = &args.list_version {
-        for (s, _, _) in &mut batches {
+        for (s, _, _, _) in &mut batches {
             s.version.clone_from(v);
         }
     }
     progress.set_message("opening the screening database");
     let mut screener = open_screener(ctx, Default::default(), &args.unihan)?;
     // Check every list before writing any, so that one refused list loads nothing.
-    for (snap, _, _) in &batches {
+    for (snap, _, _, _) in &batches {
         if let Err(e) = screener.check_load(snap, &opts_base) {
             progress.finish_and_clear();
             let hint = match e {
@@ -425,7 +435,7 @@ fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         }
     }
     let mut rows = Vec::new();
-    for (snap, files, parse_secs) in batches {
+    for (snap, files, parse_secs, dropped_dates) in batches {
         progress.set_message(format!("storing list {}", snap.list));
         let started = Instant::now();
         let source = snap.source.clone();
@@ -439,6 +449,7 @@ fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
             loaded_at: info.as_ref().map(|i| i.loaded_at.clone()).unwrap_or_default(),
             source,
             load_seconds: parse_secs + started.elapsed().as_secs_f64(),
+            dropped_dates,
             report,
         });
     }

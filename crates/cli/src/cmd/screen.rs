@@ -392,8 +392,9 @@ fn lists_line(lists: &[ListInfo]) -> String {
 }
 
 fn parse_dob(s: &str) -> Result<PartialDate> {
-    PartialDate::parse(s)
-        .with_context(|| format!("date of birth '{s}' is not YYYY, YYYY-MM or YYYY-MM-DD"))
+    PartialDate::parse(s).with_context(|| {
+        format!("date of birth '{s}' is not a calendar date as YYYY, YYYY-MM or YYYY-MM-DD")
+    })
 }
 
 fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
@@ -674,7 +675,11 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                     EntityType::Unknown => None,
                     t => Some(t),
                 },
-                dob: if dob.is_empty() { None } else { Some(parse_dob(dob).with_context(at)?) },
+                dob: if dob.is_empty() {
+                    None
+                } else {
+                    Some(parse_dob(dob).with_context(|| format!("{}, column dob", at()))?)
+                },
                 countries: split_list(cell(&rec, cols.country)),
                 identifiers: split_list(cell(&rec, cols.id_number)),
             };

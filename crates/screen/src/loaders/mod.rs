@@ -94,16 +94,55 @@ pub fn files_read(path: &Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(v)
 }
 
+thread_local! {
+    static DROPPED_DATES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A date of birth as a published list gives it: an impossible calendar date (31 February) is
+/// dropped with a logged warning and counted (see [`Loaded::dropped_dates`]), not loaded and
+/// not fatal — one bad date must not refuse a whole OFAC file.
+pub(crate) fn listed_date(s: &str) -> Option<crate::PartialDate> {
+    let d = crate::PartialDate::parse_syntax(s)?;
+    if d.is_calendar_date() {
+        return Some(d);
+    }
+    tracing::warn!(target: "floodgate::screen::load", date = s, "dropping an impossible date of birth");
+    DROPPED_DATES.with(|c| c.set(c.get() + 1));
+    None
+}
+
+/// A parsed list file with what was dropped from it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The list.
+    pub snapshot: crate::ListSnapshot,
+    /// Dates of birth dropped because the day does not exist in its month (logged).
+    pub dropped_dates: usize,
+}
+
 /// [`load_path`] under the given limits; the parsed fields are checked too
-/// ([`limits::check_fields`]).
+/// ([`limits::check_fields`]), and impossible dates of birth are dropped and counted.
 ///
 /// # Errors
 /// As [`load_path`], or [`ScreenError::Malformed`]/[`ScreenError::Io`] naming the file, the
 /// line or entity and the limit passed.
-pub fn load_path_with(path: &Path, l: &limits::Limits) -> Result<crate::ListSnapshot> {
-    let snap = limits::with_limits(*l, || load_path(path))?;
+pub fn load_path_with(path: &Path, l: &limits::Limits) -> Result<Loaded> {
+    DROPPED_DATES.with(|c| c.set(0));
+    let mut snap = limits::with_limits(*l, || load_path(path))?;
     limits::check_fields(path, &snap, l)?;
-    Ok(snap)
+    let mut dropped = DROPPED_DATES.with(|c| c.replace(0));
+    for e in &mut snap.entities {
+        let before = e.dobs.len();
+        e.dobs.retain(|d| d.is_calendar_date());
+        if e.dobs.len() < before {
+            tracing::warn!(target: "floodgate::screen::load", entity = %e.id, "dropping an impossible date of birth");
+            dropped += before - e.dobs.len();
+        }
+    }
+    if dropped > 0 {
+        tracing::warn!(target: "floodgate::screen::load", file = %path.display(), dropped, "impossible dates of birth dropped");
+    }
+    Ok(Loaded { snapshot: snap, dropped_dates: dropped })
 }
 
 /// Loads a list file, telling its format from its name and content:

@@ -23,7 +23,6 @@ use sha2::{Digest, Sha256};
 use crate::error::{Result, ScreenError};
 use crate::model::{
     AliasKind, EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress,
-    PartialDate,
 };
 
 /// The identity-document labels OFAC uses in remarks ("Passport A123 (Iran)").
@@ -261,7 +260,7 @@ pub(crate) fn apply_remarks(e: &mut ListEntity, text: &str) {
                 }
             }
         } else if let Some(d) = plain.strip_prefix("DOB ") {
-            if let Some(d) = PartialDate::parse(d) {
+            if let Some(d) = super::listed_date(d) {
                 if !e.dobs.contains(&d) {
                     e.dobs.push(d);
                 }

@@ -13,9 +13,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, ScreenError};
-use crate::model::{
-    EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress, PartialDate,
-};
+use crate::model::{EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress};
 
 fn split(s: &str) -> impl Iterator<Item = &str> {
     s.split(';').map(str::trim).filter(|x| !x.is_empty())
@@ -96,7 +94,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
             e.names.push(ListName::aka(a));
         }
         for d in split(get(c_dob)) {
-            if let Some(d) = PartialDate::parse(d) {
+            if let Some(d) = super::listed_date(d) {
                 e.dobs.push(d);
             }
         }
