@@ -363,3 +363,67 @@ fn an_impossible_date_of_birth_is_dropped_from_a_list_and_refused_in_input() {
     assert!(err.contains("in.csv line 2, column dob"), "{err}");
     assert!(err.contains("'2001-02-29' is not a calendar date"), "{err}");
 }
+
+#[test]
+fn an_analyst_suppresses_lists_and_undoes_a_hit_with_who_and_why() {
+    let Some(addrs) = sanctions("ofac-crypto-addresses") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    ok(floodgate(&data).args(["lists", "load"]).arg(&addrs).output().unwrap());
+    let entity = "ETH:0x08723392Ed15743cc38513C4925f5e6be5c17243";
+    let screen = || {
+        floodgate(&data)
+            .args(["screen", "address", "ethereum", LAZARUS_ETH, "--subject", "w-1"])
+            .output()
+            .unwrap()
+    };
+    assert_eq!(exit(&screen()), Some(1));
+
+    let err = fails(
+        floodgate(&data)
+            .args(["screen", "suppress", "w-1", "ofac-addresses", "ETH:0xnot-listed"])
+            .args(["--reason", "x"])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("not found: entity ETH:0xnot-listed of list ofac-addresses"), "{err}");
+    let err = fails(
+        floodgate(&data)
+            .args(["screen", "suppress", "w-1", "ofac-addresses", entity, "--reason", " "])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("needs a reason"), "{err}");
+
+    ok(floodgate(&data)
+        .args(["screen", "suppress", "w-1", "ofac-addresses", entity])
+        .args(["--reason", "our own test wallet", "--by", "alice"])
+        .output()
+        .unwrap());
+    let out = screen();
+    assert_eq!(exit(&out), Some(0), "a suppressed hit does not count");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("yes"));
+    let list: Vec<serde_json::Value> = serde_json::from_str(&ok(floodgate(&data)
+        .args(["screen", "suppressions", "--format", "json"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["created_by"], "alice");
+    assert_eq!(list[0]["reason"], "our own test wallet");
+    assert_eq!(list[0]["in_force"], true);
+    assert_eq!(list[0]["entity_id"], entity);
+
+    ok(floodgate(&data)
+        .args(["screen", "unsuppress", "w-1", "ofac-addresses", entity, "--by", "bob"])
+        .output()
+        .unwrap());
+    assert_eq!(exit(&screen()), Some(1), "the hit counts again");
+    let err = fails(
+        floodgate(&data)
+            .args(["screen", "unsuppress", "w-1", "ofac-addresses", entity])
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("not found: suppression"), "{err}");
+}

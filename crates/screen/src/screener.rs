@@ -134,6 +134,27 @@ pub struct LoadRecord {
     pub files: Vec<FileDigest>,
 }
 
+/// An analyst's suppression of a hit (a false positive), as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suppression {
+    /// The subject.
+    pub subject: String,
+    /// The list.
+    pub list: String,
+    /// The entity.
+    pub entity_id: String,
+    /// The entity's content hash when suppressed.
+    pub entity_hash: String,
+    /// Whether the entity is loaded with that content now (else the hit is back for review).
+    pub in_force: bool,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub created_by: String,
+    /// When (RFC 3339, UTC).
+    pub created_at: String,
+}
+
 /// A list as loaded.
 #[derive(Debug, Clone, Serialize)]
 pub struct ListInfo {
@@ -211,11 +232,13 @@ CREATE TABLE IF NOT EXISTS entities (list TEXT NOT NULL, entity_id TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS results (subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, score REAL NOT NULL, screened_at TEXT NOT NULL, PRIMARY KEY (subject, list, entity_id));
 CREATE TABLE IF NOT EXISTS suppressions (subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (subject, list, entity_id));
+CREATE TABLE IF NOT EXISTS suppression_log (log_id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS list_loads (load_id INTEGER PRIMARY KEY AUTOINCREMENT, list TEXT NOT NULL, version TEXT NOT NULL, previous_version TEXT, loaded_at TEXT NOT NULL, loaded_by TEXT NOT NULL, entities_before INTEGER NOT NULL, entities_after INTEGER NOT NULL, added INTEGER NOT NULL, removed INTEGER NOT NULL, changed INTEGER NOT NULL, allow_shrink INTEGER NOT NULL, files TEXT NOT NULL);
 ";
 
 /// Columns added after the first release, with their definitions: added on open when missing.
-const ADDED_COLUMNS: &[(&str, &str, &str)] = &[("lists", "load_id", "INTEGER")];
+const ADDED_COLUMNS: &[(&str, &str, &str)] =
+    &[("lists", "load_id", "INTEGER"), ("suppressions", "created_by", "TEXT NOT NULL DEFAULT ''")];
 
 impl Screener {
     /// Opens (or creates) `screening.db` in `data_dir` and builds the matcher from the stored
@@ -705,10 +728,10 @@ impl Screener {
     }
 
     /// Records an analyst's "false positive" decision for a subject and a list entity, tied to
-    /// the entity's current content.
+    /// the entity's current content (by "unknown"; see [`Screener::suppress_by`]).
     ///
     /// # Errors
-    /// [`ScreenError::NotFound`] when the entity is not loaded; [`ScreenError::Db`].
+    /// As [`Screener::suppress_by`].
     pub fn suppress(
         &mut self,
         subject: &str,
@@ -716,6 +739,26 @@ impl Screener {
         entity_id: &str,
         reason: &str,
     ) -> Result<()> {
+        self.suppress_by(subject, list, entity_id, reason, "unknown").map(|_| ())
+    }
+
+    /// Records an analyst's "false positive" decision for a subject and a list entity, tied to
+    /// the entity's current content, with who and why; logged in `suppression_log`.
+    ///
+    /// # Errors
+    /// [`ScreenError::NotFound`] when the entity is not loaded; [`ScreenError::Query`] for an
+    /// empty reason; [`ScreenError::Db`].
+    pub fn suppress_by(
+        &mut self,
+        subject: &str,
+        list: &str,
+        entity_id: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<Suppression> {
+        if reason.trim().is_empty() {
+            return Err(ScreenError::Query("a suppression needs a reason".into()));
+        }
         let hash: String = self
             .db
             .query_row(
@@ -726,12 +769,107 @@ impl Screener {
             .optional()
             .map_err(self.dberr())?
             .ok_or_else(|| ScreenError::NotFound(format!("entity {entity_id} of list {list}")))?;
-        self.db
-            .execute(
-                "INSERT OR REPLACE INTO suppressions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![subject, list, entity_id, hash, reason, Timestamp::now().to_rfc3339()],
+        let now = Timestamp::now().to_rfc3339();
+        let tx = self
+            .db
+            .transaction()
+            .map_err(|e| ScreenError::Db { path: self.path.clone(), source: e })?;
+        let path = self.path.clone();
+        let err = |e| ScreenError::Db { path: path.clone(), source: e };
+        tx.execute(
+            "INSERT OR REPLACE INTO suppressions (subject, list, entity_id, entity_hash, reason, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![subject, list, entity_id, hash, reason, now, by],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "INSERT INTO suppression_log (action, subject, list, entity_id, entity_hash, reason, by, at) VALUES ('suppress', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![subject, list, entity_id, hash, reason, by, now],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Suppression {
+            subject: subject.to_owned(),
+            list: list.to_owned(),
+            entity_id: entity_id.to_owned(),
+            entity_hash: hash,
+            in_force: true,
+            reason: reason.to_owned(),
+            created_by: by.to_owned(),
+            created_at: now,
+        })
+    }
+
+    /// Undoes a suppression (the hit counts again); logged in `suppression_log` with who and
+    /// why.
+    ///
+    /// # Errors
+    /// [`ScreenError::NotFound`] when there is no such suppression; [`ScreenError::Db`].
+    pub fn unsuppress(
+        &mut self,
+        subject: &str,
+        list: &str,
+        entity_id: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<()> {
+        let now = Timestamp::now().to_rfc3339();
+        let tx = self
+            .db
+            .transaction()
+            .map_err(|e| ScreenError::Db { path: self.path.clone(), source: e })?;
+        let path = self.path.clone();
+        let err = |e| ScreenError::Db { path: path.clone(), source: e };
+        let hash: Option<String> = tx
+            .query_row(
+                "SELECT entity_hash FROM suppressions WHERE subject = ?1 AND list = ?2 AND entity_id = ?3",
+                params![subject, list, entity_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some(hash) = hash else {
+            return Err(ScreenError::NotFound(format!(
+                "suppression of entity {entity_id} of list {list} for subject {subject}"
+            )));
+        };
+        tx.execute(
+            "DELETE FROM suppressions WHERE subject = ?1 AND list = ?2 AND entity_id = ?3",
+            params![subject, list, entity_id],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "INSERT INTO suppression_log (action, subject, list, entity_id, entity_hash, reason, by, at) VALUES ('unsuppress', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![subject, list, entity_id, hash, reason, by, now],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Every suppression, with whether it is still in force (the entity unchanged).
+    ///
+    /// # Errors
+    /// [`ScreenError::Db`].
+    pub fn suppressions(&self) -> Result<Vec<Suppression>> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT s.subject, s.list, s.entity_id, s.entity_hash, e.hash IS NOT NULL AND e.hash = s.entity_hash, s.reason, s.created_by, s.created_at FROM suppressions s LEFT JOIN entities e ON e.list = s.list AND e.entity_id = s.entity_id ORDER BY s.created_at, s.subject",
             )
             .map_err(self.dberr())?;
-        Ok(())
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Suppression {
+                    subject: r.get(0)?,
+                    list: r.get(1)?,
+                    entity_id: r.get(2)?,
+                    entity_hash: r.get(3)?,
+                    in_force: r.get(4)?,
+                    reason: r.get(5)?,
+                    created_by: r.get(6)?,
+                    created_at: r.get(7)?,
+                })
+            })
+            .map_err(self.dberr())?;
+        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(self.dberr())
     }
 }

@@ -10,7 +10,7 @@ use clap::ValueEnum;
 use floodgate_screen::loaders::limits::{LimitedReader, Limits};
 use floodgate_screen::normalize::Script;
 use floodgate_screen::score::{score_pair, Feature};
-use floodgate_screen::screener::ListInfo;
+use floodgate_screen::screener::{ListInfo, Suppression};
 use floodgate_screen::unihan::Unihan;
 use floodgate_screen::{
     AddressHit, EntityType, Hit, NameQuery, PartialDate, ScoreConfig, Screener, Subject,
@@ -40,7 +40,8 @@ Examples:
   floodgate screen name \"Nguyễn Văn Đài\" --dob 1969-04-06 --country VN --format json
   floodgate screen address ethereum 0x08723392ed15743cc38513c4925f5e6be5c17243
   floodgate screen batch customers.csv --format csv > hits.csv
-  floodgate screen pairs pairs.csv --mode ofac")]
+  floodgate screen pairs pairs.csv --mode ofac
+  floodgate screen suppress c-1001 ofac-sdn 36216 --reason \"other person\" --by alice")]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: Sub,
@@ -56,6 +57,137 @@ enum Sub {
     Batch(BatchArgs),
     /// Score pairs of names from a CSV file against each other, for threshold tuning
     Pairs(PairsArgs),
+    /// Record an analyst's decision that a subject's hit is a false positive
+    Suppress(SuppressArgs),
+    /// Undo a suppression: the hit counts again
+    Unsuppress(UnsuppressArgs),
+    /// List the suppressions: who, when, why, and whether each is still in force
+    Suppressions(SuppressionsArgs),
+}
+
+/// A subject's hit: the subject id and the list entity it hit.
+#[derive(Debug, clap::Args)]
+struct HitArgs {
+    /// The subject id (the `--subject` or batch `id` the hit was screened under)
+    #[arg(value_name = "SUBJECT")]
+    subject: String,
+    /// The list of the hit (e.g. ofac-sdn)
+    #[arg(value_name = "LIST")]
+    list: String,
+    /// The entity id of the hit in that list (the `entity_id` column)
+    #[arg(value_name = "ENTITY_ID")]
+    entity_id: String,
+}
+
+/// Suppress a hit.
+///
+/// The suppression is tied to the entry's content hash: it holds across list reloads while the
+/// entry is unchanged, and the hit comes back for review when the entry changes. A suppressed
+/// hit is still shown (suppressed: yes) but does not count for the exit code.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:
+  floodgate screen suppress c-1001 ofac-sdn 36216 --reason \"different person: DOB 1988\" --by alice
+Exit codes: 0 recorded, 2 error (no such entity loaded, empty reason).")]
+struct SuppressArgs {
+    #[command(flatten)]
+    hit: HitArgs,
+    /// Why the hit is a false positive (required)
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Who decides [default: the OS user ($USER)]
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Undo a suppression.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Exit codes: 0 undone, 2 error (no such suppression).")]
+struct UnsuppressArgs {
+    #[command(flatten)]
+    hit: HitArgs,
+    /// Why it is undone
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    reason: String,
+    /// Who undoes it [default: the OS user ($USER)]
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
+}
+
+/// List suppressions.
+#[derive(Debug, clap::Args)]
+struct SuppressionsArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// A suppression as a table row.
+#[derive(Debug, Serialize)]
+struct SuppressionRow(Suppression);
+
+impl Tabular for SuppressionRow {
+    fn headers() -> Vec<&'static str> {
+        vec!["subject", "list", "entity_id", "in_force", "reason", "by", "at", "entity_hash"]
+    }
+    fn cells(&self) -> Vec<String> {
+        let s = &self.0;
+        vec![
+            s.subject.clone(),
+            s.list.clone(),
+            s.entity_id.clone(),
+            if s.in_force { "yes" } else { "no (entry changed)" }.to_owned(),
+            s.reason.clone(),
+            s.created_by.clone(),
+            s.created_at.clone(),
+            s.entity_hash.clone(),
+        ]
+    }
+}
+
+fn suppress(args: SuppressArgs, ctx: &Context) -> Result<ExitCode> {
+    let mut screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
+    let by = args.by.unwrap_or_else(super::lists::os_user);
+    let h = &args.hit;
+    let s =
+        screener.suppress_by(&h.subject, &h.list, &h.entity_id, &args.reason, &by).with_context(
+            || format!("suppressing {} {} for subject {}", h.list, h.entity_id, h.subject),
+        )?;
+    output::write_rows(args.format, &[SuppressionRow(s)])?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unsuppress(args: UnsuppressArgs, ctx: &Context) -> Result<ExitCode> {
+    let mut screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
+    let by = args.by.unwrap_or_else(super::lists::os_user);
+    let h = &args.hit;
+    screener.unsuppress(&h.subject, &h.list, &h.entity_id, &args.reason, &by).with_context(
+        || {
+            format!(
+                "undoing the suppression of {} {} for subject {}",
+                h.list, h.entity_id, h.subject
+            )
+        },
+    )?;
+    output::write_text(&format!(
+        "suppression of {} {} for subject {} undone by {by}\n",
+        h.list, h.entity_id, h.subject
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn suppressions(args: SuppressionsArgs, ctx: &Context) -> Result<ExitCode> {
+    let screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
+    let rows: Vec<SuppressionRow> =
+        screener.suppressions()?.into_iter().map(SuppressionRow).collect();
+    if rows.is_empty() && args.format == Format::Table {
+        output::write_text("no suppressions\n")?;
+    } else {
+        output::write_rows(args.format, &rows)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Where the Unihan reading table is.
@@ -220,6 +352,9 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         Sub::Address(a) => address(a, ctx),
         Sub::Batch(a) => batch(a, ctx, quiet),
         Sub::Pairs(a) => pairs(a, ctx),
+        Sub::Suppress(a) => suppress(a, ctx),
+        Sub::Unsuppress(a) => unsuppress(a, ctx),
+        Sub::Suppressions(a) => suppressions(a, ctx),
     }
 }
 
