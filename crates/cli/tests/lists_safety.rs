@@ -251,6 +251,16 @@ fn a_bzip2_bomb_is_refused_after_a_few_megabytes_naming_the_file() {
     let err = fails(out);
     assert!(err.contains("more than 1000000 bytes after decompression"), "{err}");
     assert!(err.contains("lists.max_file_bytes"), "{err}");
+
+    // 1,585 bytes that decompress to 2 GB of one XML text node: before the limits this run
+    // aborted out of memory under the limit; now the line limit stops it after 1 MiB.
+    let text_bomb = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../screen/tests/data/bomb-text/sdn_advanced.xml.bz2");
+    let out =
+        floodgate_limited(dir.path()).args(["lists", "load"]).arg(&text_bomb).output().unwrap();
+    let err = fails(out);
+    assert!(err.contains("bomb-text/sdn_advanced.xml.bz2"), "{err}");
+    assert!(err.contains("line 3 is longer than 1048576 bytes"), "{err}");
 }
 
 #[test]
