@@ -24,6 +24,8 @@ pub(crate) struct FileConfig {
     pub(crate) ledger: Option<String>,
     /// Deepest reorganisation `ingest` unwinds without `--rollback-to`.
     pub(crate) max_unwind: Option<u64>,
+    /// `[lists]`: list-load guards and input limits.
+    pub(crate) lists: Option<crate::cmd::lists::ListsConfig>,
 }
 
 /// Validated configuration every command runs with.
@@ -34,6 +36,7 @@ pub(crate) struct Context {
     pub(crate) ledger: String,
     /// From the config file; `ingest --max-unwind` / `FLOODGATE_MAX_UNWIND` override it.
     pub(crate) max_unwind: u64,
+    pub(crate) lists: crate::cmd::lists::ListsConfig,
 }
 
 impl Context {
@@ -65,7 +68,8 @@ impl Context {
         }
         let ledger = file.ledger.unwrap_or_else(|| "main".to_owned());
         let max_unwind = file.max_unwind.unwrap_or(floodgate_store::DEFAULT_MAX_UNWIND);
-        Ok(Context { data_dir, assets, ledger, max_unwind })
+        let lists = file.lists.unwrap_or_default().with_env()?;
+        Ok(Context { data_dir, assets, ledger, max_unwind, lists })
     }
 }
 

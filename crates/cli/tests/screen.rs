@@ -228,7 +228,7 @@ fn sdn_names_and_addresses_end_to_end() {
     .unwrap();
     let out = code(
         floodgate(dir.path())
-            .args(["lists", "load", "--format", "json"])
+            .args(["lists", "load", "--allow-shrink", "--format", "json"])
             .arg(&older)
             .output()
             .unwrap(),
@@ -237,6 +237,7 @@ fn sdn_names_and_addresses_end_to_end() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let removed = v[0]["removed_hits"].as_array().unwrap();
     assert!(removed.iter().any(|h| h["subject"] == "w-1"), "{out}");
+    assert!(removed.iter().all(|h| h["list_version"] == v[0]["version"]), "{out}");
 }
 
 #[test]

@@ -58,6 +58,32 @@ pub enum ScreenError {
         /// What is wrong.
         reason: String,
     },
+    /// A list load was refused because the new version has no entries.
+    #[error("refusing to load list {list} from {source_path}: it has no entries (before: {before}, after: 0); the loaded version stays in force")]
+    EmptyList {
+        /// The list.
+        list: String,
+        /// Where the new version came from.
+        source_path: String,
+        /// Entries of the version in force.
+        before: usize,
+    },
+    /// A list load was refused because it would drop more than the allowed share of entries.
+    #[error("refusing to load list {list} from {source_path}: it would shrink from {before} to {after} entries (-{dropped_percent}%, more than the {max_percent}% allowed); the loaded version stays in force")]
+    Shrink {
+        /// The list.
+        list: String,
+        /// Where the new version came from.
+        source_path: String,
+        /// Entries of the version in force.
+        before: usize,
+        /// Entries of the new version.
+        after: usize,
+        /// The share dropped, in percent (rounded up).
+        dropped_percent: u64,
+        /// The largest share allowed, in percent.
+        max_percent: u32,
+    },
     /// A query was invalid (empty name, bad address).
     #[error("invalid query: {0}")]
     Query(String),

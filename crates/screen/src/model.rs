@@ -108,8 +108,35 @@ pub struct PartialDate {
 }
 
 impl PartialDate {
-    /// Parses `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, `DD/MM/YYYY`, `DD Mon YYYY` and `circa YYYY`.
+    /// Parses `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, `DD/MM/YYYY`, `DD Mon YYYY` and `circa YYYY`;
+    /// a day that the month does not have (31 February, 29 February 2001) is `None`.
     pub fn parse(s: &str) -> Option<PartialDate> {
+        PartialDate::parse_syntax(s).filter(PartialDate::is_calendar_date)
+    }
+
+    /// Whether the day exists in its month and year (leap years counted); a date without a
+    /// day always does.
+    pub fn is_calendar_date(&self) -> bool {
+        match (self.month, self.day) {
+            (Some(m), Some(d)) => {
+                let leap = (self.year % 4 == 0 && self.year % 100 != 0) || self.year % 400 == 0;
+                let days = match m {
+                    1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+                    4 | 6 | 9 | 11 => 30,
+                    2 if leap => 29,
+                    2 => 28,
+                    _ => 0,
+                };
+                (1..=days).contains(&d)
+            }
+            (Some(m), None) => (1..=12).contains(&m),
+            (None, _) => true,
+        }
+    }
+
+    /// [`PartialDate::parse`] without the calendar check: the form is right, the day may not
+    /// exist (so that a list loader can tell an impossible date from an unreadable one).
+    pub fn parse_syntax(s: &str) -> Option<PartialDate> {
         let t = s.trim().trim_start_matches("circa").trim_start_matches("Circa").trim();
         let t = t.split(" to ").next().unwrap_or(t).trim();
         if t.is_empty() {
@@ -269,4 +296,20 @@ pub struct ListSnapshot {
     pub source: String,
     /// The entries.
     pub entities: Vec<ListEntity>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PartialDate;
+
+    #[test]
+    fn days_a_month_does_not_have_are_not_dates() {
+        for bad in ["1961-02-31", "2001-02-29", "1900-02-29", "31/04/1990", "31 Jun 1975"] {
+            assert_eq!(PartialDate::parse(bad), None, "{bad}");
+            assert!(PartialDate::parse_syntax(bad).is_some(), "{bad} has the right form");
+        }
+        for good in ["2000-02-29", "1996-02-29", "31/12/1990", "30 Jun 1975", "1961-02", "1961"] {
+            assert!(PartialDate::parse(good).is_some(), "{good}");
+        }
+    }
 }

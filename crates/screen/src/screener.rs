@@ -46,6 +46,115 @@ pub enum Subject {
     },
 }
 
+/// The SHA-256 digest of one file a load read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    /// The file's path as given.
+    pub path: String,
+    /// Hex SHA-256 of the file's bytes as stored on disk (compressed, for `.bz2`).
+    pub sha256: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+}
+
+impl FileDigest {
+    /// Hashes a file, streaming.
+    ///
+    /// # Errors
+    /// [`ScreenError::Io`] naming the file.
+    pub fn of(path: &Path) -> Result<FileDigest> {
+        use sha2::{Digest, Sha256};
+        let mut f = std::fs::File::open(path).map_err(|e| ScreenError::io(path, e))?;
+        let mut h = Sha256::new();
+        let bytes = std::io::copy(&mut f, &mut h).map_err(|e| ScreenError::io(path, e))?;
+        Ok(FileDigest {
+            path: path.display().to_string(),
+            sha256: hex::encode(h.finalize()),
+            bytes,
+        })
+    }
+}
+
+/// How a load is guarded and what is recorded about it.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The largest share of a list's entries, in percent, a new version may drop.
+    pub max_shrink_percent: u32,
+    /// Load even when the new version drops more than `max_shrink_percent`.
+    pub allow_shrink: bool,
+    /// Who loads (recorded in the history).
+    pub loaded_by: String,
+    /// The files read, with their digests (recorded in the history).
+    pub files: Vec<FileDigest>,
+}
+
+/// The default largest share of entries a load may drop: 10 %.
+pub const DEFAULT_MAX_SHRINK_PERCENT: u32 = 10;
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_shrink_percent: DEFAULT_MAX_SHRINK_PERCENT,
+            allow_shrink: false,
+            loaded_by: "unknown".into(),
+            files: Vec::new(),
+        }
+    }
+}
+
+/// One recorded load of a list version: who, when, which files (with SHA-256) and the entry
+/// counts before and after.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadRecord {
+    /// The load's id (increasing); screening results name it with the version.
+    pub load_id: i64,
+    /// The list.
+    pub list: String,
+    /// The version loaded.
+    pub version: String,
+    /// The version it replaced.
+    pub previous_version: Option<String>,
+    /// When (RFC 3339, UTC).
+    pub loaded_at: String,
+    /// Who.
+    pub loaded_by: String,
+    /// Entries before the load.
+    pub entities_before: usize,
+    /// Entries after the load.
+    pub entities_after: usize,
+    /// Entries added.
+    pub added: usize,
+    /// Entries removed.
+    pub removed: usize,
+    /// Entries changed.
+    pub changed: usize,
+    /// Whether `--allow-shrink` was given.
+    pub allow_shrink: bool,
+    /// The files read.
+    pub files: Vec<FileDigest>,
+}
+
+/// An analyst's suppression of a hit (a false positive), as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suppression {
+    /// The subject.
+    pub subject: String,
+    /// The list.
+    pub list: String,
+    /// The entity.
+    pub entity_id: String,
+    /// The entity's content hash when suppressed.
+    pub entity_hash: String,
+    /// Whether the entity is loaded with that content now (else the hit is back for review).
+    pub in_force: bool,
+    /// Why.
+    pub reason: String,
+    /// Who.
+    pub created_by: String,
+    /// When (RFC 3339, UTC).
+    pub created_at: String,
+}
+
 /// A list as loaded.
 #[derive(Debug, Clone, Serialize)]
 pub struct ListInfo {
@@ -59,6 +168,9 @@ pub struct ListInfo {
     pub loaded_at: String,
     /// Number of entities.
     pub entities: usize,
+    /// The load that put this version in force (see [`Screener::history`]); none for lists
+    /// loaded before load history was kept.
+    pub load_id: Option<i64>,
 }
 
 /// A change in a subject's hits caused by a list load.
@@ -70,6 +182,8 @@ pub struct DeltaHit {
     pub list: String,
     /// The entity.
     pub entity_id: String,
+    /// The list version the hit was found (or lost) in.
+    pub list_version: String,
     /// Score of the new hit (1 for addresses); the old score for removed hits.
     pub score: f64,
 }
@@ -83,6 +197,12 @@ pub struct LoadReport {
     pub previous_version: Option<String>,
     /// The new version.
     pub version: String,
+    /// The load's id in the history.
+    pub load_id: i64,
+    /// Entries before the load.
+    pub entities_before: usize,
+    /// Entries after the load.
+    pub entities_after: usize,
     /// Entities added, removed, changed, unchanged.
     pub added: usize,
     /// Removed.
@@ -112,7 +232,13 @@ CREATE TABLE IF NOT EXISTS entities (list TEXT NOT NULL, entity_id TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS results (subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, score REAL NOT NULL, screened_at TEXT NOT NULL, PRIMARY KEY (subject, list, entity_id));
 CREATE TABLE IF NOT EXISTS suppressions (subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (subject, list, entity_id));
+CREATE TABLE IF NOT EXISTS suppression_log (log_id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS list_loads (load_id INTEGER PRIMARY KEY AUTOINCREMENT, list TEXT NOT NULL, version TEXT NOT NULL, previous_version TEXT, loaded_at TEXT NOT NULL, loaded_by TEXT NOT NULL, entities_before INTEGER NOT NULL, entities_after INTEGER NOT NULL, added INTEGER NOT NULL, removed INTEGER NOT NULL, changed INTEGER NOT NULL, allow_shrink INTEGER NOT NULL, files TEXT NOT NULL);
 ";
+
+/// Columns added after the first release, with their definitions: added on open when missing.
+const ADDED_COLUMNS: &[(&str, &str, &str)] =
+    &[("lists", "load_id", "INTEGER"), ("suppressions", "created_by", "TEXT NOT NULL DEFAULT ''")];
 
 impl Screener {
     /// Opens (or creates) `screening.db` in `data_dir` and builds the matcher from the stored
@@ -131,6 +257,19 @@ impl Screener {
             .map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
         db.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
             .and_then(|()| db.execute_batch(SCHEMA))
+            .and_then(|()| {
+                for (table, col, def) in ADDED_COLUMNS {
+                    let n: i64 = db.query_row(
+                        "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+                        params![table, col],
+                        |r| r.get(0),
+                    )?;
+                    if n == 0 {
+                        db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {col} {def}"))?;
+                    }
+                }
+                Ok(())
+            })
             .map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
         let mut s = Screener {
             db,
@@ -192,7 +331,7 @@ impl Screener {
     pub fn lists(&self) -> Result<Vec<ListInfo>> {
         let mut stmt = self
             .db
-            .prepare("SELECT list, version, source, loaded_at, entities FROM lists ORDER BY list")
+            .prepare("SELECT list, version, source, loaded_at, entities, load_id FROM lists ORDER BY list")
             .map_err(self.dberr())?;
         let rows = stmt
             .query_map([], |r| {
@@ -202,18 +341,71 @@ impl Screener {
                     source: r.get(2)?,
                     loaded_at: r.get(3)?,
                     entities: r.get::<_, i64>(4)? as usize,
+                    load_id: r.get(5)?,
                 })
             })
             .map_err(self.dberr())?;
         rows.collect::<std::result::Result<Vec<_>, _>>().map_err(self.dberr())
     }
 
-    /// Loads a list version (replacing the previous version of the same list) and re-screens
-    /// registered subjects against what changed.
+    /// Loads a list version with the default [`LoadOptions`] (see [`Screener::load_with`]).
     ///
     /// # Errors
-    /// [`ScreenError::Db`]; on error nothing is changed.
+    /// As [`Screener::load_with`].
     pub fn load(&mut self, snap: ListSnapshot) -> Result<LoadReport> {
+        self.load_with(snap, &LoadOptions::default())
+    }
+
+    /// Checks whether a load of `snap` would be refused, without changing anything: a version
+    /// with no entries always is; one that drops more than `max_shrink_percent` of the loaded
+    /// version's entries is unless `allow_shrink`. Returns the loaded version's entry count.
+    ///
+    /// # Errors
+    /// [`ScreenError::EmptyList`], [`ScreenError::Shrink`] with the counts, [`ScreenError::Db`].
+    pub fn check_load(&self, snap: &ListSnapshot, opts: &LoadOptions) -> Result<usize> {
+        let before: usize = self
+            .db
+            .query_row("SELECT entities FROM lists WHERE list = ?1", [&snap.list], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map_err(self.dberr())?
+            .map_or(0, |n| usize::try_from(n).unwrap_or(0));
+        let after = snap.entities.len();
+        if after == 0 {
+            return Err(ScreenError::EmptyList {
+                list: snap.list.clone(),
+                source_path: snap.source.clone(),
+                before,
+            });
+        }
+        if !opts.allow_shrink && after < before {
+            let dropped = (before - after) as u64;
+            let before64 = before as u64;
+            if dropped * 100 > before64 * u64::from(opts.max_shrink_percent) {
+                return Err(ScreenError::Shrink {
+                    list: snap.list.clone(),
+                    source_path: snap.source.clone(),
+                    before,
+                    after,
+                    dropped_percent: dropped * 100 / before64,
+                    max_percent: opts.max_shrink_percent,
+                });
+            }
+        }
+        Ok(before)
+    }
+
+    /// Loads a list version (replacing the previous version of the same list), records the
+    /// load in the history and re-screens registered subjects against what changed. A version
+    /// with no entries, or one dropping more than the allowed share of entries, is refused
+    /// ([`Screener::check_load`]).
+    ///
+    /// # Errors
+    /// [`ScreenError::EmptyList`], [`ScreenError::Shrink`], [`ScreenError::Db`]; on error
+    /// nothing is changed.
+    pub fn load_with(&mut self, snap: ListSnapshot, opts: &LoadOptions) -> Result<LoadReport> {
+        let entities_before = self.check_load(&snap, opts)?;
         let old: FxHashMap<String, String> = {
             let mut stmt = self
                 .db
@@ -264,12 +456,42 @@ impl Screener {
                 ins.execute(params![snap.list, e.id, h, json]).map_err(err)?;
             }
         }
+        let files = serde_json::to_string(&opts.files).expect("file digests always serialize");
         tx.execute(
-            "INSERT OR REPLACE INTO lists (list, version, source, loaded_at, entities) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![snap.list, snap.version, snap.source, now, snap.entities.len() as i64],
+            "INSERT INTO list_loads (list, version, previous_version, loaded_at, loaded_by, entities_before, entities_after, added, removed, changed, allow_shrink, files) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                snap.list,
+                snap.version,
+                previous_version,
+                now,
+                opts.loaded_by,
+                entities_before as i64,
+                snap.entities.len() as i64,
+                added as i64,
+                removed_ids.len() as i64,
+                changed as i64,
+                opts.allow_shrink,
+                files
+            ],
+        )
+        .map_err(err)?;
+        let load_id = tx.last_insert_rowid();
+        tx.execute(
+            "INSERT OR REPLACE INTO lists (list, version, source, loaded_at, entities, load_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![snap.list, snap.version, snap.source, now, snap.entities.len() as i64, load_id],
         )
         .map_err(err)?;
         tx.commit().map_err(err)?;
+        tracing::info!(
+            target: "floodgate::screen::load",
+            list = %snap.list,
+            version = %snap.version,
+            load_id,
+            entities_before,
+            entities_after = snap.entities.len(),
+            by = %opts.loaded_by,
+            "list loaded"
+        );
         self.rebuild()?;
 
         // Delta re-screening of registered subjects.
@@ -321,6 +543,7 @@ impl Screener {
                         subject: sid.clone(),
                         list: snap.list.clone(),
                         entity_id: eid,
+                        list_version: snap.version.clone(),
                         score,
                     });
                 }
@@ -347,6 +570,7 @@ impl Screener {
                         subject: sid.clone(),
                         list: snap.list.clone(),
                         entity_id: eid,
+                        list_version: snap.version.clone(),
                         score,
                     });
                 }
@@ -355,6 +579,9 @@ impl Screener {
         Ok(LoadReport {
             list: snap.list,
             previous_version,
+            load_id,
+            entities_before,
+            entities_after: snap.entities.len(),
             version: snap.version,
             added,
             removed: removed_ids.len(),
@@ -376,6 +603,52 @@ impl Screener {
             snap.list = l.to_owned();
         }
         self.load(snap)
+    }
+
+    /// The load history, newest first; only `list`'s loads when given.
+    ///
+    /// # Errors
+    /// [`ScreenError::Db`], or [`ScreenError::Corrupt`] for an unreadable file list.
+    pub fn history(&self, list: Option<&str>) -> Result<Vec<LoadRecord>> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT load_id, list, version, previous_version, loaded_at, loaded_by, entities_before, entities_after, added, removed, changed, allow_shrink, files FROM list_loads WHERE ?1 IS NULL OR list = ?1 ORDER BY load_id DESC",
+            )
+            .map_err(self.dberr())?;
+        let n = |v: i64| usize::try_from(v).unwrap_or(0);
+        let rows = stmt
+            .query_map([list], |r| {
+                Ok((
+                    LoadRecord {
+                        load_id: r.get(0)?,
+                        list: r.get(1)?,
+                        version: r.get(2)?,
+                        previous_version: r.get(3)?,
+                        loaded_at: r.get(4)?,
+                        loaded_by: r.get(5)?,
+                        entities_before: n(r.get(6)?),
+                        entities_after: n(r.get(7)?),
+                        added: n(r.get(8)?),
+                        removed: n(r.get(9)?),
+                        changed: n(r.get(10)?),
+                        allow_shrink: r.get(11)?,
+                        files: Vec::new(),
+                    },
+                    r.get::<_, String>(12)?,
+                ))
+            })
+            .map_err(self.dberr())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (mut rec, files) = row.map_err(self.dberr())?;
+            rec.files = serde_json::from_str(&files).map_err(|e| ScreenError::Corrupt {
+                path: self.path.clone(),
+                reason: format!("files of load {}: {e}", rec.load_id),
+            })?;
+            out.push(rec);
+        }
+        Ok(out)
     }
 
     fn subjects(&self) -> Result<Vec<(String, Subject)>> {
@@ -455,10 +728,10 @@ impl Screener {
     }
 
     /// Records an analyst's "false positive" decision for a subject and a list entity, tied to
-    /// the entity's current content.
+    /// the entity's current content (by "unknown"; see [`Screener::suppress_by`]).
     ///
     /// # Errors
-    /// [`ScreenError::NotFound`] when the entity is not loaded; [`ScreenError::Db`].
+    /// As [`Screener::suppress_by`].
     pub fn suppress(
         &mut self,
         subject: &str,
@@ -466,6 +739,26 @@ impl Screener {
         entity_id: &str,
         reason: &str,
     ) -> Result<()> {
+        self.suppress_by(subject, list, entity_id, reason, "unknown").map(|_| ())
+    }
+
+    /// Records an analyst's "false positive" decision for a subject and a list entity, tied to
+    /// the entity's current content, with who and why; logged in `suppression_log`.
+    ///
+    /// # Errors
+    /// [`ScreenError::NotFound`] when the entity is not loaded; [`ScreenError::Query`] for an
+    /// empty reason; [`ScreenError::Db`].
+    pub fn suppress_by(
+        &mut self,
+        subject: &str,
+        list: &str,
+        entity_id: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<Suppression> {
+        if reason.trim().is_empty() {
+            return Err(ScreenError::Query("a suppression needs a reason".into()));
+        }
         let hash: String = self
             .db
             .query_row(
@@ -476,12 +769,107 @@ impl Screener {
             .optional()
             .map_err(self.dberr())?
             .ok_or_else(|| ScreenError::NotFound(format!("entity {entity_id} of list {list}")))?;
-        self.db
-            .execute(
-                "INSERT OR REPLACE INTO suppressions VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![subject, list, entity_id, hash, reason, Timestamp::now().to_rfc3339()],
+        let now = Timestamp::now().to_rfc3339();
+        let tx = self
+            .db
+            .transaction()
+            .map_err(|e| ScreenError::Db { path: self.path.clone(), source: e })?;
+        let path = self.path.clone();
+        let err = |e| ScreenError::Db { path: path.clone(), source: e };
+        tx.execute(
+            "INSERT OR REPLACE INTO suppressions (subject, list, entity_id, entity_hash, reason, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![subject, list, entity_id, hash, reason, now, by],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "INSERT INTO suppression_log (action, subject, list, entity_id, entity_hash, reason, by, at) VALUES ('suppress', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![subject, list, entity_id, hash, reason, by, now],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Suppression {
+            subject: subject.to_owned(),
+            list: list.to_owned(),
+            entity_id: entity_id.to_owned(),
+            entity_hash: hash,
+            in_force: true,
+            reason: reason.to_owned(),
+            created_by: by.to_owned(),
+            created_at: now,
+        })
+    }
+
+    /// Undoes a suppression (the hit counts again); logged in `suppression_log` with who and
+    /// why.
+    ///
+    /// # Errors
+    /// [`ScreenError::NotFound`] when there is no such suppression; [`ScreenError::Db`].
+    pub fn unsuppress(
+        &mut self,
+        subject: &str,
+        list: &str,
+        entity_id: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<()> {
+        let now = Timestamp::now().to_rfc3339();
+        let tx = self
+            .db
+            .transaction()
+            .map_err(|e| ScreenError::Db { path: self.path.clone(), source: e })?;
+        let path = self.path.clone();
+        let err = |e| ScreenError::Db { path: path.clone(), source: e };
+        let hash: Option<String> = tx
+            .query_row(
+                "SELECT entity_hash FROM suppressions WHERE subject = ?1 AND list = ?2 AND entity_id = ?3",
+                params![subject, list, entity_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some(hash) = hash else {
+            return Err(ScreenError::NotFound(format!(
+                "suppression of entity {entity_id} of list {list} for subject {subject}"
+            )));
+        };
+        tx.execute(
+            "DELETE FROM suppressions WHERE subject = ?1 AND list = ?2 AND entity_id = ?3",
+            params![subject, list, entity_id],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "INSERT INTO suppression_log (action, subject, list, entity_id, entity_hash, reason, by, at) VALUES ('unsuppress', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![subject, list, entity_id, hash, reason, by, now],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Every suppression, with whether it is still in force (the entity unchanged).
+    ///
+    /// # Errors
+    /// [`ScreenError::Db`].
+    pub fn suppressions(&self) -> Result<Vec<Suppression>> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT s.subject, s.list, s.entity_id, s.entity_hash, e.hash IS NOT NULL AND e.hash = s.entity_hash, s.reason, s.created_by, s.created_at FROM suppressions s LEFT JOIN entities e ON e.list = s.list AND e.entity_id = s.entity_id ORDER BY s.created_at, s.subject",
             )
             .map_err(self.dberr())?;
-        Ok(())
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Suppression {
+                    subject: r.get(0)?,
+                    list: r.get(1)?,
+                    entity_id: r.get(2)?,
+                    entity_hash: r.get(3)?,
+                    in_force: r.get(4)?,
+                    reason: r.get(5)?,
+                    created_by: r.get(6)?,
+                    created_at: r.get(7)?,
+                })
+            })
+            .map_err(self.dberr())?;
+        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(self.dberr())
     }
 }

@@ -5,20 +5,77 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
-use floodgate_screen::screener::{DeltaHit, ListInfo};
-use floodgate_screen::{ListSnapshot, LoadReport};
-use serde::Serialize;
+use anyhow::{bail, Context as _, Result};
+use floodgate_screen::loaders::limits::Limits;
+use floodgate_screen::screener::{
+    DeltaHit, FileDigest, ListInfo, LoadOptions, LoadRecord, DEFAULT_MAX_SHRINK_PERCENT,
+};
+use floodgate_screen::{ListSnapshot, LoadReport, ScreenError};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
 
 use super::screen::{open_screener, UnihanArgs};
 use crate::config::Context;
 use crate::output::{self, Format, Tabular};
 
+/// The `[lists]` section of the config file: load guards and input limits (docs/config.md).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListsConfig {
+    /// Largest share of a list's entries (percent) a load may drop without `--allow-shrink`.
+    pub(crate) max_shrink_percent: Option<u32>,
+    /// Longest line of a list file or `screen batch` input, in bytes.
+    pub(crate) max_line_bytes: Option<u64>,
+    /// Longest field (CSV cell, name, number, address), in bytes.
+    pub(crate) max_field_bytes: Option<u64>,
+    /// Largest list file, after decompression, in bytes.
+    pub(crate) max_file_bytes: Option<u64>,
+    /// Largest ratio of decompressed to compressed size.
+    pub(crate) max_compression_ratio: Option<u64>,
+}
+
+impl ListsConfig {
+    /// Applies the `FLOODGATE_MAX_*` environment variables over the file's values.
+    pub(crate) fn with_env(mut self) -> Result<ListsConfig> {
+        fn env<T: std::str::FromStr>(name: &str, slot: &mut Option<T>) -> Result<()> {
+            if let Ok(v) = std::env::var(name) {
+                *slot = Some(v.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("environment variable {name}={v:?} is not a whole number")
+                })?);
+            }
+            Ok(())
+        }
+        env("FLOODGATE_MAX_SHRINK_PERCENT", &mut self.max_shrink_percent)?;
+        env("FLOODGATE_MAX_LINE_BYTES", &mut self.max_line_bytes)?;
+        env("FLOODGATE_MAX_FIELD_BYTES", &mut self.max_field_bytes)?;
+        env("FLOODGATE_MAX_FILE_BYTES", &mut self.max_file_bytes)?;
+        env("FLOODGATE_MAX_COMPRESSION_RATIO", &mut self.max_compression_ratio)?;
+        if self.max_shrink_percent.is_some_and(|p| p > 100) {
+            bail!("lists.max_shrink_percent must be 0–100");
+        }
+        Ok(self)
+    }
+
+    /// The input limits in force.
+    pub(crate) fn limits(&self) -> Limits {
+        let d = Limits::default();
+        Limits {
+            max_line_bytes: self.max_line_bytes.unwrap_or(d.max_line_bytes),
+            max_field_bytes: self.max_field_bytes.unwrap_or(d.max_field_bytes),
+            max_file_bytes: self.max_file_bytes.unwrap_or(d.max_file_bytes),
+            max_compression_ratio: self.max_compression_ratio.unwrap_or(d.max_compression_ratio),
+        }
+    }
+}
+
 /// Load and show screening lists.
 ///
 /// Lists live in `screening.db` in the data directory. Loading a new version of a list replaces
 /// the old one in a single transaction: a file that fails to parse changes nothing, and the
-/// previous version stays in force. Customers and addresses registered with
+/// previous version stays in force. A sanctions list is never silently emptied: a load that
+/// finds no entries is refused, and so is one that drops more than 10 % of a list's entries
+/// (`lists.max_shrink_percent`) unless `--allow-shrink` is given. Every load is recorded (who,
+/// when, each file's SHA-256, entries before and after): see `floodgate lists history`. Customers and addresses registered with
 /// `floodgate screen … --subject ID` are re-screened against what the new version added or
 /// changed, and the new and removed hits are reported.
 #[derive(Debug, clap::Args)]
@@ -26,7 +83,8 @@ use crate::output::{self, Format, Tabular};
   floodgate lists load sanctions/ofac-sdn/sdn_advanced.xml.bz2
   floodgate lists load sanctions/ofac-crypto-addresses/
   floodgate lists load vn-blacklist.csv --list vn-blacklist --version 2025-06-01
-  floodgate lists show")]
+  floodgate lists show
+  floodgate lists history --list ofac-sdn")]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: Sub,
@@ -38,6 +96,9 @@ enum Sub {
     Load(LoadArgs),
     /// Show every loaded list: name, version, load time, entity count and source file
     Show(ShowArgs),
+    /// Show the load history: who loaded which version when, each file's SHA-256, and the
+    /// entry counts before and after
+    History(HistoryArgs),
 }
 
 /// Load one or more list files.
@@ -58,7 +119,12 @@ enum Sub {
     after_help = "Output: one row per list loaded with the previous and new version, the entity
 count, how long the load took, and the delta: entities added, removed and changed, and new
 and removed hits of registered subjects (listed in full below the table, or in the JSON).
-Exit codes: 0 loaded, 2 error (the message names the file and the line or XML element)."
+A load is refused (exit 2, nothing changed) when a list would end up with no entries, or
+would lose more than lists.max_shrink_percent (default 10) percent of its entries: the message
+shows the counts before and after. Check the file, then load it with --allow-shrink if the
+shrink is real. Every load is recorded: `floodgate lists history`.
+Exit codes: 0 loaded, 2 error or refused (the message names the file and the line or XML
+element, or the list and its counts)."
 )]
 struct LoadArgs {
     /// List files or directories
@@ -70,6 +136,17 @@ struct LoadArgs {
     /// Version to record (the publisher's issue date, say) instead of the one found in the file
     #[arg(long = "version", value_name = "VERSION")]
     list_version: Option<String>,
+    /// Load even when the new version drops more than the allowed share of a list's entries
+    /// (never when it has no entries at all)
+    #[arg(long)]
+    allow_shrink: bool,
+    /// Largest share of a list's entries, in percent, a load may drop [config
+    /// lists.max_shrink_percent, env FLOODGATE_MAX_SHRINK_PERCENT; default 10]
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    max_shrink: Option<u32>,
+    /// Who loads, for the load history [default: the OS user ($USER)]
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
     #[command(flatten)]
     unihan: UnihanArgs,
     /// Output format
@@ -85,6 +162,17 @@ struct ShowArgs {
     format: Format,
 }
 
+/// Show the load history.
+#[derive(Debug, clap::Args)]
+struct HistoryArgs {
+    /// Only this list's loads
+    #[arg(long, value_name = "NAME")]
+    list: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
 /// One loaded list in the `lists load` output.
 #[derive(Debug, Serialize)]
 struct LoadRow {
@@ -94,6 +182,8 @@ struct LoadRow {
     loaded_at: String,
     source: String,
     load_seconds: f64,
+    /// Dates of birth dropped because the day does not exist (31 February); logged.
+    dropped_dates: usize,
 }
 
 impl Tabular for LoadRow {
@@ -102,6 +192,8 @@ impl Tabular for LoadRow {
             "list",
             "version",
             "previous",
+            "load_id",
+            "before",
             "entities",
             "loaded_at",
             "seconds",
@@ -110,6 +202,7 @@ impl Tabular for LoadRow {
             "changed",
             "new_hits",
             "removed_hits",
+            "dropped_dates",
         ]
     }
     fn cells(&self) -> Vec<String> {
@@ -118,6 +211,8 @@ impl Tabular for LoadRow {
             r.list.clone(),
             r.version.clone(),
             r.previous_version.clone().unwrap_or_else(|| "-".into()),
+            r.load_id.to_string(),
+            r.entities_before.to_string(),
             self.entities.to_string(),
             self.loaded_at.clone(),
             format!("{:.2}", self.load_seconds),
@@ -126,6 +221,7 @@ impl Tabular for LoadRow {
             r.changed.to_string(),
             r.new_hits.len().to_string(),
             r.removed_hits.len().to_string(),
+            self.dropped_dates.to_string(),
         ]
     }
 }
@@ -163,13 +259,14 @@ impl Serialize for ShowRow {
 
 impl Tabular for ShowRow {
     fn headers() -> Vec<&'static str> {
-        vec!["list", "version", "loaded_at", "entities", "source"]
+        vec!["list", "version", "load_id", "loaded_at", "entities", "source"]
     }
     fn cells(&self) -> Vec<String> {
         let l = &self.0;
         vec![
             l.list.clone(),
             l.version.clone(),
+            l.load_id.map_or_else(|| "-".into(), |i| i.to_string()),
             l.loaded_at.clone(),
             l.entities.to_string(),
             l.source.clone(),
@@ -177,11 +274,71 @@ impl Tabular for ShowRow {
     }
 }
 
-pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
-    match args.command {
-        Sub::Load(a) => load(a, ctx),
-        Sub::Show(a) => show(a, ctx),
+/// One recorded load in the `lists history` output.
+struct HistoryRow(LoadRecord);
+
+impl Serialize for HistoryRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
     }
+}
+
+impl Tabular for HistoryRow {
+    fn headers() -> Vec<&'static str> {
+        vec![
+            "load_id",
+            "list",
+            "version",
+            "previous",
+            "loaded_at",
+            "loaded_by",
+            "before",
+            "after",
+            "added",
+            "removed",
+            "changed",
+            "allow_shrink",
+            "files_sha256",
+        ]
+    }
+    fn cells(&self) -> Vec<String> {
+        let l = &self.0;
+        vec![
+            l.load_id.to_string(),
+            l.list.clone(),
+            l.version.clone(),
+            l.previous_version.clone().unwrap_or_else(|| "-".into()),
+            l.loaded_at.clone(),
+            l.loaded_by.clone(),
+            l.entities_before.to_string(),
+            l.entities_after.to_string(),
+            l.added.to_string(),
+            l.removed.to_string(),
+            l.changed.to_string(),
+            if l.allow_shrink { "yes" } else { "" }.to_owned(),
+            l.files
+                .iter()
+                .map(|f| format!("{} {}", f.path, f.sha256))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ]
+    }
+}
+
+pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
+    match args.command {
+        Sub::Load(a) => load(a, ctx, quiet),
+        Sub::Show(a) => show(a, ctx),
+        Sub::History(a) => history(a, ctx),
+    }
+}
+
+/// Who runs the command, for the load history: `$USER`, else `$LOGNAME`, else "unknown".
+pub(crate) fn os_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// Merges several snapshots into one list. Entity ids are prefixed with the list each file
@@ -207,34 +364,84 @@ fn merge(name: &str, snaps: Vec<ListSnapshot>) -> ListSnapshot {
     out
 }
 
-fn load(args: LoadArgs, ctx: &Context) -> Result<ExitCode> {
+fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
+    let limits = ctx.lists.limits();
+    let opts_base = LoadOptions {
+        max_shrink_percent: args
+            .max_shrink
+            .or(ctx.lists.max_shrink_percent)
+            .unwrap_or(DEFAULT_MAX_SHRINK_PERCENT),
+        allow_shrink: args.allow_shrink,
+        loaded_by: args.by.clone().unwrap_or_else(os_user),
+        files: Vec::new(),
+    };
+    let progress = if quiet {
+        ProgressBar::hidden()
+    } else {
+        let pb = ProgressBar::new(args.paths.len() as u64);
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} files {msg}")
+                .expect("the template is valid"),
+        );
+        pb.enable_steady_tick(std::time::Duration::from_millis(200));
+        pb
+    };
     // Parse everything first: a bad file among several must change nothing.
     let mut parsed = Vec::new();
     for p in &args.paths {
+        progress.set_message(format!("parsing {}", p.display()));
         let started = Instant::now();
-        let snap = floodgate_screen::loaders::load_path(p)
+        let loaded = floodgate_screen::loaders::load_path_with(p, &limits)
             .with_context(|| format!("loading {} (nothing was changed)", p.display()))?;
-        parsed.push((snap, started.elapsed().as_secs_f64()));
+        let digests = floodgate_screen::loaders::files_read(p)
+            .and_then(|fs| fs.iter().map(|f| FileDigest::of(f)).collect::<Result<Vec<_>, _>>())
+            .with_context(|| format!("hashing {} (nothing was changed)", p.display()))?;
+        parsed.push((
+            loaded.snapshot,
+            digests,
+            started.elapsed().as_secs_f64(),
+            loaded.dropped_dates,
+        ));
+        progress.inc(1);
     }
-    let mut batches: Vec<(ListSnapshot, f64)> = match &args.list {
+    let mut batches: Vec<(ListSnapshot, Vec<FileDigest>, f64, usize)> = match &args.list {
         Some(name) => {
-            let secs = parsed.iter().map(|p| p.1).sum();
-            vec![(merge(name, parsed.into_iter().map(|p| p.0).collect()), secs)]
+            let secs = parsed.iter().map(|p| p.2).sum();
+            let dropped = parsed.iter().map(|p| p.3).sum();
+            let digests = parsed.iter().flat_map(|p| p.1.iter().cloned()).collect();
+            vec![(merge(name, parsed.into_iter().map(|p| p.0).collect()), digests, secs, dropped)]
         }
         None => parsed,
     };
     if let Some(v) = &args.list_version {
-        for (s, _) in &mut batches {
+        for (s, _, _, _) in &mut batches {
             s.version.clone_from(v);
         }
     }
+    progress.set_message("opening the screening database");
     let mut screener = open_screener(ctx, Default::default(), &args.unihan)?;
+    // Check every list before writing any, so that one refused list loads nothing.
+    for (snap, _, _, _) in &batches {
+        if let Err(e) = screener.check_load(snap, &opts_base) {
+            progress.finish_and_clear();
+            let hint = match e {
+                ScreenError::Shrink { .. } => {
+                    " (nothing was changed; check the file, then pass --allow-shrink if the \
+                     shrink is real)"
+                }
+                _ => " (nothing was changed)",
+            };
+            return Err(anyhow::Error::new(e).context(format!("list {}{hint}", snap.list)));
+        }
+    }
     let mut rows = Vec::new();
-    for (snap, parse_secs) in batches {
+    for (snap, files, parse_secs, dropped_dates) in batches {
+        progress.set_message(format!("storing list {}", snap.list));
         let started = Instant::now();
         let source = snap.source.clone();
+        let opts = LoadOptions { files, ..opts_base.clone() };
         let report = screener
-            .load(snap)
+            .load_with(snap, &opts)
             .with_context(|| format!("storing the list from {source} in the screening database"))?;
         let info = screener.lists()?.into_iter().find(|l| l.list == report.list);
         rows.push(LoadRow {
@@ -242,9 +449,11 @@ fn load(args: LoadArgs, ctx: &Context) -> Result<ExitCode> {
             loaded_at: info.as_ref().map(|i| i.loaded_at.clone()).unwrap_or_default(),
             source,
             load_seconds: parse_secs + started.elapsed().as_secs_f64(),
+            dropped_dates,
             report,
         });
     }
+    progress.finish_and_clear();
     match args.format {
         Format::Table | Format::Csv => {
             output::write_rows(args.format, &rows)?;
@@ -279,6 +488,26 @@ fn show(args: ShowArgs, ctx: &Context) -> Result<ExitCode> {
         output::write_text(&format!(
             "no lists loaded in {} (run `floodgate lists load PATH…`)\n",
             ctx.data_dir.display()
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    output::write_rows(args.format, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn history(args: HistoryArgs, ctx: &Context) -> Result<ExitCode> {
+    let db = ctx.data_dir.join(floodgate_screen::screener::DB_FILE);
+    let rows: Vec<HistoryRow> = if db.exists() {
+        let screener = open_screener(ctx, Default::default(), &UnihanArgs::default())?;
+        screener.history(args.list.as_deref())?.into_iter().map(HistoryRow).collect()
+    } else {
+        Vec::new()
+    };
+    if rows.is_empty() && args.format == Format::Table {
+        output::write_text(&format!(
+            "no list loads recorded in {}{}\n",
+            ctx.data_dir.display(),
+            args.list.as_deref().map(|l| format!(" for list {l}")).unwrap_or_default()
         ))?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -125,7 +125,7 @@ pub(crate) fn run(cli: Cli, access: Access) -> Result<ExitCode> {
         Command::Transfers(a) => transfers::run(a, &ctx),
         Command::Status(a) => status::run(a, &ctx),
         Command::Demo(a) => demo::run(a, &ctx, quiet),
-        Command::Lists(a) => lists::run(a, &ctx),
+        Command::Lists(a) => lists::run(a, &ctx, quiet),
         Command::Screen(a) => screen::run(a, &ctx, quiet),
         Command::Monitor(a) => monitor::run(a, &ctx, quiet),
         Command::Rules(a) => rules::run(a, &ctx),

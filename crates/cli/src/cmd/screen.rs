@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use clap::ValueEnum;
+use floodgate_screen::loaders::limits::{LimitedReader, Limits};
 use floodgate_screen::normalize::Script;
 use floodgate_screen::score::{score_pair, Feature};
+use floodgate_screen::screener::{ListInfo, Suppression};
 use floodgate_screen::unihan::Unihan;
 use floodgate_screen::{
     AddressHit, EntityType, Hit, NameQuery, PartialDate, ScoreConfig, Screener, Subject,
@@ -38,7 +40,8 @@ Examples:
   floodgate screen name \"Nguyễn Văn Đài\" --dob 1969-04-06 --country VN --format json
   floodgate screen address ethereum 0x08723392ed15743cc38513c4925f5e6be5c17243
   floodgate screen batch customers.csv --format csv > hits.csv
-  floodgate screen pairs pairs.csv --mode ofac")]
+  floodgate screen pairs pairs.csv --mode ofac
+  floodgate screen suppress c-1001 ofac-sdn 36216 --reason \"other person\" --by alice")]
 pub(crate) struct Args {
     #[command(subcommand)]
     command: Sub,
@@ -54,6 +57,137 @@ enum Sub {
     Batch(BatchArgs),
     /// Score pairs of names from a CSV file against each other, for threshold tuning
     Pairs(PairsArgs),
+    /// Record an analyst's decision that a subject's hit is a false positive
+    Suppress(SuppressArgs),
+    /// Undo a suppression: the hit counts again
+    Unsuppress(UnsuppressArgs),
+    /// List the suppressions: who, when, why, and whether each is still in force
+    Suppressions(SuppressionsArgs),
+}
+
+/// A subject's hit: the subject id and the list entity it hit.
+#[derive(Debug, clap::Args)]
+struct HitArgs {
+    /// The subject id (the `--subject` or batch `id` the hit was screened under)
+    #[arg(value_name = "SUBJECT")]
+    subject: String,
+    /// The list of the hit (e.g. ofac-sdn)
+    #[arg(value_name = "LIST")]
+    list: String,
+    /// The entity id of the hit in that list (the `entity_id` column)
+    #[arg(value_name = "ENTITY_ID")]
+    entity_id: String,
+}
+
+/// Suppress a hit.
+///
+/// The suppression is tied to the entry's content hash: it holds across list reloads while the
+/// entry is unchanged, and the hit comes back for review when the entry changes. A suppressed
+/// hit is still shown (suppressed: yes) but does not count for the exit code.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Example:
+  floodgate screen suppress c-1001 ofac-sdn 36216 --reason \"different person: DOB 1988\" --by alice
+Exit codes: 0 recorded, 2 error (no such entity loaded, empty reason).")]
+struct SuppressArgs {
+    #[command(flatten)]
+    hit: HitArgs,
+    /// Why the hit is a false positive (required)
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Who decides [default: the OS user ($USER)]
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Undo a suppression.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Exit codes: 0 undone, 2 error (no such suppression).")]
+struct UnsuppressArgs {
+    #[command(flatten)]
+    hit: HitArgs,
+    /// Why it is undone
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    reason: String,
+    /// Who undoes it [default: the OS user ($USER)]
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
+}
+
+/// List suppressions.
+#[derive(Debug, clap::Args)]
+struct SuppressionsArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// A suppression as a table row.
+#[derive(Debug, Serialize)]
+struct SuppressionRow(Suppression);
+
+impl Tabular for SuppressionRow {
+    fn headers() -> Vec<&'static str> {
+        vec!["subject", "list", "entity_id", "in_force", "reason", "by", "at", "entity_hash"]
+    }
+    fn cells(&self) -> Vec<String> {
+        let s = &self.0;
+        vec![
+            s.subject.clone(),
+            s.list.clone(),
+            s.entity_id.clone(),
+            if s.in_force { "yes" } else { "no (entry changed)" }.to_owned(),
+            s.reason.clone(),
+            s.created_by.clone(),
+            s.created_at.clone(),
+            s.entity_hash.clone(),
+        ]
+    }
+}
+
+fn suppress(args: SuppressArgs, ctx: &Context) -> Result<ExitCode> {
+    let mut screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
+    let by = args.by.unwrap_or_else(super::lists::os_user);
+    let h = &args.hit;
+    let s =
+        screener.suppress_by(&h.subject, &h.list, &h.entity_id, &args.reason, &by).with_context(
+            || format!("suppressing {} {} for subject {}", h.list, h.entity_id, h.subject),
+        )?;
+    output::write_rows(args.format, &[SuppressionRow(s)])?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn unsuppress(args: UnsuppressArgs, ctx: &Context) -> Result<ExitCode> {
+    let mut screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
+    let by = args.by.unwrap_or_else(super::lists::os_user);
+    let h = &args.hit;
+    screener.unsuppress(&h.subject, &h.list, &h.entity_id, &args.reason, &by).with_context(
+        || {
+            format!(
+                "undoing the suppression of {} {} for subject {}",
+                h.list, h.entity_id, h.subject
+            )
+        },
+    )?;
+    output::write_text(&format!(
+        "suppression of {} {} for subject {} undone by {by}\n",
+        h.list, h.entity_id, h.subject
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn suppressions(args: SuppressionsArgs, ctx: &Context) -> Result<ExitCode> {
+    let screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
+    let rows: Vec<SuppressionRow> =
+        screener.suppressions()?.into_iter().map(SuppressionRow).collect();
+    if rows.is_empty() && args.format == Format::Table {
+        output::write_text("no suppressions\n")?;
+    } else {
+        output::write_rows(args.format, &rows)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Where the Unihan reading table is.
@@ -217,7 +351,10 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         Sub::Name(a) => name(a, ctx),
         Sub::Address(a) => address(a, ctx),
         Sub::Batch(a) => batch(a, ctx, quiet),
-        Sub::Pairs(a) => pairs(a),
+        Sub::Pairs(a) => pairs(a, ctx),
+        Sub::Suppress(a) => suppress(a, ctx),
+        Sub::Unsuppress(a) => unsuppress(a, ctx),
+        Sub::Suppressions(a) => suppressions(a, ctx),
     }
 }
 
@@ -380,12 +517,27 @@ struct NameReport<'a> {
     threshold: f64,
     mode: &'static str,
     notes: Vec<String>,
+    /// The list versions screened against.
+    lists: &'a [ListInfo],
     hits: &'a [Hit],
 }
 
+/// The list versions a screening used, as one line below a table.
+fn lists_line(lists: &[ListInfo]) -> String {
+    let each: Vec<String> = lists
+        .iter()
+        .map(|l| match l.load_id {
+            Some(id) => format!("{} {} (load {id}, {} entries)", l.list, l.version, l.entities),
+            None => format!("{} {} ({} entries)", l.list, l.version, l.entities),
+        })
+        .collect();
+    format!("lists screened: {}\n", each.join(", "))
+}
+
 fn parse_dob(s: &str) -> Result<PartialDate> {
-    PartialDate::parse(s)
-        .with_context(|| format!("date of birth '{s}' is not YYYY, YYYY-MM or YYYY-MM-DD"))
+    PartialDate::parse(s).with_context(|| {
+        format!("date of birth '{s}' is not a calendar date as YYYY, YYYY-MM or YYYY-MM-DD")
+    })
 }
 
 fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
@@ -406,6 +558,7 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
         None => screener.matcher().screen(query.clone()),
     };
     let hit = hits.iter().any(|h| !h.suppressed);
+    let lists = screener.lists()?;
     match args.score.format {
         Format::Json => output::write_json(&NameReport {
             query: &query,
@@ -415,6 +568,7 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
                 Mode::Ofac => "ofac",
             },
             notes: args.score.notes(),
+            lists: &lists,
             hits: &hits,
         })?,
         Format::Table if hits.is_empty() => output::write_text(&format!(
@@ -425,6 +579,9 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
             let rows: Vec<NameHitRow<'_>> = hits.iter().map(NameHitRow).collect();
             output::write_rows(f, &rows)?;
         }
+    }
+    if args.score.format == Format::Table {
+        output::write_text(&lists_line(&lists))?;
     }
     let needs_readings = floodgate_screen::normalize::is_vietnamese(&args.name)
         || matches!(
@@ -467,10 +624,12 @@ fn address(args: AddressArgs, ctx: &Context) -> Result<ExitCode> {
     let mut screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
     let hits = screen_address(&mut screener, &args.chain, &args.address, args.subject.as_deref())?;
     let hit = hits.iter().any(|h| !h.suppressed);
+    let lists = screener.lists()?;
     match args.format {
         Format::Json => output::write_json(&serde_json::json!({
             "chain": args.chain,
             "address": args.address,
+            "lists": lists,
             "hits": hits,
         }))?,
         Format::Table if hits.is_empty() => {
@@ -480,6 +639,9 @@ fn address(args: AddressArgs, ctx: &Context) -> Result<ExitCode> {
             let rows: Vec<AddressHitRow<'_>> = hits.iter().map(AddressHitRow).collect();
             output::write_rows(f, &rows)?;
         }
+    }
+    if args.format == Format::Table {
+        output::write_text(&lists_line(&lists))?;
     }
     Ok(exit(hit))
 }
@@ -491,6 +653,8 @@ struct BatchHit {
     id: String,
     input: String,
     list: String,
+    /// The version of `list` screened against.
+    list_version: String,
     entity_id: String,
     entity: String,
     score: f64,
@@ -515,6 +679,7 @@ impl Tabular for BatchHit {
             "suppressed",
             "explanation",
             "category",
+            "list_version",
         ]
     }
     fn cells(&self) -> Vec<String> {
@@ -529,6 +694,7 @@ impl Tabular for BatchHit {
             if self.suppressed { "yes" } else { "" }.to_owned(),
             self.explanation.clone(),
             self.category.clone(),
+            self.list_version.clone(),
         ]
     }
 }
@@ -580,33 +746,105 @@ fn split_list(s: &str) -> Vec<String> {
     s.split(';').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
 }
 
-/// Opens a CSV input. CRLF line ends (what spreadsheets write) are read as LF: the csv
-/// reader counts a record's line by the `\n`s before it, and with CRLF the `\n` of the
-/// previous line is still unread when a record starts, so every line number came out one too
-/// low and hits named the previous customer.
-fn open_csv(path: &Path) -> Result<csv::Reader<std::io::Cursor<Vec<u8>>>> {
-    let bytes = std::fs::read(path).with_context(|| format!("opening {}", path.display()))?;
-    let mut lf = Vec::with_capacity(bytes.len());
-    for (i, b) in bytes.iter().enumerate() {
-        if *b == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
-            continue;
-        }
-        lf.push(*b);
+/// Opens a CSV input file, held to the line limit (`lists.max_line_bytes`). CRLF line ends
+/// (what spreadsheets write) are read as LF: the csv reader counts a record's line by the
+/// `\n`s before it, and with CRLF the `\n` of the previous line is still unread when a record
+/// starts, so every line number came out one too low and hits named the previous customer.
+fn open_csv(
+    path: &Path,
+    limits: Limits,
+) -> Result<csv::Reader<CrlfToLf<LimitedReader<std::fs::File>>>> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(CrlfToLf::new(LimitedReader::new(f, limits))))
+}
+
+/// A reader that drops the `\r` of every `\r\n`, streaming (a lone `\r` is kept).
+struct CrlfToLf<R> {
+    inner: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    len: usize,
+    /// A `\r` read but not yet written: dropped if a `\n` follows.
+    cr: bool,
+}
+
+impl<R: std::io::Read> CrlfToLf<R> {
+    fn new(inner: R) -> Self {
+        CrlfToLf { inner, buf: vec![0; 64 * 1024].into_boxed_slice(), pos: 0, len: 0, cr: false }
     }
-    Ok(csv::ReaderBuilder::new().flexible(true).from_reader(std::io::Cursor::new(lf)))
+}
+
+impl<R: std::io::Read> std::io::Read for CrlfToLf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n == 0 && !out.is_empty() {
+            if self.pos == self.len {
+                self.len = self.inner.read(&mut self.buf)?;
+                self.pos = 0;
+                if self.len == 0 {
+                    if std::mem::take(&mut self.cr) {
+                        out[0] = b'\r';
+                        return Ok(1);
+                    }
+                    return Ok(0);
+                }
+            }
+            while self.pos < self.len && n < out.len() {
+                let b = self.buf[self.pos];
+                if std::mem::take(&mut self.cr) && b != b'\n' {
+                    out[n] = b'\r';
+                    n += 1;
+                    continue;
+                }
+                self.pos += 1;
+                if b == b'\r' {
+                    self.cr = true;
+                } else {
+                    out[n] = b;
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+/// Holds every cell of an input row to `lists.max_field_bytes`.
+fn check_cells(path: &Path, line: u64, rec: &csv::StringRecord, limits: Limits) -> Result<()> {
+    let max = limits.max_field_bytes;
+    if let Some((i, f)) = rec.iter().enumerate().find(|(_, f)| f.len() as u64 > max) {
+        bail!(
+            "{} line {line}: field {} has {} bytes, more than {max} (limit lists.max_field_bytes)",
+            path.display(),
+            i + 1,
+            f.len()
+        );
+    }
+    Ok(())
 }
 
 fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let cfg = args.score.config()?;
     let path = &args.file;
+    let limits = ctx.lists.limits();
     let total = {
-        let mut r = open_csv(path)?;
-        r.records().count() as u64
+        let mut r = open_csv(path, limits)?;
+        let mut n = 0u64;
+        for rec in r.records() {
+            rec.with_context(|| format!("reading {}", path.display()))?;
+            n += 1;
+        }
+        n
     };
-    let mut reader = open_csv(path)?;
+    let mut reader = open_csv(path, limits)?;
     let header = reader.headers().with_context(|| format!("{}: header row", path.display()))?;
     let cols = BatchColumns::from_header(path, header)?;
     let mut screener = screener_with_lists(ctx, cfg, &args.score.unihan)?;
+    let lists = screener.lists()?;
+    let version_of = |list: &str| {
+        lists.iter().find(|l| l.list == list).map(|l| l.version.clone()).unwrap_or_default()
+    };
     let progress = if quiet {
         ProgressBar::hidden()
     } else {
@@ -625,6 +863,7 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     for rec in reader.records() {
         let rec = rec.with_context(|| format!("reading {}", path.display()))?;
         let line = rec.position().map_or(0, |p| p.line());
+        check_cells(path, line, &rec, limits)?;
         let at = || format!("{} line {line}", path.display());
         let id = cell(&rec, cols.id);
         let subject = (!id.is_empty()).then_some(id);
@@ -641,7 +880,11 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                     EntityType::Unknown => None,
                     t => Some(t),
                 },
-                dob: if dob.is_empty() { None } else { Some(parse_dob(dob).with_context(at)?) },
+                dob: if dob.is_empty() {
+                    None
+                } else {
+                    Some(parse_dob(dob).with_context(|| format!("{}, column dob", at()))?)
+                },
                 countries: split_list(cell(&rec, cols.country)),
                 identifiers: split_list(cell(&rec, cols.id_number)),
             };
@@ -657,6 +900,7 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                     explanation: short_explanation(&h.features),
                     category: category_label(h.category),
                     features: if json { h.features } else { Vec::new() },
+                    list_version: version_of(&h.list),
                     list: h.list,
                     entity_id: h.entity_id,
                     entity: h.entity_name,
@@ -680,6 +924,7 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                         h.listed.asset, h.listed.address
                     ),
                     features: Vec::new(),
+                    list_version: version_of(&h.list),
                     list: h.list,
                     entity_id: h.entity_id,
                     entity: h.entity_name,
@@ -696,6 +941,9 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         output::write_text(&format!("no hit in {} rows of {}\n", total, path.display()))?;
     } else {
         output::write_rows(args.score.format, &out)?;
+    }
+    if args.score.format == Format::Table {
+        output::write_text(&lists_line(&lists))?;
     }
     Ok(exit(hit))
 }
@@ -730,11 +978,12 @@ impl Tabular for PairRow {
     }
 }
 
-fn pairs(args: PairsArgs) -> Result<ExitCode> {
+fn pairs(args: PairsArgs, ctx: &Context) -> Result<ExitCode> {
     let cfg = args.score.config()?;
     let unihan = load_unihan(&args.score.unihan)?;
     let path = &args.file;
-    let mut reader = open_csv(path)?;
+    let limits = ctx.lists.limits();
+    let mut reader = open_csv(path, limits)?;
     let header = reader.headers().with_context(|| format!("{}: header row", path.display()))?;
     let find = |n: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(n));
     let (Some(c1), Some(c2)) = (find("name1"), find("name2")) else {
@@ -748,6 +997,7 @@ fn pairs(args: PairsArgs) -> Result<ExitCode> {
     for rec in reader.records() {
         let rec = rec.with_context(|| format!("reading {}", path.display()))?;
         let line = rec.position().map_or(0, |p| p.line());
+        check_cells(path, line, &rec, limits)?;
         let (a, b) = (cell(&rec, Some(c1)), cell(&rec, Some(c2)));
         if a.is_empty() || b.is_empty() {
             bail!("{} line {line}: name1 and name2 must both be given", path.display());

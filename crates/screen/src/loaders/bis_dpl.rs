@@ -33,7 +33,7 @@ const COLUMNS: [&str; 12] = [
 /// [`ScreenError::Io`]; [`ScreenError::Malformed`] naming the line of a bad header, a row with
 /// the wrong number of fields or an empty name.
 pub fn load(path: &Path) -> Result<ListSnapshot> {
-    let bytes = std::fs::read(path).map_err(|e| ScreenError::io(path, e))?;
+    let bytes = super::limits::read_limited(path)?;
     let mut r = csv::ReaderBuilder::new().delimiter(b'\t').flexible(true).from_reader(&bytes[..]);
     let header = r.headers().map_err(|e| ScreenError::malformed(path, "line 1", e.to_string()))?;
     if header.iter().map(str::trim).ne(COLUMNS) {
@@ -48,6 +48,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
     let mut version = String::new();
     for rec in r.records() {
         let rec = rec.map_err(|e| super::csv_error(path, &bytes, &e))?;
+        super::limits::check_record(path, &bytes, &rec)?;
         let line = || super::line_of(&bytes, rec.position());
         if rec.len() != COLUMNS.len() {
             return Err(ScreenError::malformed(

@@ -21,7 +21,6 @@ use sha2::{Digest, Sha256};
 use crate::error::{Result, ScreenError};
 use crate::model::{
     AliasKind, EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress,
-    PartialDate,
 };
 
 /// Identifier properties and the document kind they are recorded as.
@@ -126,7 +125,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
         if e.names.is_empty() {
             return Err(ScreenError::malformed(path, at(), format!("{schema} {id} has no name")));
         }
-        e.dobs = values(props, "birthDate").filter_map(PartialDate::parse).collect();
+        e.dobs = values(props, "birthDate").filter_map(super::listed_date).collect();
         for key in ["nationality", "citizenship", "country", "jurisdiction"] {
             for c in values(props, key) {
                 let c = crate::country::canonical(c);

@@ -106,7 +106,7 @@ pub fn sniff(text: &str) -> bool {
 /// `name` and `wallet`; [`ScreenError::Malformed`] naming the line of a row with a bad type,
 /// date, a wallet without chain, a duplicate id, or neither name nor wallet.
 pub fn load(path: &Path) -> Result<ListSnapshot> {
-    let bytes = std::fs::read(path).map_err(|e| ScreenError::io(path, e))?;
+    let bytes = super::limits::read_limited(path)?;
     let text = std::str::from_utf8(&bytes)
         .map_err(|e| ScreenError::malformed(path, "file", format!("not UTF-8: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -165,6 +165,14 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
             let line = super::line_of(body.as_bytes(), rec.position()) + skipped;
             ScreenError::malformed(path, format!("line {line}"), reason)
         };
+        let max_field = super::limits::current().max_field_bytes;
+        if let Some((i, f)) = rec.iter().enumerate().find(|(_, f)| f.len() as u64 > max_field) {
+            return Err(bad(format!(
+                "column {} has {} bytes, more than {max_field} (limit lists.max_field_bytes)",
+                header.get(i).map_or("?", String::as_str),
+                f.len()
+            )));
+        }
         if rec.len() != header.len() {
             return Err(bad(format!(
                 "expected {} fields, found {} (truncated file?)",

@@ -7,6 +7,7 @@
 pub mod bis_dpl;
 pub mod ftm;
 pub mod generic_csv;
+pub mod limits;
 pub mod ofac_addresses;
 pub mod ofac_advanced;
 pub mod ofac_csv;
@@ -37,14 +38,111 @@ pub(crate) fn csv_error(path: &Path, bytes: &[u8], e: &csv::Error) -> ScreenErro
     ScreenError::malformed(path, format!("line {}", line_of(bytes, e.position())), e.to_string())
 }
 
-/// Opens a file for reading, decompressing bzip2 on the fly when the name ends in `.bz2`.
+/// Opens a file for reading, decompressing bzip2 on the fly when the name ends in `.bz2`,
+/// under the [`limits::current`] limits (line length, size after decompression, compression
+/// ratio): a read past a limit fails with a message naming the limit and the line.
 pub(crate) fn open_maybe_bz2(path: &Path) -> Result<Box<dyn BufRead>> {
     let f = File::open(path).map_err(|e| ScreenError::io(path, e))?;
+    let l = limits::current();
     if path.extension().is_some_and(|e| e == "bz2") {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, bzip2::read::BzDecoder::new(f))))
+        let (counted, count) = limits::Counted::new(BufReader::with_capacity(1 << 16, f));
+        let bz = bzip2::read::BzDecoder::new(counted);
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            limits::LimitedReader::decompressed(bz, l, count),
+        )))
     } else {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+        Ok(Box::new(BufReader::with_capacity(1 << 16, limits::LimitedReader::new(f, l))))
     }
+}
+
+/// The files [`load_path`] reads for `path`: the file itself, or the list files of a
+/// directory (OFAC legacy CSV or per-asset address files), sorted. For the load history's
+/// SHA-256 digests.
+///
+/// # Errors
+/// [`ScreenError::Io`] when a directory cannot be read.
+pub fn files_read(path: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let csv_dir = if path.is_dir() {
+        Some(path.to_path_buf())
+    } else if name == "sdn.csv" || name == "cons_prim.csv" {
+        Some(path.parent().map_or_else(|| std::path::PathBuf::from("."), Path::to_path_buf))
+    } else {
+        return Ok(vec![path.to_path_buf()]);
+    };
+    let dir = csv_dir.expect("set above");
+    let csv_names: &[&str] = if dir.join("sdn.csv").is_file() {
+        &["sdn.csv", "add.csv", "alt.csv", "sdn_comments.csv"]
+    } else if dir.join("cons_prim.csv").is_file() {
+        &["cons_prim.csv", "cons_add.csv", "cons_alt.csv", "cons_comments.csv"]
+    } else {
+        &[]
+    };
+    if !csv_names.is_empty() {
+        return Ok(csv_names.iter().map(|n| dir.join(n)).filter(|p| p.is_file()).collect());
+    }
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| ScreenError::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            n.starts_with("sanctioned_addresses_") && n.ends_with(".txt")
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+thread_local! {
+    static DROPPED_DATES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A date of birth as a published list gives it: an impossible calendar date (31 February) is
+/// dropped with a logged warning and counted (see [`Loaded::dropped_dates`]), not loaded and
+/// not fatal — one bad date must not refuse a whole OFAC file.
+pub(crate) fn listed_date(s: &str) -> Option<crate::PartialDate> {
+    let d = crate::PartialDate::parse_syntax(s)?;
+    if d.is_calendar_date() {
+        return Some(d);
+    }
+    tracing::warn!(target: "floodgate::screen::load", date = s, "dropping an impossible date of birth");
+    DROPPED_DATES.with(|c| c.set(c.get() + 1));
+    None
+}
+
+/// A parsed list file with what was dropped from it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The list.
+    pub snapshot: crate::ListSnapshot,
+    /// Dates of birth dropped because the day does not exist in its month (logged).
+    pub dropped_dates: usize,
+}
+
+/// [`load_path`] under the given limits; the parsed fields are checked too
+/// ([`limits::check_fields`]), and impossible dates of birth are dropped and counted.
+///
+/// # Errors
+/// As [`load_path`], or [`ScreenError::Malformed`]/[`ScreenError::Io`] naming the file, the
+/// line or entity and the limit passed.
+pub fn load_path_with(path: &Path, l: &limits::Limits) -> Result<Loaded> {
+    DROPPED_DATES.with(|c| c.set(0));
+    let mut snap = limits::with_limits(*l, || load_path(path))?;
+    limits::check_fields(path, &snap, l)?;
+    let mut dropped = DROPPED_DATES.with(|c| c.replace(0));
+    for e in &mut snap.entities {
+        let before = e.dobs.len();
+        e.dobs.retain(|d| d.is_calendar_date());
+        if e.dobs.len() < before {
+            tracing::warn!(target: "floodgate::screen::load", entity = %e.id, "dropping an impossible date of birth");
+            dropped += before - e.dobs.len();
+        }
+    }
+    if dropped > 0 {
+        tracing::warn!(target: "floodgate::screen::load", file = %path.display(), dropped, "impossible dates of birth dropped");
+    }
+    Ok(Loaded { snapshot: snap, dropped_dates: dropped })
 }
 
 /// Loads a list file, telling its format from its name and content:
@@ -67,6 +165,15 @@ pub fn load_path(path: &Path) -> Result<crate::ListSnapshot> {
     if path.is_dir() {
         if path.join("sdn.csv").is_file() || path.join("cons_prim.csv").is_file() {
             return ofac_csv::load(path);
+        }
+        if files_read(path)?.is_empty() {
+            return Err(ScreenError::UnknownFormat {
+                path: path.to_path_buf(),
+                reason: "the directory holds no list file floodgate recognises (OFAC legacy CSV \
+                         `sdn.csv`/`cons_prim.csv`, or `sanctioned_addresses_<ASSET>.txt`); \
+                         give the list file itself"
+                    .into(),
+            });
         }
         return ofac_addresses::load(path);
     }

@@ -23,7 +23,6 @@ use sha2::{Digest, Sha256};
 use crate::error::{Result, ScreenError};
 use crate::model::{
     AliasKind, EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress,
-    PartialDate,
 };
 
 /// The identity-document labels OFAC uses in remarks ("Passport A123 (Iran)").
@@ -100,12 +99,13 @@ fn files(path: &Path) -> Result<Files> {
 
 /// Reads a headerless OFAC CSV, checking the field count of every row. Returns the fields of each row.
 fn read_rows(path: &Path, fields: usize, hasher: &mut Sha256) -> Result<Vec<Vec<String>>> {
-    let bytes = std::fs::read(path).map_err(|e| ScreenError::io(path, e))?;
+    let bytes = super::limits::read_limited(path)?;
     hasher.update(&bytes);
     let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(&bytes[..]);
     let mut out = Vec::new();
     for rec in r.records() {
         let rec = rec.map_err(|e| super::csv_error(path, &bytes, &e))?;
+        super::limits::check_record(path, &bytes, &rec)?;
         let line = || super::line_of(&bytes, rec.position());
         // A stray end-of-file marker (some OFAC files end with a SUB character).
         if rec.len() == 1
@@ -260,7 +260,7 @@ pub(crate) fn apply_remarks(e: &mut ListEntity, text: &str) {
                 }
             }
         } else if let Some(d) = plain.strip_prefix("DOB ") {
-            if let Some(d) = PartialDate::parse(d) {
+            if let Some(d) = super::listed_date(d) {
                 if !e.dobs.contains(&d) {
                     e.dobs.push(d);
                 }

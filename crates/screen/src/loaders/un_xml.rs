@@ -9,9 +9,7 @@ use quick_xml::Reader;
 
 use crate::country;
 use crate::error::{Result, ScreenError};
-use crate::model::{
-    AliasKind, EntityType, Identifier, ListEntity, ListName, ListSnapshot, PartialDate,
-};
+use crate::model::{AliasKind, EntityType, Identifier, ListEntity, ListName, ListSnapshot};
 
 /// Reads the UN consolidated list.
 ///
@@ -108,8 +106,8 @@ pub fn parse<R: BufRead>(input: R, path: &Path) -> Result<ListSnapshot> {
                 } else if name.ends_with("_DATE_OF_BIRTH") {
                     let d = sub
                         .get("DATE")
-                        .and_then(|d| PartialDate::parse(d))
-                        .or_else(|| sub.get("YEAR").and_then(|y| PartialDate::parse(y)));
+                        .and_then(|d| super::listed_date(d))
+                        .or_else(|| sub.get("YEAR").and_then(|y| super::listed_date(y)));
                     if let Some(d) = d {
                         fields.entry("dob".into()).or_default().push(d.to_string());
                     } else if let (Some(a), Some(b)) = (sub.get("FROM_YEAR"), sub.get("TO_YEAR")) {
@@ -205,7 +203,7 @@ fn build(kind: EntityType, f: HashMap<String, Vec<String>>) -> ListEntity {
         id: get("REFERENCE_NUMBER"),
         entity_type: kind,
         names,
-        dobs: f.get("dob").into_iter().flatten().filter_map(|d| PartialDate::parse(d)).collect(),
+        dobs: f.get("dob").into_iter().flatten().filter_map(|d| super::listed_date(d)).collect(),
         countries,
         identifiers: f
             .get("doc")

@@ -13,9 +13,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, ScreenError};
-use crate::model::{
-    EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress, PartialDate,
-};
+use crate::model::{EntityType, Identifier, ListEntity, ListName, ListSnapshot, ListedAddress};
 
 /// Splits a `;`-separated cell. The CSL joins some aliases and addresses with "; and "
 /// ("…Institute 54; and Shijiazhuang Communication…"): the leading "and" is not part of the
@@ -37,7 +35,7 @@ fn strip_and(s: &str) -> &str {
 /// [`ScreenError::Io`]; [`ScreenError::Mapping`] when the header lacks `name` or `source`;
 /// [`ScreenError::Malformed`] naming the line of a row that cannot be read or has no name.
 pub fn load(path: &Path) -> Result<ListSnapshot> {
-    let bytes = std::fs::read(path).map_err(|e| ScreenError::io(path, e))?;
+    let bytes = super::limits::read_limited(path)?;
     let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(&bytes[..]);
     let header =
         r.headers().map_err(|e| ScreenError::malformed(path, "line 1", e.to_string()))?.clone();
@@ -65,6 +63,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
     let mut seen = std::collections::HashSet::new();
     for rec in r.records() {
         let rec = rec.map_err(|e| super::csv_error(path, &bytes, &e))?;
+        super::limits::check_record(path, &bytes, &rec)?;
         let line = || super::line_of(&bytes, rec.position());
         let get = |i: Option<usize>| i.and_then(|i| rec.get(i)).map_or("", str::trim);
         if rec.len() != header.len() {
@@ -105,7 +104,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
             e.names.push(ListName::aka(a));
         }
         for d in split(get(c_dob)) {
-            if let Some(d) = PartialDate::parse(d) {
+            if let Some(d) = super::listed_date(d) {
                 e.dobs.push(d);
             }
         }
