@@ -91,6 +91,14 @@ pub enum CasesError {
         /// Why.
         reason: String,
     },
+    /// A feed's source could not be read.
+    #[error("{feed} feed: {message}")]
+    Feed {
+        /// Which feed.
+        feed: String,
+        /// Why.
+        message: String,
+    },
     /// Stored data cannot be read back.
     #[error("case store {db}: corrupt {what}: {message}")]
     Corrupt {

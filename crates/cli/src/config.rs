@@ -22,6 +22,22 @@ pub(crate) struct FileConfig {
     pub(crate) assets_file: Option<PathBuf>,
     /// Name under which ledger entries are stored when `--ledger` is not given.
     pub(crate) ledger: Option<String>,
+    /// Alerts, cases and audit log (`[cases]`; docs/cases.md).
+    pub(crate) cases: Option<CasesConfig>,
+}
+
+/// The `[cases]` table: where the case store is and who the CLI acts as.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CasesConfig {
+    /// `postgres://…` URL or SQLite file [default: DATA_DIR/cases.db].
+    pub(crate) database_url: Option<String>,
+    /// Tenant the CLI acts for [default: `default`].
+    pub(crate) tenant: Option<String>,
+    /// User the CLI acts as [default: $USER].
+    pub(crate) user: Option<String>,
+    /// Role of that user [default: analyst].
+    pub(crate) role: Option<String>,
 }
 
 /// Validated configuration every command runs with.
@@ -30,6 +46,7 @@ pub(crate) struct Context {
     pub(crate) data_dir: PathBuf,
     pub(crate) assets: AssetRegistry,
     pub(crate) ledger: String,
+    pub(crate) cases: CasesConfig,
 }
 
 impl Context {
@@ -60,7 +77,14 @@ impl Context {
             assets.load_toml(&text).with_context(|| format!("{}", path.display()))?;
         }
         let ledger = file.ledger.unwrap_or_else(|| "main".to_owned());
-        Ok(Context { data_dir, assets, ledger })
+        let mut cases = file.cases.unwrap_or_default();
+        if let Some(p) = cases.database_url.take() {
+            // A SQLite path in the config file is relative to the file, as other paths.
+            let is_url = p.starts_with("postgres://") || p.starts_with("postgresql://");
+            cases.database_url =
+                Some(if is_url { p } else { rel(PathBuf::from(p)).display().to_string() });
+        }
+        Ok(Context { data_dir, assets, ledger, cases })
     }
 }
 

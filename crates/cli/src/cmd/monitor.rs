@@ -91,6 +91,9 @@ pub(crate) struct Args {
     /// Decisions per group commit
     #[arg(long, default_value_t = 512, value_name = "N")]
     batch: usize,
+    /// Case store for the alerts of non-allow decisions (docs/cases.md)
+    #[command(flatten)]
+    cases: crate::cmd::cases::StoreArgs,
 }
 
 /// The monitor's screening facts: the address files given on the command line, then the
@@ -228,6 +231,8 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         Monitor::open(engine, &ctx.data_dir)?
     };
 
+    let mut alerts =
+        crate::cmd::cases::MonitorAlerts::open(&args.cases, ctx, &mon, !args.no_state)?;
     let mut sink = match &args.out {
         Some(p) => Sink::File(DecisionFile::open(p, &mon, |d, s| render(d, args.format, s))?),
         None => Sink::Stdout,
@@ -302,9 +307,12 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let mut rules_mtime = args.rules.as_deref().and_then(mtime);
     let mut last_check = Instant::now();
     let fmt = args.format;
-    let flush = |mon: &mut Monitor, held: &mut Vec<Decision>, sink: &mut Sink| -> Result<()> {
+    let mut flush = |mon: &mut Monitor, held: &mut Vec<Decision>, sink: &mut Sink| -> Result<()> {
         // Decisions reach the output only once their state is committed.
         mon.commit()?;
+        if let Some(a) = &mut alerts {
+            a.after_commit(mon)?;
+        }
         if !held.is_empty() {
             match sink {
                 Sink::Stdout => {
