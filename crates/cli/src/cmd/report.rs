@@ -12,8 +12,8 @@ use crate::output::{self, Format, Tabular};
 
 /// Mandatory reports: what is due, overdue and filed.
 ///
-/// Report obligations come from `floodgate monitor` (the decisions' reports due: large-value,
-/// domestic and international transfers) and are kept in the case store.
+/// Report obligations are kept in the case store (docs/cases.md); the monitor's reports due
+/// are not fed into it yet.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(subcommand)]
