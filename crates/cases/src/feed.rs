@@ -11,7 +11,7 @@ use floodgate_monitor::pack::{Action as MonitorAction, Severity as MonitorSeveri
 use serde::Serialize;
 
 use crate::error::{CasesError, Result};
-use crate::model::{Actor, AlertSource, NewAlert, Severity, UnixTime};
+use crate::model::{Actor, AlertSource, NewAlert, NewReport, ReportKind, Severity, UnixTime};
 use crate::store::{CaseStore, Ingested};
 
 /// The monitor feed's name in `feed_cursor`.
@@ -58,6 +58,65 @@ pub fn monitor_alert(d: &Decision) -> Option<NewAlert> {
     })
 }
 
+/// The report obligations of a decision's `reports_due`, each with its deadline on the
+/// Viet Nam working-day calendar (floodgate-report) and the reasons. A record the calendar
+/// cannot date (outside its years) is logged and skipped, never guessed.
+pub fn monitor_reports(d: &Decision) -> Vec<NewReport> {
+    let mut out = Vec::new();
+    for due in &d.reports_due {
+        let rec: floodgate_report::MonitorReportRecord = match serde_json::to_value(due)
+            .and_then(serde_json::from_value)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(target: "floodgate::cases", transfer = %d.transfer_id, "report record not understood: {e}");
+                continue;
+            }
+        };
+        let ob = match floodgate_report::ReportObligation::from_monitor(
+            floodgate_report::WorkingCalendar::vn(),
+            &rec,
+            d.time,
+            d.time,
+        ) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(target: "floodgate::cases", transfer = %d.transfer_id, "report obligation not recorded: {e}");
+                continue;
+            }
+        };
+        let kind = match ob.kind {
+            floodgate_report::ReportKind::LargeCash => ReportKind::LargeValue,
+            floodgate_report::ReportKind::DomesticTransfer => ReportKind::DomesticTransfer,
+            floodgate_report::ReportKind::InternationalTransfer => {
+                ReportKind::InternationalTransfer
+            }
+            floodgate_report::ReportKind::Suspicious => ReportKind::Suspicious,
+            floodgate_report::ReportKind::Urgent => ReportKind::Urgent,
+            floodgate_report::ReportKind::Hold => ReportKind::Hold,
+        };
+        // One large-value report per customer and day (the day's total); one per transfer
+        // for the transfer reports.
+        let dedup_key = if kind == ReportKind::LargeValue {
+            format!("report:{}:{}:{}", rec.report, rec.customer_id, rec.local_day)
+        } else {
+            format!("report:{}:{}", rec.report, rec.transfer_id)
+        };
+        let mut subject_ids = vec![ob.customer_id.clone()];
+        subject_ids.extend(ob.transfer_ids.iter().cloned());
+        out.push(NewReport {
+            kind,
+            subject_ids,
+            event_time: UnixTime(d.time.0),
+            detected_time: UnixTime(d.time.0),
+            due_time: UnixTime(ob.deadline.due.0),
+            reason: serde_json::to_value(&ob).unwrap_or(serde_json::Value::Null),
+            dedup_key,
+        });
+    }
+    out
+}
+
 /// What a catch-up did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CatchUp {
@@ -90,6 +149,12 @@ pub fn catch_up_monitor(
         }
         // Chunks keep each transaction short; the cursor moves with each.
         for chunk in decisions.chunks(2000) {
+            // Reports first (idempotent by key), then alerts with the cursor: a crash between
+            // the two repeats the reports harmlessly.
+            let reports: Vec<NewReport> = chunk.iter().flat_map(monitor_reports).collect();
+            if !reports.is_empty() {
+                store.add_reports(actor, &reports)?;
+            }
             let alerts: Vec<NewAlert> = chunk.iter().filter_map(monitor_alert).collect();
             at += chunk.len() as i64;
             let r = store.ingest_alerts(actor, &alerts, Some((MONITOR_FEED, at)))?;

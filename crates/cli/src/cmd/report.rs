@@ -12,8 +12,9 @@ use crate::output::{self, Format, Tabular};
 
 /// Mandatory reports: what is due, overdue and filed.
 ///
-/// Report obligations are kept in the case store (docs/cases.md); the monitor's reports due
-/// are not fed into it yet.
+/// Report obligations come from `floodgate monitor` (the decisions' reports due: large-value,
+/// domestic and international transfers), with deadlines on the Viet Nam working-day calendar,
+/// and are kept in the case store (docs/cases.md).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     #[command(subcommand)]
