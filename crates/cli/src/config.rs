@@ -26,6 +26,22 @@ pub(crate) struct FileConfig {
     pub(crate) max_unwind: Option<u64>,
     /// `[lists]`: list-load guards and input limits.
     pub(crate) lists: Option<crate::cmd::lists::ListsConfig>,
+    /// Alerts, cases and audit log (`[cases]`; docs/cases.md).
+    pub(crate) cases: Option<CasesConfig>,
+}
+
+/// The `[cases]` table: where the case store is and who the CLI acts as.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CasesConfig {
+    /// `postgres://…` URL or SQLite file [default: DATA_DIR/cases.db].
+    pub(crate) database_url: Option<String>,
+    /// Tenant the CLI acts for [default: `default`].
+    pub(crate) tenant: Option<String>,
+    /// User the CLI acts as [default: $USER].
+    pub(crate) user: Option<String>,
+    /// Role of that user [default: analyst].
+    pub(crate) role: Option<String>,
 }
 
 /// Validated configuration every command runs with.
@@ -37,6 +53,7 @@ pub(crate) struct Context {
     /// From the config file; `ingest --max-unwind` / `FLOODGATE_MAX_UNWIND` override it.
     pub(crate) max_unwind: u64,
     pub(crate) lists: crate::cmd::lists::ListsConfig,
+    pub(crate) cases: CasesConfig,
 }
 
 impl Context {
@@ -69,7 +86,14 @@ impl Context {
         let ledger = file.ledger.unwrap_or_else(|| "main".to_owned());
         let max_unwind = file.max_unwind.unwrap_or(floodgate_store::DEFAULT_MAX_UNWIND);
         let lists = file.lists.unwrap_or_default().with_env()?;
-        Ok(Context { data_dir, assets, ledger, max_unwind, lists })
+        let mut cases = file.cases.unwrap_or_default();
+        if let Some(p) = cases.database_url.take() {
+            // A SQLite path in the config file is relative to the file, as other paths.
+            let is_url = p.starts_with("postgres://") || p.starts_with("postgresql://");
+            cases.database_url =
+                Some(if is_url { p } else { rel(PathBuf::from(p)).display().to_string() });
+        }
+        Ok(Context { data_dir, assets, ledger, max_unwind, lists, cases })
     }
 }
 

@@ -1,10 +1,14 @@
 //! Subcommands. Each module has an `Args` struct (clap derive) and a `run(args, &Context)`.
 
+pub(crate) mod alerts;
+pub(crate) mod audit;
+pub(crate) mod cases;
 pub(crate) mod demo;
 pub(crate) mod gen;
 pub(crate) mod ingest;
 pub(crate) mod lists;
 pub(crate) mod monitor;
+pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod screen;
 pub(crate) mod status;
@@ -26,8 +30,8 @@ pub(crate) const EXIT_HIT: u8 = 1;
 
 const AFTER_HELP: &str = "\
 Exit codes:
-  0  success; for `floodgate screen`: no hit
-  1  `floodgate screen`: at least one hit
+  0  success; for `floodgate screen`: no hit; for `floodgate audit verify`: chain intact
+  1  `floodgate screen`: at least one hit; `floodgate audit verify`: chain broken
   2  error (bad input, bad flags, store failure); the message names the file and line or field
 
 Configuration, lowest to highest precedence: built-in defaults, the config file
@@ -95,6 +99,14 @@ pub(crate) enum Command {
     Trace(trace::Args),
     /// Write a seeded synthetic world: chain data, ledgers, ground truth and a TagPack
     Gen(gen::Args),
+    /// The alert queue: monitor decisions and screening hits, grouped into cases
+    Alerts(alerts::Args),
+    /// Work cases: assign, note, attach evidence, escalate, decide, approve, snooze, reopen
+    Cases(cases::Args),
+    /// Verify the hash-chained audit log
+    Audit(audit::Args),
+    /// Mandatory reports: due, overdue and filed
+    Report(report::Args),
 }
 
 /// How the command in `m` uses the data directory: writers alone, readers together
@@ -131,5 +143,9 @@ pub(crate) fn run(cli: Cli, access: Access) -> Result<ExitCode> {
         Command::Rules(a) => rules::run(a, &ctx),
         Command::Trace(a) => trace::run(a, &ctx, quiet),
         Command::Gen(a) => gen::run(a, &ctx, quiet),
+        Command::Alerts(a) => alerts::run(a, &ctx),
+        Command::Cases(a) => cases::run(a, &ctx),
+        Command::Audit(a) => audit::run(a, &ctx),
+        Command::Report(a) => report::run(a, &ctx),
     }
 }

@@ -105,6 +105,9 @@ pub(crate) struct Args {
     /// one is rejected naming the field
     #[arg(long, default_value_t = InputLimits::default().max_field_bytes, value_name = "BYTES")]
     max_field_bytes: usize,
+    /// Case store for the alerts of non-allow decisions (docs/cases.md)
+    #[command(flatten)]
+    cases: crate::cmd::cases::StoreArgs,
 }
 
 /// The monitor's screening facts: the address files given on the command line, then the
@@ -251,6 +254,8 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         Monitor::open(engine, &ctx.data_dir)?
     };
 
+    let mut alerts =
+        crate::cmd::cases::MonitorAlerts::open(&args.cases, ctx, &mon, !args.no_state)?;
     let mut sink = match &args.out {
         Some(p) => Sink::File(DecisionFile::open(p, &mon, |d, s| render(d, args.format, s))?),
         None => Sink::Stdout,
@@ -343,9 +348,12 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let mut rules_mtime = args.rules.as_deref().and_then(mtime);
     let mut last_check = Instant::now();
     let fmt = args.format;
-    let flush = |mon: &mut Monitor, held: &mut Vec<Decision>, sink: &mut Sink| -> Result<()> {
+    let mut flush = |mon: &mut Monitor, held: &mut Vec<Decision>, sink: &mut Sink| -> Result<()> {
         // Decisions reach the output only once their state is committed.
         mon.commit()?;
+        if let Some(a) = &mut alerts {
+            a.after_commit(mon)?;
+        }
         if !held.is_empty() {
             match sink {
                 Sink::Stdout => {

@@ -253,6 +253,9 @@ impl From<QueryType> for EntityType {
 /// Screen one name.
 #[derive(Debug, clap::Args)]
 struct NameArgs {
+    /// Case store for the alerts of unsuppressed hits (docs/cases.md)
+    #[command(flatten)]
+    cases: crate::cmd::cases::StoreArgs,
     /// The name, in any script ("Wang Qishan", "王岐山", "Công ty TNHH Huione")
     #[arg(value_name = "NAME")]
     name: String,
@@ -279,6 +282,9 @@ struct NameArgs {
 /// Screen one address.
 #[derive(Debug, clap::Args)]
 struct AddressArgs {
+    /// Case store for the alerts of unsuppressed hits (docs/cases.md)
+    #[command(flatten)]
+    cases: crate::cmd::cases::StoreArgs,
     /// bitcoin, ethereum or tron (or btc/xbt, eth, trx); other assets' tickers (ltc, xmr, bch,
     /// …) are matched as exact, case-insensitive text
     #[arg(value_name = "CHAIN")]
@@ -319,6 +325,9 @@ or
   id,chain,address
   w-1,ethereum,0x08723392ed15743cc38513c4925f5e6be5c17243")]
 struct BatchArgs {
+    /// Case store for the alerts of unsuppressed hits (docs/cases.md)
+    #[command(flatten)]
+    cases: crate::cmd::cases::StoreArgs,
     /// The CSV file
     #[arg(value_name = "FILE")]
     file: PathBuf,
@@ -559,6 +568,13 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
     };
     let hit = hits.iter().any(|h| !h.suppressed);
     let lists = screener.lists()?;
+    let subject = args.subject.clone().unwrap_or_else(|| args.name.clone());
+    crate::cmd::cases::screening_alerts(
+        &args.cases,
+        ctx,
+        floodgate_cases::model::AlertSource::ScreenOnboarding,
+        &hits.iter().map(|h| (subject.clone(), h)).collect::<Vec<_>>(),
+    )?;
     match args.score.format {
         Format::Json => output::write_json(&NameReport {
             query: &query,
@@ -625,6 +641,13 @@ fn address(args: AddressArgs, ctx: &Context) -> Result<ExitCode> {
     let hits = screen_address(&mut screener, &args.chain, &args.address, args.subject.as_deref())?;
     let hit = hits.iter().any(|h| !h.suppressed);
     let lists = screener.lists()?;
+    let subject = args.subject.clone().unwrap_or_else(|| args.address.clone());
+    crate::cmd::cases::screening_alerts(
+        &args.cases,
+        ctx,
+        floodgate_cases::model::AlertSource::ScreenOnboarding,
+        &hits.iter().map(|h| (subject.clone(), h)).collect::<Vec<_>>(),
+    )?;
     match args.format {
         Format::Json => output::write_json(&serde_json::json!({
             "chain": args.chain,
@@ -937,6 +960,14 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     }
     progress.finish_and_clear();
     let hit = out.iter().any(|h| !h.suppressed);
+    crate::cmd::cases::screening_alerts(
+        &args.cases,
+        ctx,
+        floodgate_cases::model::AlertSource::ScreenBatch,
+        &out.iter()
+            .map(|h| (if h.id.is_empty() { h.input.clone() } else { h.id.clone() }, h))
+            .collect::<Vec<_>>(),
+    )?;
     if args.score.format == Format::Table && out.is_empty() {
         output::write_text(&format!("no hit in {} rows of {}\n", total, path.display()))?;
     } else {

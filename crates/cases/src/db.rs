@@ -1,0 +1,440 @@
+//! The two databases behind one small interface: statements with `?` placeholders run in a
+//! transaction. The case logic (`store.rs`) is written once over [`Backend`]; SQLite and
+//! PostgreSQL differ only in their connection, their migrations and their placeholders.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{CasesError, Result};
+
+/// A value bound to or read from a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Val {
+    /// NULL.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+}
+
+impl Val {
+    pub(crate) fn int(&self) -> Option<i64> {
+        match self {
+            Val::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    pub(crate) fn text(&self) -> Option<&str> {
+        match self {
+            Val::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::Int(v)
+    }
+}
+impl From<&str> for Val {
+    fn from(v: &str) -> Val {
+        Val::Text(v.to_owned())
+    }
+}
+impl From<String> for Val {
+    fn from(v: String) -> Val {
+        Val::Text(v)
+    }
+}
+impl From<&String> for Val {
+    fn from(v: &String) -> Val {
+        Val::Text(v.clone())
+    }
+}
+impl<T: Into<Val>> From<Option<T>> for Val {
+    fn from(v: Option<T>) -> Val {
+        v.map_or(Val::Null, Into::into)
+    }
+}
+
+/// A row read back.
+pub type Row = Vec<Val>;
+
+/// Statements inside one transaction.
+pub trait Tx {
+    /// Runs a statement; returns the rows changed.
+    ///
+    /// # Errors
+    /// [`CasesError::Db`].
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64>;
+    /// Runs a query; returns every row.
+    ///
+    /// # Errors
+    /// [`CasesError::Db`].
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>>;
+}
+
+/// A database the case store runs on.
+pub trait Backend: Send {
+    /// The database's name for messages (file path, or URL without password).
+    fn label(&self) -> &str;
+    /// Runs `f` in one transaction, committed when `f` returns `Ok` and rolled back otherwise.
+    /// Writers are serialized per row (PostgreSQL) or per database (SQLite, `BEGIN IMMEDIATE`).
+    ///
+    /// # Errors
+    /// [`CasesError::Db`] or `f`'s error.
+    fn with_tx<R>(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>) -> Result<R>;
+    /// Runs `sql` outside a transaction (for tests and tools that tamper on purpose).
+    ///
+    /// # Errors
+    /// [`CasesError::Db`].
+    fn raw(&mut self, sql: &str) -> Result<()>;
+}
+
+/// The schema version this binary writes. Migrations are numbered 1..=LATEST.
+pub const LATEST: i64 = 1;
+
+fn db_err(db: &str, e: impl std::fmt::Display) -> CasesError {
+    CasesError::Db { db: db.to_owned(), message: e.to_string() }
+}
+
+/// Applies the migrations newer than the stored version, refusing a newer database.
+fn migrate<B: Backend>(b: &mut B, migrations: &[&str]) -> Result<()> {
+    let label = b.label().to_owned();
+    b.raw("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied BIGINT NOT NULL)")?;
+    b.with_tx(&mut |tx| {
+        let rows = tx.query("SELECT MAX(version) FROM schema_version", &[])?;
+        let have = rows.first().and_then(|r| r.first()).and_then(Val::int).unwrap_or(0);
+        if have > LATEST {
+            return Err(CasesError::TooNew { db: label.clone(), found: have, supported: LATEST });
+        }
+        for (i, m) in migrations.iter().enumerate() {
+            let v = i as i64 + 1;
+            if v <= have {
+                continue;
+            }
+            for stmt in split_statements(m) {
+                tx.exec(&stmt, &[])?;
+            }
+            tx.exec(
+                "INSERT INTO schema_version (version, applied) VALUES (?, ?)",
+                &[Val::Int(v), Val::Int(crate::model::UnixTime::now().0)],
+            )?;
+            tracing::info!(target: "floodgate::cases", db = %label, version = v, "migrated");
+        }
+        Ok(())
+    })
+}
+
+/// Splits a migration on lines holding only `;;` (PL/pgSQL bodies contain `;`).
+fn split_statements(m: &str) -> Vec<String> {
+    m.split("\n;;\n").map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+// ---------------------------------------------------------------- SQLite
+
+/// `cases.db` in the data directory.
+pub const SQLITE_FILE: &str = "cases.db";
+
+const SQLITE_MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_init.sql")];
+const PG_MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_init.sql")];
+
+/// SQLite (the embedded default).
+pub struct Sqlite {
+    conn: rusqlite::Connection,
+    label: String,
+}
+
+impl std::fmt::Debug for Sqlite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sqlite").field("path", &self.label).finish()
+    }
+}
+
+impl Sqlite {
+    /// Opens (creating and migrating) the database file at `path`.
+    ///
+    /// # Errors
+    /// [`CasesError::Db`] or [`CasesError::TooNew`].
+    pub fn open(path: &Path) -> Result<Sqlite> {
+        let label = path.display().to_string();
+        let e = |x: rusqlite::Error| db_err(&label, x);
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|x| db_err(&label, x))?;
+            }
+        }
+        let conn = rusqlite::Connection::open(path).map_err(e)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
+        // A committed transaction survives a killed process with WAL + NORMAL.
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(e)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(e)?;
+        let mut s = Sqlite { conn, label };
+        migrate(&mut s, SQLITE_MIGRATIONS)?;
+        Ok(s)
+    }
+
+    /// The path of the database file.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(&self.label)
+    }
+}
+
+struct SqliteTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    label: &'a str,
+}
+
+fn sqlite_params(p: &[Val]) -> Vec<rusqlite::types::Value> {
+    p.iter()
+        .map(|v| match v {
+            Val::Null => rusqlite::types::Value::Null,
+            Val::Int(i) => rusqlite::types::Value::Integer(*i),
+            Val::Text(s) => rusqlite::types::Value::Text(s.clone()),
+        })
+        .collect()
+}
+
+impl Tx for SqliteTx<'_> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        let e = |x: rusqlite::Error| db_err(self.label, format!("{x} (in: {sql})"));
+        let mut st = self.tx.prepare_cached(sql).map_err(e)?;
+        let n = st.execute(rusqlite::params_from_iter(sqlite_params(params))).map_err(e)?;
+        Ok(n as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        let e = |x: rusqlite::Error| db_err(self.label, format!("{x} (in: {sql})"));
+        let mut st = self.tx.prepare_cached(sql).map_err(e)?;
+        let n = st.column_count();
+        let mut rows = st.query(rusqlite::params_from_iter(sqlite_params(params))).map_err(e)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(e)? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(match r.get_ref(i).map_err(e)? {
+                    rusqlite::types::ValueRef::Null => Val::Null,
+                    rusqlite::types::ValueRef::Integer(x) => Val::Int(x),
+                    rusqlite::types::ValueRef::Text(t) => {
+                        Val::Text(String::from_utf8_lossy(t).into_owned())
+                    }
+                    rusqlite::types::ValueRef::Real(x) => Val::Text(x.to_string()),
+                    rusqlite::types::ValueRef::Blob(b) => {
+                        Val::Text(String::from_utf8_lossy(b).into_owned())
+                    }
+                });
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+}
+
+impl Backend for Sqlite {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn with_tx<R>(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
+        let label = self.label.as_str();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|x| db_err(label, x))?;
+        let mut t = SqliteTx { tx, label };
+        let r = f(&mut t)?;
+        t.tx.commit().map_err(|x| db_err(label, x))?;
+        Ok(r)
+    }
+
+    fn raw(&mut self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(|x| db_err(&self.label, x))
+    }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+/// PostgreSQL (server deployments), selected by a `postgres://` URL.
+pub struct Postgres {
+    client: postgres::Client,
+    cache: HashMap<String, postgres::Statement>,
+    label: String,
+}
+
+impl std::fmt::Debug for Postgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres").field("url", &self.label).finish()
+    }
+}
+
+/// The URL with any password replaced by `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    match rest.split_once('@') {
+        Some((cred, host)) => match cred.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+impl Postgres {
+    /// Connects to `url` (`postgres://user@host:port/db`) and migrates the schema.
+    ///
+    /// # Errors
+    /// [`CasesError::Db`] naming the URL (password redacted), or [`CasesError::TooNew`].
+    pub fn connect(url: &str) -> Result<Postgres> {
+        let label = redact_url(url);
+        let client = postgres::Client::connect(url, postgres::NoTls)
+            .map_err(|x| db_err(&label, format!("cannot connect: {x}{}", source_text(&x))))?;
+        let mut p = Postgres { client, cache: HashMap::new(), label };
+        migrate(&mut p, PG_MIGRATIONS)?;
+        Ok(p)
+    }
+}
+
+fn source_text(e: &postgres::Error) -> String {
+    use std::error::Error as _;
+    e.source().map(|s| format!(": {s}")).unwrap_or_default()
+}
+
+fn pg_err(label: &str, sql: &str, e: postgres::Error) -> CasesError {
+    let msg = match e.as_db_error() {
+        Some(d) => d.message().to_owned(),
+        None => format!("{e}{}", source_text(&e)),
+    };
+    db_err(label, format!("{msg} (in: {sql})"))
+}
+
+/// `?` placeholders to `$1, $2, …` (no statement here has a `?` inside a literal).
+fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl postgres::types::ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
+        use postgres::types::Type;
+        match self {
+            Val::Null => Ok(postgres::types::IsNull::Yes),
+            Val::Int(i) => match *ty {
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                _ => i.to_sql(ty, out),
+            },
+            Val::Text(s) => s.as_str().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &postgres::types::Type) -> bool {
+        use postgres::types::Type;
+        matches!(
+            *ty,
+            Type::INT8 | Type::INT4 | Type::INT2 | Type::TEXT | Type::VARCHAR | Type::BPCHAR
+        )
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+struct PgTx<'a> {
+    tx: postgres::Transaction<'a>,
+    cache: &'a mut HashMap<String, postgres::Statement>,
+    label: &'a str,
+}
+
+impl PgTx<'_> {
+    fn stmt(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(&numbered(sql)).map_err(|e| pg_err(self.label, sql, e))?;
+        self.cache.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+}
+
+fn pg_params(p: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+    p.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect()
+}
+
+impl Tx for PgTx<'_> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        let st = self.stmt(sql)?;
+        self.tx.execute(&st, &pg_params(params)).map_err(|e| pg_err(self.label, sql, e))
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        use postgres::types::Type;
+        let st = self.stmt(sql)?;
+        let rows =
+            self.tx.query(&st, &pg_params(params)).map_err(|e| pg_err(self.label, sql, e))?;
+        let e = |x: postgres::Error| pg_err(self.label, sql, x);
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut row = Vec::with_capacity(r.len());
+            for (i, c) in r.columns().iter().enumerate() {
+                row.push(match *c.type_() {
+                    Type::INT8 => r.try_get::<_, Option<i64>>(i).map_err(e)?.into(),
+                    Type::INT4 => r.try_get::<_, Option<i32>>(i).map_err(e)?.map(i64::from).into(),
+                    Type::INT2 => r.try_get::<_, Option<i16>>(i).map_err(e)?.map(i64::from).into(),
+                    Type::NUMERIC => {
+                        return Err(db_err(self.label, format!("numeric column in: {sql}")))
+                    }
+                    _ => r.try_get::<_, Option<String>>(i).map_err(e)?.into(),
+                });
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+}
+
+impl Backend for Postgres {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn with_tx<R>(&mut self, f: &mut dyn FnMut(&mut dyn Tx) -> Result<R>) -> Result<R> {
+        let label = self.label.as_str();
+        let tx = self.client.transaction().map_err(|e| pg_err(label, "BEGIN", e))?;
+        let mut t = PgTx { tx, cache: &mut self.cache, label };
+        let r = f(&mut t)?;
+        t.tx.commit().map_err(|e| pg_err(label, "COMMIT", e))?;
+        Ok(r)
+    }
+
+    fn raw(&mut self, sql: &str) -> Result<()> {
+        self.client.batch_execute(sql).map_err(|e| pg_err(&self.label, sql, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_and_passwords_hidden() {
+        assert_eq!(numbered("a = ? AND b = ?"), "a = $1 AND b = $2");
+        assert_eq!(redact_url("postgres://u:secret@h:5432/d"), "postgres://u:***@h:5432/d");
+        assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
+    }
+}

@@ -1,0 +1,221 @@
+//! Feeds: monitor decisions and screening hits become alerts, exactly once.
+//!
+//! The monitor feed reads the decisions committed to `monitor.db` after its cursor and stores
+//! their alerts and the new cursor in one transaction, after every group commit and at
+//! start-up. A crash between a decision commit and the alert write is repaired by the next
+//! start; dedup keys (`monitor:<transfer id>`) make a replay harmless.
+
+use floodgate_monitor::decision::Decision;
+use floodgate_monitor::monitor::Monitor;
+use floodgate_monitor::pack::{Action as MonitorAction, Severity as MonitorSeverity};
+use serde::Serialize;
+
+use crate::error::{CasesError, Result};
+use crate::model::{Actor, AlertSource, NewAlert, NewReport, ReportKind, Severity, UnixTime};
+use crate::store::{CaseStore, Ingested};
+
+/// The monitor feed's name in `feed_cursor`.
+pub const MONITOR_FEED: &str = "monitor";
+
+fn severity(s: MonitorSeverity) -> Severity {
+    match s {
+        MonitorSeverity::Low => Severity::Low,
+        MonitorSeverity::Medium => Severity::Medium,
+        MonitorSeverity::High => Severity::High,
+        MonitorSeverity::Critical => Severity::Critical,
+    }
+}
+
+/// The alert of a decision: `None` for `allow`.
+pub fn monitor_alert(d: &Decision) -> Option<NewAlert> {
+    if d.action == MonitorAction::Allow {
+        return None;
+    }
+    let sev = d.hits.iter().map(|h| severity(h.severity)).max().unwrap_or(Severity::Low);
+    let mut rules: Vec<&str> = d.hits.iter().map(|h| h.rule_id.as_str()).collect();
+    rules.dedup();
+    Some(NewAlert {
+        source: AlertSource::Monitor,
+        rule: if rules.is_empty() { d.action.as_str().to_owned() } else { rules.join(",") },
+        severity: sev,
+        subject: d.customer_id.clone(),
+        reasons: d.hits.iter().map(|h| format!("{}: {}", h.rule_id, h.reason)).collect(),
+        evidence: serde_json::json!({
+            "transfer_id": d.transfer_id,
+            "action": d.action.as_str(),
+            "score": d.score,
+            "direction": d.direction,
+            "asset": d.asset,
+            "amount": d.amount,
+            "amount_vnd": d.amount_vnd,
+            "amount_usd_cents": d.amount_usd_cents,
+            "hits": d.hits,
+            "notes": d.notes,
+            "pack": d.pack,
+        }),
+        dedup_key: format!("monitor:{}", d.transfer_id),
+        event_time: UnixTime(d.time.0),
+    })
+}
+
+/// The report obligations of a decision's `reports_due`, each with its deadline on the
+/// Viet Nam working-day calendar (floodgate-report) and the reasons. A record the calendar
+/// cannot date (outside its years) is logged and skipped, never guessed.
+pub fn monitor_reports(d: &Decision) -> Vec<NewReport> {
+    let mut out = Vec::new();
+    for due in &d.reports_due {
+        let rec: floodgate_report::MonitorReportRecord = match serde_json::to_value(due)
+            .and_then(serde_json::from_value)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(target: "floodgate::cases", transfer = %d.transfer_id, "report record not understood: {e}");
+                continue;
+            }
+        };
+        let ob = match floodgate_report::ReportObligation::from_monitor(
+            floodgate_report::WorkingCalendar::vn(),
+            &rec,
+            d.time,
+            d.time,
+        ) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(target: "floodgate::cases", transfer = %d.transfer_id, "report obligation not recorded: {e}");
+                continue;
+            }
+        };
+        let kind = match ob.kind {
+            floodgate_report::ReportKind::LargeCash => ReportKind::LargeValue,
+            floodgate_report::ReportKind::DomesticTransfer => ReportKind::DomesticTransfer,
+            floodgate_report::ReportKind::InternationalTransfer => {
+                ReportKind::InternationalTransfer
+            }
+            floodgate_report::ReportKind::Suspicious => ReportKind::Suspicious,
+            floodgate_report::ReportKind::Urgent => ReportKind::Urgent,
+            floodgate_report::ReportKind::Hold => ReportKind::Hold,
+        };
+        // One large-value report per customer and day (the day's total); one per transfer
+        // for the transfer reports.
+        let dedup_key = if kind == ReportKind::LargeValue {
+            format!("report:{}:{}:{}", rec.report, rec.customer_id, rec.local_day)
+        } else {
+            format!("report:{}:{}", rec.report, rec.transfer_id)
+        };
+        let mut subject_ids = vec![ob.customer_id.clone()];
+        subject_ids.extend(ob.transfer_ids.iter().cloned());
+        out.push(NewReport {
+            kind,
+            subject_ids,
+            event_time: UnixTime(d.time.0),
+            detected_time: UnixTime(d.time.0),
+            due_time: UnixTime(ob.deadline.due.0),
+            reason: serde_json::to_value(&ob).unwrap_or(serde_json::Value::Null),
+            dedup_key,
+        });
+    }
+    out
+}
+
+/// What a catch-up did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CatchUp {
+    /// Decisions read.
+    pub decisions: u64,
+    /// What the alerts did.
+    pub ingested: Ingested,
+}
+
+/// Brings the alerts up to date with the decisions `monitor` committed: reads those after the
+/// feed's cursor, stores their alerts and the new cursor in one transaction.
+///
+/// # Errors
+/// [`CasesError::Feed`] when the decisions cannot be read; the store's errors.
+pub fn catch_up_monitor(
+    store: &mut dyn CaseStore,
+    actor: &Actor,
+    monitor: &Monitor,
+) -> Result<CatchUp> {
+    let pos = store.feed_position(&actor.tenant, MONITOR_FEED)?;
+    let mut out = CatchUp::default();
+    let mut at = pos;
+    loop {
+        let skip = u64::try_from(at).unwrap_or(0);
+        let decisions = monitor
+            .decisions_after(skip)
+            .map_err(|e| CasesError::Feed { feed: MONITOR_FEED.into(), message: e.to_string() })?;
+        if decisions.is_empty() {
+            break;
+        }
+        // Chunks keep each transaction short; the cursor moves with each.
+        for chunk in decisions.chunks(2000) {
+            // Reports first (idempotent by key), then alerts with the cursor: a crash between
+            // the two repeats the reports harmlessly.
+            let reports: Vec<NewReport> = chunk.iter().flat_map(monitor_reports).collect();
+            if !reports.is_empty() {
+                store.add_reports(actor, &reports)?;
+            }
+            let alerts: Vec<NewAlert> = chunk.iter().filter_map(monitor_alert).collect();
+            at += chunk.len() as i64;
+            let r = store.ingest_alerts(actor, &alerts, Some((MONITOR_FEED, at)))?;
+            out.decisions += chunk.len() as u64;
+            out.ingested.duplicates += r.duplicates;
+            out.ingested.created.extend(r.created);
+            out.ingested.cases_opened.extend(r.cases_opened);
+        }
+    }
+    Ok(out)
+}
+
+/// Stores every unsuppressed screening hit (any serializable hit with `list`, `entity_id` and
+/// `suppressed` fields, as `floodgate-screen` writes them) as an alert about `subject`, with
+/// the hit and its explanation as evidence. Dedup key: `screen:<list>:<entry>:<subject>`.
+///
+/// # Errors
+/// [`CasesError::Invalid`] for an empty subject; the store's errors.
+pub fn screening_alerts<H: Serialize>(
+    store: &mut dyn CaseStore,
+    actor: &Actor,
+    source: AlertSource,
+    subject: &str,
+    hits: &[H],
+) -> Result<Ingested> {
+    let now = UnixTime::now();
+    let mut alerts = Vec::new();
+    for h in hits {
+        let v =
+            serde_json::to_value(h).map_err(|e| CasesError::invalid("screening hit", "?", e))?;
+        if v.get("suppressed").and_then(serde_json::Value::as_bool).unwrap_or(false) {
+            continue;
+        }
+        let text = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("").to_owned();
+        let (list, entry) = (text("list"), text("entity_id"));
+        let name =
+            if v.get("entity_name").is_some() { text("entity_name") } else { text("entity") };
+        let score = v.get("score").and_then(serde_json::Value::as_f64);
+        let reason = match score {
+            Some(s) => {
+                format!("'{subject}' matches '{name}' on list {list} (entry {entry}, score {s:.2})")
+            }
+            None => format!("'{subject}' matches '{name}' on list {list} (entry {entry})"),
+        };
+        alerts.push(NewAlert {
+            source,
+            rule: list.clone(),
+            severity: if score.is_none_or(|s| s >= 0.95) {
+                Severity::High
+            } else {
+                Severity::Medium
+            },
+            subject: subject.to_owned(),
+            reasons: vec![reason],
+            evidence: v,
+            dedup_key: format!("screen:{list}:{entry}:{subject}"),
+            event_time: now,
+        });
+    }
+    if alerts.is_empty() {
+        return Ok(Ingested::default());
+    }
+    store.ingest_alerts(actor, &alerts, None)
+}

@@ -1,0 +1,1542 @@
+//! [`CaseStore`]: alerts, cases, reports and the audit log, written once over a [`Backend`].
+//!
+//! Every change runs in one transaction with its audit entry. Writers lock in one order —
+//! counters, then case rows, then the tenant's audit head — so PostgreSQL never deadlocks, and
+//! case rows carry a version: an update that finds another version changed nothing and fails
+//! with [`CasesError::Conflict`] (two approvals racing leave exactly one).
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::audit::{entry_hash, AuditEntry, Verification, Verifier, GENESIS};
+use crate::db::{Backend, Row, Tx, Val};
+use crate::error::{CasesError, Result};
+use crate::machine::{step, Action, Step};
+use crate::model::*;
+
+/// Default retention of the audit log: 10 years (Viet Nam, for virtual-asset activity).
+pub const DEFAULT_RETENTION_DAYS: i64 = 3653;
+
+/// Decision kinds under four-eyes approval unless a tenant changes it.
+pub const DEFAULT_FOUR_EYES: &[DecisionKind] =
+    &[DecisionKind::Report, DecisionKind::ExitRelationship, DecisionKind::Freeze];
+
+/// What [`CaseStore::ingest_alerts`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Ingested {
+    /// New alerts, with the case each joined.
+    pub created: Vec<(AlertId, CaseId)>,
+    /// Alerts whose dedup key was already stored (ignored).
+    pub duplicates: usize,
+    /// Cases opened for them.
+    pub cases_opened: Vec<CaseId>,
+}
+
+/// A case with everything that belongs to it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseView {
+    /// The case.
+    pub case: Case,
+    /// Its alerts.
+    pub alerts: Vec<Alert>,
+    /// Notes and evidence.
+    pub items: Vec<CaseItem>,
+    /// Its audit trail (the case's and its alerts' entries), oldest first.
+    pub trail: Vec<AuditEntry>,
+}
+
+/// Filter for listings.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only this state (cases) or only alerts of cases in this state.
+    pub state: Option<CaseState>,
+    /// Only this subject.
+    pub subject: Option<String>,
+    /// Only this case (alerts).
+    pub case: Option<CaseId>,
+    /// At most this many (newest first).
+    pub limit: Option<u32>,
+}
+
+/// Per-tenant aggregates for supervisors: counts only, no customer data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TenantSummary {
+    /// Tenant.
+    pub tenant: String,
+    /// Alerts stored.
+    pub alerts: i64,
+    /// Cases by state.
+    pub cases_by_state: BTreeMap<String, i64>,
+    /// Decisions by kind.
+    pub decisions: BTreeMap<String, i64>,
+    /// Reports filed.
+    pub reports_filed: i64,
+    /// Reports not filed whose deadline passed.
+    pub reports_overdue: i64,
+}
+
+/// The case store: what every door (CLI, API, feeds) calls. Implemented once over any
+/// [`Backend`] by [`Cases`]; open one with [`crate::open`].
+pub trait CaseStore: Send {
+    /// The database (path or redacted URL).
+    fn label(&self) -> String;
+    /// Stores alerts (skipping known dedup keys) and groups each into its subject's open case,
+    /// opening one when there is none; with `cursor`, also records a feed position in the same
+    /// transaction (see [`crate::feed`]).
+    ///
+    /// # Errors
+    /// [`CasesError::Invalid`] for an empty subject or dedup key (nothing stored),
+    /// [`CasesError::Forbidden`] for supervisors, [`CasesError::Db`].
+    fn ingest_alerts(
+        &mut self,
+        actor: &Actor,
+        alerts: &[NewAlert],
+        cursor: Option<(&str, i64)>,
+    ) -> Result<Ingested>;
+    /// A feed's recorded position (0 when none).
+    ///
+    /// # Errors
+    /// [`CasesError::Db`].
+    fn feed_position(&mut self, tenant: &TenantId, source: &str) -> Result<i64>;
+    /// Opens a case by hand for a subject (or returns its open case).
+    ///
+    /// # Errors
+    /// As [`CaseStore::ingest_alerts`].
+    fn open_case(&mut self, actor: &Actor, subject: &str, reason: &str) -> Result<Case>;
+    /// Assigns the case.
+    ///
+    /// # Errors
+    /// [`CasesError::UnknownCase`], [`CasesError::Transition`], [`CasesError::Forbidden`],
+    /// [`CasesError::Conflict`], [`CasesError::Db`]; nothing changes on error.
+    fn assign(&mut self, actor: &Actor, case: CaseId, to: &UserId) -> Result<Case>;
+    /// Adds a note.
+    ///
+    /// # Errors
+    /// As [`CaseStore::assign`], and [`CasesError::Invalid`] for an empty note.
+    fn note(&mut self, actor: &Actor, case: CaseId, text: &str) -> Result<Case>;
+    /// Attaches an evidence document (a screening hit with its explanation, a trace path, an
+    /// exposure report) under a label.
+    ///
+    /// # Errors
+    /// As [`CaseStore::note`].
+    fn attach(
+        &mut self,
+        actor: &Actor,
+        case: CaseId,
+        label: &str,
+        doc: serde_json::Value,
+    ) -> Result<Case>;
+    /// Hands the case to approvers.
+    ///
+    /// # Errors
+    /// As [`CaseStore::assign`].
+    fn escalate(&mut self, actor: &Actor, case: CaseId, reason: &str) -> Result<Case>;
+    /// Decides; under four-eyes for this kind the case waits for approval.
+    ///
+    /// # Errors
+    /// As [`CaseStore::note`].
+    fn decide(
+        &mut self,
+        actor: &Actor,
+        case: CaseId,
+        kind: DecisionKind,
+        reason: &str,
+    ) -> Result<Case>;
+    /// Approves the pending decision (the approver must differ from the decider).
+    ///
+    /// # Errors
+    /// As [`CaseStore::assign`], and [`CasesError::SameApprover`].
+    fn approve(&mut self, actor: &Actor, case: CaseId) -> Result<Case>;
+    /// Sends the pending decision back to open.
+    ///
+    /// # Errors
+    /// As [`CaseStore::note`].
+    fn reject(&mut self, actor: &Actor, case: CaseId, reason: &str) -> Result<Case>;
+    /// Snoozes until a time (a new alert wakes it).
+    ///
+    /// # Errors
+    /// As [`CaseStore::assign`], and [`CasesError::Invalid`] for a time not in the future.
+    fn snooze(&mut self, actor: &Actor, case: CaseId, until: UnixTime) -> Result<Case>;
+    /// Opens a snoozed or closed case again.
+    ///
+    /// # Errors
+    /// As [`CaseStore::note`].
+    fn reopen(&mut self, actor: &Actor, case: CaseId, reason: &str) -> Result<Case>;
+    /// One case with its alerts, items and audit trail.
+    ///
+    /// # Errors
+    /// [`CasesError::UnknownCase`], [`CasesError::Forbidden`], [`CasesError::Db`].
+    fn case(&mut self, actor: &Actor, case: CaseId) -> Result<CaseView>;
+    /// The actor's tenant's cases, newest first.
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Db`].
+    fn cases(&mut self, actor: &Actor, filter: &ListFilter) -> Result<Vec<Case>>;
+    /// The actor's tenant's alerts, newest first.
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Db`].
+    fn alerts(&mut self, actor: &Actor, filter: &ListFilter) -> Result<Vec<Alert>>;
+    /// Sets whether a decision kind needs four-eyes approval (admin).
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Db`].
+    fn set_four_eyes(&mut self, actor: &Actor, kind: DecisionKind, required: bool) -> Result<()>;
+    /// Whether a decision kind needs approval in a tenant.
+    ///
+    /// # Errors
+    /// [`CasesError::Db`].
+    fn four_eyes(&mut self, tenant: &TenantId, kind: DecisionKind) -> Result<bool>;
+    /// Puts the tenant's audit log on legal hold, or lifts it (admin).
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Db`].
+    fn set_legal_hold(&mut self, actor: &Actor, hold: bool) -> Result<()>;
+    /// Sets the audit retention in days (admin; at least 1).
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Invalid`], [`CasesError::Db`].
+    fn set_retention_days(&mut self, actor: &Actor, days: i64) -> Result<()>;
+    /// Deletes the audit entries older than the retention, oldest first (admin). The chain's
+    /// base moves forward so the rest still verifies.
+    ///
+    /// # Errors
+    /// [`CasesError::Retention`] under legal hold, [`CasesError::Forbidden`], [`CasesError::Db`].
+    fn purge_expired(&mut self, actor: &Actor) -> Result<u64>;
+    /// Deletes one audit entry: refused unless it is the oldest one and expired.
+    ///
+    /// # Errors
+    /// [`CasesError::Retention`]; nothing is deleted.
+    fn delete_audit_entry(&mut self, actor: &Actor, seq: i64) -> Result<()>;
+    /// Recomputes the tenant's chain and names the first altered, inserted or deleted entry.
+    ///
+    /// # Errors
+    /// [`CasesError::Db`], [`CasesError::Forbidden`] for another tenant.
+    fn verify_audit(&mut self, actor: &Actor) -> Result<Verification>;
+    /// Records report obligations (known dedup keys are skipped); returns the new ones.
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Db`].
+    fn add_reports(&mut self, actor: &Actor, reports: &[NewReport]) -> Result<Vec<ReportId>>;
+    /// The tenant's report obligations, by due time.
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Db`].
+    fn reports(&mut self, actor: &Actor) -> Result<Vec<ReportObligation>>;
+    /// Marks a report filed with the SHA-256 of the document sent.
+    ///
+    /// # Errors
+    /// [`CasesError::Invalid`] for an unknown report or a bad hash, [`CasesError::Db`].
+    fn file_report(
+        &mut self,
+        actor: &Actor,
+        id: ReportId,
+        sha256: &str,
+    ) -> Result<ReportObligation>;
+    /// Grants a supervisor read access to this tenant's cases (admin).
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Db`].
+    fn grant_supervisor(&mut self, actor: &Actor, supervisor: &UserId) -> Result<()>;
+    /// Aggregates over every tenant (supervisor only): counts, no customer data.
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Db`].
+    fn supervisor_summary(&mut self, actor: &Actor) -> Result<Vec<TenantSummary>>;
+    /// A tenant's cases read by a supervisor it granted access to.
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`] without a grant, [`CasesError::Db`].
+    fn supervised_cases(&mut self, actor: &Actor, tenant: &TenantId) -> Result<Vec<Case>>;
+}
+
+/// The one implementation of [`CaseStore`], over SQLite or PostgreSQL.
+pub struct Cases<B: Backend> {
+    db: B,
+    clock: Box<dyn Fn() -> UnixTime + Send>,
+}
+
+impl<B: Backend> std::fmt::Debug for Cases<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cases").field("db", &self.db.label()).finish()
+    }
+}
+
+impl<B: Backend> Cases<B> {
+    /// Wraps an opened backend.
+    pub fn new(db: B) -> Cases<B> {
+        Cases { db, clock: Box::new(UnixTime::now) }
+    }
+
+    /// Replaces the clock (tests: deadlines, snoozes, retention).
+    pub fn set_clock(&mut self, clock: impl Fn() -> UnixTime + Send + 'static) {
+        self.clock = Box::new(clock);
+    }
+
+    /// The backend (tests tamper with the database through it).
+    pub fn backend_mut(&mut self) -> &mut B {
+        &mut self.db
+    }
+}
+
+// ------------------------------------------------------------------ helpers
+
+fn actor_text(a: &Actor) -> String {
+    format!("{}:{}", a.user, a.role)
+}
+
+fn forbidden(a: &Actor, what: &str) -> CasesError {
+    CasesError::Forbidden {
+        user: a.user.to_string(),
+        role: a.role.to_string(),
+        action: what.to_owned(),
+    }
+}
+
+/// Tenant work (alerts, cases, reports) is for analysts, approvers and admins of the tenant.
+fn require_worker(a: &Actor, what: &str) -> Result<()> {
+    if a.role == Role::Supervisor {
+        return Err(forbidden(a, what));
+    }
+    Ok(())
+}
+
+fn require_admin(a: &Actor, what: &str) -> Result<()> {
+    if a.role != Role::Admin {
+        return Err(forbidden(a, what));
+    }
+    Ok(())
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("case-store values always serialize")
+}
+
+fn corrupt(db: &str, what: &str, m: impl std::fmt::Display) -> CasesError {
+    CasesError::Corrupt { db: db.to_owned(), what: what.to_owned(), message: m.to_string() }
+}
+
+fn get_i(r: &Row, i: usize) -> i64 {
+    r.get(i).and_then(Val::int).unwrap_or(0)
+}
+fn get_oi(r: &Row, i: usize) -> Option<i64> {
+    r.get(i).and_then(Val::int)
+}
+fn get_s(r: &Row, i: usize) -> String {
+    r.get(i).and_then(Val::text).unwrap_or_default().to_owned()
+}
+fn get_os(r: &Row, i: usize) -> Option<String> {
+    r.get(i).and_then(Val::text).map(str::to_owned)
+}
+
+const CASE_COLS: &str = "tenant, id, subject, state, severity, assignee, decision, decision_reason, decided_by, approved_by, snoozed_until, alert_count, version, created, updated";
+
+fn case_from(db: &str, r: &Row) -> Result<Case> {
+    let c = |e: CasesError| corrupt(db, "case", e);
+    let user = |s: Option<String>| s.map(UserId::new).transpose();
+    Ok(Case {
+        tenant: TenantId::new(get_s(r, 0)).map_err(c)?,
+        id: CaseId(get_i(r, 1)),
+        subject: get_s(r, 2),
+        state: CaseState::parse(&get_s(r, 3)).map_err(c)?,
+        severity: Severity::parse(&get_s(r, 4)).map_err(c)?,
+        assignee: user(get_os(r, 5)).map_err(c)?,
+        decision: get_os(r, 6).map(|s| DecisionKind::parse(&s)).transpose().map_err(c)?,
+        decision_reason: get_os(r, 7),
+        decided_by: user(get_os(r, 8)).map_err(c)?,
+        approved_by: user(get_os(r, 9)).map_err(c)?,
+        snoozed_until: get_oi(r, 10).map(UnixTime),
+        alert_count: get_i(r, 11),
+        version: get_i(r, 12),
+        created: UnixTime(get_i(r, 13)),
+        updated: UnixTime(get_i(r, 14)),
+    })
+}
+
+const ALERT_COLS: &str = "tenant, id, case_id, dedup_key, source, rule, severity, subject, reasons, evidence, event_time, created";
+
+fn alert_from(db: &str, r: &Row) -> Result<Alert> {
+    let c = |e: CasesError| corrupt(db, "alert", e);
+    let j = |e: serde_json::Error| corrupt(db, "alert", e);
+    Ok(Alert {
+        tenant: TenantId::new(get_s(r, 0)).map_err(c)?,
+        id: AlertId(get_i(r, 1)),
+        case: CaseId(get_i(r, 2)),
+        created: UnixTime(get_i(r, 11)),
+        alert: NewAlert {
+            dedup_key: get_s(r, 3),
+            source: AlertSource::parse(&get_s(r, 4)).map_err(c)?,
+            rule: get_s(r, 5),
+            severity: Severity::parse(&get_s(r, 6)).map_err(c)?,
+            subject: get_s(r, 7),
+            reasons: serde_json::from_str(&get_s(r, 8)).map_err(j)?,
+            evidence: serde_json::from_str(&get_s(r, 9)).map_err(j)?,
+            event_time: UnixTime(get_i(r, 10)),
+        },
+    })
+}
+
+const AUDIT_COLS: &str = "tenant, seq, prev_hash, time, actor, action, object, before, after, hash";
+
+fn audit_from(r: &Row) -> AuditEntry {
+    AuditEntry {
+        tenant: get_s(r, 0),
+        seq: get_i(r, 1),
+        prev_hash: get_s(r, 2),
+        time: get_i(r, 3),
+        actor: get_s(r, 4),
+        action: get_s(r, 5),
+        object: get_s(r, 6),
+        before: get_s(r, 7),
+        after: get_s(r, 8),
+        hash: get_s(r, 9),
+    }
+}
+
+const REPORT_COLS: &str = "tenant, id, kind, subject_ids, event_time, detected_time, due_time, filed_time, document_sha256, reason";
+
+fn report_from(db: &str, r: &Row) -> Result<ReportObligation> {
+    let c = |e: CasesError| corrupt(db, "report", e);
+    let j = |e: serde_json::Error| corrupt(db, "report", e);
+    Ok(ReportObligation {
+        tenant: TenantId::new(get_s(r, 0)).map_err(c)?,
+        id: ReportId(get_i(r, 1)),
+        kind: ReportKind::parse(&get_s(r, 2)).map_err(c)?,
+        subject_ids: serde_json::from_str(&get_s(r, 3)).map_err(j)?,
+        event_time: UnixTime(get_i(r, 4)),
+        detected_time: UnixTime(get_i(r, 5)),
+        due_time: UnixTime(get_i(r, 6)),
+        filed_time: get_oi(r, 7).map(UnixTime),
+        document_sha256: get_os(r, 8),
+        reason: serde_json::from_str(&get_s(r, 9)).map_err(j)?,
+    })
+}
+
+/// The audit chain head of one tenant, locked for the transaction, with entries appended in
+/// memory and the head written back once.
+struct Chain {
+    tenant: String,
+    seq: i64,
+    hash: String,
+    now: i64,
+}
+
+impl Chain {
+    /// Locks the tenant's head (a no-op UPDATE takes PostgreSQL's row lock) and makes sure the
+    /// tenant exists.
+    fn lock(tx: &mut dyn Tx, tenant: &TenantId, now: UnixTime) -> Result<Chain> {
+        ensure_tenant(tx, tenant, now)?;
+        let rows = tx.query(
+            "UPDATE audit_head SET seq = seq WHERE tenant = ? RETURNING seq, hash",
+            &[tenant.as_str().into()],
+        )?;
+        let r = rows.first().ok_or_else(|| corrupt("", "audit head", "missing"))?;
+        Ok(Chain { tenant: tenant.to_string(), seq: get_i(r, 0), hash: get_s(r, 1), now: now.0 })
+    }
+
+    fn append(
+        &mut self,
+        tx: &mut dyn Tx,
+        actor: &str,
+        action: &str,
+        object: &str,
+        before: &str,
+        after: &str,
+    ) -> Result<()> {
+        let seq = self.seq + 1;
+        let hash = entry_hash(
+            &self.hash,
+            seq,
+            &self.tenant,
+            actor,
+            self.now,
+            action,
+            object,
+            before,
+            after,
+        );
+        tx.exec(
+            "INSERT INTO audit (tenant, seq, prev_hash, time, actor, action, object, before, after, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                self.tenant.as_str().into(),
+                seq.into(),
+                self.hash.as_str().into(),
+                self.now.into(),
+                actor.into(),
+                action.into(),
+                object.into(),
+                before.into(),
+                after.into(),
+                hash.as_str().into(),
+            ],
+        )?;
+        self.seq = seq;
+        self.hash = hash;
+        Ok(())
+    }
+
+    fn store(self, tx: &mut dyn Tx) -> Result<()> {
+        tx.exec(
+            "UPDATE audit_head SET seq = ?, hash = ? WHERE tenant = ?",
+            &[self.seq.into(), self.hash.into(), self.tenant.into()],
+        )?;
+        Ok(())
+    }
+}
+
+fn ensure_tenant(tx: &mut dyn Tx, tenant: &TenantId, now: UnixTime) -> Result<()> {
+    let n = tx.exec(
+        "INSERT INTO tenants (tenant, retention_days, legal_hold, created) VALUES (?, ?, 0, ?) ON CONFLICT (tenant) DO NOTHING",
+        &[tenant.as_str().into(), DEFAULT_RETENTION_DAYS.into(), now.0.into()],
+    )?;
+    if n > 0 {
+        tx.exec(
+            "INSERT INTO audit_head (tenant, seq, hash, base_seq, base_hash) VALUES (?, 0, ?, 0, ?) ON CONFLICT (tenant) DO NOTHING",
+            &[tenant.as_str().into(), GENESIS.into(), GENESIS.into()],
+        )?;
+        for k in DEFAULT_FOUR_EYES {
+            tx.exec(
+                "INSERT INTO four_eyes (tenant, decision, required) VALUES (?, ?, 1) ON CONFLICT (tenant, decision) DO NOTHING",
+                &[tenant.as_str().into(), k.as_str().into()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes `n` numbers from a per-tenant counter; returns the first.
+fn take_ids(tx: &mut dyn Tx, tenant: &TenantId, kind: &str, n: i64) -> Result<i64> {
+    let rows = tx.query(
+        "INSERT INTO counters (tenant, kind, last) VALUES (?, ?, ?) ON CONFLICT (tenant, kind) DO UPDATE SET last = counters.last + excluded.last RETURNING last",
+        &[tenant.as_str().into(), kind.into(), n.into()],
+    )?;
+    Ok(rows.first().map_or(n, |r| get_i(r, 0)) - n + 1)
+}
+
+fn load_case(tx: &mut dyn Tx, db: &str, tenant: &TenantId, id: CaseId) -> Result<Case> {
+    let rows = tx.query(
+        &format!("SELECT {CASE_COLS} FROM cases WHERE tenant = ? AND id = ?"),
+        &[tenant.as_str().into(), id.0.into()],
+    )?;
+    match rows.first() {
+        Some(r) => case_from(db, r),
+        None => Err(CasesError::UnknownCase { tenant: tenant.to_string(), case: id.0 }),
+    }
+}
+
+/// Writes a changed case if its version is still `old_version`.
+fn save_case(tx: &mut dyn Tx, c: &Case, old_version: i64) -> Result<()> {
+    let n = tx.exec(
+        "UPDATE cases SET state = ?, severity = ?, assignee = ?, decision = ?, decision_reason = ?, decided_by = ?, approved_by = ?, snoozed_until = ?, alert_count = ?, version = ?, updated = ? WHERE tenant = ? AND id = ? AND version = ?",
+        &[
+            c.state.as_str().into(),
+            c.severity.as_str().into(),
+            c.assignee.as_ref().map(UserId::as_str).into(),
+            c.decision.map(DecisionKind::as_str).into(),
+            c.decision_reason.as_deref().into(),
+            c.decided_by.as_ref().map(UserId::as_str).into(),
+            c.approved_by.as_ref().map(UserId::as_str).into(),
+            c.snoozed_until.map(|t| t.0).into(),
+            c.alert_count.into(),
+            c.version.into(),
+            c.updated.0.into(),
+            c.tenant.as_str().into(),
+            c.id.0.into(),
+            old_version.into(),
+        ],
+    )?;
+    if n != 1 {
+        return Err(CasesError::Conflict { case: c.id.0 });
+    }
+    Ok(())
+}
+
+fn insert_case(tx: &mut dyn Tx, c: &Case) -> Result<()> {
+    tx.exec(
+        &format!(
+            "INSERT INTO cases ({CASE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
+        &[
+            c.tenant.as_str().into(),
+            c.id.0.into(),
+            c.subject.as_str().into(),
+            c.state.as_str().into(),
+            c.severity.as_str().into(),
+            Val::Null,
+            Val::Null,
+            Val::Null,
+            Val::Null,
+            Val::Null,
+            Val::Null,
+            c.alert_count.into(),
+            c.version.into(),
+            c.created.0.into(),
+            c.updated.0.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The subject's case that new alerts join: open, escalated, pending approval or snoozed
+/// (a closed case stays closed; a new one opens).
+fn active_case(
+    tx: &mut dyn Tx,
+    db: &str,
+    tenant: &TenantId,
+    subject: &str,
+) -> Result<Option<Case>> {
+    let rows = tx.query(
+        &format!("SELECT {CASE_COLS} FROM cases WHERE tenant = ? AND subject = ? AND state <> 'closed' ORDER BY id DESC LIMIT 1"),
+        &[tenant.as_str().into(), subject.into()],
+    )?;
+    rows.first().map(|r| case_from(db, r)).transpose()
+}
+
+fn check_text(field: &str, s: &str) -> Result<()> {
+    if s.trim().is_empty() {
+        return Err(CasesError::invalid(field, s, "must not be empty"));
+    }
+    if s.len() > 100_000 {
+        return Err(CasesError::invalid(field, &s[..40], "longer than 100000 bytes"));
+    }
+    Ok(())
+}
+
+fn new_case(tenant: &TenantId, id: i64, subject: &str, severity: Severity, now: UnixTime) -> Case {
+    Case {
+        tenant: tenant.clone(),
+        id: CaseId(id),
+        subject: subject.to_owned(),
+        state: CaseState::Open,
+        severity,
+        assignee: None,
+        decision: None,
+        decision_reason: None,
+        decided_by: None,
+        approved_by: None,
+        snoozed_until: None,
+        alert_count: 0,
+        version: 1,
+        created: now,
+        updated: now,
+    }
+}
+
+impl<B: Backend> Cases<B> {
+    /// Loads the case, lets `change` edit it in memory (reading, never writing, and returning
+    /// the action it amounts to: `decide` becomes `decide_four_eyes` under four-eyes), asks the
+    /// state machine, saves the case under its version, runs `extra` (notes, evidence) and
+    /// writes the audit entry — all in one transaction, so an error changes nothing.
+    fn act(
+        &mut self,
+        actor: &Actor,
+        id: CaseId,
+        detail: serde_json::Value,
+        change: &mut dyn FnMut(&mut dyn Tx, &mut Case) -> Result<Action>,
+        extra: &mut dyn FnMut(&mut dyn Tx, &Case, UnixTime) -> Result<()>,
+    ) -> Result<Case> {
+        let now = (self.clock)();
+        let label = self.db.label().to_owned();
+        self.db.with_tx(&mut |tx| {
+            let mut c = load_case(tx, &label, &actor.tenant, id)?;
+            let before = c.clone();
+            let action = change(tx, &mut c)?;
+            require_worker(actor, action.as_str())?;
+            let to = match step(before.state, action, actor.role) {
+                Step::To(s) => s,
+                Step::NotInState => {
+                    return Err(CasesError::Transition {
+                        case: id.0,
+                        action: action.as_str().to_owned(),
+                        state: before.state.to_string(),
+                    })
+                }
+                Step::RoleRefused => {
+                    return Err(forbidden(actor, &format!("{} case {}", action.as_str(), id.0)))
+                }
+            };
+            c.state = to;
+            c.version = before.version + 1;
+            c.updated = now;
+            save_case(tx, &c, before.version)?;
+            extra(tx, &c, now)?;
+            let mut chain = Chain::lock(tx, &actor.tenant, now)?;
+            let after = serde_json::json!({"case": &c, "detail": &detail});
+            chain.append(
+                tx,
+                &actor_text(actor),
+                &format!("case.{}", action.as_str()),
+                &format!("case:{}", id.0),
+                &json(&before),
+                &json(&after),
+            )?;
+            chain.store(tx)?;
+            Ok(c)
+        })
+    }
+
+    fn add_item(
+        &mut self,
+        actor: &Actor,
+        id: CaseId,
+        action: Action,
+        kind: &str,
+        label: &str,
+        body: serde_json::Value,
+    ) -> Result<Case> {
+        let detail = serde_json::json!({"kind": kind, "label": label, "body": &body});
+        let user = actor.user.clone();
+        self.act(actor, id, detail, &mut |_, _| Ok(action), &mut |tx, c, now| {
+            let rows = tx.query(
+                "SELECT COALESCE(MAX(n), 0) + 1 FROM case_items WHERE tenant = ? AND case_id = ?",
+                &[c.tenant.as_str().into(), c.id.0.into()],
+            )?;
+            let n = rows.first().map_or(1, |r| get_i(r, 0));
+            tx.exec(
+                "INSERT INTO case_items (tenant, case_id, n, kind, user_id, time, label, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                &[
+                    c.tenant.as_str().into(),
+                    c.id.0.into(),
+                    n.into(),
+                    kind.into(),
+                    user.as_str().into(),
+                    now.0.into(),
+                    label.into(),
+                    json(&body).into(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn tenant_admin_change(
+        &mut self,
+        actor: &Actor,
+        what: &str,
+        sql: &str,
+        params: Vec<Val>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        require_admin(actor, what)?;
+        let now = (self.clock)();
+        self.db.with_tx(&mut |tx| {
+            ensure_tenant(tx, &actor.tenant, now)?;
+            tx.exec(sql, &params)?;
+            let mut chain = Chain::lock(tx, &actor.tenant, now)?;
+            chain.append(tx, &actor_text(actor), what, "tenant", "null", &json(&detail))?;
+            chain.store(tx)
+        })
+    }
+}
+
+fn max_sev(a: Severity, b: Severity) -> Severity {
+    a.max(b)
+}
+
+impl<B: Backend> CaseStore for Cases<B> {
+    fn label(&self) -> String {
+        self.db.label().to_owned()
+    }
+
+    fn ingest_alerts(
+        &mut self,
+        actor: &Actor,
+        alerts: &[NewAlert],
+        cursor: Option<(&str, i64)>,
+    ) -> Result<Ingested> {
+        require_worker(actor, "ingest alerts")?;
+        for a in alerts {
+            check_text("alert subject", &a.subject)?;
+            check_text("alert dedup_key", &a.dedup_key)?;
+            check_text("alert rule", &a.rule)?;
+        }
+        let now = (self.clock)();
+        let label = self.db.label().to_owned();
+        let who = actor_text(actor);
+        let t = &actor.tenant;
+        self.db.with_tx(&mut |tx| {
+            ensure_tenant(tx, t, now)?;
+            let mut out = Ingested::default();
+            // Cases touched in this batch: subject -> (case, version before, is new).
+            let mut touched: BTreeMap<String, (Case, Option<Case>)> = BTreeMap::new();
+            let mut next_alert: Option<i64> = None;
+            let mut chain: Option<Chain> = None;
+            let mut pending_audit: Vec<(String, String, String, String)> = Vec::new();
+            for a in alerts {
+                let exists = tx.query(
+                    "SELECT 1 FROM alerts WHERE tenant = ? AND dedup_key = ?",
+                    &[t.as_str().into(), a.dedup_key.as_str().into()],
+                )?;
+                if !exists.is_empty() {
+                    out.duplicates += 1;
+                    continue;
+                }
+                let id = match next_alert {
+                    Some(n) => n,
+                    None => take_ids(tx, t, "alert", 1)?,
+                };
+                next_alert = Some(id + 1);
+                if !touched.contains_key(&a.subject) {
+                    let entry = match active_case(tx, &label, t, &a.subject)? {
+                        Some(c) => (c.clone(), Some(c)),
+                        None => {
+                            let cid = take_ids(tx, t, "case", 1)?;
+                            let c = new_case(t, cid, &a.subject, a.severity, now);
+                            insert_case(tx, &c)?;
+                            out.cases_opened.push(c.id);
+                            pending_audit.push((
+                                "case.open".into(),
+                                format!("case:{cid}"),
+                                "null".into(),
+                                json(&serde_json::json!({"case": &c, "detail": {"reason": "alert"}})),
+                            ));
+                            (c, None)
+                        }
+                    };
+                    touched.insert(a.subject.clone(), entry);
+                }
+                let (c, _) = touched.get_mut(&a.subject).expect("inserted above");
+                // The state machine: a new alert keeps the case where it is, or wakes a
+                // snoozed one.
+                match step(c.state, Action::AddAlert, Role::Admin) {
+                    Step::To(s) => c.state = s,
+                    _ => unreachable!("every non-closed state takes add_alert"),
+                }
+                c.snoozed_until = None;
+                c.alert_count += 1;
+                c.severity = max_sev(c.severity, a.severity);
+                c.updated = now;
+                tx.exec(
+                    &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    &[
+                        t.as_str().into(),
+                        id.into(),
+                        c.id.0.into(),
+                        a.dedup_key.as_str().into(),
+                        a.source.as_str().into(),
+                        a.rule.as_str().into(),
+                        a.severity.as_str().into(),
+                        a.subject.as_str().into(),
+                        json(&a.reasons).into(),
+                        json(&a.evidence).into(),
+                        a.event_time.0.into(),
+                        now.0.into(),
+                    ],
+                )?;
+                out.created.push((AlertId(id), c.id));
+                pending_audit.push((
+                    "alert.create".into(),
+                    format!("alert:{id}"),
+                    "null".into(),
+                    json(&serde_json::json!({"alert": a, "case": c.id})),
+                ));
+            }
+            if let Some(n) = next_alert {
+                // Give back nothing: numbers were taken one at a time above only for the first;
+                // record the last one used.
+                tx.exec(
+                    "UPDATE counters SET last = ? WHERE tenant = ? AND kind = 'alert' AND last < ?",
+                    &[(n - 1).into(), t.as_str().into(), (n - 1).into()],
+                )?;
+            }
+            for (c, before) in touched.values() {
+                if let Some(b) = before {
+                    let mut c2 = c.clone();
+                    c2.version = b.version + 1;
+                    save_case(tx, &c2, b.version)?;
+                    pending_audit.push((
+                        "case.add_alert".into(),
+                        format!("case:{}", c.id.0),
+                        json(b),
+                        json(&serde_json::json!({"case": &c2, "detail": {}})),
+                    ));
+                } else {
+                    tx.exec(
+                        "UPDATE cases SET state = ?, severity = ?, alert_count = ?, updated = ? WHERE tenant = ? AND id = ?",
+                        &[
+                            c.state.as_str().into(),
+                            c.severity.as_str().into(),
+                            c.alert_count.into(),
+                            now.0.into(),
+                            t.as_str().into(),
+                            c.id.0.into(),
+                        ],
+                    )?;
+                }
+            }
+            if !pending_audit.is_empty() {
+                let ch = chain.insert(Chain::lock(tx, t, now)?);
+                for (action, object, before, after) in &pending_audit {
+                    ch.append(tx, &who, action, object, before, after)?;
+                }
+            }
+            if let Some(ch) = chain.take() {
+                ch.store(tx)?;
+            }
+            if let Some((source, pos)) = cursor {
+                tx.exec(
+                    "INSERT INTO feed_cursor (tenant, source, position) VALUES (?, ?, ?) ON CONFLICT (tenant, source) DO UPDATE SET position = excluded.position",
+                    &[t.as_str().into(), source.into(), pos.into()],
+                )?;
+            }
+            Ok(out)
+        })
+    }
+
+    fn feed_position(&mut self, tenant: &TenantId, source: &str) -> Result<i64> {
+        self.db.with_tx(&mut |tx| {
+            let rows = tx.query(
+                "SELECT position FROM feed_cursor WHERE tenant = ? AND source = ?",
+                &[tenant.as_str().into(), source.into()],
+            )?;
+            Ok(rows.first().map_or(0, |r| get_i(r, 0)))
+        })
+    }
+
+    fn open_case(&mut self, actor: &Actor, subject: &str, reason: &str) -> Result<Case> {
+        require_worker(actor, "open a case")?;
+        check_text("subject", subject)?;
+        check_text("reason", reason)?;
+        let now = (self.clock)();
+        let label = self.db.label().to_owned();
+        let t = &actor.tenant;
+        self.db.with_tx(&mut |tx| {
+            ensure_tenant(tx, t, now)?;
+            if let Some(c) = active_case(tx, &label, t, subject)? {
+                return Ok(c);
+            }
+            let cid = take_ids(tx, t, "case", 1)?;
+            let c = new_case(t, cid, subject, Severity::Low, now);
+            insert_case(tx, &c)?;
+            let mut chain = Chain::lock(tx, t, now)?;
+            chain.append(
+                tx,
+                &actor_text(actor),
+                "case.open",
+                &format!("case:{cid}"),
+                "null",
+                &json(&serde_json::json!({"case": &c, "detail": {"reason": reason}})),
+            )?;
+            chain.store(tx)?;
+            Ok(c)
+        })
+    }
+
+    fn assign(&mut self, actor: &Actor, case: CaseId, to: &UserId) -> Result<Case> {
+        let to = to.clone();
+        let detail = serde_json::json!({"assignee": &to});
+        self.act(
+            actor,
+            case,
+            detail,
+            &mut |_, c| {
+                c.assignee = Some(to.clone());
+                Ok(Action::Assign)
+            },
+            &mut |_, _, _| Ok(()),
+        )
+    }
+
+    fn note(&mut self, actor: &Actor, case: CaseId, text: &str) -> Result<Case> {
+        check_text("note", text)?;
+        self.add_item(actor, case, Action::Note, "note", "", serde_json::Value::from(text))
+    }
+
+    fn attach(
+        &mut self,
+        actor: &Actor,
+        case: CaseId,
+        label: &str,
+        doc: serde_json::Value,
+    ) -> Result<Case> {
+        check_text("evidence label", label)?;
+        if doc.is_null() {
+            return Err(CasesError::invalid(
+                "evidence",
+                "null",
+                "an evidence document is required",
+            ));
+        }
+        self.add_item(actor, case, Action::Attach, "evidence", label, doc)
+    }
+
+    fn escalate(&mut self, actor: &Actor, case: CaseId, reason: &str) -> Result<Case> {
+        check_text("reason", reason)?;
+        self.act(
+            actor,
+            case,
+            serde_json::json!({"reason": reason}),
+            &mut |_, _| Ok(Action::Escalate),
+            &mut |_, _, _| Ok(()),
+        )
+    }
+
+    fn decide(
+        &mut self,
+        actor: &Actor,
+        case: CaseId,
+        kind: DecisionKind,
+        reason: &str,
+    ) -> Result<Case> {
+        check_text("reason", reason)?;
+        let user = actor.user.clone();
+        let tenant = actor.tenant.clone();
+        self.act(
+            actor,
+            case,
+            serde_json::json!({"decision": kind, "reason": reason}),
+            &mut |tx, c| {
+                let rows = tx.query(
+                    "SELECT required FROM four_eyes WHERE tenant = ? AND decision = ?",
+                    &[tenant.as_str().into(), kind.as_str().into()],
+                )?;
+                let four_eyes = match rows.first() {
+                    Some(r) => get_i(r, 0) != 0,
+                    None => DEFAULT_FOUR_EYES.contains(&kind),
+                };
+                c.decision = Some(kind);
+                c.decision_reason = Some(reason.to_owned());
+                c.decided_by = Some(user.clone());
+                c.approved_by = None;
+                Ok(if four_eyes { Action::DecideFourEyes } else { Action::Decide })
+            },
+            &mut |_, _, _| Ok(()),
+        )
+    }
+
+    fn approve(&mut self, actor: &Actor, case: CaseId) -> Result<Case> {
+        let user = actor.user.clone();
+        self.act(
+            actor,
+            case,
+            serde_json::json!({}),
+            &mut |_, c| {
+                if c.state == CaseState::PendingApproval && c.decided_by.as_ref() == Some(&user) {
+                    return Err(CasesError::SameApprover { case: c.id.0, user: user.to_string() });
+                }
+                c.approved_by = Some(user.clone());
+                Ok(Action::Approve)
+            },
+            &mut |_, _, _| Ok(()),
+        )
+    }
+
+    fn reject(&mut self, actor: &Actor, case: CaseId, reason: &str) -> Result<Case> {
+        check_text("reason", reason)?;
+        self.act(
+            actor,
+            case,
+            serde_json::json!({"reason": reason}),
+            &mut |_, c| {
+                c.decision = None;
+                c.decision_reason = None;
+                c.decided_by = None;
+                Ok(Action::Reject)
+            },
+            &mut |_, _, _| Ok(()),
+        )
+    }
+
+    fn snooze(&mut self, actor: &Actor, case: CaseId, until: UnixTime) -> Result<Case> {
+        let now = (self.clock)();
+        if until <= now {
+            return Err(CasesError::invalid("until", until.to_rfc3339(), "must be in the future"));
+        }
+        self.act(
+            actor,
+            case,
+            serde_json::json!({"until": until}),
+            &mut |_, c| {
+                c.snoozed_until = Some(until);
+                Ok(Action::Snooze)
+            },
+            &mut |_, _, _| Ok(()),
+        )
+    }
+
+    fn reopen(&mut self, actor: &Actor, case: CaseId, reason: &str) -> Result<Case> {
+        check_text("reason", reason)?;
+        self.act(
+            actor,
+            case,
+            serde_json::json!({"reason": reason}),
+            &mut |_, c| {
+                c.snoozed_until = None;
+                c.decision = None;
+                c.decision_reason = None;
+                c.decided_by = None;
+                c.approved_by = None;
+                Ok(Action::Reopen)
+            },
+            &mut |_, _, _| Ok(()),
+        )
+    }
+
+    fn case(&mut self, actor: &Actor, id: CaseId) -> Result<CaseView> {
+        require_worker(actor, "read cases")?;
+        let label = self.db.label().to_owned();
+        let t = &actor.tenant;
+        self.db.with_tx(&mut |tx| {
+            let case = load_case(tx, &label, t, id)?;
+            let alerts = tx
+                .query(
+                    &format!("SELECT {ALERT_COLS} FROM alerts WHERE tenant = ? AND case_id = ? ORDER BY id"),
+                    &[t.as_str().into(), id.0.into()],
+                )?
+                .iter()
+                .map(|r| alert_from(&label, r))
+                .collect::<Result<Vec<_>>>()?;
+            let mut items = Vec::new();
+            for r in tx.query(
+                "SELECT n, kind, user_id, time, label, body FROM case_items WHERE tenant = ? AND case_id = ? ORDER BY n",
+                &[t.as_str().into(), id.0.into()],
+            )? {
+                items.push(CaseItem {
+                    n: get_i(&r, 0),
+                    kind: get_s(&r, 1),
+                    user: UserId::new(get_s(&r, 2)).map_err(|e| corrupt(&label, "case item", e))?,
+                    time: UnixTime(get_i(&r, 3)),
+                    label: get_s(&r, 4),
+                    body: serde_json::from_str(&get_s(&r, 5))
+                        .map_err(|e| corrupt(&label, "case item", e))?,
+                });
+            }
+            let mut trail: Vec<AuditEntry> = tx
+                .query(
+                    &format!("SELECT {AUDIT_COLS} FROM audit WHERE tenant = ? AND object = ? ORDER BY seq"),
+                    &[t.as_str().into(), format!("case:{}", id.0).into()],
+                )?
+                .iter()
+                .map(audit_from)
+                .collect();
+            for a in &alerts {
+                for r in tx.query(
+                    &format!("SELECT {AUDIT_COLS} FROM audit WHERE tenant = ? AND object = ? ORDER BY seq"),
+                    &[t.as_str().into(), format!("alert:{}", a.id.0).into()],
+                )? {
+                    trail.push(audit_from(&r));
+                }
+            }
+            trail.sort_by_key(|e| e.seq);
+            Ok(CaseView { case, alerts, items, trail })
+        })
+    }
+
+    fn cases(&mut self, actor: &Actor, filter: &ListFilter) -> Result<Vec<Case>> {
+        require_worker(actor, "list cases")?;
+        let label = self.db.label().to_owned();
+        list_cases(&mut self.db, &label, &actor.tenant, filter)
+    }
+
+    fn alerts(&mut self, actor: &Actor, filter: &ListFilter) -> Result<Vec<Alert>> {
+        require_worker(actor, "list alerts")?;
+        let label = self.db.label().to_owned();
+        let mut sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE tenant = ?");
+        let mut p: Vec<Val> = vec![actor.tenant.as_str().into()];
+        if let Some(c) = filter.case {
+            sql.push_str(" AND case_id = ?");
+            p.push(c.0.into());
+        }
+        if let Some(s) = &filter.subject {
+            sql.push_str(" AND subject = ?");
+            p.push(s.as_str().into());
+        }
+        if let Some(st) = filter.state {
+            sql.push_str(" AND case_id IN (SELECT id FROM cases WHERE tenant = ? AND state = ?)");
+            p.push(actor.tenant.as_str().into());
+            p.push(st.as_str().into());
+        }
+        sql.push_str(" ORDER BY id DESC");
+        if let Some(l) = filter.limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        self.db
+            .with_tx(&mut |tx| tx.query(&sql, &p)?.iter().map(|r| alert_from(&label, r)).collect())
+    }
+
+    fn set_four_eyes(&mut self, actor: &Actor, kind: DecisionKind, required: bool) -> Result<()> {
+        self.tenant_admin_change(
+            actor,
+            "tenant.four_eyes",
+            "INSERT INTO four_eyes (tenant, decision, required) VALUES (?, ?, ?) ON CONFLICT (tenant, decision) DO UPDATE SET required = excluded.required",
+            vec![actor.tenant.as_str().into(), kind.as_str().into(), i64::from(required).into()],
+            serde_json::json!({"decision": kind, "four_eyes": required}),
+        )
+    }
+
+    fn four_eyes(&mut self, tenant: &TenantId, kind: DecisionKind) -> Result<bool> {
+        self.db.with_tx(&mut |tx| {
+            let rows = tx.query(
+                "SELECT required FROM four_eyes WHERE tenant = ? AND decision = ?",
+                &[tenant.as_str().into(), kind.as_str().into()],
+            )?;
+            Ok(match rows.first() {
+                Some(r) => get_i(r, 0) != 0,
+                None => DEFAULT_FOUR_EYES.contains(&kind),
+            })
+        })
+    }
+
+    fn set_legal_hold(&mut self, actor: &Actor, hold: bool) -> Result<()> {
+        self.tenant_admin_change(
+            actor,
+            "tenant.legal_hold",
+            "UPDATE tenants SET legal_hold = ? WHERE tenant = ?",
+            vec![i64::from(hold).into(), actor.tenant.as_str().into()],
+            serde_json::json!({"legal_hold": hold}),
+        )
+    }
+
+    fn set_retention_days(&mut self, actor: &Actor, days: i64) -> Result<()> {
+        if days < 1 {
+            return Err(CasesError::invalid("retention_days", days, "must be at least 1"));
+        }
+        self.tenant_admin_change(
+            actor,
+            "tenant.retention",
+            "UPDATE tenants SET retention_days = ? WHERE tenant = ?",
+            vec![days.into(), actor.tenant.as_str().into()],
+            serde_json::json!({"retention_days": days}),
+        )
+    }
+
+    fn purge_expired(&mut self, actor: &Actor) -> Result<u64> {
+        require_admin(actor, "purge the audit log")?;
+        let now = (self.clock)();
+        let t = &actor.tenant;
+        self.db.with_tx(&mut |tx| {
+            ensure_tenant(tx, t, now)?;
+            let (days, hold) = tenant_policy(tx, t)?;
+            if hold {
+                return Err(CasesError::Retention {
+                    tenant: t.to_string(),
+                    reason: "the audit log is on legal hold".into(),
+                });
+            }
+            let cutoff = now.0 - days * 86_400;
+            let rows = tx.query(
+                "SELECT MAX(seq) FROM audit WHERE tenant = ? AND time < ?",
+                &[t.as_str().into(), cutoff.into()],
+            )?;
+            let Some(last) = rows.first().and_then(|r| get_oi(r, 0)) else { return Ok(0) };
+            let h = tx.query(
+                "SELECT hash FROM audit WHERE tenant = ? AND seq = ?",
+                &[t.as_str().into(), last.into()],
+            )?;
+            let hash = h.first().map(|r| get_s(r, 0)).unwrap_or_default();
+            // The database refuses (trigger) any row still under retention.
+            let n = tx.exec(
+                "DELETE FROM audit WHERE tenant = ? AND seq <= ?",
+                &[t.as_str().into(), last.into()],
+            )?;
+            tx.exec(
+                "UPDATE audit_head SET base_seq = ?, base_hash = ? WHERE tenant = ?",
+                &[last.into(), hash.into(), t.as_str().into()],
+            )?;
+            let mut chain = Chain::lock(tx, t, now)?;
+            chain.append(
+                tx,
+                &actor_text(actor),
+                "audit.purge",
+                "audit",
+                "null",
+                &json(&serde_json::json!({"deleted_through_seq": last, "entries": n, "cutoff": cutoff})),
+            )?;
+            chain.store(tx)?;
+            Ok(n)
+        })
+    }
+
+    fn delete_audit_entry(&mut self, actor: &Actor, seq: i64) -> Result<()> {
+        require_admin(actor, "delete audit entries")?;
+        let now = (self.clock)();
+        let t = &actor.tenant;
+        self.db.with_tx(&mut |tx| {
+            let (days, hold) = tenant_policy(tx, t)?;
+            let refuse = |reason: String| CasesError::Retention { tenant: t.to_string(), reason };
+            if hold {
+                return Err(refuse("the audit log is on legal hold".into()));
+            }
+            let rows = tx.query(
+                "SELECT time, (SELECT MIN(seq) FROM audit WHERE tenant = ?) FROM audit WHERE tenant = ? AND seq = ?",
+                &[t.as_str().into(), t.as_str().into(), seq.into()],
+            )?;
+            let Some(r) = rows.first() else {
+                return Err(CasesError::invalid("audit seq", seq, "no such entry"));
+            };
+            let (time, min) = (get_i(r, 0), get_i(r, 1));
+            if time + days * 86_400 > now.0 {
+                return Err(refuse(format!(
+                    "entry {seq} is kept until {} ({days} days retention)",
+                    UnixTime(time + days * 86_400).to_rfc3339()
+                )));
+            }
+            if seq != min {
+                return Err(refuse(format!("entry {seq} is not the oldest ({min}); purge from the start")));
+            }
+            Ok(())
+        })?;
+        self.purge_expired(actor).map(|_| ())
+    }
+
+    fn verify_audit(&mut self, actor: &Actor) -> Result<Verification> {
+        let t = actor.tenant.clone();
+        self.db.with_tx(&mut |tx| {
+            let head = tx.query(
+                "SELECT seq, hash, base_seq, base_hash FROM audit_head WHERE tenant = ?",
+                &[t.as_str().into()],
+            )?;
+            let (hs, hh, bs, bh) = match head.first() {
+                Some(r) => (get_i(r, 0), get_s(r, 1), get_i(r, 2), get_s(r, 3)),
+                None => (0, GENESIS.to_owned(), 0, GENESIS.to_owned()),
+            };
+            let mut v = Verifier::new(bs, &bh);
+            // Pages of 50k keep memory flat for million-entry logs.
+            let mut after = i64::MIN;
+            loop {
+                let rows = tx.query(
+                    &format!("SELECT {AUDIT_COLS} FROM audit WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT 50000"),
+                    &[t.as_str().into(), after.into()],
+                )?;
+                let Some(last) = rows.last() else { break };
+                after = get_i(last, 1);
+                let mut go = true;
+                for r in &rows {
+                    if !v.push(&audit_from(r)) {
+                        go = false;
+                        break;
+                    }
+                }
+                if !go {
+                    break;
+                }
+            }
+            Ok(v.finish(t.as_str(), hs, &hh))
+        })
+    }
+
+    fn add_reports(&mut self, actor: &Actor, reports: &[NewReport]) -> Result<Vec<ReportId>> {
+        require_worker(actor, "record reports")?;
+        for r in reports {
+            check_text("report dedup_key", &r.dedup_key)?;
+            if r.due_time < r.event_time {
+                return Err(CasesError::invalid(
+                    "report due_time",
+                    r.due_time.to_rfc3339(),
+                    "before the event it reports",
+                ));
+            }
+        }
+        let now = (self.clock)();
+        let t = &actor.tenant;
+        let who = actor_text(actor);
+        self.db.with_tx(&mut |tx| {
+            ensure_tenant(tx, t, now)?;
+            let mut out = Vec::new();
+            let mut chain: Option<Chain> = None;
+            for r in reports {
+                let exists = tx.query(
+                    "SELECT 1 FROM reports WHERE tenant = ? AND dedup_key = ?",
+                    &[t.as_str().into(), r.dedup_key.as_str().into()],
+                )?;
+                if !exists.is_empty() {
+                    continue;
+                }
+                let id = take_ids(tx, t, "report", 1)?;
+                tx.exec(
+                    "INSERT INTO reports (tenant, id, dedup_key, kind, subject_ids, event_time, detected_time, due_time, filed_time, document_sha256, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
+                    &[
+                        t.as_str().into(),
+                        id.into(),
+                        r.dedup_key.as_str().into(),
+                        r.kind.as_str().into(),
+                        json(&r.subject_ids).into(),
+                        r.event_time.0.into(),
+                        r.detected_time.0.into(),
+                        r.due_time.0.into(),
+                        json(&r.reason).into(),
+                    ],
+                )?;
+                if chain.is_none() {
+                    chain = Some(Chain::lock(tx, t, now)?);
+                }
+                let ch = chain.as_mut().expect("set above");
+                ch.append(tx, &who, "report.due", &format!("report:{id}"), "null", &json(r))?;
+                out.push(ReportId(id));
+            }
+            if let Some(ch) = chain {
+                ch.store(tx)?;
+            }
+            Ok(out)
+        })
+    }
+
+    fn reports(&mut self, actor: &Actor) -> Result<Vec<ReportObligation>> {
+        require_worker(actor, "read reports")?;
+        let label = self.db.label().to_owned();
+        let t = &actor.tenant;
+        self.db.with_tx(&mut |tx| {
+            tx.query(
+                &format!(
+                    "SELECT {REPORT_COLS} FROM reports WHERE tenant = ? ORDER BY due_time, id"
+                ),
+                &[t.as_str().into()],
+            )?
+            .iter()
+            .map(|r| report_from(&label, r))
+            .collect()
+        })
+    }
+
+    fn file_report(
+        &mut self,
+        actor: &Actor,
+        id: ReportId,
+        sha256: &str,
+    ) -> Result<ReportObligation> {
+        require_worker(actor, "file reports")?;
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CasesError::invalid("document sha256", sha256, "expected 64 hex digits"));
+        }
+        let now = (self.clock)();
+        let label = self.db.label().to_owned();
+        let t = &actor.tenant;
+        let who = actor_text(actor);
+        self.db.with_tx(&mut |tx| {
+            let sel = format!("SELECT {REPORT_COLS} FROM reports WHERE tenant = ? AND id = ?");
+            let rows = tx.query(&sel, &[t.as_str().into(), id.0.into()])?;
+            let Some(r) = rows.first() else {
+                return Err(CasesError::invalid("report id", id.0, format!("no such report for tenant '{t}'")));
+            };
+            let before = report_from(&label, r)?;
+            if before.filed_time.is_some() {
+                return Err(CasesError::invalid("report id", id.0, "already filed"));
+            }
+            tx.exec(
+                "UPDATE reports SET filed_time = ?, document_sha256 = ? WHERE tenant = ? AND id = ? AND filed_time IS NULL",
+                &[now.0.into(), sha256.to_ascii_lowercase().into(), t.as_str().into(), id.0.into()],
+            )?;
+            let rows = tx.query(&sel, &[t.as_str().into(), id.0.into()])?;
+            let after = report_from(&label, rows.first().expect("just updated"))?;
+            let mut chain = Chain::lock(tx, t, now)?;
+            chain.append(tx, &who, "report.file", &format!("report:{}", id.0), &json(&before), &json(&after))?;
+            chain.store(tx)?;
+            Ok(after)
+        })
+    }
+
+    fn grant_supervisor(&mut self, actor: &Actor, supervisor: &UserId) -> Result<()> {
+        self.tenant_admin_change(
+            actor,
+            "tenant.grant_supervisor",
+            "INSERT INTO grants (tenant, supervisor) VALUES (?, ?) ON CONFLICT (tenant, supervisor) DO NOTHING",
+            vec![actor.tenant.as_str().into(), supervisor.as_str().into()],
+            serde_json::json!({"supervisor": supervisor}),
+        )
+    }
+
+    fn supervisor_summary(&mut self, actor: &Actor) -> Result<Vec<TenantSummary>> {
+        if actor.role != Role::Supervisor {
+            return Err(forbidden(actor, "read cross-tenant aggregates"));
+        }
+        let now = (self.clock)();
+        self.db.with_tx(&mut |tx| {
+            let mut out = Vec::new();
+            for r in tx.query("SELECT tenant FROM tenants ORDER BY tenant", &[])? {
+                let t = get_s(&r, 0);
+                let one = |tx: &mut dyn Tx, sql: &str, p: &[Val]| -> Result<i64> {
+                    Ok(tx.query(sql, p)?.first().map_or(0, |r| get_i(r, 0)))
+                };
+                let alerts = one(tx, "SELECT COUNT(*) FROM alerts WHERE tenant = ?", &[t.as_str().into()])?;
+                let mut cases_by_state = BTreeMap::new();
+                for r in tx.query(
+                    "SELECT state, COUNT(*) FROM cases WHERE tenant = ? GROUP BY state",
+                    &[t.as_str().into()],
+                )? {
+                    cases_by_state.insert(get_s(&r, 0), get_i(&r, 1));
+                }
+                let mut decisions = BTreeMap::new();
+                for r in tx.query(
+                    "SELECT decision, COUNT(*) FROM cases WHERE tenant = ? AND state = 'closed' AND decision IS NOT NULL GROUP BY decision",
+                    &[t.as_str().into()],
+                )? {
+                    decisions.insert(get_s(&r, 0), get_i(&r, 1));
+                }
+                let reports_filed = one(
+                    tx,
+                    "SELECT COUNT(*) FROM reports WHERE tenant = ? AND filed_time IS NOT NULL",
+                    &[t.as_str().into()],
+                )?;
+                let reports_overdue = one(
+                    tx,
+                    "SELECT COUNT(*) FROM reports WHERE tenant = ? AND filed_time IS NULL AND due_time < ?",
+                    &[t.as_str().into(), now.0.into()],
+                )?;
+                out.push(TenantSummary {
+                    tenant: t,
+                    alerts,
+                    cases_by_state,
+                    decisions,
+                    reports_filed,
+                    reports_overdue,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn supervised_cases(&mut self, actor: &Actor, tenant: &TenantId) -> Result<Vec<Case>> {
+        if actor.role != Role::Supervisor {
+            return Err(forbidden(actor, &format!("read tenant '{tenant}' as a supervisor")));
+        }
+        let granted = self.db.with_tx(&mut |tx| {
+            Ok(!tx
+                .query(
+                    "SELECT 1 FROM grants WHERE tenant = ? AND supervisor = ?",
+                    &[tenant.as_str().into(), actor.user.as_str().into()],
+                )?
+                .is_empty())
+        })?;
+        if !granted {
+            return Err(forbidden(actor, &format!("read tenant '{tenant}' cases (no grant)")));
+        }
+        let label = self.db.label().to_owned();
+        list_cases(&mut self.db, &label, tenant, &ListFilter::default())
+    }
+}
+
+fn tenant_policy(tx: &mut dyn Tx, t: &TenantId) -> Result<(i64, bool)> {
+    let rows = tx.query(
+        "SELECT retention_days, legal_hold FROM tenants WHERE tenant = ?",
+        &[t.as_str().into()],
+    )?;
+    Ok(rows.first().map_or((DEFAULT_RETENTION_DAYS, false), |r| (get_i(r, 0), get_i(r, 1) != 0)))
+}
+
+fn list_cases<B: Backend>(
+    db: &mut B,
+    label: &str,
+    tenant: &TenantId,
+    filter: &ListFilter,
+) -> Result<Vec<Case>> {
+    let mut sql = format!("SELECT {CASE_COLS} FROM cases WHERE tenant = ?");
+    let mut p: Vec<Val> = vec![tenant.as_str().into()];
+    if let Some(s) = filter.state {
+        sql.push_str(" AND state = ?");
+        p.push(s.as_str().into());
+    }
+    if let Some(s) = &filter.subject {
+        sql.push_str(" AND subject = ?");
+        p.push(s.as_str().into());
+    }
+    if let Some(c) = filter.case {
+        sql.push_str(" AND id = ?");
+        p.push(c.0.into());
+    }
+    sql.push_str(" ORDER BY id DESC");
+    if let Some(l) = filter.limit {
+        sql.push_str(&format!(" LIMIT {l}"));
+    }
+    db.with_tx(&mut |tx| tx.query(&sql, &p)?.iter().map(|r| case_from(label, r)).collect())
+}

@@ -1,0 +1,504 @@
+#![allow(clippy::unwrap_used)] // tests
+//! The case store's behaviour, run against SQLite and PostgreSQL alike.
+
+mod common;
+
+use common::{actor, alert, Fixture};
+use floodgate_cases::audit::Tamper;
+use floodgate_cases::db::Backend;
+use floodgate_cases::model::*;
+use floodgate_cases::{CaseStore, CasesError, ListFilter};
+
+both_backends!(
+    alerts_group_into_one_case_per_subject_exactly_once,
+    four_eyes_decision_needs_a_second_person,
+    four_eyes_is_configurable_per_decision_kind,
+    errors_change_nothing,
+    snooze_reopen_and_new_alerts,
+    tenants_never_see_each_other,
+    audit_verify_names_an_altered_entry,
+    audit_verify_names_a_deleted_entry,
+    audit_verify_names_a_deleted_last_entry,
+    audit_verify_names_an_inserted_entry,
+    audit_verify_names_an_appended_entry,
+    audit_retention_and_legal_hold,
+    racing_approvals_leave_one_decision,
+    racing_decisions_leave_one_decision,
+    reports_due_overdue_filed,
+    a_newer_database_is_refused,
+);
+
+fn audit_len<S: CaseStore + ?Sized>(s: &mut S, a: &Actor) -> i64 {
+    s.verify_audit(a).unwrap().head_seq
+}
+
+fn alerts_group_into_one_case_per_subject_exactly_once<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let a = actor("vasp-a", "system", Role::Admin);
+    let batch = vec![
+        alert("cust-1", "monitor:t1", Severity::Medium),
+        alert("cust-2", "monitor:t2", Severity::Low),
+        alert("cust-1", "monitor:t3", Severity::High),
+    ];
+    let r = s.ingest_alerts(&a, &batch, None).unwrap();
+    assert_eq!(r.created.len(), 3);
+    assert_eq!(r.cases_opened.len(), 2);
+    assert_eq!(r.created[0].1, r.created[2].1, "cust-1's alerts share a case");
+    // The same alerts again (a restart replaying): nothing new.
+    let again = s.ingest_alerts(&a, &batch, None).unwrap();
+    assert_eq!((again.created.len(), again.duplicates), (0, 3));
+    let cases = s.cases(&a, &ListFilter::default()).unwrap();
+    assert_eq!(cases.len(), 2);
+    let c1 = cases.iter().find(|c| c.subject == "cust-1").unwrap();
+    assert_eq!((c1.alert_count, c1.severity, c1.state), (2, Severity::High, CaseState::Open));
+    let view = s.case(&a, c1.id).unwrap();
+    assert_eq!(view.alerts.len(), 2);
+    assert_eq!(
+        view.alerts[1].alert.reasons[0],
+        "three deposits just under the threshold (monitor:t3)"
+    );
+    assert_eq!(view.alerts[1].alert.evidence["transfer_ids"][0], "monitor:t3");
+    // One entry per alert and per case opened, plus one add_alert for the second batch... none.
+    let v = s.verify_audit(&a).unwrap();
+    assert!(v.is_intact(), "{v:?}");
+    assert_eq!(v.head_seq, 3 + 2);
+}
+
+fn four_eyes_decision_needs_a_second_person<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let lan = actor("vasp-a", "lan", Role::Analyst);
+    let minh = actor("vasp-a", "minh", Role::Approver);
+    s.ingest_alerts(&lan, &[alert("cust-9", "k1", Severity::High)], None).unwrap();
+    let id = s.cases(&lan, &ListFilter::default()).unwrap()[0].id;
+    s.assign(&lan, id, &UserId::new("lan").unwrap()).unwrap();
+    s.note(&lan, id, "customer says the funds are a house sale").unwrap();
+    let hit = serde_json::json!({"list": "ofac-sdn", "entry": "OFAC-1234", "score": 0.97,
+        "explanation": [{"feature": "name", "weight": 0.8}]});
+    s.attach(&lan, id, "screening_hit", hit.clone()).unwrap();
+    let c = s
+        .decide(&lan, id, DecisionKind::Report, "structuring and a sanctioned counterparty")
+        .unwrap();
+    assert_eq!(c.state, CaseState::PendingApproval);
+    // The decider may not approve, even with an approver role.
+    let lan_as_approver = actor("vasp-a", "lan", Role::Approver);
+    match s.approve(&lan_as_approver, id) {
+        Err(CasesError::SameApprover { case, user }) => {
+            assert_eq!((case, user.as_str()), (id.0, "lan"))
+        }
+        other => panic!("{other:?}"),
+    }
+    // An analyst may not approve.
+    assert!(matches!(
+        s.approve(&actor("vasp-a", "hoa", Role::Analyst), id),
+        Err(CasesError::Forbidden { .. })
+    ));
+    let c = s.approve(&minh, id).unwrap();
+    assert_eq!(c.state, CaseState::Closed);
+    assert_eq!(c.decision, Some(DecisionKind::Report));
+    assert_eq!(c.approved_by.as_ref().map(UserId::as_str), Some("minh"));
+    let view = s.case(&minh, id).unwrap();
+    assert_eq!(view.items.len(), 2);
+    assert_eq!(view.items[1].body, hit);
+    let actions: Vec<&str> = view.trail.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "case.open",
+            "alert.create",
+            "case.assign",
+            "case.note",
+            "case.attach",
+            "case.decide_four_eyes",
+            "case.approve"
+        ]
+    );
+    assert_eq!(view.trail.last().unwrap().actor, "minh:approver");
+    assert!(s.verify_audit(&minh).unwrap().is_intact());
+}
+
+fn four_eyes_is_configurable_per_decision_kind<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let lan = actor("vasp-a", "lan", Role::Analyst);
+    let admin = actor("vasp-a", "root", Role::Admin);
+    let c = s.open_case(&lan, "cust-1", "tip").unwrap();
+    assert_eq!(
+        s.decide(&lan, c.id, DecisionKind::NoAction, "ok").unwrap().state,
+        CaseState::Closed
+    );
+    assert!(matches!(
+        s.set_four_eyes(&lan, DecisionKind::NoAction, true),
+        Err(CasesError::Forbidden { .. })
+    ));
+    s.set_four_eyes(&admin, DecisionKind::NoAction, true).unwrap();
+    s.set_four_eyes(&admin, DecisionKind::Freeze, false).unwrap();
+    let c = s.open_case(&lan, "cust-2", "tip").unwrap();
+    assert_eq!(
+        s.decide(&lan, c.id, DecisionKind::NoAction, "ok").unwrap().state,
+        CaseState::PendingApproval
+    );
+    let c = s.open_case(&lan, "cust-3", "tip").unwrap();
+    assert_eq!(
+        s.decide(&lan, c.id, DecisionKind::Freeze, "mule").unwrap().state,
+        CaseState::Closed
+    );
+    // Other tenants keep the defaults.
+    assert!(!s.four_eyes(&TenantId::new("vasp-b").unwrap(), DecisionKind::NoAction).unwrap());
+    assert!(s.four_eyes(&TenantId::new("vasp-b").unwrap(), DecisionKind::Freeze).unwrap());
+}
+
+fn errors_change_nothing<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let lan = actor("vasp-a", "lan", Role::Analyst);
+    let c = s.open_case(&lan, "cust-1", "tip").unwrap();
+    s.escalate(&lan, c.id, "needs a senior look").unwrap();
+    let before = s.case(&lan, c.id).unwrap();
+    let seq = audit_len(&mut s, &lan);
+    match s.decide(&lan, CaseId(999), DecisionKind::NoAction, "x") {
+        Err(e @ CasesError::UnknownCase { .. }) => {
+            assert_eq!(e.to_string(), "unknown case 999 for tenant 'vasp-a'")
+        }
+        other => panic!("{other:?}"),
+    }
+    match s.decide(&lan, c.id, DecisionKind::NoAction, "fine") {
+        Err(e @ CasesError::Forbidden { .. }) => {
+            assert!(e.to_string().contains("'lan' with role analyst may not decide case"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    match s.note(&lan, c.id, "   ") {
+        Err(e @ CasesError::Invalid { .. }) => {
+            assert!(e.to_string().starts_with("invalid note"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(s.snooze(&lan, c.id, UnixTime(1)), Err(CasesError::Invalid { .. })));
+    match s.approve(&actor("vasp-a", "minh", Role::Approver), c.id) {
+        Err(e @ CasesError::Transition { .. }) => {
+            assert!(e.to_string().contains("cannot approve a case that is escalated"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.ingest_alerts(&lan, &[alert("", "k", Severity::Low)], None),
+        Err(CasesError::Invalid { .. })
+    ));
+    assert_eq!(s.case(&lan, c.id).unwrap(), before);
+    assert_eq!(audit_len(&mut s, &lan), seq);
+    assert!(s.alerts(&lan, &ListFilter::default()).unwrap().is_empty());
+}
+
+fn snooze_reopen_and_new_alerts<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let lan = actor("vasp-a", "lan", Role::Analyst);
+    let minh = actor("vasp-a", "minh", Role::Approver);
+    let c = s.open_case(&lan, "cust-1", "tip").unwrap();
+    let until = UnixTime(UnixTime::now().0 + 86_400);
+    let c2 = s.snooze(&lan, c.id, until).unwrap();
+    assert_eq!((c2.state, c2.snoozed_until), (CaseState::Snoozed, Some(until)));
+    // A new alert for the subject wakes the snoozed case.
+    let r = s.ingest_alerts(&lan, &[alert("cust-1", "k1", Severity::High)], None).unwrap();
+    assert_eq!(r.created[0].1, c.id);
+    let c3 = s.case(&lan, c.id).unwrap().case;
+    assert_eq!((c3.state, c3.snoozed_until, c3.alert_count), (CaseState::Open, None, 1));
+    s.decide(&lan, c.id, DecisionKind::NoAction, "explained").unwrap();
+    // A closed case stays closed: a new alert opens a new case.
+    let r = s.ingest_alerts(&lan, &[alert("cust-1", "k2", Severity::Low)], None).unwrap();
+    assert_ne!(r.created[0].1, c.id);
+    assert_eq!(r.cases_opened, vec![r.created[0].1]);
+    // Only approvers reopen closed cases.
+    assert!(matches!(s.reopen(&lan, c.id, "new facts"), Err(CasesError::Forbidden { .. })));
+    let c4 = s.reopen(&minh, c.id, "new facts").unwrap();
+    assert_eq!((c4.state, c4.decision), (CaseState::Open, None));
+}
+
+fn tenants_never_see_each_other<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let a = actor("vasp-a", "lan", Role::Approver);
+    let b = actor("vasp-b", "tuan", Role::Admin);
+    s.ingest_alerts(&a, &[alert("cust-a", "k1", Severity::High)], None).unwrap();
+    let ca = s.cases(&a, &ListFilter::default()).unwrap()[0].clone();
+    s.add_reports(&a, &[report("r1", ReportKind::LargeValue, 0)]).unwrap();
+    let before = s.case(&a, ca.id).unwrap();
+    // Tenant B: same case number, nothing there.
+    assert!(matches!(s.case(&b, ca.id), Err(CasesError::UnknownCase { .. })));
+    assert!(matches!(
+        s.decide(&b, ca.id, DecisionKind::Freeze, "x"),
+        Err(CasesError::UnknownCase { .. })
+    ));
+    assert!(matches!(s.note(&b, ca.id, "x"), Err(CasesError::UnknownCase { .. })));
+    assert!(matches!(
+        s.assign(&b, ca.id, &UserId::new("tuan").unwrap()),
+        Err(CasesError::UnknownCase { .. })
+    ));
+    assert!(s.cases(&b, &ListFilter::default()).unwrap().is_empty());
+    assert!(s
+        .alerts(&b, &ListFilter { subject: Some("cust-a".into()), ..Default::default() })
+        .unwrap()
+        .is_empty());
+    assert!(s.reports(&b).unwrap().is_empty());
+    assert!(matches!(
+        s.file_report(&b, ReportId(1), &"a".repeat(64)),
+        Err(CasesError::Invalid { .. })
+    ));
+    // The same dedup key in tenant B is B's own alert.
+    let rb = s.ingest_alerts(&b, &[alert("cust-b", "k1", Severity::Low)], None).unwrap();
+    assert_eq!(rb.created.len(), 1);
+    assert_eq!(s.case(&a, ca.id).unwrap(), before);
+    assert_eq!(s.reports(&a).unwrap().len(), 1);
+    // Each tenant has its own chain.
+    assert!(s.verify_audit(&a).unwrap().is_intact());
+    assert!(s.verify_audit(&b).unwrap().is_intact());
+    // The supervisor sees counts, never customers, and a tenant's cases only when granted.
+    let sup = actor("sbv", "inspector", Role::Supervisor);
+    assert!(matches!(s.case(&sup, ca.id), Err(CasesError::Forbidden { .. })));
+    assert!(matches!(s.cases(&sup, &ListFilter::default()), Err(CasesError::Forbidden { .. })));
+    let sum = s.supervisor_summary(&sup).unwrap();
+    let sa = sum.iter().find(|t| t.tenant == "vasp-a").unwrap();
+    assert_eq!((sa.alerts, sa.cases_by_state["open"]), (1, 1));
+    assert!(!serde_json::to_string(&sum).unwrap().contains("cust-a"));
+    assert!(matches!(s.supervisor_summary(&a), Err(CasesError::Forbidden { .. })));
+    let ta = TenantId::new("vasp-a").unwrap();
+    assert!(matches!(s.supervised_cases(&sup, &ta), Err(CasesError::Forbidden { .. })));
+    assert!(matches!(s.grant_supervisor(&a, &sup.user), Err(CasesError::Forbidden { .. })));
+    s.grant_supervisor(&actor("vasp-a", "boss", Role::Admin), &sup.user).unwrap();
+    assert_eq!(s.supervised_cases(&sup, &ta).unwrap()[0].subject, "cust-a");
+    assert!(matches!(
+        s.supervised_cases(&sup, &TenantId::new("vasp-b").unwrap()),
+        Err(CasesError::Forbidden { .. })
+    ));
+}
+
+/// Ten audited actions on one case; returns the store.
+fn ten_entries<F: Fixture>(fx: &F) -> (floodgate_cases::Cases<F::B>, Actor) {
+    let mut s = fx.store();
+    let lan = actor("vasp-a", "lan", Role::Analyst);
+    let c = s.open_case(&lan, "cust-1", "tip").unwrap();
+    for i in 0..9 {
+        s.note(&lan, c.id, &format!("note {i}")).unwrap();
+    }
+    assert_eq!(s.verify_audit(&lan).unwrap().head_seq, 10);
+    s.backend_mut().raw(fx.drop_guards()).unwrap();
+    (s, lan)
+}
+
+fn audit_verify_names_an_altered_entry<F: Fixture>(fx: &F) {
+    let (mut s, lan) = ten_entries(fx);
+    // An UPDATE through the store's own triggers is refused... (guards dropped here: an
+    // attacker with database rights). Alter entry 4's after document.
+    s.backend_mut()
+        .raw("UPDATE audit SET after = '{\"case\":\"rewritten\"}' WHERE tenant = 'vasp-a' AND seq = 4")
+        .unwrap();
+    assert_eq!(s.verify_audit(&lan).unwrap().first_problem, Some(Tamper::Altered { seq: 4 }));
+}
+
+fn audit_verify_names_a_deleted_entry<F: Fixture>(fx: &F) {
+    let (mut s, lan) = ten_entries(fx);
+    s.backend_mut().raw("DELETE FROM audit WHERE tenant = 'vasp-a' AND seq = 6").unwrap();
+    let v = s.verify_audit(&lan).unwrap();
+    assert_eq!(v.first_problem, Some(Tamper::Deleted { seq: 6 }));
+    assert_eq!(v.first_problem.unwrap().to_string(), "entry 6 was deleted: the chain skips it");
+}
+
+fn audit_verify_names_a_deleted_last_entry<F: Fixture>(fx: &F) {
+    // The last entry deleted: the head still names it.
+    let (mut s, lan) = ten_entries(fx);
+    s.backend_mut().raw("DELETE FROM audit WHERE tenant = 'vasp-a' AND seq = 10").unwrap();
+    assert_eq!(s.verify_audit(&lan).unwrap().first_problem, Some(Tamper::Deleted { seq: 10 }));
+}
+
+fn audit_verify_names_an_inserted_entry<F: Fixture>(fx: &F) {
+    let (mut s, lan) = ten_entries(fx);
+    // A forged entry in the middle: entries 5.. move up one and a row takes seq 5, its own
+    // hash computed correctly, but it cannot link to entry 4's successor chain.
+    s.backend_mut()
+        .raw("UPDATE audit SET seq = seq + 100 WHERE tenant = 'vasp-a' AND seq >= 5; UPDATE audit SET seq = seq - 99 WHERE tenant = 'vasp-a' AND seq >= 105")
+        .unwrap();
+    let e4 = s.verify_audit(&lan).unwrap(); // now entries 1-4, 6-11: the walk finds the gap first
+    assert_eq!(e4.first_problem, Some(Tamper::Deleted { seq: 5 }));
+    let forged_prev = "f".repeat(64);
+    let h = floodgate_cases::audit::entry_hash(
+        &forged_prev,
+        5,
+        "vasp-a",
+        "eve:admin",
+        1,
+        "case.note",
+        "case:1",
+        "null",
+        "{}",
+    );
+    s.backend_mut()
+        .raw(&format!("INSERT INTO audit (tenant, seq, prev_hash, time, actor, action, object, before, after, hash) VALUES ('vasp-a', 5, '{forged_prev}', 1, 'eve:admin', 'case.note', 'case:1', 'null', '{{}}', '{h}')"))
+        .unwrap();
+    assert_eq!(s.verify_audit(&lan).unwrap().first_problem, Some(Tamper::Inserted { seq: 5 }));
+}
+
+fn audit_verify_names_an_appended_entry<F: Fixture>(fx: &F) {
+    // A row appended beyond the head.
+    let (mut s, lan) = ten_entries(fx);
+    let head = s.verify_audit(&lan).unwrap().head_hash;
+    let h = floodgate_cases::audit::entry_hash(
+        &head,
+        11,
+        "vasp-a",
+        "eve:admin",
+        1,
+        "case.note",
+        "case:1",
+        "null",
+        "{}",
+    );
+    s.backend_mut()
+        .raw(&format!("INSERT INTO audit (tenant, seq, prev_hash, time, actor, action, object, before, after, hash) VALUES ('vasp-a', 11, '{head}', 1, 'eve:admin', 'case.note', 'case:1', 'null', '{{}}', '{h}')"))
+        .unwrap();
+    assert_eq!(s.verify_audit(&lan).unwrap().first_problem, Some(Tamper::Inserted { seq: 11 }));
+}
+
+fn audit_retention_and_legal_hold<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let admin = actor("vasp-a", "root", Role::Admin);
+    let eleven_years_ago = UnixTime::now().0 - 11 * 365 * 86_400;
+    s.set_clock(move || UnixTime(eleven_years_ago));
+    let c = s.open_case(&admin, "cust-old", "old").unwrap();
+    s.note(&admin, c.id, "old note").unwrap();
+    s.set_clock(UnixTime::now);
+    s.note(&admin, c.id, "recent note").unwrap();
+    // The database itself refuses to delete or rewrite an entry under retention.
+    assert!(s.backend_mut().raw("DELETE FROM audit WHERE tenant = 'vasp-a' AND seq = 3").is_err());
+    assert!(s
+        .backend_mut()
+        .raw("UPDATE audit SET actor = 'x' WHERE tenant = 'vasp-a' AND seq = 1")
+        .is_err());
+    // The store refuses too, naming why.
+    match s.delete_audit_entry(&admin, 3) {
+        Err(e @ CasesError::Retention { .. }) => {
+            assert!(e.to_string().contains("entry 3 is kept until"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.purge_expired(&actor("vasp-a", "lan", Role::Analyst)),
+        Err(CasesError::Forbidden { .. })
+    ));
+    // Legal hold: even expired entries stay.
+    s.set_legal_hold(&admin, true).unwrap();
+    assert!(matches!(s.purge_expired(&admin), Err(CasesError::Retention { .. })));
+    assert!(s.backend_mut().raw("DELETE FROM audit WHERE tenant = 'vasp-a' AND seq = 1").is_err());
+    s.set_legal_hold(&admin, false).unwrap();
+    assert_eq!(s.purge_expired(&admin).unwrap(), 2);
+    // What remains still verifies from the new base.
+    let v = s.verify_audit(&admin).unwrap();
+    assert!(v.is_intact(), "{v:?}");
+    assert_eq!(v.entries, v.head_seq as u64 - 2);
+}
+
+fn race<F: Fixture, T: Send>(
+    fx: &F,
+    f: impl Fn(&mut floodgate_cases::Cases<F::B>, usize) -> T + Sync,
+) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(2);
+    std::thread::scope(|sc| {
+        let hs: Vec<_> = (0..2)
+            .map(|i| {
+                let (b, f) = (&barrier, &f);
+                sc.spawn(move || {
+                    let mut s = fx.store();
+                    b.wait();
+                    f(&mut s, i)
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn racing_approvals_leave_one_decision<F: Fixture>(fx: &F) {
+    for round in 0..5 {
+        let mut s = fx.store();
+        let lan = actor("vasp-a", "lan", Role::Analyst);
+        let c = s.open_case(&lan, &format!("cust-{round}"), "tip").unwrap();
+        s.decide(&lan, c.id, DecisionKind::Freeze, "mule account").unwrap();
+        let results = race(fx, |s, i| {
+            s.approve(&actor("vasp-a", &format!("approver{i}"), Role::Approver), c.id)
+        });
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+        for r in &results {
+            if let Err(e) = r {
+                assert!(
+                    matches!(e, CasesError::Conflict { .. } | CasesError::Transition { .. }),
+                    "{e}"
+                );
+            }
+        }
+        let view = s.case(&lan, c.id).unwrap();
+        assert_eq!(view.case.state, CaseState::Closed);
+        assert_eq!(view.trail.iter().filter(|e| e.action == "case.approve").count(), 1);
+        assert!(s.verify_audit(&lan).unwrap().is_intact());
+    }
+}
+
+fn racing_decisions_leave_one_decision<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let lan = actor("vasp-a", "lan", Role::Analyst);
+    let c = s.open_case(&lan, "cust-1", "tip").unwrap();
+    let kinds = [DecisionKind::NoAction, DecisionKind::ExitRelationship];
+    let results = race(fx, |s, i| {
+        s.decide(&actor("vasp-a", &format!("a{i}"), Role::Analyst), c.id, kinds[i], "race")
+    });
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    let view = s.case(&lan, c.id).unwrap();
+    assert_eq!(view.trail.iter().filter(|e| e.action.starts_with("case.decide")).count(), 1);
+}
+
+fn report(key: &str, kind: ReportKind, due_in: i64) -> NewReport {
+    let now = UnixTime::now().0;
+    NewReport {
+        kind,
+        subject_ids: vec!["cust-1".into(), "t-77".into()],
+        event_time: UnixTime(now - 86_400),
+        detected_time: UnixTime(now - 86_000),
+        due_time: UnixTime(now + due_in),
+        reason: serde_json::json!({"rule": "report.large_value", "threshold": "VND 400000000"}),
+        dedup_key: key.into(),
+    }
+}
+
+fn reports_due_overdue_filed<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let lan = actor("vasp-a", "lan", Role::Analyst);
+    let ids = s
+        .add_reports(
+            &lan,
+            &[
+                report("a", ReportKind::LargeValue, -3600),
+                report("b", ReportKind::InternationalTransfer, 3600),
+                report("c", ReportKind::Suspicious, 7200),
+            ],
+        )
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(s.add_reports(&lan, &[report("a", ReportKind::LargeValue, -3600)]).unwrap().is_empty());
+    assert!(matches!(s.file_report(&lan, ids[2], "not-a-hash"), Err(CasesError::Invalid { .. })));
+    let sha = "ab".repeat(32);
+    let filed = s.file_report(&lan, ids[2], &sha).unwrap();
+    assert_eq!(filed.document_sha256.as_deref(), Some(sha.as_str()));
+    assert!(matches!(s.file_report(&lan, ids[2], &sha), Err(CasesError::Invalid { .. })));
+    let now = UnixTime::now();
+    let st: Vec<ReportStatus> = s.reports(&lan).unwrap().iter().map(|r| r.status(now)).collect();
+    assert_eq!(st, [ReportStatus::Overdue, ReportStatus::Due, ReportStatus::Filed]);
+}
+
+fn a_newer_database_is_refused<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    s.backend_mut().raw("INSERT INTO schema_version (version, applied) VALUES (99, 0)").unwrap();
+    drop(s);
+    match fx.try_store() {
+        Err(e @ CasesError::TooNew { .. }) => {
+            assert!(
+                e.to_string().contains("has schema version 99, newer than this floodgate (1)"),
+                "{e}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
