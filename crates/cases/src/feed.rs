@@ -58,6 +58,38 @@ pub fn monitor_alert(d: &Decision) -> Option<NewAlert> {
     })
 }
 
+/// The alerts of a decision: its own (none for `allow`), then one for every other member of a
+/// group the transfer made cross its threshold (shared device, IP, withdrawal address), so
+/// that members whose transfers came earlier are alerted too. Dedup key of a member's alert:
+/// `monitor:<transfer id>:<rule>:<member>`.
+pub fn monitor_alerts(d: &Decision) -> Vec<NewAlert> {
+    let mut out: Vec<NewAlert> = monitor_alert(d).into_iter().collect();
+    for g in &d.group_alerts {
+        if g.action == MonitorAction::Allow {
+            continue;
+        }
+        out.push(NewAlert {
+            source: AlertSource::Monitor,
+            rule: g.rule_id.clone(),
+            severity: severity(g.severity),
+            subject: g.customer_id.clone(),
+            reasons: vec![format!("{}: {}", g.rule_id, g.reason)],
+            evidence: serde_json::json!({
+                "transfer_id": d.transfer_id,
+                "triggered_by_customer": d.customer_id,
+                "action": g.action.as_str(),
+                "score": g.score,
+                "rule_source": g.source,
+                "group": g.evidence,
+                "pack": d.pack,
+            }),
+            dedup_key: format!("monitor:{}:{}:{}", d.transfer_id, g.rule_id, g.customer_id),
+            event_time: UnixTime(d.time.0),
+        });
+    }
+    out
+}
+
 /// The report obligations of a decision's `reports_due`, each with its deadline on the
 /// Viet Nam working-day calendar (floodgate-report) and the reasons. A record the calendar
 /// cannot date (outside its years) is logged and skipped, never guessed.
@@ -155,7 +187,7 @@ pub fn catch_up_monitor(
             if !reports.is_empty() {
                 store.add_reports(actor, &reports)?;
             }
-            let alerts: Vec<NewAlert> = chunk.iter().filter_map(monitor_alert).collect();
+            let alerts: Vec<NewAlert> = chunk.iter().flat_map(monitor_alerts).collect();
             at += chunk.len() as i64;
             let r = store.ingest_alerts(actor, &alerts, Some((MONITOR_FEED, at)))?;
             out.decisions += chunk.len() as u64;
@@ -218,4 +250,39 @@ pub fn screening_alerts<H: Serialize>(
         return Ok(Ingested::default());
     }
     store.ingest_alerts(actor, &alerts, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14: a shared-device group that crosses its threshold alerts every member, also
+    /// those whose transfers came earlier and who never transact again.
+    #[test]
+    fn every_member_of_a_group_gets_an_alert() {
+        let d: Decision = serde_json::from_value(serde_json::json!({
+            "transfer_id": "t3", "customer_id": "c3", "time": "2023-11-14T22:13:20Z",
+            "direction": "deposit", "asset": "USDT", "amount": "100",
+            "amount_vnd": null, "amount_usd_cents": 10000, "action": "review", "score": 30,
+            "hits": [], "reports_due": [], "notes": [], "rule_errors": [], "pack": "vn",
+            "group_alerts": [
+                {"customer_id": "c1", "rule_id": "shared_device", "severity": "medium",
+                 "action": "review", "score": 30, "reason": "device d1 shared by c1, c2, c3",
+                 "evidence": {"device": "d1"}, "source": "vn"},
+                {"customer_id": "c2", "rule_id": "shared_device", "severity": "medium",
+                 "action": "review", "score": 30, "reason": "device d1 shared by c1, c2, c3",
+                 "evidence": {"device": "d1"}, "source": "vn"}
+            ]
+        }))
+        .unwrap();
+        let alerts = monitor_alerts(&d);
+        let subjects: Vec<&str> = alerts.iter().map(|a| a.subject.as_str()).collect();
+        assert_eq!(subjects, ["c3", "c1", "c2"]);
+        assert_eq!(alerts[1].rule, "shared_device");
+        assert!(alerts[1].reasons[0].contains("device d1 shared by c1, c2, c3"));
+        assert_eq!(alerts[1].evidence["triggered_by_customer"], "c3");
+        let keys: std::collections::HashSet<&str> =
+            alerts.iter().map(|a| a.dedup_key.as_str()).collect();
+        assert_eq!(keys.len(), 3, "each member's alert has its own dedup key");
+    }
 }
