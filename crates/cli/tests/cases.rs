@@ -119,19 +119,35 @@ fn kill_9_then_restart(db: Option<&str>) {
         fg(data.path(), db).args(["monitor", "--out"]).arg(&out_file).arg(&input).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
-    // Every non-allow decision has exactly one alert, keyed by its transfer.
+    // Every non-allow decision has exactly one alert, keyed by its transfer, and every other
+    // member a group typology names has exactly one too.
     let decisions: Vec<serde_json::Value> = std::fs::read_to_string(&out_file)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(decisions.len(), lines.len());
-    let want: BTreeSet<String> = decisions
+    let mut want: BTreeSet<String> = decisions
         .iter()
         .filter(|d| d["action"] != "allow")
         .map(|d| format!("monitor:{}", d["transfer_id"].as_str().unwrap()))
         .collect();
     assert!(want.len() > 10, "the synthetic world must raise alerts ({})", want.len());
+    let mut members = 0;
+    for d in &decisions {
+        for g in d["group_alerts"].as_array().into_iter().flatten() {
+            if g["action"] != "allow" {
+                members += 1;
+                want.insert(format!(
+                    "monitor:{}:{}:{}",
+                    d["transfer_id"].as_str().unwrap(),
+                    g["rule_id"].as_str().unwrap(),
+                    g["customer_id"].as_str().unwrap()
+                ));
+            }
+        }
+    }
+    assert!(members > 0, "the synthetic world plants a shared-device group");
     let alerts = json_out(
         fg(data.path(), db)
             .args(["alerts", "--format", "json", "--limit", "1000000"])
@@ -144,7 +160,11 @@ fn kill_9_then_restart(db: Option<&str>) {
         .iter()
         .map(|a| a["dedup_key"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(got.len(), want.len(), "one alert per non-allow decision, none doubled");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "one alert per non-allow decision and group member, none doubled"
+    );
     assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), want);
     // Each alert explains itself and sits in its customer's one open case.
     let a0 = &alerts[0];
