@@ -423,7 +423,8 @@ mod tests {
         let csv = read("w1,2025-03-01 10:00:00,c7,withdrawal,BTC,0.5,bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4,198.51.100.4\n").unwrap();
         let jsonl = read_ledger_str(
             "t.jsonl",
-            r#"{"id":"w1","time":"2025-03-01T10:00:00Z","customer_id":"c7","direction":"withdrawal","asset":"BTC","amount":"0.5","counterparty_address":"BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4","ip":"198.51.100.4"}"#,
+            r#"{"id":"w1","time":"2025-03-01T10:00:00Z","customer_id":"c7","direction":"withdrawal","asset":"BTC","amount":"0.5","counterparty_address":"BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4","ip":"198.51.100.4"}
+"#,
             &AssetRegistry::builtin(),
         )
         .unwrap();
