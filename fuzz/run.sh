@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every fuzz target, seeds its corpus from the real test data, runs each for a fixed
-# time and prints executions and coverage per target. Exits 1 on any crash (the input is
+# number of inputs (`FLOODGATE_FUZZ_RUNS`, default 20,000, with a fixed seed, so a run is
+# repeatable) capped at SECONDS, and prints executions and coverage per target. Exits 1 on any crash (the input is
 # kept in fuzz/artifacts/<target>/ and becomes a regression test in the owning crate).
 #
 #   fuzz/run.sh [SECONDS_PER_TARGET] [TARGET...]     (default 15 s, every target)
@@ -61,7 +62,7 @@ printf '%-22s %12s %8s %8s %s\n' target executions cov ft result
 for t in "${targets[@]}"; do
     log="$(mktemp)"
     if cargo fuzz run -s none --debug-assertions "$t" "corpus/$t" -- \
-        -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
+        -seed=1 -runs="${FLOODGATE_FUZZ_RUNS:-20000}" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
         -print_final_stats=1 >"$log" 2>&1; then
         result=ok
     else

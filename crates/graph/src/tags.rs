@@ -266,7 +266,10 @@ impl<'t> LineFinder<'t> {
         match self.text[line_start..].find(needle) {
             Some(i) => {
                 let at = line_start + i;
-                self.line += self.text[self.pos..at].matches('\n').count();
+                // The needle may stand earlier on the cursor's own line: no newline between.
+                if at > self.pos {
+                    self.line += self.text[self.pos..at].matches('\n').count();
+                }
                 self.pos = at;
                 self.line
             }

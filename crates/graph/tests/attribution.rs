@@ -132,3 +132,17 @@ fn the_real_cryptoscamdb_loads_its_valid_entries_and_reports_every_skipped_one()
     assert_eq!(p.label, "Phishing / MyEtherWallet");
     assert_eq!(p.source, "cryptoscamdb (urls.yaml:14, http://myelherwallel.com)");
 }
+
+/// Found by the `tagpack` fuzz target: a pack whose tag address also stands earlier on the line
+/// the line finder was on made it slice backwards and panic. Loading it must answer, not panic.
+#[test]
+fn fuzz_tagpack_85df8797_does_not_panic() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz-tagpack-85df8797.yaml");
+    let r = TagSet::new().load_tagpack(&path);
+    // The pack has an empty address and a misspelt field: whatever the verdict, it is a
+    // result naming the file, never a panic.
+    if let Err(e) = r {
+        assert!(e.to_string().contains("fuzz-tagpack-85df8797.yaml"), "{e}");
+    }
+}
