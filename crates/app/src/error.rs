@@ -30,6 +30,17 @@ pub enum AppError {
         /// The cause.
         source: std::io::Error,
     },
+    /// An input stream could not be read (after the lines before it were used).
+    #[error("{}: {message}", input.display())]
+    Input {
+        /// The input (a path, `-` or `<transfer store>`).
+        input: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// The monitor: its rules, data files or state.
+    #[error(transparent)]
+    Monitor(#[from] floodgate_monitor::error::MonitorError),
     /// The transfer store.
     #[error(transparent)]
     Store(#[from] floodgate_store::StoreError),
@@ -51,6 +62,9 @@ impl AppError {
             AppError::Invalid { .. } => "invalid_request",
             AppError::NoStore { .. } => "no_transfer_store",
             AppError::Io { .. } => "io",
+            AppError::Input { .. } => "input",
+            AppError::Monitor(floodgate_monitor::error::MonitorError::Rules { .. }) => "rules",
+            AppError::Monitor(_) => "monitor",
             AppError::Store(_) => "store",
             AppError::Graph(floodgate_graph::GraphError::NotInGraph { .. }) => "not_in_graph",
             AppError::Graph(_) => "graph",

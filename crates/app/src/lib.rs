@@ -7,6 +7,9 @@
 //!   entity's report, attribution tags — over a [`trace::Tracer`] opened once (the graph
 //!   mapped, the data directory's tags and clustering loaded on first use and shared).
 //!
+//! - [`monitor`]: set up the KYT engine for a data directory and stream events through it,
+//!   each decision handed on only after its state is committed.
+//!
 //! A service's result serializes to exactly the JSON the CLI prints with `--format json`
 //! (`crates/cli/tests/app.rs` checks it), so every door returns the same shapes. Side notes
 //! that are not part of that shape (an entity alias resolved, peel-chain links followed) are
@@ -14,6 +17,7 @@
 
 mod datadir;
 mod error;
+pub mod monitor;
 pub mod trace;
 
 pub use datadir::DataDir;

@@ -108,3 +108,69 @@ fn trace_commands_print_their_service_results() {
     assert!(!svc.is_untagged());
     assert_eq!(cli_json(data, &["trace", "tags", SATOSHI, "--tagpack", pack_s]), value(&svc));
 }
+
+/// A sink that keeps what the stream hands on.
+#[derive(Default)]
+struct Collect {
+    decisions: Vec<floodgate_monitor::decision::Decision>,
+    rejected: Vec<u64>,
+}
+
+impl floodgate_app::monitor::DecisionSink for Collect {
+    type Error = floodgate_app::AppError;
+    fn committed(
+        &mut self,
+        _: &floodgate_monitor::monitor::Monitor,
+        d: &[floodgate_monitor::decision::Decision],
+    ) -> Result<(), Self::Error> {
+        self.decisions.extend_from_slice(d);
+        Ok(())
+    }
+    fn rejected(&mut self, r: &floodgate_monitor::input::Reject) -> Result<(), Self::Error> {
+        self.rejected.push(r.line);
+        Ok(())
+    }
+}
+
+#[test]
+fn monitor_prints_the_decisions_of_its_service() {
+    use floodgate_app::monitor::{self, Input, MonitorSetup, StreamOptions};
+    let Some(ofac) = floodgate_testdata::dir("sanctions/ofac-crypto-addresses") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    std::fs::write(
+        &input,
+        concat!(
+            r#"{"id":"t1","time":"2025-11-03T08:15:00Z","customer_id":"c1","direction":"deposit","asset":"USDT-TRC20","amount":"2500","counterparty_address":"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM"}"#,
+            "\nnot json\n",
+            r#"{"id":"t2","time":"2025-11-03T09:00:00Z","customer_id":"c2","direction":"withdrawal","asset":"USDT-TRC20","amount":"9000","counterparty_address":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = floodgate(dir.path())
+        .args(["monitor", "--no-state", "--ofac-dir"])
+        .arg(&ofac)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+
+    let setup = MonitorSetup { ofac_dir: Some(ofac), no_state: true, ..MonitorSetup::default() };
+    let dd = DataDir::new(dir.path());
+    let mut mon = monitor::open(&dd, &floodgate_types::AssetRegistry::builtin(), &setup).unwrap();
+    let (input, _) = Input::open(&input, Default::default()).unwrap();
+    let mut sink = Collect::default();
+    let summary =
+        monitor::stream(&dd, &mut mon, input, &mut sink, &StreamOptions::default()).unwrap();
+    assert_eq!((summary.decided, summary.rejected), (2, 1));
+    assert_eq!(sink.rejected, [2], "the bad line is named");
+    let svc: Vec<serde_json::Value> = sink.decisions.iter().map(value).collect();
+    assert_eq!(cli, svc);
+    assert_eq!(cli[0]["action"], "block", "{}", cli[0]);
+}
