@@ -93,17 +93,9 @@ impl Default for GenConfig {
     }
 }
 
-/// What a leg is (the same three kinds as the store's export).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LegKind {
-    /// A Bitcoin input: `from` (the spent output's address) pays `amount` into the transaction.
-    Input,
-    /// A Bitcoin output: the transaction pays `amount` to `to`.
-    Output,
-    /// An account-chain transfer from `from` to `to`.
-    Transfer,
-}
+/// What a leg is (the same three kinds as the store's export; one definition, in
+/// `floodgate-types`).
+pub use floodgate_types::LegKind;
 
 /// One leg. Addresses are dense ids; [`World::address_key`] renders them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,16 +7,8 @@ use floodgate_types::{Amount, Chain, Hash32};
 use crate::write::amount_from_blob;
 use crate::{Store, StoreError};
 
-/// What a leg is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LegKind {
-    /// A Bitcoin input: `from` (the spent output's address) pays `amount` into the transaction.
-    Input,
-    /// A Bitcoin output: the transaction pays `amount` to `to`.
-    Output,
-    /// An account-chain transfer (native, token or internal) from `from` to `to`.
-    Transfer,
-}
+/// What a leg is (one definition, in `floodgate-types`).
+pub use floodgate_types::LegKind;
 
 /// One leg of a transaction, as the graph needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]

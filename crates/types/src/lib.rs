@@ -34,7 +34,7 @@ pub use asset::{Asset, AssetError, AssetId, AssetRegistry};
 pub use chain::{Chain, ChainError};
 pub use hash::{Hash32, HashError};
 pub use record::{
-    BlockHeader, ChainBlock, Direction, LedgerEntry, OutPoint, Transfer, TransferIndex,
+    BlockHeader, ChainBlock, Direction, LedgerEntry, LegKind, OutPoint, Transfer, TransferIndex,
     TransferKind, TxInput, TxOutput, UtxoTx,
 };
 pub use risk::RiskCategory;

@@ -289,3 +289,16 @@ pub struct LedgerEntry {
     /// Customer device id at the time.
     pub device: Option<String>,
 }
+
+/// What one leg of a transaction is: the shape the graph is built from (the store's export
+/// and the generator's legs both speak it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegKind {
+    /// A Bitcoin input: `from` (the spent output's address) pays `amount` into the transaction.
+    Input,
+    /// A Bitcoin output: the transaction pays `amount` to `to`.
+    Output,
+    /// An account-chain transfer (native, token or internal) from `from` to `to`.
+    Transfer,
+}
