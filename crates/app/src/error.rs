@@ -21,12 +21,10 @@ pub enum AppError {
         dir: PathBuf,
     },
     /// Reading or writing a file or directory failed.
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{context}")]
     Io {
-        /// What was being done ("listing", "moving", …).
-        what: &'static str,
-        /// The file or directory.
-        path: PathBuf,
+        /// What was being done, to which file ("moving graph.rebuild").
+        context: String,
         /// The cause.
         source: std::io::Error,
     },
@@ -73,11 +71,13 @@ impl AppError {
         }
     }
 
+    /// An I/O error's mapper: `what` done to `path` (`what` empty: the path alone).
     pub(crate) fn io(
         what: &'static str,
-        path: impl Into<PathBuf>,
+        path: impl AsRef<std::path::Path>,
     ) -> impl FnOnce(std::io::Error) -> AppError {
-        let path = path.into();
-        move |source| AppError::Io { what, path, source }
+        let path = path.as_ref().display();
+        let context = if what.is_empty() { path.to_string() } else { format!("{what} {path}") };
+        move |source| AppError::Io { context, source }
     }
 }

@@ -142,10 +142,9 @@ pub fn open(dd: &DataDir, assets: &AssetRegistry, setup: &MonitorSetup) -> Resul
         None => CustomerBook::default(),
     };
     let rates = match &setup.rates {
-        Some(f) => RateTable::parse_csv(
-            f,
-            &std::fs::read_to_string(f).map_err(AppError::io("reading", f))?,
-        )?,
+        Some(f) => {
+            RateTable::parse_csv(f, &std::fs::read_to_string(f).map_err(AppError::io("", f))?)?
+        }
         None => RateTable::builtin(),
     };
     let mut lists = AddressLists::default();
@@ -200,7 +199,7 @@ impl Input {
             let reader: Box<dyn Read + Send> = Box::new(std::io::stdin());
             return Ok((Input::Lines { reader, label: path.to_path_buf(), limits }, None));
         }
-        let f = File::open(path).map_err(AppError::io("opening", path))?;
+        let f = File::open(path).map_err(AppError::io("", path))?;
         let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
         Ok((Input::Lines { reader: Box::new(f), label: path.to_path_buf(), limits }, size))
     }
