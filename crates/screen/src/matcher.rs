@@ -134,6 +134,10 @@ fn name_keys(form: &NameForm, out: &mut Vec<u64>) {
     if form.tokens.len() > 1 {
         out.push(key(b'j', &form.joined()));
     }
+    // An organization's acronym is found under its token key ("IRGC").
+    for a in crate::score::acronyms(form) {
+        out.push(key(b't', &collapse(&a)));
+    }
 }
 
 fn raw_key(asset: &str, text: &str) -> String {
