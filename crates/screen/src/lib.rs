@@ -20,6 +20,7 @@ pub mod loaders;
 pub mod matcher;
 pub mod model;
 pub mod normalize;
+pub mod pair_eval;
 pub mod score;
 pub mod screener;
 pub mod unihan;

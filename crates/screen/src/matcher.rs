@@ -134,6 +134,10 @@ fn name_keys(form: &NameForm, out: &mut Vec<u64>) {
     if form.tokens.len() > 1 {
         out.push(key(b'j', &form.joined()));
     }
+    // An organization's acronym is found under its token key ("IRGC").
+    for a in crate::score::acronyms(form) {
+        out.push(key(b't', &collapse(&a)));
+    }
 }
 
 fn raw_key(asset: &str, text: &str) -> String {
@@ -342,6 +346,28 @@ impl Matcher {
         self.screen_prepared(&q)
     }
 
+    /// Screens many name queries on `threads` threads (contiguous chunks, scoped threads);
+    /// the results are in the order of the queries, each as [`Matcher::screen`] gives it.
+    pub fn screen_many(&self, queries: Vec<NameQuery>, threads: usize) -> Vec<Vec<Hit>> {
+        let chunk = queries.len().div_ceil(threads.max(1)).max(1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = queries
+                .chunks(chunk)
+                .map(|c| {
+                    s.spawn(move || c.iter().map(|q| self.screen(q.clone())).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| match h.join() {
+                    Ok(v) => v,
+                    // A panic in a worker is a bug; surface it on this thread.
+                    Err(e) => std::panic::resume_unwind(e),
+                })
+                .collect::<Vec<Vec<Hit>>>()
+        })
+    }
+
     /// Screens by scoring every name (the brute-force baseline of the benchmarks and a check
     /// of the index's recall).
     pub fn screen_brute_force(&self, q: &PreparedQuery) -> Vec<Hit> {
@@ -412,5 +438,46 @@ impl Matcher {
             category: e.entity.category,
             suppressed: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ListEntity, ListName};
+
+    #[test]
+    fn screen_many_keeps_the_order_and_the_hits_of_screen() {
+        let ent = |id: &str, name: &str| ListEntity {
+            id: id.into(),
+            entity_type: EntityType::Person,
+            names: vec![ListName::primary(name)],
+            ..ListEntity::default()
+        };
+        let snap = ListSnapshot {
+            list: "t".into(),
+            entities: vec![ent("1", "Ali Hassan Karimi"), ent("2", "Sergei Lavrov")],
+            ..ListSnapshot::default()
+        };
+        let m = Matcher::new(ScoreConfig::default(), None, &[&snap]);
+        let names = ["Sergie Lavrov", "Nobody Atall", "Ali Karimi", "Sergei Lavrov", "Xyz"];
+        let queries: Vec<NameQuery> = names.iter().map(|n| NameQuery::name(*n)).collect();
+        for threads in [1, 2, 3, 8] {
+            let many = m.screen_many(queries.clone(), threads);
+            assert_eq!(many.len(), names.len());
+            for (q, hits) in queries.iter().zip(&many) {
+                let one: Vec<_> = m.screen(q.clone()).into_iter().map(|h| h.entity_id).collect();
+                let got: Vec<_> = hits.iter().map(|h| h.entity_id.clone()).collect();
+                assert_eq!(got, one, "{} on {threads} threads", q.name);
+            }
+        }
+        assert_eq!(many_ids(&m, &queries)[0], vec!["2".to_owned()]);
+    }
+
+    fn many_ids(m: &Matcher, q: &[NameQuery]) -> Vec<Vec<String>> {
+        m.screen_many(q.to_vec(), 2)
+            .into_iter()
+            .map(|h| h.into_iter().map(|h| h.entity_id).collect())
+            .collect()
     }
 }

@@ -350,6 +350,26 @@ fn removable_inside(phrase: &[&str]) -> bool {
         )
 }
 
+/// Legal forms that people run together with the last word of a company name ("ExampleAG",
+/// "RomashkaLLC"), with the shortest base they may leave: a short base ("Haag", "Flag") is
+/// more likely a word that happens to end in the same letters.
+const RUN_TOGETHER_FORMS: &[(&str, usize)] =
+    &[("gmbh", 3), ("llc", 4), ("ltd", 4), ("pjsc", 4), ("ojsc", 4), ("jsc", 4), ("ag", 5)];
+
+/// The last token of a company name split into base and legal form when the form is run
+/// together with it ("exampleag" -> "example" + "ag"); `None` when the name has only that
+/// token and it is short, or no form ends it.
+fn run_together_legal_form(tokens: &[String]) -> Option<(String, &'static str)> {
+    let last = tokens.last()?;
+    if !last.chars().all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    RUN_TOGETHER_FORMS.iter().find_map(|(form, min)| {
+        let base = last.strip_suffix(form)?;
+        (base.len() >= *min).then(|| (base.to_owned(), *form))
+    })
+}
+
 /// Splits legal forms off the start and end of a token list, then those in the middle
 /// ("Huawei Technologies Co., Ltd. (Shenzhen)", "OOO Romashka" spelled out), never leaving it
 /// empty. Returns the forms found, with the phrase as written in folded form.
@@ -436,6 +456,9 @@ pub struct NameForm {
     /// Rewrites applied to the tokens (number words to digits, spelled-out legal forms), for
     /// the explanation.
     pub rewrites: Vec<String>,
+    /// The entity type the name was prepared as (acronyms and brands apply to
+    /// organizations only).
+    pub kind: EntityType,
 }
 
 /// The digits of a number word ("seven" -> "7", "seventh" -> "7th"), so that "Brigade Seven"
@@ -491,6 +514,14 @@ impl NameForm {
                 *t = d.to_owned();
             }
         }
+        if kind != EntityType::Person {
+            if let Some((base, form)) = run_together_legal_form(&tokens) {
+                rewrites.push(format!("run-together legal form '{}'", tokens[tokens.len() - 1]));
+                tokens.pop();
+                tokens.push(base);
+                tokens.push(form.to_owned());
+            }
+        }
         let legal =
             if kind == EntityType::Person { Vec::new() } else { split_legal_forms(&mut tokens) };
         for (f, phrase) in &legal {
@@ -515,7 +546,7 @@ impl NameForm {
             None
         };
         let lattice = unihan.or(builtin.as_deref()).and_then(|u| build_lattice(name, script, u));
-        NameForm { original: name.to_owned(), tokens, legal, script, lattice, rewrites }
+        NameForm { original: name.to_owned(), tokens, legal, script, lattice, rewrites, kind }
     }
 
     /// The tokens joined without spaces, doubled letters collapsed.

@@ -301,6 +301,32 @@ fn is_repeat(t: &[String], used: &[bool], i: usize) -> bool {
     t.iter().enumerate().any(|(k, x)| k != i && used[k] && x == &t[i])
 }
 
+/// What an unmatched middle part (a middle name, a patronymic) costs, relative to an
+/// unmatched part elsewhere: "Sergey Lavrov" ~ "Sergey Viktorovich Lavrov".
+const DROPPED_MIDDLE_WEIGHT: f64 = 0.25;
+
+/// The index of the one unmatched token of a side of three or more tokens that stands
+/// between its first and last token, both matched; `None` when there is no such token or
+/// more than one token is unmatched.
+pub(crate) fn dropped_middle(
+    n: usize,
+    used: &[bool],
+    pairs: &[(usize, usize, f64)],
+    side: impl Fn(&(usize, usize, f64)) -> usize,
+) -> Option<usize> {
+    if n < 3 || pairs.len() < 2 || !used[0] || !used[n - 1] {
+        return None;
+    }
+    let mut unmatched = (1..n - 1).filter(|&i| !used[i]);
+    let i = unmatched.next()?;
+    // The matched parts keep their order on this side (a reordered name is not a dropped one).
+    let mut order: Vec<&(usize, usize, f64)> = pairs.iter().collect();
+    order.sort_by_key(|p| side(p));
+    let other = |p: &(usize, usize, f64)| if side(p) == p.0 { p.1 } else { p.0 };
+    let in_order = order.windows(2).all(|w| other(w[0]) < other(w[1]));
+    (unmatched.next().is_none() && in_order).then_some(i)
+}
+
 /// Aligns two token lists and scores them (0–1). Returns (score, in_order).
 pub fn align(q: &[String], c: &[String], loose: bool) -> (f64, bool, Vec<(usize, usize, f64)>) {
     if q.is_empty() || c.is_empty() {
@@ -342,14 +368,23 @@ pub fn align(q: &[String], c: &[String], loose: bool) -> (f64, bool, Vec<(usize,
         num += s * w;
         den += w;
     }
+    // A middle part missing on one side, not one replaced by another ("Nikita" vs "Kirill"
+    // between the same family name and patronymic are two people).
+    let complete =
+        |t: &[String], used: &[bool]| (0..t.len()).all(|i| used[i] || is_repeat(t, used, i));
+    let middle_q =
+        dropped_middle(q.len(), &used_q, &pairs, |p| p.0).filter(|_| complete(c, &used_c));
+    let middle_c =
+        dropped_middle(c.len(), &used_c, &pairs, |p| p.1).filter(|_| complete(q, &used_q));
     for (i, t) in q.iter().enumerate() {
         if !used_q[i] && !is_repeat(q, &used_q, i) {
-            den += len(t);
+            den += if middle_q == Some(i) { DROPPED_MIDDLE_WEIGHT } else { 1.0 } * len(t);
         }
     }
     for (j, t) in c.iter().enumerate() {
         if !used_c[j] && !is_repeat(c, &used_c, j) {
-            den += UNMATCHED_CANDIDATE_WEIGHT * len(t);
+            let w = if middle_c == Some(j) { DROPPED_MIDDLE_WEIGHT } else { 1.0 };
+            den += w * UNMATCHED_CANDIDATE_WEIGHT * len(t);
         }
     }
     let mut sorted = pairs.clone();
@@ -445,16 +480,28 @@ pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
     let (uq, uc) = (matched(&qt, false), matched(&ct, true));
     let mut dropped = Vec::new();
     let mut repeated = Vec::new();
-    for (t, used) in [(&qt, &uq), (&ct, &uc)] {
+    let mut middle = Vec::new();
+    let complete =
+        |t: &[String], used: &[bool]| (0..t.len()).all(|i| used[i] || is_repeat(t, used, i));
+    let middles = [
+        dropped_middle(qt.len(), &uq, &pairs, |p| p.0).filter(|_| complete(&ct, &uc)),
+        dropped_middle(ct.len(), &uc, &pairs, |p| p.1).filter(|_| complete(&qt, &uq)),
+    ];
+    for ((t, used), mid) in [(&qt, &uq), (&ct, &uc)].into_iter().zip(middles) {
         for (i, x) in t.iter().enumerate() {
             if !used[i] {
                 if is_repeat(t, used, i) {
                     repeated.push(x.clone());
+                } else if mid == Some(i) {
+                    middle.push(x.clone());
                 } else {
                     dropped.push(x.clone());
                 }
             }
         }
+    }
+    if !middle.is_empty() {
+        applied.push(format!("dropped middle part {}", middle.join(" ")));
     }
     if !repeated.is_empty() {
         applied.push(format!("repeated part {}", repeated.join(" ")));
@@ -481,6 +528,12 @@ pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
     if jq == jc && !jq.is_empty() && 0.97 * factor > score {
         score = 0.97 * factor;
         evidence = format!("'{jq}' equal when joined without spaces");
+    }
+    if let Some((s, ev)) = acronym_match(q, c).or_else(|| brand_match(q, c)) {
+        if s > score {
+            score = s;
+            evidence = ev;
+        }
     }
     if let Some((s, ev)) = han_viet(q, c) {
         if s > score {
@@ -524,6 +577,124 @@ pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
         }
     }
     NameMatch { score: score.clamp(0.0, 1.0), evidence }
+}
+
+/// Score of an organization's acronym against its full name ("IRGC" ~ "Islamic Revolutionary
+/// Guard Corps").
+const ACRONYM_SIM: f64 = 0.90;
+/// Score of a brand typed alone against the full company name ("Huawei" ~ "Huawei
+/// Technologies Co., Ltd."): at the default threshold it is a hit on its own, and evidence
+/// that contradicts it (another country, type) takes it below.
+const BRAND_SIM: f64 = 0.82;
+
+/// Small words left out of acronyms ("Bank of ...", "... and ...").
+const ACRONYM_SKIP: &[&str] =
+    &["of", "the", "and", "for", "in", "de", "la", "al", "el", "du", "des", "et", "y", "und"];
+
+fn is_org_like(k: EntityType) -> bool {
+    k != EntityType::Person
+}
+
+/// The acronyms of an organization's name: initials of its words (small words left out), also
+/// with the initials of its legal form ("NIOC" for "National Iranian Oil Company"); names of
+/// three to eight such words only.
+pub fn acronyms(form: &NameForm) -> Vec<String> {
+    if !is_org_like(form.kind) || form.script != Script::Latin {
+        return Vec::new();
+    }
+    let words: Vec<&String> =
+        form.tokens.iter().filter(|t| !ACRONYM_SKIP.contains(&t.as_str())).collect();
+    if !(3..=8).contains(&words.len()) || words.iter().any(|w| w.chars().count() < 2) {
+        return Vec::new();
+    }
+    let base: String = words.iter().filter_map(|w| w.chars().next()).collect();
+    let mut out = vec![base.clone()];
+    if let Some((_, phrase)) = form.legal.last() {
+        let more: String = phrase.split(' ').filter_map(|w| w.chars().next()).collect();
+        out.push(format!("{base}{more}"));
+    }
+    out
+}
+
+/// One side a single token that is the acronym of the other side's organization name.
+fn acronym_match(q: &NameForm, c: &NameForm) -> Option<(f64, String)> {
+    for (short, long) in [(q, c), (c, q)] {
+        let [t] = short.tokens.as_slice() else { continue };
+        if t.len() < 3 || !t.chars().all(|ch| ch.is_ascii_alphabetic()) || !is_org_like(short.kind)
+        {
+            continue;
+        }
+        if let Some(a) = acronyms(long).into_iter().find(|a| a == t) {
+            return Some((
+                ACRONYM_SIM,
+                format!("tokens [{}] vs [{}]; applied: acronym {t}={a}", t, long.tokens.join(" ")),
+            ));
+        }
+    }
+    None
+}
+
+/// Generic first words that say nothing about which company is meant.
+const NOT_A_BRAND: &[&str] = &[
+    "global",
+    "international",
+    "national",
+    "general",
+    "united",
+    "islamic",
+    "golden",
+    "royal",
+    "trading",
+    "group",
+    "company",
+    "limited",
+    "industrial",
+    "industries",
+    "bank",
+    "central",
+    "first",
+    "world",
+    "joint",
+    "investment",
+    "holding",
+    "holdings",
+    "shipping",
+    "import",
+    "export",
+    "foreign",
+    "petroleum",
+    "science",
+    "technology",
+    "commercial",
+    "asian",
+    "euro",
+];
+
+/// One side a single distinctive word of five or more letters that is the first word of the
+/// other side's organization name of two or more words ("Huawei" ~ "Huawei Technologies").
+fn brand_match(q: &NameForm, c: &NameForm) -> Option<(f64, String)> {
+    for (short, long) in [(q, c), (c, q)] {
+        let [t] = short.tokens.as_slice() else { continue };
+        if !is_org_like(short.kind)
+            || !is_org_like(long.kind)
+            || long.tokens.len() < 2
+            || t.chars().count() < 5
+            || !t.chars().all(char::is_alphabetic)
+            || NOT_A_BRAND.contains(&t.as_str())
+        {
+            continue;
+        }
+        if collapse(&long.tokens[0]) == collapse(t) {
+            return Some((
+                BRAND_SIM,
+                format!(
+                    "tokens [{t}] vs [{}]; applied: brand alone {t} (first word of the name)",
+                    long.tokens.join(" ")
+                ),
+            ));
+        }
+    }
+    None
 }
 
 /// A Vietnamese name against one written in Chinese characters, syllable by character: a

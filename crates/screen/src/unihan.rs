@@ -40,6 +40,8 @@ pub struct Unihan {
     han: HashMap<char, HanReadings>,
     /// Vietnamese syllable (lowercase NFC, with diacritics) -> (Mandarin reading, example character).
     viet: HashMap<String, Vec<(String, char)>>,
+    /// Character -> its Vietnamese readings (kVietnamese, lowercase NFC).
+    viet_of: HashMap<char, Vec<String>>,
 }
 
 fn toneless(s: &str) -> String {
@@ -121,7 +123,9 @@ impl Unihan {
             }
         }
         let mut viet: HashMap<String, Vec<(String, char)>> = HashMap::new();
+        let mut viet_of: HashMap<char, Vec<String>> = HashMap::new();
         for (c, syl) in viet_raw {
+            push_unique(viet_of.entry(c).or_default(), syl.clone());
             if let Some(m) = han.get(&c).and_then(|r| r.mandarin.first()) {
                 let e = viet.entry(syl).or_default();
                 if !e.iter().any(|(x, _)| x == m) {
@@ -129,12 +133,18 @@ impl Unihan {
                 }
             }
         }
-        Ok(Unihan { han, viet })
+        Ok(Unihan { han, viet, viet_of })
     }
 
     /// The readings of a character, if it is in the table.
     pub fn readings(&self, c: char) -> Option<&HanReadings> {
         self.han.get(&c)
+    }
+
+    /// The Vietnamese (Hán-Việt) readings of a character (kVietnamese, lowercase NFC), for
+    /// generating Hán-Việt spellings of names written in Chinese characters (pair evaluation).
+    pub fn vietnamese(&self, c: char) -> &[String] {
+        self.viet_of.get(&c).map_or(&[], Vec::as_slice)
     }
 
     /// Mandarin readings (with an example character) of a Vietnamese syllable such as "vương".

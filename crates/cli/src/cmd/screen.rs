@@ -883,37 +883,66 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     };
     let json = matches!(args.score.format, Format::Json | Format::Jsonl);
     let mut out = Vec::new();
+    // Read and check every row first, so a bad row stops the batch before any screening; then
+    // screen the names of rows without a subject on every core (results keep the row order);
+    // rows with a subject are screened in order below, since they write to the database.
+    let mut rows = Vec::new();
     for rec in reader.records() {
         let rec = rec.with_context(|| format!("reading {}", path.display()))?;
         let line = rec.position().map_or(0, |p| p.line());
         check_cells(path, line, &rec, limits)?;
+        rows.push(rec);
+    }
+    let mut queries = Vec::new();
+    let mut parsed = Vec::with_capacity(rows.len());
+    for rec in &rows {
+        let line = rec.position().map_or(0, |p| p.line());
         let at = || format!("{} line {line}", path.display());
-        let id = cell(&rec, cols.id);
+        let name = cell(rec, cols.name);
+        if name.is_empty() {
+            parsed.push(None);
+            continue;
+        }
+        let dob = cell(rec, cols.dob);
+        let kind = cell(rec, cols.kind);
+        let q = NameQuery {
+            name: name.to_owned(),
+            entity_type: match EntityType::parse(kind) {
+                EntityType::Unknown if !kind.is_empty() => {
+                    bail!("{}: type '{kind}' is not person or organization", at())
+                }
+                EntityType::Unknown => None,
+                t => Some(t),
+            },
+            dob: if dob.is_empty() {
+                None
+            } else {
+                Some(parse_dob(dob).with_context(|| format!("{}, column dob", at()))?)
+            },
+            countries: split_list(cell(rec, cols.country)),
+            identifiers: split_list(cell(rec, cols.id_number)),
+        };
+        if cell(rec, cols.id).is_empty() {
+            queries.push(q);
+            parsed.push(None);
+        } else {
+            parsed.push(Some(q));
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut screened = screener.matcher().screen_many(queries, threads).into_iter();
+    for (rec, subject_query) in rows.iter().zip(parsed) {
+        let line = rec.position().map_or(0, |p| p.line());
+        let at = || format!("{} line {line}", path.display());
+        let id = cell(rec, cols.id);
         let subject = (!id.is_empty()).then_some(id);
-        let name = cell(&rec, cols.name);
+        let name = cell(rec, cols.name);
         if !name.is_empty() {
-            let dob = cell(&rec, cols.dob);
-            let kind = cell(&rec, cols.kind);
-            let q = NameQuery {
-                name: name.to_owned(),
-                entity_type: match EntityType::parse(kind) {
-                    EntityType::Unknown if !kind.is_empty() => {
-                        bail!("{}: type '{kind}' is not person or organization", at())
-                    }
-                    EntityType::Unknown => None,
-                    t => Some(t),
-                },
-                dob: if dob.is_empty() {
-                    None
-                } else {
-                    Some(parse_dob(dob).with_context(|| format!("{}, column dob", at()))?)
-                },
-                countries: split_list(cell(&rec, cols.country)),
-                identifiers: split_list(cell(&rec, cols.id_number)),
-            };
-            let hits = match subject {
-                Some(s) => screener.screen_subject(s, Subject::Name(q)).with_context(at)?.0,
-                None => screener.matcher().screen(q),
+            let hits = match (subject, subject_query) {
+                (Some(s), Some(q)) => {
+                    screener.screen_subject(s, Subject::Name(q)).with_context(at)?.0
+                }
+                _ => screened.next().unwrap_or_default(),
             };
             for h in hits {
                 out.push(BatchHit {
@@ -932,9 +961,9 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                 });
             }
         }
-        let address = cell(&rec, cols.address);
+        let address = cell(rec, cols.address);
         if !address.is_empty() {
-            let chain = cell(&rec, cols.chain);
+            let chain = cell(rec, cols.chain);
             let hits = screen_address(&mut screener, chain, address, subject).with_context(at)?;
             for h in hits {
                 out.push(BatchHit {

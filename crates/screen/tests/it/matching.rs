@@ -174,11 +174,49 @@ fn digits_and_number_words_compare_equal() {
 fn every_tolerance_is_named_in_the_explanation() {
     let ev = assert_hit("Ahmad Ahmad Karimi", "Ahmad Karimi", Some(EntityType::Person));
     assert!(ev.contains("repeated part ahmad"), "{ev}");
-    // A dropped patronymic is named; alone it is not a hit (it needs a DOB or country).
-    let (_, ev) = pair("Vladimir Putin", "Vladimir Vladimirovich Putin", Some(EntityType::Person));
-    assert!(ev.contains("dropped part vladimirovich"), "{ev}");
+    // A dropped patronymic (a middle part between matched first and last parts) is a hit on
+    // its own, and named (issue 13: "a middle name or patronymic missing on one side").
+    let ev = assert_hit("Vladimir Putin", "Vladimir Vladimirovich Putin", Some(EntityType::Person));
+    assert!(ev.contains("dropped middle part vladimirovich"), "{ev}");
+    let ev = assert_hit("Sergey Viktorovich Lavrov", "Sergey Lavrov", Some(EntityType::Person));
+    assert!(ev.contains("dropped middle part viktorovich"), "{ev}");
+    // Two siblings: the given names differ between the same family name and patronymic.
+    assert_no_hit(
+        "Mordashov Nikita Alekseyevich",
+        "Mordashov Kirill Alekseyevich",
+        Some(EntityType::Person),
+    );
     let ev = assert_hit("Putin Vladimir Vladimirovich", "Vladimir Vladimirovich Putin", None);
     assert!(ev.contains("reordered parts"), "{ev}");
     let ev = assert_hit("Sergie Lavrov", "Sergei Lavrov", Some(EntityType::Person));
     assert!(ev.contains("transposition") || ev.contains("transliteration"), "{ev}");
+}
+
+/// Issue 13: organisation acronyms, a brand typed alone, legal forms run together with the name.
+#[test]
+fn acronyms_brands_and_run_together_legal_forms_of_organizations() {
+    let org = Some(EntityType::Organization);
+    let ev = assert_hit("IRGC", "Islamic Revolutionary Guard Corps", org);
+    assert!(ev.contains("acronym irgc"), "{ev}");
+    let ev = assert_hit("NIOC", "National Iranian Oil Company", org);
+    assert!(ev.contains("acronym nioc"), "{ev}");
+    assert_no_hit("IRGC", "Islamic Revolutionary Guard Corps", Some(EntityType::Person));
+    assert_no_hit("IRGX", "Islamic Revolutionary Guard Corps", org);
+
+    let ev = assert_hit("Huawei", "Huawei Technologies Co., Ltd.", org);
+    assert!(ev.contains("brand alone huawei"), "{ev}");
+    assert_hit("Huawei", "HUAWEI TECHNOLOGIES CO., LTD.", None);
+    // A person's family name is not a brand; generic first words are not brands.
+    assert_no_hit("Karimi", "Karimi Trading Company", Some(EntityType::Person));
+    assert_no_hit("Global", "Global Trading Company", org);
+    // The brand must be the first word.
+    let (_, ev) = pair("Technologies", "Huawei Technologies Co., Ltd.", org);
+    assert!(!ev.contains("brand alone"), "{ev}");
+
+    let ev = assert_hit("ExampleAG", "Example AG", org);
+    assert!(ev.contains("run-together legal form 'exampleag'"), "{ev}");
+    assert_hit("RomashkaLLC", "OOO Romashka", org);
+    // A short word that ends like a form is left alone.
+    let (_, ev) = pair("Haag", "Haag", org);
+    assert!(!ev.contains("run-together"), "{ev}");
 }
