@@ -109,3 +109,29 @@ fn a_data_directory_of_2026_12_04_is_read_with_the_same_answers() {
     let v = ok(floodgate(&data).args(["audit", "verify"]).output().unwrap());
     assert!(v.contains("true"), "{v}");
 }
+
+#[test]
+fn a_database_from_a_newer_floodgate_is_refused_and_left_unchanged() {
+    let frozen = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
+    for (db, args) in [
+        ("transfers.db", vec!["status"]),
+        ("screening.db", vec!["lists", "show"]),
+        ("monitor.db", vec!["monitor", "-"]),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        copy_dir(&frozen.join("datadir"), &data);
+        let path = data.join(db);
+        let set = |v: i64| {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.pragma_update(None, "user_version", v).unwrap();
+        };
+        set(99);
+        let before = std::fs::read(&path).unwrap();
+        let out = floodgate(&data).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{db}: {err}");
+        assert!(err.contains(db) && err.contains("upgrade floodgate"), "{db}: {err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before, "{db} is left unchanged");
+    }
+}

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum MonitorError {
+    /// A state file written by a newer floodgate, or a failed schema migration.
+    #[error(transparent)]
+    Schema(#[from] floodgate_sqlite::MigrateError),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

@@ -24,17 +24,8 @@ use crate::state::State;
 /// File name of the monitor state inside the data directory.
 pub const MONITOR_DB: &str = "monitor.db";
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS decided (
-    seq         INTEGER PRIMARY KEY,
-    transfer_id TEXT    NOT NULL UNIQUE,
-    event       TEXT    NOT NULL,
-    fiat        TEXT,
-    decision    TEXT    NOT NULL
-);
-CREATE TABLE IF NOT EXISTS monitor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO monitor_meta (key, value) VALUES ('format', '1');
-";
+/// The numbered migrations of `monitor.db` (`floodgate-sqlite`: the version is in the file).
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
 
 /// What [`Monitor::process`] did with an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,11 +77,11 @@ impl Monitor {
         std::fs::create_dir_all(data_dir).map_err(|e| MonitorError::io(data_dir, e))?;
         let path = data_dir.join(MONITOR_DB);
         let sq = |e| MonitorError::State { path: path.clone(), source: e };
-        let conn = Connection::open(&path).map_err(sq)?;
+        let mut conn = Connection::open(&path).map_err(sq)?;
         // WAL + synchronous=NORMAL: a committed transaction survives a killed process.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sq)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sq)?;
-        conn.execute_batch(SCHEMA).map_err(sq)?;
+        floodgate_sqlite::migrate(&mut conn, &path, MIGRATIONS)?;
         let mut m = Monitor {
             engine,
             state: State::default(),

@@ -41,6 +41,9 @@ pub enum ScreenError {
         /// Why.
         reason: String,
     },
+    /// A database written by a newer floodgate, or a failed schema migration.
+    #[error(transparent)]
+    Schema(#[from] floodgate_sqlite::MigrateError),
     /// The screening database failed.
     #[error("screening database {path}: {source}")]
     Db {

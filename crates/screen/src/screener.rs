@@ -226,15 +226,8 @@ pub struct Screener {
     matcher: Matcher,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS lists (list TEXT PRIMARY KEY, version TEXT NOT NULL, source TEXT NOT NULL, loaded_at TEXT NOT NULL, entities INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS entities (list TEXT NOT NULL, entity_id TEXT NOT NULL, hash TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (list, entity_id));
-CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, json TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS results (subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, score REAL NOT NULL, screened_at TEXT NOT NULL, PRIMARY KEY (subject, list, entity_id));
-CREATE TABLE IF NOT EXISTS suppressions (subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (subject, list, entity_id));
-CREATE TABLE IF NOT EXISTS suppression_log (log_id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS list_loads (load_id INTEGER PRIMARY KEY AUTOINCREMENT, list TEXT NOT NULL, version TEXT NOT NULL, previous_version TEXT, loaded_at TEXT NOT NULL, loaded_by TEXT NOT NULL, entities_before INTEGER NOT NULL, entities_after INTEGER NOT NULL, added INTEGER NOT NULL, removed INTEGER NOT NULL, changed INTEGER NOT NULL, allow_shrink INTEGER NOT NULL, files TEXT NOT NULL);
-";
+/// The numbered migrations of `screening.db` (`floodgate-sqlite`: the version is in the file).
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
 
 /// Columns added after the first release, with their definitions: added on open when missing.
 const ADDED_COLUMNS: &[(&str, &str, &str)] =
@@ -253,24 +246,26 @@ impl Screener {
     ) -> Result<Screener> {
         std::fs::create_dir_all(data_dir).map_err(|e| ScreenError::io(data_dir, e))?;
         let path = data_dir.join(DB_FILE);
-        let db = Connection::open(&path)
+        let mut db = Connection::open(&path)
             .map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
         db.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-            .and_then(|()| db.execute_batch(SCHEMA))
-            .and_then(|()| {
-                for (table, col, def) in ADDED_COLUMNS {
-                    let n: i64 = db.query_row(
-                        "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
-                        params![table, col],
-                        |r| r.get(0),
-                    )?;
-                    if n == 0 {
-                        db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {col} {def}"))?;
-                    }
-                }
-                Ok(())
-            })
             .map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
+        floodgate_sqlite::migrate(&mut db, &path, MIGRATIONS)?;
+        // Files from before versioning may lack columns added since; version 1 has them all.
+        let add_missing = || -> rusqlite::Result<()> {
+            for (table, col, def) in ADDED_COLUMNS {
+                let n: i64 = db.query_row(
+                    "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+                    params![table, col],
+                    |r| r.get(0),
+                )?;
+                if n == 0 {
+                    db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {col} {def}"))?;
+                }
+            }
+            Ok(())
+        };
+        add_missing().map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
         let mut s = Screener {
             db,
             path,

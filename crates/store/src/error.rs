@@ -34,6 +34,9 @@ pub enum StoreError {
         /// SQLite's findings.
         detail: String,
     },
+    /// The store's file version is newer than this build, or a schema migration failed.
+    #[error(transparent)]
+    Schema(#[from] floodgate_sqlite::MigrateError),
     /// The store was written by a newer floodgate.
     #[error("{}: store schema version {found} is newer than this build understands ({supported})", path.display())]
     SchemaTooNew {

@@ -70,8 +70,9 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| StoreError::Io { path: data_dir.to_owned(), source })?;
         let path = data_dir.join(STORE_FILE);
-        let conn = rusqlite::Connection::open(&path).map_err(|e| StoreError::sqlite(&path, e))?;
-        schema::init(&conn, &path)?;
+        let mut conn =
+            rusqlite::Connection::open(&path).map_err(|e| StoreError::sqlite(&path, e))?;
+        schema::init(&mut conn, &path)?;
         Ok(Store { conn, path, max_unwind: DEFAULT_MAX_UNWIND })
     }
 

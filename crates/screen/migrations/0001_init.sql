@@ -1,0 +1,8 @@
+-- screening.db, schema version 1: list versions, entities, subjects, results, suppressions and load records.
+CREATE TABLE IF NOT EXISTS lists (list TEXT PRIMARY KEY, version TEXT NOT NULL, source TEXT NOT NULL, loaded_at TEXT NOT NULL, entities INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS entities (list TEXT NOT NULL, entity_id TEXT NOT NULL, hash TEXT NOT NULL, json TEXT NOT NULL, PRIMARY KEY (list, entity_id));
+CREATE TABLE IF NOT EXISTS subjects (subject TEXT PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, score REAL NOT NULL, screened_at TEXT NOT NULL, PRIMARY KEY (subject, list, entity_id));
+CREATE TABLE IF NOT EXISTS suppressions (subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (subject, list, entity_id));
+CREATE TABLE IF NOT EXISTS suppression_log (log_id INTEGER PRIMARY KEY AUTOINCREMENT, action TEXT NOT NULL, subject TEXT NOT NULL, list TEXT NOT NULL, entity_id TEXT NOT NULL, entity_hash TEXT NOT NULL, reason TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS list_loads (load_id INTEGER PRIMARY KEY AUTOINCREMENT, list TEXT NOT NULL, version TEXT NOT NULL, previous_version TEXT, loaded_at TEXT NOT NULL, loaded_by TEXT NOT NULL, entities_before INTEGER NOT NULL, entities_after INTEGER NOT NULL, added INTEGER NOT NULL, removed INTEGER NOT NULL, changed INTEGER NOT NULL, allow_shrink INTEGER NOT NULL, files TEXT NOT NULL);

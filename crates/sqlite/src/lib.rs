@@ -1,0 +1,163 @@
+//! One schema-versioning approach for every embedded SQLite database of a data directory
+//! (`transfers.db`, `screening.db`, `monitor.db`; `cases.db` follows the same rule with its own
+//! PostgreSQL twin in `floodgate-cases`):
+//!
+//! - a crate's schema is a list of numbered migrations (`migrations/0001_init.sql`, …), applied
+//!   in order; migration `n` brings the file to version `n`;
+//! - the version lives in the file itself (SQLite's `PRAGMA user_version`, part of the database
+//!   header and so written in the same transaction as the migration: a crash leaves the old
+//!   version and none of the new migration);
+//! - a file whose version is newer than the binary knows is refused with a message that says
+//!   so, and nothing in it is changed.
+//!
+//! ```
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("example.db");
+//! let mut conn = rusqlite::Connection::open(&path)?;
+//! const MIGRATIONS: &[&str] = &["CREATE TABLE t (x INTEGER);", "ALTER TABLE t ADD COLUMN y TEXT;"];
+//! assert_eq!(floodgate_sqlite::migrate(&mut conn, &path, MIGRATIONS)?, 2);
+//! assert_eq!(floodgate_sqlite::migrate(&mut conn, &path, MIGRATIONS)?, 2, "applied once");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+
+/// Why a database could not be brought to the binary's schema.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrateError {
+    /// The file was written by a newer floodgate.
+    #[error(
+        "{} has schema version {found}, newer than this floodgate reads (up to {supported}): \
+         it was written by a newer release; upgrade floodgate (the file is left unchanged)",
+        path.display()
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// The newest this binary knows.
+        supported: i64,
+    },
+    /// A migration (or reading the version) failed; the file keeps its previous version.
+    #[error("{}: migration to schema version {version}: {source}", path.display())]
+    Failed {
+        /// The database file.
+        path: PathBuf,
+        /// The version the failed migration was to reach (0: reading the version).
+        version: i64,
+        /// The cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// The schema version stored in the file (0 for a new or unversioned file).
+///
+/// # Errors
+/// [`MigrateError::Failed`] when the header cannot be read.
+pub fn version(conn: &Connection, path: &Path) -> Result<i64, MigrateError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|source| MigrateError::Failed {
+        path: path.to_path_buf(),
+        version: 0,
+        source,
+    })
+}
+
+/// Applies the migrations newer than the file's version, each in its own transaction together
+/// with its version; returns the version reached (`migrations.len()`). A file newer than
+/// `migrations.len()` is refused unchanged. A migration must be written so that it also
+/// succeeds on a file created before versioning existed (`CREATE TABLE IF NOT EXISTS …`):
+/// such a file has version 0.
+///
+/// # Errors
+/// [`MigrateError::TooNew`], or [`MigrateError::Failed`] naming the migration (the file keeps
+/// the version before it).
+pub fn migrate(
+    conn: &mut Connection,
+    path: &Path,
+    migrations: &[&str],
+) -> Result<i64, MigrateError> {
+    let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
+    let found = version(conn, path)?;
+    if found > supported {
+        return Err(MigrateError::TooNew { path: path.to_path_buf(), found, supported });
+    }
+    for (v, sql) in (1..).zip(migrations).skip(usize::try_from(found).unwrap_or(0)) {
+        let failed = |source| MigrateError::Failed { path: path.to_path_buf(), version: v, source };
+        let tx = conn.transaction().map_err(failed)?;
+        tx.execute_batch(sql).map_err(failed)?;
+        tx.pragma_update(None, "user_version", v).map_err(failed)?;
+        tx.commit().map_err(failed)?;
+        tracing::debug!(target: "floodgate::sqlite", path = %path.display(), version = v, "migrated");
+    }
+    Ok(supported)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const V1: &str = "CREATE TABLE IF NOT EXISTS t (x INTEGER NOT NULL);";
+    const V2: &str = "ALTER TABLE t ADD COLUMN y TEXT;";
+
+    fn open(dir: &Path) -> (Connection, PathBuf) {
+        let p = dir.join("t.db");
+        (Connection::open(&p).unwrap(), p)
+    }
+
+    #[test]
+    fn a_new_file_gets_every_migration_once() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut c, p) = open(d.path());
+        assert_eq!(migrate(&mut c, &p, &[V1]).unwrap(), 1);
+        c.execute("INSERT INTO t (x) VALUES (1)", []).unwrap();
+        assert_eq!(migrate(&mut c, &p, &[V1, V2]).unwrap(), 2, "the newer binary adds v2");
+        assert_eq!(migrate(&mut c, &p, &[V1, V2]).unwrap(), 2, "and nothing twice");
+        let y: Option<String> = c.query_row("SELECT y FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(y, None);
+        assert_eq!(version(&c, &p).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_file_from_before_versioning_is_version_zero_and_keeps_its_rows() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut c, p) = open(d.path());
+        c.execute_batch("CREATE TABLE t (x INTEGER NOT NULL); INSERT INTO t VALUES (7);").unwrap();
+        assert_eq!(version(&c, &p).unwrap(), 0);
+        assert_eq!(migrate(&mut c, &p, &[V1]).unwrap(), 1);
+        let x: i64 = c.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(x, 7);
+    }
+
+    #[test]
+    fn a_newer_file_is_refused_unchanged() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut c, p) = open(d.path());
+        migrate(&mut c, &p, &[V1, V2]).unwrap();
+        let e = migrate(&mut c, &p, &[V1]).unwrap_err();
+        assert!(matches!(e, MigrateError::TooNew { found: 2, supported: 1, .. }), "{e}");
+        assert!(e.to_string().contains("upgrade floodgate"), "{e}");
+        assert!(e.to_string().contains("t.db"), "{e}");
+        assert_eq!(version(&c, &p).unwrap(), 2);
+    }
+
+    #[test]
+    fn a_failed_migration_leaves_the_previous_version_and_schema() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut c, p) = open(d.path());
+        migrate(&mut c, &p, &[V1]).unwrap();
+        let bad = "CREATE TABLE u (a INTEGER); THIS IS NOT SQL;";
+        let e = migrate(&mut c, &p, &[V1, bad]).unwrap_err();
+        assert!(matches!(e, MigrateError::Failed { version: 2, .. }), "{e}");
+        assert_eq!(version(&c, &p).unwrap(), 1);
+        let u: i64 = c
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'u'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(u, 0, "the failed migration's first statement is rolled back too");
+    }
+}
