@@ -354,11 +354,19 @@ fn log(
         log_index,
     };
     let mv = transfer_move(f, assets, &raw)?;
-    let parts = super::rpc::log_parts(f, r.address.as_deref(), topics, r.data.as_deref())?;
+    // Receipts roots are Ethereum's; Tron rows spell addresses in base58 and carry no roots.
+    let parts = match f.chain {
+        Chain::Ethereum => {
+            Some(super::rpc::log_parts(f, r.address.as_deref(), topics, r.data.as_deref())?)
+        }
+        _ => None,
+    };
     let facts = asm.block(h);
     if let Some(p) = pos {
         facts.tx(p, txid);
-        facts.log(p, log_index, parts);
+        if let Some(parts) = parts {
+            facts.log(p, log_index, parts);
+        }
     }
     if let Some(mv) = mv {
         facts.push(mv);
