@@ -258,7 +258,7 @@ fn a_store_bound_to_another_chain_id_refuses_mainnet_blocks() {
     // As if a Sepolia input had been ingested first.
     store.bind_network(Chain::Ethereum, "chain id 11155111", None).unwrap();
     let e = ethereum::read_paths(
-        &[file.clone()],
+        std::slice::from_ref(&file),
         &AssetRegistry::builtin(),
         &mut StoreSink(&mut store),
     )
