@@ -91,6 +91,9 @@ pub struct FileSummary {
     pub transfers: u64,
     /// Bytes read.
     pub bytes: u64,
+    /// Checks the input did not allow (Ethereum: a block without its full header,
+    /// transactions or receipts), one note per block and check; stored all the same.
+    pub unverified: Vec<ethereum::Unverified>,
 }
 
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, IngestError> {

@@ -117,11 +117,12 @@ impl Store {
     /// Calls `f` with each transfer matching `filter`, in [`Store::transfers`] order, and
     /// stops after `filter.limit` rows or at the first error `f` returns.
     ///
-    /// Without an address the listing streams: chain rows are read one block height at a
-    /// time through the `(chain, height)` indexes and ledger rows through an ordered query,
-    /// so memory is bounded by the largest block and `limit` rows read only the first
-    /// blocks. With an address, its rows are found through the address indexes and sorted
-    /// in memory (memory bounded by that address's rows).
+    /// The listing streams, with or without an address: each table is read by one query in
+    /// height order (through the `(chain, height)` index, or the address index and SQLite's
+    /// sorter) and rows are sorted in memory one block height at a time, so memory is
+    /// bounded by the largest block and `limit` rows read only the first blocks. (Until
+    /// 2026-12 the listing issued one query per block height, and the address listing
+    /// collected every row first.)
     ///
     /// # Errors
     /// [`StoreError`] on SQLite failure or unreadable stored values, or `f`'s error.
@@ -143,201 +144,207 @@ impl Store {
         let want_chain = |c: Chain| !filter.ledger_only && filter.chain.is_none_or(|f| f == c);
         let want_ledger = filter.chain.is_none() || filter.ledger_only;
 
-        if let Some(addr) = &filter.address {
-            let addr = addr.to_string();
-            let mut rows = Vec::new();
-            for chain in Chain::ALL.into_iter().filter(|c| want_chain(*c)) {
-                self.chain_rows(chain, Rows::Address(&addr), &mut rows)?;
-            }
-            if want_ledger {
-                self.ledger_rows(Some(&addr), &mut rows)?;
-            }
-            sort_keyed(&mut rows);
-            for r in rows {
-                if !emit(r.5)? {
-                    return Ok(());
-                }
-            }
-            return Ok(());
-        }
-
+        let addr = filter.address.as_ref().map(Address::to_string);
         let mut chains: Vec<Chain> = Chain::ALL.into_iter().filter(|c| want_chain(*c)).collect();
         chains.sort_by_key(|c| chain_sort_key(c.as_str()));
-        let mut rows = Vec::new();
         for chain in chains {
-            let mut after = i64::MIN;
-            while let Some(height) = self.next_height(chain, after)? {
-                rows.clear();
-                self.chain_rows(chain, Rows::Height(height), &mut rows)?;
-                sort_keyed(&mut rows);
-                for r in rows.drain(..) {
-                    if !emit(r.5)? {
-                        return Ok(());
-                    }
-                }
-                after = height;
+            if !self.chain_stream(chain, addr.as_deref(), &mut emit)? {
+                return Ok(());
             }
         }
         if want_ledger {
-            self.ledger_stream(left.get(), &mut emit)?;
+            self.ledger_stream(addr.as_deref(), left.get(), &mut emit)?;
         }
         Ok(())
     }
 
-    /// The lowest height above `after` that holds rows of `chain`.
-    fn next_height(&self, chain: Chain, after: i64) -> Result<Option<i64>, StoreError> {
-        let sq = |e| StoreError::sqlite(&self.path, e);
-        let sql = if chain.is_account_model() {
-            "SELECT MIN(height) FROM transfers WHERE chain = ?1 AND height > ?2"
-        } else {
-            "SELECT MIN(h) FROM (\
-             SELECT MIN(height) AS h FROM utxo_inputs WHERE chain = ?1 AND height > ?2 \
-             UNION ALL SELECT MIN(height) FROM utxo_outputs WHERE chain = ?1 AND height > ?2)"
-        };
-        let mut stmt = self.conn.prepare_cached(sql).map_err(sq)?;
-        stmt.query_row(rusqlite::params![chain.as_str(), after], |r| r.get::<_, Option<i64>>(0))
-            .map_err(sq)
-    }
-
-    /// Appends the rows of `chain` at one height, or of one address, with their sort keys.
-    fn chain_rows(
+    /// Streams the rows of `chain` (of one address when given) in listing order: one query
+    /// per table in height order (the `(chain, height)` index, or the address index and
+    /// SQLite's sorter, which spills to disk), rows grouped by height and each group sorted
+    /// in memory. Memory is bounded by the largest block; the caller's limit stops the
+    /// queries early. False once `emit` asks to stop.
+    fn chain_stream<E: From<StoreError>>(
         &self,
         chain: Chain,
-        which: Rows<'_>,
-        rows: &mut Vec<Keyed>,
-    ) -> Result<(), StoreError> {
+        addr: Option<&str>,
+        emit: &mut impl FnMut(TransferRow) -> Result<bool, E>,
+    ) -> Result<bool, E> {
         let sq = |e| StoreError::sqlite(&self.path, e);
-        if !chain.is_account_model() {
-            for (table, kind, pos_col) in
-                [("utxo_inputs", "input", "vin"), ("utxo_outputs", "output", "vout")]
-            {
-                let cond = match which {
-                    Rows::Height(_) => "chain = ?1 AND height = ?2",
-                    Rows::Address(_) => "chain = ?1 AND address = ?2",
-                };
-                let sql = format!(
-                    "SELECT chain, height, time, txid, tx_position, {pos_col}, address, value FROM {table} WHERE {cond}"
-                );
-                let mut stmt = self.conn.prepare_cached(&sql).map_err(sq)?;
-                let mut it = match which {
-                    Rows::Height(h) => stmt.query(rusqlite::params![chain.as_str(), h]),
-                    Rows::Address(a) => stmt.query(rusqlite::params![chain.as_str(), a]),
-                }
-                .map_err(sq)?;
-                while let Some(r) = it.next().map_err(sq)? {
-                    let chain: String = r.get(0).map_err(sq)?;
-                    let height: i64 = r.get(1).map_err(sq)?;
-                    let time: Option<i64> = r.get(2).map_err(sq)?;
-                    let txid = self.hash_of(&r.get::<_, Vec<u8>>(3).map_err(sq)?)?;
-                    let pos: i64 = r.get(4).map_err(sq)?;
-                    let n: i64 = r.get(5).map_err(sq)?;
-                    let address: Option<String> = r.get(6).map_err(sq)?;
-                    let value: Option<i64> = r.get(7).map_err(sq)?;
-                    let is_input = kind == "input";
-                    let index = format!("{}:{n}", if is_input { "in" } else { "out" });
-                    let order = if is_input { n } else { 1_000_000 + n };
-                    rows.push((
-                        chain_sort_key(&chain),
-                        height,
-                        pos,
-                        txid.to_hex(),
-                        order,
-                        TransferRow {
-                            chain,
-                            height: Some(height as u64),
-                            time: time.map(Timestamp),
-                            txid: txid.to_hex(),
-                            index,
-                            kind: kind.to_owned(),
-                            from: if is_input { address.clone() } else { None },
-                            to: if is_input { None } else { address },
-                            asset: "BTC".to_owned(),
-                            amount: value.map(|v| Amount::from(v as u64)),
-                        },
-                    ));
+        let mut group: Vec<Keyed> = Vec::new();
+        let mut flush = |group: &mut Vec<Keyed>| -> Result<bool, E> {
+            sort_keyed(group);
+            for r in group.drain(..) {
+                if !emit(r.5)? {
+                    return Ok(false);
                 }
             }
-            return Ok(());
+            Ok(true)
+        };
+        if chain.is_account_model() {
+            let cols = "chain, height, time, txid, tx_position, idx, kind, from_addr, to_addr, asset, amount";
+            let sql = match addr {
+                None => format!("SELECT {cols} FROM transfers WHERE chain = ?1 ORDER BY height"),
+                Some(_) => format!(
+                    "SELECT {cols} FROM transfers WHERE chain = ?1 AND from_addr = ?2 \
+                     UNION ALL SELECT {cols} FROM transfers WHERE chain = ?1 AND to_addr = ?2 AND from_addr <> ?2 \
+                     ORDER BY height"
+                ),
+            };
+            let mut stmt = self.conn.prepare_cached(&sql).map_err(sq)?;
+            let mut it = match addr {
+                None => stmt.query(rusqlite::params![chain.as_str()]),
+                Some(a) => stmt.query(rusqlite::params![chain.as_str(), a]),
+            }
+            .map_err(sq)?;
+            while let Some(r) = it.next().map_err(sq)? {
+                let row = self.account_row(r)?;
+                if group.last().is_some_and(|g| g.1 != row.1) && !flush(&mut group)? {
+                    return Ok(false);
+                }
+                group.push(row);
+            }
+            return flush(&mut group);
         }
-        let cols =
-            "chain, height, time, txid, tx_position, idx, kind, from_addr, to_addr, asset, amount";
-        let sql = match which {
-            Rows::Height(_) => format!("SELECT {cols} FROM transfers WHERE chain = ?1 AND height = ?2"),
-            Rows::Address(_) => format!(
-                "SELECT {cols} FROM transfers WHERE chain = ?1 AND from_addr = ?2 \
-                 UNION ALL SELECT {cols} FROM transfers WHERE chain = ?1 AND to_addr = ?2 AND from_addr <> ?2"
+        // Bitcoin: inputs and outputs are two tables, each read in height order and merged.
+        let sql = |table: &str, pos_col: &str| {
+            match addr {
+            None => format!(
+                "SELECT chain, height, time, txid, tx_position, {pos_col}, address, value FROM {table} \
+                 WHERE chain = ?1 ORDER BY height"
+            ),
+            Some(_) => format!(
+                "SELECT chain, height, time, txid, tx_position, {pos_col}, address, value FROM {table} \
+                 WHERE chain = ?1 AND address = ?2 ORDER BY height"
+            ),
+        }
+        };
+        let mut st_in = self.conn.prepare_cached(&sql("utxo_inputs", "vin")).map_err(sq)?;
+        let mut st_out = self.conn.prepare_cached(&sql("utxo_outputs", "vout")).map_err(sq)?;
+        let (mut ins, mut outs) = match addr {
+            None => (
+                st_in.query(rusqlite::params![chain.as_str()]).map_err(sq)?,
+                st_out.query(rusqlite::params![chain.as_str()]).map_err(sq)?,
+            ),
+            Some(a) => (
+                st_in.query(rusqlite::params![chain.as_str(), a]).map_err(sq)?,
+                st_out.query(rusqlite::params![chain.as_str(), a]).map_err(sq)?,
             ),
         };
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(sq)?;
-        let mut it = match which {
-            Rows::Height(h) => stmt.query(rusqlite::params![chain.as_str(), h]),
-            Rows::Address(a) => stmt.query(rusqlite::params![chain.as_str(), a]),
+        let mut next_in = self.utxo_row(ins.next().map_err(sq)?, true)?;
+        let mut next_out = self.utxo_row(outs.next().map_err(sq)?, false)?;
+        loop {
+            let take_in = match (&next_in, &next_out) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some(a), Some(b)) => a.1 <= b.1,
+            };
+            let row = if take_in {
+                std::mem::replace(&mut next_in, self.utxo_row(ins.next().map_err(sq)?, true)?)
+            } else {
+                std::mem::replace(&mut next_out, self.utxo_row(outs.next().map_err(sq)?, false)?)
+            };
+            let Some(row) = row else { break };
+            if group.last().is_some_and(|g| g.1 != row.1) && !flush(&mut group)? {
+                return Ok(false);
+            }
+            group.push(row);
         }
-        .map_err(sq)?;
-        while let Some(r) = it.next().map_err(sq)? {
-            let chain: String = r.get(0).map_err(sq)?;
-            let height: i64 = r.get(1).map_err(sq)?;
-            let time: Option<i64> = r.get(2).map_err(sq)?;
-            let txid = self.hash_of(&r.get::<_, Vec<u8>>(3).map_err(sq)?)?;
-            let pos: Option<i64> = r.get(4).map_err(sq)?;
-            let idx: String = r.get(5).map_err(sq)?;
-            let amount: Vec<u8> = r.get(10).map_err(sq)?;
-            let order = index_order(&idx);
-            rows.push((
-                chain_sort_key(&chain),
-                height,
-                pos.unwrap_or(i64::MAX),
-                txid.to_hex(),
-                order,
-                TransferRow {
-                    chain,
-                    height: Some(height as u64),
-                    time: time.map(Timestamp),
-                    txid: txid.to_hex_prefixed(),
-                    index: idx,
-                    kind: r.get(6).map_err(sq)?,
-                    from: Some(r.get(7).map_err(sq)?),
-                    to: Some(r.get(8).map_err(sq)?),
-                    asset: r.get(9).map_err(sq)?,
-                    amount: Some(amount_from_blob(&amount)),
-                },
-            ));
-        }
-        Ok(())
+        flush(&mut group)
     }
 
-    /// Appends the ledger rows whose counterparty is `addr` (all rows when `None`).
-    fn ledger_rows(&self, addr: Option<&str>, rows: &mut Vec<Keyed>) -> Result<(), StoreError> {
+    /// A Bitcoin input or output row with its sort key.
+    fn utxo_row(
+        &self,
+        r: Option<&rusqlite::Row<'_>>,
+        is_input: bool,
+    ) -> Result<Option<Keyed>, StoreError> {
         let sq = |e| StoreError::sqlite(&self.path, e);
-        let mut sql = format!("SELECT {LEDGER_COLS} FROM ledger_entries");
-        if addr.is_some() {
-            sql.push_str(" WHERE counterparty_address = ?1");
-        }
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(sq)?;
-        let mut it = match addr {
-            Some(a) => stmt.query([a]),
-            None => stmt.query([]),
-        }
-        .map_err(sq)?;
-        while let Some(r) = it.next().map_err(sq)? {
-            let row = ledger_row(r).map_err(sq)?;
-            rows.push((3, row.time.map_or(0, |t| t.0), 0, row.txid.clone(), 0, row));
-        }
-        Ok(())
+        let Some(r) = r else { return Ok(None) };
+        let chain: String = r.get(0).map_err(sq)?;
+        let height: i64 = r.get(1).map_err(sq)?;
+        let time: Option<i64> = r.get(2).map_err(sq)?;
+        let txid = self.hash_of(&r.get::<_, Vec<u8>>(3).map_err(sq)?)?;
+        let pos: i64 = r.get(4).map_err(sq)?;
+        let n: i64 = r.get(5).map_err(sq)?;
+        let address: Option<String> = r.get(6).map_err(sq)?;
+        let value: Option<i64> = r.get(7).map_err(sq)?;
+        let index = format!("{}:{n}", if is_input { "in" } else { "out" });
+        let order = if is_input { n } else { 1_000_000 + n };
+        let hex = txid.to_hex();
+        Ok(Some((
+            chain_sort_key(&chain),
+            height,
+            pos,
+            hex.clone(),
+            order,
+            TransferRow {
+                chain,
+                height: Some(height as u64),
+                time: time.map(Timestamp),
+                txid: hex,
+                index,
+                kind: if is_input { "input" } else { "output" }.to_owned(),
+                from: if is_input { address.clone() } else { None },
+                to: if is_input { None } else { address },
+                asset: "BTC".to_owned(),
+                amount: value.map(|v| Amount::from(v as u64)),
+            },
+        )))
     }
 
-    /// Streams every ledger row in listing order (time, id, ledger), at most `limit`.
+    /// An account-chain transfer row with its sort key.
+    fn account_row(&self, r: &rusqlite::Row<'_>) -> Result<Keyed, StoreError> {
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        let chain: String = r.get(0).map_err(sq)?;
+        let height: i64 = r.get(1).map_err(sq)?;
+        let time: Option<i64> = r.get(2).map_err(sq)?;
+        let txid = self.hash_of(&r.get::<_, Vec<u8>>(3).map_err(sq)?)?;
+        let pos: Option<i64> = r.get(4).map_err(sq)?;
+        let idx: String = r.get(5).map_err(sq)?;
+        let amount: Vec<u8> = r.get(10).map_err(sq)?;
+        let order = index_order(&idx);
+        Ok((
+            chain_sort_key(&chain),
+            height,
+            pos.unwrap_or(i64::MAX),
+            txid.to_hex(),
+            order,
+            TransferRow {
+                chain,
+                height: Some(height as u64),
+                time: time.map(Timestamp),
+                txid: txid.to_hex_prefixed(),
+                index: idx,
+                kind: r.get(6).map_err(sq)?,
+                from: Some(r.get(7).map_err(sq)?),
+                to: Some(r.get(8).map_err(sq)?),
+                asset: r.get(9).map_err(sq)?,
+                amount: Some(amount_from_blob(&amount)),
+            },
+        ))
+    }
+
+    /// Streams the ledger rows (whose counterparty is `addr`, when given) in listing order
+    /// (time, id, ledger), at most `limit`.
     fn ledger_stream<E: From<StoreError>>(
         &self,
+        addr: Option<&str>,
         limit: usize,
         emit: &mut impl FnMut(TransferRow) -> Result<bool, E>,
     ) -> Result<(), E> {
         let sq = |e| StoreError::sqlite(&self.path, e);
-        let sql =
-            format!("SELECT {LEDGER_COLS} FROM ledger_entries ORDER BY time, id, ledger LIMIT ?1");
+        let cond = if addr.is_some() { "WHERE counterparty_address = ?2" } else { "" };
+        let sql = format!(
+            "SELECT {LEDGER_COLS} FROM ledger_entries {cond} ORDER BY time, id, ledger LIMIT ?1"
+        );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(sq)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let mut it = stmt.query([limit]).map_err(sq)?;
+        let mut it = match addr {
+            Some(a) => stmt.query(rusqlite::params![limit, a]),
+            None => stmt.query(rusqlite::params![limit]),
+        }
+        .map_err(sq)?;
         while let Some(r) = it.next().map_err(sq)? {
             if !emit(ledger_row(r).map_err(sq)?)? {
                 break;
@@ -418,15 +425,6 @@ impl Store {
             .map_err(sq)? as u64;
         Ok(stats)
     }
-}
-
-/// Which rows of a chain to read.
-#[derive(Clone, Copy)]
-enum Rows<'a> {
-    /// Every row at one block height.
-    Height(i64),
-    /// Every row where this address sends or receives.
-    Address(&'a str),
 }
 
 const LEDGER_COLS: &str = "ledger, id, time, customer_id, direction, asset, amount, \

@@ -96,7 +96,15 @@ struct Totals {
     inputs_resolved_from_store: u64,
     inputs_unresolved: u64,
     reorgs: Vec<String>,
+    /// Checks the input did not allow, per check: blocks and the first reason (issue 9 item 2).
+    unverified: std::collections::BTreeMap<&'static str, Unverified>,
     seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Unverified {
+    blocks: u64,
+    reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -365,6 +373,13 @@ fn ingest_files(
             }
         };
         tracing::info!(target: "floodgate::cli::ingest", file = %file.display(), format = summary.format, blocks = summary.blocks, "file done");
+        for u in &summary.unverified {
+            totals
+                .unverified
+                .entry(u.check)
+                .or_insert_with(|| Unverified { blocks: 0, reason: u.reason.clone() })
+                .blocks += 1;
+        }
         let name = match group.len() {
             1 => file.display().to_string(),
             n => format!("{} and {} more", file.display(), n - 1),
@@ -431,6 +446,12 @@ fn report(t: &Totals, format: Format, data_dir: &Path) -> Result<()> {
             }
             for r in &t.reorgs {
                 s.push_str(&format!("rollback: {r}\n"));
+            }
+            for (check, u) in &t.unverified {
+                s.push_str(&format!(
+                    "unverified: {} blocks without the {check} check (e.g. {}); stored all the same\n",
+                    u.blocks, u.reason
+                ));
             }
             s.push_str(&format!("took {:.2} s\n", t.seconds));
             output::write_text(&s)

@@ -198,10 +198,10 @@ fn emit(
     sink: &mut dyn BlockSink,
     summary: &mut FileSummary,
 ) -> Result<(), IngestError> {
-    verify_block(block, norm.params())
+    let txids = verify_block(block, norm.params())
         .map_err(|reason| IngestError::invalid(path, Location::Offset(frame_at), reason))?;
     let normalized = norm
-        .block(block, None)
+        .block(block, None, &txids)
         .map_err(|reason| IngestError::invalid(path, Location::Offset(frame_at), reason))?;
     summary.blocks += 1;
     summary.transactions += normalized.utxo_txs.len() as u64;

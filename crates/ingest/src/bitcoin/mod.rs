@@ -281,10 +281,11 @@ fn single(
     let block = raw::decode_block(bytes)
         .map_err(|f| IngestError::invalid(path, Location::Offset(f.offset), f.reason))?;
     blkfile::announce(path, norm.params(), 0, sink)?;
-    verify::verify_block(&block, norm.params())
+    let txids = verify::verify_block(&block, norm.params())
         .map_err(|reason| IngestError::invalid(path, Location::Offset(0), reason))?;
-    let normalized: ChainBlock =
-        norm.block(&block, None).map_err(|r| IngestError::invalid(path, Location::Offset(0), r))?;
+    let normalized: ChainBlock = norm
+        .block(&block, None, &txids)
+        .map_err(|r| IngestError::invalid(path, Location::Offset(0), r))?;
     summary.blocks = 1;
     summary.transactions = normalized.utxo_txs.len() as u64;
     summary.bytes = input_len;

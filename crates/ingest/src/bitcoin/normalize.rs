@@ -141,6 +141,7 @@ impl<'o> Normalizer<'o> {
         &mut self,
         block: &bitcoin::Block,
         stated_height: Option<u64>,
+        txids: &[Hash32],
     ) -> Result<ChainBlock, String> {
         let hash = Hash32::from_wire_order(block.block_hash().to_byte_array());
         let prev = block.header.prev_blockhash.to_byte_array();
@@ -151,8 +152,7 @@ impl<'o> Normalizer<'o> {
         let mut utxo_txs = Vec::with_capacity(block.txdata.len());
         // Grow the unspent map once per block rather than rehashing repeatedly mid-block.
         self.unspent.reserve(block.txdata.iter().map(|tx| tx.output.len()).sum());
-        for (position, tx) in block.txdata.iter().enumerate() {
-            let txid = Hash32::from_wire_order(tx.compute_txid().to_byte_array());
+        for (position, (tx, &txid)) in block.txdata.iter().zip(txids).enumerate() {
             let inputs = if tx.is_coinbase() {
                 vec![TxInput { prevout: None, address: None, value: None }]
             } else {

@@ -145,9 +145,9 @@ fn from_hex(
             format!("at byte {} of the block: {}", f.offset, f.reason),
         )
     })?;
-    super::verify::verify_block(&block, norm.params())
+    let txids = super::verify::verify_block(&block, norm.params())
         .map_err(|reason| IngestError::invalid(path, field(), reason))?;
-    norm.block(&block, None).map_err(|reason| IngestError::invalid(path, field(), reason))
+    norm.block(&block, None, &txids).map_err(|reason| IngestError::invalid(path, field(), reason))
 }
 
 /// Typed access to fields, with errors that carry the JSON path.

@@ -130,7 +130,10 @@ impl BtcParams {
 }
 
 /// Checks one decoded block; `Err` says which check failed, in words that name the block.
-pub(crate) fn verify_block(block: &bitcoin::Block, net: &BtcParams) -> Result<(), String> {
+/// Returns the transaction ids (display order), computed once here for the merkle root and
+/// reused by the normalizer and for the witness root (a transaction without witness has
+/// `wtxid == txid`): hashing every transaction twice was most of the reader's cost.
+pub(crate) fn verify_block(block: &bitcoin::Block, net: &BtcParams) -> Result<Vec<Hash32>, String> {
     let hash = Hash32::from_wire_order(block.block_hash().to_byte_array());
     let bits = block.header.bits.to_consensus();
     let fail = |check: &str, detail: String| {
@@ -160,9 +163,12 @@ pub(crate) fn verify_block(block: &bitcoin::Block, net: &BtcParams) -> Result<()
             format!("the header hash is above the target its nBits 0x{bits:08x} demands"),
         );
     }
-    if !block.check_merkle_root() {
-        let computed = block
-            .compute_merkle_root()
+    let txids: Vec<bitcoin::Txid> = block.txdata.iter().map(|t| t.compute_txid()).collect();
+    let root = bitcoin::merkle_tree::calculate_root(
+        txids.iter().map(|t| bitcoin::TxMerkleNode::from_raw_hash(t.to_raw_hash())),
+    );
+    if root != Some(block.header.merkle_root) {
+        let computed = root
             .map(|r| Hash32::from_wire_order(r.to_byte_array()).to_string())
             .unwrap_or_else(|| "none (no transactions)".into());
         return fail(
@@ -173,13 +179,49 @@ pub(crate) fn verify_block(block: &bitcoin::Block, net: &BtcParams) -> Result<()
             ),
         );
     }
-    if !block.check_witness_commitment() {
+    if !witness_commitment_holds(block, &txids) {
         return fail(
             "witness-commitment",
             "the coinbase's witness commitment does not match the transactions' witnesses".into(),
         );
     }
-    Ok(())
+    Ok(txids.iter().map(|t| Hash32::from_wire_order(t.to_byte_array())).collect())
+}
+
+/// BIP 141's witness commitment (rust-bitcoin's `Block::check_witness_commitment`, with the
+/// txids already computed reused as the wtxids of transactions without witness).
+fn witness_commitment_holds(block: &bitcoin::Block, txids: &[bitcoin::Txid]) -> bool {
+    const MAGIC: [u8; 6] = [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
+    let has_witness = |t: &bitcoin::Transaction| t.input.iter().any(|i| !i.witness.is_empty());
+    if !block.txdata.iter().any(has_witness) {
+        return true;
+    }
+    let Some(coinbase) = block.txdata.first().filter(|c| c.is_coinbase()) else { return false };
+    let Some(out) = coinbase
+        .output
+        .iter()
+        .rev()
+        .find(|o| o.script_pubkey.len() >= 38 && o.script_pubkey.as_bytes()[0..6] == MAGIC)
+    else {
+        return false;
+    };
+    let reserved: Vec<&[u8]> = coinbase.input[0].witness.iter().collect();
+    let [value] = reserved.as_slice() else { return false };
+    if value.len() != 32 {
+        return false;
+    }
+    let leaves = block.txdata.iter().zip(txids).enumerate().map(|(i, (t, txid))| {
+        if i == 0 {
+            bitcoin::WitnessMerkleNode::all_zeros()
+        } else if has_witness(t) {
+            bitcoin::WitnessMerkleNode::from_raw_hash(t.compute_wtxid().to_raw_hash())
+        } else {
+            bitcoin::WitnessMerkleNode::from_raw_hash(txid.to_raw_hash())
+        }
+    });
+    let Some(root) = bitcoin::merkle_tree::calculate_root(leaves) else { return false };
+    let commitment = bitcoin::Block::compute_witness_commitment(&root, value);
+    out.script_pubkey.as_bytes()[6..38] == commitment.to_byte_array()
 }
 
 #[cfg(test)]

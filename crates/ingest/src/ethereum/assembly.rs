@@ -6,7 +6,7 @@
 //! GraphSense/ethereum-etl `receipt_status` 0 or an errored root trace in the same input says
 //! so. Logs and traces of a failed transaction are dropped too.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use floodgate_types::{
@@ -14,7 +14,8 @@ use floodgate_types::{
     TransferIndex, TransferKind,
 };
 
-use crate::{BlockSink, FileSummary, IngestError, Location};
+use super::verify::{self, LogParts, ReceiptParts, Unverified};
+use crate::{BlockSink, FileSummary, IngestError, Location, NetworkId};
 
 /// One movement of value before it is bound to its block and transaction.
 #[derive(Debug, Clone)]
@@ -46,6 +47,14 @@ pub(crate) struct BlockFacts {
     created: HashMap<Hash32, Address>,
     created_pos: HashMap<u32, Address>,
     moves: Vec<Move>,
+    /// The header's receipts root and transaction count, when the input gives them.
+    receipts_root: Option<Hash32>,
+    tx_count: Option<usize>,
+    /// Receipt fields and logs by transaction position (logs by log index), for the root.
+    receipts: BTreeMap<u32, ReceiptParts>,
+    logs: BTreeMap<u32, BTreeMap<u32, LogParts>>,
+    /// Checks already run or noted for this block (`block-hash`, `transactions-root`).
+    checked: BTreeSet<&'static str>,
 }
 
 impl BlockFacts {
@@ -59,6 +68,27 @@ impl BlockFacts {
         self.hash = self.hash.or(hash);
         self.parent = self.parent.or(parent);
         self.time = self.time.or(time);
+    }
+
+    /// Records the header's receipts root and how many transactions the block has.
+    pub(crate) fn roots(&mut self, receipts_root: Option<Hash32>, tx_count: Option<usize>) {
+        self.receipts_root = self.receipts_root.or(receipts_root);
+        self.tx_count = self.tx_count.or(tx_count);
+    }
+
+    /// Records that `check` ran (or was noted as impossible) for this block.
+    pub(crate) fn checked(&mut self, check: &'static str) {
+        self.checked.insert(check);
+    }
+
+    /// Records the receipt of the transaction at `position`.
+    pub(crate) fn receipt(&mut self, position: u32, parts: ReceiptParts) {
+        self.receipts.insert(position, parts);
+    }
+
+    /// Records a log of the transaction at `position`.
+    pub(crate) fn log(&mut self, position: u32, log_index: u32, parts: LogParts) {
+        self.logs.entry(position).or_default().insert(log_index, parts);
     }
 
     /// Records a transaction's position.
@@ -112,6 +142,12 @@ impl BlockFacts {
         self.created.extend(other.created);
         self.created_pos.extend(other.created_pos);
         self.moves.extend(other.moves);
+        self.roots(other.receipts_root, other.tx_count);
+        self.receipts.extend(other.receipts);
+        for (p, logs) in other.logs {
+            self.logs.entry(p).or_default().extend(logs);
+        }
+        self.checked.extend(other.checked);
     }
 
     fn has_txs(&self) -> bool {
@@ -128,6 +164,12 @@ pub(crate) struct Assembly {
     /// one block of the input that lists its transactions.
     floating: BlockFacts,
     floating_origin: Option<PathBuf>,
+    /// Chain ids the input's signed transactions name.
+    pub(crate) chain_ids: Vec<u64>,
+    /// The input's block 0, when it has one.
+    pub(crate) genesis: Option<Hash32>,
+    /// What could not be verified.
+    pub(crate) notes: Vec<Unverified>,
 }
 
 impl Assembly {
@@ -138,6 +180,9 @@ impl Assembly {
             blocks: HashMap::new(),
             floating: BlockFacts::default(),
             floating_origin: None,
+            chain_ids: Vec::new(),
+            genesis: None,
+            notes: Vec::new(),
         }
     }
 
@@ -186,6 +231,17 @@ impl Assembly {
             }
         }
         let order = std::mem::take(&mut self.order);
+        self.check_links(path, &order)?;
+        self.announce(path, sink)?;
+        summary.unverified.append(&mut self.notes);
+        if self.chain == Chain::Ethereum {
+            // Every block is checked before the first is handed on: a refusal stores nothing.
+            for height in &order {
+                if let Some(facts) = self.blocks.get(height) {
+                    check_receipts(path, *height, facts, &mut summary.unverified)?;
+                }
+            }
+        }
         let total = order.len() as u64;
         for (k, height) in order.into_iter().enumerate() {
             let Some(facts) = self.blocks.remove(&height) else { continue };
@@ -213,6 +269,69 @@ impl Assembly {
             })?;
         }
         Ok(())
+    }
+
+    /// A block whose parent is in the same input must name that block's hash (a verified
+    /// hash, for full blocks: a flipped `parentHash` changes it).
+    fn check_links(&self, path: &Path, order: &[u64]) -> Result<(), IngestError> {
+        for h in order {
+            let facts = &self.blocks[h];
+            let below = h.checked_sub(1).and_then(|b| self.blocks.get(&b));
+            if let (Some(parent), Some(below_hash)) = (facts.parent, below.and_then(|b| b.hash)) {
+                if parent != below_hash {
+                    return Err(IngestError::invalid(
+                        path,
+                        Location::Field(format!("block {h}")),
+                        format!(
+                            "block {h} ({}) fails the parent-link check: its parentHash is {parent} \
+                             but block {} in the same input is {below_hash}; nothing of this input \
+                             was stored",
+                            facts.hash.map_or_else(|| "no hash".to_owned(), |x| x.to_hex_prefixed()),
+                            h - 1
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the sink which network the input belongs to: the one chain id its signed
+    /// transactions name (with the genesis hash known for it, or the input's own block 0).
+    fn announce(&self, path: &Path, sink: &mut dyn BlockSink) -> Result<(), IngestError> {
+        if self.chain != Chain::Ethereum {
+            return Ok(());
+        }
+        let id = match self.chain_ids.as_slice() {
+            [] => return Ok(()),
+            [one] => *one,
+            many => {
+                return Err(IngestError::invalid(
+                    path,
+                    Location::File,
+                    format!(
+                        "the input's transactions are signed for several chains ({many:?}): one \
+                         data directory holds one network; nothing of this input was stored"
+                    ),
+                ))
+            }
+        };
+        let genesis = verify::known_genesis(id).or(self.genesis);
+        if let (Some(known), Some(given)) = (verify::known_genesis(id), self.genesis) {
+            if known != given {
+                return Err(IngestError::invalid(
+                    path,
+                    Location::Field("block 0".to_owned()),
+                    format!("block 0 is {given}, but chain id {id}'s genesis is {known}"),
+                ));
+            }
+        }
+        let net = NetworkId { chain: Chain::Ethereum, name: format!("chain id {id}"), genesis };
+        sink.network(&net).map_err(|source| IngestError::Sink {
+            path: path.to_owned(),
+            at: Location::File,
+            source,
+        })
     }
 
     fn build(&self, height: u64, facts: BlockFacts) -> Result<ChainBlock, IngestError> {
@@ -287,4 +406,61 @@ impl Assembly {
         });
         Ok(ChainBlock { header, utxo_txs: Vec::new(), transfers })
     }
+}
+
+/// Checks the receipts root when the input holds every receipt of the block; notes what
+/// could not be checked otherwise (and the block hash and transactions root when no full
+/// block was given).
+fn check_receipts(
+    path: &Path,
+    height: u64,
+    facts: &BlockFacts,
+    notes: &mut Vec<Unverified>,
+) -> Result<(), IngestError> {
+    for check in ["block-hash", "transactions-root"] {
+        if !facts.checked.contains(check) {
+            notes.push(Unverified {
+                height,
+                check,
+                reason: "the input has no full block (eth_getBlockByNumber with transactions)"
+                    .to_owned(),
+            });
+        }
+    }
+    let note = |reason: String| Unverified { height, check: "receipts-root", reason };
+    let (Some(root), Some(count)) = (facts.receipts_root, facts.tx_count) else {
+        notes.push(note("the input gives no receiptsRoot and transaction count".to_owned()));
+        return Ok(());
+    };
+    if facts.receipts.len() != count || facts.receipts.keys().copied().ne(0..count as u32) {
+        notes.push(note(format!(
+            "the input holds {} of the block's {count} receipts",
+            facts.receipts.len()
+        )));
+        return Ok(());
+    }
+    let empty = BTreeMap::new();
+    let encodings: Vec<Vec<u8>> = facts
+        .receipts
+        .iter()
+        .map(|(pos, r)| {
+            let logs: Vec<LogParts> =
+                facts.logs.get(pos).unwrap_or(&empty).values().cloned().collect();
+            verify::receipt_encoding(r, &logs)
+        })
+        .collect();
+    let computed = verify::ordered_trie_root(&encodings);
+    if computed != root.0 {
+        return Err(IngestError::invalid(
+            path,
+            Location::Field(format!("block {height}")),
+            format!(
+                "block {height} ({}) fails the receipts-root check: the header commits to {root} \
+                 but the {count} receipts give 0x{}; nothing of this input was stored",
+                facts.hash.map_or_else(|| "no hash".to_owned(), |h| h.to_hex_prefixed()),
+                hex::encode(computed)
+            ),
+        ));
+    }
+    Ok(())
 }

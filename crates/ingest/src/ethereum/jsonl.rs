@@ -28,6 +28,7 @@ use super::assembly::{Assembly, Move};
 use super::fields::{quote_long_integers, Fields, Quantity, TraceAddress};
 use super::log::{transfer_move, RawLog};
 use super::trace;
+use super::verify::{Outcome, ReceiptParts};
 use crate::{IngestError, Location};
 
 #[derive(Debug, Deserialize)]
@@ -69,6 +70,10 @@ struct Row {
     rejected: Option<bool>,
     trace_index: Option<Quantity>,
     transaction_traces: Option<serde_json::Value>,
+    receipts_root: Option<String>,
+    transaction_count: Option<Quantity>,
+    receipt_cumulative_gas_used: Option<Quantity>,
+    receipt_root: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,7 +206,16 @@ fn block(f: &Fields<'_>, r: &Row, asm: &mut Assembly) -> Result<(), IngestError>
     let parent = f.opt_hash("parent_hash", &r.parent_hash)?;
     let time = f.opt_time("timestamp", &r.timestamp)?;
     tron_block_id(f, h, hash, if r.hash.is_some() { "hash" } else { "block_hash" })?;
-    asm.block(h).header(hash, parent, time);
+    let facts = asm.block(h);
+    facts.header(hash, parent, time);
+    if f.chain == Chain::Ethereum {
+        let count = f.opt_u64("transaction_count", &r.transaction_count)?;
+        let count = count
+            .map(usize::try_from)
+            .transpose()
+            .map_err(|_| f.err("transaction_count", "does not fit in memory on this machine"))?;
+        facts.roots(f.opt_hash("receipts_root", &r.receipts_root)?, count);
+    }
     Ok(())
 }
 
@@ -264,9 +278,36 @@ fn transaction(f: &Fields<'_>, r: &Row, asm: &mut Assembly) -> Result<(), Ingest
         _ => Some(f.address("from_address", f.need("from_address", &r.from_address)?)?),
     };
     let to = f.opt_address("to_address", &r.to_address)?;
+    let receipt = match (&r.receipt_cumulative_gas_used, f.chain) {
+        (Some(gas), Chain::Ethereum) => {
+            let outcome = match (&r.receipt_status, &r.receipt_root) {
+                (Some(s), _) => Some(Outcome::Status(f.u64("receipt_status", s)?)),
+                (None, Some(root)) => Some(Outcome::Root(f.hex_bytes("receipt_root", root)?)),
+                (None, None) => None,
+            };
+            let tx_type = match &r.transaction_type {
+                Some(t) => u8::try_from(f.u64("transaction_type", t)?)
+                    .map_err(|_| f.err("transaction_type", "above 255"))?,
+                None => 0,
+            };
+            match outcome {
+                Some(outcome) => Some(ReceiptParts {
+                    tx_type,
+                    outcome,
+                    cumulative_gas: super::rpc::uint(f, "receipt_cumulative_gas_used", gas)?,
+                    bloom: None,
+                }),
+                None => None,
+            }
+        }
+        _ => None,
+    };
     let facts = asm.block(h);
     if let Some(p) = pos {
         facts.tx(p, txid);
+        if let Some(receipt) = receipt {
+            facts.receipt(p, receipt);
+        }
     }
     if failed {
         facts.fail(Some(txid), pos);
@@ -313,9 +354,19 @@ fn log(
         log_index,
     };
     let mv = transfer_move(f, assets, &raw)?;
+    // Receipts roots are Ethereum's; Tron rows spell addresses in base58 and carry no roots.
+    let parts = match f.chain {
+        Chain::Ethereum => {
+            Some(super::rpc::log_parts(f, r.address.as_deref(), topics, r.data.as_deref())?)
+        }
+        _ => None,
+    };
     let facts = asm.block(h);
     if let Some(p) = pos {
         facts.tx(p, txid);
+        if let Some(parts) = parts {
+            facts.log(p, log_index, parts);
+        }
     }
     if let Some(mv) = mv {
         facts.push(mv);

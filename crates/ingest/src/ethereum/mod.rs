@@ -51,6 +51,9 @@ pub mod jsonl;
 pub mod log;
 mod rpc;
 pub mod trace;
+pub(crate) mod verify;
+
+pub use self::verify::Unverified;
 
 use std::path::{Path, PathBuf};
 

@@ -10,6 +10,10 @@ use serde::Deserialize;
 use super::assembly::{Assembly, Move};
 use super::fields::{Fields, Quantity};
 use super::log::{transfer_move, RawLog};
+use super::verify::{
+    keccak, ordered_trie_root, rlp_bytes, rlp_list, rlp_uint, LogParts, Outcome, ReceiptParts,
+    Unverified,
+};
 use crate::IngestError;
 
 #[derive(Debug, Deserialize)]
@@ -21,13 +25,31 @@ pub(crate) struct RpcBlock {
     timestamp: Option<Quantity>,
     #[serde(default)]
     transactions: Vec<RpcTxEntry>,
+    sha3_uncles: Option<String>,
+    miner: Option<String>,
+    state_root: Option<String>,
+    transactions_root: Option<String>,
+    receipts_root: Option<String>,
+    logs_bloom: Option<String>,
+    difficulty: Option<Quantity>,
+    gas_limit: Option<Quantity>,
+    gas_used: Option<Quantity>,
+    extra_data: Option<String>,
+    mix_hash: Option<String>,
+    nonce: Option<String>,
+    base_fee_per_gas: Option<Quantity>,
+    withdrawals_root: Option<String>,
+    blob_gas_used: Option<Quantity>,
+    excess_blob_gas: Option<Quantity>,
+    parent_beacon_block_root: Option<String>,
+    requests_hash: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum RpcTxEntry {
     Hash(String),
-    Full(RpcTx),
+    Full(Box<RpcTx>),
 }
 
 #[derive(Debug, Deserialize)]
@@ -38,6 +60,44 @@ struct RpcTx {
     to: Option<String>,
     value: Option<Quantity>,
     transaction_index: Option<Quantity>,
+    block_hash: Option<String>,
+    #[serde(rename = "type")]
+    tx_type: Option<Quantity>,
+    nonce: Option<Quantity>,
+    gas_price: Option<Quantity>,
+    gas: Option<Quantity>,
+    input: Option<String>,
+    v: Option<Quantity>,
+    r: Option<Quantity>,
+    s: Option<Quantity>,
+    y_parity: Option<Quantity>,
+    chain_id: Option<Quantity>,
+    max_fee_per_gas: Option<Quantity>,
+    max_priority_fee_per_gas: Option<Quantity>,
+    access_list: Option<Vec<AccessItem>>,
+    max_fee_per_blob_gas: Option<Quantity>,
+    blob_versioned_hashes: Option<Vec<String>>,
+    authorization_list: Option<Vec<Authorization>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessItem {
+    address: String,
+    #[serde(default)]
+    storage_keys: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Authorization {
+    chain_id: Quantity,
+    address: String,
+    nonce: Quantity,
+    y_parity: Option<Quantity>,
+    v: Option<Quantity>,
+    r: Quantity,
+    s: Quantity,
 }
 
 #[derive(Debug, Deserialize)]
@@ -53,6 +113,11 @@ pub(crate) struct RpcReceipt {
     contract_address: Option<String>,
     #[serde(default)]
     logs: Vec<RpcLog>,
+    #[serde(rename = "type")]
+    tx_type: Option<Quantity>,
+    cumulative_gas_used: Option<Quantity>,
+    logs_bloom: Option<String>,
+    root: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,8 +146,22 @@ pub(crate) fn add_block(
     let parent = f.opt_hash("parentHash", &b.parent_hash)?;
     let time = f.opt_time("timestamp", &b.timestamp)?;
     let native = AssetId(native_symbol(f).to_owned());
+    let checks = check_block(f, b, height, hash)?;
+    for c in checks.chain_ids {
+        if !asm.chain_ids.contains(&c) {
+            asm.chain_ids.push(c);
+        }
+    }
+    asm.notes.extend(checks.notes);
+    if height == 0 {
+        asm.genesis = hash;
+    }
+    let receipts_root = f.opt_hash("receiptsRoot", &b.receipts_root)?;
     let facts = asm.block(height);
     facts.header(hash, parent, time);
+    facts.roots(receipts_root, Some(b.transactions.len()));
+    facts.checked("block-hash");
+    facts.checked("transactions-root");
     for (i, entry) in b.transactions.iter().enumerate() {
         let field = |name: &str| format!("transactions[{i}].{name}");
         let pos = u32::try_from(i).map_err(|_| f.err("transactions", "too many transactions"))?;
@@ -142,10 +221,30 @@ pub(crate) fn add_receipt(
         Some(s) => f.u64("status", s)? == 0,
         None => false,
     };
+    let parts = match (&r.cumulative_gas_used, pos) {
+        (Some(gas), Some(_)) => Some(ReceiptParts {
+            tx_type: match &r.tx_type {
+                Some(t) => u8::try_from(f.u64("type", t)?)
+                    .map_err(|_| f.err("type", "transaction type above 255"))?,
+                None => 0,
+            },
+            outcome: match (&r.status, &r.root) {
+                (Some(s), _) => Outcome::Status(f.u64("status", s)?),
+                (None, Some(root)) => Outcome::Root(f.hex_bytes("root", root)?),
+                (None, None) => return Err(f.err("status", "missing field (nor root)")),
+            },
+            cumulative_gas: uint(f, "cumulativeGasUsed", gas)?,
+            bloom: r.logs_bloom.as_deref().map(|b| f.hex_bytes("logsBloom", b)).transpose()?,
+        }),
+        _ => None,
+    };
     let facts = asm.block(height);
     facts.header(block_hash, None, None);
     if let Some(p) = pos {
         facts.tx(p, txid);
+        if let Some(parts) = parts {
+            facts.receipt(p, parts);
+        }
     }
     if failed {
         facts.fail(Some(txid), pos);
@@ -206,13 +305,379 @@ fn add_log_inner(
         log_index,
     };
     let mv = transfer_move(f, assets, &raw)?;
+    let parts = log_parts(f, log.address.as_deref(), &log.topics, log.data.as_deref())?;
     let facts = asm.block(height);
     facts.header(block_hash, None, None);
     if let Some(p) = pos {
         facts.tx(p, txid);
+        facts.log(p, log_index, parts);
     }
     if let Some(mv) = mv {
         facts.push(mv);
     }
     Ok(())
+}
+
+/// The raw parts of a log, for the receipts root.
+pub(crate) fn log_parts(
+    f: &Fields<'_>,
+    address: Option<&str>,
+    topics: &[String],
+    data: Option<&str>,
+) -> Result<LogParts, IngestError> {
+    Ok(LogParts {
+        address: f.hex_bytes("address", address.unwrap_or(""))?,
+        topics: topics
+            .iter()
+            .enumerate()
+            .map(|(i, t)| f.hex_bytes(&format!("topics[{i}]"), t))
+            .collect::<Result<_, _>>()?,
+        data: f.hex_bytes("data", data.unwrap_or("0x"))?,
+    })
+}
+
+/// A quantity as big-endian bytes (RLP drops the leading zeros).
+pub(crate) fn uint(f: &Fields<'_>, field: &str, q: &Quantity) -> Result<Vec<u8>, IngestError> {
+    Ok(f.amount(field, q)?.to_be_bytes().to_vec())
+}
+
+/// What [`check_block`] found besides refusals.
+pub(crate) struct BlockChecks {
+    pub(crate) chain_ids: Vec<u64>,
+    pub(crate) notes: Vec<Unverified>,
+}
+
+/// Checks the block hash against its header fields and each full transaction's hash and the
+/// transactions root against the transactions (see [`super::verify`]).
+fn check_block(
+    f: &Fields<'_>,
+    b: &RpcBlock,
+    height: u64,
+    hash: Option<floodgate_types::Hash32>,
+) -> Result<BlockChecks, IngestError> {
+    let mut out = BlockChecks { chain_ids: Vec::new(), notes: Vec::new() };
+    let refuse = |field: &str, check: &str, detail: String| {
+        f.err(
+            field,
+            format!(
+                "block {height} ({}) fails the {check} check: {detail}; nothing of this input was stored",
+                hash.map_or_else(|| "no hash".to_owned(), |h| h.to_hex_prefixed())
+            ),
+        )
+    };
+    match (hash, header_rlp(f, b, height)?) {
+        (Some(h), Ok(rlp)) => {
+            let computed = keccak(&rlp);
+            if computed != h.0 {
+                return Err(refuse(
+                    "hash",
+                    "block-hash",
+                    format!("its header fields hash to 0x{}", hex::encode(computed)),
+                ));
+            }
+        }
+        (None, _) => out.notes.push(Unverified {
+            height,
+            check: "block-hash",
+            reason: "the block has no hash".to_owned(),
+        }),
+        (Some(_), Err(missing)) => out.notes.push(Unverified {
+            height,
+            check: "block-hash",
+            reason: format!("the header lacks {missing}"),
+        }),
+    }
+    let mut encodings = Vec::with_capacity(b.transactions.len());
+    let mut unverifiable = None;
+    for (i, entry) in b.transactions.iter().enumerate() {
+        let tx = match entry {
+            RpcTxEntry::Full(tx) => tx,
+            RpcTxEntry::Hash(_) => {
+                unverifiable = Some("transactions are given as hashes only".to_owned());
+                break;
+            }
+        };
+        let tf = f.nested(format!("transactions[{i}]"));
+        if let (Some(bh), Some(h)) = (&tx.block_hash, hash) {
+            if tf.hash("blockHash", bh)? != h {
+                return Err(refuse(
+                    &format!("transactions[{i}].blockHash"),
+                    "transaction-block",
+                    format!("transaction {i} names block {bh}"),
+                ));
+            }
+        }
+        if let Some(p) = &tx.transaction_index {
+            if tf.u64("transactionIndex", p)? != i as u64 {
+                return Err(refuse(
+                    &format!("transactions[{i}].transactionIndex"),
+                    "transaction-index",
+                    format!("transaction {i} says it is at position {}", p.0),
+                ));
+            }
+        }
+        match tx_encoding(&tf, tx)? {
+            Ok((enc, chain_id)) => {
+                let given = tf.hash("hash", tf.need("hash", &tx.hash)?)?;
+                let computed = keccak(&enc);
+                if computed != given.0 {
+                    return Err(refuse(
+                        &format!("transactions[{i}].hash"),
+                        "transaction-hash",
+                        format!(
+                            "transaction {i} ({given}) encodes to a transaction with hash 0x{}",
+                            hex::encode(computed)
+                        ),
+                    ));
+                }
+                if let Some(c) = chain_id {
+                    if !out.chain_ids.contains(&c) {
+                        out.chain_ids.push(c);
+                    }
+                }
+                encodings.push(enc);
+            }
+            Err(why) => {
+                unverifiable = Some(format!("transaction {i}: {why}"));
+                break;
+            }
+        }
+    }
+    let root = f.opt_hash("transactionsRoot", &b.transactions_root)?;
+    match (root, unverifiable) {
+        (Some(root), None) => {
+            let computed = ordered_trie_root(&encodings);
+            if computed != root.0 {
+                return Err(refuse(
+                    "transactionsRoot",
+                    "transactions-root",
+                    format!(
+                        "the header commits to {root} but the {} transactions give 0x{}",
+                        encodings.len(),
+                        hex::encode(computed)
+                    ),
+                ));
+            }
+        }
+        (None, _) => out.notes.push(Unverified {
+            height,
+            check: "transactions-root",
+            reason: "the block has no transactionsRoot".to_owned(),
+        }),
+        (Some(_), Some(why)) => {
+            out.notes.push(Unverified { height, check: "transactions-root", reason: why })
+        }
+    }
+    Ok(out)
+}
+
+/// The RLP header, or the name of the first missing field.
+fn header_rlp(
+    f: &Fields<'_>,
+    b: &RpcBlock,
+    height: u64,
+) -> Result<Result<Vec<u8>, &'static str>, IngestError> {
+    let mut p = Vec::with_capacity(600);
+    macro_rules! bytes {
+        ($field:literal, $v:expr) => {
+            match &$v {
+                Some(s) => rlp_bytes(&mut p, &f.hex_bytes($field, s)?),
+                None => return Ok(Err($field)),
+            }
+        };
+    }
+    macro_rules! num {
+        ($field:literal, $v:expr) => {
+            match &$v {
+                Some(q) => rlp_uint(&mut p, &uint(f, $field, q)?),
+                None => return Ok(Err($field)),
+            }
+        };
+    }
+    bytes!("parentHash", b.parent_hash);
+    bytes!("sha3Uncles", b.sha3_uncles);
+    bytes!("miner", b.miner);
+    bytes!("stateRoot", b.state_root);
+    bytes!("transactionsRoot", b.transactions_root);
+    bytes!("receiptsRoot", b.receipts_root);
+    bytes!("logsBloom", b.logs_bloom);
+    num!("difficulty", b.difficulty);
+    rlp_uint(&mut p, &height.to_be_bytes());
+    num!("gasLimit", b.gas_limit);
+    num!("gasUsed", b.gas_used);
+    num!("timestamp", b.timestamp);
+    bytes!("extraData", b.extra_data);
+    bytes!("mixHash", b.mix_hash);
+    bytes!("nonce", b.nonce);
+    // Fork fields, each present only from its fork on, always in this order.
+    let forks = [
+        b.base_fee_per_gas.is_some(),
+        b.withdrawals_root.is_some(),
+        b.blob_gas_used.is_some(),
+        b.excess_blob_gas.is_some(),
+        b.parent_beacon_block_root.is_some(),
+        b.requests_hash.is_some(),
+    ];
+    let last = forks.iter().rposition(|x| *x);
+    if let Some(last) = last {
+        if forks[..=last].iter().any(|x| !x) {
+            return Ok(Err("a fork field before the last one given"));
+        }
+        let n = last + 1;
+        if n > 0 {
+            num!("baseFeePerGas", b.base_fee_per_gas);
+        }
+        if n > 1 {
+            bytes!("withdrawalsRoot", b.withdrawals_root);
+        }
+        if n > 2 {
+            num!("blobGasUsed", b.blob_gas_used);
+        }
+        if n > 3 {
+            num!("excessBlobGas", b.excess_blob_gas);
+        }
+        if n > 4 {
+            bytes!("parentBeaconBlockRoot", b.parent_beacon_block_root);
+        }
+        if n > 5 {
+            bytes!("requestsHash", b.requests_hash);
+        }
+    }
+    let mut out = Vec::with_capacity(p.len() + 4);
+    rlp_list(&mut out, &p);
+    Ok(Ok(out))
+}
+
+/// A transaction's encoding and chain id, or why the input does not allow encoding it.
+type Encoded = Result<(Vec<u8>, Option<u64>), String>;
+
+/// A transaction's canonical encoding and the chain id it is signed for (legacy transactions
+/// before EIP-155 name none), or why it cannot be encoded from the input.
+fn tx_encoding(f: &Fields<'_>, tx: &RpcTx) -> Result<Encoded, IngestError> {
+    let tx_type = match &tx.tx_type {
+        Some(t) => f.u64("type", t)?,
+        None => 0,
+    };
+    if tx_type > 4 {
+        return Ok(Err(format!("transaction type {tx_type} is not one this build encodes")));
+    }
+    let mut p = Vec::with_capacity(256);
+    macro_rules! num {
+        ($field:literal, $v:expr) => {
+            match &$v {
+                Some(q) => rlp_uint(&mut p, &uint(f, $field, q)?),
+                None => return Ok(Err(format!("it lacks {}", $field))),
+            }
+        };
+    }
+    macro_rules! data {
+        ($field:literal, $v:expr) => {
+            match &$v {
+                Some(s) => rlp_bytes(&mut p, &f.hex_bytes($field, s)?),
+                None => return Ok(Err(format!("it lacks {}", $field))),
+            }
+        };
+    }
+    let to = |p: &mut Vec<u8>| -> Result<(), IngestError> {
+        match tx.to.as_deref().map(str::trim) {
+            None | Some("") => rlp_bytes(p, &[]),
+            Some(s) => rlp_bytes(p, &f.hex_bytes("to", s)?),
+        }
+        Ok(())
+    };
+    let access_list = |p: &mut Vec<u8>| -> Result<(), IngestError> {
+        let mut items = Vec::new();
+        for (i, a) in tx.access_list.iter().flatten().enumerate() {
+            let mut one = Vec::new();
+            rlp_bytes(&mut one, &f.hex_bytes(&format!("accessList[{i}].address"), &a.address)?);
+            let mut keys = Vec::new();
+            for (j, k) in a.storage_keys.iter().enumerate() {
+                rlp_bytes(
+                    &mut keys,
+                    &f.hex_bytes(&format!("accessList[{i}].storageKeys[{j}]"), k)?,
+                );
+            }
+            rlp_list(&mut one, &keys);
+            rlp_list(&mut items, &one);
+        }
+        rlp_list(p, &items);
+        Ok(())
+    };
+    let y_parity = match (&tx.y_parity, &tx.v) {
+        (Some(y), _) => Some(f.u64("yParity", y)?),
+        (None, Some(v)) => Some(f.u64("v", v)?),
+        (None, None) => None,
+    };
+    let chain_id = tx.chain_id.as_ref().map(|c| f.u64("chainId", c)).transpose()?;
+    if tx_type == 0 {
+        num!("nonce", tx.nonce);
+        num!("gasPrice", tx.gas_price);
+        num!("gas", tx.gas);
+        to(&mut p)?;
+        num!("value", tx.value);
+        data!("input", tx.input);
+        num!("v", tx.v);
+        num!("r", tx.r);
+        num!("s", tx.s);
+        let v = y_parity.unwrap_or(0);
+        // EIP-155: v = chain_id * 2 + 35 or 36; 27/28 sign for no chain.
+        let signed_for = (v >= 35).then(|| (v - 35) / 2);
+        if let (Some(c), Some(s)) = (chain_id, signed_for) {
+            if c != s {
+                return Err(f.err("chainId", format!("chainId {c} but v {v} signs for chain {s}")));
+            }
+        }
+        let mut out = Vec::with_capacity(p.len() + 4);
+        rlp_list(&mut out, &p);
+        return Ok(Ok((out, signed_for)));
+    }
+    num!("chainId", tx.chain_id);
+    num!("nonce", tx.nonce);
+    if tx_type == 1 {
+        num!("gasPrice", tx.gas_price);
+    } else {
+        num!("maxPriorityFeePerGas", tx.max_priority_fee_per_gas);
+        num!("maxFeePerGas", tx.max_fee_per_gas);
+    }
+    num!("gas", tx.gas);
+    to(&mut p)?;
+    num!("value", tx.value);
+    data!("input", tx.input);
+    access_list(&mut p)?;
+    if tx_type == 3 {
+        num!("maxFeePerBlobGas", tx.max_fee_per_blob_gas);
+        let mut hashes = Vec::new();
+        for (i, h) in tx.blob_versioned_hashes.iter().flatten().enumerate() {
+            rlp_bytes(&mut hashes, &f.hex_bytes(&format!("blobVersionedHashes[{i}]"), h)?);
+        }
+        rlp_list(&mut p, &hashes);
+    }
+    if tx_type == 4 {
+        let mut auths = Vec::new();
+        for (i, a) in tx.authorization_list.iter().flatten().enumerate() {
+            let af = f.nested(format!("authorizationList[{i}]"));
+            let mut one = Vec::new();
+            rlp_uint(&mut one, &uint(&af, "chainId", &a.chain_id)?);
+            rlp_bytes(&mut one, &af.hex_bytes("address", &a.address)?);
+            rlp_uint(&mut one, &uint(&af, "nonce", &a.nonce)?);
+            match a.y_parity.as_ref().or(a.v.as_ref()) {
+                Some(y) => rlp_uint(&mut one, &uint(&af, "yParity", y)?),
+                None => return Ok(Err(format!("authorization {i} lacks yParity"))),
+            }
+            rlp_uint(&mut one, &uint(&af, "r", &a.r)?);
+            rlp_uint(&mut one, &uint(&af, "s", &a.s)?);
+            rlp_list(&mut auths, &one);
+        }
+        rlp_list(&mut p, &auths);
+    }
+    match y_parity {
+        Some(y) => rlp_uint(&mut p, &y.to_be_bytes()),
+        None => return Ok(Err("it lacks yParity".to_owned())),
+    }
+    num!("r", tx.r);
+    num!("s", tx.s);
+    let mut out = Vec::with_capacity(p.len() + 4);
+    out.push(tx_type as u8);
+    rlp_list(&mut out, &p);
+    Ok(Ok((out, chain_id)))
 }
