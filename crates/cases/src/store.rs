@@ -209,6 +209,42 @@ pub trait CaseStore: Send {
     /// # Errors
     /// [`CasesError::Retention`]; nothing is deleted.
     fn delete_audit_entry(&mut self, actor: &Actor, seq: i64) -> Result<()>;
+    /// Who acts, checked against the tenant's user registry: with no user registered the
+    /// tenant is in single-user mode and the claimed role (analyst when none) is trusted; once
+    /// a user exists, only registered, enabled users act, with the registry's role (a claimed
+    /// role must match it).
+    ///
+    /// # Errors
+    /// [`CasesError::UnknownUser`] naming the user and why, [`CasesError::Db`].
+    fn authenticate(
+        &mut self,
+        tenant: &TenantId,
+        user: &UserId,
+        claimed: Option<Role>,
+    ) -> Result<Actor>;
+    /// Adds a user with a role (admin; the first user of a tenant may be added by anyone and
+    /// must be an admin).
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Invalid`] (known user, first user not admin),
+    /// [`CasesError::Db`].
+    fn add_user(&mut self, actor: &Actor, user: &UserId, role: Role) -> Result<User>;
+    /// The tenant's users.
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`] for supervisors, [`CasesError::Db`].
+    fn users(&mut self, actor: &Actor) -> Result<Vec<User>>;
+    /// Disables a user (admin); the last enabled admin stays.
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Invalid`], [`CasesError::Db`].
+    fn disable_user(&mut self, actor: &Actor, user: &UserId) -> Result<User>;
+    /// Returns snoozed cases whose time has come to the queue (state open), one audit entry
+    /// each by `system:snooze`. Every read of cases or alerts and every case action calls it.
+    ///
+    /// # Errors
+    /// [`CasesError::Db`].
+    fn wake_snoozed(&mut self, tenant: &TenantId) -> Result<Vec<CaseId>>;
     /// Recomputes the tenant's chain and names the first altered, inserted or deleted entry.
     ///
     /// # Errors
@@ -636,6 +672,7 @@ impl<B: Backend> Cases<B> {
         change: &mut dyn FnMut(&mut dyn Tx, &mut Case) -> Result<Action>,
         extra: &mut dyn FnMut(&mut dyn Tx, &Case, UnixTime) -> Result<()>,
     ) -> Result<Case> {
+        self.wake_snoozed(&actor.tenant)?;
         let now = (self.clock)();
         let label = self.db.label().to_owned();
         self.db.with_tx(&mut |tx| {
@@ -1075,6 +1112,7 @@ impl<B: Backend> CaseStore for Cases<B> {
 
     fn case(&mut self, actor: &Actor, id: CaseId) -> Result<CaseView> {
         require_worker(actor, "read cases")?;
+        self.wake_snoozed(&actor.tenant)?;
         let label = self.db.label().to_owned();
         let t = &actor.tenant;
         self.db.with_tx(&mut |tx| {
@@ -1125,12 +1163,14 @@ impl<B: Backend> CaseStore for Cases<B> {
 
     fn cases(&mut self, actor: &Actor, filter: &ListFilter) -> Result<Vec<Case>> {
         require_worker(actor, "list cases")?;
+        self.wake_snoozed(&actor.tenant)?;
         let label = self.db.label().to_owned();
         list_cases(&mut self.db, &label, &actor.tenant, filter)
     }
 
     fn alerts(&mut self, actor: &Actor, filter: &ListFilter) -> Result<Vec<Alert>> {
         require_worker(actor, "list alerts")?;
+        self.wake_snoozed(&actor.tenant)?;
         let label = self.db.label().to_owned();
         let mut sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE tenant = ?");
         let mut p: Vec<Val> = vec![actor.tenant.as_str().into()];
@@ -1278,6 +1318,200 @@ impl<B: Backend> CaseStore for Cases<B> {
             Ok(())
         })?;
         self.purge_expired(actor).map(|_| ())
+    }
+
+    fn authenticate(
+        &mut self,
+        tenant: &TenantId,
+        user: &UserId,
+        claimed: Option<Role>,
+    ) -> Result<Actor> {
+        let rows = self.db.with_tx(&mut |tx| {
+            let n =
+                tx.query("SELECT COUNT(*) FROM users WHERE tenant = ?", &[tenant.as_str().into()])?;
+            let one = tx.query(
+                "SELECT role, disabled FROM users WHERE tenant = ? AND user_id = ?",
+                &[tenant.as_str().into(), user.as_str().into()],
+            )?;
+            Ok((
+                n.first().map_or(0, |r| get_i(r, 0)),
+                one.first().map(|r| (get_s(r, 0), get_i(r, 1))),
+            ))
+        })?;
+        let refuse =
+            |reason: String| CasesError::UnknownUser { tenant: tenant.to_string(), reason };
+        match rows {
+            (0, _) => Ok(Actor::new(tenant.clone(), user.clone(), claimed.unwrap_or(Role::Analyst))),
+            (_, None) => Err(refuse(format!(
+                "user '{user}' is not registered (floodgate users list; an admin adds users with floodgate users add)"
+            ))),
+            (_, Some((_, d))) if d != 0 => Err(refuse(format!("user '{user}' is disabled"))),
+            (_, Some((role, _))) => {
+                let role = Role::parse(&role).map_err(|e| corrupt(self.db.label(), "user", e))?;
+                if let Some(c) = claimed {
+                    if c != role {
+                        return Err(refuse(format!(
+                            "user '{user}' has role {role} in the registry, not {c}"
+                        )));
+                    }
+                }
+                Ok(Actor::new(tenant.clone(), user.clone(), role))
+            }
+        }
+    }
+
+    fn add_user(&mut self, actor: &Actor, user: &UserId, role: Role) -> Result<User> {
+        let now = (self.clock)();
+        let t = &actor.tenant;
+        let who = actor_text(actor);
+        self.db.with_tx(&mut |tx| {
+            ensure_tenant(tx, t, now)?;
+            let n = tx.query("SELECT COUNT(*) FROM users WHERE tenant = ?", &[t.as_str().into()])?;
+            if n.first().map_or(0, |r| get_i(r, 0)) == 0 {
+                if role != Role::Admin {
+                    return Err(CasesError::invalid(
+                        "role",
+                        role,
+                        "the first user of a tenant must be an admin (who then adds the others)",
+                    ));
+                }
+            } else {
+                require_admin(actor, "add users")?;
+            }
+            let known = tx.query(
+                "SELECT 1 FROM users WHERE tenant = ? AND user_id = ?",
+                &[t.as_str().into(), user.as_str().into()],
+            )?;
+            if !known.is_empty() {
+                return Err(CasesError::invalid("user", user, format!("already registered in tenant '{t}'")));
+            }
+            tx.exec(
+                "INSERT INTO users (tenant, user_id, role, disabled, created, created_by) VALUES (?, ?, ?, 0, ?, ?)",
+                &[t.as_str().into(), user.as_str().into(), role.as_str().into(), now.0.into(), who.as_str().into()],
+            )?;
+            let u = User {
+                tenant: t.clone(),
+                user: user.clone(),
+                role,
+                disabled: false,
+                created: now,
+                created_by: who.clone(),
+            };
+            let mut chain = Chain::lock(tx, t, now)?;
+            chain.append(tx, &who, "user.add", &format!("user:{user}"), "null", &json(&u))?;
+            chain.store(tx)?;
+            Ok(u)
+        })
+    }
+
+    fn users(&mut self, actor: &Actor) -> Result<Vec<User>> {
+        require_worker(actor, "list users")?;
+        let label = self.db.label().to_owned();
+        let t = &actor.tenant;
+        self.db.with_tx(&mut |tx| {
+            tx.query(
+                "SELECT user_id, role, disabled, created, created_by FROM users WHERE tenant = ? ORDER BY user_id",
+                &[t.as_str().into()],
+            )?
+            .iter()
+            .map(|r| user_from(&label, t, r))
+            .collect()
+        })
+    }
+
+    fn disable_user(&mut self, actor: &Actor, user: &UserId) -> Result<User> {
+        require_admin(actor, "disable users")?;
+        let now = (self.clock)();
+        let label = self.db.label().to_owned();
+        let t = &actor.tenant;
+        let who = actor_text(actor);
+        self.db.with_tx(&mut |tx| {
+            let sel = "SELECT user_id, role, disabled, created, created_by FROM users WHERE tenant = ? AND user_id = ?";
+            let rows = tx.query(sel, &[t.as_str().into(), user.as_str().into()])?;
+            let Some(r) = rows.first() else {
+                return Err(CasesError::invalid("user", user, format!("not registered in tenant '{t}'")));
+            };
+            let before = user_from(&label, t, r)?;
+            if before.disabled {
+                return Err(CasesError::invalid("user", user, "already disabled"));
+            }
+            if before.role == Role::Admin {
+                let admins = tx.query(
+                    "SELECT COUNT(*) FROM users WHERE tenant = ? AND role = 'admin' AND disabled = 0",
+                    &[t.as_str().into()],
+                )?;
+                if admins.first().map_or(0, |r| get_i(r, 0)) <= 1 {
+                    return Err(CasesError::invalid("user", user, "is the tenant's last enabled admin"));
+                }
+            }
+            tx.exec(
+                "UPDATE users SET disabled = 1 WHERE tenant = ? AND user_id = ?",
+                &[t.as_str().into(), user.as_str().into()],
+            )?;
+            let after = User { disabled: true, ..before.clone() };
+            let mut chain = Chain::lock(tx, t, now)?;
+            chain.append(tx, &who, "user.disable", &format!("user:{user}"), &json(&before), &json(&after))?;
+            chain.store(tx)?;
+            Ok(after)
+        })
+    }
+
+    fn wake_snoozed(&mut self, tenant: &TenantId) -> Result<Vec<CaseId>> {
+        let now = (self.clock)();
+        let label = self.db.label().to_owned();
+        let due = self.db.with_tx(&mut |tx| {
+            Ok(tx
+                .query(
+                    "SELECT id FROM cases WHERE tenant = ? AND state = 'snoozed' AND snoozed_until <= ? ORDER BY id",
+                    &[tenant.as_str().into(), now.0.into()],
+                )?
+                .iter()
+                .map(|r| CaseId(get_i(r, 0)))
+                .collect::<Vec<_>>())
+        })?;
+        if due.is_empty() {
+            return Ok(due);
+        }
+        self.db.with_tx(&mut |tx| {
+            let mut woken = Vec::new();
+            let mut chain: Option<Chain> = None;
+            for &id in &due {
+                let before = load_case(tx, &label, tenant, id)?;
+                // Another command may have woken or changed it since the first look.
+                if before.state != CaseState::Snoozed
+                    || before.snoozed_until.is_none_or(|u| u > now)
+                {
+                    continue;
+                }
+                let Step::To(to) = step(before.state, Action::Wake, Role::Admin) else {
+                    unreachable!("the table lets a snoozed case wake")
+                };
+                let mut c = before.clone();
+                c.state = to;
+                c.snoozed_until = None;
+                c.version = before.version + 1;
+                c.updated = now;
+                save_case(tx, &c, before.version)?;
+                if chain.is_none() {
+                    chain = Some(Chain::lock(tx, tenant, now)?);
+                }
+                let Some(ch) = chain.as_mut() else { continue };
+                let detail = serde_json::json!({"snoozed_until": before.snoozed_until});
+                ch.append(
+                    tx,
+                    "system:snooze",
+                    "case.wake",
+                    &format!("case:{}", id.0),
+                    &json(&before),
+                    &json(&serde_json::json!({"case": &c, "detail": detail})),
+                )?;
+                woken.push(id);
+            }
+            if let Some(ch) = chain {
+                ch.store(tx)?;
+            }
+            Ok(woken)
+        })
     }
 
     fn verify_audit(&mut self, actor: &Actor) -> Result<Verification> {
@@ -1504,6 +1738,18 @@ impl<B: Backend> CaseStore for Cases<B> {
         let label = self.db.label().to_owned();
         list_cases(&mut self.db, &label, tenant, &ListFilter::default())
     }
+}
+
+fn user_from(db: &str, t: &TenantId, r: &Row) -> Result<User> {
+    let c = |e: CasesError| corrupt(db, "user", e);
+    Ok(User {
+        tenant: t.clone(),
+        user: UserId::new(get_s(r, 0)).map_err(c)?,
+        role: Role::parse(&get_s(r, 1)).map_err(c)?,
+        disabled: get_i(r, 2) != 0,
+        created: UnixTime(get_i(r, 3)),
+        created_by: get_s(r, 4),
+    })
 }
 
 fn tenant_policy(tx: &mut dyn Tx, t: &TenantId) -> Result<(i64, bool)> {
