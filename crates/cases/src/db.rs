@@ -297,6 +297,11 @@ impl Postgres {
         let client = postgres::Client::connect(url, postgres::NoTls)
             .map_err(|x| db_err(&label, format!("cannot connect: {x}{}", source_text(&x))))?;
         let mut p = Postgres { client, cache: HashMap::new(), label };
+        // Statements are prepared once per connection, often while the tables are still
+        // empty; PostgreSQL would then keep a generic plan that looks a dedup key up by the
+        // tenant prefix alone and filters the rest (measured: ~1 ms per key at 10k alerts,
+        // 160 alerts/s). Custom plans see each statement's values and the table as it is now.
+        p.raw("SET plan_cache_mode = force_custom_plan")?;
         migrate(&mut p, PG_MIGRATIONS)?;
         Ok(p)
     }

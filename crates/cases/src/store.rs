@@ -5,7 +5,7 @@
 //! case rows carry a version: an update that finds another version changed nothing and fails
 //! with [`CasesError::Conflict`] (two approvals racing leave exactly one).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
@@ -512,6 +512,46 @@ impl Chain {
         Ok(())
     }
 
+    /// Appends entries `[action, object, before, after]` by one actor, inserting them with
+    /// multi-row statements.
+    fn append_all(&mut self, tx: &mut dyn Tx, actor: &str, entries: &[[String; 4]]) -> Result<()> {
+        let mut rows = Vec::with_capacity(entries.len());
+        for [action, object, before, after] in entries {
+            let seq = self.seq + 1;
+            let hash = entry_hash(
+                &self.hash,
+                seq,
+                &self.tenant,
+                actor,
+                self.now,
+                action,
+                object,
+                before,
+                after,
+            );
+            rows.push(vec![
+                self.tenant.as_str().into(),
+                seq.into(),
+                self.hash.as_str().into(),
+                self.now.into(),
+                actor.into(),
+                action.as_str().into(),
+                object.as_str().into(),
+                before.as_str().into(),
+                after.as_str().into(),
+                hash.as_str().into(),
+            ]);
+            self.seq = seq;
+            self.hash = hash;
+        }
+        insert_rows(
+            tx,
+            "INSERT INTO audit (tenant, seq, prev_hash, time, actor, action, object, before, after, hash) VALUES ",
+            10,
+            &rows,
+        )
+    }
+
     fn store(self, tx: &mut dyn Tx) -> Result<()> {
         tx.exec(
             "UPDATE audit_head SET seq = ?, hash = ? WHERE tenant = ?",
@@ -519,6 +559,55 @@ impl Chain {
         )?;
         Ok(())
     }
+}
+
+/// Rows per multi-row statement, and keys per `IN (…)` list: PostgreSQL allows 65,535
+/// parameters per statement, SQLite 32,766.
+const IN_CHUNK: usize = 500;
+const ROWS_CHUNK: usize = 100;
+
+/// `?, ?, …` (n marks).
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Inserts rows of `cols` values each with multi-row `INSERT … VALUES (…), (…)` statements.
+fn insert_rows(tx: &mut dyn Tx, head: &str, cols: usize, rows: &[Vec<Val>]) -> Result<()> {
+    let one = format!("({})", marks(cols));
+    for chunk in rows.chunks(ROWS_CHUNK) {
+        let sql = format!("{head}{}", vec![one.as_str(); chunk.len()].join(", "));
+        let p: Vec<Val> = chunk.iter().flatten().cloned().collect();
+        tx.exec(&sql, &p)?;
+    }
+    Ok(())
+}
+
+fn store_cursor(tx: &mut dyn Tx, t: &TenantId, source: &str, pos: i64) -> Result<()> {
+    tx.exec(
+        "INSERT INTO feed_cursor (tenant, source, position) VALUES (?, ?, ?) ON CONFLICT (tenant, source) DO UPDATE SET position = excluded.position",
+        &[t.as_str().into(), source.into(), pos.into()],
+    )?;
+    Ok(())
+}
+
+fn case_row(c: &Case) -> Vec<Val> {
+    vec![
+        c.tenant.as_str().into(),
+        c.id.0.into(),
+        c.subject.as_str().into(),
+        c.state.as_str().into(),
+        c.severity.as_str().into(),
+        c.assignee.as_ref().map(UserId::as_str).into(),
+        c.decision.map(DecisionKind::as_str).into(),
+        c.decision_reason.as_deref().into(),
+        c.decided_by.as_ref().map(UserId::as_str).into(),
+        c.approved_by.as_ref().map(UserId::as_str).into(),
+        c.snoozed_until.map(|t| t.0).into(),
+        c.alert_count.into(),
+        c.version.into(),
+        c.created.0.into(),
+        c.updated.0.into(),
+    ]
 }
 
 fn ensure_tenant(tx: &mut dyn Tx, tenant: &TenantId, now: UnixTime) -> Result<()> {
@@ -792,46 +881,75 @@ impl<B: Backend> CaseStore for Cases<B> {
         let label = self.db.label().to_owned();
         let who = actor_text(actor);
         let t = &actor.tenant;
+        // Set-at-a-time: a few statements per chunk of rows instead of several per alert, so a
+        // batch costs few round trips on PostgreSQL (docs/benchmarks.md).
         self.db.with_tx(&mut |tx| {
             ensure_tenant(tx, t, now)?;
             let mut out = Ingested::default();
-            // Cases touched in this batch: subject -> (case, version before, is new).
-            let mut touched: BTreeMap<String, (Case, Option<Case>)> = BTreeMap::new();
-            let mut next_alert: Option<i64> = None;
-            let mut chain: Option<Chain> = None;
-            let mut pending_audit: Vec<(String, String, String, String)> = Vec::new();
+            // Which keys are stored already, and which subjects have an active case.
+            let mut known: HashSet<String> = HashSet::new();
+            let keys: Vec<&str> = alerts.iter().map(|a| a.dedup_key.as_str()).collect();
+            for chunk in keys.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "SELECT dedup_key FROM alerts WHERE tenant = ? AND dedup_key IN ({})",
+                    marks(chunk.len())
+                );
+                let mut p: Vec<Val> = vec![t.as_str().into()];
+                p.extend(chunk.iter().map(|k| Val::from(*k)));
+                known.extend(tx.query(&sql, &p)?.iter().map(|r| get_s(r, 0)));
+            }
+            let mut fresh: Vec<&NewAlert> = Vec::new();
             for a in alerts {
-                let exists = tx.query(
-                    "SELECT 1 FROM alerts WHERE tenant = ? AND dedup_key = ?",
-                    &[t.as_str().into(), a.dedup_key.as_str().into()],
-                )?;
-                if !exists.is_empty() {
+                if known.insert(a.dedup_key.clone()) {
+                    fresh.push(a);
+                } else {
                     out.duplicates += 1;
-                    continue;
                 }
-                let id = match next_alert {
-                    Some(n) => n,
-                    None => take_ids(tx, t, "alert", 1)?,
-                };
-                next_alert = Some(id + 1);
+            }
+            if fresh.is_empty() {
+                if let Some((source, pos)) = cursor {
+                    store_cursor(tx, t, source, pos)?;
+                }
+                return Ok(out);
+            }
+            let mut subjects: Vec<&str> = fresh.iter().map(|a| a.subject.as_str()).collect();
+            subjects.sort_unstable();
+            subjects.dedup();
+            // subject -> (case now, the row as stored before this batch; None: opened here)
+            let mut touched: BTreeMap<String, (Case, Option<Case>)> = BTreeMap::new();
+            for chunk in subjects.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "SELECT {CASE_COLS} FROM cases WHERE tenant = ? AND state <> 'closed' AND subject IN ({}) ORDER BY id",
+                    marks(chunk.len())
+                );
+                let mut p: Vec<Val> = vec![t.as_str().into()];
+                p.extend(chunk.iter().map(|s| Val::from(*s)));
+                for r in tx.query(&sql, &p)? {
+                    let c = case_from(&label, &r)?;
+                    // The newest active case of a subject wins (ORDER BY id).
+                    touched.insert(c.subject.clone(), (c.clone(), Some(c)));
+                }
+            }
+            let opened = subjects.iter().filter(|s| !touched.contains_key(**s)).count() as i64;
+            let mut next_case = if opened > 0 { take_ids(tx, t, "case", opened)? } else { 0 };
+            let first_alert = take_ids(tx, t, "alert", fresh.len() as i64)?;
+            let mut audit: Vec<[String; 4]> = Vec::new();
+            let mut new_cases: Vec<CaseId> = Vec::new();
+            let mut alert_rows: Vec<Vec<Val>> = Vec::with_capacity(fresh.len());
+            for (i, a) in fresh.iter().enumerate() {
+                let id = first_alert + i as i64;
                 if !touched.contains_key(&a.subject) {
-                    let entry = match active_case(tx, &label, t, &a.subject)? {
-                        Some(c) => (c.clone(), Some(c)),
-                        None => {
-                            let cid = take_ids(tx, t, "case", 1)?;
-                            let c = new_case(t, cid, &a.subject, a.severity, now);
-                            insert_case(tx, &c)?;
-                            out.cases_opened.push(c.id);
-                            pending_audit.push((
-                                "case.open".into(),
-                                format!("case:{cid}"),
-                                "null".into(),
-                                json(&serde_json::json!({"case": &c, "detail": {"reason": "alert"}})),
-                            ));
-                            (c, None)
-                        }
-                    };
-                    touched.insert(a.subject.clone(), entry);
+                    let c = new_case(t, next_case, &a.subject, a.severity, now);
+                    next_case += 1;
+                    out.cases_opened.push(c.id);
+                    new_cases.push(c.id);
+                    audit.push([
+                        "case.open".into(),
+                        format!("case:{}", c.id.0),
+                        "null".into(),
+                        json(&serde_json::json!({"case": &c, "detail": {"reason": "alert"}})),
+                    ]);
+                    touched.insert(a.subject.clone(), (c, None));
                 }
                 let (c, _) = touched.get_mut(&a.subject).expect("inserted above");
                 // The state machine: a new alert keeps the case where it is, or wakes a
@@ -844,78 +962,78 @@ impl<B: Backend> CaseStore for Cases<B> {
                 c.alert_count += 1;
                 c.severity = max_sev(c.severity, a.severity);
                 c.updated = now;
-                tx.exec(
-                    &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                    &[
-                        t.as_str().into(),
-                        id.into(),
-                        c.id.0.into(),
-                        a.dedup_key.as_str().into(),
-                        a.source.as_str().into(),
-                        a.rule.as_str().into(),
-                        a.severity.as_str().into(),
-                        a.subject.as_str().into(),
-                        json(&a.reasons).into(),
-                        json(&a.evidence).into(),
-                        a.event_time.0.into(),
-                        now.0.into(),
-                    ],
-                )?;
+                alert_rows.push(vec![
+                    t.as_str().into(),
+                    id.into(),
+                    c.id.0.into(),
+                    a.dedup_key.as_str().into(),
+                    a.source.as_str().into(),
+                    a.rule.as_str().into(),
+                    a.severity.as_str().into(),
+                    a.subject.as_str().into(),
+                    json(&a.reasons).into(),
+                    json(&a.evidence).into(),
+                    a.event_time.0.into(),
+                    now.0.into(),
+                ]);
                 out.created.push((AlertId(id), c.id));
-                pending_audit.push((
+                audit.push([
                     "alert.create".into(),
                     format!("alert:{id}"),
                     "null".into(),
                     json(&serde_json::json!({"alert": a, "case": c.id})),
-                ));
+                ]);
             }
-            if let Some(n) = next_alert {
-                // Give back nothing: numbers were taken one at a time above only for the first;
-                // record the last one used.
-                tx.exec(
-                    "UPDATE counters SET last = ? WHERE tenant = ? AND kind = 'alert' AND last < ?",
-                    &[(n - 1).into(), t.as_str().into(), (n - 1).into()],
-                )?;
-            }
-            for (c, before) in touched.values() {
-                if let Some(b) = before {
-                    let mut c2 = c.clone();
-                    c2.version = b.version + 1;
-                    save_case(tx, &c2, b.version)?;
-                    pending_audit.push((
-                        "case.add_alert".into(),
-                        format!("case:{}", c.id.0),
-                        json(b),
-                        json(&serde_json::json!({"case": &c2, "detail": {}})),
-                    ));
-                } else {
-                    tx.exec(
-                        "UPDATE cases SET state = ?, severity = ?, alert_count = ?, updated = ? WHERE tenant = ? AND id = ?",
-                        &[
-                            c.state.as_str().into(),
-                            c.severity.as_str().into(),
-                            c.alert_count.into(),
-                            now.0.into(),
-                            t.as_str().into(),
-                            c.id.0.into(),
-                        ],
-                    )?;
+            // New cases, written with their state after this batch.
+            let rows: Vec<Vec<Val>> = touched
+                .values()
+                .filter(|(_, before)| before.is_none())
+                .map(|(c, _)| case_row(c))
+                .collect();
+            insert_rows(tx, &format!("INSERT INTO cases ({CASE_COLS}) VALUES "), 15, &rows)?;
+            insert_rows(tx, &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES "), 12, &alert_rows)?;
+            // Existing cases: one versioned UPDATE per chunk; a row whose version moved under us
+            // is not updated, and the whole batch fails with a conflict.
+            let existing: Vec<(&Case, &Case)> =
+                touched.values().filter_map(|(c, b)| b.as_ref().map(|b| (c, b))).collect();
+            for chunk in existing.chunks(IN_CHUNK / 5) {
+                let tuple = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT))";
+                let sql = format!(
+                    "UPDATE cases SET state = v.column3, severity = v.column4, alert_count = v.column5, version = v.column2 + 1, snoozed_until = NULL, updated = ? FROM (VALUES {}) AS v WHERE cases.tenant = ? AND cases.id = v.column1 AND cases.version = v.column2",
+                    vec![tuple; chunk.len()].join(", ")
+                );
+                let mut p: Vec<Val> = vec![now.0.into()];
+                for (c, b) in chunk {
+                    p.extend([
+                        c.id.0.into(),
+                        b.version.into(),
+                        c.state.as_str().into(),
+                        c.severity.as_str().into(),
+                        c.alert_count.into(),
+                    ]);
+                }
+                p.push(t.as_str().into());
+                let n = tx.exec(&sql, &p)?;
+                if n != chunk.len() as u64 {
+                    let first = chunk.first().map_or(0, |(c, _)| c.id.0);
+                    return Err(CasesError::Conflict { case: first });
                 }
             }
-            if !pending_audit.is_empty() {
-                let ch = chain.insert(Chain::lock(tx, t, now)?);
-                for (action, object, before, after) in &pending_audit {
-                    ch.append(tx, &who, action, object, before, after)?;
-                }
+            for (c, b) in &existing {
+                let mut c2 = (*c).clone();
+                c2.version = b.version + 1;
+                audit.push([
+                    "case.add_alert".into(),
+                    format!("case:{}", c.id.0),
+                    json(b),
+                    json(&serde_json::json!({"case": &c2, "detail": {}})),
+                ]);
             }
-            if let Some(ch) = chain.take() {
-                ch.store(tx)?;
-            }
+            let mut chain = Chain::lock(tx, t, now)?;
+            chain.append_all(tx, &who, &audit)?;
+            chain.store(tx)?;
             if let Some((source, pos)) = cursor {
-                tx.exec(
-                    "INSERT INTO feed_cursor (tenant, source, position) VALUES (?, ?, ?) ON CONFLICT (tenant, source) DO UPDATE SET position = excluded.position",
-                    &[t.as_str().into(), source.into(), pos.into()],
-                )?;
+                store_cursor(tx, t, source, pos)?;
             }
             Ok(out)
         })
