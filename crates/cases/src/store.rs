@@ -836,6 +836,26 @@ impl<B: Backend> Cases<B> {
         })
     }
 
+    /// A case closed with the decision `report` owes a suspicious-transaction report: record
+    /// the obligation (due on the working-day calendar) so `report due` lists it at once;
+    /// `report generate str` files it. Written after the decision's own transaction: if this
+    /// fails the decision stands, the failure is logged, and `report generate str` records the
+    /// obligation (same key) when it files.
+    fn after_final_decision(&mut self, actor: &Actor, c: Case) -> Case {
+        if c.state != CaseState::Closed || c.decision != Some(DecisionKind::Report) {
+            return c;
+        }
+        let now = (self.clock)();
+        let r = self
+            .case(actor, c.id)
+            .map(|view| crate::filing::str_obligation(&view, now))
+            .and_then(|ob| self.add_reports(actor, &[ob]));
+        if let Err(e) = r {
+            tracing::error!(target: "floodgate::cases", case = c.id.0, "suspicious-report obligation not recorded: {e}");
+        }
+        c
+    }
+
     fn tenant_admin_change(
         &mut self,
         actor: &Actor,
@@ -1158,6 +1178,7 @@ impl<B: Backend> CaseStore for Cases<B> {
             },
             &mut |_, _, _| Ok(()),
         )
+        .map(|c| self.after_final_decision(actor, c))
     }
 
     fn approve(&mut self, actor: &Actor, case: CaseId) -> Result<Case> {
@@ -1175,6 +1196,7 @@ impl<B: Backend> CaseStore for Cases<B> {
             },
             &mut |_, _, _| Ok(()),
         )
+        .map(|c| self.after_final_decision(actor, c))
     }
 
     fn reject(&mut self, actor: &Actor, case: CaseId, reason: &str) -> Result<Case> {

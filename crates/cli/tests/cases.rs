@@ -592,6 +592,11 @@ fn report_generate(db: Option<&str>) {
     assert!(!out.exists(), "nothing is written when refused");
     let due = json_out(run(&["report", "due", "--format", "json", "--as", "lan"]));
     assert!(due.as_array().unwrap().iter().all(|r| r["status"] != "filed"), "{due}");
+    // The approved `report` decision put the suspicious-transaction report on the list at once.
+    let str_due: Vec<&serde_json::Value> =
+        due.as_array().unwrap().iter().filter(|r| r["kind"] == "suspicious").collect();
+    assert_eq!(str_due.len(), 1, "{due}");
+    let str_id = str_due[0]["id"].clone();
     // The STR: written, valid against the XSD (checked again here), filed.
     let row = json_out(gen(&strs(&str_args(&kyc))));
     assert_eq!(
@@ -623,6 +628,8 @@ fn report_generate(db: Option<&str>) {
         (filed["status"].as_str(), filed["document_sha256"].as_str()),
         (Some("filed"), row[0]["sha256"].as_str())
     );
+    assert_eq!(filed["id"], str_id, "the obligation listed since the approval is the one filed");
+    assert_eq!(row[0]["report"], str_id);
     // The Viet Nam international-transfer report of the same withdrawal.
     let intl = due
         .as_array()
