@@ -58,9 +58,21 @@ fn plain_insert<B: Backend>(db: &mut B, round: u64, batch: &[NewAlert]) {
 fn pg_url() -> Option<(String, String)> {
     let admin = std::env::var("FLOODGATE_TEST_PG")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls).ok()?;
+    let loud = |what: &str, e: postgres::Error| {
+        let msg = format!("\n*** PostgreSQL benchmarks skipped: {what} at {admin}: {e} ***\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), msg.as_bytes());
+    };
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+        .map_err(|e| loud("cannot connect", e))
+        .ok()?;
     let name = format!("floodgate_cases_bench_{}", std::process::id());
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}")).ok()?;
+    // Two statements: CREATE DATABASE cannot run in the implicit transaction of a batch.
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
+        .map_err(|e| loud("cannot drop the old database", e))
+        .ok()?;
+    c.batch_execute(&format!("CREATE DATABASE {name}"))
+        .map_err(|e| loud("cannot create the database", e))
+        .ok()?;
     let (base, _) = admin.rsplit_once('/')?;
     Some((admin.clone(), format!("{base}/{name}")))
 }
@@ -125,8 +137,6 @@ fn bench_ingest(c: &mut Criterion) {
         if let Ok(mut c) = postgres::Client::connect(&admin, postgres::NoTls) {
             let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
         }
-    } else {
-        tracing::warn!("PostgreSQL does not answer: PostgreSQL benchmarks skipped");
     }
     g.finish();
 }

@@ -94,7 +94,7 @@ pub trait Backend: Send {
 }
 
 /// The schema version this binary writes. Migrations are numbered 1..=LATEST.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
 fn db_err(db: &str, e: impl std::fmt::Display) -> CasesError {
     CasesError::Db { db: db.to_owned(), message: e.to_string() }
@@ -138,8 +138,14 @@ fn split_statements(m: &str) -> Vec<String> {
 /// `cases.db` in the data directory.
 pub const SQLITE_FILE: &str = "cases.db";
 
-const SQLITE_MIGRATIONS: &[&str] = &[include_str!("migrations/sqlite/0001_init.sql")];
-const PG_MIGRATIONS: &[&str] = &[include_str!("migrations/postgres/0001_init.sql")];
+const SQLITE_MIGRATIONS: &[&str] = &[
+    include_str!("migrations/sqlite/0001_init.sql"),
+    include_str!("migrations/sqlite/0002_users.sql"),
+];
+const PG_MIGRATIONS: &[&str] = &[
+    include_str!("migrations/postgres/0001_init.sql"),
+    include_str!("migrations/postgres/0002_users.sql"),
+];
 
 /// SQLite (the embedded default).
 pub struct Sqlite {
@@ -291,6 +297,11 @@ impl Postgres {
         let client = postgres::Client::connect(url, postgres::NoTls)
             .map_err(|x| db_err(&label, format!("cannot connect: {x}{}", source_text(&x))))?;
         let mut p = Postgres { client, cache: HashMap::new(), label };
+        // Statements are prepared once per connection, often while the tables are still
+        // empty; PostgreSQL would then keep a generic plan that looks a dedup key up by the
+        // tenant prefix alone and filters the rest (measured: ~1 ms per key at 10k alerts,
+        // 160 alerts/s). Custom plans see each statement's values and the table as it is now.
+        p.raw("SET plan_cache_mode = force_custom_plan")?;
         migrate(&mut p, PG_MIGRATIONS)?;
         Ok(p)
     }

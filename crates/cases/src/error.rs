@@ -49,6 +49,14 @@ pub enum CasesError {
         /// The case's state.
         state: String,
     },
+    /// The user is not in the tenant's user registry, or is disabled.
+    #[error("tenant '{tenant}': {reason}")]
+    UnknownUser {
+        /// Tenant.
+        tenant: String,
+        /// Why the user may not act (unknown, disabled, another role).
+        reason: String,
+    },
     /// The actor's role may not do this.
     #[error("user '{user}' with role {role} may not {action}")]
     Forbidden {
@@ -99,6 +107,9 @@ pub enum CasesError {
         /// Why.
         message: String,
     },
+    /// A report could not be rendered (the field the format would reject is named).
+    #[error(transparent)]
+    Report(#[from] floodgate_report::ReportError),
     /// Stored data cannot be read back.
     #[error("case store {db}: corrupt {what}: {message}")]
     Corrupt {

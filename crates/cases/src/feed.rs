@@ -225,11 +225,17 @@ pub fn screening_alerts<H: Serialize>(
         let name =
             if v.get("entity_name").is_some() { text("entity_name") } else { text("entity") };
         let score = v.get("score").and_then(serde_json::Value::as_f64);
+        let whom = if name.is_empty() { format!("entry {entry}") } else { format!("'{name}'") };
+        let version = v
+            .get("list_version")
+            .and_then(serde_json::Value::as_str)
+            .map(|x| format!(", found when version {x} was loaded"))
+            .unwrap_or_default();
         let reason = match score {
-            Some(s) => {
-                format!("'{subject}' matches '{name}' on list {list} (entry {entry}, score {s:.2})")
-            }
-            None => format!("'{subject}' matches '{name}' on list {list} (entry {entry})"),
+            Some(s) => format!(
+                "'{subject}' matches {whom} on list {list} (entry {entry}, score {s:.2}{version})"
+            ),
+            None => format!("'{subject}' matches {whom} on list {list} (entry {entry}{version})"),
         };
         alerts.push(NewAlert {
             source,

@@ -22,6 +22,7 @@ pub mod audit;
 pub mod db;
 pub mod error;
 pub mod feed;
+pub mod filing;
 pub mod machine;
 pub mod model;
 pub mod store;

@@ -28,6 +28,9 @@ pub enum Action {
     Snooze,
     /// Open again.
     Reopen,
+    /// A snoozed case's time came: back to the queue (done by floodgate on the next command
+    /// that reads or changes the tenant's cases, and audit-logged as `system:snooze`).
+    Wake,
 }
 
 impl Action {
@@ -45,6 +48,7 @@ impl Action {
             Action::Reject => "reject",
             Action::Snooze => "snooze",
             Action::Reopen => "reopen",
+            Action::Wake => "wake",
         }
     }
 
@@ -61,6 +65,7 @@ impl Action {
         Action::Reject,
         Action::Snooze,
         Action::Reopen,
+        Action::Wake,
     ];
 }
 
@@ -112,6 +117,7 @@ pub const TRANSITIONS: &[Transition] = &[
     t(S::Snoozed, A::AddAlert, S::Open, ANY),
     t(S::Snoozed, A::Note, S::Snoozed, WORK),
     t(S::Snoozed, A::Reopen, S::Open, WORK),
+    t(S::Snoozed, A::Wake, S::Open, ANY),
     t(S::Closed, A::Reopen, S::Open, SENIOR),
 ];
 

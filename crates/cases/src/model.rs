@@ -233,6 +233,23 @@ impl Actor {
     }
 }
 
+/// A user in a tenant's registry (`floodgate users`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// Tenant.
+    pub tenant: TenantId,
+    /// The user.
+    pub user: UserId,
+    /// The role the registry gives them.
+    pub role: Role,
+    /// Disabled users may not act.
+    pub disabled: bool,
+    /// Added when.
+    pub created: UnixTime,
+    /// Added by whom (`user:role`).
+    pub created_by: String,
+}
+
 /// An alert before it is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewAlert {

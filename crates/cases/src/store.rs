@@ -5,7 +5,7 @@
 //! case rows carry a version: an update that finds another version changed nothing and fails
 //! with [`CasesError::Conflict`] (two approvals racing leave exactly one).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
@@ -209,6 +209,42 @@ pub trait CaseStore: Send {
     /// # Errors
     /// [`CasesError::Retention`]; nothing is deleted.
     fn delete_audit_entry(&mut self, actor: &Actor, seq: i64) -> Result<()>;
+    /// Who acts, checked against the tenant's user registry: with no user registered the
+    /// tenant is in single-user mode and the claimed role (analyst when none) is trusted; once
+    /// a user exists, only registered, enabled users act, with the registry's role (a claimed
+    /// role must match it).
+    ///
+    /// # Errors
+    /// [`CasesError::UnknownUser`] naming the user and why, [`CasesError::Db`].
+    fn authenticate(
+        &mut self,
+        tenant: &TenantId,
+        user: &UserId,
+        claimed: Option<Role>,
+    ) -> Result<Actor>;
+    /// Adds a user with a role (admin; the first user of a tenant may be added by anyone and
+    /// must be an admin).
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Invalid`] (known user, first user not admin),
+    /// [`CasesError::Db`].
+    fn add_user(&mut self, actor: &Actor, user: &UserId, role: Role) -> Result<User>;
+    /// The tenant's users.
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`] for supervisors, [`CasesError::Db`].
+    fn users(&mut self, actor: &Actor) -> Result<Vec<User>>;
+    /// Disables a user (admin); the last enabled admin stays.
+    ///
+    /// # Errors
+    /// [`CasesError::Forbidden`], [`CasesError::Invalid`], [`CasesError::Db`].
+    fn disable_user(&mut self, actor: &Actor, user: &UserId) -> Result<User>;
+    /// Returns snoozed cases whose time has come to the queue (state open), one audit entry
+    /// each by `system:snooze`. Every read of cases or alerts and every case action calls it.
+    ///
+    /// # Errors
+    /// [`CasesError::Db`].
+    fn wake_snoozed(&mut self, tenant: &TenantId) -> Result<Vec<CaseId>>;
     /// Recomputes the tenant's chain and names the first altered, inserted or deleted entry.
     ///
     /// # Errors
@@ -476,6 +512,46 @@ impl Chain {
         Ok(())
     }
 
+    /// Appends entries `[action, object, before, after]` by one actor, inserting them with
+    /// multi-row statements.
+    fn append_all(&mut self, tx: &mut dyn Tx, actor: &str, entries: &[[String; 4]]) -> Result<()> {
+        let mut rows = Vec::with_capacity(entries.len());
+        for [action, object, before, after] in entries {
+            let seq = self.seq + 1;
+            let hash = entry_hash(
+                &self.hash,
+                seq,
+                &self.tenant,
+                actor,
+                self.now,
+                action,
+                object,
+                before,
+                after,
+            );
+            rows.push(vec![
+                self.tenant.as_str().into(),
+                seq.into(),
+                self.hash.as_str().into(),
+                self.now.into(),
+                actor.into(),
+                action.as_str().into(),
+                object.as_str().into(),
+                before.as_str().into(),
+                after.as_str().into(),
+                hash.as_str().into(),
+            ]);
+            self.seq = seq;
+            self.hash = hash;
+        }
+        insert_rows(
+            tx,
+            "INSERT INTO audit (tenant, seq, prev_hash, time, actor, action, object, before, after, hash) VALUES ",
+            10,
+            &rows,
+        )
+    }
+
     fn store(self, tx: &mut dyn Tx) -> Result<()> {
         tx.exec(
             "UPDATE audit_head SET seq = ?, hash = ? WHERE tenant = ?",
@@ -483,6 +559,55 @@ impl Chain {
         )?;
         Ok(())
     }
+}
+
+/// Rows per multi-row statement, and keys per `IN (…)` list: PostgreSQL allows 65,535
+/// parameters per statement, SQLite 32,766.
+const IN_CHUNK: usize = 500;
+const ROWS_CHUNK: usize = 100;
+
+/// `?, ?, …` (n marks).
+fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Inserts rows of `cols` values each with multi-row `INSERT … VALUES (…), (…)` statements.
+fn insert_rows(tx: &mut dyn Tx, head: &str, cols: usize, rows: &[Vec<Val>]) -> Result<()> {
+    let one = format!("({})", marks(cols));
+    for chunk in rows.chunks(ROWS_CHUNK) {
+        let sql = format!("{head}{}", vec![one.as_str(); chunk.len()].join(", "));
+        let p: Vec<Val> = chunk.iter().flatten().cloned().collect();
+        tx.exec(&sql, &p)?;
+    }
+    Ok(())
+}
+
+fn store_cursor(tx: &mut dyn Tx, t: &TenantId, source: &str, pos: i64) -> Result<()> {
+    tx.exec(
+        "INSERT INTO feed_cursor (tenant, source, position) VALUES (?, ?, ?) ON CONFLICT (tenant, source) DO UPDATE SET position = excluded.position",
+        &[t.as_str().into(), source.into(), pos.into()],
+    )?;
+    Ok(())
+}
+
+fn case_row(c: &Case) -> Vec<Val> {
+    vec![
+        c.tenant.as_str().into(),
+        c.id.0.into(),
+        c.subject.as_str().into(),
+        c.state.as_str().into(),
+        c.severity.as_str().into(),
+        c.assignee.as_ref().map(UserId::as_str).into(),
+        c.decision.map(DecisionKind::as_str).into(),
+        c.decision_reason.as_deref().into(),
+        c.decided_by.as_ref().map(UserId::as_str).into(),
+        c.approved_by.as_ref().map(UserId::as_str).into(),
+        c.snoozed_until.map(|t| t.0).into(),
+        c.alert_count.into(),
+        c.version.into(),
+        c.created.0.into(),
+        c.updated.0.into(),
+    ]
 }
 
 fn ensure_tenant(tx: &mut dyn Tx, tenant: &TenantId, now: UnixTime) -> Result<()> {
@@ -636,6 +761,7 @@ impl<B: Backend> Cases<B> {
         change: &mut dyn FnMut(&mut dyn Tx, &mut Case) -> Result<Action>,
         extra: &mut dyn FnMut(&mut dyn Tx, &Case, UnixTime) -> Result<()>,
     ) -> Result<Case> {
+        self.wake_snoozed(&actor.tenant)?;
         let now = (self.clock)();
         let label = self.db.label().to_owned();
         self.db.with_tx(&mut |tx| {
@@ -710,6 +836,26 @@ impl<B: Backend> Cases<B> {
         })
     }
 
+    /// A case closed with the decision `report` owes a suspicious-transaction report: record
+    /// the obligation (due on the working-day calendar) so `report due` lists it at once;
+    /// `report generate str` files it. Written after the decision's own transaction: if this
+    /// fails the decision stands, the failure is logged, and `report generate str` records the
+    /// obligation (same key) when it files.
+    fn after_final_decision(&mut self, actor: &Actor, c: Case) -> Case {
+        if c.state != CaseState::Closed || c.decision != Some(DecisionKind::Report) {
+            return c;
+        }
+        let now = (self.clock)();
+        let r = self
+            .case(actor, c.id)
+            .map(|view| crate::filing::str_obligation(&view, now))
+            .and_then(|ob| self.add_reports(actor, &[ob]));
+        if let Err(e) = r {
+            tracing::error!(target: "floodgate::cases", case = c.id.0, "suspicious-report obligation not recorded: {e}");
+        }
+        c
+    }
+
     fn tenant_admin_change(
         &mut self,
         actor: &Actor,
@@ -755,46 +901,75 @@ impl<B: Backend> CaseStore for Cases<B> {
         let label = self.db.label().to_owned();
         let who = actor_text(actor);
         let t = &actor.tenant;
+        // Set-at-a-time: a few statements per chunk of rows instead of several per alert, so a
+        // batch costs few round trips on PostgreSQL (docs/benchmarks.md).
         self.db.with_tx(&mut |tx| {
             ensure_tenant(tx, t, now)?;
             let mut out = Ingested::default();
-            // Cases touched in this batch: subject -> (case, version before, is new).
-            let mut touched: BTreeMap<String, (Case, Option<Case>)> = BTreeMap::new();
-            let mut next_alert: Option<i64> = None;
-            let mut chain: Option<Chain> = None;
-            let mut pending_audit: Vec<(String, String, String, String)> = Vec::new();
+            // Which keys are stored already, and which subjects have an active case.
+            let mut known: HashSet<String> = HashSet::new();
+            let keys: Vec<&str> = alerts.iter().map(|a| a.dedup_key.as_str()).collect();
+            for chunk in keys.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "SELECT dedup_key FROM alerts WHERE tenant = ? AND dedup_key IN ({})",
+                    marks(chunk.len())
+                );
+                let mut p: Vec<Val> = vec![t.as_str().into()];
+                p.extend(chunk.iter().map(|k| Val::from(*k)));
+                known.extend(tx.query(&sql, &p)?.iter().map(|r| get_s(r, 0)));
+            }
+            let mut fresh: Vec<&NewAlert> = Vec::new();
             for a in alerts {
-                let exists = tx.query(
-                    "SELECT 1 FROM alerts WHERE tenant = ? AND dedup_key = ?",
-                    &[t.as_str().into(), a.dedup_key.as_str().into()],
-                )?;
-                if !exists.is_empty() {
+                if known.insert(a.dedup_key.clone()) {
+                    fresh.push(a);
+                } else {
                     out.duplicates += 1;
-                    continue;
                 }
-                let id = match next_alert {
-                    Some(n) => n,
-                    None => take_ids(tx, t, "alert", 1)?,
-                };
-                next_alert = Some(id + 1);
+            }
+            if fresh.is_empty() {
+                if let Some((source, pos)) = cursor {
+                    store_cursor(tx, t, source, pos)?;
+                }
+                return Ok(out);
+            }
+            let mut subjects: Vec<&str> = fresh.iter().map(|a| a.subject.as_str()).collect();
+            subjects.sort_unstable();
+            subjects.dedup();
+            // subject -> (case now, the row as stored before this batch; None: opened here)
+            let mut touched: BTreeMap<String, (Case, Option<Case>)> = BTreeMap::new();
+            for chunk in subjects.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "SELECT {CASE_COLS} FROM cases WHERE tenant = ? AND state <> 'closed' AND subject IN ({}) ORDER BY id",
+                    marks(chunk.len())
+                );
+                let mut p: Vec<Val> = vec![t.as_str().into()];
+                p.extend(chunk.iter().map(|s| Val::from(*s)));
+                for r in tx.query(&sql, &p)? {
+                    let c = case_from(&label, &r)?;
+                    // The newest active case of a subject wins (ORDER BY id).
+                    touched.insert(c.subject.clone(), (c.clone(), Some(c)));
+                }
+            }
+            let opened = subjects.iter().filter(|s| !touched.contains_key(**s)).count() as i64;
+            let mut next_case = if opened > 0 { take_ids(tx, t, "case", opened)? } else { 0 };
+            let first_alert = take_ids(tx, t, "alert", fresh.len() as i64)?;
+            let mut audit: Vec<[String; 4]> = Vec::new();
+            let mut new_cases: Vec<CaseId> = Vec::new();
+            let mut alert_rows: Vec<Vec<Val>> = Vec::with_capacity(fresh.len());
+            for (i, a) in fresh.iter().enumerate() {
+                let id = first_alert + i as i64;
                 if !touched.contains_key(&a.subject) {
-                    let entry = match active_case(tx, &label, t, &a.subject)? {
-                        Some(c) => (c.clone(), Some(c)),
-                        None => {
-                            let cid = take_ids(tx, t, "case", 1)?;
-                            let c = new_case(t, cid, &a.subject, a.severity, now);
-                            insert_case(tx, &c)?;
-                            out.cases_opened.push(c.id);
-                            pending_audit.push((
-                                "case.open".into(),
-                                format!("case:{cid}"),
-                                "null".into(),
-                                json(&serde_json::json!({"case": &c, "detail": {"reason": "alert"}})),
-                            ));
-                            (c, None)
-                        }
-                    };
-                    touched.insert(a.subject.clone(), entry);
+                    let c = new_case(t, next_case, &a.subject, a.severity, now);
+                    next_case += 1;
+                    out.cases_opened.push(c.id);
+                    new_cases.push(c.id);
+                    audit.push([
+                        "case.open".into(),
+                        format!("case:{}", c.id.0),
+                        "null".into(),
+                        json(&serde_json::json!({"case": &c, "detail": {"reason": "alert"}})),
+                    ]);
+                    touched.insert(a.subject.clone(), (c, None));
                 }
                 let (c, _) = touched.get_mut(&a.subject).expect("inserted above");
                 // The state machine: a new alert keeps the case where it is, or wakes a
@@ -807,78 +982,78 @@ impl<B: Backend> CaseStore for Cases<B> {
                 c.alert_count += 1;
                 c.severity = max_sev(c.severity, a.severity);
                 c.updated = now;
-                tx.exec(
-                    &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                    &[
-                        t.as_str().into(),
-                        id.into(),
-                        c.id.0.into(),
-                        a.dedup_key.as_str().into(),
-                        a.source.as_str().into(),
-                        a.rule.as_str().into(),
-                        a.severity.as_str().into(),
-                        a.subject.as_str().into(),
-                        json(&a.reasons).into(),
-                        json(&a.evidence).into(),
-                        a.event_time.0.into(),
-                        now.0.into(),
-                    ],
-                )?;
+                alert_rows.push(vec![
+                    t.as_str().into(),
+                    id.into(),
+                    c.id.0.into(),
+                    a.dedup_key.as_str().into(),
+                    a.source.as_str().into(),
+                    a.rule.as_str().into(),
+                    a.severity.as_str().into(),
+                    a.subject.as_str().into(),
+                    json(&a.reasons).into(),
+                    json(&a.evidence).into(),
+                    a.event_time.0.into(),
+                    now.0.into(),
+                ]);
                 out.created.push((AlertId(id), c.id));
-                pending_audit.push((
+                audit.push([
                     "alert.create".into(),
                     format!("alert:{id}"),
                     "null".into(),
                     json(&serde_json::json!({"alert": a, "case": c.id})),
-                ));
+                ]);
             }
-            if let Some(n) = next_alert {
-                // Give back nothing: numbers were taken one at a time above only for the first;
-                // record the last one used.
-                tx.exec(
-                    "UPDATE counters SET last = ? WHERE tenant = ? AND kind = 'alert' AND last < ?",
-                    &[(n - 1).into(), t.as_str().into(), (n - 1).into()],
-                )?;
-            }
-            for (c, before) in touched.values() {
-                if let Some(b) = before {
-                    let mut c2 = c.clone();
-                    c2.version = b.version + 1;
-                    save_case(tx, &c2, b.version)?;
-                    pending_audit.push((
-                        "case.add_alert".into(),
-                        format!("case:{}", c.id.0),
-                        json(b),
-                        json(&serde_json::json!({"case": &c2, "detail": {}})),
-                    ));
-                } else {
-                    tx.exec(
-                        "UPDATE cases SET state = ?, severity = ?, alert_count = ?, updated = ? WHERE tenant = ? AND id = ?",
-                        &[
-                            c.state.as_str().into(),
-                            c.severity.as_str().into(),
-                            c.alert_count.into(),
-                            now.0.into(),
-                            t.as_str().into(),
-                            c.id.0.into(),
-                        ],
-                    )?;
+            // New cases, written with their state after this batch.
+            let rows: Vec<Vec<Val>> = touched
+                .values()
+                .filter(|(_, before)| before.is_none())
+                .map(|(c, _)| case_row(c))
+                .collect();
+            insert_rows(tx, &format!("INSERT INTO cases ({CASE_COLS}) VALUES "), 15, &rows)?;
+            insert_rows(tx, &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES "), 12, &alert_rows)?;
+            // Existing cases: one versioned UPDATE per chunk; a row whose version moved under us
+            // is not updated, and the whole batch fails with a conflict.
+            let existing: Vec<(&Case, &Case)> =
+                touched.values().filter_map(|(c, b)| b.as_ref().map(|b| (c, b))).collect();
+            for chunk in existing.chunks(IN_CHUNK / 5) {
+                let tuple = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT))";
+                let sql = format!(
+                    "UPDATE cases SET state = v.column3, severity = v.column4, alert_count = v.column5, version = v.column2 + 1, snoozed_until = NULL, updated = ? FROM (VALUES {}) AS v WHERE cases.tenant = ? AND cases.id = v.column1 AND cases.version = v.column2",
+                    vec![tuple; chunk.len()].join(", ")
+                );
+                let mut p: Vec<Val> = vec![now.0.into()];
+                for (c, b) in chunk {
+                    p.extend([
+                        c.id.0.into(),
+                        b.version.into(),
+                        c.state.as_str().into(),
+                        c.severity.as_str().into(),
+                        c.alert_count.into(),
+                    ]);
+                }
+                p.push(t.as_str().into());
+                let n = tx.exec(&sql, &p)?;
+                if n != chunk.len() as u64 {
+                    let first = chunk.first().map_or(0, |(c, _)| c.id.0);
+                    return Err(CasesError::Conflict { case: first });
                 }
             }
-            if !pending_audit.is_empty() {
-                let ch = chain.insert(Chain::lock(tx, t, now)?);
-                for (action, object, before, after) in &pending_audit {
-                    ch.append(tx, &who, action, object, before, after)?;
-                }
+            for (c, b) in &existing {
+                let mut c2 = (*c).clone();
+                c2.version = b.version + 1;
+                audit.push([
+                    "case.add_alert".into(),
+                    format!("case:{}", c.id.0),
+                    json(b),
+                    json(&serde_json::json!({"case": &c2, "detail": {}})),
+                ]);
             }
-            if let Some(ch) = chain.take() {
-                ch.store(tx)?;
-            }
+            let mut chain = Chain::lock(tx, t, now)?;
+            chain.append_all(tx, &who, &audit)?;
+            chain.store(tx)?;
             if let Some((source, pos)) = cursor {
-                tx.exec(
-                    "INSERT INTO feed_cursor (tenant, source, position) VALUES (?, ?, ?) ON CONFLICT (tenant, source) DO UPDATE SET position = excluded.position",
-                    &[t.as_str().into(), source.into(), pos.into()],
-                )?;
+                store_cursor(tx, t, source, pos)?;
             }
             Ok(out)
         })
@@ -1003,6 +1178,7 @@ impl<B: Backend> CaseStore for Cases<B> {
             },
             &mut |_, _, _| Ok(()),
         )
+        .map(|c| self.after_final_decision(actor, c))
     }
 
     fn approve(&mut self, actor: &Actor, case: CaseId) -> Result<Case> {
@@ -1020,6 +1196,7 @@ impl<B: Backend> CaseStore for Cases<B> {
             },
             &mut |_, _, _| Ok(()),
         )
+        .map(|c| self.after_final_decision(actor, c))
     }
 
     fn reject(&mut self, actor: &Actor, case: CaseId, reason: &str) -> Result<Case> {
@@ -1075,6 +1252,7 @@ impl<B: Backend> CaseStore for Cases<B> {
 
     fn case(&mut self, actor: &Actor, id: CaseId) -> Result<CaseView> {
         require_worker(actor, "read cases")?;
+        self.wake_snoozed(&actor.tenant)?;
         let label = self.db.label().to_owned();
         let t = &actor.tenant;
         self.db.with_tx(&mut |tx| {
@@ -1125,12 +1303,14 @@ impl<B: Backend> CaseStore for Cases<B> {
 
     fn cases(&mut self, actor: &Actor, filter: &ListFilter) -> Result<Vec<Case>> {
         require_worker(actor, "list cases")?;
+        self.wake_snoozed(&actor.tenant)?;
         let label = self.db.label().to_owned();
         list_cases(&mut self.db, &label, &actor.tenant, filter)
     }
 
     fn alerts(&mut self, actor: &Actor, filter: &ListFilter) -> Result<Vec<Alert>> {
         require_worker(actor, "list alerts")?;
+        self.wake_snoozed(&actor.tenant)?;
         let label = self.db.label().to_owned();
         let mut sql = format!("SELECT {ALERT_COLS} FROM alerts WHERE tenant = ?");
         let mut p: Vec<Val> = vec![actor.tenant.as_str().into()];
@@ -1278,6 +1458,200 @@ impl<B: Backend> CaseStore for Cases<B> {
             Ok(())
         })?;
         self.purge_expired(actor).map(|_| ())
+    }
+
+    fn authenticate(
+        &mut self,
+        tenant: &TenantId,
+        user: &UserId,
+        claimed: Option<Role>,
+    ) -> Result<Actor> {
+        let rows = self.db.with_tx(&mut |tx| {
+            let n =
+                tx.query("SELECT COUNT(*) FROM users WHERE tenant = ?", &[tenant.as_str().into()])?;
+            let one = tx.query(
+                "SELECT role, disabled FROM users WHERE tenant = ? AND user_id = ?",
+                &[tenant.as_str().into(), user.as_str().into()],
+            )?;
+            Ok((
+                n.first().map_or(0, |r| get_i(r, 0)),
+                one.first().map(|r| (get_s(r, 0), get_i(r, 1))),
+            ))
+        })?;
+        let refuse =
+            |reason: String| CasesError::UnknownUser { tenant: tenant.to_string(), reason };
+        match rows {
+            (0, _) => Ok(Actor::new(tenant.clone(), user.clone(), claimed.unwrap_or(Role::Analyst))),
+            (_, None) => Err(refuse(format!(
+                "user '{user}' is not registered (floodgate users list; an admin adds users with floodgate users add)"
+            ))),
+            (_, Some((_, d))) if d != 0 => Err(refuse(format!("user '{user}' is disabled"))),
+            (_, Some((role, _))) => {
+                let role = Role::parse(&role).map_err(|e| corrupt(self.db.label(), "user", e))?;
+                if let Some(c) = claimed {
+                    if c != role {
+                        return Err(refuse(format!(
+                            "user '{user}' has role {role} in the registry, not {c}"
+                        )));
+                    }
+                }
+                Ok(Actor::new(tenant.clone(), user.clone(), role))
+            }
+        }
+    }
+
+    fn add_user(&mut self, actor: &Actor, user: &UserId, role: Role) -> Result<User> {
+        let now = (self.clock)();
+        let t = &actor.tenant;
+        let who = actor_text(actor);
+        self.db.with_tx(&mut |tx| {
+            ensure_tenant(tx, t, now)?;
+            let n = tx.query("SELECT COUNT(*) FROM users WHERE tenant = ?", &[t.as_str().into()])?;
+            if n.first().map_or(0, |r| get_i(r, 0)) == 0 {
+                if role != Role::Admin {
+                    return Err(CasesError::invalid(
+                        "role",
+                        role,
+                        "the first user of a tenant must be an admin (who then adds the others)",
+                    ));
+                }
+            } else {
+                require_admin(actor, "add users")?;
+            }
+            let known = tx.query(
+                "SELECT 1 FROM users WHERE tenant = ? AND user_id = ?",
+                &[t.as_str().into(), user.as_str().into()],
+            )?;
+            if !known.is_empty() {
+                return Err(CasesError::invalid("user", user, format!("already registered in tenant '{t}'")));
+            }
+            tx.exec(
+                "INSERT INTO users (tenant, user_id, role, disabled, created, created_by) VALUES (?, ?, ?, 0, ?, ?)",
+                &[t.as_str().into(), user.as_str().into(), role.as_str().into(), now.0.into(), who.as_str().into()],
+            )?;
+            let u = User {
+                tenant: t.clone(),
+                user: user.clone(),
+                role,
+                disabled: false,
+                created: now,
+                created_by: who.clone(),
+            };
+            let mut chain = Chain::lock(tx, t, now)?;
+            chain.append(tx, &who, "user.add", &format!("user:{user}"), "null", &json(&u))?;
+            chain.store(tx)?;
+            Ok(u)
+        })
+    }
+
+    fn users(&mut self, actor: &Actor) -> Result<Vec<User>> {
+        require_worker(actor, "list users")?;
+        let label = self.db.label().to_owned();
+        let t = &actor.tenant;
+        self.db.with_tx(&mut |tx| {
+            tx.query(
+                "SELECT user_id, role, disabled, created, created_by FROM users WHERE tenant = ? ORDER BY user_id",
+                &[t.as_str().into()],
+            )?
+            .iter()
+            .map(|r| user_from(&label, t, r))
+            .collect()
+        })
+    }
+
+    fn disable_user(&mut self, actor: &Actor, user: &UserId) -> Result<User> {
+        require_admin(actor, "disable users")?;
+        let now = (self.clock)();
+        let label = self.db.label().to_owned();
+        let t = &actor.tenant;
+        let who = actor_text(actor);
+        self.db.with_tx(&mut |tx| {
+            let sel = "SELECT user_id, role, disabled, created, created_by FROM users WHERE tenant = ? AND user_id = ?";
+            let rows = tx.query(sel, &[t.as_str().into(), user.as_str().into()])?;
+            let Some(r) = rows.first() else {
+                return Err(CasesError::invalid("user", user, format!("not registered in tenant '{t}'")));
+            };
+            let before = user_from(&label, t, r)?;
+            if before.disabled {
+                return Err(CasesError::invalid("user", user, "already disabled"));
+            }
+            if before.role == Role::Admin {
+                let admins = tx.query(
+                    "SELECT COUNT(*) FROM users WHERE tenant = ? AND role = 'admin' AND disabled = 0",
+                    &[t.as_str().into()],
+                )?;
+                if admins.first().map_or(0, |r| get_i(r, 0)) <= 1 {
+                    return Err(CasesError::invalid("user", user, "is the tenant's last enabled admin"));
+                }
+            }
+            tx.exec(
+                "UPDATE users SET disabled = 1 WHERE tenant = ? AND user_id = ?",
+                &[t.as_str().into(), user.as_str().into()],
+            )?;
+            let after = User { disabled: true, ..before.clone() };
+            let mut chain = Chain::lock(tx, t, now)?;
+            chain.append(tx, &who, "user.disable", &format!("user:{user}"), &json(&before), &json(&after))?;
+            chain.store(tx)?;
+            Ok(after)
+        })
+    }
+
+    fn wake_snoozed(&mut self, tenant: &TenantId) -> Result<Vec<CaseId>> {
+        let now = (self.clock)();
+        let label = self.db.label().to_owned();
+        let due = self.db.with_tx(&mut |tx| {
+            Ok(tx
+                .query(
+                    "SELECT id FROM cases WHERE tenant = ? AND state = 'snoozed' AND snoozed_until <= ? ORDER BY id",
+                    &[tenant.as_str().into(), now.0.into()],
+                )?
+                .iter()
+                .map(|r| CaseId(get_i(r, 0)))
+                .collect::<Vec<_>>())
+        })?;
+        if due.is_empty() {
+            return Ok(due);
+        }
+        self.db.with_tx(&mut |tx| {
+            let mut woken = Vec::new();
+            let mut chain: Option<Chain> = None;
+            for &id in &due {
+                let before = load_case(tx, &label, tenant, id)?;
+                // Another command may have woken or changed it since the first look.
+                if before.state != CaseState::Snoozed
+                    || before.snoozed_until.is_none_or(|u| u > now)
+                {
+                    continue;
+                }
+                let Step::To(to) = step(before.state, Action::Wake, Role::Admin) else {
+                    unreachable!("the table lets a snoozed case wake")
+                };
+                let mut c = before.clone();
+                c.state = to;
+                c.snoozed_until = None;
+                c.version = before.version + 1;
+                c.updated = now;
+                save_case(tx, &c, before.version)?;
+                if chain.is_none() {
+                    chain = Some(Chain::lock(tx, tenant, now)?);
+                }
+                let Some(ch) = chain.as_mut() else { continue };
+                let detail = serde_json::json!({"snoozed_until": before.snoozed_until});
+                ch.append(
+                    tx,
+                    "system:snooze",
+                    "case.wake",
+                    &format!("case:{}", id.0),
+                    &json(&before),
+                    &json(&serde_json::json!({"case": &c, "detail": detail})),
+                )?;
+                woken.push(id);
+            }
+            if let Some(ch) = chain {
+                ch.store(tx)?;
+            }
+            Ok(woken)
+        })
     }
 
     fn verify_audit(&mut self, actor: &Actor) -> Result<Verification> {
@@ -1504,6 +1878,18 @@ impl<B: Backend> CaseStore for Cases<B> {
         let label = self.db.label().to_owned();
         list_cases(&mut self.db, &label, tenant, &ListFilter::default())
     }
+}
+
+fn user_from(db: &str, t: &TenantId, r: &Row) -> Result<User> {
+    let c = |e: CasesError| corrupt(db, "user", e);
+    Ok(User {
+        tenant: t.clone(),
+        user: UserId::new(get_s(r, 0)).map_err(c)?,
+        role: Role::parse(&get_s(r, 1)).map_err(c)?,
+        disabled: get_i(r, 2) != 0,
+        created: UnixTime(get_i(r, 3)),
+        created_by: get_s(r, 4),
+    })
 }
 
 fn tenant_policy(tx: &mut dyn Tx, t: &TenantId) -> Result<(i64, bool)> {

@@ -26,6 +26,8 @@ both_backends!(
     racing_decisions_leave_one_decision,
     reports_due_overdue_filed,
     a_newer_database_is_refused,
+    a_snoozed_case_wakes_at_its_time,
+    the_user_registry_decides_who_acts_and_with_which_role,
 );
 
 fn audit_len<S: CaseStore + ?Sized>(s: &mut S, a: &Actor) -> i64 {
@@ -495,10 +497,82 @@ fn a_newer_database_is_refused<F: Fixture>(fx: &F) {
     match fx.try_store() {
         Err(e @ CasesError::TooNew { .. }) => {
             assert!(
-                e.to_string().contains("has schema version 99, newer than this floodgate (1)"),
+                e.to_string().contains("has schema version 99, newer than this floodgate (2)"),
                 "{e}"
             )
         }
         other => panic!("{other:?}"),
     }
+}
+
+fn a_snoozed_case_wakes_at_its_time<F: Fixture>(fx: &F) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+    let mut s = fx.store();
+    let now = Arc::new(AtomicI64::new(1_800_000_000));
+    let n2 = Arc::clone(&now);
+    s.set_clock(move || UnixTime(n2.load(Ordering::SeqCst)));
+    let lan = actor("vasp-a", "lan", Role::Analyst);
+    let c = s.open_case(&lan, "cust-1", "tip").unwrap();
+    let until = UnixTime(1_800_000_000 + 3_600);
+    s.snooze(&lan, c.id, until).unwrap();
+    // Before its time it stays snoozed, whatever is read.
+    now.store(until.0 - 1, Ordering::SeqCst);
+    assert_eq!(s.cases(&lan, &ListFilter::default()).unwrap()[0].state, CaseState::Snoozed);
+    let seq = audit_len(&mut s, &lan);
+    // At its time, the next read finds it open again, with one audit entry saying why.
+    now.store(until.0, Ordering::SeqCst);
+    let listed = s.cases(&lan, &ListFilter::default()).unwrap();
+    assert_eq!((listed[0].state, listed[0].snoozed_until), (CaseState::Open, None));
+    let view = s.case(&lan, c.id).unwrap();
+    let last = view.trail.last().unwrap();
+    assert_eq!((last.action.as_str(), last.actor.as_str()), ("case.wake", "system:snooze"));
+    assert_eq!(audit_len(&mut s, &lan), seq + 1, "woken once, not on every read");
+    assert!(s.verify_audit(&lan).unwrap().is_intact());
+    // Another tenant's reads never wake this tenant's cases.
+    let b = actor("vasp-b", "tuan", Role::Analyst);
+    s.snooze(&lan, c.id, UnixTime(until.0 + 10)).unwrap();
+    now.store(until.0 + 20, Ordering::SeqCst);
+    s.cases(&b, &ListFilter::default()).unwrap();
+    let raw = s.wake_snoozed(&TenantId::new("vasp-a").unwrap()).unwrap();
+    assert_eq!(raw, vec![c.id], "still snoozed until vasp-a's own next command");
+}
+
+fn the_user_registry_decides_who_acts_and_with_which_role<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let t = TenantId::new("vasp-a").unwrap();
+    let u = |n: &str| UserId::new(n).unwrap();
+    // Single-user mode: nobody registered, the claimed role is trusted.
+    let me = s.authenticate(&t, &u("lan"), Some(Role::Approver)).unwrap();
+    assert_eq!(me.role, Role::Approver);
+    assert_eq!(s.authenticate(&t, &u("lan"), None).unwrap().role, Role::Analyst);
+    // The first user must be an admin.
+    assert!(matches!(s.add_user(&me, &u("lan"), Role::Analyst), Err(CasesError::Invalid { .. })));
+    let admin = actor("vasp-a", "hoa", Role::Admin);
+    s.add_user(&admin, &u("hoa"), Role::Admin).unwrap();
+    // From now on the registry decides.
+    let hoa = s.authenticate(&t, &u("hoa"), None).unwrap();
+    assert_eq!(hoa.role, Role::Admin);
+    let err = s.authenticate(&t, &u("lan"), Some(Role::Approver)).unwrap_err();
+    assert!(err.to_string().contains("user 'lan' is not registered"), "{err}");
+    s.add_user(&hoa, &u("lan"), Role::Analyst).unwrap();
+    let lan = s.authenticate(&t, &u("lan"), None).unwrap();
+    assert_eq!(lan.role, Role::Analyst);
+    let err = s.authenticate(&t, &u("lan"), Some(Role::Approver)).unwrap_err();
+    assert!(err.to_string().contains("has role analyst in the registry, not approver"), "{err}");
+    // Only admins add or disable users; the last admin stays.
+    assert!(matches!(s.add_user(&lan, &u("x"), Role::Admin), Err(CasesError::Forbidden { .. })));
+    assert!(matches!(s.disable_user(&hoa, &u("hoa")), Err(CasesError::Invalid { .. })));
+    s.disable_user(&hoa, &u("lan")).unwrap();
+    let err = s.authenticate(&t, &u("lan"), None).unwrap_err();
+    assert!(err.to_string().contains("user 'lan' is disabled"), "{err}");
+    let users = s.users(&hoa).unwrap();
+    assert_eq!(users.len(), 2);
+    assert!(users.iter().any(|x| x.user.as_str() == "lan" && x.disabled));
+    // Another tenant is still in single-user mode, and every change is in the audit log.
+    let tb = TenantId::new("vasp-b").unwrap();
+    assert_eq!(s.authenticate(&tb, &u("lan"), Some(Role::Admin)).unwrap().role, Role::Admin);
+    let v = s.verify_audit(&hoa).unwrap();
+    assert!(v.is_intact());
+    assert_eq!(v.head_seq, 3, "two user.add and one user.disable");
 }

@@ -278,3 +278,442 @@ fn case_work_through_the_cli_postgres() {
         case_work(Some(&pg.url));
     }
 }
+
+/// Two `floodgate cases approve` processes race on each of several pending decisions: for
+/// each, exactly one approval is stored and the other process fails with a clear error.
+fn approvals_race_across_processes(db: Option<&str>) {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| fg(data.path(), db).args(args).output().unwrap();
+    for round in 0..6 {
+        let c = json_out(run(&[
+            "cases",
+            "open",
+            &format!("cust-{round}"),
+            "--reason",
+            "tip",
+            "--format",
+            "json",
+            "--as",
+            "lan",
+        ]));
+        let id = c[0]["id"].as_i64().unwrap().to_string();
+        common::ok(run(&["cases", "decide", &id, "freeze", "--reason", "fraud", "--as", "lan"]));
+        let spawn = |who: &str| {
+            fg(data.path(), db)
+                .args(["cases", "approve", &id, "--as", who, "--role", "approver"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (a, b) = (spawn("minh"), spawn("tuan"));
+        let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+        let won: Vec<&Output> = outs.iter().filter(|o| o.status.success()).collect();
+        let lost: Vec<&Output> = outs.iter().filter(|o| !o.status.success()).collect();
+        assert_eq!((won.len(), lost.len()), (1, 1), "round {round}: {outs:?}");
+        assert_eq!(lost[0].status.code(), Some(2));
+        let e = stderr(lost[0]);
+        assert!(
+            e.contains("was changed by another action at the same time")
+                || e.contains("cannot approve a case that is closed"),
+            "round {round}: {e}"
+        );
+        let show = json_out(run(&["cases", "show", &id, "--format", "json"]));
+        let approvals = show["trail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "case.approve")
+            .count();
+        assert_eq!(approvals, 1, "round {round}: one decision is stored");
+        assert_eq!(show["case"]["state"], "closed");
+    }
+    let v = run(&["audit", "verify"]);
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+}
+
+#[test]
+fn approvals_race_across_processes_sqlite() {
+    approvals_race_across_processes(None);
+}
+
+#[test]
+fn approvals_race_across_processes_postgres() {
+    if let Some(pg) = Pg::new() {
+        approvals_race_across_processes(Some(&pg.url));
+    }
+}
+
+/// Users and roles from the registry; a snoozed case wakes by itself.
+fn users_and_snooze(db: Option<&str>) {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| fg(data.path(), db).args(args).output().unwrap();
+    // Single-user mode: --role is trusted until someone is registered.
+    let c = json_out(run(&[
+        "cases", "open", "cust-1", "--reason", "tip", "--format", "json", "--as", "lan",
+    ]));
+    let id = c[0]["id"].as_i64().unwrap().to_string();
+    let o = run(&["users", "add", "lan", "analyst", "--as", "lan"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("the first user of a tenant must be an admin"), "{}", stderr(&o));
+    common::ok(run(&["users", "add", "hoa", "admin", "--as", "hoa"]));
+    common::ok(run(&["users", "add", "lan", "analyst", "--as", "hoa"]));
+    common::ok(run(&["users", "add", "minh", "approver", "--as", "hoa"]));
+    let o = run(&["users", "add", "x", "admin", "--as", "lan"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("user 'lan' with role analyst may not add users"),
+        "{}",
+        stderr(&o)
+    );
+    // Claiming another role, or acting unregistered, is refused and changes nothing.
+    let o = run(&["cases", "reopen", &id, "--reason", "x", "--as", "lan", "--role", "admin"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("has role analyst in the registry, not admin"), "{}", stderr(&o));
+    let o = run(&["cases", "note", &id, "hello", "--as", "mallory"]);
+    assert!(stderr(&o).contains("user 'mallory' is not registered"), "{}", stderr(&o));
+    // The registry's role applies without --role.
+    common::ok(run(&["cases", "decide", &id, "freeze", "--reason", "fraud", "--as", "lan"]));
+    let a = json_out(run(&["cases", "approve", &id, "--as", "minh", "--format", "json"]));
+    assert_eq!(a[0]["approved_by"], "minh");
+    common::ok(run(&["users", "disable", "minh", "--as", "hoa"]));
+    let o = run(&["alerts", "--as", "minh"]);
+    assert!(stderr(&o).contains("user 'minh' is disabled"), "{}", stderr(&o));
+    let users = common::ok(run(&["users", "list", "--format", "csv", "--as", "lan"]));
+    assert!(
+        users.starts_with("user,role,disabled") && users.contains("minh,approver,true"),
+        "{users}"
+    );
+
+    // Snooze two seconds ahead: the next command after that finds the case open again.
+    let c = json_out(run(&[
+        "cases", "open", "cust-2", "--reason", "tip", "--format", "json", "--as", "lan",
+    ]));
+    let id2 = c[0]["id"].as_i64().unwrap().to_string();
+    let until = chrono_like_rfc3339(2);
+    let s = json_out(run(&[
+        "cases", "snooze", &id2, "--until", &until, "--format", "json", "--as", "lan",
+    ]));
+    assert_eq!(s[0]["state"], "snoozed");
+    std::thread::sleep(Duration::from_millis(3100));
+    let list =
+        json_out(run(&["cases", "list", "--subject", "cust-2", "--format", "json", "--as", "lan"]));
+    assert_eq!(list[0]["state"], "open", "{list}");
+    let show = common::ok(run(&["cases", "show", &id2, "--as", "lan"]));
+    assert!(show.contains("case.wake") && show.contains("system:snooze"), "{show}");
+    let v = run(&["audit", "verify", "--as", "lan"]);
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+}
+
+/// Now plus `secs`, as RFC 3339 UTC.
+fn chrono_like_rfc3339(secs: u64) -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        + secs;
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let (days, rem) = ((t / 86_400) as i64, t % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+#[test]
+fn users_and_snooze_sqlite() {
+    users_and_snooze(None);
+}
+
+#[test]
+fn users_and_snooze_postgres() {
+    if let Some(pg) = Pg::new() {
+        users_and_snooze(Some(&pg.url));
+    }
+}
+
+/// Issue 11 item 1: a list load's delta re-screen turns new hits of registered subjects into
+/// alerts, exactly once.
+#[test]
+fn delta_rescreen_hits_become_alerts_exactly_once() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| fg(data.path(), None).args(args).output().unwrap();
+    let lists = tempfile::tempdir().unwrap();
+    let v1 = lists.path().join("v1");
+    std::fs::create_dir(&v1).unwrap();
+    std::fs::write(v1.join("sanctioned_addresses_XBT.txt"), "12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h\n")
+        .unwrap();
+    common::ok(run(&["lists", "load", v1.to_str().unwrap()]));
+    // A customer's withdrawal address is registered: not on the list yet.
+    let o = run(&[
+        "screen",
+        "address",
+        "bitcoin",
+        "1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+        "--subject",
+        "cust-9",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json_out(run(&["alerts", "--format", "json"])), serde_json::json!([]));
+    // The next version lists it: the delta re-screen finds it, and an alert is raised.
+    let v2 = lists.path().join("v2");
+    std::fs::create_dir(&v2).unwrap();
+    std::fs::write(
+        v2.join("sanctioned_addresses_XBT.txt"),
+        "12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h\n1BoatSLRHtKNngkdXEeobR76b53LETtpyT\n",
+    )
+    .unwrap();
+    common::ok(run(&["lists", "load", v2.to_str().unwrap()]));
+    let alerts = json_out(run(&["alerts", "--format", "json"]));
+    let a = alerts.as_array().unwrap();
+    assert_eq!(a.len(), 1, "{alerts}");
+    assert_eq!(
+        (a[0]["source"].as_str(), a[0]["subject"].as_str()),
+        (Some("screen_delta"), Some("cust-9"))
+    );
+    assert!(a[0]["reasons"][0].as_str().unwrap().contains("found when version"), "{alerts}");
+    // Loading again (same entries, and again with one more) raises nothing new.
+    common::ok(run(&["lists", "load", v2.to_str().unwrap()]));
+    let v3 = lists.path().join("v3");
+    std::fs::create_dir(&v3).unwrap();
+    std::fs::write(
+        v3.join("sanctioned_addresses_XBT.txt"),
+        "12QtD5BFwRsdNsAZY76UVE1xyCGNTojH9h\n1BoatSLRHtKNngkdXEeobR76b53LETtpyT\n1FfmbHfnpaZjKFvyi1okTjJJusN455paPH\n",
+    )
+    .unwrap();
+    common::ok(run(&["lists", "load", v3.to_str().unwrap()]));
+    assert_eq!(json_out(run(&["alerts", "--format", "json"])).as_array().unwrap().len(), 1);
+}
+
+const VASP_TOML: &str = r#"name = "Example Exchange JSC"
+rentity_id = 1234
+branch = "Head office"
+institution_code = "VASP-0001"
+reporting_user_code = "CO-01"
+address = "1 Example Street"
+city = "Ha Noi"
+country = "VN"
+"#;
+
+const KYC: &str = r#"{"customer_id":"c-1","first_name":"Van A","last_name":"Nguyen","birth_date":"1990-04-02","national_id":"001090000001","nationality":"VN","residence":"VN","phone_prefix":"84","phone":"912345678","address":"12 Hang Bac","city":"Ha Noi","occupation":"trader","opened":"2024-05-01"}
+"#;
+
+/// Issue 11 items 6 and 7: `report generate` end to end — a monitor alert, a case decided
+/// `report` and approved by registered users, the goAML STR checked against the UNODC XSD,
+/// filed so `report due` shows it; the HTML case report; the Viet Nam international-transfer
+/// report; the IVMS101 payload; and refusals that name the customer or field and file nothing.
+fn report_generate(db: Option<&str>) {
+    let Some(xsd) = floodgate_testdata::file("reporting/goaml/unodc-5.0.1/goAMLSchema.xsd") else {
+        return;
+    };
+    let xmllint = Command::new("xmllint").arg("--version").output().is_ok();
+    if !xmllint {
+        let required = std::env::var("FLOODGATE_REQUIRE_TEST_DATA").is_ok_and(|v| v == "1");
+        assert!(!required, "xmllint (libxml2-utils) is required");
+        let _ = writeln!(std::io::stderr(), "\n*** SKIPPING report generate: no xmllint ***\n");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let w = |name: &str, text: &str| {
+        let p = work.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let run = |args: &[&str]| fg(data.path(), db).args(args).output().unwrap();
+    let ledger = w(
+        "transfers.jsonl",
+        r#"{"id":"w-1","time":"2026-03-10T10:00:00+07:00","customer_id":"c-1","direction":"withdrawal","asset":"USDT-TRC20","amount":"1500","counterparty_address":"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM","counterparty_vasp":"Tan Exchange Pte Ltd","counterparty_country":"SG","txid":"9f2c6a0e7c1b4d3a8e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9b0c1d2e3f4a5b6c7d","ip":"203.0.113.7","travel_rule":{"originator_name":"Nguyen Van A","beneficiary_name":"Tan B","beneficiary_account":"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM"},"exposure":{"mixer":0.4}}
+"#,
+    );
+    let entity = w("vasp.toml", VASP_TOML);
+    let kyc = w("kyc.jsonl", KYC);
+    let o = fg(data.path(), db).args(["monitor", "--out", "/dev/null", &ledger]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let alerts = json_out(run(&["alerts", "--format", "json"]));
+    assert_eq!(alerts.as_array().unwrap().len(), 1, "{alerts}");
+    let case = alerts[0]["case"].as_i64().unwrap().to_string();
+    common::ok(run(&["users", "add", "hoa", "admin", "--as", "hoa"]));
+    common::ok(run(&["users", "add", "lan", "analyst", "--as", "hoa"]));
+    common::ok(run(&["users", "add", "minh", "approver", "--as", "hoa"]));
+    let gen = |extra: &[&str]| {
+        let mut a = vec!["report", "generate"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["--as", "lan"]);
+        run(&a)
+    };
+    let out = work.path().join("str.xml");
+    let str_args = |kyc: &str| {
+        vec![
+            "str".to_owned(),
+            "--case".into(),
+            case.clone(),
+            "--entity".into(),
+            entity.clone(),
+            "--kyc".into(),
+            kyc.to_owned(),
+            "--ledger".into(),
+            ledger.clone(),
+            "--xsd".into(),
+            xsd.to_str().unwrap().to_owned(),
+            "--out".into(),
+            out.to_str().unwrap().to_owned(),
+            "--format".into(),
+            "json".into(),
+        ]
+    };
+    // Not decided yet: refused, naming the case.
+    let o = gen(&strs(&str_args(&kyc)));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("only a case decided 'report'"), "{}", stderr(&o));
+    common::ok(run(&[
+        "cases",
+        "decide",
+        &case,
+        "report",
+        "--reason",
+        "mixer-exposed withdrawal to a foreign VASP",
+        "--as",
+        "lan",
+    ]));
+    common::ok(run(&["cases", "approve", &case, "--as", "minh"]));
+    // A customer without KYC, and a phone number goAML refuses: clear errors, nothing written
+    // or filed.
+    let o = gen(&strs(&str_args(&w("empty.jsonl", ""))));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("invalid customer 'c-1': has no KYC record"), "{}", stderr(&o));
+    let long_phone = KYC.replace("912345678", &"9".repeat(60));
+    let o = gen(&strs(&str_args(&w("bad-kyc.jsonl", &long_phone))));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("tph_number"), "{}", stderr(&o));
+    assert!(!out.exists(), "nothing is written when refused");
+    let due = json_out(run(&["report", "due", "--format", "json", "--as", "lan"]));
+    assert!(due.as_array().unwrap().iter().all(|r| r["status"] != "filed"), "{due}");
+    // The approved `report` decision put the suspicious-transaction report on the list at once.
+    let str_due: Vec<&serde_json::Value> =
+        due.as_array().unwrap().iter().filter(|r| r["kind"] == "suspicious").collect();
+    assert_eq!(str_due.len(), 1, "{due}");
+    let str_id = str_due[0]["id"].clone();
+    // The STR: written, valid against the XSD (checked again here), filed.
+    let row = json_out(gen(&strs(&str_args(&kyc))));
+    assert_eq!(
+        (row[0]["kind"].as_str(), row[0]["filed"].as_bool()),
+        (Some("str"), Some(true)),
+        "{row}"
+    );
+    let xml = std::fs::read_to_string(&out).unwrap();
+    for want in [
+        "<report_code>STR</report_code>",
+        "TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM",
+        "USDT-TRC20",
+        "<first_name>Van A</first_name>",
+        "<ipv4>203.0.113.7</ipv4>",
+    ] {
+        assert!(xml.contains(want), "{want} missing:\n{xml}");
+    }
+    let v =
+        Command::new("xmllint").args(["--noout", "--schema"]).arg(&xsd).arg(&out).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+    let due = json_out(run(&["report", "due", "--format", "json", "--as", "lan"]));
+    let filed = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "suspicious")
+        .unwrap_or_else(|| panic!("{due}"));
+    assert_eq!(
+        (filed["status"].as_str(), filed["document_sha256"].as_str()),
+        (Some("filed"), row[0]["sha256"].as_str())
+    );
+    assert_eq!(filed["id"], str_id, "the obligation listed since the approval is the one filed");
+    assert_eq!(row[0]["report"], str_id);
+    // The Viet Nam international-transfer report of the same withdrawal.
+    let intl = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "international_transfer")
+        .unwrap_or_else(|| panic!("{due}"));
+    let rid = intl["id"].as_i64().unwrap().to_string();
+    let vn_out = work.path().join("vn.json");
+    let row = json_out(gen(&[
+        "vn",
+        "--report",
+        &rid,
+        "--entity",
+        &entity,
+        "--kyc",
+        &kyc,
+        "--ledger",
+        &ledger,
+        "--out",
+        vn_out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(row[0]["filed"], true);
+    let vn: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&vn_out).unwrap()).unwrap();
+    assert_eq!(
+        (vn["format"].as_str(), vn["kind"].as_str()),
+        (Some("floodgate-vn-report/1"), Some("international_transfer"))
+    );
+    let csv =
+        common::ok(run(&["report", "due", "--status", "filed", "--format", "csv", "--as", "lan"]));
+    assert_eq!(csv.lines().count(), 3, "header, suspicious, international:\n{csv}");
+    // The HTML case report: self-contained, with the SVG path and the decision trail.
+    let html_out = work.path().join("case.html");
+    common::ok(gen(&[
+        "case",
+        "--case",
+        &case,
+        "--ledger",
+        &ledger,
+        "--out",
+        html_out.to_str().unwrap(),
+    ]));
+    let html = std::fs::read_to_string(&html_out).unwrap();
+    for want in ["<svg", "default-src 'none'", "decide_four_eyes", "minh", "mixer"] {
+        assert!(html.contains(want), "{want} missing from the case report");
+    }
+    assert!(!html.contains("<script") && !html.contains("src=\"http"), "no fetch, no script");
+    // IVMS101 for the USD 1,500 withdrawal.
+    let p = json_out(gen(&[
+        "ivms101",
+        "--transfer",
+        "w-1",
+        "--entity",
+        &entity,
+        "--kyc",
+        &kyc,
+        "--ledger",
+        &ledger,
+    ]));
+    assert_eq!(
+        p["beneficiaryVASP"]["beneficiaryVASP"]["legalPerson"]["name"]["nameIdentifier"][0]
+            ["legalPersonName"],
+        "Tan Exchange Pte Ltd",
+        "{p}"
+    );
+    let v = run(&["audit", "verify", "--as", "lan"]);
+    assert_eq!(v.status.code(), Some(0), "{}", stderr(&v));
+}
+
+#[test]
+fn report_generate_end_to_end_sqlite() {
+    report_generate(None);
+}
+
+#[test]
+fn report_generate_end_to_end_postgres() {
+    if let Some(pg) = Pg::new() {
+        report_generate(Some(&pg.url));
+    }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

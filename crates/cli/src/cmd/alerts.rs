@@ -65,7 +65,7 @@ impl Tabular for Row {
 
 pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
     let mut store = args.store.open(ctx)?;
-    let actor = args.store.actor(ctx)?;
+    let actor = args.store.actor(ctx, store.as_mut())?;
     let filter = ListFilter {
         state: args.state.as_deref().map(CaseState::parse).transpose()?,
         subject: args.subject,

@@ -63,7 +63,7 @@ impl Tabular for Row {
 pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
     let Cmd::Verify { store, format } = args.cmd;
     let mut s = store.open(ctx)?;
-    let actor = store.actor(ctx)?;
+    let actor = store.actor(ctx, s.as_mut())?;
     let v = s.verify_audit(&actor)?;
     let row = Row {
         tenant: v.tenant.clone(),

@@ -24,7 +24,7 @@ pub(crate) struct StoreArgs {
     /// The user acting [default: config cases.user, else $USER]
     #[arg(long = "as", env = "FLOODGATE_USER", value_name = "USER", global = true)]
     pub(crate) user: Option<String>,
-    /// The user's role: analyst, approver, admin or supervisor [default: config cases.role, else analyst]
+    /// The user's role: analyst, approver, admin or supervisor [default: config cases.role, else the user registry's, else analyst]
     #[arg(long, env = "FLOODGATE_ROLE", value_name = "ROLE", global = true)]
     pub(crate) role: Option<String>,
 }
@@ -38,8 +38,17 @@ impl StoreArgs {
         floodgate_cases::open(&loc).context("opening the case store")
     }
 
-    /// The acting user.
-    pub(crate) fn actor(&self, ctx: &Context) -> Result<Actor> {
+    /// The acting user, checked against the tenant's user registry (`floodgate users`): with
+    /// nobody registered the tenant is in single-user mode and `--role` (default analyst) is
+    /// trusted; once users exist, only a registered, enabled user acts, with the registry's
+    /// role.
+    pub(crate) fn actor(&self, ctx: &Context, store: &mut dyn CaseStore) -> Result<Actor> {
+        let (tenant, user, role) = self.claimed(ctx)?;
+        Ok(store.authenticate(&tenant, &user, role)?)
+    }
+
+    /// Tenant, user and the role claimed by flag, environment or config (none: the registry's).
+    pub(crate) fn claimed(&self, ctx: &Context) -> Result<(TenantId, UserId, Option<Role>)> {
         let tenant = self
             .tenant
             .clone()
@@ -51,22 +60,18 @@ impl StoreArgs {
             .or_else(|| ctx.cases.user.clone())
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| "cli".into());
-        let role = self
-            .role
-            .clone()
-            .or_else(|| ctx.cases.role.clone())
-            .unwrap_or_else(|| "analyst".into());
-        Ok(Actor::new(
+        let role = self.role.clone().or_else(|| ctx.cases.role.clone());
+        Ok((
             TenantId::new(tenant).context("--tenant")?,
             UserId::new(user).context("--as")?,
-            Role::parse(&role).context("--role")?,
+            role.as_deref().map(Role::parse).transpose().context("--role")?,
         ))
     }
 
     /// The actor feeds (monitor, screen) write alerts as.
     pub(crate) fn feed_actor(&self, ctx: &Context, feed: &str) -> Result<Actor> {
-        let a = self.actor(ctx)?;
-        Ok(Actor::new(a.tenant, UserId::new(feed)?, Role::Analyst))
+        let (tenant, _, _) = self.claimed(ctx)?;
+        Ok(Actor::new(tenant, UserId::new(feed)?, Role::Analyst))
     }
 }
 
@@ -251,7 +256,7 @@ fn parse_time(s: &str) -> Result<UnixTime> {
 
 pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
     let mut store = args.store.open(ctx)?;
-    let a = args.store.actor(ctx)?;
+    let a = args.store.actor(ctx, store.as_mut())?;
     let s = store.as_mut();
     let case = match args.cmd {
         Cmd::List { state, subject, limit } => {

@@ -149,6 +149,9 @@ struct LoadArgs {
     by: Option<String>,
     #[command(flatten)]
     unihan: UnihanArgs,
+    /// The case store the new hits of registered subjects go to, as `screen_delta` alerts
+    #[command(flatten)]
+    cases: crate::cmd::cases::StoreArgs,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -454,6 +457,18 @@ fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         });
     }
     progress.finish_and_clear();
+    // New hits of registered subjects found by the delta re-screen become alerts (dedup key
+    // screen:<list>:<entry>:<subject>, so a hit already alerted is not alerted again).
+    let delta: Vec<(String, &DeltaHit)> = rows
+        .iter()
+        .flat_map(|r| r.report.new_hits.iter().map(|h| (h.subject.clone(), h)))
+        .collect();
+    crate::cmd::cases::screening_alerts(
+        &args.cases,
+        ctx,
+        floodgate_cases::model::AlertSource::ScreenDelta,
+        &delta,
+    )?;
     match args.format {
         Format::Table | Format::Csv => {
             output::write_rows(args.format, &rows)?;

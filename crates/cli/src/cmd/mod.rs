@@ -14,6 +14,7 @@ pub(crate) mod screen;
 pub(crate) mod status;
 pub(crate) mod trace;
 pub(crate) mod transfers;
+pub(crate) mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -105,8 +106,10 @@ pub(crate) enum Command {
     Cases(cases::Args),
     /// Verify the hash-chained audit log
     Audit(audit::Args),
-    /// Mandatory reports: due, overdue and filed
+    /// Mandatory reports: due, overdue and filed; generate goAML, HTML, VN and IVMS101 files
     Report(report::Args),
+    /// The tenant's users and their roles (who may act on cases)
+    Users(users::Args),
 }
 
 /// How the command in `m` uses the data directory: writers alone, readers together
@@ -147,5 +150,6 @@ pub(crate) fn run(cli: Cli, access: Access) -> Result<ExitCode> {
         Command::Cases(a) => cases::run(a, &ctx),
         Command::Audit(a) => audit::run(a, &ctx),
         Command::Report(a) => report::run(a, &ctx),
+        Command::Users(a) => users::run(a, &ctx),
     }
 }
