@@ -15,7 +15,7 @@ use std::path::Path;
 use bitcoin::hashes::Hash as _;
 use floodgate_types::{Chain, Hash32};
 
-use super::fxhash::FxBuild;
+use rustc_hash::FxBuildHasher as FxBuild;
 use super::normalize::Normalizer;
 use super::raw::{decode_block, MAX_BLOCK_BYTES};
 use super::verify::{verify_block, BtcParams};

@@ -47,7 +47,6 @@
 //! ```
 
 mod blkfile;
-mod fxhash;
 mod normalize;
 mod prevouts;
 mod raw;

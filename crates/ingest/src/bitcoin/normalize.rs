@@ -9,7 +9,7 @@ use floodgate_types::{
     Timestamp, TxInput, TxOutput, UtxoTx,
 };
 
-use super::fxhash::FxBuild;
+use rustc_hash::FxBuildHasher as FxBuild;
 use super::verify::BtcParams;
 use super::PrevoutMap;
 use floodgate_types::address::ScriptKind;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use floodgate_types::{BtcAddress, BtcNetwork, Hash32, OutPoint};
 
-use super::fxhash::FxBuild;
+use rustc_hash::FxBuildHasher as FxBuild;
 use crate::{IngestError, Location};
 
 /// One spent output: its value and locking script.
