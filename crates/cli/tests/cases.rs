@@ -717,3 +717,43 @@ fn report_generate_end_to_end_postgres() {
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
+
+/// A screening hit whose alert was lost (the screening database committed, the case store
+/// did not) is raised by the next list load, once.
+#[test]
+fn a_lost_screening_alert_is_raised_by_the_next_list_load() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| fg(data.path(), None).args(args).output().unwrap();
+    let lists = tempfile::tempdir().unwrap();
+    let v1 = lists.path().join("v1");
+    std::fs::create_dir(&v1).unwrap();
+    std::fs::write(v1.join("sanctioned_addresses_XBT.txt"), "1BoatSLRHtKNngkdXEeobR76b53LETtpyT\n")
+        .unwrap();
+    common::ok(run(&["lists", "load", v1.to_str().unwrap()]));
+    // The hit is stored in screening.db, but its alert goes to a case store that is then lost
+    // (as when the process dies between the two commits).
+    let lost = data.path().join("lost-cases.db");
+    let o = run(&[
+        "screen",
+        "address",
+        "bitcoin",
+        "1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+        "--subject",
+        "cust-7",
+        "--db",
+        lost.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "a hit: {}", stderr(&o));
+    std::fs::remove_file(&lost).unwrap();
+    assert_eq!(json_out(run(&["alerts", "--format", "json"])), serde_json::json!([]));
+    // The next load of the (unchanged) list reconciles: the alert appears, once.
+    for _ in 0..2 {
+        common::ok(run(&["lists", "load", v1.to_str().unwrap()]));
+        let alerts = json_out(run(&["alerts", "--format", "json"]));
+        let a = alerts.as_array().unwrap();
+        assert_eq!(a.len(), 1, "{alerts}");
+        assert_eq!(a[0]["subject"], "cust-7", "{alerts}");
+        let key = a[0]["dedup_key"].as_str().unwrap();
+        assert!(key.starts_with("screen:") && key.ends_with(":cust-7"), "{alerts}");
+    }
+}

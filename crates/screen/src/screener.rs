@@ -173,6 +173,25 @@ pub struct ListInfo {
     pub load_id: Option<i64>,
 }
 
+/// A hit stored for a registered subject ([`Screener::stored_hits`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredHit {
+    /// The subject's id.
+    pub subject: String,
+    /// The list.
+    pub list: String,
+    /// The list entry.
+    pub entity_id: String,
+    /// The entry's content hash when it was screened.
+    pub entity_hash: String,
+    /// The score (1.0 for an address).
+    pub score: f64,
+    /// When it was screened.
+    pub screened_at: String,
+    /// Suppressed for this subject on this version of the entry.
+    pub suppressed: bool,
+}
+
 /// A change in a subject's hits caused by a list load.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DeltaHit {
@@ -664,6 +683,40 @@ impl Screener {
             out.push((id, s));
         }
         Ok(out)
+    }
+
+    /// Every hit stored for the registered subjects (the state delta re-screening compares
+    /// against), with the suppressed ones marked: what the alert feed reconciles with, so a
+    /// hit whose alert was lost to a crash after the screening commit is raised on the next
+    /// reconciliation (alerts are keyed by subject, list and entry).
+    ///
+    /// # Errors
+    /// [`ScreenError::Db`] naming the database.
+    pub fn stored_hits(&self) -> Result<Vec<StoredHit>> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT r.subject, r.list, r.entity_id, r.entity_hash, r.score, r.screened_at, \
+                 s.entity_hash IS NOT NULL AND s.entity_hash = r.entity_hash \
+                 FROM results r LEFT JOIN suppressions s \
+                 ON s.subject = r.subject AND s.list = r.list AND s.entity_id = r.entity_id \
+                 ORDER BY r.subject, r.list, r.entity_id",
+            )
+            .map_err(self.dberr())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(StoredHit {
+                    subject: r.get(0)?,
+                    list: r.get(1)?,
+                    entity_id: r.get(2)?,
+                    entity_hash: r.get(3)?,
+                    score: r.get(4)?,
+                    screened_at: r.get(5)?,
+                    suppressed: r.get(6)?,
+                })
+            })
+            .map_err(self.dberr())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.dberr())
     }
 
     fn suppressed(&self, subject: &str, list: &str, entity_id: &str, hash: &str) -> Result<bool> {

@@ -469,6 +469,17 @@ fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         floodgate_cases::model::AlertSource::ScreenDelta,
         &delta,
     )?;
+    // Then every hit stored for a registered subject: an alert a crash lost (the screening
+    // database commits before the case store) is raised now; the others are already there
+    // under the same key and change nothing.
+    let stored: Vec<(String, floodgate_screen::screener::StoredHit)> =
+        screener.stored_hits()?.into_iter().map(|h| (h.subject.clone(), h)).collect();
+    crate::cmd::cases::screening_alerts(
+        &args.cases,
+        ctx,
+        floodgate_cases::model::AlertSource::ScreenDelta,
+        &stored,
+    )?;
     match args.format {
         Format::Table | Format::Csv => {
             output::write_rows(args.format, &rows)?;

@@ -15,11 +15,11 @@ use std::path::Path;
 use bitcoin::hashes::Hash as _;
 use floodgate_types::{Chain, Hash32};
 
-use rustc_hash::FxBuildHasher as FxBuild;
 use super::normalize::Normalizer;
 use super::raw::{decode_block, MAX_BLOCK_BYTES};
 use super::verify::{verify_block, BtcParams};
 use crate::{BlockSink, FileSummary, IngestError, Location, NetworkId};
+use rustc_hash::FxBuildHasher as FxBuild;
 
 /// Raw bytes of out-of-order blocks held back waiting for their parent. Core downloads at
 /// most 1,024 blocks ahead, and the blocks that need a parent (pre-BIP34, before 2013) are

@@ -9,10 +9,10 @@ use floodgate_types::{
     Timestamp, TxInput, TxOutput, UtxoTx,
 };
 
-use rustc_hash::FxBuildHasher as FxBuild;
 use super::verify::BtcParams;
 use super::PrevoutMap;
 use floodgate_types::address::ScriptKind;
+use rustc_hash::FxBuildHasher as FxBuild;
 
 /// Unspent outputs kept for in-file resolution before the map is cleared. At roughly 100
 /// bytes an entry this caps the map near 200 MB; a 128 MiB `blk*.dat` file creates well under

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use floodgate_types::{BtcAddress, BtcNetwork, Hash32, OutPoint};
 
-use rustc_hash::FxBuildHasher as FxBuild;
 use crate::{IngestError, Location};
+use rustc_hash::FxBuildHasher as FxBuild;
 
 /// One spent output: its value and locking script.
 #[derive(Debug, Clone, PartialEq, Eq)]
