@@ -220,16 +220,34 @@ fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
 
-pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
-    let pack = match &args.rules {
+/// What a KYT engine is built from: `floodgate monitor`'s flags, also `floodgate serve`'s.
+#[derive(Debug, Default)]
+pub(crate) struct EngineInputs<'a> {
+    pub(crate) rules: Option<&'a Path>,
+    pub(crate) customers: Option<&'a Path>,
+    pub(crate) vasp_directory: Option<&'a Path>,
+    pub(crate) rates: Option<&'a Path>,
+    pub(crate) lists: &'a [PathBuf],
+    pub(crate) ofac_dir: Option<&'a Path>,
+    pub(crate) no_screening_lists: bool,
+}
+
+/// Builds the engine: rules pack, customers, rates, the screening facts (address files and
+/// the lists loaded with `floodgate lists load`) and the VASP directory.
+pub(crate) fn engine(
+    i: &EngineInputs<'_>,
+    data_dir: &Path,
+    assets: floodgate_types::AssetRegistry,
+) -> Result<Engine> {
+    let pack = match i.rules {
         Some(f) => Pack::load(f)?,
         None => Pack::builtin_vn(),
     };
-    let customers = match &args.customers {
+    let customers = match i.customers {
         Some(f) => CustomerBook::load(f)?,
         None => CustomerBook::default(),
     };
-    let rates = match &args.rates {
+    let rates = match i.rates {
         Some(f) => RateTable::parse_csv(
             f,
             &std::fs::read_to_string(f).with_context(|| f.display().to_string())?,
@@ -237,17 +255,34 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         None => RateTable::builtin(),
     };
     let mut lists = AddressLists::default();
-    if let Some(d) = &args.ofac_dir {
+    if let Some(d) = i.ofac_dir {
         lists.load_ofac_dir(d)?;
     }
-    for f in &args.lists {
+    for f in i.lists {
         lists.load_csv(f)?;
     }
-    let facts = ScreeningFacts::new(lists, &ctx.data_dir, args.no_screening_lists)?;
-    let mut engine = Engine::new(pack, ctx.assets.clone(), rates, customers, Arc::new(facts));
-    if let Some(f) = &args.vasp_directory {
+    let facts = ScreeningFacts::new(lists, data_dir, i.no_screening_lists)?;
+    let mut engine = Engine::new(pack, assets, rates, customers, Arc::new(facts));
+    if let Some(f) = i.vasp_directory {
         engine = engine.with_vasp_directory(floodgate_monitor::vasp::VaspDirectory::load(f)?);
     }
+    Ok(engine)
+}
+
+pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
+    let engine = engine(
+        &EngineInputs {
+            rules: args.rules.as_deref(),
+            customers: args.customers.as_deref(),
+            vasp_directory: args.vasp_directory.as_deref(),
+            rates: args.rates.as_deref(),
+            lists: &args.lists,
+            ofac_dir: args.ofac_dir.as_deref(),
+            no_screening_lists: args.no_screening_lists,
+        },
+        &ctx.data_dir,
+        ctx.assets.clone(),
+    )?;
     let mut mon = if args.no_state {
         Monitor::in_memory(engine)
     } else {
