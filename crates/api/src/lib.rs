@@ -9,8 +9,8 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //! use floodgate_api::{ApiConfig, AppState};
-//! let engine: floodgate_api::EngineFactory = Arc::new(|| Err("no engine in this example".into()));
-//! let state = AppState::open(ApiConfig::new(std::path::Path::new("data"), engine))?;
+//! let monitor: floodgate_api::MonitorFactory = Arc::new(|_| Err("no monitor in this example".into()));
+//! let state = AppState::open(ApiConfig::new(std::path::Path::new("data"), monitor))?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! floodgate_api::serve(listener, state, std::future::pending()).await?;
 //! # Ok(()) }
@@ -36,7 +36,7 @@ use axum::Router;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, ErrorBody};
-pub use state::{ApiConfig, AppState, EngineFactory, StartError};
+pub use state::{ApiConfig, AppState, MonitorFactory, StartError};
 
 use crate::error::REQUEST_ID;
 use crate::extract::Principal;
@@ -56,7 +56,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
         routes::health, routes::ready, routes::metrics,
         routes::login, routes::whoami, routes::logout,
         routes::screen_name, routes::screen_batch, routes::screen_address, routes::lists,
-        routes::kyt_decide,
+        routes::kyt_decide, routes::trace_exposure, routes::trace_paths,
         routes::alerts, routes::cases, routes::case_show, routes::case_open, routes::case_assign,
         routes::case_note, routes::case_attach, routes::case_escalate, routes::case_decide,
         routes::case_approve, routes::case_reject, routes::case_snooze, routes::case_reopen,
@@ -105,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/screen/address", post(routes::screen_address))
         .route("/v1/lists", get(routes::lists))
         .route("/v1/kyt/decisions", post(routes::kyt_decide))
+        .route("/v1/trace/exposure", post(routes::trace_exposure))
+        .route("/v1/trace/paths", post(routes::trace_paths))
         .route("/v1/alerts", get(routes::alerts))
         .route("/v1/cases", get(routes::cases).post(routes::case_open))
         .route("/v1/cases/{id}", get(routes::case_show))

@@ -621,6 +621,92 @@ pub(crate) async fn kyt_decide(
 }
 
 // ---------------------------------------------------------------------------------------
+// Tracing (floodgate-app's Tracer, the service `floodgate trace` calls)
+
+fn app_error(e: floodgate_app::AppError) -> ApiError {
+    match &e {
+        floodgate_app::AppError::Invalid { field, .. } => {
+            ApiError::invalid(&format!("/{field}"), e.to_string())
+        }
+        floodgate_app::AppError::Graph(floodgate_graph::GraphError::NotInGraph { .. }) => {
+            ApiError::new(StatusCode::NOT_FOUND, "not_in_graph", e.to_string())
+        }
+        _ => ApiError::internal(e.code(), e),
+    }
+}
+
+async fn trace<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce(&floodgate_app::trace::Tracer) -> Result<T, floodgate_app::AppError> + Send + 'static,
+) -> ApiResult<T> {
+    let t = st.tracer()?;
+    tokio::task::spawn_blocking(move || {
+        let g = t.lock().map_err(|_| ApiError::unavailable("tracer"))?;
+        f(&g).map_err(app_error)
+    })
+    .await
+    .map_err(|e| ApiError::internal("trace task", e))?
+}
+
+/// Exposure reports.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExposureResponse {
+    /// One report per asset, as `floodgate trace exposure --format json` writes them.
+    #[schema(value_type = Vec<Object>)]
+    pub reports: serde_json::Value,
+}
+
+/// Exposure of an address or entity to each risk category (`floodgate trace exposure`).
+/// Body: `{target, direction?: in|out, hops?, model?, min_amount?, since?, until?, asset?,
+/// peel_chains?, cluster?}`; the data directory's tags are used (no extra tag files).
+#[utoipa::path(post, path = "/v1/trace/exposure", tag = "trace", request_body(content = Object, description = "an exposure request"),
+    security(("api_key" = []), ("session" = [])),
+    responses((status = 200, body = ExposureResponse), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn trace_exposure(
+    State(st): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(req): ApiJson<floodgate_app::trace::ExposureRequest>,
+) -> ApiResult<Json<ExposureResponse>> {
+    require(&a, WORKER, "trace")?;
+    if req.sources != floodgate_app::trace::TagSources::default() {
+        return Err(ApiError::invalid("/sources", "extra tag files cannot be named over HTTP"));
+    }
+    text("/target", &req.target, 200, false)?;
+    let r = trace(&st, move |t| t.exposure(&req)).await?;
+    let reports = serde_json::to_value(&r).map_err(|e| ApiError::internal("exposure", e))?;
+    Ok(Json(ExposureResponse { reports }))
+}
+
+/// Fund paths.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PathsResponse {
+    /// The shortest paths, as `floodgate trace path --format json` writes them.
+    #[schema(value_type = Vec<Object>)]
+    pub paths: serde_json::Value,
+}
+
+/// The shortest fund paths between two addresses (`floodgate trace path`).
+/// Body: `{from, to, max_hops?, limit?}`.
+#[utoipa::path(post, path = "/v1/trace/paths", tag = "trace", request_body(content = Object, description = "a path request"),
+    security(("api_key" = []), ("session" = [])),
+    responses((status = 200, body = PathsResponse), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn trace_paths(
+    State(st): State<AppState>,
+    Auth(a): Auth,
+    ApiJson(req): ApiJson<floodgate_app::trace::PathRequest>,
+) -> ApiResult<Json<PathsResponse>> {
+    require(&a, WORKER, "trace")?;
+    text("/from", &req.from, 200, false)?;
+    text("/to", &req.to, 200, false)?;
+    if req.max_hops == 0 || req.max_hops > 64 || req.limit == 0 || req.limit > 1000 {
+        return Err(ApiError::invalid("/max_hops", "max_hops must be 1-64 and limit 1-1000"));
+    }
+    let r = trace(&st, move |t| t.paths(&req)).await?;
+    let paths = serde_json::to_value(&r).map_err(|e| ApiError::internal("paths", e))?;
+    Ok(Json(PathsResponse { paths }))
+}
+
+// ---------------------------------------------------------------------------------------
 // Alerts and cases
 
 /// Listing filter.

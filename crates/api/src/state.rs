@@ -11,7 +11,6 @@ use std::time::Duration;
 use floodgate_cases::model::{Actor, Role, TenantId, UserId};
 use floodgate_cases::{CaseStore, Location};
 use floodgate_monitor::decision::Decision;
-use floodgate_monitor::engine::Engine;
 use floodgate_monitor::input::MonitorEvent;
 use floodgate_monitor::monitor::{Monitor, Processed};
 use floodgate_screen::score::ScoreConfig;
@@ -24,9 +23,9 @@ use crate::auth::{KeyStore, Keys, RateLimiter, Sessions};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
-/// Builds a KYT engine (rules pack, rates, customers, risk facts) for a tenant's monitor.
-/// The CLI passes the same construction `floodgate monitor` uses.
-pub type EngineFactory = Arc<dyn Fn() -> Result<Engine, String> + Send + Sync>;
+/// Opens a tenant's KYT monitor (engine + state) in the directory given. The CLI passes
+/// `floodgate_app::monitor::open`, the set-up `floodgate monitor` uses.
+pub type MonitorFactory = Arc<dyn Fn(&Path) -> Result<Monitor, String> + Send + Sync>;
 
 /// Server settings.
 #[derive(Clone)]
@@ -51,8 +50,8 @@ pub struct ApiConfig {
     pub import_dir: PathBuf,
     /// Screening score settings.
     pub score: ScoreConfig,
-    /// The KYT engine builder.
-    pub engine: EngineFactory,
+    /// Opens a tenant's KYT monitor.
+    pub monitor: MonitorFactory,
     /// Decisions per group commit at most.
     pub kyt_batch: usize,
     /// Assets known to the ledger parser.
@@ -72,7 +71,7 @@ impl std::fmt::Debug for ApiConfig {
 
 impl ApiConfig {
     /// Defaults for a data directory, with the given engine builder.
-    pub fn new(data_dir: &Path, engine: EngineFactory) -> ApiConfig {
+    pub fn new(data_dir: &Path, monitor: MonitorFactory) -> ApiConfig {
         ApiConfig {
             data_dir: data_dir.to_path_buf(),
             cases: Location::resolve(None, data_dir),
@@ -84,7 +83,7 @@ impl ApiConfig {
             secure_cookies: false,
             import_dir: data_dir.join("imports"),
             score: ScoreConfig::default(),
-            engine,
+            monitor,
             kyt_batch: 512,
             assets: floodgate_types::AssetRegistry::builtin(),
         }
@@ -146,6 +145,8 @@ pub(crate) struct Inner {
     cases: Option<Arc<Mutex<Box<dyn CaseStore>>>>,
     kyt: Mutex<HashMap<TenantId, mpsc::SyncSender<KytJob>>>,
     pub(crate) ready: AtomicBool,
+    /// The graph, opened on first use (`floodgate trace build` makes it).
+    pub(crate) tracer: Mutex<Option<Arc<Mutex<floodgate_app::trace::Tracer>>>>,
 }
 
 impl Inner {
@@ -197,6 +198,7 @@ impl AppState {
             cases: Some(Arc::new(Mutex::new(cases))),
             kyt: Mutex::new(HashMap::new()),
             ready: AtomicBool::new(true),
+            tracer: Mutex::new(None),
         })))
     }
 
@@ -268,11 +270,9 @@ impl AppState {
         if let Some(tx) = m.get(tenant) {
             return Ok(tx.clone());
         }
-        let engine =
-            (self.0.cfg.engine)().map_err(|e| ApiError::internal("building the KYT engine", e))?;
         let dir = tenant_dir(&self.0.cfg.data_dir, tenant);
-        let mon = Monitor::open(engine, &dir)
-            .map_err(|e| ApiError::internal("opening the monitor state", e))?;
+        let mon = (self.0.cfg.monitor)(&dir)
+            .map_err(|e| ApiError::internal("opening the tenant's monitor", e))?;
         let feed = Actor::new(
             tenant.clone(),
             UserId::new("monitor").map_err(|e| ApiError::internal("feed user", e))?,
@@ -292,6 +292,26 @@ impl AppState {
             .map_err(|e| ApiError::internal("starting a KYT worker", e))?;
         m.insert(tenant.clone(), tx.clone());
         Ok(tx)
+    }
+
+    /// The tracer over the data directory's graph, opened once.
+    pub(crate) fn tracer(&self) -> Result<Arc<Mutex<floodgate_app::trace::Tracer>>, ApiError> {
+        let mut g = self.0.tracer.lock().map_err(|_| ApiError::unavailable("tracer"))?;
+        if let Some(t) = g.as_ref() {
+            return Ok(t.clone());
+        }
+        let t =
+            floodgate_app::trace::Tracer::open(&floodgate_app::DataDir::new(&self.0.cfg.data_dir))
+                .map_err(|e| {
+                    ApiError::new(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "no_graph",
+                        format!("no transfer graph to trace (run `floodgate trace build`): {e}"),
+                    )
+                })?;
+        let t = Arc::new(Mutex::new(t));
+        *g = Some(t.clone());
+        Ok(t)
     }
 
     /// Stops the KYT workers (they finish the queued jobs first).

@@ -34,15 +34,16 @@ struct Server {
     _dir: tempfile::TempDir,
 }
 
-fn engine() -> floodgate_api::EngineFactory {
-    Arc::new(|| {
-        Ok(Engine::new(
+fn engine() -> floodgate_api::MonitorFactory {
+    Arc::new(|dir: &std::path::Path| {
+        let e = Engine::new(
             Pack::builtin_vn(),
             AssetRegistry::builtin(),
             RateTable::builtin(),
             CustomerBook::default(),
             Arc::new(AddressLists::default()),
-        ))
+        );
+        floodgate_monitor::monitor::Monitor::open(e, dir).map_err(|e| e.to_string())
     })
 }
 
@@ -274,6 +275,22 @@ async fn every_endpoint_checks_key_role_and_tenant() {
         (Method::GET, "/v1/supervisor/summary".into(), None, "analyst", false),
         (Method::GET, "/v1/supervisor/tenants/vasp-a/cases".into(), None, "analyst", false),
         (Method::GET, "/v1/session".into(), None, "", false),
+        (
+            Method::POST,
+            "/v1/trace/exposure".into(),
+            Some(json!({"target": "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"})),
+            "supervisor",
+            false,
+        ),
+        (
+            Method::POST,
+            "/v1/trace/paths".into(),
+            Some(
+                json!({"from": "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "to": "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"}),
+            ),
+            "supervisor",
+            false,
+        ),
     ];
     for (m, path, body, weak, scoped) in &endpoints {
         let r = s.call(None, m.clone(), path, body.clone()).await;
@@ -606,6 +623,28 @@ async fn screening_lists_kyt_and_metrics() {
     assert_error(&r, 400, "invalid_field");
     assert_eq!(r.1["error"]["field"], "limit");
     let r = s.as_("vasp-a", "analyst", Method::GET, "/v1/alerts?colour=red", None).await;
+    assert_eq!(r.0, 400, "{:?}", r.1);
+
+    // Tracing needs a graph (`floodgate trace build`); none here: 503 naming the command.
+    let r = s
+        .as_(
+            "vasp-a",
+            "analyst",
+            Method::POST,
+            "/v1/trace/exposure",
+            Some(json!({"target": "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"})),
+        )
+        .await;
+    assert_error(&r, 503, "no_graph");
+    let r = s
+        .as_(
+            "vasp-a",
+            "analyst",
+            Method::POST,
+            "/v1/trace/exposure",
+            Some(json!({"target": "x", "sources": {"tagpacks": ["/etc/passwd"]}})),
+        )
+        .await;
     assert_eq!(r.0, 400, "{:?}", r.1);
 
     // Metrics, request ids, health.

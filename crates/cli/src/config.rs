@@ -59,6 +59,11 @@ pub(crate) struct Context {
 impl Context {
     /// Builds the context from the global flags (which clap already merged with the
     /// environment) and the config file.
+    /// The data directory, for the services of `floodgate-app`.
+    pub(crate) fn dir(&self) -> floodgate_app::DataDir {
+        floodgate_app::DataDir::new(&self.data_dir)
+    }
+
     pub(crate) fn load(global: &crate::cmd::GlobalArgs) -> Result<Context> {
         let (file, file_dir) = match &global.config {
             Some(p) => (read_file_config(p)?, p.parent().map(Path::to_path_buf)),

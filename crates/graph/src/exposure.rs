@@ -25,7 +25,7 @@ use crate::taint::Order;
 use crate::{Edge, Graph, GraphError, NodeId, NodeKind, RiskCategory};
 
 /// Which way to trace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// Where the value received by the node came from (sending exposure of its sources).
@@ -35,7 +35,7 @@ pub enum Direction {
 }
 
 /// The taint model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaintModel {
     /// Proportional to value at every node.

@@ -98,24 +98,20 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
     if let Some(Sub::Keys { cmd }) = args.cmd {
         return keys(cmd, ctx);
     }
-    let (rules, customers, ofac_dir, assets) =
-        (args.rules.clone(), args.customers.clone(), args.ofac_dir.clone(), ctx.assets.clone());
-    let data_dir = ctx.data_dir.clone();
-    // The same engine `floodgate monitor` builds (crates/cli/src/cmd/monitor.rs).
-    let engine: floodgate_api::EngineFactory = Arc::new(move || {
-        crate::cmd::monitor::engine(
-            &crate::cmd::monitor::EngineInputs {
-                rules: rules.as_deref(),
-                customers: customers.as_deref(),
-                ofac_dir: ofac_dir.as_deref(),
-                ..Default::default()
-            },
-            &data_dir,
-            assets.clone(),
-        )
-        .map_err(|e| format!("{e:#}"))
+    // Each tenant's monitor: the set-up `floodgate monitor` uses (floodgate_app::monitor::open),
+    // with its state in the tenant's own directory.
+    let setup = floodgate_app::monitor::MonitorSetup {
+        rules: args.rules.clone(),
+        customers: args.customers.clone(),
+        ofac_dir: args.ofac_dir.clone(),
+        ..Default::default()
+    };
+    let assets = ctx.assets.clone();
+    let monitor: floodgate_api::MonitorFactory = Arc::new(move |dir: &std::path::Path| {
+        floodgate_app::monitor::open(&floodgate_app::DataDir::new(dir), &assets, &setup)
+            .map_err(|e| e.to_string())
     });
-    let mut cfg = floodgate_api::ApiConfig::new(&ctx.data_dir, engine);
+    let mut cfg = floodgate_api::ApiConfig::new(&ctx.data_dir, monitor);
     let db = args.cases_db.clone().or_else(|| ctx.cases.database_url.clone());
     cfg.cases = floodgate_cases::Location::resolve(db.as_deref(), &ctx.data_dir);
     cfg.rate_per_sec = args.rate_limit;
@@ -128,7 +124,18 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
         cfg.import_dir = d.clone();
     }
     // Fail before binding when the rules or customer files are bad.
-    (cfg.engine)().map_err(anyhow::Error::msg).context("building the KYT engine")?;
+    floodgate_app::monitor::open(
+        &floodgate_app::DataDir::new(&ctx.data_dir),
+        &ctx.assets,
+        &floodgate_app::monitor::MonitorSetup {
+            rules: args.rules.clone(),
+            customers: args.customers.clone(),
+            ofac_dir: args.ofac_dir.clone(),
+            no_state: true,
+            ..Default::default()
+        },
+    )
+    .context("setting up the KYT engine")?;
     let state = floodgate_api::AppState::open(cfg).context("opening the stores")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,16 +1,13 @@
 //! `floodgate trace`: build the transaction graph, and trace funds over it (exposure, paths).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::{Subcommand, ValueEnum};
-use floodgate_graph::{
-    exposure, paths, to_dot, Direction, ExposureOptions, ExposureReport, FundPath, Graph, NodeId,
-    PathOptions, TagSet, TaintModel, GRAPH_DIR,
-};
-use floodgate_store::Store;
-use floodgate_types::{Address, Amount, AssetId, Timestamp};
+use floodgate_app::trace::{self as service, ExposureRequest, PathRequest, Tracer};
+use floodgate_graph::{to_dot, Direction, TaintModel};
+use floodgate_types::{Amount, AssetId, Timestamp};
 use serde::Serialize;
 
 use crate::config::Context;
@@ -186,10 +183,6 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     }
 }
 
-fn graph_dir(ctx: &Context) -> PathBuf {
-    ctx.data_dir.join(GRAPH_DIR)
-}
-
 #[derive(Serialize)]
 struct KeyValue {
     key: String,
@@ -206,14 +199,6 @@ impl Tabular for KeyValue {
 }
 
 fn build(args: BuildArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
-    if !ctx.data_dir.join(floodgate_store::STORE_FILE).exists() {
-        anyhow::bail!(
-            "no transfer store in {} (run `floodgate ingest …` or `floodgate demo` first, or pass --data-dir)",
-            ctx.data_dir.display()
-        );
-    }
-    let store = Store::open(&ctx.data_dir)?;
-    let dir = graph_dir(ctx);
     // A spinner with the legs read so far (hidden with --quiet or when stderr is not a
     // terminal): a build from a big store takes minutes.
     let progress = if quiet {
@@ -228,52 +213,18 @@ fn build(args: BuildArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         );
         pb
     };
-    let mut tick = |legs: u64| progress.set_position(legs);
-    let report = if args.rebuild {
-        // Build beside the old graph, then swap, so a failure leaves the old graph in place.
-        let fresh = ctx.data_dir.join("graph.rebuild");
-        let old = ctx.data_dir.join("graph.old");
-        for d in [&fresh, &old] {
-            if d.exists() {
-                std::fs::remove_dir_all(d).with_context(|| format!("removing {}", d.display()))?;
-            }
-        }
-        Graph::update_from_store_with(&fresh, &store, &mut tick)?;
-        if dir.exists() {
-            std::fs::rename(&dir, &old).with_context(|| format!("moving {}", dir.display()))?;
-        }
-        std::fs::rename(&fresh, &dir).with_context(|| format!("moving {}", fresh.display()))?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
-        }
-        let g = Graph::open(&dir)?;
-        floodgate_graph::BuildReport {
-            new_nodes: u64::from(g.node_count()),
-            new_edges: g.edge_count(),
-            nodes: u64::from(g.node_count()),
-            edges: g.edge_count(),
-            segments: g.segment_count(),
-            bytes: g.bytes(),
-            tips: g.tips().iter().map(|(k, v)| (k.clone(), v.height)).collect(),
-        }
-    } else {
-        Graph::update_from_store_with(&dir, &store, &mut tick)?
+    let req = service::BuildRequest {
+        rebuild: args.rebuild,
+        verify: args.verify,
+        tagpacks: args.tagpack,
     };
+    let built = service::build(&ctx.dir(), &req, &mut |legs| progress.set_position(legs))?;
     progress.finish_and_clear();
-    if args.verify {
-        Graph::open(&dir)?.verify()?;
-    }
-    let clustering = trace_entity::cluster_after_build(ctx, &dir, &args.tagpack)?;
     if args.format == Format::Json {
-        #[derive(Serialize)]
-        struct Built<'a> {
-            #[serde(flatten)]
-            graph: &'a floodgate_graph::BuildReport,
-            clustering: &'a trace_entity::ClusterSummary,
-        }
-        output::write_json(&Built { graph: &report, clustering: &clustering })?;
+        output::write_json(&built)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let report = &built.graph;
     let per_edge = if report.edges > 0 { report.bytes as f64 / report.edges as f64 } else { 0.0 };
     let mut rows = vec![
         KeyValue { key: "new nodes".into(), value: report.new_nodes.to_string() },
@@ -287,52 +238,13 @@ fn build(args: BuildArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     for (chain, h) in &report.tips {
         rows.push(KeyValue { key: format!("{chain} tip"), value: h.to_string() });
     }
-    rows.extend(clustering.rows());
+    rows.extend(trace_entity::cluster_rows(&built.clustering));
     output::write_rows(args.format, &rows)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn open_graph(ctx: &Context) -> Result<Graph> {
-    let g = Graph::open(&graph_dir(ctx))?;
-    Ok(g)
-}
-
-/// Resolves a user-given address (any accepted form) or node key to a node.
-fn node_of(graph: &Graph, s: &str) -> Result<NodeId> {
-    let s = s.trim();
-    if let Some(n) = graph.lookup(s) {
-        return Ok(n);
-    }
-    let canonical = Address::parse_any(s).map(|a| a.to_canonical()).ok();
-    match canonical.and_then(|c| graph.lookup(&c)) {
-        Some(n) => Ok(n),
-        None => Err(floodgate_graph::GraphError::NotInGraph { key: s.to_owned() }.into()),
-    }
-}
-
-/// The TagPacks of `<data dir>/tagpacks` and `extra`, and those rejected from directories
-/// (each with its error; a pack named on the command line must load whole).
-fn load_tags(ctx: &Context, extra: &[PathBuf]) -> Result<(TagSet, Vec<floodgate_graph::TagError>)> {
-    let mut tags = TagSet::new();
-    let mut all_rejected = Vec::new();
-    let default = ctx.data_dir.join("tagpacks");
-    let mut dirs: Vec<&Path> = Vec::new();
-    if default.is_dir() {
-        dirs.push(&default);
-    }
-    for p in extra {
-        if p.is_file() {
-            // A pack named on the command line must load, whole.
-            tags.load_tagpack(p)?;
-        } else {
-            dirs.push(p);
-        }
-    }
-    for d in dirs {
-        let (_, rejected) = tags.load_dir(d)?;
-        all_rejected.extend(rejected);
-    }
-    Ok((tags, all_rejected))
+fn open_tracer(ctx: &Context) -> Result<Tracer> {
+    Ok(Tracer::open(&ctx.dir())?)
 }
 
 fn parse_time(s: &Option<String>, flag: &str) -> Result<Option<i64>> {
@@ -387,37 +299,9 @@ impl Tabular for ExposureRow {
 }
 
 fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
-    let graph = open_graph(ctx)?;
-    // `E<n>`: a co-spend entity (see `trace why`); anything else: an address or node key.
-    let entity = graph
-        .lookup(args.target.trim())
-        .is_none()
-        .then(|| floodgate_graph::EntityId::parse(&args.target))
-        .flatten();
-    let target = match entity {
-        Some(_) => None,
-        None => Some(node_of(&graph, &args.target)?),
-    };
-    let tags = tags::load(ctx, &args.tagpack, args.ofac.as_deref(), &args.sources)?.tags;
-    let clusters = (args.cluster || entity.is_some())
-        .then(|| trace_entity::clustering(&graph, &tags))
-        .transpose()?;
-    // An alias (the id of an entity that merged into another) resolves, and says so.
-    let entity = match (entity, &clusters) {
-        (Some(e), Some(c)) => {
-            let (e, note) = trace_entity::resolve_entity(ctx, &graph, c, e)?;
-            if let Some(note) = note {
-                trace_entity::say_alias(&note, args.format)?;
-            }
-            Some(e)
-        }
-        _ => entity,
-    };
-    let resolved = match (&clusters, args.cluster) {
-        (Some(c), true) => tags.resolve_entities(&graph, c),
-        _ => tags.resolve(&graph),
-    };
-    let opts = ExposureOptions {
+    let tracer = open_tracer(ctx)?;
+    let req = ExposureRequest {
+        target: args.target.clone(),
         direction: match args.direction {
             DirectionArg::In => Direction::In,
             DirectionArg::Out => Direction::Out,
@@ -438,16 +322,16 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
         until: parse_time(&args.until, "--until")?,
         asset: args.asset.clone(),
         peel_chains: !args.no_peel_chains,
+        cluster: args.cluster,
+        sources: args.sources.with(args.tagpack, args.ofac),
     };
-    let reports: Vec<ExposureReport> = match (target, entity, &clusters) {
-        (Some(t), _, _) => exposure(&graph, &resolved, t, &opts)?,
-        (None, Some(e), Some(c)) => {
-            floodgate_graph::entity_exposure(&graph, &resolved, c, e, &opts)?
-        }
-        _ => unreachable!("a target is either an entity or a node"),
-    };
+    let result = tracer.exposure(&req)?;
+    if let Some(note) = &result.alias {
+        trace_entity::say_alias(note, args.format)?;
+    }
+    let reports = &result.reports;
     if matches!(args.format, Format::Json) {
-        output::write_json(&reports)?;
+        output::write_json(&result)?;
         return Ok(ExitCode::SUCCESS);
     }
     let human = |a: Amount, asset: &str| match ctx.assets.decimals(&AssetId(asset.to_owned())) {
@@ -455,7 +339,7 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
         None => String::new(),
     };
     let mut rows = Vec::new();
-    for r in &reports {
+    for r in reports {
         rows.push(ExposureRow {
             asset: r.asset.clone(),
             category: "(total)".into(),
@@ -550,15 +434,18 @@ impl Tabular for PathRow {
 }
 
 fn run_path(args: PathArgs, ctx: &Context) -> Result<ExitCode> {
-    let graph = open_graph(ctx)?;
-    let from = node_of(&graph, &args.from)?;
-    let to = node_of(&graph, &args.to)?;
-    let found: Vec<FundPath> =
-        paths(&graph, from, to, &PathOptions { max_hops: args.max_hops, limit: args.limit })?;
+    let req = PathRequest {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        max_hops: args.max_hops,
+        limit: args.limit,
+    };
+    let result = open_tracer(ctx)?.paths(&req)?;
+    let found = &result.paths;
     let decimals = |a: &str| ctx.assets.decimals(&AssetId(a.to_owned()));
     match args.format {
-        PathFormat::Json => output::write_json(&found)?,
-        PathFormat::Dot => output::write_text(&to_dot(&found, &decimals))?,
+        PathFormat::Json => output::write_json(&result)?,
+        PathFormat::Dot => output::write_text(&to_dot(found, &decimals))?,
         PathFormat::Table => {
             let mut rows = Vec::new();
             for (i, p) in found.iter().enumerate() {

@@ -1,0 +1,27 @@
+//! The application layer: every operation a user can ask of floodgate, as one function over a
+//! typed data directory, with a typed request and a typed, serializable result. The command
+//! line (`crates/cli`) parses flags, calls one service and renders its result; the HTTP API
+//! serves the same results as JSON. No service knows about flags, terminals or HTTP.
+//!
+//! - [`trace`]: build the graph, exposure, fund paths, why two addresses are one entity, an
+//!   entity's report, attribution tags — over a [`trace::Tracer`] opened once (the graph
+//!   mapped, the data directory's tags and clustering loaded on first use and shared).
+//!
+//! - [`monitor`]: set up the KYT engine for a data directory and stream events through it,
+//!   each decision handed on only after its state is committed.
+//!
+//! A service's result serializes to exactly the JSON the CLI prints with `--format json`
+//! (`crates/cli/tests/app.rs` checks it), so every door returns the same shapes. Side notes
+//! that are not part of that shape (an entity alias resolved, peel-chain links followed) are
+//! fields that serialization skips.
+
+mod datadir;
+mod error;
+pub mod monitor;
+pub mod trace;
+
+pub use datadir::DataDir;
+pub use error::AppError;
+
+/// The result of a service.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;

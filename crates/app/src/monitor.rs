@@ -1,0 +1,383 @@
+//! Monitoring services: set up the KYT engine for a data directory, and run a stream of
+//! ledger events through it — one decision per transfer, each reaching the caller only after
+//! the state that produced it is committed (so a crash and restart never decide a transfer
+//! twice, and never show a decision that was not kept). Rules: `docs/rules.md`; input and
+//! decisions: `docs/formats/monitor.md`.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use floodgate_monitor::customer::CustomerBook;
+use floodgate_monitor::decision::Decision;
+use floodgate_monitor::engine::Engine;
+use floodgate_monitor::facts::{AddressLists, AddressRisk, RiskCategory, RiskFacts};
+use floodgate_monitor::fiat::RateTable;
+use floodgate_monitor::input::{
+    parse_event, InputLimits, InputLine, LineReader, MonitorEvent, Reject,
+};
+use floodgate_monitor::monitor::{Monitor, Processed};
+use floodgate_monitor::pack::Pack;
+use floodgate_types::{AssetRegistry, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::{AppError, DataDir, Result};
+
+/// How to set up the monitor.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorSetup {
+    /// Rules file (TOML; `docs/rules.md`); the built-in `vn` pack when absent.
+    pub rules: Option<PathBuf>,
+    /// Customer file (CSV or JSON Lines).
+    pub customers: Option<PathBuf>,
+    /// VASP directory (CSV `vasp,country,licences`).
+    pub vasp_directory: Option<PathBuf>,
+    /// Fiat rate table (CSV `date,asset,vnd,usd`); the built-in table when absent.
+    pub rates: Option<PathBuf>,
+    /// Screening list CSV files (`category,value,label`).
+    pub lists: Vec<PathBuf>,
+    /// A directory of OFAC `sanctioned_addresses_<ASSET>.txt` files.
+    pub ofac_dir: Option<PathBuf>,
+    /// Do not consult the lists loaded with `floodgate lists load`.
+    pub no_screening_lists: bool,
+    /// Keep no state on disk (no `monitor.db`; nothing survives the process).
+    pub no_state: bool,
+}
+
+/// The monitor's screening facts: the address files of the setup, then the lists loaded with
+/// `floodgate lists load` (see [`list_category`]).
+struct ScreeningFacts {
+    files: AddressLists,
+    loaded: Option<floodgate_screen::Matcher>,
+}
+
+/// The risk category of a hit on a loaded list: the category the list stores for the entry
+/// (`# category: special_measure` of a generic CSV list), else by the list's name: a name with
+/// `alert` or `warning` in it (`sg-mas-alert`, `vn-warning-list`) is an investor-alert list, a
+/// name with `pep` is a PEP list (no counterparty risk by itself: `None`), and every other list
+/// (OFAC, UN, national blacklists) is a sanctions list. Documented in docs/rules.md.
+pub fn list_category(list: &str, stored: Option<RiskCategory>) -> Option<RiskCategory> {
+    if stored.is_some() {
+        return stored;
+    }
+    let l = list.to_ascii_lowercase();
+    if l.contains("pep") {
+        None
+    } else if l.contains("alert") || l.contains("warning") {
+        Some(RiskCategory::InvestorAlert)
+    } else {
+        Some(RiskCategory::Sanctioned)
+    }
+}
+
+impl ScreeningFacts {
+    fn new(files: AddressLists, data_dir: &Path, skip_loaded: bool) -> Result<Self> {
+        let db = data_dir.join(floodgate_screen::screener::DB_FILE);
+        let loaded = if skip_loaded || !db.is_file() {
+            None
+        } else {
+            let s = floodgate_screen::Screener::open(
+                data_dir,
+                floodgate_screen::score::ScoreConfig::default(),
+                None,
+            )?;
+            let m = s.into_matcher();
+            (!m.is_empty()).then_some(m)
+        };
+        Ok(ScreeningFacts { files, loaded })
+    }
+}
+
+impl RiskFacts for ScreeningFacts {
+    fn address_risk(&self, addr: &floodgate_types::Address) -> Option<AddressRisk> {
+        self.files.address_risk(addr).or_else(|| {
+            let m = self.loaded.as_ref()?;
+            let hit = m.screen_address(addr.chain(), &addr.to_string()).ok()?.into_iter().next()?;
+            let category = list_category(&hit.list, hit.category)?;
+            Some(AddressRisk {
+                category,
+                source: if hit.programs.is_empty() {
+                    format!("list '{}': {}", hit.list, hit.entity_name)
+                } else {
+                    format!(
+                        "list '{}': {} ({})",
+                        hit.list,
+                        hit.entity_name,
+                        hit.programs.join(", ")
+                    )
+                },
+                label: Some(hit.entity_id),
+            })
+        })
+    }
+
+    fn vasp_risk(&self, vasp: &str) -> Option<AddressRisk> {
+        self.files.vasp_risk(vasp)
+    }
+
+    fn screening_available(&self) -> bool {
+        self.files.screening_available() || self.loaded.is_some()
+    }
+}
+
+/// The rules of a setup: its file, or the built-in `vn` pack.
+pub fn load_pack(rules: Option<&Path>) -> Result<Pack> {
+    Ok(match rules {
+        Some(f) => Pack::load(f)?,
+        None => Pack::builtin_vn(),
+    })
+}
+
+/// Sets up the KYT engine and its state (`monitor.db` in the data directory, unless
+/// `no_state`): rules, customers, fiat rates, VASP directory, address lists, and the lists
+/// loaded for screening.
+pub fn open(dd: &DataDir, assets: &AssetRegistry, setup: &MonitorSetup) -> Result<Monitor> {
+    let pack = load_pack(setup.rules.as_deref())?;
+    let customers = match &setup.customers {
+        Some(f) => CustomerBook::load(f)?,
+        None => CustomerBook::default(),
+    };
+    let rates = match &setup.rates {
+        Some(f) => RateTable::parse_csv(
+            f,
+            &std::fs::read_to_string(f).map_err(AppError::io("reading", f))?,
+        )?,
+        None => RateTable::builtin(),
+    };
+    let mut lists = AddressLists::default();
+    if let Some(d) = &setup.ofac_dir {
+        lists.load_ofac_dir(d)?;
+    }
+    for f in &setup.lists {
+        lists.load_csv(f)?;
+    }
+    let facts = ScreeningFacts::new(lists, dd.root(), setup.no_screening_lists)?;
+    let mut engine = Engine::new(pack, assets.clone(), rates, customers, Arc::new(facts));
+    if let Some(f) = &setup.vasp_directory {
+        engine = engine.with_vasp_directory(floodgate_monitor::vasp::VaspDirectory::load(f)?);
+    }
+    Ok(if setup.no_state { Monitor::in_memory(engine) } else { Monitor::open(engine, dd.root())? })
+}
+
+/// Where a stream's events come from.
+pub enum Input {
+    /// JSON Lines (`docs/formats/monitor.md`) from a reader; `label` names it in errors and
+    /// rejects (a path, or `-`).
+    Lines {
+        /// The bytes.
+        reader: Box<dyn Read + Send>,
+        /// What to call it.
+        label: PathBuf,
+        /// Line and field limits.
+        limits: InputLimits,
+    },
+    /// The ledger entries of the transfer store (of one ledger, or all).
+    Store {
+        /// Only this ledger.
+        ledger: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Input::Lines { label, limits, .. } => {
+                f.debug_struct("Lines").field("label", label).field("limits", limits).finish()
+            }
+            Input::Store { ledger } => f.debug_struct("Store").field("ledger", ledger).finish(),
+        }
+    }
+}
+
+impl Input {
+    /// A file, or stdin for `-`.
+    pub fn open(path: &Path, limits: InputLimits) -> Result<(Input, Option<u64>)> {
+        if path.as_os_str() == "-" {
+            let reader: Box<dyn Read + Send> = Box::new(std::io::stdin());
+            return Ok((Input::Lines { reader, label: path.to_path_buf(), limits }, None));
+        }
+        let f = File::open(path).map_err(AppError::io("opening", path))?;
+        let size = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+        Ok((Input::Lines { reader: Box::new(f), label: path.to_path_buf(), limits }, size))
+    }
+}
+
+/// What the caller does with a stream's results.
+pub trait DecisionSink {
+    /// The caller's error type (a service error converts into it).
+    type Error: From<AppError>;
+
+    /// Called after every group commit with the decisions it made durable (possibly none:
+    /// a commit on an idle timer), in input order; `monitor` is the committed state.
+    fn committed(&mut self, monitor: &Monitor, decisions: &[Decision]) -> Result<(), Self::Error>;
+
+    /// A line that could not be used (too long, not UTF-8, not a valid event): the stream
+    /// goes on.
+    fn rejected(&mut self, reject: &Reject) -> Result<(), Self::Error>;
+}
+
+/// How a stream runs.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// Decisions per group commit.
+    pub batch: usize,
+    /// Commit at least this often while the input is idle (a tail -f stream).
+    pub idle_commit: Duration,
+    /// Re-read this rules file when it changes (checked at most once a second, always between
+    /// two events); a bad file is logged and the running rules stay in force.
+    pub reload_rules: Option<PathBuf>,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions { batch: 512, idle_commit: Duration::from_millis(20), reload_rules: None }
+    }
+}
+
+/// What a stream did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StreamSummary {
+    /// Transfers decided in this run.
+    pub decided: u64,
+    /// Transfers skipped because their id was already decided.
+    pub duplicates_skipped: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+    /// Transfers decided in the state, all runs together.
+    pub total_decided_in_state: u64,
+}
+
+enum Item {
+    Line(u64, String),
+    Rejected(Reject),
+    Event(Box<MonitorEvent>),
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// Runs `input` through the monitor: one decision per new transfer id, handed to `sink` only
+/// after its group commit. Input is read on its own thread so that commits happen on a timer
+/// while the input is idle.
+pub fn stream<S: DecisionSink>(
+    dd: &DataDir,
+    mon: &mut Monitor,
+    input: Input,
+    sink: &mut S,
+    opts: &StreamOptions,
+) -> Result<StreamSummary, S::Error> {
+    let (tx, rx) = mpsc::sync_channel::<Result<Item, String>>(8192);
+    let label: PathBuf = match &input {
+        Input::Store { .. } => PathBuf::from("<transfer store>"),
+        Input::Lines { label, .. } => label.clone(),
+    };
+    match input {
+        Input::Store { ledger } => {
+            let store = dd.open_store()?;
+            let entries = store.ledger_entries(ledger.as_deref()).map_err(AppError::from)?;
+            std::thread::spawn(move || {
+                for e in entries {
+                    if tx.send(Ok(Item::Event(Box::new(MonitorEvent::from_entry(e))))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Input::Lines { reader, label, limits } => {
+            std::thread::spawn(move || {
+                let mut r =
+                    LineReader::new(BufReader::with_capacity(1 << 16, reader), &label, limits);
+                loop {
+                    let item = match r.next_line() {
+                        Ok(None) => break,
+                        Ok(Some(InputLine::Text(n, line))) => Ok(Item::Line(n, line)),
+                        Ok(Some(InputLine::Rejected(rej))) => Ok(Item::Rejected(rej)),
+                        Err(e) => Err(format!("{e}")),
+                    };
+                    let stop = item.is_err();
+                    if tx.send(item).is_err() || stop {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+
+    let mut summary = StreamSummary::default();
+    let mut held: Vec<Decision> = Vec::new();
+    let mut rules_mtime = opts.reload_rules.as_deref().and_then(mtime);
+    let mut last_check = Instant::now();
+    // Decisions reach the sink only once their state is committed.
+    let flush = |mon: &mut Monitor, held: &mut Vec<Decision>, sink: &mut S| {
+        mon.commit().map_err(AppError::from)?;
+        sink.committed(mon, held)?;
+        held.clear();
+        Ok::<(), S::Error>(())
+    };
+    loop {
+        let msg = match rx.recv_timeout(opts.idle_commit) {
+            Ok(m) => m,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                flush(mon, &mut held, sink)?;
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        if let Some(rf) = &opts.reload_rules {
+            if last_check.elapsed() >= Duration::from_secs(1) {
+                last_check = Instant::now();
+                let m = mtime(rf);
+                if m != rules_mtime {
+                    rules_mtime = m;
+                    match Pack::load(rf) {
+                        Ok(p) => {
+                            tracing::info!(target: "floodgate::monitor", rules = %rf.display(), active = p.rule_count(), "rules reloaded");
+                            mon.engine_mut().set_pack(p);
+                        }
+                        Err(e) => {
+                            tracing::error!(target: "floodgate::monitor", "rules not reloaded, the running rules stay in force: {e}")
+                        }
+                    }
+                }
+            }
+        }
+        let item = msg.map_err(|message| AppError::Input { input: label.clone(), message })?;
+        let parsed = match item {
+            Item::Event(e) => Ok(*e),
+            // Too long, a field too long, or not UTF-8: rejected like any bad line.
+            Item::Rejected(r) => Err(r),
+            Item::Line(n, text) => {
+                if text.trim().is_empty() {
+                    continue;
+                }
+                parse_event(&label, n, &text, mon.engine().assets(), Some(Timestamp::now()))
+            }
+        };
+        let ev = match parsed {
+            Ok(e) => e,
+            Err(r) => {
+                summary.rejected += 1;
+                sink.rejected(&r)?;
+                continue;
+            }
+        };
+        match mon.process(&ev).map_err(AppError::from)? {
+            Processed::Decided(d) => {
+                summary.decided += 1;
+                held.push(*d);
+            }
+            Processed::Duplicate => summary.duplicates_skipped += 1,
+        }
+        if held.len() >= opts.batch {
+            flush(mon, &mut held, sink)?;
+        }
+    }
+    flush(mon, &mut held, sink)?;
+    summary.total_decided_in_state = mon.committed();
+    Ok(summary)
+}
