@@ -13,7 +13,7 @@ use clap::{CommandFactory, FromArgMatches};
 fn main() -> ExitCode {
     let matches = cmd::Cli::command().get_matches();
     let cli = cmd::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    init_tracing(cli.global.verbose, cli.global.quiet);
+    init_tracing(cli.global.verbose, cli.global.quiet, matches.subcommand_name() == Some("serve"));
     match cmd::run(cli, cmd::access(&matches)) {
         Ok(code) => code,
         Err(err) => {
@@ -33,7 +33,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(verbose: u8, quiet: bool) {
+fn init_tracing(verbose: u8, quiet: bool, json: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn",
@@ -43,9 +43,14 @@ fn init_tracing(verbose: u8, quiet: bool) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("FLOODGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let fmt = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(true)
-        .init();
+        .with_target(true);
+    // `floodgate serve` logs JSON lines (one per request, with its request id).
+    if json {
+        fmt.json().init();
+    } else {
+        fmt.init();
+    }
 }

@@ -11,6 +11,7 @@ pub(crate) mod monitor;
 pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod screen;
+pub(crate) mod serve;
 pub(crate) mod status;
 pub(crate) mod trace;
 pub(crate) mod transfers;
@@ -110,6 +111,8 @@ pub(crate) enum Command {
     Report(report::Args),
     /// The tenant's users and their roles (who may act on cases)
     Users(users::Args),
+    /// Serve the HTTP API (screening, KYT, cases, reports; OpenAPI at /openapi.json)
+    Serve(serve::Args),
 }
 
 /// How the command in `m` uses the data directory: writers alone, readers together
@@ -151,5 +154,6 @@ pub(crate) fn run(cli: Cli, access: Access) -> Result<ExitCode> {
         Command::Audit(a) => audit::run(a, &ctx),
         Command::Report(a) => report::run(a, &ctx),
         Command::Users(a) => users::run(a, &ctx),
+        Command::Serve(a) => serve::run(a, &ctx),
     }
 }

@@ -1,0 +1,22 @@
+-- wrk script: one KYT decision per request, unique transfer ids, 5,000 customers.
+-- MALFORMED_EVERY=N makes every Nth body malformed JSON (expected: 4xx, nothing else disturbed).
+local key = os.getenv("FG_KEY")
+local every = tonumber(os.getenv("MALFORMED_EVERY") or "0")
+local n = 0
+-- Seeded per run, so a second run (the malformed one) does not repeat the first one's ids.
+math.randomseed(os.time())
+-- Each wrk thread gets its own id prefix (a global in its Lua state).
+function setup(thread)
+  thread:set("tid", tostring(math.random(1, 1000000000)))
+end
+function request()
+  n = n + 1
+  local headers = { ["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json" }
+  if every > 0 and n % every == 0 then
+    return wrk.format("POST", "/v1/kyt/decisions", headers, '{"id": "broken-' .. n .. '", "amount": ')
+  end
+  local body = string.format(
+    '{"id":"t%s-%d","time":"2025-11-02T11:%02d:00Z","customer_id":"c%d","direction":"deposit","asset":"USDT-TRC20","amount":"%d","counterparty_address":"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM"}',
+    tid, n, n % 60, n % 5000, 10 + n % 500)
+  return wrk.format("POST", "/v1/kyt/decisions", headers, body)
+end
