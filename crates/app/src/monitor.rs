@@ -46,6 +46,9 @@ pub struct MonitorSetup {
     pub no_screening_lists: bool,
     /// Keep no state on disk (no `monitor.db`; nothing survives the process).
     pub no_state: bool,
+    /// Where `monitor.db` lives (default: the data directory). The HTTP API keeps one per
+    /// tenant; the lists loaded for screening are still the data directory's.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// The monitor's screening facts: the address files of the setup, then the lists loaded with
@@ -159,7 +162,11 @@ pub fn open(dd: &DataDir, assets: &AssetRegistry, setup: &MonitorSetup) -> Resul
     if let Some(f) = &setup.vasp_directory {
         engine = engine.with_vasp_directory(floodgate_monitor::vasp::VaspDirectory::load(f)?);
     }
-    Ok(if setup.no_state { Monitor::in_memory(engine) } else { Monitor::open(engine, dd.root())? })
+    Ok(if setup.no_state {
+        Monitor::in_memory(engine)
+    } else {
+        Monitor::open(engine, setup.state_dir.as_deref().unwrap_or(dd.root()))?
+    })
 }
 
 /// Where a stream's events come from.

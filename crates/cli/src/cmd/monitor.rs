@@ -187,6 +187,7 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         ofac_dir: args.ofac_dir,
         no_screening_lists: args.no_screening_lists,
         no_state: args.no_state,
+        state_dir: None,
     };
     let dd = ctx.dir();
     let mut mon = service::open(&dd, &ctx.assets, &setup)?;

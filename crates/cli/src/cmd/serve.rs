@@ -99,7 +99,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
         return keys(cmd, ctx);
     }
     // Each tenant's monitor: the set-up `floodgate monitor` uses (floodgate_app::monitor::open),
-    // with its state in the tenant's own directory.
+    // with the data directory's loaded lists and its state in the tenant's own directory.
     let setup = floodgate_app::monitor::MonitorSetup {
         rules: args.rules.clone(),
         customers: args.customers.clone(),
@@ -107,9 +107,13 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
         ..Default::default()
     };
     let assets = ctx.assets.clone();
+    let data = floodgate_app::DataDir::new(&ctx.data_dir);
     let monitor: floodgate_api::MonitorFactory = Arc::new(move |dir: &std::path::Path| {
-        floodgate_app::monitor::open(&floodgate_app::DataDir::new(dir), &assets, &setup)
-            .map_err(|e| e.to_string())
+        let setup = floodgate_app::monitor::MonitorSetup {
+            state_dir: Some(dir.to_path_buf()),
+            ..setup.clone()
+        };
+        floodgate_app::monitor::open(&data, &assets, &setup).map_err(|e| e.to_string())
     });
     let mut cfg = floodgate_api::ApiConfig::new(&ctx.data_dir, monitor);
     let db = args.cases_db.clone().or_else(|| ctx.cases.database_url.clone());
