@@ -77,11 +77,20 @@ fn split_pre_bip34(paths: Vec<PathBuf>) -> Vec<(Vec<PathBuf>, Option<u64>)> {
 
 /// Ingest the small real sample bundled with floodgate (Bitcoin blocks 0–438, 227835–227836,
 /// Ethereum block 18000011, Tron block 50000011, a synthetic exchange ledger) into the data
-/// directory, then print what the store holds. Running it again adds nothing.
+/// directory, print what the store holds, then serve the analyst's workbench (and the API) on
+/// `--addr` until Ctrl-C, with a fresh analyst key printed for signing in. Running it again
+/// adds nothing to the store.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// Stop after the summary instead of serving the workbench (for scripts and tests)
+    #[arg(long)]
+    no_serve: bool,
+    /// Where the workbench listens (loopback by default)
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    addr: String,
+}
 
-pub(crate) fn run(_args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
+pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let dir = ctx.data_dir.join("sample");
     let mut by_source: Vec<(Source, Vec<PathBuf>)> = Vec::new();
     for (source, rel, bytes) in SAMPLE {
@@ -115,5 +124,31 @@ pub(crate) fn run(_args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     output::write_text(
         "\nTry next:\n  floodgate transfers --address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S   (Satoshi pays Hal Finney, block 170)\n  floodgate transfers --chain tron --limit 10\n  floodgate transfers --chain ledger\n",
     )?;
-    Ok(ExitCode::SUCCESS)
+    if args.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    serve(&args.addr, ctx)
+}
+
+/// Creates an analyst key for the `default` tenant (printed once, as `serve keys create`
+/// prints it) and serves the workbench with `floodgate serve`'s own set-up until Ctrl-C.
+fn serve(addr: &str, ctx: &Context) -> Result<ExitCode> {
+    use clap::{Args as _, FromArgMatches as _};
+    let parse = |argv: &[&str]| -> Result<super::serve::Args> {
+        let m = super::serve::Args::augment_args(clap::Command::new("serve"))
+            .try_get_matches_from(argv)
+            .context("demo: building the serve arguments")?;
+        super::serve::Args::from_arg_matches(&m).context("demo: building the serve arguments")
+    };
+    output::write_text("\n== the analyst's workbench ==\nSign in with this analyst key (shown once; `floodgate serve keys list` shows the keys):\n")?;
+    super::serve::run(
+        parse(&[
+            "serve", "keys", "create", "--tenant", "default", "--user", "demo", "--role", "analyst",
+        ])?,
+        ctx,
+    )?;
+    output::write_text(&format!(
+        "\nWorkbench: http://{addr}/   (API docs: http://{addr}/docs). Ctrl-C stops it.\n"
+    ))?;
+    super::serve::run(parse(&["serve", "--addr", addr])?, ctx)
 }
