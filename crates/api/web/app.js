@@ -304,10 +304,11 @@ views.graph = async (view) => {
       { selector: 'node.tx', style: { shape: 'round-rectangle', width: 12, height: 12, 'background-color': '#eceff1', 'font-size': 7, color: '#78909c' } },
       { selector: 'node.end', style: { 'border-width': 3, 'border-color': '#1d2430' } },
       { selector: 'node:selected', style: { 'border-width': 3, 'border-color': '#2458c6' } },
-      { selector: 'edge', style: { width: 1.5, 'curve-style': 'bezier', 'target-arrow-shape': 'triangle', 'line-color': '#90a4ae', 'target-arrow-color': '#90a4ae', label: 'data(label)', 'font-size': 7, 'text-rotation': 'autorotate', 'text-background-color': '#fff', 'text-background-opacity': 0.8 } },
+      { selector: 'edge', style: { width: 1.5, 'curve-style': 'bezier', 'target-arrow-shape': 'triangle', 'line-color': '#90a4ae', 'target-arrow-color': '#90a4ae', label: 'data(label)', 'font-size': 7, 'text-rotation': 'none', 'text-background-color': '#fff', 'text-background-opacity': 0.8 } },
       { selector: 'edge.exposure', style: { 'line-style': 'dashed', 'line-color': 'data(colour)', 'target-arrow-color': 'data(colour)' } },
     ],
     layout: { name: 'preset' },
+    maxZoom: 1.6,
     wheelSensitivity: 0.3,
   });
   window.fgGraph = cy;
@@ -375,11 +376,11 @@ views.graph = async (view) => {
       layout();
       info.replaceChildren(el('h2', {}, 'Address'), el('p', {}, id),
         el('p', { class: 'muted' }, `Expanded to ${depth} hop(s): ${more.paths.length} path(s) to the target, exposure below.`),
-        reports.length ? reports.map((r) => el('div', {},
+        el('div', {}, reports.length ? reports.map((r) => el('div', {},
           el('h2', {}, `Exposure (${r.asset}, ${r.direction}, ${r.model}, ${r.hops} hops)`),
           kv([['Total', fmtAmount(r.total, r.asset)], ['Untraced', fmtAmount(r.untraced, r.asset)]]),
           r.categories.length ? el('ul', { class: 'reasons' }, r.categories.map((c) => el('li', {},
-            el('strong', {}, c.category), ` ${fmtAmount(c.value, r.asset)} (${(c.share * 100).toFixed(1)}%), from hop ${c.min_hops}`))) : el('p', { class: 'muted' }, 'No tagged category reached within the hop limit.'))) : el('p', { class: 'muted' }, 'No exposure data for this address.'));
+            el('strong', {}, c.category), ` ${fmtAmount(c.value, r.asset)} (${(c.share * 100).toFixed(1)}%), from hop ${c.min_hops}`))) : el('p', { class: 'muted' }, 'No tagged category reached within the hop limit.'))) : el('p', { class: 'muted' }, 'No exposure data for this address.')));
     } catch (e) { flash(e.message, 'error'); }
   });
   $('#export-svg').addEventListener('click', () => {
@@ -441,10 +442,10 @@ views.screen = async (view) => {
       const r = await api('POST', '/v1/screen/name', body);
       out.replaceChildren(
         el('p', { class: 'muted' }, `Threshold ${r.threshold}; lists: ${r.lists.length ? r.lists.map((l) => (typeof l === 'string' ? l : `${l.list || l.name || ''} ${l.version || ''}`.trim())).join(', ') : 'none loaded'}; alerts recorded: ${r.alerts_recorded}`),
-        r.hits.length ? r.hits.map((h, i) => el('div', { class: 'panel hit' },
+        el('div', {}, r.hits.length ? r.hits.map((h, i) => el('div', { class: 'panel hit' },
           el('h2', {}, `${i + 1}. ${h.name || h.matched_name || h.entity_name || 'hit'}${h.score !== undefined ? ` · score ${h.score}` : ''}`),
           kv(Object.entries(h).filter(([, v]) => v === null || typeof v !== 'object').map(([k, v]) => [k, String(v)])),
-          Object.entries(h).filter(([, v]) => v !== null && typeof v === 'object').map(([k, v]) => el('details', {}, el('summary', {}, k), jsonBlock(v))))) : el('p', {}, 'No hits above the threshold.'));
+          Object.entries(h).filter(([, v]) => v !== null && typeof v === 'object').map(([k, v]) => el('details', {}, el('summary', {}, k), jsonBlock(v))))) : el('p', {}, 'No hits above the threshold.')));
     } catch (e) { flash(e.message, 'error'); }
   });
   view.replaceChildren(el('h1', {}, 'Screening'), form, out);

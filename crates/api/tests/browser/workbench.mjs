@@ -44,6 +44,7 @@ const browser = await chromium.launch({
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
 });
 let step = 0;
+let current = null;
 const shot = async (page, name) => {
   step += 1;
   const file = join(out, `${String(step).padStart(2, '0')}-${name}.png`);
@@ -54,6 +55,7 @@ const problems = [];
 const newPage = async () => {
   const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   const page = await ctx.newPage();
+  current = page;
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   // 401s before login and for the wrong key are answers the page handles, not faults.
   page.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`); });
@@ -137,7 +139,7 @@ try {
   await page.selectOption('#decide-form select[name=decision]', 'report');
   await page.fill('#decide-form input[name=reason]', 'large first deposit without travel-rule data');
   await page.click('#decide-form button');
-  await page.waitForFunction(() => document.querySelector('#case-state').textContent === 'pending_approval');
+  await page.waitForFunction(() => document.querySelector('#case-state')?.textContent === 'pending_approval');
   await shot(page, 'decided');
 
   const page2 = await newPage();
@@ -145,7 +147,7 @@ try {
   await page2.goto(caseUrl);
   await page2.waitForSelector('#approve-form');
   await page2.click('#approve-form button');
-  await page2.waitForFunction(() => document.querySelector('#case-state').textContent === 'closed');
+  await page2.waitForFunction(() => document.querySelector('#case-state')?.textContent === 'closed');
   assert.match(await page2.textContent('#view'), /minh/);
   await shot(page2, 'approved');
 
@@ -157,6 +159,7 @@ try {
   assert.deepEqual(problems, []);
   console.log(`workbench: ${step} steps passed; screenshots in ${out}`);
 } catch (e) {
+  if (current) await current.screenshot({ path: join(out, 'failure.png'), fullPage: true }).catch(() => {});
   console.error(`FAILED: ${e.stack || e}\nbrowser problems: ${JSON.stringify(problems, null, 1)}\nserver log:\n${log.slice(-3000)}`);
   process.exitCode = 1;
 } finally {
