@@ -45,3 +45,27 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
             get(|| async { asset(CYTOSCAPE, "text/javascript; charset=utf-8") }),
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_asset_carries_the_policy_and_its_type() {
+        let r = asset(INDEX, "text/html; charset=utf-8");
+        assert_eq!(r.headers()[header::CONTENT_SECURITY_POLICY], CSP);
+        assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(CSP.contains("script-src 'self';") && !CSP.contains("unsafe"));
+    }
+
+    #[test]
+    fn the_workbench_never_assigns_markup() {
+        // Data goes in as text; these sinks would parse it as HTML.
+        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+            assert!(!APP_JS.contains(sink), "app.js uses {sink}");
+        }
+        // No inline script or style in the page, no asset from another origin.
+        assert!(!INDEX.contains("<script>") && !INDEX.contains("style="));
+        assert!(!INDEX.contains("http://") && !INDEX.contains("https://"));
+    }
+}

@@ -164,8 +164,8 @@ views.alerts = async (view) => {
     && (!filters.rule || a.rule.split(',').includes(filters.rule)));
   const detail = el('div', { class: 'panel', id: 'alert-detail' }, el('p', { class: 'muted' }, 'Select an alert (j/k, click), Enter opens its case.'));
   const rows = shown.map((a) => el('tr', { dataset: { id: a.id, case: a.case } },
-    el('td', {}, String(a.id)), el('td', {}, fmtTime(a.created)), el('td', {}, a.source),
-    el('td', {}, a.rule), el('td', {}, sev(a.severity)), el('td', {}, a.subject),
+    el('td', {}, String(a.id)), el('td', { class: 'nowrap' }, fmtTime(a.created).replace('T', ' ').slice(0, 16)), el('td', {}, a.source),
+    el('td', {}, a.rule.replaceAll(',', ', ')), el('td', {}, sev(a.severity)), el('td', {}, a.subject),
     el('td', {}, a.case === null ? '—' : `#${a.case}`)));
   let sel = -1;
   const pick = (i) => {
@@ -194,9 +194,9 @@ views.alerts = async (view) => {
       el('label', {}, 'Case status', select('state', [['', 'any'], ['open', 'open'], ['escalated', 'escalated'], ['pending_approval', 'pending approval'], ['snoozed', 'snoozed'], ['closed', 'closed']])),
       el('span', { class: 'hint' }, el('kbd', {}, 'j'), ' ', el('kbd', {}, 'k'), ' move · ', el('kbd', {}, 'Enter'), ' open case')),
     el('div', { class: 'split' },
-      el('table', { id: 'alerts' },
+      el('div', { class: 'table-wrap' }, el('table', { id: 'alerts' },
         el('thead', {}, el('tr', {}, ['Alert', 'Created', 'Source', 'Rule', 'Severity', 'Subject', 'Case'].map((h) => el('th', {}, h)))),
-        el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 7, class: 'muted' }, 'No alerts match.')))),
+        el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 7, class: 'muted' }, 'No alerts match.'))))),
       detail));
   if (rows.length) pick(0);
 };
@@ -250,12 +250,12 @@ views.case = async (view, id) => {
           ['Severity', sev(k.severity)], ['Assignee', k.assignee], ['Decision', k.decision],
           ['Decision reason', k.decision_reason], ['Decided by', k.decided_by], ['Approved by', k.approved_by],
           ['Alerts', String(k.alert_count)], ['Opened', fmtTime(k.created)], ['Updated', fmtTime(k.updated)]])),
-        el('h2', {}, `Alerts (${c.alerts.length})`),
-        c.alerts.map((a) => el('div', { class: 'panel' }, alertDetail({ ...a, case: null }))),
         el('h2', {}, 'Notes and evidence'),
         el('ul', { id: 'notes', class: 'trail' }, c.items.length ? c.items.map((it) => el('li', {},
           el('strong', {}, `${it.user}`), ` · ${fmtTime(it.time)} · ${it.kind}${it.label ? ` (${it.label})` : ''}: `,
-          typeof it.body === 'string' ? el('span', { class: 'note-text' }, it.body) : jsonBlock(it.body))) : el('li', { class: 'muted' }, 'None yet.'))),
+          typeof it.body === 'string' ? el('span', { class: 'note-text' }, it.body) : jsonBlock(it.body))) : el('li', { class: 'muted' }, 'None yet.')),
+        el('h2', {}, `Alerts (${c.alerts.length})`),
+        c.alerts.map((a) => el('div', { class: 'panel' }, alertDetail({ ...a, case: null })))),
       el('div', {},
         el('div', { class: 'panel actions' },
           el('h2', {}, 'Actions'),
@@ -458,7 +458,8 @@ views.reports = async (view) => {
   const now = Date.now() / 1000;
   const left = (due) => {
     const h = Math.round((due - now) / 3600);
-    return h >= 0 ? `in ${h} h` : `${-h} h late`;
+    const span = Math.abs(h) >= 48 ? `${Math.round(Math.abs(h) / 24)} days` : `${Math.abs(h)} h`;
+    return h >= 0 ? `in ${span}` : `${span} late`;
   };
   view.replaceChildren(el('h1', {}, `Reports (${reports.length})`),
     el('table', { id: 'reports' },

@@ -90,7 +90,14 @@ pub(crate) struct Args {
     addr: String,
 }
 
-pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
+/// `lock` is the exclusive data-directory lock the ingest needs; it is traded for a shared one
+/// before serving, so that `floodgate transfers` and the other readers work beside the demo.
+pub(crate) fn run(
+    args: Args,
+    ctx: &Context,
+    quiet: bool,
+    lock: crate::config::DirLock,
+) -> Result<ExitCode> {
     let dir = ctx.data_dir.join("sample");
     let mut by_source: Vec<(Source, Vec<PathBuf>)> = Vec::new();
     for (source, rel, bytes) in SAMPLE {
@@ -127,6 +134,8 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
     }
+    drop(lock);
+    let _shared = crate::config::lock_data_dir(&ctx.data_dir, crate::config::Access::Shared)?;
     serve(&args.addr, ctx)
 }
 
