@@ -21,7 +21,7 @@ command -v wrk >/dev/null || { echo "loadtest: wrk is missing (apt-get install w
 work=$(mktemp -d)
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-"$bin" -q --data-dir "$work" lists load "$data/sanctions/ofac-sdn" >/dev/null
+"$bin" -q --data-dir "$work" lists load "$data/sanctions/ofac-sdn/sdn_advanced.xml.bz2" >/dev/null
 export FG_KEY
 FG_KEY=$("$bin" --data-dir "$work" serve keys create --tenant load --user load --role admin |
     sed -n 's/.*"key": *"\([^"]*\)".*/\1/p')

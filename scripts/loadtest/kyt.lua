@@ -3,7 +3,7 @@
 local key = os.getenv("FG_KEY")
 local every = tonumber(os.getenv("MALFORMED_EVERY") or "0")
 local n = 0
-local tid = ""
+-- Each wrk thread gets its own id prefix (a global in its Lua state).
 function setup(thread)
   thread:set("tid", tostring(math.random(1, 1000000000)))
 end
