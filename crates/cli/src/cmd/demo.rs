@@ -134,21 +134,34 @@ pub(crate) fn run(
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
     }
+    prepare(ctx, quiet)?;
     drop(lock);
     let _shared = crate::config::lock_data_dir(&ctx.data_dir, crate::config::Access::Shared)?;
     serve(&args.addr, ctx)
 }
 
-/// Creates an analyst key for the `default` tenant (printed once, as `serve keys create`
-/// prints it) and serves the workbench with `floodgate serve`'s own set-up until Ctrl-C.
+/// Parses `argv` as one command's arguments, as the command line would.
+fn parse<A: clap::Args + clap::FromArgMatches>(argv: &[&str]) -> Result<A> {
+    let m = A::augment_args(clap::Command::new("floodgate"))
+        .try_get_matches_from(argv)
+        .with_context(|| format!("demo: building the arguments of {}", argv.join(" ")))?;
+    A::from_arg_matches(&m).with_context(|| format!("demo: building {}", argv.join(" ")))
+}
+
+/// Gives the workbench something to show: the KYT decisions on the bundled ledger (their alerts
+/// and reports go to the case store; a second run decides nothing twice) and the transfer graph
+/// for tracing. Runs under the exclusive lock.
+fn prepare(ctx: &Context, quiet: bool) -> Result<()> {
+    output::write_text("\n== floodgate monitor --from-store --format table ==\n")?;
+    super::monitor::run(parse(&["monitor", "--from-store", "--format", "table"])?, ctx, quiet)?;
+    output::write_text("\n== floodgate trace build ==\n")?;
+    super::trace::run(parse(&["trace", "build"])?, ctx, quiet)?;
+    Ok(())
+}
+
+/// Creates an analyst key for the `default` tenant (printed once, as `serve keys create` prints
+/// it) and serves with `floodgate serve`'s own set-up until Ctrl-C.
 fn serve(addr: &str, ctx: &Context) -> Result<ExitCode> {
-    use clap::{Args as _, FromArgMatches as _};
-    let parse = |argv: &[&str]| -> Result<super::serve::Args> {
-        let m = super::serve::Args::augment_args(clap::Command::new("serve"))
-            .try_get_matches_from(argv)
-            .context("demo: building the serve arguments")?;
-        super::serve::Args::from_arg_matches(&m).context("demo: building the serve arguments")
-    };
     output::write_text("\n== the analyst's workbench ==\nSign in with this analyst key (shown once; `floodgate serve keys list` shows the keys):\n")?;
     super::serve::run(
         parse(&[
