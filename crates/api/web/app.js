@@ -204,7 +204,7 @@ views.alerts = async (view) => {
 function alertDetail(a) {
   return el('div', {},
     el('h2', {}, `Alert ${a.id} · `, sev(a.severity)),
-    kv([['Subject', a.subject], ['Source', a.source], ['Rule', a.rule], ['Event time', fmtTime(a.event_time)], ['Case', a.case === null ? '—' : `#${a.case}`]]),
+    kv([['Subject', a.subject], ['Source', a.source], ['Rule', a.rule], ['Event time', fmtTime(a.event_time)], ...(a.case === null ? [] : [['Case', `#${a.case}`]])]),
     el('h2', {}, 'Reasons'),
     el('ul', { class: 'reasons' }, a.reasons.map((r) => el('li', {}, r))),
     el('h2', {}, 'Evidence'),

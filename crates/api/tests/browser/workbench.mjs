@@ -2,7 +2,7 @@
 // a monitor pass that creates alerts, trace build), an analyst and an approver key,
 // `floodgate serve` on an ephemeral loopback port; then log in, open an alert, open its case,
 // add a note carrying markup (shown literally), expand the fund-flow graph, decide, approve as
-// the second user, and see the report due. A screenshot of each step goes to
+// the second user, see the report due, and sign in as a supervisor (aggregates only). A screenshot of each step goes to
 // target/browser-artifacts/. Run from the repository root: `node crates/api/tests/browser/workbench.mjs`.
 // Env: FLOODGATE_BIN (default target/debug/floodgate), CHROMIUM (default /usr/bin/chromium).
 import { spawn, execFileSync } from 'node:child_process';
@@ -24,6 +24,7 @@ cli('monitor', '--from-store');
 cli('trace', 'build');
 const analystKey = key('lan', 'analyst');
 const approverKey = key('minh', 'approver');
+const supervisorKey = JSON.parse(cli('serve', 'keys', 'create', '--tenant', 'sbv', '--user', 'inspector', '--role', 'supervisor')).key;
 
 const server = spawn(bin, ['--data-dir', data, 'serve', '--addr', '127.0.0.1:0', '--rate-limit', '0'], {
   env: { ...process.env, FLOODGATE_LOG: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'],
@@ -155,6 +156,14 @@ try {
   await page2.waitForSelector('#reports tbody tr');
   assert.match(await page2.textContent('#reports'), /large_value/);
   await shot(page2, 'reports-due');
+
+  // A supervisor sees only the aggregates page.
+  const page3 = await newPage();
+  await login(page3, supervisorKey);
+  await page3.waitForSelector('#summary');
+  assert.equal(await page3.isVisible('#nav a[data-view=alerts]'), false);
+  assert.doesNotMatch(await page3.textContent('#summary'), /cust-1002/);
+  await shot(page3, 'supervisor');
 
   assert.deepEqual(problems, []);
   console.log(`workbench: ${step} steps passed; screenshots in ${out}`);
