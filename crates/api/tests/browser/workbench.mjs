@@ -75,6 +75,8 @@ try {
   const page = await newPage();
   const resp = await page.goto(`${base}/`);
   assert.match(resp.headers()['content-security-policy'], /script-src 'self'/);
+  await page.waitForSelector('#login-form');
+  assert.equal(await page.isVisible('#nav'), false, 'the navigation shows before sign-in');
   await shot(page, 'login');
   await page.fill('#api-key', 'fgk_0000000000000000_nope');
   await page.click('#login-form button[type=submit]');
