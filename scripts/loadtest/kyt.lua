@@ -3,6 +3,8 @@
 local key = os.getenv("FG_KEY")
 local every = tonumber(os.getenv("MALFORMED_EVERY") or "0")
 local n = 0
+-- Seeded per run, so a second run (the malformed one) does not repeat the first one's ids.
+math.randomseed(os.time())
 -- Each wrk thread gets its own id prefix (a global in its Lua state).
 function setup(thread)
   thread:set("tid", tostring(math.random(1, 1000000000)))
