@@ -23,6 +23,7 @@ pub mod extract;
 mod metrics;
 pub mod routes;
 pub mod state;
+pub mod web;
 
 use std::future::Future;
 use std::time::Instant;
@@ -125,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/supervisor-grants", post(routes::admin_grant))
         .route("/v1/supervisor/summary", get(routes::supervisor_summary))
         .route("/v1/supervisor/tenants/{tenant}/cases", get(routes::supervisor_cases))
+        .merge(web::routes())
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {

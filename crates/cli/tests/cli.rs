@@ -28,7 +28,7 @@ fn chain<'a>(s: &'a StoreStats, name: &str) -> &'a floodgate_store::ChainStats {
 #[test]
 fn demo_ingests_the_bundled_sample_and_a_second_run_adds_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(floodgate(dir.path()).arg("demo").output().unwrap());
+    let out = ok(floodgate(dir.path()).args(["demo", "--no-serve"]).output().unwrap());
     assert!(out.contains("floodgate status"), "{out}");
     let s = stats(dir.path());
     assert_eq!(chain(&s, "bitcoin").blocks, 441, "blocks 0-438, 227835 and 227836");
@@ -48,7 +48,7 @@ fn demo_ingests_the_bundled_sample_and_a_second_run_adds_nothing() {
     assert_eq!(usdt.lines().filter(|l| l.contains(",USDT-TRC20,")).count(), 73);
     assert_eq!(s.ledger_entries, 5);
     let before = dump(dir.path());
-    ok(floodgate(dir.path()).arg("demo").output().unwrap());
+    ok(floodgate(dir.path()).args(["demo", "--no-serve"]).output().unwrap());
     assert_eq!(dump(dir.path()), before, "re-running the demo changes nothing");
     assert_eq!(
         stats(dir.path()),

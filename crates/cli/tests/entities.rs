@@ -38,7 +38,7 @@ fn clustering_appended_on_real_blocks_equals_clustering_from_scratch() {
     let first =
         json(&ok(floodgate(data).args(["trace", "build", "--format", "json"]).output().unwrap()));
     assert_eq!(first["clustering"]["how"], "rebuilt", "{first}");
-    ok(floodgate(data).arg("demo").output().unwrap());
+    ok(floodgate(data).args(["demo", "--no-serve"]).output().unwrap());
     let second =
         json(&ok(floodgate(data).args(["trace", "build", "--format", "json"]).output().unwrap()));
     assert_eq!(second["segments"], 2, "{second}");

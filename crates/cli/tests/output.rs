@@ -151,7 +151,7 @@ fn a_hostile_tagpack_label_is_escaped() {
 #[test]
 fn a_reader_that_goes_away_early_ends_the_listing_quietly() {
     let dir = tempfile::tempdir().unwrap();
-    ok(floodgate(dir.path()).arg("demo").output().unwrap());
+    ok(floodgate(dir.path()).args(["demo", "--no-serve"]).output().unwrap());
     for format in ["table", "json", "jsonl", "csv"] {
         let mut child = floodgate(dir.path())
             .args(["transfers", "--format", format])

@@ -164,7 +164,7 @@ fn entity_tags_derive_from_address_tags_and_name_the_address() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // The bundled real sample: blocks 0–438, 227835 and 227836 (which has co-spends).
-    ok(floodgate(d).arg("demo").output().unwrap());
+    ok(floodgate(d).args(["demo", "--no-serve"]).output().unwrap());
     ok(floodgate(d).args(["trace", "build"]).output().unwrap());
     // The largest co-spend entity of the sample, and two of its addresses.
     let g = floodgate_graph::Graph::open(&d.join("graph")).unwrap();
@@ -227,7 +227,7 @@ fn exposure_uses_etherscan_tags_on_the_real_ethereum_block() {
     let d = dir.path();
     // The bundled sample includes Ethereum block 18000011, where Binance 14 paid
     // 0.06904 ETH to 0x65fD…Db8c (tx 0xc8bf3d56…).
-    ok(floodgate(d).arg("demo").output().unwrap());
+    ok(floodgate(d).args(["demo", "--no-serve"]).output().unwrap());
     ok(floodgate(d).args(["trace", "build"]).output().unwrap());
     let r = json(&ok(floodgate(d)
         .args([

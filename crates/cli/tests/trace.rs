@@ -154,7 +154,7 @@ fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
     }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    ok(floodgate(data).arg("demo").output().unwrap());
+    ok(floodgate(data).args(["demo", "--no-serve"]).output().unwrap());
     ok(floodgate(data).args(["trace", "build"]).output().unwrap());
     let store = floodgate_store::Store::open(data).unwrap();
     let filter = floodgate_store::TransferFilter {

@@ -77,11 +77,27 @@ fn split_pre_bip34(paths: Vec<PathBuf>) -> Vec<(Vec<PathBuf>, Option<u64>)> {
 
 /// Ingest the small real sample bundled with floodgate (Bitcoin blocks 0–438, 227835–227836,
 /// Ethereum block 18000011, Tron block 50000011, a synthetic exchange ledger) into the data
-/// directory, then print what the store holds. Running it again adds nothing.
+/// directory, print what the store holds, then serve the analyst's workbench (and the API) on
+/// `--addr` until Ctrl-C, with a fresh analyst key printed for signing in. Running it again
+/// adds nothing to the store.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// Stop after the summary instead of serving the workbench (for scripts and tests)
+    #[arg(long)]
+    no_serve: bool,
+    /// Where the workbench listens (loopback by default)
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+    addr: String,
+}
 
-pub(crate) fn run(_args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
+/// `lock` is the exclusive data-directory lock the ingest needs; it is traded for a shared one
+/// before serving, so that `floodgate transfers` and the other readers work beside the demo.
+pub(crate) fn run(
+    args: Args,
+    ctx: &Context,
+    quiet: bool,
+    lock: crate::config::DirLock,
+) -> Result<ExitCode> {
     let dir = ctx.data_dir.join("sample");
     let mut by_source: Vec<(Source, Vec<PathBuf>)> = Vec::new();
     for (source, rel, bytes) in SAMPLE {
@@ -115,5 +131,46 @@ pub(crate) fn run(_args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     output::write_text(
         "\nTry next:\n  floodgate transfers --address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S   (Satoshi pays Hal Finney, block 170)\n  floodgate transfers --chain tron --limit 10\n  floodgate transfers --chain ledger\n",
     )?;
-    Ok(ExitCode::SUCCESS)
+    if args.no_serve {
+        return Ok(ExitCode::SUCCESS);
+    }
+    prepare(ctx, quiet)?;
+    drop(lock);
+    let _shared = crate::config::lock_data_dir(&ctx.data_dir, crate::config::Access::Shared)?;
+    serve(&args.addr, ctx)
+}
+
+/// Parses `argv` as one command's arguments, as the command line would.
+fn parse<A: clap::Args + clap::FromArgMatches>(argv: &[&str]) -> Result<A> {
+    let m = A::augment_args(clap::Command::new("floodgate"))
+        .try_get_matches_from(argv)
+        .with_context(|| format!("demo: building the arguments of {}", argv.join(" ")))?;
+    A::from_arg_matches(&m).with_context(|| format!("demo: building {}", argv.join(" ")))
+}
+
+/// Gives the workbench something to show: the KYT decisions on the bundled ledger (their alerts
+/// and reports go to the case store; a second run decides nothing twice) and the transfer graph
+/// for tracing. Runs under the exclusive lock.
+fn prepare(ctx: &Context, quiet: bool) -> Result<()> {
+    output::write_text("\n== floodgate monitor --from-store --format table ==\n")?;
+    super::monitor::run(parse(&["monitor", "--from-store", "--format", "table"])?, ctx, quiet)?;
+    output::write_text("\n== floodgate trace build ==\n")?;
+    super::trace::run(parse(&["trace", "build"])?, ctx, quiet)?;
+    Ok(())
+}
+
+/// Creates an analyst key for the `default` tenant (printed once, as `serve keys create` prints
+/// it) and serves with `floodgate serve`'s own set-up until Ctrl-C.
+fn serve(addr: &str, ctx: &Context) -> Result<ExitCode> {
+    output::write_text("\n== the analyst's workbench ==\nSign in with this analyst key (shown once; `floodgate serve keys list` shows the keys):\n")?;
+    super::serve::run(
+        parse(&[
+            "serve", "keys", "create", "--tenant", "default", "--user", "demo", "--role", "analyst",
+        ])?,
+        ctx,
+    )?;
+    output::write_text(&format!(
+        "\nWorkbench: http://{addr}/   (API docs: http://{addr}/docs). Ctrl-C stops it.\n"
+    ))?;
+    super::serve::run(parse(&["serve", "--addr", addr])?, ctx)
 }

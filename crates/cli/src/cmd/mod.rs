@@ -142,7 +142,7 @@ pub(crate) fn run(cli: Cli, access: Access) -> Result<ExitCode> {
         Command::Ingest(a) => ingest::run(a, &ctx, quiet),
         Command::Transfers(a) => transfers::run(a, &ctx),
         Command::Status(a) => status::run(a, &ctx),
-        Command::Demo(a) => demo::run(a, &ctx, quiet),
+        Command::Demo(a) => demo::run(a, &ctx, quiet, _lock),
         Command::Lists(a) => lists::run(a, &ctx, quiet),
         Command::Screen(a) => screen::run(a, &ctx, quiet),
         Command::Monitor(a) => monitor::run(a, &ctx, quiet),
