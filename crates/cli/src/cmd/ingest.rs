@@ -448,8 +448,9 @@ fn report(t: &Totals, format: Format, data_dir: &Path) -> Result<()> {
                 s.push_str(&format!("rollback: {r}\n"));
             }
             for (check, u) in &t.unverified {
+                let blocks = if u.blocks == 1 { "block" } else { "blocks" };
                 s.push_str(&format!(
-                    "unverified: {} blocks without the {check} check (e.g. {}); stored all the same\n",
+                    "unverified: {} {blocks} without the {check} check ({}); stored all the same\n",
                     u.blocks, u.reason
                 ));
             }
