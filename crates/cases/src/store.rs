@@ -471,15 +471,16 @@ impl Chain {
         Ok(Chain { tenant: tenant.to_string(), seq: get_i(r, 0), hash: get_s(r, 1), now: now.0 })
     }
 
-    fn append(
+    /// Advances the chain by one entry and returns its `audit` row (the columns of
+    /// `AUDIT_COLS`).
+    fn next_row(
         &mut self,
-        tx: &mut dyn Tx,
         actor: &str,
         action: &str,
         object: &str,
         before: &str,
         after: &str,
-    ) -> Result<()> {
+    ) -> Vec<Val> {
         let seq = self.seq + 1;
         let hash = entry_hash(
             &self.hash,
@@ -492,64 +493,46 @@ impl Chain {
             before,
             after,
         );
-        tx.exec(
-            "INSERT INTO audit (tenant, seq, prev_hash, time, actor, action, object, before, after, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            &[
-                self.tenant.as_str().into(),
-                seq.into(),
-                self.hash.as_str().into(),
-                self.now.into(),
-                actor.into(),
-                action.into(),
-                object.into(),
-                before.into(),
-                after.into(),
-                hash.as_str().into(),
-            ],
-        )?;
+        let row = vec![
+            self.tenant.as_str().into(),
+            seq.into(),
+            self.hash.as_str().into(),
+            self.now.into(),
+            actor.into(),
+            action.into(),
+            object.into(),
+            before.into(),
+            after.into(),
+            hash.as_str().into(),
+        ];
         self.seq = seq;
         self.hash = hash;
-        Ok(())
+        row
+    }
+
+    fn append(
+        &mut self,
+        tx: &mut dyn Tx,
+        actor: &str,
+        action: &str,
+        object: &str,
+        before: &str,
+        after: &str,
+    ) -> Result<()> {
+        let row = self.next_row(actor, action, object, before, after);
+        insert_rows(tx, &audit_insert(), AUDIT_WIDTH, &[row])
     }
 
     /// Appends entries `[action, object, before, after]` by one actor, inserting them with
     /// multi-row statements.
     fn append_all(&mut self, tx: &mut dyn Tx, actor: &str, entries: &[[String; 4]]) -> Result<()> {
-        let mut rows = Vec::with_capacity(entries.len());
-        for [action, object, before, after] in entries {
-            let seq = self.seq + 1;
-            let hash = entry_hash(
-                &self.hash,
-                seq,
-                &self.tenant,
-                actor,
-                self.now,
-                action,
-                object,
-                before,
-                after,
-            );
-            rows.push(vec![
-                self.tenant.as_str().into(),
-                seq.into(),
-                self.hash.as_str().into(),
-                self.now.into(),
-                actor.into(),
-                action.as_str().into(),
-                object.as_str().into(),
-                before.as_str().into(),
-                after.as_str().into(),
-                hash.as_str().into(),
-            ]);
-            self.seq = seq;
-            self.hash = hash;
-        }
-        insert_rows(
-            tx,
-            "INSERT INTO audit (tenant, seq, prev_hash, time, actor, action, object, before, after, hash) VALUES ",
-            10,
-            &rows,
-        )
+        let rows: Vec<Vec<Val>> = entries
+            .iter()
+            .map(|[action, object, before, after]| {
+                self.next_row(actor, action, object, before, after)
+            })
+            .collect();
+        insert_rows(tx, &audit_insert(), AUDIT_WIDTH, &rows)
     }
 
     fn store(self, tx: &mut dyn Tx) -> Result<()> {
@@ -559,6 +542,14 @@ impl Chain {
         )?;
         Ok(())
     }
+}
+
+/// The number of columns in `AUDIT_COLS`.
+const AUDIT_WIDTH: usize = 10;
+
+/// The audit row insert, up to its `VALUES`.
+fn audit_insert() -> String {
+    format!("INSERT INTO audit ({AUDIT_COLS}) VALUES ")
 }
 
 /// Rows per multi-row statement, and keys per `IN (…)` list: PostgreSQL allows 65,535
