@@ -74,7 +74,9 @@ impl KeyInfo {
             }
         };
         Ok(Actor::new(
-            TenantId::new(self.tenant.clone()).map_err(bad("tenant"))?,
+            TenantId::new(self.tenant.clone())
+                .map_err(floodgate_cases::CasesError::from)
+                .map_err(bad("tenant"))?,
             UserId::new(self.user.clone()).map_err(bad("user"))?,
             self.role,
         ))

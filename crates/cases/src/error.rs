@@ -122,6 +122,16 @@ pub enum CasesError {
     },
 }
 
+impl From<floodgate_types::TenantIdError> for CasesError {
+    fn from(e: floodgate_types::TenantIdError) -> Self {
+        CasesError::invalid(
+            "TenantId",
+            e.value,
+            "must be 1-128 characters without control characters",
+        )
+    }
+}
+
 impl CasesError {
     pub(crate) fn invalid(field: &str, value: impl ToString, reason: impl ToString) -> Self {
         CasesError::Invalid {

@@ -41,10 +41,8 @@ macro_rules! id_newtype {
     };
 }
 
-id_newtype!(
-    /// A tenant: one VASP.
-    TenantId
-);
+/// A tenant: one VASP (one type for every store, in `floodgate-types`).
+pub use floodgate_types::TenantId;
 id_newtype!(
     /// A user (analyst, approver, admin or supervisor).
     UserId

@@ -372,7 +372,7 @@ fn case_from(db: &str, r: &Row) -> Result<Case> {
     let c = |e: CasesError| corrupt(db, "case", e);
     let user = |s: Option<String>| s.map(UserId::new).transpose();
     Ok(Case {
-        tenant: TenantId::new(get_s(r, 0)).map_err(c)?,
+        tenant: TenantId::new(get_s(r, 0)).map_err(CasesError::from).map_err(c)?,
         id: CaseId(get_i(r, 1)),
         subject: get_s(r, 2),
         state: CaseState::parse(&get_s(r, 3)).map_err(c)?,
@@ -396,7 +396,7 @@ fn alert_from(db: &str, r: &Row) -> Result<Alert> {
     let c = |e: CasesError| corrupt(db, "alert", e);
     let j = |e: serde_json::Error| corrupt(db, "alert", e);
     Ok(Alert {
-        tenant: TenantId::new(get_s(r, 0)).map_err(c)?,
+        tenant: TenantId::new(get_s(r, 0)).map_err(CasesError::from).map_err(c)?,
         id: AlertId(get_i(r, 1)),
         case: CaseId(get_i(r, 2)),
         created: UnixTime(get_i(r, 11)),
@@ -436,7 +436,7 @@ fn report_from(db: &str, r: &Row) -> Result<ReportObligation> {
     let c = |e: CasesError| corrupt(db, "report", e);
     let j = |e: serde_json::Error| corrupt(db, "report", e);
     Ok(ReportObligation {
-        tenant: TenantId::new(get_s(r, 0)).map_err(c)?,
+        tenant: TenantId::new(get_s(r, 0)).map_err(CasesError::from).map_err(c)?,
         id: ReportId(get_i(r, 1)),
         kind: ReportKind::parse(&get_s(r, 2)).map_err(c)?,
         subject_ids: serde_json::from_str(&get_s(r, 3)).map_err(j)?,

@@ -24,6 +24,20 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+/// A failure reported by SQLite. The stores wrap it in their own error together with the
+/// file it happened in; `rusqlite` stays an implementation detail of the SQLite backends and
+/// out of every public error type. Its message and source are SQLite's own.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct SqliteError(#[from] rusqlite::Error);
+
+impl SqliteError {
+    /// Whether SQLite refused because another connection holds the lock (`SQLITE_BUSY`).
+    pub fn is_busy(&self) -> bool {
+        matches!(self.0.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy))
+    }
+}
+
 /// Why a database could not be brought to the binary's schema.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -51,7 +65,7 @@ pub enum MigrateError {
         version: i64,
         /// The cause.
         #[source]
-        source: rusqlite::Error,
+        source: SqliteError,
     },
 }
 
@@ -60,10 +74,10 @@ pub enum MigrateError {
 /// # Errors
 /// [`MigrateError::Failed`] when the header cannot be read.
 pub fn version(conn: &Connection, path: &Path) -> Result<i64, MigrateError> {
-    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|source| MigrateError::Failed {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| MigrateError::Failed {
         path: path.to_path_buf(),
         version: 0,
-        source,
+        source: e.into(),
     })
 }
 
@@ -87,7 +101,11 @@ pub fn migrate(
         return Err(MigrateError::TooNew { path: path.to_path_buf(), found, supported });
     }
     for (v, sql) in (1..).zip(migrations).skip(usize::try_from(found).unwrap_or(0)) {
-        let failed = |source| MigrateError::Failed { path: path.to_path_buf(), version: v, source };
+        let failed = |e: rusqlite::Error| MigrateError::Failed {
+            path: path.to_path_buf(),
+            version: v,
+            source: e.into(),
+        };
         let tx = conn.transaction().map_err(failed)?;
         tx.execute_batch(sql).map_err(failed)?;
         tx.pragma_update(None, "user_version", v).map_err(failed)?;

@@ -26,6 +26,7 @@ pub mod chain;
 pub mod hash;
 pub mod record;
 pub mod risk;
+pub mod tenant;
 pub mod time;
 
 pub use address::{Address, AddressError, BtcAddress, BtcNetwork, ScriptAddress};
@@ -38,4 +39,5 @@ pub use record::{
     TransferKind, TxInput, TxOutput, UtxoTx,
 };
 pub use risk::RiskCategory;
+pub use tenant::{TenantId, TenantIdError};
 pub use time::{Timestamp, TimestampError};
