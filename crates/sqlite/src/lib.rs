@@ -9,6 +9,8 @@
 //!   version and none of the new migration);
 //! - a file whose version is newer than the binary knows is refused with a message that says
 //!   so, and nothing in it is changed.
+//! - each step takes the write lock and re-reads the version under it, so two processes that
+//!   open a new file at the same moment never apply a step twice.
 //!
 //! ```
 //! let dir = tempfile::tempdir()?;
@@ -95,8 +97,19 @@ pub fn migrate(
     path: &Path,
     migrations: &[&str],
 ) -> Result<i64, MigrateError> {
-    let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
     let found = version(conn, path)?;
+    migrate_from(conn, path, migrations, found)
+}
+
+/// [`migrate`] from the version `found` read before (possibly stale: another process may have
+/// migrated since).
+fn migrate_from(
+    conn: &mut Connection,
+    path: &Path,
+    migrations: &[&str],
+    found: i64,
+) -> Result<i64, MigrateError> {
+    let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
     if found > supported {
         return Err(MigrateError::TooNew { path: path.to_path_buf(), found, supported });
     }
@@ -106,7 +119,20 @@ pub fn migrate(
             version: v,
             source: e.into(),
         };
-        let tx = conn.transaction().map_err(failed)?;
+        // Each step takes the write lock first and re-reads the version under it: another
+        // process opening the same new file at the same moment may have applied this step
+        // already, and a step that is not idempotent (a table rebuilt, a column added) must
+        // not run twice.
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(failed)?;
+        if now > supported {
+            return Err(MigrateError::TooNew { path: path.to_path_buf(), found: now, supported });
+        }
+        if now >= v {
+            continue;
+        }
         tx.execute_batch(sql).map_err(failed)?;
         tx.pragma_update(None, "user_version", v).map_err(failed)?;
         tx.commit().map_err(failed)?;
@@ -150,6 +176,21 @@ mod tests {
         assert_eq!(migrate(&mut c, &p, &[V1]).unwrap(), 1);
         let x: i64 = c.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
         assert_eq!(x, 7);
+    }
+
+    #[test]
+    fn a_step_another_connection_applied_meanwhile_is_not_applied_again() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut a, p) = open(d.path());
+        let mut b = Connection::open(&p).unwrap();
+        migrate(&mut a, &p, &[V1]).unwrap();
+        // `b` read version 1 (as a racing open does) before `a` applied V2, which adds a
+        // column and fails when run twice.
+        let stale = version(&b, &p).unwrap();
+        assert_eq!(stale, 1);
+        migrate(&mut a, &p, &[V1, V2]).unwrap();
+        assert_eq!(migrate_from(&mut b, &p, &[V1, V2], stale).unwrap(), 2);
+        assert_eq!(version(&b, &p).unwrap(), 2);
     }
 
     #[test]
