@@ -47,7 +47,7 @@ pub enum MonitorError {
         path: PathBuf,
         /// SQLite's error.
         #[source]
-        source: rusqlite::Error,
+        source: floodgate_sqlite::SqliteError,
     },
     /// The monitor state database holds something this build cannot read.
     #[error("{}: corrupt monitor state: {message}", path.display())]
@@ -62,6 +62,9 @@ pub enum MonitorError {
 impl MonitorError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         MonitorError::Io { path: path.into(), source }
+    }
+    pub(crate) fn state(path: &std::path::Path, source: rusqlite::Error) -> Self {
+        MonitorError::State { path: path.to_path_buf(), source: source.into() }
     }
     pub(crate) fn data(path: impl Into<PathBuf>, line: u64, message: impl Into<String>) -> Self {
         MonitorError::Data { path: path.into(), line, message: message.into() }

@@ -10,8 +10,10 @@
 //! - [`cel_rules`]: the boundary to the `cel` crate (Common Expression Language).
 //! - [`engine`]: typologies, report triggers and CEL rules over one event.
 //! - [`state`]: per-account windows and the IP/device index; a pure function of the events.
-//! - [`monitor`]: engine + state + `monitor.db` (idempotent on the transfer id; group
-//!   commits; the state is rebuilt by replay on open).
+//! - [`monitor`]: engine + state + the persisted decisions (idempotent on the transfer id;
+//!   group commits; the state is rebuilt by replay on open).
+//! - [`store`]: the [`store::MonitorState`] trait over the decided transfers of one tenant,
+//!   and its SQLite default, `monitor.db`.
 //! - [`sink`]: an output file that holds every committed decision exactly once across crashes.
 //! - [`input`], [`customer`], [`fiat`], [`facts`], [`vasp`] (the VASP directory): the inputs; [`synth`]: a seeded synthetic
 //!   exchange with planted typologies and the recall/precision measurement.
@@ -45,5 +47,6 @@ pub mod monitor;
 pub mod pack;
 pub mod sink;
 pub mod state;
+pub mod store;
 pub mod synth;
 pub mod vasp;

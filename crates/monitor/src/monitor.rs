@@ -1,6 +1,7 @@
 //! The stateful monitor: engine + window state + the persisted record of decided transfers.
 //!
-//! With a data directory, every decided transfer is written to `monitor.db` (SQLite, WAL)
+//! With a data directory, every decided transfer is written to a [`MonitorState`] backend
+//! (by default `monitor.db`, SQLite in WAL mode, under the monitor's tenant)
 //! together with its normalized event and fiat value, in group commits. The window state is
 //! not stored separately: it is a deterministic function of the decided events, and opening
 //! the monitor replays them to rebuild it exactly. Idempotency: a transfer id already decided
@@ -9,23 +10,18 @@
 //! restart would decide again; [`Monitor::decisions_after`] lets an output file catch up on
 //! decisions committed but not yet written when the process died.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use rusqlite::{params, Connection};
+use floodgate_types::TenantId;
 use rustc_hash::FxHashSet;
 
 use crate::decision::Decision;
 use crate::engine::Engine;
 use crate::error::MonitorError;
-use crate::fiat::FiatValue;
 use crate::input::MonitorEvent;
 use crate::state::State;
-
-/// File name of the monitor state inside the data directory.
-pub const MONITOR_DB: &str = "monitor.db";
-
-/// The numbered migrations of `monitor.db` (`floodgate-sqlite`: the version is in the file).
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+pub use crate::store::MONITOR_DB;
+use crate::store::{DecidedRecord, MonitorState, SqliteMonitorState};
 
 /// What [`Monitor::process`] did with an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +33,8 @@ pub enum Processed {
 }
 
 struct Db {
-    conn: Connection,
-    path: PathBuf,
-    pending: Vec<(String, String, Option<String>, String)>,
+    state: Box<dyn MonitorState + Send>,
+    pending: Vec<DecidedRecord>,
 }
 
 /// Engine, state and persistence.
@@ -69,19 +64,37 @@ impl Monitor {
         }
     }
 
-    /// Opens (creating) `monitor.db` in `data_dir` and rebuilds the window state from it.
+    /// Opens (creating) `monitor.db` in `data_dir` for the default tenant
+    /// ([`TenantId::DEFAULT`]) and rebuilds the window state from it.
     ///
     /// # Errors
     /// [`MonitorError::State`] or [`MonitorError::Corrupt`] naming the file.
     pub fn open(engine: Engine, data_dir: &Path) -> Result<Monitor, MonitorError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| MonitorError::io(data_dir, e))?;
-        let path = data_dir.join(MONITOR_DB);
-        let sq = |e| MonitorError::State { path: path.clone(), source: e };
-        let mut conn = Connection::open(&path).map_err(sq)?;
-        // WAL + synchronous=NORMAL: a committed transaction survives a killed process.
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sq)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sq)?;
-        floodgate_sqlite::migrate(&mut conn, &path, MIGRATIONS)?;
+        Monitor::open_tenant(engine, data_dir, TenantId::default_tenant())
+    }
+
+    /// Opens (creating) `monitor.db` in `data_dir` for `tenant` and rebuilds the window state
+    /// from that tenant's decided transfers.
+    ///
+    /// # Errors
+    /// As [`Monitor::open`].
+    pub fn open_tenant(
+        engine: Engine,
+        data_dir: &Path,
+        tenant: TenantId,
+    ) -> Result<Monitor, MonitorError> {
+        Monitor::with_state(engine, Box::new(SqliteMonitorState::open(data_dir, tenant)?))
+    }
+
+    /// A monitor over any [`MonitorState`] backend: replays its decided transfers to rebuild
+    /// the window state.
+    ///
+    /// # Errors
+    /// The backend's replay error.
+    pub fn with_state(
+        engine: Engine,
+        persisted: Box<dyn MonitorState + Send>,
+    ) -> Result<Monitor, MonitorError> {
         let mut m = Monitor {
             engine,
             state: State::default(),
@@ -89,31 +102,12 @@ impl Monitor {
             db: None,
             committed: 0,
         };
-        {
-            let mut stmt = conn
-                .prepare("SELECT transfer_id, event, fiat FROM decided ORDER BY seq")
-                .map_err(sq)?;
-            let mut rows = stmt.query([]).map_err(sq)?;
-            while let Some(r) = rows.next().map_err(sq)? {
-                let id: String = r.get(0).map_err(sq)?;
-                let ev: String = r.get(1).map_err(sq)?;
-                let fiat: Option<String> = r.get(2).map_err(sq)?;
-                let corrupt = |what: &str, e: serde_json::Error| MonitorError::Corrupt {
-                    path: path.clone(),
-                    message: format!("transfer '{id}': {what}: {e}"),
-                };
-                let ev: MonitorEvent =
-                    serde_json::from_str(&ev).map_err(|e| corrupt("event", e))?;
-                let fiat: Option<FiatValue> = match fiat {
-                    Some(f) => Some(serde_json::from_str(&f).map_err(|e| corrupt("fiat", e))?),
-                    None => None,
-                };
-                m.state.apply(&ev, fiat);
-                m.seen.insert(id.into());
-                m.committed += 1;
-            }
-        }
-        m.db = Some(Db { conn, path, pending: Vec::new() });
+        persisted.replay(&mut |id, ev, fiat| {
+            m.state.apply(&ev, fiat);
+            m.seen.insert(id.into());
+            m.committed += 1;
+        })?;
+        m.db = Some(Db { state: persisted, pending: Vec::new() });
         Ok(m)
     }
 
@@ -151,15 +145,15 @@ impl Monitor {
         self.seen.insert(ev.entry.id.as_str().into());
         if let Some(db) = &mut self.db {
             let ser = |e: serde_json::Error| MonitorError::Corrupt {
-                path: db.path.clone(),
+                path: db.state.location().to_path_buf(),
                 message: e.to_string(),
             };
-            db.pending.push((
-                ev.entry.id.clone(),
-                serde_json::to_string(ev).map_err(ser)?,
-                fiat.map(|f| serde_json::to_string(&f)).transpose().map_err(ser)?,
-                serde_json::to_string(&d).map_err(ser)?,
-            ));
+            db.pending.push(DecidedRecord {
+                transfer_id: ev.entry.id.clone(),
+                event: serde_json::to_string(ev).map_err(ser)?,
+                fiat: fiat.map(|f| serde_json::to_string(&f)).transpose().map_err(ser)?,
+                decision: serde_json::to_string(&d).map_err(ser)?,
+            });
         } else {
             self.committed += 1;
         }
@@ -175,18 +169,7 @@ impl Monitor {
         if db.pending.is_empty() {
             return Ok(());
         }
-        let path = db.path.clone();
-        let sq = |e| MonitorError::State { path: path.clone(), source: e };
-        let tx = db.conn.transaction().map_err(sq)?;
-        {
-            let mut stmt = tx
-                .prepare_cached("INSERT INTO decided (transfer_id, event, fiat, decision) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(sq)?;
-            for (id, ev, fiat, d) in &db.pending {
-                stmt.execute(params![id, ev, fiat, d]).map_err(sq)?;
-            }
-        }
-        tx.commit().map_err(sq)?;
+        db.state.append(&db.pending)?;
         self.committed += db.pending.len() as u64;
         db.pending.clear();
         Ok(())
@@ -199,20 +182,6 @@ impl Monitor {
     /// [`MonitorError::State`] or [`MonitorError::Corrupt`].
     pub fn decisions_after(&self, skip: u64) -> Result<Vec<Decision>, MonitorError> {
         let Some(db) = &self.db else { return Ok(Vec::new()) };
-        let sq = |e| MonitorError::State { path: db.path.clone(), source: e };
-        let mut stmt = db
-            .conn
-            .prepare("SELECT decision FROM decided ORDER BY seq LIMIT -1 OFFSET ?1")
-            .map_err(sq)?;
-        let mut rows = stmt.query([skip as i64]).map_err(sq)?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(sq)? {
-            let s: String = r.get(0).map_err(sq)?;
-            out.push(serde_json::from_str(&s).map_err(|e| MonitorError::Corrupt {
-                path: db.path.clone(),
-                message: e.to_string(),
-            })?);
-        }
-        Ok(out)
+        db.state.decisions_after(skip)
     }
 }

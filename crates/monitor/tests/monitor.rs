@@ -16,7 +16,7 @@ use floodgate_monitor::monitor::{Monitor, Processed};
 use floodgate_monitor::pack::Pack;
 use floodgate_monitor::sink::{jsonl, DecisionFile};
 use floodgate_monitor::synth::{evaluate, generate, to_input_line, SynthConfig, SynthWorld};
-use floodgate_types::AssetRegistry;
+use floodgate_types::{AssetRegistry, TenantId};
 use proptest::prelude::*;
 
 fn engine(w: &SynthWorld) -> Engine {
@@ -130,6 +130,26 @@ fn idempotent_on_transfer_id_across_restart() {
     let mut m = Monitor::open(engine(&w), dir.path()).unwrap();
     assert!(decide_all(&mut m, &w.events).is_empty());
     assert_eq!(m.decisions_after(0).unwrap(), first);
+}
+
+#[test]
+fn issue_10_two_tenants_decide_the_same_transfer_ids_apart() {
+    let w = small_world(9);
+    let dir = tempfile::tempdir().unwrap();
+    let t = |s: &str| TenantId::new(s).unwrap();
+    let mut a = Monitor::open_tenant(engine(&w), dir.path(), t("vasp-a")).unwrap();
+    let first = decide_all(&mut a, &w.events);
+    drop(a);
+    let mut b = Monitor::open_tenant(engine(&w), dir.path(), t("vasp-b")).unwrap();
+    assert_eq!(b.committed(), 0, "vasp-a's decisions are not vasp-b's");
+    let second = decide_all(&mut b, &w.events);
+    assert_eq!(second, first, "vasp-b's windows hold its own transfers only");
+    drop(b);
+    let mut a = Monitor::open_tenant(engine(&w), dir.path(), t("vasp-a")).unwrap();
+    assert_eq!(a.committed(), first.len() as u64);
+    assert!(decide_all(&mut a, &w.events).is_empty(), "still decided once for vasp-a");
+    assert_eq!(a.decisions_after(0).unwrap(), first);
+    assert_eq!(Monitor::open(engine(&w), dir.path()).unwrap().committed(), 0, "nor the default's");
 }
 
 // Batch replay of a day's transfers and streaming them one by one (with commits, restarts

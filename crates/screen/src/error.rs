@@ -51,7 +51,7 @@ pub enum ScreenError {
         path: PathBuf,
         /// The underlying error.
         #[source]
-        source: rusqlite::Error,
+        source: floodgate_sqlite::SqliteError,
     },
     /// Stored data in the screening database is corrupt.
     #[error("corrupt record in screening database {path}: {reason}")]

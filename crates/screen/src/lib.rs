@@ -9,7 +9,8 @@
 //!   type) and explains every feature; [`Matcher`] adds a candidate index.
 //! * [`listed_addresses`] reads every listed digital-currency address with its entry, for
 //!   attribution tags.
-//! * [`Screener`] persists lists, suppressions and results in SQLite and re-screens only what a
+//! * [`Screener`] keeps lists, suppressions and results of one tenant in a
+//!   [`store::ScreeningStore`] (SQLite `screening.db` by default) and re-screens only what a
 //!   list change touched.
 
 pub mod country;
@@ -23,6 +24,7 @@ pub mod normalize;
 pub mod pair_eval;
 pub mod score;
 pub mod screener;
+pub mod store;
 pub mod unihan;
 
 pub use error::{Result, ScreenError};
@@ -34,3 +36,4 @@ pub use model::{
 };
 pub use score::{NameQuery, ScoreConfig};
 pub use screener::{LoadReport, Screener, Subject};
+pub use store::{ScreeningStore, SqliteScreeningStore};

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use floodgate_types::TenantId;
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
 
@@ -35,25 +36,44 @@ pub struct ListedCryptoAddress {
 /// # Errors
 /// [`ScreenError::Db`] or [`ScreenError::Corrupt`] naming the database file.
 pub fn listed_addresses(data_dir: &Path) -> Result<Option<Vec<ListedCryptoAddress>>> {
+    listed_addresses_of(data_dir, &TenantId::default_tenant())
+}
+
+/// [`listed_addresses`] of the lists `tenant` loaded.
+///
+/// # Errors
+/// As [`listed_addresses`].
+pub fn listed_addresses_of(
+    data_dir: &Path,
+    tenant: &TenantId,
+) -> Result<Option<Vec<ListedCryptoAddress>>> {
     let path = data_dir.join(DB_FILE);
     if !path.is_file() {
         return Ok(None);
     }
-    let err = |e| ScreenError::Db { path: path.clone(), source: e };
+    let err = |e: rusqlite::Error| ScreenError::Db { path: path.clone(), source: e.into() };
     let db = Connection::open_with_flags(
         &path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(err)?;
     // Only entries that list an address are decoded (the JSON of an address has an "asset").
-    let mut stmt = db
-        .prepare(
-            "SELECT e.list, l.version, e.json FROM entities e JOIN lists l ON l.list = e.list \
-             WHERE e.json LIKE '%\"asset\":%' ORDER BY e.list, e.rowid",
-        )
-        .map_err(err)?;
+    // A file not yet migrated to version 2 (no screener opened it since the upgrade) is read
+    // as it is: all its rows are the default tenant's.
+    let sql = if floodgate_sqlite::version(&db, &path)? < 2 {
+        if tenant.as_str() != TenantId::DEFAULT {
+            return Ok(Some(Vec::new()));
+        }
+        "SELECT e.list, l.version, e.json FROM entities e JOIN lists l ON l.list = e.list \
+         WHERE ?1 IS NOT NULL AND e.json LIKE '%\"asset\":%' ORDER BY e.list, e.rowid"
+    } else {
+        "SELECT e.list, l.version, e.json FROM entities e \
+         JOIN lists l ON l.tenant = e.tenant AND l.list = e.list \
+         WHERE e.tenant = ?1 AND e.json LIKE '%\"asset\":%' ORDER BY e.list, e.rowid"
+    };
+    let mut stmt = db.prepare(sql).map_err(err)?;
     let rows = stmt
-        .query_map([], |r| {
+        .query_map([tenant.as_str()], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
         })
         .map_err(err)?;

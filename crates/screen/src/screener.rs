@@ -13,11 +13,10 @@
 //! only against the entries the new version added or changed; hits on removed or changed
 //! entries that no longer match are reported as removed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
-use floodgate_types::{Address, Chain, Timestamp};
-use rusqlite::{params, Connection, OptionalExtension};
+use floodgate_types::{Address, Chain, TenantId, Timestamp};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
@@ -25,11 +24,10 @@ use crate::error::{Result, ScreenError};
 use crate::matcher::{IndexedEntity, Matcher};
 use crate::model::{ListEntity, ListSnapshot};
 use crate::score::{NameQuery, ScoreConfig};
+pub use crate::store::DB_FILE;
+use crate::store::{NewLoad, ScreeningStore, SqliteScreeningStore, StoredResult};
 use crate::unihan::Unihan;
 use crate::{AddressHit, Hit};
-
-/// The screening database's file name inside the data directory.
-pub const DB_FILE: &str = "screening.db";
 
 /// What is screened for a registered subject.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -236,25 +234,18 @@ pub struct LoadReport {
     pub removed_hits: Vec<DeltaHit>,
 }
 
-/// Persistent screening over a data directory.
+/// Persistent screening over a data directory, for one tenant: the matcher in memory, the
+/// lists, subjects, results and suppressions in a [`ScreeningStore`].
 pub struct Screener {
-    db: Connection,
-    path: PathBuf,
+    store: Box<dyn ScreeningStore + Send>,
     cfg: ScoreConfig,
     unihan: Option<Arc<Unihan>>,
     matcher: Matcher,
 }
 
-/// The numbered migrations of `screening.db` (`floodgate-sqlite`: the version is in the file).
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
-
-/// Columns added after the first release, with their definitions: added on open when missing.
-const ADDED_COLUMNS: &[(&str, &str, &str)] =
-    &[("lists", "load_id", "INTEGER"), ("suppressions", "created_by", "TEXT NOT NULL DEFAULT ''")];
-
 impl Screener {
-    /// Opens (or creates) `screening.db` in `data_dir` and builds the matcher from the stored
-    /// lists.
+    /// Opens (or creates) `screening.db` in `data_dir` for the default tenant
+    /// ([`TenantId::DEFAULT`]) and builds the matcher from the stored lists.
     ///
     /// # Errors
     /// [`ScreenError::Db`] or [`ScreenError::Corrupt`] naming the database file.
@@ -263,31 +254,35 @@ impl Screener {
         cfg: ScoreConfig,
         unihan: Option<Arc<Unihan>>,
     ) -> Result<Screener> {
-        std::fs::create_dir_all(data_dir).map_err(|e| ScreenError::io(data_dir, e))?;
-        let path = data_dir.join(DB_FILE);
-        let mut db = Connection::open(&path)
-            .map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
-        db.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-            .map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
-        floodgate_sqlite::migrate(&mut db, &path, MIGRATIONS)?;
-        // Files from before versioning may lack columns added since; version 1 has them all.
-        let add_missing = || -> rusqlite::Result<()> {
-            for (table, col, def) in ADDED_COLUMNS {
-                let n: i64 = db.query_row(
-                    "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
-                    params![table, col],
-                    |r| r.get(0),
-                )?;
-                if n == 0 {
-                    db.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {col} {def}"))?;
-                }
-            }
-            Ok(())
-        };
-        add_missing().map_err(|e| ScreenError::Db { path: path.clone(), source: e })?;
+        Screener::open_tenant(data_dir, TenantId::default_tenant(), cfg, unihan)
+    }
+
+    /// Opens (or creates) `screening.db` in `data_dir` for `tenant`: its lists, subjects and
+    /// suppressions only.
+    ///
+    /// # Errors
+    /// As [`Screener::open`].
+    pub fn open_tenant(
+        data_dir: &Path,
+        tenant: TenantId,
+        cfg: ScoreConfig,
+        unihan: Option<Arc<Unihan>>,
+    ) -> Result<Screener> {
+        let store = SqliteScreeningStore::open(data_dir, tenant)?;
+        Screener::with_store(Box::new(store), cfg, unihan)
+    }
+
+    /// A screener over any [`ScreeningStore`] backend; builds the matcher from its lists.
+    ///
+    /// # Errors
+    /// The backend's error.
+    pub fn with_store(
+        store: Box<dyn ScreeningStore + Send>,
+        cfg: ScoreConfig,
+        unihan: Option<Arc<Unihan>>,
+    ) -> Result<Screener> {
         let mut s = Screener {
-            db,
-            path,
+            store,
             cfg: cfg.clone(),
             unihan: unihan.clone(),
             matcher: Matcher::new(cfg, unihan, &[]),
@@ -296,33 +291,19 @@ impl Screener {
         Ok(s)
     }
 
-    fn dberr(&self) -> impl Fn(rusqlite::Error) -> ScreenError + '_ {
-        move |e| ScreenError::Db { path: self.path.clone(), source: e }
+    /// The tenant whose lists and subjects these are.
+    pub fn tenant(&self) -> &TenantId {
+        self.store.tenant()
     }
 
     fn rebuild(&mut self) -> Result<()> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT list, hash, json FROM entities ORDER BY list, rowid")
-            .map_err(self.dberr())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-            })
-            .map_err(self.dberr())?;
         let mut ents = Vec::new();
         let mut lists: FxHashMap<String, Arc<str>> = FxHashMap::default();
-        for row in rows {
-            let (list, hash, json) = row.map_err(self.dberr())?;
-            let entity: ListEntity =
-                serde_json::from_str(&json).map_err(|e| ScreenError::Corrupt {
-                    path: self.path.clone(),
-                    reason: format!("entity of list {list}: {e}"),
-                })?;
-            let l = lists.entry(list.clone()).or_insert_with(|| Arc::from(list.as_str())).clone();
-            ents.push(IndexedEntity { list: l, entity, hash });
+        for e in self.store.entities()? {
+            let l =
+                lists.entry(e.list.clone()).or_insert_with(|| Arc::from(e.list.as_str())).clone();
+            ents.push(IndexedEntity { list: l, entity: e.entity, hash: e.hash });
         }
-        drop(stmt);
         self.matcher = Matcher::from_entities(self.cfg.clone(), self.unihan.clone(), ents);
         Ok(())
     }
@@ -343,23 +324,7 @@ impl Screener {
     /// # Errors
     /// [`ScreenError::Db`].
     pub fn lists(&self) -> Result<Vec<ListInfo>> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT list, version, source, loaded_at, entities, load_id FROM lists ORDER BY list")
-            .map_err(self.dberr())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(ListInfo {
-                    list: r.get(0)?,
-                    version: r.get(1)?,
-                    source: r.get(2)?,
-                    loaded_at: r.get(3)?,
-                    entities: r.get::<_, i64>(4)? as usize,
-                    load_id: r.get(5)?,
-                })
-            })
-            .map_err(self.dberr())?;
-        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(self.dberr())
+        self.store.lists()
     }
 
     /// Loads a list version with the default [`LoadOptions`] (see [`Screener::load_with`]).
@@ -377,14 +342,7 @@ impl Screener {
     /// # Errors
     /// [`ScreenError::EmptyList`], [`ScreenError::Shrink`] with the counts, [`ScreenError::Db`].
     pub fn check_load(&self, snap: &ListSnapshot, opts: &LoadOptions) -> Result<usize> {
-        let before: usize = self
-            .db
-            .query_row("SELECT entities FROM lists WHERE list = ?1", [&snap.list], |r| {
-                r.get::<_, i64>(0)
-            })
-            .optional()
-            .map_err(self.dberr())?
-            .map_or(0, |n| usize::try_from(n).unwrap_or(0));
+        let before = self.store.list_state(&snap.list)?.map_or(0, |(_, n)| n);
         let after = snap.entities.len();
         if after == 0 {
             return Err(ScreenError::EmptyList {
@@ -420,21 +378,8 @@ impl Screener {
     /// nothing is changed.
     pub fn load_with(&mut self, snap: ListSnapshot, opts: &LoadOptions) -> Result<LoadReport> {
         let entities_before = self.check_load(&snap, opts)?;
-        let old: FxHashMap<String, String> = {
-            let mut stmt = self
-                .db
-                .prepare("SELECT entity_id, hash FROM entities WHERE list = ?1")
-                .map_err(self.dberr())?;
-            let rows = stmt
-                .query_map([&snap.list], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(self.dberr())?;
-            rows.collect::<std::result::Result<_, _>>().map_err(self.dberr())?
-        };
-        let previous_version: Option<String> = self
-            .db
-            .query_row("SELECT version FROM lists WHERE list = ?1", [&snap.list], |r| r.get(0))
-            .optional()
-            .map_err(self.dberr())?;
+        let old = self.store.entity_hashes(&snap.list)?;
+        let previous_version = self.store.list_state(&snap.list)?.map(|(v, _)| v);
         let mut new_ids = FxHashSet::default();
         let (mut added, mut changed, mut unchanged) = (0, 0, 0);
         let mut touched: FxHashSet<String> = FxHashSet::default();
@@ -456,46 +401,25 @@ impl Screener {
         let removed_ids: Vec<String> =
             old.keys().filter(|k| !new_ids.contains(*k)).cloned().collect();
         let now = Timestamp::now().to_rfc3339();
-        let tx = self
-            .db
-            .transaction()
-            .map_err(|e| ScreenError::Db { path: self.path.clone(), source: e })?;
-        let path = self.path.clone();
-        let err = |e| ScreenError::Db { path: path.clone(), source: e };
-        tx.execute("DELETE FROM entities WHERE list = ?1", [&snap.list]).map_err(err)?;
-        {
-            let mut ins = tx.prepare("INSERT OR REPLACE INTO entities (list, entity_id, hash, json) VALUES (?1, ?2, ?3, ?4)").map_err(err)?;
-            for (e, h) in snap.entities.iter().zip(&hashes) {
-                let json = serde_json::to_string(e).expect("a ListEntity always serializes");
-                ins.execute(params![snap.list, e.id, h, json]).map_err(err)?;
-            }
-        }
-        let files = serde_json::to_string(&opts.files).expect("file digests always serialize");
-        tx.execute(
-            "INSERT INTO list_loads (list, version, previous_version, loaded_at, loaded_by, entities_before, entities_after, added, removed, changed, allow_shrink, files) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                snap.list,
-                snap.version,
-                previous_version,
-                now,
-                opts.loaded_by,
-                entities_before as i64,
-                snap.entities.len() as i64,
-                added as i64,
-                removed_ids.len() as i64,
-                changed as i64,
-                opts.allow_shrink,
-                files
-            ],
-        )
-        .map_err(err)?;
-        let load_id = tx.last_insert_rowid();
-        tx.execute(
-            "INSERT OR REPLACE INTO lists (list, version, source, loaded_at, entities, load_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![snap.list, snap.version, snap.source, now, snap.entities.len() as i64, load_id],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
+        let files = serde_json::to_string(&opts.files).map_err(|e| ScreenError::Corrupt {
+            path: self.store.location().to_path_buf(),
+            reason: format!("files of the load of {}: {e}", snap.list),
+        })?;
+        let load_id = self.store.replace_list(
+            &snap,
+            &hashes,
+            &NewLoad {
+                previous_version: previous_version.as_deref(),
+                loaded_at: &now,
+                loaded_by: &opts.loaded_by,
+                entities_before,
+                added,
+                removed: removed_ids.len(),
+                changed,
+                allow_shrink: opts.allow_shrink,
+                files_json: &files,
+            },
+        )?;
         tracing::info!(
             target: "floodgate::screen::load",
             list = %snap.list,
@@ -536,23 +460,12 @@ impl Screener {
             };
             let hit_ids: FxHashSet<&String> = hits.iter().map(|h| &h.0).collect();
             // Previous results on removed or changed entities that no longer hit.
-            let prev: Vec<(String, f64)> = {
-                let mut stmt = self
-                    .db
-                    .prepare(
-                        "SELECT entity_id, score FROM results WHERE subject = ?1 AND list = ?2",
-                    )
-                    .map_err(self.dberr())?;
-                let rows = stmt
-                    .query_map(params![sid, snap.list], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .map_err(self.dberr())?;
-                rows.collect::<std::result::Result<_, _>>().map_err(self.dberr())?
-            };
+            let prev = self.store.results(sid, &snap.list)?;
             for (eid, score) in prev {
                 let gone = removed_ids.contains(&eid)
                     || (touched.contains(&eid) && !hit_ids.contains(&eid));
                 if gone {
-                    self.db.execute("DELETE FROM results WHERE subject = ?1 AND list = ?2 AND entity_id = ?3", params![sid, snap.list, eid]).map_err(self.dberr())?;
+                    self.store.delete_result(sid, &snap.list, &eid)?;
                     removed_hits.push(DeltaHit {
                         subject: sid.clone(),
                         list: snap.list.clone(),
@@ -563,22 +476,14 @@ impl Screener {
                 }
             }
             for (eid, hash, score) in hits {
-                let existed: bool = self
-                    .db
-                    .query_row(
-                        "SELECT 1 FROM results WHERE subject = ?1 AND list = ?2 AND entity_id = ?3",
-                        params![sid, snap.list, eid],
-                        |_| Ok(()),
-                    )
-                    .optional()
-                    .map_err(self.dberr())?
-                    .is_some();
-                self.db
-                    .execute(
-                        "INSERT OR REPLACE INTO results (subject, list, entity_id, entity_hash, score, screened_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![sid, snap.list, eid, hash, score, now],
-                    )
-                    .map_err(self.dberr())?;
+                let row = StoredResult {
+                    list: snap.list.clone(),
+                    entity_id: eid,
+                    entity_hash: hash,
+                    score,
+                };
+                let existed = self.store.put_result(sid, &row, &now)?;
+                let eid = row.entity_id;
                 if !existed {
                     new_hits.push(DeltaHit {
                         subject: sid.clone(),
@@ -624,65 +529,11 @@ impl Screener {
     /// # Errors
     /// [`ScreenError::Db`], or [`ScreenError::Corrupt`] for an unreadable file list.
     pub fn history(&self, list: Option<&str>) -> Result<Vec<LoadRecord>> {
-        let mut stmt = self
-            .db
-            .prepare(
-                "SELECT load_id, list, version, previous_version, loaded_at, loaded_by, entities_before, entities_after, added, removed, changed, allow_shrink, files FROM list_loads WHERE ?1 IS NULL OR list = ?1 ORDER BY load_id DESC",
-            )
-            .map_err(self.dberr())?;
-        let n = |v: i64| usize::try_from(v).unwrap_or(0);
-        let rows = stmt
-            .query_map([list], |r| {
-                Ok((
-                    LoadRecord {
-                        load_id: r.get(0)?,
-                        list: r.get(1)?,
-                        version: r.get(2)?,
-                        previous_version: r.get(3)?,
-                        loaded_at: r.get(4)?,
-                        loaded_by: r.get(5)?,
-                        entities_before: n(r.get(6)?),
-                        entities_after: n(r.get(7)?),
-                        added: n(r.get(8)?),
-                        removed: n(r.get(9)?),
-                        changed: n(r.get(10)?),
-                        allow_shrink: r.get(11)?,
-                        files: Vec::new(),
-                    },
-                    r.get::<_, String>(12)?,
-                ))
-            })
-            .map_err(self.dberr())?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (mut rec, files) = row.map_err(self.dberr())?;
-            rec.files = serde_json::from_str(&files).map_err(|e| ScreenError::Corrupt {
-                path: self.path.clone(),
-                reason: format!("files of load {}: {e}", rec.load_id),
-            })?;
-            out.push(rec);
-        }
-        Ok(out)
+        self.store.history(list)
     }
 
     fn subjects(&self) -> Result<Vec<(String, Subject)>> {
-        let mut stmt = self
-            .db
-            .prepare("SELECT subject, json FROM subjects ORDER BY subject")
-            .map_err(self.dberr())?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
-            .map_err(self.dberr())?;
-        let mut out = Vec::new();
-        for r in rows {
-            let (id, json) = r.map_err(self.dberr())?;
-            let s = serde_json::from_str(&json).map_err(|e| ScreenError::Corrupt {
-                path: self.path.clone(),
-                reason: format!("subject {id}: {e}"),
-            })?;
-            out.push((id, s));
-        }
-        Ok(out)
+        self.store.subjects()
     }
 
     /// Every hit stored for the registered subjects (the state delta re-screening compares
@@ -693,38 +544,11 @@ impl Screener {
     /// # Errors
     /// [`ScreenError::Db`] naming the database.
     pub fn stored_hits(&self) -> Result<Vec<StoredHit>> {
-        let mut stmt = self
-            .db
-            .prepare(
-                "SELECT r.subject, r.list, r.entity_id, r.entity_hash, r.score, r.screened_at, \
-                 s.entity_hash IS NOT NULL AND s.entity_hash = r.entity_hash \
-                 FROM results r LEFT JOIN suppressions s \
-                 ON s.subject = r.subject AND s.list = r.list AND s.entity_id = r.entity_id \
-                 ORDER BY r.subject, r.list, r.entity_id",
-            )
-            .map_err(self.dberr())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(StoredHit {
-                    subject: r.get(0)?,
-                    list: r.get(1)?,
-                    entity_id: r.get(2)?,
-                    entity_hash: r.get(3)?,
-                    score: r.get(4)?,
-                    screened_at: r.get(5)?,
-                    suppressed: r.get(6)?,
-                })
-            })
-            .map_err(self.dberr())?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.dberr())
+        self.store.stored_hits()
     }
 
     fn suppressed(&self, subject: &str, list: &str, entity_id: &str, hash: &str) -> Result<bool> {
-        let h: Option<String> = self
-            .db
-            .query_row("SELECT entity_hash FROM suppressions WHERE subject = ?1 AND list = ?2 AND entity_id = ?3", params![subject, list, entity_id], |r| r.get(0))
-            .optional()
-            .map_err(self.dberr())?;
+        let h = self.store.suppression_hash(subject, list, entity_id)?;
         Ok(h.is_some_and(|h| h == hash))
     }
 
@@ -738,13 +562,7 @@ impl Screener {
         id: &str,
         subject: Subject,
     ) -> Result<(Vec<Hit>, Vec<AddressHit>)> {
-        let json = serde_json::to_string(&subject).expect("a Subject always serializes");
-        self.db
-            .execute(
-                "INSERT OR REPLACE INTO subjects (subject, json) VALUES (?1, ?2)",
-                params![id, json],
-            )
-            .map_err(self.dberr())?;
+        self.store.put_subject(id, &subject)?;
         let (mut hits, mut ahits) = (Vec::new(), Vec::new());
         match &subject {
             Subject::Name(q) => hits = self.matcher.screen(q.clone()),
@@ -753,25 +571,26 @@ impl Screener {
             }
         }
         let now = Timestamp::now().to_rfc3339();
-        self.db.execute("DELETE FROM results WHERE subject = ?1", [id]).map_err(self.dberr())?;
+        let mut rows = Vec::with_capacity(hits.len() + ahits.len());
         for h in &mut hits {
             h.suppressed = self.suppressed(id, &h.list, &h.entity_id, &h.entity_hash)?;
-            self.db
-                .execute(
-                    "INSERT OR REPLACE INTO results VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![id, h.list, h.entity_id, h.entity_hash, h.score, now],
-                )
-                .map_err(self.dberr())?;
+            rows.push(StoredResult {
+                list: h.list.clone(),
+                entity_id: h.entity_id.clone(),
+                entity_hash: h.entity_hash.clone(),
+                score: h.score,
+            });
         }
         for h in &mut ahits {
             h.suppressed = self.suppressed(id, &h.list, &h.entity_id, &h.entity_hash)?;
-            self.db
-                .execute(
-                    "INSERT OR REPLACE INTO results VALUES (?1, ?2, ?3, ?4, 1.0, ?5)",
-                    params![id, h.list, h.entity_id, h.entity_hash, now],
-                )
-                .map_err(self.dberr())?;
+            rows.push(StoredResult {
+                list: h.list.clone(),
+                entity_id: h.entity_id.clone(),
+                entity_hash: h.entity_hash.clone(),
+                score: 1.0,
+            });
         }
+        self.store.replace_results(id, &rows, &now)?;
         Ok((hits, ahits))
     }
 
@@ -807,35 +626,12 @@ impl Screener {
         if reason.trim().is_empty() {
             return Err(ScreenError::Query("a suppression needs a reason".into()));
         }
-        let hash: String = self
-            .db
-            .query_row(
-                "SELECT hash FROM entities WHERE list = ?1 AND entity_id = ?2",
-                params![list, entity_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.dberr())?
+        let hash = self
+            .store
+            .entity_hash(list, entity_id)?
             .ok_or_else(|| ScreenError::NotFound(format!("entity {entity_id} of list {list}")))?;
         let now = Timestamp::now().to_rfc3339();
-        let tx = self
-            .db
-            .transaction()
-            .map_err(|e| ScreenError::Db { path: self.path.clone(), source: e })?;
-        let path = self.path.clone();
-        let err = |e| ScreenError::Db { path: path.clone(), source: e };
-        tx.execute(
-            "INSERT OR REPLACE INTO suppressions (subject, list, entity_id, entity_hash, reason, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![subject, list, entity_id, hash, reason, now, by],
-        )
-        .map_err(err)?;
-        tx.execute(
-            "INSERT INTO suppression_log (action, subject, list, entity_id, entity_hash, reason, by, at) VALUES ('suppress', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![subject, list, entity_id, hash, reason, by, now],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(Suppression {
+        let s = Suppression {
             subject: subject.to_owned(),
             list: list.to_owned(),
             entity_id: entity_id.to_owned(),
@@ -844,9 +640,10 @@ impl Screener {
             reason: reason.to_owned(),
             created_by: by.to_owned(),
             created_at: now,
-        })
+        };
+        self.store.suppress(&s)?;
+        Ok(s)
     }
-
     /// Undoes a suppression (the hit counts again); logged in `suppression_log` with who and
     /// why.
     ///
@@ -861,36 +658,12 @@ impl Screener {
         by: &str,
     ) -> Result<()> {
         let now = Timestamp::now().to_rfc3339();
-        let tx = self
-            .db
-            .transaction()
-            .map_err(|e| ScreenError::Db { path: self.path.clone(), source: e })?;
-        let path = self.path.clone();
-        let err = |e| ScreenError::Db { path: path.clone(), source: e };
-        let hash: Option<String> = tx
-            .query_row(
-                "SELECT entity_hash FROM suppressions WHERE subject = ?1 AND list = ?2 AND entity_id = ?3",
-                params![subject, list, entity_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(err)?;
-        let Some(hash) = hash else {
-            return Err(ScreenError::NotFound(format!(
+        match self.store.unsuppress(subject, list, entity_id, reason, by, &now)? {
+            Some(_) => Ok(()),
+            None => Err(ScreenError::NotFound(format!(
                 "suppression of entity {entity_id} of list {list} for subject {subject}"
-            )));
-        };
-        tx.execute(
-            "DELETE FROM suppressions WHERE subject = ?1 AND list = ?2 AND entity_id = ?3",
-            params![subject, list, entity_id],
-        )
-        .map_err(err)?;
-        tx.execute(
-            "INSERT INTO suppression_log (action, subject, list, entity_id, entity_hash, reason, by, at) VALUES ('unsuppress', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![subject, list, entity_id, hash, reason, by, now],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+            ))),
+        }
     }
 
     /// Every suppression, with whether it is still in force (the entity unchanged).
@@ -898,26 +671,6 @@ impl Screener {
     /// # Errors
     /// [`ScreenError::Db`].
     pub fn suppressions(&self) -> Result<Vec<Suppression>> {
-        let mut stmt = self
-            .db
-            .prepare(
-                "SELECT s.subject, s.list, s.entity_id, s.entity_hash, e.hash IS NOT NULL AND e.hash = s.entity_hash, s.reason, s.created_by, s.created_at FROM suppressions s LEFT JOIN entities e ON e.list = s.list AND e.entity_id = s.entity_id ORDER BY s.created_at, s.subject",
-            )
-            .map_err(self.dberr())?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(Suppression {
-                    subject: r.get(0)?,
-                    list: r.get(1)?,
-                    entity_id: r.get(2)?,
-                    entity_hash: r.get(3)?,
-                    in_force: r.get(4)?,
-                    reason: r.get(5)?,
-                    created_by: r.get(6)?,
-                    created_at: r.get(7)?,
-                })
-            })
-            .map_err(self.dberr())?;
-        rows.collect::<std::result::Result<Vec<_>, _>>().map_err(self.dberr())
+        self.store.suppressions()
     }
 }

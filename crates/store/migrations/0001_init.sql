@@ -1,5 +1,7 @@
--- transfers.db, schema version 1 (docs/formats/store.md). Also run on every open to re-create
--- indexes a bulk load dropped, so every statement is IF NOT EXISTS.
+-- transfers.db, schema version 1 (docs/formats/store.md). Every statement is IF NOT EXISTS: a
+-- file from before versioning (version 0) already has these tables. Version 2 (0002_tenant.sql)
+-- rebuilds every table with a tenant in its key; the indexes of today's schema are in
+-- src/schema.rs (INDEXES), re-created on every open.
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

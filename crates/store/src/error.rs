@@ -24,7 +24,7 @@ pub enum StoreError {
         path: PathBuf,
         /// SQLite's error.
         #[source]
-        source: rusqlite::Error,
+        source: floodgate_sqlite::SqliteError,
     },
     /// The file fails SQLite's integrity check.
     #[error("{}: store is corrupt: {detail}", path.display())]
@@ -139,6 +139,6 @@ pub enum StoreError {
 
 impl StoreError {
     pub(crate) fn sqlite(path: &Path, source: rusqlite::Error) -> Self {
-        StoreError::Sqlite { path: path.to_owned(), source }
+        StoreError::Sqlite { path: path.to_owned(), source: source.into() }
     }
 }

@@ -55,7 +55,7 @@ impl Store {
                 .conn
                 .prepare(
                     "SELECT height, time, txid, from_addr, to_addr, asset, amount FROM transfers \
-                     WHERE chain = ?1 AND height > ?2 ORDER BY height, tx_position, txid, idx",
+                     WHERE tenant = '' AND chain = ?1 AND height > ?2 ORDER BY height, tx_position, txid, idx",
                 )
                 .map_err(sq)?;
             let mut rows = stmt.query(rusqlite::params![chain.as_str(), after]).map_err(sq)?;
@@ -82,7 +82,7 @@ impl Store {
         {
             let sql = format!(
                 "SELECT height, time, txid, address, value FROM {table} \
-                 WHERE chain = ?1 AND height > ?2 AND address IS NOT NULL \
+                 WHERE tenant = '' AND chain = ?1 AND height > ?2 AND address IS NOT NULL \
                  ORDER BY height, tx_position, {pos}"
             );
             let mut stmt = self.conn.prepare(&sql).map_err(sq)?;
@@ -128,7 +128,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT height, hash FROM blocks WHERE chain = ?1 ORDER BY height DESC LIMIT 1",
+                "SELECT height, hash FROM blocks WHERE tenant = '' AND chain = ?1 \
+                 ORDER BY height DESC LIMIT 1",
             )
             .map_err(sq)?;
         let mut rows = stmt.query([chain.as_str()]).map_err(sq)?;
@@ -150,7 +151,7 @@ impl Store {
         let sq = |e| StoreError::sqlite(&self.path, e);
         let mut stmt = self
             .conn
-            .prepare("SELECT hash FROM blocks WHERE chain = ?1 AND height = ?2")
+            .prepare("SELECT hash FROM blocks WHERE tenant = '' AND chain = ?1 AND height = ?2")
             .map_err(sq)?;
         let mut rows = stmt.query(rusqlite::params![chain.as_str(), height as i64]).map_err(sq)?;
         match rows.next().map_err(sq)? {

@@ -6,7 +6,8 @@ use crate::write::amount_from_blob;
 use crate::{Store, StoreError};
 
 impl Store {
-    /// Every stored ledger entry (of `ledger`, or of all ledgers), ordered by time then id.
+    /// Every stored ledger entry of this store's tenant (of `ledger`, or of all ledgers),
+    /// ordered by time then id.
     ///
     /// # Errors
     /// [`StoreError::Sqlite`], or [`StoreError::BadValue`] for a stored value that no longer
@@ -18,10 +19,11 @@ impl Store {
             .prepare(
                 "SELECT id, time, customer_id, direction, asset, amount, counterparty_address,
                         counterparty_customer, counterparty_vasp, txid, ip, device
-                 FROM ledger_entries WHERE (?1 IS NULL OR ledger = ?1) ORDER BY time, id",
+                 FROM ledger_entries WHERE tenant = ?2 AND (?1 IS NULL OR ledger = ?1)
+                 ORDER BY time, id",
             )
             .map_err(sq)?;
-        let mut rows = stmt.query([ledger]).map_err(sq)?;
+        let mut rows = stmt.query(rusqlite::params![ledger, self.tenant.as_str()]).map_err(sq)?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(sq)? {
             let direction: String = r.get(3).map_err(sq)?;

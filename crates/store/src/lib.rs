@@ -11,6 +11,13 @@
 //!   whose parent differs from the stored block below it, unwinds the stale blocks first, at
 //!   most [`DEFAULT_MAX_UNWIND`] blocks deep unless configured otherwise;
 //!   [`Store::rollback_to`] does the same on request, at any depth.
+//! - **Tenants.** Every key carries a tenant ([`TenantId`]). Public chain data is stored
+//!   once, under the shared tenant [`SHARED_TENANT`], and every tenant reads it; ledger
+//!   entries (an exchange's own customers) are stored and read under the store's tenant, so
+//!   two tenants' entries with the same ledger and id never meet. [`Store::open`] acts for
+//!   the default tenant, [`Store::open_tenant`] for another.
+//! - **Behind a trait.** [`TransferStore`] is what ingest, the graph and the listings need;
+//!   [`Store`] (SQLite) is the embedded default.
 //! - **One network per chain.** [`Store::bind_network`] records the network of a chain's first
 //!   input and refuses any other, and a different genesis block is never a reorganisation. Every apply and unwind is journalled
 //!   in `ingest_log`, which is only ever appended to.
@@ -31,12 +38,15 @@ pub mod export;
 mod ledger_read;
 mod query;
 mod schema;
+mod traits;
 mod write;
 
 use std::path::{Path, PathBuf};
 
 pub use error::StoreError;
+pub use floodgate_types::TenantId;
 pub use query::{ChainStats, StoreStats, TransferFilter, TransferRow};
+pub use traits::TransferStore;
 pub use write::{ApplyOutcome, LedgerOutcome, Unwound};
 
 /// File name of the store inside the data directory.
@@ -47,38 +57,59 @@ pub const STORE_FILE: &str = "transfers.db";
 /// (64 blocks).
 pub const DEFAULT_MAX_UNWIND: u64 = 100;
 
-/// An open transfer store.
+/// The tenant column of public chain data (blocks, Bitcoin legs, account-chain transfers and
+/// the network binding): the empty id, which [`TenantId::new`] refuses, so no real tenant can
+/// write or shadow it. Stored once, read by every tenant.
+pub const SHARED_TENANT: &str = "";
+
+/// An open transfer store (SQLite), acting for one tenant.
 pub struct Store {
     conn: rusqlite::Connection,
     path: PathBuf,
     max_unwind: u64,
+    tenant: TenantId,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store").field("path", &self.path).field("tenant", &self.tenant).finish()
     }
 }
 
 impl Store {
-    /// Opens (creating if needed) the store in `data_dir`.
+    /// Opens (creating if needed) the store in `data_dir`, for the default tenant
+    /// ([`TenantId::DEFAULT`]).
     ///
     /// # Errors
     /// [`StoreError`] when the directory cannot be created, the file is not a floodgate
     /// store, or its schema is newer than this build understands.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Store::open_tenant(data_dir, TenantId::default_tenant())
+    }
+
+    /// Opens (creating if needed) the store in `data_dir`, acting for `tenant`: its ledger
+    /// entries are written and read under that tenant; chain data is shared.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_tenant(data_dir: &Path, tenant: TenantId) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| StoreError::Io { path: data_dir.to_owned(), source })?;
         let path = data_dir.join(STORE_FILE);
         let mut conn =
             rusqlite::Connection::open(&path).map_err(|e| StoreError::sqlite(&path, e))?;
         schema::init(&mut conn, &path)?;
-        Ok(Store { conn, path, max_unwind: DEFAULT_MAX_UNWIND })
+        Ok(Store { conn, path, max_unwind: DEFAULT_MAX_UNWIND, tenant })
     }
 
     /// The store's file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The tenant this store acts for.
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
     }
 
     /// Drops the secondary indexes (address, height) before a bulk load, so that rows are

@@ -76,9 +76,9 @@ pub struct ChainStats {
 pub struct StoreStats {
     /// Per chain, for chains with data.
     pub chains: Vec<ChainStats>,
-    /// Ledger entries.
+    /// Ledger entries of the store's tenant.
     pub ledger_entries: u64,
-    /// Journal rows (applies, unwinds, ledger loads).
+    /// Journal rows (applies, unwinds, and the tenant's ledger loads).
     pub journal_entries: u64,
 }
 
@@ -183,10 +183,11 @@ impl Store {
         if chain.is_account_model() {
             let cols = "chain, height, time, txid, tx_position, idx, kind, from_addr, to_addr, asset, amount";
             let sql = match addr {
-                None => format!("SELECT {cols} FROM transfers WHERE chain = ?1 ORDER BY height"),
+                None => format!("SELECT {cols} FROM transfers WHERE tenant = '' AND chain = ?1 ORDER BY height"),
                 Some(_) => format!(
-                    "SELECT {cols} FROM transfers WHERE chain = ?1 AND from_addr = ?2 \
-                     UNION ALL SELECT {cols} FROM transfers WHERE chain = ?1 AND to_addr = ?2 AND from_addr <> ?2 \
+                    "SELECT {cols} FROM transfers WHERE tenant = '' AND chain = ?1 AND from_addr = ?2 \
+                     UNION ALL SELECT {cols} FROM transfers \
+                     WHERE tenant = '' AND chain = ?1 AND to_addr = ?2 AND from_addr <> ?2 \
                      ORDER BY height"
                 ),
             };
@@ -210,11 +211,11 @@ impl Store {
             match addr {
             None => format!(
                 "SELECT chain, height, time, txid, tx_position, {pos_col}, address, value FROM {table} \
-                 WHERE chain = ?1 ORDER BY height"
+                 WHERE tenant = '' AND chain = ?1 ORDER BY height"
             ),
             Some(_) => format!(
                 "SELECT chain, height, time, txid, tx_position, {pos_col}, address, value FROM {table} \
-                 WHERE chain = ?1 AND address = ?2 ORDER BY height"
+                 WHERE tenant = '' AND chain = ?1 AND address = ?2 ORDER BY height"
             ),
         }
         };
@@ -334,15 +335,16 @@ impl Store {
         emit: &mut impl FnMut(TransferRow) -> Result<bool, E>,
     ) -> Result<(), E> {
         let sq = |e| StoreError::sqlite(&self.path, e);
-        let cond = if addr.is_some() { "WHERE counterparty_address = ?2" } else { "" };
+        let cond = if addr.is_some() { "AND counterparty_address = ?3" } else { "" };
         let sql = format!(
-            "SELECT {LEDGER_COLS} FROM ledger_entries {cond} ORDER BY time, id, ledger LIMIT ?1"
+            "SELECT {LEDGER_COLS} FROM ledger_entries WHERE tenant = ?2 {cond} \
+             ORDER BY time, id, ledger LIMIT ?1"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(sq)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut it = match addr {
-            Some(a) => stmt.query(rusqlite::params![limit, a]),
-            None => stmt.query(rusqlite::params![limit]),
+            Some(a) => stmt.query(rusqlite::params![limit, self.tenant.as_str(), a]),
+            None => stmt.query(rusqlite::params![limit, self.tenant.as_str()]),
         }
         .map_err(sq)?;
         while let Some(r) = it.next().map_err(sq)? {
@@ -370,7 +372,8 @@ impl Store {
     pub fn unresolved_inputs(&self, chain: Chain) -> Result<u64, StoreError> {
         self.conn
             .query_row(
-                "SELECT COUNT(*) FROM utxo_inputs WHERE address IS NULL AND prev_txid IS NOT NULL AND chain = ?1",
+                "SELECT COUNT(*) FROM utxo_inputs WHERE address IS NULL AND prev_txid IS NOT NULL \
+                 AND tenant = '' AND chain = ?1",
                 [chain.as_str()],
                 |r| r.get::<_, i64>(0),
             )
@@ -393,7 +396,8 @@ impl Store {
             let (blocks, min, max): (i64, Option<i64>, Option<i64>) = self
                 .conn
                 .query_row(
-                    "SELECT COUNT(*), MIN(height), MAX(height) FROM blocks WHERE chain = ?1",
+                    "SELECT COUNT(*), MIN(height), MAX(height) FROM blocks \
+                     WHERE tenant = '' AND chain = ?1",
                     [c],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
@@ -403,13 +407,23 @@ impl Store {
                 blocks: blocks as u64,
                 min_height: min.map(|v| v as u64),
                 max_height: max.map(|v| v as u64),
-                outputs: count("SELECT COUNT(*) FROM utxo_outputs WHERE chain = ?1", c)?,
-                inputs: count("SELECT COUNT(*) FROM utxo_inputs WHERE chain = ?1", c)?,
-                unresolved_inputs: count(
-                    "SELECT COUNT(*) FROM utxo_inputs WHERE chain = ?1 AND address IS NULL AND prev_txid IS NOT NULL",
+                outputs: count(
+                    "SELECT COUNT(*) FROM utxo_outputs WHERE tenant = '' AND chain = ?1",
                     c,
                 )?,
-                transfers: count("SELECT COUNT(*) FROM transfers WHERE chain = ?1", c)?,
+                inputs: count(
+                    "SELECT COUNT(*) FROM utxo_inputs WHERE tenant = '' AND chain = ?1",
+                    c,
+                )?,
+                unresolved_inputs: count(
+                    "SELECT COUNT(*) FROM utxo_inputs WHERE tenant = '' AND chain = ?1 \
+                     AND address IS NULL AND prev_txid IS NOT NULL",
+                    c,
+                )?,
+                transfers: count(
+                    "SELECT COUNT(*) FROM transfers WHERE tenant = '' AND chain = ?1",
+                    c,
+                )?,
             };
             if s.blocks + s.outputs + s.transfers > 0 {
                 stats.chains.push(s);
@@ -417,11 +431,19 @@ impl Store {
         }
         stats.ledger_entries = self
             .conn
-            .query_row("SELECT COUNT(*) FROM ledger_entries", [], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT COUNT(*) FROM ledger_entries WHERE tenant = ?1",
+                [self.tenant.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
             .map_err(sq)? as u64;
         stats.journal_entries = self
             .conn
-            .query_row("SELECT COUNT(*) FROM ingest_log", [], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT COUNT(*) FROM ingest_log WHERE tenant IN ('', ?1)",
+                [self.tenant.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
             .map_err(sq)? as u64;
         Ok(stats)
     }

@@ -7,12 +7,33 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The schema version this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// The numbered migrations of `transfers.db` (`floodgate-sqlite`: the version is in the file).
-/// Version 1 is also run on every open: it re-creates indexes a bulk load dropped.
-const MIGRATIONS: &[&str] = &[SCHEMA];
-const SCHEMA: &str = include_str!("../migrations/0001_init.sql");
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_tenant.sql")];
+
+/// The indexes of today's schema, created after the migrations on every open (which also
+/// re-creates those a bulk load dropped). Chain rows all carry the shared tenant, so the
+/// chain indexes lead with the chain; ledger indexes lead with the tenant.
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS blocks_hash ON blocks (hash);
+CREATE INDEX IF NOT EXISTS utxo_outputs_address ON utxo_outputs (address);
+CREATE INDEX IF NOT EXISTS utxo_outputs_height ON utxo_outputs (tenant, chain, height);
+CREATE INDEX IF NOT EXISTS utxo_inputs_address ON utxo_inputs (address);
+CREATE INDEX IF NOT EXISTS utxo_inputs_height ON utxo_inputs (tenant, chain, height);
+CREATE INDEX IF NOT EXISTS utxo_inputs_unresolved ON utxo_inputs (prev_txid, prev_vout)
+    WHERE address IS NULL AND prev_txid IS NOT NULL;
+CREATE INDEX IF NOT EXISTS transfers_from ON transfers (from_addr);
+CREATE INDEX IF NOT EXISTS transfers_to ON transfers (to_addr);
+CREATE INDEX IF NOT EXISTS transfers_height ON transfers (tenant, chain, height);
+CREATE INDEX IF NOT EXISTS ledger_customer ON ledger_entries (tenant, customer_id, time);
+CREATE INDEX IF NOT EXISTS ledger_counterparty ON ledger_entries (tenant, counterparty_address);
+CREATE TRIGGER IF NOT EXISTS ingest_log_append_only_update BEFORE UPDATE ON ingest_log
+BEGIN SELECT RAISE(ABORT, 'ingest_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ingest_log_append_only_delete BEFORE DELETE ON ingest_log
+BEGIN SELECT RAISE(ABORT, 'ingest_log is append-only'); END;
+";
 
 /// Secondary indexes a bulk load drops and rebuilds (SQLite builds an index over existing rows
 /// by sorting them: sort-then-append). The unresolved-input index and the block hash index
@@ -28,9 +49,10 @@ pub(crate) const BULK_INDEXES: [&str; 8] = [
     "ledger_counterparty",
 ];
 
-/// Creates whatever of the schema is missing (tables, and indexes a bulk load dropped).
+/// Creates the indexes that are missing (a bulk load dropped them, or a migration rebuilt
+/// their table).
 pub(crate) fn ensure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    conn.execute_batch(SCHEMA).map_err(|e| StoreError::sqlite(path, e))
+    conn.execute_batch(INDEXES).map_err(|e| StoreError::sqlite(path, e))
 }
 
 pub(crate) fn init(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -64,10 +86,10 @@ pub(crate) fn init(conn: &mut Connection, path: &Path) -> Result<(), StoreError>
         }
     }
     floodgate_sqlite::migrate(conn, path, MIGRATIONS)?;
-    conn.execute_batch(SCHEMA).map_err(sq)?;
+    ensure(conn, path)?;
     // Kept for binaries from before `floodgate-sqlite`, which check only this row.
     conn.execute(
-        "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
+        "INSERT OR IGNORE INTO meta (tenant, key, value) VALUES ('', 'schema_version', ?1)",
         [SCHEMA_VERSION.to_string()],
     )
     .map_err(sq)?;

@@ -109,7 +109,9 @@ impl Store {
         let tx = self.begin()?;
         let key = format!("network.{}", chain.as_str());
         let bound: Option<String> = tx
-            .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE tenant = '' AND key = ?1", [&key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(sq)?;
         if let Some(b) = &bound {
@@ -124,7 +126,7 @@ impl Store {
         if let Some(g) = genesis {
             let stored: Option<Vec<u8>> = tx
                 .query_row(
-                    "SELECT hash FROM blocks WHERE chain = ?1 AND height = 0",
+                    "SELECT hash FROM blocks WHERE tenant = '' AND chain = ?1 AND height = 0",
                     [chain.as_str()],
                     |r| r.get(0),
                 )
@@ -143,8 +145,11 @@ impl Store {
             }
         }
         if bound.is_none() {
-            tx.execute("INSERT INTO meta (key, value) VALUES (?1, ?2)", params![key, name])
-                .map_err(sq)?;
+            tx.execute(
+                "INSERT INTO meta (tenant, key, value) VALUES ('', ?1, ?2)",
+                params![key, name],
+            )
+            .map_err(sq)?;
             tracing::info!(target: "floodgate::store", chain = chain.as_str(), network = name, "data directory bound to network");
         }
         tx.commit().map_err(sq)?;
@@ -158,7 +163,7 @@ impl Store {
     pub fn network(&self, chain: Chain) -> Result<Option<String>, StoreError> {
         self.conn
             .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
+                "SELECT value FROM meta WHERE tenant = '' AND key = ?1",
                 [format!("network.{}", chain.as_str())],
                 |r| r.get(0),
             )
@@ -183,9 +188,11 @@ impl Store {
         let sq = |e| StoreError::sqlite(&path, e);
         let tx = self.begin()?;
         let tip: Option<i64> = tx
-            .query_row("SELECT MAX(height) FROM blocks WHERE chain = ?1", [chain.as_str()], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT MAX(height) FROM blocks WHERE tenant = '' AND chain = ?1",
+                [chain.as_str()],
+                |r| r.get(0),
+            )
             .map_err(sq)?;
         let tip = tip.map(|t| t as u64);
         if tip.is_none_or(|t| t <= height) {
@@ -211,6 +218,7 @@ impl Store {
     ) -> Result<LedgerOutcome, StoreError> {
         let path = self.path.clone();
         let sq = |e| StoreError::sqlite(&path, e);
+        let tenant = self.tenant.as_str().to_owned();
         let tx = self.begin()?;
         let now = Timestamp::now().0;
         let mut out = LedgerOutcome::default();
@@ -219,15 +227,15 @@ impl Store {
                 .prepare_cached(
                     "INSERT OR IGNORE INTO ledger_entries
                      (ledger, id, time, customer_id, direction, asset, amount, counterparty_address,
-                      counterparty_customer, counterparty_vasp, txid, ip, device, ingested_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                      counterparty_customer, counterparty_vasp, txid, ip, device, ingested_at, tenant)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                 )
                 .map_err(sq)?;
             let mut get = tx
                 .prepare_cached(
                     "SELECT time, customer_id, direction, asset, amount, counterparty_address,
                             counterparty_customer, counterparty_vasp, txid, ip, device
-                     FROM ledger_entries WHERE ledger = ?1 AND id = ?2",
+                     FROM ledger_entries WHERE ledger = ?1 AND id = ?2 AND tenant = ?3",
                 )
                 .map_err(sq)?;
             for e in entries {
@@ -247,7 +255,8 @@ impl Store {
                         fields[8].1,
                         fields[9].1,
                         fields[10].1,
-                        now
+                        now,
+                        tenant
                     ])
                     .map_err(sq)?;
                 if n == 1 {
@@ -255,7 +264,7 @@ impl Store {
                     continue;
                 }
                 let stored: Vec<Option<String>> = get
-                    .query_row(params![ledger, e.id], |r| {
+                    .query_row(params![ledger, e.id, tenant], |r| {
                         let time: i64 = r.get(0)?;
                         let amount: Vec<u8> = r.get(4)?;
                         let mut v = vec![Some(time.to_string())];
@@ -284,8 +293,8 @@ impl Store {
             }
         }
         tx.execute(
-            "INSERT INTO ingest_log (at, action, chain, height, hash, detail) VALUES (?1, 'ledger', ?2, NULL, NULL, ?3)",
-            params![now, format!("ledger:{ledger}"), format!("{} new entries, {} already stored", out.inserted, out.already_stored)],
+            "INSERT INTO ingest_log (at, action, chain, height, hash, detail, tenant) VALUES (?1, 'ledger', ?2, NULL, NULL, ?3, ?4)",
+            params![now, format!("ledger:{ledger}"), format!("{} new entries, {} already stored", out.inserted, out.already_stored), tenant],
         )
         .map_err(sq)?;
         tx.commit().map_err(sq)?;
@@ -320,8 +329,8 @@ fn apply_in(
             let mut ins_out = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO utxo_outputs
-                         (chain, txid, vout, height, tx_position, time, address, value)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                         (tenant, chain, txid, vout, height, tx_position, time, address, value)
+                         VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(sq)?;
             for o in &utxo_outputs_checked(&utx.outputs, path)? {
@@ -345,15 +354,16 @@ fn apply_in(
         }
         {
             let mut lookup = tx
-                    .prepare_cached(
-                        "SELECT address, value FROM utxo_outputs WHERE chain = ?1 AND txid = ?2 AND vout = ?3",
-                    )
-                    .map_err(sq)?;
+                .prepare_cached(
+                    "SELECT address, value FROM utxo_outputs
+                         WHERE tenant = '' AND chain = ?1 AND txid = ?2 AND vout = ?3",
+                )
+                .map_err(sq)?;
             let mut ins_in = tx
                     .prepare_cached(
                         "INSERT OR IGNORE INTO utxo_inputs
-                         (chain, txid, vin, height, tx_position, time, prev_txid, prev_vout, address, value)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                         (tenant, chain, txid, vin, height, tx_position, time, prev_txid, prev_vout, address, value)
+                         VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     )
                     .map_err(sq)?;
             for (vin, input) in utx.inputs.iter().enumerate() {
@@ -411,12 +421,15 @@ fn apply_in(
         let mut backfill = tx
                 .prepare_cached(
                     "UPDATE utxo_inputs INDEXED BY utxo_inputs_unresolved SET
-                        address = (SELECT o.address FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                        address = (SELECT o.address FROM utxo_outputs o WHERE o.tenant = utxo_inputs.tenant
+                                   AND o.chain = utxo_inputs.chain
                                    AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout),
-                        value   = (SELECT o.value FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                        value   = (SELECT o.value FROM utxo_outputs o WHERE o.tenant = utxo_inputs.tenant
+                                   AND o.chain = utxo_inputs.chain
                                    AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)
-                     WHERE prev_txid = ?2 AND address IS NULL AND chain = ?1
-                       AND EXISTS (SELECT 1 FROM utxo_outputs o WHERE o.chain = utxo_inputs.chain
+                     WHERE prev_txid = ?2 AND address IS NULL AND tenant = '' AND chain = ?1
+                       AND EXISTS (SELECT 1 FROM utxo_outputs o WHERE o.tenant = utxo_inputs.tenant
+                                   AND o.chain = utxo_inputs.chain
                                    AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)",
                 )
                 .map_err(sq)?;
@@ -430,8 +443,8 @@ fn apply_in(
         let mut ins = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO transfers
-                     (chain, txid, idx, height, block_hash, time, tx_position, kind, from_addr, to_addr, asset, amount)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     (tenant, chain, txid, idx, height, block_hash, time, tx_position, kind, from_addr, to_addr, asset, amount)
+                     VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(sq)?;
         for t in &block.transfers {
@@ -542,7 +555,7 @@ fn reconcile_header(
     let height = height_i64(h.chain, h.hash, h.height)?;
     let stored_here: Option<Vec<u8>> = tx
         .query_row(
-            "SELECT hash FROM blocks WHERE chain = ?1 AND height = ?2",
+            "SELECT hash FROM blocks WHERE tenant = '' AND chain = ?1 AND height = ?2",
             params![chain, height],
             |r| r.get(0),
         )
@@ -572,7 +585,7 @@ fn reconcile_header(
     if let Some(parent) = h.parent {
         let parent_height: Option<i64> = tx
             .query_row(
-                "SELECT height FROM blocks WHERE chain = ?1 AND hash = ?2",
+                "SELECT height FROM blocks WHERE tenant = '' AND chain = ?1 AND hash = ?2",
                 params![chain, &parent.0[..]],
                 |r| r.get(0),
             )
@@ -593,7 +606,7 @@ fn reconcile_header(
     if let (Some(parent), Some(below)) = (h.parent, h.height.checked_sub(1)) {
         let stored_below: Option<Vec<u8>> = tx
             .query_row(
-                "SELECT hash FROM blocks WHERE chain = ?1 AND height = ?2",
+                "SELECT hash FROM blocks WHERE tenant = '' AND chain = ?1 AND height = ?2",
                 params![chain, below as i64],
                 |r| r.get(0),
             )
@@ -617,7 +630,11 @@ fn reconcile_header(
     }
     if let Some((from, _)) = &unwind_from {
         let tip: Option<i64> = tx
-            .query_row("SELECT MAX(height) FROM blocks WHERE chain = ?1", [chain], |r| r.get(0))
+            .query_row(
+                "SELECT MAX(height) FROM blocks WHERE tenant = '' AND chain = ?1",
+                [chain],
+                |r| r.get(0),
+            )
             .map_err(sq)?;
         let tip = tip.map_or(*from, |t| t as u64);
         let blocks = tip.saturating_sub(*from).saturating_add(1);
@@ -642,14 +659,14 @@ fn reconcile_header(
     };
     if stored_here.is_none() || unwound.is_some() {
         tx.execute(
-            "INSERT OR REPLACE INTO blocks (chain, height, hash, parent, time, ingested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR REPLACE INTO blocks (tenant, chain, height, hash, parent, time, ingested_at) VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6)",
             params![chain, height, &h.hash.0[..], h.parent.map(|p| p.0.to_vec()), h.time.map(|t| t.0), now],
         )
         .map_err(sq)?;
     } else if h.parent.is_some() || h.time.is_some() {
         // The same block seen again from a richer source (a full block after its logs).
         tx.execute(
-            "UPDATE blocks SET parent = COALESCE(parent, ?3), time = COALESCE(time, ?4) WHERE chain = ?1 AND height = ?2",
+            "UPDATE blocks SET parent = COALESCE(parent, ?3), time = COALESCE(time, ?4) WHERE tenant = '' AND chain = ?1 AND height = ?2",
             params![chain, height, h.parent.map(|p| p.0.to_vec()), h.time.map(|t| t.0)],
         )
         .map_err(sq)?;
@@ -670,11 +687,13 @@ fn unwind(
 ) -> rusqlite::Result<Unwound> {
     let c = chain.as_str();
     let from_i = from as i64;
-    let blocks =
-        tx.execute("DELETE FROM blocks WHERE chain = ?1 AND height >= ?2", params![c, from_i])?;
+    let blocks = tx.execute(
+        "DELETE FROM blocks WHERE tenant = '' AND chain = ?1 AND height >= ?2",
+        params![c, from_i],
+    )?;
     for table in ["utxo_outputs", "utxo_inputs", "transfers"] {
         tx.execute(
-            &format!("DELETE FROM {table} WHERE chain = ?1 AND height >= ?2"),
+            &format!("DELETE FROM {table} WHERE tenant = '' AND chain = ?1 AND height >= ?2"),
             params![c, from_i],
         )?;
     }

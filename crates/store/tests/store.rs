@@ -4,7 +4,7 @@
 // In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use floodgate_store::{Store, StoreError, TransferFilter};
+use floodgate_store::{Store, StoreError, TenantId, TransferFilter, TransferStore};
 use floodgate_types::{
     Address, Amount, AssetId, BlockHeader, Chain, ChainBlock, Direction, Hash32, LedgerEntry,
     OutPoint, Timestamp, Transfer, TransferIndex, TransferKind, TxInput, TxOutput, UtxoTx,
@@ -277,4 +277,87 @@ fn issue_9_a_store_is_bound_to_one_network_per_chain() {
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(s.network(Chain::Bitcoin).unwrap().as_deref(), Some("mainnet"));
     assert_eq!(s.network(Chain::Tron).unwrap(), None);
+}
+
+/// Loads a ledger through the trait, as ingest does.
+fn load_ledger(s: &mut impl TransferStore, entries: &[LedgerEntry]) -> u64 {
+    s.apply_ledger("exchange", entries).unwrap().inserted
+}
+
+#[test]
+fn issue_10_two_tenants_with_the_same_ledger_ids_never_meet_and_share_chain_data() {
+    let d = tmp();
+    let mut a = Store::open_tenant(d.path(), TenantId::new("vasp-a").unwrap()).unwrap();
+    let mut b = Store::open_tenant(d.path(), TenantId::new("vasp-b").unwrap()).unwrap();
+    // The same ledger and entry id with different content: another tenant's entry, not a
+    // conflicting one.
+    assert_eq!(load_ledger(&mut a, &[entry("e1", 100)]), 1);
+    assert_eq!(load_ledger(&mut b, &[entry("e1", 999)]), 1);
+    let amounts = |s: &Store| -> Vec<String> {
+        TransferStore::ledger_entries(s, None)
+            .unwrap()
+            .iter()
+            .map(|e| e.amount.to_string())
+            .collect()
+    };
+    assert_eq!(amounts(&a), ["100"]);
+    assert_eq!(amounts(&b), ["999"]);
+    assert!(amounts(&Store::open(d.path()).unwrap()).is_empty(), "the default tenant has none");
+    let listed = |s: &Store| {
+        let f = TransferFilter { ledger_only: true, ..Default::default() };
+        TransferStore::transfers(s, &f).unwrap().iter().map(|r| r.amount).collect::<Vec<_>>()
+    };
+    assert_eq!(listed(&a), [Some(Amount::from(100u64))]);
+    assert_eq!(listed(&b), [Some(Amount::from(999u64))]);
+    // Re-loading a's entry is idempotent for a; a changed one is still refused within a.
+    assert_eq!(load_ledger(&mut a, &[entry("e1", 100)]), 0);
+    assert!(matches!(
+        a.apply_ledger("exchange", &[entry("e1", 5)]),
+        Err(StoreError::LedgerConflict { .. })
+    ));
+
+    // Chain data is public: stored once, read by every tenant.
+    a.apply_block(&block(0, 1, 0, A, None)).unwrap();
+    assert_eq!(TransferStore::chain_tip(&b, Chain::Bitcoin).unwrap(), Some((0, h(1))));
+    let out = b.apply_block(&block(0, 1, 0, A, None)).unwrap();
+    assert_eq!((out.new_transactions, out.already_stored), (0, 2), "stored once: {out:?}");
+    let (sa, sb) = (a.stats().unwrap(), b.stats().unwrap());
+    assert_eq!((sa.ledger_entries, sb.ledger_entries), (1, 1));
+    assert_eq!(sa.chains, sb.chains);
+    assert_eq!(sa.chains[0].outputs, 1);
+}
+
+#[test]
+fn issue_10_a_version_1_store_gets_the_tenant_column_with_ledger_rows_of_the_default_tenant() {
+    let d = tmp();
+    let path = d.path().join(floodgate_store::STORE_FILE);
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(include_str!("../migrations/0001_init.sql")).unwrap();
+        c.execute_batch(
+            "INSERT INTO meta VALUES ('schema_version', '1'), ('network.bitcoin', 'mainnet');
+             INSERT INTO blocks VALUES ('bitcoin', 0, x'0101010101010101010101010101010101010101010101010101010101010101', NULL, 1, 1);
+             INSERT INTO ledger_entries (ledger, id, time, customer_id, direction, asset, amount, ingested_at)
+                 VALUES ('exchange', 'e1', 1700000000, 'c1', 'deposit', 'BTC', zeroblob(32), 1);
+             INSERT INTO ingest_log (at, action, chain, detail) VALUES (1, 'ledger', 'ledger:exchange', '1 new');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let s = Store::open(d.path()).unwrap();
+    assert_eq!(s.ledger_entries(None).unwrap().len(), 1, "the default tenant's");
+    assert_eq!(s.chain_tip(Chain::Bitcoin).unwrap(), Some((0, h(1))));
+    assert_eq!(s.network(Chain::Bitcoin).unwrap().as_deref(), Some("mainnet"));
+    assert_eq!(s.stats().unwrap().journal_entries, 1);
+    s.check_integrity().unwrap();
+    let other = Store::open_tenant(d.path(), TenantId::new("vasp-b").unwrap()).unwrap();
+    assert!(other.ledger_entries(None).unwrap().is_empty());
+    assert_eq!(other.chain_tip(Chain::Bitcoin).unwrap(), Some((0, h(1))), "chain data is shared");
+    assert_eq!(other.stats().unwrap().journal_entries, 0, "the ledger load was the default's");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let meta: String = c
+        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!((v, meta.as_str()), (2, "2"));
 }

@@ -144,3 +144,66 @@ fn un_list_loads_with_aliases_dobs_and_documents() {
     assert!(badege.countries.contains(&"CD".to_owned()), "{:?}", badege.countries);
     assert!(un.entities.iter().filter(|e| !e.identifiers.is_empty()).count() > 100);
 }
+
+/// One entry `fz-1` listing `address` on Tron.
+fn one_entry_list(version: &str, name: &str, address: &str) -> ListSnapshot {
+    ListSnapshot {
+        list: "vasp-list".to_owned(),
+        version: version.to_owned(),
+        source: "test".to_owned(),
+        entities: vec![ListEntity {
+            id: "fz-1".to_owned(),
+            names: vec![ListName::primary(name)],
+            addresses: vec![floodgate_screen::ListedAddress {
+                asset: "TRX".to_owned(),
+                address: address.to_owned(),
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+#[test]
+fn issue_10_two_tenants_with_the_same_list_entry_and_subject_ids_never_meet() {
+    use floodgate_types::TenantId;
+    const T1: &str = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t";
+    const T2: &str = "TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM";
+    let tmp = tempfile::tempdir().unwrap();
+    let open_t = |t: &str| {
+        Screener::open_tenant(tmp.path(), TenantId::new(t).unwrap(), ScoreConfig::default(), None)
+            .unwrap()
+    };
+    let (mut a, mut b) = (open_t("vasp-a"), open_t("vasp-b"));
+    // The same list name and entry id, different versions and contents.
+    a.load(one_entry_list("2026-01", "Alpha Trading", T1)).unwrap();
+    let rb = b.load(one_entry_list("2026-02", "Beta Holdings", T2)).unwrap();
+    assert_eq!((rb.previous_version, rb.added), (None, 1), "vasp-a's load is not vasp-b's");
+    // The same subject id, registered by both.
+    let subject = |address: &str| Subject::Address { chain: Chain::Tron, address: address.into() };
+    let (_, ha) = a.screen_subject("customer-1", subject(T1)).unwrap();
+    let (_, hb) = b.screen_subject("customer-1", subject(T1)).unwrap();
+    assert_eq!((ha.len(), hb.len()), (1, 0), "vasp-b's list does not list T1");
+    a.suppress_by("customer-1", "vasp-list", "fz-1", "known customer", "lan").unwrap();
+    drop((a, b));
+
+    let (a, b) = (open_t("vasp-a"), open_t("vasp-b"));
+    let versions =
+        |s: &Screener| s.lists().unwrap().iter().map(|l| l.version.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        (versions(&a), versions(&b)),
+        (vec!["2026-01".to_owned()], vec!["2026-02".to_owned()])
+    );
+    assert_eq!(a.history(None).unwrap().len(), 1);
+    assert_eq!(b.history(None).unwrap().len(), 1);
+    assert_eq!(a.matcher().screen_address(Chain::Tron, T2).unwrap().len(), 0);
+    assert_eq!(b.matcher().screen_address(Chain::Tron, T2).unwrap().len(), 1);
+    let hits =
+        |s: &Screener| s.stored_hits().unwrap().iter().map(|h| h.suppressed).collect::<Vec<_>>();
+    assert_eq!((hits(&a), hits(&b)), (vec![true], vec![]));
+    assert_eq!((a.suppressions().unwrap().len(), b.suppressions().unwrap().len()), (1, 0));
+    let listed_a = floodgate_screen::listed::listed_addresses_of(tmp.path(), a.tenant()).unwrap();
+    assert_eq!(listed_a.unwrap()[0].address.address, T1);
+    // And the default tenant (the CLI's) sees neither.
+    let d = open(tmp.path());
+    assert!(d.lists().unwrap().is_empty() && d.stored_hits().unwrap().is_empty());
+}

@@ -1,0 +1,188 @@
+//! The persisted monitor state behind a trait: the decided transfers of one tenant, in
+//! decision order, from which [`crate::monitor::Monitor`] rebuilds its window state by replay.
+//! [`SqliteMonitorState`] (`monitor.db`) is the embedded default.
+
+use std::path::{Path, PathBuf};
+
+use floodgate_types::TenantId;
+use rusqlite::{params, Connection};
+
+use crate::decision::Decision;
+use crate::error::MonitorError;
+use crate::fiat::FiatValue;
+use crate::input::MonitorEvent;
+
+/// File name of the monitor state inside the data directory.
+pub const MONITOR_DB: &str = "monitor.db";
+
+/// The numbered migrations of `monitor.db` (`floodgate-sqlite`: the version is in the file).
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_tenant.sql")];
+
+/// One decided transfer as it is recorded: its id and the JSON of its normalized event, fiat
+/// value and decision (serialized when decided, so a failure shows before the commit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecidedRecord {
+    /// The transfer id (unique per tenant).
+    pub transfer_id: String,
+    /// The event, JSON.
+    pub event: String,
+    /// The fiat value, JSON, when a rate was known.
+    pub fiat: Option<String>,
+    /// The decision, JSON.
+    pub decision: String,
+}
+
+/// Where one tenant's decided transfers are kept.
+pub trait MonitorState {
+    /// The tenant whose decisions these are.
+    fn tenant(&self) -> &TenantId;
+
+    /// Calls `f` with every decided transfer in decision order: `(transfer id, event, fiat)`.
+    ///
+    /// # Errors
+    /// A backend failure, or [`MonitorError::Corrupt`] for a record that does not decode.
+    fn replay(
+        &self,
+        f: &mut dyn FnMut(String, MonitorEvent, Option<FiatValue>),
+    ) -> Result<(), MonitorError>;
+
+    /// Records `batch` durably, all or nothing.
+    ///
+    /// # Errors
+    /// A backend failure; nothing of the batch is recorded then.
+    fn append(&mut self, batch: &[DecidedRecord]) -> Result<(), MonitorError>;
+
+    /// The recorded decisions after the first `skip`, in decision order.
+    ///
+    /// # Errors
+    /// A backend failure or [`MonitorError::Corrupt`].
+    fn decisions_after(&self, skip: u64) -> Result<Vec<Decision>, MonitorError>;
+
+    /// The file (or other location) to name in messages.
+    fn location(&self) -> &Path;
+}
+
+/// `monitor.db` in a data directory: SQLite in WAL mode, one transaction per batch.
+pub struct SqliteMonitorState {
+    conn: Connection,
+    path: PathBuf,
+    tenant: TenantId,
+}
+
+impl std::fmt::Debug for SqliteMonitorState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteMonitorState")
+            .field("path", &self.path)
+            .field("tenant", &self.tenant)
+            .finish()
+    }
+}
+
+impl SqliteMonitorState {
+    /// Opens (creating, and migrating to this build's schema) `monitor.db` in `data_dir`, for
+    /// `tenant`.
+    ///
+    /// # Errors
+    /// [`MonitorError::Io`], [`MonitorError::State`] or [`MonitorError::Schema`] (a file from
+    /// a newer floodgate is refused unchanged).
+    pub fn open(data_dir: &Path, tenant: TenantId) -> Result<SqliteMonitorState, MonitorError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| MonitorError::io(data_dir, e))?;
+        let path = data_dir.join(MONITOR_DB);
+        let sq = |e| MonitorError::state(&path, e);
+        let mut conn = Connection::open(&path).map_err(sq)?;
+        // WAL + synchronous=NORMAL: a committed transaction survives a killed process.
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sq)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sq)?;
+        floodgate_sqlite::migrate(&mut conn, &path, MIGRATIONS)?;
+        Ok(SqliteMonitorState { conn, path, tenant })
+    }
+
+    fn sq(&self) -> impl Fn(rusqlite::Error) -> MonitorError + '_ {
+        move |e| MonitorError::state(&self.path, e)
+    }
+}
+
+impl MonitorState for SqliteMonitorState {
+    fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    fn replay(
+        &self,
+        f: &mut dyn FnMut(String, MonitorEvent, Option<FiatValue>),
+    ) -> Result<(), MonitorError> {
+        let sq = self.sq();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT transfer_id, event, fiat FROM decided WHERE tenant = ?1 ORDER BY seq")
+            .map_err(&sq)?;
+        let mut rows = stmt.query([self.tenant.as_str()]).map_err(&sq)?;
+        while let Some(r) = rows.next().map_err(&sq)? {
+            let id: String = r.get(0).map_err(&sq)?;
+            let ev: String = r.get(1).map_err(&sq)?;
+            let fiat: Option<String> = r.get(2).map_err(&sq)?;
+            let corrupt = |what: &str, e: serde_json::Error| MonitorError::Corrupt {
+                path: self.path.clone(),
+                message: format!("transfer '{id}': {what}: {e}"),
+            };
+            let ev: MonitorEvent = serde_json::from_str(&ev).map_err(|e| corrupt("event", e))?;
+            let fiat: Option<FiatValue> = match fiat {
+                Some(f) => Some(serde_json::from_str(&f).map_err(|e| corrupt("fiat", e))?),
+                None => None,
+            };
+            f(id, ev, fiat);
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, batch: &[DecidedRecord]) -> Result<(), MonitorError> {
+        let path = self.path.clone();
+        let sq = |e| MonitorError::state(&path, e);
+        let tx = self.conn.transaction().map_err(sq)?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO decided (tenant, transfer_id, event, fiat, decision) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(sq)?;
+            for d in batch {
+                stmt.execute(params![
+                    self.tenant.as_str(),
+                    d.transfer_id,
+                    d.event,
+                    d.fiat,
+                    d.decision
+                ])
+                .map_err(sq)?;
+            }
+        }
+        tx.commit().map_err(sq)
+    }
+
+    fn decisions_after(&self, skip: u64) -> Result<Vec<Decision>, MonitorError> {
+        let sq = self.sq();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT decision FROM decided WHERE tenant = ?1 ORDER BY seq LIMIT -1 OFFSET ?2",
+            )
+            .map_err(&sq)?;
+        let skip = i64::try_from(skip).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![self.tenant.as_str(), skip]).map_err(&sq)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(&sq)? {
+            let s: String = r.get(0).map_err(&sq)?;
+            out.push(serde_json::from_str(&s).map_err(|e| MonitorError::Corrupt {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    fn location(&self) -> &Path {
+        &self.path
+    }
+}
