@@ -8,7 +8,8 @@
 //!   typologies with their thresholds, declared sliding windows and CEL rules. The built-in
 //!   Viet Nam pack is `packs/vn.toml`. Errors carry file, line and column.
 //! - [`cel_rules`]: the boundary to the `cel` crate (Common Expression Language).
-//! - [`engine`]: typologies, report triggers and CEL rules over one event.
+//! - [`engine`]: typologies, report triggers and CEL rules over one event. Each built-in
+//!   typology is one file under `src/typologies/`, registered in one list there.
 //! - [`state`]: per-account windows and the IP/device index; a pure function of the events.
 //! - [`monitor`]: engine + state + the persisted decisions (idempotent on the transfer id;
 //!   group commits; the state is rebuilt by replay on open).
@@ -49,4 +50,5 @@ pub mod sink;
 pub mod state;
 pub mod store;
 pub mod synth;
+mod typologies;
 pub mod vasp;

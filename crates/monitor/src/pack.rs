@@ -664,39 +664,22 @@ impl Pack {
             compiled_rules.push(CompiledRule { def: r, predicate });
         }
         let t = &file.typology;
-        let spans: Vec<(&str, &String)> = [
-            t.structuring.as_ref().map(|x| ("typology.structuring.window", &x.window)),
-            t.pass_through.as_ref().map(|x| ("typology.pass_through.window", &x.window)),
-            t.dormant_reactivation
-                .as_ref()
-                .map(|x| ("typology.dormant_reactivation.window", &x.window)),
-            t.fan_in.as_ref().map(|x| ("typology.fan_in.window", &x.window)),
-            t.fan_out.as_ref().map(|x| ("typology.fan_out.window", &x.window)),
-            t.peel_chain.as_ref().map(|x| ("typology.peel_chain.window", &x.window)),
-            t.shared_device.as_ref().map(|x| ("typology.shared_device.window", &x.window)),
-            t.shared_ip.as_ref().map(|x| ("typology.shared_ip.window", &x.window)),
-            t.shared_withdrawal_address
-                .as_ref()
-                .map(|x| ("typology.shared_withdrawal_address.window", &x.window)),
-            t.pig_butchering.as_ref().map(|x| ("typology.pig_butchering.window", &x.window)),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        for (key, s) in spans {
+        let registry = crate::typologies::REGISTRY;
+        for typ in registry {
+            let Some(s) = typ.window(t) else { continue };
             if parse_span(s).filter(|v| *v <= MAX_WINDOW_SECS).is_none() {
                 return Err(err(
-                    text.find(s.as_str()).unwrap_or(0),
-                    format!("{key}: span '{s}' is not like 24h, 72h, 30d (at most 35d)"),
+                    text.find(s).unwrap_or(0),
+                    format!(
+                        "typology.{}.window: span '{s}' is not like 24h, 72h, 30d (at most 35d)",
+                        typ.name()
+                    ),
                 ));
             }
         }
-        if let Some(d) = &t.dormant_reactivation {
-            if d.idle_days < 30 {
-                return Err(err(
-                    text.find("idle_days").unwrap_or(0),
-                    "typology.dormant_reactivation.idle_days must be at least 30".into(),
-                ));
+        for typ in registry {
+            if let Some((needle, message)) = typ.validate(t) {
+                return Err(err(text.find(needle).unwrap_or(0), message));
             }
         }
         Ok(Pack {
@@ -711,30 +694,13 @@ impl Pack {
 
     /// Number of active rules: enabled typologies, report triggers and CEL rules.
     pub fn rule_count(&self) -> usize {
-        let t = &self.typologies;
-        let typ = [
-            t.structuring.as_ref().map(|x| x.enabled),
-            t.pass_through.as_ref().map(|x| x.enabled),
-            t.new_account_large.as_ref().map(|x| x.enabled),
-            t.dormant_reactivation.as_ref().map(|x| x.enabled),
-            t.fan_in.as_ref().map(|x| x.enabled),
-            t.fan_out.as_ref().map(|x| x.enabled),
-            t.sanctioned_counterparty.as_ref().map(|x| x.enabled),
-            t.mixer_exposure.as_ref().map(|x| x.enabled),
-            t.indirect_exposure.as_ref().map(|x| x.enabled),
-            t.peel_chain.as_ref().map(|x| x.enabled),
-            t.shared_device.as_ref().map(|x| x.enabled),
-            t.shared_ip.as_ref().map(|x| x.enabled),
-            t.shared_withdrawal_address.as_ref().map(|x| x.enabled),
-            t.pig_butchering.as_ref().map(|x| x.enabled),
-            t.listed_counterparty.as_ref().map(|x| x.enabled),
-            t.high_risk_geography.as_ref().map(|x| x.enabled),
-            t.travel_rule_missing.as_ref().map(|x| x.enabled),
+        let typ = crate::typologies::REGISTRY.iter().map(|t| t.enabled(&self.typologies));
+        let reports = [
             self.reports.large_value.as_ref().map(|x| x.enabled),
             self.reports.domestic_transfer.as_ref().map(|x| x.enabled),
             self.reports.international_transfer.as_ref().map(|x| x.enabled),
         ];
-        typ.iter().filter(|e| **e == Some(true)).count()
+        typ.chain(reports).filter(|e| *e == Some(true)).count()
             + self.rules.iter().filter(|r| r.def.enabled).count()
     }
 }

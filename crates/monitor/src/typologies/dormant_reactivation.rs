@@ -1,0 +1,70 @@
+//! A long-idle account suddenly moving large value after reactivation.
+
+use floodgate_types::Timestamp;
+use serde_json::json;
+
+use super::{hit, span, txs_json, txs_text, when, Ctx, Findings, Typology, DAY};
+use crate::decision::HitKind;
+use crate::pack::Typologies;
+use crate::state::Ev;
+
+pub(crate) struct DormantReactivation;
+
+impl Typology for DormantReactivation {
+    fn name(&self) -> &'static str {
+        "dormant_reactivation"
+    }
+    fn enabled(&self, t: &Typologies) -> Option<bool> {
+        t.dormant_reactivation.as_ref().map(|x| x.enabled)
+    }
+    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
+        t.dormant_reactivation.as_ref().map(|x| x.window.as_str())
+    }
+    /// The state remembers only gaps of at least 30 days
+    /// ([`crate::state::MIN_RECORDED_GAP_SECS`]).
+    fn validate(&self, t: &Typologies) -> Option<(&'static str, String)> {
+        let d = t.dormant_reactivation.as_ref()?;
+        (d.idle_days < 30).then(|| {
+            ("idle_days", "typology.dormant_reactivation.idle_days must be at least 30".into())
+        })
+    }
+    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        let Some(d) = t.dormant_reactivation.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+            return;
+        };
+        let idle = i64::from(d.idle_days) * DAY;
+        let w = span(&d.window);
+        let mut react = cx.acct.gaps.iter().rev().find(|(_, g)| *g >= idle).map(|(t, g)| (*t, *g));
+        if react.is_none() {
+            // First activity after a known earlier activity from the customer file.
+            if let (Some(first), Some(last)) =
+                (cx.acct.first_time, cx.customer.and_then(|c| c.last_activity))
+            {
+                if first - last.0 >= idle {
+                    react = Some((first, first - last.0));
+                }
+            }
+        }
+        let Some((rt, gap)) = react.filter(|(rt, _)| cx.now - rt < w) else { return };
+        let since: Vec<&Ev> = cx.acct.events.iter().filter(|x| x.time >= rt).collect();
+        let sum: u128 = since.iter().map(|x| x.vnd).sum();
+        if sum >= u128::from(d.min_vnd) {
+            out.hits.push(hit(
+                self.name(),
+                HitKind::Typology,
+                &d.common(),
+                d.severity,
+                format!(
+                    "VND {sum} moved within {} of reactivation at {} after {} idle days (thresholds: idle at least {} days, at least VND {}): {}",
+                    d.window,
+                    when(rt),
+                    gap / DAY,
+                    d.idle_days,
+                    d.min_vnd,
+                    txs_text(&since)
+                ),
+                json!({"idle_days": gap / DAY, "min_idle_days": d.idle_days, "min_vnd": d.min_vnd, "window": d.window, "reactivated_at": Timestamp(rt), "sum_vnd": sum, "before_last_activity": cx.before.last_time.map(Timestamp), "transfers": txs_json(&since)}),
+            ));
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! A share of the counterparty's funds traced indirectly to sanctioned, scam or darknet
+//! sources at or above a threshold.
+
+use serde_json::json;
+
+use super::mixer_exposure::note_no_exposure;
+use super::{hit, pct, Ctx, Findings, Typology};
+use crate::decision::HitKind;
+use crate::pack::Typologies;
+
+pub(crate) struct IndirectExposure;
+
+impl Typology for IndirectExposure {
+    fn name(&self) -> &'static str {
+        "indirect_exposure"
+    }
+    fn enabled(&self, t: &Typologies) -> Option<bool> {
+        t.indirect_exposure.as_ref().map(|x| x.enabled)
+    }
+    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        let Some(m) = t.indirect_exposure.as_ref().filter(|s| s.enabled) else { return };
+        note_no_exposure(cx, out);
+        let Some(x) = cx.ev.extras.exposure.as_ref() else { return };
+        let (cat, share) = [("sanctioned", x.sanctioned), ("scam", x.scam), ("darknet", x.darknet)]
+            .into_iter()
+            .fold(("", 0.0f64), |a, b| if b.1 > a.1 { b } else { a });
+        if share * 100.0 >= f64::from(m.min_indirect_pct) {
+            out.hits.push(hit(
+                self.name(),
+                HitKind::Typology,
+                &m.common(),
+                m.severity,
+                format!("{} of the counterparty's funds come indirectly from {cat} sources (threshold {}%)", pct(share), m.min_indirect_pct),
+                json!({"exposure": x}),
+            ));
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Direct exposure: the counterparty is on an investor-alert list, a list of platforms
+//! unlicensed in the customer's jurisdiction, or a scam list.
+
+use super::sanctioned_counterparty::note_no_lists;
+use super::{counterparty_text, hit, list_evidence, Ctx, Findings, Typology};
+use crate::decision::HitKind;
+use crate::facts::RiskCategory;
+use crate::pack::Typologies;
+
+pub(crate) struct ListedCounterparty;
+
+impl Typology for ListedCounterparty {
+    fn name(&self) -> &'static str {
+        "listed_counterparty"
+    }
+    fn enabled(&self, t: &Typologies) -> Option<bool> {
+        t.listed_counterparty.as_ref().map(|x| x.enabled)
+    }
+    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        let Some(s) = t.listed_counterparty.as_ref().filter(|s| s.enabled) else { return };
+        note_no_lists(cx, out);
+        let Some(r) = cx.risks().into_iter().find(|r| {
+            matches!(
+                r.category,
+                RiskCategory::InvestorAlert | RiskCategory::UnlicensedVasp | RiskCategory::Scam
+            )
+        }) else {
+            return;
+        };
+        let what = match r.category {
+            RiskCategory::InvestorAlert => "an investor-alert list",
+            RiskCategory::UnlicensedVasp => "the list of platforms unlicensed here",
+            _ => "a scam list",
+        };
+        out.hits.push(hit(
+            self.name(),
+            HitKind::Typology,
+            &s.common(),
+            s.severity,
+            format!("counterparty {} is on {what} ({})", counterparty_text(cx), r.source),
+            list_evidence(cx, r),
+        ));
+    }
+}

@@ -1,0 +1,56 @@
+//! A mixer as counterparty, or a share of the counterparty's funds traced to mixers by the
+//! trace engine at or above a threshold.
+
+use serde_json::json;
+
+use super::{counterparty_text, hit, pct, Ctx, Findings, Typology};
+use crate::decision::HitKind;
+use crate::facts::RiskCategory;
+use crate::pack::Typologies;
+
+/// The note when the trace engine sent no exposure (shared with
+/// [`super::indirect_exposure`]).
+pub(super) fn note_no_exposure(cx: &Ctx<'_>, out: &mut Findings<'_>) {
+    let e = &cx.ev.entry;
+    let external = cx.dir() != floodgate_types::Direction::Internal;
+    if cx.ev.extras.exposure.is_none() && external && e.counterparty_address.is_some() {
+        out.note("no exposure data from the trace engine: indirect exposure was not assessed");
+    }
+}
+
+pub(crate) struct MixerExposure;
+
+impl Typology for MixerExposure {
+    fn name(&self) -> &'static str {
+        "mixer_exposure"
+    }
+    fn enabled(&self, t: &Typologies) -> Option<bool> {
+        t.mixer_exposure.as_ref().map(|x| x.enabled)
+    }
+    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        let Some(m) = t.mixer_exposure.as_ref().filter(|s| s.enabled) else { return };
+        note_no_exposure(cx, out);
+        let direct = cx.risks().into_iter().find(|r| r.category == RiskCategory::Mixer);
+        let share = cx.ev.extras.exposure.as_ref().map_or(0.0, |x| x.mixer);
+        if direct.is_some() || share * 100.0 >= f64::from(m.min_indirect_pct) {
+            let reason = match direct {
+                Some(r) => {
+                    format!("counterparty {} is a mixer ({})", counterparty_text(cx), r.source)
+                }
+                None => format!(
+                    "{} of the counterparty's funds come from mixers (threshold {}%)",
+                    pct(share),
+                    m.min_indirect_pct
+                ),
+            };
+            out.hits.push(hit(
+                self.name(),
+                HitKind::Typology,
+                &m.common(),
+                m.severity,
+                reason,
+                json!({"direct": direct, "indirect_mixer_share": share}),
+            ));
+        }
+    }
+}

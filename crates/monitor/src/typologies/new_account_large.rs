@@ -1,0 +1,45 @@
+//! A large transfer on a newly opened account.
+
+use floodgate_types::Timestamp;
+use serde_json::json;
+
+use super::{hit, usd, when, Ctx, Findings, Typology, DAY};
+use crate::decision::HitKind;
+use crate::pack::Typologies;
+
+pub(crate) struct NewAccountLarge;
+
+impl Typology for NewAccountLarge {
+    fn name(&self) -> &'static str {
+        "new_account_large"
+    }
+    fn enabled(&self, t: &Typologies) -> Option<bool> {
+        t.new_account_large.as_ref().map(|x| x.enabled)
+    }
+    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        let Some(n) = t.new_account_large.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+            return;
+        };
+        let e = &cx.ev.entry;
+        let age = cx.now - cx.account_opened();
+        if age < i64::from(n.max_account_age_days) * DAY && cx.usd() >= u128::from(n.min_usd) * 100
+        {
+            out.hits.push(hit(
+                self.name(),
+                HitKind::Typology,
+                &n.common(),
+                n.severity,
+                format!(
+                    "{} of USD {} at {} on an account opened {} days ago (thresholds: account younger than {} days, at least USD {})",
+                    e.id,
+                    usd(cx.usd()),
+                    when(cx.now),
+                    age / DAY,
+                    n.max_account_age_days,
+                    n.min_usd
+                ),
+                json!({"account_age_days": age / DAY, "max_account_age_days": n.max_account_age_days, "min_usd": n.min_usd, "amount_usd_cents": cx.usd(), "onboarded_from_customer_file": cx.customer.and_then(|c| c.onboarded).is_some(), "transfers": [{"id": e.id, "time": Timestamp(cx.now), "amount_usd_cents": cx.usd()}]}),
+            ));
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Pig-butchering victim: a new account, escalating deposits, and withdrawals to one newly
+//! used address (FinCEN Alert FIN-2023-Alert005). Hold and call the customer.
+
+use floodgate_types::{Direction, Timestamp};
+use serde_json::json;
+
+use super::{bump, counterparty_text, hit, span, usd, Ctx, Findings, Typology, DAY};
+use crate::decision::HitKind;
+use crate::pack::Typologies;
+use crate::state::Ev;
+
+pub(crate) struct PigButchering;
+
+impl Typology for PigButchering {
+    fn name(&self) -> &'static str {
+        "pig_butchering"
+    }
+    fn enabled(&self, t: &Typologies) -> Option<bool> {
+        t.pig_butchering.as_ref().map(|x| x.enabled)
+    }
+    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
+        t.pig_butchering.as_ref().map(|x| x.window.as_str())
+    }
+    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        let Some(p) = t.pig_butchering.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+            return;
+        };
+        if cx.dir() != Direction::Withdrawal || cx.ev.entry.counterparty_address.is_none() {
+            return;
+        }
+        let w = span(&p.window);
+        let cp = crate::state::counterparty_key(cx.ev);
+        let opened = cx.account_opened();
+        let addr_first = cx.before.addr_first.unwrap_or(cx.now);
+        let recent: Vec<&Ev> = cx.acct.events.iter().filter(|x| cx.now - x.time < w).collect();
+        let deps: Vec<u128> =
+            recent.iter().filter(|x| x.dir == Direction::Deposit).map(|x| x.usd).collect();
+        let to_addr =
+            recent.iter().filter(|x| x.dir == Direction::Withdrawal && x.cp == cp).count();
+        let escalating = deps.len() >= p.min_deposits as usize
+            && deps.windows(2).all(|d| d[1] >= d[0])
+            && deps.first().is_some_and(|f| {
+                deps.last().is_some_and(|l| l * 100 >= f * u128::from(p.min_escalation_pct))
+            });
+        if cx.now - opened < i64::from(p.max_account_age_days) * DAY
+            && cx.now - addr_first < i64::from(p.new_address_days) * DAY
+            && to_addr >= p.min_withdrawals_to_address as usize
+            && escalating
+        {
+            let age = cx.customer.and_then(|c| c.age_at(Timestamp(cx.now)));
+            let older = age.is_some_and(|a| a >= i64::from(p.older_customer_age));
+            let sev = if older { bump(p.severity) } else { p.severity };
+            out.hits.push(hit(
+                self.name(),
+                HitKind::Typology,
+                &p.common(),
+                sev,
+                format!(
+                    "possible pig-butchering victim: {} escalating deposits (USD {} to {}), withdrawal #{to_addr} to address {} first used {} days ago{}; hold and call the customer",
+                    deps.len(),
+                    usd(deps.first().copied().unwrap_or(0)),
+                    usd(deps.last().copied().unwrap_or(0)),
+                    counterparty_text(cx),
+                    (cx.now - addr_first) / DAY,
+                    age.map(|a| format!(", customer aged {a}")).unwrap_or_default()
+                ),
+                json!({"deposits_usd_cents": deps, "withdrawals_to_address": to_addr, "account_age_days": (cx.now - opened) / DAY, "customer_age": age, "call_customer": true}),
+            ));
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Direct exposure: the counterparty address or VASP is on a sanctions list (FATF R.6/R.7:
+//! targeted financial sanctions).
+
+use super::{counterparty_text, hit, list_evidence, Ctx, Findings, Typology};
+use crate::decision::HitKind;
+use crate::facts::RiskCategory;
+use crate::pack::Typologies;
+
+/// The note when no list could be consulted (shared with [`super::listed_counterparty`]).
+pub(super) const NO_LISTS: &str = "no screening lists loaded: the counterparty was not checked against sanctions, mixer or alert lists";
+
+/// Emits [`NO_LISTS`] when the counterparty could not be checked.
+pub(super) fn note_no_lists(cx: &Ctx<'_>, out: &mut Findings<'_>) {
+    let e = &cx.ev.entry;
+    if !cx.screening && (e.counterparty_address.is_some() || e.counterparty_vasp.is_some()) {
+        out.note(NO_LISTS);
+    }
+}
+
+pub(crate) struct SanctionedCounterparty;
+
+impl Typology for SanctionedCounterparty {
+    fn name(&self) -> &'static str {
+        "sanctioned_counterparty"
+    }
+    fn enabled(&self, t: &Typologies) -> Option<bool> {
+        t.sanctioned_counterparty.as_ref().map(|x| x.enabled)
+    }
+    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        let Some(s) = t.sanctioned_counterparty.as_ref().filter(|s| s.enabled) else { return };
+        note_no_lists(cx, out);
+        if let Some(r) = cx.risks().into_iter().find(|r| r.category == RiskCategory::Sanctioned) {
+            out.hits.push(hit(
+                self.name(),
+                HitKind::Typology,
+                &s.common(),
+                s.severity,
+                format!("counterparty {} is on {}", counterparty_text(cx), r.source),
+                list_evidence(cx, r),
+            ));
+        }
+    }
+}

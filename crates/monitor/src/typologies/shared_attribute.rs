@@ -1,0 +1,141 @@
+//! The group typologies: customers linked by a shared device, IP address or withdrawal
+//! address. The transfer's customer gets a hit while the group is at or over the threshold;
+//! when this transfer brings a new member into such a group (it crosses the threshold, or
+//! grows past it), every other member gets a [`GroupAlert`] too, so members whose transfers
+//! came earlier are not missed. One logic, three typologies.
+
+use floodgate_types::Direction;
+use serde_json::json;
+
+use super::{hit, member_json, member_text, span, Ctx, Findings, Typology};
+use crate::decision::{GroupAlert, HitKind};
+use crate::pack::{SharedDevice, Typologies};
+use crate::state::{key, Link, Member};
+
+/// Customers sharing one linking attribute.
+pub(crate) struct SharedAttribute {
+    name: &'static str,
+    link: Link,
+    /// The attribute, as reasons name it.
+    what: &'static str,
+    settings: fn(&Typologies) -> Option<&SharedDevice>,
+}
+
+pub(crate) static SHARED_DEVICE: SharedAttribute = SharedAttribute {
+    name: "shared_device",
+    link: Link::Device,
+    what: "device",
+    settings: |t| t.shared_device.as_ref(),
+};
+pub(crate) static SHARED_IP: SharedAttribute = SharedAttribute {
+    name: "shared_ip",
+    link: Link::Ip,
+    what: "IP address",
+    settings: |t| t.shared_ip.as_ref(),
+};
+pub(crate) static SHARED_WITHDRAWAL_ADDRESS: SharedAttribute = SharedAttribute {
+    name: "shared_withdrawal_address",
+    link: Link::WithdrawalAddress,
+    what: "withdrawal address",
+    settings: |t| t.shared_withdrawal_address.as_ref(),
+};
+
+impl SharedAttribute {
+    /// The event's value of the attribute and its key in the state's index.
+    fn value(&self, cx: &Ctx<'_>) -> Option<(String, u64)> {
+        let e = &cx.ev.entry;
+        match self.link {
+            Link::Device => e.device.as_deref().map(|d| (d.to_owned(), key(5, d))),
+            Link::Ip => e.ip.as_deref().map(|d| (d.to_owned(), key(4, d))),
+            Link::WithdrawalAddress => e
+                .counterparty_address
+                .as_ref()
+                .filter(|_| cx.dir() == Direction::Withdrawal)
+                .map(|a| (a.to_string(), key(1, a))),
+        }
+    }
+}
+
+impl Typology for SharedAttribute {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn enabled(&self, t: &Typologies) -> Option<bool> {
+        (self.settings)(t).map(|x| x.enabled)
+    }
+    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
+        (self.settings)(t).map(|x| x.window.as_str())
+    }
+    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        let (id, link, what) = (self.name, self.link, self.what);
+        let (Some(s), Some((val, k))) = ((self.settings)(t).filter(|s| s.enabled), self.value(cx))
+        else {
+            return;
+        };
+        let e = &cx.ev.entry;
+        let w = span(&s.window);
+        let members: Vec<&Member> =
+            cx.state.group(link, k).iter().filter(|m| cx.now - m.last < w).collect();
+        let min = s.min_customers as usize;
+        if members.len() < min {
+            return;
+        }
+        let joined = cx.before.group_prev[link as usize].is_none_or(|p| cx.now - p >= w);
+        let evidence = json!({
+            "attribute": what,
+            "value": val,
+            "customers": members.len(),
+            "min_customers": s.min_customers,
+            "window": s.window,
+            "raised_by_transfer": e.id,
+            "members": members.iter().map(|m| member_json(m)).collect::<Vec<_>>(),
+        });
+        let names = |but: &str| -> String {
+            members
+                .iter()
+                .filter(|m| &*m.customer != but)
+                .map(|m| member_text(m))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let c = s.common();
+        out.hits.push(hit(
+            id,
+            HitKind::Typology,
+            &c,
+            s.severity,
+            format!(
+                "{what} {val} used by {} customers within {} (threshold {}); the others: {}",
+                members.len(),
+                s.window,
+                s.min_customers,
+                names(&e.customer_id)
+            ),
+            evidence.clone(),
+        ));
+        if !joined {
+            return;
+        }
+        for m in members.iter().filter(|m| *m.customer != *e.customer_id) {
+            out.group_alerts.push(GroupAlert {
+                customer_id: m.customer.to_string(),
+                rule_id: id.to_owned(),
+                severity: s.severity,
+                action: s.action,
+                score: s.severity.points(),
+                reason: format!(
+                    "{what} {val} of this customer ({}) is shared by {} customers within {} (threshold {}), the group completed by transfer {} of {}; the others: {}",
+                    member_text(m),
+                    members.len(),
+                    s.window,
+                    s.min_customers,
+                    e.id,
+                    e.customer_id,
+                    names(&m.customer)
+                ),
+                evidence: evidence.clone(),
+                source: s.source.clone(),
+            });
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Structuring (smurfing): several transfers just under a reporting threshold within a window
+//! (FATF, "Money laundering and terrorist financing red flag indicators associated with virtual
+//! assets", 2020: transactions structured to stay under thresholds).
+
+use floodgate_types::Direction;
+use serde_json::json;
+
+use super::{hit, span, txs_in, txs_json, txs_text, usd, Ctx, Findings, Kind, Spec, Typology};
+use crate::decision::HitKind;
+use crate::pack::{DirFilter, Typologies};
+
+pub(crate) struct Structuring;
+
+/// The band "just under the threshold", US cents: `[lo, hi)`.
+fn band(threshold_usd: u64, margin_pct: u32) -> (u128, u128) {
+    let hi = u128::from(threshold_usd) * 100;
+    (hi * u128::from(100 - margin_pct.min(100)) / 100, hi)
+}
+
+impl Typology for Structuring {
+    fn name(&self) -> &'static str {
+        "structuring"
+    }
+    fn enabled(&self, t: &Typologies) -> Option<bool> {
+        t.structuring.as_ref().map(|x| x.enabled)
+    }
+    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
+        t.structuring.as_ref().map(|x| x.window.as_str())
+    }
+    /// Deposits, then withdrawals, in the band within the window.
+    fn aggregates(&self, t: &Typologies) -> Vec<Spec> {
+        let Some(s) = t.structuring.as_ref().filter(|s| s.enabled) else { return Vec::new() };
+        let (lo, hi) = band(s.threshold_usd, s.margin_pct);
+        let w = span(&s.window);
+        [DirFilter::Deposit, DirFilter::Withdrawal]
+            .map(|dir| Spec { span: w, dir, kind: Kind::CountUsdIn(lo, hi) })
+            .to_vec()
+    }
+    fn check(&self, t: &Typologies, cx: &Ctx<'_>, agg: &[u128], out: &mut Findings<'_>) {
+        let Some(s) = t.structuring.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+            return;
+        };
+        let n = match cx.dir() {
+            Direction::Deposit => agg[0],
+            Direction::Withdrawal => agg[1],
+            Direction::Internal => return,
+        };
+        let (lo, hi) = band(s.threshold_usd, s.margin_pct);
+        if cx.usd() >= lo && cx.usd() < hi && n >= u128::from(s.min_count) {
+            let band =
+                txs_in(cx, span(&s.window), |ev| ev.dir == cx.dir() && ev.usd >= lo && ev.usd < hi);
+            out.hits.push(hit(
+                self.name(),
+                HitKind::Typology,
+                &s.common(),
+                s.severity,
+                format!(
+                    "{n} {}s of USD {}–{} (just under USD {}) within {} (threshold {} transfers): {}",
+                    cx.dir().as_str(),
+                    usd(lo),
+                    usd(hi - 1),
+                    s.threshold_usd,
+                    s.window,
+                    s.min_count,
+                    txs_text(&band)
+                ),
+                json!({"count": n, "min_count": s.min_count, "band_usd_cents": [lo, hi], "window": s.window, "transfer_ids": band.iter().map(|x| &*x.id).collect::<Vec<_>>(), "transfers": txs_json(&band)}),
+            ));
+        }
+    }
+}
