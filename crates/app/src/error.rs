@@ -51,6 +51,20 @@ pub enum AppError {
     /// The screening database, or a list file.
     #[error(transparent)]
     Screen(#[from] floodgate_screen::ScreenError),
+    /// A list file that cannot be read or parsed; nothing was changed.
+    #[error("{context}")]
+    ListFile {
+        /// What was being done, to which file ("loading sdn.xml (nothing was changed)").
+        context: String,
+        /// The loader's error, naming the file and the line or element.
+        source: floodgate_screen::ScreenError,
+    },
+    /// A shared resource is unavailable (a lock poisoned by a panic elsewhere).
+    #[error("{what} is unavailable")]
+    Unavailable {
+        /// What ("screening database").
+        what: String,
+    },
     /// No screening list is loaded in the data directory.
     #[error("no lists loaded in {} (run `floodgate lists load PATH…` first, or pass --data-dir)", dir.display())]
     NoLists {
@@ -95,7 +109,12 @@ impl AppError {
             AppError::Graph(floodgate_graph::GraphError::NotInGraph { .. }) => "not_in_graph",
             AppError::Graph(_) => "graph",
             AppError::Tags(_) => "tag_source",
-            AppError::Screen(floodgate_screen::ScreenError::Shrink { .. }) => "list_refused",
+            AppError::Screen(
+                floodgate_screen::ScreenError::Shrink { .. }
+                | floodgate_screen::ScreenError::EmptyList { .. },
+            ) => "list_refused",
+            AppError::ListFile { .. } => "list_file",
+            AppError::Unavailable { .. } => "unavailable",
             AppError::Screen(_) => "screening",
             AppError::NoLists { .. } => "no_lists",
             AppError::Chain(_) => "invalid_chain",

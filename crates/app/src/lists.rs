@@ -113,13 +113,17 @@ fn merge(name: &str, snaps: Vec<ListSnapshot>) -> ListSnapshot {
 /// The file cannot be read or parsed (the error names the file and the line or element).
 fn parse(path: &std::path::Path, limits: &Limits) -> Result<Parsed> {
     let started = Instant::now();
-    let loaded = floodgate_screen::loaders::load_path_with(path, limits).map_err(|e| {
-        AppError::context(format!("loading {} (nothing was changed)", path.display()), e.into())
+    let loaded = floodgate_screen::loaders::load_path_with(path, limits).map_err(|source| {
+        AppError::ListFile {
+            context: format!("loading {} (nothing was changed)", path.display()),
+            source,
+        }
     })?;
     let files = floodgate_screen::loaders::files_read(path)
         .and_then(|fs| fs.iter().map(|f| FileDigest::of(f)).collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            AppError::context(format!("hashing {} (nothing was changed)", path.display()), e.into())
+        .map_err(|source| AppError::ListFile {
+            context: format!("hashing {} (nothing was changed)", path.display()),
+            source,
         })?;
     Ok(Parsed {
         snapshot: loaded.snapshot,
@@ -295,4 +299,60 @@ pub fn history(dir: &DataDir, req: &HistoryRequest) -> Result<Vec<LoadRecord>> {
         return Ok(Vec::new());
     }
     Ok(screen::open_db(dir, &ScoreOptions::default())?.history(req.list.as_deref())?)
+}
+
+#[cfg(test)]
+mod tests {
+    // In tests a panic is the failure report.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::NoProgress;
+
+    fn list_file(dir: &std::path::Path, name: &str, entries: usize) -> PathBuf {
+        let mut csv = String::from("# list: test-list\n# version: v1\nid,name,type\n");
+        for i in 0..entries {
+            csv.push_str(&format!("e-{i},Person Number {i},person\n"));
+        }
+        let p = dir.join(name);
+        std::fs::write(&p, csv).unwrap();
+        p
+    }
+
+    fn request(paths: Vec<PathBuf>) -> LoadRequest {
+        LoadRequest { paths, loaded_by: "tester".into(), ..LoadRequest::default() }
+    }
+
+    #[test]
+    fn a_refused_or_unreadable_load_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::new(tmp.path().join("data"));
+        let limits = Limits::default();
+        let ten = list_file(tmp.path(), "ten.csv", 10);
+        let r = load(&dir, &request(vec![ten]), &limits, &NoProgress).unwrap();
+        assert_eq!(r.rows.len(), 1);
+        assert_eq!((r.rows[0].report.list.as_str(), r.rows[0].entities), ("test-list", 10));
+        assert_eq!(history(&dir, &HistoryRequest::default()).unwrap().len(), 1);
+
+        // Nine of ten entries dropped: refused, with the code the API answers 409 with.
+        let one = list_file(tmp.path(), "one.csv", 1);
+        let e = load(&dir, &request(vec![one.clone()]), &limits, &NoProgress).unwrap_err();
+        assert_eq!(e.code(), "list_refused", "{e}");
+        assert!(e.to_string().contains("--allow-shrink"), "{e}");
+        // A file of no known format among good ones: nothing is loaded.
+        let junk = tmp.path().join("junk.txt");
+        std::fs::write(&junk, "hello\n").unwrap();
+        let good = list_file(tmp.path(), "eleven.csv", 11);
+        let e = load(&dir, &request(vec![good, junk]), &limits, &NoProgress).unwrap_err();
+        assert_eq!(e.code(), "list_file", "{e}");
+        assert!(matches!(e.root(), AppError::ListFile { .. }));
+        let shown = show(&dir).unwrap();
+        assert_eq!((shown.len(), shown[0].entities), (1, 10), "the first version stays");
+        assert_eq!(history(&dir, &HistoryRequest::default()).unwrap().len(), 1);
+
+        // With allow_shrink the same file loads.
+        let req = LoadRequest { allow_shrink: true, ..request(vec![one]) };
+        let r = load(&dir, &req, &limits, &NoProgress).unwrap();
+        assert_eq!((r.rows[0].report.removed, r.rows[0].entities), (9, 1));
+    }
 }
