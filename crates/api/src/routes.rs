@@ -8,11 +8,13 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use floodgate_app::screen::{self as screening, Screening};
+use floodgate_app::AppError;
 use floodgate_cases::model::*;
 use floodgate_cases::{ListFilter, TenantSummary};
 use floodgate_screen::model::{EntityType, PartialDate};
-use floodgate_screen::{AddressHit, Hit, NameQuery};
-use floodgate_types::Chain;
+use floodgate_screen::screener::ListInfo;
+use floodgate_screen::{AddressHit, Hit, Matcher, Screener};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -264,8 +266,8 @@ pub struct ScreenNameResponse {
     pub alerts_recorded: usize,
 }
 
-fn versions(idx: &crate::state::ScreenIndex) -> Vec<ListVersion> {
-    idx.lists
+fn versions(lists: &[ListInfo]) -> Vec<ListVersion> {
+    lists
         .iter()
         .map(|l| ListVersion {
             list: l.list.clone(),
@@ -277,17 +279,80 @@ fn versions(idx: &crate::state::ScreenIndex) -> Vec<ListVersion> {
         .collect()
 }
 
-fn name_query(b: &ScreenNameRequest, at: &str) -> Result<NameQuery, ApiError> {
+/// The API's side of the screening services: the shared index in force (every request
+/// screens against the version it started with) and the database for registered subjects.
+struct ApiScreening {
+    idx: std::sync::Arc<crate::state::ScreenIndex>,
+    st: AppState,
+}
+
+impl ApiScreening {
+    fn new(st: &AppState) -> Self {
+        ApiScreening { idx: st.screen(), st: st.clone() }
+    }
+}
+
+impl Screening for ApiScreening {
+    fn matcher(&self) -> &Matcher {
+        &self.idx.matcher
+    }
+    fn lists(&self) -> floodgate_app::Result<Vec<ListInfo>> {
+        Ok(self.idx.lists.clone())
+    }
+    fn screen_subject(
+        &mut self,
+        id: &str,
+        subject: floodgate_screen::Subject,
+    ) -> floodgate_app::Result<(Vec<Hit>, Vec<AddressHit>)> {
+        let mut s: std::sync::MutexGuard<'_, Screener> = self
+            .st
+            .0
+            .screener
+            .lock()
+            .map_err(|_| AppError::Unavailable { what: "screening database".into() })?;
+        Ok(s.screen_subject(id, subject)?)
+    }
+}
+
+/// Runs a screening service on the blocking pool (a registered subject writes to the
+/// database; a large batch keeps every core busy).
+async fn screening<T: Send + 'static>(
+    st: &AppState,
+    f: impl FnOnce(&mut ApiScreening) -> floodgate_app::Result<T> + Send + 'static,
+) -> ApiResult<floodgate_app::Result<T>> {
+    let mut s = ApiScreening::new(st);
+    tokio::task::spawn_blocking(move || f(&mut s))
+        .await
+        .map_err(|e| ApiError::internal("screening task", e))
+}
+
+/// A screening service's error: a bad field named, an unavailable database, or internal.
+fn screen_error(e: AppError, name_field: &str) -> ApiError {
+    match e.root() {
+        AppError::Invalid { field, .. } => {
+            ApiError::invalid(&format!("{name_field}/{field}"), e.to_string())
+        }
+        AppError::Unavailable { what } => ApiError::unavailable(what),
+        AppError::Chain(_) => ApiError::invalid(&format!("{name_field}/chain"), e.to_string()),
+        AppError::Screen(floodgate_screen::ScreenError::Query(_)) => {
+            ApiError::invalid(&format!("{name_field}/address"), e.to_string())
+        }
+        _ => ApiError::internal("screening", e),
+    }
+}
+
+/// The API's checks of a name request (lengths, characters, the date of birth), as the
+/// service request.
+fn name_request(b: &ScreenNameRequest, at: &str) -> Result<screening::NameRequest, ApiError> {
     text(&format!("{at}/name"), &b.name, 500, false)?;
-    let dob = match &b.dob {
-        Some(d) => Some(PartialDate::parse(d).ok_or_else(|| {
-            ApiError::invalid(
+    if let Some(d) = &b.dob {
+        if PartialDate::parse(d).is_none() {
+            return Err(ApiError::invalid(
                 &format!("{at}/dob"),
                 format!("'{d}' is not YYYY, YYYY-MM or YYYY-MM-DD"),
-            )
-        })?),
-        None => None,
-    };
+            ));
+        }
+    }
     for (i, c) in b.countries.iter().enumerate() {
         text(&format!("{at}/countries/{i}"), c, 100, false)?;
     }
@@ -297,61 +362,37 @@ fn name_query(b: &ScreenNameRequest, at: &str) -> Result<NameQuery, ApiError> {
     if let Some(s) = &b.subject {
         text(&format!("{at}/subject"), s, 128, false)?;
     }
-    Ok(NameQuery {
+    Ok(screening::NameRequest {
         name: b.name.clone(),
         entity_type: b.entity_type.as_deref().map(EntityType::parse),
-        dob,
+        dob: b.dob.clone(),
         countries: b.countries.clone(),
         identifiers: b.identifiers.clone(),
+        subject: b.subject.clone(),
+        score: screening::ScoreOptions::default(),
     })
 }
 
-async fn record_screening<H: Serialize + Send + Sync + 'static>(
+/// Stores a screening's hits as alerts about `subject` when `wanted` (the request asks for
+/// alerts, the default, and a hit is not suppressed); the number of alerts stored.
+async fn record_screening<H: Clone + Serialize + Send + Sync + 'static>(
     st: &AppState,
     a: &Actor,
+    wanted: bool,
     source: AlertSource,
     subject: String,
-    hits: Vec<H>,
+    hits: &[H],
 ) -> ApiResult<usize> {
+    if !wanted {
+        return Ok(0);
+    }
+    let hits = hits.to_vec();
     let feed = Actor::new(a.tenant.clone(), user_id("feed", "screen".into())?, Role::Analyst);
     st.cases(move |s| {
         floodgate_cases::feed::screening_alerts(s, &feed, source, &subject, &hits)
             .map(|r| r.created.len())
     })
     .await
-}
-
-async fn screen_one(
-    st: &AppState,
-    a: &Actor,
-    b: ScreenNameRequest,
-    q: NameQuery,
-    source: AlertSource,
-) -> ApiResult<(Vec<Hit>, usize)> {
-    let hits = match &b.subject {
-        Some(id) => {
-            let (st2, id, q) = (st.clone(), id.clone(), q.clone());
-            tokio::task::spawn_blocking(move || {
-                let mut s = st2
-                    .0
-                    .screener
-                    .lock()
-                    .map_err(|_| ApiError::unavailable("screening database"))?;
-                s.screen_subject(&id, floodgate_screen::Subject::Name(q))
-                    .map(|r| r.0)
-                    .map_err(|e| ApiError::internal("screening", e))
-            })
-            .await
-            .map_err(|e| ApiError::internal("screening task", e))??
-        }
-        None => st.screen().matcher.screen(q),
-    };
-    let mut recorded = 0;
-    if b.record_alerts.unwrap_or(true) && hits.iter().any(|h| !h.suppressed) {
-        let subject = b.subject.clone().unwrap_or_else(|| b.name.clone());
-        recorded = record_screening(st, a, source, subject, hits.clone()).await?;
-    }
-    Ok((hits, recorded))
 }
 
 /// Screens a name against every loaded list; hits are explained feature by feature.
@@ -364,15 +405,19 @@ pub(crate) async fn screen_name(
     ApiJson(b): ApiJson<ScreenNameRequest>,
 ) -> ApiResult<Json<ScreenNameResponse>> {
     require(&a, WORKER, "screen")?;
-    let q = name_query(&b, "")?;
-    let idx = st.screen();
-    let name = b.name.clone();
-    let (hits, alerts_recorded) = screen_one(&st, &a, b, q, AlertSource::ScreenOnboarding).await?;
+    let req = name_request(&b, "")?;
+    let r = screening(&st, move |s| screening::name(s, &req))
+        .await?
+        .map_err(|e| screen_error(e, ""))?;
+    let wanted = b.record_alerts.unwrap_or(true) && r.is_hit();
+    let subject = b.subject.clone().unwrap_or_else(|| b.name.clone());
+    let alerts_recorded =
+        record_screening(&st, &a, wanted, AlertSource::ScreenOnboarding, subject, &r.hits).await?;
     Ok(Json(ScreenNameResponse {
-        name,
-        threshold: idx.matcher.config().threshold,
-        lists: versions(&idx),
-        hits,
+        name: b.name,
+        threshold: r.threshold,
+        lists: versions(&r.lists),
+        hits: r.hits,
         alerts_recorded,
     }))
 }
@@ -421,20 +466,25 @@ pub(crate) async fn screen_batch(
     if b.items.len() > MAX_BATCH {
         return Err(ApiError::invalid("/items", format!("more than {MAX_BATCH} items")));
     }
-    let mut qs = Vec::with_capacity(b.items.len());
+    let mut queries = Vec::with_capacity(b.items.len());
     for (i, it) in b.items.iter().enumerate() {
-        qs.push(name_query(it, &format!("/items/{i}"))?);
+        let req = name_request(it, &format!("/items/{i}"))?;
+        let q = req.check().map_err(|e| screen_error(e, &format!("/items/{i}")))?;
+        queries.push((req.subject, q));
     }
-    let idx = st.screen();
-    let mut results = Vec::with_capacity(qs.len());
+    let (lists, hits) = screening(&st, move |s| Ok((s.lists()?, screening::names(s, queries)?)))
+        .await?
+        .map_err(|e| screen_error(e, ""))?;
+    let mut results = Vec::with_capacity(hits.len());
     let mut alerts_recorded = 0;
-    for (index, (it, q)) in b.items.into_iter().zip(qs).enumerate() {
-        let name = it.name.clone();
-        let (hits, n) = screen_one(&st, &a, it, q, AlertSource::ScreenBatch).await?;
-        alerts_recorded += n;
-        results.push(BatchResult { index, name, hits });
+    for (index, (it, hits)) in b.items.into_iter().zip(hits).enumerate() {
+        let wanted = it.record_alerts.unwrap_or(true) && hits.iter().any(|h| !h.suppressed);
+        let subject = it.subject.clone().unwrap_or_else(|| it.name.clone());
+        alerts_recorded +=
+            record_screening(&st, &a, wanted, AlertSource::ScreenBatch, subject, &hits).await?;
+        results.push(BatchResult { index, name: it.name, hits });
     }
-    Ok(Json(ScreenBatchResponse { lists: versions(&idx), results, alerts_recorded }))
+    Ok(Json(ScreenBatchResponse { lists: versions(&lists), results, alerts_recorded }))
 }
 
 /// An address to screen.
@@ -484,54 +534,23 @@ pub(crate) async fn screen_address(
     if let Some(s) = &b.subject {
         text("/subject", s, 128, false)?;
     }
-    let idx = st.screen();
-    let hits = match b.chain.parse::<Chain>() {
-        Ok(c) => match &b.subject {
-            Some(id) => {
-                let (st2, id, addr) = (st.clone(), id.clone(), b.address.clone());
-                tokio::task::spawn_blocking(move || {
-                    let mut s = st2
-                        .0
-                        .screener
-                        .lock()
-                        .map_err(|_| ApiError::unavailable("screening database"))?;
-                    s.screen_subject(
-                        &id,
-                        floodgate_screen::Subject::Address { chain: c, address: addr },
-                    )
-                    .map(|r| r.1)
-                    .map_err(|e| ApiError::invalid("/address", e.to_string()))
-                })
-                .await
-                .map_err(|e| ApiError::internal("screening task", e))??
-            }
-            None => idx
-                .matcher
-                .screen_address(c, &b.address)
-                .map_err(|e| ApiError::invalid("/address", e.to_string()))?,
-        },
-        Err(floodgate_types::ChainError::Unsupported(asset)) => {
-            if b.subject.is_some() {
-                return Err(ApiError::invalid(
-                    "/subject",
-                    "only bitcoin, ethereum and tron addresses can be registered as subjects",
-                ));
-            }
-            idx.matcher.screen_raw_address(&asset, &b.address)
-        }
-        Err(e) => return Err(ApiError::invalid("/chain", e.to_string())),
+    let req = screening::AddressRequest {
+        chain: b.chain.clone(),
+        address: b.address.clone(),
+        subject: b.subject.clone(),
     };
-    let mut alerts_recorded = 0;
-    if b.record_alerts.unwrap_or(true) && hits.iter().any(|h| !h.suppressed) {
-        let subject = b.subject.clone().unwrap_or_else(|| b.address.clone());
-        alerts_recorded =
-            record_screening(&st, &a, AlertSource::ScreenOnboarding, subject, hits.clone()).await?;
-    }
+    let r = screening(&st, move |s| screening::address(s, &req))
+        .await?
+        .map_err(|e| screen_error(e, ""))?;
+    let wanted = b.record_alerts.unwrap_or(true) && r.is_hit();
+    let subject = b.subject.clone().unwrap_or_else(|| b.address.clone());
+    let alerts_recorded =
+        record_screening(&st, &a, wanted, AlertSource::ScreenOnboarding, subject, &r.hits).await?;
     Ok(Json(ScreenAddressResponse {
-        chain: b.chain,
-        address: b.address,
-        lists: versions(&idx),
-        hits,
+        chain: r.chain,
+        address: r.address,
+        lists: versions(&r.lists),
+        hits: r.hits,
         alerts_recorded,
     }))
 }
@@ -551,7 +570,10 @@ pub(crate) async fn lists(
     Auth(a): Auth,
 ) -> ApiResult<Json<ListsResponse>> {
     require(&a, WORKER, "see the lists")?;
-    Ok(Json(ListsResponse { lists: versions(&st.screen()) }))
+    // The versions in force are the index's (what a screening uses), read through the same
+    // interface the screening services read them.
+    let lists = ApiScreening::new(&st).lists().map_err(|e| screen_error(e, ""))?;
+    Ok(Json(ListsResponse { lists: versions(&lists) }))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1206,39 +1228,41 @@ pub(crate) async fn admin_load_list(
         ));
     }
     let st2 = st.clone();
-    let by = format!("{}@{}", a.user, a.tenant);
-    let report = tokio::task::spawn_blocking(move || {
-        let loaded = floodgate_screen::loaders::load_path_with(&path, &Default::default())
-            .map_err(|e| ApiError::invalid("/file", format!("{e} (nothing was changed)")))?;
-        let files = floodgate_screen::loaders::files_read(&path)
-            .and_then(|fs| {
-                fs.iter()
-                    .map(|f| floodgate_screen::screener::FileDigest::of(f))
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .map_err(|e| ApiError::invalid("/file", e.to_string()))?;
-        let opts = floodgate_screen::screener::LoadOptions {
-            allow_shrink: b.allow_shrink,
-            loaded_by: by,
-            files,
-            ..Default::default()
-        };
+    let req = floodgate_app::lists::LoadRequest {
+        paths: vec![path],
+        allow_shrink: b.allow_shrink,
+        loaded_by: format!("{}@{}", a.user, a.tenant),
+        ..Default::default()
+    };
+    let loaded = tokio::task::spawn_blocking(move || {
         let mut s =
             st2.0.screener.lock().map_err(|_| ApiError::unavailable("screening database"))?;
-        s.check_load(&loaded.snapshot, &opts).map_err(|e| {
-            ApiError::new(
+        floodgate_app::lists::load_into(
+            &mut s,
+            &req,
+            &Default::default(),
+            &floodgate_app::NoProgress,
+        )
+        .map_err(|e| match e.root() {
+            AppError::ListFile { source, .. } => {
+                ApiError::invalid("/file", format!("{source} (nothing was changed)"))
+            }
+            root if root.code() == "list_refused" => ApiError::new(
                 StatusCode::CONFLICT,
                 "list_refused",
-                format!("{e} (nothing was changed)"),
+                format!("{root} (nothing was changed)"),
             )
-            .with_field("/file")
-        })?;
-        s.load_with(loaded.snapshot, &opts).map_err(|e| ApiError::internal("storing the list", e))
+            .with_field("/file"),
+            _ => ApiError::internal("storing the list", e),
+        })
     })
     .await
     .map_err(|e| ApiError::internal("list load task", e))??;
     st.reload_screen()?;
-    Ok(Json(LoadListResponse { load: report, lists: versions(&st.screen()) }))
+    let Some(row) = loaded.rows.into_iter().next() else {
+        return Err(ApiError::internal("list load", "no list was loaded"));
+    };
+    Ok(Json(LoadListResponse { load: row.report, lists: versions(&st.screen().lists) }))
 }
 
 /// A supervisor to grant.

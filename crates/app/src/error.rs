@@ -48,9 +48,51 @@ pub enum AppError {
     /// A tag source.
     #[error(transparent)]
     Tags(#[from] floodgate_graph::TagError),
-    /// The screening database.
+    /// The screening database, or a list file.
     #[error(transparent)]
     Screen(#[from] floodgate_screen::ScreenError),
+    /// A list file that cannot be read or parsed; nothing was changed.
+    #[error("{context}")]
+    ListFile {
+        /// What was being done, to which file ("loading sdn.xml (nothing was changed)").
+        context: String,
+        /// The loader's error, naming the file and the line or element.
+        source: floodgate_screen::ScreenError,
+    },
+    /// A shared resource is unavailable (a lock poisoned by a panic elsewhere).
+    #[error("{what} is unavailable")]
+    Unavailable {
+        /// What ("screening database").
+        what: String,
+    },
+    /// No screening list is loaded in the data directory.
+    #[error("no lists loaded in {} (run `floodgate lists load PATH…` first, or pass --data-dir)", dir.display())]
+    NoLists {
+        /// The data directory.
+        dir: PathBuf,
+    },
+    /// A chain name that is neither a chain floodgate reads nor an asset ticker.
+    #[error(transparent)]
+    Chain(#[from] floodgate_types::ChainError),
+    /// A chain reader or ledger reader refused its input.
+    #[error(transparent)]
+    Ingest(#[from] floodgate_ingest::IngestError),
+    /// A record of an input file could not be parsed (a CSV row).
+    #[error("{context}")]
+    Parse {
+        /// The file and what was being read.
+        context: String,
+        /// The parser's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An error with what was being done when it happened.
+    #[error("{context}")]
+    Context {
+        /// What was being done ("loading sdn.xml (nothing was changed)").
+        context: String,
+        /// The error.
+        source: Box<AppError>,
+    },
 }
 
 impl AppError {
@@ -67,7 +109,31 @@ impl AppError {
             AppError::Graph(floodgate_graph::GraphError::NotInGraph { .. }) => "not_in_graph",
             AppError::Graph(_) => "graph",
             AppError::Tags(_) => "tag_source",
+            AppError::Screen(
+                floodgate_screen::ScreenError::Shrink { .. }
+                | floodgate_screen::ScreenError::EmptyList { .. },
+            ) => "list_refused",
+            AppError::ListFile { .. } => "list_file",
+            AppError::Unavailable { .. } => "unavailable",
             AppError::Screen(_) => "screening",
+            AppError::NoLists { .. } => "no_lists",
+            AppError::Chain(_) => "invalid_chain",
+            AppError::Ingest(_) => "ingest",
+            AppError::Parse { .. } => "input",
+            AppError::Context { source, .. } => source.code(),
+        }
+    }
+
+    /// `source` with what was being done when it happened.
+    pub fn context(context: impl Into<String>, source: AppError) -> AppError {
+        AppError::Context { context: context.into(), source: Box::new(source) }
+    }
+
+    /// The error under any [`AppError::Context`] wrapping it.
+    pub fn root(&self) -> &AppError {
+        match self {
+            AppError::Context { source, .. } => source.root(),
+            e => e,
         }
     }
 

@@ -10,6 +10,16 @@
 //! - [`monitor`]: set up the KYT engine for a data directory and stream events through it,
 //!   each decision handed on only after its state is committed.
 //!
+//! - [`screen`]: a name, an address, a CSV batch, name pairs, suppressions — over a
+//!   [`screen::Screening`] (the data directory's database, or the API's shared index).
+//!
+//! - [`lists`]: load list files (parsed and checked before anything is written; the delta
+//!   re-screen of registered subjects), show the lists in force and the load history.
+//!
+//! - [`ingest`]: chain data and ledgers into the transfer store through the reader registry.
+//!
+//! - [`rules`]: check a rules file, the built-in pack, detection quality on a synthetic ledger.
+//!
 //! A service's result serializes to exactly the JSON the CLI prints with `--format json`
 //! (`crates/cli/tests/app.rs` checks it), so every door returns the same shapes. Side notes
 //! that are not part of that shape (an entity alias resolved, peel-chain links followed) are
@@ -17,11 +27,17 @@
 
 mod datadir;
 mod error;
+pub mod ingest;
+pub mod lists;
 pub mod monitor;
+mod progress;
+pub mod rules;
+pub mod screen;
 pub mod trace;
 
 pub use datadir::DataDir;
 pub use error::AppError;
+pub use progress::{NoProgress, Progress};
 
 /// The result of a service.
 pub type Result<T, E = AppError> = std::result::Result<T, E>;

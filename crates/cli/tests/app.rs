@@ -174,3 +174,142 @@ fn monitor_prints_the_decisions_of_its_service() {
     assert_eq!(cli, svc);
     assert_eq!(cli[0]["action"], "block", "{}", cli[0]);
 }
+
+/// `value` without the keys a run's clock sets (`seconds`, `load_seconds`).
+fn without_timing(mut v: serde_json::Value) -> serde_json::Value {
+    match &mut v {
+        serde_json::Value::Object(m) => {
+            m.remove("seconds");
+            m.remove("load_seconds");
+            for x in m.values_mut() {
+                *x = without_timing(x.take());
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for x in a.iter_mut() {
+                *x = without_timing(x.take());
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+const SANCTIONED_ETH: &str = "0x08723392ed15743cc38513c4925f5e6be5c17243";
+
+#[test]
+fn screening_and_list_commands_print_their_service_results() {
+    use floodgate_app::lists::{self, HistoryRequest};
+    use floodgate_app::screen::{
+        self, AddressRequest, BatchRequest, NameRequest, PairsRequest, ScoreOptions,
+    };
+    let Some(un) = floodgate_testdata::file("sanctions/un-consolidated/UN_consolidated.xml") else {
+        return;
+    };
+    let Some(addrs) = floodgate_testdata::dir("sanctions/ofac-crypto-addresses") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let loaded = cli_json(data, &["lists", "load", un.to_str().unwrap(), addrs.to_str().unwrap()]);
+    assert_eq!(loaded.as_array().map(Vec::len), Some(2), "{loaded}");
+    assert_eq!(loaded[0]["list"], "un");
+    let dd = DataDir::new(data);
+
+    assert_eq!(cli_json(data, &["lists", "show"]), value(&lists::show(&dd).unwrap()));
+    let history = lists::history(&dd, &HistoryRequest::default()).unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(cli_json(data, &["lists", "history"]), value(&history));
+    let un_only = lists::history(&dd, &HistoryRequest { list: Some("un".into()) }).unwrap();
+    assert_eq!(cli_json(data, &["lists", "history", "--list", "un"]), value(&un_only));
+    // The load's rows are what the history recorded.
+    assert_eq!(loaded[0]["load_id"], value(&un_only[0].load_id));
+
+    let mut s = screen::open(&dd, &ScoreOptions::default()).unwrap();
+    let req = NameRequest { name: "Eric Badege".into(), ..NameRequest::default() };
+    let svc = screen::name(&mut s, &req).unwrap();
+    assert!(svc.is_hit());
+    assert_eq!(svc.hits[0].list, "un");
+    assert_eq!(cli_json(data, &["screen", "name", "Eric Badege"]), value(&svc));
+    let ofac = ScoreOptions { mode: screen::Mode::Ofac, threshold: Some(0.9), unihan: None };
+    let req = NameRequest { name: "Eric Badege".into(), score: ofac, ..NameRequest::default() };
+    let mut s_ofac = screen::open(&dd, &req.score).unwrap();
+    let svc = screen::name(&mut s_ofac, &req).unwrap();
+    assert_eq!(
+        cli_json(data, &["screen", "name", "Eric Badege", "--mode", "ofac", "--threshold", "0.9"]),
+        value(&svc)
+    );
+
+    let req =
+        AddressRequest { chain: "ethereum".into(), address: SANCTIONED_ETH.into(), subject: None };
+    let svc = screen::address(&mut s, &req).unwrap();
+    assert!(svc.is_hit());
+    assert_eq!(cli_json(data, &["screen", "address", "ethereum", SANCTIONED_ETH]), value(&svc));
+
+    let csv = data.join("batch.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "name,type,country,chain,address\nEric Badege,person,CD,,\nNo Such Person Here,,,,\n\
+             ,,,ethereum,{SANCTIONED_ETH}\n"
+        ),
+    )
+    .unwrap();
+    let req = BatchRequest { file: csv.clone(), score: ScoreOptions::default() };
+    let open = || screen::open(&dd, &ScoreOptions::default());
+    let svc = screen::batch(&req, Default::default(), open, &floodgate_app::NoProgress).unwrap();
+    let lines: Vec<u64> = svc.hits.iter().map(|h| h.line).collect();
+    assert!(lines.contains(&2) && lines.contains(&4) && !lines.contains(&3), "{lines:?}");
+    assert_eq!(cli_json(data, &["screen", "batch", csv.to_str().unwrap()]), value(&svc));
+
+    let pairs = data.join("pairs.csv");
+    std::fs::write(&pairs, "name1,name2,type\nZTE Corp.,ZTE Corporation,organization\n").unwrap();
+    let svc = screen::pairs(
+        &PairsRequest { file: pairs.clone(), ..Default::default() },
+        Default::default(),
+    )
+    .unwrap();
+    assert!(svc.pairs[0].hit);
+    assert_eq!(cli_json(data, &["screen", "pairs", pairs.to_str().unwrap()]), value(&svc));
+}
+
+#[test]
+fn ingest_and_rules_print_their_service_results() {
+    use floodgate_app::ingest::{self, IngestRequest};
+    use floodgate_app::rules::{self, CheckRequest, EvalRequest};
+    let Some(tron) = floodgate_testdata::dir("tron/graphsense-block-50000011") else { return };
+    let Some(btc) = floodgate_testdata::file("bitcoin/raw-blocks/mainnet_block_252860.raw") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (cli_dir, svc_dir) = (dir.path().join("cli"), dir.path().join("svc"));
+    let assets = floodgate_types::AssetRegistry::builtin();
+    for (source, path) in [("tron", &tron), ("bitcoin", &btc), ("auto", &btc)] {
+        let cli = cli_json(&cli_dir, &["ingest", source, path.to_str().unwrap()]);
+        let req = IngestRequest::new(source, vec![path.clone()], "main");
+        let svc =
+            ingest::ingest(&DataDir::new(&svc_dir), &assets, &req, &floodgate_app::NoProgress)
+                .unwrap();
+        assert_eq!(without_timing(cli), without_timing(value(&svc)), "ingest {source}");
+        assert_eq!(svc.files.len(), 1);
+        if source == "auto" {
+            // The same block again, told from its content: nothing new.
+            assert_eq!(svc.files[0].format, "raw-block");
+            assert!(svc.already_stored > 0 && svc.new_transactions == 0, "{svc:?}");
+        } else {
+            assert!(svc.new_transfers + svc.new_transactions > 0, "{svc:?}");
+        }
+    }
+
+    let pack = dir.path().join("vn.toml");
+    std::fs::write(&pack, rules::default_pack()).unwrap();
+    let svc = rules::check(&CheckRequest { file: pack.clone() }).unwrap();
+    assert_eq!(svc.pack, "vn");
+    assert_eq!(cli_json(dir.path(), &["rules", "check", pack.to_str().unwrap()]), value(&svc));
+
+    let req = EvalRequest { customers: 60, per_typology: 3, ..EvalRequest::default() };
+    let svc = rules::eval(&assets, &req).unwrap();
+    assert!(!svc.scores.is_empty());
+    assert_eq!(
+        cli_json(dir.path(), &["rules", "eval", "--customers", "60", "--per-typology", "3"]),
+        value(&svc)
+    );
+}

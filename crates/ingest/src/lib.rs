@@ -27,12 +27,14 @@ pub mod bitcoin;
 mod error;
 pub mod ethereum;
 pub mod ledger;
+pub mod readers;
 pub mod tron;
 
 use std::path::Path;
 
 pub use error::{IngestError, Location};
-use floodgate_types::{Chain, ChainBlock, Hash32};
+use floodgate_types::{Chain, ChainBlock, Hash32, LedgerEntry};
+pub use readers::{ReadOptions, Reader, READERS};
 
 /// The error a sink returns to stop ingestion (a store failure, say).
 pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -55,6 +57,21 @@ pub trait BlockSink {
     fn network(&mut self, id: &NetworkId) -> Result<(), SinkError> {
         let _ = id;
         Ok(())
+    }
+
+    /// Takes the entries of one exchange ledger file (`bytes`: the file's size), from the
+    /// ledger reader. A sink of chain blocks only refuses them.
+    ///
+    /// # Errors
+    /// Any error stops the reader, which returns it as [`IngestError::Sink`].
+    fn ledger(
+        &mut self,
+        ledger: &str,
+        entries: Vec<LedgerEntry>,
+        bytes: u64,
+    ) -> Result<(), SinkError> {
+        let _ = (ledger, entries, bytes);
+        Err("this sink takes chain blocks, not ledger entries".into())
     }
 }
 

@@ -3,18 +3,16 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
+use floodgate_app::lists::{self as svc, HistoryRequest, LoadRequest, LoadRow};
+use floodgate_app::DataDir;
 use floodgate_screen::loaders::limits::Limits;
-use floodgate_screen::screener::{
-    DeltaHit, FileDigest, ListInfo, LoadOptions, LoadRecord, DEFAULT_MAX_SHRINK_PERCENT,
-};
-use floodgate_screen::{ListSnapshot, LoadReport, ScreenError};
+use floodgate_screen::screener::{DeltaHit, ListInfo, LoadRecord};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use super::screen::{open_screener, UnihanArgs};
+use super::screen::UnihanArgs;
 use crate::config::Context;
 use crate::output::{self, Format, Tabular};
 
@@ -176,19 +174,6 @@ struct HistoryArgs {
     format: Format,
 }
 
-/// One loaded list in the `lists load` output.
-#[derive(Debug, Serialize)]
-struct LoadRow {
-    #[serde(flatten)]
-    report: LoadReport,
-    entities: usize,
-    loaded_at: String,
-    source: String,
-    load_seconds: f64,
-    /// Dates of birth dropped because the day does not exist (31 February); logged.
-    dropped_dates: usize,
-}
-
 impl Tabular for LoadRow {
     fn headers() -> Vec<&'static str> {
         vec![
@@ -344,119 +329,47 @@ pub(crate) fn os_user() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-/// Merges several snapshots into one list. Entity ids are prefixed with the list each file
-/// would have had on its own, so that ids from different files cannot collide.
-fn merge(name: &str, snaps: Vec<ListSnapshot>) -> ListSnapshot {
-    if snaps.len() == 1 {
-        let mut s = snaps.into_iter().next().expect("one snapshot");
-        s.list = name.to_owned();
-        return s;
+/// The list-load progress bar (files).
+struct FilesBar(ProgressBar);
+
+impl floodgate_app::Progress for FilesBar {
+    fn start(&self, total: u64) {
+        self.0.set_length(total);
     }
-    let mut out = ListSnapshot { list: name.to_owned(), ..ListSnapshot::default() };
-    let (mut versions, mut sources) = (Vec::new(), Vec::new());
-    for s in snaps {
-        versions.push(s.version);
-        sources.push(s.source);
-        out.entities.extend(s.entities.into_iter().map(|mut e| {
-            e.id = format!("{}:{}", s.list, e.id);
-            e
-        }));
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
     }
-    out.version = versions.join("+");
-    out.source = sources.join("; ");
-    out
+    fn message(&self, what: &str) {
+        self.0.set_message(what.to_owned());
+    }
+    fn finish(&self) {
+        self.0.finish_and_clear();
+    }
 }
 
 fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
-    let limits = ctx.lists.limits();
-    let opts_base = LoadOptions {
-        max_shrink_percent: args
-            .max_shrink
-            .or(ctx.lists.max_shrink_percent)
-            .unwrap_or(DEFAULT_MAX_SHRINK_PERCENT),
+    let req = LoadRequest {
+        paths: args.paths,
+        list: args.list,
+        version: args.list_version,
         allow_shrink: args.allow_shrink,
-        loaded_by: args.by.clone().unwrap_or_else(os_user),
-        files: Vec::new(),
+        max_shrink_percent: args.max_shrink.or(ctx.lists.max_shrink_percent),
+        loaded_by: args.by.unwrap_or_else(os_user),
+        unihan: args.unihan.unihan,
     };
-    let progress = if quiet {
+    let progress = FilesBar(if quiet {
         ProgressBar::hidden()
     } else {
-        let pb = ProgressBar::new(args.paths.len() as u64);
+        let pb = ProgressBar::new(0);
         pb.set_style(
             ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} files {msg}")
                 .expect("the template is valid"),
         );
         pb.enable_steady_tick(std::time::Duration::from_millis(200));
         pb
-    };
-    // Parse everything first: a bad file among several must change nothing.
-    let mut parsed = Vec::new();
-    for p in &args.paths {
-        progress.set_message(format!("parsing {}", p.display()));
-        let started = Instant::now();
-        let loaded = floodgate_screen::loaders::load_path_with(p, &limits)
-            .with_context(|| format!("loading {} (nothing was changed)", p.display()))?;
-        let digests = floodgate_screen::loaders::files_read(p)
-            .and_then(|fs| fs.iter().map(|f| FileDigest::of(f)).collect::<Result<Vec<_>, _>>())
-            .with_context(|| format!("hashing {} (nothing was changed)", p.display()))?;
-        parsed.push((
-            loaded.snapshot,
-            digests,
-            started.elapsed().as_secs_f64(),
-            loaded.dropped_dates,
-        ));
-        progress.inc(1);
-    }
-    let mut batches: Vec<(ListSnapshot, Vec<FileDigest>, f64, usize)> = match &args.list {
-        Some(name) => {
-            let secs = parsed.iter().map(|p| p.2).sum();
-            let dropped = parsed.iter().map(|p| p.3).sum();
-            let digests = parsed.iter().flat_map(|p| p.1.iter().cloned()).collect();
-            vec![(merge(name, parsed.into_iter().map(|p| p.0).collect()), digests, secs, dropped)]
-        }
-        None => parsed,
-    };
-    if let Some(v) = &args.list_version {
-        for (s, _, _, _) in &mut batches {
-            s.version.clone_from(v);
-        }
-    }
-    progress.set_message("opening the screening database");
-    let mut screener = open_screener(ctx, Default::default(), &args.unihan)?;
-    // Check every list before writing any, so that one refused list loads nothing.
-    for (snap, _, _, _) in &batches {
-        if let Err(e) = screener.check_load(snap, &opts_base) {
-            progress.finish_and_clear();
-            let hint = match e {
-                ScreenError::Shrink { .. } => {
-                    " (nothing was changed; check the file, then pass --allow-shrink if the \
-                     shrink is real)"
-                }
-                _ => " (nothing was changed)",
-            };
-            return Err(anyhow::Error::new(e).context(format!("list {}{hint}", snap.list)));
-        }
-    }
-    let mut rows = Vec::new();
-    for (snap, files, parse_secs, dropped_dates) in batches {
-        progress.set_message(format!("storing list {}", snap.list));
-        let started = Instant::now();
-        let source = snap.source.clone();
-        let opts = LoadOptions { files, ..opts_base.clone() };
-        let report = screener
-            .load_with(snap, &opts)
-            .with_context(|| format!("storing the list from {source} in the screening database"))?;
-        let info = screener.lists()?.into_iter().find(|l| l.list == report.list);
-        rows.push(LoadRow {
-            entities: info.as_ref().map_or(0, |i| i.entities),
-            loaded_at: info.as_ref().map(|i| i.loaded_at.clone()).unwrap_or_default(),
-            source,
-            load_seconds: parse_secs + started.elapsed().as_secs_f64(),
-            dropped_dates,
-            report,
-        });
-    }
-    progress.finish_and_clear();
+    });
+    let result = svc::load(&DataDir::new(&ctx.data_dir), &req, &ctx.lists.limits(), &progress)?;
+    let rows = &result.rows;
     // New hits of registered subjects found by the delta re-screen become alerts (dedup key
     // screen:<list>:<entry>:<subject>, so a hit already alerted is not alerted again).
     let delta: Vec<(String, &DeltaHit)> = rows
@@ -472,8 +385,8 @@ fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     // Then every hit stored for a registered subject: an alert a crash lost (the screening
     // database commits before the case store) is raised now; the others are already there
     // under the same key and change nothing.
-    let stored: Vec<(String, floodgate_screen::screener::StoredHit)> =
-        screener.stored_hits()?.into_iter().map(|h| (h.subject.clone(), h)).collect();
+    let stored: Vec<(String, &floodgate_screen::screener::StoredHit)> =
+        result.stored_hits.iter().map(|h| (h.subject.clone(), h)).collect();
     crate::cmd::cases::screening_alerts(
         &args.cases,
         ctx,
@@ -482,7 +395,7 @@ fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     )?;
     match args.format {
         Format::Table | Format::Csv => {
-            output::write_rows(args.format, &rows)?;
+            output::write_rows(args.format, rows)?;
             let deltas: Vec<DeltaRow<'_>> = rows
                 .iter()
                 .flat_map(|r| {
@@ -497,19 +410,14 @@ fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
                 output::write_rows(args.format, &deltas)?;
             }
         }
-        Format::Json | Format::Jsonl => output::write_rows(args.format, &rows)?,
+        Format::Json | Format::Jsonl => output::write_rows(args.format, rows)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn show(args: ShowArgs, ctx: &Context) -> Result<ExitCode> {
-    let db = ctx.data_dir.join(floodgate_screen::screener::DB_FILE);
-    let rows: Vec<ShowRow> = if db.exists() {
-        let screener = open_screener(ctx, Default::default(), &UnihanArgs::default())?;
-        screener.lists()?.into_iter().map(ShowRow).collect()
-    } else {
-        Vec::new()
-    };
+    let rows: Vec<ShowRow> =
+        svc::show(&DataDir::new(&ctx.data_dir))?.into_iter().map(ShowRow).collect();
     if rows.is_empty() && args.format == Format::Table {
         output::write_text(&format!(
             "no lists loaded in {} (run `floodgate lists load PATH…`)\n",
@@ -522,13 +430,9 @@ fn show(args: ShowArgs, ctx: &Context) -> Result<ExitCode> {
 }
 
 fn history(args: HistoryArgs, ctx: &Context) -> Result<ExitCode> {
-    let db = ctx.data_dir.join(floodgate_screen::screener::DB_FILE);
-    let rows: Vec<HistoryRow> = if db.exists() {
-        let screener = open_screener(ctx, Default::default(), &UnihanArgs::default())?;
-        screener.history(args.list.as_deref())?.into_iter().map(HistoryRow).collect()
-    } else {
-        Vec::new()
-    };
+    let req = HistoryRequest { list: args.list.clone() };
+    let rows: Vec<HistoryRow> =
+        svc::history(&DataDir::new(&ctx.data_dir), &req)?.into_iter().map(HistoryRow).collect();
     if rows.is_empty() && args.format == Format::Table {
         output::write_text(&format!(
             "no list loads recorded in {}{}\n",

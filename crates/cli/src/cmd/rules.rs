@@ -2,13 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Result;
-use floodgate_monitor::engine::Engine;
-use floodgate_monitor::fiat::RateTable;
-use floodgate_monitor::pack::{Pack, VN_PACK};
-use floodgate_monitor::synth::{evaluate, generate, SynthConfig, TypologyScore};
+use floodgate_app::rules::{self as svc, CheckRequest, EvalRequest};
+use floodgate_monitor::synth::TypologyScore;
 
 use crate::config::Context;
 use crate::output::{self, Format, Tabular};
@@ -30,6 +27,9 @@ enum Sub {
     Check {
         /// The rules file (TOML)
         file: PathBuf,
+        /// Output format of a file that compiles (an error is always FILE:LINE:COLUMN: message)
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// Print the built-in Viet Nam pack (a starting point for your own rules file)
     Default,
@@ -93,16 +93,20 @@ impl Tabular for TypologyScore {
 
 pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
     match args.cmd {
-        Sub::Check { file } => match Pack::load(&file) {
-            Ok(p) => {
+        Sub::Check { file, format } => match svc::check(&CheckRequest { file }) {
+            Ok(c) if format == Format::Table => {
                 output::write_text(&format!(
                     "{}: ok: pack '{}', {} active rules ({} CEL rules, {} windows)\n",
-                    file.display(),
-                    p.meta.id,
-                    p.rule_count(),
-                    p.rules.len(),
-                    p.windows.len()
+                    c.file.display(),
+                    c.pack,
+                    c.active_rules,
+                    c.cel_rules,
+                    c.windows
                 ))?;
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(c) => {
+                output::write_json(&c)?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
@@ -111,32 +115,14 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
             }
         },
         Sub::Default => {
-            output::write_text(VN_PACK)?;
+            output::write_text(svc::default_pack())?;
             Ok(ExitCode::SUCCESS)
         }
         Sub::Eval { rules, seed, customers, per_typology, format } => {
-            let pack = match &rules {
-                Some(f) => Pack::load(f)?,
-                None => Pack::builtin_vn(),
-            };
-            let cfg = SynthConfig {
-                seed,
-                background_customers: customers,
-                per_typology,
-                ..SynthConfig::default()
-            };
-            let world = generate(cfg);
-            let engine = Engine::new(
-                pack,
-                ctx.assets.clone(),
-                RateTable::builtin(),
-                world.customers.clone(),
-                Arc::new(world.lists.clone()),
-            );
-            let scores = evaluate(&world, engine);
-            output::write_rows(format, &scores)?;
-            let all = scores.iter().all(TypologyScore::meets_target);
-            Ok(if all { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            let req = EvalRequest { rules, seed, customers, per_typology };
+            let result = svc::eval(&ctx.assets, &req)?;
+            output::write_rows(format, &result.scores)?;
+            Ok(if result.all_met() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }
 }

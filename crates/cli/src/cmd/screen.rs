@@ -1,21 +1,18 @@
 //! `floodgate screen`: screen names, companies and wallet addresses against the loaded lists,
 //! and score name pairs for threshold tuning.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::Result;
 use clap::ValueEnum;
-use floodgate_screen::loaders::limits::{LimitedReader, Limits};
-use floodgate_screen::normalize::Script;
-use floodgate_screen::score::{score_pair, Feature};
-use floodgate_screen::screener::{ListInfo, Suppression};
-use floodgate_screen::unihan::Unihan;
-use floodgate_screen::{
-    AddressHit, EntityType, Hit, NameQuery, PartialDate, ScoreConfig, Screener, Subject,
+use floodgate_app::screen::{
+    self as svc, AddressRequest, BatchHit, BatchRequest, HitRef, NameRequest, PairRow,
+    PairsRequest, ScoreOptions, SuppressRequest,
 };
-use floodgate_types::{Chain, ChainError};
+use floodgate_app::DataDir;
+use floodgate_screen::screener::{ListInfo, Suppression};
+use floodgate_screen::{AddressHit, EntityType, Hit, Screener};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
@@ -147,41 +144,42 @@ impl Tabular for SuppressionRow {
     }
 }
 
+fn hit_ref(h: HitArgs) -> HitRef {
+    HitRef { subject: h.subject, list: h.list, entity_id: h.entity_id }
+}
+
 fn suppress(args: SuppressArgs, ctx: &Context) -> Result<ExitCode> {
-    let mut screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
-    let by = args.by.unwrap_or_else(super::lists::os_user);
-    let h = &args.hit;
-    let s =
-        screener.suppress_by(&h.subject, &h.list, &h.entity_id, &args.reason, &by).with_context(
-            || format!("suppressing {} {} for subject {}", h.list, h.entity_id, h.subject),
-        )?;
+    let mut screener = open_lists(ctx, &ScoreOptions::default())?;
+    let req = SuppressRequest {
+        hit: hit_ref(args.hit),
+        reason: args.reason,
+        by: args.by.unwrap_or_else(super::lists::os_user),
+    };
+    let s = svc::suppress(&mut screener, &req)?;
     output::write_rows(args.format, &[SuppressionRow(s)])?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn unsuppress(args: UnsuppressArgs, ctx: &Context) -> Result<ExitCode> {
-    let mut screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
-    let by = args.by.unwrap_or_else(super::lists::os_user);
-    let h = &args.hit;
-    screener.unsuppress(&h.subject, &h.list, &h.entity_id, &args.reason, &by).with_context(
-        || {
-            format!(
-                "undoing the suppression of {} {} for subject {}",
-                h.list, h.entity_id, h.subject
-            )
-        },
-    )?;
+    let mut screener = open_lists(ctx, &ScoreOptions::default())?;
+    let req = SuppressRequest {
+        hit: hit_ref(args.hit),
+        reason: args.reason,
+        by: args.by.unwrap_or_else(super::lists::os_user),
+    };
+    svc::unsuppress(&mut screener, &req)?;
+    let h = &req.hit;
     output::write_text(&format!(
-        "suppression of {} {} for subject {} undone by {by}\n",
-        h.list, h.entity_id, h.subject
+        "suppression of {} {} for subject {} undone by {}\n",
+        h.list, h.entity_id, h.subject, req.by
     ))?;
     Ok(ExitCode::SUCCESS)
 }
 
 fn suppressions(args: SuppressionsArgs, ctx: &Context) -> Result<ExitCode> {
-    let screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
+    let screener = open_lists(ctx, &ScoreOptions::default())?;
     let rows: Vec<SuppressionRow> =
-        screener.suppressions()?.into_iter().map(SuppressionRow).collect();
+        svc::suppressions(&screener)?.into_iter().map(SuppressionRow).collect();
     if rows.is_empty() && args.format == Format::Table {
         output::write_text("no suppressions\n")?;
     } else {
@@ -190,7 +188,6 @@ fn suppressions(args: SuppressionsArgs, ctx: &Context) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where the Unihan reading table is.
 #[derive(Debug, Default, clap::Args)]
 pub(crate) struct UnihanArgs {
     /// Unihan reading table (`Unihan_Readings.txt` or `.bz2`, from the Unicode Character
@@ -367,81 +364,22 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     }
 }
 
-fn load_unihan(args: &UnihanArgs) -> Result<Option<Arc<Unihan>>> {
-    match &args.unihan {
-        Some(p) => Ok(Some(Arc::new(
-            Unihan::load(p).with_context(|| format!("loading the Unihan table {}", p.display()))?,
-        ))),
-        None => Ok(None),
-    }
-}
-
-/// Opens the screening database in the data directory, with the Unihan table if given.
-pub(crate) fn open_screener(
-    ctx: &Context,
-    cfg: ScoreConfig,
-    unihan: &UnihanArgs,
-) -> Result<Screener> {
-    let unihan = load_unihan(unihan)?;
-    Ok(Screener::open(&ctx.data_dir, cfg, unihan)?)
-}
-
 impl ScoreArgs {
-    fn config(&self) -> Result<ScoreConfig> {
-        let mut cfg = match self.mode {
-            Mode::Default => ScoreConfig::default(),
-            Mode::Ofac => ScoreConfig::ofac_emulation(),
-        };
-        if let Some(t) = self.threshold {
-            if !(0.0..=1.0).contains(&t) {
-                bail!("--threshold {t} is outside 0–1");
-            }
-            cfg.threshold = t;
+    fn options(&self) -> ScoreOptions {
+        ScoreOptions {
+            threshold: self.threshold,
+            mode: match self.mode {
+                Mode::Default => svc::Mode::Default,
+                Mode::Ofac => svc::Mode::Ofac,
+            },
+            unihan: self.unihan.unihan.clone(),
         }
-        Ok(cfg)
-    }
-
-    fn notes(&self) -> Vec<String> {
-        vec![match &self.unihan.unihan {
-            Some(p) => format!("Unihan reading table: {}", p.display()),
-            None => "Unihan reading table: built-in extract (Unicode 15.0.0; --unihan FILE \
-                     overrides)"
-                .to_owned(),
-        }]
     }
 }
 
-/// Opens the screener for screening; an error when no list is loaded.
-fn screener_with_lists(ctx: &Context, cfg: ScoreConfig, unihan: &UnihanArgs) -> Result<Screener> {
-    let hint = || {
-        anyhow::anyhow!(
-            "no lists loaded in {} (run `floodgate lists load PATH…` first, or pass --data-dir)",
-            ctx.data_dir.display()
-        )
-    };
-    if !ctx.data_dir.join(floodgate_screen::screener::DB_FILE).exists() {
-        return Err(hint());
-    }
-    let s = open_screener(ctx, cfg, unihan)?;
-    if s.lists()?.is_empty() {
-        return Err(hint());
-    }
-    Ok(s)
-}
-
-/// A short, one-line explanation of a hit: each feature with what it added.
-fn short_explanation(features: &[Feature]) -> String {
-    features
-        .iter()
-        .map(|f| {
-            if f.feature == "name" {
-                format!("name {:.2}: {}", f.value, f.evidence)
-            } else {
-                format!("{} {:+.2}: {}", f.feature, f.contribution, f.evidence)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+/// Opens the data directory's lists for screening; an error when no list is loaded.
+fn open_lists(ctx: &Context, score: &ScoreOptions) -> Result<Screener> {
+    Ok(svc::open(&DataDir::new(&ctx.data_dir), score)?)
 }
 
 fn exit(hit: bool) -> ExitCode {
@@ -476,24 +414,15 @@ impl Tabular for NameHitRow<'_> {
         vec![
             format!("{:.3}", h.score),
             h.list.clone(),
-            category_label(h.category),
+            svc::category_label(h.category),
             h.entity_id.clone(),
             h.entity_name.clone(),
             h.entity_type.as_str().to_owned(),
             h.matched_name.clone(),
             h.programs.join(";"),
             if h.suppressed { "yes" } else { "" }.to_owned(),
-            short_explanation(&h.features),
+            svc::short_explanation(&h.features),
         ]
-    }
-}
-
-/// What a hit's list says the entity is: "special measure" for the section 311 / 9714 list,
-/// "sanctioned" for lists that store no category (OFAC, UN, CSL …).
-fn category_label(c: Option<floodgate_types::RiskCategory>) -> String {
-    match c {
-        None => "sanctioned".to_owned(),
-        Some(c) => c.as_str().replace('_', " "),
     }
 }
 
@@ -519,18 +448,6 @@ impl Tabular for AddressHitRow<'_> {
     }
 }
 
-/// The JSON document of `screen name`.
-#[derive(Debug, Serialize)]
-struct NameReport<'a> {
-    query: &'a NameQuery,
-    threshold: f64,
-    mode: &'static str,
-    notes: Vec<String>,
-    /// The list versions screened against.
-    lists: &'a [ListInfo],
-    hits: &'a [Hit],
-}
-
 /// The list versions a screening used, as one line below a table.
 fn lists_line(lists: &[ListInfo]) -> String {
     let each: Vec<String> = lists
@@ -543,153 +460,86 @@ fn lists_line(lists: &[ListInfo]) -> String {
     format!("lists screened: {}\n", each.join(", "))
 }
 
-fn parse_dob(s: &str) -> Result<PartialDate> {
-    PartialDate::parse(s).with_context(|| {
-        format!("date of birth '{s}' is not a calendar date as YYYY, YYYY-MM or YYYY-MM-DD")
-    })
-}
-
 fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
-    if args.name.trim().is_empty() {
-        bail!("the name to screen is empty");
-    }
-    let cfg = args.score.config()?;
-    let query = NameQuery {
+    let req = NameRequest {
         name: args.name.clone(),
         entity_type: args.entity_type.map(EntityType::from),
-        dob: args.dob.as_deref().map(parse_dob).transpose().context("--dob")?,
+        dob: args.dob.clone(),
         countries: args.country.clone(),
         identifiers: args.id_number.clone(),
+        subject: args.subject.clone(),
+        score: args.score.options(),
     };
-    let mut screener = screener_with_lists(ctx, cfg.clone(), &args.score.unihan)?;
-    let hits = match &args.subject {
-        Some(id) => screener.screen_subject(id, Subject::Name(query.clone()))?.0,
-        None => screener.matcher().screen(query.clone()),
-    };
-    let hit = hits.iter().any(|h| !h.suppressed);
-    let lists = screener.lists()?;
+    // A bad flag is named before the lists are opened.
+    req.check()?;
+    let mut screener = open_lists(ctx, &req.score)?;
+    let result = svc::name(&mut screener, &req)?;
     let subject = args.subject.clone().unwrap_or_else(|| args.name.clone());
     crate::cmd::cases::screening_alerts(
         &args.cases,
         ctx,
         floodgate_cases::model::AlertSource::ScreenOnboarding,
-        &hits.iter().map(|h| (subject.clone(), h)).collect::<Vec<_>>(),
+        &result.hits.iter().map(|h| (subject.clone(), h)).collect::<Vec<_>>(),
     )?;
-    match args.score.format {
-        Format::Json => output::write_json(&NameReport {
-            query: &query,
-            threshold: cfg.threshold,
-            mode: match args.score.mode {
-                Mode::Default => "default",
-                Mode::Ofac => "ofac",
-            },
-            notes: args.score.notes(),
-            lists: &lists,
-            hits: &hits,
-        })?,
-        Format::Table if hits.is_empty() => output::write_text(&format!(
+    let format = args.score.format;
+    match format {
+        Format::Json => output::write_json(&result)?,
+        Format::Table if result.hits.is_empty() => output::write_text(&format!(
             "no hit for '{}' at threshold {:.2}\n",
-            args.name, cfg.threshold
+            args.name, result.threshold
         ))?,
         f => {
-            let rows: Vec<NameHitRow<'_>> = hits.iter().map(NameHitRow).collect();
+            let rows: Vec<NameHitRow<'_>> = result.hits.iter().map(NameHitRow).collect();
             output::write_rows(f, &rows)?;
         }
     }
-    if args.score.format == Format::Table {
-        output::write_text(&lists_line(&lists))?;
+    if format == Format::Table {
+        output::write_text(&lists_line(&result.lists))?;
     }
-    let needs_readings = floodgate_screen::normalize::is_vietnamese(&args.name)
-        || matches!(
-            floodgate_screen::normalize::detect_script(&args.name),
-            Script::Han | Script::Kana | Script::Hangul
-        );
-    if args.score.format == Format::Table && needs_readings {
-        for n in args.score.notes() {
+    if format == Format::Table && result.needs_readings() {
+        for n in &result.notes {
             output::write_text(&format!("note: {n}\n"))?;
         }
     }
-    Ok(exit(hit))
-}
-
-/// Screens one address: a supported chain by canonical form, another asset by its text.
-fn screen_address(
-    screener: &mut Screener,
-    chain: &str,
-    address: &str,
-    subject: Option<&str>,
-) -> Result<Vec<AddressHit>> {
-    match chain.parse::<Chain>() {
-        Ok(c) => match subject {
-            Some(id) => Ok(screener
-                .screen_subject(id, Subject::Address { chain: c, address: address.to_owned() })?
-                .1),
-            None => Ok(screener.matcher().screen_address(c, address)?),
-        },
-        Err(ChainError::Unsupported(asset)) => {
-            if subject.is_some() {
-                bail!("only bitcoin, ethereum and tron addresses can be registered as subjects");
-            }
-            Ok(screener.matcher().screen_raw_address(&asset, address))
-        }
-        Err(e) => Err(e.into()),
-    }
+    Ok(exit(result.is_hit()))
 }
 
 fn address(args: AddressArgs, ctx: &Context) -> Result<ExitCode> {
-    let mut screener = screener_with_lists(ctx, ScoreConfig::default(), &UnihanArgs::default())?;
-    let hits = screen_address(&mut screener, &args.chain, &args.address, args.subject.as_deref())?;
-    let hit = hits.iter().any(|h| !h.suppressed);
-    let lists = screener.lists()?;
+    let mut screener = open_lists(ctx, &ScoreOptions::default())?;
+    let req = AddressRequest {
+        chain: args.chain.clone(),
+        address: args.address.clone(),
+        subject: args.subject.clone(),
+    };
+    let result = svc::address(&mut screener, &req)?;
     let subject = args.subject.clone().unwrap_or_else(|| args.address.clone());
     crate::cmd::cases::screening_alerts(
         &args.cases,
         ctx,
         floodgate_cases::model::AlertSource::ScreenOnboarding,
-        &hits.iter().map(|h| (subject.clone(), h)).collect::<Vec<_>>(),
+        &result.hits.iter().map(|h| (subject.clone(), h)).collect::<Vec<_>>(),
     )?;
     match args.format {
-        Format::Json => output::write_json(&serde_json::json!({
-            "chain": args.chain,
-            "address": args.address,
-            "lists": lists,
-            "hits": hits,
-        }))?,
-        Format::Table if hits.is_empty() => {
+        Format::Json => output::write_json(&result)?,
+        Format::Table if result.hits.is_empty() => {
             output::write_text(&format!("no hit for {} address {}\n", args.chain, args.address))?
         }
         f => {
-            let rows: Vec<AddressHitRow<'_>> = hits.iter().map(AddressHitRow).collect();
+            let rows: Vec<AddressHitRow<'_>> = result.hits.iter().map(AddressHitRow).collect();
             output::write_rows(f, &rows)?;
         }
     }
     if args.format == Format::Table {
-        output::write_text(&lists_line(&lists))?;
+        output::write_text(&lists_line(&result.lists))?;
     }
-    Ok(exit(hit))
+    Ok(exit(result.is_hit()))
 }
 
-/// One hit of a batch: the input row and the hit.
+/// A batch hit as a table row.
 #[derive(Debug, Serialize)]
-struct BatchHit {
-    line: u64,
-    id: String,
-    input: String,
-    list: String,
-    /// The version of `list` screened against.
-    list_version: String,
-    entity_id: String,
-    entity: String,
-    score: f64,
-    suppressed: bool,
-    explanation: String,
-    /// "sanctioned", "special measure", … (see [`category_label`]).
-    category: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    features: Vec<Feature>,
-}
+struct BatchRow<'a>(&'a BatchHit);
 
-impl Tabular for BatchHit {
+impl Tabular for BatchRow<'_> {
     fn headers() -> Vec<&'static str> {
         vec![
             "line",
@@ -706,172 +556,45 @@ impl Tabular for BatchHit {
         ]
     }
     fn cells(&self) -> Vec<String> {
+        let h = self.0;
         vec![
-            self.line.to_string(),
-            self.id.clone(),
-            self.input.clone(),
-            format!("{:.3}", self.score),
-            self.list.clone(),
-            self.entity_id.clone(),
-            self.entity.clone(),
-            if self.suppressed { "yes" } else { "" }.to_owned(),
-            self.explanation.clone(),
-            self.category.clone(),
-            self.list_version.clone(),
+            h.line.to_string(),
+            h.id.clone(),
+            h.input.clone(),
+            format!("{:.3}", h.score),
+            h.list.clone(),
+            h.entity_id.clone(),
+            h.entity.clone(),
+            if h.suppressed { "yes" } else { "" }.to_owned(),
+            h.explanation.clone(),
+            h.category.clone(),
+            h.list_version.clone(),
         ]
     }
 }
 
-/// Column positions of a batch file.
-struct BatchColumns {
-    name: Option<usize>,
-    kind: Option<usize>,
-    dob: Option<usize>,
-    country: Option<usize>,
-    id_number: Option<usize>,
-    chain: Option<usize>,
-    address: Option<usize>,
-    id: Option<usize>,
-}
+/// The batch progress bar (rows).
+struct RowsBar(ProgressBar);
 
-impl BatchColumns {
-    fn from_header(path: &Path, header: &csv::StringRecord) -> Result<BatchColumns> {
-        let find = |n: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(n));
-        let c = BatchColumns {
-            name: find("name"),
-            kind: find("type"),
-            dob: find("dob"),
-            country: find("country"),
-            id_number: find("id_number"),
-            chain: find("chain"),
-            address: find("address"),
-            id: find("id"),
-        };
-        if c.name.is_none() && c.address.is_none() {
-            bail!(
-                "{}: the header row has neither a `name` nor an `address` column (found: {})",
-                path.display(),
-                header.iter().collect::<Vec<_>>().join(",")
-            );
-        }
-        if c.address.is_some() && c.chain.is_none() {
-            bail!("{}: an `address` column needs a `chain` column", path.display());
-        }
-        Ok(c)
+impl floodgate_app::Progress for RowsBar {
+    fn start(&self, total: u64) {
+        self.0.set_length(total);
     }
-}
-
-fn cell(rec: &csv::StringRecord, i: Option<usize>) -> &str {
-    i.and_then(|i| rec.get(i)).map_or("", str::trim)
-}
-
-fn split_list(s: &str) -> Vec<String> {
-    s.split(';').map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
-}
-
-/// Opens a CSV input file, held to the line limit (`lists.max_line_bytes`). CRLF line ends
-/// (what spreadsheets write) are read as LF: the csv reader counts a record's line by the
-/// `\n`s before it, and with CRLF the `\n` of the previous line is still unread when a record
-/// starts, so every line number came out one too low and hits named the previous customer.
-fn open_csv(
-    path: &Path,
-    limits: Limits,
-) -> Result<csv::Reader<CrlfToLf<LimitedReader<std::fs::File>>>> {
-    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    Ok(csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(CrlfToLf::new(LimitedReader::new(f, limits))))
-}
-
-/// A reader that drops the `\r` of every `\r\n`, streaming (a lone `\r` is kept).
-struct CrlfToLf<R> {
-    inner: R,
-    buf: Box<[u8]>,
-    pos: usize,
-    len: usize,
-    /// A `\r` read but not yet written: dropped if a `\n` follows.
-    cr: bool,
-}
-
-impl<R: std::io::Read> CrlfToLf<R> {
-    fn new(inner: R) -> Self {
-        CrlfToLf { inner, buf: vec![0; 64 * 1024].into_boxed_slice(), pos: 0, len: 0, cr: false }
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
     }
-}
-
-impl<R: std::io::Read> std::io::Read for CrlfToLf<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let mut n = 0;
-        while n == 0 && !out.is_empty() {
-            if self.pos == self.len {
-                self.len = self.inner.read(&mut self.buf)?;
-                self.pos = 0;
-                if self.len == 0 {
-                    if std::mem::take(&mut self.cr) {
-                        out[0] = b'\r';
-                        return Ok(1);
-                    }
-                    return Ok(0);
-                }
-            }
-            while self.pos < self.len && n < out.len() {
-                let b = self.buf[self.pos];
-                if std::mem::take(&mut self.cr) && b != b'\n' {
-                    out[n] = b'\r';
-                    n += 1;
-                    continue;
-                }
-                self.pos += 1;
-                if b == b'\r' {
-                    self.cr = true;
-                } else {
-                    out[n] = b;
-                    n += 1;
-                }
-            }
-        }
-        Ok(n)
+    fn finish(&self) {
+        self.0.finish_and_clear();
     }
-}
-/// Holds every cell of an input row to `lists.max_field_bytes`.
-fn check_cells(path: &Path, line: u64, rec: &csv::StringRecord, limits: Limits) -> Result<()> {
-    let max = limits.max_field_bytes;
-    if let Some((i, f)) = rec.iter().enumerate().find(|(_, f)| f.len() as u64 > max) {
-        bail!(
-            "{} line {line}: field {} has {} bytes, more than {max} (limit lists.max_field_bytes)",
-            path.display(),
-            i + 1,
-            f.len()
-        );
-    }
-    Ok(())
 }
 
 fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
-    let cfg = args.score.config()?;
-    let path = &args.file;
-    let limits = ctx.lists.limits();
-    let total = {
-        let mut r = open_csv(path, limits)?;
-        let mut n = 0u64;
-        for rec in r.records() {
-            rec.with_context(|| format!("reading {}", path.display()))?;
-            n += 1;
-        }
-        n
-    };
-    let mut reader = open_csv(path, limits)?;
-    let header = reader.headers().with_context(|| format!("{}: header row", path.display()))?;
-    let cols = BatchColumns::from_header(path, header)?;
-    let mut screener = screener_with_lists(ctx, cfg, &args.score.unihan)?;
-    let lists = screener.lists()?;
-    let version_of = |list: &str| {
-        lists.iter().find(|l| l.list == list).map(|l| l.version.clone()).unwrap_or_default()
-    };
-    let progress = if quiet {
+    let req = BatchRequest { file: args.file.clone(), score: args.score.options() };
+    req.score.config()?;
+    let progress = RowsBar(if quiet {
         ProgressBar::hidden()
     } else {
-        let pb = ProgressBar::new(total);
+        let pb = ProgressBar::new(0);
         pb.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, {eta}) {msg}",
@@ -880,145 +603,41 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
             .progress_chars("=> "),
         );
         pb
-    };
+    });
+    let dir = DataDir::new(&ctx.data_dir);
+    let open = || svc::open(&dir, &req.score);
+    let mut result = svc::batch(&req, ctx.lists.limits(), open, &progress)?;
     let json = matches!(args.score.format, Format::Json | Format::Jsonl);
-    let mut out = Vec::new();
-    // Read and check every row first, so a bad row stops the batch before any screening; then
-    // screen the names of rows without a subject on every core (results keep the row order);
-    // rows with a subject are screened in order below, since they write to the database.
-    let mut rows = Vec::new();
-    for rec in reader.records() {
-        let rec = rec.with_context(|| format!("reading {}", path.display()))?;
-        let line = rec.position().map_or(0, |p| p.line());
-        check_cells(path, line, &rec, limits)?;
-        rows.push(rec);
-    }
-    let mut queries = Vec::new();
-    let mut parsed = Vec::with_capacity(rows.len());
-    for rec in &rows {
-        let line = rec.position().map_or(0, |p| p.line());
-        let at = || format!("{} line {line}", path.display());
-        let name = cell(rec, cols.name);
-        if name.is_empty() {
-            parsed.push(None);
-            continue;
-        }
-        let dob = cell(rec, cols.dob);
-        let kind = cell(rec, cols.kind);
-        let q = NameQuery {
-            name: name.to_owned(),
-            entity_type: match EntityType::parse(kind) {
-                EntityType::Unknown if !kind.is_empty() => {
-                    bail!("{}: type '{kind}' is not person or organization", at())
-                }
-                EntityType::Unknown => None,
-                t => Some(t),
-            },
-            dob: if dob.is_empty() {
-                None
-            } else {
-                Some(parse_dob(dob).with_context(|| format!("{}, column dob", at()))?)
-            },
-            countries: split_list(cell(rec, cols.country)),
-            identifiers: split_list(cell(rec, cols.id_number)),
-        };
-        if cell(rec, cols.id).is_empty() {
-            queries.push(q);
-            parsed.push(None);
-        } else {
-            parsed.push(Some(q));
+    if !json {
+        // Alerts carry the features only when they are printed (as before the service).
+        for h in &mut result.hits {
+            h.features.clear();
         }
     }
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let mut screened = screener.matcher().screen_many(queries, threads).into_iter();
-    for (rec, subject_query) in rows.iter().zip(parsed) {
-        let line = rec.position().map_or(0, |p| p.line());
-        let at = || format!("{} line {line}", path.display());
-        let id = cell(rec, cols.id);
-        let subject = (!id.is_empty()).then_some(id);
-        let name = cell(rec, cols.name);
-        if !name.is_empty() {
-            let hits = match (subject, subject_query) {
-                (Some(s), Some(q)) => {
-                    screener.screen_subject(s, Subject::Name(q)).with_context(at)?.0
-                }
-                _ => screened.next().unwrap_or_default(),
-            };
-            for h in hits {
-                out.push(BatchHit {
-                    line,
-                    id: id.to_owned(),
-                    input: name.to_owned(),
-                    explanation: short_explanation(&h.features),
-                    category: category_label(h.category),
-                    features: if json { h.features } else { Vec::new() },
-                    list_version: version_of(&h.list),
-                    list: h.list,
-                    entity_id: h.entity_id,
-                    entity: h.entity_name,
-                    score: h.score,
-                    suppressed: h.suppressed,
-                });
-            }
-        }
-        let address = cell(rec, cols.address);
-        if !address.is_empty() {
-            let chain = cell(rec, cols.chain);
-            let hits = screen_address(&mut screener, chain, address, subject).with_context(at)?;
-            for h in hits {
-                out.push(BatchHit {
-                    line,
-                    id: id.to_owned(),
-                    input: format!("{chain}:{address}"),
-                    category: category_label(h.category),
-                    explanation: format!(
-                        "address listed as {} {}",
-                        h.listed.asset, h.listed.address
-                    ),
-                    features: Vec::new(),
-                    list_version: version_of(&h.list),
-                    list: h.list,
-                    entity_id: h.entity_id,
-                    entity: h.entity_name,
-                    score: 1.0,
-                    suppressed: h.suppressed,
-                });
-            }
-        }
-        progress.inc(1);
-    }
-    progress.finish_and_clear();
-    let hit = out.iter().any(|h| !h.suppressed);
     crate::cmd::cases::screening_alerts(
         &args.cases,
         ctx,
         floodgate_cases::model::AlertSource::ScreenBatch,
-        &out.iter()
+        &result
+            .hits
+            .iter()
             .map(|h| (if h.id.is_empty() { h.input.clone() } else { h.id.clone() }, h))
             .collect::<Vec<_>>(),
     )?;
-    if args.score.format == Format::Table && out.is_empty() {
-        output::write_text(&format!("no hit in {} rows of {}\n", total, path.display()))?;
+    if args.score.format == Format::Table && result.hits.is_empty() {
+        output::write_text(&format!(
+            "no hit in {} rows of {}\n",
+            result.rows,
+            args.file.display()
+        ))?;
     } else {
-        output::write_rows(args.score.format, &out)?;
+        let rows: Vec<BatchRow<'_>> = result.hits.iter().map(BatchRow).collect();
+        output::write_rows(args.score.format, &rows)?;
     }
     if args.score.format == Format::Table {
-        output::write_text(&lists_line(&lists))?;
+        output::write_text(&lists_line(&result.lists))?;
     }
-    Ok(exit(hit))
-}
-
-/// One scored pair.
-#[derive(Debug, Serialize)]
-struct PairRow {
-    line: u64,
-    name1: String,
-    name2: String,
-    #[serde(rename = "type")]
-    kind: String,
-    score: f64,
-    hit: bool,
-    explanation: String,
+    Ok(exit(result.is_hit()))
 }
 
 impl Tabular for PairRow {
@@ -1039,57 +658,16 @@ impl Tabular for PairRow {
 }
 
 fn pairs(args: PairsArgs, ctx: &Context) -> Result<ExitCode> {
-    let cfg = args.score.config()?;
-    let unihan = load_unihan(&args.score.unihan)?;
-    let path = &args.file;
-    let limits = ctx.lists.limits();
-    let mut reader = open_csv(path, limits)?;
-    let header = reader.headers().with_context(|| format!("{}: header row", path.display()))?;
-    let find = |n: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(n));
-    let (Some(c1), Some(c2)) = (find("name1"), find("name2")) else {
-        bail!(
-            "{}: the header row needs columns name1 and name2 (and optionally type)",
-            path.display()
-        );
-    };
-    let ct = find("type");
-    let mut rows = Vec::new();
-    for rec in reader.records() {
-        let rec = rec.with_context(|| format!("reading {}", path.display()))?;
-        let line = rec.position().map_or(0, |p| p.line());
-        check_cells(path, line, &rec, limits)?;
-        let (a, b) = (cell(&rec, Some(c1)), cell(&rec, Some(c2)));
-        if a.is_empty() || b.is_empty() {
-            bail!("{} line {line}: name1 and name2 must both be given", path.display());
-        }
-        let kind_text = cell(&rec, ct);
-        let kind = match EntityType::parse(kind_text) {
-            EntityType::Unknown if !kind_text.is_empty() => bail!(
-                "{} line {line}: type '{kind_text}' is not person or organization",
-                path.display()
-            ),
-            EntityType::Unknown => None,
-            t => Some(t),
-        };
-        let (score, explanation) = score_pair(&cfg, a, b, kind, unihan.as_deref());
-        rows.push(PairRow {
-            line,
-            name1: a.to_owned(),
-            name2: b.to_owned(),
-            kind: kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
-            score,
-            hit: score >= cfg.threshold,
-            explanation,
-        });
-    }
-    output::write_rows(args.score.format, &rows)?;
+    let req = PairsRequest { file: args.file.clone(), score: args.score.options() };
+    let result = svc::pairs(&req, ctx.lists.limits())?;
+    output::write_rows(args.score.format, &result.pairs)?;
     if args.score.format == Format::Table {
         output::write_text(&format!(
             "{} of {} pairs at or above the threshold {:.2}\n",
-            rows.iter().filter(|r| r.hit).count(),
-            rows.len(),
-            cfg.threshold
+            result.pairs.iter().filter(|r| r.hit).count(),
+            result.pairs.len(),
+            result.threshold
         ))?;
     }
-    Ok(exit(rows.iter().any(|r| r.hit)))
+    Ok(exit(result.pairs.iter().any(|r| r.hit)))
 }

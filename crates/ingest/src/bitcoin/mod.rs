@@ -159,6 +159,18 @@ impl Format {
     }
 }
 
+/// Whether the first bytes of a file look like Bitcoin data other than JSON (which says what
+/// it is by its fields): a `blk*.dat` magic, a raw block in hex (at least a header's 160
+/// digits), or binary that is not text and holds at least a block header.
+pub(crate) fn sniff(head: &[u8]) -> bool {
+    match detect(head) {
+        Format::Blk => true,
+        Format::RawHex => head.iter().filter(|b| b.is_ascii_hexdigit()).count() >= 160,
+        Format::RawBlock => head.len() >= 80 && std::str::from_utf8(head).is_err(),
+        Format::Json | Format::Empty => false,
+    }
+}
+
 /// Tells the format from the first bytes of the input.
 fn detect(head: &[u8]) -> Format {
     if head.is_empty() {

@@ -27,6 +27,25 @@ const COLUMNS: [&str; 12] = [
     "FR_Citation",
 ];
 
+/// The format in the registry ([`super::FORMATS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BisDpl;
+
+impl super::ListFormat for BisDpl {
+    fn name(&self) -> &'static str {
+        "bis-dpl"
+    }
+    fn about(&self) -> &'static str {
+        "BIS DPL"
+    }
+    fn detect_content(&self, _head: &str, first: &str) -> bool {
+        first.starts_with("\"Name\"\t") || first.starts_with("Name\t")
+    }
+    fn load(&self, path: &Path) -> Result<ListSnapshot> {
+        load(path)
+    }
+}
+
 /// Loads `dpl.txt`.
 ///
 /// # Errors

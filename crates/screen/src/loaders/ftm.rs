@@ -47,6 +47,25 @@ fn values<'a>(props: &'a Value, key: &str) -> impl Iterator<Item = &'a str> {
         .filter(|s| !s.is_empty())
 }
 
+/// The format in the registry ([`super::FORMATS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Ftm;
+
+impl super::ListFormat for Ftm {
+    fn name(&self) -> &'static str {
+        "ftm"
+    }
+    fn about(&self) -> &'static str {
+        "FollowTheMoney JSON"
+    }
+    fn detect_content(&self, _head: &str, first: &str) -> bool {
+        first.trim_start().starts_with('{') && first.contains("\"schema\"")
+    }
+    fn load(&self, path: &Path) -> Result<ListSnapshot> {
+        load(path)
+    }
+}
+
 /// Loads a FollowTheMoney JSON-lines file (also `.bz2`).
 ///
 /// # Errors

@@ -98,6 +98,25 @@ pub fn sniff(text: &str) -> bool {
         && cols.iter().all(|c| COLUMNS.contains(&c.as_str()) || c.starts_with("x_"))
 }
 
+/// The format in the registry ([`super::FORMATS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct GenericCsv;
+
+impl super::ListFormat for GenericCsv {
+    fn name(&self) -> &'static str {
+        "generic-csv"
+    }
+    fn about(&self) -> &'static str {
+        "generic CSV with a header naming the documented columns"
+    }
+    fn detect_content(&self, head: &str, _first: &str) -> bool {
+        sniff(head)
+    }
+    fn load(&self, path: &Path) -> Result<ListSnapshot> {
+        load(path)
+    }
+}
+
 /// Loads a generic CSV list. The list name is the `# list:` metadata, else the file name
 /// without extension; the version is the `# version:` metadata, else a content hash.
 ///

@@ -56,6 +56,63 @@ pub(crate) fn open_maybe_bz2(path: &Path) -> Result<Box<dyn BufRead>> {
     }
 }
 
+/// A list format: how to tell it from a path and from a file's first bytes, how to load it,
+/// and which files a load reads. Every format is one file in this directory and one line in
+/// [`FORMATS`].
+pub trait ListFormat: Sync {
+    /// A short name (`ofac-advanced`, `un-xml`).
+    fn name(&self) -> &'static str;
+    /// What the format is, in a few words for messages (`UN XML`).
+    fn about(&self) -> &'static str;
+    /// Whether `path` is this format by its name alone: a directory holding the format's
+    /// files, or a file name the publisher fixes. `name` is the file name, lowercased.
+    fn detect_name(&self, path: &Path, name: &str) -> bool {
+        let _ = (path, name);
+        false
+    }
+    /// Whether a file is this format by its first bytes: `head` is up to 8 KiB of text
+    /// (decompressed, a byte-order mark removed), `first` its first line.
+    fn detect_content(&self, head: &str, first: &str) -> bool {
+        let _ = (head, first);
+        false
+    }
+    /// Loads the list.
+    ///
+    /// # Errors
+    /// The loader's error naming the file and the line, record or element.
+    fn load(&self, path: &Path) -> Result<crate::ListSnapshot>;
+    /// The files a load of `path` reads (for the load history's SHA-256 digests).
+    ///
+    /// # Errors
+    /// [`ScreenError::Io`] when a directory cannot be read.
+    fn files(&self, path: &Path) -> Result<Vec<std::path::PathBuf>> {
+        Ok(vec![path.to_path_buf()])
+    }
+}
+
+/// Every list format, in the order they are asked: first by name ([`ListFormat::detect_name`]),
+/// then by content ([`ListFormat::detect_content`]), so a stricter test belongs before a
+/// looser one (generic CSV before the US CSL's column test).
+pub static FORMATS: &[&dyn ListFormat] = &[
+    &ofac_csv::OfacCsv,
+    &ofac_addresses::OfacAddresses,
+    &ofac_advanced::OfacAdvanced,
+    &un_xml::UnXml,
+    &bis_dpl::BisDpl,
+    &ftm::Ftm,
+    &generic_csv::GenericCsv,
+    &us_csl::UsCsl,
+];
+
+fn lowercase_name(path: &Path) -> String {
+    path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase()
+}
+
+fn by_name(path: &Path) -> Option<&'static dyn ListFormat> {
+    let name = lowercase_name(path);
+    FORMATS.iter().copied().find(|f| f.detect_name(path, &name))
+}
+
 /// The files [`load_path`] reads for `path`: the file itself, or the list files of a
 /// directory (OFAC legacy CSV or per-asset address files), sorted. For the load history's
 /// SHA-256 digests.
@@ -63,35 +120,56 @@ pub(crate) fn open_maybe_bz2(path: &Path) -> Result<Box<dyn BufRead>> {
 /// # Errors
 /// [`ScreenError::Io`] when a directory cannot be read.
 pub fn files_read(path: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    let csv_dir = if path.is_dir() {
-        Some(path.to_path_buf())
-    } else if name == "sdn.csv" || name == "cons_prim.csv" {
-        Some(path.parent().map_or_else(|| std::path::PathBuf::from("."), Path::to_path_buf))
-    } else {
-        return Ok(vec![path.to_path_buf()]);
-    };
-    let dir = csv_dir.expect("set above");
-    let csv_names: &[&str] = if dir.join("sdn.csv").is_file() {
-        &["sdn.csv", "add.csv", "alt.csv", "sdn_comments.csv"]
-    } else if dir.join("cons_prim.csv").is_file() {
-        &["cons_prim.csv", "cons_add.csv", "cons_alt.csv", "cons_comments.csv"]
-    } else {
-        &[]
-    };
-    if !csv_names.is_empty() {
-        return Ok(csv_names.iter().map(|n| dir.join(n)).filter(|p| p.is_file()).collect());
+    match by_name(path) {
+        Some(f) => f.files(path),
+        None => Ok(vec![path.to_path_buf()]),
     }
-    let mut v: Vec<_> = std::fs::read_dir(&dir)
-        .map_err(|e| ScreenError::io(&dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let n = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            n.starts_with("sanctioned_addresses_") && n.ends_with(".txt")
-        })
-        .collect();
-    v.sort();
-    Ok(v)
+}
+
+/// The format of `path`, told by [`FORMATS`]: by name, then (for a file) by its first bytes.
+///
+/// # Errors
+/// [`ScreenError::UnknownFormat`]; [`ScreenError::Io`] when the file cannot be read.
+pub fn format_of(path: &Path) -> Result<&'static dyn ListFormat> {
+    if let Some(f) = by_name(path) {
+        return Ok(f);
+    }
+    if path.is_dir() {
+        return Err(ScreenError::UnknownFormat {
+            path: path.to_path_buf(),
+            reason: "the directory holds no list file floodgate recognises (OFAC legacy CSV \
+                     `sdn.csv`/`cons_prim.csv`, or `sanctioned_addresses_<ASSET>.txt`); \
+                     give the list file itself"
+                .into(),
+        });
+    }
+    let mut head = String::new();
+    {
+        use std::io::Read;
+        let mut r = open_maybe_bz2(path)?;
+        let mut buf = vec![0u8; 8192];
+        let mut n = 0;
+        // Read up to the buffer size (one read may return less).
+        while n < buf.len() {
+            let k = r.read(&mut buf[n..]).map_err(|e| ScreenError::io(path, e))?;
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
+        head.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let head = head.trim_start_matches('\u{feff}');
+    let first = head.lines().next().unwrap_or_default();
+    FORMATS.iter().copied().find(|f| f.detect_content(head, first)).ok_or_else(|| {
+        ScreenError::UnknownFormat {
+            path: path.to_path_buf(),
+            reason: format!(
+                "not a list format floodgate reads ({})",
+                FORMATS.iter().map(|f| f.about()).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    })
 }
 
 thread_local! {
@@ -145,7 +223,7 @@ pub fn load_path_with(path: &Path, l: &limits::Limits) -> Result<Loaded> {
     Ok(Loaded { snapshot: snap, dropped_dates: dropped })
 }
 
-/// Loads a list file, telling its format from its name and content:
+/// Loads a list file, telling its format from its name and content through [`FORMATS`]:
 ///
 /// | path | format |
 /// |---|---|
@@ -155,71 +233,39 @@ pub fn load_path_with(path: &Path, l: &limits::Limits) -> Result<Loaded> {
 /// | XML with `<CONSOLIDATED_LIST` | [`un_xml`] |
 /// | tab-separated, header `"Name" "Street_Address" …` | [`bis_dpl`] |
 /// | JSON lines with `"schema"` | [`ftm`] (FollowTheMoney) |
-/// | CSV with columns `source`, `name`, `alt_names` | [`us_csl`] |
 /// | CSV with `# list:` metadata or only the documented columns | [`generic_csv`] |
+/// | CSV with columns `source`, `name`, `alt_names` | [`us_csl`] |
 ///
 /// # Errors
 /// [`ScreenError::UnknownFormat`], or the loader's error naming file and line/element.
 pub fn load_path(path: &Path) -> Result<crate::ListSnapshot> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_ascii_lowercase();
-    if path.is_dir() {
-        if path.join("sdn.csv").is_file() || path.join("cons_prim.csv").is_file() {
-            return ofac_csv::load(path);
-        }
-        if files_read(path)?.is_empty() {
-            return Err(ScreenError::UnknownFormat {
-                path: path.to_path_buf(),
-                reason: "the directory holds no list file floodgate recognises (OFAC legacy CSV \
-                         `sdn.csv`/`cons_prim.csv`, or `sanctioned_addresses_<ASSET>.txt`); \
-                         give the list file itself"
-                    .into(),
-            });
-        }
-        return ofac_addresses::load(path);
+    format_of(path)?.load(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_are_unique() {
+        let mut names: Vec<_> = FORMATS.iter().map(|f| f.name()).collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n);
     }
-    if name.starts_with("sanctioned_addresses_") {
-        return ofac_addresses::load(path);
-    }
-    if name == "sdn.csv" || name == "cons_prim.csv" {
-        return ofac_csv::load(path);
-    }
-    let mut head = String::new();
-    {
-        use std::io::Read;
-        let mut r = open_maybe_bz2(path)?;
-        let mut buf = vec![0u8; 8192];
-        let mut n = 0;
-        // Read up to the buffer size (one read may return less).
-        while n < buf.len() {
-            let k = r.read(&mut buf[n..]).map_err(|e| ScreenError::io(path, e))?;
-            if k == 0 {
-                break;
-            }
-            n += k;
-        }
-        head.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    let head = head.trim_start_matches('\u{feff}');
-    let first = head.lines().next().unwrap_or_default();
-    if head.contains("<Sanctions") {
-        ofac_advanced::load(path)
-    } else if head.contains("<CONSOLIDATED_LIST") {
-        un_xml::load(path)
-    } else if first.starts_with("\"Name\"\t") || first.starts_with("Name\t") {
-        bis_dpl::load(path)
-    } else if first.trim_start().starts_with('{') && first.contains("\"schema\"") {
-        ftm::load(path)
-    } else if generic_csv::sniff(head) {
-        generic_csv::load(path)
-    } else if ["source", "name", "alt_names"]
-        .iter()
-        .all(|c| first.split(',').any(|h| h.trim().trim_matches('"') == *c))
-    {
-        us_csl::load(path)
-    } else {
-        Err(ScreenError::UnknownFormat {
-            path: path.to_path_buf(),
-            reason: "not a list format floodgate reads (OFAC advanced XML or legacy CSV, OFAC address lists, UN XML, US CSL, BIS DPL, FollowTheMoney JSON, generic CSV with a header naming the documented columns)".into(),
-        })
+
+    #[test]
+    fn content_detection_walks_the_registry_in_order() {
+        let find = |head: &str| {
+            let first = head.lines().next().unwrap_or_default();
+            FORMATS.iter().find(|f| f.detect_content(head, first)).map(|f| f.name())
+        };
+        assert_eq!(find("<?xml?>\n<Sanctions xmlns=\"x\">"), Some("ofac-advanced"));
+        assert_eq!(find("<CONSOLIDATED_LIST>"), Some("un-xml"));
+        assert_eq!(find("\"Name\"\t\"Street_Address\"\n"), Some("bis-dpl"));
+        assert_eq!(find("{\"id\": \"x\", \"schema\": \"Person\"}\n"), Some("ftm"));
+        assert_eq!(find("source,entity_number,type,name,alt_names\n"), Some("us-csl"));
+        assert_eq!(find("name1,name2,type\n"), None);
     }
 }

@@ -10,27 +10,61 @@ use sha2::{Digest, Sha256};
 use crate::error::{Result, ScreenError};
 use crate::model::{EntityType, ListEntity, ListSnapshot, ListedAddress};
 
+/// The format in the registry ([`super::FORMATS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OfacAddresses;
+
+impl super::ListFormat for OfacAddresses {
+    fn name(&self) -> &'static str {
+        "ofac-addresses"
+    }
+    fn about(&self) -> &'static str {
+        "OFAC address lists"
+    }
+    fn detect_name(&self, path: &Path, name: &str) -> bool {
+        if path.is_dir() {
+            // A directory that cannot be listed is claimed, so that loading it names the error.
+            return address_files(path).map_or(true, |v| !v.is_empty());
+        }
+        name.starts_with("sanctioned_addresses_")
+    }
+    fn load(&self, path: &Path) -> Result<ListSnapshot> {
+        load(path)
+    }
+    fn files(&self, path: &Path) -> Result<Vec<std::path::PathBuf>> {
+        if path.is_dir() {
+            address_files(path)
+        } else {
+            Ok(vec![path.to_path_buf()])
+        }
+    }
+}
+
+/// The `sanctioned_addresses_<ASSET>.txt` files of a directory, sorted.
+///
+/// # Errors
+/// [`ScreenError::Io`] when the directory cannot be read.
+pub fn address_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| ScreenError::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("sanctioned_addresses_") && n.ends_with(".txt"))
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
 /// Loads every `sanctioned_addresses_<ASSET>.txt` of a directory (or one such file).
 ///
 /// # Errors
 /// [`ScreenError::Io`]; [`ScreenError::Malformed`] naming file and line for a line with spaces
 /// or control characters inside an address.
 pub fn load(path: &Path) -> Result<ListSnapshot> {
-    let files: Vec<std::path::PathBuf> = if path.is_dir() {
-        let mut v: Vec<_> = std::fs::read_dir(path)
-            .map_err(|e| ScreenError::io(path, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("sanctioned_addresses_") && n.ends_with(".txt"))
-            })
-            .collect();
-        v.sort();
-        v
-    } else {
-        vec![path.to_path_buf()]
-    };
+    let files = if path.is_dir() { address_files(path)? } else { vec![path.to_path_buf()] };
     let mut entities = Vec::new();
     let mut hasher = Sha256::new();
     for f in &files {

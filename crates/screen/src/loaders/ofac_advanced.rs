@@ -89,6 +89,25 @@ fn all_attrs(e: &BytesStart<'_>) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The format in the registry ([`super::FORMATS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OfacAdvanced;
+
+impl super::ListFormat for OfacAdvanced {
+    fn name(&self) -> &'static str {
+        "ofac-advanced"
+    }
+    fn about(&self) -> &'static str {
+        "OFAC advanced XML"
+    }
+    fn detect_content(&self, head: &str, _first: &str) -> bool {
+        head.contains("<Sanctions")
+    }
+    fn load(&self, path: &Path) -> Result<ListSnapshot> {
+        load(path)
+    }
+}
+
 /// Reads an SDN advanced XML file; `.bz2` files are decompressed while streaming.
 ///
 /// # Errors

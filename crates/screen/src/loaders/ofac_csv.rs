@@ -132,6 +132,41 @@ fn read_rows(path: &Path, fields: usize, hasher: &mut Sha256) -> Result<Vec<Vec<
     Ok(out)
 }
 
+/// The format in the registry ([`super::FORMATS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OfacCsv;
+
+impl super::ListFormat for OfacCsv {
+    fn name(&self) -> &'static str {
+        "ofac-csv"
+    }
+    fn about(&self) -> &'static str {
+        "OFAC legacy CSV"
+    }
+    fn detect_name(&self, path: &Path, name: &str) -> bool {
+        if path.is_dir() {
+            return path.join("sdn.csv").is_file() || path.join("cons_prim.csv").is_file();
+        }
+        name == "sdn.csv" || name == "cons_prim.csv"
+    }
+    fn load(&self, path: &Path) -> Result<ListSnapshot> {
+        load(path)
+    }
+    fn files(&self, path: &Path) -> Result<Vec<std::path::PathBuf>> {
+        let dir = if path.is_dir() {
+            path.to_path_buf()
+        } else {
+            path.parent().map_or_else(|| std::path::PathBuf::from("."), Path::to_path_buf)
+        };
+        let names: &[&str] = if dir.join("sdn.csv").is_file() {
+            &["sdn.csv", "add.csv", "alt.csv", "sdn_comments.csv"]
+        } else {
+            &["cons_prim.csv", "cons_add.csv", "cons_alt.csv", "cons_comments.csv"]
+        };
+        Ok(names.iter().map(|n| dir.join(n)).filter(|p| p.is_file()).collect())
+    }
+}
+
 /// Loads an OFAC legacy CSV list from its directory or from its main file (`sdn.csv` or
 /// `cons_prim.csv`); the companion files are optional.
 ///

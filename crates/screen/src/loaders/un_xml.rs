@@ -11,6 +11,25 @@ use crate::country;
 use crate::error::{Result, ScreenError};
 use crate::model::{AliasKind, EntityType, Identifier, ListEntity, ListName, ListSnapshot};
 
+/// The format in the registry ([`super::FORMATS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct UnXml;
+
+impl super::ListFormat for UnXml {
+    fn name(&self) -> &'static str {
+        "un-xml"
+    }
+    fn about(&self) -> &'static str {
+        "UN XML"
+    }
+    fn detect_content(&self, head: &str, _first: &str) -> bool {
+        head.contains("<CONSOLIDATED_LIST")
+    }
+    fn load(&self, path: &Path) -> Result<ListSnapshot> {
+        load(path)
+    }
+}
+
 /// Reads the UN consolidated list.
 ///
 /// # Errors

@@ -29,6 +29,27 @@ fn strip_and(s: &str) -> &str {
     }
 }
 
+/// The format in the registry ([`super::FORMATS`]).
+#[derive(Debug, Clone, Copy)]
+pub struct UsCsl;
+
+impl super::ListFormat for UsCsl {
+    fn name(&self) -> &'static str {
+        "us-csl"
+    }
+    fn about(&self) -> &'static str {
+        "US CSL"
+    }
+    fn detect_content(&self, _head: &str, first: &str) -> bool {
+        ["source", "name", "alt_names"]
+            .iter()
+            .all(|c| first.split(',').any(|h| h.trim().trim_matches('"') == *c))
+    }
+    fn load(&self, path: &Path) -> Result<ListSnapshot> {
+        load(path)
+    }
+}
+
 /// Loads a CSL CSV file.
 ///
 /// # Errors
