@@ -66,8 +66,8 @@ pub struct Neighbour {
     pub amount: String,
     /// Asset id.
     pub asset: String,
-    /// When (RFC 3339), if the graph knows.
-    pub time: Option<String>,
+    /// When (Unix seconds, as the paths' steps give it), if the graph knows.
+    pub time: Option<i64>,
     /// The transaction, as the chain's explorers show it.
     pub txid: String,
     /// The chain.
@@ -143,10 +143,7 @@ fn neighbours_of(
                 direction: d,
                 amount: e.amount.to_string(),
                 asset: e.asset.to_owned(),
-                time: e.time.and_then(|s| {
-                    chrono::DateTime::from_timestamp(s, 0)
-                        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-                }),
+                time: e.time,
                 txid: e.txid_string(),
                 chain: e.chain.to_string(),
                 category,
@@ -170,7 +167,7 @@ fn neighbours_of(
 /// data directory's tags (the workbench's "click to expand a hop").
 #[utoipa::path(post, path = "/v1/trace/neighbours", tag = "trace", request_body = NeighboursRequest,
     security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = NeighboursResponse), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = NeighboursResponse), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn trace_neighbours(
     State(st): State<AppState>,
     Auth(a): Auth,

@@ -738,7 +738,7 @@ pub struct ExposureResponse {
 /// peel_chains?, cluster?}`; the data directory's tags are used (no extra tag files).
 #[utoipa::path(post, path = "/v1/trace/exposure", tag = "trace", request_body(content = Object, description = "an exposure request"),
     security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = ExposureResponse), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ExposureResponse), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn trace_exposure(
     State(st): State<AppState>,
     Auth(a): Auth,
@@ -766,7 +766,7 @@ pub struct PathsResponse {
 /// Body: `{from, to, max_hops?, limit?}`.
 #[utoipa::path(post, path = "/v1/trace/paths", tag = "trace", request_body(content = Object, description = "a path request"),
     security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = PathsResponse), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = PathsResponse), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn trace_paths(
     State(st): State<AppState>,
     Auth(a): Auth,

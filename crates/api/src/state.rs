@@ -302,7 +302,9 @@ impl AppState {
         Ok(tx)
     }
 
-    /// The tracer over the data directory's graph, opened once.
+    /// The tracer over the data directory's graph, opened once. No graph yet is a 409
+    /// `no_graph` (the data directory's state, not a server fault: the client can fix it by
+    /// running `floodgate trace build`).
     pub(crate) fn tracer(&self) -> Result<Arc<Mutex<floodgate_app::trace::Tracer>>, ApiError> {
         let mut g = self.0.tracer.lock().map_err(|_| ApiError::unavailable("tracer"))?;
         if let Some(t) = g.as_ref() {
@@ -312,7 +314,7 @@ impl AppState {
             floodgate_app::trace::Tracer::open(&floodgate_app::DataDir::new(&self.0.cfg.data_dir))
                 .map_err(|e| {
                     ApiError::new(
-                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        axum::http::StatusCode::CONFLICT,
                         "no_graph",
                         format!("no transfer graph to trace (run `floodgate trace build`): {e}"),
                     )

@@ -639,7 +639,7 @@ async fn screening_lists_kyt_and_metrics() {
     let r = s.as_("vasp-a", "analyst", Method::GET, "/v1/alerts?colour=red", None).await;
     assert_eq!(r.0, 400, "{:?}", r.1);
 
-    // Tracing needs a graph (`floodgate trace build`); none here: 503 naming the command.
+    // Tracing needs a graph (`floodgate trace build`); none here: 409 naming the command.
     let r = s
         .as_(
             "vasp-a",
@@ -649,7 +649,7 @@ async fn screening_lists_kyt_and_metrics() {
             Some(json!({"target": "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"})),
         )
         .await;
-    assert_error(&r, 503, "no_graph");
+    assert_error(&r, 409, "no_graph");
     let r = s
         .as_(
             "vasp-a",
