@@ -2,15 +2,20 @@
 # Load test of `floodgate serve` on loopback (run by hand, not in CI; docs/api.md):
 #   1. KYT decisions over HTTP            (target: >= 5,000 req/s, p99 <= 10 ms, no errors)
 #   2. the same with 1 % malformed bodies (target: exactly those answered 4xx)
-#   3. name screening over HTTP           (target: >= 2,000 req/s, p99 <= 20 ms)
+#   3. KYT where every transfer alerts    (an OFAC-listed counterparty: each decision also
+#      stores an alert in the case store before it is answered; no target, shown apart)
+#   4. name screening over HTTP           (target: >= 2,000 req/s, p99 <= 20 ms)
+# Each phase prints wrk's req/s, latency percentiles (p50 … p99) and non-2xx count, and the
+# server's RSS before and after; at the end the server's own count of answers by status.
 # and beside them the in-process figures of the same run (`floodgate monitor --no-state` on the
 # same kind of events; `floodgate screen batch` on the same names).
 # Needs: wrk (Debian package `wrk`), a release build (cargo build --release -p floodgate),
 # ../shared/data (or FLOODGATE_TEST_DATA) for the OFAC SDN list.
-# Usage: scripts/loadtest.sh [DURATION (default 60s)] ; CONNS=64 THREADS=2 to change the load.
+# Usage: scripts/loadtest.sh [DURATION (default 300s, every phase)] ; CONNS=64 THREADS=2 to change
+# the load; MALFORMED_DUR, ALERTING_DUR, SCREEN_DUR override the duration of phases 2-4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dur=${1:-60s}
+dur=${1:-300s}
 conns=${CONNS:-64}
 threads=${THREADS:-2}
 bin=${FLOODGATE_BIN:-target/release/floodgate}
@@ -30,14 +35,17 @@ pid=$!
 until curl -sf "http://127.0.0.1:$port/health" >/dev/null; do sleep 0.2; done
 rss() { awk '/VmRSS/ {print $2 " kB"}' "/proc/$pid/status"; }
 run() {
-    echo; echo "== $1 ($dur, $conns connections, $threads threads); server RSS before: $(rss)"
+    local d=$1; shift
+    echo; echo "== $1 ($d, $conns connections, $threads threads); server RSS before: $(rss); load average $(cut -d' ' -f1-3 /proc/loadavg)"
     shift
-    wrk -t"$threads" -c"$conns" -d"$dur" --latency "$@" "http://127.0.0.1:$port"
+    wrk -t"$threads" -c"$conns" -d"$d" --latency "$@" "http://127.0.0.1:$port"
     echo "server RSS after: $(rss)"
 }
-run "KYT decisions over HTTP" -s scripts/loadtest/kyt.lua
-MALFORMED_EVERY=100 run "KYT decisions, 1 % malformed" -s scripts/loadtest/kyt.lua
-run "name screening over HTTP (OFAC SDN)" -s scripts/loadtest/screen.lua
+run "$dur" "KYT decisions over HTTP" -s scripts/loadtest/kyt.lua
+MALFORMED_EVERY=100 run "${MALFORMED_DUR:-$dur}" "KYT decisions, 1 % malformed" -s scripts/loadtest/kyt.lua
+KYT_COUNTERPARTY=TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM run "${ALERTING_DUR:-$dur}" "KYT decisions, every one alerting (OFAC-listed counterparty)" -s scripts/loadtest/kyt.lua
+run "${SCREEN_DUR:-$dur}" "name screening over HTTP (OFAC SDN)" -s scripts/loadtest/screen.lua
+echo; echo "== server's answers by route and status"
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^floodgate_(kyt_decisions_total|http_requests_total\{method="POST")' || true
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
@@ -46,7 +54,7 @@ python3 - "$work/events.jsonl" <<'PY'
 import sys
 with open(sys.argv[1], "w") as f:
     for n in range(200000):
-        f.write('{"id":"p-%d","time":"2025-11-02T11:%02d:00Z","customer_id":"c%d","direction":"deposit","asset":"USDT-TRC20","amount":"%d","counterparty_address":"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM"}\n' % (n, n % 60, n % 5000, 10 + n % 500))
+        f.write('{"id":"p-%d","time":"2025-11-02T11:%02d:00Z","customer_id":"c%d","direction":"deposit","asset":"USDT-TRC20","amount":"%d","counterparty_address":"TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"}\n' % (n, n % 60, n % 5000, 10 + n % 500))
 PY
 s=$(date +%s.%N)
 "$bin" -q --data-dir "$work" monitor --no-state "$work/events.jsonl" >/dev/null

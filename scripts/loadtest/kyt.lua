@@ -2,6 +2,9 @@
 -- MALFORMED_EVERY=N makes every Nth body malformed JSON (expected: 4xx, nothing else disturbed).
 local key = os.getenv("FG_KEY")
 local every = tonumber(os.getenv("MALFORMED_EVERY") or "0")
+-- The counterparty of every transfer: by default an address on no list (most traffic alerts
+-- on nothing); KYT_COUNTERPARTY=<an OFAC-listed address> makes every decision alert.
+local cp = os.getenv("KYT_COUNTERPARTY") or "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 local n = 0
 -- Seeded per run, so a second run (the malformed one) does not repeat the first one's ids.
 math.randomseed(os.time())
@@ -16,7 +19,7 @@ function request()
     return wrk.format("POST", "/v1/kyt/decisions", headers, '{"id": "broken-' .. n .. '", "amount": ')
   end
   local body = string.format(
-    '{"id":"t%s-%d","time":"2025-11-02T11:%02d:00Z","customer_id":"c%d","direction":"deposit","asset":"USDT-TRC20","amount":"%d","counterparty_address":"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM"}',
-    tid, n, n % 60, n % 5000, 10 + n % 500)
+    '{"id":"t%s-%d","time":"2025-11-02T11:%02d:00Z","customer_id":"c%d","direction":"deposit","asset":"USDT-TRC20","amount":"%d","counterparty_address":"%s"}',
+    tid, n, n % 60, n % 5000, 10 + n % 500, cp)
   return wrk.format("POST", "/v1/kyt/decisions", headers, body)
 end

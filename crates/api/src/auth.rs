@@ -4,6 +4,11 @@
 //! A key is `fgk_<id>_<secret>`: a 64-bit public id (to find the row) and a 256-bit random
 //! secret. Only SHA-256 of the whole key is stored: for a 256-bit random secret a fast hash is
 //! as safe as a slow one (there is nothing to guess), so no argon2 is needed for keys.
+//!
+//! People sign in to the workbench with a password instead: a person chooses it, so it is
+//! guessable, and only its argon2id hash (PHC string, random salt) is stored, beside the keys
+//! in `api-keys.db`, per tenant and user. Who may act and with which role stays the case
+//! store's user registry (`floodgate users`); the password only proves who is asking.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -111,6 +116,13 @@ pub struct KeyStore {
 }
 
 const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS passwords (
+    tenant  TEXT NOT NULL,
+    user    TEXT NOT NULL,
+    argon2  TEXT NOT NULL,
+    set_at  TEXT NOT NULL,
+    PRIMARY KEY (tenant, user)
+);
 CREATE TABLE IF NOT EXISTS api_keys (
     id      TEXT PRIMARY KEY,
     tenant  TEXT NOT NULL,
@@ -224,6 +236,119 @@ impl KeyStore {
     }
 }
 
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// Longest password accepted (bounds the hashing work a request can ask for).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// The argon2id hash of `password` with a fresh random salt, as a PHC string.
+///
+/// # Errors
+/// [`AuthError::Invalid`] for a password too short or too long, [`AuthError::Random`].
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let n = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
+        return Err(AuthError::Invalid {
+            field: "password",
+            message: format!(
+                "must have {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters, has {n}"
+            ),
+        });
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AuthError::Random(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Random(e.to_string()))?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AuthError::Invalid { field: "password", message: e.to_string() })
+}
+
+/// Whether `password` matches the PHC string `phc` (false for a malformed `phc`).
+fn password_matches(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc)
+        .is_ok_and(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+}
+
+/// A hash no password matches, verified against when the user has none, so that an unknown
+/// user takes as long to refuse as a wrong password.
+const DECOY_PHC: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$Zmxvb2RnYXRlLWRlY295$3Hc6ppQ6ytZqCYx4gY5Zl6Qi9a2tmE1Jm0b9Xg7Zl4c";
+
+impl KeyStore {
+    /// Sets (or replaces) the password of `user` in `tenant`; only its argon2id hash is kept.
+    ///
+    /// # Errors
+    /// [`AuthError::Invalid`] for a bad tenant, user or password, [`AuthError::Db`].
+    pub fn set_password(
+        &mut self,
+        tenant: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<(), AuthError> {
+        TenantId::new(tenant.to_owned())
+            .map_err(|e| AuthError::Invalid { field: "tenant", message: e.to_string() })?;
+        UserId::new(user.to_owned())
+            .map_err(|e| AuthError::Invalid { field: "user", message: e.to_string() })?;
+        let phc = hash_password(password)?;
+        self.conn
+            .execute(
+                "INSERT INTO passwords (tenant, user, argon2, set_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant, user) DO UPDATE SET argon2 = excluded.argon2, set_at = excluded.set_at",
+                params![tenant, user, phc, now_text()],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Removes the password of `user` in `tenant` (password sign-in stops); `false` when there
+    /// was none.
+    ///
+    /// # Errors
+    /// [`AuthError::Db`].
+    pub fn clear_password(&mut self, tenant: &str, user: &str) -> Result<bool, AuthError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM passwords WHERE tenant = ?1 AND user = ?2", params![tenant, user])
+            .map_err(self.db())?;
+        Ok(n > 0)
+    }
+
+    /// Whether `password` is the password of `user` in `tenant`. An unknown user costs the same
+    /// hashing work as a wrong password.
+    ///
+    /// # Errors
+    /// [`AuthError::Db`].
+    pub fn verify_password(
+        &self,
+        tenant: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<bool, AuthError> {
+        if password.chars().count() > MAX_PASSWORD_CHARS {
+            return Ok(false);
+        }
+        let phc: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT argon2 FROM passwords WHERE tenant = ?1 AND user = ?2",
+                params![tenant, user],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())?;
+        Ok(match phc {
+            Some(h) => password_matches(password, &h),
+            None => {
+                let _ = password_matches(password, DECOY_PHC);
+                false
+            }
+        })
+    }
+}
+
 fn row_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyInfo> {
     let role: String = r.get(3)?;
     Ok(KeyInfo {
@@ -262,15 +387,33 @@ impl Keys {
         Keys { store: Mutex::new(store), cache: Mutex::new(HashMap::new()) }
     }
 
-    pub(crate) fn verify(&self, presented: &str) -> Result<Option<KeyInfo>, AuthError> {
+    /// The answer cached for a presented key, if fresh: a map look-up, no I/O, so callers on
+    /// the async executor ask here first and go to the blocking pool only on a miss.
+    pub(crate) fn cached(&self, presented: &str) -> Option<Option<KeyInfo>> {
         let h = hash_secret(presented);
-        if let Ok(c) = self.cache.lock() {
-            if let Some((info, at)) = c.get(&h) {
-                if at.elapsed() < KEY_CACHE_TTL {
-                    return Ok(info.clone());
-                }
-            }
+        let c = self.cache.lock().ok()?;
+        let (info, at) = c.get(&h)?;
+        (at.elapsed() < KEY_CACHE_TTL).then(|| info.clone())
+    }
+
+    /// Checks a password against the store (blocking: argon2 work and SQLite).
+    pub(crate) fn verify_password(
+        &self,
+        tenant: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<bool, AuthError> {
+        match self.store.lock() {
+            Ok(s) => s.verify_password(tenant, user, password),
+            Err(_) => Ok(false),
         }
+    }
+
+    pub(crate) fn verify(&self, presented: &str) -> Result<Option<KeyInfo>, AuthError> {
+        if let Some(info) = self.cached(presented) {
+            return Ok(info);
+        }
+        let h = hash_secret(presented);
         let info = match self.store.lock() {
             Ok(s) => s.verify(presented)?,
             Err(_) => return Ok(None),
@@ -288,7 +431,9 @@ impl Keys {
 /// A browser session: who, the CSRF token its unsafe requests must echo, and its end.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
-    pub(crate) key: KeyInfo,
+    /// The rate-limit bucket of its requests: the key's id, or `user:<tenant>/<user>` for a
+    /// password sign-in.
+    pub(crate) bucket: String,
     pub(crate) actor: Actor,
     pub(crate) csrf: String,
     pub(crate) expires: Instant,
@@ -380,6 +525,36 @@ mod tests {
         assert_eq!(s.verify(&secret).unwrap(), None);
         assert!(!s.revoke("0000000000000000").unwrap());
         assert!(s.create("bad\ntenant", "u", Role::Admin).is_err());
+    }
+
+    #[test]
+    fn passwords_are_stored_as_argon2id_hashes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = KeyStore::open(dir.path()).unwrap();
+        s.set_password("vasp-a", "lan", "correct horse battery").unwrap();
+        // The database and its write-ahead log: whatever is on disk.
+        let mut raw = std::fs::read(dir.path().join(KEYS_FILE)).unwrap();
+        raw.extend(std::fs::read(dir.path().join(format!("{KEYS_FILE}-wal"))).unwrap_or_default());
+        assert!(!raw.windows(13).any(|w| w == b"correct horse"));
+        assert!(raw.windows(9).any(|w| w == b"$argon2id"));
+        assert!(s.verify_password("vasp-a", "lan", "correct horse battery").unwrap());
+        assert!(!s.verify_password("vasp-a", "lan", "correct horse batterx").unwrap());
+        assert!(!s.verify_password("vasp-b", "lan", "correct horse battery").unwrap());
+        assert!(!s.verify_password("vasp-a", "minh", "correct horse battery").unwrap());
+        assert!(matches!(
+            s.set_password("vasp-a", "lan", "short"),
+            Err(AuthError::Invalid { field: "password", .. })
+        ));
+        // Replacing works; the old one stops.
+        s.set_password("vasp-a", "lan", "another long secret").unwrap();
+        assert!(!s.verify_password("vasp-a", "lan", "correct horse battery").unwrap());
+        assert!(s.verify_password("vasp-a", "lan", "another long secret").unwrap());
+        assert!(s.clear_password("vasp-a", "lan").unwrap());
+        assert!(!s.verify_password("vasp-a", "lan", "another long secret").unwrap());
+        assert!(matches!(
+            s.set_password("bad\ntenant", "u", "long enough pw"),
+            Err(AuthError::Invalid { .. })
+        ));
     }
 
     #[test]

@@ -20,6 +20,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod graph;
 mod metrics;
 pub mod routes;
 pub mod state;
@@ -57,12 +58,12 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
         routes::health, routes::ready, routes::metrics,
         routes::login, routes::whoami, routes::logout,
         routes::screen_name, routes::screen_batch, routes::screen_address, routes::lists,
-        routes::kyt_decide, routes::trace_exposure, routes::trace_paths,
+        routes::kyt_decide, routes::trace_exposure, routes::trace_paths, graph::trace_neighbours,
         routes::alerts, routes::cases, routes::case_show, routes::case_open, routes::case_assign,
         routes::case_note, routes::case_attach, routes::case_escalate, routes::case_decide,
         routes::case_approve, routes::case_reject, routes::case_snooze, routes::case_reopen,
         routes::reports, routes::report_file,
-        routes::admin_load_list, routes::admin_grant,
+        routes::admin_load_list, graph::admin_load_tags, routes::admin_grant,
         routes::supervisor_summary, routes::supervisor_cases,
     ),
     modifiers(&Security),
@@ -108,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/kyt/decisions", post(routes::kyt_decide))
         .route("/v1/trace/exposure", post(routes::trace_exposure))
         .route("/v1/trace/paths", post(routes::trace_paths))
+        .route("/v1/trace/neighbours", post(graph::trace_neighbours))
         .route("/v1/alerts", get(routes::alerts))
         .route("/v1/cases", get(routes::cases).post(routes::case_open))
         .route("/v1/cases/{id}", get(routes::case_show))
@@ -123,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reports", get(routes::reports))
         .route("/v1/reports/{id}/file", post(routes::report_file))
         .route("/v1/admin/lists/load", post(routes::admin_load_list))
+        .route("/v1/admin/tags/load", post(graph::admin_load_tags))
         .route("/v1/admin/supervisor-grants", post(routes::admin_grant))
         .route("/v1/supervisor/summary", get(routes::supervisor_summary))
         .route("/v1/supervisor/tenants/{tenant}/cases", get(routes::supervisor_cases))
@@ -234,12 +237,19 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
                 return Err(ApiError::unauthorized("Authorization must be 'Bearer <API key>'"))
             }
             Some(Ok(key)) => {
-                let st2 = st.clone();
-                let info = tokio::task::spawn_blocking(move || st2.0.keys.verify(&key))
-                    .await
-                    .map_err(|e| ApiError::internal("key check", e))?
-                    .map_err(|e| ApiError::internal("key store", e))?
-                    .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
+                // A key seen in the last seconds is a map look-up on this thread; only a miss
+                // goes to the blocking pool (SQLite).
+                let info = match st.0.keys.cached(&key) {
+                    Some(info) => info,
+                    None => {
+                        let st2 = st.clone();
+                        tokio::task::spawn_blocking(move || st2.0.keys.verify(&key))
+                            .await
+                            .map_err(|e| ApiError::internal("key check", e))?
+                            .map_err(|e| ApiError::internal("key store", e))?
+                    }
+                }
+                .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
                 let actor = info.actor().map_err(|e| ApiError::internal("key", e))?;
                 (Some(actor), info.id)
             }
@@ -278,7 +288,7 @@ async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) 
                             }
                         }
                     }
-                    (Some(s.actor), s.key.id)
+                    (Some(s.actor), s.bucket)
                 }
                 _ => (None, String::new()),
             },

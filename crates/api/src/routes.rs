@@ -32,7 +32,7 @@ pub const MAX_BATCH: usize = 1000;
 /// Refuses control characters (other than newline and tab in long text) and overlong text.
 /// Quotes, angle brackets and SQL metacharacters are data: queries are parameterised and
 /// every output is JSON-encoded, so `O'Brien` and `<b>` are stored and returned as given.
-fn text(field: &str, s: &str, max: usize, multiline: bool) -> Result<(), ApiError> {
+pub(crate) fn text(field: &str, s: &str, max: usize, multiline: bool) -> Result<(), ApiError> {
     if s.trim().is_empty() {
         return Err(ApiError::invalid(field, "must not be empty"));
     }
@@ -103,12 +103,22 @@ pub(crate) async fn metrics(State(st): State<AppState>) -> Response {
 // ---------------------------------------------------------------------------------------
 // Sessions
 
-/// Log in with an API key.
+/// Sign in: a person with tenant, user and password, or a system with an API key.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// The API key (`fgk_…`).
-    pub api_key: String,
+    /// An API key (`fgk_…`); or give `tenant`, `user` and `password` instead.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// The tenant (VASP) the user belongs to.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The user id in the tenant's registry (`floodgate users`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The user's password (set with `floodgate users passwd`).
+    #[serde(default)]
+    pub password: Option<String>,
 }
 
 /// A session.
@@ -125,29 +135,96 @@ pub struct SessionInfo {
     pub csrf_token: Option<String>,
 }
 
+/// One answer for every failed password sign-in: it never says which part was wrong.
+fn bad_login() -> ApiError {
+    ApiError::unauthorized("wrong tenant, user or password")
+}
+
+/// Checks a password sign-in: the per-user attempt bucket first, then the argon2id hash,
+/// then the tenant's user registry (registered, enabled; the role is the registry's).
+async fn password_login(
+    st: &AppState,
+    tenant: String,
+    user: String,
+    password: String,
+) -> ApiResult<(Actor, String)> {
+    let (Ok(t), Ok(u)) = (TenantId::new(tenant.clone()), UserId::new(user.clone())) else {
+        return Err(bad_login());
+    };
+    let bucket = format!("user:{t}/{u}");
+    if let Err(wait) = st.0.login_limiter.take(&bucket) {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many sign-in attempts for this user; retry in {wait} s"),
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
+    }
+    let st2 = st.clone();
+    let ok =
+        tokio::task::spawn_blocking(move || st2.0.keys.verify_password(&tenant, &user, &password))
+            .await
+            .map_err(|e| ApiError::internal("password check", e))?
+            .map_err(|e| ApiError::internal("key store", e))?;
+    if !ok {
+        tracing::info!(target: "floodgate::api::auth", tenant = %t, user = %u, "password sign-in refused");
+        return Err(bad_login());
+    }
+    // The registry decides whether the user may act and with which role; a user removed or
+    // disabled there cannot sign in, whatever the password.
+    let (t2, u2) = (t.clone(), u.clone());
+    let registered = st
+        .cases(move |s| {
+            let probe = Actor::new(t2.clone(), u2.clone(), Role::Admin);
+            Ok(s.users(&probe)?.into_iter().find(|x| x.user == u2 && !x.disabled))
+        })
+        .await?;
+    let Some(reg) = registered else {
+        tracing::info!(target: "floodgate::api::auth", tenant = %t, user = %u, "password sign-in of an unregistered or disabled user refused");
+        return Err(bad_login());
+    };
+    Ok((Actor::new(t, u, reg.role), bucket))
+}
+
 /// Starts a browser session: sets the `fg_session` cookie (HttpOnly, SameSite=Strict) and
-/// returns the CSRF token unsafe requests must echo in `x-csrf-token`.
+/// returns the CSRF token unsafe requests must echo in `x-csrf-token`. People sign in with
+/// tenant, user and password (argon2id; attempts limited per user, 429 past the limit);
+/// systems with an API key. A failed sign-in is a 401 that does not say which part was wrong.
 #[utoipa::path(post, path = "/v1/session", tag = "session", request_body = LoginRequest,
     responses((status = 200, body = SessionInfo), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn login(
     State(st): State<AppState>,
     ApiJson(b): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let keys = st.clone();
-    let key = tokio::task::spawn_blocking(move || keys.0.keys.verify(&b.api_key))
-        .await
-        .map_err(|e| ApiError::internal("key check", e))?
-        .map_err(|e| ApiError::internal("key store", e))?
-        .ok_or_else(|| {
-            ApiError::unauthorized("unknown or revoked API key").with_field("/api_key")
-        })?;
-    let actor = key.actor().map_err(|e| ApiError::internal("key", e))?;
+    let (actor, bucket) = match b {
+        LoginRequest { api_key: Some(k), tenant: None, user: None, password: None } => {
+            let keys = st.clone();
+            let key = tokio::task::spawn_blocking(move || keys.0.keys.verify(&k))
+                .await
+                .map_err(|e| ApiError::internal("key check", e))?
+                .map_err(|e| ApiError::internal("key store", e))?
+                .ok_or_else(|| {
+                    ApiError::unauthorized("unknown or revoked API key").with_field("/api_key")
+                })?;
+            (key.actor().map_err(|e| ApiError::internal("key", e))?, key.id)
+        }
+        LoginRequest { api_key: None, tenant: Some(t), user: Some(u), password: Some(p) } => {
+            password_login(&st, t, u, p).await?
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "/",
+                "give either api_key alone, or tenant, user and password",
+            ))
+        }
+    };
     let csrf = crate::auth::random_hex(32).map_err(|e| ApiError::internal("session", e))?;
     let ttl = st.0.cfg.session_ttl;
     let token =
         st.0.sessions
             .start(crate::auth::Session {
-                key,
+                bucket,
                 actor: actor.clone(),
                 csrf: csrf.clone(),
                 expires: std::time::Instant::now() + ttl,
@@ -657,7 +734,7 @@ fn app_error(e: floodgate_app::AppError) -> ApiError {
     }
 }
 
-async fn trace<T: Send + 'static>(
+pub(crate) async fn trace<T: Send + 'static>(
     st: &AppState,
     f: impl FnOnce(&floodgate_app::trace::Tracer) -> Result<T, floodgate_app::AppError> + Send + 'static,
 ) -> ApiResult<T> {
@@ -683,7 +760,7 @@ pub struct ExposureResponse {
 /// peel_chains?, cluster?}`; the data directory's tags are used (no extra tag files).
 #[utoipa::path(post, path = "/v1/trace/exposure", tag = "trace", request_body(content = Object, description = "an exposure request"),
     security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = ExposureResponse), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ExposureResponse), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn trace_exposure(
     State(st): State<AppState>,
     Auth(a): Auth,
@@ -711,7 +788,7 @@ pub struct PathsResponse {
 /// Body: `{from, to, max_hops?, limit?}`.
 #[utoipa::path(post, path = "/v1/trace/paths", tag = "trace", request_body(content = Object, description = "a path request"),
     security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = PathsResponse), (status = "4XX", body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = PathsResponse), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn trace_paths(
     State(st): State<AppState>,
     Auth(a): Auth,

@@ -136,6 +136,8 @@ pub(crate) struct Inner {
     pub(crate) keys: Keys,
     pub(crate) sessions: Sessions,
     pub(crate) limiter: RateLimiter,
+    /// Password sign-in attempts per tenant and user (guessing is slowed whoever asks).
+    pub(crate) login_limiter: RateLimiter,
     pub(crate) metrics: Metrics,
     screen: RwLock<Arc<ScreenIndex>>,
     /// The screening database (subject registration, list loads); screening itself reads
@@ -165,6 +167,11 @@ impl Drop for Inner {
     }
 }
 
+/// Password sign-in attempts per tenant and user: a burst of this many …
+pub const LOGIN_BURST: f64 = 5.0;
+/// … then one every ten seconds.
+pub const LOGIN_RATE_PER_SEC: f64 = 0.1;
+
 /// Shared server state (cheap to clone).
 #[derive(Clone)]
 pub struct AppState(pub(crate) Arc<Inner>);
@@ -189,6 +196,7 @@ impl AppState {
         let keys = Keys::new(KeyStore::open(&cfg.data_dir)?);
         Ok(AppState(Arc::new(Inner {
             limiter: RateLimiter::new(cfg.rate_per_sec, cfg.burst),
+            login_limiter: RateLimiter::new(LOGIN_RATE_PER_SEC, LOGIN_BURST),
             cfg,
             keys,
             sessions: Sessions::default(),
@@ -294,7 +302,9 @@ impl AppState {
         Ok(tx)
     }
 
-    /// The tracer over the data directory's graph, opened once.
+    /// The tracer over the data directory's graph, opened once. No graph yet is a 409
+    /// `no_graph` (the data directory's state, not a server fault: the client can fix it by
+    /// running `floodgate trace build`).
     pub(crate) fn tracer(&self) -> Result<Arc<Mutex<floodgate_app::trace::Tracer>>, ApiError> {
         let mut g = self.0.tracer.lock().map_err(|_| ApiError::unavailable("tracer"))?;
         if let Some(t) = g.as_ref() {
@@ -304,7 +314,7 @@ impl AppState {
             floodgate_app::trace::Tracer::open(&floodgate_app::DataDir::new(&self.0.cfg.data_dir))
                 .map_err(|e| {
                     ApiError::new(
-                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        axum::http::StatusCode::CONFLICT,
                         "no_graph",
                         format!("no transfer graph to trace (run `floodgate trace build`): {e}"),
                     )
@@ -312,6 +322,15 @@ impl AppState {
         let t = Arc::new(Mutex::new(t));
         *g = Some(t.clone());
         Ok(t)
+    }
+
+    /// Forgets the opened tracer, so the next trace request opens the graph and loads the
+    /// data directory's tags anew (after `POST /v1/admin/tags/load`); requests in flight keep
+    /// the one they hold.
+    pub(crate) fn reset_tracer(&self) {
+        if let Ok(mut g) = self.0.tracer.lock() {
+            *g = None;
+        }
     }
 
     /// Stops the KYT workers (they finish the queued jobs first).

@@ -291,6 +291,20 @@ async fn every_endpoint_checks_key_role_and_tenant() {
             "supervisor",
             false,
         ),
+        (
+            Method::POST,
+            "/v1/trace/neighbours".into(),
+            Some(json!({"address": "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"})),
+            "supervisor",
+            false,
+        ),
+        (
+            Method::POST,
+            "/v1/admin/tags/load?name=p".into(),
+            Some(json!({"tags": []})),
+            "analyst",
+            false,
+        ),
     ];
     for (m, path, body, weak, scoped) in &endpoints {
         let r = s.call(None, m.clone(), path, body.clone()).await;
@@ -625,7 +639,7 @@ async fn screening_lists_kyt_and_metrics() {
     let r = s.as_("vasp-a", "analyst", Method::GET, "/v1/alerts?colour=red", None).await;
     assert_eq!(r.0, 400, "{:?}", r.1);
 
-    // Tracing needs a graph (`floodgate trace build`); none here: 503 naming the command.
+    // Tracing needs a graph (`floodgate trace build`); none here: 409 naming the command.
     let r = s
         .as_(
             "vasp-a",
@@ -635,7 +649,7 @@ async fn screening_lists_kyt_and_metrics() {
             Some(json!({"target": "1BoatSLRHtKNngkdXEeobR76b53LETtpyT"})),
         )
         .await;
-    assert_error(&r, 503, "no_graph");
+    assert_error(&r, 409, "no_graph");
     let r = s
         .as_(
             "vasp-a",
@@ -684,8 +698,67 @@ async fn supervisor_sees_aggregates_only() {
         )
         .await;
     assert_eq!(st, 200);
+    // Report timeliness: tenant A files one report after its deadline and misses another;
+    // tenant B files one on time.
+    let (late, bid) = {
+        use floodgate_cases::model::{Actor, NewReport, ReportKind, TenantId, UnixTime, UserId};
+        let mut c = open_cases(&s);
+        let now = UnixTime::now().0;
+        let rep = |key: &str, due: i64| NewReport {
+            kind: ReportKind::Suspicious,
+            subject_ids: vec!["cust-secret-a".into()],
+            event_time: UnixTime(now - 86_400),
+            detected_time: UnixTime(now - 86_000),
+            due_time: UnixTime(now + due),
+            reason: json!({"rule": "test"}),
+            dedup_key: key.into(),
+        };
+        let a = Actor::new(
+            TenantId::new("vasp-a").unwrap(),
+            UserId::new("lan").unwrap(),
+            Role::Analyst,
+        );
+        let ids = c.add_reports(&a, &[rep("late", -3600), rep("missing", -60)]).unwrap();
+        let b = Actor::new(
+            TenantId::new("vasp-b").unwrap(),
+            UserId::new("bao").unwrap(),
+            Role::Analyst,
+        );
+        let bid = c.add_reports(&b, &[rep("on-time", 86_400)]).unwrap();
+        (ids[0].0, bid[0].0)
+    };
+    let sha = json!({"document_sha256": "ab".repeat(32)});
+    let (st, v) = s
+        .as_(
+            "vasp-a",
+            "analyst",
+            Method::POST,
+            &format!("/v1/reports/{late}/file"),
+            Some(sha.clone()),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, v) = s
+        .as_("vasp-b", "analyst", Method::POST, &format!("/v1/reports/{bid}/file"), Some(sha))
+        .await;
+    assert_eq!(st, 200, "{v}");
     let (st, v) = s.as_("sbv", "supervisor", Method::GET, "/v1/supervisor/summary", None).await;
     assert_eq!(st, 200, "{v}");
+    let row = |t: &str| {
+        v["tenants"].as_array().unwrap().iter().find(|x| x["tenant"] == t).unwrap()["cases"].clone()
+    };
+    let (a, b) = (row("vasp-a"), row("vasp-b"));
+    assert_eq!(
+        (a["reports_late"].as_i64(), a["reports_on_time"].as_i64()),
+        (Some(1), Some(0)),
+        "{a}"
+    );
+    assert!(a["reports_missing"].as_i64().unwrap() >= 1, "{a}");
+    assert_eq!(
+        (b["reports_on_time"].as_i64(), b["reports_late"].as_i64(), b["reports_missing"].as_i64()),
+        (Some(1), Some(0), Some(0)),
+        "{b}"
+    );
     let text = v.to_string();
     assert!(text.contains("vasp-a"), "{v}");
     assert!(!text.contains("cust-secret-a"), "customer id leaked: {v}");
@@ -868,4 +941,148 @@ async fn shutdown_finishes_requests_in_flight() {
     assert!(resp.contains("c-inflight"));
     tokio::time::timeout(Duration::from_secs(10), &mut s.task).await.unwrap().unwrap().unwrap();
     assert!(tokio::net::TcpStream::connect(&addr).await.is_err(), "the listener is closed");
+}
+
+/// The case store the server uses (SQLite in its data directory), opened beside it.
+fn open_cases(s: &Server) -> Box<dyn floodgate_cases::CaseStore> {
+    floodgate_cases::open(&Location::resolve(None, s._dir.path())).unwrap()
+}
+
+/// People sign in with tenant, user and password: only an argon2id hash is stored; a wrong
+/// password, an unknown user, a wrong tenant and a disabled user all get the same 401; the
+/// registry gives the role; attempts are limited per user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_sign_in() {
+    use floodgate_cases::model::{Actor, TenantId, UserId};
+    let s = start().await;
+    {
+        let mut c = open_cases(&s);
+        let t = TenantId::new("vasp-a").unwrap();
+        let boss = Actor::new(t.clone(), UserId::new("boss").unwrap(), Role::Admin);
+        c.add_user(&boss, &UserId::new("boss").unwrap(), Role::Admin).unwrap();
+        c.add_user(&boss, &UserId::new("lan").unwrap(), Role::Approver).unwrap();
+        c.add_user(&boss, &UserId::new("old").unwrap(), Role::Analyst).unwrap();
+        c.disable_user(&boss, &UserId::new("old").unwrap()).unwrap();
+        let mut ks = KeyStore::open(s._dir.path()).unwrap();
+        ks.set_password("vasp-a", "lan", "lan-long-password").unwrap();
+        ks.set_password("vasp-a", "old", "old-long-password").unwrap();
+        ks.set_password("vasp-a", "ghost", "ghost-long-password").unwrap();
+    }
+    let sr = &s;
+    let login = |b: Value| async move {
+        let r = sr.client.post(format!("{}/v1/session", sr.base)).json(&b).send().await.unwrap();
+        let status = r.status();
+        let cookie = r.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_owned());
+        (status, cookie, r.json::<Value>().await.unwrap())
+    };
+    let (st, cookie, v) =
+        login(json!({"tenant": "vasp-a", "user": "lan", "password": "lan-long-password"})).await;
+    assert_eq!(st, 200, "{v}");
+    // The role is the registry's (approver), not anything the client says.
+    assert_eq!((v["user"].as_str(), v["role"].as_str()), (Some("lan"), Some("approver")));
+    let cookie = cookie.unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let me = s
+        .client
+        .get(format!("{}/v1/session", s.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.json::<Value>().await.unwrap()["tenant"], "vasp-a");
+    // Every refusal reads the same: nothing says which part was wrong.
+    let mut messages = std::collections::BTreeSet::new();
+    for b in [
+        json!({"tenant": "vasp-a", "user": "lan", "password": "wrong-long-password"}),
+        json!({"tenant": "vasp-b", "user": "lan", "password": "lan-long-password"}),
+        json!({"tenant": "vasp-a", "user": "nobody", "password": "lan-long-password"}),
+        json!({"tenant": "vasp-a", "user": "old", "password": "old-long-password"}),
+        json!({"tenant": "vasp-a", "user": "ghost", "password": "ghost-long-password"}),
+    ] {
+        let (st, cookie, v) = login(b.clone()).await;
+        assert_eq!(st, 401, "{b}: {v}");
+        assert!(cookie.is_none());
+        assert_eq!(v["error"]["code"], "unauthorized");
+        assert!(v["error"].get("field").is_none_or(Value::is_null), "{v}");
+        messages.insert(v["error"]["message"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    // Both kinds of credential at once, or neither: a 400.
+    let (st, _, _) = login(json!({"api_key": "fgk_x", "password": "p"})).await;
+    assert_eq!(st, 400);
+    let (st, _, _) = login(json!({"tenant": "vasp-a", "user": "lan"})).await;
+    assert_eq!(st, 400);
+    // Guessing is limited per user: after the burst even the right password waits (429).
+    let mut limited = None;
+    for _ in 0..(floodgate_api::state::LOGIN_BURST as usize + 1) {
+        let (st, _, v) =
+            login(json!({"tenant": "vasp-a", "user": "lan", "password": "guess-long-password"}))
+                .await;
+        if st == 429 {
+            limited = Some(v);
+            break;
+        }
+        assert_eq!(st, 401);
+    }
+    let v = limited.expect("no 429 after the burst");
+    assert_eq!(v["error"]["code"], "rate_limited");
+    let (st, _, _) =
+        login(json!({"tenant": "vasp-a", "user": "lan", "password": "lan-long-password"})).await;
+    assert_eq!(st, 429);
+    // Another user is not held up by lan's bucket.
+    let (st, _, _) =
+        login(json!({"tenant": "vasp-a", "user": "old", "password": "x-long-password"})).await;
+    assert_eq!(st, 401);
+    s.stop().await;
+}
+
+/// A TagPack over HTTP: validated whole (a bad one is a 422 naming its line, nothing stored),
+/// then stored where `floodgate trace` reads tags.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_packs_load_over_http() {
+    let s = start().await;
+    let store = s._dir.path().join("tags/tagpacks");
+    let post = |name: &str, ctype: &str, body: &str, key: &str| {
+        s.client
+            .post(format!("{}/v1/admin/tags/load?name={name}", s.base))
+            .bearer_auth(key)
+            .header("content-type", ctype)
+            .body(body.to_owned())
+            .send()
+    };
+    let admin = s.key("vasp-a", "admin").to_owned();
+    let good = "title: test pack\ncurrency: BTC\ncategory: exchange\nsource: https://example.org/tags\ntags:\n  - address: 1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3\n    label: hal test label\n  - address: 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S\n    label: satoshi\n    abuse: scam\n";
+    let bad_cat = good.replace("abuse: scam", "abuse: not-a-category");
+    let r = post("t1", "application/yaml", &bad_cat, &admin).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "invalid_tagpack", "{v}");
+    assert_eq!(v["error"]["field"], "body:10", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("not-a-category"), "{v}");
+    let bad_addr = good.replace("1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3", "1NotAnAddress");
+    let v: Value =
+        post("t1", "application/yaml", &bad_addr, &admin).await.unwrap().json().await.unwrap();
+    assert_eq!(v["error"]["field"], "body:6", "{v}");
+    let v: Value =
+        post("t1", "application/yaml", "tags: [oops", &admin).await.unwrap().json().await.unwrap();
+    assert_eq!(v["error"]["code"], "invalid_tagpack", "{v}");
+    assert_eq!(post("t1", "application/json", good, &admin).await.unwrap().status(), 415);
+    assert_eq!(post("..%2Fx", "application/yaml", good, &admin).await.unwrap().status(), 400);
+    assert_eq!(post("t1", "application/yaml", "  \n", &admin).await.unwrap().status(), 400);
+    let nothing = std::fs::read_dir(&store).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(nothing, 0, "a refused pack left a file");
+    assert!(!std::fs::read_dir(s._dir.path().join("tags"))
+        .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with(".incoming")))
+        .unwrap_or(false));
+    let r = post("t1", "application/yaml", good, &admin).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!((v["tags"].as_u64(), v["replaced"].as_bool()), (Some(2), Some(false)), "{v}");
+    assert_eq!(v["by_category"]["scam"], 1, "{v}");
+    assert_eq!(std::fs::read_to_string(store.join("t1.yaml")).unwrap(), good);
+    let v: Value =
+        post("t1.yaml", "application/yaml", good, &admin).await.unwrap().json().await.unwrap();
+    assert_eq!(v["replaced"], true, "{v}");
+    s.stop().await;
 }

@@ -88,7 +88,7 @@ function showLogin(msg) {
   $('#logout').hidden = true;
   $('#who').textContent = '';
   if (msg) flash(msg, 'error');
-  $('#api-key').focus();
+  $('#login-user').focus();
 }
 
 function signedIn(me) {
@@ -110,10 +110,12 @@ $('#login-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   try {
     const key = $('#api-key').value.trim();
-    const r = await api('POST', '/v1/session', { api_key: key });
+    const body = key ? { api_key: key } : { tenant: $('#login-tenant').value.trim(), user: $('#login-user').value.trim(), password: $('#login-password').value };
+    const r = await api('POST', '/v1/session', body);
     state.csrf = r.csrf_token;
     sessionStorage.setItem('fg_csrf', r.csrf_token);
     $('#api-key').value = '';
+    $('#login-password').value = '';
     flash('');
     signedIn(r);
   } catch (e) { flash(e.message, 'error'); }
@@ -291,7 +293,7 @@ views.graph = async (view) => {
     el('label', {}, 'Max hops', el('input', { name: 'hops', type: 'number', min: 1, max: 8, value: 3 })),
     el('button', { type: 'submit' }, 'Trace'),
     el('button', { type: 'button', id: 'export-svg' }, 'Export SVG'));
-  const info = el('div', { class: 'panel', id: 'node-info' }, el('p', { class: 'muted' }, 'Trace paths between two addresses; click an address to see its exposure and expand one more hop.'));
+  const info = el('div', { class: 'panel', id: 'node-info' }, el('p', { class: 'muted' }, 'Trace paths between two addresses; click a node to expand one hop of its neighbours (amounts, times, risk categories) and see its exposure.'));
   const box = el('div', { id: 'cy' });
   view.replaceChildren(el('h1', {}, 'Fund flow'), form,
     el('div', { class: 'legend' }, ...[['sanctioned', 'c-sanctioned'], ['scam / darknet / stolen', 'c-scam'], ['mixer', 'c-mixer'], ['exchange', 'c-exchange'], ['other category', 'c-other'], ['no category', 'c-none'], ['transaction', 'c-tx']].map(([t, c]) => el('span', { class: c }, t))),
@@ -352,35 +354,47 @@ views.graph = async (view) => {
     const s = ev.target.data('step');
     if (s) info.replaceChildren(el('h2', {}, 'Transfer'), kv([['From', s.from], ['To', s.to], ['Amount', fmtAmount(s.amount, s.asset)], ['Time', fmtTime(s.time)], ['Chain', s.chain], ['Transaction', s.txid]]));
   });
+  /** One hop of real neighbours from the server (`POST /v1/trace/neighbours`). */
+  const expand = async (n) => {
+    const id = n.id();
+    const dir = n.data('expanded') ? 'in' : 'out';
+    const r = await api('POST', '/v1/trace/neighbours', { address: id, direction: dir, limit: 25 });
+    n.data('expanded', (n.data('expanded') || 0) + 1);
+    if (r.category) n.data('colour', catColour(r.category));
+    for (const nb of r.neighbours) {
+      addNode(nb.node, nb.kind === 'transaction', { colour: catColour(nb.category) });
+      const [src, dst] = nb.direction === 'out' ? [id, nb.node] : [nb.node, id];
+      const eid = `${src}>${dst}`;
+      if (cy.getElementById(eid).empty()) {
+        cy.add({ group: 'edges', data: { id: eid, source: src, target: dst, label: `${fmtAmount(nb.amount, nb.asset)} · ${fmtTime(nb.time).slice(0, 10)}`, step: { from: src, to: dst, amount: nb.amount, asset: nb.asset, time: nb.time, chain: nb.chain, txid: nb.txid } } });
+      }
+    }
+    return { r, dir };
+  };
   cy.on('tap', 'node', async (ev) => {
     const n = ev.target;
     const id = n.id();
-    if (n.hasClass('tx')) { info.replaceChildren(el('h2', {}, 'Transaction'), el('p', {}, id)); return; }
-    const depth = n.data('hops') + 1;
-    n.data('hops', depth);
     try {
-      const [{ reports }, more] = await Promise.all([
-        api('POST', '/v1/trace/exposure', { target: id, hops: depth }),
-        target && id !== target ? trace(id, target, depth + 1) : Promise.resolve({ paths: [] }),
-      ]);
-      addPaths(more.paths);
-      const cats = reports.flatMap((r) => r.categories.map((c) => ({ ...c, asset: r.asset })));
-      if (cats.length) n.data('colour', catColour(cats[0].category));
-      for (const c of cats) {
-        for (const s of c.sources || []) {
-          addNode(s.node, false, { colour: catColour(c.category) });
-          const eid = `exp:${s.node}>${id}`;
-          if (cy.getElementById(eid).empty()) cy.add({ group: 'edges', classes: 'exposure', data: { id: eid, source: s.node, target: id, colour: catColour(c.category), label: `${c.category} ${fmtAmount(s.value, c.asset)} · ${s.hops} hop(s)` } });
-        }
-      }
+      const { r, dir } = await expand(n);
       layout();
-      info.replaceChildren(el('h2', {}, 'Address'), el('p', {}, id),
-        el('p', { class: 'muted' }, `Expanded to ${depth} hop(s): ${more.paths.length} path(s) to the target, exposure below.`),
-        el('div', {}, reports.length ? reports.map((r) => el('div', {},
-          el('h2', {}, `Exposure (${r.asset}, ${r.direction}, ${r.model}, ${r.hops} hops)`),
-          kv([['Total', fmtAmount(r.total, r.asset)], ['Untraced', fmtAmount(r.untraced, r.asset)]]),
-          r.categories.length ? el('ul', { class: 'reasons' }, r.categories.map((c) => el('li', {},
-            el('strong', {}, c.category), ` ${fmtAmount(c.value, r.asset)} (${(c.share * 100).toFixed(1)}%), from hop ${c.min_hops}`))) : el('p', { class: 'muted' }, 'No tagged category reached within the hop limit.'))) : el('p', { class: 'muted' }, 'No exposure data for this address.')));
+      const hop = el('p', { class: 'muted', id: 'hop-info' }, `Expanded one hop ${dir === 'out' ? 'out (where funds went)' : 'in (where funds came from)'}: ${r.neighbours.length} of ${r.total_edges} edge(s)${r.truncated ? ', largest first' : ''}. Click again for the ${dir === 'out' ? 'incoming' : 'outgoing'} side.`);
+      const list = el('ul', { class: 'reasons' }, r.neighbours.slice(0, 10).map((nb) => el('li', {},
+        el('strong', {}, nb.category || (nb.kind === 'transaction' ? 'transaction' : 'untagged')), ` ${fmtAmount(nb.amount, nb.asset)} ${nb.direction === 'out' ? '→' : '←'} ${nb.node}`, nb.labels.length ? ` (${nb.labels.join(', ')})` : '')));
+      if (n.hasClass('tx')) { info.replaceChildren(el('h2', {}, 'Transaction'), el('p', {}, id), hop, list); return; }
+      let exposure = el('p', { class: 'muted' }, 'No exposure data for this address.');
+      try {
+        const { reports } = await api('POST', '/v1/trace/exposure', { target: id, hops: 3 });
+        if (reports.length) {
+          const cats = reports.flatMap((x) => x.categories);
+          if (cats.length && !r.category) n.data('colour', catColour(cats[0].category));
+          exposure = el('div', {}, reports.map((x) => el('div', {},
+            el('h2', {}, `Exposure (${x.asset}, ${x.direction}, ${x.model}, ${x.hops} hops)`),
+            kv([['Total', fmtAmount(x.total, x.asset)], ['Untraced', fmtAmount(x.untraced, x.asset)]]),
+            x.categories.length ? el('ul', { class: 'reasons' }, x.categories.map((c) => el('li', {},
+              el('strong', {}, c.category), ` ${fmtAmount(c.value, x.asset)} (${(c.share * 100).toFixed(1)}%), from hop ${c.min_hops}`))) : el('p', { class: 'muted' }, 'No tagged category reached within the hop limit.'))));
+        }
+      } catch (e) { exposure = el('p', { class: 'muted' }, `Exposure: ${e.message}`); }
+      info.replaceChildren(el('h2', {}, 'Address'), el('p', {}, id), r.category ? el('p', {}, el('strong', {}, r.category)) : '', hop, list, exposure);
     } catch (e) { flash(e.message, 'error'); }
   });
   $('#export-svg').addEventListener('click', () => {
@@ -487,7 +501,17 @@ views.supervisor = async (view) => {
     if (v && typeof v === 'object') return kv(Object.entries(v).map(([k, x]) => [k, x !== null && typeof x === 'object' ? render(x) : String(x)]));
     return String(v);
   };
-  view.replaceChildren(el('h1', {}, 'Supervisor summary'), el('p', { class: 'muted' }, 'Aggregates only: counts and sums per tenant, no customer data.'), el('div', { class: 'panel', id: 'summary' }, render(s)));
+  const timeliness = el('table', { id: 'timeliness' },
+    el('thead', {}, el('tr', {}, ['VASP', 'Filed on time', 'Filed late', 'Missing (deadline passed)', 'Pending'].map((c) => el('th', {}, c)))),
+    el('tbody', {}, s.tenants.map((t) => el('tr', {},
+      el('td', {}, t.tenant),
+      el('td', {}, String(t.cases.reports_on_time)),
+      el('td', { class: t.cases.reports_late ? 'overdue' : '' }, String(t.cases.reports_late)),
+      el('td', { class: t.cases.reports_missing ? 'overdue' : '' }, String(t.cases.reports_missing)),
+      el('td', {}, String(t.cases.reports_pending))))));
+  view.replaceChildren(el('h1', {}, 'Supervisor summary'), el('p', { class: 'muted' }, 'Aggregates only: counts and sums per tenant, no customer data.'),
+    el('h2', {}, 'Report timeliness'), el('div', { class: 'panel' }, timeliness),
+    el('h2', {}, 'All aggregates'), el('div', { class: 'panel', id: 'summary' }, render(s)));
 };
 
 // ---------------------------------------------------------------- start

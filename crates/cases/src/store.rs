@@ -74,6 +74,15 @@ pub struct TenantSummary {
     pub reports_filed: i64,
     /// Reports not filed whose deadline passed.
     pub reports_overdue: i64,
+    /// Report timeliness: filed on or before the deadline.
+    pub reports_on_time: i64,
+    /// Report timeliness: filed after the deadline.
+    pub reports_late: i64,
+    /// Report timeliness: not filed and the deadline passed (the same count as
+    /// `reports_overdue`, named as supervisors count it).
+    pub reports_missing: i64,
+    /// Not filed, deadline still ahead.
+    pub reports_pending: i64,
 }
 
 /// The case store: what every door (CLI, API, feeds) calls. Implemented once over any
@@ -1838,6 +1847,16 @@ impl<B: Backend> CaseStore for Cases<B> {
                     "SELECT COUNT(*) FROM reports WHERE tenant = ? AND filed_time IS NULL AND due_time < ?",
                     &[t.as_str().into(), now.0.into()],
                 )?;
+                let reports_on_time = one(
+                    tx,
+                    "SELECT COUNT(*) FROM reports WHERE tenant = ? AND filed_time IS NOT NULL AND filed_time <= due_time",
+                    &[t.as_str().into()],
+                )?;
+                let reports_pending = one(
+                    tx,
+                    "SELECT COUNT(*) FROM reports WHERE tenant = ? AND filed_time IS NULL AND due_time >= ?",
+                    &[t.as_str().into(), now.0.into()],
+                )?;
                 out.push(TenantSummary {
                     tenant: t,
                     alerts,
@@ -1845,6 +1864,10 @@ impl<B: Backend> CaseStore for Cases<B> {
                     decisions,
                     reports_filed,
                     reports_overdue,
+                    reports_on_time,
+                    reports_late: reports_filed - reports_on_time,
+                    reports_missing: reports_overdue,
+                    reports_pending,
                 });
             }
             Ok(out)

@@ -25,6 +25,7 @@ both_backends!(
     racing_approvals_leave_one_decision,
     racing_decisions_leave_one_decision,
     reports_due_overdue_filed,
+    supervisor_sees_report_timeliness,
     a_newer_database_is_refused,
     a_snoozed_case_wakes_at_its_time,
     the_user_registry_decides_who_acts_and_with_which_role,
@@ -488,6 +489,42 @@ fn reports_due_overdue_filed<F: Fixture>(fx: &F) {
     let now = UnixTime::now();
     let st: Vec<ReportStatus> = s.reports(&lan).unwrap().iter().map(|r| r.status(now)).collect();
     assert_eq!(st, [ReportStatus::Overdue, ReportStatus::Due, ReportStatus::Filed]);
+}
+
+/// On time, late, missing and pending per tenant, for the supervisor: counts only.
+fn supervisor_sees_report_timeliness<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let lan = actor("vasp-a", "lan", Role::Analyst);
+    let ids = s
+        .add_reports(
+            &lan,
+            &[
+                report("late", ReportKind::LargeValue, -3600),
+                report("missing", ReportKind::Suspicious, -7200),
+                report("on-time", ReportKind::InternationalTransfer, 86_400),
+                report("pending", ReportKind::LargeValue, 86_400),
+            ],
+        )
+        .unwrap();
+    let sha = "cd".repeat(32);
+    s.file_report(&lan, ids[0], &sha).unwrap();
+    s.file_report(&lan, ids[2], &sha).unwrap();
+    s.add_reports(
+        &actor("vasp-b", "tuan", Role::Analyst),
+        &[report("b", ReportKind::Suspicious, -60)],
+    )
+    .unwrap();
+    let sum = s.supervisor_summary(&actor("sbv", "inspector", Role::Supervisor)).unwrap();
+    let a = sum.iter().find(|t| t.tenant == "vasp-a").unwrap();
+    assert_eq!(
+        (a.reports_on_time, a.reports_late, a.reports_missing, a.reports_pending),
+        (1, 1, 1, 1)
+    );
+    assert_eq!((a.reports_filed, a.reports_overdue), (2, 1));
+    let b = sum.iter().find(|t| t.tenant == "vasp-b").unwrap();
+    assert_eq!((b.reports_on_time, b.reports_late, b.reports_missing), (0, 0, 1));
+    let json = serde_json::to_string(&sum).unwrap();
+    assert!(!json.contains("cust-1") && !json.contains("t-77"), "{json}");
 }
 
 fn a_newer_database_is_refused<F: Fixture>(fx: &F) {

@@ -68,6 +68,13 @@ fn demo_serves_the_workbench_with_alerts_and_a_key() {
         &addr,
         &format!("GET /v1/alerts HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n"),
     );
+    // The graph's one-hop expansion: Satoshi's block-9 address pays through the block-170
+    // transaction (a `tx:` node on Bitcoin).
+    let body = r#"{"address":"12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S","direction":"out"}"#;
+    let hop = http(
+        &addr,
+        &format!("POST /v1/trace/neighbours HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
@@ -77,5 +84,10 @@ fn demo_serves_the_workbench_with_alerts_and_a_key() {
     );
     assert!(page.contains("<title>floodgate workbench</title>"), "{page}");
     assert!(alerts.starts_with("HTTP/1.1 200"), "{alerts}");
+    // The bundled OFAC address lists and TagPacks were loaded.
+    assert!(text.contains("ofac-addresses"), "{text}");
+    assert!(text.contains("5 GraphSense TagPacks"), "{text}");
+    assert!(hop.starts_with("HTTP/1.1 200"), "{hop}");
+    assert!(hop.contains("\"kind\":\"transaction\"") && hop.contains("\"node\":\"tx:"), "{hop}");
     assert_eq!(alerts.matches("\"source\":\"monitor\"").count(), 4, "{alerts}");
 }

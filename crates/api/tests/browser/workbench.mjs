@@ -1,6 +1,8 @@
 // The workbench in a real headless Chromium: a data directory prepared with the CLI (demo,
-// a monitor pass that creates alerts, trace build), an analyst and an approver key,
-// `floodgate serve` on an ephemeral loopback port; then log in, open an alert, open its case,
+// a monitor pass that creates alerts, trace build), an analyst and an approver registered with
+// passwords (`floodgate users add`, `floodgate users passwd`), a supervisor key,
+// `floodgate serve` on an ephemeral loopback port; then log in with a password (a wrong one
+// refused first), open an alert, open its case,
 // add a note carrying markup (shown literally), expand the fund-flow graph, decide, approve as
 // the second user, see the report due, and sign in as a supervisor (aggregates only). A screenshot of each step goes to
 // target/browser-artifacts/. Run from the repository root: `node crates/api/tests/browser/workbench.mjs`.
@@ -22,8 +24,16 @@ const key = (user, role) => JSON.parse(cli('serve', 'keys', 'create', '--tenant'
 cli('demo', '--no-serve');
 cli('monitor', '--from-store');
 cli('trace', 'build');
-const analystKey = key('lan', 'analyst');
-const approverKey = key('minh', 'approver');
+// People sign in with passwords: registered users (the first one an admin), each password set
+// through standard input and stored only as an argon2id hash.
+cli('users', 'add', 'boss', 'admin', '--as', 'boss');
+cli('users', 'add', 'lan', 'analyst', '--as', 'boss');
+cli('users', 'add', 'minh', 'approver', '--as', 'boss');
+const passwd = (user, pw) => execFileSync(bin, ['--data-dir', data, 'users', 'passwd', user, '--as', 'boss'], { encoding: 'utf8', input: `${pw}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
+const analystPw = 'lan-correct-horse-7';
+const approverPw = 'minh-battery-staple-9';
+passwd('lan', analystPw);
+passwd('minh', approverPw);
 const supervisorKey = JSON.parse(cli('serve', 'keys', 'create', '--tenant', 'sbv', '--user', 'inspector', '--role', 'supervisor')).key;
 
 const server = spawn(bin, ['--data-dir', data, 'serve', '--addr', '127.0.0.1:0', '--rate-limit', '0'], {
@@ -64,9 +74,18 @@ const newPage = async () => {
   page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) problems.push(`off-origin request: ${r.url()}`); });
   return page;
 };
-const login = async (page, k) => {
+const loginKey = async (page, k) => {
   await page.goto(`${base}/`);
+  await page.click('#key-login summary');
   await page.fill('#api-key', k);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#nav:not([hidden])');
+};
+const login = async (page, user, pw) => {
+  await page.goto(`${base}/`);
+  await page.fill('#login-tenant', 'default');
+  await page.fill('#login-user', user);
+  await page.fill('#login-password', pw);
   await page.click('#login-form button[type=submit]');
   await page.waitForSelector('#nav:not([hidden])');
 };
@@ -78,12 +97,16 @@ try {
   await page.waitForSelector('#login-form');
   assert.equal(await page.isVisible('#nav'), false, 'the navigation shows before sign-in');
   await shot(page, 'login');
-  await page.fill('#api-key', 'fgk_0000000000000000_nope');
+  await page.fill('#login-tenant', 'default');
+  await page.fill('#login-user', 'lan');
+  await page.fill('#login-password', 'not-the-password');
   await page.click('#login-form button[type=submit]');
   await page.waitForSelector('#flash.error');
-  assert.match(await page.textContent('#flash'), /unknown or revoked API key/);
+  assert.match(await page.textContent('#flash'), /wrong tenant, user or password/);
+  assert.equal(await page.isVisible('#nav'), false, 'a wrong password signed in');
 
-  await login(page, analystKey);
+  await login(page, 'lan', analystPw);
+  assert.match(await page.textContent('#who'), /lan · analyst · default/);
   await page.waitForSelector('#alerts tbody tr[data-id]');
   const rows = await page.locator('#alerts tbody tr[data-id]').count();
   assert.ok(rows >= 4, `expected the monitor's alerts, saw ${rows}`);
@@ -127,6 +150,18 @@ try {
   await page.click('#trace-form button[type=submit]');
   await page.waitForFunction(() => window.fgGraph && window.fgGraph.nodes().length >= 3);
   const before = await page.evaluate(() => window.fgGraph.elements().length);
+  // Expanding the transaction node asks the server for its real neighbours (one hop out).
+  const tx = await page.evaluate(() => window.fgGraph.nodes('.tx')[0].id());
+  const [nb] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/v1/trace/neighbours')),
+    page.evaluate((id) => window.fgGraph.getElementById(id).emit('tap'), tx),
+  ]);
+  assert.equal(nb.status(), 200);
+  const hop = await nb.json();
+  assert.ok(hop.neighbours.length >= 2, `tx 170 pays Hal and change: ${JSON.stringify(hop)}`);
+  await page.waitForSelector('#hop-info');
+  assert.match(await page.textContent('#hop-info'), /Expanded one hop out/);
+  for (const n of hop.neighbours) assert.ok(await page.evaluate((id) => window.fgGraph.getElementById(id).nonempty(), n.node), `${n.node} not drawn`);
   await page.evaluate(() => window.fgGraph.getElementById('12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S').emit('tap'));
   await page.waitForFunction(() => /Exposure \(BTC/.test(document.querySelector('#node-info').textContent));
   const after = await page.evaluate(() => window.fgGraph.elements().length);
@@ -146,7 +181,7 @@ try {
   await shot(page, 'decided');
 
   const page2 = await newPage();
-  await login(page2, approverKey);
+  await login(page2, 'minh', approverPw);
   await page2.goto(caseUrl);
   await page2.waitForSelector('#approve-form');
   await page2.click('#approve-form button');
@@ -161,8 +196,9 @@ try {
 
   // A supervisor sees only the aggregates page.
   const page3 = await newPage();
-  await login(page3, supervisorKey);
+  await loginKey(page3, supervisorKey);
   await page3.waitForSelector('#summary');
+  assert.match(await page3.textContent('#timeliness'), /default/);
   assert.equal(await page3.isVisible('#nav a[data-view=alerts]'), false);
   assert.doesNotMatch(await page3.textContent('#summary'), /cust-1002/);
   await shot(page3, 'supervisor');

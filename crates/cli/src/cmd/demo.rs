@@ -1,6 +1,6 @@
 //! `floodgate demo`: ingest the bundled real sample and show what it holds.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
@@ -57,6 +57,99 @@ const SAMPLE: &[(Source, &str, &[u8])] = &[
         include_bytes!("../../sample/ledger/exchange-ledger.csv"),
     ),
     (Source::Ledger, "README.md", include_bytes!("../../sample/README.md")),
+];
+
+/// Real attribution data, embedded beside the chain sample (provenance:
+/// `crates/cli/sample/README.md`): the OFAC SDN digital-currency address lists (loaded with
+/// `floodgate lists load`, so address screening, KYT and tracing see them) and a few
+/// GraphSense TagPacks (put in the data directory's tag store, `tags/tagpacks/`, where
+/// `floodgate trace` and the API read tags).
+const ATTRIBUTION: &[(&str, &[u8])] = &[
+    (
+        "ofac/sanctioned_addresses_ARB.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_ARB.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_BCH.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_BCH.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_BNB.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_BNB.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_BSC.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_BSC.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_BSV.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_BSV.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_BTG.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_BTG.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_DASH.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_DASH.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_ETC.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_ETC.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_ETH.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_ETH.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_LTC.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_LTC.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_SOL.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_SOL.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_TRX.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_TRX.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_USDC.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_USDC.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_USDT.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_USDT.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_XBT.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_XBT.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_XMR.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_XMR.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_XRP.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_XRP.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_XVG.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_XVG.txt"),
+    ),
+    (
+        "ofac/sanctioned_addresses_ZEC.txt",
+        include_bytes!("../../sample/ofac/sanctioned_addresses_ZEC.txt"),
+    ),
+    ("tagpacks/LICENSE", include_bytes!("../../sample/tagpacks/LICENSE")),
+    (
+        "tagpacks/exchange-wallets-binance.yaml",
+        include_bytes!("../../sample/tagpacks/exchange-wallets-binance.yaml"),
+    ),
+    ("tagpacks/lazarus.yaml", include_bytes!("../../sample/tagpacks/lazarus.yaml")),
+    ("tagpacks/ofac.yaml", include_bytes!("../../sample/tagpacks/ofac.yaml")),
+    ("tagpacks/ronin_bridge.yaml", include_bytes!("../../sample/tagpacks/ronin_bridge.yaml")),
+    ("tagpacks/tornado_cash.yaml", include_bytes!("../../sample/tagpacks/tornado_cash.yaml")),
 ];
 
 /// Block 227835 predates BIP34 (its coinbase carries no height) and its parent is not in the
@@ -126,6 +219,7 @@ pub(crate) fn run(
             ingest::run(args, ctx, quiet)?;
         }
     }
+    load_attribution(&dir, ctx, quiet)?;
     output::write_text("\n== floodgate status ==\n")?;
     super::status::run(super::status::Args::table(), ctx)?;
     output::write_text(
@@ -138,6 +232,34 @@ pub(crate) fn run(
     drop(lock);
     let _shared = crate::config::lock_data_dir(&ctx.data_dir, crate::config::Access::Shared)?;
     serve(&args.addr, ctx)
+}
+
+/// Writes the bundled OFAC address lists and TagPacks out, loads the lists (a second run
+/// loads the same version again and changes nothing) and puts the TagPacks in the tag store.
+fn load_attribution(dir: &Path, ctx: &Context, quiet: bool) -> Result<()> {
+    let tag_store = floodgate_app::DataDir::new(&ctx.data_dir).tags_dir().join("tagpacks");
+    std::fs::create_dir_all(&tag_store).with_context(|| tag_store.display().to_string())?;
+    for (rel, bytes) in ATTRIBUTION {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).with_context(|| format!("{}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        if let Some(name) = rel.strip_prefix("tagpacks/").filter(|n| n.ends_with(".yaml")) {
+            let dest = tag_store.join(name);
+            std::fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
+        }
+    }
+    let ofac = dir.join("ofac");
+    let ofac = ofac.to_string_lossy();
+    output::write_text(&format!("\n== floodgate lists load {ofac} ==\n"))?;
+    super::lists::run(parse(&["lists", "load", &ofac])?, ctx, quiet)?;
+    output::write_text(&format!(
+        "\n== TagPacks into {} ==\n{} GraphSense TagPacks (tracing reads them; `floodgate trace tags` lists what they hold)\n",
+        tag_store.display(),
+        ATTRIBUTION.iter().filter(|(r, _)| r.ends_with(".yaml")).count()
+    ))?;
+    Ok(())
 }
 
 /// Parses `argv` as one command's arguments, as the command line would.
