@@ -2,6 +2,6 @@
 #![no_main]
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     floodgate_fuzz::with_file("pack.yaml", data, |p| {
-        let _ = floodgate_graph::TagSet::new().load_tagpack(p);
+        let _ = floodgate_attribution::TagSet::new().load_tagpack(p);
     });
 });

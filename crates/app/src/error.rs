@@ -47,7 +47,7 @@ pub enum AppError {
     Graph(#[from] floodgate_graph::GraphError),
     /// A tag source.
     #[error(transparent)]
-    Tags(#[from] floodgate_graph::TagError),
+    Tags(#[from] floodgate_attribution::TagError),
     /// The screening database, or a list file.
     #[error(transparent)]
     Screen(#[from] floodgate_screen::ScreenError),

@@ -13,7 +13,7 @@ use floodgate_app::trace::{
     self, EntityRequest, ExposureRequest, PathRequest, TagSources, TagsRequest, Tracer, WhyRequest,
 };
 use floodgate_app::DataDir;
-use floodgate_graph::TaintModel;
+use floodgate_trace::TaintModel;
 
 const SATOSHI: &str = "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S";
 const HAL: &str = "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3";

@@ -86,7 +86,7 @@ fn the_load_summary_reports_every_skipped_cryptoscamdb_entry_with_its_line() {
     let of = |name: &str| {
         sources.iter().find(|x| x["path"].as_str().unwrap().ends_with(name)).unwrap().clone()
     };
-    // Counts from the independent python oracle (crates/graph/tests/data/oracle_cryptoscamdb.py).
+    // Counts from the independent python oracle (crates/attribution/tests/data/oracle_cryptoscamdb.py).
     let u = of("urls.yaml");
     assert_eq!(u["source"], "cryptoscamdb");
     assert_eq!((u["tags"].as_u64(), u["skipped"].as_array().unwrap().len()), (Some(5_381), 27));
@@ -141,7 +141,7 @@ fn ofac_addresses_come_from_the_loaded_sdn_list_with_its_name_and_version() {
 
     // Oracle: derived_crypto_addresses_2025-11-19.csv (extracted from the same SDN issue) has
     // 761 address rows; python3 with hand-written checksum checks (see
-    // crates/graph/tests/data/oracle_cryptoscamdb.py) finds 713 valid on Bitcoin, Ethereum
+    // crates/attribution/tests/data/oracle_cryptoscamdb.py) finds 713 valid on Bitcoin, Ethereum
     // and Tron (XBT, ETH, TRX, USDT, USDC) and 48 on chains floodgate does not ingest.
     let s = json(&ok(floodgate(d).args(["trace", "tags", "--format", "json"]).output().unwrap()));
     let sources: BTreeMap<String, serde_json::Value> = s["sources"]

@@ -5,7 +5,10 @@
 //! The file records the header checksums of the graph segments it was computed from, so a
 //! stale or foreign file is detected: [`update_clustering`] extends a file whose segments are
 //! a prefix of the graph's (only the new segments are processed) and recomputes anything
-//! else; [`open_clustering`] (queries) uses only a file that matches the graph exactly.
+//! else; [`open_clustering`] returns only a file that matches the graph exactly. Which
+//! clustering a query trusts (the stored file, extended in memory, or recomputed with the
+//! exchange wallets of the tags) is decided in one place, `floodgate-app`'s
+//! `trace/entity.rs`, from these primitives and [`Clustering::load`].
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -418,8 +421,8 @@ pub fn update_clustering(
     Ok((c, how))
 }
 
-/// The clustering stored with `graph`, for queries: `Ok(None)` when there is no file or it
-/// does not match the graph exactly (stale or foreign: the caller recomputes it, and
+/// The clustering stored with `graph` when it matches the graph exactly: `Ok(None)` when
+/// there is no file or it is stale or foreign (the caller recomputes it, and
 /// `floodgate trace build` rewrites it).
 ///
 /// # Errors

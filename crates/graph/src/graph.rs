@@ -374,8 +374,9 @@ impl Graph {
     }
 
     /// Lean traversal for tracing: appends `(neighbour, amount, time)` for each edge of
-    /// `asset` entering (`incoming`) or leaving `n`, without decoding transaction ids.
-    pub(crate) fn neighbours(
+    /// `asset` entering (`incoming`) or leaving `n`, without decoding transaction ids (the
+    /// inner loop of `floodgate-trace`).
+    pub fn neighbours(
         &self,
         n: NodeId,
         incoming: bool,
@@ -387,7 +388,7 @@ impl Graph {
 
     /// As [`Graph::neighbours`]; with `timed` false every time is reported as 0 (unknown),
     /// which saves reading the transaction node of each UTXO leg.
-    pub(crate) fn walk(
+    pub fn walk(
         &self,
         n: NodeId,
         incoming: bool,

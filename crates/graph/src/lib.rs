@@ -1,7 +1,9 @@
 //! The transaction graph: every address (and every UTXO transaction) as a dense `u32`
 //! [`NodeId`], and every transfer as an edge, in immutable memory-mapped segments (per-node varint edge lists) built
-//! from the transfer store and appended to without a rebuild. Fund tracing (exposure by risk
-//! category, paths as evidence) and attribution tags live here too while they are small.
+//! from the transfer store and appended to without a rebuild, and the clustering of addresses
+//! into entities (co-spend, deposit sweeps; change evidence) persisted beside it. Attribution
+//! tags live in `floodgate-attribution`, fund tracing (exposure by risk category under a taint
+//! model, paths as evidence) in `floodgate-trace`; both read this crate's [`Graph`].
 //!
 //! - Bitcoin keeps the address → transaction → address structure: an input is an edge from
 //!   the spent output's address to the transaction node, an output an edge from the
@@ -10,8 +12,8 @@
 //! - Amounts are exact integers in base units (u64 inline, wider values in a side table);
 //!   never floats.
 //!
-//! File format: `docs/formats/graph.md`. Categories: `docs/taxonomy.md`. Taint models (haircut,
-//! poison, FIFO, LIFO, TIHO): `docs/taint-models.md`.
+//! File formats: `docs/formats/graph.md`, `docs/formats/entities.md`. Clustering rules:
+//! `docs/taxonomy.md`.
 //!
 //! ```
 //! use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeKind};
@@ -40,13 +42,9 @@ mod change;
 mod cluster;
 mod entities;
 mod error;
-mod exposure;
 mod graph;
 mod keys;
-mod path;
 mod segment;
-mod tags;
-mod taint;
 
 pub use change::{change_evidence, ChangeEvidence, ROUND_UNITS};
 pub use cluster::{
@@ -55,18 +53,7 @@ pub use cluster::{
 };
 pub use entities::{open_clustering, update_clustering, ClusterUpdate, ENTITIES_FILE};
 pub use error::GraphError;
-pub use exposure::{
-    entity_exposure, exposure, CategoryExposure, Direction, ExposureOptions, ExposureReport,
-    TaintModel,
-};
 pub use graph::{
     tx_key, BuildReport, ChainTip, Edge, EdgeInput, Graph, GraphBuilder, NodeId, NodeKind,
     GRAPH_DIR, MANIFEST_FILE,
-};
-pub use path::{paths, to_dot, FundPath, PathOptions, PathStep};
-pub use tags::{
-    category_from_tagpack, category_from_tagpack_abuse, cryptoscamdb_category, etherscan_label,
-    EntityTag, RiskCategory, SkippedEntry, SourceLoad, Tag, TagError, TagSet,
-    CRYPTOSCAMDB_CONFIDENCE, CRYPTOSCAMDB_SOURCE, ETHERSCAN_CONFIDENCE, ETHERSCAN_LABELS,
-    ETHERSCAN_SOURCE,
 };

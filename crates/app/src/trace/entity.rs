@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
+use floodgate_attribution::{RiskCategory, TagSet};
 use floodgate_graph::{
     change_evidence, cluster_with, update_clustering, AliasNote, ChangeEvidence, ClusterUpdate,
-    Clustering, EntityId, Graph, JoinRule, Merge, NodeId, NodeKind, RiskCategory, TagSet,
-    ENTITIES_FILE,
+    Clustering, EntityId, Graph, JoinRule, Merge, NodeId, NodeKind, ENTITIES_FILE,
 };
 use floodgate_types::Amount;
 use serde::{Deserialize, Serialize};

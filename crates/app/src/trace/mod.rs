@@ -9,9 +9,9 @@ mod sources;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use floodgate_graph::{
-    Clustering, Direction, EntityId, ExposureOptions, ExposureReport, FundPath, Graph, NodeId,
-    PathOptions, TaintModel,
+use floodgate_graph::{Clustering, EntityId, Graph, NodeId};
+use floodgate_trace::{
+    Direction, ExposureOptions, ExposureReport, FundPath, PathOptions, TaintModel,
 };
 use floodgate_types::{Address, Amount};
 use serde::{Deserialize, Serialize};
@@ -245,25 +245,25 @@ pub enum TagsResult {
     /// What every source loaded and skipped.
     Summary {
         /// One summary per source.
-        sources: Vec<floodgate_graph::SourceLoad>,
+        sources: Vec<floodgate_attribution::SourceLoad>,
     },
     /// The tags of an address.
     Address {
         /// The address, canonical.
         address: String,
         /// Its highest-ranked category.
-        category: Option<floodgate_graph::RiskCategory>,
+        category: Option<floodgate_attribution::RiskCategory>,
         /// Its tags.
-        tags: Vec<floodgate_graph::Tag>,
+        tags: Vec<floodgate_attribution::Tag>,
     },
     /// The tags an entity derives from its addresses.
     Entity {
         /// The entity (after alias resolution).
         entity: String,
         /// Its category.
-        category: Option<floodgate_graph::RiskCategory>,
+        category: Option<floodgate_attribution::RiskCategory>,
         /// Its addresses' tags.
-        tags: Vec<floodgate_graph::EntityTag>,
+        tags: Vec<floodgate_attribution::EntityTag>,
         /// When the id asked for was an alias: which entity it resolved to.
         #[serde(skip)]
         alias: Option<floodgate_graph::AliasNote>,
@@ -375,11 +375,11 @@ impl Tracer {
             _ => tags.resolve(&self.graph),
         };
         let (reports, alias) = match (target, entity, clusters) {
-            (Some(t), _, _) => (floodgate_graph::exposure(&self.graph, &resolved, t, &opts)?, None),
+            (Some(t), _, _) => (floodgate_trace::exposure(&self.graph, &resolved, t, &opts)?, None),
             (None, Some(e), Some(c)) => {
                 // An alias (the id of an entity that merged into another) resolves, and says so.
                 let (e, note) = entity::resolve_entity(&self.dd, &self.graph, c, e)?;
-                (floodgate_graph::entity_exposure(&self.graph, &resolved, c, e, &opts)?, note)
+                (floodgate_trace::entity_exposure(&self.graph, &resolved, c, e, &opts)?, note)
             }
             _ => {
                 return Err(AppError::Invalid {
@@ -395,7 +395,7 @@ impl Tracer {
     pub fn paths(&self, req: &PathRequest) -> Result<PathResult> {
         let from = self.node(&req.from)?;
         let to = self.node(&req.to)?;
-        let paths = floodgate_graph::paths(
+        let paths = floodgate_trace::paths(
             &self.graph,
             from,
             to,

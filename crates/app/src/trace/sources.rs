@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use floodgate_graph::{RiskCategory, SkippedEntry, SourceLoad, Tag, TagSet};
+use floodgate_attribution::{RiskCategory, SkippedEntry, SourceLoad, Tag, TagSet};
 use floodgate_types::Address;
 use serde::{Deserialize, Serialize};
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Subcommand, ValueEnum};
 use floodgate_app::trace::{self as service, ExposureRequest, PathRequest, Tracer};
-use floodgate_graph::{to_dot, Direction, TaintModel};
+use floodgate_trace::{to_dot, Direction, TaintModel};
 use floodgate_types::{Amount, AssetId, Timestamp};
 use serde::Serialize;
 

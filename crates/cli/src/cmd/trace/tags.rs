@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use floodgate_app::trace::{TagSources, TagsRequest, TagsResult};
-use floodgate_graph::{RiskCategory, SourceLoad, Tag};
+use floodgate_attribution::{RiskCategory, SourceLoad, Tag};
 use serde::Serialize;
 
 use crate::config::Context;

@@ -21,7 +21,10 @@ use ruint::aliases::U256;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::exposure::{Acc, Ctx, Result3};
-use crate::{Direction, NodeId, NodeKind, RiskCategory};
+use floodgate_graph::{NodeId, NodeKind};
+use floodgate_types::RiskCategory;
+
+use crate::Direction;
 
 /// Which end of a node's queue a transfer takes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

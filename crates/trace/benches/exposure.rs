@@ -1,7 +1,7 @@
 //! Graph build and exposure benchmarks on a seeded synthetic account-chain graph, against a
 //! plain in-memory adjacency-map baseline measured in the same run.
 //!
-//! `cargo bench -p floodgate-graph` (scale with FLOODGATE_BENCH_EDGES, default 1,000,000).
+//! `cargo bench -p floodgate-trace --bench exposure` (scale with FLOODGATE_BENCH_EDGES, default 1,000,000).
 
 // Benchmarks report through criterion; unwrap is the failure report here.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -9,11 +9,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use floodgate_graph::{
-    exposure, EdgeInput, ExposureOptions, Graph, GraphBuilder, NodeId, NodeKind, RiskCategory,
-    TaintModel,
-};
-use floodgate_types::{Amount, Chain, Hash32};
+use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
+use floodgate_trace::{exposure, ExposureOptions, TaintModel};
+use floodgate_types::{Amount, Chain, Hash32, RiskCategory};
 
 /// splitmix64: a tiny seeded generator, so the input is the same on every machine.
 struct Rng(u64);

@@ -22,7 +22,8 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::taint::Order;
-use crate::{Edge, Graph, GraphError, NodeId, NodeKind, RiskCategory};
+use floodgate_graph::{Clustering, Edge, EntityId, Graph, GraphError, NodeId, NodeKind};
+use floodgate_types::RiskCategory;
 
 /// Which way to trace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -337,7 +338,7 @@ fn share(f: U256, a: U256, d: U256) -> U256 {
 }
 
 /// Computes the exposure of `target`: one report per asset (or only `opts.asset`).
-/// `tags` is the category of every tagged node (see [`crate::TagSet::resolve`]).
+/// `tags` is the category of every tagged node (see `floodgate_attribution::TagSet::resolve`).
 ///
 /// # Errors
 /// [`GraphError::NotInGraph`] when `target` is not a node of `graph`.
@@ -365,8 +366,8 @@ pub fn exposure(
 pub fn entity_exposure(
     graph: &Graph,
     tags: &HashMap<NodeId, RiskCategory>,
-    clusters: &crate::Clustering,
-    entity: crate::EntityId,
+    clusters: &Clustering,
+    entity: EntityId,
     opts: &ExposureOptions,
 ) -> Result<Vec<ExposureReport>, GraphError> {
     let members: Vec<NodeId> = (0..graph.node_count())

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use floodgate_types::Address;
 use serde::{Deserialize, Serialize};
 
-use crate::{Graph, NodeId};
+use floodgate_graph::{Clustering, EntityId, Graph, NodeId};
 
 mod cryptoscamdb;
 mod entity;
@@ -533,10 +533,10 @@ impl TagSet {
     pub fn resolve_entities(
         &self,
         graph: &Graph,
-        clusters: &crate::Clustering,
+        clusters: &Clustering,
     ) -> HashMap<NodeId, RiskCategory> {
         let own = self.resolve(graph);
-        let mut by_entity: HashMap<crate::EntityId, RiskCategory> = HashMap::new();
+        let mut by_entity: HashMap<EntityId, RiskCategory> = HashMap::new();
         for (&n, &c) in &own {
             let e = by_entity.entry(clusters.entity_of(n)).or_insert(c);
             *e = (*e).min(c);

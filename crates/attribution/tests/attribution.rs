@@ -1,13 +1,20 @@
 //! Attribution sources on the real files of `shared/data/attribution` (skipped when the test
 //! data is absent): Etherscan labels and CryptoScamDB, their counts against independent
-//! oracles, and the file-and-line errors of bad input.
+//! oracles, and the file-and-line errors of bad input; TagPacks and OFAC address lists
+//! (synthetic and real), validated whole with file and line; entity tags spread over a
+//! clustering.
 
-// In tests a panic is the failure report.
+// In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use floodgate_graph::{RiskCategory, TagError, TagSet};
+use floodgate_attribution::{RiskCategory, Tag, TagError, TagSet};
+
+#[path = "../../graph/tests/fixtures/mod.rs"]
+mod fixtures;
+
+use fixtures::{build_utxo, RawTx};
 
 fn etherscan() -> Option<PathBuf> {
     floodgate_testdata::file("attribution/etherscan-labels/combinedAccountLabels.json")
@@ -145,4 +152,123 @@ fn fuzz_tagpack_85df8797_does_not_panic() {
     if let Err(e) = r {
         assert!(e.to_string().contains("fuzz-tagpack-85df8797.yaml"), "{e}");
     }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn tagpacks_are_validated_whole_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "good.yaml",
+        "title: t\ncategory: exchange\ncurrency: BTC\nsource: s\ntags:\n- address: 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S\n  label: x\n- address: '0x722122dF12D4e14e13Ac3b6895a86e84145b6967'\n  currency: ETH\n  abuse: sanction\n- address: LTC-address-skipped\n  currency: LTC\n",
+    );
+    let mut tags = TagSet::new();
+    assert_eq!(tags.load_tagpack(&good).unwrap(), 2);
+    assert_eq!(tags.skipped_unsupported(), 1);
+    assert_eq!(tags.of("12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S")[0].category, RiskCategory::Exchange);
+    let eth = tags.of("0x722122dF12D4e14e13Ac3b6895a86e84145b6967");
+    assert_eq!(eth[0].category, RiskCategory::Sanctioned, "abuse wins over category");
+
+    let bad_cat = write(
+        dir.path(),
+        "badcat.yaml",
+        "title: t\ncategory: exchange\ncurrency: BTC\ntags:\n- address: 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n- address: 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S\n  category: casino_royale\n",
+    );
+    let mut t2 = TagSet::new();
+    let err = t2.load_tagpack(&bad_cat).unwrap_err().to_string();
+    assert!(err.contains("badcat.yaml:7:"), "{err}");
+    assert!(err.contains("casino_royale"), "{err}");
+    assert!(t2.is_empty(), "nothing of the pack is half-loaded");
+
+    let bad_addr = write(
+        dir.path(),
+        "badaddr.yaml",
+        "title: t\ncategory: exchange\ncurrency: BTC\ntags:\n- address: 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2\n- address: 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3\n",
+    );
+    let err = t2.load_tagpack(&bad_addr).unwrap_err().to_string();
+    assert!(err.contains("badaddr.yaml:6:"), "{err}");
+    assert!(t2.is_empty());
+
+    let broken = write(dir.path(), "broken.yaml", "title: t\ntags: [\n  - : :\n");
+    let err = t2.load_tagpack(&broken).unwrap_err().to_string();
+    assert!(err.contains("broken.yaml:"), "{err}");
+}
+
+#[test]
+fn the_real_graphsense_tagpacks_load() {
+    let Some(dir) = floodgate_testdata::dir("attribution/graphsense-tagpacks/packs") else {
+        return;
+    };
+    let mut tags = TagSet::new();
+    let (n, rejected) = tags.load_dir(&dir).unwrap();
+    assert!(n > 1000, "{n} tags");
+    let tc = tags.of("0x8589427373D6D84E98730D7795D8f6f8731FDA16");
+    assert_eq!(tc.first().map(|t| t.category), Some(RiskCategory::Mixer), "Tornado Cash");
+    // The real EtherScamDB pack lists a Bitcoin address with a bad checksum: the whole pack
+    // is rejected, naming the file and line, and none of its tags is loaded.
+    let msgs: Vec<String> = rejected.iter().map(ToString::to_string).collect();
+    assert!(
+        msgs.iter().any(|m| m.contains("etherscamdb_tagpack.yaml:15521:")
+            && m.contains("1Mn386ue8o3mW9866octLNP8HFqcYsphJCV")),
+        "{msgs:#?}"
+    );
+    assert!(rejected.len() <= 3, "{msgs:#?}");
+}
+
+#[test]
+fn the_real_ofac_address_lists_load_as_sanctioned() {
+    let Some(dir) = floodgate_testdata::dir("sanctions/ofac-crypto-addresses") else { return };
+    let mut tags = TagSet::new();
+    let n = tags.load_ofac_dir(&dir).unwrap();
+    assert!(n > 100, "{n}");
+    let t = tags.of("123WBUDmSJv4GctdVEz6Qq6z8nXSKrJ4KX");
+    assert_eq!(t.first().map(|t| t.category), Some(RiskCategory::Sanctioned));
+    assert!(tags.skipped_unsupported() > 0, "XMR, LTC … are skipped");
+}
+
+#[test]
+fn a_bad_ofac_address_rejects_its_file_with_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "sanctioned_addresses_XBT.txt",
+        "123WBUDmSJv4GctdVEz6Qq6z8nXSKrJ4KX\n1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3\n",
+    );
+    let mut tags = TagSet::new();
+    let err = tags.load_ofac_dir(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("sanctioned_addresses_XBT.txt:2:"), "{err}");
+    assert!(tags.is_empty());
+}
+
+#[test]
+fn entity_tags_spread_to_every_co_spent_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let txs: Vec<RawTx> = vec![(vec![0, 1], vec![(9, 50)]), (vec![1, 2], vec![(8, 50)])];
+    let g = build_utxo(dir.path(), &txs);
+    let c = floodgate_graph::cluster(&g);
+    let mut tags = TagSet::new();
+    tags.add(Tag {
+        address: "1addr2".into(),
+        category: RiskCategory::Ransomware,
+        label: "x".into(),
+        source: "test".into(),
+        confidence: None,
+        actor: None,
+    });
+    let own = tags.resolve(&g);
+    assert_eq!(own.len(), 1);
+    let spread = tags.resolve_entities(&g, &c);
+    for a in [0, 1, 2] {
+        assert_eq!(
+            spread.get(&g.lookup(&format!("1addr{a}")).unwrap()),
+            Some(&RiskCategory::Ransomware)
+        );
+    }
+    assert_eq!(spread.get(&g.lookup("1addr9").unwrap()), None);
 }

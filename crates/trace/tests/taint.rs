@@ -9,11 +9,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 
-use floodgate_graph::{
-    exposure, tx_key, Direction, EdgeInput, ExposureOptions, ExposureReport, Graph, GraphBuilder,
-    NodeId, NodeKind, RiskCategory, TaintModel,
-};
-use floodgate_types::{Amount, Chain, Hash32};
+use floodgate_graph::{tx_key, EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
+use floodgate_trace::{exposure, Direction, ExposureOptions, ExposureReport, TaintModel};
+use floodgate_types::{Amount, Chain, Hash32, RiskCategory};
 use proptest::prelude::*;
 
 /// One event of a random world; every event has its own time.
@@ -599,7 +597,7 @@ proptest! {
         let direction = if out { Direction::Out } else { Direction::In };
         for model in [TaintModel::Fifo, TaintModel::Lifo, TaintModel::Tiho] {
             let o = opts(direction, model, MANY, min, since, until);
-            let ent = floodgate_graph::entity_exposure(g, &c.tags, &clusters, e, &o).unwrap().remove(0);
+            let ent = floodgate_trace::entity_exposure(g, &c.tags, &clusters, e, &o).unwrap().remove(0);
             let eo = outcome(&ent);
             prop_assert_eq!(eo.categories.values().sum::<u128>() + eo.untraced, eo.total, "{:?}", model);
             if single {

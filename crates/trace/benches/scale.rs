@@ -1,5 +1,5 @@
 //! The graph at scale: build a generated world of N transfers (default 2,000,000; the issue's
-//! figure is 50,000,000: `FLOODGATE_BENCH_TRANSFERS=50000000 cargo bench -p floodgate-graph
+//! figure is 50,000,000: `FLOODGATE_BENCH_TRANSFERS=50000000 cargo bench -p floodgate-trace
 //! --bench scale`), then measure build speed, bytes per edge, open time, peak memory and
 //! 6-hop exposure latency (p50/p99), each beside a plain in-memory adjacency-map baseline
 //! built and queried in the same run. Not criterion: one build is the measurement.
@@ -11,11 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use floodgate_gen::{GenConfig, LegKind, World};
-use floodgate_graph::{
-    exposure, EdgeInput, ExposureOptions, Graph, GraphBuilder, NodeId, NodeKind, RiskCategory,
-    TaintModel,
-};
-use floodgate_types::{Amount, Chain};
+use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
+use floodgate_trace::{exposure, ExposureOptions, TaintModel};
+use floodgate_types::{Amount, Chain, RiskCategory};
 use rustc_hash::FxHashMap;
 
 /// Peak and current resident memory of this process, in bytes (Linux; 0 elsewhere).

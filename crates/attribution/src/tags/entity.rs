@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Tag, TagSet};
-use crate::{Clustering, EntityId, Graph};
+use floodgate_graph::{Clustering, EntityId, Graph};
 
 /// A tag an entity carries because one of its addresses does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

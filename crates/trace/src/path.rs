@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use floodgate_types::{Amount, Chain};
 use serde::Serialize;
 
-use crate::{Graph, GraphError, NodeId, NodeKind};
+use floodgate_graph::{Graph, GraphError, NodeId, NodeKind};
 
 /// What to search.
 #[derive(Debug, Clone)]

@@ -1,0 +1,375 @@
+//! floodgate-trace tests: haircut and poison against a naive reference, paths against a
+//! naive BFS, UTXO hops, damaged segments under exposure, entity exposure.
+
+// In tests a panic is the failure report; helpers outside #[test] fns unwrap too.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, HashMap};
+
+use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
+use floodgate_trace::{
+    exposure, paths, to_dot, Direction, ExposureOptions, PathOptions, TaintModel,
+};
+use floodgate_types::{Amount, Chain, Hash32, RiskCategory};
+use proptest::prelude::*;
+
+#[path = "../../graph/tests/fixtures/mod.rs"]
+mod fixtures;
+
+use fixtures::{build, build_utxo, edges_strategy, first_segment, key, RawEdge, RawTx};
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Haircut equals a naive reference, conserves value exactly, and with --hops 1 equals
+    /// direct exposure; poison with --hops 1 equals direct exposure too, and poison never
+    /// attributes less than haircut.
+    #[test]
+    fn haircut_and_poison_against_naive_reference(
+        (n, edges, _split) in edges_strategy(),
+        tagged in proptest::collection::btree_map(0u32..10, 0usize..4, 0..5),
+        hops in 1u32..5,
+        target in 0u32..10,
+    ) {
+        let edges: Vec<RawEdge> = edges.into_iter().map(|(f, t, a, ti, _, tx)| (f, t, a % 1_000_000 + 1, ti, 0, tx)).collect();
+        let target = target % n;
+        let dir = tempfile::tempdir().unwrap();
+        let (g, ids) = build(dir.path(), n, &edges, edges.len());
+        let Some(&tid) = ids.get(target as usize).filter(|i| i.0 != u32::MAX) else { return Ok(()) };
+        let cats = [RiskCategory::Sanctioned, RiskCategory::Scam, RiskCategory::Mixer, RiskCategory::Exchange];
+        let tags_raw: HashMap<u32, RiskCategory> = tagged.iter().filter(|(k, _)| **k < n).map(|(k, c)| (*k, cats[*c])).collect();
+        let tags: HashMap<NodeId, RiskCategory> = tags_raw.iter()
+            .filter(|(k, _)| ids[**k as usize].0 != u32::MAX)
+            .map(|(k, c)| (ids[*k as usize], *c)).collect();
+        let opts = ExposureOptions { hops, asset: Some("ETH".into()), ..Default::default() };
+        let rep = exposure(&g, &tags, tid, &opts).unwrap().remove(0);
+        let (want, want_untraced, total) = naive_haircut(&edges, &tags_raw, target, hops);
+        let got: BTreeMap<RiskCategory, u128> = rep.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
+        prop_assert_eq!(&got, &want);
+        prop_assert_eq!(rep.untraced.to_u128().unwrap(), want_untraced);
+        prop_assert_eq!(rep.total.to_u128().unwrap(), total);
+        prop_assert_eq!(got.values().sum::<u128>() + want_untraced, total, "value is conserved");
+
+        let direct = naive_direct(&edges, &tags_raw, target);
+        let one = ExposureOptions { hops: 1, ..opts.clone() };
+        let h1 = exposure(&g, &tags, tid, &one).unwrap().remove(0);
+        let h1: BTreeMap<RiskCategory, u128> = h1.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
+        prop_assert_eq!(&h1, &direct);
+        let p1 = exposure(&g, &tags, tid, &ExposureOptions { model: TaintModel::Poison, ..one }).unwrap().remove(0);
+        let p1: BTreeMap<RiskCategory, u128> = p1.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
+        prop_assert_eq!(&p1, &direct);
+        let p = exposure(&g, &tags, tid, &ExposureOptions { model: TaintModel::Poison, ..opts }).unwrap().remove(0);
+        for c in &p.categories {
+            prop_assert!(c.value <= p.total);
+            let h = got.get(&c.category).copied().unwrap_or(0);
+            prop_assert!(c.value.to_u128().unwrap() >= h, "poison {} < haircut {h}", c.value);
+        }
+        for c in got.keys() {
+            prop_assert!(p.categories.iter().any(|x| x.category == *c), "haircut found {c}, poison did not");
+        }
+    }
+
+    /// The path search finds a path exactly when a naive BFS does, of the same length.
+    #[test]
+    fn shortest_paths_match_naive_bfs((n, edges, split) in edges_strategy(), a in 0u32..10, b in 0u32..10) {
+        let (a, b) = (a % n, b % n);
+        let dir = tempfile::tempdir().unwrap();
+        let (g, ids) = build(dir.path(), n, &edges, split);
+        let (Some(&ia), Some(&ib)) = (ids.get(a as usize), ids.get(b as usize)) else { return Ok(()) };
+        if ia.0 == u32::MAX || ib.0 == u32::MAX { return Ok(()) }
+        let ps = paths(&g, ia, ib, &PathOptions { max_hops: 4, limit: 3 }).unwrap();
+        let want = naive_bfs(&edges, a, b, 4);
+        match (ps.first(), want) {
+            (None, None) => {}
+            (Some(p), Some(d)) => {
+                prop_assert_eq!(p.steps.len(), d);
+                prop_assert_eq!(&p.steps[0].from, &key(a));
+                prop_assert_eq!(&p.steps.last().unwrap().to, &key(b));
+                for w in p.steps.windows(2) { prop_assert_eq!(&w[0].to, &w[1].from); }
+            }
+            (got, want) => prop_assert!(false, "got {:?}, naive {:?}", got.map(|p| p.steps.len()), want),
+        }
+    }
+}
+
+/// The haircut model written plainly over the raw edge list.
+fn naive_haircut(
+    edges: &[RawEdge],
+    tags: &HashMap<u32, RiskCategory>,
+    target: u32,
+    hops: u32,
+) -> (BTreeMap<RiskCategory, u128>, u128, u128) {
+    let ups = |n: u32| -> Vec<(u32, u128)> {
+        // A self-transfer moves nothing.
+        edges.iter().filter(|e| e.1 == n && e.4 == 0 && e.0 != e.1).map(|e| (e.0, e.2)).collect()
+    };
+    let total: u128 = ups(target).iter().map(|e| e.1).sum();
+    let mut frontier: HashMap<u32, u128> = HashMap::from([(target, total)]);
+    let mut cats: BTreeMap<RiskCategory, u128> = BTreeMap::new();
+    let mut untraced = 0u128;
+    for step in 0..=hops {
+        let mut next: HashMap<u32, u128> = HashMap::new();
+        for (&node, &f) in &frontier {
+            if step > 0 {
+                if let Some(c) = tags.get(&node) {
+                    *cats.entry(*c).or_default() += f;
+                    continue;
+                }
+            }
+            if step == hops {
+                untraced += f;
+                continue;
+            }
+            let u = ups(node);
+            let d: u128 = u.iter().map(|e| e.1).sum();
+            let mut passed = 0;
+            for (m, a) in u {
+                // Value back at the target (after the first step) is untraced.
+                if step > 0 && m == target {
+                    continue;
+                }
+                // Amounts here are below 2^20 and flows below 2^25: no overflow.
+                let part = f * a / d;
+                passed += part;
+                *next.entry(m).or_default() += part;
+            }
+            untraced += f - passed;
+        }
+        frontier = next;
+    }
+    cats.retain(|_, v| *v > 0);
+    (cats, untraced, total)
+}
+
+fn naive_direct(
+    edges: &[RawEdge],
+    tags: &HashMap<u32, RiskCategory>,
+    target: u32,
+) -> BTreeMap<RiskCategory, u128> {
+    let mut out: BTreeMap<RiskCategory, u128> = BTreeMap::new();
+    for e in edges.iter().filter(|e| e.1 == target && e.4 == 0 && e.0 != e.1) {
+        if let Some(c) = tags.get(&e.0) {
+            *out.entry(*c).or_default() += e.2;
+        }
+    }
+    out.retain(|_, v| *v > 0);
+    out
+}
+
+fn naive_bfs(edges: &[RawEdge], a: u32, b: u32, max: usize) -> Option<usize> {
+    if a == b {
+        return None;
+    }
+    let mut dist = HashMap::from([(a, 0usize)]);
+    let mut q = std::collections::VecDeque::from([a]);
+    while let Some(n) = q.pop_front() {
+        let d = dist[&n];
+        if d >= max {
+            continue;
+        }
+        for e in edges.iter().filter(|e| e.0 == n) {
+            if let std::collections::hash_map::Entry::Vacant(v) = dist.entry(e.1) {
+                v.insert(d + 1);
+                if e.1 == b {
+                    return Some(d + 1);
+                }
+                q.push_back(e.1);
+            }
+        }
+    }
+    None
+}
+
+/// A Bitcoin-shaped graph: two inputs into a transaction paying two outputs.
+#[test]
+fn utxo_hops_count_addresses_not_transaction_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let txid = Hash32([9; 32]);
+    let tx =
+        b.node(&floodgate_graph::tx_key(Chain::Bitcoin, &txid), NodeKind::Transaction).unwrap();
+    let bad = b.node("1BadBadBad", NodeKind::Address).unwrap();
+    let clean = b.node("1Clean", NodeKind::Address).unwrap();
+    let me = b.node("1Me", NodeKind::Address).unwrap();
+    let change = b.node("1Change", NodeKind::Address).unwrap();
+    let e = |v: u64| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(1_300_000_000),
+        asset: "BTC",
+        txid,
+        chain: Chain::Bitcoin,
+    };
+    b.add_edge(bad, tx, &e(300)).unwrap();
+    b.add_edge(clean, tx, &e(700)).unwrap();
+    b.add_edge(tx, me, &e(500)).unwrap();
+    b.add_edge(tx, change, &e(490)).unwrap(); // 10 fee
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(bad, RiskCategory::Ransomware)]);
+    let opts = ExposureOptions { hops: 1, ..Default::default() };
+    let r = exposure(&g, &tags, me, &opts).unwrap().remove(0);
+    assert_eq!(r.total, Amount::from(500u64));
+    assert_eq!(r.categories.len(), 1);
+    assert_eq!(r.categories[0].value, Amount::from(150u64), "500 × 300/1000");
+    assert_eq!(r.categories[0].min_hops, 1);
+    assert_eq!(r.categories[0].direct, Amount::from(150u64));
+    assert_eq!(r.untraced, Amount::from(350u64));
+    let p = exposure(&g, &tags, me, &ExposureOptions { model: TaintModel::Poison, ..opts })
+        .unwrap()
+        .remove(0);
+    assert_eq!(p.categories[0].value, Amount::from(500u64));
+    let out = exposure(
+        &g,
+        &tags,
+        bad,
+        &ExposureOptions { direction: Direction::Out, hops: 1, ..Default::default() },
+    )
+    .unwrap()
+    .remove(0);
+    assert!(out.categories.is_empty(), "{out:?}");
+    // The path bad → me goes through the transaction node.
+    let ps = paths(&g, bad, me, &PathOptions::default()).unwrap();
+    assert_eq!(ps.len(), 1);
+    assert_eq!(ps[0].hops, 1);
+    assert_eq!(ps[0].steps.len(), 2);
+    assert_eq!(ps[0].steps[1].amount, Amount::from(500u64));
+    let dot = to_dot(&ps, &|a| (a == "BTC").then_some(8));
+    assert!(dot.starts_with("digraph funds {"), "{dot}");
+    assert!(dot.contains("\"1BadBadBad\" -> \"tx:bitcoin:"), "{dot}");
+    assert!(dot.contains("0.000005 BTC"), "{dot}");
+    // Nothing from a node to itself, nothing backwards.
+    assert!(paths(&g, me, bad, &PathOptions::default()).unwrap().is_empty());
+}
+
+/// Random byte damage anywhere never panics: open or verify reports it.
+#[test]
+fn random_damage_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let edges: Vec<RawEdge> =
+        (0..50).map(|i| (i % 7, (i * 3 + 1) % 7, 1 + i as u128, i, 0, i as u8)).collect();
+    build(dir.path(), 7, &edges, 50);
+    let seg = first_segment(dir.path());
+    let good = std::fs::read(&seg).unwrap();
+    for i in (0..good.len()).step_by(7) {
+        let mut bad = good.clone();
+        bad[i] = bad[i].wrapping_add(0x5b);
+        std::fs::write(&seg, &bad).unwrap();
+        if let Ok(g) = Graph::open(dir.path()) {
+            // Reading a damaged file answers or fails, never panics.
+            let tags = HashMap::from([(NodeId(0), RiskCategory::Scam)]);
+            for n in 0..g.node_count() {
+                let _ = g.out_edges(NodeId(n)).count() + g.in_edges(NodeId(n)).count();
+                let _ = g.key(NodeId(n));
+                let opts = ExposureOptions { hops: 4, ..Default::default() };
+                let _ = exposure(&g, &tags, NodeId(n), &opts);
+            }
+            assert!(g.verify().is_err(), "damage at byte {i} went unnoticed");
+        }
+    }
+}
+
+#[test]
+fn entity_exposure_leaves_out_the_entitys_own_spends() {
+    let dir = tempfile::tempdir().unwrap();
+    let txs: Vec<RawTx> = vec![
+        (vec![0, 1], vec![(5, 50)]),       // joins 0 and 1
+        (vec![7], vec![(0, 30), (8, 60)]), // 7 (scam) pays 0 and 8
+        (vec![1], vec![(0, 20)]),          // the entity's own spend: internal
+    ];
+    let g = build_utxo(dir.path(), &txs);
+    let c = floodgate_graph::cluster(&g);
+    let n = |a: u32| g.lookup(&format!("1addr{a}")).unwrap();
+    let tags = HashMap::from([(n(7), RiskCategory::Scam)]);
+    let opts = ExposureOptions { hops: 2, ..Default::default() };
+    let e = c.entity_of(n(0));
+    let r = floodgate_trace::entity_exposure(&g, &tags, &c, e, &opts).unwrap().remove(0);
+    assert_eq!(r.target, e.to_string());
+    assert_eq!(r.total, Amount::from(30u64), "the self-spend of 20 is internal");
+    assert_eq!(r.categories[0].category, RiskCategory::Scam);
+    assert_eq!(r.categories[0].value, Amount::from(30u64));
+    // A single-address entity has the same exposure as its address.
+    let e8 = c.entity_of(n(8));
+    let a = exposure(&g, &tags, n(8), &opts).unwrap();
+    let b = floodgate_trace::entity_exposure(&g, &tags, &c, e8, &opts).unwrap();
+    assert_eq!(a[0].categories, b[0].categories);
+    assert_eq!(a[0].total, b[0].total);
+    assert!(floodgate_trace::entity_exposure(
+        &g,
+        &tags,
+        &c,
+        floodgate_graph::EntityId(u32::MAX - 1),
+        &opts
+    )
+    .is_err());
+}
+
+#[test]
+fn value_that_comes_back_to_the_target_is_not_followed_again() {
+    // 0 pays 1000 to 1; 1 returns 900 to 0 and pays 100 to 2 (tagged). Going out from 0,
+    // only 100 reached the scam: the 900 that came back is untraced, not sent round again.
+    let dir = tempfile::tempdir().unwrap();
+    let edges: Vec<RawEdge> =
+        vec![(0, 1, 1000, 10, 0, 1), (1, 0, 900, 20, 0, 2), (1, 2, 100, 20, 0, 3)];
+    let (g, ids) = build(dir.path(), 3, &edges, 3);
+    let tags = HashMap::from([(ids[2], RiskCategory::Scam)]);
+    for model in [TaintModel::Haircut, TaintModel::Poison] {
+        let opts = ExposureOptions {
+            direction: Direction::Out,
+            hops: 6,
+            model,
+            asset: Some("ETH".into()),
+            ..Default::default()
+        };
+        let r = &exposure(&g, &tags, ids[0], &opts).unwrap()[0];
+        assert_eq!(r.total, Amount::from(1000u64), "{model:?}: {r:?}");
+        let scam = r.categories.iter().find(|c| c.category == RiskCategory::Scam).unwrap();
+        if model == TaintModel::Haircut {
+            assert_eq!(scam.value, Amount::from(100u64), "{r:?}");
+            assert_eq!(r.untraced, Amount::from(900u64), "{r:?}");
+        }
+    }
+}
+
+/// Issue 15: a target that sends to itself was counted twice by haircut and poison. S (scam)
+/// pays T 100, T pays itself 100, T pays an exchange X 50: T received 100, all of it from
+/// the scam, and sent 50, all of it to the exchange.
+#[test]
+fn a_self_transfer_is_not_value_received_or_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let mut node = |k: &str| b.node(k, NodeKind::Address).unwrap();
+    let (s, t, x) = (node("0xs"), node("0xt"), node("0xx"));
+    let e = |v: u64, i: u8| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(1_700_000_000 + i64::from(i)),
+        asset: "ETH",
+        txid: Hash32([i; 32]),
+        chain: Chain::Ethereum,
+    };
+    b.add_edge(s, t, &e(100, 1)).unwrap();
+    b.add_edge(t, t, &e(100, 2)).unwrap();
+    b.add_edge(t, x, &e(50, 3)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, RiskCategory::Scam), (x, RiskCategory::Exchange)]);
+    for model in [TaintModel::Haircut, TaintModel::Poison] {
+        for (direction, total, cat) in [
+            (Direction::In, 100u64, RiskCategory::Scam),
+            (Direction::Out, 50, RiskCategory::Exchange),
+        ] {
+            let o = ExposureOptions { model, direction, ..ExposureOptions::default() };
+            let r = exposure(&g, &tags, t, &o).unwrap().remove(0);
+            assert_eq!(r.total, Amount::from(total), "{model:?} {direction:?}: {r:?}");
+            assert_eq!(r.categories.len(), 1, "{model:?} {direction:?}: {r:?}");
+            assert_eq!(r.categories[0].category, cat);
+            assert_eq!(
+                r.categories[0].value,
+                Amount::from(total),
+                "{model:?} {direction:?}: {r:?}"
+            );
+            assert_eq!(r.untraced, Amount::ZERO, "{model:?} {direction:?}: {r:?}");
+        }
+    }
+}
