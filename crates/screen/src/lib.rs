@@ -15,6 +15,7 @@
 pub mod country;
 pub mod error;
 pub mod eval;
+pub mod index;
 pub mod listed;
 pub mod loaders;
 pub mod matcher;

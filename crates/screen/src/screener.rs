@@ -290,10 +290,45 @@ impl Screener {
             path,
             cfg: cfg.clone(),
             unihan: unihan.clone(),
-            matcher: Matcher::new(cfg, unihan, &[]),
+            matcher: Matcher::new(cfg.clone(), unihan.clone(), &[]),
         };
-        s.rebuild()?;
+        // The mapped index answers at once when it matches the stored lists; otherwise the
+        // matcher is rebuilt from the entities and the index rewritten.
+        let stamps = s.list_stamps()?;
+        match crate::index::open(&s.index_path(), &stamps) {
+            Ok(Some(mapped)) => s.matcher = Matcher::from_mapped(cfg, unihan, mapped),
+            Ok(None) => s.rebuild()?,
+            Err(e) => {
+                tracing::warn!(target: "floodgate::screen::index", error = %e, "screening index unreadable; rebuilding");
+                s.rebuild()?;
+            }
+        }
         Ok(s)
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.path.with_file_name(crate::index::INDEX_FILE)
+    }
+
+    /// The stored list versions the index must have been built from.
+    fn list_stamps(&self) -> Result<Vec<crate::index::ListStamp>> {
+        let mut stmt = self
+            .db
+            .prepare(
+                "SELECT list, version, COALESCE(load_id, 0), entities FROM lists ORDER BY list",
+            )
+            .map_err(self.dberr())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(crate::index::ListStamp {
+                    list: r.get(0)?,
+                    version: r.get(1)?,
+                    load_id: r.get(2)?,
+                    entities: r.get::<_, i64>(3)?.max(0) as u64,
+                })
+            })
+            .map_err(self.dberr())?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(self.dberr())
     }
 
     fn dberr(&self) -> impl Fn(rusqlite::Error) -> ScreenError + '_ {
@@ -324,6 +359,10 @@ impl Screener {
         }
         drop(stmt);
         self.matcher = Matcher::from_entities(self.cfg.clone(), self.unihan.clone(), ents);
+        // A failed write costs the next process a rebuild, not a wrong answer.
+        if let Err(e) = self.matcher.write_index(&self.index_path(), &self.list_stamps()?) {
+            tracing::warn!(target: "floodgate::screen::index", error = %e, "screening index not written");
+        }
         Ok(())
     }
 

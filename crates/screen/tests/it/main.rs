@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests
 
 mod common;
+mod index;
 mod loaders;
 mod loaders_more;
 mod matching;
