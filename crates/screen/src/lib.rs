@@ -22,6 +22,7 @@ pub mod matcher;
 pub mod model;
 pub mod normalize;
 pub mod pair_eval;
+pub mod relations;
 pub mod score;
 pub mod screener;
 pub mod unihan;

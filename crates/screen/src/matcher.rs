@@ -55,6 +55,13 @@ pub struct Hit {
     pub entity_hash: String,
     /// Whether an analyst suppressed this hit for this subject and the entry is unchanged.
     pub suppressed: bool,
+    /// The listed entity's relationships (owners, subsidiaries, links), as the list gives them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relations: Vec<crate::relations::Relation>,
+    /// Set when the list's ownership data says listed parties own this entity 50 % or more:
+    /// the reason, naming each owner and share (OFAC's 50 % rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fifty_percent_rule: Option<String>,
 }
 
 /// An address hit.
@@ -466,6 +473,12 @@ impl Matcher {
                     programs: e.entity.programs.clone(),
                     entity_hash: e.hash.clone(),
                     suppressed: false,
+                    relations: e.entity.relations.clone(),
+                    fifty_percent_rule: {
+                        let owners = crate::relations::fifty_percent_owners(&e.entity);
+                        (!owners.is_empty())
+                            .then(|| crate::relations::fifty_percent_reason(&owners))
+                    },
                 }
             })
             .collect();

@@ -275,6 +275,10 @@ struct NameArgs {
     /// (re)loaded, and analysts' suppressions for it apply
     #[arg(long, value_name = "ID")]
     subject: Option<String>,
+    /// Also screen the parties each hit is linked to (owners, subsidiaries, associates, as the
+    /// list publishes them) and show what they hit
+    #[arg(long)]
+    related: bool,
     #[command(flatten)]
     score: ScoreArgs,
 }
@@ -529,6 +533,55 @@ struct NameReport<'a> {
     /// The list versions screened against.
     lists: &'a [ListInfo],
     hits: &'a [Hit],
+    #[serde(skip_serializing_if = "no_related")]
+    related: &'a [floodgate_screen::relations::RelatedHits],
+}
+
+fn no_related(r: &&[floodgate_screen::relations::RelatedHits]) -> bool {
+    r.is_empty()
+}
+
+/// Each hit's relationships, its 50 % rule flag and, with `--related`, what the linked parties
+/// hit; empty when there is none.
+fn relations_text(hits: &[Hit], related: &[floodgate_screen::relations::RelatedHits]) -> String {
+    let mut out = String::new();
+    for h in hits {
+        if let Some(r) = &h.fifty_percent_rule {
+            out.push_str(&format!("{} {}: {r}\n", h.list, h.entity_id));
+        }
+        if h.relations.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "relationships of {} {} ({}):\n",
+            h.list, h.entity_id, h.entity_name
+        ));
+        for r in &h.relations {
+            out.push_str(&format!("  {}\n", r.describe()));
+            for rh in related
+                .iter()
+                .filter(|x| x.via == h.entity_id && x.list == h.list && x.relation == *r)
+            {
+                if rh.hits.is_empty() {
+                    out.push_str("    screened: no hit\n");
+                }
+                for x in &rh.hits {
+                    out.push_str(&format!(
+                        "    screened: {} {} {} score {:.3}{}\n",
+                        x.list,
+                        x.entity_id,
+                        x.entity_name,
+                        x.score,
+                        x.fifty_percent_rule
+                            .as_deref()
+                            .map(|f| format!(" — {f}"))
+                            .unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The list versions a screening used, as one line below a table.
@@ -568,6 +621,11 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
     };
     let hit = hits.iter().any(|h| !h.suppressed);
     let lists = screener.lists()?;
+    let related = if args.related {
+        floodgate_screen::relations::screen_related(screener.matcher(), &hits)
+    } else {
+        Vec::new()
+    };
     let subject = args.subject.clone().unwrap_or_else(|| args.name.clone());
     crate::cmd::cases::screening_alerts(
         &args.cases,
@@ -586,6 +644,7 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
             notes: args.score.notes(),
             lists: &lists,
             hits: &hits,
+            related: &related,
         })?,
         Format::Table if hits.is_empty() => output::write_text(&format!(
             "no hit for '{}' at threshold {:.2}\n",
@@ -597,6 +656,7 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     if args.score.format == Format::Table {
+        output::write_text(&relations_text(&hits, &related))?;
         output::write_text(&lists_line(&lists))?;
     }
     let needs_readings = floodgate_screen::normalize::is_vietnamese(&args.name)

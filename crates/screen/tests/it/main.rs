@@ -6,4 +6,5 @@ mod index;
 mod loaders;
 mod loaders_more;
 mod matching;
+mod relations;
 mod screener;
