@@ -116,9 +116,12 @@ pub(crate) fn key_fingerprint() -> u64 {
     ];
     let mut h = rustc_hash::FxHasher::default();
     let mut keys = Vec::new();
+    // An empty reading table: the keys do not use readings, and the built-in table would cost
+    // every open its decoding (most of a second).
+    let no_readings = crate::unihan::Unihan::default();
     for (name, kind) in PROBES {
         keys.clear();
-        crate::matcher::form_keys(&NameForm::new(name, *kind, None), &mut keys);
+        crate::matcher::form_keys(&NameForm::new(name, *kind, Some(&no_readings)), &mut keys);
         for k in &keys {
             h.write_u64(*k);
         }
