@@ -446,6 +446,7 @@ fn name_request(b: &ScreenNameRequest, at: &str) -> Result<screening::NameReques
         countries: b.countries.clone(),
         identifiers: b.identifiers.clone(),
         subject: b.subject.clone(),
+        related: false,
         score: screening::ScoreOptions::default(),
     })
 }

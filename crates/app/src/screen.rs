@@ -220,6 +220,9 @@ pub struct NameRequest {
     /// Register the query under this subject id (re-screened on every list load;
     /// suppressions for it apply).
     pub subject: Option<String>,
+    /// Also screen the parties each hit is linked to (owners, subsidiaries, associates).
+    #[serde(default)]
+    pub related: bool,
     /// How names are scored.
     pub score: ScoreOptions,
 }
@@ -278,6 +281,9 @@ pub struct NameResult {
     pub lists: Vec<ListInfo>,
     /// The hits, best first, each with its features.
     pub hits: Vec<Hit>,
+    /// With `related`: what each hit's linked parties hit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<floodgate_screen::relations::RelatedHits>,
 }
 
 impl NameResult {
@@ -308,6 +314,11 @@ pub fn name(s: &mut impl Screening, req: &NameRequest) -> Result<NameResult> {
         Some(id) => s.screen_subject(id, Subject::Name(query.clone()))?.0,
         None => s.matcher().screen(query.clone()),
     };
+    let related = if req.related {
+        floodgate_screen::relations::screen_related(s.matcher(), &hits)
+    } else {
+        Vec::new()
+    };
     Ok(NameResult {
         query,
         threshold: s.matcher().config().threshold,
@@ -315,6 +326,7 @@ pub fn name(s: &mut impl Screening, req: &NameRequest) -> Result<NameResult> {
         notes: req.score.notes(),
         lists: s.lists()?,
         hits,
+        related,
     })
 }
 

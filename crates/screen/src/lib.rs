@@ -16,12 +16,14 @@
 pub mod country;
 pub mod error;
 pub mod eval;
+pub mod index;
 pub mod listed;
 pub mod loaders;
 pub mod matcher;
 pub mod model;
 pub mod normalize;
 pub mod pair_eval;
+pub mod relations;
 pub mod score;
 pub mod screener;
 pub mod store;

@@ -14,6 +14,7 @@ use floodgate_types::{Address, Chain};
 use rustc_hash::{FxHashMap, FxHasher};
 use serde::Serialize;
 
+use crate::index::{posting_ids, ListStamp, MappedIndex};
 use crate::model::{EntityType, ListEntity, ListSnapshot};
 use crate::normalize::{collapse, skeleton, NameForm};
 use crate::score::{
@@ -54,6 +55,13 @@ pub struct Hit {
     pub entity_hash: String,
     /// Whether an analyst suppressed this hit for this subject and the entry is unchanged.
     pub suppressed: bool,
+    /// The listed entity's relationships (owners, subsidiaries, links), as the list gives them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub relations: Vec<crate::relations::Relation>,
+    /// Set when the list's ownership data says listed parties own this entity 50 % or more:
+    /// the reason, naming each owner and share (OFAC's 50 % rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fifty_percent_rule: Option<String>,
 }
 
 /// An address hit.
@@ -87,19 +95,39 @@ pub(crate) struct IndexedEntity {
     pub(crate) hash: String,
 }
 
-struct IndexedName {
-    entity: u32,
-    name: u16,
-    form: NameForm,
+pub(crate) struct IndexedName {
+    pub(crate) entity: u32,
+    pub(crate) name: u16,
+    pub(crate) form: NameForm,
+}
+
+/// Where the entities, names and candidate keys live: built in memory, or in a mapped
+/// [`crate::index`] file that is read as queries touch it.
+enum Store {
+    Owned { entities: Vec<IndexedEntity>, names: Vec<IndexedName>, index: FxHashMap<u64, Vec<u32>> },
+    Mapped(Box<MappedIndex>),
+}
+
+/// A key's postings, from either store.
+enum Postings<'a> {
+    Owned(&'a [u32]),
+    Mapped(&'a [u8]),
+}
+
+impl Postings<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Postings::Owned(v) => v.len(),
+            Postings::Mapped(b) => b.len() / 4,
+        }
+    }
 }
 
 /// Candidate index + scorer + address table over a set of lists.
 pub struct Matcher {
     cfg: ScoreConfig,
     unihan: Option<Arc<Unihan>>,
-    entities: Vec<IndexedEntity>,
-    names: Vec<IndexedName>,
-    index: FxHashMap<u64, Vec<u32>>,
+    store: Store,
     addresses: FxHashMap<Address, Vec<(u32, u16)>>,
     raw_addresses: FxHashMap<String, Vec<(u32, u16)>>,
 }
@@ -115,6 +143,12 @@ fn sorted_letters(s: &str) -> String {
     let mut v: Vec<char> = s.chars().collect();
     v.sort_unstable();
     v.into_iter().collect()
+}
+
+/// The candidate keys of a listed name (the index's key function; [`crate::index`]
+/// fingerprints it).
+pub(crate) fn form_keys(form: &NameForm, out: &mut Vec<u64>) {
+    name_keys(form, out);
 }
 
 fn name_keys(form: &NameForm, out: &mut Vec<u64>) {
@@ -173,43 +207,149 @@ impl Matcher {
         Matcher {
             cfg,
             unihan,
-            entities: Vec::new(),
-            names: Vec::new(),
-            index: FxHashMap::default(),
+            store: Store::Owned {
+                entities: Vec::new(),
+                names: Vec::new(),
+                index: FxHashMap::default(),
+            },
             addresses: FxHashMap::default(),
             raw_addresses: FxHashMap::default(),
         }
     }
 
+    /// A matcher over a mapped index file (see [`crate::index`]); names and entities are
+    /// prepared as queries first touch them.
+    pub(crate) fn from_mapped(
+        cfg: ScoreConfig,
+        unihan: Option<Arc<Unihan>>,
+        mapped: MappedIndex,
+    ) -> Matcher {
+        let mut m = Self::empty(cfg, unihan);
+        for (ei, ai, asset, text) in mapped.addresses() {
+            m.push_address(ei, ai, asset, text);
+        }
+        m.store = Store::Mapped(Box::new(mapped));
+        m
+    }
+
+    /// Whether this matcher reads a mapped index file (rather than one built in memory).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.store, Store::Mapped(_))
+    }
+
+    /// Writes this matcher's candidate index to `path` for the given list versions (a
+    /// matcher built in memory only; a mapped one is already on disk).
+    ///
+    /// # Errors
+    /// [`crate::ScreenError::Io`] naming the file.
+    pub(crate) fn write_index(
+        &self,
+        path: &std::path::Path,
+        stamps: &[ListStamp],
+    ) -> crate::Result<()> {
+        let Store::Owned { entities, names, index } = &self.store else {
+            return Ok(());
+        };
+        let mut lists: Vec<Arc<str>> = Vec::new();
+        let rows: Vec<crate::index::EntityRow<'_>> = entities
+            .iter()
+            .map(|e| {
+                let li = match lists.iter().position(|l| *l == e.list) {
+                    Some(i) => i,
+                    None => {
+                        lists.push(e.list.clone());
+                        lists.len() - 1
+                    }
+                };
+                crate::index::EntityRow { list: li as u32, entity: &e.entity, hash: &e.hash }
+            })
+            .collect();
+        let name_rows: Vec<crate::index::NameRow<'_>> = names
+            .iter()
+            .map(|n| crate::index::NameRow {
+                entity: n.entity,
+                name: n.name,
+                text: &entities[n.entity as usize].entity.names[n.name as usize].full,
+            })
+            .collect();
+        let mut keys: Vec<(u64, &[u32])> = index.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+        crate::index::write(path, stamps, &lists, &rows, &name_rows, &mut keys)
+    }
+
+    fn push_address(&mut self, ei: u32, ai: u16, asset: &str, text: &str) {
+        match Address::parse_listed(asset, text) {
+            Ok(addr) => self.addresses.entry(addr).or_default().push((ei, ai)),
+            Err(_) => self.raw_addresses.entry(raw_key(asset, text)).or_default().push((ei, ai)),
+        }
+    }
+
+    fn n_names(&self) -> usize {
+        match &self.store {
+            Store::Owned { names, .. } => names.len(),
+            Store::Mapped(m) => m.name_count(),
+        }
+    }
+
+    fn n_entities(&self) -> usize {
+        match &self.store {
+            Store::Owned { entities, .. } => entities.len(),
+            Store::Mapped(m) => m.entity_count(),
+        }
+    }
+
+    /// An indexed name: its entity, its index among the entity's names, its form.
+    fn name(&self, id: u32) -> (u32, u16, &NameForm) {
+        match &self.store {
+            Store::Owned { names, .. } => {
+                let n = &names[id as usize];
+                (n.entity, n.name, &n.form)
+            }
+            Store::Mapped(m) => {
+                let (e, n) = m.name_ref(id);
+                (e, n, m.form(id))
+            }
+        }
+    }
+
+    fn entity(&self, ei: u32) -> &IndexedEntity {
+        match &self.store {
+            Store::Owned { entities, .. } => &entities[ei as usize],
+            Store::Mapped(m) => m.entity(ei),
+        }
+    }
+
+    fn postings(&self, key: u64) -> Option<Postings<'_>> {
+        match &self.store {
+            Store::Owned { index, .. } => index.get(&key).map(|v| Postings::Owned(v)),
+            Store::Mapped(m) => m.postings(key).map(Postings::Mapped),
+        }
+    }
+
     fn push_entity(&mut self, list: Arc<str>, entity: ListEntity, hash: String) {
-        let ei = self.entities.len() as u32;
+        let ei = self.n_entities() as u32;
+        for (ai, a) in entity.addresses.iter().enumerate() {
+            self.push_address(ei, ai as u16, &a.asset, &a.address);
+        }
+        let Store::Owned { entities, names, index } = &mut self.store else {
+            return;
+        };
         let mut keys = Vec::new();
         for (ni, n) in entity.names.iter().enumerate() {
             let form = NameForm::new(&n.full, entity.entity_type, None);
             if form.tokens.is_empty() {
                 continue;
             }
-            let id = self.names.len() as u32;
+            let id = names.len() as u32;
             keys.clear();
             name_keys(&form, &mut keys);
             keys.sort_unstable();
             keys.dedup();
             for k in &keys {
-                self.index.entry(*k).or_default().push(id);
+                index.entry(*k).or_default().push(id);
             }
-            self.names.push(IndexedName { entity: ei, name: ni as u16, form });
+            names.push(IndexedName { entity: ei, name: ni as u16, form });
         }
-        for (ai, a) in entity.addresses.iter().enumerate() {
-            match Address::parse_listed(&a.asset, &a.address) {
-                Ok(addr) => self.addresses.entry(addr).or_default().push((ei, ai as u16)),
-                Err(_) => self
-                    .raw_addresses
-                    .entry(raw_key(&a.asset, &a.address))
-                    .or_default()
-                    .push((ei, ai as u16)),
-            }
-        }
-        self.entities.push(IndexedEntity { list, entity, hash });
+        entities.push(IndexedEntity { list, entity, hash });
     }
 
     /// The scorer configuration.
@@ -224,12 +364,12 @@ impl Matcher {
 
     /// Number of entities and of indexed names.
     pub fn len(&self) -> (usize, usize) {
-        (self.entities.len(), self.names.len())
+        (self.n_entities(), self.n_names())
     }
 
     /// Whether no entity is loaded.
     pub fn is_empty(&self) -> bool {
-        self.entities.is_empty()
+        self.n_entities() == 0
     }
 
     /// Prepares a query (normalization, reading lattice).
@@ -261,9 +401,9 @@ impl Matcher {
 
     fn candidates(&self, q: &PreparedQuery) -> Vec<u32> {
         let keys = self.query_keys(q);
-        let n = self.names.len().max(1) as f64;
+        let n = self.n_names().max(1) as f64;
         let mut acc: FxHashMap<u32, f32> = FxHashMap::default();
-        let mut lists: Vec<&Vec<u32>> = keys.iter().filter_map(|k| self.index.get(k)).collect();
+        let mut lists: Vec<Postings<'_>> = keys.iter().filter_map(|k| self.postings(*k)).collect();
         let all_common = lists.iter().all(|l| l.len() > MAX_POSTINGS);
         lists.sort_by_key(|l| l.len());
         for (i, l) in lists.iter().enumerate() {
@@ -271,8 +411,17 @@ impl Matcher {
                 continue;
             }
             let w = (1.0 + n / l.len() as f64).ln() as f32;
-            for &id in l.iter() {
-                *acc.entry(id).or_insert(0.0) += w;
+            match l {
+                Postings::Owned(v) => {
+                    for &id in v.iter() {
+                        *acc.entry(id).or_insert(0.0) += w;
+                    }
+                }
+                Postings::Mapped(b) => {
+                    for id in posting_ids(b) {
+                        *acc.entry(id).or_insert(0.0) += w;
+                    }
+                }
             }
         }
         let mut v: Vec<(u32, f32)> = acc.into_iter().collect();
@@ -291,27 +440,27 @@ impl Matcher {
     ) -> Vec<Hit> {
         let mut best: FxHashMap<u32, (f64, Vec<Feature>, u16)> = FxHashMap::default();
         for id in ids {
-            let n = &self.names[id as usize];
-            let e = &self.entities[n.entity as usize];
+            let (n_entity, n_name, form) = self.name(id);
             let m = match self.cfg.mode {
-                MatchMode::Floodgate => compare_names(&q.form, &n.form),
-                MatchMode::OfacEmulation => ofac_name_score(&q.form, &n.form),
+                MatchMode::Floodgate => compare_names(&q.form, form),
+                MatchMode::OfacEmulation => ofac_name_score(&q.form, form),
             };
             if m.score < 0.5 {
                 continue;
             }
-            let name = &e.entity.names[n.name as usize];
-            let (s, f) = score_entity(&self.cfg, q, &e.entity, name, &n.form, &m);
-            let slot = best.entry(n.entity).or_insert((-1.0, Vec::new(), 0));
+            let e = self.entity(n_entity);
+            let name = &e.entity.names[n_name as usize];
+            let (s, f) = score_entity(&self.cfg, q, &e.entity, name, form, &m);
+            let slot = best.entry(n_entity).or_insert((-1.0, Vec::new(), 0));
             if s > slot.0 {
-                *slot = (s, f, n.name);
+                *slot = (s, f, n_name);
             }
         }
         let mut hits: Vec<Hit> = best
             .into_iter()
             .filter(|(_, (s, _, _))| *s >= threshold)
             .map(|(ei, (score, features, ni))| {
-                let e = &self.entities[ei as usize];
+                let e = self.entity(ei);
                 Hit {
                     list: e.list.to_string(),
                     entity_id: e.entity.id.clone(),
@@ -324,6 +473,12 @@ impl Matcher {
                     programs: e.entity.programs.clone(),
                     entity_hash: e.hash.clone(),
                     suppressed: false,
+                    relations: e.entity.relations.clone(),
+                    fifty_percent_rule: {
+                        let owners = crate::relations::fifty_percent_owners(&e.entity);
+                        (!owners.is_empty())
+                            .then(|| crate::relations::fifty_percent_reason(&owners))
+                    },
                 }
             })
             .collect();
@@ -371,7 +526,7 @@ impl Matcher {
     /// Screens by scoring every name (the brute-force baseline of the benchmarks and a check
     /// of the index's recall).
     pub fn screen_brute_force(&self, q: &PreparedQuery) -> Vec<Hit> {
-        self.score_names(q, 0..self.names.len() as u32, self.cfg.threshold)
+        self.score_names(q, 0..self.n_names() as u32, self.cfg.threshold)
     }
 
     /// Scores a query against the given entities only (delta re-screening).
@@ -380,13 +535,23 @@ impl Matcher {
         q: &PreparedQuery,
         entity_ids: &rustc_hash::FxHashSet<u32>,
     ) -> Vec<Hit> {
-        let ids = (0..self.names.len() as u32)
-            .filter(|i| entity_ids.contains(&self.names[*i as usize].entity));
+        let ids = (0..self.n_names() as u32).filter(|i| match &self.store {
+            Store::Owned { names, .. } => entity_ids.contains(&names[*i as usize].entity),
+            Store::Mapped(m) => entity_ids.contains(&m.name_ref(*i).0),
+        });
         self.score_names(q, ids, self.cfg.threshold)
     }
 
     pub(crate) fn entity_index(&self, list: &str, id: &str) -> Option<u32> {
-        self.entities.iter().position(|e| &*e.list == list && e.entity.id == id).map(|i| i as u32)
+        match &self.store {
+            Store::Owned { entities, .. } => entities
+                .iter()
+                .position(|e| &*e.list == list && e.entity.id == id)
+                .map(|i| i as u32),
+            Store::Mapped(m) => {
+                (0..m.entity_count() as u32).find(|i| m.entity_key(*i) == (list, id))
+            }
+        }
     }
 
     /// Exact, chain-aware address screening: the address is parsed for `chain` and compared in
@@ -426,7 +591,7 @@ impl Matcher {
     }
 
     fn address_hit(&self, ei: u32, ai: u16, canonical: String) -> AddressHit {
-        let e = &self.entities[ei as usize];
+        let e = self.entity(ei);
         AddressHit {
             list: e.list.to_string(),
             entity_id: e.entity.id.clone(),

@@ -265,6 +265,11 @@ pub struct ListEntity {
     /// valid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<floodgate_types::RiskCategory>,
+    /// Relationships with other entries of the same list (owners, subsidiaries, links),
+    /// see [`crate::relations`]. Left out of the JSON when empty, so older content hashes
+    /// stay valid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relations: Vec<crate::relations::Relation>,
 }
 
 impl ListEntity {

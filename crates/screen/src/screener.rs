@@ -13,7 +13,7 @@
 //! only against the entries the new version added or changed; hits on removed or changed
 //! entries that no longer match are reported as removed.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use floodgate_types::{Address, Chain, TenantId, Timestamp};
@@ -285,15 +285,56 @@ impl Screener {
             store,
             cfg: cfg.clone(),
             unihan: unihan.clone(),
-            matcher: Matcher::new(cfg, unihan, &[]),
+            matcher: Matcher::new(cfg.clone(), unihan.clone(), &[]),
         };
-        s.rebuild()?;
+        // The mapped index answers at once when it matches the stored lists; otherwise the
+        // matcher is rebuilt from the entities and the index rewritten.
+        let stamps = s.list_stamps()?;
+        match crate::index::open(&s.index_path(), &stamps) {
+            Ok(Some(mapped)) => s.matcher = Matcher::from_mapped(cfg, unihan, mapped),
+            Ok(None) => s.rebuild()?,
+            Err(e) => {
+                tracing::warn!(target: "floodgate::screen::index", error = %e, "screening index unreadable; rebuilding");
+                s.rebuild()?;
+            }
+        }
         Ok(s)
     }
 
     /// The tenant whose lists and subjects these are.
     pub fn tenant(&self) -> &TenantId {
         self.store.tenant()
+    }
+
+    /// The mapped candidate index beside the database: `screening.idx` for the default tenant,
+    /// `screening.<sha256(tenant)[..32]>.idx` for another, so tenants never share one.
+    fn index_path(&self) -> PathBuf {
+        let t = self.store.tenant();
+        let name = if t.as_str() == TenantId::DEFAULT {
+            crate::index::INDEX_FILE.to_owned()
+        } else {
+            use sha2::Digest;
+            let h = hex::encode(sha2::Sha256::digest(t.as_str().as_bytes()));
+            format!("screening.{}.idx", &h[..32])
+        };
+        self.store.location().with_file_name(name)
+    }
+
+    /// The stored list versions the index must have been built from.
+    fn list_stamps(&self) -> Result<Vec<crate::index::ListStamp>> {
+        let mut stamps: Vec<crate::index::ListStamp> = self
+            .store
+            .lists()?
+            .into_iter()
+            .map(|l| crate::index::ListStamp {
+                list: l.list,
+                version: l.version,
+                load_id: l.load_id.unwrap_or(0),
+                entities: l.entities as u64,
+            })
+            .collect();
+        stamps.sort_by(|a, b| a.list.cmp(&b.list));
+        Ok(stamps)
     }
 
     fn rebuild(&mut self) -> Result<()> {
@@ -305,6 +346,10 @@ impl Screener {
             ents.push(IndexedEntity { list: l, entity: e.entity, hash: e.hash });
         }
         self.matcher = Matcher::from_entities(self.cfg.clone(), self.unihan.clone(), ents);
+        // A failed write costs the next process a rebuild, not a wrong answer.
+        if let Err(e) = self.matcher.write_index(&self.index_path(), &self.list_stamps()?) {
+            tracing::warn!(target: "floodgate::screen::index", error = %e, "screening index not written");
+        }
         Ok(())
     }
 

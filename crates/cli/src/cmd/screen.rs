@@ -272,6 +272,10 @@ struct NameArgs {
     /// (re)loaded, and analysts' suppressions for it apply
     #[arg(long, value_name = "ID")]
     subject: Option<String>,
+    /// Also screen the parties each hit is linked to (owners, subsidiaries, associates, as the
+    /// list publishes them) and show what they hit
+    #[arg(long)]
+    related: bool,
     #[command(flatten)]
     score: ScoreArgs,
 }
@@ -448,6 +452,49 @@ impl Tabular for AddressHitRow<'_> {
     }
 }
 
+/// Each hit's relationships, its 50 % rule flag and, with `--related`, what the linked parties
+/// hit; empty when there is none.
+fn relations_text(hits: &[Hit], related: &[floodgate_screen::relations::RelatedHits]) -> String {
+    let mut out = String::new();
+    for h in hits {
+        if let Some(r) = &h.fifty_percent_rule {
+            out.push_str(&format!("{} {}: {r}\n", h.list, h.entity_id));
+        }
+        if h.relations.is_empty() {
+            continue;
+        }
+        out.push_str(&format!(
+            "relationships of {} {} ({}):\n",
+            h.list, h.entity_id, h.entity_name
+        ));
+        for r in &h.relations {
+            out.push_str(&format!("  {}\n", r.describe()));
+            for rh in related
+                .iter()
+                .filter(|x| x.via == h.entity_id && x.list == h.list && x.relation == *r)
+            {
+                if rh.hits.is_empty() {
+                    out.push_str("    screened: no hit\n");
+                }
+                for x in &rh.hits {
+                    out.push_str(&format!(
+                        "    screened: {} {} {} score {:.3}{}\n",
+                        x.list,
+                        x.entity_id,
+                        x.entity_name,
+                        x.score,
+                        x.fifty_percent_rule
+                            .as_deref()
+                            .map(|f| format!(" — {f}"))
+                            .unwrap_or_default()
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The list versions a screening used, as one line below a table.
 fn lists_line(lists: &[ListInfo]) -> String {
     let each: Vec<String> = lists
@@ -468,6 +515,7 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
         countries: args.country.clone(),
         identifiers: args.id_number.clone(),
         subject: args.subject.clone(),
+        related: args.related,
         score: args.score.options(),
     };
     // A bad flag is named before the lists are opened.
@@ -494,6 +542,7 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     if format == Format::Table {
+        output::write_text(&relations_text(&result.hits, &result.related))?;
         output::write_text(&lists_line(&result.lists))?;
     }
     if format == Format::Table && result.needs_readings() {

@@ -5,7 +5,9 @@
 //! Read schemata: `Person`, `Organization`, `Company`, `LegalEntity`, `PublicBody`, `Vessel`,
 //! `Airplane`; `CryptoWallet` entities (`publicKey`, `currency`, `holder`) are attached as
 //! addresses to their holder, or kept as entities of their own when the holder is absent.
-//! Other schemata (`Address`, `Sanction`, relations) are skipped. Names come from `name`,
+//! Relationship schemata (`Ownership` with its `percentage`, `Directorship`, `Family`,
+//! `Associate`, `UnknownLink`) are attached to both parties (see [`crate::relations`]). Other
+//! schemata (`Address`, `Sanction`, …) are skipped. Names come from `name`,
 //! `alias`, `previousName` and `weakAlias` (the last as weak aliases).
 //!
 //! Licence note: OpenSanctions data is CC BY-NC 4.0; the loader reads the format, users bring
@@ -78,6 +80,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut wallets: Vec<(String, ListedAddress, Option<String>)> = Vec::new();
     let mut version = String::new();
+    let mut edges: Vec<crate::relations::Edge> = Vec::new();
     for (i, line) in r.lines().enumerate() {
         let line = line.map_err(|e| ScreenError::io(path, e))?;
         let at = || format!("line {}", i + 1);
@@ -108,6 +111,34 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
             "Organization" | "Company" | "LegalEntity" | "PublicBody" => EntityType::Organization,
             "Vessel" => EntityType::Vessel,
             "Airplane" => EntityType::Aircraft,
+            "Ownership" | "Directorship" | "Family" | "Associate" | "UnknownLink" => {
+                // (subject, object) properties of each relationship schema.
+                let (from, to) = match schema {
+                    "Ownership" => ("owner", "asset"),
+                    "Directorship" => ("director", "organization"),
+                    "Family" => ("person", "relative"),
+                    "Associate" => ("person", "associate"),
+                    _ => ("subject", "object"),
+                };
+                if let (Some(f), Some(t)) = (values(props, from).next(), values(props, to).next()) {
+                    let share = values(props, "percentage")
+                        .next()
+                        .and_then(|p| p.trim_end_matches('%').trim().parse::<f64>().ok())
+                        .filter(|p| (0.0..=100.0).contains(p));
+                    let role =
+                        values(props, "relationship").next().or(values(props, "role").next());
+                    edges.push(crate::relations::Edge {
+                        from: f.to_owned(),
+                        kind: match role {
+                            Some(r) => format!("{} ({r})", schema.to_ascii_lowercase()),
+                            None => schema.to_ascii_lowercase(),
+                        },
+                        to: t.to_owned(),
+                        share_percent: share,
+                    });
+                }
+                continue;
+            }
             "CryptoWallet" => {
                 if let Some(key) = values(props, "publicKey").next() {
                     let asset = values(props, "currency").next().unwrap_or("").to_uppercase();
@@ -184,6 +215,7 @@ pub fn load(path: &Path) -> Result<ListSnapshot> {
             }),
         }
     }
+    crate::relations::attach(&mut entities, edges);
     if entities.is_empty() {
         return Err(ScreenError::malformed(path, "line 1", "no person, organization or wallet"));
     }

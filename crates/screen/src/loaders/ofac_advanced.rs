@@ -36,6 +36,7 @@ struct Tables {
     locations: HashMap<String, Vec<String>>,
     /// identity id -> documents
     documents: HashMap<String, Vec<Identifier>>,
+    relation_types: HashMap<String, String>,
 }
 
 #[derive(Default)]
@@ -70,6 +71,8 @@ struct State {
     entry: Option<(String, String, Vec<String>)>,
     measure_type: Option<String>,
     ref_id: Option<(String, Vec<(String, String)>)>,
+    /// `ProfileRelationship`s: from profile, relation type id, to profile (current ones).
+    relations: Vec<(String, String, String)>,
 }
 
 fn attr(e: &BytesStart<'_>, name: &[u8]) -> Option<String> {
@@ -247,6 +250,16 @@ pub fn parse<R: BufRead>(input: R, path: &Path) -> Result<ListSnapshot> {
             entities[i].identifiers.extend(docs);
         }
     }
+    let edges = std::mem::take(&mut s.relations)
+        .into_iter()
+        .map(|(from, k, to)| crate::relations::Edge {
+            from,
+            kind: t.relation_types.get(&k).cloned().unwrap_or_else(|| format!("relation {k}")),
+            to,
+            share_percent: None,
+        })
+        .collect();
+    crate::relations::attach(&mut entities, edges);
     let version = match (issue.year, issue.month, issue.day) {
         (Some(y), Some(m), Some(d)) => format!("{y:04}-{m:02}-{d:02}"),
         _ => "unknown".to_owned(),
@@ -346,6 +359,13 @@ fn start(name: &str, e: &BytesStart<'_>, stack: &[String], s: &mut State, t: &Ta
             ));
         }
         "SanctionsMeasure" => s.measure_type = attr(e, b"SanctionsTypeID"),
+        "ProfileRelationship" if attr(e, b"Former").as_deref() != Some("true") => {
+            if let (Some(f), Some(k), Some(to)) =
+                (attr(e, b"From-ProfileID"), attr(e, b"RelationTypeID"), attr(e, b"To-ProfileID"))
+            {
+                s.relations.push((f, k, to));
+            }
+        }
         _ if stack.len() >= 3 && stack[1] == "ReferenceValueSets" => {
             s.ref_id = Some((name.to_owned(), all_attrs(e)));
         }
@@ -388,6 +408,7 @@ fn end(
                 }
                 "List" => drop(t.lists.insert(id, v)),
                 "IDRegDocType" => drop(t.doc_types.insert(id, v)),
+                "RelationType" => drop(t.relation_types.insert(id, v)),
                 _ => {}
             }
         }

@@ -242,5 +242,6 @@ fn build(kind: EntityType, f: HashMap<String, Vec<String>>) -> ListEntity {
         sub_list: Some("UN List".into()),
         source_url: None,
         category: None,
+        relations: Vec::new(),
     }
 }

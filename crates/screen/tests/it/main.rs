@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used)] // tests
 
 mod common;
+mod index;
 mod loaders;
 mod loaders_more;
 mod matching;
+mod relations;
 mod screener;
