@@ -293,6 +293,7 @@ impl AppState {
             cases: self.0.cases_arc()?,
             feed,
             batch: self.0.cfg.kyt_batch.max(1),
+            cursor: None,
         };
         std::thread::Builder::new()
             .name(format!("kyt-{tenant}"))
@@ -375,6 +376,10 @@ struct KytWorker {
     cases: Arc<Mutex<Box<dyn CaseStore>>>,
     feed: Actor,
     batch: usize,
+    /// The case store's monitor-feed cursor as far as this worker knows it: the number of
+    /// decisions in the tenant's monitor log whose alerts are stored or need none. Set by a full
+    /// catch-up; `None` after any failure, so the next alerting group catches up in full.
+    cursor: Option<i64>,
 }
 
 impl KytWorker {
@@ -395,12 +400,17 @@ impl KytWorker {
                 }
             }
             let mut out = Vec::with_capacity(jobs.len());
-            let mut alerting = false;
+            // The group's decisions that carry alerts or reports, and how many it decided.
+            let (mut alerting, mut decided) = (Vec::new(), 0i64);
             for j in &jobs {
                 let r = match self.mon.process(&j.event) {
                     Ok(Processed::Decided(d)) => {
-                        alerting |= !floodgate_cases::feed::monitor_alerts(&d).is_empty()
-                            || !floodgate_cases::feed::monitor_reports(&d).is_empty();
+                        decided += 1;
+                        if !floodgate_cases::feed::monitor_alerts(&d).is_empty()
+                            || !floodgate_cases::feed::monitor_reports(&d).is_empty()
+                        {
+                            alerting.push((*d).clone());
+                        }
                         Ok(KytOutcome::Decided(d))
                     }
                     Ok(Processed::Duplicate) => Ok(KytOutcome::Duplicate),
@@ -409,7 +419,21 @@ impl KytWorker {
                 out.push(r);
             }
             let committed = self.mon.commit();
-            let stored = if committed.is_ok() && alerting { self.store_alerts() } else { Ok(()) };
+            let stored = match &committed {
+                Err(_) => {
+                    self.cursor = None;
+                    Ok(())
+                }
+                Ok(()) if alerting.is_empty() => {
+                    // Nothing to store: the cursor moves past these decisions in memory, and
+                    // in the case store with the next alerting group.
+                    if let Some(c) = self.cursor.as_mut() {
+                        *c += decided;
+                    }
+                    Ok(())
+                }
+                Ok(()) => self.store_group(&alerting, decided),
+            };
             for (j, r) in jobs.into_iter().zip(out) {
                 let r = match (&committed, &stored) {
                     (Err(e), _) => Err(ApiError::internal("committing monitor state", e)),
@@ -424,13 +448,46 @@ impl KytWorker {
         }
     }
 
+    /// Stores the alerts and reports of the group just committed (`alerting`, of `decided`
+    /// decisions): straight from the decisions in hand when the cursor is known (no read of the monitor's decision log, which grows with
+    /// every decision), else by a full catch-up.
+    fn store_group(&mut self, alerting: &[Decision], decided: i64) -> Result<(), ApiError> {
+        let Some(at) = self.cursor else { return self.store_alerts() };
+        let mut g = self
+            .cases
+            .lock()
+            .map_err(|_| ApiError::unavailable("the case store is unavailable"))?;
+        match floodgate_cases::feed::ingest_decisions(
+            g.as_mut(),
+            &self.feed,
+            alerting,
+            at + decided,
+        ) {
+            Ok(_) => {
+                self.cursor = Some(at + decided);
+                Ok(())
+            }
+            Err(e) => {
+                self.cursor = None;
+                Err(ApiError::internal("storing monitor alerts", e))
+            }
+        }
+    }
+
+    /// Catches the case store up with every decision committed after its cursor, then knows
+    /// the cursor.
     fn store_alerts(&mut self) -> Result<(), ApiError> {
         let mut g = self
             .cases
             .lock()
             .map_err(|_| ApiError::unavailable("the case store is unavailable"))?;
+        self.cursor = None;
         floodgate_cases::feed::catch_up_monitor(g.as_mut(), &self.feed, &self.mon)
-            .map(|_| ())
-            .map_err(|e| ApiError::internal("storing monitor alerts", e))
+            .map_err(|e| ApiError::internal("storing monitor alerts", e))?;
+        let at = g
+            .feed_position(&self.feed.tenant, floodgate_cases::feed::MONITOR_FEED)
+            .map_err(|e| ApiError::internal("reading the monitor feed cursor", e))?;
+        self.cursor = Some(at);
+        Ok(())
     }
 }

@@ -1086,3 +1086,37 @@ async fn tag_packs_load_over_http() {
     assert_eq!(v["replaced"], true, "{v}");
     s.stop().await;
 }
+
+/// KYT alerts follow the decisions group by group without re-reading the monitor's decision
+/// log: after quiet and alerting transfers interleaved, each alerting transfer has its alert
+/// once and the case store's monitor-feed cursor stands at the number of decisions, so a
+/// restart's catch-up has nothing to redo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kyt_alerts_follow_the_decisions_and_the_feed_cursor() {
+    let s = start().await;
+    let amounts = [("q1", "10"), ("q2", "5000"), ("q3", "10"), ("q4", "10"), ("q5", "5000")];
+    for (id, amount) in amounts {
+        let (st, d) = s
+            .as_(
+                "vasp-a",
+                "analyst",
+                Method::POST,
+                "/v1/kyt/decisions",
+                Some(transfer(id, "c9", amount)),
+            )
+            .await;
+        assert_eq!(st, 200, "{d}");
+        let hits = d["decision"]["hits"].as_array().unwrap();
+        assert_eq!(hits.is_empty(), amount == "10", "{id}: {d}");
+    }
+    let (_, a) = s.as_("vasp-a", "analyst", Method::GET, "/v1/alerts?subject=c9", None).await;
+    let alerts = a["alerts"].as_array().unwrap_or_else(|| panic!("{a}"));
+    let travel: Vec<&Value> =
+        alerts.iter().filter(|x| x["rule"] == "travel_rule_missing").collect();
+    assert_eq!(travel.len(), 2, "{a}");
+    let tenant = floodgate_types::TenantId::new("vasp-a").unwrap();
+    let cursor =
+        open_cases(&s).feed_position(&tenant, floodgate_cases::feed::MONITOR_FEED).unwrap();
+    assert_eq!(cursor, 5, "every decision passed, alerting or not");
+    s.stop().await;
+}

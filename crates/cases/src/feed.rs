@@ -181,15 +181,8 @@ pub fn catch_up_monitor(
         }
         // Chunks keep each transaction short; the cursor moves with each.
         for chunk in decisions.chunks(2000) {
-            // Reports first (idempotent by key), then alerts with the cursor: a crash between
-            // the two repeats the reports harmlessly.
-            let reports: Vec<NewReport> = chunk.iter().flat_map(monitor_reports).collect();
-            if !reports.is_empty() {
-                store.add_reports(actor, &reports)?;
-            }
-            let alerts: Vec<NewAlert> = chunk.iter().flat_map(monitor_alerts).collect();
             at += chunk.len() as i64;
-            let r = store.ingest_alerts(actor, &alerts, Some((MONITOR_FEED, at)))?;
+            let r = ingest_decisions(store, actor, chunk, at)?;
             out.decisions += chunk.len() as u64;
             out.ingested.duplicates += r.duplicates;
             out.ingested.created.extend(r.created);
@@ -197,6 +190,30 @@ pub fn catch_up_monitor(
         }
     }
     Ok(out)
+}
+
+/// Stores the reports and alerts of `decisions` and sets the feed's cursor to `cursor_after`
+/// in the same transaction as the alerts. `decisions` are those of the monitor's decision log up
+/// to position `cursor_after` that the cursor has not passed (those without alerts may be left
+/// out). [`catch_up_monitor`] calls it per chunk it reads; a caller that holds the decisions it
+/// just committed (the API's KYT worker) calls it directly and spares the read of the log.
+///
+/// # Errors
+/// The store's errors; the cursor then stays where it was.
+pub fn ingest_decisions(
+    store: &mut dyn CaseStore,
+    actor: &Actor,
+    decisions: &[Decision],
+    cursor_after: i64,
+) -> Result<Ingested> {
+    // Reports first (idempotent by key), then alerts with the cursor: a crash between the two
+    // repeats the reports harmlessly.
+    let reports: Vec<NewReport> = decisions.iter().flat_map(monitor_reports).collect();
+    if !reports.is_empty() {
+        store.add_reports(actor, &reports)?;
+    }
+    let alerts: Vec<NewAlert> = decisions.iter().flat_map(monitor_alerts).collect();
+    store.ingest_alerts(actor, &alerts, Some((MONITOR_FEED, cursor_after)))
 }
 
 /// Stores every unsuppressed screening hit (any serializable hit with `list`, `entity_id` and
