@@ -400,17 +400,14 @@ impl KytWorker {
                 }
             }
             let mut out = Vec::with_capacity(jobs.len());
-            // The group's decisions that carry alerts or reports, and how many it decided.
-            let (mut alerting, mut decided) = (Vec::new(), 0i64);
+            // What the group's decisions raised, and how many it decided.
+            let (mut reports, mut alerts, mut decided) = (Vec::new(), Vec::new(), 0i64);
             for j in &jobs {
                 let r = match self.mon.process(&j.event) {
                     Ok(Processed::Decided(d)) => {
                         decided += 1;
-                        if !floodgate_cases::feed::monitor_alerts(&d).is_empty()
-                            || !floodgate_cases::feed::monitor_reports(&d).is_empty()
-                        {
-                            alerting.push((*d).clone());
-                        }
+                        reports.extend(floodgate_cases::feed::monitor_reports(&d));
+                        alerts.extend(floodgate_cases::feed::monitor_alerts(&d));
                         Ok(KytOutcome::Decided(d))
                     }
                     Ok(Processed::Duplicate) => Ok(KytOutcome::Duplicate),
@@ -424,7 +421,7 @@ impl KytWorker {
                     self.cursor = None;
                     Ok(())
                 }
-                Ok(()) if alerting.is_empty() => {
+                Ok(()) if reports.is_empty() && alerts.is_empty() => {
                     // Nothing to store: the cursor moves past these decisions in memory, and
                     // in the case store with the next alerting group.
                     if let Some(c) = self.cursor.as_mut() {
@@ -432,7 +429,7 @@ impl KytWorker {
                     }
                     Ok(())
                 }
-                Ok(()) => self.store_group(&alerting, decided),
+                Ok(()) => self.store_group(&reports, &alerts, decided),
             };
             for (j, r) in jobs.into_iter().zip(out) {
                 let r = match (&committed, &stored) {
@@ -448,21 +445,23 @@ impl KytWorker {
         }
     }
 
-    /// Stores the alerts and reports of the group just committed (`alerting`, of `decided`
-    /// decisions): straight from the decisions in hand when the cursor is known (no read of the monitor's decision log, which grows with
-    /// every decision), else by a full catch-up.
-    fn store_group(&mut self, alerting: &[Decision], decided: i64) -> Result<(), ApiError> {
+    /// Stores the reports and alerts the group just committed raised (its `decided`
+    /// decisions): straight from what is in hand when the cursor is known, with no read of the
+    /// monitor's decision log (which grows with every decision); else by a full catch-up.
+    fn store_group(
+        &mut self,
+        reports: &[floodgate_cases::model::NewReport],
+        alerts: &[floodgate_cases::model::NewAlert],
+        decided: i64,
+    ) -> Result<(), ApiError> {
         let Some(at) = self.cursor else { return self.store_alerts() };
         let mut g = self
             .cases
             .lock()
             .map_err(|_| ApiError::unavailable("the case store is unavailable"))?;
-        match floodgate_cases::feed::ingest_decisions(
-            g.as_mut(),
-            &self.feed,
-            alerting,
-            at + decided,
-        ) {
+        let feed = &self.feed;
+        match floodgate_cases::feed::ingest_decided(g.as_mut(), feed, reports, alerts, at + decided)
+        {
             Ok(_) => {
                 self.cursor = Some(at + decided);
                 Ok(())

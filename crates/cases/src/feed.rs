@@ -182,7 +182,9 @@ pub fn catch_up_monitor(
         // Chunks keep each transaction short; the cursor moves with each.
         for chunk in decisions.chunks(2000) {
             at += chunk.len() as i64;
-            let r = ingest_decisions(store, actor, chunk, at)?;
+            let reports: Vec<NewReport> = chunk.iter().flat_map(monitor_reports).collect();
+            let alerts: Vec<NewAlert> = chunk.iter().flat_map(monitor_alerts).collect();
+            let r = ingest_decided(store, actor, &reports, &alerts, at)?;
             out.decisions += chunk.len() as u64;
             out.ingested.duplicates += r.duplicates;
             out.ingested.created.extend(r.created);
@@ -192,28 +194,28 @@ pub fn catch_up_monitor(
     Ok(out)
 }
 
-/// Stores the reports and alerts of `decisions` and sets the feed's cursor to `cursor_after`
-/// in the same transaction as the alerts. `decisions` are those of the monitor's decision log up
-/// to position `cursor_after` that the cursor has not passed (those without alerts may be left
-/// out). [`catch_up_monitor`] calls it per chunk it reads; a caller that holds the decisions it
-/// just committed (the API's KYT worker) calls it directly and spares the read of the log.
+/// Stores the reports and alerts of decisions of the monitor's decision log (from
+/// [`monitor_reports`] and [`monitor_alerts`]) and sets the feed's cursor to `cursor_after` in
+/// the same transaction as the alerts: every decision up to that position then has what it
+/// raised stored. [`catch_up_monitor`] calls it per chunk it reads; a caller that holds the
+/// decisions it just committed (the API's KYT worker) calls it directly and spares the read of
+/// the log.
 ///
 /// # Errors
 /// The store's errors; the cursor then stays where it was.
-pub fn ingest_decisions(
+pub fn ingest_decided(
     store: &mut dyn CaseStore,
     actor: &Actor,
-    decisions: &[Decision],
+    reports: &[NewReport],
+    alerts: &[NewAlert],
     cursor_after: i64,
 ) -> Result<Ingested> {
     // Reports first (idempotent by key), then alerts with the cursor: a crash between the two
     // repeats the reports harmlessly.
-    let reports: Vec<NewReport> = decisions.iter().flat_map(monitor_reports).collect();
     if !reports.is_empty() {
-        store.add_reports(actor, &reports)?;
+        store.add_reports(actor, reports)?;
     }
-    let alerts: Vec<NewAlert> = decisions.iter().flat_map(monitor_alerts).collect();
-    store.ingest_alerts(actor, &alerts, Some((MONITOR_FEED, cursor_after)))
+    store.ingest_alerts(actor, alerts, Some((MONITOR_FEED, cursor_after)))
 }
 
 /// Stores every unsuppressed screening hit (any serializable hit with `list`, `entity_id` and
