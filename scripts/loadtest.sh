@@ -38,7 +38,12 @@ run() {
     local d=$1; shift
     echo; echo "== $1 ($d, $conns connections, $threads threads); server RSS before: $(rss); load average $(cut -d' ' -f1-3 /proc/loadavg)"
     shift
+    # The server's RSS every 30 s while the phase runs, to show whether memory stays flat.
+    local t0=$SECONDS
+    (while sleep 30; do echo "  server RSS at +$((SECONDS - t0)) s: $(rss)"; done) &
+    local sampler=$!
     wrk -t"$threads" -c"$conns" -d"$d" --latency "$@" "http://127.0.0.1:$port"
+    kill "$sampler" 2>/dev/null || true
     echo "server RSS after: $(rss)"
 }
 run "$dur" "KYT decisions over HTTP" -s scripts/loadtest/kyt.lua

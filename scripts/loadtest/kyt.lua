@@ -1,4 +1,10 @@
 -- wrk script: one KYT decision per request, unique transfer ids, 5,000 customers.
+-- The clock of the transfers starts 360 days ago and advances SECONDS_PER_REQUEST (default 3) per
+-- request and thread, as in real traffic: each customer transacts about every 4 hours, and the
+-- monitor's 35-day windows fill in the first million requests per thread and then stay the same
+-- size (a fixed time would keep every transfer of the run inside every window, and the state would
+-- grow without bound). The clock reaches the present after 10M requests per thread; beyond that the
+-- server rightly refuses transfers more than a day in the future.
 -- MALFORMED_EVERY=N makes every Nth body malformed JSON (expected: 4xx, nothing else disturbed).
 local key = os.getenv("FG_KEY")
 local every = tonumber(os.getenv("MALFORMED_EVERY") or "0")
@@ -6,6 +12,8 @@ local every = tonumber(os.getenv("MALFORMED_EVERY") or "0")
 -- on nothing); KYT_COUNTERPARTY=<an OFAC-listed address> makes every decision alert.
 local cp = os.getenv("KYT_COUNTERPARTY") or "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 local n = 0
+local step = tonumber(os.getenv("SECONDS_PER_REQUEST") or "3")
+local base = os.time() - 360 * 86400
 -- Seeded per run, so a second run (the malformed one) does not repeat the first one's ids.
 math.randomseed(os.time())
 -- Each wrk thread gets its own id prefix (a global in its Lua state).
@@ -19,7 +27,7 @@ function request()
     return wrk.format("POST", "/v1/kyt/decisions", headers, '{"id": "broken-' .. n .. '", "amount": ')
   end
   local body = string.format(
-    '{"id":"t%s-%d","time":"2025-11-02T11:%02d:00Z","customer_id":"c%d","direction":"deposit","asset":"USDT-TRC20","amount":"%d","counterparty_address":"%s"}',
-    tid, n, n % 60, n % 5000, 10 + n % 500, cp)
+    '{"id":"t%s-%d","time":"%s","customer_id":"c%d","direction":"deposit","asset":"USDT-TRC20","amount":"%d","counterparty_address":"%s"}',
+    tid, n, os.date("!%Y-%m-%dT%H:%M:%SZ", base + n * step), n % 5000, 10 + n % 500, cp)
   return wrk.format("POST", "/v1/kyt/decisions", headers, body)
 end
