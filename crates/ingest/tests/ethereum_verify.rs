@@ -57,6 +57,8 @@ fn real_full_blocks_pass_every_check_and_bind_chain_id_1() {
         // recomputed from the file.
         assert_eq!(checks(&s, "block-hash"), 0, "{}: {:?}", file.display(), s.unverified);
         assert_eq!(checks(&s, "transactions-root"), 0, "{}: {:?}", file.display(), s.unverified);
+        // Every transaction's signature recovers the sender it names.
+        assert_eq!(checks(&s, "transaction-sender"), 0, "{}: {:?}", file.display(), s.unverified);
         // No receipts in these files: noted, not refused.
         assert_eq!(checks(&s, "receipts-root"), 1);
         assert_eq!(sink.blocks.len(), 1);
@@ -207,6 +209,46 @@ fn single_field_flips_of_a_real_block_are_refused() {
             assert!(sink.blocks.is_empty(), "{what}: nothing may be handed on");
         }
     }
+}
+
+/// `from` is not part of a transaction's hash: a block whose transaction names another sender
+/// than the one who signed it is refused by signature recovery, on legacy (EIP-155) and typed
+/// (EIP-1559, EIP-4844-era) transactions, naming the block, the field and the real signer.
+#[test]
+fn a_transaction_naming_another_sender_is_refused() {
+    let Some(dir) = floodgate_testdata::dir("ethereum/pevm-mainnet-blocks") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for n in [12965000u64, 17034870, 19426587] {
+        let path = dir.join(format!("eth_getBlockByNumber_{n}_full.json"));
+        let block: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let txs = block["transactions"].as_array().unwrap();
+        for i in [0, txs.len() / 2, txs.len() - 1] {
+            let real = txs[i]["from"].as_str().unwrap().to_owned();
+            kinds.insert(txs[i]["type"].as_str().unwrap_or("0x0").to_owned());
+            // Another real sender of the same block: a plausible lie, not a malformed field.
+            let other = txs
+                .iter()
+                .map(|t| t["from"].as_str().unwrap())
+                .find(|f| !f.eq_ignore_ascii_case(&real))
+                .unwrap()
+                .to_owned();
+            let mut b = block.clone();
+            b["transactions"][i]["from"] = Value::String(other.clone());
+            let file = tmp.path().join("other-sender.json");
+            std::fs::write(&file, serde_json::to_string(&b).unwrap()).unwrap();
+            let (r, sink) = read(&[file]);
+            let e = r.expect_err("a wrong sender must be refused").to_string();
+            assert!(e.contains(&format!("block {n}")), "{e}");
+            assert!(
+                e.contains("transaction-sender") && e.contains(&format!("transactions[{i}].from")),
+                "{e}"
+            );
+            assert!(e.to_lowercase().contains(&real.to_lowercase()), "names the real signer: {e}");
+            assert!(sink.blocks.is_empty());
+        }
+    }
+    assert!(kinds.len() >= 2, "legacy and typed transactions both tried: {kinds:?}");
 }
 
 /// Flips the last hex digit (keeps the string valid hex of the same length).

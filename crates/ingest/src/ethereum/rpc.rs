@@ -389,6 +389,8 @@ fn check_block(
     }
     let mut encodings = Vec::with_capacity(b.transactions.len());
     let mut unverifiable = None;
+    // Full transactions without `from` or a signature: their sender cannot be checked.
+    let mut unsigned = 0usize;
     for (i, entry) in b.transactions.iter().enumerate() {
         let tx = match entry {
             RpcTxEntry::Full(tx) => tx,
@@ -417,7 +419,7 @@ fn check_block(
             }
         }
         match tx_encoding(&tf, tx)? {
-            Ok((enc, chain_id)) => {
+            Ok(TxEncoding { enc, chain_id, sig }) => {
                 let given = tf.hash("hash", tf.need("hash", &tx.hash)?)?;
                 let computed = keccak(&enc);
                 if computed != given.0 {
@@ -429,6 +431,35 @@ fn check_block(
                             hex::encode(computed)
                         ),
                     ));
+                }
+                match (sig, &tx.from) {
+                    (Some(sig), Some(from)) => {
+                        let named = tf.hex_bytes("from", from)?;
+                        match sig.signer() {
+                            Ok(signer) if signer[..] == named[..] => {}
+                            Ok(signer) => {
+                                return Err(refuse(
+                                    &format!("transactions[{i}].from"),
+                                    "transaction-sender",
+                                    format!(
+                                        "transaction {i} ({given}) names sender {from} but its \
+                                         signature was made by 0x{}",
+                                        hex::encode(signer)
+                                    ),
+                                ))
+                            }
+                            Err(why) => {
+                                return Err(refuse(
+                                    &format!("transactions[{i}].r"),
+                                    "transaction-sender",
+                                    format!(
+                                        "transaction {i} ({given}) has no valid signature: {why}"
+                                    ),
+                                ))
+                            }
+                        }
+                    }
+                    _ => unsigned += 1,
                 }
                 if let Some(c) = chain_id {
                     if !out.chain_ids.contains(&c) {
@@ -467,6 +498,13 @@ fn check_block(
         (Some(_), Some(why)) => {
             out.notes.push(Unverified { height, check: "transactions-root", reason: why })
         }
+    }
+    if unsigned > 0 {
+        out.notes.push(Unverified {
+            height,
+            check: "transaction-sender",
+            reason: format!("{unsigned} transactions lack a sender or a signature"),
+        });
     }
     Ok(out)
 }
@@ -548,8 +586,19 @@ fn header_rlp(
     Ok(Ok(out))
 }
 
-/// A transaction's encoding and chain id, or why the input does not allow encoding it.
-type Encoded = Result<(Vec<u8>, Option<u64>), String>;
+/// A transaction's encoding, the chain id it is signed for and its signature, or why the input
+/// does not allow encoding it.
+type Encoded = Result<TxEncoding, String>;
+
+/// What [`tx_encoding`] rebuilds of one transaction.
+struct TxEncoding {
+    /// The canonical (EIP-2718) encoding, whose keccak-256 is the transaction hash.
+    enc: Vec<u8>,
+    /// The chain id it is signed for (legacy transactions before EIP-155 name none).
+    chain_id: Option<u64>,
+    /// What was signed and the signature, for recovering the sender.
+    sig: Option<TxSignature>,
+}
 
 /// A transaction's canonical encoding and the chain id it is signed for (legacy transactions
 /// before EIP-155 name none), or why it cannot be encoded from the input.
@@ -616,6 +665,7 @@ fn tx_encoding(f: &Fields<'_>, tx: &RpcTx) -> Result<Encoded, IngestError> {
         to(&mut p)?;
         num!("value", tx.value);
         data!("input", tx.input);
+        let unsigned = p.len();
         num!("v", tx.v);
         num!("r", tx.r);
         num!("s", tx.s);
@@ -627,9 +677,23 @@ fn tx_encoding(f: &Fields<'_>, tx: &RpcTx) -> Result<Encoded, IngestError> {
                 return Err(f.err("chainId", format!("chainId {c} but v {v} signs for chain {s}")));
             }
         }
+        // What was signed: the six fields, then (EIP-155) the chain id and two empty strings.
+        let mut signed = p[..unsigned].to_vec();
+        let recovery = match signed_for {
+            Some(c) => {
+                rlp_uint(&mut signed, &c.to_be_bytes());
+                rlp_bytes(&mut signed, &[]);
+                rlp_bytes(&mut signed, &[]);
+                v - 35 - 2 * c
+            }
+            None => v.wrapping_sub(27),
+        };
+        let mut payload = Vec::with_capacity(signed.len() + 4);
+        rlp_list(&mut payload, &signed);
+        let sig = TxSignature::new(f, &payload, recovery, tx)?;
         let mut out = Vec::with_capacity(p.len() + 4);
         rlp_list(&mut out, &p);
-        return Ok(Ok((out, signed_for)));
+        return Ok(Ok(TxEncoding { enc: out, chain_id: signed_for, sig }));
     }
     num!("chainId", tx.chain_id);
     num!("nonce", tx.nonce);
@@ -670,14 +734,72 @@ fn tx_encoding(f: &Fields<'_>, tx: &RpcTx) -> Result<Encoded, IngestError> {
         }
         rlp_list(&mut p, &auths);
     }
-    match y_parity {
-        Some(y) => rlp_uint(&mut p, &y.to_be_bytes()),
+    // What was signed: the type byte and the fields before the signature.
+    let mut payload = Vec::with_capacity(p.len() + 4);
+    payload.push(tx_type as u8);
+    rlp_list(&mut payload, &p);
+    let y = match y_parity {
+        Some(y) => y,
         None => return Ok(Err("it lacks yParity".to_owned())),
-    }
+    };
+    rlp_uint(&mut p, &y.to_be_bytes());
     num!("r", tx.r);
     num!("s", tx.s);
+    let sig = TxSignature::new(f, &payload, y, tx)?;
     let mut out = Vec::with_capacity(p.len() + 4);
     out.push(tx_type as u8);
     rlp_list(&mut out, &p);
-    Ok(Ok((out, chain_id)))
+    Ok(Ok(TxEncoding { enc: out, chain_id, sig }))
+}
+
+/// A transaction's signing hash and signature: enough to recover who signed it.
+struct TxSignature {
+    /// keccak-256 of what was signed.
+    sighash: [u8; 32],
+    /// The recovery id (0 or 1; anything else is an invalid signature).
+    recovery: u64,
+    /// `r ‖ s`, each 32 bytes big-endian; `None` when either is wider than 32 bytes.
+    rs: Option<[u8; 64]>,
+}
+
+impl TxSignature {
+    fn new(
+        f: &Fields<'_>,
+        payload: &[u8],
+        recovery: u64,
+        tx: &RpcTx,
+    ) -> Result<Option<TxSignature>, IngestError> {
+        let (Some(r), Some(s)) = (&tx.r, &tx.s) else { return Ok(None) };
+        let mut rs = Some([0u8; 64]);
+        for (half, be) in [uint(f, "r", r)?, uint(f, "s", s)?].iter().enumerate() {
+            let start = be.iter().position(|b| *b != 0).unwrap_or(be.len());
+            let digits = &be[start..];
+            match rs.as_mut() {
+                Some(out) if digits.len() <= 32 => {
+                    out[half * 32 + 32 - digits.len()..half * 32 + 32].copy_from_slice(digits)
+                }
+                _ => rs = None,
+            }
+        }
+        Ok(Some(TxSignature { sighash: keccak(payload), recovery, rs }))
+    }
+
+    /// The 20-byte address whose key made this signature, or why there is none.
+    fn signer(&self) -> Result<[u8; 20], String> {
+        use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+        let rs = self.rs.ok_or("r or s is wider than 32 bytes")?;
+        let id = i32::try_from(self.recovery)
+            .ok()
+            .and_then(|r| RecoveryId::from_i32(r).ok())
+            .ok_or_else(|| format!("recovery id {} is not 0 or 1", self.recovery))?;
+        let sig = RecoverableSignature::from_compact(&rs, id).map_err(|e| e.to_string())?;
+        let msg = secp256k1::Message::from_digest(self.sighash);
+        let key = secp256k1::Secp256k1::verification_only()
+            .recover_ecdsa(&msg, &sig)
+            .map_err(|e| e.to_string())?;
+        let hash = keccak(&key.serialize_uncompressed()[1..]);
+        let mut out = [0u8; 20];
+        out.copy_from_slice(&hash[12..]);
+        Ok(out)
+    }
 }

@@ -16,8 +16,12 @@
 //!   receipt encodings (EIP-658 status or pre-Byzantium state root, cumulative gas, bloom,
 //!   logs) must give `receiptsRoot`.
 //!
-//! Not checked: the sender (`from` is not part of the encoding; recovering it from the
-//! signature needs secp256k1 public-key recovery), state, and execution. What an input does not
+//! - **Senders.** `from` is not part of the encoding: the signing hash (legacy: the six fields,
+//!   plus the chain id and two empty strings under EIP-155; typed: the type byte and the fields
+//!   before the signature) and `r`, `s`, `v`/`yParity` recover the signer's public key
+//!   (secp256k1), whose keccak-256 gives the address `from` must equal.
+//!
+//! Not checked: state and execution. What an input does not
 //! allow to be checked (a block with transaction hashes only, a block without its receipts,
 //! a transaction type this build does not know) is counted as an unverified note, not refused.
 
