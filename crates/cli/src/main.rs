@@ -26,11 +26,29 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             // The message may quote hostile input (a list entry, a ledger field).
-            let msg = format!("error: {err:#}");
+            let msg = error_text(&err);
             let _ = writeln!(std::io::stderr(), "{}", output::escape_text(&msg));
             ExitCode::from(cmd::EXIT_ERROR)
         }
     }
+}
+
+/// `error: ` and the error with its causes, `: `-separated as anyhow's `{:#}` prints them,
+/// leaving out a cause whose message the text before it already quotes: library errors often
+/// show their source in their own message too, and the user would read it twice.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut msg = String::from("error: ");
+    for (i, cause) in err.chain().enumerate() {
+        let text = cause.to_string();
+        if i > 0 {
+            if msg.contains(&text) {
+                continue;
+            }
+            msg.push_str(": ");
+        }
+        msg.push_str(&text);
+    }
+    msg
 }
 
 fn init_tracing(verbose: u8, quiet: bool, json: bool) {

@@ -35,6 +35,8 @@ fn issue_9_another_networks_blocks_are_refused_both_ways() {
         floodgate(&main).args(["ingest", "bitcoin"]).arg(world.join("bitcoin")).output().unwrap(),
     );
     assert!(err.contains("mainnet") && err.contains("floodgate-gen"), "{err}");
+    // Said once: the ingest error quotes the store's refusal, which is also its source.
+    assert_eq!(err.matches("use another --data-dir").count(), 1, "{err}");
     assert_eq!(status(&main), before, "the mainnet store changed");
 
     // The world ingests into its own directory, which then refuses mainnet.
