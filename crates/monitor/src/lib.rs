@@ -46,6 +46,7 @@ pub mod fiat;
 pub mod input;
 pub mod monitor;
 pub mod pack;
+pub mod seen;
 pub mod sink;
 pub mod state;
 pub mod store;

@@ -5,7 +5,9 @@
 //! together with its normalized event and fiat value, in group commits. The window state is
 //! not stored separately: it is a deterministic function of the decided events, and opening
 //! the monitor replays them to rebuild it exactly. Idempotency: a transfer id already decided
-//! (committed or pending) is skipped and produces nothing. Callers write a decision to their
+//! (committed or pending) is skipped and produces nothing. Without a store every decided id is
+//! kept in memory; with one, memory keeps only a Bloom filter of them ([`SeenIds`], ~1.5 bytes
+//! per id) and a filter hit is confirmed against the pending group and the store. Callers write a decision to their
 //! output only after [`Monitor::commit`] returned, so a crash never shows a decision that a
 //! restart would decide again; [`Monitor::decisions_after`] lets an output file catch up on
 //! decisions committed but not yet written when the process died.
@@ -19,6 +21,7 @@ use crate::decision::Decision;
 use crate::engine::Engine;
 use crate::error::MonitorError;
 use crate::input::MonitorEvent;
+use crate::seen::SeenIds;
 use crate::state::State;
 pub use crate::store::MONITOR_DB;
 use crate::store::{DecidedRecord, MonitorState, SqliteMonitorState};
@@ -41,7 +44,10 @@ struct Db {
 pub struct Monitor {
     engine: Engine,
     state: State,
+    /// Every decided id, without a store.
     seen: FxHashSet<Box<str>>,
+    /// The decided ids, approximately, with a store (which confirms a hit).
+    filter: SeenIds,
     db: Option<Db>,
     committed: u64,
 }
@@ -59,6 +65,7 @@ impl Monitor {
             engine,
             state: State::default(),
             seen: FxHashSet::default(),
+            filter: SeenIds::default(),
             db: None,
             committed: 0,
         }
@@ -99,12 +106,13 @@ impl Monitor {
             engine,
             state: State::default(),
             seen: FxHashSet::default(),
+            filter: SeenIds::default(),
             db: None,
             committed: 0,
         };
         persisted.replay(&mut |id, ev, fiat| {
             m.state.apply(&ev, fiat);
-            m.seen.insert(id.into());
+            m.filter.insert(&id);
             m.committed += 1;
         })?;
         m.db = Some(Db { state: persisted, pending: Vec::new() });
@@ -136,13 +144,17 @@ impl Monitor {
     /// # Errors
     /// [`MonitorError`] only when the decision cannot be serialized for storage.
     pub fn process(&mut self, ev: &MonitorEvent) -> Result<Processed, MonitorError> {
-        if self.seen.contains(ev.entry.id.as_str()) {
+        if self.decided(ev.entry.id.as_str())? {
             return Ok(Processed::Duplicate);
         }
         let fiat = self.engine.fiat(ev);
         let (before, now) = self.state.apply(ev, fiat);
         let d = self.engine.decide(&self.state, ev, fiat, before, now);
-        self.seen.insert(ev.entry.id.as_str().into());
+        if self.db.is_some() {
+            self.filter.insert(ev.entry.id.as_str());
+        } else {
+            self.seen.insert(ev.entry.id.as_str().into());
+        }
         if let Some(db) = &mut self.db {
             let ser = |e: serde_json::Error| MonitorError::Corrupt {
                 path: db.state.location().to_path_buf(),
@@ -158,6 +170,19 @@ impl Monitor {
             self.committed += 1;
         }
         Ok(Processed::Decided(Box::new(d)))
+    }
+
+    /// Whether `id` was decided already: exactly, from memory without a store; with one, a
+    /// filter miss is certain and a hit is confirmed in the pending group or the store.
+    fn decided(&self, id: &str) -> Result<bool, MonitorError> {
+        let Some(db) = &self.db else { return Ok(self.seen.contains(id)) };
+        if !self.filter.may_contain(id) {
+            return Ok(false);
+        }
+        if db.pending.iter().any(|p| p.transfer_id == id) {
+            return Ok(true);
+        }
+        db.state.contains(id)
     }
 
     /// Makes the pending decisions durable, in one transaction.

@@ -47,6 +47,12 @@ pub trait MonitorState {
         f: &mut dyn FnMut(String, MonitorEvent, Option<FiatValue>),
     ) -> Result<(), MonitorError>;
 
+    /// Whether `transfer_id` is recorded (committed) for this tenant.
+    ///
+    /// # Errors
+    /// A backend failure.
+    fn contains(&self, transfer_id: &str) -> Result<bool, MonitorError>;
+
     /// Records `batch` durably, all or nothing.
     ///
     /// # Errors
@@ -134,6 +140,15 @@ impl MonitorState for SqliteMonitorState {
             f(id, ev, fiat);
         }
         Ok(())
+    }
+
+    fn contains(&self, transfer_id: &str) -> Result<bool, MonitorError> {
+        let sq = self.sq();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM decided WHERE tenant = ?1 AND transfer_id = ?2")
+            .map_err(&sq)?;
+        stmt.exists(params![self.tenant.as_str(), transfer_id]).map_err(&sq)
     }
 
     fn append(&mut self, batch: &[DecidedRecord]) -> Result<(), MonitorError> {
