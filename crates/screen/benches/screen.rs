@@ -8,7 +8,7 @@ use std::sync::Arc;
 use criterion::{criterion_main, Criterion};
 use floodgate_screen::loaders::ofac_advanced;
 use floodgate_screen::normalize::NameForm;
-use floodgate_screen::score::{compare_names, score_pair, ScoreConfig};
+use floodgate_screen::score::{compare_names, name_score, score_pair, ScoreConfig};
 use floodgate_screen::unihan::Unihan;
 use floodgate_screen::{EntityType, Matcher, NameQuery};
 
@@ -35,6 +35,19 @@ fn benches(c: &mut Criterion) {
     let fb = NameForm::new(qb, EntityType::Person, None);
     c.bench_function("pair_compare/prepared_typo_and_dropped_middle", |b| {
         b.iter(|| compare_names(black_box(&fa), black_box(&fb)))
+    });
+    // What screening pays per candidate pair: the score without its explanation (the
+    // explanation is built only for names that can reach the threshold).
+    c.bench_function("pair_score_only/prepared_typo_and_dropped_middle", |b| {
+        b.iter(|| name_score(black_box(&fa), black_box(&fb)))
+    });
+    // A typical candidate that is not a hit: shares a family name only.
+    let fc = NameForm::new("Anna Ivanovna Lavrova", EntityType::Person, None);
+    c.bench_function("pair_score_only/prepared_non_hit", |b| {
+        b.iter(|| name_score(black_box(&fa), black_box(&fc)))
+    });
+    c.bench_function("pair_compare/jaro_winkler_baseline_non_hit", |b| {
+        b.iter(|| strsim::jaro_winkler(black_box(qa), black_box("Anna Ivanovna Lavrova")))
     });
     c.bench_function("pair_compare/jaro_winkler_baseline", |b| {
         b.iter(|| strsim::jaro_winkler(black_box(qa), black_box(qb)))

@@ -18,13 +18,15 @@ use crate::index::{posting_ids, ListStamp, MappedIndex};
 use crate::model::{EntityType, ListEntity, ListSnapshot};
 use crate::normalize::{collapse, skeleton, NameForm};
 use crate::score::{
-    compare_names, ofac_name_score, score_entity, Feature, MatchMode, NameQuery, PreparedQuery,
-    ScoreConfig,
+    compare_names, name_score, ofac_name_score, score_entity, Feature, MatchMode, NameQuery,
+    PreparedQuery, ScoreConfig,
 };
 use crate::unihan::Unihan;
 
 /// How many candidate names are scored in full per query.
 pub const CANDIDATES: usize = 64;
+/// How many queries a [`Matcher::screen_many`] thread takes at a time.
+pub const SCREEN_MANY_BLOCK: usize = 32;
 /// Keys shared by more names than this are too common to select candidates (e.g. "al").
 const MAX_POSTINGS: usize = 4000;
 
@@ -123,6 +125,29 @@ impl Postings<'_> {
     }
 }
 
+/// The most the features other than the name can add to a query's score ([`score_entity`]):
+/// each feature the query gives evidence for, at its largest weight. A bound, not a score.
+fn most_added(cfg: &ScoreConfig, q: &PreparedQuery) -> f64 {
+    let w = &cfg.weights;
+    let mut most = w.weak_alias.abs();
+    if q.query.dob.is_some() {
+        most += w.dob_exact.abs().max(w.dob_year.abs()).max(w.dob_mismatch.abs());
+    }
+    if !q.countries.is_empty() {
+        most += w.country_match.abs().max(w.country_mismatch.abs());
+    }
+    if !q.query.identifiers.is_empty() {
+        most += w.identifier_match.abs();
+    }
+    if q.query.entity_type.is_some() {
+        most += w.type_mismatch.abs();
+    }
+    if !q.form.legal.is_empty() {
+        most += w.legal_form_match.abs().max(w.legal_form_mismatch.abs());
+    }
+    most
+}
+
 /// Candidate index + scorer + address table over a set of lists.
 pub struct Matcher {
     cfg: ScoreConfig,
@@ -130,6 +155,8 @@ pub struct Matcher {
     store: Store,
     addresses: FxHashMap<Address, Vec<(u32, u16)>>,
     raw_addresses: FxHashMap<String, Vec<(u32, u16)>>,
+    /// Entity index by (list, id), built the first time an ownership chain is followed.
+    by_id: std::sync::OnceLock<FxHashMap<(Arc<str>, String), u32>>,
 }
 
 fn key(kind: u8, s: &str) -> u64 {
@@ -169,8 +196,8 @@ fn name_keys(form: &NameForm, out: &mut Vec<u64>) {
         out.push(key(b'j', &form.joined()));
     }
     // An organization's acronym is found under its token key ("IRGC").
-    for a in crate::score::acronyms(form) {
-        out.push(key(b't', &collapse(&a)));
+    for a in &form.keys.acronyms {
+        out.push(key(b't', &collapse(a)));
     }
 }
 
@@ -214,6 +241,7 @@ impl Matcher {
             },
             addresses: FxHashMap::default(),
             raw_addresses: FxHashMap::default(),
+            by_id: std::sync::OnceLock::new(),
         }
     }
 
@@ -400,36 +428,59 @@ impl Matcher {
     }
 
     fn candidates(&self, q: &PreparedQuery) -> Vec<u32> {
+        thread_local! {
+            // Per-thread score accumulator indexed by name id, and the ids touched: a dense
+            // array instead of a hash map (a query adds up to thousands of postings).
+            static ACC: std::cell::RefCell<(Vec<f32>, Vec<u32>)> =
+                const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+        }
         let keys = self.query_keys(q);
-        let n = self.n_names().max(1) as f64;
-        let mut acc: FxHashMap<u32, f32> = FxHashMap::default();
+        let n_names = self.n_names();
+        let n = n_names.max(1) as f64;
         let mut lists: Vec<Postings<'_>> = keys.iter().filter_map(|k| self.postings(*k)).collect();
         let all_common = lists.iter().all(|l| l.len() > MAX_POSTINGS);
         lists.sort_by_key(|l| l.len());
-        for (i, l) in lists.iter().enumerate() {
-            if l.len() > MAX_POSTINGS && !(all_common && i == 0) {
-                continue;
+        ACC.with_borrow_mut(|(acc, touched)| {
+            if acc.len() < n_names {
+                acc.resize(n_names, 0.0);
             }
-            let w = (1.0 + n / l.len() as f64).ln() as f32;
-            match l {
-                Postings::Owned(v) => {
-                    for &id in v.iter() {
-                        *acc.entry(id).or_insert(0.0) += w;
+            let mut add = |id: u32, w: f32| {
+                // Postings were checked to lie among the names when the index was opened.
+                if let Some(a) = acc.get_mut(id as usize) {
+                    if *a == 0.0 {
+                        touched.push(id);
                     }
+                    *a += w;
                 }
-                Postings::Mapped(b) => {
-                    for id in posting_ids(b) {
-                        *acc.entry(id).or_insert(0.0) += w;
-                    }
+            };
+            for (i, l) in lists.iter().enumerate() {
+                if l.len() > MAX_POSTINGS && !(all_common && i == 0) {
+                    continue;
+                }
+                // Always > 0 (ln of a number > 1), so a touched id never reads 0.
+                let w = (1.0 + n / l.len() as f64).ln() as f32;
+                match l {
+                    Postings::Owned(v) => v.iter().for_each(|&id| add(id, w)),
+                    Postings::Mapped(b) => posting_ids(b).for_each(|id| add(id, w)),
                 }
             }
-        }
-        let mut v: Vec<(u32, f32)> = acc.into_iter().collect();
-        if v.len() > CANDIDATES {
-            v.select_nth_unstable_by(CANDIDATES, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-            v.truncate(CANDIDATES);
-        }
-        v.into_iter().map(|(id, _)| id).collect()
+            let mut v: Vec<(u32, f32)> = touched.iter().map(|&id| (id, acc[id as usize])).collect();
+            for &id in touched.iter() {
+                acc[id as usize] = 0.0;
+            }
+            touched.clear();
+            if v.len() > CANDIDATES {
+                v.select_nth_unstable_by(CANDIDATES, |a, b| {
+                    b.1.total_cmp(&a.1).then(a.0.cmp(&b.0))
+                });
+                v.truncate(CANDIDATES);
+            }
+            // In name order, as the brute-force scan meets them (an entity's first name wins
+            // a tie between two of its names).
+            let mut ids: Vec<u32> = v.into_iter().map(|(id, _)| id).collect();
+            ids.sort_unstable();
+            ids
+        })
     }
 
     fn score_names(
@@ -439,10 +490,22 @@ impl Matcher {
         threshold: f64,
     ) -> Vec<Hit> {
         let mut best: FxHashMap<u32, (f64, Vec<Feature>, u16)> = FxHashMap::default();
+        let (name_weight, most_added) = (self.cfg.weights.name, most_added(&self.cfg, q));
         for id in ids {
             let (n_entity, n_name, form) = self.name(id);
             let m = match self.cfg.mode {
-                MatchMode::Floodgate => compare_names(&q.form, form),
+                MatchMode::Floodgate => {
+                    // Score first without words; a name that cannot reach the threshold even
+                    // with every other feature in its favour is not a hit, so it need not be
+                    // explained.
+                    let s = name_score(&q.form, form);
+                    // (The margin keeps a name whose features sum to the threshold in
+                    // another order of additions.)
+                    if s < 0.5 || name_weight * s + most_added < threshold - 1e-9 {
+                        continue;
+                    }
+                    compare_names(&q.form, form)
+                }
                 MatchMode::OfacEmulation => ofac_name_score(&q.form, form),
             };
             if m.score < 0.5 {
@@ -474,11 +537,7 @@ impl Matcher {
                     entity_hash: e.hash.clone(),
                     suppressed: false,
                     relations: e.entity.relations.clone(),
-                    fifty_percent_rule: {
-                        let owners = crate::relations::fifty_percent_owners(&e.entity);
-                        (!owners.is_empty())
-                            .then(|| crate::relations::fifty_percent_reason(&owners))
-                    },
+                    fifty_percent_rule: self.fifty_percent_rule(&e.list, &e.entity),
                 }
             })
             .collect();
@@ -501,15 +560,35 @@ impl Matcher {
         self.screen_prepared(&q)
     }
 
-    /// Screens many name queries on `threads` threads (contiguous chunks, scoped threads);
-    /// the results are in the order of the queries, each as [`Matcher::screen`] gives it.
+    /// Screens many name queries on `threads` threads; the results are in the order of the
+    /// queries, each as [`Matcher::screen`] gives it. Threads take blocks of
+    /// [`SCREEN_MANY_BLOCK`] queries from a shared counter until none is left, so a thread the
+    /// machine gives less time to does less of the work.
     pub fn screen_many(&self, queries: Vec<NameQuery>, threads: usize) -> Vec<Vec<Hit>> {
-        let chunk = queries.len().div_ceil(threads.max(1)).max(1);
-        std::thread::scope(|s| {
-            let handles: Vec<_> = queries
-                .chunks(chunk)
-                .map(|c| {
-                    s.spawn(move || c.iter().map(|q| self.screen(q.clone())).collect::<Vec<_>>())
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let blocks = queries.len().div_ceil(SCREEN_MANY_BLOCK);
+        let threads = threads.clamp(1, blocks.max(1));
+        let next = AtomicUsize::new(0);
+        let queries = &queries;
+        let mut done: Vec<(usize, Vec<Vec<Hit>>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let start = next.fetch_add(SCREEN_MANY_BLOCK, Ordering::Relaxed);
+                            let Some(block) = queries.get(start..) else { break };
+                            if block.is_empty() {
+                                break;
+                            }
+                            let block = &block[..block.len().min(SCREEN_MANY_BLOCK)];
+                            mine.push((
+                                start,
+                                block.iter().map(|q| self.screen(q.clone())).collect::<Vec<_>>(),
+                            ));
+                        }
+                        mine
+                    })
                 })
                 .collect();
             handles
@@ -519,8 +598,10 @@ impl Matcher {
                     // A panic in a worker is a bug; surface it on this thread.
                     Err(e) => std::panic::resume_unwind(e),
                 })
-                .collect::<Vec<Vec<Hit>>>()
-        })
+                .collect()
+        });
+        done.sort_unstable_by_key(|(start, _)| *start);
+        done.into_iter().flat_map(|(_, hits)| hits).collect()
     }
 
     /// Screens by scoring every name (the brute-force baseline of the benchmarks and a check
@@ -540,6 +621,32 @@ impl Matcher {
             Store::Mapped(m) => entity_ids.contains(&m.name_ref(*i).0),
         });
         self.score_names(q, ids, self.cfg.threshold)
+    }
+
+    /// OFAC's 50 % rule for a hit's entity, following ownership chains through the entries of
+    /// its list ([`crate::relations::fifty_percent_rule`]).
+    fn fifty_percent_rule(&self, list: &Arc<str>, entity: &ListEntity) -> Option<String> {
+        // Most entities have no owner with a stated share: no lookup table needed.
+        if !entity.relations.iter().any(|r| r.is_owned_by_other() && r.share_percent.is_some()) {
+            return None;
+        }
+        let by_id = self.by_id.get_or_init(|| {
+            (0..self.n_entities() as u32)
+                .map(|i| match &self.store {
+                    Store::Owned { entities, .. } => {
+                        let e = &entities[i as usize];
+                        ((e.list.clone(), e.entity.id.clone()), i)
+                    }
+                    Store::Mapped(m) => {
+                        let (l, id) = m.entity_key(i);
+                        ((Arc::from(l), id.to_owned()), i)
+                    }
+                })
+                .collect()
+        });
+        let lookup =
+            |id: &str| by_id.get(&(list.clone(), id.to_owned())).map(|&i| &self.entity(i).entity);
+        crate::relations::fifty_percent_rule(entity, &lookup)
     }
 
     pub(crate) fn entity_index(&self, list: &str, id: &str) -> Option<u32> {

@@ -459,6 +459,10 @@ pub struct NameForm {
     /// The entity type the name was prepared as (acronyms and brands apply to
     /// organizations only).
     pub kind: EntityType,
+    /// What the scorer derives from the tokens (collapsed, transliteration and phonetic keys,
+    /// skeletons, acronyms), computed here once per name rather than once per comparison.
+    /// Built from `tokens`, `script` and `kind` as they are when the form is made.
+    pub(crate) keys: crate::score::FormKeys,
 }
 
 /// The digits of a number word ("seven" -> "7", "seventh" -> "7th"), so that "Brigade Seven"
@@ -546,7 +550,18 @@ impl NameForm {
             None
         };
         let lattice = unihan.or(builtin.as_deref()).and_then(|u| build_lattice(name, script, u));
-        NameForm { original: name.to_owned(), tokens, legal, script, lattice, rewrites, kind }
+        let mut form = NameForm {
+            original: name.to_owned(),
+            tokens,
+            legal,
+            script,
+            lattice,
+            rewrites,
+            kind,
+            keys: crate::score::FormKeys::default(),
+        };
+        form.keys = crate::score::FormKeys::of(&form);
+        form
     }
 
     /// The tokens joined without spaces, doubled letters collapsed.

@@ -139,34 +139,79 @@ pub(crate) fn attach(entities: &mut [ListEntity], edges: Vec<Edge>) {
     }
 }
 
-/// The listed owners of `entity` whose ownership data says they hold 50 % or more together,
-/// each with its share; empty when no share is given or the shares sum to less than 50 %.
-pub fn fifty_percent_owners(entity: &ListEntity) -> Vec<&Relation> {
-    let owners: Vec<&Relation> = entity
-        .relations
-        .iter()
-        .filter(|r| r.is_owned_by_other() && r.share_percent.is_some())
-        .collect();
-    let total: f64 = owners.iter().filter_map(|r| r.share_percent).sum();
-    if total >= 50.0 {
-        owners
-    } else {
-        Vec::new()
-    }
+/// How many ownership links the 50 % rule follows up from an entity (A owns B owns C … ).
+pub const MAX_OWNERSHIP_CHAIN: usize = 8;
+
+/// Whether the list designates this entry itself (a sanctions target), rather than carrying
+/// it as a party linked to one: it names a program (every OFAC and UN entry does), or, in
+/// OpenSanctions data, a `sanction…` topic. Other OpenSanctions topics (`role.pep`,
+/// `poi`, `corp.…`) and none at all (a company present only as a link) do not designate.
+pub fn is_designated(entity: &ListEntity) -> bool {
+    let ftm_topic = |p: &str| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_')
+    };
+    entity.programs.iter().any(|p| p.starts_with("sanction") || !ftm_topic(p))
 }
 
-/// The reason text of a 50 % rule flag: names each owner and its share.
-pub fn fifty_percent_reason(owners: &[&Relation]) -> String {
-    let parts: Vec<String> = owners
-        .iter()
-        .map(|r| format!("{} ({}) {} %", r.other_name, r.other_id, r.share_percent.unwrap_or(0.0)))
-        .collect();
-    let total: f64 = owners.iter().filter_map(|r| r.share_percent).sum();
-    format!(
-        "OFAC 50 % rule: owned {total} % by listed {}: {}",
-        if owners.len() == 1 { "party" } else { "parties in aggregate" },
-        parts.join(", ")
-    )
+/// OFAC's 50 % rule for one entity: `Some(reason)` when the list's ownership data says
+/// that blocked parties own 50 % or more of it, directly or in aggregate. A blocked party is
+/// an owner the list designates ([`is_designated`]) or one that this rule blocks in turn
+/// (A owns 60 % of B, B owns 60 % of C: B is blocked, so C is), followed up to
+/// [`MAX_OWNERSHIP_CHAIN`] links; as OFAC's guidance says, a blocked owner's share counts
+/// whole (shares are not multiplied along the chain). `lookup` finds an entry of the same
+/// list by id. No share is ever guessed: a link without one counts for nothing.
+///
+/// The reason names each owner and share, and how a non-designated owner is itself blocked:
+/// "OFAC 50 % rule: owned 60 % by listed party: Ivan Petrovich Sidorov (p1) 60 %".
+pub fn fifty_percent_rule<'a>(
+    entity: &'a ListEntity,
+    lookup: &dyn Fn(&str) -> Option<&'a ListEntity>,
+) -> Option<String> {
+    let mut path = vec![entity.id.as_str()];
+    blocked_by_owners(entity, lookup, &mut path).map(|why| format!("OFAC 50 % rule: {why}"))
+}
+
+/// Why `entity` is blocked by its owners (without the "OFAC 50 % rule" prefix), if it is;
+/// `path` holds the entities being looked at below it, so a circle of owners ends.
+fn blocked_by_owners<'a>(
+    entity: &'a ListEntity,
+    lookup: &dyn Fn(&str) -> Option<&'a ListEntity>,
+    path: &mut Vec<&'a str>,
+) -> Option<String> {
+    let mut total = 0.0;
+    let mut parts = Vec::new();
+    let mut all_listed = true;
+    for r in entity.relations.iter().filter(|r| r.is_owned_by_other()) {
+        let Some(share) = r.share_percent else { continue };
+        if path.contains(&r.other_id.as_str()) {
+            continue;
+        }
+        let Some(owner) = lookup(&r.other_id) else { continue };
+        let part = format!("{} ({}) {share} %", r.other_name, r.other_id);
+        if is_designated(owner) {
+            parts.push(part);
+        } else {
+            if path.len() > MAX_OWNERSHIP_CHAIN {
+                continue;
+            }
+            path.push(&owner.id);
+            let why = blocked_by_owners(owner, lookup, path);
+            path.pop();
+            let Some(why) = why else { continue };
+            all_listed = false;
+            parts.push(format!("{part} [itself blocked: {why}]"));
+        }
+        total += share;
+    }
+    (total >= 50.0).then(|| {
+        let who = match (all_listed, parts.len()) {
+            (true, 1) => "listed party",
+            (true, _) => "listed parties in aggregate",
+            (false, 1) => "blocked party",
+            (false, _) => "listed or blocked parties in aggregate",
+        };
+        format!("owned {total} % by {who}: {}", parts.join(", "))
+    })
 }
 
 /// The entries linked to one hit, each screened in turn (`screen name --related`).
@@ -213,67 +258,128 @@ mod tests {
         ListEntity { id: id.into(), names: vec![ListName::primary(name)], ..ListEntity::default() }
     }
 
+    /// A designated (sanctioned) entry.
+    fn listed(id: &str, name: &str) -> ListEntity {
+        ListEntity { programs: vec!["SDGT".into()], ..ent(id, name) }
+    }
+
+    fn owns(from: &str, to: &str, share: Option<f64>) -> Edge {
+        Edge { from: from.into(), kind: "ownership".into(), to: to.into(), share_percent: share }
+    }
+
+    #[track_caller]
+    fn rule(es: &[ListEntity], id: &str) -> Option<String> {
+        let lookup = |x: &str| es.iter().find(|e| e.id == x);
+        fifty_percent_rule(lookup(id).unwrap(), &lookup)
+    }
+
     #[test]
     fn ownership_of_half_or_more_is_flagged_naming_the_owner_and_share() {
-        let mut es = vec![ent("o1", "Owner One Ltd"), ent("o2", "Owner Two"), ent("c", "Sub Co")];
-        attach(
-            &mut es,
-            vec![
-                Edge {
-                    from: "o1".into(),
-                    kind: "ownership".into(),
-                    to: "c".into(),
-                    share_percent: Some(30.0),
-                },
-                Edge {
-                    from: "o2".into(),
-                    kind: "ownership".into(),
-                    to: "c".into(),
-                    share_percent: Some(20.0),
-                },
-            ],
-        );
-        let owners = fifty_percent_owners(&es[2]);
-        assert_eq!(owners.len(), 2);
+        let mut es =
+            vec![listed("o1", "Owner One Ltd"), listed("o2", "Owner Two"), ent("c", "Sub Co")];
+        attach(&mut es, vec![owns("o1", "c", Some(30.0)), owns("o2", "c", Some(20.0))]);
         assert_eq!(
-            fifty_percent_reason(&owners),
-            "OFAC 50 % rule: owned 50 % by listed parties in aggregate: Owner One Ltd (o1) 30 %, Owner Two (o2) 20 %"
+            rule(&es, "c").as_deref(),
+            Some(
+                "OFAC 50 % rule: owned 50 % by listed parties in aggregate: Owner One Ltd (o1) 30 %, Owner Two (o2) 20 %"
+            )
         );
         // The owners themselves are not owned.
-        assert!(fifty_percent_owners(&es[0]).is_empty());
+        assert_eq!(rule(&es, "o1"), None);
         assert_eq!(es[0].relations[0].describe(), "owns, 30 %: Sub Co (c)");
         assert_eq!(es[2].relations[0].describe(), "owned by, 30 %: Owner One Ltd (o1)");
     }
 
     #[test]
     fn a_share_under_half_or_not_given_is_not_flagged() {
-        let mut es = vec![ent("o", "Owner"), ent("c", "Co"), ent("d", "Other Co")];
+        let mut es = vec![listed("o", "Owner"), ent("c", "Co"), ent("d", "Other Co")];
         attach(
             &mut es,
             vec![
-                Edge {
-                    from: "o".into(),
-                    kind: "ownership".into(),
-                    to: "c".into(),
-                    share_percent: Some(49.9),
-                },
+                owns("o", "c", Some(49.9)),
                 Edge {
                     from: "d".into(),
                     kind: "Owned or Controlled By".into(),
                     to: "o".into(),
                     share_percent: None,
                 },
-                Edge {
-                    from: "x".into(),
-                    kind: "ownership".into(),
-                    to: "c".into(),
-                    share_percent: Some(90.0),
-                },
+                owns("x", "c", Some(90.0)),
             ],
         );
-        assert!(fifty_percent_owners(&es[1]).is_empty(), "49.9 % is under half");
+        assert_eq!(rule(&es, "c"), None, "49.9 % is under half");
         assert!(es[2].relations[0].is_owned_by_other());
-        assert!(fifty_percent_owners(&es[2]).is_empty(), "no share given, none guessed");
+        assert_eq!(rule(&es, "d"), None, "no share given, none guessed");
         assert_eq!(es[1].relations.len(), 1, "the edge from an unknown id is dropped");
+    }
+
+    #[test]
+    fn a_chain_of_majority_owners_blocks_every_link() {
+        // A (listed) owns 60 % of B, B owns 60 % of C, C owns 51 % of D: B, C and D are blocked.
+        let mut es = vec![
+            listed("a", "Alpha Holding"),
+            ent("b", "Beta Trading"),
+            ent("c", "Gamma Shipping"),
+            ent("d", "Delta Port"),
+        ];
+        attach(
+            &mut es,
+            vec![
+                owns("a", "b", Some(60.0)),
+                owns("b", "c", Some(60.0)),
+                owns("c", "d", Some(51.0)),
+            ],
+        );
+        assert_eq!(
+            rule(&es, "b").as_deref(),
+            Some("OFAC 50 % rule: owned 60 % by listed party: Alpha Holding (a) 60 %")
+        );
+        assert_eq!(
+            rule(&es, "c").as_deref(),
+            Some(
+                "OFAC 50 % rule: owned 60 % by blocked party: Beta Trading (b) 60 % [itself blocked: owned 60 % by listed party: Alpha Holding (a) 60 %]"
+            )
+        );
+        let d = rule(&es, "d").unwrap();
+        assert!(d.starts_with("OFAC 50 % rule: owned 51 % by blocked party: Gamma Shipping (c) 51 % [itself blocked: owned 60 % by blocked party: Beta Trading (b)"), "{d}");
+        // A break in the chain (B owned only 40 %) frees everything below it.
+        let mut es = vec![listed("a", "Alpha"), ent("b", "Beta"), ent("c", "Gamma")];
+        attach(&mut es, vec![owns("a", "b", Some(40.0)), owns("b", "c", Some(100.0))]);
+        assert_eq!(rule(&es, "b"), None);
+        assert_eq!(rule(&es, "c"), None, "B is not blocked, so its 100 % counts for nothing");
+    }
+
+    #[test]
+    fn direct_and_indirect_shares_aggregate_and_circles_end() {
+        // A (listed) owns 30 % of C directly and 60 % of B, which owns 25 % of C: 55 %.
+        let mut es = vec![listed("a", "Alpha"), ent("b", "Beta"), ent("c", "Gamma")];
+        attach(
+            &mut es,
+            vec![
+                owns("a", "c", Some(30.0)),
+                owns("a", "b", Some(60.0)),
+                owns("b", "c", Some(25.0)),
+            ],
+        );
+        let c = rule(&es, "c").unwrap();
+        assert!(c.starts_with("OFAC 50 % rule: owned 55 % by listed or blocked parties in aggregate: Alpha (a) 30 %, Beta (b) 25 % [itself blocked"), "{c}");
+        // B and C own each other and nobody listed owns either: nothing, and no endless walk.
+        let mut es = vec![ent("b", "Beta"), ent("c", "Gamma"), listed("z", "Zeta")];
+        attach(&mut es, vec![owns("b", "c", Some(60.0)), owns("c", "b", Some(60.0))]);
+        assert_eq!(rule(&es, "b"), None);
+        assert_eq!(rule(&es, "c"), None);
+    }
+
+    #[test]
+    fn an_opensanctions_link_without_a_sanction_topic_is_not_a_listed_owner() {
+        let with = |programs: &[&str]| ListEntity {
+            programs: programs.iter().map(|p| (*p).to_owned()).collect(),
+            ..ent("x", "X")
+        };
+        assert!(is_designated(&with(&["sanction"])));
+        assert!(is_designated(&with(&["sanction.linked", "role.pep"])));
+        assert!(is_designated(&with(&["RUSSIA-EO14024"])));
+        assert!(is_designated(&with(&["Al-Qaida"])));
+        assert!(!is_designated(&with(&[])));
+        assert!(!is_designated(&with(&["role.pep", "poi"])));
     }
 }

@@ -158,47 +158,122 @@ pub struct NameMatch {
     pub evidence: String,
 }
 
-fn token_sim(a: &str, b: &str, loose: bool) -> f64 {
-    if a == b {
+/// What the scorer needs of one token, derived once when a name is prepared (see
+/// [`FormKeys`]) instead of once per comparison: collapsed form, transliteration key,
+/// phonetic skeleton and lengths.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct TokenKeys {
+    /// The token as compared.
+    raw: String,
+    /// Its length in characters.
+    chars: usize,
+    /// Doubled letters collapsed ([`collapse`]).
+    collapsed: String,
+    /// Length of `collapsed` in characters.
+    collapsed_chars: usize,
+    /// [`translit_key`] of `collapsed`.
+    translit: String,
+    /// [`skeleton`] of `collapsed` (the phonetic rule).
+    skeleton: String,
+    /// The token's weight in the alignment: its length, a number counting as four letters.
+    weight: f64,
+}
+
+impl TokenKeys {
+    fn of(t: &str) -> TokenKeys {
+        let collapsed = collapse(t);
+        let chars = t.chars().count();
+        // Numbers weigh as a four-letter word: "Brigade 7" and "Brigade 8" are different units.
+        let weight = if t.starts_with(|c: char| c.is_ascii_digit()) {
+            (chars as f64).max(4.0)
+        } else {
+            chars as f64
+        };
+        TokenKeys {
+            raw: t.to_owned(),
+            chars,
+            collapsed_chars: collapsed.chars().count(),
+            translit: translit_key(&collapsed),
+            skeleton: skeleton(&collapsed),
+            collapsed,
+            weight,
+        }
+    }
+}
+
+/// What the scorer derives from a prepared name, once per name ([`NameForm::keys`]): the keys
+/// of its tokens and of their consonant skeletons (for abjad scripts), both joined without
+/// spaces, and the organization's acronyms.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FormKeys {
+    plain: Vec<TokenKeys>,
+    skel: Vec<TokenKeys>,
+    joined_plain: String,
+    joined_skel: String,
+    pub(crate) acronyms: Vec<String>,
+}
+
+impl FormKeys {
+    pub(crate) fn of(form: &NameForm) -> FormKeys {
+        let skel: Vec<String> = form.tokens.iter().map(|t| skeleton(t)).collect();
+        FormKeys {
+            plain: form.tokens.iter().map(|t| TokenKeys::of(t)).collect(),
+            joined_plain: collapse(&form.tokens.concat()),
+            joined_skel: collapse(&skel.concat()),
+            skel: skel.iter().map(|t| TokenKeys::of(t)).collect(),
+            acronyms: acronyms(form),
+        }
+    }
+}
+
+/// Similarity of two tokens (see `docs/screening.md`, "Name similarity").
+fn token_sim(a: &TokenKeys, b: &TokenKeys, loose: bool) -> f64 {
+    if a.raw == b.raw {
         return 1.0;
     }
-    let (la, lb) = (a.chars().count(), b.chars().count());
+    let (la, lb) = (a.chars, b.chars);
     // Initials: "J" ~ "John".
-    if (la == 1 && b.starts_with(a)) || (lb == 1 && a.starts_with(b)) {
+    if (la == 1 && b.raw.starts_with(&a.raw)) || (lb == 1 && a.raw.starts_with(&b.raw)) {
         return 0.9;
     }
-    let (ca, cb) = (collapse(a), collapse(b));
+    let (ca, cb) = (&a.collapsed, &b.collapsed);
     if ca == cb {
         return 0.95;
     }
     let min = la.min(lb);
     let max = la.max(lb) as f64;
-    if min >= 3 && translit_key(&ca) == translit_key(&cb) {
+    if min >= 3 && a.translit == b.translit {
         // Romanisation schools of one Cyrillic/Arabic/Korean name: "wladimir" ~ "vladimir",
         // "dmitrij" ~ "dmitriy", "qaddafi" ~ "kaddafi", "oussama" ~ "usama".
         return TRANSLIT_SIM;
     }
-    if min >= 4 && strsim::osa_distance(&ca, &cb) == 1 && strsim::levenshtein(&ca, &cb) == 2 {
-        // one transposition: "ABUDL" ~ "ABDUL"
+    // One transposition ("ABUDL" ~ "ABDUL"): OSA distance 1 with Levenshtein 2 happens only
+    // for a swap of two letters, which keeps the length.
+    if min >= 4
+        && a.collapsed_chars == b.collapsed_chars
+        && strsim::osa_distance(ca, cb) == 1
+        && strsim::levenshtein(ca, cb) == 2
+    {
         return 0.9;
     }
-    if min >= 5 && phonetic_equal(&ca, &cb) {
+    if min >= 5 && phonetic_equal(a, b) {
         // Same consonants in the same order, same first and last letter, vowels differ:
         // "husein" ~ "hussain", "kareem" ~ "karim".
         return PHONETIC_SIM;
     }
     let mut best = 0.0;
-    if min >= 6 {
-        // Long tokens tolerate one edit per six letters; short tokens must agree exactly,
-        // because short names that differ by a letter are different names (Thắng ≠ Thành).
-        let d = strsim::levenshtein(&ca, &cb) as f64;
+    // Long tokens tolerate one edit per six letters; short tokens must agree exactly,
+    // because short names that differ by a letter are different names (Thắng ≠ Thành).
+    // The distance is at least the difference in length, so most pairs need no distance.
+    if min >= 6 && a.collapsed_chars.abs_diff(b.collapsed_chars) as f64 * 6.0 <= max {
+        let d = strsim::levenshtein(ca, cb) as f64;
         if d * 6.0 <= max {
             best = 1.0 - 1.5 * d / max;
         }
     }
     if loose && min >= 2 {
         // Transliterations from other scripts vary in vowels and voicing: Jaro-Winkler.
-        let jw = strsim::jaro_winkler(&ca, &cb);
+        let jw = strsim::jaro_winkler(ca, cb);
         if jw >= 0.78 {
             best = f64::max(best, jw * 0.9);
         }
@@ -262,11 +337,12 @@ pub fn translit_key(t: &str) -> String {
 /// Whether two tokens sound alike: same consonant skeleton, same first and last letter, both
 /// at least five letters ("husein" ~ "hussain"). The last-letter rule keeps apart names whose
 /// ending carries gender or meaning ("maria" / "mario").
-fn phonetic_equal(a: &str, b: &str) -> bool {
-    a.as_bytes().first() == b.as_bytes().first()
-        && a.as_bytes().last() == b.as_bytes().last()
-        && skeleton(a) == skeleton(b)
-        && skeleton(a).len() >= 3
+fn phonetic_equal(a: &TokenKeys, b: &TokenKeys) -> bool {
+    let (ca, cb) = (a.collapsed.as_bytes(), b.collapsed.as_bytes());
+    ca.first() == cb.first()
+        && ca.last() == cb.last()
+        && a.skeleton == b.skeleton
+        && a.skeleton.len() >= 3
 }
 
 /// Which tolerance made two tokens match, for the explanation.
@@ -289,7 +365,7 @@ pub fn token_rule(a: &str, b: &str) -> &'static str {
     {
         return "transposition";
     }
-    if la.min(lb) >= 5 && phonetic_equal(&ca, &cb) {
+    if la.min(lb) >= 5 && phonetic_equal(&TokenKeys::of(a), &TokenKeys::of(b)) {
         return "phonetic";
     }
     "edit distance"
@@ -297,8 +373,8 @@ pub fn token_rule(a: &str, b: &str) -> &'static str {
 
 /// Whether unmatched token `i` repeats a matched token of the same name ("Ahmad Ahmad
 /// Karimi"): a repeated part adds nothing, so it costs nothing.
-fn is_repeat(t: &[String], used: &[bool], i: usize) -> bool {
-    t.iter().enumerate().any(|(k, x)| k != i && used[k] && x == &t[i])
+fn is_repeat(t: &[TokenKeys], used: &[bool], i: usize) -> bool {
+    t.iter().enumerate().any(|(k, x)| k != i && used[k] && x.raw == t[i].raw)
 }
 
 /// What an unmatched middle part (a middle name, a patronymic) costs, relative to an
@@ -327,8 +403,18 @@ pub(crate) fn dropped_middle(
     (unmatched.next().is_none() && in_order).then_some(i)
 }
 
-/// Aligns two token lists and scores them (0–1). Returns (score, in_order).
+/// Aligns two token lists and scores them (0–1). Returns (score, in_order, matched pairs).
 pub fn align(q: &[String], c: &[String], loose: bool) -> (f64, bool, Vec<(usize, usize, f64)>) {
+    let keys = |t: &[String]| t.iter().map(|t| TokenKeys::of(t)).collect::<Vec<_>>();
+    align_keys(&keys(q), &keys(c), loose)
+}
+
+/// [`align`] over tokens whose keys were derived when their names were prepared.
+fn align_keys(
+    q: &[TokenKeys],
+    c: &[TokenKeys],
+    loose: bool,
+) -> (f64, bool, Vec<(usize, usize, f64)>) {
     if q.is_empty() || c.is_empty() {
         return (0.0, true, Vec::new());
     }
@@ -341,6 +427,10 @@ pub fn align(q: &[String], c: &[String], loose: bool) -> (f64, bool, Vec<(usize,
             }
         }
     }
+    if sims.is_empty() {
+        // Nothing matched: every query token and half of every list-name token unmatched.
+        return (0.0, true, Vec::new());
+    }
     sims.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
     let mut used_q = vec![false; q.len()];
     let mut used_c = vec![false; c.len()];
@@ -352,39 +442,30 @@ pub fn align(q: &[String], c: &[String], loose: bool) -> (f64, bool, Vec<(usize,
             pairs.push((i, j, s));
         }
     }
-    // Numbers weigh as a four-letter word: "Brigade 7" and "Brigade 8" are different units.
-    let len = |t: &String| {
-        let n = t.chars().count() as f64;
-        if t.starts_with(|c: char| c.is_ascii_digit()) {
-            n.max(4.0)
-        } else {
-            n
-        }
-    };
     let mut num = 0.0;
     let mut den = 0.0;
     for &(i, j, s) in &pairs {
-        let w = (len(&q[i]) + len(&c[j])) / 2.0;
+        let w = (q[i].weight + c[j].weight) / 2.0;
         num += s * w;
         den += w;
     }
     // A middle part missing on one side, not one replaced by another ("Nikita" vs "Kirill"
     // between the same family name and patronymic are two people).
     let complete =
-        |t: &[String], used: &[bool]| (0..t.len()).all(|i| used[i] || is_repeat(t, used, i));
+        |t: &[TokenKeys], used: &[bool]| (0..t.len()).all(|i| used[i] || is_repeat(t, used, i));
     let middle_q =
         dropped_middle(q.len(), &used_q, &pairs, |p| p.0).filter(|_| complete(c, &used_c));
     let middle_c =
         dropped_middle(c.len(), &used_c, &pairs, |p| p.1).filter(|_| complete(q, &used_q));
     for (i, t) in q.iter().enumerate() {
         if !used_q[i] && !is_repeat(q, &used_q, i) {
-            den += if middle_q == Some(i) { DROPPED_MIDDLE_WEIGHT } else { 1.0 } * len(t);
+            den += if middle_q == Some(i) { DROPPED_MIDDLE_WEIGHT } else { 1.0 } * t.weight;
         }
     }
     for (j, t) in c.iter().enumerate() {
         if !used_c[j] && !is_repeat(c, &used_c, j) {
             let w = if middle_c == Some(j) { DROPPED_MIDDLE_WEIGHT } else { 1.0 };
-            den += w * UNMATCHED_CANDIDATE_WEIGHT * len(t);
+            den += w * UNMATCHED_CANDIDATE_WEIGHT * t.weight;
         }
     }
     let mut sorted = pairs.clone();
@@ -448,54 +529,61 @@ fn norm_sim(a: &str, b: &str) -> f64 {
     1.0 - strsim::levenshtein(a, b) as f64 / max as f64
 }
 
-/// Compares two prepared names (the query first).
+/// Compares two prepared names (the query first), with the explanation.
 pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
-    let abjad = q.script.is_abjad() || c.script.is_abjad();
-    let loose = q.script != Script::Latin || c.script != Script::Latin;
-    let (qt, ct): (Vec<String>, Vec<String>) = if abjad {
-        (
-            q.tokens.iter().map(|t| skeleton(t)).collect(),
-            c.tokens.iter().map(|t| skeleton(t)).collect(),
-        )
-    } else {
-        (q.tokens.clone(), c.tokens.clone())
-    };
-    let factor = if abjad { SKELETON_FACTOR } else { 1.0 };
-    let (s, in_order, pairs) = align(&qt, &ct, loose);
-    let mut score = s * factor;
+    compare_internal(q, c, true)
+}
+
+/// The score [`compare_names`] gives two prepared names, without building its explanation:
+/// the screening hot path scores every candidate with this and explains only the hits.
+pub fn name_score(q: &NameForm, c: &NameForm) -> f64 {
+    compare_internal(q, c, false).score
+}
+
+/// Why two aligned token lists got their score, in words: every tolerance used.
+fn explain_alignment(
+    qk: &[TokenKeys],
+    ck: &[TokenKeys],
+    pairs: &[(usize, usize, f64)],
+    in_order: bool,
+    abjad: bool,
+    rewrites: impl Iterator<Item = String>,
+) -> String {
+    let qt: Vec<&str> = qk.iter().map(|t| t.raw.as_str()).collect();
+    let ct: Vec<&str> = ck.iter().map(|t| t.raw.as_str()).collect();
     let mut applied: Vec<String> = Vec::new();
-    for &(i, j, _) in &pairs {
-        let rule = token_rule(&qt[i], &ct[j]);
+    for &(i, j, _) in pairs {
+        let rule = token_rule(qt[i], ct[j]);
         if rule != "exact" {
             applied.push(format!("{rule} {}~{}", qt[i], ct[j]));
         }
     }
-    let matched = |t: &[String], side_j: bool| -> Vec<bool> {
-        let mut used = vec![false; t.len()];
-        for &(i, j, _) in &pairs {
+    let matched = |n: usize, side_j: bool| -> Vec<bool> {
+        let mut used = vec![false; n];
+        for &(i, j, _) in pairs {
             used[if side_j { j } else { i }] = true;
         }
         used
     };
-    let (uq, uc) = (matched(&qt, false), matched(&ct, true));
+    let (uq, uc) = (matched(qk.len(), false), matched(ck.len(), true));
     let mut dropped = Vec::new();
     let mut repeated = Vec::new();
     let mut middle = Vec::new();
     let complete =
-        |t: &[String], used: &[bool]| (0..t.len()).all(|i| used[i] || is_repeat(t, used, i));
+        |t: &[TokenKeys], used: &[bool]| (0..t.len()).all(|i| used[i] || is_repeat(t, used, i));
     let middles = [
-        dropped_middle(qt.len(), &uq, &pairs, |p| p.0).filter(|_| complete(&ct, &uc)),
-        dropped_middle(ct.len(), &uc, &pairs, |p| p.1).filter(|_| complete(&qt, &uq)),
+        dropped_middle(qk.len(), &uq, pairs, |p| p.0).filter(|_| complete(ck, &uc)),
+        dropped_middle(ck.len(), &uc, pairs, |p| p.1).filter(|_| complete(qk, &uq)),
     ];
-    for ((t, used), mid) in [(&qt, &uq), (&ct, &uc)].into_iter().zip(middles) {
+    for ((t, used), mid) in [(qk, &uq), (ck, &uc)].into_iter().zip(middles) {
         for (i, x) in t.iter().enumerate() {
             if !used[i] {
                 if is_repeat(t, used, i) {
-                    repeated.push(x.clone());
+                    repeated.push(x.raw.as_str());
                 } else if mid == Some(i) {
-                    middle.push(x.clone());
+                    middle.push(x.raw.as_str());
                 } else {
-                    dropped.push(x.clone());
+                    dropped.push(x.raw.as_str());
                 }
             }
         }
@@ -512,8 +600,8 @@ pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
     if !in_order {
         applied.push("reordered parts".to_owned());
     }
-    applied.extend(q.rewrites.iter().chain(&c.rewrites).cloned());
-    let mut evidence = format!(
+    applied.extend(rewrites);
+    format!(
         "tokens [{}] vs [{}]{}{}",
         qt.join(" "),
         ct.join(" "),
@@ -523,11 +611,39 @@ pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
         } else {
             format!("; applied: {}", applied.join(", "))
         }
-    );
-    let (jq, jc) = (collapse(&qt.concat()), collapse(&ct.concat()));
+    )
+}
+
+/// [`compare_names`]; the evidence is left empty unless `explain`. The score does not depend
+/// on `explain` (a unit test holds both paths to the same scores).
+fn compare_internal(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
+    let abjad = q.script.is_abjad() || c.script.is_abjad();
+    let loose = q.script != Script::Latin || c.script != Script::Latin;
+    let (qk, ck, jq, jc) = if abjad {
+        (&q.keys.skel, &c.keys.skel, &q.keys.joined_skel, &c.keys.joined_skel)
+    } else {
+        (&q.keys.plain, &c.keys.plain, &q.keys.joined_plain, &c.keys.joined_plain)
+    };
+    let factor = if abjad { SKELETON_FACTOR } else { 1.0 };
+    let (s, in_order, pairs) = align_keys(qk, ck, loose);
+    let mut score = s * factor;
+    let mut evidence = if explain {
+        explain_alignment(
+            qk,
+            ck,
+            &pairs,
+            in_order,
+            abjad,
+            q.rewrites.iter().chain(&c.rewrites).cloned(),
+        )
+    } else {
+        String::new()
+    };
     if jq == jc && !jq.is_empty() && 0.97 * factor > score {
         score = 0.97 * factor;
-        evidence = format!("'{jq}' equal when joined without spaces");
+        if explain {
+            evidence = format!("'{jq}' equal when joined without spaces");
+        }
     }
     if let Some((s, ev)) = acronym_match(q, c).or_else(|| brand_match(q, c)) {
         if s > score {
@@ -558,6 +674,9 @@ pub fn compare_names(q: &NameForm, c: &NameForm) -> NameMatch {
             let s = norm_sim(&got, &target) * READING_FACTOR;
             if s > score {
                 score = s;
+                if !explain {
+                    continue;
+                }
                 let how = match l.source {
                     LatticeSource::HanReadings => {
                         "Han character readings (Unihan kMandarin/kJapanese/kHangul)"
@@ -624,7 +743,7 @@ fn acronym_match(q: &NameForm, c: &NameForm) -> Option<(f64, String)> {
         {
             continue;
         }
-        if let Some(a) = acronyms(long).into_iter().find(|a| a == t) {
+        if let Some(a) = long.keys.acronyms.iter().find(|a| *a == t) {
             return Some((
                 ACRONYM_SIM,
                 format!("tokens [{}] vs [{}]; applied: acronym {t}={a}", t, long.tokens.join(" ")),
@@ -684,7 +803,10 @@ fn brand_match(q: &NameForm, c: &NameForm) -> Option<(f64, String)> {
         {
             continue;
         }
-        if collapse(&long.tokens[0]) == collapse(t) {
+        fn first(f: &NameForm) -> Option<&str> {
+            f.keys.plain.first().map(|k| k.collapsed.as_str())
+        }
+        if first(long).is_some() && first(long) == first(short) {
             return Some((
                 BRAND_SIM,
                 format!(

@@ -220,3 +220,40 @@ fn acronyms_brands_and_run_together_legal_forms_of_organizations() {
     let (_, ev) = pair("Haag", "Haag", org);
     assert!(!ev.contains("run-together"), "{ev}");
 }
+
+#[test]
+fn the_hot_path_score_equals_the_explained_score_on_real_names() {
+    use floodgate_screen::normalize::NameForm;
+    use floodgate_screen::score::{compare_names, name_score};
+    let Some(sdn) = crate::common::sdn() else { return };
+    // Every 5th SDN entity, all its names (Latin, Arabic, Cyrillic, Han, Korean aliases).
+    let listed: Vec<NameForm> = sdn
+        .entities
+        .iter()
+        .step_by(5)
+        .flat_map(|e| e.names.iter().map(|n| NameForm::new(&n.full, e.entity_type, unihan())))
+        .collect();
+    assert!(listed.len() > 8_000, "{}", listed.len());
+    let queries = [
+        ("Sergie Viktorovich Lavrov", EntityType::Person),
+        ("Abu Bakr al-Baghdadi", EntityType::Person),
+        ("محمد حسن", EntityType::Person),
+        ("王岐山", EntityType::Person),
+        ("Vương Kỳ Sơn", EntityType::Person),
+        ("Владимир Путин", EntityType::Person),
+        ("IRGC", EntityType::Organization),
+        ("Huawei", EntityType::Organization),
+        ("Bank Melli Iran Gesellschaft mit beschränkter Haftung", EntityType::Organization),
+        ("AEROCARIBBEAN", EntityType::Organization),
+    ];
+    let mut scored = 0;
+    for (q, kind) in queries {
+        let qf = NameForm::new(q, kind, unihan());
+        for c in &listed {
+            let (fast, explained) = (name_score(&qf, c), compare_names(&qf, c));
+            assert_eq!(fast, explained.score, "{q} vs {}: {}", c.original, explained.evidence);
+            scored += usize::from(fast > 0.0);
+        }
+    }
+    assert!(scored > 1_000, "{scored}");
+}

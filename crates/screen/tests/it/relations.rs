@@ -75,3 +75,78 @@ fn an_opensanctions_company_owned_60_percent_by_a_listed_person_is_flagged() {
     assert_eq!(owner[0].entity_id, "p1");
     assert_eq!(owner[0].relations.len(), 3);
 }
+
+#[test]
+fn real_sdn_ownership_chains_are_shown_and_never_flagged_without_a_share() {
+    let Some(sdn) = crate::common::sdn() else { return };
+    let by_id: std::collections::HashMap<&str, &floodgate_screen::ListEntity> =
+        sdn.entities.iter().map(|e| (e.id.as_str(), e)).collect();
+    let owner_of = |e: &floodgate_screen::ListEntity| -> Vec<String> {
+        e.relations
+            .iter()
+            .filter(|r| r.is_owned_by_other() && r.other_id != e.id)
+            .map(|r| r.other_id.clone())
+            .collect()
+    };
+    // Chains C -> B -> A of "Owned or Controlled By" (and the inverse "Owns, controls, or
+    // operates") in the real file.
+    let mut chains = Vec::new();
+    for c in &sdn.entities {
+        for b in owner_of(c) {
+            let Some(be) = by_id.get(b.as_str()) else { continue };
+            for a in owner_of(be) {
+                if a != c.id {
+                    chains.push((c.id.clone(), b.clone(), a));
+                }
+            }
+        }
+    }
+    assert!(chains.len() > 50, "ownership chains in the SDN: {}", chains.len());
+    // The OFAC XML states no share on any relationship, so the 50 % rule never fires on it,
+    // however long the chain: every entry is listed in its own right anyway.
+    assert!(sdn.entities.iter().flat_map(|e| &e.relations).all(|r| r.share_percent.is_none()));
+    let m = Matcher::new(ScoreConfig::default(), None, &[sdn]);
+    for (c, b, _) in chains.iter().take(20) {
+        let ce = by_id[c.as_str()];
+        let hits = m.screen(NameQuery::name(ce.display_name()));
+        let h = hits.iter().find(|h| h.entity_id == *c).unwrap();
+        assert!(h.relations.iter().any(|r| r.other_id == *b && r.is_owned_by_other()));
+        assert_eq!(h.fifty_percent_rule, None, "{}", ce.display_name());
+    }
+}
+
+#[test]
+fn an_opensanctions_ownership_chain_blocks_the_company_at_its_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("chain.ftm.jsonl");
+    // Shape of OpenSanctions' export: the sanctioned person is a target with topic
+    // "sanction"; the companies are in the data only as links (target false, no topics).
+    let lines = [
+        r#"{"id":"p1","schema":"Person","properties":{"name":["Ivan Petrovich Sidorov"],"topics":["sanction"]},"target":true}"#,
+        r#"{"id":"b1","schema":"Company","properties":{"name":["Baltic Amber Holding LLC"]},"target":false}"#,
+        r#"{"id":"c1","schema":"Company","properties":{"name":["Kaliningrad Amber Export JSC"]},"target":false}"#,
+        r#"{"id":"x1","schema":"Company","properties":{"name":["Pomeranian Glass Works LLC"]},"target":false}"#,
+        r#"{"id":"o1","schema":"Ownership","properties":{"owner":["p1"],"asset":["b1"],"percentage":["60"]}}"#,
+        r#"{"id":"o2","schema":"Ownership","properties":{"owner":["b1"],"asset":["c1"],"percentage":["60"]}}"#,
+        r#"{"id":"o3","schema":"Ownership","properties":{"owner":["c1"],"asset":["x1"],"percentage":["30"]}}"#,
+    ];
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let snap = ftm::load(&path).unwrap();
+    let m = Matcher::new(ScoreConfig::default(), None, &[&snap]);
+    let rule = |q: &str, id: &str| {
+        let hits = m.screen(NameQuery::name(q));
+        hits.into_iter().find(|h| h.entity_id == id).unwrap().fifty_percent_rule
+    };
+    assert_eq!(
+        rule("Baltic Amber Holding", "b1").as_deref(),
+        Some("OFAC 50 % rule: owned 60 % by listed party: Ivan Petrovich Sidorov (p1) 60 %")
+    );
+    assert_eq!(
+        rule("Kaliningrad Amber Export", "c1").as_deref(),
+        Some(
+            "OFAC 50 % rule: owned 60 % by blocked party: Baltic Amber Holding LLC (b1) 60 % \
+             [itself blocked: owned 60 % by listed party: Ivan Petrovich Sidorov (p1) 60 %]"
+        )
+    );
+    assert_eq!(rule("Pomeranian Glass Works", "x1"), None, "30 % of a blocked owner is under half");
+}
