@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use floodgate_app::screen::{self as screening, Screening};
-use floodgate_app::AppError;
+use floodgate_app::{alerts, AppError};
 use floodgate_cases::model::*;
 use floodgate_cases::{ListFilter, TenantSummary};
 use floodgate_screen::model::{EntityType, PartialDate};
@@ -312,13 +312,15 @@ pub struct ScreenNameRequest {
     pub record_alerts: Option<bool>,
 }
 
-/// A list version a screening used.
+/// A list version a screening used (`floodgate lists show --format json` prints the same).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ListVersion {
     /// List.
     pub list: String,
     /// Version.
     pub version: String,
+    /// Source file(s) it was loaded from.
+    pub source: String,
     /// Entities.
     pub entities: usize,
     /// When loaded.
@@ -349,6 +351,7 @@ fn versions(lists: &[ListInfo]) -> Vec<ListVersion> {
         .map(|l| ListVersion {
             list: l.list.clone(),
             version: l.version.clone(),
+            source: l.source.clone(),
             entities: l.entities,
             loaded_at: l.loaded_at.clone(),
             load_id: l.load_id,
@@ -451,24 +454,29 @@ fn name_request(b: &ScreenNameRequest, at: &str) -> Result<screening::NameReques
     })
 }
 
-/// Stores a screening's hits as alerts about `subject` when `wanted` (the request asks for
-/// alerts, the default, and a hit is not suppressed); the number of alerts stored.
-async fn record_screening<H: Clone + Serialize + Send + Sync + 'static>(
+/// The actor screening alerts are stored as: the `screen` feed of the caller's tenant.
+fn screen_feed(a: &Actor) -> Result<Actor, ApiError> {
+    Ok(Actor::new(a.tenant.clone(), user_id("feed", "screen".into())?, Role::Analyst))
+}
+
+/// Stores a screening's alerts ([`floodgate_app::alerts`]: which hits, about whom) in the
+/// caller's case store when `wanted`; the result back and the number of alerts stored.
+async fn record_alerts<R: Send + 'static>(
     st: &AppState,
     a: &Actor,
     wanted: bool,
-    source: AlertSource,
-    subject: String,
-    hits: &[H],
-) -> ApiResult<usize> {
+    result: R,
+    record: impl FnOnce(&mut dyn floodgate_cases::CaseStore, &Actor, &R) -> floodgate_cases::Result<usize>
+        + Send
+        + 'static,
+) -> ApiResult<(R, usize)> {
     if !wanted {
-        return Ok(0);
+        return Ok((result, 0));
     }
-    let hits = hits.to_vec();
-    let feed = Actor::new(a.tenant.clone(), user_id("feed", "screen".into())?, Role::Analyst);
+    let feed = screen_feed(a)?;
     st.cases(move |s| {
-        floodgate_cases::feed::screening_alerts(s, &feed, source, &subject, &hits)
-            .map(|r| r.created.len())
+        let n = record(s, &feed, &result)?;
+        Ok((result, n))
     })
     .await
 }
@@ -484,13 +492,15 @@ pub(crate) async fn screen_name(
 ) -> ApiResult<Json<ScreenNameResponse>> {
     require(&a, WORKER, "screen")?;
     let req = name_request(&b, "")?;
-    let r = screening(&st, move |s| screening::name(s, &req))
+    let asked = req.clone();
+    let r = screening(&st, move |s| screening::name(s, &asked))
         .await?
         .map_err(|e| screen_error(e, ""))?;
     let wanted = b.record_alerts.unwrap_or(true) && r.is_hit();
-    let subject = b.subject.clone().unwrap_or_else(|| b.name.clone());
-    let alerts_recorded =
-        record_screening(&st, &a, wanted, AlertSource::ScreenOnboarding, subject, &r.hits).await?;
+    let (r, alerts_recorded) = record_alerts(&st, &a, wanted, r, move |s, feed, r| {
+        alerts::record_into(s, feed, &r.alerts(&req))
+    })
+    .await?;
     Ok(Json(ScreenNameResponse {
         name: b.name,
         threshold: r.threshold,
@@ -508,61 +518,90 @@ pub struct ScreenBatchRequest {
     pub items: Vec<ScreenNameRequest>,
 }
 
-/// One batch result.
+/// One hit of a batch: `floodgate screen batch --format json` prints an array of these.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BatchResult {
-    /// Position in the request.
-    pub index: usize,
-    /// The name.
-    pub name: String,
-    /// Hits.
-    #[schema(value_type = Vec<Object>)]
-    pub hits: Vec<Hit>,
+pub struct ScreenBatchHit {
+    /// The item's position in the request, from 1 (a CSV file's line on the command line).
+    pub line: u64,
+    /// The item's `subject` (empty when none).
+    pub id: String,
+    /// The name screened.
+    pub input: String,
+    /// The list of the hit.
+    pub list: String,
+    /// The version of `list` screened against.
+    pub list_version: String,
+    /// The entity's id in the list.
+    pub entity_id: String,
+    /// The entity's name.
+    pub entity: String,
+    /// Score, 0 to 1.
+    pub score: f64,
+    /// Suppressed for the item's subject.
+    pub suppressed: bool,
+    /// One-line explanation.
+    pub explanation: String,
+    /// "sanctioned", "special measure", …
+    pub category: String,
+    /// Every feature with its weight, value and evidence (absent when none).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub features: Option<Vec<serde_json::Value>>,
 }
 
-/// Batch results.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ScreenBatchResponse {
-    /// List versions used.
-    pub lists: Vec<ListVersion>,
-    /// One result per item, in order.
-    pub results: Vec<BatchResult>,
-    /// Alerts stored.
-    pub alerts_recorded: usize,
-}
+/// The response header carrying the number of alerts a batch stored.
+pub const ALERTS_RECORDED: &str = "x-alerts-recorded";
 
-/// Screens up to 1000 names in one request (all checked before any is screened).
+/// Screens up to 1000 names in one request (all checked before any is screened). The body
+/// is the service result `floodgate screen batch --format json` prints: one entry per hit,
+/// in item order, `line` the item's position from 1; the number of alerts stored is in the
+/// `x-alerts-recorded` header.
 #[utoipa::path(post, path = "/v1/screen/batch", tag = "screening", request_body = ScreenBatchRequest,
     security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = ScreenBatchResponse), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Vec<ScreenBatchHit>,
+        headers(("x-alerts-recorded" = usize, description = "Alerts stored"))),
+        (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn screen_batch(
     State(st): State<AppState>,
     Auth(a): Auth,
     ApiJson(b): ApiJson<ScreenBatchRequest>,
-) -> ApiResult<Json<ScreenBatchResponse>> {
+) -> ApiResult<(HeaderMap, Json<screening::BatchResult>)> {
     require(&a, WORKER, "screen")?;
     if b.items.len() > MAX_BATCH {
         return Err(ApiError::invalid("/items", format!("more than {MAX_BATCH} items")));
     }
-    let mut queries = Vec::with_capacity(b.items.len());
+    let mut items = Vec::with_capacity(b.items.len());
+    let mut wanted = Vec::with_capacity(b.items.len());
     for (i, it) in b.items.iter().enumerate() {
         let req = name_request(it, &format!("/items/{i}"))?;
         let q = req.check().map_err(|e| screen_error(e, &format!("/items/{i}")))?;
-        queries.push((req.subject, q));
+        items.push(screening::BatchItem {
+            line: i as u64 + 1,
+            id: req.subject.unwrap_or_default(),
+            name: Some(q),
+            ..Default::default()
+        });
+        wanted.push(it.record_alerts.unwrap_or(true));
     }
-    let (lists, hits) = screening(&st, move |s| Ok((s.lists()?, screening::names(s, queries)?)))
-        .await?
-        .map_err(|e| screen_error(e, ""))?;
-    let mut results = Vec::with_capacity(hits.len());
-    let mut alerts_recorded = 0;
-    for (index, (it, hits)) in b.items.into_iter().zip(hits).enumerate() {
-        let wanted = it.record_alerts.unwrap_or(true) && hits.iter().any(|h| !h.suppressed);
-        let subject = it.subject.clone().unwrap_or_else(|| it.name.clone());
-        alerts_recorded +=
-            record_screening(&st, &a, wanted, AlertSource::ScreenBatch, subject, &hits).await?;
-        results.push(BatchResult { index, name: it.name, hits });
-    }
-    Ok(Json(ScreenBatchResponse { lists: versions(&lists), results, alerts_recorded }))
+    let r = screening(&st, move |s| {
+        screening::batch_items(s, "request item", items, &floodgate_app::NoProgress)
+    })
+    .await?
+    .map_err(|e| screen_error(e, ""))?;
+    // An item's alerts are stored unless it asks otherwise (`record_alerts: false`).
+    let asked = move |h: &screening::BatchHit| {
+        usize::try_from(h.line).ok().and_then(|l| wanted.get(l.wrapping_sub(1))).copied()
+            == Some(true)
+    };
+    let any = r.hits.iter().any(|h| !h.suppressed && asked(h));
+    let (r, alerts_recorded) = record_alerts(&st, &a, any, r, move |s, feed, r| {
+        let mut al = r.alerts();
+        al.hits.retain(|(_, h)| asked(h));
+        alerts::record_into(s, feed, &al)
+    })
+    .await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(ALERTS_RECORDED, HeaderValue::from(alerts_recorded));
+    Ok((headers, Json(r)))
 }
 
 /// An address to screen.
@@ -617,13 +656,15 @@ pub(crate) async fn screen_address(
         address: b.address.clone(),
         subject: b.subject.clone(),
     };
-    let r = screening(&st, move |s| screening::address(s, &req))
+    let asked = req.clone();
+    let r = screening(&st, move |s| screening::address(s, &asked))
         .await?
         .map_err(|e| screen_error(e, ""))?;
     let wanted = b.record_alerts.unwrap_or(true) && r.is_hit();
-    let subject = b.subject.clone().unwrap_or_else(|| b.address.clone());
-    let alerts_recorded =
-        record_screening(&st, &a, wanted, AlertSource::ScreenOnboarding, subject, &r.hits).await?;
+    let (r, alerts_recorded) = record_alerts(&st, &a, wanted, r, move |s, feed, r| {
+        alerts::record_into(s, feed, &r.alerts(&req))
+    })
+    .await?;
     Ok(Json(ScreenAddressResponse {
         chain: r.chain,
         address: r.address,
@@ -633,25 +674,18 @@ pub(crate) async fn screen_address(
     }))
 }
 
-/// Loaded lists.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ListsResponse {
-    /// Lists in force.
-    pub lists: Vec<ListVersion>,
-}
-
-/// The list versions in force.
+/// The list versions in force: the service result `floodgate lists show --format json`
+/// prints, read from the index every screening of this server uses.
 #[utoipa::path(get, path = "/v1/lists", tag = "screening", security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = ListsResponse), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = Vec<ListVersion>), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn lists(
     State(st): State<AppState>,
     Auth(a): Auth,
-) -> ApiResult<Json<ListsResponse>> {
+) -> ApiResult<Json<Vec<ListInfo>>> {
     require(&a, WORKER, "see the lists")?;
-    // The versions in force are the index's (what a screening uses), read through the same
-    // interface the screening services read them.
-    let lists = ApiScreening::new(&st).lists().map_err(|e| screen_error(e, ""))?;
-    Ok(Json(ListsResponse { lists: versions(&lists) }))
+    let lists =
+        floodgate_app::lists::in_force(&ApiScreening::new(&st)).map_err(|e| screen_error(e, ""))?;
+    Ok(Json(lists))
 }
 
 // ---------------------------------------------------------------------------------------

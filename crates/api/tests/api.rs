@@ -1120,3 +1120,103 @@ async fn kyt_alerts_follow_the_decisions_and_the_feed_cursor() {
     assert_eq!(cursor, 5, "every decision passed, alerting or not");
     s.stop().await;
 }
+
+/// `GET /v1/lists` and `POST /v1/screen/batch` answer with the service results the command
+/// line prints (`floodgate lists show` / `screen batch --format json`): the same functions of
+/// floodgate-app, over the same data directory, give the same JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_and_batch_bodies_are_the_service_results() {
+    use floodgate_app::screen::{self, BatchItem, NameRequest, ScoreOptions};
+    use floodgate_app::{lists, DataDir};
+    use floodgate_screen::EntityType;
+    let s = start().await;
+    let (st, v) = s
+        .as_(
+            "vasp-a",
+            "admin",
+            Method::POST,
+            "/v1/admin/lists/load",
+            Some(json!({"file": "test-list.csv"})),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    let dd = DataDir::new(s._dir.path());
+
+    let (st, body) = s.as_("vasp-a", "analyst", Method::GET, "/v1/lists", None).await;
+    assert_eq!(st, 200, "{body}");
+    let shown = lists::show(&dd).unwrap();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].list, "test-sanctions");
+    assert_eq!(body, serde_json::to_value(&shown).unwrap());
+
+    let items = json!({"items": [
+        {"name": "Ivan Petrovich Sidorov", "dob": "1970-01-02", "countries": ["RU"]},
+        {"name": "Nobody In Particular"},
+        {"name": "Acme Shell Trading LLC", "entity_type": "organization", "record_alerts": false},
+    ]});
+    let resp = s
+        .client
+        .post(format!("{}/v1/screen/batch", s.base))
+        .bearer_auth(s.key("vasp-a", "analyst"))
+        .json(&items)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // The second item hit nothing; the third asked for no alert: one alert stored.
+    assert_eq!(resp.headers()["x-alerts-recorded"], "1");
+    let body: Value = resp.json().await.unwrap();
+
+    let request = |name: &str, dob: Option<&str>, countries: &[&str], t: Option<EntityType>| {
+        NameRequest {
+            name: name.into(),
+            dob: dob.map(Into::into),
+            countries: countries.iter().map(|c| (*c).to_owned()).collect(),
+            entity_type: t,
+            ..NameRequest::default()
+        }
+        .check()
+        .unwrap()
+    };
+    let service_items = vec![
+        BatchItem {
+            line: 1,
+            name: Some(request("Ivan Petrovich Sidorov", Some("1970-01-02"), &["RU"], None)),
+            ..BatchItem::default()
+        },
+        BatchItem {
+            line: 2,
+            name: Some(request("Nobody In Particular", None, &[], None)),
+            ..BatchItem::default()
+        },
+        BatchItem {
+            line: 3,
+            name: Some(request(
+                "Acme Shell Trading LLC",
+                None,
+                &[],
+                Some(EntityType::Organization),
+            )),
+            ..BatchItem::default()
+        },
+    ];
+    let mut screener = screen::open(&dd, &ScoreOptions::default()).unwrap();
+    let svc = screen::batch_items(
+        &mut screener,
+        "request item",
+        service_items,
+        &floodgate_app::NoProgress,
+    )
+    .unwrap();
+    let lines: Vec<u64> = svc.hits.iter().map(|h| h.line).collect();
+    assert!(lines.contains(&1) && lines.contains(&3) && !lines.contains(&2), "{lines:?}");
+    assert_eq!(svc.hits[0].entity_id, "s-1");
+    assert_eq!(body, serde_json::to_value(&svc).unwrap());
+
+    let (_, a) = s.as_("vasp-a", "analyst", Method::GET, "/v1/alerts", None).await;
+    let alerts = a["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{a}");
+    assert_eq!(alerts[0]["source"], "screen_batch", "{a}");
+    assert_eq!(alerts[0]["subject"], "Ivan Petrovich Sidorov", "{a}");
+    s.stop().await;
+}

@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use floodgate_store::TransferStore;
+
 use crate::AppError;
 
 /// A floodgate data directory: the transfer store, the graph, the screening and monitor
@@ -39,14 +41,29 @@ impl DataDir {
 
     /// Whether the transfer store exists.
     pub fn has_store(&self) -> bool {
-        self.root.join(floodgate_store::STORE_FILE).exists()
+        self.store_path().exists()
+    }
+
+    /// The transfer store's file (`transfers.db`).
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join(floodgate_store::STORE_FILE)
     }
 
     /// The transfer store, or [`AppError::NoStore`] when nothing was ingested here.
-    pub fn open_store(&self) -> Result<floodgate_store::Store, AppError> {
+    ///
+    /// This and [`DataDir::create_store`] are where a data directory picks its
+    /// [`TransferStore`] backend (the embedded SQLite [`floodgate_store::Store`]); the
+    /// services work on any backend through the trait.
+    pub fn open_store(&self) -> Result<impl TransferStore, AppError> {
         if !self.has_store() {
             return Err(AppError::NoStore { dir: self.root.clone() });
         }
+        self.create_store()
+    }
+
+    /// The transfer store, created empty when the directory holds none (ingest; `status` of
+    /// a fresh directory).
+    pub fn create_store(&self) -> Result<impl TransferStore, AppError> {
         Ok(floodgate_store::Store::open(&self.root)?)
     }
 }

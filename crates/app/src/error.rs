@@ -74,6 +74,9 @@ pub enum AppError {
     /// A chain name that is neither a chain floodgate reads nor an asset ticker.
     #[error(transparent)]
     Chain(#[from] floodgate_types::ChainError),
+    /// The case store (screening alerts).
+    #[error(transparent)]
+    Cases(#[from] floodgate_cases::CasesError),
     /// A chain reader or ledger reader refused its input.
     #[error(transparent)]
     Ingest(#[from] floodgate_ingest::IngestError),
@@ -119,6 +122,7 @@ impl AppError {
             AppError::NoLists { .. } => "no_lists",
             AppError::Chain(_) => "invalid_chain",
             AppError::Ingest(_) => "ingest",
+            AppError::Cases(_) => "cases",
             AppError::Parse { .. } => "input",
             AppError::Context { source, .. } => source.code(),
         }

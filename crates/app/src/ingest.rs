@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use floodgate_ingest::bitcoin::{BitcoinOptions, PrevoutMap};
 use floodgate_ingest::readers::{self, ReadOptions, Reader};
 use floodgate_ingest::{BlockSink, FileSummary, NetworkId, SinkError};
-use floodgate_store::{ApplyOutcome, Store};
+use floodgate_store::{ApplyOutcome, TransferStore};
 use floodgate_types::{AssetRegistry, BtcNetwork, ChainBlock, LedgerEntry};
 use serde::{Deserialize, Serialize};
 
@@ -195,8 +195,8 @@ pub const BULK_BYTES: u64 = 64 << 20;
 
 /// Feeds blocks to the store in groups, one transaction per group (ADR 0002), counting and
 /// reporting progress as each group is committed.
-struct StoreSink<'a> {
-    store: &'a mut Store,
+struct StoreSink<'a, S: TransferStore> {
+    store: &'a mut S,
     totals: &'a mut IngestResult,
     progress: &'a dyn Progress,
     base: u64,
@@ -207,7 +207,7 @@ struct StoreSink<'a> {
     bytes_done: u64,
 }
 
-impl StoreSink<'_> {
+impl<S: TransferStore> StoreSink<'_, S> {
     /// Commits the blocks held so far.
     fn flush(&mut self) -> std::result::Result<(), SinkError> {
         if self.group.is_empty() {
@@ -224,7 +224,7 @@ impl StoreSink<'_> {
     }
 }
 
-impl BlockSink for StoreSink<'_> {
+impl<S: TransferStore> BlockSink for StoreSink<'_, S> {
     fn block(&mut self, block: ChainBlock, bytes_done: u64) -> std::result::Result<(), SinkError> {
         if self.group.is_empty() {
             self.started = Instant::now();
@@ -312,11 +312,25 @@ pub fn ingest(
     req: &IngestRequest,
     progress: &dyn Progress,
 ) -> Result<IngestResult> {
-    let started = Instant::now();
     if req.source != AUTO {
         reader(&req.source)?;
     }
-    let mut store = Store::open(dir.root())?;
+    let mut store = dir.create_store()?;
+    ingest_into(&mut store, assets, req, progress)
+}
+
+/// Ingests files into `store` (any [`TransferStore`] backend), as [`ingest`] does for the
+/// data directory's store.
+///
+/// # Errors
+/// As [`ingest`].
+pub fn ingest_into(
+    store: &mut impl TransferStore,
+    assets: &AssetRegistry,
+    req: &IngestRequest,
+    progress: &dyn Progress,
+) -> Result<IngestResult> {
+    let started = Instant::now();
     store.set_max_unwind(req.max_unwind);
     let mut totals = IngestResult::default();
     if let Some(h) = req.rollback_to {
@@ -347,7 +361,7 @@ pub fn ingest(
         tracing::info!(target: "floodgate::app::ingest", total_bytes, "bulk load: indexes rebuilt at the end");
         store.suspend_indexes()?;
     }
-    let result = ingest_files(req, assets, &mut store, &mut totals, &plan, total_bytes, progress);
+    let result = ingest_files(req, assets, store, &mut totals, &plan, total_bytes, progress);
     if bulk {
         // Also after a failure: the blocks stored so far must be findable by address.
         store.restore_indexes()?;
@@ -375,7 +389,7 @@ pub fn ingest(
 fn ingest_files(
     req: &IngestRequest,
     assets: &AssetRegistry,
-    store: &mut Store,
+    store: &mut impl TransferStore,
     totals: &mut IngestResult,
     plan: &[(&'static dyn Reader, Vec<PathBuf>)],
     total_bytes: u64,

@@ -16,6 +16,8 @@
 //! - [`lists`]: load list files (parsed and checked before anything is written; the delta
 //!   re-screen of registered subjects), show the lists in force and the load history.
 //!
+//! - [`alerts`]: which hits of a screening become alerts in the case store, about whom.
+//!
 //! - [`ingest`]: chain data and ledgers into the transfer store through the reader registry.
 //!
 //! - [`rules`]: check a rules file, the built-in pack, detection quality on a synthetic ledger.
@@ -25,6 +27,7 @@
 //! that are not part of that shape (an entity alias resolved, peel-chain links followed) are
 //! fields that serialization skips.
 
+pub mod alerts;
 mod datadir;
 mod error;
 pub mod ingest;

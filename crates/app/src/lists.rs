@@ -9,13 +9,15 @@ use std::time::Instant;
 
 use floodgate_screen::loaders::limits::Limits;
 use floodgate_screen::screener::{
-    FileDigest, ListInfo, LoadOptions, LoadRecord, StoredHit, DEFAULT_MAX_SHRINK_PERCENT,
+    DeltaHit, FileDigest, ListInfo, LoadOptions, LoadRecord, StoredHit, DEFAULT_MAX_SHRINK_PERCENT,
 };
 use floodgate_screen::{ListSnapshot, LoadReport, ScreenError, Screener};
 use serde::{Deserialize, Serialize};
 
-use crate::screen::{self, ScoreOptions};
+use crate::alerts::ScreeningAlerts;
+use crate::screen::{self, ScoreOptions, Screening};
 use crate::{AppError, DataDir, Progress, Result};
+use floodgate_cases::model::AlertSource;
 
 /// List files to load.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -65,6 +67,32 @@ pub struct LoadResult {
     /// Every hit stored for a registered subject after the load (for the case feed: an
     /// alert a crash lost is raised again; the others are already there).
     pub stored_hits: Vec<StoredHit>,
+}
+
+impl LoadResult {
+    /// New hits of registered subjects found by the delta re-screen, as alerts about each
+    /// subject (a hit alerted before is not alerted again).
+    pub fn delta_alerts(&self) -> ScreeningAlerts<'_, DeltaHit> {
+        ScreeningAlerts {
+            source: AlertSource::ScreenDelta,
+            hits: self
+                .rows
+                .iter()
+                .flat_map(|r| r.report.new_hits.iter().map(|h| (h.subject.clone(), h)))
+                .collect(),
+        }
+    }
+
+    /// Every hit stored for a registered subject, as alerts: stored after
+    /// [`LoadResult::delta_alerts`], an alert a crash lost (the screening database commits
+    /// before the case store) is raised then; the others are already there under the same
+    /// key and change nothing.
+    pub fn stored_alerts(&self) -> ScreeningAlerts<'_, StoredHit> {
+        ScreeningAlerts {
+            source: AlertSource::ScreenDelta,
+            hits: self.stored_hits.iter().map(|h| (h.subject.clone(), h)).collect(),
+        }
+    }
 }
 
 impl Serialize for LoadResult {
@@ -278,7 +306,16 @@ pub fn show(dir: &DataDir) -> Result<Vec<ListInfo>> {
     if !dir.root().join(floodgate_screen::screener::DB_FILE).exists() {
         return Ok(Vec::new());
     }
-    Ok(screen::open_db(dir, &ScoreOptions::default())?.lists()?)
+    in_force(&screen::open_db(dir, &ScoreOptions::default())?)
+}
+
+/// The list versions a [`Screening`] screens against (what [`show`] prints for a data
+/// directory; the HTTP API's `GET /v1/lists` over its shared index).
+///
+/// # Errors
+/// The screening database failed.
+pub fn in_force(s: &impl Screening) -> Result<Vec<ListInfo>> {
+    s.lists()
 }
 
 /// Which loads to show.

@@ -21,6 +21,7 @@ use floodgate_monitor::input::{
 };
 use floodgate_monitor::monitor::{Monitor, Processed};
 use floodgate_monitor::pack::Pack;
+use floodgate_store::TransferStore;
 use floodgate_types::{AssetRegistry, Timestamp};
 use serde::{Deserialize, Serialize};
 

@@ -21,7 +21,9 @@ use floodgate_screen::{
 use floodgate_types::{Chain, ChainError};
 use serde::{Deserialize, Serialize};
 
+use crate::alerts::ScreeningAlerts;
 use crate::{AppError, DataDir, Progress, Result};
+use floodgate_cases::model::AlertSource;
 
 /// What screening reads and writes: the matcher of the lists in force, the versions they
 /// came from, and the register of subjects (whose hits are stored for delta re-screening).
@@ -292,6 +294,16 @@ impl NameResult {
         self.hits.iter().any(|h| !h.suppressed)
     }
 
+    /// The hits as onboarding alerts about the request's subject, or the name when it has
+    /// none.
+    pub fn alerts<'a>(&'a self, req: &NameRequest) -> ScreeningAlerts<'a, Hit> {
+        let subject = req.subject.clone().unwrap_or_else(|| req.name.clone());
+        ScreeningAlerts {
+            source: AlertSource::ScreenOnboarding,
+            hits: self.hits.iter().map(|h| (subject.clone(), h)).collect(),
+        }
+    }
+
     /// Whether the name is one whose matching depends on character readings (Vietnamese,
     /// Han, kana, hangul): the notes on the reading table matter to the reader.
     pub fn needs_readings(&self) -> bool {
@@ -328,37 +340,6 @@ pub fn name(s: &mut impl Screening, req: &NameRequest) -> Result<NameResult> {
         hits,
         related,
     })
-}
-
-/// Screens many names: those of registered subjects one by one in order (they write to the
-/// database), the others on every core. One result per query, in order.
-///
-/// # Errors
-/// The screening database failed.
-pub fn names(
-    s: &mut impl Screening,
-    queries: Vec<(Option<String>, NameQuery)>,
-) -> Result<Vec<Vec<Hit>>> {
-    let (mut free, mut subjects) = (Vec::new(), Vec::new());
-    for (subject, q) in queries {
-        match subject {
-            None => {
-                free.push(q);
-                subjects.push(None);
-            }
-            Some(id) => subjects.push(Some((id, q))),
-        }
-    }
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let mut screened = s.matcher().screen_many(free, threads).into_iter();
-    let mut out = Vec::with_capacity(subjects.len());
-    for subject in subjects {
-        out.push(match subject {
-            Some((id, q)) => s.screen_subject(&id, Subject::Name(q))?.0,
-            None => screened.next().unwrap_or_default(),
-        });
-    }
-    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -408,6 +389,16 @@ impl AddressResult {
     /// Whether a hit counts (one that is not suppressed for the subject).
     pub fn is_hit(&self) -> bool {
         self.hits.iter().any(|h| !h.suppressed)
+    }
+
+    /// The hits as onboarding alerts about the request's subject, or the address as given
+    /// when it has none.
+    pub fn alerts<'a>(&'a self, req: &AddressRequest) -> ScreeningAlerts<'a, AddressHit> {
+        let subject = req.subject.clone().unwrap_or_else(|| req.address.clone());
+        ScreeningAlerts {
+            source: AlertSource::ScreenOnboarding,
+            hits: self.hits.iter().map(|h| (subject.clone(), h)).collect(),
+        }
     }
 }
 
@@ -522,6 +513,19 @@ impl BatchResult {
     /// Whether a hit counts (one that is not suppressed for its subject).
     pub fn is_hit(&self) -> bool {
         self.hits.iter().any(|h| !h.suppressed)
+    }
+
+    /// The hits as batch alerts, each about its row's `id`, or its input when the row has
+    /// none.
+    pub fn alerts(&self) -> ScreeningAlerts<'_, BatchHit> {
+        ScreeningAlerts {
+            source: AlertSource::ScreenBatch,
+            hits: self
+                .hits
+                .iter()
+                .map(|h| (if h.id.is_empty() { h.input.clone() } else { h.id.clone() }, h))
+                .collect(),
+        }
     }
 }
 
@@ -711,9 +715,6 @@ pub fn batch<S: Screening>(
     let mut screener = open()?;
     let s = &mut screener;
     let lists = s.lists()?;
-    let version_of = |list: &str| {
-        lists.iter().find(|l| l.list == list).map(|l| l.version.clone()).unwrap_or_default()
-    };
     progress.start(total);
     let mut rows = Vec::new();
     for rec in reader.records() {
@@ -722,61 +723,121 @@ pub fn batch<S: Screening>(
         check_cells(path, line, &rec, limits)?;
         rows.push(rec);
     }
-    let mut queries = Vec::new();
-    let mut parsed = Vec::with_capacity(rows.len());
+    let mut items = Vec::with_capacity(rows.len());
     for rec in &rows {
         let line = rec.position().map_or(0, |p| p.line());
         let at = || format!("{} line {line}", path.display());
         let name = cell(rec, cols.name);
-        if name.is_empty() {
-            parsed.push(Named::None);
-            continue;
-        }
-        let dob = cell(rec, cols.dob);
-        let kind = cell(rec, cols.kind);
-        let q = NameQuery {
-            name: name.to_owned(),
-            entity_type: match EntityType::parse(kind) {
-                EntityType::Unknown if !kind.is_empty() => {
-                    return Err(invalid_file(
-                        path,
-                        format!("{}: type '{kind}' is not person or organization", at()),
-                    ))
-                }
-                EntityType::Unknown => None,
-                t => Some(t),
-            },
-            dob: if dob.is_empty() {
-                None
-            } else {
-                Some(
-                    parse_dob("dob", dob)
-                        .map_err(|e| AppError::context(format!("{}, column dob", at()), e))?,
-                )
-            },
-            countries: split_list(cell(rec, cols.country)),
-            identifiers: split_list(cell(rec, cols.id_number)),
-        };
-        if cell(rec, cols.id).is_empty() {
-            queries.push(q);
-            parsed.push(Named::Free);
+        let query = if name.is_empty() {
+            None
         } else {
-            parsed.push(Named::Subject(q));
+            let dob = cell(rec, cols.dob);
+            let kind = cell(rec, cols.kind);
+            Some(NameQuery {
+                name: name.to_owned(),
+                entity_type: match EntityType::parse(kind) {
+                    EntityType::Unknown if !kind.is_empty() => {
+                        return Err(invalid_file(
+                            path,
+                            format!("{}: type '{kind}' is not person or organization", at()),
+                        ))
+                    }
+                    EntityType::Unknown => None,
+                    t => Some(t),
+                },
+                dob: if dob.is_empty() {
+                    None
+                } else {
+                    Some(
+                        parse_dob("dob", dob)
+                            .map_err(|e| AppError::context(format!("{}, column dob", at()), e))?,
+                    )
+                },
+                countries: split_list(cell(rec, cols.country)),
+                identifiers: split_list(cell(rec, cols.id_number)),
+            })
+        };
+        items.push(BatchItem {
+            line,
+            id: cell(rec, cols.id).to_owned(),
+            name: query,
+            chain: cell(rec, cols.chain).to_owned(),
+            address: cell(rec, cols.address).to_owned(),
+        });
+    }
+    let hits = screen_items(s, &path.display().to_string(), &lists, items, progress)?;
+    progress.finish();
+    Ok(BatchResult { rows: total, lists, hits })
+}
+
+/// One row of a batch: a name and/or an address, under a subject id or none.
+#[derive(Debug, Clone, Default)]
+pub struct BatchItem {
+    /// Where it came from: the file's line, or the request item's position from 1.
+    pub line: u64,
+    /// The subject id: when not empty the row is registered and re-screened on list loads.
+    pub id: String,
+    /// The name to screen, checked.
+    pub name: Option<NameQuery>,
+    /// The address's chain or asset ticker (with `address`).
+    pub chain: String,
+    /// The address to screen (empty: none).
+    pub address: String,
+}
+
+/// Screens batch items (what [`batch`] reads from a CSV file; the HTTP API's
+/// `POST /v1/screen/batch` items): the hits, in item order, each with the item's line.
+///
+/// # Errors
+/// An item's subject or address refused, naming `source` and the item's line; the screening
+/// database failed.
+pub fn batch_items<S: Screening>(
+    s: &mut S,
+    source: &str,
+    items: Vec<BatchItem>,
+    progress: &dyn Progress,
+) -> Result<BatchResult> {
+    let lists = s.lists()?;
+    let rows = items.len() as u64;
+    progress.start(rows);
+    let hits = screen_items(s, source, &lists, items, progress)?;
+    progress.finish();
+    Ok(BatchResult { rows, lists, hits })
+}
+
+/// The hits of batch items: names of items without a subject on every core (results keep
+/// the item order), items with a subject in order (they write to the database), then each
+/// item's address.
+fn screen_items<S: Screening>(
+    s: &mut S,
+    source: &str,
+    lists: &[ListInfo],
+    items: Vec<BatchItem>,
+    progress: &dyn Progress,
+) -> Result<Vec<BatchHit>> {
+    let version_of = |list: &str| {
+        lists.iter().find(|l| l.list == list).map(|l| l.version.clone()).unwrap_or_default()
+    };
+    let mut queries = Vec::new();
+    let mut parsed = Vec::with_capacity(items.len());
+    for it in &items {
+        match &it.name {
+            None => parsed.push(Named::None),
+            Some(q) if it.id.is_empty() => {
+                queries.push(q.clone());
+                parsed.push(Named::Free);
+            }
+            Some(q) => parsed.push(Named::Subject(q.clone())),
         }
     }
-    // Names of rows without a subject are screened on every core (results keep the row
-    // order); rows with a subject are screened in order below, since they write to the
-    // database.
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let mut screened = s.matcher().screen_many(queries, threads).into_iter();
     let mut out = Vec::new();
-    for (rec, named) in rows.iter().zip(parsed) {
-        let line = rec.position().map_or(0, |p| p.line());
-        let at = || format!("{} line {line}", path.display());
-        let id = cell(rec, cols.id);
-        let subject = (!id.is_empty()).then_some(id);
-        let name = cell(rec, cols.name);
-        if !matches!(named, Named::None) {
+    for (it, named) in items.iter().zip(parsed) {
+        let line = it.line;
+        let at = || format!("{source} line {line}");
+        let subject = (!it.id.is_empty()).then_some(it.id.as_str());
+        if let Some(q) = &it.name {
             let hits = match (subject, named) {
                 (Some(sid), Named::Subject(q)) => {
                     s.screen_subject(sid, Subject::Name(q))
@@ -788,8 +849,8 @@ pub fn batch<S: Screening>(
             for h in hits {
                 out.push(BatchHit {
                     line,
-                    id: id.to_owned(),
-                    input: name.to_owned(),
+                    id: it.id.clone(),
+                    input: q.name.clone(),
                     explanation: short_explanation(&h.features),
                     category: category_label(h.category),
                     features: h.features,
@@ -802,15 +863,14 @@ pub fn batch<S: Screening>(
                 });
             }
         }
-        let address = cell(rec, cols.address);
-        if !address.is_empty() {
-            let chain = cell(rec, cols.chain);
+        if !it.address.is_empty() {
+            let (chain, address) = (&it.chain, &it.address);
             let hits = screen_address(s, chain, address, subject)
                 .map_err(|e| AppError::context(at(), e))?;
             for h in hits {
                 out.push(BatchHit {
                     line,
-                    id: id.to_owned(),
+                    id: it.id.clone(),
                     input: format!("{chain}:{address}"),
                     category: category_label(h.category),
                     explanation: format!(
@@ -829,8 +889,7 @@ pub fn batch<S: Screening>(
         }
         progress.inc(1);
     }
-    progress.finish();
-    Ok(BatchResult { rows: total, lists, hits: out })
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use floodgate_store::export::{ExportLeg, LegKind};
-use floodgate_store::Store;
+use floodgate_store::TransferStore;
 use floodgate_types::{Amount, Chain, Hash32};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -443,7 +443,10 @@ impl Graph {
     /// # Errors
     /// [`GraphError::Reorganised`] when a block at a graph tip is no longer in the store;
     /// store, I/O and limit errors. On error the graph on disk is unchanged.
-    pub fn update_from_store(dir: &Path, store: &Store) -> Result<BuildReport, GraphError> {
+    pub fn update_from_store(
+        dir: &Path,
+        store: &impl TransferStore,
+    ) -> Result<BuildReport, GraphError> {
         Graph::update_from_store_with(dir, store, &mut |_| {})
     }
 
@@ -454,7 +457,7 @@ impl Graph {
     /// As [`Graph::update_from_store`].
     pub fn update_from_store_with(
         dir: &Path,
-        store: &Store,
+        store: &impl TransferStore,
         progress: &mut dyn FnMut(u64),
     ) -> Result<BuildReport, GraphError> {
         std::fs::create_dir_all(dir)

@@ -9,6 +9,7 @@ use floodgate_graph::{
     change_evidence, cluster_with, update_clustering, AliasNote, ChangeEvidence, ClusterUpdate,
     Clustering, EntityId, Graph, JoinRule, Merge, NodeId, NodeKind, ENTITIES_FILE,
 };
+use floodgate_store::TransferStore;
 use floodgate_types::Amount;
 use serde::{Deserialize, Serialize};
 

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use floodgate_graph::{Clustering, EntityId, Graph, NodeId};
+use floodgate_store::TransferStore;
 use floodgate_trace::{
     Direction, ExposureOptions, ExposureReport, FundPath, PathOptions, TaintModel,
 };
@@ -56,7 +57,20 @@ pub fn build(
     req: &BuildRequest,
     progress: &mut dyn FnMut(u64),
 ) -> Result<BuildResult> {
-    let store = dd.open_store()?;
+    build_from(dd, &dd.open_store()?, req, progress)
+}
+
+/// As [`build`], reading the transfers from `store` (any [`TransferStore`] backend) into the
+/// data directory's graph.
+///
+/// # Errors
+/// As [`build`].
+pub fn build_from(
+    dd: &DataDir,
+    store: &impl TransferStore,
+    req: &BuildRequest,
+    progress: &mut dyn FnMut(u64),
+) -> Result<BuildResult> {
     let dir = dd.graph_dir();
     let graph = if req.rebuild {
         let fresh = dd.root().join("graph.rebuild");
@@ -66,7 +80,7 @@ pub fn build(
                 std::fs::remove_dir_all(d).map_err(AppError::io("removing", d))?;
             }
         }
-        Graph::update_from_store_with(&fresh, &store, progress)?;
+        Graph::update_from_store_with(&fresh, store, progress)?;
         if dir.exists() {
             std::fs::rename(&dir, &old).map_err(AppError::io("moving", &dir))?;
         }
@@ -85,7 +99,7 @@ pub fn build(
             tips: g.tips().iter().map(|(k, v)| (k.clone(), v.height)).collect(),
         }
     } else {
-        Graph::update_from_store_with(&dir, &store, progress)?
+        Graph::update_from_store_with(&dir, store, progress)?
     };
     if req.verify {
         Graph::open(&dir)?.verify()?;

@@ -354,63 +354,8 @@ fn show_table(v: &floodgate_cases::CaseView) -> Result<()> {
     output::write_text(&s)
 }
 
-/// The monitor's alert feed: after every group commit (and once at start-up, to catch up on
-/// decisions committed before a crash) the committed non-allow decisions become alerts, with
-/// the feed's cursor in the same transaction (floodgate_cases::feed).
-pub(crate) struct MonitorAlerts {
-    store: Box<dyn CaseStore>,
-    actor: Actor,
-}
-
-impl MonitorAlerts {
-    /// Opens the case store and catches up; `None` without monitor state (`--no-state`).
-    pub(crate) fn open(
-        args: &StoreArgs,
-        ctx: &Context,
-        mon: &floodgate_monitor::monitor::Monitor,
-        stateful: bool,
-    ) -> Result<Option<MonitorAlerts>> {
-        if !stateful {
-            tracing::warn!(target: "floodgate::cases", "--no-state: decisions are not kept, so no alerts are written");
-            return Ok(None);
-        }
-        let mut m =
-            MonitorAlerts { store: args.open(ctx)?, actor: args.feed_actor(ctx, "monitor")? };
-        m.after_commit(mon)?;
-        Ok(Some(m))
-    }
-
-    /// Stores the alerts of decisions committed since the last call.
-    pub(crate) fn after_commit(&mut self, mon: &floodgate_monitor::monitor::Monitor) -> Result<()> {
-        let r = floodgate_cases::feed::catch_up_monitor(self.store.as_mut(), &self.actor, mon)
-            .context("writing monitor alerts to the case store")?;
-        if !r.ingested.created.is_empty() {
-            tracing::info!(target: "floodgate::cases", alerts = r.ingested.created.len(), cases_opened = r.ingested.cases_opened.len(), "monitor alerts stored");
-        }
-        Ok(())
-    }
-}
-
-/// Stores unsuppressed screening hits as alerts, per screened subject (`floodgate screen`'s
-/// hook: one call per command run).
-pub(crate) fn screening_alerts<H: Serialize>(
-    args: &StoreArgs,
-    ctx: &Context,
-    source: AlertSource,
-    hits: &[(String, H)],
-) -> Result<()> {
-    if hits.is_empty() {
-        return Ok(());
-    }
-    let mut store = args.open(ctx)?;
-    let actor = args.feed_actor(ctx, "screen")?;
-    let mut by_subject: std::collections::BTreeMap<&str, Vec<&H>> = Default::default();
-    for (subject, h) in hits {
-        by_subject.entry(subject.as_str()).or_default().push(h);
-    }
-    for (subject, hs) in by_subject {
-        floodgate_cases::feed::screening_alerts(store.as_mut(), &actor, source, subject, &hs)
-            .context("writing screening alerts to the case store")?;
-    }
-    Ok(())
+/// The case store and the `screen` feed actor the screening services store alerts as
+/// (`floodgate_app::alerts::record` opens it only when a screening has hits).
+pub(crate) fn screen_feed(args: &StoreArgs, ctx: &Context) -> Result<(Box<dyn CaseStore>, Actor)> {
+    Ok((args.open(ctx)?, args.feed_actor(ctx, "screen")?))
 }

@@ -370,29 +370,11 @@ fn load(args: LoadArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     });
     let result = svc::load(&DataDir::new(&ctx.data_dir), &req, &ctx.lists.limits(), &progress)?;
     let rows = &result.rows;
-    // New hits of registered subjects found by the delta re-screen become alerts (dedup key
-    // screen:<list>:<entry>:<subject>, so a hit already alerted is not alerted again).
-    let delta: Vec<(String, &DeltaHit)> = rows
-        .iter()
-        .flat_map(|r| r.report.new_hits.iter().map(|h| (h.subject.clone(), h)))
-        .collect();
-    crate::cmd::cases::screening_alerts(
-        &args.cases,
-        ctx,
-        floodgate_cases::model::AlertSource::ScreenDelta,
-        &delta,
-    )?;
-    // Then every hit stored for a registered subject: an alert a crash lost (the screening
-    // database commits before the case store) is raised now; the others are already there
-    // under the same key and change nothing.
-    let stored: Vec<(String, &floodgate_screen::screener::StoredHit)> =
-        result.stored_hits.iter().map(|h| (h.subject.clone(), h)).collect();
-    crate::cmd::cases::screening_alerts(
-        &args.cases,
-        ctx,
-        floodgate_cases::model::AlertSource::ScreenDelta,
-        &stored,
-    )?;
+    // New hits of registered subjects become alerts, then every stored hit (an alert a
+    // crash lost is raised now): floodgate_app::lists::LoadResult.
+    let feed = || crate::cmd::cases::screen_feed(&args.cases, ctx);
+    floodgate_app::alerts::record(&result.delta_alerts(), feed)?;
+    floodgate_app::alerts::record(&result.stored_alerts(), feed)?;
     match args.format {
         Format::Table | Format::Csv => {
             output::write_rows(args.format, rows)?;

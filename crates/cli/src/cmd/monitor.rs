@@ -135,7 +135,7 @@ fn render(d: &Decision, fmt: Fmt, out: &mut String) {
 struct CliSink {
     out: Sink,
     fmt: Fmt,
-    alerts: Option<crate::cmd::cases::MonitorAlerts>,
+    alerts: Option<floodgate_app::alerts::MonitorAlerts>,
     rejects: Option<File>,
 }
 
@@ -191,7 +191,9 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     };
     let dd = ctx.dir();
     let mut mon = service::open(&dd, &ctx.assets, &setup)?;
-    let alerts = crate::cmd::cases::MonitorAlerts::open(&args.cases, ctx, &mon, !args.no_state)?;
+    let alerts = floodgate_app::alerts::MonitorAlerts::open(!args.no_state, &mon, || {
+        Ok::<_, anyhow::Error>((args.cases.open(ctx)?, args.cases.feed_actor(ctx, "monitor")?))
+    })?;
     let out = match &args.out {
         Some(p) => Sink::File(DecisionFile::open(p, &mon, |d, s| render(d, args.format, s))?),
         None => Sink::Stdout,

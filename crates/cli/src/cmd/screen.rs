@@ -10,13 +10,14 @@ use floodgate_app::screen::{
     self as svc, AddressRequest, BatchHit, BatchRequest, HitRef, NameRequest, PairRow,
     PairsRequest, ScoreOptions, SuppressRequest,
 };
-use floodgate_app::DataDir;
+use floodgate_app::{alerts, DataDir};
 use floodgate_screen::screener::{ListInfo, Suppression};
 use floodgate_screen::{AddressHit, EntityType, Hit, Screener};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::EXIT_HIT;
+use crate::cmd::cases::screen_feed;
 use crate::config::Context;
 use crate::output::{self, Format, Tabular};
 
@@ -522,13 +523,7 @@ fn name(args: NameArgs, ctx: &Context) -> Result<ExitCode> {
     req.check()?;
     let mut screener = open_lists(ctx, &req.score)?;
     let result = svc::name(&mut screener, &req)?;
-    let subject = args.subject.clone().unwrap_or_else(|| args.name.clone());
-    crate::cmd::cases::screening_alerts(
-        &args.cases,
-        ctx,
-        floodgate_cases::model::AlertSource::ScreenOnboarding,
-        &result.hits.iter().map(|h| (subject.clone(), h)).collect::<Vec<_>>(),
-    )?;
+    alerts::record(&result.alerts(&req), || screen_feed(&args.cases, ctx))?;
     let format = args.score.format;
     match format {
         Format::Json => output::write_json(&result)?,
@@ -561,13 +556,7 @@ fn address(args: AddressArgs, ctx: &Context) -> Result<ExitCode> {
         subject: args.subject.clone(),
     };
     let result = svc::address(&mut screener, &req)?;
-    let subject = args.subject.clone().unwrap_or_else(|| args.address.clone());
-    crate::cmd::cases::screening_alerts(
-        &args.cases,
-        ctx,
-        floodgate_cases::model::AlertSource::ScreenOnboarding,
-        &result.hits.iter().map(|h| (subject.clone(), h)).collect::<Vec<_>>(),
-    )?;
+    alerts::record(&result.alerts(&req), || screen_feed(&args.cases, ctx))?;
     match args.format {
         Format::Json => output::write_json(&result)?,
         Format::Table if result.hits.is_empty() => {
@@ -663,16 +652,7 @@ fn batch(args: BatchArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
             h.features.clear();
         }
     }
-    crate::cmd::cases::screening_alerts(
-        &args.cases,
-        ctx,
-        floodgate_cases::model::AlertSource::ScreenBatch,
-        &result
-            .hits
-            .iter()
-            .map(|h| (if h.id.is_empty() { h.input.clone() } else { h.id.clone() }, h))
-            .collect::<Vec<_>>(),
-    )?;
+    alerts::record(&result.alerts(), || screen_feed(&args.cases, ctx))?;
     if args.score.format == Format::Table && result.hits.is_empty() {
         output::write_text(&format!(
             "no hit in {} rows of {}\n",

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use floodgate_store::{ChainStats, Store};
+use floodgate_store::{ChainStats, TransferStore};
 
 use crate::config::Context;
 use crate::output::{self, Format, Tabular};
@@ -46,8 +46,8 @@ impl Tabular for ChainStats {
 }
 
 pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
-    let store = Store::open(&ctx.data_dir)?;
-    let stats = store.stats()?;
+    let dd = ctx.dir();
+    let stats = dd.create_store()?.stats()?;
     match args.format {
         Format::Json | Format::Jsonl => output::write_json(&stats)?,
         f => {
@@ -57,7 +57,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
                     "\nledger entries: {}\njournal entries: {}\nstore: {}\n",
                     stats.ledger_entries,
                     stats.journal_entries,
-                    store.path().display()
+                    dd.store_path().display()
                 ))?;
             }
         }

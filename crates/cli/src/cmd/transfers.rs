@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
-use floodgate_store::{Store, TransferFilter, TransferRow};
+use floodgate_store::{TransferFilter, TransferRow, TransferStore};
 use floodgate_types::{Address, AssetId, Chain};
 
 use crate::config::Context;
@@ -83,13 +83,7 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
         };
         filter.address = Some(parsed.context("--address")?);
     }
-    if !ctx.data_dir.join(floodgate_store::STORE_FILE).exists() {
-        anyhow::bail!(
-            "no transfer store in {} (run `floodgate ingest …` or `floodgate demo` first, or pass --data-dir)",
-            ctx.data_dir.display()
-        );
-    }
-    let store = Store::open(&ctx.data_dir)?;
+    let store = ctx.dir().open_store()?;
     // Rows stream from the store to stdout: `--limit N` reads only the first blocks, and a
     // reader that goes away (`| head`) stops the query at the next row.
     let mut out = output::RowWriter::new(args.format)?;
