@@ -792,7 +792,7 @@ pub struct ExposureResponse {
 
 /// Exposure of an address or entity to each risk category (`floodgate trace exposure`).
 /// Body: `{target, direction?: in|out, hops?, model?, min_amount?, since?, until?, asset?,
-/// peel_chains?, cluster?}`; the data directory's tags are used (no extra tag files).
+/// peel_chains?, ignore_time?, cluster?}`; the data directory's tags are used (no extra tag files).
 #[utoipa::path(post, path = "/v1/trace/exposure", tag = "trace", request_body(content = Object, description = "an exposure request"),
     security(("api_key" = []), ("session" = [])),
     responses((status = 200, body = ExposureResponse), (status = "4XX", body = ErrorBody)))]

@@ -68,6 +68,23 @@ impl Edge<'_> {
     }
 }
 
+/// One edge as the causal taint models read it ([`Graph::legs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leg {
+    /// The node at the other end.
+    pub nb: NodeId,
+    /// Value in the asset's base units.
+    pub amount: ruint::aliases::U256,
+    /// Unix seconds; 0 = unknown.
+    pub time: u32,
+    /// The edge's place in storage order among edges of the same time, the same at both of
+    /// its ends: segment, then transaction (an account transfer's entry in the txid table,
+    /// which grows in the order transfers were added; a UTXO leg's transaction node, whose
+    /// id grows likewise), then a UTXO transaction's inputs before its outputs. Transfers of
+    /// one account transaction share it.
+    pub seq: u64,
+}
+
 /// The values needed to add one edge.
 #[derive(Debug, Clone)]
 pub struct EdgeInput<'a> {
@@ -429,6 +446,52 @@ impl Graph {
             } else {
                 for r in s.out_records(n.0) {
                     push(r.node, n.0, &r);
+                }
+            }
+        }
+    }
+
+    /// The edges of `n` in `asset` entering (`incoming`) or leaving it, each with its place
+    /// in storage order, for the causal taint models of `floodgate-trace`: appends one
+    /// [`Leg`] per edge, segment by segment, each side in the order added.
+    pub fn legs(&self, n: NodeId, incoming: bool, asset: &str, out: &mut Vec<Leg>) {
+        use ruint::aliases::U256;
+        let own = std::cell::OnceCell::new();
+        let own_time = || *own.get_or_init(|| self.tx_node(n.0).2);
+        for (si, s) in self.segments.iter().enumerate() {
+            if n.0 >= s.header.node_count {
+                continue;
+            }
+            let Some(ai) = s.assets.iter().position(|a| a == asset) else { continue };
+            let ai = ai as u16;
+            let mut push = |nb: u32, src: u32, dst: u32, r: &Rec| {
+                if r.asset != ai {
+                    return;
+                }
+                let amount = if r.wide {
+                    U256::from_be_bytes(s.wide(r.amount))
+                } else {
+                    U256::from(r.amount)
+                };
+                let (time, tx, output) = match r.mode {
+                    segment::MODE_TX_SRC => {
+                        (if src == n.0 { own_time() } else { self.tx_node(src).2 }, src, 1)
+                    }
+                    segment::MODE_TX_DST => {
+                        (if dst == n.0 { own_time() } else { self.tx_node(dst).2 }, dst, 0)
+                    }
+                    _ => (r.time, r.tx, 0),
+                };
+                let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
+                out.push(Leg { nb: NodeId(nb), amount, time, seq });
+            };
+            if incoming {
+                for r in s.in_records(n.0) {
+                    push(r.node, r.node, n.0, &r);
+                }
+            } else {
+                for r in s.out_records(n.0) {
+                    push(r.node, n.0, r.node, &r);
                 }
             }
         }

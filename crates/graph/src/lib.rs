@@ -54,6 +54,6 @@ pub use cluster::{
 pub use entities::{open_clustering, update_clustering, ClusterUpdate, ENTITIES_FILE};
 pub use error::GraphError;
 pub use graph::{
-    tx_key, BuildReport, ChainTip, Edge, EdgeInput, Graph, GraphBuilder, NodeId, NodeKind,
+    tx_key, BuildReport, ChainTip, Edge, EdgeInput, Graph, GraphBuilder, Leg, NodeId, NodeKind,
     GRAPH_DIR, MANIFEST_FILE,
 };

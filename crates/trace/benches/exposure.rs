@@ -152,6 +152,15 @@ fn bench(c: &mut Criterion) {
                 exposure(&graph, &tags, targets[i], &opts).unwrap().len()
             })
         });
+        // The same model ignoring time (`--ignore-time`), the rules the baseline implements.
+        let old = ExposureOptions { ignore_time: true, ..opts.clone() };
+        let mut i = 0;
+        g.bench_function(BenchmarkId::new("csr_ignore_time", count), |b| {
+            b.iter(|| {
+                i = (i + 1) % targets.len();
+                exposure(&graph, &tags, targets[i], &old).unwrap().len()
+            })
+        });
         let mut i = 0;
         g.bench_function(BenchmarkId::new("hashmap_baseline", count), |b| {
             b.iter(|| {

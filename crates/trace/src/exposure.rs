@@ -71,6 +71,10 @@ pub struct ExposureOptions {
     /// Follow peel chains without spending the hop budget on each link (see
     /// [`ExposureReport::peel_links`] and `docs/taint-models.md`).
     pub peel_chains: bool,
+    /// Haircut, poison and TIHO as they were before they respected time: value may be traced
+    /// to a transfer that happened after the one it funds (`--ignore-time`). Off by default;
+    /// FIFO and LIFO always respect time and refuse it.
+    pub ignore_time: bool,
 }
 
 impl Default for ExposureOptions {
@@ -84,6 +88,7 @@ impl Default for ExposureOptions {
             until: None,
             asset: None,
             peel_chains: true,
+            ignore_time: false,
         }
     }
 }
@@ -146,6 +151,10 @@ pub struct ExposureReport {
     /// large output of a peel transaction (one input, a small payment, a large change) and
     /// spent it as the only input of the next one. Zero unless `peel_chains` is on.
     pub peel_links: u32,
+    /// The model ignored time (`--ignore-time`): value may have been traced to transfers
+    /// made after the ones it funds. Absent from JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_time: bool,
 }
 
 fn u(a: Amount) -> U256 {
@@ -195,6 +204,17 @@ impl<'a> Ctx<'a> {
         // a source (counting it made haircut and poison count the value twice, issue 15).
         v.into_iter().filter(|&(m, _, _)| m != n).map(|(m, a, _)| (m, a)).collect()
     }
+    /// Whether a transfer at time `t` (0 = unknown) is inside the query's window: a transfer
+    /// of unknown time is outside any window.
+    pub(crate) fn in_window(&self, t: u32) -> bool {
+        let (since, until) = (self.opts.since, self.opts.until);
+        if since.is_none() && until.is_none() {
+            return true;
+        }
+        let t = i64::from(t);
+        t != 0 && since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+    }
+
     /// Whether `u` belongs to the target itself: one of its members, or a UTXO transaction
     /// that also spends from (or pays to) a member (its own spend, whose outputs back to it
     /// are change). Transfers with such nodes are internal to an entity.
@@ -322,7 +342,7 @@ impl Acc {
 }
 
 /// `f * a / d`, floored, exact (512-bit intermediate).
-fn share(f: U256, a: U256, d: U256) -> U256 {
+pub(crate) fn share(f: U256, a: U256, d: U256) -> U256 {
     if d.is_zero() {
         return U256::ZERO;
     }
@@ -417,6 +437,9 @@ fn exposure_internal(
             peel: std::cell::RefCell::new(rustc_hash::FxHashSet::default()),
         };
         let (total, accs, untraced) = match opts.model {
+            TaintModel::Haircut | TaintModel::Poison | TaintModel::Tiho if !opts.ignore_time => {
+                crate::causal::causal_exposure(&ctx, members)
+            }
             TaintModel::Haircut => haircut(&ctx, first_edges(&ctx, members)),
             TaintModel::Poison => poison(&ctx, first_edges(&ctx, members)),
             TaintModel::Fifo => crate::taint::order_exposure(&ctx, members, Order::Fifo),
@@ -461,6 +484,11 @@ fn exposure_internal(
             categories,
             untraced: amt(untraced),
             peel_links: ctx.peel.borrow().len() as u32,
+            ignore_time: opts.ignore_time
+                && matches!(
+                    opts.model,
+                    TaintModel::Haircut | TaintModel::Poison | TaintModel::Tiho
+                ),
         });
     }
     Ok(out)

@@ -33,6 +33,7 @@
 //! # Ok::<(), floodgate_graph::GraphError>(())
 //! ```
 
+mod causal;
 mod exposure;
 mod path;
 mod taint;

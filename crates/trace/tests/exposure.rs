@@ -21,9 +21,10 @@ use fixtures::{build, build_utxo, edges_strategy, first_segment, key, RawEdge, R
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Haircut equals a naive reference, conserves value exactly, and with --hops 1 equals
-    /// direct exposure; poison with --hops 1 equals direct exposure too, and poison never
-    /// attributes less than haircut.
+    /// Haircut ignoring time (`--ignore-time`) equals a naive reference, conserves value
+    /// exactly, and with --hops 1 equals direct exposure; poison with --hops 1 equals direct
+    /// exposure too, and poison never attributes less than haircut. (The causal models are
+    /// checked against their own references in `tests/taint.rs`.)
     #[test]
     fn haircut_and_poison_against_naive_reference(
         (n, edges, _split) in edges_strategy(),
@@ -41,7 +42,7 @@ proptest! {
         let tags: HashMap<NodeId, RiskCategory> = tags_raw.iter()
             .filter(|(k, _)| ids[**k as usize].0 != u32::MAX)
             .map(|(k, c)| (ids[*k as usize], *c)).collect();
-        let opts = ExposureOptions { hops, asset: Some("ETH".into()), ..Default::default() };
+        let opts = ExposureOptions { hops, asset: Some("ETH".into()), ignore_time: true, ..Default::default() };
         let rep = exposure(&g, &tags, tid, &opts).unwrap().remove(0);
         let (want, want_untraced, total) = naive_haircut(&edges, &tags_raw, target, hops);
         let got: BTreeMap<RiskCategory, u128> = rep.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
@@ -354,7 +355,7 @@ fn a_self_transfer_is_not_value_received_or_sent() {
     b.commit(&base, BTreeMap::new()).unwrap();
     let g = Graph::open(dir.path()).unwrap();
     let tags = HashMap::from([(s, RiskCategory::Scam), (x, RiskCategory::Exchange)]);
-    for model in [TaintModel::Haircut, TaintModel::Poison] {
+    for model in [TaintModel::Haircut, TaintModel::Poison, TaintModel::Tiho] {
         for (direction, total, cat) in [
             (Direction::In, 100u64, RiskCategory::Scam),
             (Direction::Out, 50, RiskCategory::Exchange),

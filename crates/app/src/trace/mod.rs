@@ -140,6 +140,10 @@ pub struct ExposureRequest {
     /// Follow peel chains without spending hops.
     #[serde(default = "yes")]
     pub peel_chains: bool,
+    /// Haircut, poison and TIHO as before they respected time (`--ignore-time`): value may
+    /// be traced to transfers made after the ones it funds. Not for FIFO and LIFO.
+    #[serde(default)]
+    pub ignore_time: bool,
     /// Spread tags to co-spend entities.
     #[serde(default)]
     pub cluster: bool,
@@ -174,6 +178,7 @@ impl ExposureRequest {
             until: None,
             asset: None,
             peel_chains: true,
+            ignore_time: false,
             cluster: false,
             sources: TagSources::default(),
         }
@@ -186,6 +191,14 @@ impl ExposureRequest {
                 message: format!("hops: {} is not in 1..=64", self.hops),
             });
         }
+        if self.ignore_time && matches!(self.model, TaintModel::Fifo | TaintModel::Lifo) {
+            return Err(AppError::Invalid {
+                field: "ignore_time".into(),
+                message: "ignore_time: FIFO and LIFO always respect time; it applies to \
+                          haircut, poison and tiho"
+                    .into(),
+            });
+        }
         Ok(ExposureOptions {
             direction: self.direction,
             hops: self.hops,
@@ -195,6 +208,7 @@ impl ExposureRequest {
             until: self.until,
             asset: self.asset.clone(),
             peel_chains: self.peel_chains,
+            ignore_time: self.ignore_time,
         })
     }
 }

@@ -127,6 +127,11 @@ struct ExposureArgs {
     /// many links it passed (`peel_links`)
     #[arg(long)]
     no_peel_chains: bool,
+    /// Haircut, poison and TIHO as before they respected time: value may be traced to
+    /// transfers made after the ones it funds (not for fifo and lifo, which always respect
+    /// time)
+    #[arg(long)]
+    ignore_time: bool,
     /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks and
     /// <data dir>/tags/tagpacks are always read
     #[arg(long, value_name = "PATH")]
@@ -322,6 +327,7 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
         until: parse_time(&args.until, "--until")?,
         asset: args.asset.clone(),
         peel_chains: !args.no_peel_chains,
+        ignore_time: args.ignore_time,
         cluster: args.cluster,
         sources: args.sources.with(args.tagpack, args.ofac),
     };

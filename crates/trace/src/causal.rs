@@ -1,0 +1,685 @@
+//! The causal (time-respecting) haircut and poison models. Definitions, worked examples and
+//! costs: `docs/taint-models.md`; the models that ignore time (`--ignore-time`) are in
+//! `exposure.rs`, FIFO, LIFO and TIHO in `taint.rs`.
+//!
+//! Every node holds a **balance**: the value it received minus the value it sent, whose
+//! parts are labelled by origin and hop count. Transfers are replayed in time order, ties in
+//! storage order ([`floodgate_graph::Leg::seq`]; at one node, what it receives in a
+//! transaction comes before what it sends in it). A transfer sent takes from the balance the
+//! node holds at that moment:
+//!
+//! - **haircut**: each labelled part `p` of a balance `B` gives `⌊p · a / B⌋` to a transfer
+//!   of `a < B` and keeps `⌊p · (B − a) / B⌋`; a transfer of `a ≥ B` takes the whole balance
+//!   and the rest of its value is of unknown origin (untraced). A part's fate depends only
+//!   on itself, `a` and `B`, never on the other parts, so tracking fewer labels (a lower hop
+//!   limit) never changes the value of the labels tracked.
+//! - **poison**: a transfer carries every label of the balance it is taken from (a balance
+//!   that is emptied loses its labels).
+//!
+//! A tagged node ends the trace: what it sends is its own (its category, for `in`). The
+//! target's own transfers end it too: for `in` a round trip is untraced; for `out` the
+//! target's sends are the tracked value.
+//!
+//! Evaluation is lazy and backward: the parts a transfer carries are those its sender held
+//! when sending it, which needs only the sender's transfers before it, and recursively only
+//! earlier ones. So a query reads only the part of the hop cone that could have funded the
+//! target in time, and each (node, hop budget) is replayed at most once per query.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use floodgate_graph::{Leg, NodeId};
+use ruint::aliases::U256;
+use rustc_hash::FxHashMap;
+
+use crate::exposure::{share, Acc, Ctx, Result3};
+use crate::{Direction, TaintModel};
+use floodgate_types::RiskCategory;
+
+/// A label: (hops, origin). The origin is a tagged node (`in`) or the index of one of the
+/// target's transfers sent (`out`).
+type Label = (u32, u32);
+
+/// One transfer in a node's timeline.
+#[derive(Debug, Clone, Copy)]
+struct Ev {
+    nb: NodeId,
+    amount: U256,
+    time: u32,
+    seq: u64,
+    receipt: bool,
+    /// Rank among the events of this node alike in (receipt, nb, time, seq, amount), in
+    /// storage order: the same at the other end of the transfer.
+    rank: u32,
+}
+
+/// A node's transfers in the window (self-transfers left out: they move nothing), in replay
+/// order, with an index to find a transfer sent from its receiving end.
+struct Timeline {
+    evs: Vec<Ev>,
+    /// Indices of sends, sorted by (nb, time, seq, amount, rank).
+    sends: Vec<u32>,
+}
+
+impl Timeline {
+    fn new(ctx: &Ctx<'_>, n: NodeId) -> Timeline {
+        let mut raw: Vec<Leg> = Vec::new();
+        let mut evs: Vec<Ev> = Vec::new();
+        for receipt in [true, false] {
+            raw.clear();
+            ctx.g.legs(n, receipt, ctx.asset, &mut raw);
+            evs.extend(raw.iter().filter(|l| l.nb != n && ctx.in_window(l.time)).map(|l| Ev {
+                nb: l.nb,
+                amount: l.amount,
+                time: l.time,
+                seq: l.seq,
+                receipt,
+                rank: 0,
+            }));
+        }
+        // Ranks, in storage order on each side (receipts were listed first).
+        let mut seen: FxHashMap<(bool, NodeId, u32, u64, U256), u32> = FxHashMap::default();
+        for e in &mut evs {
+            let r = seen.entry((e.receipt, e.nb, e.time, e.seq, e.amount)).or_insert(0);
+            e.rank = *r;
+            *r += 1;
+        }
+        // Stable: ties keep receipts first, each side in storage order.
+        evs.sort_by_key(|e| (e.time, e.seq, !e.receipt));
+        let mut sends: Vec<u32> =
+            (0..evs.len() as u32).filter(|&i| !evs[i as usize].receipt).collect();
+        sends.sort_by_key(|&i| {
+            let e = &evs[i as usize];
+            (e.nb, e.time, e.seq, e.amount, e.rank)
+        });
+        Timeline { evs, sends }
+    }
+
+    /// The index of the transfer this node sent to `to` that `to` lists as receipt `e`.
+    fn find_send(&self, to: NodeId, e: &Ev) -> Option<usize> {
+        let key = (to, e.time, e.seq, e.amount, e.rank);
+        let p = self.sends.partition_point(|&i| {
+            let s = &self.evs[i as usize];
+            (s.nb, s.time, s.seq, s.amount, s.rank) < key
+        });
+        let i = *self.sends.get(p)? as usize;
+        let s = &self.evs[i];
+        ((s.nb, s.time, s.seq, s.amount, s.rank) == key).then_some(i)
+    }
+}
+
+/// The labelled parts of a balance or of a transfer, under one model.
+trait Mix: Default {
+    /// A transfer from an origin: all of its `amount` carries `label`.
+    fn origin(label: Label, amount: U256) -> Self;
+    /// Adds a received transfer's parts.
+    fn add(&mut self, other: &Self);
+    /// What a transfer of `a` takes from a balance of `b > 0` holding these parts; the
+    /// parts left stay.
+    fn take(&mut self, a: U256, b: U256) -> Self;
+    /// The parts with `c` hops added.
+    fn shifted(&self, c: u32) -> Self;
+    /// Whether it holds nothing.
+    fn is_empty(&self) -> bool;
+    /// The parts with at most `budget` hops.
+    fn within(&self, budget: u32) -> Self;
+}
+
+/// Haircut parts: value per label, in label order.
+#[derive(Default, Clone, Debug)]
+struct Parts(Vec<(Label, U256)>);
+
+impl Mix for Parts {
+    fn origin(label: Label, amount: U256) -> Self {
+        Parts(if amount.is_zero() { Vec::new() } else { vec![(label, amount)] })
+    }
+    fn add(&mut self, other: &Self) {
+        if other.0.is_empty() {
+            return;
+        }
+        if self.0.is_empty() {
+            self.0.clone_from(&other.0);
+            return;
+        }
+        // Merge two label-ordered lists.
+        let mine = std::mem::take(&mut self.0);
+        let theirs = &other.0;
+        self.0.reserve(mine.len() + theirs.len());
+        let (mut i, mut j) = (0, 0);
+        while i < mine.len() || j < theirs.len() {
+            if j == theirs.len() || (i < mine.len() && mine[i].0 < theirs[j].0) {
+                self.0.push(mine[i]);
+                i += 1;
+            } else if i == mine.len() || theirs[j].0 < mine[i].0 {
+                self.0.push(theirs[j]);
+                j += 1;
+            } else {
+                self.0.push((mine[i].0, mine[i].1.saturating_add(theirs[j].1)));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    fn take(&mut self, a: U256, b: U256) -> Self {
+        if a >= b {
+            return std::mem::take(self);
+        }
+        let mut sent = Vec::new();
+        let keep = b - a;
+        self.0.retain_mut(|(l, p)| {
+            let s = share(*p, a, b);
+            if !s.is_zero() {
+                sent.push((*l, s));
+            }
+            *p = share(*p, keep, b);
+            !p.is_zero()
+        });
+        Parts(sent)
+    }
+    fn shifted(&self, c: u32) -> Self {
+        Parts(self.0.iter().map(|&((h, o), v)| ((h + c, o), v)).collect())
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn within(&self, budget: u32) -> Self {
+        Parts(self.0.iter().copied().filter(|((h, _), _)| *h <= budget).collect())
+    }
+}
+
+/// Poison parts: every origin present, with the fewest hops it is present at.
+#[derive(Default, Clone, Debug)]
+struct Present(BTreeMap<u32, u32>);
+
+impl Mix for Present {
+    fn origin((h, o): Label, amount: U256) -> Self {
+        Present(if amount.is_zero() { BTreeMap::new() } else { BTreeMap::from([(o, h)]) })
+    }
+    fn add(&mut self, other: &Self) {
+        for (&o, &h) in &other.0 {
+            let e = self.0.entry(o).or_insert(h);
+            *e = (*e).min(h);
+        }
+    }
+    fn take(&mut self, a: U256, b: U256) -> Self {
+        if a >= b {
+            std::mem::take(self)
+        } else {
+            self.clone()
+        }
+    }
+    fn shifted(&self, c: u32) -> Self {
+        Present(self.0.iter().map(|(&o, &h)| (o, h + c)).collect())
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    fn within(&self, budget: u32) -> Self {
+        Present(self.0.iter().filter(|(_, h)| **h <= budget).map(|(&o, &h)| (o, h)).collect())
+    }
+}
+
+/// How one node turns what it received into what it sends, replayed event by event.
+trait Rule {
+    /// What a transfer carries.
+    type M: Mix;
+    /// Whether a label's value never depends on which other labels are tracked.
+    const LABELS_INDEPENDENT: bool;
+    /// A fresh replay of the node with this timeline.
+    fn new(tl: &Timeline) -> Self;
+    /// Event `i`, a transfer received carrying `p` (nothing when it is not followed).
+    fn receive(&mut self, tl: &Timeline, i: usize, p: Self::M);
+    /// Event `i`, a transfer sent: what it carries.
+    fn send(&mut self, tl: &Timeline, i: usize) -> Self::M;
+}
+
+/// Haircut and poison: a balance of labelled parts; each transfer sent takes from it.
+struct Balance<M> {
+    /// Value received minus value sent (never below zero).
+    bal: U256,
+    parts: M,
+}
+
+impl<M: Mix> Rule for Balance<M> {
+    type M = M;
+    const LABELS_INDEPENDENT: bool = true;
+    fn new(_: &Timeline) -> Self {
+        Balance { bal: U256::ZERO, parts: M::default() }
+    }
+    fn receive(&mut self, tl: &Timeline, i: usize, p: M) {
+        self.bal = self.bal.saturating_add(tl.evs[i].amount);
+        self.parts.add(&p);
+    }
+    fn send(&mut self, tl: &Timeline, i: usize) -> M {
+        if self.bal.is_zero() {
+            return M::default();
+        }
+        let a = tl.evs[i].amount;
+        let p = self.parts.take(a, self.bal);
+        self.bal -= a.min(self.bal);
+        p
+    }
+}
+
+/// TIHO: the tainted value received goes to the highest-value transfers sent after it
+/// arrived, each filled up to its amount; value received together (in one transaction) goes
+/// nearer taint first. What no later transfer has room for stays at the node.
+struct Tiho {
+    /// Indices of the transfers sent, highest first (ties in replay order).
+    order: Vec<u32>,
+    /// Per event: the room left in a transfer sent.
+    room: Vec<U256>,
+    /// Taint received in the current transaction, not yet placed, and its (time, seq).
+    pending: Parts,
+    key: Option<(u32, u64)>,
+    /// What each transfer sent carries so far.
+    placed: FxHashMap<u32, Parts>,
+}
+
+impl Tiho {
+    /// Places the pending taint in the transfers sent from event `i` on, highest first.
+    fn pour(&mut self, i: usize) {
+        self.key = None;
+        if self.pending.0.is_empty() {
+            return;
+        }
+        let mut parts = std::mem::take(&mut self.pending).0.into_iter();
+        let Some(mut cur) = parts.next() else { return };
+        for &k in &self.order {
+            if (k as usize) < i || self.room[k as usize].is_zero() {
+                continue;
+            }
+            let room = &mut self.room[k as usize];
+            let got = self.placed.entry(k).or_default();
+            while !room.is_zero() {
+                let x = cur.1.min(*room);
+                got.0.push((cur.0, x));
+                *room -= x;
+                cur.1 -= x;
+                if cur.1.is_zero() {
+                    match parts.next() {
+                        Some(n) => cur = n,
+                        None => return,
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Rule for Tiho {
+    type M = Parts;
+    // Earlier taint may take the room nearer taint would have had.
+    const LABELS_INDEPENDENT: bool = false;
+    fn new(tl: &Timeline) -> Self {
+        let mut order: Vec<u32> =
+            (0..tl.evs.len() as u32).filter(|&i| !tl.evs[i as usize].receipt).collect();
+        order.sort_by(|&a, &b| {
+            tl.evs[b as usize].amount.cmp(&tl.evs[a as usize].amount).then(a.cmp(&b))
+        });
+        let room = tl.evs.iter().map(|e| if e.receipt { U256::ZERO } else { e.amount }).collect();
+        Tiho { order, room, pending: Parts::default(), key: None, placed: FxHashMap::default() }
+    }
+    fn receive(&mut self, tl: &Timeline, i: usize, p: Parts) {
+        let e = &tl.evs[i];
+        if self.key.is_some_and(|k| k != (e.time, e.seq)) {
+            self.pour(i);
+        }
+        self.key = Some((e.time, e.seq));
+        self.pending.add(&p);
+    }
+    fn send(&mut self, _: &Timeline, i: usize) -> Parts {
+        self.pour(i);
+        // Parts placed in label order per pour; merge them into one label-ordered list.
+        let mut out = Parts::default();
+        if let Some(p) = self.placed.remove(&(i as u32)) {
+            for x in p.0 {
+                out.add(&Parts(vec![x]));
+            }
+        }
+        out
+    }
+}
+
+/// One node's replay with labels of at most `budget` hops, advanced lazily.
+struct State<R: Rule> {
+    /// The next event to replay.
+    cursor: usize,
+    rule: R,
+    /// The parts each transfer sent so far carried (only those with any).
+    sent: FxHashMap<u32, R::M>,
+}
+
+/// The state of one causal query.
+struct Causal<'a, 'c, R: Rule> {
+    ctx: &'a Ctx<'c>,
+    timelines: FxHashMap<NodeId, Timeline>,
+    /// Per (node, budget): its replay.
+    states: FxHashMap<(NodeId, u32), State<R>>,
+    /// `out`: the target's transfers sent that are tracked: (member, event index) → origin.
+    seeds: FxHashMap<(NodeId, u32), u32>,
+    backward: bool,
+    min: U256,
+}
+
+/// A bound on the recursion (every step back in it passes a transfer strictly earlier in
+/// replay order, and all but transaction nodes and peel links cost a hop; this only guards
+/// against a malformed graph).
+fn max_depth(ctx: &Ctx<'_>) -> u32 {
+    2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) + 2
+}
+
+impl<R: Rule> Causal<'_, '_, R> {
+    fn timeline(&mut self, n: NodeId) -> &Timeline {
+        let ctx = self.ctx;
+        self.timelines.entry(n).or_insert_with(|| Timeline::new(ctx, n))
+    }
+
+    /// Hops spent when value moves from `from` to `to`: the sender's cost tracing back
+    /// (`in`), the receiver's tracing forward (`out`), peel links free.
+    fn edge_cost(&self, from: NodeId, to: NodeId) -> u32 {
+        if self.backward {
+            self.ctx.step_cost(to, from)
+        } else {
+            self.ctx.step_cost(from, to)
+        }
+    }
+
+    /// The parts transfer `k` sent by `w` carried, hops counted to its receiver, of at most
+    /// `budget` hops.
+    fn carried(&mut self, w: NodeId, k: usize, budget: u32, depth: u32) -> R::M {
+        let ev = self.timeline(w).evs[k];
+        let c = self.edge_cost(w, ev.nb);
+        if c > budget || ev.amount < self.min || depth > max_depth(self.ctx) {
+            return R::M::default();
+        }
+        if self.ctx.members.contains(&w) {
+            // `in`: a round trip; `out`: the tracked value, if this transfer is tracked.
+            return match self.seeds.get(&(w, k as u32)) {
+                Some(&o) if !self.backward => R::M::origin((c, o), ev.amount),
+                _ => R::M::default(),
+            };
+        }
+        if self.ctx.tags.contains_key(&w) {
+            return if self.backward { R::M::origin((c, w.0), ev.amount) } else { R::M::default() };
+        }
+        let b = budget - c;
+        // Under a balance rule a label's value does not depend on the other labels tracked,
+        // so a replay with a larger budget that already passed `k` answers too.
+        if R::LABELS_INDEPENDENT {
+            for wider in b + 1..=self.ctx.opts.hops {
+                if let Some(st) = self.states.get(&(w, wider)).filter(|s| s.cursor > k) {
+                    return st
+                        .sent
+                        .get(&(k as u32))
+                        .map_or_else(R::M::default, |p| p.within(b).shifted(c));
+                }
+            }
+        }
+        self.advance(w, b, k, depth);
+        self.states
+            .get(&(w, b))
+            .and_then(|s| s.sent.get(&(k as u32)))
+            .map_or_else(R::M::default, |p| p.shifted(c))
+    }
+
+    /// Replays `w` with labels of at most `budget` hops up to and including event `k`.
+    fn advance(&mut self, w: NodeId, budget: u32, k: usize, depth: u32) {
+        let mut st = match self.states.remove(&(w, budget)) {
+            Some(st) => st,
+            None => {
+                let tl = self.timeline(w);
+                State { cursor: 0, rule: R::new(tl), sent: FxHashMap::default() }
+            }
+        };
+        while st.cursor <= k {
+            let i = st.cursor;
+            let ev = self.timeline(w).evs[i];
+            st.cursor += 1;
+            if ev.receipt {
+                let mut p = R::M::default();
+                if ev.amount >= self.min && !ev.amount.is_zero() {
+                    match self.timeline(ev.nb).find_send(w, &ev) {
+                        Some(j) => p = self.carried(ev.nb, j, budget, depth + 1),
+                        None => {
+                            tracing::warn!(target: "floodgate::trace::causal", node = w.0, "transfer not found at its other end");
+                        }
+                    }
+                }
+                let tl = &self.timelines[&w];
+                st.rule.receive(tl, i, p);
+            } else {
+                let tl = &self.timelines[&w];
+                let p = st.rule.send(tl, i);
+                if !p.is_empty() {
+                    st.sent.insert(i as u32, p);
+                }
+            }
+        }
+        self.states.insert((w, budget), st);
+    }
+}
+
+/// Causal haircut, poison or TIHO exposure of the target set `members`.
+pub(crate) fn causal_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
+    match ctx.opts.model {
+        TaintModel::Poison => run::<Balance<Present>>(ctx, members, true),
+        TaintModel::Tiho => run::<Tiho>(ctx, members, false),
+        _ => run::<Balance<Parts>>(ctx, members, false),
+    }
+}
+
+fn run<R: Rule>(ctx: &Ctx<'_>, members: &[NodeId], poison: bool) -> Result3
+where
+    R::M: Into<Carried>,
+{
+    let backward = ctx.opts.direction == Direction::In;
+    let mut q: Causal<'_, '_, R> = Causal {
+        ctx,
+        timelines: FxHashMap::default(),
+        states: FxHashMap::default(),
+        seeds: FxHashMap::default(),
+        backward,
+        min: ctx.opts.min_amount.as_u256(),
+    };
+    let limit = ctx.opts.hops;
+    let mut total = U256::ZERO;
+    let mut accs: BTreeMap<RiskCategory, Acc> = BTreeMap::new();
+    let mut attributed = U256::ZERO;
+    // The first transfers: (member, event index), the entity's own left out.
+    let mut first: Vec<(NodeId, usize)> = Vec::new();
+    for &m in members {
+        let evs = &q.timeline(m).evs;
+        for (i, e) in evs.iter().enumerate() {
+            if e.receipt == backward && !(members.len() > 1 && ctx.is_own(e.nb)) {
+                first.push((m, i));
+            }
+        }
+    }
+    if backward {
+        for (m, i) in first {
+            let ev = q.timeline(m).evs[i];
+            total = total.saturating_add(ev.amount);
+            if ev.amount < q.min || ev.amount.is_zero() {
+                continue;
+            }
+            let Some(j) = q.timeline(ev.nb).find_send(m, &ev) else { continue };
+            let p: Carried = q.carried(ev.nb, j, limit, 0).into();
+            attributed = attributed.saturating_add(attribute(&p, ev.amount, &mut accs, |o| {
+                let n = NodeId(o);
+                ctx.tags.get(&n).map(|&c| (c, n))
+            }));
+        }
+        let untraced = if poison { U256::ZERO } else { total.saturating_sub(attributed) };
+        return (total, accs, untraced);
+    }
+    // `out`: the target's transfers sent are tracked; find the tagged nodes they can reach in
+    // time within the limit, and what each of their receipts carried.
+    let mut amounts: Vec<U256> = Vec::new();
+    for (m, i) in &first {
+        let ev = q.timeline(*m).evs[*i];
+        total = total.saturating_add(ev.amount);
+        q.seeds.insert((*m, *i as u32), amounts.len() as u32);
+        amounts.push(ev.amount);
+    }
+    let reach = forward_reach(&mut q, &first);
+    let mut tagged: Vec<NodeId> =
+        reach.keys().copied().filter(|n| ctx.tags.contains_key(n)).collect();
+    tagged.sort();
+    // Poison: per (category, tracked transfer), the nearest (hops, node) reached.
+    let mut exposed: BTreeMap<(RiskCategory, u32), (u32, NodeId)> = BTreeMap::new();
+    for v in tagged {
+        let Some(&cat) = ctx.tags.get(&v) else { continue };
+        let evs: Vec<(usize, Ev)> =
+            q.timeline(v).evs.iter().copied().enumerate().filter(|(_, e)| e.receipt).collect();
+        for (_, ev) in evs {
+            let w = ev.nb;
+            if ev.amount < q.min || ev.amount.is_zero() {
+                continue;
+            }
+            // Only senders the tracked value can have reached before this transfer.
+            let reached = ctx.members.contains(&w)
+                || reach
+                    .get(&w)
+                    .is_some_and(|&(d, t, s)| d <= limit && (ev.time, ev.seq) >= (t, s));
+            if !reached {
+                continue;
+            }
+            let Some(j) = q.timeline(w).find_send(v, &ev) else { continue };
+            let p: Carried = q.carried(w, j, limit, 0).into();
+            match p {
+                Carried::Parts(ps) => {
+                    for ((h, _), x) in ps.0 {
+                        accs.entry(cat).or_default().add(v, x, h);
+                        attributed = attributed.saturating_add(x);
+                    }
+                }
+                Carried::Present(ps) => {
+                    for (o, h) in ps.0 {
+                        let e = exposed.entry((cat, o)).or_insert((h, v));
+                        *e = (*e).min((h, v));
+                    }
+                }
+            }
+        }
+    }
+    if poison {
+        for ((cat, o), (h, v)) in exposed {
+            accs.entry(cat).or_default().add(v, amounts[o as usize], h);
+        }
+        return (total, accs, U256::ZERO);
+    }
+    (total, accs, total.saturating_sub(attributed))
+}
+
+/// What a transfer carried, under either model.
+enum Carried {
+    Parts(Parts),
+    Present(Present),
+}
+
+impl From<Parts> for Carried {
+    fn from(p: Parts) -> Self {
+        Carried::Parts(p)
+    }
+}
+
+impl From<Present> for Carried {
+    fn from(p: Present) -> Self {
+        Carried::Present(p)
+    }
+}
+
+/// Adds what one first transfer of `amount` carried (`in`) to the categories; returns the
+/// value attributed. Haircut: each part to its origin's category. Poison: the whole
+/// transfer to each category present, once, at its nearest origin.
+fn attribute(
+    p: &Carried,
+    amount: U256,
+    accs: &mut BTreeMap<RiskCategory, Acc>,
+    origin: impl Fn(u32) -> Option<(RiskCategory, NodeId)>,
+) -> U256 {
+    let mut sum = U256::ZERO;
+    match p {
+        Carried::Parts(ps) => {
+            for &((h, o), v) in &ps.0 {
+                let Some((c, n)) = origin(o) else { continue };
+                accs.entry(c).or_default().add(n, v, h);
+                sum = sum.saturating_add(v);
+            }
+        }
+        Carried::Present(ps) => {
+            let mut best: BTreeMap<RiskCategory, (u32, NodeId)> = BTreeMap::new();
+            for (&o, &h) in &ps.0 {
+                let Some((c, n)) = origin(o) else { continue };
+                let e = best.entry(c).or_insert((h, n));
+                *e = (*e).min((h, n));
+            }
+            for (c, (h, n)) in best {
+                accs.entry(c).or_default().add(n, amount, h);
+            }
+        }
+    }
+    sum
+}
+
+/// `out`: the nodes the tracked value can reach within the hop limit, each with the fewest
+/// hops and the earliest (time, seq) at which it can arrive there (bounds taken over all
+/// walks, so a superset of what it reaches; tagged nodes and the target end the walk).
+fn forward_reach<R: Rule>(
+    q: &mut Causal<'_, '_, R>,
+    first: &[(NodeId, usize)],
+) -> FxHashMap<NodeId, (u32, u32, u64)> {
+    let ctx = q.ctx;
+    let limit = ctx.opts.hops;
+    let mut best: FxHashMap<NodeId, (u32, u32, u64)> = FxHashMap::default();
+    let mut queue: VecDeque<NodeId> = VecDeque::new();
+    type Best = FxHashMap<NodeId, (u32, u32, u64)>;
+    let relax =
+        |n: NodeId, d: u32, t: (u32, u64), best: &mut Best, queue: &mut VecDeque<NodeId>| {
+            if d > limit || ctx.members.contains(&n) {
+                return;
+            }
+            match best.get_mut(&n) {
+                Some(b) => {
+                    if d < b.0 || t < (b.1, b.2) {
+                        b.0 = b.0.min(d);
+                        if t < (b.1, b.2) {
+                            (b.1, b.2) = t;
+                        }
+                        queue.push_back(n);
+                    }
+                }
+                None => {
+                    best.insert(n, (d, t.0, t.1));
+                    queue.push_back(n);
+                }
+            }
+        };
+    for &(m, i) in first {
+        let ev = q.timeline(m).evs[i];
+        if ev.amount >= q.min && !ev.amount.is_zero() {
+            let d = q.edge_cost(m, ev.nb);
+            relax(ev.nb, d, (ev.time, ev.seq), &mut best, &mut queue);
+        }
+    }
+    let mut legs: Vec<Leg> = Vec::new();
+    while let Some(u) = queue.pop_front() {
+        if ctx.tags.contains_key(&u) {
+            continue;
+        }
+        let Some(&(d, t, s)) = best.get(&u) else { continue };
+        legs.clear();
+        ctx.g.legs(u, false, ctx.asset, &mut legs);
+        for l in &legs {
+            if l.nb == u || l.amount < q.min || l.amount.is_zero() || !ctx.in_window(l.time) {
+                continue;
+            }
+            if (l.time, l.seq) < (t, s) {
+                continue;
+            }
+            let c = q.edge_cost(u, l.nb);
+            relax(l.nb, d + c, (l.time, l.seq), &mut best, &mut queue);
+        }
+    }
+    best
+}
