@@ -387,7 +387,7 @@ pub fn build_str(
             (None, Some(addr)) => GoamlSide {
                 funds_code: entity.funds_code.clone(),
                 funds_comment: Some(cut(&format!("{} on {}", en.asset, ledger.chain(ev)), 255)),
-                country: ev.extras.counterparty_country.clone().unwrap_or_else(|| "-".into()),
+                country: ev.counterparty_country().map(str::to_owned).unwrap_or_else(|| "-".into()),
                 ip_address: None,
                 party: GoamlParty::External(ExternalAccount {
                     institution_name: en
@@ -827,10 +827,10 @@ pub fn travel_rule(
         .map(ToString::to_string)
         .ok_or_else(|| invalid("transfer", id, "has no counterparty_address"))?;
     let k = kyc.get(&en.customer_id, &format!("transfer {id}"))?;
-    let tr = ev.extras.travel_rule.clone().unwrap_or_default();
+    let tr = ev.travel_rule().cloned().unwrap_or_default();
     let me = natural("", Some(k), &en.customer_id);
     let mine = vasp(&entity.name, entity.lei.as_deref(), Some(&entity.country));
-    let theirs = vasp(other_vasp, None, ev.extras.counterparty_country.as_deref());
+    let theirs = vasp(other_vasp, None, ev.counterparty_country());
     let t = match en.direction {
         Direction::Deposit => {
             let name = tr.originator_name.ok_or_else(|| {

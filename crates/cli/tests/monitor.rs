@@ -200,3 +200,77 @@ fn kill_9_mid_stream_then_restart_gives_the_uninterrupted_decisions() {
     assert_eq!(code(&out), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), expected);
 }
+
+/// Issue 14 item 4: the counterparty country and the travel-rule data of a ledger survive
+/// `ingest ledger` → store → `monitor --from-store`, and decide there as they do when the
+/// same lines are streamed; without a country the decision says the check could not run.
+#[test]
+fn issue14_travel_rule_and_country_survive_ingest_store_monitor() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("tr.jsonl");
+    std::fs::write(
+        &ledger,
+        concat!(
+            r#"{"id":"t1","time":"2025-11-03T02:00:00Z","customer_id":"c1","direction":"withdrawal","asset":"USDT-TRC20","amount":"5000","counterparty_address":"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM","counterparty_vasp":"Tan Exchange Pte Ltd","counterparty_country":"SG","travel_rule":{"originator_name":"Nguyen Van A","beneficiary_name":"Tan B","beneficiary_vasp":"Tan Exchange Pte Ltd"}}"#,
+            "\n",
+            r#"{"id":"t2","time":"2025-11-03T03:00:00Z","customer_id":"c1","direction":"withdrawal","asset":"USDT-TRC20","amount":"5000","counterparty_address":"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = floodgate(dir.path()).args(["ingest", "ledger"]).arg(&ledger).output().unwrap();
+    assert_eq!(code(&out), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let from_store = floodgate(dir.path())
+        .args(["monitor", "--from-store", "--no-state", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&from_store), Some(0), "{}", String::from_utf8_lossy(&from_store.stderr));
+    let streamed = floodgate(dir.path())
+        .args(["monitor", "--no-state", "--format", "jsonl"])
+        .arg(&ledger)
+        .output()
+        .unwrap();
+    let (d, s) = (decisions(&from_store), decisions(&streamed));
+    assert_eq!(d.len(), 2);
+    assert_eq!(d, s, "the store path decides as the stream does");
+    let rules = |v: &serde_json::Value| -> Vec<String> {
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["rule_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(rules(&d[0]), ["report.international_transfer"], "{}", d[0]);
+    assert_eq!(d[0]["action"], "allow", "complete travel-rule data: no hold: {}", d[0]);
+    assert_eq!(rules(&d[1]), ["travel_rule_missing"], "{}", d[1]);
+    let notes = d[1]["notes"].to_string();
+    assert!(
+        notes.contains("international-transfer check not possible: counterparty country unknown"),
+        "{notes}"
+    );
+    assert!(!d[0]["notes"].to_string().contains("check not possible"), "{}", d[0]);
+
+    // A malformed country or travel-rule payload is refused naming the line and field, and
+    // nothing of the file is stored.
+    let bad = dir.path().join("bad.jsonl");
+    let line = std::fs::read_to_string(&ledger).unwrap().lines().next().unwrap().to_owned();
+    for (broken, field) in [
+        (line.replace("\"SG\"", "\"Singapore\"").replace("t1", "b1"), "counterparty_country"),
+        (
+            line.replace(r#"{"originator_name":"Nguyen Van A","beneficiary_name":"Tan B","beneficiary_vasp":"Tan Exchange Pte Ltd"}"#, "\"yes\"").replace("t1", "b2"),
+            "travel_rule",
+        ),
+    ] {
+        std::fs::write(&bad, broken + "\n").unwrap();
+        let out = floodgate(dir.path()).args(["ingest", "ledger"]).arg(&bad).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(code(&out), Some(2), "{err}");
+        assert!(err.contains("bad.jsonl") && err.contains(field), "{err}");
+    }
+    let again = floodgate(dir.path())
+        .args(["monitor", "--from-store", "--no-state", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(decisions(&again).len(), 2, "nothing of a refused file is stored");
+}

@@ -15,8 +15,9 @@ use crate::{IngestError, Location};
 pub const REQUIRED_COLUMNS: [&str; 6] =
     ["id", "time", "customer_id", "direction", "asset", "amount"];
 
-/// Columns a ledger may have.
-pub const OPTIONAL_COLUMNS: [&str; 8] = [
+/// Columns a ledger may have. The `travel_rule.*` columns are, in JSON Lines, the keys of a
+/// nested `travel_rule` object.
+pub const OPTIONAL_COLUMNS: [&str; 15] = [
     "chain",
     "counterparty_address",
     "counterparty_customer",
@@ -25,6 +26,13 @@ pub const OPTIONAL_COLUMNS: [&str; 8] = [
     "ip",
     "device",
     "amount_base_units",
+    "counterparty_country",
+    "travel_rule.originator_name",
+    "travel_rule.originator_account",
+    "travel_rule.originator_vasp",
+    "travel_rule.beneficiary_name",
+    "travel_rule.beneficiary_account",
+    "travel_rule.beneficiary_vasp",
 ];
 
 /// Reads a ledger file (CSV or JSON Lines, told apart by content).
@@ -134,8 +142,9 @@ impl FromIterator<(String, String)> for Row {
 }
 
 /// Deserializes a JSON object straight into a [`Row`]: scalars become text (numbers as JSON
-/// writes them), `null` and blank strings are absent, nested objects and arrays (a travel-rule
-/// payload, say) are skipped for other readers of the line. No intermediate `Value` tree.
+/// writes them), `null` and blank strings are absent, the `travel_rule` object's scalars become
+/// `travel_rule.<key>` columns, other nested objects and arrays are skipped for other readers
+/// of the line. No intermediate `Value` tree.
 impl<'de> serde::Deserialize<'de> for Row {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct RowVisitor;
@@ -147,14 +156,52 @@ impl<'de> serde::Deserialize<'de> for Row {
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Row, A::Error> {
                 let mut row = Row(Vec::with_capacity(16));
                 while let Some(key) = m.next_key::<std::borrow::Cow<'de, str>>()? {
-                    if let Scalar(Some(v)) = m.next_value()? {
-                        row.insert(key.to_ascii_lowercase(), v);
+                    let key = key.to_ascii_lowercase();
+                    if key == "travel_rule" {
+                        let Nested(fields) = m.next_value()?;
+                        for (k, v) in fields {
+                            row.insert(format!("travel_rule.{}", k.to_ascii_lowercase()), v);
+                        }
+                    } else if let Scalar(Some(v)) = m.next_value()? {
+                        row.insert(key, v);
                     }
                 }
                 Ok(row)
             }
         }
         d.deserialize_map(RowVisitor)
+    }
+}
+
+/// What [`Nested`] expects, also how its error is recognised.
+const NESTED: &str = "an object (travel_rule)";
+
+/// A nested object's scalar members as `(key, text)`; `null` is no members. Anything but an
+/// object or `null` is an error, so a malformed travel-rule payload is refused, not dropped.
+struct Nested(Vec<(String, String)>);
+
+impl<'de> serde::Deserialize<'de> for Nested {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Nested;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(NESTED)
+            }
+            fn visit_unit<E>(self) -> Result<Nested, E> {
+                Ok(Nested(Vec::new()))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Nested, A::Error> {
+                let mut out = Vec::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    if let Scalar(Some(v)) = m.next_value()? {
+                        out.push((k, v));
+                    }
+                }
+                Ok(Nested(out))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -257,6 +304,13 @@ pub fn parse_jsonl_line(
 
 fn json_row(path: &Path, n: u64, line: &str) -> Result<Row, IngestError> {
     serde_json::from_str::<Row>(line).map_err(|e| {
+        if e.classify() == serde_json::error::Category::Data && e.to_string().contains(NESTED) {
+            return IngestError::invalid(
+                path,
+                Location::LineField(n, "travel_rule".to_owned()),
+                "must be an object of travel-rule fields (see docs/formats/ledger.md)",
+            );
+        }
         let reason = if e.classify() == serde_json::error::Category::Data {
             "expected a JSON object per line".to_owned()
         } else {
@@ -392,6 +446,25 @@ fn entry_from_row(
             IngestError::invalid(path, at("ip"), format!("'{ip}' is not an IPv4 or IPv6 address"))
         })?;
     }
+    let counterparty_country = match row.get("counterparty_country") {
+        Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => Some(c.clone()),
+        Some(c) => {
+            return Err(IngestError::invalid(
+                path,
+                at("counterparty_country"),
+                format!("'{c}' is not an ISO 3166-1 alpha-2 country code (two letters, e.g. SG)"),
+            ))
+        }
+        None => None,
+    };
+    let mut travel_rule = floodgate_types::TravelRule::default();
+    let mut any = false;
+    for (k, v) in &row.0 {
+        if let Some(slot) = k.strip_prefix("travel_rule.").and_then(|f| travel_rule.field_mut(f)) {
+            *slot = Some(v.clone());
+            any = true;
+        }
+    }
     Ok(LedgerEntry {
         id,
         time,
@@ -405,6 +478,8 @@ fn entry_from_row(
         txid: row.get("txid").cloned(),
         ip: row.get("ip").cloned(),
         device: row.get("device").cloned(),
+        counterparty_country,
+        travel_rule: any.then_some(travel_rule),
     })
 }
 
@@ -416,6 +491,53 @@ mod tests {
 
     fn read(body: &str) -> Result<Vec<LedgerEntry>, IngestError> {
         read_ledger_str("t.csv", &format!("{HEADER}{body}"), &AssetRegistry::builtin())
+    }
+
+    #[test]
+    fn issue14_travel_rule_and_country_are_read_the_same_from_csv_and_jsonl() {
+        let csv = read_ledger_str(
+            "t.csv",
+            "id,time,customer_id,direction,asset,amount,counterparty_country,travel_rule.originator_name,travel_rule.beneficiary_name,travel_rule.beneficiary_vasp\n\
+             w1,2025-03-01T10:00:00Z,c7,withdrawal,BTC,0.5,SG,Nguyen Van A,Tan B,Tan Exchange\n",
+            &AssetRegistry::builtin(),
+        )
+        .unwrap();
+        let jsonl = read_ledger_str(
+            "t.jsonl",
+            r#"{"id":"w1","time":"2025-03-01T10:00:00Z","customer_id":"c7","direction":"withdrawal","asset":"BTC","amount":"0.5","counterparty_country":"SG","travel_rule":{"originator_name":"Nguyen Van A","beneficiary_name":"Tan B","beneficiary_vasp":"Tan Exchange","extra":{"x":1}}}
+"#,
+            &AssetRegistry::builtin(),
+        )
+        .unwrap();
+        assert_eq!(csv, jsonl);
+        let e = &csv[0];
+        assert_eq!(e.counterparty_country.as_deref(), Some("SG"));
+        let tr = e.travel_rule.as_ref().unwrap();
+        assert!(tr.is_complete());
+        assert_eq!(
+            (
+                tr.originator_name.as_deref(),
+                tr.beneficiary_vasp.as_deref(),
+                tr.originator_account.as_deref()
+            ),
+            (Some("Nguyen Van A"), Some("Tan Exchange"), None)
+        );
+        let err = read_ledger_str(
+            "t.jsonl",
+            "{\"id\":\"w1\",\"time\":1,\"customer_id\":\"c\",\"direction\":\"deposit\",\"asset\":\"BTC\",\"amount\":1,\"travel_rule\":[1]}\n",
+            &AssetRegistry::builtin(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("t.jsonl: line 1, field 'travel_rule'"), "{err}");
+        let err = read_ledger_str(
+            "t.csv",
+            "id,time,customer_id,direction,asset,amount,counterparty_country\nw1,2025-03-01,c,deposit,BTC,1,SGP\n",
+            &AssetRegistry::builtin(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("t.csv: line 2, field 'counterparty_country': 'SGP'"), "{err}");
     }
 
     #[test]

@@ -29,9 +29,9 @@ struct Idx {
 fn plan(pack: &Pack) -> (Vec<Spec>, Idx) {
     let mut specs = Vec::new();
     let mut idx = Idx::default();
-    for t in REGISTRY {
+    for (i, t) in REGISTRY.iter().enumerate() {
         let start = specs.len();
-        specs.extend(t.aggregates(&pack.typologies));
+        specs.extend(t.aggregates(pack.typologies.slot(i)));
         idx.typologies.push(start..specs.len());
     }
     for w in &pack.windows {
@@ -227,14 +227,12 @@ impl Engine {
             addr_risk,
             vasp_risk,
             screening: self.facts.screening_available(),
-            cp_country: ev.extras.counterparty_country.as_deref().map(|c| (c, false)).or_else(
-                || {
-                    e.counterparty_vasp
-                        .as_deref()
-                        .and_then(|v| self.vasps.get(v))
-                        .map(|v| (v.country.as_str(), true))
-                },
-            ),
+            cp_country: ev.counterparty_country().map(|c| (c, false)).or_else(|| {
+                e.counterparty_vasp
+                    .as_deref()
+                    .and_then(|v| self.vasps.get(v))
+                    .map(|v| (v.country.as_str(), true))
+            }),
         };
         let mut hits = Vec::new();
         let mut notes = Vec::new();
@@ -248,8 +246,8 @@ impl Engine {
         let mut group_alerts = Vec::new();
         let mut out =
             Findings { hits: &mut hits, notes: &mut notes, group_alerts: &mut group_alerts };
-        for (t, aggs) in REGISTRY.iter().zip(&self.idx.typologies) {
-            t.check(&self.pack.typologies, &cx, &cx.agg[aggs.clone()], &mut out);
+        for (i, (t, aggs)) in REGISTRY.iter().zip(&self.idx.typologies).enumerate() {
+            t.check(self.pack.typologies.slot(i), &cx, &cx.agg[aggs.clone()], &mut out);
         }
         self.reports(&cx, &mut hits, &mut reports, &mut notes);
         let mut errors = Vec::new();
@@ -422,11 +420,7 @@ impl Engine {
                 .opt_str("device", e.device.as_deref())
                 .bool(
                     "has_travel_rule",
-                    cx.ev
-                        .extras
-                        .travel_rule
-                        .as_ref()
-                        .is_some_and(crate::input::TravelRule::is_complete),
+                    cx.ev.travel_rule().is_some_and(crate::input::TravelRule::is_complete),
                 )
                 .int("time", i128::from(e.time.0))
                 .int(

@@ -7,30 +7,9 @@ use std::path::Path;
 use floodgate_types::{AssetRegistry, LedgerEntry, Timestamp};
 use serde::{Deserialize, Serialize};
 
-/// Travel-rule (FATF R.16) data that came with a transfer.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TravelRule {
-    /// Originator's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub originator_name: Option<String>,
-    /// Originator's account number or wallet address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub originator_account: Option<String>,
-    /// Beneficiary's name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beneficiary_name: Option<String>,
-    /// Beneficiary's account number or wallet address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beneficiary_account: Option<String>,
-}
-
-impl TravelRule {
-    /// Whether originator and beneficiary are both named (the minimum R.16 asks for).
-    pub fn is_complete(&self) -> bool {
-        let named = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
-        named(&self.originator_name) && named(&self.beneficiary_name)
-    }
-}
+/// Travel-rule (FATF R.16) data that came with a transfer: a ledger entry's own field since
+/// the store keeps it (`docs/formats/ledger.md`).
+pub use floodgate_types::TravelRule;
 
 /// Indirect exposure of the counterparty address from the trace engine: the share (0..=1)
 /// of its funds that came from each risk category within the trace's hop limit.
@@ -56,10 +35,12 @@ pub struct Extras {
     /// Customer's country (ISO alpha-2) at the time, overriding the customer file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_country: Option<String>,
-    /// Counterparty's country (ISO alpha-2), when known (VASP or travel-rule data).
+    /// Counterparty's country (ISO alpha-2): read from events recorded before the ledger
+    /// entry carried it ([`LedgerEntry::counterparty_country`]); input lines fill the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterparty_country: Option<String>,
-    /// Travel-rule data, when sent.
+    /// Travel-rule data: read from events recorded before the ledger entry carried it
+    /// ([`LedgerEntry::travel_rule`]); input lines fill the entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub travel_rule: Option<TravelRule>,
     /// Indirect exposure, when the trace engine supplied it.
@@ -81,6 +62,18 @@ impl MonitorEvent {
     /// An event without extras.
     pub fn from_entry(entry: LedgerEntry) -> Self {
         MonitorEvent { entry, extras: Extras::default() }
+    }
+
+    /// The counterparty's country given with the transfer (the entry's, else an older
+    /// record's extras).
+    pub fn counterparty_country(&self) -> Option<&str> {
+        self.entry.counterparty_country.as_deref().or(self.extras.counterparty_country.as_deref())
+    }
+
+    /// The travel-rule data given with the transfer (the entry's, else an older record's
+    /// extras).
+    pub fn travel_rule(&self) -> Option<&TravelRule> {
+        self.entry.travel_rule.as_ref().or(self.extras.travel_rule.as_ref())
     }
 }
 
@@ -122,7 +115,7 @@ pub fn parse_event(
             });
         }
     }
-    let extras =
+    let mut extras =
         if text.contains("country") || text.contains("travel_rule") || text.contains("exposure") {
             serde_json::from_str::<Extras>(text).map_err(|e| Reject {
                 line,
@@ -131,6 +124,9 @@ pub fn parse_event(
         } else {
             Extras::default()
         };
+    // The ledger entry holds these now (so they reach the store too); one copy is enough.
+    extras.counterparty_country = None;
+    extras.travel_rule = None;
     Ok(MonitorEvent { entry, extras })
 }
 
@@ -333,8 +329,9 @@ mod tests {
     fn rejects_name_line_and_reason() {
         let ok = r#"{"id":"d1","time":"2025-11-02T08:00:00Z","customer_id":"c1","direction":"deposit","asset":"USDT-TRC20","amount":"10","travel_rule":{"originator_name":"A","beneficiary_name":"B"},"counterparty_country":"SG"}"#;
         let e = p(ok).expect("ok");
-        assert!(e.extras.travel_rule.as_ref().is_some_and(TravelRule::is_complete));
-        assert_eq!(e.extras.counterparty_country.as_deref(), Some("SG"));
+        assert!(e.travel_rule().is_some_and(TravelRule::is_complete));
+        assert_eq!(e.counterparty_country(), Some("SG"));
+        assert_eq!(e.entry.counterparty_country.as_deref(), Some("SG"), "kept by the entry");
         for (bad, want) in [
             ("{not json", "line 7"),
             (&ok.replace("USDT-TRC20", "NOPE"), "asset"),

@@ -51,5 +51,5 @@ pub mod sink;
 pub mod state;
 pub mod store;
 pub mod synth;
-mod typologies;
+pub mod typologies;
 pub mod vasp;

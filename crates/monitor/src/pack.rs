@@ -155,7 +155,7 @@ pub struct RuleDef {
     pub enabled: bool,
 }
 
-fn yes() -> bool {
+pub(crate) fn yes() -> bool {
     true
 }
 
@@ -176,24 +176,24 @@ pub struct Common {
 macro_rules! typology_struct {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $f:ident : $t:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, Serialize, Deserialize)]
+        #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct $name {
             /// `false` switches it off.
-            #[serde(default = "yes")]
+            #[serde(default = "crate::pack::yes")]
             pub enabled: bool,
             /// Severity of a hit.
-            pub severity: Severity,
+            pub severity: $crate::pack::Severity,
             /// Action of a hit.
-            pub action: Action,
+            pub action: $crate::pack::Action,
             /// Where the typology or threshold comes from.
             pub source: String,
             $($(#[$fm])* pub $f: $t,)*
         }
         impl $name {
             /// The common settings.
-            pub fn common(&self) -> Common {
-                Common {
+            pub fn common(&self) -> $crate::pack::Common {
+                $crate::pack::Common {
                     enabled: self.enabled,
                     severity: self.severity,
                     action: self.action,
@@ -201,182 +201,18 @@ macro_rules! typology_struct {
                 }
             }
         }
+        impl $crate::typologies::Settings for $name {
+            fn common(&self) -> $crate::pack::Common {
+                $name::common(self)
+            }
+        }
     };
 }
+/// Declares a settings struct with the common keys (`enabled`, `severity`, `action`,
+/// `source`) and its own, refusing unknown keys: every typology's and report trigger's.
+pub(crate) use typology_struct;
 
-typology_struct!(
-    /// Several transfers just under a reporting threshold within a window.
-    Structuring {
-        /// The threshold being avoided, whole USD.
-        threshold_usd: u64,
-        /// "Just under": within this percentage below the threshold.
-        margin_pct: u32,
-        /// At least this many such transfers in the window (this one included).
-        min_count: u32,
-        /// Window length.
-        window: String,
-    }
-);
-typology_struct!(
-    /// Most of the deposits withdrawn again quickly.
-    PassThrough {
-        /// Window length.
-        window: String,
-        /// Deposits in the window at least this, whole USD.
-        min_deposit_usd: u64,
-        /// Withdrawals in the window at least this percentage of the deposits.
-        min_ratio_pct: u32,
-    }
-);
-typology_struct!(
-    /// A large transfer on a newly opened account.
-    NewAccountLarge {
-        /// Account younger than this many days (onboarding date, else first activity).
-        max_account_age_days: u32,
-        /// Transfer at least this, whole USD.
-        min_usd: u64,
-    }
-);
-typology_struct!(
-    /// A long-idle account suddenly moving large value.
-    DormantReactivation {
-        /// Idle at least this many days before the burst (≥ 30).
-        idle_days: u32,
-        /// Window after reactivation in which value is summed.
-        window: String,
-        /// Value moved in the window at least this, whole VND.
-        min_vnd: u64,
-    }
-);
-typology_struct!(
-    /// Many distinct counterparties on one side within a window.
-    Fan {
-        /// Window length.
-        window: String,
-        /// At least this many distinct counterparties.
-        min_distinct: u32,
-        /// And at least this much value in the window, whole USD.
-        min_total_usd: u64,
-    }
-);
-typology_struct!(
-    /// A counterparty address on a list of the given category (direct exposure).
-    ListHit {}
-);
-typology_struct!(
-    /// Mixer counterparty, or indirect mixer exposure from the trace engine.
-    MixerExposure {
-        /// Indirect mixer share at least this percentage.
-        min_indirect_pct: u32,
-    }
-);
-typology_struct!(
-    /// Indirect exposure to sanctioned, scam or darknet sources.
-    IndirectExposure {
-        /// Share at least this percentage.
-        min_indirect_pct: u32,
-    }
-);
-typology_struct!(
-    /// A chain of decreasing withdrawals to distinct addresses.
-    PeelChain {
-        /// Window length.
-        window: String,
-        /// At least this many withdrawals in the chain.
-        min_hops: u32,
-        /// Each withdrawal at most this percentage of the one before.
-        max_step_pct: u32,
-        /// The first withdrawal at least this, whole USD.
-        min_first_usd: u64,
-    }
-);
-typology_struct!(
-    /// Several customers linked by one shared attribute (device, IP address or withdrawal
-    /// address): a group typology, which alerts every member when the group crosses it.
-    SharedDevice {
-        /// Window length.
-        window: String,
-        /// At least this many distinct customers (this one included).
-        min_customers: u32,
-    }
-);
-typology_struct!(
-    /// Pig-butchering victim: new account, escalating deposits, withdrawals to one new address.
-    PigButchering {
-        /// Account younger than this many days.
-        max_account_age_days: u32,
-        /// Window over which deposits and withdrawals are looked at.
-        window: String,
-        /// At least this many deposits, each at least the one before.
-        min_deposits: u32,
-        /// Last deposit at least this multiple (percent) of the first.
-        min_escalation_pct: u32,
-        /// The destination first used within this many days.
-        new_address_days: u32,
-        /// At least this many withdrawals to that address in the window (this one included).
-        min_withdrawals_to_address: u32,
-        /// Customers at least this old get severity raised one step (often older victims).
-        older_customer_age: u32,
-    }
-);
-typology_struct!(
-    /// Counterparty on an investor-alert list or unlicensed in the customer's jurisdiction.
-    ListedCounterparty {}
-);
-typology_struct!(
-    /// Customer or counterparty in a high-risk jurisdiction.
-    HighRiskGeography {
-        /// ISO alpha-2 codes.
-        countries: Vec<String>,
-    }
-);
-typology_struct!(
-    /// Transfer at or above the travel-rule threshold without originator and beneficiary data.
-    TravelRuleMissing {
-        /// Threshold, whole USD.
-        min_usd: u64,
-    }
-);
-
-/// The built-in typologies; each absent one is off.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Typologies {
-    /// Structuring.
-    pub structuring: Option<Structuring>,
-    /// Pass-through.
-    pub pass_through: Option<PassThrough>,
-    /// New account, large activity.
-    pub new_account_large: Option<NewAccountLarge>,
-    /// Dormant reactivation.
-    pub dormant_reactivation: Option<DormantReactivation>,
-    /// Fan-in (deposits).
-    pub fan_in: Option<Fan>,
-    /// Fan-out (withdrawals).
-    pub fan_out: Option<Fan>,
-    /// Direct sanctioned counterparty.
-    pub sanctioned_counterparty: Option<ListHit>,
-    /// Mixer exposure.
-    pub mixer_exposure: Option<MixerExposure>,
-    /// Indirect high-risk exposure.
-    pub indirect_exposure: Option<IndirectExposure>,
-    /// Peel chains.
-    pub peel_chain: Option<PeelChain>,
-    /// Shared device.
-    pub shared_device: Option<SharedDevice>,
-    /// Shared IP address (off in `vn`: carrier-grade NAT makes shared IPs normal).
-    pub shared_ip: Option<SharedDevice>,
-    /// Shared withdrawal destination address.
-    pub shared_withdrawal_address: Option<SharedDevice>,
-    /// Pig-butchering victim pattern.
-    pub pig_butchering: Option<PigButchering>,
-    /// Alert-list or unlicensed counterparty.
-    pub listed_counterparty: Option<ListedCounterparty>,
-    /// High-risk geography.
-    pub high_risk_geography: Option<HighRiskGeography>,
-    /// Travel-rule data missing.
-    pub travel_rule_missing: Option<TravelRuleMissing>,
-}
+pub use crate::typologies::Typologies;
 
 typology_struct!(
     /// Sum per customer per local calendar day at or above a VND threshold.
@@ -434,8 +270,6 @@ struct PackFile {
     pack: Option<PackMeta>,
     #[serde(default)]
     report: Reports,
-    #[serde(default)]
-    typology: Typologies,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -579,6 +413,9 @@ impl Pack {
             rules = base_part.rule;
         }
         merge(&mut base_meta, table);
+        // Each typology reads its own section (`typologies::parse_sections`).
+        let typologies =
+            crate::typologies::parse_sections(path, text, base_meta.remove("typology"))?;
         let file: PackFile = base_meta.try_into().map_err(|e: toml::de::Error| {
             // Re-parse the user's own file for a position; the merged table has none.
             match toml::from_str::<PackFile>(text) {
@@ -663,10 +500,9 @@ impl Pack {
             }
             compiled_rules.push(CompiledRule { def: r, predicate });
         }
-        let t = &file.typology;
         let registry = crate::typologies::REGISTRY;
-        for typ in registry {
-            let Some(s) = typ.window(t) else { continue };
+        for (i, typ) in registry.iter().enumerate() {
+            let Some(s) = typ.window(typologies.slot(i)) else { continue };
             if parse_span(s).filter(|v| *v <= MAX_WINDOW_SECS).is_none() {
                 return Err(err(
                     text.find(s).unwrap_or(0),
@@ -677,15 +513,15 @@ impl Pack {
                 ));
             }
         }
-        for typ in registry {
-            if let Some((needle, message)) = typ.validate(t) {
+        for (i, typ) in registry.iter().enumerate() {
+            if let Some((needle, message)) = typ.validate(typologies.slot(i)) {
                 return Err(err(text.find(needle).unwrap_or(0), message));
             }
         }
         Ok(Pack {
             meta,
             reports: file.report,
-            typologies: file.typology,
+            typologies,
             windows: compiled_windows,
             rules: compiled_rules,
             origin: path.to_owned(),
@@ -694,7 +530,10 @@ impl Pack {
 
     /// Number of active rules: enabled typologies, report triggers and CEL rules.
     pub fn rule_count(&self) -> usize {
-        let typ = crate::typologies::REGISTRY.iter().map(|t| t.enabled(&self.typologies));
+        let typ = crate::typologies::REGISTRY
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.enabled(self.typologies.slot(i)));
         let reports = [
             self.reports.large_value.as_ref().map(|x| x.enabled),
             self.reports.domestic_transfer.as_ref().map(|x| x.enabled),

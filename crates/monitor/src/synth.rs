@@ -195,6 +195,8 @@ impl Gen {
                 txid: None,
                 ip: Some(ip_of(ip)),
                 device: Some(format!("dev-{ip}")),
+                counterparty_country: None,
+                travel_rule: None,
             },
             extras: Extras { travel_rule: tr, ..Extras::default() },
         });

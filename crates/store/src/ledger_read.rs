@@ -18,7 +18,8 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, time, customer_id, direction, asset, amount, counterparty_address,
-                        counterparty_customer, counterparty_vasp, txid, ip, device
+                        counterparty_customer, counterparty_vasp, txid, ip, device,
+                        counterparty_country, travel_rule
                  FROM ledger_entries WHERE tenant = ?2 AND (?1 IS NULL OR ledger = ?1)
                  ORDER BY time, id",
             )
@@ -40,6 +41,10 @@ impl Store {
                 }
                 None => None,
             };
+            let travel_rule = match r.get::<_, Option<String>>(13).map_err(sq)? {
+                Some(t) => Some(serde_json::from_str(&t).map_err(|_| bad("travel_rule", t))?),
+                None => None,
+            };
             out.push(LedgerEntry {
                 id: r.get(0).map_err(sq)?,
                 time: Timestamp(r.get(1).map_err(sq)?),
@@ -54,6 +59,8 @@ impl Store {
                 txid: r.get(9).map_err(sq)?,
                 ip: r.get(10).map_err(sq)?,
                 device: r.get(11).map_err(sq)?,
+                counterparty_country: r.get(12).map_err(sq)?,
+                travel_rule,
             });
         }
         Ok(out)

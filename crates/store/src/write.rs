@@ -227,14 +227,16 @@ impl Store {
                 .prepare_cached(
                     "INSERT OR IGNORE INTO ledger_entries
                      (ledger, id, time, customer_id, direction, asset, amount, counterparty_address,
-                      counterparty_customer, counterparty_vasp, txid, ip, device, ingested_at, tenant)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                      counterparty_customer, counterparty_vasp, txid, ip, device, ingested_at, tenant,
+                      counterparty_country, travel_rule)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 )
                 .map_err(sq)?;
             let mut get = tx
                 .prepare_cached(
                     "SELECT time, customer_id, direction, asset, amount, counterparty_address,
-                            counterparty_customer, counterparty_vasp, txid, ip, device
+                            counterparty_customer, counterparty_vasp, txid, ip, device,
+                            counterparty_country, travel_rule
                      FROM ledger_entries WHERE ledger = ?1 AND id = ?2 AND tenant = ?3",
                 )
                 .map_err(sq)?;
@@ -256,7 +258,9 @@ impl Store {
                         fields[9].1,
                         fields[10].1,
                         now,
-                        tenant
+                        tenant,
+                        fields[11].1,
+                        fields[12].1
                     ])
                     .map_err(sq)?;
                 if n == 1 {
@@ -272,7 +276,7 @@ impl Store {
                             v.push(Some(r.get::<_, String>(i)?));
                         }
                         v.push(Some(amount_from_blob(&amount).to_string()));
-                        for i in 5..11 {
+                        for i in 5..13 {
                             v.push(r.get::<_, Option<String>>(i)?);
                         }
                         Ok(v)
@@ -492,7 +496,7 @@ fn apply_in(
 }
 
 /// The comparable fields of a ledger entry, in the order of the conflict check.
-fn ledger_fields(e: &LedgerEntry) -> [(&'static str, Option<String>); 11] {
+fn ledger_fields(e: &LedgerEntry) -> [(&'static str, Option<String>); 13] {
     [
         ("time", Some(e.time.0.to_string())),
         ("customer_id", Some(e.customer_id.clone())),
@@ -505,7 +509,15 @@ fn ledger_fields(e: &LedgerEntry) -> [(&'static str, Option<String>); 11] {
         ("txid", e.txid.clone()),
         ("ip", e.ip.clone()),
         ("device", e.device.clone()),
+        ("counterparty_country", e.counterparty_country.clone()),
+        ("travel_rule", e.travel_rule.as_ref().map(travel_rule_json)),
     ]
+}
+
+/// The stored form of travel-rule data: compact JSON, fields in declaration order, absent
+/// ones left out (`docs/formats/store.md`).
+fn travel_rule_json(t: &floodgate_types::TravelRule) -> String {
+    serde_json::to_string(t).expect("a struct of optional strings always serializes")
 }
 
 pub(crate) fn amount_from_blob(b: &[u8]) -> Amount {

@@ -162,6 +162,8 @@ fn entry(id: &str, amount: u64) -> LedgerEntry {
         txid: None,
         ip: Some("203.0.113.7".to_owned()),
         device: None,
+        counterparty_country: None,
+        travel_rule: None,
     }
 }
 
@@ -179,6 +181,33 @@ fn ledger_is_idempotent_and_refuses_changed_entries_whole() {
     assert_eq!(s.stats().unwrap().ledger_entries, 2, "d3 was not stored either");
     let rows = s.transfers(&TransferFilter { ledger_only: true, ..Default::default() }).unwrap();
     assert_eq!(rows[0].to.as_deref(), Some("customer:c1"));
+}
+
+/// Issue 14 item 4: what the monitor needs of a ledger entry's travel-rule data comes back
+/// from the store exactly, and a re-ingest that changes it is a conflict.
+#[test]
+fn issue14_ledger_entries_keep_travel_rule_and_counterparty_country() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let mut e = entry("w1", 5);
+    e.counterparty_country = Some("SG".to_owned());
+    e.travel_rule = Some(floodgate_types::TravelRule {
+        originator_name: Some("Nguyen Van A".to_owned()),
+        beneficiary_name: Some("Tan B".to_owned()),
+        beneficiary_vasp: Some("Tan Exchange Pte Ltd".to_owned()),
+        ..Default::default()
+    });
+    s.apply_ledger("main", &[e.clone(), entry("d2", 6)]).unwrap();
+    assert_eq!(s.ledger_entries(None).unwrap(), [entry("d2", 6), e.clone()], "time, then id");
+    assert_eq!(s.apply_ledger("main", &[e.clone()]).unwrap().already_stored, 1);
+    let mut changed = e.clone();
+    changed.counterparty_country = Some("VN".to_owned());
+    let err = s.apply_ledger("main", &[changed]).unwrap_err().to_string();
+    assert!(err.contains("entry 'w1'") && err.contains("counterparty_country"), "{err}");
+    let mut changed = e;
+    changed.travel_rule = None;
+    let err = s.apply_ledger("main", &[changed]).unwrap_err().to_string();
+    assert!(err.contains("travel_rule"), "{err}");
 }
 
 #[test]
@@ -359,5 +388,5 @@ fn issue_10_a_version_1_store_gets_the_tenant_column_with_ledger_rows_of_the_def
     let meta: String = c
         .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((v, meta.as_str()), (2, "2"));
+    assert_eq!((v, meta.as_str()), (3, "3"));
 }

@@ -36,7 +36,7 @@ pub use chain::{Chain, ChainError};
 pub use hash::{Hash32, HashError};
 pub use record::{
     BlockHeader, ChainBlock, Direction, LedgerEntry, LegKind, OutPoint, Transfer, TransferIndex,
-    TransferKind, TxInput, TxOutput, UtxoTx,
+    TransferKind, TravelRule, TxInput, TxOutput, UtxoTx,
 };
 pub use risk::RiskCategory;
 pub use tenant::{TenantId, TenantIdError};

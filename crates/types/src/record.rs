@@ -288,6 +288,69 @@ pub struct LedgerEntry {
     pub ip: Option<String>,
     /// Customer device id at the time.
     pub device: Option<String>,
+    /// Counterparty's country (ISO 3166-1 alpha-2), when known (from the counterparty VASP
+    /// or travel-rule data): decides domestic against international reporting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterparty_country: Option<String>,
+    /// Travel-rule data that came with the transfer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub travel_rule: Option<TravelRule>,
+}
+
+/// Travel-rule data (FATF Recommendation 16) that came with a transfer: the originator, the
+/// beneficiary and their VASPs, as IVMS101 names them. Every field is optional here; which
+/// ones a transfer must carry is the monitor's rule (`travel_rule_missing`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TravelRule {
+    /// Originator's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub originator_name: Option<String>,
+    /// Originator's account number or wallet address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub originator_account: Option<String>,
+    /// Originator's VASP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub originator_vasp: Option<String>,
+    /// Beneficiary's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beneficiary_name: Option<String>,
+    /// Beneficiary's account number or wallet address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beneficiary_account: Option<String>,
+    /// Beneficiary's VASP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beneficiary_vasp: Option<String>,
+}
+
+impl TravelRule {
+    /// The field names, as ledger columns take them after `travel_rule.`.
+    pub const FIELDS: [&'static str; 6] = [
+        "originator_name",
+        "originator_account",
+        "originator_vasp",
+        "beneficiary_name",
+        "beneficiary_account",
+        "beneficiary_vasp",
+    ];
+
+    /// Whether originator and beneficiary are both named (the minimum R.16 asks for).
+    pub fn is_complete(&self) -> bool {
+        let named = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.trim().is_empty());
+        named(&self.originator_name) && named(&self.beneficiary_name)
+    }
+
+    /// The field called `name` (one of [`TravelRule::FIELDS`]).
+    pub fn field_mut(&mut self, name: &str) -> Option<&mut Option<String>> {
+        Some(match name {
+            "originator_name" => &mut self.originator_name,
+            "originator_account" => &mut self.originator_account,
+            "originator_vasp" => &mut self.originator_vasp,
+            "beneficiary_name" => &mut self.beneficiary_name,
+            "beneficiary_account" => &mut self.beneficiary_account,
+            "beneficiary_vasp" => &mut self.beneficiary_vasp,
+            _ => return None,
+        })
+    }
 }
 
 /// What one leg of a transaction is: the shape the graph is built from (the store's export

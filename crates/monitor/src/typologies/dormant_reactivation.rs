@@ -5,33 +5,43 @@ use serde_json::json;
 
 use super::{hit, span, txs_json, txs_text, when, Ctx, Findings, Typology, DAY};
 use crate::decision::HitKind;
-use crate::pack::Typologies;
+use crate::pack::typology_struct;
 use crate::state::Ev;
+
+typology_struct!(
+    /// A long-idle account suddenly moving large value.
+    Settings {
+        /// Idle at least this many days before the burst (≥ 30).
+        idle_days: u32,
+        /// Window after reactivation in which value is summed.
+        window: String,
+        /// Value moved in the window at least this, whole VND.
+        min_vnd: u64,
+    }
+);
 
 pub(crate) struct DormantReactivation;
 
 impl Typology for DormantReactivation {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "dormant_reactivation"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.dormant_reactivation.as_ref().map(|x| x.enabled)
-    }
-    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
-        t.dormant_reactivation.as_ref().map(|x| x.window.as_str())
+    fn window<'a>(&self, s: &'a Settings) -> Option<&'a str> {
+        Some(s.window.as_str())
     }
     /// The state remembers only gaps of at least 30 days
     /// ([`crate::state::MIN_RECORDED_GAP_SECS`]).
-    fn validate(&self, t: &Typologies) -> Option<(&'static str, String)> {
-        let d = t.dormant_reactivation.as_ref()?;
+    fn validate(&self, d: &Settings) -> Option<(&'static str, String)> {
         (d.idle_days < 30).then(|| {
             ("idle_days", "typology.dormant_reactivation.idle_days must be at least 30".into())
         })
     }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
-        let Some(d) = t.dormant_reactivation.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+    fn check(&self, d: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        if !cx.has_fiat() {
             return;
-        };
+        }
         let idle = i64::from(d.idle_days) * DAY;
         let w = span(&d.window);
         let mut react = cx.acct.gaps.iter().rev().find(|(_, g)| *g >= idle).map(|(t, g)| (*t, *g));

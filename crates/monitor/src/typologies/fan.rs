@@ -6,40 +6,47 @@ use serde_json::json;
 
 use super::{hit, span, txs_in, txs_json, txs_text, usd, Ctx, Findings, Kind, Spec, Typology};
 use crate::decision::HitKind;
-use crate::pack::{DirFilter, Fan, Typologies};
+use crate::pack::{typology_struct, DirFilter};
+
+typology_struct!(
+    /// Many distinct counterparties on one side within a window.
+    Settings {
+        /// Window length.
+        window: String,
+        /// At least this many distinct counterparties.
+        min_distinct: u32,
+        /// And at least this much value in the window, whole USD.
+        min_total_usd: u64,
+    }
+);
 
 /// Fan-in (deposits from many sources) or fan-out (withdrawals to many destinations).
 pub(crate) struct FanTypology {
     name: &'static str,
     dir: Direction,
-    settings: fn(&Typologies) -> Option<&Fan>,
 }
 
-pub(crate) static FAN_IN: FanTypology =
-    FanTypology { name: "fan_in", dir: Direction::Deposit, settings: |t| t.fan_in.as_ref() };
+pub(crate) static FAN_IN: FanTypology = FanTypology { name: "fan_in", dir: Direction::Deposit };
 pub(crate) static FAN_OUT: FanTypology =
-    FanTypology { name: "fan_out", dir: Direction::Withdrawal, settings: |t| t.fan_out.as_ref() };
+    FanTypology { name: "fan_out", dir: Direction::Withdrawal };
 
 impl Typology for FanTypology {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         self.name
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        (self.settings)(t).map(|x| x.enabled)
-    }
-    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
-        (self.settings)(t).map(|x| x.window.as_str())
+    fn window<'a>(&self, f: &'a Settings) -> Option<&'a str> {
+        Some(f.window.as_str())
     }
     /// Distinct counterparties, then USD, on this side within the window.
-    fn aggregates(&self, t: &Typologies) -> Vec<Spec> {
-        let Some(f) = (self.settings)(t).filter(|s| s.enabled) else { return Vec::new() };
+    fn aggregates(&self, f: &Settings) -> Vec<Spec> {
         let w = span(&f.window);
         let dir =
             if self.dir == Direction::Deposit { DirFilter::Deposit } else { DirFilter::Withdrawal };
         vec![Spec { span: w, dir, kind: Kind::Distinct }, Spec { span: w, dir, kind: Kind::SumUsd }]
     }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, agg: &[u128], out: &mut Findings<'_>) {
-        let Some(f) = (self.settings)(t).filter(|f| f.enabled) else { return };
+    fn check(&self, f: &Settings, cx: &Ctx<'_>, agg: &[u128], out: &mut Findings<'_>) {
         let want = self.dir;
         if cx.dir() != want {
             return;

@@ -4,19 +4,25 @@ use serde_json::json;
 
 use super::{hit, Ctx, Findings, Typology};
 use crate::decision::HitKind;
-use crate::pack::Typologies;
+use crate::pack::typology_struct;
+
+typology_struct!(
+    /// Customer or counterparty in a high-risk jurisdiction.
+    Settings {
+        /// ISO alpha-2 codes.
+        countries: Vec<String>,
+    }
+);
 
 pub(crate) struct HighRiskGeography;
 
 impl Typology for HighRiskGeography {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "high_risk_geography"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.high_risk_geography.as_ref().map(|x| x.enabled)
-    }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
-        let Some(g) = t.high_risk_geography.as_ref().filter(|s| s.enabled) else { return };
+    fn check(&self, g: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
         let cust_country = cx
             .ev
             .extras

@@ -6,19 +6,25 @@ use serde_json::json;
 use super::mixer_exposure::note_no_exposure;
 use super::{hit, pct, Ctx, Findings, Typology};
 use crate::decision::HitKind;
-use crate::pack::Typologies;
+use crate::pack::typology_struct;
+
+typology_struct!(
+    /// Indirect exposure to sanctioned, scam or darknet sources.
+    Settings {
+        /// Share at least this percentage.
+        min_indirect_pct: u32,
+    }
+);
 
 pub(crate) struct IndirectExposure;
 
 impl Typology for IndirectExposure {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "indirect_exposure"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.indirect_exposure.as_ref().map(|x| x.enabled)
-    }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
-        let Some(m) = t.indirect_exposure.as_ref().filter(|s| s.enabled) else { return };
+    fn check(&self, m: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
         note_no_exposure(cx, out);
         let Some(x) = cx.ev.extras.exposure.as_ref() else { return };
         let (cat, share) = [("sanctioned", x.sanctioned), ("scam", x.scam), ("darknet", x.darknet)]

@@ -5,19 +5,22 @@ use super::sanctioned_counterparty::note_no_lists;
 use super::{counterparty_text, hit, list_evidence, Ctx, Findings, Typology};
 use crate::decision::HitKind;
 use crate::facts::RiskCategory;
-use crate::pack::Typologies;
+use crate::pack::typology_struct;
+
+typology_struct!(
+    /// Counterparty on an investor-alert list or unlicensed in the customer's jurisdiction.
+    Settings {}
+);
 
 pub(crate) struct ListedCounterparty;
 
 impl Typology for ListedCounterparty {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "listed_counterparty"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.listed_counterparty.as_ref().map(|x| x.enabled)
-    }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
-        let Some(s) = t.listed_counterparty.as_ref().filter(|s| s.enabled) else { return };
+    fn check(&self, s: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
         note_no_lists(cx, out);
         let Some(r) = cx.risks().into_iter().find(|r| {
             matches!(

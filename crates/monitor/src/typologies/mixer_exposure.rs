@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{counterparty_text, hit, pct, Ctx, Findings, Typology};
 use crate::decision::HitKind;
 use crate::facts::RiskCategory;
-use crate::pack::Typologies;
+use crate::pack::typology_struct;
 
 /// The note when the trace engine sent no exposure (shared with
 /// [`super::indirect_exposure`]).
@@ -18,17 +18,23 @@ pub(super) fn note_no_exposure(cx: &Ctx<'_>, out: &mut Findings<'_>) {
     }
 }
 
+typology_struct!(
+    /// Mixer counterparty, or indirect mixer exposure from the trace engine.
+    Settings {
+        /// Indirect mixer share at least this percentage.
+        min_indirect_pct: u32,
+    }
+);
+
 pub(crate) struct MixerExposure;
 
 impl Typology for MixerExposure {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "mixer_exposure"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.mixer_exposure.as_ref().map(|x| x.enabled)
-    }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
-        let Some(m) = t.mixer_exposure.as_ref().filter(|s| s.enabled) else { return };
+    fn check(&self, m: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
         note_no_exposure(cx, out);
         let direct = cx.risks().into_iter().find(|r| r.category == RiskCategory::Mixer);
         let share = cx.ev.extras.exposure.as_ref().map_or(0.0, |x| x.mixer);

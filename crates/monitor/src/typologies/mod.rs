@@ -1,42 +1,51 @@
 //! The built-in typologies, one file each, and their registration list.
 //!
-//! **To add a typology:** write `typologies/<name>.rs` with a unit struct implementing
-//! [`Typology`] (its rule id and `[typology.<name>]` section, the sliding aggregates it needs,
-//! and `check`, which turns one event into hits with reasons and evidence), add its settings
-//! struct and field to [`Typologies`] in `pack.rs`, and add one line to [`REGISTRY`]. The
-//! engine, the rule count, span validation and `rules check` follow from the list.
+//! **To add a typology:** write `typologies/<name>.rs` with its settings struct (declared
+//! with `crate::pack::typology_struct!`, so it has the common keys `enabled`, `severity`,
+//! `action`, `source` and refuses unknown keys) and a unit struct implementing [`Typology`]
+//! (its rule id and `[typology.<name>]` section, its settings type, the sliding aggregates it
+//! needs, and `check`, which turns one event into hits with reasons and evidence), then add
+//! `pub mod <name>;` and one line to [`REGISTRY`]. Its section is parsed by its own settings
+//! type ([`parse_sections`]); the engine, the rule count, span validation and `rules check`
+//! follow from the list. Nothing in `pack.rs` changes.
 //!
 //! Hits come out in [`REGISTRY`] order, so the order is part of every decision's output.
 
+use std::any::Any;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::json;
 
 use floodgate_types::{Direction, Timestamp};
 
 use crate::customer::Customer;
 use crate::decision::{GroupAlert, Hit, HitKind};
+use crate::error::MonitorError;
 use crate::facts::AddressRisk;
 use crate::fiat::FiatValue;
 use crate::input::MonitorEvent;
-use crate::pack::{parse_span, Common, DirFilter, Severity, Typologies};
+use crate::pack::{line_col, parse_span, Common, DirFilter, Severity};
 use crate::state::{Account, Before, Ev, Member, State};
 
-mod dormant_reactivation;
-mod fan;
-mod high_risk_geography;
-mod indirect_exposure;
-mod listed_counterparty;
-mod mixer_exposure;
-mod new_account_large;
-mod pass_through;
-mod peel_chain;
-mod pig_butchering;
-mod sanctioned_counterparty;
-mod shared_attribute;
-mod structuring;
-mod travel_rule_missing;
+pub mod dormant_reactivation;
+pub mod fan;
+pub mod high_risk_geography;
+pub mod indirect_exposure;
+pub mod listed_counterparty;
+pub mod mixer_exposure;
+pub mod new_account_large;
+pub mod pass_through;
+pub mod peel_chain;
+pub mod pig_butchering;
+pub mod sanctioned_counterparty;
+pub mod shared_attribute;
+pub mod structuring;
+pub mod travel_rule_missing;
 
 /// Every built-in typology, in the order their hits appear in a decision.
-pub(crate) static REGISTRY: &[&dyn Typology] = &[
+pub(crate) static REGISTRY: &[&dyn Registered] = &[
     &sanctioned_counterparty::SanctionedCounterparty,
     &listed_counterparty::ListedCounterparty,
     &mixer_exposure::MixerExposure,
@@ -56,35 +65,273 @@ pub(crate) static REGISTRY: &[&dyn Typology] = &[
     &travel_rule_missing::TravelRuleMissing,
 ];
 
+/// A typology's settings: its own `[typology.<name>]` section, deserialized by itself.
+/// Implemented by `crate::pack::typology_struct!`.
+pub trait Settings: DeserializeOwned + std::fmt::Debug + Send + Sync + 'static {
+    /// The keys every typology has.
+    fn common(&self) -> Common;
+}
+
 /// One built-in typology.
 pub(crate) trait Typology: Sync {
+    /// Its settings, parsed from its own section.
+    type Settings: Settings;
+
     /// Its rule id (of its hits) and its section `[typology.<name>]` in the rule pack.
     fn name(&self) -> &'static str;
 
-    /// Whether the running pack configures it (`Some`) and switches it on (`Some(true)`).
-    fn enabled(&self, t: &Typologies) -> Option<bool>;
-
     /// Its window setting, validated when a pack is compiled (spans like `24h`, at most 35d).
-    fn window<'a>(&self, _t: &'a Typologies) -> Option<&'a str> {
+    fn window<'a>(&self, _s: &'a Self::Settings) -> Option<&'a str> {
         None
     }
 
     /// A further check of its settings: `(text to point at, message)` when they are invalid.
-    fn validate(&self, _t: &Typologies) -> Option<(&'static str, String)> {
+    fn validate(&self, _s: &Self::Settings) -> Option<(&'static str, String)> {
         None
     }
 
-    /// The sliding-window aggregates it needs over the account's recent events; `check`
-    /// receives their values in the same order.
-    fn aggregates(&self, _t: &Typologies) -> Vec<Spec> {
+    /// The sliding-window aggregates it needs over the account's recent events (asked only
+    /// when it is switched on); `check` receives their values in the same order.
+    fn aggregates(&self, _s: &Self::Settings) -> Vec<Spec> {
         Vec::new()
     }
 
-    /// Checks one event (already applied to the state): pushes hits with reasons and
-    /// evidence, and notes on what could not be checked.
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, agg: &[u128], out: &mut Findings<'_>);
+    /// Checks one event (already applied to the state), when it is switched on: pushes hits
+    /// with reasons and evidence, and notes on what could not be checked.
+    fn check(&self, s: &Self::Settings, cx: &Ctx<'_>, agg: &[u128], out: &mut Findings<'_>);
 }
 
+/// Parsed settings behind a type-erased pointer (kept in [`Typologies`]).
+pub(crate) trait AnySettings: Any + std::fmt::Debug + Send + Sync {
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<S: Settings> AnySettings for S {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The registry's view of a [`Typology`]: the same operations over its type-erased settings
+/// (`None` when the pack has no section for it).
+pub(crate) trait Registered: Sync {
+    fn name(&self) -> &'static str;
+    /// Deserializes its section (merged with the base pack's).
+    fn parse(&self, section: toml::Value) -> Result<Arc<dyn AnySettings>, toml::de::Error>;
+    /// Deserializes its section straight from a file's text, for an error with a position.
+    fn parse_text(&self, text: &str) -> Result<(), toml::de::Error>;
+    fn enabled(&self, s: Option<&dyn AnySettings>) -> Option<bool>;
+    fn window<'a>(&self, s: Option<&'a dyn AnySettings>) -> Option<&'a str>;
+    fn validate(&self, s: Option<&dyn AnySettings>) -> Option<(&'static str, String)>;
+    fn aggregates(&self, s: Option<&dyn AnySettings>) -> Vec<Spec>;
+    fn check(
+        &self,
+        s: Option<&dyn AnySettings>,
+        cx: &Ctx<'_>,
+        agg: &[u128],
+        out: &mut Findings<'_>,
+    );
+}
+
+fn downcast<S: Settings>(s: Option<&dyn AnySettings>) -> Option<&S> {
+    s.and_then(|s| s.as_any().downcast_ref::<S>())
+}
+
+impl<T: Typology> Registered for T {
+    fn name(&self) -> &'static str {
+        Typology::name(self)
+    }
+    fn parse(&self, section: toml::Value) -> Result<Arc<dyn AnySettings>, toml::de::Error> {
+        Ok(Arc::new(section.try_into::<T::Settings>()?))
+    }
+    fn parse_text(&self, text: &str) -> Result<(), toml::de::Error> {
+        let seed =
+            SectionSeed::<T::Settings> { name: Typology::name(self), _s: std::marker::PhantomData };
+        seed.deserialize(toml::Deserializer::new(text)).map(|_| ())
+    }
+    fn enabled(&self, s: Option<&dyn AnySettings>) -> Option<bool> {
+        downcast::<T::Settings>(s).map(|s| s.common().enabled)
+    }
+    fn window<'a>(&self, s: Option<&'a dyn AnySettings>) -> Option<&'a str> {
+        Typology::window(self, downcast::<T::Settings>(s)?)
+    }
+    fn validate(&self, s: Option<&dyn AnySettings>) -> Option<(&'static str, String)> {
+        Typology::validate(self, downcast::<T::Settings>(s)?)
+    }
+    fn aggregates(&self, s: Option<&dyn AnySettings>) -> Vec<Spec> {
+        match downcast::<T::Settings>(s).filter(|s| s.common().enabled) {
+            Some(s) => Typology::aggregates(self, s),
+            None => Vec::new(),
+        }
+    }
+    fn check(
+        &self,
+        s: Option<&dyn AnySettings>,
+        cx: &Ctx<'_>,
+        agg: &[u128],
+        out: &mut Findings<'_>,
+    ) {
+        if let Some(s) = downcast::<T::Settings>(s).filter(|s| s.common().enabled) {
+            Typology::check(self, s, cx, agg, out);
+        }
+    }
+}
+
+/// The built-in typologies a pack configures, each with the settings its own section gave
+/// (absent ones are off).
+#[derive(Clone, Default)]
+pub struct Typologies {
+    /// Per [`REGISTRY`] entry (empty when none is configured).
+    slots: Vec<Option<Arc<dyn AnySettings>>>,
+}
+
+impl std::fmt::Debug for Typologies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for (t, s) in REGISTRY.iter().zip(&self.slots) {
+            if let Some(s) = s {
+                m.entry(&t.name(), s);
+            }
+        }
+        m.finish()
+    }
+}
+
+impl Typologies {
+    /// The settings of the typology `name` (its `[typology.<name>]` section), when the pack
+    /// configures it and `S` is its settings type.
+    pub fn get<S: Settings>(&self, name: &str) -> Option<&S> {
+        let i = REGISTRY.iter().position(|t| t.name() == name)?;
+        downcast::<S>(self.slot(i))
+    }
+
+    /// The names of the configured typologies, in [`REGISTRY`] order.
+    pub fn configured(&self) -> Vec<&'static str> {
+        REGISTRY
+            .iter()
+            .zip(&self.slots)
+            .filter(|(_, s)| s.is_some())
+            .map(|(t, _)| t.name())
+            .collect()
+    }
+
+    /// The settings of [`REGISTRY`] entry `i`.
+    pub(crate) fn slot(&self, i: usize) -> Option<&dyn AnySettings> {
+        self.slots.get(i).and_then(|s| s.as_deref())
+    }
+}
+
+/// Deserializes only `[typology.<name>]` of a whole rules file, so that a bad key or value
+/// is reported at its line and column.
+struct SectionSeed<'n, S> {
+    name: &'n str,
+    _s: std::marker::PhantomData<S>,
+}
+
+impl<'de, S: Settings> DeserializeSeed<'de> for SectionSeed<'_, S> {
+    type Value = Option<S>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<S>, D::Error> {
+        d.deserialize_map(SectionVisitor::<S> { path: &["typology"], name: self.name, _s: self._s })
+    }
+}
+
+struct SectionVisitor<'n, S> {
+    /// Tables still to descend into before the section.
+    path: &'static [&'static str],
+    name: &'n str,
+    _s: std::marker::PhantomData<S>,
+}
+
+impl<'de, S: Settings> Visitor<'de> for SectionVisitor<'_, S> {
+    type Value = Option<S>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a table")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<S>, A::Error> {
+        let mut out = None;
+        while let Some(k) = map.next_key::<String>()? {
+            match self.path.split_first() {
+                Some((first, rest)) if k == *first => {
+                    let inner = SectionVisitor::<S> { path: rest, name: self.name, _s: self._s };
+                    out = map.next_value_seed(MapSeed(inner))?;
+                }
+                None if k == self.name => out = Some(map.next_value::<S>()?),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+struct MapSeed<V>(V);
+
+impl<'de, V: Visitor<'de>> DeserializeSeed<'de> for MapSeed<V> {
+    type Value = V::Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<V::Value, D::Error> {
+        d.deserialize_map(self.0)
+    }
+}
+
+/// Builds [`Typologies`] from a pack's `typology` table (the base pack's merged with the
+/// file's): each `[typology.<name>]` section is handed to that typology's own settings type.
+/// `text` is the file as written, for positions.
+///
+/// # Errors
+/// [`MonitorError::Rules`] naming the file, line and column, the section and the key: an
+/// unknown typology, an unknown or missing key, a value of the wrong type.
+pub(crate) fn parse_sections(
+    path: &Path,
+    text: &str,
+    section: Option<toml::Value>,
+) -> Result<Typologies, MonitorError> {
+    let err = |off: usize, message: String| {
+        let (line, column) = line_col(text, off);
+        MonitorError::Rules { path: path.to_owned(), line, column, message }
+    };
+    let at = |needle: &str| text.find(needle).unwrap_or(0);
+    let table = match section {
+        None => return Ok(Typologies::default()),
+        Some(toml::Value::Table(t)) => t,
+        Some(_) => {
+            return Err(err(
+                at("typology"),
+                "'typology' must be a table of [typology.<name>] sections".into(),
+            ))
+        }
+    };
+    let mut slots: Vec<Option<Arc<dyn AnySettings>>> = vec![None; REGISTRY.len()];
+    for (name, value) in table {
+        let header = format!("typology.{name}");
+        let Some(i) = REGISTRY.iter().position(|t| t.name() == name) else {
+            let known: Vec<&str> = REGISTRY.iter().map(|t| t.name()).collect();
+            let off = text.find(&header).map_or_else(|| at(&name), |o| o + "typology.".len());
+            return Err(err(
+                off,
+                format!("unknown typology [typology.{name}] (known: {})", known.join(", ")),
+            ));
+        };
+        if !value.is_table() {
+            return Err(err(at(&name), format!("[typology.{name}] must be a table")));
+        }
+        let t = REGISTRY[i];
+        let parsed = t.parse(value).map_err(|e| {
+            // The merged table has no positions: read the file's own section for one. With
+            // `extends`, the file's section alone may lack keys the base pack gives, so its
+            // error counts only when it is the same one.
+            match t.parse_text(text) {
+                Err(e2) if e2.message() == e.message() => {
+                    let off = e2.span().map_or_else(|| at(&header), |s| s.start);
+                    err(off, format!("[typology.{name}]: {}", e2.message()))
+                }
+                _ => err(at(&header), format!("[typology.{name}]: {}", e.message())),
+            }
+        })?;
+        slots[i] = Some(parsed);
+    }
+    Ok(Typologies { slots })
+}
 /// What a sliding aggregate computes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Kind {

@@ -5,21 +5,30 @@ use serde_json::json;
 
 use super::{hit, usd, when, Ctx, Findings, Typology, DAY};
 use crate::decision::HitKind;
-use crate::pack::Typologies;
+use crate::pack::typology_struct;
+
+typology_struct!(
+    /// A large transfer on a newly opened account.
+    Settings {
+        /// Account younger than this many days (onboarding date, else first activity).
+        max_account_age_days: u32,
+        /// Transfer at least this, whole USD.
+        min_usd: u64,
+    }
+);
 
 pub(crate) struct NewAccountLarge;
 
 impl Typology for NewAccountLarge {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "new_account_large"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.new_account_large.as_ref().map(|x| x.enabled)
-    }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
-        let Some(n) = t.new_account_large.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+    fn check(&self, n: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        if !cx.has_fiat() {
             return;
-        };
+        }
         let e = &cx.ev.entry;
         let age = cx.now - cx.account_opened();
         if age < i64::from(n.max_account_age_days) * DAY && cx.usd() >= u128::from(n.min_usd) * 100

@@ -6,32 +6,42 @@ use serde_json::json;
 
 use super::{hit, span, txs_in, txs_json, txs_text, usd, Ctx, Findings, Kind, Spec, Typology};
 use crate::decision::HitKind;
-use crate::pack::{DirFilter, Typologies};
+use crate::pack::{typology_struct, DirFilter};
+
+typology_struct!(
+    /// Most of the deposits withdrawn again quickly.
+    Settings {
+        /// Window length.
+        window: String,
+        /// Deposits in the window at least this, whole USD.
+        min_deposit_usd: u64,
+        /// Withdrawals in the window at least this percentage of the deposits.
+        min_ratio_pct: u32,
+    }
+);
 
 pub(crate) struct PassThrough;
 
 impl Typology for PassThrough {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "pass_through"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.pass_through.as_ref().map(|x| x.enabled)
-    }
-    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
-        t.pass_through.as_ref().map(|x| x.window.as_str())
+    fn window<'a>(&self, s: &'a Settings) -> Option<&'a str> {
+        Some(s.window.as_str())
     }
     /// USD deposited, then withdrawn, within the window.
-    fn aggregates(&self, t: &Typologies) -> Vec<Spec> {
-        let Some(p) = t.pass_through.as_ref().filter(|s| s.enabled) else { return Vec::new() };
+    fn aggregates(&self, p: &Settings) -> Vec<Spec> {
         let w = span(&p.window);
         [DirFilter::Deposit, DirFilter::Withdrawal]
             .map(|dir| Spec { span: w, dir, kind: Kind::SumUsd })
             .to_vec()
     }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, agg: &[u128], out: &mut Findings<'_>) {
-        let Some(p) = t.pass_through.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+    fn check(&self, p: &Settings, cx: &Ctx<'_>, agg: &[u128], out: &mut Findings<'_>) {
+        if !cx.has_fiat() {
             return;
-        };
+        }
         if cx.dir() != Direction::Withdrawal {
             return;
         }

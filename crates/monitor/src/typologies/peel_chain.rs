@@ -5,25 +5,38 @@ use serde_json::json;
 
 use super::{hit, span, txs_json, txs_text, usd, Ctx, Findings, Typology};
 use crate::decision::HitKind;
-use crate::pack::Typologies;
+use crate::pack::typology_struct;
 use crate::state::Ev;
+
+typology_struct!(
+    /// A chain of decreasing withdrawals to distinct addresses.
+    Settings {
+        /// Window length.
+        window: String,
+        /// At least this many withdrawals in the chain.
+        min_hops: u32,
+        /// Each withdrawal at most this percentage of the one before.
+        max_step_pct: u32,
+        /// The first withdrawal at least this, whole USD.
+        min_first_usd: u64,
+    }
+);
 
 pub(crate) struct PeelChain;
 
 impl Typology for PeelChain {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "peel_chain"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.peel_chain.as_ref().map(|x| x.enabled)
+    fn window<'a>(&self, s: &'a Settings) -> Option<&'a str> {
+        Some(s.window.as_str())
     }
-    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
-        t.peel_chain.as_ref().map(|x| x.window.as_str())
-    }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
-        let Some(p) = t.peel_chain.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+    fn check(&self, p: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        if !cx.has_fiat() {
             return;
-        };
+        }
         if cx.dir() != Direction::Withdrawal {
             return;
         }

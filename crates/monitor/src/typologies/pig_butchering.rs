@@ -6,25 +6,44 @@ use serde_json::json;
 
 use super::{bump, counterparty_text, hit, span, usd, Ctx, Findings, Typology, DAY};
 use crate::decision::HitKind;
-use crate::pack::Typologies;
+use crate::pack::typology_struct;
 use crate::state::Ev;
+
+typology_struct!(
+    /// Pig-butchering victim: new account, escalating deposits, withdrawals to one new address.
+    Settings {
+        /// Account younger than this many days.
+        max_account_age_days: u32,
+        /// Window over which deposits and withdrawals are looked at.
+        window: String,
+        /// At least this many deposits, each at least the one before.
+        min_deposits: u32,
+        /// Last deposit at least this multiple (percent) of the first.
+        min_escalation_pct: u32,
+        /// The destination first used within this many days.
+        new_address_days: u32,
+        /// At least this many withdrawals to that address in the window (this one included).
+        min_withdrawals_to_address: u32,
+        /// Customers at least this old get severity raised one step (often older victims).
+        older_customer_age: u32,
+    }
+);
 
 pub(crate) struct PigButchering;
 
 impl Typology for PigButchering {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "pig_butchering"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.pig_butchering.as_ref().map(|x| x.enabled)
+    fn window<'a>(&self, s: &'a Settings) -> Option<&'a str> {
+        Some(s.window.as_str())
     }
-    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
-        t.pig_butchering.as_ref().map(|x| x.window.as_str())
-    }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
-        let Some(p) = t.pig_butchering.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+    fn check(&self, p: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        if !cx.has_fiat() {
             return;
-        };
+        }
         if cx.dir() != Direction::Withdrawal || cx.ev.entry.counterparty_address.is_none() {
             return;
         }

@@ -4,7 +4,7 @@
 use super::{counterparty_text, hit, list_evidence, Ctx, Findings, Typology};
 use crate::decision::HitKind;
 use crate::facts::RiskCategory;
-use crate::pack::Typologies;
+use crate::pack::typology_struct;
 
 /// The note when no list could be consulted (shared with [`super::listed_counterparty`]).
 pub(super) const NO_LISTS: &str = "no screening lists loaded: the counterparty was not checked against sanctions, mixer or alert lists";
@@ -17,17 +17,20 @@ pub(super) fn note_no_lists(cx: &Ctx<'_>, out: &mut Findings<'_>) {
     }
 }
 
+typology_struct!(
+    /// A counterparty address on a list of the given category (direct exposure).
+    Settings {}
+);
+
 pub(crate) struct SanctionedCounterparty;
 
 impl Typology for SanctionedCounterparty {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "sanctioned_counterparty"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.sanctioned_counterparty.as_ref().map(|x| x.enabled)
-    }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
-        let Some(s) = t.sanctioned_counterparty.as_ref().filter(|s| s.enabled) else { return };
+    fn check(&self, s: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
         note_no_lists(cx, out);
         if let Some(r) = cx.risks().into_iter().find(|r| r.category == RiskCategory::Sanctioned) {
             out.hits.push(hit(

@@ -9,8 +9,19 @@ use serde_json::json;
 
 use super::{hit, member_json, member_text, span, Ctx, Findings, Typology};
 use crate::decision::{GroupAlert, HitKind};
-use crate::pack::{SharedDevice, Typologies};
+use crate::pack::typology_struct;
 use crate::state::{key, Link, Member};
+
+typology_struct!(
+    /// Several customers linked by one shared attribute (device, IP address or withdrawal
+    /// address): a group typology, which alerts every member when the group crosses it.
+    Settings {
+        /// Window length.
+        window: String,
+        /// At least this many distinct customers (this one included).
+        min_customers: u32,
+    }
+);
 
 /// Customers sharing one linking attribute.
 pub(crate) struct SharedAttribute {
@@ -18,26 +29,16 @@ pub(crate) struct SharedAttribute {
     link: Link,
     /// The attribute, as reasons name it.
     what: &'static str,
-    settings: fn(&Typologies) -> Option<&SharedDevice>,
 }
 
-pub(crate) static SHARED_DEVICE: SharedAttribute = SharedAttribute {
-    name: "shared_device",
-    link: Link::Device,
-    what: "device",
-    settings: |t| t.shared_device.as_ref(),
-};
-pub(crate) static SHARED_IP: SharedAttribute = SharedAttribute {
-    name: "shared_ip",
-    link: Link::Ip,
-    what: "IP address",
-    settings: |t| t.shared_ip.as_ref(),
-};
+pub(crate) static SHARED_DEVICE: SharedAttribute =
+    SharedAttribute { name: "shared_device", link: Link::Device, what: "device" };
+pub(crate) static SHARED_IP: SharedAttribute =
+    SharedAttribute { name: "shared_ip", link: Link::Ip, what: "IP address" };
 pub(crate) static SHARED_WITHDRAWAL_ADDRESS: SharedAttribute = SharedAttribute {
     name: "shared_withdrawal_address",
     link: Link::WithdrawalAddress,
     what: "withdrawal address",
-    settings: |t| t.shared_withdrawal_address.as_ref(),
 };
 
 impl SharedAttribute {
@@ -57,19 +58,17 @@ impl SharedAttribute {
 }
 
 impl Typology for SharedAttribute {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         self.name
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        (self.settings)(t).map(|x| x.enabled)
+    fn window<'a>(&self, s: &'a Settings) -> Option<&'a str> {
+        Some(s.window.as_str())
     }
-    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
-        (self.settings)(t).map(|x| x.window.as_str())
-    }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+    fn check(&self, s: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
         let (id, link, what) = (self.name, self.link, self.what);
-        let (Some(s), Some((val, k))) = ((self.settings)(t).filter(|s| s.enabled), self.value(cx))
-        else {
+        let Some((val, k)) = self.value(cx) else {
             return;
         };
         let e = &cx.ev.entry;

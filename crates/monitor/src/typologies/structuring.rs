@@ -7,7 +7,21 @@ use serde_json::json;
 
 use super::{hit, span, txs_in, txs_json, txs_text, usd, Ctx, Findings, Kind, Spec, Typology};
 use crate::decision::HitKind;
-use crate::pack::{DirFilter, Typologies};
+use crate::pack::{typology_struct, DirFilter};
+
+typology_struct!(
+    /// Several transfers just under a reporting threshold within a window.
+    Settings {
+        /// The threshold being avoided, whole USD.
+        threshold_usd: u64,
+        /// "Just under": within this percentage below the threshold.
+        margin_pct: u32,
+        /// At least this many such transfers in the window (this one included).
+        min_count: u32,
+        /// Window length.
+        window: String,
+    }
+);
 
 pub(crate) struct Structuring;
 
@@ -18,28 +32,26 @@ fn band(threshold_usd: u64, margin_pct: u32) -> (u128, u128) {
 }
 
 impl Typology for Structuring {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "structuring"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.structuring.as_ref().map(|x| x.enabled)
-    }
-    fn window<'a>(&self, t: &'a Typologies) -> Option<&'a str> {
-        t.structuring.as_ref().map(|x| x.window.as_str())
+    fn window<'a>(&self, s: &'a Settings) -> Option<&'a str> {
+        Some(s.window.as_str())
     }
     /// Deposits, then withdrawals, in the band within the window.
-    fn aggregates(&self, t: &Typologies) -> Vec<Spec> {
-        let Some(s) = t.structuring.as_ref().filter(|s| s.enabled) else { return Vec::new() };
+    fn aggregates(&self, s: &Settings) -> Vec<Spec> {
         let (lo, hi) = band(s.threshold_usd, s.margin_pct);
         let w = span(&s.window);
         [DirFilter::Deposit, DirFilter::Withdrawal]
             .map(|dir| Spec { span: w, dir, kind: Kind::CountUsdIn(lo, hi) })
             .to_vec()
     }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, agg: &[u128], out: &mut Findings<'_>) {
-        let Some(s) = t.structuring.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+    fn check(&self, s: &Settings, cx: &Ctx<'_>, agg: &[u128], out: &mut Findings<'_>) {
+        if !cx.has_fiat() {
             return;
-        };
+        }
         let n = match cx.dir() {
             Direction::Deposit => agg[0],
             Direction::Withdrawal => agg[1],

@@ -6,22 +6,29 @@ use serde_json::json;
 
 use super::{hit, usd, Ctx, Findings, Typology};
 use crate::decision::HitKind;
-use crate::pack::Typologies;
+use crate::pack::typology_struct;
+
+typology_struct!(
+    /// Transfer at or above the travel-rule threshold without originator and beneficiary data.
+    Settings {
+        /// Threshold, whole USD.
+        min_usd: u64,
+    }
+);
 
 pub(crate) struct TravelRuleMissing;
 
 impl Typology for TravelRuleMissing {
+    type Settings = Settings;
+
     fn name(&self) -> &'static str {
         "travel_rule_missing"
     }
-    fn enabled(&self, t: &Typologies) -> Option<bool> {
-        t.travel_rule_missing.as_ref().map(|x| x.enabled)
-    }
-    fn check(&self, t: &Typologies, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
-        let Some(r) = t.travel_rule_missing.as_ref().filter(|s| s.enabled && cx.has_fiat()) else {
+    fn check(&self, r: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
+        if !cx.has_fiat() {
             return;
-        };
-        let tr = cx.ev.extras.travel_rule.as_ref();
+        }
+        let tr = cx.ev.travel_rule();
         let complete = tr.is_some_and(crate::input::TravelRule::is_complete);
         let external = cx.dir() != Direction::Internal;
         if external && !complete && cx.usd() >= u128::from(r.min_usd) * 100 {
@@ -32,7 +39,7 @@ impl Typology for TravelRuleMissing {
                 &r.common(),
                 r.severity,
                 format!("travel-rule data {what} on a USD {} {}", usd(cx.usd()), cx.dir().as_str()),
-                json!({"amount_usd_cents": cx.usd(), "threshold_usd": r.min_usd, "travel_rule": cx.ev.extras.travel_rule}),
+                json!({"amount_usd_cents": cx.usd(), "threshold_usd": r.min_usd, "travel_rule": tr}),
             ));
         }
     }

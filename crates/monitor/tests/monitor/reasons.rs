@@ -156,9 +156,11 @@ fn issue14_shared_ip_off_is_parsed_from_a_user_file() {
         "extends = \"vn\"\n[typology.shared_ip]\nenabled = true\n",
     )
     .unwrap();
-    let ip = p.typologies.shared_ip.as_ref().unwrap();
+    use floodgate_monitor::typologies::shared_attribute::Settings;
+    let ip = p.typologies.get::<Settings>("shared_ip").unwrap();
+    assert!(ip.enabled);
     assert_eq!((ip.min_customers, ip.window.as_str()), (50, "7d"));
-    assert_eq!(p.typologies.shared_device.as_ref().unwrap().min_customers, 3);
+    assert_eq!(p.typologies.get::<Settings>("shared_device").unwrap().min_customers, 3);
 }
 
 #[test]
