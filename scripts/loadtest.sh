@@ -12,7 +12,9 @@
 # Needs: wrk (Debian package `wrk`), a release build (cargo build --release -p floodgate),
 # ../shared/data (or FLOODGATE_TEST_DATA) for the OFAC SDN list.
 # Usage: scripts/loadtest.sh [DURATION (default 300s, every phase)] ; CONNS=64 THREADS=2 to change
-# the load; MALFORMED_DUR, ALERTING_DUR, SCREEN_DUR override the duration of phases 2-4.
+# the load; MALFORMED_DUR, ALERTING_DUR, SCREEN_DUR override the duration of phases 2-4, and
+# SCREEN_CONNS the connections of phase 4 (wrk is closed-loop: with more connections than the
+# server has cores, latency is queueing, ~connections / throughput).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-300s}
@@ -49,7 +51,7 @@ run() {
 run "$dur" "KYT decisions over HTTP" -s scripts/loadtest/kyt.lua
 MALFORMED_EVERY=100 run "${MALFORMED_DUR:-$dur}" "KYT decisions, 1 % malformed" -s scripts/loadtest/kyt.lua
 KYT_COUNTERPARTY=TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM run "${ALERTING_DUR:-$dur}" "KYT decisions, every one alerting (OFAC-listed counterparty)" -s scripts/loadtest/kyt.lua
-run "${SCREEN_DUR:-$dur}" "name screening over HTTP (OFAC SDN)" -s scripts/loadtest/screen.lua
+conns=${SCREEN_CONNS:-$conns} run "${SCREEN_DUR:-$dur}" "name screening over HTTP (OFAC SDN)" -s scripts/loadtest/screen.lua
 echo; echo "== server's answers by route and status"
 curl -s "http://127.0.0.1:$port/metrics" | grep -E '^floodgate_(kyt_decisions_total|http_requests_total\{method="POST")' || true
 kill "$pid"; wait "$pid" 2>/dev/null || true

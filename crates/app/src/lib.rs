@@ -20,6 +20,10 @@
 //!
 //! - [`ingest`]: chain data and ledgers into the transfer store through the reader registry.
 //!
+//! - [`report`]: the tenant's report obligations by status, and the documents that fulfil
+//!   them (goAML STR, case report, Viet Nam threshold report, IVMS101), built and checked
+//!   before anything is written or filed.
+//!
 //! - [`rules`]: check a rules file, the built-in pack, detection quality on a synthetic ledger.
 //!
 //! A service's result serializes to exactly the JSON the CLI prints with `--format json`
@@ -34,6 +38,7 @@ pub mod ingest;
 pub mod lists;
 pub mod monitor;
 mod progress;
+pub mod report;
 pub mod rules;
 pub mod screen;
 pub mod trace;

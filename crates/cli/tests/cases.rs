@@ -592,6 +592,17 @@ fn report_generate(db: Option<&str>) {
     assert!(!out.exists(), "nothing is written when refused");
     let due = json_out(run(&["report", "due", "--format", "json", "--as", "lan"]));
     assert!(due.as_array().unwrap().iter().all(|r| r["status"] != "filed"), "{due}");
+    // The CLI prints the report service's result (issue 10): the same list, from the store.
+    {
+        use floodgate_cases::model::{TenantId, UnixTime, UserId};
+        let loc = floodgate_cases::Location::resolve(db, data.path());
+        let mut s = floodgate_cases::open(&loc).unwrap();
+        let actor = s
+            .authenticate(&TenantId::new("default").unwrap(), &UserId::new("lan").unwrap(), None)
+            .unwrap();
+        let svc = floodgate_app::report::due(s.as_mut(), &actor, None, UnixTime::now()).unwrap();
+        assert_eq!(serde_json::to_value(&svc).unwrap(), due);
+    }
     // The approved `report` decision put the suspicious-transaction report on the list at once.
     let str_due: Vec<&serde_json::Value> =
         due.as_array().unwrap().iter().filter(|r| r["kind"] == "suspicious").collect();

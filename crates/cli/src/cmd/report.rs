@@ -2,14 +2,12 @@
 //! and the files that fulfil them (goAML STR, HTML case report, Viet Nam threshold reports,
 //! IVMS101 travel-rule payloads).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _, Result};
-use floodgate_cases::filing::{self, KycBook, Ledger, ReportingEntity};
-use floodgate_cases::model::{
-    CaseId, ReportId, ReportKind, ReportObligation, ReportStatus, UnixTime,
-};
+use anyhow::{Context as _, Result};
+use floodgate_app::report::{self, DueReport, GenerateRequest};
+use floodgate_cases::model::UnixTime;
 use serde::Serialize;
 
 use crate::cmd::cases::StoreArgs;
@@ -100,14 +98,7 @@ Exit codes: 0 written, 2 error (the case, transfer, customer or field at fault i
     },
 }
 
-#[derive(Debug, Serialize)]
-struct Row {
-    #[serde(flatten)]
-    report: ReportObligation,
-    status: ReportStatus,
-}
-
-impl Tabular for Row {
+impl Tabular for DueReport {
     fn headers() -> Vec<&'static str> {
         vec!["report", "kind", "status", "due", "event", "subjects", "filed", "sha256"]
     }
@@ -147,62 +138,26 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
             store,
             format,
         } => {
-            let g = Gen { case, report, transfer, entity, kyc, ledger, xsd, skip_xsd, out, draft };
-            return generate(&kind, &g, &store, format, ctx);
+            let req = GenerateRequest {
+                kind,
+                case,
+                report,
+                transfer,
+                entity,
+                kyc,
+                ledger,
+                xsd,
+                skip_xsd,
+                draft,
+            };
+            return generate(&req, out, &store, format, ctx);
         }
     };
     let mut s = store.open(ctx)?;
     let actor = store.actor(ctx, s.as_mut())?;
-    let now = UnixTime::now();
-    let rows: Vec<Row> = s
-        .reports(&actor)?
-        .into_iter()
-        .map(|r| Row { status: r.status(now), report: r })
-        .filter(|r| {
-            status.as_deref().is_none_or(|want| {
-                serde_json::to_value(r.status).ok().and_then(|v| v.as_str().map(|s| s == want))
-                    == Some(true)
-            })
-        })
-        .collect();
+    let rows = report::due(s.as_mut(), &actor, status.as_deref(), UnixTime::now())?;
     output::write_rows(format, &rows)?;
     Ok(ExitCode::SUCCESS)
-}
-
-struct Gen {
-    case: Option<i64>,
-    report: Option<i64>,
-    transfer: Option<String>,
-    entity: Option<PathBuf>,
-    kyc: Option<PathBuf>,
-    ledger: Option<PathBuf>,
-    xsd: Option<PathBuf>,
-    skip_xsd: bool,
-    out: Option<PathBuf>,
-    draft: bool,
-}
-
-fn need<'a, T>(v: &'a Option<T>, flag: &str, kind: &str) -> Result<&'a T> {
-    v.as_ref().with_context(|| format!("report generate {kind} needs {flag}"))
-}
-
-fn read(p: &Path) -> Result<String> {
-    std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
-}
-
-fn entity(g: &Gen, kind: &str) -> Result<ReportingEntity> {
-    let p = need(&g.entity, "--entity FILE (the reporting VASP, docs/reports.md)", kind)?;
-    toml::from_str(&read(p)?)
-        .with_context(|| format!("{}: not a reporting-entity file", p.display()))
-}
-
-fn kyc(g: &Gen, kind: &str) -> Result<KycBook> {
-    let p = need(&g.kyc, "--kyc FILE (customers' KYC, docs/reports.md)", kind)?;
-    Ok(KycBook::parse(p, &read(p)?)?)
-}
-
-fn ledger(p: &Path) -> Result<Ledger> {
-    Ok(Ledger::parse(p, &read(p)?, floodgate_types::AssetRegistry::builtin())?)
 }
 
 /// The summary of a written report.
@@ -234,125 +189,37 @@ impl Tabular for Written {
     }
 }
 
+/// Builds the document (nothing is written or filed unless it is complete and valid), writes
+/// it, then files its obligation.
 fn generate(
-    kind: &str,
-    g: &Gen,
+    req: &GenerateRequest,
+    out: Option<PathBuf>,
     store: &StoreArgs,
     format: Format,
     ctx: &Context,
 ) -> Result<ExitCode> {
     let mut s = store.open(ctx)?;
     let actor = store.actor(ctx, s.as_mut())?;
-    let now = UnixTime::now();
-    // Build the document first; nothing is written or filed unless it is complete and valid.
-    let (doc, object, obligation): (Vec<u8>, String, Option<ReportObligation>) = match kind {
-        "str" => {
-            let case = CaseId(*need(&g.case, "--case N", kind)?);
-            let view = s.case(&actor, case)?;
-            let e = entity(g, kind)?;
-            let k = kyc(g, kind)?;
-            let l = ledger(need(&g.ledger, "--ledger FILE (the monitor input)", kind)?)?;
-            let report = filing::build_str(&view, &e, &k, &l, now)?;
-            let xml = filing::render_goaml(&report)?;
-            match (&g.xsd, g.skip_xsd) {
-                (Some(xsd), false) => filing::xmllint_validate(&xml, xsd)?,
-                (None, false) => bail!(
-                    "report generate str validates the goAML XML with xmllint before writing: give --xsd goAMLSchema.xsd (or FLOODGATE_GOAML_XSD), or --skip-xsd"
-                ),
-                (_, true) => tracing::warn!(target: "floodgate::report", "--skip-xsd: the STR was not checked with xmllint"),
-            }
-            let ob = if g.draft {
-                None
-            } else {
-                let nr = filing::str_obligation(&view, now);
-                s.add_reports(&actor, std::slice::from_ref(&nr))?;
-                s.reports(&actor)?
-                    .into_iter()
-                    .filter(|r| r.kind == ReportKind::Suspicious && r.subject_ids == nr.subject_ids)
-                    .max_by_key(|r| r.id)
-            };
-            (xml.into_bytes(), format!("case:{}", case.0), ob)
-        }
-        "case" => {
-            let case = CaseId(*need(&g.case, "--case N", kind)?);
-            let view = s.case(&actor, case)?;
-            let l = g.ledger.as_deref().map(ledger).transpose()?;
-            let reports: Vec<ReportObligation> = s
-                .reports(&actor)?
-                .into_iter()
-                .filter(|r| r.subject_ids.first() == Some(&view.case.subject))
-                .collect();
-            let cr =
-                filing::case_report(&view, l.as_ref(), &reports, now, &actor.user.to_string())?;
-            let html = filing::render_case_html(&cr)?;
-            (html.into_bytes(), format!("case:{}", case.0), None)
-        }
-        "vn" => {
-            let id = *need(&g.report, "--report N", kind)?;
-            let ob = s.reports(&actor)?.into_iter().find(|r| r.id == ReportId(id)).with_context(
-                || {
-                    format!(
-                        "unknown report {id} for tenant '{}' (floodgate report due)",
-                        actor.tenant
-                    )
-                },
-            )?;
-            let e = entity(g, kind)?;
-            let k = kyc(g, kind)?;
-            let l = g.ledger.as_deref().map(ledger).transpose()?;
-            let v = filing::vn_report(&ob, &e, &k, l.as_ref(), now)?;
-            let mut text = serde_json::to_string_pretty(&v)?;
-            text.push('\n');
-            (text.into_bytes(), format!("report:{id}"), (!g.draft).then_some(ob))
-        }
-        "ivms101" => {
-            let t = need(&g.transfer, "--transfer ID", kind)?;
-            let l = ledger(need(&g.ledger, "--ledger FILE (the monitor input)", kind)?)?;
-            let ev = l.get(t)?;
-            let registry = floodgate_types::AssetRegistry::builtin();
-            let usd = floodgate_monitor::fiat::RateTable::builtin()
-                .convert(&ev.entry.asset, ev.entry.amount, ev.entry.time, &registry)
-                .with_context(|| format!("transfer {t}: no USD rate for {}", ev.entry.asset))?
-                .usd_cents;
-            let e = entity(g, kind)?;
-            let k = kyc(g, kind)?;
-            let today = chrono::Utc::now().date_naive();
-            let p = filing::travel_rule(ev, u64::try_from(usd).unwrap_or(u64::MAX), &e, &k, today)?;
-            let mut text = serde_json::to_string_pretty(&p)?;
-            text.push('\n');
-            (text.into_bytes(), format!("transfer:{t}"), None)
-        }
-        other => bail!("unknown report kind '{other}'"),
-    };
-    let sha = filing::sha256_hex(&doc);
-    let file = match &g.out {
+    let doc = report::build(s.as_mut(), &actor, req, UnixTime::now())?;
+    let file = match &out {
         Some(p) => {
-            std::fs::write(p, &doc).with_context(|| format!("writing {}", p.display()))?;
+            std::fs::write(p, &doc.bytes).with_context(|| format!("writing {}", p.display()))?;
             p.display().to_string()
         }
         None => {
-            output::write_text(&String::from_utf8_lossy(&doc))?;
+            output::write_text(&String::from_utf8_lossy(&doc.bytes))?;
             "-".into()
         }
     };
-    let mut filed = false;
-    let report = obligation.as_ref().map(|o| o.id.0);
-    if let Some(o) = &obligation {
-        if o.filed_time.is_none() {
-            s.file_report(&actor, o.id, &sha)?;
-            filed = true;
-        } else {
-            tracing::warn!(target: "floodgate::report", report = o.id.0, "already filed; the new file is not recorded");
-        }
-    }
-    if g.out.is_some() {
+    let filed = report::file(s.as_mut(), &actor, &doc)?;
+    if out.is_some() {
         let w = Written {
-            kind: kind.to_owned(),
-            object,
+            report: doc.obligation.as_ref().map(|o| o.id.0),
+            kind: doc.kind,
+            object: doc.object,
             file,
-            bytes: doc.len(),
-            sha256: sha,
-            report,
+            bytes: doc.bytes.len(),
+            sha256: doc.sha256,
             filed,
         };
         output::write_rows(format, &[w])?;
