@@ -413,87 +413,84 @@ impl Graph {
         timed: bool,
         out: &mut Vec<(NodeId, ruint::aliases::U256, u32)>,
     ) {
-        use ruint::aliases::U256;
         // When `n` is itself a transaction node, its time is every UTXO leg's: read it once.
         let own = std::cell::OnceCell::new();
-        let own_time = || *own.get_or_init(|| self.tx_node(n.0).2);
-        for s in self.segments.iter().filter(|s| n.0 < s.header.node_count) {
-            let Some(ai) = s.assets.iter().position(|a| a == asset) else { continue };
-            let ai = ai as u16;
-            let mut push = |nb: u32, src: u32, r: &Rec| {
-                if r.asset != ai {
-                    return;
-                }
-                let amount = if r.wide {
-                    U256::from_be_bytes(s.wide(r.amount))
-                } else {
-                    U256::from(r.amount)
-                };
-                let time = match r.mode {
-                    _ if !timed => 0,
-                    segment::MODE_TX_SRC if src == n.0 => own_time(),
-                    segment::MODE_TX_SRC => self.tx_node(src).2,
-                    segment::MODE_TX_DST if incoming => own_time(),
-                    segment::MODE_TX_DST => self.tx_node(nb).2,
-                    _ => r.time,
-                };
-                out.push((NodeId(nb), amount, time));
-            };
-            if incoming {
-                for r in s.in_records(n.0) {
-                    push(r.node, r.node, &r);
-                }
-            } else {
-                for r in s.out_records(n.0) {
-                    push(r.node, n.0, &r);
-                }
-            }
-        }
+        self.each_edge(n, incoming, asset, |_, nb, src, dst, amount, r| {
+            let time = if timed { self.edge_time(n, &own, src, dst, r).0 } else { 0 };
+            out.push((NodeId(nb), amount, time));
+        });
     }
 
     /// The edges of `n` in `asset` entering (`incoming`) or leaving it, each with its place
     /// in storage order, for the causal taint models of `floodgate-trace`: appends one
     /// [`Leg`] per edge, segment by segment, each side in the order added.
     pub fn legs(&self, n: NodeId, incoming: bool, asset: &str, out: &mut Vec<Leg>) {
-        use ruint::aliases::U256;
         let own = std::cell::OnceCell::new();
-        let own_time = || *own.get_or_init(|| self.tx_node(n.0).2);
+        self.each_edge(n, incoming, asset, |si, nb, src, dst, amount, r| {
+            let (time, tx, output) = self.edge_time(n, &own, src, dst, r);
+            let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
+            out.push(Leg { nb: NodeId(nb), amount, time, seq });
+        });
+    }
+
+    /// Calls `f(segment, neighbour, source, destination, amount, record)` for each edge of
+    /// `asset` entering (`incoming`) or leaving `n`, segment by segment, each side in the
+    /// order added.
+    fn each_edge(
+        &self,
+        n: NodeId,
+        incoming: bool,
+        asset: &str,
+        mut f: impl FnMut(usize, u32, u32, u32, ruint::aliases::U256, &Rec),
+    ) {
+        use ruint::aliases::U256;
         for (si, s) in self.segments.iter().enumerate() {
             if n.0 >= s.header.node_count {
                 continue;
             }
             let Some(ai) = s.assets.iter().position(|a| a == asset) else { continue };
             let ai = ai as u16;
-            let mut push = |nb: u32, src: u32, dst: u32, r: &Rec| {
-                if r.asset != ai {
-                    return;
-                }
-                let amount = if r.wide {
+            let amount = |r: &Rec| {
+                if r.wide {
                     U256::from_be_bytes(s.wide(r.amount))
                 } else {
                     U256::from(r.amount)
-                };
-                let (time, tx, output) = match r.mode {
-                    segment::MODE_TX_SRC => {
-                        (if src == n.0 { own_time() } else { self.tx_node(src).2 }, src, 1)
-                    }
-                    segment::MODE_TX_DST => {
-                        (if dst == n.0 { own_time() } else { self.tx_node(dst).2 }, dst, 0)
-                    }
-                    _ => (r.time, r.tx, 0),
-                };
-                let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
-                out.push(Leg { nb: NodeId(nb), amount, time, seq });
+                }
             };
             if incoming {
-                for r in s.in_records(n.0) {
-                    push(r.node, r.node, n.0, &r);
+                for r in s.in_records(n.0).filter(|r| r.asset == ai) {
+                    f(si, r.node, r.node, n.0, amount(&r), &r);
                 }
             } else {
-                for r in s.out_records(n.0) {
-                    push(r.node, n.0, r.node, &r);
+                for r in s.out_records(n.0).filter(|r| r.asset == ai) {
+                    f(si, r.node, n.0, r.node, amount(&r), &r);
                 }
             }
+        }
+    }
+
+    /// An edge's time, the transaction it belongs to and whether it is that transaction's
+    /// output (1) or not (0): a UTXO leg takes its transaction node's time (`own` caches
+    /// `n`'s, when `n` is the transaction node), an account transfer its own.
+    fn edge_time(
+        &self,
+        n: NodeId,
+        own: &std::cell::OnceCell<u32>,
+        src: u32,
+        dst: u32,
+        r: &Rec,
+    ) -> (u32, u32, u64) {
+        let time_of = |tx: u32| {
+            if tx == n.0 {
+                *own.get_or_init(|| self.tx_node(n.0).2)
+            } else {
+                self.tx_node(tx).2
+            }
+        };
+        match r.mode {
+            segment::MODE_TX_SRC => (time_of(src), src, 1),
+            segment::MODE_TX_DST => (time_of(dst), dst, 0),
+            _ => (r.time, r.tx, 0),
         }
     }
 
