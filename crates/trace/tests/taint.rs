@@ -307,18 +307,25 @@ fn simulate(w: &World, q: &Query<'_>) -> (Outcome, BTreeMap<RiskCategory, u128>)
     (out, direct)
 }
 
-/// The naive TIHO reference: the definition evaluated recursively over every walk within the
-/// hop limit (issue 15: not only the shortest ones).
-fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
+/// What both naive TIHO references start from: the target, the tagged nodes and the edges in
+/// the query's time window.
+fn tiho_inputs(built: &Built, q: &Query<'_>) -> (NodeId, HashMap<NodeId, RiskCategory>, Vec<E>) {
     let t = built.ids[&addr(q.target)];
-    let tags: HashMap<NodeId, RiskCategory> =
+    let tags =
         q.tags.iter().filter_map(|(a, c)| built.ids.get(&addr(*a)).map(|n| (*n, *c))).collect();
-    let es: Vec<E> = built
+    let es = built
         .edges
         .iter()
         .copied()
         .filter(|e| q.since.is_none_or(|s| e.time >= s) && q.until.is_none_or(|u| e.time <= u))
         .collect();
+    (t, tags, es)
+}
+
+/// The naive TIHO reference: the definition evaluated recursively over every walk within the
+/// hop limit (issue 15: not only the shortest ones).
+fn naive_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
+    let (t, tags, es) = tiho_inputs(built, q);
     let cost = |n: NodeId| u32::from(built.kinds[&n] == NodeKind::Address);
     // Where edge `i` starts in its sender's highest-first order.
     let pos = |i: usize| -> u128 {
@@ -1103,16 +1110,8 @@ fn naive_causal(w: &World, q: &Query<'_>, poison: bool) -> (Outcome, BTreeMap<Ri
 /// sent after it that still have room. Labels beyond the hops left are not tracked.
 fn naive_causal_tiho(built: &Built, q: &Query<'_>, hops: u32) -> Outcome {
     use std::cell::RefCell;
-    let t = built.ids[&addr(q.target)];
-    let tags: HashMap<NodeId, RiskCategory> =
-        q.tags.iter().filter_map(|(a, c)| built.ids.get(&addr(*a)).map(|n| (*n, *c))).collect();
-    let es: Vec<E> = built
-        .edges
-        .iter()
-        .copied()
-        .filter(|e| q.since.is_none_or(|s| e.time >= s) && q.until.is_none_or(|u| e.time <= u))
-        .filter(|e| e.src != e.dst)
-        .collect();
+    let (t, tags, mut es) = tiho_inputs(built, q);
+    es.retain(|e| e.src != e.dst);
     struct R<'a> {
         es: &'a [E],
         kinds: &'a HashMap<NodeId, NodeKind>,
