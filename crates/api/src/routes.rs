@@ -518,36 +518,6 @@ pub struct ScreenBatchRequest {
     pub items: Vec<ScreenNameRequest>,
 }
 
-/// One hit of a batch: `floodgate screen batch --format json` prints an array of these.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ScreenBatchHit {
-    /// The item's position in the request, from 1 (a CSV file's line on the command line).
-    pub line: u64,
-    /// The item's `subject` (empty when none).
-    pub id: String,
-    /// The name screened.
-    pub input: String,
-    /// The list of the hit.
-    pub list: String,
-    /// The version of `list` screened against.
-    pub list_version: String,
-    /// The entity's id in the list.
-    pub entity_id: String,
-    /// The entity's name.
-    pub entity: String,
-    /// Score, 0 to 1.
-    pub score: f64,
-    /// Suppressed for the item's subject.
-    pub suppressed: bool,
-    /// One-line explanation.
-    pub explanation: String,
-    /// "sanctioned", "special measure", …
-    pub category: String,
-    /// Every feature with its weight, value and evidence (absent when none).
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub features: Option<Vec<serde_json::Value>>,
-}
-
 /// The response header carrying the number of alerts a batch stored.
 pub const ALERTS_RECORDED: &str = "x-alerts-recorded";
 
@@ -557,7 +527,7 @@ pub const ALERTS_RECORDED: &str = "x-alerts-recorded";
 /// `x-alerts-recorded` header.
 #[utoipa::path(post, path = "/v1/screen/batch", tag = "screening", request_body = ScreenBatchRequest,
     security(("api_key" = []), ("session" = [])),
-    responses((status = 200, body = Vec<ScreenBatchHit>,
+    responses((status = 200, body = Vec<floodgate_app::screen::BatchHit>,
         headers(("x-alerts-recorded" = usize, description = "Alerts stored"))),
         (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn screen_batch(

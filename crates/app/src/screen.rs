@@ -462,8 +462,10 @@ pub struct BatchRequest {
     pub score: ScoreOptions,
 }
 
-/// One hit of a batch: the input row and the hit.
+/// One hit of a batch: the input row and the hit. `floodgate screen batch --format json` and
+/// `POST /v1/screen/batch` (whose `line` is the item's position from 1) print arrays of these.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchHit {
     /// The input line.
     pub line: u64,
@@ -489,6 +491,7 @@ pub struct BatchHit {
     pub category: String,
     /// Every feature with its weight, value and evidence (names only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<Object>>))]
     pub features: Vec<Feature>,
 }
 
