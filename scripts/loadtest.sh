@@ -26,6 +26,8 @@ port=${PORT:-18089}
 command -v wrk >/dev/null || { echo "loadtest: wrk is missing (apt-get install wrk)" >&2; exit 2; }
 [ -x "$bin" ] || { echo "loadtest: $bin missing (cargo build --release -p floodgate)" >&2; exit 2; }
 work=$(mktemp -d)
+# The KYT phases share one clock (scripts/loadtest/kyt.lua).
+export CLOCK_FILE="$work/clock" WRK_THREADS="$threads"
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 "$bin" -q --data-dir "$work" lists load "$data/sanctions/ofac-sdn/sdn_advanced.xml.bz2" >/dev/null
