@@ -389,6 +389,8 @@ fn check_block(
     }
     let mut encodings = Vec::with_capacity(b.transactions.len());
     let mut unverifiable = None;
+    // One verification context for the block's signatures (it allocates).
+    let secp = secp256k1::Secp256k1::verification_only();
     // Full transactions without `from` or a signature: their sender cannot be checked.
     let mut unsigned = 0usize;
     for (i, entry) in b.transactions.iter().enumerate() {
@@ -435,7 +437,7 @@ fn check_block(
                 match (sig, &tx.from) {
                     (Some(sig), Some(from)) => {
                         let named = tf.hex_bytes("from", from)?;
-                        match sig.signer() {
+                        match sig.signer(&secp) {
                             Ok(signer) if signer[..] == named[..] => {}
                             Ok(signer) => {
                                 return Err(refuse(
@@ -785,7 +787,10 @@ impl TxSignature {
     }
 
     /// The 20-byte address whose key made this signature, or why there is none.
-    fn signer(&self) -> Result<[u8; 20], String> {
+    fn signer(
+        &self,
+        secp: &secp256k1::Secp256k1<secp256k1::VerifyOnly>,
+    ) -> Result<[u8; 20], String> {
         use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
         let rs = self.rs.ok_or("r or s is wider than 32 bytes")?;
         let id = i32::try_from(self.recovery)
@@ -794,9 +799,7 @@ impl TxSignature {
             .ok_or_else(|| format!("recovery id {} is not 0 or 1", self.recovery))?;
         let sig = RecoverableSignature::from_compact(&rs, id).map_err(|e| e.to_string())?;
         let msg = secp256k1::Message::from_digest(self.sighash);
-        let key = secp256k1::Secp256k1::verification_only()
-            .recover_ecdsa(&msg, &sig)
-            .map_err(|e| e.to_string())?;
+        let key = secp.recover_ecdsa(&msg, &sig).map_err(|e| e.to_string())?;
         let hash = keccak(&key.serialize_uncompressed()[1..]);
         let mut out = [0u8; 20];
         out.copy_from_slice(&hash[12..]);
