@@ -38,16 +38,16 @@ pub enum Processed {
 struct Db {
     state: Box<dyn MonitorState + Send>,
     pending: Vec<DecidedRecord>,
+    /// The decided ids, approximately: a hit is confirmed in `pending`, then in `state`.
+    seen: SeenIds,
 }
 
 /// Engine, state and persistence.
 pub struct Monitor {
     engine: Engine,
     state: State,
-    /// Every decided id, without a store.
+    /// Every decided id, without a store (with one, [`Db::seen`]).
     seen: FxHashSet<Box<str>>,
-    /// The decided ids, approximately, with a store (which confirms a hit).
-    filter: SeenIds,
     db: Option<Db>,
     committed: u64,
 }
@@ -65,7 +65,6 @@ impl Monitor {
             engine,
             state: State::default(),
             seen: FxHashSet::default(),
-            filter: SeenIds::default(),
             db: None,
             committed: 0,
         }
@@ -106,16 +105,16 @@ impl Monitor {
             engine,
             state: State::default(),
             seen: FxHashSet::default(),
-            filter: SeenIds::default(),
             db: None,
             committed: 0,
         };
+        let mut seen = SeenIds::default();
         persisted.replay(&mut |id, ev, fiat| {
             m.state.apply(&ev, fiat);
-            m.filter.insert(&id);
+            seen.insert(&id);
             m.committed += 1;
         })?;
-        m.db = Some(Db { state: persisted, pending: Vec::new() });
+        m.db = Some(Db { state: persisted, pending: Vec::new(), seen });
         Ok(m)
     }
 
@@ -150,12 +149,8 @@ impl Monitor {
         let fiat = self.engine.fiat(ev);
         let (before, now) = self.state.apply(ev, fiat);
         let d = self.engine.decide(&self.state, ev, fiat, before, now);
-        if self.db.is_some() {
-            self.filter.insert(ev.entry.id.as_str());
-        } else {
-            self.seen.insert(ev.entry.id.as_str().into());
-        }
         if let Some(db) = &mut self.db {
+            db.seen.insert(ev.entry.id.as_str());
             let ser = |e: serde_json::Error| MonitorError::Corrupt {
                 path: db.state.location().to_path_buf(),
                 message: e.to_string(),
@@ -167,6 +162,7 @@ impl Monitor {
                 decision: serde_json::to_string(&d).map_err(ser)?,
             });
         } else {
+            self.seen.insert(ev.entry.id.as_str().into());
             self.committed += 1;
         }
         Ok(Processed::Decided(Box::new(d)))
@@ -176,7 +172,7 @@ impl Monitor {
     /// filter miss is certain and a hit is confirmed in the pending group or the store.
     fn decided(&self, id: &str) -> Result<bool, MonitorError> {
         let Some(db) = &self.db else { return Ok(self.seen.contains(id)) };
-        if !self.filter.may_contain(id) {
+        if !db.seen.may_contain(id) {
             return Ok(false);
         }
         if db.pending.iter().any(|p| p.transfer_id == id) {
