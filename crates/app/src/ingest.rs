@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use floodgate_ingest::bitcoin::{BitcoinOptions, PrevoutMap};
 use floodgate_ingest::readers::{self, ReadOptions, Reader};
+use floodgate_ingest::tron::TronNetwork;
 use floodgate_ingest::{BlockSink, FileSummary, NetworkId, SinkError};
 use floodgate_store::{ApplyOutcome, TransferStore};
-use floodgate_types::{AssetRegistry, BtcNetwork, ChainBlock, LedgerEntry};
+use floodgate_types::{AssetRegistry, BtcNetwork, Chain, ChainBlock, LedgerEntry};
 use serde::{Deserialize, Serialize};
 
 use crate::{AppError, DataDir, Progress, Result};
@@ -19,25 +20,73 @@ use crate::{AppError, DataDir, Progress, Result};
 /// The source name that tells each file's reader from its content.
 pub const AUTO: &str = "auto";
 
-/// The Bitcoin network of the input.
+/// The network of the input: Bitcoin's (mainnet, testnet, regtest) or Tron's (mainnet, nile,
+/// shasta). Ethereum inputs name their own (the chain id their transactions are signed for).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Network {
-    /// Mainnet.
+    /// Mainnet (Bitcoin or Tron).
     #[default]
     Mainnet,
-    /// Testnet or signet.
+    /// Bitcoin testnet or signet.
     Testnet,
-    /// Regtest.
+    /// Bitcoin regtest.
     Regtest,
+    /// Tron's Nile testnet.
+    Nile,
+    /// Tron's Shasta testnet.
+    Shasta,
 }
 
-impl From<Network> for BtcNetwork {
-    fn from(n: Network) -> Self {
-        match n {
-            Network::Mainnet => BtcNetwork::Mainnet,
-            Network::Testnet => BtcNetwork::Testnet,
-            Network::Regtest => BtcNetwork::Regtest,
+impl Network {
+    /// The Bitcoin network this names.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] for a Tron testnet.
+    pub fn bitcoin(self) -> Result<BtcNetwork> {
+        match self {
+            Network::Mainnet => Ok(BtcNetwork::Mainnet),
+            Network::Testnet => Ok(BtcNetwork::Testnet),
+            Network::Regtest => Ok(BtcNetwork::Regtest),
+            Network::Nile | Network::Shasta => {
+                Err(self.wrong("Bitcoin", "mainnet, testnet or regtest"))
+            }
+        }
+    }
+
+    /// The Tron network this names.
+    ///
+    /// # Errors
+    /// [`AppError::Invalid`] for a Bitcoin test network.
+    pub fn tron(self) -> Result<TronNetwork> {
+        match self {
+            Network::Mainnet => Ok(TronNetwork::Mainnet),
+            Network::Nile => Ok(TronNetwork::Nile),
+            Network::Shasta => Ok(TronNetwork::Shasta),
+            Network::Testnet | Network::Regtest => {
+                Err(self.wrong("Tron", "mainnet, nile or shasta"))
+            }
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Network::Mainnet => "mainnet",
+            Network::Testnet => "testnet",
+            Network::Regtest => "regtest",
+            Network::Nile => "nile",
+            Network::Shasta => "shasta",
+        }
+    }
+
+    fn wrong(self, chain: &str, known: &str) -> AppError {
+        AppError::Invalid {
+            field: "network".to_owned(),
+            message: format!(
+                "--network {} is not a {chain} network ({chain} networks: {known}); nothing was \
+                 ingested",
+                self.name()
+            ),
         }
     }
 }
@@ -57,7 +106,7 @@ pub struct IngestRequest {
     /// Bitcoin: the height of a single raw block that predates BIP34.
     #[serde(default)]
     pub height: Option<u64>,
-    /// Bitcoin: the network of the addresses.
+    /// Bitcoin: the network of the addresses; Tron: the network the rows are of.
     #[serde(default)]
     pub network: Network,
     /// Ledgers: the name entries are stored under.
@@ -401,11 +450,16 @@ fn ingest_files(
             Some(p) => Some(PrevoutMap::load_csv(p)?),
             None => None,
         };
-        BitcoinOptions { network: req.network.into(), prevouts, height_hint: req.height }
+        BitcoinOptions { network: req.network.bitcoin()?, prevouts, height_hint: req.height }
     } else {
         BitcoinOptions::default()
     };
-    let opts = ReadOptions { assets, bitcoin: &bitcoin, ledger: &req.ledger };
+    let tron = if plan.iter().any(|(r, _)| r.chain() == Some(Chain::Tron)) {
+        req.network.tron()?
+    } else {
+        TronNetwork::default()
+    };
+    let opts = ReadOptions { assets, bitcoin: &bitcoin, ledger: &req.ledger, tron };
     let mut position = 0u64;
     for (reader, group) in plan {
         let Some(file) = group.first() else { continue };

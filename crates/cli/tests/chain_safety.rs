@@ -60,6 +60,63 @@ fn issue_9_another_networks_blocks_are_refused_both_ways() {
     assert_eq!(status(&genned), gen_before);
 }
 
+/// Item 3 for Tron, whose GraphSense rows name no network: the real mainnet block binds the
+/// directory to mainnet; a generated world's Tron blocks (marked `floodgate-gen`) are refused
+/// by it, and rows whose times their heights rule out for mainnet (a testnet's) are refused
+/// unless `--network` names the testnet.
+#[test]
+fn issue_9_tron_inputs_are_bound_to_one_network() {
+    let Some(block) = floodgate_testdata::dir("tron/graphsense-block-50000011") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let (main, world) = (tmp.path().join("main"), tmp.path().join("world"));
+    ok(floodgate(&main).args(["ingest", "tron"]).arg(&block).output().unwrap());
+    ok(floodgate(&tmp.path().join("g"))
+        .args(["gen", "--transfers", "2000", "--seed", "3", "--out"])
+        .arg(&world)
+        .output()
+        .unwrap());
+    let before = status(&main);
+    let err =
+        fails(floodgate(&main).args(["ingest", "tron"]).arg(world.join("tron")).output().unwrap());
+    assert!(err.contains("mainnet") && err.contains("floodgate-gen"), "{err}");
+    assert_eq!(status(&main), before, "the mainnet store changed");
+
+    // A Nile-like input: block 1,000,000 from 2019-12 (mainnet's was produced in mid-2018).
+    let rows = tmp.path().join("nile.jsonl");
+    std::fs::write(
+        &rows,
+        r#"{"tx_hash": "0x2b24564fa78ed4a6e555c9cd26f4d3e791b1efc9f2654c31d4feb97d8853e03f", "transaction_index": 0, "from_address": "0xa4875b63aa1f3c28acea607143bec09b57ed470f", "to_address": "0x804087a7dbd3ab1e8c06a17b2ff1a0e3f3d8b3a5", "value": 5, "transaction_type": 1, "receipt_status": 1, "block_id": 1000000, "block_hash": "0x00000000000f4240aa112233445566778899aabbccddeeff0011223344556677", "block_timestamp": 1575000000}
+"#,
+    )
+    .unwrap();
+    let fresh = tmp.path().join("fresh");
+    let err = fails(floodgate(&fresh).args(["ingest", "tron"]).arg(&rows).output().unwrap());
+    assert!(
+        err.contains("nile.jsonl")
+            && err.contains("block 1000000's time 2019-11-29T04:00:00Z cannot be Tron mainnet's")
+            && err.contains("--network nile"),
+        "{err}"
+    );
+    let out = ok(floodgate(&fresh)
+        .args(["ingest", "tron", "--network", "nile", "--format", "json"])
+        .arg(&rows)
+        .output()
+        .unwrap());
+    assert!(out.contains("\"transfers\": 1"), "{out}");
+    // The directory is now Nile's: the mainnet block is refused.
+    let err = fails(floodgate(&fresh).args(["ingest", "tron"]).arg(&block).output().unwrap());
+    assert!(err.contains("nile") && err.contains("mainnet"), "{err}");
+    // A Bitcoin network is not a Tron network.
+    let err = fails(
+        floodgate(&fresh)
+            .args(["ingest", "tron", "--network", "regtest"])
+            .arg(&rows)
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("--network regtest is not a Tron network"), "{err}");
+}
+
 /// Item 2: a corrupted block is refused with its hash and the failed check, exit 2.
 #[test]
 fn issue_9_a_flipped_bit_is_refused_naming_block_and_check() {

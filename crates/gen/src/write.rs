@@ -268,8 +268,11 @@ fn account_block_hash(seed: u64, chain: Chain, height: u64) -> Hash32 {
     h.update(height.to_le_bytes());
     let mut hash: [u8; 32] = h.finalize().into();
     if chain == Chain::Tron {
-        // A Tron block id begins with its height (java-tron `BlockId`); readers check it.
+        // A Tron block id begins with its height (java-tron `BlockId`); readers check it. The
+        // next four bytes, the network's magic, mark the block as generated, so that it binds
+        // `floodgate-gen` (`floodgate_ingest::tron::network::GEN_MARK`).
         hash[..8].copy_from_slice(&height.to_be_bytes());
+        hash[8..12].copy_from_slice(&GEN_MAGIC);
     }
     Hash32(hash)
 }

@@ -49,15 +49,19 @@ fn sources() -> PossibleValuesParser {
     )
 }
 
-/// Bitcoin network of the input.
+/// Network of the input (Bitcoin or Tron; Ethereum inputs name their own chain id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Network {
-    /// Mainnet
+    /// Bitcoin or Tron mainnet
     Mainnet,
-    /// Testnet or signet
+    /// Bitcoin testnet or signet
     Testnet,
-    /// Regtest
+    /// Bitcoin regtest
     Regtest,
+    /// Tron's Nile testnet
+    Nile,
+    /// Tron's Shasta testnet
+    Shasta,
 }
 
 /// Ingest chain data or exchange ledgers. Formats are detected from content; directories are
@@ -69,6 +73,7 @@ pub(crate) enum Network {
   floodgate ingest bitcoin block.raw --prevouts prevouts.csv
   floodgate ingest ethereum block.json receipts.json traces.json
   floodgate ingest tron graphsense-block-50000011/
+  floodgate ingest tron --network nile nile-rows/
   floodgate ingest ledger deposits.csv --ledger exchange-a
   floodgate ingest bitcoin --rollback-to 800000      undo blocks above a height")]
 pub(crate) struct Args {
@@ -83,7 +88,8 @@ pub(crate) struct Args {
     /// Bitcoin: height of a single raw block that predates BIP34 (no height in its coinbase)
     #[arg(long, value_name = "HEIGHT")]
     pub(crate) height: Option<u64>,
-    /// Bitcoin: network of the addresses
+    /// Bitcoin: network of the addresses. Tron: network of the rows, which do not say it
+    /// (checked against its genesis block, known blocks and block times where the input allows)
     #[arg(long, value_enum, default_value_t = Network::Mainnet)]
     network: Network,
     /// Ledger: name to store entries under (entry ids are unique per ledger) [default: main]
@@ -153,6 +159,8 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
             Network::Mainnet => svc::Network::Mainnet,
             Network::Testnet => svc::Network::Testnet,
             Network::Regtest => svc::Network::Regtest,
+            Network::Nile => svc::Network::Nile,
+            Network::Shasta => svc::Network::Shasta,
         },
         ledger: args.ledger.unwrap_or_else(|| ctx.ledger.clone()),
         rollback_to: args.rollback_to,

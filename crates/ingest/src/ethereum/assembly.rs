@@ -168,6 +168,8 @@ pub(crate) struct Assembly {
     pub(crate) chain_ids: Vec<u64>,
     /// The input's block 0, when it has one.
     pub(crate) genesis: Option<Hash32>,
+    /// Tron: the network the user says the input is of.
+    pub(crate) tron_network: crate::tron::TronNetwork,
     /// What could not be verified.
     pub(crate) notes: Vec<Unverified>,
 }
@@ -182,6 +184,7 @@ impl Assembly {
             floating_origin: None,
             chain_ids: Vec::new(),
             genesis: None,
+            tron_network: crate::tron::TronNetwork::default(),
             notes: Vec::new(),
         }
     }
@@ -232,7 +235,7 @@ impl Assembly {
         }
         let order = std::mem::take(&mut self.order);
         self.check_links(path, &order)?;
-        self.announce(path, sink)?;
+        self.announce(path, &order, sink)?;
         summary.unverified.append(&mut self.notes);
         if self.chain == Chain::Ethereum {
             // Every block is checked before the first is handed on: a refusal stores nothing.
@@ -296,14 +299,49 @@ impl Assembly {
         Ok(())
     }
 
-    /// Tells the sink which network the input belongs to: the one chain id its signed
-    /// transactions name (with the genesis hash known for it, or the input's own block 0).
-    fn announce(&self, path: &Path, sink: &mut dyn BlockSink) -> Result<(), IngestError> {
-        if self.chain != Chain::Ethereum {
-            return Ok(());
-        }
+    /// Tells the sink which network the input belongs to: for Ethereum the one chain id its
+    /// signed transactions name (with the genesis hash known for it, or the input's own block
+    /// 0); for Tron the network the user names, once the blocks are checked against it
+    /// ([`crate::tron::network`]).
+    fn announce(
+        &self,
+        path: &Path,
+        order: &[u64],
+        sink: &mut dyn BlockSink,
+    ) -> Result<(), IngestError> {
+        let net = match self.chain {
+            Chain::Ethereum => match self.ethereum_network(path)? {
+                Some(net) => net,
+                None => return Ok(()),
+            },
+            Chain::Tron => {
+                let seen: Vec<crate::tron::network::BlockSeen> = order
+                    .iter()
+                    .filter_map(|h| self.blocks.get(h).map(|f| (*h, f.hash, f.time)))
+                    .collect();
+                crate::tron::network::identify(self.tron_network, &seen).map_err(
+                    |(height, reason)| {
+                        IngestError::invalid(
+                            path,
+                            Location::Field(format!("block {height}")),
+                            format!("{reason}; nothing of this input was stored"),
+                        )
+                    },
+                )?
+            }
+            Chain::Bitcoin => return Ok(()),
+        };
+        sink.network(&net).map_err(|source| IngestError::Sink {
+            path: path.to_owned(),
+            at: Location::File,
+            source,
+        })
+    }
+
+    /// The network of an Ethereum input: the one chain id its signed transactions name, if any.
+    fn ethereum_network(&self, path: &Path) -> Result<Option<NetworkId>, IngestError> {
         let id = match self.chain_ids.as_slice() {
-            [] => return Ok(()),
+            [] => return Ok(None),
             [one] => *one,
             many => {
                 return Err(IngestError::invalid(
@@ -326,12 +364,7 @@ impl Assembly {
                 ));
             }
         }
-        let net = NetworkId { chain: Chain::Ethereum, name: format!("chain id {id}"), genesis };
-        sink.network(&net).map_err(|source| IngestError::Sink {
-            path: path.to_owned(),
-            at: Location::File,
-            source,
-        })
+        Ok(Some(NetworkId { chain: Chain::Ethereum, name: format!("chain id {id}"), genesis }))
     }
 
     fn build(&self, height: u64, facts: BlockFacts) -> Result<ChainBlock, IngestError> {

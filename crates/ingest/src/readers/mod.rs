@@ -1,6 +1,6 @@
 //! The chain and ledger readers floodgate knows, in one registry: [`READERS`]. Each reader is
 //! one file here implementing [`Reader`] over its format module (`bitcoin/`, `ethereum/`,
-//! `tron.rs`, `ledger.rs`); the command line's `floodgate ingest <source>` accepts exactly the
+//! `tron/`, `ledger.rs`); the command line's `floodgate ingest <source>` accepts exactly the
 //! names registered, and `floodgate ingest auto` asks each reader in turn whether it reads a
 //! file ([`sniff_file`]).
 //!
@@ -29,6 +29,8 @@ pub struct ReadOptions<'a> {
     pub bitcoin: &'a BitcoinOptions,
     /// Ledgers: the name entries are stored under (entry ids are unique per ledger).
     pub ledger: &'a str,
+    /// Tron: the network the input is of (GraphSense rows do not say).
+    pub tron: crate::tron::TronNetwork,
 }
 
 /// A reader of one kind of input (a chain's data in the formats it knows, or exchange

@@ -43,6 +43,6 @@ impl Reader for Tron {
         opts: &ReadOptions<'_>,
         sink: &mut dyn BlockSink,
     ) -> Result<FileSummary, IngestError> {
-        crate::tron::read_paths(paths, opts.assets, sink)
+        crate::tron::read_paths_on(paths, opts.tron, opts.assets, sink)
     }
 }

@@ -19,6 +19,8 @@
 //!
 //! The block header comes from a `blocks` row when the input has one, otherwise from the rows'
 //! `block_id`, `block_hash` and `block_timestamp` (transactions carry the time; logs do not).
+//!
+//! The rows name no network; [`network`] says what is checked of the one the user names.
 
 use std::path::{Path, PathBuf};
 
@@ -27,6 +29,10 @@ use floodgate_types::{AssetRegistry, Chain};
 use crate::ethereum::assembly::Assembly;
 use crate::ethereum::{jsonl, parse_input, Input};
 use crate::{BlockSink, FileSummary, IngestError, Location};
+
+pub mod network;
+
+pub use network::TronNetwork;
 
 /// Reads one Tron GraphSense JSON Lines file and hands its blocks to `sink`.
 ///
@@ -40,22 +46,40 @@ pub fn read_path(
     read_paths(&[path.to_owned()], assets, sink)
 }
 
-/// Reads several Tron GraphSense JSON Lines files as one input (a block's `blocks`,
-/// `transactions`, `logs` and `traces` rows joined), and hands its blocks to `sink`. Logs carry
-/// no time, so a block whose time no row gives is refused: read the logs together with the
-/// block's transactions or blocks rows.
+/// Reads several Tron GraphSense JSON Lines files as one mainnet input: [`read_paths_on`]
+/// with [`TronNetwork::Mainnet`].
 ///
 /// # Errors
-/// [`IngestError`] naming the file and line/field at fault; [`IngestError::UnknownFormat`] for
-/// content that is not JSON Lines rows; [`IngestError::Invalid`] for a block hash that does not
-/// begin with its height (Tron block ids do: Ethereum data read as Tron) or a block without
-/// time; [`IngestError::Sink`] when the sink refuses a block.
+/// As [`read_paths_on`].
 pub fn read_paths(
     paths: &[PathBuf],
     assets: &AssetRegistry,
     sink: &mut dyn BlockSink,
 ) -> Result<FileSummary, IngestError> {
+    read_paths_on(paths, TronNetwork::Mainnet, assets, sink)
+}
+
+/// Reads several Tron GraphSense JSON Lines files as one input (a block's `blocks`,
+/// `transactions`, `logs` and `traces` rows joined) of the Tron network `network`, and hands
+/// its blocks to `sink`. Logs carry no time, so a block whose time no row gives is refused:
+/// read the logs together with the block's transactions or blocks rows. Before the first
+/// block, the sink is told the network ([`network`]: a generated world's marked block ids
+/// name `floodgate-gen` instead).
+///
+/// # Errors
+/// [`IngestError`] naming the file and line/field at fault; [`IngestError::UnknownFormat`] for
+/// content that is not JSON Lines rows; [`IngestError::Invalid`] for a block hash that does not
+/// begin with its height (Tron block ids do: Ethereum data read as Tron), a block without
+/// time, or a block that cannot belong to `network` (its genesis, a known block, or a time
+/// its height rules out); [`IngestError::Sink`] when the sink refuses the network or a block.
+pub fn read_paths_on(
+    paths: &[PathBuf],
+    network: TronNetwork,
+    assets: &AssetRegistry,
+    sink: &mut dyn BlockSink,
+) -> Result<FileSummary, IngestError> {
     let mut asm = Assembly::new(Chain::Tron);
+    asm.tron_network = network;
     let mut summary = FileSummary { format: "tron-graphsense-jsonl", ..FileSummary::default() };
     let mut last = PathBuf::new();
     for path in paths {
