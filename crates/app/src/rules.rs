@@ -90,9 +90,19 @@ impl Serialize for EvalResult {
 }
 
 impl EvalResult {
-    /// Whether every typology meets its recall and precision target.
+    /// Whether every typology the rules switch on meets its recall and precision target (one
+    /// that was not planted does not: no evidence is not a recall of 1).
     pub fn all_met(&self) -> bool {
-        self.scores.iter().all(TypologyScore::meets_target)
+        self.scores.iter().filter(|s| s.enabled).all(TypologyScore::meets_target)
+    }
+
+    /// The typologies switched on that were not planted, for the failure message.
+    pub fn not_planted(&self) -> Vec<&str> {
+        self.scores
+            .iter()
+            .filter(|s| s.enabled && s.planted == 0)
+            .map(|s| s.typology.as_str())
+            .collect()
     }
 }
 

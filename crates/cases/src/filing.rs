@@ -237,7 +237,7 @@ impl Ledger {
     fn chain(&self, ev: &MonitorEvent) -> String {
         self.assets
             .get(&ev.entry.asset)
-            .map(|a| a.chain.to_string())
+            .map(|a| a.chain.map_or_else(|| "fiat".into(), |c| c.to_string()))
             .unwrap_or_else(|| "unknown".into())
     }
 }

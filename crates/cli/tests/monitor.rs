@@ -274,3 +274,61 @@ fn issue14_travel_rule_and_country_survive_ingest_store_monitor() {
         .unwrap();
     assert_eq!(decisions(&again).len(), 2, "nothing of a refused file is stored");
 }
+
+/// Issue 14 item 1: a CSV ledger with VND and USD bank and cash entries goes `ingest ledger` →
+/// store → `monitor --from-store`, and Viet Nam's large-cash and domestic-transfer reports fall
+/// due on the right rails; a fiat row with a chain address is refused naming line and field.
+#[test]
+fn issue14_fiat_bank_and_cash_from_ledger_file_to_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = dir.path().join("fiat.csv");
+    std::fs::write(
+        &ledger,
+        "id,time,customer_id,direction,asset,amount,rail,counterparty_bank,counterparty_account\n\
+         k-1,2025-11-03T02:00:00Z,c1,deposit,VND,250000000,cash,,\n\
+         b-1,2025-11-03T03:00:00Z,c1,deposit,VND,600000000,bank,BFTVVNVX,0071000123456\n\
+         k-2,2025-11-03T04:00:00Z,c1,withdrawal,USD,6000.00,cash,,\n",
+    )
+    .unwrap();
+    let out = floodgate(dir.path()).args(["ingest", "ledger"]).arg(&ledger).output().unwrap();
+    assert_eq!(code(&out), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = floodgate(dir.path())
+        .args(["monitor", "--from-store", "--no-state", "--format", "jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&run), Some(0), "{}", String::from_utf8_lossy(&run.stderr));
+    let d = decisions(&run);
+    let reports = |v: &serde_json::Value| -> Vec<String> {
+        v["reports_due"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["report"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(d.len(), 3);
+    assert_eq!(
+        (d[0]["rail"].as_str(), d[0]["amount_vnd"].as_u64()),
+        (Some("cash"), Some(250_000_000))
+    );
+    assert!(reports(&d[0]).is_empty(), "{}", d[0]);
+    assert_eq!(reports(&d[1]), ["domestic_transfer"], "an EFT from a VN bank: {}", d[1]);
+    assert_eq!(reports(&d[2]), ["large_value"], "{}", d[2]);
+    assert_eq!(d[2]["reports_due"][0]["amount_vnd"], 407_800_000, "cash only: {}", d[2]);
+    assert_eq!(d[2]["reports_due"][0]["transfer_ids"], serde_json::json!(["k-1", "k-2"]));
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "id,time,customer_id,direction,asset,amount,rail,counterparty_address\n\
+         x-1,2025-11-03T02:00:00Z,c1,deposit,VND,1000,bank,TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM\n",
+    )
+    .unwrap();
+    let out = floodgate(dir.path()).args(["ingest", "ledger"]).arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(code(&out), Some(2), "{err}");
+    assert!(
+        err.contains("bad.csv: line 2, field 'counterparty_address': VND is a fiat currency"),
+        "{err}"
+    );
+}

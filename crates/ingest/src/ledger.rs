@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use floodgate_types::{Address, Amount, AssetRegistry, Chain, Direction, LedgerEntry, Timestamp};
+use floodgate_types::{
+    Address, Amount, AssetRegistry, Chain, Direction, LedgerEntry, Rail, Timestamp,
+};
 
 use crate::{IngestError, Location};
 
@@ -17,7 +19,7 @@ pub const REQUIRED_COLUMNS: [&str; 6] =
 
 /// Columns a ledger may have. The `travel_rule.*` columns are, in JSON Lines, the keys of a
 /// nested `travel_rule` object.
-pub const OPTIONAL_COLUMNS: [&str; 15] = [
+pub const OPTIONAL_COLUMNS: [&str; 18] = [
     "chain",
     "counterparty_address",
     "counterparty_customer",
@@ -33,6 +35,9 @@ pub const OPTIONAL_COLUMNS: [&str; 15] = [
     "travel_rule.beneficiary_name",
     "travel_rule.beneficiary_account",
     "travel_rule.beneficiary_vasp",
+    "rail",
+    "counterparty_bank",
+    "counterparty_account",
 ];
 
 /// Reads a ledger file (CSV or JSON Lines, told apart by content).
@@ -425,14 +430,54 @@ fn entry_from_row(
         }
     }
     .map_err(|e| IngestError::invalid(path, at("amount"), e.to_string()))?;
-    let addr_chain = chain.unwrap_or(asset.chain);
-    let counterparty_address =
-        match row.get("counterparty_address") {
-            Some(a) => Some(Address::parse(addr_chain, a).map_err(|e| {
-                IngestError::invalid(path, at("counterparty_address"), e.to_string())
-            })?),
-            None => None,
-        };
+    let rail = match row.get("rail") {
+        Some(r) if r.trim().eq_ignore_ascii_case("chain") => None,
+        Some(r) => Some(Rail::parse(r).ok_or_else(|| {
+            IngestError::invalid(path, at("rail"), format!("'{r}' is not bank, cash or chain"))
+        })?),
+        None => None,
+    };
+    let counterparty_bank = row.get("counterparty_bank").cloned();
+    let counterparty_account = row.get("counterparty_account").cloned();
+    let counterparty_address = match asset.chain {
+        Some(asset_chain) => {
+            // An on-chain asset: no fiat rail, no bank.
+            if let Some(r) = rail {
+                return Err(IngestError::invalid(
+                    path,
+                    at("rail"),
+                    format!(
+                        "rail '{r}' is for fiat currencies; {} moves on {asset_chain} (leave rail \
+                         empty or write chain)",
+                        asset.id
+                    ),
+                ));
+            }
+            for (field, v) in [
+                ("counterparty_bank", &counterparty_bank),
+                ("counterparty_account", &counterparty_account),
+            ] {
+                if v.is_some() {
+                    return Err(IngestError::invalid(
+                        path,
+                        at(field),
+                        format!("a bank field on an on-chain transfer of {}", asset.id),
+                    ));
+                }
+            }
+            let addr_chain = chain.unwrap_or(asset_chain);
+            match row.get("counterparty_address") {
+                Some(a) => Some(Address::parse(addr_chain, a).map_err(|e| {
+                    IngestError::invalid(path, at("counterparty_address"), e.to_string())
+                })?),
+                None => None,
+            }
+        }
+        None => {
+            fiat_fields(path, line, row, &asset.id, direction, chain, rail, &counterparty_bank)?;
+            None
+        }
+    };
     let counterparty_customer = row.get("counterparty_customer").cloned();
     if direction == Direction::Internal && counterparty_customer.is_none() {
         return Err(IngestError::invalid(
@@ -480,7 +525,66 @@ fn entry_from_row(
         device: row.get("device").cloned(),
         counterparty_country,
         travel_rule: any.then_some(travel_rule),
+        rail,
+        counterparty_bank,
+        counterparty_account,
     })
+}
+
+/// Checks a fiat row: a rail for deposits and withdrawals (none for internal transfers), a
+/// bank for the bank rail, and no chain, address or bank where they cannot be.
+#[allow(clippy::too_many_arguments)]
+fn fiat_fields(
+    path: &Path,
+    line: u64,
+    row: &Row,
+    asset: &floodgate_types::AssetId,
+    direction: Direction,
+    chain: Option<Chain>,
+    rail: Option<Rail>,
+    bank: &Option<String>,
+) -> Result<(), IngestError> {
+    let bad = |field: &str, msg: String| {
+        Err(IngestError::invalid(path, Location::LineField(line, field.to_owned()), msg))
+    };
+    if let Some(c) = chain {
+        return bad("chain", format!("{asset} is a fiat currency and moves on no chain ({c})"));
+    }
+    if row.get("counterparty_address").is_some() {
+        return bad(
+            "counterparty_address",
+            format!(
+                "{asset} is a fiat currency: an on-chain address cannot be its counterparty \
+                 (give counterparty_bank and counterparty_account)"
+            ),
+        );
+    }
+    match (direction, rail) {
+        (Direction::Internal, Some(r)) => bad(
+            "rail",
+            format!("an internal transfer of {asset} is a book entry between customers, not {r}"),
+        ),
+        (Direction::Internal, None) => Ok(()),
+        (_, None) => {
+            bad("rail", format!("a fiat {} of {asset} needs rail bank or cash", direction.as_str()))
+        }
+        (_, Some(Rail::Bank)) if bank.is_none() => bad(
+            "counterparty_bank",
+            format!(
+                "a bank {} needs the counterparty's bank (name or SWIFT BIC)",
+                direction.as_str()
+            ),
+        ),
+        (_, Some(Rail::Cash)) => {
+            for field in ["counterparty_bank", "counterparty_account"] {
+                if row.get(field).is_some() {
+                    return bad(field, "a cash transfer has no counterparty bank".to_owned());
+                }
+            }
+            Ok(())
+        }
+        (_, Some(Rail::Bank)) => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -587,6 +691,88 @@ mod tests {
         assert!(err.to_string().contains("t.jsonl: line 7: expected a JSON object"), "{err}");
         let err = parse_jsonl_line(Path::new("t.jsonl"), 8, "{\"id\": ", &reg).unwrap_err();
         assert!(err.to_string().contains("line 8: malformed JSON"), "{err}");
+    }
+
+    #[test]
+    fn issue14_fiat_bank_and_cash_rows_are_read_and_misplaced_fields_refused() {
+        let reg = AssetRegistry::builtin();
+        let head = "id,time,customer_id,direction,asset,amount,rail,counterparty_bank,counterparty_account,counterparty_address,chain\n";
+        let rows = read_ledger_str(
+            "f.csv",
+            &format!(
+                "{head}b1,2025-11-03T02:00:00Z,c1,deposit,VND,600000000,bank,BFTVVNVX,0071-000 123456,,\n\
+                 k1,2025-11-03T03:00:00Z,c1,withdrawal,USD,1500.25,cash,,,,\n"
+            ),
+            &reg,
+        )
+        .unwrap();
+        let b = &rows[0];
+        assert_eq!((b.rail, b.amount), (Some(Rail::Bank), Amount::from(600_000_000)));
+        assert_eq!(b.bank_account().as_deref(), Some("BFTVVNVX 0071000123456"));
+        assert_eq!(b.counterparty_bank_country(), Some("VN"));
+        assert_eq!((rows[1].rail, rows[1].amount), (Some(Rail::Cash), Amount::from(150_025)));
+        let internal = read_ledger_str(
+            "i.csv",
+            "id,time,customer_id,direction,asset,amount,counterparty_customer\n\
+             i1,2025-11-03T04:00:00Z,c1,internal,VND,5000,c2\n",
+            &reg,
+        )
+        .unwrap();
+        assert_eq!(internal[0].rail, None, "a book entry between customers has no rail");
+        let jsonl = read_ledger_str(
+            "f.jsonl",
+            "{\"id\":\"b1\",\"time\":\"2025-11-03T02:00:00Z\",\"customer_id\":\"c1\",\"direction\":\"deposit\",\"asset\":\"VND\",\"amount\":600000000,\"rail\":\"bank\",\"counterparty_bank\":\"BFTVVNVX\",\"counterparty_account\":\"0071-000 123456\"}\n",
+            &reg,
+        )
+        .unwrap();
+        assert_eq!(jsonl[0], rows[0], "CSV and JSON Lines agree");
+        for (row, want) in [
+            (
+                "x,2025-11-03,c,deposit,VND,1,,,,,",
+                "line 2, field 'rail': a fiat deposit of VND needs rail bank or cash",
+            ),
+            ("x,2025-11-03,c,deposit,VND,1.5,cash,,,,", "field 'amount'"),
+            (
+                "x,2025-11-03,c,deposit,VND,1,wire,,,,",
+                "field 'rail': 'wire' is not bank, cash or chain",
+            ),
+            (
+                "x,2025-11-03,c,deposit,VND,1,bank,,,,",
+                "field 'counterparty_bank': a bank deposit needs",
+            ),
+            (
+                "x,2025-11-03,c,deposit,VND,1,cash,VCB,,,",
+                "field 'counterparty_bank': a cash transfer",
+            ),
+            ("x,2025-11-03,c,internal,VND,1,cash,,,,", "field 'rail': an internal transfer of VND"),
+            (
+                "x,2025-11-03,c,deposit,VND,1,bank,VCB,1,,tron",
+                "field 'chain': VND is a fiat currency",
+            ),
+            (
+                "x,2025-11-03,c,deposit,USD,1,bank,VCB,1,TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM,",
+                "field 'counterparty_address': USD is a fiat currency",
+            ),
+            (
+                "x,2025-11-03,c,deposit,USDT-TRC20,1,bank,,,,",
+                "field 'rail': rail 'bank' is for fiat currencies; USDT-TRC20 moves on tron",
+            ),
+            (
+                "x,2025-11-03,c,deposit,BTC,1,,VCB,,,",
+                "field 'counterparty_bank': a bank field on an on-chain transfer of BTC",
+            ),
+        ] {
+            let e =
+                read_ledger_str("f.csv", &format!("{head}{row}\n"), &reg).unwrap_err().to_string();
+            assert!(e.contains("f.csv: line 2") && e.contains(want), "{row}: {e}");
+        }
+        let ok = read_ledger_str(
+            "f.csv",
+            &format!("{head}x,2025-11-03,c,deposit,BTC,1,chain,,,,\n"),
+            &reg,
+        )
+        .unwrap();
+        assert_eq!(ok[0].rail, None, "rail chain is the on-chain default");
     }
 
     #[test]

@@ -58,6 +58,7 @@ fn run(
                 time: ev.entry.time,
                 direction: ev.entry.direction,
                 asset: ev.entry.asset.0.clone(),
+                rail: ev.entry.rail,
                 amount: ev.entry.amount.to_string(),
                 amount_vnd: None,
                 amount_usd_cents: None,

@@ -61,14 +61,15 @@ pub struct ReportDue {
     pub source: String,
 }
 
-/// An alert for another member of a group (shared device, IP or withdrawal address) raised
-/// by this transfer: the group reached its threshold, or grew past it, so every earlier member
-/// is alerted too, although their own transfers came before.
+/// An alert for another member of a group (shared device, IP, withdrawal address or bank
+/// account) raised by this transfer: the group reached its threshold, or grew past it, so
+/// every earlier member is alerted too, although their own transfers came before.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupAlert {
     /// The member alerted (not the customer of this transfer).
     pub customer_id: String,
-    /// Rule id (`shared_device`, `shared_ip`, `shared_withdrawal_address`).
+    /// Rule id (`shared_device`, `shared_ip`, `shared_withdrawal_address`,
+    /// `shared_bank_account`).
     pub rule_id: String,
     /// Severity.
     pub severity: Severity,
@@ -107,6 +108,9 @@ pub struct Decision {
     pub direction: Direction,
     /// Asset id.
     pub asset: String,
+    /// Fiat rail (`bank`, `cash`) of a fiat deposit or withdrawal; absent on chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rail: Option<floodgate_types::Rail>,
     /// Amount in base units.
     pub amount: String,
     /// Value in whole VND, when a rate was known.

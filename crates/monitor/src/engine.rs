@@ -227,12 +227,18 @@ impl Engine {
             addr_risk,
             vasp_risk,
             screening: self.facts.screening_available(),
-            cp_country: ev.counterparty_country().map(|c| (c, false)).or_else(|| {
-                e.counterparty_vasp
-                    .as_deref()
-                    .and_then(|v| self.vasps.get(v))
-                    .map(|v| (v.country.as_str(), true))
-            }),
+            cp_country: ev
+                .counterparty_country()
+                .map(|c| (c, ""))
+                .or_else(|| {
+                    e.counterparty_bank_country()
+                        .map(|c| (c, " (counterparty country from the bank's BIC)"))
+                })
+                .or_else(|| {
+                    e.counterparty_vasp.as_deref().and_then(|v| self.vasps.get(v)).map(|v| {
+                        (v.country.as_str(), " (counterparty country from the VASP directory)")
+                    })
+                }),
         };
         let mut hits = Vec::new();
         let mut notes = Vec::new();
@@ -260,6 +266,7 @@ impl Engine {
             time: e.time,
             direction: e.direction,
             asset: e.asset.0.clone(),
+            rail: e.rail,
             amount: e.amount.to_string(),
             amount_vnd: fiat.map(|f| u64::try_from(f.vnd).unwrap_or(u64::MAX)),
             amount_usd_cents: fiat.map(|f| u64::try_from(f.usd_cents).unwrap_or(u64::MAX)),
@@ -312,37 +319,55 @@ impl Engine {
                 json!({"amount_vnd": vnd, "threshold": threshold, "local_day": day, "transfer_ids": ids}),
             ));
         };
+        let counts =
+            |l: &crate::pack::DailyTrigger, rail: Option<floodgate_types::Rail>, dir: Direction| {
+                l.direction.matches(dir) && l.rails.iter().any(|r| r.matches(rail, dir))
+            };
         if let Some(l) =
-            r.large_value.as_ref().filter(|x| x.enabled && x.direction.matches(e.direction))
+            r.large_value.as_ref().filter(|x| x.enabled && counts(x, e.rail, e.direction))
         {
             let today: Vec<&Ev> = cx
                 .acct
                 .events
                 .iter()
-                .filter(|x| x.time >= day_start && l.direction.matches(x.dir))
+                .filter(|x| x.time >= day_start && counts(l, x.rail, x.dir))
                 .collect();
             let after: u128 = today.iter().map(|x| x.vnd).sum();
             let before = after - fiat.vnd.min(after);
             let thr = u128::from(l.threshold_vnd);
             if before < thr && after >= thr {
                 let ids = today.iter().map(|x| x.id.to_string()).collect();
+                let rails: Vec<&str> = l
+                    .rails
+                    .iter()
+                    .map(|r| match r {
+                        crate::pack::RailFilter::Chain => "on-chain",
+                        crate::pack::RailFilter::Bank => "bank",
+                        crate::pack::RailFilter::Cash => "cash",
+                    })
+                    .collect();
                 due(
                     "large_value",
                     l.common(),
-                    format!("customer's total on {day} reached VND {after} (threshold VND {thr})"),
+                    format!(
+                        "customer's {} total on {day} (UTC{:+}) reached VND {after} (threshold VND {thr} per day): {}",
+                        rails.join(" and "),
+                        meta.utc_offset_hours,
+                        vnd_txs_text(&today)
+                    ),
                     after,
                     format!("VND {thr} per day"),
                     ids,
                 );
             }
         }
+        // Cash paid in or out at a counter is no funds transfer: the transfer triggers and the
+        // international-transfer note are for bank and on-chain transfers.
+        let transfer = e.rail != Some(floodgate_types::Rail::Cash);
         let cp_country = cx.cp_country.map(|c| c.0);
-        let from_dir = if cx.cp_country.is_some_and(|c| c.1) {
-            " (counterparty country from the VASP directory)"
-        } else {
-            ""
-        };
-        if let Some(d) = r.domestic_transfer.as_ref().filter(|x| x.enabled) {
+        let from_dir = cx.cp_country.map_or("", |c| c.1);
+        let this = format!("{} at {}", e.id, crate::typologies::when(cx.now));
+        if let Some(d) = r.domestic_transfer.as_ref().filter(|x| x.enabled && transfer) {
             let domestic = e.direction == Direction::Internal
                 || cp_country.is_some_and(|c| c.eq_ignore_ascii_case(&meta.country));
             if domestic && fiat.vnd >= u128::from(d.threshold_vnd) {
@@ -350,8 +375,10 @@ impl Engine {
                     "domestic_transfer",
                     d.common(),
                     format!(
-                        "domestic transfer of VND {} (threshold VND {}){from_dir}",
-                        fiat.vnd, d.threshold_vnd
+                        "domestic {}transfer {this} of VND {} (threshold VND {}){from_dir}",
+                        rail_word(e.rail),
+                        fiat.vnd,
+                        d.threshold_vnd
                     ),
                     fiat.vnd,
                     format!("VND {}", d.threshold_vnd),
@@ -359,16 +386,22 @@ impl Engine {
                 );
             }
         }
-        if let Some(i) = r.international_transfer.as_ref().filter(|x| x.enabled) {
+        if let Some(i) = r.international_transfer.as_ref().filter(|x| x.enabled && transfer) {
             // A deposit or withdrawal at or over the threshold whose other side's country is
             // unknown may be international: say so rather than pass it silently.
             if e.direction != Direction::Internal
                 && cp_country.is_none()
                 && fiat.usd_cents >= u128::from(i.threshold_usd) * 100
             {
+                let hint = if e.rail == Some(floodgate_types::Rail::Bank) {
+                    "the bank's SWIFT BIC as counterparty_bank"
+                } else {
+                    "the counterparty VASP and a VASP directory"
+                };
                 notes.push(format!(
-                    "international-transfer check not possible: counterparty country unknown ({} of USD {}, threshold USD {}; give counterparty_country, or the counterparty VASP and a VASP directory)",
+                    "international-transfer check not possible: counterparty country unknown ({} {}of USD {}, threshold USD {}; give counterparty_country, or {hint})",
                     e.direction.as_str(),
+                    if e.rail.is_some() { format!("by {} ", rail_word(e.rail).trim_end()) } else { String::new() },
                     usd(fiat.usd_cents),
                     i.threshold_usd
                 ));
@@ -380,7 +413,8 @@ impl Engine {
                     "international_transfer",
                     i.common(),
                     format!(
-                        "international transfer of USD {} (threshold USD {}){from_dir}",
+                        "international {}transfer {this} of USD {} (threshold USD {}){from_dir}",
+                        rail_word(e.rail),
                         usd(fiat.usd_cents),
                         i.threshold_usd
                     ),
@@ -412,7 +446,9 @@ impl Engine {
             {
                 o.str("counterparty_address", &a.to_string());
             }
-            o.opt_str("counterparty_vasp", e.counterparty_vasp.as_deref())
+            o.opt_str("rail", e.rail.map(floodgate_types::Rail::as_str))
+                .opt_str("counterparty_bank", e.counterparty_bank.as_deref())
+                .opt_str("counterparty_vasp", e.counterparty_vasp.as_deref())
                 .opt_str("counterparty_customer", e.counterparty_customer.as_deref())
                 .opt_str("counterparty_country", cx.cp_country.map(|c| c.0))
                 .opt_str("customer_country", cx.ev.extras.customer_country.as_deref())
@@ -543,6 +579,29 @@ impl Engine {
             }
         }
     }
+}
+
+/// `bank ` for a bank transfer, else nothing (on-chain and internal transfers read as before).
+fn rail_word(rail: Option<floodgate_types::Rail>) -> &'static str {
+    match rail {
+        Some(floodgate_types::Rail::Bank) => "bank ",
+        _ => "",
+    }
+}
+
+/// A day's transfers for a report reason: `id at time, VND amount; …` (the first 10, then how
+/// many more; the evidence's `transfer_ids` lists them all).
+fn vnd_txs_text(txs: &[&Ev]) -> String {
+    const SHOWN: usize = 10;
+    let mut v: Vec<String> = txs
+        .iter()
+        .take(SHOWN)
+        .map(|x| format!("{} at {}, VND {}", x.id, crate::typologies::when(x.time), x.vnd))
+        .collect();
+    if txs.len() > SHOWN {
+        v.push(format!("and {} more", txs.len() - SHOWN));
+    }
+    v.join("; ")
 }
 
 /// Fills `{var.path}` placeholders from the bindings; unknown ones stay as written.

@@ -159,6 +159,39 @@ pub(crate) fn yes() -> bool {
     true
 }
 
+/// How a transfer moved, for a report trigger's `rails`: on a chain, or, for fiat, through a
+/// bank or in cash (internal transfers are on none of them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RailFilter {
+    /// On-chain deposits and withdrawals.
+    Chain,
+    /// Fiat bank transfers.
+    Bank,
+    /// Fiat cash.
+    Cash,
+}
+
+impl RailFilter {
+    /// Whether a transfer of `rail` (`None`: on chain, or internal) of direction `d` passes.
+    pub fn matches(
+        self,
+        rail: Option<floodgate_types::Rail>,
+        d: floodgate_types::Direction,
+    ) -> bool {
+        use floodgate_types::Rail;
+        match (self, rail) {
+            (RailFilter::Chain, None) => d != floodgate_types::Direction::Internal,
+            (RailFilter::Bank, Some(Rail::Bank)) | (RailFilter::Cash, Some(Rail::Cash)) => true,
+            _ => false,
+        }
+    }
+}
+
+fn large_value_rails() -> Vec<RailFilter> {
+    vec![RailFilter::Cash, RailFilter::Chain]
+}
+
 /// Common settings of every built-in typology and report trigger.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Common {
@@ -221,6 +254,9 @@ typology_struct!(
         threshold_vnd: u64,
         /// Which transfers count.
         direction: DirFilter,
+        /// Which rails count (default `["cash", "chain"]`; internal transfers never do).
+        #[serde(default = "large_value_rails")]
+        rails: Vec<RailFilter>,
     }
 );
 typology_struct!(

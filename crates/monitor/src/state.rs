@@ -1,4 +1,5 @@
-//! Per-account window state, and the cross-customer IP/device/withdrawal-address index.
+//! Per-account window state, and the cross-customer IP/device/withdrawal-address/bank-account
+//! index.
 //!
 //! The state is a deterministic function of the accepted events in order: it does not depend
 //! on the rules, so a rules reload never needs it rebuilt, and replaying the persisted events
@@ -14,7 +15,7 @@
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 
-use floodgate_types::Direction;
+use floodgate_types::{Direction, Rail};
 use rustc_hash::{FxHashMap, FxHasher};
 
 use crate::fiat::FiatValue;
@@ -40,6 +41,8 @@ pub struct Ev {
     pub usd: u128,
     /// Counterparty key (0 when unknown).
     pub cp: u64,
+    /// Fiat rail (bank, cash); `None` on chain and for internal transfers.
+    pub rail: Option<Rail>,
 }
 
 /// One customer account's state.
@@ -83,6 +86,8 @@ pub enum Link {
     Device = 1,
     /// Withdrawal destination address.
     WithdrawalAddress = 2,
+    /// Counterparty bank account of a fiat bank deposit or withdrawal.
+    BankAccount = 3,
 }
 
 /// All monitor state.
@@ -96,6 +101,8 @@ pub struct State {
     pub devices: FxHashMap<u64, Users>,
     /// Withdrawal destination key -> customers who withdrew to it.
     pub wd_addrs: FxHashMap<u64, Users>,
+    /// Counterparty bank account key -> customers whose bank transfers came from or went to it.
+    pub bank_accounts: FxHashMap<u64, Users>,
 }
 
 impl State {
@@ -105,6 +112,7 @@ impl State {
             Link::Ip => &self.ips,
             Link::Device => &self.devices,
             Link::WithdrawalAddress => &self.wd_addrs,
+            Link::BankAccount => &self.bank_accounts,
         };
         map.get(&k).map(Vec::as_slice).unwrap_or(&[])
     }
@@ -118,12 +126,14 @@ pub fn key<T: Hash + ?Sized>(tag: u8, v: &T) -> u64 {
     h.finish().max(1)
 }
 
-/// The counterparty key of an event: its address, else the internal counterparty customer,
-/// else the counterparty VASP; 0 when none is known.
+/// The counterparty key of an event: its address, else its bank account (bank transfers),
+/// else the internal counterparty customer, else the counterparty VASP; 0 when none is known.
 pub fn counterparty_key(ev: &MonitorEvent) -> u64 {
     let e = &ev.entry;
     if let Some(a) = &e.counterparty_address {
         key(1, a)
+    } else if let Some(b) = e.bank_account() {
+        key(6, b.as_str())
     } else if let Some(c) = &e.counterparty_customer {
         key(2, c.as_str())
     } else if let Some(v) = &e.counterparty_vasp {
@@ -142,7 +152,7 @@ pub struct Before {
     pub addr_first: Option<i64>,
     /// Per [`Link`]: this customer's previous use of the event's value (None: first use in
     /// the last 35 days, or the event has no such value).
-    pub group_prev: [Option<i64>; 3],
+    pub group_prev: [Option<i64>; 4],
 }
 
 /// Records `customer`'s use; returns its previous use.
@@ -175,7 +185,7 @@ impl State {
         let now = acct.last_time.map_or(e.time.0, |l| l.max(e.time.0));
         let cp = counterparty_key(ev);
         let mut before = Before {
-            group_prev: [None; 3],
+            group_prev: [None; 4],
             last_time: acct.last_time,
             addr_first: if e.direction == Direction::Withdrawal && cp != 0 {
                 acct.wd_addr_first.get(&cp).copied()
@@ -205,6 +215,7 @@ impl State {
             vnd: f.vnd,
             usd: f.usd_cents,
             cp,
+            rail: e.rail,
         });
         while acct.events.front().is_some_and(|x| x.time <= now - MAX_WINDOW_SECS) {
             acct.events.pop_front();
@@ -223,6 +234,14 @@ impl State {
                 before.group_prev[Link::WithdrawalAddress as usize] =
                     touch(self.wd_addrs.entry(key(1, a)).or_default(), &e.customer_id, now, tx);
             }
+        }
+        if let Some(b) = e.bank_account() {
+            before.group_prev[Link::BankAccount as usize] = touch(
+                self.bank_accounts.entry(key(6, b.as_str())).or_default(),
+                &e.customer_id,
+                now,
+                tx,
+            );
         }
         (before, now)
     }

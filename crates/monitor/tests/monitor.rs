@@ -55,11 +55,36 @@ fn builtin_pack_has_at_least_20_rules_with_windows() {
 fn detection_quality_on_synthetic_world() {
     let w = generate(SynthConfig::default());
     let scores = evaluate(&w, engine(&w));
-    for s in &scores {
+    let off: Vec<&str> =
+        scores.iter().filter(|s| !s.enabled).map(|s| s.typology.as_str()).collect();
+    assert_eq!(off, ["shared_ip"], "planted, but off in vn: reported, not judged");
+    assert!(scores.iter().any(|s| s.typology == "shared_bank_account" && s.enabled));
+    for s in scores.iter().filter(|s| s.enabled) {
         assert!(s.meets_target(), "{s:?}");
         // Every typology is measured against look-alikes too (issue 14 item 7).
         assert!(s.hard_negatives >= 20, "{s:?}");
     }
+}
+
+/// Issue 14 items 2 and 7: a typology a rules file switches on is measured (`shared_ip`,
+/// off in vn, planted as IP farms), its carrier-grade-NAT look-alikes raise no alarm, and a
+/// switched-on typology the generator did not plant fails as `NOT PLANTED`.
+#[test]
+fn issue14_eval_measures_what_the_rules_switch_on() {
+    let w = small_world(5);
+    let on = "extends = \"vn\"\n[typology.shared_ip]\nenabled = true\n";
+    let mut e = engine(&w);
+    e.set_pack(Pack::parse(Path::new("ip.toml"), on).unwrap());
+    let scores = evaluate(&w, e);
+    let ip = scores.iter().find(|s| s.typology == "shared_ip").unwrap();
+    assert!(ip.enabled && ip.planted >= 60, "{ip:?}");
+    assert!(ip.meets_target(), "{ip:?}");
+    assert_eq!((ip.hard_negatives, ip.false_alarms), (20, 0), "{ip:?}");
+    let mut w = small_world(5);
+    w.planted.remove("shared_bank_account");
+    let scores = evaluate(&w, engine(&w));
+    let s = scores.iter().find(|s| s.typology == "shared_bank_account").unwrap();
+    assert_eq!((s.verdict(), s.planted, s.recall), ("NOT PLANTED", 0, 0.0));
 }
 
 #[test]
@@ -70,6 +95,7 @@ fn issue14_eval_fails_a_typology_that_was_not_planted() {
     let s = scores.iter().find(|s| s.typology == "fan_in").unwrap();
     assert_eq!((s.planted, s.recall), (0, 0.0));
     assert!(!s.meets_target(), "nothing planted must not score as met: {s:?}");
+    assert_eq!(s.verdict(), "NOT PLANTED");
     assert!(scores.iter().filter(|s| s.typology != "fan_in").all(|s| s.planted > 0));
 }
 
@@ -308,6 +334,8 @@ fn kill_9_mid_stream_then_restart() {
     assert_eq!(got, want);
 }
 
+#[path = "monitor/fiat.rs"]
+mod fiat;
 #[path = "monitor/groups.rs"]
 mod groups;
 #[path = "monitor/reasons.rs"]

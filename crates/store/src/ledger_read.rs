@@ -1,6 +1,6 @@
 //! Reading ledger entries back, in time order, for the monitor ("straight from the store").
 
-use floodgate_types::{Address, AssetId, Direction, LedgerEntry, Timestamp};
+use floodgate_types::{Address, AssetId, Direction, LedgerEntry, Rail, Timestamp};
 
 use crate::write::amount_from_blob;
 use crate::{Store, StoreError};
@@ -19,7 +19,8 @@ impl Store {
             .prepare(
                 "SELECT id, time, customer_id, direction, asset, amount, counterparty_address,
                         counterparty_customer, counterparty_vasp, txid, ip, device,
-                        counterparty_country, travel_rule
+                        counterparty_country, travel_rule, rail, counterparty_bank,
+                        counterparty_account
                  FROM ledger_entries WHERE tenant = ?2 AND (?1 IS NULL OR ledger = ?1)
                  ORDER BY time, id",
             )
@@ -45,6 +46,10 @@ impl Store {
                 Some(t) => Some(serde_json::from_str(&t).map_err(|_| bad("travel_rule", t))?),
                 None => None,
             };
+            let rail = match r.get::<_, Option<String>>(14).map_err(sq)? {
+                Some(t) => Some(Rail::parse(&t).ok_or_else(|| bad("rail", t))?),
+                None => None,
+            };
             out.push(LedgerEntry {
                 id: r.get(0).map_err(sq)?,
                 time: Timestamp(r.get(1).map_err(sq)?),
@@ -61,6 +66,9 @@ impl Store {
                 device: r.get(11).map_err(sq)?,
                 counterparty_country: r.get(12).map_err(sq)?,
                 travel_rule,
+                rail,
+                counterparty_bank: r.get(15).map_err(sq)?,
+                counterparty_account: r.get(16).map_err(sq)?,
             });
         }
         Ok(out)

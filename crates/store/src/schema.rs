@@ -7,13 +7,14 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The schema version this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 4;
 
 /// The numbered migrations of `transfers.db` (`floodgate-sqlite`: the version is in the file).
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_tenant.sql"),
     include_str!("../migrations/0003_ledger_travel_rule.sql"),
+    include_str!("../migrations/0004_ledger_fiat_rail.sql"),
 ];
 
 /// The indexes of today's schema, created after the migrations on every open (which also

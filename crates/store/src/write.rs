@@ -228,15 +228,17 @@ impl Store {
                     "INSERT OR IGNORE INTO ledger_entries
                      (ledger, id, time, customer_id, direction, asset, amount, counterparty_address,
                       counterparty_customer, counterparty_vasp, txid, ip, device, ingested_at, tenant,
-                      counterparty_country, travel_rule)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                      counterparty_country, travel_rule, rail, counterparty_bank, counterparty_account)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                             ?18, ?19, ?20)",
                 )
                 .map_err(sq)?;
             let mut get = tx
                 .prepare_cached(
                     "SELECT time, customer_id, direction, asset, amount, counterparty_address,
                             counterparty_customer, counterparty_vasp, txid, ip, device,
-                            counterparty_country, travel_rule
+                            counterparty_country, travel_rule, rail, counterparty_bank,
+                            counterparty_account
                      FROM ledger_entries WHERE ledger = ?1 AND id = ?2 AND tenant = ?3",
                 )
                 .map_err(sq)?;
@@ -260,7 +262,10 @@ impl Store {
                         now,
                         tenant,
                         fields[11].1,
-                        fields[12].1
+                        fields[12].1,
+                        fields[13].1,
+                        fields[14].1,
+                        fields[15].1
                     ])
                     .map_err(sq)?;
                 if n == 1 {
@@ -276,7 +281,7 @@ impl Store {
                             v.push(Some(r.get::<_, String>(i)?));
                         }
                         v.push(Some(amount_from_blob(&amount).to_string()));
-                        for i in 5..13 {
+                        for i in 5..16 {
                             v.push(r.get::<_, Option<String>>(i)?);
                         }
                         Ok(v)
@@ -496,7 +501,7 @@ fn apply_in(
 }
 
 /// The comparable fields of a ledger entry, in the order of the conflict check.
-fn ledger_fields(e: &LedgerEntry) -> [(&'static str, Option<String>); 13] {
+fn ledger_fields(e: &LedgerEntry) -> [(&'static str, Option<String>); 16] {
     [
         ("time", Some(e.time.0.to_string())),
         ("customer_id", Some(e.customer_id.clone())),
@@ -511,6 +516,9 @@ fn ledger_fields(e: &LedgerEntry) -> [(&'static str, Option<String>); 13] {
         ("device", e.device.clone()),
         ("counterparty_country", e.counterparty_country.clone()),
         ("travel_rule", e.travel_rule.as_ref().map(travel_rule_json)),
+        ("rail", e.rail.map(|r| r.as_str().to_owned())),
+        ("counterparty_bank", e.counterparty_bank.clone()),
+        ("counterparty_account", e.counterparty_account.clone()),
     ]
 }
 

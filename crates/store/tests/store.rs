@@ -164,6 +164,9 @@ fn entry(id: &str, amount: u64) -> LedgerEntry {
         device: None,
         counterparty_country: None,
         travel_rule: None,
+        rail: None,
+        counterparty_bank: None,
+        counterparty_account: None,
     }
 }
 
@@ -208,6 +211,32 @@ fn issue14_ledger_entries_keep_travel_rule_and_counterparty_country() {
     changed.travel_rule = None;
     let err = s.apply_ledger("main", &[changed]).unwrap_err().to_string();
     assert!(err.contains("travel_rule"), "{err}");
+}
+
+/// Issue 14 item 1: a fiat bank deposit keeps its rail, bank and account through the store,
+/// a cash withdrawal its rail; changing the rail on a re-ingest is a conflict.
+#[test]
+fn issue14_fiat_entries_keep_rail_bank_and_account() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    let mut bank = entry("b1", 600_000_000);
+    bank.asset = AssetId("VND".to_owned());
+    bank.counterparty_address = None;
+    bank.rail = Some(floodgate_types::Rail::Bank);
+    bank.counterparty_bank = Some("BFTVVNVX".to_owned());
+    bank.counterparty_account = Some("0071000123456".to_owned());
+    let mut cash = entry("k1", 150_025);
+    cash.time = Timestamp(1_700_000_100);
+    cash.asset = AssetId("USD".to_owned());
+    cash.direction = Direction::Withdrawal;
+    cash.counterparty_address = None;
+    cash.rail = Some(floodgate_types::Rail::Cash);
+    s.apply_ledger("main", &[bank.clone(), cash.clone()]).unwrap();
+    assert_eq!(s.ledger_entries(None).unwrap(), [bank.clone(), cash]);
+    let mut changed = bank;
+    changed.rail = Some(floodgate_types::Rail::Cash);
+    let err = s.apply_ledger("main", &[changed]).unwrap_err().to_string();
+    assert!(err.contains("entry 'b1'") && err.contains("rail"), "{err}");
 }
 
 #[test]
@@ -388,5 +417,5 @@ fn issue_10_a_version_1_store_gets_the_tenant_column_with_ledger_rows_of_the_def
     let meta: String = c
         .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((v, meta.as_str()), (3, "3"));
+    assert_eq!((v, meta.as_str()), (4, "4"));
 }

@@ -1,9 +1,14 @@
 //! Assets and the asset registry.
 //!
-//! An asset is a coin or token on one chain with a fixed number of decimals. The registry has
-//! built-in entries for the assets floodgate's users meet most, and more can be added from a
-//! TOML file (see `docs/config.md`). Tokens that are not registered are still ingested, under
-//! an id made from their contract (`erc20:0x…`, `trc20:T…`), with amounts in raw base units.
+//! An asset is a coin or token on one chain, or a fiat currency on no chain (`VND`, `USD`),
+//! with a fixed number of decimals. The registry has built-in entries for the assets
+//! floodgate's users meet most, and more can be added from a TOML file (see
+//! `docs/config.md`). Tokens that are not registered are still ingested, under an id made
+//! from their contract (`erc20:0x…`, `trc20:T…`), with amounts in raw base units.
+//!
+//! Fiat moves on a [`Rail`] — a bank transfer or cash — instead of a chain: an exchange's
+//! ledger records fiat deposits and withdrawals beside its crypto ones, and Viet Nam's
+//! large-cash and domestic-transfer thresholds are in VND.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -47,12 +52,57 @@ pub struct Asset {
     pub id: AssetId,
     /// Ticker as users write it (`USDT`).
     pub symbol: String,
-    /// The chain it lives on.
-    pub chain: Chain,
-    /// Token contract; `None` for the chain's native coin.
+    /// The chain it lives on; `None` for a fiat currency, which lives on no chain and moves
+    /// on a [`Rail`].
+    pub chain: Option<Chain>,
+    /// Token contract; `None` for the chain's native coin and for fiat.
     pub contract: Option<Address>,
-    /// Decimal places of one whole unit (8 for BTC, 18 for ETH, 6 for USDT and TRX).
+    /// Decimal places of one whole unit (8 for BTC, 18 for ETH, 6 for USDT and TRX, 0 for
+    /// VND, 2 for USD).
     pub decimals: u8,
+}
+
+impl Asset {
+    /// Whether this is a fiat currency (on no chain).
+    pub fn is_fiat(&self) -> bool {
+        self.chain.is_none()
+    }
+}
+
+/// How a fiat deposit or withdrawal moved: through a bank (a domestic or international
+/// electronic funds transfer) or in cash. On-chain assets have no rail (their chain is it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rail {
+    /// A bank transfer, from or to the counterparty's bank account.
+    Bank,
+    /// Cash, paid in or out at a counter.
+    Cash,
+}
+
+impl Rail {
+    /// Lowercase name (`bank`, `cash`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rail::Bank => "bank",
+            Rail::Cash => "cash",
+        }
+    }
+
+    /// Parses `bank` or `cash` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Rail> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "bank" => Some(Rail::Bank),
+            "cash" => Some(Rail::Cash),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Rail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A problem with an asset name or an asset definition.
@@ -99,9 +149,11 @@ struct AssetsFile {
 struct AssetDef {
     id: String,
     symbol: String,
-    chain: String,
+    chain: Option<String>,
     contract: Option<String>,
     decimals: u8,
+    #[serde(default)]
+    fiat: bool,
 }
 
 impl Default for AssetRegistry {
@@ -111,7 +163,9 @@ impl Default for AssetRegistry {
 }
 
 impl AssetRegistry {
-    /// The built-in assets: BTC, ETH, TRX, USDT on Ethereum and Tron, USDC on Ethereum and Tron.
+    /// The built-in assets: BTC, ETH, TRX, USDT on Ethereum and Tron, USDC on Ethereum and
+    /// Tron, and the fiat currencies VND (0 decimals: the đồng has no subunit in use) and USD
+    /// (2 decimals: cents).
     pub fn builtin() -> Self {
         let mut r = AssetRegistry { by_id: BTreeMap::new(), by_contract: HashMap::new() };
         let builtin: [(&str, &str, Chain, Option<&str>, u8); 7] = [
@@ -141,8 +195,17 @@ impl AssetRegistry {
             r.insert(Asset {
                 id: AssetId(id.to_owned()),
                 symbol: symbol.to_owned(),
-                chain,
+                chain: Some(chain),
                 contract,
+                decimals,
+            });
+        }
+        for (id, decimals) in [("VND", 0), ("USD", 2)] {
+            r.insert(Asset {
+                id: AssetId(id.to_owned()),
+                symbol: id.to_owned(),
+                chain: None,
+                contract: None,
                 decimals,
             });
         }
@@ -157,7 +220,8 @@ impl AssetRegistry {
         self.by_id.insert(asset.id.0.clone(), asset);
     }
 
-    /// Adds the `[[asset]]` entries of a TOML assets file:
+    /// Adds the `[[asset]]` entries of a TOML assets file; a fiat currency has `fiat = true`
+    /// and no chain:
     ///
     /// ```toml
     /// [[asset]]
@@ -166,6 +230,12 @@ impl AssetRegistry {
     /// chain = "ethereum"
     /// contract = "0x6B175474E89094C44Da98b954EedeAC495271d0F"
     /// decimals = 18
+    ///
+    /// [[asset]]
+    /// id = "EUR"
+    /// symbol = "EUR"
+    /// fiat = true
+    /// decimals = 2
     /// ```
     ///
     /// # Errors
@@ -178,11 +248,31 @@ impl AssetRegistry {
             let at = |msg: String| {
                 AssetError::Definition(format!("asset #{} ('{}'): {msg}", i + 1, def.id))
             };
-            let chain: Chain =
-                def.chain.parse().map_err(|e: crate::ChainError| at(e.to_string()))?;
-            let contract = match &def.contract {
-                Some(c) => Some(Address::parse(chain, c).map_err(|e| at(e.to_string()))?),
-                None => None,
+            let chain: Option<Chain> =
+                match (&def.chain, def.fiat) {
+                    (Some(c), false) => {
+                        Some(c.parse().map_err(|e: crate::ChainError| at(e.to_string()))?)
+                    }
+                    (None, true) => None,
+                    (Some(c), true) => {
+                        return Err(at(format!(
+                        "a fiat currency lives on no chain: remove chain = '{c}' or fiat = true"
+                    )))
+                    }
+                    (None, false) => return Err(at(
+                        "missing field 'chain' (bitcoin, ethereum or tron; or fiat = true for a \
+                         fiat currency)"
+                            .to_owned(),
+                    )),
+                };
+            let contract = match (&def.contract, chain) {
+                (Some(c), Some(chain)) => {
+                    Some(Address::parse(chain, c).map_err(|e| at(e.to_string()))?)
+                }
+                (Some(_), None) => {
+                    return Err(at("a fiat currency has no contract".to_owned()));
+                }
+                (None, _) => None,
             };
             if def.decimals > 77 {
                 return Err(at(format!(
@@ -231,7 +321,7 @@ impl AssetRegistry {
             .by_id
             .values()
             .filter(|a| a.symbol.eq_ignore_ascii_case(n))
-            .filter(|a| chain.is_none_or(|c| a.chain == c))
+            .filter(|a| chain.is_none_or(|c| a.chain == Some(c)))
             .collect();
         match matches.as_slice() {
             [one] => Ok(one),
@@ -296,5 +386,26 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("asset #2 ('Y')"), "{err}");
         assert_eq!(r.iter().count(), before, "a bad file adds nothing");
+    }
+
+    #[test]
+    fn fiat_currencies_are_built_in_and_added_without_a_chain() {
+        let mut r = AssetRegistry::builtin();
+        let vnd = r.resolve("vnd", None).unwrap();
+        assert_eq!((vnd.decimals, vnd.chain, vnd.is_fiat()), (0, None, true));
+        assert_eq!(r.resolve("USD", None).unwrap().decimals, 2);
+        assert!(!r.resolve("BTC", None).unwrap().is_fiat());
+        r.load_toml("[[asset]]\nid='EUR'\nsymbol='EUR'\nfiat=true\ndecimals=2\n").unwrap();
+        assert!(r.resolve("EUR", None).unwrap().is_fiat());
+        for (bad, want) in [
+            ("id='X'\nsymbol='X'\ndecimals=2\n", "missing field 'chain'"),
+            ("id='X'\nsymbol='X'\nchain='tron'\nfiat=true\ndecimals=2\n", "lives on no chain"),
+            ("id='X'\nsymbol='X'\nfiat=true\ncontract='0x12'\ndecimals=2\n", "no contract"),
+        ] {
+            let e = r.load_toml(&format!("[[asset]]\n{bad}")).unwrap_err().to_string();
+            assert!(e.contains("asset #1 ('X')") && e.contains(want), "{e}");
+        }
+        assert_eq!(Rail::parse(" Bank "), Some(Rail::Bank));
+        assert_eq!(Rail::parse("wire"), None);
     }
 }

@@ -31,7 +31,7 @@ pub mod time;
 
 pub use address::{Address, AddressError, BtcAddress, BtcNetwork, ScriptAddress};
 pub use amount::{Amount, AmountError};
-pub use asset::{Asset, AssetError, AssetId, AssetRegistry};
+pub use asset::{Asset, AssetError, AssetId, AssetRegistry, Rail};
 pub use chain::{Chain, ChainError};
 pub use hash::{Hash32, HashError};
 pub use record::{

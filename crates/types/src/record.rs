@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::Address;
 use crate::amount::Amount;
-use crate::asset::AssetId;
+use crate::asset::{AssetId, Rail};
 use crate::chain::Chain;
 use crate::hash::Hash32;
 use crate::time::Timestamp;
@@ -295,6 +295,46 @@ pub struct LedgerEntry {
     /// Travel-rule data that came with the transfer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub travel_rule: Option<TravelRule>,
+    /// How a fiat deposit or withdrawal moved (bank or cash); `None` for on-chain assets and
+    /// for internal transfers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rail: Option<Rail>,
+    /// The counterparty's bank on the bank rail: its name or SWIFT BIC (`BFTVVNVX`), whose
+    /// letters 5–6 are the bank's country.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterparty_bank: Option<String>,
+    /// The counterparty's bank account number on the bank rail (the source of a deposit, the
+    /// destination of a withdrawal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterparty_account: Option<String>,
+}
+
+impl LedgerEntry {
+    /// The counterparty bank account as one value, `BANK ACCOUNT` (bank upper-cased, spaces
+    /// and dashes dropped from the account number), when both are given: the linking
+    /// attribute of the shared-bank-account typology and the counterparty of a bank transfer.
+    pub fn bank_account(&self) -> Option<String> {
+        let bank = self.counterparty_bank.as_deref()?.trim().to_ascii_uppercase();
+        let acct: String = self
+            .counterparty_account
+            .as_deref()?
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        (!bank.is_empty() && !acct.is_empty()).then(|| format!("{bank} {acct}"))
+    }
+
+    /// The country of the counterparty's bank when `counterparty_bank` is a SWIFT BIC (ISO
+    /// 9362: 4 letters bank code, 2 letters ISO 3166 country, 2 letters or digits location,
+    /// optionally 3 more for the branch).
+    pub fn counterparty_bank_country(&self) -> Option<&str> {
+        let b = self.counterparty_bank.as_deref()?.trim();
+        let bytes = b.as_bytes();
+        let bic = (bytes.len() == 8 || bytes.len() == 11)
+            && bytes[..6].iter().all(u8::is_ascii_uppercase)
+            && bytes[6..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        bic.then(|| &b[4..6])
+    }
 }
 
 /// Travel-rule data (FATF Recommendation 16) that came with a transfer: the originator, the

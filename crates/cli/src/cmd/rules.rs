@@ -69,13 +69,7 @@ impl Tabular for TypologyScore {
         ]
     }
     fn cells(&self) -> Vec<String> {
-        let target = if self.planted == 0 {
-            "NOT PLANTED"
-        } else if self.meets_target() {
-            "met"
-        } else {
-            "MISSED"
-        };
+        let target = self.verdict();
         vec![
             self.typology.clone(),
             self.planted.to_string(),
@@ -122,6 +116,15 @@ pub(crate) fn run(args: Args, ctx: &Context) -> Result<ExitCode> {
             let req = EvalRequest { rules, seed, customers, per_typology };
             let result = svc::eval(&ctx.assets, &req)?;
             output::write_rows(format, &result.scores)?;
+            let missing = result.not_planted();
+            if !missing.is_empty() {
+                tracing::error!(
+                    target: "floodgate::rules",
+                    "not planted, so not measured (recall 0, not 1): {}; the generator has no \
+                     pattern for them or --per-typology is 0",
+                    missing.join(", ")
+                );
+            }
             Ok(if result.all_met() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
     }

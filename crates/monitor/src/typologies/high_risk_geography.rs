@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{hit, Ctx, Findings, Typology};
+use super::{hit, this_tx, this_tx_json, Ctx, Findings, Typology};
 use crate::decision::HitKind;
 use crate::pack::typology_struct;
 
@@ -29,15 +29,21 @@ impl Typology for HighRiskGeography {
             .customer_country
             .as_deref()
             .or(cx.customer.and_then(|c| c.country.as_deref()));
-        for (who, c) in [("customer", cust_country), ("counterparty", cx.cp_country.map(|c| c.0))] {
+        let cp = cx.cp_country.map(|c| c.0);
+        let cp_from = cx.cp_country.map_or("", |c| c.1);
+        for (who, c, from) in [("customer", cust_country, ""), ("counterparty", cp, cp_from)] {
             if let Some(c) = c.filter(|c| g.countries.iter().any(|x| x.eq_ignore_ascii_case(c))) {
                 out.hits.push(hit(
                     self.name(),
                     HitKind::Typology,
                     &g.common(),
                     g.severity,
-                    format!("{who} country {c} is a high-risk jurisdiction"),
-                    json!({"party": who, "country": c}),
+                    format!(
+                        "{who} country {c}{from} is a high-risk jurisdiction (list: {}): transfer {}",
+                        g.countries.join(", "),
+                        this_tx(cx)
+                    ),
+                    json!({"party": who, "country": c, "countries": g.countries, "transfer": this_tx_json(cx)}),
                 ));
                 break;
             }

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::mixer_exposure::note_no_exposure;
-use super::{hit, pct, Ctx, Findings, Typology};
+use super::{hit, pct, this_tx, this_tx_json, Ctx, Findings, Typology};
 use crate::decision::HitKind;
 use crate::pack::typology_struct;
 
@@ -36,8 +36,8 @@ impl Typology for IndirectExposure {
                 HitKind::Typology,
                 &m.common(),
                 m.severity,
-                format!("{} of the counterparty's funds come indirectly from {cat} sources (threshold {}%)", pct(share), m.min_indirect_pct),
-                json!({"exposure": x}),
+                format!("{} of the counterparty's funds come indirectly from {cat} sources (threshold {}%): transfer {}", pct(share), m.min_indirect_pct, this_tx(cx)),
+                json!({"exposure": x, "threshold_pct": m.min_indirect_pct, "transfer": this_tx_json(cx)}),
             ));
         }
     }

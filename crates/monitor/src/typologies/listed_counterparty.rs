@@ -2,7 +2,7 @@
 //! unlicensed in the customer's jurisdiction, or a scam list.
 
 use super::sanctioned_counterparty::note_no_lists;
-use super::{counterparty_text, hit, list_evidence, Ctx, Findings, Typology};
+use super::{counterparty_text, hit, list_evidence, this_tx, Ctx, Findings, Typology};
 use crate::decision::HitKind;
 use crate::facts::RiskCategory;
 use crate::pack::typology_struct;
@@ -40,7 +40,12 @@ impl Typology for ListedCounterparty {
             HitKind::Typology,
             &s.common(),
             s.severity,
-            format!("counterparty {} is on {what} ({})", counterparty_text(cx), r.source),
+            format!(
+                "counterparty {} is on {what} ({}; any amount): transfer {}",
+                counterparty_text(cx),
+                r.source,
+                this_tx(cx)
+            ),
             list_evidence(cx, r),
         ));
     }

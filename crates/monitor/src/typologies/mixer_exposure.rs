@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{counterparty_text, hit, pct, Ctx, Findings, Typology};
+use super::{counterparty_text, hit, pct, this_tx, this_tx_json, Ctx, Findings, Typology};
 use crate::decision::HitKind;
 use crate::facts::RiskCategory;
 use crate::pack::typology_struct;
@@ -41,12 +41,18 @@ impl Typology for MixerExposure {
         if direct.is_some() || share * 100.0 >= f64::from(m.min_indirect_pct) {
             let reason = match direct {
                 Some(r) => {
-                    format!("counterparty {} is a mixer ({})", counterparty_text(cx), r.source)
+                    format!(
+                        "counterparty {} is a mixer ({}; any amount): transfer {}",
+                        counterparty_text(cx),
+                        r.source,
+                        this_tx(cx)
+                    )
                 }
                 None => format!(
-                    "{} of the counterparty's funds come from mixers (threshold {}%)",
+                    "{} of the counterparty's funds come from mixers (threshold {}%): transfer {}",
                     pct(share),
-                    m.min_indirect_pct
+                    m.min_indirect_pct,
+                    this_tx(cx)
                 ),
             };
             out.hits.push(hit(
@@ -55,7 +61,7 @@ impl Typology for MixerExposure {
                 &m.common(),
                 m.severity,
                 reason,
-                json!({"direct": direct, "indirect_mixer_share": share}),
+                json!({"direct": direct, "indirect_mixer_share": share, "threshold_pct": m.min_indirect_pct, "transfer": this_tx_json(cx)}),
             ));
         }
     }

@@ -60,6 +60,7 @@ pub(crate) static REGISTRY: &[&dyn Registered] = &[
     &shared_attribute::SHARED_DEVICE,
     &shared_attribute::SHARED_IP,
     &shared_attribute::SHARED_WITHDRAWAL_ADDRESS,
+    &shared_attribute::SHARED_BANK_ACCOUNT,
     &pig_butchering::PigButchering,
     &high_risk_geography::HighRiskGeography,
     &travel_rule_missing::TravelRuleMissing,
@@ -212,6 +213,15 @@ impl Typologies {
             .zip(&self.slots)
             .filter(|(_, s)| s.is_some())
             .map(|(t, _)| t.name())
+            .collect()
+    }
+
+    /// Every built-in typology with whether this pack switches it on, in [`REGISTRY`] order.
+    pub fn switched_on(&self) -> Vec<(&'static str, bool)> {
+        REGISTRY
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name(), t.enabled(self.slot(i)) == Some(true)))
             .collect()
     }
 
@@ -373,8 +383,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) agg: Vec<u128>,
     /// Whether any screening list is loaded.
     pub(crate) screening: bool,
-    /// Counterparty country: from the transfer, else from the VASP directory (then `true`).
-    pub(crate) cp_country: Option<(&'a str, bool)>,
+    /// Counterparty country: from the transfer, else from the bank's BIC, else from the VASP
+    /// directory, with how it was found for reasons (`""` when the transfer gave it, else
+    /// `" (counterparty country from …)"`).
+    pub(crate) cp_country: Option<(&'a str, &'static str)>,
 }
 
 impl Ctx<'_> {
@@ -461,7 +473,7 @@ pub(crate) fn bump(s: Severity) -> Severity {
 /// Evidence of a list hit on the counterparty: who it is and which list entry matched.
 pub(crate) fn list_evidence(cx: &Ctx<'_>, r: &AddressRisk) -> serde_json::Value {
     let e = &cx.ev.entry;
-    json!({"counterparty_address": e.counterparty_address, "counterparty_vasp": e.counterparty_vasp, "list": r})
+    json!({"counterparty_address": e.counterparty_address, "counterparty_vasp": e.counterparty_vasp, "list": r, "transfer": this_tx_json(cx)})
 }
 
 /// `2025-09-02T10:00:00Z`.
@@ -487,11 +499,28 @@ pub(crate) fn member_json(m: &Member) -> serde_json::Value {
     })
 }
 
+/// This transfer for a reason: `w-9 (withdrawal) at 2025-09-02T10:00:00Z, USD 300.00`.
+pub(crate) fn this_tx(cx: &Ctx<'_>) -> String {
+    let e = &cx.ev.entry;
+    let amount = match cx.fiat {
+        Some(f) => format!("USD {}", usd(f.usd_cents)),
+        None => format!("{} {} (no fiat rate)", e.amount, e.asset),
+    };
+    format!("{} ({}) at {}, {amount}", e.id, e.direction.as_str(), when(cx.now))
+}
+
+/// This transfer for evidence.
+pub(crate) fn this_tx_json(cx: &Ctx<'_>) -> serde_json::Value {
+    let e = &cx.ev.entry;
+    json!({"id": e.id, "time": Timestamp(cx.now), "direction": e.direction.as_str(), "amount_usd_cents": cx.fiat.map(|f| f.usd_cents), "amount_vnd": cx.fiat.map(|f| f.vnd)})
+}
+
 pub(crate) fn counterparty_text(cx: &Ctx<'_>) -> String {
     let e = &cx.ev.entry;
     e.counterparty_address
         .as_ref()
         .map(ToString::to_string)
+        .or_else(|| e.bank_account().map(|b| format!("bank account {b}")))
         .or_else(|| e.counterparty_vasp.clone())
         .or_else(|| e.counterparty_customer.clone())
         .unwrap_or_else(|| "(unknown)".into())

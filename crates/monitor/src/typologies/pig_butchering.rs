@@ -4,7 +4,7 @@
 use floodgate_types::{Direction, Timestamp};
 use serde_json::json;
 
-use super::{bump, counterparty_text, hit, span, usd, Ctx, Findings, Typology, DAY};
+use super::{bump, counterparty_text, hit, span, txs_json, txs_text, Ctx, Findings, Typology, DAY};
 use crate::decision::HitKind;
 use crate::pack::typology_struct;
 use crate::state::Ev;
@@ -52,10 +52,15 @@ impl Typology for PigButchering {
         let opened = cx.account_opened();
         let addr_first = cx.before.addr_first.unwrap_or(cx.now);
         let recent: Vec<&Ev> = cx.acct.events.iter().filter(|x| cx.now - x.time < w).collect();
-        let deps: Vec<u128> =
-            recent.iter().filter(|x| x.dir == Direction::Deposit).map(|x| x.usd).collect();
-        let to_addr =
-            recent.iter().filter(|x| x.dir == Direction::Withdrawal && x.cp == cp).count();
+        let dep_txs: Vec<&Ev> =
+            recent.iter().copied().filter(|x| x.dir == Direction::Deposit).collect();
+        let deps: Vec<u128> = dep_txs.iter().map(|x| x.usd).collect();
+        let wd_txs: Vec<&Ev> = recent
+            .iter()
+            .copied()
+            .filter(|x| x.dir == Direction::Withdrawal && x.cp == cp)
+            .collect();
+        let to_addr = wd_txs.len();
         let escalating = deps.len() >= p.min_deposits as usize
             && deps.windows(2).all(|d| d[1] >= d[0])
             && deps.first().is_some_and(|f| {
@@ -69,21 +74,35 @@ impl Typology for PigButchering {
             let age = cx.customer.and_then(|c| c.age_at(Timestamp(cx.now)));
             let older = age.is_some_and(|a| a >= i64::from(p.older_customer_age));
             let sev = if older { bump(p.severity) } else { p.severity };
+            let (first, last) =
+                (deps.first().copied().unwrap_or(0), deps.last().copied().unwrap_or(0));
+            let escalation = (last * 100).checked_div(first).unwrap_or(0);
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
                 &p.common(),
                 sev,
                 format!(
-                    "possible pig-butchering victim: {} escalating deposits (USD {} to {}), withdrawal #{to_addr} to address {} first used {} days ago{}; hold and call the customer",
+                    "possible pig-butchering victim: account opened {} days ago (threshold under {} days); {} deposits within {}, each at least the one before, the last {escalation}% of the first (thresholds: at least {} deposits, at least {}%): {}; withdrawal #{to_addr} to address {} first used {} days ago (thresholds: at least {} withdrawals to an address first used under {} days ago): {}{}; hold and call the customer",
+                    (cx.now - opened) / DAY,
+                    p.max_account_age_days,
                     deps.len(),
-                    usd(deps.first().copied().unwrap_or(0)),
-                    usd(deps.last().copied().unwrap_or(0)),
+                    p.window,
+                    p.min_deposits,
+                    p.min_escalation_pct,
+                    txs_text(&dep_txs),
                     counterparty_text(cx),
                     (cx.now - addr_first) / DAY,
-                    age.map(|a| format!(", customer aged {a}")).unwrap_or_default()
+                    p.min_withdrawals_to_address,
+                    p.new_address_days,
+                    txs_text(&wd_txs),
+                    age.map(|a| format!("; customer aged {a} (severity raised at {} or older)", p.older_customer_age))
+                        .filter(|_| older)
+                        .or_else(|| age.map(|a| format!("; customer aged {a}")))
+                        .unwrap_or_default()
                 ),
-                json!({"deposits_usd_cents": deps, "withdrawals_to_address": to_addr, "account_age_days": (cx.now - opened) / DAY, "customer_age": age, "call_customer": true}),
+                json!({"deposits_usd_cents": deps, "withdrawals_to_address": to_addr, "account_age_days": (cx.now - opened) / DAY, "customer_age": age, "call_customer": true,
+                       "window": p.window, "escalation_pct": escalation, "deposits": txs_json(&dep_txs), "withdrawals": txs_json(&wd_txs)}),
             ));
         }
     }

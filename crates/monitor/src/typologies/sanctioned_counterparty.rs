@@ -1,7 +1,7 @@
 //! Direct exposure: the counterparty address or VASP is on a sanctions list (FATF R.6/R.7:
 //! targeted financial sanctions).
 
-use super::{counterparty_text, hit, list_evidence, Ctx, Findings, Typology};
+use super::{counterparty_text, hit, list_evidence, this_tx, Ctx, Findings, Typology};
 use crate::decision::HitKind;
 use crate::facts::RiskCategory;
 use crate::pack::typology_struct;
@@ -38,7 +38,12 @@ impl Typology for SanctionedCounterparty {
                 HitKind::Typology,
                 &s.common(),
                 s.severity,
-                format!("counterparty {} is on {}", counterparty_text(cx), r.source),
+                format!(
+                    "counterparty {} is on {} (any amount): transfer {}",
+                    counterparty_text(cx),
+                    r.source,
+                    this_tx(cx)
+                ),
                 list_evidence(cx, r),
             ));
         }

@@ -1,8 +1,8 @@
-//! The group typologies: customers linked by a shared device, IP address or withdrawal
-//! address. The transfer's customer gets a hit while the group is at or over the threshold;
-//! when this transfer brings a new member into such a group (it crosses the threshold, or
-//! grows past it), every other member gets a [`GroupAlert`] too, so members whose transfers
-//! came earlier are not missed. One logic, three typologies.
+//! The group typologies: customers linked by a shared device, IP address, withdrawal address
+//! or bank account. The transfer's customer gets a hit while the group is at or over the
+//! threshold; when this transfer brings a new member into such a group (it crosses the
+//! threshold, or grows past it), every other member gets a [`GroupAlert`] too, so members
+//! whose transfers came earlier are not missed. One logic, four typologies.
 
 use floodgate_types::Direction;
 use serde_json::json;
@@ -13,8 +13,9 @@ use crate::pack::typology_struct;
 use crate::state::{key, Link, Member};
 
 typology_struct!(
-    /// Several customers linked by one shared attribute (device, IP address or withdrawal
-    /// address): a group typology, which alerts every member when the group crosses it.
+    /// Several customers linked by one shared attribute (device, IP address, withdrawal
+    /// address or bank account): a group typology, which alerts every member when the group
+    /// crosses it.
     Settings {
         /// Window length.
         window: String,
@@ -40,6 +41,10 @@ pub(crate) static SHARED_WITHDRAWAL_ADDRESS: SharedAttribute = SharedAttribute {
     link: Link::WithdrawalAddress,
     what: "withdrawal address",
 };
+/// Bank transfers of several customers from or to one bank account (a mule account paying in
+/// for many, or one person's account behind several customers).
+pub(crate) static SHARED_BANK_ACCOUNT: SharedAttribute =
+    SharedAttribute { name: "shared_bank_account", link: Link::BankAccount, what: "bank account" };
 
 impl SharedAttribute {
     /// The event's value of the attribute and its key in the state's index.
@@ -53,6 +58,10 @@ impl SharedAttribute {
                 .as_ref()
                 .filter(|_| cx.dir() == Direction::Withdrawal)
                 .map(|a| (a.to_string(), key(1, a))),
+            Link::BankAccount => e.bank_account().map(|b| {
+                let k = key(6, b.as_str());
+                (b, k)
+            }),
         }
     }
 }

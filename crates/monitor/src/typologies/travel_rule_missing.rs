@@ -4,7 +4,7 @@
 use floodgate_types::Direction;
 use serde_json::json;
 
-use super::{hit, usd, Ctx, Findings, Typology};
+use super::{hit, this_tx, this_tx_json, Ctx, Findings, Typology};
 use crate::decision::HitKind;
 use crate::pack::typology_struct;
 
@@ -30,7 +30,10 @@ impl Typology for TravelRuleMissing {
         }
         let tr = cx.ev.travel_rule();
         let complete = tr.is_some_and(crate::input::TravelRule::is_complete);
-        let external = cx.dir() != Direction::Internal;
+        // Cash paid in or out at a counter carries no travel-rule message (R.16 is about
+        // transfers: wire transfers and virtual-asset transfers).
+        let external = cx.dir() != Direction::Internal
+            && cx.ev.entry.rail != Some(floodgate_types::Rail::Cash);
         if external && !complete && cx.usd() >= u128::from(r.min_usd) * 100 {
             let what = if tr.is_some() { "incomplete" } else { "missing" };
             out.hits.push(hit(
@@ -38,8 +41,12 @@ impl Typology for TravelRuleMissing {
                 HitKind::Typology,
                 &r.common(),
                 r.severity,
-                format!("travel-rule data {what} on a USD {} {}", usd(cx.usd()), cx.dir().as_str()),
-                json!({"amount_usd_cents": cx.usd(), "threshold_usd": r.min_usd, "travel_rule": tr}),
+                format!(
+                    "travel-rule data {what} (originator and beneficiary names) on transfer {} (threshold USD {})",
+                    this_tx(cx),
+                    r.min_usd
+                ),
+                json!({"amount_usd_cents": cx.usd(), "threshold_usd": r.min_usd, "travel_rule": tr, "transfer": this_tx_json(cx)}),
             ));
         }
     }

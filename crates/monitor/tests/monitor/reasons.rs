@@ -228,6 +228,129 @@ fn issue14_counterparty_country_from_the_vasp_directory() {
     let Processed::Decided(d) = m.process(&ev).unwrap() else { panic!() };
     assert_eq!(d.reports_due[0].report, "international_transfer");
     let h = hit(&d, "report.international_transfer");
-    assert_eq!(h.reason, "international transfer of USD 1500.00 (threshold USD 1000) (counterparty country from the VASP directory)");
+    assert_eq!(h.reason, "international transfer v-1 at 2025-11-03T01:00:00Z of USD 1500.00 (threshold USD 1000) (counterparty country from the VASP directory)");
     assert!(!d.notes.iter().any(|n| n.starts_with("international-transfer")), "{:?}", d.notes);
+}
+
+/// Decisions with screening lists loaded.
+fn run_listed(lists: floodgate_monitor::facts::AddressLists, lines: &[String]) -> Vec<Decision> {
+    use floodgate_monitor::customer::CustomerBook;
+    use floodgate_monitor::engine::Engine;
+    use floodgate_monitor::fiat::RateTable;
+    use floodgate_monitor::input::parse_event;
+    use floodgate_monitor::monitor::{Monitor, Processed};
+    use floodgate_types::AssetRegistry;
+
+    let engine = Engine::new(
+        Pack::builtin_vn(),
+        AssetRegistry::builtin(),
+        RateTable::builtin(),
+        CustomerBook::default(),
+        std::sync::Arc::new(lists),
+    );
+    let mut m = Monitor::in_memory(engine);
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let ev =
+                parse_event(Path::new("t"), i as u64 + 1, l, m.engine().assets(), None).unwrap();
+            match m.process(&ev).unwrap() {
+                Processed::Decided(d) => *d,
+                Processed::Duplicate => panic!("duplicate {l}"),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn issue14_list_hit_reasons_name_the_list_and_the_transfer() {
+    use floodgate_monitor::facts::{AddressLists, AddressRisk, RiskCategory};
+    use floodgate_types::{Address, Chain};
+    let mut lists = AddressLists::default();
+    for (n, category, source) in [
+        (1, RiskCategory::Sanctioned, "OFAC SDN"),
+        (2, RiskCategory::Mixer, "mixers.csv"),
+        (3, RiskCategory::InvestorAlert, "sg-mas-alert"),
+    ] {
+        lists.add_address(
+            Address::parse(Chain::Ethereum, &addr(n)).unwrap(),
+            AddressRisk { category, source: source.into(), label: None },
+        );
+    }
+    let lines = [
+        line("l-1", "2025-11-03T01:00:00Z", "c", "withdrawal", 120, &addr(1)),
+        line("l-2", "2025-11-03T02:00:00Z", "c", "deposit", 80, &addr(2)),
+        line("l-3", "2025-11-03T03:00:00Z", "c", "withdrawal", 60, &addr(3)),
+    ];
+    let ds = run_listed(lists, &lines);
+    let cp = |n: usize| Address::parse(Chain::Ethereum, &addr(n)).unwrap().to_string();
+    assert_eq!(
+        hit(&ds[0], "sanctioned_counterparty").reason,
+        format!(
+            "counterparty {} is on OFAC SDN (any amount): transfer l-1 (withdrawal) at \
+             2025-11-03T01:00:00Z, USD 120.00",
+            cp(1)
+        )
+    );
+    assert_eq!(hit(&ds[0], "sanctioned_counterparty").evidence["transfer"]["id"], "l-1");
+    assert_eq!(
+        hit(&ds[1], "mixer_exposure").reason,
+        format!(
+            "counterparty {} is a mixer (mixers.csv; any amount): transfer l-2 (deposit) at \
+             2025-11-03T02:00:00Z, USD 80.00",
+            cp(2)
+        )
+    );
+    let listed = &hit(&ds[2], "listed_counterparty").reason;
+    assert!(listed.starts_with(&format!("counterparty {} is on ", cp(3))), "{listed}");
+    assert!(
+        listed.ends_with(
+            "(sg-mas-alert; any amount): transfer l-3 (withdrawal) at 2025-11-03T03:00:00Z, USD \
+             60.00"
+        ),
+        "{listed}"
+    );
+}
+
+#[test]
+fn issue14_exposure_geography_and_travel_rule_reasons_name_threshold_and_transfer() {
+    let exposed = line("e-1", "2025-11-03T01:00:00Z", "c", "deposit", 500, &addr(4)).replace(
+        "\"counterparty_address\"",
+        "\"exposure\":{\"scam\":0.35,\"mixer\":0.3},\"counterparty_address\"",
+    );
+    let geo = line("g-1", "2025-11-03T02:00:00Z", "c", "deposit", 700, &addr(5)).replace(
+        "\"counterparty_address\"",
+        "\"counterparty_country\":\"KP\",\"counterparty_address\"",
+    );
+    let wire = line("w-1", "2025-11-03T03:00:00Z", "c", "withdrawal", 1_500, &addr(6)).replace(
+        "\"counterparty_address\"",
+        "\"counterparty_country\":\"SG\",\"travel_rule\":{\"originator_name\":\"A\"},\"counterparty_address\"",
+    );
+    let ds = run(Pack::builtin_vn(), &[exposed, geo, wire]);
+    assert_eq!(
+        hit(&ds[0], "indirect_exposure").reason,
+        "35.0% of the counterparty's funds come indirectly from scam sources (threshold 10%): \
+         transfer e-1 (deposit) at 2025-11-03T01:00:00Z, USD 500.00"
+    );
+    assert_eq!(
+        hit(&ds[0], "mixer_exposure").reason,
+        "30.0% of the counterparty's funds come from mixers (threshold 25%): transfer e-1 \
+         (deposit) at 2025-11-03T01:00:00Z, USD 500.00"
+    );
+    assert_eq!(hit(&ds[0], "mixer_exposure").evidence["threshold_pct"], 25);
+    assert_eq!(
+        hit(&ds[1], "high_risk_geography").reason,
+        "counterparty country KP is a high-risk jurisdiction (list: KP, IR, MM): transfer g-1 \
+         (deposit) at 2025-11-03T02:00:00Z, USD 700.00"
+    );
+    assert_eq!(
+        hit(&ds[2], "travel_rule_missing").reason,
+        "travel-rule data incomplete (originator and beneficiary names) on transfer w-1 \
+         (withdrawal) at 2025-11-03T03:00:00Z, USD 1500.00 (threshold USD 1000)"
+    );
+    assert_eq!(
+        hit(&ds[2], "report.international_transfer").reason,
+        "international transfer w-1 at 2025-11-03T03:00:00Z of USD 1500.00 (threshold USD 1000)"
+    );
 }
