@@ -7,6 +7,9 @@
 //! the ROC area per evidence kind; writes the ROC points to `EVAL_ROC` (default
 //! `target/eval-pairs-roc.csv`).
 //!
+//! `EVAL_MODE=ofac` scores with the OFAC-emulation mode; `EVAL_SCORES=FILE` writes every
+//! pair's exact score (to compare two builds).
+//!
 //! `EVAL_SPLIT=tune` (the default) reports the tune split only. The held-out split
 //! (`EVAL_SPLIT=held-out`) is for reporting a finished change, never for tuning it
 //! (docs/screening.md, "Pair-level evaluation").
@@ -32,7 +35,12 @@ fn main() {
         Ok("tune") | Err(_) => Split::Tune,
         Ok(other) => panic!("EVAL_SPLIT must be tune or held-out, not {other}"),
     };
-    let cfg = ScoreConfig::default();
+    // `EVAL_MODE=ofac` scores with the OFAC-emulation mode (to show it unchanged).
+    let cfg = match std::env::var("EVAL_MODE").as_deref() {
+        Ok("ofac") => ScoreConfig::ofac_emulation(),
+        Ok("floodgate") | Err(_) => ScoreConfig::default(),
+        Ok(other) => panic!("EVAL_MODE must be floodgate or ofac, not {other}"),
+    };
     let t = std::time::Instant::now();
     let sdn = ofac_advanced::load(&root.join("sanctions/ofac-sdn/sdn_advanced.xml.bz2")).unwrap();
     let un = un_xml::load(&root.join("sanctions/un-consolidated/UN_consolidated.xml")).unwrap();
@@ -155,6 +163,16 @@ fn main() {
     }
     std::fs::write(&path, csv).unwrap();
     println!("ROC points written to {path}");
+    if let Ok(path) = std::env::var("EVAL_SCORES") {
+        // Every pair's score, exactly, one per line (to compare two builds).
+        let mut out = String::new();
+        for p in &scored {
+            let (a, b) = (&p.pair.a, &p.pair.b);
+            writeln!(out, "{}\t{a}\t{b}\t{:?}\t{:?}", p.pair.class, p.pair.kind, p.score).unwrap();
+        }
+        std::fs::write(&path, out).unwrap();
+        println!("scores written to {path}");
+    }
     if std::env::var("EVAL_MISSES").is_ok() {
         for p in scored.iter().filter(|p| p.pair.positive != (p.score >= cfg.threshold)) {
             println!(

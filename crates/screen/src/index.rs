@@ -113,6 +113,7 @@ pub(crate) fn key_fingerprint() -> u64 {
         ("Vương Kỳ Sơn", EntityType::Person),
         ("عبد الله", EntityType::Person),
         ("Kim Jong Un", EntityType::Person),
+        ("Joint Stok Compnay Examplebank", EntityType::Organization),
     ];
     let mut h = rustc_hash::FxHasher::default();
     let mut keys = Vec::new();

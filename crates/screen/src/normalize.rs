@@ -353,20 +353,25 @@ fn removable_inside(phrase: &[&str]) -> bool {
 /// Legal forms that people run together with the last word of a company name ("ExampleAG",
 /// "RomashkaLLC"), with the shortest base they may leave: a short base ("Haag", "Flag") is
 /// more likely a word that happens to end in the same letters.
+/// No word ends in "gmbh", "llc", "ltd" or "jsc", so any base of two letters will do beside
+/// other words ("PETROPARS UKLtd"); a lone token keeps the longer minimum.
 const RUN_TOGETHER_FORMS: &[(&str, usize)] =
     &[("gmbh", 3), ("llc", 4), ("ltd", 4), ("pjsc", 4), ("ojsc", 4), ("jsc", 4), ("ag", 5)];
 
 /// The last token of a company name split into base and legal form when the form is run
 /// together with it ("exampleag" -> "example" + "ag"); `None` when the name has only that
 /// token and it is short, or no form ends it.
-fn run_together_legal_form(tokens: &[String]) -> Option<(String, &'static str)> {
+/// `short_base` allows the base of two letters beside other words (issue 13 item 3); without
+/// it every base keeps the minimum of [`RUN_TOGETHER_FORMS`] (the OFAC-emulation tokens).
+fn run_together_legal_form(tokens: &[String], short_base: bool) -> Option<(String, &'static str)> {
     let last = tokens.last()?;
     if !last.chars().all(|c| c.is_ascii_alphabetic()) {
         return None;
     }
     RUN_TOGETHER_FORMS.iter().find_map(|(form, min)| {
         let base = last.strip_suffix(form)?;
-        (base.len() >= *min).then(|| (base.to_owned(), *form))
+        let min = if short_base && tokens.len() > 1 && *form != "ag" { 2 } else { *min };
+        (base.len() >= min).then(|| (base.to_owned(), *form))
     })
 }
 
@@ -392,6 +397,91 @@ pub fn split_legal_forms(tokens: &mut Vec<String>) -> Vec<(LegalForm, String)> {
         break;
     }
     found
+}
+
+/// The words of five or more letters of the legal-form phrases ("limited", "company",
+/// "aktsionernoe", …): a closed vocabulary, so a token one slip away from one of them is that
+/// word mistyped.
+fn legal_form_words() -> &'static [&'static str] {
+    static WORDS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    WORDS.get_or_init(|| {
+        let mut v: Vec<&str> =
+            LEGAL_FORMS.iter().flat_map(|(p, _)| p.split(' ')).filter(|w| w.len() >= 5).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    })
+}
+
+/// The legal-form word a token is a slip of: Damerau (optimal string alignment) distance of at
+/// most one per six letters, at least one, from a word of [`legal_form_words`] ("compny",
+/// "limitted", "liablility", "aktsioernoe"); `None` for the words themselves and for tokens
+/// of fewer than four letters or with digits.
+fn legal_form_word_slip(t: &str) -> Option<&'static str> {
+    if t.len() < 4 || !t.bytes().all(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    let words = legal_form_words();
+    if words.contains(&t) {
+        return None;
+    }
+    words.iter().copied().find(|w| {
+        let limit = (w.len() / 6).max(1);
+        w.len().abs_diff(t.len()) <= limit && strsim::osa_distance(t, w) <= limit
+    })
+}
+
+/// The legal forms split off a name: (class, phrase as written in folded form).
+pub type LegalForms = Vec<(LegalForm, String)>;
+
+/// A token read as the legal-form word it is a slip of: (as typed, as read).
+pub type ReadSlip = (String, &'static str);
+
+/// [`split_legal_forms`], also reading tokens that are slips of legal-form words as those
+/// words ("Joint Stok Compnay X" is "X" with a joint-stock form). A token is read so only
+/// when the phrase it completes is then split off, so "Stack" in "Stack Trading" stays a
+/// name word. Returns the forms and the tokens read (as typed, as read).
+pub fn split_legal_forms_reading_slips(
+    tokens: &mut Vec<String>,
+) -> (Vec<(LegalForm, String)>, Vec<ReadSlip>) {
+    let mut read: Vec<(usize, &'static str)> = tokens
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| legal_form_word_slip(t).map(|w| (i, w)))
+        .collect();
+    let mut plain = tokens.clone();
+    let plain_forms = split_legal_forms(&mut plain);
+    while !read.is_empty() {
+        let mut fixed = tokens.clone();
+        for &(i, w) in &read {
+            fixed[i] = w.to_owned();
+        }
+        let fixed_forms = split_legal_forms(&mut fixed);
+        // What is left of the name must be tokens as typed: a word read but not split off
+        // is read back as typed, and the rest tried again.
+        let mut typed: Vec<&String> = tokens.iter().collect();
+        let unsplit: Vec<&String> = fixed
+            .iter()
+            .filter(|t| match typed.iter().position(|x| x == t) {
+                Some(k) => {
+                    typed.swap_remove(k);
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        if unsplit.is_empty() {
+            if fixed.len() >= plain.len() {
+                break;
+            }
+            let read = read.into_iter().map(|(i, w)| (tokens[i].clone(), w)).collect();
+            *tokens = fixed;
+            return (fixed_forms, read);
+        }
+        read.retain(|(_, w)| !unsplit.iter().any(|t| t == w));
+    }
+    *tokens = plain;
+    (plain_forms, Vec::new())
 }
 
 fn split_legal_forms_at_ends(tokens: &mut Vec<String>) -> Vec<(LegalForm, String)> {
@@ -463,6 +553,9 @@ pub struct NameForm {
     /// skeletons, acronyms), computed here once per name rather than once per comparison.
     /// Built from `tokens`, `script` and `kind` as they are when the form is made.
     pub(crate) keys: crate::score::FormKeys,
+    /// The tokens and legal forms the OFAC-emulation mode scores, when they differ from
+    /// `tokens` and `legal` (see [`NameForm::ofac_tokens`]).
+    ofac: Option<(Vec<String>, LegalForms)>,
 }
 
 /// The digits of a number word ("seven" -> "7", "seventh" -> "7th"), so that "Brigade Seven"
@@ -511,6 +604,9 @@ impl NameForm {
         let folded = fold(name);
         let mut tokens: Vec<String> =
             folded.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect();
+        // Joined as typed, before number words and legal forms are read: spaces moved inside
+        // a legal form ("LIMITEDLIABILITY COMPANY", "JSCEXI BANK") leave it unread on one side.
+        let joined_typed = collapse(&tokens.concat());
         let mut rewrites = Vec::new();
         for t in &mut tokens {
             if let Some(d) = number_word(t) {
@@ -518,30 +614,56 @@ impl NameForm {
                 *t = d.to_owned();
             }
         }
-        if kind != EntityType::Person {
-            if let Some((base, form)) = run_together_legal_form(&tokens) {
+        // The tokens as the matcher read them before issue 13 item 3 (no legal-form word read
+        // through a slip, no two-letter base of a run-together form), kept when they differ:
+        // the OFAC-emulation mode scores them, so it stays as it was.
+        let mut ofac = None;
+        let legal = if kind == EntityType::Person {
+            Vec::new()
+        } else {
+            let typed = tokens.clone();
+            // A base of full length first ("aerojsc" is "aero" + "jsc", not "aer" + "ojsc").
+            let strict = run_together_legal_form(&tokens, false);
+            let short =
+                if strict.is_none() { run_together_legal_form(&tokens, true) } else { None };
+            let short_base = short.is_some();
+            if let Some((base, form)) = strict.or(short) {
                 rewrites.push(format!("run-together legal form '{}'", tokens[tokens.len() - 1]));
                 tokens.pop();
                 tokens.push(base);
                 tokens.push(form.to_owned());
             }
-        }
-        let legal =
-            if kind == EntityType::Person { Vec::new() } else { split_legal_forms(&mut tokens) };
+            let (legal, read) = split_legal_forms_reading_slips(&mut tokens);
+            if short_base || !read.is_empty() {
+                let mut old = typed;
+                if let Some((base, form)) = run_together_legal_form(&old, false) {
+                    old.pop();
+                    old.push(base);
+                    old.push(form.to_owned());
+                }
+                let old_legal = split_legal_forms(&mut old);
+                ofac = Some((old, old_legal));
+            }
+            for (typed, word) in read {
+                rewrites.push(format!("legal form word '{typed}' read as '{word}'"));
+            }
+            legal
+        };
         for (f, phrase) in &legal {
             if phrase.contains(' ') {
                 rewrites.push(format!("legal form '{phrase}' ({})", f.as_str()));
             }
         }
-        if script == Script::Han
-            && kind != EntityType::Organization
-            && (3..=4).contains(&tokens.len())
-        {
+        if script == Script::Han && kind != EntityType::Organization {
             // Chinese personal names: one-syllable family name + given name written as one word
             // in pinyin ("Wang Qishan").
-            let given = tokens[1..].concat();
-            tokens.truncate(1);
-            tokens.push(given);
+            for t in std::iter::once(&mut tokens).chain(ofac.as_mut().map(|o| &mut o.0)) {
+                if (3..=4).contains(&t.len()) {
+                    let given = t[1..].concat();
+                    t.truncate(1);
+                    t.push(given);
+                }
+            }
         }
         // Without a table given, the built-in extract serves names that need readings.
         let builtin = if unihan.is_none() && crate::unihan::needs_readings(name) {
@@ -559,9 +681,24 @@ impl NameForm {
             rewrites,
             kind,
             keys: crate::score::FormKeys::default(),
+            ofac,
         };
         form.keys = crate::score::FormKeys::of(&form);
+        form.keys.joined_typed = joined_typed;
         form
+    }
+
+    /// The tokens the OFAC-emulation mode compares: `tokens` read without the tolerances of
+    /// issue 13 item 3 (a mistyped legal-form word, a two-letter base run together with a
+    /// form), so that mode scores every name as it did before them.
+    pub fn ofac_tokens(&self) -> &[String] {
+        self.ofac.as_ref().map_or(&self.tokens, |o| &o.0)
+    }
+
+    /// The legal forms read without the tolerances of issue 13 item 3 (see
+    /// [`NameForm::ofac_tokens`]).
+    pub fn ofac_legal(&self) -> &[(LegalForm, String)] {
+        self.ofac.as_ref().map_or(&self.legal, |o| &o.1)
     }
 
     /// The tokens joined without spaces, doubled letters collapsed.
@@ -688,6 +825,28 @@ mod tests {
         for name in ["José Müller", "Zoë", "Vladimir Putin", "Ñandú"] {
             assert!(!is_vietnamese(name), "{name}");
         }
+    }
+
+    #[test]
+    fn legal_form_words_mistyped_are_read_only_when_they_complete_a_form() {
+        let org = |n: &str| NameForm::new(n, EntityType::Organization, None);
+        let f = org("Joint Stok Compnay Sollers");
+        assert_eq!(f.tokens, ["sollers"]);
+        assert_eq!(f.legal.first().map(|l| l.0), Some(LegalForm::JointStock));
+        assert!(f.rewrites.iter().any(|r| r == "legal form word 'stok' read as 'stock'"));
+        // A slip of a form word that completes no form is a name word as typed.
+        assert_eq!(org("Stack Trading").tokens, ["stack", "trading"]);
+        assert_eq!(org("Compass Shipping Co").tokens, ["compass", "shipping"]);
+        // Persons keep every token.
+        let p = NameForm::new("Compny Limitd", EntityType::Person, None);
+        assert_eq!(p.tokens, ["compny", "limitd"]);
+        // The OFAC-emulation mode reads the names as before.
+        assert_eq!(f.ofac_tokens(), ["joint", "stok", "compnay", "sollers"]);
+        let r = org("PETROPARS UKLtd");
+        assert_eq!(r.tokens, ["petropars", "uk"]);
+        assert_eq!(r.ofac_tokens(), ["petropars", "ukltd"]);
+        let same = org("Romashka GmbH");
+        assert_eq!(same.ofac_tokens(), same.tokens);
     }
 
     #[test]

@@ -210,6 +210,9 @@ pub(crate) struct FormKeys {
     skel: Vec<TokenKeys>,
     joined_plain: String,
     joined_skel: String,
+    /// The folded tokens as typed (before number words and legal forms), joined, doubled
+    /// letters collapsed.
+    pub(crate) joined_typed: String,
     pub(crate) acronyms: Vec<String>,
 }
 
@@ -220,6 +223,7 @@ impl FormKeys {
             plain: form.tokens.iter().map(|t| TokenKeys::of(t)).collect(),
             joined_plain: collapse(&form.tokens.concat()),
             joined_skel: collapse(&skel.concat()),
+            joined_typed: String::new(),
             skel: skel.iter().map(|t| TokenKeys::of(t)).collect(),
             acronyms: acronyms(form),
         }
@@ -265,10 +269,19 @@ fn token_sim(a: &TokenKeys, b: &TokenKeys, loose: bool) -> f64 {
     // Long tokens tolerate one edit per six letters; short tokens must agree exactly,
     // because short names that differ by a letter are different names (Thắng ≠ Thành).
     // The distance is at least the difference in length, so most pairs need no distance.
-    if min >= 6 && a.collapsed_chars.abs_diff(b.collapsed_chars) as f64 * 6.0 <= max {
-        let d = strsim::levenshtein(ca, cb) as f64;
-        if d * 6.0 <= max {
-            best = 1.0 - 1.5 * d / max;
+    if min >= 6 {
+        let mut d = usize::MAX;
+        if a.collapsed_chars.abs_diff(b.collapsed_chars) as f64 * 6.0 <= max {
+            d = strsim::levenshtein(ca, cb);
+        }
+        // Collapsing can turn one slip into two ("deence" ~ "defence" collapses to "dence"
+        // ~ "defence"): the tokens as typed are compared too.
+        let doubled = a.chars != a.collapsed_chars || b.chars != b.collapsed_chars;
+        if d > 1 && doubled && la.abs_diff(lb) as f64 * 6.0 <= max {
+            d = d.min(strsim::levenshtein(&a.raw, &b.raw));
+        }
+        if d as f64 * 6.0 <= max {
+            best = 1.0 - 1.5 * d as f64 / max;
         }
     }
     if loose && min >= 2 {
@@ -403,6 +416,139 @@ pub(crate) fn dropped_middle(
     (unmatched.next().is_none() && in_order).then_some(i)
 }
 
+/// A one-letter slip in a short part ([`slip`]) is only forgiven when every other part of both
+/// names agrees exactly: the one unmatched part of each side, when all matched pairs are exact
+/// and at least one part (two for a three-letter part) is matched. Returns the pair to add, with
+/// the similarity of the edit rule for long parts (1 − 1.5 / length).
+fn slip_pair(
+    q: &[TokenKeys],
+    c: &[TokenKeys],
+    used_q: &[bool],
+    used_c: &[bool],
+    pairs: &[(usize, usize, f64)],
+) -> Option<(usize, usize, f64)> {
+    if pairs.is_empty() || pairs.iter().any(|p| p.2 < 1.0) {
+        return None;
+    }
+    let one_left = |t: &[TokenKeys], used: &[bool]| {
+        let mut left = (0..t.len()).filter(|&i| !used[i] && !is_repeat(t, used, i));
+        let i = left.next()?;
+        left.next().is_none().then_some(i)
+    };
+    let (i, j) = (one_left(q, used_q)?, one_left(c, used_c)?);
+    let kind = slip(&q[i].raw, &c[j].raw)?;
+    if kind == Slip::Transposition && q[i].chars.min(c[j].chars) < 4 && pairs.len() < 2 {
+        return None;
+    }
+    Some((i, j, 1.0 - 1.5 / q[i].chars.max(c[j].chars) as f64))
+}
+
+/// A one-letter slip between two short tokens that the length-aware edit limit refuses (it
+/// asks for six letters per edit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slip {
+    /// Two neighbouring letters swapped, not the first ("sko" ~ "sok"): three letters or more.
+    Transposition,
+    /// One letter replaced by one that sounds alike (both vowels, or the same Soundex class);
+    /// five letters, not the first or last letter.
+    Substitution,
+    /// One letter more or less, a vowel (or h, w, y) or a keyboard neighbour of the letter
+    /// beside it; four or five letters against five or six, not the first or last letter.
+    Insertion,
+}
+
+impl Slip {
+    /// The word the explanation uses.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Slip::Transposition => "transposition",
+            Slip::Substitution => "substitution",
+            Slip::Insertion => "missing or extra letter",
+        }
+    }
+}
+
+/// The one-letter slip between two tokens too short for the edit rule, if there is one of
+/// the kinds [`Slip`] allows (see there). The first and last letters must agree: people
+/// rarely mistype the first letter, and the last carries gender or meaning ("maria" /
+/// "mario", "karim" / "karimi").
+pub(crate) fn slip(a: &str, b: &str) -> Option<Slip> {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (ls, ll) = (short.len(), long.len());
+    if !(3..6).contains(&ls) || !short.iter().chain(long.iter()).all(char::is_ascii_lowercase) {
+        return None;
+    }
+    if ls == ll {
+        let diff: Vec<usize> = (0..ls).filter(|&k| short[k] != long[k]).collect();
+        match diff.as_slice() {
+            [p, p1]
+                if *p1 == p + 1 && *p >= 1 && short[*p] == long[*p1] && short[*p1] == long[*p] =>
+            {
+                Some(Slip::Transposition)
+            }
+            [p] if ls == 5 && *p >= 1 && p + 1 < ls => {
+                let (x, y) = (short[*p], long[*p]);
+                // Not keyboard neighbours alone: "nasir" / "nadir" are two names.
+                let alike = (is_vowel(x) && is_vowel(y))
+                    || (sound_class(x) != 0 && sound_class(x) == sound_class(y));
+                alike.then_some(Slip::Substitution)
+            }
+            _ => None,
+        }
+    } else if ll == ls + 1 && (5..=6).contains(&ll) {
+        // The first position where they differ is where the extra letter stands (with a run
+        // of equal letters any of them would do; collapsed tokens already cover doubling).
+        let p = (0..ls).find(|&k| short[k] != long[k]).unwrap_or(ls);
+        if p == 0 || p + 1 >= ll || short[p..] != long[p + 1..] {
+            return None;
+        }
+        let extra = long[p];
+        let soft = is_vowel(extra) || matches!(extra, 'h' | 'w' | 'y');
+        let fat_finger =
+            keyboard_neighbours(extra, long[p - 1]) || keyboard_neighbours(extra, long[p + 1]);
+        (soft || fat_finger).then_some(Slip::Insertion)
+    } else {
+        None
+    }
+}
+
+fn is_vowel(c: char) -> bool {
+    matches!(c, 'a' | 'e' | 'i' | 'o' | 'u')
+}
+
+/// The American Soundex class of a consonant (0 for vowels, h, w, y).
+fn sound_class(c: char) -> u8 {
+    match c {
+        'b' | 'f' | 'p' | 'v' => 1,
+        'c' | 'g' | 'j' | 'k' | 'q' | 's' | 'x' | 'z' => 2,
+        'd' | 't' => 3,
+        'l' => 4,
+        'm' | 'n' => 5,
+        'r' => 6,
+        _ => 0,
+    }
+}
+
+/// Whether two letters are neighbours on a QWERTY keyboard (same row, or touching in the row
+/// above or below, whose keys are offset by half a key).
+fn keyboard_neighbours(a: char, b: char) -> bool {
+    const ROWS: [&[u8]; 3] = [b"qwertyuiop", b"asdfghjkl", b"zxcvbnm"];
+    let at = |c: char| {
+        ROWS.iter().enumerate().find_map(|(r, row)| {
+            row.iter().position(|&k| char::from(k) == c).map(|i| (r as isize, i as isize))
+        })
+    };
+    let (Some((ra, ia)), Some((rb, ib))) = (at(a), at(b)) else { return false };
+    match ra - rb {
+        0 => ia.abs_diff(ib) == 1,
+        // The lower row's key i touches the upper row's keys i and i + 1.
+        1 => ia == ib || ia + 1 == ib,
+        -1 => ib == ia || ib + 1 == ia,
+        _ => false,
+    }
+}
+
 /// Aligns two token lists and scores them (0–1). Returns (score, in_order, matched pairs).
 pub fn align(q: &[String], c: &[String], loose: bool) -> (f64, bool, Vec<(usize, usize, f64)>) {
     let keys = |t: &[String]| t.iter().map(|t| TokenKeys::of(t)).collect::<Vec<_>>();
@@ -441,6 +587,11 @@ fn align_keys(
             used_c[j] = true;
             pairs.push((i, j, s));
         }
+    }
+    if let Some((i, j, s)) = slip_pair(q, c, &used_q, &used_c, &pairs) {
+        used_q[i] = true;
+        used_c[j] = true;
+        pairs.push((i, j, s));
     }
     let mut num = 0.0;
     let mut den = 0.0;
@@ -546,13 +697,24 @@ fn explain_alignment(
     ck: &[TokenKeys],
     pairs: &[(usize, usize, f64)],
     in_order: bool,
-    abjad: bool,
+    (abjad, loose): (bool, bool),
     rewrites: impl Iterator<Item = String>,
 ) -> String {
     let qt: Vec<&str> = qk.iter().map(|t| t.raw.as_str()).collect();
     let ct: Vec<&str> = ck.iter().map(|t| t.raw.as_str()).collect();
     let mut applied: Vec<String> = Vec::new();
     for &(i, j, _) in pairs {
+        if token_sim(&qk[i], &ck[j], loose) == 0.0 {
+            if let Some(kind) = slip(qt[i], ct[j]) {
+                applied.push(format!(
+                    "slip in a short part ({}, other parts exact) {}~{}",
+                    kind.as_str(),
+                    qt[i],
+                    ct[j]
+                ));
+                continue;
+            }
+        }
         let rule = token_rule(qt[i], ct[j]);
         if rule != "exact" {
             applied.push(format!("{rule} {}~{}", qt[i], ct[j]));
@@ -633,16 +795,19 @@ fn compare_internal(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
             ck,
             &pairs,
             in_order,
-            abjad,
+            (abjad, loose),
             q.rewrites.iter().chain(&c.rewrites).cloned(),
         )
     } else {
         String::new()
     };
-    if jq == jc && !jq.is_empty() && 0.97 * factor > score {
+    let (tq, tc) = (&q.keys.joined_typed, &c.keys.joined_typed);
+    let typed_equal = !abjad && tq == tc && !tq.is_empty();
+    if ((jq == jc && !jq.is_empty()) || typed_equal) && 0.97 * factor > score {
         score = 0.97 * factor;
         if explain {
-            evidence = format!("'{jq}' equal when joined without spaces");
+            let joined = if jq == jc { jq } else { tq };
+            evidence = format!("'{joined}' equal when joined without spaces");
         }
     }
     if let Some((s, ev)) = acronym_match(q, c).or_else(|| brand_match(q, c)) {
@@ -714,23 +879,39 @@ fn is_org_like(k: EntityType) -> bool {
     k != EntityType::Person
 }
 
-/// The acronyms of an organization's name: initials of its words (small words left out), also
-/// with the initials of its legal form ("NIOC" for "National Iranian Oil Company"); names of
-/// three to eight such words only.
+/// The acronyms of an organization's name: initials of its words (small words left out), of
+/// three to eight such words; and, for names of two to eight words, with the initials of a
+/// legal form before or after them ("NIOC" for "National Iranian Oil Company", "TIC" for
+/// "Tadbir Investment Company", "PAOS" for "Publichnoe Aktsionernoe Obshchestvo Sollers").
 pub fn acronyms(form: &NameForm) -> Vec<String> {
     if !is_org_like(form.kind) || form.script != Script::Latin {
         return Vec::new();
     }
     let words: Vec<&String> =
         form.tokens.iter().filter(|t| !ACRONYM_SKIP.contains(&t.as_str())).collect();
-    if !(3..=8).contains(&words.len()) || words.iter().any(|w| w.chars().count() < 2) {
+    if !(2..=8).contains(&words.len()) || words.iter().any(|w| w.chars().count() < 2) {
         return Vec::new();
     }
+    let initials =
+        |phrase: &str| -> String { phrase.split(' ').filter_map(|w| w.chars().next()).collect() };
     let base: String = words.iter().filter_map(|w| w.chars().next()).collect();
-    let mut out = vec![base.clone()];
-    if let Some((_, phrase)) = form.legal.last() {
-        let more: String = phrase.split(' ').filter_map(|w| w.chars().next()).collect();
-        out.push(format!("{base}{more}"));
+    let mut out = Vec::new();
+    let mut push = |a: String| {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    };
+    if words.len() >= 3 {
+        push(base.clone());
+    }
+    let forms: Vec<String> = form.legal.iter().map(|(_, p)| initials(p)).collect();
+    for f in &forms {
+        push(format!("{base}{f}"));
+        push(format!("{f}{base}"));
+    }
+    if let [a, b] = forms.as_slice() {
+        push(format!("{a}{base}{b}"));
+        push(format!("{b}{base}{a}"));
     }
     out
 }
@@ -901,9 +1082,9 @@ pub fn ofac_name_score(q: &NameForm, c: &NameForm) -> NameMatch {
     let mut num = 0.0;
     let mut den = 0.0;
     let mut parts = Vec::new();
-    for a in &q.tokens {
+    for a in q.ofac_tokens() {
         let mut best = (0.0, String::new(), false);
-        for b in &c.tokens {
+        for b in c.ofac_tokens() {
             let jw = strsim::jaro_winkler(a, b);
             let sx = soundex(a) == soundex(b);
             let s = if sx { jw.max(0.9) } else { jw };
@@ -922,7 +1103,7 @@ pub fn ofac_name_score(q: &NameForm, c: &NameForm) -> NameMatch {
         ));
     }
     // Extra unmatched list-name parts lower the score a little, as OFAC's tool does.
-    let extra = c.tokens.len().saturating_sub(q.tokens.len()) as f64;
+    let extra = c.ofac_tokens().len().saturating_sub(q.ofac_tokens().len()) as f64;
     let score = if den > 0.0 { num / den * (1.0 - 0.05 * extra).max(0.5) } else { 0.0 };
     NameMatch {
         score,
@@ -1102,11 +1283,52 @@ pub fn score_pair(
     };
     let mut score = m.score;
     let mut ev = m.evidence;
-    if let (Some((qf, _)), Some((cf, _))) = (fa.legal.first(), fb.legal.first()) {
+    let legal = |f: &NameForm| match cfg.mode {
+        MatchMode::Floodgate => f.legal.first().map(|l| l.0),
+        MatchMode::OfacEmulation => f.ofac_legal().first().map(|l| l.0),
+    };
+    if let (Some(qf), Some(cf)) = (legal(&fa), legal(&fb)) {
         let d =
             if qf == cf { cfg.weights.legal_form_match } else { -cfg.weights.legal_form_mismatch };
         score = (score + d).clamp(0.0, 1.0);
         ev.push_str(&format!("; legal form {} vs {} ({d:+.2})", qf.as_str(), cf.as_str()));
     }
     (score, ev)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slips_in_short_parts() {
+        assert_eq!(slip("sko", "sok"), Some(Slip::Transposition));
+        assert_eq!(slip("jamal", "jamel"), Some(Slip::Substitution));
+        assert_eq!(slip("kasim", "kazim"), Some(Slip::Substitution));
+        assert_eq!(slip("karmi", "karimi"), Some(Slip::Insertion));
+        assert_eq!(slip("hamid", "hamd"), Some(Slip::Insertion));
+        // A fat finger: 'r' beside 'e' on the keyboard.
+        assert_eq!(slip("asref", "asef"), Some(Slip::Insertion));
+        // First letter, last letter, or sounds apart.
+        assert_eq!(slip("osk", "sok"), None);
+        assert_eq!(slip("maria", "mario"), None);
+        assert_eq!(slip("karim", "karimi"), None);
+        assert_eq!(slip("nasir", "nadir"), None);
+        assert_eq!(slip("hamid", "hamza"), None);
+        // Four-letter substitutions (Said / Saud) and tokens the edit rule already covers.
+        assert_eq!(slip("said", "saud"), None);
+        assert_eq!(slip("lavrov", "lavrow"), None);
+        assert_eq!(slip("kim", "kin"), None);
+    }
+
+    #[test]
+    fn keyboard_neighbours_on_qwerty() {
+        for (a, b) in [('q', 'w'), ('a', 'q'), ('a', 'w'), ('s', 'z'), ('m', 'k'), ('m', 'j')] {
+            assert!(keyboard_neighbours(a, b), "{a} {b}");
+            assert!(keyboard_neighbours(b, a), "{b} {a}");
+        }
+        for (a, b) in [('q', 'p'), ('a', 'e'), ('z', 'd'), ('m', 'l'), ('a', 'a')] {
+            assert!(!keyboard_neighbours(a, b), "{a} {b}");
+        }
+    }
 }

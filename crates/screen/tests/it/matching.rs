@@ -257,3 +257,78 @@ fn the_hot_path_score_equals_the_explained_score_on_real_names() {
     }
     assert!(scored > 1_000, "{scored}");
 }
+
+/// Issue 13 item 3: one slip in a short part (a transposition, a letter that sounds alike, a
+/// vowel or a fat-fingered letter more or less) is forgiven when every other part agrees
+/// exactly, and named; different people sharing the other parts stay apart.
+#[test]
+fn a_slip_in_a_short_part_is_forgiven_when_the_rest_agrees_exactly() {
+    let person = Some(EntityType::Person);
+    // The yente miss: a transposition in a three-letter part of a three-part name.
+    let ev = assert_hit("KIM SKO CHOL", "KIM SOK CHOL", person);
+    assert!(ev.contains("slip in a short part (transposition, other parts exact) sko~sok"), "{ev}");
+    let ev = assert_hit("Hamd Karimi", "Hamid Karimi", person);
+    assert!(
+        ev.contains("slip in a short part (missing or extra letter, other parts exact)"),
+        "{ev}"
+    );
+    let ev = assert_hit("Kazim Rahimi", "Kasim Rahimi", person);
+    assert!(
+        ev.contains("slip in a short part (substitution, other parts exact) kazim~kasim"),
+        "{ev}"
+    );
+
+    // Not when another part differs too, nor in a two-part name with a three-letter part.
+    assert_no_hit("Kazim Rahimi", "Kasim Rahim", person);
+    assert_no_hit("SKO CHOL", "SOK CHOL", person);
+    // Different people sharing the other parts: another name, not a slip.
+    assert_no_hit("Nasir Khan", "Nadir Khan", person);
+    assert_no_hit("Ri Song Chol", "Ri Sang Chol", person);
+    assert_no_hit("Ahmad Karimi", "Hamid Karimi", person);
+    assert_no_hit("Karim Ahmadi", "Karimi Ahmadi", person);
+    assert_no_hit("Maria Rossi", "Mario Rossi", person);
+    assert_no_hit("Nguyen Van Thang", "Nguyen Van Thanh", person);
+    // Same-form companies whose distinctive words differ by a letter that does not sound alike.
+    let org = Some(EntityType::Organization);
+    assert_no_hit("Delta Trading LLC", "Delma Trading LLC", org);
+    assert_no_hit("Nasim Shipping Co", "Nasir Shipping Co", org);
+}
+
+/// Issue 13 item 3: a legal form mistyped or with its spaces moved is still read as one; a form
+/// run together with a short last word beside other words is split off; an organization's
+/// acronym may carry its legal form's initials.
+#[test]
+fn mistyped_moved_and_run_together_legal_forms_and_acronyms_with_the_form() {
+    let org = Some(EntityType::Organization);
+    let ev =
+        assert_hit("LIMITED LIABLIITY COMPANY BITVAN", "LIMITED LIABILITY COMPANY BITVAN", org);
+    assert!(ev.contains("legal form word 'liabliity' read as 'liability'"), "{ev}");
+    let ev = assert_hit("Joint Stock Compnay Sollers", "Sollers Joint Stock Company", org);
+    assert!(ev.contains("legal form word 'compnay' read as 'company'"), "{ev}");
+    // Real OFAC aliases spell the Russian forms in several ways.
+    assert_hit(
+        "Aktsionernoe Obschestvo Optron Stavropol",
+        "JOINT STOCK COMPANY OPTRON STAVROPOL",
+        org,
+    );
+
+    let ev = assert_hit(
+        "LIMITEDLIABILITY COMPANY KRONA BANK",
+        "LIMITED LIABILITY COMPANY KRONA BANK",
+        org,
+    );
+    assert!(ev.contains("equal when joined without spaces"), "{ev}");
+    assert_hit("JSCEXI BANK", "JSC EXI BANK", org);
+
+    let ev = assert_hit("PETROPARS UKLtd", "PETROPARS UK LIMITED", org);
+    assert!(ev.contains("run-together legal form 'ukltd'"), "{ev}");
+    // A lone short token keeps its letters.
+    let (_, ev) = pair("ArkLtd", "Ark Ltd", org);
+    assert!(!ev.contains("run-together"), "{ev}");
+
+    let ev = assert_hit("TIC", "Tadbir Investment Company", org);
+    assert!(ev.contains("acronym tic"), "{ev}");
+    assert_hit("OJSCRE", "Open Joint Stock Company Russian Electronics", org);
+    assert_no_hit("TIB", "Tadbir Investment Company", org);
+    assert_no_hit("TI", "Tadbir Investment", org);
+}
