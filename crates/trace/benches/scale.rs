@@ -421,8 +421,9 @@ fn main() {
         gib(before_index)
     );
     eprintln!(
-        "        lookup p50 {ip50:.2?} p99 {ip99:.2?}; lookup + report p50 {rp50:.2?} p99 {rp99:.2?} ({} lookups); causal haircut 6 hops of 200 targets p50 {lp50:.2?} p99 {lp99:.2?}: per-query/index p50 {:.0}x p99 {:.0}x",
+        "        lookup p50 {ip50:.2?} p99 {ip99:.2?}; lookup + report p50 {rp50:.2?} p99 {rp99:.2?} ({} lookups); causal haircut 6 hops of {} targets p50 {lp50:.2?} p99 {lp99:.2?}: per-query/index p50 {:.0}x p99 {:.0}x",
         look.len(),
+        targets.len(),
         lp50.as_secs_f64() / rp50.as_secs_f64().max(1e-9),
         lp99.as_secs_f64() / rp99.as_secs_f64().max(1e-9)
     );

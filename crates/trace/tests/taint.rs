@@ -1663,3 +1663,46 @@ fn index_state_names_a_grown_graph_and_changed_tags_and_damage_is_refused() {
         Err(floodgate_graph::GraphError::NotBuilt { .. })
     ));
 }
+
+/// Format compatibility: a graph and its exposure index of format version 1, frozen in
+/// `tests/data/exposure-v1` (written once by this test with `FLOODGATE_BLESS=1` when the
+/// directory is absent, never rewritten), are read by today's code with the same answers
+/// (issue 15's example: D's 60 came from the scam S at 2 hops).
+#[test]
+fn index_format_v1_fixture_is_read() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exposure-v1");
+    let (s, d) = ("0xs", "0xd");
+    if !dir.exists() && std::env::var("FLOODGATE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = Graph::open_or_empty(&dir).unwrap();
+        let mut b = GraphBuilder::new(Some(&base));
+        let mut node = |k: &str| b.node(k, NodeKind::Address).unwrap();
+        let (a, bb, c, sn, dn) = (node("0xa"), node("0xb"), node("0xc"), node(s), node(d));
+        let e = |v: u64, i: u8| EdgeInput {
+            amount: Amount::from(v),
+            time: Some(1_700_000_000 + 60 * i64::from(i)),
+            asset: "ETH",
+            txid: Hash32([i; 32]),
+            chain: Chain::Ethereum,
+        };
+        b.add_edge(a, bb, &e(100, 1)).unwrap();
+        b.add_edge(bb, c, &e(100, 2)).unwrap();
+        b.add_edge(sn, bb, &e(100, 3)).unwrap();
+        b.add_edge(bb, dn, &e(60, 4)).unwrap();
+        b.commit(&base, BTreeMap::new()).unwrap();
+        let g = Graph::open(&dir).unwrap();
+        let tags = HashMap::from([(sn, RiskCategory::Scam)]);
+        build_index(&g, &tags, &dir.join(INDEX_FILE)).unwrap();
+    }
+    let g = Graph::open(&dir).unwrap();
+    let (sn, dn) = (g.lookup(s).unwrap(), g.lookup(d).unwrap());
+    let tags = HashMap::from([(sn, RiskCategory::Scam)]);
+    let idx = ExposureIndex::open(&dir.join(INDEX_FILE)).unwrap();
+    assert_eq!(idx.state().stale_reason(&IndexState::of(&g, &tags)), None);
+    let e = idx.lookup_asset(dn, "ETH").unwrap();
+    assert_eq!((e.total, e.round_trip, e.wide), (60, false, false));
+    assert_eq!(e.categories[0].category, RiskCategory::Scam);
+    assert_eq!(e.categories[0].haircut, [0, 60, 60, 60]);
+    assert_eq!(e.categories[0].sources[0].node, sn);
+    assert_eq!(idx.len(), 3);
+}
