@@ -72,7 +72,7 @@ pub struct IndexSummary {
 /// Brings the exposure index of the graph in `dir` up to date with the data directory's own
 /// tags (those `trace exposure` uses when no tag file is named): one forward pass over every
 /// transfer (`floodgate_trace::build_index`). A full pass each time the graph or the tags
-/// change: it costs about what reading the graph once costs (`docs/benchmarks.md`).
+/// change, none otherwise (its cost beside the graph build: `docs/benchmarks.md`).
 fn index_after_build(dd: &DataDir, dir: &std::path::Path) -> Result<IndexSummary> {
     let graph = Graph::open(dir)?;
     let resolved = load_tags(dd, &TagSources::default())?.tags.resolve(&graph);
