@@ -762,7 +762,10 @@ pub struct ExposureResponse {
 
 /// Exposure of an address or entity to each risk category (`floodgate trace exposure`).
 /// Body: `{target, direction?: in|out, hops?, model?, min_amount?, since?, until?, asset?,
-/// peel_chains?, ignore_time?, cluster?}`; the data directory's tags are used (no extra tag files).
+/// peel_chains?, ignore_time?, cluster?, no_index?}`; the data directory's tags are used (no
+/// extra tag files). Answered from the exposure index (`floodgate trace build`) when it is
+/// current and holds the request (haircut or poison, `in`, hops 1, 2, 3 or 6, no window or
+/// minimum): each report then carries `"from_index": true`; `no_index` forces a per-query trace.
 #[utoipa::path(post, path = "/v1/trace/exposure", tag = "trace", request_body(content = Object, description = "an exposure request"),
     security(("api_key" = []), ("session" = [])),
     responses((status = 200, body = ExposureResponse), (status = "4XX", body = ErrorBody)))]

@@ -163,6 +163,13 @@ pub fn open(dd: &DataDir, assets: &AssetRegistry, setup: &MonitorSetup) -> Resul
     if let Some(f) = &setup.vasp_directory {
         engine = engine.with_vasp_directory(floodgate_monitor::vasp::VaspDirectory::load(f)?);
     }
+    // Exposure facts from the tracing exposure index, when a graph was built (issue 14).
+    match crate::trace::IndexLookup::open(dd) {
+        Ok(Some(ix)) => engine = engine.with_exposure_index(Arc::new(ix)),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(target: "floodgate::monitor", error = %e,
+            "the graph could not be opened: no exposure facts from the exposure index"),
+    }
     Ok(if setup.no_state {
         Monitor::in_memory(engine)
     } else {

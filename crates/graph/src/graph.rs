@@ -261,6 +261,15 @@ impl Graph {
         self.segments.iter().map(|s| s.header.header_sha256).collect()
     }
 
+    /// Every asset id any segment holds an edge of, sorted, each once.
+    pub fn assets(&self) -> Vec<String> {
+        let mut v: Vec<String> =
+            self.segments.iter().flat_map(|s| s.assets.iter().cloned()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
     /// Total bytes of the segment files.
     pub fn bytes(&self) -> u64 {
         self.segments.iter().map(Segment::file_len).sum()

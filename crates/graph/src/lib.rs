@@ -57,3 +57,4 @@ pub use graph::{
     tx_key, BuildReport, ChainTip, Edge, EdgeInput, Graph, GraphBuilder, Leg, NodeId, NodeKind,
     GRAPH_DIR, MANIFEST_FILE,
 };
+pub use segment::map_immutable;

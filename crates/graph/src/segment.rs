@@ -283,6 +283,18 @@ fn map_readonly(file: &File) -> std::io::Result<Mmap> {
     unsafe { Mmap::map(file) }
 }
 
+/// Maps an immutable file read-only: one written under a temporary name, synced and renamed
+/// into place, never opened for writing again (a segment, or the exposure index of
+/// `floodgate-trace`), so that the one `unsafe` mapping call of the workspace stays here.
+///
+/// # Errors
+/// [`GraphError::Io`] naming the file.
+pub fn map_immutable(path: &Path) -> Result<Mmap, GraphError> {
+    let io = |source| GraphError::Io { path: path.to_owned(), source };
+    let file = File::open(path).map_err(io)?;
+    map_readonly(&file).map_err(io)
+}
+
 /// An open, memory-mapped segment. Opening checks the header and where the sections lie
 /// (constant time, whatever the size); every later access is bounds-checked, and damage met
 /// while reading is recorded (see [`Segment::damage`]) instead of panicking.

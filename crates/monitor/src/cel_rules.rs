@@ -381,6 +381,11 @@ impl<'f> Obj<'f> {
         self.put(k, Value::Bool(v));
         self
     }
+    /// Sets a field to a value built elsewhere (a nested map).
+    pub fn value(&mut self, k: &str, v: Value) -> &mut Self {
+        self.put(k, v);
+        self
+    }
     /// Sets a list-of-strings field.
     pub fn strs(&mut self, k: &'static str, v: impl Iterator<Item = String>) -> &mut Self {
         let list: Vec<Value> = v.map(|s| Value::String(Arc::new(s))).collect();

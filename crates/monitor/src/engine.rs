@@ -96,6 +96,7 @@ pub struct Engine {
     customers: CustomerBook,
     facts: Arc<dyn RiskFacts>,
     vasps: crate::vasp::VaspDirectory,
+    exposure: Option<Arc<dyn crate::exposure_index::ExposureLookup>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -159,7 +160,19 @@ impl Engine {
             customers,
             facts,
             vasps: crate::vasp::VaspDirectory::default(),
+            exposure: None,
         }
+    }
+
+    /// Takes exposure facts (`exposure.<category>.direct`, `.indirect`, …) for a deposit's
+    /// source address and a withdrawal's destination from the tracing exposure index; a
+    /// stale or missing index is named in each such decision.
+    pub fn with_exposure_index(
+        mut self,
+        index: Arc<dyn crate::exposure_index::ExposureLookup>,
+    ) -> Engine {
+        self.exposure = Some(index);
+        self
     }
 
     /// Takes counterparty countries from `vasps` for transfers that name a counterparty VASP
@@ -205,6 +218,20 @@ impl Engine {
         before: Before,
         now: i64,
     ) -> Decision {
+        let mut notes = Vec::new();
+        let looked = crate::exposure_index::look(self.exposure.as_ref(), &ev.entry, &mut notes);
+        // An index answer stands in for a missing input `exposure` object, so the built-in
+        // typologies that read it (indirect_exposure, mixer_exposure) use the index too.
+        let filled;
+        let ev = match looked.as_ref().and_then(crate::exposure_index::Looked::as_input) {
+            Some(x) if ev.extras.exposure.is_none() => {
+                let mut f = ev.clone();
+                f.extras.exposure = Some(x);
+                filled = f;
+                &filled
+            }
+            _ => ev,
+        };
         let e = &ev.entry;
         let acct = state
             .accounts
@@ -241,7 +268,6 @@ impl Engine {
                 }),
         };
         let mut hits = Vec::new();
-        let mut notes = Vec::new();
         let mut reports = Vec::new();
         if fiat.is_none() {
             notes.push(format!(
@@ -257,7 +283,7 @@ impl Engine {
         }
         self.reports(&cx, &mut hits, &mut reports, &mut notes);
         let mut errors = Vec::new();
-        self.cel(&cx, &mut hits, &mut errors);
+        self.cel(&cx, looked.as_ref(), &mut hits, &mut errors);
         let action = hits.iter().map(|h| h.action).max().unwrap_or(Action::Allow);
         let score = hits.iter().map(|h| h.score).sum::<u32>().min(100);
         Decision {
@@ -426,7 +452,12 @@ impl Engine {
         }
     }
 
-    fn bindings(&self, cx: &Ctx<'_>, hits: &[Hit]) -> Bindings {
+    fn bindings(
+        &self,
+        cx: &Ctx<'_>,
+        looked: Option<&crate::exposure_index::Looked>,
+        hits: &[Hit],
+    ) -> Bindings {
         let mut b = Bindings::default();
         let e = &cx.ev.entry;
         let u = self.uses;
@@ -517,13 +548,28 @@ impl Engine {
             b.set(3, o.build());
         }
         if u & 16 != 0 {
+            use crate::exposure_index::{category_map, index_state, IndexAnswer};
             let mut o = Obj::filtered(&self.fields, "exposure");
-            let x = cx.ev.extras.exposure.clone().unwrap_or_default();
-            o.bool("available", cx.ev.extras.exposure.is_some())
-                .float("sanctioned", x.sanctioned)
-                .float("mixer", x.mixer)
-                .float("scam", x.scam)
-                .float("darknet", x.darknet);
+            let input = cx.ev.extras.exposure.as_ref();
+            let found = looked
+                .is_some_and(|l| matches!(l.answer, IndexAnswer::Found(_) | IndexAnswer::Absent));
+            o.bool("available", input.is_some() || found)
+                .str("index", index_state(looked))
+                .str("index_file", &looked.map_or_else(String::new, |l| l.index.clone()));
+            if let Some(IndexAnswer::Found(f)) = looked.map(|l| &l.answer) {
+                o.bool("round_trip", f.round_trip);
+            }
+            for c in RiskCategory::ALL {
+                if o.wants(c.as_str()) {
+                    let m = category_map(c, looked.filter(|_| found), input);
+                    o.value(c.as_str(), m);
+                }
+            }
+            // Before issue 14 an input line's shares were bound flat; `darknet` keeps its
+            // old name (`exposure.darknet_market.indirect` is the new one).
+            if let Some(x) = input {
+                o.float("darknet", x.darknet);
+            }
             b.set(4, o.build());
         }
         if u & 32 != 0 {
@@ -537,12 +583,18 @@ impl Engine {
         b
     }
 
-    fn cel(&self, cx: &Ctx<'_>, hits: &mut Vec<Hit>, errors: &mut Vec<RuleError>) {
+    fn cel(
+        &self,
+        cx: &Ctx<'_>,
+        looked: Option<&crate::exposure_index::Looked>,
+        hits: &mut Vec<Hit>,
+        errors: &mut Vec<RuleError>,
+    ) {
         let rules: Vec<_> = self.pack.rules.iter().filter(|r| r.def.enabled).collect();
         if rules.is_empty() {
             return;
         }
-        let b = self.bindings(cx, hits);
+        let b = self.bindings(cx, looked, hits);
         let preds: Vec<_> = rules.iter().map(|r| &r.predicate).collect();
         let results = self.root.eval_all(&b, &preds);
         for (r, res) in rules.iter().zip(results) {

@@ -16,7 +16,8 @@
 //! - [`store`]: the [`store::MonitorState`] trait over the decided transfers of one tenant,
 //!   and its SQLite default, `monitor.db`.
 //! - [`sink`]: an output file that holds every committed decision exactly once across crashes.
-//! - [`input`], [`customer`], [`fiat`], [`facts`], [`vasp`] (the VASP directory): the inputs; [`synth`]: a seeded synthetic
+//! - [`input`], [`customer`], [`fiat`], [`facts`], [`vasp`] (the VASP directory),
+//!   [`exposure_index`] (exposure facts from the tracing exposure index): the inputs; [`synth`]: a seeded synthetic
 //!   exchange with planted typologies and the recall/precision measurement.
 //!
 //! ```
@@ -41,6 +42,7 @@ pub mod customer;
 pub mod decision;
 pub mod engine;
 pub mod error;
+pub mod exposure_index;
 pub mod facts;
 pub mod fiat;
 pub mod input;

@@ -2,6 +2,8 @@
 //! plain in-memory adjacency-map baseline measured in the same run.
 //!
 //! `cargo bench -p floodgate-trace --bench exposure` (scale with FLOODGATE_BENCH_EDGES, default 1,000,000).
+//! The exposure index: its build beside the graph build, and its lookup beside the per-query
+//! causal haircut of the same targets, in the same run (`exposure_index`).
 
 // Benchmarks report through criterion; unwrap is the failure report here.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -10,7 +12,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
-use floodgate_trace::{exposure, ExposureOptions, TaintModel};
+use floodgate_trace::{
+    build_index, exposure, ExposureIndex, ExposureOptions, TaintModel, INDEX_FILE,
+};
 use floodgate_types::{Amount, Chain, Hash32, RiskCategory};
 
 /// splitmix64: a tiny seeded generator, so the input is the same on every machine.
@@ -170,6 +174,37 @@ fn bench(c: &mut Criterion) {
         });
         g.finish();
     }
+    // The exposure index: one forward pass over every transfer (beside `graph_build` above,
+    // the same edges), then a lookup (with its report) beside the per-query causal haircut
+    // of the same targets at 6 hops.
+    let ipath = dir.path().join(INDEX_FILE);
+    let mut g = c.benchmark_group("exposure_index");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(count as u64));
+    g.bench_function(BenchmarkId::new("build_index", count), |b| {
+        b.iter(|| build_index(&graph, &tags, &ipath).unwrap().entries)
+    });
+    g.finish();
+    let idx = ExposureIndex::open(&ipath).unwrap();
+    let mut g = c.benchmark_group("exposure_index_lookup_6_hops");
+    let mut i = 0;
+    g.bench_function(BenchmarkId::new("index_lookup_and_report", count), |b| {
+        b.iter(|| {
+            i = (i + 1) % targets.len();
+            let e = idx.lookup_asset(targets[i], "ETH");
+            e.and_then(|e| e.report(&graph, "t", TaintModel::Haircut, 6)).map(|r| r.total)
+        })
+    });
+    g.sample_size(10);
+    let opts = ExposureOptions { hops: 6, asset: Some("ETH".into()), ..Default::default() };
+    let mut i = 0;
+    g.bench_function(BenchmarkId::new("per_query_causal_haircut", count), |b| {
+        b.iter(|| {
+            i = (i + 1) % targets.len();
+            exposure(&graph, &tags, targets[i], &opts).unwrap().len()
+        })
+    });
+    g.finish();
     // The order and TIHO models at 6 hops, same targets (no baseline: it implements
     // haircut only).
     let mut g = c.benchmark_group("exposure_models_6_hops");

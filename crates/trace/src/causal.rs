@@ -37,7 +37,7 @@ use floodgate_types::RiskCategory;
 
 /// A label: (hops, origin). The origin is a tagged node (`in`) or the index of one of the
 /// target's transfers sent (`out`).
-type Label = (u32, u32);
+pub(crate) type Label = (u32, u32);
 
 /// One transfer in a node's timeline.
 #[derive(Debug, Clone, Copy)]
@@ -108,7 +108,7 @@ impl Timeline {
 }
 
 /// The labelled parts of a balance or of a transfer, under one model.
-trait Mix: Default {
+pub(crate) trait Mix: Default {
     /// A transfer from an origin: all of its `amount` carries `label`.
     fn origin(label: Label, amount: U256) -> Self;
     /// Adds a received transfer's parts.
@@ -126,7 +126,7 @@ trait Mix: Default {
 
 /// Haircut parts: value per label, in label order.
 #[derive(Default, Clone, Debug)]
-struct Parts(Vec<(Label, U256)>);
+pub(crate) struct Parts(pub(crate) Vec<(Label, U256)>);
 
 impl Mix for Parts {
     fn origin(label: Label, amount: U256) -> Self {
@@ -188,7 +188,7 @@ impl Mix for Parts {
 
 /// Poison parts: every origin present, with the fewest hops it is present at.
 #[derive(Default, Clone, Debug)]
-struct Present(BTreeMap<u32, u32>);
+pub(crate) struct Present(pub(crate) BTreeMap<u32, u32>);
 
 impl Mix for Present {
     fn origin((h, o): Label, amount: U256) -> Self {

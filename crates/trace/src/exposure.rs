@@ -155,6 +155,12 @@ pub struct ExposureReport {
     /// made after the ones it funds. Absent from JSON when false.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub ignore_time: bool,
+    /// The report was read from the exposure index (`trace build`), not traced per query:
+    /// the values are the same (see `ExposureIndex`), the evidence is the largest origins
+    /// within 6 hops (at most 3 per category) and `peel_links` is not counted. Absent from
+    /// JSON when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub from_index: bool,
 }
 
 fn u(a: Amount) -> U256 {
@@ -241,35 +247,47 @@ impl<'a> Ctx<'a> {
         if c == 0 || !self.opts.peel_chains || self.g.kind(near) != NodeKind::Transaction {
             return c;
         }
-        if self.peel.borrow().contains(&far) {
-            return 0;
-        }
-        if self.peel.borrow().len() as u32 >= PEEL_MAX_LINKS {
-            return c;
-        }
+        // A link is free only on the step the definition names (from the peel transaction it
+        // spent into, or the one that paid it), whatever was found before in this trace: so
+        // the cost of a step does not depend on the order a trace met it, and the exposure
+        // index's one forward pass charges every step as a query does.
         let link = match self.opts.direction {
-            // `near` is the transaction `far` spent into.
-            Direction::In => {
-                self.peel_tx(near).is_some_and(|(input, _)| input == far)
-                    && self.received_peel_change(far, near)
-            }
-            // `near` is the transaction that paid `far`.
+            Direction::In => self.peel_link_in(near, far, |t| self.peel_tx(t)),
             Direction::Out => {
                 self.peel_tx(near).is_some_and(|(_, large)| large == far)
                     && self.spent_into_peel(far, near)
             }
         };
-        if link {
-            self.peel.borrow_mut().insert(far);
-            0
-        } else {
-            c
+        if !link {
+            return c;
         }
+        let mut seen = self.peel.borrow_mut();
+        if seen.contains(&far) {
+            return 0;
+        }
+        if seen.len() as u32 >= PEEL_MAX_LINKS {
+            return c;
+        }
+        seen.insert(far);
+        0
+    }
+
+    /// Tracing `in`: whether address `far`, spending into transaction `near`, is a peel-chain
+    /// link there: `near` is a peel transaction whose only input is `far`, and `far` received
+    /// the large output of another peel transaction. `peel_tx` answers [`Ctx::peel_tx`] (the
+    /// exposure index passes a cached one).
+    pub(crate) fn peel_link_in(
+        &self,
+        near: NodeId,
+        far: NodeId,
+        peel_tx: impl Fn(NodeId) -> Option<(NodeId, NodeId)>,
+    ) -> bool {
+        peel_tx(near).is_some_and(|(input, _)| input == far) && self.received_peel_change(far, near)
     }
 
     /// When `tx` is a peel transaction in the asset (one input; two outputs to two other
     /// addresses, the smaller at most a fifth of the total): `(its input, its large output)`.
-    fn peel_tx(&self, tx: NodeId) -> Option<(NodeId, NodeId)> {
+    pub(crate) fn peel_tx(&self, tx: NodeId) -> Option<(NodeId, NodeId)> {
         if self.g.kind(tx) != NodeKind::Transaction {
             return None;
         }
@@ -489,13 +507,14 @@ fn exposure_internal(
                     opts.model,
                     TaintModel::Haircut | TaintModel::Poison | TaintModel::Tiho
                 ),
+            from_index: false,
         });
     }
     Ok(out)
 }
 
 /// `a / b` as a float for display (scores may be floats; money never is).
-fn ratio(a: U256, b: U256) -> f64 {
+pub(crate) fn ratio(a: U256, b: U256) -> f64 {
     if b.is_zero() {
         return 0.0;
     }

@@ -35,11 +35,16 @@
 
 mod causal;
 mod exposure;
+mod index;
 mod path;
 mod taint;
 
 pub use exposure::{
     entity_exposure, exposure, CategoryExposure, Direction, ExposureOptions, ExposureReport,
     TaintModel,
+};
+pub use index::{
+    build_index, ExposureIndex, IndexBuildReport, IndexState, IndexedCategory, IndexedExposure,
+    IndexedSource, BUCKETS, INDEX_FILE, INDEX_VERSION,
 };
 pub use path::{paths, to_dot, FundPath, PathOptions, PathStep};

@@ -10,7 +10,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::Path;
 
 use floodgate_graph::{tx_key, EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
-use floodgate_trace::{exposure, Direction, ExposureOptions, ExposureReport, TaintModel};
+use floodgate_trace::{
+    build_index, exposure, Direction, ExposureIndex, ExposureOptions, ExposureReport, IndexState,
+    TaintModel, BUCKETS, INDEX_FILE,
+};
 use floodgate_types::{Amount, Chain, Hash32, RiskCategory};
 use proptest::prelude::*;
 
@@ -1406,4 +1409,300 @@ fn the_report_says_when_time_was_ignored() {
         assert_eq!(r.ignore_time, ignore_time);
         assert_eq!(r.categories[0].value, Amount::from(5u64));
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The exposure index (issue 15 item 2): one forward pass for every node at once.
+
+/// Builds the index of a case's graph with its tags and opens it.
+fn index_of(c: &Case) -> (tempfile::TempDir, ExposureIndex) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(INDEX_FILE);
+    build_index(&c.built.g, &c.tags, &path).unwrap();
+    (dir, ExposureIndex::open(&path).unwrap())
+}
+
+/// Haircut or poison values per category and the direct part, from a per-query report.
+fn values(r: &ExposureReport) -> (BTreeMap<RiskCategory, u128>, BTreeMap<RiskCategory, u128>) {
+    let v = r.categories.iter().map(|c| (c.category, c.value.to_u128().unwrap())).collect();
+    let d = r
+        .categories
+        .iter()
+        .filter(|c| !c.direct.is_zero())
+        .map(|c| (c.category, c.direct.to_u128().unwrap()))
+        .collect();
+    (v, d)
+}
+
+/// Checks every address of a world: the index lookup against the per-query causal haircut
+/// and poison at hops 1, 2, 3 and 6 (peel chains followed, as the index does). Equal, value
+/// for value, direct part, untraced and total; for a node flagged as a possible round trip
+/// (it sent labelled value and received afterwards), which a query leaves untraced, at
+/// least the query's value in every category. Returns how many lookups were exact.
+fn check_index(w: &World, tagged: &BTreeMap<u32, usize>) -> Result<u32, TestCaseError> {
+    let Some(c) = case(w, tagged, 0).or_else(|| (1..7).find_map(|t| case(w, tagged, t))) else {
+        return Ok(0);
+    };
+    let (_d, idx) = index_of(&c);
+    prop_assert_eq!(idx.state(), &IndexState::of(&c.built.g, &c.tags));
+    let mut exact = 0;
+    for i in 0..7u32 {
+        let Some(&node) = c.built.ids.get(&addr(i)) else { continue };
+        let got = idx.lookup_asset(node, "BTC");
+        for hops in BUCKETS {
+            for model in [TaintModel::Haircut, TaintModel::Poison] {
+                let o = ExposureOptions {
+                    model,
+                    hops,
+                    asset: Some("BTC".into()),
+                    ..ExposureOptions::default()
+                };
+                let want = exposure(&c.built.g, &c.tags, node, &o).unwrap().remove(0);
+                let Some(e) = &got else {
+                    prop_assert!(want.total.is_zero() && want.categories.is_empty(), "{want:?}");
+                    continue;
+                };
+                let r = e.report(&c.built.g, &addr(i), model, hops).unwrap();
+                prop_assert!(r.from_index);
+                prop_assert_eq!(r.total, want.total, "{:?} hops {}: {:?}", model, hops, e);
+                let (gv, gd) = values(&r);
+                let (wv, wd) = values(&want);
+                if e.round_trip {
+                    for (cat, v) in &wv {
+                        prop_assert!(
+                            gv.get(cat).is_some_and(|g| g >= v),
+                            "{cat:?} {gv:?} < {wv:?}"
+                        );
+                    }
+                } else {
+                    prop_assert_eq!(&gv, &wv, "{:?} hops {} node {}: {:?}", model, hops, i, e);
+                    prop_assert_eq!(&gd, &wd, "{:?} hops {} direct", model, hops);
+                    prop_assert_eq!(r.untraced, want.untraced, "{:?} hops {}", model, hops);
+                    for (x, y) in r.categories.iter().zip(&want.categories) {
+                        prop_assert_eq!(x.min_hops, y.min_hops, "{:?} min hops", model);
+                    }
+                    exact += 1;
+                }
+            }
+        }
+    }
+    Ok(exact)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// A lookup in the exposure index equals the per-query causal haircut and poison of the
+    /// same node at hops 1, 2, 3 and 6, on random worlds of addresses and UTXO transactions.
+    #[test]
+    fn index_lookup_equals_the_per_query_causal_trace(
+        w in world_strategy(),
+        (tagged, ..) in query_strategy(),
+    ) {
+        check_index(&w, &tagged)?;
+    }
+
+    /// The same on random account worlds with self-transfers, round trips and many transfers
+    /// at one time.
+    #[test]
+    fn index_lookup_equals_the_per_query_causal_trace_on_account_worlds_with_ties(
+        w in account_world_strategy(),
+        (tagged, ..) in query_strategy(),
+    ) {
+        check_index(&w, &tagged)?;
+    }
+}
+
+/// The property test is not vacuous: most lookups of random worlds are exact comparisons,
+/// not the round-trip bound.
+#[test]
+fn most_index_lookups_are_compared_exactly() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut exact, mut worlds) = (0u32, 0u32);
+    for _ in 0..64 {
+        let w = world_strategy().new_tree(&mut runner).unwrap().current();
+        let (tagged, ..) = query_strategy().new_tree(&mut runner).unwrap().current();
+        exact += check_index(&w, &tagged).unwrap();
+        worlds += 1;
+    }
+    // 64 worlds × up to 7 addresses × 4 hop limits × 2 models.
+    assert!(exact > 64 * 8, "only {exact} exact lookups in {worlds} worlds");
+}
+
+/// Issue 15's example through the index: D's 60 came from S at 2 hops (S paid B, B paid D);
+/// C's 100 left B before S's value arrived; B received 200, 100 of it from S directly.
+#[test]
+fn index_holds_the_time_respecting_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let mut node = |k: &str| b.node(k, NodeKind::Address).unwrap();
+    let (a, bb, c, s, d) = (node("0xa"), node("0xb"), node("0xc"), node("0xs"), node("0xd"));
+    let e = |v: u64, i: u8| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(1_700_000_000 + 60 * i64::from(i)),
+        asset: "ETH",
+        txid: Hash32([i; 32]),
+        chain: Chain::Ethereum,
+    };
+    b.add_edge(a, bb, &e(100, 1)).unwrap();
+    b.add_edge(bb, c, &e(100, 2)).unwrap();
+    b.add_edge(s, bb, &e(100, 3)).unwrap();
+    b.add_edge(bb, d, &e(60, 4)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, RiskCategory::Scam)]);
+    let path = dir.path().join(INDEX_FILE);
+    let rep = build_index(&g, &tags, &path).unwrap();
+    assert_eq!((rep.transfers, rep.entries, rep.exposed, rep.round_trips), (4, 3, 2, 0));
+    let idx = ExposureIndex::open(&path).unwrap();
+    let dd = idx.lookup_asset(d, "ETH").unwrap();
+    assert_eq!(dd.total, 60);
+    assert_eq!(dd.categories.len(), 1);
+    let x = &dd.categories[0];
+    assert_eq!(x.category, RiskCategory::Scam);
+    assert_eq!(x.haircut, [0, 60, 60, 60], "not direct: 2 hops");
+    assert_eq!(x.poison, [0, 60, 60, 60]);
+    assert_eq!((x.haircut_min_hops, x.poison_min_hops), (2, 2));
+    assert_eq!(x.sources[0].node, s, "the evidence names the scam");
+    let cc = idx.lookup_asset(c, "ETH").unwrap();
+    assert_eq!((cc.total, cc.categories.len()), (100, 0), "C was paid before S's value came");
+    let b_ = idx.lookup_asset(bb, "ETH").unwrap();
+    assert_eq!((b_.total, b_.categories[0].haircut), (200, [100, 100, 100, 100]));
+    assert!(idx.lookup(s).is_empty(), "S received nothing");
+    // The report from the index reads as a query's, and says where it came from.
+    let r = dd.report(&g, "0xd", TaintModel::Haircut, 3).unwrap();
+    let q = exposure(&g, &tags, d, &ExposureOptions::default()).unwrap().remove(0);
+    assert!(r.from_index && !q.from_index);
+    assert_eq!(
+        (r.total, r.untraced, r.categories[0].value),
+        (q.total, q.untraced, q.categories[0].value)
+    );
+    assert_eq!(r.categories[0].indirect, Amount::from(60u64));
+    assert!(dd.report(&g, "0xd", TaintModel::Haircut, 4).is_none(), "4 hops is not indexed");
+    assert!(dd.report(&g, "0xd", TaintModel::Fifo, 3).is_none(), "FIFO is not indexed");
+}
+
+/// The docs' one-transaction example through the index: A and B each got 1 sanctioned unit at
+/// hop 1 (the transaction node costs no hop); poison gives each its whole output.
+#[test]
+fn index_holds_the_one_transaction_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let txid = Hash32([1; 32]);
+    let s = b.node("1S", NodeKind::Address).unwrap();
+    let c = b.node("1C", NodeKind::Address).unwrap();
+    let x = b.node(&tx_key(Chain::Bitcoin, &txid), NodeKind::Transaction).unwrap();
+    let a = b.node("1A", NodeKind::Address).unwrap();
+    let bb = b.node("1B", NodeKind::Address).unwrap();
+    let e = |v: u64| EdgeInput {
+        amount: Amount::from(v),
+        time: Some(1_300_000_000),
+        asset: "BTC",
+        txid,
+        chain: Chain::Bitcoin,
+    };
+    b.add_edge(s, x, &e(3)).unwrap();
+    b.add_edge(c, x, &e(7)).unwrap();
+    b.add_edge(x, a, &e(6)).unwrap();
+    b.add_edge(x, bb, &e(4)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, RiskCategory::Sanctioned)]);
+    let path = dir.path().join(INDEX_FILE);
+    build_index(&g, &tags, &path).unwrap();
+    let idx = ExposureIndex::open(&path).unwrap();
+    for (n, out) in [(a, 6u128), (bb, 4)] {
+        let e = idx.lookup_asset(n, "BTC").unwrap();
+        assert_eq!(e.total, out);
+        assert_eq!(e.categories[0].haircut, [1, 1, 1, 1]);
+        assert_eq!(e.categories[0].poison, [out; 4]);
+    }
+}
+
+/// An index answers only for the graph and tags it was built from, and a damaged file is
+/// refused naming the file.
+#[test]
+fn index_state_names_a_grown_graph_and_changed_tags_and_damage_is_refused() {
+    let w = World {
+        events: vec![
+            Ev::Pay { from: 0, to: 1, amount: 5 },
+            Ev::Pay { from: 1, to: 2, amount: 5 },
+            Ev::Pay { from: 2, to: 3, amount: 5 },
+        ],
+        times: vec![1_000, 1_010, 1_020],
+        split: 2,
+    };
+    let c = case(&w, &BTreeMap::from([(0, 0)]), 1).unwrap();
+    let (d, idx) = index_of(&c);
+    let now = IndexState::of(&c.built.g, &c.tags);
+    assert_eq!(idx.state().stale_reason(&now), None);
+    let other = HashMap::from([(c.target, RiskCategory::Scam)]);
+    let why = idx.state().stale_reason(&IndexState::of(&c.built.g, &other)).unwrap();
+    assert!(why.contains("tags changed"), "{why}");
+    // A graph of the first segment only (the world before its last transfer).
+    let w2 = World { events: w.events[..2].to_vec(), times: w.times[..2].to_vec(), split: 2 };
+    let c2 = case(&w2, &BTreeMap::from([(0, 0)]), 1).unwrap();
+    let why = IndexState::of(&c2.built.g, &c2.tags).stale_reason(&now).unwrap();
+    assert!(why.contains("2 edges") && why.contains("3"), "{why}");
+    // Damage: flip a byte of the body.
+    let path = d.path().join(INDEX_FILE);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let err = ExposureIndex::open(&path).unwrap_err().to_string();
+    assert!(err.contains(INDEX_FILE) && err.contains("checksum"), "{err}");
+    std::fs::write(&path, b"FGEXIDX1").unwrap();
+    let err = ExposureIndex::open(&path).unwrap_err().to_string();
+    assert!(err.contains("not an exposure index"), "{err}");
+    assert!(matches!(
+        ExposureIndex::open(&d.path().join("none.fgx")),
+        Err(floodgate_graph::GraphError::NotBuilt { .. })
+    ));
+}
+
+/// Format compatibility: a graph and its exposure index of format version 1, frozen in
+/// `tests/data/exposure-v1` (written once by this test with `FLOODGATE_BLESS=1` when the
+/// directory is absent, never rewritten), are read by today's code with the same answers
+/// (issue 15's example: D's 60 came from the scam S at 2 hops).
+#[test]
+fn index_format_v1_fixture_is_read() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exposure-v1");
+    let (s, d) = ("0xs", "0xd");
+    if !dir.exists() && std::env::var("FLOODGATE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = Graph::open_or_empty(&dir).unwrap();
+        let mut b = GraphBuilder::new(Some(&base));
+        let mut node = |k: &str| b.node(k, NodeKind::Address).unwrap();
+        let (a, bb, c, sn, dn) = (node("0xa"), node("0xb"), node("0xc"), node(s), node(d));
+        let e = |v: u64, i: u8| EdgeInput {
+            amount: Amount::from(v),
+            time: Some(1_700_000_000 + 60 * i64::from(i)),
+            asset: "ETH",
+            txid: Hash32([i; 32]),
+            chain: Chain::Ethereum,
+        };
+        b.add_edge(a, bb, &e(100, 1)).unwrap();
+        b.add_edge(bb, c, &e(100, 2)).unwrap();
+        b.add_edge(sn, bb, &e(100, 3)).unwrap();
+        b.add_edge(bb, dn, &e(60, 4)).unwrap();
+        b.commit(&base, BTreeMap::new()).unwrap();
+        let g = Graph::open(&dir).unwrap();
+        let tags = HashMap::from([(sn, RiskCategory::Scam)]);
+        build_index(&g, &tags, &dir.join(INDEX_FILE)).unwrap();
+    }
+    let g = Graph::open(&dir).unwrap();
+    let (sn, dn) = (g.lookup(s).unwrap(), g.lookup(d).unwrap());
+    let tags = HashMap::from([(sn, RiskCategory::Scam)]);
+    let idx = ExposureIndex::open(&dir.join(INDEX_FILE)).unwrap();
+    assert_eq!(idx.state().stale_reason(&IndexState::of(&g, &tags)), None);
+    let e = idx.lookup_asset(dn, "ETH").unwrap();
+    assert_eq!((e.total, e.round_trip, e.wide), (60, false, false));
+    assert_eq!(e.categories[0].category, RiskCategory::Scam);
+    assert_eq!(e.categories[0].haircut, [0, 60, 60, 60]);
+    assert_eq!(e.categories[0].sources[0].node, sn);
+    assert_eq!(idx.len(), 3);
 }

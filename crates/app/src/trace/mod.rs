@@ -4,6 +4,7 @@
 //! once, and the data directory's own tags and clustering are loaded on first use and shared.
 
 mod entity;
+mod kyt;
 mod sources;
 
 use std::path::PathBuf;
@@ -12,7 +13,8 @@ use std::sync::{Arc, OnceLock};
 use floodgate_graph::{Clustering, EntityId, Graph, NodeId};
 use floodgate_store::TransferStore;
 use floodgate_trace::{
-    Direction, ExposureOptions, ExposureReport, FundPath, PathOptions, TaintModel,
+    build_index, Direction, ExposureIndex, ExposureOptions, ExposureReport, FundPath,
+    IndexBuildReport, IndexState, PathOptions, TaintModel,
 };
 use floodgate_types::{Address, Amount};
 use serde::{Deserialize, Serialize};
@@ -21,6 +23,7 @@ pub use entity::{
     ChangeLink, ClusterSummary, EntityReport, EntityRequest, MemberTag, NotOneEntity, WhyAnswer,
     WhyRequest, WhyResult, WhyStep,
 };
+pub use kyt::IndexLookup;
 pub use sources::{load_tags, LoadedTags, TagSources};
 
 use crate::{AppError, DataDir, Result};
@@ -38,14 +41,52 @@ pub struct BuildRequest {
     pub tagpacks: Vec<PathBuf>,
 }
 
-/// What `build` did: the graph and the clustering.
+/// What `build` did: the graph, the clustering and the exposure index.
 #[derive(Debug, Serialize)]
 pub struct BuildResult {
     /// The graph.
     #[serde(flatten)]
     pub graph: floodgate_graph::BuildReport,
+    /// Milliseconds spent reading the store into the graph.
+    pub graph_ms: u64,
     /// The clustering (`graph/entities.fge`).
     pub clustering: ClusterSummary,
+    /// The exposure index (`graph/exposure.fgx`).
+    pub index: IndexSummary,
+}
+
+/// What `build` did to the exposure index.
+#[derive(Debug, Serialize)]
+pub struct IndexSummary {
+    /// Rebuilt (the graph or the tags changed, or there was none), or `current`.
+    pub status: &'static str,
+    /// The file, its size and what it holds (when rebuilt).
+    #[serde(flatten)]
+    pub built: Option<IndexBuildReport>,
+    /// Bytes of the file.
+    pub bytes: u64,
+    /// Milliseconds spent building it (0 when current).
+    pub ms: u64,
+}
+
+/// Brings the exposure index of the graph in `dir` up to date with the data directory's own
+/// tags (those `trace exposure` uses when no tag file is named): one forward pass over every
+/// transfer (`floodgate_trace::build_index`). A full pass each time the graph or the tags
+/// change, none otherwise (its cost beside the graph build: `docs/benchmarks.md`).
+fn index_after_build(dd: &DataDir, dir: &std::path::Path) -> Result<IndexSummary> {
+    let graph = Graph::open(dir)?;
+    let resolved = load_tags(dd, &TagSources::default())?.tags.resolve(&graph);
+    let path = ExposureIndex::path_in(dir);
+    let now = IndexState::of(&graph, &resolved);
+    if let Ok(old) = ExposureIndex::open(&path) {
+        if old.state() == &now {
+            return Ok(IndexSummary { status: "current", built: None, bytes: old.bytes(), ms: 0 });
+        }
+    }
+    let t0 = std::time::Instant::now();
+    let rep = build_index(&graph, &resolved, &path)?;
+    let ms = t0.elapsed().as_millis() as u64;
+    Ok(IndexSummary { status: "rebuilt", bytes: rep.bytes, built: Some(rep), ms })
 }
 
 /// Builds or extends the graph from the transfer store (appending blocks above its tip), then
@@ -72,6 +113,7 @@ pub fn build_from(
     progress: &mut dyn FnMut(u64),
 ) -> Result<BuildResult> {
     let dir = dd.graph_dir();
+    let t0 = std::time::Instant::now();
     let graph = if req.rebuild {
         let fresh = dd.root().join("graph.rebuild");
         let old = dd.root().join("graph.old");
@@ -101,11 +143,13 @@ pub fn build_from(
     } else {
         Graph::update_from_store_with(&dir, store, progress)?
     };
+    let graph_ms = t0.elapsed().as_millis() as u64;
     if req.verify {
         Graph::open(&dir)?.verify()?;
     }
     let clustering = entity::cluster_after_build(dd, &TagSources::tagpacks(req.tagpacks.clone()))?;
-    Ok(BuildResult { graph, clustering })
+    let index = index_after_build(dd, &dir)?;
+    Ok(BuildResult { graph, graph_ms, clustering, index })
 }
 
 /// An exposure question: how much of what reached (or left) a target came from (or went to)
@@ -150,6 +194,9 @@ pub struct ExposureRequest {
     /// Tag files beyond the data directory's.
     #[serde(default)]
     pub sources: TagSources,
+    /// Trace per query even when the exposure index could answer (`--no-index`).
+    #[serde(default)]
+    pub no_index: bool,
 }
 
 fn default_direction() -> Direction {
@@ -181,7 +228,25 @@ impl ExposureRequest {
             ignore_time: false,
             cluster: false,
             sources: TagSources::default(),
+            no_index: false,
         }
+    }
+
+    /// Whether the exposure index can answer this request: haircut or poison, `in`, a hop
+    /// limit it holds (1, 2, 3, 6), no minimum, no window, peel chains followed, time
+    /// respected, the data directory's own tags, not spread to entities.
+    fn index_can_answer(&self) -> bool {
+        !self.no_index
+            && self.direction == Direction::In
+            && matches!(self.model, TaintModel::Haircut | TaintModel::Poison)
+            && floodgate_trace::BUCKETS.contains(&self.hops)
+            && self.min_amount.is_zero()
+            && self.since.is_none()
+            && self.until.is_none()
+            && self.peel_chains
+            && !self.ignore_time
+            && !self.cluster
+            && self.sources.is_empty()
     }
 
     fn options(&self) -> Result<ExposureOptions> {
@@ -222,6 +287,11 @@ pub struct ExposureResult {
     /// When the target was an alias of a merged entity: which entity it resolved to.
     #[serde(skip)]
     pub alias: Option<floodgate_graph::AliasNote>,
+    /// Whether the exposure index answered (each report then says `from_index`), or why it
+    /// did not when it could have (stale, missing, a round trip); `None` when the request
+    /// is not one the index holds.
+    #[serde(skip)]
+    pub index: Option<String>,
 }
 
 /// A fund-path question.
@@ -313,6 +383,8 @@ impl TagsResult {
 struct Attribution {
     loaded: LoadedTags,
     clustering: OnceLock<Clustering>,
+    /// The graph and these tags, as the exposure index records what it was built from.
+    index_state: OnceLock<IndexState>,
 }
 
 /// A graph opened for questions.
@@ -320,6 +392,8 @@ pub struct Tracer {
     dd: DataDir,
     graph: Graph,
     own: OnceLock<Arc<Attribution>>,
+    /// The exposure index beside the graph, opened on first use (or why it could not be).
+    index: OnceLock<std::result::Result<ExposureIndex, String>>,
 }
 
 impl std::fmt::Debug for Tracer {
@@ -332,7 +406,7 @@ impl Tracer {
     /// Opens the graph of the data directory (built with [`build`]).
     pub fn open(dd: &DataDir) -> Result<Tracer> {
         let graph = Graph::open(&dd.graph_dir())?;
-        Ok(Tracer { dd: dd.clone(), graph, own: OnceLock::new() })
+        Ok(Tracer { dd: dd.clone(), graph, own: OnceLock::new(), index: OnceLock::new() })
     }
 
     /// The graph.
@@ -352,6 +426,7 @@ impl Tracer {
             return Ok(Arc::new(Attribution {
                 loaded: load_tags(&self.dd, extra)?,
                 clustering: OnceLock::new(),
+                index_state: OnceLock::new(),
             }));
         }
         if let Some(a) = self.own.get() {
@@ -360,6 +435,7 @@ impl Tracer {
         let a = Arc::new(Attribution {
             loaded: load_tags(&self.dd, extra)?,
             clustering: OnceLock::new(),
+            index_state: OnceLock::new(),
         });
         Ok(Arc::clone(self.own.get_or_init(|| a)))
     }
@@ -395,6 +471,20 @@ impl Tracer {
             None => Some(self.node(&req.target)?),
         };
         let a = self.attribution(&req.sources)?;
+        let mut index_note = None;
+        if let (Some(t), true) = (target, req.index_can_answer()) {
+            match self.index_answer(&a, t, req) {
+                Ok(reports) => {
+                    let note = format!(
+                        "from the exposure index ({}, built from the graph of {} edges)",
+                        self.graph.dir().join(floodgate_trace::INDEX_FILE).display(),
+                        self.graph.edge_count()
+                    );
+                    return Ok(ExposureResult { reports, alias: None, index: Some(note) });
+                }
+                Err(why) => index_note = why.map(|w| format!("traced per query: {w}")),
+            }
+        }
         let tags = &a.loaded.tags;
         let clusters =
             if req.cluster || entity.is_some() { Some(self.clustering(&a)?) } else { None };
@@ -416,7 +506,78 @@ impl Tracer {
                 })
             }
         };
-        Ok(ExposureResult { reports, alias })
+        Ok(ExposureResult { reports, alias, index: index_note })
+    }
+
+    /// The exposure index, opened once.
+    pub fn exposure_index(&self) -> std::result::Result<&ExposureIndex, &str> {
+        self.index
+            .get_or_init(|| {
+                ExposureIndex::open(&ExposureIndex::path_in(self.graph.dir())).map_err(|e| match e {
+                    floodgate_graph::GraphError::NotBuilt { .. } => {
+                        "there is no exposure index (run `floodgate trace build`)".to_owned()
+                    }
+                    e => {
+                        tracing::warn!(target: "floodgate::trace", error = %e, "exposure index unusable");
+                        format!("the exposure index is unusable: {e}")
+                    }
+                })
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// Why the exposure index cannot answer for the data directory's own tags now, or `None`
+    /// when it can.
+    pub fn index_stale_reason(&self) -> Result<Option<String>> {
+        let idx = match self.exposure_index() {
+            Ok(i) => i,
+            Err(why) => return Ok(Some(why.to_owned())),
+        };
+        let a = self.attribution(&TagSources::default())?;
+        Ok(idx.state().stale_reason(self.index_state(&a)))
+    }
+
+    fn index_state<'a>(&self, a: &'a Attribution) -> &'a IndexState {
+        a.index_state
+            .get_or_init(|| IndexState::of(&self.graph, &a.loaded.tags.resolve(&self.graph)))
+    }
+
+    /// The reports of `target` from the exposure index; `Err(Some(why))` when it cannot
+    /// answer a request it would hold (stale, missing, a round trip), `Err(None)` when the
+    /// node is simply not in it for the asset asked (a query is as cheap).
+    fn index_answer(
+        &self,
+        a: &Attribution,
+        target: NodeId,
+        req: &ExposureRequest,
+    ) -> std::result::Result<Vec<ExposureReport>, Option<String>> {
+        if self.graph.kind(target) != floodgate_graph::NodeKind::Address {
+            return Err(None);
+        }
+        let idx = self.exposure_index().map_err(|w| Some(w.to_owned()))?;
+        if let Some(why) = idx.state().stale_reason(self.index_state(a)) {
+            return Err(Some(why));
+        }
+        let mut entries = idx.lookup(target);
+        if let Some(asset) = &req.asset {
+            entries.retain(|e| &e.asset == asset);
+            if entries.is_empty() {
+                return Err(None);
+            }
+        }
+        if entries.iter().any(|e| e.round_trip) {
+            return Err(Some(
+                "value this address sent came back to it, which a query leaves untraced and the                  index cannot tell apart"
+                    .into(),
+            ));
+        }
+        let key = self.graph.key(target);
+        entries
+            .iter()
+            .map(|e| e.report(&self.graph, &key, req.model, req.hops))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| Some("a value does not fit 128 bits".into()))
     }
 
     /// The shortest fund paths from one address to another.

@@ -132,6 +132,11 @@ struct ExposureArgs {
     /// time)
     #[arg(long)]
     ignore_time: bool,
+    /// Trace per query even when the exposure index built by `trace build` could answer
+    /// (haircut or poison, `--direction in`, `--hops` 1, 2, 3 or 6, no window, minimum or
+    /// extra tags)
+    #[arg(long)]
+    no_index: bool,
     /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks and
     /// <data dir>/tags/tagpacks are always read
     #[arg(long, value_name = "PATH")]
@@ -243,7 +248,21 @@ fn build(args: BuildArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     for (chain, h) in &report.tips {
         rows.push(KeyValue { key: format!("{chain} tip"), value: h.to_string() });
     }
+    rows.push(KeyValue { key: "graph build ms".into(), value: built.graph_ms.to_string() });
     rows.extend(trace_entity::cluster_rows(&built.clustering));
+    let ix = &built.index;
+    rows.push(KeyValue { key: "exposure index".into(), value: ix.status.to_owned() });
+    rows.push(KeyValue { key: "exposure index bytes".into(), value: ix.bytes.to_string() });
+    if let Some(b) = &ix.built {
+        rows.push(KeyValue { key: "exposure index build ms".into(), value: ix.ms.to_string() });
+        rows.push(KeyValue {
+            key: "exposure index entries".into(),
+            value: format!(
+                "{} addresses, {} exposed within 6 hops, {} with round trips",
+                b.entries, b.exposed, b.round_trips
+            ),
+        });
+    }
     output::write_rows(args.format, &rows)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -330,6 +349,7 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
         ignore_time: args.ignore_time,
         cluster: args.cluster,
         sources: args.sources.with(args.tagpack, args.ofac),
+        no_index: args.no_index,
     };
     let result = tracer.exposure(&req)?;
     if let Some(note) = &result.alias {
@@ -392,6 +412,13 @@ fn run_exposure(args: ExposureArgs, ctx: &Context) -> Result<ExitCode> {
         }
     }
     output::write_rows(args.format, &rows)?;
+    if let Some(note) = &result.index {
+        if matches!(args.format, Format::Table) {
+            output::write_text(&format!("note: {note}\n"))?;
+        } else {
+            tracing::info!(target: "floodgate::trace", "{note}");
+        }
+    }
     for r in reports.iter().filter(|r| r.peel_links > 0) {
         let note = format!(
             "note: {}: followed {} peel-chain link(s) without spending hops \

@@ -1,0 +1,935 @@
+//! The exposure index (issue 15): for every node, the value it received by risk category,
+//! within 1, 2, 3 and 6 hops, under the causal haircut and poison models, computed in one
+//! forward pass over every transfer in time order and stored beside the graph in a
+//! memory-mapped, checksummed file. A lookup costs a binary search.
+//!
+//! The pass replays the same balances as a per-query trace (`causal.rs`: labelled parts
+//! taken by [`Mix::take`], hops added per step as [`Ctx::step_cost`] charges them), but for
+//! every node at once: each transfer carries the parts its sender held, labelled by (hops,
+//! tagged origin), and what a node receives is summed per category and hop bucket. Because a
+//! part's fate never depends on the other labels (`docs/taint-models.md`, rule 4), a lookup
+//! equals the per-query haircut of the same node at hops 1, 2, 3 and 6 — except for value
+//! that came back to the node after it sent it (a round trip), which a query leaves untraced
+//! and the pass cannot tell apart. Such nodes are flagged ([`IndexedExposure::round_trip`]):
+//! their indexed values are at least the query's, and the services answer them per query.
+//!
+//! File format: `docs/formats/graph.md`, section "Exposure index".
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use floodgate_graph::{Graph, GraphError, Leg, NodeId, NodeKind};
+use floodgate_types::{Amount, RiskCategory};
+use memmap2::Mmap;
+use ruint::aliases::U256;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::causal::{Mix, Parts, Present};
+use crate::exposure::{CategoryExposure, Ctx, ExposureSource};
+use crate::{Direction, ExposureOptions, ExposureReport, TaintModel};
+
+/// The index file's name inside the graph directory.
+pub const INDEX_FILE: &str = "exposure.fgx";
+
+/// The hop limits the index answers: `BUCKETS[i]` is bucket `i`.
+pub const BUCKETS: [u32; 4] = [1, 2, 3, 6];
+
+/// The deepest bucket: labels beyond it are dropped during the pass.
+const MAX_HOPS: u32 = 6;
+
+const MAGIC: &[u8; 8] = b"FGEXIDX1";
+/// The format version this build writes and reads.
+pub const INDEX_VERSION: u32 = 1;
+const HEADER_LEN: usize = 144;
+const ENTRY_LEN: usize = 16;
+/// Stored as the fewest hops of a category that has none under a model (a peel-chain link
+/// costs no hop, so 0 is a real value).
+const NONE_HOPS: u32 = 255;
+/// Sources kept per category as evidence.
+const MAX_SOURCES: usize = 3;
+const SOURCE_LEN: usize = 4 + 1 + 16 * 4;
+const CATEGORY_LEN: usize = 4 + 16 * 4 * 2;
+
+/// Entry flag: value the node sent carried labels and it received value afterwards, so some
+/// of what it received may be its own value coming back (a round trip). The indexed values
+/// are then an upper bound of the per-query values.
+const FLAG_ROUND_TRIP: u8 = 1;
+/// Entry flag: a value does not fit 128 bits; the entry holds no values (ask per query).
+const FLAG_WIDE: u8 = 2;
+
+/// The graph and tags an index was built from: an index answers only while both are
+/// unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexState {
+    /// Nodes in the graph.
+    pub nodes: u32,
+    /// Edges in the graph.
+    pub edges: u64,
+    /// SHA-256 over the graph's segment header checksums, in order.
+    #[serde(serialize_with = "hex32")]
+    pub graph: [u8; 32],
+    /// SHA-256 over the resolved tags (node id, category code), in node order.
+    #[serde(serialize_with = "hex32")]
+    pub tags: [u8; 32],
+}
+
+fn hex32<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex(b))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl IndexState {
+    /// The state of `graph` with `tags`.
+    pub fn of(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>) -> IndexState {
+        let mut h = Sha256::new();
+        for c in graph.segment_checksums() {
+            h.update(c);
+        }
+        let mut t: Vec<(u32, u8)> = tags.iter().map(|(n, c)| (n.0, c.code())).collect();
+        t.sort_unstable();
+        let mut th = Sha256::new();
+        for (n, c) in t {
+            th.update(n.to_le_bytes());
+            th.update([c]);
+        }
+        IndexState {
+            nodes: graph.node_count(),
+            edges: graph.edge_count(),
+            graph: h.finalize().into(),
+            tags: th.finalize().into(),
+        }
+    }
+
+    /// Why an index of state `self` does not answer for `now`, or `None` when it does.
+    pub fn stale_reason(&self, now: &IndexState) -> Option<String> {
+        if self.graph != now.graph || self.nodes != now.nodes || self.edges != now.edges {
+            return Some(format!(
+                "the index was built from a graph of {} edges; the graph now has {} (run `floodgate trace build`)",
+                self.edges, now.edges
+            ));
+        }
+        if self.tags != now.tags {
+            return Some(
+                "the tags changed since the index was built (run `floodgate trace build`)".into(),
+            );
+        }
+        None
+    }
+}
+
+/// What [`build_index`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexBuildReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Transfers replayed (self-transfers left out).
+    pub transfers: u64,
+    /// (node, asset) entries: nodes that received something.
+    pub entries: u64,
+    /// Of those, entries with value from at least one category within 6 hops.
+    pub exposed: u64,
+    /// Of those, entries flagged as possibly holding round-trip value.
+    pub round_trips: u64,
+}
+
+/// Per node and asset, what it received, while the pass runs.
+#[derive(Default)]
+struct Recv {
+    /// Haircut value per origin, per bucket; and the fewest hops it came at.
+    origins: FxHashMap<u32, ([U256; 4], u32)>,
+    /// Poison: per category, the value of the transfers that carried it, per bucket; the
+    /// fewest hops.
+    poison: BTreeMap<u8, ([U256; 4], u32)>,
+}
+
+/// One transfer of the pass.
+#[derive(Clone, Copy)]
+struct T {
+    src: u32,
+    dst: u32,
+    amount: U256,
+    time: u32,
+    seq: u64,
+}
+
+/// Builds the exposure index of `graph` with `tags` (the resolved tags a trace counts) and
+/// writes it to `path` (written beside, then renamed: a failure leaves the old file).
+///
+/// # Errors
+/// I/O errors naming the file.
+pub fn build_index(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    path: &Path,
+) -> Result<IndexBuildReport, GraphError> {
+    let state = IndexState::of(graph, tags);
+    let assets = graph.assets();
+    // Per (node, asset index): total received, and what came from categories.
+    let mut totals: BTreeMap<(u32, u16), U256> = BTreeMap::new();
+    let mut recvs: BTreeMap<(u32, u16), Recv> = BTreeMap::new();
+    let mut flagged: FxHashSet<(u32, u16)> = FxHashSet::default();
+    let mut transfers = 0u64;
+    for (ai, asset) in assets.iter().enumerate() {
+        let ai = ai as u16;
+        let pass = forward_pass(graph, tags, asset);
+        transfers += pass.transfers;
+        for (n, t) in pass.totals {
+            totals.insert((n, ai), t);
+        }
+        for (n, r) in pass.recv {
+            recvs.insert((n, ai), r);
+        }
+        flagged.extend(pass.round_trip.into_iter().map(|n| (n, ai)));
+    }
+    let mut rep = IndexBuildReport {
+        path: path.to_owned(),
+        bytes: 0,
+        transfers,
+        entries: totals.len() as u64,
+        exposed: 0,
+        round_trips: 0,
+    };
+    // Entries and records.
+    let mut entries: Vec<u8> = Vec::with_capacity(totals.len() * ENTRY_LEN);
+    let mut records: Vec<u8> = Vec::new();
+    for (&(n, ai), &total) in &totals {
+        let mut flags = 0u8;
+        if flagged.contains(&(n, ai)) {
+            flags |= FLAG_ROUND_TRIP;
+            rep.round_trips += 1;
+        }
+        let cats = recvs.get(&(n, ai)).map(|r| categories(r, tags)).unwrap_or_default();
+        if !cats.is_empty() {
+            rep.exposed += 1;
+        }
+        let mut rec: Vec<u8> = Vec::new();
+        let fits = encode_record(total, &cats, &mut rec);
+        let ncat = if fits { cats.len() as u8 } else { 0 };
+        if !fits {
+            flags |= FLAG_WIDE;
+            rec.clear();
+            rec.extend_from_slice(&0u128.to_le_bytes());
+        }
+        entries.extend_from_slice(&n.to_le_bytes());
+        entries.extend_from_slice(&ai.to_le_bytes());
+        entries.push(flags);
+        entries.push(ncat);
+        entries.extend_from_slice(&(records.len() as u64).to_le_bytes());
+        records.extend_from_slice(&rec);
+    }
+    let mut body: Vec<u8> = Vec::new();
+    for a in &assets {
+        body.extend_from_slice(&(a.len() as u16).to_le_bytes());
+        body.extend_from_slice(a.as_bytes());
+    }
+    body.extend_from_slice(&entries);
+    body.extend_from_slice(&records);
+    let mut head = Vec::with_capacity(HEADER_LEN);
+    head.extend_from_slice(MAGIC);
+    head.extend_from_slice(&INDEX_VERSION.to_le_bytes());
+    head.extend_from_slice(&(assets.len() as u32).to_le_bytes());
+    head.extend_from_slice(&(totals.len() as u64).to_le_bytes());
+    head.extend_from_slice(&state.edges.to_le_bytes());
+    head.extend_from_slice(&state.nodes.to_le_bytes());
+    head.extend_from_slice(&1u32.to_le_bytes()); // flags: bit 0 = peel chains followed
+    head.extend_from_slice(&state.graph);
+    head.extend_from_slice(&state.tags);
+    head.extend_from_slice(&Sha256::digest(&body));
+    head.extend_from_slice(&(records.len() as u64).to_le_bytes());
+    debug_assert_eq!(head.len(), HEADER_LEN);
+    let tmp = path.with_extension("fgx.tmp");
+    let io = |p: &Path| {
+        let p = p.to_owned();
+        move |source| GraphError::Io { path: p, source }
+    };
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&head).map_err(io(&tmp))?;
+        f.write_all(&body).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    rep.bytes = (head.len() + body.len()) as u64;
+    Ok(rep)
+}
+
+/// One category's record while writing.
+struct CatRec {
+    code: u8,
+    haircut: [U256; 4],
+    haircut_min: u32,
+    poison: [U256; 4],
+    poison_min: u32,
+    /// (origin, fewest hops, value per bucket), largest within 6 hops first.
+    sources: Vec<(u32, u32, [U256; 4])>,
+}
+
+fn categories(r: &Recv, tags: &HashMap<NodeId, RiskCategory>) -> Vec<CatRec> {
+    let mut by: BTreeMap<u8, CatRec> = BTreeMap::new();
+    let empty = |code| CatRec {
+        code,
+        haircut: [U256::ZERO; 4],
+        haircut_min: NONE_HOPS,
+        poison: [U256::ZERO; 4],
+        poison_min: NONE_HOPS,
+        sources: Vec::new(),
+    };
+    for (&o, &(v, min)) in &r.origins {
+        let Some(c) = tags.get(&NodeId(o)) else { continue };
+        let e = by.entry(c.code()).or_insert_with(|| empty(c.code()));
+        for (x, y) in e.haircut.iter_mut().zip(v) {
+            *x = x.saturating_add(y);
+        }
+        e.haircut_min = e.haircut_min.min(min);
+        e.sources.push((o, min, v));
+    }
+    for (&code, &(v, min)) in &r.poison {
+        let e = by.entry(code).or_insert_with(|| empty(code));
+        e.poison = v;
+        e.poison_min = min;
+    }
+    let mut out: Vec<CatRec> = by.into_values().collect();
+    for c in &mut out {
+        c.sources.sort_by(|a, b| b.2[3].cmp(&a.2[3]).then(a.0.cmp(&b.0)));
+        c.sources.truncate(MAX_SOURCES);
+    }
+    out
+}
+
+/// Appends the record; false when a value does not fit 128 bits.
+fn encode_record(total: U256, cats: &[CatRec], out: &mut Vec<u8>) -> bool {
+    let put = |v: U256, out: &mut Vec<u8>| -> bool {
+        match u128::try_from(v) {
+            Ok(x) => {
+                out.extend_from_slice(&x.to_le_bytes());
+                true
+            }
+            Err(_) => false,
+        }
+    };
+    let mut ok = put(total, out);
+    for c in cats {
+        out.push(c.code);
+        out.push(c.haircut_min.min(255) as u8);
+        out.push(c.poison_min.min(255) as u8);
+        out.push(c.sources.len() as u8);
+        for v in c.haircut.iter().chain(c.poison.iter()) {
+            ok &= put(*v, out);
+        }
+        for (o, min, v) in &c.sources {
+            out.extend_from_slice(&o.to_le_bytes());
+            out.push((*min).min(255) as u8);
+            for x in v {
+                ok &= put(*x, out);
+            }
+        }
+    }
+    ok
+}
+
+/// What one asset's pass found.
+struct Pass {
+    transfers: u64,
+    totals: FxHashMap<u32, U256>,
+    recv: FxHashMap<u32, Recv>,
+    round_trip: FxHashSet<u32>,
+}
+
+/// Every transfer of `asset` (self-transfers left out), in replay order: by (time, storage
+/// order), and inside one (time, storage order) a node's receipts before its sends, as a
+/// node's own timeline orders them (`causal.rs`), each node's sends in storage order.
+fn replay_order(graph: &Graph, asset: &str) -> Vec<T> {
+    let mut all: Vec<T> = Vec::new();
+    let mut legs: Vec<Leg> = Vec::new();
+    for n in 0..graph.node_count() {
+        legs.clear();
+        graph.legs(NodeId(n), false, asset, &mut legs);
+        all.extend(legs.iter().filter(|l| l.nb.0 != n).map(|l| T {
+            src: n,
+            dst: l.nb.0,
+            amount: l.amount,
+            time: l.time,
+            seq: l.seq,
+        }));
+    }
+    // Stable: each node's sends keep storage order.
+    all.sort_by_key(|t| (t.time, t.seq));
+    // Inside a group of one (time, seq), a transfer whose sender also receives in the group
+    // goes after those receipts (an account transaction with several transfers: A pays B,
+    // B pays C). UTXO groups (a transaction's inputs; its outputs) never chain.
+    let mut i = 0;
+    while i < all.len() {
+        let key = (all[i].time, all[i].seq);
+        let mut j = i + 1;
+        while j < all.len() && (all[j].time, all[j].seq) == key {
+            j += 1;
+        }
+        if j - i > 1 {
+            order_group(&mut all[i..j]);
+        }
+        i = j;
+    }
+    all
+}
+
+/// Orders one group so that each sender's receipts in it come first (a cycle is broken in
+/// storage order).
+fn order_group(g: &mut [T]) {
+    let dsts: FxHashSet<u32> = g.iter().map(|t| t.dst).collect();
+    if !g.iter().any(|t| dsts.contains(&t.src)) {
+        return;
+    }
+    let mut left: Vec<T> = g.to_vec();
+    let mut out: Vec<T> = Vec::with_capacity(g.len());
+    while !left.is_empty() {
+        let pending: FxHashMap<u32, usize> = left.iter().fold(FxHashMap::default(), |mut m, t| {
+            *m.entry(t.dst).or_default() += 1;
+            m
+        });
+        let before = out.len();
+        let mut rest = Vec::new();
+        // Keep each sender's storage order: once one of its sends waits, all later ones wait.
+        let mut waiting: FxHashSet<u32> = FxHashSet::default();
+        for t in left {
+            if pending.contains_key(&t.src) || waiting.contains(&t.src) {
+                waiting.insert(t.src);
+                rest.push(t);
+            } else {
+                out.push(t);
+            }
+        }
+        if out.len() == before {
+            // A cycle inside one transaction: take the first in storage order.
+            out.push(rest.remove(0));
+        }
+        left = rest;
+    }
+    g.copy_from_slice(&out);
+}
+
+fn forward_pass(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>, asset: &str) -> Pass {
+    let opts = ExposureOptions { direction: Direction::In, ..ExposureOptions::default() };
+    let members = FxHashSet::default();
+    let ctx = Ctx {
+        g: graph,
+        tags,
+        opts: &opts,
+        asset,
+        members: &members,
+        peel: std::cell::RefCell::new(FxHashSet::default()),
+    };
+    let peel_cache: std::cell::RefCell<FxHashMap<u32, Option<(NodeId, NodeId)>>> =
+        Default::default();
+    let peel_tx = |t: NodeId| *peel_cache.borrow_mut().entry(t.0).or_insert_with(|| ctx.peel_tx(t));
+    // The hops a label gains moving from `src` to `dst`: as a query tracing `in` charges it.
+    let cost = |src: NodeId, dst: NodeId| -> u32 {
+        match graph.kind(src) {
+            NodeKind::Transaction => 0,
+            NodeKind::Address => {
+                let link = graph.kind(dst) == NodeKind::Transaction
+                    && ctx.peel_link_in(dst, src, |t| {
+                        if t == dst {
+                            peel_tx(t)
+                        } else {
+                            ctx.peel_tx(t)
+                        }
+                    });
+                u32::from(!link)
+            }
+        }
+    };
+    let order = replay_order(graph, asset);
+    let mut bal: FxHashMap<u32, U256> = FxHashMap::default();
+    let mut parts: FxHashMap<u32, Parts> = FxHashMap::default();
+    // Poison labels by category code: min hops (`Present` over categories is exact, since
+    // poison's labels never depend on their values).
+    let mut present: FxHashMap<u32, Present> = FxHashMap::default();
+    let mut sent_labelled: FxHashSet<u32> = FxHashSet::default();
+    let mut pass = Pass {
+        transfers: order.len() as u64,
+        totals: FxHashMap::default(),
+        recv: FxHashMap::default(),
+        round_trip: FxHashSet::default(),
+    };
+    for t in order {
+        let (src, dst) = (NodeId(t.src), NodeId(t.dst));
+        let a = t.amount;
+        // What the transfer carries, hops counted at `dst`.
+        let (carried, carried_p) = if let Some(c) = tags.get(&src) {
+            let h = cost(src, dst);
+            (Parts::origin((h, t.src), a), Present::origin((h, u32::from(c.code())), a))
+        } else {
+            let b = bal.get(&t.src).copied().unwrap_or(U256::ZERO);
+            let mut took = Parts::default();
+            let mut took_p = Present::default();
+            if !b.is_zero() {
+                if let Some(p) = parts.get_mut(&t.src) {
+                    took = p.take(a, b);
+                    if p.is_empty() {
+                        parts.remove(&t.src);
+                    }
+                }
+                if let Some(p) = present.get_mut(&t.src) {
+                    took_p = p.take(a, b);
+                    if p.is_empty() {
+                        present.remove(&t.src);
+                    }
+                }
+                bal.insert(t.src, b - a.min(b));
+            }
+            if took.is_empty() && took_p.is_empty() {
+                (took, took_p)
+            } else {
+                let h = cost(src, dst);
+                (took.shifted(h).within(MAX_HOPS), took_p.shifted(h).within(MAX_HOPS))
+            }
+        };
+        if !carried.is_empty() || !carried_p.is_empty() {
+            sent_labelled.insert(t.src);
+        }
+        // Received at `dst` (only addresses are indexed: a query asks about an address).
+        if graph.kind(dst) == NodeKind::Transaction {
+            let b = bal.entry(t.dst).or_insert(U256::ZERO);
+            *b = b.saturating_add(a);
+            if !carried.is_empty() {
+                parts.entry(t.dst).or_default().add(&carried);
+            }
+            if !carried_p.is_empty() {
+                present.entry(t.dst).or_default().add(&carried_p);
+            }
+            continue;
+        }
+        let tot = pass.totals.entry(t.dst).or_insert(U256::ZERO);
+        *tot = tot.saturating_add(a);
+        if sent_labelled.contains(&t.dst) && (!carried.is_empty() || !carried_p.is_empty()) {
+            pass.round_trip.insert(t.dst);
+        }
+        if !carried.is_empty() || !carried_p.is_empty() {
+            let r = pass.recv.entry(t.dst).or_default();
+            for &((h, o), v) in &carried.0 {
+                let e = r.origins.entry(o).or_insert(([U256::ZERO; 4], h));
+                e.1 = e.1.min(h);
+                for (b, lim) in BUCKETS.iter().enumerate() {
+                    if h <= *lim {
+                        e.0[b] = e.0[b].saturating_add(v);
+                    }
+                }
+            }
+            for (&code, &h) in &carried_p.0 {
+                let e = r.poison.entry(code as u8).or_insert(([U256::ZERO; 4], h));
+                e.1 = e.1.min(h);
+                for (b, lim) in BUCKETS.iter().enumerate() {
+                    if h <= *lim {
+                        e.0[b] = e.0[b].saturating_add(a);
+                    }
+                }
+            }
+        }
+        // Into `dst`'s balance (a tagged node's balance is never read: what it sends is its own).
+        if tags.contains_key(&dst) {
+            continue;
+        }
+        let b = bal.entry(t.dst).or_insert(U256::ZERO);
+        *b = b.saturating_add(a);
+        if !carried.is_empty() {
+            parts.entry(t.dst).or_default().add(&carried);
+        }
+        if !carried_p.is_empty() {
+            present.entry(t.dst).or_default().add(&carried_p);
+        }
+    }
+    pass
+}
+
+/// The exposure index of a graph, mapped read-only.
+#[derive(Debug)]
+pub struct ExposureIndex {
+    path: PathBuf,
+    map: Mmap,
+    state: IndexState,
+    assets: Vec<String>,
+    /// Byte offsets of the entry table and of the records.
+    entries_at: usize,
+    records_at: usize,
+    count: usize,
+}
+
+/// One category of an indexed entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexedCategory {
+    /// The category.
+    pub category: RiskCategory,
+    /// Haircut: value received from the category within 1, 2, 3 and 6 hops (base units).
+    pub haircut: [u128; 4],
+    /// Fewest hops of any haircut value (255 = none).
+    pub haircut_min_hops: u32,
+    /// Poison: value of the transfers received that carried any of it, within 1, 2, 3, 6 hops.
+    pub poison: [u128; 4],
+    /// Fewest hops at which any of it arrived (255 = none).
+    pub poison_min_hops: u32,
+    /// The largest origins within 6 hops (at most 3), as evidence.
+    pub sources: Vec<IndexedSource>,
+}
+
+/// One origin of a category, as evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexedSource {
+    /// The tagged node.
+    pub node: NodeId,
+    /// Fewest hops its value came at.
+    pub hops: u32,
+    /// Haircut value from it within 1, 2, 3 and 6 hops.
+    pub value: [u128; 4],
+}
+
+/// What the index holds for one node in one asset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexedExposure {
+    /// The asset.
+    pub asset: String,
+    /// Value received in the asset (self-transfers left out): the base of every share.
+    pub total: u128,
+    /// The node sent labelled value and received afterwards: some of what it received may
+    /// have been its own coming back, which a query leaves untraced; the values here are
+    /// then at least the query's.
+    pub round_trip: bool,
+    /// A value did not fit 128 bits: nothing is indexed (ask per query).
+    pub wide: bool,
+    /// Categories with any value, in category order.
+    pub categories: Vec<IndexedCategory>,
+}
+
+impl IndexedExposure {
+    /// The bucket of a hop limit, when the index has it.
+    pub fn bucket(hops: u32) -> Option<usize> {
+        BUCKETS.iter().position(|&b| b == hops)
+    }
+
+    /// Haircut value from `category` within `hops` (one of [`BUCKETS`]).
+    pub fn haircut(&self, category: RiskCategory, hops: u32) -> Option<u128> {
+        let b = Self::bucket(hops)?;
+        Some(self.categories.iter().find(|c| c.category == category).map_or(0, |c| c.haircut[b]))
+    }
+
+    /// As an exposure report for `model` (haircut or poison) at `hops` (one of
+    /// [`BUCKETS`]); `None` for another model or hop limit, or a wide entry.
+    pub fn report(
+        &self,
+        graph: &Graph,
+        target: &str,
+        model: TaintModel,
+        hops: u32,
+    ) -> Option<ExposureReport> {
+        let b = Self::bucket(hops)?;
+        if self.wide || !matches!(model, TaintModel::Haircut | TaintModel::Poison) {
+            return None;
+        }
+        let poison = model == TaintModel::Poison;
+        let total = U256::from(self.total);
+        let mut attributed = 0u128;
+        let mut categories: Vec<CategoryExposure> = Vec::new();
+        for c in &self.categories {
+            let (v, min) = if poison {
+                (c.poison, c.poison_min_hops)
+            } else {
+                (c.haircut, c.haircut_min_hops)
+            };
+            if v[b] == 0 {
+                continue;
+            }
+            attributed = attributed.saturating_add(v[b]);
+            let mut sources: Vec<ExposureSource> = c
+                .sources
+                .iter()
+                .filter(|s| s.value[b] > 0)
+                .map(|s| ExposureSource {
+                    node: graph.key(s.node).into_owned(),
+                    value: Amount::from_base_units(s.value[b]),
+                    hops: s.hops,
+                })
+                .collect();
+            sources.sort_by(|x, y| y.value.cmp(&x.value).then(x.node.cmp(&y.node)));
+            categories.push(CategoryExposure {
+                category: c.category,
+                risk: c.category.is_risk(),
+                value: Amount::from_base_units(v[b]),
+                share: crate::exposure::ratio(U256::from(v[b]), total),
+                direct: Amount::from_base_units(v[0]),
+                indirect: Amount::from_base_units(v[b] - v[0]),
+                min_hops: min,
+                sources,
+            });
+        }
+        categories.sort_by(|x, y| y.value.cmp(&x.value).then(x.category.cmp(&y.category)));
+        Some(ExposureReport {
+            target: target.to_owned(),
+            direction: Direction::In,
+            model,
+            hops,
+            asset: self.asset.clone(),
+            total: Amount::from_base_units(self.total),
+            categories,
+            untraced: Amount::from_base_units(if poison {
+                0
+            } else {
+                self.total.saturating_sub(attributed)
+            }),
+            peel_links: 0,
+            ignore_time: false,
+            from_index: true,
+        })
+    }
+}
+
+fn corrupt(path: &Path, offset: usize, detail: impl Into<String>) -> GraphError {
+    GraphError::Corrupt { path: path.to_owned(), offset: offset as u64, detail: detail.into() }
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(x)
+}
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+fn le_u128(b: &[u8], at: usize) -> u128 {
+    let mut x = [0u8; 16];
+    x.copy_from_slice(&b[at..at + 16]);
+    u128::from_le_bytes(x)
+}
+
+impl ExposureIndex {
+    /// The index file of the graph in `graph_dir`.
+    pub fn path_in(graph_dir: &Path) -> PathBuf {
+        graph_dir.join(INDEX_FILE)
+    }
+
+    /// Opens and maps the index at `path`, checking its header, structure and body checksum.
+    ///
+    /// # Errors
+    /// [`GraphError::NotBuilt`] when there is no file; [`GraphError::UnsupportedVersion`];
+    /// [`GraphError::Corrupt`] naming the file and offset; I/O errors.
+    pub fn open(path: &Path) -> Result<ExposureIndex, GraphError> {
+        if !path.exists() {
+            return Err(GraphError::NotBuilt { path: path.to_owned() });
+        }
+        // Written beside and renamed into place, never rewritten: immutable while mapped.
+        let map = floodgate_graph::map_immutable(path)?;
+        let b = &map[..];
+        if b.len() < HEADER_LEN || &b[..8] != MAGIC {
+            return Err(corrupt(path, 0, "not an exposure index (bad magic or too short)"));
+        }
+        let version = le_u32(b, 8);
+        if version != INDEX_VERSION {
+            return Err(GraphError::UnsupportedVersion {
+                path: path.to_owned(),
+                found: version,
+                supported: INDEX_VERSION,
+            });
+        }
+        let asset_count = le_u32(b, 12) as usize;
+        let count = usize::try_from(le_u64(b, 16))
+            .map_err(|_| corrupt(path, 16, "entry count too large"))?;
+        let mut g = [0u8; 32];
+        g.copy_from_slice(&b[40..72]);
+        let mut t = [0u8; 32];
+        t.copy_from_slice(&b[72..104]);
+        let state = IndexState { nodes: le_u32(b, 32), edges: le_u64(b, 24), graph: g, tags: t };
+        let sum: [u8; 32] = Sha256::digest(&b[HEADER_LEN..]).into();
+        if sum[..] != b[104..136] {
+            return Err(corrupt(path, HEADER_LEN, "body checksum does not match the header"));
+        }
+        let records_len = usize::try_from(le_u64(b, 136))
+            .map_err(|_| corrupt(path, 136, "records length too large"))?;
+        let mut at = HEADER_LEN;
+        let mut assets = Vec::with_capacity(asset_count);
+        for _ in 0..asset_count {
+            if at + 2 > b.len() {
+                return Err(corrupt(path, at, "asset table runs past the end"));
+            }
+            let len = usize::from(u16::from_le_bytes([b[at], b[at + 1]]));
+            at += 2;
+            let s = b
+                .get(at..at + len)
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .ok_or_else(|| corrupt(path, at, "asset name is not UTF-8 inside the file"))?;
+            assets.push(s.to_owned());
+            at += len;
+        }
+        let entries_at = at;
+        let records_at = count
+            .checked_mul(ENTRY_LEN)
+            .and_then(|x| x.checked_add(entries_at))
+            .ok_or_else(|| corrupt(path, 16, "entry count too large"))?;
+        if records_at.checked_add(records_len) != Some(b.len()) {
+            return Err(corrupt(
+                path,
+                entries_at,
+                format!(
+                    "{count} entries and {records_len} record bytes do not fill the file of {} bytes",
+                    b.len()
+                ),
+            ));
+        }
+        let idx = ExposureIndex {
+            path: path.to_owned(),
+            map,
+            state,
+            assets,
+            entries_at,
+            records_at,
+            count,
+        };
+        idx.check_entries()?;
+        Ok(idx)
+    }
+
+    /// Checks the entry table: sorted, each record inside the file and of the length its
+    /// counts say, so that lookups never read out of bounds.
+    fn check_entries(&self) -> Result<(), GraphError> {
+        let b = &self.map[..];
+        let rec_len = b.len() - self.records_at;
+        let mut last: Option<(u32, u16)> = None;
+        for i in 0..self.count {
+            let at = self.entries_at + i * ENTRY_LEN;
+            let key = (le_u32(b, at), u16::from_le_bytes([b[at + 4], b[at + 5]]));
+            if last.is_some_and(|l| l >= key) {
+                return Err(corrupt(&self.path, at, "entries are not sorted by (node, asset)"));
+            }
+            if usize::from(key.1) >= self.assets.len() {
+                return Err(corrupt(&self.path, at, format!("asset {} out of range", key.1)));
+            }
+            last = Some(key);
+            let off = usize::try_from(le_u64(b, at + 8)).unwrap_or(usize::MAX);
+            let ncat = usize::from(b[at + 7]);
+            let mut p = off.checked_add(16).filter(|&p| p <= rec_len);
+            for _ in 0..ncat {
+                p = p.filter(|&p| p + CATEGORY_LEN <= rec_len).and_then(|p| {
+                    let nsrc = usize::from(b[self.records_at + p + 3]);
+                    (p + CATEGORY_LEN + nsrc * SOURCE_LEN <= rec_len)
+                        .then_some(p + CATEGORY_LEN + nsrc * SOURCE_LEN)
+                });
+            }
+            if p.is_none() {
+                return Err(corrupt(&self.path, at, "entry's record runs past the end"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The graph and tags it was built from.
+    pub fn state(&self) -> &IndexState {
+        &self.state
+    }
+
+    /// Bytes of the file.
+    pub fn bytes(&self) -> u64 {
+        self.map.len() as u64
+    }
+
+    /// Entries (node, asset) held.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// What the index holds for `node`: one entry per asset it received (empty when it
+    /// received nothing).
+    pub fn lookup(&self, node: NodeId) -> Vec<IndexedExposure> {
+        let b = &self.map[..];
+        let key_at = |i: usize| le_u32(b, self.entries_at + i * ENTRY_LEN);
+        // First entry of the node.
+        let (mut lo, mut hi) = (0usize, self.count);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if key_at(mid) < node.0 {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut out = Vec::new();
+        let mut i = lo;
+        while i < self.count && key_at(i) == node.0 {
+            out.push(self.decode(i));
+            i += 1;
+        }
+        out
+    }
+
+    /// What the index holds for `node` in `asset`.
+    pub fn lookup_asset(&self, node: NodeId, asset: &str) -> Option<IndexedExposure> {
+        self.lookup(node).into_iter().find(|e| e.asset == asset)
+    }
+
+    fn decode(&self, i: usize) -> IndexedExposure {
+        let b = &self.map[..];
+        let at = self.entries_at + i * ENTRY_LEN;
+        let ai = usize::from(u16::from_le_bytes([b[at + 4], b[at + 5]]));
+        let flags = b[at + 6];
+        let ncat = usize::from(b[at + 7]);
+        // In range: checked on open.
+        let mut p = self.records_at + usize::try_from(le_u64(b, at + 8)).unwrap_or(0);
+        let total = le_u128(b, p);
+        p += 16;
+        let mut categories = Vec::with_capacity(ncat);
+        for _ in 0..ncat {
+            let category = RiskCategory::from_code(b[p]).unwrap_or(RiskCategory::Service);
+            let (hmin, pmin, nsrc) =
+                (u32::from(b[p + 1]), u32::from(b[p + 2]), usize::from(b[p + 3]));
+            p += 4;
+            let four = |p: &mut usize| {
+                let mut v = [0u128; 4];
+                for x in &mut v {
+                    *x = le_u128(b, *p);
+                    *p += 16;
+                }
+                v
+            };
+            let haircut = four(&mut p);
+            let poison = four(&mut p);
+            let mut sources = Vec::with_capacity(nsrc);
+            for _ in 0..nsrc {
+                let node = NodeId(le_u32(b, p));
+                let hops = u32::from(b[p + 4]);
+                p += 5;
+                sources.push(IndexedSource { node, hops, value: four(&mut p) });
+            }
+            categories.push(IndexedCategory {
+                category,
+                haircut,
+                haircut_min_hops: hmin,
+                poison,
+                poison_min_hops: pmin,
+                sources,
+            });
+        }
+        IndexedExposure {
+            asset: self.assets.get(ai).cloned().unwrap_or_default(),
+            total,
+            round_trip: flags & FLAG_ROUND_TRIP != 0,
+            wide: flags & FLAG_WIDE != 0,
+            categories,
+        }
+    }
+}
