@@ -189,7 +189,9 @@ fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
         }
         // The CoinJoin rule (docs/taxonomy.md): k >= 3 addresses paid the most common value
         // (the smallest such value on a tie), at least k input addresses each spending that
-        // much, and no other output or at least k - 1.
+        // much, no output to an input address, and no other output or at least k - 1 of
+        // which half are change (an input's spend less the value, within 20,000 + 0.5 % of
+        // it, each input once; first fit).
         let outs_tx = outs.get(txid).cloned().unwrap_or_default();
         let best = by_value
             .iter()
@@ -198,7 +200,26 @@ fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
         let coinjoin = best.is_some_and(|(k, value)| {
             let funders = spent[txid].values().filter(|&&v| v >= value).count();
             let c = outs_tx.iter().filter(|(_, v)| v.parse::<u128>().unwrap() != value).count();
-            addrs.len() >= 3 && k >= 3 && k <= funders && (c == 0 || c + 1 >= k)
+            let reuse = outs_tx.iter().any(|(a, _)| addrs.contains(a));
+            let tol = 20_000 + value * 5 / 1000;
+            let mut rest: Vec<Option<u128>> =
+                spent[txid].values().filter(|&&v| v >= value).map(|&v| Some(v - value)).collect();
+            let mut change = 0;
+            for (_, o) in &outs_tx {
+                let o = o.parse::<u128>().unwrap();
+                if o == value {
+                    continue;
+                }
+                if let Some(r) = rest.iter_mut().find(|r| r.is_some_and(|r| r.abs_diff(o) <= tol)) {
+                    *r = None;
+                    change += 1;
+                }
+            }
+            addrs.len() >= 3
+                && k >= 3
+                && k <= funders
+                && !reuse
+                && (c == 0 || (c + 1 >= k && 2 * change >= c))
         });
         if addrs.len() < 2 || coinjoin {
             continue;

@@ -18,8 +18,8 @@ use floodgate_types::{Address, Amount};
 use serde::{Deserialize, Serialize};
 
 pub use entity::{
-    ChangeLink, ClusterSummary, EntityReport, EntityRequest, MemberTag, NotOneEntity, WhyAnswer,
-    WhyRequest, WhyResult, WhyStep,
+    ChangeLink, ClusterSummary, CoinJoinNote, EntityReport, EntityRequest, MemberTag, NotOneEntity,
+    WhyAnswer, WhyRequest, WhyResult, WhyStep,
 };
 pub use sources::{load_tags, LoadedTags, TagSources};
 

@@ -123,8 +123,14 @@ pub(super) fn run_why(args: WhyArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let code = if result.is_one_entity() { ExitCode::SUCCESS } else { ExitCode::from(1) };
     if matches!(args.format, Format::Json) {
+        for note in &result.coinjoins {
+            tracing::warn!(target: "floodgate::trace", "{note}");
+        }
         output::write_json(&result)?;
         return Ok(code);
+    }
+    for note in &result.coinjoins {
+        output::write_text(&format!("note: {note}\n"))?;
     }
     match &result.answer {
         WhyAnswer::OneEntity(steps) => {
