@@ -360,6 +360,93 @@ impl Clustering {
         self.edge_count = graph.edge_count();
     }
 
+    /// Unwinds the clustering to `prefix`, the graph it was computed from (or extended over)
+    /// cut to its first segments ([`Graph::prefix`], after [`Graph::unwind_to_store`]): the
+    /// joins, merges, CoinJoins and deposit sweeps found in the dropped segments are undone,
+    /// and the result equals clustering `prefix` from scratch (same entities, same ids).
+    /// Then [`Clustering::extend`] takes it over the segments appended since.
+    ///
+    /// How: transaction nodes of the dropped segments have ids `>= prefix.node_count()`, so
+    /// their co-spend links and CoinJoin marks go; a sweep goes when its transfer is not in
+    /// `prefix`. The union-find is rebuilt from the kept links (a spanning forest of the kept
+    /// joins). A sweep skipped because its two ends were already one entity through a join
+    /// now undone is found again: when any join was undone, the kept transfers into exchange
+    /// wallets are examined again, as a build from scratch would. Cost: linear in the kept
+    /// links plus, when needed, the deposit rule over the exchanges' kept transfers.
+    ///
+    /// Returns the number of joins undone.
+    pub fn unwind_to(&mut self, prefix: &Graph) -> usize {
+        let n = prefix.node_count().min(self.node_count());
+        let deposit = JoinRule::DepositSweep.code();
+        // Which sweeps stay, and their new numbers.
+        let mut renumber: Vec<Option<u32>> = Vec::with_capacity(self.forwards.len());
+        let mut forwards = Vec::with_capacity(self.forwards.len());
+        for f in &self.forwards {
+            let kept = f.from < n
+                && f.to < n
+                && prefix.out_edges(NodeId(f.from)).any(|e| {
+                    e.dst.0 == f.to && e.txid.0 == f.txid && e.amount.to_be_bytes() == f.amount
+                });
+            renumber.push(kept.then_some(forwards.len() as u32));
+            if kept {
+                forwards.push(*f);
+            }
+        }
+        let keep = |rule: u32, ev: u32| -> Option<u32> {
+            if rule == deposit {
+                renumber.get(ev as usize).copied().flatten()
+            } else {
+                (ev < n).then_some(ev)
+            }
+        };
+        let before = self.links.len();
+        let links: Vec<Link> = self
+            .links
+            .iter()
+            .filter(|l| l.a < n && l.b < n)
+            .filter_map(|l| keep(l.rule, l.ev).map(|ev| Link { ev, ..*l }))
+            .collect();
+        let undone = (before - links.len()) / 2;
+        let merges: Vec<MergeRec> = self
+            .merges
+            .iter()
+            .filter(|m| m.kept < n && m.alias < n)
+            .filter_map(|m| keep(m.rule, m.ev).map(|ev| MergeRec { ev, ..*m }))
+            .collect();
+        self.coinjoins.retain(|&t| t < n);
+        self.forwards = forwards;
+        self.merges = merges;
+        // The union-find of the kept links (each is stored in both directions).
+        self.parent = (0..n).collect();
+        self.size = vec![1; n as usize];
+        self.min_id = (0..n).collect();
+        self.links = Vec::with_capacity(links.len());
+        let merges_kept = std::mem::take(&mut self.merges);
+        for l in links.iter().filter(|l| l.a < l.b) {
+            self.union(l.a, l.b, JoinRule::from_code(l.rule).unwrap_or(JoinRule::CoSpend), l.ev);
+        }
+        // `union` recorded the merges anew in an order that is not the original's: keep the
+        // original records of the kept joins.
+        self.merges = merges_kept;
+        for (_, seen) in &mut self.exchanges {
+            *seen = 0;
+        }
+        if undone > 0 {
+            // Examine every kept transfer into an exchange wallet again; the sweeps kept are
+            // already joined and skipped.
+            self.extend_deposits(prefix);
+        } else {
+            for (h, seen) in &mut self.exchanges {
+                *seen = if *h < n { prefix.in_edges(NodeId(*h)).count() as u64 } else { 0 };
+            }
+        }
+        self.links.sort_by_key(|l| l.a);
+        self.merges.sort_by_key(|m| m.alias);
+        self.segments = prefix.segment_checksums();
+        self.edge_count = prefix.edge_count();
+        undone
+    }
+
     fn extend_deposits(&mut self, graph: &Graph) {
         if self.exchanges.is_empty() {
             return;

@@ -56,5 +56,5 @@ pub use entities::{open_clustering, update_clustering, ClusterUpdate, ENTITIES_F
 pub use error::GraphError;
 pub use graph::{
     tx_key, BuildReport, ChainTip, Edge, EdgeInput, Graph, GraphBuilder, Leg, NodeId, NodeKind,
-    GRAPH_DIR, MANIFEST_FILE,
+    Unwind, GRAPH_DIR, MANIFEST_FILE,
 };

@@ -97,6 +97,7 @@ pub fn build_from(
             segments: g.segment_count(),
             bytes: g.bytes(),
             tips: g.tips().iter().map(|(k, v)| (k.clone(), v.height)).collect(),
+            unwound: None,
         }
     } else {
         Graph::update_from_store_with(&dir, store, progress)?

@@ -23,6 +23,9 @@ pub(super) fn cluster_rows(s: &ClusterSummary) -> Vec<KeyValue> {
         ClusterUpdate::Extended { from_segments } => {
             format!("extended (the file covered {from_segments} segments)")
         }
+        ClusterUpdate::Unwound { from_segments, kept_segments, joins_undone } => format!(
+            "unwound to {kept_segments} of its {from_segments} segments ({joins_undone} joins undone), then extended"
+        ),
         ClusterUpdate::Rebuilt { reason } => format!("rebuilt ({reason})"),
     };
     let kv = |k: &str, v: String| KeyValue { key: k.to_owned(), value: v };
