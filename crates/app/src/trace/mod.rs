@@ -29,7 +29,8 @@ use crate::{AppError, DataDir, Result};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BuildRequest {
-    /// Build everything anew beside the old graph, then swap (needed after a reorganisation).
+    /// Build everything anew beside the old graph, then swap (not needed after a
+    /// reorganisation: a build unwinds the graph to what the store holds).
     pub rebuild: bool,
     /// Re-check every segment checksum after building.
     pub verify: bool,

@@ -58,7 +58,7 @@ enum TraceCommand {
 
 #[derive(Debug, clap::Args)]
 struct BuildArgs {
-    /// Build everything anew instead of appending (needed after a reorganisation)
+    /// Build everything anew instead of appending (a reorganisation or rollback is unwound without it)
     #[arg(long)]
     rebuild: bool,
     /// Re-check every segment checksum after building
