@@ -52,10 +52,16 @@ fn a_data_directory_of_2026_12_04_is_read_with_the_same_answers() {
     // Graph segments (no rebuild: the frozen graph answers).
     let p = json(&data, &["trace", "path", SATOSHI, HAL]);
     assert_eq!(p[0]["steps"][1]["amount"], "1000000000", "{p}");
-    // Clustering file: current for the frozen graph, so `trace build` has nothing to redo.
+    // Clustering file: it opens, but it was computed with clustering rules revision 1 and
+    // this build's CoinJoin rule is revision 2 (issue 15), so `trace build` recomputes it
+    // and says why (the frozen file itself is never rewritten: this is a copy).
     let pack = frozen.join("tagpack.yaml");
     let b = json(&data, &["trace", "build", "--tagpack", pack.to_str().unwrap()]);
-    assert_eq!((&b["new_edges"], &b["clustering"]["how"]), (&0.into(), &"current".into()), "{b}");
+    assert_eq!((&b["new_edges"], &b["clustering"]["how"]), (&0.into(), &"rebuilt".into()), "{b}");
+    let reason = b["clustering"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("rules revision 1 (this build uses 2)"), "{b}");
+    let again = json(&data, &["trace", "build", "--tagpack", pack.to_str().unwrap()]);
+    assert_eq!(again["clustering"]["how"], "current", "{again}");
     let e = json(&data, &["trace", "entity", SATOSHI]);
     assert_eq!(e["addresses"][0], SATOSHI, "{e}");
 

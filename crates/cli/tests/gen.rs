@@ -230,4 +230,10 @@ fn generated_world_ingests_and_trace_finds_the_planted_flows() {
     assert!(parts.len() >= 3, "{parts:?}");
     let apart = floodgate(&data).args(["trace", "why", &parts[0], &parts[1]]).output().unwrap();
     assert_eq!(apart.status.code(), Some(1), "CoinJoin participants were clustered together");
+    // The answer names why they were not joined: the CoinJoin they both spent in.
+    let said = String::from_utf8_lossy(&apart.stdout);
+    assert!(
+        said.contains("treated as a CoinJoin") && said.contains(first["txid"].as_str().unwrap()),
+        "{said}"
+    );
 }

@@ -189,7 +189,9 @@ fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
         }
         // The CoinJoin rule (docs/taxonomy.md): k >= 3 addresses paid the most common value
         // (the smallest such value on a tie), at least k input addresses each spending that
-        // much, and no other output or at least k - 1.
+        // much, no output to an input address, and no other output or at least k - 1 of
+        // which half are change (an input's spend less the value, within 20,000 + 0.5 % of
+        // it, each input once; first fit).
         let outs_tx = outs.get(txid).cloned().unwrap_or_default();
         let best = by_value
             .iter()
@@ -198,7 +200,26 @@ fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
         let coinjoin = best.is_some_and(|(k, value)| {
             let funders = spent[txid].values().filter(|&&v| v >= value).count();
             let c = outs_tx.iter().filter(|(_, v)| v.parse::<u128>().unwrap() != value).count();
-            addrs.len() >= 3 && k >= 3 && k <= funders && (c == 0 || c + 1 >= k)
+            let reuse = outs_tx.iter().any(|(a, _)| addrs.contains(a));
+            let tol = 20_000 + value * 5 / 1000;
+            let mut rest: Vec<Option<u128>> =
+                spent[txid].values().filter(|&&v| v >= value).map(|&v| Some(v - value)).collect();
+            let mut change = 0;
+            for (_, o) in &outs_tx {
+                let o = o.parse::<u128>().unwrap();
+                if o == value {
+                    continue;
+                }
+                if let Some(r) = rest.iter_mut().find(|r| r.is_some_and(|r| r.abs_diff(o) <= tol)) {
+                    *r = None;
+                    change += 1;
+                }
+            }
+            addrs.len() >= 3
+                && k >= 3
+                && k <= funders
+                && !reuse
+                && (c == 0 || (c + 1 >= k && 2 * change >= c))
         });
         if addrs.len() < 2 || coinjoin {
             continue;
@@ -256,4 +277,58 @@ fn clustering_on_real_blocks_joins_exactly_the_co_spent_inputs() {
     assert_eq!(e[0]["target"], entity.as_str(), "{e}");
     let err = fails(floodgate(data).args(["trace", "exposure", "E4294967290"]).output().unwrap());
     assert!(err.contains("is not in the graph"), "{err}");
+}
+
+/// Issue 15 item 4: after `ingest bitcoin --rollback-to H`, `trace build` unwinds the graph
+/// (and its clustering) to the newest segment the store still holds and appends the rest,
+/// instead of failing with "rebuild the graph"; the result equals a `--rebuild`.
+#[test]
+fn trace_build_after_a_rollback_unwinds_instead_of_rebuilding() {
+    let Some(blk) = blk_0_438() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let build = |extra: &[&str]| {
+        json(&ok(floodgate(data)
+            .args(["trace", "build", "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap()))
+    };
+    // Two segments: blocks 0..=200, then 201..=438.
+    ok(floodgate(data).args(["ingest", "bitcoin"]).arg(&blk).output().unwrap());
+    ok(floodgate(data).args(["ingest", "bitcoin", "--rollback-to", "200"]).output().unwrap());
+    assert_eq!(build(&[])["tips"]["bitcoin"], 200);
+    ok(floodgate(data).args(["ingest", "bitcoin"]).arg(&blk).output().unwrap());
+    let full = build(&[]);
+    assert_eq!((full["segments"].as_u64(), full["tips"]["bitcoin"].as_u64()), (Some(2), Some(438)));
+    assert!(full.get("unwound").is_none(), "{full}");
+    // Roll the store back to 300: the second segment goes, blocks 201..=300 come back.
+    ok(floodgate(data).args(["ingest", "bitcoin", "--rollback-to", "300"]).output().unwrap());
+    let r = build(&[]);
+    let u = &r["unwound"];
+    assert_eq!(
+        (
+            u["kept_segments"].as_u64(),
+            u["dropped_segments"].as_u64(),
+            u["tips"]["bitcoin"].as_u64()
+        ),
+        (Some(1), Some(1), Some(200)),
+        "{r}"
+    );
+    assert_eq!((r["segments"].as_u64(), r["tips"]["bitcoin"].as_u64()), (Some(2), Some(300)));
+    assert_eq!(r["clustering"]["how"], "unwound", "{r}");
+    // The same graph and clustering as a rebuild of the rolled-back store.
+    let rebuilt = build(&["--rebuild"]);
+    for k in ["nodes", "edges"] {
+        assert_eq!(r[k], rebuilt[k], "{k}: {r} vs {rebuilt}");
+    }
+    for k in ["multi_address_entities", "largest_entity", "coinjoins"] {
+        assert_eq!(r["clustering"][k], rebuilt["clustering"][k], "{k}: {r} vs {rebuilt}");
+    }
+    // The table says what was unwound: the rebuilt graph is one segment, so a rollback
+    // below its tip unwinds all of it (a build anew, in place).
+    ok(floodgate(data).args(["ingest", "bitcoin", "--rollback-to", "250"]).output().unwrap());
+    let out = ok(floodgate(data).args(["trace", "build"]).output().unwrap());
+    assert!(out.contains("unwound") && out.contains("kept 0 segments"), "{out}");
+    assert!(out.contains("bitcoin tip") && out.contains("250"), "{out}");
 }

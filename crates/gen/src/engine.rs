@@ -30,6 +30,11 @@ pub trait Sink {
     fn flow(&mut self, _flow: &Flow) {}
     /// A CoinJoin transaction with `participants` equal-value outputs.
     fn coinjoin(&mut self, _txid: &Hash32, _participants: u32, _denomination: u64) {}
+    /// An exchange batch withdrawal that pays `payees` customers one same `amount` among
+    /// others, funded from several deposit addresses: one spender's transaction that has
+    /// the equal outputs and the many input addresses of a CoinJoin (a hard negative for
+    /// CoinJoin detection).
+    fn equal_withdrawals(&mut self, _txid: &Hash32, _payees: u32, _amount: u64) {}
 }
 
 /// Block subsidy paid to the mining pool (3.125 BTC).
@@ -480,7 +485,8 @@ impl<'a, S: Sink> Engine<'a, S> {
         }
         let r = self.rng.below(100);
         let ok = match r {
-            0..=49 | 92..=99 => self.btc_payment(),
+            0..=49 | 94..=99 => self.btc_payment(),
+            92..=93 => self.btc_equal_withdrawals(),
             50..=59 => self.btc_deposit(),
             60..=66 => self.btc_withdrawal(),
             67..=71 => self.btc_sweep(),
@@ -657,6 +663,82 @@ impl<'a, S: Sink> Engine<'a, S> {
                 txid,
             );
         }
+        true
+    }
+
+    /// An exchange pays several customers one same round amount (a fixed-size withdrawal,
+    /// such as a 0.001 BTC promotion payout) in a batch with other customers' withdrawals of
+    /// any size, spending coins straight from its customers' deposit addresses (many input
+    /// addresses, most holding more than the amount), with change to a hot wallet. Exchanges
+    /// do pay withdrawals from deposit coins; the shape has the equal outputs, the distinct
+    /// funding inputs and the other outputs of a CoinJoin, and is one spender's.
+    fn btc_equal_withdrawals(&mut self) -> bool {
+        let e = self.rng.below(u64::from(self.lay.exchanges)) as u32;
+        let w = self.w_dep(e);
+        if self.wallets[w as usize].len() < 4 {
+            return false;
+        }
+        let amount = 100_000u64 * [1, 5, 10][self.rng.below(3) as usize];
+        let k = self.rng.range(3, 10) as usize;
+        let others = self.rng.range(k as u64 - 2, 2 * k as u64) as usize;
+        let mut payouts: Vec<u64> = vec![amount; k];
+        for _ in 0..others {
+            payouts.push(self.rng.heavy_amount(100_000, 200_000_000));
+        }
+        let need: u64 = payouts.iter().sum::<u64>() + 100_000;
+        // Deposit coins are spent as they come, at least a few more than the equal payees
+        // (the batch also consolidates small deposits).
+        let mut total = 0;
+        while (total < need || self.ins.len() < k + 2) && self.ins.len() < 60 {
+            let got = self.take(w, 1);
+            if got == 0 {
+                break;
+            }
+            total += got;
+        }
+        let fee = self.fee(self.ins.len(), payouts.len() + 1);
+        let mut left = total.saturating_sub(fee);
+        let mut paid = Vec::with_capacity(payouts.len());
+        let mut equal = 0u32;
+        for value in payouts {
+            if value + DUST > left {
+                continue;
+            }
+            left -= value;
+            let c = self.customer_of(e);
+            let addr = self.user_addr(c);
+            self.outs.push(Out { addr, value, wallet: self.w_user(c) });
+            paid.push((c, addr, value));
+            equal += u32::from(value == amount);
+        }
+        if left >= DUST {
+            let addr = self.hot_addr(e);
+            self.outs.push(Out { addr, value: left, wallet: self.w_hot(e) });
+        }
+        if paid.is_empty() {
+            // Too little on the deposit addresses: sweep what was taken to the hot wallet.
+            if self.outs.is_empty() {
+                let back: Vec<Coin> = self.ins.drain(..).collect();
+                for c in back {
+                    self.give(w, c);
+                }
+                return false;
+            }
+        }
+        let txid = Self::txid_of(self.emit_btc(false));
+        for (c, addr, value) in paid {
+            self.ledger(
+                e,
+                c,
+                LedgerDirection::Withdrawal,
+                Chain::Bitcoin,
+                "BTC",
+                value,
+                addr,
+                txid,
+            );
+        }
+        self.sink.equal_withdrawals(&txid, equal, amount);
         true
     }
 

@@ -41,6 +41,17 @@ pub enum ClusterUpdate {
         /// Segments the file covered before.
         from_segments: usize,
     },
+    /// The graph was unwound (a reorganisation or a rollback) below what the file covered:
+    /// the clustering was unwound to the segments they still share
+    /// ([`Clustering::unwind_to`]), then extended over the segments appended since.
+    Unwound {
+        /// Segments the file covered before.
+        from_segments: usize,
+        /// Segments the file and the unwound graph still shared.
+        kept_segments: usize,
+        /// Joins undone.
+        joins_undone: usize,
+    },
     /// Computed from scratch, for the reason given.
     Rebuilt {
         /// Why (no file, different exchange tags, a graph that is not an extension, damage).
@@ -369,7 +380,9 @@ fn same_exchanges(c: &Clustering, exchanges: &BTreeSet<NodeId>) -> bool {
 
 /// Brings `<graph dir>/entities.fge` up to date with `graph` and returns the clustering:
 /// extends a file computed from a prefix of the graph's segments with the same exchange
-/// nodes (only the new segments are processed), otherwise computes it from scratch. A
+/// nodes (only the new segments are processed); unwinds a file that shares only its first
+/// segments with the graph (the graph was unwound after a reorganisation) to those, then
+/// extends it; otherwise computes it from scratch. A
 /// damaged file is rebuilt, with a warning. Then writes the file.
 ///
 /// # Errors
@@ -410,6 +423,13 @@ pub fn update_clustering(
             let from_segments = c.segments.len();
             c.extend(graph);
             (c, ClusterUpdate::Extended { from_segments })
+        }
+        Ok(mut c) if graph.shared_prefix(&c.segments) > 0 => {
+            let from_segments = c.segments.len();
+            let kept_segments = graph.shared_prefix(&c.segments);
+            let joins_undone = c.unwind_to(&graph.prefix(kept_segments)?);
+            c.extend(graph);
+            (c, ClusterUpdate::Unwound { from_segments, kept_segments, joins_undone })
         }
         Ok(_) => (
             crate::cluster_with(graph, exchanges),

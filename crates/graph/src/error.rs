@@ -41,8 +41,10 @@ pub enum GraphError {
         /// The graph directory.
         path: PathBuf,
     },
-    /// The transfer store was reorganised below the graph's tip: the graph must be rebuilt.
-    #[error("{chain} block {height} in the graph is no longer in the transfer store (a reorganisation); rebuild the graph (`floodgate trace build --rebuild`)")]
+    /// The transfer store changed below the graph's tip while the graph was being built
+    /// (a build unwinds the graph to what the store holds first, so only a concurrent
+    /// reorganisation meets this).
+    #[error("{chain} block {height} in the graph is no longer in the transfer store (it changed during the build); run `floodgate trace build` again")]
     Reorganised {
         /// The chain.
         chain: String,

@@ -107,6 +107,11 @@ struct ManifestSegment {
     node_count: u32,
     edge_count: u64,
     header_sha256: String,
+    /// Per chain, the last block in the graph once this segment is added: where an unwind
+    /// may cut. Absent in manifests written before issue 15 (only the last segment's is
+    /// then known: the manifest's `tips`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tips: Option<BTreeMap<String, ChainTip>>,
 }
 
 /// A chain's last block in the graph.
@@ -132,6 +137,8 @@ pub struct Graph {
     dir: PathBuf,
     segments: Vec<Segment>,
     tips: BTreeMap<String, ChainTip>,
+    /// Per segment, the tips once it was added (`None`: not recorded).
+    seg_tips: Vec<Option<BTreeMap<String, ChainTip>>>,
 }
 
 /// What [`Graph::update_from_store`] did.
@@ -150,6 +157,34 @@ pub struct BuildReport {
     /// Bytes of all segment files.
     pub bytes: u64,
     /// Per chain, the tip height now in the graph.
+    pub tips: BTreeMap<String, u64>,
+    /// The unwind done first, when the store no longer held the graph's tip blocks (a
+    /// reorganisation or a rollback): the segments above the newest block still in the
+    /// store were dropped, then the store's blocks above it were appended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unwound: Option<Unwind>,
+}
+
+/// What an unwind of the graph dropped ([`Graph::unwind_to_store`], [`Graph::unwind_to`]).
+///
+/// Segments are cut whole: each records the chain tips it ends at, and the graph keeps the
+/// longest run of segments whose tips are all still valid, so the graph after an unwind is
+/// exactly the graph that was built up to those tips (the blocks above them are appended
+/// again by the next build).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Unwind {
+    /// Segments kept.
+    pub kept_segments: usize,
+    /// Segments dropped.
+    pub dropped_segments: usize,
+    /// Nodes kept: ids `0..kept_nodes` are unchanged; larger ids were dropped (and may be
+    /// given to other keys by the next build).
+    pub kept_nodes: u32,
+    /// Nodes dropped.
+    pub dropped_nodes: u64,
+    /// Edges dropped.
+    pub dropped_edges: u64,
+    /// Per chain, the tip height the graph holds after the unwind.
     pub tips: BTreeMap<String, u64>,
 }
 
@@ -181,6 +216,12 @@ impl Graph {
             });
         }
         let mut segments = Vec::with_capacity(m.segments.len());
+        let mut seg_tips: Vec<Option<BTreeMap<String, ChainTip>>> =
+            m.segments.iter().map(|s| s.tips.clone()).collect();
+        // Before issue 15 only the manifest's tips were recorded: they are the last segment's.
+        if let Some(last @ None) = seg_tips.last_mut() {
+            *last = Some(m.tips.clone());
+        }
         let mut expect_base = 0u32;
         for ms in &m.segments {
             // A segment is a plain file name inside the graph directory, never a path.
@@ -211,7 +252,7 @@ impl Graph {
             expect_base = h.node_count;
             segments.push(seg);
         }
-        Ok(Graph { dir: dir.to_owned(), segments, tips: m.tips })
+        Ok(Graph { dir: dir.to_owned(), segments, tips: m.tips, seg_tips })
     }
 
     /// Opens the graph in `dir`, or an empty graph when none was built yet.
@@ -220,9 +261,12 @@ impl Graph {
     /// As [`Graph::open`].
     pub fn open_or_empty(dir: &Path) -> Result<Graph, GraphError> {
         match Graph::open(dir) {
-            Err(GraphError::NotBuilt { .. }) => {
-                Ok(Graph { dir: dir.to_owned(), segments: Vec::new(), tips: BTreeMap::new() })
-            }
+            Err(GraphError::NotBuilt { .. }) => Ok(Graph {
+                dir: dir.to_owned(),
+                segments: Vec::new(),
+                tips: BTreeMap::new(),
+                seg_tips: Vec::new(),
+            }),
             r => r,
         }
     }
@@ -505,13 +549,18 @@ impl Graph {
 
     /// Brings the graph in `dir` up to date with `store`: adds one segment holding every leg
     /// in blocks above the graph's tips (nothing is rewritten). Creates the graph when absent.
+    /// When the store no longer holds a graph tip (it unwound a reorganisation, or was rolled
+    /// back), the graph is first unwound to its newest segment whose tips the store still
+    /// holds ([`Graph::unwind_to_store`], reported in [`BuildReport::unwound`]), instead of
+    /// being rebuilt.
     ///
     /// Inputs that were unresolved when their block was added (their funding output arrived
     /// later) are not added afterwards; `rebuild` builds everything anew.
     ///
     /// # Errors
-    /// [`GraphError::Reorganised`] when a block at a graph tip is no longer in the store;
-    /// store, I/O and limit errors. On error the graph on disk is unchanged.
+    /// Store, I/O and limit errors ([`GraphError::Reorganised`] only if the store changes
+    /// while the graph is being built). On error the graph on disk is the graph before, or
+    /// that graph unwound.
     pub fn update_from_store(
         dir: &Path,
         store: &impl TransferStore,
@@ -531,6 +580,7 @@ impl Graph {
     ) -> Result<BuildReport, GraphError> {
         std::fs::create_dir_all(dir)
             .map_err(|source| GraphError::Io { path: dir.to_owned(), source })?;
+        let unwound = Graph::unwind_to_store(dir, store)?;
         let base = Graph::open_or_empty(dir)?;
         let mut tips = base.tips.clone();
         let mut b = GraphBuilder::new(Some(&base));
@@ -576,8 +626,192 @@ impl Graph {
             segments: g.segment_count(),
             bytes: g.bytes(),
             tips: g.tips.iter().map(|(k, v)| (k.clone(), v.height)).collect(),
+            unwound,
         })
     }
+
+    /// The graph made of this graph's first `k` segments (all of them when `k` is larger):
+    /// what the graph was before the later segments were appended. Derived indexes (the
+    /// clustering, an exposure index) use it to unwind themselves after the graph was
+    /// unwound: find the segments they share with the graph ([`Graph::shared_prefix`]), undo
+    /// what they took from the rest, then extend over the new segments.
+    ///
+    /// # Errors
+    /// As [`Graph::open`], for the segment files.
+    pub fn prefix(&self, k: usize) -> Result<Graph, GraphError> {
+        let k = k.min(self.segments.len());
+        let segments = self.segments[..k]
+            .iter()
+            .map(|s| Segment::open(&s.path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let tips =
+            if k == 0 { BTreeMap::new() } else { self.seg_tips[k - 1].clone().unwrap_or_default() };
+        Ok(Graph { dir: self.dir.clone(), segments, tips, seg_tips: self.seg_tips[..k].to_vec() })
+    }
+
+    /// How many leading segments of this graph have exactly these header checksums (as a
+    /// derived file records them, [`Graph::segment_checksums`]).
+    pub fn shared_prefix(&self, checksums: &[[u8; 32]]) -> usize {
+        self.segments
+            .iter()
+            .zip(checksums)
+            .take_while(|(s, c)| &s.header.header_sha256 == *c)
+            .count()
+    }
+
+    /// Unwinds the graph in `dir` to what `store` still holds: when a chain tip of the graph
+    /// is no longer a block of the store (the store unwound a reorganisation, or was rolled
+    /// back with `floodgate ingest CHAIN --rollback-to H`), drops the newest segments down
+    /// to the newest one whose recorded tips are all blocks of the store. Nothing is
+    /// rewritten: the manifest is replaced (atomically) and the dropped segment files are
+    /// removed. `Ok(None)` when there is no graph or nothing to unwind. The next
+    /// [`Graph::update_from_store`] (which calls this first) appends the store's blocks
+    /// above the kept tips.
+    ///
+    /// A graph written before issue 15 records the tips of its last segment only; a
+    /// reorganisation below it unwinds the whole graph (a rebuild in place).
+    ///
+    /// # Errors
+    /// Store and I/O errors; as [`Graph::open`].
+    pub fn unwind_to_store(
+        dir: &Path,
+        store: &impl TransferStore,
+    ) -> Result<Option<Unwind>, GraphError> {
+        let g = match Graph::open(dir) {
+            Err(GraphError::NotBuilt { .. }) => return Ok(None),
+            r => r?,
+        };
+        if tips_in_store(&g.tips, store)? {
+            return Ok(None);
+        }
+        let mut k = g.segments.len();
+        while k > 0 {
+            match &g.seg_tips[k - 1] {
+                Some(t) if tips_in_store(t, store)? => break,
+                _ => k -= 1,
+            }
+        }
+        g.truncate(k).map(Some)
+    }
+
+    /// Unwinds the graph in `dir` so that it holds no block of `chain` above `height`:
+    /// drops the newest segments down to the newest one whose tip of `chain` is at most
+    /// `height` (segments are cut whole, so the graph may end below `height`; the next
+    /// [`Graph::update_from_store`] appends what the store holds above it). `Ok(None)` when
+    /// there is no graph or it holds nothing of `chain` above `height`.
+    ///
+    /// # Errors
+    /// I/O errors; as [`Graph::open`].
+    pub fn unwind_to(dir: &Path, chain: Chain, height: u64) -> Result<Option<Unwind>, GraphError> {
+        let g = match Graph::open(dir) {
+            Err(GraphError::NotBuilt { .. }) => return Ok(None),
+            r => r?,
+        };
+        let below = |t: &BTreeMap<String, ChainTip>| {
+            t.get(chain.as_str()).is_none_or(|tip| tip.height <= height)
+        };
+        if below(&g.tips) {
+            return Ok(None);
+        }
+        let mut k = g.segments.len();
+        while k > 0 {
+            match &g.seg_tips[k - 1] {
+                Some(t) if below(t) => break,
+                _ => k -= 1,
+            }
+        }
+        g.truncate(k).map(Some)
+    }
+
+    /// Keeps the first `k` segments: writes the manifest of the prefix, then removes the
+    /// other segment files (a crash between leaves orphans, overwritten by later builds).
+    fn truncate(self, k: usize) -> Result<Unwind, GraphError> {
+        let kept = self.prefix(k)?;
+        let report = Unwind {
+            kept_segments: k,
+            dropped_segments: self.segments.len() - k,
+            kept_nodes: kept.node_count(),
+            dropped_nodes: u64::from(self.node_count() - kept.node_count()),
+            dropped_edges: self.edge_count() - kept.edge_count(),
+            tips: kept.tips.iter().map(|(c, t)| (c.clone(), t.height)).collect(),
+        };
+        write_manifest(&self.dir, kept.manifest_segments(), kept.tips.clone())?;
+        let dropped: Vec<PathBuf> = self.segments[k..].iter().map(|s| s.path.clone()).collect();
+        drop(kept);
+        drop(self);
+        for p in dropped {
+            if let Err(e) = std::fs::remove_file(&p) {
+                tracing::warn!(target: "floodgate::graph", path = %p.display(), "could not remove an unwound segment: {e}");
+            }
+        }
+        tracing::info!(
+            target: "floodgate::graph",
+            kept = report.kept_segments,
+            dropped = report.dropped_segments,
+            dropped_edges = report.dropped_edges,
+            "graph unwound"
+        );
+        Ok(report)
+    }
+
+    /// The manifest entries of this graph's segments.
+    fn manifest_segments(&self) -> Vec<ManifestSegment> {
+        self.segments
+            .iter()
+            .zip(&self.seg_tips)
+            .map(|(s, tips)| ManifestSegment {
+                file: s
+                    .path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                base_node: s.header.base_node,
+                node_count: s.header.node_count,
+                edge_count: s.header.edge_count,
+                header_sha256: s.header.header_sha256.iter().map(|b| format!("{b:02x}")).collect(),
+                tips: tips.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Whether every tip in `tips` is still a block of `store` (same height, same hash).
+fn tips_in_store(
+    tips: &BTreeMap<String, ChainTip>,
+    store: &impl TransferStore,
+) -> Result<bool, GraphError> {
+    for (name, tip) in tips {
+        let Some(chain) = Chain::ALL.iter().copied().find(|c| c.as_str() == name) else {
+            return Ok(false);
+        };
+        if store.block_hash(chain, tip.height)?.map(|h| h.to_hex()).as_ref() != Some(&tip.hash) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Writes the manifest: a temporary file, synced, renamed over `MANIFEST.json`.
+fn write_manifest(
+    dir: &Path,
+    segments: Vec<ManifestSegment>,
+    tips: BTreeMap<String, ChainTip>,
+) -> Result<(), GraphError> {
+    let m =
+        Manifest { format: "floodgate-graph".into(), version: segment::VERSION, segments, tips };
+    let path = dir.join(MANIFEST_FILE);
+    let tmp = dir.join("MANIFEST.json.tmp");
+    let text = serde_json::to_string_pretty(&m)
+        .map_err(|e| GraphError::Limit { detail: format!("manifest: {e}") })?;
+    let io = |source| GraphError::Io { path: path.clone(), source };
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    // The rename itself is durable only once the directory is synced (POSIX).
+    if let Ok(d) = std::fs::File::open(dir) {
+        d.sync_all().ok();
+    }
+    Ok(())
 }
 
 /// One edge as the builder holds it until the segment is written.
@@ -1085,42 +1319,15 @@ impl<'g> GraphBuilder<'g> {
         let t_finish = t.elapsed();
         let sum = segment::write(&dir.join(&file), &data)?;
         tracing::debug!(encode = ?t_finish, write = ?(t.elapsed() - t_finish), %file, "graph segment written");
-        let mut segments: Vec<ManifestSegment> = base
-            .segments
-            .iter()
-            .map(|s| ManifestSegment {
-                file: s
-                    .path
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                base_node: s.header.base_node,
-                node_count: s.header.node_count,
-                edge_count: s.header.edge_count,
-                header_sha256: s.header.header_sha256.iter().map(|b| format!("{b:02x}")).collect(),
-            })
-            .collect();
+        let mut segments = base.manifest_segments();
         segments.push(ManifestSegment {
             file,
             base_node: data.base_node,
             node_count: data.node_count,
             edge_count: data.edge_count,
             header_sha256: sum.iter().map(|b| format!("{b:02x}")).collect(),
+            tips: Some(tips.clone()),
         });
-        let m = Manifest {
-            format: "floodgate-graph".into(),
-            version: segment::VERSION,
-            segments,
-            tips,
-        };
-        let path = dir.join(MANIFEST_FILE);
-        let tmp = dir.join("MANIFEST.json.tmp");
-        let text = serde_json::to_string_pretty(&m)
-            .map_err(|e| GraphError::Limit { detail: format!("manifest: {e}") })?;
-        let io = |source| GraphError::Io { path: path.clone(), source };
-        std::fs::write(&tmp, text).map_err(io)?;
-        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        Ok(())
+        write_manifest(&dir, segments, tips)
     }
 }

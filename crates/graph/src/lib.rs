@@ -48,13 +48,14 @@ mod segment;
 
 pub use change::{change_evidence, ChangeEvidence, ROUND_UNITS};
 pub use cluster::{
-    cluster, cluster_with, deposit_sweep, looks_like_coinjoin, AliasNote, Clustering, EntityId,
-    JoinRule, JoinStep, Merge, SWEEP_MAX_DELAY_SECS, SWEEP_MAX_TRANSFERS, SWEEP_MIN_PERCENT,
+    cluster, cluster_with, coinjoin_evidence, deposit_sweep, looks_like_coinjoin, AliasNote,
+    Clustering, CoinJoinEvidence, EntityId, JoinRule, JoinStep, Merge, COINJOIN_FEE_PERMILLE,
+    COINJOIN_FEE_SATS, SWEEP_MAX_DELAY_SECS, SWEEP_MAX_TRANSFERS, SWEEP_MIN_PERCENT,
 };
 pub use entities::{open_clustering, update_clustering, ClusterUpdate, ENTITIES_FILE};
 pub use error::GraphError;
 pub use graph::{
     tx_key, BuildReport, ChainTip, Edge, EdgeInput, Graph, GraphBuilder, Leg, NodeId, NodeKind,
-    GRAPH_DIR, MANIFEST_FILE,
+    Unwind, GRAPH_DIR, MANIFEST_FILE,
 };
 pub use segment::map_immutable;

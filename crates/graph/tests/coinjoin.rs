@@ -17,6 +17,9 @@ struct Txs {
     flagged: HashSet<Hash32>,
     multi_input: usize,
     truth: HashSet<Hash32>,
+    /// Exchange batch withdrawals paying three or more customers one same amount: one
+    /// spender's transactions shaped like CoinJoins (hard negatives).
+    hard: HashSet<Hash32>,
 }
 
 impl Txs {
@@ -60,30 +63,83 @@ impl Sink for Txs {
     fn coinjoin(&mut self, txid: &Hash32, _participants: u32, _denomination: u64) {
         self.truth.insert(*txid);
     }
+    fn equal_withdrawals(&mut self, txid: &Hash32, payees: u32, _amount: u64) {
+        if payees >= 3 {
+            self.hard.insert(*txid);
+        }
+    }
+}
+
+/// The detector's counts over the worlds of `seeds`.
+#[derive(Debug, Default)]
+struct Score {
+    tp: usize,
+    fp: usize,
+    missed: usize,
+    multi_input: usize,
+    hard: usize,
+    hard_flagged: usize,
+}
+
+impl Score {
+    fn of(seeds: &[u64]) -> Score {
+        let mut s = Score::default();
+        for &seed in seeds {
+            let world = World::new(&GenConfig { transfers: 400_000, seed, ..GenConfig::default() });
+            let mut txs = Txs::default();
+            world.generate(&mut txs);
+            txs.close();
+            assert!(!txs.truth.is_empty(), "seed {seed}: the world has no CoinJoin");
+            s.tp += txs.flagged.intersection(&txs.truth).count();
+            s.fp += txs.flagged.difference(&txs.truth).count();
+            s.missed += txs.truth.difference(&txs.flagged).count();
+            s.multi_input += txs.multi_input;
+            s.hard += txs.hard.len();
+            s.hard_flagged += txs.flagged.intersection(&txs.hard).count();
+        }
+        s
+    }
+
+    /// Precision ≥ 95 % and recall ≥ 99 %, in integers; at most 5 % of the hard negatives
+    /// flagged.
+    fn check(&self, what: &str) {
+        let (flagged, truth) = (self.tp + self.fp, self.tp + self.missed);
+        assert!(truth >= 50, "{what}: too few CoinJoins to measure: {truth}");
+        assert!(self.hard >= 20, "{what}: too few hard negatives to measure: {}", self.hard);
+        assert!(
+            self.tp * 100 >= flagged * 95,
+            "{what}: precision {}/{flagged} below 95 % ({} false flags among {} multi-input txs): {self:?}",
+            self.tp,
+            self.fp,
+            self.multi_input
+        );
+        assert!(
+            self.tp * 100 >= truth * 99,
+            "{what}: recall {}/{truth} below 99 % ({} CoinJoins missed): {self:?}",
+            self.tp,
+            self.missed
+        );
+        assert!(
+            self.hard_flagged * 100 <= self.hard * 5,
+            "{what}: {} of {} equal-amount batch withdrawals flagged as CoinJoins: {self:?}",
+            self.hard_flagged,
+            self.hard
+        );
+    }
 }
 
 /// Issue 15: the detector flagged 400 transactions of which only 168 were CoinJoins (42 %
-/// precision). It must reach at least 95 % precision at 99 % recall on generated worlds.
+/// precision). It must reach at least 95 % precision at 99 % recall on generated worlds, and
+/// leave the generator's equal-amount batch withdrawals (hard negatives) alone. These seeds
+/// were used while choosing the rule.
 #[test]
 fn coinjoin_detector_precision_and_recall_on_generated_worlds() {
-    let (mut tp, mut fp, mut fn_, mut multi) = (0usize, 0usize, 0usize, 0usize);
-    for seed in [1u64, 2, 3, 42] {
-        let world = World::new(&GenConfig { transfers: 400_000, seed, ..GenConfig::default() });
-        let mut txs = Txs::default();
-        world.generate(&mut txs);
-        txs.close();
-        assert!(!txs.truth.is_empty(), "seed {seed}: the world has no CoinJoin");
-        tp += txs.flagged.intersection(&txs.truth).count();
-        fp += txs.flagged.difference(&txs.truth).count();
-        fn_ += txs.truth.difference(&txs.flagged).count();
-        multi += txs.multi_input;
-    }
-    let (flagged, truth) = (tp + fp, tp + fn_);
-    assert!(truth >= 50, "too few CoinJoins to measure: {truth}");
-    // precision ≥ 95 %, recall ≥ 99 %, in integers.
-    assert!(
-        tp * 100 >= flagged * 95,
-        "precision {tp}/{flagged} below 95 % ({fp} false flags among {multi} multi-input txs)"
-    );
-    assert!(tp * 100 >= truth * 99, "recall {tp}/{truth} below 99 % ({fn_} CoinJoins missed)");
+    Score::of(&[1, 2, 3, 42]).check("tuned seeds 1, 2, 3, 42");
+}
+
+/// The same on seeds never looked at while choosing the rule (held out): the figures in
+/// docs/taxonomy.md come from here.
+#[test]
+fn coinjoin_detector_on_held_out_seeds() {
+    Score::of(&[7, 1_000, 31_337, 2_026]).check("held-out seeds 7, 1000, 31337, 2026");
 }

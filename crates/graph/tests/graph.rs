@@ -153,12 +153,17 @@ proptest! {
             let distinct: std::collections::BTreeSet<u32> = ins.iter().copied().collect();
             // The CoinJoin rule (docs/taxonomy.md): k >= 3 addresses paid the most common
             // value (the smallest on a tie), at least k input addresses spending that much
-            // (every input here is 100), and no other output or at least k - 1.
+            // (every input here is 100), no output to an input address, and no other output
+            // or at least k - 1 of which half are change (an input's spend less the value,
+            // within 20,000 units: with these tiny values every funder's is, once each).
             let best = by_value.iter().map(|(v, s)| (s.len(), *v)).max_by(|x, y| x.0.cmp(&y.0).then(y.1.cmp(&x.1)));
             let coinjoin = best.is_some_and(|(k, value)| {
                 let funders = distinct.iter().filter(|a| 100 * ins.iter().filter(|x| x == a).count() as u64 >= value).count();
                 let c = outs.iter().filter(|(_, v)| *v != value).count();
-                distinct.len() >= 3 && k >= 3 && k <= funders && (c == 0 || c + 1 >= k)
+                let change = c.min(funders);
+                let reuse = outs.iter().any(|(a, _)| distinct.contains(a));
+                distinct.len() >= 3 && k >= 3 && k <= funders && !reuse
+                    && (c == 0 || (c + 1 >= k && 2 * change >= c))
             });
             if coinjoin || ins.len() < 2 { continue; }
             let mut merged = distinct.clone();
@@ -282,4 +287,39 @@ fn equal_payouts_from_few_inputs_are_co_spends_and_why_cites_each_tx_once() {
     let why = c.why(&g, n(0), n(3)).unwrap();
     let got: Vec<(&str, &str)> = why.iter().map(|s| (s.a.as_str(), s.b.as_str())).collect();
     assert_eq!(got, vec![("1addr0", "1addr1"), ("1addr1", "1addr3")], "{why:?}");
+}
+
+/// Issue 15: `trace why` listed several steps citing one transaction when the join forest's
+/// path left that transaction and came back to it: tx 2 spends 0, 1, 3 and 4, but 1 and 3
+/// were already one entity (txs 0 and 1 joined them through 2), so tx 2's links are 0–1 and
+/// 3–4 and the path from 0 to 4 ran 0 -tx2- 1 -tx0- 2 -tx1- 3 -tx2- 4. Both 0 and 4 were
+/// inputs of tx 2: that is the whole answer, one step.
+#[test]
+fn why_cites_a_transaction_once_when_the_path_comes_back_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let txs: Vec<RawTx> = vec![
+        (vec![1, 2], vec![(9, 50)]),       // tx 0 joins 1 and 2
+        (vec![2, 3], vec![(9, 50)]),       // tx 1 joins 2 and 3
+        (vec![0, 1, 3, 4], vec![(9, 50)]), // tx 2 spends 0, 1, 3 and 4
+    ];
+    let g = build_utxo(dir.path(), &txs);
+    let c = floodgate_graph::cluster(&g);
+    let n = |a: u32| g.lookup(&format!("1addr{a}")).unwrap();
+    let tx = |i: u8| floodgate_graph::tx_key(Chain::Bitcoin, &Hash32([i; 32]));
+    let why = c.why(&g, n(0), n(4)).unwrap();
+    let got: Vec<(&str, &str, &str)> =
+        why.iter().map(|s| (s.a.as_str(), s.b.as_str(), s.tx.as_str())).collect();
+    assert_eq!(got, vec![("1addr0", "1addr4", tx(2).as_str())], "{why:?}");
+    // A path that needs the other transactions still names each once, in order.
+    let why = c.why(&g, n(0), n(2)).unwrap();
+    let got: Vec<(&str, &str, &str)> =
+        why.iter().map(|s| (s.a.as_str(), s.b.as_str(), s.tx.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![("1addr0", "1addr1", tx(2).as_str()), ("1addr1", "1addr2", tx(0).as_str())],
+        "{why:?}"
+    );
+    let mut txs: Vec<&str> = why.iter().map(|s| s.tx.as_str()).collect();
+    txs.dedup();
+    assert_eq!(txs.len(), why.len());
 }

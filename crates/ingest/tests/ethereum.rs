@@ -422,6 +422,70 @@ fn graphsense_block_18000011() {
     assert_eq!(one_by_one, ts.len());
 }
 
+/// Issue 15: `floodgate transfers` (and the graph build, which reads the store's export)
+/// listed a transaction's internal calls by a number that mixed depths (`trace:6` before
+/// `trace:0.1.6`, `trace:1` tied with `trace:0.1`) — neither execution nor storage order.
+/// They come in execution order now: the call tree in pre-order, which is trace addresses
+/// compared element by element. Real data: mainnet block 18000011 (GraphSense), whose
+/// transaction 0x6f456c16… makes value-moving calls at 0.1.5.0, 0.1.6, 0.2, 5.0 and 6.
+#[test]
+fn internal_calls_are_listed_and_exported_in_execution_order() {
+    use floodgate_store::{Store, TransferFilter};
+    let Some(dir) = floodgate_testdata::dir("ethereum/graphsense-block-18000011") else { return };
+    let files: Vec<PathBuf> = ["blocks.jsonl", "transactions.jsonl", "logs.jsonl", "traces.jsonl"]
+        .iter()
+        .map(|f| dir.join(f))
+        .collect();
+    let (blocks, _) = read(&files);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = Store::open(tmp.path()).unwrap();
+    store.apply_blocks(&blocks).unwrap();
+    let rows = store
+        .transfers(&TransferFilter { chain: Some(Chain::Ethereum), ..TransferFilter::default() })
+        .unwrap();
+    let tx = "0x6f456c16e98b351e7d484e924311235d997a79da1a89f7fefc93e9c2fb970131";
+    let internal: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.txid == tx && r.index.starts_with("trace:"))
+        .map(|r| r.index.as_str())
+        .collect();
+    assert_eq!(
+        internal,
+        ["trace:0.1.5.0", "trace:0.1.6", "trace:0.2", "trace:5.0", "trace:6"],
+        "execution (pre-)order of the call tree"
+    );
+    // Every transaction of the block: its value, then its logs by index, then its calls in
+    // execution order.
+    let path = |i: &str| -> (u8, Vec<u32>) {
+        match TransferIndex::parse(i).unwrap() {
+            TransferIndex::Tx => (0, vec![]),
+            TransferIndex::Log(n) => (1, vec![n]),
+            TransferIndex::Trace(p) => (2, p),
+        }
+    };
+    let mut calls = 0;
+    for w in rows.windows(2) {
+        if w[0].txid == w[1].txid {
+            assert!(path(&w[0].index) < path(&w[1].index), "{} then {}", w[0].index, w[1].index);
+            calls += usize::from(w[1].index.starts_with("trace:"));
+        }
+    }
+    assert!(calls > 20, "the block's internal calls were compared ({calls})");
+    // The graph reads the store's export: the same transfers, in the same order.
+    let mut exported = Vec::new();
+    store
+        .for_each_leg(Chain::Ethereum, None, |l| {
+            exported.push((l.txid.to_hex_prefixed(), l.from, l.to, l.amount));
+            Ok::<(), floodgate_store::StoreError>(())
+        })
+        .unwrap();
+    let listed: Vec<_> = rows
+        .iter()
+        .map(|r| (r.txid.clone(), r.from.clone(), r.to.clone(), r.amount.unwrap()))
+        .collect();
+    assert_eq!(exported, listed);
+}
+
 /// A unique temp file; removed on drop.
 struct TempFile(PathBuf);
 

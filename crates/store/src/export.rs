@@ -4,6 +4,7 @@
 
 use floodgate_types::{Amount, Chain, Hash32};
 
+use crate::query::IndexKey;
 use crate::write::amount_from_blob;
 use crate::{Store, StoreError};
 
@@ -37,7 +38,9 @@ impl Store {
     /// Calls `f` for every leg of `chain` in blocks above `after_height` (all blocks when
     /// `None`), in height order: for Bitcoin first all resolved inputs, then all outputs
     /// (an input whose funding output is not stored has no address and is skipped; see
-    /// [`Store::unresolved_inputs`]); for account chains every transfer.
+    /// [`Store::unresolved_inputs`]); for account chains every transfer, each transaction's
+    /// in the order [`Store::transfers`] lists them (its own value, its logs, then its
+    /// internal calls in execution order).
     ///
     /// # Errors
     /// [`StoreError`] on SQLite failure or an unreadable stored value, or whatever `f` returns.
@@ -54,28 +57,46 @@ impl Store {
             let mut stmt = self
                 .conn
                 .prepare(
-                    "SELECT height, time, txid, from_addr, to_addr, asset, amount FROM transfers \
-                     WHERE tenant = '' AND chain = ?1 AND height > ?2 ORDER BY height, tx_position, txid, idx",
+                    "SELECT height, time, txid, from_addr, to_addr, asset, amount, tx_position, idx \
+                     FROM transfers WHERE tenant = '' AND chain = ?1 AND height > ?2 \
+                     ORDER BY height, tx_position, txid, idx",
                 )
                 .map_err(sq)?;
             let mut rows = stmt.query(rusqlite::params![chain.as_str(), after]).map_err(sq)?;
+            // One transaction's transfers are sorted by `IndexKey` (its value, logs, then
+            // internal calls in execution order) before they are passed on: the stored `idx`
+            // is text, which puts `trace:0.10` before `trace:0.2`.
+            let mut tx: Vec<(IndexKey, ExportLeg)> = Vec::new();
+            let mut at: Option<(i64, Option<i64>, Vec<u8>)> = None;
+            let mut flush = |tx: &mut Vec<(IndexKey, ExportLeg)>| -> Result<(), E> {
+                tx.sort_by(|a, b| a.0.cmp(&b.0));
+                tx.drain(..).try_for_each(|(_, leg)| f(leg))
+            };
             while let Some(r) = rows.next().map_err(sq)? {
                 let height: i64 = r.get(0).map_err(sq)?;
                 let txid: Vec<u8> = r.get(2).map_err(sq)?;
                 let amount: Vec<u8> = r.get(6).map_err(sq)?;
-                f(ExportLeg {
+                let pos: Option<i64> = r.get(7).map_err(sq)?;
+                let idx: String = r.get(8).map_err(sq)?;
+                let key = (height, pos, txid);
+                if at.as_ref() != Some(&key) {
+                    flush(&mut tx)?;
+                }
+                let leg = ExportLeg {
                     chain,
                     height: height as u64,
                     time: r.get(1).map_err(sq)?,
-                    txid: self.export_hash(&txid)?,
+                    txid: self.export_hash(&key.2)?,
                     kind: LegKind::Transfer,
                     from: Some(r.get(3).map_err(sq)?),
                     to: Some(r.get(4).map_err(sq)?),
                     asset: r.get(5).map_err(sq)?,
                     amount: amount_from_blob(&amount),
-                })?;
+                };
+                tx.push((IndexKey::of(&idx), leg));
+                at = Some(key);
             }
-            return Ok(());
+            return flush(&mut tx);
         }
         for (table, kind, pos) in
             [("utxo_inputs", LegKind::Input, "vin"), ("utxo_outputs", LegKind::Output, "vout")]

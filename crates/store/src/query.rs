@@ -1,6 +1,6 @@
 //! Reading the store back: the transfer listing and statistics.
 
-use floodgate_types::{Address, Amount, Chain, Hash32, Timestamp};
+use floodgate_types::{Address, Amount, Chain, Hash32, Timestamp, TransferIndex};
 use serde::Serialize;
 
 use crate::write::amount_from_blob;
@@ -93,10 +93,10 @@ fn chain_sort_key(c: &str) -> u8 {
 
 /// A row with its sort key: chain order, height (time for ledger rows), position in the
 /// block, transaction id, index order.
-type Keyed = (u8, i64, i64, String, i64, TransferRow);
+type Keyed = (u8, i64, i64, String, IndexKey, TransferRow);
 
 fn sort_keyed(rows: &mut [Keyed]) {
-    rows.sort_by(|a, b| (a.0, a.1, a.2, &a.3, a.4).cmp(&(b.0, b.1, b.2, &b.3, b.4)));
+    rows.sort_by(|a, b| (a.0, a.1, a.2, &a.3, &a.4).cmp(&(b.0, b.1, b.2, &b.3, &b.4)));
 }
 
 impl Store {
@@ -271,7 +271,7 @@ impl Store {
         let address: Option<String> = r.get(6).map_err(sq)?;
         let value: Option<i64> = r.get(7).map_err(sq)?;
         let index = format!("{}:{n}", if is_input { "in" } else { "out" });
-        let order = if is_input { n } else { 1_000_000 + n };
+        let order = IndexKey(u8::from(!is_input), vec![u32::try_from(n).unwrap_or(u32::MAX)]);
         let hex = txid.to_hex();
         Ok(Some((
             chain_sort_key(&chain),
@@ -304,7 +304,7 @@ impl Store {
         let pos: Option<i64> = r.get(4).map_err(sq)?;
         let idx: String = r.get(5).map_err(sq)?;
         let amount: Vec<u8> = r.get(10).map_err(sq)?;
-        let order = index_order(&idx);
+        let order = IndexKey::of(&idx);
         Ok((
             chain_sort_key(&chain),
             height,
@@ -479,22 +479,26 @@ fn ledger_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TransferRow> {
     })
 }
 
-/// Orders `tx` before logs before traces, each by number.
-fn index_order(idx: &str) -> i64 {
-    if idx == "tx" {
-        return 0;
-    }
-    if let Some(n) = idx.strip_prefix("log:").and_then(|n| n.parse::<i64>().ok()) {
-        return 1 + n;
-    }
-    if let Some(path) = idx.strip_prefix("trace:") {
-        let mut key: i64 = 0;
-        for p in path.split('.').take(4) {
-            key = key * 1000 + p.parse::<i64>().unwrap_or(0);
+/// The order of transfers inside one transaction: the transaction's own value (`tx`), then
+/// its logs by log index, then its internal calls in **execution order** — the pre-order of
+/// the call tree, which is trace addresses compared element by element (`0` < `0.0` < `0.1`
+/// < `0.2` < `0.10` < `1`), as Parity's `trace_block` lists them. Bitcoin legs: inputs (class
+/// 0) before outputs (class 1), each by position. The stored `idx` is text, whose order
+/// (`0.10` before `0.2`) is neither; every reader sorts by this key instead.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct IndexKey(pub(crate) u8, pub(crate) Vec<u32>);
+
+impl IndexKey {
+    /// The key of a stored account-chain `idx` (`tx`, `log:N`, `trace:a.b.c`); anything
+    /// else sorts last, by nothing.
+    pub(crate) fn of(idx: &str) -> IndexKey {
+        match TransferIndex::parse(idx) {
+            Some(TransferIndex::Tx) => IndexKey(0, Vec::new()),
+            Some(TransferIndex::Log(n)) => IndexKey(1, vec![n]),
+            Some(TransferIndex::Trace(path)) => IndexKey(2, path),
+            None => IndexKey(u8::MAX, Vec::new()),
         }
-        return 10_000_000 + key;
     }
-    i64::MAX
 }
 
 #[cfg(test)]

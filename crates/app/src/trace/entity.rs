@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use floodgate_attribution::{RiskCategory, TagSet};
 use floodgate_graph::{
     change_evidence, cluster_with, update_clustering, AliasNote, ChangeEvidence, ClusterUpdate,
-    Clustering, EntityId, Graph, JoinRule, Merge, NodeId, NodeKind, ENTITIES_FILE,
+    Clustering, CoinJoinEvidence, EntityId, Graph, JoinRule, Merge, NodeId, NodeKind,
+    ENTITIES_FILE,
 };
 use floodgate_store::TransferStore;
 use floodgate_types::Amount;
@@ -254,6 +255,34 @@ pub struct WhyResult {
     /// The entities of the two targets.
     #[serde(skip)]
     pub entities: (EntityId, EntityId),
+    /// When they are not one entity: the CoinJoins both spent in, which would have joined
+    /// them as a co-spend (why they did not).
+    #[serde(skip)]
+    pub coinjoins: Vec<CoinJoinNote>,
+}
+
+/// A transaction both targets spent in that was treated as a CoinJoin, so not as a
+/// co-spend: why two addresses that signed one transaction are not one entity.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoinJoinNote {
+    /// One target.
+    pub a: String,
+    /// The other.
+    pub b: String,
+    /// The transaction (node key).
+    pub tx: String,
+    /// The numbers that made it a CoinJoin.
+    pub evidence: CoinJoinEvidence,
+}
+
+impl std::fmt::Display for CoinJoinNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} and {} were both inputs of {}, which is treated as a CoinJoin and so does not join them: {}",
+            self.a, self.b, self.tx, self.evidence
+        )
+    }
 }
 
 /// Whether two targets are one entity, and why.
@@ -285,8 +314,19 @@ pub(super) fn why(
     let (ea, eb) = (clusters.entity_of(a), clusters.entity_of(b));
     let Some(steps) = clusters.why(graph, a, b) else {
         tracing::warn!(target: "floodgate::trace", "{} ({ea}) and {} ({eb}) are not one entity", req.a, req.b);
+        let coinjoins: Vec<CoinJoinNote> = clusters
+            .coinjoins_between(graph, a, b)
+            .into_iter()
+            .map(|(tx, evidence)| CoinJoinNote {
+                a: graph.key(a).into_owned(),
+                b: graph.key(b).into_owned(),
+                tx,
+                evidence,
+            })
+            .collect();
         if !req.change_heuristics {
-            return Ok(WhyResult { answer: WhyAnswer::NotOne(None), aliases, entities: (ea, eb) });
+            let answer = WhyAnswer::NotOne(None);
+            return Ok(WhyResult { answer, aliases, entities: (ea, eb), coinjoins });
         }
         let mut ev = change_evidence(graph, clusters, ea, &clusters.members(ea));
         ev.retain(|e| graph.lookup(&e.address).is_some_and(|n| clusters.entity_of(n) == eb));
@@ -294,7 +334,7 @@ pub(super) fn why(
         back.retain(|e| graph.lookup(&e.address).is_some_and(|n| clusters.entity_of(n) == ea));
         let change = ev.iter().chain(&back).map(ChangeLink::from_evidence).collect();
         let answer = WhyAnswer::NotOne(Some(NotOneEntity { change, one_entity: false }));
-        return Ok(WhyResult { answer, aliases, entities: (ea, eb) });
+        return Ok(WhyResult { answer, aliases, entities: (ea, eb), coinjoins });
     };
     let answer = WhyAnswer::OneEntity(
         steps
@@ -311,7 +351,7 @@ pub(super) fn why(
             })
             .collect(),
     );
-    Ok(WhyResult { answer, aliases, entities: (ea, eb) })
+    Ok(WhyResult { answer, aliases, entities: (ea, eb), coinjoins: Vec::new() })
 }
 
 /// An entity's report.

@@ -20,8 +20,8 @@ use floodgate_types::{Address, Amount};
 use serde::{Deserialize, Serialize};
 
 pub use entity::{
-    ChangeLink, ClusterSummary, EntityReport, EntityRequest, MemberTag, NotOneEntity, WhyAnswer,
-    WhyRequest, WhyResult, WhyStep,
+    ChangeLink, ClusterSummary, CoinJoinNote, EntityReport, EntityRequest, MemberTag, NotOneEntity,
+    WhyAnswer, WhyRequest, WhyResult, WhyStep,
 };
 pub use kyt::IndexLookup;
 pub use sources::{load_tags, LoadedTags, TagSources};
@@ -32,7 +32,8 @@ use crate::{AppError, DataDir, Result};
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BuildRequest {
-    /// Build everything anew beside the old graph, then swap (needed after a reorganisation).
+    /// Build everything anew beside the old graph, then swap (not needed after a
+    /// reorganisation: a build unwinds the graph to what the store holds).
     pub rebuild: bool,
     /// Re-check every segment checksum after building.
     pub verify: bool,
@@ -139,6 +140,7 @@ pub fn build_from(
             segments: g.segment_count(),
             bytes: g.bytes(),
             tips: g.tips().iter().map(|(k, v)| (k.clone(), v.height)).collect(),
+            unwound: None,
         }
     } else {
         Graph::update_from_store_with(&dir, store, progress)?

@@ -58,7 +58,7 @@ enum TraceCommand {
 
 #[derive(Debug, clap::Args)]
 struct BuildArgs {
-    /// Build everything anew instead of appending (needed after a reorganisation)
+    /// Build everything anew instead of appending (a reorganisation or rollback is unwound without it)
     #[arg(long)]
     rebuild: bool,
     /// Re-check every segment checksum after building
@@ -236,7 +236,22 @@ fn build(args: BuildArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     }
     let report = &built.graph;
     let per_edge = if report.edges > 0 { report.bytes as f64 / report.edges as f64 } else { 0.0 };
-    let mut rows = vec![
+    let mut rows = Vec::new();
+    if let Some(u) = &report.unwound {
+        let tips: Vec<String> = u.tips.iter().map(|(c, h)| format!("{c} {h}")).collect();
+        rows.push(KeyValue {
+            key: "unwound".into(),
+            value: format!(
+                "{} segments ({} edges) above the blocks the store still holds; kept {} segments{}{}",
+                u.dropped_segments,
+                u.dropped_edges,
+                u.kept_segments,
+                if tips.is_empty() { "" } else { " up to " },
+                tips.join(", ")
+            ),
+        });
+    }
+    rows.extend([
         KeyValue { key: "new nodes".into(), value: report.new_nodes.to_string() },
         KeyValue { key: "new edges".into(), value: report.new_edges.to_string() },
         KeyValue { key: "nodes".into(), value: report.nodes.to_string() },
@@ -244,7 +259,7 @@ fn build(args: BuildArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
         KeyValue { key: "segments".into(), value: report.segments.to_string() },
         KeyValue { key: "bytes".into(), value: report.bytes.to_string() },
         KeyValue { key: "bytes per edge".into(), value: format!("{per_edge:.1}") },
-    ];
+    ]);
     for (chain, h) in &report.tips {
         rows.push(KeyValue { key: format!("{chain} tip"), value: h.to_string() });
     }

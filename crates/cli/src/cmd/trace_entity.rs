@@ -23,6 +23,9 @@ pub(super) fn cluster_rows(s: &ClusterSummary) -> Vec<KeyValue> {
         ClusterUpdate::Extended { from_segments } => {
             format!("extended (the file covered {from_segments} segments)")
         }
+        ClusterUpdate::Unwound { from_segments, kept_segments, joins_undone } => format!(
+            "unwound to {kept_segments} of its {from_segments} segments ({joins_undone} joins undone), then extended"
+        ),
         ClusterUpdate::Rebuilt { reason } => format!("rebuilt ({reason})"),
     };
     let kv = |k: &str, v: String| KeyValue { key: k.to_owned(), value: v };
@@ -123,8 +126,14 @@ pub(super) fn run_why(args: WhyArgs, ctx: &Context) -> Result<ExitCode> {
     }
     let code = if result.is_one_entity() { ExitCode::SUCCESS } else { ExitCode::from(1) };
     if matches!(args.format, Format::Json) {
+        for note in &result.coinjoins {
+            tracing::warn!(target: "floodgate::trace", "{note}");
+        }
         output::write_json(&result)?;
         return Ok(code);
+    }
+    for note in &result.coinjoins {
+        output::write_text(&format!("note: {note}\n"))?;
     }
     match &result.answer {
         WhyAnswer::OneEntity(steps) => {
