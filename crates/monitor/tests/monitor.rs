@@ -312,3 +312,5 @@ fn kill_9_mid_stream_then_restart() {
 mod groups;
 #[path = "monitor/reasons.rs"]
 mod reasons;
+#[path = "monitor/snapshots.rs"]
+mod snapshots;
