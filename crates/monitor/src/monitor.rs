@@ -39,6 +39,8 @@ pub enum Processed {
 struct Db {
     state: Box<dyn MonitorState + Send>,
     pending: Vec<DecidedRecord>,
+    /// The group the last commit made durable (its decisions' JSON is handed to outputs).
+    group: Vec<DecidedRecord>,
     /// The decided ids, approximately: a hit is confirmed in `pending`, then in `state`.
     seen: SeenIds,
     /// The last committed record's position (what a snapshot taken now is up to).
@@ -128,6 +130,7 @@ impl Monitor {
         engine: Engine,
         persisted: Box<dyn MonitorState + Send>,
     ) -> Result<Monitor, MonitorError> {
+        let started = std::time::Instant::now();
         let snapshot_path = persisted.snapshot_path();
         let snap = match &snapshot_path {
             Some(p) => usable_snapshot(p, persisted.as_ref())?,
@@ -158,10 +161,11 @@ impl Monitor {
             last.transfer_id = id;
         })?;
         last.decided = m.committed;
-        tracing::debug!(target: "floodgate::monitor", from_snapshot = m.resume.from_snapshot, replayed = m.resume.replayed, "monitor state resumed");
+        tracing::debug!(target: "floodgate::monitor", from_snapshot = m.resume.from_snapshot, replayed = m.resume.replayed, elapsed_ms = started.elapsed().as_millis() as u64, "monitor state resumed");
         m.db = Some(Db {
             state: persisted,
             pending: Vec::new(),
+            group: Vec::new(),
             seen,
             last,
             snapshot_path,
@@ -218,6 +222,14 @@ impl Monitor {
     /// Decisions durably recorded so far.
     pub fn committed(&self) -> u64 {
         self.committed
+    }
+
+    /// The JSON of each decision the last commit that had any made durable, in decision
+    /// order: exactly what [`crate::sink::jsonl`] writes for it, without the newline. An
+    /// output writes these instead of serializing every decision a second time. Empty
+    /// without a store.
+    pub fn committed_json(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.db.as_ref().map_or(&[][..], |d| &d.group[..]).iter().map(|r| r.decision.as_str())
     }
 
     /// Decisions waiting for the next commit.
@@ -279,9 +291,10 @@ impl Monitor {
         }
         let seq = db.state.append(&db.pending)?;
         self.committed += db.pending.len() as u64;
-        if let Some(p) = db.pending.pop() {
-            db.last = Position { seq, transfer_id: p.transfer_id, decided: self.committed };
+        if let Some(p) = db.pending.last() {
+            db.last = Position { seq, transfer_id: p.transfer_id.clone(), decided: self.committed };
         }
+        std::mem::swap(&mut db.group, &mut db.pending);
         db.pending.clear();
         if db.snapshot_every > 0 && self.committed - db.snapshot_at >= db.snapshot_every {
             // A snapshot is a cache: failing to write one costs the next start a longer

@@ -154,6 +154,22 @@ impl DecisionSink for CliSink {
             return Ok(());
         }
         let fmt = self.fmt;
+        // JSON Lines: the decisions as the commit stored them, not serialized again.
+        let stored = mon.committed_json();
+        if fmt == Fmt::Jsonl && stored.len() == held.len() {
+            match &mut self.out {
+                Sink::Stdout => {
+                    let mut s = String::new();
+                    for l in stored {
+                        s.push_str(l);
+                        s.push('\n');
+                    }
+                    output::write_json_text(&s)?;
+                }
+                Sink::File(f) => f.append_lines(stored)?,
+            }
+            return Ok(());
+        }
         match &mut self.out {
             Sink::Stdout => {
                 let mut s = String::new();
