@@ -80,6 +80,9 @@ pub fn record<H: Serialize, E: From<AppError>>(
 pub struct MonitorAlerts {
     store: Box<dyn CaseStore>,
     feed: Actor,
+    /// The feed's cursor when known: the decisions up to it have what they raised stored.
+    /// `None` after a failure, so the next group catches up in full.
+    cursor: Option<u64>,
 }
 
 impl std::fmt::Debug for MonitorAlerts {
@@ -105,7 +108,7 @@ impl MonitorAlerts {
             return Ok(None);
         }
         let (store, feed) = open()?;
-        let mut m = MonitorAlerts { store, feed };
+        let mut m = MonitorAlerts { store, feed, cursor: None };
         m.after_commit(mon)?;
         Ok(Some(m))
     }
@@ -115,11 +118,54 @@ impl MonitorAlerts {
     /// # Errors
     /// [`AppError::Cases`]: the decisions cannot be read or the case store failed.
     pub fn after_commit(&mut self, mon: &floodgate_monitor::monitor::Monitor) -> Result<usize> {
+        self.cursor = None;
         let r = floodgate_cases::feed::catch_up_monitor(self.store.as_mut(), &self.feed, mon)
             .map_err(|e| AppError::context("writing monitor alerts to the case store", e.into()))?;
+        self.cursor = Some(mon.committed());
         let created = r.ingested.created.len();
         if created > 0 {
             tracing::info!(target: "floodgate::cases", alerts = created, cases_opened = r.ingested.cases_opened.len(), "monitor alerts stored");
+        }
+        Ok(created)
+    }
+
+    /// Stores the alerts of `group`, the decisions the last commit made durable, straight
+    /// from them (no read of the monitor's decision log, which grows with every decision),
+    /// moving the feed's cursor past them in the same transaction; the number created. When
+    /// the cursor is not known to sit right before the group (a failure before), catches up
+    /// in full as [`MonitorAlerts::after_commit`].
+    ///
+    /// # Errors
+    /// As [`MonitorAlerts::after_commit`].
+    pub fn after_group(
+        &mut self,
+        mon: &floodgate_monitor::monitor::Monitor,
+        group: &[floodgate_monitor::decision::Decision],
+    ) -> Result<usize> {
+        let n = group.len() as u64;
+        let Some(at) = self.cursor.filter(|c| c + n == mon.committed()) else {
+            return self.after_commit(mon);
+        };
+        if n == 0 {
+            return Ok(0);
+        }
+        let reports: Vec<_> =
+            group.iter().flat_map(floodgate_cases::feed::monitor_reports).collect();
+        let alerts: Vec<_> = group.iter().flat_map(floodgate_cases::feed::monitor_alerts).collect();
+        self.cursor = None;
+        let cursor = i64::try_from(at + n).unwrap_or(i64::MAX);
+        let r = floodgate_cases::feed::ingest_decided(
+            self.store.as_mut(),
+            &self.feed,
+            &reports,
+            &alerts,
+            cursor,
+        )
+        .map_err(|e| AppError::context("writing monitor alerts to the case store", e.into()))?;
+        self.cursor = Some(at + n);
+        let created = r.created.len();
+        if created > 0 {
+            tracing::info!(target: "floodgate::cases", alerts = created, cases_opened = r.cases_opened.len(), "monitor alerts stored");
         }
         Ok(created)
     }

@@ -85,7 +85,66 @@ fn run(
     black_box(out.len())
 }
 
+/// With `FLOODGATE_BENCH_LEDGER=FILE` (JSON Lines, `docs/formats/monitor.md`): one pass each
+/// over that file, in this process, of the pass-through baseline, the VN pack in memory and
+/// the VN pack with state (`monitor.db` group commits of 512, each decision serialized as a
+/// line after its commit), printed for `scripts/monitor-bench.sh`; criterion is skipped.
+fn ledger_figures(path: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let reg = AssetRegistry::builtin();
+    let plain = || {
+        Engine::new(
+            Pack::builtin_vn(),
+            AssetRegistry::builtin(),
+            RateTable::builtin(),
+            floodgate_monitor::customer::CustomerBook::default(),
+            std::sync::Arc::new(floodgate_monitor::facts::AddressLists::default()),
+        )
+    };
+    let rate = |name: &str, t: Instant| {
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!(
+            "{name}: {} transfers in {secs:.2} s = {:.0}/s",
+            lines.len(),
+            lines.len() as f64 / secs
+        );
+    };
+    let t = Instant::now();
+    run(&lines, None, &reg, None);
+    rate("in-process pass-through (parse, write a decision, no rules)", t);
+    let mut m = Monitor::in_memory(plain());
+    let t = Instant::now();
+    run(&lines, Some(&mut m), &reg, None);
+    rate("in-process VN pack, in memory", t);
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = Monitor::open(plain(), dir.path()).unwrap();
+    let t = Instant::now();
+    let mut out = String::with_capacity(1 << 20);
+    let mut held = Vec::with_capacity(512);
+    for (i, l) in lines.iter().enumerate() {
+        let ev = parse_event(Path::new("bench"), i as u64 + 1, l, &reg, None).unwrap();
+        if let Processed::Decided(d) = m.process(&ev).unwrap() {
+            held.push(*d);
+        }
+        if held.len() == 512 {
+            m.commit().unwrap();
+            for d in held.drain(..) {
+                floodgate_monitor::sink::jsonl(&d, &mut out);
+            }
+            black_box(&out);
+            out.clear();
+        }
+    }
+    m.commit().unwrap();
+    rate("in-process VN pack, state in monitor.db", t);
+}
+
 fn bench(c: &mut Criterion) {
+    if let Ok(path) = std::env::var("FLOODGATE_BENCH_LEDGER") {
+        ledger_figures(&path);
+        return;
+    }
     let (w, lines) = world();
     let reg = AssetRegistry::builtin();
     let mut g = c.benchmark_group("monitor");

@@ -12,9 +12,12 @@
 //!   typology is one file under `src/typologies/`, registered in one list there.
 //! - [`state`]: per-account windows and the IP/device index; a pure function of the events.
 //! - [`monitor`]: engine + state + the persisted decisions (idempotent on the transfer id;
-//!   group commits; the state is rebuilt by replay on open).
+//!   group commits; the state is loaded from a snapshot and brought up to date by replaying
+//!   what was stored after it).
 //! - [`store`]: the [`store::MonitorState`] trait over the decided transfers of one tenant,
 //!   and its SQLite default, `monitor.db`.
+//! - [`snapshot`]: the window state and duplicate filter saved periodically and at a clean
+//!   exit, so a restart replays only the transfers decided after them.
 //! - [`sink`]: an output file that holds every committed decision exactly once across crashes.
 //! - [`input`], [`customer`], [`fiat`], [`facts`], [`vasp`] (the VASP directory),
 //!   [`exposure_index`] (exposure facts from the tracing exposure index): the inputs; [`synth`]: a seeded synthetic
@@ -50,6 +53,7 @@ pub mod monitor;
 pub mod pack;
 pub mod seen;
 pub mod sink;
+pub mod snapshot;
 pub mod state;
 pub mod store;
 pub mod synth;

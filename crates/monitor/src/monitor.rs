@@ -12,7 +12,7 @@
 //! restart would decide again; [`Monitor::decisions_after`] lets an output file catch up on
 //! decisions committed but not yet written when the process died.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use floodgate_types::TenantId;
 use rustc_hash::FxHashSet;
@@ -22,6 +22,7 @@ use crate::engine::Engine;
 use crate::error::MonitorError;
 use crate::input::MonitorEvent;
 use crate::seen::SeenIds;
+use crate::snapshot::{Position, Snapshot, SnapshotRef};
 use crate::state::State;
 pub use crate::store::MONITOR_DB;
 use crate::store::{DecidedRecord, MonitorState, SqliteMonitorState};
@@ -38,8 +39,32 @@ pub enum Processed {
 struct Db {
     state: Box<dyn MonitorState + Send>,
     pending: Vec<DecidedRecord>,
+    /// The group the last commit made durable (its decisions' JSON is handed to outputs).
+    group: Vec<DecidedRecord>,
     /// The decided ids, approximately: a hit is confirmed in `pending`, then in `state`.
     seen: SeenIds,
+    /// The last committed record's position (what a snapshot taken now is up to).
+    last: Position,
+    /// Where snapshots go (`None`: the backend keeps none).
+    snapshot_path: Option<PathBuf>,
+    /// A snapshot is written once this many decisions were committed since the last one
+    /// (0: only when asked, [`Monitor::snapshot`]).
+    snapshot_every: u64,
+    /// `committed` when the last snapshot was written or loaded.
+    snapshot_at: u64,
+}
+
+/// Decisions committed between two automatic snapshots, by default: a restart after a crash
+/// replays at most this many stored transfers beyond the snapshot.
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 250_000;
+
+/// How a persisted monitor was brought up to date when it was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resume {
+    /// Decisions the loaded snapshot held (0: none was loaded).
+    pub from_snapshot: u64,
+    /// Stored decisions replayed after it.
+    pub replayed: u64,
 }
 
 /// Engine, state and persistence.
@@ -50,6 +75,7 @@ pub struct Monitor {
     seen: FxHashSet<Box<str>>,
     db: Option<Db>,
     committed: u64,
+    resume: Resume,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -67,6 +93,7 @@ impl Monitor {
             seen: FxHashSet::default(),
             db: None,
             committed: 0,
+            resume: Resume::default(),
         }
     }
 
@@ -92,8 +119,10 @@ impl Monitor {
         Monitor::with_state(engine, Box::new(SqliteMonitorState::open(data_dir, tenant)?))
     }
 
-    /// A monitor over any [`MonitorState`] backend: replays its decided transfers to rebuild
-    /// the window state.
+    /// A monitor over any [`MonitorState`] backend: loads the backend's snapshot when it has
+    /// a valid one for this store (`crate::snapshot`), then replays the decided transfers
+    /// stored after it to bring the window state and the duplicate filter up to date. A
+    /// snapshot that cannot be used is logged and ignored: the whole store is replayed.
     ///
     /// # Errors
     /// The backend's replay error.
@@ -101,21 +130,83 @@ impl Monitor {
         engine: Engine,
         persisted: Box<dyn MonitorState + Send>,
     ) -> Result<Monitor, MonitorError> {
+        let started = std::time::Instant::now();
+        let snapshot_path = persisted.snapshot_path();
+        let snap = match &snapshot_path {
+            Some(p) => usable_snapshot(p, persisted.as_ref())?,
+            None => None,
+        };
+        let mut resume = Resume::default();
+        let (state, mut seen, mut last) = match snap {
+            Some(s) => {
+                resume.from_snapshot = s.position.decided;
+                (s.state, s.seen, s.position)
+            }
+            None => (State::default(), SeenIds::default(), Position::default()),
+        };
         let mut m = Monitor {
             engine,
-            state: State::default(),
+            state,
             seen: FxHashSet::default(),
             db: None,
-            committed: 0,
+            committed: last.decided,
+            resume,
         };
-        let mut seen = SeenIds::default();
-        persisted.replay(&mut |id, ev, fiat| {
+        persisted.replay(last.seq, &mut |seq, id, ev, fiat| {
             m.state.apply(&ev, fiat);
             seen.insert(&id);
             m.committed += 1;
+            m.resume.replayed += 1;
+            last.seq = seq;
+            last.transfer_id = id;
         })?;
-        m.db = Some(Db { state: persisted, pending: Vec::new(), seen });
+        last.decided = m.committed;
+        tracing::debug!(target: "floodgate::monitor", from_snapshot = m.resume.from_snapshot, replayed = m.resume.replayed, elapsed_ms = started.elapsed().as_millis() as u64, "monitor state resumed");
+        m.db = Some(Db {
+            state: persisted,
+            pending: Vec::new(),
+            group: Vec::new(),
+            seen,
+            last,
+            snapshot_path,
+            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            snapshot_at: m.resume.from_snapshot,
+        });
         Ok(m)
+    }
+
+    /// How the state was brought up to date on open: from a snapshot, and how many stored
+    /// transfers were replayed.
+    pub fn resume(&self) -> Resume {
+        self.resume
+    }
+
+    /// Writes a snapshot automatically once `every` decisions were committed since the last
+    /// one (0: never automatically; [`Monitor::snapshot`] still writes one).
+    pub fn set_snapshot_every(&mut self, every: u64) {
+        if let Some(db) = &mut self.db {
+            db.snapshot_every = every;
+        }
+    }
+
+    /// Commits what is pending, then writes a snapshot of the state as committed (a clean
+    /// exit calls this, so the next start replays nothing). Returns the bytes written, or
+    /// `None` without a store (or a backend that keeps no snapshots).
+    ///
+    /// # Errors
+    /// The commit's errors, or [`MonitorError::Io`] naming the snapshot file.
+    pub fn snapshot(&mut self) -> Result<Option<u64>, MonitorError> {
+        self.commit()?;
+        let Some(db) = &mut self.db else { return Ok(None) };
+        let Some(path) = &db.snapshot_path else { return Ok(None) };
+        if db.snapshot_at == self.committed && path.exists() {
+            return Ok(Some(0));
+        }
+        let snap = SnapshotRef { position: &db.last, state: &self.state, seen: &db.seen };
+        let bytes = snap.write(path, db.state.tenant())?;
+        db.snapshot_at = self.committed;
+        tracing::debug!(target: "floodgate::monitor", bytes, decided = self.committed, path = %path.display(), "snapshot written");
+        Ok(Some(bytes))
     }
 
     /// The engine (to reload rules between events with [`Engine::set_pack`]).
@@ -131,6 +222,14 @@ impl Monitor {
     /// Decisions durably recorded so far.
     pub fn committed(&self) -> u64 {
         self.committed
+    }
+
+    /// The JSON of each decision the last commit that had any made durable, in decision
+    /// order: exactly what [`crate::sink::jsonl`] writes for it, without the newline. An
+    /// output writes these instead of serializing every decision a second time. Empty
+    /// without a store.
+    pub fn committed_json(&self) -> impl ExactSizeIterator<Item = &str> + '_ {
+        self.db.as_ref().map_or(&[][..], |d| &d.group[..]).iter().map(|r| r.decision.as_str())
     }
 
     /// Decisions waiting for the next commit.
@@ -190,9 +289,23 @@ impl Monitor {
         if db.pending.is_empty() {
             return Ok(());
         }
-        db.state.append(&db.pending)?;
+        let seq = db.state.append(&db.pending)?;
         self.committed += db.pending.len() as u64;
+        if let Some(p) = db.pending.last() {
+            db.last = Position { seq, transfer_id: p.transfer_id.clone(), decided: self.committed };
+        }
+        std::mem::swap(&mut db.group, &mut db.pending);
         db.pending.clear();
+        if db.snapshot_every > 0 && self.committed - db.snapshot_at >= db.snapshot_every {
+            // A snapshot is a cache: failing to write one costs the next start a longer
+            // replay, never a decision, so the stream goes on.
+            if let Err(e) = self.snapshot() {
+                tracing::warn!(target: "floodgate::monitor", "snapshot not written (the next start replays more): {e}");
+                if let Some(db) = &mut self.db {
+                    db.snapshot_at = self.committed;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -203,6 +316,39 @@ impl Monitor {
     /// [`MonitorError::State`] or [`MonitorError::Corrupt`].
     pub fn decisions_after(&self, skip: u64) -> Result<Vec<Decision>, MonitorError> {
         let Some(db) = &self.db else { return Ok(Vec::new()) };
+        if skip >= self.committed {
+            // Nothing to read: spares the store a scan past every decision (a catch-up at
+            // start and after every group asks exactly this when it is up to date).
+            return Ok(Vec::new());
+        }
         db.state.decisions_after(skip)
+    }
+}
+
+/// The backend's snapshot at `path` if it is one of this store: its position must hold the
+/// same transfer id in the store (a snapshot of another or an older `monitor.db` is not).
+/// Anything unusable is logged and `None`: the caller replays the whole store.
+fn usable_snapshot(
+    path: &Path,
+    store: &(dyn MonitorState + Send),
+) -> Result<Option<Snapshot>, MonitorError> {
+    let snap = match Snapshot::read(path, store.tenant()) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            tracing::warn!(target: "floodgate::monitor", "{e}; replaying every stored decision instead");
+            return Ok(None);
+        }
+    };
+    let p = &snap.position;
+    if p.seq == 0 {
+        return Ok(Some(snap));
+    }
+    match store.id_at(p.seq)? {
+        Some(id) if id == p.transfer_id => Ok(Some(snap)),
+        found => {
+            tracing::warn!(target: "floodgate::monitor", path = %path.display(), position = p.seq, expected = %p.transfer_id, found = ?found, "the snapshot is not of this monitor store; replaying every stored decision instead");
+            Ok(None)
+        }
     }
 }

@@ -13,6 +13,8 @@ use std::hash::{Hash, Hasher};
 
 use rustc_hash::FxHasher;
 
+use crate::snapshot::{DecodeError, Decoder, Encoder};
+
 /// Ids the first filter holds before the next, twice as large, is started.
 const FIRST_CAPACITY: usize = 1 << 16;
 /// Bits per id: 11.5 bits and 8 probes give about 0.5 % false positives per filter.
@@ -30,8 +32,12 @@ struct Filter {
 
 impl Filter {
     fn new(capacity: usize) -> Filter {
-        let words = (capacity * BITS_PER_ID).div_ceil(64).max(1);
-        Filter { bits: vec![0; words], len: 0, capacity }
+        Filter { bits: vec![0; Filter::words(capacity)], len: 0, capacity }
+    }
+
+    /// 64-bit words of a filter for `capacity` ids.
+    fn words(capacity: usize) -> usize {
+        capacity.saturating_mul(BITS_PER_ID).div_ceil(64).max(1)
     }
 
     fn contains(&self, h: (u64, u64)) -> bool {
@@ -105,6 +111,48 @@ impl SeenIds {
     /// Bytes held by the filters.
     pub fn heap_bytes(&self) -> usize {
         self.filters.iter().map(|f| f.bits.len() * 8).sum()
+    }
+
+    /// Appends the filters to a snapshot (`crate::snapshot`).
+    pub fn encode(&self, e: &mut Encoder) {
+        e.count(self.filters.len());
+        for Filter { bits, len, capacity } in &self.filters {
+            e.count(*capacity);
+            e.count(*len);
+            e.count(bits.len());
+            for w in bits {
+                e.word(*w);
+            }
+        }
+    }
+
+    /// Reads what [`SeenIds::encode`] wrote.
+    ///
+    /// # Errors
+    /// [`DecodeError`] naming the byte offset, also for a filter whose size does not match its
+    /// capacity (a filter of another layout would miss ids).
+    pub fn decode(d: &mut Decoder<'_>) -> Result<SeenIds, DecodeError> {
+        let n = d.count()?;
+        let mut filters = Vec::with_capacity(n);
+        for _ in 0..n {
+            let capacity = d.count()?;
+            let len = d.count()?;
+            let words = d.count()?;
+            if words != Filter::words(capacity) {
+                return Err(d.error(format!(
+                    "a filter of {words} words for {capacity} ids (this build uses {BITS_PER_ID} bits per id)"
+                )));
+            }
+            let mut bits = Vec::with_capacity(words);
+            for _ in 0..words {
+                bits.push(d.word()?);
+            }
+            filters.push(Filter { bits, len, capacity });
+        }
+        if filters.is_empty() {
+            return Err(d.error("no filter"));
+        }
+        Ok(SeenIds { filters })
     }
 }
 

@@ -76,6 +76,30 @@ impl DecisionFile {
     }
 }
 
+impl DecisionFile {
+    /// Appends lines already rendered (each without its newline; call only after their
+    /// decisions were committed).
+    ///
+    /// # Errors
+    /// [`MonitorError::Io`].
+    pub fn append_lines<'a>(
+        &mut self,
+        lines: impl Iterator<Item = &'a str>,
+    ) -> Result<(), MonitorError> {
+        let mut s = String::new();
+        for l in lines {
+            s.push_str(l);
+            s.push('\n');
+        }
+        if s.is_empty() {
+            return Ok(());
+        }
+        let io = |e| MonitorError::io(&self.path, e);
+        self.file.write_all(s.as_bytes()).map_err(io)?;
+        self.file.flush().map_err(io)
+    }
+}
+
 /// Renders a decision as one JSON line.
 pub fn jsonl(d: &Decision, out: &mut String) {
     out.push_str(&serde_json::to_string(d).expect("a decision always serializes"));

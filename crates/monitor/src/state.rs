@@ -21,6 +21,7 @@ use rustc_hash::{FxHashMap, FxHasher};
 use crate::fiat::FiatValue;
 use crate::input::MonitorEvent;
 use crate::pack::MAX_WINDOW_SECS;
+use crate::snapshot::{DecodeError, Decoder, Encoder};
 
 /// Gaps at least this long are remembered (dormancy thresholds must be at least this).
 pub const MIN_RECORDED_GAP_SECS: i64 = 30 * 86_400;
@@ -244,5 +245,174 @@ impl State {
             );
         }
         (before, now)
+    }
+}
+
+// Snapshot encoding (`crate::snapshot`; byte layout in docs/formats/monitor.md). Every struct
+// is destructured exhaustively, so a field added to the state without being added here does
+// not compile, rather than being silently left out of snapshots.
+
+fn dir_code(d: Direction) -> u8 {
+    match d {
+        Direction::Deposit => 0,
+        Direction::Withdrawal => 1,
+        Direction::Internal => 2,
+    }
+}
+
+fn rail_code(r: Option<Rail>) -> u8 {
+    match r {
+        None => 0,
+        Some(Rail::Bank) => 1,
+        Some(Rail::Cash) => 2,
+    }
+}
+
+fn rail_of(d: &mut Decoder<'_>) -> Result<Option<Rail>, DecodeError> {
+    match d.byte()? {
+        0 => Ok(None),
+        1 => Ok(Some(Rail::Bank)),
+        2 => Ok(Some(Rail::Cash)),
+        b => Err(d.error(format!("rail code {b}"))),
+    }
+}
+
+fn dir_of(d: &mut Decoder<'_>) -> Result<Direction, DecodeError> {
+    match d.byte()? {
+        0 => Ok(Direction::Deposit),
+        1 => Ok(Direction::Withdrawal),
+        2 => Ok(Direction::Internal),
+        b => Err(d.error(format!("direction code {b}"))),
+    }
+}
+
+fn encode_users(e: &mut Encoder, users: &Users) {
+    e.count(users.len());
+    for Member { customer, last, transfers } in users {
+        e.str(customer);
+        e.int(*last);
+        e.count(transfers.len());
+        for (id, time, usd) in transfers {
+            e.str(id);
+            e.int(*time);
+            e.uint(*usd);
+        }
+    }
+}
+
+fn decode_users(d: &mut Decoder<'_>) -> Result<Users, DecodeError> {
+    let n = d.count()?;
+    let mut users = Vec::with_capacity(n);
+    for _ in 0..n {
+        let customer = d.str()?.into();
+        let last = d.int()?;
+        let k = d.count()?;
+        let mut transfers = Vec::with_capacity(k);
+        for _ in 0..k {
+            transfers.push((d.str()?.into(), d.int()?, d.uint()?));
+        }
+        users.push(Member { customer, last, transfers });
+    }
+    Ok(users)
+}
+
+fn encode_groups(e: &mut Encoder, groups: &FxHashMap<u64, Users>) {
+    e.count(groups.len());
+    for (k, users) in groups {
+        e.uint(u128::from(*k));
+        encode_users(e, users);
+    }
+}
+
+fn decode_groups(d: &mut Decoder<'_>) -> Result<FxHashMap<u64, Users>, DecodeError> {
+    let n = d.count()?;
+    let mut groups = FxHashMap::with_capacity_and_hasher(n, Default::default());
+    for _ in 0..n {
+        let k = d.u64()?;
+        groups.insert(k, decode_users(d)?);
+    }
+    Ok(groups)
+}
+
+impl State {
+    /// Appends the state to a snapshot (layout version 2).
+    pub fn encode(&self, e: &mut Encoder) {
+        let State { accounts, ips, devices, wd_addrs, bank_accounts } = self;
+        e.count(accounts.len());
+        for (id, a) in accounts {
+            let Account { events, first_time, last_time, gaps, wd_addr_first } = a;
+            e.str(id);
+            e.count(events.len());
+            for Ev { id, time, dir, vnd, usd, cp, rail } in events {
+                e.str(id);
+                e.int(*time);
+                e.byte(dir_code(*dir));
+                e.uint(*vnd);
+                e.uint(*usd);
+                e.uint(u128::from(*cp));
+                e.byte(rail_code(*rail));
+            }
+            e.opt_int(*first_time);
+            e.opt_int(*last_time);
+            e.count(gaps.len());
+            for (t, g) in gaps {
+                e.int(*t);
+                e.int(*g);
+            }
+            e.count(wd_addr_first.len());
+            for (k, t) in wd_addr_first {
+                e.uint(u128::from(*k));
+                e.int(*t);
+            }
+        }
+        // The group maps, in `Link` order.
+        for groups in [ips, devices, wd_addrs, bank_accounts] {
+            encode_groups(e, groups);
+        }
+    }
+
+    /// Reads what [`State::encode`] wrote, in layout `version`: version 1 (before fiat rails)
+    /// has no rail per event and no bank-account groups.
+    ///
+    /// # Errors
+    /// [`DecodeError`] naming the byte offset.
+    pub fn decode(d: &mut Decoder<'_>, version: u32) -> Result<State, DecodeError> {
+        let n = d.count()?;
+        let mut accounts = FxHashMap::with_capacity_and_hasher(n, Default::default());
+        for _ in 0..n {
+            let id: Box<str> = d.str()?.into();
+            let k = d.count()?;
+            let mut events = VecDeque::with_capacity(k);
+            for _ in 0..k {
+                events.push_back(Ev {
+                    id: d.str()?.into(),
+                    time: d.int()?,
+                    dir: dir_of(d)?,
+                    vnd: d.uint()?,
+                    usd: d.uint()?,
+                    cp: d.u64()?,
+                    rail: if version >= 2 { rail_of(d)? } else { None },
+                });
+            }
+            let first_time = d.opt_int()?;
+            let last_time = d.opt_int()?;
+            let g = d.count()?;
+            let mut gaps = Vec::with_capacity(g);
+            for _ in 0..g {
+                gaps.push((d.int()?, d.int()?));
+            }
+            let w = d.count()?;
+            let mut wd_addr_first = FxHashMap::with_capacity_and_hasher(w, Default::default());
+            for _ in 0..w {
+                let k = d.u64()?;
+                wd_addr_first.insert(k, d.int()?);
+            }
+            accounts.insert(id, Account { events, first_time, last_time, gaps, wd_addr_first });
+        }
+        let ips = decode_groups(d)?;
+        let devices = decode_groups(d)?;
+        let wd_addrs = decode_groups(d)?;
+        let bank_accounts = if version >= 2 { decode_groups(d)? } else { FxHashMap::default() };
+        Ok(State { accounts, ips, devices, wd_addrs, bank_accounts })
     }
 }

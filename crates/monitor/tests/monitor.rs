@@ -340,3 +340,5 @@ mod fiat;
 mod groups;
 #[path = "monitor/reasons.rs"]
 mod reasons;
+#[path = "monitor/snapshots.rs"]
+mod snapshots;

@@ -87,6 +87,10 @@ pub(crate) struct Args {
     /// Decisions per group commit
     #[arg(long, default_value_t = 512, value_name = "N")]
     batch: usize,
+    /// Write a snapshot of the window state every N committed decisions (and at the end), so
+    /// a restart replays at most N stored decisions; 0: only at the end
+    #[arg(long, default_value_t = floodgate_monitor::monitor::DEFAULT_SNAPSHOT_EVERY, value_name = "N")]
+    snapshot_every: u64,
     /// Longest input line in bytes; a longer line is rejected (file and line named) and
     /// skipped without being held in memory
     #[arg(long, default_value_t = InputLimits::default().max_line_bytes, value_name = "BYTES")]
@@ -144,12 +148,28 @@ impl DecisionSink for CliSink {
 
     fn committed(&mut self, mon: &Monitor, held: &[Decision]) -> Result<()> {
         if let Some(a) = &mut self.alerts {
-            a.after_commit(mon)?;
+            a.after_group(mon, held)?;
         }
         if held.is_empty() {
             return Ok(());
         }
         let fmt = self.fmt;
+        // JSON Lines: the decisions as the commit stored them, not serialized again.
+        let stored = mon.committed_json();
+        if fmt == Fmt::Jsonl && stored.len() == held.len() {
+            match &mut self.out {
+                Sink::Stdout => {
+                    let mut s = String::new();
+                    for l in stored {
+                        s.push_str(l);
+                        s.push('\n');
+                    }
+                    output::write_json_text(&s)?;
+                }
+                Sink::File(f) => f.append_lines(stored)?,
+            }
+            return Ok(());
+        }
         match &mut self.out {
             Sink::Stdout => {
                 let mut s = String::new();
@@ -191,6 +211,7 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     };
     let dd = ctx.dir();
     let mut mon = service::open(&dd, &ctx.assets, &setup)?;
+    mon.set_snapshot_every(args.snapshot_every);
     let alerts = floodgate_app::alerts::MonitorAlerts::open(!args.no_state, &mon, || {
         Ok::<_, anyhow::Error>((args.cases.open(ctx)?, args.cases.feed_actor(ctx, "monitor")?))
     })?;
@@ -242,6 +263,8 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let opts =
         StreamOptions { batch: args.batch, reload_rules: args.rules, ..StreamOptions::default() };
     let summary = service::stream(&dd, &mut mon, input, &mut sink, &opts)?;
+    // A clean end: the next start loads this and replays nothing.
+    mon.snapshot()?;
     if let Some(f) = &mut sink.rejects {
         f.flush()?;
     }
