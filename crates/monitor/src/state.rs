@@ -416,3 +416,51 @@ impl State {
         Ok(State { accounts, ips, devices, wd_addrs, bank_accounts })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Layout version 2 keeps each event's fiat rail and the bank-account groups (version 1
+    /// is read by the frozen-fixture test in `tests/`).
+    #[test]
+    fn snapshot_encoding_keeps_rails_and_bank_account_groups() {
+        let ev = |id: &str, rail| Ev {
+            id: id.into(),
+            time: 1_700_000_000,
+            dir: Direction::Deposit,
+            vnd: 250_000_000,
+            usd: 1_000_000,
+            cp: 42,
+            rail,
+        };
+        let mut state = State::default();
+        let mut account = Account::default();
+        account.events.push_back(ev("k-1", Some(Rail::Cash)));
+        account.events.push_back(ev("k-2", Some(Rail::Bank)));
+        account.events.push_back(ev("k-3", None));
+        state.accounts.insert("c1".into(), account);
+        let member = |c: &str| Member {
+            customer: c.into(),
+            last: 1_700_000_000,
+            transfers: vec![("k-2".into(), 1_700_000_000, 1_000_000)],
+        };
+        state.bank_accounts.insert(7, vec![member("c1"), member("c2")]);
+        state.devices.insert(9, vec![member("c3")]);
+
+        let mut e = Encoder::default();
+        state.encode(&mut e);
+        let bytes = e.into_bytes();
+        let mut d = Decoder::new(&bytes);
+        let back = State::decode(&mut d, 2).unwrap();
+        assert!(d.is_at_end());
+        let rails: Vec<_> = back.accounts["c1"].events.iter().map(|e| e.rail).collect();
+        assert_eq!(rails, [Some(Rail::Cash), Some(Rail::Bank), None]);
+        let group: Vec<&str> =
+            back.group(Link::BankAccount, 7).iter().map(|m| &*m.customer).collect();
+        assert_eq!(group, ["c1", "c2"]);
+        assert_eq!(back.group(Link::Device, 9).len(), 1);
+    }
+}
