@@ -440,8 +440,10 @@ impl KytWorker {
                 let _ = j.reply.send(r);
             }
         }
-        if let Err(e) = self.mon.commit() {
-            tracing::error!(target: "floodgate::api", "final monitor commit: {e}");
+        // The last commit, and a snapshot so that the next start replays nothing (as
+        // `floodgate monitor` does at a clean end).
+        if let Err(e) = self.mon.snapshot() {
+            tracing::error!(target: "floodgate::api", "final monitor commit and snapshot: {e}");
         }
     }
 
