@@ -636,19 +636,31 @@ impl<'a, S: Sink> Engine<'a, S> {
             self.outs.push(Out { addr, value, wallet: self.w_user(c) });
             paid.push((c, addr, value));
         }
+        self.settle_payouts(e, w, left, paid).is_some()
+    }
+
+    /// Ends a withdrawal batch: `left` (at least dust) goes back to exchange `e`'s hot wallet
+    /// as change, the transaction is emitted and each paid customer gets a ledger withdrawal.
+    /// When nothing was paid and nothing else is sent, the coins taken go back to wallet `w`
+    /// and nothing is emitted (`None`). Not enough for one payout with some change: the batch
+    /// is a consolidation.
+    fn settle_payouts(
+        &mut self,
+        e: u32,
+        w: u32,
+        left: u64,
+        paid: Vec<(u32, u32, u64)>,
+    ) -> Option<Hash32> {
         if left >= DUST {
             let addr = self.hot_addr(e);
-            self.outs.push(Out { addr, value: left, wallet: w });
+            self.outs.push(Out { addr, value: left, wallet: self.w_hot(e) });
         }
-        if paid.is_empty() {
-            // Not enough in the hot wallet for one payout: consolidate instead.
-            if self.outs.is_empty() {
-                let back: Vec<Coin> = self.ins.drain(..).collect();
-                for c in back {
-                    self.give(w, c);
-                }
-                return false;
+        if paid.is_empty() && self.outs.is_empty() {
+            let back: Vec<Coin> = self.ins.drain(..).collect();
+            for c in back {
+                self.give(w, c);
             }
+            return None;
         }
         let txid = Self::txid_of(self.emit_btc(false));
         for (c, addr, value) in paid {
@@ -663,7 +675,7 @@ impl<'a, S: Sink> Engine<'a, S> {
                 txid,
             );
         }
-        true
+        Some(txid)
     }
 
     /// An exchange pays several customers one same round amount (a fixed-size withdrawal,
@@ -711,33 +723,10 @@ impl<'a, S: Sink> Engine<'a, S> {
             paid.push((c, addr, value));
             equal += u32::from(value == amount);
         }
-        if left >= DUST {
-            let addr = self.hot_addr(e);
-            self.outs.push(Out { addr, value: left, wallet: self.w_hot(e) });
-        }
-        if paid.is_empty() {
-            // Too little on the deposit addresses: sweep what was taken to the hot wallet.
-            if self.outs.is_empty() {
-                let back: Vec<Coin> = self.ins.drain(..).collect();
-                for c in back {
-                    self.give(w, c);
-                }
-                return false;
-            }
-        }
-        let txid = Self::txid_of(self.emit_btc(false));
-        for (c, addr, value) in paid {
-            self.ledger(
-                e,
-                c,
-                LedgerDirection::Withdrawal,
-                Chain::Bitcoin,
-                "BTC",
-                value,
-                addr,
-                txid,
-            );
-        }
+        let Some(txid) = self.settle_payouts(e, w, left, paid) else {
+            // Too little on the deposit addresses: the coins taken stay where they were.
+            return false;
+        };
         self.sink.equal_withdrawals(&txid, equal, amount);
         true
     }
