@@ -158,8 +158,6 @@ fn issue14_pig_butchering_that_starts_with_bank_transfers_in() {
     use floodgate_monitor::engine::Engine;
     use floodgate_monitor::facts::AddressLists;
     use floodgate_monitor::fiat::RateTable;
-    use floodgate_monitor::input::parse_event;
-    use floodgate_monitor::monitor::{Monitor, Processed};
     use floodgate_types::{AssetRegistry, Timestamp};
     use std::sync::Arc;
 
@@ -180,7 +178,6 @@ fn issue14_pig_butchering_that_starts_with_bank_transfers_in() {
         book,
         Arc::new(AddressLists::default()),
     );
-    let mut m = Monitor::in_memory(engine);
     let acct = Some(("BFTVVNVX", "0071000999999"));
     let scam = "TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM";
     let wd = |id: &str, time: &str, usdt: u32| {
@@ -195,18 +192,7 @@ fn issue14_pig_butchering_that_starts_with_bank_transfers_in() {
         wd("p-4", "2025-11-07T02:00:00Z", 2_500),
         wd("p-5", "2025-11-08T02:00:00Z", 3_000),
     ];
-    let ds: Vec<Decision> = lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let ev =
-                parse_event(Path::new("t"), i as u64 + 1, l, m.engine().assets(), None).unwrap();
-            match m.process(&ev).unwrap() {
-                Processed::Decided(d) => *d,
-                Processed::Duplicate => panic!("duplicate"),
-            }
-        })
-        .collect();
+    let ds = super::groups::decide_lines(engine, &lines);
     assert!(!ds[3].has("pig_butchering"), "one withdrawal to the address is not yet the pattern");
     let h = hit(&ds[4], "pig_butchering");
     assert_eq!(h.action, floodgate_monitor::pack::Action::Hold);

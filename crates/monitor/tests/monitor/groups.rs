@@ -18,18 +18,26 @@ use floodgate_types::AssetRegistry;
 const DROP: &str = "TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM";
 
 pub(crate) fn run(pack: Pack, lines: &[String]) -> Vec<Decision> {
-    let engine = Engine::new(
-        pack,
-        AssetRegistry::builtin(),
-        RateTable::builtin(),
-        CustomerBook::default(),
-        Arc::new(AddressLists::default()),
-    );
+    decide_lines(
+        Engine::new(
+            pack,
+            AssetRegistry::builtin(),
+            RateTable::builtin(),
+            CustomerBook::default(),
+            Arc::new(AddressLists::default()),
+        ),
+        lines,
+    )
+}
+
+/// The decision on each JSON line, in order, by an in-memory monitor over `engine`.
+pub(crate) fn decide_lines<S: AsRef<str>>(engine: Engine, lines: &[S]) -> Vec<Decision> {
     let mut m = Monitor::in_memory(engine);
     lines
         .iter()
         .enumerate()
         .map(|(i, l)| {
+            let l = l.as_ref();
             let ev = parse_event(Path::new("t.jsonl"), i as u64 + 1, l, m.engine().assets(), None)
                 .unwrap();
             match m.process(&ev).unwrap() {

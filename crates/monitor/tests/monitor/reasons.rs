@@ -237,8 +237,6 @@ fn run_listed(lists: floodgate_monitor::facts::AddressLists, lines: &[String]) -
     use floodgate_monitor::customer::CustomerBook;
     use floodgate_monitor::engine::Engine;
     use floodgate_monitor::fiat::RateTable;
-    use floodgate_monitor::input::parse_event;
-    use floodgate_monitor::monitor::{Monitor, Processed};
     use floodgate_types::AssetRegistry;
 
     let engine = Engine::new(
@@ -248,19 +246,7 @@ fn run_listed(lists: floodgate_monitor::facts::AddressLists, lines: &[String]) -
         CustomerBook::default(),
         std::sync::Arc::new(lists),
     );
-    let mut m = Monitor::in_memory(engine);
-    lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let ev =
-                parse_event(Path::new("t"), i as u64 + 1, l, m.engine().assets(), None).unwrap();
-            match m.process(&ev).unwrap() {
-                Processed::Decided(d) => *d,
-                Processed::Duplicate => panic!("duplicate {l}"),
-            }
-        })
-        .collect()
+    super::groups::decide_lines(engine, lines)
 }
 
 #[test]
