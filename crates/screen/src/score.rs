@@ -7,7 +7,9 @@
 use serde::Serialize;
 
 use crate::model::{EntityType, ListEntity, ListName, PartialDate};
-use crate::normalize::{collapse, skeleton, Lattice, LatticeSource, NameForm, Script};
+use crate::normalize::{
+    collapse, skeleton, Lattice, LatticeSource, NameForm, ReadingTable, Script,
+};
 
 /// Weights of the features. Positive weights are added when the evidence agrees, negative
 /// ones when it contradicts; see `docs/screening.md` for why each has its value.
@@ -627,33 +629,36 @@ fn align_keys(
 
 /// Resolves a reading lattice against a Latin target: at each syllable, the reading that
 /// matches the target at the current position (longest first), else the first reading.
-fn resolve_lattice(l: &Lattice, target: &str) -> (String, Vec<String>) {
+/// Returns the reading of the target and each syllable's chosen reading with its table.
+fn resolve_lattice(l: &Lattice, target: &str) -> (String, Vec<(String, ReadingTable)>) {
     let t = target.as_bytes();
     let mut pos = 0;
     let mut out = String::new();
     let mut chosen = Vec::new();
-    for (_, alts) in &l.syllables {
-        let mut best: Option<&String> = None;
-        for a in alts {
+    for (_, alts, tables) in &l.syllables {
+        let mut best: Option<usize> = None;
+        for (k, a) in alts.iter().enumerate() {
             let ab = a.as_bytes();
             if pos + ab.len() <= t.len()
                 && ab.iter().zip(&t[pos..]).all(|(x, y)| x == y || voicing_equal(*x, *y))
-                && best.is_none_or(|b| a.len() > b.len())
+                && best.is_none_or(|b| a.len() > alts[b].len())
             {
-                best = Some(a);
+                best = Some(k);
             }
         }
+        let table = |k: usize| tables.get(k).copied().unwrap_or(ReadingTable::Written);
         match best {
-            Some(a) => {
+            Some(k) => {
+                let a = &alts[k];
                 out.push_str(&target[pos..pos + a.len()]);
                 pos += a.len();
-                chosen.push(a.clone());
+                chosen.push((a.clone(), table(k)));
             }
             None => {
                 let a = &alts[0];
                 out.push_str(a);
                 pos += a.len();
-                chosen.push(a.clone());
+                chosen.push((a.clone(), table(0)));
             }
         }
     }
@@ -828,15 +833,40 @@ fn compare_internal(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
             continue;
         }
         let toks = &target_form.tokens;
-        let mut orders = vec![toks.concat()];
+        let mut orders = vec![toks.clone()];
         if toks.len() > 1 {
             let mut rot = toks.clone();
             rot.rotate_right(1);
-            orders.push(rot.concat());
+            orders.push(rot);
         }
-        for target in orders {
+        // (target, the middle part left out of it). A Hán-Việt name also meets a Latin name
+        // with one more part between its first and last — a Hong Kong name's English given
+        // name ("Lâm Định Quốc" ~ "LAM Paul Ting Kwok"), a middle name —, which costs what
+        // a dropped middle part costs in the token alignment.
+        let mut targets: Vec<(String, Option<&String>)> = Vec::new();
+        for o in &orders {
+            targets.push((o.concat(), None));
+            if l.source == LatticeSource::SinoVietnamese && o.len() >= 3 {
+                for i in 1..o.len() - 1 {
+                    let rest: String = o
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| *k != i)
+                        .map(|(_, t)| t.as_str())
+                        .collect();
+                    targets.push((rest, Some(&o[i])));
+                }
+            }
+        }
+        let dropped_weight = DROPPED_MIDDLE_WEIGHT
+            * if std::ptr::eq(target_form, c) { UNMATCHED_CANDIDATE_WEIGHT } else { 1.0 };
+        for (target, dropped) in targets {
             let (got, chosen) = resolve_lattice(l, &target);
-            let s = norm_sim(&got, &target) * READING_FACTOR;
+            let mut s = norm_sim(&got, &target) * READING_FACTOR;
+            if let Some(d) = dropped {
+                let kept = target.len() as f64;
+                s *= kept / (kept + dropped_weight * d.len() as f64);
+            }
             if s > score {
                 score = s;
                 if !explain {
@@ -844,19 +874,41 @@ fn compare_internal(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
                 }
                 let how = match l.source {
                     LatticeSource::HanReadings => {
-                        "Han character readings (Unihan kMandarin/kJapanese/kHangul)"
+                        "Han character readings (Unihan kMandarin/kJapanese/kHangul)".to_owned()
                     }
                     LatticeSource::SinoVietnamese => {
-                        "Sino-Vietnamese reading table (Unihan kVietnamese -> kMandarin)"
+                        // Name every table a chosen reading came from.
+                        let mut used: Vec<&str> = Vec::new();
+                        for (_, t) in &chosen {
+                            if *t != ReadingTable::Written && !used.contains(&t.field()) {
+                                used.push(t.field());
+                            }
+                        }
+                        if used.is_empty() {
+                            used.push(ReadingTable::Mandarin.field());
+                        }
+                        format!(
+                            "Sino-Vietnamese reading table (Unihan kVietnamese -> {})",
+                            used.join(", ")
+                        )
                     }
                 };
                 let pairs: Vec<String> = l
                     .syllables
                     .iter()
                     .zip(&chosen)
-                    .map(|((w, _), r)| format!("{w}->{r}"))
+                    .map(|((w, _, _), (r, t))| match (l.source, t) {
+                        (
+                            LatticeSource::SinoVietnamese,
+                            ReadingTable::Cantonese | ReadingTable::Japanese,
+                        ) => format!("{w}->{r} ({})", t.field()),
+                        _ => format!("{w}->{r}"),
+                    })
                     .collect();
                 evidence = format!("{how}: {} gives '{got}' vs '{target}'", pairs.join(" "));
+                if let Some(d) = dropped {
+                    evidence.push_str(&format!("; applied: dropped middle part {d}"));
+                }
             }
         }
     }
@@ -1017,8 +1069,11 @@ fn han_viet(q: &NameForm, c: &NameForm) -> Option<(f64, String)> {
     }
     let mut matched = 0usize;
     let mut parts = Vec::with_capacity(viet.syllables.len());
-    for ((w, valts), (h, halts)) in viet.syllables.iter().zip(&han.syllables) {
-        match valts.iter().find(|r| halts.contains(r)) {
+    for ((w, valts, vtables), (h, halts, _)) in viet.syllables.iter().zip(&han.syllables) {
+        // The syllable's Mandarin readings only: its Cantonese and Japanese ones would meet
+        // the character's other readings by chance.
+        let mandarin = valts.iter().zip(vtables).filter(|(_, t)| **t == ReadingTable::Mandarin);
+        match mandarin.map(|(r, _)| r).find(|r| halts.contains(r)) {
             Some(r) => {
                 matched += 1;
                 parts.push(format!("{w}={h}({r})"));

@@ -332,3 +332,29 @@ fn mistyped_moved_and_run_together_legal_forms_and_acronyms_with_the_form() {
     assert_no_hit("TIB", "Tadbir Investment Company", org);
     assert_no_hit("TI", "Tadbir Investment", org);
 }
+
+/// Issue 13 item 3: a Hán-Việt name is read through its characters in Cantonese and Japanese
+/// too, so it meets the Hong Kong or Japanese spelling of the same characters; the
+/// explanation names the table.
+#[test]
+fn han_viet_reads_through_the_characters_in_cantonese_and_japanese() {
+    let person = Some(EntityType::Person);
+    // 林鄭月娥: Lâm Trịnh Nguyệt Nga; Hong Kong spelling "Lam Cheng Yuet-ngor".
+    let ev = assert_hit("Lâm Trịnh Nguyệt Nga", "LAM Cheng Yuet-ngor", person);
+    assert!(ev.contains("kCantonese"), "{ev}");
+    assert!(ev.contains("Trịnh->cheng (kCantonese)"), "{ev}");
+    // 麻原彰晃: Ma Nguyên Chương Hoảng; Japanese "Asahara Shoko".
+    let ev = assert_hit("Ma Nguyên Chương Hoảng", "ASAHARA Shoko", person);
+    assert!(ev.contains("kJapanese"), "{ev}");
+    // The Mandarin reading still comes first and is named as before.
+    let ev = assert_hit("Vương Kỳ Sơn", "Wang Qishan", person);
+    assert!(ev.contains("kVietnamese -> kMandarin)"), "{ev}");
+    // A Hong Kong name's English given name between family and Chinese given name.
+    let ev = assert_hit("Lâm Định Quốc", "LAM Paul Ting Kwok", person);
+    assert!(ev.contains("dropped middle part paul"), "{ev}");
+    assert_no_hit("Lâm Định Quốc", "LAM Paul Ting Wah", person);
+    // Hard negatives: another Hong Kong official; the same family name with another given name.
+    assert_no_hit("Lâm Trịnh Nguyệt Nga", "LEE Ka Chiu", person);
+    assert_no_hit("Lâm Trịnh Nguyệt Nga", "LAM Tak Wing", person);
+    assert_no_hit("Ma Nguyên Chương Hoảng", "ASAHARA Tomoko", person);
+}
