@@ -584,6 +584,10 @@ pub struct NameForm {
     /// The tokens and legal forms the OFAC-emulation mode scores, when they differ from
     /// `tokens` and `legal` (see [`NameForm::ofac_tokens`]).
     ofac: Option<(Vec<String>, LegalForms)>,
+    /// The name read with a Spanish, French or Portuguese "SA" run together with its last
+    /// word split off ("Banco NacionalSA"), which the scorer tries beside the name as read
+    /// (see [`NameForm::sa_reading`]).
+    pub(crate) sa_reading: Option<Box<NameForm>>,
 }
 
 /// The digits of a number word ("seven" -> "7", "seventh" -> "7th"), so that "Brigade Seven"
@@ -710,10 +714,41 @@ impl NameForm {
             kind,
             keys: crate::score::FormKeys::default(),
             ofac,
+            sa_reading: None,
         };
         form.keys = crate::score::FormKeys::of(&form);
         form.keys.joined_typed = joined_typed;
+        form.sa_reading = form.sa_split().map(Box::new);
         form
+    }
+
+    /// The name read with a run-together "SA" (sociedad anónima, société anonyme, sociedade
+    /// anónima) split off its last word: "Banco NacionalSA" as "Banco Nacional" + S.A.
+    /// Only an alternative reading, tried beside the name as read and kept when it scores
+    /// higher, because family names end in "-sa" too ("Barbosa", "Sousa", "Moussa"): read so
+    /// always, "Transportes Barbosa" would lose its "Barbosa". For organization (or untyped)
+    /// names in Latin script without another legal form, whose last word is all letters and
+    /// keeps four or more before the "sa".
+    fn sa_split(&self) -> Option<NameForm> {
+        if self.kind == EntityType::Person || self.script != Script::Latin || !self.legal.is_empty()
+        {
+            return None;
+        }
+        let last = self.tokens.last()?;
+        let base = last.strip_suffix("sa")?;
+        if base.len() < 4 || !last.bytes().all(|b| b.is_ascii_lowercase()) {
+            return None;
+        }
+        let mut alt = self.clone();
+        alt.rewrites.push(format!("run-together legal form '{last}'"));
+        alt.tokens.pop();
+        alt.tokens.push(base.to_owned());
+        alt.legal.push((LegalForm::JointStock, "sa".to_owned()));
+        alt.ofac = None;
+        let joined_typed = std::mem::take(&mut alt.keys.joined_typed);
+        alt.keys = crate::score::FormKeys::of(&alt);
+        alt.keys.joined_typed = joined_typed;
+        Some(alt)
     }
 
     /// The tokens the OFAC-emulation mode compares: `tokens` read without the tolerances of

@@ -782,8 +782,25 @@ fn explain_alignment(
 }
 
 /// [`compare_names`]; the evidence is left empty unless `explain`. The score does not depend
-/// on `explain` (a unit test holds both paths to the same scores).
+/// on `explain` (a unit test holds both paths to the same scores). A name with a second
+/// reading (a run-together "SA" split off, [`NameForm`]'s `sa_reading`) is compared in both
+/// readings and the higher score kept (the first on a tie).
 fn compare_internal(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
+    let mut m = compare_readings(q, c, explain);
+    let alts = [(q.sa_reading.as_deref(), Some(c)), (Some(q), c.sa_reading.as_deref())];
+    for (a, b) in alts {
+        if let (Some(a), Some(b)) = (a, b) {
+            let m2 = compare_readings(a, b, explain);
+            if m2.score > m.score {
+                m = m2;
+            }
+        }
+    }
+    m
+}
+
+/// [`compare_internal`] of one reading of each name.
+fn compare_readings(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
     let abjad = q.script.is_abjad() || c.script.is_abjad();
     let loose = q.script != Script::Latin || c.script != Script::Latin;
     let (qk, ck, jq, jc) = if abjad {

@@ -358,3 +358,20 @@ fn han_viet_reads_through_the_characters_in_cantonese_and_japanese() {
     assert_no_hit("Lâm Trịnh Nguyệt Nga", "LAM Tak Wing", person);
     assert_no_hit("Ma Nguyên Chương Hoảng", "ASAHARA Tomoko", person);
 }
+
+/// Issue 13 item 3: a run-together "SA" is read as a legal form only as a second reading,
+/// so names ending in "-sa" keep their letters.
+#[test]
+fn a_run_together_sa_is_a_second_reading() {
+    let org = Some(EntityType::Organization);
+    let ev = assert_hit("Banco NacionalSA", "Banco Nacional S.A.", org);
+    assert!(ev.contains("run-together legal form 'nacionalsa'"), "{ev}");
+    assert_hit("Petroleos de VenezuelaSA", "PETROLEOS DE VENEZUELA, S.A.", org);
+    // The name as read still wins where it should: a family name is not cut.
+    let ev = assert_hit("Transportes Barbosa", "TRANSPORTES BARBOSA", org);
+    assert!(!ev.contains("run-together"), "{ev}");
+    // Never for persons; another company with the form stays apart.
+    assert_no_hit("Maria Barbosa", "Maria Barbo", Some(EntityType::Person));
+    assert_no_hit("Comercial MendozaSA", "Comercial Mendez S.A.", org);
+    assert_no_hit("Banco NacionalSA", "Banco Nacional de Credito Rural S.A.", org);
+}
