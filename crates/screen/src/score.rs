@@ -958,7 +958,9 @@ pub fn acronyms(form: &NameForm) -> Vec<String> {
     }
     let words: Vec<&String> =
         form.tokens.iter().filter(|t| !ACRONYM_SKIP.contains(&t.as_str())).collect();
-    if !(2..=8).contains(&words.len()) || words.iter().any(|w| w.chars().count() < 2) {
+    // (A one-digit part may be a number word read as a digit: "Sky One Construction".)
+    let short = |w: &&String| w.chars().count() < 2 && !w.chars().all(|c| c.is_ascii_digit());
+    if !(1..=8).contains(&words.len()) || words.iter().any(short) {
         return Vec::new();
     }
     let initials =
@@ -973,7 +975,12 @@ pub fn acronyms(form: &NameForm) -> Vec<String> {
     if words.len() >= 3 {
         push(base.clone());
     }
-    let forms: Vec<String> = form.legal.iter().map(|(_, p)| initials(p)).collect();
+    // A one-word name gets acronyms only with a form of three or more words, below.
+    let forms: Vec<String> = if words.len() >= 2 {
+        form.legal.iter().map(|(_, p)| initials(p)).collect()
+    } else {
+        Vec::new()
+    };
     for f in &forms {
         push(format!("{base}{f}"));
         push(format!("{f}{base}"));
@@ -981,6 +988,43 @@ pub fn acronyms(form: &NameForm) -> Vec<String> {
     if let [a, b] = forms.as_slice() {
         push(format!("{a}{base}{b}"));
         push(format!("{b}{base}{a}"));
+    }
+    // As typed, in the name's order (issue 13 item 3): the initials of the name's words with
+    // its legal-form words where they stand, stopping anywhere after the last word of the
+    // name proper ("HTC" for "Honestwin Technology Co Limited", "BRP" for "Bhavishya Realcon
+    // Private Limited", "PJSCP" for "Public Joint Stock Company Polyus": a one-word name
+    // with a form of two or more words), with or without a form that leads. A number word
+    // gives its letter ("Sky One Construction" → "SOC").
+    if !form.legal.is_empty() {
+        let typed: Vec<String> = crate::normalize::fold(&form.original)
+            .split(' ')
+            .filter(|w| !w.is_empty() && !ACRONYM_SKIP.contains(w))
+            .map(str::to_owned)
+            .collect();
+        let lead = form
+            .legal
+            .iter()
+            .map(|(_, p)| p.split(' ').count())
+            .find(|&n| {
+                n < typed.len() && form.legal.iter().any(|(_, p)| *p == typed[..n].join(" "))
+            })
+            .unwrap_or(0);
+        if typed.len() <= 10 && typed.iter().all(|w| w.chars().count() >= 2) {
+            let init: String = typed.iter().filter_map(|w| w.chars().next()).collect();
+            let n_base = words.len();
+            for start in [0, lead] {
+                for end in start + n_base.max(1)..=typed.len() {
+                    // The name proper whole, and at least three letters (four for a
+                    // one-word name: "SCL" would name every "S… Co Ltd").
+                    if end < lead + n_base || end - start < if n_base == 1 { 4 } else { 3 } {
+                        continue;
+                    }
+                    if let Some(a) = init.get(start..end) {
+                        push(a.to_owned());
+                    }
+                }
+            }
+        }
     }
     out
 }

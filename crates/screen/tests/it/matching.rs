@@ -375,3 +375,20 @@ fn a_run_together_sa_is_a_second_reading() {
     assert_no_hit("Comercial MendozaSA", "Comercial Mendez S.A.", org);
     assert_no_hit("Banco NacionalSA", "Banco Nacional de Credito Rural S.A.", org);
 }
+
+/// Issue 13 item 3: acronyms as typed, with the legal form's words where they stand and
+/// stopping anywhere after the name proper; a one-word name only with a long form.
+#[test]
+fn acronyms_follow_the_name_as_typed() {
+    let org = Some(EntityType::Organization);
+    let ev = assert_hit("HTC", "HONESTWIN TECHNOLOGY CO LIMITED", org);
+    assert!(ev.contains("acronym htc"), "{ev}");
+    assert_hit("BRP", "BHAVISHYA REALCON PRIVATE LIMITED", org);
+    assert_hit("PJSCP", "Public Joint Stock Company Polyus", org);
+    assert_hit("SOC", "Sky One Construction Company Limited", org);
+    // Hard negatives: a three-letter acronym of a one-word name and a short form; the
+    // name proper cut short; another company's words.
+    assert_no_hit("SCL", "Sollers Co Ltd", org);
+    assert_no_hit("HTC", "Honestwin Trading Limited", org);
+    assert_no_hit("PJSC", "Public Joint Stock Company Polyus", org);
+}
