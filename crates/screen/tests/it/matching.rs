@@ -392,3 +392,15 @@ fn acronyms_follow_the_name_as_typed() {
     assert_no_hit("HTC", "Honestwin Trading Limited", org);
     assert_no_hit("PJSC", "Public Joint Stock Company Polyus", org);
 }
+
+/// Issue 13 item 3: a place or a common word typed alone is not a brand; a brand still is.
+#[test]
+fn places_and_common_words_are_not_brands() {
+    let org = Some(EntityType::Organization);
+    let ev = assert_hit("Polyus", "Joint Stock Company Polyus Aldan", org);
+    assert!(ev.contains("brand alone polyus"), "{ev}");
+    assert_no_hit("Shenzhen", "Shenzhen Rion Technology Co., Ltd.", org);
+    assert_no_hit("Syrian", "Syrian Arab Airlines", org);
+    assert_no_hit("Belize", "Belize Shipping Line Service Limited", org);
+    assert_no_hit("Scientific", "Joint Stock Company Scientific Production Enterprise Radiy", org);
+}
