@@ -409,17 +409,17 @@ impl Matcher {
         let mut keys = Vec::new();
         name_keys(&q.form, &mut keys);
         if let Some(l) = &q.form.lattice {
-            for (i, (_, alts)) in l.syllables.iter().enumerate() {
+            for (i, (_, alts, _)) in l.syllables.iter().enumerate() {
                 for a in alts.iter().take(8) {
                     keys.push(key(b't', &collapse(a)));
-                    if let Some((_, next)) = l.syllables.get(i + 1) {
+                    if let Some((_, next, _)) = l.syllables.get(i + 1) {
                         for b in next.iter().take(8) {
                             keys.push(key(b't', &collapse(&format!("{a}{b}"))));
                         }
                     }
                 }
             }
-            let first: String = l.syllables.iter().map(|(_, a)| a[0].as_str()).collect();
+            let first: String = l.syllables.iter().map(|(_, a, _)| a[0].as_str()).collect();
             keys.push(key(b'j', &collapse(&first)));
         }
         keys.sort_unstable();

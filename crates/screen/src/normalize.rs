@@ -521,13 +521,41 @@ pub enum LatticeSource {
     SinoVietnamese,
 }
 
+/// The Unihan field a reading of a [`Lattice`] comes from (named in explanations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum ReadingTable {
+    /// `kMandarin` (toneless pinyin).
+    Mandarin,
+    /// `kCantonese` (in Hong Kong spelling, [`crate::unihan::cantonese_spellings`]).
+    Cantonese,
+    /// `kJapaneseOn` / `kJapaneseKun`.
+    Japanese,
+    /// `kHangul`.
+    Korean,
+    /// No reading in the table: the syllable or character as written (folded).
+    Written,
+}
+
+impl ReadingTable {
+    /// The Unihan field's name.
+    pub fn field(self) -> &'static str {
+        match self {
+            ReadingTable::Mandarin => "kMandarin",
+            ReadingTable::Cantonese => "kCantonese",
+            ReadingTable::Japanese => "kJapanese",
+            ReadingTable::Korean => "kHangul",
+            ReadingTable::Written => "as written",
+        }
+    }
+}
+
 /// Per-syllable reading alternatives of a name, in writing order.
 #[derive(Debug, Clone)]
 pub struct Lattice {
     /// Where the readings come from.
     pub source: LatticeSource,
-    /// (syllable as written, alternatives, explanation of the first alternative).
-    pub syllables: Vec<(String, Vec<String>)>,
+    /// (syllable as written, alternatives, the table each alternative comes from).
+    pub syllables: Vec<(String, Vec<String>, Vec<ReadingTable>)>,
 }
 
 /// A name prepared for comparison.
@@ -556,6 +584,10 @@ pub struct NameForm {
     /// The tokens and legal forms the OFAC-emulation mode scores, when they differ from
     /// `tokens` and `legal` (see [`NameForm::ofac_tokens`]).
     ofac: Option<(Vec<String>, LegalForms)>,
+    /// The name read with a Spanish, French or Portuguese "SA" run together with its last
+    /// word split off ("Banco NacionalSA"), which the scorer tries beside the name as read
+    /// (see [`NameForm::sa_reading`]).
+    pub(crate) sa_reading: Option<Box<NameForm>>,
 }
 
 /// The digits of a number word ("seven" -> "7", "seventh" -> "7th"), so that "Brigade Seven"
@@ -682,10 +714,41 @@ impl NameForm {
             kind,
             keys: crate::score::FormKeys::default(),
             ofac,
+            sa_reading: None,
         };
         form.keys = crate::score::FormKeys::of(&form);
         form.keys.joined_typed = joined_typed;
+        form.sa_reading = form.sa_split().map(Box::new);
         form
+    }
+
+    /// The name read with a run-together "SA" (sociedad anónima, société anonyme, sociedade
+    /// anónima) split off its last word: "Banco NacionalSA" as "Banco Nacional" + S.A.
+    /// Only an alternative reading, tried beside the name as read and kept when it scores
+    /// higher, because family names end in "-sa" too ("Barbosa", "Sousa", "Moussa"): read so
+    /// always, "Transportes Barbosa" would lose its "Barbosa". For organization (or untyped)
+    /// names in Latin script without another legal form, whose last word is all letters and
+    /// keeps four or more before the "sa".
+    fn sa_split(&self) -> Option<NameForm> {
+        if self.kind == EntityType::Person || self.script != Script::Latin || !self.legal.is_empty()
+        {
+            return None;
+        }
+        let last = self.tokens.last()?;
+        let base = last.strip_suffix("sa")?;
+        if base.len() < 4 || !last.bytes().all(|b| b.is_ascii_lowercase()) {
+            return None;
+        }
+        let mut alt = self.clone();
+        alt.rewrites.push(format!("run-together legal form '{last}'"));
+        alt.tokens.pop();
+        alt.tokens.push(base.to_owned());
+        alt.legal.push((LegalForm::JointStock, "sa".to_owned()));
+        alt.ofac = None;
+        let joined_typed = std::mem::take(&mut alt.keys.joined_typed);
+        alt.keys = crate::score::FormKeys::of(&alt);
+        alt.keys.joined_typed = joined_typed;
+        Some(alt)
     }
 
     /// The tokens the OFAC-emulation mode compares: `tokens` read without the tolerances of
@@ -708,22 +771,33 @@ impl NameForm {
 }
 
 fn build_lattice(name: &str, script: Script, u: &Unihan) -> Option<Lattice> {
+    fn push(alts: &mut Vec<String>, tables: &mut Vec<ReadingTable>, x: &str, t: ReadingTable) {
+        if !alts.iter().any(|a| a == x) {
+            alts.push(x.to_owned());
+            tables.push(t);
+        }
+    }
     match script {
         Script::Han | Script::Kana => {
             let mut syllables = Vec::new();
             for c in name.chars().filter(|c| is_cjk(*c)) {
-                let mut alts: Vec<String> = Vec::new();
+                let (mut alts, mut tables) = (Vec::new(), Vec::new());
                 if let Some(r) = u.readings(c) {
-                    for x in r.mandarin.iter().chain(&r.korean).chain(&r.japanese) {
-                        if !alts.contains(x) {
-                            alts.push(x.clone());
-                        }
+                    for x in &r.mandarin {
+                        push(&mut alts, &mut tables, x, ReadingTable::Mandarin);
+                    }
+                    for x in &r.korean {
+                        push(&mut alts, &mut tables, x, ReadingTable::Korean);
+                    }
+                    for x in &r.japanese {
+                        push(&mut alts, &mut tables, x, ReadingTable::Japanese);
                     }
                 }
                 if alts.is_empty() {
                     alts.push(fold(&c.to_string()).replace(' ', ""));
+                    tables.push(ReadingTable::Written);
                 }
-                syllables.push((c.to_string(), alts));
+                syllables.push((c.to_string(), alts, tables));
             }
             (!syllables.is_empty())
                 .then_some(Lattice { source: LatticeSource::HanReadings, syllables })
@@ -732,13 +806,30 @@ fn build_lattice(name: &str, script: Script, u: &Unihan) -> Option<Lattice> {
             let mut any = false;
             let mut syllables = Vec::new();
             for w in name.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
-                let alts: Vec<String> =
-                    u.sino_vietnamese(w).iter().map(|(m, _)| m.clone()).collect();
+                let (mut alts, mut tables) = (Vec::new(), Vec::new());
+                for (m, _) in u.sino_vietnamese(w) {
+                    push(&mut alts, &mut tables, m, ReadingTable::Mandarin);
+                }
+                // Through the characters the syllable stands for, their Cantonese and Japanese
+                // readings: the other side may be a Hong Kong or Japanese spelling of the same
+                // characters ("Trần" = 陳 = "Chan"). After the Mandarin ones, so those stay
+                // first (the candidate index takes the first few).
+                let chars = u.sino_vietnamese_chars(w);
+                for c in chars {
+                    for x in u.readings(*c).map_or(&[][..], |r| &r.cantonese) {
+                        push(&mut alts, &mut tables, x, ReadingTable::Cantonese);
+                    }
+                }
+                for c in chars {
+                    for x in u.readings(*c).map_or(&[][..], |r| &r.japanese) {
+                        push(&mut alts, &mut tables, x, ReadingTable::Japanese);
+                    }
+                }
                 if alts.is_empty() {
-                    syllables.push((w.to_owned(), vec![fold(w)]));
+                    syllables.push((w.to_owned(), vec![fold(w)], vec![ReadingTable::Written]));
                 } else {
                     any = true;
-                    syllables.push((w.to_owned(), alts));
+                    syllables.push((w.to_owned(), alts, tables));
                 }
             }
             any.then_some(Lattice { source: LatticeSource::SinoVietnamese, syllables })

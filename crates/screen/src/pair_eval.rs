@@ -653,6 +653,9 @@ fn acronym(name: &str, _rng: &mut SplitMix) -> Option<String> {
     Some(sig.iter().filter_map(|w| w.chars().next()).collect::<String>().to_uppercase())
 }
 
+/// The first word of a company name with a legal form, typed alone — when that word can be a
+/// brand at all: a place or a common word ("Shenzhen", "Scientific") typed alone does not ask
+/// about one company ([`crate::score::can_be_brand`]).
 fn brand_alone(name: &str, _rng: &mut SplitMix) -> Option<String> {
     let base = strip_form(name)?.0;
     let ws = words(&base);
@@ -660,7 +663,21 @@ fn brand_alone(name: &str, _rng: &mut SplitMix) -> Option<String> {
         return None;
     }
     let first = ws[0].trim_matches(|c: char| !c.is_alphanumeric());
-    (letters(first) >= 5).then(|| first.to_owned())
+    (letters(first) >= 5 && crate::score::can_be_brand(first)).then(|| first.to_owned())
+}
+
+/// The class of a brand typed alone against a hard neighbour that the list links to the
+/// brand's entity: the two are of one group, so the brand names both (a positive, reported
+/// apart from "brand alone").
+pub const BRAND_AFFILIATE_CLASS: &str = "brand alone, list-linked affiliate";
+
+/// Whether the list links entities `i` and `j`: a relationship between them (either side), or
+/// a party both are related to (two subsidiaries of one owner).
+fn linked(snap: &ListSnapshot, i: usize, j: usize) -> bool {
+    let (a, b) = (&snap.entities[i], &snap.entities[j]);
+    a.relations.iter().any(|r| r.other_id == b.id)
+        || b.relations.iter().any(|r| r.other_id == a.id)
+        || a.relations.iter().any(|r| b.relations.iter().any(|s| s.other_id == r.other_id))
 }
 
 /// The Hán-Việt reading of a name written in Chinese characters (2–4 characters), one
@@ -735,14 +752,17 @@ pub fn generate_variants(snap: &ListSnapshot, unihan: &Unihan) -> Vec<LabeledPai
                 positive: true,
             });
             if let Some(j) = neighbours[i] {
+                // A brand typed alone names every listed entity of its group: a neighbour the
+                // list links to this entity is not a negative (see BRAND_AFFILIATE_CLASS).
+                let affiliate = class == "brand alone" && linked(snap, i, j);
                 out.push(LabeledPair {
-                    class: class.to_owned(),
+                    class: if affiliate { BRAND_AFFILIATE_CLASS } else { class }.to_owned(),
                     evidence: Evidence::Generated,
                     split,
                     a: variant,
                     b: snap.entities[j].display_name().to_owned(),
                     kind: e.entity_type,
-                    positive: false,
+                    positive: affiliate,
                 });
             }
         };
@@ -982,6 +1002,65 @@ mod tests {
         assert_eq!(v, "Tập Cận Bình");
         // 岐 has no kVietnamese reading in the table: no variant rather than a guess.
         assert_eq!(han_viet("王岐山", &u, &mut SplitMix::from_text("x")), None);
+    }
+
+    #[test]
+    fn a_brand_is_not_a_place_and_names_the_affiliates_its_list_links() {
+        let mut r = SplitMix::from_text("t");
+        // A place or a common word typed alone is not a brand query.
+        assert_eq!(brand_alone("Shenzhen Rion Technology Co., Ltd.", &mut r), None);
+        assert_eq!(brand_alone("Scientific Production Enterprise Radiy JSC", &mut r), None);
+        assert_eq!(brand_alone("Polyus Aldan JSC", &mut r).as_deref(), Some("Polyus"));
+        // Two subsidiaries of one owner (linked through it), and an unrelated company whose
+        // name starts with the same word; all in one split, so they are each other's
+        // hard neighbours.
+        let org = |id: &str, name: &str, owner: Option<&str>| ListEntity {
+            id: id.into(),
+            entity_type: EntityType::Organization,
+            names: vec![ListName::primary(name)],
+            relations: owner
+                .map(|o| crate::relations::Relation {
+                    kind: "Owned or Controlled By".into(),
+                    outgoing: true,
+                    other_id: o.into(),
+                    other_name: "owner".into(),
+                    share_percent: None,
+                })
+                .into_iter()
+                .collect(),
+            ..ListEntity::default()
+        };
+        let ids: Vec<String> = (0..200)
+            .map(|i| i.to_string())
+            .filter(|i| split_of("t", i) == split_of("t", "0"))
+            .take(3)
+            .collect();
+        let snap = ListSnapshot {
+            list: "t".into(),
+            entities: vec![
+                org(&ids[0], "Polyus Aldan JSC", Some("owner")),
+                org(&ids[1], "Polyus Krasnoyarsk JSC", Some("owner")),
+            ],
+            ..ListSnapshot::default()
+        };
+        let pairs = generate_variants(&snap, &Unihan::default());
+        let affiliates: Vec<_> =
+            pairs.iter().filter(|p| p.class == BRAND_AFFILIATE_CLASS).collect();
+        assert_eq!(affiliates.len(), 2, "{pairs:?}");
+        assert!(affiliates.iter().all(|p| p.positive && p.a == "Polyus"));
+        assert!(!pairs.iter().any(|p| p.class == "brand alone" && !p.positive));
+        // Not linked: the neighbour stays a negative of "brand alone".
+        let snap = ListSnapshot {
+            list: "t".into(),
+            entities: vec![
+                org(&ids[0], "Polyus Aldan JSC", None),
+                org(&ids[2], "Polyus Krasnoyarsk JSC", None),
+            ],
+            ..ListSnapshot::default()
+        };
+        let pairs = generate_variants(&snap, &Unihan::default());
+        assert!(!pairs.iter().any(|p| p.class == BRAND_AFFILIATE_CLASS));
+        assert!(pairs.iter().any(|p| p.class == "brand alone" && !p.positive));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 use serde::Serialize;
 
 use crate::model::{EntityType, ListEntity, ListName, PartialDate};
-use crate::normalize::{collapse, skeleton, Lattice, LatticeSource, NameForm, Script};
+use crate::normalize::{
+    collapse, skeleton, Lattice, LatticeSource, NameForm, ReadingTable, Script,
+};
 
 /// Weights of the features. Positive weights are added when the evidence agrees, negative
 /// ones when it contradicts; see `docs/screening.md` for why each has its value.
@@ -627,33 +629,36 @@ fn align_keys(
 
 /// Resolves a reading lattice against a Latin target: at each syllable, the reading that
 /// matches the target at the current position (longest first), else the first reading.
-fn resolve_lattice(l: &Lattice, target: &str) -> (String, Vec<String>) {
+/// Returns the reading of the target and each syllable's chosen reading with its table.
+fn resolve_lattice(l: &Lattice, target: &str) -> (String, Vec<(String, ReadingTable)>) {
     let t = target.as_bytes();
     let mut pos = 0;
     let mut out = String::new();
     let mut chosen = Vec::new();
-    for (_, alts) in &l.syllables {
-        let mut best: Option<&String> = None;
-        for a in alts {
+    for (_, alts, tables) in &l.syllables {
+        let mut best: Option<usize> = None;
+        for (k, a) in alts.iter().enumerate() {
             let ab = a.as_bytes();
             if pos + ab.len() <= t.len()
                 && ab.iter().zip(&t[pos..]).all(|(x, y)| x == y || voicing_equal(*x, *y))
-                && best.is_none_or(|b| a.len() > b.len())
+                && best.is_none_or(|b| a.len() > alts[b].len())
             {
-                best = Some(a);
+                best = Some(k);
             }
         }
+        let table = |k: usize| tables.get(k).copied().unwrap_or(ReadingTable::Written);
         match best {
-            Some(a) => {
+            Some(k) => {
+                let a = &alts[k];
                 out.push_str(&target[pos..pos + a.len()]);
                 pos += a.len();
-                chosen.push(a.clone());
+                chosen.push((a.clone(), table(k)));
             }
             None => {
                 let a = &alts[0];
                 out.push_str(a);
                 pos += a.len();
-                chosen.push(a.clone());
+                chosen.push((a.clone(), table(0)));
             }
         }
     }
@@ -777,8 +782,25 @@ fn explain_alignment(
 }
 
 /// [`compare_names`]; the evidence is left empty unless `explain`. The score does not depend
-/// on `explain` (a unit test holds both paths to the same scores).
+/// on `explain` (a unit test holds both paths to the same scores). A name with a second
+/// reading (a run-together "SA" split off, [`NameForm`]'s `sa_reading`) is compared in both
+/// readings and the higher score kept (the first on a tie).
 fn compare_internal(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
+    let mut m = compare_readings(q, c, explain);
+    let alts = [(q.sa_reading.as_deref(), Some(c)), (Some(q), c.sa_reading.as_deref())];
+    for (a, b) in alts {
+        if let (Some(a), Some(b)) = (a, b) {
+            let m2 = compare_readings(a, b, explain);
+            if m2.score > m.score {
+                m = m2;
+            }
+        }
+    }
+    m
+}
+
+/// [`compare_internal`] of one reading of each name.
+fn compare_readings(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
     let abjad = q.script.is_abjad() || c.script.is_abjad();
     let loose = q.script != Script::Latin || c.script != Script::Latin;
     let (qk, ck, jq, jc) = if abjad {
@@ -828,15 +850,40 @@ fn compare_internal(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
             continue;
         }
         let toks = &target_form.tokens;
-        let mut orders = vec![toks.concat()];
+        let mut orders = vec![toks.clone()];
         if toks.len() > 1 {
             let mut rot = toks.clone();
             rot.rotate_right(1);
-            orders.push(rot.concat());
+            orders.push(rot);
         }
-        for target in orders {
+        // (target, the middle part left out of it). A Hán-Việt name also meets a Latin name
+        // with one more part between its first and last — a Hong Kong name's English given
+        // name ("Lâm Định Quốc" ~ "LAM Paul Ting Kwok"), a middle name —, which costs what
+        // a dropped middle part costs in the token alignment.
+        let mut targets: Vec<(String, Option<&String>)> = Vec::new();
+        for o in &orders {
+            targets.push((o.concat(), None));
+            if l.source == LatticeSource::SinoVietnamese && o.len() >= 3 {
+                for i in 1..o.len() - 1 {
+                    let rest: String = o
+                        .iter()
+                        .enumerate()
+                        .filter(|(k, _)| *k != i)
+                        .map(|(_, t)| t.as_str())
+                        .collect();
+                    targets.push((rest, Some(&o[i])));
+                }
+            }
+        }
+        let dropped_weight = DROPPED_MIDDLE_WEIGHT
+            * if std::ptr::eq(target_form, c) { UNMATCHED_CANDIDATE_WEIGHT } else { 1.0 };
+        for (target, dropped) in targets {
             let (got, chosen) = resolve_lattice(l, &target);
-            let s = norm_sim(&got, &target) * READING_FACTOR;
+            let mut s = norm_sim(&got, &target) * READING_FACTOR;
+            if let Some(d) = dropped {
+                let kept = target.len() as f64;
+                s *= kept / (kept + dropped_weight * d.len() as f64);
+            }
             if s > score {
                 score = s;
                 if !explain {
@@ -844,19 +891,41 @@ fn compare_internal(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
                 }
                 let how = match l.source {
                     LatticeSource::HanReadings => {
-                        "Han character readings (Unihan kMandarin/kJapanese/kHangul)"
+                        "Han character readings (Unihan kMandarin/kJapanese/kHangul)".to_owned()
                     }
                     LatticeSource::SinoVietnamese => {
-                        "Sino-Vietnamese reading table (Unihan kVietnamese -> kMandarin)"
+                        // Name every table a chosen reading came from.
+                        let mut used: Vec<&str> = Vec::new();
+                        for (_, t) in &chosen {
+                            if *t != ReadingTable::Written && !used.contains(&t.field()) {
+                                used.push(t.field());
+                            }
+                        }
+                        if used.is_empty() {
+                            used.push(ReadingTable::Mandarin.field());
+                        }
+                        format!(
+                            "Sino-Vietnamese reading table (Unihan kVietnamese -> {})",
+                            used.join(", ")
+                        )
                     }
                 };
                 let pairs: Vec<String> = l
                     .syllables
                     .iter()
                     .zip(&chosen)
-                    .map(|((w, _), r)| format!("{w}->{r}"))
+                    .map(|((w, _, _), (r, t))| match (l.source, t) {
+                        (
+                            LatticeSource::SinoVietnamese,
+                            ReadingTable::Cantonese | ReadingTable::Japanese,
+                        ) => format!("{w}->{r} ({})", t.field()),
+                        _ => format!("{w}->{r}"),
+                    })
                     .collect();
                 evidence = format!("{how}: {} gives '{got}' vs '{target}'", pairs.join(" "));
+                if let Some(d) = dropped {
+                    evidence.push_str(&format!("; applied: dropped middle part {d}"));
+                }
             }
         }
     }
@@ -889,7 +958,9 @@ pub fn acronyms(form: &NameForm) -> Vec<String> {
     }
     let words: Vec<&String> =
         form.tokens.iter().filter(|t| !ACRONYM_SKIP.contains(&t.as_str())).collect();
-    if !(2..=8).contains(&words.len()) || words.iter().any(|w| w.chars().count() < 2) {
+    // (A one-digit part may be a number word read as a digit: "Sky One Construction".)
+    let short = |w: &&String| w.chars().count() < 2 && !w.chars().all(|c| c.is_ascii_digit());
+    if !(1..=8).contains(&words.len()) || words.iter().any(short) {
         return Vec::new();
     }
     let initials =
@@ -904,7 +975,12 @@ pub fn acronyms(form: &NameForm) -> Vec<String> {
     if words.len() >= 3 {
         push(base.clone());
     }
-    let forms: Vec<String> = form.legal.iter().map(|(_, p)| initials(p)).collect();
+    // A one-word name gets acronyms only with a form of three or more words, below.
+    let forms: Vec<String> = if words.len() >= 2 {
+        form.legal.iter().map(|(_, p)| initials(p)).collect()
+    } else {
+        Vec::new()
+    };
     for f in &forms {
         push(format!("{base}{f}"));
         push(format!("{f}{base}"));
@@ -912,6 +988,43 @@ pub fn acronyms(form: &NameForm) -> Vec<String> {
     if let [a, b] = forms.as_slice() {
         push(format!("{a}{base}{b}"));
         push(format!("{b}{base}{a}"));
+    }
+    // As typed, in the name's order (issue 13 item 3): the initials of the name's words with
+    // its legal-form words where they stand, stopping anywhere after the last word of the
+    // name proper ("HTC" for "Honestwin Technology Co Limited", "BRP" for "Bhavishya Realcon
+    // Private Limited", "PJSCP" for "Public Joint Stock Company Polyus": a one-word name
+    // with a form of two or more words), with or without a form that leads. A number word
+    // gives its letter ("Sky One Construction" → "SOC").
+    if !form.legal.is_empty() {
+        let typed: Vec<String> = crate::normalize::fold(&form.original)
+            .split(' ')
+            .filter(|w| !w.is_empty() && !ACRONYM_SKIP.contains(w))
+            .map(str::to_owned)
+            .collect();
+        let lead = form
+            .legal
+            .iter()
+            .map(|(_, p)| p.split(' ').count())
+            .find(|&n| {
+                n < typed.len() && form.legal.iter().any(|(_, p)| *p == typed[..n].join(" "))
+            })
+            .unwrap_or(0);
+        if typed.len() <= 10 && typed.iter().all(|w| w.chars().count() >= 2) {
+            let init: String = typed.iter().filter_map(|w| w.chars().next()).collect();
+            let n_base = words.len();
+            for start in [0, lead] {
+                for end in start + n_base.max(1)..=typed.len() {
+                    // The name proper whole, and at least three letters (four for a
+                    // one-word name: "SCL" would name every "S… Co Ltd").
+                    if end < lead + n_base || end - start < if n_base == 1 { 4 } else { 3 } {
+                        continue;
+                    }
+                    if let Some(a) = init.get(start..end) {
+                        push(a.to_owned());
+                    }
+                }
+            }
+        }
     }
     out
 }
@@ -968,19 +1081,238 @@ const NOT_A_BRAND: &[&str] = &[
     "commercial",
     "asian",
     "euro",
+    // Words that begin company names by what they do or are, in English and transliterated
+    // Russian (issue 13: the tune split's brand-alone false hits).
+    "concern",
+    "firma",
+    "business",
+    "special",
+    "scientific",
+    "research",
+    "promising",
+    "perspective",
+    "modern",
+    "unique",
+    "success",
+    "torgovyi",
+    "torgovyy",
+    "torgovyj",
+    "nauchno",
+    "production",
+    "engineering",
+    "construction",
+    "services",
+    "service",
+    "development",
+    "management",
+    "consulting",
+    "logistics",
+    "transport",
+    "maritime",
+    "marine",
+    "energy",
+    "razrez",
+    "ugolnaya",
+    "aviakompaniya",
+    "holdingovaya",
+    "natsionalnaya",
+    "kurort",
+    "public",
+    "north",
+    "south",
+    "eastern",
+    "western",
+    "great",
+    "green",
+    "prime",
+    "smart",
+    "master",
+    "independent",
+    "trans",
+    "pacific",
+    "eleventh",
 ];
 
+/// Places that begin company names without being their brand (Chinese provinces and cities,
+/// Russian cities and regions, as company names on the lists write them: "Shenzhen Rion
+/// Technology Co., Ltd.", "Joint Stock Company Tyumen Battery Factory"); countries come from
+/// the country table.
+const PLACES: &[&str] = &[
+    "beijing",
+    "shanghai",
+    "tianjin",
+    "chongqing",
+    "shenzhen",
+    "guangzhou",
+    "guangdong",
+    "hangzhou",
+    "zhejiang",
+    "jiangsu",
+    "nanjing",
+    "suzhou",
+    "wuxi",
+    "changzhou",
+    "nantong",
+    "ningbo",
+    "wenzhou",
+    "xiamen",
+    "fujian",
+    "fuzhou",
+    "quanzhou",
+    "shandong",
+    "qingdao",
+    "jinan",
+    "yantai",
+    "weifang",
+    "hebei",
+    "shijiazhuang",
+    "henan",
+    "zhengzhou",
+    "hubei",
+    "wuhan",
+    "hunan",
+    "changsha",
+    "anhui",
+    "hefei",
+    "jiangxi",
+    "nanchang",
+    "sichuan",
+    "chengdu",
+    "yunnan",
+    "kunming",
+    "guizhou",
+    "guiyang",
+    "guangxi",
+    "nanning",
+    "hainan",
+    "haikou",
+    "shaanxi",
+    "shanxi",
+    "taiyuan",
+    "gansu",
+    "lanzhou",
+    "qinghai",
+    "ningxia",
+    "xinjiang",
+    "urumqi",
+    "liaoning",
+    "dalian",
+    "shenyang",
+    "jilin",
+    "changchun",
+    "heilongjiang",
+    "harbin",
+    "zhuhai",
+    "dongguan",
+    "foshan",
+    "zhongshan",
+    "huizhou",
+    "shantou",
+    "xuanwu",
+    "haidian",
+    "chaoyang",
+    "pudong",
+    "kowloon",
+    "macau",
+    "macao",
+    "taipei",
+    "moscow",
+    "moskovskiy",
+    "petersburg",
+    "leningrad",
+    "novosibirsk",
+    "yekaterinburg",
+    "ekaterinburg",
+    "chelyabinsk",
+    "tyumen",
+    "samara",
+    "kazan",
+    "omsk",
+    "tomsk",
+    "perm",
+    "ufa",
+    "volgograd",
+    "volga",
+    "krasnoyarsk",
+    "irkutsk",
+    "vladivostok",
+    "murmansk",
+    "arkhangelsk",
+    "kaliningrad",
+    "rostov",
+    "voronezh",
+    "saratov",
+    "nizhny",
+    "ural",
+    "uralsk",
+    "siberian",
+    "sibir",
+    "tula",
+    "kaluga",
+    "bryansk",
+    "kursk",
+    "belgorod",
+    "smolensk",
+    "yaroslavl",
+    "izhevsk",
+    "tatarstan",
+    "bashkortostan",
+    "crimea",
+    "sevastopol",
+    "donetsk",
+    "luhansk",
+    "minsk",
+    "tehran",
+    "isfahan",
+    "shiraz",
+    "tabriz",
+    "mashhad",
+    "dubai",
+    "sharjah",
+    "damascus",
+    "aleppo",
+    "beirut",
+    "pyongyang",
+    "caracas",
+    "havana",
+    "yangon",
+    "rangoon",
+    "mandalay",
+    "dandong",
+    "taganrog",
+    "baikal",
+    "korea",
+    "persian",
+    "myanma",
+];
+
+/// Whether a word typed alone can name a brand: five or more letters, not a generic word
+/// ([`NOT_A_BRAND`]), not a place ([`PLACES`], a country of the country table, or its
+/// adjective ending in "-n"/"-an": "syrian"). A place or a common word typed alone does not
+/// say which company is meant ("Shenzhen" would find every Shenzhen company).
+pub fn can_be_brand(word: &str) -> bool {
+    let w = crate::normalize::fold(word);
+    let is_country = |c: &str| crate::country::to_iso2(c).is_some();
+    let country_or_adjective = is_country(&w)
+        || w.strip_suffix('n').is_some_and(is_country)
+        || w.strip_suffix("an").is_some_and(is_country);
+    w.chars().count() >= 5
+        && w.chars().all(char::is_alphabetic)
+        && !NOT_A_BRAND.contains(&w.as_str())
+        && !PLACES.contains(&w.as_str())
+        && !country_or_adjective
+}
+
 /// One side a single distinctive word of five or more letters that is the first word of the
-/// other side's organization name of two or more words ("Huawei" ~ "Huawei Technologies").
+/// other side's organization name of two or more words ("Huawei" ~ "Huawei Technologies");
+/// not a generic word or a place ([`can_be_brand`]).
 fn brand_match(q: &NameForm, c: &NameForm) -> Option<(f64, String)> {
     for (short, long) in [(q, c), (c, q)] {
         let [t] = short.tokens.as_slice() else { continue };
         if !is_org_like(short.kind)
             || !is_org_like(long.kind)
             || long.tokens.len() < 2
-            || t.chars().count() < 5
-            || !t.chars().all(char::is_alphabetic)
-            || NOT_A_BRAND.contains(&t.as_str())
+            || !can_be_brand(t)
         {
             continue;
         }
@@ -1017,8 +1349,11 @@ fn han_viet(q: &NameForm, c: &NameForm) -> Option<(f64, String)> {
     }
     let mut matched = 0usize;
     let mut parts = Vec::with_capacity(viet.syllables.len());
-    for ((w, valts), (h, halts)) in viet.syllables.iter().zip(&han.syllables) {
-        match valts.iter().find(|r| halts.contains(r)) {
+    for ((w, valts, vtables), (h, halts, _)) in viet.syllables.iter().zip(&han.syllables) {
+        // The syllable's Mandarin readings only: its Cantonese and Japanese ones would meet
+        // the character's other readings by chance.
+        let mandarin = valts.iter().zip(vtables).filter(|(_, t)| **t == ReadingTable::Mandarin);
+        match mandarin.map(|(r, _)| r).find(|r| halts.contains(r)) {
             Some(r) => {
                 matched += 1;
                 parts.push(format!("{w}={h}({r})"));

@@ -1,14 +1,16 @@
 //! Per-character readings from the Unicode Han Database (`Unihan_Readings.txt`): Mandarin
-//! (`kMandarin`), Japanese (`kJapaneseKun`, `kJapaneseOn`), Korean (`kHangul`) and
-//! Sino-Vietnamese (`kVietnamese`).
+//! (`kMandarin`), Cantonese (`kCantonese`), Japanese (`kJapaneseKun`, `kJapaneseOn`), Korean
+//! (`kHangul`) and Sino-Vietnamese (`kVietnamese`).
 //!
 //! Vietnamese lists and press write Chinese names in their Sino-Vietnamese reading
 //! ("Vương Kỳ Sơn" for 王岐山, Wang Qishan). The table maps each Vietnamese syllable to the
 //! Mandarin readings of the characters that read that way, so the matcher can compare such a
-//! name with its pinyin form. Coverage is partial (about 8,300 characters carry `kVietnamese`);
-//! syllables without a reading are compared as written.
+//! name with its pinyin form, and to the Cantonese and Japanese readings of the same
+//! characters, so that "Trần" (陳) also matches the Hong Kong spelling "Chan". Coverage is
+//! partial (about 8,300 characters carry `kVietnamese`); syllables without a reading are
+//! compared as written.
 //!
-//! An extract of the table (the five fields above, 349 KB compressed, Unicode 15.0.0) is built
+//! An extract of the table (the six fields above, 465 KB compressed, Unicode 15.0.0) is built
 //! into the binary: [`builtin`] decodes it once, on the first name that needs readings (a name
 //! in Han characters or kana, or a Vietnamese one), so matching works out of the box.
 //! [`Unihan::load`] reads a full `Unihan_Readings.txt` instead (the CLI's `--unihan`).
@@ -32,6 +34,10 @@ pub struct HanReadings {
     pub japanese: Vec<String>,
     /// Korean readings romanized as [`crate::normalize::romanize_hangul`] does.
     pub korean: Vec<String>,
+    /// Cantonese readings (`kCantonese`, Jyutping) in the spellings of the Hong Kong
+    /// government romanisation that names are written in ([`cantonese_spellings`]:
+    /// 陳 can4 → "chan", 張 zoeng1 → "cheung", "tseung").
+    pub cantonese: Vec<String>,
 }
 
 /// The reading table.
@@ -42,6 +48,8 @@ pub struct Unihan {
     viet: HashMap<String, Vec<(String, char)>>,
     /// Character -> its Vietnamese readings (kVietnamese, lowercase NFC).
     viet_of: HashMap<char, Vec<String>>,
+    /// Vietnamese syllable -> every character that reads so, in file order.
+    viet_chars: HashMap<String, Vec<char>>,
 }
 
 fn toneless(s: &str) -> String {
@@ -104,6 +112,14 @@ impl Unihan {
                         push_unique(&mut e.japanese, v);
                     }
                 }
+                "kCantonese" => {
+                    let e = han.entry(c).or_default();
+                    for v in value.split_whitespace() {
+                        for sp in cantonese_spellings(v) {
+                            push_unique(&mut e.cantonese, sp);
+                        }
+                    }
+                }
                 "kHangul" => {
                     let e = han.entry(c).or_default();
                     for v in value.split_whitespace() {
@@ -124,8 +140,13 @@ impl Unihan {
         }
         let mut viet: HashMap<String, Vec<(String, char)>> = HashMap::new();
         let mut viet_of: HashMap<char, Vec<String>> = HashMap::new();
+        let mut viet_chars: HashMap<String, Vec<char>> = HashMap::new();
         for (c, syl) in viet_raw {
             push_unique(viet_of.entry(c).or_default(), syl.clone());
+            let chars = viet_chars.entry(syl.clone()).or_default();
+            if !chars.contains(&c) {
+                chars.push(c);
+            }
             if let Some(m) = han.get(&c).and_then(|r| r.mandarin.first()) {
                 let e = viet.entry(syl).or_default();
                 if !e.iter().any(|(x, _)| x == m) {
@@ -133,7 +154,7 @@ impl Unihan {
                 }
             }
         }
-        Ok(Unihan { han, viet, viet_of })
+        Ok(Unihan { han, viet, viet_of, viet_chars })
     }
 
     /// The readings of a character, if it is in the table.
@@ -152,6 +173,135 @@ impl Unihan {
         let k: String = syllable.nfc().collect::<String>().to_lowercase();
         self.viet.get(&k).map_or(&[], Vec::as_slice)
     }
+
+    /// Every character whose Vietnamese (kVietnamese) reading is `syllable` ("trần" → 陳 …),
+    /// so that a Hán-Việt syllable can be read in the characters' other readings.
+    pub fn sino_vietnamese_chars(&self, syllable: &str) -> &[char] {
+        let k: String = syllable.nfc().collect::<String>().to_lowercase();
+        self.viet_chars.get(&k).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The spellings of a Cantonese syllable (Jyutping, with or without its tone digit) that
+/// names written in the Hong Kong government romanisation use: "can4" → chan, tsan;
+/// "zoeng1" → cheung, tseung; "wong4" → wong; "lei5" → lei, lee; "jyun4" → yuen, yun.
+/// The initials b/d/g are written p/t/k there; the matcher's voicing pairs accept either.
+/// Syllables that are not Jyutping give no spelling.
+pub fn cantonese_spellings(jyutping: &str) -> Vec<String> {
+    let syl = jyutping.trim_end_matches(|c: char| c.is_ascii_digit()).to_ascii_lowercase();
+    if syl.is_empty() || !syl.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Vec::new();
+    }
+    if syl == "m" || syl == "ng" || syl == "hm" || syl == "hng" {
+        return vec![syl];
+    }
+    const INITIALS: &[(&str, &[&str])] = &[
+        ("gw", &["kw"]),
+        ("kw", &["kw"]),
+        ("ng", &["ng"]),
+        ("b", &["p"]),
+        ("p", &["p"]),
+        ("m", &["m"]),
+        ("f", &["f"]),
+        ("d", &["t"]),
+        ("t", &["t"]),
+        ("n", &["n"]),
+        ("l", &["l"]),
+        ("g", &["k"]),
+        ("k", &["k"]),
+        ("h", &["h"]),
+        ("w", &["w"]),
+        ("z", &["ch", "ts"]),
+        ("c", &["ch", "ts"]),
+        ("s", &["s", "sh"]),
+        ("j", &["y"]),
+    ];
+    // Longest first within each group of the same start.
+    const FINALS: &[(&str, &[&str])] = &[
+        ("aai", &["ai"]),
+        ("aau", &["au"]),
+        ("aam", &["am"]),
+        ("aang", &["ang"]),
+        ("aan", &["an"]),
+        ("aap", &["ap"]),
+        ("aat", &["at"]),
+        ("aak", &["ak"]),
+        ("aa", &["a", "ah"]),
+        ("ai", &["ai"]),
+        ("au", &["au", "ow"]),
+        ("am", &["am", "um"]),
+        ("ang", &["ang"]),
+        ("an", &["an"]),
+        ("ap", &["ap"]),
+        ("at", &["at"]),
+        ("ak", &["ak"]),
+        ("oeng", &["eung"]),
+        ("oek", &["euk"]),
+        ("oe", &["eu"]),
+        ("eoi", &["ui", "eui"]),
+        ("eon", &["un", "eun"]),
+        ("eot", &["ut"]),
+        ("ei", &["ei", "ee", "i"]),
+        ("eu", &["eu"]),
+        ("eng", &["eng"]),
+        ("em", &["em"]),
+        ("ep", &["ep"]),
+        ("ek", &["ek"]),
+        ("e", &["e", "eh"]),
+        ("iu", &["iu"]),
+        ("im", &["im"]),
+        ("ing", &["ing"]),
+        ("in", &["in"]),
+        ("ip", &["ip"]),
+        ("it", &["it"]),
+        ("ik", &["ik"]),
+        ("i", &["i", "ee"]),
+        ("oi", &["oi", "oy"]),
+        ("ou", &["o", "ou"]),
+        ("ong", &["ong"]),
+        ("on", &["on"]),
+        ("ot", &["ot"]),
+        ("ok", &["ok"]),
+        ("o", &["o", "oh", "or"]),
+        ("ui", &["ui", "ooi"]),
+        ("ung", &["ung"]),
+        ("un", &["un", "oon"]),
+        ("ut", &["ut", "oot"]),
+        ("uk", &["uk"]),
+        ("u", &["u", "oo"]),
+        ("yun", &["uen", "un"]),
+        ("yut", &["uet", "ut"]),
+        ("yu", &["u", "ue"]),
+    ];
+    let (initial, rest): (&[&str], &str) = INITIALS
+        .iter()
+        .find_map(|(i, sp)| {
+            let rest = syl.strip_prefix(i)?;
+            // "ng" is also a final of its own ("ng5"), handled above.
+            (!rest.is_empty()).then_some((*sp, rest))
+        })
+        .unwrap_or((&[""], syl.as_str()));
+    let Some(finals) = FINALS.iter().find(|(f, _)| *f == rest).map(|(_, sp)| *sp) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for i in initial {
+        for f in finals {
+            push_unique(&mut out, format!("{i}{f}"));
+        }
+    }
+    // Sibilants before "i" are written with "z" (思 si1 → sze, 子 zi2 → tsz, 次 ci3 → tsz).
+    if rest == "i" {
+        match initial.first().copied() {
+            Some("s") => push_unique(&mut out, "sze".to_owned()),
+            Some("ch") => {
+                push_unique(&mut out, "tsz".to_owned());
+                push_unique(&mut out, "tze".to_owned());
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The built-in extract (see the module documentation).
@@ -208,10 +358,34 @@ mod tests {
         assert!(!u.readings('山').unwrap().japanese.is_empty());
         assert!(u.sino_vietnamese("vương").iter().any(|(m, _)| m == "wang"));
         assert!(u.sino_vietnamese("sơn").iter().any(|(m, _)| m == "shan"));
+        // Cantonese readings, in the Hong Kong spellings (陳 can4, 張 zoeng1).
+        assert!(u.readings('陳').unwrap().cantonese.contains(&"chan".to_owned()));
+        assert!(u.readings('張').unwrap().cantonese.contains(&"cheung".to_owned()));
+        assert!(u.sino_vietnamese_chars("trần").contains(&'陳'));
         // Every CJK Unified Ideograph of the basic block has a Mandarin reading.
         let with = ('\u{4E00}'..='\u{9FFF}')
             .filter(|c| u.readings(*c).is_some_and(|r| !r.mandarin.is_empty()))
             .count();
         assert!(with > 20_000, "{with}");
+    }
+
+    #[test]
+    fn cantonese_syllables_in_hong_kong_spelling() {
+        let sp = |j: &str| cantonese_spellings(j);
+        assert_eq!(sp("can4"), ["chan", "tsan"]);
+        assert!(sp("zoeng1").contains(&"cheung".to_owned()));
+        assert!(sp("wong4").contains(&"wong".to_owned()));
+        assert!(sp("lei5").contains(&"lee".to_owned()));
+        assert!(sp("jyun4").contains(&"yuen".to_owned()));
+        assert!(
+            sp("ceoi4").contains(&"chui".to_owned()) && sp("ceoi4").contains(&"tsui".to_owned())
+        );
+        assert!(sp("gwok3").contains(&"kwok".to_owned()));
+        assert!(sp("si1").contains(&"sze".to_owned()));
+        assert!(sp("zi2").contains(&"tsz".to_owned()));
+        assert_eq!(sp("ng5"), ["ng"]);
+        // Not Jyutping: nothing.
+        assert!(sp("xyz1").is_empty());
+        assert!(sp("").is_empty());
     }
 }

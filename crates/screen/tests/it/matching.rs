@@ -332,3 +332,75 @@ fn mistyped_moved_and_run_together_legal_forms_and_acronyms_with_the_form() {
     assert_no_hit("TIB", "Tadbir Investment Company", org);
     assert_no_hit("TI", "Tadbir Investment", org);
 }
+
+/// Issue 13 item 3: a Hán-Việt name is read through its characters in Cantonese and Japanese
+/// too, so it meets the Hong Kong or Japanese spelling of the same characters; the
+/// explanation names the table.
+#[test]
+fn han_viet_reads_through_the_characters_in_cantonese_and_japanese() {
+    let person = Some(EntityType::Person);
+    // 林鄭月娥: Lâm Trịnh Nguyệt Nga; Hong Kong spelling "Lam Cheng Yuet-ngor".
+    let ev = assert_hit("Lâm Trịnh Nguyệt Nga", "LAM Cheng Yuet-ngor", person);
+    assert!(ev.contains("kCantonese"), "{ev}");
+    assert!(ev.contains("Trịnh->cheng (kCantonese)"), "{ev}");
+    // 麻原彰晃: Ma Nguyên Chương Hoảng; Japanese "Asahara Shoko".
+    let ev = assert_hit("Ma Nguyên Chương Hoảng", "ASAHARA Shoko", person);
+    assert!(ev.contains("kJapanese"), "{ev}");
+    // The Mandarin reading still comes first and is named as before.
+    let ev = assert_hit("Vương Kỳ Sơn", "Wang Qishan", person);
+    assert!(ev.contains("kVietnamese -> kMandarin)"), "{ev}");
+    // A Hong Kong name's English given name between family and Chinese given name.
+    let ev = assert_hit("Lâm Định Quốc", "LAM Paul Ting Kwok", person);
+    assert!(ev.contains("dropped middle part paul"), "{ev}");
+    assert_no_hit("Lâm Định Quốc", "LAM Paul Ting Wah", person);
+    // Hard negatives: another Hong Kong official; the same family name with another given name.
+    assert_no_hit("Lâm Trịnh Nguyệt Nga", "LEE Ka Chiu", person);
+    assert_no_hit("Lâm Trịnh Nguyệt Nga", "LAM Tak Wing", person);
+    assert_no_hit("Ma Nguyên Chương Hoảng", "ASAHARA Tomoko", person);
+}
+
+/// Issue 13 item 3: a run-together "SA" is read as a legal form only as a second reading,
+/// so names ending in "-sa" keep their letters.
+#[test]
+fn a_run_together_sa_is_a_second_reading() {
+    let org = Some(EntityType::Organization);
+    let ev = assert_hit("Banco NacionalSA", "Banco Nacional S.A.", org);
+    assert!(ev.contains("run-together legal form 'nacionalsa'"), "{ev}");
+    assert_hit("Petroleos de VenezuelaSA", "PETROLEOS DE VENEZUELA, S.A.", org);
+    // The name as read still wins where it should: a family name is not cut.
+    let ev = assert_hit("Transportes Barbosa", "TRANSPORTES BARBOSA", org);
+    assert!(!ev.contains("run-together"), "{ev}");
+    // Never for persons; another company with the form stays apart.
+    assert_no_hit("Maria Barbosa", "Maria Barbo", Some(EntityType::Person));
+    assert_no_hit("Comercial MendozaSA", "Comercial Mendez S.A.", org);
+    assert_no_hit("Banco NacionalSA", "Banco Nacional de Credito Rural S.A.", org);
+}
+
+/// Issue 13 item 3: acronyms as typed, with the legal form's words where they stand and
+/// stopping anywhere after the name proper; a one-word name only with a long form.
+#[test]
+fn acronyms_follow_the_name_as_typed() {
+    let org = Some(EntityType::Organization);
+    let ev = assert_hit("HTC", "HONESTWIN TECHNOLOGY CO LIMITED", org);
+    assert!(ev.contains("acronym htc"), "{ev}");
+    assert_hit("BRP", "BHAVISHYA REALCON PRIVATE LIMITED", org);
+    assert_hit("PJSCP", "Public Joint Stock Company Polyus", org);
+    assert_hit("SOC", "Sky One Construction Company Limited", org);
+    // Hard negatives: a three-letter acronym of a one-word name and a short form; the
+    // name proper cut short; another company's words.
+    assert_no_hit("SCL", "Sollers Co Ltd", org);
+    assert_no_hit("HTC", "Honestwin Trading Limited", org);
+    assert_no_hit("PJSC", "Public Joint Stock Company Polyus", org);
+}
+
+/// Issue 13 item 3: a place or a common word typed alone is not a brand; a brand still is.
+#[test]
+fn places_and_common_words_are_not_brands() {
+    let org = Some(EntityType::Organization);
+    let ev = assert_hit("Polyus", "Joint Stock Company Polyus Aldan", org);
+    assert!(ev.contains("brand alone polyus"), "{ev}");
+    assert_no_hit("Shenzhen", "Shenzhen Rion Technology Co., Ltd.", org);
+    assert_no_hit("Syrian", "Syrian Arab Airlines", org);
+    assert_no_hit("Belize", "Belize Shipping Line Service Limited", org);
+    assert_no_hit("Scientific", "Joint Stock Company Scientific Production Enterprise Radiy", org);
+}
