@@ -584,85 +584,45 @@ impl Graph {
         let base = Graph::open_or_empty(dir)?;
         let mut tips = base.tips.clone();
         let mut b = GraphBuilder::new(Some(&base));
-        // Two threads where the machine has them: this one reads the store and encodes each
-        // batch's node keys, the other interns them and adds the edges (batches in order).
-        let (send, recv) = std::sync::mpsc::sync_channel::<(Vec<ExportLeg>, EncodedKeys)>(2);
-        let parallel = b.threads > 1;
-        let (read, added) = std::thread::scope(|s| {
-            let (worker, mut local) = if parallel {
-                let builder = &mut b;
-                let w = s.spawn(move || -> Result<(), GraphError> {
-                    for (legs, keys) in recv {
-                        builder.add_encoded(&legs, &keys)?;
+        // Two threads where the machine has them: this one reads the store and decodes each
+        // run of legs' node keys, the other interns them and adds the edges, in order.
+        with_worker(&mut b, |hand_on| {
+            let mut read = 0u64;
+            let mut batch: Vec<ExportLeg> = Vec::with_capacity(LEG_BATCH);
+            for chain in Chain::ALL {
+                let after = match base.tips.get(chain.as_str()) {
+                    Some(t) => {
+                        let now = store.block_hash(chain, t.height)?;
+                        if now.map(|h| h.to_hex()) != Some(t.hash.clone()) {
+                            return Err(GraphError::Reorganised {
+                                chain: chain.as_str().to_owned(),
+                                height: t.height,
+                            });
+                        }
+                        Some(t.height)
                     }
-                    Ok(())
-                });
-                (Some(w), None)
-            } else {
-                (None, Some(&mut b))
-            };
-            let hand_on = |legs: Vec<ExportLeg>,
-                           b: Option<&mut GraphBuilder<'_>>|
-             -> Result<(), GraphError> {
-                let keys = EncodedKeys::of(&legs);
-                match b {
-                    Some(b) => b.add_encoded(&legs, &keys),
-                    // The worker stopped: its error is the one reported.
-                    None => send.send((legs, keys)).map_err(|_| GraphError::Limit {
-                        detail: "the graph build's worker stopped".into(),
-                    }),
+                    None => None,
+                };
+                let Some((h, hash)) = store.chain_tip(chain)? else { continue };
+                if after.is_some_and(|a| h <= a) {
+                    continue;
                 }
-            };
-            let read = (|| -> Result<(), GraphError> {
-                let mut read = 0u64;
-                let mut batch: Vec<ExportLeg> = Vec::with_capacity(LEG_BATCH);
-                for chain in Chain::ALL {
-                    let after = match base.tips.get(chain.as_str()) {
-                        Some(t) => {
-                            let now = store.block_hash(chain, t.height)?;
-                            if now.map(|h| h.to_hex()) != Some(t.hash.clone()) {
-                                return Err(GraphError::Reorganised {
-                                    chain: chain.as_str().to_owned(),
-                                    height: t.height,
-                                });
-                            }
-                            Some(t.height)
-                        }
-                        None => None,
-                    };
-                    let Some((h, hash)) = store.chain_tip(chain)? else { continue };
-                    if after.is_some_and(|a| h <= a) {
-                        continue;
+                store.for_each_leg(chain, after, |leg: ExportLeg| {
+                    read += 1;
+                    if read % 65_536 == 0 {
+                        progress(read);
                     }
-                    store.for_each_leg(chain, after, |leg: ExportLeg| {
-                        read += 1;
-                        if read % 65_536 == 0 {
-                            progress(read);
-                        }
-                        batch.push(leg);
-                        if batch.len() == LEG_BATCH {
-                            let legs = std::mem::replace(&mut batch, Vec::with_capacity(LEG_BATCH));
-                            hand_on(legs, local.as_deref_mut())?;
-                        }
-                        Ok::<(), GraphError>(())
-                    })?;
-                    tips.insert(
-                        chain.as_str().to_owned(),
-                        ChainTip { height: h, hash: hash.to_hex() },
-                    );
-                }
-                hand_on(batch, local.as_deref_mut())
-            })();
-            drop(send);
-            let added = match worker.map(|w| w.join()) {
-                None => Ok(()),
-                Some(Ok(r)) => r,
-                Some(Err(panic)) => std::panic::resume_unwind(panic),
-            };
-            (read, added)
-        });
-        added?;
-        read?;
+                    batch.push(leg);
+                    if batch.len() == LEG_BATCH {
+                        let run = std::mem::replace(&mut batch, Vec::with_capacity(LEG_BATCH));
+                        hand_on(Legs::Owned(run))?;
+                    }
+                    Ok::<(), GraphError>(())
+                })?;
+                tips.insert(chain.as_str().to_owned(), ChainTip { height: h, hash: hash.to_hex() });
+            }
+            hand_on(Legs::Owned(batch))
+        })?;
         let (new_nodes, new_edges) = (b.new_nodes() as u64, b.edge_count() as u64);
         // An empty store still gets a (empty) graph, so that queries say "not in the graph".
         if tips != base.tips || new_edges > 0 || base.segments.is_empty() {
@@ -964,6 +924,58 @@ impl EncodedKeys {
         let start = if j == 0 { 0 } else { self.ends[j - 1] };
         (&self.bytes[start..self.ends[j]], self.hashes[j])
     }
+}
+
+/// A run of legs handed to the build's worker thread: borrowed from the caller
+/// ([`GraphBuilder::add_legs`]) or read from the store.
+enum Legs<'a> {
+    Borrowed(&'a [ExportLeg]),
+    Owned(Vec<ExportLeg>),
+}
+
+impl Legs<'_> {
+    fn as_slice(&self) -> &[ExportLeg] {
+        match self {
+            Legs::Borrowed(l) => l,
+            Legs::Owned(l) => l,
+        }
+    }
+}
+
+/// Runs `feed` on this thread; each run of legs it hands on has its node keys decoded here
+/// and is added to `b`, in order, by one worker thread that lives as long as the build (or
+/// here, when `b` has one thread). The worker's error comes first: `feed` then sees its
+/// runs refused.
+fn with_worker<'a>(
+    b: &mut GraphBuilder<'_>,
+    feed: impl FnOnce(&mut dyn FnMut(Legs<'a>) -> Result<(), GraphError>) -> Result<(), GraphError>,
+) -> Result<(), GraphError> {
+    if b.threads < 2 {
+        return feed(&mut |legs| {
+            let keys = EncodedKeys::of(legs.as_slice());
+            b.add_encoded(legs.as_slice(), &keys)
+        });
+    }
+    let (send, recv) = std::sync::mpsc::sync_channel::<(Legs<'a>, EncodedKeys)>(2);
+    std::thread::scope(|s| {
+        let worker = s.spawn(move || -> Result<(), GraphError> {
+            for (legs, keys) in recv {
+                b.add_encoded(legs.as_slice(), &keys)?;
+            }
+            Ok(())
+        });
+        let fed = feed(&mut |legs| {
+            let keys = EncodedKeys::of(legs.as_slice());
+            send.send((legs, keys)).map_err(|_| GraphError::Limit {
+                detail: "the graph build's worker stopped".into(),
+            })
+        });
+        drop(send);
+        match worker.join() {
+            Ok(added) => added.and(fed),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
 }
 
 /// Threads a build uses by default: the machine's, at most two (the work is split in two).
@@ -1387,24 +1399,16 @@ impl<'g> GraphBuilder<'g> {
     }
 
     /// Adds a batch of stored legs, as [`GraphBuilder::add_leg`] one by one would (the same
-    /// node ids, the same segment bytes), on two threads where the machine has them: the
-    /// node keys of the next 16,384 legs are encoded (base58, bech32 and EIP-55 decoded, and
-    /// hashed) on one while this one interns them and adds the edges of the previous ones.
+    /// node ids, the same segment bytes), on two threads where the machine has them: this
+    /// one decodes the node keys (base58check, bech32, EIP-55) of each run of legs and hashes
+    /// them while a second interns the previous run's and adds its edges.
     ///
     /// # Errors
     /// As [`GraphBuilder::add_edge`]; the legs before the failing one are added.
     pub fn add_legs(&mut self, legs: &[ExportLeg]) -> Result<(), GraphError> {
-        let parallel = self.threads > 1 && legs.len() > LEG_BATCH;
-        let mut chunks = legs.chunks(LEG_BATCH);
-        let Some(first) = chunks.next() else { return Ok(()) };
-        let mut cur = (first, EncodedKeys::of(first));
-        for next in chunks {
-            let (enc, added) =
-                join(parallel, || EncodedKeys::of(next), || self.add_encoded(cur.0, &cur.1));
-            added?;
-            cur = (next, enc);
-        }
-        self.add_encoded(cur.0, &cur.1)
+        with_worker(self, |hand_on| {
+            legs.chunks(LEG_BATCH).try_for_each(|run| hand_on(Legs::Borrowed(run)))
+        })
     }
 
     /// Adds `legs` whose node keys `keys` holds ([`EncodedKeys::of`] of the same legs).

@@ -373,3 +373,36 @@ fn a_two_thread_build_writes_the_bytes_of_a_one_thread_build() {
     g.verify().unwrap();
     assert_eq!(g.edge_count(), legs.len() as u64);
 }
+
+/// A leg the graph cannot hold, handed to the two-thread build after several runs of good
+/// legs, fails the build with its own error (not the worker's hand-over failing), as the
+/// one-thread build does.
+#[test]
+fn a_two_thread_build_reports_the_failing_legs_own_error() {
+    use floodgate_store::export::{ExportLeg, LegKind};
+    let leg = |i: u64, time: i64| ExportLeg {
+        chain: Chain::Ethereum,
+        height: i,
+        time: Some(time),
+        txid: Hash32([(i % 251) as u8; 32]),
+        kind: LegKind::Transfer,
+        from: Some(format!("0x{:040x}", i % 1000)),
+        to: Some(format!("0x{:040x}", 1000 + i % 1000)),
+        asset: "ETH".into(),
+        amount: Amount::from(i),
+    };
+    let mut legs: Vec<ExportLeg> = (0..40_000).map(|i| leg(i, 1_700_000_000)).collect();
+    legs.push(leg(40_000, -5));
+    legs.extend((40_001..50_000).map(|i| leg(i, 1_700_000_000)));
+    for threads in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&base)).with_threads(threads);
+        let err = b.add_legs(&legs).unwrap_err();
+        assert!(
+            matches!(&err, GraphError::Limit { detail } if detail.contains("time -5")),
+            "{threads} thread(s): {err}"
+        );
+        assert_eq!(b.edge_count(), 40_000, "{threads} thread(s): the legs before it are added");
+    }
+}
