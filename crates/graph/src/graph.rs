@@ -584,34 +584,45 @@ impl Graph {
         let base = Graph::open_or_empty(dir)?;
         let mut tips = base.tips.clone();
         let mut b = GraphBuilder::new(Some(&base));
-        let mut read = 0u64;
-        for chain in Chain::ALL {
-            let after = match base.tips.get(chain.as_str()) {
-                Some(t) => {
-                    let now = store.block_hash(chain, t.height)?;
-                    if now.map(|h| h.to_hex()) != Some(t.hash.clone()) {
-                        return Err(GraphError::Reorganised {
-                            chain: chain.as_str().to_owned(),
-                            height: t.height,
-                        });
+        // Two threads where the machine has them: this one reads the store and decodes each
+        // run of legs' node keys, the other interns them and adds the edges, in order.
+        with_worker(&mut b, |hand_on| {
+            let mut read = 0u64;
+            let mut batch: Vec<ExportLeg> = Vec::with_capacity(LEG_BATCH);
+            for chain in Chain::ALL {
+                let after = match base.tips.get(chain.as_str()) {
+                    Some(t) => {
+                        let now = store.block_hash(chain, t.height)?;
+                        if now.map(|h| h.to_hex()) != Some(t.hash.clone()) {
+                            return Err(GraphError::Reorganised {
+                                chain: chain.as_str().to_owned(),
+                                height: t.height,
+                            });
+                        }
+                        Some(t.height)
                     }
-                    Some(t.height)
+                    None => None,
+                };
+                let Some((h, hash)) = store.chain_tip(chain)? else { continue };
+                if after.is_some_and(|a| h <= a) {
+                    continue;
                 }
-                None => None,
-            };
-            let Some((h, hash)) = store.chain_tip(chain)? else { continue };
-            if after.is_some_and(|a| h <= a) {
-                continue;
+                store.for_each_leg(chain, after, |leg: ExportLeg| {
+                    read += 1;
+                    if read % 65_536 == 0 {
+                        progress(read);
+                    }
+                    batch.push(leg);
+                    if batch.len() == LEG_BATCH {
+                        let run = std::mem::replace(&mut batch, Vec::with_capacity(LEG_BATCH));
+                        hand_on(Legs::Owned(run))?;
+                    }
+                    Ok::<(), GraphError>(())
+                })?;
+                tips.insert(chain.as_str().to_owned(), ChainTip { height: h, hash: hash.to_hex() });
             }
-            store.for_each_leg(chain, after, |leg: ExportLeg| {
-                read += 1;
-                if read % 65_536 == 0 {
-                    progress(read);
-                }
-                b.add_leg(&leg)
-            })?;
-            tips.insert(chain.as_str().to_owned(), ChainTip { height: h, hash: hash.to_hex() });
-        }
+            hand_on(Legs::Owned(batch))
+        })?;
         let (new_nodes, new_edges) = (b.new_nodes() as u64, b.edge_count() as u64);
         // An empty store still gets a (empty) graph, so that queries say "not in the graph".
         if tips != base.tips || new_edges > 0 || base.segments.is_empty() {
@@ -850,6 +861,8 @@ pub struct GraphBuilder<'g> {
     asset_list: Vec<String>,
     last_asset: Option<(String, u16)>,
     wide: Vec<[u8; 32]>,
+    /// Threads [`GraphBuilder::add_legs`] and the encoding at commit use (1 or 2).
+    threads: usize,
 }
 
 /// Global id `next` for a new node, or the node-count limit.
@@ -865,6 +878,213 @@ fn hash_bytes(b: &[u8]) -> u64 {
     let mut h = rustc_hash::FxHasher::default();
     h.write(b);
     h.finish()
+}
+
+/// Legs handed between the build's threads at a time.
+const LEG_BATCH: usize = 16_384;
+
+/// The node keys of a batch of legs, encoded and hashed ahead of interning (on another
+/// thread than the one that interns them): per leg, its sender's key then its receiver's
+/// (empty when the leg has none).
+#[derive(Debug, Default)]
+struct EncodedKeys {
+    bytes: Vec<u8>,
+    /// Per key, where it ends in `bytes`.
+    ends: Vec<usize>,
+    /// Per key, the hash of its identity ([`hash_bytes`]; 0 when absent).
+    hashes: Vec<u64>,
+}
+
+impl EncodedKeys {
+    fn of(legs: &[ExportLeg]) -> EncodedKeys {
+        let mut k = EncodedKeys {
+            bytes: Vec::with_capacity(legs.len() * 24),
+            ends: Vec::with_capacity(legs.len() * 2),
+            hashes: Vec::with_capacity(legs.len() * 2),
+        };
+        for leg in legs {
+            for key in [&leg.from, &leg.to] {
+                let start = k.bytes.len();
+                let h = match key {
+                    Some(key) => {
+                        keys::encode(key, &mut k.bytes);
+                        hash_bytes(keys::identity(&k.bytes[start..]))
+                    }
+                    None => 0,
+                };
+                k.hashes.push(h);
+                k.ends.push(k.bytes.len());
+            }
+        }
+        k
+    }
+
+    /// Key `j` (leg `j / 2`'s sender when even, receiver when odd) and its hash.
+    fn get(&self, j: usize) -> (&[u8], u64) {
+        let start = if j == 0 { 0 } else { self.ends[j - 1] };
+        (&self.bytes[start..self.ends[j]], self.hashes[j])
+    }
+}
+
+/// A run of legs handed to the build's worker thread: borrowed from the caller
+/// ([`GraphBuilder::add_legs`]) or read from the store.
+enum Legs<'a> {
+    Borrowed(&'a [ExportLeg]),
+    Owned(Vec<ExportLeg>),
+}
+
+impl Legs<'_> {
+    fn as_slice(&self) -> &[ExportLeg] {
+        match self {
+            Legs::Borrowed(l) => l,
+            Legs::Owned(l) => l,
+        }
+    }
+}
+
+/// Runs `feed` on this thread; each run of legs it hands on has its node keys decoded here
+/// and is added to `b`, in order, by one worker thread that lives as long as the build (or
+/// here, when `b` has one thread). The worker's error comes first: `feed` then sees its
+/// runs refused.
+fn with_worker<'a>(
+    b: &mut GraphBuilder<'_>,
+    feed: impl FnOnce(&mut dyn FnMut(Legs<'a>) -> Result<(), GraphError>) -> Result<(), GraphError>,
+) -> Result<(), GraphError> {
+    if b.threads < 2 {
+        return feed(&mut |legs| {
+            let keys = EncodedKeys::of(legs.as_slice());
+            b.add_encoded(legs.as_slice(), &keys)
+        });
+    }
+    let (send, recv) = std::sync::mpsc::sync_channel::<(Legs<'a>, EncodedKeys)>(2);
+    std::thread::scope(|s| {
+        let worker = s.spawn(move || -> Result<(), GraphError> {
+            for (legs, keys) in recv {
+                b.add_encoded(legs.as_slice(), &keys)?;
+            }
+            Ok(())
+        });
+        let fed = feed(&mut |legs| {
+            let keys = EncodedKeys::of(legs.as_slice());
+            send.send((legs, keys)).map_err(|_| GraphError::Limit {
+                detail: "the graph build's worker stopped".into(),
+            })
+        });
+        drop(send);
+        match worker.join() {
+            Ok(added) => added.and(fed),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Threads a build uses by default: the machine's, at most two (the work is split in two).
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+}
+
+/// Runs `a` and `b`, on two threads when `parallel` (a panic in either is passed on).
+fn join<A: Send, B: Send>(
+    parallel: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if !parallel {
+        return (a(), b());
+    }
+    std::thread::scope(|s| {
+        let hb = s.spawn(b);
+        let ra = a();
+        match hb.join() {
+            Ok(rb) => (ra, rb),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Edge indices ordered by `key` (a node id below `n`): a counting sort, stable, so a
+/// node's edges keep the order they were added in.
+fn order_by(edges: &[BuildEdge], n: usize, key: impl Fn(&BuildEdge) -> u32) -> Vec<u32> {
+    let mut start = vec![0u32; n + 1];
+    for e in edges {
+        start[key(e) as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut order = vec![0u32; edges.len()];
+    for (i, e) in edges.iter().enumerate() {
+        let c = &mut start[key(e) as usize];
+        order[*c as usize] = i as u32;
+        *c += 1;
+    }
+    order
+}
+
+/// Every node's out records: the stream, where each node's records start (`n + 1`
+/// offsets), and each edge's byte offset inside its source's records.
+type OutRecords = (Vec<u8>, Vec<usize>, Vec<u32>);
+
+/// Every node's out records, in node order ([`OutRecords`]; the offsets of each edge inside
+/// its source's records are what the reverse index points at).
+fn encode_out(edges: &[BuildEdge], n: usize, time_base: u32) -> Result<OutRecords, GraphError> {
+    let by_src = order_by(edges, n, |e| e.src);
+    let mut out = Vec::with_capacity(edges.len() * 8);
+    let mut offsets: Vec<usize> = Vec::with_capacity(n + 1);
+    let mut at_in_list = vec![0u32; edges.len()];
+    let mut k = 0usize;
+    for node in 0..n as u32 {
+        let list_start = out.len();
+        offsets.push(list_start);
+        while let Some(&i) = by_src.get(k) {
+            let e = &edges[i as usize];
+            if e.src != node {
+                break;
+            }
+            at_in_list[i as usize] = u32::try_from(out.len() - list_start).map_err(|_| {
+                GraphError::Limit { detail: format!("node {node} has over 4 GiB of out records") }
+            })?;
+            let r = Rec {
+                node: e.dst,
+                mode: e.mode,
+                asset: e.asset,
+                amount: e.amount,
+                wide: e.wide,
+                tx: e.tx,
+                time: e.time,
+            };
+            segment::put_record(&mut out, node, &r, time_base);
+            k += 1;
+        }
+    }
+    offsets.push(out.len());
+    Ok((out, offsets, at_in_list))
+}
+
+/// The in records of the nodes in `nodes` (`by_dst`: edge indices ordered by target).
+fn encode_in(
+    edges: &[BuildEdge],
+    by_dst: &[u32],
+    at_in_list: &[u32],
+    nodes: std::ops::Range<usize>,
+) -> segment::InPart {
+    let mut k = by_dst.partition_point(|&i| (edges[i as usize].dst as usize) < nodes.start);
+    let mut bytes = Vec::with_capacity(by_dst.len());
+    let mut offsets = Vec::with_capacity(nodes.len() + 1);
+    for node in nodes.clone() {
+        offsets.push(bytes.len());
+        while let Some(&i) = by_dst.get(k) {
+            let e = &edges[i as usize];
+            if e.dst as usize != node {
+                break;
+            }
+            segment::put_varint(&mut bytes, segment::zigzag(i64::from(e.src) - node as i64));
+            segment::put_varint(&mut bytes, u64::from(at_in_list[i as usize]));
+            k += 1;
+        }
+    }
+    offsets.push(bytes.len());
+    segment::InPart { first: nodes.start, bytes, offsets }
 }
 
 impl<'g> GraphBuilder<'g> {
@@ -886,7 +1106,16 @@ impl<'g> GraphBuilder<'g> {
             asset_list: Vec::new(),
             last_asset: None,
             wide: Vec::new(),
+            threads: workers(),
         }
+    }
+
+    /// Uses at most `threads` threads (at least 1; more than 2 gain nothing: the work is
+    /// split in two) for [`GraphBuilder::add_legs`] and the encoding at commit. The default
+    /// is the machine's parallelism, at most 2. The segment written is the same either way.
+    pub fn with_threads(mut self, threads: usize) -> GraphBuilder<'g> {
+        self.threads = threads.clamp(1, 2);
+        self
     }
 
     /// Nodes this builder adds.
@@ -927,8 +1156,13 @@ impl<'g> GraphBuilder<'g> {
 
     /// The id of the node whose encoded key is in `self.scratch`, adding it when new.
     fn intern(&mut self) -> Result<NodeId, GraphError> {
-        use std::collections::hash_map::Entry;
         let h = hash_bytes(keys::identity(&self.scratch));
+        self.intern_hashed(h)
+    }
+
+    /// As [`GraphBuilder::intern`], with the hash of the key's identity already computed.
+    fn intern_hashed(&mut self, h: u64) -> Result<NodeId, GraphError> {
+        use std::collections::hash_map::Entry;
         let base = self.base;
         let next = self.base_nodes as usize + self.new_nodes();
         match self.index.entry(h) {
@@ -997,6 +1231,19 @@ impl<'g> GraphBuilder<'g> {
             });
         }
         self.intern()
+    }
+
+    /// [`GraphBuilder::node`] for an address key encoded (and hashed) beforehand by
+    /// [`EncodedKeys::of`].
+    fn address_encoded(&mut self, enc: &[u8], h: u64) -> Result<NodeId, GraphError> {
+        if keys::is_tx(enc) {
+            return Err(GraphError::Limit {
+                detail: format!("node '{}' is given as Address; transaction nodes are keyed tx:<chain>:<txid> and nothing else is", keys::decode(enc)),
+            });
+        }
+        self.scratch.clear();
+        self.scratch.extend_from_slice(enc);
+        self.intern_hashed(h)
     }
 
     /// The id of the UTXO transaction node for `txid` (the node of [`tx_key`]), adding it
@@ -1151,7 +1398,55 @@ impl<'g> GraphBuilder<'g> {
         self.add_edge(src, dst, &input)
     }
 
-    /// The segment's content.
+    /// Adds a batch of stored legs, as [`GraphBuilder::add_leg`] one by one would (the same
+    /// node ids, the same segment bytes), on two threads where the machine has them: this
+    /// one decodes the node keys (base58check, bech32, EIP-55) of each run of legs and hashes
+    /// them while a second interns the previous run's and adds its edges.
+    ///
+    /// # Errors
+    /// As [`GraphBuilder::add_edge`]; the legs before the failing one are added.
+    pub fn add_legs(&mut self, legs: &[ExportLeg]) -> Result<(), GraphError> {
+        with_worker(self, |hand_on| {
+            legs.chunks(LEG_BATCH).try_for_each(|run| hand_on(Legs::Borrowed(run)))
+        })
+    }
+
+    /// Adds `legs` whose node keys `keys` holds ([`EncodedKeys::of`] of the same legs).
+    fn add_encoded(&mut self, legs: &[ExportLeg], keys: &EncodedKeys) -> Result<(), GraphError> {
+        for (i, leg) in legs.iter().enumerate() {
+            let input = EdgeInput {
+                amount: leg.amount,
+                time: leg.time,
+                asset: &leg.asset,
+                txid: leg.txid,
+                chain: leg.chain,
+            };
+            let (from, to) = (keys.get(2 * i), keys.get(2 * i + 1));
+            // Interned in the order `add_leg` interns them, so that ids are the same.
+            let (src, dst) = match (leg.kind, &leg.from, &leg.to) {
+                (LegKind::Input, Some(_), _) => {
+                    let a = self.address_encoded(from.0, from.1)?;
+                    (a, self.tx_node(leg.chain, &leg.txid)?)
+                }
+                (LegKind::Output, _, Some(_)) => {
+                    let t = self.tx_node(leg.chain, &leg.txid)?;
+                    (t, self.address_encoded(to.0, to.1)?)
+                }
+                (LegKind::Transfer, Some(_), Some(_)) => {
+                    let a = self.address_encoded(from.0, from.1)?;
+                    (a, self.address_encoded(to.0, to.1)?)
+                }
+                _ => continue,
+            };
+            self.add_edge(src, dst, &input)?;
+        }
+        Ok(())
+    }
+
+    /// The segment's content, encoded on two threads where the machine has them: the out
+    /// records (by source) on this one while another orders the edges by target and sorts
+    /// the keys, then the in records of two halves of the node range at once. The bytes are
+    /// those of a one-thread encoding (each part is a function of its input alone).
     fn finish(self) -> Result<SegmentData, GraphError> {
         let limit = |detail: String| GraphError::Limit { detail };
         let n = self.base_nodes as usize + self.new_nodes();
@@ -1162,97 +1457,34 @@ impl<'g> GraphBuilder<'g> {
             .map(|e| e.time)
             .min()
             .unwrap_or(0);
-        // Counting sort by source, stable: a node's edges keep the order they were added in.
-        let order_by = |key: &dyn Fn(&BuildEdge) -> u32| -> Vec<u32> {
-            let mut start = vec![0u32; n + 1];
-            for e in edges {
-                start[key(e) as usize + 1] += 1;
-            }
-            for i in 0..n {
-                start[i + 1] += start[i];
-            }
-            let mut order = vec![0u32; edges.len()];
-            for (i, e) in edges.iter().enumerate() {
-                let c = &mut start[key(e) as usize];
-                order[*c as usize] = i as u32;
-                *c += 1;
-            }
-            order
-        };
-        let by_src = order_by(&|e| e.src);
-        let mut out_stream = Vec::with_capacity(edges.len() * 8);
-        let mut out_offsets: Vec<usize> = Vec::with_capacity(n + 1);
-        // Byte offset of each edge's record inside its source's list, for the reverse index.
-        let mut at_in_list = vec![0u32; edges.len()];
-        let mut k = 0usize;
-        for node in 0..n as u32 {
-            let list_start = out_stream.len();
-            out_offsets.push(list_start);
-            while let Some(&i) = by_src.get(k) {
-                let e = &edges[i as usize];
-                if e.src != node {
-                    break;
-                }
-                at_in_list[i as usize] = u32::try_from(out_stream.len() - list_start)
-                    .map_err(|_| limit(format!("node {node} has over 4 GiB of out records")))?;
-                let r = Rec {
-                    node: e.dst,
-                    mode: e.mode,
-                    asset: e.asset,
-                    amount: e.amount,
-                    wide: e.wide,
-                    tx: e.tx,
-                    time: e.time,
-                };
-                segment::put_record(&mut out_stream, node, &r, time_base);
-                k += 1;
-            }
-        }
-        out_offsets.push(out_stream.len());
-        drop(by_src);
-        let by_dst = order_by(&|e| e.dst);
-        let mut in_stream = Vec::with_capacity(edges.len() * 4);
-        let mut in_offsets: Vec<usize> = Vec::with_capacity(n + 1);
-        let mut k = 0usize;
-        for node in 0..n as u32 {
-            in_offsets.push(in_stream.len());
-            while let Some(&i) = by_dst.get(k) {
-                let e = &edges[i as usize];
-                if e.dst != node {
-                    break;
-                }
-                segment::put_varint(
-                    &mut in_stream,
-                    segment::zigzag(i64::from(e.src) - i64::from(node)),
-                );
-                segment::put_varint(&mut in_stream, u64::from(at_in_list[i as usize]));
-                k += 1;
-            }
-        }
-        in_offsets.push(in_stream.len());
-        drop(by_dst);
-        drop(at_in_list);
-        // One block per node: the length of its out records, then its out and in records.
-        let mut lists = Vec::with_capacity(out_stream.len() + in_stream.len() + n);
-        let mut node_offsets = Vec::with_capacity(n + 1);
+        let parallel = self.threads > 1;
+        let (out, (by_dst, sorted)) = join(
+            parallel,
+            || encode_out(edges, n, time_base),
+            || (order_by(edges, n, |e| e.dst), self.sorted_keys()),
+        );
+        let (out, out_offsets, at_in_list) = out?;
+        // In records: two runs of nodes with about half the edges each.
+        let mid = by_dst.get(by_dst.len() / 2).map_or(n, |&i| edges[i as usize].dst as usize);
+        let (a, b) = join(
+            parallel,
+            || encode_in(edges, &by_dst, &at_in_list, 0..mid),
+            || encode_in(edges, &by_dst, &at_in_list, mid..n),
+        );
+        drop((by_dst, at_in_list));
+        let lists = segment::EdgeLists { out, out_offsets, ins: vec![a, b] };
+        // Node offsets: one block per node with edges, the length of its out records, then
+        // its out and in records (section 5 is streamed from `lists` by `segment::write`).
         let too_big =
             || limit("a segment's edge lists exceed 4 GiB; build in smaller steps".into());
+        let mut node_offsets = Vec::with_capacity(n + 1);
+        let mut at = 0u32;
         for i in 0..n {
-            node_offsets.push(u32::try_from(lists.len()).map_err(|_| too_big())?);
-            let (o, i_) = (
-                &out_stream[out_offsets[i]..out_offsets[i + 1]],
-                &in_stream[in_offsets[i]..in_offsets[i + 1]],
-            );
-            if o.is_empty() && i_.is_empty() {
-                continue;
-            }
-            segment::put_varint(&mut lists, o.len() as u64);
-            lists.extend_from_slice(o);
-            lists.extend_from_slice(i_);
+            node_offsets.push(at);
+            let len = u32::try_from(lists.block_len(i)).map_err(|_| too_big())?;
+            at = at.checked_add(len).ok_or_else(too_big)?;
         }
-        node_offsets.push(u32::try_from(lists.len()).map_err(|_| too_big())?);
-        drop((out_stream, in_stream));
-        // Sorted keys: by an 8-byte prefix first (cheap), then in full where prefixes tie.
+        node_offsets.push(at);
         let new = self.new_nodes();
         let key_index: Vec<u32> = self
             .key_starts
@@ -1263,28 +1495,6 @@ impl<'g> GraphBuilder<'g> {
             .map(|&o| u32::try_from(o))
             .collect::<Result<_, _>>()
             .map_err(|_| limit("a segment's keys exceed 4 GiB; build in smaller steps".into()))?;
-        let key = |i: u32| keys::identity(self.new_key(i as usize));
-        let prefix = |i: u32| {
-            let k = key(i);
-            let mut p = [0u8; 8];
-            let m = k.len().min(8);
-            p[..m].copy_from_slice(&k[..m]);
-            u64::from_be_bytes(p)
-        };
-        let mut pairs: Vec<(u64, u32)> = (0..new as u32).map(|i| (prefix(i), i)).collect();
-        pairs.sort_unstable();
-        let mut i = 0;
-        while i < pairs.len() {
-            let mut j = i + 1;
-            while j < pairs.len() && pairs[j].0 == pairs[i].0 {
-                j += 1;
-            }
-            if j - i > 1 {
-                pairs[i..j].sort_unstable_by(|a, b| key(a.1).cmp(key(b.1)));
-            }
-            i = j;
-        }
-        let sorted: Vec<u32> = pairs.into_iter().map(|p| p.1).collect();
         let tx_bits = self.tx_bits;
         Ok(SegmentData {
             base_node: self.base_nodes,
@@ -1302,6 +1512,34 @@ impl<'g> GraphBuilder<'g> {
             time_base,
             tx_bits,
         })
+    }
+
+    /// The new nodes' local indices ordered by key identity: by an 8-byte prefix first
+    /// (cheap), then in full where prefixes tie.
+    fn sorted_keys(&self) -> Vec<u32> {
+        let key = |i: u32| keys::identity(self.new_key(i as usize));
+        let prefix = |i: u32| {
+            let k = key(i);
+            let mut p = [0u8; 8];
+            let m = k.len().min(8);
+            p[..m].copy_from_slice(&k[..m]);
+            u64::from_be_bytes(p)
+        };
+        let mut pairs: Vec<(u64, u32)> =
+            (0..self.new_nodes() as u32).map(|i| (prefix(i), i)).collect();
+        pairs.sort_unstable();
+        let mut i = 0;
+        while i < pairs.len() {
+            let mut j = i + 1;
+            while j < pairs.len() && pairs[j].0 == pairs[i].0 {
+                j += 1;
+            }
+            if j - i > 1 {
+                pairs[i..j].sort_unstable_by(|a, b| key(a.1).cmp(key(b.1)));
+            }
+            i = j;
+        }
+        pairs.into_iter().map(|p| p.1).collect()
     }
 
     /// Writes the segment into `base`'s directory and records it, with `tips`, in the

@@ -6,7 +6,7 @@
 //! its reverse-index entry 2–4, and a UTXO transaction's id is stored once, in its node key.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -123,8 +123,9 @@ pub(crate) struct SegmentData {
     /// Bit `i` set: new node `i` is a transaction node.
     pub(crate) tx_bits: Vec<u64>,
     pub(crate) node_offsets: Vec<u32>,
-    /// Per node: LEB128 byte length of its out records, the out records, the in records.
-    pub(crate) lists: Vec<u8>,
+    /// Per node: LEB128 byte length of its out records, the out records, the in records;
+    /// kept as the encoders made them and written node by node ([`write`] streams them).
+    pub(crate) lists: EdgeLists,
     pub(crate) edge_count: u64,
     pub(crate) txids: Vec<[u8; 32]>,
     pub(crate) tx_chains: Vec<u8>,
@@ -133,8 +134,98 @@ pub(crate) struct SegmentData {
     pub(crate) time_base: u32,
 }
 
+/// A segment's edge lists as the (parallel) encoders leave them: one stream of out records
+/// and one or more streams of in records, each covering a run of nodes. [`write`] streams
+/// section 5 from them node block by node block, so the section is never copied whole.
+#[derive(Debug, Default)]
+pub(crate) struct EdgeLists {
+    /// Out records of every node, in node order.
+    pub(crate) out: Vec<u8>,
+    /// `out_offsets[n]..out_offsets[n + 1]`: node `n`'s out records in `out`.
+    pub(crate) out_offsets: Vec<usize>,
+    /// In records: parts covering consecutive node runs, in node order.
+    pub(crate) ins: Vec<InPart>,
+}
+
+/// In records of the nodes `first..first + offsets.len() - 1`.
+#[derive(Debug, Default)]
+pub(crate) struct InPart {
+    pub(crate) first: usize,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) offsets: Vec<usize>,
+}
+
+impl EdgeLists {
+    /// Node `n`'s out records and in records.
+    fn node(&self, n: usize) -> (&[u8], &[u8]) {
+        let out = &self.out[self.out_offsets[n]..self.out_offsets[n + 1]];
+        let part = self.ins.partition_point(|p| p.first <= n).saturating_sub(1);
+        let ins = self.ins.get(part).map_or(&[][..], |p| {
+            let l = n - p.first;
+            &p.bytes[p.offsets[l]..p.offsets[l + 1]]
+        });
+        (out, ins)
+    }
+
+    /// Byte length of node `n`'s block in section 5 (0 when it has no edge).
+    pub(crate) fn block_len(&self, n: usize) -> usize {
+        let (o, i) = self.node(n);
+        if o.is_empty() && i.is_empty() {
+            0
+        } else {
+            varint_len(o.len() as u64) + o.len() + i.len()
+        }
+    }
+
+    /// Writes section 5 (every node's block, in node order) to `w`, in chunks of about a
+    /// MiB (so that the hasher and the file see few large writes, not three per node).
+    fn write_to(&self, nodes: usize, w: &mut impl Write) -> std::io::Result<()> {
+        const CHUNK: usize = 1 << 20;
+        let mut buf = Vec::with_capacity(CHUNK + 64);
+        for n in 0..nodes {
+            let (o, i) = self.node(n);
+            if o.is_empty() && i.is_empty() {
+                continue;
+            }
+            put_varint(&mut buf, o.len() as u64);
+            buf.extend_from_slice(o);
+            buf.extend_from_slice(i);
+            if buf.len() >= CHUNK {
+                w.write_all(&buf)?;
+                buf.clear();
+            }
+        }
+        w.write_all(&buf)
+    }
+}
+
+/// A writer that hashes and counts what passes through it.
+struct Hashing<'w, W: Write> {
+    inner: &'w mut W,
+    sha: Sha256,
+    len: u64,
+}
+
+impl<W: Write> Write for Hashing<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Varints (unsigned LEB128) and zigzag.
+
+/// Bytes of `v` as a varint.
+#[inline]
+pub(crate) fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
 
 #[inline]
 pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -215,21 +306,14 @@ pub(crate) fn get_record(buf: &[u8], pos: &mut usize, src: u32, time_base: u32) 
 
 /// Writes `data` to `path` (through a temporary file, synced, then renamed, so a crash
 /// leaves either no file or a whole one). Returns the header's checksum.
+///
+/// Streamed: a zero header first, then each section through a hashing writer (the edge
+/// lists node block by node block from the encoders' buffers, never assembled in memory),
+/// then the header with every section's offset, length and SHA-256 over the zeros.
 pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphError> {
     let io = |source| GraphError::Io { path: path.to_owned(), source };
     let assets = data.assets.join("\n");
-    let sections: [&[u8]; SECTIONS] = [
-        bytemuck::cast_slice(&data.key_index),
-        &data.key_bytes,
-        bytemuck::cast_slice(&data.sorted),
-        bytemuck::cast_slice(&data.tx_bits),
-        bytemuck::cast_slice(&data.node_offsets),
-        &data.lists,
-        bytemuck::cast_slice(&data.txids),
-        &data.tx_chains,
-        assets.as_bytes(),
-        bytemuck::cast_slice(&data.wide),
-    ];
+    let nodes = data.node_count as usize;
     let mut header = Header::zeroed();
     header.magic = MAGIC;
     header.version = VERSION;
@@ -246,23 +330,34 @@ pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphEr
         1 << 20,
         File::create(&tmp).map_err(|source| GraphError::Io { path: tmp.clone(), source })?,
     );
-    // Offsets first (so the header can be written first), then the sections in order.
+    f.write_all(bytemuck::bytes_of(&header)).map_err(io)?;
     let mut at = HEADER_LEN as u64;
-    for (i, s) in sections.iter().enumerate() {
-        header.sections[i] =
-            SectionEntry { offset: at, len: s.len() as u64, sha256: Sha256::digest(s).into() };
-        at = (at + s.len() as u64).div_ceil(8) * 8;
+    let zeros = [0u8; 8];
+    for i in 0..SECTIONS {
+        let mut w = Hashing { inner: &mut f, sha: Sha256::new(), len: 0 };
+        match i {
+            S_KEY_INDEX => w.write_all(bytemuck::cast_slice(&data.key_index)),
+            S_KEY_BYTES => w.write_all(&data.key_bytes),
+            S_KEY_SORTED => w.write_all(bytemuck::cast_slice(&data.sorted)),
+            S_TX_BITS => w.write_all(bytemuck::cast_slice(&data.tx_bits)),
+            S_NODE_OFFSETS => w.write_all(bytemuck::cast_slice(&data.node_offsets)),
+            S_EDGE_LISTS => data.lists.write_to(nodes, &mut w),
+            S_TXIDS => w.write_all(bytemuck::cast_slice(&data.txids)),
+            S_TX_CHAINS => w.write_all(&data.tx_chains),
+            S_ASSETS => w.write_all(assets.as_bytes()),
+            _ => w.write_all(bytemuck::cast_slice(&data.wide)),
+        }
+        .map_err(io)?;
+        let (sha, len) = (w.sha.finalize(), w.len);
+        header.sections[i] = SectionEntry { offset: at, len, sha256: sha.into() };
+        let padded = (at + len).div_ceil(8) * 8;
+        f.write_all(&zeros[..(padded - at - len) as usize]).map_err(io)?;
+        at = padded;
     }
     let hb = bytemuck::bytes_of(&header);
     header.header_sha256 = Sha256::digest(&hb[..HASHED_HEADER_LEN]).into();
+    f.seek(SeekFrom::Start(0)).map_err(io)?;
     f.write_all(bytemuck::bytes_of(&header)).map_err(io)?;
-    let mut pad = Vec::new();
-    for s in sections {
-        f.write_all(s).map_err(io)?;
-        pad.clear();
-        pad.resize((s.len().div_ceil(8) * 8) - s.len(), 0);
-        f.write_all(&pad).map_err(io)?;
-    }
     let f = f.into_inner().map_err(|e| io(e.into_error()))?;
     f.sync_all().map_err(io)?;
     drop(f);
