@@ -277,32 +277,41 @@ fn write_index(
             flags |= FLAG_ROUND_TRIP;
             rep.round_trips += 1;
         }
-        let cats = categories(&s.recv, tags);
+        // Nothing received from a category: the record is the total alone.
+        let cats = if s.recv.origins.is_empty() && s.recv.poison.is_empty() {
+            Vec::new()
+        } else {
+            categories(&s.recv, tags)
+        };
         if !cats.is_empty() {
             rep.exposed += 1;
         }
-        let mut rec: Vec<u8> = Vec::new();
-        let fits = encode_record(s.total, &cats, &mut rec);
+        // Encoded in place; a record with a value wider than 128 bits is cut back to a zero
+        // total.
+        let at = records.len();
+        let fits = encode_record(s.total, &cats, &mut records);
         let ncat = if fits { cats.len() as u8 } else { 0 };
         if !fits {
             flags |= FLAG_WIDE;
-            rec.clear();
-            rec.extend_from_slice(&0u128.to_le_bytes());
+            records.truncate(at);
+            records.extend_from_slice(&0u128.to_le_bytes());
         }
         entries.extend_from_slice(&n.to_le_bytes());
         entries.extend_from_slice(&ai.to_le_bytes());
         entries.push(flags);
         entries.push(ncat);
-        entries.extend_from_slice(&(records.len() as u64).to_le_bytes());
-        records.extend_from_slice(&rec);
+        entries.extend_from_slice(&(at as u64).to_le_bytes());
     }
-    let mut body: Vec<u8> = Vec::new();
+    let mut names: Vec<u8> = Vec::new();
     for a in &assets {
-        body.extend_from_slice(&(a.len() as u16).to_le_bytes());
-        body.extend_from_slice(a.as_bytes());
+        names.extend_from_slice(&(a.len() as u16).to_le_bytes());
+        names.extend_from_slice(a.as_bytes());
     }
-    body.extend_from_slice(&entries);
-    body.extend_from_slice(&records);
+    // The body is names, entries and records, hashed and written in turn (not copied into
+    // one buffer: the records are most of the file).
+    let body = [&names[..], &entries[..], &records[..]];
+    let mut sum = Sha256::new();
+    body.iter().for_each(|p| sum.update(p));
     let mut head = Vec::with_capacity(HEADER_LEN);
     head.extend_from_slice(MAGIC);
     head.extend_from_slice(&INDEX_VERSION.to_le_bytes());
@@ -313,7 +322,7 @@ fn write_index(
     head.extend_from_slice(&1u32.to_le_bytes()); // flags: bit 0 = peel chains followed
     head.extend_from_slice(&state.graph);
     head.extend_from_slice(&state.tags);
-    head.extend_from_slice(&Sha256::digest(&body));
+    head.extend_from_slice(&sum.finalize());
     head.extend_from_slice(&(records.len() as u64).to_le_bytes());
     debug_assert_eq!(head.len(), HEADER_LEN);
     let tmp = path.with_extension("fgx.tmp");
@@ -325,11 +334,11 @@ fn write_index(
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(&head).map_err(io(&tmp))?;
-        f.write_all(&body).map_err(io(&tmp))?;
+        body.iter().try_for_each(|p| f.write_all(p)).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
     }
     std::fs::rename(&tmp, path).map_err(io(path))?;
-    rep.bytes = (head.len() + body.len()) as u64;
+    rep.bytes = (head.len() + body.iter().map(|p| p.len()).sum::<usize>()) as u64;
     Ok(rep)
 }
 

@@ -503,12 +503,19 @@ fn replay(
                     }
                     s.bal = b - a.min(b);
                 }
-                if took.is_empty() && took_p.is_empty() {
-                    (took, took_p)
-                } else {
+                if !took.is_empty() || !took_p.is_empty() {
+                    // Shifted by the step's hop and cut at the deepest bucket, in place.
                     let h = cost(src, dst);
-                    (took.shifted(h).within(MAX_HOPS), took_p.shifted(h).within(MAX_HOPS))
+                    took.0.retain_mut(|((hops, _), _)| {
+                        *hops += h;
+                        *hops <= MAX_HOPS
+                    });
+                    took_p.0.retain(|_, hops| {
+                        *hops += h;
+                        *hops <= MAX_HOPS
+                    });
                 }
+                (took, took_p)
             };
             let labelled = !carried.is_empty() || !carried_p.is_empty();
             if labelled {
