@@ -419,15 +419,16 @@ fn peel_costs_unchanged(
             }
             for a in addrs {
                 let id = NodeId(a);
-                if prefix.kind(id) != NodeKind::Address
-                    || old.peel_change_sources(id) == new.peel_change_sources(id)
-                {
+                if prefix.kind(id) != NodeKind::Address {
                     continue;
                 }
-                // Only a hop it already took into a transaction could change.
+                // Only a hop it already took into a transaction could change (checked first:
+                // it is cheap, and on account chains there is none).
                 v.clear();
                 prefix.neighbours(id, false, asset, &mut v);
-                if v.iter().any(|(t, _, _)| prefix.kind(*t) == NodeKind::Transaction) {
+                if v.iter().any(|(t, _, _)| prefix.kind(*t) == NodeKind::Transaction)
+                    && old.peel_change_sources(id) != new.peel_change_sources(id)
+                {
                     return false;
                 }
             }
