@@ -2015,3 +2015,41 @@ fn a_receipt_that_makes_an_indexed_address_a_peel_link_rebuilds_the_index() {
     let after = idx.lookup_asset(g.lookup(&addr(b)).unwrap(), "BTC").unwrap();
     assert_eq!(after.categories[0].haircut, [10, 10, 10, 10], "1 hop: A is a peel-chain link");
 }
+
+/// Format compatibility: a graph of one segment with its exposure index and saved pass of
+/// format version 1, frozen in `tests/data/exposure-pass-v1` (written once by this test with
+/// `FLOODGATE_BLESS=1` when the directory is absent, never rewritten), is continued by today's
+/// code over an appended segment, giving a full build's index (worked on a copy).
+#[test]
+fn saved_pass_format_v1_fixture_is_continued() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exposure-pass-v1");
+    let w = World {
+        events: vec![
+            Ev::Pay { from: 0, to: 1, amount: 10 },
+            Ev::Tx { ins: vec![(1, 10)], outs: vec![(2, 1), (3, 9)] },
+            Ev::Pay { from: 3, to: 4, amount: 9 },
+        ],
+        times: vec![1_000, 1_010, 1_020],
+        split: 0,
+    };
+    let tagged = BTreeMap::from([(0, 1)]);
+    if !fixture.exists() && std::env::var("FLOODGATE_BLESS").is_ok_and(|v| v == "1") {
+        append_segment(&fixture, &w, 0, 2, 1, 0);
+        let g = Graph::open(&fixture).unwrap();
+        update_index(&g, &resolve(&g, &tagged), &fixture.join(INDEX_FILE)).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(&fixture).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    append_segment(dir.path(), &w, 2, 3, 2, 0);
+    assert_eq!(
+        update_and_compare(dir.path(), &tagged).unwrap(),
+        IndexUpdate::Extended { from_segments: 1, was_segments: 1 }
+    );
+    let g = Graph::open(dir.path()).unwrap();
+    let idx = ExposureIndex::open(&dir.path().join(INDEX_FILE)).unwrap();
+    let e = idx.lookup_asset(g.lookup(&addr(4)).unwrap(), "BTC").unwrap();
+    assert_eq!((e.total, e.categories[0].haircut), (9, [0, 0, 9, 9]), "scam 3 hops back");
+}
