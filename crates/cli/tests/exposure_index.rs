@@ -176,3 +176,58 @@ fn index_answers_trace_exposure_and_holds_a_deposit_with_indirect_sanctioned_exp
     let notes = d[0]["notes"].to_string();
     assert!(notes.contains("no exposure index"), "{notes}");
 }
+
+/// `trace build` after new blocks were ingested extends the index over the appended segment
+/// instead of replaying every transfer (issue 15 item 2), and the extended index answers as
+/// a query does.
+#[test]
+fn trace_build_extends_the_index_over_new_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(data.join("tagpacks")).unwrap();
+    std::fs::write(
+        data.join("tagpacks/sanctions.yaml"),
+        format!(
+            "title: test sanctions\ncreator: floodgate tests\nsource: test\nis_public: true\n\
+             tags:\n  - address: {S}\n    currency: ETH\n    label: sanctioned wallet\n    abuse: sanction\n"
+        ),
+    )
+    .unwrap();
+    let usdt = 1_000_000u128;
+    let ingest = |name: &str, rows: Vec<String>| {
+        let f = tmp.path().join(name);
+        std::fs::write(&f, rows.concat()).unwrap();
+        ok(floodgate(&data).args(["ingest", "ethereum"]).arg(&f).output().unwrap());
+    };
+    let build = || -> serde_json::Value {
+        serde_json::from_str(&ok(floodgate(&data)
+            .args(["trace", "build", "--format", "json"])
+            .output()
+            .unwrap()))
+        .unwrap()
+    };
+    ingest("a.jsonl", vec![log(1, 0, S, A, 1_000 * usdt), log(2, 0, C, B, 9_000 * usdt)]);
+    let first = build();
+    assert_eq!(first["index"]["status"], "rebuilt", "{first}");
+    ingest("b.jsonl", vec![log(3, 0, A, B, 1_000 * usdt), log(3, 1, C, D, 500 * usdt)]);
+    let second = build();
+    assert_eq!(second["index"]["status"], "extended", "{second}");
+    assert_eq!(second["index"]["update"]["how"], "extended", "{second}");
+    assert_eq!(second["index"]["update"]["from_segments"], 1, "{second}");
+    assert_eq!(second["index"]["transfers"], 2, "only the new block's transfers: {second}");
+    let table = ok(floodgate(&data).args(["trace", "build"]).output().unwrap());
+    assert!(table.contains("exposure index") && table.contains("current"), "{table}");
+    let q = |extra: &[&str]| -> serde_json::Value {
+        let out = ok(floodgate(&data)
+            .args(["trace", "exposure", B, "--format", "json"])
+            .args(extra)
+            .output()
+            .unwrap());
+        serde_json::from_str(&out).unwrap()
+    };
+    let (fi, pq) = (q(&[]), q(&["--no-index"]));
+    assert_eq!(fi[0]["from_index"], true, "{fi}");
+    for k in ["total", "untraced", "categories"] {
+        assert_eq!(fi[0][k], pq[0][k], "{k}: {fi} vs {pq}");
+    }
+}

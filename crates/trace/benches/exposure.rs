@@ -2,8 +2,9 @@
 //! plain in-memory adjacency-map baseline measured in the same run.
 //!
 //! `cargo bench -p floodgate-trace --bench exposure` (scale with FLOODGATE_BENCH_EDGES, default 1,000,000).
-//! The exposure index: its build beside the graph build, and its lookup beside the per-query
-//! causal haircut of the same targets, in the same run (`exposure_index`).
+//! The exposure index: its build beside the graph build, an update over an appended segment
+//! of 1 % of the transfers, and its lookup beside the per-query causal haircut of the same
+//! targets, in the same run (`exposure_index`).
 
 // Benchmarks report through criterion; unwrap is the failure report here.
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -13,7 +14,8 @@ use std::collections::{BTreeMap, HashMap};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
 use floodgate_trace::{
-    build_index, exposure, ExposureIndex, ExposureOptions, TaintModel, INDEX_FILE,
+    build_index, exposure, state_path, update_index, ExposureIndex, ExposureOptions, IndexUpdate,
+    TaintModel, INDEX_FILE,
 };
 use floodgate_types::{Amount, Chain, Hash32, RiskCategory};
 
@@ -46,11 +48,35 @@ fn key(i: u32) -> String {
 }
 
 fn build(dir: &std::path::Path, es: &[(u32, u32, u64, u32)], nodes: u32) -> Graph {
+    build_segments(dir, es, nodes, es.len())
+}
+
+/// The graph of `es` in two segments: every node and the first `split` edges, then the rest
+/// (node ids are those of [`build`]).
+fn build_segments(
+    dir: &std::path::Path,
+    es: &[(u32, u32, u64, u32)],
+    nodes: u32,
+    split: usize,
+) -> Graph {
+    append(dir, es, nodes, 0..split);
+    if split < es.len() {
+        append(dir, es, nodes, split..es.len());
+    }
+    Graph::open(dir).unwrap()
+}
+
+fn append(
+    dir: &std::path::Path,
+    es: &[(u32, u32, u64, u32)],
+    nodes: u32,
+    range: std::ops::Range<usize>,
+) {
     let base = Graph::open_or_empty(dir).unwrap();
     let mut b = GraphBuilder::new(Some(&base));
     let ids: Vec<NodeId> =
         (0..nodes).map(|i| b.node(&key(i), NodeKind::Address).unwrap()).collect();
-    for (i, &(f, t, a, time)) in es.iter().enumerate() {
+    for (i, &(f, t, a, time)) in es.iter().enumerate().skip(range.start).take(range.len()) {
         let mut txid = [0u8; 32];
         txid[..8].copy_from_slice(&(i as u64).to_le_bytes());
         let e = EdgeInput {
@@ -63,7 +89,6 @@ fn build(dir: &std::path::Path, es: &[(u32, u32, u64, u32)], nodes: u32) -> Grap
         b.add_edge(ids[f as usize], ids[t as usize], &e).unwrap();
     }
     b.commit(&base, BTreeMap::new()).unwrap();
-    Graph::open(dir).unwrap()
 }
 
 /// The baseline: haircut exposure over a HashMap adjacency, the same rules.
@@ -184,7 +209,31 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("build_index", count), |b| {
         b.iter(|| build_index(&graph, &tags, &ipath).unwrap().entries)
     });
+    // An update: the same edges with the last 1 % appended as a second segment; the pass
+    // saved over the first segment is continued over the new one (`update_index`), each
+    // iteration from the same saved pass.
+    let split_dir = tempfile::tempdir().unwrap();
+    let split = count - count / 100;
+    let two = build_segments(split_dir.path(), &es, nodes, split);
+    let upath = split_dir.path().join(INDEX_FILE);
+    build_index(&two.prefix(1).unwrap(), &tags, &upath).unwrap();
+    let saved = std::fs::read(state_path(&upath)).unwrap();
+    g.bench_function(BenchmarkId::new("update_index_last_1pct", count), |b| {
+        b.iter_batched(
+            || std::fs::write(state_path(&upath), &saved).unwrap(),
+            |()| {
+                let rep = update_index(&two, &tags, &upath).unwrap();
+                assert!(matches!(rep.update, IndexUpdate::Extended { .. }), "{:?}", rep.update);
+                rep.entries
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
     g.finish();
+    if !ipath.exists() {
+        // `build_index` was filtered out.
+        build_index(&graph, &tags, &ipath).unwrap();
+    }
     let idx = ExposureIndex::open(&ipath).unwrap();
     let mut g = c.benchmark_group("exposure_index_lookup_6_hops");
     let mut i = 0;

@@ -405,12 +405,14 @@ fn main() {
         lp99.as_secs_f64() / bp99.as_secs_f64().max(1e-9)
     );
     eprintln!(
-        "index   build {index_build:.2?} = {:.2}M transfers/s ({} transfers replayed; graph build of the same world {build:.2?}, index/graph time {:.2}); {} bytes = {:.1} bytes/edge; {} addresses, {} exposed within 6 hops, {} round-trip flagged",
+        "index   build {index_build:.2?} = {:.2}M transfers/s ({} transfers replayed; graph build of the same world {build:.2?}, index/graph time {:.2}); {} bytes = {:.1} bytes/edge (saved pass beside it {} bytes = {:.1} bytes/edge); {} addresses, {} exposed within 6 hops, {} round-trip flagged",
         irep.transfers as f64 / index_build.as_secs_f64() / 1e6,
         irep.transfers,
         index_build.as_secs_f64() / build.as_secs_f64(),
         irep.bytes,
         irep.bytes as f64 / edges as f64,
+        irep.state_bytes,
+        irep.state_bytes as f64 / edges as f64,
         irep.entries,
         irep.exposed,
         irep.round_trips

@@ -140,6 +140,18 @@ impl Mix for Parts {
             self.0.clone_from(&other.0);
             return;
         }
+        // A few parts into a long list (a hub receiving a transfer): add each in place, as a
+        // merge would, instead of merging into a new list, which copied the hub's whole list
+        // on every receipt (the exposure index's pass spent most of its time there).
+        if other.0.len() * 8 <= self.0.len() {
+            for &(l, v) in &other.0 {
+                match self.0.binary_search_by(|p| p.0.cmp(&l)) {
+                    Ok(i) => self.0[i].1 = self.0[i].1.saturating_add(v),
+                    Err(i) => self.0.insert(i, (l, v)),
+                }
+            }
+            return;
+        }
         // Merge two label-ordered lists.
         let mine = std::mem::take(&mut self.0);
         let theirs = &other.0;

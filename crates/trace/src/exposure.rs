@@ -309,6 +309,14 @@ impl<'a> Ctx<'a> {
     /// An address with more than [`PEEL_MAX_DEGREE`] transfers received is a service, not a
     /// peel hop (and reading a hub's whole list on every step would be slow).
     fn received_peel_change(&self, a: NodeId, not: NodeId) -> bool {
+        self.peel_change_sources(a).is_some_and(|v| v.iter().any(|&x| x != not))
+    }
+
+    /// The peel transactions whose large output address `a` received (in storage order), or
+    /// `None` when it received too many transfers to be a peel hop (see
+    /// [`Ctx::received_peel_change`]). Whether a hop from `a` is free depends on nothing else
+    /// about `a`: the exposure index's update compares it before and after an append.
+    pub(crate) fn peel_change_sources(&self, a: NodeId) -> Option<Vec<NodeId>> {
         let ins: Vec<NodeId> = self
             .g
             .in_edges(a)
@@ -316,8 +324,9 @@ impl<'a> Ctx<'a> {
             .filter(|e| e.asset == self.asset)
             .map(|e| e.src)
             .collect();
-        ins.len() <= PEEL_MAX_DEGREE
-            && ins.iter().any(|&x| x != not && self.peel_tx(x).is_some_and(|(_, l)| l == a))
+        (ins.len() <= PEEL_MAX_DEGREE).then(|| {
+            ins.into_iter().filter(|&x| self.peel_tx(x).is_some_and(|(_, l)| l == a)).collect()
+        })
     }
 
     /// Whether address `a` spent into a peel transaction other than `not` as its only input

@@ -3,9 +3,9 @@
 //! forward pass over every transfer in time order and stored beside the graph in a
 //! memory-mapped, checksummed file. A lookup costs a binary search.
 //!
-//! The pass replays the same balances as a per-query trace (`causal.rs`: labelled parts
-//! taken by [`Mix::take`], hops added per step as [`Ctx::step_cost`] charges them), but for
-//! every node at once: each transfer carries the parts its sender held, labelled by (hops,
+//! The pass (`pass.rs`) replays the same balances as a per-query trace (`causal.rs`:
+//! labelled parts taken by `Mix::take`, hops added per step as `Ctx::step_cost` charges
+//! them), but for every node at once: each transfer carries the parts its sender held, labelled by (hops,
 //! tagged origin), and what a node receives is summed per category and hop bucket. Because a
 //! part's fate never depends on the other labels (`docs/taint-models.md`, rule 4), a lookup
 //! equals the per-query haircut of the same node at hops 1, 2, 3 and 6 — except for value
@@ -13,31 +13,32 @@
 //! and the pass cannot tell apart. Such nodes are flagged ([`IndexedExposure::round_trip`]):
 //! their indexed values are at least the query's, and the services answer them per query.
 //!
+//! The pass's state is saved beside the index, so that [`update_index`] continues it over
+//! the segments a `trace build` appends instead of replaying every transfer again (and
+//! unwinds it first when the graph was unwound); when it cannot, it replays them all.
+//!
 //! File format: `docs/formats/graph.md`, section "Exposure index".
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use floodgate_graph::{Graph, GraphError, Leg, NodeId, NodeKind};
+use floodgate_graph::{Graph, GraphError, NodeId};
 use floodgate_types::{Amount, RiskCategory};
 use memmap2::Mmap;
 use ruint::aliases::U256;
-use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::causal::{Mix, Parts, Present};
-use crate::exposure::{CategoryExposure, Ctx, ExposureSource};
-use crate::{Direction, ExposureOptions, ExposureReport, TaintModel};
+use crate::exposure::{CategoryExposure, ExposureSource};
+pub use crate::pass::MAX_CHECKPOINTS;
+use crate::pass::{NodeState, Outcome, PassState, Recv};
+use crate::{Direction, ExposureReport, TaintModel};
 
 /// The index file's name inside the graph directory.
 pub const INDEX_FILE: &str = "exposure.fgx";
 
 /// The hop limits the index answers: `BUCKETS[i]` is bucket `i`.
-pub const BUCKETS: [u32; 4] = [1, 2, 3, 6];
-
-/// The deepest bucket: labels beyond it are dropped during the pass.
-const MAX_HOPS: u32 = 6;
+pub const BUCKETS: [u32; 4] = crate::pass::BUCKETS;
 
 const MAGIC: &[u8; 8] = b"FGEXIDX1";
 /// The format version this build writes and reads.
@@ -122,14 +123,36 @@ impl IndexState {
     }
 }
 
-/// What [`build_index`] wrote.
+/// How [`update_index`] brought the index up to date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "how")]
+pub enum IndexUpdate {
+    /// The pass saved beside the index covered the first `from_segments` segments of the
+    /// graph (after being unwound from `was_segments`, when the graph had been unwound); only
+    /// the transfers of the segments after them were replayed.
+    Extended {
+        /// Segments the saved pass covered, after any unwinding.
+        from_segments: usize,
+        /// Segments it covered before.
+        was_segments: usize,
+    },
+    /// The pass was replayed over every transfer, for the reason given.
+    Rebuilt {
+        /// Why (no saved pass, the tags changed, a new transfer older than the index, …).
+        reason: String,
+    },
+}
+
+/// What [`build_index`] or [`update_index`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IndexBuildReport {
     /// The file.
     pub path: PathBuf,
     /// Bytes written.
     pub bytes: u64,
-    /// Transfers replayed (self-transfers left out).
+    /// Bytes of the saved pass beside it (`exposure.fgxs`), which an update continues.
+    pub state_bytes: u64,
+    /// Transfers replayed in this build (self-transfers left out).
     pub transfers: u64,
     /// (node, asset) entries: nodes that received something.
     pub entries: u64,
@@ -137,30 +160,19 @@ pub struct IndexBuildReport {
     pub exposed: u64,
     /// Of those, entries flagged as possibly holding round-trip value.
     pub round_trips: u64,
+    /// Whether the pass was continued or replayed whole.
+    pub update: IndexUpdate,
 }
 
-/// Per node and asset, what it received, while the pass runs.
-#[derive(Default)]
-struct Recv {
-    /// Haircut value per origin, per bucket; and the fewest hops it came at.
-    origins: FxHashMap<u32, ([U256; 4], u32)>,
-    /// Poison: per category, the value of the transfers that carried it, per bucket; the
-    /// fewest hops.
-    poison: BTreeMap<u8, ([U256; 4], u32)>,
+/// The file beside the index holding the forward pass's state (`exposure.fgxs`).
+pub fn state_path(index: &Path) -> PathBuf {
+    index.with_extension("fgxs")
 }
 
-/// One transfer of the pass.
-#[derive(Clone, Copy)]
-struct T {
-    src: u32,
-    dst: u32,
-    amount: U256,
-    time: u32,
-    seq: u64,
-}
-
-/// Builds the exposure index of `graph` with `tags` (the resolved tags a trace counts) and
-/// writes it to `path` (written beside, then renamed: a failure leaves the old file).
+/// Builds the exposure index of `graph` with `tags` (the resolved tags a trace counts) from
+/// scratch, one pass over every transfer, and writes it to `path` (written beside, then
+/// renamed: a failure leaves the old file), with the pass's state beside it
+/// ([`state_path`]) for later updates.
 ///
 /// # Errors
 /// I/O errors naming the file.
@@ -169,79 +181,148 @@ pub fn build_index(
     tags: &HashMap<NodeId, RiskCategory>,
     path: &Path,
 ) -> Result<IndexBuildReport, GraphError> {
+    let st = PassState::full(graph, tags);
+    let transfers = st.assets.values().map(|p| p.transfers).sum();
+    let update = IndexUpdate::Rebuilt { reason: "a full build was asked for".into() };
+    finish(graph, tags, path, &st, transfers, update)
+}
+
+/// Brings the exposure index at `path` up to date with `graph` and `tags`: continues the pass
+/// saved beside it over the segments appended since (after unwinding it to the segments it
+/// still shares with the graph, when the graph was unwound), or replays every transfer when
+/// it cannot: no saved pass, or one of another version or damaged; the tags of a node
+/// already indexed changed; a new transfer older than the latest one indexed; a new
+/// transfer that changes whether an address already indexed is a peel-chain link; an
+/// unwind below the last [`MAX_CHECKPOINTS`] updates. Either way the index written is the
+/// one [`build_index`] writes (tested byte for byte).
+///
+/// # Errors
+/// I/O errors naming the file.
+pub fn update_index(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    path: &Path,
+) -> Result<IndexBuildReport, GraphError> {
+    let sp = state_path(path);
+    let tried = match PassState::load(&sp) {
+        Ok(mut st) => match st.update(graph, tags) {
+            Ok(Outcome { from, was, replayed }) => Ok((st, replayed, from, was)),
+            Err(reason) => Err(reason),
+        },
+        Err(GraphError::NotBuilt { .. }) => Err("no saved pass beside the index".to_owned()),
+        Err(e) => Err(format!("the saved pass was not read ({e})")),
+    };
+    match tried {
+        Ok((st, replayed, from, was)) => {
+            let update = IndexUpdate::Extended { from_segments: from, was_segments: was };
+            finish(graph, tags, path, &st, replayed, update)
+        }
+        Err(reason) => {
+            tracing::info!(target: "floodgate::trace::index", %reason, "exposure index built whole");
+            let st = PassState::full(graph, tags);
+            let transfers = st.assets.values().map(|p| p.transfers).sum();
+            finish(graph, tags, path, &st, transfers, IndexUpdate::Rebuilt { reason })
+        }
+    }
+}
+
+/// Writes the index of a pass and the pass beside it.
+fn finish(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    path: &Path,
+    st: &PassState,
+    transfers: u64,
+    update: IndexUpdate,
+) -> Result<IndexBuildReport, GraphError> {
+    let mut rep = write_index(graph, tags, path, st)?;
+    rep.transfers = transfers;
+    rep.update = update;
+    rep.state_bytes = st.save(&state_path(path))?;
+    Ok(rep)
+}
+
+/// Writes the index of the pass `st` over `graph` to `path`.
+fn write_index(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    path: &Path,
+    st: &PassState,
+) -> Result<IndexBuildReport, GraphError> {
     let state = IndexState::of(graph, tags);
     let assets = graph.assets();
-    // Per (node, asset index): total received, and what came from categories.
-    let mut totals: BTreeMap<(u32, u16), U256> = BTreeMap::new();
-    let mut recvs: BTreeMap<(u32, u16), Recv> = BTreeMap::new();
-    let mut flagged: FxHashSet<(u32, u16)> = FxHashSet::default();
-    let mut transfers = 0u64;
+    // Per (node, asset index): the node's place in that asset's pass, when it received.
+    let mut all: Vec<(u32, u16, &NodeState)> = Vec::new();
     for (ai, asset) in assets.iter().enumerate() {
-        let ai = ai as u16;
-        let pass = forward_pass(graph, tags, asset);
-        transfers += pass.transfers;
-        for (n, t) in pass.totals {
-            totals.insert((n, ai), t);
-        }
-        for (n, r) in pass.recv {
-            recvs.insert((n, ai), r);
-        }
-        flagged.extend(pass.round_trip.into_iter().map(|n| (n, ai)));
+        let Some(p) = st.assets.get(asset) else { continue };
+        all.extend(p.nodes.iter().filter(|(_, s)| s.received).map(|(&n, s)| (n, ai as u16, s)));
     }
+    all.sort_unstable_by_key(|&(n, ai, _)| (n, ai));
     let mut rep = IndexBuildReport {
         path: path.to_owned(),
         bytes: 0,
-        transfers,
-        entries: totals.len() as u64,
+        state_bytes: 0,
+        transfers: 0,
+        entries: all.len() as u64,
         exposed: 0,
         round_trips: 0,
+        update: IndexUpdate::Rebuilt { reason: String::new() },
     };
     // Entries and records.
-    let mut entries: Vec<u8> = Vec::with_capacity(totals.len() * ENTRY_LEN);
+    let mut entries: Vec<u8> = Vec::with_capacity(all.len() * ENTRY_LEN);
     let mut records: Vec<u8> = Vec::new();
-    for (&(n, ai), &total) in &totals {
+    for &(n, ai, s) in &all {
         let mut flags = 0u8;
-        if flagged.contains(&(n, ai)) {
+        if s.round_trip {
             flags |= FLAG_ROUND_TRIP;
             rep.round_trips += 1;
         }
-        let cats = recvs.get(&(n, ai)).map(|r| categories(r, tags)).unwrap_or_default();
+        // Nothing received from a category: the record is the total alone.
+        let cats = if s.recv.origins.is_empty() && s.recv.poison.is_empty() {
+            Vec::new()
+        } else {
+            categories(&s.recv, tags)
+        };
         if !cats.is_empty() {
             rep.exposed += 1;
         }
-        let mut rec: Vec<u8> = Vec::new();
-        let fits = encode_record(total, &cats, &mut rec);
+        // Encoded in place; a record with a value wider than 128 bits is cut back to a zero
+        // total.
+        let at = records.len();
+        let fits = encode_record(s.total, &cats, &mut records);
         let ncat = if fits { cats.len() as u8 } else { 0 };
         if !fits {
             flags |= FLAG_WIDE;
-            rec.clear();
-            rec.extend_from_slice(&0u128.to_le_bytes());
+            records.truncate(at);
+            records.extend_from_slice(&0u128.to_le_bytes());
         }
         entries.extend_from_slice(&n.to_le_bytes());
         entries.extend_from_slice(&ai.to_le_bytes());
         entries.push(flags);
         entries.push(ncat);
-        entries.extend_from_slice(&(records.len() as u64).to_le_bytes());
-        records.extend_from_slice(&rec);
+        entries.extend_from_slice(&(at as u64).to_le_bytes());
     }
-    let mut body: Vec<u8> = Vec::new();
+    let mut names: Vec<u8> = Vec::new();
     for a in &assets {
-        body.extend_from_slice(&(a.len() as u16).to_le_bytes());
-        body.extend_from_slice(a.as_bytes());
+        names.extend_from_slice(&(a.len() as u16).to_le_bytes());
+        names.extend_from_slice(a.as_bytes());
     }
-    body.extend_from_slice(&entries);
-    body.extend_from_slice(&records);
+    // The body is names, entries and records, hashed and written in turn (not copied into
+    // one buffer: the records are most of the file).
+    let body = [&names[..], &entries[..], &records[..]];
+    let mut sum = Sha256::new();
+    body.iter().for_each(|p| sum.update(p));
     let mut head = Vec::with_capacity(HEADER_LEN);
     head.extend_from_slice(MAGIC);
     head.extend_from_slice(&INDEX_VERSION.to_le_bytes());
     head.extend_from_slice(&(assets.len() as u32).to_le_bytes());
-    head.extend_from_slice(&(totals.len() as u64).to_le_bytes());
+    head.extend_from_slice(&(all.len() as u64).to_le_bytes());
     head.extend_from_slice(&state.edges.to_le_bytes());
     head.extend_from_slice(&state.nodes.to_le_bytes());
     head.extend_from_slice(&1u32.to_le_bytes()); // flags: bit 0 = peel chains followed
     head.extend_from_slice(&state.graph);
     head.extend_from_slice(&state.tags);
-    head.extend_from_slice(&Sha256::digest(&body));
+    head.extend_from_slice(&sum.finalize());
     head.extend_from_slice(&(records.len() as u64).to_le_bytes());
     debug_assert_eq!(head.len(), HEADER_LEN);
     let tmp = path.with_extension("fgx.tmp");
@@ -253,11 +334,11 @@ pub fn build_index(
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
         f.write_all(&head).map_err(io(&tmp))?;
-        f.write_all(&body).map_err(io(&tmp))?;
+        body.iter().try_for_each(|p| f.write_all(p)).map_err(io(&tmp))?;
         f.sync_all().map_err(io(&tmp))?;
     }
     std::fs::rename(&tmp, path).map_err(io(path))?;
-    rep.bytes = (head.len() + body.len()) as u64;
+    rep.bytes = (head.len() + body.iter().map(|p| p.len()).sum::<usize>()) as u64;
     Ok(rep)
 }
 
@@ -333,220 +414,6 @@ fn encode_record(total: U256, cats: &[CatRec], out: &mut Vec<u8>) -> bool {
         }
     }
     ok
-}
-
-/// What one asset's pass found.
-struct Pass {
-    transfers: u64,
-    totals: FxHashMap<u32, U256>,
-    recv: FxHashMap<u32, Recv>,
-    round_trip: FxHashSet<u32>,
-}
-
-/// Every transfer of `asset` (self-transfers left out), in replay order: by (time, storage
-/// order), and inside one (time, storage order) a node's receipts before its sends, as a
-/// node's own timeline orders them (`causal.rs`), each node's sends in storage order.
-fn replay_order(graph: &Graph, asset: &str) -> Vec<T> {
-    let mut all: Vec<T> = Vec::new();
-    let mut legs: Vec<Leg> = Vec::new();
-    for n in 0..graph.node_count() {
-        legs.clear();
-        graph.legs(NodeId(n), false, asset, &mut legs);
-        all.extend(legs.iter().filter(|l| l.nb.0 != n).map(|l| T {
-            src: n,
-            dst: l.nb.0,
-            amount: l.amount,
-            time: l.time,
-            seq: l.seq,
-        }));
-    }
-    // Stable: each node's sends keep storage order.
-    all.sort_by_key(|t| (t.time, t.seq));
-    // Inside a group of one (time, seq), a transfer whose sender also receives in the group
-    // goes after those receipts (an account transaction with several transfers: A pays B,
-    // B pays C). UTXO groups (a transaction's inputs; its outputs) never chain.
-    let mut i = 0;
-    while i < all.len() {
-        let key = (all[i].time, all[i].seq);
-        let mut j = i + 1;
-        while j < all.len() && (all[j].time, all[j].seq) == key {
-            j += 1;
-        }
-        if j - i > 1 {
-            order_group(&mut all[i..j]);
-        }
-        i = j;
-    }
-    all
-}
-
-/// Orders one group so that each sender's receipts in it come first (a cycle is broken in
-/// storage order).
-fn order_group(g: &mut [T]) {
-    let dsts: FxHashSet<u32> = g.iter().map(|t| t.dst).collect();
-    if !g.iter().any(|t| dsts.contains(&t.src)) {
-        return;
-    }
-    let mut left: Vec<T> = g.to_vec();
-    let mut out: Vec<T> = Vec::with_capacity(g.len());
-    while !left.is_empty() {
-        let pending: FxHashMap<u32, usize> = left.iter().fold(FxHashMap::default(), |mut m, t| {
-            *m.entry(t.dst).or_default() += 1;
-            m
-        });
-        let before = out.len();
-        let mut rest = Vec::new();
-        // Keep each sender's storage order: once one of its sends waits, all later ones wait.
-        let mut waiting: FxHashSet<u32> = FxHashSet::default();
-        for t in left {
-            if pending.contains_key(&t.src) || waiting.contains(&t.src) {
-                waiting.insert(t.src);
-                rest.push(t);
-            } else {
-                out.push(t);
-            }
-        }
-        if out.len() == before {
-            // A cycle inside one transaction: take the first in storage order.
-            out.push(rest.remove(0));
-        }
-        left = rest;
-    }
-    g.copy_from_slice(&out);
-}
-
-fn forward_pass(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>, asset: &str) -> Pass {
-    let opts = ExposureOptions { direction: Direction::In, ..ExposureOptions::default() };
-    let members = FxHashSet::default();
-    let ctx = Ctx {
-        g: graph,
-        tags,
-        opts: &opts,
-        asset,
-        members: &members,
-        peel: std::cell::RefCell::new(FxHashSet::default()),
-    };
-    let peel_cache: std::cell::RefCell<FxHashMap<u32, Option<(NodeId, NodeId)>>> =
-        Default::default();
-    let peel_tx = |t: NodeId| *peel_cache.borrow_mut().entry(t.0).or_insert_with(|| ctx.peel_tx(t));
-    // The hops a label gains moving from `src` to `dst`: as a query tracing `in` charges it.
-    let cost = |src: NodeId, dst: NodeId| -> u32 {
-        match graph.kind(src) {
-            NodeKind::Transaction => 0,
-            NodeKind::Address => {
-                let link = graph.kind(dst) == NodeKind::Transaction
-                    && ctx.peel_link_in(dst, src, |t| {
-                        if t == dst {
-                            peel_tx(t)
-                        } else {
-                            ctx.peel_tx(t)
-                        }
-                    });
-                u32::from(!link)
-            }
-        }
-    };
-    let order = replay_order(graph, asset);
-    let mut bal: FxHashMap<u32, U256> = FxHashMap::default();
-    let mut parts: FxHashMap<u32, Parts> = FxHashMap::default();
-    // Poison labels by category code: min hops (`Present` over categories is exact, since
-    // poison's labels never depend on their values).
-    let mut present: FxHashMap<u32, Present> = FxHashMap::default();
-    let mut sent_labelled: FxHashSet<u32> = FxHashSet::default();
-    let mut pass = Pass {
-        transfers: order.len() as u64,
-        totals: FxHashMap::default(),
-        recv: FxHashMap::default(),
-        round_trip: FxHashSet::default(),
-    };
-    for t in order {
-        let (src, dst) = (NodeId(t.src), NodeId(t.dst));
-        let a = t.amount;
-        // What the transfer carries, hops counted at `dst`.
-        let (carried, carried_p) = if let Some(c) = tags.get(&src) {
-            let h = cost(src, dst);
-            (Parts::origin((h, t.src), a), Present::origin((h, u32::from(c.code())), a))
-        } else {
-            let b = bal.get(&t.src).copied().unwrap_or(U256::ZERO);
-            let mut took = Parts::default();
-            let mut took_p = Present::default();
-            if !b.is_zero() {
-                if let Some(p) = parts.get_mut(&t.src) {
-                    took = p.take(a, b);
-                    if p.is_empty() {
-                        parts.remove(&t.src);
-                    }
-                }
-                if let Some(p) = present.get_mut(&t.src) {
-                    took_p = p.take(a, b);
-                    if p.is_empty() {
-                        present.remove(&t.src);
-                    }
-                }
-                bal.insert(t.src, b - a.min(b));
-            }
-            if took.is_empty() && took_p.is_empty() {
-                (took, took_p)
-            } else {
-                let h = cost(src, dst);
-                (took.shifted(h).within(MAX_HOPS), took_p.shifted(h).within(MAX_HOPS))
-            }
-        };
-        if !carried.is_empty() || !carried_p.is_empty() {
-            sent_labelled.insert(t.src);
-        }
-        // Received at `dst` (only addresses are indexed: a query asks about an address).
-        if graph.kind(dst) == NodeKind::Transaction {
-            let b = bal.entry(t.dst).or_insert(U256::ZERO);
-            *b = b.saturating_add(a);
-            if !carried.is_empty() {
-                parts.entry(t.dst).or_default().add(&carried);
-            }
-            if !carried_p.is_empty() {
-                present.entry(t.dst).or_default().add(&carried_p);
-            }
-            continue;
-        }
-        let tot = pass.totals.entry(t.dst).or_insert(U256::ZERO);
-        *tot = tot.saturating_add(a);
-        if sent_labelled.contains(&t.dst) && (!carried.is_empty() || !carried_p.is_empty()) {
-            pass.round_trip.insert(t.dst);
-        }
-        if !carried.is_empty() || !carried_p.is_empty() {
-            let r = pass.recv.entry(t.dst).or_default();
-            for &((h, o), v) in &carried.0 {
-                let e = r.origins.entry(o).or_insert(([U256::ZERO; 4], h));
-                e.1 = e.1.min(h);
-                for (b, lim) in BUCKETS.iter().enumerate() {
-                    if h <= *lim {
-                        e.0[b] = e.0[b].saturating_add(v);
-                    }
-                }
-            }
-            for (&code, &h) in &carried_p.0 {
-                let e = r.poison.entry(code as u8).or_insert(([U256::ZERO; 4], h));
-                e.1 = e.1.min(h);
-                for (b, lim) in BUCKETS.iter().enumerate() {
-                    if h <= *lim {
-                        e.0[b] = e.0[b].saturating_add(a);
-                    }
-                }
-            }
-        }
-        // Into `dst`'s balance (a tagged node's balance is never read: what it sends is its own).
-        if tags.contains_key(&dst) {
-            continue;
-        }
-        let b = bal.entry(t.dst).or_insert(U256::ZERO);
-        *b = b.saturating_add(a);
-        if !carried.is_empty() {
-            parts.entry(t.dst).or_default().add(&carried);
-        }
-        if !carried_p.is_empty() {
-            present.entry(t.dst).or_default().add(&carried_p);
-        }
-    }
-    pass
 }
 
 /// The exposure index of a graph, mapped read-only.

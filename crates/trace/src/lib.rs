@@ -36,6 +36,7 @@
 mod causal;
 mod exposure;
 mod index;
+mod pass;
 mod path;
 mod taint;
 
@@ -44,7 +45,8 @@ pub use exposure::{
     TaintModel,
 };
 pub use index::{
-    build_index, ExposureIndex, IndexBuildReport, IndexState, IndexedCategory, IndexedExposure,
-    IndexedSource, BUCKETS, INDEX_FILE, INDEX_VERSION,
+    build_index, state_path, update_index, ExposureIndex, IndexBuildReport, IndexState,
+    IndexUpdate, IndexedCategory, IndexedExposure, IndexedSource, BUCKETS, INDEX_FILE,
+    INDEX_VERSION, MAX_CHECKPOINTS,
 };
 pub use path::{paths, to_dot, FundPath, PathOptions, PathStep};

@@ -13,8 +13,8 @@ use std::sync::{Arc, OnceLock};
 use floodgate_graph::{Clustering, EntityId, Graph, NodeId};
 use floodgate_store::TransferStore;
 use floodgate_trace::{
-    build_index, Direction, ExposureIndex, ExposureOptions, ExposureReport, FundPath,
-    IndexBuildReport, IndexState, PathOptions, TaintModel,
+    update_index, Direction, ExposureIndex, ExposureOptions, ExposureReport, FundPath,
+    IndexBuildReport, IndexState, IndexUpdate, PathOptions, TaintModel,
 };
 use floodgate_types::{Address, Amount};
 use serde::{Deserialize, Serialize};
@@ -59,9 +59,11 @@ pub struct BuildResult {
 /// What `build` did to the exposure index.
 #[derive(Debug, Serialize)]
 pub struct IndexSummary {
-    /// Rebuilt (the graph or the tags changed, or there was none), or `current`.
+    /// `current` (nothing changed), `extended` (the saved pass continued over the segments
+    /// appended, or unwound then continued) or `rebuilt` (every transfer replayed; `update`
+    /// says why).
     pub status: &'static str,
-    /// The file, its size and what it holds (when rebuilt).
+    /// The file, its size, what it holds and how it was updated (when not current).
     #[serde(flatten)]
     pub built: Option<IndexBuildReport>,
     /// Bytes of the file.
@@ -71,9 +73,10 @@ pub struct IndexSummary {
 }
 
 /// Brings the exposure index of the graph in `dir` up to date with the data directory's own
-/// tags (those `trace exposure` uses when no tag file is named): one forward pass over every
-/// transfer (`floodgate_trace::build_index`). A full pass each time the graph or the tags
-/// change, none otherwise (its cost beside the graph build: `docs/benchmarks.md`).
+/// tags (those `trace exposure` uses when no tag file is named): the forward pass saved
+/// beside it continued over the segments appended (`floodgate_trace::update_index`), or a
+/// full pass when it cannot be (the tags of a node already indexed changed, …); nothing
+/// when neither the graph nor the tags changed (costs: `docs/benchmarks.md`).
 fn index_after_build(dd: &DataDir, dir: &std::path::Path) -> Result<IndexSummary> {
     let graph = Graph::open(dir)?;
     let resolved = load_tags(dd, &TagSources::default())?.tags.resolve(&graph);
@@ -85,9 +88,13 @@ fn index_after_build(dd: &DataDir, dir: &std::path::Path) -> Result<IndexSummary
         }
     }
     let t0 = std::time::Instant::now();
-    let rep = build_index(&graph, &resolved, &path)?;
+    let rep = update_index(&graph, &resolved, &path)?;
     let ms = t0.elapsed().as_millis() as u64;
-    Ok(IndexSummary { status: "rebuilt", bytes: rep.bytes, built: Some(rep), ms })
+    let status = match rep.update {
+        IndexUpdate::Extended { .. } => "extended",
+        _ => "rebuilt",
+    };
+    Ok(IndexSummary { status, bytes: rep.bytes, built: Some(rep), ms })
 }
 
 /// Builds or extends the graph from the transfer store (appending blocks above its tip), then

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::{Subcommand, ValueEnum};
 use floodgate_app::trace::{self as service, ExposureRequest, PathRequest, Tracer};
-use floodgate_trace::{to_dot, Direction, TaintModel};
+use floodgate_trace::{to_dot, Direction, IndexUpdate, TaintModel};
 use floodgate_types::{Amount, AssetId, Timestamp};
 use serde::Serialize;
 
@@ -266,7 +266,19 @@ fn build(args: BuildArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     rows.push(KeyValue { key: "graph build ms".into(), value: built.graph_ms.to_string() });
     rows.extend(trace_entity::cluster_rows(&built.clustering));
     let ix = &built.index;
-    rows.push(KeyValue { key: "exposure index".into(), value: ix.status.to_owned() });
+    let how = match ix.built.as_ref().map(|b| &b.update) {
+        Some(IndexUpdate::Rebuilt { reason }) => format!("rebuilt ({reason})"),
+        Some(IndexUpdate::Extended { from_segments, was_segments })
+            if from_segments < was_segments =>
+        {
+            format!("unwound to {from_segments} of its {was_segments} segments, then extended")
+        }
+        Some(IndexUpdate::Extended { from_segments, .. }) => {
+            format!("extended (it covered {from_segments} segments)")
+        }
+        None => ix.status.to_owned(),
+    };
+    rows.push(KeyValue { key: "exposure index".into(), value: how });
     rows.push(KeyValue { key: "exposure index bytes".into(), value: ix.bytes.to_string() });
     if let Some(b) = &ix.built {
         rows.push(KeyValue { key: "exposure index build ms".into(), value: ix.ms.to_string() });

@@ -1,0 +1,904 @@
+//! The exposure index's forward pass and its saved state (issue 15 item 2: "updated
+//! incrementally when segments are appended").
+//!
+//! The pass replays every transfer of an asset in replay order and holds, per node, what the
+//! per-query replay holds for it ([`NodeState`]: balance, labelled parts, the poison labels
+//! present) plus what the index reports (value received per origin and hop bucket). That is
+//! everything a later transfer reads, so the pass over a graph of `k + 1` segments equals the
+//! pass over its first `k` segments continued over the last one — provided that
+//!
+//! 1. every transfer of the new segments comes after every transfer already replayed in
+//!    replay order (time, then storage order: a new segment's storage order is always later,
+//!    so its earliest time must be no earlier than the latest time replayed; block times on
+//!    Bitcoin may step back, and then the asset is replayed from the start),
+//! 2. no hop a transfer already replayed was charged changes (a peel-chain link is free, and
+//!    whether an address is one depends on all of its receipts, later ones included: checked
+//!    for every address and transaction the new segments touch), and
+//! 3. no node already in the graph gained or lost a tag (a new node may carry one).
+//!
+//! When any of these fails, or the state is missing or of another version, the index is
+//! built whole. The state is saved beside the index (`exposure.fgxs`, checksummed) with the
+//! undo records of the last [`MAX_CHECKPOINTS`] updates (each node's state before the update
+//! touched it), so that after the graph is unwound (a reorganisation) the pass is unwound to
+//! the newest update boundary the graph still shares and extended from there.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use floodgate_graph::{Graph, GraphError, Leg, NodeId, NodeKind};
+use floodgate_types::RiskCategory;
+use ruint::aliases::U256;
+use rustc_hash::{FxHashMap, FxHashSet};
+use sha2::{Digest, Sha256};
+
+use crate::causal::{Mix, Parts, Present};
+use crate::exposure::Ctx;
+use crate::{Direction, ExposureOptions};
+
+/// The hop limits the index answers: `BUCKETS[i]` is bucket `i`.
+pub(crate) const BUCKETS: [u32; 4] = [1, 2, 3, 6];
+
+/// The deepest bucket: labels beyond it are dropped during the pass.
+const MAX_HOPS: u32 = 6;
+
+/// Updates whose undo records are kept: an unwind below the oldest rebuilds the index whole.
+pub const MAX_CHECKPOINTS: usize = 8;
+
+const MAGIC: &[u8; 8] = b"FGEXPASS";
+/// The state file's format version; another version is not read (the index is rebuilt).
+pub(crate) const STATE_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 4 + 32 + 8;
+
+/// Per node and asset, what it received, while the pass runs.
+#[derive(Default, Clone, Debug)]
+pub(crate) struct Recv {
+    /// Haircut value per origin, per bucket; and the fewest hops it came at.
+    pub(crate) origins: FxHashMap<u32, ([U256; 4], u32)>,
+    /// Poison: per category, the value of the transfers that carried it, per bucket; the
+    /// fewest hops.
+    pub(crate) poison: BTreeMap<u8, ([U256; 4], u32)>,
+}
+
+/// One node's place in one asset's pass.
+#[derive(Default, Clone, Debug)]
+pub(crate) struct NodeState {
+    /// Value received minus value sent (never below zero).
+    bal: U256,
+    /// Haircut parts of the balance.
+    parts: Parts,
+    /// Poison labels of the balance, by category code.
+    present: Present,
+    /// It sent labelled value.
+    sent_labelled: bool,
+    /// It is an address that received something (it gets an index entry).
+    pub(crate) received: bool,
+    /// Value received (self-transfers left out).
+    pub(crate) total: U256,
+    /// What the received value carried.
+    pub(crate) recv: Recv,
+    /// It received labelled value after it sent labelled value.
+    pub(crate) round_trip: bool,
+}
+
+/// One asset's pass.
+#[derive(Default, Clone, Debug)]
+pub(crate) struct AssetPass {
+    pub(crate) nodes: FxHashMap<u32, NodeState>,
+    /// The latest time replayed.
+    max_time: Option<u32>,
+    /// Transfers replayed.
+    pub(crate) transfers: u64,
+}
+
+/// What an update changed in one asset, to undo it.
+#[derive(Default, Clone, Debug)]
+struct AssetUndo {
+    /// The asset had a pass before the update.
+    existed: bool,
+    max_time: Option<u32>,
+    transfers: u64,
+    /// Each node the update touched, as it was before (`None`: absent).
+    nodes: Vec<(u32, Option<NodeState>)>,
+}
+
+/// The state before one update.
+#[derive(Default, Clone, Debug)]
+struct Checkpoint {
+    segments: u32,
+    nodes: u32,
+    assets: BTreeMap<String, AssetUndo>,
+}
+
+/// The pass over a graph: what the index is written from, and what an update continues.
+#[derive(Default, Clone, Debug)]
+pub(crate) struct PassState {
+    /// Nodes of the graph replayed.
+    nodes: u32,
+    /// Header checksums of the segments replayed.
+    checksums: Vec<[u8; 32]>,
+    /// The tags the pass counted, `(node, category code)` sorted by node.
+    tags: Vec<(u32, u8)>,
+    pub(crate) assets: BTreeMap<String, AssetPass>,
+    checkpoints: Vec<Checkpoint>,
+}
+
+/// How an update went: the segments the pass covered after unwinding to what it shares
+/// with the graph (`from`), and before (`was`); the transfers replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    pub(crate) from: usize,
+    pub(crate) was: usize,
+    pub(crate) replayed: u64,
+}
+
+/// One transfer of the pass.
+#[derive(Clone, Copy)]
+struct T {
+    src: u32,
+    dst: u32,
+    amount: U256,
+    time: u32,
+    seq: u64,
+}
+
+fn sorted_tags(tags: &HashMap<NodeId, RiskCategory>) -> Vec<(u32, u8)> {
+    let mut t: Vec<(u32, u8)> = tags.iter().map(|(n, c)| (n.0, c.code())).collect();
+    t.sort_unstable();
+    t
+}
+
+impl PassState {
+    /// The pass over the whole of `graph`.
+    pub(crate) fn full(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>) -> PassState {
+        let mut st = PassState { tags: sorted_tags(tags), ..PassState::default() };
+        for asset in graph.assets() {
+            let order = replay_order(graph, None, &asset);
+            let pass = st.assets.entry(asset.clone()).or_default();
+            replay(graph, tags, &asset, pass, order, None);
+        }
+        st.nodes = graph.node_count();
+        st.checksums = graph.segment_checksums();
+        st
+    }
+
+    /// Brings a saved pass up to date with `graph` and `tags`: unwinds it to the segments it
+    /// shares with the graph, then continues it over the rest. `Err(reason)` when it cannot
+    /// (the caller builds whole).
+    pub(crate) fn update(
+        &mut self,
+        graph: &Graph,
+        tags: &HashMap<NodeId, RiskCategory>,
+    ) -> Result<Outcome, String> {
+        let was = self.checksums.len();
+        let shared = graph.shared_prefix(&self.checksums);
+        if shared < was {
+            // The graph was unwound below what the pass covers: undo whole updates.
+            while self.checksums.len() > shared {
+                let Some(cp) = self.checkpoints.pop() else {
+                    return Err(format!(
+                        "the graph was unwound to {shared} segments, below the {} the index can undo to",
+                        self.checksums.len()
+                    ));
+                };
+                self.undo(cp);
+            }
+        }
+        let from = self.checksums.len();
+        let now = sorted_tags(tags);
+        let old_nodes = self.nodes;
+        if now.iter().filter(|(n, _)| *n < old_nodes).ne(self.tags.iter()) {
+            return Err("the tags changed".into());
+        }
+        if from == graph.segment_count() {
+            self.tags = now;
+            return Ok(Outcome { from, was, replayed: 0 });
+        }
+        let prefix = graph.prefix(from).map_err(|e| format!("the graph could not be read: {e}"))?;
+        let orders: Vec<(String, Vec<T>)> = graph
+            .assets()
+            .into_iter()
+            .map(|a| {
+                let o = replay_order(graph, Some(&prefix), &a);
+                (a, o)
+            })
+            .collect();
+        // 1. Replay order: the new transfers come after those replayed.
+        for (asset, order) in &orders {
+            let last = self.assets.get(asset).and_then(|p| p.max_time);
+            if let (Some(first), Some(last)) = (order.first(), last) {
+                if first.time < last {
+                    return Err(format!(
+                        "a new {asset} transfer (time {}) is older than the latest one indexed ({last})",
+                        first.time
+                    ));
+                }
+            }
+        }
+        // 2. No hop already charged changes.
+        let touched: FxHashSet<u32> =
+            orders.iter().flat_map(|(_, o)| o.iter().flat_map(|t| [t.src, t.dst])).collect();
+        for (asset, order) in &orders {
+            if !order.is_empty() && !peel_costs_unchanged(&prefix, graph, asset, &touched) {
+                return Err(format!(
+                    "a new {asset} transfer changes whether an address already indexed is a peel-chain link"
+                ));
+            }
+        }
+        // 3 was checked above. Continue, recording what to undo.
+        let mut cp =
+            Checkpoint { segments: from as u32, nodes: old_nodes, ..Checkpoint::default() };
+        let replayed = orders.iter().map(|(_, o)| o.len() as u64).sum();
+        for (asset, order) in orders {
+            if order.is_empty() {
+                continue;
+            }
+            let existed = self.assets.contains_key(&asset);
+            let pass = self.assets.entry(asset.clone()).or_default();
+            let mut undo = AssetUndo {
+                existed,
+                max_time: pass.max_time,
+                transfers: pass.transfers,
+                nodes: Vec::new(),
+            };
+            replay(graph, tags, &asset, pass, order, Some(&mut undo));
+            cp.assets.insert(asset, undo);
+        }
+        self.checkpoints.push(cp);
+        if self.checkpoints.len() > MAX_CHECKPOINTS {
+            self.checkpoints.remove(0);
+        }
+        self.nodes = graph.node_count();
+        self.checksums = graph.segment_checksums();
+        self.tags = now;
+        Ok(Outcome { from, was, replayed })
+    }
+
+    fn undo(&mut self, cp: Checkpoint) {
+        for (asset, u) in cp.assets {
+            if !u.existed {
+                self.assets.remove(&asset);
+                continue;
+            }
+            let pass = self.assets.entry(asset).or_default();
+            pass.max_time = u.max_time;
+            pass.transfers = u.transfers;
+            for (n, s) in u.nodes {
+                match s {
+                    Some(s) => pass.nodes.insert(n, s),
+                    None => pass.nodes.remove(&n),
+                };
+            }
+        }
+        self.checksums.truncate(cp.segments as usize);
+        self.nodes = cp.nodes;
+        self.tags.retain(|(n, _)| *n < cp.nodes);
+    }
+}
+
+/// Transfers of `asset` (self-transfers left out), in replay order: by (time, storage
+/// order), and inside one (time, storage order) a node's receipts before its sends, as a
+/// node's own timeline orders them (`causal.rs`), each node's sends in storage order. With
+/// `after`, only those beyond that prefix of the graph (a node's legs list the prefix's
+/// first, [`Graph::legs`]).
+fn replay_order(graph: &Graph, after: Option<&Graph>, asset: &str) -> Vec<T> {
+    let mut all: Vec<T> = Vec::new();
+    let mut legs: Vec<Leg> = Vec::new();
+    let mut old: Vec<Leg> = Vec::new();
+    for n in 0..graph.node_count() {
+        legs.clear();
+        graph.legs(NodeId(n), false, asset, &mut legs);
+        let skip = match after {
+            Some(p) if n < p.node_count() => {
+                old.clear();
+                p.legs(NodeId(n), false, asset, &mut old);
+                old.len()
+            }
+            _ => 0,
+        };
+        all.extend(legs.iter().skip(skip).filter(|l| l.nb.0 != n).map(|l| T {
+            src: n,
+            dst: l.nb.0,
+            amount: l.amount,
+            time: l.time,
+            seq: l.seq,
+        }));
+    }
+    // Stable: each node's sends keep storage order.
+    all.sort_by_key(|t| (t.time, t.seq));
+    // Inside a group of one (time, seq), a transfer whose sender also receives in the group
+    // goes after those receipts (an account transaction with several transfers: A pays B,
+    // B pays C). UTXO groups (a transaction's inputs; its outputs) never chain.
+    let mut i = 0;
+    while i < all.len() {
+        let key = (all[i].time, all[i].seq);
+        let mut j = i + 1;
+        while j < all.len() && (all[j].time, all[j].seq) == key {
+            j += 1;
+        }
+        if j - i > 1 {
+            order_group(&mut all[i..j]);
+        }
+        i = j;
+    }
+    all
+}
+
+/// Orders one group so that each sender's receipts in it come first (a cycle is broken in
+/// storage order).
+fn order_group(g: &mut [T]) {
+    let dsts: FxHashSet<u32> = g.iter().map(|t| t.dst).collect();
+    if !g.iter().any(|t| dsts.contains(&t.src)) {
+        return;
+    }
+    let mut left: Vec<T> = g.to_vec();
+    let mut out: Vec<T> = Vec::with_capacity(g.len());
+    while !left.is_empty() {
+        let pending: FxHashMap<u32, usize> = left.iter().fold(FxHashMap::default(), |mut m, t| {
+            *m.entry(t.dst).or_default() += 1;
+            m
+        });
+        let before = out.len();
+        let mut rest = Vec::new();
+        // Keep each sender's storage order: once one of its sends waits, all later ones wait.
+        let mut waiting: FxHashSet<u32> = FxHashSet::default();
+        for t in left {
+            if pending.contains_key(&t.src) || waiting.contains(&t.src) {
+                waiting.insert(t.src);
+                rest.push(t);
+            } else {
+                out.push(t);
+            }
+        }
+        if out.len() == before {
+            // A cycle inside one transaction: take the first in storage order.
+            out.push(rest.remove(0));
+        }
+        left = rest;
+    }
+    g.copy_from_slice(&out);
+}
+
+/// The context a pass charges hops with: `in`, peel chains followed, no target.
+fn with_ctx<R>(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    asset: &str,
+    f: impl FnOnce(&Ctx<'_>) -> R,
+) -> R {
+    let opts = ExposureOptions { direction: Direction::In, ..ExposureOptions::default() };
+    let members = FxHashSet::default();
+    let ctx = Ctx {
+        g: graph,
+        tags,
+        opts: &opts,
+        asset,
+        members: &members,
+        peel: std::cell::RefCell::new(FxHashSet::default()),
+    };
+    f(&ctx)
+}
+
+/// Whether every hop already charged to a transfer of `asset` in `prefix` is charged the
+/// same in `graph`, which appends segments touching the nodes `touched`. A hop from an
+/// address into a transaction is free when it is a peel-chain link, which depends on the
+/// transaction's own transfers and on the address's receipts (and the transactions they
+/// came from): only those of touched nodes can change.
+fn peel_costs_unchanged(
+    prefix: &Graph,
+    graph: &Graph,
+    asset: &str,
+    touched: &FxHashSet<u32>,
+) -> bool {
+    let none = HashMap::new();
+    with_ctx(prefix, &none, asset, |old| {
+        with_ctx(graph, &none, asset, |new| {
+            let mut addrs: FxHashSet<u32> = FxHashSet::default();
+            let mut v = Vec::new();
+            for &n in touched {
+                // A new node has no transfer already replayed; its neighbours are touched.
+                if n >= prefix.node_count() {
+                    continue;
+                }
+                let id = NodeId(n);
+                match prefix.kind(id) {
+                    NodeKind::Address => {
+                        addrs.insert(n);
+                    }
+                    NodeKind::Transaction => {
+                        v.clear();
+                        prefix.neighbours(id, true, asset, &mut v);
+                        if !v.is_empty() && old.peel_tx(id) != new.peel_tx(id) {
+                            return false;
+                        }
+                        // The addresses it paid may now see another peel transaction.
+                        v.clear();
+                        prefix.neighbours(id, false, asset, &mut v);
+                        addrs.extend(v.iter().map(|(a, _, _)| a.0));
+                    }
+                }
+            }
+            for a in addrs {
+                let id = NodeId(a);
+                if prefix.kind(id) != NodeKind::Address {
+                    continue;
+                }
+                // Only a hop it already took into a transaction could change (checked first:
+                // it is cheap, and on account chains there is none).
+                v.clear();
+                prefix.neighbours(id, false, asset, &mut v);
+                if v.iter().any(|(t, _, _)| prefix.kind(*t) == NodeKind::Transaction)
+                    && old.peel_change_sources(id) != new.peel_change_sources(id)
+                {
+                    return false;
+                }
+            }
+            true
+        })
+    })
+}
+
+/// Replays `order` (transfers of `asset` after those `pass` holds) into `pass`; with `undo`,
+/// records each node's state before it first changes.
+fn replay(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    asset: &str,
+    pass: &mut AssetPass,
+    order: Vec<T>,
+    mut undo: Option<&mut AssetUndo>,
+) {
+    with_ctx(graph, tags, asset, |ctx| {
+        let peel_cache: std::cell::RefCell<FxHashMap<u32, Option<(NodeId, NodeId)>>> =
+            Default::default();
+        let peel_tx =
+            |t: NodeId| *peel_cache.borrow_mut().entry(t.0).or_insert_with(|| ctx.peel_tx(t));
+        // The hops a label gains moving from `src` to `dst`: as a query tracing `in` charges it.
+        let cost = |src: NodeId, dst: NodeId| -> u32 {
+            match graph.kind(src) {
+                NodeKind::Transaction => 0,
+                NodeKind::Address => {
+                    let link = graph.kind(dst) == NodeKind::Transaction
+                        && ctx.peel_link_in(dst, src, |t| {
+                            if t == dst {
+                                peel_tx(t)
+                            } else {
+                                ctx.peel_tx(t)
+                            }
+                        });
+                    u32::from(!link)
+                }
+            }
+        };
+        let mut saved: FxHashSet<u32> = FxHashSet::default();
+        let nodes = &mut pass.nodes;
+        let mut save = |n: u32, nodes: &FxHashMap<u32, NodeState>| {
+            if let Some(u) = undo.as_deref_mut() {
+                if saved.insert(n) {
+                    u.nodes.push((n, nodes.get(&n).cloned()));
+                }
+            }
+        };
+        pass.transfers += order.len() as u64;
+        if let Some(last) = order.last() {
+            pass.max_time = Some(pass.max_time.map_or(last.time, |m| m.max(last.time)));
+        }
+        for t in order {
+            let (src, dst) = (NodeId(t.src), NodeId(t.dst));
+            let a = t.amount;
+            save(t.src, &*nodes);
+            save(t.dst, &*nodes);
+            // What the transfer carries, hops counted at `dst`.
+            let (carried, carried_p) = if let Some(c) = tags.get(&src) {
+                let h = cost(src, dst);
+                (Parts::origin((h, t.src), a), Present::origin((h, u32::from(c.code())), a))
+            } else {
+                let mut took = Parts::default();
+                let mut took_p = Present::default();
+                if let Some(s) = nodes.get_mut(&t.src).filter(|s| !s.bal.is_zero()) {
+                    let b = s.bal;
+                    if !s.parts.is_empty() {
+                        took = s.parts.take(a, b);
+                    }
+                    if !s.present.is_empty() {
+                        took_p = s.present.take(a, b);
+                    }
+                    s.bal = b - a.min(b);
+                }
+                if !took.is_empty() || !took_p.is_empty() {
+                    // Shifted by the step's hop and cut at the deepest bucket, in place.
+                    let h = cost(src, dst);
+                    took.0.retain_mut(|((hops, _), _)| {
+                        *hops += h;
+                        *hops <= MAX_HOPS
+                    });
+                    took_p.0.retain(|_, hops| {
+                        *hops += h;
+                        *hops <= MAX_HOPS
+                    });
+                }
+                (took, took_p)
+            };
+            let labelled = !carried.is_empty() || !carried_p.is_empty();
+            if labelled {
+                nodes.entry(t.src).or_default().sent_labelled = true;
+            }
+            let d = nodes.entry(t.dst).or_default();
+            // Received at `dst` (only addresses are indexed: a query asks about an address).
+            if graph.kind(dst) == NodeKind::Address {
+                d.received = true;
+                d.total = d.total.saturating_add(a);
+                if d.sent_labelled && labelled {
+                    d.round_trip = true;
+                }
+                for &((h, o), v) in &carried.0 {
+                    let e = d.recv.origins.entry(o).or_insert(([U256::ZERO; 4], h));
+                    e.1 = e.1.min(h);
+                    for (b, lim) in BUCKETS.iter().enumerate() {
+                        if h <= *lim {
+                            e.0[b] = e.0[b].saturating_add(v);
+                        }
+                    }
+                }
+                for (&code, &h) in &carried_p.0 {
+                    let e = d.recv.poison.entry(code as u8).or_insert(([U256::ZERO; 4], h));
+                    e.1 = e.1.min(h);
+                    for (b, lim) in BUCKETS.iter().enumerate() {
+                        if h <= *lim {
+                            e.0[b] = e.0[b].saturating_add(a);
+                        }
+                    }
+                }
+                // A tagged node's balance is never read: what it sends is its own.
+                if tags.contains_key(&dst) {
+                    continue;
+                }
+            }
+            d.bal = d.bal.saturating_add(a);
+            if !carried.is_empty() {
+                d.parts.add(&carried);
+            }
+            if !carried_p.is_empty() {
+                d.present.add(&carried_p);
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------
+// The state file (`exposure.fgxs`). Little-endian; after the header, LEB128 varints, and
+// 256-bit values as a byte count then that many little-endian bytes. Layout in
+// `docs/formats/graph.md`.
+
+fn put_var(out: &mut Vec<u8>, mut x: u64) {
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+fn put_u256(out: &mut Vec<u8>, v: U256) {
+    let n = v.bit_len().div_ceil(8);
+    out.push(n as u8);
+    out.extend_from_slice(&v.to_le_bytes::<32>()[..n]);
+}
+
+fn put_node(out: &mut Vec<u8>, s: &NodeState) {
+    let flags = u8::from(s.sent_labelled) | u8::from(s.received) << 1 | u8::from(s.round_trip) << 2;
+    out.push(flags);
+    put_u256(out, s.bal);
+    put_u256(out, s.total);
+    put_var(out, s.parts.0.len() as u64);
+    for &((h, o), v) in &s.parts.0 {
+        put_var(out, u64::from(h));
+        put_var(out, u64::from(o));
+        put_u256(out, v);
+    }
+    put_var(out, s.present.0.len() as u64);
+    for (&o, &h) in &s.present.0 {
+        put_var(out, u64::from(o));
+        put_var(out, u64::from(h));
+    }
+    let mut origins: Vec<_> = s.recv.origins.iter().collect();
+    origins.sort_unstable_by_key(|(o, _)| **o);
+    put_var(out, origins.len() as u64);
+    for (&o, (v, min)) in origins {
+        put_var(out, u64::from(o));
+        put_var(out, u64::from(*min));
+        v.iter().for_each(|x| put_u256(out, *x));
+    }
+    put_var(out, s.recv.poison.len() as u64);
+    for (&c, (v, min)) in &s.recv.poison {
+        out.push(c);
+        put_var(out, u64::from(*min));
+        v.iter().for_each(|x| put_u256(out, *x));
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_var(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_opt_time(out: &mut Vec<u8>, t: Option<u32>) {
+    put_var(out, t.map_or(0, |t| u64::from(t) + 1));
+}
+
+impl PassState {
+    fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        put_var(&mut b, u64::from(self.nodes));
+        put_var(&mut b, self.checksums.len() as u64);
+        for c in &self.checksums {
+            b.extend_from_slice(c);
+        }
+        put_var(&mut b, self.tags.len() as u64);
+        for &(n, c) in &self.tags {
+            put_var(&mut b, u64::from(n));
+            b.push(c);
+        }
+        put_var(&mut b, self.assets.len() as u64);
+        for (name, p) in &self.assets {
+            put_str(&mut b, name);
+            put_opt_time(&mut b, p.max_time);
+            put_var(&mut b, p.transfers);
+            let mut nodes: Vec<_> = p.nodes.iter().collect();
+            nodes.sort_unstable_by_key(|(n, _)| **n);
+            put_var(&mut b, nodes.len() as u64);
+            for (&n, s) in nodes {
+                put_var(&mut b, u64::from(n));
+                put_node(&mut b, s);
+            }
+        }
+        put_var(&mut b, self.checkpoints.len() as u64);
+        for cp in &self.checkpoints {
+            put_var(&mut b, u64::from(cp.segments));
+            put_var(&mut b, u64::from(cp.nodes));
+            put_var(&mut b, cp.assets.len() as u64);
+            for (name, u) in &cp.assets {
+                put_str(&mut b, name);
+                b.push(u8::from(u.existed));
+                put_opt_time(&mut b, u.max_time);
+                put_var(&mut b, u.transfers);
+                put_var(&mut b, u.nodes.len() as u64);
+                for (n, s) in &u.nodes {
+                    put_var(&mut b, u64::from(*n));
+                    match s {
+                        Some(s) => {
+                            b.push(1);
+                            put_node(&mut b, s);
+                        }
+                        None => b.push(0),
+                    }
+                }
+            }
+        }
+        b
+    }
+
+    /// Writes the state to `path` (beside, then renamed); returns the bytes written.
+    pub(crate) fn save(&self, path: &Path) -> Result<u64, GraphError> {
+        let body = self.encode();
+        let mut head = Vec::with_capacity(HEADER_LEN);
+        head.extend_from_slice(MAGIC);
+        head.extend_from_slice(&STATE_VERSION.to_le_bytes());
+        head.extend_from_slice(&0u32.to_le_bytes());
+        head.extend_from_slice(&Sha256::digest(&body));
+        head.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        let tmp = path.with_extension("fgxs.tmp");
+        let io = |p: &Path| {
+            let p = p.to_owned();
+            move |source| GraphError::Io { path: p, source }
+        };
+        {
+            use std::io::Write;
+            let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+            f.write_all(&head).map_err(io(&tmp))?;
+            f.write_all(&body).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+        }
+        std::fs::rename(&tmp, path).map_err(io(path))?;
+        Ok((head.len() + body.len()) as u64)
+    }
+
+    /// Reads the state at `path`, checking its magic, version, checksum and structure.
+    ///
+    /// # Errors
+    /// [`GraphError::NotBuilt`] when there is no file, [`GraphError::UnsupportedVersion`],
+    /// [`GraphError::Corrupt`] naming the file and offset, I/O errors.
+    pub(crate) fn load(path: &Path) -> Result<PassState, GraphError> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(GraphError::NotBuilt { path: path.to_owned() })
+            }
+            Err(source) => return Err(GraphError::Io { path: path.to_owned(), source }),
+        };
+        let corrupt = |at: usize, d: &str| GraphError::Corrupt {
+            path: path.to_owned(),
+            offset: at as u64,
+            detail: d.to_owned(),
+        };
+        if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+            return Err(corrupt(0, "not an exposure pass state (bad magic or too short)"));
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != STATE_VERSION {
+            return Err(GraphError::UnsupportedVersion {
+                path: path.to_owned(),
+                found: version,
+                supported: STATE_VERSION,
+            });
+        }
+        let body = &bytes[HEADER_LEN..];
+        let mut len = [0u8; 8];
+        len.copy_from_slice(&bytes[48..56]);
+        if u64::from_le_bytes(len) != body.len() as u64 {
+            return Err(corrupt(48, "body length does not match the file"));
+        }
+        if Sha256::digest(body)[..] != bytes[16..48] {
+            return Err(corrupt(HEADER_LEN, "body checksum does not match the header"));
+        }
+        let mut r = Reader { b: body, at: 0 };
+        PassState::decode(&mut r)
+            .ok_or_else(|| corrupt(HEADER_LEN + r.at, "the state does not decode"))
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Option<PassState> {
+        let nodes = r.u32()?;
+        let nseg = r.len()?;
+        let mut checksums: Vec<[u8; 32]> = Vec::with_capacity(nseg);
+        for _ in 0..nseg {
+            checksums.push(r.bytes(32)?.try_into().ok()?);
+        }
+        let ntags = r.len()?;
+        let mut tags = Vec::with_capacity(ntags);
+        for _ in 0..ntags {
+            tags.push((r.u32()?, r.u8()?));
+        }
+        let nassets = r.len()?;
+        let mut assets = BTreeMap::new();
+        for _ in 0..nassets {
+            let name = r.str()?;
+            let max_time = r.opt_time()?;
+            let transfers = r.var()?;
+            let n = r.len()?;
+            let mut map = FxHashMap::default();
+            map.reserve(n);
+            for _ in 0..n {
+                let id = r.u32()?;
+                map.insert(id, r.node()?);
+            }
+            assets.insert(name, AssetPass { nodes: map, max_time, transfers });
+        }
+        let ncp = r.len()?;
+        let mut checkpoints = Vec::with_capacity(ncp);
+        for _ in 0..ncp {
+            let segments = r.u32()?;
+            let cnodes = r.u32()?;
+            let na = r.len()?;
+            let mut cas = BTreeMap::new();
+            for _ in 0..na {
+                let name = r.str()?;
+                let existed = r.u8()? != 0;
+                let max_time = r.opt_time()?;
+                let transfers = r.var()?;
+                let n = r.len()?;
+                let mut list = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let id = r.u32()?;
+                    let s = match r.u8()? {
+                        0 => None,
+                        1 => Some(r.node()?),
+                        _ => return None,
+                    };
+                    list.push((id, s));
+                }
+                cas.insert(name, AssetUndo { existed, max_time, transfers, nodes: list });
+            }
+            checkpoints.push(Checkpoint { segments, nodes: cnodes, assets: cas });
+        }
+        (r.at == r.b.len()).then_some(PassState { nodes, checksums, tags, assets, checkpoints })
+    }
+}
+
+/// A bounds-checked reader of the state body.
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn u8(&mut self) -> Option<u8> {
+        let x = *self.b.get(self.at)?;
+        self.at += 1;
+        Some(x)
+    }
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn var(&mut self) -> Option<u64> {
+        let mut x = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            x |= u64::from(b & 0x7f).checked_shl(shift)?;
+            if b & 0x80 == 0 {
+                return Some(x);
+            }
+        }
+        None
+    }
+    fn u32(&mut self) -> Option<u32> {
+        u32::try_from(self.var()?).ok()
+    }
+    /// A count, bounded by the bytes left (every item takes at least one), so a damaged
+    /// count cannot ask for a huge allocation.
+    fn len(&mut self) -> Option<usize> {
+        usize::try_from(self.var()?).ok().filter(|&n| n <= self.b.len() - self.at)
+    }
+    fn str(&mut self) -> Option<String> {
+        let n = self.len()?;
+        String::from_utf8(self.bytes(n)?.to_vec()).ok()
+    }
+    fn opt_time(&mut self) -> Option<Option<u32>> {
+        match self.var()? {
+            0 => Some(None),
+            t => u32::try_from(t - 1).ok().map(Some),
+        }
+    }
+    fn u256(&mut self) -> Option<U256> {
+        let n = usize::from(self.u8()?);
+        if n > 32 {
+            return None;
+        }
+        U256::try_from_le_slice(self.bytes(n)?)
+    }
+    fn four(&mut self) -> Option<[U256; 4]> {
+        Some([self.u256()?, self.u256()?, self.u256()?, self.u256()?])
+    }
+    fn node(&mut self) -> Option<NodeState> {
+        let flags = self.u8()?;
+        let bal = self.u256()?;
+        let total = self.u256()?;
+        let np = self.len()?;
+        let mut parts = Vec::with_capacity(np);
+        for _ in 0..np {
+            let h = self.u32()?;
+            let o = self.u32()?;
+            parts.push(((h, o), self.u256()?));
+        }
+        let npr = self.len()?;
+        let mut present = BTreeMap::new();
+        for _ in 0..npr {
+            let o = self.u32()?;
+            present.insert(o, self.u32()?);
+        }
+        let no = self.len()?;
+        let mut origins = FxHashMap::default();
+        origins.reserve(no);
+        for _ in 0..no {
+            let o = self.u32()?;
+            let min = self.u32()?;
+            origins.insert(o, (self.four()?, min));
+        }
+        let npo = self.len()?;
+        let mut poison = BTreeMap::new();
+        for _ in 0..npo {
+            let c = self.u8()?;
+            let min = self.u32()?;
+            poison.insert(c, (self.four()?, min));
+        }
+        Some(NodeState {
+            bal,
+            parts: Parts(parts),
+            present: Present(present),
+            sent_labelled: flags & 1 != 0,
+            received: flags & 2 != 0,
+            total,
+            recv: Recv { origins, poison },
+            round_trip: flags & 4 != 0,
+        })
+    }
+}
