@@ -44,14 +44,8 @@ fn monitor(data: &Path) -> Vec<serde_json::Value> {
         .unwrap()))
 }
 
-fn hit<'a>(d: &'a serde_json::Value, rule: &str) -> Option<&'a serde_json::Value> {
-    d["hits"].as_array().unwrap().iter().find(|h| h["rule_id"] == rule)
-}
-
-#[test]
-fn index_answers_trace_exposure_and_holds_a_deposit_with_indirect_sanctioned_exposure() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
+/// A TagPack in `data/tagpacks` that tags `S` as a sanctioned wallet.
+fn sanctions_tagpack(data: &std::path::Path) {
     std::fs::create_dir_all(data.join("tagpacks")).unwrap();
     std::fs::write(
         data.join("tagpacks/sanctions.yaml"),
@@ -61,6 +55,17 @@ fn index_answers_trace_exposure_and_holds_a_deposit_with_indirect_sanctioned_exp
         ),
     )
     .unwrap();
+}
+
+fn hit<'a>(d: &'a serde_json::Value, rule: &str) -> Option<&'a serde_json::Value> {
+    d["hits"].as_array().unwrap().iter().find(|h| h["rule_id"] == rule)
+}
+
+#[test]
+fn index_answers_trace_exposure_and_holds_a_deposit_with_indirect_sanctioned_exposure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    sanctions_tagpack(&data);
     // S pays A 1,000 USDT; C pays B 9,000; A pays B 1,000 (so 10 % of what B received came
     // from S, two hops back); C pays D 500.
     let logs = tmp.path().join("usdt.jsonl");
@@ -184,15 +189,7 @@ fn index_answers_trace_exposure_and_holds_a_deposit_with_indirect_sanctioned_exp
 fn trace_build_extends_the_index_over_new_blocks() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    std::fs::create_dir_all(data.join("tagpacks")).unwrap();
-    std::fs::write(
-        data.join("tagpacks/sanctions.yaml"),
-        format!(
-            "title: test sanctions\ncreator: floodgate tests\nsource: test\nis_public: true\n\
-             tags:\n  - address: {S}\n    currency: ETH\n    label: sanctioned wallet\n    abuse: sanction\n"
-        ),
-    )
-    .unwrap();
+    sanctions_tagpack(&data);
     let usdt = 1_000_000u128;
     let ingest = |name: &str, rows: Vec<String>| {
         let f = tmp.path().join(name);

@@ -100,6 +100,19 @@ pub struct EdgeInput<'a> {
     pub chain: Chain,
 }
 
+impl<'a> EdgeInput<'a> {
+    /// The edge a stored leg adds (its amount, time, asset and transaction).
+    fn of(leg: &'a ExportLeg) -> EdgeInput<'a> {
+        EdgeInput {
+            amount: leg.amount,
+            time: leg.time,
+            asset: &leg.asset,
+            txid: leg.txid,
+            chain: leg.chain,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct ManifestSegment {
     file: String,
@@ -1374,13 +1387,7 @@ impl<'g> GraphBuilder<'g> {
     /// # Errors
     /// As [`GraphBuilder::add_edge`].
     pub fn add_leg(&mut self, leg: &ExportLeg) -> Result<(), GraphError> {
-        let input = EdgeInput {
-            amount: leg.amount,
-            time: leg.time,
-            asset: &leg.asset,
-            txid: leg.txid,
-            chain: leg.chain,
-        };
+        let input = EdgeInput::of(leg);
         let (src, dst) = match (leg.kind, &leg.from, &leg.to) {
             (LegKind::Input, Some(from), _) => {
                 let a = self.node(from, NodeKind::Address)?;
@@ -1414,13 +1421,7 @@ impl<'g> GraphBuilder<'g> {
     /// Adds `legs` whose node keys `keys` holds ([`EncodedKeys::of`] of the same legs).
     fn add_encoded(&mut self, legs: &[ExportLeg], keys: &EncodedKeys) -> Result<(), GraphError> {
         for (i, leg) in legs.iter().enumerate() {
-            let input = EdgeInput {
-                amount: leg.amount,
-                time: leg.time,
-                asset: &leg.asset,
-                txid: leg.txid,
-                chain: leg.chain,
-            };
+            let input = EdgeInput::of(leg);
             let (from, to) = (keys.get(2 * i), keys.get(2 * i + 1));
             // Interned in the order `add_leg` interns them, so that ids are the same.
             let (src, dst) = match (leg.kind, &leg.from, &leg.to) {
