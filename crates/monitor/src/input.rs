@@ -240,6 +240,13 @@ impl<R: std::io::BufRead> LineReader<R> {
     }
 }
 
+impl<R: std::io::Read> LineReader<std::io::BufReader<R>> {
+    /// Whether input is buffered, so that the next line is read without waiting for more.
+    pub fn has_buffered(&self) -> bool {
+        !self.reader.buffer().is_empty()
+    }
+}
+
 /// The first JSON string in `text` longer than `max` bytes: the key it belongs to (the key
 /// itself when the key is too long, shortened) and its length. A scan of the raw text, so a
 /// huge field is found without building it.
