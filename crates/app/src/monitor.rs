@@ -330,8 +330,9 @@ pub fn stream<S: DecisionSink>(
                     };
                     let stop = item.is_err();
                     batch.push(item);
-                    // Sent when full, and before a read that may wait for more input.
-                    if stop || batch.len() == READ_BATCH || !r.has_buffered() {
+                    // Sent when full, and before a read that may wait for more input (no
+                    // whole line buffered): the lines read so far are decided meanwhile.
+                    if stop || batch.len() == READ_BATCH || !r.has_buffered_line() {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
                         if tx.send(full).is_err() || stop {
                             return;
