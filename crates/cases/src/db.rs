@@ -173,9 +173,20 @@ impl Sqlite {
             }
         }
         let conn = rusqlite::Connection::open(path).map_err(e)?;
+        // 16 KiB pages for a new file (an existing one keeps its size): an alert row with its
+        // evidence and the audit entry that records it are 1-3 KB, more than a 4 KiB page
+        // keeps in the b-tree, so each spilled to overflow pages written one by one.
+        conn.pragma_update(None, "page_size", 16_384).map_err(e)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(e)?;
         // A committed transaction survives a killed process with WAL + NORMAL.
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(e)?;
+        // The monitor feed writes a few MB of alerts, reports and audit entries per group
+        // commit: checkpoint the WAL every 64 MiB instead of SQLite's 4 MiB (each checkpoint
+        // syncs both files, and a page rewritten by several commits is copied once) and keep
+        // 64 MiB of index pages cached instead of 2 MiB, as monitor.db does
+        // (docs/adr/0003-durable-monitor-path.md).
+        conn.pragma_update(None, "wal_autocheckpoint", 16_384).map_err(e)?;
+        conn.pragma_update(None, "cache_size", -65_536).map_err(e)?;
         conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(e)?;
         let mut s = Sqlite { conn, label };
         migrate(&mut s, SQLITE_MIGRATIONS)?;
@@ -193,21 +204,24 @@ struct SqliteTx<'a> {
     label: &'a str,
 }
 
-fn sqlite_params(p: &[Val]) -> Vec<rusqlite::types::Value> {
-    p.iter()
-        .map(|v| match v {
-            Val::Null => rusqlite::types::Value::Null,
-            Val::Int(i) => rusqlite::types::Value::Integer(*i),
-            Val::Text(s) => rusqlite::types::Value::Text(s.clone()),
-        })
-        .collect()
+/// Values are bound by reference: an alert batch binds every row's JSON text, which a copy
+/// per statement would double.
+impl rusqlite::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Val::Null => ValueRef::Null,
+            Val::Int(i) => ValueRef::Integer(*i),
+            Val::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
 }
 
 impl Tx for SqliteTx<'_> {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
         let e = |x: rusqlite::Error| db_err(self.label, format!("{x} (in: {sql})"));
         let mut st = self.tx.prepare_cached(sql).map_err(e)?;
-        let n = st.execute(rusqlite::params_from_iter(sqlite_params(params))).map_err(e)?;
+        let n = st.execute(rusqlite::params_from_iter(params)).map_err(e)?;
         Ok(n as u64)
     }
 
@@ -215,7 +229,7 @@ impl Tx for SqliteTx<'_> {
         let e = |x: rusqlite::Error| db_err(self.label, format!("{x} (in: {sql})"));
         let mut st = self.tx.prepare_cached(sql).map_err(e)?;
         let n = st.column_count();
-        let mut rows = st.query(rusqlite::params_from_iter(sqlite_params(params))).map_err(e)?;
+        let mut rows = st.query(rusqlite::params_from_iter(params)).map_err(e)?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(e)? {
             let mut row = Vec::with_capacity(n);

@@ -195,8 +195,8 @@ pub fn catch_up_monitor(
 }
 
 /// Stores the reports and alerts of decisions of the monitor's decision log (from
-/// [`monitor_reports`] and [`monitor_alerts`]) and sets the feed's cursor to `cursor_after` in
-/// the same transaction as the alerts: every decision up to that position then has what it
+/// [`monitor_reports`] and [`monitor_alerts`]) and sets the feed's cursor to `cursor_after`,
+/// all in one transaction ([`CaseStore::ingest_decided`]): every decision up to that position then has what it
 /// raised stored. [`catch_up_monitor`] calls it per chunk it reads; a caller that holds the
 /// decisions it just committed (the API's KYT worker) calls it directly and spares the read of
 /// the log.
@@ -210,12 +210,8 @@ pub fn ingest_decided(
     alerts: &[NewAlert],
     cursor_after: i64,
 ) -> Result<Ingested> {
-    // Reports first (idempotent by key), then alerts with the cursor: a crash between the two
-    // repeats the reports harmlessly.
-    if !reports.is_empty() {
-        store.add_reports(actor, reports)?;
-    }
-    store.ingest_alerts(actor, alerts, Some((MONITOR_FEED, cursor_after)))
+    // Reports, alerts and the cursor in one transaction: one commit per group.
+    store.ingest_decided(actor, reports, alerts, Some((MONITOR_FEED, cursor_after)))
 }
 
 /// Stores every unsuppressed screening hit (any serializable hit with `list`, `entity_id` and

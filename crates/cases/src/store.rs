@@ -103,6 +103,19 @@ pub trait CaseStore: Send {
         alerts: &[NewAlert],
         cursor: Option<(&str, i64)>,
     ) -> Result<Ingested>;
+    /// Stores report obligations (as [`CaseStore::add_reports`]) and alerts (as
+    /// [`CaseStore::ingest_alerts`], with the feed position) in **one** transaction: the
+    /// monitor feed's group commit (`crate::feed::ingest_decided`).
+    ///
+    /// # Errors
+    /// As [`CaseStore::add_reports`] and [`CaseStore::ingest_alerts`]; nothing is stored then.
+    fn ingest_decided(
+        &mut self,
+        actor: &Actor,
+        reports: &[NewReport],
+        alerts: &[NewAlert],
+        cursor: Option<(&str, i64)>,
+    ) -> Result<Ingested>;
     /// A feed's recorded position (0 when none).
     ///
     /// # Errors
@@ -748,6 +761,244 @@ fn new_case(tenant: &TenantId, id: i64, subject: &str, severity: Severity, now: 
     }
 }
 
+/// Refuses a report without a dedup key or due before its event (nothing is stored).
+fn check_reports(reports: &[NewReport]) -> Result<()> {
+    for r in reports {
+        check_text("report dedup_key", &r.dedup_key)?;
+        if r.due_time < r.event_time {
+            return Err(CasesError::invalid(
+                "report due_time",
+                r.due_time.to_rfc3339(),
+                "before the event it reports",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The work of [`CaseStore::add_reports`] inside the caller's transaction, set at a time: one
+/// `IN (…)` lookup of the keys per chunk, the ids taken at once, multi-row inserts of the
+/// reports and their audit entries (the same ids, rows and chain as one report at a time).
+fn add_reports_tx(
+    tx: &mut dyn Tx,
+    t: &TenantId,
+    who: &str,
+    now: UnixTime,
+    reports: &[NewReport],
+) -> Result<Vec<ReportId>> {
+    ensure_tenant(tx, t, now)?;
+    let mut known: HashSet<String> = HashSet::new();
+    let keys: Vec<&str> = reports.iter().map(|r| r.dedup_key.as_str()).collect();
+    for chunk in keys.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT dedup_key FROM reports WHERE tenant = ? AND dedup_key IN ({})",
+            marks(chunk.len())
+        );
+        let mut p: Vec<Val> = vec![t.as_str().into()];
+        p.extend(chunk.iter().map(|k| Val::from(*k)));
+        known.extend(tx.query(&sql, &p)?.iter().map(|r| get_s(r, 0)));
+    }
+    // A key repeated within the batch is stored once, as its first occurrence.
+    let fresh: Vec<&NewReport> =
+        reports.iter().filter(|r| known.insert(r.dedup_key.clone())).collect();
+    if fresh.is_empty() {
+        return Ok(Vec::new());
+    }
+    let first = take_ids(tx, t, "report", fresh.len() as i64)?;
+    let mut rows: Vec<Vec<Val>> = Vec::with_capacity(fresh.len());
+    let mut audit: Vec<[String; 4]> = Vec::with_capacity(fresh.len());
+    let mut out = Vec::with_capacity(fresh.len());
+    for (i, r) in fresh.iter().enumerate() {
+        let id = first + i as i64;
+        rows.push(vec![
+            t.as_str().into(),
+            id.into(),
+            r.dedup_key.as_str().into(),
+            r.kind.as_str().into(),
+            json(&r.subject_ids).into(),
+            r.event_time.0.into(),
+            r.detected_time.0.into(),
+            r.due_time.0.into(),
+            Val::Null,
+            Val::Null,
+            json(&r.reason).into(),
+        ]);
+        audit.push(["report.due".into(), format!("report:{id}"), "null".into(), json(r)]);
+        out.push(ReportId(id));
+    }
+    insert_rows(
+        tx,
+        "INSERT INTO reports (tenant, id, dedup_key, kind, subject_ids, event_time, detected_time, due_time, filed_time, document_sha256, reason) VALUES ",
+        11,
+        &rows,
+    )?;
+    let mut chain = Chain::lock(tx, t, now)?;
+    chain.append_all(tx, who, &audit)?;
+    chain.store(tx)?;
+    Ok(out)
+}
+
+/// The work of [`CaseStore::ingest_alerts`] inside the caller's transaction.
+fn ingest_alerts_tx(
+    tx: &mut dyn Tx,
+    label: &str,
+    t: &TenantId,
+    who: &str,
+    now: UnixTime,
+    alerts: &[NewAlert],
+    cursor: Option<(&str, i64)>,
+) -> Result<Ingested> {
+    ensure_tenant(tx, t, now)?;
+    let mut out = Ingested::default();
+    // Which keys are stored already, and which subjects have an active case.
+    let mut known: HashSet<String> = HashSet::new();
+    let keys: Vec<&str> = alerts.iter().map(|a| a.dedup_key.as_str()).collect();
+    for chunk in keys.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT dedup_key FROM alerts WHERE tenant = ? AND dedup_key IN ({})",
+            marks(chunk.len())
+        );
+        let mut p: Vec<Val> = vec![t.as_str().into()];
+        p.extend(chunk.iter().map(|k| Val::from(*k)));
+        known.extend(tx.query(&sql, &p)?.iter().map(|r| get_s(r, 0)));
+    }
+    let mut fresh: Vec<&NewAlert> = Vec::new();
+    for a in alerts {
+        if known.insert(a.dedup_key.clone()) {
+            fresh.push(a);
+        } else {
+            out.duplicates += 1;
+        }
+    }
+    if fresh.is_empty() {
+        if let Some((source, pos)) = cursor {
+            store_cursor(tx, t, source, pos)?;
+        }
+        return Ok(out);
+    }
+    let mut subjects: Vec<&str> = fresh.iter().map(|a| a.subject.as_str()).collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    // subject -> (case now, the row as stored before this batch; None: opened here)
+    let mut touched: BTreeMap<String, (Case, Option<Case>)> = BTreeMap::new();
+    for chunk in subjects.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT {CASE_COLS} FROM cases WHERE tenant = ? AND state <> 'closed' AND subject IN ({}) ORDER BY id",
+            marks(chunk.len())
+        );
+        let mut p: Vec<Val> = vec![t.as_str().into()];
+        p.extend(chunk.iter().map(|s| Val::from(*s)));
+        for r in tx.query(&sql, &p)? {
+            let c = case_from(label, &r)?;
+            // The newest active case of a subject wins (ORDER BY id).
+            touched.insert(c.subject.clone(), (c.clone(), Some(c)));
+        }
+    }
+    let opened = subjects.iter().filter(|s| !touched.contains_key(**s)).count() as i64;
+    let mut next_case = if opened > 0 { take_ids(tx, t, "case", opened)? } else { 0 };
+    let first_alert = take_ids(tx, t, "alert", fresh.len() as i64)?;
+    let mut audit: Vec<[String; 4]> = Vec::new();
+    let mut new_cases: Vec<CaseId> = Vec::new();
+    let mut alert_rows: Vec<Vec<Val>> = Vec::with_capacity(fresh.len());
+    for (i, a) in fresh.iter().enumerate() {
+        let id = first_alert + i as i64;
+        if !touched.contains_key(&a.subject) {
+            let c = new_case(t, next_case, &a.subject, a.severity, now);
+            next_case += 1;
+            out.cases_opened.push(c.id);
+            new_cases.push(c.id);
+            audit.push([
+                "case.open".into(),
+                format!("case:{}", c.id.0),
+                "null".into(),
+                json(&serde_json::json!({"case": &c, "detail": {"reason": "alert"}})),
+            ]);
+            touched.insert(a.subject.clone(), (c, None));
+        }
+        let (c, _) = touched.get_mut(&a.subject).expect("inserted above");
+        // The state machine: a new alert keeps the case where it is, or wakes a
+        // snoozed one.
+        match step(c.state, Action::AddAlert, Role::Admin) {
+            Step::To(s) => c.state = s,
+            _ => unreachable!("every non-closed state takes add_alert"),
+        }
+        c.snoozed_until = None;
+        c.alert_count += 1;
+        c.severity = max_sev(c.severity, a.severity);
+        c.updated = now;
+        alert_rows.push(vec![
+            t.as_str().into(),
+            id.into(),
+            c.id.0.into(),
+            a.dedup_key.as_str().into(),
+            a.source.as_str().into(),
+            a.rule.as_str().into(),
+            a.severity.as_str().into(),
+            a.subject.as_str().into(),
+            json(&a.reasons).into(),
+            json(&a.evidence).into(),
+            a.event_time.0.into(),
+            now.0.into(),
+        ]);
+        out.created.push((AlertId(id), c.id));
+        audit.push([
+            "alert.create".into(),
+            format!("alert:{id}"),
+            "null".into(),
+            json(&serde_json::json!({"alert": a, "case": c.id})),
+        ]);
+    }
+    // New cases, written with their state after this batch.
+    let rows: Vec<Vec<Val>> =
+        touched.values().filter(|(_, before)| before.is_none()).map(|(c, _)| case_row(c)).collect();
+    insert_rows(tx, &format!("INSERT INTO cases ({CASE_COLS}) VALUES "), 15, &rows)?;
+    insert_rows(tx, &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES "), 12, &alert_rows)?;
+    // Existing cases: one versioned UPDATE per chunk; a row whose version moved under us
+    // is not updated, and the whole batch fails with a conflict.
+    let existing: Vec<(&Case, &Case)> =
+        touched.values().filter_map(|(c, b)| b.as_ref().map(|b| (c, b))).collect();
+    for chunk in existing.chunks(IN_CHUNK / 5) {
+        let tuple = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT))";
+        let sql = format!(
+            "UPDATE cases SET state = v.column3, severity = v.column4, alert_count = v.column5, version = v.column2 + 1, snoozed_until = NULL, updated = ? FROM (VALUES {}) AS v WHERE cases.tenant = ? AND cases.id = v.column1 AND cases.version = v.column2",
+            vec![tuple; chunk.len()].join(", ")
+        );
+        let mut p: Vec<Val> = vec![now.0.into()];
+        for (c, b) in chunk {
+            p.extend([
+                c.id.0.into(),
+                b.version.into(),
+                c.state.as_str().into(),
+                c.severity.as_str().into(),
+                c.alert_count.into(),
+            ]);
+        }
+        p.push(t.as_str().into());
+        let n = tx.exec(&sql, &p)?;
+        if n != chunk.len() as u64 {
+            let first = chunk.first().map_or(0, |(c, _)| c.id.0);
+            return Err(CasesError::Conflict { case: first });
+        }
+    }
+    for (c, b) in &existing {
+        let mut c2 = (*c).clone();
+        c2.version = b.version + 1;
+        audit.push([
+            "case.add_alert".into(),
+            format!("case:{}", c.id.0),
+            json(b),
+            json(&serde_json::json!({"case": &c2, "detail": {}})),
+        ]);
+    }
+    let mut chain = Chain::lock(tx, t, now)?;
+    chain.append_all(tx, who, &audit)?;
+    chain.store(tx)?;
+    if let Some((source, pos)) = cursor {
+        store_cursor(tx, t, source, pos)?;
+    }
+    Ok(out)
+}
+
 impl<B: Backend> Cases<B> {
     /// Loads the case, lets `change` edit it in memory (reading, never writing, and returning
     /// the action it amounts to: `decide` becomes `decide_four_eyes` under four-eyes), asks the
@@ -891,6 +1142,20 @@ impl<B: Backend> CaseStore for Cases<B> {
         alerts: &[NewAlert],
         cursor: Option<(&str, i64)>,
     ) -> Result<Ingested> {
+        self.ingest_decided(actor, &[], alerts, cursor)
+    }
+
+    fn ingest_decided(
+        &mut self,
+        actor: &Actor,
+        reports: &[NewReport],
+        alerts: &[NewAlert],
+        cursor: Option<(&str, i64)>,
+    ) -> Result<Ingested> {
+        if !reports.is_empty() {
+            require_worker(actor, "record reports")?;
+            check_reports(reports)?;
+        }
         require_worker(actor, "ingest alerts")?;
         for a in alerts {
             check_text("alert subject", &a.subject)?;
@@ -901,161 +1166,11 @@ impl<B: Backend> CaseStore for Cases<B> {
         let label = self.db.label().to_owned();
         let who = actor_text(actor);
         let t = &actor.tenant;
-        // Set-at-a-time: a few statements per chunk of rows instead of several per alert, so a
-        // batch costs few round trips on PostgreSQL (docs/benchmarks.md).
         self.db.with_tx(&mut |tx| {
-            ensure_tenant(tx, t, now)?;
-            let mut out = Ingested::default();
-            // Which keys are stored already, and which subjects have an active case.
-            let mut known: HashSet<String> = HashSet::new();
-            let keys: Vec<&str> = alerts.iter().map(|a| a.dedup_key.as_str()).collect();
-            for chunk in keys.chunks(IN_CHUNK) {
-                let sql = format!(
-                    "SELECT dedup_key FROM alerts WHERE tenant = ? AND dedup_key IN ({})",
-                    marks(chunk.len())
-                );
-                let mut p: Vec<Val> = vec![t.as_str().into()];
-                p.extend(chunk.iter().map(|k| Val::from(*k)));
-                known.extend(tx.query(&sql, &p)?.iter().map(|r| get_s(r, 0)));
+            if !reports.is_empty() {
+                add_reports_tx(tx, t, &who, now, reports)?;
             }
-            let mut fresh: Vec<&NewAlert> = Vec::new();
-            for a in alerts {
-                if known.insert(a.dedup_key.clone()) {
-                    fresh.push(a);
-                } else {
-                    out.duplicates += 1;
-                }
-            }
-            if fresh.is_empty() {
-                if let Some((source, pos)) = cursor {
-                    store_cursor(tx, t, source, pos)?;
-                }
-                return Ok(out);
-            }
-            let mut subjects: Vec<&str> = fresh.iter().map(|a| a.subject.as_str()).collect();
-            subjects.sort_unstable();
-            subjects.dedup();
-            // subject -> (case now, the row as stored before this batch; None: opened here)
-            let mut touched: BTreeMap<String, (Case, Option<Case>)> = BTreeMap::new();
-            for chunk in subjects.chunks(IN_CHUNK) {
-                let sql = format!(
-                    "SELECT {CASE_COLS} FROM cases WHERE tenant = ? AND state <> 'closed' AND subject IN ({}) ORDER BY id",
-                    marks(chunk.len())
-                );
-                let mut p: Vec<Val> = vec![t.as_str().into()];
-                p.extend(chunk.iter().map(|s| Val::from(*s)));
-                for r in tx.query(&sql, &p)? {
-                    let c = case_from(&label, &r)?;
-                    // The newest active case of a subject wins (ORDER BY id).
-                    touched.insert(c.subject.clone(), (c.clone(), Some(c)));
-                }
-            }
-            let opened = subjects.iter().filter(|s| !touched.contains_key(**s)).count() as i64;
-            let mut next_case = if opened > 0 { take_ids(tx, t, "case", opened)? } else { 0 };
-            let first_alert = take_ids(tx, t, "alert", fresh.len() as i64)?;
-            let mut audit: Vec<[String; 4]> = Vec::new();
-            let mut new_cases: Vec<CaseId> = Vec::new();
-            let mut alert_rows: Vec<Vec<Val>> = Vec::with_capacity(fresh.len());
-            for (i, a) in fresh.iter().enumerate() {
-                let id = first_alert + i as i64;
-                if !touched.contains_key(&a.subject) {
-                    let c = new_case(t, next_case, &a.subject, a.severity, now);
-                    next_case += 1;
-                    out.cases_opened.push(c.id);
-                    new_cases.push(c.id);
-                    audit.push([
-                        "case.open".into(),
-                        format!("case:{}", c.id.0),
-                        "null".into(),
-                        json(&serde_json::json!({"case": &c, "detail": {"reason": "alert"}})),
-                    ]);
-                    touched.insert(a.subject.clone(), (c, None));
-                }
-                let (c, _) = touched.get_mut(&a.subject).expect("inserted above");
-                // The state machine: a new alert keeps the case where it is, or wakes a
-                // snoozed one.
-                match step(c.state, Action::AddAlert, Role::Admin) {
-                    Step::To(s) => c.state = s,
-                    _ => unreachable!("every non-closed state takes add_alert"),
-                }
-                c.snoozed_until = None;
-                c.alert_count += 1;
-                c.severity = max_sev(c.severity, a.severity);
-                c.updated = now;
-                alert_rows.push(vec![
-                    t.as_str().into(),
-                    id.into(),
-                    c.id.0.into(),
-                    a.dedup_key.as_str().into(),
-                    a.source.as_str().into(),
-                    a.rule.as_str().into(),
-                    a.severity.as_str().into(),
-                    a.subject.as_str().into(),
-                    json(&a.reasons).into(),
-                    json(&a.evidence).into(),
-                    a.event_time.0.into(),
-                    now.0.into(),
-                ]);
-                out.created.push((AlertId(id), c.id));
-                audit.push([
-                    "alert.create".into(),
-                    format!("alert:{id}"),
-                    "null".into(),
-                    json(&serde_json::json!({"alert": a, "case": c.id})),
-                ]);
-            }
-            // New cases, written with their state after this batch.
-            let rows: Vec<Vec<Val>> = touched
-                .values()
-                .filter(|(_, before)| before.is_none())
-                .map(|(c, _)| case_row(c))
-                .collect();
-            insert_rows(tx, &format!("INSERT INTO cases ({CASE_COLS}) VALUES "), 15, &rows)?;
-            insert_rows(tx, &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES "), 12, &alert_rows)?;
-            // Existing cases: one versioned UPDATE per chunk; a row whose version moved under us
-            // is not updated, and the whole batch fails with a conflict.
-            let existing: Vec<(&Case, &Case)> =
-                touched.values().filter_map(|(c, b)| b.as_ref().map(|b| (c, b))).collect();
-            for chunk in existing.chunks(IN_CHUNK / 5) {
-                let tuple = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT))";
-                let sql = format!(
-                    "UPDATE cases SET state = v.column3, severity = v.column4, alert_count = v.column5, version = v.column2 + 1, snoozed_until = NULL, updated = ? FROM (VALUES {}) AS v WHERE cases.tenant = ? AND cases.id = v.column1 AND cases.version = v.column2",
-                    vec![tuple; chunk.len()].join(", ")
-                );
-                let mut p: Vec<Val> = vec![now.0.into()];
-                for (c, b) in chunk {
-                    p.extend([
-                        c.id.0.into(),
-                        b.version.into(),
-                        c.state.as_str().into(),
-                        c.severity.as_str().into(),
-                        c.alert_count.into(),
-                    ]);
-                }
-                p.push(t.as_str().into());
-                let n = tx.exec(&sql, &p)?;
-                if n != chunk.len() as u64 {
-                    let first = chunk.first().map_or(0, |(c, _)| c.id.0);
-                    return Err(CasesError::Conflict { case: first });
-                }
-            }
-            for (c, b) in &existing {
-                let mut c2 = (*c).clone();
-                c2.version = b.version + 1;
-                audit.push([
-                    "case.add_alert".into(),
-                    format!("case:{}", c.id.0),
-                    json(b),
-                    json(&serde_json::json!({"case": &c2, "detail": {}})),
-                ]);
-            }
-            let mut chain = Chain::lock(tx, t, now)?;
-            chain.append_all(tx, &who, &audit)?;
-            chain.store(tx)?;
-            if let Some((source, pos)) = cursor {
-                store_cursor(tx, t, source, pos)?;
-            }
-            Ok(out)
+            ingest_alerts_tx(tx, &label, t, &who, now, alerts, cursor)
         })
     }
 
@@ -1692,58 +1807,11 @@ impl<B: Backend> CaseStore for Cases<B> {
 
     fn add_reports(&mut self, actor: &Actor, reports: &[NewReport]) -> Result<Vec<ReportId>> {
         require_worker(actor, "record reports")?;
-        for r in reports {
-            check_text("report dedup_key", &r.dedup_key)?;
-            if r.due_time < r.event_time {
-                return Err(CasesError::invalid(
-                    "report due_time",
-                    r.due_time.to_rfc3339(),
-                    "before the event it reports",
-                ));
-            }
-        }
+        check_reports(reports)?;
         let now = (self.clock)();
         let t = &actor.tenant;
         let who = actor_text(actor);
-        self.db.with_tx(&mut |tx| {
-            ensure_tenant(tx, t, now)?;
-            let mut out = Vec::new();
-            let mut chain: Option<Chain> = None;
-            for r in reports {
-                let exists = tx.query(
-                    "SELECT 1 FROM reports WHERE tenant = ? AND dedup_key = ?",
-                    &[t.as_str().into(), r.dedup_key.as_str().into()],
-                )?;
-                if !exists.is_empty() {
-                    continue;
-                }
-                let id = take_ids(tx, t, "report", 1)?;
-                tx.exec(
-                    "INSERT INTO reports (tenant, id, dedup_key, kind, subject_ids, event_time, detected_time, due_time, filed_time, document_sha256, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?)",
-                    &[
-                        t.as_str().into(),
-                        id.into(),
-                        r.dedup_key.as_str().into(),
-                        r.kind.as_str().into(),
-                        json(&r.subject_ids).into(),
-                        r.event_time.0.into(),
-                        r.detected_time.0.into(),
-                        r.due_time.0.into(),
-                        json(&r.reason).into(),
-                    ],
-                )?;
-                if chain.is_none() {
-                    chain = Some(Chain::lock(tx, t, now)?);
-                }
-                let ch = chain.as_mut().expect("set above");
-                ch.append(tx, &who, "report.due", &format!("report:{id}"), "null", &json(r))?;
-                out.push(ReportId(id));
-            }
-            if let Some(ch) = chain {
-                ch.store(tx)?;
-            }
-            Ok(out)
-        })
+        self.db.with_tx(&mut |tx| add_reports_tx(tx, t, &who, now, reports))
     }
 
     fn reports(&mut self, actor: &Actor) -> Result<Vec<ReportObligation>> {

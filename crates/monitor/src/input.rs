@@ -240,6 +240,14 @@ impl<R: std::io::BufRead> LineReader<R> {
     }
 }
 
+impl<R: std::io::Read> LineReader<std::io::BufReader<R>> {
+    /// Whether a whole line is buffered, so that the next line is read without waiting for
+    /// more input (a partial line may wait for the rest of it).
+    pub fn has_buffered_line(&self) -> bool {
+        self.reader.buffer().contains(&b'\n')
+    }
+}
+
 /// The first JSON string in `text` longer than `max` bytes: the key it belongs to (the key
 /// itself when the key is too long, shortened) and its length. A scan of the raw text, so a
 /// huge field is found without building it.
@@ -313,6 +321,21 @@ mod tests {
         assert!(reason(&lines[2]).starts_with("3: in.jsonl: line 3: longer than the limit of 64"));
         assert!(reason(&lines[3]).contains("line 4, field 'id': 9 bytes"), "{}", reason(&lines[3]));
         assert_eq!(lines[4], InputLine::Text(5, "{\"id\":\"ok2\"}".into()));
+    }
+
+    /// The reading thread hands over what it read before a read that may wait: only a whole
+    /// buffered line lets it read on without waiting.
+    #[test]
+    fn a_partial_line_is_not_a_buffered_line() {
+        let limits = InputLimits::default();
+        let whole = std::io::BufReader::new(&b"{\"id\":1}\n{\"id\":2}\n"[..]);
+        let mut r = LineReader::new(whole, Path::new("in.jsonl"), limits);
+        assert!(matches!(r.next_line().unwrap(), Some(InputLine::Text(1, _))));
+        assert!(r.has_buffered_line(), "line 2 is buffered whole");
+        let partial = std::io::BufReader::new(&b"{\"id\":1}\n{\"id\""[..]);
+        let mut r = LineReader::new(partial, Path::new("in.jsonl"), limits);
+        assert!(matches!(r.next_line().unwrap(), Some(InputLine::Text(1, _))));
+        assert!(!r.has_buffered_line(), "only part of line 2 is buffered");
     }
 
     fn p(text: &str) -> Result<MonitorEvent, Reject> {

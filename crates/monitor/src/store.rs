@@ -110,6 +110,10 @@ impl SqliteMonitorState {
         let path = data_dir.join(MONITOR_DB);
         let sq = |e| MonitorError::state(&path, e);
         let mut conn = Connection::open(&path).map_err(sq)?;
+        // 16 KiB pages for a new file (an existing one keeps its size): a decided row (event
+        // and decision JSON) is often 1-3 KB, more than a 4 KiB page keeps in the b-tree, so
+        // it spilled to overflow pages.
+        conn.pragma_update(None, "page_size", 16_384).map_err(sq)?;
         // WAL + synchronous=NORMAL: a committed transaction survives a killed process.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(sq)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(sq)?;
