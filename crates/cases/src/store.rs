@@ -902,7 +902,7 @@ fn ingest_alerts_tx(
     let mut alert_rows: Vec<Vec<Val>> = Vec::with_capacity(fresh.len());
     for (i, a) in fresh.iter().enumerate() {
         let id = first_alert + i as i64;
-        if !touched.contains_key(&a.subject) {
+        let (c, _) = touched.entry(a.subject.clone()).or_insert_with(|| {
             let c = new_case(t, next_case, &a.subject, a.severity, now);
             next_case += 1;
             out.cases_opened.push(c.id);
@@ -913,9 +913,8 @@ fn ingest_alerts_tx(
                 "null".into(),
                 json(&serde_json::json!({"case": &c, "detail": {"reason": "alert"}})),
             ]);
-            touched.insert(a.subject.clone(), (c, None));
-        }
-        let (c, _) = touched.get_mut(&a.subject).expect("inserted above");
+            (c, None)
+        });
         // The state machine: a new alert keeps the case where it is, or wakes a
         // snoozed one.
         match step(c.state, Action::AddAlert, Role::Admin) {
