@@ -787,17 +787,8 @@ fn add_reports_tx(
     reports: &[NewReport],
 ) -> Result<Vec<ReportId>> {
     ensure_tenant(tx, t, now)?;
-    let mut known: HashSet<String> = HashSet::new();
-    let keys: Vec<&str> = reports.iter().map(|r| r.dedup_key.as_str()).collect();
-    for chunk in keys.chunks(IN_CHUNK) {
-        let sql = format!(
-            "SELECT dedup_key FROM reports WHERE tenant = ? AND dedup_key IN ({})",
-            marks(chunk.len())
-        );
-        let mut p: Vec<Val> = vec![t.as_str().into()];
-        p.extend(chunk.iter().map(|k| Val::from(*k)));
-        known.extend(tx.query(&sql, &p)?.iter().map(|r| get_s(r, 0)));
-    }
+    let keys = reports.iter().map(|r| r.dedup_key.as_str());
+    let mut known = stored_keys(tx, t, "reports", keys)?;
     // A key repeated within the batch is stored once, as its first occurrence.
     let fresh: Vec<&NewReport> =
         reports.iter().filter(|r| known.insert(r.dedup_key.clone())).collect();
@@ -838,6 +829,28 @@ fn add_reports_tx(
     Ok(out)
 }
 
+/// Which of `keys` the tenant's `table` (`alerts` or `reports`) already holds as a
+/// `dedup_key`: one `IN (…)` lookup per chunk of keys.
+fn stored_keys<'k>(
+    tx: &mut dyn Tx,
+    t: &TenantId,
+    table: &str,
+    keys: impl Iterator<Item = &'k str>,
+) -> Result<HashSet<String>> {
+    let keys: Vec<&str> = keys.collect();
+    let mut known = HashSet::new();
+    for chunk in keys.chunks(IN_CHUNK) {
+        let sql = format!(
+            "SELECT dedup_key FROM {table} WHERE tenant = ? AND dedup_key IN ({})",
+            marks(chunk.len())
+        );
+        let mut p: Vec<Val> = vec![t.as_str().into()];
+        p.extend(chunk.iter().map(|k| Val::from(*k)));
+        known.extend(tx.query(&sql, &p)?.iter().map(|r| get_s(r, 0)));
+    }
+    Ok(known)
+}
+
 /// The work of [`CaseStore::ingest_alerts`] inside the caller's transaction.
 fn ingest_alerts_tx(
     tx: &mut dyn Tx,
@@ -851,17 +864,8 @@ fn ingest_alerts_tx(
     ensure_tenant(tx, t, now)?;
     let mut out = Ingested::default();
     // Which keys are stored already, and which subjects have an active case.
-    let mut known: HashSet<String> = HashSet::new();
-    let keys: Vec<&str> = alerts.iter().map(|a| a.dedup_key.as_str()).collect();
-    for chunk in keys.chunks(IN_CHUNK) {
-        let sql = format!(
-            "SELECT dedup_key FROM alerts WHERE tenant = ? AND dedup_key IN ({})",
-            marks(chunk.len())
-        );
-        let mut p: Vec<Val> = vec![t.as_str().into()];
-        p.extend(chunk.iter().map(|k| Val::from(*k)));
-        known.extend(tx.query(&sql, &p)?.iter().map(|r| get_s(r, 0)));
-    }
+    let keys = alerts.iter().map(|a| a.dedup_key.as_str());
+    let mut known = stored_keys(tx, t, "alerts", keys)?;
     let mut fresh: Vec<&NewAlert> = Vec::new();
     for a in alerts {
         if known.insert(a.dedup_key.clone()) {
