@@ -89,7 +89,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "HEIGHT")]
     pub(crate) height: Option<u64>,
     /// Bitcoin: network of the addresses. Tron: network of the rows, which do not say it
-    /// (checked against its genesis block, known blocks and block times where the input allows)
+    /// (checked against its genesis block, known blocks and block times where the input allows).
+    /// A world from `floodgate gen` names its own network, floodgate-gen: give no --network
     #[arg(long, value_enum, default_value_t = Network::Mainnet)]
     network: Network,
     /// Ledger: name to store entries under (entry ids are unique per ledger) [default: main]
