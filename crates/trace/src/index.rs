@@ -325,21 +325,27 @@ fn write_index(
     head.extend_from_slice(&sum.finalize());
     head.extend_from_slice(&(records.len() as u64).to_le_bytes());
     debug_assert_eq!(head.len(), HEADER_LEN);
-    let tmp = path.with_extension("fgx.tmp");
+    rep.bytes = write_replacing(path, &[&head[..], body[0], body[1], body[2]])?;
+    Ok(rep)
+}
+
+/// Writes `parts` in turn to `<path>.tmp`, syncs it and renames it over `path`, so a reader
+/// sees the old file or the new one whole, never a torn one. Returns the bytes written.
+pub(crate) fn write_replacing(path: &Path, parts: &[&[u8]]) -> Result<u64, GraphError> {
+    use std::io::Write;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     let io = |p: &Path| {
         let p = p.to_owned();
         move |source| GraphError::Io { path: p, source }
     };
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(&head).map_err(io(&tmp))?;
-        body.iter().try_for_each(|p| f.write_all(p)).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-    }
+    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+    parts.iter().try_for_each(|p| f.write_all(p)).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    drop(f);
     std::fs::rename(&tmp, path).map_err(io(path))?;
-    rep.bytes = (head.len() + body.iter().map(|p| p.len()).sum::<usize>()) as u64;
-    Ok(rep)
+    Ok(parts.iter().map(|p| p.len() as u64).sum())
 }
 
 /// One category's record while writing.

@@ -685,20 +685,7 @@ impl PassState {
         head.extend_from_slice(&0u32.to_le_bytes());
         head.extend_from_slice(&Sha256::digest(&body));
         head.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        let tmp = path.with_extension("fgxs.tmp");
-        let io = |p: &Path| {
-            let p = p.to_owned();
-            move |source| GraphError::Io { path: p, source }
-        };
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-            f.write_all(&head).map_err(io(&tmp))?;
-            f.write_all(&body).map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
-        }
-        std::fs::rename(&tmp, path).map_err(io(path))?;
-        Ok((head.len() + body.len()) as u64)
+        crate::index::write_replacing(path, &[&head, &body])
     }
 
     /// Reads the state at `path`, checking its magic, version, checksum and structure.
