@@ -274,6 +274,37 @@ enum Item {
 /// Input items per message from the reading thread.
 const READ_BATCH: usize = 256;
 
+/// The reading thread's side of the channel: items gathered into batches of up to
+/// [`READ_BATCH`].
+struct Batcher {
+    tx: mpsc::SyncSender<Vec<Result<Item, String>>>,
+    batch: Vec<Result<Item, String>>,
+}
+
+impl Batcher {
+    fn new(tx: mpsc::SyncSender<Vec<Result<Item, String>>>) -> Batcher {
+        Batcher { tx, batch: Vec::with_capacity(READ_BATCH) }
+    }
+
+    /// Adds `item`; sends the batch when it is full or `send_now` says so. False when the
+    /// receiving side is gone.
+    fn push(&mut self, item: Result<Item, String>, send_now: bool) -> bool {
+        self.batch.push(item);
+        if !send_now && self.batch.len() < READ_BATCH {
+            return true;
+        }
+        let full = std::mem::replace(&mut self.batch, Vec::with_capacity(READ_BATCH));
+        self.tx.send(full).is_ok()
+    }
+
+    /// Sends what is left.
+    fn finish(self) {
+        if !self.batch.is_empty() {
+            let _ = self.tx.send(self.batch);
+        }
+    }
+}
+
 fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
@@ -301,26 +332,20 @@ pub fn stream<S: DecisionSink>(
             let store = dd.open_store()?;
             let entries = store.ledger_entries(ledger.as_deref()).map_err(AppError::from)?;
             std::thread::spawn(move || {
-                let mut batch = Vec::with_capacity(READ_BATCH);
+                let mut out = Batcher::new(tx);
                 for e in entries {
-                    batch.push(Ok(Item::Event(Box::new(MonitorEvent::from_entry(e)))));
-                    if batch.len() == READ_BATCH {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
-                        if tx.send(full).is_err() {
-                            return;
-                        }
+                    if !out.push(Ok(Item::Event(Box::new(MonitorEvent::from_entry(e)))), false) {
+                        return;
                     }
                 }
-                if !batch.is_empty() {
-                    let _ = tx.send(batch);
-                }
+                out.finish();
             });
         }
         Input::Lines { reader, label, limits } => {
             std::thread::spawn(move || {
                 let mut r =
                     LineReader::new(BufReader::with_capacity(1 << 16, reader), &label, limits);
-                let mut batch = Vec::with_capacity(READ_BATCH);
+                let mut out = Batcher::new(tx);
                 loop {
                     let item = match r.next_line() {
                         Ok(None) => break,
@@ -329,19 +354,13 @@ pub fn stream<S: DecisionSink>(
                         Err(e) => Err(format!("{e}")),
                     };
                     let stop = item.is_err();
-                    batch.push(item);
-                    // Sent when full, and before a read that may wait for more input (no
-                    // whole line buffered): the lines read so far are decided meanwhile.
-                    if stop || batch.len() == READ_BATCH || !r.has_buffered_line() {
-                        let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_BATCH));
-                        if tx.send(full).is_err() || stop {
-                            return;
-                        }
+                    // Sent before a read that may wait for more input (no whole line
+                    // buffered): the lines read so far are decided meanwhile.
+                    if !out.push(item, stop || !r.has_buffered_line()) || stop {
+                        return;
                     }
                 }
-                if !batch.is_empty() {
-                    let _ = tx.send(batch);
-                }
+                out.finish();
             });
         }
     }
