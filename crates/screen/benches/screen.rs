@@ -52,6 +52,17 @@ fn benches(c: &mut Criterion) {
     c.bench_function("pair_compare/jaro_winkler_baseline", |b| {
         b.iter(|| strsim::jaro_winkler(black_box(qa), black_box(qb)))
     });
+    // A Hán-Việt name typed without diacritics against pinyin (issue 13 item 3): the reading
+    // lattice of every marked spelling, beside Jaro-Winkler of the same two strings.
+    let (va, vb) = ("Vuong Ky Son", "Wang Qishan");
+    let fv = NameForm::new(va, EntityType::Person, None);
+    let fw = NameForm::new(vb, EntityType::Person, None);
+    c.bench_function("pair_score_only/prepared_han_viet_unmarked", |b| {
+        b.iter(|| name_score(black_box(&fv), black_box(&fw)))
+    });
+    c.bench_function("pair_compare/jaro_winkler_baseline_han_viet", |b| {
+        b.iter(|| strsim::jaro_winkler(black_box(va), black_box(vb)))
+    });
     c.bench_function("pair_score/han_vs_pinyin", |b| {
         b.iter(|| {
             score_pair(&cfg, black_box("王岐山"), black_box("Wang Qishan"), None, Some(&unihan))

@@ -46,7 +46,12 @@ fn main() {
     let un = un_xml::load(&root.join("sanctions/un-consolidated/UN_consolidated.xml")).unwrap();
     let os = ftm::load(&root.join("sanctions/opensanctions-samples/yente_t1_entities.ftm.jsonl"))
         .unwrap();
-    let unihan = floodgate_screen::unihan::builtin();
+    // The full Unihan table for the generated Hán-Việt pairs: its kVietnamese readings are
+    // the built-in extract's, and its other Mandarin fields tell whether a list's Latin name
+    // reads the characters (`pair_eval::reads_as`). Scoring uses the built-in extract.
+    let unihan =
+        floodgate_screen::unihan::Unihan::load(&root.join("unicode/Unihan_Readings.txt.bz2"))
+            .unwrap();
 
     let mut pairs = Vec::new();
     for snap in [&sdn, &un, &os] {

@@ -205,6 +205,48 @@ fn raw_key(asset: &str, text: &str) -> String {
     format!("{}:{}", asset.trim().to_ascii_uppercase(), text.trim().to_ascii_lowercase())
 }
 
+/// A brand typed alone names every listed company of its group. When a brand-alone hit and
+/// another hit of the same list are linked by the list — a relationship between the two, or a
+/// party both are related to (two subsidiaries of one owner) —, the brand hit's name evidence
+/// says so ("list-linked to … (id), also a hit"), so the reviewer sees the group rather than
+/// unrelated companies that share a word (issue 13 item 3).
+fn note_brand_affiliates(hits: &mut [Hit]) {
+    let notes: Vec<Vec<String>> = hits
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let brand = h
+                .features
+                .iter()
+                .any(|f| f.feature == "name" && f.evidence.contains("brand alone"));
+            if !brand {
+                return Vec::new();
+            }
+            hits.iter()
+                .enumerate()
+                .filter(|(j, o)| {
+                    *j != i
+                        && o.list == h.list
+                        && (h.relations.iter().any(|r| r.other_id == o.entity_id)
+                            || o.relations.iter().any(|r| r.other_id == h.entity_id)
+                            || h.relations
+                                .iter()
+                                .any(|r| o.relations.iter().any(|s| s.other_id == r.other_id)))
+                })
+                .map(|(_, o)| format!("{} ({})", o.entity_name, o.entity_id))
+                .collect()
+        })
+        .collect();
+    for (h, linked) in hits.iter_mut().zip(notes) {
+        if linked.is_empty() {
+            continue;
+        }
+        if let Some(f) = h.features.iter_mut().find(|f| f.feature == "name") {
+            f.evidence.push_str(&format!("; list-linked to {}, also a hit", linked.join(", ")));
+        }
+    }
+}
+
 impl Matcher {
     /// Builds a matcher over the given lists.
     pub fn new(cfg: ScoreConfig, unihan: Option<Arc<Unihan>>, lists: &[&ListSnapshot]) -> Matcher {
@@ -544,6 +586,7 @@ impl Matcher {
         hits.sort_by(|a, b| {
             b.score.total_cmp(&a.score).then_with(|| a.entity_id.cmp(&b.entity_id))
         });
+        note_brand_affiliates(&mut hits);
         hits
     }
 

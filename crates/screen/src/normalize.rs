@@ -107,6 +107,67 @@ pub fn is_vietnamese(s: &str) -> bool {
         })
 }
 
+/// Whether every part of a Latin name, diacritics removed, has the shape of a Vietnamese
+/// syllable (an initial of the Vietnamese alphabet, vowels, one of the finals c, ch, m, n, ng,
+/// nh, p, t) and the name has two to four parts: "Khu Chí Quang", "Vuong Ky Son"; not
+/// "José García", "Eric Badege". A cheap test, run before the reading table is consulted (so
+/// a name that cannot be Vietnamese never decodes it); [`vietnamese_reading`] decides.
+pub fn vietnamese_shaped(s: &str) -> bool {
+    const INITIALS: &[&str] = &[
+        "ngh", "ch", "gh", "gi", "kh", "ng", "nh", "ph", "qu", "th", "tr", "b", "c", "d", "g", "h",
+        "k", "l", "m", "n", "p", "r", "s", "t", "v", "x", "",
+    ];
+    const FINALS: &[&str] = &["ch", "ng", "nh", "c", "m", "n", "p", "t", ""];
+    let syllable = |w: &str| {
+        INITIALS.iter().filter_map(|i| w.strip_prefix(i)).any(|rest| {
+            let v = rest.bytes().take_while(|b| b"aeiouy".contains(b)).count();
+            (1..=3).contains(&v) && FINALS.contains(&&rest[v..])
+        })
+    };
+    let parts: Vec<String> =
+        fold(s).split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect();
+    (2..=4).contains(&parts.len())
+        && parts.iter().all(|w| w.bytes().all(|b| b.is_ascii_lowercase()) && syllable(w))
+}
+
+/// How a Latin name reads as Vietnamese (issue 13 item 3): with the letters only Vietnamese
+/// uses ([`is_vietnamese`]); or, with other marks only (acute, grave, tilde: "Khu Chí
+/// Quang"), when every part is a Sino-Vietnamese syllable as written — Spanish and
+/// Portuguese names carry acute accents too, but "José" or "García" is no Vietnamese
+/// syllable; or typed without any mark ("Vuong Ky Son"), when every part is a Sino-Vietnamese
+/// syllable with its marks removed. `None`: not read as Vietnamese.
+pub fn vietnamese_reading(s: &str, u: &Unihan) -> Option<VietnameseSpelling> {
+    if is_vietnamese(s) {
+        return Some(VietnameseSpelling::Marked);
+    }
+    if !vietnamese_shaped(s) {
+        return None;
+    }
+    let parts: Vec<String> = s
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.nfc().collect::<String>().to_lowercase())
+        .collect();
+    if !s.is_ascii() {
+        return parts.iter().all(|w| u.is_sino_vietnamese(w)).then_some(VietnameseSpelling::Marked);
+    }
+    parts
+        .iter()
+        .all(|w| !u.vietnamese_spellings(w).is_empty())
+        .then_some(VietnameseSpelling::Unmarked)
+}
+
+/// How a Vietnamese name is spelt ([`vietnamese_reading`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VietnameseSpelling {
+    /// With its diacritics: each syllable reads as the characters of that spelling.
+    Marked,
+    /// Without any (plain ASCII): each syllable reads as the characters of every spelling
+    /// with diacritics that folds to it, Mandarin and Cantonese readings only.
+    Unmarked,
+}
+
 const HANGUL_L: [&str; 19] = [
     "k", "kk", "n", "d", "tt", "r", "m", "p", "pp", "s", "ss", "", "j", "jj", "ch", "k", "t", "p",
     "h",
@@ -554,6 +615,9 @@ impl ReadingTable {
 pub struct Lattice {
     /// Where the readings come from.
     pub source: LatticeSource,
+    /// A Vietnamese name typed without diacritics ([`VietnameseSpelling::Unmarked`]): its
+    /// readings are less certain, so they score lower.
+    pub unmarked: bool,
     /// (syllable as written, alternatives, the table each alternative comes from).
     pub syllables: Vec<(String, Vec<String>, Vec<ReadingTable>)>,
 }
@@ -799,30 +863,48 @@ fn build_lattice(name: &str, script: Script, u: &Unihan) -> Option<Lattice> {
                 }
                 syllables.push((c.to_string(), alts, tables));
             }
-            (!syllables.is_empty())
-                .then_some(Lattice { source: LatticeSource::HanReadings, syllables })
+            (!syllables.is_empty()).then_some(Lattice {
+                source: LatticeSource::HanReadings,
+                unmarked: false,
+                syllables,
+            })
         }
-        Script::Latin if is_vietnamese(name) => {
+        Script::Latin => {
+            let spelling = vietnamese_reading(name, u)?;
             let mut any = false;
             let mut syllables = Vec::new();
             for w in name.split(|c: char| !c.is_alphabetic()).filter(|w| !w.is_empty()) {
                 let (mut alts, mut tables) = (Vec::new(), Vec::new());
-                for (m, _) in u.sino_vietnamese(w) {
-                    push(&mut alts, &mut tables, m, ReadingTable::Mandarin);
+                // A syllable typed without marks stands for every marked spelling that folds
+                // to it ("vuong": vương, vượng, …).
+                let lower = w.to_lowercase();
+                let spellings: &[String] = match spelling {
+                    VietnameseSpelling::Marked => std::slice::from_ref(&lower),
+                    VietnameseSpelling::Unmarked => u.vietnamese_spellings(w),
+                };
+                for sp in spellings {
+                    for (m, _) in u.sino_vietnamese(sp) {
+                        push(&mut alts, &mut tables, m, ReadingTable::Mandarin);
+                    }
                 }
                 // Through the characters the syllable stands for, their Cantonese and Japanese
                 // readings: the other side may be a Hong Kong or Japanese spelling of the same
                 // characters ("Trần" = 陳 = "Chan"). After the Mandarin ones, so those stay
-                // first (the candidate index takes the first few).
-                let chars = u.sino_vietnamese_chars(w);
-                for c in chars {
-                    for x in u.readings(*c).map_or(&[][..], |r| &r.cantonese) {
-                        push(&mut alts, &mut tables, x, ReadingTable::Cantonese);
+                // first (the candidate index takes the first few). Not the Japanese ones of a
+                // name typed without marks: its syllables stand for many characters, and
+                // short Japanese readings would meet other names by chance.
+                for sp in spellings {
+                    for c in u.sino_vietnamese_chars(sp) {
+                        for x in u.readings(*c).map_or(&[][..], |r| &r.cantonese) {
+                            push(&mut alts, &mut tables, x, ReadingTable::Cantonese);
+                        }
                     }
                 }
-                for c in chars {
-                    for x in u.readings(*c).map_or(&[][..], |r| &r.japanese) {
-                        push(&mut alts, &mut tables, x, ReadingTable::Japanese);
+                if spelling == VietnameseSpelling::Marked {
+                    for c in u.sino_vietnamese_chars(w) {
+                        for x in u.readings(*c).map_or(&[][..], |r| &r.japanese) {
+                            push(&mut alts, &mut tables, x, ReadingTable::Japanese);
+                        }
                     }
                 }
                 if alts.is_empty() {
@@ -832,7 +914,11 @@ fn build_lattice(name: &str, script: Script, u: &Unihan) -> Option<Lattice> {
                     syllables.push((w.to_owned(), alts, tables));
                 }
             }
-            any.then_some(Lattice { source: LatticeSource::SinoVietnamese, syllables })
+            any.then_some(Lattice {
+                source: LatticeSource::SinoVietnamese,
+                unmarked: spelling == VietnameseSpelling::Unmarked,
+                syllables,
+            })
         }
         _ => None,
     }
@@ -900,6 +986,23 @@ mod tests {
     fn chinese_person_names_group_the_given_name() {
         let f = NameForm::new("王岐山", EntityType::Person, None);
         assert_eq!(f.tokens, vec!["wang", "qishan"]);
+    }
+
+    #[test]
+    fn vietnamese_with_acute_accents_only_or_without_marks() {
+        let u = crate::unihan::builtin();
+        // Acute accent only, every part a Sino-Vietnamese syllable as written.
+        assert_eq!(vietnamese_reading("Khu Chí Quang", &u), Some(VietnameseSpelling::Marked));
+        // No mark at all.
+        assert_eq!(vietnamese_reading("Vuong Ky Son", &u), Some(VietnameseSpelling::Unmarked));
+        assert_eq!(vietnamese_reading("Vương Kỳ Sơn", &u), Some(VietnameseSpelling::Marked));
+        // Spanish and Portuguese names with acute accents; names of other shapes.
+        for name in ["José García", "María López", "Sónia Sá", "Eric Badege", "Ali"] {
+            assert_eq!(vietnamese_reading(name, &u), None, "{name}");
+        }
+        assert!(vietnamese_shaped("Nguyen Van Dai") && !vietnamese_shaped("Sergei Lavrov"));
+        let form = NameForm::new("Vuong Ky Son", EntityType::Person, None);
+        assert!(form.lattice.as_ref().is_some_and(|l| l.unmarked));
     }
 
     #[test]

@@ -351,7 +351,7 @@ pub const GENERATED_CLASSES: &[&str] = &[
     "run-together legal form",
     "digits/words",
     "acronym",
-    "Han-Viet reading",
+    HAN_VIET_CLASS,
     "brand alone",
 ];
 
@@ -667,9 +667,35 @@ fn brand_alone(name: &str, _rng: &mut SplitMix) -> Option<String> {
 }
 
 /// The class of a brand typed alone against a hard neighbour that the list links to the
-/// brand's entity: the two are of one group, so the brand names both (a positive, reported
-/// apart from "brand alone").
+/// brand's entity and whose name holds the brand word: the two are of one group, so the
+/// brand names both (a positive, reported apart from "brand alone").
 pub const BRAND_AFFILIATE_CLASS: &str = "brand alone, list-linked affiliate";
+
+/// The class of a brand typed alone against a hard neighbour that the list links to the
+/// brand's entity but whose name does not hold the brand word ("Mehran" ~ "Sina Shipping
+/// Company Limited"): no name names it, `--related` finds it through the link. A negative of
+/// name matching, reported apart.
+pub const BRAND_LINKED_OTHER_NAME_CLASS: &str = "brand alone, list-linked, other name";
+
+/// The class of a brand typed alone against a hard neighbour that the list does not link
+/// but whose name, legal form removed, begins with the same word ("Rusatom" ~ "Joint Stock
+/// Company Rusatom Arctic", "Lukoil" ~ "Lukoil OAO"): the query names it exactly as it names
+/// its own entity — the generator would write the same pair as that neighbour's positive —,
+/// so it is a positive, reported apart (issue 13 item 3, third session).
+pub const BRAND_SAME_WORD_CLASS: &str = "brand alone, another listed company of that word";
+
+/// The class and label of a brand typed alone against its hard neighbour `other`.
+fn brand_neighbour_class(brand: &str, other: &ListEntity, linked: bool) -> (&'static str, bool) {
+    let b = fold(brand);
+    let toks = name_tokens(other);
+    let first = toks.first().is_some_and(|t| *t == b);
+    match (linked, first || toks.contains(&b)) {
+        (true, true) => (BRAND_AFFILIATE_CLASS, true),
+        (true, false) => (BRAND_LINKED_OTHER_NAME_CLASS, false),
+        (false, _) if first => (BRAND_SAME_WORD_CLASS, true),
+        (false, _) => ("brand alone", false),
+    }
+}
 
 /// Whether the list links entities `i` and `j`: a relationship between them (either side), or
 /// a party both are related to (two subsidiaries of one owner).
@@ -702,6 +728,196 @@ pub fn han_viet(name: &str, unihan: &Unihan, rng: &mut SplitMix) -> Option<Strin
     Some(out.join(" "))
 }
 
+/// The Hán-Việt classes. [`HAN_VIET_CLASS`] is the reading with its diacritics against the
+/// entity's Latin name; the others as their names say.
+pub const HAN_VIET_CLASS: &str = "Han-Viet reading";
+/// The reading typed without diacritics ("Vuong Ky Son"), against the Latin name.
+pub const HAN_VIET_PLAIN_CLASS: &str = "Han-Viet reading without diacritics";
+/// The reading against the name in Chinese characters itself.
+pub const HAN_VIET_CHARS_CLASS: &str = "Han-Viet reading vs characters";
+/// The reading without diacritics against the name in Chinese characters.
+pub const HAN_VIET_PLAIN_CHARS_CLASS: &str = "Han-Viet reading without diacritics vs characters";
+/// A reading against a Latin name that is not a reading of the same characters (an English
+/// given name, "CHAN, Eric"; a Japanese name reading Unihan does not carry, "GOTO Tadamasa";
+/// a Wade-Giles spelling): not a Hán-Việt pair, reported apart.
+pub const HAN_VIET_OTHER_NAME_CLASS: &str = "Han-Viet reading, list name not a reading";
+
+/// The entities' strong names written in Chinese characters, and for each first character
+/// (family name) the entities with such a name, for hard negatives among names in characters.
+struct HanIndex {
+    names: Vec<Vec<String>>,
+    by_first: HashMap<char, Vec<usize>>,
+}
+
+impl HanIndex {
+    fn new(snap: &ListSnapshot) -> HanIndex {
+        let names: Vec<Vec<String>> = snap
+            .entities
+            .iter()
+            .map(|e| {
+                let mut v: Vec<String> = Vec::new();
+                for n in &e.names {
+                    if !n.low_quality
+                        && detect_script(&n.full) == Script::Han
+                        && !v.contains(&n.full)
+                    {
+                        v.push(n.full.clone());
+                    }
+                }
+                v
+            })
+            .collect();
+        let mut by_first: HashMap<char, Vec<usize>> = HashMap::new();
+        for (i, ns) in names.iter().enumerate() {
+            for n in ns {
+                if let Some(c) = n.chars().find(|c| !c.is_whitespace()) {
+                    let v = by_first.entry(c).or_default();
+                    if v.last() != Some(&i) {
+                        v.push(i);
+                    }
+                }
+            }
+        }
+        HanIndex { names, by_first }
+    }
+
+    /// A name in characters of another entity of the same split and type that starts with the
+    /// same character (the family name) and differs; deterministic.
+    fn neighbour(&self, snap: &ListSnapshot, i: usize, name: &str) -> Option<&str> {
+        let first = name.chars().find(|c| !c.is_whitespace())?;
+        let e = &snap.entities[i];
+        let split = split_of(&snap.list, &e.id);
+        let squash = |s: &str| s.split_whitespace().collect::<String>();
+        let mine: Vec<String> = self.names[i].iter().map(|n| squash(n)).collect();
+        let mut cands: Vec<&str> = Vec::new();
+        for &j in self.by_first.get(&first)? {
+            let o = &snap.entities[j];
+            if j == i || o.entity_type != e.entity_type || split_of(&snap.list, &o.id) != split {
+                continue;
+            }
+            for n in &self.names[j] {
+                if n.chars().find(|c| !c.is_whitespace()) == Some(first)
+                    && !mine.contains(&squash(n))
+                {
+                    cands.push(n);
+                }
+            }
+        }
+        if cands.is_empty() {
+            return None;
+        }
+        let mut rng = SplitMix::from_text(&format!("han-neighbour:{}:{}:{name}", snap.list, e.id));
+        Some(cands[rng.below(cands.len())])
+    }
+}
+
+/// A Vietnamese spelling typed without its diacritics ("Vương Kỳ Sơn" → "Vuong Ky Son"), as
+/// on a keyboard without a Vietnamese input method.
+pub fn without_diacritics(s: &str) -> String {
+    use unicode_normalization::char::is_combining_mark;
+    use unicode_normalization::UnicodeNormalization;
+    s.nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .map(|c| match c {
+            'đ' => 'd',
+            'Đ' => 'D',
+            c => c,
+        })
+        .collect()
+}
+
+/// Whether a Latin name is a reading of a name written in Chinese characters: its parts,
+/// joined without spaces or hyphens — in their order, or with the first or the last part
+/// moved to the other end (family name last or first) — are one reading per character, in
+/// the characters' order, from the table (kMandarin and, in the full table, kHanyuPinyin,
+/// kXHC1983 and kTGHZ2013; kCantonese in Hong Kong spelling, kJapaneseOn/Kun, kHangul). "Wang Qishan" reads 王岐山; "Chan Eric" does not read
+/// 陳國基 (an English given name), nor "Goto Tadamasa" 後藤忠政 (a Japanese name reading Unihan
+/// does not carry). The rule uses the reading table only, never the matcher.
+pub fn reads_as(latin: &str, han: &str, unihan: &Unihan) -> bool {
+    fn segment(s: &str, chars: &[char], u: &Unihan) -> bool {
+        let Some((c, rest)) = chars.split_first() else { return s.is_empty() };
+        let Some(r) = u.readings(*c) else { return false };
+        let all = r.mandarin.iter().chain(u.other_mandarin(*c));
+        all.chain(&r.cantonese).chain(&r.japanese).chain(&r.korean).any(|x| {
+            !x.is_empty() && s.strip_prefix(x.as_str()).is_some_and(|t| segment(t, rest, u))
+        })
+    }
+    let chars: Vec<char> = han.chars().filter(|c| !c.is_whitespace()).collect();
+    let toks: Vec<String> =
+        fold(latin).split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect();
+    if chars.is_empty() || toks.is_empty() {
+        return false;
+    }
+    let mut orders = vec![toks.concat()];
+    if toks.len() > 1 {
+        let (mut l, mut r) = (toks.clone(), toks.clone());
+        l.rotate_left(1);
+        r.rotate_right(1);
+        orders.push(l.concat());
+        orders.push(r.concat());
+    }
+    orders.iter().any(|s| segment(s, &chars, unihan))
+}
+
+/// The Hán-Việt pairs of entity `i` (issue 13 item 3, third session): every strong name of
+/// the entity written in Chinese characters (2–4 characters) read in kVietnamese, one reading
+/// per character (seeded), family name first as written; typed with and without diacritics;
+/// each against the name in characters (negative: another entity's name in characters with
+/// the same first character) and against the entity's Latin name when that is a reading of
+/// the characters ([`reads_as`]; otherwise the pair goes to [`HAN_VIET_OTHER_NAME_CLASS`])
+/// (negative: the hard neighbour's name). A pair already written for the entity is not
+/// written again (a simplified and a traditional spelling often read alike).
+fn han_viet_pairs(
+    snap: &ListSnapshot,
+    i: usize,
+    neighbour: Option<usize>,
+    han: &HanIndex,
+    unihan: &Unihan,
+    out: &mut Vec<LabeledPair>,
+) {
+    let e = &snap.entities[i];
+    let split = split_of(&snap.list, &e.id);
+    let latin = e.display_name();
+    let mut seen: std::collections::HashSet<(&'static str, String, String)> = Default::default();
+    let mut emit = |class: &'static str, a: &str, b: &str, positive: bool| {
+        if seen.insert((class, a.to_owned(), b.to_owned())) {
+            out.push(LabeledPair {
+                class: class.to_owned(),
+                evidence: Evidence::Generated,
+                split,
+                a: a.to_owned(),
+                b: b.to_owned(),
+                kind: e.entity_type,
+                positive,
+            });
+        }
+    };
+    for name in &han.names[i] {
+        let mut rng =
+            SplitMix::from_text(&format!("{HAN_VIET_CLASS}:{}:{}:{name}", snap.list, e.id));
+        let Some(marked) = han_viet(name, unihan, &mut rng) else { continue };
+        let plain = without_diacritics(&marked);
+        let reads = detect_script(latin) == Script::Latin && reads_as(latin, name, unihan);
+        for (v, vs_latin, vs_chars) in [
+            (&marked, HAN_VIET_CLASS, HAN_VIET_CHARS_CLASS),
+            (&plain, HAN_VIET_PLAIN_CLASS, HAN_VIET_PLAIN_CHARS_CLASS),
+        ] {
+            emit(vs_chars, v, name, true);
+            if let Some(other) = han.neighbour(snap, i, name) {
+                emit(vs_chars, v, other, false);
+            }
+            if detect_script(latin) != Script::Latin {
+                continue;
+            }
+            emit(if reads { vs_latin } else { HAN_VIET_OTHER_NAME_CLASS }, v, latin, true);
+            if let Some(j) = neighbour {
+                let class = if reads { vs_latin } else { HAN_VIET_OTHER_NAME_CLASS };
+                emit(class, v, snap.entities[j].display_name(), false);
+            }
+        }
+    }
+}
+
 type Generator = fn(&str, &mut SplitMix) -> Option<String>;
 
 fn generator(class: &str) -> Option<(Generator, bool)> {
@@ -729,6 +945,7 @@ fn generator(class: &str) -> Option<(Generator, bool)> {
 /// entities' names written in Chinese characters and paired with their Latin display name.
 pub fn generate_variants(snap: &ListSnapshot, unihan: &Unihan) -> Vec<LabeledPair> {
     let neighbours = hard_neighbours(snap);
+    let mut han_index: Option<HanIndex> = None;
     let mut out = Vec::new();
     for (i, e) in snap.entities.iter().enumerate() {
         let split = split_of(&snap.list, &e.id);
@@ -752,31 +969,28 @@ pub fn generate_variants(snap: &ListSnapshot, unihan: &Unihan) -> Vec<LabeledPai
                 positive: true,
             });
             if let Some(j) = neighbours[i] {
-                // A brand typed alone names every listed entity of its group: a neighbour the
-                // list links to this entity is not a negative (see BRAND_AFFILIATE_CLASS).
-                let affiliate = class == "brand alone" && linked(snap, i, j);
+                let other = &snap.entities[j];
+                let (class, positive) = if class == "brand alone" {
+                    brand_neighbour_class(&variant, other, linked(snap, i, j))
+                } else {
+                    (class, false)
+                };
                 out.push(LabeledPair {
-                    class: if affiliate { BRAND_AFFILIATE_CLASS } else { class }.to_owned(),
+                    class: class.to_owned(),
                     evidence: Evidence::Generated,
                     split,
                     a: variant,
-                    b: snap.entities[j].display_name().to_owned(),
+                    b: other.display_name().to_owned(),
                     kind: e.entity_type,
-                    positive: affiliate,
+                    positive,
                 });
             }
         };
         for class in GENERATED_CLASSES {
             let mut rng = SplitMix::from_text(&format!("{class}:{}:{}", snap.list, e.id));
-            if *class == "Han-Viet reading" {
-                if let Some(v) = e
-                    .names
-                    .iter()
-                    .filter(|n| !n.low_quality && detect_script(&n.full) == Script::Han)
-                    .find_map(|n| han_viet(&n.full, unihan, &mut rng))
-                {
-                    push(class, v, &mut out);
-                }
+            if *class == HAN_VIET_CLASS {
+                let han_index = han_index.get_or_insert_with(|| HanIndex::new(snap));
+                han_viet_pairs(snap, i, neighbours[i], han_index, unihan, &mut out);
                 continue;
             }
             let Some((g, for_orgs)) = generator(class) else { continue };
@@ -1049,7 +1263,9 @@ mod tests {
         assert_eq!(affiliates.len(), 2, "{pairs:?}");
         assert!(affiliates.iter().all(|p| p.positive && p.a == "Polyus"));
         assert!(!pairs.iter().any(|p| p.class == "brand alone" && !p.positive));
-        // Not linked: the neighbour stays a negative of "brand alone".
+        // Not linked, but its name begins with the same word: the brand names it as it
+        // names its own entity (the same pair is that neighbour's positive), a positive of
+        // its own class.
         let snap = ListSnapshot {
             list: "t".into(),
             entities: vec![
@@ -1060,7 +1276,88 @@ mod tests {
         };
         let pairs = generate_variants(&snap, &Unihan::default());
         assert!(!pairs.iter().any(|p| p.class == BRAND_AFFILIATE_CLASS));
-        assert!(pairs.iter().any(|p| p.class == "brand alone" && !p.positive));
+        let same: Vec<_> = pairs.iter().filter(|p| p.class == BRAND_SAME_WORD_CLASS).collect();
+        assert_eq!(same.len(), 2, "{pairs:?}");
+        assert!(same.iter().all(|p| p.positive));
+        // Not linked and another first word: a negative of "brand alone". Linked but without
+        // the brand word: a negative of its own class (found through the link, not the name).
+        let snap = ListSnapshot {
+            list: "t".into(),
+            entities: vec![
+                org(&ids[0], "Polyus Aldan JSC", None),
+                org(&ids[2], "Aldan Gold Mining JSC", None),
+            ],
+            ..ListSnapshot::default()
+        };
+        let pairs = generate_variants(&snap, &Unihan::default());
+        assert!(pairs.iter().any(|p| p.class == "brand alone" && !p.positive && p.a == "Polyus"));
+        let other = ListEntity { id: "x".into(), ..org("x", "Aldan Gold Mining JSC", None) };
+        assert_eq!(
+            brand_neighbour_class("Polyus", &other, true),
+            (BRAND_LINKED_OTHER_NAME_CLASS, false)
+        );
+        let lukoil = org("y", "LUKOIL OAO", None);
+        assert_eq!(brand_neighbour_class("Lukoil", &lukoil, false), (BRAND_SAME_WORD_CLASS, true));
+    }
+
+    #[test]
+    fn a_latin_name_reads_the_characters_or_is_another_name() {
+        let u = crate::unihan::builtin();
+        assert!(reads_as("Wang Qishan", "王岐山", &u));
+        assert!(reads_as("QISHAN, Wang", "王岐山", &u));
+        // Cantonese in Hong Kong spelling, and Japanese readings.
+        assert!(reads_as("Chan Kwok Ki", "陳國基", &u));
+        assert!(reads_as("ASAHARA Shoko", "麻原彰晃", &u));
+        // An English given name, a name that reads other characters.
+        assert!(!reads_as("Chan Eric", "陳國基", &u));
+        assert!(!reads_as("Wang Yi", "王岐山", &u));
+        assert_eq!(without_diacritics("Vương Kỳ Sơn Đào"), "Vuong Ky Son Dao");
+    }
+
+    #[test]
+    fn han_viet_pairs_with_and_without_diacritics_and_against_the_characters() {
+        let u = crate::unihan::builtin();
+        let person = |id: &str, names: &[&str]| ListEntity {
+            id: id.into(),
+            entity_type: EntityType::Person,
+            names: names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| if i == 0 { ListName::primary(*n) } else { ListName::aka(*n) })
+                .collect(),
+            ..ListEntity::default()
+        };
+        let ids: Vec<String> = (0..200)
+            .map(|i| i.to_string())
+            .filter(|i| split_of("t", i) == split_of("t", "0"))
+            .take(3)
+            .collect();
+        let snap = ListSnapshot {
+            list: "t".into(),
+            entities: vec![
+                person(&ids[0], &["XI Jinping", "習近平"]),
+                person(&ids[1], &["Chan Eric", "陳國基"]),
+                person(&ids[2], &["XI Zhongxun", "習仲勳"]),
+            ],
+            ..ListSnapshot::default()
+        };
+        let pairs = generate_variants(&snap, &u);
+        let has = |class: &str, a: &str, b: &str, positive: bool| {
+            pairs.iter().any(|p| p.class == class && p.a == a && p.b == b && p.positive == positive)
+        };
+        assert!(has(HAN_VIET_CLASS, "Tập Cận Bình", "XI Jinping", true), "{pairs:?}");
+        assert!(has(HAN_VIET_PLAIN_CLASS, "Tap Can Binh", "XI Jinping", true), "{pairs:?}");
+        assert!(has(HAN_VIET_CHARS_CLASS, "Tập Cận Bình", "習近平", true), "{pairs:?}");
+        assert!(has(HAN_VIET_PLAIN_CHARS_CLASS, "Tap Can Binh", "習近平", true), "{pairs:?}");
+        // The other name starting with 習 is the negative among names in characters.
+        assert!(pairs
+            .iter()
+            .any(|p| p.class == HAN_VIET_CHARS_CLASS && p.b == "習仲勳" && !p.positive));
+        // "Chan Eric" does not read 陳國基: its pairs go to a class of their own.
+        assert!(pairs
+            .iter()
+            .any(|p| p.class == HAN_VIET_OTHER_NAME_CLASS && p.b == "Chan Eric" && p.positive));
+        assert!(!pairs.iter().any(|p| p.class == HAN_VIET_CLASS && p.b == "Chan Eric"));
     }
 
     #[test]

@@ -67,6 +67,20 @@ pub const DEFAULT_OFAC_THRESHOLD: f64 = 0.85;
 const SKELETON_FACTOR: f64 = 0.95;
 /// Factor applied to similarity found through a reading table (Unihan).
 const READING_FACTOR: f64 = 0.95;
+/// A further factor on the readings of a Vietnamese name typed without diacritics ("Vuong Ky
+/// Son"): each syllable stands for the characters of every marked spelling that folds to it,
+/// so a match is less certain than one through the marked spelling (issue 13 item 3).
+const UNMARKED_FACTOR: f64 = 0.95;
+/// Named in the explanation of a reading of a name typed without diacritics.
+const UNMARKED_NOTE: &str = ", typed without diacritics: every marked spelling";
+
+fn unmarked_factor(l: &crate::normalize::Lattice) -> f64 {
+    if l.unmarked {
+        UNMARKED_FACTOR
+    } else {
+        1.0
+    }
+}
 /// How much an unmatched token of the list name costs compared with an unmatched query token.
 const UNMATCHED_CANDIDATE_WEIGHT: f64 = 0.5;
 
@@ -879,7 +893,7 @@ fn compare_readings(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
             * if std::ptr::eq(target_form, c) { UNMATCHED_CANDIDATE_WEIGHT } else { 1.0 };
         for (target, dropped) in targets {
             let (got, chosen) = resolve_lattice(l, &target);
-            let mut s = norm_sim(&got, &target) * READING_FACTOR;
+            let mut s = norm_sim(&got, &target) * READING_FACTOR * unmarked_factor(l);
             if let Some(d) = dropped {
                 let kept = target.len() as f64;
                 s *= kept / (kept + dropped_weight * d.len() as f64);
@@ -905,8 +919,9 @@ fn compare_readings(q: &NameForm, c: &NameForm, explain: bool) -> NameMatch {
                             used.push(ReadingTable::Mandarin.field());
                         }
                         format!(
-                            "Sino-Vietnamese reading table (Unihan kVietnamese -> {})",
-                            used.join(", ")
+                            "Sino-Vietnamese reading table (Unihan kVietnamese -> {}){}",
+                            used.join(", "),
+                            if l.unmarked { UNMARKED_NOTE } else { "" }
                         )
                     }
                 };
@@ -1363,10 +1378,11 @@ fn han_viet(q: &NameForm, c: &NameForm) -> Option<(f64, String)> {
     }
     let share = matched as f64 / viet.syllables.len() as f64;
     Some((
-        share * READING_FACTOR,
+        share * READING_FACTOR * unmarked_factor(viet),
         format!(
             "Sino-Vietnamese reading against Chinese characters (Unihan kVietnamese -> \
-             kMandarin): {} ({matched}/{} syllables)",
+             kMandarin){}: {} ({matched}/{} syllables)",
+            if viet.unmarked { UNMARKED_NOTE } else { "" },
             parts.join(" "),
             viet.syllables.len()
         ),

@@ -50,6 +50,14 @@ pub struct Unihan {
     viet_of: HashMap<char, Vec<String>>,
     /// Vietnamese syllable -> every character that reads so, in file order.
     viet_chars: HashMap<String, Vec<char>>,
+    /// Vietnamese syllable without its diacritics ("vuong") -> the syllables with diacritics
+    /// that fold to it ("vương", "vượng", …), for names typed without them.
+    viet_unmarked: HashMap<String, Vec<String>>,
+    /// The other Mandarin readings of the full table (kHanyuPinyin, kXHC1983, kTGHZ2013:
+    /// 仇 is "chou" in kMandarin but "qiu" as a family name), toneless. Empty for the
+    /// built-in extract, which does not carry these fields; the pair evaluation uses them to
+    /// tell whether a Latin name reads a name in characters ([`crate::pair_eval::reads_as`]).
+    other_mandarin: HashMap<char, Vec<String>>,
 }
 
 fn toneless(s: &str) -> String {
@@ -73,6 +81,7 @@ impl Unihan {
     /// As [`Unihan::load`].
     pub fn parse<R: BufRead>(r: R, path: &Path) -> Result<Unihan> {
         let mut han: HashMap<char, HanReadings> = HashMap::new();
+        let mut other_mandarin: HashMap<char, Vec<String>> = HashMap::new();
         let mut viet_raw: Vec<(char, String)> = Vec::new();
         for (i, line) in r.lines().enumerate() {
             let line = line.map_err(|e| ScreenError::io(path, e))?;
@@ -130,6 +139,15 @@ impl Unihan {
                         );
                     }
                 }
+                "kHanyuPinyin" | "kXHC1983" | "kTGHZ2013" => {
+                    let e = other_mandarin.entry(c).or_default();
+                    for entry in value.split_whitespace() {
+                        let readings = entry.rsplit(':').next().unwrap_or(entry);
+                        for v in readings.split(',') {
+                            push_unique(e, toneless(v));
+                        }
+                    }
+                }
                 "kVietnamese" => {
                     for v in value.split_whitespace() {
                         viet_raw.push((c, v.nfc().collect::<String>().to_lowercase()));
@@ -141,7 +159,9 @@ impl Unihan {
         let mut viet: HashMap<String, Vec<(String, char)>> = HashMap::new();
         let mut viet_of: HashMap<char, Vec<String>> = HashMap::new();
         let mut viet_chars: HashMap<String, Vec<char>> = HashMap::new();
+        let mut viet_unmarked: HashMap<String, Vec<String>> = HashMap::new();
         for (c, syl) in viet_raw {
+            push_unique(viet_unmarked.entry(toneless(&syl)).or_default(), syl.clone());
             push_unique(viet_of.entry(c).or_default(), syl.clone());
             let chars = viet_chars.entry(syl.clone()).or_default();
             if !chars.contains(&c) {
@@ -154,7 +174,7 @@ impl Unihan {
                 }
             }
         }
-        Ok(Unihan { han, viet, viet_of, viet_chars })
+        Ok(Unihan { han, viet, viet_of, viet_chars, viet_unmarked, other_mandarin })
     }
 
     /// The readings of a character, if it is in the table.
@@ -179,6 +199,24 @@ impl Unihan {
     pub fn sino_vietnamese_chars(&self, syllable: &str) -> &[char] {
         let k: String = syllable.nfc().collect::<String>().to_lowercase();
         self.viet_chars.get(&k).map_or(&[], Vec::as_slice)
+    }
+
+    /// The Mandarin readings of the full table's other fields (kHanyuPinyin, kXHC1983,
+    /// kTGHZ2013); empty with the built-in extract.
+    pub fn other_mandarin(&self, c: char) -> &[String] {
+        self.other_mandarin.get(&c).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether a syllable, as written (lowercase NFC, with its diacritics), is the Vietnamese
+    /// reading (kVietnamese) of some character ("chí", "quang"; not "josé").
+    pub fn is_sino_vietnamese(&self, syllable: &str) -> bool {
+        !self.sino_vietnamese_chars(syllable).is_empty()
+    }
+
+    /// The Vietnamese syllables with diacritics (kVietnamese) that a syllable typed without
+    /// them stands for: "vuong" → vương, vượng, …; empty when none folds to it.
+    pub fn vietnamese_spellings(&self, unmarked: &str) -> &[String] {
+        self.viet_unmarked.get(&toneless(unmarked)).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -334,7 +372,7 @@ pub fn needs_readings(name: &str) -> bool {
     use crate::normalize::{detect_script, is_vietnamese, Script};
     match detect_script(name) {
         Script::Han | Script::Kana => true,
-        Script::Latin => is_vietnamese(name),
+        Script::Latin => is_vietnamese(name) || crate::normalize::vietnamese_shaped(name),
         _ => false,
     }
 }

@@ -404,3 +404,81 @@ fn places_and_common_words_are_not_brands() {
     assert_no_hit("Belize", "Belize Shipping Line Service Limited", org);
     assert_no_hit("Scientific", "Joint Stock Company Scientific Production Enterprise Radiy", org);
 }
+
+/// Issue 13 item 3 (third session): a Vietnamese name with acute, grave or tilde marks only
+/// is read as Vietnamese when every part is a Sino-Vietnamese syllable as written; a name
+/// typed without any mark when every part is one with its marks removed (each standing for
+/// every marked spelling, scored lower). Spanish and Portuguese names stay Latin names.
+#[test]
+fn han_viet_names_with_acute_accents_only_or_without_diacritics() {
+    let person = Some(EntityType::Person);
+    // 區志光: Khu Chí Quang (acute accent only).
+    let ev = assert_hit("Khu Chí Quang", "區志光", person);
+    assert!(ev.contains("Chí=志(zhi)"), "{ev}");
+    // 王岐山 typed without diacritics, against the characters and against pinyin.
+    let ev = assert_hit("Vuong Ky Son", "王岐山", person);
+    assert!(ev.contains("typed without diacritics"), "{ev}");
+    let ev = assert_hit("Vuong Ky Son", "Wang Qishan", person);
+    assert!(ev.contains("typed without diacritics"), "{ev}");
+    let (plain, _) = pair("Vuong Ky Son", "Wang Qishan", person);
+    let (marked, _) = pair("Vương Kỳ Sơn", "Wang Qishan", person);
+    assert!(plain < marked, "{plain} {marked}");
+    // Hard negatives: another name of the same family name, in characters and in pinyin.
+    assert_no_hit("Vuong Ky Son", "王毅", person);
+    assert_no_hit("Vuong Ky Son", "Wang Yi", person);
+    assert_no_hit("Khu Chí Quang", "區家麟", person);
+    // Spanish names with acute accents are not read as Vietnamese.
+    let (_, ev) = pair("José María López", "Zhou Mali", person);
+    assert!(!ev.contains("Sino-Vietnamese"), "{ev}");
+}
+
+/// Issue 13 item 3 (third session): a brand hit on a company that the list links to another
+/// hit says so.
+#[test]
+fn a_brand_hit_on_a_list_linked_affiliate_says_so() {
+    use floodgate_screen::matcher::Matcher;
+    use floodgate_screen::model::{ListEntity, ListName, ListSnapshot};
+    use floodgate_screen::relations::Relation;
+    use floodgate_screen::score::NameQuery;
+    let org = |id: &str, name: &str, owner: Option<&str>| ListEntity {
+        id: id.into(),
+        entity_type: EntityType::Organization,
+        names: vec![ListName::primary(name)],
+        relations: owner
+            .map(|o| Relation {
+                kind: "Owned or Controlled By".into(),
+                outgoing: true,
+                other_id: o.into(),
+                other_name: "Polyus Holding".into(),
+                share_percent: None,
+            })
+            .into_iter()
+            .collect(),
+        ..ListEntity::default()
+    };
+    let snap = ListSnapshot {
+        list: "t".into(),
+        entities: vec![
+            org("1", "Joint Stock Company Polyus Aldan", Some("9")),
+            org("2", "Joint Stock Company Polyus Krasnoyarsk", Some("9")),
+            org("3", "Polyus Trading Limited", None),
+        ],
+        ..ListSnapshot::default()
+    };
+    let m = Matcher::new(ScoreConfig::default(), None, &[&snap]);
+    let mut q = NameQuery::name("Polyus");
+    q.entity_type = Some(EntityType::Organization);
+    let hits = m.screen(q);
+    let ev = |id: &str| {
+        let h = hits.iter().find(|h| h.entity_id == id).expect("a hit");
+        h.features.iter().find(|f| f.feature == "name").map(|f| f.evidence.clone()).unwrap()
+    };
+    assert!(
+        ev("1").contains("list-linked to Joint Stock Company Polyus Krasnoyarsk (2)"),
+        "{}",
+        ev("1")
+    );
+    assert!(ev("2").contains("list-linked to Joint Stock Company Polyus Aldan (1)"), "{}", ev("2"));
+    // A company of the same word that the list does not link is a hit without the note.
+    assert!(!ev("3").contains("list-linked"), "{}", ev("3"));
+}
