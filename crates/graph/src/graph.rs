@@ -1676,7 +1676,10 @@ impl<'g> GraphBuilder<'g> {
         let chain = keys::chain_byte(e.chain);
         let mut mode = self.mode_for(src.0, dst.0, &e.txid.0, chain, time);
         let mut ord = 0;
-        let tx = if let (segment::MODE_EXPLICIT, Some(h)) = (mode, height) {
+        // Only account transfers are named by store row: a UTXO leg that is not recorded
+        // through its transaction node (its time differs from the node's) keeps its id.
+        let row = height.filter(|_| e.chain.is_account_model());
+        let tx = if let (segment::MODE_EXPLICIT, Some(h)) = (mode, row) {
             mode = segment::MODE_STORE;
             let (blk, o) = self.block_ref(chain, h, time, &e.txid.0)?;
             ord = o;

@@ -431,3 +431,36 @@ fn a_two_thread_build_reports_the_failing_legs_own_error() {
         assert_eq!(b.edge_count(), 40_000, "{threads} thread(s): the legs before it are added");
     }
 }
+
+/// Graph format 3 names only account transfers by store row: a Bitcoin leg whose time
+/// differs from its transaction node's (so it is not recorded through the node) keeps its
+/// transaction id in the graph, which needs no store to be shown.
+#[test]
+fn a_utxo_leg_recorded_apart_from_its_transaction_node_keeps_its_id() {
+    use floodgate_graph::TxRef;
+    use floodgate_store::export::{ExportLeg, LegKind};
+    let txid = Hash32([0x42; 32]);
+    let leg = |kind, time: i64, addr: &str| ExportLeg {
+        chain: Chain::Bitcoin,
+        height: 7,
+        time: Some(time),
+        txid,
+        kind,
+        from: (kind == LegKind::Input).then(|| addr.to_owned()),
+        to: (kind == LegKind::Output).then(|| addr.to_owned()),
+        asset: "BTC".to_owned(),
+        amount: Amount::from(1_000u64),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    b.add_leg(&leg(LegKind::Input, 1_700_000_000, "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S")).unwrap();
+    b.add_leg(&leg(LegKind::Output, 1_700_000_600, "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3")).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let to = g.require("1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3").unwrap();
+    let e = g.in_edges(to).next().unwrap();
+    assert_eq!((e.tx, e.time), (TxRef::Id(txid), Some(1_700_000_600)));
+    assert_eq!(e.txid_string(), "42".repeat(32));
+    g.verify().unwrap();
+}
