@@ -1882,14 +1882,17 @@ impl<'g> GraphBuilder<'g> {
         );
         drop((by_dst, at_in_list));
         let lists = segment::EdgeLists { out, out_offsets, ins: vec![a, b] };
-        // Node offsets: one block per node with edges, the length of its out records, then
-        // its out and in records (section 5 is streamed from `lists` by `segment::write`).
+        // Node index: where every 16th node's block starts. A block is its length, then (for
+        // a node with edges) the length of its out records, its out and its in records
+        // (section 5 is streamed from `lists` by `segment::write`).
         let too_big =
             || limit("a segment's edge lists exceed 4 GiB; build in smaller steps".into());
-        let mut node_offsets = Vec::with_capacity(n + 1);
+        let mut node_offsets = Vec::with_capacity(n.div_ceil(segment::NODE_STRIDE) + 1);
         let mut at = 0u32;
         for i in 0..n {
-            node_offsets.push(at);
+            if i % segment::NODE_STRIDE == 0 {
+                node_offsets.push(at);
+            }
             let len = u32::try_from(lists.block_len(i)).map_err(|_| too_big())?;
             at = at.checked_add(len).ok_or_else(too_big)?;
         }

@@ -62,6 +62,10 @@ const SECTION_NAMES: [&str; SECTIONS] = [
 /// the start of key `i - i % KEY_STRIDE` (keys are self-delimiting).
 pub(crate) const KEY_STRIDE: usize = 16;
 
+/// Nodes per entry of the node index (section 4, version 3): node `n`'s block is found by
+/// skipping `n % NODE_STRIDE` length-prefixed blocks from entry `n / NODE_STRIDE`.
+pub(crate) const NODE_STRIDE: usize = 16;
+
 /// Record mode: the transaction is the source node (a UTXO output leg).
 pub(crate) const MODE_TX_SRC: u8 = 0;
 /// Record mode: the transaction is the target node (a UTXO input leg).
@@ -253,8 +257,15 @@ impl EdgeLists {
         (out, ins)
     }
 
-    /// Byte length of node `n`'s block in section 5 (0 when it has no edge).
+    /// Byte length of node `n`'s block in section 5, its length prefix included (1 byte
+    /// when it has no edge).
     pub(crate) fn block_len(&self, n: usize) -> usize {
+        let body = self.body_len(n);
+        varint_len(body as u64) + body
+    }
+
+    /// Byte length of node `n`'s block after its length prefix (0 when it has no edge).
+    fn body_len(&self, n: usize) -> usize {
         let (o, i) = self.node(n);
         if o.is_empty() && i.is_empty() {
             0
@@ -269,6 +280,7 @@ impl EdgeLists {
         const CHUNK: usize = 1 << 20;
         let mut buf = Vec::with_capacity(CHUNK + 64);
         for n in 0..nodes {
+            put_varint(&mut buf, self.body_len(n) as u64);
             let (o, i) = self.node(n);
             if o.is_empty() && i.is_empty() {
                 continue;
@@ -617,7 +629,8 @@ impl Segment {
         }
         self.check_len::<u32>(S_KEY_INDEX, new.div_ceil(KEY_STRIDE) + 1)?;
         self.check_len::<u32>(S_KEY_SORTED, new)?;
-        self.check_len::<u32>(S_NODE_OFFSETS, nodes + 1)?;
+        let offsets = if h.version == 2 { nodes + 1 } else { nodes.div_ceil(NODE_STRIDE) + 1 };
+        self.check_len::<u32>(S_NODE_OFFSETS, offsets)?;
         self.check_len::<[u8; 32]>(S_TXIDS, h.tx_count as usize)?;
         self.check_len::<u8>(S_TX_CHAINS, h.tx_count as usize)?;
         self.check_len::<[u8; 32]>(S_WIDE_AMOUNTS, h.wide_count as usize)?;
@@ -704,6 +717,25 @@ impl Segment {
                 _ => return Err(self.corrupt(S_KEY_SORTED, format!("bad or repeated index {i}"))),
             }
         }
+        if self.header.version != 2 {
+            // Every block's length prefix, from the start: the index must point at every
+            // 16th block, and the last block end where the section ends.
+            let (o, sec) = (self.u32s(S_NODE_OFFSETS), self.raw(S_EDGE_LISTS));
+            let mut p = 0usize;
+            for n in 0..self.header.node_count as usize {
+                if n % NODE_STRIDE == 0 && o.get(n / NODE_STRIDE).is_none_or(|&e| e as usize != p) {
+                    return Err(self.corrupt(S_NODE_OFFSETS, format!("node {n}: wrong offset")));
+                }
+                let len = get_varint(sec, &mut p).and_then(|l| usize::try_from(l).ok());
+                match len.and_then(|l| p.checked_add(l)).filter(|&e| e <= sec.len()) {
+                    Some(e) => p = e,
+                    None => return Err(self.corrupt(S_EDGE_LISTS, format!("node {n}: bad block"))),
+                }
+            }
+            if p != sec.len() || o.last().is_none_or(|&e| e as usize != p) {
+                return Err(self.corrupt(S_EDGE_LISTS, "blocks do not end the section".into()));
+            }
+        }
         let mut edges = 0u64;
         for n in 0..self.header.node_count {
             let mut it = self.out_records(n);
@@ -776,13 +808,28 @@ impl Segment {
         Some(self.header.base_node + sorted[p])
     }
 
+    /// Node `node`'s block in section 5 (after its length prefix, in version 3).
+    fn node_block(&self, node: u32) -> Option<&[u8]> {
+        let o = self.u32s(S_NODE_OFFSETS);
+        let sec = self.raw(S_EDGE_LISTS);
+        if self.header.version == 2 {
+            let (a, b) = (*o.get(node as usize)?, *o.get(node as usize + 1)?);
+            return sec.get(a as usize..b as usize);
+        }
+        // Version 3: the index gives every 16th node's block; each block starts with its
+        // length, so the others are found by skipping at most 15.
+        let mut p = *o.get(node as usize / NODE_STRIDE)? as usize;
+        for _ in 0..node as usize % NODE_STRIDE {
+            let len = usize::try_from(get_varint(sec, &mut p)?).ok()?;
+            p = p.checked_add(len)?;
+        }
+        let len = usize::try_from(get_varint(sec, &mut p)?).ok()?;
+        sec.get(p..p.checked_add(len)?)
+    }
+
     /// `node`'s out records and in records in this segment.
     fn lists(&self, node: u32) -> (&[u8], &[u8]) {
-        let o = self.u32s(S_NODE_OFFSETS);
-        let block = o
-            .get(node as usize)
-            .zip(o.get(node as usize + 1))
-            .and_then(|(&a, &b)| self.raw(S_EDGE_LISTS).get(a as usize..b as usize));
+        let block = self.node_block(node);
         let split = block.and_then(|b| {
             let mut p = 0;
             let out = usize::try_from(get_varint(b, &mut p)?).ok()?;
