@@ -237,6 +237,19 @@ pub struct Clustering {
 /// an input's spend less the denomination ([`looks_like_coinjoin`]).
 pub(crate) const RULES: u32 = 2;
 
+/// The transaction id a sweep records: resolved from the transfer store for an account
+/// transfer of a format-3 graph; all zero when the store does not hold it (logged), the same
+/// on write and on the unwind's comparison.
+fn forward_txid(e: &Edge<'_>) -> [u8; 32] {
+    match e.txid() {
+        Ok(id) => id.0,
+        Err(err) => {
+            tracing::error!(target: "floodgate::graph", "deposit sweep evidence: {err}");
+            [0; 32]
+        }
+    }
+}
+
 impl Clustering {
     /// An empty clustering that will use `exchanges` (nodes tagged `exchange`) for
     /// deposit-address clustering.
@@ -385,7 +398,9 @@ impl Clustering {
             let kept = f.from < n
                 && f.to < n
                 && prefix.out_edges(NodeId(f.from)).any(|e| {
-                    e.dst.0 == f.to && e.txid.0 == f.txid && e.amount.to_be_bytes() == f.amount
+                    e.dst.0 == f.to
+                        && e.amount.to_be_bytes() == f.amount
+                        && forward_txid(&e) == f.txid
                 });
             renumber.push(kept.then_some(forwards.len() as u32));
             if kept {
@@ -485,7 +500,7 @@ impl Clustering {
             let ev = self.forwards.len() as u32;
             let chain = Chain::ALL.iter().position(|&c| c == e.chain).unwrap_or(0) as u32;
             self.forwards.push(Forward {
-                txid: e.txid.0,
+                txid: forward_txid(&e),
                 amount: e.amount.to_be_bytes(),
                 time,
                 chain,

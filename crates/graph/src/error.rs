@@ -63,6 +63,18 @@ pub enum GraphError {
         /// What limit was hit.
         detail: String,
     },
+    /// An account transfer's transaction id could not be resolved from the transfer store
+    /// (graph format 3 keeps ids in the store): the store is absent, or no longer holds the
+    /// block the graph was built from.
+    #[error("{chain} block {height}: cannot resolve a transaction id from the transfer store: {detail} (run `floodgate trace build` to bring the graph up to the store)")]
+    Unresolved {
+        /// The chain.
+        chain: String,
+        /// The block height.
+        height: u64,
+        /// What is wrong.
+        detail: String,
+    },
     /// The transfer store failed.
     #[error(transparent)]
     Store(#[from] floodgate_store::StoreError),

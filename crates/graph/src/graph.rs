@@ -38,6 +38,25 @@ pub fn tx_key(chain: Chain, txid: &Hash32) -> String {
     format!("tx:{}:{}", chain.as_str(), txid.to_hex())
 }
 
+/// Which transaction moved an edge's value: its id, where the graph holds it (a UTXO
+/// transaction node's key, or an edge added without a store row), or the row of the
+/// transfer store that holds it (an account transfer built from the store, graph format 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxRef {
+    /// The transaction id itself.
+    Id(Hash32),
+    /// The `ordinal`-th transaction (from 0, in the store's order: position in the block,
+    /// then id) among those with transfers in block `height` of the edge's chain.
+    StoreRow {
+        /// Block height.
+        height: u64,
+        /// The transaction's ordinal in the block.
+        ordinal: u32,
+        /// The block's hash when the graph was built (`None`: not recorded).
+        block: Option<Hash32>,
+    },
+}
+
 /// One edge as read from the graph.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edge<'g> {
@@ -51,20 +70,173 @@ pub struct Edge<'g> {
     pub time: Option<i64>,
     /// Asset id.
     pub asset: &'g str,
-    /// The transaction that moved the value.
-    pub txid: Hash32,
+    /// The transaction that moved the value ([`Edge::txid`] resolves it).
+    pub tx: TxRef,
     /// The transaction's chain.
     pub chain: Chain,
+    resolver: &'g TxResolver,
 }
 
 impl Edge<'_> {
-    /// The transaction id as the chain's explorers show it (`0x…` on account chains).
+    /// The id of the transaction that moved the value: from the graph, or resolved from
+    /// the transfer store beside it (`<data dir>/transfers.db`, the graph being
+    /// `<data dir>/graph`) for an account transfer built from the store.
+    ///
+    /// # Errors
+    /// [`GraphError::Unresolved`] when the store is absent or no longer holds the row (it
+    /// changed since the graph was built: `floodgate trace build` brings the graph up to it).
+    pub fn txid(&self) -> Result<Hash32, GraphError> {
+        self.resolver.txid(self.chain, &self.tx)
+    }
+
+    /// The transaction id as the chain's explorers show it (`0x…` on account chains); empty
+    /// when it cannot be resolved ([`Edge::txid`] says why; the failure is logged).
     pub fn txid_string(&self) -> String {
-        if self.chain.is_account_model() {
-            self.txid.to_hex_prefixed()
-        } else {
-            self.txid.to_hex()
+        match self.txid() {
+            Ok(id) if self.chain.is_account_model() => id.to_hex_prefixed(),
+            Ok(id) => id.to_hex(),
+            Err(e) => {
+                tracing::error!(target: "floodgate::graph", "{e}");
+                String::new()
+            }
         }
+    }
+}
+
+/// Resolves [`TxRef::StoreRow`] references from the transfer store in a data directory,
+/// opened on first use; the last blocks' transaction ids are kept.
+pub(crate) struct TxResolver {
+    data_dir: Option<PathBuf>,
+    state: std::sync::Mutex<ResolverState>,
+}
+
+#[derive(Default)]
+struct ResolverState {
+    store: Option<floodgate_store::Store>,
+    /// Per (chain, height): the block's transaction ids in store order.
+    blocks: HashMap<(Chain, u64), Vec<Hash32>>,
+}
+
+/// Blocks whose transaction ids a graph keeps at once (a path or a neighbour listing
+/// touches few; the cache is emptied when full).
+const RESOLVED_BLOCKS: usize = 1024;
+
+impl std::fmt::Debug for TxResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxResolver").field("data_dir", &self.data_dir).finish()
+    }
+}
+
+// Every edge of one graph shares its resolver: two edges are equal when their data are.
+impl PartialEq for TxResolver {
+    fn eq(&self, _: &TxResolver) -> bool {
+        true
+    }
+}
+impl Eq for TxResolver {}
+
+/// Stops a store scan once the block asked for is read.
+enum Scan {
+    Store(floodgate_store::StoreError),
+    Done,
+}
+impl From<floodgate_store::StoreError> for Scan {
+    fn from(e: floodgate_store::StoreError) -> Scan {
+        Scan::Store(e)
+    }
+}
+
+impl TxResolver {
+    /// The resolver of the graph in `graph_dir`: the store is in its parent directory.
+    fn beside(graph_dir: &Path) -> TxResolver {
+        TxResolver {
+            data_dir: graph_dir.parent().map(Path::to_owned),
+            state: std::sync::Mutex::new(ResolverState::default()),
+        }
+    }
+
+    /// The transaction ids of block `height` of `chain`, in store order (the order
+    /// [`TransferStore::for_each_leg`] gives its legs, each transaction once), after
+    /// checking the block's hash when `block` is known (on every call: one indexed read).
+    fn block_txids(
+        &self,
+        chain: Chain,
+        height: u64,
+        block: Option<Hash32>,
+    ) -> Result<Vec<Hash32>, GraphError> {
+        let unresolved = |detail: String| GraphError::Unresolved {
+            chain: chain.as_str().to_owned(),
+            height,
+            detail,
+        };
+        let mut st = self.state.lock().map_err(|_| unresolved("resolver poisoned".into()))?;
+        if st.store.is_none() {
+            let dir = self
+                .data_dir
+                .as_ref()
+                .filter(|d| d.join(floodgate_store::STORE_FILE).exists())
+                .ok_or_else(|| unresolved("no transfer store beside the graph".into()))?;
+            st.store = Some(floodgate_store::Store::open(dir)?);
+        }
+        let store = st.store.as_ref().ok_or_else(|| unresolved("no store".into()))?;
+        if let Some(want) = block {
+            let now = store.block_hash(chain, height)?;
+            if now != Some(want) {
+                return Err(unresolved(format!(
+                    "the store's block is {}, the graph was built from {}",
+                    now.map_or_else(|| "absent".to_owned(), |h| h.to_hex()),
+                    want.to_hex()
+                )));
+            }
+        }
+        // Kept ids are those of the block whose hash was just checked (the store may have
+        // changed since they were read; a block with the same hash has the same ids).
+        if let Some(ids) = st.blocks.get(&(chain, height)) {
+            return Ok(ids.clone());
+        }
+        let mut ids: Vec<Hash32> = Vec::new();
+        let scan = store.for_each_leg(chain, height.checked_sub(1), |leg: ExportLeg| {
+            if leg.height != height {
+                return Err(Scan::Done);
+            }
+            if ids.last() != Some(&leg.txid) {
+                ids.push(leg.txid);
+            }
+            Ok(())
+        });
+        match scan {
+            Ok(()) | Err(Scan::Done) => {}
+            Err(Scan::Store(e)) => return Err(e.into()),
+        }
+        if st.blocks.len() >= RESOLVED_BLOCKS {
+            st.blocks.clear();
+        }
+        st.blocks.insert((chain, height), ids.clone());
+        Ok(ids)
+    }
+
+    fn txid(&self, chain: Chain, tx: &TxRef) -> Result<Hash32, GraphError> {
+        match *tx {
+            TxRef::Id(id) => Ok(id),
+            TxRef::StoreRow { height, ordinal, block } => {
+                self.resolve(chain, height, ordinal, block)
+            }
+        }
+    }
+
+    fn resolve(
+        &self,
+        chain: Chain,
+        height: u64,
+        ordinal: u32,
+        block: Option<Hash32>,
+    ) -> Result<Hash32, GraphError> {
+        let ids = self.block_txids(chain, height, block)?;
+        ids.get(ordinal as usize).copied().ok_or_else(|| GraphError::Unresolved {
+            chain: chain.as_str().to_owned(),
+            height,
+            detail: format!("the store holds {} transactions there, not #{ordinal}", ids.len()),
+        })
     }
 }
 
@@ -79,7 +251,8 @@ pub struct Leg {
     pub time: u32,
     /// The edge's place in storage order among edges of the same time, the same at both of
     /// its ends: segment, then transaction (an account transfer's entry in the txid table,
-    /// which grows in the order transfers were added; a UTXO leg's transaction node, whose
+    /// or for a store row its block's first transaction number plus its ordinal, both of
+    /// which grow in the order transfers were added; a UTXO leg's transaction node, whose
     /// id grows likewise), then a UTXO transaction's inputs before its outputs. Transfers of
     /// one account transaction share it.
     pub seq: u64,
@@ -148,6 +321,7 @@ struct Manifest {
 #[derive(Debug)]
 pub struct Graph {
     dir: PathBuf,
+    resolver: TxResolver,
     segments: Vec<Segment>,
     tips: BTreeMap<String, ChainTip>,
     /// Per segment, the tips once it was added (`None`: not recorded).
@@ -221,7 +395,9 @@ impl Graph {
             offset: 0,
             detail: format!("manifest: {e}"),
         })?;
-        if m.format != "floodgate-graph" || m.version != segment::VERSION {
+        // Version 2 is read too (its segments hold no block table); the next manifest
+        // written says 3.
+        if m.format != "floodgate-graph" || !(2..=segment::VERSION).contains(&m.version) {
             return Err(GraphError::UnsupportedVersion {
                 path: mpath,
                 found: m.version,
@@ -265,7 +441,13 @@ impl Graph {
             expect_base = h.node_count;
             segments.push(seg);
         }
-        Ok(Graph { dir: dir.to_owned(), segments, tips: m.tips, seg_tips })
+        Ok(Graph {
+            dir: dir.to_owned(),
+            resolver: TxResolver::beside(dir),
+            segments,
+            tips: m.tips,
+            seg_tips,
+        })
     }
 
     /// Opens the graph in `dir`, or an empty graph when none was built yet.
@@ -276,6 +458,7 @@ impl Graph {
         match Graph::open(dir) {
             Err(GraphError::NotBuilt { .. }) => Ok(Graph {
                 dir: dir.to_owned(),
+                resolver: TxResolver::beside(dir),
                 segments: Vec::new(),
                 tips: BTreeMap::new(),
                 seg_tips: Vec::new(),
@@ -284,12 +467,55 @@ impl Graph {
         }
     }
 
-    /// Recomputes every section checksum of every segment.
+    /// Recomputes every section checksum of every segment, decodes every key and list, and
+    /// checks the graph against the transfer store beside it ([`Graph::verify_store_rows`]).
+    ///
+    /// # Errors
+    /// [`GraphError::Corrupt`] naming the first damaged file and section;
+    /// [`GraphError::Unresolved`] naming a block the store does not hold as the graph says.
+    pub fn verify(&self) -> Result<(), GraphError> {
+        self.verify_segments()?;
+        self.verify_store_rows()
+    }
+
+    /// The checks of [`Graph::verify`] on the segment files alone (checksums, structure),
+    /// without the transfer store: for a graph built from legs that no store beside it holds.
     ///
     /// # Errors
     /// [`GraphError::Corrupt`] naming the first damaged file and section.
-    pub fn verify(&self) -> Result<(), GraphError> {
+    pub fn verify_segments(&self) -> Result<(), GraphError> {
         self.segments.iter().try_for_each(Segment::verify)
+    }
+
+    /// Checks the graph against the transfer store beside it: every block the account
+    /// transfers refer to is in the store with the hash recorded, and holds at least as many
+    /// transactions as the records' ordinals need. Nothing is checked (and no store is
+    /// needed) when no record refers to the store.
+    ///
+    /// # Errors
+    /// [`GraphError::Unresolved`] naming the first block that does not match.
+    pub fn verify_store_rows(&self) -> Result<(), GraphError> {
+        for s in &self.segments {
+            for i in 0..s.block_count() {
+                let Some(b) = s.block(i) else { continue };
+                let chain = keys::chain_of(b.chain);
+                let hash = (b.hash != [0; 32]).then_some(Hash32(b.hash));
+                let ids = self.resolver.block_txids(chain, b.height, hash)?;
+                if (ids.len() as u64) < u64::from(b.txs) {
+                    return Err(GraphError::Unresolved {
+                        chain: chain.as_str().to_owned(),
+                        height: b.height,
+                        detail: format!(
+                            "{}: the graph refers to {} transactions, the store holds {}",
+                            s.path.display(),
+                            b.txs,
+                            ids.len()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The graph directory.
@@ -398,6 +624,15 @@ impl Graph {
         }
     }
 
+    /// The id of transaction `tx` of `chain` (an [`Edge::tx`] kept apart from its edge), as
+    /// [`Edge::txid`] resolves it.
+    ///
+    /// # Errors
+    /// As [`Edge::txid`].
+    pub fn txid(&self, chain: Chain, tx: &TxRef) -> Result<Hash32, GraphError> {
+        self.resolver.txid(chain, tx)
+    }
+
     /// The first damage met while reading the graph (a record or key that does not decode),
     /// so that a query over a damaged file fails instead of answering from part of it.
     ///
@@ -424,10 +659,23 @@ impl Graph {
     fn decode<'g>(&'g self, s: &'g Segment, src: u32, dst: u32, r: &Rec) -> Edge<'g> {
         let amount =
             if r.wide { Amount::from_be_bytes(s.wide(r.amount)) } else { Amount::from(r.amount) };
-        let (txid, chain, time) = match r.mode {
-            segment::MODE_TX_SRC => self.tx_node(src),
-            segment::MODE_TX_DST => self.tx_node(dst),
-            _ => (s.txid(r.tx), keys::chain_of(s.tx_chain(r.tx)), r.time),
+        let (tx, chain, time) = match r.mode {
+            segment::MODE_TX_SRC | segment::MODE_TX_DST => {
+                let (id, chain, time) =
+                    self.tx_node(if r.mode == segment::MODE_TX_SRC { src } else { dst });
+                (TxRef::Id(Hash32(id)), chain, time)
+            }
+            segment::MODE_STORE => {
+                // The record was checked against the block table when read.
+                let b = s.block(r.tx).unwrap_or_else(bytemuck::Zeroable::zeroed);
+                let row = TxRef::StoreRow {
+                    height: b.height,
+                    ordinal: r.ord,
+                    block: (b.hash != [0; 32]).then_some(Hash32(b.hash)),
+                };
+                (row, keys::chain_of(b.chain), b.time)
+            }
+            _ => (TxRef::Id(Hash32(s.txid(r.tx))), keys::chain_of(s.tx_chain(r.tx)), r.time),
         };
         Edge {
             src: NodeId(src),
@@ -435,8 +683,9 @@ impl Graph {
             amount,
             time: (time != 0).then_some(i64::from(time)),
             asset: s.assets.get(r.asset as usize).map_or("", String::as_str),
-            txid: Hash32(txid),
+            tx,
             chain,
+            resolver: &self.resolver,
         }
     }
 
@@ -481,8 +730,8 @@ impl Graph {
     ) {
         // When `n` is itself a transaction node, its time is every UTXO leg's: read it once.
         let own = std::cell::OnceCell::new();
-        self.each_edge(n, incoming, asset, |_, nb, src, dst, amount, r| {
-            let time = if timed { self.edge_time(n, &own, src, dst, r).0 } else { 0 };
+        self.each_edge(n, incoming, asset, |s, _, nb, src, dst, amount, r| {
+            let time = if timed { self.edge_time(s, n, &own, src, dst, r).0 } else { 0 };
             out.push((NodeId(nb), amount, time));
         });
     }
@@ -492,14 +741,14 @@ impl Graph {
     /// [`Leg`] per edge, segment by segment, each side in the order added.
     pub fn legs(&self, n: NodeId, incoming: bool, asset: &str, out: &mut Vec<Leg>) {
         let own = std::cell::OnceCell::new();
-        self.each_edge(n, incoming, asset, |si, nb, src, dst, amount, r| {
-            let (time, tx, output) = self.edge_time(n, &own, src, dst, r);
+        self.each_edge(n, incoming, asset, |s, si, nb, src, dst, amount, r| {
+            let (time, tx, output) = self.edge_time(s, n, &own, src, dst, r);
             let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
             out.push(Leg { nb: NodeId(nb), amount, time, seq });
         });
     }
 
-    /// Calls `f(segment, neighbour, source, destination, amount, record)` for each edge of
+    /// Calls `f(segment, its index, neighbour, source, destination, amount, record)` for each edge of
     /// `asset` entering (`incoming`) or leaving `n`, segment by segment, each side in the
     /// order added.
     fn each_edge(
@@ -507,7 +756,7 @@ impl Graph {
         n: NodeId,
         incoming: bool,
         asset: &str,
-        mut f: impl FnMut(usize, u32, u32, u32, ruint::aliases::U256, &Rec),
+        mut f: impl FnMut(&Segment, usize, u32, u32, u32, ruint::aliases::U256, &Rec),
     ) {
         use ruint::aliases::U256;
         for (si, s) in self.segments.iter().enumerate() {
@@ -525,11 +774,11 @@ impl Graph {
             };
             if incoming {
                 for r in s.in_records(n.0).filter(|r| r.asset == ai) {
-                    f(si, r.node, r.node, n.0, amount(&r), &r);
+                    f(s, si, r.node, r.node, n.0, amount(&r), &r);
                 }
             } else {
                 for r in s.out_records(n.0).filter(|r| r.asset == ai) {
-                    f(si, r.node, n.0, r.node, amount(&r), &r);
+                    f(s, si, r.node, n.0, r.node, amount(&r), &r);
                 }
             }
         }
@@ -537,9 +786,12 @@ impl Graph {
 
     /// An edge's time, the transaction it belongs to and whether it is that transaction's
     /// output (1) or not (0): a UTXO leg takes its transaction node's time (`own` caches
-    /// `n`'s, when `n` is the transaction node), an account transfer its own.
+    /// `n`'s, when `n` is the transaction node), an account transfer its own (or its
+    /// block's, from the block table of `s`, for a store row; its transaction number is
+    /// then the block's first plus its ordinal, in the order the transfers were added).
     fn edge_time(
         &self,
+        s: &Segment,
         n: NodeId,
         own: &std::cell::OnceCell<u32>,
         src: u32,
@@ -556,6 +808,10 @@ impl Graph {
         match r.mode {
             segment::MODE_TX_SRC => (time_of(src), src, 1),
             segment::MODE_TX_DST => (time_of(dst), dst, 0),
+            segment::MODE_STORE => {
+                let b = s.block(r.tx).unwrap_or_else(bytemuck::Zeroable::zeroed);
+                (b.time, b.first_tx.saturating_add(r.ord), 0)
+            }
             _ => (r.time, r.tx, 0),
         }
     }
@@ -639,6 +895,14 @@ impl Graph {
         let (new_nodes, new_edges) = (b.new_nodes() as u64, b.edge_count() as u64);
         // An empty store still gets a (empty) graph, so that queries say "not in the graph".
         if tips != base.tips || new_edges > 0 || base.segments.is_empty() {
+            // Each block the account transfers refer to records its hash, so that the ids
+            // are never resolved from another block at that height (a reorganisation the
+            // graph has not followed yet).
+            for e in &mut b.blocks {
+                if let Some(h) = store.block_hash(keys::chain_of(e.chain), e.height)? {
+                    e.hash = h.0;
+                }
+            }
             b.commit(&base, tips)?;
         }
         let g = Graph::open(dir)?;
@@ -670,7 +934,13 @@ impl Graph {
             .collect::<Result<Vec<_>, _>>()?;
         let tips =
             if k == 0 { BTreeMap::new() } else { self.seg_tips[k - 1].clone().unwrap_or_default() };
-        Ok(Graph { dir: self.dir.clone(), segments, tips, seg_tips: self.seg_tips[..k].to_vec() })
+        Ok(Graph {
+            dir: self.dir.clone(),
+            resolver: TxResolver::beside(&self.dir),
+            segments,
+            tips,
+            seg_tips: self.seg_tips[..k].to_vec(),
+        })
     }
 
     /// How many leading segments of this graph have exactly these header checksums (as a
@@ -844,7 +1114,10 @@ struct BuildEdge {
     src: u32,
     dst: u32,
     amount: u64,
+    /// Txid-table index, or block-table index ([`segment::MODE_STORE`]).
     tx: u32,
+    /// Ordinal in the block ([`segment::MODE_STORE`]).
+    ord: u32,
     time: u32,
     asset: u16,
     mode: u8,
@@ -874,8 +1147,24 @@ pub struct GraphBuilder<'g> {
     asset_list: Vec<String>,
     last_asset: Option<(String, u16)>,
     wide: Vec<[u8; 32]>,
+    /// The block table (store rows of account transfers) and the block being added.
+    blocks: Vec<segment::BlockEntry>,
+    /// Per chain (bitcoin, ethereum, tron): the block its legs were last added from.
+    cur_block: [Option<CurBlock>; 3],
+    /// Transactions numbered in the block table so far.
+    block_txs: u32,
     /// Threads [`GraphBuilder::add_legs`] and the encoding at commit use (1 or 2).
     threads: usize,
+}
+
+/// The block an account leg was last added from, and its transaction.
+#[derive(Debug, Clone, Copy)]
+struct CurBlock {
+    chain: u8,
+    height: u64,
+    entry: u32,
+    ord: u32,
+    txid: [u8; 32],
 }
 
 /// Global id `next` for a new node, or the node-count limit.
@@ -1064,6 +1353,7 @@ fn encode_out(edges: &[BuildEdge], n: usize, time_base: u32) -> Result<OutRecord
                 amount: e.amount,
                 wide: e.wide,
                 tx: e.tx,
+                ord: e.ord,
                 time: e.time,
             };
             segment::put_record(&mut out, node, &r, time_base);
@@ -1119,6 +1409,9 @@ impl<'g> GraphBuilder<'g> {
             asset_list: Vec::new(),
             last_asset: None,
             wide: Vec::new(),
+            blocks: Vec::new(),
+            cur_block: [None; 3],
+            block_txs: 0,
             threads: workers(),
         }
     }
@@ -1334,6 +1627,38 @@ impl<'g> GraphBuilder<'g> {
         dst: NodeId,
         e: &EdgeInput<'_>,
     ) -> Result<(), GraphError> {
+        self.add_edge_internal(src, dst, e, None)
+    }
+
+    /// Adds an edge `src → dst` that is a transfer of block `height` of the transfer store,
+    /// as a build from the store adds it: an account transfer is recorded by its store row
+    /// (the block and its transaction's ordinal there), not by its id, which is resolved
+    /// from the store when shown ([`Edge::txid`]). Edges must come in the store's order
+    /// ([`TransferStore::for_each_leg`]: by height, then position in the block, a
+    /// transaction's transfers together), or the ordinals name other transactions.
+    ///
+    /// # Errors
+    /// As [`GraphBuilder::add_edge`].
+    pub fn add_store_edge(
+        &mut self,
+        src: NodeId,
+        dst: NodeId,
+        e: &EdgeInput<'_>,
+        height: u64,
+    ) -> Result<(), GraphError> {
+        self.add_edge_internal(src, dst, e, Some(height))
+    }
+
+    /// [`GraphBuilder::add_edge`]; with `height`, an account transfer is recorded as a row
+    /// of the transfer store (its block and its transaction's ordinal there) instead of by
+    /// its id: the legs come in the store's order ([`TransferStore::for_each_leg`]).
+    fn add_edge_internal(
+        &mut self,
+        src: NodeId,
+        dst: NodeId,
+        e: &EdgeInput<'_>,
+        height: Option<u64>,
+    ) -> Result<(), GraphError> {
         let limit = |detail: String| GraphError::Limit { detail };
         let total = self.base_nodes as usize + self.new_nodes();
         if src.0 as usize >= total || dst.0 as usize >= total {
@@ -1349,8 +1674,17 @@ impl<'g> GraphBuilder<'g> {
             None => self.asset_index(e.asset)?,
         };
         let chain = keys::chain_byte(e.chain);
-        let mode = self.mode_for(src.0, dst.0, &e.txid.0, chain, time);
-        let tx = if mode == segment::MODE_EXPLICIT {
+        let mut mode = self.mode_for(src.0, dst.0, &e.txid.0, chain, time);
+        let mut ord = 0;
+        // Only account transfers are named by store row: a UTXO leg that is not recorded
+        // through its transaction node (its time differs from the node's) keeps its id.
+        let row = height.filter(|_| e.chain.is_account_model());
+        let tx = if let (segment::MODE_EXPLICIT, Some(h)) = (mode, row) {
+            mode = segment::MODE_STORE;
+            let (blk, o) = self.block_ref(chain, h, time, &e.txid.0)?;
+            ord = o;
+            blk
+        } else if mode == segment::MODE_EXPLICIT {
             // Transfers of one transaction arrive together: its id is stored once per run.
             match self.txids.last() {
                 Some(last) if *last == e.txid.0 && self.tx_chains.last() == Some(&chain) => {
@@ -1377,8 +1711,82 @@ impl<'g> GraphBuilder<'g> {
         if self.edges.len() >= u32::MAX as usize {
             return Err(limit("more than 2^32-1 edges in one segment".into()));
         }
-        self.edges.push(BuildEdge { src: src.0, dst: dst.0, amount, tx, time, asset, mode, wide });
+        self.edges.push(BuildEdge {
+            src: src.0,
+            dst: dst.0,
+            amount,
+            tx,
+            ord,
+            time,
+            asset,
+            mode,
+            wide,
+        });
         Ok(())
+    }
+
+    /// The block-table entry and ordinal of a transfer of transaction `txid` in block
+    /// `height` of `chain` at `time`: a new block starts at ordinal 0, each new transaction
+    /// of the block takes the next (legs come in the store's order, a transaction's
+    /// together). A block whose legs disagree on its time gets one entry per time.
+    fn block_ref(
+        &mut self,
+        chain: u8,
+        height: u64,
+        time: u32,
+        txid: &[u8; 32],
+    ) -> Result<(u32, u32), GraphError> {
+        let limit = |detail: &str| GraphError::Limit { detail: detail.to_owned() };
+        let entries = u32::try_from(self.blocks.len())
+            .map_err(|_| limit("more than 2^32 blocks in one segment"))?;
+        let slot = &mut self.cur_block[usize::from(chain.min(2))];
+        match slot {
+            Some(c) if c.chain == chain && c.height == height => {
+                if c.txid != *txid {
+                    c.txid = *txid;
+                    c.ord += 1;
+                    self.block_txs = self
+                        .block_txs
+                        .checked_add(1)
+                        .ok_or_else(|| limit("more than 2^32 transactions in one segment"))?;
+                }
+                let e = &mut self.blocks[c.entry as usize];
+                if e.time != time {
+                    let first_tx = e.first_tx;
+                    c.entry = entries;
+                    self.blocks.push(segment::BlockEntry {
+                        height,
+                        time,
+                        first_tx,
+                        txs: 0,
+                        chain,
+                        reserved: [0; 3],
+                        hash: [0; 32],
+                    });
+                }
+                let e = &mut self.blocks[c.entry as usize];
+                e.txs = e.txs.max(c.ord + 1);
+                Ok((c.entry, c.ord))
+            }
+            _ => {
+                let first_tx = self.block_txs;
+                self.block_txs = self
+                    .block_txs
+                    .checked_add(1)
+                    .ok_or_else(|| limit("more than 2^32 transactions in one segment"))?;
+                *slot = Some(CurBlock { chain, height, entry: entries, ord: 0, txid: *txid });
+                self.blocks.push(segment::BlockEntry {
+                    height,
+                    time,
+                    first_tx,
+                    txs: 1,
+                    chain,
+                    reserved: [0; 3],
+                    hash: [0; 32],
+                });
+                Ok((entries, 0))
+            }
+        }
     }
 
     /// Adds one stored leg: a Bitcoin input becomes `address → tx node`, an output
@@ -1402,7 +1810,7 @@ impl<'g> GraphBuilder<'g> {
             }
             _ => return Ok(()),
         };
-        self.add_edge(src, dst, &input)
+        self.add_edge_internal(src, dst, &input, Some(leg.height))
     }
 
     /// Adds a batch of stored legs, as [`GraphBuilder::add_leg`] one by one would (the same
@@ -1439,7 +1847,7 @@ impl<'g> GraphBuilder<'g> {
                 }
                 _ => continue,
             };
-            self.add_edge(src, dst, &input)?;
+            self.add_edge_internal(src, dst, &input, Some(leg.height))?;
         }
         Ok(())
     }
@@ -1474,14 +1882,17 @@ impl<'g> GraphBuilder<'g> {
         );
         drop((by_dst, at_in_list));
         let lists = segment::EdgeLists { out, out_offsets, ins: vec![a, b] };
-        // Node offsets: one block per node with edges, the length of its out records, then
-        // its out and in records (section 5 is streamed from `lists` by `segment::write`).
+        // Node index: where every 16th node's block starts. A block is its length, then (for
+        // a node with edges) the length of its out records, its out and its in records
+        // (section 5 is streamed from `lists` by `segment::write`).
         let too_big =
             || limit("a segment's edge lists exceed 4 GiB; build in smaller steps".into());
-        let mut node_offsets = Vec::with_capacity(n + 1);
+        let mut node_offsets = Vec::with_capacity(n.div_ceil(segment::NODE_STRIDE) + 1);
         let mut at = 0u32;
         for i in 0..n {
-            node_offsets.push(at);
+            if i % segment::NODE_STRIDE == 0 {
+                node_offsets.push(at);
+            }
             let len = u32::try_from(lists.block_len(i)).map_err(|_| too_big())?;
             at = at.checked_add(len).ok_or_else(too_big)?;
         }
@@ -1510,6 +1921,7 @@ impl<'g> GraphBuilder<'g> {
             tx_chains: self.tx_chains,
             assets: self.asset_list,
             wide: self.wide,
+            blocks: self.blocks,
             time_base,
             tx_bits,
         })

@@ -56,6 +56,6 @@ pub use entities::{open_clustering, update_clustering, ClusterUpdate, ENTITIES_F
 pub use error::GraphError;
 pub use graph::{
     tx_key, BuildReport, ChainTip, Edge, EdgeInput, Graph, GraphBuilder, Leg, NodeId, NodeKind,
-    Unwind, GRAPH_DIR, MANIFEST_FILE,
+    TxRef, Unwind, GRAPH_DIR, MANIFEST_FILE,
 };
 pub use segment::map_immutable;

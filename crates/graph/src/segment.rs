@@ -4,6 +4,9 @@
 //! Edges are variable-length records (LEB128 varints) in per-node lists, so a segment costs
 //! bytes in proportion to the information it holds: a typical Bitcoin leg takes 6–8 bytes,
 //! its reverse-index entry 2–4, and a UTXO transaction's id is stored once, in its node key.
+//! An account transfer built from the transfer store holds no transaction id (format 3): it
+//! refers to its store row by block and the transaction's ordinal in the block, and the id is
+//! resolved from the store when shown.
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
@@ -25,9 +28,9 @@ compile_error!(
 /// File magic: the first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"FGGRAPH\0";
 /// Segment format version this build writes and reads.
-pub(crate) const VERSION: u32 = 2;
-/// Number of sections in a version-2 segment.
-pub(crate) const SECTIONS: usize = 10;
+pub(crate) const VERSION: u32 = 3;
+/// Number of sections in a version-3 segment.
+pub(crate) const SECTIONS: usize = 11;
 
 pub(crate) const S_KEY_INDEX: usize = 0;
 pub(crate) const S_KEY_BYTES: usize = 1;
@@ -39,6 +42,7 @@ pub(crate) const S_TXIDS: usize = 6;
 pub(crate) const S_TX_CHAINS: usize = 7;
 pub(crate) const S_ASSETS: usize = 8;
 pub(crate) const S_WIDE_AMOUNTS: usize = 9;
+pub(crate) const S_BLOCKS: usize = 10;
 
 const SECTION_NAMES: [&str; SECTIONS] = [
     "key index",
@@ -51,18 +55,51 @@ const SECTION_NAMES: [&str; SECTIONS] = [
     "tx chains",
     "assets",
     "wide amounts",
+    "blocks",
 ];
 
 /// Keys per entry of the key index: key `i` is found by skipping `i % KEY_STRIDE` keys from
 /// the start of key `i - i % KEY_STRIDE` (keys are self-delimiting).
 pub(crate) const KEY_STRIDE: usize = 16;
 
+/// Nodes per entry of the node index (section 4, version 3): node `n`'s block is found by
+/// skipping `n % NODE_STRIDE` length-prefixed blocks from entry `n / NODE_STRIDE`.
+pub(crate) const NODE_STRIDE: usize = 16;
+
 /// Record mode: the transaction is the source node (a UTXO output leg).
 pub(crate) const MODE_TX_SRC: u8 = 0;
 /// Record mode: the transaction is the target node (a UTXO input leg).
 pub(crate) const MODE_TX_DST: u8 = 1;
-/// Record mode: the transaction is in the txid table and the time is in the record.
+/// Record mode: the transaction is in the txid table and the time is in the record (an
+/// edge added through `GraphBuilder::add_edge`, which names no store row).
 pub(crate) const MODE_EXPLICIT: u8 = 2;
+/// Record mode: the transaction is a row of the transfer store, named by the block (an
+/// entry of the block table, which holds the time) and its ordinal among the block's
+/// transactions (an account transfer built from the store).
+pub(crate) const MODE_STORE: u8 = 3;
+
+/// One entry of the block table (section 10): a block of the transfer store that account
+/// transfers of this segment refer to.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub(crate) struct BlockEntry {
+    /// Block height.
+    pub(crate) height: u64,
+    /// Block time, Unix seconds (0 unknown).
+    pub(crate) time: u32,
+    /// The segment's transaction number of the block's ordinal 0 (storage order: what
+    /// [`crate::Leg::seq`] compares).
+    pub(crate) first_tx: u32,
+    /// Records refer to ordinals `0..txs`.
+    pub(crate) txs: u32,
+    /// `0` bitcoin, `1` ethereum, `2` tron.
+    pub(crate) chain: u8,
+    pub(crate) reserved: [u8; 3],
+    /// The block's hash when the segment was written (all zero: not recorded), so that a
+    /// store that changed the block since is noticed instead of giving another block's ids.
+    pub(crate) hash: [u8; 32],
+}
+const _: () = assert!(std::mem::size_of::<BlockEntry>() == 56);
 
 /// Where a section lies in the file and what it hashes to.
 #[repr(C)]
@@ -73,7 +110,7 @@ pub(crate) struct SectionEntry {
     pub(crate) sha256: [u8; 32],
 }
 
-/// The fixed 576-byte header.
+/// The fixed 624-byte header.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]
 pub(crate) struct Header {
@@ -87,14 +124,63 @@ pub(crate) struct Header {
     pub(crate) wide_count: u32,
     pub(crate) asset_count: u32,
     pub(crate) time_base: u32,
-    pub(crate) reserved: [u8; 16],
+    pub(crate) block_count: u32,
+    pub(crate) reserved: [u8; 12],
     pub(crate) sections: [SectionEntry; SECTIONS],
     pub(crate) header_sha256: [u8; 32],
 }
 
 pub(crate) const HEADER_LEN: usize = std::mem::size_of::<Header>();
-const _: () = assert!(HEADER_LEN == 576);
+const _: () = assert!(HEADER_LEN == 624);
 const HASHED_HEADER_LEN: usize = HEADER_LEN - 32;
+
+/// The version-2 header (576 bytes: ten sections, no block table), still read: a version-2
+/// segment is a version-3 segment whose block table is empty (its account transfers keep
+/// their ids in the txid table, mode 2), so graphs written before 2026-12-05 open, and are
+/// appended to in version 3, without a rebuild.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+struct HeaderV2 {
+    magic: [u8; 8],
+    version: u32,
+    section_count: u32,
+    base_node: u32,
+    node_count: u32,
+    edge_count: u64,
+    tx_count: u32,
+    wide_count: u32,
+    asset_count: u32,
+    time_base: u32,
+    reserved: [u8; 16],
+    sections: [SectionEntry; 10],
+    header_sha256: [u8; 32],
+}
+const HEADER_V2_LEN: usize = std::mem::size_of::<HeaderV2>();
+const _: () = assert!(HEADER_V2_LEN == 576);
+
+impl HeaderV2 {
+    /// The same segment described by a version-3 header: an empty block table at the end
+    /// of the last section.
+    fn upgrade(&self) -> Header {
+        let mut h = Header::zeroed();
+        h.magic = self.magic;
+        h.version = self.version;
+        h.section_count = SECTIONS as u32;
+        h.base_node = self.base_node;
+        h.node_count = self.node_count;
+        h.edge_count = self.edge_count;
+        h.tx_count = self.tx_count;
+        h.wide_count = self.wide_count;
+        h.asset_count = self.asset_count;
+        h.time_base = self.time_base;
+        h.sections[..10].copy_from_slice(&self.sections);
+        let end = self.sections[9].offset.saturating_add(self.sections[9].len);
+        h.sections[S_BLOCKS] =
+            SectionEntry { offset: end.div_ceil(8) * 8, len: 0, sha256: Sha256::digest([]).into() };
+        h.header_sha256 = self.header_sha256;
+        h
+    }
+}
 
 /// One decoded edge record. `node` is the other end: the target in an out-list, the source
 /// when read through the reverse index.
@@ -106,8 +192,11 @@ pub(crate) struct Rec {
     /// Base units, or with `wide` an index into the wide-amount table.
     pub(crate) amount: u64,
     pub(crate) wide: bool,
-    /// Index into the txid table (mode [`MODE_EXPLICIT`] only).
+    /// Index into the txid table (mode [`MODE_EXPLICIT`]) or the block table
+    /// ([`MODE_STORE`]).
     pub(crate) tx: u32,
+    /// The transaction's ordinal in its block (mode [`MODE_STORE`]).
+    pub(crate) ord: u32,
     /// Unix seconds, 0 unknown (mode [`MODE_EXPLICIT`]; otherwise the transaction node's).
     pub(crate) time: u32,
 }
@@ -131,6 +220,7 @@ pub(crate) struct SegmentData {
     pub(crate) tx_chains: Vec<u8>,
     pub(crate) assets: Vec<String>,
     pub(crate) wide: Vec<[u8; 32]>,
+    pub(crate) blocks: Vec<BlockEntry>,
     pub(crate) time_base: u32,
 }
 
@@ -167,8 +257,15 @@ impl EdgeLists {
         (out, ins)
     }
 
-    /// Byte length of node `n`'s block in section 5 (0 when it has no edge).
+    /// Byte length of node `n`'s block in section 5, its length prefix included (1 byte
+    /// when it has no edge).
     pub(crate) fn block_len(&self, n: usize) -> usize {
+        let body = self.body_len(n);
+        varint_len(body as u64) + body
+    }
+
+    /// Byte length of node `n`'s block after its length prefix (0 when it has no edge).
+    fn body_len(&self, n: usize) -> usize {
         let (o, i) = self.node(n);
         if o.is_empty() && i.is_empty() {
             0
@@ -183,6 +280,7 @@ impl EdgeLists {
         const CHUNK: usize = 1 << 20;
         let mut buf = Vec::with_capacity(CHUNK + 64);
         for n in 0..nodes {
+            put_varint(&mut buf, self.body_len(n) as u64);
             let (o, i) = self.node(n);
             if o.is_empty() && i.is_empty() {
                 continue;
@@ -279,6 +377,9 @@ pub(crate) fn put_record(out: &mut Vec<u8>, src: u32, r: &Rec, time_base: u32) {
     if r.mode == MODE_EXPLICIT {
         put_varint(out, u64::from(r.tx));
         put_varint(out, if r.time == 0 { 0 } else { u64::from(r.time - time_base) + 1 });
+    } else if r.mode == MODE_STORE {
+        put_varint(out, u64::from(r.tx));
+        put_varint(out, u64::from(r.ord));
     }
 }
 
@@ -291,17 +392,20 @@ pub(crate) fn get_record(buf: &[u8], pos: &mut usize, src: u32, time_base: u32) 
     let mode = ((h >> 2) & 3) as u8;
     let asset = if h & 2 != 0 { u16::try_from(get_varint(buf, pos)?).ok()? } else { 0 };
     let amount = get_varint(buf, pos)?;
-    let (tx, time) = if mode == MODE_EXPLICIT {
-        let tx = u32::try_from(get_varint(buf, pos)?).ok()?;
-        let t = get_varint(buf, pos)?;
-        let time = if t == 0 { 0 } else { u32::try_from(t - 1 + u64::from(time_base)).ok()? };
-        (tx, time)
-    } else if mode > MODE_EXPLICIT {
-        return None;
-    } else {
-        (0, 0)
+    let (tx, ord, time) = match mode {
+        MODE_EXPLICIT => {
+            let tx = u32::try_from(get_varint(buf, pos)?).ok()?;
+            let t = get_varint(buf, pos)?;
+            let time = if t == 0 { 0 } else { u32::try_from(t - 1 + u64::from(time_base)).ok()? };
+            (tx, 0, time)
+        }
+        MODE_STORE => {
+            let blk = u32::try_from(get_varint(buf, pos)?).ok()?;
+            (blk, u32::try_from(get_varint(buf, pos)?).ok()?, 0)
+        }
+        _ => (0, 0, 0),
     };
-    Some(Rec { node, mode, asset, amount, wide: h & 1 != 0, tx, time })
+    Some(Rec { node, mode, asset, amount, wide: h & 1 != 0, tx, ord, time })
 }
 
 /// Writes `data` to `path` (through a temporary file, synced, then renamed, so a crash
@@ -325,6 +429,7 @@ pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphEr
     header.wide_count = data.wide.len() as u32;
     header.asset_count = data.assets.len() as u32;
     header.time_base = data.time_base;
+    header.block_count = data.blocks.len() as u32;
     let tmp = path.with_extension("tmp");
     let mut f = std::io::BufWriter::with_capacity(
         1 << 20,
@@ -345,7 +450,8 @@ pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphEr
             S_TXIDS => w.write_all(bytemuck::cast_slice(&data.txids)),
             S_TX_CHAINS => w.write_all(&data.tx_chains),
             S_ASSETS => w.write_all(assets.as_bytes()),
-            _ => w.write_all(bytemuck::cast_slice(&data.wide)),
+            S_WIDE_AMOUNTS => w.write_all(bytemuck::cast_slice(&data.wide)),
+            _ => w.write_all(bytemuck::cast_slice(&data.blocks)),
         }
         .map_err(io)?;
         let (sha, len) = (w.sha.finalize(), w.len);
@@ -400,6 +506,8 @@ pub(crate) struct Segment {
     pub(crate) header: Header,
     ranges: [Range<usize>; SECTIONS],
     pub(crate) assets: Vec<String>,
+    /// Bytes of the header in the file (576 for a version-2 segment).
+    header_len: usize,
     damage: Mutex<Option<(u64, String)>>,
 }
 
@@ -425,23 +533,30 @@ impl Segment {
             return Err(corrupt(0, "not a floodgate graph segment (bad magic)".into()));
         }
         let version = u32::from_le_bytes([map[8], map[9], map[10], map[11]]);
-        if version != VERSION {
-            return Err(GraphError::UnsupportedVersion {
-                path: path.to_owned(),
-                found: version,
-                supported: VERSION,
-            });
-        }
-        let header: Header = bytemuck::pod_read_unaligned(&map[..HEADER_LEN]);
-        let sum: [u8; 32] = Sha256::digest(&map[..HASHED_HEADER_LEN]).into();
+        let (header, header_len, sections) = match version {
+            VERSION => {
+                (bytemuck::pod_read_unaligned::<Header>(&map[..HEADER_LEN]), HEADER_LEN, SECTIONS)
+            }
+            2 if map.len() >= HEADER_V2_LEN => {
+                let v2: HeaderV2 = bytemuck::pod_read_unaligned(&map[..HEADER_V2_LEN]);
+                (v2.upgrade(), HEADER_V2_LEN, 10)
+            }
+            _ => {
+                return Err(GraphError::UnsupportedVersion {
+                    path: path.to_owned(),
+                    found: version,
+                    supported: VERSION,
+                })
+            }
+        };
+        let hashed = header_len - 32;
+        let sum: [u8; 32] = Sha256::digest(&map[..hashed]).into();
         if sum != header.header_sha256 {
-            return Err(corrupt(HASHED_HEADER_LEN as u64, "header checksum mismatch".into()));
+            return Err(corrupt(hashed as u64, "header checksum mismatch".into()));
         }
-        if header.section_count as usize != SECTIONS {
-            return Err(corrupt(
-                12,
-                format!("{} sections, expected {SECTIONS}", header.section_count),
-            ));
+        let count = u32::from_le_bytes([map[12], map[13], map[14], map[15]]);
+        if count as usize != sections {
+            return Err(corrupt(12, format!("{count} sections, expected {sections}")));
         }
         let mut ranges: [Range<usize>; SECTIONS] = Default::default();
         for (i, s) in header.sections.iter().enumerate() {
@@ -473,6 +588,7 @@ impl Segment {
             header,
             ranges,
             assets,
+            header_len,
             damage: Mutex::new(None),
         };
         seg.check_sizes()?;
@@ -513,11 +629,13 @@ impl Segment {
         }
         self.check_len::<u32>(S_KEY_INDEX, new.div_ceil(KEY_STRIDE) + 1)?;
         self.check_len::<u32>(S_KEY_SORTED, new)?;
-        self.check_len::<u32>(S_NODE_OFFSETS, nodes + 1)?;
+        let offsets = if h.version == 2 { nodes + 1 } else { nodes.div_ceil(NODE_STRIDE) + 1 };
+        self.check_len::<u32>(S_NODE_OFFSETS, offsets)?;
         self.check_len::<[u8; 32]>(S_TXIDS, h.tx_count as usize)?;
         self.check_len::<u8>(S_TX_CHAINS, h.tx_count as usize)?;
         self.check_len::<[u8; 32]>(S_WIDE_AMOUNTS, h.wide_count as usize)?;
         self.check_len::<u64>(S_TX_BITS, new.div_ceil(64))?;
+        self.check_len::<BlockEntry>(S_BLOCKS, h.block_count as usize)?;
         Ok(())
     }
 
@@ -547,7 +665,7 @@ impl Segment {
     /// Recomputes every section's SHA-256 and compares it with the header, checks that the
     /// alignment padding between sections is zero, and decodes every record and key.
     pub(crate) fn verify(&self) -> Result<(), GraphError> {
-        let mut at = HEADER_LEN;
+        let mut at = self.header_len;
         let mut order: Vec<usize> = (0..SECTIONS).collect();
         order.sort_by_key(|&i| self.ranges[i].start);
         for i in order.into_iter().map(Some).chain([None]) {
@@ -599,6 +717,25 @@ impl Segment {
                 _ => return Err(self.corrupt(S_KEY_SORTED, format!("bad or repeated index {i}"))),
             }
         }
+        if self.header.version != 2 {
+            // Every block's length prefix, from the start: the index must point at every
+            // 16th block, and the last block end where the section ends.
+            let (o, sec) = (self.u32s(S_NODE_OFFSETS), self.raw(S_EDGE_LISTS));
+            let mut p = 0usize;
+            for n in 0..self.header.node_count as usize {
+                if n % NODE_STRIDE == 0 && o.get(n / NODE_STRIDE).is_none_or(|&e| e as usize != p) {
+                    return Err(self.corrupt(S_NODE_OFFSETS, format!("node {n}: wrong offset")));
+                }
+                let len = get_varint(sec, &mut p).and_then(|l| usize::try_from(l).ok());
+                match len.and_then(|l| p.checked_add(l)).filter(|&e| e <= sec.len()) {
+                    Some(e) => p = e,
+                    None => return Err(self.corrupt(S_EDGE_LISTS, format!("node {n}: bad block"))),
+                }
+            }
+            if p != sec.len() || o.last().is_none_or(|&e| e as usize != p) {
+                return Err(self.corrupt(S_EDGE_LISTS, "blocks do not end the section".into()));
+            }
+        }
         let mut edges = 0u64;
         for n in 0..self.header.node_count {
             let mut it = self.out_records(n);
@@ -610,6 +747,13 @@ impl Segment {
             for _ in it.by_ref() {}
             if !it.clean_end() {
                 return Err(self.corrupt(S_EDGE_LISTS, format!("node {n}: damaged in list")));
+            }
+        }
+        for i in 0..self.block_count() {
+            let ok =
+                self.block(i).is_some_and(|b| b.chain <= 2 && b.txs > 0 && b.reserved == [0; 3]);
+            if !ok {
+                return Err(self.corrupt(S_BLOCKS, format!("entry {i} is not a block")));
             }
         }
         if edges != self.header.edge_count {
@@ -664,13 +808,28 @@ impl Segment {
         Some(self.header.base_node + sorted[p])
     }
 
+    /// Node `node`'s block in section 5 (after its length prefix, in version 3).
+    fn node_block(&self, node: u32) -> Option<&[u8]> {
+        let o = self.u32s(S_NODE_OFFSETS);
+        let sec = self.raw(S_EDGE_LISTS);
+        if self.header.version == 2 {
+            let (a, b) = (*o.get(node as usize)?, *o.get(node as usize + 1)?);
+            return sec.get(a as usize..b as usize);
+        }
+        // Version 3: the index gives every 16th node's block; each block starts with its
+        // length, so the others are found by skipping at most 15.
+        let mut p = *o.get(node as usize / NODE_STRIDE)? as usize;
+        for _ in 0..node as usize % NODE_STRIDE {
+            let len = usize::try_from(get_varint(sec, &mut p)?).ok()?;
+            p = p.checked_add(len)?;
+        }
+        let len = usize::try_from(get_varint(sec, &mut p)?).ok()?;
+        sec.get(p..p.checked_add(len)?)
+    }
+
     /// `node`'s out records and in records in this segment.
     fn lists(&self, node: u32) -> (&[u8], &[u8]) {
-        let o = self.u32s(S_NODE_OFFSETS);
-        let block = o
-            .get(node as usize)
-            .zip(o.get(node as usize + 1))
-            .and_then(|(&a, &b)| self.raw(S_EDGE_LISTS).get(a as usize..b as usize));
+        let block = self.node_block(node);
         let split = block.and_then(|b| {
             let mut p = 0;
             let out = usize::try_from(get_varint(b, &mut p)?).ok()?;
@@ -707,6 +866,19 @@ impl Segment {
             && u32::from(r.asset) < h.asset_count
             && (!r.wide || r.amount < u64::from(h.wide_count))
             && (r.mode != MODE_EXPLICIT || r.tx < h.tx_count)
+            && (r.mode != MODE_STORE || self.block(r.tx).is_some_and(|b| r.ord < b.txs))
+    }
+
+    /// Entry `i` of the block table.
+    pub(crate) fn block(&self, i: u32) -> Option<BlockEntry> {
+        let b = self.raw(S_BLOCKS);
+        let at = i as usize * std::mem::size_of::<BlockEntry>();
+        b.get(at..at + std::mem::size_of::<BlockEntry>()).map(bytemuck::pod_read_unaligned)
+    }
+
+    /// Number of entries of the block table.
+    pub(crate) fn block_count(&self) -> u32 {
+        self.header.block_count
     }
 
     pub(crate) fn txid(&self, tx: u32) -> [u8; 32] {

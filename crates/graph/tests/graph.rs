@@ -127,6 +127,30 @@ fn a_damaged_segment_is_refused_naming_the_file() {
     assert!(matches!(Graph::open(empty.path()), Err(GraphError::NotBuilt { .. })));
 }
 
+/// A graph of a version this build does not read (format 1, text keys) is refused with the
+/// command that rebuilds it, whether the manifest or a segment says so. (Format 2 is read:
+/// `floodgate-trace`'s frozen fixtures are format-2 graphs.)
+#[test]
+fn a_graph_of_an_unknown_format_is_refused_with_the_rebuild_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let edges: Vec<RawEdge> = (0..4).map(|i| (i, i + 1, 100, 1, 0, 1)).collect();
+    build(dir.path(), 5, &edges, 4);
+    let m = dir.path().join(floodgate_graph::MANIFEST_FILE);
+    let text = std::fs::read_to_string(&m).unwrap();
+    std::fs::write(&m, text.replace("\"version\": 3", "\"version\": 1")).unwrap();
+    let err = Graph::open(dir.path()).unwrap_err();
+    assert!(matches!(err, GraphError::UnsupportedVersion { found: 1, supported: 3, .. }), "{err}");
+    assert!(err.to_string().contains("floodgate trace build --rebuild"), "{err}");
+    std::fs::write(&m, text).unwrap();
+    let seg = first_segment(dir.path());
+    let mut bytes = std::fs::read(&seg).unwrap();
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&seg, &bytes).unwrap();
+    let err = Graph::open(dir.path()).unwrap_err();
+    assert!(matches!(err, GraphError::UnsupportedVersion { found: 1, .. }), "{err}");
+    assert!(err.to_string().contains("seg-000001.fgs"), "{err}");
+}
+
 fn tx_strategy() -> impl Strategy<Value = Vec<RawTx>> {
     let tx = (
         proptest::collection::vec(0u32..12, 1..4),
@@ -370,7 +394,8 @@ fn a_two_thread_build_writes_the_bytes_of_a_one_thread_build() {
         assert!(a == b, "{seg} differs between the one- and two-thread builds");
     }
     let g = Graph::open(two.path()).unwrap();
-    g.verify().unwrap();
+    // Built from legs with no store beside it: the segments alone are checked.
+    g.verify_segments().unwrap();
     assert_eq!(g.edge_count(), legs.len() as u64);
 }
 
@@ -405,4 +430,37 @@ fn a_two_thread_build_reports_the_failing_legs_own_error() {
         );
         assert_eq!(b.edge_count(), 40_000, "{threads} thread(s): the legs before it are added");
     }
+}
+
+/// Graph format 3 names only account transfers by store row: a Bitcoin leg whose time
+/// differs from its transaction node's (so it is not recorded through the node) keeps its
+/// transaction id in the graph, which needs no store to be shown.
+#[test]
+fn a_utxo_leg_recorded_apart_from_its_transaction_node_keeps_its_id() {
+    use floodgate_graph::TxRef;
+    use floodgate_store::export::{ExportLeg, LegKind};
+    let txid = Hash32([0x42; 32]);
+    let leg = |kind, time: i64, addr: &str| ExportLeg {
+        chain: Chain::Bitcoin,
+        height: 7,
+        time: Some(time),
+        txid,
+        kind,
+        from: (kind == LegKind::Input).then(|| addr.to_owned()),
+        to: (kind == LegKind::Output).then(|| addr.to_owned()),
+        asset: "BTC".to_owned(),
+        amount: Amount::from(1_000u64),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    b.add_leg(&leg(LegKind::Input, 1_700_000_000, "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S")).unwrap();
+    b.add_leg(&leg(LegKind::Output, 1_700_000_600, "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3")).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let to = g.require("1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3").unwrap();
+    let e = g.in_edges(to).next().unwrap();
+    assert_eq!((e.tx, e.time), (TxRef::Id(txid), Some(1_700_000_600)));
+    assert_eq!(e.txid_string(), "42".repeat(32));
+    g.verify().unwrap();
 }

@@ -353,3 +353,76 @@ fn unwind_to_a_height_drops_whole_segments_above_it() {
     assert_eq!(content(&Graph::open(&dir).unwrap()), content(&Graph::open(&fresh).unwrap()));
     let _ = store.chain_tip(Chain::Bitcoin).unwrap();
 }
+
+/// Issue 15 item 3 (graph format 3): an account transfer's transaction id is not in the
+/// graph but resolved from the transfer store beside it, and is the id the store lists for
+/// that transfer; a store that changed the block since (a reorganisation the graph has not
+/// followed yet) or no store at all gives an error naming the block, never another id.
+#[test]
+fn account_transfer_ids_are_resolved_from_the_store_and_checked_against_it() {
+    use floodgate_graph::{GraphError, TxRef};
+    use floodgate_store::TransferFilter;
+    let b = book();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = Store::open(tmp.path()).unwrap();
+    let dir = tmp.path().join("graph");
+    grow(&mut store, &b, &dir, 0..6);
+    let g = Graph::open(&dir).unwrap();
+    let txids = g.footprint().iter().find(|(n, _)| *n == "txids").map(|e| e.1);
+    assert_eq!(txids, Some(0), "no transaction id is stored in the graph");
+    let mut from_graph = BTreeSet::new();
+    for n in 0..g.node_count() {
+        for e in g.out_edges(NodeId(n)).filter(|e| e.chain == Chain::Ethereum) {
+            assert!(matches!(e.tx, TxRef::StoreRow { block: Some(_), .. }), "{:?}", e.tx);
+            let (from, to) = (g.key(e.src).into_owned(), g.key(e.dst).into_owned());
+            from_graph.insert((from, to, e.amount, e.time, e.txid().unwrap().to_hex_prefixed()));
+        }
+    }
+    let filter = TransferFilter { chain: Some(Chain::Ethereum), ..TransferFilter::default() };
+    let from_store: BTreeSet<_> = store
+        .transfers(&filter)
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.from.unwrap(), r.to.unwrap(), r.amount.unwrap(), r.time.map(|t| t.0), r.txid))
+        .collect();
+    assert_eq!(from_graph.len(), 3 * 6 + 1);
+    assert_eq!(from_graph, from_store);
+    g.verify().unwrap();
+
+    // The store takes another block 5 (a reorganisation); the graph is not rebuilt yet.
+    store.rollback_to(Chain::Ethereum, 4).unwrap();
+    apply(&mut store, &[eth_block(&b, 5, 1, 0)]);
+    let stale: Vec<_> = (0..g.node_count())
+        .flat_map(|n| g.out_edges(NodeId(n)).collect::<Vec<_>>())
+        .filter(|e| e.chain == Chain::Ethereum && e.time == Some(T0 + 5 * 600 + 300))
+        .map(|e| e.txid())
+        .collect();
+    assert_eq!(stale.len(), 3);
+    for r in stale {
+        let err = r.unwrap_err();
+        assert!(matches!(err, GraphError::Unresolved { height: 5, .. }), "{err}");
+        assert!(err.to_string().contains("trace build"), "{err}");
+    }
+    let err = Graph::open(&dir).unwrap().verify().unwrap_err();
+    assert!(matches!(err, GraphError::Unresolved { height: 5, .. }), "{err}");
+    // The next build unwinds the graph: its ids resolve again.
+    Graph::update_from_store(&dir, &store).unwrap();
+    Graph::open(&dir).unwrap().verify().unwrap();
+
+    // A graph without its store cannot show account transfers' ids.
+    let alone = tempfile::tempdir().unwrap();
+    let copy = alone.path().join("graph");
+    std::fs::create_dir(&copy).unwrap();
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), copy.join(f.file_name())).unwrap();
+    }
+    let g = Graph::open(&copy).unwrap();
+    let e = (0..g.node_count())
+        .find_map(|n| g.out_edges(NodeId(n)).find(|e| e.chain == Chain::Ethereum))
+        .unwrap();
+    let err = e.txid().unwrap_err();
+    assert!(err.to_string().contains("no transfer store beside the graph"), "{err}");
+    assert_eq!(e.txid_string(), "");
+    assert!(!alone.path().join(floodgate_store::STORE_FILE).exists(), "no store was created");
+}

@@ -92,6 +92,7 @@ struct Leg {
     amount: u64,
     tx: u32,
     time: u32,
+    height: u64,
     kind: LegKind,
     chain: Chain,
     asset: u8,
@@ -135,6 +136,7 @@ fn main() {
             amount: l.amount,
             tx: (txids.len() - 1) as u32,
             time: u32::try_from(l.time).unwrap(),
+            height: l.height,
             kind: l.kind,
             chain: l.chain,
             asset: asset as u8,
@@ -203,7 +205,7 @@ fn main() {
             }
             LegKind::Transfer => (id(&mut b, l.from), id(&mut b, l.to)),
         };
-        b.add_edge(s, d, &input).unwrap();
+        b.add_store_edge(s, d, &input, l.height).unwrap();
     }
     let add = t0.elapsed();
     let intern = intern.get();

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use floodgate_types::{Amount, Chain};
 use serde::Serialize;
 
-use floodgate_graph::{Graph, GraphError, NodeId, NodeKind};
+use floodgate_graph::{Graph, GraphError, NodeId, NodeKind, TxRef};
 
 /// What to search.
 #[derive(Debug, Clone)]
@@ -64,7 +64,8 @@ pub struct FundPath {
 /// at most `opts.limit` of them, within `opts.max_hops`. Empty when there is none.
 ///
 /// # Errors
-/// [`GraphError::NotInGraph`] for an id outside the graph.
+/// [`GraphError::NotInGraph`] for an id outside the graph; [`GraphError::Unresolved`] when a
+/// transaction id on a path cannot be resolved from the transfer store.
 pub fn paths(
     graph: &Graph,
     from: NodeId,
@@ -80,7 +81,9 @@ pub fn paths(
     // BFS by edges; each node remembers its distance, hops and every parent edge on a
     // shortest route.
     let mut dist: HashMap<NodeId, (usize, u32)> = HashMap::new();
-    let mut parents: HashMap<NodeId, Vec<PathStep>> = HashMap::new();
+    // Each step's transaction is kept as the graph refers to it and resolved (from the
+    // transfer store, for an account transfer) only for the steps of the paths returned.
+    let mut parents: HashMap<NodeId, Vec<(PathStep, TxRef)>> = HashMap::new();
     dist.insert(from, (0, 0));
     let mut queue = VecDeque::from([from]);
     let mut found_at: Option<usize> = None;
@@ -100,7 +103,7 @@ pub fn paths(
                 from_is_tx: graph.kind(n) == NodeKind::Transaction,
                 to_is_tx: graph.kind(e.dst) == NodeKind::Transaction,
                 chain: e.chain,
-                txid: e.txid_string(),
+                txid: String::new(),
                 time: e.time,
                 amount: e.amount,
                 asset: e.asset.to_owned(),
@@ -108,14 +111,16 @@ pub fn paths(
             match dist.get(&e.dst) {
                 None => {
                     dist.insert(e.dst, (d + 1, hm));
-                    parents.entry(e.dst).or_default().push(step);
+                    parents.entry(e.dst).or_default().push((step, e.tx));
                     if e.dst == to {
                         found_at = Some(d + 1);
                     } else {
                         queue.push_back(e.dst);
                     }
                 }
-                Some(&(dd, _)) if dd == d + 1 => parents.entry(e.dst).or_default().push(step),
+                Some(&(dd, _)) if dd == d + 1 => {
+                    parents.entry(e.dst).or_default().push((step, e.tx));
+                }
                 Some(_) => {}
             }
         }
@@ -143,9 +148,11 @@ pub fn paths(
             continue;
         }
         let Some(n) = by_key.get(&at) else { continue };
-        for p in parents.get(n).into_iter().flatten().rev() {
+        for (p, tx) in parents.get(n).into_iter().flatten().rev() {
             let mut s = suffix.clone();
-            s.push(p.clone());
+            let id = graph.txid(p.chain, tx)?;
+            let txid = if p.chain.is_account_model() { id.to_hex_prefixed() } else { id.to_hex() };
+            s.push(PathStep { txid, ..p.clone() });
             stack.push((p.from.clone(), s));
         }
     }
