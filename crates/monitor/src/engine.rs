@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::cel_rules::{Bindings, Eval, Obj, Root};
 use crate::customer::CustomerBook;
-use crate::decision::{Decision, Hit, HitKind, ReportDue, RuleError};
+use crate::decision::{Decision, Evidence, Hit, HitKind, ReportDue, RuleError};
 use crate::facts::{RiskCategory, RiskFacts};
 use crate::fiat::{FiatValue, RateTable};
 use crate::input::MonitorEvent;
@@ -339,10 +339,16 @@ impl Engine {
             hits.push(hit(
                 &format!("report.{id}"),
                 HitKind::Report,
-                &c,
+                c.action,
+                &c.source,
                 c.severity,
                 reason,
-                json!({"amount_vnd": vnd, "threshold": threshold, "local_day": day, "transfer_ids": ids}),
+                Evidence::of(&ReportEvidence {
+                    amount_vnd: vnd,
+                    local_day: &day,
+                    threshold: &threshold,
+                    transfer_ids: &ids,
+                }),
             ));
         };
         let counts =
@@ -614,10 +620,11 @@ impl Engine {
                     hits.push(hit(
                         &r.def.id,
                         HitKind::Rule,
-                        &c,
+                        c.action,
+                        &c.source,
                         r.def.severity,
                         reason,
-                        json!({"when": r.def.when.get_ref()}),
+                        Evidence::from(json!({"when": r.def.when.get_ref()})),
                     ));
                 }
                 Eval::False => {}
@@ -631,6 +638,15 @@ impl Engine {
             }
         }
     }
+}
+
+/// The evidence of a report trigger's hit (keys in sorted order, see [`Evidence::of`]).
+#[derive(serde::Serialize)]
+struct ReportEvidence<'a> {
+    amount_vnd: u128,
+    local_day: &'a str,
+    threshold: &'a str,
+    transfer_ids: &'a [String],
 }
 
 /// `bank ` for a bank transfer, else nothing (on-chain and internal transfers read as before).

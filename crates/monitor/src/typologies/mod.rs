@@ -16,17 +16,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Serialize;
 use serde_json::json;
 
 use floodgate_types::{Direction, Timestamp};
 
 use crate::customer::Customer;
-use crate::decision::{GroupAlert, Hit, HitKind};
+use crate::decision::{Evidence, GroupAlert, Hit, HitKind};
 use crate::error::MonitorError;
 use crate::facts::AddressRisk;
 use crate::fiat::FiatValue;
 use crate::input::MonitorEvent;
-use crate::pack::{line_col, parse_span, Common, DirFilter, Severity};
+use crate::pack::{line_col, parse_span, Action, Common, DirFilter, Severity};
 use crate::state::{Account, Before, Ev, Member, State};
 
 pub mod dormant_reactivation;
@@ -71,6 +72,8 @@ pub(crate) static REGISTRY: &[&dyn Registered] = &[
 pub trait Settings: DeserializeOwned + std::fmt::Debug + Send + Sync + 'static {
     /// The keys every typology has.
     fn common(&self) -> Common;
+    /// Whether it is switched on (`common().enabled`, without copying the rest).
+    fn enabled(&self) -> bool;
 }
 
 /// One built-in typology.
@@ -151,7 +154,7 @@ impl<T: Typology> Registered for T {
         seed.deserialize(toml::Deserializer::new(text)).map(|_| ())
     }
     fn enabled(&self, s: Option<&dyn AnySettings>) -> Option<bool> {
-        downcast::<T::Settings>(s).map(|s| s.common().enabled)
+        downcast::<T::Settings>(s).map(Settings::enabled)
     }
     fn window<'a>(&self, s: Option<&'a dyn AnySettings>) -> Option<&'a str> {
         Typology::window(self, downcast::<T::Settings>(s)?)
@@ -160,7 +163,7 @@ impl<T: Typology> Registered for T {
         Typology::validate(self, downcast::<T::Settings>(s)?)
     }
     fn aggregates(&self, s: Option<&dyn AnySettings>) -> Vec<Spec> {
-        match downcast::<T::Settings>(s).filter(|s| s.common().enabled) {
+        match downcast::<T::Settings>(s).filter(|s| s.enabled()) {
             Some(s) => Typology::aggregates(self, s),
             None => Vec::new(),
         }
@@ -172,7 +175,7 @@ impl<T: Typology> Registered for T {
         agg: &[u128],
         out: &mut Findings<'_>,
     ) {
-        if let Some(s) = downcast::<T::Settings>(s).filter(|s| s.common().enabled) {
+        if let Some(s) = downcast::<T::Settings>(s).filter(|s| s.enabled()) {
             Typology::check(self, s, cx, agg, out);
         }
     }
@@ -437,20 +440,21 @@ pub(crate) fn span(s: &str) -> i64 {
 pub(crate) fn hit(
     id: &str,
     kind: HitKind,
-    c: &Common,
+    action: Action,
+    source: &str,
     severity: Severity,
     reason: String,
-    evidence: serde_json::Value,
+    evidence: Evidence,
 ) -> Hit {
     Hit {
         rule_id: id.to_owned(),
         kind,
         severity,
-        action: c.action,
+        action,
         score: severity.points(),
         reason,
         evidence,
-        source: c.source.clone(),
+        source: source.to_owned(),
     }
 }
 
@@ -471,9 +475,11 @@ pub(crate) fn bump(s: Severity) -> Severity {
 }
 
 /// Evidence of a list hit on the counterparty: who it is and which list entry matched.
-pub(crate) fn list_evidence(cx: &Ctx<'_>, r: &AddressRisk) -> serde_json::Value {
+pub(crate) fn list_evidence(cx: &Ctx<'_>, r: &AddressRisk) -> Evidence {
     let e = &cx.ev.entry;
-    json!({"counterparty_address": e.counterparty_address, "counterparty_vasp": e.counterparty_vasp, "list": r, "transfer": this_tx_json(cx)})
+    Evidence::from(
+        json!({"counterparty_address": e.counterparty_address, "counterparty_vasp": e.counterparty_vasp, "list": r, "transfer": this_tx_json(cx)}),
+    )
 }
 
 /// `2025-09-02T10:00:00Z`.
@@ -509,10 +515,26 @@ pub(crate) fn this_tx(cx: &Ctx<'_>) -> String {
     format!("{} ({}) at {}, {amount}", e.id, e.direction.as_str(), when(cx.now))
 }
 
+/// This transfer for evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+pub(crate) struct ThisTx<'a> {
+    amount_usd_cents: Option<u128>,
+    amount_vnd: Option<u128>,
+    direction: &'static str,
+    id: &'a str,
+    time: Timestamp,
+}
+
 /// This transfer for evidence.
-pub(crate) fn this_tx_json(cx: &Ctx<'_>) -> serde_json::Value {
+pub(crate) fn this_tx_json<'a>(cx: &Ctx<'a>) -> ThisTx<'a> {
     let e = &cx.ev.entry;
-    json!({"id": e.id, "time": Timestamp(cx.now), "direction": e.direction.as_str(), "amount_usd_cents": cx.fiat.map(|f| f.usd_cents), "amount_vnd": cx.fiat.map(|f| f.vnd)})
+    ThisTx {
+        amount_usd_cents: cx.fiat.map(|f| f.usd_cents),
+        amount_vnd: cx.fiat.map(|f| f.vnd),
+        direction: e.direction.as_str(),
+        id: &e.id,
+        time: Timestamp(cx.now),
+    }
 }
 
 pub(crate) fn counterparty_text(cx: &Ctx<'_>) -> String {
@@ -549,8 +571,36 @@ pub(crate) fn txs_text(txs: &[&Ev]) -> String {
     v.join("; ")
 }
 
-pub(crate) fn txs_json(txs: &[&Ev]) -> serde_json::Value {
-    txs.iter()
-        .map(|x| json!({"id": x.id, "time": Timestamp(x.time), "direction": x.dir.as_str(), "amount_usd_cents": x.usd, "amount_vnd": x.vnd}))
-        .collect()
+/// A remembered transfer for evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+struct TxJson<'a> {
+    amount_usd_cents: u128,
+    amount_vnd: u128,
+    direction: &'static str,
+    id: &'a str,
+    time: Timestamp,
+}
+
+/// Transfers for evidence: `[{"amount_usd_cents", "amount_vnd", "direction", "id", "time"}]`.
+pub(crate) struct Txs<'a>(pub(crate) &'a [&'a Ev]);
+
+impl Serialize for Txs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|x| TxJson {
+            amount_usd_cents: x.usd,
+            amount_vnd: x.vnd,
+            direction: x.dir.as_str(),
+            id: &x.id,
+            time: Timestamp(x.time),
+        }))
+    }
+}
+
+/// The ids of transfers for evidence: `["tx-1", …]`.
+pub(crate) struct TxIds<'a>(pub(crate) &'a [&'a Ev]);
+
+impl Serialize for TxIds<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|x| &*x.id))
+    }
 }

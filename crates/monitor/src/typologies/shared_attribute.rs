@@ -8,7 +8,7 @@ use floodgate_types::Direction;
 use serde_json::json;
 
 use super::{hit, member_json, member_text, span, Ctx, Findings, Typology};
-use crate::decision::{GroupAlert, HitKind};
+use crate::decision::{Evidence, GroupAlert, HitKind};
 use crate::pack::typology_struct;
 use crate::state::{key, Link, Member};
 
@@ -106,11 +106,11 @@ impl Typology for SharedAttribute {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let c = s.common();
         out.hits.push(hit(
             id,
             HitKind::Typology,
-            &c,
+            s.action,
+            &s.source,
             s.severity,
             format!(
                 "{what} {val} used by {} customers within {} (threshold {}); the others: {}",
@@ -119,7 +119,7 @@ impl Typology for SharedAttribute {
                 s.min_customers,
                 names(&e.customer_id)
             ),
-            evidence.clone(),
+            Evidence::from(evidence.clone()),
         ));
         if !joined {
             return;
