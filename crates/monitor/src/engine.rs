@@ -7,7 +7,7 @@ use std::sync::Arc;
 use floodgate_types::{AssetRegistry, Direction, Timestamp};
 use serde_json::json;
 
-use crate::cel_rules::{Bindings, Eval, Obj, Root};
+use crate::cel_rules::{Bindings, Eval, Fields, Obj, Root};
 use crate::customer::CustomerBook;
 use crate::decision::{Decision, Evidence, Hit, HitKind, ReportDue, RuleError};
 use crate::facts::{RiskCategory, RiskFacts};
@@ -89,7 +89,10 @@ pub struct Engine {
     specs: Vec<Spec>,
     idx: Idx,
     uses: u8,
-    fields: std::collections::HashSet<String>,
+    /// The fields the enabled rules and their reasons name.
+    fields: Fields,
+    /// The fields the rules' guards read (see [`Engine::cel`]).
+    guard_fields: Fields,
     root: Root,
     assets: AssetRegistry,
     rates: RateTable,
@@ -105,14 +108,21 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn fields_of(pack: &Pack) -> std::collections::HashSet<String> {
+fn fields_of(pack: &Pack) -> (Fields, Fields) {
     let texts: Vec<&str> = pack
         .rules
         .iter()
         .filter(|r| r.def.enabled)
         .flat_map(|r| [r.def.when.get_ref().as_str(), r.def.reason.as_str()])
         .collect();
-    crate::cel_rules::named_fields(&texts)
+    let named = crate::cel_rules::named_fields(&texts);
+    let guards: Vec<String> = pack
+        .rules
+        .iter()
+        .filter(|r| r.def.enabled)
+        .flat_map(|r| r.predicate.guard_fields())
+        .collect();
+    (Fields::new(named.iter().map(String::as_str)), Fields::new(guards.iter().map(String::as_str)))
 }
 
 fn uses_of(pack: &Pack) -> u8 {
@@ -147,9 +157,10 @@ impl Engine {
     ) -> Engine {
         let (specs, idx) = plan(&pack);
         let uses = uses_of(&pack);
-        let fields = fields_of(&pack);
+        let (fields, guard_fields) = fields_of(&pack);
         Engine {
             fields,
+            guard_fields,
             pack: Arc::new(pack),
             specs,
             idx,
@@ -187,7 +198,7 @@ impl Engine {
     pub fn set_pack(&mut self, pack: Pack) {
         let (specs, idx) = plan(&pack);
         self.uses = uses_of(&pack);
-        self.fields = fields_of(&pack);
+        (self.fields, self.guard_fields) = fields_of(&pack);
         self.specs = specs;
         self.idx = idx;
         self.pack = Arc::new(pack);
@@ -463,12 +474,13 @@ impl Engine {
         cx: &Ctx<'_>,
         looked: Option<&crate::exposure_index::Looked>,
         hits: &[Hit],
+        fields: &Fields,
     ) -> Bindings {
         let mut b = Bindings::default();
         let e = &cx.ev.entry;
         let u = self.uses;
         if u & 1 != 0 {
-            let mut o = Obj::filtered(&self.fields, "transfer");
+            let mut o = Obj::filtered(fields, "transfer");
             o.str("id", &e.id)
                 .str("direction", e.direction.as_str())
                 .str("asset", e.asset.as_str());
@@ -507,7 +519,7 @@ impl Engine {
             b.set(0, o.build());
         }
         if u & 2 != 0 {
-            let mut o = Obj::filtered(&self.fields, "customer");
+            let mut o = Obj::filtered(fields, "customer");
             o.str("id", &e.customer_id)
                 .bool("known", cx.customer.is_some())
                 .int("account_age_days", i128::from((cx.now - cx.account_opened()) / DAY));
@@ -524,14 +536,14 @@ impl Engine {
             b.set(1, o.build());
         }
         if u & 4 != 0 {
-            let mut o = Obj::filtered(&self.fields, "window");
+            let mut o = Obj::filtered(fields, "window");
             for (w, i) in self.pack.windows.iter().zip(&self.idx.windows) {
                 o.int(&w.def.name, cx.agg[*i] as i128);
             }
             b.set(2, o.build());
         }
         if u & 8 != 0 {
-            let mut o = Obj::filtered(&self.fields, "screening");
+            let mut o = Obj::filtered(fields, "screening");
             let cats: Vec<RiskCategory> = [cx.addr_risk.as_ref(), cx.vasp_risk.as_ref()]
                 .into_iter()
                 .flatten()
@@ -555,7 +567,7 @@ impl Engine {
         }
         if u & 16 != 0 {
             use crate::exposure_index::{category_map, index_state, IndexAnswer};
-            let mut o = Obj::filtered(&self.fields, "exposure");
+            let mut o = Obj::filtered(fields, "exposure");
             let input = cx.ev.extras.exposure.as_ref();
             let found = looked
                 .is_some_and(|l| matches!(l.answer, IndexAnswer::Found(_) | IndexAnswer::Absent));
@@ -600,7 +612,16 @@ impl Engine {
         if rules.is_empty() {
             return;
         }
-        let b = self.bindings(cx, looked, hits);
+        // Most rules open with a guard (`transfer.direction == 'withdrawal' && …`) that is
+        // false for most transfers. Bind only what the guards read first: when every rule is
+        // refuted, none fires and nothing else needs binding (building a binding allocates,
+        // and some fields cost more, such as an address's text). The guards read the same
+        // values from either binding, so the outcome is the same.
+        let guards = self.bindings(cx, looked, hits, &self.guard_fields);
+        if rules.iter().all(|r| r.predicate.refuted(&guards)) {
+            return;
+        }
+        let b = self.bindings(cx, looked, hits, &self.fields);
         let preds: Vec<_> = rules.iter().map(|r| &r.predicate).collect();
         let results = self.root.eval_all(&b, &preds);
         for (r, res) in rules.iter().zip(results) {
