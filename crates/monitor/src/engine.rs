@@ -681,16 +681,19 @@ fn rail_word(rail: Option<floodgate_types::Rail>) -> &'static str {
 /// A day's transfers for a report reason: `id at time, VND amount; …` (the first 10, then how
 /// many more; the evidence's `transfer_ids` lists them all).
 fn vnd_txs_text(txs: &[&Ev]) -> String {
+    use std::fmt::Write;
     const SHOWN: usize = 10;
-    let mut v: Vec<String> = txs
-        .iter()
-        .take(SHOWN)
-        .map(|x| format!("{} at {}, VND {}", x.id, crate::typologies::when(x.time), x.vnd))
-        .collect();
-    if txs.len() > SHOWN {
-        v.push(format!("and {} more", txs.len() - SHOWN));
+    let mut s = String::with_capacity(56 * txs.len().min(SHOWN + 1));
+    for (i, x) in txs.iter().take(SHOWN).enumerate() {
+        if i > 0 {
+            s.push_str("; ");
+        }
+        let _ = write!(s, "{} at {}, VND {}", x.id, crate::typologies::when(x.time), x.vnd);
     }
-    v.join("; ")
+    if txs.len() > SHOWN {
+        let _ = write!(s, "; and {} more", txs.len() - SHOWN);
+    }
+    s
 }
 
 /// Fills `{var.path}` placeholders from the bindings; unknown ones stay as written.
