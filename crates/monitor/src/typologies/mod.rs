@@ -511,6 +511,17 @@ impl std::fmt::Display for When {
     }
 }
 
+/// A time in evidence: serialized as a [`Timestamp`] is (its RFC 3339 text), written in
+/// place as [`When`] writes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Time(pub(crate) i64);
+
+impl Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&When(self.0))
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ` for years 0 to 9999 (days to civil date: H. Hinnant,
 /// "chrono-Compatible Low-Level Date Algorithms"); `None` outside them.
 fn rfc3339_digits(t: i64) -> Option<[u8; 20]> {
@@ -587,7 +598,7 @@ pub(crate) struct ThisTx<'a> {
     amount_vnd: Option<u128>,
     direction: &'static str,
     id: &'a str,
-    time: Timestamp,
+    time: Time,
 }
 
 /// This transfer for evidence.
@@ -598,7 +609,7 @@ pub(crate) fn this_tx_json<'a>(cx: &Ctx<'a>) -> ThisTx<'a> {
         amount_vnd: cx.fiat.map(|f| f.vnd),
         direction: e.direction.as_str(),
         id: &e.id,
-        time: Timestamp(cx.now),
+        time: Time(cx.now),
     }
 }
 
@@ -646,7 +657,7 @@ struct TxJson<'a> {
     amount_vnd: u128,
     direction: &'static str,
     id: &'a str,
-    time: Timestamp,
+    time: Time,
 }
 
 /// Transfers for evidence: `[{"amount_usd_cents", "amount_vnd", "direction", "id", "time"}]`.
@@ -659,7 +670,7 @@ impl Serialize for Txs<'_> {
             amount_vnd: x.vnd,
             direction: x.dir.as_str(),
             id: &x.id,
-            time: Timestamp(x.time),
+            time: Time(x.time),
         }))
     }
 }
@@ -690,6 +701,13 @@ mod tests {
         }
         for x in [i64::MIN, i64::MIN + 1, i64::MAX, -1, 0, 951_782_400, 4_107_542_400] {
             assert_eq!(when(x).to_string(), Timestamp(x).to_rfc3339(), "{x}");
+        }
+        for x in [0, 951_782_400, i64::MAX] {
+            assert_eq!(
+                serde_json::to_string(&Time(x)).unwrap(),
+                serde_json::to_string(&Timestamp(x)).unwrap()
+            );
+            assert_eq!(serde_json::to_value(Time(x)).unwrap(), json!(Timestamp(x)));
         }
         assert_eq!(usd(123_405).to_string(), "1234.05");
         assert_eq!(usd(7).to_string(), "0.07");

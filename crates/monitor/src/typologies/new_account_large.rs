@@ -1,9 +1,8 @@
 //! A large transfer on a newly opened account.
 
-use floodgate_types::Timestamp;
 use serde::Serialize;
 
-use super::{hit, usd, when, Ctx, Findings, Typology, DAY};
+use super::{hit, usd, when, Ctx, Findings, Time, Typology, DAY};
 use crate::decision::{Evidence, HitKind};
 use crate::pack::typology_struct;
 
@@ -60,7 +59,7 @@ impl Typology for NewAccountLarge {
                     transfers: [Tx {
                         amount_usd_cents: cx.usd(),
                         id: &e.id,
-                        time: Timestamp(cx.now),
+                        time: Time(cx.now),
                     }],
                 }),
             ));
@@ -83,5 +82,5 @@ struct Ev<'a> {
 struct Tx<'a> {
     amount_usd_cents: u128,
     id: &'a str,
-    time: Timestamp,
+    time: Time,
 }
