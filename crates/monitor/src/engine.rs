@@ -725,3 +725,55 @@ fn fill(template: &str, b: &Bindings) -> String {
     out.push_str(rest);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::monitor::{Monitor, Processed};
+
+    /// CEL rules are bound in two steps (the fields their guards read, then all they name):
+    /// a reason naming a field no guard reads is still filled when the rule fires, and a
+    /// transfer its guard refutes gets no hit.
+    #[test]
+    fn reason_fields_beyond_the_guards_are_filled() {
+        let text = "extends = \"vn\"\n[[rule]]\nid = \"t.deposit\"\nseverity = \"low\"\n\
+                    action = \"review\"\nwhen = \"transfer.direction == 'deposit' && transfer.amount_vnd >= 1\"\n\
+                    reason = \"deposit from {transfer.counterparty_address} of VND {transfer.amount_vnd}\"\n\
+                    source = \"test\"\n";
+        let pack = Pack::parse(Path::new("u.toml"), text).unwrap();
+        let engine = Engine::new(
+            pack,
+            AssetRegistry::builtin(),
+            RateTable::builtin(),
+            CustomerBook::default(),
+            Arc::new(crate::facts::AddressLists::default()),
+        );
+        let mut m = Monitor::in_memory(engine);
+        let mut decide = |n: u64, dir: &str| {
+            let line = format!(
+                r#"{{"id":"t-{n}","time":"2025-09-02T10:00:0{n}Z","customer_id":"c1","direction":"{dir}","asset":"USDT-ERC20","amount":"100","counterparty_address":"0x00000000000000000000000000000000000000aa"}}"#
+            );
+            let ev = crate::input::parse_event(
+                Path::new("t"),
+                n,
+                &line,
+                &AssetRegistry::builtin(),
+                None,
+            )
+            .unwrap();
+            let Processed::Decided(d) = m.process(&ev).unwrap() else { panic!("duplicate") };
+            (ev, d)
+        };
+        let (ev, d) = decide(1, "deposit");
+        let h = d.hits.iter().find(|h| h.rule_id == "t.deposit").unwrap();
+        let addr = ev.entry.counterparty_address.as_ref().unwrap().to_string();
+        assert_eq!(h.reason, format!("deposit from {addr} of VND {}", d.amount_vnd.unwrap()));
+        let (_, d) = decide(2, "withdrawal");
+        assert!(!d.has("t.deposit"), "{d:?}");
+        assert!(d.rule_errors.is_empty(), "{d:?}");
+    }
+}
