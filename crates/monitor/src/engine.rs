@@ -369,11 +369,14 @@ impl Engine {
         if let Some(l) =
             r.large_value.as_ref().filter(|x| x.enabled && counts(x, e.rail, e.direction))
         {
-            let today: Vec<&Ev> = cx
-                .acct
-                .events
+            // An account's events are in time order (`crate::state`): today's are the last
+            // ones, found without walking the whole window.
+            let events = &cx.acct.events;
+            let n_today = events.iter().rev().take_while(|x| x.time >= day_start).count();
+            let today: Vec<&Ev> = events
                 .iter()
-                .filter(|x| x.time >= day_start && counts(l, x.rail, x.dir))
+                .skip(events.len() - n_today)
+                .filter(|x| counts(l, x.rail, x.dir))
                 .collect();
             let after: u128 = today.iter().map(|x| x.vnd).sum();
             let before = after - fiat.vnd.min(after);

@@ -51,7 +51,10 @@ impl Typology for PigButchering {
         let cp = crate::state::counterparty_key(cx.ev);
         let opened = cx.account_opened();
         let addr_first = cx.before.addr_first.unwrap_or(cx.now);
-        let recent: Vec<&Ev> = cx.acct.events.iter().filter(|x| cx.now - x.time < w).collect();
+        // Events are in time order (`crate::state`): the window's are the last ones.
+        let events = &cx.acct.events;
+        let n_recent = events.iter().rev().take_while(|x| cx.now - x.time < w).count();
+        let recent: Vec<&Ev> = events.iter().skip(events.len() - n_recent).collect();
         let dep_txs: Vec<&Ev> =
             recent.iter().copied().filter(|x| x.dir == Direction::Deposit).collect();
         let deps: Vec<u128> = dep_txs.iter().map(|x| x.usd).collect();
