@@ -85,13 +85,47 @@ fn run(
     black_box(out.len())
 }
 
+/// CPU seconds (user + system) this process used so far, from `/proc/self/stat` (Linux;
+/// `None` elsewhere): on a machine shared with other work the wall time follows the load.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Writes the decision of every line (VN pack in memory, no customer file, no lists) to
+/// `out` as JSON Lines, untimed: `FLOODGATE_BENCH_DECISIONS=FILE` keeps them so two builds'
+/// decisions can be compared byte for byte.
+fn dump_decisions(lines: &[String], mut m: Monitor, reg: &AssetRegistry, out: &str) {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(out).unwrap());
+    for (i, l) in lines.iter().enumerate() {
+        let ev = parse_event(Path::new("bench"), i as u64 + 1, l, reg, None).unwrap();
+        if let Processed::Decided(d) = m.process(&ev).unwrap() {
+            serde_json::to_writer(&mut f, &*d).unwrap();
+            f.write_all(b"\n").unwrap();
+        }
+    }
+    f.flush().unwrap();
+    eprintln!("decisions of {} lines written to {out}", lines.len());
+}
+
 /// With `FLOODGATE_BENCH_LEDGER=FILE` (JSON Lines, `docs/formats/monitor.md`): one pass each
 /// over that file, in this process, of the pass-through baseline, the VN pack in memory and
 /// the VN pack with state (`monitor.db` group commits of 512, each decision serialized as a
 /// line after its commit), printed for `scripts/monitor-bench.sh`; criterion is skipped.
+/// `FLOODGATE_BENCH_LINES=N` reads only the first N lines; `FLOODGATE_BENCH_PASSES=K` repeats
+/// the two in-memory passes K times (alternating); `FLOODGATE_BENCH_SKIP_DB=1` skips the pass
+/// with `monitor.db`.
 fn ledger_figures(path: &str) {
     let text = std::fs::read_to_string(path).unwrap();
-    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let limit = std::env::var("FLOODGATE_BENCH_LINES").ok().and_then(|n| n.parse().ok());
+    let lines: Vec<String> =
+        text.lines().take(limit.unwrap_or(usize::MAX)).map(str::to_owned).collect();
+    drop(text);
     let reg = AssetRegistry::builtin();
     let plain = || {
         Engine::new(
@@ -102,21 +136,36 @@ fn ledger_figures(path: &str) {
             std::sync::Arc::new(floodgate_monitor::facts::AddressLists::default()),
         )
     };
-    let rate = |name: &str, t: Instant| {
+    if let Ok(out) = std::env::var("FLOODGATE_BENCH_DECISIONS") {
+        dump_decisions(&lines, Monitor::in_memory(plain()), &reg, &out);
+    }
+    let load = || std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    eprintln!("{} lines; load average {}", lines.len(), load().trim());
+    let rate = |name: &str, t: Instant, cpu0: Option<f64>| {
         let secs = t.elapsed().as_secs_f64();
+        let cpu = cpu_secs().zip(cpu0).map(|(b, a)| b - a);
         eprintln!(
-            "{name}: {} transfers in {secs:.2} s = {:.0}/s",
+            "{name}: {} transfers in {secs:.2} s = {:.0}/s; CPU {} = {} per CPU second",
             lines.len(),
-            lines.len() as f64 / secs
+            lines.len() as f64 / secs,
+            cpu.map_or_else(|| "?".into(), |c| format!("{c:.2} s")),
+            cpu.map_or_else(|| "?".into(), |c| format!("{:.0}", lines.len() as f64 / c)),
         );
     };
-    let t = Instant::now();
-    run(&lines, None, &reg, None);
-    rate("in-process pass-through (parse, write a decision, no rules)", t);
-    let mut m = Monitor::in_memory(plain());
-    let t = Instant::now();
-    run(&lines, Some(&mut m), &reg, None);
-    rate("in-process VN pack, in memory", t);
+    let passes = std::env::var("FLOODGATE_BENCH_PASSES").ok().and_then(|n| n.parse().ok());
+    for _ in 0..passes.unwrap_or(1) {
+        let (t, c) = (Instant::now(), cpu_secs());
+        run(&lines, None, &reg, None);
+        rate("in-process pass-through (parse, write a decision, no rules)", t, c);
+        let mut m = Monitor::in_memory(plain());
+        let (t, c) = (Instant::now(), cpu_secs());
+        run(&lines, Some(&mut m), &reg, None);
+        rate("in-process VN pack, in memory", t, c);
+    }
+    eprintln!("load average {}", load().trim());
+    if std::env::var_os("FLOODGATE_BENCH_SKIP_DB").is_some() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut m = Monitor::open(plain(), dir.path()).unwrap();
     let t = Instant::now();
@@ -137,7 +186,7 @@ fn ledger_figures(path: &str) {
         }
     }
     m.commit().unwrap();
-    rate("in-process VN pack, state in monitor.db", t);
+    rate("in-process VN pack, state in monitor.db", t, None);
 }
 
 fn bench(c: &mut Criterion) {
@@ -147,6 +196,10 @@ fn bench(c: &mut Criterion) {
     }
     let (w, lines) = world();
     let reg = AssetRegistry::builtin();
+    if let Ok(out) = std::env::var("FLOODGATE_BENCH_DECISIONS") {
+        dump_decisions(&lines, Monitor::in_memory(engine(&w)), &reg, &out);
+        return;
+    }
     let mut g = c.benchmark_group("monitor");
     g.throughput(Throughput::Elements(lines.len() as u64));
     g.sample_size(10);

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cel::objects::{Key, Map};
+use cel::objects::{Key, KeyRef, Map};
 use cel::{Context, Program, Value};
 
 /// Longest predicate accepted, in bytes.
@@ -321,11 +321,40 @@ pub fn named_fields(texts: &[&str]) -> std::collections::HashSet<String> {
     out
 }
 
+/// Field names per top-level variable (`transfer.amount_vnd` is `amount_vnd` of
+/// `transfer`), each with its map key made once: binding a field then copies a pointer
+/// instead of allocating its name on every event.
+#[derive(Debug, Default, Clone)]
+pub struct Fields {
+    per_var: [Vec<(String, Key)>; VARIABLES.len()],
+}
+
+impl Fields {
+    /// From `var.field` names ([`named_fields`]).
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Fields {
+        let mut f = Fields::default();
+        for n in names {
+            if let Some((v, field)) = n.split_once('.') {
+                if let Some(i) = VARIABLES.iter().position(|x| *x == v) {
+                    if !f.per_var[i].iter().any(|(x, _)| x == field) {
+                        f.per_var[i].push((field.to_owned(), Key::from(field)));
+                    }
+                }
+            }
+        }
+        f
+    }
+
+    fn of_var(&self, var: &str) -> &[(String, Key)] {
+        VARIABLES.iter().position(|x| *x == var).map_or(&[], |i| &self.per_var[i])
+    }
+}
+
 /// A map value under construction; fields not in the filter are dropped.
 #[derive(Debug, Default)]
 pub struct Obj<'f> {
     map: HashMap<Key, Value>,
-    filter: Option<(&'f std::collections::HashSet<String>, &'static str)>,
+    filter: Option<&'f [(String, Key)]>,
 }
 
 impl<'f> Obj<'f> {
@@ -334,21 +363,27 @@ impl<'f> Obj<'f> {
         Obj { map: HashMap::with_capacity(n), filter: None }
     }
     /// Keeping only the fields of variable `var` named in `filter`.
-    pub fn filtered(filter: &'f std::collections::HashSet<String>, var: &'static str) -> Self {
-        Obj { map: HashMap::new(), filter: Some((filter, var)) }
+    pub fn filtered(filter: &'f Fields, var: &'static str) -> Self {
+        let f = filter.of_var(var);
+        Obj { map: HashMap::with_capacity(f.len()), filter: Some(f) }
     }
     /// Whether field `k` is kept.
     pub fn wants(&self, k: &str) -> bool {
         match self.filter {
             None => true,
-            Some((f, v)) => f
-                .iter()
-                .any(|x| x.len() == v.len() + 1 + k.len() && x.starts_with(v) && x.ends_with(k)),
+            Some(f) => f.iter().any(|(x, _)| x == k),
         }
     }
     fn put(&mut self, k: &str, v: Value) {
-        if self.wants(k) {
-            self.map.insert(Key::String(Arc::new(k.to_owned())), v);
+        match self.filter {
+            None => {
+                self.map.insert(Key::String(Arc::new(k.to_owned())), v);
+            }
+            Some(f) => {
+                if let Some((_, key)) = f.iter().find(|(x, _)| x == k) {
+                    self.map.insert(key.clone(), v);
+                }
+            }
         }
     }
     /// Sets a string field.
@@ -418,7 +453,7 @@ impl Bindings {
         let mut cur = &self.values.iter().find(|(j, _)| *j == i)?.1;
         for p in parts {
             match cur {
-                Value::Map(m) => cur = m.map.get(&Key::String(Arc::new(p.to_owned())))?,
+                Value::Map(m) => cur = m.get(&KeyRef::String(p))?,
                 _ => return None,
             }
         }
@@ -449,7 +484,7 @@ pub enum Eval {
 impl Bindings {
     fn field(&self, var: usize, field: &str) -> Option<Option<&Value>> {
         match &self.values.iter().find(|(j, _)| *j == var)?.1 {
-            Value::Map(m) => Some(m.map.get(&Key::String(Arc::new(field.to_owned())))),
+            Value::Map(m) => Some(m.get(&KeyRef::String(field))),
             _ => None,
         }
     }
@@ -478,12 +513,38 @@ impl Bindings {
     }
 }
 
+impl Predicate {
+    /// Whether a guard of it is definitely false for `b`: then the predicate is false.
+    pub fn refuted(&self, b: &Bindings) -> bool {
+        self.guards.iter().any(|g| b.refutes(g))
+    }
+
+    /// The `var.field` names its guards read (bind these to decide [`Predicate::refuted`]).
+    pub fn guard_fields(&self) -> Vec<String> {
+        let name = |var: usize, field: &str| format!("{}.{field}", VARIABLES[var]);
+        let mut out = Vec::new();
+        for g in &self.guards {
+            match g {
+                Guard::StrEq { var, field, .. } | Guard::Has { var, field } => {
+                    out.push(name(*var, field));
+                }
+                Guard::IntCmp { var, field, rhs, .. } => {
+                    out.push(name(*var, field));
+                    if let IntRhs::Scaled(_, v2, f2) = rhs {
+                        out.push(name(*v2, f2));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 impl Root {
     /// Evaluates `preds` against the bindings; one scope for all of them. A predicate whose
     /// guard is definitely false is false without running CEL (see [`Guard`]).
     pub fn eval_all(&self, b: &Bindings, preds: &[&Predicate]) -> Vec<Eval> {
-        let refuted: Vec<bool> =
-            preds.iter().map(|p| p.guards.iter().any(|g| b.refutes(g))).collect();
+        let refuted: Vec<bool> = preds.iter().map(|p| p.refuted(b)).collect();
         if refuted.iter().all(|r| *r) {
             return vec![Eval::False; preds.len()];
         }

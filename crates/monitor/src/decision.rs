@@ -1,7 +1,10 @@
 //! The decision record: one per transfer, with every reason. Format: `docs/formats/monitor.md`.
 
+use std::sync::OnceLock;
+
 use floodgate_types::{Direction, Timestamp};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::pack::{Action, Severity};
 
@@ -33,9 +36,91 @@ pub struct Hit {
     /// Human-readable reason.
     pub reason: String,
     /// Inputs and matched evidence (amounts, windows, transfer ids, list entries).
-    pub evidence: serde_json::Value,
+    pub evidence: Evidence,
     /// Where the rule comes from.
     pub source: String,
+}
+
+/// The evidence of a hit: a JSON object, kept as the JSON text it was written as when the hit
+/// was made, so a decision is written out by copying it rather than by walking a value tree
+/// (two decisions in three carry two or three hits). It reads as a [`serde_json::Value`]
+/// (`h.evidence["transfers"][0]["id"]`, `.get`, `.pointer`): the text is parsed the first
+/// time it is read that way, and kept.
+///
+/// The text is what [`serde_json`] writes for the same value: compact, object keys in
+/// sorted order (as a `serde_json::Value` holds them), so a decision's bytes do not depend on
+/// how its evidence was built.
+#[derive(Clone)]
+pub struct Evidence {
+    raw: Box<RawValue>,
+    parsed: OnceLock<serde_json::Value>,
+}
+
+impl Evidence {
+    /// The evidence `v` serializes to. Its keys must be in sorted order, as a
+    /// `serde_json::Value` would write them (checked in debug builds); wrap nested values of
+    /// other orders in a `serde_json::Value`.
+    ///
+    /// # Panics
+    /// When `v` cannot be serialized as JSON (a map with non-string keys): evidence is built
+    /// from the engine's own types, which always can.
+    pub fn of<T: Serialize + ?Sized>(v: &T) -> Evidence {
+        let raw = serde_json::value::to_raw_value(v)
+            .expect("evidence is built from types that serialize as JSON");
+        debug_assert_eq!(
+            serde_json::from_str::<serde_json::Value>(raw.get()).map(|v| v.to_string()).ok(),
+            Some(raw.get().to_owned()),
+            "evidence keys in sorted order, as a serde_json::Value writes them"
+        );
+        Evidence { raw, parsed: OnceLock::new() }
+    }
+
+    /// The JSON text.
+    pub fn as_json(&self) -> &str {
+        self.raw.get()
+    }
+}
+
+impl From<serde_json::Value> for Evidence {
+    fn from(v: serde_json::Value) -> Evidence {
+        let e = Evidence::of(&v);
+        // Already parsed: keep it rather than parse the text again when it is read.
+        let _ = e.parsed.set(v);
+        e
+    }
+}
+
+impl std::ops::Deref for Evidence {
+    type Target = serde_json::Value;
+    fn deref(&self) -> &serde_json::Value {
+        self.parsed.get_or_init(|| {
+            serde_json::from_str(self.raw.get()).expect("evidence text is JSON (written as JSON)")
+        })
+    }
+}
+
+impl PartialEq for Evidence {
+    fn eq(&self, other: &Evidence) -> bool {
+        self.raw.get() == other.raw.get() || **self == **other
+    }
+}
+
+impl std::fmt::Debug for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.raw.get())
+    }
+}
+
+impl Serialize for Evidence {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Evidence {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Evidence, D::Error> {
+        Ok(Evidence { raw: Box::<RawValue>::deserialize(d)?, parsed: OnceLock::new() })
+    }
 }
 
 /// A report the jurisdiction requires, due because of this transfer.

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use floodgate_types::{AssetRegistry, Direction, Timestamp};
 use serde_json::json;
 
-use crate::cel_rules::{Bindings, Eval, Obj, Root};
+use crate::cel_rules::{Bindings, Eval, Fields, Obj, Root};
 use crate::customer::CustomerBook;
-use crate::decision::{Decision, Hit, HitKind, ReportDue, RuleError};
+use crate::decision::{Decision, Evidence, Hit, HitKind, ReportDue, RuleError};
 use crate::facts::{RiskCategory, RiskFacts};
 use crate::fiat::{FiatValue, RateTable};
 use crate::input::MonitorEvent;
@@ -89,7 +89,10 @@ pub struct Engine {
     specs: Vec<Spec>,
     idx: Idx,
     uses: u8,
-    fields: std::collections::HashSet<String>,
+    /// The fields the enabled rules and their reasons name.
+    fields: Fields,
+    /// The fields the rules' guards read (see [`Engine::cel`]).
+    guard_fields: Fields,
     root: Root,
     assets: AssetRegistry,
     rates: RateTable,
@@ -105,14 +108,21 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn fields_of(pack: &Pack) -> std::collections::HashSet<String> {
+fn fields_of(pack: &Pack) -> (Fields, Fields) {
     let texts: Vec<&str> = pack
         .rules
         .iter()
         .filter(|r| r.def.enabled)
         .flat_map(|r| [r.def.when.get_ref().as_str(), r.def.reason.as_str()])
         .collect();
-    crate::cel_rules::named_fields(&texts)
+    let named = crate::cel_rules::named_fields(&texts);
+    let guards: Vec<String> = pack
+        .rules
+        .iter()
+        .filter(|r| r.def.enabled)
+        .flat_map(|r| r.predicate.guard_fields())
+        .collect();
+    (Fields::new(named.iter().map(String::as_str)), Fields::new(guards.iter().map(String::as_str)))
 }
 
 fn uses_of(pack: &Pack) -> u8 {
@@ -147,9 +157,10 @@ impl Engine {
     ) -> Engine {
         let (specs, idx) = plan(&pack);
         let uses = uses_of(&pack);
-        let fields = fields_of(&pack);
+        let (fields, guard_fields) = fields_of(&pack);
         Engine {
             fields,
+            guard_fields,
             pack: Arc::new(pack),
             specs,
             idx,
@@ -187,7 +198,7 @@ impl Engine {
     pub fn set_pack(&mut self, pack: Pack) {
         let (specs, idx) = plan(&pack);
         self.uses = uses_of(&pack);
-        self.fields = fields_of(&pack);
+        (self.fields, self.guard_fields) = fields_of(&pack);
         self.specs = specs;
         self.idx = idx;
         self.pack = Arc::new(pack);
@@ -339,10 +350,16 @@ impl Engine {
             hits.push(hit(
                 &format!("report.{id}"),
                 HitKind::Report,
-                &c,
+                c.action,
+                &c.source,
                 c.severity,
                 reason,
-                json!({"amount_vnd": vnd, "threshold": threshold, "local_day": day, "transfer_ids": ids}),
+                Evidence::of(&ReportEvidence {
+                    amount_vnd: vnd,
+                    local_day: &day,
+                    threshold: &threshold,
+                    transfer_ids: &ids,
+                }),
             ));
         };
         let counts =
@@ -352,11 +369,14 @@ impl Engine {
         if let Some(l) =
             r.large_value.as_ref().filter(|x| x.enabled && counts(x, e.rail, e.direction))
         {
-            let today: Vec<&Ev> = cx
-                .acct
-                .events
+            // An account's events are in time order (`crate::state`): today's are the last
+            // ones, found without walking the whole window.
+            let events = &cx.acct.events;
+            let n_today = events.iter().rev().take_while(|x| x.time >= day_start).count();
+            let today: Vec<&Ev> = events
                 .iter()
-                .filter(|x| x.time >= day_start && counts(l, x.rail, x.dir))
+                .skip(events.len() - n_today)
+                .filter(|x| counts(l, x.rail, x.dir))
                 .collect();
             let after: u128 = today.iter().map(|x| x.vnd).sum();
             let before = after - fiat.vnd.min(after);
@@ -457,12 +477,13 @@ impl Engine {
         cx: &Ctx<'_>,
         looked: Option<&crate::exposure_index::Looked>,
         hits: &[Hit],
+        fields: &Fields,
     ) -> Bindings {
         let mut b = Bindings::default();
         let e = &cx.ev.entry;
         let u = self.uses;
         if u & 1 != 0 {
-            let mut o = Obj::filtered(&self.fields, "transfer");
+            let mut o = Obj::filtered(fields, "transfer");
             o.str("id", &e.id)
                 .str("direction", e.direction.as_str())
                 .str("asset", e.asset.as_str());
@@ -501,7 +522,7 @@ impl Engine {
             b.set(0, o.build());
         }
         if u & 2 != 0 {
-            let mut o = Obj::filtered(&self.fields, "customer");
+            let mut o = Obj::filtered(fields, "customer");
             o.str("id", &e.customer_id)
                 .bool("known", cx.customer.is_some())
                 .int("account_age_days", i128::from((cx.now - cx.account_opened()) / DAY));
@@ -518,14 +539,14 @@ impl Engine {
             b.set(1, o.build());
         }
         if u & 4 != 0 {
-            let mut o = Obj::filtered(&self.fields, "window");
+            let mut o = Obj::filtered(fields, "window");
             for (w, i) in self.pack.windows.iter().zip(&self.idx.windows) {
                 o.int(&w.def.name, cx.agg[*i] as i128);
             }
             b.set(2, o.build());
         }
         if u & 8 != 0 {
-            let mut o = Obj::filtered(&self.fields, "screening");
+            let mut o = Obj::filtered(fields, "screening");
             let cats: Vec<RiskCategory> = [cx.addr_risk.as_ref(), cx.vasp_risk.as_ref()]
                 .into_iter()
                 .flatten()
@@ -549,7 +570,7 @@ impl Engine {
         }
         if u & 16 != 0 {
             use crate::exposure_index::{category_map, index_state, IndexAnswer};
-            let mut o = Obj::filtered(&self.fields, "exposure");
+            let mut o = Obj::filtered(fields, "exposure");
             let input = cx.ev.extras.exposure.as_ref();
             let found = looked
                 .is_some_and(|l| matches!(l.answer, IndexAnswer::Found(_) | IndexAnswer::Absent));
@@ -594,7 +615,16 @@ impl Engine {
         if rules.is_empty() {
             return;
         }
-        let b = self.bindings(cx, looked, hits);
+        // Most rules open with a guard (`transfer.direction == 'withdrawal' && …`) that is
+        // false for most transfers. Bind only what the guards read first: when every rule is
+        // refuted, none fires and nothing else needs binding (building a binding allocates,
+        // and some fields cost more, such as an address's text). The guards read the same
+        // values from either binding, so the outcome is the same.
+        let guards = self.bindings(cx, looked, hits, &self.guard_fields);
+        if rules.iter().all(|r| r.predicate.refuted(&guards)) {
+            return;
+        }
+        let b = self.bindings(cx, looked, hits, &self.fields);
         let preds: Vec<_> = rules.iter().map(|r| &r.predicate).collect();
         let results = self.root.eval_all(&b, &preds);
         for (r, res) in rules.iter().zip(results) {
@@ -614,10 +644,11 @@ impl Engine {
                     hits.push(hit(
                         &r.def.id,
                         HitKind::Rule,
-                        &c,
+                        c.action,
+                        &c.source,
                         r.def.severity,
                         reason,
-                        json!({"when": r.def.when.get_ref()}),
+                        Evidence::from(json!({"when": r.def.when.get_ref()})),
                     ));
                 }
                 Eval::False => {}
@@ -633,6 +664,15 @@ impl Engine {
     }
 }
 
+/// The evidence of a report trigger's hit (keys in sorted order, see [`Evidence::of`]).
+#[derive(serde::Serialize)]
+struct ReportEvidence<'a> {
+    amount_vnd: u128,
+    local_day: &'a str,
+    threshold: &'a str,
+    transfer_ids: &'a [String],
+}
+
 /// `bank ` for a bank transfer, else nothing (on-chain and internal transfers read as before).
 fn rail_word(rail: Option<floodgate_types::Rail>) -> &'static str {
     match rail {
@@ -644,16 +684,19 @@ fn rail_word(rail: Option<floodgate_types::Rail>) -> &'static str {
 /// A day's transfers for a report reason: `id at time, VND amount; …` (the first 10, then how
 /// many more; the evidence's `transfer_ids` lists them all).
 fn vnd_txs_text(txs: &[&Ev]) -> String {
+    use std::fmt::Write;
     const SHOWN: usize = 10;
-    let mut v: Vec<String> = txs
-        .iter()
-        .take(SHOWN)
-        .map(|x| format!("{} at {}, VND {}", x.id, crate::typologies::when(x.time), x.vnd))
-        .collect();
-    if txs.len() > SHOWN {
-        v.push(format!("and {} more", txs.len() - SHOWN));
+    let mut s = String::with_capacity(56 * txs.len().min(SHOWN + 1));
+    for (i, x) in txs.iter().take(SHOWN).enumerate() {
+        if i > 0 {
+            s.push_str("; ");
+        }
+        let _ = write!(s, "{} at {}, VND {}", x.id, crate::typologies::when(x.time), x.vnd);
     }
-    v.join("; ")
+    if txs.len() > SHOWN {
+        let _ = write!(s, "; and {} more", txs.len() - SHOWN);
+    }
+    s
 }
 
 /// Fills `{var.path}` placeholders from the bindings; unknown ones stay as written.
@@ -684,4 +727,56 @@ fn fill(template: &str, b: &Bindings) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::monitor::{Monitor, Processed};
+
+    /// CEL rules are bound in two steps (the fields their guards read, then all they name):
+    /// a reason naming a field no guard reads is still filled when the rule fires, and a
+    /// transfer its guard refutes gets no hit.
+    #[test]
+    fn reason_fields_beyond_the_guards_are_filled() {
+        let text = "extends = \"vn\"\n[[rule]]\nid = \"t.deposit\"\nseverity = \"low\"\n\
+                    action = \"review\"\nwhen = \"transfer.direction == 'deposit' && transfer.amount_vnd >= 1\"\n\
+                    reason = \"deposit from {transfer.counterparty_address} of VND {transfer.amount_vnd}\"\n\
+                    source = \"test\"\n";
+        let pack = Pack::parse(Path::new("u.toml"), text).unwrap();
+        let engine = Engine::new(
+            pack,
+            AssetRegistry::builtin(),
+            RateTable::builtin(),
+            CustomerBook::default(),
+            Arc::new(crate::facts::AddressLists::default()),
+        );
+        let mut m = Monitor::in_memory(engine);
+        let mut decide = |n: u64, dir: &str| {
+            let line = format!(
+                r#"{{"id":"t-{n}","time":"2025-09-02T10:00:0{n}Z","customer_id":"c1","direction":"{dir}","asset":"USDT-ERC20","amount":"100","counterparty_address":"0x00000000000000000000000000000000000000aa"}}"#
+            );
+            let ev = crate::input::parse_event(
+                Path::new("t"),
+                n,
+                &line,
+                &AssetRegistry::builtin(),
+                None,
+            )
+            .unwrap();
+            let Processed::Decided(d) = m.process(&ev).unwrap() else { panic!("duplicate") };
+            (ev, d)
+        };
+        let (ev, d) = decide(1, "deposit");
+        let h = d.hits.iter().find(|h| h.rule_id == "t.deposit").unwrap();
+        let addr = ev.entry.counterparty_address.as_ref().unwrap().to_string();
+        assert_eq!(h.reason, format!("deposit from {addr} of VND {}", d.amount_vnd.unwrap()));
+        let (_, d) = decide(2, "withdrawal");
+        assert!(!d.has("t.deposit"), "{d:?}");
+        assert!(d.rule_errors.is_empty(), "{d:?}");
+    }
 }

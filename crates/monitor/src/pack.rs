@@ -238,6 +238,9 @@ macro_rules! typology_struct {
             fn common(&self) -> $crate::pack::Common {
                 $name::common(self)
             }
+            fn enabled(&self) -> bool {
+                self.enabled
+            }
         }
     };
 }

@@ -182,7 +182,15 @@ impl State {
     /// effective time.
     pub fn apply(&mut self, ev: &MonitorEvent, fiat: Option<FiatValue>) -> (Before, i64) {
         let e = &ev.entry;
-        let acct = self.accounts.entry(e.customer_id.as_str().into()).or_default();
+        // Look the account up by `&str` first: `entry` needs an owned key, a `Box<str>`
+        // allocated (and freed again) on every event of an account that already exists.
+        if !self.accounts.contains_key(e.customer_id.as_str()) {
+            self.accounts.insert(e.customer_id.as_str().into(), Account::default());
+        }
+        let acct = self
+            .accounts
+            .get_mut(e.customer_id.as_str())
+            .expect("the account exists: inserted just above if it was new");
         let now = acct.last_time.map_or(e.time.0, |l| l.max(e.time.0));
         let cp = counterparty_key(ev);
         let mut before = Before {

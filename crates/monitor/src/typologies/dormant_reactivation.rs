@@ -1,10 +1,10 @@
 //! A long-idle account suddenly moving large value after reactivation.
 
 use floodgate_types::Timestamp;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{hit, span, txs_json, txs_text, when, Ctx, Findings, Typology, DAY};
-use crate::decision::HitKind;
+use super::{hit, span, txs_text, when, Ctx, Findings, Txs, Typology, DAY};
+use crate::decision::{Evidence, HitKind};
 use crate::pack::typology_struct;
 use crate::state::Ev;
 
@@ -62,7 +62,8 @@ impl Typology for DormantReactivation {
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
-                &d.common(),
+                d.action,
+                &d.source,
                 d.severity,
                 format!(
                     "VND {sum} moved within {} of reactivation at {} after {} idle days (thresholds: idle at least {} days, at least VND {}): {}",
@@ -73,8 +74,30 @@ impl Typology for DormantReactivation {
                     d.min_vnd,
                     txs_text(&since)
                 ),
-                json!({"idle_days": gap / DAY, "min_idle_days": d.idle_days, "min_vnd": d.min_vnd, "window": d.window, "reactivated_at": Timestamp(rt), "sum_vnd": sum, "before_last_activity": cx.before.last_time.map(Timestamp), "transfers": txs_json(&since)}),
+                Evidence::of(&DormantEvidence {
+                    before_last_activity: cx.before.last_time.map(Timestamp),
+                    idle_days: gap / DAY,
+                    min_idle_days: d.idle_days,
+                    min_vnd: d.min_vnd,
+                    reactivated_at: Timestamp(rt),
+                    sum_vnd: sum,
+                    transfers: Txs(&since),
+                    window: &d.window,
+                }),
             ));
         }
     }
+}
+
+/// Its evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+struct DormantEvidence<'a> {
+    before_last_activity: Option<Timestamp>,
+    idle_days: i64,
+    min_idle_days: u32,
+    min_vnd: u64,
+    reactivated_at: Timestamp,
+    sum_vnd: u128,
+    transfers: Txs<'a>,
+    window: &'a str,
 }

@@ -2,10 +2,10 @@
 //! from, or dispersal to, many addresses). One logic, two typologies.
 
 use floodgate_types::Direction;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{hit, span, txs_in, txs_json, txs_text, usd, Ctx, Findings, Kind, Spec, Typology};
-use crate::decision::HitKind;
+use super::{hit, span, txs_in, txs_text, usd, Ctx, Findings, Kind, Spec, Txs, Typology};
+use crate::decision::{Evidence, HitKind};
 use crate::pack::{typology_struct, DirFilter};
 
 typology_struct!(
@@ -58,7 +58,8 @@ impl Typology for FanTypology {
             out.hits.push(hit(
                 self.name,
                 HitKind::Typology,
-                &f.common(),
+                f.action,
+                &f.source,
                 f.severity,
                 format!(
                     "{n} distinct {side} within {} (threshold {}), USD {} in total (threshold USD {}): {}",
@@ -68,8 +69,26 @@ impl Typology for FanTypology {
                     f.min_total_usd,
                     txs_text(&txs)
                 ),
-                json!({"distinct_counterparties": n, "min_distinct": f.min_distinct, "sum_usd_cents": sum, "min_total_usd": f.min_total_usd, "window": f.window, "transfers": txs_json(&txs)}),
+                Evidence::of(&Ev {
+                    distinct_counterparties: n,
+                    min_distinct: f.min_distinct,
+                    min_total_usd: f.min_total_usd,
+                    sum_usd_cents: sum,
+                    transfers: Txs(&txs),
+                    window: &f.window,
+                }),
             ));
         }
     }
+}
+
+/// Its evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+struct Ev<'a> {
+    distinct_counterparties: u128,
+    min_distinct: u32,
+    min_total_usd: u64,
+    sum_usd_cents: u128,
+    transfers: Txs<'a>,
+    window: &'a str,
 }

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{hit, this_tx, this_tx_json, Ctx, Findings, Typology};
-use crate::decision::HitKind;
+use crate::decision::{Evidence, HitKind};
 use crate::pack::typology_struct;
 
 typology_struct!(
@@ -36,14 +36,15 @@ impl Typology for HighRiskGeography {
                 out.hits.push(hit(
                     self.name(),
                     HitKind::Typology,
-                    &g.common(),
+                    g.action,
+                    &g.source,
                     g.severity,
                     format!(
                         "{who} country {c}{from} is a high-risk jurisdiction (list: {}): transfer {}",
                         g.countries.join(", "),
                         this_tx(cx)
                     ),
-                    json!({"party": who, "country": c, "countries": g.countries, "transfer": this_tx_json(cx)}),
+                    Evidence::from(json!({"party": who, "country": c, "countries": g.countries, "transfer": this_tx_json(cx)})),
                 ));
                 break;
             }

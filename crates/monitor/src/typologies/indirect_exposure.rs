@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::mixer_exposure::note_no_exposure;
 use super::{hit, pct, this_tx, this_tx_json, Ctx, Findings, Typology};
-use crate::decision::HitKind;
+use crate::decision::{Evidence, HitKind};
 use crate::pack::typology_struct;
 
 typology_struct!(
@@ -34,10 +34,11 @@ impl Typology for IndirectExposure {
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
-                &m.common(),
+                m.action,
+                &m.source,
                 m.severity,
                 format!("{} of the counterparty's funds come indirectly from {cat} sources (threshold {}%): transfer {}", pct(share), m.min_indirect_pct, this_tx(cx)),
-                json!({"exposure": x, "threshold_pct": m.min_indirect_pct, "transfer": this_tx_json(cx)}),
+                Evidence::from(json!({"exposure": x, "threshold_pct": m.min_indirect_pct, "transfer": this_tx_json(cx)})),
             ));
         }
     }

@@ -38,7 +38,8 @@ impl Typology for ListedCounterparty {
         out.hits.push(hit(
             self.name(),
             HitKind::Typology,
-            &s.common(),
+            s.action,
+            &s.source,
             s.severity,
             format!(
                 "counterparty {} is on {what} ({}; any amount): transfer {}",

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::{counterparty_text, hit, pct, this_tx, this_tx_json, Ctx, Findings, Typology};
-use crate::decision::HitKind;
+use crate::decision::{Evidence, HitKind};
 use crate::facts::RiskCategory;
 use crate::pack::typology_struct;
 
@@ -58,10 +58,11 @@ impl Typology for MixerExposure {
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
-                &m.common(),
+                m.action,
+                &m.source,
                 m.severity,
                 reason,
-                json!({"direct": direct, "indirect_mixer_share": share, "threshold_pct": m.min_indirect_pct, "transfer": this_tx_json(cx)}),
+                Evidence::from(json!({"direct": direct, "indirect_mixer_share": share, "threshold_pct": m.min_indirect_pct, "transfer": this_tx_json(cx)})),
             ));
         }
     }

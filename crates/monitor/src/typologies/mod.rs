@@ -16,17 +16,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::de::{DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use serde::Serialize;
 use serde_json::json;
 
 use floodgate_types::{Direction, Timestamp};
 
 use crate::customer::Customer;
-use crate::decision::{GroupAlert, Hit, HitKind};
+use crate::decision::{Evidence, GroupAlert, Hit, HitKind};
 use crate::error::MonitorError;
 use crate::facts::AddressRisk;
 use crate::fiat::FiatValue;
 use crate::input::MonitorEvent;
-use crate::pack::{line_col, parse_span, Common, DirFilter, Severity};
+use crate::pack::{line_col, parse_span, Action, Common, DirFilter, Severity};
 use crate::state::{Account, Before, Ev, Member, State};
 
 pub mod dormant_reactivation;
@@ -71,6 +72,8 @@ pub(crate) static REGISTRY: &[&dyn Registered] = &[
 pub trait Settings: DeserializeOwned + std::fmt::Debug + Send + Sync + 'static {
     /// The keys every typology has.
     fn common(&self) -> Common;
+    /// Whether it is switched on (`common().enabled`, without copying the rest).
+    fn enabled(&self) -> bool;
 }
 
 /// One built-in typology.
@@ -151,7 +154,7 @@ impl<T: Typology> Registered for T {
         seed.deserialize(toml::Deserializer::new(text)).map(|_| ())
     }
     fn enabled(&self, s: Option<&dyn AnySettings>) -> Option<bool> {
-        downcast::<T::Settings>(s).map(|s| s.common().enabled)
+        downcast::<T::Settings>(s).map(Settings::enabled)
     }
     fn window<'a>(&self, s: Option<&'a dyn AnySettings>) -> Option<&'a str> {
         Typology::window(self, downcast::<T::Settings>(s)?)
@@ -160,7 +163,7 @@ impl<T: Typology> Registered for T {
         Typology::validate(self, downcast::<T::Settings>(s)?)
     }
     fn aggregates(&self, s: Option<&dyn AnySettings>) -> Vec<Spec> {
-        match downcast::<T::Settings>(s).filter(|s| s.common().enabled) {
+        match downcast::<T::Settings>(s).filter(|s| s.enabled()) {
             Some(s) => Typology::aggregates(self, s),
             None => Vec::new(),
         }
@@ -172,7 +175,7 @@ impl<T: Typology> Registered for T {
         agg: &[u128],
         out: &mut Findings<'_>,
     ) {
-        if let Some(s) = downcast::<T::Settings>(s).filter(|s| s.common().enabled) {
+        if let Some(s) = downcast::<T::Settings>(s).filter(|s| s.enabled()) {
             Typology::check(self, s, cx, agg, out);
         }
     }
@@ -437,20 +440,21 @@ pub(crate) fn span(s: &str) -> i64 {
 pub(crate) fn hit(
     id: &str,
     kind: HitKind,
-    c: &Common,
+    action: Action,
+    source: &str,
     severity: Severity,
     reason: String,
-    evidence: serde_json::Value,
+    evidence: Evidence,
 ) -> Hit {
     Hit {
         rule_id: id.to_owned(),
         kind,
         severity,
-        action: c.action,
+        action,
         score: severity.points(),
         reason,
         evidence,
-        source: c.source.clone(),
+        source: source.to_owned(),
     }
 }
 
@@ -458,8 +462,18 @@ pub(crate) fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
-pub(crate) fn usd(cents: u128) -> String {
-    format!("{}.{:02}", cents / 100, cents % 100)
+/// US cents as `123.45`, written straight into the text it is formatted into.
+pub(crate) fn usd(cents: u128) -> Usd {
+    Usd(cents)
+}
+
+/// See [`usd`].
+pub(crate) struct Usd(u128);
+
+impl std::fmt::Display for Usd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
 }
 
 pub(crate) fn bump(s: Severity) -> Severity {
@@ -471,24 +485,90 @@ pub(crate) fn bump(s: Severity) -> Severity {
 }
 
 /// Evidence of a list hit on the counterparty: who it is and which list entry matched.
-pub(crate) fn list_evidence(cx: &Ctx<'_>, r: &AddressRisk) -> serde_json::Value {
+pub(crate) fn list_evidence(cx: &Ctx<'_>, r: &AddressRisk) -> Evidence {
     let e = &cx.ev.entry;
-    json!({"counterparty_address": e.counterparty_address, "counterparty_vasp": e.counterparty_vasp, "list": r, "transfer": this_tx_json(cx)})
+    Evidence::from(
+        json!({"counterparty_address": e.counterparty_address, "counterparty_vasp": e.counterparty_vasp, "list": r, "transfer": this_tx_json(cx)}),
+    )
 }
 
 /// `2025-09-02T10:00:00Z`.
-pub(crate) fn when(t: i64) -> String {
-    Timestamp(t).to_rfc3339()
+pub(crate) fn when(t: i64) -> When {
+    When(t)
+}
+
+/// A time as [`Timestamp::to_rfc3339`] writes it, written straight into the text it is
+/// formatted into (reasons name many times; chrono's formatter and a `String` per time cost
+/// more than the rest of a typical reason).
+pub(crate) struct When(i64);
+
+impl std::fmt::Display for When {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match rfc3339_digits(self.0) {
+            Some(b) => f.write_str(std::str::from_utf8(&b).map_err(|_| std::fmt::Error)?),
+            None => f.write_str(&Timestamp(self.0).to_rfc3339()),
+        }
+    }
+}
+
+/// A time in evidence: serialized as a [`Timestamp`] is (its RFC 3339 text), written in
+/// place as [`When`] writes it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Time(pub(crate) i64);
+
+impl Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&When(self.0))
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for years 0 to 9999 (days to civil date: H. Hinnant,
+/// "chrono-Compatible Low-Level Date Algorithms"); `None` outside them.
+fn rfc3339_digits(t: i64) -> Option<[u8; 20]> {
+    let (days, secs) = (t.div_euclid(DAY), t.rem_euclid(DAY));
+    let z = days.checked_add(719_468)?;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    let mut b = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, v: i64, width: usize| {
+        let mut v = v;
+        for i in (0..width).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, year, 4);
+    put(5, month, 2);
+    put(8, day, 2);
+    put(11, secs / 3600, 2);
+    put(14, secs / 60 % 60, 2);
+    put(17, secs % 60, 2);
+    Some(b)
 }
 
 /// A group member and its transfers, for a reason: `c1 (tx-1 at …, USD 300.00)`.
 pub(crate) fn member_text(m: &Member) -> String {
-    let txs: Vec<String> = m
-        .transfers
-        .iter()
-        .map(|(id, t, usd_c)| format!("{id} at {}, USD {}", when(*t), usd(*usd_c)))
-        .collect();
-    format!("{} ({})", m.customer, txs.join("; "))
+    use std::fmt::Write;
+    let mut s = String::with_capacity(16 + 48 * m.transfers.len());
+    s.push_str(&m.customer);
+    s.push_str(" (");
+    for (i, (id, t, usd_c)) in m.transfers.iter().enumerate() {
+        if i > 0 {
+            s.push_str("; ");
+        }
+        let _ = write!(s, "{id} at {}, USD {}", when(*t), usd(*usd_c));
+    }
+    s.push(')');
+    s
 }
 
 pub(crate) fn member_json(m: &Member) -> serde_json::Value {
@@ -501,18 +581,36 @@ pub(crate) fn member_json(m: &Member) -> serde_json::Value {
 
 /// This transfer for a reason: `w-9 (withdrawal) at 2025-09-02T10:00:00Z, USD 300.00`.
 pub(crate) fn this_tx(cx: &Ctx<'_>) -> String {
+    use std::fmt::Write;
     let e = &cx.ev.entry;
-    let amount = match cx.fiat {
-        Some(f) => format!("USD {}", usd(f.usd_cents)),
-        None => format!("{} {} (no fiat rate)", e.amount, e.asset),
+    let mut s = format!("{} ({}) at {}, ", e.id, e.direction.as_str(), when(cx.now));
+    let _ = match cx.fiat {
+        Some(f) => write!(s, "USD {}", usd(f.usd_cents)),
+        None => write!(s, "{} {} (no fiat rate)", e.amount, e.asset),
     };
-    format!("{} ({}) at {}, {amount}", e.id, e.direction.as_str(), when(cx.now))
+    s
+}
+
+/// This transfer for evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+pub(crate) struct ThisTx<'a> {
+    amount_usd_cents: Option<u128>,
+    amount_vnd: Option<u128>,
+    direction: &'static str,
+    id: &'a str,
+    time: Time,
 }
 
 /// This transfer for evidence.
-pub(crate) fn this_tx_json(cx: &Ctx<'_>) -> serde_json::Value {
+pub(crate) fn this_tx_json<'a>(cx: &Ctx<'a>) -> ThisTx<'a> {
     let e = &cx.ev.entry;
-    json!({"id": e.id, "time": Timestamp(cx.now), "direction": e.direction.as_str(), "amount_usd_cents": cx.fiat.map(|f| f.usd_cents), "amount_vnd": cx.fiat.map(|f| f.vnd)})
+    ThisTx {
+        amount_usd_cents: cx.fiat.map(|f| f.usd_cents),
+        amount_vnd: cx.fiat.map(|f| f.vnd),
+        direction: e.direction.as_str(),
+        id: &e.id,
+        time: Time(cx.now),
+    }
 }
 
 pub(crate) fn counterparty_text(cx: &Ctx<'_>) -> String {
@@ -537,20 +635,81 @@ pub(crate) fn txs_in<'a>(cx: &Ctx<'a>, w: i64, f: impl Fn(&Ev) -> bool) -> Vec<&
 /// Transfers for a reason: `tx-1 at 2025-09-02T10:00:00Z, USD 300.00; …` (the first 10, then
 /// how many more; the evidence lists them all).
 pub(crate) fn txs_text(txs: &[&Ev]) -> String {
+    use std::fmt::Write;
     const SHOWN: usize = 10;
-    let mut v: Vec<String> = txs
-        .iter()
-        .take(SHOWN)
-        .map(|x| format!("{} at {}, USD {}", x.id, when(x.time), usd(x.usd)))
-        .collect();
-    if txs.len() > SHOWN {
-        v.push(format!("and {} more", txs.len() - SHOWN));
+    let mut s = String::with_capacity(56 * txs.len().min(SHOWN + 1));
+    for (i, x) in txs.iter().take(SHOWN).enumerate() {
+        if i > 0 {
+            s.push_str("; ");
+        }
+        let _ = write!(s, "{} at {}, USD {}", x.id, when(x.time), usd(x.usd));
     }
-    v.join("; ")
+    if txs.len() > SHOWN {
+        let _ = write!(s, "; and {} more", txs.len() - SHOWN);
+    }
+    s
 }
 
-pub(crate) fn txs_json(txs: &[&Ev]) -> serde_json::Value {
-    txs.iter()
-        .map(|x| json!({"id": x.id, "time": Timestamp(x.time), "direction": x.dir.as_str(), "amount_usd_cents": x.usd, "amount_vnd": x.vnd}))
-        .collect()
+/// A remembered transfer for evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+struct TxJson<'a> {
+    amount_usd_cents: u128,
+    amount_vnd: u128,
+    direction: &'static str,
+    id: &'a str,
+    time: Time,
+}
+
+/// Transfers for evidence: `[{"amount_usd_cents", "amount_vnd", "direction", "id", "time"}]`.
+pub(crate) struct Txs<'a>(pub(crate) &'a [&'a Ev]);
+
+impl Serialize for Txs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|x| TxJson {
+            amount_usd_cents: x.usd,
+            amount_vnd: x.vnd,
+            direction: x.dir.as_str(),
+            id: &x.id,
+            time: Time(x.time),
+        }))
+    }
+}
+
+/// The ids of transfers for evidence: `["tx-1", …]`.
+pub(crate) struct TxIds<'a>(pub(crate) &'a [&'a Ev]);
+
+impl Serialize for TxIds<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|x| &*x.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast time text is chrono's, across the years reasons meet and beyond them.
+    #[test]
+    fn when_writes_what_timestamp_writes() {
+        let mut t: i64 = -62_167_219_200 - 86_400 * 400; // before year 0
+        while t < 253_402_300_800 + 86_400 * 400 {
+            // after 9999
+            for x in [t, t + 1, t + 86_399, t + 43_261] {
+                assert_eq!(when(x).to_string(), Timestamp(x).to_rfc3339(), "{x}");
+            }
+            t += 86_400 * 13 + 3_607;
+        }
+        for x in [i64::MIN, i64::MIN + 1, i64::MAX, -1, 0, 951_782_400, 4_107_542_400] {
+            assert_eq!(when(x).to_string(), Timestamp(x).to_rfc3339(), "{x}");
+        }
+        for x in [0, 951_782_400, i64::MAX] {
+            assert_eq!(
+                serde_json::to_string(&Time(x)).unwrap(),
+                serde_json::to_string(&Timestamp(x)).unwrap()
+            );
+            assert_eq!(serde_json::to_value(Time(x)).unwrap(), json!(Timestamp(x)));
+        }
+        assert_eq!(usd(123_405).to_string(), "1234.05");
+        assert_eq!(usd(7).to_string(), "0.07");
+    }
 }

@@ -1,10 +1,9 @@
 //! A large transfer on a newly opened account.
 
-use floodgate_types::Timestamp;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{hit, usd, when, Ctx, Findings, Typology, DAY};
-use crate::decision::HitKind;
+use super::{hit, usd, when, Ctx, Findings, Time, Typology, DAY};
+use crate::decision::{Evidence, HitKind};
 use crate::pack::typology_struct;
 
 typology_struct!(
@@ -36,7 +35,8 @@ impl Typology for NewAccountLarge {
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
-                &n.common(),
+                n.action,
+                &n.source,
                 n.severity,
                 format!(
                     "{} of USD {} at {} on an account opened {} days ago (thresholds: account younger than {} days, at least USD {})",
@@ -47,8 +47,40 @@ impl Typology for NewAccountLarge {
                     n.max_account_age_days,
                     n.min_usd
                 ),
-                json!({"account_age_days": age / DAY, "max_account_age_days": n.max_account_age_days, "min_usd": n.min_usd, "amount_usd_cents": cx.usd(), "onboarded_from_customer_file": cx.customer.and_then(|c| c.onboarded).is_some(), "transfers": [{"id": e.id, "time": Timestamp(cx.now), "amount_usd_cents": cx.usd()}]}),
+                Evidence::of(&Ev {
+                    account_age_days: age / DAY,
+                    amount_usd_cents: cx.usd(),
+                    max_account_age_days: n.max_account_age_days,
+                    min_usd: n.min_usd,
+                    onboarded_from_customer_file: cx
+                        .customer
+                        .and_then(|c| c.onboarded)
+                        .is_some(),
+                    transfers: [Tx {
+                        amount_usd_cents: cx.usd(),
+                        id: &e.id,
+                        time: Time(cx.now),
+                    }],
+                }),
             ));
         }
     }
+}
+
+/// Its evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+struct Ev<'a> {
+    account_age_days: i64,
+    amount_usd_cents: u128,
+    max_account_age_days: u32,
+    min_usd: u64,
+    onboarded_from_customer_file: bool,
+    transfers: [Tx<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct Tx<'a> {
+    amount_usd_cents: u128,
+    id: &'a str,
+    time: Time,
 }

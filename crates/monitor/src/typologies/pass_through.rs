@@ -2,10 +2,10 @@
 //! as a transit point).
 
 use floodgate_types::Direction;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{hit, span, txs_in, txs_json, txs_text, usd, Ctx, Findings, Kind, Spec, Typology};
-use crate::decision::HitKind;
+use super::{hit, span, txs_in, txs_text, usd, Ctx, Findings, Kind, Spec, Txs, Typology};
+use crate::decision::{Evidence, HitKind};
 use crate::pack::{typology_struct, DirFilter};
 
 typology_struct!(
@@ -55,7 +55,8 @@ impl Typology for PassThrough {
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
-                &p.common(),
+                p.action,
+                &p.source,
                 p.severity,
                 format!(
                     "USD {} withdrawn ({}% of) USD {} deposited within {} (thresholds: deposits at least USD {}, withdrawn at least {}%); deposits: {}; withdrawals: {}",
@@ -68,8 +69,28 @@ impl Typology for PassThrough {
                     txs_text(&deps),
                     txs_text(&wds)
                 ),
-                json!({"deposits_usd_cents": dep, "withdrawals_usd_cents": wd, "window": p.window, "min_deposit_usd": p.min_deposit_usd, "min_ratio_pct": p.min_ratio_pct, "deposits": txs_json(&deps), "withdrawals": txs_json(&wds)}),
+                Evidence::of(&Ev {
+                    deposits: Txs(&deps),
+                    deposits_usd_cents: dep,
+                    min_deposit_usd: p.min_deposit_usd,
+                    min_ratio_pct: p.min_ratio_pct,
+                    window: &p.window,
+                    withdrawals: Txs(&wds),
+                    withdrawals_usd_cents: wd,
+                }),
             ));
         }
     }
+}
+
+/// Its evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+struct Ev<'a> {
+    deposits: Txs<'a>,
+    deposits_usd_cents: u128,
+    min_deposit_usd: u64,
+    min_ratio_pct: u32,
+    window: &'a str,
+    withdrawals: Txs<'a>,
+    withdrawals_usd_cents: u128,
 }

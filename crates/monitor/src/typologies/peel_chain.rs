@@ -1,10 +1,10 @@
 //! Peel chain: a run of decreasing withdrawals to distinct addresses within a window.
 
 use floodgate_types::Direction;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{hit, span, txs_json, txs_text, usd, Ctx, Findings, Typology};
-use crate::decision::HitKind;
+use super::{hit, span, txs_text, usd, Ctx, Findings, TxIds, Txs, Typology};
+use crate::decision::{Evidence, HitKind};
 use crate::pack::typology_struct;
 use crate::state::Ev;
 
@@ -64,12 +64,13 @@ impl Typology for PeelChain {
         }
         let first = chain.last().map_or(0, |x| x.usd);
         if chain.len() >= p.min_hops as usize && first >= u128::from(p.min_first_usd) * 100 {
-            let ids: Vec<&str> = chain.iter().rev().map(|x| &*x.id).collect();
-            let amounts: Vec<u128> = chain.iter().rev().map(|x| x.usd).collect();
+            let oldest_first: Vec<&Ev> = chain.iter().rev().copied().collect();
+            let amounts: Vec<u128> = oldest_first.iter().map(|x| x.usd).collect();
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
-                &p.common(),
+                p.action,
+                &p.source,
                 p.severity,
                 format!(
                     "{} decreasing withdrawals to distinct addresses within {}, from USD {} (thresholds: at least {} withdrawals, each at most {}% of the one before, the first at least USD {}): {}",
@@ -79,10 +80,24 @@ impl Typology for PeelChain {
                     p.min_hops,
                     p.max_step_pct,
                     p.min_first_usd,
-                    txs_text(&chain.iter().rev().copied().collect::<Vec<_>>())
+                    txs_text(&oldest_first)
                 ),
-                json!({"transfer_ids": ids, "amounts_usd_cents": amounts, "window": p.window, "transfers": txs_json(&chain.iter().rev().copied().collect::<Vec<_>>())}),
+                Evidence::of(&PeelEvidence {
+                    amounts_usd_cents: &amounts,
+                    transfer_ids: TxIds(&oldest_first),
+                    transfers: Txs(&oldest_first),
+                    window: &p.window,
+                }),
             ));
         }
     }
+}
+
+/// Its evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+struct PeelEvidence<'a> {
+    amounts_usd_cents: &'a [u128],
+    transfer_ids: TxIds<'a>,
+    transfers: Txs<'a>,
+    window: &'a str,
 }

@@ -4,8 +4,8 @@
 use floodgate_types::{Direction, Timestamp};
 use serde_json::json;
 
-use super::{bump, counterparty_text, hit, span, txs_json, txs_text, Ctx, Findings, Typology, DAY};
-use crate::decision::HitKind;
+use super::{bump, counterparty_text, hit, span, txs_text, Ctx, Findings, Txs, Typology, DAY};
+use crate::decision::{Evidence, HitKind};
 use crate::pack::typology_struct;
 use crate::state::Ev;
 
@@ -51,7 +51,10 @@ impl Typology for PigButchering {
         let cp = crate::state::counterparty_key(cx.ev);
         let opened = cx.account_opened();
         let addr_first = cx.before.addr_first.unwrap_or(cx.now);
-        let recent: Vec<&Ev> = cx.acct.events.iter().filter(|x| cx.now - x.time < w).collect();
+        // Events are in time order (`crate::state`): the window's are the last ones.
+        let events = &cx.acct.events;
+        let n_recent = events.iter().rev().take_while(|x| cx.now - x.time < w).count();
+        let recent: Vec<&Ev> = events.iter().skip(events.len() - n_recent).collect();
         let dep_txs: Vec<&Ev> =
             recent.iter().copied().filter(|x| x.dir == Direction::Deposit).collect();
         let deps: Vec<u128> = dep_txs.iter().map(|x| x.usd).collect();
@@ -80,7 +83,8 @@ impl Typology for PigButchering {
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
-                &p.common(),
+                p.action,
+                &p.source,
                 sev,
                 format!(
                     "possible pig-butchering victim: account opened {} days ago (threshold under {} days); {} deposits within {}, each at least the one before, the last {escalation}% of the first (thresholds: at least {} deposits, at least {}%): {}; withdrawal #{to_addr} to address {} first used {} days ago (thresholds: at least {} withdrawals to an address first used under {} days ago): {}{}; hold and call the customer",
@@ -101,8 +105,8 @@ impl Typology for PigButchering {
                         .or_else(|| age.map(|a| format!("; customer aged {a}")))
                         .unwrap_or_default()
                 ),
-                json!({"deposits_usd_cents": deps, "withdrawals_to_address": to_addr, "account_age_days": (cx.now - opened) / DAY, "customer_age": age, "call_customer": true,
-                       "window": p.window, "escalation_pct": escalation, "deposits": txs_json(&dep_txs), "withdrawals": txs_json(&wd_txs)}),
+                Evidence::from(json!({"deposits_usd_cents": deps, "withdrawals_to_address": to_addr, "account_age_days": (cx.now - opened) / DAY, "customer_age": age, "call_customer": true,
+                       "window": p.window, "escalation_pct": escalation, "deposits": Txs(&dep_txs), "withdrawals": Txs(&wd_txs)})),
             ));
         }
     }

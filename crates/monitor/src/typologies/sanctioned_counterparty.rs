@@ -36,7 +36,8 @@ impl Typology for SanctionedCounterparty {
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
-                &s.common(),
+                s.action,
+                &s.source,
                 s.severity,
                 format!(
                     "counterparty {} is on {} (any amount): transfer {}",

@@ -8,7 +8,7 @@ use floodgate_types::Direction;
 use serde_json::json;
 
 use super::{hit, member_json, member_text, span, Ctx, Findings, Typology};
-use crate::decision::{GroupAlert, HitKind};
+use crate::decision::{Evidence, GroupAlert, HitKind};
 use crate::pack::typology_struct;
 use crate::state::{key, Link, Member};
 
@@ -48,20 +48,32 @@ pub(crate) static SHARED_BANK_ACCOUNT: SharedAttribute =
 
 impl SharedAttribute {
     /// The event's value of the attribute and its key in the state's index.
-    fn value(&self, cx: &Ctx<'_>) -> Option<(String, u64)> {
+    /// The group key of the transfer's value, when it has one (cheap: most transfers are in
+    /// no group that reaches its threshold).
+    fn key(&self, cx: &Ctx<'_>) -> Option<u64> {
         let e = &cx.ev.entry;
         match self.link {
-            Link::Device => e.device.as_deref().map(|d| (d.to_owned(), key(5, d))),
-            Link::Ip => e.ip.as_deref().map(|d| (d.to_owned(), key(4, d))),
+            Link::Device => e.device.as_deref().map(|d| key(5, d)),
+            Link::Ip => e.ip.as_deref().map(|d| key(4, d)),
             Link::WithdrawalAddress => e
                 .counterparty_address
                 .as_ref()
                 .filter(|_| cx.dir() == Direction::Withdrawal)
-                .map(|a| (a.to_string(), key(1, a))),
-            Link::BankAccount => e.bank_account().map(|b| {
-                let k = key(6, b.as_str());
-                (b, k)
-            }),
+                .map(|a| key(1, a)),
+            Link::BankAccount => e.bank_account().map(|b| key(6, b.as_str())),
+        }
+    }
+
+    /// The value's text, for reasons and evidence.
+    fn value(&self, cx: &Ctx<'_>) -> String {
+        let e = &cx.ev.entry;
+        match self.link {
+            Link::Device => e.device.clone().unwrap_or_default(),
+            Link::Ip => e.ip.clone().unwrap_or_default(),
+            Link::WithdrawalAddress => {
+                e.counterparty_address.as_ref().map(ToString::to_string).unwrap_or_default()
+            }
+            Link::BankAccount => e.bank_account().unwrap_or_default(),
         }
     }
 }
@@ -77,17 +89,18 @@ impl Typology for SharedAttribute {
     }
     fn check(&self, s: &Settings, cx: &Ctx<'_>, _agg: &[u128], out: &mut Findings<'_>) {
         let (id, link, what) = (self.name, self.link, self.what);
-        let Some((val, k)) = self.value(cx) else {
+        let Some(k) = self.key(cx) else {
             return;
         };
         let e = &cx.ev.entry;
         let w = span(&s.window);
-        let members: Vec<&Member> =
-            cx.state.group(link, k).iter().filter(|m| cx.now - m.last < w).collect();
+        let group = cx.state.group(link, k);
         let min = s.min_customers as usize;
-        if members.len() < min {
+        if group.len() < min || group.iter().filter(|m| cx.now - m.last < w).count() < min {
             return;
         }
+        let members: Vec<&Member> = group.iter().filter(|m| cx.now - m.last < w).collect();
+        let val = self.value(cx);
         let joined = cx.before.group_prev[link as usize].is_none_or(|p| cx.now - p >= w);
         let evidence = json!({
             "attribute": what,
@@ -106,11 +119,11 @@ impl Typology for SharedAttribute {
                 .collect::<Vec<_>>()
                 .join("; ")
         };
-        let c = s.common();
         out.hits.push(hit(
             id,
             HitKind::Typology,
-            &c,
+            s.action,
+            &s.source,
             s.severity,
             format!(
                 "{what} {val} used by {} customers within {} (threshold {}); the others: {}",
@@ -119,7 +132,7 @@ impl Typology for SharedAttribute {
                 s.min_customers,
                 names(&e.customer_id)
             ),
-            evidence.clone(),
+            Evidence::from(evidence.clone()),
         ));
         if !joined {
             return;

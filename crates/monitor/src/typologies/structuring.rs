@@ -3,10 +3,10 @@
 //! assets", 2020: transactions structured to stay under thresholds).
 
 use floodgate_types::Direction;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{hit, span, txs_in, txs_json, txs_text, usd, Ctx, Findings, Kind, Spec, Typology};
-use crate::decision::HitKind;
+use super::{hit, span, txs_in, txs_text, usd, Ctx, Findings, Kind, Spec, TxIds, Txs, Typology};
+use crate::decision::{Evidence, HitKind};
 use crate::pack::{typology_struct, DirFilter};
 
 typology_struct!(
@@ -64,7 +64,8 @@ impl Typology for Structuring {
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
-                &s.common(),
+                s.action,
+                &s.source,
                 s.severity,
                 format!(
                     "{n} {}s of USD {}–{} (just under USD {}) within {} (threshold {} transfers): {}",
@@ -76,8 +77,26 @@ impl Typology for Structuring {
                     s.min_count,
                     txs_text(&band)
                 ),
-                json!({"count": n, "min_count": s.min_count, "band_usd_cents": [lo, hi], "window": s.window, "transfer_ids": band.iter().map(|x| &*x.id).collect::<Vec<_>>(), "transfers": txs_json(&band)}),
+                Evidence::of(&Ev {
+                    band_usd_cents: [lo, hi],
+                    count: n,
+                    min_count: s.min_count,
+                    transfer_ids: TxIds(&band),
+                    transfers: Txs(&band),
+                    window: &s.window,
+                }),
             ));
         }
     }
+}
+
+/// Its evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+struct Ev<'a> {
+    band_usd_cents: [u128; 2],
+    count: u128,
+    min_count: u32,
+    transfer_ids: TxIds<'a>,
+    transfers: Txs<'a>,
+    window: &'a str,
 }

@@ -2,10 +2,10 @@
 //! beneficiary data (FATF R.16).
 
 use floodgate_types::Direction;
-use serde_json::json;
+use serde::Serialize;
 
-use super::{hit, this_tx, this_tx_json, Ctx, Findings, Typology};
-use crate::decision::HitKind;
+use super::{hit, this_tx, this_tx_json, Ctx, Findings, ThisTx, Typology};
+use crate::decision::{Evidence, HitKind};
 use crate::pack::typology_struct;
 
 typology_struct!(
@@ -39,15 +39,33 @@ impl Typology for TravelRuleMissing {
             out.hits.push(hit(
                 self.name(),
                 HitKind::Typology,
-                &r.common(),
+                r.action,
+                &r.source,
                 r.severity,
                 format!(
                     "travel-rule data {what} (originator and beneficiary names) on transfer {} (threshold USD {})",
                     this_tx(cx),
                     r.min_usd
                 ),
-                json!({"amount_usd_cents": cx.usd(), "threshold_usd": r.min_usd, "travel_rule": tr, "transfer": this_tx_json(cx)}),
+                Evidence::of(&Ev {
+                    amount_usd_cents: cx.usd(),
+                    threshold_usd: r.min_usd,
+                    transfer: this_tx_json(cx),
+                    travel_rule: tr.map(|t| {
+                        serde_json::to_value(t).expect("travel-rule fields serialize as JSON")
+                    }),
+                }),
             ));
         }
     }
+}
+
+/// Its evidence (keys in sorted order, see [`Evidence::of`]).
+#[derive(Serialize)]
+struct Ev<'a> {
+    amount_usd_cents: u128,
+    threshold_usd: u64,
+    transfer: ThisTx<'a>,
+    /// As given (a `serde_json::Value`: its keys sorted).
+    travel_rule: Option<serde_json::Value>,
 }
