@@ -47,6 +47,17 @@ pub enum StoreError {
         /// Newest version this build reads.
         supported: i64,
     },
+    /// A read-only open found a store at an older schema, which only a writing command may
+    /// migrate.
+    #[error("{}: store schema version {found} is older than this build reads ({current}); run a command that writes to the data directory (floodgate status, floodgate ingest) to bring it up", path.display())]
+    SchemaOld {
+        /// The store file.
+        path: PathBuf,
+        /// Version in the file.
+        found: i64,
+        /// The version this build reads.
+        current: i64,
+    },
     /// A value read back from the store does not parse (a sign of corruption or tampering).
     #[error("{}: stored {what} '{value}' is unreadable", path.display())]
     BadValue {

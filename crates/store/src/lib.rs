@@ -102,6 +102,34 @@ impl Store {
         Ok(Store { conn, path, max_unwind: DEFAULT_MAX_UNWIND, tenant })
     }
 
+    /// Opens the store in `data_dir` for reading only, for the default tenant: nothing in the
+    /// file is created, migrated or rebuilt (a missing index dropped by a bulk load that is
+    /// still running stays missing; queries are slower meanwhile, never wrong). Readers that
+    /// merely look rows up (the graph resolving a transfer's id when shown) use it, so reading
+    /// never writes beside a running ingest.
+    ///
+    /// # Errors
+    /// [`StoreError::Io`] when `data_dir` holds no store, [`StoreError::Sqlite`] when the file
+    /// cannot be opened, [`StoreError::SchemaTooNew`] or [`StoreError::SchemaOld`] when its
+    /// schema is not the one this build reads (any writing command brings an older one up).
+    pub fn open_read_only(data_dir: &Path) -> Result<Self, StoreError> {
+        use rusqlite::OpenFlags;
+        let path = data_dir.join(STORE_FILE);
+        if !path.is_file() {
+            return Err(StoreError::Io {
+                path,
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no transfer store"),
+            });
+        }
+        let conn = rusqlite::Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| StoreError::sqlite(&path, e))?;
+        schema::check_current(&conn, &path)?;
+        Ok(Store { conn, path, max_unwind: DEFAULT_MAX_UNWIND, tenant: TenantId::default_tenant() })
+    }
+
     /// The store's file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -59,6 +59,22 @@ pub(crate) fn ensure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.execute_batch(INDEXES).map_err(|e| StoreError::sqlite(path, e))
 }
 
+/// Checks, without writing, that the file is at the schema this build reads (for a read-only
+/// open: an older file is brought up by the next writing command, never by a reader).
+pub(crate) fn check_current(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| StoreError::sqlite(path, e))?;
+    let found = floodgate_sqlite::version(conn, path)?;
+    let known = MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::SchemaTooNew { path: path.to_owned(), found, supported: known });
+    }
+    if found < known {
+        return Err(StoreError::SchemaOld { path: path.to_owned(), found, current: known });
+    }
+    Ok(())
+}
+
 pub(crate) fn init(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let sq = |e| StoreError::sqlite(path, e);
     // WAL: a commit is one append to the log, readers never block the writer, and a killed

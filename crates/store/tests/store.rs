@@ -419,3 +419,45 @@ fn issue_10_a_version_1_store_gets_the_tenant_column_with_ledger_rows_of_the_def
         .unwrap();
     assert_eq!((v, meta.as_str()), (4, "4"));
 }
+
+#[test]
+fn a_read_only_open_reads_and_never_writes() {
+    let dir = tmp();
+    // No store: refused, and nothing is created.
+    let err = Store::open_read_only(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("no transfer store"), "{err}");
+    assert!(!dir.path().join(floodgate_store::STORE_FILE).exists());
+
+    let mut s = Store::open(dir.path()).unwrap();
+    s.apply_block(&block(0, 1, 0, A, None)).unwrap();
+    // A bulk load in progress has dropped the secondary indexes.
+    s.suspend_indexes().unwrap();
+    let indexes = |path: &std::path::Path| -> i64 {
+        let c = rusqlite::Connection::open(path).unwrap();
+        c.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index'", [], |r| r.get(0))
+            .unwrap()
+    };
+    let path = dir.path().join(floodgate_store::STORE_FILE);
+    let before = indexes(&path);
+
+    let mut r = Store::open_read_only(dir.path()).unwrap();
+    assert_eq!(r.block_hash(Chain::Bitcoin, 0).unwrap(), Some(h(1)));
+    assert_eq!(
+        r.transfers(&TransferFilter::default()).unwrap().len(),
+        2,
+        "the coinbase and its output"
+    );
+    assert_eq!(indexes(&path), before, "a reader rebuilt the indexes a bulk load dropped");
+    let refused = r.apply_block(&block(1, 2, 1, B, None)).unwrap_err();
+    assert!(refused.to_string().contains("readonly"), "{refused}");
+    assert!(r.block_hash(Chain::Bitcoin, 1).unwrap().is_none());
+
+    // A file at an older schema is not migrated by a reader.
+    drop(r);
+    s.restore_indexes().unwrap();
+    drop(s);
+    rusqlite::Connection::open(&path).unwrap().pragma_update(None, "user_version", 3).unwrap();
+    let old = Store::open_read_only(dir.path()).unwrap_err();
+    assert!(matches!(old, StoreError::SchemaOld { found: 3, .. }), "{old}");
+    assert!(old.to_string().contains("older than this build reads"), "{old}");
+}
