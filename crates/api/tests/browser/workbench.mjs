@@ -72,8 +72,17 @@ const newPage = async () => {
   page.on('console', (m) => { if (m.type() === 'error' && !/status of 401/.test(m.text())) problems.push(`console: ${m.text()}`); });
   page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); d.dismiss(); });
   page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) problems.push(`off-origin request: ${r.url()}`); });
+  // Every response the page receives, recorded from the start: a waitForResponse set up just
+  // before an action can miss a fast answer on a loaded machine (its event subscription is
+  // asynchronous), so steps look the response up here after the page shows its effect.
+  const seen = [];
+  page.on('response', (r) => seen.push(r));
+  responsesOf.set(page, seen);
   return page;
 };
+const responsesOf = new WeakMap();
+/** The responses `page` has received so far whose URL ends with `path`. */
+const responses = (page, path) => responsesOf.get(page).filter((r) => r.url().endsWith(path));
 const loginKey = async (page, k) => {
   await page.goto(`${base}/`);
   await page.click('#key-login summary');
@@ -152,14 +161,15 @@ try {
   const before = await page.evaluate(() => window.fgGraph.elements().length);
   // Expanding the transaction node asks the server for its real neighbours (one hop out).
   const tx = await page.evaluate(() => window.fgGraph.nodes('.tx')[0].id());
-  const [nb] = await Promise.all([
-    page.waitForResponse((r) => r.url().endsWith('/v1/trace/neighbours')),
-    page.evaluate((id) => window.fgGraph.getElementById(id).emit('tap'), tx),
-  ]);
+  assert.equal(responses(page, '/v1/trace/neighbours').length, 0);
+  await page.evaluate((id) => window.fgGraph.getElementById(id).emit('tap'), tx);
+  await page.waitForSelector('#hop-info');
+  for (let i = 0; i < 100 && responses(page, '/v1/trace/neighbours').length === 0; i += 1) await page.waitForTimeout(100);
+  const [nb] = responses(page, '/v1/trace/neighbours');
+  assert.ok(nb, 'expanding the node asked the server for its neighbours (POST /v1/trace/neighbours)');
   assert.equal(nb.status(), 200);
   const hop = await nb.json();
   assert.ok(hop.neighbours.length >= 2, `tx 170 pays Hal and change: ${JSON.stringify(hop)}`);
-  await page.waitForSelector('#hop-info');
   assert.match(await page.textContent('#hop-info'), /Expanded one hop out/);
   for (const n of hop.neighbours) assert.ok(await page.evaluate((id) => window.fgGraph.getElementById(id).nonempty(), n.node), `${n.node} not drawn`);
   await page.evaluate(() => window.fgGraph.getElementById('12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S').emit('tap'));
