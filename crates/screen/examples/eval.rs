@@ -26,7 +26,7 @@ fn main() {
     let t = std::time::Instant::now();
     let builtin = floodgate_screen::unihan::builtin();
     println!(
-        "Unihan: full table read in {full:.1?}; built-in extract decoded in {:.1?} ({} readings of 王)",
+        "Unihan: full table read in {full:.1?}; built-in extract opened in {:.1?} ({} readings of 王)",
         t.elapsed(),
         builtin.readings('王').map_or(0, |r| r.mandarin.len())
     );

@@ -5,9 +5,14 @@
 //! * opens it again and answers one query, with the mapped index (after) and with the index
 //!   removed so that the matcher is rebuilt from `screening.db` (before: what every process
 //!   did until the index existed, plus writing the index again);
+//! * answers one query in a new process (this example run again), for a Latin name and for
+//!   names that need the reading table ("Nguyen Van Dai", "Vương Kỳ Sơn", "王岐山"), beside
+//!   what decoding the compressed Unihan extract costs (what such a first query paid until
+//!   the table was built in in binary form);
 //! * screens the 100,000 yente negatives (names with date of birth and nationality) on every
 //!   core through the index, beside a brute-force scan of every name for a sample of them
-//!   (the scan of all 100,000 would take hours; its time is extrapolated and says so).
+//!   (the scan of all 100,000 would take hours; its time is extrapolated and says so);
+//!   `INDEX_BENCH_FIRST_ONLY=1` stops before this.
 #![allow(clippy::print_stdout, clippy::unwrap_used)] // a report printed for a human
 
 use std::time::{Duration, Instant};
@@ -39,7 +44,39 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// The child process of [`first_query_new_process`]: opens the data directory, answers one
+/// query and prints the time both took, in microseconds, and the hit count.
+fn child(arg: &str) {
+    let t = Instant::now();
+    let (dir, q) = arg.split_once('\t').unwrap();
+    let s = Screener::open(std::path::Path::new(dir), ScoreConfig::default(), None).unwrap();
+    let hits = s.matcher().screen(NameQuery::name(q)).len();
+    println!("{} {hits} {}", t.elapsed().as_micros(), s.matcher().is_mapped());
+}
+
+/// Opens the data directory and answers `q` in a new process: (open + first answer inside
+/// it, the whole process from spawn to exit, hits).
+fn first_query_new_process(
+    exe: &std::path::Path,
+    dir: &std::path::Path,
+    q: &str,
+) -> (Duration, Duration, usize) {
+    let t = Instant::now();
+    let out = std::process::Command::new(exe)
+        .env("INDEX_BENCH_CHILD", format!("{}\t{q}", dir.display()))
+        .output()
+        .unwrap();
+    let whole = t.elapsed();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let f: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(f.get(2), Some(&"true"), "{text}");
+    (Duration::from_micros(f[0].parse().unwrap()), whole, f[1].parse().unwrap())
+}
+
 fn main() {
+    if let Ok(arg) = std::env::var("INDEX_BENCH_CHILD") {
+        return child(&arg);
+    }
     let root = floodgate_testdata::root().expect("test data (../shared/data) is required");
     let runs: usize = std::env::var("RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(5);
     let tmp = tempfile::tempdir().unwrap();
@@ -77,6 +114,49 @@ fn main() {
         median(after),
         median(before)
     );
+
+    // A new process per answer: the reading table is shared within a process once used.
+    // `INDEX_BENCH_BEFORE=EXE`: also with another build of this example (a baseline), its
+    // runs interleaved with these.
+    let this = std::env::current_exe().unwrap();
+    let before = std::env::var_os("INDEX_BENCH_BEFORE").map(std::path::PathBuf::from);
+    for q in ["Abu Bakr al-Baghdadi", "Nguyen Van Dai", "Vương Kỳ Sơn", "王岐山"] {
+        let mut builds = vec![("this build", this.clone(), Vec::new(), Vec::new(), 0)];
+        if let Some(b) = &before {
+            builds.push(("INDEX_BENCH_BEFORE", b.clone(), Vec::new(), Vec::new(), 0));
+        }
+        for _ in 0..runs {
+            for (_, exe, inner, whole, hits) in &mut builds {
+                let (i, w, h) = first_query_new_process(exe, dir, q);
+                inner.push(i);
+                whole.push(w);
+                *hits = h;
+            }
+        }
+        for (name, _, inner, whole, hits) in builds {
+            println!(
+                "new process, open + first query ({q:?}, {hits} hits), {name}, median of {runs}: {:.1?} (whole process from spawn to exit {:.1?})",
+                median(inner),
+                median(whole)
+            );
+        }
+    }
+    let extract =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/unihan-readings.txt.bz2");
+    let mut decode = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let u = floodgate_screen::unihan::Unihan::load(&extract).unwrap();
+        decode.push(t.elapsed());
+        assert!(u.readings('王').is_some());
+    }
+    println!(
+        "reading the compressed Unihan extract (decompress, parse, write the binary form), median of {runs}: {:.1?} (about what the first query needing readings paid before the binary form, which skipped the last step)",
+        median(decode)
+    );
+    if std::env::var_os("INDEX_BENCH_FIRST_ONLY").is_some() {
+        return;
+    }
 
     let ev = root.join("screening-eval/yente-candidate-generation");
     let mut neg = eval::read_queries(&ev.join("negatives_global.csv")).unwrap();

@@ -15,7 +15,7 @@ use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::model::EntityType;
-use crate::unihan::Unihan;
+use crate::unihan::{Strs, Unihan};
 
 /// The dominant script of a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -847,13 +847,13 @@ fn build_lattice(name: &str, script: Script, u: &Unihan) -> Option<Lattice> {
             for c in name.chars().filter(|c| is_cjk(*c)) {
                 let (mut alts, mut tables) = (Vec::new(), Vec::new());
                 if let Some(r) = u.readings(c) {
-                    for x in &r.mandarin {
+                    for x in r.mandarin {
                         push(&mut alts, &mut tables, x, ReadingTable::Mandarin);
                     }
-                    for x in &r.korean {
+                    for x in r.korean {
                         push(&mut alts, &mut tables, x, ReadingTable::Korean);
                     }
-                    for x in &r.japanese {
+                    for x in r.japanese {
                         push(&mut alts, &mut tables, x, ReadingTable::Japanese);
                     }
                 }
@@ -878,11 +878,11 @@ fn build_lattice(name: &str, script: Script, u: &Unihan) -> Option<Lattice> {
                 // A syllable typed without marks stands for every marked spelling that folds
                 // to it ("vuong": vương, vượng, …).
                 let lower = w.to_lowercase();
-                let spellings: &[String] = match spelling {
-                    VietnameseSpelling::Marked => std::slice::from_ref(&lower),
-                    VietnameseSpelling::Unmarked => u.vietnamese_spellings(w),
+                let spellings: Vec<&str> = match spelling {
+                    VietnameseSpelling::Marked => vec![lower.as_str()],
+                    VietnameseSpelling::Unmarked => u.vietnamese_spellings(w).iter().collect(),
                 };
-                for sp in spellings {
+                for sp in &spellings {
                     for (m, _) in u.sino_vietnamese(sp) {
                         push(&mut alts, &mut tables, m, ReadingTable::Mandarin);
                     }
@@ -893,16 +893,16 @@ fn build_lattice(name: &str, script: Script, u: &Unihan) -> Option<Lattice> {
                 // first (the candidate index takes the first few). Not the Japanese ones of a
                 // name typed without marks: its syllables stand for many characters, and
                 // short Japanese readings would meet other names by chance.
-                for sp in spellings {
+                for sp in &spellings {
                     for c in u.sino_vietnamese_chars(sp) {
-                        for x in u.readings(*c).map_or(&[][..], |r| &r.cantonese) {
+                        for x in u.readings(c).map_or(Strs::EMPTY, |r| r.cantonese) {
                             push(&mut alts, &mut tables, x, ReadingTable::Cantonese);
                         }
                     }
                 }
                 if spelling == VietnameseSpelling::Marked {
                     for c in u.sino_vietnamese_chars(w) {
-                        for x in u.readings(*c).map_or(&[][..], |r| &r.japanese) {
+                        for x in u.readings(c).map_or(Strs::EMPTY, |r| r.japanese) {
                             push(&mut alts, &mut tables, x, ReadingTable::Japanese);
                         }
                     }

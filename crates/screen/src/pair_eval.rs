@@ -720,7 +720,7 @@ pub fn han_viet(name: &str, unihan: &Unihan, rng: &mut SplitMix) -> Option<Strin
         if syl.is_empty() {
             return None;
         }
-        let s = &syl[rng.below(syl.len())];
+        let s = syl.get(rng.below(syl.len()))?;
         let mut chars = s.chars();
         let first = chars.next()?;
         out.push(first.to_uppercase().chain(chars).collect::<String>());
@@ -838,9 +838,10 @@ pub fn reads_as(latin: &str, han: &str, unihan: &Unihan) -> bool {
         let Some((c, rest)) = chars.split_first() else { return s.is_empty() };
         let Some(r) = u.readings(*c) else { return false };
         let all = r.mandarin.iter().chain(u.other_mandarin(*c));
-        all.chain(&r.cantonese).chain(&r.japanese).chain(&r.korean).any(|x| {
-            !x.is_empty() && s.strip_prefix(x.as_str()).is_some_and(|t| segment(t, rest, u))
-        })
+        all.chain(r.cantonese)
+            .chain(r.japanese)
+            .chain(r.korean)
+            .any(|x| !x.is_empty() && s.strip_prefix(x).is_some_and(|t| segment(t, rest, u)))
     }
     let chars: Vec<char> = han.chars().filter(|c| !c.is_whitespace()).collect();
     let toks: Vec<String> =
