@@ -240,6 +240,11 @@ pub trait DecisionSink {
 /// [`StreamOptions::max_group_wait`].
 pub const DEFAULT_BATCH: usize = 4096;
 
+/// Decisions handed to the sink at once by a monitor without a store (`--no-state`): nothing
+/// is committed, so a large group only holds decisions in memory longer (measured: 4,096 cost
+/// `--no-state` about a tenth more CPU than 512).
+const NO_STATE_BATCH: usize = 512;
+
 /// How a stream runs.
 #[derive(Debug, Clone)]
 pub struct StreamOptions {
@@ -379,6 +384,7 @@ pub fn stream<S: DecisionSink>(
         }
     }
 
+    let batch = if mon.is_durable() { opts.batch } else { opts.batch.min(NO_STATE_BATCH) };
     let mut summary = StreamSummary::default();
     let mut held: Vec<Decision> = Vec::new();
     // When the group's first decision was made (None: the group is empty).
@@ -449,7 +455,7 @@ pub fn stream<S: DecisionSink>(
                 }
                 Processed::Duplicate => summary.duplicates_skipped += 1,
             }
-            if held.len() >= opts.batch {
+            if held.len() >= batch {
                 flush(mon, &mut held, sink)?;
                 group_started = None;
             }

@@ -12,11 +12,8 @@
 //! counted at the account's latest time (documented in `docs/rules.md`), which keeps every
 //! account's history sorted and batch and streaming runs identical.
 
-use std::borrow::Borrow;
 use std::collections::VecDeque;
-use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::ops::Deref;
 
 use floodgate_types::{Direction, Rail};
 use rustc_hash::{FxHashMap, FxHasher};
@@ -30,121 +27,11 @@ use crate::snapshot::{DecodeError, Decoder, Encoder};
 pub const MIN_RECORDED_GAP_SECS: i64 = 30 * 86_400;
 const KEPT_GAPS: usize = 4;
 
-/// Bytes an [`InlineId`] holds without a heap allocation.
-pub const INLINE_ID_BYTES: usize = 22;
-
-/// A transfer or customer id the state keeps: up to [`INLINE_ID_BYTES`] bytes inside the
-/// value itself, longer ones on the heap. The windows hold millions of ids (two to three
-/// million transfers on a busy exchange's 35 days): as one `Box<str>` each, loading a
-/// snapshot made one allocation per held transfer, and dropping the state one free each,
-/// most of a restart's time (`docs/adr/0005-lean-case-store-and-restart.md`). Exchange and
-/// generated ids (`x0-00001234`, `c1234`) fit inline; a UUID or a chain hash does not and is
-/// boxed as before. It reads as a `&str` (`Deref`, `Display`, `Serialize`), and hashes and
-/// compares as its string, so maps keyed by it are looked up with a `&str`.
-#[derive(Clone)]
-pub struct InlineId(Repr);
-
-#[derive(Clone)]
-enum Repr {
-    Inline { len: u8, bytes: [u8; INLINE_ID_BYTES] },
-    Heap(Box<str>),
-}
-
-impl InlineId {
-    /// The id as a string.
-    pub fn as_str(&self) -> &str {
-        match &self.0 {
-            Repr::Inline { len, bytes } => std::str::from_utf8(&bytes[..usize::from(*len)])
-                .expect("inline bytes are copied whole from a &str"),
-            Repr::Heap(s) => s,
-        }
-    }
-
-    /// The id's bytes (no UTF-8 check: comparing and hashing need none).
-    fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            Repr::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            Repr::Heap(s) => s.as_bytes(),
-        }
-    }
-
-    /// Whether the id is held without a heap allocation.
-    pub fn is_inline(&self) -> bool {
-        matches!(self.0, Repr::Inline { .. })
-    }
-}
-
-impl From<&str> for InlineId {
-    fn from(s: &str) -> InlineId {
-        if s.len() <= INLINE_ID_BYTES {
-            let mut bytes = [0u8; INLINE_ID_BYTES];
-            bytes[..s.len()].copy_from_slice(s.as_bytes());
-            InlineId(Repr::Inline { len: s.len() as u8, bytes })
-        } else {
-            InlineId(Repr::Heap(s.into()))
-        }
-    }
-}
-
-impl Deref for InlineId {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl Borrow<str> for InlineId {
-    fn borrow(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl PartialEq for InlineId {
-    fn eq(&self, other: &InlineId) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for InlineId {}
-
-impl PartialEq<str> for InlineId {
-    fn eq(&self, other: &str) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Hash for InlineId {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        // Exactly as `str` hashes (its bytes, then 0xff), so that `Borrow<str>` lookups find
-        // it; the test below holds it to that.
-        h.write(self.as_bytes());
-        h.write_u8(0xff);
-    }
-}
-
-impl fmt::Display for InlineId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Debug for InlineId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl serde::Serialize for InlineId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
 /// One remembered transfer.
 #[derive(Debug, Clone)]
 pub struct Ev {
     /// Transfer id.
-    pub id: InlineId,
+    pub id: Box<str>,
     /// Effective time (see the module note on order).
     pub time: i64,
     /// Direction.
@@ -181,11 +68,11 @@ pub const KEPT_MEMBER_TRANSFERS: usize = 5;
 #[derive(Debug, Clone)]
 pub struct Member {
     /// Customer id.
-    pub customer: InlineId,
+    pub customer: Box<str>,
     /// Latest use of the attribute (effective time).
     pub last: i64,
     /// The latest transfers that used it, oldest first: `(id, time, US cents)`.
-    pub transfers: Vec<(InlineId, i64, u128)>,
+    pub transfers: Vec<(Box<str>, i64, u128)>,
 }
 
 /// Who used an IP address, device or withdrawal address, and with which transfers.
@@ -208,7 +95,7 @@ pub enum Link {
 #[derive(Debug, Default, Clone)]
 pub struct State {
     /// Accounts by customer id.
-    pub accounts: FxHashMap<InlineId, Account>,
+    pub accounts: FxHashMap<Box<str>, Account>,
     /// IP address key -> customers.
     pub ips: FxHashMap<u64, Users>,
     /// Device key -> customers.
@@ -273,7 +160,7 @@ pub struct Before {
 fn touch(users: &mut Users, customer: &str, now: i64, tx: (&str, u128)) -> Option<i64> {
     users.retain(|m| m.last > now - MAX_WINDOW_SECS);
     let t = (tx.0.into(), now, tx.1);
-    match users.iter_mut().find(|m| m.customer == *customer) {
+    match users.iter_mut().find(|m| &*m.customer == customer) {
         Some(m) => {
             let prev = m.last;
             m.last = m.last.max(now);
@@ -493,7 +380,7 @@ impl State {
         let n = d.count()?;
         let mut accounts = FxHashMap::with_capacity_and_hasher(n, Default::default());
         for _ in 0..n {
-            let id: InlineId = d.str()?.into();
+            let id: Box<str> = d.str()?.into();
             let k = d.count()?;
             let mut events = VecDeque::with_capacity(k);
             for _ in 0..k {
@@ -535,38 +422,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-
-    /// An id reads, compares and hashes as its string, inline up to `INLINE_ID_BYTES` bytes
-    /// and boxed beyond, so a map keyed by it is looked up with a `&str`.
-    #[test]
-    fn inline_ids_behave_as_their_strings() {
-        use std::hash::BuildHasher;
-        let b = rustc_hash::FxBuildHasher;
-        for s in [
-            "",
-            "x0-00001234",
-            "x0-00001234-c49",
-            &"u".repeat(22),
-            &"é".repeat(11),
-            &"a".repeat(23),
-            "0f9e3c1a-8d2b-4c7e-9a51-3b6d2e8f7c40",
-        ] {
-            let id = InlineId::from(s);
-            assert_eq!(&*id, s);
-            assert_eq!(id.to_string(), s);
-            assert_eq!(id.is_inline(), s.len() <= INLINE_ID_BYTES, "{s}");
-            assert_eq!(b.hash_one(&id), b.hash_one(s), "{s}");
-            assert!(id == *s);
-            assert_eq!(serde_json::to_string(&id).unwrap(), serde_json::to_string(s).unwrap());
-        }
-        let mut m: FxHashMap<InlineId, u32> = FxHashMap::default();
-        m.insert("c1".into(), 1);
-        m.insert("a-customer-id-longer-than-22".into(), 2);
-        assert_eq!(
-            (m.get("c1"), m.get("a-customer-id-longer-than-22"), m.get("c2")),
-            (Some(&1), Some(&2), None)
-        );
-    }
 
     /// Layout version 2 keeps each event's fiat rail and the bank-account groups (version 1
     /// is read by the frozen-fixture test in `tests/`).
