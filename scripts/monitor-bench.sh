@@ -15,7 +15,8 @@
 # the travel-rule runs.
 # COPIES=K (step 4): resume after K x N stored decisions, from the stateful run's monitor.db
 # copied K times over (see the step); with STATE=DIR, from the monitor.db of DIR, a data
-# directory an earlier stateful run left, and steps 2 and 3 are skipped.
+# directory an earlier stateful run left, and steps 2 and 3 are skipped. BASE_BIN=FILE runs
+# each start from the snapshot with that binary too (another build: same snapshot, same run).
 # Each run prints wall time and the CPU time it used (user + sys): on a shared machine the
 # wall time follows the load, the CPU time less so (not load-proof either: shared caches).
 # gen's ledgers carry no travel-rule data, so every transfer of USD 1,000 or more is held by
@@ -170,6 +171,11 @@ PY
     snap=$(ls "$d"/monitor-*.snapshot)
     for i in 1 2 3; do
         echo "with the snapshot ($(stat -c %s "$snap") bytes), start $i: $(start | tr '\n' ' ')"
+        # BASE_BIN=FILE: the same start by another build (the commit before), on the same
+        # snapshot and store, alternating with this one.
+        if [ -n "${BASE_BIN:-}" ]; then
+            echo "  the same by $BASE_BIN: $(bin=$BASE_BIN start | tr '\n' ' ')"
+        fi
     done
     echo "load average after: $(load)"
 fi

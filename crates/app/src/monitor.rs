@@ -234,13 +234,27 @@ pub trait DecisionSink {
     fn rejected(&mut self, reject: &Reject) -> Result<(), Self::Error>;
 }
 
+/// Decisions per group commit by default: one `monitor.db` and one `cases.db` transaction per
+/// 4,096 decisions (512 before: each commit rewrites the b-tree pages it touched, so larger
+/// groups write fewer pages per decision; `docs/benchmarks.md`, ADR 0005), bounded in time by
+/// [`StreamOptions::max_group_wait`].
+pub const DEFAULT_BATCH: usize = 4096;
+
+/// Decisions handed to the sink at once by a monitor without a store (`--no-state`): nothing
+/// is committed, so a large group only holds decisions in memory longer (measured: 4,096 cost
+/// `--no-state` about a tenth more CPU than 512).
+const NO_STATE_BATCH: usize = 512;
+
 /// How a stream runs.
 #[derive(Debug, Clone)]
 pub struct StreamOptions {
-    /// Decisions per group commit.
+    /// Decisions per group commit, at most.
     pub batch: usize,
     /// Commit at least this often while the input is idle (a tail -f stream).
     pub idle_commit: Duration,
+    /// Commit a group once its first decision has waited this long, full or not, so a busy
+    /// stream's decisions are not held back by a large `batch`.
+    pub max_group_wait: Duration,
     /// Re-read this rules file when it changes (checked at most once a second, always between
     /// two events); a bad file is logged and the running rules stay in force.
     pub reload_rules: Option<PathBuf>,
@@ -248,7 +262,12 @@ pub struct StreamOptions {
 
 impl Default for StreamOptions {
     fn default() -> Self {
-        StreamOptions { batch: 512, idle_commit: Duration::from_millis(20), reload_rules: None }
+        StreamOptions {
+            batch: DEFAULT_BATCH,
+            idle_commit: Duration::from_millis(20),
+            max_group_wait: Duration::from_secs(1),
+            reload_rules: None,
+        }
     }
 }
 
@@ -365,8 +384,11 @@ pub fn stream<S: DecisionSink>(
         }
     }
 
+    let batch = if mon.is_durable() { opts.batch } else { opts.batch.min(NO_STATE_BATCH) };
     let mut summary = StreamSummary::default();
     let mut held: Vec<Decision> = Vec::new();
+    // When the group's first decision was made (None: the group is empty).
+    let mut group_started: Option<Instant> = None;
     let mut rules_mtime = opts.reload_rules.as_deref().and_then(mtime);
     let mut last_check = Instant::now();
     // Decisions reach the sink only once their state is committed.
@@ -381,6 +403,7 @@ pub fn stream<S: DecisionSink>(
             Ok(m) => m,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 flush(mon, &mut held, sink)?;
+                group_started = None;
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -428,12 +451,19 @@ pub fn stream<S: DecisionSink>(
                 Processed::Decided(d) => {
                     summary.decided += 1;
                     held.push(*d);
+                    group_started.get_or_insert_with(Instant::now);
                 }
                 Processed::Duplicate => summary.duplicates_skipped += 1,
             }
-            if held.len() >= opts.batch {
+            if held.len() >= batch {
                 flush(mon, &mut held, sink)?;
+                group_started = None;
             }
+        }
+        // Checked per message (up to 256 input lines), not per line.
+        if group_started.is_some_and(|t| t.elapsed() >= opts.max_group_wait) {
+            flush(mon, &mut held, sink)?;
+            group_started = None;
         }
     }
     flush(mon, &mut held, sink)?;

@@ -6,6 +6,15 @@
 //! in decimal). Before and after are compact JSON as stored, so what is hashed is exactly what
 //! is kept. The chain head (last seq and hash) is kept apart from the entries, so deleting the
 //! last entries is detected too; purging expired entries moves the chain's base forward.
+//!
+//! An `alert.create` entry written since ADR 0005 does not copy the alert: its after document
+//! is `{"alert_sha256": …, "case": …}`, the SHA-256 of the alert row as stored
+//! ([`AlertRowRef::sha256`], the same field encoding over the row's columns); a `report.due`
+//! entry is `{"report_sha256": …}` over the report's columns that never change
+//! ([`ReportRowRef::sha256`]). Verifying the chain recomputes each from its row, so a row
+//! changed or removed after it was recorded is found, as an entry's change is (before, the
+//! copy in the entry was checked but the row itself was not). Entries written before keep
+//! their full copy and verify as they always did.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -69,6 +78,129 @@ pub fn entry_hash(
     hex::encode(h.finalize())
 }
 
+/// The key of an `alert.create` entry's after document that commits to the alert row.
+pub const ALERT_SHA256: &str = "alert_sha256";
+
+/// An alert row as stored, every column (`alerts` in `docs/cases.md`): what an
+/// `alert.create` audit entry commits to.
+#[derive(Debug, Clone, Copy)]
+pub struct AlertRowRef<'a> {
+    /// Tenant.
+    pub tenant: &'a str,
+    /// Alert number.
+    pub id: i64,
+    /// Its case.
+    pub case_id: i64,
+    /// Dedup key.
+    pub dedup_key: &'a str,
+    /// Source (`monitor`, `screening`, …).
+    pub source: &'a str,
+    /// Rule.
+    pub rule: &'a str,
+    /// Severity.
+    pub severity: &'a str,
+    /// Subject.
+    pub subject: &'a str,
+    /// Reasons, compact JSON as stored.
+    pub reasons: &'a str,
+    /// Evidence, compact JSON as stored.
+    pub evidence: &'a str,
+    /// Event time (Unix seconds).
+    pub event_time: i64,
+    /// When stored (Unix seconds).
+    pub created: i64,
+}
+
+impl AlertRowRef<'_> {
+    /// SHA-256 (hex) over the row's columns in table order, each as [`entry_hash`] encodes a
+    /// field (8-byte big-endian length, then the UTF-8 bytes; numbers in decimal).
+    pub fn sha256(&self) -> String {
+        let mut h = Sha256::new();
+        field(&mut h, self.tenant.as_bytes());
+        field(&mut h, self.id.to_string().as_bytes());
+        field(&mut h, self.case_id.to_string().as_bytes());
+        field(&mut h, self.dedup_key.as_bytes());
+        field(&mut h, self.source.as_bytes());
+        field(&mut h, self.rule.as_bytes());
+        field(&mut h, self.severity.as_bytes());
+        field(&mut h, self.subject.as_bytes());
+        field(&mut h, self.reasons.as_bytes());
+        field(&mut h, self.evidence.as_bytes());
+        field(&mut h, self.event_time.to_string().as_bytes());
+        field(&mut h, self.created.to_string().as_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+/// The key of a `report.due` entry's after document that commits to the report row.
+pub const REPORT_SHA256: &str = "report_sha256";
+
+/// A report obligation row's columns that never change (`filed_time` and `document_sha256`
+/// are set when it is filed, with a `report.file` entry of their own): what a `report.due`
+/// audit entry commits to.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportRowRef<'a> {
+    /// Tenant.
+    pub tenant: &'a str,
+    /// Report number.
+    pub id: i64,
+    /// Dedup key.
+    pub dedup_key: &'a str,
+    /// Kind.
+    pub kind: &'a str,
+    /// Subject ids, compact JSON as stored.
+    pub subject_ids: &'a str,
+    /// Event time (Unix seconds).
+    pub event_time: i64,
+    /// Detection time.
+    pub detected_time: i64,
+    /// Deadline.
+    pub due_time: i64,
+    /// Reason, compact JSON as stored.
+    pub reason: &'a str,
+}
+
+impl ReportRowRef<'_> {
+    /// SHA-256 (hex) over these columns in table order, encoded as [`AlertRowRef::sha256`].
+    pub fn sha256(&self) -> String {
+        let mut h = Sha256::new();
+        field(&mut h, self.tenant.as_bytes());
+        field(&mut h, self.id.to_string().as_bytes());
+        field(&mut h, self.dedup_key.as_bytes());
+        field(&mut h, self.kind.as_bytes());
+        field(&mut h, self.subject_ids.as_bytes());
+        field(&mut h, self.event_time.to_string().as_bytes());
+        field(&mut h, self.detected_time.to_string().as_bytes());
+        field(&mut h, self.due_time.to_string().as_bytes());
+        field(&mut h, self.reason.as_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+/// Which table a committed row is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommittedTable {
+    /// `alerts`, committed to by `alert.create`.
+    Alerts,
+    /// `reports`, committed to by `report.due`.
+    Reports,
+}
+
+/// What an entry commits to by hash (written since ADR 0005): an `alert.create` entry its
+/// alert, a `report.due` entry its report obligation — the table, the row's number (from the
+/// object `alert:<n>` / `report:<n>`) and the SHA-256. `None` for every other entry, and for
+/// one written before, which holds a full copy of the row in its after document instead.
+pub fn committed_row(e: &AuditEntry) -> Option<(CommittedTable, i64, String)> {
+    let (table, prefix, key) = match e.action.as_str() {
+        "alert.create" => (CommittedTable::Alerts, "alert:", ALERT_SHA256),
+        "report.due" => (CommittedTable::Reports, "report:", REPORT_SHA256),
+        _ => return None,
+    };
+    let id = e.object.strip_prefix(prefix)?.parse().ok()?;
+    let after: serde_json::Value = serde_json::from_str(&e.after).ok()?;
+    Some((table, id, after.get(key)?.as_str()?.to_owned()))
+}
+
 impl AuditEntry {
     /// Recomputes this entry's hash from its fields.
     pub fn recompute(&self) -> String {
@@ -106,6 +238,14 @@ pub enum Tamper {
         /// The missing seq.
         seq: i64,
     },
+    /// The row an entry committed to by its SHA-256 (an alert of `alert.create`, a report
+    /// obligation of `report.due`) was changed or removed.
+    RecordAltered {
+        /// The entry's seq.
+        seq: i64,
+        /// The row, as the entry names it (`alert:40`, `report:7`).
+        object: String,
+    },
 }
 
 impl std::fmt::Display for Tamper {
@@ -118,6 +258,10 @@ impl std::fmt::Display for Tamper {
                 write!(f, "entry {seq} was inserted: it is not linked into the chain")
             }
             Tamper::Deleted { seq } => write!(f, "entry {seq} was deleted: the chain skips it"),
+            Tamper::RecordAltered { seq, object } => write!(
+                f,
+                "{object} was altered or removed: it does not match the SHA-256 entry {seq} recorded"
+            ),
         }
     }
 }
@@ -191,6 +335,14 @@ impl Verifier {
         self.prev_hash.clone_from(&e.hash);
         self.expect_seq += 1;
         true
+    }
+
+    /// Records a problem found beside the chain (an alert that no longer matches the hash
+    /// its entry recorded), found at the entry just pushed; the walk stops there.
+    pub fn fail(&mut self, problem: Tamper) {
+        if self.problem.is_none() {
+            self.problem = Some(problem);
+        }
     }
 
     /// Ends the walk against the recorded head.

@@ -5,11 +5,14 @@
 //! case rows carry a version: an update that finds another version changed nothing and fails
 //! with [`CasesError::Conflict`] (two approvals racing leave exactly one).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::audit::{entry_hash, AuditEntry, Verification, Verifier, GENESIS};
+use crate::audit::{
+    committed_row, entry_hash, AlertRowRef, AuditEntry, CommittedTable, ReportRowRef, Tamper,
+    Verification, Verifier, ALERT_SHA256, GENESIS, REPORT_SHA256,
+};
 use crate::db::{Backend, Row, Tx, Val};
 use crate::error::{CasesError, Result};
 use crate::machine::{step, Action, Step};
@@ -801,20 +804,36 @@ fn add_reports_tx(
     let mut out = Vec::with_capacity(fresh.len());
     for (i, r) in fresh.iter().enumerate() {
         let id = first + i as i64;
+        let (subject_ids, reason) = (json(&r.subject_ids), json(&r.reason));
+        // The audit entry commits to the row by its SHA-256 instead of copying the report
+        // (ADR 0005): `verify_audit` recomputes it from the row.
+        let sha256 = ReportRowRef {
+            tenant: t.as_str(),
+            id,
+            dedup_key: &r.dedup_key,
+            kind: r.kind.as_str(),
+            subject_ids: &subject_ids,
+            event_time: r.event_time.0,
+            detected_time: r.detected_time.0,
+            due_time: r.due_time.0,
+            reason: &reason,
+        }
+        .sha256();
         rows.push(vec![
             t.as_str().into(),
             id.into(),
             r.dedup_key.as_str().into(),
             r.kind.as_str().into(),
-            json(&r.subject_ids).into(),
+            subject_ids.into(),
             r.event_time.0.into(),
             r.detected_time.0.into(),
             r.due_time.0.into(),
             Val::Null,
             Val::Null,
-            json(&r.reason).into(),
+            reason.into(),
         ]);
-        audit.push(["report.due".into(), format!("report:{id}"), "null".into(), json(r)]);
+        let after = json(&serde_json::json!({ REPORT_SHA256: sha256 }));
+        audit.push(["report.due".into(), format!("report:{id}"), "null".into(), after]);
         out.push(ReportId(id));
     }
     insert_rows(
@@ -849,6 +868,69 @@ fn stored_keys<'k>(
         known.extend(tx.query(&sql, &p)?.iter().map(|r| get_s(r, 0)));
     }
     Ok(known)
+}
+
+/// The SHA-256 of each row of `committed` that exists ([`AlertRowRef::sha256`],
+/// [`ReportRowRef::sha256`]), one `IN (…)` lookup per table and chunk.
+fn row_hashes(
+    tx: &mut dyn Tx,
+    t: &TenantId,
+    committed: &[(CommittedTable, i64, String)],
+) -> Result<HashMap<(CommittedTable, i64), String>> {
+    let mut out = HashMap::with_capacity(committed.len());
+    for table in [CommittedTable::Alerts, CommittedTable::Reports] {
+        let ids: Vec<i64> =
+            committed.iter().filter(|(x, _, _)| *x == table).map(|(_, id, _)| *id).collect();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = match table {
+                CommittedTable::Alerts => format!("SELECT {ALERT_COLS} FROM alerts"),
+                CommittedTable::Reports => "SELECT tenant, id, dedup_key, kind, subject_ids, event_time, detected_time, due_time, reason FROM reports".to_owned(),
+            } + &format!(" WHERE tenant = ? AND id IN ({})", marks(chunk.len()));
+            let mut p: Vec<Val> = vec![t.as_str().into()];
+            p.extend(chunk.iter().map(|id| Val::from(*id)));
+            for r in tx.query(&sql, &p)? {
+                let s = |i: usize| get_s(&r, i);
+                let (id, sha256) = match table {
+                    CommittedTable::Alerts => {
+                        let [tenant, key, source, rule, severity, subject, reasons, evidence] =
+                            [0, 3, 4, 5, 6, 7, 8, 9].map(s);
+                        let row = AlertRowRef {
+                            tenant: &tenant,
+                            id: get_i(&r, 1),
+                            case_id: get_i(&r, 2),
+                            dedup_key: &key,
+                            source: &source,
+                            rule: &rule,
+                            severity: &severity,
+                            subject: &subject,
+                            reasons: &reasons,
+                            evidence: &evidence,
+                            event_time: get_i(&r, 10),
+                            created: get_i(&r, 11),
+                        };
+                        (row.id, row.sha256())
+                    }
+                    CommittedTable::Reports => {
+                        let [tenant, key, kind, subject_ids, reason] = [0, 2, 3, 4, 8].map(s);
+                        let row = ReportRowRef {
+                            tenant: &tenant,
+                            id: get_i(&r, 1),
+                            dedup_key: &key,
+                            kind: &kind,
+                            subject_ids: &subject_ids,
+                            event_time: get_i(&r, 5),
+                            detected_time: get_i(&r, 6),
+                            due_time: get_i(&r, 7),
+                            reason: &reason,
+                        };
+                        (row.id, row.sha256())
+                    }
+                };
+                out.insert((table, id), sha256);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The work of [`CaseStore::ingest_alerts`] inside the caller's transaction.
@@ -929,6 +1011,24 @@ fn ingest_alerts_tx(
         c.alert_count += 1;
         c.severity = max_sev(c.severity, a.severity);
         c.updated = now;
+        let (reasons, evidence) = (json(&a.reasons), json(&a.evidence));
+        // The audit entry commits to the row by its SHA-256 instead of copying the alert
+        // (ADR 0005): `verify_audit` recomputes it from the row.
+        let sha256 = AlertRowRef {
+            tenant: t.as_str(),
+            id,
+            case_id: c.id.0,
+            dedup_key: &a.dedup_key,
+            source: a.source.as_str(),
+            rule: &a.rule,
+            severity: a.severity.as_str(),
+            subject: &a.subject,
+            reasons: &reasons,
+            evidence: &evidence,
+            event_time: a.event_time.0,
+            created: now.0,
+        }
+        .sha256();
         alert_rows.push(vec![
             t.as_str().into(),
             id.into(),
@@ -938,8 +1038,8 @@ fn ingest_alerts_tx(
             a.rule.as_str().into(),
             a.severity.as_str().into(),
             a.subject.as_str().into(),
-            json(&a.reasons).into(),
-            json(&a.evidence).into(),
+            reasons.into(),
+            evidence.into(),
             a.event_time.0.into(),
             now.0.into(),
         ]);
@@ -948,7 +1048,7 @@ fn ingest_alerts_tx(
             "alert.create".into(),
             format!("alert:{id}"),
             "null".into(),
-            json(&serde_json::json!({"alert": a, "case": c.id})),
+            json(&serde_json::json!({ALERT_SHA256: sha256, "case": c.id})),
         ]);
     }
     // New cases, written with their state after this batch.
@@ -1793,11 +1893,22 @@ impl<B: Backend> CaseStore for Cases<B> {
                 )?;
                 let Some(last) = rows.last() else { break };
                 after = get_i(last, 1);
+                let entries: Vec<AuditEntry> = rows.iter().map(audit_from).collect();
+                let committed: Vec<(CommittedTable, i64, String)> =
+                    entries.iter().filter_map(committed_row).collect();
+                let stored = row_hashes(tx, &t, &committed)?;
                 let mut go = true;
-                for r in &rows {
-                    if !v.push(&audit_from(r)) {
+                for e in &entries {
+                    if !v.push(e) {
                         go = false;
                         break;
+                    }
+                    if let Some((table, id, sha)) = committed_row(e) {
+                        if stored.get(&(table, id)) != Some(&sha) {
+                            v.fail(Tamper::RecordAltered { seq: e.seq, object: e.object.clone() });
+                            go = false;
+                            break;
+                        }
                     }
                 }
                 if !go {

@@ -21,6 +21,7 @@ both_backends!(
     audit_verify_names_a_deleted_last_entry,
     audit_verify_names_an_inserted_entry,
     audit_verify_names_an_appended_entry,
+    issue14_audit_verify_names_an_altered_or_removed_alert,
     audit_retention_and_legal_hold,
     racing_approvals_leave_one_decision,
     racing_decisions_leave_one_decision,
@@ -357,6 +358,84 @@ fn audit_verify_names_an_appended_entry<F: Fixture>(fx: &F) {
     assert_eq!(s.verify_audit(&lan).unwrap().first_problem, Some(Tamper::Inserted { seq: 11 }));
 }
 
+/// Issue 14 item 6 (ADR 0005): an `alert.create` entry commits to its alert by SHA-256 instead
+/// of copying it, and `verify_audit` recomputes that hash from the alert row: a change of any
+/// column of the alert, or its removal, is named with the entry and the alert.
+fn issue14_audit_verify_names_an_altered_or_removed_alert<F: Fixture>(fx: &F) {
+    let mut s = fx.store();
+    let a = actor("vasp-a", "system", Role::Admin);
+    let batch = vec![
+        alert("cust-1", "monitor:t1", Severity::Medium),
+        alert("cust-2", "monitor:t2", Severity::Low),
+    ];
+    let r = s.ingest_alerts(&a, &batch, None).unwrap();
+    let (second, _) = r.created[1];
+    let trail = s.case(&a, r.created[1].1).unwrap().trail;
+    let entry = trail.iter().find(|e| e.object == format!("alert:{}", second.0)).unwrap();
+    // The entry holds the hash and the case, not a copy of the alert.
+    assert!(entry.after.contains("\"alert_sha256\""), "{}", entry.after);
+    assert!(!entry.after.contains("monitor:t2"), "{}", entry.after);
+    assert!(entry.after.len() < 120, "{} bytes", entry.after.len());
+    let seq = entry.seq;
+    assert!(s.verify_audit(&a).unwrap().is_intact());
+    s.backend_mut().raw(fx.drop_guards()).unwrap();
+    // One evidence byte changed (another amount).
+    let update = format!(
+        "UPDATE alerts SET evidence = REPLACE(evidence, 'monitor:t2', 'monitor:t9') WHERE tenant = 'vasp-a' AND id = {}",
+        second.0
+    );
+    s.backend_mut().raw(&update).unwrap();
+    let v = s.verify_audit(&a).unwrap();
+    assert_eq!(
+        v.first_problem,
+        Some(Tamper::RecordAltered { seq, object: format!("alert:{}", second.0) })
+    );
+    assert!(v
+        .first_problem
+        .unwrap()
+        .to_string()
+        .contains(&format!("alert:{} was altered", second.0)));
+    // Put back, it verifies again; its severity lowered, it does not.
+    let undo = update.replace("'monitor:t2', 'monitor:t9'", "'monitor:t9', 'monitor:t2'");
+    s.backend_mut().raw(&undo).unwrap();
+    assert!(s.verify_audit(&a).unwrap().is_intact());
+    s.backend_mut()
+        .raw(&format!(
+            "UPDATE alerts SET severity = 'low' WHERE tenant = 'vasp-a' AND id = {}",
+            r.created[0].0 .0
+        ))
+        .unwrap();
+    let first_seq = s
+        .case(&a, r.created[0].1)
+        .unwrap()
+        .trail
+        .iter()
+        .find(|e| e.object == format!("alert:{}", r.created[0].0 .0))
+        .unwrap()
+        .seq;
+    assert_eq!(
+        s.verify_audit(&a).unwrap().first_problem,
+        Some(Tamper::RecordAltered {
+            seq: first_seq,
+            object: format!("alert:{}", r.created[0].0 .0)
+        })
+    );
+    s.backend_mut()
+        .raw(&format!(
+            "UPDATE alerts SET severity = 'medium' WHERE tenant = 'vasp-a' AND id = {}",
+            r.created[0].0 .0
+        ))
+        .unwrap();
+    // Removed.
+    s.backend_mut()
+        .raw(&format!("DELETE FROM alerts WHERE tenant = 'vasp-a' AND id = {}", second.0))
+        .unwrap();
+    assert_eq!(
+        s.verify_audit(&a).unwrap().first_problem,
+        Some(Tamper::RecordAltered { seq, object: format!("alert:{}", second.0) })
+    );
+}
+
 fn audit_retention_and_legal_hold<F: Fixture>(fx: &F) {
     let mut s = fx.store();
     let admin = actor("vasp-a", "root", Role::Admin);
@@ -489,6 +568,22 @@ fn reports_due_overdue_filed<F: Fixture>(fx: &F) {
     let now = UnixTime::now();
     let st: Vec<ReportStatus> = s.reports(&lan).unwrap().iter().map(|r| r.status(now)).collect();
     assert_eq!(st, [ReportStatus::Overdue, ReportStatus::Due, ReportStatus::Filed]);
+    // Filing changes the row's filing columns, not what `report.due` committed to (ADR 0005):
+    // the chain still verifies; a changed deadline does not.
+    assert!(s.verify_audit(&lan).unwrap().is_intact());
+    // The three report.due entries are the tenant's first: seq 1, 2, 3 for reports 1, 2, 3.
+    assert_eq!(ids.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3]);
+    let seq = 2;
+    s.backend_mut()
+        .raw(&format!(
+            "UPDATE reports SET due_time = due_time + 86400 WHERE tenant = 'vasp-a' AND id = {}",
+            ids[1].0
+        ))
+        .unwrap();
+    assert_eq!(
+        s.verify_audit(&lan).unwrap().first_problem,
+        Some(Tamper::RecordAltered { seq, object: format!("report:{}", ids[1].0) })
+    );
 }
 
 /// On time, late, missing and pending per tenant, for the supervisor: counts only.
@@ -612,4 +707,35 @@ fn the_user_registry_decides_who_acts_and_with_which_role<F: Fixture>(fx: &F) {
     let v = s.verify_audit(&hoa).unwrap();
     assert!(v.is_intact());
     assert_eq!(v.head_seq, 3, "two user.add and one user.disable");
+}
+
+/// Issue 14 item 6 (ADR 0005): a `cases.db` written before the audit log committed to alerts by
+/// their hash (the frozen data directory of `crates/cli/tests/fixtures/formats`, whose
+/// `alert.create` entries hold a full copy of the alert) opens, verifies, takes new alerts
+/// recorded by hash, and the mixed chain still verifies and still names a changed entry.
+#[test]
+fn issue14_a_case_store_with_full_alert_copies_verifies_beside_hashed_ones() {
+    let frozen = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cli/tests/fixtures/formats/datadir/cases.db");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cases.db");
+    std::fs::copy(&frozen, &path).unwrap();
+    let mut s = floodgate_cases::Cases::new(floodgate_cases::db::Sqlite::open(&path).unwrap());
+    let a = actor("default", "system", Role::Admin);
+    let before = s.verify_audit(&a).unwrap();
+    assert!(before.is_intact(), "{before:?}");
+    assert!(before.head_seq > 0);
+    let old = s.alerts(&a, &ListFilter::default()).unwrap();
+    assert!(!old.is_empty(), "the frozen store holds alerts");
+    let r = s.ingest_alerts(&a, &[alert("cust-9", "monitor:new-1", Severity::High)], None).unwrap();
+    assert_eq!(r.created.len(), 1);
+    let v = s.verify_audit(&a).unwrap();
+    assert!(v.is_intact(), "{v:?}");
+    assert!(v.head_seq > before.head_seq);
+    // A full copy of an old alert is still covered by its entry's hash.
+    s.backend_mut().raw(common::SqliteFx::DROP_GUARDS).unwrap();
+    s.backend_mut()
+        .raw("UPDATE audit SET after = REPLACE(after, 'monitor:', 'MONITOR:') WHERE tenant = 'default' AND action = 'alert.create' AND after LIKE '%\"alert\":%'")
+        .unwrap();
+    assert!(matches!(s.verify_audit(&a).unwrap().first_problem, Some(Tamper::Altered { .. })));
 }

@@ -219,6 +219,12 @@ impl Monitor {
         &self.engine
     }
 
+    /// Whether decisions are kept in a store (`false` for [`Monitor::in_memory`]: a commit
+    /// makes nothing durable).
+    pub fn is_durable(&self) -> bool {
+        self.db.is_some()
+    }
+
     /// Decisions durably recorded so far.
     pub fn committed(&self) -> u64 {
         self.committed

@@ -143,10 +143,7 @@ impl SeenIds {
                     "a filter of {words} words for {capacity} ids (this build uses {BITS_PER_ID} bits per id)"
                 )));
             }
-            let mut bits = Vec::with_capacity(words);
-            for _ in 0..words {
-                bits.push(d.word()?);
-            }
+            let bits = d.words(words)?;
             filters.push(Filter { bits, len, capacity });
         }
         if filters.is_empty() {

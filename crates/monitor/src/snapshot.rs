@@ -267,6 +267,22 @@ impl<'a> Decoder<'a> {
         w.copy_from_slice(b);
         Ok(u64::from_le_bytes(w))
     }
+
+    /// `n` fixed 64-bit words, read in one pass (a bit array of millions of words).
+    ///
+    /// # Errors
+    /// Truncated input.
+    pub fn words(&mut self, n: usize) -> Result<Vec<u64>, DecodeError> {
+        let bytes = n
+            .checked_mul(8)
+            .and_then(|len| self.buf.get(self.at..self.at.checked_add(len)?))
+            .ok_or_else(|| self.error(format!("truncated: {n} words")))?;
+        self.at += bytes.len();
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("chunks of exactly 8 bytes")))
+            .collect())
+    }
 }
 
 impl SnapshotRef<'_> {

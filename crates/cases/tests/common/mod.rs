@@ -28,6 +28,10 @@ pub struct SqliteFx {
 }
 
 impl SqliteFx {
+    /// What [`Fixture::drop_guards`] runs on SQLite.
+    pub const DROP_GUARDS: &'static str =
+        "DROP TRIGGER audit_append_only; DROP TRIGGER audit_retention;";
+
     pub fn new() -> SqliteFx {
         SqliteFx { dir: tempfile::tempdir().unwrap() }
     }
@@ -39,7 +43,7 @@ impl Fixture for SqliteFx {
         Ok(Cases::new(Sqlite::open(&self.dir.path().join("cases.db"))?))
     }
     fn drop_guards(&self) -> &'static str {
-        "DROP TRIGGER audit_append_only; DROP TRIGGER audit_retention;"
+        SqliteFx::DROP_GUARDS
     }
 }
 

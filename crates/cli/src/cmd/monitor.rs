@@ -84,8 +84,9 @@ pub(crate) struct Args {
     /// Keep no state on disk (no monitor.db; nothing survives the process)
     #[arg(long)]
     no_state: bool,
-    /// Decisions per group commit
-    #[arg(long, default_value_t = 512, value_name = "N")]
+    /// Decisions per group commit, at most (a group is also committed once its first decision
+    /// waited 1 s, and whenever the input is idle)
+    #[arg(long, default_value_t = service::DEFAULT_BATCH, value_name = "N")]
     batch: usize,
     /// Write a snapshot of the window state every N committed decisions (and at the end), so
     /// a restart replays at most N stored decisions; 0: only at the end
