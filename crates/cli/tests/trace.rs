@@ -35,6 +35,28 @@ fn build_then_trace_satoshi_to_hal_on_real_blocks() {
     assert_eq!(r["segments"], 1);
     let edges = r["edges"].as_u64().unwrap();
     assert!(edges > 400, "{r}");
+    // The section table: every section of the format, then the headers and padding; the
+    // bytes add up to the total, which is the segment files' size on disk.
+    let sections = r["sections"].as_array().unwrap();
+    let names: Vec<&str> = sections.iter().map(|s| s["section"].as_str().unwrap()).collect();
+    assert_eq!(names.first(), Some(&"key index"), "{r}");
+    assert_eq!(names.last(), Some(&"headers and padding"), "{r}");
+    assert!(names.contains(&"edge lists") && names.contains(&"sorted keys"), "{r}");
+    let sum: u64 = sections.iter().map(|s| s["bytes"].as_u64().unwrap()).sum();
+    assert_eq!(sum, r["bytes"].as_u64().unwrap(), "{r}");
+    let on_disk: u64 = std::fs::read_dir(data.join("graph"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".fgs"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum();
+    assert_eq!(sum, on_disk);
+    let per_edge: f64 = sections.iter().map(|s| s["bytes_per_edge"].as_f64().unwrap()).sum();
+    assert!((per_edge - sum as f64 / edges as f64).abs() < 1e-6, "{r}");
+    // The table output shows the same rows.
+    let table = ok(floodgate(data).args(["trace", "build"]).output().unwrap());
+    assert!(table.contains("bytes per edge: edge lists"), "{table}");
+    assert!(table.contains("bytes per edge: headers and padding"), "{table}");
     // Building again appends nothing.
     let again =
         json(&ok(floodgate(data).args(["trace", "build", "--format", "json"]).output().unwrap()));

@@ -646,11 +646,10 @@ impl Graph {
     fn tx_node(&self, n: u32) -> ([u8; 32], Chain, u32) {
         let k = self.key_bytes(NodeId(n));
         match keys::tx_parts(k) {
-            Some((id, t)) => {
+            Some((chain, id, t)) => {
                 let mut txid = [0u8; 32];
                 txid.copy_from_slice(id);
-                let chain = keys::chain_of(k[1]);
-                (txid, chain, t)
+                (txid, keys::chain_of(chain), t)
             }
             None => ([0; 32], Chain::Bitcoin, 0),
         }
@@ -1376,13 +1375,14 @@ fn encode_in(
     let mut offsets = Vec::with_capacity(nodes.len() + 1);
     for node in nodes.clone() {
         offsets.push(bytes.len());
+        let mut prev = node as u32;
         while let Some(&i) = by_dst.get(k) {
             let e = &edges[i as usize];
             if e.dst as usize != node {
                 break;
             }
-            segment::put_varint(&mut bytes, segment::zigzag(i64::from(e.src) - node as i64));
-            segment::put_varint(&mut bytes, u64::from(at_in_list[i as usize]));
+            segment::put_in_record(&mut bytes, e.src, prev, at_in_list[i as usize]);
+            prev = e.src;
             k += 1;
         }
     }
@@ -1481,7 +1481,7 @@ impl<'g> GraphBuilder<'g> {
                 } else {
                     base.map_or(&[][..], |g| g.key_bytes(NodeId(n)))
                 };
-                if keys::identity(known) == keys::identity(&self.scratch) {
+                if keys::same(known, &self.scratch) {
                     return Ok(NodeId(n));
                 }
                 // Another key has this hash: this one lives in `overflow`.
@@ -1598,8 +1598,8 @@ impl<'g> GraphBuilder<'g> {
                 continue;
             }
             let k = self.key_of(node);
-            let Some((id, t)) = keys::tx_parts(k) else { continue };
-            if id != txid || k[1] != chain {
+            let Some((c, id, t)) = keys::tx_parts(k) else { continue };
+            if id != txid || c != chain {
                 continue;
             }
             if t == time {
@@ -1608,7 +1608,10 @@ impl<'g> GraphBuilder<'g> {
             // A new transaction node takes the time of its first transfer.
             if t == 0 && node >= self.base_nodes {
                 let local = (node - self.base_nodes) as usize;
-                self.new_key_mut(local)[34..38].copy_from_slice(&time.to_le_bytes());
+                let key = self.new_key_mut(local);
+                if let Some(at) = keys::tx_time_at(key) {
+                    key[at..at + 4].copy_from_slice(&time.to_le_bytes());
+                }
                 return mode;
             }
         }

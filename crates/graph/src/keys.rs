@@ -28,10 +28,19 @@ const TRON: u8 = 4;
 pub(crate) const TX: u8 = 5;
 /// Non-standard script id: `[6, sha256 (32)]`, shown `nonstandard:<hex>`.
 const NONSTANDARD: u8 = 6;
+/// Mainnet P2WPKH (`bc1q…`, witness v0, 20-byte program): `[7, program (20)]` (format 4;
+/// before, `[2, 0, 0, 20, program]`).
+const P2WPKH: u8 = 7;
+/// Mainnet P2PKH (`1…`): `[8, hash160 (20)]` (format 4; before, `[1, 0x00, hash160]`).
+const P2PKH: u8 = 8;
+/// Bitcoin transaction node: `[9, txid (32, display order), time (u32 LE, 0 unknown)]`
+/// (format 4; before, `[5, 0, txid, time]`).
+const BTC_TX: u8 = 9;
+/// Length of a [`BTC_TX`] key; its identity is the first 33 bytes.
+const BTC_TX_KEY_LEN: usize = 37;
 
 /// Length of a transaction key; the time is not part of its identity.
 pub(crate) const TX_KEY_LEN: usize = 38;
-const TX_ID_LEN: usize = 34;
 
 fn is_lower_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -48,8 +57,12 @@ pub(crate) fn encode(key: &str, out: &mut Vec<u8>) {
 
 /// The encoded form of a transaction node with its time.
 pub(crate) fn encode_tx(chain: Chain, txid: &[u8; 32], time: u32, out: &mut Vec<u8>) {
-    out.push(TX);
-    out.push(chain_byte(chain));
+    if chain == Chain::Bitcoin {
+        out.push(BTC_TX);
+    } else {
+        out.push(TX);
+        out.push(chain_byte(chain));
+    }
     out.extend_from_slice(txid);
     out.extend_from_slice(&time.to_le_bytes());
 }
@@ -102,7 +115,12 @@ fn encode_binary(key: &str, out: &mut Vec<u8>) -> bool {
         return true;
     }
     if let Some(payload) = base58_25(key) {
-        if matches!(payload[0], 0x00 | 0x05 | 0x6f | 0xc4) {
+        if payload[0] == 0x00 {
+            out.push(P2PKH);
+            out.extend_from_slice(&payload[1..21]);
+            return true;
+        }
+        if matches!(payload[0], 0x05 | 0x6f | 0xc4) {
             out.push(BASE58);
             out.extend_from_slice(&payload[..21]);
             return true;
@@ -124,8 +142,12 @@ fn encode_binary(key: &str, out: &mut Vec<u8>) -> bool {
                 (false, true) => 0x6f,
                 (true, true) => 0xc4,
             };
-            out.push(BASE58);
-            out.push(version);
+            if version == 0x00 {
+                out.push(P2PKH);
+            } else {
+                out.push(BASE58);
+                out.push(version);
+            }
             out.extend_from_slice(&h);
         }
         BtcPayload::Witness { version, len, program } => {
@@ -139,7 +161,11 @@ fn encode_binary(key: &str, out: &mut Vec<u8>) -> bool {
             if key.bytes().any(|b| b.is_ascii_uppercase()) {
                 return false;
             }
-            out.extend_from_slice(&[SEGWIT, hrp, version, len]);
+            if (hrp, version, len) == (0, 0, 20) {
+                out.push(P2WPKH);
+            } else {
+                out.extend_from_slice(&[SEGWIT, hrp, version, len]);
+            }
             out.extend_from_slice(&program[..len as usize]);
         }
         BtcPayload::NonStandard(_) => return false,
@@ -209,6 +235,9 @@ fn base58_25(key: &str) -> Option<[u8; 25]> {
 
 /// The canonical text of an encoded key.
 pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
+    if matches!(bytes.first(), Some(&(P2WPKH | P2PKH | BTC_TX))) {
+        return Cow::Owned(decode(&legacy(bytes)).into_owned());
+    }
     let Some((&tag, body)) = bytes.split_first() else { return Cow::Borrowed("") };
     let shown = match tag {
         BASE58 if body.len() == 21 => {
@@ -268,24 +297,55 @@ pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
-/// Whether an encoded key is a transaction node.
-pub(crate) fn is_tx(bytes: &[u8]) -> bool {
-    bytes.first() == Some(&TX) && bytes.len() == TX_KEY_LEN
+/// The form a segment before format 4 holds `key` in: the mainnet P2WPKH and P2PKH forms
+/// spelled out (`[2, 0, 0, 20, program]`, `[1, 0x00, hash]`); every other key as it is.
+pub(crate) fn legacy(key: &[u8]) -> Cow<'_, [u8]> {
+    match key.split_first() {
+        Some((&P2WPKH, body)) if body.len() == 20 => {
+            Cow::Owned([&[SEGWIT, 0, 0, 20][..], body].concat())
+        }
+        Some((&P2PKH, body)) if body.len() == 20 => {
+            Cow::Owned([&[BASE58, 0x00][..], body].concat())
+        }
+        Some((&BTC_TX, body)) if body.len() == BTC_TX_KEY_LEN - 1 => {
+            Cow::Owned([&[TX, chain_byte(Chain::Bitcoin)][..], body].concat())
+        }
+        _ => Cow::Borrowed(key),
+    }
 }
 
-/// A transaction key's txid and time.
-pub(crate) fn tx_parts(bytes: &[u8]) -> Option<(&[u8], u32)> {
-    if !is_tx(bytes) {
-        return None;
+/// Whether two encoded keys name the same node, each in the form of this build or of a
+/// segment before format 4.
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    identity(a) == identity(b) || identity(&legacy(a)) == identity(&legacy(b))
+}
+
+/// Whether an encoded key is a transaction node.
+pub(crate) fn is_tx(bytes: &[u8]) -> bool {
+    match bytes.first() {
+        Some(&TX) => bytes.len() == TX_KEY_LEN,
+        Some(&BTC_TX) => bytes.len() == BTC_TX_KEY_LEN,
+        _ => false,
     }
-    let t = u32::from_le_bytes([bytes[34], bytes[35], bytes[36], bytes[37]]);
-    Some((&bytes[2..34], t))
+}
+
+/// A transaction key's chain byte, txid and time.
+pub(crate) fn tx_parts(bytes: &[u8]) -> Option<(u8, &[u8], u32)> {
+    let at = tx_time_at(bytes)?;
+    let t = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let chain = if bytes[0] == BTC_TX { chain_byte(Chain::Bitcoin) } else { bytes[1] };
+    Some((chain, &bytes[at - 32..at], t))
+}
+
+/// Where a transaction key's time starts (`None`: not a transaction key).
+pub(crate) fn tx_time_at(bytes: &[u8]) -> Option<usize> {
+    is_tx(bytes).then(|| bytes.len() - 4)
 }
 
 /// The part of an encoded key that identifies it (a transaction's time is left out).
 pub(crate) fn identity(bytes: &[u8]) -> &[u8] {
     if is_tx(bytes) {
-        &bytes[..TX_ID_LEN]
+        &bytes[..bytes.len() - 4]
     } else {
         bytes
     }
@@ -306,9 +366,11 @@ pub(crate) fn key_len(buf: &[u8]) -> Option<usize> {
             p.checked_add(n)?
         }
         BASE58 => 22,
+        P2WPKH | P2PKH => 21,
         SEGWIT => 4 + usize::from(*buf.get(3)?),
         ETH | TRON => 21,
         TX => TX_KEY_LEN,
+        BTC_TX => BTC_TX_KEY_LEN,
         NONSTANDARD => 33,
         _ => return None,
     };
@@ -327,8 +389,9 @@ pub(crate) fn check(bytes: &[u8]) -> Result<(), String> {
             }
             BASE58 => body.len() == 21 && matches!(body[0], 0x00 | 0x05 | 0x6f | 0xc4),
             SEGWIT => body.len() >= 5 && body.len() <= 43 && body[0] <= 2 && body[1] <= 16,
-            ETH | TRON => body.len() == 20,
+            ETH | TRON | P2WPKH | P2PKH => body.len() == 20,
             TX => bytes.len() == TX_KEY_LEN && (body[0] as usize) < Chain::ALL.len(),
+            BTC_TX => bytes.len() == BTC_TX_KEY_LEN,
             NONSTANDARD => body.len() == 32,
             _ => false,
         };
@@ -354,9 +417,13 @@ mod tests {
 
     #[test]
     fn binary_forms_round_trip_and_are_short() {
-        assert_eq!(round("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").len(), 22);
+        assert_eq!(round("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").len(), 21);
         assert_eq!(round("3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy").len(), 22);
-        assert_eq!(round("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq")[0], SEGWIT);
+        assert_eq!(round("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq").len(), 21);
+        assert_eq!(
+            round("bc1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3qccfmv3")[0],
+            SEGWIT
+        );
         assert_eq!(
             round("bc1p5d7rjq7g6rdk2yhzks9smlaqtedr4dekq08ge8ztwac72sfr9rusxg3297")[0],
             SEGWIT
@@ -364,8 +431,29 @@ mod tests {
         assert_eq!(round("0x52908400098527886E0F7030069857D2E4169EE7").len(), 21);
         assert_eq!(round("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t").len(), 21);
         let tx = "tx:bitcoin:f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16";
-        assert_eq!(round(tx).len(), TX_KEY_LEN);
+        assert_eq!(round(tx).len(), BTC_TX_KEY_LEN);
         assert_eq!(round(&format!("nonstandard:{}", "ab".repeat(32))).len(), 33);
+    }
+
+    #[test]
+    fn format_4_short_forms_match_their_older_long_forms() {
+        // A segment before format 4 holds these two forms spelled out; lookups there ask
+        // for `legacy`, and the builder takes either form for the same node.
+        for (k, tag, old) in [
+            ("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", P2PKH, 22),
+            ("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", P2WPKH, 24),
+        ] {
+            let v = round(k);
+            assert_eq!(v[0], tag, "{k}");
+            let long = legacy(&v).into_owned();
+            assert_eq!(long.len(), old, "{k}");
+            assert_eq!(decode(&long), k);
+            assert_eq!(check(&long), Ok(()), "{k}");
+            assert!(same(&v, &long) && same(&long, &v), "{k}");
+        }
+        let eth = round("0x52908400098527886E0F7030069857D2E4169EE7");
+        assert_eq!(legacy(&eth), &eth[..]);
+        assert!(!same(&eth, &round("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa")));
     }
 
     #[test]
@@ -436,6 +524,16 @@ mod tests {
         encode_tx(Chain::Bitcoin, &[7; 32], 1, &mut a);
         encode_tx(Chain::Bitcoin, &[7; 32], 0, &mut b);
         assert_eq!(cmp(&a, &b), Ordering::Equal);
-        assert_eq!(tx_parts(&a), Some((&[7u8; 32][..], 1)));
+        assert_eq!(tx_parts(&a), Some((chain_byte(Chain::Bitcoin), &[7u8; 32][..], 1)));
+        assert_eq!(a.len(), BTC_TX_KEY_LEN);
+        let mut e = Vec::new();
+        encode_tx(Chain::Ethereum, &[7; 32], 1, &mut e);
+        assert_eq!(tx_parts(&e), Some((chain_byte(Chain::Ethereum), &[7u8; 32][..], 1)));
+        // The older (format 2 and 3) form of a Bitcoin transaction is the same node.
+        let old = legacy(&a).into_owned();
+        assert_eq!((old.len(), old[0]), (TX_KEY_LEN, TX));
+        assert_eq!(tx_parts(&old), tx_parts(&a));
+        assert_eq!(decode(&old), decode(&a));
+        assert!(same(&old, &b) && !same(&e, &a));
     }
 }

@@ -27,9 +27,9 @@ compile_error!(
 
 /// File magic: the first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"FGGRAPH\0";
-/// Segment format version this build writes and reads.
-pub(crate) const VERSION: u32 = 3;
-/// Number of sections in a version-3 segment.
+/// Segment format version this build writes (versions 2 and 3 are still read).
+pub(crate) const VERSION: u32 = 4;
+/// Number of sections in a version-3 or -4 segment.
 pub(crate) const SECTIONS: usize = 11;
 
 pub(crate) const S_KEY_INDEX: usize = 0;
@@ -365,13 +365,15 @@ pub(crate) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
-/// Appends one out-list record for an edge from `src`.
+/// Appends one out-list record for an edge from `src` (version 4: the head is
+/// `zigzag(dst − src) << 3 | mode << 1 | ext`, and `ext` says that `asset << 1 | wide`
+/// follows).
 pub(crate) fn put_record(out: &mut Vec<u8>, src: u32, r: &Rec, time_base: u32) {
     let delta = zigzag(i64::from(r.node) - i64::from(src));
-    let flags = (u64::from(r.mode) << 2) | (u64::from(r.asset != 0) << 1) | u64::from(r.wide);
-    put_varint(out, (delta << 4) | flags);
-    if r.asset != 0 {
-        put_varint(out, u64::from(r.asset));
+    let ext = r.asset != 0 || r.wide;
+    put_varint(out, (delta << 3) | (u64::from(r.mode) << 1) | u64::from(ext));
+    if ext {
+        put_varint(out, (u64::from(r.asset) << 1) | u64::from(r.wide));
     }
     put_varint(out, r.amount);
     if r.mode == MODE_EXPLICIT {
@@ -383,14 +385,32 @@ pub(crate) fn put_record(out: &mut Vec<u8>, src: u32, r: &Rec, time_base: u32) {
     }
 }
 
-/// Decodes the record at `*pos` of an out-list of `src`.
+/// Decodes the record at `*pos` of an out-list of `src`, in the coding of segment version
+/// `version` (before 4 the head is `zigzag(dst − src) << 4 | mode << 2 | has_asset << 1 |
+/// wide`, then the asset when `has_asset`).
 #[inline]
-pub(crate) fn get_record(buf: &[u8], pos: &mut usize, src: u32, time_base: u32) -> Option<Rec> {
+pub(crate) fn get_record(
+    buf: &[u8],
+    pos: &mut usize,
+    src: u32,
+    time_base: u32,
+    version: u32,
+) -> Option<Rec> {
     let h = get_varint(buf, pos)?;
-    let node = i64::from(src).checked_add(unzigzag(h >> 4))?;
+    let (node, mode, asset, wide);
+    if version >= 4 {
+        node = i64::from(src).checked_add(unzigzag(h >> 3))?;
+        mode = ((h >> 1) & 3) as u8;
+        let ext = if h & 1 != 0 { get_varint(buf, pos)? } else { 0 };
+        asset = u16::try_from(ext >> 1).ok()?;
+        wide = ext & 1 != 0;
+    } else {
+        node = i64::from(src).checked_add(unzigzag(h >> 4))?;
+        mode = ((h >> 2) & 3) as u8;
+        asset = if h & 2 != 0 { u16::try_from(get_varint(buf, pos)?).ok()? } else { 0 };
+        wide = h & 1 != 0;
+    }
     let node = u32::try_from(node).ok()?;
-    let mode = ((h >> 2) & 3) as u8;
-    let asset = if h & 2 != 0 { u16::try_from(get_varint(buf, pos)?).ok()? } else { 0 };
     let amount = get_varint(buf, pos)?;
     let (tx, ord, time) = match mode {
         MODE_EXPLICIT => {
@@ -405,7 +425,39 @@ pub(crate) fn get_record(buf: &[u8], pos: &mut usize, src: u32, time_base: u32) 
         }
         _ => (0, 0, 0),
     };
-    Some(Rec { node, mode, asset, amount, wide: h & 1 != 0, tx, ord, time })
+    Some(Rec { node, mode, asset, amount, wide, tx, ord, time })
+}
+
+/// Bits per entry of a version-4 sorted-key section of `new` keys: enough for `new - 1`.
+pub(crate) fn sorted_width(new: usize) -> u32 {
+    (usize::BITS - new.saturating_sub(1).leading_zeros()).max(1)
+}
+
+/// The version-4 sorted-key section: each index in [`sorted_width`] bits, little-endian bit
+/// order (entry `j` at bit `j · width`), the last byte zero-filled.
+fn pack_sorted(sorted: &[u32]) -> Vec<u8> {
+    let w = sorted_width(sorted.len());
+    let mut out = vec![0u8; (sorted.len() * w as usize).div_ceil(8)];
+    for (j, &v) in sorted.iter().enumerate() {
+        let bit = j * w as usize;
+        let v = u64::from(v) << (bit % 8);
+        for (k, b) in out[bit / 8..].iter_mut().take(5).enumerate() {
+            *b |= (v >> (8 * k)) as u8;
+        }
+    }
+    out
+}
+
+/// Appends one in-list record: the source and the byte offset of its out record. Version 4
+/// codes the source from the previous record's (`prev`; the list's own node for the first)
+/// and folds "offset 0" into it: `zigzag(src − prev) << 1 | has_offset`, then the offset
+/// when not 0.
+pub(crate) fn put_in_record(out: &mut Vec<u8>, src: u32, prev: u32, at: u32) {
+    let d = zigzag(i64::from(src) - i64::from(prev));
+    put_varint(out, (d << 1) | u64::from(at != 0));
+    if at != 0 {
+        put_varint(out, u64::from(at));
+    }
 }
 
 /// Writes `data` to `path` (through a temporary file, synced, then renamed, so a crash
@@ -443,7 +495,7 @@ pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphEr
         match i {
             S_KEY_INDEX => w.write_all(bytemuck::cast_slice(&data.key_index)),
             S_KEY_BYTES => w.write_all(&data.key_bytes),
-            S_KEY_SORTED => w.write_all(bytemuck::cast_slice(&data.sorted)),
+            S_KEY_SORTED => w.write_all(&pack_sorted(&data.sorted)),
             S_TX_BITS => w.write_all(bytemuck::cast_slice(&data.tx_bits)),
             S_NODE_OFFSETS => w.write_all(bytemuck::cast_slice(&data.node_offsets)),
             S_EDGE_LISTS => data.lists.write_to(nodes, &mut w),
@@ -534,7 +586,7 @@ impl Segment {
         }
         let version = u32::from_le_bytes([map[8], map[9], map[10], map[11]]);
         let (header, header_len, sections) = match version {
-            VERSION => {
+            3 | VERSION => {
                 (bytemuck::pod_read_unaligned::<Header>(&map[..HEADER_LEN]), HEADER_LEN, SECTIONS)
             }
             2 if map.len() >= HEADER_V2_LEN => {
@@ -628,7 +680,15 @@ impl Segment {
             return Err(self.corrupt(S_ASSETS, "asset count mismatch".into()));
         }
         self.check_len::<u32>(S_KEY_INDEX, new.div_ceil(KEY_STRIDE) + 1)?;
-        self.check_len::<u32>(S_KEY_SORTED, new)?;
+        if h.version >= 4 {
+            let want = (new * sorted_width(new) as usize).div_ceil(8);
+            let got = self.raw(S_KEY_SORTED).len();
+            if got != want {
+                return Err(self.corrupt(S_KEY_SORTED, format!("{got} bytes, expected {want}")));
+            }
+        } else {
+            self.check_len::<u32>(S_KEY_SORTED, new)?;
+        }
         let offsets = if h.version == 2 { nodes + 1 } else { nodes.div_ceil(NODE_STRIDE) + 1 };
         self.check_len::<u32>(S_NODE_OFFSETS, offsets)?;
         self.check_len::<[u8; 32]>(S_TXIDS, h.tx_count as usize)?;
@@ -701,7 +761,7 @@ impl Segment {
                 );
             }
         }
-        let sorted = self.u32s(S_KEY_SORTED);
+        let sorted: Vec<u32> = (0..new).map(|j| self.sorted_at(j)).collect();
         let mut seen = vec![false; new];
         for w in sorted.windows(2) {
             let (a, b) = (self.key_bytes(w[0] as usize), self.key_bytes(w[1] as usize));
@@ -711,7 +771,7 @@ impl Segment {
                 );
             }
         }
-        for &i in sorted {
+        for &i in &sorted {
             match seen.get_mut(i as usize) {
                 Some(s) if !*s => *s = true,
                 _ => return Err(self.corrupt(S_KEY_SORTED, format!("bad or repeated index {i}"))),
@@ -795,17 +855,47 @@ impl Segment {
             .is_some_and(|w: [u8; 8]| u64::from_le_bytes(w) >> (local % 64) & 1 == 1)
     }
 
-    /// Binary search of the sorted-key section for an encoded key.
+    /// Entry `j` of the sorted-key section: a `u32` before version 4, [`sorted_width`] bits
+    /// from version 4 (sizes were checked on open; out of range reads as 0).
+    fn sorted_at(&self, j: usize) -> u32 {
+        if self.header.version < 4 {
+            return self.u32s(S_KEY_SORTED).get(j).copied().unwrap_or(0);
+        }
+        let new = (self.header.node_count - self.header.base_node) as usize;
+        let w = sorted_width(new);
+        let bit = j * w as usize;
+        let bytes = self.raw(S_KEY_SORTED).get(bit / 8..).unwrap_or(&[]);
+        let mut v = 0u64;
+        for (k, &b) in bytes.iter().take(5).enumerate() {
+            v |= u64::from(b) << (8 * k);
+        }
+        ((v >> (bit % 8)) & ((1u64 << w) - 1)) as u32
+    }
+
+    /// Binary search of the sorted-key section for an encoded key (in this build's key
+    /// forms; a segment before version 4 holds some keys in their older, longer form).
     pub(crate) fn lookup(&self, encoded: &[u8]) -> Option<u32> {
-        let sorted = self.u32s(S_KEY_SORTED);
+        let legacy;
+        let encoded = if self.header.version < 4 {
+            legacy = keys::legacy(encoded);
+            &legacy[..]
+        } else {
+            encoded
+        };
         let want = keys::identity(encoded);
-        let p = sorted
-            .binary_search_by(|&i| {
-                self.key_bytes(i as usize)
-                    .map_or(std::cmp::Ordering::Less, |k| keys::identity(k).cmp(want))
-            })
-            .ok()?;
-        Some(self.header.base_node + sorted[p])
+        let new = (self.header.node_count - self.header.base_node) as usize;
+        let (mut lo, mut hi) = (0usize, new);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let i = self.sorted_at(mid);
+            let k = self.key_bytes(i as usize)?;
+            match keys::identity(k).cmp(want) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(self.header.base_node + i),
+            }
+        }
+        None
     }
 
     /// Node `node`'s block in section 5 (after its length prefix, in version 3).
@@ -857,7 +947,7 @@ impl Segment {
 
     /// The in-list of `node`: each record as its source wrote it, with `node` = the source.
     pub(crate) fn in_records(&self, node: u32) -> InIter<'_> {
-        InIter { seg: self, buf: self.lists(node).1, pos: 0, dst: node, bad: false }
+        InIter { seg: self, buf: self.lists(node).1, pos: 0, dst: node, prev: node, bad: false }
     }
 
     fn check_rec(&self, r: &Rec) -> bool {
@@ -927,7 +1017,8 @@ impl Iterator for OutIter<'_> {
         if self.pos >= self.buf.len() || self.bad {
             return None;
         }
-        match get_record(self.buf, &mut self.pos, self.src, self.seg.header.time_base) {
+        let h = &self.seg.header;
+        match get_record(self.buf, &mut self.pos, self.src, h.time_base, h.version) {
             Some(r) if self.seg.check_rec(&r) => Some(r),
             _ => {
                 self.bad = true;
@@ -944,6 +1035,9 @@ pub(crate) struct InIter<'s> {
     buf: &'s [u8],
     pos: usize,
     dst: u32,
+    /// What the next record's source is coded from: `dst`, and from version 4 the previous
+    /// record's source.
+    prev: u32,
     bad: bool,
 }
 
@@ -966,16 +1060,31 @@ impl Iterator for InIter<'_> {
         if self.pos >= self.buf.len() || self.bad {
             return None;
         }
-        let Some(d) = get_varint(self.buf, &mut self.pos) else { return self.fail() };
-        let Some(at) = get_varint(self.buf, &mut self.pos) else { return self.fail() };
-        let src = i64::from(self.dst) + unzigzag(d);
+        let Some(mut d) = get_varint(self.buf, &mut self.pos) else { return self.fail() };
+        let at = if self.seg.header.version < 4 {
+            get_varint(self.buf, &mut self.pos)
+        } else {
+            let has_at = d & 1 == 1;
+            d >>= 1;
+            if has_at {
+                get_varint(self.buf, &mut self.pos)
+            } else {
+                Some(0)
+            }
+        };
+        let Some(at) = at else { return self.fail() };
+        let src = i64::from(self.prev) + unzigzag(d);
         let Ok(src) = u32::try_from(src) else { return self.fail() };
+        if self.seg.header.version >= 4 {
+            self.prev = src;
+        }
         if src >= self.seg.header.node_count {
             return self.fail();
         }
         let list = self.seg.lists(src).0;
         let mut p = at as usize;
-        match get_record(list, &mut p, src, self.seg.header.time_base) {
+        let h = &self.seg.header;
+        match get_record(list, &mut p, src, h.time_base, h.version) {
             Some(r) if r.node == self.dst && self.seg.check_rec(&r) => Some(Rec { node: src, ..r }),
             _ => self.fail(),
         }

@@ -137,9 +137,9 @@ fn a_graph_of_an_unknown_format_is_refused_with_the_rebuild_command() {
     build(dir.path(), 5, &edges, 4);
     let m = dir.path().join(floodgate_graph::MANIFEST_FILE);
     let text = std::fs::read_to_string(&m).unwrap();
-    std::fs::write(&m, text.replace("\"version\": 3", "\"version\": 1")).unwrap();
+    std::fs::write(&m, text.replace("\"version\": 4", "\"version\": 1")).unwrap();
     let err = Graph::open(dir.path()).unwrap_err();
-    assert!(matches!(err, GraphError::UnsupportedVersion { found: 1, supported: 3, .. }), "{err}");
+    assert!(matches!(err, GraphError::UnsupportedVersion { found: 1, supported: 4, .. }), "{err}");
     assert!(err.to_string().contains("floodgate trace build --rebuild"), "{err}");
     std::fs::write(&m, text).unwrap();
     let seg = first_segment(dir.path());
@@ -463,4 +463,68 @@ fn a_utxo_leg_recorded_apart_from_its_transaction_node_keeps_its_id() {
     assert_eq!((e.tx, e.time), (TxRef::Id(txid), Some(1_700_000_600)));
     assert_eq!(e.txid_string(), "42".repeat(32));
     g.verify().unwrap();
+}
+
+/// Format 4 keeps mainnet P2PKH and P2WPKH keys shorter than formats 2 and 3 did, and codes
+/// reverse entries differently; a graph of an older format is still read and appended to,
+/// and the addresses of its segments keep their ids (the builder and lookups take either
+/// form). The older graph is the frozen format-2 graph of the CLI's fixtures (read only).
+#[test]
+fn a_format_4_segment_appended_to_an_older_graph_keeps_its_addresses() {
+    use floodgate_store::export::{ExportLeg, LegKind};
+    const SATOSHI: &str = "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S";
+    const HAL: &str = "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3";
+    const FRESH: &str = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
+    let frozen = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cli/tests/fixtures/formats/datadir/graph");
+    let dir = tempfile::tempdir().unwrap();
+    for f in [floodgate_graph::MANIFEST_FILE, "seg-000001.fgs"] {
+        std::fs::copy(frozen.join(f), dir.path().join(f)).unwrap();
+    }
+    let old = Graph::open(dir.path()).unwrap();
+    let (satoshi, hal) = (old.require(SATOSHI).unwrap(), old.require(HAL).unwrap());
+    let hal_in = old.in_edges(hal).count();
+    let before = old.node_count();
+    let txid = Hash32([0x5a; 32]);
+    let leg = |kind, addr: &str| ExportLeg {
+        chain: Chain::Bitcoin,
+        height: 439,
+        time: Some(1_231_800_000),
+        txid,
+        kind,
+        from: (kind == LegKind::Input).then(|| addr.to_owned()),
+        to: (kind == LegKind::Output).then(|| addr.to_owned()),
+        asset: "BTC".to_owned(),
+        amount: Amount::from(5_000u64),
+    };
+    // Block 170's transaction (Satoshi → Hal), a transaction node of the old segment.
+    let tx170 = "tx:bitcoin:f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16";
+    let old_tx = old.require(tx170).unwrap();
+    let mut b = GraphBuilder::new(Some(&old));
+    assert_eq!(b.node(tx170, NodeKind::Transaction).unwrap(), old_tx);
+    b.add_leg(&leg(LegKind::Input, SATOSHI)).unwrap();
+    b.add_leg(&leg(LegKind::Output, HAL)).unwrap();
+    b.add_leg(&leg(LegKind::Output, FRESH)).unwrap();
+    b.commit(&old, old.tips().clone()).unwrap();
+    drop(old);
+    let g = Graph::open(dir.path()).unwrap();
+    g.verify_segments().unwrap();
+    let seg2 = std::fs::read(dir.path().join("seg-000002.fgs")).unwrap();
+    assert_eq!(seg2[8..12], 4u32.to_le_bytes(), "the new segment is format 4");
+    assert_eq!(g.node_count(), before + 2, "only the transaction and the new address are new");
+    assert_eq!((g.lookup(SATOSHI), g.lookup(HAL)), (Some(satoshi), Some(hal)));
+    assert_eq!(g.lookup(tx170), Some(old_tx));
+    assert_eq!(g.key(old_tx), tx170);
+    let fresh = g.require(FRESH).unwrap();
+    assert_eq!(g.key(fresh), FRESH);
+    assert_eq!(g.key(satoshi), SATOSHI);
+    let tx = g.require(&floodgate_graph::tx_key(Chain::Bitcoin, &txid)).unwrap();
+    assert!(g.out_edges(satoshi).any(|e| e.dst == tx));
+    assert_eq!(g.in_edges(hal).count(), hal_in + 1);
+    let srcs: Vec<NodeId> = g.in_edges(tx).map(|e| e.src).collect();
+    assert_eq!(srcs, [satoshi]);
+    assert_eq!(
+        g.in_edges(fresh).map(|e| (e.src, e.amount)).collect::<Vec<_>>(),
+        [(tx, Amount::from(5_000u64))]
+    );
 }

@@ -50,10 +50,39 @@ pub struct BuildResult {
     pub graph: floodgate_graph::BuildReport,
     /// Milliseconds spent reading the store into the graph.
     pub graph_ms: u64,
+    /// Where the graph's bytes go: every section of the segment files (summed over
+    /// segments, `docs/formats/graph.md#sections`), then the headers and padding; the bytes
+    /// add up to `bytes`, the segment files' size.
+    pub sections: Vec<SectionSize>,
     /// The clustering (`graph/entities.fge`).
     pub clustering: ClusterSummary,
     /// The exposure index (`graph/exposure.fgx`).
     pub index: IndexSummary,
+}
+
+/// One section of the graph's segment files ([`Graph::footprint`]).
+#[derive(Debug, Serialize)]
+pub struct SectionSize {
+    /// Section name, as in `docs/formats/graph.md` (`headers and padding` for the rest).
+    pub section: &'static str,
+    /// Bytes, summed over the segments.
+    pub bytes: u64,
+    /// `bytes` divided by the graph's edge count (0 for a graph without edges).
+    pub bytes_per_edge: f64,
+}
+
+/// The section table of `graph`.
+pub fn section_sizes(graph: &Graph) -> Vec<SectionSize> {
+    let edges = graph.edge_count();
+    graph
+        .footprint()
+        .into_iter()
+        .map(|(section, bytes)| SectionSize {
+            section,
+            bytes,
+            bytes_per_edge: if edges == 0 { 0.0 } else { bytes as f64 / edges as f64 },
+        })
+        .collect()
 }
 
 /// What `build` did to the exposure index.
@@ -153,12 +182,15 @@ pub fn build_from(
         Graph::update_from_store_with(&dir, store, progress)?
     };
     let graph_ms = t0.elapsed().as_millis() as u64;
+    let built = Graph::open(&dir)?;
     if req.verify {
-        Graph::open(&dir)?.verify()?;
+        built.verify()?;
     }
+    let sections = section_sizes(&built);
+    drop(built);
     let clustering = entity::cluster_after_build(dd, &TagSources::tagpacks(req.tagpacks.clone()))?;
     let index = index_after_build(dd, &dir)?;
-    Ok(BuildResult { graph, graph_ms, clustering, index })
+    Ok(BuildResult { graph, graph_ms, sections, clustering, index })
 }
 
 /// An exposure question: how much of what reached (or left) a target came from (or went to)

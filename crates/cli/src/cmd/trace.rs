@@ -263,6 +263,13 @@ fn build(args: BuildArgs, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     for (chain, h) in &report.tips {
         rows.push(KeyValue { key: format!("{chain} tip"), value: h.to_string() });
     }
+    // The section table (docs/formats/graph.md): where the bytes per edge go.
+    for sec in &built.sections {
+        rows.push(KeyValue {
+            key: format!("bytes per edge: {}", sec.section),
+            value: format!("{:.2} ({} bytes)", sec.bytes_per_edge, sec.bytes),
+        });
+    }
     rows.push(KeyValue { key: "graph build ms".into(), value: built.graph_ms.to_string() });
     rows.extend(trace_entity::cluster_rows(&built.clustering));
     let ix = &built.index;
