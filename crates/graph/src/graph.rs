@@ -176,7 +176,7 @@ impl TxResolver {
                 .as_ref()
                 .filter(|d| d.join(floodgate_store::STORE_FILE).exists())
                 .ok_or_else(|| unresolved("no transfer store beside the graph".into()))?;
-            st.store = Some(floodgate_store::Store::open(dir)?);
+            st.store = Some(floodgate_store::Store::open_read_only(dir)?);
         }
         let store = st.store.as_ref().ok_or_else(|| unresolved("no store".into()))?;
         if let Some(want) = block {
