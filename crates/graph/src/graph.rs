@@ -1757,15 +1757,7 @@ impl<'g> GraphBuilder<'g> {
                 if e.time != time {
                     let first_tx = e.first_tx;
                     c.entry = entries;
-                    self.blocks.push(segment::BlockEntry {
-                        height,
-                        time,
-                        first_tx,
-                        txs: 0,
-                        chain,
-                        reserved: [0; 3],
-                        hash: [0; 32],
-                    });
+                    self.blocks.push(segment::BlockEntry::new(chain, height, time, first_tx, 0));
                 }
                 let e = &mut self.blocks[c.entry as usize];
                 e.txs = e.txs.max(c.ord + 1);
@@ -1778,15 +1770,7 @@ impl<'g> GraphBuilder<'g> {
                     .checked_add(1)
                     .ok_or_else(|| limit("more than 2^32 transactions in one segment"))?;
                 *slot = Some(CurBlock { chain, height, entry: entries, ord: 0, txid: *txid });
-                self.blocks.push(segment::BlockEntry {
-                    height,
-                    time,
-                    first_tx,
-                    txs: 1,
-                    chain,
-                    reserved: [0; 3],
-                    hash: [0; 32],
-                });
+                self.blocks.push(segment::BlockEntry::new(chain, height, time, first_tx, 1));
                 Ok((entries, 0))
             }
         }

@@ -101,6 +101,15 @@ pub(crate) struct BlockEntry {
 }
 const _: () = assert!(std::mem::size_of::<BlockEntry>() == 56);
 
+impl BlockEntry {
+    /// A block of `chain` (its code, as stored) at `height` whose ordinal 0 is the segment's
+    /// transaction `first_tx`, with `txs` ordinals so far; its hash is filled in when the
+    /// segment is written.
+    pub(crate) fn new(chain: u8, height: u64, time: u32, first_tx: u32, txs: u32) -> BlockEntry {
+        BlockEntry { height, time, first_tx, txs, chain, reserved: [0; 3], hash: [0; 32] }
+    }
+}
+
 /// Where a section lies in the file and what it hashes to.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Pod, Zeroable)]

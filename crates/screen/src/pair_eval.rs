@@ -1146,6 +1146,16 @@ mod tests {
     use super::*;
     use crate::model::ListName;
 
+    /// Three entity ids of list "t" that fall in the same split as id "0", so that the pairs a
+    /// test builds from them are all in one split.
+    fn same_split_ids() -> Vec<String> {
+        (0..200)
+            .map(|i| i.to_string())
+            .filter(|i| split_of("t", i) == split_of("t", "0"))
+            .take(3)
+            .collect()
+    }
+
     fn sp(score: f64, positive: bool) -> ScoredPair {
         ScoredPair {
             pair: LabeledPair {
@@ -1245,11 +1255,7 @@ mod tests {
                 .collect(),
             ..ListEntity::default()
         };
-        let ids: Vec<String> = (0..200)
-            .map(|i| i.to_string())
-            .filter(|i| split_of("t", i) == split_of("t", "0"))
-            .take(3)
-            .collect();
+        let ids = same_split_ids();
         let snap = ListSnapshot {
             list: "t".into(),
             entities: vec![
@@ -1328,11 +1334,7 @@ mod tests {
                 .collect(),
             ..ListEntity::default()
         };
-        let ids: Vec<String> = (0..200)
-            .map(|i| i.to_string())
-            .filter(|i| split_of("t", i) == split_of("t", "0"))
-            .take(3)
-            .collect();
+        let ids = same_split_ids();
         let snap = ListSnapshot {
             list: "t".into(),
             entities: vec![
