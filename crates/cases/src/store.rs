@@ -856,18 +856,29 @@ fn stored_keys<'k>(
     table: &str,
     keys: impl Iterator<Item = &'k str>,
 ) -> Result<HashSet<String>> {
-    let keys: Vec<&str> = keys.collect();
-    let mut known = HashSet::new();
-    for chunk in keys.chunks(IN_CHUNK) {
-        let sql = format!(
-            "SELECT dedup_key FROM {table} WHERE tenant = ? AND dedup_key IN ({})",
-            marks(chunk.len())
-        );
-        let mut p: Vec<Val> = vec![t.as_str().into()];
-        p.extend(chunk.iter().map(|k| Val::from(*k)));
-        known.extend(tx.query(&sql, &p)?.iter().map(|r| get_s(r, 0)));
+    let keys: Vec<Val> = keys.map(Val::from).collect();
+    let head = format!("SELECT dedup_key FROM {table} WHERE tenant = ? AND dedup_key");
+    Ok(query_in_chunks(tx, t, &head, "", &keys)?.iter().map(|r| get_s(r, 0)).collect())
+}
+
+/// Runs `{head} IN (…){tail}` once per chunk of `values`, the tenant as its first parameter
+/// (`head` ends with `WHERE tenant = ? AND column`), and returns every row of every chunk.
+fn query_in_chunks(
+    tx: &mut dyn Tx,
+    t: &TenantId,
+    head: &str,
+    tail: &str,
+    values: &[Val],
+) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for chunk in values.chunks(IN_CHUNK) {
+        let sql = format!("{head} IN ({}){tail}", marks(chunk.len()));
+        let mut p: Vec<Val> = Vec::with_capacity(chunk.len() + 1);
+        p.push(t.as_str().into());
+        p.extend_from_slice(chunk);
+        rows.extend(tx.query(&sql, &p)?);
     }
-    Ok(known)
+    Ok(rows)
 }
 
 /// The SHA-256 of each row of `committed` that exists ([`AlertRowRef::sha256`],
@@ -879,55 +890,54 @@ fn row_hashes(
 ) -> Result<HashMap<(CommittedTable, i64), String>> {
     let mut out = HashMap::with_capacity(committed.len());
     for table in [CommittedTable::Alerts, CommittedTable::Reports] {
-        let ids: Vec<i64> =
-            committed.iter().filter(|(x, _, _)| *x == table).map(|(_, id, _)| *id).collect();
-        for chunk in ids.chunks(IN_CHUNK) {
-            let sql = match table {
-                CommittedTable::Alerts => format!("SELECT {ALERT_COLS} FROM alerts"),
-                CommittedTable::Reports => "SELECT tenant, id, dedup_key, kind, subject_ids, event_time, detected_time, due_time, reason FROM reports".to_owned(),
-            } + &format!(" WHERE tenant = ? AND id IN ({})", marks(chunk.len()));
-            let mut p: Vec<Val> = vec![t.as_str().into()];
-            p.extend(chunk.iter().map(|id| Val::from(*id)));
-            for r in tx.query(&sql, &p)? {
-                let s = |i: usize| get_s(&r, i);
-                let (id, sha256) = match table {
-                    CommittedTable::Alerts => {
-                        let [tenant, key, source, rule, severity, subject, reasons, evidence] =
-                            [0, 3, 4, 5, 6, 7, 8, 9].map(s);
-                        let row = AlertRowRef {
-                            tenant: &tenant,
-                            id: get_i(&r, 1),
-                            case_id: get_i(&r, 2),
-                            dedup_key: &key,
-                            source: &source,
-                            rule: &rule,
-                            severity: &severity,
-                            subject: &subject,
-                            reasons: &reasons,
-                            evidence: &evidence,
-                            event_time: get_i(&r, 10),
-                            created: get_i(&r, 11),
-                        };
-                        (row.id, row.sha256())
-                    }
-                    CommittedTable::Reports => {
-                        let [tenant, key, kind, subject_ids, reason] = [0, 2, 3, 4, 8].map(s);
-                        let row = ReportRowRef {
-                            tenant: &tenant,
-                            id: get_i(&r, 1),
-                            dedup_key: &key,
-                            kind: &kind,
-                            subject_ids: &subject_ids,
-                            event_time: get_i(&r, 5),
-                            detected_time: get_i(&r, 6),
-                            due_time: get_i(&r, 7),
-                            reason: &reason,
-                        };
-                        (row.id, row.sha256())
-                    }
-                };
-                out.insert((table, id), sha256);
-            }
+        let ids: Vec<Val> = committed
+            .iter()
+            .filter(|(x, _, _)| *x == table)
+            .map(|(_, id, _)| Val::from(*id))
+            .collect();
+        let head = match table {
+            CommittedTable::Alerts => format!("SELECT {ALERT_COLS} FROM alerts"),
+            CommittedTable::Reports => "SELECT tenant, id, dedup_key, kind, subject_ids, event_time, detected_time, due_time, reason FROM reports".to_owned(),
+        } + " WHERE tenant = ? AND id";
+        for r in query_in_chunks(tx, t, &head, "", &ids)? {
+            let s = |i: usize| get_s(&r, i);
+            let (id, sha256) = match table {
+                CommittedTable::Alerts => {
+                    let [tenant, key, source, rule, severity, subject, reasons, evidence] =
+                        [0, 3, 4, 5, 6, 7, 8, 9].map(s);
+                    let row = AlertRowRef {
+                        tenant: &tenant,
+                        id: get_i(&r, 1),
+                        case_id: get_i(&r, 2),
+                        dedup_key: &key,
+                        source: &source,
+                        rule: &rule,
+                        severity: &severity,
+                        subject: &subject,
+                        reasons: &reasons,
+                        evidence: &evidence,
+                        event_time: get_i(&r, 10),
+                        created: get_i(&r, 11),
+                    };
+                    (row.id, row.sha256())
+                }
+                CommittedTable::Reports => {
+                    let [tenant, key, kind, subject_ids, reason] = [0, 2, 3, 4, 8].map(s);
+                    let row = ReportRowRef {
+                        tenant: &tenant,
+                        id: get_i(&r, 1),
+                        dedup_key: &key,
+                        kind: &kind,
+                        subject_ids: &subject_ids,
+                        event_time: get_i(&r, 5),
+                        detected_time: get_i(&r, 6),
+                        due_time: get_i(&r, 7),
+                        reason: &reason,
+                    };
+                    (row.id, row.sha256())
+                }
+            };
+            out.insert((table, id), sha256);
         }
     }
     Ok(out)
@@ -967,18 +977,13 @@ fn ingest_alerts_tx(
     subjects.dedup();
     // subject -> (case now, the row as stored before this batch; None: opened here)
     let mut touched: BTreeMap<String, (Case, Option<Case>)> = BTreeMap::new();
-    for chunk in subjects.chunks(IN_CHUNK) {
-        let sql = format!(
-            "SELECT {CASE_COLS} FROM cases WHERE tenant = ? AND state <> 'closed' AND subject IN ({}) ORDER BY id",
-            marks(chunk.len())
-        );
-        let mut p: Vec<Val> = vec![t.as_str().into()];
-        p.extend(chunk.iter().map(|s| Val::from(*s)));
-        for r in tx.query(&sql, &p)? {
-            let c = case_from(label, &r)?;
-            // The newest active case of a subject wins (ORDER BY id).
-            touched.insert(c.subject.clone(), (c.clone(), Some(c)));
-        }
+    let head =
+        format!("SELECT {CASE_COLS} FROM cases WHERE tenant = ? AND state <> 'closed' AND subject");
+    let values: Vec<Val> = subjects.iter().map(|s| Val::from(*s)).collect();
+    for r in query_in_chunks(tx, t, &head, " ORDER BY id", &values)? {
+        let c = case_from(label, &r)?;
+        // The newest active case of a subject wins (ORDER BY id; a subject is in one chunk).
+        touched.insert(c.subject.clone(), (c.clone(), Some(c)));
     }
     let opened = subjects.iter().filter(|s| !touched.contains_key(**s)).count() as i64;
     let mut next_case = if opened > 0 { take_ids(tx, t, "case", opened)? } else { 0 };
