@@ -1196,29 +1196,38 @@ const LEG_BATCH: usize = 16_384;
 /// texts with the same 64-bit hash apart (kept correct rather than assumed away).
 #[derive(Debug, Default)]
 struct TextIds {
-    /// Hash of a text → its number; texts whose hash is taken go to `overflow`.
-    index: FxHashMap<u64, u32>,
+    /// Hash of a text → its number and where it is kept in `bytes` (in units of 8 bytes),
+    /// so that a text met again costs one probe and one read; texts whose hash is taken
+    /// go to `overflow`.
+    index: FxHashMap<u64, (u32, u32)>,
     overflow: HashMap<Box<[u8]>, u32>,
-    /// The texts, concatenated, and where each ends.
+    /// The texts, each as its length (`u32` LE) and bytes, padded to 8 bytes.
     bytes: Vec<u8>,
-    ends: Vec<u64>,
+    /// Texts numbered so far.
+    count: u32,
 }
 
 impl TextIds {
     /// The number of `text`, and whether it was met now for the first time.
     fn id(&mut self, text: &str) -> Result<(u32, bool), GraphError> {
         use std::collections::hash_map::Entry;
+        let limit = |detail: &str| GraphError::Limit { detail: detail.to_owned() };
         let text = text.as_bytes();
-        let next = u32::try_from(self.ends.len())
-            .ok()
-            .filter(|&n| n < NO_TEXT)
-            .ok_or_else(|| GraphError::Limit { detail: "more than 2^32-1 addresses".into() })?;
+        let next = self.count;
+        if next == NO_TEXT {
+            return Err(limit("more than 2^32-1 addresses"));
+        }
+        let slot = u32::try_from(self.bytes.len() / 8)
+            .map_err(|_| limit("more than 32 GiB of address text in one build"))?;
+        let len = u32::try_from(text.len()).map_err(|_| limit("an address of 4 GiB"))?;
         match self.index.entry(hash_bytes(text)) {
             Entry::Occupied(o) => {
-                let k = *o.get() as usize;
-                let start = if k == 0 { 0 } else { self.ends[k - 1] as usize };
-                if &self.bytes[start..self.ends[k] as usize] == text {
-                    return Ok((k as u32, false));
+                let (k, at) = *o.get();
+                let at = at as usize * 8;
+                let kept = self.bytes.get(at + 4..).and_then(|b| b.get(..text.len()));
+                if self.bytes.get(at..at + 4) == Some(&len.to_le_bytes()[..]) && kept == Some(text)
+                {
+                    return Ok((k, false));
                 }
                 if let Some(&k) = self.overflow.get(text) {
                     return Ok((k, false));
@@ -1226,11 +1235,13 @@ impl TextIds {
                 self.overflow.insert(text.into(), next);
             }
             Entry::Vacant(v) => {
-                v.insert(next);
+                v.insert((next, slot));
             }
         }
+        self.bytes.extend_from_slice(&len.to_le_bytes());
         self.bytes.extend_from_slice(text);
-        self.ends.push(self.bytes.len() as u64);
+        self.bytes.resize(self.bytes.len().div_ceil(8) * 8, 0);
+        self.count += 1;
         Ok((next, true))
     }
 }
@@ -2102,5 +2113,28 @@ impl<'g> GraphBuilder<'g> {
             tips: Some(tips.clone()),
         });
         write_manifest(&dir, segments, tips)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two texts whose 64-bit hashes collide get two numbers (the second kept apart in
+    /// `overflow`), each found again by its own text.
+    #[test]
+    fn texts_with_one_hash_keep_their_own_numbers() {
+        let mut t = TextIds::default();
+        assert_eq!(t.id("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").unwrap(), (0, true));
+        // Make the next text's hash point at the first text, as a collision would.
+        let first = t.index[&hash_bytes(b"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa")];
+        t.index.insert(hash_bytes(b"bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"), first);
+        assert_eq!(t.id("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq").unwrap(), (1, true));
+        assert_eq!(t.id("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq").unwrap(), (1, false));
+        assert_eq!(t.id("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").unwrap(), (0, false));
+        // A text that is a prefix of a kept one is another text.
+        assert_eq!(t.id("1A1zP1eP5QGefi2DMPTfTL5SLmv7Divf").unwrap(), (2, true));
+        assert_eq!(t.id("").unwrap(), (3, true));
+        assert_eq!(t.id("").unwrap(), (3, false));
     }
 }
