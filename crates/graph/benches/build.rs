@@ -13,7 +13,8 @@
 //! - `add_leg per leg` (`FLOODGATE_BENCH_REFERENCE=0` skips it): `GraphBuilder::add_leg` per
 //!   leg on one thread, every key decoded and its checksum verified, as the one-thread build
 //!   did before the legs' texts were numbered;
-//! - `1 thread`: `GraphBuilder::add_stored_legs` with `with_threads(1)`;
+//! - `1 thread` (`FLOODGATE_BENCH_ONE_THREAD=0` skips it): `GraphBuilder::add_stored_legs`
+//!   with `with_threads(1)`;
 //! - `2 threads`: `GraphBuilder::add_stored_legs` (the next run's texts numbered and the new
 //!   ones decoded on this thread while a second interns) and the encoding at commit split
 //!   in two.
@@ -248,7 +249,10 @@ fn main() {
     if reference {
         ways.push(("add_leg per leg", Way::PerLeg));
     }
-    ways.extend([("1 thread", Way::Stored(1)), ("2 threads", Way::Stored(2))]);
+    if env("FLOODGATE_BENCH_ONE_THREAD", 1) == 1 {
+        ways.push(("1 thread", Way::Stored(1)));
+    }
+    ways.push(("2 threads", Way::Stored(2)));
     let mut runs = Vec::new();
     let mut last_dir = None;
     for (name, way) in ways {
