@@ -1923,8 +1923,8 @@ impl<'g> GraphBuilder<'g> {
 
     /// As [`GraphBuilder::add_legs`], for legs read from the transfer store: ingest verified
     /// every address's checksum and stored its canonical text, so the checksums are not
-    /// computed again ([`keys::encode_stored`]; the segment is byte for byte the same). Legs
-    /// from anywhere else go through [`GraphBuilder::add_legs`].
+    /// computed again (for such text the segment is byte for byte the same; a wrong checksum
+    /// is not noticed here). Legs from anywhere else go through [`GraphBuilder::add_legs`].
     ///
     /// # Errors
     /// As [`GraphBuilder::add_legs`].
