@@ -854,7 +854,7 @@ impl Graph {
         let mut b = GraphBuilder::new(Some(&base));
         // Two threads where the machine has them: this one reads the store and decodes each
         // run of legs' node keys, the other interns them and adds the edges, in order.
-        with_worker(&mut b, |hand_on| {
+        with_worker(&mut b, true, |hand_on| {
             let mut read = 0u64;
             let mut batch: Vec<ExportLeg> = Vec::with_capacity(LEG_BATCH);
             for chain in Chain::ALL {
@@ -1154,6 +1154,12 @@ pub struct GraphBuilder<'g> {
     block_txs: u32,
     /// Threads [`GraphBuilder::add_legs`] and the encoding at commit use (1 or 2).
     threads: usize,
+    /// The address texts of the legs added so far, numbered ([`TextIds`]), and per number
+    /// its node.
+    texts: TextIds,
+    text_nodes: Vec<u32>,
+    /// The transaction node last looked up: a UTXO transaction's legs come together.
+    last_tx: Option<(Chain, Hash32, u32)>,
 }
 
 /// The block an account leg was last added from, and its transaction.
@@ -1184,46 +1190,123 @@ fn hash_bytes(b: &[u8]) -> u64 {
 /// Legs handed between the build's threads at a time.
 const LEG_BATCH: usize = 16_384;
 
-/// The node keys of a batch of legs, encoded and hashed ahead of interning (on another
-/// thread than the one that interns them): per leg, its sender's key then its receiver's
-/// (empty when the leg has none).
+/// The address texts a build has met, numbered in the order first met. A text met again
+/// (most legs' addresses) is then neither decoded nor looked up by key again: its number
+/// indexes the node ids of [`GraphBuilder::text_nodes`]. The texts are kept to tell two
+/// texts with the same 64-bit hash apart (kept correct rather than assumed away).
+#[derive(Debug, Default)]
+struct TextIds {
+    /// Hash of a text → its number and where it is kept in `bytes` (in units of 8 bytes),
+    /// so that a text met again costs one probe and one read; texts whose hash is taken
+    /// go to `overflow`.
+    index: FxHashMap<u64, (u32, u32)>,
+    overflow: HashMap<Box<[u8]>, u32>,
+    /// The texts, each as its length (`u32` LE) and bytes, padded to 8 bytes.
+    bytes: Vec<u8>,
+    /// Texts numbered so far.
+    count: u32,
+}
+
+impl TextIds {
+    /// The number of `text`, and whether it was met now for the first time.
+    fn id(&mut self, text: &str) -> Result<(u32, bool), GraphError> {
+        use std::collections::hash_map::Entry;
+        let limit = |detail: &str| GraphError::Limit { detail: detail.to_owned() };
+        let text = text.as_bytes();
+        let next = self.count;
+        if next == NO_TEXT {
+            return Err(limit("more than 2^32-1 addresses"));
+        }
+        let slot = u32::try_from(self.bytes.len() / 8)
+            .map_err(|_| limit("more than 32 GiB of address text in one build"))?;
+        let len = u32::try_from(text.len()).map_err(|_| limit("an address of 4 GiB"))?;
+        match self.index.entry(hash_bytes(text)) {
+            Entry::Occupied(o) => {
+                let (k, at) = *o.get();
+                let at = at as usize * 8;
+                let kept = self.bytes.get(at + 4..).and_then(|b| b.get(..text.len()));
+                if self.bytes.get(at..at + 4) == Some(&len.to_le_bytes()[..]) && kept == Some(text)
+                {
+                    return Ok((k, false));
+                }
+                if let Some(&k) = self.overflow.get(text) {
+                    return Ok((k, false));
+                }
+                self.overflow.insert(text.into(), next);
+            }
+            Entry::Vacant(v) => {
+                v.insert((next, slot));
+            }
+        }
+        self.bytes.extend_from_slice(&len.to_le_bytes());
+        self.bytes.extend_from_slice(text);
+        self.bytes.resize(self.bytes.len().div_ceil(8) * 8, 0);
+        self.count += 1;
+        Ok((next, true))
+    }
+}
+
+/// The text number of a leg's missing sender or receiver.
+const NO_TEXT: u32 = u32::MAX;
+
+/// The node keys of a batch of legs, numbered by text and (those met for the first time)
+/// encoded and hashed ahead of interning, on another thread than the one that interns them.
 #[derive(Debug, Default)]
 struct EncodedKeys {
+    /// Per leg, its sender's text number then its receiver's ([`NO_TEXT`] when it has none).
+    ids: Vec<u32>,
+    /// The keys of the texts met for the first time, in the order met, concatenated.
     bytes: Vec<u8>,
-    /// Per key, where it ends in `bytes`.
+    /// Per new key, where it ends in `bytes`.
     ends: Vec<usize>,
-    /// Per key, the hash of its identity ([`hash_bytes`]; 0 when absent).
+    /// Per new key, the hash of its identity ([`hash_bytes`]).
     hashes: Vec<u64>,
 }
 
 impl EncodedKeys {
-    fn of(legs: &[ExportLeg]) -> EncodedKeys {
-        let mut k = EncodedKeys {
-            bytes: Vec::with_capacity(legs.len() * 24),
-            ends: Vec::with_capacity(legs.len() * 2),
-            hashes: Vec::with_capacity(legs.len() * 2),
-        };
+    /// Numbers the texts of `legs` in `texts` and encodes the new ones; `stored`: the text
+    /// is the transfer store's, whose checksums are not verified again
+    /// ([`keys::encode_stored`]).
+    fn of(
+        legs: &[ExportLeg],
+        texts: &mut TextIds,
+        stored: bool,
+    ) -> Result<EncodedKeys, GraphError> {
+        let mut k = EncodedKeys { ids: Vec::with_capacity(legs.len() * 2), ..Default::default() };
         for leg in legs {
-            for key in [&leg.from, &leg.to] {
-                let start = k.bytes.len();
-                let h = match key {
-                    Some(key) => {
-                        keys::encode(key, &mut k.bytes);
-                        hash_bytes(keys::identity(&k.bytes[start..]))
-                    }
-                    None => 0,
+            // Only the texts `add_encoded` reads (those `add_leg` would intern).
+            let (from, to) = match (leg.kind, &leg.from, &leg.to) {
+                (LegKind::Input, Some(from), _) => (Some(from), None),
+                (LegKind::Output, _, Some(to)) => (None, Some(to)),
+                (LegKind::Transfer, Some(from), Some(to)) => (Some(from), Some(to)),
+                _ => (None, None),
+            };
+            for key in [from, to] {
+                let Some(key) = key else {
+                    k.ids.push(NO_TEXT);
+                    continue;
                 };
-                k.hashes.push(h);
-                k.ends.push(k.bytes.len());
+                let (id, new) = texts.id(key)?;
+                k.ids.push(id);
+                if new {
+                    let start = k.bytes.len();
+                    if stored {
+                        keys::encode_stored(key, &mut k.bytes);
+                    } else {
+                        keys::encode(key, &mut k.bytes);
+                    }
+                    k.hashes.push(hash_bytes(keys::identity(&k.bytes[start..])));
+                    k.ends.push(k.bytes.len());
+                }
             }
         }
-        k
+        Ok(k)
     }
 
-    /// Key `j` (leg `j / 2`'s sender when even, receiver when odd) and its hash.
-    fn get(&self, j: usize) -> (&[u8], u64) {
-        let start = if j == 0 { 0 } else { self.ends[j - 1] };
-        (&self.bytes[start..self.ends[j]], self.hashes[j])
+    /// New key `j` (the `j`-th text met for the first time) and its hash.
+    fn new_key(&self, j: usize) -> Option<(&[u8], u64)> {
+        let start = if j == 0 { 0 } else { *self.ends.get(j - 1)? };
+        Some((self.bytes.get(start..*self.ends.get(j)?)?, *self.hashes.get(j)?))
     }
 }
 
@@ -1243,40 +1326,54 @@ impl Legs<'_> {
     }
 }
 
-/// Runs `feed` on this thread; each run of legs it hands on has its node keys decoded here
-/// and is added to `b`, in order, by one worker thread that lives as long as the build (or
-/// here, when `b` has one thread). The worker's error comes first: `feed` then sees its
-/// runs refused.
+/// Runs `feed` on this thread; each run of legs it hands on has its node keys numbered and
+/// decoded here ([`EncodedKeys::of`]; `stored`: legs read from the transfer store) and is
+/// added to `b`, in order, by one worker thread that lives as long as the build (or here,
+/// when `b` has one thread). The worker's error comes first: `feed` then sees its runs
+/// refused.
 fn with_worker<'a>(
     b: &mut GraphBuilder<'_>,
+    stored: bool,
     feed: impl FnOnce(&mut dyn FnMut(Legs<'a>) -> Result<(), GraphError>) -> Result<(), GraphError>,
 ) -> Result<(), GraphError> {
-    if b.threads < 2 {
-        return feed(&mut |legs| {
-            let keys = EncodedKeys::of(legs.as_slice());
+    let mut texts = std::mem::take(&mut b.texts);
+    let done = if b.threads < 2 {
+        feed(&mut |legs| {
+            let keys = EncodedKeys::of(legs.as_slice(), &mut texts, stored)?;
             b.add_encoded(legs.as_slice(), &keys)
-        });
-    }
-    let (send, recv) = std::sync::mpsc::sync_channel::<(Legs<'a>, EncodedKeys)>(2);
-    std::thread::scope(|s| {
-        let worker = s.spawn(move || -> Result<(), GraphError> {
-            for (legs, keys) in recv {
-                b.add_encoded(legs.as_slice(), &keys)?;
+        })
+    } else {
+        let (send, recv) = std::sync::mpsc::sync_channel::<(Legs<'a>, EncodedKeys)>(2);
+        let b = &mut *b;
+        let texts = &mut texts;
+        std::thread::scope(|s| {
+            let worker = s.spawn(move || -> Result<(), GraphError> {
+                for (legs, keys) in recv {
+                    b.add_encoded(legs.as_slice(), &keys)?;
+                }
+                Ok(())
+            });
+            let fed = feed(&mut |legs| {
+                let keys = EncodedKeys::of(legs.as_slice(), texts, stored)?;
+                send.send((legs, keys)).map_err(|_| GraphError::Limit {
+                    detail: "the graph build's worker stopped".into(),
+                })
+            });
+            drop(send);
+            match worker.join() {
+                Ok(added) => added.and(fed),
+                Err(panic) => std::panic::resume_unwind(panic),
             }
-            Ok(())
-        });
-        let fed = feed(&mut |legs| {
-            let keys = EncodedKeys::of(legs.as_slice());
-            send.send((legs, keys)).map_err(|_| GraphError::Limit {
-                detail: "the graph build's worker stopped".into(),
-            })
-        });
-        drop(send);
-        match worker.join() {
-            Ok(added) => added.and(fed),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
+        })
+    };
+    if done.is_ok() {
+        b.texts = texts;
+    } else {
+        // Texts numbered for legs that were not added: the numbers are only a shortcut past
+        // interning by key, so forget them all.
+        b.text_nodes.clear();
+    }
+    done
 }
 
 /// Threads a build uses by default: the machine's, at most two (the work is split in two).
@@ -1413,6 +1510,9 @@ impl<'g> GraphBuilder<'g> {
             cur_block: [None; 3],
             block_txs: 0,
             threads: workers(),
+            texts: TextIds::default(),
+            text_nodes: Vec::new(),
+            last_tx: None,
         }
     }
 
@@ -1558,9 +1658,16 @@ impl<'g> GraphBuilder<'g> {
     /// # Errors
     /// [`GraphError::Limit`] past 2³² − 1 nodes.
     pub fn tx_node(&mut self, chain: Chain, txid: &Hash32) -> Result<NodeId, GraphError> {
+        if let Some((c, t, n)) = self.last_tx {
+            if c == chain && t == *txid {
+                return Ok(NodeId(n));
+            }
+        }
         self.scratch.clear();
         keys::encode_tx(chain, &txid.0, 0, &mut self.scratch);
-        self.intern()
+        let n = self.intern()?;
+        self.last_tx = Some((chain, *txid, n.0));
+        Ok(n)
     }
 
     /// The segment's index of `asset`, adding it when new.
@@ -1800,37 +1907,76 @@ impl<'g> GraphBuilder<'g> {
         self.add_edge_internal(src, dst, &input, Some(leg.height))
     }
 
-    /// Adds a batch of stored legs, as [`GraphBuilder::add_leg`] one by one would (the same
-    /// node ids, the same segment bytes), on two threads where the machine has them: this
-    /// one decodes the node keys (base58check, bech32, EIP-55) of each run of legs and hashes
-    /// them while a second interns the previous run's and adds its edges.
+    /// Adds a batch of legs, as [`GraphBuilder::add_leg`] one by one would (the same node
+    /// ids, the same segment bytes), on two threads where the machine has them: this one
+    /// numbers the legs' address texts and decodes those met for the first time (base58check,
+    /// bech32, EIP-55, checksums verified) while a second interns the previous run's and adds
+    /// its edges.
     ///
     /// # Errors
     /// As [`GraphBuilder::add_edge`]; the legs before the failing one are added.
     pub fn add_legs(&mut self, legs: &[ExportLeg]) -> Result<(), GraphError> {
-        with_worker(self, |hand_on| {
+        with_worker(self, false, |hand_on| {
             legs.chunks(LEG_BATCH).try_for_each(|run| hand_on(Legs::Borrowed(run)))
         })
     }
 
+    /// As [`GraphBuilder::add_legs`], for legs read from the transfer store: ingest verified
+    /// every address's checksum and stored its canonical text, so the checksums are not
+    /// computed again (for such text the segment is byte for byte the same; a wrong checksum
+    /// is not noticed here). Legs from anywhere else go through [`GraphBuilder::add_legs`].
+    ///
+    /// # Errors
+    /// As [`GraphBuilder::add_legs`].
+    pub fn add_stored_legs(&mut self, legs: &[ExportLeg]) -> Result<(), GraphError> {
+        with_worker(self, true, |hand_on| {
+            legs.chunks(LEG_BATCH).try_for_each(|run| hand_on(Legs::Borrowed(run)))
+        })
+    }
+
+    /// The node of text number `id` of `keys` ([`EncodedKeys::of`]): known, or the next of
+    /// the new keys (`next_new`), interned now.
+    fn text_node(
+        &mut self,
+        id: u32,
+        keys: &EncodedKeys,
+        next_new: &mut usize,
+    ) -> Result<NodeId, GraphError> {
+        if let Some(&n) = self.text_nodes.get(id as usize) {
+            return Ok(NodeId(n));
+        }
+        let out_of_step = || GraphError::Limit {
+            detail: format!("address text {id} out of step with the build's numbering"),
+        };
+        if id as usize != self.text_nodes.len() {
+            return Err(out_of_step());
+        }
+        let (enc, h) = keys.new_key(*next_new).ok_or_else(out_of_step)?;
+        *next_new += 1;
+        let n = self.address_encoded(enc, h)?;
+        self.text_nodes.push(n.0);
+        Ok(n)
+    }
+
     /// Adds `legs` whose node keys `keys` holds ([`EncodedKeys::of`] of the same legs).
     fn add_encoded(&mut self, legs: &[ExportLeg], keys: &EncodedKeys) -> Result<(), GraphError> {
+        let mut next_new = 0;
         for (i, leg) in legs.iter().enumerate() {
             let input = EdgeInput::of(leg);
-            let (from, to) = (keys.get(2 * i), keys.get(2 * i + 1));
+            let (from, to) = (keys.ids[2 * i], keys.ids[2 * i + 1]);
             // Interned in the order `add_leg` interns them, so that ids are the same.
-            let (src, dst) = match (leg.kind, &leg.from, &leg.to) {
-                (LegKind::Input, Some(_), _) => {
-                    let a = self.address_encoded(from.0, from.1)?;
+            let (src, dst) = match (leg.kind, from, to) {
+                (LegKind::Input, from, _) if from != NO_TEXT => {
+                    let a = self.text_node(from, keys, &mut next_new)?;
                     (a, self.tx_node(leg.chain, &leg.txid)?)
                 }
-                (LegKind::Output, _, Some(_)) => {
+                (LegKind::Output, _, to) if to != NO_TEXT => {
                     let t = self.tx_node(leg.chain, &leg.txid)?;
-                    (t, self.address_encoded(to.0, to.1)?)
+                    (t, self.text_node(to, keys, &mut next_new)?)
                 }
-                (LegKind::Transfer, Some(_), Some(_)) => {
-                    let a = self.address_encoded(from.0, from.1)?;
-                    (a, self.address_encoded(to.0, to.1)?)
+                (LegKind::Transfer, from, to) if from != NO_TEXT && to != NO_TEXT => {
+                    let a = self.text_node(from, keys, &mut next_new)?;
+                    (a, self.text_node(to, keys, &mut next_new)?)
                 }
                 _ => continue,
             };
@@ -1967,5 +2113,28 @@ impl<'g> GraphBuilder<'g> {
             tips: Some(tips.clone()),
         });
         write_manifest(&dir, segments, tips)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two texts whose 64-bit hashes collide get two numbers (the second kept apart in
+    /// `overflow`), each found again by its own text.
+    #[test]
+    fn texts_with_one_hash_keep_their_own_numbers() {
+        let mut t = TextIds::default();
+        assert_eq!(t.id("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").unwrap(), (0, true));
+        // Make the next text's hash point at the first text, as a collision would.
+        let first = t.index[&hash_bytes(b"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa")];
+        t.index.insert(hash_bytes(b"bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"), first);
+        assert_eq!(t.id("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq").unwrap(), (1, true));
+        assert_eq!(t.id("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq").unwrap(), (1, false));
+        assert_eq!(t.id("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").unwrap(), (0, false));
+        // A text that is a prefix of a kept one is another text.
+        assert_eq!(t.id("1A1zP1eP5QGefi2DMPTfTL5SLmv7Divf").unwrap(), (2, true));
+        assert_eq!(t.id("").unwrap(), (3, true));
+        assert_eq!(t.id("").unwrap(), (3, false));
     }
 }

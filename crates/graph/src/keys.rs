@@ -55,6 +55,85 @@ pub(crate) fn encode(key: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// As [`encode`], for text the transfer store holds: ingest parsed every address it stored
+/// and wrote its canonical text (`floodgate_types::Address`), so the checksums were verified
+/// then and are not computed again here (base58check's double SHA-256, EIP-55's Keccak,
+/// bech32's polymod). For such text the bytes are exactly those of [`encode`] (the tests
+/// compare both on every generated form); text of any other shape goes through [`encode`].
+/// Text from a user must go through [`encode`]: a wrong checksum is not noticed here.
+pub(crate) fn encode_stored(key: &str, out: &mut Vec<u8>) {
+    let b = key.as_bytes();
+    match b.len() {
+        // EIP-55 mixed case (an all-lowercase or all-uppercase address needs its checksum
+        // computed to know whether it is canonical: left to `encode`).
+        42 if key.starts_with("0x") => {
+            let hex = &b[2..];
+            let mixed =
+                hex.iter().any(u8::is_ascii_lowercase) && hex.iter().any(u8::is_ascii_uppercase);
+            let mut a = [0u8; 20];
+            if mixed && hex::decode_to_slice(hex, &mut a).is_ok() {
+                out.push(ETH);
+                out.extend_from_slice(&a);
+                return;
+            }
+        }
+        42 if key.starts_with("bc1q") => {
+            if let Some(program) = p2wpkh_unchecked(b) {
+                out.push(P2WPKH);
+                out.extend_from_slice(&program);
+                return;
+            }
+        }
+        26..=35 => {
+            if let Some(payload) = base58_25(key, false) {
+                let tag = match payload[0] {
+                    0x00 => Some((P2PKH, 1)),
+                    0x05 | 0x6f | 0xc4 => Some((BASE58, 0)),
+                    0x41 => Some((TRON, 1)),
+                    _ => None,
+                };
+                if let Some((tag, from)) = tag {
+                    out.push(tag);
+                    out.extend_from_slice(&payload[from..21]);
+                    return;
+                }
+            }
+        }
+        _ => {}
+    }
+    encode(key, out);
+}
+
+/// The 20-byte program of a lowercase mainnet P2WPKH address (`bc1q`, 32 data characters,
+/// 6 of checksum), its checksum not verified.
+fn p2wpkh_unchecked(b: &[u8]) -> Option<[u8; 20]> {
+    const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
+    const fn table() -> [u8; 128] {
+        let mut t = [255u8; 128];
+        let mut i = 0;
+        while i < 32 {
+            t[CHARSET[i] as usize] = i as u8;
+            i += 1;
+        }
+        t
+    }
+    const VALUE: [u8; 128] = table();
+    let digit = |c: u8| VALUE.get(usize::from(c)).copied().filter(|&d| d != 255);
+    if b.len() != 42 || !b.starts_with(b"bc1q") || !b[36..].iter().all(|&c| digit(c).is_some()) {
+        return None;
+    }
+    let mut program = [0u8; 20];
+    // 32 groups of 5 bits are 160 bits: 8 characters give 5 bytes.
+    for (chunk, bytes) in b[4..36].chunks_exact(8).zip(program.chunks_exact_mut(5)) {
+        let mut acc = 0u64;
+        for &c in chunk {
+            acc = acc << 5 | u64::from(digit(c)?);
+        }
+        bytes.copy_from_slice(&acc.to_be_bytes()[3..]);
+    }
+    Some(program)
+}
+
 /// The encoded form of a transaction node with its time.
 pub(crate) fn encode_tx(chain: Chain, txid: &[u8; 32], time: u32, out: &mut Vec<u8>) {
     if chain == Chain::Bitcoin {
@@ -114,7 +193,7 @@ fn encode_binary(key: &str, out: &mut Vec<u8>) -> bool {
         out.extend_from_slice(&a.0);
         return true;
     }
-    if let Some(payload) = base58_25(key) {
+    if let Some(payload) = base58_25(key, true) {
         if payload[0] == 0x00 {
             out.push(P2PKH);
             out.extend_from_slice(&payload[1..21]);
@@ -178,8 +257,9 @@ fn encode_binary(key: &str, out: &mut Vec<u8>) -> bool {
 /// A base58check string of 25 bytes (version, 20-byte hash, valid checksum): the P2PKH,
 /// P2SH and Tron forms. Base58 is one-to-one, so such a string is exactly the text its
 /// bytes show as. Decoding onto a fixed buffer keeps this off the allocator: it is the hot
-/// path of building a graph.
-fn base58_25(key: &str) -> Option<[u8; 25]> {
+/// path of building a graph. With `verify` false the checksum is not computed (text the
+/// store holds: [`encode_stored`]).
+fn base58_25(key: &str, verify: bool) -> Option<[u8; 25]> {
     const DIGITS: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
     const fn table() -> [u8; 128] {
         let mut t = [255u8; 128];
@@ -228,6 +308,9 @@ fn base58_25(key: &str) -> Option<[u8; 25]> {
     let significant = buf.iter().position(|&b| b != 0).unwrap_or(25);
     if significant != zeros {
         return None;
+    }
+    if !verify {
+        return Some(buf);
     }
     let sum = Sha256::digest(Sha256::digest(&buf[..21]));
     (sum[..4] == buf[21..]).then_some(buf)
@@ -492,7 +575,7 @@ mod tests {
                         want
                     },
                 );
-            assert_eq!(base58_25(k), reference, "{k}");
+            assert_eq!(base58_25(k, true), reference, "{k}");
         }
     }
 
@@ -512,8 +595,64 @@ mod tests {
                 *b = 0;
             }
             let text = bs58::encode(v).with_check().into_string();
-            let got = base58_25(&text).map(|b| b[..21].to_vec());
+            let got = base58_25(&text, true).map(|b| b[..21].to_vec());
             assert_eq!(got.as_deref(), Some(&v[..]), "{text}");
+        }
+    }
+
+    /// Text the store holds (canonical, checksums verified at ingest) encodes to the same
+    /// bytes without its checksums computed again, for every binary form and random
+    /// payloads; text in no binary form or not canonical still goes the verifying way.
+    #[test]
+    fn stored_text_encodes_to_the_bytes_of_the_verifying_path() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        };
+        let forms: [&[u8]; 8] = [
+            &[P2PKH],
+            &[P2WPKH],
+            &[ETH],
+            &[TRON],
+            &[BASE58, 0x05],
+            &[BASE58, 0x6f],
+            &[BASE58, 0xc4],
+            &[SEGWIT, 0, 1, 32],
+        ];
+        let mut seen = 0;
+        for i in 0..4000 {
+            let form = forms[i % forms.len()];
+            let len = if form[0] == SEGWIT { 32 } else { 20 };
+            let mut key = form.to_vec();
+            key.extend((0..len).map(|_| next()));
+            // Leading zero bytes (base58's '1's) in a share of the cases.
+            for b in key.iter_mut().skip(form.len()).take(i % 3) {
+                *b = 0;
+            }
+            let text = decode(&key).into_owned();
+            let (mut verified, mut stored) = (Vec::new(), Vec::new());
+            encode(&text, &mut verified);
+            encode_stored(&text, &mut stored);
+            assert_eq!(verified, key, "{text}");
+            assert_eq!(stored, key, "{text}");
+            seen += 1;
+        }
+        assert_eq!(seen, 4000);
+        for k in [
+            "0x52908400098527886e0f7030069857d2e4169ee7",
+            "0x1111111111111111111111111111111111111111",
+            "BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ",
+            "ledger:exchange:customer-1",
+            "nonstandard:00",
+            "",
+        ] {
+            let (mut verified, mut stored) = (Vec::new(), Vec::new());
+            encode(k, &mut verified);
+            encode_stored(k, &mut stored);
+            assert_eq!(stored, verified, "{k}");
         }
     }
 
