@@ -557,3 +557,34 @@ fn a_brand_typed_alone_names_a_listed_company_that_holds_it_after_a_generic_lead
     let ev = &hit.features.iter().find(|f| f.feature == "name").unwrap().evidence;
     assert!(ev.contains("brand alone tsargrad (word 2 of the name, after a generic lead)"), "{ev}");
 }
+
+/// Issue 13 item 3 (fourth session): a Hán-Việt syllable spelt with "y" where Unihan's
+/// kVietnamese writes "i" (李 "lí", typed "Lý" or "Ly") is read through its i/y twin, and the
+/// explanation says so; another name of the same family name stays below the threshold. The
+/// listed names are the SDN's (Li Shangfu, 李尚福; Li Bai).
+#[test]
+fn han_viet_syllables_spelt_with_y_or_i_read_alike() {
+    let Some(sdn) = crate::common::sdn() else { return };
+    let person = Some(EntityType::Person);
+    let listed = |part: &str| -> String {
+        sdn.entities
+            .iter()
+            .flat_map(|e| &e.names)
+            .find(|n| n.full.contains(part) && n.full.is_ascii())
+            .map(|n| n.full.clone())
+            .unwrap_or_else(|| panic!("no SDN name with {part}"))
+    };
+    let li_shangfu = listed("Shangfu");
+    for typed in ["Ly Thuong Phuc", "Lý Thượng Phúc"] {
+        let ev = assert_hit(typed, &li_shangfu, person);
+        assert!(ev.contains("(i/y l"), "{ev}");
+        let ev = assert_hit(typed, "李尚福", person);
+        assert!(ev.contains("(i/y l") && ev.contains("=李(li)"), "{ev}");
+    }
+    // Spelt as Unihan spells it: no twin needed, none named.
+    let ev = assert_hit("Lí Thượng Phúc", "李尚福", person);
+    assert!(!ev.contains("i/y"), "{ev}");
+    // Hard negatives: another Li of the list; other characters of the same family name.
+    assert_no_hit("Ly Thuong Phuc", &listed("Li Bai"), person);
+    assert_no_hit("Ly Thuong Phuc", "李白", person);
+}
