@@ -63,6 +63,17 @@ fn benches(c: &mut Criterion) {
     c.bench_function("pair_compare/jaro_winkler_baseline_han_viet", |b| {
         b.iter(|| strsim::jaro_winkler(black_box(va), black_box(vb)))
     });
+    // A brand typed alone against a listed company whose name holds it after a generic lead
+    // (issue 13 item 3, an SDN name: word 3), beside Jaro-Winkler.
+    let (ba, bb) = ("Sberbank", "SUBSIDIARY BANK SBERBANK OF RUSSIA PUBLIC JOINT STOCK COMPANY");
+    let fba = NameForm::new(ba, EntityType::Organization, None);
+    let fbb = NameForm::new(bb, EntityType::Organization, None);
+    c.bench_function("pair_score_only/prepared_brand_after_lead", |b| {
+        b.iter(|| name_score(black_box(&fba), black_box(&fbb)))
+    });
+    c.bench_function("pair_compare/jaro_winkler_baseline_brand", |b| {
+        b.iter(|| strsim::jaro_winkler(black_box(ba), black_box(bb)))
+    });
     c.bench_function("pair_score/han_vs_pinyin", |b| {
         b.iter(|| {
             score_pair(&cfg, black_box("王岐山"), black_box("Wang Qishan"), None, Some(&unihan))

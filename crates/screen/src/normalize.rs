@@ -130,6 +130,27 @@ pub fn vietnamese_shaped(s: &str) -> bool {
         && parts.iter().all(|w| w.bytes().all(|b| b.is_ascii_lowercase()) && syllable(w))
 }
 
+/// The other spelling of a Vietnamese syllable that ends in "y" or "i" after a consonant
+/// initial: the two letters are one sound there, and the older spelling writes "i" where
+/// today's writes "y" ("lý"/"lí" 李, "kỳ"/"kì", "mỹ"/"mĩ", "sỹ"/"sĩ"); Unihan's kVietnamese
+/// gives one of the two ("lí"), names give either ("Ly Thuong Phuc"). `None` for other
+/// syllables, and after "qu" ("quý" is not "quí" in every word) or a vowel ("tây").
+/// Lowercase NFC in and out.
+pub fn i_y_twin(syllable: &str) -> Option<String> {
+    const Y: [char; 6] = ['y', 'ý', 'ỳ', 'ỷ', 'ỹ', 'ỵ'];
+    const I: [char; 6] = ['i', 'í', 'ì', 'ỉ', 'ĩ', 'ị'];
+    let last = syllable.chars().last()?;
+    let head = &syllable[..syllable.len() - last.len_utf8()];
+    let twin = Y
+        .iter()
+        .position(|&c| c == last)
+        .map(|k| I[k])
+        .or_else(|| I.iter().position(|&c| c == last).map(|k| Y[k]))?;
+    let consonants_only = !head.is_empty()
+        && head.chars().all(|c| c.is_ascii_lowercase() && !"aeiouy".contains(c) || c == 'đ');
+    (consonants_only && !head.ends_with("qu")).then(|| format!("{head}{twin}"))
+}
+
 /// How a Latin name reads as Vietnamese (issue 13 item 3): with the letters only Vietnamese
 /// uses ([`is_vietnamese`]); or, with other marks only (acute, grave, tilde: "Khu Chí
 /// Quang"), when every part is a Sino-Vietnamese syllable as written — Spanish and
@@ -148,12 +169,17 @@ pub fn vietnamese_reading(s: &str, u: &Unihan) -> Option<VietnameseSpelling> {
         .filter(|w| !w.is_empty())
         .map(|w| w.nfc().collect::<String>().to_lowercase())
         .collect();
+    // Each part in its own spelling or its i/y twin ([`i_y_twin`]).
+    let either = |w: &String, f: &dyn Fn(&str) -> bool| f(w) || i_y_twin(w).is_some_and(|t| f(&t));
     if !s.is_ascii() {
-        return parts.iter().all(|w| u.is_sino_vietnamese(w)).then_some(VietnameseSpelling::Marked);
+        return parts
+            .iter()
+            .all(|w| either(w, &|x| u.is_sino_vietnamese(x)))
+            .then_some(VietnameseSpelling::Marked);
     }
     parts
         .iter()
-        .all(|w| !u.vietnamese_spellings(w).is_empty())
+        .all(|w| either(w, &|x| !u.vietnamese_spellings(x).is_empty()))
         .then_some(VietnameseSpelling::Unmarked)
 }
 
@@ -877,10 +903,16 @@ fn build_lattice(name: &str, script: Script, u: &Unihan) -> Option<Lattice> {
                 let (mut alts, mut tables) = (Vec::new(), Vec::new());
                 // A syllable typed without marks stands for every marked spelling that folds
                 // to it ("vuong": vương, vượng, …).
-                let lower = w.to_lowercase();
+                let lower: String = w.nfc().collect::<String>().to_lowercase();
+                // And its i/y twin ("ly" also as "li": Unihan writes 李 "lí").
+                let twin = i_y_twin(&lower);
+                let forms: Vec<&str> =
+                    std::iter::once(lower.as_str()).chain(twin.as_deref()).collect();
                 let spellings: Vec<&str> = match spelling {
-                    VietnameseSpelling::Marked => vec![lower.as_str()],
-                    VietnameseSpelling::Unmarked => u.vietnamese_spellings(w).iter().collect(),
+                    VietnameseSpelling::Marked => forms.clone(),
+                    VietnameseSpelling::Unmarked => {
+                        forms.iter().flat_map(|f| u.vietnamese_spellings(f).iter()).collect()
+                    }
                 };
                 for sp in &spellings {
                     for (m, _) in u.sino_vietnamese(sp) {
@@ -901,7 +933,7 @@ fn build_lattice(name: &str, script: Script, u: &Unihan) -> Option<Lattice> {
                     }
                 }
                 if spelling == VietnameseSpelling::Marked {
-                    for c in u.sino_vietnamese_chars(w) {
+                    for c in forms.iter().flat_map(|f| u.sino_vietnamese_chars(f)) {
                         for x in u.readings(c).map_or(Strs::EMPTY, |r| r.japanese) {
                             push(&mut alts, &mut tables, x, ReadingTable::Japanese);
                         }
@@ -911,7 +943,16 @@ fn build_lattice(name: &str, script: Script, u: &Unihan) -> Option<Lattice> {
                     syllables.push((w.to_owned(), vec![fold(w)], vec![ReadingTable::Written]));
                 } else {
                     any = true;
-                    syllables.push((w.to_owned(), alts, tables));
+                    // Read only through its i/y twin: the explanation says so ("Ly (i/y li)").
+                    let own = match spelling {
+                        VietnameseSpelling::Marked => u.is_sino_vietnamese(&lower),
+                        VietnameseSpelling::Unmarked => !u.vietnamese_spellings(&lower).is_empty(),
+                    };
+                    let shown = match (&twin, own) {
+                        (Some(t), false) => format!("{w} (i/y {t})"),
+                        _ => w.to_owned(),
+                    };
+                    syllables.push((shown, alts, tables));
                 }
             }
             any.then_some(Lattice {
@@ -953,6 +994,20 @@ pub fn skeleton(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_syllable_ending_in_y_or_i_after_a_consonant_has_its_twin() {
+        assert_eq!(i_y_twin("lý").as_deref(), Some("lí"));
+        assert_eq!(i_y_twin("lí").as_deref(), Some("lý"));
+        assert_eq!(i_y_twin("ly").as_deref(), Some("li"));
+        assert_eq!(i_y_twin("kỳ").as_deref(), Some("kì"));
+        assert_eq!(i_y_twin("mỹ").as_deref(), Some("mĩ"));
+        // Not after "qu", a vowel or nothing; not other finals.
+        assert_eq!(i_y_twin("quý"), None);
+        assert_eq!(i_y_twin("tây"), None);
+        assert_eq!(i_y_twin("y"), None);
+        assert_eq!(i_y_twin("phúc"), None);
+    }
 
     #[test]
     fn folds_across_scripts() {

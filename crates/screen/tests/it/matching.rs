@@ -482,3 +482,109 @@ fn a_brand_hit_on_a_list_linked_affiliate_says_so() {
     // A company of the same word that the list does not link is a hit without the note.
     assert!(!ev("3").contains("list-linked"), "{}", ev("3"));
 }
+
+/// Issue 13 item 3 (fourth session): a brand typed alone names a listed company that holds it
+/// after a generic lead — a legal form, a country or place, "Bank", "Insurance Company",
+/// "Kholdingovaya Kompaniya", "Imenie" — and the explanation says which word of the name it
+/// is; a country, a lead word or a word after the brand typed alone is not a brand of the
+/// name, nor is a word after a short lead that may be a name of its own ("Star Forest").
+/// Real SDN names (each checked to be on the list).
+#[test]
+fn a_brand_typed_alone_names_a_listed_company_that_holds_it_after_a_generic_lead() {
+    use floodgate_screen::matcher::Matcher;
+    use floodgate_screen::model::ListSnapshot;
+    use floodgate_screen::score::NameQuery;
+    let Some(sdn) = crate::common::sdn() else { return };
+    let on_list = |name: &'static str| -> &'static str {
+        assert!(
+            sdn.entities.iter().any(|e| e.names.iter().any(|n| n.full == name)),
+            "{name} is not an SDN name"
+        );
+        name
+    };
+    let org = Some(EntityType::Organization);
+    for (brand, listed, word) in [
+        ("Haokun", "China Haokun Energy Limited", 2),
+        ("Tsargrad", "Imenie Tsargrad OOO", 2),
+        ("Otkritie", "Public Joint Stock Company Bank Financial Corporation Otkritie", 3),
+        ("Sberbank", "INSURANCE COMPANY SBERBANK INSURANCE LIMITED LIABILITY COMPANY", 3),
+        ("Sberbank", "SUBSIDIARY BANK SBERBANK OF RUSSIA PUBLIC JOINT STOCK COMPANY", 3),
+        ("Yuesem", "Limited Liability Company Holding Company Yuesem", 3),
+    ] {
+        let ev = assert_hit(brand, on_list(listed), org);
+        let rule = format!(
+            "brand alone {} (word {word} of the name, after a generic lead)",
+            brand.to_lowercase()
+        );
+        assert!(ev.contains(&rule), "{ev}");
+    }
+    // A lead of one generic word ("Kurort", a resort).
+    let ev = assert_hit("Tsargrad", on_list("Kurort Tsargrad Spas-Teshilovo OOO"), org);
+    assert!(ev.contains("(word 2 of the name, after a generic lead)"), "{ev}");
+    // Hard negatives: a country, a lead word, a word after the brand, a word after a short
+    // lead that is not a generic word.
+    assert_no_hit("China", on_list("China Haokun Energy Limited"), org);
+    assert_no_hit(
+        "Financial",
+        "Public Joint Stock Company Bank Financial Corporation Otkritie",
+        org,
+    );
+    assert_no_hit("Teshilovo", "Kurort Tsargrad Spas-Teshilovo OOO", org);
+    assert_no_hit("Forest", on_list("STAR FOREST"), org);
+    assert_no_hit(on_list("FOREST"), "STAR FOREST", org);
+    // A person's name is not a company's brand.
+    assert_no_hit("Tsargrad", "Imenie Tsargrad OOO", Some(EntityType::Person));
+
+    // Screened as shipped (candidate index, entity scoring): the SDN's Tsargrad entities.
+    let snap = ListSnapshot {
+        list: "ofac-sdn".into(),
+        entities: sdn
+            .entities
+            .iter()
+            .filter(|e| e.names.iter().any(|n| n.full.to_lowercase().contains("tsargrad")))
+            .cloned()
+            .collect(),
+        ..ListSnapshot::default()
+    };
+    let m = Matcher::new(ScoreConfig::default(), None, &[&snap]);
+    let mut q = NameQuery::name("Tsargrad");
+    q.entity_type = Some(EntityType::Organization);
+    let hits = m.screen(q);
+    let hit = hits
+        .iter()
+        .find(|h| h.matched_name == "Imenie Tsargrad OOO")
+        .unwrap_or_else(|| panic!("no hit on Imenie Tsargrad OOO: {hits:#?}"));
+    let ev = &hit.features.iter().find(|f| f.feature == "name").unwrap().evidence;
+    assert!(ev.contains("brand alone tsargrad (word 2 of the name, after a generic lead)"), "{ev}");
+}
+
+/// Issue 13 item 3 (fourth session): a Hán-Việt syllable spelt with "y" where Unihan's
+/// kVietnamese writes "i" (李 "lí", typed "Lý" or "Ly") is read through its i/y twin, and the
+/// explanation says so; another name of the same family name stays below the threshold. The
+/// listed names are the SDN's (Li Shangfu, 李尚福; Li Bai).
+#[test]
+fn han_viet_syllables_spelt_with_y_or_i_read_alike() {
+    let Some(sdn) = crate::common::sdn() else { return };
+    let person = Some(EntityType::Person);
+    let listed = |part: &str| -> String {
+        sdn.entities
+            .iter()
+            .flat_map(|e| &e.names)
+            .find(|n| n.full.contains(part) && n.full.is_ascii())
+            .map(|n| n.full.clone())
+            .unwrap_or_else(|| panic!("no SDN name with {part}"))
+    };
+    let li_shangfu = listed("Shangfu");
+    for typed in ["Ly Thuong Phuc", "Lý Thượng Phúc"] {
+        let ev = assert_hit(typed, &li_shangfu, person);
+        assert!(ev.contains("(i/y l"), "{ev}");
+        let ev = assert_hit(typed, "李尚福", person);
+        assert!(ev.contains("(i/y l") && ev.contains("=李(li)"), "{ev}");
+    }
+    // Spelt as Unihan spells it: no twin needed, none named.
+    let ev = assert_hit("Lí Thượng Phúc", "李尚福", person);
+    assert!(!ev.contains("i/y"), "{ev}");
+    // Hard negatives: another Li of the list; other characters of the same family name.
+    assert_no_hit("Ly Thuong Phuc", &listed("Li Bai"), person);
+    assert_no_hit("Ly Thuong Phuc", "李白", person);
+}
