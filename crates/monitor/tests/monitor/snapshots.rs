@@ -142,7 +142,19 @@ fn a_snapshot_that_cannot_be_trusted_is_ignored_and_the_store_replayed() {
 /// code, and resuming from it decides the rest of the input as an uninterrupted run does.
 #[test]
 fn the_frozen_v1_snapshot_is_read() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/snapshot-v1");
+    frozen_snapshot_is_read("snapshot-v1", 1);
+}
+
+/// The same for the frozen version-2 snapshot (the last layout with one varint-prefixed
+/// string per id, written by the build before layout version 3).
+#[test]
+fn the_frozen_v2_snapshot_is_read() {
+    frozen_snapshot_is_read("snapshot-v2", 2);
+}
+
+#[track_caller]
+fn frozen_snapshot_is_read(name: &str, version: u32) {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
     let plain = || {
         floodgate_monitor::engine::Engine::new(
             floodgate_monitor::pack::Pack::builtin_vn(),
@@ -193,6 +205,12 @@ fn the_frozen_v1_snapshot_is_read() {
         let f = f.unwrap();
         std::fs::copy(f.path(), tmp.path().join(f.file_name())).unwrap();
     }
+    let snap = std::fs::read(snapshot_file(tmp.path())).unwrap();
+    assert_eq!(
+        snap[8..12],
+        version.to_le_bytes(),
+        "{name} holds a layout-version-{version} snapshot"
+    );
     let mut m = Monitor::open(plain(), tmp.path()).unwrap();
     assert_eq!(m.resume(), Resume { from_snapshot: half as u64, replayed: 0 });
     let mut reference = Monitor::in_memory(plain());
