@@ -200,11 +200,15 @@ fn frozen_snapshot_is_read(name: &str, version: u32) {
         })
         .collect();
     let half = evs.len() / 2;
-    let tmp = tempfile::tempdir().unwrap();
-    for f in std::fs::read_dir(&fixture).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), tmp.path().join(f.file_name())).unwrap();
-    }
+    let copy = || {
+        let tmp = tempfile::tempdir().unwrap();
+        for f in std::fs::read_dir(&fixture).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), tmp.path().join(f.file_name())).unwrap();
+        }
+        tmp
+    };
+    let tmp = copy();
     let snap = std::fs::read(snapshot_file(tmp.path())).unwrap();
     assert_eq!(
         snap[8..12],
@@ -215,5 +219,16 @@ fn frozen_snapshot_is_read(name: &str, version: u32) {
     assert_eq!(m.resume(), Resume { from_snapshot: half as u64, replayed: 0 });
     let mut reference = Monitor::in_memory(plain());
     let want = decide_all(&mut reference, &evs);
+    assert_eq!(decide_all(&mut m, &evs[half..]), want[half..]);
+
+    // A clean end with nothing new decided rewrites the old layout in this build's, which
+    // the next start reads and resumes from as before.
+    let tmp = copy();
+    let m = Monitor::open(plain(), tmp.path()).unwrap();
+    m.close_at_exit().unwrap();
+    let snap = std::fs::read(snapshot_file(tmp.path())).unwrap();
+    assert_eq!(snap[8..12], floodgate_monitor::snapshot::VERSION.to_le_bytes());
+    let mut m = Monitor::open(plain(), tmp.path()).unwrap();
+    assert_eq!(m.resume(), Resume { from_snapshot: half as u64, replayed: 0 });
     assert_eq!(decide_all(&mut m, &evs[half..]), want[half..]);
 }
