@@ -16,7 +16,8 @@
 # COPIES=K (step 4): resume after K x N stored decisions, from the stateful run's monitor.db
 # copied K times over (see the step); with STATE=DIR, from the monitor.db of DIR, a data
 # directory an earlier stateful run left, and steps 2 and 3 are skipped. BASE_BIN=FILE runs
-# each start from the snapshot with that binary too (another build: same snapshot, same run).
+# each start from the snapshot with that binary too (another build, alternating, same run; on
+# a copy of the store with its own snapshot, see step 4).
 # Each run prints wall time and the CPU time it used (user + sys): on a shared machine the
 # wall time follows the load, the CPU time less so (not load-proof either: shared caches).
 # gen's ledgers carry no travel-rule data, so every transfer of USD 1,000 or more is held by
@@ -167,14 +168,25 @@ PY
         read -r w u s < "$work/time"
         echo "(whole command ${w} s wall, CPU ${u} s user + ${s} s sys)"
     }
-    echo "no snapshot (full replay): $(start | tr '\n' ' ')"
+    # BASE_BIN=FILE: the same starts by another build (the commit before), alternating with
+    # this one. Each build starts from a snapshot of its own layout: the full replay is made
+    # by the base build (an older build cannot read a newer layout), then the store is copied
+    # for this build, whose first start reads the base's snapshot and, at its clean end,
+    # rewrites it in its own layout (that start is shown apart).
+    first=$bin
+    [ -n "${BASE_BIN:-}" ] && first=$BASE_BIN
+    echo "no snapshot (full replay, $first): $(bin=$first start | tr '\n' ' ')"
     snap=$(ls "$d"/monitor-*.snapshot)
+    if [ -n "${BASE_BIN:-}" ]; then
+        based=$d; d="$work/copies-new"
+        mkdir -p "$d"
+        cp "$based"/*.db* "$snap" "$d"/
+        echo "this build's first start, on the base build's snapshot ($(stat -c %s "$snap") bytes): $(start | tr '\n' ' ')"
+    fi
     for i in 1 2 3; do
-        echo "with the snapshot ($(stat -c %s "$snap") bytes), start $i: $(start | tr '\n' ' ')"
-        # BASE_BIN=FILE: the same start by another build (the commit before), on the same
-        # snapshot and store, alternating with this one.
+        echo "with the snapshot ($(stat -c %s "$d"/monitor-*.snapshot) bytes), start $i: $(start | tr '\n' ' ')"
         if [ -n "${BASE_BIN:-}" ]; then
-            echo "  the same by $BASE_BIN: $(bin=$BASE_BIN start | tr '\n' ' ')"
+            echo "  the same by $BASE_BIN ($(stat -c %s "$snap") bytes): $(bin=$BASE_BIN d=$based start | tr '\n' ' ')"
         fi
     done
     echo "load average after: $(load)"

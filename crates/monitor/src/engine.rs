@@ -14,7 +14,7 @@ use crate::facts::{RiskCategory, RiskFacts};
 use crate::fiat::{FiatValue, RateTable};
 use crate::input::MonitorEvent;
 use crate::pack::{Action, Aggregate, Common, Pack};
-use crate::state::{Before, Ev, State};
+use crate::state::{Before, Ev, Ids, State};
 use crate::typologies::{hit, usd, Ctx, Findings, Kind, Spec, DAY, REGISTRY};
 
 /// Where each aggregate's value is in the spec list.
@@ -382,7 +382,7 @@ impl Engine {
             let before = after - fiat.vnd.min(after);
             let thr = u128::from(l.threshold_vnd);
             if before < thr && after >= thr {
-                let ids = today.iter().map(|x| x.id.to_string()).collect();
+                let ids = today.iter().map(|x| cx.state.id(x.id).to_owned()).collect();
                 let rails: Vec<&str> = l
                     .rails
                     .iter()
@@ -399,7 +399,7 @@ impl Engine {
                         "customer's {} total on {day} (UTC{:+}) reached VND {after} (threshold VND {thr} per day): {}",
                         rails.join(" and "),
                         meta.utc_offset_hours,
-                        vnd_txs_text(&today)
+                        vnd_txs_text(&cx.state.ids, &today)
                     ),
                     after,
                     format!("VND {thr} per day"),
@@ -683,7 +683,7 @@ fn rail_word(rail: Option<floodgate_types::Rail>) -> &'static str {
 
 /// A day's transfers for a report reason: `id at time, VND amount; …` (the first 10, then how
 /// many more; the evidence's `transfer_ids` lists them all).
-fn vnd_txs_text(txs: &[&Ev]) -> String {
+fn vnd_txs_text(ids: &Ids, txs: &[&Ev]) -> String {
     use std::fmt::Write;
     const SHOWN: usize = 10;
     let mut s = String::with_capacity(56 * txs.len().min(SHOWN + 1));
@@ -691,7 +691,8 @@ fn vnd_txs_text(txs: &[&Ev]) -> String {
         if i > 0 {
             s.push_str("; ");
         }
-        let _ = write!(s, "{} at {}, VND {}", x.id, crate::typologies::when(x.time), x.vnd);
+        let _ =
+            write!(s, "{} at {}, VND {}", ids.get(x.id), crate::typologies::when(x.time), x.vnd);
     }
     if txs.len() > SHOWN {
         let _ = write!(s, "; and {} more", txs.len() - SHOWN);

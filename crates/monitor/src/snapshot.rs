@@ -11,7 +11,7 @@
 //! leaves the previous snapshot in place. Byte layout: `docs/formats/monitor.md`.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use floodgate_types::TenantId;
@@ -22,9 +22,10 @@ use crate::state::State;
 
 /// The first eight bytes of a snapshot file.
 pub const MAGIC: &[u8; 8] = b"FGMSNAP\0";
-/// The layout version this build writes; it reads this one and version 1 (before fiat rails:
-/// no rail per event, no bank-account groups).
-pub const VERSION: u32 = 2;
+/// The layout version this build writes; it reads this one, version 2 (varints throughout,
+/// each id a string of its own) and version 1 (as 2, before fiat rails: no rail per event, no
+/// bank-account groups).
+pub const VERSION: u32 = 3;
 /// Bytes before the payload: magic, version, payload length, CRC-32 of the payload.
 const HEADER: usize = 8 + 4 + 8 + 4;
 
@@ -42,7 +43,7 @@ pub struct Position {
 }
 
 /// What a snapshot holds.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     /// Up to where in the store.
     pub position: Position,
@@ -50,6 +51,8 @@ pub struct Snapshot {
     pub state: State,
     /// The decided ids up to it.
     pub seen: SeenIds,
+    /// The layout version it was read in ([`VERSION`] for one made in memory).
+    pub version: u32,
 }
 
 /// A snapshot to write, borrowing the monitor's memory (no copy of the state is made).
@@ -128,6 +131,11 @@ impl Encoder {
     /// One byte.
     pub fn byte(&mut self, b: u8) {
         self.buf.push(b);
+    }
+
+    /// Bytes as they are (fixed-width records, blocks whose length was written before).
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
     }
 
     /// A fixed 64-bit word (for bit arrays, where varints would only cost time).
@@ -256,6 +264,20 @@ impl<'a> Decoder<'a> {
         Ok(s)
     }
 
+    /// The next `n` bytes as they are.
+    ///
+    /// # Errors
+    /// Truncated input.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let b = self
+            .at
+            .checked_add(n)
+            .and_then(|end| self.buf.get(self.at..end))
+            .ok_or_else(|| self.error(format!("truncated: {n} bytes")))?;
+        self.at += n;
+        Ok(b)
+    }
+
     /// A fixed 64-bit word.
     ///
     /// # Errors
@@ -314,7 +336,7 @@ impl Snapshot {
         if !d.is_at_end() {
             return Err(d.error("bytes after the end of the snapshot"));
         }
-        Ok(Snapshot { position: Position { seq, transfer_id, decided }, state, seen })
+        Ok(Snapshot { position: Position { seq, transfer_id, decided }, state, seen, version })
     }
 }
 
@@ -359,13 +381,12 @@ impl Snapshot {
     /// file and byte offset when it is torn, fails its checksum, is of another version or
     /// tenant, or does not decode.
     pub fn read(path: &Path, tenant: &TenantId) -> Result<Option<Snapshot>, MonitorError> {
-        let mut f = match File::open(path) {
-            Ok(f) => f,
+        // One read into a buffer of the file's size.
+        let buf = match std::fs::read(path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(MonitorError::io(path, e)),
         };
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf).map_err(|e| MonitorError::io(path, e))?;
         let corrupt = |message: String| MonitorError::Corrupt {
             path: path.to_path_buf(),
             message: format!("snapshot: {message}"),

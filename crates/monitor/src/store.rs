@@ -98,6 +98,13 @@ impl std::fmt::Debug for SqliteMonitorState {
     }
 }
 
+/// The decided transfers after a position, in order. `+tenant` keeps SQLite from walking the
+/// `(tenant, transfer_id)` index over every row of the tenant (and sorting them) to find the
+/// few after a snapshot: the rows are found by their `seq` range instead (a start after 10
+/// million stored decisions spent 0.4 s of CPU in that walk).
+const REPLAY_SQL: &str = "SELECT seq, transfer_id, event, fiat FROM decided \
+     WHERE seq > ?2 AND +tenant = ?1 ORDER BY seq";
+
 impl SqliteMonitorState {
     /// Opens (creating, and migrating to this build's schema) `monitor.db` in `data_dir`, for
     /// `tenant`.
@@ -143,13 +150,7 @@ impl MonitorState for SqliteMonitorState {
         f: &mut dyn FnMut(i64, String, MonitorEvent, Option<FiatValue>),
     ) -> Result<(), MonitorError> {
         let sq = self.sq();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT seq, transfer_id, event, fiat FROM decided \
-                 WHERE tenant = ?1 AND seq > ?2 ORDER BY seq",
-            )
-            .map_err(&sq)?;
+        let mut stmt = self.conn.prepare(REPLAY_SQL).map_err(&sq)?;
         let mut rows = stmt.query(params![self.tenant.as_str(), after]).map_err(&sq)?;
         while let Some(r) = rows.next().map_err(&sq)? {
             let seq: i64 = r.get(0).map_err(&sq)?;
@@ -246,5 +247,30 @@ impl MonitorState for SqliteMonitorState {
 
     fn location(&self) -> &Path {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The replay after a snapshot reads the rows after its position by their `seq` range: it
+    /// neither walks the tenant's whole id index nor sorts, so it costs what it returns, not
+    /// what the store holds.
+    #[test]
+    fn the_replay_after_a_snapshot_reads_a_seq_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteMonitorState::open(dir.path(), TenantId::default_tenant()).unwrap();
+        let mut stmt = s.conn.prepare(&format!("EXPLAIN QUERY PLAN {REPLAY_SQL}")).unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(params!["default", 5], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("; ");
+        assert!(plan.contains("USING INTEGER PRIMARY KEY (rowid>?)"), "{plan}");
+        assert!(!plan.contains("B-TREE"), "{plan}");
     }
 }

@@ -264,8 +264,9 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let opts =
         StreamOptions { batch: args.batch, reload_rules: args.rules, ..StreamOptions::default() };
     let summary = service::stream(&dd, &mut mon, input, &mut sink, &opts)?;
-    // A clean end: the next start loads this and replays nothing.
-    mon.snapshot()?;
+    // A clean end: the next start loads this snapshot and replays nothing; the window state
+    // is left to the OS at exit rather than freed piece by piece (Monitor::close_at_exit).
+    mon.close_at_exit()?;
     if let Some(f) = &mut sink.rejects {
         f.flush()?;
     }

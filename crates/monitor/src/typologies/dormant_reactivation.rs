@@ -72,7 +72,7 @@ impl Typology for DormantReactivation {
                     gap / DAY,
                     d.idle_days,
                     d.min_vnd,
-                    txs_text(&since)
+                    txs_text(&cx.state.ids, &since)
                 ),
                 Evidence::of(&DormantEvidence {
                     before_last_activity: cx.before.last_time.map(Timestamp),
@@ -81,7 +81,7 @@ impl Typology for DormantReactivation {
                     min_vnd: d.min_vnd,
                     reactivated_at: Timestamp(rt),
                     sum_vnd: sum,
-                    transfers: Txs(&since),
+                    transfers: Txs(&cx.state.ids, &since),
                     window: &d.window,
                 }),
             ));

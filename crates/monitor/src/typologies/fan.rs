@@ -67,14 +67,14 @@ impl Typology for FanTypology {
                     f.min_distinct,
                     usd(sum),
                     f.min_total_usd,
-                    txs_text(&txs)
+                    txs_text(&cx.state.ids, &txs)
                 ),
                 Evidence::of(&Ev {
                     distinct_counterparties: n,
                     min_distinct: f.min_distinct,
                     min_total_usd: f.min_total_usd,
                     sum_usd_cents: sum,
-                    transfers: Txs(&txs),
+                    transfers: Txs(&cx.state.ids, &txs),
                     window: &f.window,
                 }),
             ));

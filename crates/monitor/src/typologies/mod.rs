@@ -28,7 +28,7 @@ use crate::facts::AddressRisk;
 use crate::fiat::FiatValue;
 use crate::input::MonitorEvent;
 use crate::pack::{line_col, parse_span, Action, Common, DirFilter, Severity};
-use crate::state::{Account, Before, Ev, Member, State};
+use crate::state::{Account, Before, Ev, Ids, Member, State};
 
 pub mod dormant_reactivation;
 pub mod fan;
@@ -556,7 +556,7 @@ fn rfc3339_digits(t: i64) -> Option<[u8; 20]> {
 }
 
 /// A group member and its transfers, for a reason: `c1 (tx-1 at …, USD 300.00)`.
-pub(crate) fn member_text(m: &Member) -> String {
+pub(crate) fn member_text(ids: &Ids, m: &Member) -> String {
     use std::fmt::Write;
     let mut s = String::with_capacity(16 + 48 * m.transfers.len());
     s.push_str(&m.customer);
@@ -565,17 +565,17 @@ pub(crate) fn member_text(m: &Member) -> String {
         if i > 0 {
             s.push_str("; ");
         }
-        let _ = write!(s, "{id} at {}, USD {}", when(*t), usd(*usd_c));
+        let _ = write!(s, "{} at {}, USD {}", ids.get(*id), when(*t), usd(*usd_c));
     }
     s.push(')');
     s
 }
 
-pub(crate) fn member_json(m: &Member) -> serde_json::Value {
+pub(crate) fn member_json(ids: &Ids, m: &Member) -> serde_json::Value {
     json!({
         "customer_id": m.customer,
         "last_used": Timestamp(m.last),
-        "transfers": m.transfers.iter().map(|(id, t, c)| json!({"id": id, "time": Timestamp(*t), "amount_usd_cents": c})).collect::<Vec<_>>(),
+        "transfers": m.transfers.iter().map(|(id, t, c)| json!({"id": ids.get(*id), "time": Timestamp(*t), "amount_usd_cents": c})).collect::<Vec<_>>(),
     })
 }
 
@@ -634,7 +634,7 @@ pub(crate) fn txs_in<'a>(cx: &Ctx<'a>, w: i64, f: impl Fn(&Ev) -> bool) -> Vec<&
 
 /// Transfers for a reason: `tx-1 at 2025-09-02T10:00:00Z, USD 300.00; …` (the first 10, then
 /// how many more; the evidence lists them all).
-pub(crate) fn txs_text(txs: &[&Ev]) -> String {
+pub(crate) fn txs_text(ids: &Ids, txs: &[&Ev]) -> String {
     use std::fmt::Write;
     const SHOWN: usize = 10;
     let mut s = String::with_capacity(56 * txs.len().min(SHOWN + 1));
@@ -642,7 +642,7 @@ pub(crate) fn txs_text(txs: &[&Ev]) -> String {
         if i > 0 {
             s.push_str("; ");
         }
-        let _ = write!(s, "{} at {}, USD {}", x.id, when(x.time), usd(x.usd));
+        let _ = write!(s, "{} at {}, USD {}", ids.get(x.id), when(x.time), usd(x.usd));
     }
     if txs.len() > SHOWN {
         let _ = write!(s, "; and {} more", txs.len() - SHOWN);
@@ -661,26 +661,26 @@ struct TxJson<'a> {
 }
 
 /// Transfers for evidence: `[{"amount_usd_cents", "amount_vnd", "direction", "id", "time"}]`.
-pub(crate) struct Txs<'a>(pub(crate) &'a [&'a Ev]);
+pub(crate) struct Txs<'a>(pub(crate) &'a Ids, pub(crate) &'a [&'a Ev]);
 
 impl Serialize for Txs<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|x| TxJson {
+        s.collect_seq(self.1.iter().map(|x| TxJson {
             amount_usd_cents: x.usd,
             amount_vnd: x.vnd,
             direction: x.dir.as_str(),
-            id: &x.id,
+            id: self.0.get(x.id),
             time: Time(x.time),
         }))
     }
 }
 
 /// The ids of transfers for evidence: `["tx-1", …]`.
-pub(crate) struct TxIds<'a>(pub(crate) &'a [&'a Ev]);
+pub(crate) struct TxIds<'a>(pub(crate) &'a Ids, pub(crate) &'a [&'a Ev]);
 
 impl Serialize for TxIds<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.iter().map(|x| &*x.id))
+        s.collect_seq(self.1.iter().map(|x| self.0.get(x.id)))
     }
 }
 

@@ -66,16 +66,16 @@ impl Typology for PassThrough {
                     p.window,
                     p.min_deposit_usd,
                     p.min_ratio_pct,
-                    txs_text(&deps),
-                    txs_text(&wds)
+                    txs_text(&cx.state.ids, &deps),
+                    txs_text(&cx.state.ids, &wds)
                 ),
                 Evidence::of(&Ev {
-                    deposits: Txs(&deps),
+                    deposits: Txs(&cx.state.ids, &deps),
                     deposits_usd_cents: dep,
                     min_deposit_usd: p.min_deposit_usd,
                     min_ratio_pct: p.min_ratio_pct,
                     window: &p.window,
-                    withdrawals: Txs(&wds),
+                    withdrawals: Txs(&cx.state.ids, &wds),
                     withdrawals_usd_cents: wd,
                 }),
             ));

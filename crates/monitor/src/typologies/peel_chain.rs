@@ -80,12 +80,12 @@ impl Typology for PeelChain {
                     p.min_hops,
                     p.max_step_pct,
                     p.min_first_usd,
-                    txs_text(&oldest_first)
+                    txs_text(&cx.state.ids, &oldest_first)
                 ),
                 Evidence::of(&PeelEvidence {
                     amounts_usd_cents: &amounts,
-                    transfer_ids: TxIds(&oldest_first),
-                    transfers: Txs(&oldest_first),
+                    transfer_ids: TxIds(&cx.state.ids, &oldest_first),
+                    transfers: Txs(&cx.state.ids, &oldest_first),
                     window: &p.window,
                 }),
             ));

@@ -94,19 +94,19 @@ impl Typology for PigButchering {
                     p.window,
                     p.min_deposits,
                     p.min_escalation_pct,
-                    txs_text(&dep_txs),
+                    txs_text(&cx.state.ids, &dep_txs),
                     counterparty_text(cx),
                     (cx.now - addr_first) / DAY,
                     p.min_withdrawals_to_address,
                     p.new_address_days,
-                    txs_text(&wd_txs),
+                    txs_text(&cx.state.ids, &wd_txs),
                     age.map(|a| format!("; customer aged {a} (severity raised at {} or older)", p.older_customer_age))
                         .filter(|_| older)
                         .or_else(|| age.map(|a| format!("; customer aged {a}")))
                         .unwrap_or_default()
                 ),
                 Evidence::from(json!({"deposits_usd_cents": deps, "withdrawals_to_address": to_addr, "account_age_days": (cx.now - opened) / DAY, "customer_age": age, "call_customer": true,
-                       "window": p.window, "escalation_pct": escalation, "deposits": Txs(&dep_txs), "withdrawals": Txs(&wd_txs)})),
+                       "window": p.window, "escalation_pct": escalation, "deposits": Txs(&cx.state.ids, &dep_txs), "withdrawals": Txs(&cx.state.ids, &wd_txs)})),
             ));
         }
     }

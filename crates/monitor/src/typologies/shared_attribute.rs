@@ -109,13 +109,13 @@ impl Typology for SharedAttribute {
             "min_customers": s.min_customers,
             "window": s.window,
             "raised_by_transfer": e.id,
-            "members": members.iter().map(|m| member_json(m)).collect::<Vec<_>>(),
+            "members": members.iter().map(|m| member_json(&cx.state.ids, m)).collect::<Vec<_>>(),
         });
         let names = |but: &str| -> String {
             members
                 .iter()
                 .filter(|m| &*m.customer != but)
-                .map(|m| member_text(m))
+                .map(|m| member_text(&cx.state.ids, m))
                 .collect::<Vec<_>>()
                 .join("; ")
         };
@@ -146,7 +146,7 @@ impl Typology for SharedAttribute {
                 score: s.severity.points(),
                 reason: format!(
                     "{what} {val} of this customer ({}) is shared by {} customers within {} (threshold {}), the group completed by transfer {} of {}; the others: {}",
-                    member_text(m),
+                    member_text(&cx.state.ids, m),
                     members.len(),
                     s.window,
                     s.min_customers,

@@ -75,14 +75,14 @@ impl Typology for Structuring {
                     s.threshold_usd,
                     s.window,
                     s.min_count,
-                    txs_text(&band)
+                    txs_text(&cx.state.ids, &band)
                 ),
                 Evidence::of(&Ev {
                     band_usd_cents: [lo, hi],
                     count: n,
                     min_count: s.min_count,
-                    transfer_ids: TxIds(&band),
-                    transfers: Txs(&band),
+                    transfer_ids: TxIds(&cx.state.ids, &band),
+                    transfers: Txs(&cx.state.ids, &band),
                     window: &s.window,
                 }),
             ));

@@ -142,7 +142,19 @@ fn a_snapshot_that_cannot_be_trusted_is_ignored_and_the_store_replayed() {
 /// code, and resuming from it decides the rest of the input as an uninterrupted run does.
 #[test]
 fn the_frozen_v1_snapshot_is_read() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/snapshot-v1");
+    frozen_snapshot_is_read("snapshot-v1", 1);
+}
+
+/// The same for the frozen version-2 snapshot (the last layout with one varint-prefixed
+/// string per id, written by the build before layout version 3).
+#[test]
+fn the_frozen_v2_snapshot_is_read() {
+    frozen_snapshot_is_read("snapshot-v2", 2);
+}
+
+#[track_caller]
+fn frozen_snapshot_is_read(name: &str, version: u32) {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
     let plain = || {
         floodgate_monitor::engine::Engine::new(
             floodgate_monitor::pack::Pack::builtin_vn(),
@@ -188,14 +200,35 @@ fn the_frozen_v1_snapshot_is_read() {
         })
         .collect();
     let half = evs.len() / 2;
-    let tmp = tempfile::tempdir().unwrap();
-    for f in std::fs::read_dir(&fixture).unwrap() {
-        let f = f.unwrap();
-        std::fs::copy(f.path(), tmp.path().join(f.file_name())).unwrap();
-    }
+    let copy = || {
+        let tmp = tempfile::tempdir().unwrap();
+        for f in std::fs::read_dir(&fixture).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), tmp.path().join(f.file_name())).unwrap();
+        }
+        tmp
+    };
+    let tmp = copy();
+    let snap = std::fs::read(snapshot_file(tmp.path())).unwrap();
+    assert_eq!(
+        snap[8..12],
+        version.to_le_bytes(),
+        "{name} holds a layout-version-{version} snapshot"
+    );
     let mut m = Monitor::open(plain(), tmp.path()).unwrap();
     assert_eq!(m.resume(), Resume { from_snapshot: half as u64, replayed: 0 });
     let mut reference = Monitor::in_memory(plain());
     let want = decide_all(&mut reference, &evs);
+    assert_eq!(decide_all(&mut m, &evs[half..]), want[half..]);
+
+    // A clean end with nothing new decided rewrites the old layout in this build's, which
+    // the next start reads and resumes from as before.
+    let tmp = copy();
+    let m = Monitor::open(plain(), tmp.path()).unwrap();
+    m.close_at_exit().unwrap();
+    let snap = std::fs::read(snapshot_file(tmp.path())).unwrap();
+    assert_eq!(snap[8..12], floodgate_monitor::snapshot::VERSION.to_le_bytes());
+    let mut m = Monitor::open(plain(), tmp.path()).unwrap();
+    assert_eq!(m.resume(), Resume { from_snapshot: half as u64, replayed: 0 });
     assert_eq!(decide_all(&mut m, &evs[half..]), want[half..]);
 }
