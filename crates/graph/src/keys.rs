@@ -104,20 +104,22 @@ pub(crate) fn encode_stored(key: &str, out: &mut Vec<u8>) {
     encode(key, out);
 }
 
+/// Each ASCII character's digit value in `alphabet` (bech32's 32 or base58's 58 characters),
+/// 255 for a character not in it.
+const fn digit_values<const N: usize>(alphabet: &[u8; N]) -> [u8; 128] {
+    let mut t = [255u8; 128];
+    let mut i = 0;
+    while i < N {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+}
+
 /// The 20-byte program of a lowercase mainnet P2WPKH address (`bc1q`, 32 data characters,
 /// 6 of checksum), its checksum not verified.
 fn p2wpkh_unchecked(b: &[u8]) -> Option<[u8; 20]> {
-    const CHARSET: &[u8; 32] = b"qpzry9x8gf2tvdw0s3jn54khce6mua7l";
-    const fn table() -> [u8; 128] {
-        let mut t = [255u8; 128];
-        let mut i = 0;
-        while i < 32 {
-            t[CHARSET[i] as usize] = i as u8;
-            i += 1;
-        }
-        t
-    }
-    const VALUE: [u8; 128] = table();
+    const VALUE: [u8; 128] = digit_values(b"qpzry9x8gf2tvdw0s3jn54khce6mua7l");
     let digit = |c: u8| VALUE.get(usize::from(c)).copied().filter(|&d| d != 255);
     if b.len() != 42 || !b.starts_with(b"bc1q") || !b[36..].iter().all(|&c| digit(c).is_some()) {
         return None;
@@ -260,17 +262,8 @@ fn encode_binary(key: &str, out: &mut Vec<u8>) -> bool {
 /// path of building a graph. With `verify` false the checksum is not computed (text the
 /// store holds: [`encode_stored`]).
 fn base58_25(key: &str, verify: bool) -> Option<[u8; 25]> {
-    const DIGITS: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-    const fn table() -> [u8; 128] {
-        let mut t = [255u8; 128];
-        let mut i = 0;
-        while i < 58 {
-            t[DIGITS[i] as usize] = i as u8;
-            i += 1;
-        }
-        t
-    }
-    const VALUE: [u8; 128] = table();
+    const VALUE: [u8; 128] =
+        digit_values(b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz");
     if !(26..=35).contains(&key.len()) {
         return None;
     }
