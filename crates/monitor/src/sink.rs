@@ -17,21 +17,37 @@ pub struct DecisionFile {
     path: PathBuf,
 }
 
-/// Counts the complete lines of `path`, cutting a torn last line.
+/// Counts the complete lines of `path`, cutting a torn last line. The file is read in chunks
+/// of 1 MiB: a decision file of a long-running monitor holds gigabytes, which a restart must
+/// not need in memory.
 fn complete_lines(path: &Path) -> Result<u64, MonitorError> {
+    complete_lines_by(path, 1 << 20)
+}
+
+fn complete_lines_by(path: &Path, chunk: usize) -> Result<u64, MonitorError> {
     let io = |e| MonitorError::io(path, e);
     let Ok(mut f) = File::open(path) else { return Ok(0) };
-    let mut buf = Vec::new();
-    f.read_to_end(&mut buf).map_err(io)?;
-    let keep = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    if keep < buf.len() {
-        OpenOptions::new()
-            .write(true)
-            .open(path)
-            .and_then(|f| f.set_len(keep as u64))
-            .map_err(io)?;
+    let mut buf = vec![0u8; chunk.max(1)];
+    // Bytes read so far, the end of the last complete line, complete lines.
+    let (mut read, mut keep, mut lines) = (0u64, 0u64, 0u64);
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        let part = &buf[..n];
+        if let Some(i) = part.iter().rposition(|b| *b == b'\n') {
+            keep = read + i as u64 + 1;
+            lines += part.iter().filter(|b| **b == b'\n').count() as u64;
+        }
+        read += n as u64;
     }
-    Ok(buf[..keep].iter().filter(|b| **b == b'\n').count() as u64)
+    if keep < read {
+        OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(keep)).map_err(io)?;
+    }
+    Ok(lines)
 }
 
 impl DecisionFile {
@@ -104,4 +120,31 @@ impl DecisionFile {
 pub fn jsonl(d: &Decision, out: &mut String) {
     out.push_str(&serde_json::to_string(d).expect("a decision always serializes"));
     out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines are counted and a torn tail cut the same whatever the chunks the file is read
+    /// in (lines and the tail straddling chunk edges), and a missing file has none.
+    #[test]
+    fn complete_lines_are_counted_and_a_torn_tail_cut_across_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.jsonl");
+        assert_eq!(complete_lines_by(&path, 7).unwrap(), 0);
+        let body = "{\"a\":1}\n{\"bb\":22}\n\n{\"ccc\":333}\n";
+        for (tail, chunk) in [("", 7), ("{\"torn", 7), ("{\"torn", 1), ("x", 3), ("", 1 << 20)] {
+            std::fs::write(&path, format!("{body}{tail}")).unwrap();
+            assert_eq!(complete_lines_by(&path, chunk).unwrap(), 4, "tail {tail:?}, chunk {chunk}");
+            assert_eq!(
+                std::fs::read_to_string(&path).unwrap(),
+                body,
+                "tail {tail:?}, chunk {chunk}"
+            );
+        }
+        std::fs::write(&path, "no newline at all").unwrap();
+        assert_eq!(complete_lines_by(&path, 4).unwrap(), 0);
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+    }
 }

@@ -228,8 +228,10 @@ impl MonitorState for SqliteMonitorState {
         let sq = self.sq();
         let mut stmt = self
             .conn
+            // `+tenant`: rows in `seq` order straight from the table, as `REPLAY_SQL` (not every
+            // row of the tenant found through its id index and then sorted).
             .prepare(
-                "SELECT decision FROM decided WHERE tenant = ?1 ORDER BY seq LIMIT -1 OFFSET ?2",
+                "SELECT decision FROM decided WHERE +tenant = ?1 ORDER BY seq LIMIT -1 OFFSET ?2",
             )
             .map_err(&sq)?;
         let skip = i64::try_from(skip).unwrap_or(i64::MAX);
