@@ -298,10 +298,13 @@ fn main() {
     let idx = ExposureIndex::open(&ipath).unwrap();
     let index_open = t.elapsed();
     let (mut exact, mut round_trip, mut differ) = (0usize, 0usize, 0usize);
+    // What differed, shown below the count: the index's answer beside the per-query one.
+    let mut differing: Vec<String> = Vec::new();
     for (&a, want) in targets.iter().zip(&causal6) {
         let n = ids[a as usize];
         let Some(got) = idx.lookup_asset(n, &want[0].asset) else {
             differ += 1;
+            differing.push(format!("address id {a}: not in the index"));
             continue;
         };
         let r = got.report(&graph, &want[0].target, TaintModel::Haircut, 6).unwrap();
@@ -314,6 +317,13 @@ fn main() {
             exact += 1;
         } else {
             differ += 1;
+            differing.push(format!(
+                "address id {a}: index {:?} of {:?}, per query {:?} of {:?}",
+                v(&r),
+                r.total,
+                v(&want[0]),
+                want[0].total
+            ));
         }
     }
     // Lookup latency: many random addresses (a lookup is far below the clock's resolution
@@ -435,4 +445,7 @@ fn main() {
         "        the {} targets at 6 hops: {exact} equal to the per-query causal haircut, {round_trip} round-trip flagged (answered per query), {differ} different",
         targets.len()
     );
+    for d in &differing {
+        eprintln!("          different: {d}");
+    }
 }
