@@ -19,7 +19,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use floodgate_types::{Chain, Hash32};
+use floodgate_types::{Chain, Hash32, Timestamp};
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -163,20 +163,12 @@ fn sha256d(b: &[u8]) -> [u8; 32] {
     Sha256::digest(Sha256::digest(b)).into()
 }
 
-/// Civil date of a Unix time, as RFC 3339 UTC (Howard Hinnant's `civil_from_days`).
+/// A Unix time as RFC 3339 UTC ([`Timestamp::rfc3339_bytes`], without chrono on this path).
 fn rfc3339(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    let t = Timestamp(t);
+    t.rfc3339_bytes()
+        .and_then(|b| String::from_utf8(b.to_vec()).ok())
+        .unwrap_or_else(|| t.to_rfc3339())
 }
 
 struct Writer<'w, P: FnMut(u64)> {

@@ -504,7 +504,7 @@ pub(crate) struct When(i64);
 
 impl std::fmt::Display for When {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match rfc3339_digits(self.0) {
+        match Timestamp(self.0).rfc3339_bytes() {
             Some(b) => f.write_str(std::str::from_utf8(&b).map_err(|_| std::fmt::Error)?),
             None => f.write_str(&Timestamp(self.0).to_rfc3339()),
         }
@@ -520,39 +520,6 @@ impl Serialize for Time {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&When(self.0))
     }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for years 0 to 9999 (days to civil date: H. Hinnant,
-/// "chrono-Compatible Low-Level Date Algorithms"); `None` outside them.
-fn rfc3339_digits(t: i64) -> Option<[u8; 20]> {
-    let (days, secs) = (t.div_euclid(DAY), t.rem_euclid(DAY));
-    let z = days.checked_add(719_468)?;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    if !(0..=9999).contains(&year) {
-        return None;
-    }
-    let mut b = *b"0000-00-00T00:00:00Z";
-    let mut put = |at: usize, v: i64, width: usize| {
-        let mut v = v;
-        for i in (0..width).rev() {
-            b[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, year, 4);
-    put(5, month, 2);
-    put(8, day, 2);
-    put(11, secs / 3600, 2);
-    put(14, secs / 60 % 60, 2);
-    put(17, secs % 60, 2);
-    Some(b)
 }
 
 /// A group member and its transfers, for a reason: `c1 (tx-1 at …, USD 300.00)`.
