@@ -230,11 +230,11 @@ impl Monitor {
         self.snapshot()?;
         let Monitor { engine, state, seen, db, .. } = self;
         drop(engine);
-        if let Some(Db { state: store, pending, group, seen, .. }) = db {
+        if let Some(Db { state: store, pending, group, seen: stored_seen, .. }) = db {
             // Closes the store's connection (its own clean shutdown).
             drop(store);
             drop((pending, group));
-            std::mem::forget(seen);
+            std::mem::forget(stored_seen);
         }
         std::mem::forget((state, seen));
         Ok(())
