@@ -271,6 +271,14 @@ fn main() {
         (TaintModel::Tiho, false),
         (TaintModel::Tiho, true),
     ];
+    // `FLOODGATE_BENCH_CAUSAL_ONLY=1`: only the causal haircut, poison and TIHO (the
+    // per-query models users run by default; `--ignore-time` and FIFO/LIFO take most of a
+    // run's time otherwise).
+    let causal_only = env("FLOODGATE_BENCH_CAUSAL_ONLY", 0) == 1;
+    let models: Vec<(TaintModel, bool)> = models
+        .into_iter()
+        .filter(|&(m, i)| !causal_only || (!i && m != TaintModel::Fifo && m != TaintModel::Lifo))
+        .collect();
     let mut lib: Vec<Vec<Duration>> = vec![Vec::with_capacity(queries); models.len()];
     // Per model, a digest of every report (FNV-1a over its `Debug` text: categories, shares,
     // evidence, total, untraced, peel links), so two builds' answers can be compared.
