@@ -30,6 +30,20 @@ fn rss() -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// CPU time this process has used (user + system), from `/proc/self/stat` (Linux; zero
+/// elsewhere), in clock ticks of 10 ms.
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .rsplit(')')
+        .next()
+        .map(|rest| {
+            rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<u64>().ok()).sum()
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn gib(b: u64) -> String {
     format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)
 }
@@ -284,6 +298,7 @@ fn main() {
     // evidence, total, untraced, peel links), so two builds' answers can be compared.
     let mut digests: Vec<u64> = vec![FNV_OFFSET; models.len()];
     let mut causal6 = Vec::with_capacity(queries);
+    let (cpu0, wall0) = (cpu(), Instant::now());
     for &a in &targets {
         let a = ids[a as usize];
         for (m, &(model, ignore_time)) in models.iter().enumerate() {
@@ -306,6 +321,7 @@ fn main() {
         }
     }
     let (peak_queries, _) = rss();
+    let (query_cpu, query_wall) = (cpu() - cpu0, wall0.elapsed());
     // `FLOODGATE_BENCH_SLOWEST=N`: the N slowest targets of the causal haircut, to profile.
     let mut slowest: Vec<(Duration, u32)> =
         lib[0].iter().copied().zip(targets.iter().copied()).collect();
@@ -365,7 +381,11 @@ fn main() {
         gib(peak_queries),
         gib(before_queries)
     );
-    eprintln!("exposure 6 hops, {queries} queries, {} tagged nodes:", tags.len());
+    eprintln!(
+        "exposure 6 hops, {queries} queries, {} tagged nodes ({} models: CPU {query_cpu:.2?} user+sys in {query_wall:.2?} wall):",
+        tags.len(),
+        models.len()
+    );
     for (m, (model, ignore_time)) in models.iter().enumerate().skip(1) {
         let (p50, p99) = (pct(&mut lib[m], 0.5), pct(&mut lib[m], 0.99));
         let name = format!("{model:?}{}", if *ignore_time { " --ignore-time" } else { "" });

@@ -84,15 +84,19 @@ impl Timeline {
                 cost: UNKNOWN_COST,
             }));
         }
-        // Ranks, in storage order on each side (receipts were listed first).
-        let mut seen: FxHashMap<(bool, NodeId, u32, u64, U256), u32> = FxHashMap::default();
-        for e in &mut evs {
-            let r = seen.entry((e.receipt, e.nb, e.time, e.seq, e.amount)).or_insert(0);
-            e.rank = *r;
-            *r += 1;
-        }
         // Stable: ties keep receipts first, each side in storage order.
         evs.sort_by_key(|e| (e.time, e.seq, !e.receipt));
+        // Ranks, in storage order on each side: events alike share (time, seq, receipt), so
+        // they lie in one run of the sorted events, in storage order; most runs are one event.
+        let mut at = 0;
+        while at < evs.len() {
+            let key = |e: &Ev| (e.time, e.seq, e.receipt);
+            let end = at + evs[at..].iter().take_while(|e| key(e) == key(&evs[at])).count();
+            if end - at > 1 {
+                rank_run(&mut evs[at..end]);
+            }
+            at = end;
+        }
         let mut sends: Vec<u32> =
             (0..evs.len() as u32).filter(|&i| !evs[i as usize].receipt).collect();
         sends.sort_by_key(|&i| {
@@ -112,6 +116,28 @@ impl Timeline {
         let i = *self.sends.get(p)? as usize;
         let s = &self.evs[i];
         ((s.nb, s.time, s.seq, s.amount, s.rank) == key).then_some(i)
+    }
+}
+
+/// Sets the ranks of a run of events alike in (time, seq, receipt), in storage order: each
+/// event's rank is the number of events before it in the run alike in (nb, amount).
+fn rank_run(run: &mut [Ev]) {
+    if run.len() <= 16 {
+        for i in 1..run.len() {
+            let (before, rest) = run.split_at_mut(i);
+            let e = &mut rest[0];
+            e.rank = before.iter().filter(|x| x.nb == e.nb && x.amount == e.amount).count() as u32;
+        }
+        return;
+    }
+    // A transaction node's inputs or outputs: order by (nb, amount), storage order within.
+    let mut order: Vec<u32> = (0..run.len() as u32).collect();
+    order.sort_by_key(|&i| (run[i as usize].nb, run[i as usize].amount));
+    for w in 1..order.len() {
+        let (a, b) = (order[w - 1] as usize, order[w] as usize);
+        if run[a].nb == run[b].nb && run[a].amount == run[b].amount {
+            run[b].rank = run[a].rank + 1;
+        }
     }
 }
 
