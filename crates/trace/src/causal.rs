@@ -413,8 +413,13 @@ struct Causal<'a, 'c, R: Rule> {
 /// replay order, and all but transaction nodes and peel links cost a hop; this only guards
 /// against a malformed graph).
 fn max_depth(ctx: &Ctx<'_>) -> u32 {
-    2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) + 2
+    2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_CHAIN) + 2
 }
+
+/// Stack kept free before a step of the recursion, and the stack added when less is left:
+/// a peel chain is followed link by link, so the recursion is as deep as the chain is long.
+const STACK_RED_ZONE: usize = 128 * 1024;
+const STACK_GROWTH: usize = 4 * 1024 * 1024;
 
 impl<R: Rule> Causal<'_, '_, R> {
     fn timeline(&mut self, n: NodeId) -> &Timeline {
@@ -494,7 +499,7 @@ impl<R: Rule> Causal<'_, '_, R> {
                 }
             }
         }
-        self.advance(w, b, k, depth);
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.advance(w, b, k, depth));
         self.states
             .get(&(w, b))
             .and_then(|s| s.sent.get(&(k as u32)))
