@@ -1434,6 +1434,8 @@ fn encode_out(edges: &[BuildEdge], n: usize, time_base: u32) -> Result<OutRecord
     for node in 0..n as u32 {
         let list_start = out.len();
         offsets.push(list_start);
+        // Each target coded from the previous record's (format 5), the first from `node`.
+        let mut from = node;
         while let Some(&i) = by_src.get(k) {
             let e = &edges[i as usize];
             if e.src != node {
@@ -1452,7 +1454,8 @@ fn encode_out(edges: &[BuildEdge], n: usize, time_base: u32) -> Result<OutRecord
                 ord: e.ord,
                 time: e.time,
             };
-            segment::put_record(&mut out, node, &r, time_base);
+            segment::put_record(&mut out, from, &r, time_base);
+            from = e.dst;
             k += 1;
         }
     }
@@ -2119,6 +2122,53 @@ impl<'g> GraphBuilder<'g> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// From format 5 an in record reads its edge's target from its own list, not from the
+    /// out record it names (which is coded from the record before it): two in records
+    /// whose offsets were swapped read as wrong amounts, and `verify` finds them.
+    #[test]
+    fn verify_finds_in_records_that_name_another_edge() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&base)).with_threads(1);
+        let ids: Vec<NodeId> =
+            (1..=4).map(|i| b.node(&format!("0x{i:040x}"), NodeKind::Address).unwrap()).collect();
+        for (to, amount) in [(1, 5u64), (2, 7), (3, 9)] {
+            let e = EdgeInput {
+                amount: Amount::from(amount),
+                time: Some(1_700_000_000),
+                asset: "ETH",
+                txid: Hash32([to as u8; 32]),
+                chain: Chain::Ethereum,
+            };
+            b.add_edge(ids[0], ids[to], &e).unwrap();
+        }
+        let mut data = b.finish().unwrap();
+        let good = dir.path().join("good.fgs");
+        segment::write(&good, &data).unwrap();
+        let seg = Segment::open(&good).unwrap();
+        seg.verify().unwrap();
+        let amounts =
+            |seg: &Segment, n: u32| seg.in_records(n).map(|r| r.amount).collect::<Vec<_>>();
+        assert_eq!((amounts(&seg, 2), amounts(&seg, 3)), (vec![7], vec![9]));
+        // Nodes 2 and 3 each have one in record: the source's delta, then a one-byte
+        // offset into node 0's out records. Swap the offsets.
+        let byte = |n: usize, ins: &[segment::InPart]| {
+            let p = ins.iter().rposition(|p| p.first <= n).unwrap();
+            (p, ins[p].offsets[n - ins[p].first] + 1)
+        };
+        let ((p2, x), (p3, y)) = (byte(2, &data.lists.ins), byte(3, &data.lists.ins));
+        let (a, c) = (data.lists.ins[p2].bytes[x], data.lists.ins[p3].bytes[y]);
+        assert!(a != c && a != 0 && c != 0, "two different offsets");
+        data.lists.ins[p2].bytes[x] = c;
+        data.lists.ins[p3].bytes[y] = a;
+        let bad = dir.path().join("bad.fgs");
+        segment::write(&bad, &data).unwrap();
+        let seg = Segment::open(&bad).unwrap();
+        assert_eq!((amounts(&seg, 2), amounts(&seg, 3)), (vec![9], vec![7]));
+        let err = seg.verify().unwrap_err().to_string();
+        assert!(err.contains("do not name the out records"), "{err}");
+    }
 
     /// Two texts whose 64-bit hashes collide get two numbers (the second kept apart in
     /// `overflow`), each found again by its own text.

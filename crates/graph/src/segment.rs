@@ -27,9 +27,9 @@ compile_error!(
 
 /// File magic: the first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"FGGRAPH\0";
-/// Segment format version this build writes (versions 2 and 3 are still read).
-pub(crate) const VERSION: u32 = 4;
-/// Number of sections in a version-3 or -4 segment.
+/// Segment format version this build writes (versions 2, 3 and 4 are still read).
+pub(crate) const VERSION: u32 = 5;
+/// Number of sections in a segment of version 3 or later.
 pub(crate) const SECTIONS: usize = 11;
 
 pub(crate) const S_KEY_INDEX: usize = 0;
@@ -364,6 +364,13 @@ pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     }
 }
 
+/// A 64-bit mixing function (the finaliser of SplitMix64), for `verify`'s edge multiset.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 #[inline]
 pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
@@ -374,11 +381,12 @@ pub(crate) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
-/// Appends one out-list record for an edge from `src` (version 4: the head is
-/// `zigzag(dst − src) << 3 | mode << 1 | ext`, and `ext` says that `asset << 1 | wide`
-/// follows).
-pub(crate) fn put_record(out: &mut Vec<u8>, src: u32, r: &Rec, time_base: u32) {
-    let delta = zigzag(i64::from(r.node) - i64::from(src));
+/// Appends one out-list record whose target is coded from `from`: the list's own node for
+/// its first record, the previous record's target after it (version 5). The head is
+/// `zigzag(dst − from) << 3 | mode << 1 | ext`, and `ext` says that `asset << 1 | wide`
+/// follows.
+pub(crate) fn put_record(out: &mut Vec<u8>, from: u32, r: &Rec, time_base: u32) {
+    let delta = zigzag(i64::from(r.node) - i64::from(from));
     let ext = r.asset != 0 || r.wide;
     put_varint(out, (delta << 3) | (u64::from(r.mode) << 1) | u64::from(ext));
     if ext {
@@ -394,27 +402,42 @@ pub(crate) fn put_record(out: &mut Vec<u8>, src: u32, r: &Rec, time_base: u32) {
     }
 }
 
-/// Decodes the record at `*pos` of an out-list of `src`, in the coding of segment version
-/// `version` (before 4 the head is `zigzag(dst − src) << 4 | mode << 2 | has_asset << 1 |
-/// wide`, then the asset when `has_asset`).
+/// What an out record's target is read from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    /// Coded from this node: the list's own node before version 5 and for a list's first
+    /// record; from version 5 the previous record's target after it.
+    From(u32),
+    /// Already known (the in-list's node, reading its in record's out record): the delta is
+    /// skipped. From version 5 a record met in the middle of a list cannot be decoded
+    /// otherwise, as the previous target is not known there.
+    Known(u32),
+}
+
+/// Decodes the record at `*pos` of an out-list, in the coding of segment version `version`
+/// (before 4 the head is `zigzag(dst − src) << 4 | mode << 2 | has_asset << 1 | wide`, then
+/// the asset when `has_asset`).
 #[inline]
 pub(crate) fn get_record(
     buf: &[u8],
     pos: &mut usize,
-    src: u32,
+    target: Target,
     time_base: u32,
     version: u32,
 ) -> Option<Rec> {
     let h = get_varint(buf, pos)?;
-    let (node, mode, asset, wide);
+    let delta = if version >= 4 { h >> 3 } else { h >> 4 };
+    let node = match target {
+        Target::From(from) => i64::from(from).checked_add(unzigzag(delta))?,
+        Target::Known(node) => i64::from(node),
+    };
+    let (mode, asset, wide);
     if version >= 4 {
-        node = i64::from(src).checked_add(unzigzag(h >> 3))?;
         mode = ((h >> 1) & 3) as u8;
         let ext = if h & 1 != 0 { get_varint(buf, pos)? } else { 0 };
         asset = u16::try_from(ext >> 1).ok()?;
         wide = ext & 1 != 0;
     } else {
-        node = i64::from(src).checked_add(unzigzag(h >> 4))?;
         mode = ((h >> 2) & 3) as u8;
         asset = if h & 2 != 0 { u16::try_from(get_varint(buf, pos)?).ok()? } else { 0 };
         wide = h & 1 != 0;
@@ -595,7 +618,7 @@ impl Segment {
         }
         let version = u32::from_le_bytes([map[8], map[9], map[10], map[11]]);
         let (header, header_len, sections) = match version {
-            3 | VERSION => {
+            3 | 4 | VERSION => {
                 (bytemuck::pod_read_unaligned::<Header>(&map[..HEADER_LEN]), HEADER_LEN, SECTIONS)
             }
             2 if map.len() >= HEADER_V2_LEN => {
@@ -805,18 +828,40 @@ impl Segment {
                 return Err(self.corrupt(S_EDGE_LISTS, "blocks do not end the section".into()));
             }
         }
-        let mut edges = 0u64;
+        // Every out record `(source, offset, target)` must be named by exactly one in record
+        // of its target: compared as multisets, by count and by a sum of 64-bit hashes (an in
+        // record reads the target from its own list, not from the out record: version 5).
+        let edge_hash =
+            |src: u32, at: u64, dst: u32| mix64(mix64(u64::from(src) << 32 | u64::from(dst)) ^ at);
+        let (mut edges, mut reverse) = (0u64, 0u64);
+        let mut balance = 0u64;
         for n in 0..self.header.node_count {
             let mut it = self.out_records(n);
-            edges += it.by_ref().count() as u64;
+            loop {
+                let at = it.offset() as u64;
+                let Some(r) = it.next() else { break };
+                edges += 1;
+                balance = balance.wrapping_add(edge_hash(n, at, r.node));
+            }
             if !it.clean_end() {
                 return Err(self.corrupt(S_EDGE_LISTS, format!("node {n}: damaged out list")));
             }
             let mut it = self.in_records(n);
-            for _ in it.by_ref() {}
+            while let Some(r) = it.next() {
+                reverse += 1;
+                balance = balance.wrapping_sub(edge_hash(r.node, u64::from(it.offset()), n));
+            }
             if !it.clean_end() {
                 return Err(self.corrupt(S_EDGE_LISTS, format!("node {n}: damaged in list")));
             }
+        }
+        if reverse != edges || balance != 0 {
+            return Err(self.corrupt(
+                S_EDGE_LISTS,
+                format!(
+                    "the in records ({reverse}) do not name the out records ({edges}) one for one"
+                ),
+            ));
         }
         for i in 0..self.block_count() {
             let ok =
@@ -951,12 +996,20 @@ impl Segment {
 
     /// The out-list of `node` in this segment.
     pub(crate) fn out_records(&self, node: u32) -> OutIter<'_> {
-        OutIter { seg: self, buf: self.lists(node).0, pos: 0, src: node, bad: false }
+        OutIter { seg: self, buf: self.lists(node).0, pos: 0, src: node, from: node, bad: false }
     }
 
     /// The in-list of `node`: each record as its source wrote it, with `node` = the source.
     pub(crate) fn in_records(&self, node: u32) -> InIter<'_> {
-        InIter { seg: self, buf: self.lists(node).1, pos: 0, dst: node, prev: node, bad: false }
+        InIter {
+            seg: self,
+            buf: self.lists(node).1,
+            pos: 0,
+            dst: node,
+            prev: node,
+            at: 0,
+            bad: false,
+        }
     }
 
     fn check_rec(&self, r: &Rec) -> bool {
@@ -1009,6 +1062,9 @@ pub(crate) struct OutIter<'s> {
     buf: &'s [u8],
     pos: usize,
     src: u32,
+    /// What the next record's target is coded from: `src`, and from version 5 the
+    /// previous record's target.
+    from: u32,
     bad: bool,
 }
 
@@ -1016,6 +1072,11 @@ impl OutIter<'_> {
     /// Whether the list was read to its end without damage.
     pub(crate) fn clean_end(&self) -> bool {
         !self.bad && self.pos == self.buf.len()
+    }
+
+    /// Byte offset of the next record in the list (what an in record's offset names).
+    pub(crate) fn offset(&self) -> usize {
+        self.pos
     }
 }
 
@@ -1027,8 +1088,13 @@ impl Iterator for OutIter<'_> {
             return None;
         }
         let h = &self.seg.header;
-        match get_record(self.buf, &mut self.pos, self.src, h.time_base, h.version) {
-            Some(r) if self.seg.check_rec(&r) => Some(r),
+        match get_record(self.buf, &mut self.pos, Target::From(self.from), h.time_base, h.version) {
+            Some(r) if self.seg.check_rec(&r) => {
+                if h.version >= 5 {
+                    self.from = r.node;
+                }
+                Some(r)
+            }
             _ => {
                 self.bad = true;
                 self.seg.note_damage(S_EDGE_LISTS, format!("node {}: bad record", self.src));
@@ -1047,6 +1113,8 @@ pub(crate) struct InIter<'s> {
     /// What the next record's source is coded from: `dst`, and from version 4 the previous
     /// record's source.
     prev: u32,
+    /// The last record's offset into its source's out records.
+    at: u32,
     bad: bool,
 }
 
@@ -1055,6 +1123,12 @@ impl InIter<'_> {
     pub(crate) fn clean_end(&self) -> bool {
         !self.bad && self.pos == self.buf.len()
     }
+
+    /// The byte offset, inside its source's out records, of the last record returned.
+    pub(crate) fn offset(&self) -> u32 {
+        self.at
+    }
+
     fn fail(&mut self) -> Option<Rec> {
         self.bad = true;
         self.seg.note_damage(S_EDGE_LISTS, format!("node {}: bad reverse entry", self.dst));
@@ -1090,10 +1164,16 @@ impl Iterator for InIter<'_> {
         if src >= self.seg.header.node_count {
             return self.fail();
         }
+        let Ok(at) = u32::try_from(at) else { return self.fail() };
+        self.at = at;
         let list = self.seg.lists(src).0;
         let mut p = at as usize;
         let h = &self.seg.header;
-        match get_record(list, &mut p, src, h.time_base, h.version) {
+        // From version 5 the out record's target is coded from the record before it, which
+        // is not read here: the target is this list's node (`verify` checks that the in
+        // records and the out records name the same edges).
+        let target = if h.version >= 5 { Target::Known(self.dst) } else { Target::From(src) };
+        match get_record(list, &mut p, target, h.time_base, h.version) {
             Some(r) if r.node == self.dst && self.seg.check_rec(&r) => Some(Rec { node: src, ..r }),
             _ => self.fail(),
         }

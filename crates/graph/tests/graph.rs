@@ -137,9 +137,9 @@ fn a_graph_of_an_unknown_format_is_refused_with_the_rebuild_command() {
     build(dir.path(), 5, &edges, 4);
     let m = dir.path().join(floodgate_graph::MANIFEST_FILE);
     let text = std::fs::read_to_string(&m).unwrap();
-    std::fs::write(&m, text.replace("\"version\": 4", "\"version\": 1")).unwrap();
+    std::fs::write(&m, text.replace("\"version\": 5", "\"version\": 1")).unwrap();
     let err = Graph::open(dir.path()).unwrap_err();
-    assert!(matches!(err, GraphError::UnsupportedVersion { found: 1, supported: 4, .. }), "{err}");
+    assert!(matches!(err, GraphError::UnsupportedVersion { found: 1, supported: 5, .. }), "{err}");
     assert!(err.to_string().contains("floodgate trace build --rebuild"), "{err}");
     std::fs::write(&m, text).unwrap();
     let seg = first_segment(dir.path());
@@ -497,7 +497,7 @@ fn a_utxo_leg_recorded_apart_from_its_transaction_node_keeps_its_id() {
 /// and the addresses of its segments keep their ids (the builder and lookups take either
 /// form). The older graph is the frozen format-2 graph of the CLI's fixtures (read only).
 #[test]
-fn a_format_4_segment_appended_to_an_older_graph_keeps_its_addresses() {
+fn a_new_segment_appended_to_an_older_graph_keeps_its_addresses() {
     use floodgate_store::export::{ExportLeg, LegKind};
     const SATOSHI: &str = "12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S";
     const HAL: &str = "1Q2TWHE3GMdB6BZKafqwxXtWAWgFt5Jvm3";
@@ -537,7 +537,7 @@ fn a_format_4_segment_appended_to_an_older_graph_keeps_its_addresses() {
     let g = Graph::open(dir.path()).unwrap();
     g.verify_segments().unwrap();
     let seg2 = std::fs::read(dir.path().join("seg-000002.fgs")).unwrap();
-    assert_eq!(seg2[8..12], 4u32.to_le_bytes(), "the new segment is format 4");
+    assert_eq!(seg2[8..12], 5u32.to_le_bytes(), "the new segment is format 5");
     assert_eq!(g.node_count(), before + 2, "only the transaction and the new address are new");
     assert_eq!((g.lookup(SATOSHI), g.lookup(HAL)), (Some(satoshi), Some(hal)));
     assert_eq!(g.lookup(tx170), Some(old_tx));
@@ -615,4 +615,39 @@ fn the_frozen_format_4_graph_reads_as_it_was_written() {
     }
     assert_eq!(got.lines().count(), want.lines().count());
     g.damage().unwrap();
+
+    // Appended to, in today's format: the old nodes keep their ids and edges.
+    let dir = tempfile::tempdir().unwrap();
+    for f in [floodgate_graph::MANIFEST_FILE, "seg-000001.fgs", "seg-000002.fgs"] {
+        std::fs::copy(data.join("graph").join(f), dir.path().join(f)).unwrap();
+    }
+    let old = Graph::open(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&old));
+    let (a, c) = (NodeId(0), NodeId(1));
+    let fresh = b.node("0x52908400098527886E0F7030069857D2E4169EE8", NodeKind::Address).unwrap();
+    for (f, t) in [(a, fresh), (fresh, c), (c, a)] {
+        let e = EdgeInput {
+            amount: Amount::from(77u64),
+            time: Some(1_800_000_000),
+            asset: "BTC",
+            txid: Hash32([9; 32]),
+            chain: Chain::Bitcoin,
+        };
+        b.add_edge(f, t, &e).unwrap();
+    }
+    b.commit(&old, BTreeMap::new()).unwrap();
+    drop(old);
+    let g2 = Graph::open(dir.path()).unwrap();
+    g2.verify_segments().unwrap();
+    let seg3 = std::fs::read(dir.path().join("seg-000003.fgs")).unwrap();
+    assert_eq!(seg3[8..12], 5u32.to_le_bytes(), "the new segment is format 5");
+    for n in (0..g.node_count()).map(NodeId) {
+        assert_eq!(g2.key(n), g.key(n));
+        let old_out: Vec<_> = g.out_edges(n).map(|e| (e.dst, e.amount, e.time)).collect();
+        let new_out: Vec<_> = g2.out_edges(n).map(|e| (e.dst, e.amount, e.time)).collect();
+        assert_eq!(new_out[..old_out.len()], old_out[..]);
+    }
+    let seven = |n: NodeId| g2.out_edges(n).filter(|e| e.amount == Amount::from(77u64)).count();
+    assert_eq!((seven(a), seven(fresh), seven(c)), (1, 1, 1));
+    assert_eq!(g2.in_edges(fresh).map(|e| e.src).collect::<Vec<_>>(), [a]);
 }
