@@ -605,14 +605,20 @@ impl Graph {
         Some((s, (n.0 - s.header.base_node) as usize))
     }
 
-    fn key_bytes(&self, n: NodeId) -> &[u8] {
-        self.owner(n).and_then(|(s, l)| s.key_bytes(l)).unwrap_or(&[])
+    /// The encoded key of node `n` ([`keys::encode`]'s form; empty outside the graph).
+    fn key_bytes(&self, n: NodeId) -> Cow<'_, [u8]> {
+        self.owner(n).and_then(|(s, l)| s.key_bytes(l)).unwrap_or(Cow::Borrowed(&[]))
+    }
+
+    /// The identity of node `n`'s key ([`keys::identity`]), read in place.
+    fn key_identity(&self, n: NodeId) -> &[u8] {
+        self.owner(n).and_then(|(s, l)| s.key_identity(l)).unwrap_or(&[])
     }
 
     /// The key of node `n`: its canonical address text, or [`tx_key`] for a transaction
     /// (empty for an id outside the graph).
     pub fn key(&self, n: NodeId) -> Cow<'_, str> {
-        keys::decode(self.key_bytes(n))
+        Cow::Owned(keys::decode(&self.key_bytes(n)).into_owned())
     }
 
     /// The kind of node `n`.
@@ -644,8 +650,7 @@ impl Graph {
 
     /// The txid, chain and time of a transaction node.
     fn tx_node(&self, n: u32) -> ([u8; 32], Chain, u32) {
-        let k = self.key_bytes(NodeId(n));
-        match keys::tx_parts(k) {
+        match self.owner(NodeId(n)).and_then(|(s, l)| s.tx_parts(l)) {
             Some((chain, id, t)) => {
                 let mut txid = [0u8; 32];
                 txid.copy_from_slice(id);
@@ -1555,11 +1560,11 @@ impl<'g> GraphBuilder<'g> {
     }
 
     /// The encoded key of any node (new or in the base graph).
-    fn key_of(&self, n: u32) -> &[u8] {
+    fn key_of(&self, n: u32) -> Cow<'_, [u8]> {
         if n >= self.base_nodes {
-            self.new_key((n - self.base_nodes) as usize)
+            Cow::Borrowed(self.new_key((n - self.base_nodes) as usize))
         } else {
-            self.base.map_or(&[], |g| g.key_bytes(NodeId(n)))
+            self.base.map_or(Cow::Borrowed(&[]), |g| g.key_bytes(NodeId(n)))
         }
     }
 
@@ -1582,7 +1587,7 @@ impl<'g> GraphBuilder<'g> {
                     let l = (n - self.base_nodes) as usize;
                     &self.key_bytes[self.key_starts[l] as usize..self.key_starts[l + 1] as usize]
                 } else {
-                    base.map_or(&[][..], |g| g.key_bytes(NodeId(n)))
+                    base.map_or(&[][..], |g| g.key_identity(NodeId(n)))
                 };
                 if keys::same(known, &self.scratch) {
                     return Ok(NodeId(n));
@@ -1708,7 +1713,7 @@ impl<'g> GraphBuilder<'g> {
                 continue;
             }
             let k = self.key_of(node);
-            let Some((c, id, t)) = keys::tx_parts(k) else { continue };
+            let Some((c, id, t)) = keys::tx_parts(&k) else { continue };
             if id != txid || c != chain {
                 continue;
             }
@@ -2033,22 +2038,34 @@ impl<'g> GraphBuilder<'g> {
             at = at.checked_add(len).ok_or_else(too_big)?;
         }
         node_offsets.push(at);
-        let new = self.new_nodes();
-        let key_index: Vec<u32> = self
-            .key_starts
-            .iter()
-            .step_by(segment::KEY_STRIDE)
-            .take(new.div_ceil(segment::KEY_STRIDE))
-            .chain(self.key_starts.last())
-            .map(|&o| u32::try_from(o))
-            .collect::<Result<_, _>>()
-            .map_err(|_| limit("a segment's keys exceed 4 GiB; build in smaller steps".into()))?;
+        // Section 1 holds the keys in their stored form (a transaction key's time as a code
+        // from the one before): where every 16th starts.
+        let key_time_base = (0..self.new_nodes())
+            .filter_map(|l| keys::tx_parts(self.new_key(l)).map(|(_, _, t)| t))
+            .filter(|&t| t != 0)
+            .min()
+            .unwrap_or(0);
+        let mut key_index = Vec::with_capacity(self.new_nodes().div_ceil(segment::KEY_STRIDE) + 1);
+        let (mut at, mut i) = (0u64, 0usize);
+        segment::for_each_stored_key(&self.key_bytes, key_time_base, |k| {
+            if i % segment::KEY_STRIDE == 0 {
+                key_index.push(at);
+            }
+            at += k.len() as u64;
+            i += 1;
+        });
+        key_index.push(at);
+        let key_index: Vec<u32> =
+            key_index.into_iter().map(u32::try_from).collect::<Result<_, _>>().map_err(|_| {
+                limit("a segment's keys exceed 4 GiB; build in smaller steps".into())
+            })?;
         let tx_bits = self.tx_bits;
         Ok(SegmentData {
             base_node: self.base_nodes,
             node_count: n as u32,
             key_index,
             key_bytes: self.key_bytes,
+            key_time_base,
             sorted,
             node_offsets,
             lists,

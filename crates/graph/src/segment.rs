@@ -8,6 +8,7 @@
 //! refers to its store row by block and the transaction's ordinal in the block, and the id is
 //! resolved from the store when shown.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -134,7 +135,11 @@ pub(crate) struct Header {
     pub(crate) asset_count: u32,
     pub(crate) time_base: u32,
     pub(crate) block_count: u32,
-    pub(crate) reserved: [u8; 12],
+    /// What the first transaction key of each run of [`KEY_STRIDE`] keys codes its time
+    /// from (version 5: the smallest known time of the segment's transaction keys; zero
+    /// before, where the field was reserved).
+    pub(crate) key_time_base: u32,
+    pub(crate) reserved: [u8; 8],
     pub(crate) sections: [SectionEntry; SECTIONS],
     pub(crate) header_sha256: [u8; 32],
 }
@@ -216,7 +221,10 @@ pub(crate) struct SegmentData {
     pub(crate) base_node: u32,
     pub(crate) node_count: u32,
     pub(crate) key_index: Vec<u32>,
+    /// The new nodes' keys as [`keys::encode`] makes them, concatenated; written in their
+    /// stored form ([`keys::put_stored`], from `key_time_base`), which `key_index` indexes.
     pub(crate) key_bytes: Vec<u8>,
+    pub(crate) key_time_base: u32,
     pub(crate) sorted: Vec<u32>,
     /// Bit `i` set: new node `i` is a transaction node.
     pub(crate) tx_bits: Vec<u64>,
@@ -492,6 +500,41 @@ pub(crate) fn put_in_record(out: &mut Vec<u8>, src: u32, prev: u32, at: u32) {
     }
 }
 
+/// Calls `f` with each key of `key_bytes` (keys as [`keys::encode`] makes them, concatenated)
+/// in its stored form: each run of [`KEY_STRIDE`] keys codes its transaction keys' times from
+/// `time_base`, then each from the one before ([`keys::put_stored`]).
+pub(crate) fn for_each_stored_key(key_bytes: &[u8], time_base: u32, mut f: impl FnMut(&[u8])) {
+    let mut stored = Vec::with_capacity(64);
+    let (mut at, mut i, mut prev) = (0usize, 0usize, time_base);
+    while at < key_bytes.len() {
+        let len = keys::key_len(&key_bytes[at..]).expect("the builder's keys are well formed");
+        if i % KEY_STRIDE == 0 {
+            prev = time_base;
+        }
+        stored.clear();
+        keys::put_stored(&key_bytes[at..at + len], &mut prev, &mut stored);
+        f(&stored);
+        at += len;
+        i += 1;
+    }
+}
+
+/// Writes section 1: the keys in their stored form, in chunks of about a MiB.
+fn write_keys(key_bytes: &[u8], time_base: u32, w: &mut impl Write) -> std::io::Result<()> {
+    const CHUNK: usize = 1 << 20;
+    let mut buf = Vec::with_capacity(CHUNK + 64);
+    let mut res = Ok(());
+    for_each_stored_key(key_bytes, time_base, |k| {
+        buf.extend_from_slice(k);
+        if buf.len() >= CHUNK && res.is_ok() {
+            res = w.write_all(&buf);
+            buf.clear();
+        }
+    });
+    res?;
+    w.write_all(&buf)
+}
+
 /// Writes `data` to `path` (through a temporary file, synced, then renamed, so a crash
 /// leaves either no file or a whole one). Returns the header's checksum.
 ///
@@ -514,6 +557,7 @@ pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphEr
     header.asset_count = data.assets.len() as u32;
     header.time_base = data.time_base;
     header.block_count = data.blocks.len() as u32;
+    header.key_time_base = data.key_time_base;
     let tmp = path.with_extension("tmp");
     let mut f = std::io::BufWriter::with_capacity(
         1 << 20,
@@ -526,7 +570,7 @@ pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphEr
         let mut w = Hashing { inner: &mut f, sha: Sha256::new(), len: 0 };
         match i {
             S_KEY_INDEX => w.write_all(bytemuck::cast_slice(&data.key_index)),
-            S_KEY_BYTES => w.write_all(&data.key_bytes),
+            S_KEY_BYTES => write_keys(&data.key_bytes, data.key_time_base, &mut w),
             S_KEY_SORTED => w.write_all(&pack_sorted(&data.sorted)),
             S_TX_BITS => w.write_all(bytemuck::cast_slice(&data.tx_bits)),
             S_NODE_OFFSETS => w.write_all(bytemuck::cast_slice(&data.node_offsets)),
@@ -782,12 +826,32 @@ impl Segment {
         // Structure: every key well formed and the sorted section a permutation in key
         // order; every list decodes exactly to its end with ids in range.
         let new = (self.header.node_count - self.header.base_node) as usize;
+        // The keys read one after another from the start: the key index must point at every
+        // 16th, and the last end where the section ends.
+        let (index, bytes) = (self.u32s(S_KEY_INDEX), self.raw(S_KEY_BYTES));
+        let (mut at, mut prev) = (0usize, self.header.key_time_base);
+        for i in 0..new {
+            if i % KEY_STRIDE == 0 {
+                prev = self.header.key_time_base;
+                if index.get(i / KEY_STRIDE).is_none_or(|&e| e as usize != at) {
+                    return Err(self.corrupt(S_KEY_INDEX, format!("key {i}: wrong offset")));
+                }
+            }
+            match bytes.get(at..).and_then(|b| keys::read_stored(b, self.header.version, &mut prev))
+            {
+                Some((len, _)) => at += len,
+                None => return Err(self.corrupt(S_KEY_BYTES, format!("key {i} does not decode"))),
+            }
+        }
+        if at != bytes.len() || index.last().is_none_or(|&e| e as usize != at) {
+            return Err(self.corrupt(S_KEY_BYTES, "the keys do not end the section".into()));
+        }
         for i in 0..new {
             let k = self
                 .key_bytes(i)
                 .ok_or_else(|| self.corrupt(S_KEY_INDEX, format!("key {i} out of range")))?;
-            keys::check(k).map_err(|d| self.corrupt(S_KEY_BYTES, format!("key {i}: {d}")))?;
-            if keys::is_tx(k) != self.is_tx_local(i) {
+            keys::check(&k).map_err(|d| self.corrupt(S_KEY_BYTES, format!("key {i}: {d}")))?;
+            if keys::is_tx(&k) != self.is_tx_local(i) {
                 return Err(
                     self.corrupt(S_TX_BITS, format!("node {i}: kind bit disagrees with its key"))
                 );
@@ -796,8 +860,8 @@ impl Segment {
         let sorted: Vec<u32> = (0..new).map(|j| self.sorted_at(j)).collect();
         let mut seen = vec![false; new];
         for w in sorted.windows(2) {
-            let (a, b) = (self.key_bytes(w[0] as usize), self.key_bytes(w[1] as usize));
-            if a.zip(b).is_none_or(|(a, b)| keys::cmp(a, b) != std::cmp::Ordering::Less) {
+            let (a, b) = (self.key_identity(w[0] as usize), self.key_identity(w[1] as usize));
+            if a.zip(b).is_none_or(|(a, b)| a.cmp(b) != std::cmp::Ordering::Less) {
                 return Err(
                     self.corrupt(S_KEY_SORTED, "keys not in strictly increasing order".into())
                 );
@@ -884,19 +948,47 @@ impl Segment {
         bytemuck::try_cast_slice(self.raw(s)).unwrap_or(&[])
     }
 
-    /// Encoded key of local node `local` (`None` when the key index or bytes are damaged).
-    pub(crate) fn key_bytes(&self, local: usize) -> Option<&[u8]> {
+    /// The stored key of local node `local` and, for a transaction key, its time (`None`
+    /// when the key index or bytes are damaged): found by reading the keys before it from
+    /// the key index's entry, whose transaction keys code their times one from another
+    /// (version 5).
+    fn stored_key(&self, local: usize) -> Option<(&[u8], u32)> {
         let bytes = self.raw(S_KEY_BYTES);
-        let mut at = *self.u32s(S_KEY_INDEX).get(local / KEY_STRIDE)? as usize;
-        for _ in 0..local % KEY_STRIDE {
-            at += keys::key_len(bytes.get(at..)?)?;
+        let v = self.header.version;
+        let mut prev = self.header.key_time_base;
+        let found = self.u32s(S_KEY_INDEX).get(local / KEY_STRIDE).and_then(|&start| {
+            let mut at = start as usize;
+            for _ in 0..local % KEY_STRIDE {
+                at += keys::read_stored(bytes.get(at..)?, v, &mut prev)?.0;
+            }
+            let rest = bytes.get(at..)?;
+            let (len, time) = keys::read_stored(rest, v, &mut prev)?;
+            Some((&rest[..len], time))
+        });
+        if found.is_none() {
+            self.note_damage(S_KEY_INDEX, format!("key {local} does not decode"));
         }
-        let rest = bytes.get(at..);
-        let k = rest.and_then(|r| keys::key_len(r).map(|n| &r[..n]));
-        if k.is_none() {
-            self.note_damage(S_KEY_INDEX, format!("key {local} at byte {at} does not decode"));
-        }
-        k
+        found
+    }
+
+    /// Encoded key of local node `local`, as [`keys::encode`] makes it (`None` when the key
+    /// index or bytes are damaged).
+    pub(crate) fn key_bytes(&self, local: usize) -> Option<Cow<'_, [u8]>> {
+        let (k, time) = self.stored_key(local)?;
+        Some(keys::unstored(k, time, self.header.version))
+    }
+
+    /// The identity of local node `local`'s key ([`keys::identity`]), read in place.
+    pub(crate) fn key_identity(&self, local: usize) -> Option<&[u8]> {
+        let (k, _) = self.stored_key(local)?;
+        Some(keys::stored_identity(k, self.header.version))
+    }
+
+    /// Chain byte, txid and time of local node `local` when it is a transaction node, read
+    /// in place.
+    pub(crate) fn tx_parts(&self, local: usize) -> Option<(u8, &[u8], u32)> {
+        let (k, time) = self.stored_key(local)?;
+        keys::stored_tx_parts(k, time, self.header.version)
     }
 
     /// Whether local node `local` is a transaction node.
@@ -942,8 +1034,8 @@ impl Segment {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let i = self.sorted_at(mid);
-            let k = self.key_bytes(i as usize)?;
-            match keys::identity(k).cmp(want) {
+            let k = self.key_identity(i as usize)?;
+            match k.cmp(want) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => return Some(self.header.base_node + i),
