@@ -1997,7 +1997,16 @@ impl<'g> GraphBuilder<'g> {
     /// records (by source) on this one while another orders the edges by target and sorts
     /// the keys, then the in records of two halves of the node range at once. The bytes are
     /// those of a one-thread encoding (each part is a function of its input alone).
-    fn finish(self) -> Result<SegmentData, GraphError> {
+    fn finish(mut self) -> Result<SegmentData, GraphError> {
+        // What found nodes while legs were added (the numbered texts, the two hash tables)
+        // is not needed to encode them: freed before the encoders allocate, so that it is
+        // not part of the commit's peak memory.
+        drop((
+            std::mem::take(&mut self.texts),
+            std::mem::take(&mut self.text_nodes),
+            std::mem::take(&mut self.index),
+            std::mem::take(&mut self.overflow),
+        ));
         let limit = |detail: String| GraphError::Limit { detail };
         let n = self.base_nodes as usize + self.new_nodes();
         let edges = &self.edges;
