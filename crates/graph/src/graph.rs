@@ -618,7 +618,10 @@ impl Graph {
     /// The key of node `n`: its canonical address text, or [`tx_key`] for a transaction
     /// (empty for an id outside the graph).
     pub fn key(&self, n: NodeId) -> Cow<'_, str> {
-        Cow::Owned(keys::decode(&self.key_bytes(n)).into_owned())
+        match self.key_bytes(n) {
+            Cow::Borrowed(k) => keys::decode(k),
+            Cow::Owned(k) => Cow::Owned(keys::decode(&k).into_owned()),
+        }
     }
 
     /// The kind of node `n`.
