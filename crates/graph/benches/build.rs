@@ -21,7 +21,8 @@
 //!
 //! Each build's segment is encoded, written and fsynced; the segments must be byte-identical
 //! (checked by SHA-256). Prints edges/s, CPU, the ratios, each phase's peak RSS (the peak is
-//! reset between phases through `/proc/self/clear_refs`), bytes per edge by section and the
+//! reset between phases through `/proc/self/clear_refs`; for a build, also the peak by the
+//! end of adding the legs, before the commit), bytes per edge by section and the
 //! load average before and after: not criterion, one build is the measurement.
 //! `cargo bench -p floodgate-graph --bench build`.
 
@@ -144,6 +145,8 @@ struct Took {
     add_cpu: Duration,
     main_cpu: Duration,
     rss: f64,
+    /// Peak RSS by the end of adding the legs (before the commit), GiB.
+    add_rss: f64,
 }
 
 impl Took {
@@ -184,6 +187,7 @@ fn build(world: &World, keys: &Keys, way: Way) -> (Took, tempfile::TempDir, [u8;
         });
     });
     (took.add, took.add_cpu) = (took.wall, took.cpu);
+    took.add_rss = peak_rss_gib();
     took.time(|| b.commit(&empty, BTreeMap::new()).unwrap());
     took.rss = peak_rss_gib();
     let mut file = std::fs::File::open(dir.path().join("seg-000001.fgs")).unwrap();
@@ -283,13 +287,14 @@ fn main() {
             map.as_secs_f64() / t.wall.as_secs_f64(),
         );
         eprintln!(
-            "                CPU {:.2?} (add {:.2?}, commit {:.2?}; calling thread {:.2?}, others {:.2?}); peak RSS {:.2} GiB",
+            "                CPU {:.2?} (add {:.2?}, commit {:.2?}; calling thread {:.2?}, others {:.2?}); peak RSS {:.2} GiB (by the end of adding {:.2} GiB)",
             t.cpu,
             t.add_cpu,
             t.cpu - t.add_cpu,
             t.main_cpu,
             t.cpu.saturating_sub(t.main_cpu),
             t.rss,
+            t.add_rss,
         );
     }
     let find = |n: &str| runs.iter().find(|r| r.0 == n).map(|r| &r.1);

@@ -605,14 +605,23 @@ impl Graph {
         Some((s, (n.0 - s.header.base_node) as usize))
     }
 
-    fn key_bytes(&self, n: NodeId) -> &[u8] {
-        self.owner(n).and_then(|(s, l)| s.key_bytes(l)).unwrap_or(&[])
+    /// The encoded key of node `n` ([`keys::encode`]'s form; empty outside the graph).
+    fn key_bytes(&self, n: NodeId) -> Cow<'_, [u8]> {
+        self.owner(n).and_then(|(s, l)| s.key_bytes(l)).unwrap_or(Cow::Borrowed(&[]))
+    }
+
+    /// The identity of node `n`'s key ([`keys::identity`]), read in place.
+    fn key_identity(&self, n: NodeId) -> &[u8] {
+        self.owner(n).and_then(|(s, l)| s.key_identity(l)).unwrap_or(&[])
     }
 
     /// The key of node `n`: its canonical address text, or [`tx_key`] for a transaction
     /// (empty for an id outside the graph).
     pub fn key(&self, n: NodeId) -> Cow<'_, str> {
-        keys::decode(self.key_bytes(n))
+        match self.key_bytes(n) {
+            Cow::Borrowed(k) => keys::decode(k),
+            Cow::Owned(k) => Cow::Owned(keys::decode(&k).into_owned()),
+        }
     }
 
     /// The kind of node `n`.
@@ -644,8 +653,7 @@ impl Graph {
 
     /// The txid, chain and time of a transaction node.
     fn tx_node(&self, n: u32) -> ([u8; 32], Chain, u32) {
-        let k = self.key_bytes(NodeId(n));
-        match keys::tx_parts(k) {
+        match self.owner(NodeId(n)).and_then(|(s, l)| s.tx_parts(l)) {
             Some((chain, id, t)) => {
                 let mut txid = [0u8; 32];
                 txid.copy_from_slice(id);
@@ -1434,6 +1442,8 @@ fn encode_out(edges: &[BuildEdge], n: usize, time_base: u32) -> Result<OutRecord
     for node in 0..n as u32 {
         let list_start = out.len();
         offsets.push(list_start);
+        // Each target coded from the previous record's (format 5), the first from `node`.
+        let mut from = node;
         while let Some(&i) = by_src.get(k) {
             let e = &edges[i as usize];
             if e.src != node {
@@ -1452,7 +1462,8 @@ fn encode_out(edges: &[BuildEdge], n: usize, time_base: u32) -> Result<OutRecord
                 ord: e.ord,
                 time: e.time,
             };
-            segment::put_record(&mut out, node, &r, time_base);
+            segment::put_record(&mut out, from, &r, time_base);
+            from = e.dst;
             k += 1;
         }
     }
@@ -1552,11 +1563,11 @@ impl<'g> GraphBuilder<'g> {
     }
 
     /// The encoded key of any node (new or in the base graph).
-    fn key_of(&self, n: u32) -> &[u8] {
+    fn key_of(&self, n: u32) -> Cow<'_, [u8]> {
         if n >= self.base_nodes {
-            self.new_key((n - self.base_nodes) as usize)
+            Cow::Borrowed(self.new_key((n - self.base_nodes) as usize))
         } else {
-            self.base.map_or(&[], |g| g.key_bytes(NodeId(n)))
+            self.base.map_or(Cow::Borrowed(&[]), |g| g.key_bytes(NodeId(n)))
         }
     }
 
@@ -1579,7 +1590,7 @@ impl<'g> GraphBuilder<'g> {
                     let l = (n - self.base_nodes) as usize;
                     &self.key_bytes[self.key_starts[l] as usize..self.key_starts[l + 1] as usize]
                 } else {
-                    base.map_or(&[][..], |g| g.key_bytes(NodeId(n)))
+                    base.map_or(&[][..], |g| g.key_identity(NodeId(n)))
                 };
                 if keys::same(known, &self.scratch) {
                     return Ok(NodeId(n));
@@ -1705,7 +1716,7 @@ impl<'g> GraphBuilder<'g> {
                 continue;
             }
             let k = self.key_of(node);
-            let Some((c, id, t)) = keys::tx_parts(k) else { continue };
+            let Some((c, id, t)) = keys::tx_parts(&k) else { continue };
             if id != txid || c != chain {
                 continue;
             }
@@ -1989,7 +2000,16 @@ impl<'g> GraphBuilder<'g> {
     /// records (by source) on this one while another orders the edges by target and sorts
     /// the keys, then the in records of two halves of the node range at once. The bytes are
     /// those of a one-thread encoding (each part is a function of its input alone).
-    fn finish(self) -> Result<SegmentData, GraphError> {
+    fn finish(mut self) -> Result<SegmentData, GraphError> {
+        // What found nodes while legs were added (the numbered texts, the two hash tables)
+        // is not needed to encode them: freed before the encoders allocate, so that it is
+        // not part of the commit's peak memory.
+        drop((
+            std::mem::take(&mut self.texts),
+            std::mem::take(&mut self.text_nodes),
+            std::mem::take(&mut self.index),
+            std::mem::take(&mut self.overflow),
+        ));
         let limit = |detail: String| GraphError::Limit { detail };
         let n = self.base_nodes as usize + self.new_nodes();
         let edges = &self.edges;
@@ -2030,22 +2050,34 @@ impl<'g> GraphBuilder<'g> {
             at = at.checked_add(len).ok_or_else(too_big)?;
         }
         node_offsets.push(at);
-        let new = self.new_nodes();
-        let key_index: Vec<u32> = self
-            .key_starts
-            .iter()
-            .step_by(segment::KEY_STRIDE)
-            .take(new.div_ceil(segment::KEY_STRIDE))
-            .chain(self.key_starts.last())
-            .map(|&o| u32::try_from(o))
-            .collect::<Result<_, _>>()
-            .map_err(|_| limit("a segment's keys exceed 4 GiB; build in smaller steps".into()))?;
+        // Section 1 holds the keys in their stored form (a transaction key's time as a code
+        // from the one before): where every 16th starts.
+        let key_time_base = (0..self.new_nodes())
+            .filter_map(|l| keys::tx_parts(self.new_key(l)).map(|(_, _, t)| t))
+            .filter(|&t| t != 0)
+            .min()
+            .unwrap_or(0);
+        let mut key_index = Vec::with_capacity(self.new_nodes().div_ceil(segment::KEY_STRIDE) + 1);
+        let (mut at, mut i) = (0u64, 0usize);
+        segment::for_each_stored_key(&self.key_bytes, key_time_base, |k| {
+            if i % segment::KEY_STRIDE == 0 {
+                key_index.push(at);
+            }
+            at += k.len() as u64;
+            i += 1;
+        });
+        key_index.push(at);
+        let key_index: Vec<u32> =
+            key_index.into_iter().map(u32::try_from).collect::<Result<_, _>>().map_err(|_| {
+                limit("a segment's keys exceed 4 GiB; build in smaller steps".into())
+            })?;
         let tx_bits = self.tx_bits;
         Ok(SegmentData {
             base_node: self.base_nodes,
             node_count: n as u32,
             key_index,
             key_bytes: self.key_bytes,
+            key_time_base,
             sorted,
             node_offsets,
             lists,
@@ -2119,6 +2151,53 @@ impl<'g> GraphBuilder<'g> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// From format 5 an in record reads its edge's target from its own list, not from the
+    /// out record it names (which is coded from the record before it): two in records
+    /// whose offsets were swapped read as wrong amounts, and `verify` finds them.
+    #[test]
+    fn verify_finds_in_records_that_name_another_edge() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&base)).with_threads(1);
+        let ids: Vec<NodeId> =
+            (1..=4).map(|i| b.node(&format!("0x{i:040x}"), NodeKind::Address).unwrap()).collect();
+        for (to, amount) in [(1, 5u64), (2, 7), (3, 9)] {
+            let e = EdgeInput {
+                amount: Amount::from(amount),
+                time: Some(1_700_000_000),
+                asset: "ETH",
+                txid: Hash32([to as u8; 32]),
+                chain: Chain::Ethereum,
+            };
+            b.add_edge(ids[0], ids[to], &e).unwrap();
+        }
+        let mut data = b.finish().unwrap();
+        let good = dir.path().join("good.fgs");
+        segment::write(&good, &data).unwrap();
+        let seg = Segment::open(&good).unwrap();
+        seg.verify().unwrap();
+        let amounts =
+            |seg: &Segment, n: u32| seg.in_records(n).map(|r| r.amount).collect::<Vec<_>>();
+        assert_eq!((amounts(&seg, 2), amounts(&seg, 3)), (vec![7], vec![9]));
+        // Nodes 2 and 3 each have one in record: the source's delta, then a one-byte
+        // offset into node 0's out records. Swap the offsets.
+        let byte = |n: usize, ins: &[segment::InPart]| {
+            let p = ins.iter().rposition(|p| p.first <= n).unwrap();
+            (p, ins[p].offsets[n - ins[p].first] + 1)
+        };
+        let ((p2, x), (p3, y)) = (byte(2, &data.lists.ins), byte(3, &data.lists.ins));
+        let (a, c) = (data.lists.ins[p2].bytes[x], data.lists.ins[p3].bytes[y]);
+        assert!(a != c && a != 0 && c != 0, "two different offsets");
+        data.lists.ins[p2].bytes[x] = c;
+        data.lists.ins[p3].bytes[y] = a;
+        let bad = dir.path().join("bad.fgs");
+        segment::write(&bad, &data).unwrap();
+        let seg = Segment::open(&bad).unwrap();
+        assert_eq!((amounts(&seg, 2), amounts(&seg, 3)), (vec![9], vec![7]));
+        let err = seg.verify().unwrap_err().to_string();
+        assert!(err.contains("do not name the out records"), "{err}");
+    }
 
     /// Two texts whose 64-bit hashes collide get two numbers (the second kept apart in
     /// `overflow`), each found again by its own text.

@@ -8,7 +8,6 @@
 //! else is kept as raw UTF-8.
 
 use std::borrow::Cow;
-use std::cmp::Ordering;
 
 use floodgate_types::address::{BtcAddress, BtcNetwork, BtcPayload, EthAddress, TronAddress};
 use floodgate_types::Chain;
@@ -413,6 +412,91 @@ pub(crate) fn tx_parts(bytes: &[u8]) -> Option<(u8, &[u8], u32)> {
     Some((chain, &bytes[at - 32..at], t))
 }
 
+/// Length of a transaction key's identity, by tag (`None`: not a transaction tag).
+fn tx_identity_len(tag: u8) -> Option<usize> {
+    match tag {
+        TX => Some(TX_KEY_LEN - 4),
+        BTC_TX => Some(BTC_TX_KEY_LEN - 4),
+        _ => None,
+    }
+}
+
+/// Appends `key` (an encoded key, as [`encode`] makes it) in the form a segment of format 5
+/// stores it: a transaction key's time becomes a varint *time code* — `0` unknown, else
+/// `zigzag(time − prev) + 1`, where `prev` is the previous known time among the keys before
+/// it in its run of [`crate::segment::KEY_STRIDE`] keys (the header's `key_time_base` for
+/// the first), updated here; any other key as it is.
+pub(crate) fn put_stored(key: &[u8], prev: &mut u32, out: &mut Vec<u8>) {
+    match tx_time_at(key) {
+        Some(at) => {
+            out.extend_from_slice(&key[..at]);
+            let t = u32::from_le_bytes([key[at], key[at + 1], key[at + 2], key[at + 3]]);
+            let code = if t == 0 {
+                0
+            } else {
+                let c = crate::segment::zigzag(i64::from(t) - i64::from(*prev)) + 1;
+                *prev = t;
+                c
+            };
+            crate::segment::put_varint(out, code);
+        }
+        None => out.extend_from_slice(key),
+    }
+}
+
+/// The stored key at the start of `buf` in a segment of `version`: its length and, for a
+/// transaction key, its time (`0` for any other key). From version 5 a transaction key ends
+/// in a time code ([`put_stored`]; `prev` as there, updated); before, in 4 bytes. `None`
+/// when the key is damaged or cut short.
+pub(crate) fn read_stored(buf: &[u8], version: u32, prev: &mut u32) -> Option<(usize, u32)> {
+    if version >= 5 {
+        if let Some(id) = tx_identity_len(*buf.first()?) {
+            let mut p = id;
+            let code = crate::segment::get_varint(buf, &mut p)?;
+            if code == 0 {
+                return Some((p, 0));
+            }
+            let t = i64::from(*prev).checked_add(crate::segment::unzigzag(code - 1))?;
+            let t = u32::try_from(t).ok().filter(|&t| t != 0)?;
+            *prev = t;
+            return Some((p, t));
+        }
+    }
+    let len = key_len(buf)?;
+    let time = tx_parts(&buf[..len]).map_or(0, |(_, _, t)| t);
+    Some((len, time))
+}
+
+/// The identity of a stored key (as [`identity`]; from format 5 a transaction key's stored
+/// form ends in its time code, which is left out), for a key [`read_stored`] read.
+pub(crate) fn stored_identity(stored: &[u8], version: u32) -> &[u8] {
+    match stored.first().and_then(|&t| tx_identity_len(t)) {
+        Some(id) if version >= 5 => &stored[..id],
+        _ => identity(stored),
+    }
+}
+
+/// A stored key in the form [`encode`] makes (a format-5 transaction key with its time
+/// as 4 bytes again).
+pub(crate) fn unstored(stored: &[u8], time: u32, version: u32) -> Cow<'_, [u8]> {
+    match stored.first().and_then(|&t| tx_identity_len(t)) {
+        Some(id) if version >= 5 => Cow::Owned([&stored[..id], &time.to_le_bytes()[..]].concat()),
+        _ => Cow::Borrowed(stored),
+    }
+}
+
+/// A stored transaction key's chain byte, txid and time (`time` as [`read_stored`] gave it;
+/// `None`: not a transaction key).
+pub(crate) fn stored_tx_parts(stored: &[u8], time: u32, version: u32) -> Option<(u8, &[u8], u32)> {
+    match stored.first().and_then(|&t| tx_identity_len(t)) {
+        Some(id) if version >= 5 && stored.len() > id => {
+            let chain = if stored[0] == BTC_TX { chain_byte(Chain::Bitcoin) } else { stored[1] };
+            Some((chain, &stored[id - 32..id], time))
+        }
+        _ => tx_parts(stored),
+    }
+}
+
 /// Where a transaction key's time starts (`None`: not a transaction key).
 pub(crate) fn tx_time_at(bytes: &[u8]) -> Option<usize> {
     is_tx(bytes).then(|| bytes.len() - 4)
@@ -428,7 +512,8 @@ pub(crate) fn identity(bytes: &[u8]) -> &[u8] {
 }
 
 /// Orders encoded keys by identity (the order of the sorted-key section).
-pub(crate) fn cmp(a: &[u8], b: &[u8]) -> Ordering {
+#[cfg(test)]
+pub(crate) fn cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
     identity(a).cmp(identity(b))
 }
 
@@ -481,6 +566,7 @@ pub(crate) fn check(bytes: &[u8]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cmp::Ordering;
 
     fn round(k: &str) -> Vec<u8> {
         let mut v = Vec::new();
@@ -647,6 +733,48 @@ mod tests {
             encode_stored(k, &mut stored);
             assert_eq!(stored, verified, "{k}");
         }
+    }
+
+    /// Format 5 stores a transaction key's time as a code from the time before it in its
+    /// run of keys: read back in order, every key and time comes back, unknown times
+    /// (0), times before the previous one and keys of other chains included; other keys
+    /// are stored as they are.
+    #[test]
+    fn stored_keys_round_trip_with_their_times() {
+        let mut keys = Vec::new();
+        for (i, t) in
+            [1_700_000_000u32, 0, 1_699_999_000, 1_700_000_005, u32::MAX, 1].iter().enumerate()
+        {
+            let mut k = Vec::new();
+            let chain = if i % 2 == 0 { Chain::Bitcoin } else { Chain::Ethereum };
+            encode_tx(chain, &[i as u8; 32], *t, &mut k);
+            keys.push(k);
+            keys.push(round("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"));
+        }
+        let base = 1_699_999_000;
+        let (mut prev, mut stored) = (base, Vec::new());
+        for k in &keys {
+            put_stored(k, &mut prev, &mut stored);
+        }
+        assert!(stored.len() < keys.iter().map(Vec::len).sum::<usize>());
+        let (mut prev, mut at) = (base, 0);
+        for k in &keys {
+            let (len, time) = read_stored(&stored[at..], 5, &mut prev).unwrap();
+            let s = &stored[at..at + len];
+            assert_eq!(unstored(s, time, 5)[..], k[..]);
+            assert_eq!(stored_identity(s, 5), identity(k));
+            assert_eq!(stored_tx_parts(s, time, 5), tx_parts(k));
+            at += len;
+        }
+        assert_eq!(at, stored.len());
+        // Before format 5 the stored form is the encoded form.
+        let mut prev = 0;
+        assert_eq!(read_stored(&keys[0], 4, &mut prev), Some((37, 1_700_000_000)));
+        assert_eq!(unstored(&keys[0], 1_700_000_000, 4)[..], keys[0][..]);
+        // A code that would give a time outside 1..2³² is damage, not a time.
+        let mut bad = keys[0][..33].to_vec();
+        crate::segment::put_varint(&mut bad, crate::segment::zigzag(-5) + 1);
+        assert_eq!(read_stored(&bad, 5, &mut 3), None);
     }
 
     #[test]

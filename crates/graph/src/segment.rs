@@ -8,6 +8,7 @@
 //! refers to its store row by block and the transaction's ordinal in the block, and the id is
 //! resolved from the store when shown.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::Range;
@@ -27,9 +28,9 @@ compile_error!(
 
 /// File magic: the first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"FGGRAPH\0";
-/// Segment format version this build writes (versions 2 and 3 are still read).
-pub(crate) const VERSION: u32 = 4;
-/// Number of sections in a version-3 or -4 segment.
+/// Segment format version this build writes (versions 2, 3 and 4 are still read).
+pub(crate) const VERSION: u32 = 5;
+/// Number of sections in a segment of version 3 or later.
 pub(crate) const SECTIONS: usize = 11;
 
 pub(crate) const S_KEY_INDEX: usize = 0;
@@ -134,7 +135,11 @@ pub(crate) struct Header {
     pub(crate) asset_count: u32,
     pub(crate) time_base: u32,
     pub(crate) block_count: u32,
-    pub(crate) reserved: [u8; 12],
+    /// What the first transaction key of each run of [`KEY_STRIDE`] keys codes its time
+    /// from (version 5: the smallest known time of the segment's transaction keys; zero
+    /// before, where the field was reserved).
+    pub(crate) key_time_base: u32,
+    pub(crate) reserved: [u8; 8],
     pub(crate) sections: [SectionEntry; SECTIONS],
     pub(crate) header_sha256: [u8; 32],
 }
@@ -216,7 +221,10 @@ pub(crate) struct SegmentData {
     pub(crate) base_node: u32,
     pub(crate) node_count: u32,
     pub(crate) key_index: Vec<u32>,
+    /// The new nodes' keys as [`keys::encode`] makes them, concatenated; written in their
+    /// stored form ([`keys::put_stored`], from `key_time_base`), which `key_index` indexes.
     pub(crate) key_bytes: Vec<u8>,
+    pub(crate) key_time_base: u32,
     pub(crate) sorted: Vec<u32>,
     /// Bit `i` set: new node `i` is a transaction node.
     pub(crate) tx_bits: Vec<u64>,
@@ -364,6 +372,13 @@ pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     }
 }
 
+/// A 64-bit mixing function (the finaliser of SplitMix64), for `verify`'s edge multiset.
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 #[inline]
 pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
@@ -374,11 +389,12 @@ pub(crate) fn unzigzag(u: u64) -> i64 {
     ((u >> 1) as i64) ^ -((u & 1) as i64)
 }
 
-/// Appends one out-list record for an edge from `src` (version 4: the head is
-/// `zigzag(dst − src) << 3 | mode << 1 | ext`, and `ext` says that `asset << 1 | wide`
-/// follows).
-pub(crate) fn put_record(out: &mut Vec<u8>, src: u32, r: &Rec, time_base: u32) {
-    let delta = zigzag(i64::from(r.node) - i64::from(src));
+/// Appends one out-list record whose target is coded from `from`: the list's own node for
+/// its first record, the previous record's target after it (version 5). The head is
+/// `zigzag(dst − from) << 3 | mode << 1 | ext`, and `ext` says that `asset << 1 | wide`
+/// follows.
+pub(crate) fn put_record(out: &mut Vec<u8>, from: u32, r: &Rec, time_base: u32) {
+    let delta = zigzag(i64::from(r.node) - i64::from(from));
     let ext = r.asset != 0 || r.wide;
     put_varint(out, (delta << 3) | (u64::from(r.mode) << 1) | u64::from(ext));
     if ext {
@@ -394,27 +410,42 @@ pub(crate) fn put_record(out: &mut Vec<u8>, src: u32, r: &Rec, time_base: u32) {
     }
 }
 
-/// Decodes the record at `*pos` of an out-list of `src`, in the coding of segment version
-/// `version` (before 4 the head is `zigzag(dst − src) << 4 | mode << 2 | has_asset << 1 |
-/// wide`, then the asset when `has_asset`).
+/// What an out record's target is read from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Target {
+    /// Coded from this node: the list's own node before version 5 and for a list's first
+    /// record; from version 5 the previous record's target after it.
+    From(u32),
+    /// Already known (the in-list's node, reading its in record's out record): the delta is
+    /// skipped. From version 5 a record met in the middle of a list cannot be decoded
+    /// otherwise, as the previous target is not known there.
+    Known(u32),
+}
+
+/// Decodes the record at `*pos` of an out-list, in the coding of segment version `version`
+/// (before 4 the head is `zigzag(dst − src) << 4 | mode << 2 | has_asset << 1 | wide`, then
+/// the asset when `has_asset`).
 #[inline]
 pub(crate) fn get_record(
     buf: &[u8],
     pos: &mut usize,
-    src: u32,
+    target: Target,
     time_base: u32,
     version: u32,
 ) -> Option<Rec> {
     let h = get_varint(buf, pos)?;
-    let (node, mode, asset, wide);
+    let delta = if version >= 4 { h >> 3 } else { h >> 4 };
+    let node = match target {
+        Target::From(from) => i64::from(from).checked_add(unzigzag(delta))?,
+        Target::Known(node) => i64::from(node),
+    };
+    let (mode, asset, wide);
     if version >= 4 {
-        node = i64::from(src).checked_add(unzigzag(h >> 3))?;
         mode = ((h >> 1) & 3) as u8;
         let ext = if h & 1 != 0 { get_varint(buf, pos)? } else { 0 };
         asset = u16::try_from(ext >> 1).ok()?;
         wide = ext & 1 != 0;
     } else {
-        node = i64::from(src).checked_add(unzigzag(h >> 4))?;
         mode = ((h >> 2) & 3) as u8;
         asset = if h & 2 != 0 { u16::try_from(get_varint(buf, pos)?).ok()? } else { 0 };
         wide = h & 1 != 0;
@@ -469,6 +500,41 @@ pub(crate) fn put_in_record(out: &mut Vec<u8>, src: u32, prev: u32, at: u32) {
     }
 }
 
+/// Calls `f` with each key of `key_bytes` (keys as [`keys::encode`] makes them, concatenated)
+/// in its stored form: each run of [`KEY_STRIDE`] keys codes its transaction keys' times from
+/// `time_base`, then each from the one before ([`keys::put_stored`]).
+pub(crate) fn for_each_stored_key(key_bytes: &[u8], time_base: u32, mut f: impl FnMut(&[u8])) {
+    let mut stored = Vec::with_capacity(64);
+    let (mut at, mut i, mut prev) = (0usize, 0usize, time_base);
+    while at < key_bytes.len() {
+        let len = keys::key_len(&key_bytes[at..]).expect("the builder's keys are well formed");
+        if i % KEY_STRIDE == 0 {
+            prev = time_base;
+        }
+        stored.clear();
+        keys::put_stored(&key_bytes[at..at + len], &mut prev, &mut stored);
+        f(&stored);
+        at += len;
+        i += 1;
+    }
+}
+
+/// Writes section 1: the keys in their stored form, in chunks of about a MiB.
+fn write_keys(key_bytes: &[u8], time_base: u32, w: &mut impl Write) -> std::io::Result<()> {
+    const CHUNK: usize = 1 << 20;
+    let mut buf = Vec::with_capacity(CHUNK + 64);
+    let mut res = Ok(());
+    for_each_stored_key(key_bytes, time_base, |k| {
+        buf.extend_from_slice(k);
+        if buf.len() >= CHUNK && res.is_ok() {
+            res = w.write_all(&buf);
+            buf.clear();
+        }
+    });
+    res?;
+    w.write_all(&buf)
+}
+
 /// Writes `data` to `path` (through a temporary file, synced, then renamed, so a crash
 /// leaves either no file or a whole one). Returns the header's checksum.
 ///
@@ -491,6 +557,7 @@ pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphEr
     header.asset_count = data.assets.len() as u32;
     header.time_base = data.time_base;
     header.block_count = data.blocks.len() as u32;
+    header.key_time_base = data.key_time_base;
     let tmp = path.with_extension("tmp");
     let mut f = std::io::BufWriter::with_capacity(
         1 << 20,
@@ -503,7 +570,7 @@ pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphEr
         let mut w = Hashing { inner: &mut f, sha: Sha256::new(), len: 0 };
         match i {
             S_KEY_INDEX => w.write_all(bytemuck::cast_slice(&data.key_index)),
-            S_KEY_BYTES => w.write_all(&data.key_bytes),
+            S_KEY_BYTES => write_keys(&data.key_bytes, data.key_time_base, &mut w),
             S_KEY_SORTED => w.write_all(&pack_sorted(&data.sorted)),
             S_TX_BITS => w.write_all(bytemuck::cast_slice(&data.tx_bits)),
             S_NODE_OFFSETS => w.write_all(bytemuck::cast_slice(&data.node_offsets)),
@@ -595,7 +662,7 @@ impl Segment {
         }
         let version = u32::from_le_bytes([map[8], map[9], map[10], map[11]]);
         let (header, header_len, sections) = match version {
-            3 | VERSION => {
+            3 | 4 | VERSION => {
                 (bytemuck::pod_read_unaligned::<Header>(&map[..HEADER_LEN]), HEADER_LEN, SECTIONS)
             }
             2 if map.len() >= HEADER_V2_LEN => {
@@ -759,12 +826,32 @@ impl Segment {
         // Structure: every key well formed and the sorted section a permutation in key
         // order; every list decodes exactly to its end with ids in range.
         let new = (self.header.node_count - self.header.base_node) as usize;
+        // The keys read one after another from the start: the key index must point at every
+        // 16th, and the last end where the section ends.
+        let (index, bytes) = (self.u32s(S_KEY_INDEX), self.raw(S_KEY_BYTES));
+        let (mut at, mut prev) = (0usize, self.header.key_time_base);
+        for i in 0..new {
+            if i % KEY_STRIDE == 0 {
+                prev = self.header.key_time_base;
+                if index.get(i / KEY_STRIDE).is_none_or(|&e| e as usize != at) {
+                    return Err(self.corrupt(S_KEY_INDEX, format!("key {i}: wrong offset")));
+                }
+            }
+            match bytes.get(at..).and_then(|b| keys::read_stored(b, self.header.version, &mut prev))
+            {
+                Some((len, _)) => at += len,
+                None => return Err(self.corrupt(S_KEY_BYTES, format!("key {i} does not decode"))),
+            }
+        }
+        if at != bytes.len() || index.last().is_none_or(|&e| e as usize != at) {
+            return Err(self.corrupt(S_KEY_BYTES, "the keys do not end the section".into()));
+        }
         for i in 0..new {
             let k = self
                 .key_bytes(i)
                 .ok_or_else(|| self.corrupt(S_KEY_INDEX, format!("key {i} out of range")))?;
-            keys::check(k).map_err(|d| self.corrupt(S_KEY_BYTES, format!("key {i}: {d}")))?;
-            if keys::is_tx(k) != self.is_tx_local(i) {
+            keys::check(&k).map_err(|d| self.corrupt(S_KEY_BYTES, format!("key {i}: {d}")))?;
+            if keys::is_tx(&k) != self.is_tx_local(i) {
                 return Err(
                     self.corrupt(S_TX_BITS, format!("node {i}: kind bit disagrees with its key"))
                 );
@@ -773,8 +860,8 @@ impl Segment {
         let sorted: Vec<u32> = (0..new).map(|j| self.sorted_at(j)).collect();
         let mut seen = vec![false; new];
         for w in sorted.windows(2) {
-            let (a, b) = (self.key_bytes(w[0] as usize), self.key_bytes(w[1] as usize));
-            if a.zip(b).is_none_or(|(a, b)| keys::cmp(a, b) != std::cmp::Ordering::Less) {
+            let (a, b) = (self.key_identity(w[0] as usize), self.key_identity(w[1] as usize));
+            if a.zip(b).is_none_or(|(a, b)| a.cmp(b) != std::cmp::Ordering::Less) {
                 return Err(
                     self.corrupt(S_KEY_SORTED, "keys not in strictly increasing order".into())
                 );
@@ -805,18 +892,40 @@ impl Segment {
                 return Err(self.corrupt(S_EDGE_LISTS, "blocks do not end the section".into()));
             }
         }
-        let mut edges = 0u64;
+        // Every out record `(source, offset, target)` must be named by exactly one in record
+        // of its target: compared as multisets, by count and by a sum of 64-bit hashes (an in
+        // record reads the target from its own list, not from the out record: version 5).
+        let edge_hash =
+            |src: u32, at: u64, dst: u32| mix64(mix64(u64::from(src) << 32 | u64::from(dst)) ^ at);
+        let (mut edges, mut reverse) = (0u64, 0u64);
+        let mut balance = 0u64;
         for n in 0..self.header.node_count {
             let mut it = self.out_records(n);
-            edges += it.by_ref().count() as u64;
+            loop {
+                let at = it.offset() as u64;
+                let Some(r) = it.next() else { break };
+                edges += 1;
+                balance = balance.wrapping_add(edge_hash(n, at, r.node));
+            }
             if !it.clean_end() {
                 return Err(self.corrupt(S_EDGE_LISTS, format!("node {n}: damaged out list")));
             }
             let mut it = self.in_records(n);
-            for _ in it.by_ref() {}
+            while let Some(r) = it.next() {
+                reverse += 1;
+                balance = balance.wrapping_sub(edge_hash(r.node, u64::from(it.offset()), n));
+            }
             if !it.clean_end() {
                 return Err(self.corrupt(S_EDGE_LISTS, format!("node {n}: damaged in list")));
             }
+        }
+        if reverse != edges || balance != 0 {
+            return Err(self.corrupt(
+                S_EDGE_LISTS,
+                format!(
+                    "the in records ({reverse}) do not name the out records ({edges}) one for one"
+                ),
+            ));
         }
         for i in 0..self.block_count() {
             let ok =
@@ -839,19 +948,47 @@ impl Segment {
         bytemuck::try_cast_slice(self.raw(s)).unwrap_or(&[])
     }
 
-    /// Encoded key of local node `local` (`None` when the key index or bytes are damaged).
-    pub(crate) fn key_bytes(&self, local: usize) -> Option<&[u8]> {
+    /// The stored key of local node `local` and, for a transaction key, its time (`None`
+    /// when the key index or bytes are damaged): found by reading the keys before it from
+    /// the key index's entry, whose transaction keys code their times one from another
+    /// (version 5).
+    fn stored_key(&self, local: usize) -> Option<(&[u8], u32)> {
         let bytes = self.raw(S_KEY_BYTES);
-        let mut at = *self.u32s(S_KEY_INDEX).get(local / KEY_STRIDE)? as usize;
-        for _ in 0..local % KEY_STRIDE {
-            at += keys::key_len(bytes.get(at..)?)?;
+        let v = self.header.version;
+        let mut prev = self.header.key_time_base;
+        let found = self.u32s(S_KEY_INDEX).get(local / KEY_STRIDE).and_then(|&start| {
+            let mut at = start as usize;
+            for _ in 0..local % KEY_STRIDE {
+                at += keys::read_stored(bytes.get(at..)?, v, &mut prev)?.0;
+            }
+            let rest = bytes.get(at..)?;
+            let (len, time) = keys::read_stored(rest, v, &mut prev)?;
+            Some((&rest[..len], time))
+        });
+        if found.is_none() {
+            self.note_damage(S_KEY_INDEX, format!("key {local} does not decode"));
         }
-        let rest = bytes.get(at..);
-        let k = rest.and_then(|r| keys::key_len(r).map(|n| &r[..n]));
-        if k.is_none() {
-            self.note_damage(S_KEY_INDEX, format!("key {local} at byte {at} does not decode"));
-        }
-        k
+        found
+    }
+
+    /// Encoded key of local node `local`, as [`keys::encode`] makes it (`None` when the key
+    /// index or bytes are damaged).
+    pub(crate) fn key_bytes(&self, local: usize) -> Option<Cow<'_, [u8]>> {
+        let (k, time) = self.stored_key(local)?;
+        Some(keys::unstored(k, time, self.header.version))
+    }
+
+    /// The identity of local node `local`'s key ([`keys::identity`]), read in place.
+    pub(crate) fn key_identity(&self, local: usize) -> Option<&[u8]> {
+        let (k, _) = self.stored_key(local)?;
+        Some(keys::stored_identity(k, self.header.version))
+    }
+
+    /// Chain byte, txid and time of local node `local` when it is a transaction node, read
+    /// in place.
+    pub(crate) fn tx_parts(&self, local: usize) -> Option<(u8, &[u8], u32)> {
+        let (k, time) = self.stored_key(local)?;
+        keys::stored_tx_parts(k, time, self.header.version)
     }
 
     /// Whether local node `local` is a transaction node.
@@ -897,8 +1034,8 @@ impl Segment {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let i = self.sorted_at(mid);
-            let k = self.key_bytes(i as usize)?;
-            match keys::identity(k).cmp(want) {
+            let k = self.key_identity(i as usize)?;
+            match k.cmp(want) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
                 std::cmp::Ordering::Equal => return Some(self.header.base_node + i),
@@ -951,12 +1088,20 @@ impl Segment {
 
     /// The out-list of `node` in this segment.
     pub(crate) fn out_records(&self, node: u32) -> OutIter<'_> {
-        OutIter { seg: self, buf: self.lists(node).0, pos: 0, src: node, bad: false }
+        OutIter { seg: self, buf: self.lists(node).0, pos: 0, src: node, from: node, bad: false }
     }
 
     /// The in-list of `node`: each record as its source wrote it, with `node` = the source.
     pub(crate) fn in_records(&self, node: u32) -> InIter<'_> {
-        InIter { seg: self, buf: self.lists(node).1, pos: 0, dst: node, prev: node, bad: false }
+        InIter {
+            seg: self,
+            buf: self.lists(node).1,
+            pos: 0,
+            dst: node,
+            prev: node,
+            at: 0,
+            bad: false,
+        }
     }
 
     fn check_rec(&self, r: &Rec) -> bool {
@@ -1009,6 +1154,9 @@ pub(crate) struct OutIter<'s> {
     buf: &'s [u8],
     pos: usize,
     src: u32,
+    /// What the next record's target is coded from: `src`, and from version 5 the
+    /// previous record's target.
+    from: u32,
     bad: bool,
 }
 
@@ -1016,6 +1164,11 @@ impl OutIter<'_> {
     /// Whether the list was read to its end without damage.
     pub(crate) fn clean_end(&self) -> bool {
         !self.bad && self.pos == self.buf.len()
+    }
+
+    /// Byte offset of the next record in the list (what an in record's offset names).
+    pub(crate) fn offset(&self) -> usize {
+        self.pos
     }
 }
 
@@ -1027,8 +1180,13 @@ impl Iterator for OutIter<'_> {
             return None;
         }
         let h = &self.seg.header;
-        match get_record(self.buf, &mut self.pos, self.src, h.time_base, h.version) {
-            Some(r) if self.seg.check_rec(&r) => Some(r),
+        match get_record(self.buf, &mut self.pos, Target::From(self.from), h.time_base, h.version) {
+            Some(r) if self.seg.check_rec(&r) => {
+                if h.version >= 5 {
+                    self.from = r.node;
+                }
+                Some(r)
+            }
             _ => {
                 self.bad = true;
                 self.seg.note_damage(S_EDGE_LISTS, format!("node {}: bad record", self.src));
@@ -1047,6 +1205,8 @@ pub(crate) struct InIter<'s> {
     /// What the next record's source is coded from: `dst`, and from version 4 the previous
     /// record's source.
     prev: u32,
+    /// The last record's offset into its source's out records.
+    at: u32,
     bad: bool,
 }
 
@@ -1055,6 +1215,12 @@ impl InIter<'_> {
     pub(crate) fn clean_end(&self) -> bool {
         !self.bad && self.pos == self.buf.len()
     }
+
+    /// The byte offset, inside its source's out records, of the last record returned.
+    pub(crate) fn offset(&self) -> u32 {
+        self.at
+    }
+
     fn fail(&mut self) -> Option<Rec> {
         self.bad = true;
         self.seg.note_damage(S_EDGE_LISTS, format!("node {}: bad reverse entry", self.dst));
@@ -1090,10 +1256,16 @@ impl Iterator for InIter<'_> {
         if src >= self.seg.header.node_count {
             return self.fail();
         }
+        let Ok(at) = u32::try_from(at) else { return self.fail() };
+        self.at = at;
         let list = self.seg.lists(src).0;
         let mut p = at as usize;
         let h = &self.seg.header;
-        match get_record(list, &mut p, src, h.time_base, h.version) {
+        // From version 5 the out record's target is coded from the record before it, which
+        // is not read here: the target is this list's node (`verify` checks that the in
+        // records and the out records name the same edges).
+        let target = if h.version >= 5 { Target::Known(self.dst) } else { Target::From(src) };
+        match get_record(list, &mut p, target, h.time_base, h.version) {
             Some(r) if r.node == self.dst && self.seg.check_rec(&r) => Some(Rec { node: src, ..r }),
             _ => self.fail(),
         }
