@@ -45,39 +45,166 @@ const MAX_HOPS: u32 = 6;
 pub const MAX_CHECKPOINTS: usize = 8;
 
 const MAGIC: &[u8; 8] = b"FGEXPASS";
-/// The state file's format version; another version is not read (the index is rebuilt).
-pub(crate) const STATE_VERSION: u32 = 1;
+/// The state file's format version; version 1 is still read, another is not (the index is
+/// rebuilt).
+pub(crate) const STATE_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 4 + 32 + 8;
+
+/// A value of at most 128 bits, in two halves, so that a [`Got`] needs 8-byte alignment
+/// (24 bytes, not 32).
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct V128([u64; 2]);
+
+impl V128 {
+    pub(crate) fn get(self) -> u128 {
+        u128::from(self.0[0]) | u128::from(self.0[1]) << 64
+    }
+    fn of(x: u128) -> V128 {
+        V128([x as u64, (x >> 64) as u64])
+    }
+}
+
+/// Value received from one origin within one hop band: band `b` holds the hops above
+/// `BUCKETS[b - 1]` up to `BUCKETS[b]` (band 0: at most 1), so bucket `b` is the sum of
+/// bands `0..=b`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Got {
+    /// A tagged node (haircut) or a category code (poison).
+    pub(crate) origin: u32,
+    pub(crate) band: u8,
+    /// The fewest hops it came at (within the band).
+    pub(crate) min: u8,
+    pub(crate) value: V128,
+}
+
+/// The band of `h` hops (at most [`MAX_HOPS`]).
+fn band(h: u32) -> u8 {
+    BUCKETS.iter().position(|&lim| h <= lim).unwrap_or(BUCKETS.len() - 1) as u8
+}
+
+/// Adds `v` from `origin` at `h` hops to a list sorted by (origin, band); false when the sum
+/// does not fit 128 bits (it is then kept at the largest value).
+fn add_got(list: &mut Vec<Got>, origin: u32, h: u32, v: U256) -> bool {
+    let (band, min) = (band(h), h.min(255) as u8);
+    let (sum, fits) = match u128::try_from(v) {
+        Ok(v) => (v, true),
+        Err(_) => (u128::MAX, false),
+    };
+    match list.binary_search_by(|g| (g.origin, g.band).cmp(&(origin, band))) {
+        Ok(i) => {
+            let g = &mut list[i];
+            g.min = g.min.min(min);
+            match g.value.get().checked_add(sum) {
+                Some(x) => {
+                    g.value = V128::of(x);
+                    fits
+                }
+                None => {
+                    g.value = V128::of(u128::MAX);
+                    false
+                }
+            }
+        }
+        Err(i) => {
+            list.insert(i, Got { origin, band, min, value: V128::of(sum) });
+            fits
+        }
+    }
+}
+
+/// Per origin of a list sorted by (origin, band): the value within each bucket and the
+/// fewest hops; `None` when a bucket's value does not fit 128 bits.
+pub(crate) fn per_origin(list: &[Got]) -> Option<Vec<(u32, [u128; 4], u32)>> {
+    let mut out: Vec<(u32, [u128; 4], u32)> = Vec::new();
+    let mut i = 0;
+    while i < list.len() {
+        let o = list[i].origin;
+        let (mut v, mut bands, mut min) = ([0u128; 4], [0u128; 4], u32::MAX);
+        while i < list.len() && list[i].origin == o {
+            bands[usize::from(list[i].band)] = list[i].value.get();
+            min = min.min(u32::from(list[i].min));
+            i += 1;
+        }
+        let mut acc = 0u128;
+        for (x, b) in v.iter_mut().zip(bands) {
+            acc = acc.checked_add(b)?;
+            *x = acc;
+        }
+        out.push((o, v, min));
+    }
+    Some(out)
+}
 
 /// Per node and asset, what it received, while the pass runs.
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Recv {
-    /// Haircut value per origin, per bucket; and the fewest hops it came at.
-    pub(crate) origins: FxHashMap<u32, ([U256; 4], u32)>,
-    /// Poison: per category, the value of the transfers that carried it, per bucket; the
-    /// fewest hops.
-    pub(crate) poison: BTreeMap<u8, ([U256; 4], u32)>,
+    /// Haircut value per (origin, band), sorted.
+    pub(crate) origins: Vec<Got>,
+    /// Poison: per (category code, band), the value of the transfers that carried it, sorted.
+    pub(crate) poison: Vec<Got>,
 }
+
+/// What a node holds and received that carries labels; most nodes have none, so it is boxed
+/// apart from the balance.
+#[derive(Default, Clone, Debug)]
+pub(crate) struct Labels {
+    /// Haircut parts of the balance.
+    parts: Parts,
+    /// Poison labels of the balance, by category code.
+    present: Present,
+    /// What the received value carried.
+    pub(crate) recv: Recv,
+}
+
+impl Labels {
+    fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+            && self.present.is_empty()
+            && self.recv.origins.is_empty()
+            && self.recv.poison.is_empty()
+    }
+}
+
+/// [`NodeState::flags`]: it sent labelled value.
+const SENT_LABELLED: u8 = 1;
+/// It is an address that received something (it gets an index entry).
+const RECEIVED: u8 = 2;
+/// It received labelled value after it sent labelled value.
+const ROUND_TRIP: u8 = 4;
+/// A value it received (its total, or a sum of what came from one origin) does not fit 128
+/// bits: its index entry holds none.
+const WIDE: u8 = 8;
 
 /// One node's place in one asset's pass.
 #[derive(Default, Clone, Debug)]
 pub(crate) struct NodeState {
     /// Value received minus value sent (never below zero).
     bal: U256,
-    /// Haircut parts of the balance.
-    parts: Parts,
-    /// Poison labels of the balance, by category code.
-    present: Present,
-    /// It sent labelled value.
-    sent_labelled: bool,
-    /// It is an address that received something (it gets an index entry).
-    pub(crate) received: bool,
-    /// Value received (self-transfers left out).
-    pub(crate) total: U256,
-    /// What the received value carried.
-    pub(crate) recv: Recv,
+    /// Value received (self-transfers left out), kept at `u128::MAX` when wider ([`WIDE`]).
+    pub(crate) total: u128,
+    /// [`SENT_LABELLED`], [`RECEIVED`], [`ROUND_TRIP`], [`WIDE`].
+    flags: u8,
+    /// Labelled parts and what was received, when any.
+    x: Option<Box<Labels>>,
+}
+
+impl NodeState {
+    /// It is an address that received something.
+    pub(crate) fn received(&self) -> bool {
+        self.flags & RECEIVED != 0
+    }
     /// It received labelled value after it sent labelled value.
-    pub(crate) round_trip: bool,
+    pub(crate) fn round_trip(&self) -> bool {
+        self.flags & ROUND_TRIP != 0
+    }
+    /// A value it received does not fit 128 bits.
+    pub(crate) fn wide(&self) -> bool {
+        self.flags & WIDE != 0
+    }
+    /// What its received value carried (`None`: nothing labelled).
+    pub(crate) fn recv(&self) -> Option<&Recv> {
+        self.x.as_deref().map(|x| &x.recv)
+    }
 }
 
 /// One asset's pass.
@@ -496,11 +623,16 @@ fn replay(
                 let mut took_p = Present::default();
                 if let Some(s) = nodes.get_mut(&t.src).filter(|s| !s.bal.is_zero()) {
                     let b = s.bal;
-                    if !s.parts.is_empty() {
-                        took = s.parts.take(a, b);
-                    }
-                    if !s.present.is_empty() {
-                        took_p = s.present.take(a, b);
+                    if let Some(x) = s.x.as_deref_mut() {
+                        if !x.parts.is_empty() {
+                            took = x.parts.take(a, b);
+                        }
+                        if !x.present.is_empty() {
+                            took_p = x.present.take(a, b);
+                        }
+                        if x.is_empty() {
+                            s.x = None;
+                        }
                     }
                     s.bal = b - a.min(b);
                 }
@@ -520,32 +652,33 @@ fn replay(
             };
             let labelled = !carried.is_empty() || !carried_p.is_empty();
             if labelled {
-                nodes.entry(t.src).or_default().sent_labelled = true;
+                nodes.entry(t.src).or_default().flags |= SENT_LABELLED;
             }
             let d = nodes.entry(t.dst).or_default();
             // Received at `dst` (only addresses are indexed: a query asks about an address).
             if graph.kind(dst) == NodeKind::Address {
-                d.received = true;
-                d.total = d.total.saturating_add(a);
-                if d.sent_labelled && labelled {
-                    d.round_trip = true;
-                }
-                for &((h, o), v) in &carried.0 {
-                    let e = d.recv.origins.entry(o).or_insert(([U256::ZERO; 4], h));
-                    e.1 = e.1.min(h);
-                    for (b, lim) in BUCKETS.iter().enumerate() {
-                        if h <= *lim {
-                            e.0[b] = e.0[b].saturating_add(v);
-                        }
+                d.flags |= RECEIVED;
+                match u128::try_from(a).ok().and_then(|a| d.total.checked_add(a)) {
+                    Some(x) => d.total = x,
+                    None => {
+                        d.total = u128::MAX;
+                        d.flags |= WIDE;
                     }
                 }
-                for (&code, &h) in &carried_p.0 {
-                    let e = d.recv.poison.entry(code as u8).or_insert(([U256::ZERO; 4], h));
-                    e.1 = e.1.min(h);
-                    for (b, lim) in BUCKETS.iter().enumerate() {
-                        if h <= *lim {
-                            e.0[b] = e.0[b].saturating_add(a);
-                        }
+                if d.flags & SENT_LABELLED != 0 && labelled {
+                    d.flags |= ROUND_TRIP;
+                }
+                if labelled {
+                    let x = d.x.get_or_insert_with(Default::default);
+                    let mut fits = true;
+                    for &((h, o), v) in &carried.0 {
+                        fits &= add_got(&mut x.recv.origins, o, h, v);
+                    }
+                    for (&code, &h) in &carried_p.0 {
+                        fits &= add_got(&mut x.recv.poison, code, h, a);
+                    }
+                    if !fits {
+                        d.flags |= WIDE;
                     }
                 }
                 // A tagged node's balance is never read: what it sends is its own.
@@ -554,11 +687,14 @@ fn replay(
                 }
             }
             d.bal = d.bal.saturating_add(a);
-            if !carried.is_empty() {
-                d.parts.add(&carried);
-            }
-            if !carried_p.is_empty() {
-                d.present.add(&carried_p);
+            if labelled {
+                let x = d.x.get_or_insert_with(Default::default);
+                if !carried.is_empty() {
+                    x.parts.add(&carried);
+                }
+                if !carried_p.is_empty() {
+                    x.present.add(&carried_p);
+                }
             }
         }
     });
@@ -583,36 +719,43 @@ fn put_u256(out: &mut Vec<u8>, v: U256) {
     out.extend_from_slice(&v.to_le_bytes::<32>()[..n]);
 }
 
+fn put_var128(out: &mut Vec<u8>, mut x: u128) {
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+fn put_gots(out: &mut Vec<u8>, list: &[Got]) {
+    put_var(out, list.len() as u64);
+    for g in list {
+        put_var(out, u64::from(g.origin));
+        out.push(g.band);
+        out.push(g.min);
+        put_var128(out, g.value.get());
+    }
+}
+
 fn put_node(out: &mut Vec<u8>, s: &NodeState) {
-    let flags = u8::from(s.sent_labelled) | u8::from(s.received) << 1 | u8::from(s.round_trip) << 2;
-    out.push(flags);
+    out.push(s.flags);
     put_u256(out, s.bal);
-    put_u256(out, s.total);
-    put_var(out, s.parts.0.len() as u64);
-    for &((h, o), v) in &s.parts.0 {
+    put_var128(out, s.total);
+    let none = Labels::default();
+    let x = s.x.as_deref().unwrap_or(&none);
+    put_var(out, x.parts.0.len() as u64);
+    for &((h, o), v) in &x.parts.0 {
         put_var(out, u64::from(h));
         put_var(out, u64::from(o));
         put_u256(out, v);
     }
-    put_var(out, s.present.0.len() as u64);
-    for (&o, &h) in &s.present.0 {
+    put_var(out, x.present.0.len() as u64);
+    for (&o, &h) in &x.present.0 {
         put_var(out, u64::from(o));
         put_var(out, u64::from(h));
     }
-    let mut origins: Vec<_> = s.recv.origins.iter().collect();
-    origins.sort_unstable_by_key(|(o, _)| **o);
-    put_var(out, origins.len() as u64);
-    for (&o, (v, min)) in origins {
-        put_var(out, u64::from(o));
-        put_var(out, u64::from(*min));
-        v.iter().for_each(|x| put_u256(out, *x));
-    }
-    put_var(out, s.recv.poison.len() as u64);
-    for (&c, (v, min)) in &s.recv.poison {
-        out.push(c);
-        put_var(out, u64::from(*min));
-        v.iter().for_each(|x| put_u256(out, *x));
-    }
+    put_gots(out, &x.recv.origins);
+    put_gots(out, &x.recv.poison);
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -710,7 +853,7 @@ impl PassState {
             return Err(corrupt(0, "not an exposure pass state (bad magic or too short)"));
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if version != STATE_VERSION {
+        if version != STATE_VERSION && version != 1 {
             return Err(GraphError::UnsupportedVersion {
                 path: path.to_owned(),
                 found: version,
@@ -726,7 +869,7 @@ impl PassState {
         if Sha256::digest(body)[..] != bytes[16..48] {
             return Err(corrupt(HEADER_LEN, "body checksum does not match the header"));
         }
-        let mut r = Reader { b: body, at: 0 };
+        let mut r = Reader { b: body, at: 0, version };
         PassState::decode(&mut r)
             .ok_or_else(|| corrupt(HEADER_LEN + r.at, "the state does not decode"))
     }
@@ -793,6 +936,8 @@ impl PassState {
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,
+    /// The state file's version (1 or 2).
+    version: u32,
 }
 
 impl<'a> Reader<'a> {
@@ -845,10 +990,80 @@ impl<'a> Reader<'a> {
     fn four(&mut self) -> Option<[U256; 4]> {
         Some([self.u256()?, self.u256()?, self.u256()?, self.u256()?])
     }
+    fn var128(&mut self) -> Option<u128> {
+        let mut x = 0u128;
+        for shift in (0..128).step_by(7) {
+            let b = self.u8()?;
+            let bits = u128::from(b & 0x7f);
+            if shift == 126 && bits > 3 {
+                return None;
+            }
+            x |= bits << shift;
+            if b & 0x80 == 0 {
+                return Some(x);
+            }
+        }
+        None
+    }
+    /// A list of [`Got`], checked to be sorted and in range.
+    fn gots(&mut self) -> Option<Vec<Got>> {
+        let n = self.len()?;
+        let mut list: Vec<Got> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let g = Got {
+                origin: self.u32()?,
+                band: self.u8()?,
+                min: self.u8()?,
+                value: V128::of(self.var128()?),
+            };
+            let sorted = list.last().is_none_or(|l| (l.origin, l.band) < (g.origin, g.band));
+            if !sorted || usize::from(g.band) >= BUCKETS.len() {
+                return None;
+            }
+            list.push(g);
+        }
+        Some(list)
+    }
+    /// Version 1's received values per origin (`var` origin, `var` fewest hops, 4 × `u256`
+    /// within 1, 2, 3 and 6 hops) as bands; false when one does not fit 128 bits.
+    fn gots_v1(&mut self, list: &mut Vec<Got>, code: bool) -> Option<bool> {
+        let n = self.len()?;
+        let mut fits = true;
+        for _ in 0..n {
+            let o = if code { u32::from(self.u8()?) } else { self.u32()? };
+            let min = self.u32()?;
+            let v = self.four()?;
+            let mut prev = U256::ZERO;
+            let mut first = true;
+            for (b, x) in v.into_iter().enumerate() {
+                let d = x.saturating_sub(prev);
+                prev = x;
+                if d.is_zero() {
+                    continue;
+                }
+                // The fewest hops is in the first band with value; the others get their
+                // band's lowest hop count (only the least of them is ever read).
+                let h = if first { min } else { BUCKETS[b - 1] + 1 };
+                first = false;
+                fits &= add_got(list, o, h.min(MAX_HOPS), d);
+            }
+        }
+        Some(fits)
+    }
     fn node(&mut self) -> Option<NodeState> {
-        let flags = self.u8()?;
+        let mut flags = self.u8()?;
         let bal = self.u256()?;
-        let total = self.u256()?;
+        let total = if self.version == 1 {
+            match u128::try_from(self.u256()?) {
+                Ok(t) => t,
+                Err(_) => {
+                    flags |= WIDE;
+                    u128::MAX
+                }
+            }
+        } else {
+            self.var128()?
+        };
         let np = self.len()?;
         let mut parts = Vec::with_capacity(np);
         for _ in 0..np {
@@ -862,30 +1077,17 @@ impl<'a> Reader<'a> {
             let o = self.u32()?;
             present.insert(o, self.u32()?);
         }
-        let no = self.len()?;
-        let mut origins = FxHashMap::default();
-        origins.reserve(no);
-        for _ in 0..no {
-            let o = self.u32()?;
-            let min = self.u32()?;
-            origins.insert(o, (self.four()?, min));
-        }
-        let npo = self.len()?;
-        let mut poison = BTreeMap::new();
-        for _ in 0..npo {
-            let c = self.u8()?;
-            let min = self.u32()?;
-            poison.insert(c, (self.four()?, min));
-        }
-        Some(NodeState {
-            bal,
-            parts: Parts(parts),
-            present: Present(present),
-            sent_labelled: flags & 1 != 0,
-            received: flags & 2 != 0,
-            total,
-            recv: Recv { origins, poison },
-            round_trip: flags & 4 != 0,
-        })
+        let recv = if self.version == 1 {
+            let mut r = Recv::default();
+            let fits = self.gots_v1(&mut r.origins, false)? & self.gots_v1(&mut r.poison, true)?;
+            if !fits {
+                flags |= WIDE;
+            }
+            r
+        } else {
+            Recv { origins: self.gots()?, poison: self.gots()? }
+        };
+        let x = Labels { parts: Parts(parts), present: Present(present), recv };
+        Some(NodeState { bal, total, flags, x: (!x.is_empty()).then(|| Box::new(x)) })
     }
 }
