@@ -240,10 +240,17 @@ fn finish(
     transfers: u64,
     update: IndexUpdate,
 ) -> Result<IndexBuildReport, GraphError> {
-    let mut rep = write_index(graph, tags, path, st)?;
+    // The index and the saved pass are written from the same pass, one on each core.
+    let (rep, state_bytes) = std::thread::scope(|s| {
+        let state = s.spawn(|| st.save(&state_path(path)));
+        let rep = write_index(graph, tags, path, st);
+        // A panic while saving is a bug: pass it on.
+        (rep, state.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    });
+    let mut rep = rep?;
     rep.transfers = transfers;
     rep.update = update;
-    rep.state_bytes = st.save(&state_path(path))?;
+    rep.state_bytes = state_bytes?;
     Ok(rep)
 }
 

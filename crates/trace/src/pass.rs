@@ -31,7 +31,7 @@ use ruint::aliases::U256;
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 
-use crate::causal::{Mix, Parts, Present};
+use crate::causal::{Mix, Parts};
 use crate::exposure::Ctx;
 use crate::{Direction, ExposureOptions};
 
@@ -144,6 +144,47 @@ pub(crate) struct Recv {
     pub(crate) poison: Vec<Got>,
 }
 
+/// Poison labels of a balance or of a transfer: each category code present, with the fewest
+/// hops it is present at, in code order. The rules of `causal.rs`'s `Present` (a transfer
+/// carries every label of the balance it is taken from; a balance emptied loses them), in two
+/// bytes a label instead of a tree node.
+#[derive(Default, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Pres(Vec<(u8, u8)>);
+
+impl Pres {
+    fn origin(code: u8, hops: u32, amount: U256) -> Pres {
+        Pres(if amount.is_zero() { Vec::new() } else { vec![(code, hops.min(255) as u8)] })
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// What a transfer of `a` takes from a balance of `b > 0` holding these labels.
+    fn take(&mut self, a: U256, b: U256) -> Pres {
+        if a >= b {
+            std::mem::take(self)
+        } else {
+            self.clone()
+        }
+    }
+    /// Adds `h` hops to every label, dropping those beyond the deepest bucket.
+    fn shift(&mut self, h: u32) {
+        self.0.retain_mut(|(_, hops)| {
+            let x = u32::from(*hops) + h;
+            *hops = x.min(255) as u8;
+            x <= MAX_HOPS
+        });
+    }
+    /// Adds a received transfer's labels (the fewest hops of each).
+    fn add(&mut self, other: &Pres) {
+        for &(c, h) in &other.0 {
+            match self.0.binary_search_by_key(&c, |l| l.0) {
+                Ok(i) => self.0[i].1 = self.0[i].1.min(h),
+                Err(i) => self.0.insert(i, (c, h)),
+            }
+        }
+    }
+}
+
 /// What a node holds and received that carries labels; most nodes have none, so it is boxed
 /// apart from the balance.
 #[derive(Default, Clone, Debug)]
@@ -151,7 +192,7 @@ pub(crate) struct Labels {
     /// Haircut parts of the balance.
     parts: Parts,
     /// Poison labels of the balance, by category code.
-    present: Present,
+    present: Pres,
     /// What the received value carried.
     pub(crate) recv: Recv,
 }
@@ -278,11 +319,29 @@ impl PassState {
     /// The pass over the whole of `graph`.
     pub(crate) fn full(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>) -> PassState {
         let mut st = PassState { tags: sorted_tags(tags), ..PassState::default() };
-        for asset in graph.assets() {
-            let order = replay_order(graph, None, &asset);
-            let pass = st.assets.entry(asset.clone()).or_default();
-            replay(graph, tags, &asset, pass, order, None);
-        }
+        // Assets are independent: each is replayed whole by one of (at most) two threads, the
+        // next asset going to whichever is free.
+        let assets = graph.assets();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(asset) = assets.get(i) else { break done };
+                let mut pass = AssetPass::default();
+                replay(graph, tags, asset, &mut pass, replay_order(graph, None, asset), None);
+                done.push((asset.clone(), pass));
+            }
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
+        std::thread::scope(|s| {
+            let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+            st.assets.extend(work());
+            for h in helpers {
+                // A panic in a helper is a bug: pass it on.
+                st.assets.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            }
+        });
         st.nodes = graph.node_count();
         st.checksums = graph.segment_checksums();
         st
@@ -617,10 +676,10 @@ fn replay(
             // What the transfer carries, hops counted at `dst`.
             let (carried, carried_p) = if let Some(c) = tags.get(&src) {
                 let h = cost(src, dst);
-                (Parts::origin((h, t.src), a), Present::origin((h, u32::from(c.code())), a))
+                (Parts::origin((h, t.src), a), Pres::origin(c.code(), h, a))
             } else {
                 let mut took = Parts::default();
-                let mut took_p = Present::default();
+                let mut took_p = Pres::default();
                 if let Some(s) = nodes.get_mut(&t.src).filter(|s| !s.bal.is_zero()) {
                     let b = s.bal;
                     if let Some(x) = s.x.as_deref_mut() {
@@ -643,10 +702,7 @@ fn replay(
                         *hops += h;
                         *hops <= MAX_HOPS
                     });
-                    took_p.0.retain(|_, hops| {
-                        *hops += h;
-                        *hops <= MAX_HOPS
-                    });
+                    took_p.shift(h);
                 }
                 (took, took_p)
             };
@@ -674,8 +730,8 @@ fn replay(
                     for &((h, o), v) in &carried.0 {
                         fits &= add_got(&mut x.recv.origins, o, h, v);
                     }
-                    for (&code, &h) in &carried_p.0 {
-                        fits &= add_got(&mut x.recv.poison, code, h, a);
+                    for &(code, h) in &carried_p.0 {
+                        fits &= add_got(&mut x.recv.poison, u32::from(code), u32::from(h), a);
                     }
                     if !fits {
                         d.flags |= WIDE;
@@ -750,7 +806,7 @@ fn put_node(out: &mut Vec<u8>, s: &NodeState) {
         put_u256(out, v);
     }
     put_var(out, x.present.0.len() as u64);
-    for (&o, &h) in &x.present.0 {
+    for &(o, h) in &x.present.0 {
         put_var(out, u64::from(o));
         put_var(out, u64::from(h));
     }
@@ -1072,10 +1128,14 @@ impl<'a> Reader<'a> {
             parts.push(((h, o), self.u256()?));
         }
         let npr = self.len()?;
-        let mut present = BTreeMap::new();
+        let mut present = Vec::with_capacity(npr);
         for _ in 0..npr {
-            let o = self.u32()?;
-            present.insert(o, self.u32()?);
+            let o = u8::try_from(self.u32()?).ok()?;
+            let h = u8::try_from(self.u32()?).ok()?;
+            if present.last().is_some_and(|&(l, _)| l >= o) {
+                return None;
+            }
+            present.push((o, h));
         }
         let recv = if self.version == 1 {
             let mut r = Recv::default();
@@ -1087,7 +1147,7 @@ impl<'a> Reader<'a> {
         } else {
             Recv { origins: self.gots()?, poison: self.gots()? }
         };
-        let x = Labels { parts: Parts(parts), present: Present(present), recv };
+        let x = Labels { parts: Parts(parts), present: Pres(present), recv };
         Some(NodeState { bal, total, flags, x: (!x.is_empty()).then(|| Box::new(x)) })
     }
 }
