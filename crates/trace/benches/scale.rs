@@ -30,6 +30,20 @@ fn rss() -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
+/// CPU time (user + system) this process used so far, all threads (Linux `/proc/self/stat`,
+/// in clock ticks of 10 ms; zero elsewhere): beside wall time, which on a busy machine also
+/// counts waiting for a core.
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+    // utime and stime: fields 14 and 15 of the line, the 11th and 12th numbers after the
+    // state letter.
+    let ticks = f.get(10).copied().unwrap_or(0) + f.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 fn gib(b: u64) -> String {
     format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)
 }
@@ -166,6 +180,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let empty = Graph::open_or_empty(dir.path()).unwrap();
     let t0 = Instant::now();
+    let cpu0 = cpu();
     let mut b = GraphBuilder::new(Some(&empty));
     b.reserve(keys.len() + txids.len(), legs.len());
     let mut ids: Vec<NodeId> = vec![NodeId(u32::MAX); keys.len()];
@@ -213,6 +228,7 @@ fn main() {
     b.commit(&empty, BTreeMap::new()).unwrap();
     let commit = t2.elapsed();
     let build = t0.elapsed();
+    let build_cpu = cpu() - cpu0;
     let (peak_build, _) = rss();
     let edges = legs.len() as u64;
     drop((keys, tx_ids));
@@ -291,8 +307,10 @@ fn main() {
     reset_peak();
     let (_, before_index) = rss();
     let t = Instant::now();
+    let cpu0 = cpu();
     let irep = build_index(&graph, &tags, &ipath).unwrap();
     let index_build = t.elapsed();
+    let index_cpu = cpu() - cpu0;
     let (peak_index, _) = rss();
     let t = Instant::now();
     let idx = ExposureIndex::open(&ipath).unwrap();
@@ -428,6 +446,10 @@ fn main() {
         irep.entries,
         irep.exposed,
         irep.round_trips
+    );
+    eprintln!(
+        "        CPU time (user + system, all threads) index build {index_cpu:.2?}, graph build {build_cpu:.2?}: index/graph {:.2}",
+        index_cpu.as_secs_f64() / build_cpu.as_secs_f64().max(1e-9)
     );
     eprintln!(
         "        memory peak {} (process had {} before); open + verify checksum {index_open:.2?}",
