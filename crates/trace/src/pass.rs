@@ -106,6 +106,10 @@ fn add_got(list: &mut Vec<Got>, origin: u32, h: u32, v: U256) -> bool {
             }
         }
         Err(i) => {
+            // Grown by a quarter, not doubled: most of the pass's memory is these lists.
+            if list.len() == list.capacity() {
+                list.reserve_exact((list.len() / 4).max(4));
+            }
             list.insert(i, Got { origin, band, min, value: V128::of(sum) });
             fits
         }
@@ -132,7 +136,7 @@ fn add_parts(list: &mut Vec<Got>, parts: &[((u32, u32), U256)]) -> bool {
         .collect();
     new.sort_unstable_by_key(|g| (g.origin, g.band));
     let old = std::mem::take(list);
-    list.reserve(old.len() + new.len());
+    list.reserve_exact(old.len() + new.len());
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
         let g = if j < new.len()
@@ -731,6 +735,10 @@ fn replay(
                     if let Some(x) = s.x.as_deref_mut() {
                         if !x.parts.is_empty() {
                             took = x.parts.take(a, b);
+                            // A balance that shrank keeps its list's room otherwise.
+                            if x.parts.0.capacity() > 2 * x.parts.0.len() + 8 {
+                                x.parts.0.shrink_to_fit();
+                            }
                         }
                         if !x.present.is_empty() {
                             took_p = x.present.take(a, b);
