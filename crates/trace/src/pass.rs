@@ -875,8 +875,14 @@ fn put_opt_time(out: &mut Vec<u8>, t: Option<u32>) {
 }
 
 impl PassState {
-    fn encode(&self) -> Vec<u8> {
-        let mut b = Vec::new();
+    /// Encodes the body in chunks of about 1 MiB, each handed to `flush` (which empties it),
+    /// so the state is never whole in memory.
+    fn encode(
+        &self,
+        flush: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        const CHUNK: usize = 1 << 20;
+        let mut b = Vec::with_capacity(CHUNK + 4096);
         put_var(&mut b, u64::from(self.nodes));
         put_var(&mut b, self.checksums.len() as u64);
         for c in &self.checksums {
@@ -898,6 +904,9 @@ impl PassState {
             for (&n, s) in nodes {
                 put_var(&mut b, u64::from(n));
                 put_node(&mut b, s);
+                if b.len() >= CHUNK {
+                    flush(&mut b)?;
+                }
             }
         }
         put_var(&mut b, self.checkpoints.len() as u64);
@@ -920,22 +929,52 @@ impl PassState {
                         }
                         None => b.push(0),
                     }
+                    if b.len() >= CHUNK {
+                        flush(&mut b)?;
+                    }
                 }
             }
         }
-        b
+        flush(&mut b)
     }
 
     /// Writes the state to `path` (beside, then renamed); returns the bytes written.
+    /// The body is streamed to `<path>.tmp` behind a blank header, hashed as it goes, then
+    /// the header is written, the file synced and renamed over `path` (a reader sees the old
+    /// file or the new one whole).
     pub(crate) fn save(&self, path: &Path) -> Result<u64, GraphError> {
-        let body = self.encode();
+        use std::io::{Seek, SeekFrom, Write};
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        let io = |p: &Path| {
+            let p = p.to_owned();
+            move |source| GraphError::Io { path: p, source }
+        };
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&[0u8; HEADER_LEN]).map_err(io(&tmp))?;
+        let mut sum = Sha256::new();
+        let mut len = 0u64;
+        self.encode(&mut |b: &mut Vec<u8>| {
+            sum.update(&b[..]);
+            len += b.len() as u64;
+            let written = f.write_all(b);
+            b.clear();
+            written
+        })
+        .map_err(io(&tmp))?;
         let mut head = Vec::with_capacity(HEADER_LEN);
         head.extend_from_slice(MAGIC);
         head.extend_from_slice(&STATE_VERSION.to_le_bytes());
         head.extend_from_slice(&0u32.to_le_bytes());
-        head.extend_from_slice(&Sha256::digest(&body));
-        head.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        crate::index::write_replacing(path, &[&head, &body])
+        head.extend_from_slice(&sum.finalize());
+        head.extend_from_slice(&len.to_le_bytes());
+        f.seek(SeekFrom::Start(0)).map_err(io(&tmp))?;
+        f.write_all(&head).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(io(path))?;
+        Ok(HEADER_LEN as u64 + len)
     }
 
     /// Reads the state at `path`, checking its magic, version, checksum and structure.
