@@ -32,6 +32,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 
 use crate::causal::{Mix, Parts};
+use crate::exposure::share;
 use crate::exposure::Ctx;
 use crate::{Direction, ExposureOptions};
 
@@ -116,24 +117,24 @@ fn add_got(list: &mut Vec<Got>, origin: u32, h: u32, v: U256) -> bool {
     }
 }
 
-/// Adds the haircut parts a transfer carried (`((hops, origin), value)`) to a list sorted by
-/// (origin, band), as [`add_got`] each; many parts into a short list are merged in one pass
-/// instead (a transfer from a hub carries hundreds). False when a sum does not fit 128 bits.
-fn add_parts(list: &mut Vec<Got>, parts: &[((u32, u32), U256)]) -> bool {
-    if parts.len() <= 2 || parts.len() * 8 <= list.len() {
-        return parts.iter().fold(true, |ok, &((h, o), v)| add_got(list, o, h, v) & ok);
-    }
+/// Adds the haircut parts a transfer carried to a list sorted by (origin, band), as
+/// [`add_got`] each; many parts into a short list are merged in one pass instead (a transfer
+/// from a hub carries hundreds). False when a sum does not fit 128 bits.
+fn add_parts(list: &mut Vec<Got>, parts: &Bal) -> bool {
+    let n = parts.len();
     let mut fits = true;
-    let mut new: Vec<Got> = parts
-        .iter()
-        .map(|&((h, o), v)| {
-            let v = u128::try_from(v).unwrap_or_else(|_| {
-                fits = false;
-                u128::MAX
-            });
-            Got { origin: o, band: band(h), min: h.min(255) as u8, value: V128::of(v) }
-        })
-        .collect();
+    if n <= 2 || n * 8 <= list.len() {
+        parts.each(|h, o, v| fits &= add_got(list, o, h, v));
+        return fits;
+    }
+    let mut new: Vec<Got> = Vec::with_capacity(n);
+    parts.each(|h, o, v| {
+        let v = u128::try_from(v).unwrap_or_else(|_| {
+            fits = false;
+            u128::MAX
+        });
+        new.push(Got { origin: o, band: band(h), min: h.min(255) as u8, value: V128::of(v) });
+    });
     new.sort_unstable_by_key(|g| (g.origin, g.band));
     let old = std::mem::take(list);
     list.reserve_exact(old.len() + new.len());
@@ -160,6 +161,190 @@ fn add_parts(list: &mut Vec<Got>, parts: &[((u32, u32), U256)]) -> bool {
         }
     }
     fits
+}
+
+/// One labelled part of a balance, in 128 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Part {
+    origin: u32,
+    hops: u8,
+    value: V128,
+}
+
+/// Haircut parts of a balance or of a transfer, in label (hops, origin) order, under the
+/// rules of `causal.rs`'s `Parts` (its `Mix::take` and `add`, with the same `share`): while
+/// every value fits 128 bits, 24 bytes a part instead of its 40 (`Narrow`); from the first
+/// that does not, its 256-bit list (`Wide`). Both hold the same values.
+#[derive(Clone, Debug)]
+pub(crate) enum Bal {
+    Narrow(Vec<Part>),
+    Wide(Parts),
+}
+
+impl Default for Bal {
+    fn default() -> Bal {
+        Bal::Narrow(Vec::new())
+    }
+}
+
+impl Bal {
+    fn origin(hops: u32, origin: u32, amount: U256) -> Bal {
+        match u128::try_from(amount) {
+            Ok(0) => Bal::default(),
+            Ok(v) if hops <= 255 => {
+                Bal::Narrow(vec![Part { origin, hops: hops as u8, value: V128::of(v) }])
+            }
+            _ => Bal::Wide(Parts::origin((hops, origin), amount)),
+        }
+    }
+    /// From `((hops, origin), value)` in label order.
+    fn from_parts(parts: Vec<((u32, u32), U256)>) -> Bal {
+        let narrow: Option<Vec<Part>> = parts
+            .iter()
+            .map(|&((h, o), v)| {
+                Some(Part {
+                    origin: o,
+                    hops: u8::try_from(h).ok()?,
+                    value: V128::of(u128::try_from(v).ok()?),
+                })
+            })
+            .collect();
+        match narrow {
+            Some(n) => Bal::Narrow(n),
+            None => Bal::Wide(Parts(parts)),
+        }
+    }
+    fn to_parts(&self) -> Parts {
+        match self {
+            Bal::Narrow(v) => Parts(
+                v.iter()
+                    .map(|p| ((u32::from(p.hops), p.origin), U256::from(p.value.get())))
+                    .collect(),
+            ),
+            Bal::Wide(p) => p.clone(),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Bal::Narrow(v) => v.len(),
+            Bal::Wide(p) => p.0.len(),
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Calls `f(hops, origin, value)` for each part, in label order.
+    fn each(&self, mut f: impl FnMut(u32, u32, U256)) {
+        match self {
+            Bal::Narrow(v) => {
+                v.iter().for_each(|p| f(u32::from(p.hops), p.origin, U256::from(p.value.get())))
+            }
+            Bal::Wide(p) => p.0.iter().for_each(|&((h, o), v)| f(h, o, v)),
+        }
+    }
+    /// What a transfer of `a` takes from a balance of `b > 0` holding these parts.
+    fn take(&mut self, a: U256, b: U256) -> Bal {
+        let v = match self {
+            Bal::Wide(p) => return Bal::Wide(p.take(a, b)),
+            Bal::Narrow(v) => v,
+        };
+        if a >= b {
+            return Bal::Narrow(std::mem::take(v));
+        }
+        let keep = b - a;
+        let mut sent = Vec::new();
+        v.retain_mut(|p| {
+            let x = U256::from(p.value.get());
+            // Both at most the part's value: they fit.
+            let s = share(x, a, b).saturating_to::<u128>();
+            if s != 0 {
+                sent.push(Part { value: V128::of(s), ..*p });
+            }
+            let k = share(x, keep, b).saturating_to::<u128>();
+            p.value = V128::of(k);
+            k != 0
+        });
+        // A balance that shrank keeps its list's room otherwise.
+        if v.capacity() > 2 * v.len() + 8 {
+            v.shrink_to_fit();
+        }
+        Bal::Narrow(sent)
+    }
+    /// Adds `h` hops to every part, dropping those beyond the deepest bucket.
+    fn shift(&mut self, h: u32) {
+        match self {
+            Bal::Narrow(v) => v.retain_mut(|p| {
+                let x = u32::from(p.hops) + h;
+                p.hops = x.min(255) as u8;
+                x <= MAX_HOPS
+            }),
+            Bal::Wide(p) => p.0.retain_mut(|((hops, _), _)| {
+                *hops += h;
+                *hops <= MAX_HOPS
+            }),
+        }
+    }
+    /// Adds a received transfer's parts (256-bit sums from the first that does not fit 128).
+    fn add(&mut self, other: &Bal) {
+        if other.is_empty() {
+            return;
+        }
+        if let (Bal::Narrow(mine), Bal::Narrow(theirs)) = (&mut *self, other) {
+            if add_narrow(mine, theirs) {
+                return;
+            }
+        }
+        let mut p = self.to_parts();
+        p.add(&other.to_parts());
+        *self = Bal::Wide(p);
+    }
+}
+
+/// Adds label-ordered parts to label-ordered parts, as `Parts::add` does; false (and `mine`
+/// unchanged) when a sum does not fit 128 bits.
+fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
+    let key = |p: &Part| (p.hops, p.origin);
+    if mine.is_empty() {
+        mine.extend_from_slice(theirs);
+        return true;
+    }
+    if theirs.len() * 8 <= mine.len() {
+        // A few parts into a long list: in place, after checking that every sum fits.
+        let fits = theirs.iter().all(|t| match mine.binary_search_by_key(&key(t), key) {
+            Ok(i) => mine[i].value.get().checked_add(t.value.get()).is_some(),
+            Err(_) => true,
+        });
+        if !fits {
+            return false;
+        }
+        for t in theirs {
+            match mine.binary_search_by_key(&key(t), key) {
+                Ok(i) => mine[i].value = V128::of(mine[i].value.get() + t.value.get()),
+                Err(i) => mine.insert(i, *t),
+            }
+        }
+        return true;
+    }
+    let mut out: Vec<Part> = Vec::with_capacity(mine.len() + theirs.len());
+    let (mut i, mut j) = (0, 0);
+    while i < mine.len() || j < theirs.len() {
+        if j == theirs.len() || (i < mine.len() && key(&mine[i]) < key(&theirs[j])) {
+            out.push(mine[i]);
+            i += 1;
+        } else if i == mine.len() || key(&theirs[j]) < key(&mine[i]) {
+            out.push(theirs[j]);
+            j += 1;
+        } else {
+            let Some(v) = mine[i].value.get().checked_add(theirs[j].value.get()) else {
+                return false;
+            };
+            out.push(Part { value: V128::of(v), ..mine[i] });
+            i += 1;
+            j += 1;
+        }
+    }
+    *mine = out;
+    true
 }
 
 /// Per origin of a list sorted by (origin, band): the value within each bucket and the
@@ -240,7 +425,7 @@ impl Pres {
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Labels {
     /// Haircut parts of the balance.
-    parts: Parts,
+    parts: Bal,
     /// Poison labels of the balance, by category code.
     present: Pres,
     /// What the received value carried.
@@ -732,19 +917,15 @@ fn replay(
             // What the transfer carries, hops counted at `dst`.
             let (carried, carried_p) = if let Some(c) = tags.get(&src) {
                 let h = cost(src, dst);
-                (Parts::origin((h, t.src), a), Pres::origin(c.code(), h, a))
+                (Bal::origin(h, t.src, a), Pres::origin(c.code(), h, a))
             } else {
-                let mut took = Parts::default();
+                let mut took = Bal::default();
                 let mut took_p = Pres::default();
                 if let Some(s) = nodes.get_mut(&t.src).filter(|s| !s.bal.is_zero()) {
                     let b = s.bal;
                     if let Some(x) = s.x.as_deref_mut() {
                         if !x.parts.is_empty() {
                             took = x.parts.take(a, b);
-                            // A balance that shrank keeps its list's room otherwise.
-                            if x.parts.0.capacity() > 2 * x.parts.0.len() + 8 {
-                                x.parts.0.shrink_to_fit();
-                            }
                         }
                         if !x.present.is_empty() {
                             took_p = x.present.take(a, b);
@@ -758,10 +939,7 @@ fn replay(
                 if !took.is_empty() || !took_p.is_empty() {
                     // Shifted by the step's hop and cut at the deepest bucket, in place.
                     let h = cost(src, dst);
-                    took.0.retain_mut(|((hops, _), _)| {
-                        *hops += h;
-                        *hops <= MAX_HOPS
-                    });
+                    took.shift(h);
                     took_p.shift(h);
                 }
                 (took, took_p)
@@ -786,7 +964,7 @@ fn replay(
                 }
                 if labelled {
                     let x = d.x.get_or_insert_with(Default::default);
-                    let mut fits = add_parts(&mut x.recv.origins, &carried.0);
+                    let mut fits = add_parts(&mut x.recv.origins, &carried);
                     for &(code, h) in &carried_p.0 {
                         fits &= add_got(&mut x.recv.poison, u32::from(code), u32::from(h), a);
                     }
@@ -856,12 +1034,12 @@ fn put_node(out: &mut Vec<u8>, s: &NodeState) {
     put_var128(out, s.total);
     let none = Labels::default();
     let x = s.x.as_deref().unwrap_or(&none);
-    put_var(out, x.parts.0.len() as u64);
-    for &((h, o), v) in &x.parts.0 {
+    put_var(out, x.parts.len() as u64);
+    x.parts.each(|h, o, v| {
         put_var(out, u64::from(h));
         put_var(out, u64::from(o));
         put_u256(out, v);
-    }
+    });
     put_var(out, x.present.0.len() as u64);
     for &(o, h) in &x.present.0 {
         put_var(out, u64::from(o));
@@ -1243,7 +1421,7 @@ impl<'a> Reader<'a> {
         } else {
             Recv { origins: self.gots()?, poison: self.gots()? }
         };
-        let x = Labels { parts: Parts(parts), present: Pres(present), recv };
+        let x = Labels { parts: Bal::from_parts(parts), present: Pres(present), recv };
         Some(NodeState { bal, total, flags, x: (!x.is_empty()).then(|| Box::new(x)) })
     }
 }
@@ -1278,11 +1456,61 @@ mod tests {
                         ((next(7) as u32, next(12) as u32), v)
                     })
                     .collect();
-                let a = add_parts(&mut list, &parts);
+                let a = add_parts(&mut list, &Bal::from_parts(parts.clone()));
                 let b =
                     parts.iter().fold(true, |ok, &((h, o), v)| add_got(&mut each, o, h, v) & ok);
                 assert_eq!(a, b, "{parts:?}");
                 assert_eq!(list, each, "{parts:?}");
+            }
+        }
+    }
+
+    /// The balance's 128-bit parts follow `causal.rs`'s `Parts` exactly: random receipts and
+    /// sends (values near and above 2¹²⁸ included, so the list turns wide) leave the same
+    /// parts in both, and each send carries the same parts.
+    #[test]
+    fn balance_parts_equal_causal_parts() {
+        let mut r = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r % m
+        };
+        let value = |next: &mut dyn FnMut(u64) -> u64| match next(30) {
+            0 => U256::from(u128::MAX - u128::from(next(5))),
+            1 => U256::from(u128::MAX) + U256::from(next(1000) + 1),
+            _ => U256::from(next(1_000_000) + 1),
+        };
+        for _ in 0..500 {
+            let (mut bal, mut want) = (Bal::default(), Parts::default());
+            let mut b = U256::ZERO;
+            for _ in 0..40 {
+                if next(3) == 0 && !b.is_zero() {
+                    let a = if next(4) == 0 { b } else { U256::from(next(1000) + 1).min(b) };
+                    let (mut got, mut sent) = (bal.take(a, b), want.take(a, b));
+                    let h = next(3) as u32;
+                    got.shift(h);
+                    sent.0.retain_mut(|((hops, _), _)| {
+                        *hops += h;
+                        *hops <= MAX_HOPS
+                    });
+                    assert_eq!(got.to_parts().0, sent.0);
+                    b -= a;
+                } else {
+                    let n = next(5) + 1;
+                    let mut parts = Vec::new();
+                    for _ in 0..n {
+                        parts.push(((next(7) as u32, next(6) as u32), value(&mut next)));
+                    }
+                    parts.sort_by_key(|p| p.0);
+                    parts.dedup_by_key(|p| p.0);
+                    let sum = parts.iter().fold(U256::ZERO, |s, p| s.saturating_add(p.1));
+                    b = b.saturating_add(sum);
+                    bal.add(&Bal::from_parts(parts.clone()));
+                    want.add(&Parts(parts));
+                }
+                assert_eq!(bal.to_parts().0, want.0);
             }
         }
     }
