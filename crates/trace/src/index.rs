@@ -4,8 +4,8 @@
 //! memory-mapped, checksummed file. A lookup costs a binary search.
 //!
 //! The pass (`pass.rs`) replays the same balances as a per-query trace (`causal.rs`:
-//! labelled parts taken by `Mix::take`, hops added per step as `Ctx::step_cost` charges
-//! them), but for every node at once: each transfer carries the parts its sender held, labelled by (hops,
+//! labelled parts taken as `Mix::take` takes them, in 128 bits while they fit, hops added per
+//! step as `Ctx::step_cost` charges them), but for every node at once: each transfer carries the parts its sender held, labelled by (hops,
 //! tagged origin), and what a node receives is summed per category and hop bucket. Because a
 //! part's fate never depends on the other labels (`docs/taint-models.md`, rule 4), a lookup
 //! equals the per-query haircut of the same node at hops 1, 2, 3 and 6 — except for value

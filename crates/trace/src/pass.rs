@@ -3,7 +3,8 @@
 //!
 //! The pass replays every transfer of an asset in replay order and holds, per node, what the
 //! per-query replay holds for it ([`NodeState`]: balance, labelled parts, the poison labels
-//! present) plus what the index reports (value received per origin and hop bucket). That is
+//! present, in compact forms tested against `causal.rs`'s `Parts` and `Present`) plus what the
+//! index reports (value received per origin and hop band). That is
 //! everything a later transfer reads, so the pass over a graph of `k + 1` segments equals the
 //! pass over its first `k` segments continued over the last one — provided that
 //!
