@@ -5,10 +5,11 @@
 //!
 //! The pass (`pass.rs`) replays the same balances as a per-query trace (`causal.rs`:
 //! labelled parts taken as `Mix::take` takes them, in 128 bits while they fit, hops added per
-//! step as `Ctx::step_cost` charges them), but for every node at once: each transfer carries the parts its sender held, labelled by (hops,
-//! tagged origin), and what a node receives is summed per category and hop bucket. Because a
-//! part's fate never depends on the other labels (`docs/taint-models.md`, rule 4), a lookup
-//! equals the per-query haircut of the same node at hops 1, 2, 3 and 6 — except for value
+//! step as `Ctx::step_cost` charges them), but for every node at once: each transfer carries
+//! the parts its sender held, labelled by (hops, tagged origin), and what a node receives is
+//! summed per category and hop bucket. Because a part's fate never depends on the other
+//! labels (`docs/taint-models.md`, rule 4), a lookup equals the per-query haircut of the same
+//! node at hops 1, 2, 3 and 6 — except for value
 //! that came back to the node after it sent it (a round trip), which a query leaves untraced
 //! and the pass cannot tell apart. Such nodes are flagged ([`IndexedExposure::round_trip`]):
 //! their indexed values are at least the query's, and the services answer them per query.
@@ -302,6 +303,8 @@ fn write_index(
         }
         entries.extend_from_slice(&n.to_le_bytes());
         entries.extend_from_slice(&ai.to_le_bytes());
+        // 48 bits address 256 TiB of records.
+        debug_assert!(at < 1 << 48);
         entries.extend_from_slice(&at.to_le_bytes()[..6]);
     }
     let mut names: Vec<u8> = Vec::new();
