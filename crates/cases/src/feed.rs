@@ -171,25 +171,19 @@ pub fn catch_up_monitor(
     let pos = store.feed_position(&actor.tenant, MONITOR_FEED)?;
     let mut out = CatchUp::default();
     let mut at = pos;
-    loop {
-        let skip = u64::try_from(at).unwrap_or(0);
-        let decisions = monitor
-            .decisions_after(skip)
+    // Pages of decisions, each stored in one transaction with the cursor after it: a catch-up
+    // over millions of decisions holds one page at a time and keeps each transaction short.
+    for page in monitor.decision_pages(u64::try_from(at).unwrap_or(0), 2000) {
+        let page = page
             .map_err(|e| CasesError::Feed { feed: MONITOR_FEED.into(), message: e.to_string() })?;
-        if decisions.is_empty() {
-            break;
-        }
-        // Chunks keep each transaction short; the cursor moves with each.
-        for chunk in decisions.chunks(2000) {
-            at += chunk.len() as i64;
-            let reports: Vec<NewReport> = chunk.iter().flat_map(monitor_reports).collect();
-            let alerts: Vec<NewAlert> = chunk.iter().flat_map(monitor_alerts).collect();
-            let r = ingest_decided(store, actor, &reports, &alerts, at)?;
-            out.decisions += chunk.len() as u64;
-            out.ingested.duplicates += r.duplicates;
-            out.ingested.created.extend(r.created);
-            out.ingested.cases_opened.extend(r.cases_opened);
-        }
+        at += page.len() as i64;
+        let reports: Vec<NewReport> = page.iter().flat_map(monitor_reports).collect();
+        let alerts: Vec<NewAlert> = page.iter().flat_map(monitor_alerts).collect();
+        let r = ingest_decided(store, actor, &reports, &alerts, at)?;
+        out.decisions += page.len() as u64;
+        out.ingested.duplicates += r.duplicates;
+        out.ingested.created.extend(r.created);
+        out.ingested.cases_opened.extend(r.cases_opened);
     }
     Ok(out)
 }

@@ -346,19 +346,72 @@ impl Monitor {
         Ok(())
     }
 
-    /// Committed decisions after the first `skip`, in decision order (to bring an output file
-    /// up to date after a crash).
+    /// Committed decisions after the first `skip`, in decision order, in pages of at most
+    /// `page` (to bring an output file or the alert feed up to date after a crash: a
+    /// catch-up over millions of decisions holds one page at a time, not all of them).
+    pub fn decision_pages(&self, skip: u64, page: usize) -> DecisionPages<'_> {
+        // Nothing to read when `skip` is past the end: spares the store a scan past every
+        // decision (a catch-up at start and after every group asks exactly this when it is
+        // up to date).
+        let state = self.db.as_ref().filter(|_| skip < self.committed).map(|db| &*db.state);
+        DecisionPages { state, skip, after: None, page: page.max(1) }
+    }
+
+    /// Every committed decision after the first `skip`, in decision order, at once (for a
+    /// small store and for tests; [`Monitor::decision_pages`] reads a large one in pages).
     ///
     /// # Errors
     /// [`MonitorError::State`] or [`MonitorError::Corrupt`].
     pub fn decisions_after(&self, skip: u64) -> Result<Vec<Decision>, MonitorError> {
-        let Some(db) = &self.db else { return Ok(Vec::new()) };
-        if skip >= self.committed {
-            // Nothing to read: spares the store a scan past every decision (a catch-up at
-            // start and after every group asks exactly this when it is up to date).
-            return Ok(Vec::new());
+        let mut out = Vec::new();
+        for page in self.decision_pages(skip, 4096) {
+            out.extend(page?);
         }
-        db.state.decisions_after(skip)
+        Ok(out)
+    }
+}
+
+/// The pages of [`Monitor::decision_pages`]: each `Ok` holds at least one decision; an `Err`
+/// ends it.
+pub struct DecisionPages<'a> {
+    /// `None` once the end (or an error) was reached.
+    state: Option<&'a (dyn MonitorState + Send)>,
+    skip: u64,
+    /// The position of the last decision returned.
+    after: Option<i64>,
+    page: usize,
+}
+
+impl std::fmt::Debug for DecisionPages<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecisionPages")
+            .field("skip", &self.skip)
+            .field("after", &self.after)
+            .field("page", &self.page)
+            .field("done", &self.state.is_none())
+            .finish()
+    }
+}
+
+impl Iterator for DecisionPages<'_> {
+    type Item = Result<Vec<Decision>, MonitorError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let state = self.state?;
+        match state.decisions_page(self.skip, self.after, self.page) {
+            Err(e) => {
+                self.state = None;
+                Some(Err(e))
+            }
+            Ok(rows) => {
+                if rows.len() < self.page {
+                    self.state = None;
+                }
+                let (last, _) = rows.last()?;
+                self.after = Some(*last);
+                Some(Ok(rows.into_iter().map(|(_, d)| d).collect()))
+            }
+        }
     }
 }
 

@@ -65,8 +65,10 @@ impl DecisionFile {
         let io = |e| MonitorError::io(path, e);
         let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
         let mut f = DecisionFile { file, path: path.to_owned() };
-        let missing = monitor.decisions_after(have)?;
-        f.append(&missing, render)?;
+        // A page at a time: a file far behind a long run's store is not read into memory.
+        for missing in monitor.decision_pages(have, 4096) {
+            f.append(&missing?, &render)?;
+        }
         Ok(f)
     }
 

@@ -72,11 +72,19 @@ pub trait MonitorState {
     /// A backend failure; nothing of the batch is recorded then.
     fn append(&mut self, batch: &[DecidedRecord]) -> Result<i64, MonitorError>;
 
-    /// The recorded decisions after the first `skip`, in decision order.
+    /// Up to `limit` recorded decisions in decision order, each with its position: those
+    /// after the first `skip` when `after` is `None`, else those after position `after` (the
+    /// last a previous page returned: the next page is found by its position, without
+    /// counting past the decisions before it again).
     ///
     /// # Errors
     /// A backend failure or [`MonitorError::Corrupt`].
-    fn decisions_after(&self, skip: u64) -> Result<Vec<Decision>, MonitorError>;
+    fn decisions_page(
+        &self,
+        skip: u64,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Decision)>, MonitorError>;
 
     /// The file (or other location) to name in messages.
     fn location(&self) -> &Path;
@@ -224,25 +232,40 @@ impl MonitorState for SqliteMonitorState {
         Ok(last)
     }
 
-    fn decisions_after(&self, skip: u64) -> Result<Vec<Decision>, MonitorError> {
+    fn decisions_page(
+        &self,
+        skip: u64,
+        after: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<(i64, Decision)>, MonitorError> {
         let sq = self.sq();
-        let mut stmt = self
-            .conn
-            // `+tenant`: rows in `seq` order straight from the table, as `REPLAY_SQL` (not every
-            // row of the tenant found through its id index and then sorted).
-            .prepare(
-                "SELECT decision FROM decided WHERE +tenant = ?1 ORDER BY seq LIMIT -1 OFFSET ?2",
-            )
-            .map_err(&sq)?;
-        let skip = i64::try_from(skip).unwrap_or(i64::MAX);
-        let mut rows = stmt.query(params![self.tenant.as_str(), skip]).map_err(&sq)?;
+        // `+tenant`: rows in `seq` order straight from the table, as `REPLAY_SQL` (not every
+        // row of the tenant found through its id index and then sorted). The first page
+        // counts past `skip` rows; the next ones start at a position.
+        let (sql, from) = match after {
+            None => (
+                "SELECT seq, decision FROM decided WHERE +tenant = ?1 ORDER BY seq \
+                 LIMIT ?3 OFFSET ?2",
+                i64::try_from(skip).unwrap_or(i64::MAX),
+            ),
+            Some(seq) => (
+                "SELECT seq, decision FROM decided WHERE seq > ?2 AND +tenant = ?1 \
+                 ORDER BY seq LIMIT ?3",
+                seq,
+            ),
+        };
+        let mut stmt = self.conn.prepare_cached(sql).map_err(&sq)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![self.tenant.as_str(), from, limit]).map_err(&sq)?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(&sq)? {
-            let s: String = r.get(0).map_err(&sq)?;
-            out.push(serde_json::from_str(&s).map_err(|e| MonitorError::Corrupt {
+            let seq: i64 = r.get(0).map_err(&sq)?;
+            let s: String = r.get(1).map_err(&sq)?;
+            let d = serde_json::from_str(&s).map_err(|e| MonitorError::Corrupt {
                 path: self.path.clone(),
-                message: e.to_string(),
-            })?);
+                message: format!("decision at position {seq}: {e}"),
+            })?;
+            out.push((seq, d));
         }
         Ok(out)
     }

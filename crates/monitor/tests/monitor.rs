@@ -207,6 +207,37 @@ fn issue_10_two_tenants_decide_the_same_transfer_ids_apart() {
     assert_eq!(Monitor::open(engine(&w), dir.path()).unwrap().committed(), 0, "nor the default's");
 }
 
+/// A catch-up reads stored decisions a page at a time (an output file or the alert feed far
+/// behind a long run's store is not read into memory at once): the pages of one tenant, its
+/// rows interleaved with another tenant's in the store, are its decisions after the skip, in
+/// order, each page full but the last.
+#[test]
+fn stored_decisions_are_read_in_pages_of_one_tenant() {
+    let w = small_world(9);
+    let dir = tempfile::tempdir().unwrap();
+    let t = |s: &str| TenantId::new(s).unwrap();
+    let half = w.events.len() / 2;
+    let mut a = Monitor::open_tenant(engine(&w), dir.path(), t("vasp-a")).unwrap();
+    let mut want = decide_all(&mut a, &w.events[..half]);
+    drop(a);
+    let mut b = Monitor::open_tenant(engine(&w), dir.path(), t("vasp-b")).unwrap();
+    decide_all(&mut b, &w.events);
+    drop(b);
+    let mut a = Monitor::open_tenant(engine(&w), dir.path(), t("vasp-a")).unwrap();
+    want.extend(decide_all(&mut a, &w.events[half..]));
+    assert!(want.len() > 10, "{}", want.len());
+    for (skip, page) in [(0, 1), (2, 3), (5, 4), (0, 10_000)] {
+        let pages: Vec<Vec<Decision>> =
+            a.decision_pages(skip as u64, page).map(Result::unwrap).collect();
+        let rest = want.len() - skip;
+        assert_eq!(pages.len(), rest.div_ceil(page), "skip {skip}, page {page}");
+        assert!(pages.iter().rev().skip(1).all(|p| p.len() == page), "skip {skip}, page {page}");
+        assert_eq!(pages.concat(), want[skip..], "skip {skip}, page {page}");
+    }
+    assert_eq!(a.decision_pages(want.len() as u64, 4).count(), 0, "nothing after the end");
+    assert_eq!(a.decisions_after(3).unwrap(), want[3..]);
+}
+
 // Batch replay of a day's transfers and streaming them one by one (with commits, restarts
 // and a rebuilt state in between) give identical decisions.
 proptest! {

@@ -30,21 +30,32 @@ fn rss() -> (u64, u64) {
     (field("VmHWM:"), field("VmRSS:"))
 }
 
-/// CPU time (user + system) this process used so far, all threads (Linux `/proc/self/stat`,
-/// in clock ticks of 10 ms; zero elsewhere): beside wall time, which on a busy machine also
-/// counts waiting for a core.
+/// CPU time this process has used (user + system), from `/proc/self/stat` (Linux; zero
+/// elsewhere), in clock ticks of 10 ms.
 fn cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime: fields 14 and 15 of the line, the 12th and 13th after the name.
-    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-    Duration::from_millis((field(11) + field(12)) * 10)
+    let ticks: u64 = stat
+        .rsplit(')')
+        .next()
+        .map(|rest| {
+            rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<u64>().ok()).sum()
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }
 
 fn gib(b: u64) -> String {
     format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a, continued from `h` over `bytes`.
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
@@ -276,8 +287,20 @@ fn main() {
         (TaintModel::Tiho, false),
         (TaintModel::Tiho, true),
     ];
+    // `FLOODGATE_BENCH_CAUSAL_ONLY=1`: only the causal haircut, poison and TIHO (the
+    // per-query models users run by default; `--ignore-time` and FIFO/LIFO take most of a
+    // run's time otherwise).
+    let causal_only = env("FLOODGATE_BENCH_CAUSAL_ONLY", 0) == 1;
+    let models: Vec<(TaintModel, bool)> = models
+        .into_iter()
+        .filter(|&(m, i)| !causal_only || (!i && m != TaintModel::Fifo && m != TaintModel::Lifo))
+        .collect();
     let mut lib: Vec<Vec<Duration>> = vec![Vec::with_capacity(queries); models.len()];
+    // Per model, a digest of every report (FNV-1a over its `Debug` text: categories, shares,
+    // evidence, total, untraced, peel links), so two builds' answers can be compared.
+    let mut digests: Vec<u64> = vec![FNV_OFFSET; models.len()];
     let mut causal6 = Vec::with_capacity(queries);
+    let (cpu0, wall0) = (cpu(), Instant::now());
     for &a in &targets {
         let a = ids[a as usize];
         for (m, &(model, ignore_time)) in models.iter().enumerate() {
@@ -291,6 +314,7 @@ fn main() {
             let t = Instant::now();
             let rep = exposure(&graph, &tags, a, &opts).unwrap();
             lib[m].push(t.elapsed());
+            digests[m] = fnv1a(digests[m], format!("{rep:?}").as_bytes());
             if m == 0 {
                 causal6.push(rep);
             } else {
@@ -299,6 +323,94 @@ fn main() {
         }
     }
     let (peak_queries, _) = rss();
+    let (query_cpu, query_wall) = (cpu() - cpu0, wall0.elapsed());
+    // `FLOODGATE_BENCH_SLOWEST=N`: the N slowest targets of the causal haircut, to profile.
+    let mut slowest: Vec<(Duration, u32)> =
+        lib[0].iter().copied().zip(targets.iter().copied()).collect();
+    slowest.sort_unstable_by(|a, b| b.cmp(a));
+    slowest.truncate(env("FLOODGATE_BENCH_SLOWEST", 0) as usize);
+
+    // The baseline, built from the same legs with its own ids (addresses by index, then
+    // transactions): an upstream adjacency map.
+    let t = Instant::now();
+    let first_tx = address_count;
+    let mut up: FxHashMap<u32, Vec<(u32, u64)>> = FxHashMap::default();
+    for l in &legs {
+        let txn = first_tx + l.tx;
+        let (s, d) = match l.kind {
+            LegKind::Input => (l.from, txn),
+            LegKind::Output => (txn, l.to),
+            LegKind::Transfer => (l.from, l.to),
+        };
+        up.entry(d).or_default().push((s, l.amount));
+    }
+    let baseline_build = t.elapsed();
+    let btags: FxHashMap<u32, RiskCategory> = tagged.iter().copied().collect();
+    let mut base = Vec::with_capacity(queries);
+    for &a in &targets {
+        let t = Instant::now();
+        std::hint::black_box(baseline_haircut(&up, first_tx, &btags, a, 6));
+        base.push(t.elapsed());
+    }
+    let (lp50, lp99) = (pct(&mut lib[0], 0.5), pct(&mut lib[0], 0.99));
+    let (bp50, bp99) = (pct(&mut base, 0.5), pct(&mut base, 0.99));
+
+    let rate = |d: Duration| edges as f64 / d.as_secs_f64() / 1e6;
+    let n = graph.node_count();
+    eprintln!("\n== graph at scale: {edges} edges, {n} nodes ==");
+    eprintln!(
+        "build   floodgate     {:>7.2}M edges/s  ({build:.2?}: intern nodes {intern:.2?}, add edges {:.2?}, sort+encode+write+fsync {commit:.2?})",
+        rate(build),
+        add - intern
+    );
+    eprintln!(
+        "        baseline map  {:>7.2}M edges/s  ({baseline_build:.2?}, ids given, nothing written)  floodgate/baseline time {:.2}",
+        rate(baseline_build),
+        build.as_secs_f64() / baseline_build.as_secs_f64()
+    );
+    eprintln!("disk    {bytes} bytes = {:.1} bytes/edge", bytes as f64 / edges as f64);
+    for (name, len) in graph.footprint() {
+        eprintln!("          {name:<22} {:>6.2} bytes/edge", len as f64 / edges as f64);
+    }
+    eprintln!("open    {open:.2?}");
+    eprintln!(
+        "memory  build: peak {} (process had {} before: the bench's own copy of the legs)",
+        gib(peak_build),
+        gib(before_build)
+    );
+    eprintln!(
+        "        queries: peak {} (process had {} before; the graph is mapped, pages count when touched)",
+        gib(peak_queries),
+        gib(before_queries)
+    );
+    eprintln!(
+        "exposure 6 hops, {queries} queries, {} tagged nodes ({} models: CPU {query_cpu:.2?} user+sys in {query_wall:.2?} wall):",
+        tags.len(),
+        models.len()
+    );
+    for (m, (model, ignore_time)) in models.iter().enumerate().skip(1) {
+        let (p50, p99) = (pct(&mut lib[m], 0.5), pct(&mut lib[m], 0.99));
+        let name = format!("{model:?}{}", if *ignore_time { " --ignore-time" } else { "" });
+        eprintln!("        floodgate {name:<22} p50 {p50:>10.2?}  p99 {p99:>10.2?}");
+    }
+    eprintln!("        floodgate Haircut (causal)     p50 {lp50:>10.2?}  p99 {lp99:>10.2?}");
+    for (m, (model, ignore_time)) in models.iter().enumerate() {
+        let name = format!("{model:?}{}", if *ignore_time { " --ignore-time" } else { "" });
+        eprintln!("        answers digest {name:<22} {:016x}", digests[m]);
+    }
+    for (d, a) in &slowest {
+        eprintln!("        slow causal haircut target: address id {a}, {d:.2?}");
+    }
+    eprintln!(
+        "        baseline Haircut ignoring time p50 {bp50:>10.2?}  p99 {bp99:>10.2?}  floodgate causal/baseline p50 {:.2} p99 {:.2}",
+        lp50.as_secs_f64() / bp50.as_secs_f64().max(1e-9),
+        lp99.as_secs_f64() / bp99.as_secs_f64().max(1e-9)
+    );
+    // `FLOODGATE_BENCH_SKIP_INDEX=1`: queries only (the index pass needs several times the
+    // graph's memory: at 10M transfers more than one process should take here).
+    if env("FLOODGATE_BENCH_SKIP_INDEX", 0) == 1 {
+        return;
+    }
 
     // The exposure index (issue 15 item 2): one forward pass over every transfer, then
     // lookups; the same targets' 6-hop causal haircut (above) checks what it answers.
@@ -366,73 +478,8 @@ fn main() {
         std::hint::black_box(reps);
     }
 
-    // The baseline, built from the same legs with its own ids (addresses by index, then
-    // transactions): an upstream adjacency map.
-    let t = Instant::now();
-    let first_tx = address_count;
-    let mut up: FxHashMap<u32, Vec<(u32, u64)>> = FxHashMap::default();
-    for l in &legs {
-        let txn = first_tx + l.tx;
-        let (s, d) = match l.kind {
-            LegKind::Input => (l.from, txn),
-            LegKind::Output => (txn, l.to),
-            LegKind::Transfer => (l.from, l.to),
-        };
-        up.entry(d).or_default().push((s, l.amount));
-    }
-    let baseline_build = t.elapsed();
-    let btags: FxHashMap<u32, RiskCategory> = tagged.iter().copied().collect();
-    let mut base = Vec::with_capacity(queries);
-    for &a in &targets {
-        let t = Instant::now();
-        std::hint::black_box(baseline_haircut(&up, first_tx, &btags, a, 6));
-        base.push(t.elapsed());
-    }
-    let (lp50, lp99) = (pct(&mut lib[0], 0.5), pct(&mut lib[0], 0.99));
-    let (bp50, bp99) = (pct(&mut base, 0.5), pct(&mut base, 0.99));
-
-    let rate = |d: Duration| edges as f64 / d.as_secs_f64() / 1e6;
     let (ip50, ip99) = (pct(&mut look, 0.5), pct(&mut look, 0.99));
     let (rp50, rp99) = (pct(&mut look_report, 0.5), pct(&mut look_report, 0.99));
-    let n = graph.node_count();
-    eprintln!("\n== graph at scale: {edges} edges, {n} nodes ==");
-    eprintln!(
-        "build   floodgate     {:>7.2}M edges/s  ({build:.2?}: intern nodes {intern:.2?}, add edges {:.2?}, sort+encode+write+fsync {commit:.2?})",
-        rate(build),
-        add - intern
-    );
-    eprintln!(
-        "        baseline map  {:>7.2}M edges/s  ({baseline_build:.2?}, ids given, nothing written)  floodgate/baseline time {:.2}",
-        rate(baseline_build),
-        build.as_secs_f64() / baseline_build.as_secs_f64()
-    );
-    eprintln!("disk    {bytes} bytes = {:.1} bytes/edge", bytes as f64 / edges as f64);
-    for (name, len) in graph.footprint() {
-        eprintln!("          {name:<22} {:>6.2} bytes/edge", len as f64 / edges as f64);
-    }
-    eprintln!("open    {open:.2?}");
-    eprintln!(
-        "memory  build: peak {} (process had {} before: the bench's own copy of the legs)",
-        gib(peak_build),
-        gib(before_build)
-    );
-    eprintln!(
-        "        queries: peak {} (process had {} before; the graph is mapped, pages count when touched)",
-        gib(peak_queries),
-        gib(before_queries)
-    );
-    eprintln!("exposure 6 hops, {queries} queries, {} tagged nodes:", tags.len());
-    for (m, (model, ignore_time)) in models.iter().enumerate().skip(1) {
-        let (p50, p99) = (pct(&mut lib[m], 0.5), pct(&mut lib[m], 0.99));
-        let name = format!("{model:?}{}", if *ignore_time { " --ignore-time" } else { "" });
-        eprintln!("        floodgate {name:<22} p50 {p50:>10.2?}  p99 {p99:>10.2?}");
-    }
-    eprintln!("        floodgate Haircut (causal)     p50 {lp50:>10.2?}  p99 {lp99:>10.2?}");
-    eprintln!(
-        "        baseline Haircut ignoring time p50 {bp50:>10.2?}  p99 {bp99:>10.2?}  floodgate causal/baseline p50 {:.2} p99 {:.2}",
-        lp50.as_secs_f64() / bp50.as_secs_f64().max(1e-9),
-        lp99.as_secs_f64() / bp99.as_secs_f64().max(1e-9)
-    );
     eprintln!(
         "index   build {index_build:.2?} = {:.2}M transfers/s ({} transfers replayed; graph build of the same world {build:.2?}, index/graph time {:.2}); {} bytes = {:.1} bytes/edge (saved pass beside it {} bytes = {:.1} bytes/edge); {} addresses, {} exposed within 6 hops, {} round-trip flagged",
         irep.transfers as f64 / index_build.as_secs_f64() / 1e6,

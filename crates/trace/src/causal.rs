@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use floodgate_graph::{Leg, NodeId};
+use floodgate_graph::{Leg, NodeId, NodeKind};
 use ruint::aliases::U256;
 use rustc_hash::FxHashMap;
 
@@ -50,7 +50,14 @@ struct Ev {
     /// Rank among the events of this node alike in (receipt, nb, time, seq, amount), in
     /// storage order: the same at the other end of the transfer.
     rank: u32,
+    /// A receipt's step cost ([`Causal::edge_cost`] from its sender), once asked
+    /// ([`UNKNOWN_COST`] before): a step into a transaction node reads the transaction's
+    /// inputs and outputs (is it a peel link?), and each (node, budget) replay asks again.
+    cost: u8,
 }
+
+/// [`Ev::cost`] not yet asked.
+const UNKNOWN_COST: u8 = u8::MAX;
 
 /// A node's transfers in the window (self-transfers left out: they move nothing), in replay
 /// order, with an index to find a transfer sent from its receiving end.
@@ -74,17 +81,22 @@ impl Timeline {
                 seq: l.seq,
                 receipt,
                 rank: 0,
+                cost: UNKNOWN_COST,
             }));
-        }
-        // Ranks, in storage order on each side (receipts were listed first).
-        let mut seen: FxHashMap<(bool, NodeId, u32, u64, U256), u32> = FxHashMap::default();
-        for e in &mut evs {
-            let r = seen.entry((e.receipt, e.nb, e.time, e.seq, e.amount)).or_insert(0);
-            e.rank = *r;
-            *r += 1;
         }
         // Stable: ties keep receipts first, each side in storage order.
         evs.sort_by_key(|e| (e.time, e.seq, !e.receipt));
+        // Ranks, in storage order on each side: events alike share (time, seq, receipt), so
+        // they lie in one run of the sorted events, in storage order; most runs are one event.
+        let mut at = 0;
+        while at < evs.len() {
+            let key = |e: &Ev| (e.time, e.seq, e.receipt);
+            let end = at + evs[at..].iter().take_while(|e| key(e) == key(&evs[at])).count();
+            if end - at > 1 {
+                rank_run(&mut evs[at..end]);
+            }
+            at = end;
+        }
         let mut sends: Vec<u32> =
             (0..evs.len() as u32).filter(|&i| !evs[i as usize].receipt).collect();
         sends.sort_by_key(|&i| {
@@ -104,6 +116,28 @@ impl Timeline {
         let i = *self.sends.get(p)? as usize;
         let s = &self.evs[i];
         ((s.nb, s.time, s.seq, s.amount, s.rank) == key).then_some(i)
+    }
+}
+
+/// Sets the ranks of a run of events alike in (time, seq, receipt), in storage order: each
+/// event's rank is the number of events before it in the run alike in (nb, amount).
+fn rank_run(run: &mut [Ev]) {
+    if run.len() <= 16 {
+        for i in 1..run.len() {
+            let (before, rest) = run.split_at_mut(i);
+            let e = &mut rest[0];
+            e.rank = before.iter().filter(|x| x.nb == e.nb && x.amount == e.amount).count() as u32;
+        }
+        return;
+    }
+    // A transaction node's inputs or outputs: order by (nb, amount), storage order within.
+    let mut order: Vec<u32> = (0..run.len() as u32).collect();
+    order.sort_by_key(|&i| (run[i as usize].nb, run[i as usize].amount));
+    for w in 1..order.len() {
+        let (a, b) = (order[w - 1] as usize, order[w] as usize);
+        if run[a].nb == run[b].nb && run[a].amount == run[b].amount {
+            run[b].rank = run[a].rank + 1;
+        }
     }
 }
 
@@ -365,6 +399,8 @@ struct State<R: Rule> {
 struct Causal<'a, 'c, R: Rule> {
     ctx: &'a Ctx<'c>,
     timelines: FxHashMap<NodeId, Timeline>,
+    /// Per transaction node asked about: [`Ctx::peel_tx`].
+    peel_txs: FxHashMap<NodeId, Option<(NodeId, NodeId)>>,
     /// Per (node, budget): its replay.
     states: FxHashMap<(NodeId, u32), State<R>>,
     /// `out`: the target's transfers sent that are tracked: (member, event index) → origin.
@@ -377,8 +413,13 @@ struct Causal<'a, 'c, R: Rule> {
 /// replay order, and all but transaction nodes and peel links cost a hop; this only guards
 /// against a malformed graph).
 fn max_depth(ctx: &Ctx<'_>) -> u32 {
-    2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) + 2
+    2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_CHAIN) + 2
 }
+
+/// Stack kept free before a step of the recursion, and the stack added when less is left:
+/// a peel chain is followed link by link, so the recursion is as deep as the chain is long.
+const STACK_RED_ZONE: usize = 128 * 1024;
+const STACK_GROWTH: usize = 4 * 1024 * 1024;
 
 impl<R: Rule> Causal<'_, '_, R> {
     fn timeline(&mut self, n: NodeId) -> &Timeline {
@@ -388,31 +429,62 @@ impl<R: Rule> Causal<'_, '_, R> {
 
     /// Hops spent when value moves from `from` to `to`: the sender's cost tracing back
     /// (`in`), the receiver's tracing forward (`out`), peel links free.
-    fn edge_cost(&self, from: NodeId, to: NodeId) -> u32 {
-        if self.backward {
-            self.ctx.step_cost(to, from)
-        } else {
-            self.ctx.step_cost(from, to)
+    ///
+    /// [`Ctx::step_cost`] reads a transaction's inputs and outputs to see whether it is a
+    /// peel transaction, on every step into or out of it: a transaction node with `d` inputs
+    /// cost `O(d²)` that way. A step can be a free peel link only from a peel transaction's
+    /// one input (`in`) or to its large output (`out`), so the transaction's peel shape is
+    /// read once per query here and every other step costs [`Ctx::cost`] without asking.
+    fn edge_cost(&mut self, from: NodeId, to: NodeId) -> u32 {
+        let (near, far) = if self.backward { (to, from) } else { (from, to) };
+        let ctx = self.ctx;
+        if ctx.opts.peel_chains && ctx.g.kind(near) == NodeKind::Transaction {
+            let shape = *self.peel_txs.entry(near).or_insert_with(|| ctx.peel_tx(near));
+            let link_end =
+                shape.is_some_and(
+                    |(input, large)| {
+                        if self.backward {
+                            input == far
+                        } else {
+                            large == far
+                        }
+                    },
+                );
+            if !link_end {
+                let c = ctx.cost(far);
+                // Not a link: asking costs nothing more (no link is recorded).
+                debug_assert_eq!(c, ctx.step_cost(near, far), "a peel link missed");
+                return c;
+            }
         }
+        ctx.step_cost(near, far)
+    }
+
+    /// The step cost of receipt `i` of `w` ([`Causal::edge_cost`] from its sender), asked of
+    /// the context once per query.
+    fn receipt_cost(&mut self, w: NodeId, i: usize) -> u32 {
+        let ev = self.timeline(w).evs[i];
+        if ev.cost != UNKNOWN_COST {
+            return u32::from(ev.cost);
+        }
+        let c = self.edge_cost(ev.nb, w);
+        if let (Some(tl), Ok(k)) = (self.timelines.get_mut(&w), u8::try_from(c)) {
+            if k != UNKNOWN_COST {
+                tl.evs[i].cost = k;
+            }
+        }
+        c
     }
 
     /// The parts transfer `k` sent by `w` carried, hops counted to its receiver, of at most
-    /// `budget` hops.
-    fn carried(&mut self, w: NodeId, k: usize, budget: u32, depth: u32) -> R::M {
+    /// `budget` hops; `c` is the step's cost.
+    fn carried(&mut self, w: NodeId, k: usize, c: u32, budget: u32, depth: u32) -> R::M {
         let ev = self.timeline(w).evs[k];
-        let c = self.edge_cost(w, ev.nb);
         if c > budget || ev.amount < self.min || depth > max_depth(self.ctx) {
             return R::M::default();
         }
-        if self.ctx.members.contains(&w) {
-            // `in`: a round trip; `out`: the tracked value, if this transfer is tracked.
-            return match self.seeds.get(&(w, k as u32)) {
-                Some(&o) if !self.backward => R::M::origin((c, o), ev.amount),
-                _ => R::M::default(),
-            };
-        }
-        if self.ctx.tags.contains_key(&w) {
-            return if self.backward { R::M::origin((c, w.0), ev.amount) } else { R::M::default() };
+        if let Some(p) = self.at_end(w, Some(k), c, ev.amount) {
+            return p;
         }
         let b = budget - c;
         // Under a balance rule a label's value does not depend on the other labels tracked,
@@ -427,11 +499,63 @@ impl<R: Rule> Causal<'_, '_, R> {
                 }
             }
         }
-        self.advance(w, b, k, depth);
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.advance(w, b, k, depth));
         self.states
             .get(&(w, b))
             .and_then(|s| s.sent.get(&(k as u32)))
             .map_or_else(R::M::default, |p| p.shifted(c))
+    }
+
+    /// When `w` ends the trace (a member of the target, a tagged node): what its transfer of
+    /// `amount` at event `k` carried, `c` hops counted to its receiver. `None` when the trace
+    /// goes on through `w`, or when the answer needs `k` and it is not given.
+    fn at_end(&self, w: NodeId, k: Option<usize>, c: u32, amount: U256) -> Option<R::M> {
+        if self.ctx.members.contains(&w) {
+            // `in`: a round trip; `out`: the tracked value, if this transfer is tracked.
+            if self.backward {
+                return Some(R::M::default());
+            }
+            let k = k?;
+            return Some(match self.seeds.get(&(w, k as u32)) {
+                Some(&o) => R::M::origin((c, o), amount),
+                None => R::M::default(),
+            });
+        }
+        if self.ctx.tags.contains_key(&w) {
+            return Some(if self.backward {
+                R::M::origin((c, w.0), amount)
+            } else {
+                R::M::default()
+            });
+        }
+        None
+    }
+
+    /// What transfer `ev`, received by `w`, carried, hops counted to `w`, of at most
+    /// `budget` hops: [`Causal::carried`] at its sender, which it answers without reading the
+    /// sender's transfers (to find which one it was) when the answer does not depend on them:
+    /// a step that costs more than the budget, a round trip (`in`), a tagged sender. Most
+    /// receipts of the nodes at the hop limit are such steps, and their senders' timelines
+    /// were most of a query's work.
+    fn received(&mut self, w: NodeId, i: usize, budget: u32, depth: u32) -> R::M {
+        let ev = self.timeline(w).evs[i];
+        let s = ev.nb;
+        // The checks of `carried`, in its order; `ev.amount` is the transfer's amount at
+        // both ends.
+        let c = self.receipt_cost(w, i);
+        if c > budget || depth > max_depth(self.ctx) {
+            return R::M::default();
+        }
+        if let Some(p) = self.at_end(s, None, c, ev.amount) {
+            return p;
+        }
+        match self.timeline(s).find_send(w, &ev) {
+            Some(j) => self.carried(s, j, c, budget, depth),
+            None => {
+                tracing::warn!(target: "floodgate::trace::causal", node = w.0, "transfer not found at its other end");
+                R::M::default()
+            }
+        }
     }
 
     /// Replays `w` with labels of at most `budget` hops up to and including event `k`.
@@ -450,12 +574,7 @@ impl<R: Rule> Causal<'_, '_, R> {
             if ev.receipt {
                 let mut p = R::M::default();
                 if ev.amount >= self.min && !ev.amount.is_zero() {
-                    match self.timeline(ev.nb).find_send(w, &ev) {
-                        Some(j) => p = self.carried(ev.nb, j, budget, depth + 1),
-                        None => {
-                            tracing::warn!(target: "floodgate::trace::causal", node = w.0, "transfer not found at its other end");
-                        }
-                    }
+                    p = self.received(w, i, budget, depth + 1);
                 }
                 let tl = &self.timelines[&w];
                 st.rule.receive(tl, i, p);
@@ -488,6 +607,7 @@ where
     let mut q: Causal<'_, '_, R> = Causal {
         ctx,
         timelines: FxHashMap::default(),
+        peel_txs: FxHashMap::default(),
         states: FxHashMap::default(),
         seeds: FxHashMap::default(),
         backward,
@@ -514,8 +634,7 @@ where
             if ev.amount < q.min || ev.amount.is_zero() {
                 continue;
             }
-            let Some(j) = q.timeline(ev.nb).find_send(m, &ev) else { continue };
-            let p: Carried = q.carried(ev.nb, j, limit, 0).into();
+            let p: Carried = q.received(m, i, limit, 0).into();
             attributed = attributed.saturating_add(attribute(&p, ev.amount, &mut accs, |o| {
                 let n = NodeId(o);
                 ctx.tags.get(&n).map(|&c| (c, n))
@@ -543,7 +662,7 @@ where
         let Some(&cat) = ctx.tags.get(&v) else { continue };
         let evs: Vec<(usize, Ev)> =
             q.timeline(v).evs.iter().copied().enumerate().filter(|(_, e)| e.receipt).collect();
-        for (_, ev) in evs {
+        for (i, ev) in evs {
             let w = ev.nb;
             if ev.amount < q.min || ev.amount.is_zero() {
                 continue;
@@ -556,8 +675,7 @@ where
             if !reached {
                 continue;
             }
-            let Some(j) = q.timeline(w).find_send(v, &ev) else { continue };
-            let p: Carried = q.carried(w, j, limit, 0).into();
+            let p: Carried = q.received(v, i, limit, 0).into();
             match p {
                 Carried::Parts(ps) => {
                     for ((h, _), x) in ps.0 {

@@ -1325,6 +1325,115 @@ proptest! {
     }
 }
 
+/// Random UTXO worlds whose transactions have many inputs and outputs, most alike (the same
+/// address and amount): a causal query matches each transfer at its two ends by its rank
+/// among alike transfers, which runs of more than 16 alike-in-time transfers compute by
+/// sorting (issue 15 item 6).
+fn wide_tx_world_strategy() -> impl Strategy<Value = World> {
+    (2u32..5, prop_oneof![3 => Just(1u128), 1 => Just(1u128 << 90)]).prop_flat_map(|(n, scale)| {
+        let leg = (0..n, (1u128..4).prop_map(move |a| a * scale));
+        let ev = prop_oneof![
+            (0..n, 0..n, (1u128..40).prop_map(move |a| a * scale))
+                .prop_map(|(from, to, amount)| Ev::Pay { from, to, amount }),
+            (proptest::collection::vec(leg.clone(), 0..24), proptest::collection::vec(leg, 1..40))
+                .prop_map(|(ins, outs)| Ev::Tx { ins, outs }),
+        ];
+        proptest::collection::vec(ev, 1..8).prop_flat_map(|events| {
+            let len = events.len();
+            let times: Vec<u32> = (0..len).map(|i| 1_000 + 10 * i as u32).collect();
+            (Just((events, times)), 0..=len).prop_map(|((events, times), split)| World {
+                events,
+                times,
+                split,
+            })
+        })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Causal haircut, poison and TIHO equal their naive references on worlds of wide
+    /// transactions with many alike inputs and outputs.
+    #[test]
+    fn causal_models_equal_naive_references_on_wide_transactions(
+        w in wide_tx_world_strategy(),
+        (tagged, target, out, min, since, until) in query_strategy(),
+        hops in prop_oneof![1u32..5, Just(MANY)],
+    ) {
+        check_causal(&w, &tagged, target, out, min, (since, until), hops)?;
+    }
+}
+
+/// Random UTXO worlds around a peel chain: addresses 4, 5, … each spend as the only input
+/// of a transaction paying a tenth to one of addresses 0-3 and the rest on to the next.
+fn peel_world_strategy() -> impl Strategy<Value = World> {
+    let leg = (0u32..8, 1u128..12);
+    let ev = prop_oneof![
+        (0u32..8, 0u32..8, 1u128..12).prop_map(|(from, to, amount)| Ev::Pay { from, to, amount }),
+        (proptest::collection::vec(leg.clone(), 0..4), proptest::collection::vec(leg, 1..4))
+            .prop_map(|(ins, outs)| Ev::Tx { ins, outs }),
+    ];
+    (
+        proptest::collection::vec(ev.clone(), 0..6),
+        proptest::collection::vec(0u32..4, 2..4),
+        100u128..1000,
+        proptest::collection::vec(ev, 0..6),
+    )
+        .prop_flat_map(|(pre, pays, start, post)| {
+            let mut events = pre;
+            // Fund the chain's first address, then peel.
+            events.push(Ev::Pay { from: 0, to: 4, amount: start });
+            let mut v = start;
+            for (i, &pay) in pays.iter().enumerate() {
+                let small = v / 10;
+                let link = 4 + i as u32;
+                events.push(Ev::Tx {
+                    ins: vec![(link, v)],
+                    outs: vec![(pay, small), (link + 1, v - small)],
+                });
+                v -= small;
+            }
+            events.extend(post);
+            let len = events.len();
+            let times: Vec<u32> = (0..len).map(|i| 1_000 + 10 * i as u32).collect();
+            (Just((events, times)), 0..=len).prop_map(|((events, times), split)| World {
+                events,
+                times,
+                split,
+            })
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// With peel chains followed, a causal query reads each transaction's peel shape once
+    /// and charges every other step without asking the context; in debug builds it checks
+    /// each such step against `Ctx::step_cost`. This runs the causal models over random
+    /// worlds around a peel chain, in both directions; haircut and TIHO conserve value.
+    #[test]
+    fn causal_step_costs_agree_with_the_context_when_peel_chains_are_followed(
+        w in peel_world_strategy(),
+        (tagged, target, out, min, since, until) in query_strategy(),
+        hops in prop_oneof![1u32..5, Just(MANY)],
+    ) {
+        let Some(c) = case(&w, &tagged, target) else { return Ok(()) };
+        let direction = if out { Direction::Out } else { Direction::In };
+        for model in [TaintModel::Haircut, TaintModel::Poison, TaintModel::Tiho] {
+            let o = ExposureOptions {
+                peel_chains: true,
+                ..opts(direction, model, hops, min, since, until)
+            };
+            let r = exposure(&c.built.g, &c.tags, c.target, &o).unwrap().remove(0);
+            if model != TaintModel::Poison {
+                let got = outcome(&r);
+                prop_assert_eq!(got.categories.values().sum::<u128>() + got.untraced, got.total);
+            }
+        }
+    }
+}
+
 /// Issue 15's example: A pays B 100, B pays C 100, then scam S pays B 100 and B pays D 60.
 /// B's 100 from A had already left to C when S's 100 arrived: C is 0 % scam and D's 60 is
 /// 100 % scam under every model. Ignoring time (`--ignore-time`), haircut made C 50 % scam,
