@@ -190,6 +190,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let empty = Graph::open_or_empty(dir.path()).unwrap();
     let t0 = Instant::now();
+    let cpu0 = cpu();
     let mut b = GraphBuilder::new(Some(&empty));
     b.reserve(keys.len() + txids.len(), legs.len());
     let mut ids: Vec<NodeId> = vec![NodeId(u32::MAX); keys.len()];
@@ -237,6 +238,7 @@ fn main() {
     b.commit(&empty, BTreeMap::new()).unwrap();
     let commit = t2.elapsed();
     let build = t0.elapsed();
+    let build_cpu = cpu() - cpu0;
     let (peak_build, _) = rss();
     let edges = legs.len() as u64;
     drop((keys, tx_ids));
@@ -416,8 +418,10 @@ fn main() {
     reset_peak();
     let (_, before_index) = rss();
     let t = Instant::now();
+    let cpu0 = cpu();
     let irep = build_index(&graph, &tags, &ipath).unwrap();
     let index_build = t.elapsed();
+    let index_cpu = cpu() - cpu0;
     let (peak_index, _) = rss();
     let t = Instant::now();
     let idx = ExposureIndex::open(&ipath).unwrap();
@@ -488,6 +492,10 @@ fn main() {
         irep.entries,
         irep.exposed,
         irep.round_trips
+    );
+    eprintln!(
+        "        CPU time (user + system, all threads) index build {index_cpu:.2?}, graph build {build_cpu:.2?}: index/graph {:.2}",
+        index_cpu.as_secs_f64() / build_cpu.as_secs_f64().max(1e-9)
     );
     eprintln!(
         "        memory peak {} (process had {} before); open + verify checksum {index_open:.2?}",

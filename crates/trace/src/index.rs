@@ -4,11 +4,12 @@
 //! memory-mapped, checksummed file. A lookup costs a binary search.
 //!
 //! The pass (`pass.rs`) replays the same balances as a per-query trace (`causal.rs`:
-//! labelled parts taken by `Mix::take`, hops added per step as `Ctx::step_cost` charges
-//! them), but for every node at once: each transfer carries the parts its sender held, labelled by (hops,
-//! tagged origin), and what a node receives is summed per category and hop bucket. Because a
-//! part's fate never depends on the other labels (`docs/taint-models.md`, rule 4), a lookup
-//! equals the per-query haircut of the same node at hops 1, 2, 3 and 6 — except for value
+//! labelled parts taken as `Mix::take` takes them, in 128 bits while they fit, hops added per
+//! step as `Ctx::step_cost` charges them), but for every node at once: each transfer carries
+//! the parts its sender held, labelled by (hops, tagged origin), and what a node receives is
+//! summed per category and hop bucket. Because a part's fate never depends on the other
+//! labels (`docs/taint-models.md`, rule 4), a lookup equals the per-query haircut of the same
+//! node at hops 1, 2, 3 and 6 — except for value
 //! that came back to the node after it sent it (a round trip), which a query leaves untraced
 //! and the pass cannot tell apart. Such nodes are flagged ([`IndexedExposure::round_trip`]):
 //! their indexed values are at least the query's, and the services answer them per query.
@@ -31,7 +32,7 @@ use sha2::{Digest, Sha256};
 
 use crate::exposure::{CategoryExposure, ExposureSource};
 pub use crate::pass::MAX_CHECKPOINTS;
-use crate::pass::{NodeState, Outcome, PassState, Recv};
+use crate::pass::{per_origin, NodeState, Outcome, PassState, Recv};
 use crate::{Direction, ExposureReport, TaintModel};
 
 /// The index file's name inside the graph directory.
@@ -41,17 +42,22 @@ pub const INDEX_FILE: &str = "exposure.fgx";
 pub const BUCKETS: [u32; 4] = crate::pass::BUCKETS;
 
 const MAGIC: &[u8; 8] = b"FGEXIDX1";
-/// The format version this build writes and reads.
-pub const INDEX_VERSION: u32 = 1;
+/// The format version this build writes (version 1 is still read).
+pub const INDEX_VERSION: u32 = 2;
 const HEADER_LEN: usize = 144;
-const ENTRY_LEN: usize = 16;
+/// An entry: node `u32`, asset `u16`, record offset `u48`.
+const ENTRY_LEN: usize = 12;
+/// A version-1 entry: node `u32`, asset `u16`, flags `u8`, category count `u8`, record
+/// offset `u64`.
+const ENTRY_LEN_V1: usize = 16;
 /// Stored as the fewest hops of a category that has none under a model (a peel-chain link
 /// costs no hop, so 0 is a real value).
 const NONE_HOPS: u32 = 255;
 /// Sources kept per category as evidence.
 const MAX_SOURCES: usize = 3;
-const SOURCE_LEN: usize = 4 + 1 + 16 * 4;
-const CATEGORY_LEN: usize = 4 + 16 * 4 * 2;
+/// Version 1's fixed lengths of a source and of a category without its sources.
+const SOURCE_LEN_V1: usize = 4 + 1 + 16 * 4;
+const CATEGORY_LEN_V1: usize = 4 + 16 * 4 * 2;
 
 /// Entry flag: value the node sent carried labels and it received value afterwards, so some
 /// of what it received may be its own value coming back (a round trip). The indexed values
@@ -235,10 +241,17 @@ fn finish(
     transfers: u64,
     update: IndexUpdate,
 ) -> Result<IndexBuildReport, GraphError> {
-    let mut rep = write_index(graph, tags, path, st)?;
+    // The index and the saved pass are written from the same pass, one on each core.
+    let (rep, state_bytes) = std::thread::scope(|s| {
+        let state = s.spawn(|| st.save(&state_path(path)));
+        let rep = write_index(graph, tags, path, st);
+        // A panic while saving is a bug: pass it on.
+        (rep, state.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    });
+    let mut rep = rep?;
     rep.transfers = transfers;
     rep.update = update;
-    rep.state_bytes = st.save(&state_path(path))?;
+    rep.state_bytes = state_bytes?;
     Ok(rep)
 }
 
@@ -255,7 +268,7 @@ fn write_index(
     let mut all: Vec<(u32, u16, &NodeState)> = Vec::new();
     for (ai, asset) in assets.iter().enumerate() {
         let Some(p) = st.assets.get(asset) else { continue };
-        all.extend(p.nodes.iter().filter(|(_, s)| s.received).map(|(&n, s)| (n, ai as u16, s)));
+        all.extend(p.nodes.iter().filter(|(_, s)| s.received()).map(|(&n, s)| (n, ai as u16, s)));
     }
     all.sort_unstable_by_key(|&(n, ai, _)| (n, ai));
     let mut rep = IndexBuildReport {
@@ -272,35 +285,27 @@ fn write_index(
     let mut entries: Vec<u8> = Vec::with_capacity(all.len() * ENTRY_LEN);
     let mut records: Vec<u8> = Vec::new();
     for &(n, ai, s) in &all {
-        let mut flags = 0u8;
-        if s.round_trip {
-            flags |= FLAG_ROUND_TRIP;
-            rep.round_trips += 1;
-        }
         // Nothing received from a category: the record is the total alone.
-        let cats = if s.recv.origins.is_empty() && s.recv.poison.is_empty() {
-            Vec::new()
-        } else {
-            categories(&s.recv, tags)
-        };
-        if !cats.is_empty() {
+        let recv = s.recv().filter(|r| !r.origins.is_empty() || !r.poison.is_empty());
+        if recv.is_some() {
             rep.exposed += 1;
         }
-        // Encoded in place; a record with a value wider than 128 bits is cut back to a zero
-        // total.
-        let at = records.len();
-        let fits = encode_record(s.total, &cats, &mut records);
-        let ncat = if fits { cats.len() as u8 } else { 0 };
-        if !fits {
-            flags |= FLAG_WIDE;
-            records.truncate(at);
-            records.extend_from_slice(&0u128.to_le_bytes());
+        let cats = match recv {
+            _ if s.wide() => None,
+            None => Some(Vec::new()),
+            Some(r) => categories(r, tags),
+        };
+        let at = records.len() as u64;
+        let cats = cats.as_deref();
+        let flags = encode_record(s.round_trip(), s.total, cats, &mut records);
+        if flags & FLAG_ROUND_TRIP != 0 {
+            rep.round_trips += 1;
         }
         entries.extend_from_slice(&n.to_le_bytes());
         entries.extend_from_slice(&ai.to_le_bytes());
-        entries.push(flags);
-        entries.push(ncat);
-        entries.extend_from_slice(&(at as u64).to_le_bytes());
+        // 48 bits address 256 TiB of records.
+        debug_assert!(at < 1 << 48);
+        entries.extend_from_slice(&at.to_le_bytes()[..6]);
     }
     let mut names: Vec<u8> = Vec::new();
     for a in &assets {
@@ -351,34 +356,37 @@ pub(crate) fn write_replacing(path: &Path, parts: &[&[u8]]) -> Result<u64, Graph
 /// One category's record while writing.
 struct CatRec {
     code: u8,
-    haircut: [U256; 4],
+    haircut: [u128; 4],
     haircut_min: u32,
-    poison: [U256; 4],
+    poison: [u128; 4],
     poison_min: u32,
     /// (origin, fewest hops, value per bucket), largest within 6 hops first.
-    sources: Vec<(u32, u32, [U256; 4])>,
+    sources: Vec<(u32, u32, [u128; 4])>,
 }
 
-fn categories(r: &Recv, tags: &HashMap<NodeId, RiskCategory>) -> Vec<CatRec> {
+/// The categories of what a node received, in category order; `None` when a value does not
+/// fit 128 bits.
+fn categories(r: &Recv, tags: &HashMap<NodeId, RiskCategory>) -> Option<Vec<CatRec>> {
     let mut by: BTreeMap<u8, CatRec> = BTreeMap::new();
     let empty = |code| CatRec {
         code,
-        haircut: [U256::ZERO; 4],
+        haircut: [0; 4],
         haircut_min: NONE_HOPS,
-        poison: [U256::ZERO; 4],
+        poison: [0; 4],
         poison_min: NONE_HOPS,
         sources: Vec::new(),
     };
-    for (&o, &(v, min)) in &r.origins {
+    for (o, v, min) in per_origin(&r.origins)? {
         let Some(c) = tags.get(&NodeId(o)) else { continue };
         let e = by.entry(c.code()).or_insert_with(|| empty(c.code()));
         for (x, y) in e.haircut.iter_mut().zip(v) {
-            *x = x.saturating_add(y);
+            *x = x.checked_add(y)?;
         }
         e.haircut_min = e.haircut_min.min(min);
         e.sources.push((o, min, v));
     }
-    for (&code, &(v, min)) in &r.poison {
+    for (code, v, min) in per_origin(&r.poison)? {
+        let code = u8::try_from(code).ok()?;
         let e = by.entry(code).or_insert_with(|| empty(code));
         e.poison = v;
         e.poison_min = min;
@@ -388,38 +396,131 @@ fn categories(r: &Recv, tags: &HashMap<NodeId, RiskCategory>) -> Vec<CatRec> {
         c.sources.sort_by(|a, b| b.2[3].cmp(&a.2[3]).then(a.0.cmp(&b.0)));
         c.sources.truncate(MAX_SOURCES);
     }
-    out
+    Some(out)
 }
 
-/// Appends the record; false when a value does not fit 128 bits.
-fn encode_record(total: U256, cats: &[CatRec], out: &mut Vec<u8>) -> bool {
-    let put = |v: U256, out: &mut Vec<u8>| -> bool {
-        match u128::try_from(v) {
-            Ok(x) => {
-                out.extend_from_slice(&x.to_le_bytes());
-                true
-            }
-            Err(_) => false,
-        }
-    };
-    let mut ok = put(total, out);
-    for c in cats {
-        out.push(c.code);
-        out.push(c.haircut_min.min(255) as u8);
-        out.push(c.poison_min.min(255) as u8);
-        out.push(c.sources.len() as u8);
-        for v in c.haircut.iter().chain(c.poison.iter()) {
-            ok &= put(*v, out);
-        }
-        for (o, min, v) in &c.sources {
-            out.extend_from_slice(&o.to_le_bytes());
-            out.push((*min).min(255) as u8);
-            for x in v {
-                ok &= put(*x, out);
-            }
-        }
+/// Appends a LEB128 varint.
+fn put_var(out: &mut Vec<u8>, mut x: u128) {
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
     }
-    ok
+    out.push(x as u8);
+}
+
+/// Appends the record of one entry (format version 2: flags, category count, then varints;
+/// the four bucket values of a row as the first and three differences, each bucket holding
+/// the one before it); `None` categories (a value wider than 128 bits) leave a wide record,
+/// holding none. Returns the flags written.
+fn encode_record(round_trip: bool, total: u128, cats: Option<&[CatRec]>, out: &mut Vec<u8>) -> u8 {
+    let at = out.len();
+    let flags = if round_trip { FLAG_ROUND_TRIP } else { 0 };
+    let fits = cats.and_then(|cats| {
+        out.push(flags);
+        out.push(cats.len() as u8);
+        put_var(out, total);
+        let four = |v: &[u128; 4], out: &mut Vec<u8>| -> Option<()> {
+            let mut prev = 0u128;
+            for &x in v {
+                put_var(out, x.checked_sub(prev)?);
+                prev = x;
+            }
+            Some(())
+        };
+        for c in cats {
+            out.push(c.code);
+            out.push(c.haircut_min.min(255) as u8);
+            out.push(c.poison_min.min(255) as u8);
+            out.push(c.sources.len() as u8);
+            four(&c.haircut, out)?;
+            four(&c.poison, out)?;
+            for (o, min, v) in &c.sources {
+                put_var(out, u128::from(*o));
+                out.push((*min).min(255) as u8);
+                four(v, out)?;
+            }
+        }
+        Some(())
+    });
+    if fits.is_some() {
+        return flags;
+    }
+    out.truncate(at);
+    out.extend_from_slice(&[flags | FLAG_WIDE, 0, 0]);
+    flags | FLAG_WIDE
+}
+
+/// A bounds-checked reader of one version-2 record.
+struct Cur<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Cur<'_> {
+    fn u8(&mut self) -> Option<u8> {
+        let x = *self.b.get(self.at)?;
+        self.at += 1;
+        Some(x)
+    }
+    fn var(&mut self) -> Option<u128> {
+        let mut x = 0u128;
+        for shift in (0..128).step_by(7) {
+            let b = self.u8()?;
+            let bits = u128::from(b & 0x7f);
+            // The last of 19 bytes may carry only the top 2 bits.
+            if shift == 126 && bits > 3 {
+                return None;
+            }
+            x |= bits << shift;
+            if b & 0x80 == 0 {
+                return Some(x);
+            }
+        }
+        None
+    }
+    fn four(&mut self) -> Option<[u128; 4]> {
+        let mut v = [0u128; 4];
+        let mut prev = 0u128;
+        for x in &mut v {
+            prev = prev.checked_add(self.var()?)?;
+            *x = prev;
+        }
+        Some(v)
+    }
+    /// Reads one record: its flags and total, and its categories into `out` (only checked
+    /// without one).
+    fn record(&mut self, mut out: Option<&mut Vec<IndexedCategory>>) -> Option<(u8, u128)> {
+        let flags = self.u8()?;
+        let ncat = usize::from(self.u8()?);
+        let total = self.var()?;
+        for _ in 0..ncat {
+            let category = RiskCategory::from_code(self.u8()?)?;
+            let (hmin, pmin) = (u32::from(self.u8()?), u32::from(self.u8()?));
+            let nsrc = usize::from(self.u8()?);
+            let haircut = self.four()?;
+            let poison = self.four()?;
+            let mut sources = Vec::new();
+            for _ in 0..nsrc {
+                let node = NodeId(u32::try_from(self.var()?).ok()?);
+                let hops = u32::from(self.u8()?);
+                let value = self.four()?;
+                if out.is_some() {
+                    sources.push(IndexedSource { node, hops, value });
+                }
+            }
+            if let Some(o) = out.as_deref_mut() {
+                o.push(IndexedCategory {
+                    category,
+                    haircut,
+                    haircut_min_hops: hmin,
+                    poison,
+                    poison_min_hops: pmin,
+                    sources,
+                });
+            }
+        }
+        Some((flags, total))
+    }
 }
 
 /// The exposure index of a graph, mapped read-only.
@@ -429,6 +530,10 @@ pub struct ExposureIndex {
     map: Mmap,
     state: IndexState,
     assets: Vec<String>,
+    /// The file's format version (1 or 2).
+    version: u32,
+    /// Bytes per entry (by version).
+    entry_len: usize,
     /// Byte offsets of the entry table and of the records.
     entries_at: usize,
     records_at: usize,
@@ -604,7 +709,7 @@ impl ExposureIndex {
             return Err(corrupt(path, 0, "not an exposure index (bad magic or too short)"));
         }
         let version = le_u32(b, 8);
-        if version != INDEX_VERSION {
+        if version != INDEX_VERSION && version != 1 {
             return Err(GraphError::UnsupportedVersion {
                 path: path.to_owned(),
                 found: version,
@@ -641,8 +746,9 @@ impl ExposureIndex {
             at += len;
         }
         let entries_at = at;
+        let entry_len = if version == 1 { ENTRY_LEN_V1 } else { ENTRY_LEN };
         let records_at = count
-            .checked_mul(ENTRY_LEN)
+            .checked_mul(entry_len)
             .and_then(|x| x.checked_add(entries_at))
             .ok_or_else(|| corrupt(path, 16, "entry count too large"))?;
         if records_at.checked_add(records_len) != Some(b.len()) {
@@ -660,6 +766,8 @@ impl ExposureIndex {
             map,
             state,
             assets,
+            version,
+            entry_len,
             entries_at,
             records_at,
             count,
@@ -668,14 +776,14 @@ impl ExposureIndex {
         Ok(idx)
     }
 
-    /// Checks the entry table: sorted, each record inside the file and of the length its
-    /// counts say, so that lookups never read out of bounds.
+    /// Checks the entry table: sorted, each record inside the file and well formed (of the
+    /// length its counts say), so that lookups never read out of bounds.
     fn check_entries(&self) -> Result<(), GraphError> {
         let b = &self.map[..];
         let rec_len = b.len() - self.records_at;
         let mut last: Option<(u32, u16)> = None;
         for i in 0..self.count {
-            let at = self.entries_at + i * ENTRY_LEN;
+            let at = self.entries_at + i * self.entry_len;
             let key = (le_u32(b, at), u16::from_le_bytes([b[at + 4], b[at + 5]]));
             if last.is_some_and(|l| l >= key) {
                 return Err(corrupt(&self.path, at, "entries are not sorted by (node, asset)"));
@@ -684,21 +792,39 @@ impl ExposureIndex {
                 return Err(corrupt(&self.path, at, format!("asset {} out of range", key.1)));
             }
             last = Some(key);
-            let off = usize::try_from(le_u64(b, at + 8)).unwrap_or(usize::MAX);
-            let ncat = usize::from(b[at + 7]);
-            let mut p = off.checked_add(16).filter(|&p| p <= rec_len);
-            for _ in 0..ncat {
-                p = p.filter(|&p| p + CATEGORY_LEN <= rec_len).and_then(|p| {
-                    let nsrc = usize::from(b[self.records_at + p + 3]);
-                    (p + CATEGORY_LEN + nsrc * SOURCE_LEN <= rec_len)
-                        .then_some(p + CATEGORY_LEN + nsrc * SOURCE_LEN)
-                });
-            }
-            if p.is_none() {
-                return Err(corrupt(&self.path, at, "entry's record runs past the end"));
+            let ok = if self.version == 1 {
+                let off = usize::try_from(le_u64(b, at + 8)).unwrap_or(usize::MAX);
+                let ncat = usize::from(b[at + 7]);
+                let mut p = off.checked_add(16).filter(|&p| p <= rec_len);
+                for _ in 0..ncat {
+                    p = p.filter(|&p| p + CATEGORY_LEN_V1 <= rec_len).and_then(|p| {
+                        let nsrc = usize::from(b[self.records_at + p + 3]);
+                        let end = p + CATEGORY_LEN_V1 + nsrc * SOURCE_LEN_V1;
+                        (end <= rec_len).then_some(end)
+                    });
+                }
+                p.is_some()
+            } else {
+                let mut c = Cur { b: &b[self.records_at..], at: self.record_offset(i) };
+                c.record(None).is_some()
+            };
+            if !ok {
+                return Err(corrupt(
+                    &self.path,
+                    at,
+                    "entry's record runs past the end or is malformed",
+                ));
             }
         }
         Ok(())
+    }
+
+    /// Where entry `i`'s record starts inside the records (version 2).
+    fn record_offset(&self, i: usize) -> usize {
+        let at = self.entries_at + i * self.entry_len + 6;
+        let mut x = [0u8; 8];
+        x[..6].copy_from_slice(&self.map[at..at + 6]);
+        usize::try_from(u64::from_le_bytes(x)).unwrap_or(usize::MAX)
     }
 
     /// The file.
@@ -730,7 +856,7 @@ impl ExposureIndex {
     /// received nothing).
     pub fn lookup(&self, node: NodeId) -> Vec<IndexedExposure> {
         let b = &self.map[..];
-        let key_at = |i: usize| le_u32(b, self.entries_at + i * ENTRY_LEN);
+        let key_at = |i: usize| le_u32(b, self.entries_at + i * self.entry_len);
         // First entry of the node.
         let (mut lo, mut hi) = (0usize, self.count);
         while lo < hi {
@@ -757,8 +883,29 @@ impl ExposureIndex {
 
     fn decode(&self, i: usize) -> IndexedExposure {
         let b = &self.map[..];
-        let at = self.entries_at + i * ENTRY_LEN;
+        let at = self.entries_at + i * self.entry_len;
         let ai = usize::from(u16::from_le_bytes([b[at + 4], b[at + 5]]));
+        let asset = self.assets.get(ai).cloned().unwrap_or_default();
+        if self.version == 1 {
+            return self.decode_v1(i, asset);
+        }
+        let mut categories = Vec::new();
+        let mut c = Cur { b: &b[self.records_at..], at: self.record_offset(i) };
+        // Well formed: checked on open (a record that is not reads as wide: ask per query).
+        let (flags, total) = c.record(Some(&mut categories)).unwrap_or((FLAG_WIDE, 0));
+        IndexedExposure {
+            asset,
+            total,
+            round_trip: flags & FLAG_ROUND_TRIP != 0,
+            wide: flags & FLAG_WIDE != 0,
+            categories,
+        }
+    }
+
+    /// An entry of a version-1 file (fixed `u128` values).
+    fn decode_v1(&self, i: usize, asset: String) -> IndexedExposure {
+        let b = &self.map[..];
+        let at = self.entries_at + i * self.entry_len;
         let flags = b[at + 6];
         let ncat = usize::from(b[at + 7]);
         // In range: checked on open.
@@ -798,7 +945,7 @@ impl ExposureIndex {
             });
         }
         IndexedExposure {
-            asset: self.assets.get(ai).cloned().unwrap_or_default(),
+            asset,
             total,
             round_trip: flags & FLAG_ROUND_TRIP != 0,
             wide: flags & FLAG_WIDE != 0,

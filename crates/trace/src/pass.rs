@@ -3,7 +3,8 @@
 //!
 //! The pass replays every transfer of an asset in replay order and holds, per node, what the
 //! per-query replay holds for it ([`NodeState`]: balance, labelled parts, the poison labels
-//! present) plus what the index reports (value received per origin and hop bucket). That is
+//! present, in compact forms tested against `causal.rs`'s `Parts` and `Present`) plus what the
+//! index reports (value received per origin and hop band). That is
 //! everything a later transfer reads, so the pass over a graph of `k + 1` segments equals the
 //! pass over its first `k` segments continued over the last one — provided that
 //!
@@ -31,7 +32,8 @@ use ruint::aliases::U256;
 use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 
-use crate::causal::{Mix, Parts, Present};
+use crate::causal::{Mix, Parts};
+use crate::exposure::share;
 use crate::exposure::Ctx;
 use crate::{Direction, ExposureOptions};
 
@@ -45,39 +47,441 @@ const MAX_HOPS: u32 = 6;
 pub const MAX_CHECKPOINTS: usize = 8;
 
 const MAGIC: &[u8; 8] = b"FGEXPASS";
-/// The state file's format version; another version is not read (the index is rebuilt).
-pub(crate) const STATE_VERSION: u32 = 1;
+/// The state file's format version; version 1 is still read, another is not (the index is
+/// rebuilt).
+pub(crate) const STATE_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 4 + 32 + 8;
+
+/// A value of at most 128 bits, in two halves, so that a [`Got`] needs 8-byte alignment
+/// (24 bytes, not 32).
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct V128([u64; 2]);
+
+impl V128 {
+    pub(crate) fn get(self) -> u128 {
+        u128::from(self.0[0]) | u128::from(self.0[1]) << 64
+    }
+    fn of(x: u128) -> V128 {
+        V128([x as u64, (x >> 64) as u64])
+    }
+}
+
+/// Value received from one origin within one hop band: band `b` holds the hops above
+/// `BUCKETS[b - 1]` up to `BUCKETS[b]` (band 0: at most 1), so bucket `b` is the sum of
+/// bands `0..=b`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Got {
+    /// A tagged node (haircut) or a category code (poison).
+    pub(crate) origin: u32,
+    pub(crate) band: u8,
+    /// The fewest hops it came at (within the band).
+    pub(crate) min: u8,
+    pub(crate) value: V128,
+}
+
+/// The band of `h` hops (at most [`MAX_HOPS`]).
+fn band(h: u32) -> u8 {
+    BUCKETS.iter().position(|&lim| h <= lim).unwrap_or(BUCKETS.len() - 1) as u8
+}
+
+/// Adds `v` from `origin` at `h` hops to a list sorted by (origin, band); false when the sum
+/// does not fit 128 bits (it is then kept at the largest value).
+fn add_got(list: &mut Vec<Got>, origin: u32, h: u32, v: U256) -> bool {
+    let (band, min) = (band(h), h.min(255) as u8);
+    let (sum, fits) = match u128::try_from(v) {
+        Ok(v) => (v, true),
+        Err(_) => (u128::MAX, false),
+    };
+    match list.binary_search_by(|g| (g.origin, g.band).cmp(&(origin, band))) {
+        Ok(i) => {
+            let g = &mut list[i];
+            g.min = g.min.min(min);
+            match g.value.get().checked_add(sum) {
+                Some(x) => {
+                    g.value = V128::of(x);
+                    fits
+                }
+                None => {
+                    g.value = V128::of(u128::MAX);
+                    false
+                }
+            }
+        }
+        Err(i) => {
+            // Grown by a quarter, not doubled: most of the pass's memory is these lists.
+            if list.len() == list.capacity() {
+                list.reserve_exact((list.len() / 4).max(4));
+            }
+            list.insert(i, Got { origin, band, min, value: V128::of(sum) });
+            fits
+        }
+    }
+}
+
+/// Adds the haircut parts a transfer carried to a list sorted by (origin, band), as
+/// [`add_got`] each; many parts into a short list are merged in one pass instead (a transfer
+/// from a hub carries hundreds). False when a sum does not fit 128 bits.
+fn add_parts(list: &mut Vec<Got>, parts: &Bal) -> bool {
+    let n = parts.len();
+    let mut fits = true;
+    if n <= 2 || n * 8 <= list.len() {
+        parts.each(|h, o, v| fits &= add_got(list, o, h, v));
+        return fits;
+    }
+    let mut new: Vec<Got> = Vec::with_capacity(n);
+    parts.each(|h, o, v| {
+        let v = u128::try_from(v).unwrap_or_else(|_| {
+            fits = false;
+            u128::MAX
+        });
+        new.push(Got { origin: o, band: band(h), min: h.min(255) as u8, value: V128::of(v) });
+    });
+    new.sort_unstable_by_key(|g| (g.origin, g.band));
+    let old = std::mem::take(list);
+    list.reserve_exact(old.len() + new.len());
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        let g = if j < new.len()
+            && (i == old.len() || (new[j].origin, new[j].band) <= (old[i].origin, old[i].band))
+        {
+            j += 1;
+            new[j - 1]
+        } else {
+            i += 1;
+            old[i - 1]
+        };
+        match list.last_mut() {
+            Some(l) if (l.origin, l.band) == (g.origin, g.band) => {
+                l.min = l.min.min(g.min);
+                l.value = V128::of(l.value.get().checked_add(g.value.get()).unwrap_or_else(|| {
+                    fits = false;
+                    u128::MAX
+                }));
+            }
+            _ => list.push(g),
+        }
+    }
+    fits
+}
+
+/// One labelled part of a balance, in 128 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Part {
+    origin: u32,
+    hops: u8,
+    value: V128,
+}
+
+/// Haircut parts of a balance or of a transfer, in label (hops, origin) order, under the
+/// rules of `causal.rs`'s `Parts` (its `Mix::take` and `add`, with the same `share`): while
+/// every value fits 128 bits, 24 bytes a part instead of its 40 (`Narrow`); from the first
+/// that does not, its 256-bit list (`Wide`). Both hold the same values.
+#[derive(Clone, Debug)]
+pub(crate) enum Bal {
+    Narrow(Vec<Part>),
+    Wide(Parts),
+}
+
+impl Default for Bal {
+    fn default() -> Bal {
+        Bal::Narrow(Vec::new())
+    }
+}
+
+impl Bal {
+    fn origin(hops: u32, origin: u32, amount: U256) -> Bal {
+        match u128::try_from(amount) {
+            Ok(0) => Bal::default(),
+            Ok(v) if hops <= 255 => {
+                Bal::Narrow(vec![Part { origin, hops: hops as u8, value: V128::of(v) }])
+            }
+            _ => Bal::Wide(Parts::origin((hops, origin), amount)),
+        }
+    }
+    /// From `((hops, origin), value)` in label order.
+    fn from_parts(parts: Vec<((u32, u32), U256)>) -> Bal {
+        let narrow: Option<Vec<Part>> = parts
+            .iter()
+            .map(|&((h, o), v)| {
+                Some(Part {
+                    origin: o,
+                    hops: u8::try_from(h).ok()?,
+                    value: V128::of(u128::try_from(v).ok()?),
+                })
+            })
+            .collect();
+        match narrow {
+            Some(n) => Bal::Narrow(n),
+            None => Bal::Wide(Parts(parts)),
+        }
+    }
+    fn to_parts(&self) -> Parts {
+        match self {
+            Bal::Narrow(v) => Parts(
+                v.iter()
+                    .map(|p| ((u32::from(p.hops), p.origin), U256::from(p.value.get())))
+                    .collect(),
+            ),
+            Bal::Wide(p) => p.clone(),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Bal::Narrow(v) => v.len(),
+            Bal::Wide(p) => p.0.len(),
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Calls `f(hops, origin, value)` for each part, in label order.
+    fn each(&self, mut f: impl FnMut(u32, u32, U256)) {
+        match self {
+            Bal::Narrow(v) => {
+                v.iter().for_each(|p| f(u32::from(p.hops), p.origin, U256::from(p.value.get())))
+            }
+            Bal::Wide(p) => p.0.iter().for_each(|&((h, o), v)| f(h, o, v)),
+        }
+    }
+    /// What a transfer of `a` takes from a balance of `b > 0` holding these parts.
+    fn take(&mut self, a: U256, b: U256) -> Bal {
+        let v = match self {
+            Bal::Wide(p) => return Bal::Wide(p.take(a, b)),
+            Bal::Narrow(v) => v,
+        };
+        if a >= b {
+            return Bal::Narrow(std::mem::take(v));
+        }
+        let keep = b - a;
+        let mut sent = Vec::new();
+        v.retain_mut(|p| {
+            let x = U256::from(p.value.get());
+            // Both at most the part's value: they fit.
+            let s = share(x, a, b).saturating_to::<u128>();
+            if s != 0 {
+                sent.push(Part { value: V128::of(s), ..*p });
+            }
+            let k = share(x, keep, b).saturating_to::<u128>();
+            p.value = V128::of(k);
+            k != 0
+        });
+        // A balance that shrank keeps its list's room otherwise.
+        if v.capacity() > 2 * v.len() + 8 {
+            v.shrink_to_fit();
+        }
+        Bal::Narrow(sent)
+    }
+    /// Adds `h` hops to every part, dropping those beyond the deepest bucket.
+    fn shift(&mut self, h: u32) {
+        match self {
+            Bal::Narrow(v) => v.retain_mut(|p| {
+                let x = u32::from(p.hops) + h;
+                p.hops = x.min(255) as u8;
+                x <= MAX_HOPS
+            }),
+            Bal::Wide(p) => p.0.retain_mut(|((hops, _), _)| {
+                *hops += h;
+                *hops <= MAX_HOPS
+            }),
+        }
+    }
+    /// Adds a received transfer's parts (256-bit sums from the first that does not fit 128).
+    fn add(&mut self, other: &Bal) {
+        if other.is_empty() {
+            return;
+        }
+        if let (Bal::Narrow(mine), Bal::Narrow(theirs)) = (&mut *self, other) {
+            if add_narrow(mine, theirs) {
+                return;
+            }
+        }
+        let mut p = self.to_parts();
+        p.add(&other.to_parts());
+        *self = Bal::Wide(p);
+    }
+}
+
+/// Adds label-ordered parts to label-ordered parts, as `Parts::add` does; false (and `mine`
+/// unchanged) when a sum does not fit 128 bits.
+fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
+    let key = |p: &Part| (p.hops, p.origin);
+    if mine.is_empty() {
+        mine.extend_from_slice(theirs);
+        return true;
+    }
+    if theirs.len() * 8 <= mine.len() {
+        // A few parts into a long list: in place, after checking that every sum fits.
+        let fits = theirs.iter().all(|t| match mine.binary_search_by_key(&key(t), key) {
+            Ok(i) => mine[i].value.get().checked_add(t.value.get()).is_some(),
+            Err(_) => true,
+        });
+        if !fits {
+            return false;
+        }
+        for t in theirs {
+            match mine.binary_search_by_key(&key(t), key) {
+                Ok(i) => mine[i].value = V128::of(mine[i].value.get() + t.value.get()),
+                Err(i) => mine.insert(i, *t),
+            }
+        }
+        return true;
+    }
+    let mut out: Vec<Part> = Vec::with_capacity(mine.len() + theirs.len());
+    let (mut i, mut j) = (0, 0);
+    while i < mine.len() || j < theirs.len() {
+        if j == theirs.len() || (i < mine.len() && key(&mine[i]) < key(&theirs[j])) {
+            out.push(mine[i]);
+            i += 1;
+        } else if i == mine.len() || key(&theirs[j]) < key(&mine[i]) {
+            out.push(theirs[j]);
+            j += 1;
+        } else {
+            let Some(v) = mine[i].value.get().checked_add(theirs[j].value.get()) else {
+                return false;
+            };
+            out.push(Part { value: V128::of(v), ..mine[i] });
+            i += 1;
+            j += 1;
+        }
+    }
+    *mine = out;
+    true
+}
+
+/// Per origin of a list sorted by (origin, band): the value within each bucket and the
+/// fewest hops; `None` when a bucket's value does not fit 128 bits.
+pub(crate) fn per_origin(list: &[Got]) -> Option<Vec<(u32, [u128; 4], u32)>> {
+    let mut out: Vec<(u32, [u128; 4], u32)> = Vec::new();
+    let mut i = 0;
+    while i < list.len() {
+        let o = list[i].origin;
+        let (mut v, mut bands, mut min) = ([0u128; 4], [0u128; 4], u32::MAX);
+        while i < list.len() && list[i].origin == o {
+            bands[usize::from(list[i].band)] = list[i].value.get();
+            min = min.min(u32::from(list[i].min));
+            i += 1;
+        }
+        let mut acc = 0u128;
+        for (x, b) in v.iter_mut().zip(bands) {
+            acc = acc.checked_add(b)?;
+            *x = acc;
+        }
+        out.push((o, v, min));
+    }
+    Some(out)
+}
 
 /// Per node and asset, what it received, while the pass runs.
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Recv {
-    /// Haircut value per origin, per bucket; and the fewest hops it came at.
-    pub(crate) origins: FxHashMap<u32, ([U256; 4], u32)>,
-    /// Poison: per category, the value of the transfers that carried it, per bucket; the
-    /// fewest hops.
-    pub(crate) poison: BTreeMap<u8, ([U256; 4], u32)>,
+    /// Haircut value per (origin, band), sorted.
+    pub(crate) origins: Vec<Got>,
+    /// Poison: per (category code, band), the value of the transfers that carried it, sorted.
+    pub(crate) poison: Vec<Got>,
 }
+
+/// Poison labels of a balance or of a transfer: each category code present, with the fewest
+/// hops it is present at, in code order. The rules of `causal.rs`'s `Present` (a transfer
+/// carries every label of the balance it is taken from; a balance emptied loses them), in two
+/// bytes a label instead of a tree node.
+#[derive(Default, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Pres(Vec<(u8, u8)>);
+
+impl Pres {
+    fn origin(code: u8, hops: u32, amount: U256) -> Pres {
+        Pres(if amount.is_zero() { Vec::new() } else { vec![(code, hops.min(255) as u8)] })
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// What a transfer of `a` takes from a balance of `b > 0` holding these labels.
+    fn take(&mut self, a: U256, b: U256) -> Pres {
+        if a >= b {
+            std::mem::take(self)
+        } else {
+            self.clone()
+        }
+    }
+    /// Adds `h` hops to every label, dropping those beyond the deepest bucket.
+    fn shift(&mut self, h: u32) {
+        self.0.retain_mut(|(_, hops)| {
+            let x = u32::from(*hops) + h;
+            *hops = x.min(255) as u8;
+            x <= MAX_HOPS
+        });
+    }
+    /// Adds a received transfer's labels (the fewest hops of each).
+    fn add(&mut self, other: &Pres) {
+        for &(c, h) in &other.0 {
+            match self.0.binary_search_by_key(&c, |l| l.0) {
+                Ok(i) => self.0[i].1 = self.0[i].1.min(h),
+                Err(i) => self.0.insert(i, (c, h)),
+            }
+        }
+    }
+}
+
+/// What a node holds and received that carries labels; most nodes have none, so it is boxed
+/// apart from the balance.
+#[derive(Default, Clone, Debug)]
+pub(crate) struct Labels {
+    /// Haircut parts of the balance.
+    parts: Bal,
+    /// Poison labels of the balance, by category code.
+    present: Pres,
+    /// What the received value carried.
+    pub(crate) recv: Recv,
+}
+
+impl Labels {
+    fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+            && self.present.is_empty()
+            && self.recv.origins.is_empty()
+            && self.recv.poison.is_empty()
+    }
+}
+
+/// [`NodeState::flags`]: it sent labelled value.
+const SENT_LABELLED: u8 = 1;
+/// It is an address that received something (it gets an index entry).
+const RECEIVED: u8 = 2;
+/// It received labelled value after it sent labelled value.
+const ROUND_TRIP: u8 = 4;
+/// A value it received (its total, or a sum of what came from one origin) does not fit 128
+/// bits: its index entry holds none.
+const WIDE: u8 = 8;
 
 /// One node's place in one asset's pass.
 #[derive(Default, Clone, Debug)]
 pub(crate) struct NodeState {
     /// Value received minus value sent (never below zero).
     bal: U256,
-    /// Haircut parts of the balance.
-    parts: Parts,
-    /// Poison labels of the balance, by category code.
-    present: Present,
-    /// It sent labelled value.
-    sent_labelled: bool,
-    /// It is an address that received something (it gets an index entry).
-    pub(crate) received: bool,
-    /// Value received (self-transfers left out).
-    pub(crate) total: U256,
-    /// What the received value carried.
-    pub(crate) recv: Recv,
+    /// Value received (self-transfers left out), kept at `u128::MAX` when wider ([`WIDE`]).
+    pub(crate) total: u128,
+    /// [`SENT_LABELLED`], [`RECEIVED`], [`ROUND_TRIP`], [`WIDE`].
+    flags: u8,
+    /// Labelled parts and what was received, when any.
+    x: Option<Box<Labels>>,
+}
+
+impl NodeState {
+    /// It is an address that received something.
+    pub(crate) fn received(&self) -> bool {
+        self.flags & RECEIVED != 0
+    }
     /// It received labelled value after it sent labelled value.
-    pub(crate) round_trip: bool,
+    pub(crate) fn round_trip(&self) -> bool {
+        self.flags & ROUND_TRIP != 0
+    }
+    /// A value it received does not fit 128 bits.
+    pub(crate) fn wide(&self) -> bool {
+        self.flags & WIDE != 0
+    }
+    /// What its received value carried (`None`: nothing labelled).
+    pub(crate) fn recv(&self) -> Option<&Recv> {
+        self.x.as_deref().map(|x| &x.recv)
+    }
 }
 
 /// One asset's pass.
@@ -151,11 +555,29 @@ impl PassState {
     /// The pass over the whole of `graph`.
     pub(crate) fn full(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>) -> PassState {
         let mut st = PassState { tags: sorted_tags(tags), ..PassState::default() };
-        for asset in graph.assets() {
-            let order = replay_order(graph, None, &asset);
-            let pass = st.assets.entry(asset.clone()).or_default();
-            replay(graph, tags, &asset, pass, order, None);
-        }
+        // Assets are independent: each is replayed whole by one of (at most) two threads, the
+        // next asset going to whichever is free.
+        let assets = graph.assets();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            let mut done = Vec::new();
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(asset) = assets.get(i) else { break done };
+                let mut pass = AssetPass::default();
+                replay(graph, tags, asset, &mut pass, replay_order(graph, None, asset), None);
+                done.push((asset.clone(), pass));
+            }
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
+        std::thread::scope(|s| {
+            let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+            st.assets.extend(work());
+            for h in helpers {
+                // A panic in a helper is a bug: pass it on.
+                st.assets.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            }
+        });
         st.nodes = graph.node_count();
         st.checksums = graph.segment_checksums();
         st
@@ -444,7 +866,7 @@ fn replay(
     tags: &HashMap<NodeId, RiskCategory>,
     asset: &str,
     pass: &mut AssetPass,
-    order: Vec<T>,
+    mut order: Vec<T>,
     mut undo: Option<&mut AssetUndo>,
 ) {
     with_ctx(graph, tags, asset, |ctx| {
@@ -482,7 +904,13 @@ fn replay(
         if let Some(last) = order.last() {
             pass.max_time = Some(pass.max_time.map_or(last.time, |m| m.max(last.time)));
         }
-        for t in order {
+        // Taken from the back, the list returning its room as it empties while the balances
+        // grow (it is 56 bytes a transfer).
+        order.reverse();
+        while let Some(t) = order.pop() {
+            if order.capacity() > 1 << 16 && order.len() < order.capacity() / 2 {
+                order.shrink_to_fit();
+            }
             let (src, dst) = (NodeId(t.src), NodeId(t.dst));
             let a = t.amount;
             save(t.src, &*nodes);
@@ -490,62 +918,59 @@ fn replay(
             // What the transfer carries, hops counted at `dst`.
             let (carried, carried_p) = if let Some(c) = tags.get(&src) {
                 let h = cost(src, dst);
-                (Parts::origin((h, t.src), a), Present::origin((h, u32::from(c.code())), a))
+                (Bal::origin(h, t.src, a), Pres::origin(c.code(), h, a))
             } else {
-                let mut took = Parts::default();
-                let mut took_p = Present::default();
+                let mut took = Bal::default();
+                let mut took_p = Pres::default();
                 if let Some(s) = nodes.get_mut(&t.src).filter(|s| !s.bal.is_zero()) {
                     let b = s.bal;
-                    if !s.parts.is_empty() {
-                        took = s.parts.take(a, b);
-                    }
-                    if !s.present.is_empty() {
-                        took_p = s.present.take(a, b);
+                    if let Some(x) = s.x.as_deref_mut() {
+                        if !x.parts.is_empty() {
+                            took = x.parts.take(a, b);
+                        }
+                        if !x.present.is_empty() {
+                            took_p = x.present.take(a, b);
+                        }
+                        if x.is_empty() {
+                            s.x = None;
+                        }
                     }
                     s.bal = b - a.min(b);
                 }
                 if !took.is_empty() || !took_p.is_empty() {
                     // Shifted by the step's hop and cut at the deepest bucket, in place.
                     let h = cost(src, dst);
-                    took.0.retain_mut(|((hops, _), _)| {
-                        *hops += h;
-                        *hops <= MAX_HOPS
-                    });
-                    took_p.0.retain(|_, hops| {
-                        *hops += h;
-                        *hops <= MAX_HOPS
-                    });
+                    took.shift(h);
+                    took_p.shift(h);
                 }
                 (took, took_p)
             };
             let labelled = !carried.is_empty() || !carried_p.is_empty();
             if labelled {
-                nodes.entry(t.src).or_default().sent_labelled = true;
+                nodes.entry(t.src).or_default().flags |= SENT_LABELLED;
             }
             let d = nodes.entry(t.dst).or_default();
             // Received at `dst` (only addresses are indexed: a query asks about an address).
             if graph.kind(dst) == NodeKind::Address {
-                d.received = true;
-                d.total = d.total.saturating_add(a);
-                if d.sent_labelled && labelled {
-                    d.round_trip = true;
-                }
-                for &((h, o), v) in &carried.0 {
-                    let e = d.recv.origins.entry(o).or_insert(([U256::ZERO; 4], h));
-                    e.1 = e.1.min(h);
-                    for (b, lim) in BUCKETS.iter().enumerate() {
-                        if h <= *lim {
-                            e.0[b] = e.0[b].saturating_add(v);
-                        }
+                d.flags |= RECEIVED;
+                match u128::try_from(a).ok().and_then(|a| d.total.checked_add(a)) {
+                    Some(x) => d.total = x,
+                    None => {
+                        d.total = u128::MAX;
+                        d.flags |= WIDE;
                     }
                 }
-                for (&code, &h) in &carried_p.0 {
-                    let e = d.recv.poison.entry(code as u8).or_insert(([U256::ZERO; 4], h));
-                    e.1 = e.1.min(h);
-                    for (b, lim) in BUCKETS.iter().enumerate() {
-                        if h <= *lim {
-                            e.0[b] = e.0[b].saturating_add(a);
-                        }
+                if d.flags & SENT_LABELLED != 0 && labelled {
+                    d.flags |= ROUND_TRIP;
+                }
+                if labelled {
+                    let x = d.x.get_or_insert_with(Default::default);
+                    let mut fits = add_parts(&mut x.recv.origins, &carried);
+                    for &(code, h) in &carried_p.0 {
+                        fits &= add_got(&mut x.recv.poison, u32::from(code), u32::from(h), a);
+                    }
+                    if !fits {
+                        d.flags |= WIDE;
                     }
                 }
                 // A tagged node's balance is never read: what it sends is its own.
@@ -554,11 +979,14 @@ fn replay(
                 }
             }
             d.bal = d.bal.saturating_add(a);
-            if !carried.is_empty() {
-                d.parts.add(&carried);
-            }
-            if !carried_p.is_empty() {
-                d.present.add(&carried_p);
+            if labelled {
+                let x = d.x.get_or_insert_with(Default::default);
+                if !carried.is_empty() {
+                    x.parts.add(&carried);
+                }
+                if !carried_p.is_empty() {
+                    x.present.add(&carried_p);
+                }
             }
         }
     });
@@ -583,36 +1011,43 @@ fn put_u256(out: &mut Vec<u8>, v: U256) {
     out.extend_from_slice(&v.to_le_bytes::<32>()[..n]);
 }
 
+fn put_var128(out: &mut Vec<u8>, mut x: u128) {
+    while x >= 0x80 {
+        out.push((x as u8) | 0x80);
+        x >>= 7;
+    }
+    out.push(x as u8);
+}
+
+fn put_gots(out: &mut Vec<u8>, list: &[Got]) {
+    put_var(out, list.len() as u64);
+    for g in list {
+        put_var(out, u64::from(g.origin));
+        out.push(g.band);
+        out.push(g.min);
+        put_var128(out, g.value.get());
+    }
+}
+
 fn put_node(out: &mut Vec<u8>, s: &NodeState) {
-    let flags = u8::from(s.sent_labelled) | u8::from(s.received) << 1 | u8::from(s.round_trip) << 2;
-    out.push(flags);
+    out.push(s.flags);
     put_u256(out, s.bal);
-    put_u256(out, s.total);
-    put_var(out, s.parts.0.len() as u64);
-    for &((h, o), v) in &s.parts.0 {
+    put_var128(out, s.total);
+    let none = Labels::default();
+    let x = s.x.as_deref().unwrap_or(&none);
+    put_var(out, x.parts.len() as u64);
+    x.parts.each(|h, o, v| {
         put_var(out, u64::from(h));
         put_var(out, u64::from(o));
         put_u256(out, v);
-    }
-    put_var(out, s.present.0.len() as u64);
-    for (&o, &h) in &s.present.0 {
+    });
+    put_var(out, x.present.0.len() as u64);
+    for &(o, h) in &x.present.0 {
         put_var(out, u64::from(o));
         put_var(out, u64::from(h));
     }
-    let mut origins: Vec<_> = s.recv.origins.iter().collect();
-    origins.sort_unstable_by_key(|(o, _)| **o);
-    put_var(out, origins.len() as u64);
-    for (&o, (v, min)) in origins {
-        put_var(out, u64::from(o));
-        put_var(out, u64::from(*min));
-        v.iter().for_each(|x| put_u256(out, *x));
-    }
-    put_var(out, s.recv.poison.len() as u64);
-    for (&c, (v, min)) in &s.recv.poison {
-        out.push(c);
-        put_var(out, u64::from(*min));
-        v.iter().for_each(|x| put_u256(out, *x));
-    }
+    put_gots(out, &x.recv.origins);
+    put_gots(out, &x.recv.poison);
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -625,8 +1060,14 @@ fn put_opt_time(out: &mut Vec<u8>, t: Option<u32>) {
 }
 
 impl PassState {
-    fn encode(&self) -> Vec<u8> {
-        let mut b = Vec::new();
+    /// Encodes the body in chunks of about 1 MiB, each handed to `flush` (which empties it),
+    /// so the state is never whole in memory.
+    fn encode(
+        &self,
+        flush: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        const CHUNK: usize = 1 << 20;
+        let mut b = Vec::with_capacity(CHUNK + 4096);
         put_var(&mut b, u64::from(self.nodes));
         put_var(&mut b, self.checksums.len() as u64);
         for c in &self.checksums {
@@ -648,6 +1089,9 @@ impl PassState {
             for (&n, s) in nodes {
                 put_var(&mut b, u64::from(n));
                 put_node(&mut b, s);
+                if b.len() >= CHUNK {
+                    flush(&mut b)?;
+                }
             }
         }
         put_var(&mut b, self.checkpoints.len() as u64);
@@ -670,22 +1114,52 @@ impl PassState {
                         }
                         None => b.push(0),
                     }
+                    if b.len() >= CHUNK {
+                        flush(&mut b)?;
+                    }
                 }
             }
         }
-        b
+        flush(&mut b)
     }
 
     /// Writes the state to `path` (beside, then renamed); returns the bytes written.
+    /// The body is streamed to `<path>.tmp` behind a blank header, hashed as it goes, then
+    /// the header is written, the file synced and renamed over `path` (a reader sees the old
+    /// file or the new one whole).
     pub(crate) fn save(&self, path: &Path) -> Result<u64, GraphError> {
-        let body = self.encode();
+        use std::io::{Seek, SeekFrom, Write};
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = std::path::PathBuf::from(tmp);
+        let io = |p: &Path| {
+            let p = p.to_owned();
+            move |source| GraphError::Io { path: p, source }
+        };
+        let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&[0u8; HEADER_LEN]).map_err(io(&tmp))?;
+        let mut sum = Sha256::new();
+        let mut len = 0u64;
+        self.encode(&mut |b: &mut Vec<u8>| {
+            sum.update(&b[..]);
+            len += b.len() as u64;
+            let written = f.write_all(b);
+            b.clear();
+            written
+        })
+        .map_err(io(&tmp))?;
         let mut head = Vec::with_capacity(HEADER_LEN);
         head.extend_from_slice(MAGIC);
         head.extend_from_slice(&STATE_VERSION.to_le_bytes());
         head.extend_from_slice(&0u32.to_le_bytes());
-        head.extend_from_slice(&Sha256::digest(&body));
-        head.extend_from_slice(&(body.len() as u64).to_le_bytes());
-        crate::index::write_replacing(path, &[&head, &body])
+        head.extend_from_slice(&sum.finalize());
+        head.extend_from_slice(&len.to_le_bytes());
+        f.seek(SeekFrom::Start(0)).map_err(io(&tmp))?;
+        f.write_all(&head).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        drop(f);
+        std::fs::rename(&tmp, path).map_err(io(path))?;
+        Ok(HEADER_LEN as u64 + len)
     }
 
     /// Reads the state at `path`, checking its magic, version, checksum and structure.
@@ -710,7 +1184,7 @@ impl PassState {
             return Err(corrupt(0, "not an exposure pass state (bad magic or too short)"));
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if version != STATE_VERSION {
+        if version != STATE_VERSION && version != 1 {
             return Err(GraphError::UnsupportedVersion {
                 path: path.to_owned(),
                 found: version,
@@ -726,7 +1200,7 @@ impl PassState {
         if Sha256::digest(body)[..] != bytes[16..48] {
             return Err(corrupt(HEADER_LEN, "body checksum does not match the header"));
         }
-        let mut r = Reader { b: body, at: 0 };
+        let mut r = Reader { b: body, at: 0, version };
         PassState::decode(&mut r)
             .ok_or_else(|| corrupt(HEADER_LEN + r.at, "the state does not decode"))
     }
@@ -793,6 +1267,8 @@ impl PassState {
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,
+    /// The state file's version (1 or 2).
+    version: u32,
 }
 
 impl<'a> Reader<'a> {
@@ -845,10 +1321,80 @@ impl<'a> Reader<'a> {
     fn four(&mut self) -> Option<[U256; 4]> {
         Some([self.u256()?, self.u256()?, self.u256()?, self.u256()?])
     }
+    fn var128(&mut self) -> Option<u128> {
+        let mut x = 0u128;
+        for shift in (0..128).step_by(7) {
+            let b = self.u8()?;
+            let bits = u128::from(b & 0x7f);
+            if shift == 126 && bits > 3 {
+                return None;
+            }
+            x |= bits << shift;
+            if b & 0x80 == 0 {
+                return Some(x);
+            }
+        }
+        None
+    }
+    /// A list of [`Got`], checked to be sorted and in range.
+    fn gots(&mut self) -> Option<Vec<Got>> {
+        let n = self.len()?;
+        let mut list: Vec<Got> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let g = Got {
+                origin: self.u32()?,
+                band: self.u8()?,
+                min: self.u8()?,
+                value: V128::of(self.var128()?),
+            };
+            let sorted = list.last().is_none_or(|l| (l.origin, l.band) < (g.origin, g.band));
+            if !sorted || usize::from(g.band) >= BUCKETS.len() {
+                return None;
+            }
+            list.push(g);
+        }
+        Some(list)
+    }
+    /// Version 1's received values per origin (`var` origin, `var` fewest hops, 4 × `u256`
+    /// within 1, 2, 3 and 6 hops) as bands; false when one does not fit 128 bits.
+    fn gots_v1(&mut self, list: &mut Vec<Got>, code: bool) -> Option<bool> {
+        let n = self.len()?;
+        let mut fits = true;
+        for _ in 0..n {
+            let o = if code { u32::from(self.u8()?) } else { self.u32()? };
+            let min = self.u32()?;
+            let v = self.four()?;
+            let mut prev = U256::ZERO;
+            let mut first = true;
+            for (b, x) in v.into_iter().enumerate() {
+                let d = x.saturating_sub(prev);
+                prev = x;
+                if d.is_zero() {
+                    continue;
+                }
+                // The fewest hops is in the first band with value; the others get their
+                // band's lowest hop count (only the least of them is ever read).
+                let h = if first { min } else { BUCKETS[b - 1] + 1 };
+                first = false;
+                fits &= add_got(list, o, h.min(MAX_HOPS), d);
+            }
+        }
+        Some(fits)
+    }
     fn node(&mut self) -> Option<NodeState> {
-        let flags = self.u8()?;
+        let mut flags = self.u8()?;
         let bal = self.u256()?;
-        let total = self.u256()?;
+        let total = if self.version == 1 {
+            match u128::try_from(self.u256()?) {
+                Ok(t) => t,
+                Err(_) => {
+                    flags |= WIDE;
+                    u128::MAX
+                }
+            }
+        } else {
+            self.var128()?
+        };
         let np = self.len()?;
         let mut parts = Vec::with_capacity(np);
         for _ in 0..np {
@@ -857,35 +1403,116 @@ impl<'a> Reader<'a> {
             parts.push(((h, o), self.u256()?));
         }
         let npr = self.len()?;
-        let mut present = BTreeMap::new();
+        let mut present = Vec::with_capacity(npr);
         for _ in 0..npr {
-            let o = self.u32()?;
-            present.insert(o, self.u32()?);
+            let o = u8::try_from(self.u32()?).ok()?;
+            let h = u8::try_from(self.u32()?).ok()?;
+            if present.last().is_some_and(|&(l, _)| l >= o) {
+                return None;
+            }
+            present.push((o, h));
         }
-        let no = self.len()?;
-        let mut origins = FxHashMap::default();
-        origins.reserve(no);
-        for _ in 0..no {
-            let o = self.u32()?;
-            let min = self.u32()?;
-            origins.insert(o, (self.four()?, min));
+        let recv = if self.version == 1 {
+            let mut r = Recv::default();
+            let fits = self.gots_v1(&mut r.origins, false)? & self.gots_v1(&mut r.poison, true)?;
+            if !fits {
+                flags |= WIDE;
+            }
+            r
+        } else {
+            Recv { origins: self.gots()?, poison: self.gots()? }
+        };
+        let x = Labels { parts: Bal::from_parts(parts), present: Pres(present), recv };
+        Some(NodeState { bal, total, flags, x: (!x.is_empty()).then(|| Box::new(x)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Merging a transfer's parts in one pass gives the list that adding them one by one
+    /// gives, on random lists and parts (values near 2¹²⁸ included, so sums overflow too).
+    #[test]
+    fn add_parts_equals_adding_each() {
+        let mut r = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |m: u64| {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r % m
+        };
+        for _ in 0..2000 {
+            let mut list: Vec<Got> = Vec::new();
+            let mut each: Vec<Got> = Vec::new();
+            for _ in 0..next(6) {
+                let n = next(40) as usize;
+                let parts: Vec<((u32, u32), U256)> = (0..n)
+                    .map(|_| {
+                        let v = if next(20) == 0 {
+                            U256::from(u128::MAX - u128::from(next(3)))
+                        } else {
+                            U256::from(next(1000))
+                        };
+                        ((next(7) as u32, next(12) as u32), v)
+                    })
+                    .collect();
+                let a = add_parts(&mut list, &Bal::from_parts(parts.clone()));
+                let b =
+                    parts.iter().fold(true, |ok, &((h, o), v)| add_got(&mut each, o, h, v) & ok);
+                assert_eq!(a, b, "{parts:?}");
+                assert_eq!(list, each, "{parts:?}");
+            }
         }
-        let npo = self.len()?;
-        let mut poison = BTreeMap::new();
-        for _ in 0..npo {
-            let c = self.u8()?;
-            let min = self.u32()?;
-            poison.insert(c, (self.four()?, min));
+    }
+
+    /// The balance's 128-bit parts follow `causal.rs`'s `Parts` exactly: random receipts and
+    /// sends (values near and above 2¹²⁸ included, so the list turns wide) leave the same
+    /// parts in both, and each send carries the same parts.
+    #[test]
+    fn balance_parts_equal_causal_parts() {
+        let mut r = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |m: u64| {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r % m
+        };
+        let value = |next: &mut dyn FnMut(u64) -> u64| match next(30) {
+            0 => U256::from(u128::MAX - u128::from(next(5))),
+            1 => U256::from(u128::MAX) + U256::from(next(1000) + 1),
+            _ => U256::from(next(1_000_000) + 1),
+        };
+        for _ in 0..500 {
+            let (mut bal, mut want) = (Bal::default(), Parts::default());
+            let mut b = U256::ZERO;
+            for _ in 0..40 {
+                if next(3) == 0 && !b.is_zero() {
+                    let a = if next(4) == 0 { b } else { U256::from(next(1000) + 1).min(b) };
+                    let (mut got, mut sent) = (bal.take(a, b), want.take(a, b));
+                    let h = next(3) as u32;
+                    got.shift(h);
+                    sent.0.retain_mut(|((hops, _), _)| {
+                        *hops += h;
+                        *hops <= MAX_HOPS
+                    });
+                    assert_eq!(got.to_parts().0, sent.0);
+                    b -= a;
+                } else {
+                    let n = next(5) + 1;
+                    let mut parts = Vec::new();
+                    for _ in 0..n {
+                        parts.push(((next(7) as u32, next(6) as u32), value(&mut next)));
+                    }
+                    parts.sort_by_key(|p| p.0);
+                    parts.dedup_by_key(|p| p.0);
+                    let sum = parts.iter().fold(U256::ZERO, |s, p| s.saturating_add(p.1));
+                    b = b.saturating_add(sum);
+                    bal.add(&Bal::from_parts(parts.clone()));
+                    want.add(&Parts(parts));
+                }
+                assert_eq!(bal.to_parts().0, want.0);
+            }
         }
-        Some(NodeState {
-            bal,
-            parts: Parts(parts),
-            present: Present(present),
-            sent_labelled: flags & 1 != 0,
-            received: flags & 2 != 0,
-            total,
-            recv: Recv { origins, poison },
-            round_trip: flags & 4 != 0,
-        })
     }
 }

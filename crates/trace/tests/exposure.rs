@@ -5,10 +5,12 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
 use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
 use floodgate_trace::{
-    exposure, paths, to_dot, Direction, ExposureOptions, PathOptions, TaintModel,
+    build_index, exposure, paths, state_path, to_dot, update_index, Direction, ExposureIndex,
+    ExposureOptions, IndexState, IndexUpdate, PathOptions, TaintModel, INDEX_FILE,
 };
 use floodgate_types::{Amount, Chain, Hash32, RiskCategory};
 use proptest::prelude::*;
@@ -373,4 +375,182 @@ fn a_self_transfer_is_not_value_received_or_sent() {
             assert_eq!(r.untraced, Amount::ZERO, "{model:?} {direction:?}: {r:?}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The exposure index's format version 2 (varint records) and the saved pass's version 2
+// (values received per hop band).
+
+const E18: u128 = 1_000_000_000_000_000_000;
+
+/// Appends one segment of Ethereum transfers `(from, to, wei)` to the graph in `dir`, at
+/// times `1_700_000_000 + 60 × first..`.
+fn append_eth(dir: &Path, first: u8, transfers: &[(&str, &str, u128)]) {
+    let base = Graph::open_or_empty(dir).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    for (i, &(from, to, v)) in transfers.iter().enumerate() {
+        let i = first + i as u8;
+        let (f, t) =
+            (b.node(from, NodeKind::Address).unwrap(), b.node(to, NodeKind::Address).unwrap());
+        let e = EdgeInput {
+            amount: Amount::from_base_units(v),
+            time: Some(1_700_000_000 + 60 * i64::from(i)),
+            asset: "ETH",
+            txid: Hash32([i; 32]),
+            chain: Chain::Ethereum,
+        };
+        b.add_edge(f, t, &e).unwrap();
+    }
+    b.commit(&base, BTreeMap::new()).unwrap();
+}
+
+/// The tags of the version-2 fixture: `0xs` scam, `0xm` mixer.
+fn v2_tags(g: &Graph) -> HashMap<NodeId, RiskCategory> {
+    HashMap::from([
+        (g.lookup("0xs").unwrap(), RiskCategory::Scam),
+        (g.lookup("0xm").unwrap(), RiskCategory::Mixer),
+    ])
+}
+
+/// `tests/data/exposure-v2`: a graph of one segment (scam S pays A 1 ETH, A pays B 0.6, mixer
+/// M pays B 0.4, B pays C 0.5), its index and saved pass, written once with
+/// `FLOODGATE_BLESS=1` when the directory is absent and never rewritten.
+fn v2_fixture() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exposure-v2");
+    if !dir.exists() && std::env::var("FLOODGATE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(&dir).unwrap();
+        append_eth(
+            &dir,
+            1,
+            &[
+                ("0xs", "0xa", E18),
+                ("0xa", "0xb", 6 * E18 / 10),
+                ("0xm", "0xb", 4 * E18 / 10),
+                ("0xb", "0xc", E18 / 2),
+            ],
+        );
+        let g = Graph::open(&dir).unwrap();
+        build_index(&g, &v2_tags(&g), &dir.join(INDEX_FILE)).unwrap();
+    }
+    dir
+}
+
+/// Format compatibility: the version-2 index frozen in `tests/data/exposure-v2` is read by
+/// today's code with the same answers (C's 0.5 ETH: 0.3 from the scam at 3 hops, 0.2 from the
+/// mixer at 2; under poison all of it carried both).
+#[test]
+fn index_format_v2_fixture_is_read() {
+    let dir = v2_fixture();
+    let g = Graph::open(&dir).unwrap();
+    let idx = ExposureIndex::open(&dir.join(INDEX_FILE)).unwrap();
+    assert_eq!(idx.state().stale_reason(&IndexState::of(&g, &v2_tags(&g))), None);
+    assert_eq!(idx.len(), 3, "A, B and C received");
+    let e = idx.lookup_asset(g.lookup("0xc").unwrap(), "ETH").unwrap();
+    assert_eq!((e.total, e.round_trip, e.wide), (E18 / 2, false, false));
+    assert_eq!(e.categories.len(), 2, "{e:?}");
+    let cat = |c: RiskCategory| e.categories.iter().find(|x| x.category == c).unwrap();
+    let (scam, mixer) = (cat(RiskCategory::Scam), cat(RiskCategory::Mixer));
+    assert_eq!((scam.haircut, scam.haircut_min_hops), ([0, 0, 3 * E18 / 10, 3 * E18 / 10], 3));
+    assert_eq!(
+        (mixer.haircut, mixer.haircut_min_hops),
+        ([0, 2 * E18 / 10, 2 * E18 / 10, 2 * E18 / 10], 2)
+    );
+    assert_eq!((scam.poison, scam.poison_min_hops), ([0, 0, E18 / 2, E18 / 2], 3));
+    assert_eq!(mixer.poison, [0, E18 / 2, E18 / 2, E18 / 2]);
+    assert_eq!(scam.sources.len(), 1);
+    assert_eq!((scam.sources[0].node, scam.sources[0].hops), (g.lookup("0xs").unwrap(), 3));
+    // The per-query causal haircut agrees.
+    let o = ExposureOptions { asset: Some("ETH".into()), ..ExposureOptions::default() };
+    let want = exposure(&g, &v2_tags(&g), g.lookup("0xc").unwrap(), &o).unwrap().remove(0);
+    let got = e.report(&g, "0xc", TaintModel::Haircut, o.hops).unwrap();
+    let v = |r: &floodgate_trace::ExposureReport| -> Vec<_> {
+        r.categories.iter().map(|c| (c.category, c.value, c.min_hops)).collect()
+    };
+    assert_eq!(v(&got), v(&want));
+}
+
+/// Format compatibility: the saved pass of format version 2 frozen in `tests/data/exposure-v2`
+/// is continued by today's code over an appended segment (C pays D 0.2 ETH), giving a full
+/// build's index byte for byte (worked on a copy).
+#[test]
+fn saved_pass_format_v2_fixture_is_continued() {
+    let fixture = v2_fixture();
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(&fixture).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    append_eth(dir.path(), 5, &[("0xc", "0xd", 2 * E18 / 10)]);
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = v2_tags(&g);
+    let path = dir.path().join(INDEX_FILE);
+    let rep = update_index(&g, &tags, &path).unwrap();
+    assert_eq!(rep.update, IndexUpdate::Extended { from_segments: 1, was_segments: 1 });
+    let full = tempfile::tempdir().unwrap();
+    build_index(&g, &tags, &full.path().join(INDEX_FILE)).unwrap();
+    assert!(std::fs::read(&path).unwrap() == std::fs::read(full.path().join(INDEX_FILE)).unwrap());
+    // The saved pass is written anew in today's version (with the update's undo record).
+    let st = std::fs::read(state_path(&path)).unwrap();
+    assert_eq!(st[8..12], 2u32.to_le_bytes(), "state version 2");
+    let idx = ExposureIndex::open(&path).unwrap();
+    let e = idx.lookup_asset(g.lookup("0xd").unwrap(), "ETH").unwrap();
+    let scam = e.categories.iter().find(|c| c.category == RiskCategory::Scam).unwrap();
+    assert_eq!((e.total, scam.haircut), (2 * E18 / 10, [0, 0, 0, 12 * E18 / 100]), "4 hops back");
+}
+
+/// A value wider than 128 bits: the entries holding one are flagged wide and hold no value
+/// (queries answer them); the others are exact. A receives 2¹²⁷ twice from the scam (2¹²⁸ in
+/// all), E receives 2²⁰⁰; B receives 2¹²⁷ of A's.
+#[test]
+fn index_entries_wider_than_128_bits_are_flagged_and_hold_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Graph::open_or_empty(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    let mut node = |k: &str| b.node(k, NodeKind::Address).unwrap();
+    let (s, a, bb, e) = (node("0xs"), node("0xa"), node("0xb"), node("0xe"));
+    let pow = |bits: usize| {
+        let mut x = [0u8; 32];
+        x[31 - bits / 8] = 1 << (bits % 8);
+        Amount::from_be_bytes(x)
+    };
+    let edge = |amount: Amount, i: u8| EdgeInput {
+        amount,
+        time: Some(1_700_000_000 + 60 * i64::from(i)),
+        asset: "ETH",
+        txid: Hash32([i; 32]),
+        chain: Chain::Ethereum,
+    };
+    b.add_edge(s, a, &edge(pow(127), 1)).unwrap();
+    b.add_edge(s, a, &edge(pow(127), 2)).unwrap();
+    b.add_edge(a, bb, &edge(pow(127), 3)).unwrap();
+    b.add_edge(s, e, &edge(pow(200), 4)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = HashMap::from([(s, RiskCategory::Scam)]);
+    let path = dir.path().join(INDEX_FILE);
+    let rep = build_index(&g, &tags, &path).unwrap();
+    assert_eq!((rep.entries, rep.exposed), (3, 3));
+    let idx = ExposureIndex::open(&path).unwrap();
+    for n in [a, e] {
+        let x = idx.lookup_asset(n, "ETH").unwrap();
+        assert!(x.wide && x.total == 0 && x.categories.is_empty(), "{x:?}");
+        assert_eq!(x.report(&g, "0x", TaintModel::Haircut, 6), None);
+    }
+    let x = idx.lookup_asset(bb, "ETH").unwrap();
+    assert!(!x.wide, "{x:?}");
+    assert_eq!((x.total, x.categories[0].haircut), (1 << 127, [0, 1 << 127, 1 << 127, 1 << 127]));
+    // An update over an appended segment keeps the flags (B pays E 1).
+    let before = std::fs::read(&path).unwrap();
+    let base = Graph::open(dir.path()).unwrap();
+    let mut b = GraphBuilder::new(Some(&base));
+    b.add_edge(bb, e, &edge(Amount::from(1u64), 5)).unwrap();
+    b.commit(&base, BTreeMap::new()).unwrap();
+    let g = Graph::open(dir.path()).unwrap();
+    let up = update_index(&g, &tags, &path).unwrap();
+    assert!(matches!(up.update, IndexUpdate::Extended { .. }), "{up:?}");
+    let full = dir.path().join("full.fgx");
+    build_index(&g, &tags, &full).unwrap();
+    assert!(std::fs::read(&path).unwrap() == std::fs::read(&full).unwrap());
+    assert!(std::fs::read(&path).unwrap() != before);
+    assert!(ExposureIndex::open(&path).unwrap().lookup_asset(e, "ETH").unwrap().wide);
 }
