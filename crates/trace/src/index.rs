@@ -463,20 +463,7 @@ impl Cur<'_> {
         Some(x)
     }
     fn var(&mut self) -> Option<u128> {
-        let mut x = 0u128;
-        for shift in (0..128).step_by(7) {
-            let b = self.u8()?;
-            let bits = u128::from(b & 0x7f);
-            // The last of 19 bytes may carry only the top 2 bits.
-            if shift == 126 && bits > 3 {
-                return None;
-            }
-            x |= bits << shift;
-            if b & 0x80 == 0 {
-                return Some(x);
-            }
-        }
-        None
+        crate::pass::read_var128(self.b, &mut self.at)
     }
     fn four(&mut self) -> Option<[u128; 4]> {
         let mut v = [0u128; 4];

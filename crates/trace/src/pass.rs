@@ -1263,6 +1263,26 @@ impl PassState {
     }
 }
 
+/// A LEB128 varint of at most 128 bits at `b[*at..]`, moving `at` past it; `None` when the
+/// bytes end first or it does not fit (the last of 19 bytes may carry only the top 2 bits).
+/// The index file and the saved pass both write their values so.
+pub(crate) fn read_var128(b: &[u8], at: &mut usize) -> Option<u128> {
+    let mut x = 0u128;
+    for shift in (0..128).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        let bits = u128::from(byte & 0x7f);
+        if shift == 126 && bits > 3 {
+            return None;
+        }
+        x |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Some(x);
+        }
+    }
+    None
+}
+
 /// A bounds-checked reader of the state body.
 struct Reader<'a> {
     b: &'a [u8],
@@ -1322,19 +1342,7 @@ impl<'a> Reader<'a> {
         Some([self.u256()?, self.u256()?, self.u256()?, self.u256()?])
     }
     fn var128(&mut self) -> Option<u128> {
-        let mut x = 0u128;
-        for shift in (0..128).step_by(7) {
-            let b = self.u8()?;
-            let bits = u128::from(b & 0x7f);
-            if shift == 126 && bits > 3 {
-                return None;
-            }
-            x |= bits << shift;
-            if b & 0x80 == 0 {
-                return Some(x);
-            }
-        }
-        None
+        read_var128(self.b, &mut self.at)
     }
     /// A list of [`Got`], checked to be sorted and in range.
     fn gots(&mut self) -> Option<Vec<Got>> {
