@@ -1325,6 +1325,18 @@ proptest! {
     }
 }
 
+/// A world of `events` at increasing times (10 apart), cut into two segments at a random
+/// event.
+fn timed_world(events: Vec<Ev>) -> impl Strategy<Value = World> {
+    let len = events.len();
+    let times: Vec<u32> = (0..len).map(|i| 1_000 + 10 * i as u32).collect();
+    (Just((events, times)), 0..=len).prop_map(|((events, times), split)| World {
+        events,
+        times,
+        split,
+    })
+}
+
 /// Random UTXO worlds whose transactions have many inputs and outputs, most alike (the same
 /// address and amount): a causal query matches each transfer at its two ends by its rank
 /// among alike transfers, which runs of more than 16 alike-in-time transfers compute by
@@ -1338,15 +1350,7 @@ fn wide_tx_world_strategy() -> impl Strategy<Value = World> {
             (proptest::collection::vec(leg.clone(), 0..24), proptest::collection::vec(leg, 1..40))
                 .prop_map(|(ins, outs)| Ev::Tx { ins, outs }),
         ];
-        proptest::collection::vec(ev, 1..8).prop_flat_map(|events| {
-            let len = events.len();
-            let times: Vec<u32> = (0..len).map(|i| 1_000 + 10 * i as u32).collect();
-            (Just((events, times)), 0..=len).prop_map(|((events, times), split)| World {
-                events,
-                times,
-                split,
-            })
-        })
+        proptest::collection::vec(ev, 1..8).prop_flat_map(timed_world)
     })
 }
 
@@ -1395,13 +1399,7 @@ fn peel_world_strategy() -> impl Strategy<Value = World> {
                 v -= small;
             }
             events.extend(post);
-            let len = events.len();
-            let times: Vec<u32> = (0..len).map(|i| 1_000 + 10 * i as u32).collect();
-            (Just((events, times)), 0..=len).prop_map(|((events, times), split)| World {
-                events,
-                times,
-                split,
-            })
+            timed_world(events)
         })
 }
 
