@@ -358,22 +358,9 @@ fn why_cites_a_transaction_once_when_the_path_comes_back_to_it() {
 #[test]
 fn every_way_of_adding_legs_writes_the_bytes_of_a_build_leg_by_leg() {
     use floodgate_gen::{GenConfig, World};
-    use floodgate_store::export::{ExportLeg, LegKind};
+    use floodgate_store::export::LegKind;
     let world = World::new(&GenConfig { transfers: 60_000, seed: 7, ..GenConfig::default() });
-    let mut legs = Vec::new();
-    world.for_each_leg(|l| {
-        legs.push(ExportLeg {
-            chain: l.chain,
-            height: l.height,
-            time: Some(l.time),
-            txid: l.txid,
-            kind: l.kind,
-            from: l.from.map(|i| world.address_key(i)),
-            to: l.to.map(|i| world.address_key(i)),
-            asset: l.asset.to_owned(),
-            amount: Amount::from(l.amount),
-        });
-    });
+    let mut legs = world_legs(&world);
     assert!(legs.len() > 50_000);
     // Legs with a missing end (skipped) and an input with a receiver (ignored), whose texts
     // must not be numbered out of step with the legs the build adds.
@@ -655,12 +642,16 @@ fn the_frozen_format_4_graph_reads_as_it_was_written() {
 /// The legs the frozen graph of `tests/data/graph-v4` was built from: `floodgate-gen`'s world
 /// with seed 3 and 600 transfers, as the transfer store exports them.
 fn frozen_world_legs() -> Vec<floodgate_store::export::ExportLeg> {
-    use floodgate_store::export::ExportLeg;
-    let world = floodgate_gen::World::new(&floodgate_gen::GenConfig {
+    world_legs(&floodgate_gen::World::new(&floodgate_gen::GenConfig {
         transfers: 600,
         seed: 3,
         ..floodgate_gen::GenConfig::default()
-    });
+    }))
+}
+
+/// The legs of a `floodgate-gen` world, as the transfer store exports them.
+fn world_legs(world: &floodgate_gen::World) -> Vec<floodgate_store::export::ExportLeg> {
+    use floodgate_store::export::ExportLeg;
     let mut legs = Vec::new();
     world.for_each_leg(|l| {
         legs.push(ExportLeg {
