@@ -1439,17 +1439,21 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
 
-    /// Merging a transfer's parts in one pass gives the list that adding them one by one
-    /// gives, on random lists and parts (values near 2¹²⁸ included, so sums overflow too).
-    #[test]
-    fn add_parts_equals_adding_each() {
-        let mut r = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |m: u64| {
+    /// A seeded xorshift generator: each call gives a number below its argument.
+    fn below(mut r: u64) -> impl FnMut(u64) -> u64 {
+        move |m| {
             r ^= r << 13;
             r ^= r >> 7;
             r ^= r << 17;
             r % m
-        };
+        }
+    }
+
+    /// Merging a transfer's parts in one pass gives the list that adding them one by one
+    /// gives, on random lists and parts (values near 2¹²⁸ included, so sums overflow too).
+    #[test]
+    fn add_parts_equals_adding_each() {
+        let mut next = below(0x9e37_79b9_7f4a_7c15u64);
         for _ in 0..2000 {
             let mut list: Vec<Got> = Vec::new();
             let mut each: Vec<Got> = Vec::new();
@@ -1479,13 +1483,7 @@ mod tests {
     /// parts in both, and each send carries the same parts.
     #[test]
     fn balance_parts_equal_causal_parts() {
-        let mut r = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |m: u64| {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r % m
-        };
+        let mut next = below(0x2545_f491_4f6c_dd1du64);
         let value = |next: &mut dyn FnMut(u64) -> u64| match next(30) {
             0 => U256::from(u128::MAX - u128::from(next(5))),
             1 => U256::from(u128::MAX) + U256::from(next(1000) + 1),
