@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use floodgate_gen::{GenConfig, LegKind, World};
 use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
-use floodgate_trace::{build_index, exposure, ExposureIndex, ExposureOptions, TaintModel};
+use floodgate_trace::{
+    build_index, exposure, exposure_indexed, ExposureIndex, ExposureOptions, TaintModel,
+};
 use floodgate_types::{Amount, Chain, RiskCategory};
 use rustc_hash::FxHashMap;
 
@@ -273,6 +275,18 @@ fn main() {
         }
     }
     let asset = |a: NodeId| graph.in_edges(a).next().map(|e| e.asset.to_owned()).unwrap();
+    // `FLOODGATE_BENCH_PRUNE=0`: no query pruned by the exposure index. Otherwise the index is
+    // built first (untimed here) and the causal haircut and poison run twice on every
+    // target, unpruned and pruned by it ("pruned"), so the two are timed in the same run and
+    // their answers compared (digests below).
+    let prune = env("FLOODGATE_BENCH_PRUNE", 1) == 1;
+    let bound = prune.then(|| {
+        let t = Instant::now();
+        let p = dir.path().join("prune.fgx");
+        build_index(&graph, &tags, &p).unwrap();
+        eprintln!("pruning index built in {:.2?} (not timed below)", t.elapsed());
+        ExposureIndex::open(&p).unwrap()
+    });
     reset_peak();
     let (_, before_queries) = rss();
     // Every model on the same targets, the causal ones also with `--ignore-time`; the
@@ -287,23 +301,43 @@ fn main() {
         (TaintModel::Tiho, false),
         (TaintModel::Tiho, true),
     ];
+    // The pruned runs, after the others: (model, ignore time, pruned by the index).
+    let models = models.into_iter().map(|(m, i)| (m, i, false)).chain(
+        [TaintModel::Haircut, TaintModel::Poison]
+            .into_iter()
+            .filter(|_| prune)
+            .map(|m| (m, false, true)),
+    );
     // `FLOODGATE_BENCH_CAUSAL_ONLY=1`: only the causal haircut, poison and TIHO (the
     // per-query models users run by default; `--ignore-time` and FIFO/LIFO take most of a
     // run's time otherwise).
     let causal_only = env("FLOODGATE_BENCH_CAUSAL_ONLY", 0) == 1;
-    let models: Vec<(TaintModel, bool)> = models
-        .into_iter()
-        .filter(|&(m, i)| !causal_only || (!i && m != TaintModel::Fifo && m != TaintModel::Lifo))
+    let models: Vec<(TaintModel, bool, bool)> = models
+        .filter(|&(m, i, _)| !causal_only || (!i && m != TaintModel::Fifo && m != TaintModel::Lifo))
         .collect();
+    let name = |&(model, ignore_time, pruned): &(TaintModel, bool, bool)| {
+        let how = match (ignore_time, pruned) {
+            (true, _) => " --ignore-time",
+            (_, true) => " pruned",
+            _ => "",
+        };
+        format!("{model:?}{how}")
+    };
     let mut lib: Vec<Vec<Duration>> = vec![Vec::with_capacity(queries); models.len()];
+    // Per model, the CPU time of its queries (user + system, in 10 ms ticks: summed over many
+    // queries; the figure to read on a loaded machine).
+    let mut lib_cpu: Vec<Duration> = vec![Duration::ZERO; models.len()];
     // Per model, a digest of every report (FNV-1a over its `Debug` text: categories, shares,
     // evidence, total, untraced, peel links), so two builds' answers can be compared.
     let mut digests: Vec<u64> = vec![FNV_OFFSET; models.len()];
+    // The same without the peel-chain links counted (which issue 15 item 6 redefined as the
+    // links the value found passed, not those the trace met), to compare with older builds.
+    let mut digests_values: Vec<u64> = vec![FNV_OFFSET; models.len()];
     let mut causal6 = Vec::with_capacity(queries);
     let (cpu0, wall0) = (cpu(), Instant::now());
     for &a in &targets {
         let a = ids[a as usize];
-        for (m, &(model, ignore_time)) in models.iter().enumerate() {
+        for (m, &(model, ignore_time, pruned)) in models.iter().enumerate() {
             let opts = ExposureOptions {
                 hops: 6,
                 model,
@@ -311,10 +345,21 @@ fn main() {
                 ignore_time,
                 ..Default::default()
             };
-            let t = Instant::now();
-            let rep = exposure(&graph, &tags, a, &opts).unwrap();
+            let (t, c) = (Instant::now(), cpu());
+            let rep = match (&bound, pruned) {
+                (Some(idx), true) => {
+                    let (rep, used) = exposure_indexed(&graph, &tags, idx, a, &opts).unwrap();
+                    assert!(used, "the index was not used to prune");
+                    rep
+                }
+                _ => exposure(&graph, &tags, a, &opts).unwrap(),
+            };
             lib[m].push(t.elapsed());
+            lib_cpu[m] += cpu() - c;
             digests[m] = fnv1a(digests[m], format!("{rep:?}").as_bytes());
+            let mut values = rep.clone();
+            values.iter_mut().for_each(|r| r.peel_links = 0);
+            digests_values[m] = fnv1a(digests_values[m], format!("{values:?}").as_bytes());
             if m == 0 {
                 causal6.push(rep);
             } else {
@@ -325,8 +370,11 @@ fn main() {
     let (peak_queries, _) = rss();
     let (query_cpu, query_wall) = (cpu() - cpu0, wall0.elapsed());
     // `FLOODGATE_BENCH_SLOWEST=N`: the N slowest targets of the causal haircut, to profile.
-    let mut slowest: Vec<(Duration, u32)> =
-        lib[0].iter().copied().zip(targets.iter().copied()).collect();
+    // With the pruned time of the same target beside it, when pruned.
+    let pruned_haircut = models.iter().position(|&(m, _, p)| p && m == TaintModel::Haircut);
+    let mut slowest: Vec<(Duration, u32, Option<Duration>)> = (0..targets.len())
+        .map(|i| (lib[0][i], targets[i], pruned_haircut.map(|m| lib[m][i])))
+        .collect();
     slowest.sort_unstable_by(|a, b| b.cmp(a));
     slowest.truncate(env("FLOODGATE_BENCH_SLOWEST", 0) as usize);
 
@@ -388,18 +436,27 @@ fn main() {
         tags.len(),
         models.len()
     );
-    for (m, (model, ignore_time)) in models.iter().enumerate().skip(1) {
+    for (m, model) in models.iter().enumerate().skip(1) {
         let (p50, p99) = (pct(&mut lib[m], 0.5), pct(&mut lib[m], 0.99));
-        let name = format!("{model:?}{}", if *ignore_time { " --ignore-time" } else { "" });
-        eprintln!("        floodgate {name:<22} p50 {p50:>10.2?}  p99 {p99:>10.2?}");
+        let name = name(model);
+        eprintln!(
+            "        floodgate {name:<22} p50 {p50:>10.2?}  p99 {p99:>10.2?}  CPU {:.2?}",
+            lib_cpu[m]
+        );
     }
-    eprintln!("        floodgate Haircut (causal)     p50 {lp50:>10.2?}  p99 {lp99:>10.2?}");
-    for (m, (model, ignore_time)) in models.iter().enumerate() {
-        let name = format!("{model:?}{}", if *ignore_time { " --ignore-time" } else { "" });
-        eprintln!("        answers digest {name:<22} {:016x}", digests[m]);
+    eprintln!(
+        "        floodgate Haircut (causal)     p50 {lp50:>10.2?}  p99 {lp99:>10.2?}  CPU {:.2?}",
+        lib_cpu[0]
+    );
+    for (m, model) in models.iter().enumerate() {
+        let name = name(model);
+        eprintln!(
+            "        answers digest {name:<22} {:016x} (without peel links {:016x})",
+            digests[m], digests_values[m]
+        );
     }
-    for (d, a) in &slowest {
-        eprintln!("        slow causal haircut target: address id {a}, {d:.2?}");
+    for (d, a, p) in &slowest {
+        eprintln!("        slow causal haircut target: address id {a}, {d:.2?} (pruned {p:.2?})");
     }
     eprintln!(
         "        baseline Haircut ignoring time p50 {bp50:>10.2?}  p99 {bp99:>10.2?}  floodgate causal/baseline p50 {:.2} p99 {:.2}",

@@ -32,6 +32,7 @@ use ruint::aliases::U256;
 use rustc_hash::FxHashMap;
 
 use crate::exposure::{share, Acc, Ctx, Result3};
+use crate::index::ExposureIndex;
 use crate::{Direction, TaintModel};
 use floodgate_types::RiskCategory;
 
@@ -264,12 +265,202 @@ impl Mix for Present {
     }
 }
 
+/// The peel-chain links some of a label's value passed on its way, as sorted node ids.
+type Links = Vec<u32>;
+
+/// Adds the links `b` to `a` (both sorted, without repeats).
+fn union(a: &mut Links, b: &[u32]) {
+    if a.is_empty() {
+        a.extend_from_slice(b);
+        return;
+    }
+    for &x in b {
+        if let Err(i) = a.binary_search(&x) {
+            a.insert(i, x);
+        }
+    }
+}
+
+/// Labelled parts that also know which peel-chain links each label's value passed
+/// ([`crate::ExposureReport::peel_links`] counts those of the value that reached the target
+/// or the tagged nodes): a property of the value, so it does not depend on which part of the
+/// cone a query reads (pruned or not, wider replays reused or not).
+pub(crate) trait Linked: Mix {
+    /// Every label's value passed link `n` (an address).
+    fn mark(&mut self, n: u32);
+    /// Adds the links any label's value passed to `out`.
+    fn links_into(&self, out: &mut Vec<u32>);
+}
+
+/// Haircut parts ([`Parts`]) with, beside them, the links of the labels that passed any.
+#[derive(Default, Clone, Debug)]
+pub(crate) struct Traced {
+    parts: Parts,
+    /// By label, in label order; only labels of `parts` that passed a link.
+    links: Vec<(Label, Links)>,
+}
+
+impl Traced {
+    /// One part of `x` (non-zero) with the links `links` passed.
+    fn piece(label: Label, x: U256, links: Option<&Links>) -> Traced {
+        Traced {
+            parts: Parts(vec![(label, x)]),
+            links: links.map(|l| vec![(label, l.clone())]).unwrap_or_default(),
+        }
+    }
+}
+
+/// Whether label-ordered parts hold a part of label `l`.
+fn holds(p: &Parts, l: &Label) -> bool {
+    p.0.binary_search_by(|x| x.0.cmp(l)).is_ok()
+}
+
+impl Mix for Traced {
+    fn origin(label: Label, amount: U256) -> Self {
+        Traced { parts: Parts::origin(label, amount), links: Vec::new() }
+    }
+    fn add(&mut self, other: &Self) {
+        self.parts.add(&other.parts);
+        for (l, ls) in &other.links {
+            match self.links.binary_search_by(|x| x.0.cmp(l)) {
+                Ok(i) => union(&mut self.links[i].1, ls),
+                Err(i) => self.links.insert(i, (*l, ls.clone())),
+            }
+        }
+    }
+    fn take(&mut self, a: U256, b: U256) -> Self {
+        if a >= b {
+            return std::mem::take(self);
+        }
+        let parts = self.parts.take(a, b);
+        if self.links.is_empty() {
+            return Traced { parts, links: Vec::new() };
+        }
+        let links = self.links.iter().filter(|(l, _)| holds(&parts, l)).cloned().collect();
+        let kept = &self.parts;
+        self.links.retain(|(l, _)| holds(kept, l));
+        Traced { parts, links }
+    }
+    fn shifted(&self, c: u32) -> Self {
+        Traced {
+            parts: self.parts.shifted(c),
+            links: self.links.iter().map(|&((h, o), ref ls)| ((h + c, o), ls.clone())).collect(),
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+    fn within(&self, budget: u32) -> Self {
+        Traced {
+            parts: self.parts.within(budget),
+            links: self.links.iter().filter(|((h, _), _)| *h <= budget).cloned().collect(),
+        }
+    }
+}
+
+impl Linked for Traced {
+    fn mark(&mut self, n: u32) {
+        let mut links = Vec::with_capacity(self.parts.0.len());
+        let mut old = std::mem::take(&mut self.links).into_iter().peekable();
+        for &(l, _) in &self.parts.0 {
+            let mut ls = match old.peek() {
+                Some((x, _)) if *x == l => old.next().map(|(_, ls)| ls).unwrap_or_default(),
+                _ => Links::new(),
+            };
+            union(&mut ls, &[n]);
+            links.push((l, ls));
+        }
+        self.links = links;
+    }
+    fn links_into(&self, out: &mut Vec<u32>) {
+        self.links.iter().for_each(|(_, ls)| out.extend_from_slice(ls));
+    }
+}
+
+/// Poison labels ([`Present`]) with, per origin, the links its nearest value passed (the
+/// value at the fewest hops the origin is present at, which every hop limit that tracks the
+/// origin tracks).
+#[derive(Default, Clone, Debug)]
+pub(crate) struct Seen {
+    present: Present,
+    /// By origin; only origins of `present` whose nearest value passed a link.
+    links: BTreeMap<u32, Links>,
+}
+
+impl Mix for Seen {
+    fn origin(label: Label, amount: U256) -> Self {
+        Seen { present: Present::origin(label, amount), links: BTreeMap::new() }
+    }
+    fn add(&mut self, other: &Self) {
+        if !other.links.is_empty() || !self.links.is_empty() {
+            for (&o, &h) in &other.present.0 {
+                let theirs = other.links.get(&o);
+                match self.present.0.get(&o) {
+                    Some(&mine) if mine < h => {}
+                    Some(&mine) if mine == h => {
+                        if let Some(t) = theirs {
+                            union(self.links.entry(o).or_default(), t);
+                        }
+                    }
+                    _ => match theirs {
+                        Some(t) => {
+                            self.links.insert(o, t.clone());
+                        }
+                        None => {
+                            self.links.remove(&o);
+                        }
+                    },
+                }
+            }
+        }
+        self.present.add(&other.present);
+    }
+    fn take(&mut self, a: U256, b: U256) -> Self {
+        if a >= b {
+            std::mem::take(self)
+        } else {
+            self.clone()
+        }
+    }
+    fn shifted(&self, c: u32) -> Self {
+        Seen { present: self.present.shifted(c), links: self.links.clone() }
+    }
+    fn is_empty(&self) -> bool {
+        self.present.is_empty()
+    }
+    fn within(&self, budget: u32) -> Self {
+        let present = self.present.within(budget);
+        let links = self
+            .links
+            .iter()
+            .filter(|(o, _)| present.0.contains_key(o))
+            .map(|(&o, l)| (o, l.clone()))
+            .collect();
+        Seen { present, links }
+    }
+}
+
+impl Linked for Seen {
+    fn mark(&mut self, n: u32) {
+        for &o in self.present.0.keys() {
+            union(self.links.entry(o).or_default(), &[n]);
+        }
+    }
+    fn links_into(&self, out: &mut Vec<u32>) {
+        self.links.values().for_each(|ls| out.extend_from_slice(ls));
+    }
+}
+
 /// How one node turns what it received into what it sends, replayed event by event.
 trait Rule {
     /// What a transfer carries.
-    type M: Mix;
+    type M: Linked;
     /// Whether a label's value never depends on which other labels are tracked.
     const LABELS_INDEPENDENT: bool;
+    /// Whether a node can send labelled value only while its balance holds a label it
+    /// received (a balance emptied loses its labels), so that a node the exposure index
+    /// shows never received any within the hops left sends none ([`Causal::holds_nothing`]).
+    const BALANCE_BOUND: bool;
     /// A fresh replay of the node with this timeline.
     fn new(tl: &Timeline) -> Self;
     /// Event `i`, a transfer received carrying `p` (nothing when it is not followed).
@@ -285,9 +476,10 @@ struct Balance<M> {
     parts: M,
 }
 
-impl<M: Mix> Rule for Balance<M> {
+impl<M: Linked> Rule for Balance<M> {
     type M = M;
     const LABELS_INDEPENDENT: bool = true;
+    const BALANCE_BOUND: bool = true;
     fn new(_: &Timeline) -> Self {
         Balance { bal: U256::ZERO, parts: M::default() }
     }
@@ -315,20 +507,22 @@ struct Tiho {
     /// Per event: the room left in a transfer sent.
     room: Vec<U256>,
     /// Taint received in the current transaction, not yet placed, and its (time, seq).
-    pending: Parts,
+    pending: Traced,
     key: Option<(u32, u64)>,
     /// What each transfer sent carries so far.
-    placed: FxHashMap<u32, Parts>,
+    placed: FxHashMap<u32, Traced>,
 }
 
 impl Tiho {
     /// Places the pending taint in the transfers sent from event `i` on, highest first.
     fn pour(&mut self, i: usize) {
         self.key = None;
-        if self.pending.0.is_empty() {
+        if self.pending.is_empty() {
             return;
         }
-        let mut parts = std::mem::take(&mut self.pending).0.into_iter();
+        let Traced { parts, links } = std::mem::take(&mut self.pending);
+        let links_of = |l: &Label| links.binary_search_by(|x| x.0.cmp(l)).ok().map(|i| &links[i].1);
+        let mut parts = parts.0.into_iter();
         let Some(mut cur) = parts.next() else { return };
         for &k in &self.order {
             if (k as usize) < i || self.room[k as usize].is_zero() {
@@ -338,7 +532,8 @@ impl Tiho {
             let got = self.placed.entry(k).or_default();
             while !room.is_zero() {
                 let x = cur.1.min(*room);
-                got.0.push((cur.0, x));
+                // Added in the order placed, as the transfer's parts are summed.
+                got.add(&Traced::piece(cur.0, x, links_of(&cur.0)));
                 *room -= x;
                 cur.1 -= x;
                 if cur.1.is_zero() {
@@ -353,9 +548,12 @@ impl Tiho {
 }
 
 impl Rule for Tiho {
-    type M = Parts;
+    type M = Traced;
     // Earlier taint may take the room nearer taint would have had.
     const LABELS_INDEPENDENT: bool = false;
+    // Taint that arrived goes to the highest transfers sent after it, even after the balance
+    // was emptied: the index's poison presence does not bound it.
+    const BALANCE_BOUND: bool = false;
     fn new(tl: &Timeline) -> Self {
         let mut order: Vec<u32> =
             (0..tl.evs.len() as u32).filter(|&i| !tl.evs[i as usize].receipt).collect();
@@ -363,9 +561,9 @@ impl Rule for Tiho {
             tl.evs[b as usize].amount.cmp(&tl.evs[a as usize].amount).then(a.cmp(&b))
         });
         let room = tl.evs.iter().map(|e| if e.receipt { U256::ZERO } else { e.amount }).collect();
-        Tiho { order, room, pending: Parts::default(), key: None, placed: FxHashMap::default() }
+        Tiho { order, room, pending: Traced::default(), key: None, placed: FxHashMap::default() }
     }
-    fn receive(&mut self, tl: &Timeline, i: usize, p: Parts) {
+    fn receive(&mut self, tl: &Timeline, i: usize, p: Traced) {
         let e = &tl.evs[i];
         if self.key.is_some_and(|k| k != (e.time, e.seq)) {
             self.pour(i);
@@ -373,16 +571,9 @@ impl Rule for Tiho {
         self.key = Some((e.time, e.seq));
         self.pending.add(&p);
     }
-    fn send(&mut self, _: &Timeline, i: usize) -> Parts {
+    fn send(&mut self, _: &Timeline, i: usize) -> Traced {
         self.pour(i);
-        // Parts placed in label order per pour; merge them into one label-ordered list.
-        let mut out = Parts::default();
-        if let Some(p) = self.placed.remove(&(i as u32)) {
-            for x in p.0 {
-                out.add(&Parts(vec![x]));
-            }
-        }
-        out
+        self.placed.remove(&(i as u32)).unwrap_or_default()
     }
 }
 
@@ -407,6 +598,12 @@ struct Causal<'a, 'c, R: Rule> {
     seeds: FxHashMap<(NodeId, u32), u32>,
     backward: bool,
     min: U256,
+    /// The exposure index, current for this graph and these tags (`in`, haircut and poison
+    /// only): per address asked, the fewest hops at which any category's value reached it
+    /// (`u32::MAX`: the index cannot say).
+    bound: Option<(&'a ExposureIndex, FxHashMap<NodeId, u32>)>,
+    /// Steps answered by the index without reading their sender ([`Causal::holds_nothing`]).
+    pruned: u64,
 }
 
 /// A bound on the recursion (every step back in it passes a transfer strictly earlier in
@@ -546,16 +743,57 @@ impl<R: Rule> Causal<'_, '_, R> {
         if c > budget || depth > max_depth(self.ctx) {
             return R::M::default();
         }
-        if let Some(p) = self.at_end(s, None, c, ev.amount) {
-            return p;
-        }
-        match self.timeline(s).find_send(w, &ev) {
-            Some(j) => self.carried(s, j, c, budget, depth),
-            None => {
-                tracing::warn!(target: "floodgate::trace::causal", node = w.0, "transfer not found at its other end");
-                R::M::default()
+        let mut p = if let Some(p) = self.at_end(s, None, c, ev.amount) {
+            p
+        } else if self.holds_nothing(s, budget - c) {
+            return R::M::default();
+        } else {
+            match self.timeline(s).find_send(w, &ev) {
+                Some(j) => self.carried(s, j, c, budget, depth),
+                None => {
+                    tracing::warn!(target: "floodgate::trace::causal", node = w.0, "transfer not found at its other end");
+                    R::M::default()
+                }
             }
+        };
+        // A step into an address that costs no hop is a peel-chain link (the address is the
+        // sender tracing `in`, the receiver tracing `out`): the value it carried passed it.
+        let far = if self.backward { s } else { w };
+        if c == 0 && !p.is_empty() && self.ctx.g.kind(far) == NodeKind::Address {
+            p.mark(far.0);
         }
+        p
+    }
+
+    /// Whether the exposure index shows that `s` never held a label of at most `budget` hops
+    /// (so that what it sent carried none, and its transfers need not be read).
+    ///
+    /// The index's pass replays every transfer of the asset with the same balances, hops and
+    /// labels as this query, but for every tagged origin at once, and records at each address
+    /// the fewest hops at which any category's poison label arrived (up to 6). This query's
+    /// labels at `s` are a subset of the pass's: its origins are the same tagged nodes (the
+    /// index is current for these tags), and what differs only removes labels or adds hops —
+    /// the target's own transfers carry none (round trips), transfers below the minimum are
+    /// not followed, peel links cost a hop with `--no-peel-chains`, and a window removes the
+    /// transfers before it (the balances in the window are then never above the pass's, so a
+    /// send that empties the pass's balance empties the query's too) and after it (which
+    /// nothing before them reads). A haircut part is non-zero only while the poison label of
+    /// its origin is present. So when the pass's fewest hops at `s` is above `budget`
+    /// (`budget` at most 6), no replay of `s` within `budget` holds a label.
+    fn holds_nothing(&mut self, s: NodeId, budget: u32) -> bool {
+        if !R::BALANCE_BOUND || budget > crate::index::BUCKETS[3] {
+            return false;
+        }
+        let ctx = self.ctx;
+        let Some((idx, seen)) = self.bound.as_mut() else { return false };
+        if ctx.g.kind(s) != NodeKind::Address {
+            return false;
+        }
+        let min =
+            *seen.entry(s).or_insert_with(|| idx.poison_min_hops(s, ctx.asset).unwrap_or(u32::MAX));
+        let none = min != u32::MAX && min > budget;
+        self.pruned += u64::from(none);
+        none
     }
 
     /// Replays `w` with labels of at most `budget` hops up to and including event `k`.
@@ -591,15 +829,30 @@ impl<R: Rule> Causal<'_, '_, R> {
 }
 
 /// Causal haircut, poison or TIHO exposure of the target set `members`.
-pub(crate) fn causal_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
+///
+/// `index`, when given, must be current for this graph and `ctx.tags` ([`IndexState`]): it
+/// prunes the cone of `in` haircut and poison to the nodes that can hold a label
+/// ([`Causal::holds_nothing`]); the result is the same.
+///
+/// [`IndexState`]: crate::IndexState
+pub(crate) fn causal_exposure(
+    ctx: &Ctx<'_>,
+    members: &[NodeId],
+    index: Option<&ExposureIndex>,
+) -> Result3 {
     match ctx.opts.model {
-        TaintModel::Poison => run::<Balance<Present>>(ctx, members, true),
-        TaintModel::Tiho => run::<Tiho>(ctx, members, false),
-        _ => run::<Balance<Parts>>(ctx, members, false),
+        TaintModel::Poison => run::<Balance<Seen>>(ctx, members, true, index),
+        TaintModel::Tiho => run::<Tiho>(ctx, members, false, None),
+        _ => run::<Balance<Traced>>(ctx, members, false, index),
     }
 }
 
-fn run<R: Rule>(ctx: &Ctx<'_>, members: &[NodeId], poison: bool) -> Result3
+fn run<R: Rule>(
+    ctx: &Ctx<'_>,
+    members: &[NodeId],
+    poison: bool,
+    index: Option<&ExposureIndex>,
+) -> Result3
 where
     R::M: Into<Carried>,
 {
@@ -612,11 +865,35 @@ where
         seeds: FxHashMap::default(),
         backward,
         min: ctx.opts.min_amount.as_u256(),
+        bound: index.filter(|_| backward).map(|i| (i, FxHashMap::default())),
+        pruned: 0,
     };
+    let r = evaluate(&mut q, members, poison);
+    let (timelines, replays, pruned) = (q.timelines.len(), q.states.len(), q.pruned);
+    tracing::debug!(target: "floodgate::trace::causal", timelines, replays, pruned, "causal query");
+    #[cfg(test)]
+    READ.with(|r| r.set((timelines, pruned)));
+    r
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The last query's node timelines read and steps pruned, for the tests.
+    static READ: std::cell::Cell<(usize, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+fn evaluate<R: Rule>(q: &mut Causal<'_, '_, R>, members: &[NodeId], poison: bool) -> Result3
+where
+    R::M: Into<Carried>,
+{
+    let ctx = q.ctx;
+    let backward = q.backward;
     let limit = ctx.opts.hops;
     let mut total = U256::ZERO;
     let mut accs: BTreeMap<RiskCategory, Acc> = BTreeMap::new();
     let mut attributed = U256::ZERO;
+    // The peel-chain links the value found passed.
+    let mut links: Vec<u32> = Vec::new();
     // The first transfers: (member, event index), the entity's own left out.
     let mut first: Vec<(NodeId, usize)> = Vec::new();
     for &m in members {
@@ -635,11 +912,13 @@ where
                 continue;
             }
             let p: Carried = q.received(m, i, limit, 0).into();
+            p.links_into(&mut links);
             attributed = attributed.saturating_add(attribute(&p, ev.amount, &mut accs, |o| {
                 let n = NodeId(o);
                 ctx.tags.get(&n).map(|&c| (c, n))
             }));
         }
+        set_peel_links(ctx, links);
         let untraced = if poison { U256::ZERO } else { total.saturating_sub(attributed) };
         return (total, accs, untraced);
     }
@@ -652,7 +931,7 @@ where
         q.seeds.insert((*m, *i as u32), amounts.len() as u32);
         amounts.push(ev.amount);
     }
-    let reach = forward_reach(&mut q, &first);
+    let reach = forward_reach(q, &first);
     let mut tagged: Vec<NodeId> =
         reach.keys().copied().filter(|n| ctx.tags.contains_key(n)).collect();
     tagged.sort();
@@ -676,15 +955,16 @@ where
                 continue;
             }
             let p: Carried = q.received(v, i, limit, 0).into();
+            p.links_into(&mut links);
             match p {
                 Carried::Parts(ps) => {
-                    for ((h, _), x) in ps.0 {
+                    for ((h, _), x) in ps.parts.0 {
                         accs.entry(cat).or_default().add(v, x, h);
                         attributed = attributed.saturating_add(x);
                     }
                 }
                 Carried::Present(ps) => {
-                    for (o, h) in ps.0 {
+                    for (o, h) in ps.present.0 {
                         let e = exposed.entry((cat, o)).or_insert((h, v));
                         *e = (*e).min((h, v));
                     }
@@ -692,6 +972,7 @@ where
             }
         }
     }
+    set_peel_links(ctx, links);
     if poison {
         for ((cat, o), (h, v)) in exposed {
             accs.entry(cat).or_default().add(v, amounts[o as usize], h);
@@ -701,21 +982,39 @@ where
     (total, accs, total.saturating_sub(attributed))
 }
 
-/// What a transfer carried, under either model.
-enum Carried {
-    Parts(Parts),
-    Present(Present),
+/// Records the peel-chain links the value found passed as the report's
+/// ([`crate::ExposureReport::peel_links`]), not the links the trace met on its way (which
+/// depend on how much of the cone it read).
+fn set_peel_links(ctx: &Ctx<'_>, links: Vec<u32>) {
+    let mut peel = ctx.peel.borrow_mut();
+    peel.clear();
+    peel.extend(links.into_iter().map(NodeId));
 }
 
-impl From<Parts> for Carried {
-    fn from(p: Parts) -> Self {
+/// What a transfer carried, under either model.
+enum Carried {
+    Parts(Traced),
+    Present(Seen),
+}
+
+impl From<Traced> for Carried {
+    fn from(p: Traced) -> Self {
         Carried::Parts(p)
     }
 }
 
-impl From<Present> for Carried {
-    fn from(p: Present) -> Self {
+impl From<Seen> for Carried {
+    fn from(p: Seen) -> Self {
         Carried::Present(p)
+    }
+}
+
+impl Carried {
+    fn links_into(&self, out: &mut Vec<u32>) {
+        match self {
+            Carried::Parts(p) => p.links_into(out),
+            Carried::Present(p) => p.links_into(out),
+        }
     }
 }
 
@@ -731,7 +1030,7 @@ fn attribute(
     let mut sum = U256::ZERO;
     match p {
         Carried::Parts(ps) => {
-            for &((h, o), v) in &ps.0 {
+            for &((h, o), v) in &ps.parts.0 {
                 let Some((c, n)) = origin(o) else { continue };
                 accs.entry(c).or_default().add(n, v, h);
                 sum = sum.saturating_add(v);
@@ -739,7 +1038,7 @@ fn attribute(
         }
         Carried::Present(ps) => {
             let mut best: BTreeMap<RiskCategory, (u32, NodeId)> = BTreeMap::new();
-            for (&o, &h) in &ps.0 {
+            for (&o, &h) in &ps.present.0 {
                 let Some((c, n)) = origin(o) else { continue };
                 let e = best.entry(c).or_insert((h, n));
                 *e = (*e).min((h, n));
@@ -812,4 +1111,67 @@ fn forward_reach<R: Rule>(
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use floodgate_graph::{EdgeInput, Graph, GraphBuilder};
+    use floodgate_types::{Amount, Chain, Hash32};
+
+    use super::*;
+    use crate::{build_index, exposure, exposure_indexed, ExposureOptions};
+
+    /// Scam S pays A, A pays the target T; 20 clean addresses (each paid by a clean funder)
+    /// pay T too. With the index, the trace into T does not read the clean senders' transfers
+    /// (it answers them from the index) and gives the same report.
+    #[test]
+    fn the_index_prunes_the_clean_part_of_the_cone() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&empty));
+        let node = |b: &mut GraphBuilder<'_>, i: u32| {
+            b.node(&format!("0x{i:040x}"), NodeKind::Address).unwrap()
+        };
+        let (s, a, t) = (node(&mut b, 1), node(&mut b, 2), node(&mut b, 3));
+        let mut time = 1_700_000_000;
+        let mut pay = |b: &mut GraphBuilder<'_>, from: NodeId, to: NodeId, v: u64| {
+            time += 10;
+            let e = EdgeInput {
+                amount: Amount::from(v),
+                time: Some(time),
+                asset: "ETH",
+                txid: Hash32([(time % 251) as u8; 32]),
+                chain: Chain::Ethereum,
+            };
+            b.add_edge(from, to, &e).unwrap();
+        };
+        pay(&mut b, s, a, 10);
+        pay(&mut b, a, t, 10);
+        for i in 0..20 {
+            let (funder, c) = (node(&mut b, 100 + i), node(&mut b, 200 + i));
+            pay(&mut b, funder, c, 7);
+            pay(&mut b, c, t, 5);
+        }
+        b.commit(&empty, Default::default()).unwrap();
+        let g = Graph::open(dir.path()).unwrap();
+        let tags = HashMap::from([(s, RiskCategory::Scam)]);
+        let path = dir.path().join(crate::INDEX_FILE);
+        build_index(&g, &tags, &path).unwrap();
+        let idx = ExposureIndex::open(&path).unwrap();
+        for model in [TaintModel::Haircut, TaintModel::Poison] {
+            let opts = ExposureOptions { hops: 3, model, ..ExposureOptions::default() };
+            let want = exposure(&g, &tags, t, &opts).unwrap();
+            let (full, _) = READ.with(std::cell::Cell::get);
+            let (got, used) = exposure_indexed(&g, &tags, &idx, t, &opts).unwrap();
+            let (read, pruned) = READ.with(std::cell::Cell::get);
+            assert!(used);
+            assert_eq!(got, want, "{model:?}");
+            assert_eq!(want[0].categories[0].value, Amount::from(10u64), "{want:?}");
+            // Unpruned: T, A, the 20 clean senders and their funders (S, tagged, is not read).
+            assert_eq!(full, 42, "{model:?}");
+            assert_eq!((read, pruned), (2, 20), "{model:?}");
+        }
+    }
 }

@@ -21,6 +21,7 @@ use ruint::aliases::{U256, U512};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
+use crate::index::{ExposureIndex, IndexState};
 use crate::taint::Order;
 use floodgate_graph::{Clustering, Edge, EntityId, Graph, GraphError, NodeId, NodeKind};
 use floodgate_types::RiskCategory;
@@ -404,9 +405,40 @@ pub fn exposure(
     if target.0 >= graph.node_count() {
         return Err(GraphError::NotInGraph { key: format!("node #{}", target.0) });
     }
-    let r = exposure_internal(graph, tags, &[target], &graph.key(target), opts)?;
+    let r = exposure_internal(graph, tags, &[target], &graph.key(target), opts, None)?;
     graph.damage()?;
     Ok(r)
+}
+
+/// As [`exposure`], with the exposure index of the graph (`trace build`) to prune the causal
+/// haircut and poison traces `in`: a node the index shows never received value of any
+/// category within the hops a trace has left at it sent none, so its transfers are not read
+/// (`docs/taint-models.md`, *Cost*). The reports are the same as [`exposure`]'s. The index
+/// is used only when it is current for `graph` and `tags` ([`IndexState::stale_reason`]);
+/// otherwise, and for the other models and `out`, the trace runs as [`exposure`]'s.
+/// Returns whether the index pruned the trace beside the reports.
+///
+/// # Errors
+/// As [`exposure`].
+pub fn exposure_indexed(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    index: &ExposureIndex,
+    target: NodeId,
+    opts: &ExposureOptions,
+) -> Result<(Vec<ExposureReport>, bool), GraphError> {
+    if target.0 >= graph.node_count() {
+        return Err(GraphError::NotInGraph { key: format!("node #{}", target.0) });
+    }
+    let current = index.state().stale_reason(&IndexState::of(graph, tags)).is_none();
+    let used = current
+        && !opts.ignore_time
+        && opts.direction == Direction::In
+        && matches!(opts.model, TaintModel::Haircut | TaintModel::Poison);
+    let index = used.then_some(index);
+    let r = exposure_internal(graph, tags, &[target], &graph.key(target), opts, index)?;
+    graph.damage()?;
+    Ok((r, used))
 }
 
 /// The exposure of a whole entity: the value its addresses received from (or sent to)
@@ -430,7 +462,7 @@ pub fn entity_exposure(
     if members.is_empty() {
         return Err(GraphError::NotInGraph { key: entity.to_string() });
     }
-    let r = exposure_internal(graph, tags, &members, &entity.to_string(), opts)?;
+    let r = exposure_internal(graph, tags, &members, &entity.to_string(), opts, None)?;
     graph.damage()?;
     Ok(r)
 }
@@ -441,6 +473,7 @@ fn exposure_internal(
     members: &[NodeId],
     label: &str,
     opts: &ExposureOptions,
+    index: Option<&ExposureIndex>,
 ) -> Result<Vec<ExposureReport>, GraphError> {
     let assets: Vec<String> = match &opts.asset {
         Some(a) => vec![a.clone()],
@@ -471,7 +504,7 @@ fn exposure_internal(
         };
         let (total, accs, untraced) = match opts.model {
             TaintModel::Haircut | TaintModel::Poison | TaintModel::Tiho if !opts.ignore_time => {
-                crate::causal::causal_exposure(&ctx, members)
+                crate::causal::causal_exposure(&ctx, members, index)
             }
             TaintModel::Haircut => haircut(&ctx, first_edges(&ctx, members)),
             TaintModel::Poison => poison(&ctx, first_edges(&ctx, members)),

@@ -863,6 +863,59 @@ impl ExposureIndex {
         out
     }
 
+    /// The fewest hops at which value of any category arrived at `node` in `asset` under
+    /// poison, as [`IndexedCategory::poison_min_hops`] (255: none, or only beyond 6 hops; also
+    /// when the node received nothing in the asset), read without decoding the entry's
+    /// values; `None` for a wide entry, which holds none. A causal query prunes its cone with
+    /// it (`causal.rs`).
+    pub fn poison_min_hops(&self, node: NodeId, asset: &str) -> Option<u32> {
+        let b = &self.map[..];
+        let key_at = |i: usize| le_u32(b, self.entries_at + i * self.entry_len);
+        let (mut lo, mut hi) = (0usize, self.count);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if key_at(mid) < node.0 {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let mut i = lo;
+        while i < self.count && key_at(i) == node.0 {
+            let at = self.entries_at + i * self.entry_len;
+            let ai = usize::from(u16::from_le_bytes([b[at + 4], b[at + 5]]));
+            if self.assets.get(ai).is_some_and(|a| a == asset) {
+                if self.version == 1 {
+                    let e = self.decode(i);
+                    let min = e.categories.iter().map(|c| c.poison_min_hops).min();
+                    return (!e.wide).then_some(min.unwrap_or(NONE_HOPS));
+                }
+                // Well formed: checked on open (a record that is not reads as wide).
+                let mut c = Cur { b: &b[self.records_at..], at: self.record_offset(i) };
+                let flags = c.u8()?;
+                let ncat = c.u8()?;
+                c.var()?;
+                let mut min = NONE_HOPS;
+                for _ in 0..ncat {
+                    let _code = c.u8()?;
+                    let _hmin = c.u8()?;
+                    min = min.min(u32::from(c.u8()?));
+                    let nsrc = c.u8()?;
+                    c.four()?;
+                    c.four()?;
+                    for _ in 0..nsrc {
+                        c.var()?;
+                        c.u8()?;
+                        c.four()?;
+                    }
+                }
+                return (flags & FLAG_WIDE == 0).then_some(min);
+            }
+            i += 1;
+        }
+        Some(NONE_HOPS)
+    }
+
     /// What the index holds for `node` in `asset`.
     pub fn lookup_asset(&self, node: NodeId, asset: &str) -> Option<IndexedExposure> {
         self.lookup(node).into_iter().find(|e| e.asset == asset)

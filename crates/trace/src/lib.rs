@@ -41,8 +41,8 @@ mod path;
 mod taint;
 
 pub use exposure::{
-    entity_exposure, exposure, CategoryExposure, Direction, ExposureOptions, ExposureReport,
-    TaintModel,
+    entity_exposure, exposure, exposure_indexed, CategoryExposure, Direction, ExposureOptions,
+    ExposureReport, TaintModel,
 };
 pub use index::{
     build_index, state_path, update_index, ExposureIndex, IndexBuildReport, IndexState,

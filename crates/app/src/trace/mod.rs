@@ -235,7 +235,8 @@ pub struct ExposureRequest {
     /// Tag files beyond the data directory's.
     #[serde(default)]
     pub sources: TagSources,
-    /// Trace per query even when the exposure index could answer (`--no-index`).
+    /// Trace per query even when the exposure index could answer, and without the index's
+    /// pruning (`--no-index`).
     #[serde(default)]
     pub no_index: bool,
 }
@@ -271,6 +272,18 @@ impl ExposureRequest {
             sources: TagSources::default(),
             no_index: false,
         }
+    }
+
+    /// Whether the exposure index can prune this request's per-query trace
+    /// ([`floodgate_trace::exposure_indexed`]): causal haircut or poison, `in`, the data
+    /// directory's own tags (any hop limit, window, minimum).
+    fn index_can_prune(&self) -> bool {
+        !self.no_index
+            && self.direction == Direction::In
+            && matches!(self.model, TaintModel::Haircut | TaintModel::Poison)
+            && !self.ignore_time
+            && !self.cluster
+            && self.sources.is_empty()
     }
 
     /// Whether the exposure index can answer this request: haircut or poison, `in`, a hop
@@ -534,7 +547,15 @@ impl Tracer {
             _ => tags.resolve(&self.graph),
         };
         let (reports, alias) = match (target, entity, clusters) {
-            (Some(t), _, _) => (floodgate_trace::exposure(&self.graph, &resolved, t, &opts)?, None),
+            // The index, when current for these tags, also prunes a causal haircut or poison
+            // trace `in` (the same answer, fewer nodes read); `no_index` leaves it out.
+            (Some(t), _, _) => match self.exposure_index().ok().filter(|_| req.index_can_prune()) {
+                Some(idx) => (
+                    floodgate_trace::exposure_indexed(&self.graph, &resolved, idx, t, &opts)?.0,
+                    None,
+                ),
+                _ => (floodgate_trace::exposure(&self.graph, &resolved, t, &opts)?, None),
+            },
             (None, Some(e), Some(c)) => {
                 // An alias (the id of an entity that merged into another) resolves, and says so.
                 let (e, note) = entity::resolve_entity(&self.dd, &self.graph, c, e)?;
