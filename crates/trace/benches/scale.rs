@@ -311,9 +311,13 @@ fn main() {
     // `FLOODGATE_BENCH_CAUSAL_ONLY=1`: only the causal haircut, poison and TIHO (the
     // per-query models users run by default; `--ignore-time` and FIFO/LIFO take most of a
     // run's time otherwise).
-    let causal_only = env("FLOODGATE_BENCH_CAUSAL_ONLY", 0) == 1;
+    // `=2`: those, FIFO and LIFO (every model that respects time).
+    let causal_only = env("FLOODGATE_BENCH_CAUSAL_ONLY", 0);
     let models: Vec<(TaintModel, bool, bool)> = models
-        .filter(|&(m, i, _)| !causal_only || (!i && m != TaintModel::Fifo && m != TaintModel::Lifo))
+        .filter(|&(m, i, _)| {
+            causal_only == 0
+                || (!i && (causal_only == 2 || !matches!(m, TaintModel::Fifo | TaintModel::Lifo)))
+        })
         .collect();
     let name = |&(model, ignore_time, pruned): &(TaintModel, bool, bool)| {
         let how = match (ignore_time, pruned) {

@@ -265,20 +265,22 @@ impl Mix for Present {
     }
 }
 
-/// The peel-chain links some of a label's value passed on its way, as sorted node ids.
-type Links = Vec<u32>;
+/// The peel-chain links some of a label's value passed on its way, as sorted node ids;
+/// shared, as every part taken from a balance carries its label's links on.
+type Links = std::rc::Rc<[u32]>;
 
 /// Adds the links `b` to `a` (both sorted, without repeats).
 fn union(a: &mut Links, b: &[u32]) {
-    if a.is_empty() {
-        a.extend_from_slice(b);
+    if b.iter().all(|x| a.binary_search(x).is_ok()) {
         return;
     }
+    let mut v = a.to_vec();
     for &x in b {
-        if let Err(i) = a.binary_search(&x) {
-            a.insert(i, x);
+        if let Err(i) = v.binary_search(&x) {
+            v.insert(i, x);
         }
     }
+    *a = v.into();
 }
 
 /// Labelled parts that also know which peel-chain links each label's value passed
@@ -365,7 +367,7 @@ impl Linked for Traced {
         for &(l, _) in &self.parts.0 {
             let mut ls = match old.peek() {
                 Some((x, _)) if *x == l => old.next().map(|(_, ls)| ls).unwrap_or_default(),
-                _ => Links::new(),
+                _ => Links::default(),
             };
             union(&mut ls, &[n]);
             links.push((l, ls));
