@@ -313,7 +313,11 @@ fn main() {
     // run's time otherwise).
     // `=2`: those, FIFO and LIFO (every model that respects time).
     let causal_only = env("FLOODGATE_BENCH_CAUSAL_ONLY", 0);
+    // `FLOODGATE_BENCH_PRUNED_ONLY=1`: only the pruned queries, to profile them (the first
+    // row, "Haircut (causal)", is then the pruned haircut).
+    let pruned_only = env("FLOODGATE_BENCH_PRUNED_ONLY", 0) == 1;
     let models: Vec<(TaintModel, bool, bool)> = models
+        .filter(|&(_, _, p)| p || !pruned_only)
         .filter(|&(m, i, _)| {
             causal_only == 0
                 || (!i && (causal_only == 2 || !matches!(m, TaintModel::Fifo | TaintModel::Lifo)))
