@@ -134,7 +134,7 @@ struct ExposureArgs {
     ignore_time: bool,
     /// Trace per query even when the exposure index built by `trace build` could answer
     /// (haircut or poison, `--direction in`, `--hops` 1, 2, 3 or 6, no window, minimum or
-    /// extra tags)
+    /// extra tags), and without the index pruning the trace (the same answer, more read)
     #[arg(long)]
     no_index: bool,
     /// GraphSense TagPack file or directory (repeatable); <data dir>/tagpacks and
