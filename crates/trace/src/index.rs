@@ -198,8 +198,9 @@ pub fn build_index(
 /// still shares with the graph, when the graph was unwound), or replays every transfer when
 /// it cannot: no saved pass, or one of another version or damaged; the tags of a node
 /// already indexed changed; a new transfer older than the latest one indexed; a new
-/// transfer that changes whether an address already indexed is a peel-chain link; an
-/// unwind below the last [`MAX_CHECKPOINTS`] updates. Either way the index written is the
+/// transfer that changes whether an address already indexed is a peel-chain link; a new
+/// transfer of a transaction node already replayed (its state is dropped once it made its
+/// last transfer); an unwind below the last [`MAX_CHECKPOINTS`] updates. Either way the index written is the
 /// one [`build_index`] writes (tested byte for byte).
 ///
 /// # Errors
