@@ -110,9 +110,10 @@ fn add_got(list: &mut Vec<Got>, origin: u32, h: u32, v: U256) -> bool {
             }
         }
         Err(i) => {
-            // Grown by a quarter, not doubled: most of the pass's memory is these lists.
+            // Grown by a quarter, not doubled, and from one item, not four (a `Vec`'s first
+            // room): most of the pass's memory is these lists, most of them short.
             if list.len() == list.capacity() {
-                list.reserve_exact((list.len() / 4).max(4));
+                list.reserve_exact((list.len() / 4).max(1));
             }
             list.insert(i, Got { origin, band, min, value: V128::of(sum) });
             fits
@@ -325,7 +326,8 @@ impl Bal {
 fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
     let key = |p: &Part| (p.hops, p.origin);
     if mine.is_empty() {
-        mine.extend_from_slice(theirs);
+        // Exactly its room (extending an empty `Vec` makes room for four).
+        *mine = theirs.to_vec();
         return true;
     }
     if theirs.len() * 8 <= mine.len() {
