@@ -945,6 +945,10 @@ impl Tagged {
     }
 }
 
+/// A transaction's peel shape ([`Ctx::peel_tx`]): its input and its large output, when it is
+/// a peel transaction.
+type PeelShape = Option<(NodeId, NodeId)>;
+
 /// Replays `order` (transfers of `asset` after those `pass` holds) into `pass`; with `undo`,
 /// records each node's state before it first changes.
 fn replay(
@@ -958,10 +962,17 @@ fn replay(
     let Order { list: mut order, wide } = order;
     let tagged = Tagged::of(graph, tags);
     with_ctx(graph, tags, asset, |ctx| {
-        let peel_cache: std::cell::RefCell<FxHashMap<u32, Option<(NodeId, NodeId)>>> =
-            Default::default();
-        let peel_tx =
-            |t: NodeId| *peel_cache.borrow_mut().entry(t.0).or_insert_with(|| ctx.peel_tx(t));
+        // The peel shape of the last transaction asked: a transaction's inputs come one after
+        // another in replay order (a map of every transaction's held them all to the end).
+        let peel_last: std::cell::Cell<Option<(NodeId, PeelShape)>> = std::cell::Cell::new(None);
+        let peel_tx = |t: NodeId| match peel_last.get() {
+            Some((n, p)) if n == t => p,
+            _ => {
+                let p = ctx.peel_tx(t);
+                peel_last.set(Some((t, p)));
+                p
+            }
+        };
         // The hops a label gains moving from `src` to `dst`: as a query tracing `in` charges it.
         let cost = |src: NodeId, dst: NodeId| -> u32 {
             match graph.kind(src) {
