@@ -61,6 +61,9 @@ fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
 }
 
 fn pct(v: &mut [Duration], p: f64) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
     v.sort_unstable();
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -136,6 +139,7 @@ fn reset_peak() {
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is ignored.
     let transfers = env("FLOODGATE_BENCH_TRANSFERS", 2_000_000);
+    // `FLOODGATE_BENCH_QUERIES=0`: no per-query trace (the index build and lookups alone).
     let queries = env("FLOODGATE_BENCH_QUERIES", 200) as usize;
     let t = Instant::now();
     let world = World::new(&GenConfig { transfers, seed: 42, ..GenConfig::default() });
@@ -488,6 +492,14 @@ fn main() {
     let index_build = t.elapsed();
     let index_cpu = cpu() - cpu0;
     let (peak_index, _) = rss();
+    // A digest of the index file, so that two builds' files can be compared.
+    let index_sha: String = {
+        use sha2::Digest;
+        let mut f = std::fs::File::open(&ipath).unwrap();
+        let mut h = sha2::Sha256::new();
+        std::io::copy(&mut f, &mut h).unwrap();
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    };
     let t = Instant::now();
     let idx = ExposureIndex::open(&ipath).unwrap();
     let index_open = t.elapsed();
@@ -567,6 +579,7 @@ fn main() {
         gib(peak_index),
         gib(before_index)
     );
+    eprintln!("        index file SHA-256 {index_sha}");
     eprintln!(
         "        lookup p50 {ip50:.2?} p99 {ip99:.2?}; lookup + report p50 {rp50:.2?} p99 {rp99:.2?} ({} lookups); causal haircut 6 hops of {} targets p50 {lp50:.2?} p99 {lp99:.2?}: per-query/index p50 {:.0}x p99 {:.0}x",
         look.len(),

@@ -198,8 +198,9 @@ pub fn build_index(
 /// still shares with the graph, when the graph was unwound), or replays every transfer when
 /// it cannot: no saved pass, or one of another version or damaged; the tags of a node
 /// already indexed changed; a new transfer older than the latest one indexed; a new
-/// transfer that changes whether an address already indexed is a peel-chain link; an
-/// unwind below the last [`MAX_CHECKPOINTS`] updates. Either way the index written is the
+/// transfer that changes whether an address already indexed is a peel-chain link; a new
+/// transfer of a transaction node already replayed (its state is dropped once it made its
+/// last transfer); an unwind below the last [`MAX_CHECKPOINTS`] updates. Either way the index written is the
 /// one [`build_index`] writes (tested byte for byte).
 ///
 /// # Errors
@@ -281,9 +282,21 @@ fn write_index(
         round_trips: 0,
         update: IndexUpdate::Rebuilt { reason: String::new() },
     };
-    // Entries and records.
+    let mut names: Vec<u8> = Vec::new();
+    for a in &assets {
+        names.extend_from_slice(&(a.len() as u16).to_le_bytes());
+        names.extend_from_slice(a.as_bytes());
+    }
+    let records_at = HEADER_LEN + names.len() + all.len() * ENTRY_LEN;
+    let mut out = Replacing::create(path)?;
+    // The records are most of the file: they are encoded in chunks and written at their place
+    // as they come, the entries (12 bytes each) held until the records are written.
+    out.write(&[0u8; HEADER_LEN])?;
+    out.write(&names)?;
+    out.seek(records_at as u64)?;
     let mut entries: Vec<u8> = Vec::with_capacity(all.len() * ENTRY_LEN);
-    let mut records: Vec<u8> = Vec::new();
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+    let mut records = 0u64;
     for &(n, ai, s) in &all {
         // Nothing received from a category: the record is the total alone.
         let recv = s.recv().filter(|r| !r.origins.is_empty() || !r.poison.is_empty());
@@ -295,9 +308,9 @@ fn write_index(
             None => Some(Vec::new()),
             Some(r) => categories(r, tags),
         };
-        let at = records.len() as u64;
+        let at = records + chunk.len() as u64;
         let cats = cats.as_deref();
-        let flags = encode_record(s.round_trip(), s.total, cats, &mut records);
+        let flags = encode_record(s.round_trip(), s.total, cats, &mut chunk);
         if flags & FLAG_ROUND_TRIP != 0 {
             rep.round_trips += 1;
         }
@@ -306,51 +319,103 @@ fn write_index(
         // 48 bits address 256 TiB of records.
         debug_assert!(at < 1 << 48);
         entries.extend_from_slice(&at.to_le_bytes()[..6]);
+        if chunk.len() >= CHUNK {
+            out.write(&chunk)?;
+            records += chunk.len() as u64;
+            chunk.clear();
+        }
     }
-    let mut names: Vec<u8> = Vec::new();
-    for a in &assets {
-        names.extend_from_slice(&(a.len() as u16).to_le_bytes());
-        names.extend_from_slice(a.as_bytes());
-    }
-    // The body is names, entries and records, hashed and written in turn (not copied into
-    // one buffer: the records are most of the file).
-    let body = [&names[..], &entries[..], &records[..]];
+    out.write(&chunk)?;
+    records += chunk.len() as u64;
+    drop(chunk);
+    drop(all);
+    out.seek((HEADER_LEN + names.len()) as u64)?;
+    out.write(&entries)?;
+    // The checksum covers the body in file order: names, entries, then the records read back.
     let mut sum = Sha256::new();
-    body.iter().for_each(|p| sum.update(p));
+    sum.update(&names);
+    sum.update(&entries);
+    drop(entries);
+    out.hash_from(records_at as u64, &mut sum)?;
     let mut head = Vec::with_capacity(HEADER_LEN);
     head.extend_from_slice(MAGIC);
     head.extend_from_slice(&INDEX_VERSION.to_le_bytes());
     head.extend_from_slice(&(assets.len() as u32).to_le_bytes());
-    head.extend_from_slice(&(all.len() as u64).to_le_bytes());
+    head.extend_from_slice(&rep.entries.to_le_bytes());
     head.extend_from_slice(&state.edges.to_le_bytes());
     head.extend_from_slice(&state.nodes.to_le_bytes());
     head.extend_from_slice(&1u32.to_le_bytes()); // flags: bit 0 = peel chains followed
     head.extend_from_slice(&state.graph);
     head.extend_from_slice(&state.tags);
     head.extend_from_slice(&sum.finalize());
-    head.extend_from_slice(&(records.len() as u64).to_le_bytes());
+    head.extend_from_slice(&records.to_le_bytes());
     debug_assert_eq!(head.len(), HEADER_LEN);
-    rep.bytes = write_replacing(path, &[&head[..], body[0], body[1], body[2]])?;
+    out.seek(0)?;
+    out.write(&head)?;
+    rep.bytes = records_at as u64 + records;
+    out.finish()?;
     Ok(rep)
 }
 
-/// Writes `parts` in turn to `<path>.tmp`, syncs it and renames it over `path`, so a reader
-/// sees the old file or the new one whole, never a torn one. Returns the bytes written.
-pub(crate) fn write_replacing(path: &Path, parts: &[&[u8]]) -> Result<u64, GraphError> {
-    use std::io::Write;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let io = |p: &Path| {
-        let p = p.to_owned();
-        move |source| GraphError::Io { path: p, source }
-    };
-    let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
-    parts.iter().try_for_each(|p| f.write_all(p)).map_err(io(&tmp))?;
-    f.sync_all().map_err(io(&tmp))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    Ok(parts.iter().map(|p| p.len() as u64).sum())
+/// The size of the chunks the index's records are written in.
+const CHUNK: usize = 1 << 20;
+
+/// A file written beside its final path (`<path>.tmp`), then synced and renamed over it, so
+/// a reader sees the old file or the new one whole, never a torn one. I/O errors name the
+/// file.
+pub(crate) struct Replacing {
+    f: std::fs::File,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl Replacing {
+    pub(crate) fn create(path: &Path) -> Result<Replacing, GraphError> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|source| GraphError::Io { path: tmp.clone(), source })?;
+        Ok(Replacing { f, tmp, path: path.to_owned() })
+    }
+    fn io(&self) -> impl FnOnce(std::io::Error) -> GraphError + '_ {
+        |source| GraphError::Io { path: self.tmp.clone(), source }
+    }
+    pub(crate) fn write(&mut self, b: &[u8]) -> Result<(), GraphError> {
+        use std::io::Write;
+        self.f.write_all(b).map_err(|source| GraphError::Io { path: self.tmp.clone(), source })
+    }
+    pub(crate) fn seek(&mut self, at: u64) -> Result<(), GraphError> {
+        use std::io::{Seek, SeekFrom};
+        self.f.seek(SeekFrom::Start(at)).map(drop).map_err(self.io())
+    }
+    /// Feeds `sum` the file's bytes from `at` to its end.
+    fn hash_from(&mut self, at: u64, sum: &mut Sha256) -> Result<(), GraphError> {
+        use std::io::Read;
+        self.seek(at)?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match self.f.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(GraphError::Io { path: self.tmp.clone(), source }),
+            };
+            sum.update(&buf[..n]);
+        }
+    }
+    /// Syncs the file and renames it over the final path.
+    pub(crate) fn finish(self) -> Result<(), GraphError> {
+        self.f.sync_all().map_err(|source| GraphError::Io { path: self.tmp.clone(), source })?;
+        drop(self.f);
+        std::fs::rename(&self.tmp, &self.path)
+            .map_err(|source| GraphError::Io { path: self.path.clone(), source })
+    }
 }
 
 /// One category's record while writing.

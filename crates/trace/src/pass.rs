@@ -47,9 +47,11 @@ const MAX_HOPS: u32 = 6;
 pub const MAX_CHECKPOINTS: usize = 8;
 
 const MAGIC: &[u8; 8] = b"FGEXPASS";
-/// The state file's format version; version 1 is still read, another is not (the index is
-/// rebuilt).
-pub(crate) const STATE_VERSION: u32 = 2;
+/// The state file's format version; versions 1 and 2 are still read, another is not (the
+/// index is rebuilt). Version 3 has version 2's layout and leaves out the transactions that
+/// made their last transfer, so a reader of version 2, which would take such a transaction
+/// for one never seen, does not read it.
+pub(crate) const STATE_VERSION: u32 = 3;
 const HEADER_LEN: usize = 8 + 4 + 4 + 32 + 8;
 
 /// A value of at most 128 bits, in two halves, so that a [`Got`] needs 8-byte alignment
@@ -108,9 +110,10 @@ fn add_got(list: &mut Vec<Got>, origin: u32, h: u32, v: U256) -> bool {
             }
         }
         Err(i) => {
-            // Grown by a quarter, not doubled: most of the pass's memory is these lists.
+            // Grown by a quarter, not doubled, and from one item, not four (a `Vec`'s first
+            // room): most of the pass's memory is these lists, most of them short.
             if list.len() == list.capacity() {
-                list.reserve_exact((list.len() / 4).max(4));
+                list.reserve_exact((list.len() / 4).max(1));
             }
             list.insert(i, Got { origin, band, min, value: V128::of(sum) });
             fits
@@ -138,7 +141,24 @@ fn add_parts(list: &mut Vec<Got>, parts: &Bal) -> bool {
     });
     new.sort_unstable_by_key(|g| (g.origin, g.band));
     let old = std::mem::take(list);
-    list.reserve_exact(old.len() + new.len());
+    // Room for the merged list exactly (most of the pass's memory is these lists): the keys
+    // of both, counted once.
+    let key = |g: &Got| (g.origin, g.band);
+    let (mut i, mut j, mut merged, mut last) = (0, 0, 0usize, None);
+    while i < old.len() || j < new.len() {
+        let k = if j < new.len() && (i == old.len() || key(&new[j]) <= key(&old[i])) {
+            j += 1;
+            key(&new[j - 1])
+        } else {
+            i += 1;
+            key(&old[i - 1])
+        };
+        if last != Some(k) {
+            merged += 1;
+            last = Some(k);
+        }
+    }
+    list.reserve_exact(merged);
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
         let g = if j < new.len()
@@ -306,7 +326,8 @@ impl Bal {
 fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
     let key = |p: &Part| (p.hops, p.origin);
     if mine.is_empty() {
-        mine.extend_from_slice(theirs);
+        // Exactly its room (extending an empty `Vec` makes room for four).
+        *mine = theirs.to_vec();
         return true;
     }
     if theirs.len() * 8 <= mine.len() {
@@ -535,14 +556,42 @@ pub(crate) struct Outcome {
     pub(crate) replayed: u64,
 }
 
-/// One transfer of the pass.
+/// One transfer of the pass, in 32 bytes.
 #[derive(Clone, Copy)]
 struct T {
+    seq: u64,
+    /// The amount when below 2⁶³; else [`WIDE_AMOUNT`] and its place in [`Order::wide`].
+    amount: u64,
     src: u32,
     dst: u32,
-    amount: U256,
     time: u32,
-    seq: u64,
+    /// While the order is built, the leg's place among its sender's legs (so that each
+    /// sender's transfers keep their storage order); then [`LAST_SEND`] or 0.
+    aux: u32,
+}
+
+/// [`T::amount`]: the amount is in [`Order::wide`].
+const WIDE_AMOUNT: u64 = 1 << 63;
+/// [`T::aux`]: no later transfer of the order has the same sender.
+const LAST_SEND: u32 = 1;
+
+/// Transfers of one asset in replay order, with the amounts of 63 bits or more apart.
+#[derive(Default)]
+struct Order {
+    list: Vec<T>,
+    wide: Vec<U256>,
+}
+
+impl Order {
+    /// The amount of `t`, a transfer of the order whose wide amounts are `wide`.
+    fn amount_in(wide: &[U256], t: &T) -> U256 {
+        if t.amount & WIDE_AMOUNT == 0 {
+            U256::from(t.amount)
+        } else {
+            // Pushed with the transfer: in range.
+            wide.get((t.amount & !WIDE_AMOUNT) as usize).copied().unwrap_or_default()
+        }
+    }
 }
 
 fn sorted_tags(tags: &HashMap<NodeId, RiskCategory>) -> Vec<(u32, u8)> {
@@ -616,7 +665,7 @@ impl PassState {
             return Ok(Outcome { from, was, replayed: 0 });
         }
         let prefix = graph.prefix(from).map_err(|e| format!("the graph could not be read: {e}"))?;
-        let orders: Vec<(String, Vec<T>)> = graph
+        let orders: Vec<(String, Order)> = graph
             .assets()
             .into_iter()
             .map(|a| {
@@ -627,7 +676,7 @@ impl PassState {
         // 1. Replay order: the new transfers come after those replayed.
         for (asset, order) in &orders {
             let last = self.assets.get(asset).and_then(|p| p.max_time);
-            if let (Some(first), Some(last)) = (order.first(), last) {
+            if let (Some(first), Some(last)) = (order.list.first(), last) {
                 if first.time < last {
                     return Err(format!(
                         "a new {asset} transfer (time {}) is older than the latest one indexed ({last})",
@@ -638,9 +687,18 @@ impl PassState {
         }
         // 2. No hop already charged changes.
         let touched: FxHashSet<u32> =
-            orders.iter().flat_map(|(_, o)| o.iter().flat_map(|t| [t.src, t.dst])).collect();
+            orders.iter().flat_map(|(_, o)| o.list.iter().flat_map(|t| [t.src, t.dst])).collect();
+        // The state of a transaction is dropped once it made its last transfer (a UTXO
+        // transaction receives and sends within one block): one that already did may not
+        // get more.
+        if let Some(n) = touched
+            .iter()
+            .find(|&&n| n < prefix.node_count() && prefix.kind(NodeId(n)) == NodeKind::Transaction)
+        {
+            return Err(format!("a new transfer of transaction node {n}, already indexed"));
+        }
         for (asset, order) in &orders {
-            if !order.is_empty() && !peel_costs_unchanged(&prefix, graph, asset, &touched) {
+            if !order.list.is_empty() && !peel_costs_unchanged(&prefix, graph, asset, &touched) {
                 return Err(format!(
                     "a new {asset} transfer changes whether an address already indexed is a peel-chain link"
                 ));
@@ -649,9 +707,9 @@ impl PassState {
         // 3 was checked above. Continue, recording what to undo.
         let mut cp =
             Checkpoint { segments: from as u32, nodes: old_nodes, ..Checkpoint::default() };
-        let replayed = orders.iter().map(|(_, o)| o.len() as u64).sum();
+        let replayed = orders.iter().map(|(_, o)| o.list.len() as u64).sum();
         for (asset, order) in orders {
-            if order.is_empty() {
+            if order.list.is_empty() {
                 continue;
             }
             let existed = self.assets.contains_key(&asset);
@@ -702,8 +760,9 @@ impl PassState {
 /// node's own timeline orders them (`causal.rs`), each node's sends in storage order. With
 /// `after`, only those beyond that prefix of the graph (a node's legs list the prefix's
 /// first, [`Graph::legs`]).
-fn replay_order(graph: &Graph, after: Option<&Graph>, asset: &str) -> Vec<T> {
-    let mut all: Vec<T> = Vec::new();
+fn replay_order(graph: &Graph, after: Option<&Graph>, asset: &str) -> Order {
+    let mut order = Order::default();
+    let all = &mut order.list;
     let mut legs: Vec<Leg> = Vec::new();
     let mut old: Vec<Leg> = Vec::new();
     for n in 0..graph.node_count() {
@@ -717,16 +776,20 @@ fn replay_order(graph: &Graph, after: Option<&Graph>, asset: &str) -> Vec<T> {
             }
             _ => 0,
         };
-        all.extend(legs.iter().skip(skip).filter(|l| l.nb.0 != n).map(|l| T {
-            src: n,
-            dst: l.nb.0,
-            amount: l.amount,
-            time: l.time,
-            seq: l.seq,
-        }));
+        for (i, l) in legs.iter().enumerate().skip(skip).filter(|(_, l)| l.nb.0 != n) {
+            let amount = match u64::try_from(l.amount) {
+                Ok(a) if a & WIDE_AMOUNT == 0 => a,
+                _ => {
+                    order.wide.push(l.amount);
+                    WIDE_AMOUNT | (order.wide.len() - 1) as u64
+                }
+            };
+            all.push(T { seq: l.seq, amount, src: n, dst: l.nb.0, time: l.time, aux: i as u32 });
+        }
     }
-    // Stable: each node's sends keep storage order.
-    all.sort_by_key(|t| (t.time, t.seq));
+    // By (time, seq), and among equal ones as listed (by sender, each sender's in storage
+    // order): what a stable sort by (time, seq) gives, without its buffer.
+    all.sort_unstable_by_key(|t| (t.time, t.seq, t.src, t.aux));
     // Inside a group of one (time, seq), a transfer whose sender also receives in the group
     // goes after those receipts (an account transaction with several transfers: A pays B,
     // B pays C). UTXO groups (a transaction's inputs; its outputs) never chain.
@@ -742,7 +805,14 @@ fn replay_order(graph: &Graph, after: Option<&Graph>, asset: &str) -> Vec<T> {
         }
         i = j;
     }
-    all
+    // Each sender's last transfer.
+    let mut seen = vec![0u64; (graph.node_count() as usize).div_ceil(64)];
+    for t in all.iter_mut().rev() {
+        let (w, bit) = ((t.src / 64) as usize, 1u64 << (t.src % 64));
+        t.aux = if seen[w] & bit == 0 { LAST_SEND } else { 0 };
+        seen[w] |= bit;
+    }
+    order
 }
 
 /// Orders one group so that each sender's receipts in it come first (a cycle is broken in
@@ -859,6 +929,26 @@ fn peel_costs_unchanged(
     })
 }
 
+/// Tagged nodes as bits over the node ids (asked twice a transfer).
+struct Tagged(Vec<u64>);
+
+impl Tagged {
+    fn of(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>) -> Tagged {
+        let mut bits = vec![0u64; (graph.node_count() as usize).div_ceil(64)];
+        for n in tags.keys().filter(|n| n.0 < graph.node_count()) {
+            bits[(n.0 / 64) as usize] |= 1 << (n.0 % 64);
+        }
+        Tagged(bits)
+    }
+    fn has(&self, n: u32) -> bool {
+        self.0.get((n / 64) as usize).is_some_and(|w| w & (1 << (n % 64)) != 0)
+    }
+}
+
+/// A transaction's peel shape ([`Ctx::peel_tx`]): its input and its large output, when it is
+/// a peel transaction.
+type PeelShape = Option<(NodeId, NodeId)>;
+
 /// Replays `order` (transfers of `asset` after those `pass` holds) into `pass`; with `undo`,
 /// records each node's state before it first changes.
 fn replay(
@@ -866,14 +956,23 @@ fn replay(
     tags: &HashMap<NodeId, RiskCategory>,
     asset: &str,
     pass: &mut AssetPass,
-    mut order: Vec<T>,
+    order: Order,
     mut undo: Option<&mut AssetUndo>,
 ) {
+    let Order { list: mut order, wide } = order;
+    let tagged = Tagged::of(graph, tags);
     with_ctx(graph, tags, asset, |ctx| {
-        let peel_cache: std::cell::RefCell<FxHashMap<u32, Option<(NodeId, NodeId)>>> =
-            Default::default();
-        let peel_tx =
-            |t: NodeId| *peel_cache.borrow_mut().entry(t.0).or_insert_with(|| ctx.peel_tx(t));
+        // The peel shape of the last transaction asked: a transaction's inputs come one after
+        // another in replay order (a map of every transaction's held them all to the end).
+        let peel_last: std::cell::Cell<Option<(NodeId, PeelShape)>> = std::cell::Cell::new(None);
+        let peel_tx = |t: NodeId| match peel_last.get() {
+            Some((n, p)) if n == t => p,
+            _ => {
+                let p = ctx.peel_tx(t);
+                peel_last.set(Some((t, p)));
+                p
+            }
+        };
         // The hops a label gains moving from `src` to `dst`: as a query tracing `in` charges it.
         let cost = |src: NodeId, dst: NodeId| -> u32 {
             match graph.kind(src) {
@@ -905,18 +1004,19 @@ fn replay(
             pass.max_time = Some(pass.max_time.map_or(last.time, |m| m.max(last.time)));
         }
         // Taken from the back, the list returning its room as it empties while the balances
-        // grow (it is 56 bytes a transfer).
+        // grow (it is 32 bytes a transfer).
         order.reverse();
         while let Some(t) = order.pop() {
             if order.capacity() > 1 << 16 && order.len() < order.capacity() / 2 {
                 order.shrink_to_fit();
             }
             let (src, dst) = (NodeId(t.src), NodeId(t.dst));
-            let a = t.amount;
+            let a = Order::amount_in(&wide, &t);
             save(t.src, &*nodes);
             save(t.dst, &*nodes);
             // What the transfer carries, hops counted at `dst`.
-            let (carried, carried_p) = if let Some(c) = tags.get(&src) {
+            let tag = if tagged.has(t.src) { tags.get(&src) } else { None };
+            let (carried, carried_p) = if let Some(c) = tag {
                 let h = cost(src, dst);
                 (Bal::origin(h, t.src, a), Pres::origin(c.code(), h, a))
             } else {
@@ -946,7 +1046,11 @@ fn replay(
                 (took, took_p)
             };
             let labelled = !carried.is_empty() || !carried_p.is_empty();
-            if labelled {
+            if t.aux & LAST_SEND != 0 && graph.kind(src) == NodeKind::Transaction {
+                // A transaction that made its last transfer is read no more (what it keeps
+                // is its fee); only an address's flags are read.
+                nodes.remove(&t.src);
+            } else if labelled {
                 nodes.entry(t.src).or_default().flags |= SENT_LABELLED;
             }
             let d = nodes.entry(t.dst).or_default();
@@ -974,7 +1078,7 @@ fn replay(
                     }
                 }
                 // A tagged node's balance is never read: what it sends is its own.
-                if tags.contains_key(&dst) {
+                if tagged.has(t.dst) {
                     continue;
                 }
             }
@@ -1184,7 +1288,7 @@ impl PassState {
             return Err(corrupt(0, "not an exposure pass state (bad magic or too short)"));
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if version != STATE_VERSION && version != 1 {
+        if !(1..=STATE_VERSION).contains(&version) {
             return Err(GraphError::UnsupportedVersion {
                 path: path.to_owned(),
                 found: version,
@@ -1287,7 +1391,7 @@ pub(crate) fn read_var128(b: &[u8], at: &mut usize) -> Option<u128> {
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,
-    /// The state file's version (1 or 2).
+    /// The state file's version (1, 2 or 3).
     version: u32,
 }
 

@@ -491,7 +491,7 @@ fn saved_pass_format_v2_fixture_is_continued() {
     assert!(std::fs::read(&path).unwrap() == std::fs::read(full.path().join(INDEX_FILE)).unwrap());
     // The saved pass is written anew in today's version (with the update's undo record).
     let st = std::fs::read(state_path(&path)).unwrap();
-    assert_eq!(st[8..12], 2u32.to_le_bytes(), "state version 2");
+    assert_eq!(st[8..12], 3u32.to_le_bytes(), "state version 3");
     let idx = ExposureIndex::open(&path).unwrap();
     let e = idx.lookup_asset(g.lookup("0xd").unwrap(), "ETH").unwrap();
     let scam = e.categories.iter().find(|c| c.category == RiskCategory::Scam).unwrap();
