@@ -904,24 +904,31 @@ impl ExposureIndex {
         self.count == 0
     }
 
-    /// What the index holds for `node`: one entry per asset it received (empty when it
-    /// received nothing).
-    pub fn lookup(&self, node: NodeId) -> Vec<IndexedExposure> {
-        let b = &self.map[..];
-        let key_at = |i: usize| le_u32(b, self.entries_at + i * self.entry_len);
-        // First entry of the node.
+    /// The node of entry `i` (entries are sorted by node, then asset).
+    fn entry_node(&self, i: usize) -> u32 {
+        le_u32(&self.map, self.entries_at + i * self.entry_len)
+    }
+
+    /// The first entry of `node`, or where it would be (binary search of the entry table).
+    fn first_entry(&self, node: NodeId) -> usize {
         let (mut lo, mut hi) = (0usize, self.count);
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if key_at(mid) < node.0 {
+            if self.entry_node(mid) < node.0 {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
+        lo
+    }
+
+    /// What the index holds for `node`: one entry per asset it received (empty when it
+    /// received nothing).
+    pub fn lookup(&self, node: NodeId) -> Vec<IndexedExposure> {
         let mut out = Vec::new();
-        let mut i = lo;
-        while i < self.count && key_at(i) == node.0 {
+        let mut i = self.first_entry(node);
+        while i < self.count && self.entry_node(i) == node.0 {
             out.push(self.decode(i));
             i += 1;
         }
@@ -935,18 +942,8 @@ impl ExposureIndex {
     /// it (`causal.rs`).
     pub fn poison_min_hops(&self, node: NodeId, asset: &str) -> Option<u32> {
         let b = &self.map[..];
-        let key_at = |i: usize| le_u32(b, self.entries_at + i * self.entry_len);
-        let (mut lo, mut hi) = (0usize, self.count);
-        while lo < hi {
-            let mid = (lo + hi) / 2;
-            if key_at(mid) < node.0 {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        let mut i = lo;
-        while i < self.count && key_at(i) == node.0 {
+        let mut i = self.first_entry(node);
+        while i < self.count && self.entry_node(i) == node.0 {
             let at = self.entries_at + i * self.entry_len;
             let ai = usize::from(u16::from_le_bytes([b[at + 4], b[at + 5]]));
             if self.assets.get(ai).is_some_and(|a| a == asset) {
