@@ -104,12 +104,40 @@ pub(crate) struct SegmentBuilder {
     /// Address id (order of first use) per output row, then per input row (`NO_ADDR`).
     out_addr: Vec<u32>,
     in_addr: Vec<u32>,
-    dict: HashMap<BtcAddress, u32, FxBuildHasher>,
+    /// Address id by [`fingerprint`]: a small table (16 bytes an entry) that stays in cache
+    /// far better than one keyed by whole addresses; a hit is checked against the address.
+    dict: HashMap<u64, u32, FxBuildHasher>,
+    /// Addresses whose fingerprint another address already holds (exact, rarely used).
+    clash: HashMap<BtcAddress, u32, FxBuildHasher>,
     addrs: Vec<BtcAddress>,
     counts: SegmentCounts,
     txid_run: Vec<(u64, u32, u32)>,
     unresolved_run: Vec<(u64, u32, u32)>,
     last_height: Option<u64>,
+}
+
+/// A cheap 64-bit fingerprint of an address: the first 8 bytes of its payload (a hash, so
+/// already spread) mixed with its kind, network and length. Equal addresses have equal
+/// fingerprints; unequal ones rarely do, and [`SegmentBuilder::addr_id`] checks.
+fn fingerprint(a: &BtcAddress) -> u64 {
+    use floodgate_types::address::BtcPayload;
+    let head = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        let n = b.len().min(8);
+        w[..n].copy_from_slice(&b[..n]);
+        u64::from_le_bytes(w)
+    };
+    let (kind, bytes): (u64, u64) = match a.payload() {
+        BtcPayload::PubkeyHash(h) => (1, head(&h)),
+        BtcPayload::ScriptHash(h) => (2, head(&h)),
+        BtcPayload::Witness { version, len, program } => (
+            3 | u64::from(version) << 8 | u64::from(len) << 16,
+            head(&program[..usize::from(len).min(40)]),
+        ),
+        BtcPayload::NonStandard(h) => (4, head(&h)),
+    };
+    let net = a.network() as u64;
+    bytes ^ (kind | net << 24).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 fn put_u32(v: &mut Vec<u8>, x: u32) {
@@ -176,7 +204,16 @@ impl SegmentBuilder {
 
     fn addr_id(&mut self, a: &BtcAddress) -> u32 {
         let next = len_u32(self.addrs.len());
-        let id = *self.dict.entry(*a).or_insert(next);
+        let id = *self.dict.entry(fingerprint(a)).or_insert(next);
+        if id == next {
+            self.addrs.push(*a);
+            return id;
+        }
+        if self.addrs.get(id as usize) == Some(a) {
+            return id;
+        }
+        // Another address has this fingerprint (by chance, or ground on purpose): exact map.
+        let id = *self.clash.entry(*a).or_insert(next);
         if id == next {
             self.addrs.push(*a);
         }
@@ -235,11 +272,25 @@ impl SegmentBuilder {
         // Keys of the distinct addresses, sorted; two addresses with one canonical text (a
         // regtest and a testnet base58 address) share one key and one rank.
         let all: Vec<AddrKey> = self.addrs.iter().map(AddrKey::of_btc).collect();
-        let mut order: Vec<u32> = (0..len_u32(all.len())).collect();
-        order.sort_unstable_by(|a, b| all[*a as usize].cmp(&all[*b as usize]));
+        // Sorted by the keys' first 8 bytes, then (rarely needed) the whole key: the sort
+        // compares numbers in one array instead of chasing every key.
+        let mut order: Vec<(u64, u32)> = all
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let mut w = [0u8; 8];
+                let b = k.as_bytes();
+                let n = b.len().min(8);
+                w[..n].copy_from_slice(&b[..n]);
+                (u64::from_be_bytes(w), len_u32(i))
+            })
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            a.0.cmp(&b.0).then_with(|| all[a.1 as usize].cmp(&all[b.1 as usize]))
+        });
         let mut rank = vec![0u32; all.len()];
         let mut keys: Vec<AddrKey> = Vec::with_capacity(all.len());
-        for id in &order {
+        for (_, id) in &order {
             let k = all[*id as usize];
             if keys.last() != Some(&k) {
                 keys.push(k);
@@ -748,6 +799,34 @@ mod tests {
             read_run(&f.txid_run).unwrap(),
             vec![(prefix(&[3; 32]), 1, 2), (prefix(&[9; 32]), 0, 0)]
         );
+    }
+
+    /// Addresses ground to share a fingerprint (same first 8 payload bytes) stay apart.
+    #[test]
+    fn addresses_with_one_fingerprint_keep_their_own_rows() {
+        use floodgate_types::BtcNetwork;
+        let p2pkh = |tail: u8| {
+            let mut h = [7u8; 20];
+            h[19] = tail;
+            let script = [&[0x76, 0xa9, 0x14][..], &h, &[0x88, 0xac]].concat();
+            BtcAddress::from_script(&script, BtcNetwork::Mainnet).address
+        };
+        let (a, b, c) = (p2pkh(1), p2pkh(2), p2pkh(3));
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        let mut s = SegmentBuilder::default();
+        s.block(1, None);
+        s.tx(&[1; 32], 0);
+        for (vout, x) in [a, b, c, b, a].iter().enumerate() {
+            s.output(vout as u32, x, 1);
+        }
+        let f = s.finish();
+        let data = f.data();
+        let v = SegmentView::parse(&data).unwrap();
+        let rows = |x: &BtcAddress| {
+            let id = v.find(AddrKey::of_btc(x).as_bytes()).unwrap();
+            v.rows_of(id).collect::<Vec<_>>()
+        };
+        assert_eq!((rows(&a), rows(&b), rows(&c)), (vec![0, 4], vec![1, 3], vec![2]));
     }
 
     #[test]
