@@ -105,7 +105,7 @@ impl Store {
             rusqlite::Connection::open(&path).map_err(|e| StoreError::sqlite(&path, e))?;
         schema::init(&mut conn, &path)?;
         utxo::migrate_legacy_rows(&mut conn, &path)?;
-        utxo::sweep_orphans(&conn, &path)?;
+        utxo::sweep_orphans(&mut conn, &path)?;
         Ok(Store { conn, path, max_unwind: DEFAULT_MAX_UNWIND, tenant, utxo: Default::default() })
     }
 

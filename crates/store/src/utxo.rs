@@ -285,7 +285,7 @@ fn write_durably(dir: &Path, name: &str, data: &Finished) -> Result<(), StoreErr
 
 /// [`sweep_orphans`] after a commit or a failed group: the data is safe either way, so a
 /// failure to delete is logged, not returned.
-pub(crate) fn sweep_quietly(conn: &Connection, path: &Path) {
+pub(crate) fn sweep_quietly(conn: &mut Connection, path: &Path) {
     if let Err(e) = sweep_orphans(conn, path) {
         tracing::warn!(target: "floodgate::store", error = %e, "could not delete unused chain segment files");
     }
@@ -294,32 +294,50 @@ pub(crate) fn sweep_quietly(conn: &Connection, path: &Path) {
 /// Deletes the files under `chain/` that no manifest row names: segments of a group whose
 /// transaction never committed (a crash, a refused block), temporary files, and segments an
 /// unwind removed. Returns how many went.
-pub(crate) fn sweep_orphans(conn: &Connection, path: &Path) -> Result<u64, StoreError> {
+///
+/// A writer creates its group's file while it holds SQLite's write lock, and names it in the
+/// manifest before it lets go; so candidates are checked again under the write lock (which
+/// waits for a group being written to commit) and only files no committed row names go.
+pub(crate) fn sweep_orphans(conn: &mut Connection, path: &Path) -> Result<u64, StoreError> {
+    if unnamed_files(conn, path)?.is_empty() {
+        return Ok(0);
+    }
+    let sq = |e| StoreError::sqlite(path, e);
+    let tx =
+        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sq)?;
+    let orphans = unnamed_files(&tx, path)?;
+    for f in &orphans {
+        std::fs::remove_file(f).map_err(|source| StoreError::Io { path: f.clone(), source })?;
+    }
+    tx.commit().map_err(sq)?;
+    if !orphans.is_empty() {
+        tracing::info!(target: "floodgate::store", removed = orphans.len(), "deleted chain segment files no manifest row names");
+    }
+    Ok(orphans.len() as u64)
+}
+
+/// The segment files (and temporary files) under `chain/` no manifest row names.
+fn unnamed_files(conn: &Connection, path: &Path) -> Result<Vec<PathBuf>, StoreError> {
     let dir = chain_dir(path);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(StoreError::Io { path: dir, source }),
     };
     let sq = |e| StoreError::sqlite(path, e);
-    let mut stmt = conn.prepare("SELECT file FROM utxo_segments").map_err(sq)?;
+    let mut stmt = conn.prepare_cached("SELECT file FROM utxo_segments").map_err(sq)?;
     let known: std::collections::HashSet<String> =
         stmt.query_map([], |r| r.get(0)).map_err(sq)?.collect::<Result<_, _>>().map_err(sq)?;
-    let mut removed = 0;
+    let mut out = Vec::new();
     for e in entries {
         let e = e.map_err(|source| StoreError::Io { path: dir.clone(), source })?;
         let name = e.file_name().to_string_lossy().into_owned();
         let ours = name.starts_with("seg-") && (name.ends_with(".fgcs") || name.ends_with(".tmp"));
         if ours && !known.contains(&name) {
-            std::fs::remove_file(e.path())
-                .map_err(|source| StoreError::Io { path: e.path(), source })?;
-            removed += 1;
+            out.push(e.path());
         }
     }
-    if removed > 0 {
-        tracing::info!(target: "floodgate::store", removed, "deleted chain segment files no manifest row names");
-    }
-    Ok(removed)
+    Ok(out)
 }
 
 /// Writes the pending blocks of a group as one segment (inside the group's transaction):
@@ -741,4 +759,51 @@ fn migrate_chain(conn: &Connection, path: &Path, chain: &str, now: i64) -> Resul
     }
     flush(&mut b)?;
     Ok((outs.len() + ins.len()) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Issue 9 item 13: a sweep beside another process writing a group (its file on disk, its
+    /// manifest row not committed yet) must not take that file for an orphan: it waits for
+    /// the write lock before deleting anything.
+    #[test]
+    fn a_sweep_beside_a_group_being_written_keeps_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(crate::STORE_FILE);
+        drop(crate::Store::open(dir.path()).unwrap());
+        let file = chain_dir(&db).join(file_name(7));
+        let mut writer = Connection::open(&db).unwrap();
+        let tx =
+            writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
+        std::fs::create_dir_all(chain_dir(&db)).unwrap();
+        std::fs::write(&file, b"a group's segment").unwrap();
+        tx.execute(
+            "INSERT INTO utxo_segments (id, chain, min_height, max_height, blocks, txs, outputs, \
+             inputs, unresolved, created_at, txid_run, unresolved_run, file) \
+             VALUES (7, 'bitcoin', 0, 0, 0, 0, 0, 0, 0, 0, x'', x'', ?1)",
+            [file_name(7)],
+        )
+        .unwrap();
+        let sweeper = {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut c = Connection::open(&db).unwrap();
+                c.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
+                sweep_orphans(&mut c, &db).unwrap()
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        tx.commit().unwrap();
+        assert_eq!(sweeper.join().unwrap(), 0);
+        assert!(file.exists(), "the committed group's file was deleted as an orphan");
+        // A file no row names does go.
+        let orphan = chain_dir(&db).join(file_name(8));
+        std::fs::write(&orphan, b"torn").unwrap();
+        assert_eq!(sweep_orphans(&mut writer, &db).unwrap(), 1);
+        assert!(!orphan.exists() && file.exists());
+    }
 }

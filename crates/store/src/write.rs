@@ -81,7 +81,7 @@ impl Store {
         // A refused group may have left its segment file; an unwind leaves the files of the
         // segments it removed.
         if res.as_ref().map_or(true, |outs| outs.iter().any(|o| o.unwound.is_some())) {
-            utxo::sweep_quietly(&self.conn, &self.path);
+            utxo::sweep_quietly(&mut self.conn, &self.path);
         }
         res
     }
@@ -225,7 +225,7 @@ impl Store {
         let unwound = unwind(&tx, chain, from, &reason, Timestamp::now().0, &mut g, &path)?;
         tx.commit().map_err(sq)?;
         self.utxo.clear();
-        utxo::sweep_quietly(&self.conn, &self.path);
+        utxo::sweep_quietly(&mut self.conn, &self.path);
         Ok(unwound)
     }
 
