@@ -16,7 +16,8 @@
 //! `blk*.dat` file; `floodgate gen --transfers 2000000 --seed 1 --out DIR`), the group
 //! `bitcoin-world` measures the same on its blocks: `baseline` (the `blk*.dat` framing split
 //! and every block decoded with its txids), `ingest`, and `ingest+store-bulk` committed in
-//! groups of 50,000 records as `floodgate ingest` does.
+//! groups of 50,000 records as `floodgate ingest` does: each group applied on a store thread
+//! (`floodgate_store::pipelined`) while the reader decodes the next.
 //!
 //! Run with `cargo bench -p floodgate-ingest --bench bitcoin`.
 
@@ -187,22 +188,30 @@ fn bitcoin_world(c: &mut Criterion) {
             |dir| {
                 let mut store = floodgate_store::Store::open(dir.path()).expect("store opens");
                 store.suspend_indexes().expect("indexes drop");
-                let mut blocks: Vec<ChainBlock> = Vec::new();
-                let mut records = 0usize;
-                for (name, bytes) in &inputs {
-                    let mut sink = |block: ChainBlock, _done: u64| {
-                        records += block.utxo_txs.len() + 1;
-                        blocks.push(block);
-                        if records >= GROUP_RECORDS {
-                            store.apply_blocks(&blocks)?;
-                            blocks.clear();
-                            records = 0;
-                        }
-                        Ok(())
-                    };
-                    read_slice(name, bytes, &opts, &mut sink).expect("world ingests");
-                }
-                store.apply_blocks(&blocks).expect("blocks apply");
+                floodgate_store::pipelined(&mut store, |pipe| {
+                    let mut blocks: Vec<ChainBlock> = Vec::new();
+                    let mut records = 0usize;
+                    for (name, bytes) in &inputs {
+                        let mut sink = |block: ChainBlock, _done: u64| {
+                            records += block.utxo_txs.len() + 1;
+                            blocks.push(block);
+                            if records >= GROUP_RECORDS {
+                                let group = std::mem::take(&mut blocks);
+                                pipe.submit(move |s: &mut floodgate_store::Store| {
+                                    s.apply_blocks(&group).map(drop)
+                                })?;
+                                records = 0;
+                            }
+                            Ok(())
+                        };
+                        read_slice(name, bytes, &opts, &mut sink).expect("world ingests");
+                    }
+                    pipe.submit(move |s: &mut floodgate_store::Store| {
+                        s.apply_blocks(&blocks).map(drop)
+                    })
+                    .expect("blocks apply");
+                    pipe.finish().expect("blocks apply");
+                });
                 store.restore_indexes().expect("indexes rebuild");
                 dir
             },

@@ -1,7 +1,10 @@
 //! CPU time (user + system, from `/proc/self/stat`, so Linux only) of the three stages of
 //! `benches/bitcoin.rs` — bare decode, the reader, and the reader into a fresh store (opened,
-//! blocks applied in groups of 50,000 records as `floodgate ingest --bulk` does, closed) —
-//! for a machine too busy for wall-clock ratios. Deleting the store afterwards is not counted.
+//! blocks applied in groups of 50,000 records on a store thread as `floodgate ingest --bulk`
+//! does, closed) —
+//! for a machine too busy for wall-clock ratios, and last the store stage with every group
+//! applied on the reader's thread (`store serial`, as before the store thread), for an A/B in
+//! the same run. Deleting the store afterwards is not counted.
 //!
 //! ```text
 //! cargo run --release -p floodgate-ingest --example bitcoin_cpu           # the bench's 3 real blocks, 60 runs
@@ -82,6 +85,43 @@ fn main() {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = floodgate_store::Store::open(tmp.path()).unwrap();
         store.suspend_indexes().unwrap();
+        floodgate_store::pipelined(&mut store, |pipe| {
+            let mut blocks = Vec::new();
+            let mut records = 0usize;
+            for (name, bytes) in &inputs {
+                let mut sink = |b: ChainBlock, _d: u64| {
+                    records += b.utxo_txs.len() + 1;
+                    blocks.push(b);
+                    if records >= 50_000 {
+                        let group = std::mem::take(&mut blocks);
+                        pipe.submit(move |s: &mut floodgate_store::Store| {
+                            s.apply_blocks(&group).map(drop)
+                        })?;
+                        records = 0;
+                    }
+                    Ok(())
+                };
+                read_slice(Path::new(name), bytes, &opts, &mut sink).unwrap();
+            }
+            pipe.submit(move |s: &mut floodgate_store::Store| s.apply_blocks(&blocks).map(drop))
+                .unwrap();
+            pipe.finish().unwrap();
+        });
+        store.restore_indexes().unwrap();
+        drop(store);
+        let (w, c) = (Instant::now(), cpu());
+        drop(tmp);
+        excl += (Instant::now() - w).as_secs_f64();
+        excl_cpu += cpu() - c;
+    }
+    let (sw, sc) = ((Instant::now() - ws).as_secs_f64() - excl, cpu() - cs - excl_cpu);
+    let (sw, sc) = (sw / n as f64, sc / n as f64);
+    let (mut excl2, mut excl2_cpu) = (0f64, 0f64);
+    let (ws2, cs2) = (Instant::now(), cpu());
+    for _ in 0..n {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = floodgate_store::Store::open(tmp.path()).unwrap();
+        store.suspend_indexes().unwrap();
         let mut blocks = Vec::new();
         let mut records = 0usize;
         for (name, bytes) in &inputs {
@@ -102,11 +142,11 @@ fn main() {
         drop(store);
         let (w, c) = (Instant::now(), cpu());
         drop(tmp);
-        excl += (Instant::now() - w).as_secs_f64();
-        excl_cpu += cpu() - c;
+        excl2 += (Instant::now() - w).as_secs_f64();
+        excl2_cpu += cpu() - c;
     }
-    let (sw, sc) = ((Instant::now() - ws).as_secs_f64() - excl, cpu() - cs - excl_cpu);
-    let (sw, sc) = (sw / n as f64, sc / n as f64);
+    let (sw2, sc2) = ((Instant::now() - ws2).as_secs_f64() - excl2, cpu() - cs2 - excl2_cpu);
+    let (sw2, sc2) = (sw2 / n as f64, sc2 / n as f64);
     println!("baseline      wall {:8.2} ms cpu {:8.2} ms", bw * 1e3, bc * 1e3);
     println!(
         "ingest        wall {:8.2} ms cpu {:8.2} ms  ratio wall {:.3} cpu {:.3}",
@@ -121,5 +161,12 @@ fn main() {
         sc * 1e3,
         bw / sw,
         bc / sc
+    );
+    println!(
+        "store serial  wall {:8.2} ms cpu {:8.2} ms  ratio wall {:.3} cpu {:.3}",
+        sw2 * 1e3,
+        sc2 * 1e3,
+        bw / sw2,
+        bc / sc2
     );
 }

@@ -36,6 +36,7 @@
 mod error;
 pub mod export;
 mod ledger_read;
+mod pipeline;
 mod query;
 mod schema;
 mod segment;
@@ -48,6 +49,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::StoreError;
 pub use floodgate_types::TenantId;
+pub use pipeline::{pipelined, Pipeline};
 pub use query::{ChainStats, StoreStats, TransferFilter, TransferRow};
 pub use traits::TransferStore;
 pub use write::{ApplyOutcome, LedgerOutcome, Unwound};
