@@ -63,7 +63,7 @@ impl DataDir {
 
     /// The transfer store, created empty when the directory holds none (ingest; `status` of
     /// a fresh directory).
-    pub fn create_store(&self) -> Result<impl TransferStore, AppError> {
+    pub fn create_store(&self) -> Result<impl TransferStore + Send, AppError> {
         Ok(floodgate_store::Store::open(&self.root)?)
     }
 }

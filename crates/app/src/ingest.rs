@@ -242,10 +242,22 @@ const GROUP_AGE: Duration = Duration::from_millis(250);
 /// Input size from which ingest loads in bulk without being asked.
 pub const BULK_BYTES: u64 = 64 << 20;
 
+/// What a store job gives back to the sink.
+enum Reply {
+    /// A group's outcomes, and how far into the file its last block was.
+    Blocks(Vec<ApplyOutcome>, u64),
+    /// A ledger input's outcome, and the file's size.
+    Ledger(floodgate_store::LedgerOutcome, u64),
+    /// A network bound.
+    Bound,
+}
+
 /// Feeds blocks to the store in groups, one transaction per group (ADR 0002), counting and
-/// reporting progress as each group is committed.
-struct StoreSink<'a, S: TransferStore> {
-    store: &'a mut S,
+/// reporting progress as each group is committed. Groups are applied on the store's own
+/// thread ([`floodgate_store::pipelined`]) while the reader decodes the next one; binding a
+/// network and a ledger input wait for the store, so their errors stop the reader at once.
+struct StoreSink<'a, 'p, S: TransferStore> {
+    pipe: &'a mut floodgate_store::Pipeline<'p, S, Reply>,
     totals: &'a mut IngestResult,
     progress: &'a dyn Progress,
     base: u64,
@@ -256,24 +268,52 @@ struct StoreSink<'a, S: TransferStore> {
     bytes_done: u64,
 }
 
-impl<S: TransferStore> StoreSink<'_, S> {
-    /// Commits the blocks held so far.
+impl<S: TransferStore> StoreSink<'_, '_, S> {
+    /// Hands the blocks held so far to the store thread.
     fn flush(&mut self) -> std::result::Result<(), SinkError> {
         if self.group.is_empty() {
             return Ok(());
         }
-        let outcomes = self.store.apply_blocks(&self.group)?;
-        for o in &outcomes {
-            self.totals.add(o);
-        }
-        self.group.clear();
+        let group = std::mem::take(&mut self.group);
+        let done = self.bytes_done;
         self.records = 0;
-        self.progress.set_position(self.base + self.bytes_done);
-        Ok(())
+        let sent = self.pipe.submit(move |s: &mut S| {
+            let outs = s.apply_blocks(&group)?;
+            Ok(Reply::Blocks(outs, done))
+        });
+        self.take_replies();
+        Ok(sent?)
+    }
+
+    /// Waits for every job given so far.
+    fn wait(&mut self) -> std::result::Result<(), floodgate_store::StoreError> {
+        let r = self.pipe.wait();
+        self.take_replies();
+        r
+    }
+
+    /// Counts the replies of the jobs done.
+    fn take_replies(&mut self) {
+        for r in self.pipe.replies() {
+            match r {
+                Reply::Blocks(outs, done) => {
+                    for o in &outs {
+                        self.totals.add(o);
+                    }
+                    self.progress.set_position(self.base + done);
+                }
+                Reply::Ledger(out, bytes) => {
+                    self.totals.new_ledger_entries += out.inserted;
+                    self.totals.already_stored += out.already_stored;
+                    self.progress.set_position(self.base + bytes);
+                }
+                Reply::Bound => {}
+            }
+        }
     }
 }
 
-impl<S: TransferStore> BlockSink for StoreSink<'_, S> {
+impl<S: TransferStore> BlockSink for StoreSink<'_, '_, S> {
     fn block(&mut self, block: ChainBlock, bytes_done: u64) -> std::result::Result<(), SinkError> {
         if self.group.is_empty() {
             self.started = Instant::now();
@@ -292,8 +332,12 @@ impl<S: TransferStore> BlockSink for StoreSink<'_, S> {
 
     fn network(&mut self, id: &NetworkId) -> std::result::Result<(), SinkError> {
         self.flush()?;
-        self.store.bind_network(id.chain, &id.name, id.genesis)?;
-        Ok(())
+        let (chain, name, genesis) = (id.chain, id.name.clone(), id.genesis);
+        self.pipe.submit(move |s: &mut S| {
+            s.bind_network(chain, &name, genesis)?;
+            Ok(Reply::Bound)
+        })?;
+        Ok(self.wait()?)
     }
 
     fn ledger(
@@ -302,11 +346,13 @@ impl<S: TransferStore> BlockSink for StoreSink<'_, S> {
         entries: Vec<LedgerEntry>,
         bytes: u64,
     ) -> std::result::Result<(), SinkError> {
-        let out = self.store.apply_ledger(ledger, &entries)?;
-        self.totals.new_ledger_entries += out.inserted;
-        self.totals.already_stored += out.already_stored;
-        self.progress.set_position(self.base + bytes);
-        Ok(())
+        self.flush()?;
+        let ledger = ledger.to_owned();
+        self.pipe.submit(move |s: &mut S| {
+            let out = s.apply_ledger(&ledger, &entries)?;
+            Ok(Reply::Ledger(out, bytes))
+        })?;
+        Ok(self.wait()?)
     }
 }
 
@@ -374,7 +420,7 @@ pub fn ingest(
 /// # Errors
 /// As [`ingest`].
 pub fn ingest_into(
-    store: &mut impl TransferStore,
+    store: &mut (impl TransferStore + Send),
     assets: &AssetRegistry,
     req: &IngestRequest,
     progress: &dyn Progress,
@@ -438,7 +484,7 @@ pub fn ingest_into(
 fn ingest_files(
     req: &IngestRequest,
     assets: &AssetRegistry,
-    store: &mut impl TransferStore,
+    store: &mut (impl TransferStore + Send),
     totals: &mut IngestResult,
     plan: &[(&'static dyn Reader, Vec<PathBuf>)],
     total_bytes: u64,
@@ -466,23 +512,30 @@ fn ingest_files(
         progress.message(
             &file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         );
-        let mut sink = StoreSink {
-            store: &mut *store,
-            totals: &mut *totals,
-            progress,
-            base: position,
-            delay: req.block_delay,
-            group: Vec::new(),
-            records: 0,
-            started: Instant::now(),
-            bytes_done: 0,
-        };
-        let read = reader.read(group, &opts, &mut sink);
-        // The blocks before a bad one are good: they are stored, as they were when each
-        // block was its own transaction.
-        let flushed = sink.flush();
+        let (read, flushed) = floodgate_store::pipelined(&mut *store, |pipe| {
+            let mut sink = StoreSink {
+                pipe,
+                totals: &mut *totals,
+                progress,
+                base: position,
+                delay: req.block_delay,
+                group: Vec::new(),
+                records: 0,
+                started: Instant::now(),
+                bytes_done: 0,
+            };
+            let read = reader.read(group, &opts, &mut sink);
+            // The blocks before a bad one are good: they are stored, as they were when each
+            // block was its own transaction. After a store error the reader stopped, and
+            // nothing after the failed group is stored.
+            let flushed = sink.flush().map_err(|e| e.to_string()).and_then(|()| {
+                sink.wait().map_err(|e| e.to_string())?;
+                sink.pipe.finish().map(drop).map_err(|e| e.to_string())
+            });
+            (read, flushed)
+        });
         let summary: FileSummary = read?;
-        flushed.map_err(|e| AppError::Input { input: file.clone(), message: e.to_string() })?;
+        flushed.map_err(|message| AppError::Input { input: file.clone(), message })?;
         position += summary.bytes;
         tracing::info!(target: "floodgate::app::ingest", file = %file.display(), format = summary.format, blocks = summary.blocks, "file done");
         for u in &summary.unverified {

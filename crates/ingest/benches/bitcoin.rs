@@ -8,8 +8,16 @@
 //!   transaction per block: outputs, inputs, resolution from stored outputs, journal), as
 //!   `floodgate ingest bitcoin` did before ADR 0002.
 //! - `ingest+store-bulk`: what `floodgate ingest bitcoin --bulk` does: the blocks applied in one
-//!   group transaction (`Store::apply_blocks`) with the address and height indexes dropped
-//!   first and rebuilt at the end (`Store::suspend_indexes` / `restore_indexes`).
+//!   group (`Store::apply_blocks`: one chain segment and one SQLite transaction, ADR 0004)
+//!   between `Store::suspend_indexes` and `restore_indexes`, into a fresh store each time
+//!   (opening it is timed too).
+//!
+//! With `FLOODGATE_BENCH_BTC_WORLD` naming a generated world's `bitcoin/` directory (or one
+//! `blk*.dat` file; `floodgate gen --transfers 2000000 --seed 1 --out DIR`), the group
+//! `bitcoin-world` measures the same on its blocks: `baseline` (the `blk*.dat` framing split
+//! and every block decoded with its txids), `ingest`, and `ingest+store-bulk` committed in
+//! groups of 50,000 records as `floodgate ingest` does: each group applied on a store thread
+//! (`floodgate_store::pipelined`) while the reader decodes the next.
 //!
 //! Run with `cargo bench -p floodgate-ingest --bench bitcoin`.
 
@@ -109,5 +117,109 @@ fn bitcoin_ingest(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bitcoin_ingest);
+/// The blocks of a `blk*.dat` file: magic, length, block, repeated.
+fn blk_blocks(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        let head = bytes.get(at..at + 8)?;
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        let block = bytes.get(at + 8..at + 8 + len)?;
+        at += 8 + len;
+        Some(block)
+    })
+}
+
+/// Records per commit group, as `floodgate ingest` (`crates/app/src/ingest.rs`).
+const GROUP_RECORDS: usize = 50_000;
+
+fn bitcoin_world(c: &mut Criterion) {
+    let Some(world) = std::env::var_os("FLOODGATE_BENCH_BTC_WORLD") else { return };
+    let world = std::path::PathBuf::from(world);
+    let files: Vec<std::path::PathBuf> = if world.is_dir() {
+        let mut f: Vec<_> = std::fs::read_dir(&world)
+            .expect("world directory is readable")
+            .map(|e| e.expect("directory entry").path())
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("blk")))
+            .collect();
+        f.sort();
+        f
+    } else {
+        vec![world]
+    };
+    let inputs: Vec<(std::path::PathBuf, Vec<u8>)> = files
+        .into_iter()
+        .map(|p| {
+            let b = std::fs::read(&p).expect("world file is readable");
+            (p, b)
+        })
+        .collect();
+    let total: u64 = inputs.iter().map(|(_, b)| b.len() as u64).sum();
+    let mut group = c.benchmark_group("bitcoin-world");
+    group.throughput(Throughput::Bytes(total));
+    group.sample_size(10);
+    group.bench_function("baseline", |b| {
+        b.iter(|| {
+            for (_, bytes) in &inputs {
+                for raw in blk_blocks(bytes) {
+                    let block: bitcoin::Block = deserialize(raw).expect("world block decodes");
+                    for tx in &block.txdata {
+                        black_box(tx.compute_txid());
+                    }
+                    black_box(&block);
+                }
+            }
+        })
+    });
+    let opts = BitcoinOptions::default();
+    group.bench_function("ingest", |b| {
+        b.iter(|| {
+            for (name, bytes) in &inputs {
+                let mut sink = |block: ChainBlock, _done: u64| {
+                    black_box(&block);
+                    Ok(())
+                };
+                read_slice(name, bytes, &opts, &mut sink).expect("world ingests");
+            }
+        })
+    });
+    group.bench_function("ingest+store-bulk", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().expect("temporary directory"),
+            |dir| {
+                let mut store = floodgate_store::Store::open(dir.path()).expect("store opens");
+                store.suspend_indexes().expect("indexes drop");
+                floodgate_store::pipelined(&mut store, |pipe| {
+                    let mut blocks: Vec<ChainBlock> = Vec::new();
+                    let mut records = 0usize;
+                    for (name, bytes) in &inputs {
+                        let mut sink = |block: ChainBlock, _done: u64| {
+                            records += block.utxo_txs.len() + 1;
+                            blocks.push(block);
+                            if records >= GROUP_RECORDS {
+                                let group = std::mem::take(&mut blocks);
+                                pipe.submit(move |s: &mut floodgate_store::Store| {
+                                    s.apply_blocks(&group).map(drop)
+                                })?;
+                                records = 0;
+                            }
+                            Ok(())
+                        };
+                        read_slice(name, bytes, &opts, &mut sink).expect("world ingests");
+                    }
+                    pipe.submit(move |s: &mut floodgate_store::Store| {
+                        s.apply_blocks(&blocks).map(drop)
+                    })
+                    .expect("blocks apply");
+                    pipe.finish().expect("blocks apply");
+                });
+                store.restore_indexes().expect("indexes rebuild");
+                dir
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bitcoin_ingest, bitcoin_world);
 criterion_main!(benches);

@@ -146,6 +146,10 @@ pub enum StoreError {
         /// Its height.
         height: u64,
     },
+    /// A job given to a [`Pipeline`](crate::Pipeline) after its store thread stopped on an
+    /// earlier error (which was returned before this one).
+    #[error("the store stopped after an earlier error; nothing more was stored")]
+    Stopped,
 }
 
 impl StoreError {

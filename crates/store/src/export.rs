@@ -98,46 +98,7 @@ impl Store {
             }
             return flush(&mut tx);
         }
-        for (table, kind, pos) in
-            [("utxo_inputs", LegKind::Input, "vin"), ("utxo_outputs", LegKind::Output, "vout")]
-        {
-            let sql = format!(
-                "SELECT height, time, txid, address, value FROM {table} \
-                 WHERE tenant = '' AND chain = ?1 AND height > ?2 AND address IS NOT NULL \
-                 ORDER BY height, tx_position, {pos}"
-            );
-            let mut stmt = self.conn.prepare(&sql).map_err(sq)?;
-            let mut rows = stmt.query(rusqlite::params![chain.as_str(), after]).map_err(sq)?;
-            while let Some(r) = rows.next().map_err(sq)? {
-                let height: i64 = r.get(0).map_err(sq)?;
-                let txid: Vec<u8> = r.get(2).map_err(sq)?;
-                let address: String = r.get(3).map_err(sq)?;
-                let value: Option<i64> = r.get(4).map_err(sq)?;
-                let value = value.and_then(|v| u64::try_from(v).ok()).ok_or_else(|| {
-                    StoreError::BadValue {
-                        path: self.path.clone(),
-                        what: "output value",
-                        value: format!("{value:?}"),
-                    }
-                })?;
-                let (from, to) = match kind {
-                    LegKind::Input => (Some(address), None),
-                    _ => (None, Some(address)),
-                };
-                f(ExportLeg {
-                    chain,
-                    height: height as u64,
-                    time: r.get(1).map_err(sq)?,
-                    txid: self.export_hash(&txid)?,
-                    kind,
-                    from,
-                    to,
-                    asset: chain.native_asset().to_owned(),
-                    amount: Amount::from(value),
-                })?;
-            }
-        }
-        Ok(())
+        self.utxo_legs(chain, after_height, f)
     }
 
     /// The highest stored block of `chain`: `(height, hash)`, or `None` when the chain is empty.

@@ -3,6 +3,7 @@
 use floodgate_types::{Address, Amount, Chain, Hash32, Timestamp, TransferIndex};
 use serde::Serialize;
 
+use crate::segment::addr::AddrKey;
 use crate::write::amount_from_blob;
 use crate::{Store, StoreError};
 
@@ -93,7 +94,7 @@ fn chain_sort_key(c: &str) -> u8 {
 
 /// A row with its sort key: chain order, height (time for ledger rows), position in the
 /// block, transaction id, index order.
-type Keyed = (u8, i64, i64, String, IndexKey, TransferRow);
+pub(crate) type Keyed = (u8, i64, i64, String, IndexKey, TransferRow);
 
 fn sort_keyed(rows: &mut [Keyed]) {
     rows.sort_by(|a, b| (a.0, a.1, a.2, &a.3, &a.4).cmp(&(b.0, b.1, b.2, &b.3, &b.4)));
@@ -145,10 +146,11 @@ impl Store {
         let want_ledger = filter.chain.is_none() || filter.ledger_only;
 
         let addr = filter.address.as_ref().map(Address::to_string);
+        let key = filter.address.as_ref().map(AddrKey::of);
         let mut chains: Vec<Chain> = Chain::ALL.into_iter().filter(|c| want_chain(*c)).collect();
         chains.sort_by_key(|c| chain_sort_key(c.as_str()));
         for chain in chains {
-            if !self.chain_stream(chain, addr.as_deref(), &mut emit)? {
+            if !self.chain_stream(chain, addr.as_deref(), key, &mut emit)? {
                 return Ok(());
             }
         }
@@ -167,6 +169,7 @@ impl Store {
         &self,
         chain: Chain,
         addr: Option<&str>,
+        key: Option<Option<AddrKey>>,
         emit: &mut impl FnMut(TransferRow) -> Result<bool, E>,
     ) -> Result<bool, E> {
         let sq = |e| StoreError::sqlite(&self.path, e);
@@ -206,92 +209,26 @@ impl Store {
             }
             return flush(&mut group);
         }
-        // Bitcoin: inputs and outputs are two tables, each read in height order and merged.
-        let sql = |table: &str, pos_col: &str| {
-            match addr {
-            None => format!(
-                "SELECT chain, height, time, txid, tx_position, {pos_col}, address, value FROM {table} \
-                 WHERE tenant = '' AND chain = ?1 ORDER BY height"
-            ),
-            Some(_) => format!(
-                "SELECT chain, height, time, txid, tx_position, {pos_col}, address, value FROM {table} \
-                 WHERE tenant = '' AND chain = ?1 AND address = ?2 ORDER BY height"
-            ),
-        }
+        // Bitcoin: rows come from the chain segments, block by block in height order (an
+        // address that is no Bitcoin address has no Bitcoin rows).
+        let key = match key {
+            None => None,
+            Some(None) => return Ok(true),
+            Some(Some(k)) => Some(k),
         };
-        let mut st_in = self.conn.prepare_cached(&sql("utxo_inputs", "vin")).map_err(sq)?;
-        let mut st_out = self.conn.prepare_cached(&sql("utxo_outputs", "vout")).map_err(sq)?;
-        let (mut ins, mut outs) = match addr {
-            None => (
-                st_in.query(rusqlite::params![chain.as_str()]).map_err(sq)?,
-                st_out.query(rusqlite::params![chain.as_str()]).map_err(sq)?,
-            ),
-            Some(a) => (
-                st_in.query(rusqlite::params![chain.as_str(), a]).map_err(sq)?,
-                st_out.query(rusqlite::params![chain.as_str(), a]).map_err(sq)?,
-            ),
-        };
-        let mut next_in = self.utxo_row(ins.next().map_err(sq)?, true)?;
-        let mut next_out = self.utxo_row(outs.next().map_err(sq)?, false)?;
-        loop {
-            let take_in = match (&next_in, &next_out) {
-                (None, None) => break,
-                (Some(_), None) => true,
-                (None, Some(_)) => false,
-                (Some(a), Some(b)) => a.1 <= b.1,
-            };
-            let row = if take_in {
-                std::mem::replace(&mut next_in, self.utxo_row(ins.next().map_err(sq)?, true)?)
-            } else {
-                std::mem::replace(&mut next_out, self.utxo_row(outs.next().map_err(sq)?, false)?)
-            };
-            let Some(row) = row else { break };
-            if group.last().is_some_and(|g| g.1 != row.1) && !flush(&mut group)? {
+        let mut last: Option<u64> = None;
+        let more = self.utxo_listing(chain, key.as_ref(), |height, rows| {
+            if last.is_some_and(|l| l != height) && !flush(&mut group)? {
                 return Ok(false);
             }
-            group.push(row);
+            last = Some(height);
+            group.extend(rows);
+            Ok::<bool, E>(true)
+        })?;
+        if !more {
+            return Ok(false);
         }
         flush(&mut group)
-    }
-
-    /// A Bitcoin input or output row with its sort key.
-    fn utxo_row(
-        &self,
-        r: Option<&rusqlite::Row<'_>>,
-        is_input: bool,
-    ) -> Result<Option<Keyed>, StoreError> {
-        let sq = |e| StoreError::sqlite(&self.path, e);
-        let Some(r) = r else { return Ok(None) };
-        let chain: String = r.get(0).map_err(sq)?;
-        let height: i64 = r.get(1).map_err(sq)?;
-        let time: Option<i64> = r.get(2).map_err(sq)?;
-        let txid = self.hash_of(&r.get::<_, Vec<u8>>(3).map_err(sq)?)?;
-        let pos: i64 = r.get(4).map_err(sq)?;
-        let n: i64 = r.get(5).map_err(sq)?;
-        let address: Option<String> = r.get(6).map_err(sq)?;
-        let value: Option<i64> = r.get(7).map_err(sq)?;
-        let index = format!("{}:{n}", if is_input { "in" } else { "out" });
-        let order = IndexKey(u8::from(!is_input), vec![u32::try_from(n).unwrap_or(u32::MAX)]);
-        let hex = txid.to_hex();
-        Ok(Some((
-            chain_sort_key(&chain),
-            height,
-            pos,
-            hex.clone(),
-            order,
-            TransferRow {
-                chain,
-                height: Some(height as u64),
-                time: time.map(Timestamp),
-                txid: hex,
-                index,
-                kind: if is_input { "input" } else { "output" }.to_owned(),
-                from: if is_input { address.clone() } else { None },
-                to: if is_input { None } else { address },
-                asset: "BTC".to_owned(),
-                amount: value.map(|v| Amount::from(v as u64)),
-            },
-        )))
     }
 
     /// An account-chain transfer row with its sort key.
@@ -364,21 +301,13 @@ impl Store {
         Ok(Hash32(arr))
     }
 
-    /// Inputs on `chain` whose funding output is not in the store (cheap: a partial index
-    /// holds exactly these).
+    /// Inputs on `chain` whose funding output is not in the store (cheap: the segment
+    /// manifest counts the inputs each segment stored unresolved, less those resolved later).
     ///
     /// # Errors
     /// [`StoreError`] on SQLite failure.
     pub fn unresolved_inputs(&self, chain: Chain) -> Result<u64, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM utxo_inputs WHERE address IS NULL AND prev_txid IS NOT NULL \
-                 AND tenant = '' AND chain = ?1",
-                [chain.as_str()],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|v| v as u64)
-            .map_err(|e| StoreError::sqlite(&self.path, e))
+        Ok(self.utxo_counts(chain)?.2)
     }
 
     /// Counts per chain, ledger and journal.
@@ -402,24 +331,15 @@ impl Store {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .map_err(sq)?;
+            let (outputs, inputs, unresolved_inputs) = self.utxo_counts(chain)?;
             let s = ChainStats {
                 chain: c.to_owned(),
                 blocks: blocks as u64,
                 min_height: min.map(|v| v as u64),
                 max_height: max.map(|v| v as u64),
-                outputs: count(
-                    "SELECT COUNT(*) FROM utxo_outputs WHERE tenant = '' AND chain = ?1",
-                    c,
-                )?,
-                inputs: count(
-                    "SELECT COUNT(*) FROM utxo_inputs WHERE tenant = '' AND chain = ?1",
-                    c,
-                )?,
-                unresolved_inputs: count(
-                    "SELECT COUNT(*) FROM utxo_inputs WHERE tenant = '' AND chain = ?1 \
-                     AND address IS NULL AND prev_txid IS NOT NULL",
-                    c,
-                )?,
+                outputs,
+                inputs,
+                unresolved_inputs,
                 transfers: count(
                     "SELECT COUNT(*) FROM transfers WHERE tenant = '' AND chain = ?1",
                     c,

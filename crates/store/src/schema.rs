@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The schema version this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 4;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// The numbered migrations of `transfers.db` (`floodgate-sqlite`: the version is in the file).
 const MIGRATIONS: &[&str] = &[
@@ -15,7 +15,15 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0002_tenant.sql"),
     include_str!("../migrations/0003_ledger_travel_rule.sql"),
     include_str!("../migrations/0004_ledger_fiat_rail.sql"),
+    include_str!("../migrations/0005_chain_segments.sql"),
 ];
+
+/// Today's whole schema, for a new file: what the migrations and [`INDEXES`] build, in one
+/// transaction (replaying five migrations re-parses the schema after every statement, which
+/// was most of the cost of creating a store). Written from a migrated file by the test
+/// `a_new_file_gets_the_schema_the_migrations_build` (`FLOODGATE_BLESS=1`), which also checks
+/// the two stay the same.
+const FRESH: &str = include_str!("../migrations/fresh.sql");
 
 /// The indexes of today's schema, created after the migrations on every open (which also
 /// re-creates those a bulk load dropped). Chain rows all carry the shared tenant, so the
@@ -75,6 +83,25 @@ pub(crate) fn check_current(conn: &Connection, path: &Path) -> Result<(), StoreE
     Ok(())
 }
 
+/// Creates today's schema in a new, empty file, in one transaction; false (nothing done) for
+/// a file that has any schema (another process may have created it meanwhile: the check runs
+/// under the write lock).
+fn create_fresh(conn: &mut Connection, path: &Path) -> Result<bool, StoreError> {
+    let sq = |e| StoreError::sqlite(path, e);
+    let tx =
+        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(sq)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sq)?;
+    let objects: i64 =
+        tx.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0)).map_err(sq)?;
+    if version != 0 || objects != 0 {
+        return Ok(false);
+    }
+    tx.execute_batch(FRESH).map_err(sq)?;
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64).map_err(sq)?;
+    tx.commit().map_err(sq)?;
+    Ok(true)
+}
+
 pub(crate) fn init(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let sq = |e| StoreError::sqlite(path, e);
     // WAL: a commit is one append to the log, readers never block the writer, and a killed
@@ -89,6 +116,7 @@ pub(crate) fn init(conn: &mut Connection, path: &Path) -> Result<(), StoreError>
     conn.pragma_update(None, "cache_size", -65_536).map_err(sq)?;
     conn.pragma_update(None, "wal_autocheckpoint", 10_000).map_err(sq)?;
     conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sq)?;
+    create_fresh(conn, path)?;
     let found: Option<i64> = conn
         .query_row(
             "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
@@ -114,4 +142,57 @@ pub(crate) fn init(conn: &mut Connection, path: &Path) -> Result<(), StoreError>
     )
     .map_err(sq)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Every schema object but SQLite's own, by type and name.
+    fn objects(c: &Connection) -> Vec<(String, String, String, Option<String>)> {
+        let mut st = c
+            .prepare(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master \
+                 WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
+            )
+            .unwrap();
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn a_new_file_gets_the_schema_the_migrations_build() {
+        let d = tempfile::tempdir().unwrap();
+        let old = d.path().join("migrated.db");
+        let mut m = Connection::open(&old).unwrap();
+        floodgate_sqlite::migrate(&mut m, &old, MIGRATIONS).unwrap();
+        ensure(&m, &old).unwrap();
+        if std::env::var_os("FLOODGATE_BLESS").is_some() {
+            let mut st = m
+                .prepare(
+                    "SELECT sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' \
+                     AND sql IS NOT NULL \
+                     ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid",
+                )
+                .unwrap();
+            let sql: Vec<String> =
+                st.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap();
+            let text = format!(
+                "-- transfers.db at schema version {SCHEMA_VERSION}, for a new file: written from a \
+                 file the migrations built by\n-- `cargo test -p floodgate-store a_new_file_gets` with \
+                 FLOODGATE_BLESS=1; never edit by hand.\n{};\n",
+                sql.join(";\n")
+            );
+            std::fs::write(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/fresh.sql"), text)
+                .unwrap();
+        }
+        let new = d.path().join("new.db");
+        let mut n = Connection::open(&new).unwrap();
+        init(&mut n, &new).unwrap();
+        assert_eq!(objects(&n), objects(&m));
+        let v: i64 = n.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
 }

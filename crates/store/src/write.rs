@@ -3,6 +3,7 @@
 use floodgate_types::{Address, Amount, Chain, ChainBlock, Hash32, LedgerEntry, Timestamp};
 use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
+use crate::utxo::{self, Pending, UtxoCache};
 use crate::{Store, StoreError};
 
 /// What applying one block did.
@@ -50,10 +51,6 @@ fn height_i64(chain: Chain, hash: Hash32, height: u64) -> Result<i64, StoreError
     i64::try_from(height).map_err(|_| StoreError::HeightOverflow { chain, hash, height })
 }
 
-fn sats(a: Amount) -> Option<i64> {
-    a.to_u128().and_then(|v| i64::try_from(v).ok())
-}
-
 impl Store {
     fn begin(&mut self) -> Result<Transaction<'_>, StoreError> {
         let path = self.path.clone();
@@ -78,16 +75,38 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on SQLite failure or a refused block; nothing of the group is stored then.
     pub fn apply_blocks(&mut self, blocks: &[ChainBlock]) -> Result<Vec<ApplyOutcome>, StoreError> {
+        let mut cache = std::mem::take(&mut self.utxo);
+        let res = self.apply_blocks_internal(blocks, &mut cache);
+        self.utxo = cache;
+        // A refused group may have left its segment file; an unwind leaves the files of the
+        // segments it removed.
+        if res.as_ref().map_or(true, |outs| outs.iter().any(|o| o.unwound.is_some())) {
+            utxo::sweep_quietly(&mut self.conn, &self.path);
+        }
+        res
+    }
+
+    fn apply_blocks_internal(
+        &mut self,
+        blocks: &[ChainBlock],
+        cache: &mut UtxoCache,
+    ) -> Result<Vec<ApplyOutcome>, StoreError> {
         let path = self.path.clone();
         let sq = |e| StoreError::sqlite(&path, e);
         let max_unwind = self.max_unwind;
         let tx = self.begin()?;
         let now = Timestamp::now().0;
         let mut outs = Vec::with_capacity(blocks.len());
-        for block in blocks {
-            outs.push(apply_in(&tx, block, &path, max_unwind, now)?);
+        let mut pending: Vec<Pending> = Vec::new();
+        for (index, block) in blocks.iter().enumerate() {
+            let mut g = Group { pending: &mut pending, cache: &mut *cache };
+            outs.push(apply_in(&tx, block, index, &mut g, &path, max_unwind, now)?);
         }
+        let segment = utxo::write_group(&tx, cache, &path, blocks, &pending, &mut outs, now)?;
         tx.commit().map_err(sq)?;
+        if let Some(s) = segment {
+            cache.add(s);
+        }
         Ok(outs)
     }
 
@@ -200,8 +219,13 @@ impl Store {
         }
         let from = height.saturating_add(1);
         let reason = format!("rollback requested to height {height}");
-        let unwound = unwind(&tx, chain, from, &reason, Timestamp::now().0).map_err(sq)?;
+        let mut pending = Vec::new();
+        let mut cache = UtxoCache::default();
+        let mut g = Group { pending: &mut pending, cache: &mut cache };
+        let unwound = unwind(&tx, chain, from, &reason, Timestamp::now().0, &mut g, &path)?;
         tx.commit().map_err(sq)?;
+        self.utxo.clear();
+        utxo::sweep_quietly(&mut self.conn, &self.path);
         Ok(unwound)
     }
 
@@ -311,10 +335,20 @@ impl Store {
     }
 }
 
-/// Applies one block inside an open transaction.
+/// The group being applied: the blocks whose Bitcoin rows go into its segment, and the
+/// store's segment cache (an unwind inside the group drops both as far as they reach).
+struct Group<'g> {
+    pending: &'g mut Vec<Pending>,
+    cache: &'g mut UtxoCache,
+}
+
+/// Applies one block inside an open transaction; its Bitcoin rows are left to the group's
+/// segment ([`utxo::write_group`]).
 fn apply_in(
     tx: &Transaction<'_>,
     block: &ChainBlock,
+    index: usize,
+    group: &mut Group<'_>,
     path: &std::path::Path,
     max_unwind: u64,
     now: i64,
@@ -322,129 +356,32 @@ fn apply_in(
     let sq = |e| StoreError::sqlite(path, e);
     let mut out = ApplyOutcome::default();
 
+    let mut already = false;
     if let Some(h) = &block.header {
-        out.unwound = reconcile_header(tx, h, now, max_unwind, path)?;
-    }
-
-    for utx in &block.utxo_txs {
-        let header = block.header.as_ref();
-        let chain = header.map_or(Chain::Bitcoin, |h| h.chain);
-        let height = header.map_or(0, |h| h.height);
-        let hash = header.map_or(Hash32([0; 32]), |h| h.hash);
-        let height = height_i64(chain, hash, height)?;
-        let time = header.and_then(|h| h.time).map(|t| t.0);
-        let mut new_rows = 0u64;
-        {
-            let mut ins_out = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO utxo_outputs
-                         (tenant, chain, txid, vout, height, tx_position, time, address, value)
-                         VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(sq)?;
-            for o in &utxo_outputs_checked(&utx.outputs, path)? {
-                let n = ins_out
-                    .execute(params![
-                        chain.as_str(),
-                        &utx.txid.0[..],
-                        o.0,
-                        height,
-                        utx.position,
-                        time,
-                        o.1,
-                        o.2
-                    ])
-                    .map_err(sq)?;
-                if n == 0 {
-                    out.already_stored += 1;
-                }
-                new_rows += n as u64;
-            }
-        }
-        {
-            let mut lookup = tx
-                .prepare_cached(
-                    "SELECT address, value FROM utxo_outputs
-                         WHERE tenant = '' AND chain = ?1 AND txid = ?2 AND vout = ?3",
-                )
-                .map_err(sq)?;
-            let mut ins_in = tx
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO utxo_inputs
-                         (tenant, chain, txid, vin, height, tx_position, time, prev_txid, prev_vout, address, value)
-                         VALUES ('', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    )
-                    .map_err(sq)?;
-            for (vin, input) in utx.inputs.iter().enumerate() {
-                let mut address = input.address.as_ref().map(Address::to_string);
-                let mut value = input.value.and_then(sats);
-                if address.is_none() {
-                    if let Some(p) = &input.prevout {
-                        let found: Option<(String, i64)> = lookup
-                            .query_row(params![chain.as_str(), &p.txid.0[..], p.vout], |r| {
-                                Ok((r.get(0)?, r.get(1)?))
-                            })
-                            .optional()
-                            .map_err(sq)?;
-                        if let Some((a, v)) = found {
-                            address = Some(a);
-                            value = Some(v);
-                            out.inputs_resolved_from_store += 1;
-                        }
-                    }
-                }
-                let n = ins_in
-                    .execute(params![
-                        chain.as_str(),
-                        &utx.txid.0[..],
-                        vin as i64,
-                        height,
-                        utx.position,
-                        time,
-                        input.prevout.map(|p| p.txid.0.to_vec()),
-                        input.prevout.map(|p| p.vout),
-                        address,
-                        value
-                    ])
-                    .map_err(sq)?;
-                if n == 0 {
-                    out.already_stored += 1;
-                } else if input.prevout.is_some() && address.is_none() {
-                    out.inputs_unresolved += 1;
-                }
-                new_rows += n as u64;
-            }
-        }
-        if new_rows > 0 {
-            out.new_transactions += 1;
-        }
+        let (unwound, stored) = reconcile_header(tx, h, now, max_unwind, path, group)?;
+        out.unwound = unwound;
+        already = stored;
     }
 
     if !block.utxo_txs.is_empty() {
-        // Earlier inputs whose funding outputs arrived only now (blocks ingested out of
-        // order, or a prevouts gap filled later). One indexed probe per transaction, on the
-        // partial index of unresolved inputs, so the cost does not grow with how many
-        // inputs elsewhere are still unresolved. `INDEXED BY` because the planner otherwise
-        // prefers the address index (`address IS NULL`), which scans every unresolved input.
-        let chain = block.header.as_ref().map_or(Chain::Bitcoin, |h| h.chain);
-        let mut backfill = tx
-                .prepare_cached(
-                    "UPDATE utxo_inputs INDEXED BY utxo_inputs_unresolved SET
-                        address = (SELECT o.address FROM utxo_outputs o WHERE o.tenant = utxo_inputs.tenant
-                                   AND o.chain = utxo_inputs.chain
-                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout),
-                        value   = (SELECT o.value FROM utxo_outputs o WHERE o.tenant = utxo_inputs.tenant
-                                   AND o.chain = utxo_inputs.chain
-                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)
-                     WHERE prev_txid = ?2 AND address IS NULL AND tenant = '' AND chain = ?1
-                       AND EXISTS (SELECT 1 FROM utxo_outputs o WHERE o.tenant = utxo_inputs.tenant
-                                   AND o.chain = utxo_inputs.chain
-                                   AND o.txid = utxo_inputs.prev_txid AND o.vout = utxo_inputs.prev_vout)",
-                )
-                .map_err(sq)?;
-        for utx in &block.utxo_txs {
-            let n = backfill.execute(params![chain.as_str(), &utx.txid.0[..]]).map_err(sq)?;
-            out.inputs_resolved_from_store += n as u64;
+        let Some(h) = &block.header else {
+            return Err(StoreError::BadValue {
+                path: path.to_owned(),
+                what: "Bitcoin block",
+                value: "a block without a header (height and hash) cannot be stored".to_owned(),
+            });
+        };
+        height_i64(h.chain, h.hash, h.height)?;
+        if already {
+            // The same block again: its rows are in a segment already.
+            out.already_stored += block
+                .utxo_txs
+                .iter()
+                .map(|t| (t.inputs.len() + t.outputs.len()) as u64)
+                .sum::<u64>();
+        } else {
+            out.new_transactions += block.utxo_txs.len() as u64;
+            group.pending.push(Pending { index, height: h.height });
         }
     }
 
@@ -536,25 +473,6 @@ pub(crate) fn amount_from_blob(b: &[u8]) -> Amount {
     Amount::from_be_bytes(w)
 }
 
-/// Output rows `(vout, address, sats)`; a Bitcoin output value always fits in i64
-/// (at most 21 million BTC), so anything else is refused rather than truncated.
-fn utxo_outputs_checked(
-    outputs: &[floodgate_types::TxOutput],
-    path: &std::path::Path,
-) -> Result<Vec<(u32, String, i64)>, StoreError> {
-    outputs
-        .iter()
-        .map(|o| {
-            let v = sats(o.value).ok_or_else(|| StoreError::BadValue {
-                path: path.to_owned(),
-                what: "output value",
-                value: o.value.to_string(),
-            })?;
-            Ok((o.vout, o.address.to_string(), v))
-        })
-        .collect()
-}
-
 /// Compares a new block's header with what is stored and unwinds stale blocks:
 /// - a different block stored at the same height → unwind from that height;
 /// - a parent that differs from the stored block one below → unwind from that block too
@@ -569,7 +487,8 @@ fn reconcile_header(
     now: i64,
     max_unwind: u64,
     path: &std::path::Path,
-) -> Result<Option<Unwound>, StoreError> {
+    group: &mut Group<'_>,
+) -> Result<(Option<Unwound>, bool), StoreError> {
     let sq = |e| StoreError::sqlite(path, e);
     let chain = h.chain.as_str();
     let height = height_i64(h.chain, h.hash, h.height)?;
@@ -673,7 +592,7 @@ fn reconcile_header(
     let unwound = match unwind_from {
         Some((from, reason)) => {
             tracing::warn!(target: "floodgate::store", chain, from, %reason, "unwinding stale blocks");
-            Some(unwind(tx, h.chain, from, &reason, now).map_err(sq)?)
+            Some(unwind(tx, h.chain, from, &reason, now, group, path)?)
         }
         None => None,
     };
@@ -691,7 +610,8 @@ fn reconcile_header(
         )
         .map_err(sq)?;
     }
-    Ok(unwound)
+    let already = stored_here.is_some() && unwound.is_none();
+    Ok((unwound, already))
 }
 
 fn hex_of(b: &[u8]) -> String {
@@ -704,22 +624,32 @@ fn unwind(
     from: u64,
     reason: &str,
     now: i64,
-) -> rusqlite::Result<Unwound> {
+    group: &mut Group<'_>,
+    path: &std::path::Path,
+) -> Result<Unwound, StoreError> {
+    let sq = |e| StoreError::sqlite(path, e);
     let c = chain.as_str();
     let from_i = from as i64;
-    let blocks = tx.execute(
-        "DELETE FROM blocks WHERE tenant = '' AND chain = ?1 AND height >= ?2",
-        params![c, from_i],
-    )?;
+    let blocks = tx
+        .execute(
+            "DELETE FROM blocks WHERE tenant = '' AND chain = ?1 AND height >= ?2",
+            params![c, from_i],
+        )
+        .map_err(sq)?;
     for table in ["utxo_outputs", "utxo_inputs", "transfers"] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE tenant = '' AND chain = ?1 AND height >= ?2"),
             params![c, from_i],
-        )?;
+        )
+        .map_err(sq)?;
     }
+    utxo::unwind_segments(tx, path, chain, from)?;
+    group.pending.retain(|p| p.height < from);
+    group.cache.clear();
     tx.execute(
         "INSERT INTO ingest_log (at, action, chain, height, hash, detail) VALUES (?1, 'unwind', ?2, ?3, NULL, ?4)",
         params![now, c, from_i, format!("{reason}; removed {blocks} blocks from height {from}")],
-    )?;
+    )
+    .map_err(sq)?;
     Ok(Unwound { chain, from_height: from, blocks: blocks as u64, reason: reason.to_owned() })
 }

@@ -417,7 +417,7 @@ fn issue_10_a_version_1_store_gets_the_tenant_column_with_ledger_rows_of_the_def
     let meta: String = c
         .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((v, meta.as_str()), (4, "4"));
+    assert_eq!((v, meta.as_str()), (5, "5"));
 }
 
 #[test]
@@ -460,4 +460,354 @@ fn a_read_only_open_reads_and_never_writes() {
     let old = Store::open_read_only(dir.path()).unwrap_err();
     assert!(matches!(old, StoreError::SchemaOld { found: 3, .. }), "{old}");
     assert!(old.to_string().contains("older than this build reads"), "{old}");
+}
+
+/// `n` blocks from height 0 (block hashes `salt + 1 ..`): block `h` pays `A` in its coinbase
+/// and, from height 1, spends the coinbase of the block below to `B`.
+fn chain_blocks(n: u8, salt: u8) -> Vec<ChainBlock> {
+    (0..n)
+        .map(|i| {
+            let hash = salt + i + 1;
+            let spend = (i > 0).then(|| (OutPoint { txid: h(hash - 1 + 100), vout: 0 }, B));
+            block(u64::from(i), hash, hash - 1, A, spend)
+        })
+        .collect()
+}
+
+/// Everything the readers give back: the listing, each address's listing, the legs, counts.
+fn readback(s: &Store) -> String {
+    let mut legs = Vec::new();
+    s.for_each_leg(Chain::Bitcoin, None, |l| {
+        legs.push(l);
+        Ok::<(), StoreError>(())
+    })
+    .unwrap();
+    let st = s.stats().unwrap();
+    let by = |a: &str| {
+        s.transfers(&TransferFilter { address: Some(btc(a)), ..Default::default() }).unwrap()
+    };
+    let counts: Vec<_> = st
+        .chains
+        .iter()
+        .map(|c| (c.blocks, c.min_height, c.max_height, c.outputs, c.inputs, c.unresolved_inputs))
+        .collect();
+    format!(
+        "{:#?}\n{:#?}\n{:#?}\n{legs:#?}\n{counts:?}\nunresolved {}",
+        s.transfers(&TransferFilter::default()).unwrap(),
+        by(A),
+        by(B),
+        s.unresolved_inputs(Chain::Bitcoin).unwrap()
+    )
+}
+
+/// Issue 9 item 13: Bitcoin rows live in one segment per commit group. The same blocks
+/// applied one per group, all in one group, or backwards in groups of five (inputs then wait
+/// for their funding blocks, in the group or in a later one) read back the same.
+#[test]
+fn issue_9_item_13_any_grouping_or_order_of_the_same_blocks_reads_back_the_same() {
+    let blocks = chain_blocks(12, 1);
+    let (d1, d2, d3) = (tmp(), tmp(), tmp());
+    let mut one = Store::open(d1.path()).unwrap();
+    for b in &blocks {
+        one.apply_block(b).unwrap();
+    }
+    let mut all = Store::open(d2.path()).unwrap();
+    let outs = all.apply_blocks(&blocks).unwrap();
+    assert_eq!(outs.iter().map(|o| o.inputs_resolved_from_store).sum::<u64>(), 11);
+    let mut back = Store::open(d3.path()).unwrap();
+    let reversed: Vec<ChainBlock> = blocks.iter().rev().cloned().collect();
+    let mut resolved = 0;
+    for group in reversed.chunks(5) {
+        resolved += back
+            .apply_blocks(group)
+            .unwrap()
+            .iter()
+            .map(|o| o.inputs_resolved_from_store)
+            .sum::<u64>();
+    }
+    assert_eq!(resolved, 11, "every spend found its coinbase, within its group or later");
+    let expected = readback(&one);
+    assert!(expected.contains("unresolved 0"), "{expected}");
+    assert_eq!(readback(&all), expected);
+    assert_eq!(readback(&back), expected);
+    back.check_integrity().unwrap();
+    // And again after reopening (nothing lives only in the handle's memory).
+    drop(back);
+    assert_eq!(readback(&Store::open(d3.path()).unwrap()), expected);
+    // Applying everything again adds nothing.
+    let again = all.apply_blocks(&blocks).unwrap();
+    assert_eq!(again.iter().map(|o| o.new_transactions).sum::<u64>(), 0);
+    assert_eq!(readback(&all), expected);
+}
+
+/// Issue 9 item 13: an unwind that cuts a segment keeps its blocks below the fork point, and
+/// the store equals a fresh ingest of the shorter chain (also after a rollback).
+#[test]
+fn issue_9_item_13_an_unwind_inside_a_segment_equals_a_fresh_ingest_of_the_shorter_chain() {
+    let blocks = chain_blocks(8, 1);
+    // Another block 5 on block 4 (hash 6), spending block 4's coinbase to A.
+    let fork = block(5, 60, 6, A, Some((OutPoint { txid: h(106), vout: 0 }, A)));
+    let (d1, d2) = (tmp(), tmp());
+    let mut s = Store::open(d1.path()).unwrap();
+    s.apply_blocks(&blocks).unwrap();
+    let out = s.apply_block(&fork).unwrap();
+    assert_eq!(out.unwound.map(|u| (u.from_height, u.blocks)), Some((5, 3)));
+    let mut fresh = Store::open(d2.path()).unwrap();
+    fresh.apply_blocks(&blocks[..5]).unwrap();
+    fresh.apply_block(&fork).unwrap();
+    assert_eq!(readback(&s), readback(&fresh));
+    s.check_integrity().unwrap();
+    s.rollback_to(Chain::Bitcoin, 2).unwrap();
+    fresh.rollback_to(Chain::Bitcoin, 2).unwrap();
+    assert_eq!(readback(&s), readback(&fresh));
+    // The unwound blocks come back exactly as first applied.
+    s.apply_blocks(&blocks[3..]).unwrap();
+    let d3 = tmp();
+    let mut whole = Store::open(d3.path()).unwrap();
+    whole.apply_blocks(&blocks).unwrap();
+    assert_eq!(readback(&s), readback(&whole));
+}
+
+/// Issue 9 item 13: an input stored before its funding output is resolved when the output
+/// arrives in a later group, and unresolved again when an unwind removes that output.
+#[test]
+fn issue_9_item_13_a_late_resolution_is_undone_with_the_output_that_made_it() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    // Height 1 spends the coinbase of a transaction that only height 2 holds (the store does
+    // not judge chains; the reader would have refused such a chain).
+    let spend = block(1, 2, 1, A, Some((OutPoint { txid: h(103), vout: 0 }, B)));
+    s.apply_blocks(&[block(0, 1, 0, A, None), spend]).unwrap();
+    assert_eq!(s.unresolved_inputs(Chain::Bitcoin).unwrap(), 1);
+    let out = s.apply_block(&block(2, 3, 2, A, None)).unwrap();
+    assert_eq!(out.inputs_resolved_from_store, 1);
+    assert_eq!(s.unresolved_inputs(Chain::Bitcoin).unwrap(), 0);
+    let a = s.transfers(&TransferFilter { address: Some(btc(A)), ..Default::default() }).unwrap();
+    assert!(a.iter().any(|r| r.kind == "input" && r.height == Some(1)), "{a:#?}");
+    s.rollback_to(Chain::Bitcoin, 1).unwrap();
+    assert_eq!(s.unresolved_inputs(Chain::Bitcoin).unwrap(), 1);
+    let a = s.transfers(&TransferFilter { address: Some(btc(A)), ..Default::default() }).unwrap();
+    assert!(!a.iter().any(|r| r.kind == "input"), "{a:#?}");
+    s.check_integrity().unwrap();
+}
+
+/// Issue 9 item 13: a damaged segment is reported, naming it, and never read as rows.
+#[test]
+fn issue_9_item_13_a_damaged_segment_is_refused_by_the_integrity_check_and_the_readers() {
+    let dir = tmp();
+    let mut s = Store::open(dir.path()).unwrap();
+    s.apply_blocks(&chain_blocks(3, 1)).unwrap();
+    s.check_integrity().unwrap();
+    drop(s);
+    let file = dir.path().join("chain").join("seg-0000000001.fgcs");
+    let mut data = std::fs::read(&file).unwrap();
+    let at = data.len() / 2;
+    data[at] ^= 0x10;
+    std::fs::write(&file, &data).unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let e = s.check_integrity().unwrap_err().to_string();
+    assert!(e.contains("chain segment 1") && e.contains("checksum"), "{e}");
+    let e = s.transfers(&TransferFilter::default()).unwrap_err().to_string();
+    assert!(e.contains("chain segment 1"), "{e}");
+}
+
+/// Issue 9 item 13: a store written at schema 4 (Bitcoin rows in the `utxo_outputs` and
+/// `utxo_inputs` tables, as the SQLite store wrote them, one of them unresolved) is moved into
+/// segments by the first writing open and reads back as the same blocks applied now; its
+/// unresolved input is still resolved by a later block. Until moved, a reader refuses it.
+#[test]
+fn issue_9_item_13_a_schema_4_store_reads_the_same_after_its_rows_move_into_segments() {
+    let d = tmp();
+    let path = d.path().join(floodgate_store::STORE_FILE);
+    let blocks = chain_blocks(3, 1);
+    // Height 3 spends an output of a transaction no stored block holds (hash 77).
+    let orphan = block(3, 40, 4, B, Some((OutPoint { txid: h(77), vout: 0 }, A)));
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        for sql in [
+            include_str!("../migrations/0001_init.sql"),
+            include_str!("../migrations/0002_tenant.sql"),
+            include_str!("../migrations/0003_ledger_travel_rule.sql"),
+            include_str!("../migrations/0004_ledger_fiat_rail.sql"),
+        ] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.execute_batch(
+            "PRAGMA user_version = 4;
+             INSERT OR REPLACE INTO meta (tenant, key, value) VALUES ('', 'schema_version', '4');",
+        )
+        .unwrap();
+        // What the schema-4 write path (`apply_in` before ADR 0004) stored for these blocks.
+        for b in blocks.iter().chain([&orphan]) {
+            let hd = b.header.as_ref().unwrap();
+            let time = hd.time.map(|t| t.0);
+            c.execute(
+                "INSERT INTO blocks (tenant, chain, height, hash, parent, time, ingested_at) \
+                 VALUES ('', 'bitcoin', ?1, ?2, ?3, ?4, 1)",
+                rusqlite::params![
+                    hd.height as i64,
+                    &hd.hash.0[..],
+                    hd.parent.map(|p| p.0.to_vec()),
+                    time
+                ],
+            )
+            .unwrap();
+            for t in &b.utxo_txs {
+                for o in &t.outputs {
+                    c.execute(
+                        "INSERT INTO utxo_outputs (tenant, chain, txid, vout, height, tx_position, time, address, value) \
+                         VALUES ('', 'bitcoin', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                        rusqlite::params![&t.txid.0[..], o.vout, hd.height as i64, t.position, time, o.address.to_string(), o.value.to_u128().unwrap() as i64],
+                    )
+                    .unwrap();
+                }
+                for (vin, i) in t.inputs.iter().enumerate() {
+                    // Resolved from the stored outputs, as the old path did.
+                    let found: Option<(String, i64)> = i.prevout.and_then(|p| {
+                        c.query_row(
+                            "SELECT address, value FROM utxo_outputs WHERE txid = ?1 AND vout = ?2",
+                            rusqlite::params![&p.txid.0[..], p.vout],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .ok()
+                    });
+                    c.execute(
+                        "INSERT INTO utxo_inputs (tenant, chain, txid, vin, height, tx_position, time, prev_txid, prev_vout, address, value) \
+                         VALUES ('', 'bitcoin', ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        rusqlite::params![
+                            &t.txid.0[..], vin as i64, hd.height as i64, t.position, time,
+                            i.prevout.map(|p| p.txid.0.to_vec()), i.prevout.map(|p| p.vout),
+                            found.as_ref().map(|f| f.0.clone()), found.as_ref().map(|f| f.1)
+                        ],
+                    )
+                    .unwrap();
+                }
+            }
+        }
+    }
+    // A reader of a file not yet brought up is refused (it would miss rows), and writes nothing.
+    let old = Store::open_read_only(d.path()).unwrap_err();
+    assert!(matches!(old, StoreError::SchemaOld { found: 4, .. }), "{old}");
+
+    let mut s = Store::open(d.path()).unwrap();
+    s.check_integrity().unwrap();
+    let d2 = tmp();
+    let mut fresh = Store::open(d2.path()).unwrap();
+    fresh.apply_blocks(&blocks).unwrap();
+    fresh.apply_block(&orphan).unwrap();
+    assert_eq!(readback(&s), readback(&fresh));
+    assert_eq!(s.unresolved_inputs(Chain::Bitcoin).unwrap(), 1);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let left: i64 = c
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM utxo_outputs) + (SELECT COUNT(*) FROM utxo_inputs)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the rows moved");
+    drop(c);
+    // A block holding transaction 77 resolves it.
+    let funding = UtxoTx {
+        txid: h(77),
+        position: 1,
+        inputs: vec![TxInput { prevout: None, address: None, value: None }],
+        outputs: vec![TxOutput { vout: 0, address: btc(A), value: Amount::from(7) }],
+    };
+    let mut b4 = block(4, 50, 40, A, None);
+    b4.utxo_txs.push(funding);
+    s.apply_block(&b4).unwrap();
+    fresh.apply_block(&b4).unwrap();
+    assert_eq!(s.unresolved_inputs(Chain::Bitcoin).unwrap(), 0);
+    assert_eq!(readback(&s), readback(&fresh));
+    drop(s);
+    assert!(Store::open_read_only(d.path()).is_ok());
+}
+
+/// Issue 9 item 13: a segment file is referenced only once its group commits. A group refused
+/// after its file was written (here: a deep unwind at its end), a file left by a process killed
+/// before its commit, and the files of unwound segments are deleted; nothing stored changes.
+#[test]
+fn issue_9_item_13_segment_files_no_commit_names_are_deleted() {
+    let dir = tmp();
+    let chain_dir = dir.path().join("chain");
+    let files = || {
+        let mut f: Vec<String> = std::fs::read_dir(&chain_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        f.sort();
+        f
+    };
+    let mut s = Store::open(dir.path()).unwrap();
+    let blocks = chain_blocks(110, 1);
+    s.apply_blocks(&blocks[..105]).unwrap();
+    assert_eq!(files(), vec!["seg-0000000001.fgcs"]);
+    let before = readback(&s);
+    // Blocks 105..110, then a competing block 1: the unwind is too deep, the group refused.
+    let mut group = blocks[105..].to_vec();
+    group.push(block(1, 200, 2, B, None));
+    assert!(matches!(s.apply_blocks(&group), Err(StoreError::UnwindTooDeep { .. })));
+    assert_eq!(files(), vec!["seg-0000000001.fgcs"], "the refused group's file is gone");
+    assert_eq!(readback(&s), before);
+    drop(s);
+    // What a kill -9 between writing a file and committing leaves.
+    std::fs::write(chain_dir.join("seg-0000000077.fgcs"), b"torn").unwrap();
+    std::fs::write(chain_dir.join("seg-0000000078.fgcs.tmp"), b"torn").unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(files(), vec!["seg-0000000001.fgcs"]);
+    assert_eq!(readback(&s), before);
+    s.check_integrity().unwrap();
+    s.rollback_to(Chain::Bitcoin, 50).unwrap();
+    assert_eq!(files().len(), 1, "the cut segment replaced the old one: {:?}", files());
+    assert_ne!(files(), vec!["seg-0000000001.fgcs"]);
+    s.check_integrity().unwrap();
+}
+
+/// Issue 9 item 13: a store written by the SQLite store itself (schema 4, frozen in
+/// `tests/data/schema4-store`, see its README) lists exactly what that build listed once its
+/// rows are moved into segments, by address too, and keeps resolving inputs.
+#[test]
+fn issue_9_item_13_a_store_written_at_schema_4_by_the_old_code_reads_the_same() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/schema4-store");
+    let d = tmp();
+    std::fs::copy(fixture.join("transfers.db"), d.path().join(floodgate_store::STORE_FILE))
+        .unwrap();
+    let expected = std::fs::read_to_string(fixture.join("transfers.jsonl")).unwrap();
+    let s = Store::open(d.path()).unwrap();
+    s.check_integrity().unwrap();
+    let lines = |f: &TransferFilter| -> String {
+        s.transfers(f).unwrap().iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect()
+    };
+    assert_eq!(lines(&TransferFilter::default()), expected);
+    for a in ["1dice97ECuByXAvqXpaYzSaQuPVvrtmz6", "1MSzmVTBaaSpKDARK3VGvP8v7aCtwZ9zbw"] {
+        let mine: String = expected
+            .lines()
+            .filter(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["from"] == a || v["to"] == a
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(mine.lines().count() >= 8, "{a}");
+        assert_eq!(lines(&TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
+    }
+    let st = s.stats().unwrap();
+    let c = &st.chains[0];
+    assert_eq!(
+        (c.blocks, c.outputs, c.inputs, c.unresolved_inputs),
+        (2, 417, 454, 417),
+        "what `floodgate status` showed on the old build"
+    );
+    let mut legs = 0;
+    s.for_each_leg(Chain::Bitcoin, None, |_| {
+        legs += 1;
+        Ok::<(), StoreError>(())
+    })
+    .unwrap();
+    assert_eq!(
+        legs,
+        417 + (454 - 417 - 2),
+        "every output and every resolved input (not the 2 coinbase inputs)"
+    );
 }
