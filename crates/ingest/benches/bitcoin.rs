@@ -27,10 +27,11 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use bitcoin::consensus::deserialize;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use floodgate_ingest::bitcoin::{read_slice, BitcoinOptions};
 use floodgate_types::ChainBlock;
+
+mod support;
 
 const BLOCKS: [&str; 3] =
     ["mainnet_block_481815.raw", "mainnet_block_481829.raw", "mainnet_block_702861.raw"];
@@ -52,11 +53,7 @@ fn bitcoin_ingest(c: &mut Criterion) {
     group.bench_function("baseline", |b| {
         b.iter(|| {
             for (_, bytes) in &inputs {
-                let block: bitcoin::Block = deserialize(bytes).expect("benchmark block decodes");
-                for tx in &block.txdata {
-                    black_box(tx.compute_txid());
-                }
-                black_box(&block);
+                support::bare_decode(bytes);
             }
         })
     });
@@ -117,21 +114,6 @@ fn bitcoin_ingest(c: &mut Criterion) {
     group.finish();
 }
 
-/// The blocks of a `blk*.dat` file: magic, length, block, repeated.
-fn blk_blocks(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut at = 0usize;
-    std::iter::from_fn(move || {
-        let head = bytes.get(at..at + 8)?;
-        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
-        let block = bytes.get(at + 8..at + 8 + len)?;
-        at += 8 + len;
-        Some(block)
-    })
-}
-
-/// Records per commit group, as `floodgate ingest` (`crates/app/src/ingest.rs`).
-const GROUP_RECORDS: usize = 50_000;
-
 fn bitcoin_world(c: &mut Criterion) {
     let Some(world) = std::env::var_os("FLOODGATE_BENCH_BTC_WORLD") else { return };
     let world = std::path::PathBuf::from(world);
@@ -160,13 +142,7 @@ fn bitcoin_world(c: &mut Criterion) {
     group.bench_function("baseline", |b| {
         b.iter(|| {
             for (_, bytes) in &inputs {
-                for raw in blk_blocks(bytes) {
-                    let block: bitcoin::Block = deserialize(raw).expect("world block decodes");
-                    for tx in &block.txdata {
-                        black_box(tx.compute_txid());
-                    }
-                    black_box(&block);
-                }
+                support::blk_blocks(bytes).for_each(support::bare_decode);
             }
         })
     });
@@ -187,32 +163,7 @@ fn bitcoin_world(c: &mut Criterion) {
             || tempfile::tempdir().expect("temporary directory"),
             |dir| {
                 let mut store = floodgate_store::Store::open(dir.path()).expect("store opens");
-                store.suspend_indexes().expect("indexes drop");
-                floodgate_store::pipelined(&mut store, |pipe| {
-                    let mut blocks: Vec<ChainBlock> = Vec::new();
-                    let mut records = 0usize;
-                    for (name, bytes) in &inputs {
-                        let mut sink = |block: ChainBlock, _done: u64| {
-                            records += block.utxo_txs.len() + 1;
-                            blocks.push(block);
-                            if records >= GROUP_RECORDS {
-                                let group = std::mem::take(&mut blocks);
-                                pipe.submit(move |s: &mut floodgate_store::Store| {
-                                    s.apply_blocks(&group).map(drop)
-                                })?;
-                                records = 0;
-                            }
-                            Ok(())
-                        };
-                        read_slice(name, bytes, &opts, &mut sink).expect("world ingests");
-                    }
-                    pipe.submit(move |s: &mut floodgate_store::Store| {
-                        s.apply_blocks(&blocks).map(drop)
-                    })
-                    .expect("blocks apply");
-                    pipe.finish().expect("blocks apply");
-                });
-                store.restore_indexes().expect("indexes rebuild");
+                support::load_pipelined(&mut store, &inputs, &opts);
                 dir
             },
             criterion::BatchSize::PerIteration,

@@ -18,6 +18,9 @@ use floodgate_types::ChainBlock;
 use std::path::Path;
 use std::time::Instant;
 
+#[path = "../benches/support/mod.rs"]
+mod support;
+
 /// CPU seconds this process used so far (clock ticks of 1/100 s: average over many runs).
 fn cpu() -> f64 {
     let s = std::fs::read_to_string("/proc/self/stat").unwrap();
@@ -25,18 +28,6 @@ fn cpu() -> f64 {
     let ut: f64 = f[11].parse().unwrap();
     let st: f64 = f[12].parse().unwrap();
     (ut + st) / 100.0
-}
-
-fn blk_blocks(bytes: &[u8]) -> Vec<&[u8]> {
-    let mut at = 0usize;
-    let mut v = Vec::new();
-    while at + 8 <= bytes.len() {
-        let len = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]])
-            as usize;
-        v.push(&bytes[at + 8..at + 8 + len]);
-        at += 8 + len;
-    }
-    v
 }
 
 fn main() {
@@ -57,13 +48,10 @@ fn main() {
     let (wb, cb) = (Instant::now(), cpu());
     for _ in 0..n {
         for (_, bytes) in &inputs {
-            let raws = if world.is_some() { blk_blocks(bytes) } else { vec![&bytes[..]] };
-            for raw in raws {
-                let block: bitcoin::Block = bitcoin::consensus::deserialize(raw).unwrap();
-                for tx in &block.txdata {
-                    std::hint::black_box(tx.compute_txid());
-                }
-                std::hint::black_box(&block);
+            if world.is_some() {
+                support::blk_blocks(bytes).for_each(support::bare_decode);
+            } else {
+                support::bare_decode(bytes);
             }
         }
     }
@@ -84,30 +72,7 @@ fn main() {
     for _ in 0..n {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = floodgate_store::Store::open(tmp.path()).unwrap();
-        store.suspend_indexes().unwrap();
-        floodgate_store::pipelined(&mut store, |pipe| {
-            let mut blocks = Vec::new();
-            let mut records = 0usize;
-            for (name, bytes) in &inputs {
-                let mut sink = |b: ChainBlock, _d: u64| {
-                    records += b.utxo_txs.len() + 1;
-                    blocks.push(b);
-                    if records >= 50_000 {
-                        let group = std::mem::take(&mut blocks);
-                        pipe.submit(move |s: &mut floodgate_store::Store| {
-                            s.apply_blocks(&group).map(drop)
-                        })?;
-                        records = 0;
-                    }
-                    Ok(())
-                };
-                read_slice(Path::new(name), bytes, &opts, &mut sink).unwrap();
-            }
-            pipe.submit(move |s: &mut floodgate_store::Store| s.apply_blocks(&blocks).map(drop))
-                .unwrap();
-            pipe.finish().unwrap();
-        });
-        store.restore_indexes().unwrap();
+        support::load_pipelined(&mut store, &inputs, &opts);
         drop(store);
         let (w, c) = (Instant::now(), cpu());
         drop(tmp);
@@ -128,7 +93,7 @@ fn main() {
             let mut sink = |b: ChainBlock, _d: u64| {
                 records += b.utxo_txs.len() + 1;
                 blocks.push(b);
-                if records >= 50_000 {
+                if records >= support::GROUP_RECORDS {
                     store.apply_blocks(&blocks)?;
                     blocks.clear();
                     records = 0;
