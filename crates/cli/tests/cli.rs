@@ -47,6 +47,14 @@ fn demo_ingests_the_bundled_sample_and_a_second_run_adds_nothing() {
         .unwrap());
     assert_eq!(usdt.lines().filter(|l| l.contains(",USDT-TRC20,")).count(), 73);
     assert_eq!(s.ledger_entries, 5);
+    // The bundled UN list answers name screening with no test data at hand.
+    let hit = floodgate(dir.path())
+        .args(["screen", "name", "Korea Mining Development Trading Corp", "--format", "json"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&hit.stdout);
+    assert_eq!(hit.status.code(), Some(1), "exit 1: a hit\n{text}");
+    assert!(text.contains("\"list\": \"un\"") && text.contains("KPe.001"), "{text}");
     let before = dump(dir.path());
     ok(floodgate(dir.path()).args(["demo", "--no-serve"]).output().unwrap());
     assert_eq!(dump(dir.path()), before, "re-running the demo changes nothing");

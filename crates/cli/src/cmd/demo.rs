@@ -60,8 +60,9 @@ const SAMPLE: &[(Source, &str, &[u8])] = &[
 ];
 
 /// Real attribution data, embedded beside the chain sample (provenance:
-/// `crates/cli/sample/README.md`): the OFAC SDN digital-currency address lists (loaded with
-/// `floodgate lists load`, so address screening, KYT and tracing see them) and a few
+/// `crates/cli/sample/README.md`): the OFAC SDN digital-currency address lists and the UN
+/// Security Council Consolidated List (loaded with `floodgate lists load`, so address and name
+/// screening, KYT and tracing see them) and a few
 /// GraphSense TagPacks (put in the data directory's tag store, `tags/tagpacks/`, where
 /// `floodgate trace` and the API read tags).
 const ATTRIBUTION: &[(&str, &[u8])] = &[
@@ -141,6 +142,7 @@ const ATTRIBUTION: &[(&str, &[u8])] = &[
         "ofac/sanctioned_addresses_ZEC.txt",
         include_bytes!("../../sample/ofac/sanctioned_addresses_ZEC.txt"),
     ),
+    ("un/UN_consolidated.xml", include_bytes!("../../sample/un/UN_consolidated.xml")),
     ("tagpacks/LICENSE", include_bytes!("../../sample/tagpacks/LICENSE")),
     (
         "tagpacks/exchange-wallets-binance.yaml",
@@ -223,7 +225,7 @@ pub(crate) fn run(
     output::write_text("\n== floodgate status ==\n")?;
     super::status::run(super::status::Args::table(), ctx)?;
     output::write_text(
-        "\nTry next:\n  floodgate transfers --address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S   (Satoshi pays Hal Finney, block 170)\n  floodgate transfers --chain tron --limit 10\n  floodgate transfers --chain ledger\n",
+        "\nTry next:\n  floodgate transfers --address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S   (Satoshi pays Hal Finney, block 170)\n  floodgate screen name \"Korea Mining Development Trading Corporation\"   (UN list, DPRK)\n  floodgate transfers --chain tron --limit 10\n  floodgate transfers --chain ledger\n",
     )?;
     if args.no_serve {
         return Ok(ExitCode::SUCCESS);
@@ -234,8 +236,9 @@ pub(crate) fn run(
     serve(&args.addr, ctx)
 }
 
-/// Writes the bundled OFAC address lists and TagPacks out, loads the lists (a second run
-/// loads the same version again and changes nothing) and puts the TagPacks in the tag store.
+/// Writes the bundled OFAC address lists, the UN list and the TagPacks out, loads the lists (a
+/// second run loads the same versions again and changes nothing) and puts the TagPacks in the
+/// tag store.
 fn load_attribution(dir: &Path, ctx: &Context, quiet: bool) -> Result<()> {
     let tag_store = floodgate_app::DataDir::new(&ctx.data_dir).tags_dir().join("tagpacks");
     std::fs::create_dir_all(&tag_store).with_context(|| tag_store.display().to_string())?;
@@ -250,10 +253,11 @@ fn load_attribution(dir: &Path, ctx: &Context, quiet: bool) -> Result<()> {
             std::fs::write(&dest, bytes).with_context(|| format!("writing {}", dest.display()))?;
         }
     }
-    let ofac = dir.join("ofac");
-    let ofac = ofac.to_string_lossy();
-    output::write_text(&format!("\n== floodgate lists load {ofac} ==\n"))?;
-    super::lists::run(parse(&["lists", "load", &ofac])?, ctx, quiet)?;
+    for list in [dir.join("ofac"), dir.join("un").join("UN_consolidated.xml")] {
+        let list = list.to_string_lossy();
+        output::write_text(&format!("\n== floodgate lists load {list} ==\n"))?;
+        super::lists::run(parse(&["lists", "load", &list])?, ctx, quiet)?;
+    }
     output::write_text(&format!(
         "\n== TagPacks into {} ==\n{} GraphSense TagPacks (tracing reads them; `floodgate trace tags` lists what they hold)\n",
         tag_store.display(),
