@@ -32,7 +32,7 @@ use ruint::aliases::U256;
 use rustc_hash::FxHashMap;
 
 use crate::exposure::{share, Acc, Ctx, Result3};
-use crate::index::ExposureIndex;
+use crate::index::{ExposureIndex, FirstArrivals, Place};
 use crate::{Direction, TaintModel};
 use floodgate_types::RiskCategory;
 
@@ -601,9 +601,8 @@ struct Causal<'a, 'c, R: Rule> {
     backward: bool,
     min: U256,
     /// The exposure index, current for this graph and these tags (`in`, haircut and poison
-    /// only): per address asked, the fewest hops at which any category's value reached it
-    /// (`u32::MAX`: the index cannot say).
-    bound: Option<(&'a ExposureIndex, FxHashMap<NodeId, u32>)>,
+    /// only): per address asked, when labels of each hop count first reached it.
+    bound: Option<(&'a ExposureIndex, FxHashMap<NodeId, FirstArrivals>)>,
     /// Steps answered by the index without reading their sender ([`Causal::holds_nothing`]).
     pruned: u64,
 }
@@ -739,6 +738,11 @@ impl<R: Rule> Causal<'_, '_, R> {
     fn received(&mut self, w: NodeId, i: usize, budget: u32, depth: u32) -> R::M {
         let ev = self.timeline(w).evs[i];
         let s = ev.nb;
+        let place = (ev.time, ev.seq);
+        // No label of at most `budget` hops reached `w` by then: this transfer brought none.
+        if self.holds_nothing(w, budget, place) {
+            return R::M::default();
+        }
         // The checks of `carried`, in its order; `ev.amount` is the transfer's amount at
         // both ends.
         let c = self.receipt_cost(w, i);
@@ -747,7 +751,7 @@ impl<R: Rule> Causal<'_, '_, R> {
         }
         let mut p = if let Some(p) = self.at_end(s, None, c, ev.amount) {
             p
-        } else if self.holds_nothing(s, budget - c) {
+        } else if self.holds_nothing(s, budget - c, place) {
             return R::M::default();
         } else {
             match self.timeline(s).find_send(w, &ev) {
@@ -767,23 +771,31 @@ impl<R: Rule> Causal<'_, '_, R> {
         p
     }
 
-    /// Whether the exposure index shows that `s` never held a label of at most `budget` hops
-    /// (so that what it sent carried none, and its transfers need not be read).
+    /// Whether the exposure index shows that no label of at most `budget` hops had reached
+    /// address `s` by `place` (time, then storage order), so that what `s` sent at `place`
+    /// carried none (its transfers need not be read), and what it received there brought
+    /// none.
     ///
-    /// The index's pass replays every transfer of the asset with the same balances, hops and
-    /// labels as this query, but for every tagged origin at once, and records at each address
-    /// the fewest hops at which any category's poison label arrived (up to 6). This query's
-    /// labels at `s` are a subset of the pass's: its origins are the same tagged nodes (the
-    /// index is current for these tags), and what differs only removes labels or adds hops —
-    /// the target's own transfers carry none (round trips), transfers below the minimum are
-    /// not followed, peel links cost a hop with `--no-peel-chains`, and a window removes the
-    /// transfers before it (the balances in the window are then never above the pass's, so a
-    /// send that empties the pass's balance empties the query's too) and after it (which
-    /// nothing before them reads). A haircut part is non-zero only while the poison label of
-    /// its origin is present. So when the pass's fewest hops at `s` is above `budget`
-    /// (`budget` at most 6), no replay of `s` within `budget` holds a label.
-    fn holds_nothing(&mut self, s: NodeId, budget: u32) -> bool {
-        if !R::BALANCE_BOUND || budget > crate::index::BUCKETS[3] {
+    /// The index's pass replays every transfer of the asset in replay order with the same
+    /// balances, hops and labels as this query, but for every tagged origin at once, and
+    /// records at each address when poison labels of each hop count (up to 6) first arrived:
+    /// the place of the transfer that brought them. This query's labels are the pass's
+    /// minus some, or with more hops, transfer by transfer: its origins are the same tagged
+    /// nodes (the index is current for these tags), and what differs only removes labels or
+    /// adds hops — the target's own transfers carry none (round trips), transfers below the
+    /// minimum are not followed, peel links cost a hop with `--no-peel-chains`, and a window
+    /// removes the transfers before it (the balances in the window are then never above the
+    /// pass's, so a send that empties the pass's balance empties the query's too) and after
+    /// it (which nothing before them reads); a haircut part is non-zero only while the poison
+    /// label of its origin is present. So by induction in replay order, a transfer that
+    /// carries a label of `h` hops in this query carries its category's label of at most
+    /// `h` hops in the pass, and when the pass's first arrival of labels of at most `budget`
+    /// hops at `s` comes after `place`, nothing `s` held at `place` — what it received at
+    /// earlier places and at `place` itself, which comes first at a node — holds one.
+    /// Ties matter: a transfer `s` received at the same place as it sends one (two
+    /// transfers of one account transaction) is not pruned.
+    fn holds_nothing(&mut self, s: NodeId, budget: u32, place: Place) -> bool {
+        if !R::BALANCE_BOUND {
             return false;
         }
         let ctx = self.ctx;
@@ -791,9 +803,8 @@ impl<R: Rule> Causal<'_, '_, R> {
         if ctx.g.kind(s) != NodeKind::Address {
             return false;
         }
-        let min =
-            *seen.entry(s).or_insert_with(|| idx.poison_min_hops(s, ctx.asset).unwrap_or(u32::MAX));
-        let none = min != u32::MAX && min > budget;
+        let first = seen.entry(s).or_insert_with(|| idx.first_arrivals(s, ctx.asset));
+        let none = first.before(budget, place);
         self.pruned += u64::from(none);
         none
     }
@@ -1175,5 +1186,63 @@ mod tests {
             assert_eq!(full, 42, "{model:?}");
             assert_eq!((read, pruned), (2, 20), "{model:?}");
         }
+    }
+
+    /// The target T received 5 from scam S, then 5 from B; B sent it before the scam's value
+    /// reached B (S pays A, A pays B, later). The fewest hops alone does not prune B (its
+    /// scam value is 2 hops away, within the 2 hops left there); when it arrived does: the
+    /// trace reads T alone, and gives the unpruned report.
+    #[test]
+    fn the_index_prunes_a_send_made_before_the_value_arrived() {
+        let dir = tempfile::tempdir().unwrap();
+        let empty = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&empty));
+        let mut nodes = Vec::new();
+        for i in 0..6u32 {
+            nodes.push(b.node(&format!("0x{i:040x}"), NodeKind::Address).unwrap());
+        }
+        let [s, t, f, bb, a, x] = nodes[..] else { unreachable!() };
+        let transfers = [(s, t, 5), (f, bb, 7), (bb, t, 5), (s, a, 10), (a, bb, 10), (bb, x, 12)];
+        for (i, &(from, to, v)) in transfers.iter().enumerate() {
+            let e = EdgeInput {
+                amount: Amount::from(v as u64),
+                time: Some(1_700_000_000 + 10 * i as i64),
+                asset: "ETH",
+                txid: Hash32([i as u8; 32]),
+                chain: Chain::Ethereum,
+            };
+            b.add_edge(from, to, &e).unwrap();
+        }
+        b.commit(&empty, Default::default()).unwrap();
+        let g = Graph::open(dir.path()).unwrap();
+        let tags = HashMap::from([(s, RiskCategory::Scam)]);
+        let path = dir.path().join(crate::INDEX_FILE);
+        build_index(&g, &tags, &path).unwrap();
+        let idx = ExposureIndex::open(&path).unwrap();
+        assert_eq!(idx.first_arrivals(bb, "ETH"), {
+            let mut f = FirstArrivals::NONE;
+            f.arrived(2, (1_700_000_040, idx_seq(&g, a, bb)));
+            f
+        });
+        for model in [TaintModel::Haircut, TaintModel::Poison] {
+            let opts = ExposureOptions { hops: 3, model, ..ExposureOptions::default() };
+            let want = exposure(&g, &tags, t, &opts).unwrap();
+            let (full, _) = READ.with(std::cell::Cell::get);
+            let (got, used) = exposure_indexed(&g, &tags, &idx, t, &opts).unwrap();
+            let (read, pruned) = READ.with(std::cell::Cell::get);
+            assert!(used);
+            assert_eq!(got, want, "{model:?}");
+            assert_eq!(want[0].categories[0].value, Amount::from(5u64), "{want:?}");
+            // Unpruned: T, B and F (S is tagged).
+            assert_eq!(full, 3, "{model:?}");
+            assert_eq!((read, pruned), (1, 1), "{model:?}");
+        }
+    }
+
+    /// The storage place of the transfer `from` → `to` (the only one).
+    fn idx_seq(g: &Graph, from: NodeId, to: NodeId) -> u64 {
+        let mut legs = Vec::new();
+        g.legs(from, false, "ETH", &mut legs);
+        legs.iter().find(|l| l.nb == to).map(|l| l.seq).unwrap()
     }
 }

@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 
 use crate::exposure::{CategoryExposure, ExposureSource};
 pub use crate::pass::MAX_CHECKPOINTS;
-use crate::pass::{per_origin, NodeState, Outcome, PassState, Recv};
+use crate::pass::{per_origin, Arrival, NodeState, Outcome, PassState, Recv, STATE_VERSION};
 use crate::{Direction, ExposureReport, TaintModel};
 
 /// The index file's name inside the graph directory.
@@ -42,11 +42,14 @@ pub const INDEX_FILE: &str = "exposure.fgx";
 pub const BUCKETS: [u32; 4] = crate::pass::BUCKETS;
 
 const MAGIC: &[u8; 8] = b"FGEXIDX1";
-/// The format version this build writes (version 1 is still read).
-pub const INDEX_VERSION: u32 = 2;
+/// The format version this build writes (versions 1 and 2 are still read).
+pub const INDEX_VERSION: u32 = 3;
 const HEADER_LEN: usize = 144;
-/// An entry: node `u32`, asset `u16`, record offset `u48`.
+/// An entry: node `u32`, asset `u16`, fewest poison hops `u8`, record offset `u40`
+/// (version 2: node `u32`, asset `u16`, record offset `u48`).
 const ENTRY_LEN: usize = 12;
+/// Records of at most 2⁴⁰ bytes (1 TiB) are addressed by a version-3 entry.
+const MAX_RECORDS: u64 = 1 << 40;
 /// A version-1 entry: node `u32`, asset `u16`, flags `u8`, category count `u8`, record
 /// offset `u64`.
 const ENTRY_LEN_V1: usize = 16;
@@ -217,6 +220,9 @@ pub fn update_index(
             Err(reason) => Err(reason),
         },
         Err(GraphError::NotBuilt { .. }) => Err("no saved pass beside the index".to_owned()),
+        Err(GraphError::UnsupportedVersion { found, .. }) if found < STATE_VERSION => Err(format!(
+            "the saved pass is of format version {found}, which did not record when labels arrived"
+        )),
         Err(e) => Err(format!("the saved pass was not read ({e})")),
     };
     match tried {
@@ -298,6 +304,7 @@ fn write_index(
     let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
     let mut records = 0u64;
     for &(n, ai, s) in &all {
+        let arrivals = s.arrivals();
         // Nothing received from a category: the record is the total alone.
         let recv = s.recv().filter(|r| !r.origins.is_empty() || !r.poison.is_empty());
         if recv.is_some() {
@@ -310,15 +317,20 @@ fn write_index(
         };
         let at = records + chunk.len() as u64;
         let cats = cats.as_deref();
-        let flags = encode_record(s.round_trip(), s.total, cats, &mut chunk);
+        let flags = encode_record(s.round_trip(), s.total, arrivals, cats, &mut chunk);
         if flags & FLAG_ROUND_TRIP != 0 {
             rep.round_trips += 1;
         }
+        if at >= MAX_RECORDS {
+            return Err(GraphError::Limit {
+                detail: format!("the exposure index's records exceed {MAX_RECORDS} bytes"),
+            });
+        }
         entries.extend_from_slice(&n.to_le_bytes());
         entries.extend_from_slice(&ai.to_le_bytes());
-        // 48 bits address 256 TiB of records.
-        debug_assert!(at < 1 << 48);
-        entries.extend_from_slice(&at.to_le_bytes()[..6]);
+        // The fewest hops of any poison label that arrived: the last arrival's.
+        entries.push(arrivals.last().map_or(NONE_HOPS as u8, |a| a.hops));
+        entries.extend_from_slice(&at.to_le_bytes()[..5]);
         if chunk.len() >= CHUNK {
             out.write(&chunk)?;
             records += chunk.len() as u64;
@@ -473,17 +485,37 @@ fn put_var(out: &mut Vec<u8>, mut x: u128) {
     out.push(x as u8);
 }
 
-/// Appends the record of one entry (format version 2: flags, category count, then varints;
-/// the four bucket values of a row as the first and three differences, each bucket holding
-/// the one before it); `None` categories (a value wider than 128 bits) leave a wide record,
-/// holding none. Returns the flags written.
-fn encode_record(round_trip: bool, total: u128, cats: Option<&[CatRec]>, out: &mut Vec<u8>) -> u8 {
+/// Appends the arrivals of a record: their count, then each one's hops `u8`, time `u32` and
+/// storage place `var`.
+fn put_arrivals(out: &mut Vec<u8>, arrivals: &[Arrival]) {
+    // At most one per hop count, 0 to 6.
+    out.push(arrivals.len() as u8);
+    for a in arrivals {
+        out.push(a.hops);
+        out.extend_from_slice(&a.time.to_le_bytes());
+        put_var(out, u128::from(a.seq));
+    }
+}
+
+/// Appends the record of one entry (format version 3: flags, category count, total, the
+/// arrivals, then the categories' varints; the four bucket values of a row as the first and
+/// three differences, each bucket holding the one before it); `None` categories (a value
+/// wider than 128 bits) leave a wide record, holding no value but the arrivals. Returns the
+/// flags written.
+fn encode_record(
+    round_trip: bool,
+    total: u128,
+    arrivals: &[Arrival],
+    cats: Option<&[CatRec]>,
+    out: &mut Vec<u8>,
+) -> u8 {
     let at = out.len();
     let flags = if round_trip { FLAG_ROUND_TRIP } else { 0 };
     let fits = cats.and_then(|cats| {
         out.push(flags);
         out.push(cats.len() as u8);
         put_var(out, total);
+        put_arrivals(out, arrivals);
         let four = |v: &[u128; 4], out: &mut Vec<u8>| -> Option<()> {
             let mut prev = 0u128;
             for &x in v {
@@ -512,13 +544,16 @@ fn encode_record(round_trip: bool, total: u128, cats: Option<&[CatRec]>, out: &m
     }
     out.truncate(at);
     out.extend_from_slice(&[flags | FLAG_WIDE, 0, 0]);
+    put_arrivals(out, arrivals);
     flags | FLAG_WIDE
 }
 
-/// A bounds-checked reader of one version-2 record.
+/// A bounds-checked reader of one version-2 or version-3 record.
 struct Cur<'a> {
     b: &'a [u8],
     at: usize,
+    /// Version 3: the record holds arrivals after its total.
+    arrivals: bool,
 }
 
 impl Cur<'_> {
@@ -539,12 +574,38 @@ impl Cur<'_> {
         }
         Some(v)
     }
-    /// Reads one record: its flags and total, and its categories into `out` (only checked
-    /// without one).
-    fn record(&mut self, mut out: Option<&mut Vec<IndexedCategory>>) -> Option<(u8, u128)> {
+    fn u32(&mut self) -> Option<u32> {
+        let b = self.b.get(self.at..self.at + 4)?;
+        self.at += 4;
+        Some(le_u32(b, 0))
+    }
+    /// Reads a version-3 record's arrivals, checked to be in order (each nearer than the
+    /// one before and not earlier), into `out`; the fewest hops (or [`NONE_HOPS`]).
+    fn arrivals(&mut self, mut out: impl FnMut(Arrival)) -> Option<u8> {
+        let n = self.u8()?;
+        let mut last: Option<Arrival> = None;
+        for _ in 0..n {
+            let hops = self.u8()?;
+            let time = self.u32()?;
+            let seq = u64::try_from(self.var()?).ok()?;
+            let a = Arrival { seq, time, hops };
+            let ordered = last.is_none_or(|l| hops < l.hops && (time, seq) >= (l.time, l.seq));
+            if !ordered || u32::from(hops) > BUCKETS[3] {
+                return None;
+            }
+            last = Some(a);
+            out(a);
+        }
+        Some(last.map_or(NONE_HOPS as u8, |l| l.hops))
+    }
+    /// Reads one record: its flags, total and fewest poison hops of its arrivals
+    /// ([`NONE_HOPS`] without, and in version 2), and its categories into `out` (only
+    /// checked without one).
+    fn record(&mut self, mut out: Option<&mut Vec<IndexedCategory>>) -> Option<(u8, u128, u8)> {
         let flags = self.u8()?;
         let ncat = usize::from(self.u8()?);
         let total = self.var()?;
+        let near = if self.arrivals { self.arrivals(|_| {})? } else { NONE_HOPS as u8 };
         for _ in 0..ncat {
             let category = RiskCategory::from_code(self.u8()?)?;
             let (hmin, pmin) = (u32::from(self.u8()?), u32::from(self.u8()?));
@@ -571,7 +632,7 @@ impl Cur<'_> {
                 });
             }
         }
-        Some((flags, total))
+        Some((flags, total, near))
     }
 }
 
@@ -635,6 +696,40 @@ pub struct IndexedExposure {
     pub wide: bool,
     /// Categories with any value, in category order.
     pub categories: Vec<IndexedCategory>,
+}
+
+/// A place in replay order: (time, storage order), as [`floodgate_graph::Leg`]'s `time` and
+/// `seq`.
+pub(crate) type Place = (u32, u64);
+
+/// Per hop count 0 to 6, the first place in replay order at which poison labels of at most
+/// that many hops reached an address ([`ExposureIndex::first_arrivals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FirstArrivals([Place; 7]);
+
+impl FirstArrivals {
+    /// Never.
+    const NEVER: Place = (u32::MAX, u64::MAX);
+    /// No label ever arrived.
+    pub(crate) const NONE: FirstArrivals = FirstArrivals([Self::NEVER; 7]);
+    /// Every label may have been there from the start (the index cannot say).
+    pub(crate) const START: FirstArrivals = FirstArrivals([(0, 0); 7]);
+
+    /// Labels of at most `hops` hops arrived at `place` (arrivals come in replay order).
+    pub(crate) fn arrived(&mut self, hops: u8, place: Place) {
+        for p in self.0.iter_mut().skip(usize::from(hops)) {
+            *p = (*p).min(place);
+        }
+    }
+
+    /// Whether no label of at most `hops` hops had arrived before `place`, nor at it. A
+    /// transfer a node sends at `place` takes from what it held then, which holds the
+    /// transfers it received at an earlier place and at the same one (inside one account
+    /// transaction, what a node receives comes before what it sends): only labels that
+    /// arrived later are not in it. (`hops` above 6: the index cannot say.)
+    pub(crate) fn before(&self, hops: u32, place: Place) -> bool {
+        usize::try_from(hops).ok().and_then(|h| self.0.get(h)).is_some_and(|&p| p > place)
+    }
 }
 
 impl IndexedExposure {
@@ -761,7 +856,7 @@ impl ExposureIndex {
             return Err(corrupt(path, 0, "not an exposure index (bad magic or too short)"));
         }
         let version = le_u32(b, 8);
-        if version != INDEX_VERSION && version != 1 {
+        if !(1..=INDEX_VERSION).contains(&version) {
             return Err(GraphError::UnsupportedVersion {
                 path: path.to_owned(),
                 found: version,
@@ -857,8 +952,9 @@ impl ExposureIndex {
                 }
                 p.is_some()
             } else {
-                let mut c = Cur { b: &b[self.records_at..], at: self.record_offset(i) };
-                c.record(None).is_some()
+                let mut c = self.cursor(i);
+                // Version 3: the entry's fewest hops is its record's arrivals'.
+                c.record(None).is_some_and(|(_, _, near)| self.version < 3 || near == b[at + 6])
             };
             if !ok {
                 return Err(corrupt(
@@ -871,12 +967,22 @@ impl ExposureIndex {
         Ok(())
     }
 
-    /// Where entry `i`'s record starts inside the records (version 2).
+    /// Where entry `i`'s record starts inside the records (versions 2 and 3: a `u48`, or a
+    /// `u40` after the fewest hops).
     fn record_offset(&self, i: usize) -> usize {
-        let at = self.entries_at + i * self.entry_len + 6;
+        let (at, len) = match self.version {
+            2 => (self.entries_at + i * self.entry_len + 6, 6),
+            _ => (self.entries_at + i * self.entry_len + 7, 5),
+        };
         let mut x = [0u8; 8];
-        x[..6].copy_from_slice(&self.map[at..at + 6]);
+        x[..len].copy_from_slice(&self.map[at..at + len]);
         usize::try_from(u64::from_le_bytes(x)).unwrap_or(usize::MAX)
+    }
+
+    /// A reader of entry `i`'s record (versions 2 and 3).
+    fn cursor(&self, i: usize) -> Cur<'_> {
+        let at = self.record_offset(i);
+        Cur { b: &self.map[self.records_at..], at, arrivals: self.version >= 3 }
     }
 
     /// The file.
@@ -935,47 +1041,75 @@ impl ExposureIndex {
         out
     }
 
-    /// The fewest hops at which value of any category arrived at `node` in `asset` under
-    /// poison, as [`IndexedCategory::poison_min_hops`] (255: none, or only beyond 6 hops; also
-    /// when the node received nothing in the asset), read without decoding the entry's
-    /// values; `None` for a wide entry, which holds none. A causal query prunes its cone with
-    /// it (`causal.rs`).
-    pub fn poison_min_hops(&self, node: NodeId, asset: &str) -> Option<u32> {
+    /// The entry of `node` in `asset`, when it received in the asset.
+    fn entry(&self, node: NodeId, asset: &str) -> Option<usize> {
         let b = &self.map[..];
         let mut i = self.first_entry(node);
         while i < self.count && self.entry_node(i) == node.0 {
             let at = self.entries_at + i * self.entry_len;
             let ai = usize::from(u16::from_le_bytes([b[at + 4], b[at + 5]]));
             if self.assets.get(ai).is_some_and(|a| a == asset) {
-                if self.version == 1 {
-                    let e = self.decode(i);
-                    let min = e.categories.iter().map(|c| c.poison_min_hops).min();
-                    return (!e.wide).then_some(min.unwrap_or(NONE_HOPS));
-                }
-                // Well formed: checked on open (a record that is not reads as wide).
-                let mut c = Cur { b: &b[self.records_at..], at: self.record_offset(i) };
-                let flags = c.u8()?;
-                let ncat = c.u8()?;
-                c.var()?;
-                let mut min = NONE_HOPS;
-                for _ in 0..ncat {
-                    let _code = c.u8()?;
-                    let _hmin = c.u8()?;
-                    min = min.min(u32::from(c.u8()?));
-                    let nsrc = c.u8()?;
-                    c.four()?;
-                    c.four()?;
-                    for _ in 0..nsrc {
-                        c.var()?;
-                        c.u8()?;
-                        c.four()?;
-                    }
-                }
-                return (flags & FLAG_WIDE == 0).then_some(min);
+                return Some(i);
             }
             i += 1;
         }
-        Some(NONE_HOPS)
+        None
+    }
+
+    /// When poison labels first reached `node` in `asset`, per hop count: where
+    /// [`FirstArrivals::before`] says a transfer it sent carried none of at most so many hops.
+    /// A causal query prunes its cone with it (`causal.rs`).
+    ///
+    /// The place of an arrival is that of the transfer that brought it, in replay order
+    /// (time, then storage order: [`floodgate_graph::Leg::seq`]). An index of version 1 or 2
+    /// holds no places: only the fewest hops, as if the labels were there from the start;
+    /// and an entry of those versions that does not fit 128 bits, nothing (as if every label
+    /// were there from the start).
+    pub(crate) fn first_arrivals(&self, node: NodeId, asset: &str) -> FirstArrivals {
+        let Some(i) = self.entry(node, asset) else {
+            // It received nothing in the asset.
+            return FirstArrivals::NONE;
+        };
+        let b = &self.map[..];
+        let at = self.entries_at + i * self.entry_len;
+        if self.version >= 3 {
+            if u32::from(b[at + 6]) == NONE_HOPS {
+                return FirstArrivals::NONE;
+            }
+            let mut c = self.cursor(i);
+            let mut first = FirstArrivals::NONE;
+            // Well formed: checked on open (a record that is not bounds nothing).
+            let read = (|| {
+                c.u8()?;
+                c.u8()?;
+                c.var()?;
+                c.arrivals(|a| first.arrived(a.hops, (a.time, a.seq)))
+            })();
+            return if read.is_some() { first } else { FirstArrivals::START };
+        }
+        let min = if self.version == 1 {
+            let e = self.decode(i);
+            if e.wide {
+                return FirstArrivals::START;
+            }
+            e.categories.iter().map(|c| c.poison_min_hops).min().unwrap_or(NONE_HOPS)
+        } else {
+            let mut c = self.cursor(i);
+            let mut min = NONE_HOPS;
+            let mut cats = Vec::new();
+            match c.record(Some(&mut cats)) {
+                Some((flags, _, _)) if flags & FLAG_WIDE == 0 => {
+                    cats.iter().for_each(|c| min = min.min(c.poison_min_hops));
+                }
+                _ => return FirstArrivals::START,
+            }
+            min
+        };
+        let mut first = FirstArrivals::NONE;
+        if let Ok(h) = u8::try_from(min) {
+            first.arrived(h, (0, 0));
+        }
+        first
     }
 
     /// What the index holds for `node` in `asset`.
@@ -992,9 +1126,9 @@ impl ExposureIndex {
             return self.decode_v1(i, asset);
         }
         let mut categories = Vec::new();
-        let mut c = Cur { b: &b[self.records_at..], at: self.record_offset(i) };
+        let mut c = self.cursor(i);
         // Well formed: checked on open (a record that is not reads as wide: ask per query).
-        let (flags, total) = c.record(Some(&mut categories)).unwrap_or((FLAG_WIDE, 0));
+        let (flags, total, _) = c.record(Some(&mut categories)).unwrap_or((FLAG_WIDE, 0, 0));
         IndexedExposure {
             asset,
             total,

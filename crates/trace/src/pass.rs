@@ -47,11 +47,11 @@ const MAX_HOPS: u32 = 6;
 pub const MAX_CHECKPOINTS: usize = 8;
 
 const MAGIC: &[u8; 8] = b"FGEXPASS";
-/// The state file's format version; versions 1 and 2 are still read, another is not (the
-/// index is rebuilt). Version 3 has version 2's layout and leaves out the transactions that
-/// made their last transfer, so a reader of version 2, which would take such a transaction
-/// for one never seen, does not read it.
-pub(crate) const STATE_VERSION: u32 = 3;
+/// The state file's format version; another is not read (the index is rebuilt). Version 4
+/// adds when each address's labels first arrived, which earlier versions did not record, so
+/// they cannot be continued. (Version 3 had version 2's layout and left out the transactions
+/// that made their last transfer.)
+pub(crate) const STATE_VERSION: u32 = 4;
 const HEADER_LEN: usize = 8 + 4 + 4 + 32 + 8;
 
 /// A value of at most 128 bits, in two halves, so that a [`Got`] needs 8-byte alignment
@@ -442,6 +442,35 @@ impl Pres {
     }
 }
 
+/// When poison labels of at most `hops` hops first reached an address: the place in replay
+/// order (time, then storage order, [`Leg::seq`]) of the first transfer it received carrying
+/// one. A query prunes with it (`causal.rs`): a transfer the address sent before that place
+/// carried no such label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Arrival {
+    pub(crate) seq: u64,
+    pub(crate) time: u32,
+    pub(crate) hops: u8,
+}
+
+/// An address's arrivals, in replay order: each one nearer (fewer hops) than the one before,
+/// so the first place at which labels of at most `h` hops had arrived is that of the first
+/// arrival of at most `h` hops.
+#[derive(Default, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Arrivals(pub(crate) Vec<Arrival>);
+
+impl Arrivals {
+    /// Labels of at most `hops` hops arrived at (time, seq): recorded when nearer than every
+    /// arrival before (the pass replays in order, so the places never go back).
+    fn record(&mut self, time: u32, seq: u64, hops: u8) {
+        if self.0.last().is_none_or(|l| hops < l.hops) {
+            // Exactly its room: most addresses get one or two.
+            self.0.reserve_exact(1);
+            self.0.push(Arrival { seq, time, hops });
+        }
+    }
+}
+
 /// What a node holds and received that carries labels; most nodes have none, so it is boxed
 /// apart from the balance.
 #[derive(Default, Clone, Debug)]
@@ -452,6 +481,8 @@ pub(crate) struct Labels {
     present: Pres,
     /// What the received value carried.
     pub(crate) recv: Recv,
+    /// When its poison labels first arrived (addresses only).
+    pub(crate) arrivals: Arrivals,
 }
 
 impl Labels {
@@ -460,6 +491,7 @@ impl Labels {
             && self.present.is_empty()
             && self.recv.origins.is_empty()
             && self.recv.poison.is_empty()
+            && self.arrivals.0.is_empty()
     }
 }
 
@@ -502,6 +534,10 @@ impl NodeState {
     /// What its received value carried (`None`: nothing labelled).
     pub(crate) fn recv(&self) -> Option<&Recv> {
         self.x.as_deref().map(|x| &x.recv)
+    }
+    /// When its poison labels first arrived (empty: none arrived).
+    pub(crate) fn arrivals(&self) -> &[Arrival] {
+        self.x.as_deref().map_or(&[], |x| &x.arrivals.0)
     }
 }
 
@@ -1073,6 +1109,9 @@ fn replay(
                     for &(code, h) in &carried_p.0 {
                         fits &= add_got(&mut x.recv.poison, u32::from(code), u32::from(h), a);
                     }
+                    if let Some(h) = carried_p.0.iter().map(|l| l.1).min() {
+                        x.arrivals.record(t.time, t.seq, h);
+                    }
                     if !fits {
                         d.flags |= WIDE;
                     }
@@ -1152,6 +1191,12 @@ fn put_node(out: &mut Vec<u8>, s: &NodeState) {
     }
     put_gots(out, &x.recv.origins);
     put_gots(out, &x.recv.poison);
+    put_var(out, x.arrivals.0.len() as u64);
+    for a in &x.arrivals.0 {
+        out.push(a.hops);
+        put_var(out, u64::from(a.time));
+        put_var(out, a.seq);
+    }
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -1288,7 +1333,7 @@ impl PassState {
             return Err(corrupt(0, "not an exposure pass state (bad magic or too short)"));
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
-        if !(1..=STATE_VERSION).contains(&version) {
+        if version != STATE_VERSION {
             return Err(GraphError::UnsupportedVersion {
                 path: path.to_owned(),
                 found: version,
@@ -1304,7 +1349,7 @@ impl PassState {
         if Sha256::digest(body)[..] != bytes[16..48] {
             return Err(corrupt(HEADER_LEN, "body checksum does not match the header"));
         }
-        let mut r = Reader { b: body, at: 0, version };
+        let mut r = Reader { b: body, at: 0 };
         PassState::decode(&mut r)
             .ok_or_else(|| corrupt(HEADER_LEN + r.at, "the state does not decode"))
     }
@@ -1391,8 +1436,6 @@ pub(crate) fn read_var128(b: &[u8], at: &mut usize) -> Option<u128> {
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,
-    /// The state file's version (1, 2 or 3).
-    version: u32,
 }
 
 impl<'a> Reader<'a> {
@@ -1442,9 +1485,6 @@ impl<'a> Reader<'a> {
         }
         U256::try_from_le_slice(self.bytes(n)?)
     }
-    fn four(&mut self) -> Option<[U256; 4]> {
-        Some([self.u256()?, self.u256()?, self.u256()?, self.u256()?])
-    }
     fn var128(&mut self) -> Option<u128> {
         read_var128(self.b, &mut self.at)
     }
@@ -1467,46 +1507,10 @@ impl<'a> Reader<'a> {
         }
         Some(list)
     }
-    /// Version 1's received values per origin (`var` origin, `var` fewest hops, 4 × `u256`
-    /// within 1, 2, 3 and 6 hops) as bands; false when one does not fit 128 bits.
-    fn gots_v1(&mut self, list: &mut Vec<Got>, code: bool) -> Option<bool> {
-        let n = self.len()?;
-        let mut fits = true;
-        for _ in 0..n {
-            let o = if code { u32::from(self.u8()?) } else { self.u32()? };
-            let min = self.u32()?;
-            let v = self.four()?;
-            let mut prev = U256::ZERO;
-            let mut first = true;
-            for (b, x) in v.into_iter().enumerate() {
-                let d = x.saturating_sub(prev);
-                prev = x;
-                if d.is_zero() {
-                    continue;
-                }
-                // The fewest hops is in the first band with value; the others get their
-                // band's lowest hop count (only the least of them is ever read).
-                let h = if first { min } else { BUCKETS[b - 1] + 1 };
-                first = false;
-                fits &= add_got(list, o, h.min(MAX_HOPS), d);
-            }
-        }
-        Some(fits)
-    }
     fn node(&mut self) -> Option<NodeState> {
-        let mut flags = self.u8()?;
+        let flags = self.u8()?;
         let bal = self.u256()?;
-        let total = if self.version == 1 {
-            match u128::try_from(self.u256()?) {
-                Ok(t) => t,
-                Err(_) => {
-                    flags |= WIDE;
-                    u128::MAX
-                }
-            }
-        } else {
-            self.var128()?
-        };
+        let total = self.var128()?;
         let np = self.len()?;
         let mut parts = Vec::with_capacity(np);
         for _ in 0..np {
@@ -1524,17 +1528,25 @@ impl<'a> Reader<'a> {
             }
             present.push((o, h));
         }
-        let recv = if self.version == 1 {
-            let mut r = Recv::default();
-            let fits = self.gots_v1(&mut r.origins, false)? & self.gots_v1(&mut r.poison, true)?;
-            if !fits {
-                flags |= WIDE;
+        let recv = Recv { origins: self.gots()?, poison: self.gots()? };
+        let n = self.len()?;
+        let mut arrivals = Arrivals(Vec::with_capacity(n));
+        for _ in 0..n {
+            let hops = self.u8()?;
+            let time = self.u32()?;
+            let seq = self.var()?;
+            let a = Arrival { seq, time, hops };
+            // Each nearer than the one before, never earlier in replay order.
+            let ordered = arrivals
+                .0
+                .last()
+                .is_none_or(|l| a.hops < l.hops && (a.time, a.seq) >= (l.time, l.seq));
+            if !ordered || u32::from(hops) > MAX_HOPS {
+                return None;
             }
-            r
-        } else {
-            Recv { origins: self.gots()?, poison: self.gots()? }
-        };
-        let x = Labels { parts: Bal::from_parts(parts), present: Pres(present), recv };
+            arrivals.0.push(a);
+        }
+        let x = Labels { parts: Bal::from_parts(parts), present: Pres(present), recv, arrivals };
         Some(NodeState { bal, total, flags, x: (!x.is_empty()).then(|| Box::new(x)) })
     }
 }

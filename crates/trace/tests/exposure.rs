@@ -9,8 +9,8 @@ use std::path::Path;
 
 use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
 use floodgate_trace::{
-    build_index, exposure, paths, state_path, to_dot, update_index, Direction, ExposureIndex,
-    ExposureOptions, IndexState, IndexUpdate, PathOptions, TaintModel, INDEX_FILE,
+    build_index, exposure, exposure_indexed, paths, state_path, to_dot, update_index, Direction,
+    ExposureIndex, ExposureOptions, IndexState, IndexUpdate, PathOptions, TaintModel, INDEX_FILE,
 };
 use floodgate_types::{Amount, Chain, Hash32, RiskCategory};
 use proptest::prelude::*;
@@ -470,10 +470,11 @@ fn index_format_v2_fixture_is_read() {
 }
 
 /// Format compatibility: the saved pass of format version 2 frozen in `tests/data/exposure-v2`
-/// is continued by today's code over an appended segment (C pays D 0.2 ETH), giving a full
-/// build's index byte for byte (worked on a copy).
+/// is not continued by today's code over an appended segment (C pays D 0.2 ETH): it did not
+/// record when labels arrived, so the index is built whole, saying why, and equals a full
+/// build byte for byte (worked on a copy).
 #[test]
-fn saved_pass_format_v2_fixture_is_continued() {
+fn saved_pass_format_v2_fixture_is_rebuilt() {
     let fixture = v2_fixture();
     let dir = tempfile::tempdir().unwrap();
     for f in std::fs::read_dir(&fixture).unwrap() {
@@ -485,17 +486,123 @@ fn saved_pass_format_v2_fixture_is_continued() {
     let tags = v2_tags(&g);
     let path = dir.path().join(INDEX_FILE);
     let rep = update_index(&g, &tags, &path).unwrap();
-    assert_eq!(rep.update, IndexUpdate::Extended { from_segments: 1, was_segments: 1 });
+    assert_eq!(
+        rep.update,
+        IndexUpdate::Rebuilt {
+            reason: "the saved pass is of format version 2, which did not record when labels \
+                     arrived"
+                .into()
+        }
+    );
     let full = tempfile::tempdir().unwrap();
     build_index(&g, &tags, &full.path().join(INDEX_FILE)).unwrap();
     assert!(std::fs::read(&path).unwrap() == std::fs::read(full.path().join(INDEX_FILE)).unwrap());
-    // The saved pass is written anew in today's version (with the update's undo record).
+    // The saved pass and the index are written anew in today's versions.
     let st = std::fs::read(state_path(&path)).unwrap();
-    assert_eq!(st[8..12], 3u32.to_le_bytes(), "state version 3");
+    assert_eq!(st[8..12], 4u32.to_le_bytes(), "state version 4");
+    assert_eq!(std::fs::read(&path).unwrap()[8..12], 3u32.to_le_bytes(), "index version 3");
     let idx = ExposureIndex::open(&path).unwrap();
     let e = idx.lookup_asset(g.lookup("0xd").unwrap(), "ETH").unwrap();
     let scam = e.categories.iter().find(|c| c.category == RiskCategory::Scam).unwrap();
     assert_eq!((e.total, scam.haircut), (2 * E18 / 10, [0, 0, 0, 12 * E18 / 100]), "4 hops back");
+}
+
+// ---------------------------------------------------------------------------------------
+// The exposure index's format version 3 (when labels first arrived, per hop count; the
+// fewest hops in the entry) and the saved pass's version 4.
+
+/// The tags of the version-3 fixture: `0xs` scam, `0xm` mixer.
+fn v3_tags(g: &Graph) -> HashMap<NodeId, RiskCategory> {
+    v2_tags(g)
+}
+
+/// `tests/data/exposure-v3`: a graph of one segment — clean X pays B 0.2 ETH; B pays E 0.1
+/// (before any tagged value reached B); scam S pays A 1; A pays B 0.6 (scam at 2 hops); mixer
+/// M pays B 0.4 (mixer at 1 hop); B pays C 0.5 —, its index (version 3) and saved pass
+/// (version 4), written once with `FLOODGATE_BLESS=1` when the directory is absent and never
+/// rewritten.
+fn v3_fixture() -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/exposure-v3");
+    if !dir.exists() && std::env::var("FLOODGATE_BLESS").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(&dir).unwrap();
+        append_eth(
+            &dir,
+            1,
+            &[
+                ("0xx", "0xb", 2 * E18 / 10),
+                ("0xb", "0xe", E18 / 10),
+                ("0xs", "0xa", E18),
+                ("0xa", "0xb", 6 * E18 / 10),
+                ("0xm", "0xb", 4 * E18 / 10),
+                ("0xb", "0xc", E18 / 2),
+            ],
+        );
+        let g = Graph::open(&dir).unwrap();
+        build_index(&g, &v3_tags(&g), &dir.join(INDEX_FILE)).unwrap();
+    }
+    dir
+}
+
+/// Format compatibility: the version-3 index frozen in `tests/data/exposure-v3` is read by
+/// today's code with the same answers, and a trace pruned by it equals the unpruned one (E,
+/// paid by B before any tagged value reached B, is clean).
+#[test]
+fn index_format_v3_fixture_is_read() {
+    let dir = v3_fixture();
+    let g = Graph::open(&dir).unwrap();
+    let bytes = std::fs::read(dir.join(INDEX_FILE)).unwrap();
+    assert_eq!(bytes[8..12], 3u32.to_le_bytes(), "index version 3");
+    let idx = ExposureIndex::open(&dir.join(INDEX_FILE)).unwrap();
+    let tags = v3_tags(&g);
+    assert_eq!(idx.state().stale_reason(&IndexState::of(&g, &tags)), None);
+    assert_eq!(idx.len(), 4, "A, B, C and E received");
+    let e = idx.lookup_asset(g.lookup("0xc").unwrap(), "ETH").unwrap();
+    assert_eq!((e.total, e.round_trip, e.wide), (E18 / 2, false, false));
+    let cat = |c: RiskCategory| e.categories.iter().find(|x| x.category == c).unwrap();
+    // B held 0.1 clean, 0.6 scam and 0.4 mixer of 1.1 when it paid C 0.5.
+    let (scam, mixer) = (cat(RiskCategory::Scam), cat(RiskCategory::Mixer));
+    assert_eq!(scam.haircut[3], 6 * E18 / 10 * 5 / 11);
+    assert_eq!((mixer.haircut[1], mixer.haircut_min_hops), (4 * E18 / 10 * 5 / 11, 2));
+    assert!(idx.lookup_asset(g.lookup("0xe").unwrap(), "ETH").unwrap().categories.is_empty());
+    for model in [TaintModel::Haircut, TaintModel::Poison] {
+        for target in ["0xb", "0xc", "0xe"] {
+            for hops in [1, 2, 3, 6] {
+                let o = ExposureOptions {
+                    model,
+                    hops,
+                    asset: Some("ETH".into()),
+                    ..ExposureOptions::default()
+                };
+                let n = g.lookup(target).unwrap();
+                let want = exposure(&g, &tags, n, &o).unwrap();
+                let (got, used) = exposure_indexed(&g, &tags, &idx, n, &o).unwrap();
+                assert!(used);
+                assert_eq!(got, want, "{target} {o:?}");
+            }
+        }
+    }
+}
+
+/// Format compatibility: the saved pass of format version 4 frozen in `tests/data/exposure-v3`
+/// is continued by today's code over an appended segment (C pays D 0.2 ETH), giving a full
+/// build's index byte for byte (worked on a copy).
+#[test]
+fn saved_pass_format_v4_fixture_is_continued() {
+    let fixture = v3_fixture();
+    let dir = tempfile::tempdir().unwrap();
+    for f in std::fs::read_dir(&fixture).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    append_eth(dir.path(), 7, &[("0xc", "0xd", 2 * E18 / 10)]);
+    let g = Graph::open(dir.path()).unwrap();
+    let tags = v3_tags(&g);
+    let path = dir.path().join(INDEX_FILE);
+    let rep = update_index(&g, &tags, &path).unwrap();
+    assert_eq!(rep.update, IndexUpdate::Extended { from_segments: 1, was_segments: 1 });
+    let full = tempfile::tempdir().unwrap();
+    build_index(&g, &tags, &full.path().join(INDEX_FILE)).unwrap();
+    assert!(std::fs::read(&path).unwrap() == std::fs::read(full.path().join(INDEX_FILE)).unwrap());
 }
 
 /// A value wider than 128 bits: the entries holding one are flagged wide and hold no value
