@@ -294,16 +294,25 @@ impl<'a> Ctx<'a> {
 
     /// When `tx` is a peel transaction in the asset (one input; two outputs to two other
     /// addresses, the smaller at most a fifth of the total): `(its input, its large output)`.
+    ///
+    /// Reads at most two of its inputs and three of its outputs: one with more is no peel
+    /// transaction, and a trace may ask about an exchange's consolidation of thousands of
+    /// inputs once for every input it follows into it.
     pub(crate) fn peel_tx(&self, tx: NodeId) -> Option<(NodeId, NodeId)> {
         if self.g.kind(tx) != NodeKind::Transaction {
             return None;
         }
-        let mut v = Vec::new();
-        self.g.neighbours(tx, true, self.asset, &mut v);
-        let [(input, _, _)] = v[..] else { return None };
-        v.clear();
-        self.g.neighbours(tx, false, self.asset, &mut v);
-        let [(a, x, _), (b, y, _)] = v[..] else { return None };
+        let mut ins = self.g.in_edges(tx).filter(|e| e.asset == self.asset);
+        let (Some(only), None) = (ins.next(), ins.next()) else { return None };
+        let input = only.src;
+        let mut outs = self
+            .g
+            .out_edges(tx)
+            .filter(|e| e.asset == self.asset)
+            .map(|e| (e.dst, e.amount.as_u256()));
+        let (Some((a, x)), Some((b, y)), None) = (outs.next(), outs.next(), outs.next()) else {
+            return None;
+        };
         let (large, small, big) = if x >= y { (a, y, x) } else { (b, x, y) };
         let total = small.saturating_add(big);
         // Change back to the spending address is a payment with change, not a chain moving on.
