@@ -46,6 +46,16 @@ fn cpu() -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+/// CPU time this thread has run, in nanoseconds (Linux `schedstat`; zero elsewhere): precise
+/// enough to time one query, unlike [`cpu`]'s 10 ms ticks, and not counting the time spent
+/// waiting for a core on a loaded machine. The kernel brings a running thread's count up to
+/// date at a tick or a switch: yielding first makes it exact.
+fn thread_cpu() -> Duration {
+    std::thread::yield_now();
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
 fn gib(b: u64) -> String {
     format!("{:.2} GiB", b as f64 / (1u64 << 30) as f64)
 }
@@ -278,6 +288,12 @@ fn main() {
             targets.push(a);
         }
     }
+    // `FLOODGATE_BENCH_TARGETS=449064,527982`: these address ids instead (the slowest ones a
+    // run named), to profile them.
+    if let Ok(list) = std::env::var("FLOODGATE_BENCH_TARGETS") {
+        targets = list.split(',').map(|a| a.trim().parse().unwrap()).collect();
+    }
+    let queries = targets.len();
     let asset = |a: NodeId| graph.in_edges(a).next().map(|e| e.asset.to_owned()).unwrap();
     // `FLOODGATE_BENCH_PRUNE=0`: no query pruned by the exposure index. Otherwise the index is
     // built first (untimed here) and the causal haircut and poison run twice on every
@@ -320,8 +336,19 @@ fn main() {
     // `FLOODGATE_BENCH_PRUNED_ONLY=1`: only the pruned queries, to profile them (the first
     // row, "Haircut (causal)", is then the pruned haircut).
     let pruned_only = env("FLOODGATE_BENCH_PRUNED_ONLY", 0) == 1;
+    // `FLOODGATE_BENCH_MODEL=fifo` (or lifo, haircut, poison, tiho): only that model, to
+    // profile it (the first row, "Haircut (causal)", is then that model).
+    let only: Option<TaintModel> =
+        std::env::var("FLOODGATE_BENCH_MODEL").ok().map(|m| match m.as_str() {
+            "fifo" => TaintModel::Fifo,
+            "lifo" => TaintModel::Lifo,
+            "haircut" => TaintModel::Haircut,
+            "poison" => TaintModel::Poison,
+            "tiho" => TaintModel::Tiho,
+            other => panic!("FLOODGATE_BENCH_MODEL: no model {other}"),
+        });
     let models: Vec<(TaintModel, bool, bool)> = models
-        .filter(|&(_, _, p)| p || !pruned_only)
+        .filter(|&(m, _, p)| (p || !pruned_only) && only.is_none_or(|o| o == m))
         .filter(|&(m, i, _)| {
             causal_only == 0
                 || (!i && (causal_only == 2 || !matches!(m, TaintModel::Fifo | TaintModel::Lifo)))
@@ -336,6 +363,9 @@ fn main() {
         format!("{model:?}{how}")
     };
     let mut lib: Vec<Vec<Duration>> = vec![Vec::with_capacity(queries); models.len()];
+    // Per model, each query's CPU time (this thread's run time: what the query cost, without
+    // the time it waited for a core).
+    let mut lib_run: Vec<Vec<Duration>> = vec![Vec::with_capacity(queries); models.len()];
     // Per model, the CPU time of its queries (user + system, in 10 ms ticks: summed over many
     // queries; the figure to read on a loaded machine).
     let mut lib_cpu: Vec<Duration> = vec![Duration::ZERO; models.len()];
@@ -357,7 +387,7 @@ fn main() {
                 ignore_time,
                 ..Default::default()
             };
-            let (t, c) = (Instant::now(), cpu());
+            let (t, c, r) = (Instant::now(), cpu(), thread_cpu());
             let rep = match (&bound, pruned) {
                 (Some(idx), true) => {
                     let (rep, used) = exposure_indexed(&graph, &tags, idx, a, &opts).unwrap();
@@ -367,6 +397,7 @@ fn main() {
                 _ => exposure(&graph, &tags, a, &opts).unwrap(),
             };
             lib[m].push(t.elapsed());
+            lib_run[m].push(thread_cpu() - r);
             lib_cpu[m] += cpu() - c;
             digests[m] = fnv1a(digests[m], format!("{rep:?}").as_bytes());
             let mut values = rep.clone();
@@ -388,6 +419,8 @@ fn main() {
         .map(|i| (lib[0][i], targets[i], pruned_haircut.map(|m| lib[m][i])))
         .collect();
     slowest.sort_unstable_by(|a, b| b.cmp(a));
+    let slowest_of: Vec<Option<(Duration, u32)>> =
+        lib.iter().map(|v| v.iter().copied().zip(targets.iter().copied()).max()).collect();
     slowest.truncate(env("FLOODGATE_BENCH_SLOWEST", 0) as usize);
 
     // The baseline, built from the same legs with its own ids (addresses by index, then
@@ -448,16 +481,19 @@ fn main() {
         tags.len(),
         models.len()
     );
+    let mut run_pct = |m: usize| (pct(&mut lib_run[m], 0.5), pct(&mut lib_run[m], 0.99));
     for (m, model) in models.iter().enumerate().skip(1) {
         let (p50, p99) = (pct(&mut lib[m], 0.5), pct(&mut lib[m], 0.99));
+        let (c50, c99) = run_pct(m);
         let name = name(model);
         eprintln!(
-            "        floodgate {name:<22} p50 {p50:>10.2?}  p99 {p99:>10.2?}  CPU {:.2?}",
+            "        floodgate {name:<22} p50 {p50:>10.2?}  p99 {p99:>10.2?}  CPU {:.2?} (per query p50 {c50:.2?} p99 {c99:.2?})",
             lib_cpu[m]
         );
     }
+    let (c50, c99) = run_pct(0);
     eprintln!(
-        "        floodgate Haircut (causal)     p50 {lp50:>10.2?}  p99 {lp99:>10.2?}  CPU {:.2?}",
+        "        floodgate Haircut (causal)     p50 {lp50:>10.2?}  p99 {lp99:>10.2?}  CPU {:.2?} (per query p50 {c50:.2?} p99 {c99:.2?})",
         lib_cpu[0]
     );
     for (m, model) in models.iter().enumerate() {
@@ -469,6 +505,14 @@ fn main() {
     }
     for (d, a, p) in &slowest {
         eprintln!("        slow causal haircut target: address id {a}, {d:.2?} (pruned {p:.2?})");
+    }
+    if !slowest.is_empty() {
+        // Each model's slowest target (`lib` is sorted by now: the times are taken before).
+        for (m, model) in models.iter().enumerate() {
+            if let Some((d, a)) = slowest_of[m] {
+                eprintln!("        slowest target of {}: address id {a}, {d:.2?}", name(model));
+            }
+        }
     }
     eprintln!(
         "        baseline Haircut ignoring time p50 {bp50:>10.2?}  p99 {bp99:>10.2?}  floodgate causal/baseline p50 {:.2} p99 {:.2}",
