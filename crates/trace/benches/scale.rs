@@ -504,7 +504,10 @@ fn main() {
         );
     }
     for (d, a, p) in &slowest {
-        eprintln!("        slow causal haircut target: address id {a}, {d:.2?} (pruned {p:.2?})");
+        let key = graph.key(ids[*a as usize]);
+        eprintln!(
+            "        slow causal haircut target: address id {a} ({key}), {d:.2?} (pruned {p:.2?})"
+        );
     }
     if !slowest.is_empty() {
         // Each model's slowest target (`lib` is sorted by now: the times are taken before).
