@@ -14,6 +14,10 @@
 //! and the pass cannot tell apart. Such nodes are flagged ([`IndexedExposure::round_trip`]):
 //! their indexed values are at least the query's, and the services answer them per query.
 //!
+//! Each entry also records when poison labels of each hop count first reached the address
+//! (its arrivals: the place in replay order of the transfer that brought them), so that a
+//! per-query causal trace can skip a transfer sent before them ([`FirstArrivals`]).
+//!
 //! The pass's state is saved beside the index, so that [`update_index`] continues it over
 //! the segments a `trace build` appends instead of replaying every transfer again (and
 //! unwinds it first when the graph was unwound); when it cannot, it replays them all.
