@@ -2,10 +2,11 @@
 //! one segment, resolving inputs against the group and the stored segments, recording later
 //! resolutions, unwinding, and moving a version-4 store's rows into segments.
 //!
-//! A segment is a blob row of `utxo_segments`, written in the same SQLite transaction as the
-//! group's blocks and journal rows: a group is stored whole or not at all, with nothing to
-//! clean up after a crash. Rows are appended without a B-tree descent each; the segment's
-//! address lists are sorted in memory by the writer.
+//! A segment is a file under `chain/` named by a row of `utxo_segments`, written inside the
+//! SQLite transaction of the group's blocks and journal rows: a group is stored whole or not
+//! at all, and a file no committed row names is an orphan the next writing open deletes. Rows
+//! are appended without a B-tree descent each; the segment's address lists are sorted in
+//! memory by the writer.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use rusqlite::{params, Connection};
 use rustc_hash::FxBuildHasher;
 
 use crate::segment::addr::{to_btc, AddrKey};
+use crate::segment::merge::{merge, Part};
 use crate::segment::{prefix, read_run, Finished, SegmentBuilder, SegmentView, NO_ADDR};
 use crate::{ApplyOutcome, StoreError};
 
@@ -44,6 +46,15 @@ impl UtxoCache {
         *self = UtxoCache::default();
     }
 
+    /// Replaces the runs of merged segments `old` with those of the segment they became.
+    pub(crate) fn replace(&mut self, old: &[i64], s: NewSegment) {
+        for runs in [&mut self.txids, &mut self.unresolved].into_iter().flatten() {
+            runs.retain(|(id, _)| !old.contains(id));
+        }
+        self.blobs.retain(|id, _| !old.contains(id));
+        self.add(s);
+    }
+
     /// Adds a committed segment's runs to what is loaded.
     pub(crate) fn add(&mut self, s: NewSegment) {
         if let Some(t) = &mut self.txids {
@@ -70,7 +81,7 @@ pub(crate) struct Pending {
     pub(crate) height: u64,
 }
 
-fn corrupt(path: &Path, segment: i64, what: &str) -> StoreError {
+pub(crate) fn corrupt(path: &Path, segment: i64, what: &str) -> StoreError {
     StoreError::Corrupt {
         path: path.to_owned(),
         detail: format!("chain segment {segment}: {what}"),
@@ -228,7 +239,7 @@ fn file_name(id: i64) -> String {
 /// Records a finished segment in the manifest (inside the caller's transaction) and writes
 /// its file: to a temporary name, synced, renamed, the directory synced. Until the
 /// transaction commits the file is an orphan, which the next writing open deletes.
-fn insert_segment(
+pub(crate) fn insert_segment(
     conn: &Connection,
     path: &Path,
     chain: &str,
@@ -497,7 +508,7 @@ pub(crate) fn write_group(
     Ok(Some(new_segment(id, finished)))
 }
 
-fn new_segment(id: i64, f: Finished) -> NewSegment {
+pub(crate) fn new_segment(id: i64, f: Finished) -> NewSegment {
     NewSegment { id, txids: f.txid_entries, unresolved: f.unresolved_entries }
 }
 
@@ -544,8 +555,10 @@ pub(crate) fn unwind_segments(
     .map_err(sq)?;
     for id in across {
         let data = load_blob(conn, path, id)?;
-        let v = SegmentView::layout(&data).map_err(|c| corrupt(path, id, &c.0))?;
-        let f = rebuild(&v, |h| h < from).map_err(|c| corrupt(path, id, &c))?;
+        let view = SegmentView::layout(&data).map_err(|c| corrupt(path, id, &c.0))?;
+        // Blocks are in height order: those below `from` are a prefix.
+        let keep = (0..view.n_blocks()).take_while(|b| view.block(*b).height < from).count();
+        let (f, _) = merge(&[Part { view, blocks: u32::try_from(keep).unwrap_or(u32::MAX) }]);
         // The cut segment is a new one (ids are never reused, so a reader holding the old
         // manifest never reads other rows under the old id); its kept rows keep their numbers.
         let chain_s: String = conn
@@ -568,37 +581,6 @@ pub(crate) fn unwind_segments(
         conn.execute("DELETE FROM utxo_segments WHERE id = ?1", [id]).map_err(sq)?;
     }
     Ok(())
-}
-
-/// A segment again, with only the blocks whose height `keep` accepts (a prefix).
-fn rebuild(v: &SegmentView<'_>, keep: impl Fn(u64) -> bool) -> Result<Finished, String> {
-    let mut b = SegmentBuilder::default();
-    let key = |id: u32| to_btc(v.key(id)).ok_or("unreadable address key");
-    for bi in 0..v.n_blocks() {
-        let blk = v.block(bi);
-        if !keep(blk.height) {
-            break;
-        }
-        b.block(blk.height, blk.time);
-        let end = if bi + 1 < v.n_blocks() { v.block(bi + 1).first_tx } else { v.n_tx() };
-        for t in blk.first_tx..end {
-            let tx = v.tx(t);
-            b.tx(tx.txid, tx.position);
-            for r in v.tx_inputs(t) {
-                let i = v.input(r);
-                if i.addr == NO_ADDR {
-                    b.input(i.vin, i.prevout, None);
-                } else {
-                    b.input(i.vin, i.prevout, Some((&key(i.addr)?, i.value)));
-                }
-            }
-            for r in v.tx_outputs(t) {
-                let o = v.output(r);
-                b.output(o.vout, &key(o.addr)?, o.value);
-            }
-        }
-    }
-    Ok(b.finish())
 }
 
 /// Rows of the version-4 tables moved into one segment at a time.

@@ -811,3 +811,196 @@ fn issue_9_item_13_a_store_written_at_schema_4_by_the_old_code_reads_the_same() 
         "every output and every resolved input (not the 2 coinbase inputs)"
     );
 }
+
+const MORE: [&str; 2] =
+    ["3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"];
+
+/// A hash for test chains of any length: `n` big-endian, then `tag`.
+fn hn(n: u64, tag: u8) -> Hash32 {
+    let mut b = [tag; 32];
+    b[..8].copy_from_slice(&n.to_be_bytes());
+    Hash32(b)
+}
+
+/// Block `n` of a long chain: a coinbase paying one of four addresses and, from height 1, a
+/// transaction spending the coinbase below to two of them.
+fn long_block(n: u64) -> ChainBlock {
+    let addrs = [A, B, MORE[0], MORE[1]];
+    let pay = |i: u64| btc(addrs[(i % 4) as usize]);
+    let mut txs = vec![UtxoTx {
+        txid: hn(n, 2),
+        position: 0,
+        inputs: vec![TxInput { prevout: None, address: None, value: None }],
+        outputs: vec![TxOutput { vout: 0, address: pay(n), value: Amount::from(50_0000_0000) }],
+    }];
+    if n > 0 {
+        txs.push(UtxoTx {
+            txid: hn(n, 3),
+            position: 1,
+            inputs: vec![TxInput {
+                prevout: Some(OutPoint { txid: hn(n - 1, 2), vout: 0 }),
+                address: None,
+                value: None,
+            }],
+            outputs: vec![
+                TxOutput { vout: 0, address: pay(n + 1), value: Amount::from(30_0000_0000) },
+                TxOutput { vout: 1, address: pay(n + 2), value: Amount::from(n) },
+            ],
+        });
+    }
+    let header = BlockHeader {
+        chain: Chain::Bitcoin,
+        height: n,
+        hash: hn(n, 1),
+        parent: (n > 0).then(|| hn(n - 1, 1)),
+        time: Some(Timestamp(1_231_006_505 + n as i64 * 600)),
+    };
+    ChainBlock { header: Some(header), utxo_txs: txs, transfers: vec![] }
+}
+
+fn segment_files(dir: &std::path::Path) -> Vec<String> {
+    let mut f: Vec<String> = std::fs::read_dir(dir.join("chain"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    f.sort();
+    f
+}
+
+/// Issue 9 item 13 (compaction): a live ingest commits one group, so one segment, per block.
+/// After 600 such blocks — ten of them held back and stored 100 blocks later, so inputs wait
+/// for their funding output and segments overlap in height — merged segments leave a handful
+/// of files, and every listing, count, leg, re-ingest and unwind reads as one group of the
+/// same blocks does.
+#[test]
+fn issue_9_item_13_live_ingest_of_single_block_groups_ends_with_few_segments() {
+    let blocks: Vec<ChainBlock> = (0..600).map(long_block).collect();
+    let (d1, d2) = (tmp(), tmp());
+    let mut live = Store::open(d1.path()).unwrap();
+    let late = 200..210usize;
+    for (i, b) in blocks.iter().enumerate() {
+        if late.contains(&i) {
+            continue;
+        }
+        live.apply_block(b).unwrap();
+        if i == 310 {
+            for b in &blocks[late.clone()] {
+                live.apply_block(b).unwrap();
+            }
+        }
+    }
+    let mut one = Store::open(d2.path()).unwrap();
+    one.apply_blocks(&blocks).unwrap();
+    let expected = readback(&one);
+    assert!(expected.contains("unresolved 0"), "{expected}");
+    assert_eq!(readback(&live), expected);
+    live.check_integrity().unwrap();
+    let files = segment_files(d1.path());
+    // 1,799 rows: three times log3 of it is 20.4.
+    assert!(files.len() <= 20, "{} segment files: {files:?}", files.len());
+    assert_eq!(live.compact().unwrap().merges, 0, "nothing left to merge");
+    // Reopened, re-ingested (nothing new), then unwound inside a merged segment.
+    drop(live);
+    let mut live = Store::open(d1.path()).unwrap();
+    assert_eq!(readback(&live), expected);
+    for b in &blocks {
+        assert_eq!(live.apply_block(b).unwrap().new_transactions, 0);
+    }
+    assert_eq!(readback(&live), expected);
+    live.rollback_to(Chain::Bitcoin, 333).unwrap();
+    one.rollback_to(Chain::Bitcoin, 333).unwrap();
+    assert_eq!(readback(&live), readback(&one));
+    live.check_integrity().unwrap();
+    // And back to the tip block by block.
+    for b in &blocks[334..] {
+        live.apply_block(b).unwrap();
+    }
+    assert_eq!(readback(&live), expected);
+    assert!(segment_files(d1.path()).len() <= 20);
+}
+
+/// The child of [`issue_9_item_13_kill_9_during_compaction_loses_nothing`]: stores blocks one
+/// by one in the directory it is given and, at the `N`th merge's `STEP`, writes the height of
+/// the block just stored to a marker file and waits to be killed. Does nothing when run
+/// without the variable.
+#[test]
+#[ignore = "run as a child process by the kill -9 compaction test"]
+fn compaction_child_waits_to_be_killed() {
+    let Ok(spec) = std::env::var("FLOODGATE_TEST_COMPACT_CHILD") else { return };
+    let mut it = spec.splitn(3, ':');
+    let (step, nth, dir) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+    let nth: u64 = nth.parse().unwrap();
+    let dir = std::path::PathBuf::from(dir);
+    let mut s = Store::open(&dir).unwrap();
+    let height = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (h, marker, step) = (height.clone(), dir.join("paused"), step.to_owned());
+    let mut seen = 0;
+    s.set_compact_pause(move |at| {
+        if format!("{at:?}") != step {
+            return;
+        }
+        seen += 1;
+        if seen == nth {
+            let h = h.load(std::sync::atomic::Ordering::SeqCst);
+            std::fs::write(&marker, h.to_string()).unwrap();
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+    });
+    for n in 0..400 {
+        height.store(n, std::sync::atomic::Ordering::SeqCst);
+        s.apply_block(&long_block(n)).unwrap();
+    }
+    panic!("the compaction to pause at never came");
+}
+
+/// Issue 9 item 13 (compaction): a process killed with SIGKILL inside a merge — its merged
+/// file written but not committed, or committed with the merged files not yet deleted —
+/// leaves a store that opens, passes its integrity check, holds exactly the blocks stored
+/// before the kill (as one group of them reads), and has no file no manifest row names; a
+/// rerun completes it.
+#[test]
+fn issue_9_item_13_kill_9_during_compaction_loses_nothing() {
+    use std::time::{Duration, Instant};
+    let all: Vec<ChainBlock> = (0..400).map(long_block).collect();
+    for (step, nth) in [("Written", 1), ("Written", 7), ("Committed", 3), ("Committed", 12)] {
+        let d = tmp();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["compaction_child_waits_to_be_killed", "--exact", "--ignored", "--nocapture"])
+            .env("FLOODGATE_TEST_COMPACT_CHILD", format!("{step}:{nth}:{}", d.path().display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let marker = d.path().join("paused");
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !marker.exists() || std::fs::read_to_string(&marker).unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "the child never reached {step} {nth}");
+            assert!(child.try_wait().unwrap().is_none(), "the child ended before {step} {nth}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stored: usize = std::fs::read_to_string(&marker).unwrap().parse::<usize>().unwrap() + 1;
+        child.kill().unwrap(); // SIGKILL: no destructor, no cleanup
+        child.wait().unwrap();
+        let files_left = segment_files(d.path());
+        let mut s = Store::open(d.path()).unwrap();
+        s.check_integrity().unwrap();
+        let named = segment_files(d.path());
+        if step == "Written" {
+            assert_eq!(named.len() + 1, files_left.len(), "{step} {nth}: the merged file went");
+        } else {
+            assert!(named.len() + 4 <= files_left.len(), "{step} {nth}: merged files went");
+        }
+        let d2 = tmp();
+        let mut fresh = Store::open(d2.path()).unwrap();
+        fresh.apply_blocks(&all[..stored]).unwrap();
+        assert_eq!(readback(&s), readback(&fresh), "{step} {nth}: {stored} blocks");
+        for b in &all {
+            s.apply_block(b).unwrap();
+        }
+        fresh.apply_blocks(&all[stored..]).unwrap();
+        assert_eq!(readback(&s), readback(&fresh), "{step} {nth}: completed");
+        s.check_integrity().unwrap();
+    }
+}

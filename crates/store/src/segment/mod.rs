@@ -10,6 +10,7 @@
 //!   row's references) and reads it without copying.
 
 pub(crate) mod addr;
+pub(crate) mod merge;
 
 use std::collections::HashMap;
 
@@ -331,56 +332,80 @@ impl SegmentBuilder {
                 fill[a] += 1;
             }
         }
-        let key_bytes: usize = keys.iter().map(|k| k.as_bytes().len()).sum();
-
-        let mut head = Vec::with_capacity(HEADER);
-        head.extend_from_slice(&MAGIC);
-        put_u32(&mut head, VERSION);
-        put_u32(&mut head, 0); // chain 0 = bitcoin, reserved bytes
-        for n in [
-            self.counts.blocks,
-            self.counts.txs,
-            self.counts.outputs,
-            self.counts.inputs,
-            len_u32(n_addr),
-            len_u32(key_bytes),
-            len_u32(n_post),
-            0,
-        ] {
-            put_u32(&mut head, n);
-        }
-        let mut tail = Vec::with_capacity(8 * (n_addr + 1) + key_bytes + 4 * n_post + 4);
-        let mut at = 0u32;
-        put_u32(&mut tail, 0);
-        for k in &keys {
-            at += k.as_bytes().len() as u32;
-            put_u32(&mut tail, at);
-        }
-        for k in &keys {
-            tail.extend_from_slice(k.as_bytes());
-        }
-        for p in &per {
-            put_u32(&mut tail, *p);
-        }
-        for p in &postings {
-            put_u32(&mut tail, *p);
-        }
-        let mut crc = crc32fast::Hasher::new();
-        for part in [&head, &self.blocks, &self.txs, &self.outs, &self.ins, &tail] {
-            crc.update(part);
-        }
-        put_u32(&mut tail, crc.finalize());
-
+        let keys: Vec<&[u8]> = keys.iter().map(AddrKey::as_bytes).collect();
         self.txid_run.sort_unstable();
         self.unresolved_run.sort_unstable();
-        Finished {
-            txid_run: run_bytes(&self.txid_run),
-            unresolved_run: run_bytes(&self.unresolved_run),
-            txid_entries: self.txid_run,
-            unresolved_entries: self.unresolved_run,
-            parts: vec![head, self.blocks, self.txs, self.outs, self.ins, tail],
-            counts: self.counts,
-        }
+        assemble(
+            self.counts,
+            [self.blocks, self.txs, self.outs, self.ins],
+            &keys,
+            &per,
+            &postings,
+            self.txid_run,
+            self.unresolved_run,
+        )
+    }
+}
+
+/// A finished segment from its row sections (blocks, transactions, outputs, inputs, in that
+/// order), its sorted address keys, the per-address offsets into `postings` (`keys.len() + 1`
+/// of them) and its two runs, sorted: the header, the dictionary and the checksum.
+fn assemble(
+    counts: SegmentCounts,
+    rows: [Vec<u8>; 4],
+    keys: &[&[u8]],
+    per: &[u32],
+    postings: &[u32],
+    txid_run: Vec<(u64, u32, u32)>,
+    unresolved_run: Vec<(u64, u32, u32)>,
+) -> Finished {
+    let n_addr = keys.len();
+    let key_bytes: usize = keys.iter().map(|k| k.len()).sum();
+    let mut head = Vec::with_capacity(HEADER);
+    head.extend_from_slice(&MAGIC);
+    put_u32(&mut head, VERSION);
+    put_u32(&mut head, 0); // chain 0 = bitcoin, reserved bytes
+    for n in [
+        counts.blocks,
+        counts.txs,
+        counts.outputs,
+        counts.inputs,
+        len_u32(n_addr),
+        len_u32(key_bytes),
+        len_u32(postings.len()),
+        0,
+    ] {
+        put_u32(&mut head, n);
+    }
+    let mut tail = Vec::with_capacity(8 * (n_addr + 1) + key_bytes + 4 * postings.len() + 4);
+    let mut at = 0u32;
+    put_u32(&mut tail, 0);
+    for k in keys {
+        at += k.len() as u32;
+        put_u32(&mut tail, at);
+    }
+    for k in keys {
+        tail.extend_from_slice(k);
+    }
+    for p in per {
+        put_u32(&mut tail, *p);
+    }
+    for p in postings {
+        put_u32(&mut tail, *p);
+    }
+    let [blocks, txs, outs, ins] = rows;
+    let mut crc = crc32fast::Hasher::new();
+    for part in [&head, &blocks, &txs, &outs, &ins, &tail] {
+        crc.update(part);
+    }
+    put_u32(&mut tail, crc.finalize());
+    Finished {
+        txid_run: run_bytes(&txid_run),
+        unresolved_run: run_bytes(&unresolved_run),
+        txid_entries: txid_run,
+        unresolved_entries: unresolved_run,
+        parts: vec![head, blocks, txs, outs, ins, tail],
+        counts,
     }
 }
 
