@@ -18,7 +18,7 @@ use rustc_hash::FxBuildHasher;
 
 use crate::segment::addr::{to_btc, AddrKey};
 use crate::segment::merge::{merge, Part};
-use crate::segment::{prefix, read_run, Finished, SegmentBuilder, SegmentView, NO_ADDR};
+use crate::segment::{prefix, read_run, Pool, Segment, SegmentBuilder, SegmentView, NO_ADDR};
 use crate::{ApplyOutcome, StoreError};
 
 /// The directory of the segment files inside the data directory.
@@ -38,12 +38,17 @@ pub(crate) struct UtxoCache {
     txids: Option<Vec<Run>>,
     unresolved: Option<Vec<Run>>,
     blobs: HashMap<i64, Arc<Vec<u8>>>,
+    /// Buffers reused by the next segment written.
+    pub(crate) pool: Pool,
+    /// Buffers the segments a compaction merges are read into.
+    pub(crate) reads: Vec<Vec<u8>>,
 }
 
 impl UtxoCache {
-    /// Forgets everything (after an unwind or a rollback).
+    /// Forgets everything it knows of the segments (after an unwind or a rollback).
     pub(crate) fn clear(&mut self) {
-        *self = UtxoCache::default();
+        let (pool, reads) = (std::mem::take(&mut self.pool), std::mem::take(&mut self.reads));
+        *self = UtxoCache { pool, reads, ..UtxoCache::default() };
     }
 
     /// Replaces the runs of merged segments `old` with those of the segment they became.
@@ -222,13 +227,32 @@ pub(crate) fn chain_dir(db: &Path) -> PathBuf {
 
 /// A segment's bytes, read from its file and checked.
 pub(crate) fn load_blob(conn: &Connection, path: &Path, id: i64) -> Result<Vec<u8>, StoreError> {
+    let mut data = Vec::new();
+    load_blob_into(conn, path, id, &mut data)?;
+    Ok(data)
+}
+
+/// [`load_blob`] into `data` (emptied first; a buffer reused from one segment to the next
+/// does not fault its pages in again).
+pub(crate) fn load_blob_into(
+    conn: &Connection,
+    path: &Path,
+    id: i64,
+    data: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    use std::io::Read;
     let file: String = conn
         .query_row("SELECT file FROM utxo_segments WHERE id = ?1", [id], |r| r.get(0))
         .map_err(|e| StoreError::sqlite(path, e))?;
     let at = chain_dir(path).join(&file);
-    let data = std::fs::read(&at).map_err(|source| StoreError::Io { path: at.clone(), source })?;
-    SegmentView::parse(&data).map_err(|c| corrupt(path, id, &format!("{file}: {}", c.0)))?;
-    Ok(data)
+    let io = |source| StoreError::Io { path: at.clone(), source };
+    let mut f = std::fs::File::open(&at).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    data.clear();
+    data.reserve(usize::try_from(len).unwrap_or(0));
+    f.read_to_end(data).map_err(io)?;
+    SegmentView::parse(data).map_err(|c| corrupt(path, id, &format!("{file}: {}", c.0)))?;
+    Ok(())
 }
 
 /// The file name of segment `id`.
@@ -243,11 +267,11 @@ pub(crate) fn insert_segment(
     conn: &Connection,
     path: &Path,
     chain: &str,
-    f: &Finished,
+    f: &dyn Segment,
     now: i64,
 ) -> Result<i64, StoreError> {
     let sq = |e| StoreError::sqlite(path, e);
-    let c = &f.counts;
+    let c = f.counts();
     conn.execute(
         "INSERT INTO utxo_segments (chain, min_height, max_height, blocks, txs, outputs, inputs, \
          unresolved, created_at, txid_run, unresolved_run, file) \
@@ -262,8 +286,8 @@ pub(crate) fn insert_segment(
             c.inputs,
             c.unresolved,
             now,
-            &f.txid_run,
-            &f.unresolved_run
+            f.txid_run(),
+            f.unresolved_run()
         ],
     )
     .map_err(sq)?;
@@ -277,7 +301,7 @@ pub(crate) fn insert_segment(
 
 /// Writes `dir/name` whole or not at all: a temporary file, synced, renamed over the name,
 /// and the directory synced so the rename survives a crash.
-fn write_durably(dir: &Path, name: &str, data: &Finished) -> Result<(), StoreError> {
+fn write_durably(dir: &Path, name: &str, data: &dyn Segment) -> Result<(), StoreError> {
     let io = |at: &Path| {
         let at = at.to_owned();
         move |source| StoreError::Io { path: at, source }
@@ -417,6 +441,7 @@ pub(crate) fn write_group(
         order.iter().flat_map(|p| blocks[p.index].utxo_txs.iter()).map(f).sum()
     };
     let mut b = SegmentBuilder::with_capacity(
+        &mut cache.pool,
         order.len(),
         count(|_| 1),
         count(|t| t.outputs.len()),
@@ -450,7 +475,7 @@ pub(crate) fn write_group(
             }
         }
     }
-    let finished = b.finish();
+    let mut finished = b.finish(&mut cache.pool);
 
     // Earlier inputs this group's outputs fund (blocks ingested out of order).
     let mut fills = Vec::new();
@@ -491,6 +516,7 @@ pub(crate) fn write_group(
 
     let sq = |e| StoreError::sqlite(path, e);
     let id = insert_segment(conn, path, chain.as_str(), &finished, now)?;
+    cache.pool.recycle(&mut finished);
     if !fills.is_empty() {
         let mut ins = conn
             .prepare_cached(
@@ -505,11 +531,15 @@ pub(crate) fn write_group(
             outs[bi].inputs_resolved_from_store += n as u64;
         }
     }
-    Ok(Some(new_segment(id, finished)))
+    Ok(Some(new_segment(id, finished.txid_entries, finished.unresolved_entries)))
 }
 
-pub(crate) fn new_segment(id: i64, f: Finished) -> NewSegment {
-    NewSegment { id, txids: f.txid_entries, unresolved: f.unresolved_entries }
+pub(crate) fn new_segment(
+    id: i64,
+    txids: Vec<(u64, u32, u32)>,
+    unresolved: Vec<(u64, u32, u32)>,
+) -> NewSegment {
+    NewSegment { id, txids, unresolved }
 }
 
 /// Removes `chain`'s segment rows at heights ≥ `from` (inside the unwind's transaction):
@@ -558,7 +588,8 @@ pub(crate) fn unwind_segments(
         let view = SegmentView::layout(&data).map_err(|c| corrupt(path, id, &c.0))?;
         // Blocks are in height order: those below `from` are a prefix.
         let keep = (0..view.n_blocks()).take_while(|b| view.block(*b).height < from).count();
-        let (f, _) = merge(&[Part { view, blocks: u32::try_from(keep).unwrap_or(u32::MAX) }]);
+        let parts = [Part { view, blocks: u32::try_from(keep).unwrap_or(u32::MAX) }];
+        let f = merge(&parts);
         // The cut segment is a new one (ids are never reused, so a reader holding the old
         // manifest never reads other rows under the old id); its kept rows keep their numbers.
         let chain_s: String = conn
@@ -689,7 +720,7 @@ fn migrate_chain(conn: &Connection, path: &Path, chain: &str, now: i64) -> Resul
         if done.is_empty() {
             return Ok(());
         }
-        let f = done.finish();
+        let f = done.finish(&mut Pool::default());
         insert_segment(conn, path, chain, &f, now)?;
         Ok(())
     };

@@ -10,11 +10,8 @@
 //!   row's references) and reads it without copying.
 
 pub(crate) mod addr;
+mod dict;
 pub(crate) mod merge;
-
-use std::collections::HashMap;
-
-use rustc_hash::FxBuildHasher;
 
 use floodgate_types::BtcAddress;
 
@@ -82,16 +79,102 @@ pub(crate) struct Finished {
     pub(crate) counts: SegmentCounts,
 }
 
-impl Finished {
+/// A segment ready to be written: what its manifest row records, and its bytes.
+pub(crate) trait Segment {
+    /// Its counts and height range.
+    fn counts(&self) -> &SegmentCounts;
+    /// Its transaction ids, sorted, as stored (a run with its checksum).
+    fn txid_run(&self) -> &[u8];
+    /// Its unresolved inputs' funding outpoints, sorted, as stored.
+    fn unresolved_run(&self) -> &[u8];
     /// Writes the segment's bytes.
-    pub(crate) fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
-        self.parts.iter().try_for_each(|p| w.write_all(p))
-    }
+    fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
 
     /// The segment's bytes in one buffer.
     #[cfg(test)]
-    pub(crate) fn data(&self) -> Vec<u8> {
-        self.parts.concat()
+    fn data(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.write_to(&mut v).unwrap_or_default();
+        v
+    }
+}
+
+impl Segment for Finished {
+    fn counts(&self) -> &SegmentCounts {
+        &self.counts
+    }
+    fn txid_run(&self) -> &[u8] {
+        &self.txid_run
+    }
+    fn unresolved_run(&self) -> &[u8] {
+        &self.unresolved_run
+    }
+    fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.parts.iter().try_for_each(|p| w.write_all(p))
+    }
+}
+
+/// The header of a segment with these counts.
+fn header(counts: &SegmentCounts, n_addr: usize, key_bytes: usize, n_post: usize) -> Vec<u8> {
+    let mut head = Vec::with_capacity(HEADER);
+    head.extend_from_slice(&MAGIC);
+    put_u32(&mut head, VERSION);
+    put_u32(&mut head, 0); // chain 0 = bitcoin, reserved bytes
+    for n in [
+        counts.blocks,
+        counts.txs,
+        counts.outputs,
+        counts.inputs,
+        len_u32(n_addr),
+        len_u32(key_bytes),
+        len_u32(n_post),
+        0,
+    ] {
+        put_u32(&mut head, n);
+    }
+    head
+}
+
+/// Buffers kept from one segment to the next (the store keeps one): a bulk load builds tens
+/// of MB of sections, dictionary and lists per group, and fresh buffers fault every page in
+/// again (a page fault costs microseconds on a virtual machine).
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    bytes: Vec<Vec<u8>>,
+    words: Vec<Vec<u32>>,
+    addrs: Vec<Vec<BtcAddress>>,
+    keys: Vec<Vec<AddrKey>>,
+    order: Vec<(u64, u32)>,
+    dict: dict::Dict,
+}
+
+/// The pooled buffer that best fits `cap` items (the smallest that holds them, else the
+/// largest), empty; a new one when the pool has none.
+fn take<T>(pool: &mut Vec<Vec<T>>, cap: usize) -> Vec<T> {
+    let fits = |v: &Vec<T>| v.capacity() >= cap;
+    let best = (0..pool.len())
+        .filter(|i| fits(&pool[*i]))
+        .min_by_key(|i| pool[*i].capacity())
+        .or_else(|| (0..pool.len()).max_by_key(|i| pool[*i].capacity()));
+    let mut v = best.map(|i| pool.swap_remove(i)).unwrap_or_default();
+    v.clear();
+    v.reserve(cap);
+    v
+}
+
+/// Returns a buffer to the pool (which keeps a few of each kind).
+fn give<T>(pool: &mut Vec<Vec<T>>, v: Vec<T>) {
+    if v.capacity() > 0 && pool.len() < 8 {
+        pool.push(v);
+    }
+}
+
+impl Pool {
+    /// Takes back the buffers of a segment once written.
+    pub(crate) fn recycle(&mut self, f: &mut Finished) {
+        for p in std::mem::take(&mut f.parts) {
+            give(&mut self.bytes, p);
+        }
     }
 }
 
@@ -102,43 +185,15 @@ pub(crate) struct SegmentBuilder {
     txs: Vec<u8>,
     outs: Vec<u8>,
     ins: Vec<u8>,
-    /// Address id (order of first use) per output row, then per input row (`NO_ADDR`).
-    out_addr: Vec<u32>,
-    in_addr: Vec<u32>,
-    /// Address id by [`fingerprint`]: a small table (16 bytes an entry) that stays in cache
-    /// far better than one keyed by whole addresses; a hit is checked against the address.
-    dict: HashMap<u64, u32, FxBuildHasher>,
-    /// Addresses whose fingerprint another address already holds (exact, rarely used).
-    clash: HashMap<BtcAddress, u32, FxBuildHasher>,
-    addrs: Vec<BtcAddress>,
+    /// The address of each output row.
+    out_addrs: Vec<BtcAddress>,
+    /// The address of each resolved input, and its input row.
+    in_addrs: Vec<BtcAddress>,
+    in_rows: Vec<u32>,
     counts: SegmentCounts,
     txid_run: Vec<(u64, u32, u32)>,
     unresolved_run: Vec<(u64, u32, u32)>,
     last_height: Option<u64>,
-}
-
-/// A cheap 64-bit fingerprint of an address: the first 8 bytes of its payload (a hash, so
-/// already spread) mixed with its kind, network and length. Equal addresses have equal
-/// fingerprints; unequal ones rarely do, and [`SegmentBuilder::addr_id`] checks.
-fn fingerprint(a: &BtcAddress) -> u64 {
-    use floodgate_types::address::BtcPayload;
-    let head = |b: &[u8]| {
-        let mut w = [0u8; 8];
-        let n = b.len().min(8);
-        w[..n].copy_from_slice(&b[..n]);
-        u64::from_le_bytes(w)
-    };
-    let (kind, bytes): (u64, u64) = match a.payload() {
-        BtcPayload::PubkeyHash(h) => (1, head(&h)),
-        BtcPayload::ScriptHash(h) => (2, head(&h)),
-        BtcPayload::Witness { version, len, program } => (
-            3 | u64::from(version) << 8 | u64::from(len) << 16,
-            head(&program[..usize::from(len).min(40)]),
-        ),
-        BtcPayload::NonStandard(h) => (4, head(&h)),
-    };
-    let net = a.network() as u64;
-    bytes ^ (kind | net << 24).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 fn put_u32(v: &mut Vec<u8>, x: u32) {
@@ -155,17 +210,22 @@ fn len_u32(n: usize) -> u32 {
 
 impl SegmentBuilder {
     /// A builder with room for this many blocks, transactions, outputs and inputs (a group
-    /// knows them before it starts: no section grows by copying).
-    pub(crate) fn with_capacity(blocks: usize, txs: usize, outs: usize, ins: usize) -> Self {
+    /// knows them before it starts: no section grows by copying), its buffers from `pool`.
+    pub(crate) fn with_capacity(
+        pool: &mut Pool,
+        blocks: usize,
+        txs: usize,
+        outs: usize,
+        ins: usize,
+    ) -> Self {
         SegmentBuilder {
-            blocks: Vec::with_capacity(blocks * BLOCK),
-            txs: Vec::with_capacity(txs * TX),
-            outs: Vec::with_capacity(outs * OUT),
-            ins: Vec::with_capacity(ins * IN),
-            out_addr: Vec::with_capacity(outs),
-            in_addr: Vec::with_capacity(ins),
-            dict: HashMap::with_capacity_and_hasher(outs + ins / 2, FxBuildHasher),
-            addrs: Vec::with_capacity(outs + ins / 2),
+            blocks: take(&mut pool.bytes, blocks * BLOCK),
+            txs: take(&mut pool.bytes, txs * TX),
+            outs: take(&mut pool.bytes, outs * OUT),
+            ins: take(&mut pool.bytes, ins * IN),
+            out_addrs: take(&mut pool.addrs, outs),
+            in_addrs: take(&mut pool.addrs, ins),
+            in_rows: take(&mut pool.words, ins),
             txid_run: Vec::with_capacity(txs),
             ..SegmentBuilder::default()
         }
@@ -203,31 +263,12 @@ impl SegmentBuilder {
         self.counts.txs += 1;
     }
 
-    fn addr_id(&mut self, a: &BtcAddress) -> u32 {
-        let next = len_u32(self.addrs.len());
-        let id = *self.dict.entry(fingerprint(a)).or_insert(next);
-        if id == next {
-            self.addrs.push(*a);
-            return id;
-        }
-        if self.addrs.get(id as usize) == Some(a) {
-            return id;
-        }
-        // Another address has this fingerprint (by chance, or ground on purpose): exact map.
-        let id = *self.clash.entry(*a).or_insert(next);
-        if id == next {
-            self.addrs.push(*a);
-        }
-        id
-    }
-
     /// An output of the current transaction.
     pub(crate) fn output(&mut self, vout: u32, address: &BtcAddress, value: u64) {
-        let id = self.addr_id(address);
         put_u32(&mut self.outs, vout);
-        put_u32(&mut self.outs, id);
+        put_u32(&mut self.outs, 0); // its address id, once the dictionary is sorted
         put_u64(&mut self.outs, value);
-        self.out_addr.push(id);
+        self.out_addrs.push(*address);
         self.counts.outputs += 1;
     }
 
@@ -241,7 +282,11 @@ impl SegmentBuilder {
     ) {
         let row = self.counts.inputs;
         let (id, value) = match resolved {
-            Some((k, v)) => (self.addr_id(k), v),
+            Some((k, v)) => {
+                self.in_addrs.push(*k);
+                self.in_rows.push(row);
+                (0, v) // its address id, once the dictionary is sorted
+            }
             None => (NO_ADDR, 0),
         };
         match prevout {
@@ -262,35 +307,41 @@ impl SegmentBuilder {
         put_u32(&mut self.ins, id);
         put_u32(&mut self.ins, u32::from(prevout.is_some()));
         put_u64(&mut self.ins, value);
-        self.in_addr.push(id);
         self.counts.inputs += 1;
     }
 
     /// Writes the segment: the dictionary sorted (an address's id is its rank), rows
-    /// renumbered to it, each address's rows listed (outputs, then inputs, each in row order),
-    /// the checksum last.
-    pub(crate) fn finish(mut self) -> Finished {
+    /// numbered by it, each address's rows listed (outputs, then inputs, each in row order),
+    /// the checksum last. Temporary buffers come from, and go back to, `pool`.
+    pub(crate) fn finish(mut self, pool: &mut Pool) -> Finished {
+        // Each row's index among the distinct addresses (order of first use).
+        let dict = &mut pool.dict;
+        dict.reset(self.out_addrs.len() + self.in_addrs.len());
+        let mut out_ids = take(&mut pool.words, self.out_addrs.len());
+        dict.assign(&self.out_addrs, &mut out_ids);
+        let mut in_ids = take(&mut pool.words, self.in_addrs.len());
+        dict.assign(&self.in_addrs, &mut in_ids);
         // Keys of the distinct addresses, sorted; two addresses with one canonical text (a
         // regtest and a testnet base58 address) share one key and one rank.
-        let all: Vec<AddrKey> = self.addrs.iter().map(AddrKey::of_btc).collect();
+        let mut all = take(&mut pool.keys, dict.addrs.len());
+        all.extend(dict.addrs.iter().map(AddrKey::of_btc));
         // Sorted by the keys' first 8 bytes, then (rarely needed) the whole key: the sort
         // compares numbers in one array instead of chasing every key.
-        let mut order: Vec<(u64, u32)> = all
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let mut w = [0u8; 8];
-                let b = k.as_bytes();
-                let n = b.len().min(8);
-                w[..n].copy_from_slice(&b[..n]);
-                (u64::from_be_bytes(w), len_u32(i))
-            })
-            .collect();
+        let mut order = std::mem::take(&mut pool.order);
+        order.clear();
+        order.extend(all.iter().enumerate().map(|(i, k)| {
+            let mut w = [0u8; 8];
+            let b = k.as_bytes();
+            let n = b.len().min(8);
+            w[..n].copy_from_slice(&b[..n]);
+            (u64::from_be_bytes(w), len_u32(i))
+        }));
         order.sort_unstable_by(|a, b| {
             a.0.cmp(&b.0).then_with(|| all[a.1 as usize].cmp(&all[b.1 as usize]))
         });
-        let mut rank = vec![0u32; all.len()];
-        let mut keys: Vec<AddrKey> = Vec::with_capacity(all.len());
+        let mut rank = take(&mut pool.words, all.len());
+        rank.resize(all.len(), 0);
+        let mut keys = take(&mut pool.keys, all.len());
         for (_, id) in &order {
             let k = all[*id as usize];
             if keys.last() != Some(&k) {
@@ -299,93 +350,91 @@ impl SegmentBuilder {
             rank[*id as usize] = len_u32(keys.len() - 1);
         }
         let n_addr = keys.len();
-        // Rows renumbered in place (the address id sits at byte 4 of an output row and byte
-        // 40 of an input row), and counted per address.
-        let mut per = vec![0u32; n_addr + 1];
-        for (row, id) in self.out_addr.iter().enumerate() {
+        // Rows numbered (the address id sits at byte 4 of an output row and byte 40 of an
+        // input row), and counted per address.
+        let mut per = take(&mut pool.words, n_addr + 1);
+        per.resize(n_addr + 1, 0);
+        for (row, id) in out_ids.iter().enumerate() {
             let r = rank[*id as usize];
             self.outs[row * OUT + 4..row * OUT + 8].copy_from_slice(&r.to_le_bytes());
             per[r as usize + 1] += 1;
         }
-        for (row, id) in self.in_addr.iter().enumerate() {
-            if *id != NO_ADDR {
-                let r = rank[*id as usize];
-                self.ins[row * IN + 40..row * IN + 44].copy_from_slice(&r.to_le_bytes());
-                per[r as usize + 1] += 1;
-            }
+        for (row, id) in self.in_rows.iter().zip(&in_ids) {
+            let (row, r) = (*row as usize, rank[*id as usize]);
+            self.ins[row * IN + 40..row * IN + 44].copy_from_slice(&r.to_le_bytes());
+            per[r as usize + 1] += 1;
         }
         for i in 1..per.len() {
             per[i] += per[i - 1];
         }
         let n_post = per[n_addr] as usize;
-        let mut postings = vec![0u32; n_post];
-        let mut fill = per.clone();
+        let mut postings = take(&mut pool.words, n_post);
+        postings.resize(n_post, 0);
+        let mut fill = take(&mut pool.words, per.len());
+        fill.extend_from_slice(&per);
         let n_out = self.counts.outputs;
-        let rows =
-            self.out_addr.iter().enumerate().map(|(row, id)| (len_u32(row), *id)).chain(
-                self.in_addr.iter().enumerate().map(|(row, id)| (n_out + len_u32(row), *id)),
-            );
+        let rows = out_ids
+            .iter()
+            .enumerate()
+            .map(|(row, id)| (len_u32(row), *id))
+            .chain(self.in_rows.iter().zip(&in_ids).map(|(row, id)| (n_out + *row, *id)));
         for (r, id) in rows {
-            if id != NO_ADDR {
-                let a = rank[id as usize] as usize;
-                postings[fill[a] as usize] = r;
-                fill[a] += 1;
-            }
+            let a = rank[id as usize] as usize;
+            postings[fill[a] as usize] = r;
+            fill[a] += 1;
         }
-        let keys: Vec<&[u8]> = keys.iter().map(AddrKey::as_bytes).collect();
         self.txid_run.sort_unstable();
         self.unresolved_run.sort_unstable();
-        assemble(
+        let tail = take(&mut pool.bytes, 8 * (n_addr + 1) + 44 * n_addr + 4 * n_post + 4);
+        let finished = assemble(
             self.counts,
             [self.blocks, self.txs, self.outs, self.ins],
             &keys,
             &per,
             &postings,
+            tail,
             self.txid_run,
             self.unresolved_run,
-        )
+        );
+        for v in [out_ids, in_ids, rank, per, postings, fill, self.in_rows] {
+            give(&mut pool.words, v);
+        }
+        give(&mut pool.keys, all);
+        give(&mut pool.keys, keys);
+        give(&mut pool.addrs, self.out_addrs);
+        give(&mut pool.addrs, self.in_addrs);
+        pool.order = order;
+        finished
     }
 }
 
 /// A finished segment from its row sections (blocks, transactions, outputs, inputs, in that
 /// order), its sorted address keys, the per-address offsets into `postings` (`keys.len() + 1`
-/// of them) and its two runs, sorted: the header, the dictionary and the checksum.
-fn assemble(
+/// of them) and its two runs, sorted: the header, the dictionary and the checksum (written
+/// into `tail`, an empty buffer).
+#[allow(clippy::too_many_arguments)] // the sections of one layout, each named
+fn assemble<K: AsRef<[u8]>>(
     counts: SegmentCounts,
     rows: [Vec<u8>; 4],
-    keys: &[&[u8]],
+    keys: &[K],
     per: &[u32],
     postings: &[u32],
+    mut tail: Vec<u8>,
     txid_run: Vec<(u64, u32, u32)>,
     unresolved_run: Vec<(u64, u32, u32)>,
 ) -> Finished {
     let n_addr = keys.len();
-    let key_bytes: usize = keys.iter().map(|k| k.len()).sum();
-    let mut head = Vec::with_capacity(HEADER);
-    head.extend_from_slice(&MAGIC);
-    put_u32(&mut head, VERSION);
-    put_u32(&mut head, 0); // chain 0 = bitcoin, reserved bytes
-    for n in [
-        counts.blocks,
-        counts.txs,
-        counts.outputs,
-        counts.inputs,
-        len_u32(n_addr),
-        len_u32(key_bytes),
-        len_u32(postings.len()),
-        0,
-    ] {
-        put_u32(&mut head, n);
-    }
-    let mut tail = Vec::with_capacity(8 * (n_addr + 1) + key_bytes + 4 * postings.len() + 4);
+    let key_bytes: usize = keys.iter().map(|k| k.as_ref().len()).sum();
+    let head = header(&counts, n_addr, key_bytes, postings.len());
+    tail.reserve(8 * (n_addr + 1) + key_bytes + 4 * postings.len() + 4);
     let mut at = 0u32;
     put_u32(&mut tail, 0);
     for k in keys {
-        at += k.len() as u32;
+        at += k.as_ref().len() as u32;
         put_u32(&mut tail, at);
     }
     for k in keys {
-        tail.extend_from_slice(k);
+        tail.extend_from_slice(k.as_ref());
     }
     for p in per {
         put_u32(&mut tail, *p);
@@ -760,6 +809,7 @@ mod tests {
 
     use floodgate_types::{Address, Chain};
 
+    use super::dict::fingerprint;
     use super::*;
 
     fn key(s: &str) -> AddrKey {
@@ -786,7 +836,7 @@ mod tests {
         s.input(0, Some((&[9; 32], 0)), Some((&b, 50)));
         s.input(1, Some((&[1; 32], 4)), None);
         s.output(0, &a, 40);
-        s.finish()
+        s.finish(&mut Pool::default())
     }
 
     #[test]
@@ -844,7 +894,7 @@ mod tests {
         for (vout, x) in [a, b, c, b, a].iter().enumerate() {
             s.output(vout as u32, x, 1);
         }
-        let f = s.finish();
+        let f = s.finish(&mut Pool::default());
         let data = f.data();
         let v = SegmentView::parse(&data).unwrap();
         let rows = |x: &BtcAddress| {
