@@ -205,48 +205,58 @@ impl<'o> Normalizer<'o> {
         let parent = (prev != [0u8; 32]).then(|| Hash32::from_wire_order(prev));
         let height =
             self.height(hash, parent, stated_height, || block.bip34_block_height().ok())?;
-        let mut utxo_txs = Vec::with_capacity(block.txdata.len());
         // Grow the indexes once per block rather than rehashing repeatedly mid-block.
         self.txs.reserve(block.txdata.len());
         self.created.reserve(block.txdata.iter().map(|tx| tx.output.len()).sum());
-        let outpoint = |txin: &bitcoin::TxIn| OutPoint {
-            txid: Hash32::from_wire_order(txin.previous_output.txid.to_byte_array()),
-            vout: txin.previous_output.vout,
-        };
-        for (position, (tx, &txid)) in block.txdata.iter().zip(txids).enumerate() {
-            let inputs = if tx.is_coinbase() {
-                vec![TxInput { prevout: None, address: None, value: None }]
-            } else {
-                // The lookups first, one after another, so their cache misses overlap.
-                let mut found = std::mem::take(&mut self.found);
-                found.clear();
-                found.extend(tx.input.iter().map(|i| self.find(&outpoint(i))));
-                let mut inputs = Vec::with_capacity(tx.input.len());
-                for (txin, at) in tx.input.iter().zip(&found) {
-                    let prevout = outpoint(txin);
-                    // Spending one output twice in a transaction finds it once.
-                    let at = at.filter(|i| !self.created[*i as usize].spent);
-                    let (address, value) = self.take(at, &prevout);
-                    inputs.push(TxInput { prevout: Some(prevout), address, value });
-                }
-                self.found = found;
-                inputs
-            };
-            let mut outputs = Vec::with_capacity(tx.output.len());
+        // Every output first (an input spends an output of an earlier transaction, in this
+        // block or before), then every input's lookup one after another, so that their cache
+        // misses overlap, then the inputs in order.
+        let mut outputs: Vec<Vec<TxOutput>> = Vec::with_capacity(block.txdata.len());
+        for (tx, &txid) in block.txdata.iter().zip(txids) {
+            let mut outs = Vec::with_capacity(tx.output.len());
             for (vout, out) in tx.output.iter().enumerate() {
                 // A transaction cannot hold 2^32 outputs: it would exceed the block size limit
                 // many times over, and decoding already bounded the count by the frame size.
                 let vout = u32::try_from(vout).expect("output count fits u32 within a block");
-                outputs.push(self.output(
+                outs.push(self.output(
                     txid,
                     vout,
                     out.script_pubkey.as_bytes(),
                     out.value.to_sat(),
                 ));
             }
+            outputs.push(outs);
+        }
+        let outpoint = |txin: &bitcoin::TxIn| OutPoint {
+            txid: Hash32::from_wire_order(txin.previous_output.txid.to_byte_array()),
+            vout: txin.previous_output.vout,
+        };
+        let spends = block.txdata.iter().filter(|tx| !tx.is_coinbase()).flat_map(|tx| &tx.input);
+        let mut found = std::mem::take(&mut self.found);
+        found.clear();
+        found.extend(spends.map(|i| self.find(&outpoint(i))));
+        let mut found_at = found.iter();
+        let mut utxo_txs = Vec::with_capacity(block.txdata.len());
+        for (position, ((tx, &txid), outputs)) in
+            block.txdata.iter().zip(txids).zip(outputs).enumerate()
+        {
+            let inputs = if tx.is_coinbase() {
+                vec![TxInput { prevout: None, address: None, value: None }]
+            } else {
+                let mut inputs = Vec::with_capacity(tx.input.len());
+                for (txin, at) in tx.input.iter().zip(&mut found_at) {
+                    let prevout = outpoint(txin);
+                    // An output two inputs spend is found for the first.
+                    let at = at.filter(|i| !self.created[*i as usize].spent);
+                    let (address, value) = self.take(at, &prevout);
+                    inputs.push(TxInput { prevout: Some(prevout), address, value });
+                }
+                inputs
+            };
             let position = u32::try_from(position).expect("tx count fits u32 within a block");
             utxo_txs.push(UtxoTx { txid, position, inputs, outputs });
         }
+        self.found = found;
         Ok(ChainBlock {
             header: Some(BlockHeader {
                 chain: Chain::Bitcoin,

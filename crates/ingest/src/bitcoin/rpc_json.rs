@@ -145,7 +145,7 @@ fn from_hex(
             format!("at byte {} of the block: {}", f.offset, f.reason),
         )
     })?;
-    let txids = super::verify::verify_block(&block, norm.params())
+    let txids = super::verify::verify_block(&block, Some(&bytes), norm.params())
         .map_err(|reason| IngestError::invalid(path, field(), reason))?;
     norm.block(&block, None, &txids).map_err(|reason| IngestError::invalid(path, field(), reason))
 }
