@@ -19,13 +19,19 @@ const EMPTY: u32 = u32::MAX;
 /// Rows looked up together.
 const BATCH: usize = 16;
 
+/// 8 bytes: half of a fingerprint (the other half picks the slot) and an index.
 #[derive(Debug, Clone, Copy)]
 struct Slot {
-    fp: u64,
+    tag: u32,
     id: u32,
 }
 
-const FREE: Slot = Slot { fp: 0, id: EMPTY };
+const FREE: Slot = Slot { tag: 0, id: EMPTY };
+
+/// The half of a fingerprint a slot keeps.
+fn tag(fp: u64) -> u32 {
+    (fp >> 32) as u32
+}
 
 /// A cheap 64-bit fingerprint of an address: the first 8 bytes of its payload (a hash, so
 /// already spread) mixed with its kind, network and length. Equal addresses have equal
@@ -88,7 +94,7 @@ impl Dict {
             for (i, a) in chunk.iter().enumerate() {
                 fps[i] = fingerprint(a);
                 // Independent loads: the CPU overlaps their misses.
-                touch ^= self.slots[self.home(fps[i])].fp;
+                touch ^= u64::from(self.slots[self.home(fps[i])].tag);
             }
             black_box(touch);
             let base = ids.len();
@@ -101,7 +107,7 @@ impl Dict {
                         ids.push(self.insert(p, fps[i], a));
                         break;
                     }
-                    if s.fp == fps[i] {
+                    if s.tag == tag(fps[i]) {
                         ids.push(s.id);
                         pending.push((i, p));
                         break;
@@ -128,7 +134,7 @@ impl Dict {
                     if s.id == EMPTY {
                         break self.insert(p, fps[i], a);
                     }
-                    if s.fp == fps[i] && self.addrs[s.id as usize] == *a {
+                    if s.tag == tag(fps[i]) && self.addrs[s.id as usize] == *a {
                         break s.id;
                     }
                     p = (p + 1) & mask;
@@ -140,7 +146,7 @@ impl Dict {
     fn insert(&mut self, p: usize, fp: u64, a: &BtcAddress) -> u32 {
         // A group's rows fit u32 (see `len_u32` in the segment writer).
         let id = u32::try_from(self.addrs.len()).unwrap_or(u32::MAX - 1);
-        self.slots[p] = Slot { fp, id };
+        self.slots[p] = Slot { tag: tag(fp), id };
         self.addrs.push(*a);
         id
     }

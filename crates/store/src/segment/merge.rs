@@ -152,8 +152,10 @@ pub(crate) fn merge<'p, 'a>(parts: &'p [Part<'a>]) -> Merged<'p, 'a> {
             }
         }
     }
-    txid_entries.sort_unstable();
-    unresolved_entries.sort_unstable();
+    // Pushed in row order, so a stable sort by prefix is the order of whole entries.
+    let mut scratch = Vec::new();
+    super::sort::by_key(&mut txid_entries, &mut scratch, |e| e.0);
+    super::sort::by_key(&mut unresolved_entries, &mut scratch, |e| e.0);
     let shifts = at.iter().map(|a| a.3).collect();
     Merged {
         parts,

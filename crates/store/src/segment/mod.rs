@@ -12,6 +12,7 @@
 pub(crate) mod addr;
 mod dict;
 pub(crate) mod merge;
+mod sort;
 
 use floodgate_types::BtcAddress;
 
@@ -145,6 +146,8 @@ pub(crate) struct Pool {
     addrs: Vec<Vec<BtcAddress>>,
     keys: Vec<Vec<AddrKey>>,
     order: Vec<(u64, u32)>,
+    order_scratch: Vec<(u64, u32)>,
+    runs: Vec<(u64, u32, u32)>,
     dict: dict::Dict,
 }
 
@@ -336,14 +339,21 @@ impl SegmentBuilder {
             w[..n].copy_from_slice(&b[..n]);
             (u64::from_be_bytes(w), len_u32(i))
         }));
-        order.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| all[a.1 as usize].cmp(&all[b.1 as usize]))
-        });
+        sort::by_key(&mut order, &mut pool.order_scratch, |e| e.0);
+        // Keys sharing their first 8 bytes (rare) are ordered by the whole key.
+        let mut from = 0;
+        while from < order.len() {
+            let to = from + order[from..].iter().take_while(|e| e.0 == order[from].0).count();
+            if to - from > 1 {
+                order[from..to].sort_unstable_by(|a, b| all[a.1 as usize].cmp(&all[b.1 as usize]));
+            }
+            from = to;
+        }
         let mut rank = take(&mut pool.words, all.len());
         rank.resize(all.len(), 0);
-        let mut keys = take(&mut pool.keys, all.len());
+        let mut keys: Vec<&AddrKey> = Vec::with_capacity(all.len());
         for (_, id) in &order {
-            let k = all[*id as usize];
+            let k = &all[*id as usize];
             if keys.last() != Some(&k) {
                 keys.push(k);
             }
@@ -383,8 +393,9 @@ impl SegmentBuilder {
             postings[fill[a] as usize] = r;
             fill[a] += 1;
         }
-        self.txid_run.sort_unstable();
-        self.unresolved_run.sort_unstable();
+        // Pushed in row order, so a stable sort by prefix is the order of whole entries.
+        sort::by_key(&mut self.txid_run, &mut pool.runs, |e| e.0);
+        sort::by_key(&mut self.unresolved_run, &mut pool.runs, |e| e.0);
         let tail = take(&mut pool.bytes, 8 * (n_addr + 1) + 44 * n_addr + 4 * n_post + 4);
         let finished = assemble(
             self.counts,
@@ -399,8 +410,8 @@ impl SegmentBuilder {
         for v in [out_ids, in_ids, rank, per, postings, fill, self.in_rows] {
             give(&mut pool.words, v);
         }
+        drop(keys);
         give(&mut pool.keys, all);
-        give(&mut pool.keys, keys);
         give(&mut pool.addrs, self.out_addrs);
         give(&mut pool.addrs, self.in_addrs);
         pool.order = order;
