@@ -47,6 +47,7 @@
 //! ```
 
 mod blkfile;
+mod created;
 mod normalize;
 mod prevouts;
 mod raw;

@@ -9,49 +9,30 @@ use floodgate_types::{
     Timestamp, TxInput, TxOutput, UtxoTx,
 };
 
+use super::created::Created;
 use super::verify::BtcParams;
 use super::PrevoutMap;
 use floodgate_types::address::ScriptKind;
 use rustc_hash::FxBuildHasher as FxBuild;
 
 /// Outputs kept for in-file resolution before they are all forgotten. At 64 bytes an output
-/// (plus 40 bytes per transaction in the index) this caps the memory near 200 MB; a 128 MiB
-/// `blk*.dat` file creates well under a million outputs, so the cap only matters for unusual
-/// inputs (a long JSON stream). Inputs missed after a clear stay unresolved and the store
-/// resolves them later.
+/// (plus about 50 bytes per transaction in the index) this caps the memory near 200 MB; a 128
+/// MiB `blk*.dat` file creates well under a million outputs, so the cap only matters for
+/// unusual inputs (a long JSON stream). Inputs missed after a clear stay unresolved and the
+/// store resolves them later.
 const MAX_OUTPUTS: usize = 3_000_000;
 
-/// An output created earlier in the file.
-#[derive(Debug, Clone, Copy)]
-struct Created {
-    address: BtcAddress,
-    sats: u64,
-    vout: u32,
-    /// Where its transaction's outputs start in [`Normalizer::created`].
-    first: u32,
-    /// Spent by an input seen already, or never spendable (`OP_RETURN`).
-    spent: bool,
-}
-
-/// Per-file state: the outputs created so far (for inputs that spend them), and which block
-/// hashes have which height.
-///
-/// Outputs are kept in the order they were created, and a map finds a transaction's first
-/// one by its id: one map entry per transaction rather than per output, and an input mostly
-/// spends an output created shortly before, whose row is still in cache. (A map keyed by
-/// outpoint, holding each output's address, was a third of the reader's time on a generated
-/// world.)
+/// Per-file state: the outputs created so far (for inputs that spend them,
+/// [`Created`]), and which block hashes have which height.
 pub(crate) struct Normalizer<'o> {
     network: BtcNetwork,
     params: BtcParams,
     prevouts: Option<&'o PrevoutMap>,
     height_hint: Option<u64>,
-    created: Vec<Created>,
-    txs: HashMap<Hash32, u32, FxBuild>,
-    /// The transaction whose outputs are being recorded, and where they start.
-    current: Option<(Hash32, u32)>,
+    created: Created,
     heights: HashMap<Hash32, u64, FxBuild>,
-    /// Where each input of the transaction being normalized was found.
+    /// A block's spent outpoints, and where each was found (buffers kept between blocks).
+    spends: Vec<OutPoint>,
     found: Vec<Option<u32>>,
 }
 
@@ -66,10 +47,9 @@ impl<'o> Normalizer<'o> {
             params: BtcParams::for_addresses(network),
             prevouts,
             height_hint,
-            created: Vec::new(),
-            txs: HashMap::default(),
-            current: None,
+            created: Created::default(),
             heights: HashMap::default(),
+            spends: Vec::new(),
             found: Vec::new(),
         }
     }
@@ -120,64 +100,42 @@ impl<'o> Normalizer<'o> {
     /// The address and value of a spent output, from this file's earlier outputs (and marks
     /// it spent there, since an output is spent once) or from the prevout map.
     pub(crate) fn resolve(&mut self, outpoint: &OutPoint) -> (Option<Address>, Option<Amount>) {
-        let at = self.find(outpoint);
+        let at = self.created.find(outpoint);
         self.take(at, outpoint)
     }
 
-    /// Where an unspent output created in this file is kept, if it is.
-    fn find(&self, outpoint: &OutPoint) -> Option<u32> {
-        let first = *self.txs.get(&outpoint.txid)?;
-        let mine = |i: usize| self.created.get(i).filter(|c| c.first == first);
-        // Outputs are recorded in order, so `vout` is usually at `first + vout`; a JSON
-        // input may number them otherwise.
-        let direct = (first as usize).checked_add(outpoint.vout as usize);
-        let at = match direct.and_then(mine) {
-            Some(c) if c.vout == outpoint.vout => direct,
-            _ => (first as usize..)
-                .take_while(|i| mine(*i).is_some())
-                .find(|i| self.created[*i].vout == outpoint.vout),
-        }?;
-        (!self.created[at].spent).then_some(at as u32)
-    }
-
-    /// The output found at `at` (marked spent now), or else `outpoint` in the prevout map.
+    /// The output found at `at` if still unspent (marked spent now), or else `outpoint` in
+    /// the prevout map.
     fn take(&mut self, at: Option<u32>, outpoint: &OutPoint) -> (Option<Address>, Option<Amount>) {
-        let found = match at.and_then(|i| self.created.get_mut(i as usize)) {
-            Some(c) => {
-                c.spent = true;
-                Some((c.address, c.sats))
-            }
-            None => self.prevouts.and_then(|m| m.get(outpoint, self.network)),
-        };
+        let found = at
+            .and_then(|i| self.created.spend(i))
+            .or_else(|| self.prevouts.and_then(|m| m.get(outpoint, self.network)));
         match found {
             Some((address, sats)) => (Some(Address::Bitcoin(address)), Some(Amount::from(sats))),
             None => (None, None),
         }
     }
 
-    /// Maps an output script to an address and remembers the output for in-file resolution
-    /// (an `OP_RETURN` output, which can never be spent, as spent). A transaction's outputs
-    /// come one after another.
-    pub(crate) fn output(&mut self, txid: Hash32, vout: u32, script: &[u8], sats: u64) -> TxOutput {
-        let sa = BtcAddress::from_script(script, self.network);
-        if self.current.is_none_or(|(t, _)| t != txid) {
-            if self.created.len() >= MAX_OUTPUTS {
-                tracing::warn!(
-                    target: "floodgate::ingest::btc",
-                    outputs = self.created.len(),
-                    "in-file output index is full; clearing it (later inputs may stay unresolved)"
-                );
-                self.created.clear();
-                self.txs.clear();
-            }
-            // Outputs past u32 were cleared above.
-            let first = u32::try_from(self.created.len()).unwrap_or(u32::MAX);
-            self.txs.insert(txid, first);
-            self.current = Some((txid, first));
+    /// Starts the outputs of transaction `txid`: [`Normalizer::output`] records them for
+    /// in-file resolution.
+    pub(crate) fn start_outputs(&mut self, txid: Hash32) {
+        if self.created.len() >= MAX_OUTPUTS {
+            tracing::warn!(
+                target: "floodgate::ingest::btc",
+                outputs = self.created.len(),
+                "in-file output index is full; clearing it (later inputs may stay unresolved)"
+            );
+            self.created.clear();
         }
-        let first = self.current.map_or(0, |(_, f)| f);
-        let spent = sa.kind == ScriptKind::NullData;
-        self.created.push(Created { address: sa.address, sats, vout, first, spent });
+        self.created.start(txid);
+    }
+
+    /// Maps an output script to an address and remembers the output, of the transaction
+    /// started last, for in-file resolution (an `OP_RETURN` output, which can never be spent,
+    /// as spent).
+    pub(crate) fn output(&mut self, vout: u32, script: &[u8], sats: u64) -> TxOutput {
+        let sa = BtcAddress::from_script(script, self.network);
+        self.created.push(vout, sa.address, sats, sa.kind != ScriptKind::NullData);
         TxOutput { vout, address: Address::Bitcoin(sa.address), value: Amount::from(sats) }
     }
 
@@ -205,25 +163,20 @@ impl<'o> Normalizer<'o> {
         let parent = (prev != [0u8; 32]).then(|| Hash32::from_wire_order(prev));
         let height =
             self.height(hash, parent, stated_height, || block.bip34_block_height().ok())?;
-        // Grow the indexes once per block rather than rehashing repeatedly mid-block.
-        self.txs.reserve(block.txdata.len());
-        self.created.reserve(block.txdata.iter().map(|tx| tx.output.len()).sum());
+        // Grow the index once per block rather than rehashing repeatedly mid-block.
+        self.created.reserve(block.txdata.len(), block.txdata.iter().map(|t| t.output.len()).sum());
         // Every output first (an input spends an output of an earlier transaction, in this
-        // block or before), then every input's lookup one after another, so that their cache
-        // misses overlap, then the inputs in order.
+        // block or before), then every input's lookup together, so that their cache misses
+        // overlap, then the inputs in order.
         let mut outputs: Vec<Vec<TxOutput>> = Vec::with_capacity(block.txdata.len());
         for (tx, &txid) in block.txdata.iter().zip(txids) {
+            self.start_outputs(txid);
             let mut outs = Vec::with_capacity(tx.output.len());
             for (vout, out) in tx.output.iter().enumerate() {
                 // A transaction cannot hold 2^32 outputs: it would exceed the block size limit
                 // many times over, and decoding already bounded the count by the frame size.
                 let vout = u32::try_from(vout).expect("output count fits u32 within a block");
-                outs.push(self.output(
-                    txid,
-                    vout,
-                    out.script_pubkey.as_bytes(),
-                    out.value.to_sat(),
-                ));
+                outs.push(self.output(vout, out.script_pubkey.as_bytes(), out.value.to_sat()));
             }
             outputs.push(outs);
         }
@@ -231,10 +184,12 @@ impl<'o> Normalizer<'o> {
             txid: Hash32::from_wire_order(txin.previous_output.txid.to_byte_array()),
             vout: txin.previous_output.vout,
         };
-        let spends = block.txdata.iter().filter(|tx| !tx.is_coinbase()).flat_map(|tx| &tx.input);
+        let mut spends = std::mem::take(&mut self.spends);
+        spends.clear();
+        let inputs = block.txdata.iter().filter(|tx| !tx.is_coinbase()).flat_map(|tx| &tx.input);
+        spends.extend(inputs.map(outpoint));
         let mut found = std::mem::take(&mut self.found);
-        found.clear();
-        found.extend(spends.map(|i| self.find(&outpoint(i))));
+        self.created.find_all(&spends, &mut found);
         let mut found_at = found.iter();
         let mut utxo_txs = Vec::with_capacity(block.txdata.len());
         for (position, ((tx, &txid), outputs)) in
@@ -246,9 +201,8 @@ impl<'o> Normalizer<'o> {
                 let mut inputs = Vec::with_capacity(tx.input.len());
                 for (txin, at) in tx.input.iter().zip(&mut found_at) {
                     let prevout = outpoint(txin);
-                    // An output two inputs spend is found for the first.
-                    let at = at.filter(|i| !self.created[*i as usize].spent);
-                    let (address, value) = self.take(at, &prevout);
+                    // An output two inputs spend is found for the first only.
+                    let (address, value) = self.take(*at, &prevout);
                     inputs.push(TxInput { prevout: Some(prevout), address, value });
                 }
                 inputs
@@ -257,6 +211,7 @@ impl<'o> Normalizer<'o> {
             utxo_txs.push(UtxoTx { txid, position, inputs, outputs });
         }
         self.found = found;
+        self.spends = spends;
         Ok(ChainBlock {
             header: Some(BlockHeader {
                 chain: Chain::Bitcoin,
