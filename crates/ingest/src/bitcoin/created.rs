@@ -43,6 +43,9 @@ pub(crate) struct Created {
     outputs: Vec<Output>,
     /// Each transaction's id and its first output.
     txs: Vec<(Hash32, u32)>,
+    /// How many of `txs` the table holds; the others are placed before the next lookup, in
+    /// one batch.
+    placed: usize,
     slots: Vec<Slot>,
     shift: u32,
 }
@@ -67,6 +70,7 @@ impl Created {
     pub(crate) fn clear(&mut self) {
         self.outputs.clear();
         self.txs.clear();
+        self.placed = 0;
         self.slots.clear();
     }
 
@@ -88,7 +92,7 @@ impl Created {
         self.slots.clear();
         self.slots.resize(size, FREE);
         self.shift = 64 - size.trailing_zeros();
-        for tx in 0..self.txs.len() {
+        for tx in 0..self.placed {
             let txid = self.txs[tx].0;
             // Counts of one file's transactions fit u32 (the index is cleared far below).
             self.place(&txid, u32::try_from(tx).unwrap_or(EMPTY - 1));
@@ -115,9 +119,22 @@ impl Created {
         self.reserve(1, 0);
         let first = u32::try_from(self.outputs.len()).unwrap_or(EMPTY);
         self.txs.push((txid, first));
-        // Counts of one file's transactions fit u32 (the caller clears far below).
-        let tx = u32::try_from(self.txs.len() - 1).unwrap_or(EMPTY - 1);
-        self.place(&txid, tx);
+    }
+
+    /// Puts the transactions started since the last lookup in the table: their slots read
+    /// first, together, then filled in order.
+    pub(crate) fn place_started(&mut self) {
+        let mut touch = 0u32;
+        for (txid, _) in &self.txs[self.placed..] {
+            touch ^= self.slots[self.home(txid)].tag;
+        }
+        black_box(touch);
+        for tx in self.placed..self.txs.len() {
+            let txid = self.txs[tx].0;
+            // Counts of one file's transactions fit u32 (the caller clears far below).
+            self.place(&txid, u32::try_from(tx).unwrap_or(EMPTY - 1));
+        }
+        self.placed = self.txs.len();
     }
 
     /// Records the next output of the transaction started last; `spendable` is false for an
@@ -129,7 +146,8 @@ impl Created {
 
     /// Where each of `outpoints` is, if this file created it and no input spent it yet, in
     /// `out` (cleared first); looked up together (see the module docs).
-    pub(crate) fn find_all(&self, outpoints: &[OutPoint], out: &mut Vec<Option<u32>>) {
+    pub(crate) fn find_all(&mut self, outpoints: &[OutPoint], out: &mut Vec<Option<u32>>) {
+        self.place_started();
         out.clear();
         if self.slots.is_empty() {
             out.resize(outpoints.len(), None);
@@ -182,7 +200,8 @@ impl Created {
     }
 
     /// Where `outpoint` is, as [`Created::find_all`] finds it.
-    pub(crate) fn find(&self, outpoint: &OutPoint) -> Option<u32> {
+    pub(crate) fn find(&mut self, outpoint: &OutPoint) -> Option<u32> {
+        self.place_started();
         self.output_of(self.find_tx(&outpoint.txid)?, outpoint.vout)
     }
 
