@@ -18,7 +18,9 @@ use rustc_hash::FxBuildHasher;
 
 use crate::segment::addr::{to_btc, AddrKey};
 use crate::segment::merge::{merge, Part};
-use crate::segment::{prefix, read_run, Pool, Segment, SegmentBuilder, SegmentView, NO_ADDR};
+use crate::segment::{
+    prefix, read_run, runs_span, Pool, Segment, SegmentBuilder, SegmentView, NO_ADDR,
+};
 use crate::{ApplyOutcome, StoreError};
 
 /// The directory of the segment files inside the data directory.
@@ -207,7 +209,7 @@ fn load_runs(
     let sq = |e| StoreError::sqlite(path, e);
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT id, {column} FROM utxo_segments WHERE chain = ?1 AND {cond} ORDER BY id"
+            "SELECT id, {column}, file FROM utxo_segments WHERE chain = ?1 AND {cond} ORDER BY id"
         ))
         .map_err(sq)?;
     let mut rows = stmt.query([chain.as_str()]).map_err(sq)?;
@@ -215,9 +217,46 @@ fn load_runs(
     while let Some(r) = rows.next().map_err(sq)? {
         let id: i64 = r.get(0).map_err(sq)?;
         let bytes: Vec<u8> = r.get(1).map_err(sq)?;
+        let bytes = if bytes.is_empty() {
+            // Layout 2: the run is in the segment file.
+            let file: String = r.get(2).map_err(sq)?;
+            let (txids, unresolved) = read_runs_of_file(path, id, &file)?;
+            if column == "txid_run" {
+                txids
+            } else {
+                unresolved
+            }
+        } else {
+            bytes
+        };
         out.push((id, read_run(&bytes).map_err(|c| corrupt(path, id, &c.0))?));
     }
     Ok(out)
+}
+
+/// The two runs (as stored) of a layout-2 segment file, read without the rest of the file.
+fn read_runs_of_file(path: &Path, id: i64, file: &str) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let at = chain_dir(path).join(file);
+    let io = |source| StoreError::Io { path: at.clone(), source };
+    let mut f = std::fs::File::open(&at).map_err(io)?;
+    let mut head = [0u8; 48];
+    f.read_exact(&mut head).map_err(io)?;
+    let span = runs_span(&head).map_err(|c| corrupt(path, id, &format!("{file}: {}", c.0)))?;
+    let Some((from, txid_len, unresolved_len)) = span else {
+        return Err(corrupt(
+            path,
+            id,
+            &format!("{file}: its runs are neither in the manifest nor in the file"),
+        ));
+    };
+    let len = |n: u64| usize::try_from(n).map_err(|_| corrupt(path, id, "run length"));
+    let mut txids = vec![0u8; len(txid_len)?];
+    let mut unresolved = vec![0u8; len(unresolved_len)?];
+    f.seek(SeekFrom::Start(from)).map_err(io)?;
+    f.read_exact(&mut txids).map_err(io)?;
+    f.read_exact(&mut unresolved).map_err(io)?;
+    Ok((txids, unresolved))
 }
 
 /// The directory of the chain segments, beside `transfers.db`.
@@ -286,8 +325,9 @@ pub(crate) fn insert_segment(
             c.inputs,
             c.unresolved,
             now,
-            f.txid_run(),
-            f.unresolved_run()
+            // Layout 2: the runs are in the file.
+            &[] as &[u8],
+            &[] as &[u8]
         ],
     )
     .map_err(sq)?;

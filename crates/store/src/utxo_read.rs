@@ -409,12 +409,24 @@ impl Store {
                 r.get(4).map_err(sq)?,
                 r.get(5).map_err(sq)?,
             ];
-            let txids = read_run(&r.get::<_, Vec<u8>>(6).map_err(sq)?)
-                .map_err(|c| self.corrupt_segment(id, &c.0))?;
-            let unresolved = read_run(&r.get::<_, Vec<u8>>(7).map_err(sq)?)
-                .map_err(|c| self.corrupt_segment(id, &c.0))?;
+            let (txids, unresolved): (Vec<u8>, Vec<u8>) =
+                (r.get(6).map_err(sq)?, r.get(7).map_err(sq)?);
             let data = load_blob(&self.conn, &self.path, id)?;
             let v = SegmentView::layout(&data).map_err(|c| self.corrupt_segment(id, &c.0))?;
+            // Layout 1 keeps the runs in the manifest, layout 2 in the file (checked against
+            // its rows when the file was read), never both.
+            let (txids, unresolved) = match (v.runs(), txids.is_empty() && unresolved.is_empty()) {
+                (Some((t, u)), true) => (t.to_vec(), u.to_vec()),
+                (None, false) => (txids, unresolved),
+                _ => {
+                    return Err(self.corrupt_segment(
+                        id,
+                        "its runs are in both the manifest and the file, or in neither",
+                    ))
+                }
+            };
+            let txids = read_run(&txids).map_err(|c| self.corrupt_segment(id, &c.0))?;
+            let unresolved = read_run(&unresolved).map_err(|c| self.corrupt_segment(id, &c.0))?;
             let open = (0..v.n_in())
                 .filter(|i| {
                     let x = v.input(*i);

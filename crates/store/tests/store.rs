@@ -417,7 +417,7 @@ fn issue_10_a_version_1_store_gets_the_tenant_column_with_ledger_rows_of_the_def
     let meta: String = c
         .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((v, meta.as_str()), (5, "5"));
+    assert_eq!((v, meta.as_str()), (6, "6"));
 }
 
 #[test]
@@ -1003,4 +1003,107 @@ fn issue_9_item_13_kill_9_during_compaction_loses_nothing() {
         assert_eq!(readback(&s), readback(&fresh), "{step} {nth}: completed");
         s.check_integrity().unwrap();
     }
+}
+
+/// Issue 9 item 13: segments of layout 1 (their runs in the manifest), written by the build
+/// before layout 2 (frozen in `tests/data/segment-v1-store`, see its README), list what that
+/// build listed, by address too; a new block spending one of their outputs is resolved
+/// through their runs; merged with newer segments they become one segment of layout 2 that
+/// lists the same.
+#[test]
+fn issue_9_item_13_segments_of_layout_1_read_the_same() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/segment-v1-store");
+    let d = tmp();
+    std::fs::create_dir(d.path().join("chain")).unwrap();
+    std::fs::copy(fixture.join("transfers.db"), d.path().join(floodgate_store::STORE_FILE))
+        .unwrap();
+    for f in ["seg-0000000001.fgcs", "seg-0000000002.fgcs"] {
+        std::fs::copy(fixture.join("chain").join(f), d.path().join("chain").join(f)).unwrap();
+    }
+    let expected = std::fs::read_to_string(fixture.join("transfers.jsonl")).unwrap();
+    let mut s = Store::open(d.path()).unwrap();
+    s.check_integrity().unwrap();
+    let lines = |s: &Store, f: &TransferFilter| -> String {
+        s.transfers(f).unwrap().iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect()
+    };
+    assert_eq!(lines(&s, &TransferFilter::default()), expected);
+    let a = "1dice97ECuByXAvqXpaYzSaQuPVvrtmz6";
+    let mine: String = expected
+        .lines()
+        .filter(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["from"] == a || v["to"] == a
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(mine.lines().count() >= 8);
+    assert_eq!(lines(&s, &TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
+    let c = &s.stats().unwrap().chains[0];
+    assert_eq!((c.blocks, c.outputs, c.inputs, c.unresolved_inputs), (2, 417, 454, 417));
+
+    // A block spending the first output of block 227836, found through its layout-1 run.
+    let first_out: serde_json::Value = expected
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["height"] == 227_836 && v["kind"] == "output")
+        .unwrap();
+    let funding = Hash32::from_hex(first_out["txid"].as_str().unwrap()).unwrap();
+    let vout: u32 = first_out["index"].as_str().unwrap()[4..].parse().unwrap();
+    let (tip, tip_hash) = s.chain_tip(Chain::Bitcoin).unwrap().unwrap();
+    let new_block = |height: u64, parent: Hash32, spend: Option<OutPoint>| {
+        let mut txs = vec![UtxoTx {
+            txid: hn(height, 7),
+            position: 0,
+            inputs: vec![TxInput { prevout: None, address: None, value: None }],
+            outputs: (0..300)
+                .map(|v| TxOutput {
+                    vout: v,
+                    address: btc(MORE[1]),
+                    value: Amount::from(u64::from(v)),
+                })
+                .collect(),
+        }];
+        if let Some(prevout) = spend {
+            txs.push(UtxoTx {
+                txid: hn(height, 8),
+                position: 1,
+                inputs: vec![TxInput { prevout: Some(prevout), address: None, value: None }],
+                outputs: vec![TxOutput { vout: 0, address: btc(A), value: Amount::from(1) }],
+            });
+        }
+        let header = BlockHeader {
+            chain: Chain::Bitcoin,
+            height,
+            hash: hn(height, 1),
+            parent: Some(parent),
+            time: Some(Timestamp(1_365_000_000 + height as i64)),
+        };
+        ChainBlock { header: Some(header), utxo_txs: txs, transfers: vec![] }
+    };
+    let out = s
+        .apply_block(&new_block(tip + 1, tip_hash, Some(OutPoint { txid: funding, vout })))
+        .unwrap();
+    assert_eq!(out.inputs_resolved_from_store, 1);
+    let spent = s
+        .transfers(&TransferFilter::default())
+        .unwrap()
+        .into_iter()
+        .find(|r| r.height == Some(tip + 1) && r.kind == "input" && r.from.is_some())
+        .unwrap();
+    assert_eq!(spent.from.as_deref(), first_out["to"].as_str());
+    let before = lines(&s, &TransferFilter::default());
+    assert!(before.starts_with(&expected));
+    // One more block: four segments, merged into one of layout 2.
+    s.apply_block(&new_block(tip + 2, hn(tip + 1, 1), None)).unwrap();
+    let files = segment_files(d.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let head = std::fs::read(d.path().join("chain").join(&files[0])).unwrap();
+    assert_eq!(head[8..12], 2u32.to_le_bytes(), "layout 2");
+    let after = lines(&s, &TransferFilter::default());
+    assert!(after.starts_with(&before), "the merged segment lists what its parts listed");
+    assert_eq!(lines(&s, &TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
+    s.check_integrity().unwrap();
+    drop(s);
+    assert_eq!(lines(&Store::open(d.path()).unwrap(), &TransferFilter::default()), after);
 }

@@ -17,7 +17,7 @@ use floodgate_types::BtcAddress;
 /// A slot no address holds.
 const EMPTY: u32 = u32::MAX;
 /// Rows looked up together.
-const BATCH: usize = 16;
+pub(crate) const BATCH: usize = 16;
 
 /// 8 bytes: half of a fingerprint (the other half picks the slot) and an index.
 #[derive(Debug, Clone, Copy)]
@@ -67,9 +67,9 @@ pub(crate) struct Dict {
 }
 
 impl Dict {
-    /// Empties the dictionary, with room for `rows` rows' addresses.
+    /// Empties the dictionary, with room for `rows` addresses (it grows past them if need
+    /// be; at most half full, so probes stay short).
     pub(crate) fn reset(&mut self, rows: usize) {
-        // At most half full, so probes stay short.
         let size = (2 * rows.max(BATCH)).next_power_of_two();
         self.slots.clear();
         self.slots.resize(size, FREE);
@@ -82,13 +82,35 @@ impl Dict {
         (fp.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
     }
 
+    /// Doubles the table until it is at most half full with `more` addresses added.
+    fn make_room(&mut self, more: usize) {
+        let need = 2 * (self.addrs.len() + more);
+        if need <= self.slots.len() {
+            return;
+        }
+        let size = need.next_power_of_two().max(2 * BATCH);
+        self.slots.clear();
+        self.slots.resize(size, FREE);
+        self.shift = 64 - size.trailing_zeros();
+        let mask = size - 1;
+        for (id, a) in self.addrs.iter().enumerate() {
+            let fp = fingerprint(a);
+            let mut p = self.home(fp);
+            while self.slots[p].id != EMPTY {
+                p = (p + 1) & mask;
+            }
+            // Fits u32: see `insert`.
+            self.slots[p] = Slot { tag: tag(fp), id: u32::try_from(id).unwrap_or(u32::MAX - 1) };
+        }
+    }
+
     /// Appends to `ids` the index of each of `rows` (a new one for an address not seen
-    /// before). The table must have room: [`Dict::reset`] with at least every row given.
+    /// before).
     pub(crate) fn assign(&mut self, rows: &[BtcAddress], ids: &mut Vec<u32>) {
-        debug_assert!(2 * (self.addrs.len() + rows.len()) <= self.slots.len().max(2 * BATCH));
-        let mask = self.slots.len() - 1;
         let mut pending: Vec<(usize, usize)> = Vec::with_capacity(BATCH);
         for chunk in rows.chunks(BATCH) {
+            self.make_room(chunk.len());
+            let mask = self.slots.len() - 1;
             let mut fps = [0u64; BATCH];
             let mut touch = 0u64;
             for (i, a) in chunk.iter().enumerate() {
@@ -184,7 +206,7 @@ mod tests {
             rows.push(p2pkh(x % 7, (x >> 20) as u8 % 5));
         }
         let mut d = Dict::default();
-        d.reset(rows.len());
+        d.reset(10); // grows
         let mut ids = Vec::new();
         d.assign(&rows[..1234], &mut ids);
         d.assign(&rows[1234..], &mut ids);

@@ -63,8 +63,6 @@ pub(crate) struct Merged<'p, 'a> {
     pub(crate) counts: SegmentCounts,
     pub(crate) txid_entries: Vec<(u64, u32, u32)>,
     pub(crate) unresolved_entries: Vec<(u64, u32, u32)>,
-    txid_run: Vec<u8>,
-    unresolved_run: Vec<u8>,
     /// Per part, the row its first input row becomes (a later resolution of an input,
     /// `utxo_input_fills`, moves with it).
     pub(crate) shifts: Vec<u32>,
@@ -167,8 +165,6 @@ pub(crate) fn merge<'p, 'a>(parts: &'p [Part<'a>]) -> Merged<'p, 'a> {
         used,
         offsets,
         key_bytes,
-        txid_run: run_bytes(&txid_entries),
-        unresolved_run: run_bytes(&unresolved_entries),
         txid_entries,
         unresolved_entries,
         counts,
@@ -311,7 +307,8 @@ impl Merged<'_, '_> {
                 }
             }
         }
-        Ok(())
+        w.write_all(&run_bytes(&self.txid_entries))?;
+        w.write_all(&run_bytes(&self.unresolved_entries))
     }
 
     fn kept_keys(&self) -> impl Iterator<Item = &[u8]> {
@@ -322,12 +319,6 @@ impl Merged<'_, '_> {
 impl Segment for Merged<'_, '_> {
     fn counts(&self) -> &SegmentCounts {
         &self.counts
-    }
-    fn txid_run(&self) -> &[u8] {
-        &self.txid_run
-    }
-    fn unresolved_run(&self) -> &[u8] {
-        &self.unresolved_run
     }
     fn write_to(&self, w: &mut dyn Write) -> std::io::Result<()> {
         let mut crc = Crc { inner: w, crc: crc32fast::Hasher::new() };
@@ -456,8 +447,8 @@ mod tests {
                 data.iter().map(|d| Part::whole(SegmentView::parse(d).unwrap())).collect();
             let merged = merge(&parts);
             assert_eq!(merged.data(), whole.data(), "seed {seed}: merged bytes");
-            assert_eq!(merged.txid_run(), whole.txid_run, "seed {seed}");
-            assert_eq!(merged.unresolved_run(), whole.unresolved_run, "seed {seed}");
+            assert_eq!(merged.txid_entries, whole.txid_entries, "seed {seed}");
+            assert_eq!(merged.unresolved_entries, whole.unresolved_entries, "seed {seed}");
             assert_eq!(merged.counts, whole.counts, "seed {seed}");
             let mut input = 0;
             for (p, s) in pieces.iter().zip(&merged.shifts) {
@@ -472,8 +463,8 @@ mod tests {
             let cut = merge(&cut_parts);
             let expected = build(&blocks[..keep]);
             assert_eq!(cut.data(), expected.data(), "seed {seed}: cut to {keep} blocks");
-            assert_eq!(cut.txid_run(), expected.txid_run, "seed {seed}");
-            assert_eq!(cut.unresolved_run(), expected.unresolved_run, "seed {seed}");
+            assert_eq!(cut.txid_entries, expected.txid_entries, "seed {seed}");
+            assert_eq!(cut.unresolved_entries, expected.unresolved_entries, "seed {seed}");
             assert_eq!(cut.counts, expected.counts, "seed {seed}");
         }
     }

@@ -20,8 +20,9 @@ use self::addr::AddrKey;
 
 /// The segment magic, `FGCHSEG` and a zero byte.
 pub(crate) const MAGIC: [u8; 8] = *b"FGCHSEG\0";
-/// The layout version this build writes and reads.
-pub(crate) const VERSION: u32 = 1;
+/// The layout version this build writes: 2 keeps the sorted runs in the file, after the
+/// dictionary; 1 (still read) kept them in the manifest only.
+pub(crate) const VERSION: u32 = 2;
 /// An input's address id when its funding output was not known when it was stored.
 pub(crate) const NO_ADDR: u32 = u32::MAX;
 /// A block's time when the source did not give one.
@@ -66,16 +67,12 @@ pub(crate) struct SegmentCounts {
 /// A finished segment and its runs.
 #[derive(Debug)]
 pub(crate) struct Finished {
-    /// The segment's bytes in parts (header, row sections, dictionary and checksum), written
-    /// one after the other: the row sections are not copied into one buffer first.
+    /// The segment's bytes in parts (header, row sections, dictionary, runs and checksum),
+    /// written one after the other: the row sections are not copied into one buffer first.
     parts: Vec<Vec<u8>>,
-    /// `(txid prefix, transaction, first output)`, sorted, as stored (with its checksum).
-    pub(crate) txid_run: Vec<u8>,
-    /// `(funding txid prefix, input row, funding vout)` of unresolved inputs, sorted, as
-    /// stored.
-    pub(crate) unresolved_run: Vec<u8>,
-    /// The two runs as entries.
+    /// `(txid prefix, transaction, first output)`, sorted.
     pub(crate) txid_entries: Vec<(u64, u32, u32)>,
+    /// `(funding txid prefix, input row, funding vout)` of unresolved inputs, sorted.
     pub(crate) unresolved_entries: Vec<(u64, u32, u32)>,
     pub(crate) counts: SegmentCounts,
 }
@@ -84,10 +81,6 @@ pub(crate) struct Finished {
 pub(crate) trait Segment {
     /// Its counts and height range.
     fn counts(&self) -> &SegmentCounts;
-    /// Its transaction ids, sorted, as stored (a run with its checksum).
-    fn txid_run(&self) -> &[u8];
-    /// Its unresolved inputs' funding outpoints, sorted, as stored.
-    fn unresolved_run(&self) -> &[u8];
     /// Writes the segment's bytes.
     fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
 
@@ -104,18 +97,13 @@ impl Segment for Finished {
     fn counts(&self) -> &SegmentCounts {
         &self.counts
     }
-    fn txid_run(&self) -> &[u8] {
-        &self.txid_run
-    }
-    fn unresolved_run(&self) -> &[u8] {
-        &self.unresolved_run
-    }
     fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         self.parts.iter().try_for_each(|p| w.write_all(p))
     }
 }
 
-/// The header of a segment with these counts.
+/// The header of a segment with these counts (`counts.unresolved` entries in its
+/// unresolved run).
 fn header(counts: &SegmentCounts, n_addr: usize, key_bytes: usize, n_post: usize) -> Vec<u8> {
     let mut head = Vec::with_capacity(HEADER);
     head.extend_from_slice(&MAGIC);
@@ -129,7 +117,7 @@ fn header(counts: &SegmentCounts, n_addr: usize, key_bytes: usize, n_post: usize
         len_u32(n_addr),
         len_u32(key_bytes),
         len_u32(n_post),
-        0,
+        counts.unresolved,
     ] {
         put_u32(&mut head, n);
     }
@@ -143,7 +131,6 @@ fn header(counts: &SegmentCounts, n_addr: usize, key_bytes: usize, n_post: usize
 pub(crate) struct Pool {
     bytes: Vec<Vec<u8>>,
     words: Vec<Vec<u32>>,
-    addrs: Vec<Vec<BtcAddress>>,
     keys: Vec<Vec<AddrKey>>,
     order: Vec<(u64, u32)>,
     order_scratch: Vec<(u64, u32)>,
@@ -188,15 +175,28 @@ pub(crate) struct SegmentBuilder {
     txs: Vec<u8>,
     outs: Vec<u8>,
     ins: Vec<u8>,
-    /// The address of each output row.
-    out_addrs: Vec<BtcAddress>,
-    /// The address of each resolved input, and its input row.
-    in_addrs: Vec<BtcAddress>,
+    /// The group's distinct addresses.
+    dict: dict::Dict,
+    /// Rows' addresses not yet looked up in `dict` (a batch at a time), where each one's
+    /// index goes (an output row's, or a resolved input's), and the indexes found.
+    batch: Vec<BtcAddress>,
+    batch_to: Vec<Slot>,
+    batch_ids: Vec<u32>,
+    /// The address index of each output row, and of each resolved input with its input row.
+    out_ids: Vec<u32>,
+    in_ids: Vec<u32>,
     in_rows: Vec<u32>,
     counts: SegmentCounts,
     txid_run: Vec<(u64, u32, u32)>,
     unresolved_run: Vec<(u64, u32, u32)>,
     last_height: Option<u64>,
+}
+
+/// Where a looked-up address index goes.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Output(usize),
+    Input(usize),
 }
 
 fn put_u32(v: &mut Vec<u8>, x: u32) {
@@ -221,17 +221,44 @@ impl SegmentBuilder {
         outs: usize,
         ins: usize,
     ) -> Self {
+        let mut dict = std::mem::take(&mut pool.dict);
+        // Rows repeat addresses (a group of the 2M world: 140,000 for 233,000 rows); the
+        // table grows if they do not.
+        dict.reset((outs + ins) * 3 / 4);
         SegmentBuilder {
             blocks: take(&mut pool.bytes, blocks * BLOCK),
             txs: take(&mut pool.bytes, txs * TX),
             outs: take(&mut pool.bytes, outs * OUT),
             ins: take(&mut pool.bytes, ins * IN),
-            out_addrs: take(&mut pool.addrs, outs),
-            in_addrs: take(&mut pool.addrs, ins),
+            dict,
+            out_ids: take(&mut pool.words, outs),
+            in_ids: take(&mut pool.words, ins),
             in_rows: take(&mut pool.words, ins),
             txid_run: Vec::with_capacity(txs),
             ..SegmentBuilder::default()
         }
+    }
+
+    /// Queues a row's address for the dictionary, looking a batch up when full.
+    fn name(&mut self, address: &BtcAddress, slot: Slot) {
+        self.batch.push(*address);
+        self.batch_to.push(slot);
+        if self.batch.len() == dict::BATCH {
+            self.look_up();
+        }
+    }
+
+    /// Looks the queued addresses up in the dictionary.
+    fn look_up(&mut self) {
+        self.batch_ids.clear();
+        self.dict.assign(&self.batch, &mut self.batch_ids);
+        for (slot, id) in self.batch_to.drain(..).zip(&self.batch_ids) {
+            match slot {
+                Slot::Output(i) => self.out_ids[i] = *id,
+                Slot::Input(i) => self.in_ids[i] = *id,
+            }
+        }
+        self.batch.clear();
     }
 
     /// Whether nothing was added.
@@ -271,7 +298,8 @@ impl SegmentBuilder {
         put_u32(&mut self.outs, vout);
         put_u32(&mut self.outs, 0); // its address id, once the dictionary is sorted
         put_u64(&mut self.outs, value);
-        self.out_addrs.push(*address);
+        self.out_ids.push(0);
+        self.name(address, Slot::Output(self.out_ids.len() - 1));
         self.counts.outputs += 1;
     }
 
@@ -286,8 +314,9 @@ impl SegmentBuilder {
         let row = self.counts.inputs;
         let (id, value) = match resolved {
             Some((k, v)) => {
-                self.in_addrs.push(*k);
                 self.in_rows.push(row);
+                self.in_ids.push(0);
+                self.name(k, Slot::Input(self.in_ids.len() - 1));
                 (0, v) // its address id, once the dictionary is sorted
             }
             None => (NO_ADDR, 0),
@@ -318,16 +347,12 @@ impl SegmentBuilder {
     /// the checksum last. Temporary buffers come from, and go back to, `pool`.
     pub(crate) fn finish(mut self, pool: &mut Pool) -> Finished {
         // Each row's index among the distinct addresses (order of first use).
-        let dict = &mut pool.dict;
-        dict.reset(self.out_addrs.len() + self.in_addrs.len());
-        let mut out_ids = take(&mut pool.words, self.out_addrs.len());
-        dict.assign(&self.out_addrs, &mut out_ids);
-        let mut in_ids = take(&mut pool.words, self.in_addrs.len());
-        dict.assign(&self.in_addrs, &mut in_ids);
+        self.look_up();
+        let (out_ids, in_ids) = (self.out_ids, self.in_ids);
         // Keys of the distinct addresses, sorted; two addresses with one canonical text (a
         // regtest and a testnet base58 address) share one key and one rank.
-        let mut all = take(&mut pool.keys, dict.addrs.len());
-        all.extend(dict.addrs.iter().map(AddrKey::of_btc));
+        let mut all = take(&mut pool.keys, self.dict.addrs.len());
+        all.extend(self.dict.addrs.iter().map(AddrKey::of_btc));
         // Sorted by the keys' first 8 bytes, then (rarely needed) the whole key: the sort
         // compares numbers in one array instead of chasing every key.
         let mut order = std::mem::take(&mut pool.order);
@@ -412,8 +437,7 @@ impl SegmentBuilder {
         }
         drop(keys);
         give(&mut pool.keys, all);
-        give(&mut pool.addrs, self.out_addrs);
-        give(&mut pool.addrs, self.in_addrs);
+        pool.dict = self.dict;
         pool.order = order;
         finished
     }
@@ -453,6 +477,8 @@ fn assemble<K: AsRef<[u8]>>(
     for p in postings {
         put_u32(&mut tail, *p);
     }
+    write_run(&mut tail, &txid_run);
+    write_run(&mut tail, &unresolved_run);
     let [blocks, txs, outs, ins] = rows;
     let mut crc = crc32fast::Hasher::new();
     for part in [&head, &blocks, &txs, &outs, &ins, &tail] {
@@ -460,8 +486,6 @@ fn assemble<K: AsRef<[u8]>>(
     }
     put_u32(&mut tail, crc.finalize());
     Finished {
-        txid_run: run_bytes(&txid_run),
-        unresolved_run: run_bytes(&unresolved_run),
         txid_entries: txid_run,
         unresolved_entries: unresolved_run,
         parts: vec![head, blocks, txs, outs, ins, tail],
@@ -469,16 +493,55 @@ fn assemble<K: AsRef<[u8]>>(
     }
 }
 
-fn run_bytes(run: &[(u64, u32, u32)]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(run.len() * RUN + 4);
+/// Appends a run's entries and their CRC-32 to `v`.
+fn write_run(v: &mut Vec<u8>, run: &[(u64, u32, u32)]) {
+    let from = v.len();
+    v.reserve(run.len() * RUN + 4);
     for (p, a, b) in run {
-        put_u64(&mut v, *p);
-        put_u32(&mut v, *a);
-        put_u32(&mut v, *b);
+        put_u64(v, *p);
+        put_u32(v, *a);
+        put_u32(v, *b);
     }
-    let crc = crc32fast::hash(&v);
-    put_u32(&mut v, crc);
+    let crc = crc32fast::hash(&v[from..]);
+    put_u32(v, crc);
+}
+
+/// A run's bytes as stored (its entries, then their CRC-32).
+fn run_bytes(run: &[(u64, u32, u32)]) -> Vec<u8> {
+    let mut v = Vec::new();
+    write_run(&mut v, run);
     v
+}
+
+/// Where a segment file of layout 2 keeps its two runs, from its header: the offset of the
+/// transaction-id run and the lengths of both (each with its CRC-32); the unresolved run
+/// follows. `None` for a layout-1 header (its runs are in the manifest).
+pub(crate) fn runs_span(head: &[u8]) -> Result<Option<(u64, u64, u64)>, Corrupt> {
+    if head.len() < HEADER || head[..8] != MAGIC {
+        return Err(corrupt("not a floodgate chain segment (bad magic)"));
+    }
+    match u32_at(head, 8) {
+        1 => return Ok(None),
+        VERSION => {}
+        v => {
+            return Err(corrupt(format!(
+                "segment layout version {v}, this build reads 1 and {VERSION}"
+            )))
+        }
+    }
+    let n = |i: usize| u64::from(u32_at(head, 16 + 4 * i));
+    let (n_blocks, n_tx, n_out, n_in, n_addr, key_bytes, n_post, n_unres) =
+        (n(0), n(1), n(2), n(3), n(4), n(5), n(6), n(7));
+    let at = HEADER as u64
+        + n_blocks * BLOCK as u64
+        + n_tx * TX as u64
+        + n_out * OUT as u64
+        + n_in * IN as u64
+        + (n_addr + 1) * 4
+        + key_bytes
+        + (n_addr + 1) * 4
+        + n_post * 4;
+    Ok(Some((at, n_tx * RUN as u64 + 4, n_unres * RUN as u64 + 4)))
 }
 
 /// A sorted run read back: `(prefix, a, b)` entries.
@@ -565,6 +628,9 @@ pub(crate) struct SegmentView<'a> {
     keys: &'a [u8],
     post_off: &'a [u8],
     postings: &'a [u8],
+    /// The runs as stored (layout 2; empty in layout 1, whose runs are in the manifest).
+    txid_run: &'a [u8],
+    unresolved_run: &'a [u8],
     n_blocks: u32,
     n_tx: u32,
     n_out: u32,
@@ -579,12 +645,7 @@ impl<'a> SegmentView<'a> {
         if body.len() < HEADER || body[..8] != MAGIC {
             return Err(corrupt("not a floodgate chain segment (bad magic)"));
         }
-        let version = u32_at(body, 8);
-        if version != VERSION {
-            return Err(corrupt(format!(
-                "segment layout version {version}, this build reads {VERSION}"
-            )));
-        }
+        runs_span(body)?;
         if crc32fast::hash(body) != crc {
             return Err(corrupt("segment checksum mismatch"));
         }
@@ -601,9 +662,10 @@ impl<'a> SegmentView<'a> {
         if body.len() < HEADER || body[..8] != MAGIC {
             return Err(corrupt("not a floodgate chain segment (bad magic)"));
         }
+        let layout_2 = runs_span(body)?.is_some();
         let n = |i: usize| u32_at(body, 16 + 4 * i);
-        let (n_blocks, n_tx, n_out, n_in, n_addr, key_bytes, n_post) =
-            (n(0), n(1), n(2), n(3), n(4), n(5), n(6));
+        let (n_blocks, n_tx, n_out, n_in, n_addr, key_bytes, n_post, n_unres) =
+            (n(0), n(1), n(2), n(3), n(4), n(5), n(6), n(7));
         let mut at = HEADER;
         let mut take = |len: u64| -> Result<&'a [u8], Corrupt> {
             let end = (at as u64).checked_add(len).filter(|e| *e <= body.len() as u64);
@@ -620,6 +682,11 @@ impl<'a> SegmentView<'a> {
         let keys = take(u64::from(key_bytes))?;
         let post_off = take((u64::from(n_addr) + 1) * 4)?;
         let postings = take(u64::from(n_post) * 4)?;
+        let (txid_run, unresolved_run) = if layout_2 {
+            (take(u64::from(n_tx) * RUN as u64 + 4)?, take(u64::from(n_unres) * RUN as u64 + 4)?)
+        } else {
+            (&[][..], &[][..])
+        };
         if at != body.len() {
             return Err(corrupt("bytes after the last section"));
         }
@@ -632,12 +699,19 @@ impl<'a> SegmentView<'a> {
             keys,
             post_off,
             postings,
+            txid_run,
+            unresolved_run,
             n_blocks,
             n_tx,
             n_out,
             n_in,
             n_addr,
         })
+    }
+
+    /// The runs the segment holds (layout 2), as stored; `None` in layout 1.
+    pub(crate) fn runs(&self) -> Option<(&'a [u8], &'a [u8])> {
+        (!self.txid_run.is_empty()).then_some((self.txid_run, self.unresolved_run))
     }
 
     /// Every reference inside the segment points inside it, in order.
@@ -685,6 +759,27 @@ impl<'a> SegmentView<'a> {
         }
         if self.postings.chunks_exact(4).any(|c| u32_at(c, 0) >= self.n_out + self.n_in) {
             return Err(corrupt("an address lists a row that does not exist"));
+        }
+        if let Some((txids, unresolved)) = self.runs() {
+            let bad = |what: &str| corrupt(format!("its {what} run does not match its rows"));
+            for (p, t, first_out) in read_run(txids)? {
+                let ok = t < self.n_tx && {
+                    let tx = self.tx(t);
+                    prefix(tx.txid) == p && tx.first_out == first_out
+                };
+                if !ok {
+                    return Err(bad("transaction"));
+                }
+            }
+            for (p, row, vout) in read_run(unresolved)? {
+                let ok = row < self.n_in && {
+                    let i = self.input(row);
+                    i.addr == NO_ADDR && i.prevout.is_some_and(|(t, v)| prefix(t) == p && v == vout)
+                };
+                if !ok {
+                    return Err(bad("unresolved-input"));
+                }
+            }
         }
         Ok(())
     }
@@ -880,11 +975,11 @@ mod tests {
         assert_eq!(v.input(2).addr, NO_ADDR);
         assert_eq!(v.input(2).prevout, Some((&[1; 32], 4)));
         assert_eq!(v.input(1).value, 50);
-        assert_eq!(read_run(&f.unresolved_run).unwrap(), vec![(prefix(&[1; 32]), 2, 4)]);
-        assert_eq!(
-            read_run(&f.txid_run).unwrap(),
-            vec![(prefix(&[3; 32]), 1, 2), (prefix(&[9; 32]), 0, 0)]
-        );
+        assert_eq!(f.unresolved_entries, vec![(prefix(&[1; 32]), 2, 4)]);
+        let (txids, unresolved) = v.runs().unwrap();
+        assert_eq!(read_run(unresolved).unwrap(), f.unresolved_entries);
+        assert_eq!(read_run(txids).unwrap(), f.txid_entries);
+        assert_eq!(f.txid_entries, vec![(prefix(&[3; 32]), 1, 2), (prefix(&[9; 32]), 0, 0)]);
     }
 
     /// Addresses ground to share a fingerprint (same first 8 payload bytes) stay apart.
