@@ -91,7 +91,6 @@ fn main() {
     for _ in 0..runs("serial") {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = floodgate_store::Store::open(tmp.path()).unwrap();
-        store.suspend_indexes().unwrap();
         let mut blocks = Vec::new();
         let mut records = 0usize;
         for (name, bytes) in &inputs {
@@ -108,7 +107,6 @@ fn main() {
             read_slice(Path::new(name), bytes, &opts, &mut sink).unwrap();
         }
         store.apply_blocks(&blocks).unwrap();
-        store.restore_indexes().unwrap();
         drop(store);
         let (w, c) = (Instant::now(), cpu());
         drop(tmp);
