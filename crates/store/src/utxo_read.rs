@@ -122,6 +122,28 @@ struct Meta {
 }
 
 impl Store {
+    /// Runs `f` inside one read transaction (unless the connection is in one already), so
+    /// that what it reads is one snapshot of the store: a merge or an unwind that another
+    /// handle commits meanwhile, moving later resolutions to other segments, is not half seen
+    /// (a segment file it then deletes is an error naming the segment; a rerun reads the new
+    /// state).
+    pub(crate) fn snapshot<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return f();
+        }
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        self.conn.execute_batch("BEGIN").map_err(sq)?;
+        let r = f();
+        // A read transaction: there is nothing to keep or undo, only the snapshot to let go.
+        let end = self.conn.execute_batch("COMMIT").map_err(sq);
+        let v = r?;
+        end?;
+        Ok(v)
+    }
+
     fn corrupt_segment(&self, id: i64, what: &str) -> StoreError {
         StoreError::Corrupt {
             path: self.path.clone(),

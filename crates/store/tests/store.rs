@@ -1107,3 +1107,63 @@ fn issue_9_item_13_segments_of_layout_1_read_the_same() {
     drop(s);
     assert_eq!(lines(&Store::open(d.path()).unwrap(), &TransferFilter::default()), after);
 }
+
+/// Issue 9 item 13 (compaction): a listing that reads while another handle merges the
+/// segments it reads (the merge committed, its parts' files not yet deleted) lists what the
+/// store held when it started, the later resolution the merge moved included. (Before the
+/// listing was one read transaction it failed here, its segments' manifest rows gone; had the
+/// merge committed between its reading a segment and that segment's later resolutions, it
+/// would have shown the input unresolved.)
+#[test]
+fn issue_9_item_13_a_listing_beside_a_merge_reads_one_snapshot() {
+    use std::sync::mpsc;
+    let d = tmp();
+    let mut w = Store::open(d.path()).unwrap();
+    // Block 1 before block 0: its input is resolved later (a fill). Three segments.
+    for n in [1, 0, 2] {
+        w.apply_block(&long_block(n)).unwrap();
+    }
+    assert_eq!(segment_files(d.path()).len(), 3);
+    let r = Store::open(d.path()).unwrap();
+    let expected = r.transfers(&TransferFilter::default()).unwrap();
+    assert!(expected.iter().any(|t| t.height == Some(1) && t.kind == "input" && t.from.is_some()));
+
+    let (go, start) = mpsc::channel::<()>();
+    let (committed, wait_commit) = mpsc::channel::<()>();
+    let (listed, wait_listed) = mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        start.recv().unwrap();
+        let mut fired = false;
+        w.set_compact_pause(move |step| {
+            if step == floodgate_store::CompactStep::Committed && !fired {
+                fired = true;
+                committed.send(()).unwrap();
+                wait_listed.recv().unwrap();
+            }
+        });
+        // Block 3: four segments, merged into one while the listing runs.
+        w.apply_block(&long_block(3)).unwrap();
+        w
+    });
+    let mut seen = Vec::new();
+    let mut first = true;
+    r.for_each_transfer(&TransferFilter::default(), |row| {
+        if first {
+            first = false;
+            go.send(()).unwrap();
+            wait_commit.recv().unwrap();
+        }
+        seen.push(row);
+        Ok::<(), floodgate_store::StoreError>(())
+    })
+    .unwrap();
+    listed.send(()).unwrap();
+    let w = writer.join().unwrap();
+    assert_eq!(seen, expected, "the listing saw the store as it was when it started");
+    assert_eq!(segment_files(d.path()).len(), 1, "merged");
+    let d2 = tmp();
+    let mut fresh = Store::open(d2.path()).unwrap();
+    fresh.apply_blocks(&(0..4).map(long_block).collect::<Vec<_>>()).unwrap();
+    assert_eq!(readback(&w), readback(&fresh));
+    assert_eq!(readback(&r), readback(&fresh));
+}
