@@ -9,12 +9,13 @@ use std::collections::HashMap;
 
 use floodgate_types::{Amount, Chain, Hash32, LegKind, Timestamp};
 use rusqlite::params;
+use rustc_hash::FxBuildHasher;
 
 use crate::export::ExportLeg;
 use crate::query::{IndexKey, Keyed, TransferRow};
 use crate::segment::addr::{render, AddrKey};
 use crate::segment::{read_run, SegmentView, NO_ADDR};
-use crate::utxo::load_blob;
+use crate::utxo::{load_blob, load_blob_into};
 use crate::{Store, StoreError};
 
 /// A row of a segment: an output row, or an input row.
@@ -30,8 +31,9 @@ struct Cursor {
     data: Vec<u8>,
     /// Later resolutions of its unresolved inputs: input row → (address, value).
     fills: HashMap<u32, (String, u64)>,
-    /// Rendered addresses, by id (base58 and bech32 are rendered once per segment).
-    names: Vec<Option<String>>,
+    /// Rendered addresses, by id (base58 and bech32 are rendered once per segment; an
+    /// address listing renders one or two of a segment's addresses).
+    names: HashMap<u32, String, FxBuildHasher>,
     /// Blocks to visit, with the rows to show (all rows when `None`).
     visits: Vec<(u32, Option<Vec<RowRef>>)>,
     at: usize,
@@ -51,14 +53,11 @@ impl Cursor {
     }
 
     fn name(&mut self, id: u32) -> Option<String> {
-        let i = id as usize;
-        if let Some(Some(n)) = self.names.get(i) {
+        if let Some(n) = self.names.get(&id) {
             return Some(n.clone());
         }
         let n = render(SegmentView::layout(&self.data).ok()?.key(id))?;
-        if let Some(slot) = self.names.get_mut(i) {
-            *slot = Some(n.clone());
-        }
+        self.names.insert(id, n.clone());
         Some(n)
     }
 
@@ -153,14 +152,17 @@ impl Store {
 
     /// Opens segment `id` for the merge: its blocks above `after`, or, with `key`, the
     /// blocks holding that address's rows.
+    /// `data` is a buffer to read the segment into (one a closed cursor held: a segment of
+    /// tens of MB read into fresh memory faults every page in).
     fn open_cursor(
         &self,
         id: i64,
         after: Option<u64>,
         key: Option<&AddrKey>,
+        mut data: Vec<u8>,
     ) -> Result<Cursor, StoreError> {
         let sq = |e| StoreError::sqlite(&self.path, e);
-        let data = load_blob(&self.conn, &self.path, id)?;
+        load_blob_into(&self.conn, &self.path, id, &mut data)?;
         let v = SegmentView::layout(&data).map_err(|c| self.corrupt_segment(id, &c.0))?;
         let mut fills = HashMap::new();
         {
@@ -225,8 +227,7 @@ impl Store {
                 visits
             }
         };
-        let names = vec![None; v.n_addr() as usize];
-        Ok(Cursor { id, data, fills, names, visits, at: 0 })
+        Ok(Cursor { id, data, fills, names: HashMap::default(), visits, at: 0 })
     }
 
     /// Visits the blocks of `chain`'s segments above `after` in height order (with `key`, only
@@ -259,6 +260,8 @@ impl Store {
             m
         };
         let mut active: Vec<Cursor> = Vec::new();
+        // Buffers of closed cursors, for the next segments.
+        let mut spare: Vec<Vec<u8>> = Vec::new();
         let mut next = 0usize;
         loop {
             let best = active
@@ -268,8 +271,10 @@ impl Store {
                 .min();
             if let Some(m) = metas.get(next) {
                 if best.is_none_or(|(h, _)| m.min_height <= h) {
-                    let c = self.open_cursor(m.id, after, key)?;
-                    if !c.visits.is_empty() {
+                    let c = self.open_cursor(m.id, after, key, spare.pop().unwrap_or_default())?;
+                    if c.visits.is_empty() {
+                        spare.push(c.data);
+                    } else {
                         active.push(c);
                     }
                     next += 1;
@@ -285,7 +290,7 @@ impl Store {
                 return Ok(false);
             }
             if c.at >= c.visits.len() {
-                active.swap_remove(i);
+                spare.push(active.swap_remove(i).data);
             }
         }
         Ok(true)
