@@ -764,6 +764,32 @@ fn issue_9_item_13_segment_files_no_commit_names_are_deleted() {
     s.check_integrity().unwrap();
 }
 
+/// The listing as JSON lines, as `floodgate transfers --format jsonl` prints it.
+fn jsonl(s: &Store, f: &TransferFilter) -> String {
+    s.transfers(f).unwrap().iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect()
+}
+
+/// Checks that `s` lists `expected` (a frozen build's JSON lines), and for each of
+/// `addresses` the lines that name it (at least 8); returns the first address's lines.
+fn assert_lists_as(s: &Store, expected: &str, addresses: &[&str]) -> String {
+    assert_eq!(jsonl(s, &TransferFilter::default()), expected);
+    let mut first = None;
+    for a in addresses {
+        let mine: String = expected
+            .lines()
+            .filter(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["from"] == *a || v["to"] == *a
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(mine.lines().count() >= 8, "{a}");
+        assert_eq!(jsonl(s, &TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
+        first.get_or_insert(mine);
+    }
+    first.unwrap_or_default()
+}
+
 /// Issue 9 item 13: a store written by the SQLite store itself (schema 4, frozen in
 /// `tests/data/schema4-store`, see its README) lists exactly what that build listed once its
 /// rows are moved into segments, by address too, and keeps resolving inputs.
@@ -776,22 +802,11 @@ fn issue_9_item_13_a_store_written_at_schema_4_by_the_old_code_reads_the_same() 
     let expected = std::fs::read_to_string(fixture.join("transfers.jsonl")).unwrap();
     let s = Store::open(d.path()).unwrap();
     s.check_integrity().unwrap();
-    let lines = |f: &TransferFilter| -> String {
-        s.transfers(f).unwrap().iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect()
-    };
-    assert_eq!(lines(&TransferFilter::default()), expected);
-    for a in ["1dice97ECuByXAvqXpaYzSaQuPVvrtmz6", "1MSzmVTBaaSpKDARK3VGvP8v7aCtwZ9zbw"] {
-        let mine: String = expected
-            .lines()
-            .filter(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["from"] == a || v["to"] == a
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
-        assert!(mine.lines().count() >= 8, "{a}");
-        assert_eq!(lines(&TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
-    }
+    assert_lists_as(
+        &s,
+        &expected,
+        &["1dice97ECuByXAvqXpaYzSaQuPVvrtmz6", "1MSzmVTBaaSpKDARK3VGvP8v7aCtwZ9zbw"],
+    );
     let st = s.stats().unwrap();
     let c = &st.chains[0];
     assert_eq!(
@@ -1024,21 +1039,8 @@ fn issue_9_item_13_segments_of_layout_1_read_the_same() {
     let expected = std::fs::read_to_string(fixture.join("transfers.jsonl")).unwrap();
     let mut s = Store::open(d.path()).unwrap();
     s.check_integrity().unwrap();
-    let lines = |s: &Store, f: &TransferFilter| -> String {
-        s.transfers(f).unwrap().iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect()
-    };
-    assert_eq!(lines(&s, &TransferFilter::default()), expected);
     let a = "1dice97ECuByXAvqXpaYzSaQuPVvrtmz6";
-    let mine: String = expected
-        .lines()
-        .filter(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            v["from"] == a || v["to"] == a
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    assert!(mine.lines().count() >= 8);
-    assert_eq!(lines(&s, &TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
+    let mine = assert_lists_as(&s, &expected, &[a]);
     let c = &s.stats().unwrap().chains[0];
     assert_eq!((c.blocks, c.outputs, c.inputs, c.unresolved_inputs), (2, 417, 454, 417));
 
@@ -1092,7 +1094,7 @@ fn issue_9_item_13_segments_of_layout_1_read_the_same() {
         .find(|r| r.height == Some(tip + 1) && r.kind == "input" && r.from.is_some())
         .unwrap();
     assert_eq!(spent.from.as_deref(), first_out["to"].as_str());
-    let before = lines(&s, &TransferFilter::default());
+    let before = jsonl(&s, &TransferFilter::default());
     assert!(before.starts_with(&expected));
     // One more block: four segments, merged into one of layout 2.
     s.apply_block(&new_block(tip + 2, hn(tip + 1, 1), None)).unwrap();
@@ -1100,12 +1102,12 @@ fn issue_9_item_13_segments_of_layout_1_read_the_same() {
     assert_eq!(files.len(), 1, "{files:?}");
     let head = std::fs::read(d.path().join("chain").join(&files[0])).unwrap();
     assert_eq!(head[8..12], 2u32.to_le_bytes(), "layout 2");
-    let after = lines(&s, &TransferFilter::default());
+    let after = jsonl(&s, &TransferFilter::default());
     assert!(after.starts_with(&before), "the merged segment lists what its parts listed");
-    assert_eq!(lines(&s, &TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
+    assert_eq!(jsonl(&s, &TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
     s.check_integrity().unwrap();
     drop(s);
-    assert_eq!(lines(&Store::open(d.path()).unwrap(), &TransferFilter::default()), after);
+    assert_eq!(jsonl(&Store::open(d.path()).unwrap(), &TransferFilter::default()), after);
 }
 
 /// Issue 9 item 13 (compaction): a listing that reads while another handle merges the
