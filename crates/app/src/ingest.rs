@@ -451,7 +451,11 @@ pub fn ingest_into(
         files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum();
     let plan = plan(&req.source, &files)?;
     let chains = plan.iter().all(|(r, _)| r.chain().is_some());
-    let bulk = chains && (req.bulk || total_bytes >= BULK_BYTES);
+    // The indexes a bulk load drops are on SQLite's transfer tables, which Bitcoin rows (in
+    // chain segments) never touch: dropping and rebuilding them for Bitcoin input only cost
+    // time (re-sorting every account-chain transfer already stored).
+    let segments_only = plan.iter().all(|(r, _)| r.chain() == Some(Chain::Bitcoin));
+    let bulk = chains && !segments_only && (req.bulk || total_bytes >= BULK_BYTES);
     if bulk {
         tracing::info!(target: "floodgate::app::ingest", total_bytes, "bulk load: indexes rebuilt at the end");
         store.suspend_indexes()?;

@@ -10,6 +10,9 @@
 //! cargo run --release -p floodgate-ingest --example bitcoin_cpu           # the bench's 3 real blocks, 60 runs
 //! WORLD=DIR/bitcoin/blk00000.dat N=3 cargo run --release -p floodgate-ingest --example bitcoin_cpu
 //! ```
+//!
+//! `STAGES=serial` (a comma-separated subset of `baseline,ingest,store,serial`) runs only
+//! those, for a profile of one stage; a ratio needs `baseline`.
 
 // An example prints its figures and fails loudly; unwrap is its error report.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
@@ -45,8 +48,10 @@ fn main() {
     };
     let opts = BitcoinOptions::default();
     let n: usize = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(60);
+    let stages = std::env::var("STAGES").unwrap_or_else(|_| "baseline,ingest,store,serial".into());
+    let runs = |stage: &str| if stages.split(',').any(|s| s == stage) { n } else { 0 };
     let (wb, cb) = (Instant::now(), cpu());
-    for _ in 0..n {
+    for _ in 0..runs("baseline") {
         for (_, bytes) in &inputs {
             if world.is_some() {
                 support::blk_blocks(bytes).for_each(support::bare_decode);
@@ -57,7 +62,7 @@ fn main() {
     }
     let (bw, bc) = ((Instant::now() - wb).as_secs_f64() / n as f64, (cpu() - cb) / n as f64);
     let (wr, cr) = (Instant::now(), cpu());
-    for _ in 0..n {
+    for _ in 0..runs("ingest") {
         for (name, bytes) in &inputs {
             let mut sink = |b: ChainBlock, _d: u64| {
                 std::hint::black_box(&b);
@@ -69,7 +74,7 @@ fn main() {
     let (rw, rc) = ((Instant::now() - wr).as_secs_f64() / n as f64, (cpu() - cr) / n as f64);
     let (mut excl, mut excl_cpu) = (0f64, 0f64);
     let (ws, cs) = (Instant::now(), cpu());
-    for _ in 0..n {
+    for _ in 0..runs("store") {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = floodgate_store::Store::open(tmp.path()).unwrap();
         support::load_pipelined(&mut store, &inputs, &opts);
@@ -83,10 +88,9 @@ fn main() {
     let (sw, sc) = (sw / n as f64, sc / n as f64);
     let (mut excl2, mut excl2_cpu) = (0f64, 0f64);
     let (ws2, cs2) = (Instant::now(), cpu());
-    for _ in 0..n {
+    for _ in 0..runs("serial") {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = floodgate_store::Store::open(tmp.path()).unwrap();
-        store.suspend_indexes().unwrap();
         let mut blocks = Vec::new();
         let mut records = 0usize;
         for (name, bytes) in &inputs {
@@ -103,7 +107,6 @@ fn main() {
             read_slice(Path::new(name), bytes, &opts, &mut sink).unwrap();
         }
         store.apply_blocks(&blocks).unwrap();
-        store.restore_indexes().unwrap();
         drop(store);
         let (w, c) = (Instant::now(), cpu());
         drop(tmp);

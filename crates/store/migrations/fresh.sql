@@ -1,4 +1,4 @@
--- transfers.db at schema version 5, for a new file: written from a file the migrations built by
+-- transfers.db at schema version 6, for a new file: written from a file the migrations built by
 -- `cargo test -p floodgate-store a_new_file_gets` with FLOODGATE_BLESS=1; never edit by hand.
 CREATE TABLE ingest_log (
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,

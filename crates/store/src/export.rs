@@ -48,6 +48,15 @@ impl Store {
         &self,
         chain: Chain,
         after_height: Option<u64>,
+        f: impl FnMut(ExportLeg) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.snapshot(|| self.for_each_leg_internal(chain, after_height, f))
+    }
+
+    fn for_each_leg_internal<E: From<StoreError>>(
+        &self,
+        chain: Chain,
+        after_height: Option<u64>,
         mut f: impl FnMut(ExportLeg) -> Result<(), E>,
     ) -> Result<(), E> {
         let sq = |e| StoreError::sqlite(&self.path, e);

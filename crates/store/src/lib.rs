@@ -33,6 +33,7 @@
 //! # Ok::<(), floodgate_store::StoreError>(())
 //! ```
 
+mod compact;
 mod error;
 pub mod export;
 mod ledger_read;
@@ -47,6 +48,9 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
+#[doc(hidden)]
+pub use compact::CompactStep;
+pub use compact::Compaction;
 pub use error::StoreError;
 pub use floodgate_types::TenantId;
 pub use pipeline::{pipelined, Pipeline};
@@ -75,6 +79,8 @@ pub struct Store {
     tenant: TenantId,
     /// What this handle keeps in memory about the chain segments (`utxo.rs`).
     utxo: utxo::UtxoCache,
+    /// A test's hook inside compaction ([`Store::set_compact_pause`]).
+    compact_pause: Option<Box<dyn FnMut(CompactStep) + Send>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,7 +114,14 @@ impl Store {
         schema::init(&mut conn, &path)?;
         utxo::migrate_legacy_rows(&mut conn, &path)?;
         utxo::sweep_orphans(&mut conn, &path)?;
-        Ok(Store { conn, path, max_unwind: DEFAULT_MAX_UNWIND, tenant, utxo: Default::default() })
+        Ok(Store {
+            conn,
+            path,
+            max_unwind: DEFAULT_MAX_UNWIND,
+            tenant,
+            utxo: Default::default(),
+            compact_pause: None,
+        })
     }
 
     /// Opens the store in `data_dir` for reading only, for the default tenant: nothing in the
@@ -151,6 +164,7 @@ impl Store {
             max_unwind: DEFAULT_MAX_UNWIND,
             tenant: TenantId::default_tenant(),
             utxo: Default::default(),
+            compact_pause: None,
         })
     }
 

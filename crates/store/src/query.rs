@@ -118,6 +118,8 @@ impl Store {
     /// Calls `f` with each transfer matching `filter`, in [`Store::transfers`] order, and
     /// stops after `filter.limit` rows or at the first error `f` returns.
     ///
+    /// Everything is read in one snapshot of the store (one SQLite read transaction).
+    ///
     /// The listing streams, with or without an address: each table is read by one query in
     /// height order (through the `(chain, height)` index, or the address index and SQLite's
     /// sorter) and rows are sorted in memory one block height at a time, so memory is
@@ -128,6 +130,14 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on SQLite failure or unreadable stored values, or `f`'s error.
     pub fn for_each_transfer<E: From<StoreError>>(
+        &self,
+        filter: &TransferFilter,
+        f: impl FnMut(TransferRow) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.snapshot(|| self.for_each_transfer_internal(filter, f))
+    }
+
+    fn for_each_transfer_internal<E: From<StoreError>>(
         &self,
         filter: &TransferFilter,
         mut f: impl FnMut(TransferRow) -> Result<(), E>,
@@ -315,6 +325,10 @@ impl Store {
     /// # Errors
     /// [`StoreError`] on SQLite failure.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.snapshot(|| self.stats_internal())
+    }
+
+    fn stats_internal(&self) -> Result<StoreStats, StoreError> {
         let sq = |e| StoreError::sqlite(&self.path, e);
         let count = |sql: &str, chain: &str| -> Result<u64, StoreError> {
             self.conn.query_row(sql, [chain], |r| r.get::<_, i64>(0)).map(|v| v as u64).map_err(sq)

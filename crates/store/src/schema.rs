@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use crate::StoreError;
 
 /// The schema version this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 5;
+pub(crate) const SCHEMA_VERSION: i64 = 6;
 
 /// The numbered migrations of `transfers.db` (`floodgate-sqlite`: the version is in the file).
 const MIGRATIONS: &[&str] = &[
@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_ledger_travel_rule.sql"),
     include_str!("../migrations/0004_ledger_fiat_rail.sql"),
     include_str!("../migrations/0005_chain_segments.sql"),
+    include_str!("../migrations/0006_segment_runs_in_file.sql"),
 ];
 
 /// Today's whole schema, for a new file: what the migrations and [`INDEXES`] build, in one
@@ -116,7 +117,8 @@ pub(crate) fn init(conn: &mut Connection, path: &Path) -> Result<(), StoreError>
     conn.pragma_update(None, "cache_size", -65_536).map_err(sq)?;
     conn.pragma_update(None, "wal_autocheckpoint", 10_000).map_err(sq)?;
     conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sq)?;
-    create_fresh(conn, path)?;
+    // A new file gets today's schema, indexes and all: nothing to migrate or create then.
+    let fresh = create_fresh(conn, path)?;
     let found: Option<i64> = conn
         .query_row(
             "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'",
@@ -133,8 +135,10 @@ pub(crate) fn init(conn: &mut Connection, path: &Path) -> Result<(), StoreError>
             });
         }
     }
-    floodgate_sqlite::migrate(conn, path, MIGRATIONS)?;
-    ensure(conn, path)?;
+    if !fresh {
+        floodgate_sqlite::migrate(conn, path, MIGRATIONS)?;
+        ensure(conn, path)?;
+    }
     // Kept for binaries from before `floodgate-sqlite`, which check only this row.
     conn.execute(
         "INSERT OR IGNORE INTO meta (tenant, key, value) VALUES ('', 'schema_version', ?1)",

@@ -2,10 +2,11 @@
 //! one segment, resolving inputs against the group and the stored segments, recording later
 //! resolutions, unwinding, and moving a version-4 store's rows into segments.
 //!
-//! A segment is a blob row of `utxo_segments`, written in the same SQLite transaction as the
-//! group's blocks and journal rows: a group is stored whole or not at all, with nothing to
-//! clean up after a crash. Rows are appended without a B-tree descent each; the segment's
-//! address lists are sorted in memory by the writer.
+//! A segment is a file under `chain/` named by a row of `utxo_segments`, written inside the
+//! SQLite transaction of the group's blocks and journal rows: a group is stored whole or not
+//! at all, and a file no committed row names is an orphan the next writing open deletes. Rows
+//! are appended without a B-tree descent each; the segment's address lists are sorted in
+//! memory by the writer.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,10 @@ use rusqlite::{params, Connection};
 use rustc_hash::FxBuildHasher;
 
 use crate::segment::addr::{to_btc, AddrKey};
-use crate::segment::{prefix, read_run, Finished, SegmentBuilder, SegmentView, NO_ADDR};
+use crate::segment::merge::{merge, Part};
+use crate::segment::{
+    prefix, read_run, runs_span, Pool, Segment, SegmentBuilder, SegmentView, NO_ADDR,
+};
 use crate::{ApplyOutcome, StoreError};
 
 /// The directory of the segment files inside the data directory.
@@ -36,12 +40,26 @@ pub(crate) struct UtxoCache {
     txids: Option<Vec<Run>>,
     unresolved: Option<Vec<Run>>,
     blobs: HashMap<i64, Arc<Vec<u8>>>,
+    /// Buffers reused by the next segment written.
+    pub(crate) pool: Pool,
+    /// Buffers the segments a compaction merges are read into.
+    pub(crate) reads: Vec<Vec<u8>>,
 }
 
 impl UtxoCache {
-    /// Forgets everything (after an unwind or a rollback).
+    /// Forgets everything it knows of the segments (after an unwind or a rollback).
     pub(crate) fn clear(&mut self) {
-        *self = UtxoCache::default();
+        let (pool, reads) = (std::mem::take(&mut self.pool), std::mem::take(&mut self.reads));
+        *self = UtxoCache { pool, reads, ..UtxoCache::default() };
+    }
+
+    /// Replaces the runs of merged segments `old` with those of the segment they became.
+    pub(crate) fn replace(&mut self, old: &[i64], s: NewSegment) {
+        for runs in [&mut self.txids, &mut self.unresolved].into_iter().flatten() {
+            runs.retain(|(id, _)| !old.contains(id));
+        }
+        self.blobs.retain(|id, _| !old.contains(id));
+        self.add(s);
     }
 
     /// Adds a committed segment's runs to what is loaded.
@@ -70,7 +88,7 @@ pub(crate) struct Pending {
     pub(crate) height: u64,
 }
 
-fn corrupt(path: &Path, segment: i64, what: &str) -> StoreError {
+pub(crate) fn corrupt(path: &Path, segment: i64, what: &str) -> StoreError {
     StoreError::Corrupt {
         path: path.to_owned(),
         detail: format!("chain segment {segment}: {what}"),
@@ -191,7 +209,7 @@ fn load_runs(
     let sq = |e| StoreError::sqlite(path, e);
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT id, {column} FROM utxo_segments WHERE chain = ?1 AND {cond} ORDER BY id"
+            "SELECT id, {column}, file FROM utxo_segments WHERE chain = ?1 AND {cond} ORDER BY id"
         ))
         .map_err(sq)?;
     let mut rows = stmt.query([chain.as_str()]).map_err(sq)?;
@@ -199,9 +217,46 @@ fn load_runs(
     while let Some(r) = rows.next().map_err(sq)? {
         let id: i64 = r.get(0).map_err(sq)?;
         let bytes: Vec<u8> = r.get(1).map_err(sq)?;
+        let bytes = if bytes.is_empty() {
+            // Layout 2: the run is in the segment file.
+            let file: String = r.get(2).map_err(sq)?;
+            let (txids, unresolved) = read_runs_of_file(path, id, &file)?;
+            if column == "txid_run" {
+                txids
+            } else {
+                unresolved
+            }
+        } else {
+            bytes
+        };
         out.push((id, read_run(&bytes).map_err(|c| corrupt(path, id, &c.0))?));
     }
     Ok(out)
+}
+
+/// The two runs (as stored) of a layout-2 segment file, read without the rest of the file.
+fn read_runs_of_file(path: &Path, id: i64, file: &str) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let at = chain_dir(path).join(file);
+    let io = |source| StoreError::Io { path: at.clone(), source };
+    let mut f = std::fs::File::open(&at).map_err(io)?;
+    let mut head = [0u8; 48];
+    f.read_exact(&mut head).map_err(io)?;
+    let span = runs_span(&head).map_err(|c| corrupt(path, id, &format!("{file}: {}", c.0)))?;
+    let Some((from, txid_len, unresolved_len)) = span else {
+        return Err(corrupt(
+            path,
+            id,
+            &format!("{file}: its runs are neither in the manifest nor in the file"),
+        ));
+    };
+    let len = |n: u64| usize::try_from(n).map_err(|_| corrupt(path, id, "run length"));
+    let mut txids = vec![0u8; len(txid_len)?];
+    let mut unresolved = vec![0u8; len(unresolved_len)?];
+    f.seek(SeekFrom::Start(from)).map_err(io)?;
+    f.read_exact(&mut txids).map_err(io)?;
+    f.read_exact(&mut unresolved).map_err(io)?;
+    Ok((txids, unresolved))
 }
 
 /// The directory of the chain segments, beside `transfers.db`.
@@ -211,13 +266,32 @@ pub(crate) fn chain_dir(db: &Path) -> PathBuf {
 
 /// A segment's bytes, read from its file and checked.
 pub(crate) fn load_blob(conn: &Connection, path: &Path, id: i64) -> Result<Vec<u8>, StoreError> {
+    let mut data = Vec::new();
+    load_blob_into(conn, path, id, &mut data)?;
+    Ok(data)
+}
+
+/// [`load_blob`] into `data` (emptied first; a buffer reused from one segment to the next
+/// does not fault its pages in again).
+pub(crate) fn load_blob_into(
+    conn: &Connection,
+    path: &Path,
+    id: i64,
+    data: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    use std::io::Read;
     let file: String = conn
         .query_row("SELECT file FROM utxo_segments WHERE id = ?1", [id], |r| r.get(0))
         .map_err(|e| StoreError::sqlite(path, e))?;
     let at = chain_dir(path).join(&file);
-    let data = std::fs::read(&at).map_err(|source| StoreError::Io { path: at.clone(), source })?;
-    SegmentView::parse(&data).map_err(|c| corrupt(path, id, &format!("{file}: {}", c.0)))?;
-    Ok(data)
+    let io = |source| StoreError::Io { path: at.clone(), source };
+    let mut f = std::fs::File::open(&at).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    data.clear();
+    data.reserve(usize::try_from(len).unwrap_or(0));
+    f.read_to_end(data).map_err(io)?;
+    SegmentView::parse(data).map_err(|c| corrupt(path, id, &format!("{file}: {}", c.0)))?;
+    Ok(())
 }
 
 /// The file name of segment `id`.
@@ -228,15 +302,15 @@ fn file_name(id: i64) -> String {
 /// Records a finished segment in the manifest (inside the caller's transaction) and writes
 /// its file: to a temporary name, synced, renamed, the directory synced. Until the
 /// transaction commits the file is an orphan, which the next writing open deletes.
-fn insert_segment(
+pub(crate) fn insert_segment(
     conn: &Connection,
     path: &Path,
     chain: &str,
-    f: &Finished,
+    f: &dyn Segment,
     now: i64,
 ) -> Result<i64, StoreError> {
     let sq = |e| StoreError::sqlite(path, e);
-    let c = &f.counts;
+    let c = f.counts();
     conn.execute(
         "INSERT INTO utxo_segments (chain, min_height, max_height, blocks, txs, outputs, inputs, \
          unresolved, created_at, txid_run, unresolved_run, file) \
@@ -251,8 +325,9 @@ fn insert_segment(
             c.inputs,
             c.unresolved,
             now,
-            &f.txid_run,
-            &f.unresolved_run
+            // Layout 2: the runs are in the file.
+            &[] as &[u8],
+            &[] as &[u8]
         ],
     )
     .map_err(sq)?;
@@ -266,7 +341,7 @@ fn insert_segment(
 
 /// Writes `dir/name` whole or not at all: a temporary file, synced, renamed over the name,
 /// and the directory synced so the rename survives a crash.
-fn write_durably(dir: &Path, name: &str, data: &Finished) -> Result<(), StoreError> {
+fn write_durably(dir: &Path, name: &str, data: &dyn Segment) -> Result<(), StoreError> {
     let io = |at: &Path| {
         let at = at.to_owned();
         move |source| StoreError::Io { path: at, source }
@@ -406,6 +481,7 @@ pub(crate) fn write_group(
         order.iter().flat_map(|p| blocks[p.index].utxo_txs.iter()).map(f).sum()
     };
     let mut b = SegmentBuilder::with_capacity(
+        &mut cache.pool,
         order.len(),
         count(|_| 1),
         count(|t| t.outputs.len()),
@@ -439,7 +515,7 @@ pub(crate) fn write_group(
             }
         }
     }
-    let finished = b.finish();
+    let mut finished = b.finish(&mut cache.pool);
 
     // Earlier inputs this group's outputs fund (blocks ingested out of order).
     let mut fills = Vec::new();
@@ -480,6 +556,7 @@ pub(crate) fn write_group(
 
     let sq = |e| StoreError::sqlite(path, e);
     let id = insert_segment(conn, path, chain.as_str(), &finished, now)?;
+    cache.pool.recycle(&mut finished);
     if !fills.is_empty() {
         let mut ins = conn
             .prepare_cached(
@@ -494,11 +571,15 @@ pub(crate) fn write_group(
             outs[bi].inputs_resolved_from_store += n as u64;
         }
     }
-    Ok(Some(new_segment(id, finished)))
+    Ok(Some(new_segment(id, finished.txid_entries, finished.unresolved_entries)))
 }
 
-fn new_segment(id: i64, f: Finished) -> NewSegment {
-    NewSegment { id, txids: f.txid_entries, unresolved: f.unresolved_entries }
+pub(crate) fn new_segment(
+    id: i64,
+    txids: Vec<(u64, u32, u32)>,
+    unresolved: Vec<(u64, u32, u32)>,
+) -> NewSegment {
+    NewSegment { id, txids, unresolved }
 }
 
 /// Removes `chain`'s segment rows at heights ≥ `from` (inside the unwind's transaction):
@@ -544,8 +625,11 @@ pub(crate) fn unwind_segments(
     .map_err(sq)?;
     for id in across {
         let data = load_blob(conn, path, id)?;
-        let v = SegmentView::layout(&data).map_err(|c| corrupt(path, id, &c.0))?;
-        let f = rebuild(&v, |h| h < from).map_err(|c| corrupt(path, id, &c))?;
+        let view = SegmentView::layout(&data).map_err(|c| corrupt(path, id, &c.0))?;
+        // Blocks are in height order: those below `from` are a prefix.
+        let keep = (0..view.n_blocks()).take_while(|b| view.block(*b).height < from).count();
+        let parts = [Part { view, blocks: u32::try_from(keep).unwrap_or(u32::MAX) }];
+        let f = merge(&parts);
         // The cut segment is a new one (ids are never reused, so a reader holding the old
         // manifest never reads other rows under the old id); its kept rows keep their numbers.
         let chain_s: String = conn
@@ -568,37 +652,6 @@ pub(crate) fn unwind_segments(
         conn.execute("DELETE FROM utxo_segments WHERE id = ?1", [id]).map_err(sq)?;
     }
     Ok(())
-}
-
-/// A segment again, with only the blocks whose height `keep` accepts (a prefix).
-fn rebuild(v: &SegmentView<'_>, keep: impl Fn(u64) -> bool) -> Result<Finished, String> {
-    let mut b = SegmentBuilder::default();
-    let key = |id: u32| to_btc(v.key(id)).ok_or("unreadable address key");
-    for bi in 0..v.n_blocks() {
-        let blk = v.block(bi);
-        if !keep(blk.height) {
-            break;
-        }
-        b.block(blk.height, blk.time);
-        let end = if bi + 1 < v.n_blocks() { v.block(bi + 1).first_tx } else { v.n_tx() };
-        for t in blk.first_tx..end {
-            let tx = v.tx(t);
-            b.tx(tx.txid, tx.position);
-            for r in v.tx_inputs(t) {
-                let i = v.input(r);
-                if i.addr == NO_ADDR {
-                    b.input(i.vin, i.prevout, None);
-                } else {
-                    b.input(i.vin, i.prevout, Some((&key(i.addr)?, i.value)));
-                }
-            }
-            for r in v.tx_outputs(t) {
-                let o = v.output(r);
-                b.output(o.vout, &key(o.addr)?, o.value);
-            }
-        }
-    }
-    Ok(b.finish())
 }
 
 /// Rows of the version-4 tables moved into one segment at a time.
@@ -707,7 +760,7 @@ fn migrate_chain(conn: &Connection, path: &Path, chain: &str, now: i64) -> Resul
         if done.is_empty() {
             return Ok(());
         }
-        let f = done.finish();
+        let f = done.finish(&mut Pool::default());
         insert_segment(conn, path, chain, &f, now)?;
         Ok(())
     };

@@ -9,12 +9,13 @@ use std::collections::HashMap;
 
 use floodgate_types::{Amount, Chain, Hash32, LegKind, Timestamp};
 use rusqlite::params;
+use rustc_hash::FxBuildHasher;
 
 use crate::export::ExportLeg;
 use crate::query::{IndexKey, Keyed, TransferRow};
 use crate::segment::addr::{render, AddrKey};
 use crate::segment::{read_run, SegmentView, NO_ADDR};
-use crate::utxo::load_blob;
+use crate::utxo::{load_blob, load_blob_into};
 use crate::{Store, StoreError};
 
 /// A row of a segment: an output row, or an input row.
@@ -30,8 +31,9 @@ struct Cursor {
     data: Vec<u8>,
     /// Later resolutions of its unresolved inputs: input row → (address, value).
     fills: HashMap<u32, (String, u64)>,
-    /// Rendered addresses, by id (base58 and bech32 are rendered once per segment).
-    names: Vec<Option<String>>,
+    /// Rendered addresses, by id (base58 and bech32 are rendered once per segment; an
+    /// address listing renders one or two of a segment's addresses).
+    names: HashMap<u32, String, FxBuildHasher>,
     /// Blocks to visit, with the rows to show (all rows when `None`).
     visits: Vec<(u32, Option<Vec<RowRef>>)>,
     at: usize,
@@ -51,14 +53,11 @@ impl Cursor {
     }
 
     fn name(&mut self, id: u32) -> Option<String> {
-        let i = id as usize;
-        if let Some(Some(n)) = self.names.get(i) {
+        if let Some(n) = self.names.get(&id) {
             return Some(n.clone());
         }
         let n = render(SegmentView::layout(&self.data).ok()?.key(id))?;
-        if let Some(slot) = self.names.get_mut(i) {
-            *slot = Some(n.clone());
-        }
+        self.names.insert(id, n.clone());
         Some(n)
     }
 
@@ -122,6 +121,28 @@ struct Meta {
 }
 
 impl Store {
+    /// Runs `f` inside one read transaction (unless the connection is in one already), so
+    /// that what it reads is one snapshot of the store: a merge or an unwind that another
+    /// handle commits meanwhile, moving later resolutions to other segments, is not half seen
+    /// (a segment file it then deletes is an error naming the segment; a rerun reads the new
+    /// state).
+    pub(crate) fn snapshot<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        if !self.conn.is_autocommit() {
+            return f();
+        }
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        self.conn.execute_batch("BEGIN").map_err(sq)?;
+        let r = f();
+        // A read transaction: there is nothing to keep or undo, only the snapshot to let go.
+        let end = self.conn.execute_batch("COMMIT").map_err(sq);
+        let v = r?;
+        end?;
+        Ok(v)
+    }
+
     fn corrupt_segment(&self, id: i64, what: &str) -> StoreError {
         StoreError::Corrupt {
             path: self.path.clone(),
@@ -131,14 +152,17 @@ impl Store {
 
     /// Opens segment `id` for the merge: its blocks above `after`, or, with `key`, the
     /// blocks holding that address's rows.
+    /// `data` is a buffer to read the segment into (one a closed cursor held: a segment of
+    /// tens of MB read into fresh memory faults every page in).
     fn open_cursor(
         &self,
         id: i64,
         after: Option<u64>,
         key: Option<&AddrKey>,
+        mut data: Vec<u8>,
     ) -> Result<Cursor, StoreError> {
         let sq = |e| StoreError::sqlite(&self.path, e);
-        let data = load_blob(&self.conn, &self.path, id)?;
+        load_blob_into(&self.conn, &self.path, id, &mut data)?;
         let v = SegmentView::layout(&data).map_err(|c| self.corrupt_segment(id, &c.0))?;
         let mut fills = HashMap::new();
         {
@@ -203,8 +227,7 @@ impl Store {
                 visits
             }
         };
-        let names = vec![None; v.n_addr() as usize];
-        Ok(Cursor { id, data, fills, names, visits, at: 0 })
+        Ok(Cursor { id, data, fills, names: HashMap::default(), visits, at: 0 })
     }
 
     /// Visits the blocks of `chain`'s segments above `after` in height order (with `key`, only
@@ -237,6 +260,8 @@ impl Store {
             m
         };
         let mut active: Vec<Cursor> = Vec::new();
+        // Buffers of closed cursors, for the next segments.
+        let mut spare: Vec<Vec<u8>> = Vec::new();
         let mut next = 0usize;
         loop {
             let best = active
@@ -246,8 +271,10 @@ impl Store {
                 .min();
             if let Some(m) = metas.get(next) {
                 if best.is_none_or(|(h, _)| m.min_height <= h) {
-                    let c = self.open_cursor(m.id, after, key)?;
-                    if !c.visits.is_empty() {
+                    let c = self.open_cursor(m.id, after, key, spare.pop().unwrap_or_default())?;
+                    if c.visits.is_empty() {
+                        spare.push(c.data);
+                    } else {
                         active.push(c);
                     }
                     next += 1;
@@ -263,7 +290,7 @@ impl Store {
                 return Ok(false);
             }
             if c.at >= c.visits.len() {
-                active.swap_remove(i);
+                spare.push(active.swap_remove(i).data);
             }
         }
         Ok(true)
@@ -409,12 +436,24 @@ impl Store {
                 r.get(4).map_err(sq)?,
                 r.get(5).map_err(sq)?,
             ];
-            let txids = read_run(&r.get::<_, Vec<u8>>(6).map_err(sq)?)
-                .map_err(|c| self.corrupt_segment(id, &c.0))?;
-            let unresolved = read_run(&r.get::<_, Vec<u8>>(7).map_err(sq)?)
-                .map_err(|c| self.corrupt_segment(id, &c.0))?;
+            let (txids, unresolved): (Vec<u8>, Vec<u8>) =
+                (r.get(6).map_err(sq)?, r.get(7).map_err(sq)?);
             let data = load_blob(&self.conn, &self.path, id)?;
             let v = SegmentView::layout(&data).map_err(|c| self.corrupt_segment(id, &c.0))?;
+            // Layout 1 keeps the runs in the manifest, layout 2 in the file (checked against
+            // its rows when the file was read), never both.
+            let (txids, unresolved) = match (v.runs(), txids.is_empty() && unresolved.is_empty()) {
+                (Some((t, u)), true) => (t.to_vec(), u.to_vec()),
+                (None, false) => (txids, unresolved),
+                _ => {
+                    return Err(self.corrupt_segment(
+                        id,
+                        "its runs are in both the manifest and the file, or in neither",
+                    ))
+                }
+            };
+            let txids = read_run(&txids).map_err(|c| self.corrupt_segment(id, &c.0))?;
+            let unresolved = read_run(&unresolved).map_err(|c| self.corrupt_segment(id, &c.0))?;
             let open = (0..v.n_in())
                 .filter(|i| {
                     let x = v.input(*i);

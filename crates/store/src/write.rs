@@ -80,17 +80,26 @@ impl Store {
         self.utxo = cache;
         // A refused group may have left its segment file; an unwind leaves the files of the
         // segments it removed.
-        if res.as_ref().map_or(true, |outs| outs.iter().any(|o| o.unwound.is_some())) {
+        if res.as_ref().map_or(true, |(outs, _)| outs.iter().any(|o| o.unwound.is_some())) {
             utxo::sweep_quietly(&mut self.conn, &self.path);
         }
-        res
+        let (outs, wrote) = res?;
+        if wrote {
+            // The group is stored whatever happens here: a merge that fails leaves the
+            // segments as they were, and the next group tries again.
+            if let Err(e) = self.compact() {
+                tracing::warn!(target: "floodgate::store", error = %e, "could not merge chain segments");
+            }
+        }
+        Ok(outs)
     }
 
+    /// The group's outcomes, and whether it wrote a segment.
     fn apply_blocks_internal(
         &mut self,
         blocks: &[ChainBlock],
         cache: &mut UtxoCache,
-    ) -> Result<Vec<ApplyOutcome>, StoreError> {
+    ) -> Result<(Vec<ApplyOutcome>, bool), StoreError> {
         let path = self.path.clone();
         let sq = |e| StoreError::sqlite(&path, e);
         let max_unwind = self.max_unwind;
@@ -104,10 +113,11 @@ impl Store {
         }
         let segment = utxo::write_group(&tx, cache, &path, blocks, &pending, &mut outs, now)?;
         tx.commit().map_err(sq)?;
+        let wrote = segment.is_some();
         if let Some(s) = segment {
             cache.add(s);
         }
-        Ok(outs)
+        Ok((outs, wrote))
     }
 
     /// Binds this store's `chain` to one network on first use, and refuses input of another

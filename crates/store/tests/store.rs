@@ -417,7 +417,7 @@ fn issue_10_a_version_1_store_gets_the_tenant_column_with_ledger_rows_of_the_def
     let meta: String = c
         .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((v, meta.as_str()), (5, "5"));
+    assert_eq!((v, meta.as_str()), (6, "6"));
 }
 
 #[test]
@@ -764,6 +764,32 @@ fn issue_9_item_13_segment_files_no_commit_names_are_deleted() {
     s.check_integrity().unwrap();
 }
 
+/// The listing as JSON lines, as `floodgate transfers --format jsonl` prints it.
+fn jsonl(s: &Store, f: &TransferFilter) -> String {
+    s.transfers(f).unwrap().iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect()
+}
+
+/// Checks that `s` lists `expected` (a frozen build's JSON lines), and for each of
+/// `addresses` the lines that name it (at least 8); returns the first address's lines.
+fn assert_lists_as(s: &Store, expected: &str, addresses: &[&str]) -> String {
+    assert_eq!(jsonl(s, &TransferFilter::default()), expected);
+    let mut first = None;
+    for a in addresses {
+        let mine: String = expected
+            .lines()
+            .filter(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["from"] == *a || v["to"] == *a
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(mine.lines().count() >= 8, "{a}");
+        assert_eq!(jsonl(s, &TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
+        first.get_or_insert(mine);
+    }
+    first.unwrap_or_default()
+}
+
 /// Issue 9 item 13: a store written by the SQLite store itself (schema 4, frozen in
 /// `tests/data/schema4-store`, see its README) lists exactly what that build listed once its
 /// rows are moved into segments, by address too, and keeps resolving inputs.
@@ -776,22 +802,11 @@ fn issue_9_item_13_a_store_written_at_schema_4_by_the_old_code_reads_the_same() 
     let expected = std::fs::read_to_string(fixture.join("transfers.jsonl")).unwrap();
     let s = Store::open(d.path()).unwrap();
     s.check_integrity().unwrap();
-    let lines = |f: &TransferFilter| -> String {
-        s.transfers(f).unwrap().iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect()
-    };
-    assert_eq!(lines(&TransferFilter::default()), expected);
-    for a in ["1dice97ECuByXAvqXpaYzSaQuPVvrtmz6", "1MSzmVTBaaSpKDARK3VGvP8v7aCtwZ9zbw"] {
-        let mine: String = expected
-            .lines()
-            .filter(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["from"] == a || v["to"] == a
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
-        assert!(mine.lines().count() >= 8, "{a}");
-        assert_eq!(lines(&TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
-    }
+    assert_lists_as(
+        &s,
+        &expected,
+        &["1dice97ECuByXAvqXpaYzSaQuPVvrtmz6", "1MSzmVTBaaSpKDARK3VGvP8v7aCtwZ9zbw"],
+    );
     let st = s.stats().unwrap();
     let c = &st.chains[0];
     assert_eq!(
@@ -810,4 +825,347 @@ fn issue_9_item_13_a_store_written_at_schema_4_by_the_old_code_reads_the_same() 
         417 + (454 - 417 - 2),
         "every output and every resolved input (not the 2 coinbase inputs)"
     );
+}
+
+const MORE: [&str; 2] =
+    ["3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"];
+
+/// A hash for test chains of any length: `n` big-endian, then `tag`.
+fn hn(n: u64, tag: u8) -> Hash32 {
+    let mut b = [tag; 32];
+    b[..8].copy_from_slice(&n.to_be_bytes());
+    Hash32(b)
+}
+
+/// Block `n` of a long chain: a coinbase paying one of four addresses and, from height 1, a
+/// transaction spending the coinbase below to two of them.
+fn long_block(n: u64) -> ChainBlock {
+    let addrs = [A, B, MORE[0], MORE[1]];
+    let pay = |i: u64| btc(addrs[(i % 4) as usize]);
+    let mut txs = vec![UtxoTx {
+        txid: hn(n, 2),
+        position: 0,
+        inputs: vec![TxInput { prevout: None, address: None, value: None }],
+        outputs: vec![TxOutput { vout: 0, address: pay(n), value: Amount::from(50_0000_0000) }],
+    }];
+    if n > 0 {
+        txs.push(UtxoTx {
+            txid: hn(n, 3),
+            position: 1,
+            inputs: vec![TxInput {
+                prevout: Some(OutPoint { txid: hn(n - 1, 2), vout: 0 }),
+                address: None,
+                value: None,
+            }],
+            outputs: vec![
+                TxOutput { vout: 0, address: pay(n + 1), value: Amount::from(30_0000_0000) },
+                TxOutput { vout: 1, address: pay(n + 2), value: Amount::from(n) },
+            ],
+        });
+    }
+    let header = BlockHeader {
+        chain: Chain::Bitcoin,
+        height: n,
+        hash: hn(n, 1),
+        parent: (n > 0).then(|| hn(n - 1, 1)),
+        time: Some(Timestamp(1_231_006_505 + n as i64 * 600)),
+    };
+    ChainBlock { header: Some(header), utxo_txs: txs, transfers: vec![] }
+}
+
+fn segment_files(dir: &std::path::Path) -> Vec<String> {
+    let mut f: Vec<String> = std::fs::read_dir(dir.join("chain"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    f.sort();
+    f
+}
+
+/// Issue 9 item 13 (compaction): a live ingest commits one group, so one segment, per block.
+/// After 600 such blocks — ten of them held back and stored 100 blocks later, so inputs wait
+/// for their funding output and segments overlap in height — merged segments leave a handful
+/// of files, and every listing, count, leg, re-ingest and unwind reads as one group of the
+/// same blocks does.
+#[test]
+fn issue_9_item_13_live_ingest_of_single_block_groups_ends_with_few_segments() {
+    let blocks: Vec<ChainBlock> = (0..600).map(long_block).collect();
+    let (d1, d2) = (tmp(), tmp());
+    let mut live = Store::open(d1.path()).unwrap();
+    let late = 200..210usize;
+    for (i, b) in blocks.iter().enumerate() {
+        if late.contains(&i) {
+            continue;
+        }
+        live.apply_block(b).unwrap();
+        if i == 310 {
+            for b in &blocks[late.clone()] {
+                live.apply_block(b).unwrap();
+            }
+        }
+    }
+    let mut one = Store::open(d2.path()).unwrap();
+    one.apply_blocks(&blocks).unwrap();
+    let expected = readback(&one);
+    assert!(expected.contains("unresolved 0"), "{expected}");
+    assert_eq!(readback(&live), expected);
+    live.check_integrity().unwrap();
+    let files = segment_files(d1.path());
+    // 1,799 rows: three times log3 of it is 20.4.
+    assert!(files.len() <= 20, "{} segment files: {files:?}", files.len());
+    assert_eq!(live.compact().unwrap().merges, 0, "nothing left to merge");
+    // Reopened, re-ingested (nothing new), then unwound inside a merged segment.
+    drop(live);
+    let mut live = Store::open(d1.path()).unwrap();
+    assert_eq!(readback(&live), expected);
+    for b in &blocks {
+        assert_eq!(live.apply_block(b).unwrap().new_transactions, 0);
+    }
+    assert_eq!(readback(&live), expected);
+    live.rollback_to(Chain::Bitcoin, 333).unwrap();
+    one.rollback_to(Chain::Bitcoin, 333).unwrap();
+    assert_eq!(readback(&live), readback(&one));
+    live.check_integrity().unwrap();
+    // And back to the tip block by block.
+    for b in &blocks[334..] {
+        live.apply_block(b).unwrap();
+    }
+    assert_eq!(readback(&live), expected);
+    assert!(segment_files(d1.path()).len() <= 20);
+}
+
+/// The child of [`issue_9_item_13_kill_9_during_compaction_loses_nothing`]: stores blocks one
+/// by one in the directory it is given and, at the `N`th merge's `STEP`, writes the height of
+/// the block just stored to a marker file and waits to be killed. Does nothing when run
+/// without the variable.
+#[test]
+#[ignore = "run as a child process by the kill -9 compaction test"]
+fn compaction_child_waits_to_be_killed() {
+    let Ok(spec) = std::env::var("FLOODGATE_TEST_COMPACT_CHILD") else { return };
+    let mut it = spec.splitn(3, ':');
+    let (step, nth, dir) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+    let nth: u64 = nth.parse().unwrap();
+    let dir = std::path::PathBuf::from(dir);
+    let mut s = Store::open(&dir).unwrap();
+    let height = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (h, marker, step) = (height.clone(), dir.join("paused"), step.to_owned());
+    let mut seen = 0;
+    s.set_compact_pause(move |at| {
+        if format!("{at:?}") != step {
+            return;
+        }
+        seen += 1;
+        if seen == nth {
+            let h = h.load(std::sync::atomic::Ordering::SeqCst);
+            std::fs::write(&marker, h.to_string()).unwrap();
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+    });
+    for n in 0..400 {
+        height.store(n, std::sync::atomic::Ordering::SeqCst);
+        s.apply_block(&long_block(n)).unwrap();
+    }
+    panic!("the compaction to pause at never came");
+}
+
+/// Issue 9 item 13 (compaction): a process killed with SIGKILL inside a merge — its merged
+/// file written but not committed, or committed with the merged files not yet deleted —
+/// leaves a store that opens, passes its integrity check, holds exactly the blocks stored
+/// before the kill (as one group of them reads), and has no file no manifest row names; a
+/// rerun completes it.
+#[test]
+fn issue_9_item_13_kill_9_during_compaction_loses_nothing() {
+    use std::time::{Duration, Instant};
+    let all: Vec<ChainBlock> = (0..400).map(long_block).collect();
+    for (step, nth) in [("Written", 1), ("Written", 7), ("Committed", 3), ("Committed", 12)] {
+        let d = tmp();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["compaction_child_waits_to_be_killed", "--exact", "--ignored", "--nocapture"])
+            .env("FLOODGATE_TEST_COMPACT_CHILD", format!("{step}:{nth}:{}", d.path().display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let marker = d.path().join("paused");
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !marker.exists() || std::fs::read_to_string(&marker).unwrap().is_empty() {
+            assert!(Instant::now() < deadline, "the child never reached {step} {nth}");
+            assert!(child.try_wait().unwrap().is_none(), "the child ended before {step} {nth}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let stored: usize = std::fs::read_to_string(&marker).unwrap().parse::<usize>().unwrap() + 1;
+        child.kill().unwrap(); // SIGKILL: no destructor, no cleanup
+        child.wait().unwrap();
+        let files_left = segment_files(d.path());
+        let mut s = Store::open(d.path()).unwrap();
+        s.check_integrity().unwrap();
+        let named = segment_files(d.path());
+        if step == "Written" {
+            assert_eq!(named.len() + 1, files_left.len(), "{step} {nth}: the merged file went");
+        } else {
+            assert!(named.len() + 4 <= files_left.len(), "{step} {nth}: merged files went");
+        }
+        let d2 = tmp();
+        let mut fresh = Store::open(d2.path()).unwrap();
+        fresh.apply_blocks(&all[..stored]).unwrap();
+        assert_eq!(readback(&s), readback(&fresh), "{step} {nth}: {stored} blocks");
+        for b in &all {
+            s.apply_block(b).unwrap();
+        }
+        fresh.apply_blocks(&all[stored..]).unwrap();
+        assert_eq!(readback(&s), readback(&fresh), "{step} {nth}: completed");
+        s.check_integrity().unwrap();
+    }
+}
+
+/// Issue 9 item 13: segments of layout 1 (their runs in the manifest), written by the build
+/// before layout 2 (frozen in `tests/data/segment-v1-store`, see its README), list what that
+/// build listed, by address too; a new block spending one of their outputs is resolved
+/// through their runs; merged with newer segments they become one segment of layout 2 that
+/// lists the same.
+#[test]
+fn issue_9_item_13_segments_of_layout_1_read_the_same() {
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/segment-v1-store");
+    let d = tmp();
+    std::fs::create_dir(d.path().join("chain")).unwrap();
+    std::fs::copy(fixture.join("transfers.db"), d.path().join(floodgate_store::STORE_FILE))
+        .unwrap();
+    for f in ["seg-0000000001.fgcs", "seg-0000000002.fgcs"] {
+        std::fs::copy(fixture.join("chain").join(f), d.path().join("chain").join(f)).unwrap();
+    }
+    let expected = std::fs::read_to_string(fixture.join("transfers.jsonl")).unwrap();
+    let mut s = Store::open(d.path()).unwrap();
+    s.check_integrity().unwrap();
+    let a = "1dice97ECuByXAvqXpaYzSaQuPVvrtmz6";
+    let mine = assert_lists_as(&s, &expected, &[a]);
+    let c = &s.stats().unwrap().chains[0];
+    assert_eq!((c.blocks, c.outputs, c.inputs, c.unresolved_inputs), (2, 417, 454, 417));
+
+    // A block spending the first output of block 227836, found through its layout-1 run.
+    let first_out: serde_json::Value = expected
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["height"] == 227_836 && v["kind"] == "output")
+        .unwrap();
+    let funding = Hash32::from_hex(first_out["txid"].as_str().unwrap()).unwrap();
+    let vout: u32 = first_out["index"].as_str().unwrap()[4..].parse().unwrap();
+    let (tip, tip_hash) = s.chain_tip(Chain::Bitcoin).unwrap().unwrap();
+    let new_block = |height: u64, parent: Hash32, spend: Option<OutPoint>| {
+        let mut txs = vec![UtxoTx {
+            txid: hn(height, 7),
+            position: 0,
+            inputs: vec![TxInput { prevout: None, address: None, value: None }],
+            outputs: (0..300)
+                .map(|v| TxOutput {
+                    vout: v,
+                    address: btc(MORE[1]),
+                    value: Amount::from(u64::from(v)),
+                })
+                .collect(),
+        }];
+        if let Some(prevout) = spend {
+            txs.push(UtxoTx {
+                txid: hn(height, 8),
+                position: 1,
+                inputs: vec![TxInput { prevout: Some(prevout), address: None, value: None }],
+                outputs: vec![TxOutput { vout: 0, address: btc(A), value: Amount::from(1) }],
+            });
+        }
+        let header = BlockHeader {
+            chain: Chain::Bitcoin,
+            height,
+            hash: hn(height, 1),
+            parent: Some(parent),
+            time: Some(Timestamp(1_365_000_000 + height as i64)),
+        };
+        ChainBlock { header: Some(header), utxo_txs: txs, transfers: vec![] }
+    };
+    let out = s
+        .apply_block(&new_block(tip + 1, tip_hash, Some(OutPoint { txid: funding, vout })))
+        .unwrap();
+    assert_eq!(out.inputs_resolved_from_store, 1);
+    let spent = s
+        .transfers(&TransferFilter::default())
+        .unwrap()
+        .into_iter()
+        .find(|r| r.height == Some(tip + 1) && r.kind == "input" && r.from.is_some())
+        .unwrap();
+    assert_eq!(spent.from.as_deref(), first_out["to"].as_str());
+    let before = jsonl(&s, &TransferFilter::default());
+    assert!(before.starts_with(&expected));
+    // One more block: four segments, merged into one of layout 2.
+    s.apply_block(&new_block(tip + 2, hn(tip + 1, 1), None)).unwrap();
+    let files = segment_files(d.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let head = std::fs::read(d.path().join("chain").join(&files[0])).unwrap();
+    assert_eq!(head[8..12], 2u32.to_le_bytes(), "layout 2");
+    let after = jsonl(&s, &TransferFilter::default());
+    assert!(after.starts_with(&before), "the merged segment lists what its parts listed");
+    assert_eq!(jsonl(&s, &TransferFilter { address: Some(btc(a)), ..Default::default() }), mine);
+    s.check_integrity().unwrap();
+    drop(s);
+    assert_eq!(jsonl(&Store::open(d.path()).unwrap(), &TransferFilter::default()), after);
+}
+
+/// Issue 9 item 13 (compaction): a listing that reads while another handle merges the
+/// segments it reads (the merge committed, its parts' files not yet deleted) lists what the
+/// store held when it started, the later resolution the merge moved included. (Before the
+/// listing was one read transaction it failed here, its segments' manifest rows gone; had the
+/// merge committed between its reading a segment and that segment's later resolutions, it
+/// would have shown the input unresolved.)
+#[test]
+fn issue_9_item_13_a_listing_beside_a_merge_reads_one_snapshot() {
+    use std::sync::mpsc;
+    let d = tmp();
+    let mut w = Store::open(d.path()).unwrap();
+    // Block 1 before block 0: its input is resolved later (a fill). Three segments.
+    for n in [1, 0, 2] {
+        w.apply_block(&long_block(n)).unwrap();
+    }
+    assert_eq!(segment_files(d.path()).len(), 3);
+    let r = Store::open(d.path()).unwrap();
+    let expected = r.transfers(&TransferFilter::default()).unwrap();
+    assert!(expected.iter().any(|t| t.height == Some(1) && t.kind == "input" && t.from.is_some()));
+
+    let (go, start) = mpsc::channel::<()>();
+    let (committed, wait_commit) = mpsc::channel::<()>();
+    let (listed, wait_listed) = mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || {
+        start.recv().unwrap();
+        let mut fired = false;
+        w.set_compact_pause(move |step| {
+            if step == floodgate_store::CompactStep::Committed && !fired {
+                fired = true;
+                committed.send(()).unwrap();
+                wait_listed.recv().unwrap();
+            }
+        });
+        // Block 3: four segments, merged into one while the listing runs.
+        w.apply_block(&long_block(3)).unwrap();
+        w
+    });
+    let mut seen = Vec::new();
+    let mut first = true;
+    r.for_each_transfer(&TransferFilter::default(), |row| {
+        if first {
+            first = false;
+            go.send(()).unwrap();
+            wait_commit.recv().unwrap();
+        }
+        seen.push(row);
+        Ok::<(), floodgate_store::StoreError>(())
+    })
+    .unwrap();
+    listed.send(()).unwrap();
+    let w = writer.join().unwrap();
+    assert_eq!(seen, expected, "the listing saw the store as it was when it started");
+    assert_eq!(segment_files(d.path()).len(), 1, "merged");
+    let d2 = tmp();
+    let mut fresh = Store::open(d2.path()).unwrap();
+    fresh.apply_blocks(&(0..4).map(long_block).collect::<Vec<_>>()).unwrap();
+    assert_eq!(readback(&w), readback(&fresh));
+    assert_eq!(readback(&r), readback(&fresh));
 }

@@ -35,14 +35,14 @@ pub(crate) fn bare_decode(raw: &[u8]) {
     black_box(&block);
 }
 
-/// Reads `inputs` into `store` (indexes suspended, then restored), each group of
-/// [`GROUP_RECORDS`] applied on the store thread while the reader decodes the next.
+/// Reads `inputs` into `store`, each group of [`GROUP_RECORDS`] applied on the store thread
+/// while the reader decodes the next (Bitcoin input: no SQLite index is suspended, as
+/// `floodgate ingest` suspends none for it).
 pub(crate) fn load_pipelined<P: AsRef<Path>>(
     store: &mut Store,
     inputs: &[(P, Vec<u8>)],
     opts: &BitcoinOptions,
 ) {
-    store.suspend_indexes().expect("indexes drop");
     floodgate_store::pipelined(store, |pipe| {
         let mut blocks: Vec<ChainBlock> = Vec::new();
         let mut records = 0usize;
@@ -62,5 +62,4 @@ pub(crate) fn load_pipelined<P: AsRef<Path>>(
         pipe.submit(move |s: &mut Store| s.apply_blocks(&blocks).map(drop)).expect("blocks apply");
         pipe.finish().expect("blocks apply");
     });
-    store.restore_indexes().expect("indexes rebuild");
 }

@@ -72,6 +72,10 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
+/// A block read from a frame: where, decoded, and its bytes when they are not the frame just
+/// read.
+type Deferred = (u64, bitcoin::Block, Option<Vec<u8>>);
+
 /// Reads every frame of a `blk*.dat` stream, handing each normalized block to `sink`. The
 /// first frame's magic fixes the network (and so the address encoding) for the whole file.
 pub(crate) fn read_blk<R: Read>(
@@ -85,7 +89,8 @@ pub(crate) fn read_blk<R: Read>(
     let mut pos: u64 = 0;
     let mut file_magic: Option<([u8; 4], &'static str)> = None;
     let mut buf = Vec::new();
-    let mut pending: HashMap<Hash32, Vec<(u64, bitcoin::Block)>, FxBuild> = HashMap::default();
+    // Held back with their bytes, which their transaction ids are hashed from.
+    let mut pending: HashMap<Hash32, Vec<Deferred>, FxBuild> = HashMap::default();
     let mut pending_bytes = 0usize;
     loop {
         let frame_at = pos;
@@ -160,13 +165,14 @@ pub(crate) fn read_blk<R: Read>(
                 ));
             }
             let parent = Hash32::from_wire_order(block.header.prev_blockhash.to_byte_array());
-            pending.entry(parent).or_default().push((frame_at, block));
+            pending.entry(parent).or_default().push((frame_at, block, Some(buf.clone())));
             continue;
         }
-        let mut ready = vec![(frame_at, block)];
-        while let Some((at, block)) = ready.pop() {
+        // The frame just read is in `buf`; blocks held back carry their own bytes.
+        let mut ready: Vec<Deferred> = vec![(frame_at, block, None)];
+        while let Some((at, block, raw)) = ready.pop() {
             let hash = Hash32::from_wire_order(block.block_hash().to_byte_array());
-            emit(path, &block, at, pos, norm, sink, summary)?;
+            emit(path, &block, raw.as_deref().unwrap_or(&buf), at, pos, norm, sink, summary)?;
             if let Some(children) = pending.remove(&hash) {
                 ready.extend(children);
             }
@@ -174,7 +180,7 @@ pub(crate) fn read_blk<R: Read>(
     }
     summary.bytes = pos;
     // Blocks still waiting have no parent in this file and no height of their own.
-    if let Some((at, block)) = pending.into_values().flatten().min_by_key(|(at, _)| *at) {
+    if let Some((at, block, _)) = pending.into_values().flatten().min_by_key(|(at, _, _)| *at) {
         let hash = Hash32::from_wire_order(block.block_hash().to_byte_array());
         return Err(IngestError::invalid(
             path,
@@ -189,16 +195,18 @@ pub(crate) fn read_blk<R: Read>(
 }
 
 /// Normalizes one block and hands it to the sink.
+#[allow(clippy::too_many_arguments)] // one block's bytes, where it was, and the reader's state
 fn emit(
     path: &Path,
     block: &bitcoin::Block,
+    raw: &[u8],
     frame_at: u64,
     bytes_done: u64,
     norm: &mut Normalizer<'_>,
     sink: &mut dyn BlockSink,
     summary: &mut FileSummary,
 ) -> Result<(), IngestError> {
-    let txids = verify_block(block, norm.params())
+    let txids = verify_block(block, Some(raw), norm.params())
         .map_err(|reason| IngestError::invalid(path, Location::Offset(frame_at), reason))?;
     let normalized = norm
         .block(block, None, &txids)

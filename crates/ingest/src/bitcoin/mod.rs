@@ -47,6 +47,7 @@
 //! ```
 
 mod blkfile;
+mod created;
 mod normalize;
 mod prevouts;
 mod raw;
@@ -292,7 +293,7 @@ fn single(
     let block = raw::decode_block(bytes)
         .map_err(|f| IngestError::invalid(path, Location::Offset(f.offset), f.reason))?;
     blkfile::announce(path, norm.params(), 0, sink)?;
-    let txids = verify::verify_block(&block, norm.params())
+    let txids = verify::verify_block(&block, Some(bytes), norm.params())
         .map_err(|reason| IngestError::invalid(path, Location::Offset(0), reason))?;
     let normalized: ChainBlock = norm
         .block(&block, None, &txids)

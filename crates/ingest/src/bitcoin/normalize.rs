@@ -9,25 +9,31 @@ use floodgate_types::{
     Timestamp, TxInput, TxOutput, UtxoTx,
 };
 
+use super::created::Created;
 use super::verify::BtcParams;
 use super::PrevoutMap;
 use floodgate_types::address::ScriptKind;
 use rustc_hash::FxBuildHasher as FxBuild;
 
-/// Unspent outputs kept for in-file resolution before the map is cleared. At roughly 100
-/// bytes an entry this caps the map near 200 MB; a 128 MiB `blk*.dat` file creates well under
-/// a million outputs, so the cap only matters for unusual inputs (a long JSON stream). Inputs
-/// missed after a clear stay unresolved and the store resolves them later.
-const MAX_UNSPENT: usize = 2_000_000;
+/// Outputs kept for in-file resolution before they are all forgotten. At 64 bytes an output
+/// (plus about 50 bytes per transaction in the index) this caps the memory near 200 MB; a 128
+/// MiB `blk*.dat` file creates well under a million outputs, so the cap only matters for
+/// unusual inputs (a long JSON stream). Inputs missed after a clear stay unresolved and the
+/// store resolves them later.
+const MAX_OUTPUTS: usize = 3_000_000;
 
-/// Per-file state: which outputs are still unspent, and which block hashes have which height.
+/// Per-file state: the outputs created so far (for inputs that spend them,
+/// [`Created`]), and which block hashes have which height.
 pub(crate) struct Normalizer<'o> {
     network: BtcNetwork,
     params: BtcParams,
     prevouts: Option<&'o PrevoutMap>,
     height_hint: Option<u64>,
-    unspent: HashMap<OutPoint, (BtcAddress, u64), FxBuild>,
+    created: Created,
     heights: HashMap<Hash32, u64, FxBuild>,
+    /// A block's spent outpoints, and where each was found (buffers kept between blocks).
+    spends: Vec<OutPoint>,
+    found: Vec<Option<u32>>,
 }
 
 impl<'o> Normalizer<'o> {
@@ -41,8 +47,10 @@ impl<'o> Normalizer<'o> {
             params: BtcParams::for_addresses(network),
             prevouts,
             height_hint,
-            unspent: HashMap::default(),
+            created: Created::default(),
             heights: HashMap::default(),
+            spends: Vec::new(),
+            found: Vec::new(),
         }
     }
 
@@ -89,12 +97,18 @@ impl<'o> Normalizer<'o> {
         Ok(height)
     }
 
-    /// The address and value of a spent output, from this file's earlier outputs (and forgets
-    /// it there, since an output is spent once) or from the prevout map.
+    /// The address and value of a spent output, from this file's earlier outputs (and marks
+    /// it spent there, since an output is spent once) or from the prevout map.
     pub(crate) fn resolve(&mut self, outpoint: &OutPoint) -> (Option<Address>, Option<Amount>) {
-        let found = self
-            .unspent
-            .remove(outpoint)
+        let at = self.created.find(outpoint);
+        self.take(at, outpoint)
+    }
+
+    /// The output found at `at` if still unspent (marked spent now), or else `outpoint` in
+    /// the prevout map.
+    fn take(&mut self, at: Option<u32>, outpoint: &OutPoint) -> (Option<Address>, Option<Amount>) {
+        let found = at
+            .and_then(|i| self.created.spend(i))
             .or_else(|| self.prevouts.and_then(|m| m.get(outpoint, self.network)));
         match found {
             Some((address, sats)) => (Some(Address::Bitcoin(address)), Some(Amount::from(sats))),
@@ -102,26 +116,26 @@ impl<'o> Normalizer<'o> {
         }
     }
 
-    /// Remembers an output created in this file so a later input can resolve it.
-    pub(crate) fn record_output(&mut self, outpoint: OutPoint, address: BtcAddress, sats: u64) {
-        if self.unspent.len() >= MAX_UNSPENT {
+    /// Starts the outputs of transaction `txid`: [`Normalizer::output`] records them for
+    /// in-file resolution.
+    pub(crate) fn start_outputs(&mut self, txid: Hash32) {
+        if self.created.len() >= MAX_OUTPUTS {
             tracing::warn!(
                 target: "floodgate::ingest::btc",
-                entries = self.unspent.len(),
-                "in-file unspent output map is full; clearing it (later inputs may stay unresolved)"
+                outputs = self.created.len(),
+                "in-file output index is full; clearing it (later inputs may stay unresolved)"
             );
-            self.unspent.clear();
+            self.created.clear();
         }
-        self.unspent.insert(outpoint, (address, sats));
+        self.created.start(txid);
     }
 
-    /// Maps an output script to an address and remembers the output for in-file resolution,
-    /// skipping `OP_RETURN` outputs, which can never be spent.
-    pub(crate) fn output(&mut self, txid: Hash32, vout: u32, script: &[u8], sats: u64) -> TxOutput {
+    /// Maps an output script to an address and remembers the output, of the transaction
+    /// started last, for in-file resolution (an `OP_RETURN` output, which can never be spent,
+    /// as spent).
+    pub(crate) fn output(&mut self, vout: u32, script: &[u8], sats: u64) -> TxOutput {
         let sa = BtcAddress::from_script(script, self.network);
-        if sa.kind != ScriptKind::NullData {
-            self.record_output(OutPoint { txid, vout }, sa.address, sats);
-        }
+        self.created.push(vout, sa.address, sats, sa.kind != ScriptKind::NullData);
         TxOutput { vout, address: Address::Bitcoin(sa.address), value: Amount::from(sats) }
     }
 
@@ -149,40 +163,55 @@ impl<'o> Normalizer<'o> {
         let parent = (prev != [0u8; 32]).then(|| Hash32::from_wire_order(prev));
         let height =
             self.height(hash, parent, stated_height, || block.bip34_block_height().ok())?;
-        let mut utxo_txs = Vec::with_capacity(block.txdata.len());
-        // Grow the unspent map once per block rather than rehashing repeatedly mid-block.
-        self.unspent.reserve(block.txdata.iter().map(|tx| tx.output.len()).sum());
-        for (position, (tx, &txid)) in block.txdata.iter().zip(txids).enumerate() {
-            let inputs = if tx.is_coinbase() {
-                vec![TxInput { prevout: None, address: None, value: None }]
-            } else {
-                let mut inputs = Vec::with_capacity(tx.input.len());
-                for txin in &tx.input {
-                    let prev = txin.previous_output;
-                    let prevout = OutPoint {
-                        txid: Hash32::from_wire_order(prev.txid.to_byte_array()),
-                        vout: prev.vout,
-                    };
-                    let (address, value) = self.resolve(&prevout);
-                    inputs.push(TxInput { prevout: Some(prevout), address, value });
-                }
-                inputs
-            };
-            let mut outputs = Vec::with_capacity(tx.output.len());
+        // Grow the index once per block rather than rehashing repeatedly mid-block.
+        self.created.reserve(block.txdata.len(), block.txdata.iter().map(|t| t.output.len()).sum());
+        // Every output first (an input spends an output of an earlier transaction, in this
+        // block or before), then every input's lookup together, so that their cache misses
+        // overlap, then the inputs in order.
+        let mut outputs: Vec<Vec<TxOutput>> = Vec::with_capacity(block.txdata.len());
+        for (tx, &txid) in block.txdata.iter().zip(txids) {
+            self.start_outputs(txid);
+            let mut outs = Vec::with_capacity(tx.output.len());
             for (vout, out) in tx.output.iter().enumerate() {
                 // A transaction cannot hold 2^32 outputs: it would exceed the block size limit
                 // many times over, and decoding already bounded the count by the frame size.
                 let vout = u32::try_from(vout).expect("output count fits u32 within a block");
-                outputs.push(self.output(
-                    txid,
-                    vout,
-                    out.script_pubkey.as_bytes(),
-                    out.value.to_sat(),
-                ));
+                outs.push(self.output(vout, out.script_pubkey.as_bytes(), out.value.to_sat()));
             }
+            outputs.push(outs);
+        }
+        let outpoint = |txin: &bitcoin::TxIn| OutPoint {
+            txid: Hash32::from_wire_order(txin.previous_output.txid.to_byte_array()),
+            vout: txin.previous_output.vout,
+        };
+        let mut spends = std::mem::take(&mut self.spends);
+        spends.clear();
+        let inputs = block.txdata.iter().filter(|tx| !tx.is_coinbase()).flat_map(|tx| &tx.input);
+        spends.extend(inputs.map(outpoint));
+        let mut found = std::mem::take(&mut self.found);
+        self.created.find_all(&spends, &mut found);
+        let mut found_at = found.iter();
+        let mut utxo_txs = Vec::with_capacity(block.txdata.len());
+        for (position, ((tx, &txid), outputs)) in
+            block.txdata.iter().zip(txids).zip(outputs).enumerate()
+        {
+            let inputs = if tx.is_coinbase() {
+                vec![TxInput { prevout: None, address: None, value: None }]
+            } else {
+                let mut inputs = Vec::with_capacity(tx.input.len());
+                for (txin, at) in tx.input.iter().zip(&mut found_at) {
+                    let prevout = outpoint(txin);
+                    // An output two inputs spend is found for the first only.
+                    let (address, value) = self.take(*at, &prevout);
+                    inputs.push(TxInput { prevout: Some(prevout), address, value });
+                }
+                inputs
+            };
             let position = u32::try_from(position).expect("tx count fits u32 within a block");
             utxo_txs.push(UtxoTx { txid, position, inputs, outputs });
         }
+        self.found = found;
+        self.spends = spends;
         Ok(ChainBlock {
             header: Some(BlockHeader {
                 chain: Chain::Bitcoin,

@@ -145,7 +145,7 @@ fn from_hex(
             format!("at byte {} of the block: {}", f.offset, f.reason),
         )
     })?;
-    let txids = super::verify::verify_block(&block, norm.params())
+    let txids = super::verify::verify_block(&block, Some(&bytes), norm.params())
         .map_err(|reason| IngestError::invalid(path, field(), reason))?;
     norm.block(&block, None, &txids).map_err(|reason| IngestError::invalid(path, field(), reason))
 }
@@ -317,6 +317,7 @@ fn from_object(
             inputs.push(TxInput { prevout: Some(prevout), address, value });
         }
         let vout = t.array("vout")?;
+        norm.start_outputs(txid);
         let mut outputs = Vec::with_capacity(vout.len());
         for (j, output) in vout.iter().enumerate() {
             let o = t.object(&format!("vout[{j}]"), output)?;
@@ -324,7 +325,7 @@ fn from_object(
             let sats = o.sats("value")?;
             let spk = o.object("scriptPubKey", o.req("scriptPubKey")?)?;
             let script = spk.hex("hex")?;
-            outputs.push(norm.output(txid, n, &script, sats));
+            outputs.push(norm.output(n, &script, sats));
         }
         let position = u32::try_from(position).map_err(|_| f.err("tx", "too many transactions"))?;
         utxo_txs.push(UtxoTx { txid, position, inputs, outputs });

@@ -129,11 +129,121 @@ impl BtcParams {
     }
 }
 
+/// A transaction's ids: its txid, and its wtxid when it has a witness (else the txid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TxIds {
+    txid: bitcoin::Txid,
+    wtxid: Option<bitcoin::Wtxid>,
+}
+
+/// Reads a CompactSize at `*at`, moving past it.
+fn compact_size(raw: &[u8], at: &mut usize) -> Option<u64> {
+    let first = *raw.get(*at)?;
+    let width = match first {
+        0xfd => 2,
+        0xfe => 4,
+        0xff => 8,
+        n => {
+            *at += 1;
+            return Some(u64::from(n));
+        }
+    };
+    let bytes = raw.get(*at + 1..*at + 1 + width)?;
+    let mut w = [0u8; 8];
+    w[..width].copy_from_slice(bytes);
+    *at += 1 + width;
+    Some(u64::from_le_bytes(w))
+}
+
+/// Skips a CompactSize-prefixed byte string.
+fn skip_bytes(raw: &[u8], at: &mut usize) -> Option<()> {
+    let n = usize::try_from(compact_size(raw, at)?).ok()?;
+    *at = at.checked_add(n).filter(|end| *end <= raw.len())?;
+    Some(())
+}
+
+/// Every transaction's ids, hashed straight from the block's serialized bytes (`raw`, which
+/// rust-bitcoin decoded into `n_tx` transactions): the txid over the version, inputs, outputs
+/// and lock time as they lie in the block, the wtxid over the whole transaction. Hashing
+/// through rust-bitcoin's encoder (`compute_txid`, `compute_wtxid`), which serializes every
+/// field again in small writes, cost the reader as much as decoding the block. `None` when
+/// the bytes do not walk as `n_tx` transactions (then the caller uses the encoder).
+fn raw_tx_ids(raw: &[u8], n_tx: usize) -> Option<Vec<TxIds>> {
+    use bitcoin::hashes::{sha256d, HashEngine};
+    let mut at = 80;
+    if usize::try_from(compact_size(raw, &mut at)?).ok()? != n_tx {
+        return None;
+    }
+    let mut out = Vec::with_capacity(n_tx);
+    for _ in 0..n_tx {
+        let start = at;
+        at = at.checked_add(4)?;
+        let mut inputs = compact_size(raw, &mut at)?;
+        // BIP 144: an empty input list then flag 1 marks the witness serialization.
+        let segwit = inputs == 0 && raw.get(at) == Some(&1);
+        let body = if segwit {
+            at += 1;
+            let body = at;
+            inputs = compact_size(raw, &mut at)?;
+            body
+        } else {
+            start + 4
+        };
+        for _ in 0..inputs {
+            at = at.checked_add(36)?;
+            skip_bytes(raw, &mut at)?;
+            at = at.checked_add(4)?;
+        }
+        for _ in 0..compact_size(raw, &mut at)? {
+            at = at.checked_add(8)?;
+            skip_bytes(raw, &mut at)?;
+        }
+        let body_end = at;
+        if segwit {
+            for _ in 0..inputs {
+                for _ in 0..compact_size(raw, &mut at)? {
+                    skip_bytes(raw, &mut at)?;
+                }
+            }
+        }
+        let end = at.checked_add(4)?;
+        let lock_time = raw.get(at..end)?;
+        at = end;
+        let txid = if segwit {
+            let mut e = sha256d::Hash::engine();
+            e.input(raw.get(start..start + 4)?);
+            e.input(raw.get(body..body_end)?);
+            e.input(lock_time);
+            sha256d::Hash::from_engine(e)
+        } else {
+            sha256d::Hash::hash(raw.get(start..end)?)
+        };
+        let wtxid =
+            segwit.then(|| bitcoin::Wtxid::from_raw_hash(sha256d::Hash::hash(&raw[start..end])));
+        out.push(TxIds { txid: bitcoin::Txid::from_raw_hash(txid), wtxid });
+    }
+    (at == raw.len()).then_some(out)
+}
+
+/// Every transaction's ids through rust-bitcoin's encoder.
+fn encoded_tx_ids(block: &bitcoin::Block) -> Vec<TxIds> {
+    let has_witness = |t: &bitcoin::Transaction| t.input.iter().any(|i| !i.witness.is_empty());
+    block
+        .txdata
+        .iter()
+        .map(|t| TxIds { txid: t.compute_txid(), wtxid: has_witness(t).then(|| t.compute_wtxid()) })
+        .collect()
+}
+
 /// Checks one decoded block; `Err` says which check failed, in words that name the block.
-/// Returns the transaction ids (display order), computed once here for the merkle root and
-/// reused by the normalizer and for the witness root (a transaction without witness has
-/// `wtxid == txid`): hashing every transaction twice was most of the reader's cost.
-pub(crate) fn verify_block(block: &bitcoin::Block, net: &BtcParams) -> Result<Vec<Hash32>, String> {
+/// `raw` is the serialized block it was decoded from, when there is one: the transaction ids
+/// are hashed from it. Returns the transaction ids (display order), computed once here for
+/// the merkle root and reused by the normalizer.
+pub(crate) fn verify_block(
+    block: &bitcoin::Block,
+    raw: Option<&[u8]>,
+    net: &BtcParams,
+) -> Result<Vec<Hash32>, String> {
     let hash = Hash32::from_wire_order(block.block_hash().to_byte_array());
     let bits = block.header.bits.to_consensus();
     let fail = |check: &str, detail: String| {
@@ -163,9 +273,11 @@ pub(crate) fn verify_block(block: &bitcoin::Block, net: &BtcParams) -> Result<Ve
             format!("the header hash is above the target its nBits 0x{bits:08x} demands"),
         );
     }
-    let txids: Vec<bitcoin::Txid> = block.txdata.iter().map(|t| t.compute_txid()).collect();
+    let ids = raw
+        .and_then(|r| raw_tx_ids(r, block.txdata.len()))
+        .unwrap_or_else(|| encoded_tx_ids(block));
     let root = bitcoin::merkle_tree::calculate_root(
-        txids.iter().map(|t| bitcoin::TxMerkleNode::from_raw_hash(t.to_raw_hash())),
+        ids.iter().map(|t| bitcoin::TxMerkleNode::from_raw_hash(t.txid.to_raw_hash())),
     );
     if root != Some(block.header.merkle_root) {
         let computed = root
@@ -179,21 +291,20 @@ pub(crate) fn verify_block(block: &bitcoin::Block, net: &BtcParams) -> Result<Ve
             ),
         );
     }
-    if !witness_commitment_holds(block, &txids) {
+    if !witness_commitment_holds(block, &ids) {
         return fail(
             "witness-commitment",
             "the coinbase's witness commitment does not match the transactions' witnesses".into(),
         );
     }
-    Ok(txids.iter().map(|t| Hash32::from_wire_order(t.to_byte_array())).collect())
+    Ok(ids.iter().map(|t| Hash32::from_wire_order(t.txid.to_byte_array())).collect())
 }
 
 /// BIP 141's witness commitment (rust-bitcoin's `Block::check_witness_commitment`, with the
 /// txids already computed reused as the wtxids of transactions without witness).
-fn witness_commitment_holds(block: &bitcoin::Block, txids: &[bitcoin::Txid]) -> bool {
+fn witness_commitment_holds(block: &bitcoin::Block, ids: &[TxIds]) -> bool {
     const MAGIC: [u8; 6] = [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
-    let has_witness = |t: &bitcoin::Transaction| t.input.iter().any(|i| !i.witness.is_empty());
-    if !block.txdata.iter().any(has_witness) {
+    if ids.iter().all(|t| t.wtxid.is_none()) {
         return true;
     }
     let Some(coinbase) = block.txdata.first().filter(|c| c.is_coinbase()) else { return false };
@@ -210,13 +321,12 @@ fn witness_commitment_holds(block: &bitcoin::Block, txids: &[bitcoin::Txid]) -> 
     if value.len() != 32 {
         return false;
     }
-    let leaves = block.txdata.iter().zip(txids).enumerate().map(|(i, (t, txid))| {
+    let leaves = ids.iter().enumerate().map(|(i, t)| {
         if i == 0 {
             bitcoin::WitnessMerkleNode::all_zeros()
-        } else if has_witness(t) {
-            bitcoin::WitnessMerkleNode::from_raw_hash(t.compute_wtxid().to_raw_hash())
         } else {
-            bitcoin::WitnessMerkleNode::from_raw_hash(txid.to_raw_hash())
+            let h = t.wtxid.map_or(t.txid.to_raw_hash(), |w| w.to_raw_hash());
+            bitcoin::WitnessMerkleNode::from_raw_hash(h)
         }
     });
     let Some(root) = bitcoin::merkle_tree::calculate_root(leaves) else { return false };
@@ -226,7 +336,37 @@ fn witness_commitment_holds(block: &bitcoin::Block, txids: &[bitcoin::Txid]) -> 
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    /// The ids hashed from a block's bytes are rust-bitcoin's, on every real block of the
+    /// test data (pre-segwit, segwit and taproot-era), and the walk refuses bytes that are
+    /// not the block (cut short, one byte more).
+    #[test]
+    fn ids_hashed_from_the_bytes_are_the_encoders() {
+        let Some(dir) = floodgate_testdata::dir("bitcoin/raw-blocks") else { return };
+        let mut blocks = 0;
+        let mut segwit = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("mainnet_block_") || !name.ends_with(".raw") {
+                continue;
+            }
+            let raw = std::fs::read(&path).unwrap();
+            let block = super::super::raw::decode_block(&raw).ok().unwrap();
+            let ids = raw_tx_ids(&raw, block.txdata.len()).unwrap();
+            assert_eq!(ids, encoded_tx_ids(&block), "{name}");
+            segwit += ids.iter().filter(|i| i.wtxid.is_some()).count();
+            blocks += 1;
+            assert_eq!(raw_tx_ids(&raw[..raw.len() - 1], block.txdata.len()), None, "{name}");
+            let longer = [&raw[..], &[0]].concat();
+            assert_eq!(raw_tx_ids(&longer, block.txdata.len()), None, "{name}");
+            assert_eq!(raw_tx_ids(&raw, block.txdata.len() + 1), None, "{name}");
+        }
+        assert!(blocks >= 10 && segwit > 1000, "{blocks} blocks, {segwit} with witness");
+    }
 
     #[test]
     fn genesis_constants_are_display_order() {

@@ -46,6 +46,12 @@ impl Ord for AddrKey {
     }
 }
 
+impl AsRef<[u8]> for AddrKey {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 impl std::fmt::Debug for AddrKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&render(self.as_bytes()).unwrap_or_else(|| "<bad key>".to_owned()))

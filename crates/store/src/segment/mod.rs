@@ -10,10 +10,9 @@
 //!   row's references) and reads it without copying.
 
 pub(crate) mod addr;
-
-use std::collections::HashMap;
-
-use rustc_hash::FxBuildHasher;
+mod dict;
+pub(crate) mod merge;
+mod sort;
 
 use floodgate_types::BtcAddress;
 
@@ -21,8 +20,9 @@ use self::addr::AddrKey;
 
 /// The segment magic, `FGCHSEG` and a zero byte.
 pub(crate) const MAGIC: [u8; 8] = *b"FGCHSEG\0";
-/// The layout version this build writes and reads.
-pub(crate) const VERSION: u32 = 1;
+/// The layout version this build writes: 2 keeps the sorted runs in the file, after the
+/// dictionary; 1 (still read) kept them in the manifest only.
+pub(crate) const VERSION: u32 = 2;
 /// An input's address id when its funding output was not known when it was stored.
 pub(crate) const NO_ADDR: u32 = u32::MAX;
 /// A block's time when the source did not give one.
@@ -67,30 +67,104 @@ pub(crate) struct SegmentCounts {
 /// A finished segment and its runs.
 #[derive(Debug)]
 pub(crate) struct Finished {
-    /// The segment's bytes in parts (header, row sections, dictionary and checksum), written
-    /// one after the other: the row sections are not copied into one buffer first.
+    /// The segment's bytes in parts (header, row sections, dictionary, runs and checksum),
+    /// written one after the other: the row sections are not copied into one buffer first.
     parts: Vec<Vec<u8>>,
-    /// `(txid prefix, transaction, first output)`, sorted, as stored (with its checksum).
-    pub(crate) txid_run: Vec<u8>,
-    /// `(funding txid prefix, input row, funding vout)` of unresolved inputs, sorted, as
-    /// stored.
-    pub(crate) unresolved_run: Vec<u8>,
-    /// The two runs as entries.
+    /// `(txid prefix, transaction, first output)`, sorted.
     pub(crate) txid_entries: Vec<(u64, u32, u32)>,
+    /// `(funding txid prefix, input row, funding vout)` of unresolved inputs, sorted.
     pub(crate) unresolved_entries: Vec<(u64, u32, u32)>,
     pub(crate) counts: SegmentCounts,
 }
 
-impl Finished {
+/// A segment ready to be written: what its manifest row records, and its bytes.
+pub(crate) trait Segment {
+    /// Its counts and height range.
+    fn counts(&self) -> &SegmentCounts;
     /// Writes the segment's bytes.
-    pub(crate) fn write_to(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
-        self.parts.iter().try_for_each(|p| w.write_all(p))
-    }
+    fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
 
     /// The segment's bytes in one buffer.
     #[cfg(test)]
-    pub(crate) fn data(&self) -> Vec<u8> {
-        self.parts.concat()
+    fn data(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        self.write_to(&mut v).unwrap_or_default();
+        v
+    }
+}
+
+impl Segment for Finished {
+    fn counts(&self) -> &SegmentCounts {
+        &self.counts
+    }
+    fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.parts.iter().try_for_each(|p| w.write_all(p))
+    }
+}
+
+/// The header of a segment with these counts (`counts.unresolved` entries in its
+/// unresolved run).
+fn header(counts: &SegmentCounts, n_addr: usize, key_bytes: usize, n_post: usize) -> Vec<u8> {
+    let mut head = Vec::with_capacity(HEADER);
+    head.extend_from_slice(&MAGIC);
+    put_u32(&mut head, VERSION);
+    put_u32(&mut head, 0); // chain 0 = bitcoin, reserved bytes
+    for n in [
+        counts.blocks,
+        counts.txs,
+        counts.outputs,
+        counts.inputs,
+        len_u32(n_addr),
+        len_u32(key_bytes),
+        len_u32(n_post),
+        counts.unresolved,
+    ] {
+        put_u32(&mut head, n);
+    }
+    head
+}
+
+/// Buffers kept from one segment to the next (the store keeps one): a bulk load builds tens
+/// of MB of sections, dictionary and lists per group, and fresh buffers fault every page in
+/// again (a page fault costs microseconds on a virtual machine).
+#[derive(Debug, Default)]
+pub(crate) struct Pool {
+    bytes: Vec<Vec<u8>>,
+    words: Vec<Vec<u32>>,
+    keys: Vec<Vec<AddrKey>>,
+    order: Vec<(u64, u32)>,
+    order_scratch: Vec<(u64, u32)>,
+    runs: Vec<(u64, u32, u32)>,
+    dict: dict::Dict,
+}
+
+/// The pooled buffer that best fits `cap` items (the smallest that holds them, else the
+/// largest), empty; a new one when the pool has none.
+fn take<T>(pool: &mut Vec<Vec<T>>, cap: usize) -> Vec<T> {
+    let fits = |v: &Vec<T>| v.capacity() >= cap;
+    let best = (0..pool.len())
+        .filter(|i| fits(&pool[*i]))
+        .min_by_key(|i| pool[*i].capacity())
+        .or_else(|| (0..pool.len()).max_by_key(|i| pool[*i].capacity()));
+    let mut v = best.map(|i| pool.swap_remove(i)).unwrap_or_default();
+    v.clear();
+    v.reserve(cap);
+    v
+}
+
+/// Returns a buffer to the pool (which keeps a few of each kind).
+fn give<T>(pool: &mut Vec<Vec<T>>, v: Vec<T>) {
+    if v.capacity() > 0 && pool.len() < 8 {
+        pool.push(v);
+    }
+}
+
+impl Pool {
+    /// Takes back the buffers of a segment once written.
+    pub(crate) fn recycle(&mut self, f: &mut Finished) {
+        for p in std::mem::take(&mut f.parts) {
+            give(&mut self.bytes, p);
+        }
     }
 }
 
@@ -101,43 +175,28 @@ pub(crate) struct SegmentBuilder {
     txs: Vec<u8>,
     outs: Vec<u8>,
     ins: Vec<u8>,
-    /// Address id (order of first use) per output row, then per input row (`NO_ADDR`).
-    out_addr: Vec<u32>,
-    in_addr: Vec<u32>,
-    /// Address id by [`fingerprint`]: a small table (16 bytes an entry) that stays in cache
-    /// far better than one keyed by whole addresses; a hit is checked against the address.
-    dict: HashMap<u64, u32, FxBuildHasher>,
-    /// Addresses whose fingerprint another address already holds (exact, rarely used).
-    clash: HashMap<BtcAddress, u32, FxBuildHasher>,
-    addrs: Vec<BtcAddress>,
+    /// The group's distinct addresses.
+    dict: dict::Dict,
+    /// Rows' addresses not yet looked up in `dict` (a batch at a time), where each one's
+    /// index goes (an output row's, or a resolved input's), and the indexes found.
+    batch: Vec<BtcAddress>,
+    batch_to: Vec<Slot>,
+    batch_ids: Vec<u32>,
+    /// The address index of each output row, and of each resolved input with its input row.
+    out_ids: Vec<u32>,
+    in_ids: Vec<u32>,
+    in_rows: Vec<u32>,
     counts: SegmentCounts,
     txid_run: Vec<(u64, u32, u32)>,
     unresolved_run: Vec<(u64, u32, u32)>,
     last_height: Option<u64>,
 }
 
-/// A cheap 64-bit fingerprint of an address: the first 8 bytes of its payload (a hash, so
-/// already spread) mixed with its kind, network and length. Equal addresses have equal
-/// fingerprints; unequal ones rarely do, and [`SegmentBuilder::addr_id`] checks.
-fn fingerprint(a: &BtcAddress) -> u64 {
-    use floodgate_types::address::BtcPayload;
-    let head = |b: &[u8]| {
-        let mut w = [0u8; 8];
-        let n = b.len().min(8);
-        w[..n].copy_from_slice(&b[..n]);
-        u64::from_le_bytes(w)
-    };
-    let (kind, bytes): (u64, u64) = match a.payload() {
-        BtcPayload::PubkeyHash(h) => (1, head(&h)),
-        BtcPayload::ScriptHash(h) => (2, head(&h)),
-        BtcPayload::Witness { version, len, program } => (
-            3 | u64::from(version) << 8 | u64::from(len) << 16,
-            head(&program[..usize::from(len).min(40)]),
-        ),
-        BtcPayload::NonStandard(h) => (4, head(&h)),
-    };
-    let net = a.network() as u64;
-    bytes ^ (kind | net << 24).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+/// Where a looked-up address index goes.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Output(usize),
+    Input(usize),
 }
 
 fn put_u32(v: &mut Vec<u8>, x: u32) {
@@ -154,20 +213,52 @@ fn len_u32(n: usize) -> u32 {
 
 impl SegmentBuilder {
     /// A builder with room for this many blocks, transactions, outputs and inputs (a group
-    /// knows them before it starts: no section grows by copying).
-    pub(crate) fn with_capacity(blocks: usize, txs: usize, outs: usize, ins: usize) -> Self {
+    /// knows them before it starts: no section grows by copying), its buffers from `pool`.
+    pub(crate) fn with_capacity(
+        pool: &mut Pool,
+        blocks: usize,
+        txs: usize,
+        outs: usize,
+        ins: usize,
+    ) -> Self {
+        let mut dict = std::mem::take(&mut pool.dict);
+        // Rows repeat addresses (a group of the 2M world: 140,000 for 233,000 rows); the
+        // table grows if they do not.
+        dict.reset((outs + ins) * 3 / 4);
         SegmentBuilder {
-            blocks: Vec::with_capacity(blocks * BLOCK),
-            txs: Vec::with_capacity(txs * TX),
-            outs: Vec::with_capacity(outs * OUT),
-            ins: Vec::with_capacity(ins * IN),
-            out_addr: Vec::with_capacity(outs),
-            in_addr: Vec::with_capacity(ins),
-            dict: HashMap::with_capacity_and_hasher(outs + ins / 2, FxBuildHasher),
-            addrs: Vec::with_capacity(outs + ins / 2),
+            blocks: take(&mut pool.bytes, blocks * BLOCK),
+            txs: take(&mut pool.bytes, txs * TX),
+            outs: take(&mut pool.bytes, outs * OUT),
+            ins: take(&mut pool.bytes, ins * IN),
+            dict,
+            out_ids: take(&mut pool.words, outs),
+            in_ids: take(&mut pool.words, ins),
+            in_rows: take(&mut pool.words, ins),
             txid_run: Vec::with_capacity(txs),
             ..SegmentBuilder::default()
         }
+    }
+
+    /// Queues a row's address for the dictionary, looking a batch up when full.
+    fn name(&mut self, address: &BtcAddress, slot: Slot) {
+        self.batch.push(*address);
+        self.batch_to.push(slot);
+        if self.batch.len() == dict::BATCH {
+            self.look_up();
+        }
+    }
+
+    /// Looks the queued addresses up in the dictionary.
+    fn look_up(&mut self) {
+        self.batch_ids.clear();
+        self.dict.assign(&self.batch, &mut self.batch_ids);
+        for (slot, id) in self.batch_to.drain(..).zip(&self.batch_ids) {
+            match slot {
+                Slot::Output(i) => self.out_ids[i] = *id,
+                Slot::Input(i) => self.in_ids[i] = *id,
+            }
+        }
+        self.batch.clear();
     }
 
     /// Whether nothing was added.
@@ -202,31 +293,13 @@ impl SegmentBuilder {
         self.counts.txs += 1;
     }
 
-    fn addr_id(&mut self, a: &BtcAddress) -> u32 {
-        let next = len_u32(self.addrs.len());
-        let id = *self.dict.entry(fingerprint(a)).or_insert(next);
-        if id == next {
-            self.addrs.push(*a);
-            return id;
-        }
-        if self.addrs.get(id as usize) == Some(a) {
-            return id;
-        }
-        // Another address has this fingerprint (by chance, or ground on purpose): exact map.
-        let id = *self.clash.entry(*a).or_insert(next);
-        if id == next {
-            self.addrs.push(*a);
-        }
-        id
-    }
-
     /// An output of the current transaction.
     pub(crate) fn output(&mut self, vout: u32, address: &BtcAddress, value: u64) {
-        let id = self.addr_id(address);
         put_u32(&mut self.outs, vout);
-        put_u32(&mut self.outs, id);
+        put_u32(&mut self.outs, 0); // its address id, once the dictionary is sorted
         put_u64(&mut self.outs, value);
-        self.out_addr.push(id);
+        self.out_ids.push(0);
+        self.name(address, Slot::Output(self.out_ids.len() - 1));
         self.counts.outputs += 1;
     }
 
@@ -240,7 +313,12 @@ impl SegmentBuilder {
     ) {
         let row = self.counts.inputs;
         let (id, value) = match resolved {
-            Some((k, v)) => (self.addr_id(k), v),
+            Some((k, v)) => {
+                self.in_rows.push(row);
+                self.in_ids.push(0);
+                self.name(k, Slot::Input(self.in_ids.len() - 1));
+                (0, v) // its address id, once the dictionary is sorted
+            }
             None => (NO_ADDR, 0),
         };
         match prevout {
@@ -261,139 +339,209 @@ impl SegmentBuilder {
         put_u32(&mut self.ins, id);
         put_u32(&mut self.ins, u32::from(prevout.is_some()));
         put_u64(&mut self.ins, value);
-        self.in_addr.push(id);
         self.counts.inputs += 1;
     }
 
     /// Writes the segment: the dictionary sorted (an address's id is its rank), rows
-    /// renumbered to it, each address's rows listed (outputs, then inputs, each in row order),
-    /// the checksum last.
-    pub(crate) fn finish(mut self) -> Finished {
+    /// numbered by it, each address's rows listed (outputs, then inputs, each in row order),
+    /// the checksum last. Temporary buffers come from, and go back to, `pool`.
+    pub(crate) fn finish(mut self, pool: &mut Pool) -> Finished {
+        // Each row's index among the distinct addresses (order of first use).
+        self.look_up();
+        let (out_ids, in_ids) = (self.out_ids, self.in_ids);
         // Keys of the distinct addresses, sorted; two addresses with one canonical text (a
         // regtest and a testnet base58 address) share one key and one rank.
-        let all: Vec<AddrKey> = self.addrs.iter().map(AddrKey::of_btc).collect();
+        let mut all = take(&mut pool.keys, self.dict.addrs.len());
+        all.extend(self.dict.addrs.iter().map(AddrKey::of_btc));
         // Sorted by the keys' first 8 bytes, then (rarely needed) the whole key: the sort
         // compares numbers in one array instead of chasing every key.
-        let mut order: Vec<(u64, u32)> = all
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let mut w = [0u8; 8];
-                let b = k.as_bytes();
-                let n = b.len().min(8);
-                w[..n].copy_from_slice(&b[..n]);
-                (u64::from_be_bytes(w), len_u32(i))
-            })
-            .collect();
-        order.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0).then_with(|| all[a.1 as usize].cmp(&all[b.1 as usize]))
-        });
-        let mut rank = vec![0u32; all.len()];
-        let mut keys: Vec<AddrKey> = Vec::with_capacity(all.len());
+        let mut order = std::mem::take(&mut pool.order);
+        order.clear();
+        order.extend(all.iter().enumerate().map(|(i, k)| {
+            let mut w = [0u8; 8];
+            let b = k.as_bytes();
+            let n = b.len().min(8);
+            w[..n].copy_from_slice(&b[..n]);
+            (u64::from_be_bytes(w), len_u32(i))
+        }));
+        sort::by_key(&mut order, &mut pool.order_scratch, |e| e.0);
+        // Keys sharing their first 8 bytes (rare) are ordered by the whole key.
+        let mut from = 0;
+        while from < order.len() {
+            let to = from + order[from..].iter().take_while(|e| e.0 == order[from].0).count();
+            if to - from > 1 {
+                order[from..to].sort_unstable_by(|a, b| all[a.1 as usize].cmp(&all[b.1 as usize]));
+            }
+            from = to;
+        }
+        let mut rank = take(&mut pool.words, all.len());
+        rank.resize(all.len(), 0);
+        let mut keys: Vec<&AddrKey> = Vec::with_capacity(all.len());
         for (_, id) in &order {
-            let k = all[*id as usize];
+            let k = &all[*id as usize];
             if keys.last() != Some(&k) {
                 keys.push(k);
             }
             rank[*id as usize] = len_u32(keys.len() - 1);
         }
         let n_addr = keys.len();
-        // Rows renumbered in place (the address id sits at byte 4 of an output row and byte
-        // 40 of an input row), and counted per address.
-        let mut per = vec![0u32; n_addr + 1];
-        for (row, id) in self.out_addr.iter().enumerate() {
+        // Rows numbered (the address id sits at byte 4 of an output row and byte 40 of an
+        // input row), and counted per address.
+        let mut per = take(&mut pool.words, n_addr + 1);
+        per.resize(n_addr + 1, 0);
+        for (row, id) in out_ids.iter().enumerate() {
             let r = rank[*id as usize];
             self.outs[row * OUT + 4..row * OUT + 8].copy_from_slice(&r.to_le_bytes());
             per[r as usize + 1] += 1;
         }
-        for (row, id) in self.in_addr.iter().enumerate() {
-            if *id != NO_ADDR {
-                let r = rank[*id as usize];
-                self.ins[row * IN + 40..row * IN + 44].copy_from_slice(&r.to_le_bytes());
-                per[r as usize + 1] += 1;
-            }
+        for (row, id) in self.in_rows.iter().zip(&in_ids) {
+            let (row, r) = (*row as usize, rank[*id as usize]);
+            self.ins[row * IN + 40..row * IN + 44].copy_from_slice(&r.to_le_bytes());
+            per[r as usize + 1] += 1;
         }
         for i in 1..per.len() {
             per[i] += per[i - 1];
         }
         let n_post = per[n_addr] as usize;
-        let mut postings = vec![0u32; n_post];
-        let mut fill = per.clone();
+        let mut postings = take(&mut pool.words, n_post);
+        postings.resize(n_post, 0);
+        let mut fill = take(&mut pool.words, per.len());
+        fill.extend_from_slice(&per);
         let n_out = self.counts.outputs;
-        let rows =
-            self.out_addr.iter().enumerate().map(|(row, id)| (len_u32(row), *id)).chain(
-                self.in_addr.iter().enumerate().map(|(row, id)| (n_out + len_u32(row), *id)),
-            );
+        let rows = out_ids
+            .iter()
+            .enumerate()
+            .map(|(row, id)| (len_u32(row), *id))
+            .chain(self.in_rows.iter().zip(&in_ids).map(|(row, id)| (n_out + *row, *id)));
         for (r, id) in rows {
-            if id != NO_ADDR {
-                let a = rank[id as usize] as usize;
-                postings[fill[a] as usize] = r;
-                fill[a] += 1;
-            }
+            let a = rank[id as usize] as usize;
+            postings[fill[a] as usize] = r;
+            fill[a] += 1;
         }
-        let key_bytes: usize = keys.iter().map(|k| k.as_bytes().len()).sum();
-
-        let mut head = Vec::with_capacity(HEADER);
-        head.extend_from_slice(&MAGIC);
-        put_u32(&mut head, VERSION);
-        put_u32(&mut head, 0); // chain 0 = bitcoin, reserved bytes
-        for n in [
-            self.counts.blocks,
-            self.counts.txs,
-            self.counts.outputs,
-            self.counts.inputs,
-            len_u32(n_addr),
-            len_u32(key_bytes),
-            len_u32(n_post),
-            0,
-        ] {
-            put_u32(&mut head, n);
+        // Pushed in row order, so a stable sort by prefix is the order of whole entries.
+        sort::by_key(&mut self.txid_run, &mut pool.runs, |e| e.0);
+        sort::by_key(&mut self.unresolved_run, &mut pool.runs, |e| e.0);
+        let tail = take(&mut pool.bytes, 8 * (n_addr + 1) + 44 * n_addr + 4 * n_post + 4);
+        let finished = assemble(
+            self.counts,
+            [self.blocks, self.txs, self.outs, self.ins],
+            &keys,
+            &per,
+            &postings,
+            tail,
+            self.txid_run,
+            self.unresolved_run,
+        );
+        for v in [out_ids, in_ids, rank, per, postings, fill, self.in_rows] {
+            give(&mut pool.words, v);
         }
-        let mut tail = Vec::with_capacity(8 * (n_addr + 1) + key_bytes + 4 * n_post + 4);
-        let mut at = 0u32;
-        put_u32(&mut tail, 0);
-        for k in &keys {
-            at += k.as_bytes().len() as u32;
-            put_u32(&mut tail, at);
-        }
-        for k in &keys {
-            tail.extend_from_slice(k.as_bytes());
-        }
-        for p in &per {
-            put_u32(&mut tail, *p);
-        }
-        for p in &postings {
-            put_u32(&mut tail, *p);
-        }
-        let mut crc = crc32fast::Hasher::new();
-        for part in [&head, &self.blocks, &self.txs, &self.outs, &self.ins, &tail] {
-            crc.update(part);
-        }
-        put_u32(&mut tail, crc.finalize());
-
-        self.txid_run.sort_unstable();
-        self.unresolved_run.sort_unstable();
-        Finished {
-            txid_run: run_bytes(&self.txid_run),
-            unresolved_run: run_bytes(&self.unresolved_run),
-            txid_entries: self.txid_run,
-            unresolved_entries: self.unresolved_run,
-            parts: vec![head, self.blocks, self.txs, self.outs, self.ins, tail],
-            counts: self.counts,
-        }
+        drop(keys);
+        give(&mut pool.keys, all);
+        pool.dict = self.dict;
+        pool.order = order;
+        finished
     }
 }
 
-fn run_bytes(run: &[(u64, u32, u32)]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(run.len() * RUN + 4);
-    for (p, a, b) in run {
-        put_u64(&mut v, *p);
-        put_u32(&mut v, *a);
-        put_u32(&mut v, *b);
+/// A finished segment from its row sections (blocks, transactions, outputs, inputs, in that
+/// order), its sorted address keys, the per-address offsets into `postings` (`keys.len() + 1`
+/// of them) and its two runs, sorted: the header, the dictionary and the checksum (written
+/// into `tail`, an empty buffer).
+#[allow(clippy::too_many_arguments)] // the sections of one layout, each named
+fn assemble<K: AsRef<[u8]>>(
+    counts: SegmentCounts,
+    rows: [Vec<u8>; 4],
+    keys: &[K],
+    per: &[u32],
+    postings: &[u32],
+    mut tail: Vec<u8>,
+    txid_run: Vec<(u64, u32, u32)>,
+    unresolved_run: Vec<(u64, u32, u32)>,
+) -> Finished {
+    let n_addr = keys.len();
+    let key_bytes: usize = keys.iter().map(|k| k.as_ref().len()).sum();
+    let head = header(&counts, n_addr, key_bytes, postings.len());
+    tail.reserve(8 * (n_addr + 1) + key_bytes + 4 * postings.len() + 4);
+    let mut at = 0u32;
+    put_u32(&mut tail, 0);
+    for k in keys {
+        at += k.as_ref().len() as u32;
+        put_u32(&mut tail, at);
     }
-    let crc = crc32fast::hash(&v);
-    put_u32(&mut v, crc);
+    for k in keys {
+        tail.extend_from_slice(k.as_ref());
+    }
+    for p in per {
+        put_u32(&mut tail, *p);
+    }
+    for p in postings {
+        put_u32(&mut tail, *p);
+    }
+    write_run(&mut tail, &txid_run);
+    write_run(&mut tail, &unresolved_run);
+    let [blocks, txs, outs, ins] = rows;
+    let mut crc = crc32fast::Hasher::new();
+    for part in [&head, &blocks, &txs, &outs, &ins, &tail] {
+        crc.update(part);
+    }
+    put_u32(&mut tail, crc.finalize());
+    Finished {
+        txid_entries: txid_run,
+        unresolved_entries: unresolved_run,
+        parts: vec![head, blocks, txs, outs, ins, tail],
+        counts,
+    }
+}
+
+/// Appends a run's entries and their CRC-32 to `v`.
+fn write_run(v: &mut Vec<u8>, run: &[(u64, u32, u32)]) {
+    let from = v.len();
+    v.reserve(run.len() * RUN + 4);
+    for (p, a, b) in run {
+        put_u64(v, *p);
+        put_u32(v, *a);
+        put_u32(v, *b);
+    }
+    let crc = crc32fast::hash(&v[from..]);
+    put_u32(v, crc);
+}
+
+/// A run's bytes as stored (its entries, then their CRC-32).
+fn run_bytes(run: &[(u64, u32, u32)]) -> Vec<u8> {
+    let mut v = Vec::new();
+    write_run(&mut v, run);
     v
+}
+
+/// Where a segment file of layout 2 keeps its two runs, from its header: the offset of the
+/// transaction-id run and the lengths of both (each with its CRC-32); the unresolved run
+/// follows. `None` for a layout-1 header (its runs are in the manifest).
+pub(crate) fn runs_span(head: &[u8]) -> Result<Option<(u64, u64, u64)>, Corrupt> {
+    if head.len() < HEADER || head[..8] != MAGIC {
+        return Err(corrupt("not a floodgate chain segment (bad magic)"));
+    }
+    match u32_at(head, 8) {
+        1 => return Ok(None),
+        VERSION => {}
+        v => {
+            return Err(corrupt(format!(
+                "segment layout version {v}, this build reads 1 and {VERSION}"
+            )))
+        }
+    }
+    let n = |i: usize| u64::from(u32_at(head, 16 + 4 * i));
+    let (n_blocks, n_tx, n_out, n_in, n_addr, key_bytes, n_post, n_unres) =
+        (n(0), n(1), n(2), n(3), n(4), n(5), n(6), n(7));
+    let at = HEADER as u64
+        + n_blocks * BLOCK as u64
+        + n_tx * TX as u64
+        + n_out * OUT as u64
+        + n_in * IN as u64
+        + (n_addr + 1) * 4
+        + key_bytes
+        + (n_addr + 1) * 4
+        + n_post * 4;
+    Ok(Some((at, n_tx * RUN as u64 + 4, n_unres * RUN as u64 + 4)))
 }
 
 /// A sorted run read back: `(prefix, a, b)` entries.
@@ -480,6 +628,9 @@ pub(crate) struct SegmentView<'a> {
     keys: &'a [u8],
     post_off: &'a [u8],
     postings: &'a [u8],
+    /// The runs as stored (layout 2; empty in layout 1, whose runs are in the manifest).
+    txid_run: &'a [u8],
+    unresolved_run: &'a [u8],
     n_blocks: u32,
     n_tx: u32,
     n_out: u32,
@@ -494,12 +645,7 @@ impl<'a> SegmentView<'a> {
         if body.len() < HEADER || body[..8] != MAGIC {
             return Err(corrupt("not a floodgate chain segment (bad magic)"));
         }
-        let version = u32_at(body, 8);
-        if version != VERSION {
-            return Err(corrupt(format!(
-                "segment layout version {version}, this build reads {VERSION}"
-            )));
-        }
+        runs_span(body)?;
         if crc32fast::hash(body) != crc {
             return Err(corrupt("segment checksum mismatch"));
         }
@@ -516,9 +662,10 @@ impl<'a> SegmentView<'a> {
         if body.len() < HEADER || body[..8] != MAGIC {
             return Err(corrupt("not a floodgate chain segment (bad magic)"));
         }
+        let layout_2 = runs_span(body)?.is_some();
         let n = |i: usize| u32_at(body, 16 + 4 * i);
-        let (n_blocks, n_tx, n_out, n_in, n_addr, key_bytes, n_post) =
-            (n(0), n(1), n(2), n(3), n(4), n(5), n(6));
+        let (n_blocks, n_tx, n_out, n_in, n_addr, key_bytes, n_post, n_unres) =
+            (n(0), n(1), n(2), n(3), n(4), n(5), n(6), n(7));
         let mut at = HEADER;
         let mut take = |len: u64| -> Result<&'a [u8], Corrupt> {
             let end = (at as u64).checked_add(len).filter(|e| *e <= body.len() as u64);
@@ -535,6 +682,11 @@ impl<'a> SegmentView<'a> {
         let keys = take(u64::from(key_bytes))?;
         let post_off = take((u64::from(n_addr) + 1) * 4)?;
         let postings = take(u64::from(n_post) * 4)?;
+        let (txid_run, unresolved_run) = if layout_2 {
+            (take(u64::from(n_tx) * RUN as u64 + 4)?, take(u64::from(n_unres) * RUN as u64 + 4)?)
+        } else {
+            (&[][..], &[][..])
+        };
         if at != body.len() {
             return Err(corrupt("bytes after the last section"));
         }
@@ -547,12 +699,19 @@ impl<'a> SegmentView<'a> {
             keys,
             post_off,
             postings,
+            txid_run,
+            unresolved_run,
             n_blocks,
             n_tx,
             n_out,
             n_in,
             n_addr,
         })
+    }
+
+    /// The runs the segment holds (layout 2), as stored; `None` in layout 1.
+    pub(crate) fn runs(&self) -> Option<(&'a [u8], &'a [u8])> {
+        (!self.txid_run.is_empty()).then_some((self.txid_run, self.unresolved_run))
     }
 
     /// Every reference inside the segment points inside it, in order.
@@ -600,6 +759,27 @@ impl<'a> SegmentView<'a> {
         }
         if self.postings.chunks_exact(4).any(|c| u32_at(c, 0) >= self.n_out + self.n_in) {
             return Err(corrupt("an address lists a row that does not exist"));
+        }
+        if let Some((txids, unresolved)) = self.runs() {
+            let bad = |what: &str| corrupt(format!("its {what} run does not match its rows"));
+            for (p, t, first_out) in read_run(txids)? {
+                let ok = t < self.n_tx && {
+                    let tx = self.tx(t);
+                    prefix(tx.txid) == p && tx.first_out == first_out
+                };
+                if !ok {
+                    return Err(bad("transaction"));
+                }
+            }
+            for (p, row, vout) in read_run(unresolved)? {
+                let ok = row < self.n_in && {
+                    let i = self.input(row);
+                    i.addr == NO_ADDR && i.prevout.is_some_and(|(t, v)| prefix(t) == p && v == vout)
+                };
+                if !ok {
+                    return Err(bad("unresolved-input"));
+                }
+            }
         }
         Ok(())
     }
@@ -735,6 +915,7 @@ mod tests {
 
     use floodgate_types::{Address, Chain};
 
+    use super::dict::fingerprint;
     use super::*;
 
     fn key(s: &str) -> AddrKey {
@@ -761,7 +942,7 @@ mod tests {
         s.input(0, Some((&[9; 32], 0)), Some((&b, 50)));
         s.input(1, Some((&[1; 32], 4)), None);
         s.output(0, &a, 40);
-        s.finish()
+        s.finish(&mut Pool::default())
     }
 
     #[test]
@@ -794,11 +975,11 @@ mod tests {
         assert_eq!(v.input(2).addr, NO_ADDR);
         assert_eq!(v.input(2).prevout, Some((&[1; 32], 4)));
         assert_eq!(v.input(1).value, 50);
-        assert_eq!(read_run(&f.unresolved_run).unwrap(), vec![(prefix(&[1; 32]), 2, 4)]);
-        assert_eq!(
-            read_run(&f.txid_run).unwrap(),
-            vec![(prefix(&[3; 32]), 1, 2), (prefix(&[9; 32]), 0, 0)]
-        );
+        assert_eq!(f.unresolved_entries, vec![(prefix(&[1; 32]), 2, 4)]);
+        let (txids, unresolved) = v.runs().unwrap();
+        assert_eq!(read_run(unresolved).unwrap(), f.unresolved_entries);
+        assert_eq!(read_run(txids).unwrap(), f.txid_entries);
+        assert_eq!(f.txid_entries, vec![(prefix(&[3; 32]), 1, 2), (prefix(&[9; 32]), 0, 0)]);
     }
 
     /// Addresses ground to share a fingerprint (same first 8 payload bytes) stay apart.
@@ -819,7 +1000,7 @@ mod tests {
         for (vout, x) in [a, b, c, b, a].iter().enumerate() {
             s.output(vout as u32, x, 1);
         }
-        let f = s.finish();
+        let f = s.finish(&mut Pool::default());
         let data = f.data();
         let v = SegmentView::parse(&data).unwrap();
         let rows = |x: &BtcAddress| {
