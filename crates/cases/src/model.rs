@@ -248,6 +248,17 @@ pub struct User {
     pub created_by: String,
 }
 
+/// An alert's evidence: JSON text that reads as a `serde_json::Value`.
+pub use floodgate_monitor::decision::Evidence;
+
+/// Reads an alert's evidence through a `Value` (an alert read inside another document, as
+/// [`Alert`] flattens it, cannot hand serde_json its raw text).
+fn evidence_from_value<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Evidence, D::Error> {
+    Ok(serde_json::Value::deserialize(d)?.into())
+}
+
 /// An alert before it is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewAlert {
@@ -261,8 +272,12 @@ pub struct NewAlert {
     pub subject: String,
     /// Why it fired (human-readable lines).
     pub reasons: Vec<String>,
-    /// The evidence (rule inputs, matched list entries, transfer ids), as JSON.
-    pub evidence: serde_json::Value,
+    /// The evidence (rule inputs, matched list entries, transfer ids): a JSON object kept as
+    /// its compact text, keys in sorted order (as a `serde_json::Value` writes them), which
+    /// is what the alert row stores; it reads as a `serde_json::Value`
+    /// (`a.evidence["transfer_id"]`). Build it from a `Value` with `.into()`.
+    #[serde(deserialize_with = "evidence_from_value")]
+    pub evidence: Evidence,
     /// Same key, same alert: a second alert with this key is ignored.
     pub dedup_key: String,
     /// When the underlying event happened.

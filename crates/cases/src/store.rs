@@ -498,14 +498,14 @@ impl Chain {
 
     /// Advances the chain by one entry and returns its `audit` row (the columns of
     /// `AUDIT_COLS`).
-    fn next_row(
+    fn next_row<'e>(
         &mut self,
-        actor: &str,
-        action: &str,
-        object: &str,
-        before: &str,
-        after: &str,
-    ) -> Vec<Val> {
+        actor: &'e str,
+        action: &'e str,
+        object: &'e str,
+        before: &'e str,
+        after: &'e str,
+    ) -> Vec<Val<'e>> {
         let seq = self.seq + 1;
         let hash = entry_hash(
             &self.hash,
@@ -519,16 +519,16 @@ impl Chain {
             after,
         );
         let row = vec![
-            self.tenant.as_str().into(),
+            self.tenant.clone().into(),
             seq.into(),
-            self.hash.as_str().into(),
+            std::mem::take(&mut self.hash).into(),
             self.now.into(),
             actor.into(),
             action.into(),
             object.into(),
             before.into(),
             after.into(),
-            hash.as_str().into(),
+            hash.clone().into(),
         ];
         self.seq = seq;
         self.hash = hash;
@@ -545,19 +545,19 @@ impl Chain {
         after: &str,
     ) -> Result<()> {
         let row = self.next_row(actor, action, object, before, after);
-        insert_rows(tx, &audit_insert(), AUDIT_WIDTH, &[row])
+        insert_rows(tx, &audit_insert(), AUDIT_WIDTH, vec![row])
     }
 
     /// Appends entries `[action, object, before, after]` by one actor, inserting them with
     /// multi-row statements.
     fn append_all(&mut self, tx: &mut dyn Tx, actor: &str, entries: &[[String; 4]]) -> Result<()> {
-        let rows: Vec<Vec<Val>> = entries
+        let rows: Vec<Vec<Val<'_>>> = entries
             .iter()
             .map(|[action, object, before, after]| {
                 self.next_row(actor, action, object, before, after)
             })
             .collect();
-        insert_rows(tx, &audit_insert(), AUDIT_WIDTH, &rows)
+        insert_rows(tx, &audit_insert(), AUDIT_WIDTH, rows)
     }
 
     fn store(self, tx: &mut dyn Tx) -> Result<()> {
@@ -587,13 +587,16 @@ fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-/// Inserts rows of `cols` values each with multi-row `INSERT … VALUES (…), (…)` statements.
-fn insert_rows(tx: &mut dyn Tx, head: &str, cols: usize, rows: &[Vec<Val>]) -> Result<()> {
+/// Inserts rows of `cols` values each with multi-row `INSERT … VALUES (…), (…)` statements
+/// (the values are moved into the statements' parameters, not copied).
+fn insert_rows(tx: &mut dyn Tx, head: &str, cols: usize, rows: Vec<Vec<Val<'_>>>) -> Result<()> {
     let one = format!("({})", marks(cols));
-    for chunk in rows.chunks(ROWS_CHUNK) {
-        let sql = format!("{head}{}", vec![one.as_str(); chunk.len()].join(", "));
-        let p: Vec<Val> = chunk.iter().flatten().cloned().collect();
-        tx.exec(&sql, &p)?;
+    let n = rows.len();
+    let flat: Vec<Val<'_>> = rows.into_iter().flatten().collect();
+    debug_assert_eq!(flat.len(), n * cols, "every row has {cols} values");
+    for chunk in flat.chunks(ROWS_CHUNK * cols) {
+        let sql = format!("{head}{}", vec![one.as_str(); chunk.len() / cols].join(", "));
+        tx.exec(&sql, chunk)?;
     }
     Ok(())
 }
@@ -606,7 +609,7 @@ fn store_cursor(tx: &mut dyn Tx, t: &TenantId, source: &str, pos: i64) -> Result
     Ok(())
 }
 
-fn case_row(c: &Case) -> Vec<Val> {
+fn case_row(c: &Case) -> Vec<Val<'_>> {
     vec![
         c.tenant.as_str().into(),
         c.id.0.into(),
@@ -832,7 +835,7 @@ fn add_reports_tx(
             Val::Null,
             reason.into(),
         ]);
-        let after = json(&serde_json::json!({ REPORT_SHA256: sha256 }));
+        let after = committed_after(REPORT_SHA256, &sha256, None);
         audit.push(["report.due".into(), format!("report:{id}"), "null".into(), after]);
         out.push(ReportId(id));
     }
@@ -840,7 +843,7 @@ fn add_reports_tx(
         tx,
         "INSERT INTO reports (tenant, id, dedup_key, kind, subject_ids, event_time, detected_time, due_time, filed_time, document_sha256, reason) VALUES ",
         11,
-        &rows,
+        rows,
     )?;
     let mut chain = Chain::lock(tx, t, now)?;
     chain.append_all(tx, who, &audit)?;
@@ -868,7 +871,7 @@ fn query_in_chunks(
     t: &TenantId,
     head: &str,
     tail: &str,
-    values: &[Val],
+    values: &[Val<'_>],
 ) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for chunk in values.chunks(IN_CHUNK) {
@@ -941,6 +944,16 @@ fn row_hashes(
         }
     }
     Ok(out)
+}
+
+/// The after document of an entry that commits to a row by its SHA-256 (ADR 0005):
+/// `{"alert_sha256":"…","case":N}` or `{"report_sha256":"…"}`, as a `serde_json::Value` of it
+/// writes (keys in sorted order), without building one per entry.
+fn committed_after(key: &str, sha256: &str, case: Option<CaseId>) -> String {
+    match case {
+        Some(c) => format!("{{\"{key}\":\"{sha256}\",\"case\":{}}}", c.0),
+        None => format!("{{\"{key}\":\"{sha256}\"}}"),
+    }
 }
 
 /// The versioned update of `n` cases by an alert batch: parameters `updated`, then per case
@@ -1035,7 +1048,7 @@ fn ingest_alerts_tx(
         c.alert_count += 1;
         c.severity = max_sev(c.severity, a.severity);
         c.updated = now;
-        let (reasons, evidence) = (json(&a.reasons), json(&a.evidence));
+        let (reasons, evidence) = (json(&a.reasons), a.evidence.as_json());
         // The audit entry commits to the row by its SHA-256 instead of copying the alert
         // (ADR 0005): `verify_audit` recomputes it from the row.
         let sha256 = AlertRowRef {
@@ -1048,7 +1061,7 @@ fn ingest_alerts_tx(
             severity: a.severity.as_str(),
             subject: &a.subject,
             reasons: &reasons,
-            evidence: &evidence,
+            evidence,
             event_time: a.event_time.0,
             created: now.0,
         }
@@ -1072,14 +1085,14 @@ fn ingest_alerts_tx(
             "alert.create".into(),
             format!("alert:{id}"),
             "null".into(),
-            json(&serde_json::json!({ALERT_SHA256: sha256, "case": c.id})),
+            committed_after(ALERT_SHA256, &sha256, Some(c.id)),
         ]);
     }
     // New cases, written with their state after this batch.
     let rows: Vec<Vec<Val>> =
         touched.values().filter(|(_, before)| before.is_none()).map(|(c, _)| case_row(c)).collect();
-    insert_rows(tx, &format!("INSERT INTO cases ({CASE_COLS}) VALUES "), 15, &rows)?;
-    insert_rows(tx, &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES "), 12, &alert_rows)?;
+    insert_rows(tx, &format!("INSERT INTO cases ({CASE_COLS}) VALUES "), 15, rows)?;
+    insert_rows(tx, &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES "), 12, alert_rows)?;
     // Existing cases: one versioned UPDATE per chunk; a row whose version moved under us
     // is not updated, and the whole batch fails with a conflict. The ids are also given as
     // an `IN` list on `cases`: joined only through `v`, SQLite chose (from 100 rows of `v`
@@ -1239,7 +1252,7 @@ impl<B: Backend> Cases<B> {
         actor: &Actor,
         what: &str,
         sql: &str,
-        params: Vec<Val>,
+        params: Vec<Val<'_>>,
         detail: serde_json::Value,
     ) -> Result<()> {
         require_admin(actor, what)?;
@@ -2025,7 +2038,7 @@ impl<B: Backend> CaseStore for Cases<B> {
             let mut out = Vec::new();
             for r in tx.query("SELECT tenant FROM tenants ORDER BY tenant", &[])? {
                 let t = get_s(&r, 0);
-                let one = |tx: &mut dyn Tx, sql: &str, p: &[Val]| -> Result<i64> {
+                let one = |tx: &mut dyn Tx, sql: &str, p: &[Val<'_>]| -> Result<i64> {
                     Ok(tx.query(sql, p)?.first().map_or(0, |r| get_i(r, 0)))
                 };
                 let alerts = one(tx, "SELECT COUNT(*) FROM alerts WHERE tenant = ?", &[t.as_str().into()])?;
@@ -2154,10 +2167,24 @@ mod tests {
     use super::*;
     use crate::db::Sqlite;
 
-    fn plan(db: &mut Sqlite, sql: &str, params: &[Val]) -> String {
+    fn plan(db: &mut Sqlite, sql: &str, params: &[Val<'_>]) -> String {
         let rows =
             db.with_tx(&mut |tx| tx.query(&format!("EXPLAIN QUERY PLAN {sql}"), params)).unwrap();
         rows.iter().map(|r| get_s(r, 3)).collect::<Vec<_>>().join("; ")
+    }
+
+    /// The after documents written without a `Value` are what one wrote.
+    #[test]
+    fn committed_after_documents_are_what_a_value_writes() {
+        let h = "ab".repeat(32);
+        assert_eq!(
+            committed_after(ALERT_SHA256, &h, Some(CaseId(7))),
+            json(&serde_json::json!({ALERT_SHA256: h, "case": CaseId(7)}))
+        );
+        assert_eq!(
+            committed_after(REPORT_SHA256, &h, None),
+            json(&serde_json::json!({ REPORT_SHA256: h }))
+        );
     }
 
     /// An alert batch finds the cases it touches by key, whatever the batch's size: the
