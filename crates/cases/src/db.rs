@@ -77,6 +77,10 @@ pub trait Tx {
     /// # Errors
     /// [`CasesError::Db`].
     fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>>;
+    /// Whether the database runs inside this process (SQLite): a statement is a library
+    /// call, so many one-row statements cost less than one that changes many rows (which
+    /// SQLite backs with a statement journal). PostgreSQL: a statement is a round trip.
+    fn embedded(&self) -> bool;
 }
 
 /// A database the case store runs on.
@@ -221,6 +225,10 @@ impl rusqlite::ToSql for Val<'_> {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn embedded(&self) -> bool {
+        true
+    }
+
     fn exec(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
         let e = |x: rusqlite::Error| db_err(self.label, format!("{x} (in: {sql})"));
         let mut st = self.tx.prepare_cached(sql).map_err(e)?;
@@ -408,6 +416,10 @@ fn pg_params<'p>(p: &'p [Val<'_>]) -> Vec<&'p (dyn postgres::types::ToSql + Sync
 }
 
 impl Tx for PgTx<'_> {
+    fn embedded(&self) -> bool {
+        false
+    }
+
     fn exec(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
         let st = self.stmt(sql)?;
         self.tx.execute(&st, &pg_params(params)).map_err(|e| pg_err(self.label, sql, e))

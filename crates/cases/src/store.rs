@@ -587,16 +587,28 @@ fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-/// Inserts rows of `cols` values each with multi-row `INSERT … VALUES (…), (…)` statements
-/// (the values are moved into the statements' parameters, not copied).
+/// Inserts rows of `cols` values each (the values are moved into the statements' parameters,
+/// not copied): on PostgreSQL with multi-row `INSERT … VALUES (…), (…)` statements (a
+/// statement is a round trip), on SQLite one row per statement, the same statement again. A
+/// multi-row INSERT into a table with constraints is backed by a statement journal on
+/// SQLite (a temporary file holding a copy of every page the statement changes, so that a
+/// failing row can undo the rows before it): with alerts, audit entries and reports inserted
+/// 100 at a time that was 6.5 KB of writes per monitor decision, more than the rows
+/// themselves (ADR 0007).
 fn insert_rows(tx: &mut dyn Tx, head: &str, cols: usize, rows: Vec<Vec<Val<'_>>>) -> Result<()> {
     let one = format!("({})", marks(cols));
     let n = rows.len();
     let flat: Vec<Val<'_>> = rows.into_iter().flatten().collect();
     debug_assert_eq!(flat.len(), n * cols, "every row has {cols} values");
-    for chunk in flat.chunks(ROWS_CHUNK * cols) {
-        let sql = format!("{head}{}", vec![one.as_str(); chunk.len() / cols].join(", "));
-        tx.exec(&sql, chunk)?;
+    let per_statement = if tx.embedded() { 1 } else { ROWS_CHUNK };
+    let sql = |rows: usize| format!("{head}{}", vec![one.as_str(); rows].join(", "));
+    let full = sql(per_statement);
+    for chunk in flat.chunks(per_statement * cols) {
+        if chunk.len() == per_statement * cols {
+            tx.exec(&full, chunk)?;
+        } else {
+            tx.exec(&sql(chunk.len() / cols), chunk)?;
+        }
     }
     Ok(())
 }
@@ -956,14 +968,18 @@ fn committed_after(key: &str, sha256: &str, case: Option<CaseId>) -> String {
     }
 }
 
-/// The versioned update of `n` cases by an alert batch: parameters `updated`, then per case
-/// `(id, old version, state, severity, alert_count)`, the tenant, then the `n` ids again.
+/// The versioned update of one case by an alert batch, on SQLite: parameters state,
+/// severity, alert count, new version, `updated`, tenant, id, old version.
+const UPDATE_CASE_SQL: &str = "UPDATE cases SET state = ?, severity = ?, alert_count = ?, version = ?, snoozed_until = NULL, updated = ? WHERE tenant = ? AND id = ? AND version = ?";
+
+/// The versioned update of `n` cases by an alert batch, on PostgreSQL: parameters
+/// `updated`, then per case `(id, old version, state, severity, alert_count)`, then the
+/// tenant.
 fn update_cases_sql(n: usize) -> String {
     let tuple = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT))";
     format!(
-        "UPDATE cases SET state = v.column3, severity = v.column4, alert_count = v.column5, version = v.column2 + 1, snoozed_until = NULL, updated = ? FROM (VALUES {}) AS v WHERE cases.tenant = ? AND cases.id IN ({}) AND cases.id = v.column1 AND cases.version = v.column2",
-        vec![tuple; n].join(", "),
-        marks(n)
+        "UPDATE cases SET state = v.column3, severity = v.column4, alert_count = v.column5, version = v.column2 + 1, snoozed_until = NULL, updated = ? FROM (VALUES {}) AS v WHERE cases.tenant = ? AND cases.id = v.column1 AND cases.version = v.column2",
+        vec![tuple; n].join(", ")
     )
 }
 
@@ -1093,31 +1109,53 @@ fn ingest_alerts_tx(
         touched.values().filter(|(_, before)| before.is_none()).map(|(c, _)| case_row(c)).collect();
     insert_rows(tx, &format!("INSERT INTO cases ({CASE_COLS}) VALUES "), 15, rows)?;
     insert_rows(tx, &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES "), 12, alert_rows)?;
-    // Existing cases: one versioned UPDATE per chunk; a row whose version moved under us
-    // is not updated, and the whole batch fails with a conflict. The ids are also given as
-    // an `IN` list on `cases`: joined only through `v`, SQLite chose (from 100 rows of `v`
-    // on) to walk every case of the tenant and look each up in `v`, a scan of all cases per
-    // chunk (`cases_plans_look_rows_up_by_key` checks the plan).
+    // Existing cases: versioned UPDATEs; a row whose version moved under us is not updated,
+    // and the whole batch fails with a conflict.
     let existing: Vec<(&Case, &Case)> =
         touched.values().filter_map(|(c, b)| b.as_ref().map(|b| (c, b))).collect();
-    for chunk in existing.chunks(IN_CHUNK / 5) {
-        let sql = update_cases_sql(chunk.len());
-        let mut p: Vec<Val> = vec![now.0.into()];
-        for (c, b) in chunk {
-            p.extend([
-                c.id.0.into(),
-                b.version.into(),
-                c.state.as_str().into(),
-                c.severity.as_str().into(),
-                c.alert_count.into(),
-            ]);
+    if tx.embedded() {
+        // SQLite: one row per statement. A statement that updates many rows (the `UPDATE …
+        // FROM (VALUES …)` below) is backed by a statement journal, a temporary file that
+        // took a copy of every page of `cases` it changed, per chunk: 7 KB of writes per
+        // monitor decision, more than the database itself (ADR 0007).
+        for (c, b) in &existing {
+            let n = tx.exec(
+                UPDATE_CASE_SQL,
+                &[
+                    c.state.as_str().into(),
+                    c.severity.as_str().into(),
+                    c.alert_count.into(),
+                    (b.version + 1).into(),
+                    now.0.into(),
+                    t.as_str().into(),
+                    c.id.0.into(),
+                    b.version.into(),
+                ],
+            )?;
+            if n != 1 {
+                return Err(CasesError::Conflict { case: c.id.0 });
+            }
         }
-        p.push(t.as_str().into());
-        p.extend(chunk.iter().map(|(c, _)| Val::from(c.id.0)));
-        let n = tx.exec(&sql, &p)?;
-        if n != chunk.len() as u64 {
-            let first = chunk.first().map_or(0, |(c, _)| c.id.0);
-            return Err(CasesError::Conflict { case: first });
+    } else {
+        // PostgreSQL: one statement (a round trip) per chunk.
+        for chunk in existing.chunks(IN_CHUNK / 5) {
+            let sql = update_cases_sql(chunk.len());
+            let mut p: Vec<Val> = vec![now.0.into()];
+            for (c, b) in chunk {
+                p.extend([
+                    c.id.0.into(),
+                    b.version.into(),
+                    c.state.as_str().into(),
+                    c.severity.as_str().into(),
+                    c.alert_count.into(),
+                ]);
+            }
+            p.push(t.as_str().into());
+            let n = tx.exec(&sql, &p)?;
+            if n != chunk.len() as u64 {
+                let first = chunk.first().map_or(0, |(c, _)| c.id.0);
+                return Err(CasesError::Conflict { case: first });
+            }
         }
     }
     for (c, b) in &existing {
@@ -2187,26 +2225,31 @@ mod tests {
         );
     }
 
-    /// An alert batch finds the cases it touches by key, whatever the batch's size: the
-    /// subjects' active cases through `cases_subject`, the versioned update through the
-    /// primary key. Before, both walked every case of the tenant once per chunk (SQLite's
-    /// planner, without statistics, preferred the primary key's tenant prefix for the
-    /// `ORDER BY id`, and for the join with 100 rows of `VALUES`).
+    /// An alert batch finds the cases it touches by key on SQLite, whatever the batch's
+    /// size: the subjects' active cases through `cases_subject`, each update through the
+    /// primary key. Before, the lookup walked every case of the tenant once per chunk
+    /// (SQLite's planner, without statistics, preferred the primary key's tenant prefix for
+    /// the `ORDER BY id`), and so did the update (a join with 100 rows of `VALUES`, which
+    /// the planner turned around; it now runs on PostgreSQL only).
     #[test]
     fn cases_plans_look_rows_up_by_key() {
         let dir = tempfile::tempdir().unwrap();
         let mut db = Sqlite::open(&dir.path().join("cases.db")).unwrap();
-        for n in [1, 3, 50, 100, IN_CHUNK / 5] {
-            let mut p: Vec<Val> = vec![0.into()];
-            for i in 0..n as i64 {
-                p.extend([i.into(), 1.into(), "open".into(), "low".into(), 1.into()]);
-            }
-            p.push("default".into());
-            p.extend((0..n as i64).map(Val::from));
-            let update = plan(&mut db, &update_cases_sql(n), &p);
-            assert!(update.contains("(tenant=? AND id=?)"), "{n}: {update}");
-            assert!(!update.contains("(tenant=?)"), "{n}: {update}");
-        }
+        let update = plan(
+            &mut db,
+            UPDATE_CASE_SQL,
+            &[
+                "open".into(),
+                "low".into(),
+                1.into(),
+                2.into(),
+                0.into(),
+                "default".into(),
+                7.into(),
+                1.into(),
+            ],
+        );
+        assert!(update.contains("(tenant=? AND id=?)"), "{update}");
         for n in [1, 500] {
             let sql = format!(
                 "SELECT {CASE_COLS} FROM cases WHERE tenant = ? AND state <> 'closed' AND subject IN ({})",
