@@ -16,8 +16,9 @@
 # COPIES=K (step 4): resume after K x N stored decisions, from the stateful run's monitor.db
 # copied K times over (see the step); with STATE=DIR, from the monitor.db of DIR, a data
 # directory an earlier stateful run left, and steps 2 and 3 are skipped. BASE_BIN=FILE runs
-# each start from the snapshot with that binary too (another build, alternating, same run; on
-# a copy of the store with its own snapshot, see step 4).
+# each end-to-end run of step 2 with that binary too (another build, first, then this one:
+# CPU, wall, the decisions' SHA-256, bytes per decision), and each start from the snapshot of
+# step 4 (alternating, same run; on a copy of the store with its own snapshot).
 # Each run prints wall time and the CPU time it used (user + sys): on a shared machine the
 # wall time follows the load, the CPU time less so (not load-proof either: shared caches).
 # gen's ledgers carry no travel-rule data, so every transfer of USD 1,000 or more is held by
@@ -38,7 +39,11 @@ rate() { python3 -c "import sys; s,e,n=map(float,sys.argv[1:]); print('%.2f s = 
 timed() {
     local label=$1; shift
     /usr/bin/time -f "%e %U %S" -o "$work/time" "$@" >/dev/null
-    python3 - "$label" "$n" $(cat "$work/time") <<'PY'
+    report "$label"
+}
+# report LABEL: the rates of the run /usr/bin/time wrote to $work/time.
+report() {
+    python3 - "$1" "$n" $(cat "$work/time") <<'PY'
 import sys
 label, n = sys.argv[1], float(sys.argv[2])
 wall, user, sys_ = map(float, sys.argv[3:6])
@@ -83,16 +88,39 @@ with open(sys.argv[1]) as f, open(sys.argv[2], "w") as out:
 PY
 
 if [ -z "${STATE:-}" ]; then
+# e2e LABEL INPUT KEEP [ARGS...]: one `floodgate monitor` run by each build (BASE_BIN first,
+# then this one), fresh data directory each: wall and CPU time, the SHA-256 of the decisions
+# it wrote and, with state, the alerts stored and the bytes of monitor.db and cases.db per
+# decision. This build's data directory is kept as $work/KEEP (none: "-").
+e2e() {
+    local label=$1 input=$2 keep=$3; shift 3
+    for b in ${BASE_BIN:-} "$bin"; do
+        rm -rf "$work/e2e"
+        /usr/bin/time -f "%e %U %S" -o "$work/time" "$b" -q --data-dir "$work/e2e" monitor "$@" "$input" |
+            sha256sum | cut -c1-16 > "$work/sha"
+        report "$label ($b)"
+        echo "  decisions SHA-256 $(cat "$work/sha")…"
+        if [ -f "$work/e2e/cases.db" ]; then
+            python3 - "$work/e2e" "$n" <<'PY2'
+import os, sqlite3, sys
+d, n = sys.argv[1], int(sys.argv[2])
+alerts = sqlite3.connect(d + "/cases.db").execute("select count(*) from alerts").fetchone()[0]
+m, c = (os.path.getsize(os.path.join(d, f)) for f in ("monitor.db", "cases.db"))
+print("  alerts stored: %d (%.0f %%); monitor.db %.0f B, cases.db %.0f B, both %.0f B per decision"
+      % (alerts, 100.0 * alerts / n, m / n, c / n, (m + c) / n))
+PY2
+        fi
+    done
+    if [ "$keep" != - ]; then rm -rf "${work:?}/$keep"; mv "$work/e2e" "$work/$keep"; fi
+    rm -rf "$work/e2e"
+}
 echo; echo "== end to end, $n transfers (load average $(load))"
-timed "floodgate monitor --no-state" "$bin" -q --data-dir "$work/nostate" monitor --no-state "$work/ledger.jsonl"
-timed "floodgate monitor (state in monitor.db, alerts in cases.db, durable before written)" "$bin" -q --data-dir "$work/state" monitor "$work/ledger.jsonl"
-echo "  alerts stored: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from alerts').fetchone()[0])" "$work/state/cases.db")"
+e2e "floodgate monitor --no-state" "$work/ledger.jsonl" - --no-state
+e2e "floodgate monitor (state in monitor.db, alerts in cases.db, durable before written)" "$work/ledger.jsonl" state
 if [ -z "${SKIP_TR:-}" ]; then
-timed "floodgate monitor --no-state, travel-rule data on every line" "$bin" -q --data-dir "$work/nostate-tr" monitor --no-state "$work/ledger-tr.jsonl"
-timed "floodgate monitor (state), travel-rule data on every line" "$bin" -q --data-dir "$work/state-tr" monitor "$work/ledger-tr.jsonl"
-echo "  alerts stored: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from alerts').fetchone()[0])" "$work/state-tr/cases.db")"
+e2e "floodgate monitor --no-state, travel-rule data on every line" "$work/ledger-tr.jsonl" - --no-state
+e2e "floodgate monitor (state), travel-rule data on every line" "$work/ledger-tr.jsonl" -
 fi
-rm -rf "$work/nostate" "$work/nostate-tr" "$work/state-tr"
 if [ -z "${SKIP_OUT:-}" ]; then
     timed "floodgate monitor --out FILE (state)" "$bin" -q --data-dir "$work/state2" monitor --out "$work/out.jsonl" "$work/ledger.jsonl"
     rm -rf "$work/state2" "$work/out.jsonl"

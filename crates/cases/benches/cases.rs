@@ -22,7 +22,7 @@ fn alerts(round: u64) -> Vec<NewAlert> {
             severity: Severity::Medium,
             subject: format!("cust-{}", (round as usize * 7 + i) % 200),
             reasons: vec!["three deposits under the threshold within 24h".into()],
-            evidence: serde_json::json!({"transfer_ids": [format!("t-{round}-{i}")], "sum_vnd": 390_000_000}),
+            evidence: serde_json::json!({"transfer_ids": [format!("t-{round}-{i}")], "sum_vnd": 390_000_000}).into(),
             dedup_key: format!("monitor:t-{round}-{i}"),
             event_time: UnixTime(1_750_000_000 + i as i64),
         })

@@ -2,23 +2,26 @@
 //! transaction. The case logic (`store.rs`) is written once over [`Backend`]; SQLite and
 //! PostgreSQL differ only in their connection, their migrations and their placeholders.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{CasesError, Result};
 
-/// A value bound to or read from a statement.
+/// A value bound to or read from a statement. Text is borrowed where the caller holds it (an
+/// alert batch binds every row's evidence, which a copy per value would double) and owned in
+/// rows read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Val {
+pub enum Val<'a> {
     /// NULL.
     Null,
     /// An integer.
     Int(i64),
     /// Text.
-    Text(String),
+    Text(Cow<'a, str>),
 }
 
-impl Val {
+impl Val<'_> {
     pub(crate) fn int(&self) -> Option<i64> {
         match self {
             Val::Int(i) => Some(*i),
@@ -33,34 +36,34 @@ impl Val {
     }
 }
 
-impl From<i64> for Val {
-    fn from(v: i64) -> Val {
+impl From<i64> for Val<'_> {
+    fn from(v: i64) -> Self {
         Val::Int(v)
     }
 }
-impl From<&str> for Val {
-    fn from(v: &str) -> Val {
-        Val::Text(v.to_owned())
+impl<'a> From<&'a str> for Val<'a> {
+    fn from(v: &'a str) -> Self {
+        Val::Text(Cow::Borrowed(v))
     }
 }
-impl From<String> for Val {
-    fn from(v: String) -> Val {
-        Val::Text(v)
+impl From<String> for Val<'_> {
+    fn from(v: String) -> Self {
+        Val::Text(Cow::Owned(v))
     }
 }
-impl From<&String> for Val {
-    fn from(v: &String) -> Val {
-        Val::Text(v.clone())
+impl<'a> From<&'a String> for Val<'a> {
+    fn from(v: &'a String) -> Self {
+        Val::Text(Cow::Borrowed(v))
     }
 }
-impl<T: Into<Val>> From<Option<T>> for Val {
-    fn from(v: Option<T>) -> Val {
+impl<'a, T: Into<Val<'a>>> From<Option<T>> for Val<'a> {
+    fn from(v: Option<T>) -> Self {
         v.map_or(Val::Null, Into::into)
     }
 }
 
 /// A row read back.
-pub type Row = Vec<Val>;
+pub type Row = Vec<Val<'static>>;
 
 /// Statements inside one transaction.
 pub trait Tx {
@@ -68,12 +71,16 @@ pub trait Tx {
     ///
     /// # Errors
     /// [`CasesError::Db`].
-    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64>;
+    fn exec(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64>;
     /// Runs a query; returns every row.
     ///
     /// # Errors
     /// [`CasesError::Db`].
-    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>>;
+    fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>>;
+    /// Whether the database runs inside this process (SQLite): a statement is a library
+    /// call, so many one-row statements cost less than one that changes many rows (which
+    /// SQLite backs with a statement journal). PostgreSQL: a statement is a round trip.
+    fn embedded(&self) -> bool;
 }
 
 /// A database the case store runs on.
@@ -206,7 +213,7 @@ struct SqliteTx<'a> {
 
 /// Values are bound by reference: an alert batch binds every row's JSON text, which a copy
 /// per statement would double.
-impl rusqlite::ToSql for Val {
+impl rusqlite::ToSql for Val<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         use rusqlite::types::{ToSqlOutput, ValueRef};
         Ok(ToSqlOutput::Borrowed(match self {
@@ -218,14 +225,18 @@ impl rusqlite::ToSql for Val {
 }
 
 impl Tx for SqliteTx<'_> {
-    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+    fn embedded(&self) -> bool {
+        true
+    }
+
+    fn exec(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
         let e = |x: rusqlite::Error| db_err(self.label, format!("{x} (in: {sql})"));
         let mut st = self.tx.prepare_cached(sql).map_err(e)?;
         let n = st.execute(rusqlite::params_from_iter(params)).map_err(e)?;
         Ok(n as u64)
     }
 
-    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+    fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>> {
         let e = |x: rusqlite::Error| db_err(self.label, format!("{x} (in: {sql})"));
         let mut st = self.tx.prepare_cached(sql).map_err(e)?;
         let n = st.column_count();
@@ -238,11 +249,11 @@ impl Tx for SqliteTx<'_> {
                     rusqlite::types::ValueRef::Null => Val::Null,
                     rusqlite::types::ValueRef::Integer(x) => Val::Int(x),
                     rusqlite::types::ValueRef::Text(t) => {
-                        Val::Text(String::from_utf8_lossy(t).into_owned())
+                        String::from_utf8_lossy(t).into_owned().into()
                     }
-                    rusqlite::types::ValueRef::Real(x) => Val::Text(x.to_string()),
+                    rusqlite::types::ValueRef::Real(x) => x.to_string().into(),
                     rusqlite::types::ValueRef::Blob(b) => {
-                        Val::Text(String::from_utf8_lossy(b).into_owned())
+                        String::from_utf8_lossy(b).into_owned().into()
                     }
                 });
             }
@@ -350,7 +361,7 @@ fn numbered(sql: &str) -> String {
     out
 }
 
-impl postgres::types::ToSql for Val {
+impl postgres::types::ToSql for Val<'_> {
     fn to_sql(
         &self,
         ty: &postgres::types::Type,
@@ -365,7 +376,10 @@ impl postgres::types::ToSql for Val {
                 Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
                 _ => i.to_sql(ty, out),
             },
-            Val::Text(s) => s.as_str().to_sql(ty, out),
+            Val::Text(s) => {
+                let s: &str = s;
+                s.to_sql(ty, out)
+            }
         }
     }
 
@@ -397,17 +411,21 @@ impl PgTx<'_> {
     }
 }
 
-fn pg_params(p: &[Val]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
+fn pg_params<'p>(p: &'p [Val<'_>]) -> Vec<&'p (dyn postgres::types::ToSql + Sync)> {
     p.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect()
 }
 
 impl Tx for PgTx<'_> {
-    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+    fn embedded(&self) -> bool {
+        false
+    }
+
+    fn exec(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64> {
         let st = self.stmt(sql)?;
         self.tx.execute(&st, &pg_params(params)).map_err(|e| pg_err(self.label, sql, e))
     }
 
-    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+    fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>> {
         use postgres::types::Type;
         let st = self.stmt(sql)?;
         let rows =

@@ -5,7 +5,7 @@
 //! start-up. A crash between a decision commit and the alert write is repaired by the next
 //! start; dedup keys (`monitor:<transfer id>`) make a replay harmless.
 
-use floodgate_monitor::decision::Decision;
+use floodgate_monitor::decision::{Decision, Evidence, Hit, HitKind};
 use floodgate_monitor::monitor::Monitor;
 use floodgate_monitor::pack::{Action as MonitorAction, Severity as MonitorSeverity};
 use serde::Serialize;
@@ -26,6 +26,70 @@ fn severity(s: MonitorSeverity) -> Severity {
     }
 }
 
+/// A monitor alert's evidence: the decision's transfer, action, score, hits, notes and
+/// pack. Written as the JSON text a `serde_json::Value` of it writes (keys in sorted order,
+/// each hit's evidence copied as it was written: [`Evidence`] text is in that order too), so
+/// the alert row holds the same bytes as when the evidence was built as a `Value` tree, at a
+/// fraction of the cost (a tree of every hit's evidence, parsed from its text, written and
+/// freed per alert). A hit whose evidence text would not write back the same from a `Value`
+/// ([`Evidence::writes_as_value`]) is written from its `Value`.
+#[derive(Serialize)]
+struct AlertEvidence<'a> {
+    action: &'a str,
+    amount: &'a str,
+    amount_usd_cents: Option<u64>,
+    amount_vnd: Option<u64>,
+    asset: &'a str,
+    direction: floodgate_types::Direction,
+    #[serde(serialize_with = "hits_in_value_order")]
+    hits: &'a [Hit],
+    notes: &'a [String],
+    pack: &'a str,
+    score: u32,
+    transfer_id: &'a str,
+}
+
+/// A hit with its fields in a `Value`'s (sorted) order.
+#[derive(Serialize)]
+struct HitInValueOrder<'a> {
+    action: MonitorAction,
+    #[serde(serialize_with = "evidence_as_value")]
+    evidence: &'a Evidence,
+    kind: HitKind,
+    reason: &'a str,
+    rule_id: &'a str,
+    score: u32,
+    severity: MonitorSeverity,
+    source: &'a str,
+}
+
+fn hits_in_value_order<S: serde::Serializer>(
+    hits: &&[Hit],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(hits.iter().map(|h| HitInValueOrder {
+        action: h.action,
+        evidence: &h.evidence,
+        kind: h.kind,
+        reason: &h.reason,
+        rule_id: &h.rule_id,
+        score: h.score,
+        severity: h.severity,
+        source: &h.source,
+    }))
+}
+
+fn evidence_as_value<S: serde::Serializer>(
+    e: &&Evidence,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    if e.writes_as_value() {
+        e.serialize(s)
+    } else {
+        serde_json::Value::serialize(e, s)
+    }
+}
+
 /// The alert of a decision: `None` for `allow`.
 pub fn monitor_alert(d: &Decision) -> Option<NewAlert> {
     if d.action == MonitorAction::Allow {
@@ -40,18 +104,18 @@ pub fn monitor_alert(d: &Decision) -> Option<NewAlert> {
         severity: sev,
         subject: d.customer_id.clone(),
         reasons: d.hits.iter().map(|h| format!("{}: {}", h.rule_id, h.reason)).collect(),
-        evidence: serde_json::json!({
-            "transfer_id": d.transfer_id,
-            "action": d.action.as_str(),
-            "score": d.score,
-            "direction": d.direction,
-            "asset": d.asset,
-            "amount": d.amount,
-            "amount_vnd": d.amount_vnd,
-            "amount_usd_cents": d.amount_usd_cents,
-            "hits": d.hits,
-            "notes": d.notes,
-            "pack": d.pack,
+        evidence: Evidence::of(&AlertEvidence {
+            action: d.action.as_str(),
+            amount: &d.amount,
+            amount_usd_cents: d.amount_usd_cents,
+            amount_vnd: d.amount_vnd,
+            asset: &d.asset,
+            direction: d.direction,
+            hits: &d.hits,
+            notes: &d.notes,
+            pack: &d.pack,
+            score: d.score,
+            transfer_id: &d.transfer_id,
         }),
         dedup_key: format!("monitor:{}", d.transfer_id),
         event_time: UnixTime(d.time.0),
@@ -82,7 +146,8 @@ pub fn monitor_alerts(d: &Decision) -> Vec<NewAlert> {
                 "rule_source": g.source,
                 "group": g.evidence,
                 "pack": d.pack,
-            }),
+            })
+            .into(),
             dedup_key: format!("monitor:{}:{}:{}", d.transfer_id, g.rule_id, g.customer_id),
             event_time: UnixTime(d.time.0),
         });
@@ -96,14 +161,17 @@ pub fn monitor_alerts(d: &Decision) -> Vec<NewAlert> {
 pub fn monitor_reports(d: &Decision) -> Vec<NewReport> {
     let mut out = Vec::new();
     for due in &d.reports_due {
-        let rec: floodgate_report::MonitorReportRecord = match serde_json::to_value(due)
-            .and_then(serde_json::from_value)
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(target: "floodgate::cases", transfer = %d.transfer_id, "report record not understood: {e}");
-                continue;
-            }
+        // The same fields (floodgate-report does not depend on the monitor).
+        let rec = floodgate_report::MonitorReportRecord {
+            report: due.report.clone(),
+            jurisdiction: due.jurisdiction.clone(),
+            customer_id: due.customer_id.clone(),
+            transfer_id: due.transfer_id.clone(),
+            local_day: due.local_day.clone(),
+            amount_vnd: due.amount_vnd,
+            threshold: due.threshold.clone(),
+            transfer_ids: due.transfer_ids.clone(),
+            source: due.source.clone(),
         };
         let ob = match floodgate_report::ReportObligation::from_monitor(
             floodgate_report::WorkingCalendar::vn(),
@@ -256,7 +324,7 @@ pub fn screening_alerts<H: Serialize>(
             },
             subject: subject.to_owned(),
             reasons: vec![reason],
-            evidence: v,
+            evidence: v.into(),
             dedup_key: format!("screen:{list}:{entry}:{subject}"),
             event_time: now,
         });
@@ -270,6 +338,80 @@ pub fn screening_alerts<H: Serialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The alert evidence as it was built before: a `Value` tree, written out.
+    fn evidence_as_a_value_tree(d: &Decision) -> String {
+        serde_json::json!({
+            "transfer_id": d.transfer_id,
+            "action": d.action.as_str(),
+            "score": d.score,
+            "direction": d.direction,
+            "asset": d.asset,
+            "amount": d.amount,
+            "amount_vnd": d.amount_vnd,
+            "amount_usd_cents": d.amount_usd_cents,
+            "hits": d.hits,
+            "notes": d.notes,
+            "pack": d.pack,
+        })
+        .to_string()
+    }
+
+    /// A monitor alert's evidence is byte for byte what the `Value` tree wrote, for every
+    /// decision of a synthetic world where every typology, report trigger and CEL rule
+    /// fires (customer file and lists loaded), and for a hit whose evidence holds an
+    /// integer beyond 64 bits (a `Value` writes it as a float).
+    #[test]
+    fn monitor_alert_evidence_is_what_a_value_tree_wrote() {
+        use floodgate_monitor::monitor::{Monitor, Processed};
+        let w = floodgate_monitor::synth::generate(floodgate_monitor::synth::SynthConfig {
+            seed: 3,
+            background_customers: 200,
+            per_typology: 3,
+            days: 20,
+        });
+        // The vn pack and a CEL rule that fires on every withdrawal of USD 1,000 or more.
+        let cel = "extends = \"vn\"\n[[rule]]\nid = \"t.large_withdrawal\"\nseverity = \"low\"\n\
+                   action = \"review\"\nwhen = \"transfer.direction == 'withdrawal' && \
+                   transfer.amount_usd_cents >= 100000\"\nreason = \"USD {transfer.amount_usd_cents} out\"\n\
+                   source = \"test\"\n";
+        let pack =
+            floodgate_monitor::pack::Pack::parse(std::path::Path::new("t.toml"), cel).unwrap();
+        let engine = floodgate_monitor::engine::Engine::new(
+            pack,
+            floodgate_types::AssetRegistry::builtin(),
+            floodgate_monitor::fiat::RateTable::builtin(),
+            w.customers.clone(),
+            w.facts(),
+        );
+        let mut m = Monitor::in_memory(engine);
+        let (mut alerts, mut rules) = (0, std::collections::BTreeSet::new());
+        for ev in &w.events {
+            let Ok(Processed::Decided(d)) = m.process(ev) else { continue };
+            if let Some(a) = monitor_alert(&d) {
+                assert_eq!(a.evidence.as_json(), evidence_as_a_value_tree(&d), "{}", d.transfer_id);
+                alerts += 1;
+                rules.extend(d.hits.iter().map(|h| h.rule_id.clone()));
+            }
+        }
+        assert!(alerts > 40 && rules.len() >= 15, "{alerts} alerts, rules {rules:?}");
+        assert!(rules.contains("t.large_withdrawal"), "the CEL rule fired: {rules:?}");
+        let mut d: Decision = serde_json::from_value(serde_json::json!({
+            "transfer_id": "t1", "customer_id": "c1", "time": "2023-11-14T22:13:20Z",
+            "direction": "deposit", "asset": "ETH", "amount": "1", "amount_vnd": null,
+            "amount_usd_cents": null, "action": "review", "score": 30, "reports_due": [],
+            "notes": ["n"], "rule_errors": [], "pack": "vn",
+            "hits": [{"rule_id": "r", "kind": "typology", "severity": "low", "action": "review",
+                      "score": 30, "reason": "x", "source": "s", "evidence": {"a": 1}}]
+        }))
+        .unwrap();
+        let big = r#"{"sum_vnd":400000000000000000000,"z":[1]}"#;
+        d.hits[0].evidence = serde_json::from_str(big).unwrap();
+        assert!(!d.hits[0].evidence.writes_as_value());
+        let a = monitor_alert(&d).unwrap();
+        assert_eq!(a.evidence.as_json(), evidence_as_a_value_tree(&d));
+        assert!(a.evidence.as_json().contains(r#""sum_vnd":4e+20"#), "{}", a.evidence.as_json());
+    }
 
     /// Issue 14: a shared-device group that crosses its threshold alerts every member, also
     /// those whose transfers came earlier and who never transact again.

@@ -248,6 +248,27 @@ pub struct User {
     pub created_by: String,
 }
 
+/// An alert's evidence: JSON text that reads as a `serde_json::Value`.
+pub use floodgate_monitor::decision::Evidence;
+
+/// Reads an alert's evidence through a `Value` (an alert read inside another document, as
+/// [`Alert`] flattens it, cannot hand serde_json its raw text).
+fn evidence_from_value<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Evidence, D::Error> {
+    Ok(serde_json::Value::deserialize(d)?.into())
+}
+
+/// Writes an alert's evidence through its `Value`, so that a pretty-printed alert (the CLI's
+/// `--format json`) shows it indented like the rest (the text itself would be copied as it
+/// is, on one line); compact output is the same bytes either way.
+fn evidence_as_value<S: serde::Serializer>(
+    e: &Evidence,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serde_json::Value::serialize(e, s)
+}
+
 /// An alert before it is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewAlert {
@@ -261,8 +282,12 @@ pub struct NewAlert {
     pub subject: String,
     /// Why it fired (human-readable lines).
     pub reasons: Vec<String>,
-    /// The evidence (rule inputs, matched list entries, transfer ids), as JSON.
-    pub evidence: serde_json::Value,
+    /// The evidence (rule inputs, matched list entries, transfer ids): a JSON object kept as
+    /// its compact text, keys in sorted order (as a `serde_json::Value` writes them), which
+    /// is what the alert row stores; it reads as a `serde_json::Value`
+    /// (`a.evidence["transfer_id"]`). Build it from a `Value` with `.into()`.
+    #[serde(serialize_with = "evidence_as_value", deserialize_with = "evidence_from_value")]
+    pub evidence: Evidence,
     /// Same key, same alert: a second alert with this key is ignored.
     pub dedup_key: String,
     /// When the underlying event happened.
@@ -404,4 +429,55 @@ pub struct NewReport {
     pub reason: serde_json::Value,
     /// Same key, same obligation.
     pub dedup_key: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An alert written as JSON, compact or pretty, reads as it did when its evidence was a
+    /// `serde_json::Value`: the evidence is indented with the rest, not copied on one line.
+    #[test]
+    fn an_alert_serializes_as_with_a_value_for_its_evidence() {
+        let v = serde_json::json!({"hits": [{"a": 1, "b": [2, 3]}], "transfer_id": "t1"});
+        let alert = NewAlert {
+            source: AlertSource::Monitor,
+            rule: "r".into(),
+            severity: Severity::Low,
+            subject: "c1".into(),
+            reasons: vec!["why".into()],
+            evidence: v.clone().into(),
+            dedup_key: "k".into(),
+            event_time: UnixTime(1),
+        };
+        // NewAlert as it was, its evidence a `Value`.
+        #[derive(Serialize)]
+        struct Before<'a> {
+            source: AlertSource,
+            rule: &'a str,
+            severity: Severity,
+            subject: &'a str,
+            reasons: &'a [String],
+            evidence: &'a serde_json::Value,
+            dedup_key: &'a str,
+            event_time: UnixTime,
+        }
+        let before = Before {
+            source: alert.source,
+            rule: &alert.rule,
+            severity: alert.severity,
+            subject: &alert.subject,
+            reasons: &alert.reasons,
+            evidence: &v,
+            dedup_key: &alert.dedup_key,
+            event_time: alert.event_time,
+        };
+        let pretty = serde_json::to_string_pretty(&alert).unwrap();
+        assert_eq!(pretty, serde_json::to_string_pretty(&before).unwrap());
+        assert!(pretty.contains("\n    \"hits\": [\n"), "{pretty}");
+        assert_eq!(serde_json::to_string(&alert).unwrap(), serde_json::to_string(&before).unwrap());
+        let as_value = serde_json::to_value(&alert).unwrap();
+        let back: NewAlert = serde_json::from_value(as_value).unwrap();
+        assert_eq!(back, alert);
+    }
 }

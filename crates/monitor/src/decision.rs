@@ -79,6 +79,45 @@ impl Evidence {
     pub fn as_json(&self) -> &str {
         self.raw.get()
     }
+
+    /// Whether a [`serde_json::Value`] read from the text writes exactly the text back: true
+    /// unless the text holds an integer beyond 64 bits (a positive one of 20 digits or more,
+    /// a negative one of 19 or more: checked conservatively), which a `Value` holds as a
+    /// float. Text written by [`Evidence::of`] has its keys in a `Value`'s order, and
+    /// serde_json writes floats in their shortest form, which reads back to the same float.
+    /// So a copy of the text stands for the `Value` (an alert's evidence, written by the
+    /// case store's feed) exactly when this is true.
+    pub fn writes_as_value(&self) -> bool {
+        let b = self.raw.get().as_bytes();
+        let (mut i, mut in_string) = (0, false);
+        while i < b.len() {
+            let c = b[i];
+            if in_string {
+                match c {
+                    b'\\' => i += 1,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+            } else if c == b'"' {
+                in_string = true;
+            } else if c == b'-' || c.is_ascii_digit() {
+                let negative = c == b'-';
+                let start = if negative { i + 1 } else { i };
+                let mut end = start;
+                while end < b.len() && b[end].is_ascii_digit() {
+                    end += 1;
+                }
+                let is_integer = !matches!(b.get(end), Some(b'.' | b'e' | b'E'));
+                if is_integer && end - start >= if negative { 19 } else { 20 } {
+                    return false;
+                }
+                i = end;
+                continue;
+            }
+            i += 1;
+        }
+        true
+    }
 }
 
 impl From<serde_json::Value> for Evidence {
@@ -240,5 +279,53 @@ impl Decision {
             v.insert(0, self.customer_id.as_str());
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    /// The text stands for the `Value` exactly when reading it as one and writing it back
+    /// gives the same text: checked on integers at the edges of 64 bits, signs, floats,
+    /// digits inside strings (with escaped quotes) and nested objects.
+    #[test]
+    fn writes_as_value_is_true_exactly_when_a_value_writes_the_text_back() {
+        let cases = [
+            r#"{"a":1}"#,
+            r#"{"a":18446744073709551615}"#,
+            r#"{"a":18446744073709551616}"#,
+            r#"{"a":99999999999999999999}"#,
+            r#"{"a":-9223372036854775808}"#,
+            r#"{"a":-9223372036854775809}"#,
+            r#"{"a":1234567890123456789}"#,
+            r#"{"a":0.1,"b":1e+16,"c":-0.0,"d":2.5e-7,"e":1.0}"#,
+            r#"{"a":"123456789012345678901234567890","b":"x\"99999999999999999999"}"#,
+            r#"{"a":[{"b":{"c":[1,2,300000000000000000000]}}]}"#,
+            r#"{"a":[{"b":{"c":[1,2,3]}}],"y":true,"z":null}"#,
+        ];
+        for text in cases {
+            let e = Evidence {
+                raw: RawValue::from_string(text.into()).unwrap(),
+                parsed: OnceLock::new(),
+            };
+            let back = serde_json::from_str::<serde_json::Value>(text).unwrap().to_string();
+            // A text not flagged writes back the same; the check may flag one that would too
+            // (20 digits within u64, 19 within i64): a caller then takes the slower way.
+            if e.writes_as_value() {
+                assert_eq!(back, text, "{text}");
+            }
+        }
+        let flagged = |t: &str| {
+            !Evidence { raw: RawValue::from_string(t.into()).unwrap(), parsed: OnceLock::new() }
+                .writes_as_value()
+        };
+        assert!(flagged(r#"{"a":18446744073709551616}"#));
+        assert!(flagged(r#"{"a":-9223372036854775809}"#));
+        assert!(flagged(r#"{"a":[{"b":{"c":[1,2,300000000000000000000]}}]}"#));
+        assert!(!flagged(r#"{"a":"18446744073709551616"}"#));
+        assert!(!flagged(r#"{"a":1234567890123456789,"b":0.1}"#));
     }
 }

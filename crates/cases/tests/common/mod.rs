@@ -123,7 +123,7 @@ pub fn alert(subject: &str, key: &str, sev: Severity) -> NewAlert {
         severity: sev,
         subject: subject.into(),
         reasons: vec![format!("three deposits just under the threshold ({key})")],
-        evidence: serde_json::json!({"transfer_ids": [key], "window": "24h"}),
+        evidence: serde_json::json!({"transfer_ids": [key], "window": "24h"}).into(),
         dedup_key: key.into(),
         event_time: UnixTime(1_750_000_000),
     }
