@@ -908,9 +908,10 @@ async fn openapi_and_docs() {
     {
         assert!(v["paths"].get(p).is_some(), "{p} missing");
     }
-    let html =
-        s.client.get(format!("{}/docs/", s.base)).send().await.unwrap().text().await.unwrap();
-    assert!(html.contains("swagger"), "{html}");
+    let r = s.client.get(format!("{}/docs/", s.base)).send().await.unwrap();
+    let (status, headers) = (r.status(), r.headers().clone());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("swagger"), "status {status}, headers {headers:?}, body {html:?}");
     assert!(!html.contains("cdn."), "no CDN");
     s.stop().await;
 }
