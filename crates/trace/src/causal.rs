@@ -1169,23 +1169,9 @@ mod tests {
         }
         b.commit(&empty, Default::default()).unwrap();
         let g = Graph::open(dir.path()).unwrap();
-        let tags = HashMap::from([(s, RiskCategory::Scam)]);
-        let path = dir.path().join(crate::INDEX_FILE);
-        build_index(&g, &tags, &path).unwrap();
-        let idx = ExposureIndex::open(&path).unwrap();
-        for model in [TaintModel::Haircut, TaintModel::Poison] {
-            let opts = ExposureOptions { hops: 3, model, ..ExposureOptions::default() };
-            let want = exposure(&g, &tags, t, &opts).unwrap();
-            let (full, _) = READ.with(std::cell::Cell::get);
-            let (got, used) = exposure_indexed(&g, &tags, &idx, t, &opts).unwrap();
-            let (read, pruned) = READ.with(std::cell::Cell::get);
-            assert!(used);
-            assert_eq!(got, want, "{model:?}");
-            assert_eq!(want[0].categories[0].value, Amount::from(10u64), "{want:?}");
-            // Unpruned: T, A, the 20 clean senders and their funders (S, tagged, is not read).
-            assert_eq!(full, 42, "{model:?}");
-            assert_eq!((read, pruned), (2, 20), "{model:?}");
-        }
+        let (tags, idx) = scam_index(dir.path(), &g, s);
+        // Unpruned: T, A, the 20 clean senders and their funders (S, tagged, is not read).
+        assert_pruned_same(&g, &tags, &idx, t, 10, 42, (2, 20));
     }
 
     /// The target T received 5 from scam S, then 5 from B; B sent it before the scam's value
@@ -1215,27 +1201,51 @@ mod tests {
         }
         b.commit(&empty, Default::default()).unwrap();
         let g = Graph::open(dir.path()).unwrap();
-        let tags = HashMap::from([(s, RiskCategory::Scam)]);
-        let path = dir.path().join(crate::INDEX_FILE);
-        build_index(&g, &tags, &path).unwrap();
-        let idx = ExposureIndex::open(&path).unwrap();
+        let (tags, idx) = scam_index(dir.path(), &g, s);
         assert_eq!(idx.first_arrivals(bb, "ETH"), {
             let mut f = FirstArrivals::NONE;
             f.arrived(2, (1_700_000_040, idx_seq(&g, a, bb)));
             f
         });
+        // Unpruned: T, B and F (S is tagged).
+        assert_pruned_same(&g, &tags, &idx, t, 5, 3, (1, 1));
+    }
+
+    /// `s` tagged scam, and the exposure index of `g` for that tag, built in `dir`.
+    fn scam_index(
+        dir: &std::path::Path,
+        g: &Graph,
+        s: NodeId,
+    ) -> (HashMap<NodeId, RiskCategory>, ExposureIndex) {
+        let tags = HashMap::from([(s, RiskCategory::Scam)]);
+        let path = dir.join(crate::INDEX_FILE);
+        build_index(g, &tags, &path).unwrap();
+        (tags, ExposureIndex::open(&path).unwrap())
+    }
+
+    /// For haircut and poison, 3 hops into `t`: the pruned trace gives the unpruned report,
+    /// whose first category holds `value`; the unpruned trace read `full` timelines, the
+    /// pruned one `read` and pruned `pruned` senders.
+    fn assert_pruned_same(
+        g: &Graph,
+        tags: &HashMap<NodeId, RiskCategory>,
+        idx: &ExposureIndex,
+        t: NodeId,
+        value: u64,
+        full: usize,
+        (read, pruned): (usize, u64),
+    ) {
         for model in [TaintModel::Haircut, TaintModel::Poison] {
             let opts = ExposureOptions { hops: 3, model, ..ExposureOptions::default() };
-            let want = exposure(&g, &tags, t, &opts).unwrap();
-            let (full, _) = READ.with(std::cell::Cell::get);
-            let (got, used) = exposure_indexed(&g, &tags, &idx, t, &opts).unwrap();
-            let (read, pruned) = READ.with(std::cell::Cell::get);
+            let want = exposure(g, tags, t, &opts).unwrap();
+            let (full_read, _) = READ.with(std::cell::Cell::get);
+            let (got, used) = exposure_indexed(g, tags, idx, t, &opts).unwrap();
+            let got_read = READ.with(std::cell::Cell::get);
             assert!(used);
             assert_eq!(got, want, "{model:?}");
-            assert_eq!(want[0].categories[0].value, Amount::from(5u64), "{want:?}");
-            // Unpruned: T, B and F (S is tagged).
-            assert_eq!(full, 3, "{model:?}");
-            assert_eq!((read, pruned), (1, 1), "{model:?}");
+            assert_eq!(want[0].categories[0].value, Amount::from(value), "{want:?}");
+            assert_eq!(full_read, full, "{model:?}");
+            assert_eq!(got_read, (read, pruned), "{model:?}");
         }
     }
 
