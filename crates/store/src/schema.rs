@@ -97,10 +97,25 @@ fn create_fresh(conn: &mut Connection, path: &Path) -> Result<bool, StoreError> 
     if version != 0 || objects != 0 {
         return Ok(false);
     }
-    tx.execute_batch(FRESH).map_err(sq)?;
-    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64).map_err(sq)?;
+    write_fresh(&tx).map_err(sq)?;
     tx.commit().map_err(sq)?;
     Ok(true)
+}
+
+/// Today's schema and version, written into an empty file (inside the caller's transaction).
+pub(crate) fn write_fresh(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(FRESH)?;
+    conn.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    schema_version_row(conn)
+}
+
+/// The version row binaries from before `floodgate-sqlite` check (they read only this row).
+fn schema_version_row(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (tenant, key, value) VALUES ('', 'schema_version', ?1)",
+        [SCHEMA_VERSION.to_string()],
+    )
+    .map(drop)
 }
 
 pub(crate) fn init(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
@@ -138,13 +153,10 @@ pub(crate) fn init(conn: &mut Connection, path: &Path) -> Result<(), StoreError>
     if !fresh {
         floodgate_sqlite::migrate(conn, path, MIGRATIONS)?;
         ensure(conn, path)?;
+        // Kept for binaries from before `floodgate-sqlite`, which check only this row (a new
+        // file got it with its schema).
+        schema_version_row(conn).map_err(sq)?;
     }
-    // Kept for binaries from before `floodgate-sqlite`, which check only this row.
-    conn.execute(
-        "INSERT OR IGNORE INTO meta (tenant, key, value) VALUES ('', 'schema_version', ?1)",
-        [SCHEMA_VERSION.to_string()],
-    )
-    .map_err(sq)?;
     Ok(())
 }
 
@@ -198,5 +210,33 @@ mod tests {
         assert_eq!(objects(&n), objects(&m));
         let v: i64 = n.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
         assert_eq!(v, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_new_store_is_linked_in_whole_with_the_schema_in_wal_mode() {
+        let d = tempfile::tempdir().unwrap();
+        let store = crate::Store::open(d.path()).unwrap();
+        drop(store);
+        let names: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(crate::STORE_FILE))
+            .collect();
+        assert_eq!(names, [crate::STORE_FILE], "no temporary file or journal stays");
+        let path = d.path().join(crate::STORE_FILE);
+        let n = Connection::open(&path).unwrap();
+        let old = d.path().join("migrated.db");
+        let mut m = Connection::open(&old).unwrap();
+        floodgate_sqlite::migrate(&mut m, &old, MIGRATIONS).unwrap();
+        ensure(&m, &old).unwrap();
+        assert_eq!(objects(&n), objects(&m));
+        let mode: String = n.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let v: i64 = n.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        let row: String = n
+            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(row, SCHEMA_VERSION.to_string());
     }
 }

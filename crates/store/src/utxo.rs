@@ -346,7 +346,13 @@ fn write_durably(dir: &Path, name: &str, data: &dyn Segment) -> Result<(), Store
         let at = at.to_owned();
         move |source| StoreError::Io { path: at, source }
     };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    if !dir.is_dir() {
+        // The directory's own entry must survive a crash too, before a file in it is named.
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        if let Some(parent) = dir.parent() {
+            std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(io(parent))?;
+        }
+    }
     let tmp = dir.join(format!("{name}.tmp"));
     let mut file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
     data.write_to(&mut file).map_err(io(&tmp))?;
