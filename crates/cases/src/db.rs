@@ -101,7 +101,7 @@ pub trait Backend: Send {
 }
 
 /// The schema version this binary writes. Migrations are numbered 1..=LATEST.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 fn db_err(db: &str, e: impl std::fmt::Display) -> CasesError {
     CasesError::Db { db: db.to_owned(), message: e.to_string() }
@@ -148,11 +148,17 @@ pub const SQLITE_FILE: &str = "cases.db";
 const SQLITE_MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_init.sql"),
     include_str!("migrations/sqlite/0002_users.sql"),
+    include_str!("migrations/sqlite/0003_audit_object.sql"),
 ];
 const PG_MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0001_init.sql"),
     include_str!("migrations/postgres/0002_users.sql"),
+    include_str!("migrations/postgres/0003_audit_object.sql"),
 ];
+// Each backend has exactly the migrations `LATEST` counts.
+const _: () = assert!(
+    SQLITE_MIGRATIONS.len() as i64 == LATEST && PG_MIGRATIONS.len() as i64 == LATEST
+);
 
 /// SQLite (the embedded default).
 pub struct Sqlite {

@@ -628,10 +628,11 @@ fn a_newer_database_is_refused<F: Fixture>(fx: &F) {
     drop(s);
     match fx.try_store() {
         Err(e @ CasesError::TooNew { .. }) => {
-            assert!(
-                e.to_string().contains("has schema version 99, newer than this floodgate (2)"),
-                "{e}"
-            )
+            let want = format!(
+                "has schema version 99, newer than this floodgate ({})",
+                floodgate_cases::db::LATEST
+            );
+            assert!(e.to_string().contains(&want), "{e}")
         }
         other => panic!("{other:?}"),
     }
