@@ -156,9 +156,8 @@ const PG_MIGRATIONS: &[&str] = &[
     include_str!("migrations/postgres/0003_audit_object.sql"),
 ];
 // Each backend has exactly the migrations `LATEST` counts.
-const _: () = assert!(
-    SQLITE_MIGRATIONS.len() as i64 == LATEST && PG_MIGRATIONS.len() as i64 == LATEST
-);
+const _: () =
+    assert!(SQLITE_MIGRATIONS.len() as i64 == LATEST && PG_MIGRATIONS.len() as i64 == LATEST);
 
 /// SQLite (the embedded default).
 pub struct Sqlite {

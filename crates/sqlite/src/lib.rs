@@ -221,8 +221,11 @@ fn build(
     tmp: &Path,
     setup: impl FnOnce(&Connection) -> rusqlite::Result<()>,
 ) -> Result<bool, MigrateError> {
-    let failed =
-        |e: rusqlite::Error| MigrateError::Failed { path: tmp.to_path_buf(), version: 0, source: e.into() };
+    let failed = |e: rusqlite::Error| MigrateError::Failed {
+        path: tmp.to_path_buf(),
+        version: 0,
+        source: e.into(),
+    };
     let conn = Connection::open(tmp).map_err(failed)?;
     conn.pragma_update(None, "journal_mode", "OFF").map_err(failed)?;
     conn.pragma_update(None, "synchronous", "OFF").map_err(failed)?;
