@@ -109,9 +109,9 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|source| StoreError::Io { path: data_dir.to_owned(), source })?;
         let path = data_dir.join(STORE_FILE);
-        // A new store is written beside its name and linked in whole (one sync, not the five
-        // of a file that converts itself to WAL); where links are not supported it is created
-        // in place by `schema::init`.
+        // A new store is written beside its name and linked in whole (two syncs, not the four
+        // and a journal file of a file that converts itself to WAL); where links are not
+        // supported it is created in place by `schema::init`.
         floodgate_sqlite::create_whole(&path, schema::write_fresh)?;
         let mut conn =
             rusqlite::Connection::open(&path).map_err(|e| StoreError::sqlite(&path, e))?;
