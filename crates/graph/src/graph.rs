@@ -240,6 +240,25 @@ impl TxResolver {
     }
 }
 
+/// What one reader of many neighbouring edge lists found of the graph, kept so that it is
+/// found once ([`Graph::legs_cached`]): transaction nodes' times.
+#[derive(Debug, Default)]
+pub struct LegCache {
+    times: FxHashMap<u32, u32>,
+}
+
+impl LegCache {
+    /// How many transaction nodes' times it holds.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+}
+
 /// One edge as the causal taint models read it ([`Graph::legs`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Leg {
@@ -750,6 +769,33 @@ impl Graph {
         let own = std::cell::OnceCell::new();
         self.each_edge(n, incoming, asset, |s, si, nb, src, dst, amount, r| {
             let (time, tx, output) = self.edge_time(s, n, &own, src, dst, r);
+            let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
+            out.push(Leg { nb: NodeId(nb), amount, time, seq });
+        });
+    }
+
+    /// As [`Graph::legs`], with the times of the transaction nodes met kept in `cache` and
+    /// read from it: a UTXO leg's time is its transaction node's, decoded from the node's
+    /// key, which from format 5 means reading the keys before it in its run of 16
+    /// (`docs/formats/graph.md`); a reader of many lists of one neighbourhood (a causal trace
+    /// reads a transaction node's list and those of its inputs and outputs) decodes each
+    /// time once. `cache` must be used with this graph only.
+    pub fn legs_cached(
+        &self,
+        n: NodeId,
+        incoming: bool,
+        asset: &str,
+        out: &mut Vec<Leg>,
+        cache: &mut LegCache,
+    ) {
+        let times = &mut cache.times;
+        self.each_edge(n, incoming, asset, |s, si, nb, src, dst, amount, r| {
+            let mut time_of = |tx: u32| *times.entry(tx).or_insert_with(|| self.tx_node(tx).2);
+            let (time, tx, output) = match r.mode {
+                segment::MODE_TX_SRC => (time_of(src), src, 1),
+                segment::MODE_TX_DST => (time_of(dst), dst, 0),
+                _ => self.edge_time(s, n, &std::cell::OnceCell::new(), src, dst, r),
+            };
             let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
             out.push(Leg { nb: NodeId(nb), amount, time, seq });
         });

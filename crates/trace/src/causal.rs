@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use floodgate_graph::{Leg, NodeId, NodeKind};
+use floodgate_graph::{Leg, LegCache, NodeId, NodeKind};
 use ruint::aliases::U256;
 use rustc_hash::FxHashMap;
 
@@ -69,12 +69,12 @@ struct Timeline {
 }
 
 impl Timeline {
-    fn new(ctx: &Ctx<'_>, n: NodeId) -> Timeline {
-        let mut raw: Vec<Leg> = Vec::new();
+    /// Reads `n`'s transfers (`raw` is scratch; `cache` the query's [`LegCache`]).
+    fn new(ctx: &Ctx<'_>, n: NodeId, raw: &mut Vec<Leg>, cache: &mut LegCache) -> Timeline {
         let mut evs: Vec<Ev> = Vec::new();
         for receipt in [true, false] {
             raw.clear();
-            ctx.g.legs(n, receipt, ctx.asset, &mut raw);
+            ctx.g.legs_cached(n, receipt, ctx.asset, raw, cache);
             evs.extend(raw.iter().filter(|l| l.nb != n && ctx.in_window(l.time)).map(|l| Ev {
                 nb: l.nb,
                 amount: l.amount,
@@ -148,6 +148,11 @@ pub(crate) trait Mix: Default {
     fn origin(label: Label, amount: U256) -> Self;
     /// Adds a received transfer's parts.
     fn add(&mut self, other: &Self);
+    /// As [`Mix::add`], taking the parts: an empty balance takes them as they are, without
+    /// a copy (most receipts arrive at a balance holding no labels).
+    fn absorb(&mut self, other: Self) {
+        self.add(&other);
+    }
     /// What a transfer of `a` takes from a balance of `b > 0` holding these parts; the
     /// parts left stay.
     fn take(&mut self, a: U256, b: U256) -> Self;
@@ -166,6 +171,13 @@ pub(crate) struct Parts(pub(crate) Vec<(Label, U256)>);
 impl Mix for Parts {
     fn origin(label: Label, amount: U256) -> Self {
         Parts(if amount.is_zero() { Vec::new() } else { vec![(label, amount)] })
+    }
+    fn absorb(&mut self, other: Self) {
+        if self.0.is_empty() {
+            *self = other;
+        } else {
+            self.add(&other);
+        }
     }
     fn add(&mut self, other: &Self) {
         if other.0.is_empty() {
@@ -233,18 +245,78 @@ impl Mix for Parts {
     }
 }
 
+/// A map from `u32` kept as a list sorted by key: the few origins a balance holds, copied
+/// and dropped often, cost a fraction of a `BTreeMap`'s allocations and frees that way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct SortedMap<V>(Vec<(u32, V)>);
+
+impl<V> Default for SortedMap<V> {
+    fn default() -> Self {
+        SortedMap(Vec::new())
+    }
+}
+
+impl<V> SortedMap<V> {
+    fn get(&self, k: u32) -> Option<&V> {
+        self.0.binary_search_by_key(&k, |e| e.0).ok().map(|i| &self.0[i].1)
+    }
+    fn contains_key(&self, k: u32) -> bool {
+        self.0.binary_search_by_key(&k, |e| e.0).is_ok()
+    }
+    /// The value at `k`, `make()` inserted first when absent.
+    fn entry_or(&mut self, k: u32, make: impl FnOnce() -> V) -> &mut V {
+        let i = match self.0.binary_search_by_key(&k, |e| e.0) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (k, make()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+    fn insert(&mut self, k: u32, v: V) {
+        match self.0.binary_search_by_key(&k, |e| e.0) {
+            Ok(i) => self.0[i].1 = v,
+            Err(i) => self.0.insert(i, (k, v)),
+        }
+    }
+    fn remove(&mut self, k: u32) {
+        if let Ok(i) = self.0.binary_search_by_key(&k, |e| e.0) {
+            self.0.remove(i);
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// The entries in key order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &V)> {
+        self.0.iter().map(|(k, v)| (*k, v))
+    }
+}
+
 /// Poison parts: every origin present, with the fewest hops it is present at.
 #[derive(Default, Clone, Debug)]
-pub(crate) struct Present(pub(crate) BTreeMap<u32, u32>);
+pub(crate) struct Present(pub(crate) SortedMap<u32>);
 
 impl Mix for Present {
     fn origin((h, o): Label, amount: U256) -> Self {
-        Present(if amount.is_zero() { BTreeMap::new() } else { BTreeMap::from([(o, h)]) })
+        Present(SortedMap(if amount.is_zero() { Vec::new() } else { vec![(o, h)] }))
     }
     fn add(&mut self, other: &Self) {
-        for (&o, &h) in &other.0 {
-            let e = self.0.entry(o).or_insert(h);
+        if self.0.is_empty() {
+            self.0.clone_from(&other.0);
+            return;
+        }
+        for &(o, h) in &other.0 .0 {
+            let e = self.0.entry_or(o, || h);
             *e = (*e).min(h);
+        }
+    }
+    fn absorb(&mut self, other: Self) {
+        if self.0.is_empty() {
+            *self = other;
+        } else {
+            self.add(&other);
         }
     }
     fn take(&mut self, a: U256, b: U256) -> Self {
@@ -255,13 +327,13 @@ impl Mix for Present {
         }
     }
     fn shifted(&self, c: u32) -> Self {
-        Present(self.0.iter().map(|(&o, &h)| (o, h + c)).collect())
+        Present(SortedMap(self.0 .0.iter().map(|&(o, h)| (o, h + c)).collect()))
     }
     fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
     fn within(&self, budget: u32) -> Self {
-        Present(self.0.iter().filter(|(_, h)| **h <= budget).map(|(&o, &h)| (o, h)).collect())
+        Present(SortedMap(self.0 .0.iter().copied().filter(|&(_, h)| h <= budget).collect()))
     }
 }
 
@@ -320,6 +392,13 @@ fn holds(p: &Parts, l: &Label) -> bool {
 impl Mix for Traced {
     fn origin(label: Label, amount: U256) -> Self {
         Traced { parts: Parts::origin(label, amount), links: Vec::new() }
+    }
+    fn absorb(&mut self, other: Self) {
+        if self.parts.is_empty() && self.links.is_empty() {
+            *self = other;
+        } else {
+            self.add(&other);
+        }
     }
     fn add(&mut self, other: &Self) {
         self.parts.add(&other.parts);
@@ -386,36 +465,39 @@ impl Linked for Traced {
 pub(crate) struct Seen {
     present: Present,
     /// By origin; only origins of `present` whose nearest value passed a link.
-    links: BTreeMap<u32, Links>,
+    links: SortedMap<Links>,
 }
 
 impl Mix for Seen {
     fn origin(label: Label, amount: U256) -> Self {
-        Seen { present: Present::origin(label, amount), links: BTreeMap::new() }
+        Seen { present: Present::origin(label, amount), links: SortedMap::default() }
     }
     fn add(&mut self, other: &Self) {
         if !other.links.is_empty() || !self.links.is_empty() {
-            for (&o, &h) in &other.present.0 {
-                let theirs = other.links.get(&o);
-                match self.present.0.get(&o) {
+            for (o, &h) in other.present.0.iter() {
+                let theirs = other.links.get(o);
+                match self.present.0.get(o) {
                     Some(&mine) if mine < h => {}
                     Some(&mine) if mine == h => {
                         if let Some(t) = theirs {
-                            union(self.links.entry(o).or_default(), t);
+                            union(self.links.entry_or(o, Links::default), t);
                         }
                     }
                     _ => match theirs {
-                        Some(t) => {
-                            self.links.insert(o, t.clone());
-                        }
-                        None => {
-                            self.links.remove(&o);
-                        }
+                        Some(t) => self.links.insert(o, t.clone()),
+                        None => self.links.remove(o),
                     },
                 }
             }
         }
         self.present.add(&other.present);
+    }
+    fn absorb(&mut self, other: Self) {
+        if self.present.is_empty() && self.links.is_empty() {
+            *self = other;
+        } else {
+            self.add(&other);
+        }
     }
     fn take(&mut self, a: U256, b: U256) -> Self {
         if a >= b {
@@ -432,24 +514,25 @@ impl Mix for Seen {
     }
     fn within(&self, budget: u32) -> Self {
         let present = self.present.within(budget);
-        let links = self
-            .links
-            .iter()
-            .filter(|(o, _)| present.0.contains_key(o))
-            .map(|(&o, l)| (o, l.clone()))
-            .collect();
+        let links = SortedMap(
+            self.links
+                .iter()
+                .filter(|&(o, _)| present.0.contains_key(o))
+                .map(|(o, l)| (o, l.clone()))
+                .collect(),
+        );
         Seen { present, links }
     }
 }
 
 impl Linked for Seen {
     fn mark(&mut self, n: u32) {
-        for &o in self.present.0.keys() {
-            union(self.links.entry(o).or_default(), &[n]);
+        for (o, _) in self.present.0.iter() {
+            union(self.links.entry_or(o, Links::default), &[n]);
         }
     }
     fn links_into(&self, out: &mut Vec<u32>) {
-        self.links.values().for_each(|ls| out.extend_from_slice(ls));
+        self.links.iter().for_each(|(_, ls)| out.extend_from_slice(ls));
     }
 }
 
@@ -465,10 +548,10 @@ trait Rule {
     const BALANCE_BOUND: bool;
     /// A fresh replay of the node with this timeline.
     fn new(tl: &Timeline) -> Self;
-    /// Event `i`, a transfer received carrying `p` (nothing when it is not followed).
-    fn receive(&mut self, tl: &Timeline, i: usize, p: Self::M);
-    /// Event `i`, a transfer sent: what it carries.
-    fn send(&mut self, tl: &Timeline, i: usize) -> Self::M;
+    /// Event `i`, `e`, a transfer received carrying `p` (nothing when it is not followed).
+    fn receive(&mut self, i: usize, e: &Ev, p: Self::M);
+    /// Event `i`, `e`, a transfer sent: what it carries.
+    fn send(&mut self, i: usize, e: &Ev) -> Self::M;
 }
 
 /// Haircut and poison: a balance of labelled parts; each transfer sent takes from it.
@@ -485,15 +568,15 @@ impl<M: Linked> Rule for Balance<M> {
     fn new(_: &Timeline) -> Self {
         Balance { bal: U256::ZERO, parts: M::default() }
     }
-    fn receive(&mut self, tl: &Timeline, i: usize, p: M) {
-        self.bal = self.bal.saturating_add(tl.evs[i].amount);
-        self.parts.add(&p);
+    fn receive(&mut self, _: usize, e: &Ev, p: M) {
+        self.bal = self.bal.saturating_add(e.amount);
+        self.parts.absorb(p);
     }
-    fn send(&mut self, tl: &Timeline, i: usize) -> M {
+    fn send(&mut self, _: usize, e: &Ev) -> M {
         if self.bal.is_zero() {
             return M::default();
         }
-        let a = tl.evs[i].amount;
+        let a = e.amount;
         let p = self.parts.take(a, self.bal);
         self.bal -= a.min(self.bal);
         p
@@ -565,15 +648,14 @@ impl Rule for Tiho {
         let room = tl.evs.iter().map(|e| if e.receipt { U256::ZERO } else { e.amount }).collect();
         Tiho { order, room, pending: Traced::default(), key: None, placed: FxHashMap::default() }
     }
-    fn receive(&mut self, tl: &Timeline, i: usize, p: Traced) {
-        let e = &tl.evs[i];
+    fn receive(&mut self, i: usize, e: &Ev, p: Traced) {
         if self.key.is_some_and(|k| k != (e.time, e.seq)) {
             self.pour(i);
         }
         self.key = Some((e.time, e.seq));
-        self.pending.add(&p);
+        self.pending.absorb(p);
     }
-    fn send(&mut self, _: &Timeline, i: usize) -> Traced {
+    fn send(&mut self, i: usize, _: &Ev) -> Traced {
         self.pour(i);
         self.placed.remove(&(i as u32)).unwrap_or_default()
     }
@@ -584,25 +666,77 @@ struct State<R: Rule> {
     /// The next event to replay.
     cursor: usize,
     rule: R,
-    /// The parts each transfer sent so far carried (only those with any).
-    sent: FxHashMap<u32, R::M>,
+    /// The parts each transfer sent so far carried (only those with any), by event index:
+    /// pushed in replay order, so sorted.
+    sent: Vec<(u32, R::M)>,
+}
+
+impl<R: Rule> State<R> {
+    fn new(tl: &Timeline) -> Self {
+        State { cursor: 0, rule: R::new(tl), sent: Vec::new() }
+    }
+
+    /// What transfer `k` sent carried, when it carried anything.
+    fn sent(&self, k: usize) -> Option<&R::M> {
+        let k = k as u32;
+        self.sent.binary_search_by_key(&k, |x| x.0).ok().map(|i| &self.sent[i].1)
+    }
+}
+
+/// Where the trace ends at a node ([`Causal::at_end`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// It goes on through the node.
+    No,
+    /// One of the target's own nodes.
+    Member,
+    /// A tagged node: an origin.
+    Tagged,
+}
+
+/// What one query learned of a node, asked once: a query meets a node again on every
+/// transfer it replays with it, and asking the graph, the tags and the index each time (a
+/// hash lookup or a key read each) was most of the cost of an event replayed.
+struct Node {
+    id: NodeId,
+    /// Whether it is a transaction node.
+    tx: bool,
+    end: End,
+    /// Its transfers, once read.
+    tl: Option<Timeline>,
+    /// When labels first reached it ([`Causal::holds_nothing`]), once asked.
+    first: Option<FirstArrivals>,
+    /// Its replays: (budget, index into [`Causal::states`]).
+    replays: Vec<(u32, u32)>,
 }
 
 /// The state of one causal query.
 struct Causal<'a, 'c, R: Rule> {
     ctx: &'a Ctx<'c>,
-    timelines: FxHashMap<NodeId, Timeline>,
+    /// Per node met: its index in `nodes`.
+    slots: FxHashMap<NodeId, u32>,
+    nodes: Vec<Node>,
+    /// Timelines read (for the log and the tests).
+    read: usize,
+    /// Transaction nodes' times and where edge lists lie, found once per query
+    /// ([`Graph::legs_cached`]).
+    ///
+    /// [`Graph::legs_cached`]: floodgate_graph::Graph::legs_cached
+    legs: LegCache,
+    /// Scratch for reading a node's transfers.
+    raw: Vec<Leg>,
     /// Per transaction node asked about: [`Ctx::peel_tx`].
     peel_txs: FxHashMap<NodeId, Option<(NodeId, NodeId)>>,
-    /// Per (node, budget): its replay.
-    states: FxHashMap<(NodeId, u32), State<R>>,
+    /// Every replay, (node, budget) → index kept in [`Node::replays`]; `None` while it is
+    /// being advanced.
+    states: Vec<Option<State<R>>>,
     /// `out`: the target's transfers sent that are tracked: (member, event index) → origin.
     seeds: FxHashMap<(NodeId, u32), u32>,
     backward: bool,
     min: U256,
     /// The exposure index, current for this graph and these tags (`in`, haircut and poison
-    /// only): per address asked, when labels of each hop count first reached it.
-    bound: Option<(&'a ExposureIndex, FxHashMap<NodeId, FirstArrivals>)>,
+    /// only).
+    bound: Option<&'a ExposureIndex>,
     /// Steps answered by the index without reading their sender ([`Causal::holds_nothing`]).
     pruned: u64,
 }
@@ -620,9 +754,43 @@ const STACK_RED_ZONE: usize = 128 * 1024;
 const STACK_GROWTH: usize = 4 * 1024 * 1024;
 
 impl<R: Rule> Causal<'_, '_, R> {
-    fn timeline(&mut self, n: NodeId) -> &Timeline {
+    /// The index of node `n` in `nodes`, added when first met.
+    fn slot(&mut self, n: NodeId) -> usize {
         let ctx = self.ctx;
-        self.timelines.entry(n).or_insert_with(|| Timeline::new(ctx, n))
+        let nodes = &mut self.nodes;
+        *self.slots.entry(n).or_insert_with(|| {
+            let end = if ctx.members.contains(&n) {
+                End::Member
+            } else if ctx.tags.contains_key(&n) {
+                End::Tagged
+            } else {
+                End::No
+            };
+            let tx = ctx.g.kind(n) == NodeKind::Transaction;
+            nodes.push(Node { id: n, tx, end, tl: None, first: None, replays: Vec::new() });
+            (nodes.len() - 1) as u32
+        }) as usize
+    }
+
+    /// The timeline of the node at slot `x`, read when first asked.
+    fn tl(&mut self, x: usize) -> &Timeline {
+        let ctx = self.ctx;
+        let node = &mut self.nodes[x];
+        if node.tl.is_none() {
+            self.read += 1;
+        }
+        let (raw, cache) = (&mut self.raw, &mut self.legs);
+        node.tl.get_or_insert_with(|| Timeline::new(ctx, node.id, raw, cache))
+    }
+
+    fn timeline(&mut self, n: NodeId) -> &Timeline {
+        let x = self.slot(n);
+        self.tl(x)
+    }
+
+    /// The index in `states` of the replay of slot `x` at `budget`, when there is one.
+    fn replay(&self, x: usize, budget: u32) -> Option<usize> {
+        self.nodes[x].replays.iter().find(|r| r.0 == budget).map(|r| r.1 as usize)
     }
 
     /// Hops spent when value moves from `from` to `to`: the sender's cost tracing back
@@ -658,15 +826,15 @@ impl<R: Rule> Causal<'_, '_, R> {
         ctx.step_cost(near, far)
     }
 
-    /// The step cost of receipt `i` of `w` ([`Causal::edge_cost`] from its sender), asked of
-    /// the context once per query.
-    fn receipt_cost(&mut self, w: NodeId, i: usize) -> u32 {
-        let ev = self.timeline(w).evs[i];
+    /// The step cost of receipt `i` of slot `w` ([`Causal::edge_cost`] from its sender),
+    /// asked of the context once per query.
+    fn receipt_cost(&mut self, w: usize, i: usize) -> u32 {
+        let ev = self.tl(w).evs[i];
         if ev.cost != UNKNOWN_COST {
             return u32::from(ev.cost);
         }
-        let c = self.edge_cost(ev.nb, w);
-        if let (Some(tl), Ok(k)) = (self.timelines.get_mut(&w), u8::try_from(c)) {
+        let c = self.edge_cost(ev.nb, self.nodes[w].id);
+        if let (Some(tl), Ok(k)) = (self.nodes[w].tl.as_mut(), u8::try_from(c)) {
             if k != UNKNOWN_COST {
                 tl.evs[i].cost = k;
             }
@@ -674,10 +842,10 @@ impl<R: Rule> Causal<'_, '_, R> {
         c
     }
 
-    /// The parts transfer `k` sent by `w` carried, hops counted to its receiver, of at most
-    /// `budget` hops; `c` is the step's cost.
-    fn carried(&mut self, w: NodeId, k: usize, c: u32, budget: u32, depth: u32) -> R::M {
-        let ev = self.timeline(w).evs[k];
+    /// The parts transfer `k` sent by slot `w` carried, hops counted to its receiver, of at
+    /// most `budget` hops; `c` is the step's cost.
+    fn carried(&mut self, w: usize, k: usize, c: u32, budget: u32, depth: u32) -> R::M {
+        let ev = self.tl(w).evs[k];
         if c > budget || ev.amount < self.min || depth > max_depth(self.ctx) {
             return R::M::default();
         }
@@ -686,58 +854,66 @@ impl<R: Rule> Causal<'_, '_, R> {
         }
         let b = budget - c;
         // Under a balance rule a label's value does not depend on the other labels tracked,
-        // so a replay with a larger budget that already passed `k` answers too.
+        // so a replay with a larger budget that already passed `k` answers too: the
+        // smallest such budget, as the replays at larger budgets were looked for in order.
         if R::LABELS_INDEPENDENT {
-            for wider in b + 1..=self.ctx.opts.hops {
-                if let Some(st) = self.states.get(&(w, wider)).filter(|s| s.cursor > k) {
-                    return st
-                        .sent
-                        .get(&(k as u32))
-                        .map_or_else(R::M::default, |p| p.within(b).shifted(c));
-                }
+            let hops = self.ctx.opts.hops;
+            let wider = self.nodes[w]
+                .replays
+                .iter()
+                .filter(|&&(wb, si)| {
+                    wb > b
+                        && wb <= hops
+                        && self.states[si as usize].as_ref().is_some_and(|s| s.cursor > k)
+                })
+                .min_by_key(|r| r.0)
+                .map(|r| r.1 as usize);
+            if let Some(si) = wider {
+                return self.states[si]
+                    .as_ref()
+                    .and_then(|st| st.sent(k))
+                    .map_or_else(R::M::default, |p| p.within(b).shifted(c));
             }
         }
         stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.advance(w, b, k, depth));
-        self.states
-            .get(&(w, b))
-            .and_then(|s| s.sent.get(&(k as u32)))
+        self.replay(w, b)
+            .and_then(|si| self.states[si].as_ref())
+            .and_then(|s| s.sent(k))
             .map_or_else(R::M::default, |p| p.shifted(c))
     }
 
-    /// When `w` ends the trace (a member of the target, a tagged node): what its transfer of
-    /// `amount` at event `k` carried, `c` hops counted to its receiver. `None` when the trace
-    /// goes on through `w`, or when the answer needs `k` and it is not given.
-    fn at_end(&self, w: NodeId, k: Option<usize>, c: u32, amount: U256) -> Option<R::M> {
-        if self.ctx.members.contains(&w) {
+    /// When slot `w` ends the trace (a member of the target, a tagged node): what its
+    /// transfer of `amount` at event `k` carried, `c` hops counted to its receiver. `None`
+    /// when the trace goes on through `w`, or when the answer needs `k` and it is not given.
+    fn at_end(&self, w: usize, k: Option<usize>, c: u32, amount: U256) -> Option<R::M> {
+        let node = &self.nodes[w];
+        match node.end {
+            End::No => None,
             // `in`: a round trip; `out`: the tracked value, if this transfer is tracked.
-            if self.backward {
-                return Some(R::M::default());
+            End::Member if self.backward => Some(R::M::default()),
+            End::Member => {
+                let k = k?;
+                Some(match self.seeds.get(&(node.id, k as u32)) {
+                    Some(&o) => R::M::origin((c, o), amount),
+                    None => R::M::default(),
+                })
             }
-            let k = k?;
-            return Some(match self.seeds.get(&(w, k as u32)) {
-                Some(&o) => R::M::origin((c, o), amount),
-                None => R::M::default(),
-            });
-        }
-        if self.ctx.tags.contains_key(&w) {
-            return Some(if self.backward {
-                R::M::origin((c, w.0), amount)
+            End::Tagged => Some(if self.backward {
+                R::M::origin((c, node.id.0), amount)
             } else {
                 R::M::default()
-            });
+            }),
         }
-        None
     }
 
-    /// What transfer `ev`, received by `w`, carried, hops counted to `w`, of at most
+    /// What transfer `i` received by slot `w` carried, hops counted to `w`, of at most
     /// `budget` hops: [`Causal::carried`] at its sender, which it answers without reading the
     /// sender's transfers (to find which one it was) when the answer does not depend on them:
     /// a step that costs more than the budget, a round trip (`in`), a tagged sender. Most
     /// receipts of the nodes at the hop limit are such steps, and their senders' timelines
     /// were most of a query's work.
-    fn received(&mut self, w: NodeId, i: usize, budget: u32, depth: u32) -> R::M {
-        let ev = self.timeline(w).evs[i];
-        let s = ev.nb;
+    fn received(&mut self, w: usize, i: usize, budget: u32, depth: u32) -> R::M {
+        let ev = self.tl(w).evs[i];
         let place = (ev.time, ev.seq);
         // No label of at most `budget` hops reached `w` by then: this transfer brought none.
         if self.holds_nothing(w, budget, place) {
@@ -749,32 +925,40 @@ impl<R: Rule> Causal<'_, '_, R> {
         if c > budget || depth > max_depth(self.ctx) {
             return R::M::default();
         }
+        let s = self.slot(ev.nb);
         let mut p = if let Some(p) = self.at_end(s, None, c, ev.amount) {
             p
         } else if self.holds_nothing(s, budget - c, place) {
             return R::M::default();
         } else {
-            match self.timeline(s).find_send(w, &ev) {
+            let to = self.nodes[w].id;
+            match self.tl(s).find_send(to, &ev) {
                 Some(j) => self.carried(s, j, c, budget, depth),
                 None => {
-                    tracing::warn!(target: "floodgate::trace::causal", node = w.0, "transfer not found at its other end");
+                    tracing::warn!(target: "floodgate::trace::causal", node = to.0, "transfer not found at its other end");
                     R::M::default()
                 }
             }
         };
         // A step into an address that costs no hop is a peel-chain link (the address is the
         // sender tracing `in`, the receiver tracing `out`): the value it carried passed it.
-        let far = if self.backward { s } else { w };
-        if c == 0 && !p.is_empty() && self.ctx.g.kind(far) == NodeKind::Address {
-            p.mark(far.0);
+        let far = &self.nodes[if self.backward { s } else { w }];
+        if c == 0 && !p.is_empty() && !far.tx {
+            p.mark(far.id.0);
         }
         p
     }
 
+    /// What transfer `i` received by `w` carried ([`Causal::received`]).
+    fn received_by(&mut self, w: NodeId, i: usize, budget: u32) -> R::M {
+        let x = self.slot(w);
+        self.received(x, i, budget, 0)
+    }
+
     /// Whether the exposure index shows that no label of at most `budget` hops had reached
-    /// address `s` by `place` (time, then storage order), so that what `s` sent at `place`
-    /// carried none (its transfers need not be read), and what it received there brought
-    /// none.
+    /// address slot `s` by `place` (time, then storage order), so that what `s` sent at
+    /// `place` carried none (its transfers need not be read), and what it received there
+    /// brought none.
     ///
     /// The index's pass replays every transfer of the asset in replay order with the same
     /// balances, hops and labels as this query, but for every tagged origin at once, and
@@ -794,50 +978,58 @@ impl<R: Rule> Causal<'_, '_, R> {
     /// earlier places and at `place` itself, which comes first at a node — holds one.
     /// Ties matter: a transfer `s` received at the same place as it sends one (two
     /// transfers of one account transaction) is not pruned.
-    fn holds_nothing(&mut self, s: NodeId, budget: u32, place: Place) -> bool {
+    fn holds_nothing(&mut self, s: usize, budget: u32, place: Place) -> bool {
         if !R::BALANCE_BOUND {
             return false;
         }
-        let ctx = self.ctx;
-        let Some((idx, seen)) = self.bound.as_mut() else { return false };
-        if ctx.g.kind(s) != NodeKind::Address {
+        let asset = self.ctx.asset;
+        let Some(idx) = self.bound else { return false };
+        let node = &mut self.nodes[s];
+        if node.tx {
             return false;
         }
-        let first = seen.entry(s).or_insert_with(|| idx.first_arrivals(s, ctx.asset));
+        let id = node.id;
+        let first = node.first.get_or_insert_with(|| idx.first_arrivals(id, asset));
         let none = first.before(budget, place);
         self.pruned += u64::from(none);
         none
     }
 
-    /// Replays `w` with labels of at most `budget` hops up to and including event `k`.
-    fn advance(&mut self, w: NodeId, budget: u32, k: usize, depth: u32) {
-        let mut st = match self.states.remove(&(w, budget)) {
-            Some(st) => st,
+    /// Replays slot `w` with labels of at most `budget` hops up to and including event `k`.
+    fn advance(&mut self, w: usize, budget: u32, k: usize, depth: u32) {
+        let si = match self.replay(w, budget) {
+            Some(si) => si,
             None => {
-                let tl = self.timeline(w);
-                State { cursor: 0, rule: R::new(tl), sent: FxHashMap::default() }
+                self.states.push(None);
+                let si = self.states.len() - 1;
+                self.nodes[w].replays.push((budget, si as u32));
+                si
             }
+        };
+        // Taken out while it advances (a replay met again deeper in the recursion starts
+        // afresh and is then replaced by this one, as a map entry removed meanwhile would).
+        let mut st = match self.states[si].take() {
+            Some(st) => st,
+            None => State::new(self.tl(w)),
         };
         while st.cursor <= k {
             let i = st.cursor;
-            let ev = self.timeline(w).evs[i];
+            let ev = self.tl(w).evs[i];
             st.cursor += 1;
             if ev.receipt {
                 let mut p = R::M::default();
                 if ev.amount >= self.min && !ev.amount.is_zero() {
                     p = self.received(w, i, budget, depth + 1);
                 }
-                let tl = &self.timelines[&w];
-                st.rule.receive(tl, i, p);
+                st.rule.receive(i, &ev, p);
             } else {
-                let tl = &self.timelines[&w];
-                let p = st.rule.send(tl, i);
+                let p = st.rule.send(i, &ev);
                 if !p.is_empty() {
-                    st.sent.insert(i as u32, p);
+                    st.sent.push((i as u32, p));
                 }
             }
         }
-        self.states.insert((w, budget), st);
+        self.states[si] = Some(st);
     }
 }
 
@@ -872,17 +1064,21 @@ where
     let backward = ctx.opts.direction == Direction::In;
     let mut q: Causal<'_, '_, R> = Causal {
         ctx,
-        timelines: FxHashMap::default(),
+        slots: FxHashMap::default(),
+        nodes: Vec::new(),
+        read: 0,
+        legs: LegCache::default(),
+        raw: Vec::new(),
         peel_txs: FxHashMap::default(),
-        states: FxHashMap::default(),
+        states: Vec::new(),
         seeds: FxHashMap::default(),
         backward,
         min: ctx.opts.min_amount.as_u256(),
-        bound: index.filter(|_| backward).map(|i| (i, FxHashMap::default())),
+        bound: index.filter(|_| backward),
         pruned: 0,
     };
     let r = evaluate(&mut q, members, poison);
-    let (timelines, replays, pruned) = (q.timelines.len(), q.states.len(), q.pruned);
+    let (timelines, replays, pruned) = (q.read, q.states.len(), q.pruned);
     tracing::debug!(target: "floodgate::trace::causal", timelines, replays, pruned, "causal query");
     #[cfg(test)]
     READ.with(|r| r.set((timelines, pruned)));
@@ -924,7 +1120,7 @@ where
             if ev.amount < q.min || ev.amount.is_zero() {
                 continue;
             }
-            let p: Carried = q.received(m, i, limit, 0).into();
+            let p: Carried = q.received_by(m, i, limit).into();
             p.links_into(&mut links);
             attributed = attributed.saturating_add(attribute(&p, ev.amount, &mut accs, |o| {
                 let n = NodeId(o);
@@ -967,7 +1163,7 @@ where
             if !reached {
                 continue;
             }
-            let p: Carried = q.received(v, i, limit, 0).into();
+            let p: Carried = q.received_by(v, i, limit).into();
             p.links_into(&mut links);
             match p {
                 Carried::Parts(ps) => {
@@ -977,7 +1173,7 @@ where
                     }
                 }
                 Carried::Present(ps) => {
-                    for (o, h) in ps.present.0 {
+                    for (o, &h) in ps.present.0.iter() {
                         let e = exposed.entry((cat, o)).or_insert((h, v));
                         *e = (*e).min((h, v));
                     }
@@ -1051,7 +1247,7 @@ fn attribute(
         }
         Carried::Present(ps) => {
             let mut best: BTreeMap<RiskCategory, (u32, NodeId)> = BTreeMap::new();
-            for (&o, &h) in &ps.present.0 {
+            for (o, &h) in ps.present.0.iter() {
                 let Some((c, n)) = origin(o) else { continue };
                 let e = best.entry(c).or_insert((h, n));
                 *e = (*e).min((h, n));
