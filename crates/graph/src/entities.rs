@@ -223,6 +223,7 @@ fn decode(path: &Path, data: &[u8]) -> Result<Clustering, GraphError> {
     let version = r.u32("the version")?;
     if version != VERSION {
         return Err(GraphError::UnsupportedVersion {
+            what: "clustering",
             path: path.to_owned(),
             found: version,
             supported: VERSION,

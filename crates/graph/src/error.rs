@@ -25,11 +25,14 @@ pub enum GraphError {
         /// What is wrong.
         detail: String,
     },
-    /// The file was written by a newer floodgate.
-    #[error("{}: graph format version {found} is not supported (this build reads {supported}); rebuild it with `floodgate trace build --rebuild`", path.display())]
+    /// The file's format version is one this build does not read: written by a newer
+    /// floodgate, or too old.
+    #[error("{}", unsupported(path, what, *found, *supported))]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,
+        /// What the file is ("graph segment", "exposure index", …), for the message.
+        what: &'static str,
         /// Version in the file.
         found: u32,
         /// Version this build reads.
@@ -78,4 +81,21 @@ pub enum GraphError {
     /// The transfer store failed.
     #[error(transparent)]
     Store(#[from] floodgate_store::StoreError),
+}
+
+/// The message of [`GraphError::UnsupportedVersion`]: what to do depends on which side is newer.
+fn unsupported(path: &std::path::Path, what: &str, found: u32, supported: u32) -> String {
+    let path = path.display();
+    if found > supported {
+        format!(
+            "{path}: {what} format version {found} was written by a newer floodgate (this build \
+             reads up to {supported}); upgrade floodgate, or rebuild it with `floodgate trace \
+             build --rebuild`"
+        )
+    } else {
+        format!(
+            "{path}: {what} format version {found} is not supported (this build reads \
+             {supported}); rebuild it with `floodgate trace build --rebuild`"
+        )
+    }
 }

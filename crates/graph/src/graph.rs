@@ -418,6 +418,7 @@ impl Graph {
         // written says 3.
         if m.format != "floodgate-graph" || !(2..=segment::VERSION).contains(&m.version) {
             return Err(GraphError::UnsupportedVersion {
+                what: "graph",
                 path: mpath,
                 found: m.version,
                 supported: segment::VERSION,

@@ -671,6 +671,7 @@ impl Segment {
             }
             _ => {
                 return Err(GraphError::UnsupportedVersion {
+                    what: "graph segment",
                     path: path.to_owned(),
                     found: version,
                     supported: VERSION,

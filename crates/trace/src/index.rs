@@ -862,6 +862,7 @@ impl ExposureIndex {
         let version = le_u32(b, 8);
         if !(1..=INDEX_VERSION).contains(&version) {
             return Err(GraphError::UnsupportedVersion {
+                what: "exposure index",
                 path: path.to_owned(),
                 found: version,
                 supported: INDEX_VERSION,

@@ -1335,6 +1335,7 @@ impl PassState {
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         if version != STATE_VERSION {
             return Err(GraphError::UnsupportedVersion {
+                what: "saved index pass",
                 path: path.to_owned(),
                 found: version,
                 supported: STATE_VERSION,
