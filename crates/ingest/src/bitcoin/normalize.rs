@@ -31,9 +31,10 @@ pub(crate) struct Normalizer<'o> {
     height_hint: Option<u64>,
     created: Created,
     heights: HashMap<Hash32, u64, FxBuild>,
-    /// A block's spent outpoints, and where each was found (buffers kept between blocks).
+    /// A block's spent outpoints, and what each spent of this file's outputs (buffers kept
+    /// between blocks).
     spends: Vec<OutPoint>,
-    found: Vec<Option<u32>>,
+    found: Vec<Option<(BtcAddress, u64)>>,
 }
 
 impl<'o> Normalizer<'o> {
@@ -107,9 +108,17 @@ impl<'o> Normalizer<'o> {
     /// The output found at `at` if still unspent (marked spent now), or else `outpoint` in
     /// the prevout map.
     fn take(&mut self, at: Option<u32>, outpoint: &OutPoint) -> (Option<Address>, Option<Amount>) {
-        let found = at
-            .and_then(|i| self.created.spend(i))
-            .or_else(|| self.prevouts.and_then(|m| m.get(outpoint, self.network)));
+        let spent = at.and_then(|i| self.created.spend(i));
+        self.spent_or_prevout(spent, outpoint)
+    }
+
+    /// An output this file created and an input spent, or else `outpoint` in the prevout map.
+    fn spent_or_prevout(
+        &self,
+        spent: Option<(BtcAddress, u64)>,
+        outpoint: &OutPoint,
+    ) -> (Option<Address>, Option<Amount>) {
+        let found = spent.or_else(|| self.prevouts.and_then(|m| m.get(outpoint, self.network)));
         match found {
             Some((address, sats)) => (Some(Address::Bitcoin(address)), Some(Amount::from(sats))),
             None => (None, None),
@@ -183,7 +192,7 @@ impl<'o> Normalizer<'o> {
             spends.extend(block.prevouts(tx));
         }
         let mut found = std::mem::take(&mut self.found);
-        self.created.find_all(&spends, &mut found);
+        self.created.spend_all(&spends, &mut found);
         let mut at = 0;
         for (tx, utxo) in txs.iter().zip(&mut utxo_txs) {
             utxo.inputs = if block.is_coinbase(tx) {
@@ -192,8 +201,8 @@ impl<'o> Normalizer<'o> {
                 let n = tx.input_count();
                 let mut inputs = Vec::with_capacity(n);
                 for (prevout, found) in spends[at..at + n].iter().zip(&found[at..at + n]) {
-                    // An output two inputs spend is found for the first only.
-                    let (address, value) = self.take(*found, prevout);
+                    // An output two inputs spend was found for the first only.
+                    let (address, value) = self.spent_or_prevout(*found, prevout);
                     inputs.push(TxInput { prevout: Some(*prevout), address, value });
                 }
                 at += n;
