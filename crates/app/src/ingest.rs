@@ -244,8 +244,11 @@ pub const BULK_BYTES: u64 = 64 << 20;
 
 /// What a store job gives back to the sink.
 enum Reply {
-    /// A group's outcomes, and how far into the file its last block was.
-    Blocks(Vec<ApplyOutcome>, u64),
+    /// A group's outcomes, how far into the file its last block was, and the group itself,
+    /// handed back to be freed on the reader's thread: glibc frees another thread's
+    /// allocations more slowly (into that thread's arena, under its lock), and the reader
+    /// allocates from the memory it gets back.
+    Blocks(Vec<ApplyOutcome>, u64, Vec<ChainBlock>),
     /// A ledger input's outcome, and the file's size.
     Ledger(floodgate_store::LedgerOutcome, u64),
     /// A network bound.
@@ -279,7 +282,7 @@ impl<S: TransferStore> StoreSink<'_, '_, S> {
         self.records = 0;
         let sent = self.pipe.submit(move |s: &mut S| {
             let outs = s.apply_blocks(&group)?;
-            Ok(Reply::Blocks(outs, done))
+            Ok(Reply::Blocks(outs, done, group))
         });
         self.take_replies();
         Ok(sent?)
@@ -296,11 +299,16 @@ impl<S: TransferStore> StoreSink<'_, '_, S> {
     fn take_replies(&mut self) {
         for r in self.pipe.replies() {
             match r {
-                Reply::Blocks(outs, done) => {
+                Reply::Blocks(outs, done, mut spent) => {
                     for o in &outs {
                         self.totals.add(o);
                     }
                     self.progress.set_position(self.base + done);
+                    // The blocks are freed here; the group's vector is kept for the next.
+                    spent.clear();
+                    if self.group.is_empty() && spent.capacity() > self.group.capacity() {
+                        self.group = spent;
+                    }
                 }
                 Reply::Ledger(out, bytes) => {
                     self.totals.new_ledger_entries += out.inserted;

@@ -37,7 +37,8 @@ pub(crate) fn bare_decode(raw: &[u8]) {
 
 /// Reads `inputs` into `store`, each group of [`GROUP_RECORDS`] applied on the store thread
 /// while the reader decodes the next (Bitcoin input: no SQLite index is suspended, as
-/// `floodgate ingest` suspends none for it).
+/// `floodgate ingest` suspends none for it), and handed back to be freed on the reader's
+/// thread, as `floodgate ingest` does.
 pub(crate) fn load_pipelined<P: AsRef<Path>>(
     store: &mut Store,
     inputs: &[(P, Vec<u8>)],
@@ -52,14 +53,16 @@ pub(crate) fn load_pipelined<P: AsRef<Path>>(
                 blocks.push(block);
                 if records >= GROUP_RECORDS {
                     let group = std::mem::take(&mut blocks);
-                    pipe.submit(move |s: &mut Store| s.apply_blocks(&group).map(drop))?;
+                    pipe.submit(move |s: &mut Store| s.apply_blocks(&group).map(|_| group))?;
+                    pipe.replies().for_each(drop);
                     records = 0;
                 }
                 Ok(())
             };
             read_slice(name.as_ref(), bytes, opts, &mut sink).expect("blocks ingest");
         }
-        pipe.submit(move |s: &mut Store| s.apply_blocks(&blocks).map(drop)).expect("blocks apply");
+        pipe.submit(move |s: &mut Store| s.apply_blocks(&blocks).map(|_| blocks))
+            .expect("blocks apply");
         pipe.finish().expect("blocks apply");
     });
 }

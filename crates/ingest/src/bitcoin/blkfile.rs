@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::Path;
 
-use bitcoin::hashes::Hash as _;
+use bitcoin::hashes::{sha256d, Hash as _};
 use floodgate_types::{Chain, Hash32};
 
 use super::normalize::Normalizer;
-use super::raw::{decode_block, MAX_BLOCK_BYTES};
+use super::raw::MAX_BLOCK_BYTES;
 use super::verify::{verify_block, BtcParams};
+use super::view::{BlockView, Layout};
 use crate::{BlockSink, FileSummary, IngestError, Location, NetworkId};
 use rustc_hash::FxBuildHasher as FxBuild;
 
@@ -72,9 +73,8 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     Ok(got)
 }
 
-/// A block read from a frame: where, decoded, and its bytes when they are not the frame just
-/// read.
-type Deferred = (u64, bitcoin::Block, Option<Vec<u8>>);
+/// A block held back: where its frame starts, and its bytes.
+type Deferred = (u64, Vec<u8>);
 
 /// Reads every frame of a `blk*.dat` stream, handing each normalized block to `sink`. The
 /// first frame's magic fixes the network (and so the address encoding) for the whole file.
@@ -89,7 +89,8 @@ pub(crate) fn read_blk<R: Read>(
     let mut pos: u64 = 0;
     let mut file_magic: Option<([u8; 4], &'static str)> = None;
     let mut buf = Vec::new();
-    // Held back with their bytes, which their transaction ids are hashed from.
+    let mut layout = Layout::default();
+    // Held back with their bytes, read again when their parent has been handed on.
     let mut pending: HashMap<Hash32, Vec<Deferred>, FxBuild> = HashMap::default();
     let mut pending_bytes = 0usize;
     loop {
@@ -148,7 +149,7 @@ pub(crate) fn read_blk<R: Read>(
                 ),
             ));
         }
-        let block = decode_block(&buf).map_err(|f| {
+        let block = layout.view(&buf).map_err(|f| {
             IngestError::invalid(path, Location::Offset(frame_at + 8 + f.offset), f.reason)
         })?;
         if !norm.height_known(&block) {
@@ -165,14 +166,19 @@ pub(crate) fn read_blk<R: Read>(
                 ));
             }
             let parent = Hash32::from_wire_order(block.header.prev_blockhash.to_byte_array());
-            pending.entry(parent).or_default().push((frame_at, block, Some(buf.clone())));
+            pending.entry(parent).or_default().push((frame_at, buf.clone()));
             continue;
         }
-        // The frame just read is in `buf`; blocks held back carry their own bytes.
-        let mut ready: Vec<Deferred> = vec![(frame_at, block, None)];
-        while let Some((at, block, raw)) = ready.pop() {
-            let hash = Hash32::from_wire_order(block.block_hash().to_byte_array());
-            emit(path, &block, raw.as_deref().unwrap_or(&buf), at, pos, norm, sink, summary)?;
+        let hash = block.hash();
+        emit(path, &block, frame_at, pos, norm, sink, summary)?;
+        // Then the blocks that waited for it, and theirs, parents first.
+        let mut ready: Vec<Deferred> = pending.remove(&hash).unwrap_or_default();
+        while let Some((at, raw)) = ready.pop() {
+            let block = layout.view(&raw).map_err(|f| {
+                IngestError::invalid(path, Location::Offset(at + 8 + f.offset), f.reason)
+            })?;
+            let hash = block.hash();
+            emit(path, &block, at, pos, norm, sink, summary)?;
             if let Some(children) = pending.remove(&hash) {
                 ready.extend(children);
             }
@@ -180,8 +186,9 @@ pub(crate) fn read_blk<R: Read>(
     }
     summary.bytes = pos;
     // Blocks still waiting have no parent in this file and no height of their own.
-    if let Some((at, block, _)) = pending.into_values().flatten().min_by_key(|(at, _, _)| *at) {
-        let hash = Hash32::from_wire_order(block.block_hash().to_byte_array());
+    if let Some((at, raw)) = pending.into_values().flatten().min_by_key(|(at, _)| *at) {
+        // It was walked as a block when read: its first 80 bytes are its header.
+        let hash = Hash32::from_wire_order(sha256d::Hash::hash(&raw[..80]).to_byte_array());
         return Err(IngestError::invalid(
             path,
             Location::Offset(at),
@@ -195,21 +202,19 @@ pub(crate) fn read_blk<R: Read>(
 }
 
 /// Normalizes one block and hands it to the sink.
-#[allow(clippy::too_many_arguments)] // one block's bytes, where it was, and the reader's state
 fn emit(
     path: &Path,
-    block: &bitcoin::Block,
-    raw: &[u8],
+    block: &BlockView<'_>,
     frame_at: u64,
     bytes_done: u64,
     norm: &mut Normalizer<'_>,
     sink: &mut dyn BlockSink,
     summary: &mut FileSummary,
 ) -> Result<(), IngestError> {
-    let txids = verify_block(block, Some(raw), norm.params())
+    verify_block(block, norm.params())
         .map_err(|reason| IngestError::invalid(path, Location::Offset(frame_at), reason))?;
     let normalized = norm
-        .block(block, None, &txids)
+        .block(block, None)
         .map_err(|reason| IngestError::invalid(path, Location::Offset(frame_at), reason))?;
     summary.blocks += 1;
     summary.transactions += normalized.utxo_txs.len() as u64;

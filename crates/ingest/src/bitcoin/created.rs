@@ -4,7 +4,7 @@
 //! table finds a transaction by its id: one entry per transaction, not per output. An input
 //! mostly spends an output created long before in a generated world (a wallet's coins), so
 //! each lookup misses the cache: the table slot, the transaction's id to confirm it, the
-//! output. [`Created::find_all`] looks a whole block's inputs up in stages, each stage
+//! output. [`Created::spend_all`] looks a whole block's inputs up in stages, each stage
 //! reading what every input needs from memory before the next uses it, so that the misses of
 //! many inputs overlap (a lookup at a time, through a hash map, was a third of the reader's
 //! time).
@@ -38,7 +38,7 @@ struct Output {
 }
 
 /// See the module docs.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Created {
     outputs: Vec<Output>,
     /// Each transaction's id and its first output.
@@ -144,9 +144,15 @@ impl Created {
         self.outputs.push(Output { address, sats, vout, tx, spent: !spendable });
     }
 
-    /// Where each of `outpoints` is, if this file created it and no input spent it yet, in
-    /// `out` (cleared first); looked up together (see the module docs).
-    pub(crate) fn find_all(&mut self, outpoints: &[OutPoint], out: &mut Vec<Option<u32>>) {
+    /// Spends each of `outpoints`, in order: its address and value in `out` (cleared first)
+    /// if this file created it and no input spent it yet (an outpoint two inputs spend is
+    /// found for the first only), else `None`. Looked up together (see the module docs), and
+    /// each output marked spent as it is read, so it is not read from memory twice.
+    pub(crate) fn spend_all(
+        &mut self,
+        outpoints: &[OutPoint],
+        out: &mut Vec<Option<(BtcAddress, u64)>>,
+    ) {
         self.place_started();
         out.clear();
         if self.slots.is_empty() {
@@ -196,10 +202,13 @@ impl Created {
             }
         }
         black_box(touch);
-        out.extend(outpoints.iter().zip(&txs).map(|(o, tx)| self.output_of((*tx)?, o.vout)));
+        for (o, tx) in outpoints.iter().zip(&txs) {
+            let at = tx.and_then(|t| self.output_of(t, o.vout));
+            out.push(at.and_then(|at| self.spend(at)));
+        }
     }
 
-    /// Where `outpoint` is, as [`Created::find_all`] finds it.
+    /// Where `outpoint` is, if this file created it and no input spent it yet.
     pub(crate) fn find(&mut self, outpoint: &OutPoint) -> Option<u32> {
         self.place_started();
         self.output_of(self.find_tx(&outpoint.txid)?, outpoint.vout)
@@ -310,13 +319,14 @@ mod tests {
                     o
                 })
                 .collect();
-            let mut found = Vec::new();
-            c.find_all(&spends, &mut found);
-            let one_by_one: Vec<Option<u32>> = spends.iter().map(|o| c.find(o)).collect();
-            assert_eq!(found, one_by_one);
-            for (o, at) in spends.iter().zip(found) {
+            let mut apart = c.clone();
+            let mut spent = Vec::new();
+            c.spend_all(&spends, &mut spent);
+            let one_by_one: Vec<Option<(BtcAddress, u64)>> =
+                spends.iter().map(|o| apart.find(o).and_then(|a| apart.spend(a))).collect();
+            assert_eq!(spent, one_by_one);
+            for (o, got) in spends.iter().zip(spent) {
                 // Two spends of one output: the second finds it spent.
-                let got = at.and_then(|a| c.spend(a));
                 assert_eq!(got, model.remove(o), "round {round} {o:?}");
             }
         }

@@ -53,6 +53,7 @@ mod prevouts;
 mod raw;
 mod rpc_json;
 mod verify;
+mod view;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -290,14 +291,15 @@ fn single(
     sink: &mut dyn BlockSink,
     summary: &mut FileSummary,
 ) -> Result<(), IngestError> {
-    let block = raw::decode_block(bytes)
+    let mut layout = view::Layout::default();
+    let block = layout
+        .view(bytes)
         .map_err(|f| IngestError::invalid(path, Location::Offset(f.offset), f.reason))?;
     blkfile::announce(path, norm.params(), 0, sink)?;
-    let txids = verify::verify_block(&block, Some(bytes), norm.params())
+    verify::verify_block(&block, norm.params())
         .map_err(|reason| IngestError::invalid(path, Location::Offset(0), reason))?;
-    let normalized: ChainBlock = norm
-        .block(&block, None, &txids)
-        .map_err(|r| IngestError::invalid(path, Location::Offset(0), r))?;
+    let normalized: ChainBlock =
+        norm.block(&block, None).map_err(|r| IngestError::invalid(path, Location::Offset(0), r))?;
     summary.blocks = 1;
     summary.transactions = normalized.utxo_txs.len() as u64;
     summary.bytes = input_len;

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use bitcoin::hashes::Hash as _;
 use floodgate_types::{
     Address, Amount, BlockHeader, BtcAddress, BtcNetwork, Chain, ChainBlock, Hash32, OutPoint,
     Timestamp, TxInput, TxOutput, UtxoTx,
@@ -11,6 +10,7 @@ use floodgate_types::{
 
 use super::created::Created;
 use super::verify::BtcParams;
+use super::view::BlockView;
 use super::PrevoutMap;
 use floodgate_types::address::ScriptKind;
 use rustc_hash::FxBuildHasher as FxBuild;
@@ -31,9 +31,10 @@ pub(crate) struct Normalizer<'o> {
     height_hint: Option<u64>,
     created: Created,
     heights: HashMap<Hash32, u64, FxBuild>,
-    /// A block's spent outpoints, and where each was found (buffers kept between blocks).
+    /// A block's spent outpoints, and what each spent of this file's outputs (buffers kept
+    /// between blocks).
     spends: Vec<OutPoint>,
-    found: Vec<Option<u32>>,
+    found: Vec<Option<(BtcAddress, u64)>>,
 }
 
 impl<'o> Normalizer<'o> {
@@ -107,9 +108,17 @@ impl<'o> Normalizer<'o> {
     /// The output found at `at` if still unspent (marked spent now), or else `outpoint` in
     /// the prevout map.
     fn take(&mut self, at: Option<u32>, outpoint: &OutPoint) -> (Option<Address>, Option<Amount>) {
-        let found = at
-            .and_then(|i| self.created.spend(i))
-            .or_else(|| self.prevouts.and_then(|m| m.get(outpoint, self.network)));
+        let spent = at.and_then(|i| self.created.spend(i));
+        self.spent_or_prevout(spent, outpoint)
+    }
+
+    /// An output this file created and an input spent, or else `outpoint` in the prevout map.
+    fn spent_or_prevout(
+        &self,
+        spent: Option<(BtcAddress, u64)>,
+        outpoint: &OutPoint,
+    ) -> (Option<Address>, Option<Amount>) {
+        let found = spent.or_else(|| self.prevouts.and_then(|m| m.get(outpoint, self.network)));
         match found {
             Some((address, sats)) => (Some(Address::Bitcoin(address)), Some(Amount::from(sats))),
             None => (None, None),
@@ -142,73 +151,63 @@ impl<'o> Normalizer<'o> {
     /// Whether [`Normalizer::block`] can tell this block's height now (without a stated
     /// height). A `blk*.dat` reader defers blocks for which it cannot, because Core writes
     /// blocks in download order, which is not always chain order.
-    pub(crate) fn height_known(&self, block: &bitcoin::Block) -> bool {
-        let prev = block.header.prev_blockhash.to_byte_array();
-        prev == [0u8; 32]
-            || self.heights.contains_key(&Hash32::from_wire_order(prev))
-            || block.bip34_block_height().is_ok()
+    pub(crate) fn height_known(&self, block: &BlockView<'_>) -> bool {
+        block.parent().is_none_or(|p| self.heights.contains_key(&p))
+            || block.bip34_height().is_some()
             || (self.heights.is_empty() && self.height_hint.is_some())
     }
 
-    /// Normalizes a decoded block. `stated_height` is the height the source gives, if any.
+    /// Normalizes a block. `stated_height` is the height the source gives, if any.
     pub(crate) fn block(
         &mut self,
-        block: &bitcoin::Block,
+        block: &BlockView<'_>,
         stated_height: Option<u64>,
-        txids: &[Hash32],
     ) -> Result<ChainBlock, String> {
-        let hash = Hash32::from_wire_order(block.block_hash().to_byte_array());
-        let prev = block.header.prev_blockhash.to_byte_array();
-        // The genesis block's parent field is all zeros: it has none.
-        let parent = (prev != [0u8; 32]).then(|| Hash32::from_wire_order(prev));
-        let height =
-            self.height(hash, parent, stated_height, || block.bip34_block_height().ok())?;
+        let hash = block.hash();
+        let parent = block.parent();
+        let height = self.height(hash, parent, stated_height, || block.bip34_height())?;
+        let txs = block.txs();
         // Grow the index once per block rather than rehashing repeatedly mid-block.
-        self.created.reserve(block.txdata.len(), block.txdata.iter().map(|t| t.output.len()).sum());
+        self.created.reserve(txs.len(), block.output_count());
         // Every output first (an input spends an output of an earlier transaction, in this
         // block or before), then every input's lookup together, so that their cache misses
         // overlap, then the inputs in order.
-        let mut outputs: Vec<Vec<TxOutput>> = Vec::with_capacity(block.txdata.len());
-        for (tx, &txid) in block.txdata.iter().zip(txids) {
+        let mut utxo_txs = Vec::with_capacity(txs.len());
+        for (position, tx) in txs.iter().enumerate() {
+            let txid = tx.txid();
             self.start_outputs(txid);
-            let mut outs = Vec::with_capacity(tx.output.len());
-            for (vout, out) in tx.output.iter().enumerate() {
+            let mut outputs = Vec::with_capacity(tx.output_count());
+            for (vout, (sats, script)) in block.outputs(tx).enumerate() {
                 // A transaction cannot hold 2^32 outputs: it would exceed the block size limit
-                // many times over, and decoding already bounded the count by the frame size.
+                // many times over, and the walk bounded the count by the block's size.
                 let vout = u32::try_from(vout).expect("output count fits u32 within a block");
-                outs.push(self.output(vout, out.script_pubkey.as_bytes(), out.value.to_sat()));
+                outputs.push(self.output(vout, script, sats));
             }
-            outputs.push(outs);
+            let position = u32::try_from(position).expect("tx count fits u32 within a block");
+            utxo_txs.push(UtxoTx { txid, position, inputs: Vec::new(), outputs });
         }
-        let outpoint = |txin: &bitcoin::TxIn| OutPoint {
-            txid: Hash32::from_wire_order(txin.previous_output.txid.to_byte_array()),
-            vout: txin.previous_output.vout,
-        };
         let mut spends = std::mem::take(&mut self.spends);
         spends.clear();
-        let inputs = block.txdata.iter().filter(|tx| !tx.is_coinbase()).flat_map(|tx| &tx.input);
-        spends.extend(inputs.map(outpoint));
+        for tx in txs.iter().filter(|tx| !block.is_coinbase(tx)) {
+            spends.extend(block.prevouts(tx));
+        }
         let mut found = std::mem::take(&mut self.found);
-        self.created.find_all(&spends, &mut found);
-        let mut found_at = found.iter();
-        let mut utxo_txs = Vec::with_capacity(block.txdata.len());
-        for (position, ((tx, &txid), outputs)) in
-            block.txdata.iter().zip(txids).zip(outputs).enumerate()
-        {
-            let inputs = if tx.is_coinbase() {
+        self.created.spend_all(&spends, &mut found);
+        let mut at = 0;
+        for (tx, utxo) in txs.iter().zip(&mut utxo_txs) {
+            utxo.inputs = if block.is_coinbase(tx) {
                 vec![TxInput { prevout: None, address: None, value: None }]
             } else {
-                let mut inputs = Vec::with_capacity(tx.input.len());
-                for (txin, at) in tx.input.iter().zip(&mut found_at) {
-                    let prevout = outpoint(txin);
-                    // An output two inputs spend is found for the first only.
-                    let (address, value) = self.take(*at, &prevout);
-                    inputs.push(TxInput { prevout: Some(prevout), address, value });
+                let n = tx.input_count();
+                let mut inputs = Vec::with_capacity(n);
+                for (prevout, found) in spends[at..at + n].iter().zip(&found[at..at + n]) {
+                    // An output two inputs spend was found for the first only.
+                    let (address, value) = self.spent_or_prevout(*found, prevout);
+                    inputs.push(TxInput { prevout: Some(*prevout), address, value });
                 }
+                at += n;
                 inputs
             };
-            let position = u32::try_from(position).expect("tx count fits u32 within a block");
-            utxo_txs.push(UtxoTx { txid, position, inputs, outputs });
         }
         self.found = found;
         self.spends = spends;

@@ -11,7 +11,6 @@ use floodgate_types::{
 use serde_json::{Map, Value};
 
 use super::normalize::Normalizer;
-use super::raw::decode_block;
 use crate::{BlockSink, FileSummary, IngestError, Location};
 
 /// Reads every block in a JSON stream.
@@ -138,16 +137,17 @@ fn from_hex(
     let field = || Location::Field(if at.is_empty() { "(top level)".into() } else { at.into() });
     let bytes = hex::decode(hex_text.trim())
         .map_err(|e| IngestError::invalid(path, field(), format!("block hex: {e}")))?;
-    let block = decode_block(&bytes).map_err(|f| {
+    let mut layout = super::view::Layout::default();
+    let block = layout.view(&bytes).map_err(|f| {
         IngestError::invalid(
             path,
             field(),
             format!("at byte {} of the block: {}", f.offset, f.reason),
         )
     })?;
-    let txids = super::verify::verify_block(&block, Some(&bytes), norm.params())
+    super::verify::verify_block(&block, norm.params())
         .map_err(|reason| IngestError::invalid(path, field(), reason))?;
-    norm.block(&block, None, &txids).map_err(|reason| IngestError::invalid(path, field(), reason))
+    norm.block(&block, None).map_err(|reason| IngestError::invalid(path, field(), reason))
 }
 
 /// Typed access to fields, with errors that carry the JSON path.
