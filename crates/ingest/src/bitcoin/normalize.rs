@@ -101,14 +101,7 @@ impl<'o> Normalizer<'o> {
     /// The address and value of a spent output, from this file's earlier outputs (and marks
     /// it spent there, since an output is spent once) or from the prevout map.
     pub(crate) fn resolve(&mut self, outpoint: &OutPoint) -> (Option<Address>, Option<Amount>) {
-        let at = self.created.find(outpoint);
-        self.take(at, outpoint)
-    }
-
-    /// The output found at `at` if still unspent (marked spent now), or else `outpoint` in
-    /// the prevout map.
-    fn take(&mut self, at: Option<u32>, outpoint: &OutPoint) -> (Option<Address>, Option<Amount>) {
-        let spent = at.and_then(|i| self.created.spend(i));
+        let spent = self.created.find(outpoint).and_then(|i| self.created.spend(i));
         self.spent_or_prevout(spent, outpoint)
     }
 
