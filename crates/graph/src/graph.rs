@@ -1274,8 +1274,8 @@ impl TextIds {
         self.id_hashed(text, hash_bytes(text.as_bytes()))
     }
 
-    /// The number of the text kept at `at` (in units of 8 bytes; [`TextIds::index`]), when
-    /// that text is `text`.
+    /// Whether the text kept at `at` (in units of 8 bytes, as [`TextIds::index`] holds it)
+    /// is `text`.
     fn kept_is(&self, at: u32, text: &[u8]) -> bool {
         let at = at as usize * 8;
         let kept = self.bytes.get(at + 4..).and_then(|b| b.get(..text.len()));
