@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use floodgate_store::export::{ExportLeg, LegKind};
 use floodgate_store::TransferStore;
@@ -1245,6 +1246,10 @@ fn hash_bytes(b: &[u8]) -> u64 {
 /// Legs handed between the build's threads at a time.
 const LEG_BATCH: usize = 16_384;
 
+/// Legs whose look-ups are issued together, before any of their results is used (so that
+/// their cache misses overlap): few enough that what they touch stays in the core's cache.
+const LOOK_AHEAD: usize = 256;
+
 /// The address texts a build has met, numbered in the order first met. A text met again
 /// (most legs' addresses) is then neither decoded nor looked up by key again: its number
 /// indexes the node ids of [`GraphBuilder::text_nodes`]. The texts are kept to tell two
@@ -1264,7 +1269,23 @@ struct TextIds {
 
 impl TextIds {
     /// The number of `text`, and whether it was met now for the first time.
+    #[cfg(test)]
     fn id(&mut self, text: &str) -> Result<(u32, bool), GraphError> {
+        self.id_hashed(text, hash_bytes(text.as_bytes()))
+    }
+
+    /// Whether the text kept at `at` (in units of 8 bytes, as [`TextIds::index`] holds it)
+    /// is `text`.
+    fn kept_is(&self, at: u32, text: &[u8]) -> bool {
+        let at = at as usize * 8;
+        let kept = self.bytes.get(at + 4..).and_then(|b| b.get(..text.len()));
+        u32::try_from(text.len())
+            .is_ok_and(|len| self.bytes.get(at..at + 4) == Some(&len.to_le_bytes()[..]))
+            && kept == Some(text)
+    }
+
+    /// [`TextIds::id`] with the text's hash ([`hash_bytes`]) computed beforehand.
+    fn id_hashed(&mut self, text: &str, h: u64) -> Result<(u32, bool), GraphError> {
         use std::collections::hash_map::Entry;
         let limit = |detail: &str| GraphError::Limit { detail: detail.to_owned() };
         let text = text.as_bytes();
@@ -1275,13 +1296,10 @@ impl TextIds {
         let slot = u32::try_from(self.bytes.len() / 8)
             .map_err(|_| limit("more than 32 GiB of address text in one build"))?;
         let len = u32::try_from(text.len()).map_err(|_| limit("an address of 4 GiB"))?;
-        match self.index.entry(hash_bytes(text)) {
+        match self.index.entry(h) {
             Entry::Occupied(o) => {
                 let (k, at) = *o.get();
-                let at = at as usize * 8;
-                let kept = self.bytes.get(at + 4..).and_then(|b| b.get(..text.len()));
-                if self.bytes.get(at..at + 4) == Some(&len.to_le_bytes()[..]) && kept == Some(text)
-                {
+                if self.kept_is(at, text) {
                     return Ok((k, false));
                 }
                 if let Some(&k) = self.overflow.get(text) {
@@ -1328,20 +1346,53 @@ impl EncodedKeys {
         stored: bool,
     ) -> Result<EncodedKeys, GraphError> {
         let mut k = EncodedKeys { ids: Vec::with_capacity(legs.len() * 2), ..Default::default() };
-        for leg in legs {
-            // Only the texts `add_encoded` reads (those `add_leg` would intern).
-            let (from, to) = match (leg.kind, &leg.from, &leg.to) {
-                (LegKind::Input, Some(from), _) => (Some(from), None),
-                (LegKind::Output, _, Some(to)) => (None, Some(to)),
-                (LegKind::Transfer, Some(from), Some(to)) => (Some(from), Some(to)),
-                _ => (None, None),
-            };
-            for key in [from, to] {
+        let mut texts_of: Vec<Option<&str>> = Vec::with_capacity(LOOK_AHEAD * 2);
+        let mut found: Vec<(u64, Option<(u32, u32)>)> = Vec::with_capacity(LOOK_AHEAD * 2);
+        // Three passes over each run of legs, so that the cache misses of one text's look-up
+        // are not waited for before the next text's: each text's hash and what the index
+        // holds for it (the look-ups do not depend on one another, so the processor overlaps
+        // them); whether the text kept there is this one (likewise); then, in order, the
+        // number of each text so found, or the full look-up for the rest (a text new here,
+        // or met twice in this run, or whose hash another text has), which numbers and
+        // encodes the new texts.
+        for run in legs.chunks(LOOK_AHEAD) {
+            texts_of.clear();
+            for leg in run {
+                // Only the texts `add_encoded` reads (those `add_leg` would intern).
+                let (from, to) = match (leg.kind, &leg.from, &leg.to) {
+                    (LegKind::Input, Some(from), _) => (Some(from.as_str()), None),
+                    (LegKind::Output, _, Some(to)) => (None, Some(to.as_str())),
+                    (LegKind::Transfer, Some(from), Some(to)) => {
+                        (Some(from.as_str()), Some(to.as_str()))
+                    }
+                    _ => (None, None),
+                };
+                texts_of.extend([from, to]);
+            }
+            found.clear();
+            found.extend(texts_of.iter().map(|t| {
+                t.map_or((0, None), |t| {
+                    let h = hash_bytes(t.as_bytes());
+                    (h, texts.index.get(&h).copied())
+                })
+            }));
+            for (f, t) in found.iter_mut().zip(&texts_of) {
+                if let (Some((_, at)), Some(t)) = (f.1, t) {
+                    if !texts.kept_is(at, t.as_bytes()) {
+                        f.1 = None;
+                    }
+                }
+            }
+            for (&(h, f), &key) in found.iter().zip(&texts_of) {
                 let Some(key) = key else {
                     k.ids.push(NO_TEXT);
                     continue;
                 };
-                let (id, new) = texts.id(key)?;
+                if let Some((id, _)) = f {
+                    k.ids.push(id);
+                    continue;
+                }
+                let (id, new) = texts.id_hashed(key, h)?;
                 k.ids.push(id);
                 if new {
                     let start = k.bytes.len();
@@ -1474,19 +1525,21 @@ fn order_by(edges: &[BuildEdge], n: usize, key: impl Fn(&BuildEdge) -> u32) -> V
     order
 }
 
-/// Every node's out records: the stream, where each node's records start (`n + 1`
-/// offsets), and each edge's byte offset inside its source's records.
-type OutRecords = (Vec<u8>, Vec<usize>, Vec<u32>);
-
-/// Every node's out records, in node order ([`OutRecords`]; the offsets of each edge inside
-/// its source's records are what the reverse index points at).
-fn encode_out(edges: &[BuildEdge], n: usize, time_base: u32) -> Result<OutRecords, GraphError> {
-    let by_src = order_by(edges, n, |e| e.src);
-    let mut out = Vec::with_capacity(edges.len() * 8);
-    let mut offsets: Vec<usize> = Vec::with_capacity(n + 1);
-    let mut at_in_list = vec![0u32; edges.len()];
-    let mut k = 0usize;
-    for node in 0..n as u32 {
+/// The out records of the nodes in `nodes` (`by_src`: edge indices ordered by source), and
+/// in `at_in_list[i]` each of their edges' byte offset inside its source's records (what
+/// the reverse index points at). Each node's records are a function of its own edges, so
+/// two runs of nodes can be encoded at once.
+fn encode_out(
+    edges: &[BuildEdge],
+    by_src: &[u32],
+    nodes: std::ops::Range<usize>,
+    time_base: u32,
+    at_in_list: &[AtomicU32],
+) -> Result<segment::InPart, GraphError> {
+    let mut k = by_src.partition_point(|&i| (edges[i as usize].src as usize) < nodes.start);
+    let mut out = Vec::with_capacity(by_src.len().saturating_sub(k) * 8);
+    let mut offsets: Vec<usize> = Vec::with_capacity(nodes.len() + 1);
+    for node in nodes.start as u32..nodes.end as u32 {
         let list_start = out.len();
         offsets.push(list_start);
         // Each target coded from the previous record's (format 5), the first from `node`.
@@ -1496,9 +1549,10 @@ fn encode_out(edges: &[BuildEdge], n: usize, time_base: u32) -> Result<OutRecord
             if e.src != node {
                 break;
             }
-            at_in_list[i as usize] = u32::try_from(out.len() - list_start).map_err(|_| {
-                GraphError::Limit { detail: format!("node {node} has over 4 GiB of out records") }
+            let at = u32::try_from(out.len() - list_start).map_err(|_| GraphError::Limit {
+                detail: format!("node {node} has over 4 GiB of out records"),
             })?;
+            at_in_list[i as usize].store(at, Ordering::Relaxed);
             let r = Rec {
                 node: e.dst,
                 mode: e.mode,
@@ -1515,14 +1569,14 @@ fn encode_out(edges: &[BuildEdge], n: usize, time_base: u32) -> Result<OutRecord
         }
     }
     offsets.push(out.len());
-    Ok((out, offsets, at_in_list))
+    Ok(segment::InPart { first: nodes.start, bytes: out, offsets })
 }
 
 /// The in records of the nodes in `nodes` (`by_dst`: edge indices ordered by target).
 fn encode_in(
     edges: &[BuildEdge],
     by_dst: &[u32],
-    at_in_list: &[u32],
+    at_in_list: &[AtomicU32],
     nodes: std::ops::Range<usize>,
 ) -> segment::InPart {
     let mut k = by_dst.partition_point(|&i| (edges[i as usize].dst as usize) < nodes.start);
@@ -1536,13 +1590,20 @@ fn encode_in(
             if e.dst as usize != node {
                 break;
             }
-            segment::put_in_record(&mut bytes, e.src, prev, at_in_list[i as usize]);
+            let at = at_in_list[i as usize].load(Ordering::Relaxed);
+            segment::put_in_record(&mut bytes, e.src, prev, at);
             prev = e.src;
             k += 1;
         }
     }
     offsets.push(bytes.len());
     segment::InPart { first: nodes.start, bytes, offsets }
+}
+
+/// The node where the edges ordered by `order` (by `key`) are split in two halves: the key
+/// of the middle edge (`n` when there is no edge).
+fn middle(edges: &[BuildEdge], order: &[u32], n: usize, key: impl Fn(&BuildEdge) -> u32) -> usize {
+    order.get(order.len() / 2).map_or(n, |&i| key(&edges[i as usize]) as usize)
 }
 
 impl<'g> GraphBuilder<'g> {
@@ -2043,10 +2104,11 @@ impl<'g> GraphBuilder<'g> {
         Ok(())
     }
 
-    /// The segment's content, encoded on two threads where the machine has them: the out
-    /// records (by source) on this one while another orders the edges by target and sorts
-    /// the keys, then the in records of two halves of the node range at once. The bytes are
-    /// those of a one-thread encoding (each part is a function of its input alone).
+    /// The segment's content, encoded on two threads where the machine has them, in three
+    /// steps that each split the work in two: the edges ordered by source here while
+    /// another thread orders them by target and sorts the keys; the out records of two
+    /// halves of the node range at once; then their in records. The bytes are those of a
+    /// one-thread encoding (each part is a function of its input alone).
     fn finish(mut self) -> Result<SegmentData, GraphError> {
         // What found nodes while legs were added (the numbered texts, the two hash tables)
         // is not needed to encode them: freed before the encoders allocate, so that it is
@@ -2060,64 +2122,84 @@ impl<'g> GraphBuilder<'g> {
         let limit = |detail: String| GraphError::Limit { detail };
         let n = self.base_nodes as usize + self.new_nodes();
         let edges = &self.edges;
-        let time_base = edges
-            .iter()
-            .filter(|e| e.mode == segment::MODE_EXPLICIT && e.time != 0)
-            .map(|e| e.time)
-            .min()
-            .unwrap_or(0);
         let parallel = self.threads > 1;
-        let (out, (by_dst, sorted)) = join(
+        // Section 1 holds the keys in their stored form (a transaction key's time as a code
+        // from the one before): where every 16th starts.
+        let key_index = || -> Result<(u32, Vec<u32>), GraphError> {
+            let key_time_base = (0..self.new_nodes())
+                .filter_map(|l| keys::tx_parts(self.new_key(l)).map(|(_, _, t)| t))
+                .filter(|&t| t != 0)
+                .min()
+                .unwrap_or(0);
+            let mut key_index =
+                Vec::with_capacity(self.new_nodes().div_ceil(segment::KEY_STRIDE) + 1);
+            let (mut at, mut i) = (0u64, 0usize);
+            segment::for_each_stored_key(&self.key_bytes, key_time_base, |k| {
+                if i % segment::KEY_STRIDE == 0 {
+                    key_index.push(at);
+                }
+                at += k.len() as u64;
+                i += 1;
+            });
+            key_index.push(at);
+            let key_index = key_index.into_iter().map(u32::try_from).collect::<Result<_, _>>();
+            let key_index = key_index.map_err(|_| {
+                limit("a segment's keys exceed 4 GiB; build in smaller steps".into())
+            })?;
+            Ok((key_time_base, key_index))
+        };
+        let ((by_src, time_base, keys), (by_dst, sorted)) = join(
             parallel,
-            || encode_out(edges, n, time_base),
+            || {
+                let time_base = edges
+                    .iter()
+                    .filter(|e| e.mode == segment::MODE_EXPLICIT && e.time != 0)
+                    .map(|e| e.time)
+                    .min()
+                    .unwrap_or(0);
+                (order_by(edges, n, |e| e.src), time_base, key_index())
+            },
             || (order_by(edges, n, |e| e.dst), self.sorted_keys()),
         );
-        let (out, out_offsets, at_in_list) = out?;
-        // In records: two runs of nodes with about half the edges each.
-        let mid = by_dst.get(by_dst.len() / 2).map_or(n, |&i| edges[i as usize].dst as usize);
+        let (key_time_base, key_index) = keys?;
+        // Out records: two runs of nodes with about half the edges each. Each edge's offset
+        // in its source's records is stored by whichever run encodes it (each edge once).
+        let at_in_list: Vec<AtomicU32> = (0..edges.len()).map(|_| AtomicU32::new(0)).collect();
+        let mid = middle(edges, &by_src, n, |e| e.src);
+        let (a, b) = join(
+            parallel,
+            || encode_out(edges, &by_src, 0..mid, time_base, &at_in_list),
+            || encode_out(edges, &by_src, mid..n, time_base, &at_in_list),
+        );
+        drop(by_src);
+        let outs = vec![a?, b?];
+        // In records: likewise.
+        let mid = middle(edges, &by_dst, n, |e| e.dst);
         let (a, b) = join(
             parallel,
             || encode_in(edges, &by_dst, &at_in_list, 0..mid),
             || encode_in(edges, &by_dst, &at_in_list, mid..n),
         );
         drop((by_dst, at_in_list));
-        let lists = segment::EdgeLists { out, out_offsets, ins: vec![a, b] };
+        let lists = segment::EdgeLists { outs, ins: vec![a, b] };
         // Node index: where every 16th node's block starts. A block is its length, then (for
         // a node with edges) the length of its out records, its out and its in records
         // (section 5 is streamed from `lists` by `segment::write`).
         let too_big =
             || limit("a segment's edge lists exceed 4 GiB; build in smaller steps".into());
         let mut node_offsets = Vec::with_capacity(n.div_ceil(segment::NODE_STRIDE) + 1);
-        let mut at = 0u32;
-        for i in 0..n {
+        let (mut at, mut i) = (0u32, 0usize);
+        lists.try_for_each_node(n, |o, ins| {
             if i % segment::NODE_STRIDE == 0 {
                 node_offsets.push(at);
             }
-            let len = u32::try_from(lists.block_len(i)).map_err(|_| too_big())?;
-            at = at.checked_add(len).ok_or_else(too_big)?;
-        }
-        node_offsets.push(at);
-        // Section 1 holds the keys in their stored form (a transaction key's time as a code
-        // from the one before): where every 16th starts.
-        let key_time_base = (0..self.new_nodes())
-            .filter_map(|l| keys::tx_parts(self.new_key(l)).map(|(_, _, t)| t))
-            .filter(|&t| t != 0)
-            .min()
-            .unwrap_or(0);
-        let mut key_index = Vec::with_capacity(self.new_nodes().div_ceil(segment::KEY_STRIDE) + 1);
-        let (mut at, mut i) = (0u64, 0usize);
-        segment::for_each_stored_key(&self.key_bytes, key_time_base, |k| {
-            if i % segment::KEY_STRIDE == 0 {
-                key_index.push(at);
-            }
-            at += k.len() as u64;
             i += 1;
-        });
-        key_index.push(at);
-        let key_index: Vec<u32> =
-            key_index.into_iter().map(u32::try_from).collect::<Result<_, _>>().map_err(|_| {
-                limit("a segment's keys exceed 4 GiB; build in smaller steps".into())
-            })?;
+            let len =
+                u32::try_from(segment::EdgeLists::block_len(o, ins)).map_err(|_| too_big())?;
+            at = at.checked_add(len).ok_or_else(too_big)?;
+            Ok::<(), GraphError>(())
+        })?;
+        node_offsets.push(at);
         let tx_bits = self.tx_bits;
         Ok(SegmentData {
             base_node: self.base_nodes,
@@ -2178,9 +2260,10 @@ impl<'g> GraphBuilder<'g> {
             .map_err(|source| GraphError::Io { path: dir.clone(), source })?;
         let file = format!("seg-{:06}.fgs", base.segments.len() + 1);
         let t = std::time::Instant::now();
+        let threads = self.threads;
         let data = self.finish()?;
         let t_finish = t.elapsed();
-        let sum = segment::write(&dir.join(&file), &data)?;
+        let sum = segment::write_on(&dir.join(&file), &data, threads)?;
         tracing::debug!(encode = ?t_finish, write = ?(t.elapsed() - t_finish), %file, "graph segment written");
         let mut segments = base.manifest_segments();
         segments.push(ManifestSegment {

@@ -241,20 +241,19 @@ pub(crate) struct SegmentData {
     pub(crate) time_base: u32,
 }
 
-/// A segment's edge lists as the (parallel) encoders leave them: one stream of out records
-/// and one or more streams of in records, each covering a run of nodes. [`write`] streams
+/// A segment's edge lists as the (parallel) encoders leave them: out records and in
+/// records, each in one or more parts covering consecutive runs of nodes. [`write`] streams
 /// section 5 from them node block by node block, so the section is never copied whole.
 #[derive(Debug, Default)]
 pub(crate) struct EdgeLists {
-    /// Out records of every node, in node order.
-    pub(crate) out: Vec<u8>,
-    /// `out_offsets[n]..out_offsets[n + 1]`: node `n`'s out records in `out`.
-    pub(crate) out_offsets: Vec<usize>,
+    /// Out records: parts covering consecutive node runs, in node order.
+    pub(crate) outs: Vec<InPart>,
     /// In records: parts covering consecutive node runs, in node order.
     pub(crate) ins: Vec<InPart>,
 }
 
-/// In records of the nodes `first..first + offsets.len() - 1`.
+/// Records (in records, or out records in [`EdgeLists::outs`]) of the nodes
+/// `first..first + offsets.len() - 1`.
 #[derive(Debug, Default)]
 pub(crate) struct InPart {
     pub(crate) first: usize,
@@ -262,33 +261,51 @@ pub(crate) struct InPart {
     pub(crate) offsets: Vec<usize>,
 }
 
+/// Node `n`'s records in `parts`, the part at `*p` or after it (`*p` moves on to it): nodes
+/// asked in increasing order cost no search.
+fn records_at<'a>(parts: &'a [InPart], p: &mut usize, n: usize) -> &'a [u8] {
+    while parts.get(*p + 1).is_some_and(|q| q.first <= n) {
+        *p += 1;
+    }
+    parts
+        .get(*p)
+        .filter(|q| q.first <= n)
+        .and_then(|q| {
+            let l = n - q.first;
+            q.bytes.get(*q.offsets.get(l)?..*q.offsets.get(l + 1)?)
+        })
+        .unwrap_or(&[])
+}
+
 impl EdgeLists {
-    /// Node `n`'s out records and in records.
-    fn node(&self, n: usize) -> (&[u8], &[u8]) {
-        let out = &self.out[self.out_offsets[n]..self.out_offsets[n + 1]];
-        let part = self.ins.partition_point(|p| p.first <= n).saturating_sub(1);
-        let ins = self.ins.get(part).map_or(&[][..], |p| {
-            let l = n - p.first;
-            &p.bytes[p.offsets[l]..p.offsets[l + 1]]
-        });
-        (out, ins)
+    /// Calls `f` with every node's out records and in records, nodes `0..nodes` in order.
+    pub(crate) fn try_for_each_node<E>(
+        &self,
+        nodes: usize,
+        mut f: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let (mut po, mut pi) = (0, 0);
+        for n in 0..nodes {
+            f(records_at(&self.outs, &mut po, n), records_at(&self.ins, &mut pi, n))?;
+        }
+        Ok(())
     }
 
-    /// Byte length of node `n`'s block in section 5, its length prefix included (1 byte
-    /// when it has no edge).
-    pub(crate) fn block_len(&self, n: usize) -> usize {
-        let body = self.body_len(n);
-        varint_len(body as u64) + body
-    }
-
-    /// Byte length of node `n`'s block after its length prefix (0 when it has no edge).
-    fn body_len(&self, n: usize) -> usize {
-        let (o, i) = self.node(n);
-        if o.is_empty() && i.is_empty() {
+    /// Byte length of a node's block in section 5 after its length prefix (0 when it has
+    /// no edge), from its out and in records.
+    pub(crate) fn body_len(out: &[u8], ins: &[u8]) -> usize {
+        if out.is_empty() && ins.is_empty() {
             0
         } else {
-            varint_len(o.len() as u64) + o.len() + i.len()
+            varint_len(out.len() as u64) + out.len() + ins.len()
         }
+    }
+
+    /// Byte length of a node's block in section 5, its length prefix included (1 byte when
+    /// it has no edge).
+    pub(crate) fn block_len(out: &[u8], ins: &[u8]) -> usize {
+        let body = Self::body_len(out, ins);
+        varint_len(body as u64) + body
     }
 
     /// Writes section 5 (every node's block, in node order) to `w`, in chunks of about a
@@ -296,11 +313,10 @@ impl EdgeLists {
     fn write_to(&self, nodes: usize, w: &mut impl Write) -> std::io::Result<()> {
         const CHUNK: usize = 1 << 20;
         let mut buf = Vec::with_capacity(CHUNK + 64);
-        for n in 0..nodes {
-            put_varint(&mut buf, self.body_len(n) as u64);
-            let (o, i) = self.node(n);
+        self.try_for_each_node(nodes, |o, i| -> std::io::Result<()> {
+            put_varint(&mut buf, Self::body_len(o, i) as u64);
             if o.is_empty() && i.is_empty() {
-                continue;
+                return Ok(());
             }
             put_varint(&mut buf, o.len() as u64);
             buf.extend_from_slice(o);
@@ -309,7 +325,8 @@ impl EdgeLists {
                 w.write_all(&buf)?;
                 buf.clear();
             }
-        }
+            Ok(())
+        })?;
         w.write_all(&buf)
     }
 }
@@ -535,38 +552,49 @@ fn write_keys(key_bytes: &[u8], time_base: u32, w: &mut impl Write) -> std::io::
     w.write_all(&buf)
 }
 
-/// Writes `data` to `path` (through a temporary file, synced, then renamed, so a crash
-/// leaves either no file or a whole one). Returns the header's checksum.
-///
-/// Streamed: a zero header first, then each section through a hashing writer (the edge
-/// lists node block by node block from the encoders' buffers, never assembled in memory),
-/// then the header with every section's offset, length and SHA-256 over the zeros.
+/// Writes `data` to `path` on one thread ([`write_on`]).
+#[cfg(test)]
 pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphError> {
-    let io = |source| GraphError::Io { path: path.to_owned(), source };
-    let assets = data.assets.join("\n");
+    write_on(path, data, 1)
+}
+
+/// Byte length of every section of `data` as [`write_on`] writes it (`assets`: the asset
+/// ids joined), known before any is written.
+fn section_lens(data: &SegmentData, assets: &str) -> [u64; SECTIONS] {
+    let sorted_bits = data.sorted.len() as u64 * u64::from(sorted_width(data.sorted.len()));
+    let mut lens = [0u64; SECTIONS];
+    lens[S_KEY_INDEX] = data.key_index.len() as u64 * 4;
+    // The key index's last entry is section 1's length.
+    lens[S_KEY_BYTES] = data.key_index.last().map_or(0, |&l| u64::from(l));
+    lens[S_KEY_SORTED] = sorted_bits.div_ceil(8);
+    lens[S_TX_BITS] = data.tx_bits.len() as u64 * 8;
+    lens[S_NODE_OFFSETS] = data.node_offsets.len() as u64 * 4;
+    // Likewise the node index's for section 5.
+    lens[S_EDGE_LISTS] = data.node_offsets.last().map_or(0, |&l| u64::from(l));
+    lens[S_TXIDS] = data.txids.len() as u64 * 32;
+    lens[S_TX_CHAINS] = data.tx_chains.len() as u64;
+    lens[S_ASSETS] = assets.len() as u64;
+    lens[S_WIDE_AMOUNTS] = data.wide.len() as u64 * 32;
+    lens[S_BLOCKS] = data.blocks.len() as u64 * 56;
+    lens
+}
+
+/// Writes sections `range` of `data` to `file` from offset `at` (the first's), each through
+/// a hasher and followed by its zero padding; each one's length and SHA-256.
+fn write_sections(
+    file: &File,
+    at: u64,
+    range: Range<usize>,
+    data: &SegmentData,
+    assets: &str,
+) -> std::io::Result<Vec<(u64, [u8; 32])>> {
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, file);
+    f.seek(SeekFrom::Start(at))?;
     let nodes = data.node_count as usize;
-    let mut header = Header::zeroed();
-    header.magic = MAGIC;
-    header.version = VERSION;
-    header.section_count = SECTIONS as u32;
-    header.base_node = data.base_node;
-    header.node_count = data.node_count;
-    header.edge_count = data.edge_count;
-    header.tx_count = data.txids.len() as u32;
-    header.wide_count = data.wide.len() as u32;
-    header.asset_count = data.assets.len() as u32;
-    header.time_base = data.time_base;
-    header.block_count = data.blocks.len() as u32;
-    header.key_time_base = data.key_time_base;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::io::BufWriter::with_capacity(
-        1 << 20,
-        File::create(&tmp).map_err(|source| GraphError::Io { path: tmp.clone(), source })?,
-    );
-    f.write_all(bytemuck::bytes_of(&header)).map_err(io)?;
-    let mut at = HEADER_LEN as u64;
     let zeros = [0u8; 8];
-    for i in 0..SECTIONS {
+    let mut at = at;
+    let mut sums = Vec::with_capacity(range.len());
+    for i in range {
         let mut w = Hashing { inner: &mut f, sha: Sha256::new(), len: 0 };
         match i {
             S_KEY_INDEX => w.write_all(bytemuck::cast_slice(&data.key_index)),
@@ -580,19 +608,87 @@ pub(crate) fn write(path: &Path, data: &SegmentData) -> Result<[u8; 32], GraphEr
             S_ASSETS => w.write_all(assets.as_bytes()),
             S_WIDE_AMOUNTS => w.write_all(bytemuck::cast_slice(&data.wide)),
             _ => w.write_all(bytemuck::cast_slice(&data.blocks)),
-        }
-        .map_err(io)?;
+        }?;
         let (sha, len) = (w.sha.finalize(), w.len);
-        header.sections[i] = SectionEntry { offset: at, len, sha256: sha.into() };
+        sums.push((len, sha.into()));
         let padded = (at + len).div_ceil(8) * 8;
-        f.write_all(&zeros[..(padded - at - len) as usize]).map_err(io)?;
+        f.write_all(&zeros[..(padded - at - len) as usize])?;
         at = padded;
+    }
+    f.flush()?;
+    Ok(sums)
+}
+
+/// Writes `data` to `path` (through a temporary file, synced, then renamed, so a crash
+/// leaves either no file or a whole one). Returns the header's checksum.
+///
+/// Streamed: each section through a hashing writer (the edge lists node block by node
+/// block from the encoders' buffers, never assembled in memory), then the header with every
+/// section's offset, length and SHA-256. Every section's length is known beforehand, so its
+/// offset is too: with `threads` > 1 the key sections (0–3) are written and hashed on
+/// another thread, through a second handle of the file, while this one writes the rest.
+/// The bytes are the same either way.
+pub(crate) fn write_on(
+    path: &Path,
+    data: &SegmentData,
+    threads: usize,
+) -> Result<[u8; 32], GraphError> {
+    let io = |source| GraphError::Io { path: path.to_owned(), source };
+    let assets = data.assets.join("\n");
+    let mut header = Header::zeroed();
+    header.magic = MAGIC;
+    header.version = VERSION;
+    header.section_count = SECTIONS as u32;
+    header.base_node = data.base_node;
+    header.node_count = data.node_count;
+    header.edge_count = data.edge_count;
+    header.tx_count = data.txids.len() as u32;
+    header.wide_count = data.wide.len() as u32;
+    header.asset_count = data.assets.len() as u32;
+    header.time_base = data.time_base;
+    header.block_count = data.blocks.len() as u32;
+    header.key_time_base = data.key_time_base;
+    let lens = section_lens(data, &assets);
+    let mut at = HEADER_LEN as u64;
+    for (entry, &len) in header.sections.iter_mut().zip(&lens) {
+        entry.offset = at;
+        at = (at + len).div_ceil(8) * 8;
+    }
+    let tmp = path.with_extension("tmp");
+    let tmp_io = |source| GraphError::Io { path: tmp.clone(), source };
+    let mut f = File::create(&tmp).map_err(tmp_io)?;
+    let second = File::options().write(true).open(&tmp).map_err(tmp_io)?;
+    let (keys_at, lists_at) =
+        (header.sections[S_KEY_INDEX].offset, header.sections[S_NODE_OFFSETS].offset);
+    let keys = || write_sections(&second, keys_at, S_KEY_INDEX..S_NODE_OFFSETS, data, &assets);
+    let lists = || write_sections(&f, lists_at, S_NODE_OFFSETS..SECTIONS, data, &assets);
+    let (keys, lists) = if threads > 1 {
+        std::thread::scope(|s| {
+            let k = s.spawn(keys);
+            let l = lists();
+            match k.join() {
+                Ok(k) => (k, l),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    } else {
+        (keys(), lists())
+    };
+    drop(second);
+    for (i, (len, sha)) in keys.map_err(io)?.into_iter().chain(lists.map_err(io)?).enumerate() {
+        if len != lens[i] {
+            return Err(io(std::io::Error::other(format!(
+                "section {} came to {len} bytes, {} were expected",
+                SECTION_NAMES[i], lens[i]
+            ))));
+        }
+        header.sections[i].len = len;
+        header.sections[i].sha256 = sha;
     }
     let hb = bytemuck::bytes_of(&header);
     header.header_sha256 = Sha256::digest(&hb[..HASHED_HEADER_LEN]).into();
     f.seek(SeekFrom::Start(0)).map_err(io)?;
     f.write_all(bytemuck::bytes_of(&header)).map_err(io)?;
-    let f = f.into_inner().map_err(|e| io(e.into_error()))?;
     f.sync_all().map_err(io)?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(io)?;
