@@ -973,9 +973,92 @@ fn committed_after(key: &str, sha256: &str, case: Option<CaseId>) -> String {
     }
 }
 
+/// A case as a `serde_json::Value` of it writes (keys in sorted order): the alert feed's
+/// `case.open` and `case.add_alert` entries record their case this way, without a `Value`
+/// tree built and freed per entry (the same bytes: `case_entries_write_what_a_value_tree_wrote`).
+#[derive(Serialize)]
+struct CaseInValueOrder<'a> {
+    alert_count: i64,
+    approved_by: &'a Option<UserId>,
+    assignee: &'a Option<UserId>,
+    created: UnixTime,
+    decided_by: &'a Option<UserId>,
+    decision: Option<DecisionKind>,
+    decision_reason: &'a Option<String>,
+    id: CaseId,
+    severity: Severity,
+    snoozed_until: Option<UnixTime>,
+    state: CaseState,
+    subject: &'a str,
+    tenant: &'a TenantId,
+    updated: UnixTime,
+    version: i64,
+}
+
+impl<'a> CaseInValueOrder<'a> {
+    fn of(c: &'a Case) -> CaseInValueOrder<'a> {
+        // Destructured in full: a field added to `Case` does not compile until it is here.
+        let Case {
+            tenant,
+            id,
+            subject,
+            state,
+            severity,
+            assignee,
+            decision,
+            decision_reason,
+            decided_by,
+            approved_by,
+            snoozed_until,
+            alert_count,
+            version,
+            created,
+            updated,
+        } = c;
+        CaseInValueOrder {
+            alert_count: *alert_count,
+            approved_by,
+            assignee,
+            created: *created,
+            decided_by,
+            decision: *decision,
+            decision_reason,
+            id: *id,
+            severity: *severity,
+            snoozed_until: *snoozed_until,
+            state: *state,
+            subject,
+            tenant,
+            updated: *updated,
+            version: *version,
+        }
+    }
+}
+
+/// An audit entry's after document `{"case": …, "detail": …}`, keys in sorted order.
+#[derive(Serialize)]
+struct CaseEntry<'a, D: Serialize> {
+    case: CaseInValueOrder<'a>,
+    detail: D,
+}
+
+/// `{"reason": …}`.
+#[derive(Serialize)]
+struct OpenedFor {
+    reason: &'static str,
+}
+
+/// `{}`.
+#[derive(Serialize)]
+struct NoDetail {}
+
 /// The versioned update of one case by an alert batch, on SQLite: parameters state,
 /// severity, alert count, new version, `updated`, tenant, id, old version.
 const UPDATE_CASE_SQL: &str = "UPDATE cases SET state = ?, severity = ?, alert_count = ?, version = ?, snoozed_until = NULL, updated = ? WHERE tenant = ? AND id = ? AND version = ?";
+
+/// [`UPDATE_CASE_SQL`] for a case whose state does not change and that was not snoozed:
+/// parameters severity, alert count, new version, `updated`, tenant, id, old version.
+const UPDATE_CASE_COUNT_SQL: &str = "UPDATE cases SET severity = ?, alert_count = ?, version = ?, updated = ? WHERE tenant = ? AND id = ? AND version = ?";
 
 /// The versioned update of `n` cases by an alert batch, on PostgreSQL: parameters
 /// `updated`, then per case `(id, old version, state, severity, alert_count)`, then the
@@ -1046,7 +1129,9 @@ fn ingest_alerts_tx(
     let mut alert_rows: Vec<Vec<Val>> = Vec::with_capacity(fresh.len());
     for (i, a) in fresh.iter().enumerate() {
         let id = first_alert + i as i64;
-        let (c, _) = touched.entry(a.subject.clone()).or_insert_with(|| {
+        // Looked up before an entry is made: `entry` needs the key as a `String`, a copy of
+        // the subject per alert although most subjects are in the map already.
+        if !touched.contains_key(&a.subject) {
             let c = new_case(t, next_case, &a.subject, a.severity, now);
             next_case += 1;
             out.cases_opened.push(c.id);
@@ -1055,10 +1140,16 @@ fn ingest_alerts_tx(
                 "case.open".into(),
                 format!("case:{}", c.id.0),
                 "null".into(),
-                json(&serde_json::json!({"case": &c, "detail": {"reason": "alert"}})),
+                json(&CaseEntry {
+                    case: CaseInValueOrder::of(&c),
+                    detail: OpenedFor { reason: "alert" },
+                }),
             ]);
-            (c, None)
-        });
+            touched.insert(a.subject.clone(), (c, None));
+        }
+        let Some((c, _)) = touched.get_mut(&a.subject) else {
+            unreachable!("the subject's case was inserted just above")
+        };
         // The state machine: a new alert keeps the case where it is, or wakes a
         // snoozed one.
         match step(c.state, Action::AddAlert, Role::Admin) {
@@ -1124,19 +1215,39 @@ fn ingest_alerts_tx(
         // took a copy of every page of `cases` it changed, per chunk: 7 KB of writes per
         // monitor decision, more than the database itself (ADR 0007).
         for (c, b) in &existing {
-            let n = tx.exec(
-                UPDATE_CASE_SQL,
-                &[
-                    c.state.as_str().into(),
-                    c.severity.as_str().into(),
-                    c.alert_count.into(),
-                    (b.version + 1).into(),
-                    now.0.into(),
-                    t.as_str().into(),
-                    c.id.0.into(),
-                    b.version.into(),
-                ],
-            )?;
+            // A case that stays in its state and was not snoozed (nearly all: an open case
+            // taking another alert) is updated without setting `state` and `snoozed_until`
+            // to the values they hold: the row is the same, and SQLite then leaves the two
+            // indexes on them (`cases_subject`, `cases_snoozed`) alone instead of deleting
+            // and inserting the case's entry in each.
+            let n = if c.state == b.state && b.snoozed_until.is_none() {
+                tx.exec(
+                    UPDATE_CASE_COUNT_SQL,
+                    &[
+                        c.severity.as_str().into(),
+                        c.alert_count.into(),
+                        (b.version + 1).into(),
+                        now.0.into(),
+                        t.as_str().into(),
+                        c.id.0.into(),
+                        b.version.into(),
+                    ],
+                )?
+            } else {
+                tx.exec(
+                    UPDATE_CASE_SQL,
+                    &[
+                        c.state.as_str().into(),
+                        c.severity.as_str().into(),
+                        c.alert_count.into(),
+                        (b.version + 1).into(),
+                        now.0.into(),
+                        t.as_str().into(),
+                        c.id.0.into(),
+                        b.version.into(),
+                    ],
+                )?
+            };
             if n != 1 {
                 return Err(CasesError::Conflict { case: c.id.0 });
             }
@@ -1164,13 +1275,13 @@ fn ingest_alerts_tx(
         }
     }
     for (c, b) in &existing {
-        let mut c2 = (*c).clone();
-        c2.version = b.version + 1;
+        let mut after = CaseInValueOrder::of(c);
+        after.version = b.version + 1;
         audit.push([
             "case.add_alert".into(),
             format!("case:{}", c.id.0),
             json(b),
-            json(&serde_json::json!({"case": &c2, "detail": {}})),
+            json(&CaseEntry { case: after, detail: NoDetail {} }),
         ]);
     }
     let mut chain = Chain::lock(tx, t, now)?;
@@ -2210,6 +2321,32 @@ mod tests {
     use super::*;
     use crate::db::Sqlite;
 
+    /// The alert feed's case documents are byte for byte what a `Value` tree wrote, for a
+    /// new case and for one with every optional field set.
+    #[test]
+    fn case_entries_write_what_a_value_tree_wrote() {
+        let t = TenantId::new("t\u{e9}\"1").unwrap();
+        let mut c = new_case(&t, 7, "c\\1 \u{1f}", Severity::Medium, UnixTime(1_700_000_000));
+        let was = |c: &Case, detail: serde_json::Value| {
+            json(&serde_json::json!({"case": c, "detail": detail}))
+        };
+        let fresh =
+            CaseEntry { case: CaseInValueOrder::of(&c), detail: OpenedFor { reason: "alert" } };
+        assert_eq!(json(&fresh), was(&c, serde_json::json!({"reason": "alert"})));
+        c.state = CaseState::Snoozed;
+        c.assignee = Some(UserId::new("ana").unwrap());
+        c.decision = Some(DecisionKind::Report);
+        c.decision_reason = Some("why \"so\"".into());
+        c.decided_by = Some(UserId::new("bo").unwrap());
+        c.approved_by = Some(UserId::new("cy").unwrap());
+        c.snoozed_until = Some(UnixTime(-5));
+        c.alert_count = i64::MAX;
+        c.version = 3;
+        c.updated = UnixTime(1_800_000_000);
+        let full = CaseEntry { case: CaseInValueOrder::of(&c), detail: NoDetail {} };
+        assert_eq!(json(&full), was(&c, serde_json::json!({})));
+    }
+
     fn plan(db: &mut Sqlite, sql: &str, params: &[Val<'_>]) -> String {
         let rows =
             db.with_tx(&mut |tx| tx.query(&format!("EXPLAIN QUERY PLAN {sql}"), params)).unwrap();
@@ -2266,6 +2403,12 @@ mod tests {
             ],
         );
         assert!(update.contains("(tenant=? AND id=?)"), "{update}");
+        let count = plan(
+            &mut db,
+            UPDATE_CASE_COUNT_SQL,
+            &["low".into(), 1.into(), 2.into(), 0.into(), "default".into(), 7.into(), 1.into()],
+        );
+        assert!(count.contains("(tenant=? AND id=?)"), "{count}");
         for n in [1, 500] {
             let sql = format!(
                 "SELECT {CASE_COLS} FROM cases WHERE tenant = ? AND state <> 'closed' AND subject IN ({})",

@@ -10,6 +10,14 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
+/// mimalloc instead of glibc's malloc for the binary's Rust allocations: a durable `floodgate
+/// monitor` run makes and frees millions of strings and buffers of a few bytes to tens of KB
+/// (JSON of decisions, events, alerts and audit entries), and glibc's malloc, free and
+/// consolidation were 28 % of its CPU (docs/benchmarks.md). SQLite keeps its own calls to
+/// the C library's malloc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let matches = cmd::Cli::command().get_matches();
     let cli = cmd::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());

@@ -102,9 +102,10 @@ impl DecisionFile {
     /// [`MonitorError::Io`].
     pub fn append_lines<'a>(
         &mut self,
-        lines: impl Iterator<Item = &'a str>,
+        lines: impl Iterator<Item = &'a str> + Clone,
     ) -> Result<(), MonitorError> {
-        let mut s = String::new();
+        // Sized up front: a group's lines are megabytes, which grew by doubling.
+        let mut s = String::with_capacity(lines.clone().map(|l| l.len() + 1).sum());
         for l in lines {
             s.push_str(l);
             s.push('\n');

@@ -160,7 +160,9 @@ impl DecisionSink for CliSink {
         if fmt == Fmt::Jsonl && stored.len() == held.len() {
             match &mut self.out {
                 Sink::Stdout => {
-                    let mut s = String::new();
+                    // Sized up front: a group's lines are megabytes, which grew by doubling.
+                    let len = stored.clone().map(|l| l.len() + 1).sum();
+                    let mut s = String::with_capacity(len);
                     for l in stored {
                         s.push_str(l);
                         s.push('\n');
