@@ -312,6 +312,48 @@ where
     first
 }
 
+/// The hops of the steps a FIFO, LIFO or TIHO (ignoring time) trace takes, as
+/// [`Ctx::step_cost`] charges them, each asked of the context once per query.
+///
+/// [`Ctx::step_cost`] reads a transaction node's inputs and outputs (is it a peel
+/// transaction?) on every step into or out of it, decoding each one's time from the
+/// transaction's key, and at a link's end the address's other transfers and their
+/// transactions too; an order trace takes the same step once per block of coins it follows,
+/// TIHO once per (node, hops left). A step can be a free peel link only from a peel
+/// transaction's one input (`in`) or to its large output (`out`), so the transaction's peel
+/// shape is read once per query here, every other step costs [`Ctx::cost`] without asking,
+/// and a step that can be a link is asked once. The answers are [`Ctx::step_cost`]'s, and
+/// so are the links it records: a link met again is one already recorded, and under
+/// `--ignore-time` one the cap refused stays refused (the set of links only grows).
+#[derive(Default)]
+struct StepCosts {
+    /// Per transaction node asked about: [`Ctx::peel_tx`].
+    shapes: FxHashMap<NodeId, Option<(NodeId, NodeId)>>,
+    /// Per step (nearer end, farther end) that may be a link: [`Ctx::step_cost`].
+    links: FxHashMap<(NodeId, NodeId), u32>,
+}
+
+impl StepCosts {
+    /// [`Ctx::step_cost`]`(near, far)`.
+    fn cost(&mut self, ctx: &Ctx<'_>, near: NodeId, far: NodeId) -> u32 {
+        let c = ctx.cost(far);
+        if c == 0 || !ctx.opts.peel_chains || ctx.g.kind(near) != NodeKind::Transaction {
+            return c;
+        }
+        let shape = *self.shapes.entry(near).or_insert_with(|| ctx.peel_tx(near));
+        let link_end = shape.is_some_and(|(input, large)| match ctx.opts.direction {
+            Direction::In => input == far,
+            Direction::Out => large == far,
+        });
+        if !link_end {
+            // Not a link: asking costs nothing more (no link is recorded).
+            debug_assert_eq!(c, ctx.step_cost(near, far), "a peel link missed");
+            return c;
+        }
+        *self.links.entry((near, far)).or_insert_with(|| ctx.step_cost(near, far))
+    }
+}
+
 /// One step of an order trace: coins `[lo, hi)` of the transfer `key` (seen from `node`)
 /// arrive at `node` after `hops` hops.
 struct Step {
@@ -331,6 +373,7 @@ pub(crate) fn order_exposure(ctx: &Ctx<'_>, members: &[NodeId], order: Order) ->
     let mut untraced = U256::ZERO;
     let mut accs: BTreeMap<RiskCategory, Acc> = BTreeMap::new();
     let mut work: Vec<Step> = Vec::new();
+    let mut costs = StepCosts::default();
     for &m in members {
         node_flows(&mut cache, ctx, m, order);
     }
@@ -353,7 +396,7 @@ pub(crate) fn order_exposure(ctx: &Ctx<'_>, members: &[NodeId], order: Order) ->
             // A zero-value transfer carries no coins (and must not set a category's hops).
             continue;
         }
-        let h = s.hops + ctx.step_cost(s.key.nb, s.node);
+        let h = s.hops + costs.cost(ctx, s.key.nb, s.node);
         if s.key.amount < min || h > ctx.opts.hops || set.contains(&s.node) {
             // Not followed: below the minimum, beyond the hop limit, or back at the target
             // (a round trip is counted once, in the transfer that first carried it).
@@ -515,8 +558,13 @@ fn each_raw(
 pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
     let backward = ctx.opts.direction == Direction::In;
     let limit = ctx.opts.hops;
-    let mut t =
-        Tiho { ctx, cache: FxHashMap::default(), streams: Vec::new(), memo: FxHashMap::default() };
+    let mut t = Tiho {
+        ctx,
+        cache: FxHashMap::default(),
+        streams: Vec::new(),
+        memo: FxHashMap::default(),
+        costs: StepCosts::default(),
+    };
     for &m in members {
         tiho_node(&mut t.cache, ctx, m);
     }
@@ -602,7 +650,7 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
                 },
             );
             for &m in &next {
-                relax(m, h + ctx.step_cost(n, m), &mut dist, &mut queue);
+                relax(m, h + t.costs.cost(ctx, n, m), &mut dist, &mut queue);
             }
         }
         let mut tagged: Vec<(NodeId, u32)> =
@@ -634,6 +682,7 @@ struct Tiho<'a, 'c> {
     streams: Vec<Stream>,
     /// `(node, budget)` → its stream in `streams`.
     memo: FxHashMap<(NodeId, u32), usize>,
+    costs: StepCosts,
 }
 
 impl Tiho<'_, '_> {
@@ -665,7 +714,7 @@ impl Tiho<'_, '_> {
         // bound only guards against a malformed graph.
         if depth <= 2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) + 2 {
             for (w, a, time, rank) in ups {
-                let cw = ctx.step_cost(u, w);
+                let cw = self.costs.cost(ctx, u, w);
                 if cw > budget {
                     continue;
                 }
@@ -725,7 +774,7 @@ impl Tiho<'_, '_> {
                 },
             );
             for (u, a, time, rank) in ups {
-                let cv = ctx.step_cost(u, v);
+                let cv = self.costs.cost(ctx, u, v);
                 if cv > h {
                     continue;
                 }
