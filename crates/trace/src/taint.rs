@@ -80,7 +80,8 @@ impl Side {
         // Stable: equal times keep storage order.
         flows.sort_by_key(|f| f.time);
         let mut by_key: Vec<u32> = (0..flows.len() as u32).collect();
-        by_key.sort_by(|&a, &b| {
+        // The index ends every key, so no two are equal: an unstable sort gives the same.
+        by_key.sort_unstable_by(|&a, &b| {
             let (x, y) = (&flows[a as usize], &flows[b as usize]);
             (x.nb, x.time, x.amount, a).cmp(&(y.nb, y.time, y.amount, b))
         });
@@ -172,7 +173,9 @@ impl NodeFlows {
         let is_address = ctx.g.kind(n) == NodeKind::Address;
         let mut queue: VecDeque<Item> = VecDeque::new();
         let mut next_in = 0usize;
-        let mut by_out: Vec<Piece> = Vec::new();
+        // Each piece ends a transfer sent or empties a queue item (one per received
+        // transfer): at most that many pieces.
+        let mut by_out: Vec<Piece> = Vec::with_capacity(outs.flows.len() + ins.flows.len());
         let mut out_start = Vec::with_capacity(outs.flows.len() + 1);
         let mut taken: Vec<(u32, U256, U256)> = Vec::new();
         for (k, o) in outs.flows.iter().enumerate() {
@@ -239,17 +242,7 @@ impl NodeFlows {
             }
         }
         out_start.push(by_out.len() as u32);
-        let mut by_in: Vec<u32> = (0..by_out.len() as u32).collect();
-        by_in.sort_by_key(|&p| (by_out[p as usize].inn, by_out[p as usize].in_off));
-        let mut in_start = Vec::with_capacity(ins.flows.len() + 1);
-        let mut p = 0usize;
-        for i in 0..ins.flows.len() as u32 {
-            in_start.push(p as u32);
-            while p < by_in.len() && by_out[by_in[p] as usize].inn == i {
-                p += 1;
-            }
-        }
-        in_start.push(by_in.len() as u32);
+        let (by_in, in_start) = by_received(&by_out, ins.flows.len());
         NodeFlows { ins, outs, by_out, out_start, by_in, in_start }
     }
 
@@ -292,6 +285,43 @@ impl NodeFlows {
     }
 }
 
+/// The pieces `by_out` (in the order made) sorted by (received transfer, offset in it), as
+/// indices, and where each of the `received` transfers' pieces start (one more entry at the
+/// end): a stable sort by that key, made as a counting sort by received transfer, after
+/// which a transfer's pieces are usually in offset order already (FIFO takes a received
+/// transfer's coins front to back) or in reverse (LIFO, back to front); any other run is
+/// sorted. A comparison sort of every piece was a sixth of a busy node's routing.
+fn by_received(by_out: &[Piece], received: usize) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; received + 1];
+    for p in by_out {
+        start[p.inn as usize + 1] += 1;
+    }
+    for i in 1..start.len() {
+        start[i] += start[i - 1];
+    }
+    let mut at = start.clone();
+    let mut by_in = vec![0u32; by_out.len()];
+    for (j, p) in by_out.iter().enumerate() {
+        let a = &mut at[p.inn as usize];
+        by_in[*a as usize] = j as u32;
+        *a += 1;
+    }
+    let off = |p: &u32| by_out[*p as usize].in_off;
+    for w in start.windows(2) {
+        let run = &mut by_in[w[0] as usize..w[1] as usize];
+        if run.len() < 2 || run.windows(2).all(|x| off(&x[0]) <= off(&x[1])) {
+            continue;
+        }
+        if run.windows(2).all(|x| off(&x[0]) > off(&x[1])) {
+            // Strictly decreasing: reversed, it is what a stable sort gives.
+            run.reverse();
+        } else {
+            run.sort_by_key(off);
+        }
+    }
+    (by_in, start)
+}
+
 /// The transfers through which value reached (`in`) or left (`out`) the target set, as
 /// `(member, index on the member's side)`. For an entity, transfers between its members and
 /// UTXO transactions that also spend from (or pay to) it are its own and left out.
@@ -310,6 +340,48 @@ where
         }
     }
     first
+}
+
+/// The hops of the steps a FIFO, LIFO or TIHO (ignoring time) trace takes, as
+/// [`Ctx::step_cost`] charges them, each asked of the context once per query.
+///
+/// [`Ctx::step_cost`] reads a transaction node's inputs and outputs (is it a peel
+/// transaction?) on every step into or out of it, decoding each one's time from the
+/// transaction's key, and at a link's end the address's other transfers and their
+/// transactions too; an order trace takes the same step once per block of coins it follows,
+/// TIHO once per (node, hops left). A step can be a free peel link only from a peel
+/// transaction's one input (`in`) or to its large output (`out`), so the transaction's peel
+/// shape is read once per query here, every other step costs [`Ctx::cost`] without asking,
+/// and a step that can be a link is asked once. The answers are [`Ctx::step_cost`]'s, and
+/// so are the links it records: a link met again is one already recorded, and under
+/// `--ignore-time` one the cap refused stays refused (the set of links only grows).
+#[derive(Default)]
+struct StepCosts {
+    /// Per transaction node asked about: [`Ctx::peel_tx`].
+    shapes: FxHashMap<NodeId, Option<(NodeId, NodeId)>>,
+    /// Per step (nearer end, farther end) that may be a link: [`Ctx::step_cost`].
+    links: FxHashMap<(NodeId, NodeId), u32>,
+}
+
+impl StepCosts {
+    /// [`Ctx::step_cost`]`(near, far)`.
+    fn cost(&mut self, ctx: &Ctx<'_>, near: NodeId, far: NodeId) -> u32 {
+        let c = ctx.cost(far);
+        if c == 0 || !ctx.opts.peel_chains || ctx.g.kind(near) != NodeKind::Transaction {
+            return c;
+        }
+        let shape = *self.shapes.entry(near).or_insert_with(|| ctx.peel_tx(near));
+        let link_end = shape.is_some_and(|(input, large)| match ctx.opts.direction {
+            Direction::In => input == far,
+            Direction::Out => large == far,
+        });
+        if !link_end {
+            // Not a link: asking costs nothing more (no link is recorded).
+            debug_assert_eq!(c, ctx.step_cost(near, far), "a peel link missed");
+            return c;
+        }
+        *self.links.entry((near, far)).or_insert_with(|| ctx.step_cost(near, far))
+    }
 }
 
 /// One step of an order trace: coins `[lo, hi)` of the transfer `key` (seen from `node`)
@@ -331,6 +403,7 @@ pub(crate) fn order_exposure(ctx: &Ctx<'_>, members: &[NodeId], order: Order) ->
     let mut untraced = U256::ZERO;
     let mut accs: BTreeMap<RiskCategory, Acc> = BTreeMap::new();
     let mut work: Vec<Step> = Vec::new();
+    let mut costs = StepCosts::default();
     for &m in members {
         node_flows(&mut cache, ctx, m, order);
     }
@@ -353,7 +426,7 @@ pub(crate) fn order_exposure(ctx: &Ctx<'_>, members: &[NodeId], order: Order) ->
             // A zero-value transfer carries no coins (and must not set a category's hops).
             continue;
         }
-        let h = s.hops + ctx.step_cost(s.key.nb, s.node);
+        let h = s.hops + costs.cost(ctx, s.key.nb, s.node);
         if s.key.amount < min || h > ctx.opts.hops || set.contains(&s.node) {
             // Not followed: below the minimum, beyond the hop limit, or back at the target
             // (a round trip is counted once, in the transfer that first carried it).
@@ -515,8 +588,13 @@ fn each_raw(
 pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
     let backward = ctx.opts.direction == Direction::In;
     let limit = ctx.opts.hops;
-    let mut t =
-        Tiho { ctx, cache: FxHashMap::default(), streams: Vec::new(), memo: FxHashMap::default() };
+    let mut t = Tiho {
+        ctx,
+        cache: FxHashMap::default(),
+        streams: Vec::new(),
+        memo: FxHashMap::default(),
+        costs: StepCosts::default(),
+    };
     for &m in members {
         tiho_node(&mut t.cache, ctx, m);
     }
@@ -602,7 +680,7 @@ pub(crate) fn tiho_exposure(ctx: &Ctx<'_>, members: &[NodeId]) -> Result3 {
                 },
             );
             for &m in &next {
-                relax(m, h + ctx.step_cost(n, m), &mut dist, &mut queue);
+                relax(m, h + t.costs.cost(ctx, n, m), &mut dist, &mut queue);
             }
         }
         let mut tagged: Vec<(NodeId, u32)> =
@@ -634,6 +712,7 @@ struct Tiho<'a, 'c> {
     streams: Vec<Stream>,
     /// `(node, budget)` → its stream in `streams`.
     memo: FxHashMap<(NodeId, u32), usize>,
+    costs: StepCosts,
 }
 
 impl Tiho<'_, '_> {
@@ -665,7 +744,7 @@ impl Tiho<'_, '_> {
         // bound only guards against a malformed graph.
         if depth <= 2 * (ctx.opts.hops + crate::exposure::PEEL_MAX_LINKS) + 2 {
             for (w, a, time, rank) in ups {
-                let cw = ctx.step_cost(u, w);
+                let cw = self.costs.cost(ctx, u, w);
                 if cw > budget {
                     continue;
                 }
@@ -725,7 +804,7 @@ impl Tiho<'_, '_> {
                 },
             );
             for (u, a, time, rank) in ups {
-                let cv = ctx.step_cost(u, v);
+                let cv = self.costs.cost(ctx, u, v);
                 if cv > h {
                     continue;
                 }
@@ -753,5 +832,46 @@ impl Tiho<'_, '_> {
         }
         memo.insert((v, h), sum);
         sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `by_received` is the stable sort of the pieces by (received transfer, offset) it
+    /// stands for: runs in order, reversed (strictly or with ties) and shuffled.
+    #[test]
+    fn pieces_by_received_transfer_are_a_stable_sort() {
+        let mut r = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |m: u64| {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r % m
+        };
+        for case in 0..500 {
+            let received = 1 + next(6) as usize;
+            let mut by_out = Vec::new();
+            for k in 0..next(40) as u32 {
+                let inn = next(received as u64) as u32;
+                let in_off = match case % 3 {
+                    0 => U256::from(k),
+                    1 => U256::from(100 - k),
+                    _ => U256::from(next(8)),
+                };
+                let len = U256::from(next(3));
+                by_out.push(Piece { out: k, out_off: U256::ZERO, inn, in_off, len });
+            }
+            let mut want: Vec<u32> = (0..by_out.len() as u32).collect();
+            want.sort_by_key(|&p| (by_out[p as usize].inn, by_out[p as usize].in_off));
+            let (got, start) = by_received(&by_out, received);
+            assert_eq!(got, want, "case {case}");
+            for i in 0..received {
+                let run = &got[start[i] as usize..start[i + 1] as usize];
+                assert!(run.iter().all(|&p| by_out[p as usize].inn == i as u32));
+            }
+            assert_eq!(start[received] as usize, by_out.len());
+        }
     }
 }
