@@ -1217,36 +1217,24 @@ fn ingest_alerts_tx(
         for (c, b) in &existing {
             // A case that stays in its state and was not snoozed (nearly all: an open case
             // taking another alert) is updated without setting `state` and `snoozed_until`
-            // to the values they hold: the row is the same, and SQLite then leaves the two
-            // indexes on them (`cases_subject`, `cases_snoozed`) alone instead of deleting
-            // and inserting the case's entry in each.
-            let n = if c.state == b.state && b.snoozed_until.is_none() {
-                tx.exec(
-                    UPDATE_CASE_COUNT_SQL,
-                    &[
-                        c.severity.as_str().into(),
-                        c.alert_count.into(),
-                        (b.version + 1).into(),
-                        now.0.into(),
-                        t.as_str().into(),
-                        c.id.0.into(),
-                        b.version.into(),
-                    ],
-                )?
+            // to the values they hold (the parameters after the state): the row is the same,
+            // and SQLite then leaves the two indexes on them (`cases_subject`,
+            // `cases_snoozed`) alone instead of deleting and inserting the case's entry in each.
+            let same = c.state == b.state && b.snoozed_until.is_none();
+            let p: [Val; 8] = [
+                c.state.as_str().into(),
+                c.severity.as_str().into(),
+                c.alert_count.into(),
+                (b.version + 1).into(),
+                now.0.into(),
+                t.as_str().into(),
+                c.id.0.into(),
+                b.version.into(),
+            ];
+            let n = if same {
+                tx.exec(UPDATE_CASE_COUNT_SQL, &p[1..])?
             } else {
-                tx.exec(
-                    UPDATE_CASE_SQL,
-                    &[
-                        c.state.as_str().into(),
-                        c.severity.as_str().into(),
-                        c.alert_count.into(),
-                        (b.version + 1).into(),
-                        now.0.into(),
-                        t.as_str().into(),
-                        c.id.0.into(),
-                        b.version.into(),
-                    ],
-                )?
+                tx.exec(UPDATE_CASE_SQL, &p)?
             };
             if n != 1 {
                 return Err(CasesError::Conflict { case: c.id.0 });

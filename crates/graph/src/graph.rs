@@ -1488,7 +1488,7 @@ fn workers() -> usize {
 }
 
 /// Runs `a` and `b`, on two threads when `parallel` (a panic in either is passed on).
-fn join<A: Send, B: Send>(
+pub(crate) fn join<A: Send, B: Send>(
     parallel: bool,
     a: impl FnOnce() -> A + Send,
     b: impl FnOnce() -> B + Send,

@@ -662,18 +662,7 @@ pub(crate) fn write_on(
         (header.sections[S_KEY_INDEX].offset, header.sections[S_NODE_OFFSETS].offset);
     let keys = || write_sections(&second, keys_at, S_KEY_INDEX..S_NODE_OFFSETS, data, &assets);
     let lists = || write_sections(&f, lists_at, S_NODE_OFFSETS..SECTIONS, data, &assets);
-    let (keys, lists) = if threads > 1 {
-        std::thread::scope(|s| {
-            let k = s.spawn(keys);
-            let l = lists();
-            match k.join() {
-                Ok(k) => (k, l),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        })
-    } else {
-        (keys(), lists())
-    };
+    let (lists, keys) = crate::graph::join(threads > 1, lists, keys);
     drop(second);
     for (i, (len, sha)) in keys.map_err(io)?.into_iter().chain(lists.map_err(io)?).enumerate() {
         if len != lens[i] {
