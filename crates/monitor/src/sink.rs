@@ -104,12 +104,7 @@ impl DecisionFile {
         &mut self,
         lines: impl Iterator<Item = &'a str> + Clone,
     ) -> Result<(), MonitorError> {
-        // Sized up front: a group's lines are megabytes, which grew by doubling.
-        let mut s = String::with_capacity(lines.clone().map(|l| l.len() + 1).sum());
-        for l in lines {
-            s.push_str(l);
-            s.push('\n');
-        }
+        let s = lines_text(lines);
         if s.is_empty() {
             return Ok(());
         }
@@ -117,6 +112,17 @@ impl DecisionFile {
         self.file.write_all(s.as_bytes()).map_err(io)?;
         self.file.flush().map_err(io)
     }
+}
+
+/// Lines already rendered (each without its newline) as one text, each followed by a newline.
+/// Sized up front: a group's lines are megabytes, which grew by doubling.
+pub fn lines_text<'a>(lines: impl Iterator<Item = &'a str> + Clone) -> String {
+    let mut s = String::with_capacity(lines.clone().map(|l| l.len() + 1).sum());
+    for l in lines {
+        s.push_str(l);
+        s.push('\n');
+    }
+    s
 }
 
 /// Renders a decision as one JSON line.

@@ -10,7 +10,7 @@ use floodgate_app::monitor::{self as service, DecisionSink, Input, MonitorSetup,
 use floodgate_monitor::decision::Decision;
 use floodgate_monitor::input::{InputLimits, Reject};
 use floodgate_monitor::monitor::Monitor;
-use floodgate_monitor::sink::DecisionFile;
+use floodgate_monitor::sink::{lines_text, DecisionFile};
 
 use crate::config::Context;
 use crate::output;
@@ -159,16 +159,7 @@ impl DecisionSink for CliSink {
         let stored = mon.committed_json();
         if fmt == Fmt::Jsonl && stored.len() == held.len() {
             match &mut self.out {
-                Sink::Stdout => {
-                    // Sized up front: a group's lines are megabytes, which grew by doubling.
-                    let len = stored.clone().map(|l| l.len() + 1).sum();
-                    let mut s = String::with_capacity(len);
-                    for l in stored {
-                        s.push_str(l);
-                        s.push('\n');
-                    }
-                    output::write_json_text(&s)?;
-                }
+                Sink::Stdout => output::write_json_text(&lines_text(stored))?,
                 Sink::File(f) => f.append_lines(stored)?,
             }
             return Ok(());
