@@ -505,7 +505,39 @@ impl Graph {
     /// # Errors
     /// [`GraphError::Corrupt`] naming the first damaged file and section.
     pub fn verify_segments(&self) -> Result<(), GraphError> {
-        self.segments.iter().try_for_each(Segment::verify)
+        self.segments.iter().try_for_each(Segment::verify)?;
+        self.verify_list_times()
+    }
+
+    /// Checks that the times stored beside big nodes' lists (format 6) are those of the
+    /// transaction nodes whose keys hold them, record by record.
+    fn verify_list_times(&self) -> Result<(), GraphError> {
+        for s in &self.segments {
+            for (node, incoming) in s.timed_lists() {
+                let Some(mut times) = s.list_times(node, incoming) else { continue };
+                let records: Box<dyn Iterator<Item = Rec>> = if incoming {
+                    Box::new(s.in_records(node))
+                } else {
+                    Box::new(s.out_records(node))
+                };
+                for r in records.filter(|r| segment::time_elsewhere(r.mode, incoming)) {
+                    let stored = times.next();
+                    let tx = r.node;
+                    let keyed = self.tx_node(tx).2;
+                    if stored != Some(keyed) {
+                        return Err(GraphError::Corrupt {
+                            path: s.path.clone(),
+                            offset: 0,
+                            detail: format!(
+                                "list times: node {node}: {stored:?} stored for a transfer of \
+                                 node {tx}, whose key says {keyed}"
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        self.damage()
     }
 
     /// Checks the graph against the transfer store beside it: every block the account
@@ -758,8 +790,8 @@ impl Graph {
     ) {
         // When `n` is itself a transaction node, its time is every UTXO leg's: read it once.
         let own = std::cell::OnceCell::new();
-        self.each_edge(n, incoming, asset, |s, _, nb, src, dst, amount, r| {
-            let time = if timed { self.edge_time(s, n, &own, src, dst, r).0 } else { 0 };
+        self.each_edge(n, incoming, asset, timed, |s, _, nb, src, dst, amount, r, known| {
+            let time = if timed { self.edge_time(s, n, &own, src, dst, r, known).0 } else { 0 };
             out.push((NodeId(nb), amount, time));
         });
     }
@@ -769,8 +801,8 @@ impl Graph {
     /// [`Leg`] per edge, segment by segment, each side in the order added.
     pub fn legs(&self, n: NodeId, incoming: bool, asset: &str, out: &mut Vec<Leg>) {
         let own = std::cell::OnceCell::new();
-        self.each_edge(n, incoming, asset, |s, si, nb, src, dst, amount, r| {
-            let (time, tx, output) = self.edge_time(s, n, &own, src, dst, r);
+        self.each_edge(n, incoming, asset, true, |s, si, nb, src, dst, amount, r, known| {
+            let (time, tx, output) = self.edge_time(s, n, &own, src, dst, r, known);
             let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
             out.push(Leg { nb: NodeId(nb), amount, time, seq });
         });
@@ -781,7 +813,9 @@ impl Graph {
     /// key, which from format 5 means reading the keys before it in its run of 16
     /// (`docs/formats/graph.md`); a reader of many lists of one neighbourhood (a causal trace
     /// reads a transaction node's list and those of its inputs and outputs) decodes each
-    /// time once. `cache` must be used with this graph only.
+    /// time once. (A big address's list has its times stored beside it from format 6: those
+    /// are read there, neither decoded nor cached.) `cache` must be used with this graph
+    /// only.
     pub fn legs_cached(
         &self,
         n: NodeId,
@@ -791,27 +825,32 @@ impl Graph {
         cache: &mut LegCache,
     ) {
         let times = &mut cache.times;
-        self.each_edge(n, incoming, asset, |s, si, nb, src, dst, amount, r| {
-            let mut time_of = |tx: u32| *times.entry(tx).or_insert_with(|| self.tx_node(tx).2);
+        self.each_edge(n, incoming, asset, true, |s, si, nb, src, dst, amount, r, known| {
+            let mut time_of = |tx: u32| {
+                known.unwrap_or_else(|| *times.entry(tx).or_insert_with(|| self.tx_node(tx).2))
+            };
             let (time, tx, output) = match r.mode {
                 segment::MODE_TX_SRC => (time_of(src), src, 1),
                 segment::MODE_TX_DST => (time_of(dst), dst, 0),
-                _ => self.edge_time(s, n, &std::cell::OnceCell::new(), src, dst, r),
+                _ => self.edge_time(s, n, &std::cell::OnceCell::new(), src, dst, r, None),
             };
             let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
             out.push(Leg { nb: NodeId(nb), amount, time, seq });
         });
     }
 
-    /// Calls `f(segment, its index, neighbour, source, destination, amount, record)` for each edge of
-    /// `asset` entering (`incoming`) or leaving `n`, segment by segment, each side in the
-    /// order added.
+    /// Calls `f(segment, its index, neighbour, source, destination, amount, record, time)`
+    /// for each edge of `asset` entering (`incoming`) or leaving `n`, segment by segment,
+    /// each side in the order added. With `timed`, `time` is the record's time when the
+    /// segment stores it beside the list (format 6, a big address's UTXO legs), else `None`.
+    #[allow(clippy::type_complexity)]
     fn each_edge(
         &self,
         n: NodeId,
         incoming: bool,
         asset: &str,
-        mut f: impl FnMut(&Segment, usize, u32, u32, u32, ruint::aliases::U256, &Rec),
+        timed: bool,
+        mut f: impl FnMut(&Segment, usize, u32, u32, u32, ruint::aliases::U256, &Rec, Option<u32>),
     ) {
         use ruint::aliases::U256;
         for (si, s) in self.segments.iter().enumerate() {
@@ -827,13 +866,29 @@ impl Graph {
                     U256::from(r.amount)
                 }
             };
+            // The stored times, one per record whose time is another node's, asset or not.
+            let mut times = if timed { s.list_times(n.0, incoming) } else { None };
+            let mut known = |r: &Rec| {
+                let t = times.as_mut()?;
+                if segment::time_elsewhere(r.mode, incoming) {
+                    t.next()
+                } else {
+                    None
+                }
+            };
             if incoming {
-                for r in s.in_records(n.0).filter(|r| r.asset == ai) {
-                    f(s, si, r.node, r.node, n.0, amount(&r), &r);
+                for r in s.in_records(n.0) {
+                    let t = known(&r);
+                    if r.asset == ai {
+                        f(s, si, r.node, r.node, n.0, amount(&r), &r, t);
+                    }
                 }
             } else {
-                for r in s.out_records(n.0).filter(|r| r.asset == ai) {
-                    f(s, si, r.node, n.0, r.node, amount(&r), &r);
+                for r in s.out_records(n.0) {
+                    let t = known(&r);
+                    if r.asset == ai {
+                        f(s, si, r.node, n.0, r.node, amount(&r), &r, t);
+                    }
                 }
             }
         }
@@ -844,6 +899,8 @@ impl Graph {
     /// `n`'s, when `n` is the transaction node), an account transfer its own (or its
     /// block's, from the block table of `s`, for a store row; its transaction number is
     /// then the block's first plus its ordinal, in the order the transfers were added).
+    /// `known`: the UTXO leg's time as stored beside the list (format 6), when it is.
+    #[allow(clippy::too_many_arguments)]
     fn edge_time(
         &self,
         s: &Segment,
@@ -852,9 +909,12 @@ impl Graph {
         src: u32,
         dst: u32,
         r: &Rec,
+        known: Option<u32>,
     ) -> (u32, u32, u64) {
         let time_of = |tx: u32| {
-            if tx == n.0 {
+            if let Some(t) = known {
+                t
+            } else if tx == n.0 {
                 *own.get_or_init(|| self.tx_node(n.0).2)
             } else {
                 self.tx_node(tx).2
@@ -1525,23 +1585,72 @@ fn order_by(edges: &[BuildEdge], n: usize, key: impl Fn(&BuildEdge) -> u32) -> V
     order
 }
 
+/// The times section 11 stores for one side of some nodes: per node with at least
+/// [`segment::LIST_TIMES_MIN`] records on that side whose time is another node's, those
+/// times coded ([`segment::put_list_times`]).
+type SideTimes = Vec<(u32, Vec<u8>)>;
+
+/// A transaction node's time as its key holds it (0 for another node).
+type TxTime<'a> = &'a (dyn Fn(u32) -> u32 + Sync);
+
+/// Adds the times of one node's side to `out` when there are enough to be stored: `txs`,
+/// the transaction nodes its records take their times from, in record order (the times
+/// are read from their keys, which is what a reader would decode).
+fn keep_list_times(out: &mut SideTimes, node: u32, txs: &[u32], tx_time: TxTime<'_>, base: u32) {
+    if txs.len() >= segment::LIST_TIMES_MIN {
+        let times: Vec<u32> = txs.iter().map(|&tx| tx_time(tx)).collect();
+        let mut coded = Vec::with_capacity(times.len() * 2);
+        segment::put_list_times(&mut coded, &times, base);
+        out.push((node, coded));
+    }
+}
+
+/// Section 11 from the stored times of the out sides (`outs`) and the in sides (`ins`),
+/// each in node order: the index in `(node, side)` order, then the times. Returns the
+/// section and its index's entry count.
+fn list_times_section(outs: Vec<SideTimes>, ins: Vec<SideTimes>) -> (Vec<u8>, u32) {
+    let mut lists: Vec<(u32, u32, Vec<u8>)> = outs
+        .into_iter()
+        .flatten()
+        .map(|(n, t)| (n, 0, t))
+        .chain(ins.into_iter().flatten().map(|(n, t)| (n, 1, t)))
+        .collect();
+    lists.sort_unstable_by_key(|l| (l.0, l.1));
+    let mut index = Vec::with_capacity(lists.len());
+    let mut start = 0u64;
+    for (node, side, t) in &lists {
+        index.push(segment::TimedList { node: *node, side: *side, start });
+        start += t.len() as u64;
+    }
+    let mut bytes: Vec<u8> = bytemuck::cast_slice(&index).to_vec();
+    bytes.reserve(start as usize);
+    for (_, _, t) in &lists {
+        bytes.extend_from_slice(t);
+    }
+    (bytes, index.len() as u32)
+}
+
 /// The out records of the nodes in `nodes` (`by_src`: edge indices ordered by source), and
 /// in `at_in_list[i]` each of their edges' byte offset inside its source's records (what
-/// the reverse index points at). Each node's records are a function of its own edges, so
-/// two runs of nodes can be encoded at once.
+/// the reverse index points at); and the times section 11 stores of their out sides (coded
+/// from `key_time_base`). Each node's records are a function of its own edges, so two runs
+/// of nodes can be encoded at once.
 fn encode_out(
     edges: &[BuildEdge],
     by_src: &[u32],
     nodes: std::ops::Range<usize>,
-    time_base: u32,
+    (time_base, key_time_base): (u32, u32),
     at_in_list: &[AtomicU32],
-) -> Result<segment::InPart, GraphError> {
+    tx_time: TxTime<'_>,
+) -> Result<(segment::InPart, SideTimes), GraphError> {
     let mut k = by_src.partition_point(|&i| (edges[i as usize].src as usize) < nodes.start);
     let mut out = Vec::with_capacity(by_src.len().saturating_sub(k) * 8);
     let mut offsets: Vec<usize> = Vec::with_capacity(nodes.len() + 1);
+    let (mut kept, mut times) = (SideTimes::new(), Vec::new());
     for node in nodes.start as u32..nodes.end as u32 {
         let list_start = out.len();
         offsets.push(list_start);
+        times.clear();
         // Each target coded from the previous record's (format 5), the first from `node`.
         let mut from = node;
         while let Some(&i) = by_src.get(k) {
@@ -1564,26 +1673,35 @@ fn encode_out(
                 time: e.time,
             };
             segment::put_record(&mut out, from, &r, time_base);
+            if segment::time_elsewhere(e.mode, false) {
+                times.push(e.dst);
+            }
             from = e.dst;
             k += 1;
         }
+        keep_list_times(&mut kept, node, &times, tx_time, key_time_base);
     }
     offsets.push(out.len());
-    Ok(segment::InPart { first: nodes.start, bytes: out, offsets })
+    Ok((segment::InPart { first: nodes.start, bytes: out, offsets }, kept))
 }
 
-/// The in records of the nodes in `nodes` (`by_dst`: edge indices ordered by target).
+/// The in records of the nodes in `nodes` (`by_dst`: edge indices ordered by target), and
+/// the times section 11 stores of their in sides (coded from `key_time_base`).
 fn encode_in(
     edges: &[BuildEdge],
     by_dst: &[u32],
     at_in_list: &[AtomicU32],
     nodes: std::ops::Range<usize>,
-) -> segment::InPart {
+    key_time_base: u32,
+    tx_time: TxTime<'_>,
+) -> (segment::InPart, SideTimes) {
     let mut k = by_dst.partition_point(|&i| (edges[i as usize].dst as usize) < nodes.start);
     let mut bytes = Vec::with_capacity(by_dst.len());
     let mut offsets = Vec::with_capacity(nodes.len() + 1);
+    let (mut kept, mut times) = (SideTimes::new(), Vec::new());
     for node in nodes.clone() {
         offsets.push(bytes.len());
+        times.clear();
         let mut prev = node as u32;
         while let Some(&i) = by_dst.get(k) {
             let e = &edges[i as usize];
@@ -1592,12 +1710,16 @@ fn encode_in(
             }
             let at = at_in_list[i as usize].load(Ordering::Relaxed);
             segment::put_in_record(&mut bytes, e.src, prev, at);
+            if segment::time_elsewhere(e.mode, true) {
+                times.push(e.src);
+            }
             prev = e.src;
             k += 1;
         }
+        keep_list_times(&mut kept, node as u32, &times, tx_time, key_time_base);
     }
     offsets.push(bytes.len());
-    segment::InPart { first: nodes.start, bytes, offsets }
+    (segment::InPart { first: nodes.start, bytes, offsets }, kept)
 }
 
 /// The node where the edges ordered by `order` (by `key`) are split in two halves: the key
@@ -2166,21 +2288,27 @@ impl<'g> GraphBuilder<'g> {
         // in its source's records is stored by whichever run encodes it (each edge once).
         let at_in_list: Vec<AtomicU32> = (0..edges.len()).map(|_| AtomicU32::new(0)).collect();
         let mid = middle(edges, &by_src, n, |e| e.src);
+        let bases = (time_base, key_time_base);
+        let tx_time = |tx: u32| keys::tx_parts(&self.key_of(tx)).map_or(0, |(_, _, t)| t);
         let (a, b) = join(
             parallel,
-            || encode_out(edges, &by_src, 0..mid, time_base, &at_in_list),
-            || encode_out(edges, &by_src, mid..n, time_base, &at_in_list),
+            || encode_out(edges, &by_src, 0..mid, bases, &at_in_list, &tx_time),
+            || encode_out(edges, &by_src, mid..n, bases, &at_in_list, &tx_time),
         );
         drop(by_src);
-        let outs = vec![a?, b?];
+        let ((a, a_times), (b, b_times)) = (a?, b?);
+        let outs = vec![a, b];
         // In records: likewise.
         let mid = middle(edges, &by_dst, n, |e| e.dst);
         let (a, b) = join(
             parallel,
-            || encode_in(edges, &by_dst, &at_in_list, 0..mid),
-            || encode_in(edges, &by_dst, &at_in_list, mid..n),
+            || encode_in(edges, &by_dst, &at_in_list, 0..mid, key_time_base, &tx_time),
+            || encode_in(edges, &by_dst, &at_in_list, mid..n, key_time_base, &tx_time),
         );
         drop((by_dst, at_in_list));
+        let ((a, c_times), (b, d_times)) = (a, b);
+        let (list_times, timed_lists) =
+            list_times_section(vec![a_times, b_times], vec![c_times, d_times]);
         let lists = segment::EdgeLists { outs, ins: vec![a, b] };
         // Node index: where every 16th node's block starts. A block is its length, then (for
         // a node with edges) the length of its out records, its out and its in records
@@ -2218,6 +2346,8 @@ impl<'g> GraphBuilder<'g> {
             blocks: self.blocks,
             time_base,
             tx_bits,
+            list_times,
+            timed_lists,
         })
     }
 
@@ -2327,6 +2457,80 @@ mod tests {
         assert_eq!((amounts(&seg, 2), amounts(&seg, 3)), (vec![9], vec![7]));
         let err = seg.verify().unwrap_err().to_string();
         assert!(err.contains("do not name the out records"), "{err}");
+    }
+
+    /// Format 6 stores the times of a big address's UTXO legs beside its lists: they read
+    /// as the transaction nodes' keys say (also where a transaction's first leg had no time
+    /// and its key took a later leg's), `verify` checks them, and the same segment written
+    /// without them reads the same legs.
+    #[test]
+    fn a_big_address_reads_its_legs_times_from_beside_its_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&base)).with_threads(2);
+        let hub = b.node("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", NodeKind::Address).unwrap();
+        let other = b.node("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", NodeKind::Address).unwrap();
+        let leg = |txid: Hash32, time: Option<i64>, amount: u64| EdgeInput {
+            amount: Amount::from(amount),
+            time,
+            asset: "BTC",
+            txid,
+            chain: Chain::Bitcoin,
+        };
+        let n = segment::LIST_TIMES_MIN as u32 + 30;
+        for i in 0..n {
+            // Paid by transaction i (its output), then spending into transaction n + i.
+            let (mut pay, mut spend) = ([0u8; 32], [1u8; 32]);
+            (pay[31], spend[31]) = (i as u8, i as u8);
+            let (pay, spend) = (Hash32(pay), Hash32(spend));
+            let pay_tx = b.tx_node(Chain::Bitcoin, &pay).unwrap();
+            let spend_tx = b.tx_node(Chain::Bitcoin, &spend).unwrap();
+            let t = 1_700_000_000 + i64::from(i) * 600 - i64::from(i % 7) * 5_000;
+            // Every fifth payment first without a time: its key takes the next leg's.
+            let first = if i % 5 == 0 { None } else { Some(t) };
+            b.add_edge(pay_tx, hub, &leg(pay, first, 9)).unwrap();
+            b.add_edge(other, pay_tx, &leg(pay, Some(t), 10)).unwrap();
+            b.add_edge(pay_tx, other, &leg(pay, Some(t), 1)).unwrap();
+            b.add_edge(hub, spend_tx, &leg(spend, Some(t + 60), 8)).unwrap();
+        }
+        let mut data = b.finish().unwrap();
+        assert_eq!(data.timed_lists, 4, "both sides of both addresses");
+        let with = dir.path().join("with.fgs");
+        segment::write(&with, &data).unwrap();
+        data.list_times.clear();
+        data.timed_lists = 0;
+        let without = dir.path().join("without.fgs");
+        segment::write(&without, &data).unwrap();
+        let mut read = Vec::new();
+        for (file, timed) in [(&with, 4), (&without, 0)] {
+            let g = Graph::open_or_empty(dir.path()).unwrap();
+            let mut g = Graph { segments: vec![Segment::open(file).unwrap()], ..g };
+            assert_eq!(g.segments[0].timed_lists().count(), timed);
+            g.verify_segments().unwrap();
+            let mut legs = Vec::new();
+            for node in [hub, other] {
+                for incoming in [true, false] {
+                    g.legs(node, incoming, "BTC", &mut legs);
+                    let mut cached = Vec::new();
+                    g.legs_cached(node, incoming, "BTC", &mut cached, &mut LegCache::default());
+                    assert_eq!(cached, legs[legs.len() - cached.len()..]);
+                    let mut nb = Vec::new();
+                    g.neighbours(node, incoming, "BTC", &mut nb);
+                    let edges: Vec<_> = if incoming {
+                        g.in_edges(node).collect()
+                    } else {
+                        g.out_edges(node).collect()
+                    };
+                    let keyed: Vec<u32> =
+                        edges.iter().map(|e| e.time.unwrap_or(0) as u32).collect();
+                    assert_eq!(nb.iter().map(|x| x.2).collect::<Vec<_>>(), keyed);
+                }
+            }
+            g.segments.clear();
+            read.push(legs);
+        }
+        assert_eq!(read[0], read[1]);
+        assert!(read[0].iter().all(|l| l.time != 0));
     }
 
     /// Two texts whose 64-bit hashes collide get two numbers (the second kept apart in

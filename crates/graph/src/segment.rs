@@ -28,10 +28,11 @@ compile_error!(
 
 /// File magic: the first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"FGGRAPH\0";
-/// Segment format version this build writes (versions 2, 3 and 4 are still read).
-pub(crate) const VERSION: u32 = 5;
-/// Number of sections in a segment of version 3 or later.
-pub(crate) const SECTIONS: usize = 11;
+/// Segment format version this build writes (versions 2, 3, 4 and 5 are still read).
+pub(crate) const VERSION: u32 = 6;
+/// Number of sections in a segment of version 6 (a version 3–5 segment has the first 11,
+/// read as if the 12th were empty).
+pub(crate) const SECTIONS: usize = 12;
 
 pub(crate) const S_KEY_INDEX: usize = 0;
 pub(crate) const S_KEY_BYTES: usize = 1;
@@ -44,6 +45,7 @@ pub(crate) const S_TX_CHAINS: usize = 7;
 pub(crate) const S_ASSETS: usize = 8;
 pub(crate) const S_WIDE_AMOUNTS: usize = 9;
 pub(crate) const S_BLOCKS: usize = 10;
+pub(crate) const S_LIST_TIMES: usize = 11;
 
 const SECTION_NAMES: [&str; SECTIONS] = [
     "key index",
@@ -57,6 +59,7 @@ const SECTION_NAMES: [&str; SECTIONS] = [
     "assets",
     "wide amounts",
     "blocks",
+    "list times",
 ];
 
 /// Keys per entry of the key index: key `i` is found by skipping `i % KEY_STRIDE` keys from
@@ -66,6 +69,14 @@ pub(crate) const KEY_STRIDE: usize = 16;
 /// Nodes per entry of the node index (section 4, version 3): node `n`'s block is found by
 /// skipping `n % NODE_STRIDE` length-prefixed blocks from entry `n / NODE_STRIDE`.
 pub(crate) const NODE_STRIDE: usize = 16;
+
+/// The fewest records, on one side of a node in one segment, whose time is another node's
+/// (an address's UTXO legs: out records of mode [`MODE_TX_DST`], in records of mode
+/// [`MODE_TX_SRC`]) for which the segment stores those times beside the lists (section 11,
+/// version 6). Reading such a time otherwise decodes the transaction node's key after up to
+/// 15 others in its run; below this many a list costs at most a few tens of microseconds
+/// that way, and the times of the many small lists would cost bytes for little.
+pub(crate) const LIST_TIMES_MIN: usize = 64;
 
 /// Record mode: the transaction is the source node (a UTXO output leg).
 pub(crate) const MODE_TX_SRC: u8 = 0;
@@ -139,14 +150,85 @@ pub(crate) struct Header {
     /// from (version 5: the smallest known time of the segment's transaction keys; zero
     /// before, where the field was reserved).
     pub(crate) key_time_base: u32,
-    pub(crate) reserved: [u8; 8],
+    /// Entries of the list-time index at the start of section 11 (version 6; zero before,
+    /// where the field was reserved).
+    pub(crate) timed_lists: u32,
+    pub(crate) reserved: [u8; 4],
     pub(crate) sections: [SectionEntry; SECTIONS],
     pub(crate) header_sha256: [u8; 32],
 }
 
 pub(crate) const HEADER_LEN: usize = std::mem::size_of::<Header>();
-const _: () = assert!(HEADER_LEN == 624);
+const _: () = assert!(HEADER_LEN == 672);
 const HASHED_HEADER_LEN: usize = HEADER_LEN - 32;
+
+/// The header of versions 3 to 5 (624 bytes: eleven sections, no list times), still read: a
+/// segment of those versions is a version-6 segment whose section 11 is empty.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+struct HeaderV3 {
+    magic: [u8; 8],
+    version: u32,
+    section_count: u32,
+    base_node: u32,
+    node_count: u32,
+    edge_count: u64,
+    tx_count: u32,
+    wide_count: u32,
+    asset_count: u32,
+    time_base: u32,
+    block_count: u32,
+    key_time_base: u32,
+    reserved: [u8; 8],
+    sections: [SectionEntry; 11],
+    header_sha256: [u8; 32],
+}
+const HEADER_V3_LEN: usize = std::mem::size_of::<HeaderV3>();
+const _: () = assert!(HEADER_V3_LEN == 624);
+
+impl HeaderV3 {
+    /// The same segment described by a version-6 header: an empty section 11 after the
+    /// last section.
+    fn upgrade(&self) -> Header {
+        let mut h = Header::zeroed();
+        h.magic = self.magic;
+        h.version = self.version;
+        h.section_count = SECTIONS as u32;
+        h.base_node = self.base_node;
+        h.node_count = self.node_count;
+        h.edge_count = self.edge_count;
+        h.tx_count = self.tx_count;
+        h.wide_count = self.wide_count;
+        h.asset_count = self.asset_count;
+        h.time_base = self.time_base;
+        h.block_count = self.block_count;
+        h.key_time_base = self.key_time_base;
+        h.sections[..11].copy_from_slice(&self.sections);
+        h.sections[S_LIST_TIMES] = empty_after(&self.sections[S_BLOCKS]);
+        h.header_sha256 = self.header_sha256;
+        h
+    }
+}
+
+/// An empty section placed after `last` (at the next multiple of 8), for a header of an
+/// older version that had no such section.
+fn empty_after(last: &SectionEntry) -> SectionEntry {
+    let end = last.offset.saturating_add(last.len);
+    SectionEntry { offset: end.div_ceil(8) * 8, len: 0, sha256: Sha256::digest([]).into() }
+}
+
+/// One entry of the list-time index (the start of section 11, version 6): node `node`'s
+/// out records (`side` 0) or in records (`side` 1) in this segment have their times stored
+/// from byte `start` of the time stream that follows the index, up to the next entry's
+/// `start` (the stream's end for the last). Sorted by `(node, side)`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+pub(crate) struct TimedList {
+    pub(crate) node: u32,
+    pub(crate) side: u32,
+    pub(crate) start: u64,
+}
+const _: () = assert!(std::mem::size_of::<TimedList>() == 16);
 
 /// The version-2 header (576 bytes: ten sections, no block table), still read: a version-2
 /// segment is a version-3 segment whose block table is empty (its account transfers keep
@@ -188,9 +270,8 @@ impl HeaderV2 {
         h.asset_count = self.asset_count;
         h.time_base = self.time_base;
         h.sections[..10].copy_from_slice(&self.sections);
-        let end = self.sections[9].offset.saturating_add(self.sections[9].len);
-        h.sections[S_BLOCKS] =
-            SectionEntry { offset: end.div_ceil(8) * 8, len: 0, sha256: Sha256::digest([]).into() };
+        h.sections[S_BLOCKS] = empty_after(&self.sections[9]);
+        h.sections[S_LIST_TIMES] = empty_after(&h.sections[S_BLOCKS]);
         h.header_sha256 = self.header_sha256;
         h
     }
@@ -239,6 +320,9 @@ pub(crate) struct SegmentData {
     pub(crate) wide: Vec<[u8; 32]>,
     pub(crate) blocks: Vec<BlockEntry>,
     pub(crate) time_base: u32,
+    /// Section 11: the list-time index (`timed_lists` entries), then the time stream.
+    pub(crate) list_times: Vec<u8>,
+    pub(crate) timed_lists: u32,
 }
 
 /// A segment's edge lists as the (parallel) encoders leave them: out records and in
@@ -517,6 +601,25 @@ pub(crate) fn put_in_record(out: &mut Vec<u8>, src: u32, prev: u32, at: u32) {
     }
 }
 
+/// Appends the times of one list's records whose time is another node's (section 11,
+/// version 6): each as `zigzag(t − previous)`, the first from `base` (the segment's
+/// `key_time_base`).
+pub(crate) fn put_list_times(out: &mut Vec<u8>, times: &[u32], base: u32) {
+    let mut prev = i64::from(base);
+    for &t in times {
+        put_varint(out, zigzag(i64::from(t) - prev));
+        prev = i64::from(t);
+    }
+}
+
+/// Whether a record of mode `mode` on the out side (`incoming` false) or the in side of a
+/// node takes its time from the node at its other end (a UTXO leg of an address): the
+/// records whose times section 11 stores.
+#[inline]
+pub(crate) fn time_elsewhere(mode: u8, incoming: bool) -> bool {
+    mode == if incoming { MODE_TX_SRC } else { MODE_TX_DST }
+}
+
 /// Calls `f` with each key of `key_bytes` (keys as [`keys::encode`] makes them, concatenated)
 /// in its stored form: each run of [`KEY_STRIDE`] keys codes its transaction keys' times from
 /// `time_base`, then each from the one before ([`keys::put_stored`]).
@@ -576,6 +679,7 @@ fn section_lens(data: &SegmentData, assets: &str) -> [u64; SECTIONS] {
     lens[S_ASSETS] = assets.len() as u64;
     lens[S_WIDE_AMOUNTS] = data.wide.len() as u64 * 32;
     lens[S_BLOCKS] = data.blocks.len() as u64 * 56;
+    lens[S_LIST_TIMES] = data.list_times.len() as u64;
     lens
 }
 
@@ -607,7 +711,8 @@ fn write_sections(
             S_TX_CHAINS => w.write_all(&data.tx_chains),
             S_ASSETS => w.write_all(assets.as_bytes()),
             S_WIDE_AMOUNTS => w.write_all(bytemuck::cast_slice(&data.wide)),
-            _ => w.write_all(bytemuck::cast_slice(&data.blocks)),
+            S_BLOCKS => w.write_all(bytemuck::cast_slice(&data.blocks)),
+            _ => w.write_all(&data.list_times),
         }?;
         let (sha, len) = (w.sha.finalize(), w.len);
         sums.push((len, sha.into()));
@@ -648,6 +753,7 @@ pub(crate) fn write_on(
     header.time_base = data.time_base;
     header.block_count = data.blocks.len() as u32;
     header.key_time_base = data.key_time_base;
+    header.timed_lists = data.timed_lists;
     let lens = section_lens(data, &assets);
     let mut at = HEADER_LEN as u64;
     for (entry, &len) in header.sections.iter_mut().zip(&lens) {
@@ -736,7 +842,7 @@ impl Segment {
             offset,
             detail,
         };
-        if map.len() < HEADER_LEN {
+        if map.len() < HEADER_V3_LEN {
             return Err(corrupt(
                 0,
                 format!("file is {} bytes, shorter than the header", map.len()),
@@ -747,8 +853,18 @@ impl Segment {
         }
         let version = u32::from_le_bytes([map[8], map[9], map[10], map[11]]);
         let (header, header_len, sections) = match version {
-            3 | 4 | VERSION => {
+            VERSION if map.len() < HEADER_LEN => {
+                return Err(corrupt(
+                    0,
+                    format!("file is {} bytes, shorter than the header", map.len()),
+                ));
+            }
+            VERSION => {
                 (bytemuck::pod_read_unaligned::<Header>(&map[..HEADER_LEN]), HEADER_LEN, SECTIONS)
+            }
+            3..=5 => {
+                let v3: HeaderV3 = bytemuck::pod_read_unaligned(&map[..HEADER_V3_LEN]);
+                (v3.upgrade(), HEADER_V3_LEN, 11)
             }
             2 if map.len() >= HEADER_V2_LEN => {
                 let v2: HeaderV2 = bytemuck::pod_read_unaligned(&map[..HEADER_V2_LEN]);
@@ -858,6 +974,17 @@ impl Segment {
         self.check_len::<[u8; 32]>(S_WIDE_AMOUNTS, h.wide_count as usize)?;
         self.check_len::<u64>(S_TX_BITS, new.div_ceil(64))?;
         self.check_len::<BlockEntry>(S_BLOCKS, h.block_count as usize)?;
+        let index = h.timed_lists as usize * std::mem::size_of::<TimedList>();
+        if self.raw(S_LIST_TIMES).len() < index {
+            return Err(self.corrupt(
+                S_LIST_TIMES,
+                format!(
+                    "{} bytes, shorter than its {} index entries",
+                    self.raw(S_LIST_TIMES).len(),
+                    h.timed_lists
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -1026,7 +1153,111 @@ impl Segment {
                 format!("{edges} records, header says {}", self.header.edge_count),
             ));
         }
+        self.verify_list_times()?;
         self.damage()
+    }
+
+    /// Checks section 11 (version 6): its index in `(node, side)` order with nodes of this
+    /// segment, each list's times inside the stream, and each list holding exactly one time
+    /// per record of its side whose time is another node's. That the times are those nodes'
+    /// is checked by [`crate::Graph::verify`], which reads the other segments too.
+    fn verify_list_times(&self) -> Result<(), GraphError> {
+        let index = self.timed_index();
+        if index.len() != self.header.timed_lists as usize {
+            return Err(self.corrupt(S_LIST_TIMES, "index misaligned".into()));
+        }
+        let stream = self.time_stream().len() as u64;
+        let mut prev: Option<&TimedList> = None;
+        for e in index {
+            let ordered =
+                prev.is_none_or(|p| (p.node, p.side) < (e.node, e.side) && p.start <= e.start);
+            if !ordered
+                || e.side > 1
+                || e.node >= self.header.node_count
+                || e.start > stream
+                || (prev.is_none() && e.start != 0)
+            {
+                return Err(self.corrupt(S_LIST_TIMES, format!("node {}: bad index entry", e.node)));
+            }
+            prev = Some(e);
+        }
+        for e in index {
+            let incoming = e.side == 1;
+            let mut times = self.list_times(e.node, incoming).ok_or_else(|| {
+                self.corrupt(S_LIST_TIMES, format!("node {}: times out of range", e.node))
+            })?;
+            let records: Box<dyn Iterator<Item = Rec>> = if incoming {
+                Box::new(self.in_records(e.node))
+            } else {
+                Box::new(self.out_records(e.node))
+            };
+            for _ in records.filter(|r| time_elsewhere(r.mode, incoming)) {
+                if times.next().is_none() {
+                    return Err(
+                        self.corrupt(S_LIST_TIMES, format!("node {}: too few times", e.node))
+                    );
+                }
+            }
+            if !times.clean_end() {
+                return Err(self
+                    .corrupt(S_LIST_TIMES, format!("node {}: times do not end its list", e.node)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The list-time index (the start of section 11; empty before version 6).
+    fn timed_index(&self) -> &[TimedList] {
+        let n = self.header.timed_lists as usize * std::mem::size_of::<TimedList>();
+        self.raw(S_LIST_TIMES)
+            .get(..n)
+            .and_then(|b| bytemuck::try_cast_slice(b).ok())
+            .unwrap_or(&[])
+    }
+
+    /// The time stream of section 11, after the index.
+    fn time_stream(&self) -> &[u8] {
+        let n = self.header.timed_lists as usize * std::mem::size_of::<TimedList>();
+        self.raw(S_LIST_TIMES).get(n..).unwrap_or(&[])
+    }
+
+    /// The nodes and sides (`true`: in records) whose times this segment stores.
+    pub(crate) fn timed_lists(&self) -> impl Iterator<Item = (u32, bool)> + '_ {
+        self.timed_index().iter().map(|e| (e.node, e.side == 1))
+    }
+
+    /// The stored times of `node`'s records on one side (`incoming`: its in records) whose
+    /// time is another node's ([`time_elsewhere`]), in record order, when this segment
+    /// stores them (section 11): `None` for a list below [`LIST_TIMES_MIN`] such records,
+    /// and before version 6.
+    pub(crate) fn list_times(&self, node: u32, incoming: bool) -> Option<ListTimes<'_>> {
+        let index = self.timed_index();
+        if index.is_empty() {
+            return None;
+        }
+        let side = u32::from(incoming);
+        let i = index.partition_point(|e| (e.node, e.side) < (node, side));
+        let e = index.get(i).filter(|e| e.node == node && e.side == side)?;
+        let stream = self.time_stream();
+        let end = index.get(i + 1).map_or(stream.len() as u64, |next| next.start);
+        let buf = usize::try_from(e.start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .and_then(|(a, b)| stream.get(a..b));
+        match buf {
+            Some(buf) => Some(ListTimes {
+                seg: self,
+                buf,
+                pos: 0,
+                prev: i64::from(self.header.key_time_base),
+                node,
+                bad: false,
+            }),
+            None => {
+                self.note_damage(S_LIST_TIMES, format!("node {node}: times out of range"));
+                None
+            }
+        }
     }
 
     fn u32s(&self, s: usize) -> &[u32] {
@@ -1354,6 +1585,47 @@ impl Iterator for InIter<'_> {
         match get_record(list, &mut p, target, h.time_base, h.version) {
             Some(r) if r.node == self.dst && self.seg.check_rec(&r) => Some(Rec { node: src, ..r }),
             _ => self.fail(),
+        }
+    }
+}
+
+/// Decodes one list's stored times (section 11).
+pub(crate) struct ListTimes<'s> {
+    seg: &'s Segment,
+    buf: &'s [u8],
+    pos: usize,
+    prev: i64,
+    node: u32,
+    bad: bool,
+}
+
+impl ListTimes<'_> {
+    /// Whether the times were read to their end without damage.
+    pub(crate) fn clean_end(&self) -> bool {
+        !self.bad && self.pos == self.buf.len()
+    }
+}
+
+impl Iterator for ListTimes<'_> {
+    type Item = u32;
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        if self.bad {
+            return None;
+        }
+        let t = get_varint(self.buf, &mut self.pos)
+            .and_then(|v| self.prev.checked_add(unzigzag(v)))
+            .and_then(|t| u32::try_from(t).ok());
+        match t {
+            Some(t) => {
+                self.prev = i64::from(t);
+                Some(t)
+            }
+            None => {
+                self.bad = true;
+                self.seg.note_damage(S_LIST_TIMES, format!("node {}: bad time", self.node));
+                None
+            }
         }
     }
 }
