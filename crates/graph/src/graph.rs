@@ -866,8 +866,21 @@ impl Graph {
                     U256::from(r.amount)
                 }
             };
-            // The stored times, one per record whose time is another node's, asset or not.
-            let mut times = if timed { s.list_times(n.0, incoming) } else { None };
+            let (ins, outs) = if incoming {
+                (Some(s.in_records(n.0)), None)
+            } else {
+                (None, Some(s.out_records(n.0)))
+            };
+            // The stored times, one per record whose time is another node's, asset or not. A
+            // list of fewer bytes than the fewest records stored has none: the index is not
+            // searched for the many small lists.
+            let bytes = ins.as_ref().map_or(0, |i| i.list_bytes())
+                + outs.as_ref().map_or(0, |o| o.list_bytes());
+            let mut times = if timed && bytes >= segment::LIST_TIMES_MIN {
+                s.list_times(n.0, incoming)
+            } else {
+                None
+            };
             let mut known = |r: &Rec| {
                 let t = times.as_mut()?;
                 if segment::time_elsewhere(r.mode, incoming) {
@@ -876,15 +889,15 @@ impl Graph {
                     None
                 }
             };
-            if incoming {
-                for r in s.in_records(n.0) {
+            if let Some(ins) = ins {
+                for r in ins {
                     let t = known(&r);
                     if r.asset == ai {
                         f(s, si, r.node, r.node, n.0, amount(&r), &r, t);
                     }
                 }
-            } else {
-                for r in s.out_records(n.0) {
+            } else if let Some(outs) = outs {
+                for r in outs {
                     let t = known(&r);
                     if r.asset == ai {
                         f(s, si, r.node, n.0, r.node, amount(&r), &r, t);

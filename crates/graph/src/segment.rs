@@ -1487,6 +1487,11 @@ impl OutIter<'_> {
     pub(crate) fn offset(&self) -> usize {
         self.pos
     }
+
+    /// Bytes of the list's records (at least one per record).
+    pub(crate) fn list_bytes(&self) -> usize {
+        self.buf.len()
+    }
 }
 
 impl Iterator for OutIter<'_> {
@@ -1536,6 +1541,11 @@ impl InIter<'_> {
     /// The byte offset, inside its source's out records, of the last record returned.
     pub(crate) fn offset(&self) -> u32 {
         self.at
+    }
+
+    /// Bytes of the list's records (at least one per record).
+    pub(crate) fn list_bytes(&self) -> usize {
+        self.buf.len()
     }
 
     fn fail(&mut self) -> Option<Rec> {
