@@ -527,7 +527,7 @@ impl Graph {
                     if stored != Some(keyed) {
                         return Err(GraphError::Corrupt {
                             path: s.path.clone(),
-                            offset: 0,
+                            offset: s.header.sections[segment::S_LIST_TIMES].offset,
                             detail: format!(
                                 "list times: node {node}: {stored:?} stored for a transfer of \
                                  node {tx}, whose key says {keyed}"
@@ -2544,6 +2544,42 @@ mod tests {
         }
         assert_eq!(read[0], read[1]);
         assert!(read[0].iter().all(|l| l.time != 0));
+    }
+
+    /// A stored time that is not its transaction key's (the file's checksums right) is found
+    /// by `verify`, naming the file, the node and both times.
+    #[test]
+    fn verify_finds_a_stored_time_that_is_not_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&base)).with_threads(1);
+        let hub = b.node("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", NodeKind::Address).unwrap();
+        for i in 0..segment::LIST_TIMES_MIN as u8 {
+            let txid = Hash32([i; 32]);
+            let tx = b.tx_node(Chain::Bitcoin, &txid).unwrap();
+            let e = EdgeInput {
+                amount: Amount::from(5u64),
+                time: Some(1_700_000_000 + i64::from(i)),
+                asset: "BTC",
+                txid,
+                chain: Chain::Bitcoin,
+            };
+            b.add_edge(tx, hub, &e).unwrap();
+        }
+        let mut data = b.finish().unwrap();
+        assert_eq!(data.timed_lists, 1);
+        // The last time is a delta of +1 from the one before (one byte, 2): make it +2.
+        let last = data.list_times.len() - 1;
+        assert_eq!(data.list_times[last], 2);
+        data.list_times[last] = 4;
+        let file = dir.path().join("bad.fgs");
+        segment::write(&file, &data).unwrap();
+        let g = Graph::open_or_empty(dir.path()).unwrap();
+        let g = Graph { segments: vec![Segment::open(&file).unwrap()], ..g };
+        g.segments[0].verify().unwrap();
+        let err = g.verify_segments().unwrap_err().to_string();
+        assert!(err.contains("bad.fgs") && err.contains("list times"), "{err}");
+        assert!(err.contains("1700000064") && err.contains("1700000063"), "{err}");
     }
 
     /// Two texts whose 64-bit hashes collide get two numbers (the second kept apart in
