@@ -18,6 +18,12 @@ use floodgate_trace::{
 use floodgate_types::{Amount, Chain, RiskCategory};
 use rustc_hash::FxHashMap;
 
+/// The allocator the `floodgate` binary runs with (`crates/cli/src/main.rs`), so that the
+/// index build and the queries are timed as `floodgate trace build` and `trace exposure` run
+/// them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Peak and current resident memory of this process, in bytes (Linux; 0 elsewhere).
 fn rss() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -151,6 +157,14 @@ fn main() {
     let transfers = env("FLOODGATE_BENCH_TRANSFERS", 2_000_000);
     // `FLOODGATE_BENCH_QUERIES=0`: no per-query trace (the index build and lookups alone).
     let queries = env("FLOODGATE_BENCH_QUERIES", 200) as usize;
+    // `RUST_LOG=floodgate=debug`: the library's timing logs (the index build's phases) on
+    // stderr.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let t = Instant::now();
     let world = World::new(&GenConfig { transfers, seed: 42, ..GenConfig::default() });
     let keys: Vec<String> = (0..world.address_count()).map(|i| world.address_key(i)).collect();

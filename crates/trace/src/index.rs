@@ -24,13 +24,14 @@
 //!
 //! File format: `docs/formats/graph.md`, section "Exposure index".
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use floodgate_graph::{Graph, GraphError, NodeId};
 use floodgate_types::{Amount, RiskCategory};
 use memmap2::Mmap;
 use ruint::aliases::U256;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -197,7 +198,7 @@ pub fn build_index(
     let st = PassState::full(graph, tags);
     let transfers = st.assets.values().map(|p| p.transfers).sum();
     let update = IndexUpdate::Rebuilt { reason: "a full build was asked for".into() };
-    finish(graph, tags, path, &st, transfers, update)
+    finish(graph, tags, path, st, transfers, update)
 }
 
 /// Brings the exposure index at `path` up to date with `graph` and `tags`: continues the pass
@@ -232,33 +233,53 @@ pub fn update_index(
     match tried {
         Ok((st, replayed, from, was)) => {
             let update = IndexUpdate::Extended { from_segments: from, was_segments: was };
-            finish(graph, tags, path, &st, replayed, update)
+            finish(graph, tags, path, st, replayed, update)
         }
         Err(reason) => {
             tracing::info!(target: "floodgate::trace::index", %reason, "exposure index built whole");
             let st = PassState::full(graph, tags);
             let transfers = st.assets.values().map(|p| p.transfers).sum();
-            finish(graph, tags, path, &st, transfers, IndexUpdate::Rebuilt { reason })
+            finish(graph, tags, path, st, transfers, IndexUpdate::Rebuilt { reason })
         }
     }
 }
 
-/// Writes the index of a pass and the pass beside it.
+/// Writes the index of a pass and the pass beside it, then hands the pass to a thread of its
+/// own to be freed: its millions of small lists take seconds to free one by one at 50M
+/// transfers (a tenth of the build's CPU), and nothing waits for that.
 fn finish(
     graph: &Graph,
     tags: &HashMap<NodeId, RiskCategory>,
     path: &Path,
-    st: &PassState,
+    st_owned: PassState,
     transfers: u64,
     update: IndexUpdate,
 ) -> Result<IndexBuildReport, GraphError> {
     // The index and the saved pass are written from the same pass, one on each core.
+    let st = &st_owned;
     let (rep, state_bytes) = std::thread::scope(|s| {
-        let state = s.spawn(|| st.save(&state_path(path)));
+        let state = s.spawn(|| {
+            let t = std::time::Instant::now();
+            let saved = st.save(&state_path(path));
+            let ms = t.elapsed().as_millis() as u64;
+            tracing::debug!(target: "floodgate::trace::index", ms, "pass saved");
+            saved
+        });
+        let t = std::time::Instant::now();
         let rep = write_index(graph, tags, path, st);
+        let ms = t.elapsed().as_millis() as u64;
+        tracing::debug!(target: "floodgate::trace::index", ms, "index written");
         // A panic while saving is a bug: pass it on.
         (rep, state.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
     });
+    // Should no thread start, the closure (and the pass in it) is dropped here instead.
+    let freeing = std::thread::Builder::new().name("floodgate-free-pass".into()).spawn(move || {
+        let t = std::time::Instant::now();
+        drop(st_owned);
+        let ms = t.elapsed().as_millis() as u64;
+        tracing::debug!(target: "floodgate::trace::index", ms, "pass freed");
+    });
+    drop(freeing);
     let mut rep = rep?;
     rep.transfers = transfers;
     rep.update = update;
@@ -274,6 +295,8 @@ fn write_index(
     st: &PassState,
 ) -> Result<IndexBuildReport, GraphError> {
     let state = IndexState::of(graph, tags);
+    // Each tagged node's category code, asked once per origin of every record.
+    let codes: FxHashMap<u32, u8> = tags.iter().map(|(n, c)| (n.0, c.code())).collect();
     let assets = graph.assets();
     // Per (node, asset index): the node's place in that asset's pass, when it received.
     let mut all: Vec<(u32, u16, &NodeState)> = Vec::new();
@@ -317,7 +340,7 @@ fn write_index(
         let cats = match recv {
             _ if s.wide() => None,
             None => Some(Vec::new()),
-            Some(r) => categories(r, tags),
+            Some(r) => categories(r, &codes),
         };
         let at = records + chunk.len() as u64;
         let cats = cats.as_deref();
@@ -447,19 +470,29 @@ struct CatRec {
 
 /// The categories of what a node received, in category order; `None` when a value does not
 /// fit 128 bits.
-fn categories(r: &Recv, tags: &HashMap<NodeId, RiskCategory>) -> Option<Vec<CatRec>> {
-    let mut by: BTreeMap<u8, CatRec> = BTreeMap::new();
-    let empty = |code| CatRec {
-        code,
-        haircut: [0; 4],
-        haircut_min: NONE_HOPS,
-        poison: [0; 4],
-        poison_min: NONE_HOPS,
-        sources: Vec::new(),
+fn categories(r: &Recv, codes: &FxHashMap<u32, u8>) -> Option<Vec<CatRec>> {
+    // A few categories a record: found by a look along the list, sorted at the end.
+    let mut out: Vec<CatRec> = Vec::new();
+    let entry = |out: &mut Vec<CatRec>, code: u8| -> usize {
+        match out.iter().position(|c| c.code == code) {
+            Some(i) => i,
+            None => {
+                out.push(CatRec {
+                    code,
+                    haircut: [0; 4],
+                    haircut_min: NONE_HOPS,
+                    poison: [0; 4],
+                    poison_min: NONE_HOPS,
+                    sources: Vec::new(),
+                });
+                out.len() - 1
+            }
+        }
     };
     for (o, v, min) in per_origin(&r.origins)? {
-        let Some(c) = tags.get(&NodeId(o)) else { continue };
-        let e = by.entry(c.code()).or_insert_with(|| empty(c.code()));
+        let Some(&c) = codes.get(&o) else { continue };
+        let i = entry(&mut out, c);
+        let e = &mut out[i];
         for (x, y) in e.haircut.iter_mut().zip(v) {
             *x = x.checked_add(y)?;
         }
@@ -468,11 +501,11 @@ fn categories(r: &Recv, tags: &HashMap<NodeId, RiskCategory>) -> Option<Vec<CatR
     }
     for (code, v, min) in per_origin(&r.poison)? {
         let code = u8::try_from(code).ok()?;
-        let e = by.entry(code).or_insert_with(|| empty(code));
-        e.poison = v;
-        e.poison_min = min;
+        let i = entry(&mut out, code);
+        out[i].poison = v;
+        out[i].poison_min = min;
     }
-    let mut out: Vec<CatRec> = by.into_values().collect();
+    out.sort_unstable_by_key(|c| c.code);
     for c in &mut out {
         c.sources.sort_by(|a, b| b.2[3].cmp(&a.2[3]).then(a.0.cmp(&b.0)));
         c.sources.truncate(MAX_SOURCES);

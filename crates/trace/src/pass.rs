@@ -639,30 +639,83 @@ fn sorted_tags(tags: &HashMap<NodeId, RiskCategory>) -> Vec<(u32, u8)> {
 impl PassState {
     /// The pass over the whole of `graph`.
     pub(crate) fn full(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>) -> PassState {
-        let mut st = PassState { tags: sorted_tags(tags), ..PassState::default() };
-        // Assets are independent: each is replayed whole by one of (at most) two threads, the
-        // next asset going to whichever is free.
-        let assets = graph.assets();
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let work = || {
-            let mut done = Vec::new();
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(asset) = assets.get(i) else { break done };
-                let mut pass = AssetPass::default();
-                replay(graph, tags, asset, &mut pass, replay_order(graph, None, asset), None);
-                done.push((asset.clone(), pass));
-            }
-        };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(2);
-        std::thread::scope(|s| {
-            let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-            st.assets.extend(work());
-            for h in helpers {
-                // A panic in a helper is a bug: pass it on.
-                st.assets.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        PassState::full_on(graph, tags, threads)
+    }
+
+    /// The pass over the whole of `graph` on `threads` threads (one or two). Assets are
+    /// independent: each is replayed whole by one thread. With two, each asset's transfers
+    /// are listed in two halves (by sender id), taken in asset order by whichever thread is
+    /// free; the thread that lists an asset's second half merges the two and replays the
+    /// asset. So the largest asset's listing, which its replay waits for, takes both cores
+    /// (on the generated world Bitcoin's replay is the build's longest step, and the other
+    /// assets' replays fit beside it).
+    fn full_on(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>, threads: usize) -> PassState {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Mutex;
+        let mut st = PassState { tags: sorted_tags(tags), ..PassState::default() };
+        let assets = graph.assets();
+        let replayed = |i: usize, order: Order| {
+            let t = std::time::Instant::now();
+            let mut pass = AssetPass::default();
+            replay(graph, tags, &assets[i], &mut pass, order, None);
+            tracing::debug!(
+                target: "floodgate::trace::index",
+                asset = %assets[i],
+                transfers = pass.transfers,
+                ms = t.elapsed().as_millis() as u64,
+                "asset replayed"
+            );
+            pass
+        };
+        if threads < 2 {
+            for (i, asset) in assets.iter().enumerate() {
+                let pass = replayed(i, replay_order(graph, None, asset));
+                st.assets.insert(asset.clone(), pass);
             }
-        });
+        } else {
+            let nodes = graph.node_count();
+            let mid = nodes / 2;
+            let next = AtomicUsize::new(0);
+            // Per asset, the half listed first, until the other is.
+            let halves: Mutex<Vec<Option<Order>>> =
+                Mutex::new((0..assets.len()).map(|_| None).collect());
+            let done: Mutex<Vec<(usize, AssetPass)>> = Mutex::new(Vec::new());
+            let work = || loop {
+                let task = next.fetch_add(1, Ordering::Relaxed);
+                let (i, second) = (task / 2, task % 2 == 1);
+                if i >= assets.len() {
+                    break;
+                }
+                let t = std::time::Instant::now();
+                let range = if second { mid..nodes } else { 0..mid };
+                let half = listed(graph, None, &assets[i], range);
+                tracing::debug!(
+                    target: "floodgate::trace::index",
+                    asset = %assets[i],
+                    second,
+                    ms = t.elapsed().as_millis() as u64,
+                    "half listed"
+                );
+                let mut slot = lock(&halves);
+                let Some(other) = slot[i].take() else {
+                    slot[i] = Some(half);
+                    continue;
+                };
+                drop(slot);
+                let mut order = if second { merged(other, half) } else { merged(half, other) };
+                arrange(graph, &mut order.list);
+                let pass = replayed(i, order);
+                lock(&done).push((i, pass));
+            };
+            std::thread::scope(|s| {
+                s.spawn(work);
+                work();
+            });
+            for (i, pass) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
+                st.assets.insert(assets[i].clone(), pass);
+            }
+        }
         st.nodes = graph.node_count();
         st.checksums = graph.segment_checksums();
         st
@@ -791,17 +844,33 @@ impl PassState {
     }
 }
 
+/// A mutex's contents (a poisoned one too: a panic in the other thread is passed on when
+/// the scope ends).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Transfers of `asset` (self-transfers left out), in replay order: by (time, storage
 /// order), and inside one (time, storage order) a node's receipts before its sends, as a
 /// node's own timeline orders them (`causal.rs`), each node's sends in storage order. With
 /// `after`, only those beyond that prefix of the graph (a node's legs list the prefix's
 /// first, [`Graph::legs`]).
 fn replay_order(graph: &Graph, after: Option<&Graph>, asset: &str) -> Order {
+    let mut order = listed(graph, after, asset, 0..graph.node_count());
+    arrange(graph, &mut order.list);
+    order
+}
+
+/// The transfers of `asset` sent by the nodes `nodes` (beyond `after`, as [`replay_order`]),
+/// sorted by (time, storage order, sender, place among its legs): the first step of
+/// [`replay_order`], which a listing of other nodes can be merged with ([`merged`]) before
+/// the rest ([`arrange`]).
+fn listed(graph: &Graph, after: Option<&Graph>, asset: &str, nodes: std::ops::Range<u32>) -> Order {
     let mut order = Order::default();
     let all = &mut order.list;
     let mut legs: Vec<Leg> = Vec::new();
     let mut old: Vec<Leg> = Vec::new();
-    for n in 0..graph.node_count() {
+    for n in nodes {
         legs.clear();
         graph.legs(NodeId(n), false, asset, &mut legs);
         let skip = match after {
@@ -826,6 +895,46 @@ fn replay_order(graph: &Graph, after: Option<&Graph>, asset: &str) -> Order {
     // By (time, seq), and among equal ones as listed (by sender, each sender's in storage
     // order): what a stable sort by (time, seq) gives, without its buffer.
     all.sort_unstable_by_key(|t| (t.time, t.seq, t.src, t.aux));
+    order
+}
+
+/// Two listings of disjoint senders ([`listed`]) as one: the sort key is unique (a sender's
+/// place among its legs), so this is the listing of both at once.
+fn merged(a: Order, b: Order) -> Order {
+    let key = |t: &T| (t.time, t.seq, t.src, t.aux);
+    // `b`'s wide amounts go after `a`'s.
+    let shift = a.wide.len() as u64;
+    let mut list: Vec<T> = Vec::with_capacity(a.list.len() + b.list.len());
+    let mut x = a.list.into_iter().peekable();
+    let mut y = b
+        .list
+        .into_iter()
+        .map(|mut t| {
+            if t.amount & WIDE_AMOUNT != 0 {
+                t.amount += shift;
+            }
+            t
+        })
+        .peekable();
+    loop {
+        let t = match (x.peek(), y.peek()) {
+            (Some(p), Some(q)) if key(p) < key(q) => x.next(),
+            (Some(_), Some(_)) => y.next(),
+            (Some(_), None) => x.next(),
+            (None, _) => y.next(),
+        };
+        let Some(t) = t else { break };
+        list.push(t);
+    }
+    let mut wide = a.wide;
+    wide.extend(b.wide);
+    Order { list, wide }
+}
+
+/// The rest of [`replay_order`] over a sorted listing of every sender: each group of one
+/// (time, storage order) arranged so a sender's receipts come first, and each sender's last
+/// transfer marked.
+fn arrange(graph: &Graph, all: &mut [T]) {
     // Inside a group of one (time, seq), a transfer whose sender also receives in the group
     // goes after those receipts (an account transaction with several transfers: A pays B,
     // B pays C). UTXO groups (a transaction's inputs; its outputs) never chain.
@@ -848,7 +957,6 @@ fn replay_order(graph: &Graph, after: Option<&Graph>, asset: &str) -> Order {
         t.aux = if seen[w] & bit == 0 { LAST_SEND } else { 0 };
         seen[w] |= bit;
     }
-    order
 }
 
 /// Orders one group so that each sender's receipts in it come first (a cycle is broken in
@@ -1563,6 +1671,88 @@ mod tests {
             r ^= r >> 7;
             r ^= r << 17;
             r % m
+        }
+    }
+
+    /// The encoded state of a pass.
+    fn encoded(st: &PassState) -> Vec<u8> {
+        let mut out = Vec::new();
+        st.encode(&mut |b: &mut Vec<u8>| {
+            out.extend_from_slice(b);
+            b.clear();
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    /// The pass on two threads (each asset listed in two halves, merged) gives the state one
+    /// thread gives, byte for byte, on random worlds of UTXO transactions and account
+    /// transfers of two assets, many in one block time (so groups of one time and place
+    /// span both halves), with tags of several categories and some amounts of 63 bits or
+    /// more (listed apart).
+    #[test]
+    fn two_threads_give_the_state_one_gives() {
+        use floodgate_graph::{EdgeInput, GraphBuilder};
+        use floodgate_types::{Amount, Chain, Hash32};
+        let mut next = below(0x6a09_e667_f3bc_c909u64);
+        let cats = [RiskCategory::Scam, RiskCategory::Mixer, RiskCategory::Sanctioned];
+        let value = |next: &mut dyn FnMut(u64) -> u64| {
+            if next(30) == 0 {
+                Amount::from_base_units(u128::from(u64::MAX) + u128::from(next(1000)))
+            } else {
+                Amount::from(next(1_000_000) + 1)
+            }
+        };
+        for round in 0..30u8 {
+            let dir = tempfile::tempdir().unwrap();
+            let empty = Graph::open_or_empty(dir.path()).unwrap();
+            let mut b = GraphBuilder::new(Some(&empty));
+            let addrs: Vec<NodeId> = (0..30)
+                .map(|i| b.node(&format!("0x{i:040x}"), NodeKind::Address).unwrap())
+                .collect();
+            let mut time = 1_700_000_000i64;
+            for tx in 0..300 + next(300) as u32 {
+                time += next(2) as i64;
+                let mut id = [round; 32];
+                id[..4].copy_from_slice(&tx.to_le_bytes());
+                let txid = Hash32(id);
+                // A few hubs get most transfers.
+                let addr =
+                    |next: &mut dyn FnMut(u64) -> u64| addrs[(next(30) * next(30) / 30) as usize];
+                let edge = |b: &mut GraphBuilder<'_>, from, to, asset, chain, amount| {
+                    let e = EdgeInput { amount, time: Some(time), asset, txid, chain };
+                    b.add_edge(from, to, &e).unwrap();
+                };
+                if next(3) == 0 {
+                    for _ in 0..1 + next(2) {
+                        let (from, to) = (addr(&mut next), addr(&mut next));
+                        if from != to {
+                            let v = value(&mut next);
+                            edge(&mut b, from, to, "ETH", Chain::Ethereum, v);
+                        }
+                    }
+                } else {
+                    let t = b.tx_node(Chain::Bitcoin, &txid).unwrap();
+                    for _ in 0..1 + next(2) {
+                        let (a, v) = (addr(&mut next), value(&mut next));
+                        edge(&mut b, a, t, "BTC", Chain::Bitcoin, v);
+                    }
+                    for _ in 0..1 + next(3) {
+                        let (a, v) = (addr(&mut next), value(&mut next));
+                        edge(&mut b, t, a, "BTC", Chain::Bitcoin, v);
+                    }
+                }
+            }
+            b.commit(&empty, Default::default()).unwrap();
+            let g = Graph::open(dir.path()).unwrap();
+            let tags: HashMap<NodeId, RiskCategory> = (0..2 + next(6))
+                .map(|_| (addrs[next(30) as usize], cats[next(3) as usize]))
+                .collect();
+            let one = PassState::full_on(&g, &tags, 1);
+            let two = PassState::full_on(&g, &tags, 2);
+            assert!(one.assets.values().any(|p| p.nodes.values().any(|s| s.recv().is_some())));
+            assert_eq!(encoded(&one), encoded(&two), "round {round}");
         }
     }
 
