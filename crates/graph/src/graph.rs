@@ -515,11 +515,7 @@ impl Graph {
         for s in &self.segments {
             for (node, incoming) in s.timed_lists() {
                 let Some(mut times) = s.list_times(node, incoming) else { continue };
-                let records: Box<dyn Iterator<Item = Rec>> = if incoming {
-                    Box::new(s.in_records(node))
-                } else {
-                    Box::new(s.out_records(node))
-                };
+                let records = s.side_records(node, incoming);
                 for r in records.filter(|r| segment::time_elsewhere(r.mode, incoming)) {
                     let stored = times.next();
                     let tx = r.node;

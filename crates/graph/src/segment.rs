@@ -256,12 +256,12 @@ const _: () = assert!(HEADER_V2_LEN == 576);
 
 impl HeaderV2 {
     /// The same segment described by a version-3 header: an empty block table at the end
-    /// of the last section.
-    fn upgrade(&self) -> Header {
-        let mut h = Header::zeroed();
+    /// of the last section (and from there, [`HeaderV3::upgrade`], a version-6 one).
+    fn upgrade(&self) -> HeaderV3 {
+        let mut h = HeaderV3::zeroed();
         h.magic = self.magic;
         h.version = self.version;
-        h.section_count = SECTIONS as u32;
+        h.section_count = 11;
         h.base_node = self.base_node;
         h.node_count = self.node_count;
         h.edge_count = self.edge_count;
@@ -271,7 +271,6 @@ impl HeaderV2 {
         h.time_base = self.time_base;
         h.sections[..10].copy_from_slice(&self.sections);
         h.sections[S_BLOCKS] = empty_after(&self.sections[9]);
-        h.sections[S_LIST_TIMES] = empty_after(&h.sections[S_BLOCKS]);
         h.header_sha256 = self.header_sha256;
         h
     }
@@ -868,7 +867,7 @@ impl Segment {
             }
             2 if map.len() >= HEADER_V2_LEN => {
                 let v2: HeaderV2 = bytemuck::pod_read_unaligned(&map[..HEADER_V2_LEN]);
-                (v2.upgrade(), HEADER_V2_LEN, 10)
+                (v2.upgrade().upgrade(), HEADER_V2_LEN, 10)
             }
             _ => {
                 return Err(GraphError::UnsupportedVersion {
@@ -1186,12 +1185,9 @@ impl Segment {
             let mut times = self.list_times(e.node, incoming).ok_or_else(|| {
                 self.corrupt(S_LIST_TIMES, format!("node {}: times out of range", e.node))
             })?;
-            let records: Box<dyn Iterator<Item = Rec>> = if incoming {
-                Box::new(self.in_records(e.node))
-            } else {
-                Box::new(self.out_records(e.node))
-            };
-            for _ in records.filter(|r| time_elsewhere(r.mode, incoming)) {
+            for _ in
+                self.side_records(e.node, incoming).filter(|r| time_elsewhere(r.mode, incoming))
+            {
                 if times.next().is_none() {
                     return Err(
                         self.corrupt(S_LIST_TIMES, format!("node {}: too few times", e.node))
@@ -1204,6 +1200,20 @@ impl Segment {
             }
         }
         Ok(())
+    }
+
+    /// `node`'s in records (`incoming`) or its out records in this segment, for the checks
+    /// that read either side alike.
+    pub(crate) fn side_records(
+        &self,
+        node: u32,
+        incoming: bool,
+    ) -> Box<dyn Iterator<Item = Rec> + '_> {
+        if incoming {
+            Box::new(self.in_records(node))
+        } else {
+            Box::new(self.out_records(node))
+        }
     }
 
     /// The list-time index (the start of section 11; empty before version 6).
@@ -1637,5 +1647,45 @@ impl Iterator for ListTimes<'_> {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version-2 header reads as version 6 through version 3: its ten sections as they
+    /// were, then an empty block table and an empty list-time section, each at the next
+    /// multiple of 8 after the one before; its counts, bases and checksum as they were.
+    #[test]
+    fn a_version_2_header_reads_as_version_6_with_two_empty_sections() {
+        let mut v2 = HeaderV2::zeroed();
+        v2.magic = MAGIC;
+        v2.version = 2;
+        v2.section_count = 10;
+        (v2.base_node, v2.node_count, v2.edge_count) = (3, 40, 77);
+        (v2.tx_count, v2.wide_count, v2.asset_count, v2.time_base) = (5, 1, 2, 1_600_000_000);
+        let mut at = HEADER_V2_LEN as u64;
+        for (i, s) in v2.sections.iter_mut().enumerate() {
+            *s = SectionEntry { offset: at, len: 3 + i as u64, sha256: [i as u8; 32] };
+            at = (at + s.len).div_ceil(8) * 8;
+        }
+        v2.sections[9].len = 13;
+        v2.header_sha256 = [9; 32];
+        let h = v2.upgrade().upgrade();
+        assert_eq!((h.magic, h.version, h.section_count), (MAGIC, 2, SECTIONS as u32));
+        assert_eq!((h.base_node, h.node_count, h.edge_count), (3, 40, 77));
+        assert_eq!((h.tx_count, h.wide_count, h.asset_count), (5, 1, 2));
+        assert_eq!(
+            (h.time_base, h.block_count, h.key_time_base, h.timed_lists),
+            (1_600_000_000, 0, 0, 0)
+        );
+        let parts = |s: &SectionEntry| (s.offset, s.len, s.sha256);
+        assert!(h.sections[..10].iter().map(parts).eq(v2.sections.iter().map(parts)));
+        let end = v2.sections[9].offset + 13;
+        let empty: [u8; 32] = Sha256::digest([]).into();
+        assert_eq!(parts(&h.sections[S_BLOCKS]), (end.div_ceil(8) * 8, 0, empty));
+        assert_eq!(parts(&h.sections[S_LIST_TIMES]), parts(&h.sections[S_BLOCKS]));
+        assert_eq!(h.header_sha256, [9; 32]);
     }
 }
