@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 
 use crate::exposure::{CategoryExposure, ExposureSource};
 pub use crate::pass::MAX_CHECKPOINTS;
-use crate::pass::{per_origin, Arrival, NodeState, Outcome, PassState, Recv, STATE_VERSION};
+use crate::pass::{per_origin, Arrival, Outcome, PassState, Recv, STATE_VERSION};
 use crate::{Direction, ExposureReport, TaintModel};
 
 /// The index file's name inside the graph directory.
@@ -255,23 +255,29 @@ fn finish(
     transfers: u64,
     update: IndexUpdate,
 ) -> Result<IndexBuildReport, GraphError> {
-    // The index and the saved pass are written from the same pass, one on each core.
+    // The index and the saved pass are written from the same pass, one on each core; once
+    // the saved pass is written, its thread helps encode the index's records.
     let st = &st_owned;
+    let enc = Encoding::new(graph, tags, st, NODE_CHUNK);
     let (rep, state_bytes) = std::thread::scope(|s| {
         let state = s.spawn(|| {
             let t = std::time::Instant::now();
             let saved = st.save(&state_path(path));
             let ms = t.elapsed().as_millis() as u64;
             tracing::debug!(target: "floodgate::trace::index", ms, "pass saved");
+            enc.help();
             saved
         });
         let t = std::time::Instant::now();
-        let rep = write_index(graph, tags, path, st);
+        let rep = write_index(graph, tags, path, &enc);
+        // On an error, the helper takes no more chunks.
+        enc.stop();
         let ms = t.elapsed().as_millis() as u64;
         tracing::debug!(target: "floodgate::trace::index", ms, "index written");
         // A panic while saving is a bug: pass it on.
         (rep, state.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
     });
+    drop(enc);
     // Should no thread start, the closure (and the pass in it) is dropped here instead.
     let freeing = std::thread::Builder::new().name("floodgate-free-pass".into()).spawn(move || {
         let t = std::time::Instant::now();
@@ -287,30 +293,186 @@ fn finish(
     Ok(rep)
 }
 
-/// Writes the index of the pass `st` over `graph` to `path`.
+/// Node ids a chunk of the index's records covers ([`Encoding`]).
+const NODE_CHUNK: u32 = 1 << 15;
+
+/// One chunk of the index's records, encoded: its entries with record offsets from the
+/// chunk's start.
+#[derive(Default)]
+struct Encoded {
+    records: Vec<u8>,
+    entries: Vec<(u32, u16, u8, u64)>,
+    exposed: u64,
+    round_trips: u64,
+}
+
+/// Chunks encoded and not yet written, and those a helper took and did not finish.
+#[derive(Default)]
+struct Done {
+    chunks: std::collections::BTreeMap<usize, Encoded>,
+    abandoned: Vec<usize>,
+}
+
+/// The index's records of a pass, encoded in chunks of node ids ([`NODE_CHUNK`]) by whichever
+/// thread is free: the writer ([`write_index`]) and, once the saved pass is written, the
+/// thread that wrote it ([`Encoding::help`]). The writer writes them in order, so the bytes
+/// are those of one thread encoding every record in (node, asset) order.
+struct Encoding<'a> {
+    /// Per asset index of the graph, its pass.
+    passes: Vec<Option<&'a crate::pass::Nodes>>,
+    /// Each tagged node's category code, asked once per origin of every record.
+    codes: FxHashMap<u32, u8>,
+    nodes: u32,
+    /// Node ids a chunk covers ([`NODE_CHUNK`]; fewer in tests).
+    chunk: u32,
+    chunks: usize,
+    next: std::sync::atomic::AtomicUsize,
+    done: std::sync::Mutex<Done>,
+    ready: std::sync::Condvar,
+}
+
+/// A chunk a thread is encoding: handed back to the writer when the thread fails.
+struct Claim<'e, 'a> {
+    enc: &'e Encoding<'a>,
+    chunk: usize,
+    finished: bool,
+}
+
+impl Drop for Claim<'_, '_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.enc.lock().abandoned.push(self.chunk);
+            self.enc.ready.notify_all();
+        }
+    }
+}
+
+impl<'a> Encoding<'a> {
+    fn new(
+        graph: &Graph,
+        tags: &HashMap<NodeId, RiskCategory>,
+        st: &'a PassState,
+        chunk: u32,
+    ) -> Encoding<'a> {
+        let passes = graph.assets().iter().map(|a| st.assets.get(a).map(|p| &p.nodes)).collect();
+        let nodes = graph.node_count();
+        Encoding {
+            passes,
+            codes: tags.iter().map(|(n, c)| (n.0, c.code())).collect(),
+            nodes,
+            chunk,
+            chunks: nodes.div_ceil(chunk) as usize,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            done: std::sync::Mutex::new(Done::default()),
+            ready: std::sync::Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Done> {
+        self.done.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The next chunk no thread has taken.
+    fn claim(&self) -> Option<usize> {
+        let c = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (c < self.chunks).then_some(c)
+    }
+
+    /// Leaves every chunk not yet taken untaken.
+    fn stop(&self) {
+        self.next.store(self.chunks, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Encodes chunks until none is left, for the writer to write.
+    fn help(&self) {
+        while let Some(chunk) = self.claim() {
+            let mut claim = Claim { enc: self, chunk, finished: false };
+            let e = self.encode(chunk);
+            claim.finished = true;
+            self.lock().chunks.insert(chunk, e);
+            self.ready.notify_all();
+        }
+    }
+
+    /// The records of the nodes of chunk `c` that received something, in (node, asset) order.
+    fn encode(&self, c: usize) -> Encoded {
+        let lo = c as u32 * self.chunk;
+        let hi = lo.saturating_add(self.chunk).min(self.nodes);
+        let mut e = Encoded::default();
+        for n in lo..hi {
+            for (ai, p) in self.passes.iter().enumerate() {
+                let Some(s) = p.and_then(|p| p.get(n)).filter(|s| s.received()) else { continue };
+                let arrivals = s.arrivals();
+                // Nothing received from a category: the record is the total alone.
+                let recv = s.recv().filter(|r| !r.origins.is_empty() || !r.poison.is_empty());
+                if recv.is_some() {
+                    e.exposed += 1;
+                }
+                let cats = match recv {
+                    _ if s.wide() => None,
+                    None => Some(Vec::new()),
+                    Some(r) => categories(r, &self.codes),
+                };
+                let at = e.records.len() as u64;
+                let flags = encode_record(
+                    s.round_trip(),
+                    s.total,
+                    arrivals,
+                    cats.as_deref(),
+                    &mut e.records,
+                );
+                if flags & FLAG_ROUND_TRIP != 0 {
+                    e.round_trips += 1;
+                }
+                // The fewest hops of any poison label that arrived: the last arrival's.
+                let hops = arrivals.last().map_or(NONE_HOPS as u8, |a| a.hops);
+                e.entries.push((n, ai as u16, hops, at));
+            }
+        }
+        e
+    }
+
+    /// Chunk `c`, once encoded: by this thread when no thread took it yet or one gave it up,
+    /// else when the thread that took it hands it over.
+    fn take(&self, c: usize) -> Encoded {
+        let mut done = self.lock();
+        loop {
+            if let Some(e) = done.chunks.remove(&c) {
+                return e;
+            }
+            if let Some(i) = done.abandoned.iter().position(|&a| a == c) {
+                done.abandoned.swap_remove(i);
+                drop(done);
+                return self.encode(c);
+            }
+            done = self.ready.wait(done).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+/// Writes the index of the pass `st` over `graph` to `path`, its records encoded by this
+/// thread and by any other that [`Encoding::help`]s `enc` meanwhile.
 fn write_index(
     graph: &Graph,
     tags: &HashMap<NodeId, RiskCategory>,
     path: &Path,
-    st: &PassState,
+    enc: &Encoding<'_>,
 ) -> Result<IndexBuildReport, GraphError> {
     let state = IndexState::of(graph, tags);
-    // Each tagged node's category code, asked once per origin of every record.
-    let codes: FxHashMap<u32, u8> = tags.iter().map(|(n, c)| (n.0, c.code())).collect();
     let assets = graph.assets();
-    // Per (node, asset index): the node's place in that asset's pass, when it received.
-    let mut all: Vec<(u32, u16, &NodeState)> = Vec::new();
-    for (ai, asset) in assets.iter().enumerate() {
-        let Some(p) = st.assets.get(asset) else { continue };
-        all.extend(p.nodes.iter().filter(|(_, s)| s.received()).map(|(&n, s)| (n, ai as u16, s)));
-    }
-    all.sort_unstable_by_key(|&(n, ai, _)| (n, ai));
+    // (node, asset) entries: every node that received in an asset's pass.
+    let entries_count: u64 = enc
+        .passes
+        .iter()
+        .flatten()
+        .map(|p| p.values().filter(|s| s.received()).count() as u64)
+        .sum();
     let mut rep = IndexBuildReport {
         path: path.to_owned(),
         bytes: 0,
         state_bytes: 0,
         transfers: 0,
-        entries: all.len() as u64,
+        entries: entries_count,
         exposed: 0,
         round_trips: 0,
         update: IndexUpdate::Rebuilt { reason: String::new() },
@@ -320,54 +482,57 @@ fn write_index(
         names.extend_from_slice(&(a.len() as u16).to_le_bytes());
         names.extend_from_slice(a.as_bytes());
     }
-    let records_at = HEADER_LEN + names.len() + all.len() * ENTRY_LEN;
+    let records_at = HEADER_LEN + names.len() + entries_count as usize * ENTRY_LEN;
     let mut out = Replacing::create(path)?;
     // The records are most of the file: they are encoded in chunks and written at their place
     // as they come, the entries (12 bytes each) held until the records are written.
     out.write(&[0u8; HEADER_LEN])?;
     out.write(&names)?;
     out.seek(records_at as u64)?;
-    let mut entries: Vec<u8> = Vec::with_capacity(all.len() * ENTRY_LEN);
-    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+    let mut entries: Vec<u8> = Vec::with_capacity(entries_count as usize * ENTRY_LEN);
     let mut records = 0u64;
-    for &(n, ai, s) in &all {
-        let arrivals = s.arrivals();
-        // Nothing received from a category: the record is the total alone.
-        let recv = s.recv().filter(|r| !r.origins.is_empty() || !r.poison.is_empty());
-        if recv.is_some() {
-            rep.exposed += 1;
+    // This thread writes every chunk it can in order, then encodes the next one no thread
+    // took; once none is left, it waits for those others took.
+    let mut written = 0usize;
+    // Chunks this thread encoded before the ones before them were handed over.
+    let mut encoded: Vec<(usize, Encoded)> = Vec::new();
+    loop {
+        while let Some(e) = match encoded.iter().position(|(c, _)| *c == written) {
+            Some(i) => Some(encoded.swap_remove(i).1),
+            None => enc.lock().chunks.remove(&written),
+        } {
+            for &(n, ai, hops, at) in &e.entries {
+                let at = records + at;
+                if at >= MAX_RECORDS {
+                    return Err(GraphError::Limit {
+                        detail: format!("the exposure index's records exceed {MAX_RECORDS} bytes"),
+                    });
+                }
+                entries.extend_from_slice(&n.to_le_bytes());
+                entries.extend_from_slice(&ai.to_le_bytes());
+                entries.push(hops);
+                entries.extend_from_slice(&at.to_le_bytes()[..5]);
+            }
+            out.write(&e.records)?;
+            records += e.records.len() as u64;
+            rep.exposed += e.exposed;
+            rep.round_trips += e.round_trips;
+            written += 1;
         }
-        let cats = match recv {
-            _ if s.wide() => None,
-            None => Some(Vec::new()),
-            Some(r) => categories(r, &codes),
-        };
-        let at = records + chunk.len() as u64;
-        let cats = cats.as_deref();
-        let flags = encode_record(s.round_trip(), s.total, arrivals, cats, &mut chunk);
-        if flags & FLAG_ROUND_TRIP != 0 {
-            rep.round_trips += 1;
+        if written == enc.chunks {
+            break;
         }
-        if at >= MAX_RECORDS {
-            return Err(GraphError::Limit {
-                detail: format!("the exposure index's records exceed {MAX_RECORDS} bytes"),
-            });
-        }
-        entries.extend_from_slice(&n.to_le_bytes());
-        entries.extend_from_slice(&ai.to_le_bytes());
-        // The fewest hops of any poison label that arrived: the last arrival's.
-        entries.push(arrivals.last().map_or(NONE_HOPS as u8, |a| a.hops));
-        entries.extend_from_slice(&at.to_le_bytes()[..5]);
-        if chunk.len() >= CHUNK {
-            out.write(&chunk)?;
-            records += chunk.len() as u64;
-            chunk.clear();
+        match enc.claim() {
+            Some(c) => {
+                let mut claim = Claim { enc, chunk: c, finished: false };
+                let e = enc.encode(c);
+                claim.finished = true;
+                encoded.push((c, e));
+            }
+            None => encoded.push((written, enc.take(written))),
         }
     }
-    out.write(&chunk)?;
-    records += chunk.len() as u64;
-    drop(chunk);
-    drop(all);
+    debug_assert_eq!(entries.len() as u64, entries_count * ENTRY_LEN as u64);
     out.seek((HEADER_LEN + names.len()) as u64)?;
     out.write(&entries)?;
     // The checksum covers the body in file order: names, entries, then the records read back.
@@ -1225,5 +1390,56 @@ impl ExposureIndex {
             wide: flags & FLAG_WIDE != 0,
             categories,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index's records encoded by one thread, and by two in chunks of a few node ids
+    /// (the second starting late, as the saved pass's thread does), give the same file.
+    #[test]
+    fn two_encoders_give_the_bytes_one_gives() {
+        let mut next = crate::pass::tests::below(0x3c6e_f372_fe94_f82bu64);
+        for round in 0..12u8 {
+            let (dir, g, tags) = crate::pass::tests::world(round, &mut next);
+            let st = PassState::full(&g, &tags);
+            let one = dir.path().join("one.fgx");
+            let enc = Encoding::new(&g, &tags, &st, NODE_CHUNK);
+            write_index(&g, &tags, &one, &enc).unwrap();
+            let one = std::fs::read(&one).unwrap();
+            for chunk in [1, 2, 1 + next(20) as u32] {
+                let two = dir.path().join("two.fgx");
+                let enc = Encoding::new(&g, &tags, &st, chunk);
+                let wait = next(3);
+                let rep = std::thread::scope(|s| {
+                    s.spawn(|| {
+                        std::thread::sleep(std::time::Duration::from_micros(wait * 200));
+                        enc.help();
+                    });
+                    write_index(&g, &tags, &two, &enc).unwrap()
+                });
+                assert_eq!(rep.bytes, one.len() as u64);
+                assert_eq!(std::fs::read(&two).unwrap(), one, "round {round}, chunk {chunk}");
+            }
+        }
+    }
+
+    /// A chunk the helper took and gave up (it failed) is encoded by the writer.
+    #[test]
+    fn a_chunk_given_up_is_encoded_by_the_writer() {
+        let mut next = crate::pass::tests::below(0xa54f_f53a_5f1d_36f1u64);
+        let (dir, g, tags) = crate::pass::tests::world(3, &mut next);
+        let st = PassState::full(&g, &tags);
+        let one = dir.path().join("one.fgx");
+        write_index(&g, &tags, &one, &Encoding::new(&g, &tags, &st, NODE_CHUNK)).unwrap();
+        let enc = Encoding::new(&g, &tags, &st, 4);
+        assert!(enc.chunks > 2);
+        // Taken, then dropped unfinished.
+        drop(Claim { enc: &enc, chunk: enc.claim().unwrap(), finished: false });
+        let two = dir.path().join("two.fgx");
+        write_index(&g, &tags, &two, &enc).unwrap();
+        assert_eq!(std::fs::read(&two).unwrap(), std::fs::read(&one).unwrap());
     }
 }

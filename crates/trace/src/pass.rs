@@ -273,15 +273,27 @@ impl Bal {
             return Bal::Narrow(std::mem::take(v));
         }
         let keep = b - a;
-        let mut sent = Vec::new();
+        let (a1, b1) = (u128::try_from(a).ok(), u128::try_from(b).ok());
+        let mut sent = Vec::with_capacity(v.len());
         v.retain_mut(|p| {
-            let x = U256::from(p.value.get());
-            // Both at most the part's value: they fit.
-            let s = share(x, a, b).saturating_to::<u128>();
+            let x = p.value.get();
+            // `share(x, a, b)` and `share(x, keep, b)`, both at most the part's value (they
+            // fit). When `x·a` fits 128 bits, from one division: with `x·a = s·b + r`,
+            // `x·(b − a) = (x − s)·b − r`, so the part kept is `x − s − (r > 0)`.
+            let (s, k) = match (a1, b1, x.checked_mul(a1.unwrap_or(u128::MAX))) {
+                (Some(_), Some(b1), Some(m)) => {
+                    let s = m / b1;
+                    (s, x - s - u128::from(m % b1 != 0))
+                }
+                _ => {
+                    let x = U256::from(x);
+                    let s = share(x, a, b).saturating_to::<u128>();
+                    (s, share(x, keep, b).saturating_to::<u128>())
+                }
+            };
             if s != 0 {
                 sent.push(Part { value: V128::of(s), ..*p });
             }
-            let k = share(x, keep, b).saturating_to::<u128>();
             p.value = V128::of(k);
             k != 0
         });
@@ -318,6 +330,18 @@ impl Bal {
         let mut p = self.to_parts();
         p.add(&other.to_parts());
         *self = Bal::Wide(p);
+    }
+    /// [`Bal::add`], taking the received parts: into a balance without parts they move
+    /// instead of being copied (a transaction's first input, an address's first receipt).
+    fn absorb(&mut self, other: Bal) {
+        match (&mut *self, other) {
+            (Bal::Narrow(mine), Bal::Narrow(mut theirs)) if mine.is_empty() => {
+                // Exactly its room, as a copy would have.
+                theirs.shrink_to_fit();
+                *mine = theirs;
+            }
+            (_, other) => self.add(&other),
+        }
     }
 }
 
@@ -431,6 +455,14 @@ impl Pres {
             x <= MAX_HOPS
         });
     }
+    /// [`Pres::add`], taking the received labels: into a balance without labels they move.
+    fn absorb(&mut self, other: Pres) {
+        if self.0.is_empty() {
+            *self = other;
+        } else {
+            self.add(&other);
+        }
+    }
     /// Adds a received transfer's labels (the fewest hops of each).
     fn add(&mut self, other: &Pres) {
         for &(c, h) in &other.0 {
@@ -541,10 +573,96 @@ impl NodeState {
     }
 }
 
+/// One asset's node states by node id: a slot per node the pass touched, in the order it
+/// first did, and per node id its slot. Replay order follows time and node ids are given in
+/// the order nodes are first met, so the nodes a stretch of the replay touches sit near one
+/// another here (a hash map scatters them over its whole table: a cache and TLB miss on
+/// almost every transfer at 50M), and a walk in id order is a walk along the slots.
+#[derive(Default, Clone, Debug)]
+pub(crate) struct Nodes {
+    /// Per node id, its slot plus one (0: none yet), with [`ABSENT`] set while it is removed
+    /// (the slot is kept for the node's return).
+    slot: Vec<u32>,
+    states: Vec<NodeState>,
+    len: usize,
+}
+
+/// [`Nodes::slot`]: the node is not in the map (its slot, a default state, is kept).
+const ABSENT: u32 = 1 << 31;
+
+impl Nodes {
+    /// Room for node ids below `ids` and up to `more` new nodes (each id has one slot at
+    /// most, so never more than the ids without one).
+    fn reserve(&mut self, ids: u32, more: usize) {
+        if self.slot.len() < ids as usize {
+            self.slot.resize(ids as usize, 0);
+        }
+        self.states.reserve(more.min((ids as usize).saturating_sub(self.states.len())));
+    }
+    /// The slot of `n`, when present.
+    fn at(&self, n: u32) -> Option<usize> {
+        match self.slot.get(n as usize) {
+            Some(&s) if s != 0 && s & ABSENT == 0 => Some((s - 1) as usize),
+            _ => None,
+        }
+    }
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+    pub(crate) fn get(&self, n: u32) -> Option<&NodeState> {
+        self.at(n).map(|i| &self.states[i])
+    }
+    fn get_mut(&mut self, n: u32) -> Option<&mut NodeState> {
+        self.at(n).map(|i| &mut self.states[i])
+    }
+    /// The state of `n`, a default one added when absent.
+    fn get_or_default(&mut self, n: u32) -> &mut NodeState {
+        let i = n as usize;
+        if i >= self.slot.len() {
+            self.slot.resize(i + 1, 0);
+        }
+        let s = self.slot[i];
+        let at = if s == 0 {
+            assert!(self.states.len() < ABSENT as usize - 1, "more than 2^31 nodes in one asset");
+            self.states.push(NodeState::default());
+            self.slot[i] = self.states.len() as u32;
+            self.len += 1;
+            self.states.len() - 1
+        } else {
+            if s & ABSENT != 0 {
+                self.slot[i] = s & !ABSENT;
+                self.len += 1;
+            }
+            ((s & !ABSENT) - 1) as usize
+        };
+        &mut self.states[at]
+    }
+    pub(crate) fn insert(&mut self, n: u32, state: NodeState) {
+        *self.get_or_default(n) = state;
+    }
+    pub(crate) fn remove(&mut self, n: u32) -> Option<NodeState> {
+        let i = self.at(n)?;
+        self.slot[n as usize] |= ABSENT;
+        self.len -= 1;
+        Some(std::mem::take(&mut self.states[i]))
+    }
+    /// Every node present, in id order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &NodeState)> + '_ {
+        self.slot
+            .iter()
+            .enumerate()
+            .filter(|&(_, &s)| s != 0 && s & ABSENT == 0)
+            .map(|(n, &s)| (n as u32, &self.states[(s - 1) as usize]))
+    }
+    pub(crate) fn values(&self) -> impl Iterator<Item = &NodeState> + '_ {
+        self.iter().map(|(_, s)| s)
+    }
+}
+
 /// One asset's pass.
 #[derive(Default, Clone, Debug)]
 pub(crate) struct AssetPass {
-    pub(crate) nodes: FxHashMap<u32, NodeState>,
+    pub(crate) nodes: Nodes,
     /// The latest time replayed.
     max_time: Option<u32>,
     /// Transfers replayed.
@@ -645,12 +763,23 @@ impl PassState {
 
     /// The pass over the whole of `graph` on `threads` threads (one or two). Assets are
     /// independent: each is replayed whole by one thread. With two, each asset's transfers
-    /// are listed in two halves (by sender id), taken in asset order by whichever thread is
-    /// free; the thread that lists an asset's second half merges the two and replays the
-    /// asset. So the largest asset's listing, which its replay waits for, takes both cores
+    /// are listed in two halves (the senders below and above where the two listers met,
+    /// one taking ids from the bottom and one from the top), taken in asset order by
+    /// whichever thread is free; the thread that lists an asset's second half merges the two
+    /// and replays the asset. So the largest asset's listing, which its replay waits for, takes both cores
     /// (on the generated world Bitcoin's replay is the build's longest step, and the other
     /// assets' replays fit beside it).
     fn full_on(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>, threads: usize) -> PassState {
+        PassState::full_with(graph, tags, threads, LIST_CHUNK)
+    }
+
+    /// [`PassState::full_on`], the halves listed `list_chunk` node ids at a time.
+    fn full_with(
+        graph: &Graph,
+        tags: &HashMap<NodeId, RiskCategory>,
+        threads: usize,
+        list_chunk: u32,
+    ) -> PassState {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Mutex;
         let mut st = PassState { tags: sorted_tags(tags), ..PassState::default() };
@@ -675,7 +804,13 @@ impl PassState {
             }
         } else {
             let nodes = graph.node_count();
-            let mid = nodes / 2;
+            // Per asset, the node ids not yet listed: the first half's lister takes chunks
+            // from the bottom, the second's from the top, until they meet. So the halves
+            // split the legs, not the ids, evenly (on the generated world the lower ids send
+            // about twice as many of Bitcoin's transfers), and a half whose lister comes
+            // late (the other thread replaying) is taken by the one that is there.
+            let left: Vec<Mutex<(u32, u32)>> =
+                (0..assets.len()).map(|_| Mutex::new((0, nodes))).collect();
             let next = AtomicUsize::new(0);
             // Per asset, the half listed first, until the other is.
             let halves: Mutex<Vec<Option<Order>>> =
@@ -688,12 +823,31 @@ impl PassState {
                     break;
                 }
                 let t = std::time::Instant::now();
-                let range = if second { mid..nodes } else { 0..mid };
-                let half = listed(graph, None, &assets[i], range);
+                let mut half = Order::default();
+                loop {
+                    let range = {
+                        let mut l = lock(&left[i]);
+                        let (lo, hi) = *l;
+                        if lo >= hi {
+                            break;
+                        }
+                        if second {
+                            l.1 = hi - (hi - lo).min(list_chunk);
+                            l.1..hi
+                        } else {
+                            l.0 = lo + (hi - lo).min(list_chunk);
+                            lo..l.0
+                        }
+                    };
+                    list_into(graph, None, &assets[i], range, &mut half);
+                }
+                // The ids each half took are one range: sorted, the listing of that range.
+                sort_listed(&mut half.list);
                 tracing::debug!(
                     target: "floodgate::trace::index",
                     asset = %assets[i],
                     second,
+                    transfers = half.list.len(),
                     ms = t.elapsed().as_millis() as u64,
                     "half listed"
                 );
@@ -834,8 +988,8 @@ impl PassState {
             for (n, s) in u.nodes {
                 match s {
                     Some(s) => pass.nodes.insert(n, s),
-                    None => pass.nodes.remove(&n),
-                };
+                    None => drop(pass.nodes.remove(n)),
+                }
             }
         }
         self.checksums.truncate(cp.segments as usize);
@@ -867,6 +1021,23 @@ fn replay_order(graph: &Graph, after: Option<&Graph>, asset: &str) -> Order {
 /// the rest ([`arrange`]).
 fn listed(graph: &Graph, after: Option<&Graph>, asset: &str, nodes: std::ops::Range<u32>) -> Order {
     let mut order = Order::default();
+    list_into(graph, after, asset, nodes, &mut order);
+    sort_listed(&mut order.list);
+    order
+}
+
+/// Node ids a lister of half an asset's transfers takes at a time ([`PassState::full_on`]).
+const LIST_CHUNK: u32 = 1 << 14;
+
+/// Appends the transfers of `asset` sent by the nodes `nodes` (beyond `after`) to `order`,
+/// unsorted ([`listed`]'s first step).
+fn list_into(
+    graph: &Graph,
+    after: Option<&Graph>,
+    asset: &str,
+    nodes: std::ops::Range<u32>,
+    order: &mut Order,
+) {
     let all = &mut order.list;
     let mut legs: Vec<Leg> = Vec::new();
     let mut old: Vec<Leg> = Vec::new();
@@ -892,10 +1063,13 @@ fn listed(graph: &Graph, after: Option<&Graph>, asset: &str, nodes: std::ops::Ra
             all.push(T { seq: l.seq, amount, src: n, dst: l.nb.0, time: l.time, aux: i as u32 });
         }
     }
-    // By (time, seq), and among equal ones as listed (by sender, each sender's in storage
-    // order): what a stable sort by (time, seq) gives, without its buffer.
+}
+
+/// By (time, seq), and among equal ones as listed (by sender, each sender's in storage
+/// order): what a stable sort by (time, seq) of a listing in id order gives, without its
+/// buffer (and whatever order the senders were listed in: the key is unique).
+fn sort_listed(all: &mut [T]) {
     all.sort_unstable_by_key(|t| (t.time, t.seq, t.src, t.aux));
-    order
 }
 
 /// Two listings of disjoint senders ([`listed`]) as one: the sort key is unique (a sender's
@@ -1136,13 +1310,15 @@ fn replay(
         };
         let mut saved: FxHashSet<u32> = FxHashSet::default();
         let nodes = &mut pass.nodes;
-        let mut save = |n: u32, nodes: &FxHashMap<u32, NodeState>| {
+        let mut save = |n: u32, nodes: &Nodes| {
             if let Some(u) = undo.as_deref_mut() {
                 if saved.insert(n) {
-                    u.nodes.push((n, nodes.get(&n).cloned()));
+                    u.nodes.push((n, nodes.get(n).cloned()));
                 }
             }
         };
+        // At most two new nodes a transfer.
+        nodes.reserve(graph.node_count(), 2 * order.len());
         pass.transfers += order.len() as u64;
         if let Some(last) = order.last() {
             pass.max_time = Some(pass.max_time.map_or(last.time, |m| m.max(last.time)));
@@ -1166,7 +1342,7 @@ fn replay(
             } else {
                 let mut took = Bal::default();
                 let mut took_p = Pres::default();
-                if let Some(s) = nodes.get_mut(&t.src).filter(|s| !s.bal.is_zero()) {
+                if let Some(s) = nodes.get_mut(t.src).filter(|s| !s.bal.is_zero()) {
                     let b = s.bal;
                     if let Some(x) = s.x.as_deref_mut() {
                         if !x.parts.is_empty() {
@@ -1193,11 +1369,11 @@ fn replay(
             if t.aux & LAST_SEND != 0 && graph.kind(src) == NodeKind::Transaction {
                 // A transaction that made its last transfer is read no more (what it keeps
                 // is its fee); only an address's flags are read.
-                nodes.remove(&t.src);
+                nodes.remove(t.src);
             } else if labelled {
-                nodes.entry(t.src).or_default().flags |= SENT_LABELLED;
+                nodes.get_or_default(t.src).flags |= SENT_LABELLED;
             }
-            let d = nodes.entry(t.dst).or_default();
+            let d = nodes.get_or_default(t.dst);
             // Received at `dst` (only addresses are indexed: a query asks about an address).
             if graph.kind(dst) == NodeKind::Address {
                 d.flags |= RECEIVED;
@@ -1233,10 +1409,10 @@ fn replay(
             if labelled {
                 let x = d.x.get_or_insert_with(Default::default);
                 if !carried.is_empty() {
-                    x.parts.add(&carried);
+                    x.parts.absorb(carried);
                 }
                 if !carried_p.is_empty() {
-                    x.present.add(&carried_p);
+                    x.present.absorb(carried_p);
                 }
             }
         }
@@ -1340,10 +1516,8 @@ impl PassState {
             put_str(&mut b, name);
             put_opt_time(&mut b, p.max_time);
             put_var(&mut b, p.transfers);
-            let mut nodes: Vec<_> = p.nodes.iter().collect();
-            nodes.sort_unstable_by_key(|(n, _)| **n);
-            put_var(&mut b, nodes.len() as u64);
-            for (&n, s) in nodes {
+            put_var(&mut b, p.nodes.len() as u64);
+            for (n, s) in p.nodes.iter() {
                 put_var(&mut b, u64::from(n));
                 put_node(&mut b, s);
                 if b.len() >= CHUNK {
@@ -1482,10 +1656,16 @@ impl PassState {
             let max_time = r.opt_time()?;
             let transfers = r.var()?;
             let n = r.len()?;
-            let mut map = FxHashMap::default();
-            map.reserve(n);
+            let mut map = Nodes::default();
+            map.reserve(nodes, n);
+            let mut last = None;
             for _ in 0..n {
                 let id = r.u32()?;
+                // Written in id order, each once, below the node count.
+                if id >= nodes || last.is_some_and(|l| id <= l) {
+                    return None;
+                }
+                last = Some(id);
                 map.insert(id, r.node()?);
             }
             assets.insert(name, AssetPass { nodes: map, max_time, transfers });
@@ -1661,11 +1841,11 @@ impl<'a> Reader<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A seeded xorshift generator: each call gives a number below its argument.
-    fn below(mut r: u64) -> impl FnMut(u64) -> u64 {
+    pub(crate) fn below(mut r: u64) -> impl FnMut(u64) -> u64 {
         move |m| {
             r ^= r << 13;
             r ^= r >> 7;
@@ -1691,11 +1871,14 @@ mod tests {
     /// transfers of two assets, many in one block time (so groups of one time and place
     /// span both halves), with tags of several categories and some amounts of 63 bits or
     /// more (listed apart).
-    #[test]
-    fn two_threads_give_the_state_one_gives() {
+    /// A random world of 30 addresses: Bitcoin transactions and Ethereum transfers (a few
+    /// hubs get most), some amounts over 64 bits, a few tagged addresses.
+    pub(crate) fn world(
+        round: u8,
+        next: &mut dyn FnMut(u64) -> u64,
+    ) -> (tempfile::TempDir, Graph, HashMap<NodeId, RiskCategory>) {
         use floodgate_graph::{EdgeInput, GraphBuilder};
         use floodgate_types::{Amount, Chain, Hash32};
-        let mut next = below(0x6a09_e667_f3bc_c909u64);
         let cats = [RiskCategory::Scam, RiskCategory::Mixer, RiskCategory::Sanctioned];
         let value = |next: &mut dyn FnMut(u64) -> u64| {
             if next(30) == 0 {
@@ -1704,55 +1887,108 @@ mod tests {
                 Amount::from(next(1_000_000) + 1)
             }
         };
-        for round in 0..30u8 {
-            let dir = tempfile::tempdir().unwrap();
-            let empty = Graph::open_or_empty(dir.path()).unwrap();
-            let mut b = GraphBuilder::new(Some(&empty));
-            let addrs: Vec<NodeId> = (0..30)
-                .map(|i| b.node(&format!("0x{i:040x}"), NodeKind::Address).unwrap())
-                .collect();
-            let mut time = 1_700_000_000i64;
-            for tx in 0..300 + next(300) as u32 {
-                time += next(2) as i64;
-                let mut id = [round; 32];
-                id[..4].copy_from_slice(&tx.to_le_bytes());
-                let txid = Hash32(id);
-                // A few hubs get most transfers.
-                let addr =
-                    |next: &mut dyn FnMut(u64) -> u64| addrs[(next(30) * next(30) / 30) as usize];
-                let edge = |b: &mut GraphBuilder<'_>, from, to, asset, chain, amount| {
-                    let e = EdgeInput { amount, time: Some(time), asset, txid, chain };
-                    b.add_edge(from, to, &e).unwrap();
-                };
-                if next(3) == 0 {
-                    for _ in 0..1 + next(2) {
-                        let (from, to) = (addr(&mut next), addr(&mut next));
-                        if from != to {
-                            let v = value(&mut next);
-                            edge(&mut b, from, to, "ETH", Chain::Ethereum, v);
-                        }
-                    }
-                } else {
-                    let t = b.tx_node(Chain::Bitcoin, &txid).unwrap();
-                    for _ in 0..1 + next(2) {
-                        let (a, v) = (addr(&mut next), value(&mut next));
-                        edge(&mut b, a, t, "BTC", Chain::Bitcoin, v);
-                    }
-                    for _ in 0..1 + next(3) {
-                        let (a, v) = (addr(&mut next), value(&mut next));
-                        edge(&mut b, t, a, "BTC", Chain::Bitcoin, v);
+        let dir = tempfile::tempdir().unwrap();
+        let empty = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&empty));
+        let addrs: Vec<NodeId> =
+            (0..30).map(|i| b.node(&format!("0x{i:040x}"), NodeKind::Address).unwrap()).collect();
+        let mut time = 1_700_000_000i64;
+        for tx in 0..300 + next(300) as u32 {
+            time += next(2) as i64;
+            let mut id = [round; 32];
+            id[..4].copy_from_slice(&tx.to_le_bytes());
+            let txid = Hash32(id);
+            // A few hubs get most transfers.
+            let addr =
+                |next: &mut dyn FnMut(u64) -> u64| addrs[(next(30) * next(30) / 30) as usize];
+            let edge = |b: &mut GraphBuilder<'_>, from, to, asset, chain, amount| {
+                let e = EdgeInput { amount, time: Some(time), asset, txid, chain };
+                b.add_edge(from, to, &e).unwrap();
+            };
+            if next(3) == 0 {
+                for _ in 0..1 + next(2) {
+                    let (from, to) = (addr(next), addr(next));
+                    if from != to {
+                        let v = value(next);
+                        edge(&mut b, from, to, "ETH", Chain::Ethereum, v);
                     }
                 }
+            } else {
+                let t = b.tx_node(Chain::Bitcoin, &txid).unwrap();
+                for _ in 0..1 + next(2) {
+                    let (a, v) = (addr(next), value(next));
+                    edge(&mut b, a, t, "BTC", Chain::Bitcoin, v);
+                }
+                for _ in 0..1 + next(3) {
+                    let (a, v) = (addr(next), value(next));
+                    edge(&mut b, t, a, "BTC", Chain::Bitcoin, v);
+                }
             }
-            b.commit(&empty, Default::default()).unwrap();
-            let g = Graph::open(dir.path()).unwrap();
-            let tags: HashMap<NodeId, RiskCategory> = (0..2 + next(6))
-                .map(|_| (addrs[next(30) as usize], cats[next(3) as usize]))
-                .collect();
+        }
+        b.commit(&empty, Default::default()).unwrap();
+        let g = Graph::open(dir.path()).unwrap();
+        let tags: HashMap<NodeId, RiskCategory> =
+            (0..2 + next(6)).map(|_| (addrs[next(30) as usize], cats[next(3) as usize])).collect();
+        (dir, g, tags)
+    }
+
+    /// The node states by id hold what a hash map holds, through adds, changes, removals
+    /// and returns, and walk in id order.
+    #[test]
+    fn nodes_equal_a_map() {
+        let mut next = below(0xbb67_ae85_84ca_a73bu64);
+        for round in 0..50 {
+            let mut nodes = Nodes::default();
+            if round % 2 == 0 {
+                nodes.reserve(next(80) as u32, next(40) as usize);
+            }
+            let mut model: HashMap<u32, u128> = HashMap::new();
+            for step in 0..500u128 {
+                let n = next(64) as u32;
+                match next(4) {
+                    0 => {
+                        nodes.get_or_default(n).total += step;
+                        *model.entry(n).or_default() += step;
+                    }
+                    1 => {
+                        nodes.insert(n, NodeState { total: step, ..NodeState::default() });
+                        model.insert(n, step);
+                    }
+                    2 => {
+                        let got = nodes.remove(n).map(|s| s.total);
+                        assert_eq!(got, model.remove(&n), "round {round} step {step}");
+                    }
+                    _ => {
+                        if let Some(s) = nodes.get_mut(n) {
+                            s.total += 1;
+                        }
+                        if let Some(v) = model.get_mut(&n) {
+                            *v += 1;
+                        }
+                    }
+                }
+                assert_eq!(nodes.get(n).map(|s| s.total), model.get(&n).copied());
+                assert_eq!(nodes.len(), model.len());
+            }
+            let mut want: Vec<(u32, u128)> = model.into_iter().collect();
+            want.sort_unstable();
+            let got: Vec<(u32, u128)> = nodes.iter().map(|(n, s)| (n, s.total)).collect();
+            assert_eq!(got, want, "round {round}");
+        }
+    }
+
+    #[test]
+    fn two_threads_give_the_state_one_gives() {
+        let mut next = below(0x6a09_e667_f3bc_c909u64);
+        for round in 0..30u8 {
+            let (_dir, g, tags) = world(round, &mut next);
             let one = PassState::full_on(&g, &tags, 1);
             let two = PassState::full_on(&g, &tags, 2);
             assert!(one.assets.values().any(|p| p.nodes.values().any(|s| s.recv().is_some())));
             assert_eq!(encoded(&one), encoded(&two), "round {round}");
+            // The halves listed a few ids at a time, the two listers meeting anywhere.
+            let chunked = PassState::full_with(&g, &tags, 2, 1 + next(40) as u32);
+            assert_eq!(encoded(&one), encoded(&chunked), "round {round}, listed in chunks");
         }
     }
 
