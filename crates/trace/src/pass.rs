@@ -580,15 +580,15 @@ impl NodeState {
 /// almost every transfer at 50M), and a walk in id order is a walk along the slots.
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Nodes {
-    /// Per node id, its slot plus one (0: none yet), with [`ABSENT`] set while it is removed
-    /// (the slot is kept for the node's return).
+    /// Per node id, its slot plus one (0: none yet). Node ids are below `u32::MAX`, so a
+    /// slot number plus one always fits.
     slot: Vec<u32>,
     states: Vec<NodeState>,
+    /// Per slot, one bit set while its node is removed (the slot, a default state, is kept
+    /// for the node's return).
+    absent: Vec<u64>,
     len: usize,
 }
-
-/// [`Nodes::slot`]: the node is not in the map (its slot, a default state, is kept).
-const ABSENT: u32 = 1 << 31;
 
 impl Nodes {
     /// Room for node ids below `ids` and up to `more` new nodes (each id has one slot at
@@ -599,10 +599,24 @@ impl Nodes {
         }
         self.states.reserve(more.min((ids as usize).saturating_sub(self.states.len())));
     }
+    fn is_absent(&self, i: usize) -> bool {
+        self.absent.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1)
+    }
+    fn set_absent(&mut self, i: usize, absent: bool) {
+        if self.absent.len() <= i / 64 {
+            self.absent.resize(i / 64 + 1, 0);
+        }
+        let bit = 1u64 << (i % 64);
+        if absent {
+            self.absent[i / 64] |= bit;
+        } else {
+            self.absent[i / 64] &= !bit;
+        }
+    }
     /// The slot of `n`, when present.
     fn at(&self, n: u32) -> Option<usize> {
         match self.slot.get(n as usize) {
-            Some(&s) if s != 0 && s & ABSENT == 0 => Some((s - 1) as usize),
+            Some(&s) if s != 0 && !self.is_absent((s - 1) as usize) => Some((s - 1) as usize),
             _ => None,
         }
     }
@@ -621,19 +635,21 @@ impl Nodes {
         if i >= self.slot.len() {
             self.slot.resize(i + 1, 0);
         }
-        let s = self.slot[i];
-        let at = if s == 0 {
-            assert!(self.states.len() < ABSENT as usize - 1, "more than 2^31 nodes in one asset");
-            self.states.push(NodeState::default());
-            self.slot[i] = self.states.len() as u32;
-            self.len += 1;
-            self.states.len() - 1
-        } else {
-            if s & ABSENT != 0 {
-                self.slot[i] = s & !ABSENT;
+        let at = match self.slot[i] {
+            0 => {
+                self.states.push(NodeState::default());
+                self.slot[i] = self.states.len() as u32;
                 self.len += 1;
+                self.states.len() - 1
             }
-            ((s & !ABSENT) - 1) as usize
+            s => {
+                let at = (s - 1) as usize;
+                if self.is_absent(at) {
+                    self.set_absent(at, false);
+                    self.len += 1;
+                }
+                at
+            }
         };
         &mut self.states[at]
     }
@@ -642,7 +658,7 @@ impl Nodes {
     }
     pub(crate) fn remove(&mut self, n: u32) -> Option<NodeState> {
         let i = self.at(n)?;
-        self.slot[n as usize] |= ABSENT;
+        self.set_absent(i, true);
         self.len -= 1;
         Some(std::mem::take(&mut self.states[i]))
     }
@@ -651,7 +667,7 @@ impl Nodes {
         self.slot
             .iter()
             .enumerate()
-            .filter(|&(_, &s)| s != 0 && s & ABSENT == 0)
+            .filter(|&(_, &s)| s != 0 && !self.is_absent((s - 1) as usize))
             .map(|(n, &s)| (n as u32, &self.states[(s - 1) as usize]))
     }
     pub(crate) fn values(&self) -> impl Iterator<Item = &NodeState> + '_ {
@@ -1866,11 +1882,6 @@ pub(crate) mod tests {
         out
     }
 
-    /// The pass on two threads (each asset listed in two halves, merged) gives the state one
-    /// thread gives, byte for byte, on random worlds of UTXO transactions and account
-    /// transfers of two assets, many in one block time (so groups of one time and place
-    /// span both halves), with tags of several categories and some amounts of 63 bits or
-    /// more (listed apart).
     /// A random world of 30 addresses: Bitcoin transactions and Ethereum transfers (a few
     /// hubs get most), some amounts over 64 bits, a few tagged addresses.
     pub(crate) fn world(
@@ -1977,6 +1988,11 @@ pub(crate) mod tests {
         }
     }
 
+    /// The pass on two threads (each asset listed in two halves, merged) gives the state one
+    /// thread gives, byte for byte, on random worlds of UTXO transactions and account
+    /// transfers of two assets, many in one block time (so groups of one time and place
+    /// span both halves), with tags of several categories and some amounts of 63 bits or
+    /// more (listed apart).
     #[test]
     fn two_threads_give_the_state_one_gives() {
         let mut next = below(0x6a09_e667_f3bc_c909u64);
