@@ -6,14 +6,15 @@
 //!   from the front (FIFO) or the back (LIFO) of what had arrived at or before its time, and
 //!   value beyond that is untraced. This routing depends only on amounts and times, never on
 //!   taint, so a coin has exactly one history and a trace follows it back (`in`) or forward
-//!   (`out`) hop by hop: [`NodeFlows`] computes one node's routing once per query in
-//!   O(deg log deg).
+//!   (`out`) hop by hop: [`NodeFlows`] reads one node's transfers once per query and
+//!   simulates its queue only as far as the query asks.
 //! - **TIHO** pours the tainted value a node received into its largest outgoing transfers
 //!   first, over every walk within the hop limit: a memoized recursion on (node, hops left),
 //!   which ends because every cycle passes an address (one hop).
 //!
-//! All arithmetic is exact on 256-bit integers; per node and category no transfer carries
-//! more value than the node received.
+//! All arithmetic is exact on 256-bit integers (a FIFO or LIFO routing on `u128` when all a
+//! node received fits in it); per node and category no transfer carries more value than the
+//! node received.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -53,8 +54,8 @@ struct Flow {
 /// matching them by rank is consistent at both ends whatever order storage gives them. Alike
 /// transfers share a time, so they lie in one run of equal times: a transfer is found by a
 /// binary search of its time and a scan of that run, and its rank counted in the run; only a
-/// side with a run longer than [`LONG_RUN`] met by a search builds a sorted index (a hub's
-/// side was sorted whole for every query that reached it, most of its routing's cost).
+/// side with a run longer than [`LONG_RUN`] met by a search builds a sorted index (every
+/// side reached was sorted whole before: O(d log d) comparisons of 256-bit keys per hub).
 struct Side {
     flows: Vec<Flow>,
     /// Built on first need (a long run of equal times): `flows`' indices sorted by (nb,
