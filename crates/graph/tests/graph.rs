@@ -733,3 +733,38 @@ fn a_build_in_todays_format_reads_as_the_frozen_format_4_graph() {
     };
     assert!(size(dir.path()) < size(&frozen.join("graph")), "today's format is smaller");
 }
+
+/// A long in list (read with its sources' blocks warmed ahead, from 512 bytes) lists every
+/// edge into its node, with its source and amount, in both segments; so do the short ones.
+#[test]
+fn a_long_in_list_reads_every_edge_with_its_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 1_500u32;
+    // Node 0 receives from every other node (several times from some, in either asset),
+    // and a few of them also from each other.
+    let mut edges: Vec<RawEdge> = Vec::new();
+    for i in 1..n {
+        edges.push((i, 0, u128::from(i) * 1_000 + 7, 1_000 + i, (i % 2) as u8, (i % 251) as u8));
+        if i % 7 == 0 {
+            edges.push((i, 0, 3, 2_000 + i, 0, 1));
+            edges.push((i, i / 7, u128::from(i), 3_000, 1, 2));
+        }
+    }
+    let (g, ids) = build(dir.path(), n, &edges, edges.len() / 3);
+    g.verify().unwrap();
+    let back = |id: NodeId| ids.iter().position(|&x| x == id).unwrap() as u32;
+    for node in 0..n / 7 {
+        let mut got: Vec<(u32, u128, String)> = g
+            .in_edges(ids[node as usize])
+            .map(|e| (back(e.src), e.amount.to_u128().unwrap(), e.asset.to_owned()))
+            .collect();
+        let mut want: Vec<(u32, u128, String)> = edges
+            .iter()
+            .filter(|e| e.1 == node)
+            .map(|e| (e.0, e.2, ASSETS[e.4 as usize].to_owned()))
+            .collect();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "node {node}");
+    }
+}

@@ -6,15 +6,17 @@
 //!   from the front (FIFO) or the back (LIFO) of what had arrived at or before its time, and
 //!   value beyond that is untraced. This routing depends only on amounts and times, never on
 //!   taint, so a coin has exactly one history and a trace follows it back (`in`) or forward
-//!   (`out`) hop by hop: [`NodeFlows`] computes one node's routing once per query in
-//!   O(deg log deg).
+//!   (`out`) hop by hop: [`NodeFlows`] reads one node's transfers once per query and
+//!   simulates its queue only as far as the query asks.
 //! - **TIHO** pours the tainted value a node received into its largest outgoing transfers
 //!   first, over every walk within the hop limit: a memoized recursion on (node, hops left),
 //!   which ends because every cycle passes an address (one hop).
 //!
-//! All arithmetic is exact on 256-bit integers; per node and category no transfer carries
-//! more value than the node received.
+//! All arithmetic is exact on 256-bit integers (a FIFO or LIFO routing on `u128` when all a
+//! node received fits in it); per node and category no transfer carries more value than the
+//! node received.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, VecDeque};
 
 use ruint::aliases::U256;
@@ -45,19 +47,31 @@ struct Flow {
     time: u32,
 }
 
-/// The transfers on one side of a node (received, or sent), in (time, storage order), with
-/// an index that finds a transfer from the other end.
+/// The transfers on one side of a node (received, or sent), in (time, storage order).
 ///
 /// The two ends of a transfer are matched by `(other end, time, amount)` plus the rank among
 /// the transfers sharing that key: transfers alike in all of these are interchangeable, so
-/// matching them by rank is consistent at both ends whatever order storage gives them.
+/// matching them by rank is consistent at both ends whatever order storage gives them. Alike
+/// transfers share a time, so they lie in one run of equal times: a transfer is found by a
+/// binary search of its time and a scan of that run, and its rank counted in the run; only a
+/// side with a run longer than [`LONG_RUN`] met by a search builds a sorted index (every
+/// side reached was sorted whole before: O(d log d) comparisons of 256-bit keys per hub).
 struct Side {
     flows: Vec<Flow>,
-    /// Indices into `flows`, sorted by (nb, time, amount, index).
+    /// Built on first need (a long run of equal times): `flows`' indices sorted by (nb,
+    /// time, amount, index), and each flow's rank among flows with the same (nb, time,
+    /// amount).
+    index: OnceCell<KeyIndex>,
+}
+
+/// See [`Side::index`].
+struct KeyIndex {
     by_key: Vec<u32>,
-    /// For each flow, its rank among flows with the same (nb, time, amount).
     rank: Vec<u32>,
 }
+
+/// A run of equal times longer than this is searched through a [`KeyIndex`].
+const LONG_RUN: usize = 32;
 
 /// Identifies one transfer at either end: the other end, time, amount and rank.
 #[derive(Debug, Clone, Copy)]
@@ -72,43 +86,98 @@ impl Side {
     fn new(ctx: &Ctx<'_>, n: NodeId, incoming: bool) -> Side {
         let mut raw = Vec::new();
         ctx.g.neighbours(n, incoming, ctx.asset, &mut raw);
-        let mut flows: Vec<Flow> = raw
+        let flows: Vec<Flow> = raw
             .into_iter()
             .filter(|&(_, _, t)| in_window(ctx, t))
             .map(|(nb, amount, time)| Flow { nb, amount, time })
             .collect();
-        // Stable: equal times keep storage order.
+        Side::from_flows(flows)
+    }
+
+    /// The side of these flows, in storage order.
+    fn from_flows(mut flows: Vec<Flow>) -> Side {
+        // Stable: equal times keep storage order. (Linear when storage order is time order.)
         flows.sort_by_key(|f| f.time);
-        let mut by_key: Vec<u32> = (0..flows.len() as u32).collect();
-        // The index ends every key, so no two are equal: an unstable sort gives the same.
-        by_key.sort_unstable_by(|&a, &b| {
-            let (x, y) = (&flows[a as usize], &flows[b as usize]);
-            (x.nb, x.time, x.amount, a).cmp(&(y.nb, y.time, y.amount, b))
-        });
-        let mut rank = vec![0u32; flows.len()];
-        for w in 1..by_key.len() {
-            let (p, c) = (&flows[by_key[w - 1] as usize], &flows[by_key[w] as usize]);
-            if (p.nb, p.time, p.amount) == (c.nb, c.time, c.amount) {
-                rank[by_key[w] as usize] = rank[by_key[w - 1] as usize] + 1;
+        Side { flows, index: OnceCell::new() }
+    }
+
+    /// The sorted index, built on first use.
+    fn index(&self) -> &KeyIndex {
+        self.index.get_or_init(|| {
+            let flows = &self.flows;
+            let mut by_key: Vec<u32> = (0..flows.len() as u32).collect();
+            // The index ends every key, so no two are equal: an unstable sort gives the same.
+            by_key.sort_unstable_by(|&a, &b| {
+                let (x, y) = (&flows[a as usize], &flows[b as usize]);
+                (x.nb, x.time, x.amount, a).cmp(&(y.nb, y.time, y.amount, b))
+            });
+            let mut rank = vec![0u32; flows.len()];
+            for w in 1..by_key.len() {
+                let (p, c) = (&flows[by_key[w - 1] as usize], &flows[by_key[w] as usize]);
+                if (p.nb, p.time, p.amount) == (c.nb, c.time, c.amount) {
+                    rank[by_key[w] as usize] = rank[by_key[w - 1] as usize] + 1;
+                }
             }
+            KeyIndex { by_key, rank }
+        })
+    }
+
+    /// The run `[a, b)` of flows at time `t`.
+    fn run(&self, t: u32) -> (usize, usize) {
+        let a = self.flows.partition_point(|f| f.time < t);
+        let b = a + self.flows[a..].partition_point(|f| f.time <= t);
+        (a, b)
+    }
+
+    /// Flow `i`'s rank among the flows alike in (nb, time, amount).
+    fn rank(&self, i: usize) -> u32 {
+        if let Some(ix) = self.index.get() {
+            return ix.rank[i];
         }
-        Side { flows, by_key, rank }
+        let f = &self.flows[i];
+        let mut r = 0u32;
+        for (steps, g) in self.flows[..i].iter().rev().enumerate() {
+            if g.time != f.time {
+                return r;
+            }
+            if steps >= LONG_RUN {
+                return self.index().rank[i];
+            }
+            r += u32::from(g.nb == f.nb && g.amount == f.amount);
+        }
+        r
     }
 
     /// The key of flow `i` as the other end sees it (with `me` as its neighbour).
     fn key_from(&self, i: usize, me: NodeId) -> EdgeKey {
         let f = &self.flows[i];
-        EdgeKey { nb: me, time: f.time, amount: f.amount, rank: self.rank[i] }
+        EdgeKey { nb: me, time: f.time, amount: f.amount, rank: self.rank(i) }
     }
 
     /// The index of the flow with key `k`, when present.
     fn find(&self, k: &EdgeKey) -> Option<usize> {
+        if self.index.get().is_none() {
+            let (a, b) = self.run(k.time);
+            if b - a <= LONG_RUN {
+                let mut r = k.rank;
+                for (i, f) in self.flows[a..b].iter().enumerate() {
+                    if f.nb == k.nb && f.amount == k.amount {
+                        if r == 0 {
+                            return Some(a + i);
+                        }
+                        r -= 1;
+                    }
+                }
+                return None;
+            }
+        }
+        let ix = self.index();
         let key = (k.nb, k.time, k.amount);
-        let first = self.by_key.partition_point(|&i| {
+        let first = ix.by_key.partition_point(|&i| {
             let f = &self.flows[i as usize];
             (f.nb, f.time, f.amount) < key
         });
-        let i = *self.by_key.get(first + k.rank as usize)? as usize;
+        let i = *ix.by_key.get(first + k.rank as usize)? as usize;
         let f = &self.flows[i];
         ((f.nb, f.time, f.amount) == key).then_some(i)
     }
@@ -125,36 +194,96 @@ fn in_window(ctx: &Ctx<'_>, t: u32) -> bool {
     t != 0 && since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
 }
 
+/// A count of coins in one node's routing: `u128` when everything the node received fits in
+/// it (then so does every offset and length of its routing), 256 bits otherwise.
+trait Coins:
+    Copy + Ord + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::AddAssign
+{
+    const ZERO: Self;
+    /// `v`, which the caller knows fits (at most the node's received total).
+    fn narrow(v: U256) -> Self;
+    fn widen(self) -> U256;
+    fn is_zero(self) -> bool {
+        self == Self::ZERO
+    }
+}
+
+impl Coins for u128 {
+    const ZERO: u128 = 0;
+    fn narrow(v: U256) -> u128 {
+        v.saturating_to()
+    }
+    fn widen(self) -> U256 {
+        U256::from(self)
+    }
+}
+
+impl Coins for U256 {
+    const ZERO: U256 = U256::ZERO;
+    fn narrow(v: U256) -> U256 {
+        v
+    }
+    fn widen(self) -> U256 {
+        self
+    }
+}
+
 /// A block of coins: `len` coins of received transfer `inn` from offset `in_off`, carried by
 /// sent transfer `out` from offset `out_off`.
 #[derive(Debug, Clone, Copy)]
-struct Piece {
+struct Piece<C> {
     out: u32,
-    out_off: U256,
+    out_off: C,
     inn: u32,
-    in_off: U256,
-    len: U256,
+    in_off: C,
+    len: C,
 }
 
 /// One node's FIFO or LIFO routing: which coins of which received transfer each sent
 /// transfer carries.
+///
+/// The routing is simulated lazily, in time order, only as far as the query asks: tracing
+/// back from sent transfer `k` needs the queue up to `k`'s turn, not the transfers sent after
+/// it (a hub's whole routing was the cost of the slowest queries). Tracing forward needs
+/// every piece of a received transfer, so it completes the simulation first. Counts are
+/// `u128` when the node's received total fits ([`Coins`]).
 struct NodeFlows {
     ins: Side,
     outs: Side,
-    /// Sorted by (out, out_off); `out_start[k]..out_start[k + 1]` are transfer k's pieces.
-    by_out: Vec<Piece>,
+    order: Order,
+    is_address: bool,
+    route: Route,
+}
+
+/// A routing on the narrowest [`Coins`] that holds it.
+enum Route {
+    Narrow(Routing<u128>),
+    Wide(Routing<U256>),
+}
+
+/// The state of one node's routing, simulated as far as asked.
+struct Routing<C> {
+    /// What the node received (in the window): no piece reaches beyond it.
+    total: U256,
+    /// Sorted by (out, out_off); `out_start[k]..out_start[k + 1]` are transfer k's pieces,
+    /// for the `out_start.len() - 1` sent transfers simulated so far.
+    by_out: Vec<Piece<C>>,
     out_start: Vec<u32>,
-    /// Indices into `by_out`, sorted by (inn, in_off); `in_start` as `out_start`.
-    by_in: Vec<u32>,
-    in_start: Vec<u32>,
+    /// The simulation's queue after the transfers simulated so far.
+    queue: VecDeque<Item<C>>,
+    /// The first received transfer not yet queued.
+    next_in: usize,
+    /// Built once the simulation is complete, on first use (forward): indices into `by_out`,
+    /// sorted by (inn, in_off); `in_start` as `out_start`.
+    by_in: OnceCell<(Vec<u32>, Vec<u32>)>,
 }
 
 /// One queue entry: coins `[off, off + len)` of received transfer `inn`.
 #[derive(Debug, Clone, Copy)]
-struct Item {
+struct Item<C> {
     inn: u32,
-    off: U256,
-    len: U256,
+    off: C,
+    len: C,
 }
 
 impl NodeFlows {
@@ -167,33 +296,115 @@ impl NodeFlows {
         }
     }
 
+    /// The node's two sides, nothing routed yet.
     fn new(ctx: &Ctx<'_>, n: NodeId, order: Order) -> NodeFlows {
-        let ins = Side::new(ctx, n, true);
-        let outs = Side::new(ctx, n, false);
         let is_address = ctx.g.kind(n) == NodeKind::Address;
-        let mut queue: VecDeque<Item> = VecDeque::new();
-        let mut next_in = 0usize;
-        // Each piece ends a transfer sent or empties a queue item (one per received
-        // transfer): at most that many pieces.
-        let mut by_out: Vec<Piece> = Vec::with_capacity(outs.flows.len() + ins.flows.len());
-        let mut out_start = Vec::with_capacity(outs.flows.len() + 1);
-        let mut taken: Vec<(u32, U256, U256)> = Vec::new();
-        for (k, o) in outs.flows.iter().enumerate() {
-            out_start.push(by_out.len() as u32);
-            while let Some(f) = ins.flows.get(next_in).filter(|f| f.time <= o.time) {
-                queue.push_back(Item { inn: next_in as u32, off: U256::ZERO, len: f.amount });
-                next_in += 1;
+        NodeFlows::from_sides(Side::new(ctx, n, true), Side::new(ctx, n, false), order, is_address)
+    }
+
+    /// The routing of a node with these sides, nothing routed yet.
+    fn from_sides(ins: Side, outs: Side, order: Order, is_address: bool) -> NodeFlows {
+        let total = ins.flows.iter().try_fold(U256::ZERO, |t, f| t.checked_add(f.amount));
+        let route = match total {
+            Some(t) if t <= U256::from(u128::MAX) => Route::Narrow(Routing::new(t)),
+            // The sum is capped where it overflows: no routing reaches it.
+            t => Route::Wide(Routing::new(t.unwrap_or(U256::MAX))),
+        };
+        NodeFlows { ins, outs, order, is_address, route }
+    }
+
+    /// Simulates the sent transfers up to and including `last` (all when past the end).
+    #[cfg(test)]
+    fn simulate_through(&mut self, last: usize) {
+        let NodeFlows { ins, outs, order, is_address, route } = self;
+        match route {
+            Route::Narrow(r) => r.simulate_through(ins, outs, *order, *is_address, last),
+            Route::Wide(r) => r.simulate_through(ins, outs, *order, *is_address, last),
+        }
+    }
+
+    /// Coins `[lo, hi)` of sent transfer `k`, back to the received transfers that funded
+    /// them: `(received index, lo, hi)`; returns the part no received value funded.
+    fn back(&mut self, k: usize, lo: U256, hi: U256, out: &mut Vec<(usize, U256, U256)>) -> U256 {
+        let NodeFlows { ins, outs, order, is_address, route } = self;
+        match route {
+            Route::Narrow(r) => {
+                r.simulate_through(ins, outs, *order, *is_address, k);
+                r.back(k, lo, hi, out)
+            }
+            Route::Wide(r) => {
+                r.simulate_through(ins, outs, *order, *is_address, k);
+                r.back(k, lo, hi, out)
+            }
+        }
+    }
+
+    /// Coins `[lo, hi)` of received transfer `i`, forward to the sent transfers that carried
+    /// them: `(sent index, lo, hi)`; returns the part still held (never sent on).
+    fn forward(
+        &mut self,
+        i: usize,
+        lo: U256,
+        hi: U256,
+        out: &mut Vec<(usize, U256, U256)>,
+    ) -> U256 {
+        let NodeFlows { ins, outs, order, is_address, route } = self;
+        match route {
+            Route::Narrow(r) => {
+                r.simulate_through(ins, outs, *order, *is_address, usize::MAX);
+                r.forward(ins.flows.len(), i, lo, hi, out)
+            }
+            Route::Wide(r) => {
+                r.simulate_through(ins, outs, *order, *is_address, usize::MAX);
+                r.forward(ins.flows.len(), i, lo, hi, out)
+            }
+        }
+    }
+}
+
+impl<C: Coins> Routing<C> {
+    fn new(total: U256) -> Routing<C> {
+        Routing {
+            total,
+            by_out: Vec::new(),
+            out_start: vec![0],
+            queue: VecDeque::new(),
+            next_in: 0,
+            by_in: OnceCell::new(),
+        }
+    }
+
+    /// Simulates the sent transfers up to and including `last` (all of them when past the
+    /// end), from where the simulation stopped.
+    fn simulate_through(
+        &mut self,
+        ins: &Side,
+        outs: &Side,
+        order: Order,
+        is_address: bool,
+        last: usize,
+    ) {
+        let Routing { total, by_out, out_start, queue, next_in, .. } = self;
+        let end = outs.flows.len().min(last.saturating_add(1));
+        let mut taken: Vec<(u32, C, C)> = Vec::new();
+        for k in out_start.len() - 1..end {
+            let o = &outs.flows[k];
+            while let Some(f) = ins.flows.get(*next_in).filter(|f| f.time <= o.time) {
+                let len = C::narrow(f.amount);
+                queue.push_back(Item { inn: *next_in as u32, off: C::ZERO, len });
+                *next_in += 1;
             }
             // A transfer is never funded by value that arrived at the same time from the
             // node it pays: an address's input into UTXO transaction X never takes X's own
             // outputs (its change), a self-transfer never funds itself, and a same-time
             // return never funds its own cause. (A transaction node's inputs do fund its
             // outputs.)
-            let allowed = |it: &Item| {
+            let allowed = |it: &Item<C>| {
                 let f = &ins.flows[it.inn as usize];
                 !(is_address && f.nb == o.nb && f.time == o.time)
             };
-            let mut need = o.amount;
+            // No transfer takes more than the node received.
+            let mut need = C::narrow(o.amount.min(*total));
             taken.clear();
             match order {
                 Order::Fifo => {
@@ -207,8 +418,8 @@ impl NodeFlows {
                         let l = need.min(it.len);
                         taken.push((it.inn, it.off, l));
                         it.off += l;
-                        it.len -= l;
-                        need -= l;
+                        it.len = it.len - l;
+                        need = need - l;
                         if it.len.is_zero() {
                             queue.remove(j);
                         }
@@ -225,8 +436,8 @@ impl NodeFlows {
                         let l = need.min(it.len);
                         // The newest coins are the end of the item.
                         taken.push((it.inn, it.off + it.len - l, l));
-                        it.len -= l;
-                        need -= l;
+                        it.len = it.len - l;
+                        need = need - l;
                         if it.len.is_zero() {
                             queue.remove(j);
                         }
@@ -235,51 +446,64 @@ impl NodeFlows {
                     taken.reverse();
                 }
             }
-            let mut off = U256::ZERO;
+            let mut off = C::ZERO;
             for &(inn, in_off, len) in &taken {
                 by_out.push(Piece { out: k as u32, out_off: off, inn, in_off, len });
                 off += len;
             }
+            out_start.push(by_out.len() as u32);
         }
-        out_start.push(by_out.len() as u32);
-        let (by_in, in_start) = by_received(&by_out, ins.flows.len());
-        NodeFlows { ins, outs, by_out, out_start, by_in, in_start }
     }
 
-    /// Coins `[lo, hi)` of sent transfer `k`, back to the received transfers that funded
-    /// them: `(received index, lo, hi)`; returns the part no received value funded.
+    /// [`NodeFlows::back`], `k` simulated.
     fn back(&self, k: usize, lo: U256, hi: U256, out: &mut Vec<(usize, U256, U256)>) -> U256 {
         let ps = &self.by_out[self.out_start[k] as usize..self.out_start[k + 1] as usize];
-        let first = ps.partition_point(|p| p.out_off + p.len <= lo);
+        // Every piece lies below the node's received total: coins beyond it are unfunded.
+        let (l, h) = (C::narrow(lo.min(self.total)), C::narrow(hi.min(self.total)));
+        let first = ps.partition_point(|p| p.out_off + p.len <= l);
         let mut covered = U256::ZERO;
         for p in &ps[first..] {
-            if p.out_off >= hi {
+            if p.out_off >= h {
                 break;
             }
-            let (a, b) = (lo.max(p.out_off), hi.min(p.out_off + p.len));
-            out.push((p.inn as usize, p.in_off + (a - p.out_off), p.in_off + (b - p.out_off)));
-            covered += b - a;
+            let (a, b) = (l.max(p.out_off), h.min(p.out_off + p.len));
+            let (x, y) =
+                ((p.in_off + (a - p.out_off)).widen(), (p.in_off + (b - p.out_off)).widen());
+            out.push((p.inn as usize, x, y));
+            covered += y - x;
         }
         (hi - lo) - covered
     }
 
-    /// Coins `[lo, hi)` of received transfer `i`, forward to the sent transfers that carried
-    /// them: `(sent index, lo, hi)`; returns the part still held (never sent on).
-    fn forward(&self, i: usize, lo: U256, hi: U256, out: &mut Vec<(usize, U256, U256)>) -> U256 {
-        let ps = &self.by_in[self.in_start[i] as usize..self.in_start[i + 1] as usize];
+    /// [`NodeFlows::forward`], the whole node simulated.
+    fn forward(
+        &self,
+        received: usize,
+        i: usize,
+        lo: U256,
+        hi: U256,
+        out: &mut Vec<(usize, U256, U256)>,
+    ) -> U256 {
+        let by_out = &self.by_out;
+        let (by_in, in_start) = self.by_in.get_or_init(|| by_received(by_out, received));
+        let ps = &by_in[in_start[i] as usize..in_start[i + 1] as usize];
+        // A received transfer's coins lie below the node's received total.
+        let (l, h) = (C::narrow(lo.min(self.total)), C::narrow(hi.min(self.total)));
         let first = ps.partition_point(|&p| {
-            let p = &self.by_out[p as usize];
-            p.in_off + p.len <= lo
+            let p = &by_out[p as usize];
+            p.in_off + p.len <= l
         });
         let mut covered = U256::ZERO;
         for &p in &ps[first..] {
-            let p = &self.by_out[p as usize];
-            if p.in_off >= hi {
+            let p = &by_out[p as usize];
+            if p.in_off >= h {
                 break;
             }
-            let (a, b) = (lo.max(p.in_off), hi.min(p.in_off + p.len));
-            out.push((p.out as usize, p.out_off + (a - p.in_off), p.out_off + (b - p.in_off)));
-            covered += b - a;
+            let (a, b) = (l.max(p.in_off), h.min(p.in_off + p.len));
+            let (x, y) =
+                ((p.out_off + (a - p.in_off)).widen(), (p.out_off + (b - p.in_off)).widen());
+            out.push((p.out as usize, x, y));
+            covered += y - x;
         }
         (hi - lo) - covered
     }
@@ -291,7 +515,7 @@ impl NodeFlows {
 /// which a transfer's pieces are usually in offset order already (FIFO takes a received
 /// transfer's coins front to back) or in reverse (LIFO, back to front); any other run is
 /// sorted. A comparison sort of every piece was a sixth of a busy node's routing.
-fn by_received(by_out: &[Piece], received: usize) -> (Vec<u32>, Vec<u32>) {
+fn by_received<C: Coins>(by_out: &[Piece<C>], received: usize) -> (Vec<u32>, Vec<u32>) {
     let mut start = vec![0u32; received + 1];
     for p in by_out {
         start[p.inn as usize + 1] += 1;
@@ -462,13 +686,14 @@ pub(crate) fn order_exposure(ctx: &Ctx<'_>, members: &[NodeId], order: Order) ->
     (total, accs, untraced)
 }
 
-/// The routing of `n`, built on first use (O(deg log deg)) and kept for the query.
+/// The routing of `n`, made on first use and kept for the query (its sides read, its
+/// queue simulated as far as asked).
 fn node_flows<'c>(
     cache: &'c mut FxHashMap<NodeId, NodeFlows>,
     ctx: &Ctx<'_>,
     n: NodeId,
     order: Order,
-) -> &'c NodeFlows {
+) -> &'c mut NodeFlows {
     cache.entry(n).or_insert_with(|| NodeFlows::new(ctx, n, order))
 }
 
@@ -838,6 +1063,165 @@ impl Tiho<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A xorshift generator: `next(m)` in `[0, m)`.
+    fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
+        let mut r = seed;
+        move |m| {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r % m
+        }
+    }
+
+    /// Random flows over few times, neighbours and amounts, so that many are alike (same
+    /// neighbour, time and amount), runs of equal times are long (past [`LONG_RUN`]) or
+    /// short, and a neighbour is often the node itself (a self-transfer) or pays back at the
+    /// same time (a round trip).
+    fn flows(next: &mut impl FnMut(u64) -> u64, n: u64, times: u64) -> Vec<Flow> {
+        (0..n)
+            .map(|_| Flow {
+                nb: NodeId(next(4) as u32),
+                amount: U256::from(next(5)),
+                time: next(times) as u32,
+            })
+            .collect()
+    }
+
+    /// A side's search and ranks without the sorted index (runs scanned) equal those with it,
+    /// and every flow is found from its own key.
+    #[test]
+    fn a_side_finds_the_same_flows_with_and_without_its_index() {
+        let mut next = rng(0x2545_f491_4f6c_dd1d);
+        for case in 0..300 {
+            let n = next(120);
+            let times = 1 + next(if case % 2 == 0 { 3 } else { 40 });
+            let fl = flows(&mut next, n, times);
+            let (scan, indexed) = (Side::from_flows(fl.clone()), Side::from_flows(fl));
+            let _ = indexed.index();
+            for i in 0..scan.flows.len() {
+                let k = scan.key_from(i, NodeId(9));
+                assert_eq!(k.rank, indexed.index().rank[i], "case {case}, flow {i}");
+                let k = EdgeKey { nb: scan.flows[i].nb, ..k };
+                assert_eq!(scan.find(&k), Some(i), "case {case}, flow {i}");
+                assert_eq!(indexed.find(&k), Some(i), "case {case}, flow {i}");
+            }
+            for _ in 0..20 {
+                let k = EdgeKey {
+                    nb: NodeId(next(5) as u32),
+                    time: next(times + 1) as u32,
+                    amount: U256::from(next(6)),
+                    rank: next(4) as u32,
+                };
+                let (fresh, want) = (Side::from_flows(scan.flows.clone()), indexed.find(&k));
+                assert_eq!(fresh.find(&k), want, "case {case}, {k:?}");
+            }
+        }
+    }
+
+    /// The same routing on 256-bit counts, with every amount scaled by `2^shift`.
+    fn wide(
+        ins: &[Flow],
+        outs: &[Flow],
+        order: Order,
+        is_address: bool,
+        shift: usize,
+    ) -> NodeFlows {
+        let scale = |f: &[Flow]| -> Vec<Flow> {
+            f.iter().map(|&x| Flow { amount: x.amount << shift, ..x }).collect()
+        };
+        let mut nf = NodeFlows::from_sides(
+            Side::from_flows(scale(ins)),
+            Side::from_flows(scale(outs)),
+            order,
+            is_address,
+        );
+        if let Route::Narrow(r) = &nf.route {
+            nf.route = Route::Wide(Routing::new(r.total));
+        }
+        nf
+    }
+
+    /// Routing as far as asked, in any order of asks, gives each sent transfer the pieces
+    /// (and each received transfer the forward pieces) of the whole node's routing made at
+    /// once, under FIFO and LIFO, for addresses (same-time returns and self-transfers
+    /// excluded) and transaction nodes; and the routing on 256-bit counts is the one on
+    /// `u128`, also with every amount scaled beyond `u128` (whose received total, past
+    /// 2^256, overflows).
+    #[test]
+    fn routing_as_far_as_asked_equals_the_whole_routing() {
+        let mut next = rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..400 {
+            let times = 1 + next(if case % 2 == 0 { 3 } else { 30 });
+            let (n_in, n_out) = (next(60), next(60));
+            let (ins, outs) = (flows(&mut next, n_in, times), flows(&mut next, n_out, times));
+            let order = if case % 4 < 2 { Order::Fifo } else { Order::Lifo };
+            let is_address = case % 3 != 0;
+            let make = || {
+                NodeFlows::from_sides(
+                    Side::from_flows(ins.clone()),
+                    Side::from_flows(outs.clone()),
+                    order,
+                    is_address,
+                )
+            };
+            let mut whole = make();
+            whole.simulate_through(usize::MAX);
+            let mut lazy = make();
+            let mut asks: Vec<usize> = (0..outs.len()).collect();
+            for i in (1..asks.len()).rev() {
+                asks.swap(i, next(i as u64 + 1) as usize);
+            }
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            for &k in &asks {
+                let amount = lazy.outs.flows[k].amount;
+                let lo = U256::from(next(3)).min(amount);
+                let (g, w) = (&mut got, &mut want);
+                g.clear();
+                w.clear();
+                let rest = lazy.back(k, lo, amount, g);
+                assert_eq!(rest, whole.back(k, lo, amount, w), "case {case}, sent {k}");
+                assert_eq!(got, want, "case {case}, sent {k}");
+            }
+            let mut fresh = make();
+            for i in 0..ins.len() {
+                let amount = fresh.ins.flows[i].amount;
+                let (g, w) = (&mut got, &mut want);
+                g.clear();
+                w.clear();
+                let rest = fresh.forward(i, U256::ZERO, amount, g);
+                assert_eq!(rest, whole.forward(i, U256::ZERO, amount, w), "case {case}, in {i}");
+                assert_eq!(got, want, "case {case}, received {i}");
+            }
+            assert!(matches!(whole.route, Route::Narrow(_)));
+            for shift in [0, 130, 253] {
+                let mut wide = wide(&ins, &outs, order, is_address, shift);
+                assert!(matches!(wide.route, Route::Wide(_)));
+                let up = |v: &[(usize, U256, U256)]| -> Vec<(usize, U256, U256)> {
+                    v.iter().map(|&(j, a, b)| (j, a << shift, b << shift)).collect()
+                };
+                for k in 0..outs.len() {
+                    let amount = whole.outs.flows[k].amount;
+                    let (g, w) = (&mut got, &mut want);
+                    g.clear();
+                    w.clear();
+                    let rest = wide.back(k, U256::ZERO, amount << shift, g);
+                    assert_eq!(rest, whole.back(k, U256::ZERO, amount, w) << shift, "case {case}");
+                    assert_eq!(got, up(&want), "case {case}, shift {shift}, sent {k}");
+                }
+                for i in 0..ins.len() {
+                    let amount = whole.ins.flows[i].amount;
+                    let (g, w) = (&mut got, &mut want);
+                    g.clear();
+                    w.clear();
+                    let rest = wide.forward(i, U256::ZERO, amount << shift, g);
+                    assert_eq!(rest, whole.forward(i, U256::ZERO, amount, w) << shift);
+                    assert_eq!(got, up(&want), "case {case}, shift {shift}, received {i}");
+                }
+            }
+        }
+    }
 
     /// `by_received` is the stable sort of the pieces by (received transfer, offset) it
     /// stands for: runs in order, reversed (strictly or with ties) and shuffled.
