@@ -386,12 +386,19 @@ impl<'a> Encoding<'a> {
     /// Encodes chunks until none is left, for the writer to write.
     fn help(&self) {
         while let Some(chunk) = self.claim() {
-            let mut claim = Claim { enc: self, chunk, finished: false };
-            let e = self.encode(chunk);
-            claim.finished = true;
+            let e = self.encode_claimed(chunk);
             self.lock().chunks.insert(chunk, e);
             self.ready.notify_all();
         }
+    }
+
+    /// [`Encoding::encode`] of a chunk this thread claimed: handed back to the writer if the
+    /// thread fails before it is done ([`Claim`]).
+    fn encode_claimed(&self, chunk: usize) -> Encoded {
+        let mut claim = Claim { enc: self, chunk, finished: false };
+        let e = self.encode(chunk);
+        claim.finished = true;
+        e
     }
 
     /// The records of the nodes of chunk `c` that received something, in (node, asset) order.
@@ -523,12 +530,7 @@ fn write_index(
             break;
         }
         match enc.claim() {
-            Some(c) => {
-                let mut claim = Claim { enc, chunk: c, finished: false };
-                let e = enc.encode(c);
-                claim.finished = true;
-                encoded.push((c, e));
-            }
+            Some(c) => encoded.push((c, enc.encode_claimed(c))),
             None => encoded.push((written, enc.take(written))),
         }
     }

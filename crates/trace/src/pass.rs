@@ -1085,13 +1085,18 @@ fn list_into(
 /// order): what a stable sort by (time, seq) of a listing in id order gives, without its
 /// buffer (and whatever order the senders were listed in: the key is unique).
 fn sort_listed(all: &mut [T]) {
-    all.sort_unstable_by_key(|t| (t.time, t.seq, t.src, t.aux));
+    all.sort_unstable_by_key(listing_key);
+}
+
+/// The order of a listing ([`sort_listed`], [`merged`]): unique, since a sender's legs each
+/// have their own place.
+fn listing_key(t: &T) -> (u32, u64, u32, u32) {
+    (t.time, t.seq, t.src, t.aux)
 }
 
 /// Two listings of disjoint senders ([`listed`]) as one: the sort key is unique (a sender's
 /// place among its legs), so this is the listing of both at once.
 fn merged(a: Order, b: Order) -> Order {
-    let key = |t: &T| (t.time, t.seq, t.src, t.aux);
     // `b`'s wide amounts go after `a`'s.
     let shift = a.wide.len() as u64;
     let mut list: Vec<T> = Vec::with_capacity(a.list.len() + b.list.len());
@@ -1108,7 +1113,7 @@ fn merged(a: Order, b: Order) -> Order {
         .peekable();
     loop {
         let t = match (x.peek(), y.peek()) {
-            (Some(p), Some(q)) if key(p) < key(q) => x.next(),
+            (Some(p), Some(q)) if listing_key(p) < listing_key(q) => x.next(),
             (Some(_), Some(_)) => y.next(),
             (Some(_), None) => x.next(),
             (None, _) => y.next(),

@@ -1063,17 +1063,7 @@ impl Tiho<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A xorshift generator: `next(m)` in `[0, m)`.
-    fn rng(seed: u64) -> impl FnMut(u64) -> u64 {
-        let mut r = seed;
-        move |m| {
-            r ^= r << 13;
-            r ^= r >> 7;
-            r ^= r << 17;
-            r % m
-        }
-    }
+    use crate::pass::tests::below as rng;
 
     /// Random flows over few times, neighbours and amounts, so that many are alike (same
     /// neighbour, time and amount), runs of equal times are long (past [`LONG_RUN`]) or
