@@ -683,6 +683,40 @@ pub(crate) struct AssetPass {
     max_time: Option<u32>,
     /// Transfers replayed.
     pub(crate) transfers: u64,
+    /// Its node records encoded ahead ([`AssetPass::encode_ahead`]); dropped by a replay.
+    ahead: Option<Box<Ahead>>,
+}
+
+/// An asset's node records in the saved pass and in the index, encoded while another asset
+/// was still replaying (on the core that would otherwise wait for it), so that only the
+/// last asset's are left to encode once every asset is replayed. The bytes are those the
+/// saved pass and the index would encode from the nodes.
+#[derive(Clone, Debug)]
+struct Ahead {
+    /// The saved pass's nodes of the asset: each node id then its state, in id order.
+    state: Vec<u8>,
+    /// The index's records of the asset.
+    index: crate::index::Encoded,
+}
+
+impl AssetPass {
+    /// Encodes its node records for the saved pass and the index ahead of them (`codes`: each
+    /// tagged node's category code).
+    pub(crate) fn encode_ahead(&mut self, codes: &FxHashMap<u32, u8>) {
+        let mut state = Vec::new();
+        for (n, s) in self.nodes.iter() {
+            put_var(&mut state, u64::from(n));
+            put_node(&mut state, s);
+        }
+        state.shrink_to_fit();
+        let index = crate::index::encode_asset(&self.nodes, codes);
+        self.ahead = Some(Box::new(Ahead { state, index }));
+    }
+
+    /// Its index records encoded ahead, when they were.
+    pub(crate) fn ahead(&self) -> Option<&crate::index::Encoded> {
+        self.ahead.as_deref().map(|a| &a.index)
+    }
 }
 
 /// What an update changed in one asset, to undo it.
@@ -785,7 +819,11 @@ impl PassState {
     /// and replays the asset. So the largest asset's listing, which its replay waits for, takes both cores
     /// (on the generated world Bitcoin's replay is the build's longest step, and the other
     /// assets' replays fit beside it).
-    fn full_on(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>, threads: usize) -> PassState {
+    pub(crate) fn full_on(
+        graph: &Graph,
+        tags: &HashMap<NodeId, RiskCategory>,
+        threads: usize,
+    ) -> PassState {
         PassState::full_with(graph, tags, threads, LIST_CHUNK)
     }
 
@@ -832,10 +870,36 @@ impl PassState {
             let halves: Mutex<Vec<Option<Order>>> =
                 Mutex::new((0..assets.len()).map(|_| None).collect());
             let done: Mutex<Vec<(usize, AssetPass)>> = Mutex::new(Vec::new());
+            // Assets replayed, and the index's category codes for their records encoded ahead.
+            let replayed_count = AtomicUsize::new(0);
+            let codes = crate::index::tag_codes(tags);
+            // While an asset is still replaying, the thread with nothing left to list or
+            // replay encodes the records of those replayed, one at a time (taken out of
+            // `done`, so the other thread never waits for it).
+            let ahead = || {
+                while replayed_count.load(Ordering::Acquire) < assets.len() {
+                    let taken = {
+                        let mut d = lock(&done);
+                        let i = d.iter().position(|(_, p)| p.ahead.is_none());
+                        i.map(|i| d.swap_remove(i))
+                    };
+                    let Some((i, mut pass)) = taken else { break };
+                    let t = std::time::Instant::now();
+                    pass.encode_ahead(&codes);
+                    tracing::debug!(
+                        target: "floodgate::trace::index",
+                        asset = %assets[i],
+                        ms = t.elapsed().as_millis() as u64,
+                        "asset's records encoded ahead"
+                    );
+                    lock(&done).push((i, pass));
+                }
+            };
             let work = || loop {
                 let task = next.fetch_add(1, Ordering::Relaxed);
                 let (i, second) = (task / 2, task % 2 == 1);
                 if i >= assets.len() {
+                    ahead();
                     break;
                 }
                 let t = std::time::Instant::now();
@@ -877,6 +941,7 @@ impl PassState {
                 arrange(graph, &mut order.list);
                 let pass = replayed(i, order);
                 lock(&done).push((i, pass));
+                replayed_count.fetch_add(1, Ordering::Release);
             };
             std::thread::scope(|s| {
                 s.spawn(work);
@@ -1299,6 +1364,8 @@ fn replay(
     mut undo: Option<&mut AssetUndo>,
 ) {
     let Order { list: mut order, wide } = order;
+    // Records encoded ahead no longer hold.
+    pass.ahead = None;
     let tagged = Tagged::of(graph, tags);
     with_ctx(graph, tags, asset, |ctx| {
         // The peel shape of the last transaction asked: a transaction's inputs come one after
@@ -1538,6 +1605,15 @@ impl PassState {
             put_opt_time(&mut b, p.max_time);
             put_var(&mut b, p.transfers);
             put_var(&mut b, p.nodes.len() as u64);
+            if let Some(a) = p.ahead.as_deref() {
+                for piece in a.state.chunks(CHUNK) {
+                    b.extend_from_slice(piece);
+                    if b.len() >= CHUNK {
+                        flush(&mut b)?;
+                    }
+                }
+                continue;
+            }
             for (n, s) in p.nodes.iter() {
                 put_var(&mut b, u64::from(n));
                 put_node(&mut b, s);
@@ -1689,7 +1765,7 @@ impl PassState {
                 last = Some(id);
                 map.insert(id, r.node()?);
             }
-            assets.insert(name, AssetPass { nodes: map, max_time, transfers });
+            assets.insert(name, AssetPass { nodes: map, max_time, transfers, ahead: None });
         }
         let ncp = r.len()?;
         let mut checkpoints = Vec::with_capacity(ncp);
@@ -2010,6 +2086,32 @@ pub(crate) mod tests {
             // The halves listed a few ids at a time, the two listers meeting anywhere.
             let chunked = PassState::full_with(&g, &tags, 2, 1 + next(40) as u32);
             assert_eq!(encoded(&one), encoded(&chunked), "round {round}, listed in chunks");
+        }
+    }
+
+    /// Records encoded ahead give the saved pass the nodes give, byte for byte, for any of
+    /// the assets; a replay over the pass drops them (they no longer hold).
+    #[test]
+    fn records_encoded_ahead_give_the_same_state() {
+        let mut next = below(0x1f83_d9ab_fb41_bd6bu64);
+        for round in 0..20u8 {
+            let (_dir, g, tags) = world(round, &mut next);
+            let one = PassState::full_on(&g, &tags, 1);
+            assert!(one.assets.values().all(|p| p.ahead.is_none()));
+            let codes = crate::index::tag_codes(&tags);
+            let pick = next(4);
+            let mut ahead = one.clone();
+            for (k, p) in ahead.assets.values_mut().enumerate() {
+                if pick >> k & 1 == 1 {
+                    p.encode_ahead(&codes);
+                }
+            }
+            assert_eq!(encoded(&one), encoded(&ahead), "round {round}, assets {pick:b}");
+            for (name, p) in &mut ahead.assets {
+                replay(&g, &tags, name, p, Order::default(), None);
+                assert!(p.ahead.is_none());
+            }
+            assert_eq!(encoded(&one), encoded(&ahead), "round {round}, replayed");
         }
     }
 
