@@ -124,7 +124,7 @@ fn add_got(list: &mut Vec<Got>, origin: u32, h: u32, v: U256) -> bool {
 /// Adds the haircut parts a transfer carried to a list sorted by (origin, band), as
 /// [`add_got`] each; many parts into a short list are merged in one pass instead (a transfer
 /// from a hub carries hundreds). False when a sum does not fit 128 bits.
-fn add_parts(list: &mut Vec<Got>, parts: &Bal) -> bool {
+fn add_parts(list: &mut Vec<Got>, parts: PartsRef<'_>) -> bool {
     let n = parts.len();
     let mut fits = true;
     if n <= 2 || n * 8 <= list.len() {
@@ -184,12 +184,226 @@ fn add_parts(list: &mut Vec<Got>, parts: &Bal) -> bool {
     fits
 }
 
+/// Adds what a labelled receipt of `a` carried (haircut `parts`, poison labels `present`)
+/// to what an address received, at place (`time`, `seq`) in replay order; false when a sum
+/// does not fit 128 bits.
+fn receive(
+    recv: &mut Recv,
+    arrivals: &mut Arrivals,
+    parts: PartsRef<'_>,
+    present: &[(u8, u8)],
+    a: U256,
+    time: u32,
+    seq: u64,
+) -> bool {
+    let mut fits = add_parts(&mut recv.origins, parts);
+    for &(code, h) in present {
+        fits &= add_got(&mut recv.poison, u32::from(code), u32::from(h), a);
+    }
+    if let Some(h) = present.iter().map(|l| l.1).min() {
+        arrivals.record(time, seq, h);
+    }
+    fits
+}
+
+/// A labelled receipt at an address, as a pipelined replay hands it to the thread that sums
+/// what addresses received ([`Receipts`]).
+#[derive(Clone, Copy)]
+struct Receipt {
+    amount: U256,
+    seq: u64,
+    dst: u32,
+    time: u32,
+    /// Its haircut parts: this many of the batch's narrow parts, or ([`WIDE_PARTS`]) the
+    /// batch's next wide list.
+    parts: u32,
+    /// Its poison labels: this many of the batch's.
+    present: u32,
+}
+
+/// [`Receipt::parts`]: the parts are wide.
+const WIDE_PARTS: u32 = u32::MAX;
+
+/// Receipts handed over at once, in replay order.
+#[derive(Default)]
+struct Batch {
+    receipts: Vec<Receipt>,
+    parts: Vec<Part>,
+    wide: Vec<Parts>,
+    present: Vec<(u8, u8)>,
+}
+
+/// Receipts a batch holds before it is handed over.
+const BATCH_RECEIPTS: usize = 1 << 13;
+
+impl Batch {
+    fn clear(&mut self) {
+        self.receipts.clear();
+        self.parts.clear();
+        self.wide.clear();
+        self.present.clear();
+    }
+}
+
+/// What one address received, summed apart from the replay.
+#[derive(Default)]
+struct Summed {
+    recv: Recv,
+    arrivals: Arrivals,
+    /// A sum did not fit 128 bits ([`WIDE`]).
+    wide: bool,
+}
+
+/// What addresses received, summed by a thread of its own while the replay runs (a
+/// pipelined replay, [`replay`]): the replay never reads it, so it needs only the receipts,
+/// in order.
+#[derive(Default)]
+struct Receipts {
+    /// Per node id, its place in `sums` plus one (0: none yet).
+    slot: Vec<u32>,
+    sums: Vec<(u32, Summed)>,
+}
+
+impl Receipts {
+    fn add(&mut self, b: &Batch) {
+        let (mut p, mut w, mut q) = (0usize, 0usize, 0usize);
+        for r in &b.receipts {
+            let parts = if r.parts == WIDE_PARTS {
+                w += 1;
+                PartsRef::Wide(&b.wide[w - 1])
+            } else {
+                p += r.parts as usize;
+                PartsRef::Narrow(&b.parts[p - r.parts as usize..p])
+            };
+            q += r.present as usize;
+            let present = &b.present[q - r.present as usize..q];
+            let i = r.dst as usize;
+            if i >= self.slot.len() {
+                self.slot.resize(i + 1, 0);
+            }
+            let at = match self.slot[i] {
+                0 => {
+                    self.sums.push((r.dst, Summed::default()));
+                    self.slot[i] = self.sums.len() as u32;
+                    self.sums.len() - 1
+                }
+                s => (s - 1) as usize,
+            };
+            let sm = &mut self.sums[at].1;
+            if !receive(&mut sm.recv, &mut sm.arrivals, parts, present, r.amount, r.time, r.seq) {
+                sm.wide = true;
+            }
+        }
+    }
+
+    /// Sums the batches `rx` gets until it closes, handing each back emptied to `back`.
+    fn sum(
+        nodes: u32,
+        rx: std::sync::mpsc::Receiver<Batch>,
+        back: std::sync::mpsc::Sender<Batch>,
+    ) -> Receipts {
+        let mut r = Receipts { slot: vec![0; nodes as usize], sums: Vec::new() };
+        for mut b in rx {
+            r.add(&b);
+            b.clear();
+            // The replay may have stopped taking them back: then the batch is dropped.
+            drop(back.send(b));
+        }
+        r
+    }
+
+    /// Puts what each address received into its state.
+    fn merge_into(self, nodes: &mut Nodes) {
+        drop(self.slot);
+        for (n, sm) in self.sums {
+            let s = nodes.get_or_default(n);
+            if sm.wide {
+                s.flags |= WIDE;
+            }
+            if !sm.recv.origins.is_empty()
+                || !sm.recv.poison.is_empty()
+                || !sm.arrivals.0.is_empty()
+            {
+                let x = s.x.get_or_insert_with(Default::default);
+                x.recv = sm.recv;
+                x.arrivals = sm.arrivals;
+            }
+        }
+    }
+}
+
+/// The replay's end of a pipeline to [`Receipts::sum`].
+struct Sink {
+    batch: Batch,
+    /// Receipts a batch holds before it is handed over.
+    cap: usize,
+    tx: std::sync::mpsc::SyncSender<Batch>,
+    back: std::sync::mpsc::Receiver<Batch>,
+}
+
+impl Sink {
+    fn push(&mut self, dst: u32, amount: U256, time: u32, seq: u64, carried: &Bal, p: &Pres) {
+        let b = &mut self.batch;
+        let parts = match carried {
+            Bal::Narrow(v) => {
+                b.parts.extend_from_slice(v);
+                v.len() as u32
+            }
+            Bal::Wide(w) => {
+                b.wide.push(w.clone());
+                WIDE_PARTS
+            }
+        };
+        b.present.extend_from_slice(&p.0);
+        let present = p.0.len() as u32;
+        b.receipts.push(Receipt { amount, seq, dst, time, parts, present });
+        if b.receipts.len() >= self.cap {
+            self.flush();
+        }
+    }
+    fn flush(&mut self) {
+        if self.batch.receipts.is_empty() {
+            return;
+        }
+        let fresh = self.back.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batch, fresh);
+        // A summing thread that stopped panicked: the panic is passed on when it is joined.
+        drop(self.tx.send(full));
+    }
+}
+
 /// One labelled part of a balance, in 128 bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Part {
     origin: u32,
     hops: u8,
     value: V128,
+}
+
+/// A borrowed list of haircut parts: a [`Bal`]'s, or a transfer's as the thread that sums
+/// receipts gets them ([`Receipts`]).
+#[derive(Clone, Copy)]
+enum PartsRef<'a> {
+    Narrow(&'a [Part]),
+    Wide(&'a Parts),
+}
+
+impl PartsRef<'_> {
+    fn len(self) -> usize {
+        match self {
+            PartsRef::Narrow(v) => v.len(),
+            PartsRef::Wide(p) => p.0.len(),
+        }
+    }
+    /// Calls `f(hops, origin, value)` for each part, in label order.
+    fn each(self, mut f: impl FnMut(u32, u32, U256)) {
+        match self {
+            PartsRef::Narrow(v) => {
+                v.iter().for_each(|p| f(u32::from(p.hops), p.origin, U256::from(p.value.get())))
+            }
+            PartsRef::Wide(p) => p.0.iter().for_each(|&((h, o), v)| f(h, o, v)),
+        }
+    }
 }
 
 /// Haircut parts of a balance or of a transfer, in label (hops, origin) order, under the
@@ -254,14 +468,15 @@ impl Bal {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Calls `f(hops, origin, value)` for each part, in label order.
-    fn each(&self, mut f: impl FnMut(u32, u32, U256)) {
+    fn as_ref(&self) -> PartsRef<'_> {
         match self {
-            Bal::Narrow(v) => {
-                v.iter().for_each(|p| f(u32::from(p.hops), p.origin, U256::from(p.value.get())))
-            }
-            Bal::Wide(p) => p.0.iter().for_each(|&((h, o), v)| f(h, o, v)),
+            Bal::Narrow(v) => PartsRef::Narrow(v),
+            Bal::Wide(p) => PartsRef::Wide(p),
         }
+    }
+    /// Calls `f(hops, origin, value)` for each part, in label order.
+    fn each(&self, f: impl FnMut(u32, u32, U256)) {
+        self.as_ref().each(f);
     }
     /// What a transfer of `a` takes from a balance of `b > 0` holding these parts.
     fn take(&mut self, a: U256, b: U256) -> Bal {
@@ -841,7 +1056,11 @@ impl PassState {
         let replayed = |i: usize, order: Order| {
             let t = std::time::Instant::now();
             let mut pass = AssetPass::default();
-            replay(graph, tags, &assets[i], &mut pass, order, None);
+            // An asset of a third of the transfers or more: its replay is the build's
+            // longest step, with the other core free once the other assets are replayed.
+            let pipelined = threads >= 2 && order.list.len() as u64 * 3 >= graph.edge_count();
+            let pipeline = pipelined.then_some(BATCH_RECEIPTS);
+            replay_with(graph, tags, &assets[i], &mut pass, order, None, pipeline);
             tracing::debug!(
                 target: "floodgate::trace::index",
                 asset = %assets[i],
@@ -1361,7 +1580,53 @@ fn replay(
     asset: &str,
     pass: &mut AssetPass,
     order: Order,
+    undo: Option<&mut AssetUndo>,
+) {
+    replay_with(graph, tags, asset, pass, order, undo, None);
+}
+
+/// [`replay`]; `pipeline: Some(n)`, what addresses received is summed by a thread of its own
+/// ([`Receipts`], handed `n` receipts at a time) while this one replays, and put into their
+/// states at the end: a pass
+/// started from nothing (`pass` empty, no `undo`) only, since the replay reads none of it
+/// but undo records hold it. The states are those of [`replay`] (tested).
+fn replay_with(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    asset: &str,
+    pass: &mut AssetPass,
+    order: Order,
+    undo: Option<&mut AssetUndo>,
+    pipeline: Option<usize>,
+) {
+    let Some(cap) = pipeline.filter(|_| undo.is_none() && pass.nodes.len() == 0) else {
+        replay_into(graph, tags, asset, pass, order, undo, None);
+        return;
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(16);
+    let (back_tx, back) = std::sync::mpsc::channel::<Batch>();
+    let nodes = graph.node_count();
+    let summed = std::thread::scope(|s| {
+        let summing = s.spawn(move || Receipts::sum(nodes, rx, back_tx));
+        let mut sink = Sink { batch: Batch::default(), cap: cap.max(1), tx, back };
+        replay_into(graph, tags, asset, pass, order, None, Some(&mut sink));
+        sink.flush();
+        drop(sink);
+        // A panic while summing is a bug: pass it on.
+        summing.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
+    summed.merge_into(&mut pass.nodes);
+}
+
+/// [`replay_with`]: with `sink`, what addresses received goes to it instead of their states.
+fn replay_into(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    asset: &str,
+    pass: &mut AssetPass,
+    order: Order,
     mut undo: Option<&mut AssetUndo>,
+    mut sink: Option<&mut Sink>,
 ) {
     let Order { list: mut order, wide } = order;
     // Records encoded ahead no longer hold.
@@ -1476,16 +1741,14 @@ fn replay(
                     d.flags |= ROUND_TRIP;
                 }
                 if labelled {
-                    let x = d.x.get_or_insert_with(Default::default);
-                    let mut fits = add_parts(&mut x.recv.origins, &carried);
-                    for &(code, h) in &carried_p.0 {
-                        fits &= add_got(&mut x.recv.poison, u32::from(code), u32::from(h), a);
-                    }
-                    if let Some(h) = carried_p.0.iter().map(|l| l.1).min() {
-                        x.arrivals.record(t.time, t.seq, h);
-                    }
-                    if !fits {
-                        d.flags |= WIDE;
+                    if let Some(sink) = sink.as_mut() {
+                        sink.push(t.dst, a, t.time, t.seq, &carried, &carried_p);
+                    } else {
+                        let x = d.x.get_or_insert_with(Default::default);
+                        let (r, arr) = (&mut x.recv, &mut x.arrivals);
+                        if !receive(r, arr, carried.as_ref(), &carried_p.0, a, t.time, t.seq) {
+                            d.flags |= WIDE;
+                        }
                     }
                 }
                 // A tagged node's balance is never read: what it sends is its own.
@@ -2115,6 +2378,33 @@ pub(crate) mod tests {
         }
     }
 
+    /// A pipelined replay (what addresses received summed by a thread of its own, handed
+    /// over in batches of any size) gives the states of a replay alone, byte for byte; a
+    /// pass not started from nothing is replayed alone.
+    #[test]
+    fn a_pipelined_replay_gives_the_states_of_one_alone() {
+        let mut next = below(0x510e_527f_ade6_82d1u64);
+        for round in 0..30u8 {
+            let (_dir, g, tags) = world(round, &mut next);
+            let one = PassState::full_on(&g, &tags, 1);
+            let mut piped = PassState { assets: BTreeMap::new(), ..one.clone() };
+            for name in one.assets.keys() {
+                let mut pass = AssetPass::default();
+                let cap = [1, 2, 1 + next(50) as usize, BATCH_RECEIPTS][next(4) as usize];
+                let order = replay_order(&g, None, name);
+                replay_with(&g, &tags, name, &mut pass, order, None, Some(cap));
+                piped.assets.insert(name.clone(), pass);
+            }
+            assert_eq!(encoded(&one), encoded(&piped), "round {round}");
+            // Continued: alone (the pass holds states already).
+            let mut again = one.clone();
+            for (name, p) in &mut again.assets {
+                replay_with(&g, &tags, name, p, Order::default(), None, Some(1));
+            }
+            assert_eq!(encoded(&one), encoded(&again), "round {round}, continued");
+        }
+    }
+
     /// Merging a transfer's parts in one pass gives the list that adding them one by one
     /// gives, on random lists and parts (values near 2¹²⁸ included, so sums overflow too).
     #[test]
@@ -2135,7 +2425,7 @@ pub(crate) mod tests {
                         ((next(7) as u32, next(12) as u32), v)
                     })
                     .collect();
-                let a = add_parts(&mut list, &Bal::from_parts(parts.clone()));
+                let a = add_parts(&mut list, Bal::from_parts(parts.clone()).as_ref());
                 let b =
                     parts.iter().fold(true, |ok, &((h, o), v)| add_got(&mut each, o, h, v) & ok);
                 assert_eq!(a, b, "{parts:?}");
