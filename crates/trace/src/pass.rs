@@ -25,6 +25,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use floodgate_graph::{Graph, GraphError, Leg, NodeId, NodeKind};
 use floodgate_types::RiskCategory;
@@ -1049,7 +1050,6 @@ impl PassState {
         threads: usize,
         list_chunk: u32,
     ) -> PassState {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Mutex;
         let mut st = PassState { tags: sorted_tags(tags), ..PassState::default() };
         let assets = graph.assets();
@@ -1572,6 +1572,89 @@ impl Tagged {
 /// a peel transaction.
 type PeelShape = Option<(NodeId, NodeId)>;
 
+/// The hops a label gains moving from `src` to `dst`, as a query tracing `in` charges them
+/// (a peel-chain link is free).
+struct Hops<'c, 'a> {
+    graph: &'c Graph,
+    ctx: &'c Ctx<'a>,
+    /// The peel shape of the last transaction asked: a transaction's inputs come one after
+    /// another in replay order (a map of every transaction's held them all to the end).
+    last: std::cell::Cell<Option<(NodeId, PeelShape)>>,
+}
+
+impl<'c, 'a> Hops<'c, 'a> {
+    fn new(graph: &'c Graph, ctx: &'c Ctx<'a>) -> Hops<'c, 'a> {
+        Hops { graph, ctx, last: std::cell::Cell::new(None) }
+    }
+    fn peel_tx(&self, t: NodeId) -> PeelShape {
+        match self.last.get() {
+            Some((n, p)) if n == t => p,
+            _ => {
+                let p = self.ctx.peel_tx(t);
+                self.last.set(Some((t, p)));
+                p
+            }
+        }
+    }
+    fn cost(&self, src: NodeId, dst: NodeId) -> u32 {
+        match self.graph.kind(src) {
+            NodeKind::Transaction => 0,
+            NodeKind::Address => {
+                let link = self.graph.kind(dst) == NodeKind::Transaction
+                    && self.ctx.peel_link_in(dst, src, |t| {
+                        if t == dst {
+                            self.peel_tx(t)
+                        } else {
+                            self.ctx.peel_tx(t)
+                        }
+                    });
+                u32::from(!link)
+            }
+        }
+    }
+}
+
+/// Transfers a thread finding costs ahead of a pipelined replay skips past the replay's
+/// place when it falls behind.
+const COSTS_LEAD: usize = 1 << 12;
+
+/// Finds the hop cost of each transfer `pairs` lists (sender, receiver) from an address,
+/// ahead of the replay (stored plus one; 0: not found), until `stop`: a pure function of the
+/// graph, so the replay takes it when found and finds it itself when not. Skips ahead when
+/// the replay (its place `at`) passed it.
+fn costs_ahead(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    asset: &str,
+    pairs: &[(u32, u32)],
+    costs: &[AtomicU8],
+    at: &AtomicUsize,
+    stop: &AtomicBool,
+) {
+    with_ctx(graph, tags, asset, |ctx| {
+        let hops = Hops::new(graph, ctx);
+        let mut i = 0;
+        while i < pairs.len() {
+            if i % 256 == 0 {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let r = at.load(Ordering::Relaxed);
+                if i < r {
+                    i = r + COSTS_LEAD;
+                    continue;
+                }
+            }
+            let (s, d) = pairs[i];
+            if graph.kind(NodeId(s)) == NodeKind::Address {
+                let c = hops.cost(NodeId(s), NodeId(d));
+                costs[i].store(c as u8 + 1, Ordering::Relaxed);
+            }
+            i += 1;
+        }
+    });
+}
+
 /// Replays `order` (transfers of `asset` after those `pass` holds) into `pass`; with `undo`,
 /// records each node's state before it first changes.
 fn replay(
@@ -1603,13 +1686,20 @@ fn replay_with(
         replay_into(graph, tags, asset, pass, order, undo, None);
         return;
     };
+    // Found ahead by a third thread: the hop costs of transfers from addresses.
+    let pairs: Vec<(u32, u32)> = order.list.iter().map(|t| (t.src, t.dst)).collect();
+    let costs: Vec<AtomicU8> = (0..pairs.len()).map(|_| AtomicU8::new(0)).collect();
+    let (at, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(16);
     let (back_tx, back) = std::sync::mpsc::channel::<Batch>();
     let nodes = graph.node_count();
     let summed = std::thread::scope(|s| {
         let summing = s.spawn(move || Receipts::sum(nodes, rx, back_tx));
+        s.spawn(|| costs_ahead(graph, tags, asset, &pairs, &costs, &at, &stop));
         let mut sink = Sink { batch: Batch::default(), cap: cap.max(1), tx, back };
-        replay_into(graph, tags, asset, pass, order, None, Some(&mut sink));
+        let pipe = Pipe { sink: &mut sink, costs: &costs, at: &at };
+        replay_into(graph, tags, asset, pass, order, None, Some(pipe));
+        stop.store(true, Ordering::Relaxed);
         sink.flush();
         drop(sink);
         // A panic while summing is a bug: pass it on.
@@ -1618,7 +1708,18 @@ fn replay_with(
     summed.merge_into(&mut pass.nodes);
 }
 
-/// [`replay_with`]: with `sink`, what addresses received goes to it instead of their states.
+/// A pipelined replay's other threads ([`replay_with`]).
+struct Pipe<'p> {
+    /// What addresses received goes here instead of into their states.
+    sink: &'p mut Sink,
+    /// Hop costs found ahead, by place in the order ([`costs_ahead`]).
+    costs: &'p [AtomicU8],
+    /// The replay's place, for the thread finding them.
+    at: &'p AtomicUsize,
+}
+
+/// [`replay_with`]: with `pipe`, what addresses received goes to its sink instead of their
+/// states, and hop costs found ahead are taken.
 fn replay_into(
     graph: &Graph,
     tags: &HashMap<NodeId, RiskCategory>,
@@ -1626,39 +1727,28 @@ fn replay_into(
     pass: &mut AssetPass,
     order: Order,
     mut undo: Option<&mut AssetUndo>,
-    mut sink: Option<&mut Sink>,
+    pipe: Option<Pipe<'_>>,
 ) {
+    let (mut sink, ahead) = match pipe {
+        Some(p) => (Some(p.sink), Some((p.costs, p.at))),
+        None => (None, None),
+    };
     let Order { list: mut order, wide } = order;
     // Records encoded ahead no longer hold.
     pass.ahead = None;
     let tagged = Tagged::of(graph, tags);
     with_ctx(graph, tags, asset, |ctx| {
-        // The peel shape of the last transaction asked: a transaction's inputs come one after
-        // another in replay order (a map of every transaction's held them all to the end).
-        let peel_last: std::cell::Cell<Option<(NodeId, PeelShape)>> = std::cell::Cell::new(None);
-        let peel_tx = |t: NodeId| match peel_last.get() {
-            Some((n, p)) if n == t => p,
-            _ => {
-                let p = ctx.peel_tx(t);
-                peel_last.set(Some((t, p)));
-                p
-            }
+        let hops = Hops::new(graph, ctx);
+        // Costs found ahead by another thread, by place in the order (pipelined).
+        let (ahead_costs, at) = match ahead {
+            Some((c, at)) => (c, Some(at)),
+            None => (&[][..], None),
         };
-        // The hops a label gains moving from `src` to `dst`: as a query tracing `in` charges it.
-        let cost = |src: NodeId, dst: NodeId| -> u32 {
-            match graph.kind(src) {
-                NodeKind::Transaction => 0,
-                NodeKind::Address => {
-                    let link = graph.kind(dst) == NodeKind::Transaction
-                        && ctx.peel_link_in(dst, src, |t| {
-                            if t == dst {
-                                peel_tx(t)
-                            } else {
-                                ctx.peel_tx(t)
-                            }
-                        });
-                    u32::from(!link)
-                }
+        let mut place = 0usize;
+        let cost = |place: usize, src: NodeId, dst: NodeId| -> u32 {
+            match ahead_costs.get(place).map(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                Some(c) if c != 0 => u32::from(c - 1),
+                _ => hops.cost(src, dst),
             }
         };
         let mut saved: FxHashSet<u32> = FxHashSet::default();
@@ -1683,6 +1773,10 @@ fn replay_into(
             if order.capacity() > 1 << 16 && order.len() < order.capacity() / 2 {
                 order.shrink_to_fit();
             }
+            place += 1;
+            if let Some(at) = at.filter(|_| place % 1024 == 0) {
+                at.store(place, std::sync::atomic::Ordering::Relaxed);
+            }
             let (src, dst) = (NodeId(t.src), NodeId(t.dst));
             let a = Order::amount_in(&wide, &t);
             save(t.src, &*nodes);
@@ -1690,7 +1784,7 @@ fn replay_into(
             // What the transfer carries, hops counted at `dst`.
             let tag = if tagged.has(t.src) { tags.get(&src) } else { None };
             let (carried, carried_p) = if let Some(c) = tag {
-                let h = cost(src, dst);
+                let h = cost(place - 1, src, dst);
                 (Bal::origin(h, t.src, a), Pres::origin(c.code(), h, a))
             } else {
                 let mut took = Bal::default();
@@ -1712,7 +1806,7 @@ fn replay_into(
                 }
                 if !took.is_empty() || !took_p.is_empty() {
                     // Shifted by the step's hop and cut at the deepest bucket, in place.
-                    let h = cost(src, dst);
+                    let h = cost(place - 1, src, dst);
                     took.shift(h);
                     took_p.shift(h);
                 }
@@ -2402,6 +2496,45 @@ pub(crate) mod tests {
                 replay_with(&g, &tags, name, p, Order::default(), None, Some(1));
             }
             assert_eq!(encoded(&one), encoded(&again), "round {round}, continued");
+        }
+    }
+
+    /// Hop costs found ahead are the replay's own, for every transfer from an address (none
+    /// for one from a transaction: its cost is 0 at no charge); none past a replay that is
+    /// ahead, none once stopped.
+    #[test]
+    fn costs_found_ahead_are_the_replays() {
+        let mut next = below(0x9b05_688c_2b3e_6c1fu64);
+        for round in 0..20u8 {
+            let (_dir, g, tags) = world(round, &mut next);
+            for asset in g.assets() {
+                let order = replay_order(&g, None, &asset);
+                let pairs: Vec<(u32, u32)> = order.list.iter().map(|t| (t.src, t.dst)).collect();
+                let costs: Vec<AtomicU8> = pairs.iter().map(|_| AtomicU8::new(0)).collect();
+                let (at, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+                costs_ahead(&g, &tags, &asset, &pairs, &costs, &at, &stop);
+                with_ctx(&g, &tags, &asset, |ctx| {
+                    let hops = Hops::new(&g, ctx);
+                    for (&(s, d), c) in pairs.iter().zip(&costs) {
+                        let c = c.load(Ordering::Relaxed);
+                        if g.kind(NodeId(s)) == NodeKind::Address {
+                            assert_eq!(u32::from(c), hops.cost(NodeId(s), NodeId(d)) + 1);
+                        } else {
+                            assert_eq!(c, 0);
+                            assert_eq!(hops.cost(NodeId(s), NodeId(d)), 0);
+                        }
+                    }
+                });
+                // The replay already past every transfer: none found.
+                let none: Vec<AtomicU8> = pairs.iter().map(|_| AtomicU8::new(0)).collect();
+                at.store(pairs.len(), Ordering::Relaxed);
+                costs_ahead(&g, &tags, &asset, &pairs, &none, &at, &stop);
+                assert!(none.iter().all(|c| c.load(Ordering::Relaxed) == 0));
+                at.store(0, Ordering::Relaxed);
+                stop.store(true, Ordering::Relaxed);
+                costs_ahead(&g, &tags, &asset, &pairs, &none, &at, &stop);
+                assert!(none.iter().all(|c| c.load(Ordering::Relaxed) == 0));
+            }
         }
     }
 
