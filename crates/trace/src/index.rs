@@ -37,7 +37,7 @@ use sha2::{Digest, Sha256};
 
 use crate::exposure::{CategoryExposure, ExposureSource};
 pub use crate::pass::MAX_CHECKPOINTS;
-use crate::pass::{per_origin, Arrival, Outcome, PassState, Recv, STATE_VERSION};
+use crate::pass::{per_origin, Arrival, NodeState, Nodes, Outcome, PassState, Recv, STATE_VERSION};
 use crate::{Direction, ExposureReport, TaintModel};
 
 /// The index file's name inside the graph directory.
@@ -297,13 +297,69 @@ fn finish(
 const NODE_CHUNK: u32 = 1 << 15;
 
 /// One chunk of the index's records, encoded: its entries with record offsets from the
-/// chunk's start.
-#[derive(Default)]
-struct Encoded {
+/// chunk's start. Also one asset's records encoded ahead ([`encode_asset`]; asset index 0).
+#[derive(Default, Clone, Debug)]
+pub(crate) struct Encoded {
     records: Vec<u8>,
+    /// (node, asset index, fewest poison hops, record offset).
     entries: Vec<(u32, u16, u8, u64)>,
     exposed: u64,
     round_trips: u64,
+}
+
+impl Encoded {
+    /// Appends the record of node `n` of asset `ai` in state `s`, when it received
+    /// something.
+    fn push_node(&mut self, codes: &FxHashMap<u32, u8>, n: u32, ai: u16, s: &NodeState) {
+        if !s.received() {
+            return;
+        }
+        let arrivals = s.arrivals();
+        // Nothing received from a category: the record is the total alone.
+        let recv = s.recv().filter(|r| !r.origins.is_empty() || !r.poison.is_empty());
+        if recv.is_some() {
+            self.exposed += 1;
+        }
+        let cats = match recv {
+            _ if s.wide() => None,
+            None => Some(Vec::new()),
+            Some(r) => categories(r, codes),
+        };
+        let at = self.records.len() as u64;
+        let flags =
+            encode_record(s.round_trip(), s.total, arrivals, cats.as_deref(), &mut self.records);
+        if flags & FLAG_ROUND_TRIP != 0 {
+            self.round_trips += 1;
+        }
+        // The fewest hops of any poison label that arrived: the last arrival's.
+        let hops = arrivals.last().map_or(NONE_HOPS as u8, |a| a.hops);
+        self.entries.push((n, ai, hops, at));
+    }
+}
+
+/// Each tagged node's category code, as the index's records ask it.
+pub(crate) fn tag_codes(tags: &HashMap<NodeId, RiskCategory>) -> FxHashMap<u32, u8> {
+    tags.iter().map(|(n, c)| (n.0, c.code())).collect()
+}
+
+/// The index's records of one asset's pass, in node order, encoded ahead of the index (while
+/// another asset is still replaying, on the core that would wait): [`Encoding`] copies them
+/// in where one thread encoding every record in (node, asset) order would write them.
+pub(crate) fn encode_asset(nodes: &Nodes, codes: &FxHashMap<u32, u8>) -> Encoded {
+    let mut e = Encoded::default();
+    for (n, s) in nodes.iter() {
+        e.push_node(codes, n, 0, s);
+    }
+    e.records.shrink_to_fit();
+    e.entries.shrink_to_fit();
+    e
+}
+
+/// Where an asset's records come from: its pass, or its records encoded ahead.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Pass(&'a Nodes),
+    Ahead(&'a Encoded),
 }
 
 /// Chunks encoded and not yet written, and those a helper took and did not finish.
@@ -318,8 +374,8 @@ struct Done {
 /// thread that wrote it ([`Encoding::help`]). The writer writes them in order, so the bytes
 /// are those of one thread encoding every record in (node, asset) order.
 struct Encoding<'a> {
-    /// Per asset index of the graph, its pass.
-    passes: Vec<Option<&'a crate::pass::Nodes>>,
+    /// Per asset index of the graph, its pass or its records encoded ahead.
+    passes: Vec<Option<Source<'a>>>,
     /// Each tagged node's category code, asked once per origin of every record.
     codes: FxHashMap<u32, u8>,
     nodes: u32,
@@ -354,11 +410,20 @@ impl<'a> Encoding<'a> {
         st: &'a PassState,
         chunk: u32,
     ) -> Encoding<'a> {
-        let passes = graph.assets().iter().map(|a| st.assets.get(a).map(|p| &p.nodes)).collect();
+        let passes = graph
+            .assets()
+            .iter()
+            .map(|a| {
+                st.assets.get(a).map(|p| match p.ahead() {
+                    Some(e) => Source::Ahead(e),
+                    None => Source::Pass(&p.nodes),
+                })
+            })
+            .collect();
         let nodes = graph.node_count();
         Encoding {
             passes,
-            codes: tags.iter().map(|(n, c)| (n.0, c.code())).collect(),
+            codes: tag_codes(tags),
             nodes,
             chunk,
             chunks: nodes.div_ceil(chunk) as usize,
@@ -402,41 +467,65 @@ impl<'a> Encoding<'a> {
     }
 
     /// The records of the nodes of chunk `c` that received something, in (node, asset) order.
+    /// The records of an asset encoded ahead are copied in (their counts of exposed and
+    /// round-trip entries are the writer's to add, once: [`Encoding::ahead_counts`]).
     fn encode(&self, c: usize) -> Encoded {
         let lo = c as u32 * self.chunk;
         let hi = lo.saturating_add(self.chunk).min(self.nodes);
         let mut e = Encoded::default();
+        // Per asset encoded ahead, its next entry in this chunk.
+        let mut at: Vec<usize> = self
+            .passes
+            .iter()
+            .map(|p| match p {
+                Some(Source::Ahead(a)) => a.entries.partition_point(|x| x.0 < lo),
+                _ => 0,
+            })
+            .collect();
         for n in lo..hi {
             for (ai, p) in self.passes.iter().enumerate() {
-                let Some(s) = p.and_then(|p| p.get(n)).filter(|s| s.received()) else { continue };
-                let arrivals = s.arrivals();
-                // Nothing received from a category: the record is the total alone.
-                let recv = s.recv().filter(|r| !r.origins.is_empty() || !r.poison.is_empty());
-                if recv.is_some() {
-                    e.exposed += 1;
+                match *p {
+                    None => {}
+                    Some(Source::Pass(p)) => {
+                        if let Some(s) = p.get(n) {
+                            e.push_node(&self.codes, n, ai as u16, s);
+                        }
+                    }
+                    Some(Source::Ahead(a)) => {
+                        let i = at[ai];
+                        let Some(&(m, _, hops, from)) = a.entries.get(i) else { continue };
+                        if m != n {
+                            continue;
+                        }
+                        let to = a.entries.get(i + 1).map_or(a.records.len() as u64, |x| x.3);
+                        e.entries.push((n, ai as u16, hops, e.records.len() as u64));
+                        e.records.extend_from_slice(&a.records[from as usize..to as usize]);
+                        at[ai] = i + 1;
+                    }
                 }
-                let cats = match recv {
-                    _ if s.wide() => None,
-                    None => Some(Vec::new()),
-                    Some(r) => categories(r, &self.codes),
-                };
-                let at = e.records.len() as u64;
-                let flags = encode_record(
-                    s.round_trip(),
-                    s.total,
-                    arrivals,
-                    cats.as_deref(),
-                    &mut e.records,
-                );
-                if flags & FLAG_ROUND_TRIP != 0 {
-                    e.round_trips += 1;
-                }
-                // The fewest hops of any poison label that arrived: the last arrival's.
-                let hops = arrivals.last().map_or(NONE_HOPS as u8, |a| a.hops);
-                e.entries.push((n, ai as u16, hops, at));
             }
         }
         e
+    }
+
+    /// The exposed and round-trip entries of the assets encoded ahead.
+    fn ahead_counts(&self) -> (u64, u64) {
+        self.passes.iter().fold((0, 0), |(x, r), p| match p {
+            Some(Source::Ahead(a)) => (x + a.exposed, r + a.round_trips),
+            _ => (x, r),
+        })
+    }
+
+    /// Entries (node, asset) of the index: every node that received in an asset's pass.
+    fn entries(&self) -> u64 {
+        self.passes
+            .iter()
+            .flatten()
+            .map(|p| match p {
+                Source::Pass(p) => p.values().filter(|s| s.received()).count() as u64,
+                Source::Ahead(a) => a.entries.len() as u64,
+            })
+            .sum()
     }
 
     /// Chunk `c`, once encoded: by this thread when no thread took it yet or one gave it up,
@@ -468,20 +557,16 @@ fn write_index(
     let state = IndexState::of(graph, tags);
     let assets = graph.assets();
     // (node, asset) entries: every node that received in an asset's pass.
-    let entries_count: u64 = enc
-        .passes
-        .iter()
-        .flatten()
-        .map(|p| p.values().filter(|s| s.received()).count() as u64)
-        .sum();
+    let entries_count: u64 = enc.entries();
+    let (exposed, round_trips) = enc.ahead_counts();
     let mut rep = IndexBuildReport {
         path: path.to_owned(),
         bytes: 0,
         state_bytes: 0,
         transfers: 0,
         entries: entries_count,
-        exposed: 0,
-        round_trips: 0,
+        exposed,
+        round_trips,
         update: IndexUpdate::Rebuilt { reason: String::new() },
     };
     let mut names: Vec<u8> = Vec::new();
@@ -1425,6 +1510,51 @@ mod tests {
                 assert_eq!(rep.bytes, one.len() as u64);
                 assert_eq!(std::fs::read(&two).unwrap(), one, "round {round}, chunk {chunk}");
             }
+        }
+    }
+
+    /// An index written with some assets' records encoded ahead (copied in) is the one
+    /// written from the pass alone, with the same counts, whether one thread or two encode
+    /// and in chunks of any size; so is the saved pass beside it.
+    #[test]
+    fn records_encoded_ahead_give_the_same_files() {
+        let mut next = crate::pass::tests::below(0x5be0_cd19_137e_2179u64);
+        for round in 0..12u8 {
+            let (dir, g, tags) = crate::pass::tests::world(round, &mut next);
+            let st = PassState::full_on(&g, &tags, 1);
+            let one = dir.path().join("one.fgx");
+            let want =
+                write_index(&g, &tags, &one, &Encoding::new(&g, &tags, &st, NODE_CHUNK)).unwrap();
+            let one = std::fs::read(&one).unwrap();
+            let state_one = dir.path().join("one.fgxs");
+            st.save(&state_one).unwrap();
+            let codes = tag_codes(&tags);
+            let pick = 1 + next(3);
+            let mut ahead = st.clone();
+            for (k, p) in ahead.assets.values_mut().enumerate() {
+                if pick >> k & 1 == 1 {
+                    p.encode_ahead(&codes);
+                }
+            }
+            assert!(ahead.assets.values().any(|p| p.ahead().is_some()));
+            for (chunk, helped) in [(1, true), (2, false), (1 + next(20) as u32, true)] {
+                let two = dir.path().join("two.fgx");
+                let enc = Encoding::new(&g, &tags, &ahead, chunk);
+                let rep = std::thread::scope(|s| {
+                    if helped {
+                        s.spawn(|| enc.help());
+                    }
+                    write_index(&g, &tags, &two, &enc).unwrap()
+                });
+                assert_eq!(std::fs::read(&two).unwrap(), one, "round {round}, chunk {chunk}");
+                assert_eq!(
+                    (rep.bytes, rep.entries, rep.exposed, rep.round_trips),
+                    (want.bytes, want.entries, want.exposed, want.round_trips)
+                );
+            }
+            let state_two = dir.path().join("two.fgxs");
+            ahead.save(&state_two).unwrap();
+            assert_eq!(std::fs::read(&state_two).unwrap(), std::fs::read(&state_one).unwrap());
         }
     }
 

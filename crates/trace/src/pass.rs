@@ -25,6 +25,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use floodgate_graph::{Graph, GraphError, Leg, NodeId, NodeKind};
 use floodgate_types::RiskCategory;
@@ -124,7 +125,7 @@ fn add_got(list: &mut Vec<Got>, origin: u32, h: u32, v: U256) -> bool {
 /// Adds the haircut parts a transfer carried to a list sorted by (origin, band), as
 /// [`add_got`] each; many parts into a short list are merged in one pass instead (a transfer
 /// from a hub carries hundreds). False when a sum does not fit 128 bits.
-fn add_parts(list: &mut Vec<Got>, parts: &Bal) -> bool {
+fn add_parts(list: &mut Vec<Got>, parts: PartsRef<'_>) -> bool {
     let n = parts.len();
     let mut fits = true;
     if n <= 2 || n * 8 <= list.len() {
@@ -184,12 +185,226 @@ fn add_parts(list: &mut Vec<Got>, parts: &Bal) -> bool {
     fits
 }
 
+/// Adds what a labelled receipt of `a` carried (haircut `parts`, poison labels `present`)
+/// to what an address received, at place (`time`, `seq`) in replay order; false when a sum
+/// does not fit 128 bits.
+fn receive(
+    recv: &mut Recv,
+    arrivals: &mut Arrivals,
+    parts: PartsRef<'_>,
+    present: &[(u8, u8)],
+    a: U256,
+    time: u32,
+    seq: u64,
+) -> bool {
+    let mut fits = add_parts(&mut recv.origins, parts);
+    for &(code, h) in present {
+        fits &= add_got(&mut recv.poison, u32::from(code), u32::from(h), a);
+    }
+    if let Some(h) = present.iter().map(|l| l.1).min() {
+        arrivals.record(time, seq, h);
+    }
+    fits
+}
+
+/// A labelled receipt at an address, as a pipelined replay hands it to the thread that sums
+/// what addresses received ([`Receipts`]).
+#[derive(Clone, Copy)]
+struct Receipt {
+    amount: U256,
+    seq: u64,
+    dst: u32,
+    time: u32,
+    /// Its haircut parts: this many of the batch's narrow parts, or ([`WIDE_PARTS`]) the
+    /// batch's next wide list.
+    parts: u32,
+    /// Its poison labels: this many of the batch's.
+    present: u32,
+}
+
+/// [`Receipt::parts`]: the parts are wide.
+const WIDE_PARTS: u32 = u32::MAX;
+
+/// Receipts handed over at once, in replay order.
+#[derive(Default)]
+struct Batch {
+    receipts: Vec<Receipt>,
+    parts: Vec<Part>,
+    wide: Vec<Parts>,
+    present: Vec<(u8, u8)>,
+}
+
+/// Receipts a batch holds before it is handed over.
+const BATCH_RECEIPTS: usize = 1 << 13;
+
+impl Batch {
+    fn clear(&mut self) {
+        self.receipts.clear();
+        self.parts.clear();
+        self.wide.clear();
+        self.present.clear();
+    }
+}
+
+/// What one address received, summed apart from the replay.
+#[derive(Default)]
+struct Summed {
+    recv: Recv,
+    arrivals: Arrivals,
+    /// A sum did not fit 128 bits ([`WIDE`]).
+    wide: bool,
+}
+
+/// What addresses received, summed by a thread of its own while the replay runs (a
+/// pipelined replay, [`replay`]): the replay never reads it, so it needs only the receipts,
+/// in order.
+#[derive(Default)]
+struct Receipts {
+    /// Per node id, its place in `sums` plus one (0: none yet).
+    slot: Vec<u32>,
+    sums: Vec<(u32, Summed)>,
+}
+
+impl Receipts {
+    fn add(&mut self, b: &Batch) {
+        let (mut p, mut w, mut q) = (0usize, 0usize, 0usize);
+        for r in &b.receipts {
+            let parts = if r.parts == WIDE_PARTS {
+                w += 1;
+                PartsRef::Wide(&b.wide[w - 1])
+            } else {
+                p += r.parts as usize;
+                PartsRef::Narrow(&b.parts[p - r.parts as usize..p])
+            };
+            q += r.present as usize;
+            let present = &b.present[q - r.present as usize..q];
+            let i = r.dst as usize;
+            if i >= self.slot.len() {
+                self.slot.resize(i + 1, 0);
+            }
+            let at = match self.slot[i] {
+                0 => {
+                    self.sums.push((r.dst, Summed::default()));
+                    self.slot[i] = self.sums.len() as u32;
+                    self.sums.len() - 1
+                }
+                s => (s - 1) as usize,
+            };
+            let sm = &mut self.sums[at].1;
+            if !receive(&mut sm.recv, &mut sm.arrivals, parts, present, r.amount, r.time, r.seq) {
+                sm.wide = true;
+            }
+        }
+    }
+
+    /// Sums the batches `rx` gets until it closes, handing each back emptied to `back`.
+    fn sum(
+        nodes: u32,
+        rx: std::sync::mpsc::Receiver<Batch>,
+        back: std::sync::mpsc::Sender<Batch>,
+    ) -> Receipts {
+        let mut r = Receipts { slot: vec![0; nodes as usize], sums: Vec::new() };
+        for mut b in rx {
+            r.add(&b);
+            b.clear();
+            // The replay may have stopped taking them back: then the batch is dropped.
+            drop(back.send(b));
+        }
+        r
+    }
+
+    /// Puts what each address received into its state.
+    fn merge_into(self, nodes: &mut Nodes) {
+        drop(self.slot);
+        for (n, sm) in self.sums {
+            let s = nodes.get_or_default(n);
+            if sm.wide {
+                s.flags |= WIDE;
+            }
+            if !sm.recv.origins.is_empty()
+                || !sm.recv.poison.is_empty()
+                || !sm.arrivals.0.is_empty()
+            {
+                let x = s.x.get_or_insert_with(Default::default);
+                x.recv = sm.recv;
+                x.arrivals = sm.arrivals;
+            }
+        }
+    }
+}
+
+/// The replay's end of a pipeline to [`Receipts::sum`].
+struct Sink {
+    batch: Batch,
+    /// Receipts a batch holds before it is handed over.
+    cap: usize,
+    tx: std::sync::mpsc::SyncSender<Batch>,
+    back: std::sync::mpsc::Receiver<Batch>,
+}
+
+impl Sink {
+    fn push(&mut self, dst: u32, amount: U256, time: u32, seq: u64, carried: &Bal, p: &Pres) {
+        let b = &mut self.batch;
+        let parts = match carried {
+            Bal::Narrow(v) => {
+                b.parts.extend_from_slice(v);
+                v.len() as u32
+            }
+            Bal::Wide(w) => {
+                b.wide.push(w.clone());
+                WIDE_PARTS
+            }
+        };
+        b.present.extend_from_slice(&p.0);
+        let present = p.0.len() as u32;
+        b.receipts.push(Receipt { amount, seq, dst, time, parts, present });
+        if b.receipts.len() >= self.cap {
+            self.flush();
+        }
+    }
+    fn flush(&mut self) {
+        if self.batch.receipts.is_empty() {
+            return;
+        }
+        let fresh = self.back.try_recv().unwrap_or_default();
+        let full = std::mem::replace(&mut self.batch, fresh);
+        // A summing thread that stopped panicked: the panic is passed on when it is joined.
+        drop(self.tx.send(full));
+    }
+}
+
 /// One labelled part of a balance, in 128 bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Part {
     origin: u32,
     hops: u8,
     value: V128,
+}
+
+/// A borrowed list of haircut parts: a [`Bal`]'s, or a transfer's as the thread that sums
+/// receipts gets them ([`Receipts`]).
+#[derive(Clone, Copy)]
+enum PartsRef<'a> {
+    Narrow(&'a [Part]),
+    Wide(&'a Parts),
+}
+
+impl PartsRef<'_> {
+    fn len(self) -> usize {
+        match self {
+            PartsRef::Narrow(v) => v.len(),
+            PartsRef::Wide(p) => p.0.len(),
+        }
+    }
+    /// Calls `f(hops, origin, value)` for each part, in label order.
+    fn each(self, mut f: impl FnMut(u32, u32, U256)) {
+        match self {
+            PartsRef::Narrow(v) => {
+                v.iter().for_each(|p| f(u32::from(p.hops), p.origin, U256::from(p.value.get())))
+            }
+            PartsRef::Wide(p) => p.0.iter().for_each(|&((h, o), v)| f(h, o, v)),
+        }
+    }
 }
 
 /// Haircut parts of a balance or of a transfer, in label (hops, origin) order, under the
@@ -254,14 +469,15 @@ impl Bal {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Calls `f(hops, origin, value)` for each part, in label order.
-    fn each(&self, mut f: impl FnMut(u32, u32, U256)) {
+    fn as_ref(&self) -> PartsRef<'_> {
         match self {
-            Bal::Narrow(v) => {
-                v.iter().for_each(|p| f(u32::from(p.hops), p.origin, U256::from(p.value.get())))
-            }
-            Bal::Wide(p) => p.0.iter().for_each(|&((h, o), v)| f(h, o, v)),
+            Bal::Narrow(v) => PartsRef::Narrow(v),
+            Bal::Wide(p) => PartsRef::Wide(p),
         }
+    }
+    /// Calls `f(hops, origin, value)` for each part, in label order.
+    fn each(&self, f: impl FnMut(u32, u32, U256)) {
+        self.as_ref().each(f);
     }
     /// What a transfer of `a` takes from a balance of `b > 0` holding these parts.
     fn take(&mut self, a: U256, b: U256) -> Bal {
@@ -683,6 +899,46 @@ pub(crate) struct AssetPass {
     max_time: Option<u32>,
     /// Transfers replayed.
     pub(crate) transfers: u64,
+    /// Its node records encoded ahead ([`AssetPass::encode_ahead`]), its states then freed.
+    ahead: Option<Box<Ahead>>,
+}
+
+/// An asset's node records in the saved pass and in the index, encoded while another asset
+/// was still replaying (on the core that would otherwise wait for it), so that only the
+/// last asset's are left to encode once every asset is replayed. The bytes are those the
+/// saved pass and the index would encode from the nodes. The states are freed once encoded
+/// (on that core too, and the build's peak memory is lower): such a pass is written, not
+/// continued ([`PassState::update`] declines it).
+#[derive(Clone, Debug)]
+struct Ahead {
+    /// The saved pass's nodes of the asset: each node id then its state, in id order.
+    state: Vec<u8>,
+    /// The index's records of the asset.
+    index: crate::index::Encoded,
+    /// Nodes the pass held.
+    nodes: usize,
+}
+
+impl AssetPass {
+    /// Encodes its node records for the saved pass and the index ahead of them (`codes`: each
+    /// tagged node's category code), then frees its states.
+    pub(crate) fn encode_ahead(&mut self, codes: &FxHashMap<u32, u8>) {
+        let mut state = Vec::new();
+        for (n, s) in self.nodes.iter() {
+            put_var(&mut state, u64::from(n));
+            put_node(&mut state, s);
+        }
+        state.shrink_to_fit();
+        let index = crate::index::encode_asset(&self.nodes, codes);
+        let nodes = self.nodes.len();
+        drop(std::mem::take(&mut self.nodes));
+        self.ahead = Some(Box::new(Ahead { state, index, nodes }));
+    }
+
+    /// Its index records encoded ahead, when they were.
+    pub(crate) fn ahead(&self) -> Option<&crate::index::Encoded> {
+        self.ahead.as_deref().map(|a| &a.index)
+    }
 }
 
 /// What an update changed in one asset, to undo it.
@@ -785,7 +1041,11 @@ impl PassState {
     /// and replays the asset. So the largest asset's listing, which its replay waits for, takes both cores
     /// (on the generated world Bitcoin's replay is the build's longest step, and the other
     /// assets' replays fit beside it).
-    fn full_on(graph: &Graph, tags: &HashMap<NodeId, RiskCategory>, threads: usize) -> PassState {
+    pub(crate) fn full_on(
+        graph: &Graph,
+        tags: &HashMap<NodeId, RiskCategory>,
+        threads: usize,
+    ) -> PassState {
         PassState::full_with(graph, tags, threads, LIST_CHUNK)
     }
 
@@ -796,14 +1056,17 @@ impl PassState {
         threads: usize,
         list_chunk: u32,
     ) -> PassState {
-        use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Mutex;
         let mut st = PassState { tags: sorted_tags(tags), ..PassState::default() };
         let assets = graph.assets();
         let replayed = |i: usize, order: Order| {
             let t = std::time::Instant::now();
             let mut pass = AssetPass::default();
-            replay(graph, tags, &assets[i], &mut pass, order, None);
+            // An asset of a third of the transfers or more: its replay is the build's
+            // longest step, with the other core free once the other assets are replayed.
+            let pipelined = threads >= 2 && order.list.len() as u64 * 3 >= graph.edge_count();
+            let pipeline = pipelined.then_some(BATCH_RECEIPTS);
+            replay_with(graph, tags, &assets[i], &mut pass, order, None, pipeline);
             tracing::debug!(
                 target: "floodgate::trace::index",
                 asset = %assets[i],
@@ -832,10 +1095,36 @@ impl PassState {
             let halves: Mutex<Vec<Option<Order>>> =
                 Mutex::new((0..assets.len()).map(|_| None).collect());
             let done: Mutex<Vec<(usize, AssetPass)>> = Mutex::new(Vec::new());
+            // Assets replayed, and the index's category codes for their records encoded ahead.
+            let replayed_count = AtomicUsize::new(0);
+            let codes = crate::index::tag_codes(tags);
+            // While an asset is still replaying, the thread with nothing left to list or
+            // replay encodes the records of those replayed, one at a time (taken out of
+            // `done`, so the other thread never waits for it).
+            let ahead = || {
+                while replayed_count.load(Ordering::Acquire) < assets.len() {
+                    let taken = {
+                        let mut d = lock(&done);
+                        let i = d.iter().position(|(_, p)| p.ahead.is_none());
+                        i.map(|i| d.swap_remove(i))
+                    };
+                    let Some((i, mut pass)) = taken else { break };
+                    let t = std::time::Instant::now();
+                    pass.encode_ahead(&codes);
+                    tracing::debug!(
+                        target: "floodgate::trace::index",
+                        asset = %assets[i],
+                        ms = t.elapsed().as_millis() as u64,
+                        "asset's records encoded ahead"
+                    );
+                    lock(&done).push((i, pass));
+                }
+            };
             let work = || loop {
                 let task = next.fetch_add(1, Ordering::Relaxed);
                 let (i, second) = (task / 2, task % 2 == 1);
                 if i >= assets.len() {
+                    ahead();
                     break;
                 }
                 let t = std::time::Instant::now();
@@ -877,6 +1166,7 @@ impl PassState {
                 arrange(graph, &mut order.list);
                 let pass = replayed(i, order);
                 lock(&done).push((i, pass));
+                replayed_count.fetch_add(1, Ordering::Release);
             };
             std::thread::scope(|s| {
                 s.spawn(work);
@@ -899,6 +1189,9 @@ impl PassState {
         graph: &Graph,
         tags: &HashMap<NodeId, RiskCategory>,
     ) -> Result<Outcome, String> {
+        if self.assets.values().any(|p| p.ahead.is_some()) {
+            return Err("the pass's states were freed once written".into());
+        }
         let was = self.checksums.len();
         let shared = graph.shared_prefix(&self.checksums);
         if shared < was {
@@ -1288,6 +1581,89 @@ impl Tagged {
 /// a peel transaction.
 type PeelShape = Option<(NodeId, NodeId)>;
 
+/// The hops a label gains moving from `src` to `dst`, as a query tracing `in` charges them
+/// (a peel-chain link is free).
+struct Hops<'c, 'a> {
+    graph: &'c Graph,
+    ctx: &'c Ctx<'a>,
+    /// The peel shape of the last transaction asked: a transaction's inputs come one after
+    /// another in replay order (a map of every transaction's held them all to the end).
+    last: std::cell::Cell<Option<(NodeId, PeelShape)>>,
+}
+
+impl<'c, 'a> Hops<'c, 'a> {
+    fn new(graph: &'c Graph, ctx: &'c Ctx<'a>) -> Hops<'c, 'a> {
+        Hops { graph, ctx, last: std::cell::Cell::new(None) }
+    }
+    fn peel_tx(&self, t: NodeId) -> PeelShape {
+        match self.last.get() {
+            Some((n, p)) if n == t => p,
+            _ => {
+                let p = self.ctx.peel_tx(t);
+                self.last.set(Some((t, p)));
+                p
+            }
+        }
+    }
+    fn cost(&self, src: NodeId, dst: NodeId) -> u32 {
+        match self.graph.kind(src) {
+            NodeKind::Transaction => 0,
+            NodeKind::Address => {
+                let link = self.graph.kind(dst) == NodeKind::Transaction
+                    && self.ctx.peel_link_in(dst, src, |t| {
+                        if t == dst {
+                            self.peel_tx(t)
+                        } else {
+                            self.ctx.peel_tx(t)
+                        }
+                    });
+                u32::from(!link)
+            }
+        }
+    }
+}
+
+/// Transfers a thread finding costs ahead of a pipelined replay skips past the replay's
+/// place when it falls behind.
+const COSTS_LEAD: usize = 1 << 12;
+
+/// Finds the hop cost of each transfer `pairs` lists (sender, receiver) from an address,
+/// ahead of the replay (stored plus one; 0: not found), until `stop`: a pure function of the
+/// graph, so the replay takes it when found and finds it itself when not. Skips ahead when
+/// the replay (its place `at`) passed it.
+fn costs_ahead(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    asset: &str,
+    pairs: &[(u32, u32)],
+    costs: &[AtomicU8],
+    at: &AtomicUsize,
+    stop: &AtomicBool,
+) {
+    with_ctx(graph, tags, asset, |ctx| {
+        let hops = Hops::new(graph, ctx);
+        let mut i = 0;
+        while i < pairs.len() {
+            if i % 256 == 0 {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let r = at.load(Ordering::Relaxed);
+                if i < r {
+                    i = r + COSTS_LEAD;
+                    continue;
+                }
+            }
+            let (s, d) = pairs[i];
+            if graph.kind(NodeId(s)) == NodeKind::Address {
+                let c = hops.cost(NodeId(s), NodeId(d));
+                costs[i].store(c as u8 + 1, Ordering::Relaxed);
+            }
+            i += 1;
+        }
+    });
+}
+
 /// Replays `order` (transfers of `asset` after those `pass` holds) into `pass`; with `undo`,
 /// records each node's state before it first changes.
 fn replay(
@@ -1296,37 +1672,92 @@ fn replay(
     asset: &str,
     pass: &mut AssetPass,
     order: Order,
-    mut undo: Option<&mut AssetUndo>,
+    undo: Option<&mut AssetUndo>,
 ) {
+    replay_with(graph, tags, asset, pass, order, undo, None);
+}
+
+/// [`replay`]; `pipeline: Some(n)`, what addresses received is summed by a thread of its own
+/// ([`Receipts`], handed `n` receipts at a time) while this one replays, and put into their
+/// states at the end: a pass
+/// started from nothing (`pass` empty, no `undo`) only, since the replay reads none of it
+/// but undo records hold it. The states are those of [`replay`] (tested).
+fn replay_with(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    asset: &str,
+    pass: &mut AssetPass,
+    order: Order,
+    undo: Option<&mut AssetUndo>,
+    pipeline: Option<usize>,
+) {
+    let Some(cap) = pipeline.filter(|_| undo.is_none() && pass.nodes.len() == 0) else {
+        replay_into(graph, tags, asset, pass, order, undo, None);
+        return;
+    };
+    // Found ahead by a third thread: the hop costs of transfers from addresses.
+    let pairs: Vec<(u32, u32)> = order.list.iter().map(|t| (t.src, t.dst)).collect();
+    let costs: Vec<AtomicU8> = (0..pairs.len()).map(|_| AtomicU8::new(0)).collect();
+    let (at, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(16);
+    let (back_tx, back) = std::sync::mpsc::channel::<Batch>();
+    let nodes = graph.node_count();
+    let summed = std::thread::scope(|s| {
+        let summing = s.spawn(move || Receipts::sum(nodes, rx, back_tx));
+        s.spawn(|| costs_ahead(graph, tags, asset, &pairs, &costs, &at, &stop));
+        let mut sink = Sink { batch: Batch::default(), cap: cap.max(1), tx, back };
+        let pipe = Pipe { sink: &mut sink, costs: &costs, at: &at };
+        replay_into(graph, tags, asset, pass, order, None, Some(pipe));
+        stop.store(true, Ordering::Relaxed);
+        sink.flush();
+        drop(sink);
+        // A panic while summing is a bug: pass it on.
+        summing.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
+    summed.merge_into(&mut pass.nodes);
+}
+
+/// A pipelined replay's other threads ([`replay_with`]).
+struct Pipe<'p> {
+    /// What addresses received goes here instead of into their states.
+    sink: &'p mut Sink,
+    /// Hop costs found ahead, by place in the order ([`costs_ahead`]).
+    costs: &'p [AtomicU8],
+    /// The replay's place, for the thread finding them.
+    at: &'p AtomicUsize,
+}
+
+/// [`replay_with`]: with `pipe`, what addresses received goes to its sink instead of their
+/// states, and hop costs found ahead are taken.
+fn replay_into(
+    graph: &Graph,
+    tags: &HashMap<NodeId, RiskCategory>,
+    asset: &str,
+    pass: &mut AssetPass,
+    order: Order,
+    mut undo: Option<&mut AssetUndo>,
+    pipe: Option<Pipe<'_>>,
+) {
+    let (mut sink, ahead) = match pipe {
+        Some(p) => (Some(p.sink), Some((p.costs, p.at))),
+        None => (None, None),
+    };
     let Order { list: mut order, wide } = order;
+    // Records encoded ahead no longer hold.
+    pass.ahead = None;
     let tagged = Tagged::of(graph, tags);
     with_ctx(graph, tags, asset, |ctx| {
-        // The peel shape of the last transaction asked: a transaction's inputs come one after
-        // another in replay order (a map of every transaction's held them all to the end).
-        let peel_last: std::cell::Cell<Option<(NodeId, PeelShape)>> = std::cell::Cell::new(None);
-        let peel_tx = |t: NodeId| match peel_last.get() {
-            Some((n, p)) if n == t => p,
-            _ => {
-                let p = ctx.peel_tx(t);
-                peel_last.set(Some((t, p)));
-                p
-            }
+        let hops = Hops::new(graph, ctx);
+        // Costs found ahead by another thread, by place in the order (pipelined).
+        let (ahead_costs, at) = match ahead {
+            Some((c, at)) => (c, Some(at)),
+            None => (&[][..], None),
         };
-        // The hops a label gains moving from `src` to `dst`: as a query tracing `in` charges it.
-        let cost = |src: NodeId, dst: NodeId| -> u32 {
-            match graph.kind(src) {
-                NodeKind::Transaction => 0,
-                NodeKind::Address => {
-                    let link = graph.kind(dst) == NodeKind::Transaction
-                        && ctx.peel_link_in(dst, src, |t| {
-                            if t == dst {
-                                peel_tx(t)
-                            } else {
-                                ctx.peel_tx(t)
-                            }
-                        });
-                    u32::from(!link)
-                }
+        let mut place = 0usize;
+        let cost = |place: usize, src: NodeId, dst: NodeId| -> u32 {
+            match ahead_costs.get(place).map(|c| c.load(std::sync::atomic::Ordering::Relaxed)) {
+                Some(c) if c != 0 => u32::from(c - 1),
+                _ => hops.cost(src, dst),
             }
         };
         let mut saved: FxHashSet<u32> = FxHashSet::default();
@@ -1351,6 +1782,10 @@ fn replay(
             if order.capacity() > 1 << 16 && order.len() < order.capacity() / 2 {
                 order.shrink_to_fit();
             }
+            place += 1;
+            if let Some(at) = at.filter(|_| place % 1024 == 0) {
+                at.store(place, std::sync::atomic::Ordering::Relaxed);
+            }
             let (src, dst) = (NodeId(t.src), NodeId(t.dst));
             let a = Order::amount_in(&wide, &t);
             save(t.src, &*nodes);
@@ -1358,7 +1793,7 @@ fn replay(
             // What the transfer carries, hops counted at `dst`.
             let tag = if tagged.has(t.src) { tags.get(&src) } else { None };
             let (carried, carried_p) = if let Some(c) = tag {
-                let h = cost(src, dst);
+                let h = cost(place - 1, src, dst);
                 (Bal::origin(h, t.src, a), Pres::origin(c.code(), h, a))
             } else {
                 let mut took = Bal::default();
@@ -1380,7 +1815,7 @@ fn replay(
                 }
                 if !took.is_empty() || !took_p.is_empty() {
                     // Shifted by the step's hop and cut at the deepest bucket, in place.
-                    let h = cost(src, dst);
+                    let h = cost(place - 1, src, dst);
                     took.shift(h);
                     took_p.shift(h);
                 }
@@ -1409,16 +1844,14 @@ fn replay(
                     d.flags |= ROUND_TRIP;
                 }
                 if labelled {
-                    let x = d.x.get_or_insert_with(Default::default);
-                    let mut fits = add_parts(&mut x.recv.origins, &carried);
-                    for &(code, h) in &carried_p.0 {
-                        fits &= add_got(&mut x.recv.poison, u32::from(code), u32::from(h), a);
-                    }
-                    if let Some(h) = carried_p.0.iter().map(|l| l.1).min() {
-                        x.arrivals.record(t.time, t.seq, h);
-                    }
-                    if !fits {
-                        d.flags |= WIDE;
+                    if let Some(sink) = sink.as_mut() {
+                        sink.push(t.dst, a, t.time, t.seq, &carried, &carried_p);
+                    } else {
+                        let x = d.x.get_or_insert_with(Default::default);
+                        let (r, arr) = (&mut x.recv, &mut x.arrivals);
+                        if !receive(r, arr, carried.as_ref(), &carried_p.0, a, t.time, t.seq) {
+                            d.flags |= WIDE;
+                        }
                     }
                 }
                 // A tagged node's balance is never read: what it sends is its own.
@@ -1537,7 +1970,16 @@ impl PassState {
             put_str(&mut b, name);
             put_opt_time(&mut b, p.max_time);
             put_var(&mut b, p.transfers);
-            put_var(&mut b, p.nodes.len() as u64);
+            put_var(&mut b, p.ahead.as_deref().map_or(p.nodes.len(), |a| a.nodes) as u64);
+            if let Some(a) = p.ahead.as_deref() {
+                for piece in a.state.chunks(CHUNK) {
+                    b.extend_from_slice(piece);
+                    if b.len() >= CHUNK {
+                        flush(&mut b)?;
+                    }
+                }
+                continue;
+            }
             for (n, s) in p.nodes.iter() {
                 put_var(&mut b, u64::from(n));
                 put_node(&mut b, s);
@@ -1689,7 +2131,7 @@ impl PassState {
                 last = Some(id);
                 map.insert(id, r.node()?);
             }
-            assets.insert(name, AssetPass { nodes: map, max_time, transfers });
+            assets.insert(name, AssetPass { nodes: map, max_time, transfers, ahead: None });
         }
         let ncp = r.len()?;
         let mut checkpoints = Vec::with_capacity(ncp);
@@ -2013,6 +2455,97 @@ pub(crate) mod tests {
         }
     }
 
+    /// Records encoded ahead give the saved pass the nodes give, byte for byte, for any of
+    /// the assets, their states freed; such a pass is not continued.
+    #[test]
+    fn records_encoded_ahead_give_the_same_state() {
+        let mut next = below(0x1f83_d9ab_fb41_bd6bu64);
+        for round in 0..20u8 {
+            let (_dir, g, tags) = world(round, &mut next);
+            let one = PassState::full_on(&g, &tags, 1);
+            assert!(one.assets.values().all(|p| p.ahead.is_none()));
+            let codes = crate::index::tag_codes(&tags);
+            let pick = next(4);
+            let mut ahead = one.clone();
+            for (k, p) in ahead.assets.values_mut().enumerate() {
+                if pick >> k & 1 == 1 {
+                    p.encode_ahead(&codes);
+                }
+            }
+            assert_eq!(encoded(&one), encoded(&ahead), "round {round}, assets {pick:b}");
+            assert!(ahead.assets.values().all(|p| p.ahead.is_none() || p.nodes.len() == 0));
+            if pick != 0 {
+                assert!(ahead.update(&g, &tags).is_err());
+            }
+        }
+    }
+
+    /// A pipelined replay (what addresses received summed by a thread of its own, handed
+    /// over in batches of any size) gives the states of a replay alone, byte for byte; a
+    /// pass not started from nothing is replayed alone.
+    #[test]
+    fn a_pipelined_replay_gives_the_states_of_one_alone() {
+        let mut next = below(0x510e_527f_ade6_82d1u64);
+        for round in 0..30u8 {
+            let (_dir, g, tags) = world(round, &mut next);
+            let one = PassState::full_on(&g, &tags, 1);
+            let mut piped = PassState { assets: BTreeMap::new(), ..one.clone() };
+            for name in one.assets.keys() {
+                let mut pass = AssetPass::default();
+                let cap = [1, 2, 1 + next(50) as usize, BATCH_RECEIPTS][next(4) as usize];
+                let order = replay_order(&g, None, name);
+                replay_with(&g, &tags, name, &mut pass, order, None, Some(cap));
+                piped.assets.insert(name.clone(), pass);
+            }
+            assert_eq!(encoded(&one), encoded(&piped), "round {round}");
+            // Continued: alone (the pass holds states already).
+            let mut again = one.clone();
+            for (name, p) in &mut again.assets {
+                replay_with(&g, &tags, name, p, Order::default(), None, Some(1));
+            }
+            assert_eq!(encoded(&one), encoded(&again), "round {round}, continued");
+        }
+    }
+
+    /// Hop costs found ahead are the replay's own, for every transfer from an address (none
+    /// for one from a transaction: its cost is 0 at no charge); none past a replay that is
+    /// ahead, none once stopped.
+    #[test]
+    fn costs_found_ahead_are_the_replays() {
+        let mut next = below(0x9b05_688c_2b3e_6c1fu64);
+        for round in 0..20u8 {
+            let (_dir, g, tags) = world(round, &mut next);
+            for asset in g.assets() {
+                let order = replay_order(&g, None, &asset);
+                let pairs: Vec<(u32, u32)> = order.list.iter().map(|t| (t.src, t.dst)).collect();
+                let costs: Vec<AtomicU8> = pairs.iter().map(|_| AtomicU8::new(0)).collect();
+                let (at, stop) = (AtomicUsize::new(0), AtomicBool::new(false));
+                costs_ahead(&g, &tags, &asset, &pairs, &costs, &at, &stop);
+                with_ctx(&g, &tags, &asset, |ctx| {
+                    let hops = Hops::new(&g, ctx);
+                    for (&(s, d), c) in pairs.iter().zip(&costs) {
+                        let c = c.load(Ordering::Relaxed);
+                        if g.kind(NodeId(s)) == NodeKind::Address {
+                            assert_eq!(u32::from(c), hops.cost(NodeId(s), NodeId(d)) + 1);
+                        } else {
+                            assert_eq!(c, 0);
+                            assert_eq!(hops.cost(NodeId(s), NodeId(d)), 0);
+                        }
+                    }
+                });
+                // The replay already past every transfer: none found.
+                let none: Vec<AtomicU8> = pairs.iter().map(|_| AtomicU8::new(0)).collect();
+                at.store(pairs.len(), Ordering::Relaxed);
+                costs_ahead(&g, &tags, &asset, &pairs, &none, &at, &stop);
+                assert!(none.iter().all(|c| c.load(Ordering::Relaxed) == 0));
+                at.store(0, Ordering::Relaxed);
+                stop.store(true, Ordering::Relaxed);
+                costs_ahead(&g, &tags, &asset, &pairs, &none, &at, &stop);
+                assert!(none.iter().all(|c| c.load(Ordering::Relaxed) == 0));
+            }
+        }
+    }
+
     /// Merging a transfer's parts in one pass gives the list that adding them one by one
     /// gives, on random lists and parts (values near 2¹²⁸ included, so sums overflow too).
     #[test]
@@ -2033,7 +2566,7 @@ pub(crate) mod tests {
                         ((next(7) as u32, next(12) as u32), v)
                     })
                     .collect();
-                let a = add_parts(&mut list, &Bal::from_parts(parts.clone()));
+                let a = add_parts(&mut list, Bal::from_parts(parts.clone()).as_ref());
                 let b =
                     parts.iter().fold(true, |ok, &((h, o), v)| add_got(&mut each, o, h, v) & ok);
                 assert_eq!(a, b, "{parts:?}");
