@@ -34,6 +34,10 @@ pub enum NodeKind {
     Transaction,
 }
 
+/// Lists of at least this many bytes are counted before they are read
+/// ([`Graph::long_list_records`]).
+const LONG_LIST: usize = 512;
+
 /// The node key of a UTXO transaction node: `tx:<chain>:<txid hex>`.
 pub fn tx_key(chain: Chain, txid: &Hash32) -> String {
     format!("tx:{}:{}", chain.as_str(), txid.to_hex())
@@ -786,10 +790,37 @@ impl Graph {
     ) {
         // When `n` is itself a transaction node, its time is every UTXO leg's: read it once.
         let own = std::cell::OnceCell::new();
+        out.reserve(self.long_list_records(n, incoming));
         self.each_edge(n, incoming, asset, timed, |s, _, nb, src, dst, amount, r, known| {
             let time = if timed { self.edge_time(s, n, &own, src, dst, r, known).0 } else { 0 };
             out.push((NodeId(nb), amount, time));
         });
+    }
+
+    /// At least the number of records of `n`'s lists entering (`incoming`) or leaving it
+    /// that are [`LONG_LIST`] bytes or longer, any asset (0 when none is): a hub's side is
+    /// read into a vector sized once, not grown by doubling (a copy of everything read so
+    /// far each time). Short lists are not counted.
+    fn long_list_records(&self, n: NodeId, incoming: bool) -> usize {
+        let mut records = 0;
+        for s in self.segments.iter().filter(|s| n.0 < s.header.node_count) {
+            records += if incoming {
+                let ins = s.in_records(n.0);
+                if ins.list_bytes() >= LONG_LIST {
+                    ins.records_at_most()
+                } else {
+                    0
+                }
+            } else {
+                let outs = s.out_records(n.0);
+                if outs.list_bytes() >= LONG_LIST {
+                    outs.records_at_most()
+                } else {
+                    0
+                }
+            };
+        }
+        records
     }
 
     /// The edges of `n` in `asset` entering (`incoming`) or leaving it, each with its place
@@ -2420,6 +2451,75 @@ impl<'g> GraphBuilder<'g> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+
+        /// Every node's out records and in records (with their offsets) read the same
+        /// whether its blocks are found from the starts made on open or run by run, and
+        /// whether a long in list (from 512 bytes) is resolved in batches or record by
+        /// record; the starts made on open are where the runs say.
+        #[test]
+        fn block_starts_and_batches_read_as_runs_and_records(
+            nodes in 20u32..300,
+            hubs in 1u32..4,
+            per in 1u32..6,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let mut r = seed | 1;
+            let mut next = move |m: u64| {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                r % m
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let base = Graph::open_or_empty(dir.path()).unwrap();
+            let mut b = GraphBuilder::new(Some(&base)).with_threads(1);
+            let ids: Vec<NodeId> = (0..nodes)
+                .map(|i| b.node(&format!("0x{i:040x}"), NodeKind::Address).unwrap())
+                .collect();
+            for k in 0..nodes * per {
+                // Most edges into a hub (long in lists), the others anywhere.
+                let src = next(u64::from(nodes)) as usize;
+                let dst = if next(4) == 0 { next(u64::from(nodes)) } else { next(u64::from(hubs)) };
+                let amount = if next(3) == 0 { next(u64::MAX) } else { next(1_000) };
+                let e = EdgeInput {
+                    amount: Amount::from(amount),
+                    time: (next(5) != 0).then(|| 1_700_000_000 + next(1_000_000) as i64),
+                    asset: if next(4) == 0 { "USDT" } else { "ETH" },
+                    txid: Hash32([(k % 251) as u8; 32]),
+                    chain: Chain::Ethereum,
+                };
+                b.add_edge(ids[src], ids[dst as usize], &e).unwrap();
+            }
+            let data = b.finish().unwrap();
+            let file = dir.path().join("seg.fgs");
+            segment::write(&file, &data).unwrap();
+            let seg = Segment::open(&file).unwrap();
+            proptest::prop_assert!(seg.block_starts_agree());
+            let runs = Segment::open(&file).unwrap().without_block_starts();
+            let read = |s: &Segment, n: u32| {
+                let mut it = s.in_records(n);
+                let mut v = Vec::new();
+                while let Some(r) = it.next() {
+                    v.push((r, it.offset()));
+                }
+                assert!(it.clean_end(), "node {n}");
+                (v, s.out_records(n).collect::<Vec<_>>())
+            };
+            let mut long = 0;
+            for n in 0..seg.header.node_count {
+                let (ins, outs) = read(&seg, n);
+                proptest::prop_assert_eq!(&read(&runs, n), &(ins.clone(), outs));
+                proptest::prop_assert_eq!(&seg.in_records_alone(n), &ins);
+                proptest::prop_assert_eq!(&runs.in_records_alone(n), &ins);
+                long += usize::from(seg.in_records(n).list_bytes() >= 512);
+            }
+            // With many edges, some in list is long enough to be read in batches.
+            proptest::prop_assert!(nodes * per < 800 || long > 0);
+        }
+    }
 
     /// From format 5 an in record reads its edge's target from its own list, not from the
     /// out record it names (which is coded from the record before it): two in records

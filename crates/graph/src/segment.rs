@@ -827,6 +827,12 @@ pub(crate) struct Segment {
     /// Bytes of the header in the file (576 for a version-2 segment).
     header_len: usize,
     damage: Mutex<Option<(u64, String)>>,
+    /// Per node, where its block starts in section 5 (its length prefix), made on open
+    /// ([`Segment::block_starts`]) so that a block is found with one load instead of the
+    /// index entry of its run of [`NODE_STRIDE`] and a skip over up to 15 blocks before it;
+    /// empty when not made (version 2, a section of 4 GiB or more, or a damaged run: then
+    /// blocks are found as the format says, and damage reported when met).
+    starts: Vec<u32>,
 }
 
 impl Segment {
@@ -911,7 +917,7 @@ impl Segment {
         } else {
             assets_raw.split('\n').map(str::to_owned).collect()
         };
-        let seg = Segment {
+        let mut seg = Segment {
             path: path.to_owned(),
             map,
             header,
@@ -919,9 +925,34 @@ impl Segment {
             assets,
             header_len,
             damage: Mutex::new(None),
+            starts: Vec::new(),
         };
         seg.check_sizes()?;
+        seg.starts = seg.block_starts().unwrap_or_default();
         Ok(seg)
+    }
+
+    /// Where each node's block starts in section 5 (version 3 and later): each run's first
+    /// from the node index, each other from the block before it, read in one pass over the
+    /// section. `None` when a block's length does not decode or leads outside the section,
+    /// or the section is too long for 32-bit offsets: the blocks are then found run by run.
+    fn block_starts(&self) -> Option<Vec<u32>> {
+        let (o, sec) = (self.u32s(S_NODE_OFFSETS), self.raw(S_EDGE_LISTS));
+        if self.header.version < 3 || u32::try_from(sec.len()).is_err() {
+            return None;
+        }
+        let nodes = self.header.node_count as usize;
+        let mut starts = Vec::with_capacity(nodes);
+        for (run, &first) in o.iter().enumerate().take(nodes.div_ceil(NODE_STRIDE)) {
+            let mut p = first as usize;
+            for _ in 0..NODE_STRIDE.min(nodes - run * NODE_STRIDE) {
+                starts.push(u32::try_from(p).ok()?);
+                let mut q = p;
+                let len = usize::try_from(get_varint(sec, &mut q)?).ok()?;
+                p = q.checked_add(len).filter(|&e| e <= sec.len())?;
+            }
+        }
+        (starts.len() == nodes).then_some(starts)
     }
 
     fn corrupt(&self, section: usize, detail: String) -> GraphError {
@@ -1380,14 +1411,25 @@ impl Segment {
             return sec.get(a as usize..b as usize);
         }
         // Version 3: the index gives every 16th node's block; each block starts with its
-        // length, so the others are found by skipping at most 15.
+        // length, so the others are found by skipping at most 15 (unless found on open).
+        let mut p = match self.starts.get(node as usize) {
+            Some(&p) => p as usize,
+            None => self.run_skip(node)?,
+        };
+        let len = usize::try_from(get_varint(sec, &mut p)?).ok()?;
+        sec.get(p..p.checked_add(len)?)
+    }
+
+    /// Where `node`'s block starts (its length prefix) in section 5 from version 3, found
+    /// from its run's index entry by skipping the blocks before it.
+    fn run_skip(&self, node: u32) -> Option<usize> {
+        let (o, sec) = (self.u32s(S_NODE_OFFSETS), self.raw(S_EDGE_LISTS));
         let mut p = *o.get(node as usize / NODE_STRIDE)? as usize;
         for _ in 0..node as usize % NODE_STRIDE {
             let len = usize::try_from(get_varint(sec, &mut p)?).ok()?;
             p = p.checked_add(len)?;
         }
-        let len = usize::try_from(get_varint(sec, &mut p)?).ok()?;
-        sec.get(p..p.checked_add(len)?)
+        Some(p)
     }
 
     /// `node`'s out records and in records in this segment.
@@ -1428,27 +1470,39 @@ impl Segment {
             prev: node,
             at: 0,
             bad: false,
-            warmed: 0,
+            batch: Vec::new(),
+            next: 0,
         }
     }
 
-    /// Loads the cache lines that finding the blocks of `srcs` starts from (their index
-    /// entries, then the first lines of their runs of [`NODE_STRIDE`] blocks), all of one
-    /// kind before the next: independent loads the processor overlaps, where reading the
-    /// records one by one waits for each miss in turn. Reads nothing the answer uses.
-    fn warm(&self, srcs: &[u32]) {
-        let (o, sec) = (self.u32s(S_NODE_OFFSETS), self.raw(S_EDGE_LISTS));
-        let mut at = [0usize; WARM_RECORDS];
-        for (a, &s) in at.iter_mut().zip(srcs) {
-            *a = o.get(s as usize / NODE_STRIDE).map_or(0, |&p| p as usize);
+    /// As [`Segment::in_records`], each record read alone (never in a batch), with its
+    /// offset: what a batch must read the same.
+    #[cfg(test)]
+    pub(crate) fn in_records_alone(&self, node: u32) -> Vec<(Rec, u32)> {
+        let mut it = self.in_records(node);
+        let mut v = Vec::new();
+        while let Some(r) = it.next_alone() {
+            v.push((r, it.offset()));
         }
-        let mut x = 0u8;
-        for &p in &at[..srcs.len().min(WARM_RECORDS)] {
-            for line in 0..WARM_LINES {
-                x ^= sec.get(p + 64 * line).copied().unwrap_or(0);
-            }
-        }
-        std::hint::black_box(x);
+        assert!(it.clean_end(), "node {node}: a damaged in list");
+        v
+    }
+
+    /// This segment without its block starts (blocks then found run by run, as on a
+    /// segment where they cannot be made).
+    #[cfg(test)]
+    pub(crate) fn without_block_starts(mut self) -> Segment {
+        self.starts = Vec::new();
+        self
+    }
+
+    /// Whether the blocks' starts were made on open, and each equals where the blocks
+    /// before it in its run say it is.
+    #[cfg(test)]
+    pub(crate) fn block_starts_agree(&self) -> bool {
+        !self.starts.is_empty()
+            && (0..self.header.node_count)
+                .all(|n| self.run_skip(n) == Some(self.starts[n as usize] as usize))
     }
 
     fn check_rec(&self, r: &Rec) -> bool {
@@ -1522,6 +1576,17 @@ impl OutIter<'_> {
     pub(crate) fn list_bytes(&self) -> usize {
         self.buf.len()
     }
+
+    /// At least the number of records the list holds: every record is two varints or more
+    /// (a head and an amount), each ending in a byte below 0x80.
+    pub(crate) fn records_at_most(&self) -> usize {
+        varint_count(self.buf).div_ceil(2)
+    }
+}
+
+/// The varints `buf` holds (its bytes that end one).
+fn varint_count(buf: &[u8]) -> usize {
+    buf.iter().filter(|&&b| b < 0x80).count()
 }
 
 impl Iterator for OutIter<'_> {
@@ -1560,8 +1625,11 @@ pub(crate) struct InIter<'s> {
     /// The last record's offset into its source's out records.
     at: u32,
     bad: bool,
-    /// Where the records whose sources' blocks were last warmed end ([`Segment::warm`]).
-    warmed: usize,
+    /// Records resolved ahead ([`InIter::fill`]), each with its offset in its source's out
+    /// records and where it ends in `buf`; `batch[next..]` are not returned yet. Empty (never
+    /// allocated) for a short list.
+    batch: Vec<(Rec, u32, usize)>,
+    next: usize,
 }
 
 impl InIter<'_> {
@@ -1580,6 +1648,11 @@ impl InIter<'_> {
         self.buf.len()
     }
 
+    /// At least the number of records the list holds: every record is one varint or more.
+    pub(crate) fn records_at_most(&self) -> usize {
+        varint_count(self.buf)
+    }
+
     fn fail(&mut self) -> Option<Rec> {
         self.bad = true;
         self.seg.note_damage(S_EDGE_LISTS, format!("node {}: bad reverse entry", self.dst));
@@ -1594,8 +1667,30 @@ impl Iterator for InIter<'_> {
         if self.pos >= self.buf.len() || self.bad {
             return None;
         }
-        if self.pos >= self.warmed && self.seg.header.version >= 4 && self.buf.len() >= WARM_MIN {
-            self.warm_ahead();
+        if self.seg.header.version >= 4 && self.buf.len() >= BATCH_MIN {
+            if self.next == self.batch.len() {
+                self.fill();
+            }
+            if let Some(&(r, at, end)) = self.batch.get(self.next) {
+                self.next += 1;
+                self.at = at;
+                self.pos = end;
+                self.prev = r.node;
+                return Some(r);
+            }
+            // The next record did not resolve in a batch: read alone, it reports the damage.
+        }
+        self.next_alone()
+    }
+}
+
+impl InIter<'_> {
+    /// The next record, read alone: its source's block found by skipping the blocks before
+    /// it in its run, then its out record decoded.
+    #[inline]
+    fn next_alone(&mut self) -> Option<Rec> {
+        if self.pos >= self.buf.len() || self.bad {
+            return None;
         }
         let Some(mut d) = get_varint(self.buf, &mut self.pos) else { return self.fail() };
         let at = if self.seg.header.version < 4 {
@@ -1634,34 +1729,136 @@ impl Iterator for InIter<'_> {
     }
 }
 
-/// Records of an in list whose sources' blocks are warmed together ([`Segment::warm`]).
-const WARM_RECORDS: usize = 32;
-/// Cache lines warmed from the start of each source's run of blocks.
-const WARM_LINES: usize = 4;
-/// In lists of fewer bytes are read without warming.
-const WARM_MIN: usize = 512;
+/// Records of a long in list resolved together ([`InIter::fill`]).
+const BATCH: usize = 32;
+/// In lists of fewer bytes are read record by record.
+const BATCH_MIN: usize = 512;
 
 impl InIter<'_> {
-    /// Decodes the sources of the next [`WARM_RECORDS`] records (version 4 and later) and
-    /// warms their blocks; a record that does not decode ends the look-ahead (`next` then
-    /// reports it).
-    fn warm_ahead(&mut self) {
-        let (mut pos, mut prev) = (self.pos, self.prev);
-        let mut srcs = [0u32; WARM_RECORDS];
-        let mut n = 0;
-        while n < WARM_RECORDS && pos < self.buf.len() {
-            let Some(d) = get_varint(self.buf, &mut pos) else { break };
-            if d & 1 == 1 && get_varint(self.buf, &mut pos).is_none() {
+    /// Finds the blocks of `src` (sources in one segment) run by run into `p`: each one's
+    /// index entry, then the blocks before it in its run skipped, one block of every source
+    /// per round (so that the loads of different sources are independent). Returns how many
+    /// sources from the first were found (all unless one's run does not decode).
+    fn skip_runs(o: &[u32], sec: &[u8], src: &[u32], p: &mut [usize; BATCH]) -> usize {
+        let mut n = src.len();
+        for i in 0..n {
+            match o.get(src[i] as usize / NODE_STRIDE) {
+                Some(&q) => p[i] = q as usize,
+                None => {
+                    n = i;
+                    break;
+                }
+            }
+        }
+        for step in 0..NODE_STRIDE - 1 {
+            let mut more = false;
+            for i in 0..n {
+                if (src[i] as usize % NODE_STRIDE) > step {
+                    let len = get_varint(sec, &mut p[i]).and_then(|l| usize::try_from(l).ok());
+                    match len.and_then(|l| p[i].checked_add(l)) {
+                        Some(q) => p[i] = q,
+                        None => {
+                            n = i;
+                            break;
+                        }
+                    }
+                    more = true;
+                }
+            }
+            if !more {
                 break;
             }
-            let Ok(src) = u32::try_from(i64::from(prev) + unzigzag(d >> 1)) else { break };
-            srcs[n] = src;
-            prev = src;
+        }
+        n
+    }
+
+    /// Resolves the next [`BATCH`] records (version 4 and later) together, into `batch`:
+    /// reading them one by one waits for each source's index entry and then for each block
+    /// skipped in its run in turn (two or three cache misses per record, one after another);
+    /// here each step is taken for every record of the batch before the next step, so the
+    /// loads of different records are independent and the processor overlaps them. The
+    /// batch ends before the first record that does not resolve: [`InIter::next_alone`]
+    /// then reads that one and reports what is wrong, as it would have without the batch.
+    fn fill(&mut self) {
+        let seg = self.seg;
+        let h = &seg.header;
+        let (o, sec) = (seg.u32s(S_NODE_OFFSETS), seg.raw(S_EDGE_LISTS));
+        let mut src = [0u32; BATCH];
+        let mut at = [0u32; BATCH];
+        let mut end = [0usize; BATCH];
+        let mut p = [0usize; BATCH];
+        // The in records: sources and offsets (one sequential read of the list).
+        let (mut pos, mut prev, mut n) = (self.pos, self.prev, 0);
+        while n < BATCH && pos < self.buf.len() {
+            let Some(d) = get_varint(self.buf, &mut pos) else { break };
+            let a = if d & 1 == 1 { get_varint(self.buf, &mut pos) } else { Some(0) };
+            let Some(Ok(a)) = a.map(u32::try_from) else { break };
+            let Ok(s) = u32::try_from(i64::from(prev) + unzigzag(d >> 1)) else { break };
+            if s >= h.node_count {
+                break;
+            }
+            (src[n], at[n], end[n]) = (s, a, pos);
+            prev = s;
             n += 1;
         }
-        self.seg.warm(&srcs[..n]);
-        // At least one record further, so a look-ahead that stopped early is not repeated.
-        self.warmed = pos.max(self.pos + 1);
+        if !seg.starts.is_empty() {
+            // Each source's block start, found on open.
+            for i in 0..n {
+                match seg.starts.get(src[i] as usize) {
+                    Some(&q) => p[i] = q as usize,
+                    None => {
+                        n = i;
+                        break;
+                    }
+                }
+            }
+        } else {
+            n = Self::skip_runs(o, sec, &src[..n], &mut p);
+        }
+        // Loads of each source's block start and of about where its out record lies (two
+        // bytes of lengths before the list, and the record's offset into it), all issued
+        // before any is used: reading the blocks in turn waits on the branches of each
+        // length's decoding before the next record's loads are issued.
+        let mut x = 0u8;
+        for i in 0..n {
+            x ^= sec.get(p[i]).copied().unwrap_or(0);
+            x ^= sec.get(p[i] + 2 + at[i] as usize).copied().unwrap_or(0);
+        }
+        std::hint::black_box(x);
+        // Each source's block: where its out record lies.
+        let mut lim = [0usize; BATCH];
+        for i in 0..n {
+            let found = (|| {
+                let mut q = p[i];
+                let len = usize::try_from(get_varint(sec, &mut q)?).ok()?;
+                let block_end = q.checked_add(len)?;
+                let out = usize::try_from(get_varint(sec.get(..block_end)?, &mut q)?).ok()?;
+                let out_end = q.checked_add(out)?;
+                (out_end <= block_end).then_some((q, out_end))
+            })();
+            match found {
+                Some((q, e)) => (p[i], lim[i]) = (q, e),
+                None => {
+                    n = i;
+                    break;
+                }
+            }
+        }
+        // The out records.
+        self.batch.clear();
+        self.next = 0;
+        for i in 0..n {
+            let Some(list) = sec.get(p[i]..lim[i]) else { break };
+            let mut q = at[i] as usize;
+            let target =
+                if h.version >= 5 { Target::Known(self.dst) } else { Target::From(src[i]) };
+            match get_record(list, &mut q, target, h.time_base, h.version) {
+                Some(r) if r.node == self.dst && seg.check_rec(&r) => {
+                    self.batch.push((Rec { node: src[i], ..r }, at[i], end[i]));
+                }
+                _ => break,
+            }
+        }
     }
 }
 
