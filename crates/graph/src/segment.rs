@@ -13,7 +13,7 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use bytemuck::{Pod, Zeroable};
 use memmap2::Mmap;
@@ -827,12 +827,14 @@ pub(crate) struct Segment {
     /// Bytes of the header in the file (576 for a version-2 segment).
     header_len: usize,
     damage: Mutex<Option<(u64, String)>>,
-    /// Per node, where its block starts in section 5 (its length prefix), made on open
-    /// ([`Segment::block_starts`]) so that a block is found with one load instead of the
-    /// index entry of its run of [`NODE_STRIDE`] and a skip over up to 15 blocks before it;
-    /// empty when not made (version 2, a section of 4 GiB or more, or a damaged run: then
-    /// blocks are found as the format says, and damage reported when met).
-    starts: Vec<u32>,
+    /// Per node, where its block starts in section 5 (its length prefix), made by the first
+    /// long in list read ([`Segment::starts`]) so that a block is found with one load instead
+    /// of the index entry of its run of [`NODE_STRIDE`] and a skip over up to 15 blocks before
+    /// it; empty when it cannot be made (version 2, a section of 4 GiB or more, or a damaged
+    /// run: then blocks are found as the format says, and damage reported when met). Not made
+    /// on open: a process that opens the graph and reads no hub (a build, an unwind, a lookup
+    /// in the exposure index) does not pay a pass over every block.
+    starts: OnceLock<Vec<u32>>,
 }
 
 impl Segment {
@@ -917,7 +919,7 @@ impl Segment {
         } else {
             assets_raw.split('\n').map(str::to_owned).collect()
         };
-        let mut seg = Segment {
+        let seg = Segment {
             path: path.to_owned(),
             map,
             header,
@@ -925,11 +927,15 @@ impl Segment {
             assets,
             header_len,
             damage: Mutex::new(None),
-            starts: Vec::new(),
+            starts: OnceLock::new(),
         };
         seg.check_sizes()?;
-        seg.starts = seg.block_starts().unwrap_or_default();
         Ok(seg)
+    }
+
+    /// The block starts ([`Segment::starts`]'s field), made now if not yet.
+    pub(crate) fn starts(&self) -> &[u32] {
+        self.starts.get_or_init(|| self.block_starts().unwrap_or_default())
     }
 
     /// Where each node's block starts in section 5 (version 3 and later): each run's first
@@ -1411,8 +1417,9 @@ impl Segment {
             return sec.get(a as usize..b as usize);
         }
         // Version 3: the index gives every 16th node's block; each block starts with its
-        // length, so the others are found by skipping at most 15 (unless found on open).
-        let mut p = match self.starts.get(node as usize) {
+        // length, so the others are found by skipping at most 15 (unless their starts were
+        // made already).
+        let mut p = match self.starts.get().and_then(|s| s.get(node as usize)) {
             Some(&p) => p as usize,
             None => self.run_skip(node)?,
         };
@@ -1492,17 +1499,18 @@ impl Segment {
     /// segment where they cannot be made).
     #[cfg(test)]
     pub(crate) fn without_block_starts(mut self) -> Segment {
-        self.starts = Vec::new();
+        self.starts = OnceLock::from(Vec::new());
         self
     }
 
-    /// Whether the blocks' starts were made on open, and each equals where the blocks
-    /// before it in its run say it is.
+    /// Whether the blocks' starts can be made, and each equals where the blocks before it in
+    /// its run say it is.
     #[cfg(test)]
     pub(crate) fn block_starts_agree(&self) -> bool {
-        !self.starts.is_empty()
+        let starts = self.starts();
+        !starts.is_empty()
             && (0..self.header.node_count)
-                .all(|n| self.run_skip(n) == Some(self.starts[n as usize] as usize))
+                .all(|n| self.run_skip(n) == Some(starts[n as usize] as usize))
     }
 
     fn check_rec(&self, r: &Rec) -> bool {
@@ -1801,10 +1809,11 @@ impl InIter<'_> {
             prev = s;
             n += 1;
         }
-        if !seg.starts.is_empty() {
-            // Each source's block start, found on open.
+        let starts = seg.starts();
+        if !starts.is_empty() {
+            // Each source's block start, from the table.
             for i in 0..n {
-                match seg.starts.get(src[i] as usize) {
+                match starts.get(src[i] as usize) {
                     Some(&q) => p[i] = q as usize,
                     None => {
                         n = i;
