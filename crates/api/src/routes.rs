@@ -1443,24 +1443,11 @@ pub(crate) async fn supervisor_summary(
 fn kyt_aggregates(dir: &Path) -> (BTreeMap<String, u64>, Vec<ExposureMonth>) {
     let mut by_rule = BTreeMap::new();
     let mut exp: BTreeMap<(String, String), ExposureMonth> = BTreeMap::new();
-    let path = dir.join(floodgate_monitor::monitor::MONITOR_DB);
-    if !path.is_file() {
-        return (by_rule, Vec::new());
-    }
-    let Ok(conn) =
-        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-    else {
-        return (by_rule, Vec::new());
-    };
-    let Ok(mut st) = conn.prepare("SELECT decision FROM decided") else {
-        return (by_rule, Vec::new());
-    };
-    let Ok(rows) = st.query_map([], |r| r.get::<_, String>(0)) else {
-        return (by_rule, Vec::new());
-    };
-    for row in rows.flatten() {
-        let Ok(d) = serde_json::from_str::<floodgate_monitor::decision::Decision>(&row) else {
-            continue;
+    // Read-only, with every decision's JSON wherever the store keeps it (inline in an old
+    // row, in `monitor.log` since schema version 3); a store that cannot be read is empty.
+    let read = floodgate_monitor::store::for_each_stored_decision(dir, &mut |json| {
+        let Ok(d) = serde_json::from_str::<floodgate_monitor::decision::Decision>(json) else {
+            return;
         };
         if d.action != floodgate_monitor::pack::Action::Allow {
             for h in &d.hits {
@@ -1482,6 +1469,10 @@ fn kyt_aggregates(dir: &Path) -> (BTreeMap<String, u64>, Vec<ExposureMonth>) {
                 e.usd_cents += d.amount_usd_cents.unwrap_or(0);
             }
         }
+    });
+    if let Err(e) = read {
+        tracing::warn!(target: "floodgate::api", "monitor state not read for aggregates: {e}");
+        return (BTreeMap::new(), Vec::new());
     }
     (by_rule, exp.into_values().collect())
 }

@@ -115,8 +115,8 @@ fn dump_decisions(lines: &[String], mut m: Monitor, reg: &AssetRegistry, out: &s
 
 /// With `FLOODGATE_BENCH_LEDGER=FILE` (JSON Lines, `docs/formats/monitor.md`): one pass each
 /// over that file, in this process, of the pass-through baseline, the VN pack in memory and
-/// the VN pack with state (`monitor.db` group commits of 512, each decision serialized as a
-/// line after its commit), printed for `scripts/monitor-bench.sh`; criterion is skipped.
+/// the VN pack with state (`monitor.db` and `monitor.log` group commits of 512, each group's
+/// stored decision JSON written out as lines after its commit, as the CLI does), printed for `scripts/monitor-bench.sh`; criterion is skipped.
 /// `FLOODGATE_BENCH_LINES=N` reads only the first N lines; `FLOODGATE_BENCH_PASSES=K` repeats
 /// the two in-memory passes K times (alternating); `FLOODGATE_BENCH_SKIP_DB=1` skips the pass
 /// with `monitor.db`.
@@ -169,24 +169,26 @@ fn ledger_figures(path: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mut m = Monitor::open(plain(), dir.path()).unwrap();
     let (t, c) = (Instant::now(), cpu_secs());
-    let mut out = String::with_capacity(1 << 20);
-    let mut held = Vec::with_capacity(512);
+    // As `floodgate monitor` writes its output: after each commit, the JSON the commit stored
+    // (`Monitor::committed_json`), not each decision serialized a second time (before
+    // 2026-12-06 this pass did that, which put a second serialization of every decision in
+    // the figure of the store).
+    let mut held = 0;
     for (i, l) in lines.iter().enumerate() {
         let ev = parse_event(Path::new("bench"), i as u64 + 1, l, &reg, None).unwrap();
         if let Processed::Decided(d) = m.process(&ev).unwrap() {
-            held.push(*d);
+            black_box(&d);
+            held += 1;
         }
-        if held.len() == 512 {
+        if held == 512 {
             m.commit().unwrap();
-            for d in held.drain(..) {
-                floodgate_monitor::sink::jsonl(&d, &mut out);
-            }
-            black_box(&out);
-            out.clear();
+            black_box(floodgate_monitor::sink::lines_text(m.committed_json()));
+            held = 0;
         }
     }
     m.commit().unwrap();
-    rate("in-process VN pack, state in monitor.db", t, c);
+    black_box(floodgate_monitor::sink::lines_text(m.committed_json()));
+    rate("in-process VN pack, state in monitor.db (output: the stored JSON)", t, c);
 }
 
 fn bench(c: &mut Criterion) {

@@ -1,8 +1,9 @@
 //! The stateful monitor: engine + window state + the persisted record of decided transfers.
 //!
 //! With a data directory, every decided transfer is written to a [`MonitorState`] backend
-//! (by default `monitor.db`, SQLite in WAL mode, under the monitor's tenant)
-//! together with its normalized event and fiat value, in group commits. The window state is
+//! (by default `monitor.db`, SQLite in WAL mode, under the monitor's tenant, with the payload
+//! in its record file `monitor.log`: ADR 0008) together with its normalized event and fiat
+//! value, in group commits. The window state is
 //! not stored separately: it is a deterministic function of the decided events, and opening
 //! the monitor replays them to rebuild it exactly. Idempotency: a transfer id already decided
 //! (committed or pending) is skipped and produces nothing. Without a store every decided id is

@@ -371,5 +371,7 @@ mod fiat;
 mod groups;
 #[path = "monitor/reasons.rs"]
 mod reasons;
+#[path = "monitor/record_file.rs"]
+mod record_file;
 #[path = "monitor/snapshots.rs"]
 mod snapshots;

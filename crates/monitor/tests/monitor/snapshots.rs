@@ -220,6 +220,17 @@ fn frozen_snapshot_is_read(name: &str, version: u32) {
     let mut reference = Monitor::in_memory(plain());
     let want = decide_all(&mut reference, &evs);
     assert_eq!(decide_all(&mut m, &evs[half..]), want[half..]);
+    // The old file's rows (JSON inline, decided by the build of their day) and this
+    // build's (in `monitor.log`) read as one store: in pages, and replayed in full once the
+    // snapshot is gone.
+    let stored = m.decisions_after(0).unwrap();
+    assert_eq!(stored.len(), evs.len());
+    assert_eq!(stored[half..], want[half..]);
+    drop(m);
+    std::fs::remove_file(snapshot_file(tmp.path())).unwrap();
+    let m = Monitor::open(plain(), tmp.path()).unwrap();
+    assert_eq!(m.resume(), Resume { from_snapshot: 0, replayed: evs.len() as u64 });
+    assert_eq!(m.decisions_after(0).unwrap(), stored);
 
     // A clean end with nothing new decided rewrites the old layout in this build's, which
     // the next start reads and resumes from as before.
