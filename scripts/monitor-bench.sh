@@ -163,11 +163,30 @@ if [ -n "${COPIES:-}" ]; then
     mkdir -p "$d"
     "$bin" -q --data-dir "$d" monitor /dev/null >/dev/null 2>&1  # an empty cases.db
     cp "$src/monitor.db" "$d/monitor.db"
+    cp "$src/monitor.log" "$d/monitor.log" 2>/dev/null || true
     python3 - "$d" "$COPIES" <<'PY'
-import sqlite3, sys, time
+import os, sqlite3, struct, sys, time
 d, k = sys.argv[1], int(sys.argv[2])
 db = sqlite3.connect(d + "/monitor.db")
-n, lo, hi = db.execute("select count(*), min(json_extract(event, '$.entry.time')), max(json_extract(event, '$.entry.time')) from decided").fetchone()
+# The stored decisions with their event and fiat inline: a row of schema 3 keeps them in
+# monitor.log (docs/formats/monitor.md), its record at offset `rec` being length, CRC-32,
+# then the position and four length-prefixed texts (transfer id, event, fiat, decision).
+log = open(d + "/monitor.log", "rb").read() if os.path.exists(d + "/monitor.log") else b""
+def texts(rec):
+    n = struct.unpack_from("<I", log, rec)[0]
+    p, at, out = log[rec + 8:rec + 8 + n], 8, []
+    for _ in range(4):
+        m = struct.unpack_from("<I", p, at)[0]; at += 4
+        out.append(None if m == 0xFFFFFFFF else p[at:at + m].decode())
+        at += 0 if m == 0xFFFFFFFF else m
+    return out
+has_rec = any(r[1] == "rec" for r in db.execute("pragma table_info(decided)"))
+db.execute("create temp table src (seq integer primary key, tenant, transfer_id, event, fiat)")
+db.executemany("insert into temp.src values (?, ?, ?, ?, ?)", (
+    (seq, tenant, tid, ev, fiat) if rec is None else (seq, tenant, tid, *texts(rec)[1:3])
+    for seq, tenant, tid, ev, fiat, rec in db.execute(
+        "select seq, tenant, transfer_id, event, fiat, %s from decided order by seq" % ("rec" if has_rec else "null")).fetchall()))
+n, lo, hi = db.execute("select count(*), min(json_extract(event, '$.entry.time')), max(json_extract(event, '$.entry.time')) from temp.src").fetchone()
 span = db.execute("select cast(julianday(?) - julianday(?) as integer) + 1", (hi, lo)).fetchone()[0]
 t = time.time()
 for c in range(1, k):
@@ -176,7 +195,7 @@ for c in range(1, k):
                json_set(event, '$.entry.id', transfer_id || '-c' || ?1, '$.entry.time',
                         strftime('%Y-%m-%dT%H:%M:%SZ', json_extract(event, '$.entry.time'), ?2)),
                fiat, '{}'
-        from decided where seq <= ?3 order by seq""", (c, "+%d days" % (c * span), n))
+        from temp.src order by seq""", (c, "+%d days" % (c * span)))
     db.commit()
 total = db.execute("select count(*) from decided").fetchone()[0]
 tenant = db.execute("select tenant from decided limit 1").fetchone()[0]
