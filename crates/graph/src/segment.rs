@@ -453,6 +453,18 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 
 #[inline]
 pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    // One byte (most deltas, offsets and small amounts): no loop.
+    let b = *buf.get(*pos)?;
+    if b < 0x80 {
+        *pos += 1;
+        return Some(u64::from(b));
+    }
+    get_varint_long(buf, pos)
+}
+
+/// [`get_varint`] of two bytes or more.
+#[inline]
+fn get_varint_long(buf: &[u8], pos: &mut usize) -> Option<u64> {
     let mut v = 0u64;
     let mut shift = 0u32;
     loop {
@@ -1915,6 +1927,43 @@ impl Iterator for ListTimes<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every length of varint reads back as written, one after another in one buffer (the
+    /// one-byte path and the longer one each leave the position after their own bytes), and
+    /// what is not a varint of at most 64 bits is refused: a truncated one, eleven bytes,
+    /// and a tenth byte holding more than the 64th bit.
+    #[test]
+    fn varints_of_every_length_read_back_and_bad_ones_are_refused() {
+        let mut values: Vec<u64> = vec![0, 1, 0x7f, 0x80, 0x3fff, 0x4000, u64::MAX - 1, u64::MAX];
+        values.extend((0..64).map(|b| 1u64 << b));
+        values.extend((1..64).map(|b| (1u64 << b) - 1));
+        let mut buf = Vec::new();
+        for &v in &values {
+            put_varint(&mut buf, v);
+        }
+        let mut pos = 0;
+        for &v in &values {
+            let at = pos;
+            assert_eq!(get_varint(&buf, &mut pos), Some(v), "value {v}");
+            assert_eq!(pos - at, varint_len(v), "value {v}");
+        }
+        assert_eq!(pos, buf.len());
+        assert_eq!(get_varint(&buf, &mut pos), None, "past the end");
+        for bad in [
+            &[0x80u8][..],
+            &[0xff, 0xff],
+            &[0xff; 11],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+        ] {
+            assert_eq!(get_varint(bad, &mut 0), None, "{bad:x?}");
+        }
+        let mut pos = 0;
+        assert_eq!(
+            get_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], &mut pos),
+            Some(u64::MAX)
+        );
+        assert_eq!(pos, 10);
+    }
 
     /// A version-2 header reads as version 6 through version 3: its ten sections as they
     /// were, then an empty block table and an empty list-time section, each at the next

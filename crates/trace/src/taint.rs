@@ -88,13 +88,13 @@ struct EdgeKey {
 
 impl Side {
     fn new(ctx: &Ctx<'_>, n: NodeId, incoming: bool) -> Side {
-        let mut raw = Vec::new();
-        ctx.g.neighbours(n, incoming, ctx.asset, &mut raw);
-        let flows: Vec<Flow> = raw
-            .into_iter()
-            .filter(|&(_, _, t)| in_window(ctx, t))
-            .map(|(nb, amount, time)| Flow { nb, amount, time })
-            .collect();
+        // Read straight into the side's flows (a hub's side was copied whole once more).
+        let mut flows = Vec::with_capacity(ctx.g.side_len_hint(n, incoming));
+        ctx.g.for_each_neighbour(n, incoming, ctx.asset, true, |nb, amount, time| {
+            if in_window(ctx, time) {
+                flows.push(Flow { nb, amount, time });
+            }
+        });
         Side::from_flows(flows)
     }
 
@@ -405,8 +405,17 @@ impl<C: Coins> Routing<C> {
     ) {
         let Routing { total, by_out, out_start, queue, next_in, .. } = self;
         let end = outs.flows.len().min(last.saturating_add(1));
+        let start = out_start.len() - 1;
+        if end <= start {
+            return;
+        }
+        // Every piece either ends a sent transfer's need or empties a received transfer's
+        // queue entry: the pieces made here fit in what is reserved (a hub's list was
+        // copied each time it doubled).
+        by_out.reserve((end - start) + (ins.flows.len() - *next_in) + queue.len());
+        out_start.reserve(end - start);
         let mut taken: Vec<(u32, C, C)> = Vec::new();
-        for k in out_start.len() - 1..end {
+        for k in start..end {
             let o = &outs.flows[k];
             while let Some(f) = ins.flows.get(*next_in).filter(|f| f.time <= o.time) {
                 let len = C::narrow(f.amount);
