@@ -998,8 +998,10 @@ impl Graph {
             segment::MODE_TX_SRC => (time_of(src), src, 1),
             segment::MODE_TX_DST => (time_of(dst), dst, 0),
             segment::MODE_STORE => {
-                let b = s.block(r.tx).unwrap_or_else(bytemuck::Zeroable::zeroed);
-                (b.time, b.first_tx.saturating_add(r.ord), 0)
+                // Two fields of the block's entry, not a copy of it (as if zeroed when absent).
+                let time = s.block_u32(r.tx, segment::BLOCK_TIME).unwrap_or(0);
+                let first = s.block_u32(r.tx, segment::BLOCK_FIRST_TX).unwrap_or(0);
+                (time, first.saturating_add(r.ord), 0)
             }
             _ => (r.time, r.tx, 0),
         }

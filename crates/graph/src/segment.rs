@@ -112,6 +112,12 @@ pub(crate) struct BlockEntry {
     pub(crate) hash: [u8; 32],
 }
 const _: () = assert!(std::mem::size_of::<BlockEntry>() == 56);
+/// Where [`BlockEntry::time`] lies in a stored entry ([`Segment::block_u32`]).
+pub(crate) const BLOCK_TIME: usize = std::mem::offset_of!(BlockEntry, time);
+/// Where [`BlockEntry::first_tx`] lies in a stored entry.
+pub(crate) const BLOCK_FIRST_TX: usize = std::mem::offset_of!(BlockEntry, first_tx);
+/// Where [`BlockEntry::txs`] lies in a stored entry.
+pub(crate) const BLOCK_TXS: usize = std::mem::offset_of!(BlockEntry, txs);
 
 impl BlockEntry {
     /// A block of `chain` (its code, as stored) at `height` whose ordinal 0 is the segment's
@@ -462,26 +468,23 @@ pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
     get_varint_long(buf, pos)
 }
 
-/// [`get_varint`] of two bytes or more.
+/// [`get_varint`] of two bytes or more: at most ten, the tenth holding only bit 63.
 #[inline]
 fn get_varint_long(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let at = *pos;
     let mut v = 0u64;
-    let mut shift = 0u32;
-    loop {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        if shift == 63 && b > 1 {
-            return None;
-        }
-        v |= u64::from(b & 0x7f) << shift;
+    for i in 0..10 {
+        let b = *buf.get(at + i)?;
+        v |= u64::from(b & 0x7f) << (7 * i);
         if b < 0x80 {
+            if i == 9 && b > 1 {
+                return None;
+            }
+            *pos = at + i + 1;
             return Some(v);
         }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
     }
+    None
 }
 
 /// A 64-bit mixing function (the finaliser of SplitMix64), for `verify`'s edge multiset.
@@ -1531,7 +1534,17 @@ impl Segment {
             && u32::from(r.asset) < h.asset_count
             && (!r.wide || r.amount < u64::from(h.wide_count))
             && (r.mode != MODE_EXPLICIT || r.tx < h.tx_count)
-            && (r.mode != MODE_STORE || self.block(r.tx).is_some_and(|b| r.ord < b.txs))
+            && (r.mode != MODE_STORE || self.block_u32(r.tx, BLOCK_TXS).is_some_and(|t| r.ord < t))
+    }
+
+    /// One `u32` field of entry `i` of the block table ([`BLOCK_TIME`], [`BLOCK_TXS`]):
+    /// what a record's read needs, without copying the whole entry (each account transfer
+    /// read asks for its block's time, and its check for its count).
+    #[inline]
+    pub(crate) fn block_u32(&self, i: u32, field: usize) -> Option<u32> {
+        let at = (i as usize).checked_mul(std::mem::size_of::<BlockEntry>())? + field;
+        let b = self.raw(S_BLOCKS).get(at..at + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// Entry `i` of the block table.
