@@ -414,7 +414,6 @@ impl<C: Coins> Routing<C> {
         // copied each time it doubled).
         by_out.reserve((end - start) + (ins.flows.len() - *next_in) + queue.len());
         out_start.reserve(end - start);
-        let mut taken: Vec<(u32, C, C)> = Vec::new();
         for k in start..end {
             let o = &outs.flows[k];
             while let Some(f) = ins.flows.get(*next_in).filter(|f| f.time <= o.time) {
@@ -433,7 +432,11 @@ impl<C: Coins> Routing<C> {
             };
             // No transfer takes more than the node received.
             let mut need = C::narrow(o.amount.min(*total));
-            taken.clear();
+            // The pieces are made straight into `by_out`, their offsets in the sent
+            // transfer set once they are in queue order.
+            let first = by_out.len();
+            let piece =
+                |inn, in_off, len| Piece { out: k as u32, out_off: C::ZERO, inn, in_off, len };
             match order {
                 Order::Fifo => {
                     let mut j = 0;
@@ -444,12 +447,16 @@ impl<C: Coins> Routing<C> {
                             continue;
                         }
                         let l = need.min(it.len);
-                        taken.push((it.inn, it.off, l));
+                        by_out.push(piece(it.inn, it.off, l));
                         it.off += l;
                         it.len = it.len - l;
                         need = need - l;
                         if it.len.is_zero() {
-                            queue.remove(j);
+                            if j == 0 {
+                                queue.pop_front();
+                            } else {
+                                queue.remove(j);
+                            }
                         }
                     }
                 }
@@ -463,21 +470,25 @@ impl<C: Coins> Routing<C> {
                         }
                         let l = need.min(it.len);
                         // The newest coins are the end of the item.
-                        taken.push((it.inn, it.off + it.len - l, l));
+                        by_out.push(piece(it.inn, it.off + it.len - l, l));
                         it.len = it.len - l;
                         need = need - l;
                         if it.len.is_zero() {
-                            queue.remove(j);
+                            if j + 1 == queue.len() {
+                                queue.pop_back();
+                            } else {
+                                queue.remove(j);
+                            }
                         }
                     }
                     // Taken back to front; a transfer carries its block in queue order.
-                    taken.reverse();
+                    by_out[first..].reverse();
                 }
             }
             let mut off = C::ZERO;
-            for &(inn, in_off, len) in &taken {
-                by_out.push(Piece { out: k as u32, out_off: off, inn, in_off, len });
-                off += len;
+            for p in &mut by_out[first..] {
+                p.out_off = off;
+                off += p.len;
             }
             out_start.push(by_out.len() as u32);
         }
