@@ -798,13 +798,37 @@ impl Graph {
         timed: bool,
         out: &mut Vec<(NodeId, ruint::aliases::U256, u32)>,
     ) {
+        out.reserve(self.long_list_records(n, incoming));
+        self.for_each_neighbour(n, incoming, asset, timed, |nb, amount, time| {
+            out.push((nb, amount, time));
+        });
+    }
+
+    /// As [`Graph::walk`], calling `f(neighbour, amount, time)` for each edge instead of
+    /// appending it: a reader that keeps a different shape of edge (or keeps only some)
+    /// makes it without a copy of the whole side first. [`Graph::side_len_hint`] sizes its
+    /// vector.
+    pub fn for_each_neighbour(
+        &self,
+        n: NodeId,
+        incoming: bool,
+        asset: &str,
+        timed: bool,
+        mut f: impl FnMut(NodeId, ruint::aliases::U256, u32),
+    ) {
         // When `n` is itself a transaction node, its time is every UTXO leg's: read it once.
         let own = std::cell::OnceCell::new();
-        out.reserve(self.long_list_records(n, incoming));
         self.each_edge(n, incoming, asset, timed, |s, _, nb, src, dst, amount, r, known| {
             let time = if timed { self.edge_time(s, n, &own, src, dst, r, known).0 } else { 0 };
-            out.push((NodeId(nb), amount, time));
+            f(NodeId(nb), amount, time);
         });
+    }
+
+    /// At least the number of edges of `n` entering (`incoming`) or leaving it on its long
+    /// lists (any asset; 0 when it has none): what [`Graph::walk`] reserves before reading a
+    /// side.
+    pub fn side_len_hint(&self, n: NodeId, incoming: bool) -> usize {
+        self.long_list_records(n, incoming)
     }
 
     /// At least the number of records of `n`'s lists entering (`incoming`) or leaving it
@@ -974,8 +998,10 @@ impl Graph {
             segment::MODE_TX_SRC => (time_of(src), src, 1),
             segment::MODE_TX_DST => (time_of(dst), dst, 0),
             segment::MODE_STORE => {
-                let b = s.block(r.tx).unwrap_or_else(bytemuck::Zeroable::zeroed);
-                (b.time, b.first_tx.saturating_add(r.ord), 0)
+                // Two fields of the block's entry, not a copy of it (as if zeroed when absent).
+                let time = s.block_u32(r.tx, segment::BLOCK_TIME).unwrap_or(0);
+                let first = s.block_u32(r.tx, segment::BLOCK_FIRST_TX).unwrap_or(0);
+                (time, first.saturating_add(r.ord), 0)
             }
             _ => (r.time, r.tx, 0),
         }

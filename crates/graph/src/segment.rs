@@ -112,6 +112,12 @@ pub(crate) struct BlockEntry {
     pub(crate) hash: [u8; 32],
 }
 const _: () = assert!(std::mem::size_of::<BlockEntry>() == 56);
+/// Where [`BlockEntry::time`] lies in a stored entry ([`Segment::block_u32`]).
+pub(crate) const BLOCK_TIME: usize = std::mem::offset_of!(BlockEntry, time);
+/// Where [`BlockEntry::first_tx`] lies in a stored entry.
+pub(crate) const BLOCK_FIRST_TX: usize = std::mem::offset_of!(BlockEntry, first_tx);
+/// Where [`BlockEntry::txs`] lies in a stored entry.
+pub(crate) const BLOCK_TXS: usize = std::mem::offset_of!(BlockEntry, txs);
 
 impl BlockEntry {
     /// A block of `chain` (its code, as stored) at `height` whose ordinal 0 is the segment's
@@ -453,23 +459,32 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 
 #[inline]
 pub(crate) fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    let mut shift = 0u32;
-    loop {
-        let b = *buf.get(*pos)?;
+    // One byte (most deltas, offsets and small amounts): no loop.
+    let b = *buf.get(*pos)?;
+    if b < 0x80 {
         *pos += 1;
-        if shift == 63 && b > 1 {
-            return None;
-        }
-        v |= u64::from(b & 0x7f) << shift;
+        return Some(u64::from(b));
+    }
+    get_varint_long(buf, pos)
+}
+
+/// [`get_varint`] of two bytes or more: at most ten, the tenth holding only bit 63.
+#[inline]
+fn get_varint_long(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let at = *pos;
+    let mut v = 0u64;
+    for i in 0..10 {
+        let b = *buf.get(at + i)?;
+        v |= u64::from(b & 0x7f) << (7 * i);
         if b < 0x80 {
+            if i == 9 && b > 1 {
+                return None;
+            }
+            *pos = at + i + 1;
             return Some(v);
         }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
     }
+    None
 }
 
 /// A 64-bit mixing function (the finaliser of SplitMix64), for `verify`'s edge multiset.
@@ -1519,7 +1534,17 @@ impl Segment {
             && u32::from(r.asset) < h.asset_count
             && (!r.wide || r.amount < u64::from(h.wide_count))
             && (r.mode != MODE_EXPLICIT || r.tx < h.tx_count)
-            && (r.mode != MODE_STORE || self.block(r.tx).is_some_and(|b| r.ord < b.txs))
+            && (r.mode != MODE_STORE || self.block_u32(r.tx, BLOCK_TXS).is_some_and(|t| r.ord < t))
+    }
+
+    /// One `u32` field of entry `i` of the block table ([`BLOCK_TIME`], [`BLOCK_TXS`]):
+    /// what a record's read needs, without copying the whole entry (each account transfer
+    /// read asks for its block's time, and its check for its count).
+    #[inline]
+    pub(crate) fn block_u32(&self, i: u32, field: usize) -> Option<u32> {
+        let at = (i as usize).checked_mul(std::mem::size_of::<BlockEntry>())? + field;
+        let b = self.raw(S_BLOCKS).get(at..at + 4)?;
+        Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
     /// Entry `i` of the block table.
@@ -1915,6 +1940,43 @@ impl Iterator for ListTimes<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every length of varint reads back as written, one after another in one buffer (the
+    /// one-byte path and the longer one each leave the position after their own bytes), and
+    /// what is not a varint of at most 64 bits is refused: a truncated one, eleven bytes,
+    /// and a tenth byte holding more than the 64th bit.
+    #[test]
+    fn varints_of_every_length_read_back_and_bad_ones_are_refused() {
+        let mut values: Vec<u64> = vec![0, 1, 0x7f, 0x80, 0x3fff, 0x4000, u64::MAX - 1, u64::MAX];
+        values.extend((0..64).map(|b| 1u64 << b));
+        values.extend((1..64).map(|b| (1u64 << b) - 1));
+        let mut buf = Vec::new();
+        for &v in &values {
+            put_varint(&mut buf, v);
+        }
+        let mut pos = 0;
+        for &v in &values {
+            let at = pos;
+            assert_eq!(get_varint(&buf, &mut pos), Some(v), "value {v}");
+            assert_eq!(pos - at, varint_len(v), "value {v}");
+        }
+        assert_eq!(pos, buf.len());
+        assert_eq!(get_varint(&buf, &mut pos), None, "past the end");
+        for bad in [
+            &[0x80u8][..],
+            &[0xff, 0xff],
+            &[0xff; 11],
+            &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02],
+        ] {
+            assert_eq!(get_varint(bad, &mut 0), None, "{bad:x?}");
+        }
+        let mut pos = 0;
+        assert_eq!(
+            get_varint(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], &mut pos),
+            Some(u64::MAX)
+        );
+        assert_eq!(pos, 10);
+    }
 
     /// A version-2 header reads as version 6 through version 3: its ten sections as they
     /// were, then an empty block table and an empty list-time section, each at the next

@@ -88,13 +88,13 @@ struct EdgeKey {
 
 impl Side {
     fn new(ctx: &Ctx<'_>, n: NodeId, incoming: bool) -> Side {
-        let mut raw = Vec::new();
-        ctx.g.neighbours(n, incoming, ctx.asset, &mut raw);
-        let flows: Vec<Flow> = raw
-            .into_iter()
-            .filter(|&(_, _, t)| in_window(ctx, t))
-            .map(|(nb, amount, time)| Flow { nb, amount, time })
-            .collect();
+        // Read straight into the side's flows (a hub's side was copied whole once more).
+        let mut flows = Vec::with_capacity(ctx.g.side_len_hint(n, incoming));
+        ctx.g.for_each_neighbour(n, incoming, ctx.asset, true, |nb, amount, time| {
+            if in_window(ctx, time) {
+                flows.push(Flow { nb, amount, time });
+            }
+        });
         Side::from_flows(flows)
     }
 
@@ -405,8 +405,16 @@ impl<C: Coins> Routing<C> {
     ) {
         let Routing { total, by_out, out_start, queue, next_in, .. } = self;
         let end = outs.flows.len().min(last.saturating_add(1));
-        let mut taken: Vec<(u32, C, C)> = Vec::new();
-        for k in out_start.len() - 1..end {
+        let start = out_start.len() - 1;
+        if end <= start {
+            return;
+        }
+        // Every piece either ends a sent transfer's need or empties a received transfer's
+        // queue entry: the pieces made here fit in what is reserved (a hub's list was
+        // copied each time it doubled).
+        by_out.reserve((end - start) + (ins.flows.len() - *next_in) + queue.len());
+        out_start.reserve(end - start);
+        for k in start..end {
             let o = &outs.flows[k];
             while let Some(f) = ins.flows.get(*next_in).filter(|f| f.time <= o.time) {
                 let len = C::narrow(f.amount);
@@ -424,7 +432,11 @@ impl<C: Coins> Routing<C> {
             };
             // No transfer takes more than the node received.
             let mut need = C::narrow(o.amount.min(*total));
-            taken.clear();
+            // The pieces are made straight into `by_out`, their offsets in the sent
+            // transfer set once they are in queue order.
+            let first = by_out.len();
+            let piece =
+                |inn, in_off, len| Piece { out: k as u32, out_off: C::ZERO, inn, in_off, len };
             match order {
                 Order::Fifo => {
                     let mut j = 0;
@@ -435,12 +447,16 @@ impl<C: Coins> Routing<C> {
                             continue;
                         }
                         let l = need.min(it.len);
-                        taken.push((it.inn, it.off, l));
+                        by_out.push(piece(it.inn, it.off, l));
                         it.off += l;
                         it.len = it.len - l;
                         need = need - l;
                         if it.len.is_zero() {
-                            queue.remove(j);
+                            if j == 0 {
+                                queue.pop_front();
+                            } else {
+                                queue.remove(j);
+                            }
                         }
                     }
                 }
@@ -454,21 +470,25 @@ impl<C: Coins> Routing<C> {
                         }
                         let l = need.min(it.len);
                         // The newest coins are the end of the item.
-                        taken.push((it.inn, it.off + it.len - l, l));
+                        by_out.push(piece(it.inn, it.off + it.len - l, l));
                         it.len = it.len - l;
                         need = need - l;
                         if it.len.is_zero() {
-                            queue.remove(j);
+                            if j + 1 == queue.len() {
+                                queue.pop_back();
+                            } else {
+                                queue.remove(j);
+                            }
                         }
                     }
                     // Taken back to front; a transfer carries its block in queue order.
-                    taken.reverse();
+                    by_out[first..].reverse();
                 }
             }
             let mut off = C::ZERO;
-            for &(inn, in_off, len) in &taken {
-                by_out.push(Piece { out: k as u32, out_off: off, inn, in_off, len });
-                off += len;
+            for p in &mut by_out[first..] {
+                p.out_off = off;
+                off += p.len;
             }
             out_start.push(by_out.len() as u32);
         }
