@@ -196,7 +196,8 @@ pub(crate) fn json_text_safe(json: &str) -> Cow<'_, str> {
     // through after a byte scan. The newline between documents is C0 and stays: counted as
     // unsafe here, it sent every batch of JSON Lines through the copy below, a character at
     // a time (6 % of a durable `floodgate monitor` run's CPU, docs/benchmarks.md).
-    if json.bytes().all(|b| b < 0x7f) || !json.chars().any(rewritten_in_json) {
+    if (json.is_ascii() && !json.as_bytes().contains(&0x7f)) || !json.chars().any(rewritten_in_json)
+    {
         return Cow::Borrowed(json);
     }
     let mut out = String::with_capacity(json.len() + 8);
@@ -432,6 +433,8 @@ mod tests {
         }
         let text = "{\"a\":\"x\u{202e}y\u{7f}\"}\n{\"b\":\"é\"}\n";
         assert_eq!(json_text_safe(text), "{\"a\":\"x\\u202ey\\u007f\"}\n{\"b\":\"é\"}\n");
+        // All ASCII but DEL: still rewritten.
+        assert_eq!(json_text_safe("{\"a\":\"x\u{7f}\"}\n"), "{\"a\":\"x\\u007f\"}\n");
     }
 
     fn is_unsafe_char_but_newline(c: char) -> bool {
