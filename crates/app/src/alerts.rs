@@ -194,6 +194,11 @@ impl MonitorAlerts {
     /// [`AppError::Io`] when the thread cannot be started.
     pub fn spawn(self, mon: &floodgate_monitor::monitor::Monitor) -> Result<AlertFeed> {
         let (tx, rx) = mpsc::sync_channel::<FeedGroup>(FEED_QUEUE);
+        // Stored groups go back to the deciding thread, which allocated them, to be freed
+        // there: freed on the feed's thread, every allocation of a decision was a free
+        // across threads (measured on 200,000 transfers: 8.5 s of user CPU against 8.1 s,
+        // and the deciding side waited longer for the feed).
+        let (back_tx, back) = mpsc::sync_channel::<FeedGroup>(FEED_QUEUE + 2);
         let done = Arc::new(AtomicU64::new(mon.committed()));
         let done_in_feed = Arc::clone(&done);
         let mut m = self;
@@ -203,7 +208,8 @@ impl MonitorAlerts {
                 for g in rx {
                     m.store_group(g.committed, &g.decisions)?;
                     done_in_feed.store(g.committed, Ordering::Release);
-                    // The group is freed here, off the deciding thread.
+                    // Full (the deciding side not back yet) or gone: freed here.
+                    let _ = back_tx.try_send(g);
                 }
                 Ok(m.created)
             })
@@ -213,6 +219,7 @@ impl MonitorAlerts {
             })?;
         Ok(AlertFeed {
             tx: Some(tx),
+            back,
             thread: Some(thread),
             done,
             sent: mon.committed(),
@@ -252,6 +259,8 @@ pub struct FeedSummary {
 /// and waits for it.
 pub struct AlertFeed {
     tx: Option<mpsc::SyncSender<FeedGroup>>,
+    /// Groups stored, handed back to be freed on the thread that allocated them.
+    back: mpsc::Receiver<FeedGroup>,
     thread: Option<std::thread::JoinHandle<Result<u64>>>,
     /// The monitor's committed count up to which the feed stored the alerts.
     done: Arc<AtomicU64>,
@@ -278,6 +287,9 @@ impl AlertFeed {
         mon: &floodgate_monitor::monitor::Monitor,
         decisions: Vec<floodgate_monitor::decision::Decision>,
     ) -> Result<()> {
+        while let Ok(stored) = self.back.try_recv() {
+            drop(stored);
+        }
         if decisions.is_empty() {
             return Ok(());
         }
