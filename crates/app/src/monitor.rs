@@ -226,8 +226,11 @@ pub trait DecisionSink {
     type Error: From<AppError>;
 
     /// Called after every group commit with the decisions it made durable (possibly none:
-    /// a commit on an idle timer), in input order; `monitor` is the committed state.
-    fn committed(&mut self, monitor: &Monitor, decisions: &[Decision]) -> Result<(), Self::Error>;
+    /// a commit on an idle timer), in input order; `monitor` is the committed state. The
+    /// decisions are the sink's: it may write them out and hand them on (the CLI's alert
+    /// feed, on its own thread) without a copy.
+    fn committed(&mut self, monitor: &Monitor, decisions: Vec<Decision>)
+        -> Result<(), Self::Error>;
 
     /// A line that could not be used (too long, not UTF-8, not a valid event): the stream
     /// goes on.
@@ -394,8 +397,8 @@ pub fn stream<S: DecisionSink>(
     // Decisions reach the sink only once their state is committed.
     let flush = |mon: &mut Monitor, held: &mut Vec<Decision>, sink: &mut S| {
         mon.commit().map_err(AppError::from)?;
-        sink.committed(mon, held)?;
-        held.clear();
+        let group = std::mem::replace(held, Vec::with_capacity(held.len()));
+        sink.committed(mon, group)?;
         Ok::<(), S::Error>(())
     };
     loop {

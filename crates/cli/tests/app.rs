@@ -121,9 +121,9 @@ impl floodgate_app::monitor::DecisionSink for Collect {
     fn committed(
         &mut self,
         _: &floodgate_monitor::monitor::Monitor,
-        d: &[floodgate_monitor::decision::Decision],
+        d: Vec<floodgate_monitor::decision::Decision>,
     ) -> Result<(), Self::Error> {
-        self.decisions.extend_from_slice(d);
+        self.decisions.extend(d);
         Ok(())
     }
     fn rejected(&mut self, r: &floodgate_monitor::input::Reject) -> Result<(), Self::Error> {

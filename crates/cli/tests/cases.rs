@@ -118,15 +118,20 @@ fn kill_9_then_restart(db: Option<&str>) {
     let out =
         fg(data.path(), db).args(["monitor", "--out"]).arg(&out_file).arg(&input).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    each_alert_stored_once(data.path(), db, &out_file, lines.len());
+}
 
-    // Every non-allow decision has exactly one alert, keyed by its transfer, and every other
-    // member a group typology names has exactly one too.
-    let decisions: Vec<serde_json::Value> = std::fs::read_to_string(&out_file)
+/// Every decision of `out_file` (`n` of them) is there once, every non-allow decision has
+/// exactly one alert, keyed by its transfer, and every other member a group typology names
+/// has exactly one too; each alert sits in its subject's one open case; the audit chain is
+/// intact.
+fn each_alert_stored_once(data: &Path, db: Option<&str>, out_file: &Path, n: usize) {
+    let decisions: Vec<serde_json::Value> = std::fs::read_to_string(out_file)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(decisions.len(), lines.len());
+    assert_eq!(decisions.len(), n);
     let mut want: BTreeSet<String> = decisions
         .iter()
         .filter(|d| d["action"] != "allow")
@@ -149,10 +154,7 @@ fn kill_9_then_restart(db: Option<&str>) {
     }
     assert!(members > 0, "the synthetic world plants a shared-device group");
     let alerts = json_out(
-        fg(data.path(), db)
-            .args(["alerts", "--format", "json", "--limit", "1000000"])
-            .output()
-            .unwrap(),
+        fg(data, db).args(["alerts", "--format", "json", "--limit", "1000000"]).output().unwrap(),
     );
     let got: Vec<String> = alerts
         .as_array()
@@ -171,13 +173,11 @@ fn kill_9_then_restart(db: Option<&str>) {
     assert!(!a0["reasons"].as_array().unwrap().is_empty());
     assert!(a0["evidence"]["hits"].as_array().is_some_and(|h| !h.is_empty()));
     let cases =
-        json_out(fg(data.path(), db).args(["cases", "list", "--format", "json"]).output().unwrap());
+        json_out(fg(data, db).args(["cases", "list", "--format", "json"]).output().unwrap());
     let subjects: BTreeSet<&str> =
         alerts.as_array().unwrap().iter().map(|a| a["subject"].as_str().unwrap()).collect();
     assert_eq!(cases.as_array().unwrap().len(), subjects.len());
-    let v = json_out(
-        fg(data.path(), db).args(["audit", "verify", "--format", "json"]).output().unwrap(),
-    );
+    let v = json_out(fg(data, db).args(["audit", "verify", "--format", "json"]).output().unwrap());
     assert_eq!(v["intact"], true, "{v}");
 }
 
@@ -191,6 +191,74 @@ fn monitor_killed_mid_stream_raises_each_alert_exactly_once_postgres() {
     if let Some(pg) = Pg::new() {
         kill_9_then_restart(Some(&pg.url));
     }
+}
+
+/// The alert feed runs behind the emission, on its own connection: when the case store fails
+/// under it (its PostgreSQL connection terminated mid-stream) the command fails with the case
+/// store's error, having emitted only committed decisions, and the next run stores every
+/// alert the failure left out, once.
+#[test]
+fn monitor_fails_with_the_case_store_error_and_the_next_run_catches_up_postgres() {
+    use floodgate_monitor::synth::{generate, to_input_line, SynthConfig};
+    let Some(pg) = Pg::new() else { return };
+    let world =
+        generate(SynthConfig { seed: 12, background_customers: 300, per_typology: 6, days: 10 });
+    let lines: Vec<String> = world.events.iter().map(to_input_line).collect();
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("in.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let out_file = work.path().join("out.jsonl");
+    let count = |p: &Path| std::fs::read_to_string(p).map(|s| s.lines().count()).unwrap_or(0);
+
+    let mut child = fg(data.path(), Some(&pg.url))
+        .args(["monitor", "--batch", "7", "--out"])
+        .arg(&out_file)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let third = lines.len() / 3;
+    stdin.write_all((lines[..third].join("\n") + "\n").as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while count(&out_file) < third {
+        assert!(Instant::now() < deadline, "the monitor made no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The case store goes away under the running feed.
+    let mut admin = postgres::Client::connect(&pg.admin, postgres::NoTls).unwrap();
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&pg.name],
+        )
+        .unwrap();
+    assert!(!killed.is_empty(), "the monitor's case-store connection was found");
+    let rest = lines[third..].join("\n") + "\n";
+    let writer = std::thread::spawn(move || {
+        // The pipe breaks when the monitor stops on the error; that is expected.
+        let _ = stdin.write_all(rest.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    drop(writer.join());
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "the feed's failure fails the command: {err}");
+    assert!(err.contains("writing monitor alerts to the case store"), "{err}");
+    let emitted = count(&out_file);
+    assert!(emitted >= third && emitted < lines.len(), "{emitted} of {} emitted", lines.len());
+
+    let out = fg(data.path(), Some(&pg.url))
+        .args(["monitor", "--out"])
+        .arg(&out_file)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    each_alert_stored_once(data.path(), Some(&pg.url), &out_file, lines.len());
 }
 
 fn case_work(db: Option<&str>) {

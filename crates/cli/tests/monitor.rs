@@ -130,6 +130,45 @@ fn monitor_uses_the_lists_loaded_for_screening() {
     assert_ne!(d[0]["action"], "block", "{}", d[0]);
 }
 
+/// What the case store of `data` holds after a monitor run, as a user reads it: the alerts,
+/// the cases and the report obligations, with the keys the wall clock sets (`created`,
+/// `updated`, a report's `status` against today) taken out, and a case's `version` (one per
+/// transaction that changed it: a run whose groups were cut elsewhere — a kill, an idle
+/// input — counts differently); `audit verify` must find the chain intact.
+fn case_store(data: &Path) -> serde_json::Value {
+    fn untimed(mut v: serde_json::Value) -> serde_json::Value {
+        match &mut v {
+            serde_json::Value::Object(m) => {
+                for k in ["created", "updated", "status", "version"] {
+                    m.remove(k);
+                }
+                for x in m.values_mut() {
+                    *x = untimed(x.take());
+                }
+            }
+            serde_json::Value::Array(a) => {
+                for x in a.iter_mut() {
+                    *x = untimed(x.take());
+                }
+            }
+            _ => {}
+        }
+        v
+    }
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = floodgate(data).args(args).output().unwrap();
+        assert_eq!(code(&out), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let v = json(&["audit", "verify", "--format", "json"]);
+    assert_eq!(v["intact"], true, "{v}");
+    untimed(serde_json::json!({
+        "alerts": json(&["alerts", "--format", "json", "--limit", "1000000"]),
+        "cases": json(&["cases", "list", "--format", "json", "--limit", "1000000"]),
+        "reports": json(&["report", "due", "--format", "json"]),
+    }))
+}
+
 #[test]
 fn kill_9_mid_stream_then_restart_gives_the_uninterrupted_decisions() {
     use std::io::Write;
@@ -199,6 +238,11 @@ fn kill_9_mid_stream_then_restart_gives_the_uninterrupted_decisions() {
         .unwrap();
     assert_eq!(code(&out), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), expected);
+    // The alerts (stored behind the emission, on the feed's thread) are the uninterrupted
+    // run's: none lost at the kill, none stored twice by the catch-up.
+    let want = case_store(reference.path());
+    assert!(want["alerts"].as_array().is_some_and(|a| a.len() > 10), "{want}");
+    assert_eq!(case_store(data.path()), want);
 }
 
 /// Issue 14 item 4: the counterparty country and the travel-rule data of a ledger survive
@@ -426,6 +470,13 @@ fn issue14_kill_9_at_random_points_loses_nothing_and_decides_nothing_twice() {
         got.lines().map(|l| &l[..l.find(",\"customer_id\"").unwrap()]).collect();
     assert_eq!(ids.len(), got.lines().count(), "no transfer decided twice");
     assert_eq!(got, expected, "the decisions of the uninterrupted run, none lost");
+    let want = case_store(reference.path());
+    assert!(want["alerts"].as_array().is_some_and(|a| a.len() > 10), "{want}");
+    assert_eq!(
+        case_store(data.path()),
+        want,
+        "the case store of the uninterrupted run: no alert lost or stored twice"
+    );
     // The log's colour codes out: `\x1b[…m`.
     let mut plain = String::new();
     let mut it = stderr.chars();

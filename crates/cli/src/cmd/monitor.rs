@@ -135,25 +135,19 @@ fn render(d: &Decision, fmt: Fmt, out: &mut String) {
     }
 }
 
-/// The command line's side of a stream: decisions to stdout or a file, alerts into the case
-/// store, rejected lines to a file or the log.
+/// The command line's side of a stream: decisions to stdout or a file, then handed to the
+/// alert feed (on its own thread: the alerts follow the emission, ADR 0009), rejected lines
+/// to a file or the log.
 struct CliSink {
     out: Sink,
     fmt: Fmt,
-    alerts: Option<floodgate_app::alerts::MonitorAlerts>,
+    alerts: Option<floodgate_app::alerts::AlertFeed>,
     rejects: Option<File>,
 }
 
-impl DecisionSink for CliSink {
-    type Error = anyhow::Error;
-
-    fn committed(&mut self, mon: &Monitor, held: &[Decision]) -> Result<()> {
-        if let Some(a) = &mut self.alerts {
-            a.after_group(mon, held)?;
-        }
-        if held.is_empty() {
-            return Ok(());
-        }
+impl CliSink {
+    /// Writes out a group the last commit made durable.
+    fn emit(&mut self, mon: &Monitor, held: &[Decision]) -> Result<()> {
         let fmt = self.fmt;
         // JSON Lines: the decisions as the commit stored them, not serialized again.
         let stored = mon.committed_json();
@@ -176,6 +170,22 @@ impl DecisionSink for CliSink {
                 }
             }
             Sink::File(f) => f.append(held, |d, s| render(d, fmt, s))?,
+        }
+        Ok(())
+    }
+}
+
+impl DecisionSink for CliSink {
+    type Error = anyhow::Error;
+
+    fn committed(&mut self, mon: &Monitor, held: Vec<Decision>) -> Result<()> {
+        if held.is_empty() {
+            return Ok(());
+        }
+        // Durable in monitor.db: written out now, the alerts stored behind.
+        self.emit(mon, &held)?;
+        if let Some(a) = &mut self.alerts {
+            a.send(mon, held)?;
         }
         Ok(())
     }
@@ -208,7 +218,9 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     mon.set_snapshot_every(args.snapshot_every);
     let alerts = floodgate_app::alerts::MonitorAlerts::open(!args.no_state, &mon, || {
         Ok::<_, anyhow::Error>((args.cases.open(ctx)?, args.cases.feed_actor(ctx, "monitor")?))
-    })?;
+    })?
+    .map(|a| a.spawn(&mon))
+    .transpose()?;
     let out = match &args.out {
         Some(p) => Sink::File(DecisionFile::open(p, &mon, |d, s| render(d, args.format, s))?),
         None => Sink::Stdout,
@@ -259,12 +271,18 @@ pub(crate) fn run(args: Args, ctx: &Context, quiet: bool) -> Result<ExitCode> {
     let summary = service::stream(&dd, &mut mon, input, &mut sink, &opts)?;
     // A clean end: the next start loads this snapshot and replays nothing; the window state
     // is left to the OS at exit rather than freed piece by piece (Monitor::close_at_exit).
+    // Written while the alert feed stores what it has left.
     mon.close_at_exit()?;
     if let Some(f) = &mut sink.rejects {
         f.flush()?;
     }
+    // Every alert stored before the command ends.
+    let feed = sink.alerts.take().map(|a| a.finish()).transpose()?;
     if !quiet {
-        let summary = serde_json::json!({ "summary": summary });
+        let summary = match feed {
+            Some(feed) => serde_json::json!({ "summary": summary, "alert_feed": feed }),
+            None => serde_json::json!({ "summary": summary }),
+        };
         let mut err = std::io::stderr().lock();
         writeln!(err, "{summary}")?;
     }
