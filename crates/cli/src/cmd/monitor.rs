@@ -28,10 +28,12 @@ enum Fmt {
 ///
 /// Reads the exchange ledger as JSON Lines (docs/formats/ledger.md plus the monitor keys in
 /// docs/formats/monitor.md) from a file, stdin, or the transfer store, and writes one decision
-/// per transfer. Window state and the decided transfer ids live in DATA_DIR/monitor.db: a
-/// transfer id already decided is skipped, and a restart after a crash continues where the
-/// committed state ends. Rejected lines go to --rejects (default: stderr) and the stream
-/// goes on. The rules file is re-read when it changes; a bad one is refused with its line and
+/// per transfer, once it is durable. The decided transfers live in DATA_DIR/monitor.db (their
+/// ids) and DATA_DIR/monitor.log (their events and decisions): a transfer id already decided
+/// is skipped, and a restart after a crash continues where the committed state ends. The
+/// alerts of the decisions go to the case store right behind them, on a thread of their own;
+/// every one is stored before the command ends. Rejected lines go to --rejects (default:
+/// stderr) and the stream goes on. The rules file is re-read when it changes; a bad one is refused with its line and
 /// column and the running rules stay in force.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
@@ -81,7 +83,8 @@ pub(crate) struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Fmt::Jsonl)]
     format: Fmt,
-    /// Keep no state on disk (no monitor.db; nothing survives the process)
+    /// Keep no state on disk (no monitor.db or monitor.log, no alerts; nothing survives the
+    /// process)
     #[arg(long)]
     no_state: bool,
     /// Decisions per group commit, at most (a group is also committed once its first decision
