@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -76,17 +76,28 @@ fn json_out(o: Output) -> serde_json::Value {
     serde_json::from_str(&s).unwrap_or_else(|e| panic!("{e}: {s}"))
 }
 
-fn kill_9_then_restart(db: Option<&str>) {
+/// A synthetic exchange's ledger (seed `seed`) written as JSON Lines to `in.jsonl` in `work`:
+/// its lines and the file.
+fn synth_ledger(seed: u64, work: &Path) -> (Vec<String>, PathBuf) {
     use floodgate_monitor::synth::{generate, to_input_line, SynthConfig};
     let world =
-        generate(SynthConfig { seed: 11, background_customers: 300, per_typology: 6, days: 10 });
+        generate(SynthConfig { seed, background_customers: 300, per_typology: 6, days: 10 });
     let lines: Vec<String> = world.events.iter().map(to_input_line).collect();
-    let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("in.jsonl");
+    let input = work.join("in.jsonl");
     std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    (lines, input)
+}
+
+/// The lines of `p` (0 while it does not exist).
+fn count(p: &Path) -> usize {
+    std::fs::read_to_string(p).map(|s| s.lines().count()).unwrap_or(0)
+}
+
+fn kill_9_then_restart(db: Option<&str>) {
+    let work = tempfile::tempdir().unwrap();
+    let (lines, input) = synth_ledger(11, work.path());
     let data = tempfile::tempdir().unwrap();
     let out_file = work.path().join("out.jsonl");
-    let count = |p: &Path| std::fs::read_to_string(p).map(|s| s.lines().count()).unwrap_or(0);
 
     // The whole stream through stdin in small group commits, killed with SIGKILL while it
     // decides (commits and alert writes interleave, so the kill can land between the two).
@@ -199,17 +210,11 @@ fn monitor_killed_mid_stream_raises_each_alert_exactly_once_postgres() {
 /// alert the failure left out, once.
 #[test]
 fn monitor_fails_with_the_case_store_error_and_the_next_run_catches_up_postgres() {
-    use floodgate_monitor::synth::{generate, to_input_line, SynthConfig};
     let Some(pg) = Pg::new() else { return };
-    let world =
-        generate(SynthConfig { seed: 12, background_customers: 300, per_typology: 6, days: 10 });
-    let lines: Vec<String> = world.events.iter().map(to_input_line).collect();
     let work = tempfile::tempdir().unwrap();
-    let input = work.path().join("in.jsonl");
-    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let (lines, input) = synth_ledger(12, work.path());
     let data = tempfile::tempdir().unwrap();
     let out_file = work.path().join("out.jsonl");
-    let count = |p: &Path| std::fs::read_to_string(p).map(|s| s.lines().count()).unwrap_or(0);
 
     let mut child = fg(data.path(), Some(&pg.url))
         .args(["monitor", "--batch", "7", "--out"])
