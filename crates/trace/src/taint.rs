@@ -452,11 +452,8 @@ impl<C: Coins> Routing<C> {
                         it.len = it.len - l;
                         need = need - l;
                         if it.len.is_zero() {
-                            if j == 0 {
-                                queue.pop_front();
-                            } else {
-                                queue.remove(j);
-                            }
+                            // At either end, `VecDeque::remove` moves nothing.
+                            queue.remove(j);
                         }
                     }
                 }
@@ -474,11 +471,8 @@ impl<C: Coins> Routing<C> {
                         it.len = it.len - l;
                         need = need - l;
                         if it.len.is_zero() {
-                            if j + 1 == queue.len() {
-                                queue.pop_back();
-                            } else {
-                                queue.remove(j);
-                            }
+                            // At either end, `VecDeque::remove` moves nothing.
+                            queue.remove(j);
                         }
                     }
                     // Taken back to front; a transfer carries its block in queue order.
