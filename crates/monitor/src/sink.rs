@@ -118,11 +118,16 @@ impl DecisionFile {
 /// Sized up front: a group's lines are megabytes, which grew by doubling.
 pub fn lines_text<'a>(lines: impl Iterator<Item = &'a str> + Clone) -> String {
     let mut s = String::with_capacity(lines.clone().map(|l| l.len() + 1).sum());
-    for l in lines {
-        s.push_str(l);
-        s.push('\n');
-    }
+    push_lines(lines, &mut s);
     s
+}
+
+/// Appends `lines` to `out`, each ended by a newline (into a buffer kept from group to group).
+pub fn push_lines<'a>(lines: impl Iterator<Item = &'a str>, out: &mut String) {
+    for l in lines {
+        out.push_str(l);
+        out.push('\n');
+    }
 }
 
 /// Renders a decision as one JSON line.

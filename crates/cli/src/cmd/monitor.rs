@@ -10,7 +10,7 @@ use floodgate_app::monitor::{self as service, DecisionSink, Input, MonitorSetup,
 use floodgate_monitor::decision::Decision;
 use floodgate_monitor::input::{InputLimits, Reject};
 use floodgate_monitor::monitor::Monitor;
-use floodgate_monitor::sink::DecisionFile;
+use floodgate_monitor::sink::{push_lines, DecisionFile};
 
 use crate::config::Context;
 use crate::output;
@@ -33,8 +33,8 @@ enum Fmt {
 /// is skipped, and a restart after a crash continues where the committed state ends. The
 /// alerts of the decisions go to the case store right behind them, on a thread of their own;
 /// every one is stored before the command ends. Rejected lines go to --rejects (default:
-/// stderr) and the stream goes on. The rules file is re-read when it changes; a bad one is refused with its line and
-/// column and the running rules stay in force.
+/// stderr) and the stream goes on. The rules file is re-read when it changes; a bad one is
+/// refused with its line and column and the running rules stay in force.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   floodgate monitor ledger.jsonl --customers customers.csv
@@ -162,10 +162,7 @@ impl CliSink {
             match &mut self.out {
                 Sink::Stdout => {
                     self.buf.clear();
-                    for l in stored {
-                        self.buf.push_str(l);
-                        self.buf.push('\n');
-                    }
+                    push_lines(stored, &mut self.buf);
                     output::write_json_text(&self.buf)?;
                 }
                 Sink::File(f) => f.append_lines(stored)?,
