@@ -317,7 +317,6 @@ impl AlertFeed {
 
     /// The feed thread ended before it was told to: its error.
     fn stopped(&mut self) -> Result<()> {
-        self.tx = None;
         match self.join() {
             Err(e) => Err(e),
             Ok(_) => Err(AppError::Unavailable { what: "the alert feed".into() }),

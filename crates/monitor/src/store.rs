@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use floodgate_types::TenantId;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use record_file::RecordFile;
 pub use record_file::MONITOR_LOG;
-use record_file::{Bad, RecordFile};
 
 use crate::decision::Decision;
 use crate::error::MonitorError;
@@ -230,16 +230,17 @@ impl SqliteMonitorState {
                 let seq: i64 = r.get(0).map_err(sq)?;
                 let id: String = r.get(1).map_err(sq)?;
                 let at = u64::try_from(r.get::<_, i64>(2).map_err(sq)?).unwrap_or(0);
-                let why = match rd.record(at).map_err(|e| MonitorError::io(self.log.path(), e))? {
-                    Ok(rec) if rec.seq == seq && rec.transfer_id == id => {
-                        last = Some(seq);
-                        continue;
+                let checked = rd
+                    .record_of(at, seq, &id)
+                    .map_err(|e| MonitorError::io(self.log.path(), e))?
+                    .map(|_| ());
+                match checked {
+                    Ok(()) => last = Some(seq),
+                    Err(why) => {
+                        bad = Some((seq, id, at, why));
+                        break;
                     }
-                    Ok(_) => "it holds another transfer".to_owned(),
-                    Err(b) => b.to_string(),
-                };
-                bad = Some((seq, id, at, why));
-                break;
+                }
             }
         }
         if let Some((seq, id, at, why)) = bad {
@@ -289,20 +290,15 @@ impl SqliteMonitorState {
                     f(seq, id, Some(&event), fiat.as_deref(), &decision)?;
                 }
                 Payload::Record(at) => {
-                    let rec = rd.record(at).map_err(|e| MonitorError::io(self.log.path(), e))?;
-                    let corrupt = |why: String| MonitorError::Corrupt {
-                        path: self.log.path().to_path_buf(),
-                        message: format!(
-                            "the record of transfer '{id}' (position {seq}) at offset {at}: {why}"
-                        ),
-                    };
-                    let rec = rec.map_err(|b: Bad| corrupt(b.to_string()))?;
-                    if rec.seq != seq || rec.transfer_id != id {
-                        return Err(corrupt(format!(
-                            "it holds transfer '{}' (position {})",
-                            rec.transfer_id, rec.seq
-                        )));
-                    }
+                    let rec = rd
+                        .record_of(at, seq, &id)
+                        .map_err(|e| MonitorError::io(self.log.path(), e))?
+                        .map_err(|why| MonitorError::Corrupt {
+                            path: self.log.path().to_path_buf(),
+                            message: format!(
+                                "the record of transfer '{id}' (position {seq}) at offset {at}: {why}"
+                            ),
+                        })?;
                     f(seq, id, Some(rec.event), rec.fiat, rec.decision)?;
                 }
             }

@@ -232,6 +232,23 @@ impl Reader<'_> {
         }
         Ok(decode(payload).ok_or(Bad::Checksum))
     }
+    /// The record at offset `at` if it is the one of the row at position `seq` for
+    /// `transfer_id`; otherwise why not (its check failed, the file ends, or it holds another
+    /// transfer).
+    pub(super) fn record_of(
+        &mut self,
+        at: u64,
+        seq: i64,
+        transfer_id: &str,
+    ) -> std::io::Result<Result<Record<'_>, String>> {
+        Ok(match self.record(at)? {
+            Ok(rec) if rec.seq == seq && rec.transfer_id == transfer_id => Ok(rec),
+            Ok(rec) => {
+                Err(format!("it holds transfer '{}' (position {})", rec.transfer_id, rec.seq))
+            }
+            Err(b) => Err(b.to_string()),
+        })
+    }
 }
 
 #[cfg(test)]
