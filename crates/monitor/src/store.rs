@@ -277,34 +277,51 @@ impl SqliteMonitorState {
     fn payloads(
         &self,
         rows: &mut rusqlite::Rows<'_>,
-        mut f: impl FnMut(i64, String, Option<&str>, Option<&str>, &str) -> Result<(), MonitorError>,
+        f: impl FnMut(i64, String, Option<&str>, Option<&str>, &str) -> Result<(), MonitorError>,
         columns: [usize; 5],
     ) -> Result<(), MonitorError> {
-        let sq = self.sq();
-        let mut rd = self.log.reader();
-        while let Some(r) = rows.next().map_err(&sq)? {
-            let seq: i64 = r.get(columns[0]).map_err(&sq)?;
-            let id: String = r.get(columns[1]).map_err(&sq)?;
-            match row_payload(r, columns).map_err(&sq)? {
-                Payload::Inline { event, fiat, decision } => {
-                    f(seq, id, Some(&event), fiat.as_deref(), &decision)?;
-                }
-                Payload::Record(at) => {
-                    let rec = rd
-                        .record_of(at, seq, &id)
-                        .map_err(|e| MonitorError::io(self.log.path(), e))?
-                        .map_err(|why| MonitorError::Corrupt {
-                            path: self.log.path().to_path_buf(),
-                            message: format!(
-                                "the record of transfer '{id}' (position {seq}) at offset {at}: {why}"
-                            ),
-                        })?;
-                    f(seq, id, Some(rec.event), rec.fiat, rec.decision)?;
-                }
+        read_payloads(rows, &self.path, Some(&self.log), f, columns)
+    }
+}
+
+/// Calls `f` with each row's position, transfer id, event, fiat value and decision, read
+/// inline or from `log`'s record for the row (checked to be that row's: `Reader::record_of`).
+/// `columns` as for [`row_payload`], `[0]` the position and `[1]` the transfer id; `db` names
+/// the database in errors. A row with a record and no record file is corrupt.
+fn read_payloads(
+    rows: &mut rusqlite::Rows<'_>,
+    db: &Path,
+    log: Option<&RecordFile>,
+    mut f: impl FnMut(i64, String, Option<&str>, Option<&str>, &str) -> Result<(), MonitorError>,
+    columns: [usize; 5],
+) -> Result<(), MonitorError> {
+    let sq = |e| MonitorError::state(db, e);
+    let mut rd = log.map(RecordFile::reader);
+    let log_path = log.map_or_else(|| db.with_file_name(MONITOR_LOG), |l| l.path().to_path_buf());
+    while let Some(r) = rows.next().map_err(sq)? {
+        let seq: i64 = r.get(columns[0]).map_err(sq)?;
+        let id: String = r.get(columns[1]).map_err(sq)?;
+        match row_payload(r, columns).map_err(sq)? {
+            Payload::Inline { event, fiat, decision } => {
+                f(seq, id, Some(&event), fiat.as_deref(), &decision)?;
+            }
+            Payload::Record(at) => {
+                let corrupt = |why: String| MonitorError::Corrupt {
+                    path: log_path.clone(),
+                    message: format!(
+                        "the record of transfer '{id}' (position {seq}) at offset {at}: {why}"
+                    ),
+                };
+                let Some(rd) = rd.as_mut() else { return Err(corrupt("no record file".into())) };
+                let rec = rd
+                    .record_of(at, seq, &id)
+                    .map_err(|e| MonitorError::io(&log_path, e))?
+                    .map_err(corrupt)?;
+                f(seq, id, Some(rec.event), rec.fiat, rec.decision)?;
             }
         }
-        Ok(())
     }
+    Ok(())
 }
 
 /// A row's payload from its `event`, `fiat`, `decision` and `rec` columns (`columns[2..]`:
@@ -544,25 +561,16 @@ pub fn for_each_stored_decision(
     let mut stmt = conn.prepare(sql).map_err(sq)?;
     let mut rows = stmt.query([]).map_err(sq)?;
     let log = RecordFile::open_read(data_dir)?;
-    let mut rd = log.as_ref().map(RecordFile::reader);
-    while let Some(r) = rows.next().map_err(sq)? {
-        match row_payload(r, [0, 1, usize::MAX, 2, 3]).map_err(sq)? {
-            Payload::Inline { decision, .. } => f(&decision),
-            Payload::Record(at) => {
-                let seq: i64 = r.get(0).map_err(sq)?;
-                let missing = |why: String| MonitorError::Corrupt {
-                    path: data_dir.join(MONITOR_LOG),
-                    message: format!("the record of position {seq} at offset {at}: {why}"),
-                };
-                let rd = rd.as_mut().ok_or_else(|| missing("no record file".into()))?;
-                let rec =
-                    rd.record(at).map_err(|e| MonitorError::io(data_dir.join(MONITOR_LOG), e))?;
-                let rec = rec.map_err(|b| missing(b.to_string()))?;
-                f(rec.decision);
-            }
-        }
-    }
-    Ok(())
+    read_payloads(
+        &mut rows,
+        &path,
+        log.as_ref(),
+        |_, _, _, _, decision| {
+            f(decision);
+            Ok(())
+        },
+        [0, 1, usize::MAX, 2, 3],
+    )
 }
 
 #[cfg(test)]

@@ -114,3 +114,33 @@ fn every_stored_decision_is_read_read_only() {
     .unwrap();
     assert_eq!(got, want);
 }
+
+/// The read-only reader checks, as the store's own reads do, that a row's record is that
+/// row's: two rows whose record offsets were swapped are an error naming `monitor.log` and
+/// the transfer, not the two decisions handed out under each other's positions.
+#[test]
+fn the_read_only_reader_refuses_a_record_of_another_row() {
+    let w = small_world(35);
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = Monitor::open(engine(&w), dir.path()).unwrap();
+    decide_all(&mut m, &w.events);
+    drop(m);
+    let db = rusqlite::Connection::open(dir.path().join("monitor.db")).unwrap();
+    let (r1, r2): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT rec FROM decided WHERE seq = 1), (SELECT rec FROM decided WHERE seq = 2)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    db.execute("UPDATE decided SET rec = ?1 WHERE seq = 1", [r2]).unwrap();
+    db.execute("UPDATE decided SET rec = ?1 WHERE seq = 2", [r1]).unwrap();
+    drop(db);
+    let mut read = 0;
+    let err = floodgate_monitor::store::for_each_stored_decision(dir.path(), &mut |_| read += 1)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(MONITOR_LOG) && err.contains("position 1"), "{err}");
+    assert!(err.contains("position 2"), "names the row the record belongs to: {err}");
+    assert_eq!(read, 0, "nothing handed out before the bad row");
+}
