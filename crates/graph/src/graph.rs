@@ -856,8 +856,13 @@ impl Graph {
                 continue;
             }
             // A big received side with its column (format 7): the sources from the in
-            // records, the rest from the column, in order; no sender's block is read.
-            let column = if incoming { s.in_column(n.0) } else { None };
+            // records, the rest from the column, in order; no sender's block is read. (A list
+            // of fewer bytes than the fewest records a column has is not searched for one.)
+            let column = if incoming && s.in_sources(n.0).list_bytes() >= segment::LIST_TIMES_MIN {
+                s.in_column(n.0)
+            } else {
+                None
+            };
             let Some(column) = column else {
                 let mut edge = |s: &Segment, _, nb, src, dst, amount, r: &Rec, known| {
                     let time =
@@ -1023,18 +1028,18 @@ impl Graph {
             // searched for the many small lists.
             let bytes = ins.as_ref().map_or(0, |i| i.list_bytes())
                 + outs.as_ref().map_or(0, |o| o.list_bytes());
-            let mut times = if timed && bytes >= segment::LIST_TIMES_MIN {
-                s.list_times(n.0, incoming)
-            } else {
-                None
-            };
-            // A big in side's column (format 7) holds every record's time instead.
-            let mut column = if timed && incoming && times.is_none() && bytes >= segment::COLUMN_MIN
-            {
-                s.in_column(n.0)
-            } else {
-                None
-            };
+            // A big in side's column (format 7) holds every record's time instead (one search
+            // finds either).
+            let (mut times, mut column) =
+                match (timed && bytes >= segment::LIST_TIMES_MIN, incoming) {
+                    (false, _) => (None, None),
+                    (true, false) => (s.list_times(n.0, false), None),
+                    (true, true) => match s.in_stored(n.0) {
+                        Some(segment::InStored::Times(t)) => (Some(t), None),
+                        Some(segment::InStored::Column(c)) => (None, Some(c)),
+                        None => (None, None),
+                    },
+                };
             let mut known = |r: &Rec| {
                 if let Some(c) = column.as_mut() {
                     return c.next().map(|c| c.time);
@@ -1903,7 +1908,7 @@ fn encode_in(
             prev = e.src;
             k += 1;
         }
-        if k - first >= column_min {
+        if k - first >= column_min.max(segment::LIST_TIMES_MIN) {
             let mut column = Vec::with_capacity((k - first) * 6);
             let mut prev = key_time_base;
             for &i in &by_dst[first..k] {
@@ -2857,7 +2862,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = Graph::open_or_empty(dir.path()).unwrap();
         let mut b = GraphBuilder::new(Some(&base)).with_threads(2);
-        b.column_min = 40;
+        b.column_min = 64;
         let hub = b.node("0x52908400098527886e0f7030069857d2e4169ee7", NodeKind::Address).unwrap();
         let payer =
             b.node("0x8617e340b3d01fa5f11f306f4090fd50e238070d", NodeKind::Address).unwrap();
@@ -2866,7 +2871,7 @@ mod tests {
             w[20] = 7;
             w
         });
-        for i in 0..60u32 {
+        for i in 0..100u32 {
             let t = 1_700_000_000 + i64::from(i) * 90 - i64::from(i % 4) * 400;
             let mut id = [9u8; 32];
             id[30..].copy_from_slice(&(i as u16).to_le_bytes());
@@ -2929,7 +2934,7 @@ mod tests {
         }
         assert_eq!(read[0], read[1]);
         let all: Vec<_> = read[0].iter().flat_map(|(nb, _)| nb).collect();
-        assert_eq!(all.len(), 60);
+        assert_eq!(all.len(), 100);
         assert!(all.iter().any(|x| x.1 > ruint::aliases::U256::from(u64::MAX)));
         assert!(all.iter().all(|x| x.2 != 0));
     }
@@ -2941,9 +2946,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let base = Graph::open_or_empty(dir.path()).unwrap();
         let mut b = GraphBuilder::new(Some(&base)).with_threads(1);
-        b.column_min = 8;
+        b.column_min = 64;
         let hub = b.node("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", NodeKind::Address).unwrap();
-        for i in 0..8u8 {
+        for i in 0..64u8 {
             let txid = Hash32([i; 32]);
             let tx = b.tx_node(Chain::Bitcoin, &txid).unwrap();
             let e = EdgeInput {
@@ -2977,7 +2982,7 @@ mod tests {
         segment::write(&file, &data).unwrap();
         let g = Graph { segments: vec![Segment::open(&file).unwrap()], ..g };
         let err = g.verify_segments().unwrap_err().to_string();
-        assert!(err.contains("1700000004") && err.contains("1700000007"), "{err}");
+        assert!(err.contains("1700000060") && err.contains("1700000063"), "{err}");
     }
 
     /// Two texts whose 64-bit hashes collide get two numbers (the second kept apart in

@@ -1373,6 +1373,19 @@ impl Segment {
         })
     }
 
+    /// What section 11 stores of `node`'s in side in this segment, found with one search:
+    /// its list times or (version 7) its column, or neither.
+    pub(crate) fn in_stored(&self, node: u32) -> Option<InStored<'_>> {
+        let index = self.timed_index();
+        let i = index.partition_point(|e| (e.node, e.side) < (node, 1));
+        let side = index.get(i).filter(|e| e.node == node)?.side;
+        match side {
+            1 => self.list_times(node, true).map(InStored::Times),
+            SIDE_IN_COLUMN => self.in_column(node).map(InStored::Column),
+            _ => None,
+        }
+    }
+
     /// `node`'s in-record column in this segment (section 11, version 7): `None` for a
     /// node of fewer than [`COLUMN_MIN`] in records, and before version 7.
     pub(crate) fn in_column(&self, node: u32) -> Option<Column<'_>> {
@@ -1988,6 +2001,14 @@ impl InIter<'_> {
     }
 }
 
+/// What section 11 stores of a node's in side ([`Segment::in_stored`]).
+pub(crate) enum InStored<'s> {
+    /// The times of its UTXO legs.
+    Times(ListTimes<'s>),
+    /// Its in-record column (version 7).
+    Column(Column<'s>),
+}
+
 /// One entry of an in-record column: what the record's out record holds, and its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ColumnEntry {
@@ -2057,6 +2078,11 @@ pub(crate) struct InSources<'s> {
 }
 
 impl InSources<'_> {
+    /// Bytes of the list's records.
+    pub(crate) fn list_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
     fn decode(&mut self) -> Option<u32> {
         let d = get_varint(self.buf, &mut self.pos)?;
         if d & 1 == 1 {
