@@ -28,9 +28,10 @@ compile_error!(
 
 /// File magic: the first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"FGGRAPH\0";
-/// Segment format version this build writes (versions 2, 3, 4 and 5 are still read).
+/// Segment format version this build writes (versions 2 to 6 are still read; 6 has the same
+/// header and sections, without in-record columns).
 pub(crate) const VERSION: u32 = 7;
-/// Number of sections in a segment of version 6 (a version 3–5 segment has the first 11,
+/// Number of sections in a segment of version 6 or 7 (a version 3–5 segment has the first 11,
 /// read as if the 12th were empty).
 pub(crate) const SECTIONS: usize = 12;
 
@@ -1239,9 +1240,11 @@ impl Segment {
     }
 
     /// Checks section 11 (version 6): its index in `(node, side)` order with nodes of this
-    /// segment, each list's times inside the stream, and each list holding exactly one time
-    /// per record of its side whose time is another node's. That the times are those nodes'
-    /// is checked by [`crate::Graph::verify`], which reads the other segments too.
+    /// segment (side 2, a column, only from version 7), each list's times inside the stream,
+    /// and each list holding exactly one time per record of its side whose time is another
+    /// node's; each column as [`Segment::verify_column`] says. That the UTXO legs' times are
+    /// their transaction nodes' is checked by [`crate::Graph::verify`], which reads the other
+    /// segments too.
     fn verify_list_times(&self) -> Result<(), GraphError> {
         let index = self.timed_index();
         if index.len() != self.header.timed_lists as usize {
