@@ -517,7 +517,12 @@ impl Graph {
     /// transaction nodes whose keys hold them, record by record.
     fn verify_list_times(&self) -> Result<(), GraphError> {
         for s in &self.segments {
-            for (node, incoming) in s.timed_lists() {
+            for (node, side) in s.timed_lists() {
+                if side == segment::SIDE_IN_COLUMN {
+                    self.verify_column_times(s, node)?;
+                    continue;
+                }
+                let incoming = side == 1;
                 let Some(mut times) = s.list_times(node, incoming) else { continue };
                 let records = s.side_records(node, incoming);
                 for r in records.filter(|r| segment::time_elsewhere(r.mode, incoming)) {
@@ -538,6 +543,33 @@ impl Graph {
             }
         }
         self.damage()
+    }
+
+    /// Checks that the times of `node`'s in-record column in `s` (format 7) whose records are
+    /// UTXO legs are their transaction nodes' (the column's other values are checked by the
+    /// segment's own verify).
+    fn verify_column_times(&self, s: &Segment, node: u32) -> Result<(), GraphError> {
+        let Some(column) = s.in_column(node) else { return Ok(()) };
+        for (r, c) in s.in_records(node).zip(column) {
+            let tx = match r.mode {
+                segment::MODE_TX_SRC => r.node,
+                segment::MODE_TX_DST => node,
+                _ => continue,
+            };
+            let keyed = self.tx_node(tx).2;
+            if c.time != keyed {
+                return Err(GraphError::Corrupt {
+                    path: s.path.clone(),
+                    offset: s.header.sections[segment::S_LIST_TIMES].offset,
+                    detail: format!(
+                        "column of node {node}: time {} stored for a transfer of node {}, \
+                         whose transaction node {tx}'s key says {keyed}",
+                        c.time, r.node
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Checks the graph against the transfer store beside it: every block the account
@@ -816,12 +848,55 @@ impl Graph {
         timed: bool,
         mut f: impl FnMut(NodeId, ruint::aliases::U256, u32),
     ) {
+        use ruint::aliases::U256;
         // When `n` is itself a transaction node, its time is every UTXO leg's: read it once.
         let own = std::cell::OnceCell::new();
-        self.each_edge(n, incoming, asset, timed, |s, _, nb, src, dst, amount, r, known| {
-            let time = if timed { self.edge_time(s, n, &own, src, dst, r, known).0 } else { 0 };
-            f(NodeId(nb), amount, time);
-        });
+        for (si, s) in self.segments.iter().enumerate() {
+            if n.0 >= s.header.node_count {
+                continue;
+            }
+            // A big received side with its column (format 7): the sources from the in
+            // records, the rest from the column, in order; no sender's block is read. (A list
+            // of fewer bytes than the fewest records a column has is not searched for one.)
+            let column = if incoming && s.in_sources(n.0).list_bytes() >= segment::LIST_TIMES_MIN {
+                s.in_column(n.0)
+            } else {
+                None
+            };
+            let Some(column) = column else {
+                let mut edge = |s: &Segment, _, nb, src, dst, amount, r: &Rec, known| {
+                    let time =
+                        if timed { self.edge_time(s, n, &own, src, dst, r, known).0 } else { 0 };
+                    f(NodeId(nb), amount, time);
+                };
+                self.segment_edges(si, s, n, incoming, asset, timed, &mut edge);
+                continue;
+            };
+            let Some(ai) = s.assets.iter().position(|a| a == asset) else { continue };
+            let ai = ai as u16;
+            let (mut sources, mut column) = (s.in_sources(n.0), column);
+            loop {
+                let (src, c) = match (sources.next(), column.next()) {
+                    (Some(src), Some(c)) => (src, c),
+                    (None, None) => break,
+                    _ => {
+                        s.note_damage(
+                            segment::S_LIST_TIMES,
+                            format!("column of node {}: not one entry per in record", n.0),
+                        );
+                        break;
+                    }
+                };
+                if c.asset == ai {
+                    let amount = if c.wide {
+                        U256::from_be_bytes(s.wide(c.amount))
+                    } else {
+                        U256::from(c.amount)
+                    };
+                    f(NodeId(src), amount, if timed { c.time } else { 0 });
+                }
+            }
+        }
     }
 
     /// At least the number of edges of `n` entering (`incoming`) or leaving it on its long
@@ -913,12 +988,28 @@ impl Graph {
         timed: bool,
         mut f: impl FnMut(&Segment, usize, u32, u32, u32, ruint::aliases::U256, &Rec, Option<u32>),
     ) {
-        use ruint::aliases::U256;
         for (si, s) in self.segments.iter().enumerate() {
-            if n.0 >= s.header.node_count {
-                continue;
+            if n.0 < s.header.node_count {
+                self.segment_edges(si, s, n, incoming, asset, timed, &mut f);
             }
-            let Some(ai) = s.assets.iter().position(|a| a == asset) else { continue };
+        }
+    }
+
+    /// [`Graph::each_edge`] in segment `s` (index `si`).
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
+    fn segment_edges(
+        &self,
+        si: usize,
+        s: &Segment,
+        n: NodeId,
+        incoming: bool,
+        asset: &str,
+        timed: bool,
+        f: &mut impl FnMut(&Segment, usize, u32, u32, u32, ruint::aliases::U256, &Rec, Option<u32>),
+    ) {
+        use ruint::aliases::U256;
+        {
+            let Some(ai) = s.assets.iter().position(|a| a == asset) else { return };
             let ai = ai as u16;
             let amount = |r: &Rec| {
                 if r.wide {
@@ -937,12 +1028,22 @@ impl Graph {
             // searched for the many small lists.
             let bytes = ins.as_ref().map_or(0, |i| i.list_bytes())
                 + outs.as_ref().map_or(0, |o| o.list_bytes());
-            let mut times = if timed && bytes >= segment::LIST_TIMES_MIN {
-                s.list_times(n.0, incoming)
-            } else {
-                None
-            };
+            // A big in side's column (format 7) holds every record's time instead (one search
+            // finds either).
+            let (mut times, mut column) =
+                match (timed && bytes >= segment::LIST_TIMES_MIN, incoming) {
+                    (false, _) => (None, None),
+                    (true, false) => (s.list_times(n.0, false), None),
+                    (true, true) => match s.in_stored(n.0) {
+                        Some(segment::InStored::Times(t)) => (Some(t), None),
+                        Some(segment::InStored::Column(c)) => (None, Some(c)),
+                        None => (None, None),
+                    },
+                };
             let mut known = |r: &Rec| {
+                if let Some(c) = column.as_mut() {
+                    return c.next().map(|c| c.time);
+                }
                 let t = times.as_mut()?;
                 if segment::time_elsewhere(r.mode, incoming) {
                     t.next()
@@ -1346,6 +1447,9 @@ pub struct GraphBuilder<'g> {
     block_txs: u32,
     /// Threads [`GraphBuilder::add_legs`] and the encoding at commit use (1 or 2).
     threads: usize,
+    /// The fewest in records of a node for which its column is written
+    /// ([`segment::COLUMN_MIN`]; lower in tests).
+    pub(crate) column_min: usize,
     /// The address texts of the legs added so far, numbered ([`TextIds`]), and per number
     /// its node.
     texts: TextIds,
@@ -1664,7 +1768,9 @@ fn order_by(edges: &[BuildEdge], n: usize, key: impl Fn(&BuildEdge) -> u32) -> V
 /// The times section 11 stores for one side of some nodes: per node with at least
 /// [`segment::LIST_TIMES_MIN`] records on that side whose time is another node's, those
 /// times coded ([`segment::put_list_times`]).
-type SideTimes = Vec<(u32, Vec<u8>)>;
+/// Each entry is `(node, side, bytes)`, `side` as the index entry's (0 out records, 1 in
+/// records, [`segment::SIDE_IN_COLUMN`] an in-record column).
+type SideTimes = Vec<(u32, u32, Vec<u8>)>;
 
 /// A transaction node's time as its key holds it (0 for another node).
 type TxTime<'a> = &'a (dyn Fn(u32) -> u32 + Sync);
@@ -1672,25 +1778,32 @@ type TxTime<'a> = &'a (dyn Fn(u32) -> u32 + Sync);
 /// Adds the times of one node's side to `out` when there are enough to be stored: `txs`,
 /// the transaction nodes its records take their times from, in record order (the times
 /// are read from their keys, which is what a reader would decode).
-fn keep_list_times(out: &mut SideTimes, node: u32, txs: &[u32], tx_time: TxTime<'_>, base: u32) {
+fn keep_list_times(
+    out: &mut SideTimes,
+    node: u32,
+    side: u32,
+    txs: &[u32],
+    tx_time: TxTime<'_>,
+    base: u32,
+) {
     if txs.len() >= segment::LIST_TIMES_MIN {
         let times: Vec<u32> = txs.iter().map(|&tx| tx_time(tx)).collect();
         let mut coded = Vec::with_capacity(times.len() * 2);
         segment::put_list_times(&mut coded, &times, base);
-        out.push((node, coded));
+        out.push((node, side, coded));
     }
 }
+
+/// A build edge's time as a reader finds it: its transaction node's (a UTXO leg), its own
+/// (an explicit time) or its block's (a store row).
+type EdgeTime<'a> = &'a (dyn Fn(&BuildEdge) -> u32 + Sync);
 
 /// Section 11 from the stored times of the out sides (`outs`) and the in sides (`ins`),
 /// each in node order: the index in `(node, side)` order, then the times. Returns the
 /// section and its index's entry count.
 fn list_times_section(outs: Vec<SideTimes>, ins: Vec<SideTimes>) -> (Vec<u8>, u32) {
-    let mut lists: Vec<(u32, u32, Vec<u8>)> = outs
-        .into_iter()
-        .flatten()
-        .map(|(n, t)| (n, 0, t))
-        .chain(ins.into_iter().flatten().map(|(n, t)| (n, 1, t)))
-        .collect();
+    let mut lists: Vec<(u32, u32, Vec<u8>)> =
+        outs.into_iter().flatten().chain(ins.into_iter().flatten()).collect();
     lists.sort_unstable_by_key(|l| (l.0, l.1));
     let mut index = Vec::with_capacity(lists.len());
     let mut start = 0u64;
@@ -1755,21 +1868,23 @@ fn encode_out(
             from = e.dst;
             k += 1;
         }
-        keep_list_times(&mut kept, node, &times, tx_time, key_time_base);
+        keep_list_times(&mut kept, node, 0, &times, tx_time, key_time_base);
     }
     offsets.push(out.len());
     Ok((segment::InPart { first: nodes.start, bytes: out, offsets }, kept))
 }
 
 /// The in records of the nodes in `nodes` (`by_dst`: edge indices ordered by target), and
-/// the times section 11 stores of their in sides (coded from `key_time_base`).
+/// what section 11 stores of their in sides (coded from `key_time_base`): a column of
+/// every record's amount and time for a node of at least [`segment::COLUMN_MIN`] in
+/// records, else the times of its UTXO legs when it has enough of them.
 fn encode_in(
     edges: &[BuildEdge],
     by_dst: &[u32],
     at_in_list: &[AtomicU32],
     nodes: std::ops::Range<usize>,
-    key_time_base: u32,
-    tx_time: TxTime<'_>,
+    (key_time_base, column_min): (u32, usize),
+    (tx_time, edge_time): (TxTime<'_>, EdgeTime<'_>),
 ) -> (segment::InPart, SideTimes) {
     let mut k = by_dst.partition_point(|&i| (edges[i as usize].dst as usize) < nodes.start);
     let mut bytes = Vec::with_capacity(by_dst.len());
@@ -1778,6 +1893,7 @@ fn encode_in(
     for node in nodes.clone() {
         offsets.push(bytes.len());
         times.clear();
+        let first = k;
         let mut prev = node as u32;
         while let Some(&i) = by_dst.get(k) {
             let e = &edges[i as usize];
@@ -1792,7 +1908,18 @@ fn encode_in(
             prev = e.src;
             k += 1;
         }
-        keep_list_times(&mut kept, node as u32, &times, tx_time, key_time_base);
+        if k - first >= column_min.max(segment::LIST_TIMES_MIN) {
+            let mut column = Vec::with_capacity((k - first) * 6);
+            let mut prev = key_time_base;
+            for &i in &by_dst[first..k] {
+                let e = &edges[i as usize];
+                let r = Rec { asset: e.asset, wide: e.wide, amount: e.amount, ..Rec::default() };
+                segment::put_column_record(&mut column, &mut prev, &r, edge_time(e));
+            }
+            kept.push((node as u32, segment::SIDE_IN_COLUMN, column));
+        } else {
+            keep_list_times(&mut kept, node as u32, 1, &times, tx_time, key_time_base);
+        }
     }
     offsets.push(bytes.len());
     (segment::InPart { first: nodes.start, bytes, offsets }, kept)
@@ -1827,6 +1954,7 @@ impl<'g> GraphBuilder<'g> {
             cur_block: [None; 3],
             block_txs: 0,
             threads: workers(),
+            column_min: segment::COLUMN_MIN,
             texts: TextIds::default(),
             text_nodes: Vec::new(),
             last_tx: None,
@@ -2376,10 +2504,19 @@ impl<'g> GraphBuilder<'g> {
         let outs = vec![a, b];
         // In records: likewise.
         let mid = middle(edges, &by_dst, n, |e| e.dst);
+        let blocks = &self.blocks;
+        let edge_time = |e: &BuildEdge| match e.mode {
+            segment::MODE_TX_SRC => tx_time(e.src),
+            segment::MODE_TX_DST => tx_time(e.dst),
+            segment::MODE_STORE => blocks.get(e.tx as usize).map_or(0, |b| b.time),
+            _ => e.time,
+        };
+        let times = (&tx_time as TxTime<'_>, &edge_time as EdgeTime<'_>);
+        let bases = (key_time_base, self.column_min);
         let (a, b) = join(
             parallel,
-            || encode_in(edges, &by_dst, &at_in_list, 0..mid, key_time_base, &tx_time),
-            || encode_in(edges, &by_dst, &at_in_list, mid..n, key_time_base, &tx_time),
+            || encode_in(edges, &by_dst, &at_in_list, 0..mid, bases, times),
+            || encode_in(edges, &by_dst, &at_in_list, mid..n, bases, times),
         );
         drop((by_dst, at_in_list));
         let ((a, c_times), (b, d_times)) = (a, b);
@@ -2712,6 +2849,140 @@ mod tests {
         let err = g.verify_segments().unwrap_err().to_string();
         assert!(err.contains("bad.fgs") && err.contains("list times"), "{err}");
         assert!(err.contains("1700000064") && err.contains("1700000063"), "{err}");
+    }
+
+    /// A hub's in records of every kind (UTXO outputs paid to it, some first without a
+    /// time; account transfers of two blocks of the store; edges with their own time; two
+    /// assets; an amount over 64 bits) with its column (format 7), written with a lower
+    /// threshold: `verify` passes, and its side reads the same through the column
+    /// (`neighbours`, `walk` without times, `legs`, `legs_cached`) as the same segment
+    /// written without it (every record read through its sender's block and keys).
+    #[test]
+    fn a_hub_reads_its_received_side_from_its_column_as_from_its_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&base)).with_threads(2);
+        b.column_min = 64;
+        let hub = b.node("0x52908400098527886e0f7030069857d2e4169ee7", NodeKind::Address).unwrap();
+        let payer =
+            b.node("0x8617e340b3d01fa5f11f306f4090fd50e238070d", NodeKind::Address).unwrap();
+        let wide = Amount::from_be_bytes({
+            let mut w = [0u8; 32];
+            w[20] = 7;
+            w
+        });
+        for i in 0..100u32 {
+            let t = 1_700_000_000 + i64::from(i) * 90 - i64::from(i % 4) * 400;
+            let mut id = [9u8; 32];
+            id[30..].copy_from_slice(&(i as u16).to_le_bytes());
+            let (asset, chain) =
+                if i % 3 == 0 { ("USDT", Chain::Ethereum) } else { ("ETH", Chain::Ethereum) };
+            let e = EdgeInput {
+                amount: if i == 17 { wide } else { Amount::from(1_000 + u64::from(i) * 77_777) },
+                time: Some(t),
+                asset,
+                txid: Hash32(id),
+                chain,
+            };
+            match i % 4 {
+                0 | 1 => b.add_store_edge(payer, hub, &e, 800 + u64::from(i / 30)).unwrap(),
+                2 => b.add_edge(payer, hub, &e).unwrap(),
+                _ => {
+                    // A UTXO payment to the hub, its transaction's time from its key.
+                    let e = EdgeInput {
+                        asset: "BTC",
+                        chain: Chain::Bitcoin,
+                        time: if i % 8 == 3 { None } else { Some(t) },
+                        ..e
+                    };
+                    let tx = b.tx_node(Chain::Bitcoin, &e.txid).unwrap();
+                    b.add_edge(tx, hub, &e).unwrap();
+                    b.add_edge(tx, payer, &EdgeInput { time: Some(t), ..e }).unwrap();
+                }
+            }
+        }
+        let mut data = b.finish().unwrap();
+        let column = segment::TimedList { node: hub.0, side: segment::SIDE_IN_COLUMN, start: 0 };
+        let index: &[segment::TimedList] = bytemuck::cast_slice(&data.list_times[..16]);
+        assert_eq!(index, [column], "the hub's column, and no other entry");
+        let with = dir.path().join("with.fgs");
+        segment::write(&with, &data).unwrap();
+        data.list_times.clear();
+        data.timed_lists = 0;
+        let without = dir.path().join("without.fgs");
+        segment::write(&without, &data).unwrap();
+        let mut read = Vec::new();
+        for file in [&with, &without] {
+            let g = Graph::open_or_empty(dir.path()).unwrap();
+            let g = Graph { segments: vec![Segment::open(file).unwrap()], ..g };
+            g.verify_segments().unwrap();
+            let mut got = Vec::new();
+            for asset in ["ETH", "USDT", "BTC", "none"] {
+                let (mut nb, mut untimed, mut legs, mut cached) =
+                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                g.neighbours(hub, true, asset, &mut nb);
+                g.walk(hub, true, asset, false, &mut untimed);
+                g.legs(hub, true, asset, &mut legs);
+                g.legs_cached(hub, true, asset, &mut cached, &mut LegCache::default());
+                assert_eq!(legs, cached);
+                assert!(untimed.iter().all(|x| x.2 == 0));
+                assert_eq!(untimed.len(), nb.len());
+                got.push((nb, legs));
+            }
+            g.damage().unwrap();
+            read.push(got);
+        }
+        assert_eq!(read[0], read[1]);
+        let all: Vec<_> = read[0].iter().flat_map(|(nb, _)| nb).collect();
+        assert_eq!(all.len(), 100);
+        assert!(all.iter().any(|x| x.1 > ruint::aliases::U256::from(u64::MAX)));
+        assert!(all.iter().all(|x| x.2 != 0));
+    }
+
+    /// A column entry whose amount is not its record's (the file's checksums right) is
+    /// named by `verify`: the file, the section and the node.
+    #[test]
+    fn verify_finds_a_column_amount_that_is_not_the_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&base)).with_threads(1);
+        b.column_min = 64;
+        let hub = b.node("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", NodeKind::Address).unwrap();
+        for i in 0..64u8 {
+            let txid = Hash32([i; 32]);
+            let tx = b.tx_node(Chain::Bitcoin, &txid).unwrap();
+            let e = EdgeInput {
+                amount: Amount::from(5u64),
+                time: Some(1_700_000_000 + i64::from(i)),
+                asset: "BTC",
+                txid,
+                chain: Chain::Bitcoin,
+            };
+            b.add_edge(tx, hub, &e).unwrap();
+        }
+        let mut data = b.finish().unwrap();
+        assert_eq!(data.timed_lists, 1);
+        // The last entry: a time delta of +1 (one byte, 4), then the amount 5.
+        let last = data.list_times.len() - 1;
+        assert_eq!(data.list_times[last - 1..], [4, 5]);
+        let file = dir.path().join("bad.fgs");
+        segment::write(&file, &data).unwrap();
+        let g = Graph::open_or_empty(dir.path()).unwrap();
+        let g = Graph { segments: vec![Segment::open(&file).unwrap()], ..g };
+        g.verify_segments().unwrap();
+        data.list_times[last] = 6;
+        segment::write(&file, &data).unwrap();
+        let g = Graph { segments: vec![Segment::open(&file).unwrap()], ..g };
+        let err = g.verify_segments().unwrap_err().to_string();
+        assert!(err.contains("bad.fgs") && err.contains("list times"), "{err}");
+        assert!(err.contains(&format!("column of node {}", hub.0)), "{err}");
+        // A time that is not its transaction key's (+1 made −2) is named too.
+        data.list_times[last] = 5;
+        data.list_times[last - 1] = 6;
+        segment::write(&file, &data).unwrap();
+        let g = Graph { segments: vec![Segment::open(&file).unwrap()], ..g };
+        let err = g.verify_segments().unwrap_err().to_string();
+        assert!(err.contains("1700000060") && err.contains("1700000063"), "{err}");
     }
 
     /// Two texts whose 64-bit hashes collide get two numbers (the second kept apart in

@@ -28,9 +28,10 @@ compile_error!(
 
 /// File magic: the first eight bytes of every segment.
 pub(crate) const MAGIC: [u8; 8] = *b"FGGRAPH\0";
-/// Segment format version this build writes (versions 2, 3, 4 and 5 are still read).
-pub(crate) const VERSION: u32 = 6;
-/// Number of sections in a segment of version 6 (a version 3–5 segment has the first 11,
+/// Segment format version this build writes (versions 2 to 6 are still read; 6 has the same
+/// header and sections, without in-record columns).
+pub(crate) const VERSION: u32 = 7;
+/// Number of sections in a segment of version 6 or 7 (a version 3–5 segment has the first 11,
 /// read as if the 12th were empty).
 pub(crate) const SECTIONS: usize = 12;
 
@@ -77,6 +78,20 @@ pub(crate) const NODE_STRIDE: usize = 16;
 /// 15 others in its run; below this many a list costs at most a few tens of microseconds
 /// that way, and the times of the many small lists would cost bytes for little.
 pub(crate) const LIST_TIMES_MIN: usize = 64;
+
+/// The fewest in records of a node in one segment for which the segment stores, beside its
+/// in list, a column of each record's amount, asset and time (section 11, version 7; the
+/// side's entry is [`SIDE_IN_COLUMN`], and it has no list-time entry of side 1 then). An in
+/// record only names its out record, in the sender's block: reading a hub's received side
+/// otherwise costs a random read per record (about 100 ns at 50M transfers). A column costs
+/// about 5 bytes per record over the list times it replaces, and the size target (28 bytes
+/// per edge at 50M transfers) leaves room for about 2.5M such records: at 50M the in sides
+/// of at least 4,096 records hold 7.1M, those of at least 2¹⁸ the biggest hub's 431,784
+/// (the next eight have about 260,000 each; `docs/formats/graph.md`, "In-record columns").
+pub(crate) const COLUMN_MIN: usize = 1 << 18;
+
+/// The `side` of a section-11 index entry for a node's in-record column (version 7).
+pub(crate) const SIDE_IN_COLUMN: u32 = 2;
 
 /// Record mode: the transaction is the source node (a UTXO output leg).
 pub(crate) const MODE_TX_SRC: u8 = 0;
@@ -226,7 +241,8 @@ fn empty_after(last: &SectionEntry) -> SectionEntry {
 /// One entry of the list-time index (the start of section 11, version 6): node `node`'s
 /// out records (`side` 0) or in records (`side` 1) in this segment have their times stored
 /// from byte `start` of the time stream that follows the index, up to the next entry's
-/// `start` (the stream's end for the last). Sorted by `(node, side)`.
+/// `start` (the stream's end for the last); from version 7 `side` 2 ([`SIDE_IN_COLUMN`]):
+/// its in records' column (amount, asset, time) is stored there. Sorted by `(node, side)`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
 pub(crate) struct TimedList {
@@ -284,7 +300,7 @@ impl HeaderV2 {
 
 /// One decoded edge record. `node` is the other end: the target in an out-list, the source
 /// when read through the reverse index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Rec {
     pub(crate) node: u32,
     pub(crate) mode: u8,
@@ -626,6 +642,21 @@ pub(crate) fn put_list_times(out: &mut Vec<u8>, times: &[u32], base: u32) {
     }
 }
 
+/// Appends one in record's entry of an in-record column (section 11, version 7):
+/// `zigzag(time − prev) << 1 | ext`, then `asset << 1 | wide` when `ext`, then the amount
+/// (or with `wide` its index in section 9), as the record's out record holds it; `prev`
+/// (the segment's `key_time_base` for a list's first) becomes `time`.
+pub(crate) fn put_column_record(out: &mut Vec<u8>, prev: &mut u32, r: &Rec, time: u32) {
+    let ext = r.asset != 0 || r.wide;
+    let d = zigzag(i64::from(time) - i64::from(*prev));
+    put_varint(out, (d << 1) | u64::from(ext));
+    if ext {
+        put_varint(out, (u64::from(r.asset) << 1) | u64::from(r.wide));
+    }
+    put_varint(out, r.amount);
+    *prev = time;
+}
+
 /// Whether a record of mode `mode` on the out side (`incoming` false) or the in side of a
 /// node takes its time from the node at its other end (a UTXO leg of an address): the
 /// records whose times section 11 stores.
@@ -875,13 +906,13 @@ impl Segment {
         }
         let version = u32::from_le_bytes([map[8], map[9], map[10], map[11]]);
         let (header, header_len, sections) = match version {
-            VERSION if map.len() < HEADER_LEN => {
+            6 | VERSION if map.len() < HEADER_LEN => {
                 return Err(corrupt(
                     0,
                     format!("file is {} bytes, shorter than the header", map.len()),
                 ));
             }
-            VERSION => {
+            6 | VERSION => {
                 (bytemuck::pod_read_unaligned::<Header>(&map[..HEADER_LEN]), HEADER_LEN, SECTIONS)
             }
             3..=5 => {
@@ -1040,7 +1071,7 @@ impl Segment {
     }
 
     /// Records damage found while reading (the first is kept) for [`Segment::damage`].
-    fn note_damage(&self, section: usize, detail: String) {
+    pub(crate) fn note_damage(&self, section: usize, detail: String) {
         if let Ok(mut d) = self.damage.lock() {
             if d.is_none() {
                 tracing::error!(path = %self.path.display(), section = SECTION_NAMES[section], %detail, "damaged graph segment");
@@ -1209,9 +1240,11 @@ impl Segment {
     }
 
     /// Checks section 11 (version 6): its index in `(node, side)` order with nodes of this
-    /// segment, each list's times inside the stream, and each list holding exactly one time
-    /// per record of its side whose time is another node's. That the times are those nodes'
-    /// is checked by [`crate::Graph::verify`], which reads the other segments too.
+    /// segment (side 2, a column, only from version 7), each list's times inside the stream,
+    /// and each list holding exactly one time per record of its side whose time is another
+    /// node's; each column as [`Segment::verify_column`] says. That the UTXO legs' times are
+    /// their transaction nodes' is checked by [`crate::Graph::verify`], which reads the other
+    /// segments too.
     fn verify_list_times(&self) -> Result<(), GraphError> {
         let index = self.timed_index();
         if index.len() != self.header.timed_lists as usize {
@@ -1223,7 +1256,7 @@ impl Segment {
             let ordered =
                 prev.is_none_or(|p| (p.node, p.side) < (e.node, e.side) && p.start <= e.start);
             if !ordered
-                || e.side > 1
+                || e.side > if self.header.version >= 7 { SIDE_IN_COLUMN } else { 1 }
                 || e.node >= self.header.node_count
                 || e.start > stream
                 || (prev.is_none() && e.start != 0)
@@ -1233,6 +1266,10 @@ impl Segment {
             prev = Some(e);
         }
         for e in index {
+            if e.side == SIDE_IN_COLUMN {
+                self.verify_column(e.node)?;
+                continue;
+            }
             let incoming = e.side == 1;
             let mut times = self.list_times(e.node, incoming).ok_or_else(|| {
                 self.corrupt(S_LIST_TIMES, format!("node {}: times out of range", e.node))
@@ -1250,6 +1287,40 @@ impl Segment {
                 return Err(self
                     .corrupt(S_LIST_TIMES, format!("node {}: times do not end its list", e.node)));
             }
+        }
+        Ok(())
+    }
+
+    /// Checks one node's in-record column (version 7): no list-time entry of its in side
+    /// beside it, one entry per in record, each with the asset, wide flag and amount of the
+    /// record's out record and, for a record whose time is in this segment (an explicit time
+    /// or a store row's block), that time. The times of UTXO legs (their transaction nodes',
+    /// maybe in another segment) are checked by [`crate::Graph::verify`].
+    fn verify_column(&self, node: u32) -> Result<(), GraphError> {
+        let bad =
+            |detail: String| self.corrupt(S_LIST_TIMES, format!("column of node {node}: {detail}"));
+        if self.list_times(node, true).is_some() {
+            return Err(bad("its in side also has list times".into()));
+        }
+        let mut col = self.in_column(node).ok_or_else(|| bad("out of range".into()))?;
+        for (i, r) in self.in_records(node).enumerate() {
+            let c = col.next().ok_or_else(|| bad(format!("too few entries ({i})")))?;
+            let time = match r.mode {
+                MODE_EXPLICIT => Some(r.time),
+                MODE_STORE => Some(self.block_u32(r.tx, BLOCK_TIME).unwrap_or(0)),
+                _ => None,
+            };
+            if (c.asset, c.wide, c.amount) != (r.asset, r.wide, r.amount)
+                || time.is_some_and(|t| t != c.time)
+            {
+                return Err(bad(format!(
+                    "entry {i} says {c:?}, its record from node {} says {r:?}",
+                    r.node
+                )));
+            }
+        }
+        if !col.clean_end() {
+            return Err(bad("entries do not end with its in list".into()));
         }
         Ok(())
     }
@@ -1283,9 +1354,10 @@ impl Segment {
         self.raw(S_LIST_TIMES).get(n..).unwrap_or(&[])
     }
 
-    /// The nodes and sides (`true`: in records) whose times this segment stores.
-    pub(crate) fn timed_lists(&self) -> impl Iterator<Item = (u32, bool)> + '_ {
-        self.timed_index().iter().map(|e| (e.node, e.side == 1))
+    /// The nodes and sides (0 out records, 1 in records, [`SIDE_IN_COLUMN`] an in-record
+    /// column) section 11 has an entry of.
+    pub(crate) fn timed_lists(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.timed_index().iter().map(|e| (e.node, e.side))
     }
 
     /// The stored times of `node`'s records on one side (`incoming`: its in records) whose
@@ -1293,11 +1365,51 @@ impl Segment {
     /// stores them (section 11): `None` for a list below [`LIST_TIMES_MIN`] such records,
     /// and before version 6.
     pub(crate) fn list_times(&self, node: u32, incoming: bool) -> Option<ListTimes<'_>> {
+        let buf = self.timed_entry(node, u32::from(incoming))?;
+        Some(ListTimes {
+            seg: self,
+            buf,
+            pos: 0,
+            prev: i64::from(self.header.key_time_base),
+            node,
+            bad: false,
+        })
+    }
+
+    /// What section 11 stores of `node`'s in side in this segment, found with one search:
+    /// its list times or (version 7) its column, or neither.
+    pub(crate) fn in_stored(&self, node: u32) -> Option<InStored<'_>> {
+        let index = self.timed_index();
+        let i = index.partition_point(|e| (e.node, e.side) < (node, 1));
+        let side = index.get(i).filter(|e| e.node == node)?.side;
+        match side {
+            1 => self.list_times(node, true).map(InStored::Times),
+            SIDE_IN_COLUMN => self.in_column(node).map(InStored::Column),
+            _ => None,
+        }
+    }
+
+    /// `node`'s in-record column in this segment (section 11, version 7): `None` for a
+    /// node of fewer than [`COLUMN_MIN`] in records, and before version 7.
+    pub(crate) fn in_column(&self, node: u32) -> Option<Column<'_>> {
+        let buf = self.timed_entry(node, SIDE_IN_COLUMN)?;
+        Some(Column {
+            seg: self,
+            buf,
+            pos: 0,
+            prev: i64::from(self.header.key_time_base),
+            node,
+            bad: false,
+        })
+    }
+
+    /// The bytes of section 11's entry `(node, side)`, when there is one (damage noted when
+    /// it lies outside the stream).
+    fn timed_entry(&self, node: u32, side: u32) -> Option<&[u8]> {
         let index = self.timed_index();
         if index.is_empty() {
             return None;
         }
-        let side = u32::from(incoming);
         let i = index.partition_point(|e| (e.node, e.side) < (node, side));
         let e = index.get(i).filter(|e| e.node == node && e.side == side)?;
         let stream = self.time_stream();
@@ -1306,20 +1418,16 @@ impl Segment {
             .ok()
             .zip(usize::try_from(end).ok())
             .and_then(|(a, b)| stream.get(a..b));
-        match buf {
-            Some(buf) => Some(ListTimes {
-                seg: self,
-                buf,
-                pos: 0,
-                prev: i64::from(self.header.key_time_base),
-                node,
-                bad: false,
-            }),
-            None => {
-                self.note_damage(S_LIST_TIMES, format!("node {node}: times out of range"));
-                None
-            }
+        if buf.is_none() {
+            self.note_damage(S_LIST_TIMES, format!("node {node}: times out of range"));
         }
+        buf
+    }
+
+    /// The sources of `node`'s in records in this segment, in record order, without reading
+    /// their out records (version 4 and later; what a reader of its column pairs them with).
+    pub(crate) fn in_sources(&self, node: u32) -> InSources<'_> {
+        InSources { seg: self, buf: self.lists(node).1, pos: 0, prev: node, node, bad: false }
     }
 
     fn u32s(&self, s: usize) -> &[u32] {
@@ -1891,6 +1999,120 @@ impl InIter<'_> {
                     self.batch.push((Rec { node: src[i], ..r }, at[i], end[i]));
                 }
                 _ => break,
+            }
+        }
+    }
+}
+
+/// What section 11 stores of a node's in side ([`Segment::in_stored`]).
+pub(crate) enum InStored<'s> {
+    /// The times of its UTXO legs.
+    Times(ListTimes<'s>),
+    /// Its in-record column (version 7).
+    Column(Column<'s>),
+}
+
+/// One entry of an in-record column: what the record's out record holds, and its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ColumnEntry {
+    pub(crate) asset: u16,
+    pub(crate) wide: bool,
+    /// Base units, or with `wide` an index into the wide-amount table.
+    pub(crate) amount: u64,
+    /// Unix seconds, 0 unknown.
+    pub(crate) time: u32,
+}
+
+/// Decodes one node's in-record column (section 11, version 7).
+pub(crate) struct Column<'s> {
+    seg: &'s Segment,
+    buf: &'s [u8],
+    pos: usize,
+    prev: i64,
+    node: u32,
+    bad: bool,
+}
+
+impl Column<'_> {
+    /// Whether the column was read to its end without damage.
+    pub(crate) fn clean_end(&self) -> bool {
+        !self.bad && self.pos == self.buf.len()
+    }
+
+    fn decode(&mut self) -> Option<ColumnEntry> {
+        let h = get_varint(self.buf, &mut self.pos)?;
+        let ext = if h & 1 != 0 { get_varint(self.buf, &mut self.pos)? } else { 0 };
+        let asset = u16::try_from(ext >> 1).ok()?;
+        let amount = get_varint(self.buf, &mut self.pos)?;
+        let t = self.prev.checked_add(unzigzag(h >> 1))?;
+        let time = u32::try_from(t).ok()?;
+        if ext & 1 != 0 && amount >= u64::from(self.seg.header.wide_count) {
+            return None;
+        }
+        self.prev = t;
+        Some(ColumnEntry { asset, wide: ext & 1 != 0, amount, time })
+    }
+}
+
+impl Iterator for Column<'_> {
+    type Item = ColumnEntry;
+    #[inline]
+    fn next(&mut self) -> Option<ColumnEntry> {
+        if self.bad || self.pos >= self.buf.len() {
+            return None;
+        }
+        let e = self.decode();
+        if e.is_none() {
+            self.bad = true;
+            self.seg.note_damage(S_LIST_TIMES, format!("column of node {}: bad entry", self.node));
+        }
+        e
+    }
+}
+
+/// The sources of a node's in records, decoded without reading their out records.
+pub(crate) struct InSources<'s> {
+    seg: &'s Segment,
+    buf: &'s [u8],
+    pos: usize,
+    prev: u32,
+    node: u32,
+    bad: bool,
+}
+
+impl InSources<'_> {
+    /// Bytes of the list's records.
+    pub(crate) fn list_bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn decode(&mut self) -> Option<u32> {
+        let d = get_varint(self.buf, &mut self.pos)?;
+        if d & 1 == 1 {
+            get_varint(self.buf, &mut self.pos)?;
+        }
+        let src = u32::try_from(i64::from(self.prev) + unzigzag(d >> 1)).ok()?;
+        (src < self.seg.header.node_count).then_some(src)
+    }
+}
+
+impl Iterator for InSources<'_> {
+    type Item = u32;
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        if self.bad || self.pos >= self.buf.len() {
+            return None;
+        }
+        match self.decode() {
+            Some(src) => {
+                self.prev = src;
+                Some(src)
+            }
+            None => {
+                self.bad = true;
+                self.seg
+                    .note_damage(S_EDGE_LISTS, format!("node {}: bad reverse entry", self.node));
+                None
             }
         }
     }

@@ -137,9 +137,9 @@ fn a_graph_of_an_unknown_format_is_refused_with_the_rebuild_command() {
     build(dir.path(), 5, &edges, 4);
     let m = dir.path().join(floodgate_graph::MANIFEST_FILE);
     let text = std::fs::read_to_string(&m).unwrap();
-    std::fs::write(&m, text.replace("\"version\": 6", "\"version\": 1")).unwrap();
+    std::fs::write(&m, text.replace("\"version\": 7", "\"version\": 1")).unwrap();
     let err = Graph::open(dir.path()).unwrap_err();
-    assert!(matches!(err, GraphError::UnsupportedVersion { found: 1, supported: 6, .. }), "{err}");
+    assert!(matches!(err, GraphError::UnsupportedVersion { found: 1, supported: 7, .. }), "{err}");
     assert!(err.to_string().contains("floodgate trace build --rebuild"), "{err}");
     std::fs::write(&m, text).unwrap();
     let seg = first_segment(dir.path());
@@ -534,7 +534,7 @@ fn a_new_segment_appended_to_an_older_graph_keeps_its_addresses() {
     let g = Graph::open(dir.path()).unwrap();
     g.verify_segments().unwrap();
     let seg2 = std::fs::read(dir.path().join("seg-000002.fgs")).unwrap();
-    assert_eq!(seg2[8..12], 6u32.to_le_bytes(), "the new segment is format 6");
+    assert_eq!(seg2[8..12], 7u32.to_le_bytes(), "the new segment is format 7");
     assert_eq!(g.node_count(), before + 2, "only the transaction and the new address are new");
     assert_eq!((g.lookup(SATOSHI), g.lookup(HAL)), (Some(satoshi), Some(hal)));
     assert_eq!(g.lookup(tx170), Some(old_tx));
@@ -642,7 +642,7 @@ fn the_frozen_format_4_graph_reads_as_it_was_written() {
     let g2 = Graph::open(dir.path()).unwrap();
     g2.verify_segments().unwrap();
     let seg3 = std::fs::read(dir.path().join("seg-000003.fgs")).unwrap();
-    assert_eq!(seg3[8..12], 6u32.to_le_bytes(), "the new segment is format 6");
+    assert_eq!(seg3[8..12], 7u32.to_le_bytes(), "the new segment is format 7");
     for n in (0..g.node_count()).map(NodeId) {
         assert_eq!(g2.key(n), g.key(n));
         let old_out: Vec<_> = g.out_edges(n).map(|e| (e.dst, e.amount, e.time)).collect();
@@ -718,7 +718,7 @@ fn a_build_in_todays_format_reads_as_the_frozen_format_4_graph() {
     let g = Graph::open(dir.path()).unwrap();
     g.verify_segments().unwrap();
     let seg = std::fs::read(dir.path().join("seg-000002.fgs")).unwrap();
-    assert_eq!(seg[8..12], 6u32.to_le_bytes());
+    assert_eq!(seg[8..12], 7u32.to_le_bytes());
     let frozen = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/graph-v4");
     let want = std::fs::read_to_string(frozen.join("graph.txt")).unwrap();
     let got = dump(&g);
