@@ -137,51 +137,61 @@ impl MonitorAlerts {
         Ok(created)
     }
 
-    /// Stores the alerts of `group`, the decisions a commit made durable that brought the
-    /// monitor's committed count to `committed`, straight from them (no read of the monitor's
-    /// decision log, which grows with every decision), moving the feed's cursor past them in
-    /// the same transaction; the number created.
+    /// Stores the alerts of `groups`, each the decisions a commit made durable that brought
+    /// the monitor's committed count to its `committed`, straight from them (no read of the
+    /// monitor's decision log, which grows with every decision), moving the feed's cursor past
+    /// them in the same transaction: one transaction for them all, each group stored as on
+    /// its own ([`floodgate_cases::CaseStore::ingest_decided_groups`]); the number created.
     ///
     /// # Errors
-    /// [`floodgate_cases::CasesError::Feed`] when the cursor does not sit right before the
+    /// [`floodgate_cases::CasesError::Feed`] when the cursor does not sit right before a
     /// group (a group skipped or handed over twice); otherwise as [`MonitorAlerts::after_commit`].
-    fn store_group(
-        &mut self,
-        committed: u64,
-        group: &[floodgate_monitor::decision::Decision],
-    ) -> Result<usize> {
-        let n = group.len() as u64;
-        let at = match self.cursor {
-            Some(c) if c + n == committed => c,
-            c => {
-                return Err(AppError::Cases(floodgate_cases::CasesError::Feed {
-                    feed: floodgate_cases::feed::MONITOR_FEED.into(),
-                    message: format!(
-                        "out of step: cursor {c:?}, a group of {n} decisions up to {committed}"
-                    ),
-                }))
+    fn store_groups(&mut self, groups: &[FeedGroup]) -> Result<usize> {
+        let mut at = self.cursor;
+        let mut built = Vec::with_capacity(groups.len());
+        for g in groups {
+            let n = g.decisions.len() as u64;
+            match at {
+                Some(c) if c + n == g.committed => at = Some(g.committed),
+                c => {
+                    return Err(AppError::Cases(floodgate_cases::CasesError::Feed {
+                        feed: floodgate_cases::feed::MONITOR_FEED.into(),
+                        message: format!(
+                            "out of step: cursor {c:?}, a group of {n} decisions up to {}",
+                            g.committed
+                        ),
+                    }))
+                }
             }
-        };
-        if n == 0 {
+            if n == 0 {
+                continue;
+            }
+            let reports: Vec<_> =
+                g.decisions.iter().flat_map(floodgate_cases::feed::monitor_reports).collect();
+            let alerts: Vec<_> =
+                g.decisions.iter().flat_map(floodgate_cases::feed::monitor_alerts).collect();
+            built.push((reports, alerts, i64::try_from(g.committed).unwrap_or(i64::MAX)));
+        }
+        if built.is_empty() {
             return Ok(0);
         }
-        let reports: Vec<_> =
-            group.iter().flat_map(floodgate_cases::feed::monitor_reports).collect();
-        let alerts: Vec<_> = group.iter().flat_map(floodgate_cases::feed::monitor_alerts).collect();
+        let feeds: Vec<_> = built
+            .iter()
+            .map(|(reports, alerts, cursor)| floodgate_cases::DecidedGroup {
+                reports,
+                alerts,
+                cursor: Some((floodgate_cases::feed::MONITOR_FEED, *cursor)),
+            })
+            .collect();
         self.cursor = None;
-        let cursor = i64::try_from(committed).unwrap_or(i64::MAX);
-        let r = floodgate_cases::feed::ingest_decided(
-            self.store.as_mut(),
-            &self.feed,
-            &reports,
-            &alerts,
-            cursor,
-        )
-        .map_err(|e| AppError::context("writing monitor alerts to the case store", e.into()))?;
-        self.cursor = Some(at + n);
-        let created = r.created.len();
+        let r = self
+            .store
+            .ingest_decided_groups(&self.feed, &feeds)
+            .map_err(|e| AppError::context("writing monitor alerts to the case store", e.into()))?;
+        self.cursor = at;
+        let created: usize = r.iter().map(|i| i.created.len()).sum();
         self.created += created as u64;
-        tracing::debug!(target: "floodgate::cases", alerts = created, cases_opened = r.cases_opened.len(), cursor = committed, "monitor alerts stored");
+        tracing::debug!(target: "floodgate::cases", alerts = created, cases_opened = r.iter().map(|i| i.cases_opened.len()).sum::<usize>(), groups = groups.len(), cursor = ?at, "monitor alerts stored");
         Ok(created)
     }
 
@@ -205,11 +215,27 @@ impl MonitorAlerts {
         let thread = std::thread::Builder::new()
             .name("alert-feed".into())
             .spawn(move || {
-                for g in rx {
-                    m.store_group(g.committed, &g.decisions)?;
-                    done_in_feed.store(g.committed, Ordering::Release);
-                    // Full (the deciding side not back yet) or gone: freed here.
-                    let _ = back_tx.try_send(g);
+                let mut batch: Vec<FeedGroup> = Vec::with_capacity(FEED_QUEUE + 1);
+                while let Ok(g) = rx.recv() {
+                    // The groups already waiting join this one's transaction (one commit for
+                    // them all, the same rows): the feed falls behind when deciding is
+                    // faster, and then each commit's rewrite of the case and index pages it
+                    // touched is shared by several groups.
+                    batch.push(g);
+                    while batch.len() <= FEED_QUEUE {
+                        match rx.try_recv() {
+                            Ok(g) => batch.push(g),
+                            Err(_) => break,
+                        }
+                    }
+                    m.store_groups(&batch)?;
+                    if let Some(last) = batch.last() {
+                        done_in_feed.store(last.committed, Ordering::Release);
+                    }
+                    for g in batch.drain(..) {
+                        // Full (the deciding side not back yet) or gone: freed here.
+                        let _ = back_tx.try_send(g);
+                    }
                 }
                 Ok(m.created)
             })

@@ -77,6 +77,19 @@ pub trait Tx {
     /// # Errors
     /// [`CasesError::Db`].
     fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>>;
+    /// Runs `sql` once per run of `width` values of `params` (one row each, in order); returns
+    /// the rows changed. SQLite prepares the statement once for them all instead of looking
+    /// it up in the statement cache per row.
+    ///
+    /// # Errors
+    /// [`CasesError::Db`].
+    fn exec_each(&mut self, sql: &str, params: &[Val<'_>], width: usize) -> Result<u64> {
+        let mut n = 0;
+        for row in params.chunks(width.max(1)) {
+            n += self.exec(sql, row)?;
+        }
+        Ok(n)
+    }
     /// Whether the database runs inside this process (SQLite): a statement is a library
     /// call, so many one-row statements cost less than one that changes many rows (which
     /// SQLite backs with a statement journal). PostgreSQL: a statement is a round trip.
@@ -239,6 +252,16 @@ impl Tx for SqliteTx<'_> {
         let mut st = self.tx.prepare_cached(sql).map_err(e)?;
         let n = st.execute(rusqlite::params_from_iter(params)).map_err(e)?;
         Ok(n as u64)
+    }
+
+    fn exec_each(&mut self, sql: &str, params: &[Val<'_>], width: usize) -> Result<u64> {
+        let e = |x: rusqlite::Error| db_err(self.label, format!("{x} (in: {sql})"));
+        let mut st = self.tx.prepare_cached(sql).map_err(e)?;
+        let mut n = 0;
+        for row in params.chunks(width.max(1)) {
+            n += st.execute(rusqlite::params_from_iter(row)).map_err(e)? as u64;
+        }
+        Ok(n)
     }
 
     fn query(&mut self, sql: &str, params: &[Val<'_>]) -> Result<Vec<Row>> {

@@ -30,7 +30,7 @@ pub mod store;
 use std::path::{Path, PathBuf};
 
 pub use error::{CasesError, Result};
-pub use store::{CaseStore, CaseView, Cases, Ingested, ListFilter, TenantSummary};
+pub use store::{CaseStore, CaseView, Cases, DecidedGroup, Ingested, ListFilter, TenantSummary};
 
 /// Where the case store lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

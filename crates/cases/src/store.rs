@@ -5,6 +5,7 @@
 //! case rows carry a version: an update that finds another version changed nothing and fails
 //! with [`CasesError::Conflict`] (two approvals racing leave exactly one).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
@@ -34,6 +35,18 @@ pub struct Ingested {
     pub duplicates: usize,
     /// Cases opened for them.
     pub cases_opened: Vec<CaseId>,
+}
+
+/// One group of a feed's decisions for [`CaseStore::ingest_decided_groups`]: what
+/// [`CaseStore::ingest_decided`] takes.
+#[derive(Debug, Clone, Copy)]
+pub struct DecidedGroup<'a> {
+    /// Report obligations.
+    pub reports: &'a [NewReport],
+    /// Alerts.
+    pub alerts: &'a [NewAlert],
+    /// The feed's position after the group.
+    pub cursor: Option<(&'a str, i64)>,
 }
 
 /// A case with everything that belongs to it.
@@ -119,6 +132,20 @@ pub trait CaseStore: Send {
         alerts: &[NewAlert],
         cursor: Option<(&str, i64)>,
     ) -> Result<Ingested>;
+    /// Stores several groups of a feed's decisions in **one** transaction, each group as
+    /// [`CaseStore::ingest_decided`] stores it, in order: the rows, ids, case versions and audit
+    /// entries are those one call per group writes, and the last group's cursor is the one
+    /// left; only the commits are fewer (each commit rewrites every page it changed into the
+    /// write-ahead log, and a group of alerts touches most of the case and index pages). One
+    /// [`Ingested`] per group.
+    ///
+    /// # Errors
+    /// As [`CaseStore::ingest_decided`]; nothing of any group is stored then.
+    fn ingest_decided_groups(
+        &mut self,
+        actor: &Actor,
+        groups: &[DecidedGroup<'_>],
+    ) -> Result<Vec<Ingested>>;
     /// A feed's recorded position (0 when none).
     ///
     /// # Errors
@@ -501,16 +528,18 @@ impl Chain {
         Ok(Chain { tenant: tenant.to_string(), seq: get_i(r, 0), hash: get_s(r, 1), now: now.0 })
     }
 
-    /// Advances the chain by one entry and returns its `audit` row (the columns of
-    /// `AUDIT_COLS`).
+    /// Advances the chain by one entry and appends its `audit` row (the columns of
+    /// `AUDIT_COLS`) to `rows`.
+    #[allow(clippy::too_many_arguments)] // the entry's fields, named at the call site
     fn next_row<'e>(
         &mut self,
+        rows: &mut Vec<Val<'e>>,
         actor: &'e str,
         action: &'e str,
         object: &'e str,
         before: &'e str,
         after: &'e str,
-    ) -> Vec<Val<'e>> {
+    ) {
         let seq = self.seq + 1;
         let hash = entry_hash(
             &self.hash,
@@ -523,7 +552,7 @@ impl Chain {
             before,
             after,
         );
-        let row = vec![
+        rows.extend([
             self.tenant.clone().into(),
             seq.into(),
             std::mem::take(&mut self.hash).into(),
@@ -534,10 +563,9 @@ impl Chain {
             before.into(),
             after.into(),
             hash.clone().into(),
-        ];
+        ]);
         self.seq = seq;
         self.hash = hash;
-        row
     }
 
     fn append(
@@ -549,19 +577,17 @@ impl Chain {
         before: &str,
         after: &str,
     ) -> Result<()> {
-        let row = self.next_row(actor, action, object, before, after);
-        insert_rows(tx, &audit_insert(), AUDIT_WIDTH, vec![row])
+        let mut row = Vec::with_capacity(AUDIT_WIDTH);
+        self.next_row(&mut row, actor, action, object, before, after);
+        insert_rows(tx, &audit_insert(), AUDIT_WIDTH, row)
     }
 
-    /// Appends entries `[action, object, before, after]` by one actor, inserting them with
-    /// multi-row statements.
-    fn append_all(&mut self, tx: &mut dyn Tx, actor: &str, entries: &[[String; 4]]) -> Result<()> {
-        let rows: Vec<Vec<Val<'_>>> = entries
-            .iter()
-            .map(|[action, object, before, after]| {
-                self.next_row(actor, action, object, before, after)
-            })
-            .collect();
+    /// Appends entries by one actor, inserting them with multi-row statements.
+    fn append_all(&mut self, tx: &mut dyn Tx, actor: &str, entries: &[NewEntry]) -> Result<()> {
+        let mut rows: Vec<Val<'_>> = Vec::with_capacity(entries.len() * AUDIT_WIDTH);
+        for e in entries {
+            self.next_row(&mut rows, actor, e.action, &e.object, &e.before, &e.after);
+        }
         insert_rows(tx, &audit_insert(), AUDIT_WIDTH, rows)
     }
 
@@ -572,6 +598,15 @@ impl Chain {
         )?;
         Ok(())
     }
+}
+
+/// An audit entry to append: its action, object, before and after documents (the action and
+/// a `null` before document are not allocated per entry).
+struct NewEntry {
+    action: &'static str,
+    object: String,
+    before: Cow<'static, str>,
+    after: String,
 }
 
 /// The number of columns in `AUDIT_COLS`.
@@ -592,23 +627,29 @@ fn marks(n: usize) -> String {
     vec!["?"; n].join(", ")
 }
 
-/// Inserts rows of `cols` values each (the values are moved into the statements' parameters,
-/// not copied): on PostgreSQL with multi-row `INSERT … VALUES (…), (…)` statements (a
+/// Inserts rows of `cols` values each, `rows` holding one row's values after the other (the
+/// values are moved into the statements' parameters, not copied): on PostgreSQL with multi-row `INSERT … VALUES (…), (…)` statements (a
 /// statement is a round trip), on SQLite one row per statement, the same statement again. A
 /// multi-row INSERT into a table with constraints is backed by a statement journal on
 /// SQLite (a temporary file holding a copy of every page the statement changes, so that a
 /// failing row can undo the rows before it): with alerts, audit entries and reports inserted
 /// 100 at a time that was 6.5 KB of writes per monitor decision, more than the rows
-/// themselves (ADR 0007).
-fn insert_rows(tx: &mut dyn Tx, head: &str, cols: usize, rows: Vec<Vec<Val<'_>>>) -> Result<()> {
+/// themselves (ADR 0007). On SQLite the one-row statement is prepared once per call
+/// ([`Tx::exec_each`]), not looked up in the statement cache per row.
+fn insert_rows(tx: &mut dyn Tx, head: &str, cols: usize, rows: Vec<Val<'_>>) -> Result<()> {
+    debug_assert_eq!(rows.len() % cols, 0, "every row has {cols} values");
+    if rows.is_empty() {
+        return Ok(());
+    }
     let one = format!("({})", marks(cols));
-    let n = rows.len();
-    let flat: Vec<Val<'_>> = rows.into_iter().flatten().collect();
-    debug_assert_eq!(flat.len(), n * cols, "every row has {cols} values");
-    let per_statement = if tx.embedded() { 1 } else { ROWS_CHUNK };
     let sql = |rows: usize| format!("{head}{}", vec![one.as_str(); rows].join(", "));
+    if tx.embedded() {
+        tx.exec_each(&sql(1), &rows, cols)?;
+        return Ok(());
+    }
+    let per_statement = ROWS_CHUNK;
     let full = sql(per_statement);
-    for chunk in flat.chunks(per_statement * cols) {
+    for chunk in rows.chunks(per_statement * cols) {
         if chunk.len() == per_statement * cols {
             tx.exec(&full, chunk)?;
         } else {
@@ -626,8 +667,8 @@ fn store_cursor(tx: &mut dyn Tx, t: &TenantId, source: &str, pos: i64) -> Result
     Ok(())
 }
 
-fn case_row(c: &Case) -> Vec<Val<'_>> {
-    vec![
+fn case_row(c: &Case) -> [Val<'_>; 15] {
+    [
         c.tenant.as_str().into(),
         c.id.0.into(),
         c.subject.as_str().into(),
@@ -819,8 +860,8 @@ fn add_reports_tx(
         return Ok(Vec::new());
     }
     let first = take_ids(tx, t, "report", fresh.len() as i64)?;
-    let mut rows: Vec<Vec<Val>> = Vec::with_capacity(fresh.len());
-    let mut audit: Vec<[String; 4]> = Vec::with_capacity(fresh.len());
+    let mut rows: Vec<Val> = Vec::with_capacity(fresh.len() * 11);
+    let mut audit: Vec<NewEntry> = Vec::with_capacity(fresh.len());
     let mut out = Vec::with_capacity(fresh.len());
     for (i, r) in fresh.iter().enumerate() {
         let id = first + i as i64;
@@ -839,7 +880,7 @@ fn add_reports_tx(
             reason: &reason,
         }
         .sha256();
-        rows.push(vec![
+        rows.extend([
             t.as_str().into(),
             id.into(),
             r.dedup_key.as_str().into(),
@@ -853,7 +894,12 @@ fn add_reports_tx(
             reason.into(),
         ]);
         let after = committed_after(REPORT_SHA256, &sha256, None);
-        audit.push(["report.due".into(), format!("report:{id}"), "null".into(), after]);
+        audit.push(NewEntry {
+            action: "report.due",
+            object: format!("report:{id}"),
+            before: Cow::Borrowed("null"),
+            after,
+        });
         out.push(ReportId(id));
     }
     insert_rows(
@@ -1124,9 +1170,9 @@ fn ingest_alerts_tx(
     let opened = subjects.iter().filter(|s| !touched.contains_key(**s)).count() as i64;
     let mut next_case = if opened > 0 { take_ids(tx, t, "case", opened)? } else { 0 };
     let first_alert = take_ids(tx, t, "alert", fresh.len() as i64)?;
-    let mut audit: Vec<[String; 4]> = Vec::new();
+    let mut audit: Vec<NewEntry> = Vec::with_capacity(fresh.len() + touched.len());
     let mut new_cases: Vec<CaseId> = Vec::new();
-    let mut alert_rows: Vec<Vec<Val>> = Vec::with_capacity(fresh.len());
+    let mut alert_rows: Vec<Val> = Vec::with_capacity(fresh.len() * 12);
     for (i, a) in fresh.iter().enumerate() {
         let id = first_alert + i as i64;
         // Looked up before an entry is made: `entry` needs the key as a `String`, a copy of
@@ -1136,15 +1182,15 @@ fn ingest_alerts_tx(
             next_case += 1;
             out.cases_opened.push(c.id);
             new_cases.push(c.id);
-            audit.push([
-                "case.open".into(),
-                format!("case:{}", c.id.0),
-                "null".into(),
-                json(&CaseEntry {
+            audit.push(NewEntry {
+                action: "case.open",
+                object: format!("case:{}", c.id.0),
+                before: Cow::Borrowed("null"),
+                after: json(&CaseEntry {
                     case: CaseInValueOrder::of(&c),
                     detail: OpenedFor { reason: "alert" },
                 }),
-            ]);
+            });
             touched.insert(a.subject.clone(), (c, None));
         }
         let Some((c, _)) = touched.get_mut(&a.subject) else {
@@ -1178,7 +1224,7 @@ fn ingest_alerts_tx(
             created: now.0,
         }
         .sha256();
-        alert_rows.push(vec![
+        alert_rows.extend([
             t.as_str().into(),
             id.into(),
             c.id.0.into(),
@@ -1193,16 +1239,19 @@ fn ingest_alerts_tx(
             now.0.into(),
         ]);
         out.created.push((AlertId(id), c.id));
-        audit.push([
-            "alert.create".into(),
-            format!("alert:{id}"),
-            "null".into(),
-            committed_after(ALERT_SHA256, &sha256, Some(c.id)),
-        ]);
+        audit.push(NewEntry {
+            action: "alert.create",
+            object: format!("alert:{id}"),
+            before: Cow::Borrowed("null"),
+            after: committed_after(ALERT_SHA256, &sha256, Some(c.id)),
+        });
     }
     // New cases, written with their state after this batch.
-    let rows: Vec<Vec<Val>> =
-        touched.values().filter(|(_, before)| before.is_none()).map(|(c, _)| case_row(c)).collect();
+    let rows: Vec<Val> = touched
+        .values()
+        .filter(|(_, before)| before.is_none())
+        .flat_map(|(c, _)| case_row(c))
+        .collect();
     insert_rows(tx, &format!("INSERT INTO cases ({CASE_COLS}) VALUES "), 15, rows)?;
     insert_rows(tx, &format!("INSERT INTO alerts ({ALERT_COLS}) VALUES "), 12, alert_rows)?;
     // Existing cases: versioned UPDATEs; a row whose version moved under us is not updated,
@@ -1265,12 +1314,12 @@ fn ingest_alerts_tx(
     for (c, b) in &existing {
         let mut after = CaseInValueOrder::of(c);
         after.version = b.version + 1;
-        audit.push([
-            "case.add_alert".into(),
-            format!("case:{}", c.id.0),
-            json(b),
-            json(&CaseEntry { case: after, detail: NoDetail {} }),
-        ]);
+        audit.push(NewEntry {
+            action: "case.add_alert",
+            object: format!("case:{}", c.id.0),
+            before: Cow::Owned(json(b)),
+            after: json(&CaseEntry { case: after, detail: NoDetail {} }),
+        });
     }
     let mut chain = Chain::lock(tx, t, now)?;
     chain.append_all(tx, who, &audit)?;
@@ -1434,25 +1483,45 @@ impl<B: Backend> CaseStore for Cases<B> {
         alerts: &[NewAlert],
         cursor: Option<(&str, i64)>,
     ) -> Result<Ingested> {
-        if !reports.is_empty() {
-            require_worker(actor, "record reports")?;
-            check_reports(reports)?;
+        let group = DecidedGroup { reports, alerts, cursor };
+        let mut r = self.ingest_decided_groups(actor, &[group])?;
+        Ok(r.pop().unwrap_or_default())
+    }
+
+    fn ingest_decided_groups(
+        &mut self,
+        actor: &Actor,
+        groups: &[DecidedGroup<'_>],
+    ) -> Result<Vec<Ingested>> {
+        for g in groups {
+            if !g.reports.is_empty() {
+                require_worker(actor, "record reports")?;
+                check_reports(g.reports)?;
+            }
         }
         require_worker(actor, "ingest alerts")?;
-        for a in alerts {
-            check_text("alert subject", &a.subject)?;
-            check_text("alert dedup_key", &a.dedup_key)?;
-            check_text("alert rule", &a.rule)?;
+        for g in groups {
+            for a in g.alerts {
+                check_text("alert subject", &a.subject)?;
+                check_text("alert dedup_key", &a.dedup_key)?;
+                check_text("alert rule", &a.rule)?;
+            }
         }
-        let now = (self.clock)();
         let label = self.db.label().to_owned();
         let who = actor_text(actor);
         let t = &actor.tenant;
+        let clock = &self.clock;
         self.db.with_tx(&mut |tx| {
-            if !reports.is_empty() {
-                add_reports_tx(tx, t, &who, now, reports)?;
+            let mut out = Vec::with_capacity(groups.len());
+            for g in groups {
+                // Each group at its own time, as when it was committed on its own.
+                let now = clock();
+                if !g.reports.is_empty() {
+                    add_reports_tx(tx, t, &who, now, g.reports)?;
+                }
+                out.push(ingest_alerts_tx(tx, &label, t, &who, now, g.alerts, g.cursor)?);
             }
-            ingest_alerts_tx(tx, &label, t, &who, now, alerts, cursor)
+            Ok(out)
         })
     }
 

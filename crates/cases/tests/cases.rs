@@ -7,7 +7,7 @@ use common::{actor, alert, Fixture};
 use floodgate_cases::audit::Tamper;
 use floodgate_cases::db::Backend;
 use floodgate_cases::model::*;
-use floodgate_cases::{CaseStore, CasesError, ListFilter};
+use floodgate_cases::{CaseStore, CasesError, DecidedGroup, ListFilter};
 
 both_backends!(
     alerts_group_into_one_case_per_subject_exactly_once,
@@ -30,6 +30,7 @@ both_backends!(
     a_newer_database_is_refused,
     a_snoozed_case_wakes_at_its_time,
     the_user_registry_decides_who_acts_and_with_which_role,
+    groups_in_one_transaction_store_what_one_transaction_each_stores,
 );
 
 fn audit_len<S: CaseStore + ?Sized>(s: &mut S, a: &Actor) -> i64 {
@@ -739,4 +740,86 @@ fn issue14_a_case_store_with_full_alert_copies_verifies_beside_hashed_ones() {
         .raw("UPDATE audit SET after = REPLACE(after, 'monitor:', 'MONITOR:') WHERE tenant = 'default' AND action = 'alert.create' AND after LIKE '%\"alert\":%'")
         .unwrap();
     assert!(matches!(s.verify_audit(&a).unwrap().first_problem, Some(Tamper::Altered { .. })));
+}
+
+/// The monitor feed stores the groups waiting for it in one transaction
+/// (`ingest_decided_groups`): the alerts, cases (their versions and counts), report
+/// obligations, audit trail and cursor are those one `ingest_decided` per group leaves; a
+/// refused group stores none of them.
+fn groups_in_one_transaction_store_what_one_transaction_each_stores<F: Fixture>(fx: &F) {
+    let fx2 = fx.another();
+    let (mut s, mut s2) = (fx.store(), fx2.store());
+    s.set_clock(|| UnixTime(1_760_000_000));
+    s2.set_clock(|| UnixTime(1_760_000_000));
+    let feed = actor("vasp-a", "feed", Role::Admin);
+    let groups: Vec<(Vec<NewReport>, Vec<NewAlert>, i64)> = vec![
+        (
+            vec![report("r1", ReportKind::LargeValue, 3600)],
+            vec![
+                alert("c1", "monitor:t1", Severity::Low),
+                alert("c2", "monitor:t2", Severity::Low),
+            ],
+            2,
+        ),
+        // c1 again (its case takes the alert), a key of the first group again (a duplicate), a
+        // report key again.
+        (
+            vec![
+                report("r1", ReportKind::LargeValue, 3600),
+                report("r2", ReportKind::Suspicious, 60),
+            ],
+            vec![
+                alert("c1", "monitor:t3", Severity::High),
+                alert("c2", "monitor:t2", Severity::Low),
+            ],
+            4,
+        ),
+        (vec![], vec![alert("c3", "monitor:t5", Severity::Medium)], 5),
+    ];
+    for (reports, alerts, at) in &groups {
+        s.ingest_decided(&feed, reports, alerts, Some(("monitor", *at))).unwrap();
+    }
+    let batch: Vec<DecidedGroup> = groups
+        .iter()
+        .map(|(reports, alerts, at)| DecidedGroup {
+            reports,
+            alerts,
+            cursor: Some(("monitor", *at)),
+        })
+        .collect();
+    let r = s2.ingest_decided_groups(&feed, &batch).unwrap();
+    assert_eq!(r.iter().map(|i| i.created.len()).collect::<Vec<_>>(), [2, 1, 1]);
+    assert_eq!(r[1].duplicates, 1);
+    // Everything the two stores hold, audit entries and their hashes included.
+    fn held<S: CaseStore + ?Sized>(s: &mut S, a: &Actor) -> String {
+        let cases = s.cases(a, &ListFilter::default()).unwrap();
+        let views: Vec<_> = cases.iter().map(|c| s.case(a, c.id).unwrap()).collect();
+        let all = serde_json::json!({
+            "alerts": s.alerts(a, &ListFilter::default()).unwrap(),
+            "cases": views,
+            "reports": s.reports(a).unwrap(),
+            "cursor": s.feed_position(&a.tenant, "monitor").unwrap(),
+            "audit": s.verify_audit(a).unwrap(),
+        });
+        all.to_string()
+    }
+    let (a, b) = (held(&mut s, &feed), held(&mut s2, &feed));
+    assert!(a.contains("case.add_alert") && a.contains("alert.create"), "{a}");
+    assert_eq!(a, b);
+    assert!(s2.verify_audit(&feed).unwrap().is_intact());
+    // A group refused (an empty subject) after a good one: neither is stored.
+    let bad = [alert(" ", "monitor:t7", Severity::Low)];
+    let good = [alert("c4", "monitor:t6", Severity::Low)];
+    let err = s2
+        .ingest_decided_groups(
+            &feed,
+            &[
+                DecidedGroup { reports: &[], alerts: &good, cursor: Some(("monitor", 6)) },
+                DecidedGroup { reports: &[], alerts: &bad, cursor: Some(("monitor", 7)) },
+            ],
+        )
+        .unwrap_err();
+    assert!(matches!(err, CasesError::Invalid { .. }), "{err:?}");
+    assert_eq!(s2.feed_position(&feed.tenant, "monitor").unwrap(), 5);
+    assert_eq!(held(&mut s2, &feed), b);
 }

@@ -21,6 +21,10 @@ pub trait Fixture: Sync {
     /// SQL that drops the audit log's database guards (what an attacker with database access
     /// could do) so tampering tests can edit rows.
     fn drop_guards(&self) -> &'static str;
+    /// A second, empty database of the same kind (to compare two ways of writing the same).
+    fn another(&self) -> Self
+    where
+        Self: Sized;
 }
 
 pub struct SqliteFx {
@@ -44,6 +48,9 @@ impl Fixture for SqliteFx {
     }
     fn drop_guards(&self) -> &'static str {
         SqliteFx::DROP_GUARDS
+    }
+    fn another(&self) -> SqliteFx {
+        SqliteFx::new()
     }
 }
 
@@ -107,6 +114,9 @@ impl Fixture for PgFx {
     }
     fn drop_guards(&self) -> &'static str {
         "DROP TRIGGER audit_guard ON audit"
+    }
+    fn another(&self) -> PgFx {
+        PgFx::new().unwrap()
     }
 }
 
