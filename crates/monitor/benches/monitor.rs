@@ -72,8 +72,9 @@ fn run(
                 pack: String::new(),
             },
         };
-        out.push_str(&serde_json::to_string(&d).unwrap());
-        out.push('\n');
+        // As `floodgate monitor` writes a decision (`sink::jsonl`; before 2026-12-06 this was
+        // `serde_json::to_string`, which `sink::jsonl` then was).
+        floodgate_monitor::sink::jsonl(&d, &mut out);
         if let Some(l) = lat.as_deref_mut() {
             l.push(t.elapsed().as_nanos() as u64);
         }
