@@ -50,9 +50,9 @@ fn plan(pack: &Pack) -> (Vec<Spec>, Idx) {
 /// Computes every spec in one backward pass over the account's events.
 fn aggregate(events: &std::collections::VecDeque<Ev>, now: i64, specs: &[Spec]) -> Vec<u128> {
     let mut out = vec![0u128; specs.len()];
-    // The counterparties counted so far, with their spec: allocated only once one is seen
-    // (a vector per spec was allocated for every decision).
-    let mut distinct: Vec<(usize, u64)> = Vec::new();
+    // Per spec, the counterparties counted so far: the lists are made only once a
+    // counterparty is seen (they were allocated for every decision).
+    let mut distinct: Vec<Vec<u64>> = Vec::new();
     let max = specs.iter().map(|s| s.span).max().unwrap_or(0);
     for ev in events.iter().rev() {
         let age = now - ev.time;
@@ -68,9 +68,14 @@ fn aggregate(events: &std::collections::VecDeque<Ev>, now: i64, specs: &[Spec]) 
                 Kind::SumVnd => out[i] = out[i].saturating_add(ev.vnd),
                 Kind::SumUsd => out[i] = out[i].saturating_add(ev.usd),
                 Kind::Distinct => {
-                    if ev.cp != 0 && !distinct.contains(&(i, ev.cp)) {
-                        distinct.push((i, ev.cp));
-                        out[i] += 1;
+                    if ev.cp != 0 {
+                        if distinct.is_empty() {
+                            distinct.resize(specs.len(), Vec::new());
+                        }
+                        if !distinct[i].contains(&ev.cp) {
+                            distinct[i].push(ev.cp);
+                            out[i] += 1;
+                        }
                     }
                 }
                 Kind::CountUsdIn(lo, hi) => {
