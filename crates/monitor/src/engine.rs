@@ -50,7 +50,9 @@ fn plan(pack: &Pack) -> (Vec<Spec>, Idx) {
 /// Computes every spec in one backward pass over the account's events.
 fn aggregate(events: &std::collections::VecDeque<Ev>, now: i64, specs: &[Spec]) -> Vec<u128> {
     let mut out = vec![0u128; specs.len()];
-    let mut distinct: Vec<Vec<u64>> = vec![Vec::new(); specs.len()];
+    // Per spec, the counterparties counted so far: the lists are made only once a
+    // counterparty is seen (they were allocated for every decision).
+    let mut distinct: Vec<Vec<u64>> = Vec::new();
     let max = specs.iter().map(|s| s.span).max().unwrap_or(0);
     for ev in events.iter().rev() {
         let age = now - ev.time;
@@ -66,9 +68,14 @@ fn aggregate(events: &std::collections::VecDeque<Ev>, now: i64, specs: &[Spec]) 
                 Kind::SumVnd => out[i] = out[i].saturating_add(ev.vnd),
                 Kind::SumUsd => out[i] = out[i].saturating_add(ev.usd),
                 Kind::Distinct => {
-                    if ev.cp != 0 && !distinct[i].contains(&ev.cp) {
-                        distinct[i].push(ev.cp);
-                        out[i] += 1;
+                    if ev.cp != 0 {
+                        if distinct.is_empty() {
+                            distinct.resize(specs.len(), Vec::new());
+                        }
+                        if !distinct[i].contains(&ev.cp) {
+                            distinct[i].push(ev.cp);
+                            out[i] += 1;
+                        }
                     }
                 }
                 Kind::CountUsdIn(lo, hi) => {
@@ -138,12 +145,28 @@ fn uses_of(pack: &Pack) -> u8 {
     u
 }
 
-fn local_day(t: i64, offset_hours: i32) -> (i64, String) {
+/// The start of `t`'s local day (UTC seconds) and that day's date, written only where a
+/// report names it (most transfers trigger none).
+fn local_day(t: i64, offset_hours: i32) -> (i64, LocalDate) {
     let off = i64::from(offset_hours) * 3600;
     let day = (t + off).div_euclid(DAY);
-    let start = day * DAY - off;
-    let date = Timestamp(day * DAY).to_rfc3339();
-    (start, date.get(..10).unwrap_or(&date).to_owned())
+    (day * DAY - off, LocalDate(day * DAY))
+}
+
+/// A local day's date, `2025-09-02`: the date part of the RFC 3339 text of its midnight.
+#[derive(Clone, Copy)]
+struct LocalDate(i64);
+
+impl std::fmt::Display for LocalDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match Timestamp(self.0).rfc3339_bytes() {
+            Some(b) => f.write_str(std::str::from_utf8(&b[..10]).map_err(|_| std::fmt::Error)?),
+            None => {
+                let date = Timestamp(self.0).to_rfc3339();
+                f.write_str(date.get(..10).unwrap_or(&date))
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -336,16 +359,12 @@ impl Engine {
                        vnd: u128,
                        threshold: String,
                        ids: Vec<String>| {
-            reports.push(ReportDue {
-                report: id.to_owned(),
-                jurisdiction: meta.id.clone(),
-                customer_id: e.customer_id.clone(),
-                transfer_id: e.id.clone(),
-                local_day: day.clone(),
-                amount_vnd: u64::try_from(vnd).unwrap_or(u64::MAX),
-                threshold: threshold.clone(),
-                transfer_ids: ids.clone(),
-                source: c.source.clone(),
+            let date = day.to_string();
+            let evidence = Evidence::of(&ReportEvidence {
+                amount_vnd: vnd,
+                local_day: &date,
+                threshold: &threshold,
+                transfer_ids: &ids,
             });
             hits.push(hit(
                 &format!("report.{id}"),
@@ -354,13 +373,19 @@ impl Engine {
                 &c.source,
                 c.severity,
                 reason,
-                Evidence::of(&ReportEvidence {
-                    amount_vnd: vnd,
-                    local_day: &day,
-                    threshold: &threshold,
-                    transfer_ids: &ids,
-                }),
+                evidence,
             ));
+            reports.push(ReportDue {
+                report: id.to_owned(),
+                jurisdiction: meta.id.clone(),
+                customer_id: e.customer_id.clone(),
+                transfer_id: e.id.clone(),
+                local_day: date,
+                amount_vnd: u64::try_from(vnd).unwrap_or(u64::MAX),
+                threshold,
+                transfer_ids: ids,
+                source: c.source,
+            });
         };
         let counts =
             |l: &crate::pack::DailyTrigger, rail: Option<floodgate_types::Rail>, dir: Direction| {
@@ -412,7 +437,8 @@ impl Engine {
         let transfer = e.rail != Some(floodgate_types::Rail::Cash);
         let cp_country = cx.cp_country.map(|c| c.0);
         let from_dir = cx.cp_country.map_or("", |c| c.1);
-        let this = format!("{} at {}", e.id, crate::typologies::when(cx.now));
+        // Named only by the reason of a trigger that fired.
+        let this = || format!("{} at {}", e.id, crate::typologies::when(cx.now));
         if let Some(d) = r.domestic_transfer.as_ref().filter(|x| x.enabled && transfer) {
             let domestic = e.direction == Direction::Internal
                 || cp_country.is_some_and(|c| c.eq_ignore_ascii_case(&meta.country));
@@ -421,8 +447,9 @@ impl Engine {
                     "domestic_transfer",
                     d.common(),
                     format!(
-                        "domestic {}transfer {this} of VND {} (threshold VND {}){from_dir}",
+                        "domestic {}transfer {} of VND {} (threshold VND {}){from_dir}",
                         rail_word(e.rail),
+                        this(),
                         fiat.vnd,
                         d.threshold_vnd
                     ),
@@ -459,8 +486,9 @@ impl Engine {
                     "international_transfer",
                     i.common(),
                     format!(
-                        "international {}transfer {this} of USD {} (threshold USD {}){from_dir}",
+                        "international {}transfer {} of USD {} (threshold USD {}){from_dir}",
                         rail_word(e.rail),
+                        this(),
                         usd(fiat.usd_cents),
                         i.threshold_usd
                     ),

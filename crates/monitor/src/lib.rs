@@ -43,6 +43,7 @@
 pub mod cel_rules;
 pub mod customer;
 pub mod decision;
+mod decision_json;
 pub mod engine;
 pub mod error;
 pub mod exposure_index;

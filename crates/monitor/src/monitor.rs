@@ -72,6 +72,15 @@ fn to_json<T: serde::Serialize + ?Sized>(v: &T, hint: &mut usize) -> Result<Stri
     String::from_utf8(buf).map_err(|e| e.to_string())
 }
 
+/// A decision's JSON text ([`Decision::write_json`]: serde_json's bytes, written faster) in a
+/// buffer of `*hint` bytes, the hint kept as [`to_json`] keeps it.
+fn decision_json(d: &Decision, hint: &mut usize) -> Result<String, String> {
+    let mut buf = String::with_capacity(*hint);
+    d.write_json(&mut buf).map_err(|e| e.to_string())?;
+    *hint = (buf.len() + buf.len() / 4).max(*hint - *hint / 8).clamp(256, 8192);
+    Ok(buf)
+}
+
 /// Decisions committed between two automatic snapshots, by default: a restart after a crash
 /// replays at most this many stored transfers beyond the snapshot.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 250_000;
@@ -308,7 +317,7 @@ impl Monitor {
                 message: e,
             };
             let event = to_json(ev, &mut db.json_hint[0]).map_err(ser)?;
-            let decision = to_json(&d, &mut db.json_hint[1]).map_err(ser)?;
+            let decision = decision_json(&d, &mut db.json_hint[1]).map_err(ser)?;
             db.pending.push(DecidedRecord {
                 transfer_id: ev.entry.id.clone(),
                 event,

@@ -132,7 +132,7 @@ pub fn push_lines<'a>(lines: impl Iterator<Item = &'a str>, out: &mut String) {
 
 /// Renders a decision as one JSON line.
 pub fn jsonl(d: &Decision, out: &mut String) {
-    out.push_str(&serde_json::to_string(d).expect("a decision always serializes"));
+    d.write_json(out).expect("a decision always serializes");
     out.push('\n');
 }
 

@@ -546,16 +546,28 @@ pub(crate) fn member_json(ids: &Ids, m: &Member) -> serde_json::Value {
     })
 }
 
-/// This transfer for a reason: `w-9 (withdrawal) at 2025-09-02T10:00:00Z, USD 300.00`.
-pub(crate) fn this_tx(cx: &Ctx<'_>) -> String {
-    use std::fmt::Write;
-    let e = &cx.ev.entry;
-    let mut s = format!("{} ({}) at {}, ", e.id, e.direction.as_str(), when(cx.now));
-    let _ = match cx.fiat {
-        Some(f) => write!(s, "USD {}", usd(f.usd_cents)),
-        None => write!(s, "{} {} (no fiat rate)", e.amount, e.asset),
-    };
-    s
+/// This transfer for a reason: `w-9 (withdrawal) at 2025-09-02T10:00:00Z, USD 300.00`,
+/// written straight into the reason it is formatted into.
+pub(crate) fn this_tx<'a>(cx: &Ctx<'a>) -> ThisTxText<'a> {
+    ThisTxText { e: &cx.ev.entry, now: cx.now, fiat: cx.fiat }
+}
+
+/// See [`this_tx`].
+pub(crate) struct ThisTxText<'a> {
+    e: &'a floodgate_types::LedgerEntry,
+    now: i64,
+    fiat: Option<crate::fiat::FiatValue>,
+}
+
+impl std::fmt::Display for ThisTxText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = self.e;
+        write!(f, "{} ({}) at {}, ", e.id, e.direction.as_str(), when(self.now))?;
+        match self.fiat {
+            Some(v) => write!(f, "USD {}", usd(v.usd_cents)),
+            None => write!(f, "{} {} (no fiat rate)", e.amount, e.asset),
+        }
+    }
 }
 
 /// This transfer for evidence (keys in sorted order, see [`Evidence::of`]).
