@@ -2817,13 +2817,11 @@ mod tests {
 
     /// A stored time that is not its transaction key's (the file's checksums right) is found
     /// by `verify`, naming the file, the node and both times.
-    #[test]
-    fn verify_finds_a_stored_time_that_is_not_the_keys() {
-        let dir = tempfile::tempdir().unwrap();
-        let base = Graph::open_or_empty(dir.path()).unwrap();
-        let mut b = GraphBuilder::new(Some(&base)).with_threads(1);
+    /// An address paid 5 BTC by each of `n` transactions, one a second from 1,700,000,000
+    /// (each leg's time its transaction's).
+    fn hub_paid_by_txs(b: &mut GraphBuilder, n: u8) -> NodeId {
         let hub = b.node("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", NodeKind::Address).unwrap();
-        for i in 0..segment::LIST_TIMES_MIN as u8 {
+        for i in 0..n {
             let txid = Hash32([i; 32]);
             let tx = b.tx_node(Chain::Bitcoin, &txid).unwrap();
             let e = EdgeInput {
@@ -2835,6 +2833,15 @@ mod tests {
             };
             b.add_edge(tx, hub, &e).unwrap();
         }
+        hub
+    }
+
+    #[test]
+    fn verify_finds_a_stored_time_that_is_not_the_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Graph::open_or_empty(dir.path()).unwrap();
+        let mut b = GraphBuilder::new(Some(&base)).with_threads(1);
+        hub_paid_by_txs(&mut b, segment::LIST_TIMES_MIN as u8);
         let mut data = b.finish().unwrap();
         assert_eq!(data.timed_lists, 1);
         // The last time is a delta of +1 from the one before (one byte, 2): make it +2.
@@ -2947,19 +2954,7 @@ mod tests {
         let base = Graph::open_or_empty(dir.path()).unwrap();
         let mut b = GraphBuilder::new(Some(&base)).with_threads(1);
         b.column_min = 64;
-        let hub = b.node("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", NodeKind::Address).unwrap();
-        for i in 0..64u8 {
-            let txid = Hash32([i; 32]);
-            let tx = b.tx_node(Chain::Bitcoin, &txid).unwrap();
-            let e = EdgeInput {
-                amount: Amount::from(5u64),
-                time: Some(1_700_000_000 + i64::from(i)),
-                asset: "BTC",
-                txid,
-                chain: Chain::Bitcoin,
-            };
-            b.add_edge(tx, hub, &e).unwrap();
-        }
+        let hub = hub_paid_by_txs(&mut b, 64);
         let mut data = b.finish().unwrap();
         assert_eq!(data.timed_lists, 1);
         // The last entry: a time delta of +1 (one byte, 4), then the amount 5.
