@@ -2775,14 +2775,9 @@ mod tests {
             b.add_edge(pay_tx, other, &leg(pay, Some(t), 1)).unwrap();
             b.add_edge(hub, spend_tx, &leg(spend, Some(t + 60), 8)).unwrap();
         }
-        let mut data = b.finish().unwrap();
+        let data = b.finish().unwrap();
         assert_eq!(data.timed_lists, 4, "both sides of both addresses");
-        let with = dir.path().join("with.fgs");
-        segment::write(&with, &data).unwrap();
-        data.list_times.clear();
-        data.timed_lists = 0;
-        let without = dir.path().join("without.fgs");
-        segment::write(&without, &data).unwrap();
+        let (with, without) = written_with_and_without_section_11(dir.path(), data);
         let mut read = Vec::new();
         for (file, timed) in [(&with, 4), (&without, 0)] {
             let g = Graph::open_or_empty(dir.path()).unwrap();
@@ -2817,6 +2812,21 @@ mod tests {
 
     /// A stored time that is not its transaction key's (the file's checksums right) is found
     /// by `verify`, naming the file, the node and both times.
+    /// `data` written to `with.fgs` in `dir` as it is, and to `without.fgs` with no section
+    /// 11 (no list times, no columns): the two files' paths.
+    fn written_with_and_without_section_11(
+        dir: &Path,
+        mut data: SegmentData,
+    ) -> (PathBuf, PathBuf) {
+        let with = dir.join("with.fgs");
+        segment::write(&with, &data).unwrap();
+        data.list_times.clear();
+        data.timed_lists = 0;
+        let without = dir.join("without.fgs");
+        segment::write(&without, &data).unwrap();
+        (with, without)
+    }
+
     /// An address paid 5 BTC by each of `n` transactions, one a second from 1,700,000,000
     /// (each leg's time its transaction's).
     fn hub_paid_by_txs(b: &mut GraphBuilder, n: u8) -> NodeId {
@@ -2908,16 +2918,11 @@ mod tests {
                 }
             }
         }
-        let mut data = b.finish().unwrap();
+        let data = b.finish().unwrap();
         let column = segment::TimedList { node: hub.0, side: segment::SIDE_IN_COLUMN, start: 0 };
         let index: &[segment::TimedList] = bytemuck::cast_slice(&data.list_times[..16]);
         assert_eq!(index, [column], "the hub's column, and no other entry");
-        let with = dir.path().join("with.fgs");
-        segment::write(&with, &data).unwrap();
-        data.list_times.clear();
-        data.timed_lists = 0;
-        let without = dir.path().join("without.fgs");
-        segment::write(&without, &data).unwrap();
+        let (with, without) = written_with_and_without_section_11(dir.path(), data);
         let mut read = Vec::new();
         for file in [&with, &without] {
             let g = Graph::open_or_empty(dir.path()).unwrap();

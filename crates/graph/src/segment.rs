@@ -1365,15 +1365,7 @@ impl Segment {
     /// stores them (section 11): `None` for a list below [`LIST_TIMES_MIN`] such records,
     /// and before version 6.
     pub(crate) fn list_times(&self, node: u32, incoming: bool) -> Option<ListTimes<'_>> {
-        let buf = self.timed_entry(node, u32::from(incoming))?;
-        Some(ListTimes {
-            seg: self,
-            buf,
-            pos: 0,
-            prev: i64::from(self.header.key_time_base),
-            node,
-            bad: false,
-        })
+        self.stream(node, u32::from(incoming)).map(ListTimes)
     }
 
     /// What section 11 stores of `node`'s in side in this segment, found with one search:
@@ -1392,8 +1384,14 @@ impl Segment {
     /// `node`'s in-record column in this segment (section 11, version 7): `None` for a
     /// node of fewer than [`COLUMN_MIN`] in records, and before version 7.
     pub(crate) fn in_column(&self, node: u32) -> Option<Column<'_>> {
-        let buf = self.timed_entry(node, SIDE_IN_COLUMN)?;
-        Some(Column {
+        self.stream(node, SIDE_IN_COLUMN).map(Column)
+    }
+
+    /// A cursor over the bytes of `node`'s section-11 entry for `side`, its first time
+    /// coded from `key_time_base`; `None` when the segment has no such entry.
+    fn stream(&self, node: u32, side: u32) -> Option<Stream<'_>> {
+        let buf = self.timed_entry(node, side)?;
+        Some(Stream {
             seg: self,
             buf,
             pos: 0,
@@ -2024,7 +2022,11 @@ pub(crate) struct ColumnEntry {
 }
 
 /// Decodes one node's in-record column (section 11, version 7).
-pub(crate) struct Column<'s> {
+pub(crate) struct Column<'s>(Stream<'s>);
+
+/// A cursor over one section-11 entry (a list's times or a column): the time before the
+/// next one, and whether a bad entry was met (noted as damage once).
+struct Stream<'s> {
     seg: &'s Segment,
     buf: &'s [u8],
     pos: usize,
@@ -2033,23 +2035,31 @@ pub(crate) struct Column<'s> {
     bad: bool,
 }
 
+impl Stream<'_> {
+    /// Whether the entry was read to its end without damage.
+    fn clean_end(&self) -> bool {
+        !self.bad && self.pos == self.buf.len()
+    }
+}
+
 impl Column<'_> {
     /// Whether the column was read to its end without damage.
     pub(crate) fn clean_end(&self) -> bool {
-        !self.bad && self.pos == self.buf.len()
+        self.0.clean_end()
     }
 
     fn decode(&mut self) -> Option<ColumnEntry> {
-        let h = get_varint(self.buf, &mut self.pos)?;
-        let ext = if h & 1 != 0 { get_varint(self.buf, &mut self.pos)? } else { 0 };
+        let c = &mut self.0;
+        let h = get_varint(c.buf, &mut c.pos)?;
+        let ext = if h & 1 != 0 { get_varint(c.buf, &mut c.pos)? } else { 0 };
         let asset = u16::try_from(ext >> 1).ok()?;
-        let amount = get_varint(self.buf, &mut self.pos)?;
-        let t = self.prev.checked_add(unzigzag(h >> 1))?;
+        let amount = get_varint(c.buf, &mut c.pos)?;
+        let t = c.prev.checked_add(unzigzag(h >> 1))?;
         let time = u32::try_from(t).ok()?;
-        if ext & 1 != 0 && amount >= u64::from(self.seg.header.wide_count) {
+        if ext & 1 != 0 && amount >= u64::from(c.seg.header.wide_count) {
             return None;
         }
-        self.prev = t;
+        c.prev = t;
         Some(ColumnEntry { asset, wide: ext & 1 != 0, amount, time })
     }
 }
@@ -2058,13 +2068,14 @@ impl Iterator for Column<'_> {
     type Item = ColumnEntry;
     #[inline]
     fn next(&mut self) -> Option<ColumnEntry> {
-        if self.bad || self.pos >= self.buf.len() {
+        if self.0.bad || self.0.pos >= self.0.buf.len() {
             return None;
         }
         let e = self.decode();
         if e.is_none() {
-            self.bad = true;
-            self.seg.note_damage(S_LIST_TIMES, format!("column of node {}: bad entry", self.node));
+            let c = &mut self.0;
+            c.bad = true;
+            c.seg.note_damage(S_LIST_TIMES, format!("column of node {}: bad entry", c.node));
         }
         e
     }
@@ -2119,19 +2130,12 @@ impl Iterator for InSources<'_> {
 }
 
 /// Decodes one list's stored times (section 11).
-pub(crate) struct ListTimes<'s> {
-    seg: &'s Segment,
-    buf: &'s [u8],
-    pos: usize,
-    prev: i64,
-    node: u32,
-    bad: bool,
-}
+pub(crate) struct ListTimes<'s>(Stream<'s>);
 
 impl ListTimes<'_> {
     /// Whether the times were read to their end without damage.
     pub(crate) fn clean_end(&self) -> bool {
-        !self.bad && self.pos == self.buf.len()
+        self.0.clean_end()
     }
 }
 
@@ -2139,20 +2143,21 @@ impl Iterator for ListTimes<'_> {
     type Item = u32;
     #[inline]
     fn next(&mut self) -> Option<u32> {
-        if self.bad {
+        let c = &mut self.0;
+        if c.bad {
             return None;
         }
-        let t = get_varint(self.buf, &mut self.pos)
-            .and_then(|v| self.prev.checked_add(unzigzag(v)))
+        let t = get_varint(c.buf, &mut c.pos)
+            .and_then(|v| c.prev.checked_add(unzigzag(v)))
             .and_then(|t| u32::try_from(t).ok());
         match t {
             Some(t) => {
-                self.prev = i64::from(t);
+                c.prev = i64::from(t);
                 Some(t)
             }
             None => {
-                self.bad = true;
-                self.seg.note_damage(S_LIST_TIMES, format!("node {}: bad time", self.node));
+                c.bad = true;
+                c.seg.note_damage(S_LIST_TIMES, format!("node {}: bad time", c.node));
                 None
             }
         }
