@@ -17,7 +17,8 @@ use floodgate_monitor::engine::Engine;
 use floodgate_monitor::facts::{AddressLists, AddressRisk, RiskCategory, RiskFacts};
 use floodgate_monitor::fiat::RateTable;
 use floodgate_monitor::input::{
-    parse_event, InputLimits, InputLine, LineReader, MonitorEvent, Reject,
+    parse_csv_event, parse_event, CsvLedgerHeader, InputLimits, InputLine, LineReader,
+    MonitorEvent, Reject,
 };
 use floodgate_monitor::monitor::{Monitor, Processed};
 use floodgate_monitor::pack::Pack;
@@ -289,6 +290,9 @@ pub struct StreamSummary {
 
 enum Item {
     Line(u64, String),
+    /// The header of a CSV ledger (the input's first line): the lines after it are its rows.
+    CsvHeader(Box<CsvLedgerHeader>),
+    CsvLine(u64, String),
     Rejected(Reject),
     Event(Box<MonitorEvent>),
 }
@@ -323,6 +327,24 @@ impl Batcher {
     fn finish(self) {
         if !self.batch.is_empty() {
             let _ = self.tx.send(self.batch);
+        }
+    }
+}
+
+/// The input's first line with text: a JSON object starts JSON Lines; anything else is read as
+/// a CSV ledger's header when it names the ledger's required columns (`docs/formats/ledger.md`),
+/// else as a JSON line (rejected, with the reason it is not a CSV header logged). True for CSV.
+fn first_line(label: &Path, n: u64, line: String) -> (bool, Item) {
+    let text = line.trim_start_matches('\u{feff}').trim_start();
+    if text.starts_with('{') {
+        return (false, Item::Line(n, line));
+    }
+    match CsvLedgerHeader::parse(label, n, &line) {
+        Ok(h) => (true, Item::CsvHeader(Box::new(h))),
+        Err(e) => {
+            tracing::warn!(target: "floodgate::monitor",
+                "the first line is neither a JSON object nor a CSV ledger header ({e}): reading JSON Lines");
+            (false, Item::Line(n, line))
         }
     }
 }
@@ -368,10 +390,21 @@ pub fn stream<S: DecisionSink>(
                 let mut r =
                     LineReader::new(BufReader::with_capacity(1 << 16, reader), &label, limits);
                 let mut out = Batcher::new(tx);
+                // None until the first line with text tells JSON Lines from a CSV ledger.
+                let mut csv: Option<bool> = None;
                 loop {
                     let item = match r.next_line() {
                         Ok(None) => break,
-                        Ok(Some(InputLine::Text(n, line))) => Ok(Item::Line(n, line)),
+                        Ok(Some(InputLine::Text(n, line))) => match csv {
+                            Some(true) => Ok(Item::CsvLine(n, line)),
+                            Some(false) => Ok(Item::Line(n, line)),
+                            None if line.trim().is_empty() => Ok(Item::Line(n, line)),
+                            None => {
+                                let (is_csv, item) = first_line(&label, n, line);
+                                csv = Some(is_csv);
+                                Ok(item)
+                            }
+                        },
                         Ok(Some(InputLine::Rejected(rej))) => Ok(Item::Rejected(rej)),
                         Err(e) => Err(format!("{e}")),
                     };
@@ -389,6 +422,7 @@ pub fn stream<S: DecisionSink>(
 
     let batch = if mon.is_durable() { opts.batch } else { opts.batch.min(NO_STATE_BATCH) };
     let mut summary = StreamSummary::default();
+    let mut csv_header: Option<CsvLedgerHeader> = None;
     let mut held: Vec<Decision> = Vec::new();
     // When the group's first decision was made (None: the group is empty).
     let mut group_started: Option<Instant> = None;
@@ -440,6 +474,22 @@ pub fn stream<S: DecisionSink>(
                         continue;
                     }
                     parse_event(&label, n, &text, mon.engine().assets(), Some(Timestamp::now()))
+                }
+                Item::CsvHeader(h) => {
+                    csv_header = Some(*h);
+                    continue;
+                }
+                Item::CsvLine(n, text) => {
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    let assets = mon.engine().assets();
+                    match &csv_header {
+                        Some(h) => {
+                            parse_csv_event(&label, n, &text, h, assets, Some(Timestamp::now()))
+                        }
+                        None => parse_event(&label, n, &text, assets, Some(Timestamp::now())),
+                    }
                 }
             };
             let ev = match parsed {

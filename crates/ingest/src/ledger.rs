@@ -264,7 +264,7 @@ fn csv_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
         .iter()
         .map(|h| h.to_ascii_lowercase())
         .collect();
-    check_columns(path, headers.iter().map(String::as_str))?;
+    check_columns(path, 1, headers.iter().map(String::as_str))?;
     let mut rows = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| {
@@ -307,6 +307,78 @@ pub fn parse_jsonl_line(
     entry_from_row(path, line, &row, assets)
 }
 
+/// The header row of a CSV ledger read line by line, for streaming consumers (the monitor)
+/// that reject bad rows one by one instead of refusing the whole file. Each row is one line:
+/// a quoted field that spans lines is not read this way (its lines are rejected, named).
+#[derive(Debug, Clone)]
+pub struct CsvLedgerHeader {
+    columns: Vec<String>,
+}
+
+impl CsvLedgerHeader {
+    /// Reads the header row (`line` is its line number), checking the required columns.
+    ///
+    /// # Errors
+    /// [`IngestError::Invalid`] naming the file and line: not CSV, or a required column missing.
+    pub fn parse(path: &Path, line: u64, text: &str) -> Result<Self, IngestError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let rec = one_csv_record(path, line, text)?;
+        let columns: Vec<String> = rec.iter().map(str::to_ascii_lowercase).collect();
+        check_columns(path, line, columns.iter().map(String::as_str))?;
+        Ok(CsvLedgerHeader { columns })
+    }
+
+    /// Parses one data row under this header.
+    ///
+    /// # Errors
+    /// [`IngestError::Invalid`] naming the file, line and field.
+    pub fn entry(
+        &self,
+        path: &Path,
+        line: u64,
+        text: &str,
+        assets: &AssetRegistry,
+    ) -> Result<LedgerEntry, IngestError> {
+        let rec = one_csv_record(path, line, text)?;
+        if rec.len() != self.columns.len() {
+            return Err(IngestError::invalid(
+                path,
+                Location::Line(line),
+                format!(
+                    "malformed CSV: {} fields where the header has {} (a row with fields \
+                     missing, or a quoted field spanning lines, which the monitor does not read)",
+                    rec.len(),
+                    self.columns.len()
+                ),
+            ));
+        }
+        let row: Row = self
+            .columns
+            .iter()
+            .zip(rec.iter())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(h, v)| (h.clone(), v.to_owned()))
+            .collect();
+        entry_from_row(path, line, &row, assets)
+    }
+}
+
+/// One line read as one CSV record (values trimmed, as [`read_ledger_path`] reads them).
+fn one_csv_record(path: &Path, line: u64, text: &str) -> Result<csv::StringRecord, IngestError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let mut rec = csv::StringRecord::new();
+    match rdr.read_record(&mut rec) {
+        Ok(true) => Ok(rec),
+        Ok(false) => Err(IngestError::invalid(path, Location::Line(line), "empty CSV row")),
+        Err(e) => {
+            Err(IngestError::invalid(path, Location::Line(line), format!("malformed CSV: {e}")))
+        }
+    }
+}
+
 fn json_row(path: &Path, n: u64, line: &str) -> Result<Row, IngestError> {
     serde_json::from_str::<Row>(line).map_err(|e| {
         if e.classify() == serde_json::error::Category::Data && e.to_string().contains(NESTED) {
@@ -347,6 +419,7 @@ fn jsonl_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
 
 fn check_columns<'a>(
     path: &Path,
+    line: u64,
     headers: impl Iterator<Item = &'a str> + Clone,
 ) -> Result<(), IngestError> {
     let missing: Vec<&str> = REQUIRED_COLUMNS
@@ -359,7 +432,7 @@ fn check_columns<'a>(
     if !missing.is_empty() {
         return Err(IngestError::invalid(
             path,
-            Location::Line(1),
+            Location::Line(line),
             format!(
                 "missing required column(s): {} (required: {}; see docs/formats/ledger.md)",
                 missing.join(", "),
@@ -595,6 +668,31 @@ mod tests {
 
     fn read(body: &str) -> Result<Vec<LedgerEntry>, IngestError> {
         read_ledger_str("t.csv", &format!("{HEADER}{body}"), &AssetRegistry::builtin())
+    }
+
+    #[test]
+    fn a_csv_row_read_alone_under_its_header_is_the_files_entry() {
+        let body = "d-1,2025-11-03T08:15:00Z,c1,deposit,USDT-TRC20,2500,\"TAYhjpL8pPs8T84FSM329nffQpc6jD8GBM\",203.0.113.10\n\
+                    w-2,2025-11-03T09:15:00Z,c1,withdrawal,BTC,0.5,,\n";
+        let whole = read(body).unwrap();
+        let path = Path::new("t.csv");
+        let header = CsvLedgerHeader::parse(path, 1, HEADER.trim_end()).unwrap();
+        let alone: Vec<LedgerEntry> = body
+            .lines()
+            .enumerate()
+            .map(|(i, l)| header.entry(path, i as u64 + 2, l, &AssetRegistry::builtin()).unwrap())
+            .collect();
+        assert_eq!(alone, whole);
+        let short = header.entry(path, 4, "x-3,2025-11-03T09:15:00Z,c1", &AssetRegistry::builtin());
+        assert!(short
+            .unwrap_err()
+            .to_string()
+            .contains("t.csv: line 4: malformed CSV: 3 fields where the header has 8"));
+        let missing = CsvLedgerHeader::parse(path, 1, "id,time,customer,direction,asset,amount");
+        assert!(missing
+            .unwrap_err()
+            .to_string()
+            .contains("missing required column(s): customer_id"));
     }
 
     #[test]

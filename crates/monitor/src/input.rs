@@ -1,8 +1,11 @@
 //! Monitor input: one exchange ledger entry per JSON line (`docs/formats/ledger.md`) plus
 //! optional monitor keys (`docs/formats/monitor.md`): countries, a nested `travel_rule`
-//! object and a nested `exposure` object from the trace engine.
+//! object and a nested `exposure` object from the trace engine; or a CSV ledger, one row per
+//! line under its header.
 
 use std::path::Path;
+
+pub use floodgate_ingest::ledger::CsvLedgerHeader;
 
 use floodgate_types::{AssetRegistry, LedgerEntry, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -103,18 +106,7 @@ pub fn parse_event(
 ) -> Result<MonitorEvent, Reject> {
     let entry = floodgate_ingest::ledger::parse_jsonl_line(path, line, text, assets)
         .map_err(|e| Reject { line, reason: e.to_string() })?;
-    if let Some(now) = now {
-        if entry.time.0 > now.0 + MAX_FUTURE_SECS {
-            return Err(Reject {
-                line,
-                reason: format!(
-                    "{}: line {line}, field 'time': {} is more than 24 h in the future",
-                    path.display(),
-                    entry.time
-                ),
-            });
-        }
-    }
+    not_far_ahead(path, line, &entry, now)?;
     let mut extras =
         if text.contains("country") || text.contains("travel_rule") || text.contains("exposure") {
             serde_json::from_str::<Extras>(text).map_err(|e| Reject {
@@ -128,6 +120,46 @@ pub fn parse_event(
     extras.counterparty_country = None;
     extras.travel_rule = None;
     Ok(MonitorEvent { entry, extras })
+}
+
+/// Parses one data row of a CSV ledger (`docs/formats/ledger.md`) under its `header`, as
+/// [`parse_event`] parses a JSON line: a CSV ledger carries no monitor-only extras.
+///
+/// # Errors
+/// As [`parse_event`].
+pub fn parse_csv_event(
+    path: &Path,
+    line: u64,
+    text: &str,
+    header: &CsvLedgerHeader,
+    assets: &AssetRegistry,
+    now: Option<Timestamp>,
+) -> Result<MonitorEvent, Reject> {
+    let entry = header
+        .entry(path, line, text, assets)
+        .map_err(|e| Reject { line, reason: e.to_string() })?;
+    not_far_ahead(path, line, &entry, now)?;
+    Ok(MonitorEvent::from_entry(entry))
+}
+
+/// Rejects a transfer dated more than [`MAX_FUTURE_SECS`] after `now`.
+fn not_far_ahead(
+    path: &Path,
+    line: u64,
+    entry: &LedgerEntry,
+    now: Option<Timestamp>,
+) -> Result<(), Reject> {
+    match now {
+        Some(now) if entry.time.0 > now.0 + MAX_FUTURE_SECS => Err(Reject {
+            line,
+            reason: format!(
+                "{}: line {line}, field 'time': {} is more than 24 h in the future",
+                path.display(),
+                entry.time
+            ),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Size limits on monitor input, so one hostile line cannot exhaust memory.

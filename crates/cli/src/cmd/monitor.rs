@@ -27,7 +27,8 @@ enum Fmt {
 /// Decide on every transfer: allow, review, hold or block, with a score and the reasons.
 ///
 /// Reads the exchange ledger as JSON Lines (docs/formats/ledger.md plus the monitor keys in
-/// docs/formats/monitor.md) from a file, stdin, or the transfer store, and writes one decision
+/// docs/formats/monitor.md) or as a CSV ledger with its header row, from a file, stdin, or the
+/// transfer store, and writes one decision
 /// per transfer, once it is durable. The decided transfers live in DATA_DIR/monitor.db (their
 /// ids) and DATA_DIR/monitor.log (their events and decisions): a transfer id already decided
 /// is skipped, and a restart after a crash continues where the committed state ends. The
@@ -38,10 +39,12 @@ enum Fmt {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   floodgate monitor ledger.jsonl --customers customers.csv
+  floodgate monitor export.csv --format table            # a CSV ledger, as `ingest ledger` reads it
   tail -f ledger.jsonl | floodgate monitor --rules my-rules.toml --ofac-dir data/sanctions/ofac-crypto-addresses -
   floodgate monitor --from-store --format table")]
 pub(crate) struct Args {
-    /// Input JSON Lines file, or - for stdin
+    /// Input ledger: JSON Lines, or a CSV ledger with its header row (told from the first
+    /// line); - for stdin
     #[arg(value_name = "INPUT", default_value = "-")]
     input: PathBuf,
     /// Rules file (TOML; docs/rules.md) [default: the built-in vn pack]
