@@ -33,7 +33,10 @@ pub(crate) const EXIT_HIT: u8 = 1;
 const AFTER_HELP: &str = "\
 Exit codes:
   0  success; for `floodgate screen`: no hit; for `floodgate audit verify`: chain intact
-  1  `floodgate screen`: at least one hit; `floodgate audit verify`: chain broken
+  1  a negative answer, like grep's: `screen` found at least one hit; `audit verify`: the
+     chain is broken; `rules eval`: a typology missed its target or was not planted;
+     `trace path`: no path within the hops; `trace tags ADDRESS`: no tag;
+     `trace why`: the addresses are not one entity
   2  error (bad input, bad flags, store failure); the message names the file and line or field
 
 Configuration, lowest to highest precedence: built-in defaults, the config file
@@ -41,14 +44,20 @@ Configuration, lowest to highest precedence: built-in defaults, the config file
 See docs/config.md.
 
 Quick start:
-  floodgate demo                                   ingest the bundled real sample
+  floodgate demo                                   ingest the real sample, serve the workbench
   floodgate ingest bitcoin blk00000.dat            ingest Bitcoin Core block files
-  floodgate transfers --address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S";
+  floodgate transfers --address 12cbQLTFMXRnSzktFkuoG3eHoMeFtpTu3S
+  floodgate screen name \"Korea Mining Development Trading Corporation\"
+  floodgate monitor ledger.csv --format table      decide on an exchange ledger's transfers
+  floodgate trace build && floodgate trace exposure ADDRESS
+  floodgate cases list";
 
 /// floodgate: an anti-money-laundering engine for virtual-asset markets.
 ///
-/// Ingests real chain data and exchange ledgers into one normalized, queryable record of every
-/// transfer, kept in a local data directory.
+/// Screens names, companies and wallet addresses against sanctions and alert lists, traces
+/// funds through Bitcoin, Ethereum and Tron, monitors an exchange's deposits and withdrawals,
+/// and turns alerts into cases and reports, every result explained. Chain data and exchange
+/// ledgers are kept in one local data directory.
 #[derive(Debug, Parser)]
 #[command(name = "floodgate", version, about, long_about, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
