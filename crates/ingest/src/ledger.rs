@@ -138,6 +138,16 @@ impl Row {
     fn keys(&self) -> impl Iterator<Item = &String> {
         self.0.iter().map(|(k, _)| k)
     }
+
+    /// A CSV record under its (lowercased) header; empty values are absent.
+    fn of_csv(headers: &[String], rec: &csv::StringRecord) -> Row {
+        headers
+            .iter()
+            .zip(rec.iter())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(h, v)| (h.clone(), v.to_owned()))
+            .collect()
+    }
 }
 
 impl FromIterator<(String, String)> for Row {
@@ -281,13 +291,7 @@ fn csv_rows(path: &Path, text: &str) -> Result<Vec<(u64, Row)>, IngestError> {
         if rec.iter().all(str::is_empty) {
             continue;
         }
-        let row: Row = headers
-            .iter()
-            .zip(rec.iter())
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(h, v)| (h.clone(), v.to_owned()))
-            .collect();
-        rows.push((line, row));
+        rows.push((line, Row::of_csv(&headers, &rec)));
     }
     Ok(rows)
 }
@@ -352,14 +356,7 @@ impl CsvLedgerHeader {
                 ),
             ));
         }
-        let row: Row = self
-            .columns
-            .iter()
-            .zip(rec.iter())
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(h, v)| (h.clone(), v.to_owned()))
-            .collect();
-        entry_from_row(path, line, &row, assets)
+        entry_from_row(path, line, &Row::of_csv(&self.columns, &rec), assets)
     }
 }
 
