@@ -1,8 +1,12 @@
 //! The group typologies: customers linked by a shared device, IP address, withdrawal address
 //! or bank account. The transfer's customer gets a hit while the group is at or over the
-//! threshold; when this transfer brings a new member into such a group (it crosses the
-//! threshold, or grows past it), every other member gets a [`GroupAlert`] too, so members
-//! whose transfers came earlier are not missed. One logic, four typologies.
+//! threshold; when this transfer brings a new member into such a group and so brings it to
+//! the threshold or to a doubling of it, every other member gets a [`GroupAlert`] too, so
+//! members whose transfers came earlier are not missed. Reasons and evidence name at most
+//! [`NAMED_MEMBERS`] members with the count of all. One logic, four typologies.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use floodgate_types::Direction;
 use serde_json::json;
@@ -23,6 +27,13 @@ typology_struct!(
         min_customers: u32,
     }
 );
+
+/// At most this many members are named in a reason and listed in the evidence (the most
+/// recent users), besides the count of all.
+pub(crate) const NAMED_MEMBERS: usize = 20;
+
+/// The others in a group are alerted only while it has at most this many members.
+pub(crate) const GROUP_ALERTS_UP_TO: usize = 100;
 
 /// Customers sharing one linking attribute.
 pub(crate) struct SharedAttribute {
@@ -95,29 +106,60 @@ impl Typology for SharedAttribute {
         let e = &cx.ev.entry;
         let w = span(&s.window);
         let group = cx.state.group(link, k);
-        let min = s.min_customers as usize;
+        let min = s.min_customers.max(1) as usize;
         if group.len() < min || group.iter().filter(|m| cx.now - m.last < w).count() < min {
             return;
         }
         let members: Vec<&Member> = group.iter().filter(|m| cx.now - m.last < w).collect();
+        // Named: at most NAMED_MEMBERS, the most recent users (this transfer's customer among
+        // them), in the group's order, so that a value shared by thousands (a service's
+        // address, a carrier's IP) keeps each decision's size bounded; the count is whole.
+        let named: Vec<&Member> = if members.len() <= NAMED_MEMBERS {
+            members.clone()
+        } else {
+            // The NAMED_MEMBERS latest (ties: the earlier in the group), kept in a small heap
+            // whose top is the one to drop next.
+            let mut latest: BinaryHeap<Reverse<(i64, Reverse<usize>)>> =
+                BinaryHeap::with_capacity(NAMED_MEMBERS + 1);
+            for (i, m) in members.iter().enumerate() {
+                latest.push(Reverse((m.last, Reverse(i))));
+                if latest.len() > NAMED_MEMBERS {
+                    latest.pop();
+                }
+            }
+            let mut latest: Vec<usize> =
+                latest.into_iter().map(|Reverse((_, Reverse(i)))| i).collect();
+            latest.sort_unstable();
+            latest.into_iter().map(|i| members[i]).collect()
+        };
         let val = self.value(cx);
         let joined = cx.before.group_prev[link as usize].is_none_or(|p| cx.now - p >= w);
-        let evidence = json!({
+        let mut evidence = json!({
             "attribute": what,
             "value": val,
             "customers": members.len(),
             "min_customers": s.min_customers,
             "window": s.window,
             "raised_by_transfer": e.id,
-            "members": members.iter().map(|m| member_json(&cx.state.ids, m)).collect::<Vec<_>>(),
+            "members": named.iter().map(|m| member_json(&cx.state.ids, m)).collect::<Vec<_>>(),
         });
+        if members.len() > named.len() {
+            evidence["members_not_named"] = json!(members.len() - named.len());
+        }
         let names = |but: &str| -> String {
-            members
+            let mut text = named
                 .iter()
                 .filter(|m| &*m.customer != but)
                 .map(|m| member_text(&cx.state.ids, m))
                 .collect::<Vec<_>>()
-                .join("; ")
+                .join("; ");
+            // `but` is a member (this transfer's customer, or the one alerted).
+            let shown = named.len() - usize::from(named.iter().any(|m| &*m.customer == but));
+            let others = members.len() - 1;
+            if others > shown {
+                text.push_str(&format!("; and {} more (the latest {shown} named)", others - shown));
+            }
+            text
         };
         out.hits.push(hit(
             id,
@@ -134,7 +176,13 @@ impl Typology for SharedAttribute {
             ),
             Evidence::from(evidence.clone()),
         ));
-        if !joined {
+        // The others are alerted when a new member brings the group to the threshold, and
+        // again each time it doubles (2×, 4×, … the threshold): a growing group is news for
+        // their cases, one more member of a large one is not. Beyond GROUP_ALERTS_UP_TO
+        // members the value is shared too widely to be a ring of accounts (a service's
+        // address, a carrier's IP): each member's own transfers keep their hit.
+        let n = members.len();
+        if !joined || n > GROUP_ALERTS_UP_TO || n % min != 0 || !(n / min).is_power_of_two() {
             return;
         }
         for m in members.iter().filter(|m| *m.customer != *e.customer_id) {

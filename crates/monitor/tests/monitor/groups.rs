@@ -88,16 +88,72 @@ fn issue14_shared_device_alerts_earlier_members_who_never_transact_again() {
     assert_eq!(a.evidence["members"][0]["transfers"][0]["amount_usd_cents"], 30_000);
     // Different IPs: the IP rule is not involved.
     assert!(d.alerted("shared_ip").is_empty());
-    // A 4th member alerts the three others again (the group they share grew); a member
-    // transacting again on the device gets a hit but alerts nobody twice.
+    // A 4th member gets a hit naming the three others, who are not alerted again until the
+    // group doubles (6 members); a member transacting again on the device gets a hit but
+    // alerts nobody twice.
     let mut more = lines.to_vec();
     more.push(deposit(4, "dave", "dev-A", "113.160.0.4"));
     more.push(deposit(5, "alice", "dev-A", "113.160.0.1"));
+    more.push(deposit(6, "erin", "dev-A", "113.160.0.6"));
+    more.push(deposit(7, "frank", "dev-A", "113.160.0.7"));
     let ds = run(Pack::builtin_vn(), &more);
-    let mut alerted = ds[3].alerted("shared_device");
-    alerted.sort_unstable();
-    assert_eq!(alerted, ["alice", "bob", "carol", "dave"]);
+    assert_eq!(ds[3].alerted("shared_device"), ["dave"]);
     assert_eq!(ds[4].alerted("shared_device"), ["alice"]);
+    assert_eq!(ds[5].alerted("shared_device"), ["erin"]);
+    let mut alerted = ds[6].alerted("shared_device");
+    alerted.sort_unstable();
+    assert_eq!(alerted, ["alice", "bob", "carol", "dave", "erin", "frank"]);
+}
+
+/// A value shared by many customers (a service's address that every customer withdraws to):
+/// each decision names at most 20 others with the count of all, and the others are alerted
+/// only when the group reaches the threshold and each doubling of it up to 100 members, so
+/// that no decision grows with the group (before, each new member's decision carried an
+/// alert for every other member naming every member: 1,000 customers made a decision of
+/// hundreds of megabytes).
+#[test]
+fn a_value_shared_by_many_customers_keeps_decisions_bounded() {
+    let lines: Vec<String> = (0..130)
+        .map(|i| {
+            format!(
+                r#"{{"id":"w-{i}","time":"2025-11-04T{:02}:{:02}:00Z","customer_id":"c{i}","direction":"withdrawal","asset":"USDT-TRC20","amount":"250","counterparty_address":"{DROP}"}}"#,
+                i / 60,
+                i % 60
+            )
+        })
+        .collect();
+    let ds = run(Pack::builtin_vn(), &lines);
+    let rule = "shared_withdrawal_address";
+    let raised: Vec<usize> = ds
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.alerted(rule).len() > 1)
+        .map(|(i, _)| i + 1)
+        .collect();
+    assert_eq!(raised, [3, 6, 12, 24, 48, 96], "group sizes at which the others were alerted");
+    assert_eq!(ds[95].alerted(rule).len(), 96);
+    for (i, d) in ds.iter().enumerate().skip(2) {
+        let n = i + 1;
+        let hit = d.hits.iter().find(|h| h.rule_id == rule).unwrap();
+        assert_eq!(hit.evidence["customers"], n);
+        let listed = hit.evidence["members"].as_array().unwrap();
+        assert_eq!(listed.len(), n.min(20));
+        assert_eq!(listed.last().unwrap()["customer_id"], format!("c{i}"), "the latest named");
+        if n > 20 {
+            assert_eq!(hit.evidence["members_not_named"], n - 20);
+            assert!(
+                hit.reason.ends_with(&format!("; and {} more (the latest 19 named)", n - 20)),
+                "{}",
+                hit.reason
+            );
+            assert_eq!(hit.reason.matches(" at 2025-11-04T").count(), 19, "{}", hit.reason);
+        } else {
+            assert!(hit.evidence.get("members_not_named").is_none());
+        }
+        let bytes = serde_json::to_string(d).unwrap().len();
+        let bound = if raised.contains(&n) { 1 << 20 } else { 64 << 10 };
+        assert!(bytes < bound, "decision {n}: {bytes} bytes");
+    }
 }
 
 #[test]
