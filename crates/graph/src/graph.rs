@@ -1482,6 +1482,14 @@ fn hash_bytes(b: &[u8]) -> u64 {
     h.finish()
 }
 
+/// The hash of the identity of transaction `txid`'s key ([`keys::encode_tx`]), as
+/// [`GraphBuilder::intern`] computes it; `buf` is scratch.
+fn tx_hash(chain: Chain, txid: &Hash32, buf: &mut Vec<u8>) -> u64 {
+    buf.clear();
+    keys::encode_tx(chain, &txid.0, 0, buf);
+    hash_bytes(keys::identity(buf))
+}
+
 /// Legs handed between the build's threads at a time.
 const LEG_BATCH: usize = 16_384;
 
@@ -1701,6 +1709,11 @@ impl EncodedKeys {
                 };
                 texts_of.extend([from, to]);
             }
+            // The texts (each leg's own allocation) loaded together before they are hashed.
+            std::hint::black_box(texts_of.iter().fold(0, |x, t| {
+                let t = t.map_or(&[][..], str::as_bytes);
+                x ^ t.first().copied().unwrap_or(0) ^ t.last().copied().unwrap_or(0)
+            }));
             hashes.clear();
             hashes.extend(texts_of.iter().map(|t| t.map_or(0, |t| hash_bytes(t.as_bytes()))));
             std::hint::black_box(hashes.iter().fold(0, |x, &h| x ^ texts.index.home_slot(h)));
@@ -2178,6 +2191,17 @@ impl<'g> GraphBuilder<'g> {
     /// # Errors
     /// [`GraphError::Limit`] past 2³² − 1 nodes.
     pub fn tx_node(&mut self, chain: Chain, txid: &Hash32) -> Result<NodeId, GraphError> {
+        self.tx_node_hashed(chain, txid, 0)
+    }
+
+    /// [`GraphBuilder::tx_node`] with the hash of its key's identity computed beforehand
+    /// ([`tx_hash`]; 0: not computed).
+    fn tx_node_hashed(
+        &mut self,
+        chain: Chain,
+        txid: &Hash32,
+        h: u64,
+    ) -> Result<NodeId, GraphError> {
         if let Some((c, t, n)) = self.last_tx {
             if c == chain && t == *txid {
                 return Ok(NodeId(n));
@@ -2185,7 +2209,7 @@ impl<'g> GraphBuilder<'g> {
         }
         self.scratch.clear();
         keys::encode_tx(chain, &txid.0, 0, &mut self.scratch);
-        let n = self.intern()?;
+        let n = if h == 0 { self.intern()? } else { self.intern_hashed(h)? };
         self.last_tx = Some((chain, *txid, n.0));
         Ok(n)
     }
@@ -2481,36 +2505,55 @@ impl<'g> GraphBuilder<'g> {
     /// Adds `legs` whose node keys `keys` holds ([`EncodedKeys::of`] of the same legs).
     fn add_encoded(&mut self, legs: &[ExportLeg], keys: &EncodedKeys) -> Result<(), GraphError> {
         let mut next_new = 0;
+        let (mut tx_hashes, mut buf) = (Vec::with_capacity(LOOK_AHEAD), Vec::new());
         for (i, leg) in legs.iter().enumerate() {
             if i % LOOK_AHEAD == 0 {
                 // Loaded together before the next run of legs uses them (short loops of
                 // loads that do not depend on one another): the nodes of its texts known
-                // already, and the index slots of its new texts' keys.
+                // already, the index slots of its new texts' keys and those of its UTXO
+                // transactions' keys (whose hashes are kept for their look-ups).
                 let ids = keys.ids.get(2 * i..).unwrap_or_default();
                 let ids = ids.get(..2 * LOOK_AHEAD).unwrap_or(ids);
                 let known = self.text_nodes.len();
                 let (x, last) =
                     ids.iter().filter(|&&id| id != NO_TEXT).fold((0, known), |(x, last), &id| {
-                        (
-                            x ^ self.text_nodes.get(id as usize).copied().unwrap_or(0),
-                            last.max(id as usize + 1),
-                        )
+                        let node = self.text_nodes.get(id as usize).copied().unwrap_or(0);
+                        (x ^ node, last.max(id as usize + 1))
                     });
                 let new = keys.hashes.get(next_new..next_new + (last - known)).unwrap_or_default();
-                std::hint::black_box(
-                    new.iter().fold(u64::from(x), |x, &h| x ^ self.index.home_slot(h)),
-                );
+                let x = new.iter().fold(u64::from(x), |x, &h| x ^ self.index.home_slot(h));
+                tx_hashes.clear();
+                let mut prev = self.last_tx.map(|(c, t, _)| (c, t));
+                let run = legs.get(i..).unwrap_or_default();
+                let run = run.get(..LOOK_AHEAD).unwrap_or(run);
+                // And the legs' asset names (each leg's own allocation), which
+                // `add_edge_internal` compares with the asset before.
+                let x = run.iter().fold(x, |x, leg| {
+                    x ^ u64::from(leg.asset.as_bytes().first().copied().unwrap_or(0))
+                });
+                for leg in run {
+                    let utxo = matches!(leg.kind, LegKind::Input | LegKind::Output);
+                    let h = if utxo && prev != Some((leg.chain, leg.txid)) {
+                        prev = Some((leg.chain, leg.txid));
+                        tx_hash(leg.chain, &leg.txid, &mut buf)
+                    } else {
+                        0
+                    };
+                    tx_hashes.push(h);
+                }
+                std::hint::black_box(tx_hashes.iter().fold(x, |x, &h| x ^ self.index.home_slot(h)));
             }
+            let tx_h = tx_hashes.get(i % LOOK_AHEAD).copied().unwrap_or(0);
             let input = EdgeInput::of(leg);
             let (from, to) = (keys.ids[2 * i], keys.ids[2 * i + 1]);
             // Interned in the order `add_leg` interns them, so that ids are the same.
             let (src, dst) = match (leg.kind, from, to) {
                 (LegKind::Input, from, _) if from != NO_TEXT => {
                     let a = self.text_node(from, keys, &mut next_new)?;
-                    (a, self.tx_node(leg.chain, &leg.txid)?)
+                    (a, self.tx_node_hashed(leg.chain, &leg.txid, tx_h)?)
                 }
                 (LegKind::Output, _, to) if to != NO_TEXT => {
-                    let t = self.tx_node(leg.chain, &leg.txid)?;
+                    let t = self.tx_node_hashed(leg.chain, &leg.txid, tx_h)?;
                     (t, self.text_node(to, keys, &mut next_new)?)
                 }
                 (LegKind::Transfer, from, to) if from != NO_TEXT && to != NO_TEXT => {
