@@ -1425,10 +1425,9 @@ pub struct GraphBuilder<'g> {
     /// Encoded keys of the new nodes, concatenated, and where each starts.
     key_bytes: Vec<u8>,
     key_starts: Vec<u64>,
-    /// Hash of a key's identity bytes → node; keys whose hash is taken by another key go to
-    /// `overflow` (a 64-bit collision, kept correct rather than assumed away).
-    index: FxHashMap<u64, u32>,
-    overflow: HashMap<Vec<u8>, u32>,
+    /// Hash of a key's identity bytes → node, each candidate's key compared (a
+    /// [`TagTable`], so that the worker loads a run of new keys' slots before it looks).
+    index: TagTable,
     scratch: Vec<u8>,
     /// Bit `i`: new node `i` is a transaction node.
     tx_bits: Vec<u64>,
@@ -1483,6 +1482,14 @@ fn hash_bytes(b: &[u8]) -> u64 {
     h.finish()
 }
 
+/// The hash of the identity of transaction `txid`'s key ([`keys::encode_tx`]), as
+/// [`GraphBuilder::intern`] computes it; `buf` is scratch.
+fn tx_hash(chain: Chain, txid: &Hash32, buf: &mut Vec<u8>) -> u64 {
+    buf.clear();
+    keys::encode_tx(chain, &txid.0, 0, buf);
+    hash_bytes(keys::identity(buf))
+}
+
 /// Legs handed between the build's threads at a time.
 const LEG_BATCH: usize = 16_384;
 
@@ -1490,18 +1497,98 @@ const LEG_BATCH: usize = 16_384;
 /// their cache misses overlap): few enough that what they touch stays in the core's cache.
 const LOOK_AHEAD: usize = 256;
 
+/// An index from 64-bit hashes to `u32` values (a node, or where a text is kept) that
+/// compares nothing itself: a look-up yields the values stored with the same 32-bit tag as
+/// the hash, and the caller tells by its own key which, if any, is the one sought. Open
+/// addressing with linear probing over 8-byte slots, rather than a `HashMap`, so that a run
+/// of look-ups can first load each one's slot (a short loop of loads independent of one
+/// another, which the processor keeps in flight together: [`TagTable::home_slot`]) and find
+/// it in the cache when it looks.
+#[derive(Debug, Default)]
+struct TagTable {
+    /// A power of two long (or empty), at most three quarters full: per slot 0 (free), or a
+    /// hash's tag (its high 32 bits) and 1 + the value. A look-up starts at the slot the
+    /// tag's low bits give, so that the table grows without the hashes.
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl TagTable {
+    fn tag(h: u64) -> u64 {
+        h >> 32
+    }
+
+    /// What is in the slot where the look-up of `h` starts (0 when the table is empty).
+    fn home_slot(&self, h: u64) -> u64 {
+        let mask = self.slots.len().wrapping_sub(1);
+        self.slots.get(TagTable::tag(h) as usize & mask).copied().unwrap_or(0)
+    }
+
+    /// The first value stored with `h`'s tag for which `is` holds, trying them in the order
+    /// of the probe.
+    fn find(&self, h: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let tag = TagTable::tag(h);
+        let mut i = tag as usize & mask;
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return None;
+            }
+            let v = (s as u32).wrapping_sub(1);
+            if s >> 32 == tag && is(v) {
+                return Some(v);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Stores `v` (below `u32::MAX`) with `h`'s tag, doubling the table first when it
+    /// would be more than three quarters full.
+    fn insert(&mut self, h: u64, v: u32) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.reserve(1);
+        }
+        self.place(TagTable::tag(h) << 32 | (u64::from(v) + 1));
+        self.len += 1;
+    }
+
+    /// Makes room for `n` more values without growing.
+    fn reserve(&mut self, n: usize) {
+        let mut len = self.slots.len().max(1024);
+        while (self.len + n) * 4 > len * 3 {
+            len *= 2;
+        }
+        if len > self.slots.len() {
+            let old = std::mem::replace(&mut self.slots, vec![0; len]);
+            for s in old.into_iter().filter(|&s| s != 0) {
+                self.place(s);
+            }
+        }
+    }
+
+    fn place(&mut self, s: u64) {
+        let mask = self.slots.len() - 1;
+        let mut i = (s >> 32) as usize & mask;
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = s;
+    }
+}
+
 /// The address texts a build has met, numbered in the order first met. A text met again
 /// (most legs' addresses) is then neither decoded nor looked up by key again: its number
-/// indexes the node ids of [`GraphBuilder::text_nodes`]. The texts are kept to tell two
-/// texts with the same 64-bit hash apart (kept correct rather than assumed away).
+/// indexes the node ids of [`GraphBuilder::text_nodes`]. Every look-up compares the text
+/// kept, so two texts with the same hash keep their own numbers.
 #[derive(Debug, Default)]
 struct TextIds {
-    /// Hash of a text → its number and where it is kept in `bytes` (in units of 8 bytes),
-    /// so that a text met again costs one probe and one read; texts whose hash is taken
-    /// go to `overflow`.
-    index: FxHashMap<u64, (u32, u32)>,
-    overflow: HashMap<Box<[u8]>, u32>,
-    /// The texts, each as its length (`u32` LE) and bytes, padded to 8 bytes.
+    /// Hash of a text → where it is kept in `bytes` (in units of 8 bytes), so that a text
+    /// met again costs one probe and one read; a [`TagTable`], so that [`EncodedKeys::of`]
+    /// loads a run of texts' slots, then their candidates' kept texts, before it looks.
+    index: TagTable,
+    /// The texts in the order numbered, each as its length and its number (`u32` LE each)
+    /// and its bytes, padded to 8 bytes.
     bytes: Vec<u8>,
     /// Texts numbered so far.
     count: u32,
@@ -1514,47 +1601,58 @@ impl TextIds {
         self.id_hashed(text, hash_bytes(text.as_bytes()))
     }
 
-    /// Whether the text kept at `at` (in units of 8 bytes, as [`TextIds::index`] holds it)
-    /// is `text`.
-    fn kept_is(&self, at: u32, text: &[u8]) -> bool {
+    /// Where the first text kept with `h`'s tag is (in units of 8 bytes of `bytes`): most
+    /// often `h`'s text itself, which [`TextIds::kept_id`] tells; `None` when no text has
+    /// the tag (a text not met before).
+    fn candidate(&self, h: u64) -> Option<u32> {
+        self.index.find(h, |_| true)
+    }
+
+    /// The first and the last byte `text` kept at `at` would occupy (0 past the end):
+    /// loaded ahead of [`TextIds::kept_id`].
+    fn kept_ends(&self, at: u32, text: &[u8]) -> u8 {
         let at = at as usize * 8;
-        let kept = self.bytes.get(at + 4..).and_then(|b| b.get(..text.len()));
-        u32::try_from(text.len())
-            .is_ok_and(|len| self.bytes.get(at..at + 4) == Some(&len.to_le_bytes()[..]))
-            && kept == Some(text)
+        self.bytes.get(at).copied().unwrap_or(0)
+            ^ self.bytes.get(at + 7 + text.len()).copied().unwrap_or(0)
+    }
+
+    /// The number of the text kept at `at` (in units of 8 bytes of `bytes`), if it is `text`.
+    fn kept_id(&self, at: u32, text: &[u8]) -> Option<u32> {
+        let at = at as usize * 8;
+        let head = self.bytes.get(at..at + 8)?;
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        let id = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        (len as usize == text.len() && self.bytes.get(at + 8..at + 8 + text.len()) == Some(text))
+            .then_some(id)
     }
 
     /// [`TextIds::id`] with the text's hash ([`hash_bytes`]) computed beforehand.
     fn id_hashed(&mut self, text: &str, h: u64) -> Result<(u32, bool), GraphError> {
-        use std::collections::hash_map::Entry;
         let limit = |detail: &str| GraphError::Limit { detail: detail.to_owned() };
         let text = text.as_bytes();
+        let mut id = None;
+        self.index.find(h, |at| {
+            id = self.kept_id(at, text);
+            id.is_some()
+        });
+        if let Some(id) = id {
+            return Ok((id, false));
+        }
         let next = self.count;
         if next == NO_TEXT {
             return Err(limit("more than 2^32-1 addresses"));
         }
-        let slot = u32::try_from(self.bytes.len() / 8)
-            .map_err(|_| limit("more than 32 GiB of address text in one build"))?;
+        let at = u32::try_from(self.bytes.len() / 8)
+            .ok()
+            .filter(|&at| at < u32::MAX)
+            .ok_or_else(|| limit("more than 32 GiB of address text in one build"))?;
         let len = u32::try_from(text.len()).map_err(|_| limit("an address of 4 GiB"))?;
-        match self.index.entry(h) {
-            Entry::Occupied(o) => {
-                let (k, at) = *o.get();
-                if self.kept_is(at, text) {
-                    return Ok((k, false));
-                }
-                if let Some(&k) = self.overflow.get(text) {
-                    return Ok((k, false));
-                }
-                self.overflow.insert(text.into(), next);
-            }
-            Entry::Vacant(v) => {
-                v.insert((next, slot));
-            }
-        }
         self.bytes.extend_from_slice(&len.to_le_bytes());
+        self.bytes.extend_from_slice(&next.to_le_bytes());
         self.bytes.extend_from_slice(text);
         self.bytes.resize(self.bytes.len().div_ceil(8) * 8, 0);
         self.count += 1;
+        self.index.insert(h, at);
         Ok((next, true))
     }
 }
@@ -1587,14 +1685,16 @@ impl EncodedKeys {
     ) -> Result<EncodedKeys, GraphError> {
         let mut k = EncodedKeys { ids: Vec::with_capacity(legs.len() * 2), ..Default::default() };
         let mut texts_of: Vec<Option<&str>> = Vec::with_capacity(LOOK_AHEAD * 2);
-        let mut found: Vec<(u64, Option<(u32, u32)>)> = Vec::with_capacity(LOOK_AHEAD * 2);
-        // Three passes over each run of legs, so that the cache misses of one text's look-up
-        // are not waited for before the next text's: each text's hash and what the index
-        // holds for it (the look-ups do not depend on one another, so the processor overlaps
-        // them); whether the text kept there is this one (likewise); then, in order, the
-        // number of each text so found, or the full look-up for the rest (a text new here,
-        // or met twice in this run, or whose hash another text has), which numbers and
-        // encodes the new texts.
+        let mut hashes: Vec<u64> = Vec::with_capacity(LOOK_AHEAD * 2);
+        let mut found: Vec<(u64, Option<u32>)> = Vec::with_capacity(LOOK_AHEAD * 2);
+        // Passes over each run of legs, so that the cache misses of one text's look-up are
+        // not waited for before the next text's: each text's hash; a load of the slot where
+        // its look-up starts (a short loop of loads that do not depend on one another, so
+        // the processor has many in flight at once); the look-up of the first candidate for
+        // it in the table (now in the cache), and a load of where that candidate's text is
+        // kept; then, in order, the number of each text whose candidate is itself, or the
+        // full look-up for the rest (a text new here, or met twice in this run, or whose
+        // hash's high bits another text shares), which numbers and encodes the new texts.
         for run in legs.chunks(LOOK_AHEAD) {
             texts_of.clear();
             for leg in run {
@@ -1609,26 +1709,30 @@ impl EncodedKeys {
                 };
                 texts_of.extend([from, to]);
             }
-            found.clear();
-            found.extend(texts_of.iter().map(|t| {
-                t.map_or((0, None), |t| {
-                    let h = hash_bytes(t.as_bytes());
-                    (h, texts.index.get(&h).copied())
-                })
+            // The texts (each leg's own allocation) loaded together before they are hashed.
+            std::hint::black_box(texts_of.iter().fold(0, |x, t| {
+                let t = t.map_or(&[][..], str::as_bytes);
+                x ^ t.first().copied().unwrap_or(0) ^ t.last().copied().unwrap_or(0)
             }));
-            for (f, t) in found.iter_mut().zip(&texts_of) {
-                if let (Some((_, at)), Some(t)) = (f.1, t) {
-                    if !texts.kept_is(at, t.as_bytes()) {
-                        f.1 = None;
-                    }
+            hashes.clear();
+            hashes.extend(texts_of.iter().map(|t| t.map_or(0, |t| hash_bytes(t.as_bytes()))));
+            std::hint::black_box(hashes.iter().fold(0, |x, &h| x ^ texts.index.home_slot(h)));
+            found.clear();
+            found.extend(
+                hashes.iter().zip(&texts_of).map(|(&h, t)| (h, t.and_then(|_| texts.candidate(h)))),
+            );
+            std::hint::black_box(found.iter().zip(&texts_of).fold(0, |x, (&(_, at), t)| {
+                match (at, t) {
+                    (Some(at), Some(t)) => x ^ texts.kept_ends(at, t.as_bytes()),
+                    _ => x,
                 }
-            }
+            }));
             for (&(h, f), &key) in found.iter().zip(&texts_of) {
                 let Some(key) = key else {
                     k.ids.push(NO_TEXT);
                     continue;
                 };
-                if let Some((id, _)) = f {
+                if let Some(id) = f.and_then(|at| texts.kept_id(at, key.as_bytes())) {
                     k.ids.push(id);
                     continue;
                 }
@@ -1939,8 +2043,7 @@ impl<'g> GraphBuilder<'g> {
             base_nodes: base.map_or(0, Graph::node_count),
             key_bytes: Vec::new(),
             key_starts: vec![0],
-            index: FxHashMap::default(),
-            overflow: HashMap::new(),
+            index: TagTable::default(),
             scratch: Vec::with_capacity(64),
             tx_bits: Vec::new(),
             edges: Vec::new(),
@@ -2013,46 +2116,31 @@ impl<'g> GraphBuilder<'g> {
 
     /// As [`GraphBuilder::intern`], with the hash of the key's identity already computed.
     fn intern_hashed(&mut self, h: u64) -> Result<NodeId, GraphError> {
-        use std::collections::hash_map::Entry;
-        let base = self.base;
-        let next = self.base_nodes as usize + self.new_nodes();
-        match self.index.entry(h) {
-            // The common cases in one probe: a key met before, or a new key.
-            Entry::Occupied(o) => {
-                let n = *o.get();
-                let known = if n >= self.base_nodes {
-                    let l = (n - self.base_nodes) as usize;
-                    &self.key_bytes[self.key_starts[l] as usize..self.key_starts[l + 1] as usize]
-                } else {
-                    base.map_or(&[][..], |g| g.key_identity(NodeId(n)))
-                };
-                if keys::same(known, &self.scratch) {
-                    return Ok(NodeId(n));
-                }
-                // Another key has this hash: this one lives in `overflow`.
-                if let Some(&n) = self.overflow.get(keys::identity(&self.scratch)) {
-                    return Ok(NodeId(n));
-                }
-                if let Some(n) = base.and_then(|g| g.lookup_encoded(&self.scratch)) {
-                    self.overflow.insert(keys::identity(&self.scratch).to_vec(), n.0);
-                    return Ok(n);
-                }
-                let id = new_id(next)?;
-                self.push_new(next);
-                self.overflow.insert(keys::identity(&self.scratch).to_vec(), id);
-                Ok(NodeId(id))
-            }
-            Entry::Vacant(v) => {
-                if let Some(n) = base.and_then(|g| g.lookup_encoded(&self.scratch)) {
-                    v.insert(n.0);
-                    return Ok(n);
-                }
-                let id = new_id(next)?;
-                v.insert(id);
-                self.push_new(next);
-                Ok(NodeId(id))
-            }
+        let (base, base_nodes) = (self.base, self.base_nodes);
+        let (key_bytes, key_starts, scratch) = (&self.key_bytes, &self.key_starts, &self.scratch);
+        // Every node stored with the hash's tag is compared, so that a key whose hash
+        // another key has is still found (kept correct rather than assumed away).
+        let found = self.index.find(h, |n| {
+            let known = if n >= base_nodes {
+                let l = (n - base_nodes) as usize;
+                &key_bytes[key_starts[l] as usize..key_starts[l + 1] as usize]
+            } else {
+                base.map_or(&[][..], |g| g.key_identity(NodeId(n)))
+            };
+            keys::same(known, scratch)
+        });
+        if let Some(n) = found {
+            return Ok(NodeId(n));
         }
+        if let Some(n) = base.and_then(|g| g.lookup_encoded(&self.scratch)) {
+            self.index.insert(h, n.0);
+            return Ok(n);
+        }
+        let next = self.base_nodes as usize + self.new_nodes();
+        let id = new_id(next)?;
+        self.push_new(next);
+        self.index.insert(h, id);
+        Ok(NodeId(id))
     }
 
     /// Appends the key in `scratch` as new node `next` (its global id, checked by [`new_id`]).
@@ -2103,6 +2191,17 @@ impl<'g> GraphBuilder<'g> {
     /// # Errors
     /// [`GraphError::Limit`] past 2³² − 1 nodes.
     pub fn tx_node(&mut self, chain: Chain, txid: &Hash32) -> Result<NodeId, GraphError> {
+        self.tx_node_hashed(chain, txid, 0)
+    }
+
+    /// [`GraphBuilder::tx_node`] with the hash of its key's identity computed beforehand
+    /// ([`tx_hash`]; 0: not computed).
+    fn tx_node_hashed(
+        &mut self,
+        chain: Chain,
+        txid: &Hash32,
+        h: u64,
+    ) -> Result<NodeId, GraphError> {
         if let Some((c, t, n)) = self.last_tx {
             if c == chain && t == *txid {
                 return Ok(NodeId(n));
@@ -2110,7 +2209,7 @@ impl<'g> GraphBuilder<'g> {
         }
         self.scratch.clear();
         keys::encode_tx(chain, &txid.0, 0, &mut self.scratch);
-        let n = self.intern()?;
+        let n = if h == 0 { self.intern()? } else { self.intern_hashed(h)? };
         self.last_tx = Some((chain, *txid, n.0));
         Ok(n)
     }
@@ -2406,17 +2505,55 @@ impl<'g> GraphBuilder<'g> {
     /// Adds `legs` whose node keys `keys` holds ([`EncodedKeys::of`] of the same legs).
     fn add_encoded(&mut self, legs: &[ExportLeg], keys: &EncodedKeys) -> Result<(), GraphError> {
         let mut next_new = 0;
+        let (mut tx_hashes, mut buf) = (Vec::with_capacity(LOOK_AHEAD), Vec::new());
         for (i, leg) in legs.iter().enumerate() {
+            if i % LOOK_AHEAD == 0 {
+                // Loaded together before the next run of legs uses them (short loops of
+                // loads that do not depend on one another): the nodes of its texts known
+                // already, the index slots of its new texts' keys and those of its UTXO
+                // transactions' keys (whose hashes are kept for their look-ups).
+                let ids = keys.ids.get(2 * i..).unwrap_or_default();
+                let ids = ids.get(..2 * LOOK_AHEAD).unwrap_or(ids);
+                let known = self.text_nodes.len();
+                let (x, last) =
+                    ids.iter().filter(|&&id| id != NO_TEXT).fold((0, known), |(x, last), &id| {
+                        let node = self.text_nodes.get(id as usize).copied().unwrap_or(0);
+                        (x ^ node, last.max(id as usize + 1))
+                    });
+                let new = keys.hashes.get(next_new..next_new + (last - known)).unwrap_or_default();
+                let x = new.iter().fold(u64::from(x), |x, &h| x ^ self.index.home_slot(h));
+                tx_hashes.clear();
+                let mut prev = self.last_tx.map(|(c, t, _)| (c, t));
+                let run = legs.get(i..).unwrap_or_default();
+                let run = run.get(..LOOK_AHEAD).unwrap_or(run);
+                // And the legs' asset names (each leg's own allocation), which
+                // `add_edge_internal` compares with the asset before.
+                let x = run.iter().fold(x, |x, leg| {
+                    x ^ u64::from(leg.asset.as_bytes().first().copied().unwrap_or(0))
+                });
+                for leg in run {
+                    let utxo = matches!(leg.kind, LegKind::Input | LegKind::Output);
+                    let h = if utxo && prev != Some((leg.chain, leg.txid)) {
+                        prev = Some((leg.chain, leg.txid));
+                        tx_hash(leg.chain, &leg.txid, &mut buf)
+                    } else {
+                        0
+                    };
+                    tx_hashes.push(h);
+                }
+                std::hint::black_box(tx_hashes.iter().fold(x, |x, &h| x ^ self.index.home_slot(h)));
+            }
+            let tx_h = tx_hashes.get(i % LOOK_AHEAD).copied().unwrap_or(0);
             let input = EdgeInput::of(leg);
             let (from, to) = (keys.ids[2 * i], keys.ids[2 * i + 1]);
             // Interned in the order `add_leg` interns them, so that ids are the same.
             let (src, dst) = match (leg.kind, from, to) {
                 (LegKind::Input, from, _) if from != NO_TEXT => {
                     let a = self.text_node(from, keys, &mut next_new)?;
-                    (a, self.tx_node(leg.chain, &leg.txid)?)
+                    (a, self.tx_node_hashed(leg.chain, &leg.txid, tx_h)?)
                 }
                 (LegKind::Output, _, to) if to != NO_TEXT => {
-                    let t = self.tx_node(leg.chain, &leg.txid)?;
+                    let t = self.tx_node_hashed(leg.chain, &leg.txid, tx_h)?;
                     (t, self.text_node(to, keys, &mut next_new)?)
                 }
                 (LegKind::Transfer, from, to) if from != NO_TEXT && to != NO_TEXT => {
@@ -2443,7 +2580,6 @@ impl<'g> GraphBuilder<'g> {
             std::mem::take(&mut self.texts),
             std::mem::take(&mut self.text_nodes),
             std::mem::take(&mut self.index),
-            std::mem::take(&mut self.overflow),
         ));
         let limit = |detail: String| GraphError::Limit { detail };
         let n = self.base_nodes as usize + self.new_nodes();
@@ -2985,21 +3121,73 @@ mod tests {
         assert!(err.contains("1700000060") && err.contains("1700000063"), "{err}");
     }
 
-    /// Two texts whose 64-bit hashes collide get two numbers (the second kept apart in
-    /// `overflow`), each found again by its own text.
+    /// Two texts with the same hash get two numbers, each found again by its own text.
     #[test]
     fn texts_with_one_hash_keep_their_own_numbers() {
         let mut t = TextIds::default();
-        assert_eq!(t.id("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").unwrap(), (0, true));
-        // Make the next text's hash point at the first text, as a collision would.
-        let first = t.index[&hash_bytes(b"1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa")];
-        t.index.insert(hash_bytes(b"bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq"), first);
-        assert_eq!(t.id("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq").unwrap(), (1, true));
-        assert_eq!(t.id("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq").unwrap(), (1, false));
-        assert_eq!(t.id("1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").unwrap(), (0, false));
+        let a = "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa";
+        let b = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
+        let h = hash_bytes(a.as_bytes());
+        assert_eq!(t.id_hashed(a, h).unwrap(), (0, true));
+        // The second text given the first's hash, as a collision would.
+        assert_eq!(t.id_hashed(b, h).unwrap(), (1, true));
+        assert_eq!(t.id_hashed(b, h).unwrap(), (1, false));
+        assert_eq!(t.id_hashed(a, h).unwrap(), (0, false));
+        // Only the high 32 bits the same: a candidate that is another text.
+        let h2 = (h & 0xffff_ffff_0000_0000) | 0x1234;
+        assert_eq!(t.id_hashed("c", h2).unwrap(), (2, true));
+        assert_eq!(t.id_hashed("c", h2).unwrap(), (2, false));
+        assert_eq!(t.id_hashed(b, h).unwrap(), (1, false));
         // A text that is a prefix of a kept one is another text.
-        assert_eq!(t.id("1A1zP1eP5QGefi2DMPTfTL5SLmv7Divf").unwrap(), (2, true));
-        assert_eq!(t.id("").unwrap(), (3, true));
-        assert_eq!(t.id("").unwrap(), (3, false));
+        assert_eq!(t.id("1A1zP1eP5QGefi2DMPTfTL5SLmv7Divf").unwrap(), (3, true));
+        assert_eq!(t.id("").unwrap(), (4, true));
+        assert_eq!(t.id("").unwrap(), (4, false));
+        assert_eq!(t.id(a).unwrap(), (0, false));
+    }
+
+    /// Texts keep their numbers as the table grows (placed again at each doubling), and
+    /// the look-up `EncodedKeys::of` makes for a run of legs (slots and candidates loaded
+    /// ahead) numbers the legs' texts as one plain look-up per text does.
+    #[test]
+    fn batched_text_numbers_are_the_plain_ones() {
+        // Enough texts to double the table several times; each leg's texts drawn from a
+        // growing pool, so that runs meet new texts, texts met before and texts met twice.
+        let text = |i: u64| format!("0x{:040x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 8);
+        let legs: Vec<ExportLeg> = (0..20_000u64)
+            .map(|i| ExportLeg {
+                chain: Chain::Ethereum,
+                height: i / 50,
+                time: Some(1_700_000_000),
+                txid: Hash32([(i % 251) as u8; 32]),
+                kind: if i % 7 == 0 { LegKind::Output } else { LegKind::Transfer },
+                from: Some(text((i * 31) % (i / 3 + 1))),
+                to: Some(text((i * 17 + 5) % (i + 2))),
+                asset: "ETH".into(),
+                amount: Amount::from(1u64),
+            })
+            .collect();
+        let mut batched = TextIds::default();
+        let mut ids = Vec::new();
+        for run in legs.chunks(1000) {
+            ids.extend(EncodedKeys::of(run, &mut batched, true).unwrap().ids);
+        }
+        let mut plain = TextIds::default();
+        let expected: Vec<u32> = legs
+            .iter()
+            .flat_map(|l| {
+                let (from, to) = match l.kind {
+                    LegKind::Output => (None, l.to.as_deref()),
+                    _ => (l.from.as_deref(), l.to.as_deref()),
+                };
+                [from, to]
+            })
+            .map(|t| t.map_or(NO_TEXT, |t| plain.id(t).unwrap().0))
+            .collect();
+        assert_eq!(ids, expected);
+        assert!(batched.count > 5_000 && batched.index.slots.len() >= 8_192, "{}", batched.count);
+        for i in 0..20_000 {
+            let t = text(i);
+            assert_eq!(batched.id(&t).unwrap(), plain.id(&t).unwrap(), "{t}");
+        }
     }
 }
