@@ -619,10 +619,10 @@ fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
     true
 }
 
-/// Per origin of a list sorted by (origin, band): the value within each bucket and the
-/// fewest hops; `None` when a bucket's value does not fit 128 bits.
-pub(crate) fn per_origin(list: &[Got]) -> Option<Vec<(u32, [u128; 4], u32)>> {
-    let mut out: Vec<(u32, [u128; 4], u32)> = Vec::new();
+/// Per origin of a list sorted by (origin, band), in origin order: `f(origin, the value
+/// within each bucket, the fewest hops)`; `None` (and no more calls) when a bucket's value
+/// does not fit 128 bits. Nothing is collected: the index's writer asks it for every record.
+pub(crate) fn each_origin(list: &[Got], mut f: impl FnMut(u32, [u128; 4], u32)) -> Option<()> {
     let mut i = 0;
     while i < list.len() {
         let o = list[i].origin;
@@ -637,9 +637,9 @@ pub(crate) fn per_origin(list: &[Got]) -> Option<Vec<(u32, [u128; 4], u32)>> {
             acc = acc.checked_add(b)?;
             *x = acc;
         }
-        out.push((o, v, min));
+        f(o, v, min);
     }
-    Some(out)
+    Some(())
 }
 
 /// Per node and asset, what it received, while the pass runs.
@@ -1936,7 +1936,11 @@ fn put_u256(out: &mut Vec<u8>, v: U256) {
     out.extend_from_slice(&v.to_le_bytes::<32>()[..n]);
 }
 
-fn put_var128(out: &mut Vec<u8>, mut x: u128) {
+pub(crate) fn put_var128(out: &mut Vec<u8>, mut x: u128) {
+    // Most values fit 64 bits: shifted as such.
+    if let Ok(x) = u64::try_from(x) {
+        return put_var(out, x);
+    }
     while x >= 0x80 {
         out.push((x as u8) | 0x80);
         x >>= 7;
