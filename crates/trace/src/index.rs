@@ -37,7 +37,9 @@ use sha2::{Digest, Sha256};
 
 use crate::exposure::{CategoryExposure, ExposureSource};
 pub use crate::pass::MAX_CHECKPOINTS;
-use crate::pass::{per_origin, Arrival, NodeState, Nodes, Outcome, PassState, Recv, STATE_VERSION};
+use crate::pass::{
+    each_origin, Arrival, NodeState, Nodes, Outcome, PassState, Recv, STATE_VERSION,
+};
 use crate::{Direction, ExposureReport, TaintModel};
 
 /// The index file's name inside the graph directory.
@@ -716,8 +718,34 @@ struct CatRec {
     haircut_min: u32,
     poison: [u128; 4],
     poison_min: u32,
-    /// (origin, fewest hops, value per bucket), largest within 6 hops first.
-    sources: Vec<(u32, u32, [u128; 4])>,
+    /// (origin, fewest hops, value per bucket), largest within 6 hops first (then by origin):
+    /// the first `top` of them.
+    sources: [CatSource; MAX_SOURCES],
+    top: usize,
+}
+
+/// A source of a category: (origin, fewest hops, value per bucket).
+type CatSource = (u32, u32, [u128; 4]);
+
+impl CatRec {
+    fn sources(&self) -> &[CatSource] {
+        &self.sources[..self.top]
+    }
+    /// Keeps `s` when it is among the [`MAX_SOURCES`] largest within 6 hops (ties: the lower
+    /// origin first), as sorting every source so and keeping the first would. Origins are
+    /// distinct, so the order is total.
+    fn offer(&mut self, s: CatSource) {
+        let before =
+            |a: &CatSource, b: &CatSource| a.2[3] > b.2[3] || (a.2[3] == b.2[3] && a.0 < b.0);
+        let at = self.sources[..self.top].iter().position(|x| before(&s, x)).unwrap_or(self.top);
+        if at == MAX_SOURCES {
+            return;
+        }
+        let end = (self.top + 1).min(MAX_SOURCES);
+        self.sources.copy_within(at..end - 1, at + 1);
+        self.sources[at] = s;
+        self.top = end;
+    }
 }
 
 /// The categories of what a node received, in category order; `None` when a value does not
@@ -735,38 +763,58 @@ fn categories(r: &Recv, codes: &FxHashMap<u32, u8>) -> Option<Vec<CatRec>> {
                     haircut_min: NONE_HOPS,
                     poison: [0; 4],
                     poison_min: NONE_HOPS,
-                    sources: Vec::new(),
+                    sources: [(0, 0, [0; 4]); MAX_SOURCES],
+                    top: 0,
                 });
                 out.len() - 1
             }
         }
     };
-    for (o, v, min) in per_origin(&r.origins)? {
-        let Some(&c) = codes.get(&o) else { continue };
+    let mut fits = true;
+    each_origin(&r.origins, |o, v, min| {
+        let Some(&c) = codes.get(&o) else { return };
         let i = entry(&mut out, c);
         let e = &mut out[i];
         for (x, y) in e.haircut.iter_mut().zip(v) {
-            *x = x.checked_add(y)?;
+            match x.checked_add(y) {
+                Some(s) => *x = s,
+                None => fits = false,
+            }
         }
         e.haircut_min = e.haircut_min.min(min);
-        e.sources.push((o, min, v));
+        e.offer((o, min, v));
+    })?;
+    if !fits {
+        return None;
     }
-    for (code, v, min) in per_origin(&r.poison)? {
-        let code = u8::try_from(code).ok()?;
+    let mut code_fits = true;
+    each_origin(&r.poison, |code, v, min| {
+        let Ok(code) = u8::try_from(code) else {
+            code_fits = false;
+            return;
+        };
         let i = entry(&mut out, code);
         out[i].poison = v;
         out[i].poison_min = min;
+    })?;
+    if !code_fits {
+        return None;
     }
     out.sort_unstable_by_key(|c| c.code);
-    for c in &mut out {
-        c.sources.sort_by(|a, b| b.2[3].cmp(&a.2[3]).then(a.0.cmp(&b.0)));
-        c.sources.truncate(MAX_SOURCES);
-    }
     Some(out)
 }
 
 /// Appends a LEB128 varint.
 fn put_var(out: &mut Vec<u8>, mut x: u128) {
+    // Most values fit 64 bits: shifted as such.
+    if let Ok(mut x) = u64::try_from(x) {
+        while x >= 0x80 {
+            out.push((x as u8) | 0x80);
+            x >>= 7;
+        }
+        out.push(x as u8);
+        return;
+    }
     while x >= 0x80 {
         out.push((x as u8) | 0x80);
         x >>= 7;
@@ -817,10 +865,10 @@ fn encode_record(
             out.push(c.code);
             out.push(c.haircut_min.min(255) as u8);
             out.push(c.poison_min.min(255) as u8);
-            out.push(c.sources.len() as u8);
+            out.push(c.sources().len() as u8);
             four(&c.haircut, out)?;
             four(&c.poison, out)?;
-            for (o, min, v) in &c.sources {
+            for (o, min, v) in c.sources() {
                 put_var(out, u128::from(*o));
                 out.push((*min).min(255) as u8);
                 four(v, out)?;
@@ -1483,6 +1531,56 @@ impl ExposureIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A category's largest sources kept as they are offered give the first of all of them
+    /// sorted (largest within 6 hops first, then by origin), ties and all; and the varints of
+    /// 64-bit values written on their own path are those of the 128-bit loop.
+    #[test]
+    fn sources_kept_as_offered_are_the_first_sorted() {
+        let mut next = crate::pass::tests::below(0x9e37_79b9_7f4a_7c15u64);
+        for round in 0..2000u64 {
+            let n = next(12) as usize;
+            let mut all: Vec<CatSource> = Vec::new();
+            let mut c = CatRec {
+                code: 0,
+                haircut: [0; 4],
+                haircut_min: NONE_HOPS,
+                poison: [0; 4],
+                poison_min: NONE_HOPS,
+                sources: [(0, 0, [0; 4]); MAX_SOURCES],
+                top: 0,
+            };
+            for o in 0..n as u32 {
+                // Few distinct values, so that ties are common; origins distinct, in any order.
+                let v = u128::from(next(4)) << (64 * next(2));
+                let s = ((o * 7 + round as u32) % 97, next(7) as u32, [v / 2, v / 2, v, v]);
+                if all.iter().any(|a| a.0 == s.0) {
+                    continue;
+                }
+                all.push(s);
+                c.offer(s);
+            }
+            all.sort_by(|a, b| b.2[3].cmp(&a.2[3]).then(a.0.cmp(&b.0)));
+            all.truncate(MAX_SOURCES);
+            assert_eq!(c.sources(), &all[..], "round {round}");
+        }
+        for x in
+            [0u128, 1, 127, 128, 300, u128::from(u64::MAX), u128::from(u64::MAX) + 1, u128::MAX]
+        {
+            let mut fast = Vec::new();
+            put_var(&mut fast, x);
+            let (mut slow, mut y) = (Vec::new(), x);
+            while y >= 0x80 {
+                slow.push((y as u8) | 0x80);
+                y >>= 7;
+            }
+            slow.push(y as u8);
+            assert_eq!(fast, slow, "{x}");
+            let mut pass = Vec::new();
+            crate::pass::put_var128(&mut pass, x);
+            assert_eq!(pass, slow, "{x}");
+        }
+    }
 
     /// The index's records encoded by one thread, and by two in chunks of a few node ids
     /// (the second starting late, as the saved pass's thread does), give the same file.

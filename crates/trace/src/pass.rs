@@ -268,7 +268,17 @@ struct Receipts {
 impl Receipts {
     fn add(&mut self, b: &Batch) {
         let (mut p, mut w, mut q) = (0usize, 0usize, 0usize);
-        for r in &b.receipts {
+        for (k, r) in b.receipts.iter().enumerate() {
+            // Touched ahead, as the replay does ([`replay_into`]): the slot of the receipt
+            // `TOUCH_SLOTS` ahead, the sums of the one `TOUCH_STATES` ahead. Reads only.
+            if let Some(u) = b.receipts.get(k + TOUCH_SLOTS) {
+                std::hint::black_box(self.slot.get(u.dst as usize).copied());
+            }
+            if let Some(u) = b.receipts.get(k + TOUCH_STATES) {
+                let at = self.slot.get(u.dst as usize).map_or(0, |&s| s as usize);
+                let sm = at.checked_sub(1).and_then(|i| self.sums.get(i));
+                std::hint::black_box(sm.map(|s| (s.1.recv.origins.first(), s.1.recv.poison.len())));
+            }
             let parts = if r.parts == WIDE_PARTS {
                 w += 1;
                 PartsRef::Wide(&b.wide[w - 1])
@@ -609,10 +619,10 @@ fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
     true
 }
 
-/// Per origin of a list sorted by (origin, band): the value within each bucket and the
-/// fewest hops; `None` when a bucket's value does not fit 128 bits.
-pub(crate) fn per_origin(list: &[Got]) -> Option<Vec<(u32, [u128; 4], u32)>> {
-    let mut out: Vec<(u32, [u128; 4], u32)> = Vec::new();
+/// Per origin of a list sorted by (origin, band), in origin order: `f(origin, the value
+/// within each bucket, the fewest hops)`; `None` (and no more calls) when a bucket's value
+/// does not fit 128 bits. Nothing is collected: the index's writer asks it for every record.
+pub(crate) fn each_origin(list: &[Got], mut f: impl FnMut(u32, [u128; 4], u32)) -> Option<()> {
     let mut i = 0;
     while i < list.len() {
         let o = list[i].origin;
@@ -627,9 +637,9 @@ pub(crate) fn per_origin(list: &[Got]) -> Option<Vec<(u32, [u128; 4], u32)>> {
             acc = acc.checked_add(b)?;
             *x = acc;
         }
-        out.push((o, v, min));
+        f(o, v, min);
     }
-    Some(out)
+    Some(())
 }
 
 /// Per node and asset, what it received, while the pass runs.
@@ -871,6 +881,22 @@ impl Nodes {
     }
     pub(crate) fn insert(&mut self, n: u32, state: NodeState) {
         *self.get_or_default(n) = state;
+    }
+    /// Reads the slot number of `n` (0: none), only to bring it into the cache ahead of the
+    /// replay's use ([`replay_into`]'s touches ahead).
+    fn touch_slot(&self, n: u32) -> u32 {
+        self.slot.get(n as usize).copied().unwrap_or(0)
+    }
+    /// Reads the state of `n` and the head of its labels, when it has a slot, only to bring
+    /// them into the cache ahead of the replay's use ([`replay_into`]'s touches ahead).
+    fn touch_state(&self, n: u32) -> usize {
+        match self.slot.get(n as usize) {
+            Some(&s) if s != 0 => self
+                .states
+                .get((s - 1) as usize)
+                .map_or(0, |st| st.x.as_deref().map_or(usize::from(st.flags), |x| x.parts.len())),
+            _ => 0,
+        }
     }
     pub(crate) fn remove(&mut self, n: u32) -> Option<NodeState> {
         let i = self.at(n)?;
@@ -1664,6 +1690,11 @@ fn costs_ahead(
     });
 }
 
+/// How far ahead in replay order [`replay_into`] touches the slots of a transfer's nodes.
+const TOUCH_SLOTS: usize = 4;
+/// How far ahead it touches their states and labels (their slots touched before).
+const TOUCH_STATES: usize = 2;
+
 /// Replays `order` (transfers of `asset` after those `pass` holds) into `pass`; with `undo`,
 /// records each node's state before it first changes.
 fn replay(
@@ -1782,6 +1813,19 @@ fn replay_into(
             if order.capacity() > 1 << 16 && order.len() < order.capacity() / 2 {
                 order.shrink_to_fit();
             }
+            // Touched ahead, so that the cache misses of later transfers overlap instead of
+            // each waiting for the one before: the replay is bound by them (a transfer's node
+            // slot, then its state, then its labels). The slots of the transfer
+            // `TOUCH_SLOTS` ahead (and its receiver's kind), the states and labels of the one
+            // `TOUCH_STATES` ahead, whose slots were touched before. Reads only.
+            let left = order.len();
+            if let Some(u) = left.checked_sub(TOUCH_SLOTS).map(|i| &order[i]) {
+                let k = graph.kind(NodeId(u.dst)) == NodeKind::Address;
+                std::hint::black_box((nodes.touch_slot(u.src), nodes.touch_slot(u.dst), k));
+            }
+            if let Some(u) = left.checked_sub(TOUCH_STATES).map(|i| &order[i]) {
+                std::hint::black_box((nodes.touch_state(u.src), nodes.touch_state(u.dst)));
+            }
             place += 1;
             if let Some(at) = at.filter(|_| place % 1024 == 0) {
                 at.store(place, std::sync::atomic::Ordering::Relaxed);
@@ -1892,7 +1936,11 @@ fn put_u256(out: &mut Vec<u8>, v: U256) {
     out.extend_from_slice(&v.to_le_bytes::<32>()[..n]);
 }
 
-fn put_var128(out: &mut Vec<u8>, mut x: u128) {
+pub(crate) fn put_var128(out: &mut Vec<u8>, mut x: u128) {
+    // Most values fit 64 bits: shifted as such.
+    if let Ok(x) = u64::try_from(x) {
+        return put_var(out, x);
+    }
     while x >= 0x80 {
         out.push((x as u8) | 0x80);
         x >>= 7;
