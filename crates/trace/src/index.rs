@@ -728,6 +728,19 @@ struct CatRec {
 type CatSource = (u32, u32, [u128; 4]);
 
 impl CatRec {
+    /// A category with nothing received yet.
+    fn new(code: u8) -> CatRec {
+        CatRec {
+            code,
+            haircut: [0; 4],
+            haircut_min: NONE_HOPS,
+            poison: [0; 4],
+            poison_min: NONE_HOPS,
+            sources: [(0, 0, [0; 4]); MAX_SOURCES],
+            top: 0,
+        }
+    }
+
     fn sources(&self) -> &[CatSource] {
         &self.sources[..self.top]
     }
@@ -757,15 +770,7 @@ fn categories(r: &Recv, codes: &FxHashMap<u32, u8>) -> Option<Vec<CatRec>> {
         match out.iter().position(|c| c.code == code) {
             Some(i) => i,
             None => {
-                out.push(CatRec {
-                    code,
-                    haircut: [0; 4],
-                    haircut_min: NONE_HOPS,
-                    poison: [0; 4],
-                    poison_min: NONE_HOPS,
-                    sources: [(0, 0, [0; 4]); MAX_SOURCES],
-                    top: 0,
-                });
+                out.push(CatRec::new(code));
                 out.len() - 1
             }
         }
@@ -1541,15 +1546,7 @@ mod tests {
         for round in 0..2000u64 {
             let n = next(12) as usize;
             let mut all: Vec<CatSource> = Vec::new();
-            let mut c = CatRec {
-                code: 0,
-                haircut: [0; 4],
-                haircut_min: NONE_HOPS,
-                poison: [0; 4],
-                poison_min: NONE_HOPS,
-                sources: [(0, 0, [0; 4]); MAX_SOURCES],
-                top: 0,
-            };
+            let mut c = CatRec::new(0);
             for o in 0..n as u32 {
                 // Few distinct values, so that ties are common; origins distinct, in any order.
                 let v = u128::from(next(4)) << (64 * next(2));
