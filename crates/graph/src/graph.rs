@@ -1686,7 +1686,7 @@ impl EncodedKeys {
         let mut k = EncodedKeys { ids: Vec::with_capacity(legs.len() * 2), ..Default::default() };
         let mut texts_of: Vec<Option<&str>> = Vec::with_capacity(LOOK_AHEAD * 2);
         let mut hashes: Vec<u64> = Vec::with_capacity(LOOK_AHEAD * 2);
-        let mut found: Vec<(u64, Option<u32>)> = Vec::with_capacity(LOOK_AHEAD * 2);
+        let mut found: Vec<Option<u32>> = Vec::with_capacity(LOOK_AHEAD * 2);
         // Passes over each run of legs, so that the cache misses of one text's look-up are
         // not waited for before the next text's: each text's hash; a load of the slot where
         // its look-up starts (a short loop of loads that do not depend on one another, so
@@ -1719,15 +1719,15 @@ impl EncodedKeys {
             std::hint::black_box(hashes.iter().fold(0, |x, &h| x ^ texts.index.home_slot(h)));
             found.clear();
             found.extend(
-                hashes.iter().zip(&texts_of).map(|(&h, t)| (h, t.and_then(|_| texts.candidate(h)))),
+                hashes.iter().zip(&texts_of).map(|(&h, t)| t.and_then(|_| texts.candidate(h))),
             );
-            std::hint::black_box(found.iter().zip(&texts_of).fold(0, |x, (&(_, at), t)| {
+            std::hint::black_box(found.iter().zip(&texts_of).fold(0, |x, (&at, t)| {
                 match (at, t) {
                     (Some(at), Some(t)) => x ^ texts.kept_ends(at, t.as_bytes()),
                     _ => x,
                 }
             }));
-            for (&(h, f), &key) in found.iter().zip(&texts_of) {
+            for ((&h, &f), &key) in hashes.iter().zip(&found).zip(&texts_of) {
                 let Some(key) = key else {
                     k.ids.push(NO_TEXT);
                     continue;
@@ -2191,16 +2191,16 @@ impl<'g> GraphBuilder<'g> {
     /// # Errors
     /// [`GraphError::Limit`] past 2³² − 1 nodes.
     pub fn tx_node(&mut self, chain: Chain, txid: &Hash32) -> Result<NodeId, GraphError> {
-        self.tx_node_hashed(chain, txid, 0)
+        self.tx_node_hashed(chain, txid, None)
     }
 
-    /// [`GraphBuilder::tx_node`] with the hash of its key's identity computed beforehand
-    /// ([`tx_hash`]; 0: not computed).
+    /// [`GraphBuilder::tx_node`] with the hash of its key's identity, when computed
+    /// beforehand ([`tx_hash`]).
     fn tx_node_hashed(
         &mut self,
         chain: Chain,
         txid: &Hash32,
-        h: u64,
+        h: Option<u64>,
     ) -> Result<NodeId, GraphError> {
         if let Some((c, t, n)) = self.last_tx {
             if c == chain && t == *txid {
@@ -2209,7 +2209,10 @@ impl<'g> GraphBuilder<'g> {
         }
         self.scratch.clear();
         keys::encode_tx(chain, &txid.0, 0, &mut self.scratch);
-        let n = if h == 0 { self.intern()? } else { self.intern_hashed(h)? };
+        let n = match h {
+            Some(h) => self.intern_hashed(h)?,
+            None => self.intern()?,
+        };
         self.last_tx = Some((chain, *txid, n.0));
         Ok(n)
     }
@@ -2533,17 +2536,17 @@ impl<'g> GraphBuilder<'g> {
                 });
                 for leg in run {
                     let utxo = matches!(leg.kind, LegKind::Input | LegKind::Output);
-                    let h = if utxo && prev != Some((leg.chain, leg.txid)) {
+                    let h = (utxo && prev != Some((leg.chain, leg.txid))).then(|| {
                         prev = Some((leg.chain, leg.txid));
                         tx_hash(leg.chain, &leg.txid, &mut buf)
-                    } else {
-                        0
-                    };
+                    });
                     tx_hashes.push(h);
                 }
-                std::hint::black_box(tx_hashes.iter().fold(x, |x, &h| x ^ self.index.home_slot(h)));
+                std::hint::black_box(
+                    tx_hashes.iter().flatten().fold(x, |x, &h| x ^ self.index.home_slot(h)),
+                );
             }
-            let tx_h = tx_hashes.get(i % LOOK_AHEAD).copied().unwrap_or(0);
+            let tx_h = tx_hashes.get(i % LOOK_AHEAD).copied().flatten();
             let input = EdgeInput::of(leg);
             let (from, to) = (keys.ids[2 * i], keys.ids[2 * i + 1]);
             // Interned in the order `add_leg` interns them, so that ids are the same.
