@@ -290,9 +290,8 @@ pub struct StreamSummary {
 
 enum Item {
     Line(u64, String),
-    /// The header of a CSV ledger (the input's first line): the lines after it are its rows.
-    CsvHeader(Box<CsvLedgerHeader>),
-    CsvLine(u64, String),
+    /// A row of a CSV ledger, with the header it is read under.
+    CsvLine(u64, String, Arc<CsvLedgerHeader>),
     Rejected(Reject),
     Event(Box<MonitorEvent>),
 }
@@ -331,20 +330,27 @@ impl Batcher {
     }
 }
 
+/// What the input's lines are, told by its first line with text.
+enum LineFormat {
+    Unknown,
+    Json,
+    Csv(Arc<CsvLedgerHeader>),
+}
+
 /// The input's first line with text: a JSON object starts JSON Lines; anything else is read as
 /// a CSV ledger's header when it names the ledger's required columns (`docs/formats/ledger.md`),
-/// else as a JSON line (rejected, with the reason it is not a CSV header logged). True for CSV.
-fn first_line(label: &Path, n: u64, line: String) -> (bool, Item) {
+/// else as a JSON line (rejected, with the reason it is not a CSV header logged).
+fn first_line(label: &Path, n: u64, line: &str) -> LineFormat {
     let text = line.trim_start_matches('\u{feff}').trim_start();
     if text.starts_with('{') {
-        return (false, Item::Line(n, line));
+        return LineFormat::Json;
     }
-    match CsvLedgerHeader::parse(label, n, &line) {
-        Ok(h) => (true, Item::CsvHeader(Box::new(h))),
+    match CsvLedgerHeader::parse(label, n, line) {
+        Ok(h) => LineFormat::Csv(Arc::new(h)),
         Err(e) => {
             tracing::warn!(target: "floodgate::monitor",
                 "the first line is neither a JSON object nor a CSV ledger header ({e}): reading JSON Lines");
-            (false, Item::Line(n, line))
+            LineFormat::Json
         }
     }
 }
@@ -390,21 +396,22 @@ pub fn stream<S: DecisionSink>(
                 let mut r =
                     LineReader::new(BufReader::with_capacity(1 << 16, reader), &label, limits);
                 let mut out = Batcher::new(tx);
-                // None until the first line with text tells JSON Lines from a CSV ledger.
-                let mut csv: Option<bool> = None;
+                let mut format = LineFormat::Unknown;
                 loop {
                     let item = match r.next_line() {
                         Ok(None) => break,
-                        Ok(Some(InputLine::Text(n, line))) => match csv {
-                            Some(true) => Ok(Item::CsvLine(n, line)),
-                            Some(false) => Ok(Item::Line(n, line)),
-                            None if line.trim().is_empty() => Ok(Item::Line(n, line)),
-                            None => {
-                                let (is_csv, item) = first_line(&label, n, line);
-                                csv = Some(is_csv);
-                                Ok(item)
+                        Ok(Some(InputLine::Text(n, line))) => {
+                            if matches!(format, LineFormat::Unknown) && !line.trim().is_empty() {
+                                format = first_line(&label, n, &line);
+                                if matches!(format, LineFormat::Csv(_)) {
+                                    continue; // the header
+                                }
                             }
-                        },
+                            match &format {
+                                LineFormat::Csv(h) => Ok(Item::CsvLine(n, line, Arc::clone(h))),
+                                _ => Ok(Item::Line(n, line)),
+                            }
+                        }
                         Ok(Some(InputLine::Rejected(rej))) => Ok(Item::Rejected(rej)),
                         Err(e) => Err(format!("{e}")),
                     };
@@ -422,7 +429,6 @@ pub fn stream<S: DecisionSink>(
 
     let batch = if mon.is_durable() { opts.batch } else { opts.batch.min(NO_STATE_BATCH) };
     let mut summary = StreamSummary::default();
-    let mut csv_header: Option<CsvLedgerHeader> = None;
     let mut held: Vec<Decision> = Vec::new();
     // When the group's first decision was made (None: the group is empty).
     let mut group_started: Option<Instant> = None;
@@ -475,21 +481,12 @@ pub fn stream<S: DecisionSink>(
                     }
                     parse_event(&label, n, &text, mon.engine().assets(), Some(Timestamp::now()))
                 }
-                Item::CsvHeader(h) => {
-                    csv_header = Some(*h);
-                    continue;
-                }
-                Item::CsvLine(n, text) => {
+                Item::CsvLine(n, text, header) => {
                     if text.trim().is_empty() {
                         continue;
                     }
                     let assets = mon.engine().assets();
-                    match &csv_header {
-                        Some(h) => {
-                            parse_csv_event(&label, n, &text, h, assets, Some(Timestamp::now()))
-                        }
-                        None => parse_event(&label, n, &text, assets, Some(Timestamp::now())),
-                    }
+                    parse_csv_event(&label, n, &text, &header, assets, Some(Timestamp::now()))
                 }
             };
             let ev = match parsed {

@@ -107,10 +107,13 @@ impl Typology for SharedAttribute {
         let w = span(&s.window);
         let group = cx.state.group(link, k);
         let min = s.min_customers.max(1) as usize;
-        if group.len() < min || group.iter().filter(|m| cx.now - m.last < w).count() < min {
+        if group.len() < min {
             return;
         }
         let members: Vec<&Member> = group.iter().filter(|m| cx.now - m.last < w).collect();
+        if members.len() < min {
+            return;
+        }
         // Named: at most NAMED_MEMBERS, the most recent users (this transfer's customer among
         // them), in the group's order, so that a value shared by thousands (a service's
         // address, a carrier's IP) keeps each decision's size bounded; the count is whole.
