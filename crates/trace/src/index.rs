@@ -37,8 +37,10 @@ use sha2::{Digest, Sha256};
 
 use crate::exposure::{CategoryExposure, ExposureSource};
 pub use crate::pass::MAX_CHECKPOINTS;
+// The saved pass's LEB128 writer (values that fit 64 bits on a 64-bit path) writes the index's.
 use crate::pass::{
-    each_origin, Arrival, NodeState, Nodes, Outcome, PassState, Recv, STATE_VERSION,
+    each_origin, put_var128 as put_var, Arrival, NodeState, Nodes, Outcome, PassState, Recv,
+    STATE_VERSION,
 };
 use crate::{Direction, ExposureReport, TaintModel};
 
@@ -807,24 +809,6 @@ fn categories(r: &Recv, codes: &FxHashMap<u32, u8>) -> Option<Vec<CatRec>> {
     }
     out.sort_unstable_by_key(|c| c.code);
     Some(out)
-}
-
-/// Appends a LEB128 varint.
-fn put_var(out: &mut Vec<u8>, mut x: u128) {
-    // Most values fit 64 bits: shifted as such.
-    if let Ok(mut x) = u64::try_from(x) {
-        while x >= 0x80 {
-            out.push((x as u8) | 0x80);
-            x >>= 7;
-        }
-        out.push(x as u8);
-        return;
-    }
-    while x >= 0x80 {
-        out.push((x as u8) | 0x80);
-        x >>= 7;
-    }
-    out.push(x as u8);
 }
 
 /// Appends the arrivals of a record: their count, then each one's hops `u8`, time `u32` and
