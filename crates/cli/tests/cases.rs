@@ -559,6 +559,14 @@ fn delta_rescreen_hits_become_alerts_exactly_once() {
     .unwrap();
     common::ok(run(&["lists", "load", v3.to_str().unwrap()]));
     assert_eq!(json_out(run(&["alerts", "--format", "json"])).as_array().unwrap().len(), 1);
+    // `alerts list` is `alerts`, as `cases list` lists cases; another word is refused by name.
+    assert_eq!(
+        json_out(run(&["alerts", "list", "--format", "json"])),
+        json_out(run(&["alerts", "--format", "json"]))
+    );
+    let o = run(&["alerts", "show"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("list"), "{}", stderr(&o));
 }
 
 const VASP_TOML: &str = r#"name = "Example Exchange JSC"

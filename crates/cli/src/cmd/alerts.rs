@@ -15,12 +15,20 @@ use crate::output::{self, Format, Tabular};
 ///
 /// Every non-allow `floodgate monitor` decision and every unsuppressed `floodgate screen` hit
 /// becomes an alert by itself, exactly once, and joins its subject's open case.
+///
+/// `floodgate alerts list` is the same as `floodgate alerts` (as `cases list` lists cases); one
+/// alert's case, with its notes, evidence and audit trail, is `floodgate cases show CASE`.
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   floodgate alerts --state open
-  floodgate alerts --subject cust-17 --format json
-  floodgate alerts --case 12 --format csv")]
+  floodgate alerts list --subject cust-17 --format json
+  floodgate alerts --case 12 --format csv
+
+Exit codes: 0 done, 2 error (unknown state, unreadable store).")]
 pub(crate) struct Args {
+    /// `list` (the default: the only action)
+    #[arg(value_enum)]
+    action: Option<Action>,
     /// Only alerts of cases in this state
     #[arg(long)]
     state: Option<String>,
@@ -38,6 +46,13 @@ pub(crate) struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// What `floodgate alerts` does: list (the word may be given, as with `cases list`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Action {
+    /// List alerts
+    List,
 }
 
 #[derive(Debug, Serialize)]
