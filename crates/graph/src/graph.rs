@@ -1869,6 +1869,48 @@ fn order_by(edges: &[BuildEdge], n: usize, key: impl Fn(&BuildEdge) -> u32) -> V
     order
 }
 
+/// Edges copied a run ahead, in the order of an ordering of them ([`order_by`]).
+const GATHER: usize = 64;
+
+/// The edges of an ordering, read through a small buffer refilled [`GATHER`] at a time: the
+/// encoders visit the edges by source or by target, so each edge (and its `at_in_list`
+/// entry) is a cache miss into arrays of gigabytes; copied in a tight loop of independent
+/// loads, a run's misses overlap instead of each waiting on the record before it.
+struct Gathered<'a> {
+    edges: &'a [BuildEdge],
+    order: &'a [u32],
+    at_in_list: &'a [AtomicU32],
+    /// `order[start..start + buf.len()]`'s edges, with their `at_in_list` entries.
+    start: usize,
+    buf: Vec<(BuildEdge, u32)>,
+}
+
+impl<'a> Gathered<'a> {
+    fn new(edges: &'a [BuildEdge], order: &'a [u32], at_in_list: &'a [AtomicU32]) -> Self {
+        Gathered { edges, order, at_in_list, start: 0, buf: Vec::with_capacity(GATHER) }
+    }
+
+    /// Edge `order[k]`: its index, the edge, and its `at_in_list` entry as loaded when its
+    /// run was copied (`None` past the end).
+    #[inline]
+    fn get(&mut self, k: usize) -> Option<(u32, &BuildEdge, u32)> {
+        if k.wrapping_sub(self.start) >= self.buf.len() {
+            let run = self.order.get(k..)?;
+            let run = run.get(..GATHER).unwrap_or(run);
+            self.start = k;
+            self.buf.clear();
+            let (edges, at) = (self.edges, self.at_in_list);
+            self.buf.extend(run.iter().map(|&i| {
+                let a = at.get(i as usize).map_or(0, |a| a.load(Ordering::Relaxed));
+                (edges[i as usize], a)
+            }));
+        }
+        let j = k - self.start;
+        let i = *self.order.get(k)?;
+        self.buf.get(j).map(|(e, a)| (i, e, *a))
+    }
+}
+
 /// The times section 11 stores for one side of some nodes: per node with at least
 /// [`segment::LIST_TIMES_MIN`] records on that side whose time is another node's, those
 /// times coded ([`segment::put_list_times`]).
@@ -1938,6 +1980,9 @@ fn encode_out(
 ) -> Result<(segment::InPart, SideTimes), GraphError> {
     let mut k = by_src.partition_point(|&i| (edges[i as usize].src as usize) < nodes.start);
     let mut out = Vec::with_capacity(by_src.len().saturating_sub(k) * 8);
+    // The entries of `at_in_list` are loaded with their edges only so that their cache
+    // lines are there when stored to.
+    let mut ahead = Gathered::new(edges, by_src, at_in_list);
     let mut offsets: Vec<usize> = Vec::with_capacity(nodes.len() + 1);
     let (mut kept, mut times) = (SideTimes::new(), Vec::new());
     for node in nodes.start as u32..nodes.end as u32 {
@@ -1946,8 +1991,7 @@ fn encode_out(
         times.clear();
         // Each target coded from the previous record's (format 5), the first from `node`.
         let mut from = node;
-        while let Some(&i) = by_src.get(k) {
-            let e = &edges[i as usize];
+        while let Some((i, e, _)) = ahead.get(k) {
             if e.src != node {
                 break;
             }
@@ -1992,6 +2036,7 @@ fn encode_in(
 ) -> (segment::InPart, SideTimes) {
     let mut k = by_dst.partition_point(|&i| (edges[i as usize].dst as usize) < nodes.start);
     let mut bytes = Vec::with_capacity(by_dst.len());
+    let mut ahead = Gathered::new(edges, by_dst, at_in_list);
     let mut offsets = Vec::with_capacity(nodes.len() + 1);
     let (mut kept, mut times) = (SideTimes::new(), Vec::new());
     for node in nodes.clone() {
@@ -1999,12 +2044,10 @@ fn encode_in(
         times.clear();
         let first = k;
         let mut prev = node as u32;
-        while let Some(&i) = by_dst.get(k) {
-            let e = &edges[i as usize];
+        while let Some((_, e, at)) = ahead.get(k) {
             if e.dst as usize != node {
                 break;
             }
-            let at = at_in_list[i as usize].load(Ordering::Relaxed);
             segment::put_in_record(&mut bytes, e.src, prev, at);
             if segment::time_elsewhere(e.mode, true) {
                 times.push(e.src);
@@ -3193,6 +3236,59 @@ mod tests {
         for i in 0..20_000 {
             let t = text(i);
             assert_eq!(batched.id(&t).unwrap(), plain.id(&t).unwrap(), "{t}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// The gathered reader gives every position of an ordering the edge and
+        /// `at_in_list` entry a direct read gives, read in order (as the encoders do), from
+        /// any start, with jumps back and past the end.
+        #[test]
+        fn gathered_edges_are_the_direct_reads(
+            n in 0usize..300,
+            seed in proptest::prelude::any::<u64>(),
+            visits in proptest::collection::vec(0usize..320, 0..40),
+        ) {
+            let mut x = seed | 1;
+            let mut next = || {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x
+            };
+            let edges: Vec<BuildEdge> = (0..n)
+                .map(|_| BuildEdge {
+                    src: next() as u32 % 50,
+                    dst: next() as u32 % 50,
+                    amount: next(),
+                    tx: next() as u32,
+                    ord: next() as u32,
+                    time: next() as u32,
+                    asset: next() as u16,
+                    mode: next() as u8 % 4,
+                    wide: next() % 2 == 0,
+                })
+                .collect();
+            let at: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(next() as u32)).collect();
+            let order = order_by(&edges, 50, |e| e.dst);
+            let mut g = Gathered::new(&edges, &order, &at);
+            let direct = |k: usize| {
+                order.get(k).map(|&i| {
+                    let e = edges[i as usize];
+                    (i, (e.src, e.dst, e.amount, e.tx, e.ord, e.time, e.asset, e.mode, e.wide),
+                        at[i as usize].load(Ordering::Relaxed))
+                })
+            };
+            for &start in &visits {
+                for k in start..start + 70 {
+                    let got = g.get(k).map(|(i, e, a)| {
+                        (i, (e.src, e.dst, e.amount, e.tx, e.ord, e.time, e.asset, e.mode, e.wide), a)
+                    });
+                    proptest::prop_assert_eq!(got, direct(k), "position {}", k);
+                }
+            }
         }
     }
 }
