@@ -942,24 +942,35 @@ pub(crate) struct AssetPass {
 /// continued ([`PassState::update`] declines it).
 #[derive(Clone, Debug)]
 struct Ahead {
-    /// The saved pass's nodes of the asset: each node id then its state, in id order.
-    state: Vec<u8>,
+    /// The saved pass's nodes of the asset: each node id then its state, in id order, in
+    /// pieces of about [`AHEAD_PIECE`] bytes.
+    state: Vec<Vec<u8>>,
     /// The index's records of the asset.
     index: crate::index::Encoded,
     /// Nodes the pass held.
     nodes: usize,
 }
 
+/// Bytes of a piece of an asset's saved-pass nodes encoded ahead ([`Ahead::state`]).
+const AHEAD_PIECE: usize = 1 << 20;
+
 impl AssetPass {
     /// Encodes its node records for the saved pass and the index ahead of them (`codes`: each
     /// tagged node's category code), then frees its states.
     pub(crate) fn encode_ahead(&mut self, codes: &FxHashMap<u32, u8>) {
+        // In pieces, each made once with its room: one list grown by doubling to hundreds of
+        // megabytes would be copied at each step into fresh pages the kernel clears.
         let mut state = Vec::new();
+        let mut piece = Vec::with_capacity(AHEAD_PIECE + 4096);
         for (n, s) in self.nodes.iter() {
-            put_var(&mut state, u64::from(n));
-            put_node(&mut state, s);
+            put_var(&mut piece, u64::from(n));
+            put_node(&mut piece, s);
+            if piece.len() >= AHEAD_PIECE {
+                state.push(std::mem::replace(&mut piece, Vec::with_capacity(AHEAD_PIECE + 4096)));
+            }
         }
-        state.shrink_to_fit();
+        piece.shrink_to_fit();
+        state.push(piece);
         let index = crate::index::encode_asset(&self.nodes, codes);
         let nodes = self.nodes.len();
         drop(std::mem::take(&mut self.nodes));
@@ -2038,7 +2049,7 @@ impl PassState {
             put_var(&mut b, p.transfers);
             put_var(&mut b, p.ahead.as_deref().map_or(p.nodes.len(), |a| a.nodes) as u64);
             if let Some(a) = p.ahead.as_deref() {
-                for piece in a.state.chunks(CHUNK) {
+                for piece in a.state.iter().flat_map(|p| p.chunks(CHUNK)) {
                     b.extend_from_slice(piece);
                     if b.len() >= CHUNK {
                         flush(&mut b)?;
