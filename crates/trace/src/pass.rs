@@ -308,12 +308,17 @@ impl Receipts {
     }
 
     /// Sums the batches `rx` gets until it closes, handing each back emptied to `back`.
+    /// `receivers`: at most how many addresses receive (room made once: a list grown by
+    /// doubling is copied into fresh pages at each step; room never written to is address
+    /// space only).
     fn sum(
         nodes: u32,
+        receivers: usize,
         rx: std::sync::mpsc::Receiver<Batch>,
         back: std::sync::mpsc::Sender<Batch>,
     ) -> Receipts {
-        let mut r = Receipts { slot: vec![0; nodes as usize], sums: Vec::new() };
+        let sums = Vec::with_capacity(receivers.min(nodes as usize));
+        let mut r = Receipts { slot: vec![0; nodes as usize], sums };
         for mut b in rx {
             r.add(&b);
             b.clear();
@@ -937,24 +942,35 @@ pub(crate) struct AssetPass {
 /// continued ([`PassState::update`] declines it).
 #[derive(Clone, Debug)]
 struct Ahead {
-    /// The saved pass's nodes of the asset: each node id then its state, in id order.
-    state: Vec<u8>,
+    /// The saved pass's nodes of the asset: each node id then its state, in id order, in
+    /// pieces of about [`AHEAD_PIECE`] bytes.
+    state: Vec<Vec<u8>>,
     /// The index's records of the asset.
     index: crate::index::Encoded,
     /// Nodes the pass held.
     nodes: usize,
 }
 
+/// Bytes of a piece of an asset's saved-pass nodes encoded ahead ([`Ahead::state`]).
+const AHEAD_PIECE: usize = 1 << 20;
+
 impl AssetPass {
     /// Encodes its node records for the saved pass and the index ahead of them (`codes`: each
     /// tagged node's category code), then frees its states.
     pub(crate) fn encode_ahead(&mut self, codes: &FxHashMap<u32, u8>) {
+        // In pieces, each made once with its room: one list grown by doubling to hundreds of
+        // megabytes would be copied at each step into fresh pages the kernel clears.
         let mut state = Vec::new();
+        let mut piece = Vec::with_capacity(AHEAD_PIECE + 4096);
         for (n, s) in self.nodes.iter() {
-            put_var(&mut state, u64::from(n));
-            put_node(&mut state, s);
+            put_var(&mut piece, u64::from(n));
+            put_node(&mut piece, s);
+            if piece.len() >= AHEAD_PIECE {
+                state.push(std::mem::replace(&mut piece, Vec::with_capacity(AHEAD_PIECE + 4096)));
+            }
         }
-        state.shrink_to_fit();
+        piece.shrink_to_fit();
+        state.push(piece);
         let index = crate::index::encode_asset(&self.nodes, codes);
         let nodes = self.nodes.len();
         drop(std::mem::take(&mut self.nodes));
@@ -1154,7 +1170,14 @@ impl PassState {
                     break;
                 }
                 let t = std::time::Instant::now();
-                let mut half = Order::default();
+                // Room for every transfer of the graph, made once: a list grown by doubling
+                // is copied at each step into fresh pages the kernel clears, and the first
+                // half gets the second merged into it ([`merged`]). Room not written to is
+                // address space only: no page of it is touched.
+                let mut half = Order {
+                    list: Vec::with_capacity(usize::try_from(graph.edge_count()).unwrap_or(0)),
+                    wide: Vec::new(),
+                };
                 loop {
                     let range = {
                         let mut l = lock(&left[i]);
@@ -1414,33 +1437,33 @@ fn listing_key(t: &T) -> (u32, u64, u32, u32) {
 }
 
 /// Two listings of disjoint senders ([`listed`]) as one: the sort key is unique (a sender's
-/// place among its legs), so this is the listing of both at once.
+/// place among its legs), so this is the listing of both at once. Merged from the back into
+/// `a`'s list, so that a list made with room for both ([`PassState::full_with`]'s listers) is
+/// neither copied nor moved: a new list of both would be fresh pages for the kernel to clear
+/// while both halves are still held.
 fn merged(a: Order, b: Order) -> Order {
     // `b`'s wide amounts go after `a`'s.
     let shift = a.wide.len() as u64;
-    let mut list: Vec<T> = Vec::with_capacity(a.list.len() + b.list.len());
-    let mut x = a.list.into_iter().peekable();
-    let mut y = b
-        .list
-        .into_iter()
-        .map(|mut t| {
+    let Order { mut list, mut wide } = a;
+    let (mut i, mut j) = (list.len(), b.list.len());
+    let blank = T { seq: 0, amount: 0, src: 0, dst: 0, time: 0, aux: 0 };
+    list.resize(i + j, blank);
+    // Filled from the back: place `k` is at or after every item of `a` not yet moved, so no
+    // item is overwritten before it is moved. Once `b` is used up, `a`'s rest is in place.
+    while j > 0 {
+        let mut t = b.list[j - 1];
+        if i > 0 && listing_key(&list[i - 1]) > listing_key(&t) {
+            list[i + j - 1] = list[i - 1];
+            i -= 1;
+        } else {
             if t.amount & WIDE_AMOUNT != 0 {
                 t.amount += shift;
             }
-            t
-        })
-        .peekable();
-    loop {
-        let t = match (x.peek(), y.peek()) {
-            (Some(p), Some(q)) if listing_key(p) < listing_key(q) => x.next(),
-            (Some(_), Some(_)) => y.next(),
-            (Some(_), None) => x.next(),
-            (None, _) => y.next(),
-        };
-        let Some(t) = t else { break };
-        list.push(t);
+            list[i + j - 1] = t;
+            j -= 1;
+        }
     }
-    let mut wide = a.wide;
+    drop(b.list);
     wide.extend(b.wide);
     Order { list, wide }
 }
@@ -1733,8 +1756,10 @@ fn replay_with(
     let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(16);
     let (back_tx, back) = std::sync::mpsc::channel::<Batch>();
     let nodes = graph.node_count();
+    // Each transfer has one receiver.
+    let receivers = order.list.len();
     let summed = std::thread::scope(|s| {
-        let summing = s.spawn(move || Receipts::sum(nodes, rx, back_tx));
+        let summing = s.spawn(move || Receipts::sum(nodes, receivers, rx, back_tx));
         s.spawn(|| costs_ahead(graph, tags, asset, &pairs, &costs, &at, &stop));
         let mut sink = Sink { batch: Batch::default(), cap: cap.max(1), tx, back };
         let pipe = Pipe { sink: &mut sink, costs: &costs, at: &at };
@@ -1809,9 +1834,13 @@ fn replay_into(
         // Taken from the back, the list returning its room as it empties while the balances
         // grow (it is 32 bytes a transfer).
         order.reverse();
+        // Halved from the transfers listed, not from the room: a listing made with room for
+        // every transfer of the graph ([`PassState::full_with`]) holds pages only for those.
+        let mut held = order.len();
         while let Some(t) = order.pop() {
-            if order.capacity() > 1 << 16 && order.len() < order.capacity() / 2 {
+            if held > 1 << 16 && order.len() < held / 2 {
                 order.shrink_to_fit();
+                held = order.len();
             }
             // Touched ahead, so that the cache misses of later transfers overlap instead of
             // each waiting for the one before: the replay is bound by them (a transfer's node
@@ -2020,7 +2049,7 @@ impl PassState {
             put_var(&mut b, p.transfers);
             put_var(&mut b, p.ahead.as_deref().map_or(p.nodes.len(), |a| a.nodes) as u64);
             if let Some(a) = p.ahead.as_deref() {
-                for piece in a.state.chunks(CHUNK) {
+                for piece in a.state.iter().flat_map(|p| p.chunks(CHUNK)) {
                     b.extend_from_slice(piece);
                     if b.len() >= CHUNK {
                         flush(&mut b)?;
@@ -2500,6 +2529,53 @@ pub(crate) mod tests {
             // The halves listed a few ids at a time, the two listers meeting anywhere.
             let chunked = PassState::full_with(&g, &tags, 2, 1 + next(40) as u32);
             assert_eq!(encoded(&one), encoded(&chunked), "round {round}, listed in chunks");
+        }
+    }
+
+    /// Merging in place from the back gives what sorting both listings together gives, with
+    /// the second's wide amounts after the first's, whatever the halves' sizes (either
+    /// empty included) and room.
+    #[test]
+    fn a_listing_merged_in_place_equals_both_sorted() {
+        let mut next = below(0x3c6e_f372_fe94_f82bu64);
+        for round in 0..300 {
+            // Disjoint senders: even ones in the first half, odd ones in the second.
+            let half = |parity: u32, next: &mut dyn FnMut(u64) -> u64| {
+                let mut o = Order::default();
+                if next(4) == 0 {
+                    o.list.reserve(next(50) as usize);
+                }
+                let most = if next(6) == 0 { 1 } else { 40 };
+                for aux in 0..next(most) as u32 {
+                    let amount = if next(5) == 0 {
+                        o.wide.push(U256::from(next(1000)) << 70);
+                        WIDE_AMOUNT | (o.wide.len() - 1) as u64
+                    } else {
+                        next(1000)
+                    };
+                    let src = 2 * next(8) as u32 + parity;
+                    let (time, seq) = (next(4) as u32, next(6));
+                    o.list.push(T { seq, amount, src, dst: next(20) as u32, time, aux });
+                }
+                sort_listed(&mut o.list);
+                o
+            };
+            let a = half(0, &mut next);
+            let b = half(1, &mut next);
+            let mut want: Vec<(u32, u64, u32, u32, U256)> = Vec::new();
+            for o in [&a, &b] {
+                for t in &o.list {
+                    want.push((t.time, t.seq, t.src, t.aux, Order::amount_in(&o.wide, t)));
+                }
+            }
+            want.sort_unstable_by_key(|w| (w.0, w.1, w.2, w.3));
+            let m = merged(a, b);
+            let got: Vec<(u32, u64, u32, u32, U256)> = m
+                .list
+                .iter()
+                .map(|t| (t.time, t.seq, t.src, t.aux, Order::amount_in(&m.wide, t)))
+                .collect();
+            assert_eq!(got, want, "round {round}");
         }
     }
 
