@@ -228,3 +228,65 @@ fn trace_build_extends_the_index_over_new_blocks() {
         assert_eq!(fi[0][k], pq[0][k], "{k}: {fi} vs {pq}");
     }
 }
+
+/// An address that received labelled value after it sent some is flagged as a possible round
+/// trip (issue 15). `trace exposure` answers it from the index when no path leads from its
+/// transfers back to it within the hops asked (saying so, with the per-query values), and per
+/// query when one does.
+#[test]
+fn a_flagged_address_is_answered_from_the_index_unless_a_path_leads_back() {
+    const A2: &str = "0x6666666666666666666666666666666666666666"; // flagged, nothing came back
+    const X: &str = "0x7777777777777777777777777777777777777777"; // keeps what A2 sent
+    const R: &str = "0x8888888888888888888888888888888888888888"; // flagged, a round trip
+    const Y: &str = "0x9999999999999999999999999999999999999999"; // pays R back
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    sanctions_tagpack(&data);
+    let usdt = 1_000_000u128;
+    let logs = tmp.path().join("usdt.jsonl");
+    std::fs::write(
+        &logs,
+        [
+            log(1, 0, S, A2, 1_000 * usdt),
+            log(1, 1, S, R, 1_000 * usdt),
+            log(2, 0, A2, X, 500 * usdt),
+            log(2, 1, R, Y, 600 * usdt),
+            log(3, 0, S, A2, 200 * usdt),
+            log(3, 1, Y, R, 600 * usdt),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    ok(floodgate(&data).args(["ingest", "ethereum"]).arg(&logs).output().unwrap());
+    let built: serde_json::Value = serde_json::from_str(&ok(floodgate(&data)
+        .args(["trace", "build", "--format", "json"])
+        .output()
+        .unwrap()))
+    .unwrap();
+    assert_eq!(built["index"]["round_trips"], 2, "A2 and R are flagged: {built}");
+    let exposure = |addr: &str, more: &[&str]| -> (serde_json::Value, String) {
+        let args = [&["trace", "exposure", addr][..], more].concat();
+        let json = ok(floodgate(&data).args(&args).args(["--format", "json"]).output().unwrap());
+        let table = ok(floodgate(&data).args(&args).output().unwrap());
+        (serde_json::from_str(&json).unwrap(), table)
+    };
+    // A2: nothing it sent came back: from the index, equal to the per-query trace.
+    let (fi, table) = exposure(A2, &[]);
+    let (pq, _) = exposure(A2, &["--no-index"]);
+    assert_eq!(fi[0]["from_index"], true, "{fi}");
+    assert!(table.contains("no path leads from its transfers back to it within 3 hops"), "{table}");
+    for k in ["total", "untraced"] {
+        assert_eq!(fi[0][k], pq[0][k], "{k}: {fi} vs {pq}");
+    }
+    assert_eq!(fi[0]["categories"][0]["value"], pq[0]["categories"][0]["value"], "{fi} vs {pq}");
+    // R: its 600 came back through Y, two hops: traced per query within 3 hops, saying why;
+    // within 1 hop nothing can have come back, so the index answers.
+    let (r3, table) = exposure(R, &[]);
+    assert!(r3[0].get("from_index").is_none(), "{r3}");
+    assert!(table.contains("traced per query") && table.contains("can have come back"), "{table}");
+    assert_eq!(r3[0]["categories"][0]["value"], (1_000 * usdt).to_string(), "{r3}");
+    let (r1, _) = exposure(R, &["--hops", "1"]);
+    let (q1, _) = exposure(R, &["--hops", "1", "--no-index"]);
+    assert_eq!(r1[0]["from_index"], true, "{r1}");
+    assert_eq!(r1[0]["categories"][0]["value"], q1[0]["categories"][0]["value"]);
+}

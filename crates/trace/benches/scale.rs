@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use floodgate_gen::{GenConfig, LegKind, World};
 use floodgate_graph::{EdgeInput, Graph, GraphBuilder, NodeId, NodeKind};
 use floodgate_trace::{
-    build_index, exposure, exposure_indexed, ExposureIndex, ExposureOptions, TaintModel,
+    build_index, exposure, exposure_indexed, round_trip_within, ExposureIndex, ExposureOptions,
+    Return, TaintModel, ROUND_TRIP_SEARCH,
 };
 use floodgate_types::{Amount, Chain, RiskCategory};
 use rustc_hash::FxHashMap;
@@ -364,7 +365,11 @@ fn main() {
             "tiho" => TaintModel::Tiho,
             other => panic!("FLOODGATE_BENCH_MODEL: no model {other}"),
         });
+    // `FLOODGATE_BENCH_ANSWERED_ONLY=1`: none of them; only the answers as `trace exposure`
+    // gives them (below), not compared.
+    let answered_only = env("FLOODGATE_BENCH_ANSWERED_ONLY", 0) == 1;
     let models: Vec<(TaintModel, bool, bool)> = models
+        .filter(|_| !answered_only)
         .filter(|&(m, _, p)| (p || !pruned_only) && only.is_none_or(|o| o == m))
         .filter(|&(m, i, _)| {
             causal_only == 0
@@ -429,6 +434,77 @@ fn main() {
     }
     let (peak_queries, _) = rss();
     let (query_cpu, query_wall) = (cpu() - cpu0, wall0.elapsed());
+    // A 6-hop causal haircut as `trace exposure` answers it with a current index (the
+    // application's `index_answer`): the index when the address is not flagged as a possible
+    // round trip, or when it is and no path leads back to it within the hops
+    // (`round_trip_within`); otherwise the trace per query, pruned by the index. Each answer
+    // is checked against the per-query one of the same target (the first model's).
+    let mut answered: Vec<Duration> = Vec::with_capacity(queries);
+    let mut answered_run: Vec<Duration> = Vec::with_capacity(queries);
+    // Targets answered: from the index unflagged, from the index after the search, per query.
+    let mut how = [0usize; 3];
+    let mut searched: Vec<Duration> = Vec::new();
+    let mut slowest_answered: Vec<(Duration, u32)> = Vec::new();
+    let compare = models.first().is_some_and(|m| m.0 == TaintModel::Haircut && !m.1);
+    if let (Some(idx), true) = (&bound, compare || answered_only) {
+        for (i, &a) in targets.iter().enumerate() {
+            let n = ids[a as usize];
+            let asset_of = asset(n);
+            let opts =
+                ExposureOptions { hops: 6, asset: Some(asset_of.clone()), ..Default::default() };
+            let (t, r) = (Instant::now(), thread_cpu());
+            let e = idx.lookup_asset(n, &asset_of);
+            let s = Instant::now();
+            let back = e
+                .as_ref()
+                .map(|e| round_trip_within(&graph, &tags, idx, n, e, 6, ROUND_TRIP_SEARCH));
+            if e.as_ref().is_some_and(|e| e.round_trip) {
+                searched.push(s.elapsed());
+            }
+            let rep = if let (Some(e), Some(Return::None)) = (&e, back) {
+                how[usize::from(e.round_trip)] += 1;
+                e.report(&graph, "target", TaintModel::Haircut, 6).unwrap()
+            } else {
+                how[2] += 1;
+                exposure_indexed(&graph, &tags, idx, n, &opts).unwrap().0.remove(0)
+            };
+            answered.push(t.elapsed());
+            answered_run.push(thread_cpu() - r);
+            slowest_answered.push((t.elapsed(), a));
+            let Some(want) = causal6.get(i) else { continue };
+            let v = |r: &floodgate_trace::ExposureReport| -> Vec<(RiskCategory, Amount, Amount)> {
+                r.categories.iter().map(|c| (c.category, c.value, c.direct)).collect()
+            };
+            assert_eq!(
+                (v(&rep), rep.total, rep.untraced),
+                (v(&want[0]), want[0].total, want[0].untraced),
+                "address id {a}: answered as `trace exposure` would, against the per-query trace"
+            );
+        }
+    }
+    if !answered.is_empty() {
+        let (a50, a99) = (pct(&mut answered, 0.5), pct(&mut answered, 0.99));
+        let (r50, r99) = (pct(&mut answered_run, 0.5), pct(&mut answered_run, 0.99));
+        let (s50, s99) = (pct(&mut searched, 0.5), pct(&mut searched, 0.99));
+        eprintln!(
+            "        as `trace exposure --hops 6` answers (index; flagged: index after the round-trip search, or per query pruned) p50 {a50:>10.2?}  p99 {a99:>10.2?} (per query CPU p50 {r50:.2?} p99 {r99:.2?}); {} from the index, {} flagged and proved exact by the search (its p50 {s50:.2?} p99 {s99:.2?}), {} per query; {}",
+            how[0],
+            how[1],
+            how[2],
+            if causal6.is_empty() {
+                "answers not compared"
+            } else {
+                "every answer equal to the per-query trace's"
+            }
+        );
+        slowest_answered.sort_unstable_by(|x, y| y.cmp(x));
+        for (d, a) in slowest_answered.iter().take(5) {
+            eprintln!("          slowest answered: address id {a}, {d:.2?}");
+        }
+    }
+    if answered_only {
+        return;
+    }
     // `FLOODGATE_BENCH_SLOWEST=N`: the N slowest targets of the causal haircut, to profile.
     // With the pruned time of the same target beside it, when pruned.
     let pruned_haircut = models.iter().position(|&(m, _, p)| p && m == TaintModel::Haircut);

@@ -12,7 +12,9 @@
 //! node at hops 1, 2, 3 and 6 — except for value
 //! that came back to the node after it sent it (a round trip), which a query leaves untraced
 //! and the pass cannot tell apart. Such nodes are flagged ([`IndexedExposure::round_trip`]):
-//! their indexed values are at least the query's, and the services answer them per query.
+//! their indexed values are at least the query's, and the services answer them per query
+//! unless no path leads from the node's transfers back to it within the hops asked
+//! ([`crate::round_trip_within`]: then nothing came back and they are exact).
 //!
 //! Each entry also records when poison labels of each hop count first reached the address
 //! (its arrivals: the place in replay order of the transfer that brought them), so that a

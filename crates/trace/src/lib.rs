@@ -38,6 +38,7 @@ mod exposure;
 mod index;
 mod pass;
 mod path;
+mod returns;
 mod taint;
 
 pub use exposure::{
@@ -50,3 +51,4 @@ pub use index::{
     INDEX_VERSION, MAX_CHECKPOINTS,
 };
 pub use path::{paths, to_dot, FundPath, PathOptions, PathStep};
+pub use returns::{returns_within, round_trip_within, Return, ROUND_TRIP_SEARCH};

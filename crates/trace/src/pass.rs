@@ -1532,7 +1532,7 @@ fn order_group(g: &mut [T]) {
 }
 
 /// The context a pass charges hops with: `in`, peel chains followed, no target.
-fn with_ctx<R>(
+pub(crate) fn with_ctx<R>(
     graph: &Graph,
     tags: &HashMap<NodeId, RiskCategory>,
     asset: &str,
@@ -1632,7 +1632,7 @@ type PeelShape = Option<(NodeId, NodeId)>;
 
 /// The hops a label gains moving from `src` to `dst`, as a query tracing `in` charges them
 /// (a peel-chain link is free).
-struct Hops<'c, 'a> {
+pub(crate) struct Hops<'c, 'a> {
     graph: &'c Graph,
     ctx: &'c Ctx<'a>,
     /// The peel shape of the last transaction asked: a transaction's inputs come one after
@@ -1641,7 +1641,7 @@ struct Hops<'c, 'a> {
 }
 
 impl<'c, 'a> Hops<'c, 'a> {
-    fn new(graph: &'c Graph, ctx: &'c Ctx<'a>) -> Hops<'c, 'a> {
+    pub(crate) fn new(graph: &'c Graph, ctx: &'c Ctx<'a>) -> Hops<'c, 'a> {
         Hops { graph, ctx, last: std::cell::Cell::new(None) }
     }
     fn peel_tx(&self, t: NodeId) -> PeelShape {
@@ -1654,7 +1654,7 @@ impl<'c, 'a> Hops<'c, 'a> {
             }
         }
     }
-    fn cost(&self, src: NodeId, dst: NodeId) -> u32 {
+    pub(crate) fn cost(&self, src: NodeId, dst: NodeId) -> u32 {
         match self.graph.kind(src) {
             NodeKind::Transaction => 0,
             NodeKind::Address => {

@@ -13,8 +13,8 @@ use std::sync::{Arc, OnceLock};
 use floodgate_graph::{Clustering, EntityId, Graph, NodeId};
 use floodgate_store::TransferStore;
 use floodgate_trace::{
-    update_index, Direction, ExposureIndex, ExposureOptions, ExposureReport, FundPath,
-    IndexBuildReport, IndexState, IndexUpdate, PathOptions, TaintModel,
+    round_trip_within, update_index, Direction, ExposureIndex, ExposureOptions, ExposureReport,
+    FundPath, IndexBuildReport, IndexState, IndexUpdate, PathOptions, Return, TaintModel,
 };
 use floodgate_types::{Address, Amount};
 use serde::{Deserialize, Serialize};
@@ -528,12 +528,18 @@ impl Tracer {
         let mut index_note = None;
         if let (Some(t), true) = (target, req.index_can_answer()) {
             match self.index_answer(&a, t, req) {
-                Ok(reports) => {
-                    let note = format!(
+                Ok((reports, searched)) => {
+                    let mut note = format!(
                         "from the exposure index ({}, built from the graph of {} edges)",
                         self.graph.dir().join(floodgate_trace::INDEX_FILE).display(),
                         self.graph.edge_count()
                     );
+                    if searched {
+                        note.push_str(&format!(
+                            "; value it sent and value it received afterwards were both labelled, but no path leads from its transfers back to it within {} hops, so none of it came back: exact",
+                            req.hops
+                        ));
+                    }
                     return Ok(ExposureResult { reports, alias: None, index: Some(note) });
                 }
                 Err(why) => index_note = why.map(|w| format!("traced per query: {w}")),
@@ -605,15 +611,17 @@ impl Tracer {
             .get_or_init(|| IndexState::of(&self.graph, &a.loaded.tags.resolve(&self.graph)))
     }
 
-    /// The reports of `target` from the exposure index; `Err(Some(why))` when it cannot
-    /// answer a request it would hold (stale, missing, a round trip), `Err(None)` when the
-    /// node is simply not in it for the asset asked (a query is as cheap).
+    /// The reports of `target` from the exposure index, and whether a round-trip search
+    /// proved a flagged entry exact (`floodgate_trace::round_trip_within`); `Err(Some(why))`
+    /// when it cannot answer a request it would hold (stale, missing, a possible round trip),
+    /// `Err(None)` when the node is simply not in it for the asset asked (a query is as
+    /// cheap).
     fn index_answer(
         &self,
         a: &Attribution,
         target: NodeId,
         req: &ExposureRequest,
-    ) -> std::result::Result<Vec<ExposureReport>, Option<String>> {
+    ) -> std::result::Result<(Vec<ExposureReport>, bool), Option<String>> {
         if self.graph.kind(target) != floodgate_graph::NodeKind::Address {
             return Err(None);
         }
@@ -628,18 +636,36 @@ impl Tracer {
                 return Err(None);
             }
         }
+        // Flagged as a possible round trip (labelled value received after labelled value
+        // sent): exact unless a path leads from its transfers back to it within the hops.
+        let mut searched = false;
         if entries.iter().any(|e| e.round_trip) {
-            return Err(Some(
-                "value this address sent came back to it, which a query leaves untraced and the                  index cannot tell apart"
-                    .into(),
-            ));
+            let tags = a.loaded.tags.resolve(&self.graph);
+            for e in entries.iter().filter(|e| e.round_trip) {
+                let limit = floodgate_trace::ROUND_TRIP_SEARCH;
+                match round_trip_within(&self.graph, &tags, idx, target, e, req.hops, limit) {
+                    Return::None => searched = true,
+                    Return::Found => {
+                        return Err(Some(format!(
+                            "value this address sent can have come back to it within {} hops (a path of its {} transfers leads back to it), which a query leaves untraced and the index cannot tell apart",
+                            req.hops, e.asset
+                        )))
+                    }
+                    Return::Unknown => {
+                        return Err(Some(format!(
+                            "value this address sent may have come back to it (the search for a path back met more than {limit} nodes), which a query leaves untraced and the index cannot tell apart"
+                        )))
+                    }
+                }
+            }
         }
         let key = self.graph.key(target);
-        entries
+        let reports = entries
             .iter()
             .map(|e| e.report(&self.graph, &key, req.model, req.hops))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| Some("a value does not fit 128 bits".into()))
+            .ok_or_else(|| Some("a value does not fit 128 bits".into()))?;
+        Ok((reports, searched))
     }
 
     /// The shortest fund paths from one address to another.
