@@ -33,8 +33,9 @@ pub enum Return {
     Unknown,
 }
 
-/// The most nodes a round-trip search meets before it gives up ([`Return::Unknown`]): about
-/// 0.1–0.2 s of reading on the generated worlds, where a per-query trace costs as much.
+/// The most nodes a round-trip search meets before it gives up ([`Return::Unknown`]): a node
+/// costs 10–20 µs to expand at 50M transfers, so about one to three seconds, no more than the
+/// per-query trace the address then gets. No search of the generated worlds reached it.
 pub const ROUND_TRIP_SEARCH: usize = 1 << 17;
 
 /// The most hops a search follows (the index's largest bucket).
