@@ -37,6 +37,18 @@ fn json_lines(s: &str) -> Vec<serde_json::Value> {
     s.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
 }
 
+/// Writes `rows` (USDT transfer logs) to `file` and ingests them.
+fn ingest_usdt(data: &Path, file: &Path, rows: &[String]) {
+    std::fs::write(file, rows.concat()).unwrap();
+    ok(floodgate(data).args(["ingest", "ethereum"]).arg(file).output().unwrap());
+}
+
+/// `trace build --format json`, parsed.
+fn build(data: &Path) -> serde_json::Value {
+    let out = floodgate(data).args(["trace", "build", "--format", "json"]).output().unwrap();
+    serde_json::from_str(&ok(out)).unwrap()
+}
+
 fn monitor(data: &Path) -> Vec<serde_json::Value> {
     json_lines(&ok(floodgate(data)
         .args(["monitor", "--from-store", "--no-state", "--format", "jsonl"])
@@ -68,20 +80,14 @@ fn index_answers_trace_exposure_and_holds_a_deposit_with_indirect_sanctioned_exp
     sanctions_tagpack(&data);
     // S pays A 1,000 USDT; C pays B 9,000; A pays B 1,000 (so 10 % of what B received came
     // from S, two hops back); C pays D 500.
-    let logs = tmp.path().join("usdt.jsonl");
     let usdt = 1_000_000u128;
-    std::fs::write(
-        &logs,
-        [
-            log(1, 0, S, A, 1_000 * usdt),
-            log(2, 0, C, B, 9_000 * usdt),
-            log(3, 0, A, B, 1_000 * usdt),
-            log(3, 1, C, D, 500 * usdt),
-        ]
-        .concat(),
-    )
-    .unwrap();
-    ok(floodgate(&data).args(["ingest", "ethereum"]).arg(&logs).output().unwrap());
+    let rows = [
+        log(1, 0, S, A, 1_000 * usdt),
+        log(2, 0, C, B, 9_000 * usdt),
+        log(3, 0, A, B, 1_000 * usdt),
+        log(3, 1, C, D, 500 * usdt),
+    ];
+    ingest_usdt(&data, &tmp.path().join("usdt.jsonl"), &rows);
     let ledger = tmp.path().join("ledger.jsonl");
     std::fs::write(
         &ledger,
@@ -99,11 +105,7 @@ fn index_answers_trace_exposure_and_holds_a_deposit_with_indirect_sanctioned_exp
     assert!(!before[0]["notes"].to_string().contains("exposure index"), "{}", before[0]);
 
     // `trace build` writes the index and says so.
-    let built: serde_json::Value = serde_json::from_str(&ok(floodgate(&data)
-        .args(["trace", "build", "--format", "json"])
-        .output()
-        .unwrap()))
-    .unwrap();
+    let built = build(&data);
     assert_eq!(built["index"]["status"], "rebuilt", "{built}");
     assert_eq!(built["index"]["transfers"], 4, "{built}");
     assert!(built["index"]["bytes"].as_u64().unwrap() > 144, "{built}");
@@ -191,23 +193,12 @@ fn trace_build_extends_the_index_over_new_blocks() {
     let data = tmp.path().join("data");
     sanctions_tagpack(&data);
     let usdt = 1_000_000u128;
-    let ingest = |name: &str, rows: Vec<String>| {
-        let f = tmp.path().join(name);
-        std::fs::write(&f, rows.concat()).unwrap();
-        ok(floodgate(&data).args(["ingest", "ethereum"]).arg(&f).output().unwrap());
-    };
-    let build = || -> serde_json::Value {
-        serde_json::from_str(&ok(floodgate(&data)
-            .args(["trace", "build", "--format", "json"])
-            .output()
-            .unwrap()))
-        .unwrap()
-    };
-    ingest("a.jsonl", vec![log(1, 0, S, A, 1_000 * usdt), log(2, 0, C, B, 9_000 * usdt)]);
-    let first = build();
+    let ingest = |name: &str, rows: &[String]| ingest_usdt(&data, &tmp.path().join(name), rows);
+    ingest("a.jsonl", &[log(1, 0, S, A, 1_000 * usdt), log(2, 0, C, B, 9_000 * usdt)]);
+    let first = build(&data);
     assert_eq!(first["index"]["status"], "rebuilt", "{first}");
-    ingest("b.jsonl", vec![log(3, 0, A, B, 1_000 * usdt), log(3, 1, C, D, 500 * usdt)]);
-    let second = build();
+    ingest("b.jsonl", &[log(3, 0, A, B, 1_000 * usdt), log(3, 1, C, D, 500 * usdt)]);
+    let second = build(&data);
     assert_eq!(second["index"]["status"], "extended", "{second}");
     assert_eq!(second["index"]["update"]["how"], "extended", "{second}");
     assert_eq!(second["index"]["update"]["from_segments"], 1, "{second}");
@@ -243,26 +234,16 @@ fn a_flagged_address_is_answered_from_the_index_unless_a_path_leads_back() {
     let data = tmp.path().join("data");
     sanctions_tagpack(&data);
     let usdt = 1_000_000u128;
-    let logs = tmp.path().join("usdt.jsonl");
-    std::fs::write(
-        &logs,
-        [
-            log(1, 0, S, A2, 1_000 * usdt),
-            log(1, 1, S, R, 1_000 * usdt),
-            log(2, 0, A2, X, 500 * usdt),
-            log(2, 1, R, Y, 600 * usdt),
-            log(3, 0, S, A2, 200 * usdt),
-            log(3, 1, Y, R, 600 * usdt),
-        ]
-        .concat(),
-    )
-    .unwrap();
-    ok(floodgate(&data).args(["ingest", "ethereum"]).arg(&logs).output().unwrap());
-    let built: serde_json::Value = serde_json::from_str(&ok(floodgate(&data)
-        .args(["trace", "build", "--format", "json"])
-        .output()
-        .unwrap()))
-    .unwrap();
+    let rows = [
+        log(1, 0, S, A2, 1_000 * usdt),
+        log(1, 1, S, R, 1_000 * usdt),
+        log(2, 0, A2, X, 500 * usdt),
+        log(2, 1, R, Y, 600 * usdt),
+        log(3, 0, S, A2, 200 * usdt),
+        log(3, 1, Y, R, 600 * usdt),
+    ];
+    ingest_usdt(&data, &tmp.path().join("usdt.jsonl"), &rows);
+    let built = build(&data);
     assert_eq!(built["index"]["round_trips"], 2, "A2 and R are flagged: {built}");
     let exposure = |addr: &str, more: &[&str]| -> (serde_json::Value, String) {
         let args = [&["trace", "exposure", addr][..], more].concat();

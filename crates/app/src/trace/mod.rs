@@ -7,6 +7,7 @@ mod entity;
 mod kyt;
 mod sources;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -16,7 +17,7 @@ use floodgate_trace::{
     round_trip_within, update_index, Direction, ExposureIndex, ExposureOptions, ExposureReport,
     FundPath, IndexBuildReport, IndexState, IndexUpdate, PathOptions, Return, TaintModel,
 };
-use floodgate_types::{Address, Amount};
+use floodgate_types::{Address, Amount, RiskCategory};
 use serde::{Deserialize, Serialize};
 
 pub use entity::{
@@ -437,6 +438,8 @@ impl TagsResult {
 struct Attribution {
     loaded: LoadedTags,
     clustering: OnceLock<Clustering>,
+    /// These tags resolved to the graph's nodes, once (every exposure request reads them).
+    resolved: OnceLock<HashMap<NodeId, RiskCategory>>,
     /// The graph and these tags, as the exposure index records what it was built from.
     index_state: OnceLock<IndexState>,
 }
@@ -480,6 +483,7 @@ impl Tracer {
             return Ok(Arc::new(Attribution {
                 loaded: load_tags(&self.dd, extra)?,
                 clustering: OnceLock::new(),
+                resolved: OnceLock::new(),
                 index_state: OnceLock::new(),
             }));
         }
@@ -489,9 +493,15 @@ impl Tracer {
         let a = Arc::new(Attribution {
             loaded: load_tags(&self.dd, extra)?,
             clustering: OnceLock::new(),
+            resolved: OnceLock::new(),
             index_state: OnceLock::new(),
         });
         Ok(Arc::clone(self.own.get_or_init(|| a)))
+    }
+
+    /// The tags of `a` resolved to this graph's nodes, once per [`Attribution`].
+    fn resolved<'a>(&self, a: &'a Attribution) -> &'a HashMap<NodeId, RiskCategory> {
+        a.resolved.get_or_init(|| a.loaded.tags.resolve(&self.graph))
     }
 
     fn clustering<'a>(&self, a: &'a Attribution) -> Result<&'a Clustering> {
@@ -548,24 +558,28 @@ impl Tracer {
         let tags = &a.loaded.tags;
         let clusters =
             if req.cluster || entity.is_some() { Some(self.clustering(&a)?) } else { None };
+        let spread;
         let resolved = match (clusters, req.cluster) {
-            (Some(c), true) => tags.resolve_entities(&self.graph, c),
-            _ => tags.resolve(&self.graph),
+            (Some(c), true) => {
+                spread = tags.resolve_entities(&self.graph, c);
+                &spread
+            }
+            _ => self.resolved(&a),
         };
         let (reports, alias) = match (target, entity, clusters) {
             // The index, when current for these tags, also prunes a causal haircut or poison
             // trace `in` (the same answer, fewer nodes read); `no_index` leaves it out.
             (Some(t), _, _) => match self.exposure_index().ok().filter(|_| req.index_can_prune()) {
                 Some(idx) => (
-                    floodgate_trace::exposure_indexed(&self.graph, &resolved, idx, t, &opts)?.0,
+                    floodgate_trace::exposure_indexed(&self.graph, resolved, idx, t, &opts)?.0,
                     None,
                 ),
-                _ => (floodgate_trace::exposure(&self.graph, &resolved, t, &opts)?, None),
+                _ => (floodgate_trace::exposure(&self.graph, resolved, t, &opts)?, None),
             },
             (None, Some(e), Some(c)) => {
                 // An alias (the id of an entity that merged into another) resolves, and says so.
                 let (e, note) = entity::resolve_entity(&self.dd, &self.graph, c, e)?;
-                (floodgate_trace::entity_exposure(&self.graph, &resolved, c, e, &opts)?, note)
+                (floodgate_trace::entity_exposure(&self.graph, resolved, c, e, &opts)?, note)
             }
             _ => {
                 return Err(AppError::Invalid {
@@ -607,8 +621,7 @@ impl Tracer {
     }
 
     fn index_state<'a>(&self, a: &'a Attribution) -> &'a IndexState {
-        a.index_state
-            .get_or_init(|| IndexState::of(&self.graph, &a.loaded.tags.resolve(&self.graph)))
+        a.index_state.get_or_init(|| IndexState::of(&self.graph, self.resolved(a)))
     }
 
     /// The reports of `target` from the exposure index, and whether a round-trip search
@@ -640,10 +653,10 @@ impl Tracer {
         // sent): exact unless a path leads from its transfers back to it within the hops.
         let mut searched = false;
         if entries.iter().any(|e| e.round_trip) {
-            let tags = a.loaded.tags.resolve(&self.graph);
+            let tags = self.resolved(a);
             for e in entries.iter().filter(|e| e.round_trip) {
                 let limit = floodgate_trace::ROUND_TRIP_SEARCH;
-                match round_trip_within(&self.graph, &tags, idx, target, e, req.hops, limit) {
+                match round_trip_within(&self.graph, tags, idx, target, e, req.hops, limit) {
                     Return::None => searched = true,
                     Return::Found => {
                         return Err(Some(format!(
