@@ -82,6 +82,21 @@ pub struct Edge<'g> {
     resolver: &'g TxResolver,
 }
 
+/// An edge's two ends, asset and amount alone ([`Graph::in_ends`], [`Graph::out_ends`]): what
+/// a reader that needs no time or transaction takes, without reading each UTXO leg's
+/// transaction node for them as [`Edge`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EdgeEnds<'g> {
+    /// Sender node.
+    pub src: NodeId,
+    /// Receiver node.
+    pub dst: NodeId,
+    /// Value in the asset's base units.
+    pub amount: Amount,
+    /// Asset id.
+    pub asset: &'g str,
+}
+
 impl Edge<'_> {
     /// The id of the transaction that moved the value: from the graph, or resolved from
     /// the transfer store beside it (`<data dir>/transfers.db`, the graph being
@@ -789,6 +804,33 @@ impl Graph {
             chain,
             resolver: &self.resolver,
         }
+    }
+
+    fn ends<'g>(&'g self, s: &'g Segment, src: u32, dst: u32, r: &Rec) -> EdgeEnds<'g> {
+        let amount =
+            if r.wide { Amount::from_be_bytes(s.wide(r.amount)) } else { Amount::from(r.amount) };
+        EdgeEnds {
+            src: NodeId(src),
+            dst: NodeId(dst),
+            amount,
+            asset: s.assets.get(r.asset as usize).map_or("", String::as_str),
+        }
+    }
+
+    /// [`Graph::out_edges`] without times or transactions: each edge's ends, asset and amount.
+    pub fn out_ends(&self, n: NodeId) -> impl Iterator<Item = EdgeEnds<'_>> + '_ {
+        self.segments
+            .iter()
+            .filter(move |s| n.0 < s.header.node_count)
+            .flat_map(move |s| s.out_records(n.0).map(move |r| self.ends(s, n.0, r.node, &r)))
+    }
+
+    /// [`Graph::in_edges`] without times or transactions: each edge's ends, asset and amount.
+    pub fn in_ends(&self, n: NodeId) -> impl Iterator<Item = EdgeEnds<'_>> + '_ {
+        self.segments
+            .iter()
+            .filter(move |s| n.0 < s.header.node_count)
+            .flat_map(move |s| s.in_records(n.0).map(move |r| self.ends(s, r.node, n.0, &r)))
     }
 
     /// Edges leaving `n`, segment by segment, each in the order they were added.

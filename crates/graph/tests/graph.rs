@@ -23,6 +23,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let (g, ids) = build(dir.path(), n, &edges, split);
         g.verify().unwrap();
+        ends_are_the_edges(&g);
         prop_assert_eq!(g.edge_count(), edges.len() as u64);
         let mut out: HashMap<u32, Vec<(u32, u128, u8)>> = HashMap::new();
         let mut inn: HashMap<u32, Vec<(u32, u128, u8)>> = HashMap::new();
@@ -50,6 +51,19 @@ proptest! {
             prop_assert_eq!(got, want);
         }
         prop_assert_eq!(g.lookup("0xnot-there"), None);
+    }
+}
+
+/// Every node's `in_ends` and `out_ends` are its `in_edges` and `out_edges` without their
+/// times and transactions, in the same order.
+fn ends_are_the_edges(g: &Graph) {
+    for n in (0..g.node_count()).map(NodeId) {
+        let ends = |e: floodgate_graph::Edge<'_>| (e.src, e.dst, e.amount, e.asset.to_owned());
+        let lean = |e: floodgate_graph::EdgeEnds<'_>| (e.src, e.dst, e.amount, e.asset.to_owned());
+        let (ins, outs): (Vec<_>, Vec<_>) =
+            (g.in_ends(n).map(lean).collect(), g.out_ends(n).map(lean).collect());
+        assert_eq!(ins, g.in_edges(n).map(ends).collect::<Vec<_>>(), "in of node {}", n.0);
+        assert_eq!(outs, g.out_edges(n).map(ends).collect::<Vec<_>>(), "out of node {}", n.0);
     }
 }
 
@@ -178,6 +192,7 @@ proptest! {
     fn clustering_equals_naive_union_find(txs in tx_strategy()) {
         let dir = tempfile::tempdir().unwrap();
         let g = build_utxo(dir.path(), &txs);
+        ends_are_the_edges(&g);
         let c = floodgate_graph::cluster(&g);
         // Naive: repeatedly merge sets of addresses.
         let mut sets: Vec<std::collections::BTreeSet<u32>> = Vec::new();

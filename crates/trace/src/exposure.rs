@@ -302,12 +302,12 @@ impl<'a> Ctx<'a> {
         if self.g.kind(tx) != NodeKind::Transaction {
             return None;
         }
-        let mut ins = self.g.in_edges(tx).filter(|e| e.asset == self.asset);
+        let mut ins = self.g.in_ends(tx).filter(|e| e.asset == self.asset);
         let (Some(only), None) = (ins.next(), ins.next()) else { return None };
         let input = only.src;
         let mut outs = self
             .g
-            .out_edges(tx)
+            .out_ends(tx)
             .filter(|e| e.asset == self.asset)
             .map(|e| (e.dst, e.amount.as_u256()));
         let (Some((a, x)), Some((b, y)), None) = (outs.next(), outs.next(), outs.next()) else {
@@ -335,7 +335,7 @@ impl<'a> Ctx<'a> {
     pub(crate) fn peel_change_sources(&self, a: NodeId) -> Option<Vec<NodeId>> {
         let ins: Vec<NodeId> = self
             .g
-            .in_edges(a)
+            .in_ends(a)
             .take(PEEL_MAX_DEGREE + 1)
             .filter(|e| e.asset == self.asset)
             .map(|e| e.src)
@@ -350,7 +350,7 @@ impl<'a> Ctx<'a> {
     fn spent_into_peel(&self, a: NodeId, not: NodeId) -> bool {
         let outs: Vec<NodeId> = self
             .g
-            .out_edges(a)
+            .out_ends(a)
             .take(PEEL_MAX_DEGREE + 1)
             .filter(|e| e.asset == self.asset)
             .map(|e| e.dst)
