@@ -218,8 +218,14 @@ fn main() {
     // which legs share an address.
     reset_peak();
     let (_, before_build) = rss();
-    let dir = tempfile::tempdir().unwrap();
-    let empty = Graph::open_or_empty(dir.path()).unwrap();
+    // `FLOODGATE_BENCH_KEEP=DIR`: the graph and the pruning index are written to DIR and kept,
+    // with the tags (`tags.txt`: a node id and its category a line) and the targets
+    // (`targets.txt`: node ids), so `cargo run --release -p floodgate-trace --example
+    // round_trips -- DIR` can time queries on them without building the world again.
+    let keep = std::env::var_os("FLOODGATE_BENCH_KEEP").map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().unwrap();
+    let dir: &std::path::Path = keep.as_deref().unwrap_or(temp.path());
+    let empty = Graph::open_or_empty(dir).unwrap();
     let t0 = Instant::now();
     let cpu0 = cpu();
     let mut b = GraphBuilder::new(Some(&empty));
@@ -275,7 +281,7 @@ fn main() {
     drop((keys, tx_ids));
 
     let t = Instant::now();
-    let graph = Graph::open(dir.path()).unwrap();
+    let graph = Graph::open(dir).unwrap();
     // The queries below are timed one by one: the block-start table a first query reaching a
     // hub would make is made here, counted in the open.
     graph.prepare_reads();
@@ -312,6 +318,13 @@ fn main() {
         targets = list.split(',').map(|a| a.trim().parse().unwrap()).collect();
     }
     let queries = targets.len();
+    if keep.is_some() {
+        let line = |(n, c): (&NodeId, &RiskCategory)| format!("{} {}\n", n.0, c.as_str());
+        std::fs::write(dir.join("tags.txt"), tags.iter().map(line).collect::<String>()).unwrap();
+        let line = |&a: &u32| format!("{}\n", ids[a as usize].0);
+        std::fs::write(dir.join("targets.txt"), targets.iter().map(line).collect::<String>())
+            .unwrap();
+    }
     let asset = |a: NodeId| graph.in_edges(a).next().map(|e| e.asset.to_owned()).unwrap();
     // `FLOODGATE_BENCH_PRUNE=0`: no query pruned by the exposure index. Otherwise the index is
     // built first (untimed here) and the causal haircut and poison run twice on every
@@ -320,7 +333,7 @@ fn main() {
     let prune = env("FLOODGATE_BENCH_PRUNE", 1) == 1;
     let bound = prune.then(|| {
         let t = Instant::now();
-        let p = dir.path().join("prune.fgx");
+        let p = dir.join("prune.fgx");
         build_index(&graph, &tags, &p).unwrap();
         eprintln!("pruning index built in {:.2?} (not timed below)", t.elapsed());
         ExposureIndex::open(&p).unwrap()
@@ -626,7 +639,7 @@ fn main() {
 
     // The exposure index (issue 15 item 2): one forward pass over every transfer, then
     // lookups; the same targets' 6-hop causal haircut (above) checks what it answers.
-    let ipath = dir.path().join(floodgate_trace::INDEX_FILE);
+    let ipath = dir.join(floodgate_trace::INDEX_FILE);
     reset_peak();
     let (_, before_index) = rss();
     let t = Instant::now();

@@ -1050,6 +1050,12 @@ impl FirstArrivals {
         }
     }
 
+    /// The time the first label of any hop count arrived (0: may have been there from the
+    /// start; `u32::MAX`: none arrived).
+    pub(crate) fn first_time(&self) -> u32 {
+        self.0[6].0
+    }
+
     /// Whether no label of at most `hops` hops had arrived before `place`, nor at it. A
     /// transfer a node sends at `place` takes from what it held then, which holds the
     /// transfers it received at an earlier place and at the same one (inside one account
