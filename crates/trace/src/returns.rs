@@ -100,16 +100,18 @@ pub fn returns_within(
         let (mut a, mut b) = (0, 0);
         let (mut ahead, mut back) = (Side::from(target, 0), Side::from(target, !u32::MAX));
         ahead.reached.insert(target, [0; MAX_HOPS + 1]);
-        if let Err(r) = s.forward(&mut ahead, a).and_then(|()| s.backward(&mut back, b)) {
+        let first = s.forward(&mut ahead, a, false).and_then(|()| s.backward(&mut back, b, false));
+        if let Err(r) = first {
             return r;
         }
         while a + b < budget {
+            let last = a + b + 1 == budget;
             let r = if ahead.work() <= back.work() {
                 a += 1;
-                s.forward(&mut ahead, a)
+                s.forward(&mut ahead, a, last)
             } else {
                 b += 1;
-                s.backward(&mut back, b)
+                s.backward(&mut back, b, last)
             };
             if let Err(r) = r {
                 return r;
@@ -177,8 +179,9 @@ impl Search<'_, '_, '_> {
     /// target itself ([`Return::Found`]) or met more than its limit ([`Return::Unknown`]).
     /// Earliest first, so a node is expanded about once per hop count at which it was
     /// reached with fewer hops than before; what lies beyond the hops waits for a deeper
-    /// call: steps, and nodes at the depth allowed none of whose steps can be free.
-    fn forward(&mut self, side: &mut Side, max: usize) -> Result<(), Return> {
+    /// call: steps, and nodes at the depth allowed none of whose steps can be free. `last`:
+    /// no deeper call follows, and nodes at the depth allowed are not expanded.
+    fn forward(&mut self, side: &mut Side, max: usize, last: bool) -> Result<(), Return> {
         for (time, c, m) in side.within(max) {
             self.reach_forward(side, m, c, time)?;
         }
@@ -193,6 +196,13 @@ impl Search<'_, '_, '_> {
                 _ => {
                     side.done.insert(n, (cost, at));
                 }
+            }
+            // From a node at the depth allowed only free steps stay within the hops (a
+            // transaction's outputs, a peel-chain link). A node they lead to that the other
+            // side met, that side (complete to its depth) met through the same free steps at
+            // this node too, no later and with no more hops: the meeting is found here.
+            if cost == max && last {
+                continue;
             }
             // Only a transaction's outputs and a peel-chain link (from an address that
             // received a peel transaction's change) are free steps.
@@ -273,8 +283,9 @@ impl Search<'_, '_, '_> {
     /// Deepens the search back from the target's receipts (`side`) to paths gaining at most
     /// `max` hops: each node from which one leads to the target, at the latest time per hop
     /// count it can send on it (a transfer of unknown time: any time). Latest first (the
-    /// queue holds times inverted); what lies beyond the hops waits, as forward.
-    fn backward(&mut self, side: &mut Side, max: usize) -> Result<(), Return> {
+    /// queue holds times inverted); what lies beyond the hops waits, and `last` is, as
+    /// forward.
+    fn backward(&mut self, side: &mut Side, max: usize, last: bool) -> Result<(), Return> {
         for (time, c, m) in side.within(max) {
             self.reach_backward(side, m, c, time)?;
         }
@@ -288,6 +299,9 @@ impl Search<'_, '_, '_> {
                 _ => {
                     side.done.insert(n, (cost, by));
                 }
+            }
+            if cost == max && last {
+                continue;
             }
             // Only the transactions that paid an address and a peel-chain link (into a peel
             // transaction) are free steps back.
