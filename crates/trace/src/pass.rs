@@ -903,6 +903,16 @@ impl Nodes {
             _ => 0,
         }
     }
+    /// Reads the state of `n` alone (its first and last fields), when it has a slot, only to
+    /// bring it into the cache ahead of the replay's use ([`replay_into`]'s touches ahead).
+    fn touch_node(&self, n: u32) -> usize {
+        match self.slot.get(n as usize) {
+            Some(&s) if s != 0 => self.states.get((s - 1) as usize).map_or(0, |st| {
+                usize::from(st.flags) + usize::from(st.x.is_some()) + st.bal.as_limbs()[0] as usize
+            }),
+            _ => 0,
+        }
+    }
     /// Reads the first haircut part and poison label of the balance of `n`, when it has
     /// labels, only to bring those lists into the cache ahead of the replay's use (its state
     /// and labels touched before, [`Nodes::touch_state`]): a transfer takes from its sender's
@@ -1737,6 +1747,12 @@ fn costs_ahead(
 const TOUCH_SLOTS: usize = 4;
 /// How far ahead it touches their states and labels (their slots touched before).
 const TOUCH_STATES: usize = 2;
+/// How far ahead [`replay_into`] touches their states alone (their slots touched before):
+/// each step a load of its own, so that a step's loads of the transfers ahead do not wait for
+/// one another.
+const TOUCH_NODES: usize = 3;
+/// How far ahead [`replay_into`] touches their labels (their states touched before).
+const TOUCH_LABELS: usize = 2;
 /// How far ahead it touches their balances' parts and poison labels (their labels touched
 /// before).
 const TOUCH_PARTS: usize = 1;
@@ -1868,15 +1884,20 @@ fn replay_into(
             // Touched ahead, so that the cache misses of later transfers overlap instead of
             // each waiting for the one before: the replay is bound by them (a transfer's node
             // slot, then its state, then its labels, then their lists). The slots of the
-            // transfer `TOUCH_SLOTS` ahead (and its receiver's kind), the states and labels of
-            // the one `TOUCH_STATES` ahead, whose slots were touched before, the parts and
-            // poison labels of the one `TOUCH_PARTS` ahead, whose labels were. Reads only.
+            // transfer `TOUCH_SLOTS` ahead (and its receiver's kind), the states of the one
+            // `TOUCH_NODES` ahead, whose slots were touched before, the labels of the one
+            // `TOUCH_LABELS` ahead, whose states were, the parts and poison labels of the one
+            // `TOUCH_PARTS` ahead, whose labels were: none of these loads waits for another.
+            // Reads only.
             let left = order.len();
             if let Some(u) = left.checked_sub(TOUCH_SLOTS).map(|i| &order[i]) {
                 let k = graph.kind(NodeId(u.dst)) == NodeKind::Address;
                 std::hint::black_box((nodes.touch_slot(u.src), nodes.touch_slot(u.dst), k));
             }
-            if let Some(u) = left.checked_sub(TOUCH_STATES).map(|i| &order[i]) {
+            if let Some(u) = left.checked_sub(TOUCH_NODES).map(|i| &order[i]) {
+                std::hint::black_box((nodes.touch_node(u.src), nodes.touch_node(u.dst)));
+            }
+            if let Some(u) = left.checked_sub(TOUCH_LABELS).map(|i| &order[i]) {
                 std::hint::black_box((nodes.touch_state(u.src), nodes.touch_state(u.dst)));
             }
             if let Some(u) = left.checked_sub(TOUCH_PARTS).map(|i| &order[i]) {
