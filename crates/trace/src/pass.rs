@@ -269,15 +269,26 @@ impl Receipts {
     fn add(&mut self, b: &Batch) {
         let (mut p, mut w, mut q) = (0usize, 0usize, 0usize);
         for (k, r) in b.receipts.iter().enumerate() {
-            // Touched ahead, as the replay does ([`replay_into`]): the slot of the receipt
-            // `TOUCH_SLOTS` ahead, the sums of the one `TOUCH_STATES` ahead. Reads only.
+            // Touched ahead, as the replay does ([`replay_into`]), each step one load: the slot
+            // of the receipt `TOUCH_SLOTS` ahead, the sums of the one `TOUCH_NODES` ahead, the
+            // heads of their lists of the one `TOUCH_LABELS` ahead. Reads only.
             if let Some(u) = b.receipts.get(k + TOUCH_SLOTS) {
                 std::hint::black_box(self.slot.get(u.dst as usize).copied());
             }
-            if let Some(u) = b.receipts.get(k + TOUCH_STATES) {
+            let summed = |u: &Receipt| {
                 let at = self.slot.get(u.dst as usize).map_or(0, |&s| s as usize);
-                let sm = at.checked_sub(1).and_then(|i| self.sums.get(i));
-                std::hint::black_box(sm.map(|s| (s.1.recv.origins.first(), s.1.recv.poison.len())));
+                at.checked_sub(1).and_then(|i| self.sums.get(i))
+            };
+            if let Some(u) = b.receipts.get(k + TOUCH_NODES) {
+                std::hint::black_box(summed(u).map(|s| (s.1.recv.origins.len(), s.1.wide)));
+            }
+            if let Some(u) = b.receipts.get(k + TOUCH_LABELS) {
+                let heads = summed(u).map(|s| {
+                    let r = &s.1.recv;
+                    let last = s.1.arrivals.0.last().map(|a| a.hops);
+                    (r.origins.first().map(|g| g.band), r.poison.first().map(|g| g.band), last)
+                });
+                std::hint::black_box(heads);
             }
             let parts = if r.parts == WIDE_PARTS {
                 w += 1;
@@ -1745,8 +1756,6 @@ fn costs_ahead(
 
 /// How far ahead in replay order [`replay_into`] touches the slots of a transfer's nodes.
 const TOUCH_SLOTS: usize = 4;
-/// How far ahead it touches their states and labels (their slots touched before).
-const TOUCH_STATES: usize = 2;
 /// How far ahead [`replay_into`] touches their states alone (their slots touched before):
 /// each step a load of its own, so that a step's loads of the transfers ahead do not wait for
 /// one another.
