@@ -279,6 +279,24 @@ impl LegCache {
     }
 }
 
+/// Transaction nodes' times by node id, for one reader of many edge lists across the graph
+/// ([`Graph::legs_timed`]): a UTXO leg's time is its transaction node's, decoded from the
+/// node's key, which means reading the keys before it in its run of 16; the first time
+/// asked of a run decodes the times of the whole run in one walk. Room for every node id,
+/// zeroed (pages untouched until a run's times are kept). Use with one graph only.
+#[derive(Debug, Default)]
+pub struct TxTimes {
+    /// Per node id, its time (0: not yet read, or unknown).
+    times: Vec<u32>,
+}
+
+impl TxTimes {
+    /// Room for the nodes of `graph`.
+    pub fn new(graph: &Graph) -> TxTimes {
+        TxTimes { times: vec![0; graph.node_count() as usize] }
+    }
+}
+
 /// One edge as the causal taint models read it ([`Graph::legs`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Leg {
@@ -1015,6 +1033,52 @@ impl Graph {
             let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
             out.push(Leg { nb: NodeId(nb), amount, time, seq });
         });
+    }
+
+    /// As [`Graph::legs`], with transaction nodes' times taken from `times`, each run of keys
+    /// decoded once ([`TxTimes`]).
+    pub fn legs_timed(
+        &self,
+        n: NodeId,
+        incoming: bool,
+        asset: &str,
+        out: &mut Vec<Leg>,
+        times: &mut TxTimes,
+    ) {
+        self.each_edge(n, incoming, asset, true, |s, si, nb, src, dst, amount, r, known| {
+            let mut time_of = |tx: u32| known.unwrap_or_else(|| self.tx_time(tx, times));
+            let (time, tx, output) = match r.mode {
+                segment::MODE_TX_SRC => (time_of(src), src, 1),
+                segment::MODE_TX_DST => (time_of(dst), dst, 0),
+                _ => self.edge_time(s, n, &std::cell::OnceCell::new(), src, dst, r, None),
+            };
+            let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
+            out.push(Leg { nb: NodeId(nb), amount, time, seq });
+        });
+    }
+
+    /// The time of transaction node `tx` ([`Graph::tx_node`]'s), from `times`, its run of keys
+    /// decoded into it when not there yet. A time of 0 (unknown, or a key that does not
+    /// decode) is read from the key each time, as `tx_node` reads it.
+    fn tx_time(&self, tx: u32, times: &mut TxTimes) -> u32 {
+        match times.times.get(tx as usize) {
+            Some(&t) if t != 0 => return t,
+            Some(_) => {}
+            None => return self.tx_node(tx).2,
+        }
+        if let Some((s, local)) = self.owner(NodeId(tx)) {
+            let base = (tx as usize) - local;
+            let kept = &mut times.times;
+            s.run_times(local / segment::KEY_STRIDE, |l, t| {
+                if let Some(x) = kept.get_mut(base + l) {
+                    *x = t;
+                }
+            });
+        }
+        match times.times.get(tx as usize) {
+            Some(&t) if t != 0 => t,
+            _ => self.tx_node(tx).2,
+        }
     }
 
     /// Calls `f(segment, its index, neighbour, source, destination, amount, record, time)`

@@ -56,6 +56,6 @@ pub use entities::{open_clustering, update_clustering, ClusterUpdate, ENTITIES_F
 pub use error::GraphError;
 pub use graph::{
     tx_key, BuildReport, ChainTip, Edge, EdgeEnds, EdgeInput, Graph, GraphBuilder, Leg, LegCache,
-    NodeId, NodeKind, TxRef, Unwind, GRAPH_DIR, MANIFEST_FILE,
+    NodeId, NodeKind, TxRef, TxTimes, Unwind, GRAPH_DIR, MANIFEST_FILE,
 };
 pub use segment::map_immutable;

@@ -1456,6 +1456,28 @@ impl Segment {
         found
     }
 
+    /// The time of each key of run `run` (local nodes from `run * KEY_STRIDE`), as
+    /// [`Segment::stored_key`] reads them one at a time: `f(local, time)` for each, in order,
+    /// in one walk over the run (stops at a key that does not decode; `stored_key` notes the
+    /// damage when that key is read).
+    pub(crate) fn run_times(&self, run: usize, mut f: impl FnMut(usize, u32)) {
+        let bytes = self.raw(S_KEY_BYTES);
+        let v = self.header.version;
+        let mut prev = self.header.key_time_base;
+        let Some(&start) = self.u32s(S_KEY_INDEX).get(run) else { return };
+        let new = self.header.node_count.saturating_sub(self.header.base_node) as usize;
+        let mut at = start as usize;
+        for local in run * KEY_STRIDE..((run + 1) * KEY_STRIDE).min(new) {
+            let Some((len, time)) =
+                bytes.get(at..).and_then(|b| keys::read_stored(b, v, &mut prev))
+            else {
+                return;
+            };
+            f(local, time);
+            at += len;
+        }
+    }
+
     /// Encoded key of local node `local`, as [`keys::encode`] makes it (`None` when the key
     /// index or bytes are damaged).
     pub(crate) fn key_bytes(&self, local: usize) -> Option<Cow<'_, [u8]>> {

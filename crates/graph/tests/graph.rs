@@ -571,13 +571,16 @@ fn a_new_segment_appended_to_an_older_graph_keeps_its_addresses() {
 /// Every node of `g` (kind and key) and every edge as read (out-edges, then in-edges, each
 /// in stored order, with the storage order `Graph::legs` gives), one line each: what a
 /// frozen graph must still read as. `Graph::legs_cached`, one cache over the whole dump (as
-/// one causal query reads many lists), must give the legs `Graph::legs` gives.
+/// one causal query reads many lists), and `Graph::legs_timed`, one table of times over the
+/// whole dump (as the exposure index's listing reads every list), must give the legs
+/// `Graph::legs` gives.
 fn dump(g: &Graph) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let assets = g.assets();
     let mut legs = Vec::new();
     let (mut cached, mut cache) = (Vec::new(), floodgate_graph::LegCache::default());
+    let (mut timed, mut times) = (Vec::new(), floodgate_graph::TxTimes::new(g));
     for n in 0..g.node_count() {
         let n = NodeId(n);
         writeln!(s, "node {} {:?} {}", n.0, g.kind(n), g.key(n)).unwrap();
@@ -600,6 +603,9 @@ fn dump(g: &Graph) -> String {
                 cached.clear();
                 g.legs_cached(n, incoming, asset, &mut cached, &mut cache);
                 assert_eq!(cached, legs, "node {} {asset} incoming {incoming}", n.0);
+                timed.clear();
+                g.legs_timed(n, incoming, asset, &mut timed, &mut times);
+                assert_eq!(timed, legs, "node {} {asset} incoming {incoming}, timed", n.0);
                 for l in &legs {
                     writeln!(
                         s,

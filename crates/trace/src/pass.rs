@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
-use floodgate_graph::{Graph, GraphError, Leg, NodeId, NodeKind};
+use floodgate_graph::{Graph, GraphError, Leg, NodeId, NodeKind, TxTimes};
 use floodgate_types::RiskCategory;
 use ruint::aliases::U256;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -269,15 +269,26 @@ impl Receipts {
     fn add(&mut self, b: &Batch) {
         let (mut p, mut w, mut q) = (0usize, 0usize, 0usize);
         for (k, r) in b.receipts.iter().enumerate() {
-            // Touched ahead, as the replay does ([`replay_into`]): the slot of the receipt
-            // `TOUCH_SLOTS` ahead, the sums of the one `TOUCH_STATES` ahead. Reads only.
+            // Touched ahead, as the replay does ([`replay_into`]), each step one load: the slot
+            // of the receipt `TOUCH_SLOTS` ahead, the sums of the one `TOUCH_NODES` ahead, the
+            // heads of their lists of the one `TOUCH_LABELS` ahead. Reads only.
             if let Some(u) = b.receipts.get(k + TOUCH_SLOTS) {
                 std::hint::black_box(self.slot.get(u.dst as usize).copied());
             }
-            if let Some(u) = b.receipts.get(k + TOUCH_STATES) {
+            let summed = |u: &Receipt| {
                 let at = self.slot.get(u.dst as usize).map_or(0, |&s| s as usize);
-                let sm = at.checked_sub(1).and_then(|i| self.sums.get(i));
-                std::hint::black_box(sm.map(|s| (s.1.recv.origins.first(), s.1.recv.poison.len())));
+                at.checked_sub(1).and_then(|i| self.sums.get(i))
+            };
+            if let Some(u) = b.receipts.get(k + TOUCH_NODES) {
+                std::hint::black_box(summed(u).map(|s| (s.1.recv.origins.len(), s.1.wide)));
+            }
+            if let Some(u) = b.receipts.get(k + TOUCH_LABELS) {
+                let heads = summed(u).map(|s| {
+                    let r = &s.1.recv;
+                    let last = s.1.arrivals.0.last().map(|a| a.hops);
+                    (r.origins.first().map(|g| g.band), r.poison.first().map(|g| g.band), last)
+                });
+                std::hint::black_box(heads);
             }
             let parts = if r.parts == WIDE_PARTS {
                 w += 1;
@@ -903,6 +914,32 @@ impl Nodes {
             _ => 0,
         }
     }
+    /// Reads the state of `n` alone (its first and last fields), when it has a slot, only to
+    /// bring it into the cache ahead of the replay's use ([`replay_into`]'s touches ahead).
+    fn touch_node(&self, n: u32) -> usize {
+        match self.slot.get(n as usize) {
+            Some(&s) if s != 0 => self.states.get((s - 1) as usize).map_or(0, |st| {
+                usize::from(st.flags) + usize::from(st.x.is_some()) + st.bal.as_limbs()[0] as usize
+            }),
+            _ => 0,
+        }
+    }
+    /// Reads the first haircut part and poison label of the balance of `n`, when it has
+    /// labels, only to bring those lists into the cache ahead of the replay's use (its state
+    /// and labels touched before, [`Nodes::touch_state`]): a transfer takes from its sender's
+    /// parts and adds to its receiver's, each list a load of its own.
+    fn touch_parts(&self, n: u32) -> u32 {
+        let x = match self.slot.get(n as usize) {
+            Some(&s) if s != 0 => self.states.get((s - 1) as usize).and_then(|st| st.x.as_deref()),
+            _ => None,
+        };
+        let Some(x) = x else { return 0 };
+        let part = match &x.parts {
+            Bal::Narrow(v) => v.first().map_or(0, |p| u32::from(p.hops)),
+            Bal::Wide(p) => p.0.first().map_or(0, |p| p.0 .0),
+        };
+        part + x.present.0.first().map_or(0, |l| u32::from(l.1))
+    }
     pub(crate) fn remove(&mut self, n: u32) -> Option<NodeState> {
         let i = self.at(n)?;
         self.set_absent(i, true);
@@ -1178,6 +1215,8 @@ impl PassState {
                     list: Vec::with_capacity(usize::try_from(graph.edge_count()).unwrap_or(0)),
                     wide: Vec::new(),
                 };
+                // Transaction nodes' times, each run of keys decoded once for this half.
+                let mut times = TxTimes::new(graph);
                 loop {
                     let range = {
                         let mut l = lock(&left[i]);
@@ -1193,8 +1232,9 @@ impl PassState {
                             lo..l.0
                         }
                     };
-                    list_into(graph, None, &assets[i], range, &mut half);
+                    list_into(graph, None, &assets[i], range, &mut half, &mut times);
                 }
+                drop(times);
                 // The ids each half took are one range: sorted, the listing of that range.
                 sort_listed(&mut half.list);
                 tracing::debug!(
@@ -1379,7 +1419,7 @@ fn replay_order(graph: &Graph, after: Option<&Graph>, asset: &str) -> Order {
 /// the rest ([`arrange`]).
 fn listed(graph: &Graph, after: Option<&Graph>, asset: &str, nodes: std::ops::Range<u32>) -> Order {
     let mut order = Order::default();
-    list_into(graph, after, asset, nodes, &mut order);
+    list_into(graph, after, asset, nodes, &mut order, &mut TxTimes::new(graph));
     sort_listed(&mut order.list);
     order
 }
@@ -1388,20 +1428,21 @@ fn listed(graph: &Graph, after: Option<&Graph>, asset: &str, nodes: std::ops::Ra
 const LIST_CHUNK: u32 = 1 << 14;
 
 /// Appends the transfers of `asset` sent by the nodes `nodes` (beyond `after`) to `order`,
-/// unsorted ([`listed`]'s first step).
+/// unsorted ([`listed`]'s first step); `times`: transaction nodes' times read so far.
 fn list_into(
     graph: &Graph,
     after: Option<&Graph>,
     asset: &str,
     nodes: std::ops::Range<u32>,
     order: &mut Order,
+    times: &mut TxTimes,
 ) {
     let all = &mut order.list;
     let mut legs: Vec<Leg> = Vec::new();
     let mut old: Vec<Leg> = Vec::new();
     for n in nodes {
         legs.clear();
-        graph.legs(NodeId(n), false, asset, &mut legs);
+        graph.legs_timed(NodeId(n), false, asset, &mut legs, times);
         let skip = match after {
             Some(p) if n < p.node_count() => {
                 old.clear();
@@ -1715,8 +1756,15 @@ fn costs_ahead(
 
 /// How far ahead in replay order [`replay_into`] touches the slots of a transfer's nodes.
 const TOUCH_SLOTS: usize = 4;
-/// How far ahead it touches their states and labels (their slots touched before).
-const TOUCH_STATES: usize = 2;
+/// How far ahead [`replay_into`] touches their states alone (their slots touched before):
+/// each step a load of its own, so that a step's loads of the transfers ahead do not wait for
+/// one another.
+const TOUCH_NODES: usize = 3;
+/// How far ahead [`replay_into`] touches their labels (their states touched before).
+const TOUCH_LABELS: usize = 2;
+/// How far ahead it touches their balances' parts and poison labels (their labels touched
+/// before).
+const TOUCH_PARTS: usize = 1;
 
 /// Replays `order` (transfers of `asset` after those `pass` holds) into `pass`; with `undo`,
 /// records each node's state before it first changes.
@@ -1844,16 +1892,25 @@ fn replay_into(
             }
             // Touched ahead, so that the cache misses of later transfers overlap instead of
             // each waiting for the one before: the replay is bound by them (a transfer's node
-            // slot, then its state, then its labels). The slots of the transfer
-            // `TOUCH_SLOTS` ahead (and its receiver's kind), the states and labels of the one
-            // `TOUCH_STATES` ahead, whose slots were touched before. Reads only.
+            // slot, then its state, then its labels, then their lists). The slots of the
+            // transfer `TOUCH_SLOTS` ahead (and its receiver's kind), the states of the one
+            // `TOUCH_NODES` ahead, whose slots were touched before, the labels of the one
+            // `TOUCH_LABELS` ahead, whose states were, the parts and poison labels of the one
+            // `TOUCH_PARTS` ahead, whose labels were: none of these loads waits for another.
+            // Reads only.
             let left = order.len();
             if let Some(u) = left.checked_sub(TOUCH_SLOTS).map(|i| &order[i]) {
                 let k = graph.kind(NodeId(u.dst)) == NodeKind::Address;
                 std::hint::black_box((nodes.touch_slot(u.src), nodes.touch_slot(u.dst), k));
             }
-            if let Some(u) = left.checked_sub(TOUCH_STATES).map(|i| &order[i]) {
+            if let Some(u) = left.checked_sub(TOUCH_NODES).map(|i| &order[i]) {
+                std::hint::black_box((nodes.touch_node(u.src), nodes.touch_node(u.dst)));
+            }
+            if let Some(u) = left.checked_sub(TOUCH_LABELS).map(|i| &order[i]) {
                 std::hint::black_box((nodes.touch_state(u.src), nodes.touch_state(u.dst)));
+            }
+            if let Some(u) = left.checked_sub(TOUCH_PARTS).map(|i| &order[i]) {
+                std::hint::black_box((nodes.touch_parts(u.src), nodes.touch_parts(u.dst)));
             }
             place += 1;
             if let Some(at) = at.filter(|_| place % 1024 == 0) {
@@ -1960,9 +2017,20 @@ fn put_var(out: &mut Vec<u8>, mut x: u64) {
 }
 
 fn put_u256(out: &mut Vec<u8>, v: U256) {
+    // Most values fit 128 bits: the same bytes without the 256-bit conversion.
+    if let Ok(x) = u128::try_from(v) {
+        return put_u256_narrow(out, x);
+    }
     let n = v.bit_len().div_ceil(8);
     out.push(n as u8);
     out.extend_from_slice(&v.to_le_bytes::<32>()[..n]);
+}
+
+/// [`put_u256`] of a value that fits 128 bits.
+fn put_u256_narrow(out: &mut Vec<u8>, x: u128) {
+    let n = (128 - x.leading_zeros()).div_ceil(8) as usize;
+    out.push(n as u8);
+    out.extend_from_slice(&x.to_le_bytes()[..n]);
 }
 
 pub(crate) fn put_var128(out: &mut Vec<u8>, mut x: u128) {
@@ -1994,11 +2062,20 @@ fn put_node(out: &mut Vec<u8>, s: &NodeState) {
     let none = Labels::default();
     let x = s.x.as_deref().unwrap_or(&none);
     put_var(out, x.parts.len() as u64);
-    x.parts.each(|h, o, v| {
-        put_var(out, u64::from(h));
-        put_var(out, u64::from(o));
-        put_u256(out, v);
-    });
+    match &x.parts {
+        Bal::Narrow(v) => {
+            for p in v {
+                put_var(out, u64::from(p.hops));
+                put_var(out, u64::from(p.origin));
+                put_u256_narrow(out, p.value.get());
+            }
+        }
+        Bal::Wide(_) => x.parts.each(|h, o, v| {
+            put_var(out, u64::from(h));
+            put_var(out, u64::from(o));
+            put_u256(out, v);
+        }),
+    }
     put_var(out, x.present.0.len() as u64);
     for &(o, h) in &x.present.0 {
         put_var(out, u64::from(o));
