@@ -919,7 +919,8 @@ impl Nodes {
     fn touch_node(&self, n: u32) -> usize {
         match self.slot.get(n as usize) {
             Some(&s) if s != 0 => self.states.get((s - 1) as usize).map_or(0, |st| {
-                usize::from(st.flags) + usize::from(st.x.is_some()) + st.bal.as_limbs()[0] as usize
+                // Combined without arithmetic that can overflow: only the loads matter.
+                usize::from(st.flags) ^ usize::from(st.x.is_some()) ^ st.bal.as_limbs()[0] as usize
             }),
             _ => 0,
         }
@@ -938,7 +939,7 @@ impl Nodes {
             Bal::Narrow(v) => v.first().map_or(0, |p| u32::from(p.hops)),
             Bal::Wide(p) => p.0.first().map_or(0, |p| p.0 .0),
         };
-        part + x.present.0.first().map_or(0, |l| u32::from(l.1))
+        part ^ x.present.0.first().map_or(0, |l| u32::from(l.1))
     }
     pub(crate) fn remove(&mut self, n: u32) -> Option<NodeState> {
         let i = self.at(n)?;
