@@ -792,8 +792,7 @@ impl Graph {
     }
 
     fn decode<'g>(&'g self, s: &'g Segment, src: u32, dst: u32, r: &Rec) -> Edge<'g> {
-        let amount =
-            if r.wide { Amount::from_be_bytes(s.wide(r.amount)) } else { Amount::from(r.amount) };
+        let EdgeEnds { amount, asset, .. } = self.ends(s, src, dst, r);
         let (tx, chain, time) = match r.mode {
             segment::MODE_TX_SRC | segment::MODE_TX_DST => {
                 let (id, chain, time) =
@@ -817,7 +816,7 @@ impl Graph {
             dst: NodeId(dst),
             amount,
             time: (time != 0).then_some(i64::from(time)),
-            asset: s.assets.get(r.asset as usize).map_or("", String::as_str),
+            asset,
             tx,
             chain,
             resolver: &self.resolver,
@@ -1021,17 +1020,8 @@ impl Graph {
         cache: &mut LegCache,
     ) {
         let times = &mut cache.times;
-        self.each_edge(n, incoming, asset, true, |s, si, nb, src, dst, amount, r, known| {
-            let mut time_of = |tx: u32| {
-                known.unwrap_or_else(|| *times.entry(tx).or_insert_with(|| self.tx_node(tx).2))
-            };
-            let (time, tx, output) = match r.mode {
-                segment::MODE_TX_SRC => (time_of(src), src, 1),
-                segment::MODE_TX_DST => (time_of(dst), dst, 0),
-                _ => self.edge_time(s, n, &std::cell::OnceCell::new(), src, dst, r, None),
-            };
-            let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
-            out.push(Leg { nb: NodeId(nb), amount, time, seq });
+        self.legs_with(n, incoming, asset, out, |tx| {
+            *times.entry(tx).or_insert_with(|| self.tx_node(tx).2)
         });
     }
 
@@ -1045,8 +1035,21 @@ impl Graph {
         out: &mut Vec<Leg>,
         times: &mut TxTimes,
     ) {
+        self.legs_with(n, incoming, asset, out, |tx| self.tx_time(tx, times));
+    }
+
+    /// As [`Graph::legs`], a UTXO leg's time not stored beside its list taken from
+    /// `tx_time(its transaction node)` ([`Graph::legs_cached`], [`Graph::legs_timed`]).
+    fn legs_with(
+        &self,
+        n: NodeId,
+        incoming: bool,
+        asset: &str,
+        out: &mut Vec<Leg>,
+        mut tx_time: impl FnMut(u32) -> u32,
+    ) {
         self.each_edge(n, incoming, asset, true, |s, si, nb, src, dst, amount, r, known| {
-            let mut time_of = |tx: u32| known.unwrap_or_else(|| self.tx_time(tx, times));
+            let mut time_of = |tx: u32| known.unwrap_or_else(|| tx_time(tx));
             let (time, tx, output) = match r.mode {
                 segment::MODE_TX_SRC => (time_of(src), src, 1),
                 segment::MODE_TX_DST => (time_of(dst), dst, 0),

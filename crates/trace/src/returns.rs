@@ -398,7 +398,7 @@ struct Side {
     /// Nodes at the depth allowed so far none of whose steps is free, to expand deeper:
     /// time (forward: reached; backward: by), hops, node.
     waiting: Vec<(u32, usize, NodeId)>,
-    /// About how many transfers the waiting nodes have (their long lists).
+    /// About how many transfers the waiting nodes have ([`Side::wait`]).
     waiting_transfers: usize,
 }
 

@@ -444,6 +444,18 @@ struct Attribution {
     index_state: OnceLock<IndexState>,
 }
 
+impl Attribution {
+    /// `loaded`, with nothing derived from it yet.
+    fn new(loaded: LoadedTags) -> Attribution {
+        Attribution {
+            loaded,
+            clustering: OnceLock::new(),
+            resolved: OnceLock::new(),
+            index_state: OnceLock::new(),
+        }
+    }
+}
+
 /// A graph opened for questions.
 pub struct Tracer {
     dd: DataDir,
@@ -480,22 +492,12 @@ impl Tracer {
     /// no source, else loaded anew with the request's.
     fn attribution(&self, extra: &TagSources) -> Result<Arc<Attribution>> {
         if !extra.is_empty() {
-            return Ok(Arc::new(Attribution {
-                loaded: load_tags(&self.dd, extra)?,
-                clustering: OnceLock::new(),
-                resolved: OnceLock::new(),
-                index_state: OnceLock::new(),
-            }));
+            return Ok(Arc::new(Attribution::new(load_tags(&self.dd, extra)?)));
         }
         if let Some(a) = self.own.get() {
             return Ok(Arc::clone(a));
         }
-        let a = Arc::new(Attribution {
-            loaded: load_tags(&self.dd, extra)?,
-            clustering: OnceLock::new(),
-            resolved: OnceLock::new(),
-            index_state: OnceLock::new(),
-        });
+        let a = Arc::new(Attribution::new(load_tags(&self.dd, extra)?));
         Ok(Arc::clone(self.own.get_or_init(|| a)))
     }
 
