@@ -279,6 +279,11 @@ impl LegCache {
     }
 }
 
+/// Per segment, the place of each of its assets in [`Graph::assets`] ([`Graph::asset_places`],
+/// read by [`Graph::legs_timed_all`]).
+#[derive(Debug, Clone, Default)]
+pub struct AssetPlaces(Vec<Vec<u32>>);
+
 /// Transaction nodes' times by node id, for one reader of many edge lists across the graph
 /// ([`Graph::legs_timed`]): a UTXO leg's time is its transaction node's, decoded from the
 /// node's key, which means reading the keys before it in its run of 16; the first time
@@ -928,7 +933,7 @@ impl Graph {
                         if timed { self.edge_time(s, n, &own, src, dst, r, known).0 } else { 0 };
                     f(NodeId(nb), amount, time);
                 };
-                self.segment_edges(si, s, n, incoming, asset, timed, &mut edge);
+                self.segment_edges(si, s, n, incoming, Some(asset), timed, &mut edge);
                 continue;
             };
             let Some(ai) = s.assets.iter().position(|a| a == asset) else { continue };
@@ -996,7 +1001,7 @@ impl Graph {
     /// [`Leg`] per edge, segment by segment, each side in the order added.
     pub fn legs(&self, n: NodeId, incoming: bool, asset: &str, out: &mut Vec<Leg>) {
         let own = std::cell::OnceCell::new();
-        self.each_edge(n, incoming, asset, true, |s, si, nb, src, dst, amount, r, known| {
+        self.each_edge(n, incoming, Some(asset), true, |s, si, nb, src, dst, amount, r, known| {
             let (time, tx, output) = self.edge_time(s, n, &own, src, dst, r, known);
             let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
             out.push(Leg { nb: NodeId(nb), amount, time, seq });
@@ -1020,9 +1025,13 @@ impl Graph {
         cache: &mut LegCache,
     ) {
         let times = &mut cache.times;
-        self.legs_with(n, incoming, asset, out, |tx| {
-            *times.entry(tx).or_insert_with(|| self.tx_node(tx).2)
-        });
+        self.legs_with(
+            n,
+            incoming,
+            Some(asset),
+            |_, l| out.push(l),
+            |tx| *times.entry(tx).or_insert_with(|| self.tx_node(tx).2),
+        );
     }
 
     /// As [`Graph::legs`], with transaction nodes' times taken from `times`, each run of keys
@@ -1035,17 +1044,56 @@ impl Graph {
         out: &mut Vec<Leg>,
         times: &mut TxTimes,
     ) {
-        self.legs_with(n, incoming, asset, out, |tx| self.tx_time(tx, times));
+        self.legs_with(n, incoming, Some(asset), |_, l| out.push(l), |tx| self.tx_time(tx, times));
+    }
+
+    /// As [`Graph::legs_timed`] for every asset at once, in one walk of the lists: `out` gets
+    /// each leg with its asset's place in [`Graph::assets`] (`places`, this graph's
+    /// [`Graph::asset_places`]), each asset's legs in the order `legs_timed` gives them.
+    pub fn legs_timed_all(
+        &self,
+        n: NodeId,
+        incoming: bool,
+        places: &AssetPlaces,
+        out: &mut Vec<(u32, Leg)>,
+        times: &mut TxTimes,
+    ) {
+        self.legs_with(
+            n,
+            incoming,
+            None,
+            |(si, a), l| {
+                // `u32::MAX` only for places of another graph.
+                let place = places.0.get(si).and_then(|p| p.get(usize::from(a)));
+                out.push((place.copied().unwrap_or(u32::MAX), l));
+            },
+            |tx| self.tx_time(tx, times),
+        );
+    }
+
+    /// Per segment, the place of each of its assets in [`Graph::assets`].
+    pub fn asset_places(&self) -> AssetPlaces {
+        let all = self.assets();
+        AssetPlaces(
+            self.segments
+                .iter()
+                .map(|s| {
+                    let place = |a: &String| all.binary_search(a).map_or(u32::MAX, |i| i as u32);
+                    s.assets.iter().map(place).collect()
+                })
+                .collect(),
+        )
     }
 
     /// As [`Graph::legs`], a UTXO leg's time not stored beside its list taken from
     /// `tx_time(its transaction node)` ([`Graph::legs_cached`], [`Graph::legs_timed`]).
+    /// `asset: None`: every asset's; `push((segment, its asset), leg)`.
     fn legs_with(
         &self,
         n: NodeId,
         incoming: bool,
-        asset: &str,
-        out: &mut Vec<Leg>,
+        asset: Option<&str>,
+        mut push: impl FnMut((usize, u16), Leg),
         mut tx_time: impl FnMut(u32) -> u32,
     ) {
         self.each_edge(n, incoming, asset, true, |s, si, nb, src, dst, amount, r, known| {
@@ -1056,7 +1104,7 @@ impl Graph {
                 _ => self.edge_time(s, n, &std::cell::OnceCell::new(), src, dst, r, None),
             };
             let seq = (si as u64) << 33 | u64::from(tx) << 1 | output;
-            out.push(Leg { nb: NodeId(nb), amount, time, seq });
+            push((si, r.asset), Leg { nb: NodeId(nb), amount, time, seq });
         });
     }
 
@@ -1093,7 +1141,7 @@ impl Graph {
         &self,
         n: NodeId,
         incoming: bool,
-        asset: &str,
+        asset: Option<&str>,
         timed: bool,
         mut f: impl FnMut(&Segment, usize, u32, u32, u32, ruint::aliases::U256, &Rec, Option<u32>),
     ) {
@@ -1112,14 +1160,20 @@ impl Graph {
         s: &Segment,
         n: NodeId,
         incoming: bool,
-        asset: &str,
+        asset: Option<&str>,
         timed: bool,
         f: &mut impl FnMut(&Segment, usize, u32, u32, u32, ruint::aliases::U256, &Rec, Option<u32>),
     ) {
         use ruint::aliases::U256;
         {
-            let Some(ai) = s.assets.iter().position(|a| a == asset) else { return };
-            let ai = ai as u16;
+            // `None`: every asset (no record's asset is this).
+            let ai = match asset {
+                Some(asset) => match s.assets.iter().position(|a| a == asset) {
+                    Some(ai) => Some(ai as u16),
+                    None => return,
+                },
+                None => None,
+            };
             let amount = |r: &Rec| {
                 if r.wide {
                     U256::from_be_bytes(s.wide(r.amount))
@@ -1163,14 +1217,14 @@ impl Graph {
             if let Some(ins) = ins {
                 for r in ins {
                     let t = known(&r);
-                    if r.asset == ai {
+                    if ai.is_none_or(|ai| r.asset == ai) {
                         f(s, si, r.node, r.node, n.0, amount(&r), &r, t);
                     }
                 }
             } else if let Some(outs) = outs {
                 for r in outs {
                     let t = known(&r);
-                    if r.asset == ai {
+                    if ai.is_none_or(|ai| r.asset == ai) {
                         f(s, si, r.node, n.0, r.node, amount(&r), &r, t);
                     }
                 }

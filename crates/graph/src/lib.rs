@@ -55,7 +55,7 @@ pub use cluster::{
 pub use entities::{open_clustering, update_clustering, ClusterUpdate, ENTITIES_FILE};
 pub use error::GraphError;
 pub use graph::{
-    tx_key, BuildReport, ChainTip, Edge, EdgeEnds, EdgeInput, Graph, GraphBuilder, Leg, LegCache,
-    NodeId, NodeKind, TxRef, TxTimes, Unwind, GRAPH_DIR, MANIFEST_FILE,
+    tx_key, AssetPlaces, BuildReport, ChainTip, Edge, EdgeEnds, EdgeInput, Graph, GraphBuilder,
+    Leg, LegCache, NodeId, NodeKind, TxRef, TxTimes, Unwind, GRAPH_DIR, MANIFEST_FILE,
 };
 pub use segment::map_immutable;

@@ -573,14 +573,16 @@ fn a_new_segment_appended_to_an_older_graph_keeps_its_addresses() {
 /// frozen graph must still read as. `Graph::legs_cached`, one cache over the whole dump (as
 /// one causal query reads many lists), and `Graph::legs_timed`, one table of times over the
 /// whole dump (as the exposure index's listing reads every list), must give the legs
-/// `Graph::legs` gives.
+/// `Graph::legs` gives, and `Graph::legs_timed_all` each asset's among the legs of all.
 fn dump(g: &Graph) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let assets = g.assets();
+    let places = g.asset_places();
     let mut legs = Vec::new();
     let (mut cached, mut cache) = (Vec::new(), floodgate_graph::LegCache::default());
     let (mut timed, mut times) = (Vec::new(), floodgate_graph::TxTimes::new(g));
+    let (mut all, mut all_times) = (Vec::new(), floodgate_graph::TxTimes::new(g));
     for n in 0..g.node_count() {
         let n = NodeId(n);
         writeln!(s, "node {} {:?} {}", n.0, g.kind(n), g.key(n)).unwrap();
@@ -595,6 +597,18 @@ fn dump(g: &Graph) -> String {
         }
         for e in g.in_edges(n) {
             writeln!(s, "  in {}", edge(e)).unwrap();
+        }
+        for incoming in [false, true] {
+            all.clear();
+            g.legs_timed_all(n, incoming, &places, &mut all, &mut all_times);
+            for (i, asset) in assets.iter().enumerate() {
+                legs.clear();
+                g.legs(n, incoming, asset, &mut legs);
+                let of_asset: Vec<_> =
+                    all.iter().filter(|(a, _)| *a == i as u32).map(|(_, l)| *l).collect();
+                assert_eq!(of_asset, legs, "node {} {asset} incoming {incoming}, all", n.0);
+            }
+            assert!(all.iter().all(|(a, _)| (*a as usize) < assets.len()));
         }
         for asset in &assets {
             for incoming in [false, true] {
