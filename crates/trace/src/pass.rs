@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
-use floodgate_graph::{Graph, GraphError, Leg, NodeId, NodeKind, TxTimes};
+use floodgate_graph::{AssetPlaces, Graph, GraphError, Leg, NodeId, NodeKind, TxTimes};
 use floodgate_types::RiskCategory;
 use ruint::aliases::U256;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -69,17 +69,156 @@ impl V128 {
     }
 }
 
+/// The word a received value is kept in: 64 bits while every value of its list fits them,
+/// 128 from the first that does not ([`Gots`]).
+pub(crate) trait Word: Copy + Eq + std::fmt::Debug {
+    fn get(self) -> u128;
+    /// `None` when `x` does not fit.
+    fn of(x: u128) -> Option<Self>;
+}
+
+impl Word for u64 {
+    fn get(self) -> u128 {
+        u128::from(self)
+    }
+    fn of(x: u128) -> Option<u64> {
+        u64::try_from(x).ok()
+    }
+}
+
+impl Word for V128 {
+    fn get(self) -> u128 {
+        V128::get(self)
+    }
+    fn of(x: u128) -> Option<V128> {
+        Some(V128::of(x))
+    }
+}
+
 /// Value received from one origin within one hop band: band `b` holds the hops above
 /// `BUCKETS[b - 1]` up to `BUCKETS[b]` (band 0: at most 1), so bucket `b` is the sum of
-/// bands `0..=b`.
+/// bands `0..=b`. 16 bytes in a 64-bit word, 24 in a 128-bit one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Got {
+pub(crate) struct Got<W = V128> {
     /// A tagged node (haircut) or a category code (poison).
     pub(crate) origin: u32,
     pub(crate) band: u8,
     /// The fewest hops it came at (within the band).
     pub(crate) min: u8,
-    pub(crate) value: V128,
+    pub(crate) value: W,
+}
+
+impl<W: Word> Got<W> {
+    fn key(&self) -> (u32, u8) {
+        (self.origin, self.band)
+    }
+    fn wide(self) -> Got {
+        Got {
+            origin: self.origin,
+            band: self.band,
+            min: self.min,
+            value: V128::of(self.value.get()),
+        }
+    }
+}
+
+/// Received values per (origin, band), sorted: 16 bytes an item while every value fits 64
+/// bits (`Narrow`: most of the pass's memory is these lists, and Bitcoin's and the USDT
+/// tokens' amounts all fit), 24 from the first that does not (`Wide`). Both hold the same
+/// values, kept at `u128::MAX` when a sum does not fit 128 bits.
+#[derive(Clone, Debug)]
+pub(crate) enum Gots {
+    Narrow(Vec<Got<u64>>),
+    Wide(Vec<Got>),
+}
+
+impl Default for Gots {
+    fn default() -> Gots {
+        Gots::Narrow(Vec::new())
+    }
+}
+
+impl PartialEq for Gots {
+    /// The same values, whatever the word.
+    fn eq(&self, other: &Gots) -> bool {
+        self.len() == other.len() && self.to_wide() == other.to_wide()
+    }
+}
+
+impl Eq for Gots {}
+
+impl Gots {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Gots::Narrow(v) => v.len(),
+            Gots::Wide(v) => v.len(),
+        }
+    }
+    /// Its items in 128-bit words.
+    pub(crate) fn to_wide(&self) -> Vec<Got> {
+        match self {
+            Gots::Narrow(v) => v.iter().map(|g| g.wide()).collect(),
+            Gots::Wide(v) => v.clone(),
+        }
+    }
+    /// From items in 128-bit words: narrow when every value fits 64 bits.
+    fn from_wide(v: Vec<Got>) -> Gots {
+        let narrow: Option<Vec<Got<u64>>> = v
+            .iter()
+            .map(|g| {
+                let value = u64::of(g.value.get())?;
+                Some(Got { origin: g.origin, band: g.band, min: g.min, value })
+            })
+            .collect();
+        narrow.map_or(Gots::Wide(v), Gots::Narrow)
+    }
+    /// The band of its first item, only to bring the list into the cache ahead of its use.
+    fn first_band(&self) -> Option<u8> {
+        match self {
+            Gots::Narrow(v) => v.first().map(|g| g.band),
+            Gots::Wide(v) => v.first().map(|g| g.band),
+        }
+    }
+    /// Its items in 128-bit words, taken out (the list left empty): a narrow list's with
+    /// exactly its room.
+    fn take_wide(&mut self) -> Vec<Got> {
+        match std::mem::take(self) {
+            Gots::Narrow(v) => v.iter().map(|g| g.wide()).collect(),
+            Gots::Wide(v) => v,
+        }
+    }
+    /// Adds `v` from `origin` at `h` hops; false when the sum does not fit 128 bits (it is
+    /// then kept at the largest value).
+    fn add(&mut self, origin: u32, h: u32, v: U256) -> bool {
+        if let Gots::Narrow(list) = self {
+            if let Some(fits) = add_got(list, origin, h, v) {
+                return fits;
+            }
+        }
+        let mut wide = self.take_wide();
+        let fits = add_got(&mut wide, origin, h, v).unwrap_or(false);
+        *self = Gots::Wide(wide);
+        fits
+    }
+    /// Adds the haircut parts a transfer carried, as [`Gots::add`] each; false when a sum
+    /// does not fit 128 bits.
+    fn add_parts(&mut self, parts: PartsRef<'_>) -> bool {
+        let mut skip = 0;
+        if let Gots::Narrow(list) = self {
+            match add_parts(list, parts, 0) {
+                Ok(fits) => return fits,
+                Err(added) => skip = added,
+            }
+        }
+        // A 128-bit word holds every sum (kept at the largest value when it does not fit).
+        let mut wide = self.take_wide();
+        let fits = add_parts(&mut wide, parts, skip).unwrap_or(false);
+        *self = Gots::Wide(wide);
+        fits
+    }
 }
 
 /// The band of `h` hops (at most [`MAX_HOPS`]).
@@ -87,72 +226,91 @@ fn band(h: u32) -> u8 {
     BUCKETS.iter().position(|&lim| h <= lim).unwrap_or(BUCKETS.len() - 1) as u8
 }
 
-/// Adds `v` from `origin` at `h` hops to a list sorted by (origin, band); false when the sum
-/// does not fit 128 bits (it is then kept at the largest value).
-fn add_got(list: &mut Vec<Got>, origin: u32, h: u32, v: U256) -> bool {
+/// Adds `v` from `origin` at `h` hops to a list sorted by (origin, band): `Some(false)` when
+/// the sum does not fit 128 bits (it is then kept at the largest value); `None` (the list
+/// unchanged) when it does not fit the list's word.
+fn add_got<W: Word>(list: &mut Vec<Got<W>>, origin: u32, h: u32, v: U256) -> Option<bool> {
     let (band, min) = (band(h), h.min(255) as u8);
     let (sum, fits) = match u128::try_from(v) {
         Ok(v) => (v, true),
         Err(_) => (u128::MAX, false),
     };
-    match list.binary_search_by(|g| (g.origin, g.band).cmp(&(origin, band))) {
+    match list.binary_search_by(|g| g.key().cmp(&(origin, band))) {
         Ok(i) => {
             let g = &mut list[i];
+            let (x, fits) = match g.value.get().checked_add(sum) {
+                Some(x) => (x, fits),
+                None => (u128::MAX, false),
+            };
+            g.value = W::of(x)?;
             g.min = g.min.min(min);
-            match g.value.get().checked_add(sum) {
-                Some(x) => {
-                    g.value = V128::of(x);
-                    fits
-                }
-                None => {
-                    g.value = V128::of(u128::MAX);
-                    false
-                }
-            }
+            Some(fits)
         }
         Err(i) => {
+            let value = W::of(sum)?;
             // Grown by a quarter, not doubled, and from one item, not four (a `Vec`'s first
             // room): most of the pass's memory is these lists, most of them short.
             if list.len() == list.capacity() {
                 list.reserve_exact((list.len() / 4).max(1));
             }
-            list.insert(i, Got { origin, band, min, value: V128::of(sum) });
-            fits
+            list.insert(i, Got { origin, band, min, value });
+            Some(fits)
         }
     }
 }
 
-/// Adds the haircut parts a transfer carried to a list sorted by (origin, band), as
-/// [`add_got`] each; many parts into a short list are merged in one pass instead (a transfer
-/// from a hub carries hundreds). False when a sum does not fit 128 bits.
-fn add_parts(list: &mut Vec<Got>, parts: PartsRef<'_>) -> bool {
+/// Adds the haircut parts a transfer carried, after the first `skip`, to a list sorted by
+/// (origin, band), as [`add_got`] each; many parts into a short list are merged in one pass
+/// instead (a transfer from a hub carries hundreds). `Ok(false)` when a sum does not fit 128
+/// bits; `Err(k)` when a value does not fit the list's word, the first `k` parts added (the
+/// rest not).
+fn add_parts<W: Word>(
+    list: &mut Vec<Got<W>>,
+    parts: PartsRef<'_>,
+    skip: usize,
+) -> Result<bool, usize> {
     let n = parts.len();
     let mut fits = true;
-    if n <= 2 || n * 8 <= list.len() {
-        parts.each(|h, o, v| fits &= add_got(list, o, h, v));
-        return fits;
+    if n <= 2 || n * 8 <= list.len() || skip > 0 {
+        let (mut k, mut stopped) = (0usize, None);
+        parts.each(|h, o, v| {
+            if k >= skip && stopped.is_none() {
+                match add_got(list, o, h, v) {
+                    Some(f) => fits &= f,
+                    None => stopped = Some(k),
+                }
+            }
+            k += 1;
+        });
+        return stopped.map_or(Ok(fits), Err);
     }
-    let mut new: Vec<Got> = Vec::with_capacity(n);
+    let mut new: Vec<Got<W>> = Vec::with_capacity(n);
+    let mut narrow = true;
     parts.each(|h, o, v| {
         let v = u128::try_from(v).unwrap_or_else(|_| {
             fits = false;
             u128::MAX
         });
-        new.push(Got { origin: o, band: band(h), min: h.min(255) as u8, value: V128::of(v) });
+        match W::of(v) {
+            Some(value) => new.push(Got { origin: o, band: band(h), min: h.min(255) as u8, value }),
+            None => narrow = false,
+        }
     });
-    new.sort_unstable_by_key(|g| (g.origin, g.band));
+    if !narrow {
+        return Err(0);
+    }
+    new.sort_unstable_by_key(Got::key);
     let old = std::mem::take(list);
     // Room for the merged list exactly (most of the pass's memory is these lists): the keys
     // of both, counted once.
-    let key = |g: &Got| (g.origin, g.band);
     let (mut i, mut j, mut merged, mut last) = (0, 0, 0usize, None);
     while i < old.len() || j < new.len() {
-        let k = if j < new.len() && (i == old.len() || key(&new[j]) <= key(&old[i])) {
+        let k = if j < new.len() && (i == old.len() || new[j].key() <= old[i].key()) {
             j += 1;
-            key(&new[j - 1])
+            new[j - 1].key()
         } else {
             i += 1;
-            key(&old[i - 1])
+            old[i - 1].key()
         };
         if last != Some(k) {
             merged += 1;
@@ -162,9 +320,7 @@ fn add_parts(list: &mut Vec<Got>, parts: PartsRef<'_>) -> bool {
     list.reserve_exact(merged);
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
-        let g = if j < new.len()
-            && (i == old.len() || (new[j].origin, new[j].band) <= (old[i].origin, old[i].band))
-        {
+        let g = if j < new.len() && (i == old.len() || new[j].key() <= old[i].key()) {
             j += 1;
             new[j - 1]
         } else {
@@ -172,17 +328,25 @@ fn add_parts(list: &mut Vec<Got>, parts: PartsRef<'_>) -> bool {
             old[i - 1]
         };
         match list.last_mut() {
-            Some(l) if (l.origin, l.band) == (g.origin, g.band) => {
+            Some(l) if l.key() == g.key() => {
                 l.min = l.min.min(g.min);
-                l.value = V128::of(l.value.get().checked_add(g.value.get()).unwrap_or_else(|| {
+                let sum = l.value.get().checked_add(g.value.get()).unwrap_or_else(|| {
                     fits = false;
                     u128::MAX
-                }));
+                });
+                match W::of(sum) {
+                    Some(v) => l.value = v,
+                    None => {
+                        // Nothing added: the list as it was.
+                        *list = old;
+                        return Err(0);
+                    }
+                }
             }
             _ => list.push(g),
         }
     }
-    fits
+    Ok(fits)
 }
 
 /// Adds what a labelled receipt of `a` carried (haircut `parts`, poison labels `present`)
@@ -197,9 +361,9 @@ fn receive(
     time: u32,
     seq: u64,
 ) -> bool {
-    let mut fits = add_parts(&mut recv.origins, parts);
+    let mut fits = recv.origins.add_parts(parts);
     for &(code, h) in present {
-        fits &= add_got(&mut recv.poison, u32::from(code), u32::from(h), a);
+        fits &= recv.poison.add(u32::from(code), u32::from(h), a);
     }
     if let Some(h) = present.iter().map(|l| l.1).min() {
         arrivals.record(time, seq, h);
@@ -286,7 +450,7 @@ impl Receipts {
                 let heads = summed(u).map(|s| {
                     let r = &s.1.recv;
                     let last = s.1.arrivals.0.last().map(|a| a.hops);
-                    (r.origins.first().map(|g| g.band), r.poison.first().map(|g| g.band), last)
+                    (r.origins.first_band(), r.poison.first_band(), last)
                 });
                 std::hint::black_box(heads);
             }
@@ -638,7 +802,14 @@ fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
 /// Per origin of a list sorted by (origin, band), in origin order: `f(origin, the value
 /// within each bucket, the fewest hops)`; `None` (and no more calls) when a bucket's value
 /// does not fit 128 bits. Nothing is collected: the index's writer asks it for every record.
-pub(crate) fn each_origin(list: &[Got], mut f: impl FnMut(u32, [u128; 4], u32)) -> Option<()> {
+pub(crate) fn each_origin(list: &Gots, f: impl FnMut(u32, [u128; 4], u32)) -> Option<()> {
+    match list {
+        Gots::Narrow(v) => each_origin_in(v, f),
+        Gots::Wide(v) => each_origin_in(v, f),
+    }
+}
+
+fn each_origin_in<W: Word>(list: &[Got<W>], mut f: impl FnMut(u32, [u128; 4], u32)) -> Option<()> {
     let mut i = 0;
     while i < list.len() {
         let o = list[i].origin;
@@ -662,9 +833,9 @@ pub(crate) fn each_origin(list: &[Got], mut f: impl FnMut(u32, [u128; 4], u32)) 
 #[derive(Default, Clone, Debug)]
 pub(crate) struct Recv {
     /// Haircut value per (origin, band), sorted.
-    pub(crate) origins: Vec<Got>,
+    pub(crate) origins: Gots,
     /// Poison: per (category code, band), the value of the transfers that carried it, sorted.
-    pub(crate) poison: Vec<Got>,
+    pub(crate) poison: Gots,
 }
 
 /// Poison labels of a balance or of a transfer: each category code present, with the fewest
@@ -1089,6 +1260,17 @@ struct Order {
 }
 
 impl Order {
+    /// Adds leg `l`, the `i`-th of those node `n` sent.
+    fn push(&mut self, n: u32, i: u32, l: &Leg) {
+        let amount = match u64::try_from(l.amount) {
+            Ok(a) if a & WIDE_AMOUNT == 0 => a,
+            _ => {
+                self.wide.push(l.amount);
+                WIDE_AMOUNT | (self.wide.len() - 1) as u64
+            }
+        };
+        self.list.push(T { seq: l.seq, amount, src: n, dst: l.nb.0, time: l.time, aux: i });
+    }
     /// The amount of `t`, a transfer of the order whose wide amounts are `wide`.
     fn amount_in(wide: &[U256], t: &T) -> U256 {
         if t.amount & WIDE_AMOUNT == 0 {
@@ -1163,17 +1345,22 @@ impl PassState {
             }
         } else {
             let nodes = graph.node_count();
-            // Per asset, the node ids not yet listed: the first half's lister takes chunks
-            // from the bottom, the second's from the top, until they meet. So the halves
-            // split the legs, not the ids, evenly (on the generated world the lower ids send
-            // about twice as many of Bitcoin's transfers), and a half whose lister comes
-            // late (the other thread replaying) is taken by the one that is there.
-            let left: Vec<Mutex<(u32, u32)>> =
-                (0..assets.len()).map(|_| Mutex::new((0, nodes))).collect();
+            let places = graph.asset_places();
+            // The node ids not yet listed: the first half's lister takes chunks from the
+            // bottom, the second's from the top, until they meet. So the halves split the
+            // legs, not the ids, evenly (on the generated world the lower ids send about twice
+            // as many of Bitcoin's transfers), and a half whose lister comes late is taken by
+            // the one that is there. Each lister lists every asset in one walk of the lists
+            // (a walk per asset decoded every record once per asset).
+            let left = Mutex::new((0, nodes));
+            // The two halves, each a listing per asset, until replayed.
+            let halves: Mutex<[Vec<Order>; 2]> = Mutex::new([Vec::new(), Vec::new()]);
+            // Halves stored (or whose lister panicked: the other then does not wait forever).
+            let stored = AtomicUsize::new(0);
+            // Once both halves are listed: the assets to replay, most transfers first (the
+            // longest replay starts at once, the others beside it), and the next one to take.
+            let queue: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
             let next = AtomicUsize::new(0);
-            // Per asset, the half listed first, until the other is.
-            let halves: Mutex<Vec<Option<Order>>> =
-                Mutex::new((0..assets.len()).map(|_| None).collect());
             let done: Mutex<Vec<(usize, AssetPass)>> = Mutex::new(Vec::new());
             // Assets replayed, and the index's category codes for their records encoded ahead.
             let replayed_count = AtomicUsize::new(0);
@@ -1200,27 +1387,27 @@ impl PassState {
                     lock(&done).push((i, pass));
                 }
             };
-            let work = || loop {
-                let task = next.fetch_add(1, Ordering::Relaxed);
-                let (i, second) = (task / 2, task % 2 == 1);
-                if i >= assets.len() {
-                    ahead();
-                    break;
-                }
+            // Room for every transfer of the graph in each asset's listing, made once: a list
+            // grown by doubling is copied at each step into fresh pages the kernel clears, and
+            // the first half gets the second merged into it ([`merged`]). Room not written to
+            // is address space only: no page of it is touched. With many assets (tokens), the
+            // lists grow as they fill instead.
+            let room = if assets.len() <= ROOMY_ASSETS {
+                usize::try_from(graph.edge_count()).unwrap_or(0)
+            } else {
+                0
+            };
+            let work = |second: bool| {
+                let arrived = Arrived(&stored);
                 let t = std::time::Instant::now();
-                // Room for every transfer of the graph, made once: a list grown by doubling
-                // is copied at each step into fresh pages the kernel clears, and the first
-                // half gets the second merged into it ([`merged`]). Room not written to is
-                // address space only: no page of it is touched.
-                let mut half = Order {
-                    list: Vec::with_capacity(usize::try_from(graph.edge_count()).unwrap_or(0)),
-                    wide: Vec::new(),
-                };
+                let mut half: Vec<Order> = (0..assets.len())
+                    .map(|_| Order { list: Vec::with_capacity(room), wide: Vec::new() })
+                    .collect();
                 // Transaction nodes' times, each run of keys decoded once for this half.
                 let mut times = TxTimes::new(graph);
                 loop {
                     let range = {
-                        let mut l = lock(&left[i]);
+                        let mut l = lock(&left);
                         let (lo, hi) = *l;
                         if lo >= hi {
                             break;
@@ -1233,34 +1420,53 @@ impl PassState {
                             lo..l.0
                         }
                     };
-                    list_into(graph, None, &assets[i], range, &mut half, &mut times);
+                    list_all_into(graph, &places, range, &mut half, &mut times);
                 }
                 drop(times);
                 // The ids each half took are one range: sorted, the listing of that range.
-                sort_listed(&mut half.list);
+                for o in &mut half {
+                    sort_listed(&mut o.list);
+                }
                 tracing::debug!(
                     target: "floodgate::trace::index",
-                    asset = %assets[i],
                     second,
-                    transfers = half.list.len(),
+                    transfers = half.iter().map(|o| o.list.len()).sum::<usize>(),
                     ms = t.elapsed().as_millis() as u64,
                     "half listed"
                 );
-                let mut slot = lock(&halves);
-                let Some(other) = slot[i].take() else {
-                    slot[i] = Some(half);
-                    continue;
-                };
-                drop(slot);
-                let mut order = if second { merged(other, half) } else { merged(half, other) };
-                arrange(graph, &mut order.list);
-                let pass = replayed(i, order);
-                lock(&done).push((i, pass));
-                replayed_count.fetch_add(1, Ordering::Release);
+                lock(&halves)[usize::from(second)] = half;
+                drop(arrived);
+                // The other lister is at most a chunk behind (they share the chunks).
+                while stored.load(Ordering::Acquire) < 2 {
+                    std::thread::yield_now();
+                }
+                let queue = queue.get_or_init(|| {
+                    let h = lock(&halves);
+                    let len = |i: usize| h.iter().map(|o| o[i].list.len()).sum::<usize>();
+                    let mut q: Vec<usize> = (0..assets.len()).collect();
+                    q.sort_by_key(|&i| std::cmp::Reverse(len(i)));
+                    q
+                });
+                loop {
+                    let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        ahead();
+                        break;
+                    };
+                    let (first, other) = {
+                        let mut h = lock(&halves);
+                        let [a, b] = &mut *h;
+                        (std::mem::take(&mut a[i]), std::mem::take(&mut b[i]))
+                    };
+                    let mut order = merged(first, other);
+                    arrange(graph, &mut order.list);
+                    let pass = replayed(i, order);
+                    lock(&done).push((i, pass));
+                    replayed_count.fetch_add(1, Ordering::Release);
+                }
             };
             std::thread::scope(|s| {
-                s.spawn(work);
-                work();
+                s.spawn(|| work(true));
+                work(false);
             });
             for (i, pass) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
                 st.assets.insert(assets[i].clone(), pass);
@@ -1425,8 +1631,21 @@ fn listed(graph: &Graph, after: Option<&Graph>, asset: &str, nodes: std::ops::Ra
     order
 }
 
-/// Node ids a lister of half an asset's transfers takes at a time ([`PassState::full_on`]).
+/// Counts a lister's half as stored when dropped: when stored, or when the lister panicked.
+struct Arrived<'a>(&'a AtomicUsize);
+
+impl Drop for Arrived<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Node ids a lister of half the transfers takes at a time ([`PassState::full_on`]).
 const LIST_CHUNK: u32 = 1 << 14;
+
+/// At most this many assets, a full build's listing makes room for every transfer of the
+/// graph in each asset's list at once (address space only, [`PassState::full_with`]).
+const ROOMY_ASSETS: usize = 8;
 
 /// Appends the transfers of `asset` sent by the nodes `nodes` (beyond `after`) to `order`,
 /// unsorted ([`listed`]'s first step); `times`: transaction nodes' times read so far.
@@ -1438,7 +1657,6 @@ fn list_into(
     order: &mut Order,
     times: &mut TxTimes,
 ) {
-    let all = &mut order.list;
     let mut legs: Vec<Leg> = Vec::new();
     let mut old: Vec<Leg> = Vec::new();
     for n in nodes {
@@ -1453,14 +1671,38 @@ fn list_into(
             _ => 0,
         };
         for (i, l) in legs.iter().enumerate().skip(skip).filter(|(_, l)| l.nb.0 != n) {
-            let amount = match u64::try_from(l.amount) {
-                Ok(a) if a & WIDE_AMOUNT == 0 => a,
-                _ => {
-                    order.wide.push(l.amount);
-                    WIDE_AMOUNT | (order.wide.len() - 1) as u64
-                }
-            };
-            all.push(T { seq: l.seq, amount, src: n, dst: l.nb.0, time: l.time, aux: i as u32 });
+            order.push(n, i as u32, l);
+        }
+    }
+}
+
+/// [`list_into`] for every asset at once, in one walk of the lists of `nodes` (each walk
+/// decodes every record, whatever its asset): `orders` by place in [`Graph::assets`]
+/// (`places`, the graph's [`Graph::asset_places`]). A full build's listing.
+fn list_all_into(
+    graph: &Graph,
+    places: &AssetPlaces,
+    nodes: std::ops::Range<u32>,
+    orders: &mut [Order],
+    times: &mut TxTimes,
+) {
+    let mut legs: Vec<(u32, Leg)> = Vec::new();
+    // Per asset, the legs of the node met so far (each leg's place in its asset's list).
+    let mut count: Vec<u32> = vec![0; orders.len()];
+    for n in nodes {
+        legs.clear();
+        graph.legs_timed_all(NodeId(n), false, places, &mut legs, times);
+        for (a, l) in &legs {
+            let Some(c) = count.get_mut(*a as usize) else { continue };
+            *c += 1;
+            if l.nb.0 != n {
+                orders[*a as usize].push(n, *c - 1, l);
+            }
+        }
+        for (a, _) in &legs {
+            if let Some(c) = count.get_mut(*a as usize) {
+                *c = 0;
+            }
         }
     }
 }
@@ -1881,13 +2123,17 @@ fn replay_into(
             pass.max_time = Some(pass.max_time.map_or(last.time, |m| m.max(last.time)));
         }
         // Taken from the back, the list returning its room as it empties while the balances
-        // grow (it is 32 bytes a transfer).
+        // grow (it is 32 bytes a transfer): each time an eighth of what it held is left, that
+        // eighth is copied into a list of its own room. Not each time half is left: every
+        // copy goes to fresh pages the kernel clears, and halving copied as much as the list
+        // (an eighth of the kernel's page clearing in the build at 50M), while the pass is
+        // largest at its end, when little of the list is left either way. Counted from the
+        // transfers listed, not from the room: a listing made with room for every transfer
+        // of the graph ([`PassState::full_with`]) holds pages only for those.
         order.reverse();
-        // Halved from the transfers listed, not from the room: a listing made with room for
-        // every transfer of the graph ([`PassState::full_with`]) holds pages only for those.
         let mut held = order.len();
         while let Some(t) = order.pop() {
-            if held > 1 << 16 && order.len() < held / 2 {
+            if held > 1 << 16 && order.len() < held / 8 {
                 order.shrink_to_fit();
                 held = order.len();
             }
@@ -2046,7 +2292,14 @@ pub(crate) fn put_var128(out: &mut Vec<u8>, mut x: u128) {
     out.push(x as u8);
 }
 
-fn put_gots(out: &mut Vec<u8>, list: &[Got]) {
+fn put_gots(out: &mut Vec<u8>, list: &Gots) {
+    match list {
+        Gots::Narrow(v) => put_gots_in(out, v),
+        Gots::Wide(v) => put_gots_in(out, v),
+    }
+}
+
+fn put_gots_in<W: Word>(out: &mut Vec<u8>, list: &[Got<W>]) {
     put_var(out, list.len() as u64);
     for g in list {
         put_var(out, u64::from(g.origin));
@@ -2396,7 +2649,7 @@ impl<'a> Reader<'a> {
         read_var128(self.b, &mut self.at)
     }
     /// A list of [`Got`], checked to be sorted and in range.
-    fn gots(&mut self) -> Option<Vec<Got>> {
+    fn gots(&mut self) -> Option<Gots> {
         let n = self.len()?;
         let mut list: Vec<Got> = Vec::with_capacity(n);
         for _ in 0..n {
@@ -2412,7 +2665,7 @@ impl<'a> Reader<'a> {
             }
             list.push(g);
         }
-        Some(list)
+        Some(Gots::from_wide(list))
     }
     fn node(&mut self) -> Option<NodeState> {
         let flags = self.u8()?;
@@ -2749,32 +3002,41 @@ pub(crate) mod tests {
     }
 
     /// Merging a transfer's parts in one pass gives the list that adding them one by one
-    /// gives, on random lists and parts (values near 2¹²⁸ included, so sums overflow too).
+    /// gives, on random lists and parts (values near 2⁶⁴, so lists turn wide, and near 2¹²⁸,
+    /// so sums overflow too), and the list turns wide exactly when a value does not fit 64
+    /// bits.
     #[test]
     fn add_parts_equals_adding_each() {
         let mut next = below(0x9e37_79b9_7f4a_7c15u64);
+        let (mut widened, mut overflowed) = (0, 0);
         for _ in 0..2000 {
-            let mut list: Vec<Got> = Vec::new();
-            let mut each: Vec<Got> = Vec::new();
+            let mut list = Gots::default();
+            let mut each = Gots::default();
             for _ in 0..next(6) {
                 let n = next(40) as usize;
                 let parts: Vec<((u32, u32), U256)> = (0..n)
                     .map(|_| {
-                        let v = if next(20) == 0 {
-                            U256::from(u128::MAX - u128::from(next(3)))
-                        } else {
-                            U256::from(next(1000))
+                        let v = match next(40) {
+                            0 => U256::from(u128::MAX - u128::from(next(3))),
+                            1 | 2 => U256::from(u64::MAX - next(3)),
+                            _ => U256::from(next(1000)),
                         };
                         ((next(7) as u32, next(12) as u32), v)
                     })
                     .collect();
-                let a = add_parts(&mut list, Bal::from_parts(parts.clone()).as_ref());
-                let b =
-                    parts.iter().fold(true, |ok, &((h, o), v)| add_got(&mut each, o, h, v) & ok);
+                let a = list.add_parts(Bal::from_parts(parts.clone()).as_ref());
+                let b = parts.iter().fold(true, |ok, &((h, o), v)| each.add(o, h, v) & ok);
                 assert_eq!(a, b, "{parts:?}");
-                assert_eq!(list, each, "{parts:?}");
+                assert_eq!(list.to_wide(), each.to_wide(), "{parts:?}");
+                overflowed += usize::from(!a);
+                let big = list.to_wide().iter().any(|g| g.value.get() > u128::from(u64::MAX));
+                assert_eq!(matches!(list, Gots::Wide(_)), big, "{parts:?}");
+                assert_eq!(matches!(each, Gots::Wide(_)), big, "{parts:?}");
+                widened += usize::from(big);
             }
         }
+        // Both paths taken often enough to mean something.
+        assert!(widened > 100 && overflowed > 100, "{widened} widened, {overflowed} overflowed");
     }
 
     /// The balance's 128-bit parts follow `causal.rs`'s `Parts` exactly: random receipts and
