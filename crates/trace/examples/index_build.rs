@@ -11,19 +11,19 @@
 //! prints the build's phases.
 #![allow(clippy::print_stdout)] // a report printed for a human
 
-use std::collections::HashMap;
+mod kept;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use floodgate_graph::{Graph, NodeId};
+use floodgate_graph::Graph;
 use floodgate_trace::build_index;
+use sha2::{Digest, Sha256};
 
 /// As the `floodgate` binary (`crates/cli/src/main.rs`) and the scale bench.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use floodgate_types::RiskCategory;
-use sha2::{Digest, Sha256};
 
 /// CPU time of the process, all threads (user and system), from `/proc/self/stat`.
 fn cpu() -> Duration {
@@ -48,14 +48,7 @@ fn main() -> Result<()> {
     let dir = PathBuf::from(args.next().context("usage: index_build DIR [RUNS]")?);
     let runs: usize = args.next().map_or(Ok(1), |r| r.parse()).context("RUNS")?;
     let graph = Graph::open(&dir)?;
-    let text =
-        std::fs::read_to_string(dir.join("tags.txt")).context("tags.txt in the kept world")?;
-    let mut tags: HashMap<NodeId, RiskCategory> = HashMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let (n, c) = line.split_once(' ').with_context(|| format!("tags.txt line {}", i + 1))?;
-        let c = RiskCategory::parse(c).with_context(|| format!("tags.txt line {}", i + 1))?;
-        tags.insert(NodeId(n.parse()?), c);
-    }
+    let tags = kept::tags(&dir)?;
     let path = dir.join("bench.fgx");
     for run in 1..=runs {
         let (t, c) = (Instant::now(), cpu());

@@ -9,14 +9,14 @@
 //! node ids given), and prints each flagged target's search: what it found and how long it took.
 #![allow(clippy::print_stdout)] // a report printed for a human
 
-use std::collections::HashMap;
+mod kept;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use floodgate_graph::{Graph, NodeId};
 use floodgate_trace::{round_trip_within, ExposureIndex, ROUND_TRIP_SEARCH};
-use floodgate_types::RiskCategory;
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -25,18 +25,10 @@ fn main() -> Result<()> {
     // As the bench: the block-start table a first search reaching a hub would make, made here.
     graph.prepare_reads();
     let index = ExposureIndex::open(&dir.join("prune.fgx"))?;
-    let read = |name: &str| {
-        std::fs::read_to_string(dir.join(name)).with_context(|| format!("{name} in the kept world"))
-    };
-    let mut tags: HashMap<NodeId, RiskCategory> = HashMap::new();
-    for (i, line) in read("tags.txt")?.lines().enumerate() {
-        let (n, c) = line.split_once(' ').with_context(|| format!("tags.txt line {}", i + 1))?;
-        let c = RiskCategory::parse(c).with_context(|| format!("tags.txt line {}", i + 1))?;
-        tags.insert(NodeId(n.parse()?), c);
-    }
+    let tags = kept::tags(&dir)?;
     let given: Vec<String> = args.collect();
     let targets: Vec<u32> = if given.is_empty() {
-        read("targets.txt")?.lines().map(str::parse).collect::<Result<_, _>>()?
+        kept::read(&dir, "targets.txt")?.lines().map(str::parse).collect::<Result<_, _>>()?
     } else {
         given.iter().map(|s| s.parse()).collect::<Result<_, _>>()?
     };

@@ -138,15 +138,6 @@ impl Default for Gots {
     }
 }
 
-impl PartialEq for Gots {
-    /// The same values, whatever the word.
-    fn eq(&self, other: &Gots) -> bool {
-        self.len() == other.len() && self.to_wide() == other.to_wide()
-    }
-}
-
-impl Eq for Gots {}
-
 impl Gots {
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
@@ -157,23 +148,18 @@ impl Gots {
             Gots::Wide(v) => v.len(),
         }
     }
-    /// Its items in 128-bit words.
-    pub(crate) fn to_wide(&self) -> Vec<Got> {
-        match self {
-            Gots::Narrow(v) => v.iter().map(|g| g.wide()).collect(),
-            Gots::Wide(v) => v.clone(),
+    /// Appends `g` after its last item (the caller keeps the order), the list turned wide when
+    /// its value does not fit 64 bits.
+    fn push(&mut self, g: Got) {
+        if let Gots::Narrow(v) = self {
+            if let Some(value) = u64::of(g.value.get()) {
+                v.push(Got { origin: g.origin, band: g.band, min: g.min, value });
+                return;
+            }
         }
-    }
-    /// From items in 128-bit words: narrow when every value fits 64 bits.
-    fn from_wide(v: Vec<Got>) -> Gots {
-        let narrow: Option<Vec<Got<u64>>> = v
-            .iter()
-            .map(|g| {
-                let value = u64::of(g.value.get())?;
-                Some(Got { origin: g.origin, band: g.band, min: g.min, value })
-            })
-            .collect();
-        narrow.map_or(Gots::Wide(v), Gots::Narrow)
+        let mut wide = self.take_wide();
+        wide.push(g);
+        *self = Gots::Wide(wide);
     }
     /// The band of its first item, only to bring the list into the cache ahead of its use.
     fn first_band(&self) -> Option<u8> {
@@ -2651,7 +2637,8 @@ impl<'a> Reader<'a> {
     /// A list of [`Got`], checked to be sorted and in range.
     fn gots(&mut self) -> Option<Gots> {
         let n = self.len()?;
-        let mut list: Vec<Got> = Vec::with_capacity(n);
+        let mut list = Gots::Narrow(Vec::with_capacity(n));
+        let mut last = None;
         for _ in 0..n {
             let g = Got {
                 origin: self.u32()?,
@@ -2659,13 +2646,13 @@ impl<'a> Reader<'a> {
                 min: self.u8()?,
                 value: V128::of(self.var128()?),
             };
-            let sorted = list.last().is_none_or(|l| (l.origin, l.band) < (g.origin, g.band));
-            if !sorted || usize::from(g.band) >= BUCKETS.len() {
+            if last.is_some_and(|l| l >= g.key()) || usize::from(g.band) >= BUCKETS.len() {
                 return None;
             }
+            last = Some(g.key());
             list.push(g);
         }
-        Some(Gots::from_wide(list))
+        Some(list)
     }
     fn node(&mut self) -> Option<NodeState> {
         let flags = self.u8()?;
@@ -3027,9 +3014,10 @@ pub(crate) mod tests {
                 let a = list.add_parts(Bal::from_parts(parts.clone()).as_ref());
                 let b = parts.iter().fold(true, |ok, &((h, o), v)| each.add(o, h, v) & ok);
                 assert_eq!(a, b, "{parts:?}");
-                assert_eq!(list.to_wide(), each.to_wide(), "{parts:?}");
+                let (wide, each_wide) = (list.clone().take_wide(), each.clone().take_wide());
+                assert_eq!(wide, each_wide, "{parts:?}");
                 overflowed += usize::from(!a);
-                let big = list.to_wide().iter().any(|g| g.value.get() > u128::from(u64::MAX));
+                let big = wide.iter().any(|g| g.value.get() > u128::from(u64::MAX));
                 assert_eq!(matches!(list, Gots::Wide(_)), big, "{parts:?}");
                 assert_eq!(matches!(each, Gots::Wide(_)), big, "{parts:?}");
                 widened += usize::from(big);
