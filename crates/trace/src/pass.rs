@@ -75,6 +75,8 @@ pub(crate) trait Word: Copy + Eq + std::fmt::Debug {
     fn get(self) -> u128;
     /// `None` when `x` does not fit.
     fn of(x: u128) -> Option<Self>;
+    /// `x`, at most a value of this word (its low bits otherwise).
+    fn cut(x: u128) -> Self;
 }
 
 impl Word for u64 {
@@ -84,6 +86,9 @@ impl Word for u64 {
     fn of(x: u128) -> Option<u64> {
         u64::try_from(x).ok()
     }
+    fn cut(x: u128) -> u64 {
+        x as u64
+    }
 }
 
 impl Word for V128 {
@@ -92,6 +97,9 @@ impl Word for V128 {
     }
     fn of(x: u128) -> Option<V128> {
         Some(V128::of(x))
+    }
+    fn cut(x: u128) -> V128 {
+        V128::of(x)
     }
 }
 
@@ -365,8 +373,8 @@ struct Receipt {
     seq: u64,
     dst: u32,
     time: u32,
-    /// Its haircut parts: this many of the batch's narrow parts, or ([`WIDE_PARTS`]) the
-    /// batch's next wide list.
+    /// Its haircut parts: this many of the batch's narrow parts, or (with [`MID_PARTS`]) of
+    /// its 128-bit parts, or ([`WIDE_PARTS`]) the batch's next wide list.
     parts: u32,
     /// Its poison labels: this many of the batch's.
     present: u32,
@@ -374,12 +382,15 @@ struct Receipt {
 
 /// [`Receipt::parts`]: the parts are wide.
 const WIDE_PARTS: u32 = u32::MAX;
+/// [`Receipt::parts`]: the parts are 128-bit ones, this many (the bit cleared).
+const MID_PARTS: u32 = 1 << 31;
 
 /// Receipts handed over at once, in replay order.
 #[derive(Default)]
 struct Batch {
     receipts: Vec<Receipt>,
-    parts: Vec<Part>,
+    parts: Vec<Part<u64>>,
+    mid: Vec<Part>,
     wide: Vec<Parts>,
     present: Vec<(u8, u8)>,
 }
@@ -391,6 +402,7 @@ impl Batch {
     fn clear(&mut self) {
         self.receipts.clear();
         self.parts.clear();
+        self.mid.clear();
         self.wide.clear();
         self.present.clear();
     }
@@ -417,7 +429,7 @@ struct Receipts {
 
 impl Receipts {
     fn add(&mut self, b: &Batch) {
-        let (mut p, mut w, mut q) = (0usize, 0usize, 0usize);
+        let (mut p, mut m, mut w, mut q) = (0usize, 0usize, 0usize, 0usize);
         for (k, r) in b.receipts.iter().enumerate() {
             // Touched ahead, as the replay does ([`replay_into`]), each step one load: the slot
             // of the receipt `TOUCH_SLOTS` ahead, the sums of the one `TOUCH_NODES` ahead, the
@@ -443,6 +455,10 @@ impl Receipts {
             let parts = if r.parts == WIDE_PARTS {
                 w += 1;
                 PartsRef::Wide(&b.wide[w - 1])
+            } else if r.parts & MID_PARTS != 0 {
+                let n = (r.parts & !MID_PARTS) as usize;
+                m += n;
+                PartsRef::Mid(&b.mid[m - n..m])
             } else {
                 p += r.parts as usize;
                 PartsRef::Narrow(&b.parts[p - r.parts as usize..p])
@@ -522,12 +538,16 @@ impl Sink {
     fn push(&mut self, dst: u32, amount: U256, time: u32, seq: u64, carried: &Bal, p: &Pres) {
         let b = &mut self.batch;
         let parts = match carried {
-            Bal::Narrow(v) => {
+            Bal::Narrow(v) if v.len() < MID_PARTS as usize => {
                 b.parts.extend_from_slice(v);
                 v.len() as u32
             }
-            Bal::Wide(w) => {
-                b.wide.push(w.clone());
+            Bal::Mid(v) if v.len() < MID_PARTS as usize => {
+                b.mid.extend_from_slice(v);
+                MID_PARTS | v.len() as u32
+            }
+            _ => {
+                b.wide.push(carried.to_parts());
                 WIDE_PARTS
             }
         };
@@ -549,19 +569,26 @@ impl Sink {
     }
 }
 
-/// One labelled part of a balance, in 128 bits.
+/// One labelled part of a balance: 16 bytes with a 64-bit value, 24 with a 128-bit one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Part {
+pub(crate) struct Part<W = V128> {
     origin: u32,
     hops: u8,
-    value: V128,
+    value: W,
+}
+
+impl Part<u64> {
+    fn mid(self) -> Part {
+        Part { origin: self.origin, hops: self.hops, value: V128::of(self.value.get()) }
+    }
 }
 
 /// A borrowed list of haircut parts: a [`Bal`]'s, or a transfer's as the thread that sums
 /// receipts gets them ([`Receipts`]).
 #[derive(Clone, Copy)]
 enum PartsRef<'a> {
-    Narrow(&'a [Part]),
+    Narrow(&'a [Part<u64>]),
+    Mid(&'a [Part]),
     Wide(&'a Parts),
 }
 
@@ -569,15 +596,18 @@ impl PartsRef<'_> {
     fn len(self) -> usize {
         match self {
             PartsRef::Narrow(v) => v.len(),
+            PartsRef::Mid(v) => v.len(),
             PartsRef::Wide(p) => p.0.len(),
         }
     }
     /// Calls `f(hops, origin, value)` for each part, in label order.
     fn each(self, mut f: impl FnMut(u32, u32, U256)) {
+        fn each_in<W: Word>(v: &[Part<W>], f: &mut impl FnMut(u32, u32, U256)) {
+            v.iter().for_each(|p| f(u32::from(p.hops), p.origin, U256::from(p.value.get())));
+        }
         match self {
-            PartsRef::Narrow(v) => {
-                v.iter().for_each(|p| f(u32::from(p.hops), p.origin, U256::from(p.value.get())))
-            }
+            PartsRef::Narrow(v) => each_in(v, &mut f),
+            PartsRef::Mid(v) => each_in(v, &mut f),
             PartsRef::Wide(p) => p.0.iter().for_each(|&((h, o), v)| f(h, o, v)),
         }
     }
@@ -585,11 +615,14 @@ impl PartsRef<'_> {
 
 /// Haircut parts of a balance or of a transfer, in label (hops, origin) order, under the
 /// rules of `causal.rs`'s `Parts` (its `Mix::take` and `add`, with the same `share`): while
-/// every value fits 128 bits, 24 bytes a part instead of its 40 (`Narrow`); from the first
-/// that does not, its 256-bit list (`Wide`). Both hold the same values.
+/// every value fits 64 bits, 16 bytes a part instead of its 40 (`Narrow`: most of the
+/// balances' memory, and Bitcoin's and the USDT tokens' amounts all fit); from the first that
+/// does not, 24 (`Mid`, 128 bits); from the first that does not fit 128 bits, its 256-bit list
+/// (`Wide`). All hold the same values.
 #[derive(Clone, Debug)]
 pub(crate) enum Bal {
-    Narrow(Vec<Part>),
+    Narrow(Vec<Part<u64>>),
+    Mid(Vec<Part>),
     Wide(Parts),
 }
 
@@ -601,46 +634,50 @@ impl Default for Bal {
 
 impl Bal {
     fn origin(hops: u32, origin: u32, amount: U256) -> Bal {
-        match u128::try_from(amount) {
-            Ok(0) => Bal::default(),
-            Ok(v) if hops <= 255 => {
-                Bal::Narrow(vec![Part { origin, hops: hops as u8, value: V128::of(v) }])
-            }
+        let v = u128::try_from(amount);
+        match (v, u8::try_from(hops)) {
+            (Ok(0), _) => Bal::default(),
+            (Ok(v), Ok(hops)) => match u64::try_from(v) {
+                Ok(value) => Bal::Narrow(vec![Part { origin, hops, value }]),
+                Err(_) => Bal::Mid(vec![Part { origin, hops, value: V128::of(v) }]),
+            },
             _ => Bal::Wide(Parts::origin((hops, origin), amount)),
         }
     }
     /// From `((hops, origin), value)` in label order.
     fn from_parts(parts: Vec<((u32, u32), U256)>) -> Bal {
-        let narrow: Option<Vec<Part>> = parts
-            .iter()
-            .map(|&((h, o), v)| {
-                Some(Part {
-                    origin: o,
-                    hops: u8::try_from(h).ok()?,
-                    value: V128::of(u128::try_from(v).ok()?),
+        fn narrowed<W: Word>(parts: &[((u32, u32), U256)]) -> Option<Vec<Part<W>>> {
+            parts
+                .iter()
+                .map(|&((h, o), v)| {
+                    Some(Part {
+                        origin: o,
+                        hops: u8::try_from(h).ok()?,
+                        value: W::of(u128::try_from(v).ok()?)?,
+                    })
                 })
-            })
-            .collect();
-        match narrow {
-            Some(n) => Bal::Narrow(n),
+                .collect()
+        }
+        if let Some(n) = narrowed(&parts) {
+            return Bal::Narrow(n);
+        }
+        match narrowed(&parts) {
+            Some(m) => Bal::Mid(m),
             None => Bal::Wide(Parts(parts)),
         }
     }
     fn to_parts(&self) -> Parts {
         match self {
-            Bal::Narrow(v) => Parts(
-                v.iter()
-                    .map(|p| ((u32::from(p.hops), p.origin), U256::from(p.value.get())))
-                    .collect(),
-            ),
             Bal::Wide(p) => p.clone(),
+            _ => {
+                let mut v = Vec::with_capacity(self.len());
+                self.each(|h, o, x| v.push(((h, o), x)));
+                Parts(v)
+            }
         }
     }
     fn len(&self) -> usize {
-        match self {
-            Bal::Narrow(v) => v.len(),
-            Bal::Wide(p) => p.0.len(),
-        }
+        self.as_ref().len()
     }
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -648,6 +685,7 @@ impl Bal {
     fn as_ref(&self) -> PartsRef<'_> {
         match self {
             Bal::Narrow(v) => PartsRef::Narrow(v),
+            Bal::Mid(v) => PartsRef::Mid(v),
             Bal::Wide(p) => PartsRef::Wide(p),
         }
     }
@@ -655,61 +693,35 @@ impl Bal {
     fn each(&self, f: impl FnMut(u32, u32, U256)) {
         self.as_ref().each(f);
     }
-    /// What a transfer of `a` takes from a balance of `b > 0` holding these parts.
+    /// What a transfer of `a` takes from a balance of `b > 0` holding these parts (each part
+    /// taken is at most the part it is taken from: it stays in the list's word).
     fn take(&mut self, a: U256, b: U256) -> Bal {
-        let v = match self {
-            Bal::Wide(p) => return Bal::Wide(p.take(a, b)),
-            Bal::Narrow(v) => v,
-        };
-        if a >= b {
-            return Bal::Narrow(std::mem::take(v));
+        match self {
+            Bal::Narrow(v) => Bal::Narrow(take_parts(v, a, b)),
+            Bal::Mid(v) => Bal::Mid(take_parts(v, a, b)),
+            Bal::Wide(p) => Bal::Wide(p.take(a, b)),
         }
-        let keep = b - a;
-        let (a1, b1) = (u128::try_from(a).ok(), u128::try_from(b).ok());
-        let mut sent = Vec::with_capacity(v.len());
-        v.retain_mut(|p| {
-            let x = p.value.get();
-            // `share(x, a, b)` and `share(x, keep, b)`, both at most the part's value (they
-            // fit). When `x·a` fits 128 bits, from one division: with `x·a = s·b + r`,
-            // `x·(b − a) = (x − s)·b − r`, so the part kept is `x − s − (r > 0)`.
-            let (s, k) = match (a1, b1, x.checked_mul(a1.unwrap_or(u128::MAX))) {
-                (Some(_), Some(b1), Some(m)) => {
-                    let s = m / b1;
-                    (s, x - s - u128::from(m % b1 != 0))
-                }
-                _ => {
-                    let x = U256::from(x);
-                    let s = share(x, a, b).saturating_to::<u128>();
-                    (s, share(x, keep, b).saturating_to::<u128>())
-                }
-            };
-            if s != 0 {
-                sent.push(Part { value: V128::of(s), ..*p });
-            }
-            p.value = V128::of(k);
-            k != 0
-        });
-        // A balance that shrank keeps its list's room otherwise.
-        if v.capacity() > 2 * v.len() + 8 {
-            v.shrink_to_fit();
-        }
-        Bal::Narrow(sent)
     }
     /// Adds `h` hops to every part, dropping those beyond the deepest bucket.
     fn shift(&mut self, h: u32) {
-        match self {
-            Bal::Narrow(v) => v.retain_mut(|p| {
+        fn shift_in<W>(v: &mut Vec<Part<W>>, h: u32) {
+            v.retain_mut(|p| {
                 let x = u32::from(p.hops) + h;
                 p.hops = x.min(255) as u8;
                 x <= MAX_HOPS
-            }),
+            });
+        }
+        match self {
+            Bal::Narrow(v) => shift_in(v, h),
+            Bal::Mid(v) => shift_in(v, h),
             Bal::Wide(p) => p.0.retain_mut(|((hops, _), _)| {
                 *hops += h;
                 *hops <= MAX_HOPS
             }),
         }
     }
-    /// Adds a received transfer's parts (256-bit sums from the first that does not fit 128).
+    /// Adds a received transfer's parts: in the narrowest word every sum fits (128-bit sums
+    /// from the first that does not fit 64, 256-bit from the first that does not fit 128).
     fn add(&mut self, other: &Bal) {
         if other.is_empty() {
             return;
@@ -719,6 +731,23 @@ impl Bal {
                 return;
             }
         }
+        if !matches!(self, Bal::Wide(_)) && !matches!(other, Bal::Wide(_)) {
+            if let Bal::Narrow(v) = self {
+                *self = Bal::Mid(v.iter().map(|p| p.mid()).collect());
+            }
+            if let Bal::Mid(mine) = self {
+                let added = match other {
+                    Bal::Narrow(t) => {
+                        add_narrow(mine, &t.iter().map(|p| p.mid()).collect::<Vec<_>>())
+                    }
+                    Bal::Mid(t) => add_narrow(mine, t),
+                    Bal::Wide(_) => false,
+                };
+                if added {
+                    return;
+                }
+            }
+        }
         let mut p = self.to_parts();
         p.add(&other.to_parts());
         *self = Bal::Wide(p);
@@ -726,21 +755,68 @@ impl Bal {
     /// [`Bal::add`], taking the received parts: into a balance without parts they move
     /// instead of being copied (a transaction's first input, an address's first receipt).
     fn absorb(&mut self, other: Bal) {
-        match (&mut *self, other) {
-            (Bal::Narrow(mine), Bal::Narrow(mut theirs)) if mine.is_empty() => {
-                // Exactly its room, as a copy would have.
-                theirs.shrink_to_fit();
-                *mine = theirs;
-            }
-            (_, other) => self.add(&other),
+        if !self.is_empty() {
+            self.add(&other);
+            return;
         }
+        // Exactly its room, as a copy would have.
+        *self = match other {
+            Bal::Narrow(mut v) => {
+                v.shrink_to_fit();
+                Bal::Narrow(v)
+            }
+            Bal::Mid(mut v) => {
+                v.shrink_to_fit();
+                Bal::Mid(v)
+            }
+            wide => wide,
+        };
     }
 }
 
+/// [`Bal::take`] of a list of parts in one word: what a transfer of `a` takes from a
+/// balance of `b > 0` holding them, the rest kept.
+fn take_parts<W: Word>(v: &mut Vec<Part<W>>, a: U256, b: U256) -> Vec<Part<W>> {
+    if a >= b {
+        return std::mem::take(v);
+    }
+    let keep = b - a;
+    let (a1, b1) = (u128::try_from(a).ok(), u128::try_from(b).ok());
+    let mut sent = Vec::with_capacity(v.len());
+    v.retain_mut(|p| {
+        let x = p.value.get();
+        // `share(x, a, b)` and `share(x, keep, b)`, both at most the part's value (they
+        // fit). When `x·a` fits 128 bits, from one division: with `x·a = s·b + r`,
+        // `x·(b − a) = (x − s)·b − r`, so the part kept is `x − s − (r > 0)`.
+        let (s, k) = match (a1, b1, x.checked_mul(a1.unwrap_or(u128::MAX))) {
+            (Some(_), Some(b1), Some(m)) => {
+                let s = m / b1;
+                (s, x - s - u128::from(m % b1 != 0))
+            }
+            _ => {
+                let x = U256::from(x);
+                let s = share(x, a, b).saturating_to::<u128>();
+                (s, share(x, keep, b).saturating_to::<u128>())
+            }
+        };
+        if s != 0 {
+            sent.push(Part { value: W::cut(s), ..*p });
+        }
+        p.value = W::cut(k);
+        k != 0
+    });
+    // A balance that shrank keeps its list's room otherwise.
+    if v.capacity() > 2 * v.len() + 8 {
+        v.shrink_to_fit();
+    }
+    sent
+}
+
 /// Adds label-ordered parts to label-ordered parts, as `Parts::add` does; false (and `mine`
-/// unchanged) when a sum does not fit 128 bits.
-fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
-    let key = |p: &Part| (p.hops, p.origin);
+/// unchanged) when a sum does not fit the word.
+fn add_narrow<W: Word>(mine: &mut Vec<Part<W>>, theirs: &[Part<W>]) -> bool {
+    let key = |p: &Part<W>| (p.hops, p.origin);
+    let sum = |x: W, y: W| x.get().checked_add(y.get()).and_then(W::of);
     if mine.is_empty() {
         // Exactly its room (extending an empty `Vec` makes room for four).
         *mine = theirs.to_vec();
@@ -749,7 +825,7 @@ fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
     if theirs.len() * 8 <= mine.len() {
         // A few parts into a long list: in place, after checking that every sum fits.
         let fits = theirs.iter().all(|t| match mine.binary_search_by_key(&key(t), key) {
-            Ok(i) => mine[i].value.get().checked_add(t.value.get()).is_some(),
+            Ok(i) => sum(mine[i].value, t.value).is_some(),
             Err(_) => true,
         });
         if !fits {
@@ -757,13 +833,17 @@ fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
         }
         for t in theirs {
             match mine.binary_search_by_key(&key(t), key) {
-                Ok(i) => mine[i].value = V128::of(mine[i].value.get() + t.value.get()),
+                Ok(i) => {
+                    if let Some(v) = sum(mine[i].value, t.value) {
+                        mine[i].value = v;
+                    }
+                }
                 Err(i) => mine.insert(i, *t),
             }
         }
         return true;
     }
-    let mut out: Vec<Part> = Vec::with_capacity(mine.len() + theirs.len());
+    let mut out: Vec<Part<W>> = Vec::with_capacity(mine.len() + theirs.len());
     let (mut i, mut j) = (0, 0);
     while i < mine.len() || j < theirs.len() {
         if j == theirs.len() || (i < mine.len() && key(&mine[i]) < key(&theirs[j])) {
@@ -773,10 +853,10 @@ fn add_narrow(mine: &mut Vec<Part>, theirs: &[Part]) -> bool {
             out.push(theirs[j]);
             j += 1;
         } else {
-            let Some(v) = mine[i].value.get().checked_add(theirs[j].value.get()) else {
+            let Some(v) = sum(mine[i].value, theirs[j].value) else {
                 return false;
             };
-            out.push(Part { value: V128::of(v), ..mine[i] });
+            out.push(Part { value: v, ..mine[i] });
             i += 1;
             j += 1;
         }
@@ -1094,6 +1174,7 @@ impl Nodes {
         let Some(x) = x else { return 0 };
         let part = match &x.parts {
             Bal::Narrow(v) => v.first().map_or(0, |p| u32::from(p.hops)),
+            Bal::Mid(v) => v.first().map_or(0, |p| u32::from(p.hops)),
             Bal::Wide(p) => p.0.first().map_or(0, |p| p.0 .0),
         };
         part ^ x.present.0.first().map_or(0, |l| u32::from(l.1))
@@ -2302,14 +2383,16 @@ fn put_node(out: &mut Vec<u8>, s: &NodeState) {
     let none = Labels::default();
     let x = s.x.as_deref().unwrap_or(&none);
     put_var(out, x.parts.len() as u64);
-    match &x.parts {
-        Bal::Narrow(v) => {
-            for p in v {
-                put_var(out, u64::from(p.hops));
-                put_var(out, u64::from(p.origin));
-                put_u256_narrow(out, p.value.get());
-            }
+    fn put_parts<W: Word>(out: &mut Vec<u8>, v: &[Part<W>]) {
+        for p in v {
+            put_var(out, u64::from(p.hops));
+            put_var(out, u64::from(p.origin));
+            put_u256_narrow(out, p.value.get());
         }
+    }
+    match &x.parts {
+        Bal::Narrow(v) => put_parts(out, v),
+        Bal::Mid(v) => put_parts(out, v),
         Bal::Wide(_) => x.parts.each(|h, o, v| {
             put_var(out, u64::from(h));
             put_var(out, u64::from(o));
@@ -3033,11 +3116,17 @@ pub(crate) mod tests {
     #[test]
     fn balance_parts_equal_causal_parts() {
         let mut next = below(0x2545_f491_4f6c_dd1du64);
+        // Values that fit 64 bits, sums that do not (a balance turned `Mid`), values near and
+        // beyond 128 bits (`Wide`).
         let value = |next: &mut dyn FnMut(u64) -> u64| match next(30) {
             0 => U256::from(u128::MAX - u128::from(next(5))),
             1 => U256::from(u128::MAX) + U256::from(next(1000) + 1),
+            2..=4 => U256::from(u64::MAX - next(1000)),
+            5 => U256::from(u128::from(u64::MAX) + u128::from(next(1000) + 1)),
             _ => U256::from(next(1_000_000) + 1),
         };
+        // Steps ending in each of the balance's words: every one is exercised.
+        let mut seen = [0u32; 3];
         for _ in 0..500 {
             let (mut bal, mut want) = (Bal::default(), Parts::default());
             let mut b = U256::ZERO;
@@ -3067,7 +3156,13 @@ pub(crate) mod tests {
                     want.add(&Parts(parts));
                 }
                 assert_eq!(bal.to_parts().0, want.0);
+                seen[match bal {
+                    Bal::Narrow(_) => 0,
+                    Bal::Mid(_) => 1,
+                    Bal::Wide(_) => 2,
+                }] += 1;
             }
         }
+        assert!(seen.iter().all(|&n| n >= 100), "steps in each word: {seen:?}");
     }
 }
