@@ -542,7 +542,8 @@ impl Sink {
                 b.parts.extend_from_slice(v);
                 v.len() as u32
             }
-            Bal::Mid(v) if v.len() < MID_PARTS as usize => {
+            // Below the count whose bits with `MID_PARTS` would read as `WIDE_PARTS`.
+            Bal::Mid(v) if v.len() < (WIDE_PARTS & !MID_PARTS) as usize => {
                 b.mid.extend_from_slice(v);
                 MID_PARTS | v.len() as u32
             }
