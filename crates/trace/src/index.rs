@@ -53,8 +53,10 @@ pub const INDEX_FILE: &str = "exposure.fgx";
 pub const BUCKETS: [u32; 4] = crate::pass::BUCKETS;
 
 const MAGIC: &[u8; 8] = b"FGEXIDX1";
-/// The format version this build writes (versions 1 and 2 are still read).
-pub const INDEX_VERSION: u32 = 3;
+/// The format version this build writes (versions 1 to 3 are still read). Version 4 is
+/// version 3 with its body checksum taken over the assets, the records, then the entries (in
+/// the order they are written: the records are hashed as they go out, not read back).
+pub const INDEX_VERSION: u32 = 4;
 const HEADER_LEN: usize = 144;
 /// An entry: node `u32`, asset `u16`, fewest poison hops `u8`, record offset `u40`
 /// (version 2: node `u32`, asset `u16`, record offset `u48`).
@@ -583,7 +585,10 @@ fn write_index(
     let records_at = HEADER_LEN + names.len() + entries_count as usize * ENTRY_LEN;
     let mut out = Replacing::create(path)?;
     // The records are most of the file: they are encoded in chunks and written at their place
-    // as they come, the entries (12 bytes each) held until the records are written.
+    // as they come, the entries (12 bytes each) held until the records are written. The
+    // checksum takes the assets, each chunk of records as it is written, then the entries.
+    let mut sum = Sha256::new();
+    sum.update(&names);
     out.write(&[0u8; HEADER_LEN])?;
     out.write(&names)?;
     out.seek(records_at as u64)?;
@@ -612,6 +617,7 @@ fn write_index(
                 entries.extend_from_slice(&at.to_le_bytes()[..5]);
             }
             out.write(&e.records)?;
+            sum.update(&e.records);
             records += e.records.len() as u64;
             rep.exposed += e.exposed;
             rep.round_trips += e.round_trips;
@@ -628,12 +634,8 @@ fn write_index(
     debug_assert_eq!(entries.len() as u64, entries_count * ENTRY_LEN as u64);
     out.seek((HEADER_LEN + names.len()) as u64)?;
     out.write(&entries)?;
-    // The checksum covers the body in file order: names, entries, then the records read back.
-    let mut sum = Sha256::new();
-    sum.update(&names);
     sum.update(&entries);
     drop(entries);
-    out.hash_from(records_at as u64, &mut sum)?;
     let mut head = Vec::with_capacity(HEADER_LEN);
     head.extend_from_slice(MAGIC);
     head.extend_from_slice(&INDEX_VERSION.to_le_bytes());
@@ -654,9 +656,6 @@ fn write_index(
     Ok(rep)
 }
 
-/// The size of the chunks the index's records are written in.
-const CHUNK: usize = 1 << 20;
-
 /// A file written beside its final path (`<path>.tmp`), then synced and renamed over it, so
 /// a reader sees the old file or the new one whole, never a torn one. I/O errors name the
 /// file.
@@ -672,7 +671,6 @@ impl Replacing {
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
         let f = std::fs::OpenOptions::new()
-            .read(true)
             .write(true)
             .create(true)
             .truncate(true)
@@ -690,21 +688,6 @@ impl Replacing {
     pub(crate) fn seek(&mut self, at: u64) -> Result<(), GraphError> {
         use std::io::{Seek, SeekFrom};
         self.f.seek(SeekFrom::Start(at)).map(drop).map_err(self.io())
-    }
-    /// Feeds `sum` the file's bytes from `at` to its end.
-    fn hash_from(&mut self, at: u64, sum: &mut Sha256) -> Result<(), GraphError> {
-        use std::io::Read;
-        self.seek(at)?;
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = match self.f.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(source) => return Err(GraphError::Io { path: self.tmp.clone(), source }),
-            };
-            sum.update(&buf[..n]);
-        }
     }
     /// Syncs the file and renames it over the final path.
     pub(crate) fn finish(self) -> Result<(), GraphError> {
@@ -1206,10 +1189,6 @@ impl ExposureIndex {
         let mut t = [0u8; 32];
         t.copy_from_slice(&b[72..104]);
         let state = IndexState { nodes: le_u32(b, 32), edges: le_u64(b, 24), graph: g, tags: t };
-        let sum: [u8; 32] = Sha256::digest(&b[HEADER_LEN..]).into();
-        if sum[..] != b[104..136] {
-            return Err(corrupt(path, HEADER_LEN, "body checksum does not match the header"));
-        }
         let records_len = usize::try_from(le_u64(b, 136))
             .map_err(|_| corrupt(path, 136, "records length too large"))?;
         let mut at = HEADER_LEN;
@@ -1242,6 +1221,20 @@ impl ExposureIndex {
                     b.len()
                 ),
             ));
+        }
+        // Version 4 hashes the assets, the records, then the entries (as they are written);
+        // earlier versions the body in file order.
+        let sum: [u8; 32] = if version >= 4 {
+            let mut h = Sha256::new();
+            h.update(&b[HEADER_LEN..entries_at]);
+            h.update(&b[records_at..]);
+            h.update(&b[entries_at..records_at]);
+            h.finalize().into()
+        } else {
+            Sha256::digest(&b[HEADER_LEN..]).into()
+        };
+        if sum[..] != b[104..136] {
+            return Err(corrupt(path, HEADER_LEN, "body checksum does not match the header"));
         }
         let idx = ExposureIndex {
             path: path.to_owned(),

@@ -500,7 +500,7 @@ fn saved_pass_format_v2_fixture_is_rebuilt() {
     // The saved pass and the index are written anew in today's versions.
     let st = std::fs::read(state_path(&path)).unwrap();
     assert_eq!(st[8..12], 4u32.to_le_bytes(), "state version 4");
-    assert_eq!(std::fs::read(&path).unwrap()[8..12], 3u32.to_le_bytes(), "index version 3");
+    assert_eq!(std::fs::read(&path).unwrap()[8..12], 4u32.to_le_bytes(), "index version 4");
     let idx = ExposureIndex::open(&path).unwrap();
     let e = idx.lookup_asset(g.lookup("0xd").unwrap(), "ETH").unwrap();
     let scam = e.categories.iter().find(|c| c.category == RiskCategory::Scam).unwrap();

@@ -1803,14 +1803,22 @@ fn index_state_names_a_grown_graph_and_changed_tags_and_damage_is_refused() {
     let c2 = case(&w2, &BTreeMap::from([(0, 0)]), 1).unwrap();
     let why = IndexState::of(&c2.built.g, &c2.tags).stale_reason(&now).unwrap();
     assert!(why.contains("2 edges") && why.contains("3"), "{why}");
-    // Damage: flip a byte of the body.
+    // Damage: flip a byte of the body, in the asset table, the entries or the records (the
+    // checksum takes them in that order since version 4, as they are written).
     let path = d.path().join(INDEX_FILE);
-    let mut bytes = std::fs::read(&path).unwrap();
-    let last = bytes.len() - 1;
-    bytes[last] ^= 1;
-    std::fs::write(&path, &bytes).unwrap();
-    let err = ExposureIndex::open(&path).unwrap_err().to_string();
-    assert!(err.contains(INDEX_FILE) && err.contains("checksum"), "{err}");
+    let good = std::fs::read(&path).unwrap();
+    let assets = u32::from_le_bytes(good[12..16].try_into().unwrap());
+    let mut entries_at = 144;
+    for _ in 0..assets {
+        entries_at += 2 + usize::from(u16::from_le_bytes([good[entries_at], good[entries_at + 1]]));
+    }
+    for at in [146, entries_at + 4, good.len() - 1] {
+        let mut bytes = good.clone();
+        bytes[at] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = ExposureIndex::open(&path).unwrap_err().to_string();
+        assert!(err.contains(INDEX_FILE) && err.contains("checksum"), "byte {at}: {err}");
+    }
     std::fs::write(&path, b"FGEXIDX1").unwrap();
     let err = ExposureIndex::open(&path).unwrap_err().to_string();
     assert!(err.contains("not an exposure index"), "{err}");
