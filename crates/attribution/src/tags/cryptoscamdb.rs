@@ -113,6 +113,9 @@ impl TagSet {
                 (Some(c), None) => c.clone(),
                 _ => String::new(),
             };
+            // Times each address text was met in this entry: a repeated one names the line of
+            // its own listing, not the first's (so each is a tag of its own, as counted).
+            let mut met: BTreeMap<&str, usize> = BTreeMap::new();
             for (ticker, list) in &addresses {
                 for value in list {
                     let Some(raw) = value.as_str() else {
@@ -122,7 +125,12 @@ impl TagSet {
                         ));
                         continue;
                     };
-                    let rel = line_of(chunk, raw);
+                    let nth = met.entry(raw).or_default();
+                    let rel = chunk.match_indices(raw).nth(*nth).map_or_else(
+                        || line_of(chunk, raw),
+                        |(i, _)| chunk[..i].matches('\n').count() + 1,
+                    );
+                    *nth += 1;
                     let line = if rel == 0 { start } else { start + rel - 1 };
                     match Address::parse_listed(ticker, raw.trim()) {
                         Ok(a) => staged.push(Tag {
@@ -236,6 +244,24 @@ mod tests {
         assert_eq!(t.len(), 1);
         assert_eq!(t[0].category, RiskCategory::Phishing);
         assert_eq!(t[0].source, "cryptoscamdb (urls.yaml:8, http://good.example)");
+    }
+
+    /// An address listed twice in one entry gives two tags, each naming its own line, as
+    /// counted (found by the property below: both named the first line, so the set kept one
+    /// of the two counted).
+    #[test]
+    fn an_address_listed_twice_in_an_entry_names_each_line() {
+        let text = "- name: x\n  addresses:\n    ETH:\n    - \"0xd0cc2b24980cbcca47ef755da88b220a82291407\"\n    - \"0xd0cc2b24980cbcca47ef755da88b220a82291407\"\n  category: Phishing\n- name: x\n";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.yaml");
+        std::fs::write(&path, text).unwrap();
+        let mut tags = TagSet::new();
+        let l = tags.load_cryptoscamdb(&path).unwrap();
+        assert_eq!((l.entries, l.tags), (2, 2));
+        let a = Address::parse_any("0xd0cc2b24980cbcca47ef755da88b220a82291407").unwrap();
+        let sources: Vec<&str> =
+            tags.of(&a.to_canonical()).iter().map(|t| t.source.as_str()).collect();
+        assert_eq!(sources, ["cryptoscamdb (x.yaml:4)", "cryptoscamdb (x.yaml:5)"]);
     }
 
     proptest! {
