@@ -280,7 +280,14 @@ impl<'t> LineFinder<'t> {
 
 /// The line of the first occurrence of `needle` in `text` (0 when absent).
 fn line_of(text: &str, needle: &str) -> usize {
-    text.find(needle).map_or(0, |i| text[..i].matches('\n').count() + 1)
+    nth_line_of(text, needle, 0)
+}
+
+/// The line of occurrence `n` (from 0) of `needle` in `text`: the first's when there are
+/// fewer, 0 when there is none.
+fn nth_line_of(text: &str, needle: &str, n: usize) -> usize {
+    let at = |n| text.match_indices(needle).nth(n).map(|(i, _)| i);
+    at(n).or_else(|| at(0)).map_or(0, |i| text[..i].matches('\n').count() + 1)
 }
 
 impl TagSet {

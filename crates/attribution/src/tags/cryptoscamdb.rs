@@ -14,7 +14,7 @@ use std::path::Path;
 use floodgate_types::Address;
 use serde::Deserialize;
 
-use super::{line_of, RiskCategory, SkippedEntry, SourceLoad, Tag, TagError, TagSet};
+use super::{nth_line_of, RiskCategory, SkippedEntry, SourceLoad, Tag, TagError, TagSet};
 
 /// The `source` name of tags from CryptoScamDB.
 pub const CRYPTOSCAMDB_SOURCE: &str = "cryptoscamdb";
@@ -126,10 +126,7 @@ impl TagSet {
                         continue;
                     };
                     let nth = met.entry(raw).or_default();
-                    let rel = chunk.match_indices(raw).nth(*nth).map_or_else(
-                        || line_of(chunk, raw),
-                        |(i, _)| chunk[..i].matches('\n').count() + 1,
-                    );
+                    let rel = nth_line_of(chunk, raw, *nth);
                     *nth += 1;
                     let line = if rel == 0 { start } else { start + rel - 1 };
                     match Address::parse_listed(ticker, raw.trim()) {
