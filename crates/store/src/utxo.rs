@@ -29,17 +29,32 @@ pub(crate) const CHAIN_DIR: &str = "chain";
 /// A run of one segment: `(prefix, a, b)` entries, sorted.
 type Run = (i64, Vec<(u64, u32, u32)>);
 
-/// At most this many segment blobs are kept in memory for input resolution.
-const BLOB_CACHE: usize = 16;
+/// At most this many bytes of segment blobs are kept in memory for input resolution, the
+/// least recently used let go first. Inputs spend outputs of any age, so a group's lookups
+/// reach most stored segments: a bound on the count (16 until 2026-12-07) read the same files
+/// again for nearly every input once a store held more segments than it, about a minute per
+/// group at 50M generated transfers (`docs/benchmarks.md`, "Ingest at 50M").
+const BLOB_CACHE_BYTES: usize = 1 << 30;
 
 /// What a store handle keeps in memory about its segments, loaded on first need: the sorted
-/// runs of every segment (transaction ids, unresolved inputs) and a few segment blobs. An
-/// unwind drops it; a committed group adds its own runs.
+/// runs of every segment (transaction ids, unresolved inputs) and segment blobs up to
+/// [`BLOB_CACHE_BYTES`]. An unwind drops it; a committed group adds its own runs.
 #[derive(Default)]
 pub(crate) struct UtxoCache {
     txids: Option<Vec<Run>>,
     unresolved: Option<Vec<Run>>,
-    blobs: HashMap<i64, Arc<Vec<u8>>>,
+    /// Segment blobs by id, each with the tick it was last used at.
+    blobs: HashMap<i64, (Arc<Vec<u8>>, u64)>,
+    /// Bytes of `blobs`.
+    blob_bytes: usize,
+    /// Counts uses of `blobs`.
+    tick: u64,
+    /// Segments whose checksum and rows this handle checked: read again after being let go,
+    /// only their layout is (a segment file is never written again once named, and segment
+    /// ids are never reused).
+    checked: std::collections::HashSet<i64, FxBuildHasher>,
+    /// Segment files read so far (a test reads it: each is read once while they fit).
+    pub(crate) reads_of_files: u64,
     /// Buffers reused by the next segment written.
     pub(crate) pool: Pool,
     /// Buffers the segments a compaction merges are read into.
@@ -59,6 +74,8 @@ impl UtxoCache {
             runs.retain(|(id, _)| !old.contains(id));
         }
         self.blobs.retain(|id, _| !old.contains(id));
+        self.blob_bytes = self.blobs.values().map(|(b, _)| b.len()).sum();
+        self.checked.retain(|id| !old.contains(id));
         self.add(s);
     }
 
@@ -152,50 +169,83 @@ impl UtxoCache {
         path: &Path,
         id: i64,
     ) -> Result<Arc<Vec<u8>>, StoreError> {
-        if let Some(b) = self.blobs.get(&id) {
+        self.tick += 1;
+        if let Some((b, used)) = self.blobs.get_mut(&id) {
+            *used = self.tick;
             return Ok(Arc::clone(b));
         }
-        let data = load_blob(conn, path, id)?;
-        if self.blobs.len() >= BLOB_CACHE {
-            self.blobs.clear();
+        let mut data = Vec::new();
+        if self.checked.contains(&id) {
+            read_blob_into(conn, path, id, &mut data)?;
+        } else {
+            load_blob_into(conn, path, id, &mut data)?;
+            self.checked.insert(id);
+        }
+        self.reads_of_files += 1;
+        while self.blob_bytes + data.len() > BLOB_CACHE_BYTES {
+            let Some(oldest) = self.blobs.iter().min_by_key(|(_, (_, u))| *u).map(|(id, _)| *id)
+            else {
+                break;
+            };
+            if let Some((b, _)) = self.blobs.remove(&oldest) {
+                self.blob_bytes -= b.len();
+            }
         }
         let data = Arc::new(data);
-        self.blobs.insert(id, Arc::clone(&data));
+        self.blob_bytes += data.len();
+        self.blobs.insert(id, (Arc::clone(&data), self.tick));
         Ok(data)
     }
 
-    /// The stored output `txid:vout`, newest segment first.
-    fn lookup(
+    /// The stored outputs `wanted` spends (`txid:vout` each), each the first found looking
+    /// newest segment first; each segment read once for all of them (sorted by segment).
+    fn lookup_many(
         &mut self,
         conn: &Connection,
         path: &Path,
         chain: Chain,
-        txid: &Hash32,
-        vout: u32,
-    ) -> Result<Option<Found>, StoreError> {
-        let p = prefix(&txid.0);
-        let mut hits = Vec::new();
-        for (seg, run) in self.txid_runs(conn, path, chain)?.iter().rev() {
-            let from = run.partition_point(|e| e.0 < p);
-            hits.extend(run[from..].iter().take_while(|e| e.0 == p).map(|e| (*seg, e.1)));
-        }
-        for (seg, tx) in hits {
-            let data = self.blob(conn, path, seg)?;
-            let v = SegmentView::layout(&data).map_err(|c| corrupt(path, seg, &c.0))?;
-            if tx >= v.n_tx() || v.tx(tx).txid != &txid.0 {
-                continue;
-            }
-            let height = v.block(v.tx(tx).block).height;
-            for row in v.tx_outputs(tx) {
-                let o = v.output(row);
-                if o.vout == vout {
-                    let key = to_btc(v.key(o.addr))
-                        .ok_or_else(|| corrupt(path, seg, "unreadable address key"))?;
-                    return Ok(Some((key, o.value, height)));
+        wanted: &[(Hash32, u32)],
+    ) -> Result<Vec<Option<Found>>, StoreError> {
+        // (segment, transaction, which output wanted, rank among its candidates: newest
+        // segment first).
+        let mut cands: Vec<(i64, u32, usize, usize)> = Vec::new();
+        let runs = self.txid_runs(conn, path, chain)?;
+        for (w, (txid, _)) in wanted.iter().enumerate() {
+            let p = prefix(&txid.0);
+            let mut rank = 0;
+            for (seg, run) in runs.iter().rev() {
+                let from = run.partition_point(|e| e.0 < p);
+                for e in run[from..].iter().take_while(|e| e.0 == p) {
+                    cands.push((*seg, e.1, w, rank));
+                    rank += 1;
                 }
             }
         }
-        Ok(None)
+        cands.sort_unstable_by_key(|c| (c.0, c.1));
+        let mut out: Vec<Option<(usize, Found)>> = vec![None; wanted.len()];
+        for group in cands.chunk_by(|a, b| a.0 == b.0) {
+            let seg = group[0].0;
+            let data = self.blob(conn, path, seg)?;
+            let v = SegmentView::layout(&data).map_err(|c| corrupt(path, seg, &c.0))?;
+            for &(_, tx, w, rank) in group {
+                if out[w].as_ref().is_some_and(|(r, _)| *r < rank) {
+                    continue;
+                }
+                let (txid, vout) = &wanted[w];
+                if tx >= v.n_tx() || v.tx(tx).txid != &txid.0 {
+                    continue;
+                }
+                let height = v.block(v.tx(tx).block).height;
+                let Some(o) = v.tx_outputs(tx).map(|row| v.output(row)).find(|o| o.vout == *vout)
+                else {
+                    continue;
+                };
+                let key = to_btc(v.key(o.addr))
+                    .ok_or_else(|| corrupt(path, seg, "unreadable address key"))?;
+                out[w] = Some((rank, (key, o.value, height)));
+            }
+        }
+        Ok(out.into_iter().map(|o| o.map(|(_, f)| f)).collect())
     }
 }
 
@@ -279,6 +329,19 @@ pub(crate) fn load_blob_into(
     id: i64,
     data: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
+    let file = read_blob_into(conn, path, id, data)?;
+    SegmentView::parse(data).map_err(|c| corrupt(path, id, &format!("{file}: {}", c.0)))?;
+    Ok(())
+}
+
+/// A segment's bytes read into `data` (emptied first), unchecked ([`load_blob_into`] checks
+/// them); its file name.
+fn read_blob_into(
+    conn: &Connection,
+    path: &Path,
+    id: i64,
+    data: &mut Vec<u8>,
+) -> Result<String, StoreError> {
     use std::io::Read;
     let file: String = conn
         .query_row("SELECT file FROM utxo_segments WHERE id = ?1", [id], |r| r.get(0))
@@ -290,8 +353,7 @@ pub(crate) fn load_blob_into(
     data.clear();
     data.reserve(usize::try_from(len).unwrap_or(0));
     f.read_to_end(data).map_err(io)?;
-    SegmentView::parse(data).map_err(|c| corrupt(path, id, &format!("{file}: {}", c.0)))?;
-    Ok(())
+    Ok(file)
 }
 
 /// The file name of segment `id`.
@@ -451,6 +513,9 @@ pub(crate) fn write_group(
                 own.insert(&tx.txid, (p.index, t));
             }
         }
+        // Outputs of earlier groups, looked up together so that each segment is read once.
+        let mut wanted_at: Vec<(usize, usize, usize)> = Vec::new();
+        let mut spent: Vec<(Hash32, u32)> = Vec::new();
         for p in &order {
             for (t, tx) in blocks[p.index].utxo_txs.iter().enumerate() {
                 for (i, input) in tx.inputs.iter().enumerate() {
@@ -469,16 +534,26 @@ pub(crate) fn write_group(
                             ));
                         }
                     }
-                    if hit.is_none() {
-                        hit = cache.lookup(conn, path, chain, &prev.txid, prev.vout)?;
-                    }
-                    if let Some(h) = hit {
-                        found.insert((p.index, t, i), h);
-                        outs[p.index].inputs_resolved_from_store += 1;
-                    } else {
-                        outs[p.index].inputs_unresolved += 1;
+                    match hit {
+                        Some(h) => {
+                            found.insert((p.index, t, i), h);
+                            outs[p.index].inputs_resolved_from_store += 1;
+                        }
+                        None => {
+                            wanted_at.push((p.index, t, i));
+                            spent.push((prev.txid, prev.vout));
+                        }
                     }
                 }
+            }
+        }
+        let hits = cache.lookup_many(conn, path, chain, &spent)?;
+        for (at, hit) in wanted_at.into_iter().zip(hits) {
+            if let Some(h) = hit {
+                found.insert(at, h);
+                outs[at.0].inputs_resolved_from_store += 1;
+            } else {
+                outs[at.0].inputs_unresolved += 1;
             }
         }
     }
@@ -541,6 +616,8 @@ pub(crate) fn write_group(
                 }
             }
         }
+        // By segment, so that each is read once (stable: fills keep their order within one).
+        c.sort_by_key(|c| c.0);
         c
     };
     for (seg, row, vout, bi, t) in candidates {
@@ -825,6 +902,74 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    /// Inputs spend outputs of any age. Until 2026-12-07 a handle kept 16 segment blobs and
+    /// let all of them go when it needed a 17th: once a store held more segments than that,
+    /// nearly every input read a segment file again (about a minute per group at 50M generated
+    /// transfers). A group spending from each of 17 segments, twice around, reads each once.
+    #[test]
+    fn a_group_spending_from_every_stored_segment_reads_each_segment_once() {
+        use floodgate_types::{
+            Amount, BlockHeader, ChainBlock, OutPoint, Timestamp, TxOutput, UtxoTx,
+        };
+        const SEGMENTS: usize = 17;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = crate::Store::open(dir.path()).unwrap();
+        let a = Address::parse(Chain::Bitcoin, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").unwrap();
+        let hash = |n: usize, k: u8| {
+            let mut b = [k; 32];
+            b[..8].copy_from_slice(&(n as u64).to_be_bytes());
+            Hash32(b)
+        };
+        let block = |height: usize, txs: Vec<UtxoTx>| ChainBlock {
+            header: Some(BlockHeader {
+                chain: Chain::Bitcoin,
+                height: height as u64,
+                hash: hash(height, 1),
+                parent: Some(hash(height.wrapping_sub(1), 1)),
+                time: Some(Timestamp(1_231_006_505 + height as i64)),
+            }),
+            utxo_txs: txs,
+            transfers: vec![],
+        };
+        let coin = |n: u32| TxOutput { vout: n, address: a.clone(), value: Amount::from(1_000) };
+        // Outputs per segment such that each holds more rows than the next three together:
+        // compaction merges four neighbours only when the first holds no more than the rest
+        // (a row per output and one for the coinbase input).
+        let mut outputs = vec![2u32, 3, 6];
+        while outputs.len() < SEGMENTS {
+            let n = outputs.len();
+            outputs.push(outputs[n - 1] + outputs[n - 2] + outputs[n - 3] + 4);
+        }
+        outputs.reverse();
+        for (height, &n) in outputs.iter().enumerate() {
+            let coinbase = UtxoTx {
+                txid: hash(height, 2),
+                position: 0,
+                inputs: vec![TxInput { prevout: None, address: None, value: None }],
+                outputs: (0..n).map(coin).collect(),
+            };
+            store.apply_block(&block(height, vec![coinbase])).unwrap();
+        }
+        let segments: i64 =
+            store.conn.query_row("SELECT count(*) FROM utxo_segments", [], |r| r.get(0)).unwrap();
+        assert_eq!(segments, SEGMENTS as i64, "the test needs one segment per block");
+        let before = store.utxo.reads_of_files;
+        // Output 0 of every segment's coinbase, then output 1 of each.
+        let inputs: Vec<TxInput> = (0..2)
+            .flat_map(|vout| (0..SEGMENTS).map(move |h| (h, vout)))
+            .map(|(h, vout)| TxInput {
+                prevout: Some(OutPoint { txid: hash(h, 2), vout }),
+                address: None,
+                value: None,
+            })
+            .collect();
+        let spend = UtxoTx { txid: hash(SEGMENTS, 3), position: 0, inputs, outputs: vec![coin(0)] };
+        let out = store.apply_block(&block(SEGMENTS, vec![spend])).unwrap();
+        assert_eq!(out.inputs_resolved_from_store, 2 * SEGMENTS as u64);
+        assert_eq!(out.inputs_unresolved, 0);
+        assert_eq!(store.utxo.reads_of_files - before, SEGMENTS as u64, "each segment read once");
+    }
 
     /// Issue 9 item 13: a sweep beside another process writing a group (its file on disk, its
     /// manifest row not committed yet) must not take that file for an orphan: it waits for
