@@ -198,6 +198,22 @@ impl Store {
         Ok(())
     }
 
+    /// Bytes the store's file holds, its log included (tables and indexes; Bitcoin's chain
+    /// segments are files of their own): about what rebuilding the indexes a bulk load drops
+    /// re-sorts.
+    ///
+    /// # Errors
+    /// [`StoreError::Sqlite`].
+    pub fn stored_bytes(&self) -> Result<u64, StoreError> {
+        let pragma = |name: &str| -> Result<u64, StoreError> {
+            self.conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0))
+                .map(|v| u64::try_from(v).unwrap_or(0))
+                .map_err(|e| StoreError::sqlite(&self.path, e))
+        };
+        Ok(pragma("page_count")?.saturating_mul(pragma("page_size")?))
+    }
+
     /// Rebuilds indexes dropped by [`Store::suspend_indexes`] (a no-op when none is missing).
     ///
     /// # Errors

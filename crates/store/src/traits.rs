@@ -137,6 +137,12 @@ pub trait TransferStore {
     /// # Errors
     /// A backend failure.
     fn restore_indexes(&mut self) -> Result<(), StoreError>;
+
+    /// Bytes stored that a rebuild after a bulk load re-sorts, about (SQLite: its file).
+    ///
+    /// # Errors
+    /// A backend failure.
+    fn stored_bytes(&self) -> Result<u64, StoreError>;
 }
 
 impl TransferStore for Store {
@@ -205,5 +211,8 @@ impl TransferStore for Store {
     }
     fn restore_indexes(&mut self) -> Result<(), StoreError> {
         Store::restore_indexes(self)
+    }
+    fn stored_bytes(&self) -> Result<u64, StoreError> {
+        Store::stored_bytes(self)
     }
 }

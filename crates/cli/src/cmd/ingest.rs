@@ -105,7 +105,8 @@ pub(crate) struct Args {
     max_unwind: Option<u64>,
     /// Drop the store's address and height indexes during the load and rebuild them at the
     /// end (sorted): faster for large loads, slower queries meanwhile. On by itself when the
-    /// input is 64 MiB or more
+    /// input is 64 MiB or more and at least as large as the store's file (the rebuild sorts
+    /// every stored row again)
     #[arg(long)]
     bulk: bool,
     /// Summary format
@@ -238,6 +239,11 @@ fn report(t: &IngestResult, format: Format, data_dir: &Path) -> Result<()> {
                     "unverified: {} {blocks} without the {check} check ({}); stored all the same\n",
                     u.blocks, u.reason
                 ));
+            }
+            if t.bulk {
+                s.push_str(
+                    "bulk load: the store's indexes dropped for the load, rebuilt at its end\n",
+                );
             }
             s.push_str(&format!("took {:.2} s\n", t.seconds));
             output::write_text(&s)
