@@ -105,8 +105,8 @@ pub(crate) struct Args {
     max_unwind: Option<u64>,
     /// Drop the store's address and height indexes during the load and rebuild them at the
     /// end (sorted): faster for large loads, slower queries meanwhile. On by itself when the
-    /// input is 64 MiB or more and at least as large as the store's file (the rebuild sorts
-    /// every stored row again)
+    /// input is 64 MiB or more and the store's file at most 8 times as large (the rebuild
+    /// sorts every stored row again)
     #[arg(long)]
     bulk: bool,
     /// Summary format
