@@ -155,17 +155,6 @@ impl PartialEq for TxResolver {
 }
 impl Eq for TxResolver {}
 
-/// Stops a store scan once the block asked for is read.
-enum Scan {
-    Store(floodgate_store::StoreError),
-    Done,
-}
-impl From<floodgate_store::StoreError> for Scan {
-    fn from(e: floodgate_store::StoreError) -> Scan {
-        Scan::Store(e)
-    }
-}
-
 impl TxResolver {
     /// The resolver of the graph in `graph_dir`: the store is in its parent directory.
     fn beside(graph_dir: &Path) -> TxResolver {
@@ -214,20 +203,7 @@ impl TxResolver {
         if let Some(ids) = st.blocks.get(&(chain, height)) {
             return Ok(ids.clone());
         }
-        let mut ids: Vec<Hash32> = Vec::new();
-        let scan = store.for_each_leg(chain, height.checked_sub(1), |leg: ExportLeg| {
-            if leg.height != height {
-                return Err(Scan::Done);
-            }
-            if ids.last() != Some(&leg.txid) {
-                ids.push(leg.txid);
-            }
-            Ok(())
-        });
-        match scan {
-            Ok(()) | Err(Scan::Done) => {}
-            Err(Scan::Store(e)) => return Err(e.into()),
-        }
+        let ids = store.block_txids(chain, height)?;
         if st.blocks.len() >= RESOLVED_BLOCKS {
             st.blocks.clear();
         }

@@ -34,6 +34,18 @@ pub struct ExportLeg {
     pub amount: Amount,
 }
 
+/// Ends a scan of legs early ([`Store::block_txids`]).
+enum Scan {
+    Done,
+    Store(StoreError),
+}
+
+impl From<StoreError> for Scan {
+    fn from(e: StoreError) -> Scan {
+        Scan::Store(e)
+    }
+}
+
 impl Store {
     /// Calls `f` for every leg of `chain` in blocks above `after_height` (all blocks when
     /// `None`), in height order: for Bitcoin first all resolved inputs, then all outputs
@@ -108,6 +120,54 @@ impl Store {
             return flush(&mut tx);
         }
         self.utxo_legs(chain, after_height, f)
+    }
+
+    /// The ids of the transactions of `chain`'s block at `height`, each once, in the order
+    /// [`Store::for_each_leg`] gives their legs: what a graph resolves a transfer's place in
+    /// its block with. An account chain's are read alone (about half the time of its legs
+    /// at 50M generated transfers, where clustering resolves a sweep in most blocks); a
+    /// Bitcoin block's from its legs.
+    ///
+    /// # Errors
+    /// [`StoreError`] on SQLite failure or an unreadable stored value.
+    pub fn block_txids(&self, chain: Chain, height: u64) -> Result<Vec<Hash32>, StoreError> {
+        let mut ids: Vec<Hash32> = Vec::new();
+        if !chain.is_account_model() {
+            let scan = self.for_each_leg(chain, height.checked_sub(1), |leg| {
+                if leg.height != height {
+                    return Err(Scan::Done);
+                }
+                if ids.last() != Some(&leg.txid) {
+                    ids.push(leg.txid);
+                }
+                Ok(())
+            });
+            return match scan {
+                Ok(()) | Err(Scan::Done) => Ok(ids),
+                Err(Scan::Store(e)) => Err(e),
+            };
+        }
+        let sq = |e| StoreError::sqlite(&self.path, e);
+        // A range, not `height = ?2`: on an equality SQLite may pick the primary key
+        // (tenant, chain, txid, idx) and read every transfer of the chain.
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT txid FROM transfers \
+                 WHERE tenant = '' AND chain = ?1 AND height >= ?2 AND height <= ?2 \
+                 ORDER BY tx_position, txid",
+            )
+            .map_err(sq)?;
+        let h = i64::try_from(height).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(rusqlite::params![chain.as_str(), h]).map_err(sq)?;
+        while let Some(r) = rows.next().map_err(sq)? {
+            let txid: Vec<u8> = r.get(0).map_err(sq)?;
+            let txid = self.export_hash(&txid)?;
+            if ids.last() != Some(&txid) {
+                ids.push(txid);
+            }
+        }
+        Ok(ids)
     }
 
     /// The highest stored block of `chain`: `(height, hash)`, or `None` when the chain is empty.

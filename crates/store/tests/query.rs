@@ -189,3 +189,47 @@ fn bitcoin_inputs_and_outputs_merge_in_listing_order() {
         .unwrap();
     assert_eq!(first3[..], want[..3]);
 }
+
+/// A block's transaction ids, read alone for a graph resolving a transfer's place in its
+/// block, are those its legs give, in the same order, each once: blocks of several transfers
+/// per transaction, positions shuffled.
+#[test]
+fn a_blocks_transaction_ids_are_those_of_its_legs_in_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    for height in (1..=4u64).rev() {
+        let transfers = (0..30u64)
+            .map(|i| {
+                let tx = (i * 7) % 10;
+                Transfer {
+                    chain: Chain::Ethereum,
+                    height,
+                    block_hash: Some(hash(height, u64::MAX)),
+                    time: Some(Timestamp(1_700_000_000 + height as i64 * 12)),
+                    txid: hash(height, tx),
+                    tx_position: Some(((tx * 3) % 10) as u32),
+                    index: TransferIndex::Log((30 - i) as u32),
+                    kind: TransferKind::Token,
+                    from: eth(i + 1),
+                    to: eth(i + 2),
+                    asset: AssetId("USDT-ERC20".to_owned()),
+                    amount: Amount::from(i + 1),
+                }
+            })
+            .collect();
+        s.apply_block(&ChainBlock { header: None, utxo_txs: vec![], transfers }).unwrap();
+    }
+    for height in 1..=4u64 {
+        let mut want: Vec<Hash32> = Vec::new();
+        s.for_each_leg(Chain::Ethereum, Some(height - 1), |leg| {
+            if leg.height == height && want.last() != Some(&leg.txid) {
+                want.push(leg.txid);
+            }
+            Ok::<(), StoreError>(())
+        })
+        .unwrap();
+        assert_eq!(want.len(), 10);
+        assert_eq!(s.block_txids(Chain::Ethereum, height).unwrap(), want, "height {height}");
+    }
+    assert!(s.block_txids(Chain::Ethereum, 9).unwrap().is_empty());
+}
