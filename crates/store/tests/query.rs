@@ -25,19 +25,32 @@ fn hash(block: u64, tx: u64) -> Hash32 {
 /// `blocks` Ethereum blocks of `per_block` token transfers each, written in descending height
 /// order (so storage order is not listing order), positions and log indexes shuffled.
 fn store_with(blocks: u64, per_block: u64) -> (tempfile::TempDir, Store) {
+    store_of(blocks, per_block, |i| {
+        let tx = (i * 7919) % per_block;
+        (tx, tx as u32)
+    })
+}
+
+/// `blocks` Ethereum blocks of `per_block` token transfers each, in descending height order:
+/// transfer `i` in transaction `tx_of(i).0` at position `tx_of(i).1`, log indexes descending.
+fn store_of(
+    blocks: u64,
+    per_block: u64,
+    tx_of: impl Fn(u64) -> (u64, u32),
+) -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
     for height in (1..=blocks).rev() {
         let transfers = (0..per_block)
             .map(|i| {
-                let tx = (i * 7919) % per_block;
+                let (tx, position) = tx_of(i);
                 Transfer {
                     chain: Chain::Ethereum,
                     height,
                     block_hash: Some(hash(height, u64::MAX)),
                     time: Some(Timestamp(1_700_000_000 + height as i64 * 12)),
                     txid: hash(height, tx),
-                    tx_position: Some(tx as u32),
+                    tx_position: Some(position),
                     index: TransferIndex::Log((per_block - i) as u32),
                     kind: TransferKind::Token,
                     from: eth(i + 1),
@@ -195,30 +208,11 @@ fn bitcoin_inputs_and_outputs_merge_in_listing_order() {
 /// per transaction, positions shuffled.
 #[test]
 fn a_blocks_transaction_ids_are_those_of_its_legs_in_their_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut s = Store::open(dir.path()).unwrap();
-    for height in (1..=4u64).rev() {
-        let transfers = (0..30u64)
-            .map(|i| {
-                let tx = (i * 7) % 10;
-                Transfer {
-                    chain: Chain::Ethereum,
-                    height,
-                    block_hash: Some(hash(height, u64::MAX)),
-                    time: Some(Timestamp(1_700_000_000 + height as i64 * 12)),
-                    txid: hash(height, tx),
-                    tx_position: Some(((tx * 3) % 10) as u32),
-                    index: TransferIndex::Log((30 - i) as u32),
-                    kind: TransferKind::Token,
-                    from: eth(i + 1),
-                    to: eth(i + 2),
-                    asset: AssetId("USDT-ERC20".to_owned()),
-                    amount: Amount::from(i + 1),
-                }
-            })
-            .collect();
-        s.apply_block(&ChainBlock { header: None, utxo_txs: vec![], transfers }).unwrap();
-    }
+    // Three transfers a transaction, ten transactions a block, positions shuffled.
+    let (_dir, s) = store_of(4, 30, |i| {
+        let tx = (i * 7) % 10;
+        (tx, ((tx * 3) % 10) as u32)
+    });
     for height in 1..=4u64 {
         let mut want: Vec<Hash32> = Vec::new();
         s.for_each_leg(Chain::Ethereum, Some(height - 1), |leg| {
