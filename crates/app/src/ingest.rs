@@ -599,11 +599,11 @@ fn ingest_files(
 mod tests {
     use super::{bulk_load, BULK_BYTES};
 
-    /// A large file into an empty or a store up to 8 times its size loads in bulk; the same
-    /// file into a larger store does not (one command per file of a large export re-sorted the whole
-    /// store each time); `--bulk` always does, a small input never by itself.
+    /// A large file into an empty store or one up to 8 times its size loads in bulk; the same
+    /// file into a larger store does not (one command per file of a large export re-sorted
+    /// the whole store each time); `--bulk` always does, a small input never by itself.
     #[test]
-    fn a_bulk_load_is_chosen_while_the_input_is_as_large_as_the_store() {
+    fn a_bulk_load_is_chosen_while_the_store_is_at_most_8_times_the_input() {
         let file = 128 << 20;
         assert!(bulk_load(false, file, 0));
         assert!(bulk_load(false, file, 8 * file));
