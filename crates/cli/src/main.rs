@@ -10,15 +10,14 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
 
-/// mimalloc instead of glibc's malloc for the binary's Rust allocations: a durable `floodgate
-/// monitor` run makes and frees millions of strings and buffers of a few bytes to tens of KB
-/// (JSON of decisions, events, alerts and audit entries), and glibc's malloc, free and
-/// consolidation were 28 % of its CPU (docs/benchmarks.md). SQLite keeps its own calls to
-/// the C library's malloc.
+/// mimalloc instead of glibc's malloc for the binary's Rust allocations, with a longer purge
+/// delay ([`floodgate_alloc::tune`], which says why).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: floodgate_alloc::MiMalloc = floodgate_alloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Before any thread is started.
+    floodgate_alloc::tune();
     let matches = cmd::Cli::command().get_matches();
     let cli = cmd::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_tracing(cli.global.verbose, cli.global.quiet, matches.subcommand_name() == Some("serve"));

@@ -203,7 +203,13 @@ fn build(world: &World, keys: &Keys, way: Way) -> (Took, tempfile::TempDir, [u8;
     (took, dir, h.finalize().into())
 }
 
+/// The allocator the `floodgate` binary builds its graph with (`floodgate_alloc`), for the
+/// build and the map alike.
+#[global_allocator]
+static ALLOCATOR: floodgate_alloc::MiMalloc = floodgate_alloc::MiMalloc;
+
 fn main() {
+    floodgate_alloc::tune();
     let transfers = env("FLOODGATE_BENCH_TRANSFERS", 2_000_000);
     let reference = env("FLOODGATE_BENCH_REFERENCE", 1) == 1;
     let t = Instant::now();

@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use floodgate_monitor::decision::Decision;
 use floodgate_monitor::engine::Engine;
 use floodgate_monitor::fiat::RateTable;
@@ -18,11 +18,11 @@ use floodgate_monitor::pack::{Action, Pack};
 use floodgate_monitor::synth::{generate, to_input_line, SynthConfig, SynthWorld};
 use floodgate_types::AssetRegistry;
 
-/// The allocator the `floodgate` binary runs with (`crates/cli/src/main.rs`), so that the
+/// The allocator the `floodgate` binary runs with (`floodgate_alloc`), so that the
 /// in-process figures are of the code `floodgate monitor` runs (before 2026-12-06 this bench
 /// ran on glibc's malloc: malloc and free were ~15 % of a perf profile of its two passes).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: floodgate_alloc::MiMalloc = floodgate_alloc::MiMalloc;
 
 fn world() -> (SynthWorld, Vec<String>) {
     let w =
@@ -255,4 +255,10 @@ fn bench(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+/// `criterion_main!`, with the allocator tuned first as the binary tunes it.
+fn main() {
+    floodgate_alloc::tune();
+    benches();
+    criterion::Criterion::default().configure_from_args().final_summary();
+}

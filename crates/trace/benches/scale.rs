@@ -19,11 +19,11 @@ use floodgate_trace::{
 use floodgate_types::{Amount, Chain, RiskCategory};
 use rustc_hash::FxHashMap;
 
-/// The allocator the `floodgate` binary runs with (`crates/cli/src/main.rs`), so that the
-/// index build and the queries are timed as `floodgate trace build` and `trace exposure` run
-/// them.
+/// The allocator the `floodgate` binary runs with, tuned as it tunes it (`floodgate_alloc`), so
+/// that the index build and the queries are timed as `floodgate trace build` and `trace
+/// exposure` run them.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: floodgate_alloc::MiMalloc = floodgate_alloc::MiMalloc;
 
 /// Peak and current resident memory of this process, in bytes (Linux; 0 elsewhere).
 fn rss() -> (u64, u64) {
@@ -154,6 +154,7 @@ fn reset_peak() {
 }
 
 fn main() {
+    floodgate_alloc::tune();
     // `cargo bench` passes `--bench`; a filter argument is ignored.
     let transfers = env("FLOODGATE_BENCH_TRANSFERS", 2_000_000);
     // `FLOODGATE_BENCH_QUERIES=0`: no per-query trace (the index build and lookups alone).

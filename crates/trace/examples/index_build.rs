@@ -21,9 +21,9 @@ use floodgate_graph::Graph;
 use floodgate_trace::build_index;
 use sha2::{Digest, Sha256};
 
-/// As the `floodgate` binary (`crates/cli/src/main.rs`) and the scale bench.
+/// As the `floodgate` binary and the scale bench (`floodgate_alloc`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: floodgate_alloc::MiMalloc = floodgate_alloc::MiMalloc;
 
 /// CPU time of the process, all threads (user and system), from `/proc/self/stat`.
 fn cpu() -> Duration {
@@ -38,6 +38,7 @@ fn cpu() -> Duration {
 }
 
 fn main() -> Result<()> {
+    floodgate_alloc::tune();
     if std::env::var_os("RUST_LOG").is_some() {
         tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
