@@ -53,10 +53,13 @@ pub const INDEX_FILE: &str = "exposure.fgx";
 pub const BUCKETS: [u32; 4] = crate::pass::BUCKETS;
 
 const MAGIC: &[u8; 8] = b"FGEXIDX1";
-/// The format version this build writes (versions 1 to 3 are still read). Version 4 is
+/// The format version this build writes (versions 1 to 4 are still read). Version 4 is
 /// version 3 with its body checksum taken over the assets, the records, then the entries (in
 /// the order they are written: the records are hashed as they go out, not read back).
-pub const INDEX_VERSION: u32 = 4;
+/// Version 5 is version 4 with that checksum a CRC-32 instead of a SHA-256: every open
+/// checks it, and at 50M transfers the SHA-256 of the 1.26 GB file took about a second of
+/// each `floodgate trace exposure` (docs/benchmarks.md).
+pub const INDEX_VERSION: u32 = 5;
 const HEADER_LEN: usize = 144;
 /// An entry: node `u32`, asset `u16`, fewest poison hops `u8`, record offset `u40`
 /// (version 2: node `u32`, asset `u16`, record offset `u48`).
@@ -587,7 +590,7 @@ fn write_index(
     // The records are most of the file: they are encoded in chunks and written at their place
     // as they come, the entries (12 bytes each) held until the records are written. The
     // checksum takes the assets, each chunk of records as it is written, then the entries.
-    let mut sum = Sha256::new();
+    let mut sum = crc32fast::Hasher::new();
     sum.update(&names);
     out.write(&[0u8; HEADER_LEN])?;
     out.write(&names)?;
@@ -646,7 +649,7 @@ fn write_index(
     head.extend_from_slice(&1u32.to_le_bytes()); // flags: bit 0 = peel chains followed
     head.extend_from_slice(&state.graph);
     head.extend_from_slice(&state.tags);
-    head.extend_from_slice(&sum.finalize());
+    head.extend_from_slice(&body_checksum(sum));
     head.extend_from_slice(&records.to_le_bytes());
     debug_assert_eq!(head.len(), HEADER_LEN);
     out.seek(0)?;
@@ -654,6 +657,13 @@ fn write_index(
     rep.bytes = records_at as u64 + records;
     out.finish()?;
     Ok(rep)
+}
+
+/// The header's body checksum field of version 5: the CRC-32, then 28 zero bytes.
+fn body_checksum(sum: crc32fast::Hasher) -> [u8; 32] {
+    let mut field = [0u8; 32];
+    field[..4].copy_from_slice(&sum.finalize().to_le_bytes());
+    field
 }
 
 /// A file written beside its final path (`<path>.tmp`), then synced and renamed over it, so
@@ -1222,9 +1232,15 @@ impl ExposureIndex {
                 ),
             ));
         }
-        // Version 4 hashes the assets, the records, then the entries (as they are written);
-        // earlier versions the body in file order.
-        let sum: [u8; 32] = if version >= 4 {
+        // Versions 4 and 5 hash the assets, the records, then the entries (as they are
+        // written), version 5 with a CRC-32; earlier versions the body in file order.
+        let sum: [u8; 32] = if version >= 5 {
+            let mut h = crc32fast::Hasher::new();
+            h.update(&b[HEADER_LEN..entries_at]);
+            h.update(&b[records_at..]);
+            h.update(&b[entries_at..records_at]);
+            body_checksum(h)
+        } else if version == 4 {
             let mut h = Sha256::new();
             h.update(&b[HEADER_LEN..entries_at]);
             h.update(&b[records_at..]);
@@ -1251,8 +1267,12 @@ impl ExposureIndex {
         Ok(idx)
     }
 
-    /// Checks the entry table: sorted, each record inside the file and well formed (of the
-    /// length its counts say), so that lookups never read out of bounds.
+    /// Checks the entry table: sorted, each record inside the file and, before version 5,
+    /// well formed (of the length its counts say), so that lookups never read out of bounds.
+    /// A version-5 record is not decoded here: at 50M transfers decoding every one was most
+    /// of the second an open took. Its bytes are those written (the body checksum), and a
+    /// lookup reads it with bounds checked, a record that does not decode reading as wide
+    /// (the query traced per query).
     fn check_entries(&self) -> Result<(), GraphError> {
         let b = &self.map[..];
         let rec_len = b.len() - self.records_at;
@@ -1279,6 +1299,8 @@ impl ExposureIndex {
                     });
                 }
                 p.is_some()
+            } else if self.version >= 5 {
+                self.record_offset(i) < rec_len
             } else {
                 let mut c = self.cursor(i);
                 // Version 3: the entry's fewest hops is its record's arrivals'.
@@ -1406,7 +1428,7 @@ impl ExposureIndex {
             }
             let mut c = self.cursor(i);
             let mut first = FirstArrivals::NONE;
-            // Well formed: checked on open (a record that is not bounds nothing).
+            // Well formed: checked on open before version 5 (a record that is not bounds nothing).
             let read = (|| {
                 c.u8()?;
                 c.u8()?;
@@ -1455,8 +1477,15 @@ impl ExposureIndex {
         }
         let mut categories = Vec::new();
         let mut c = self.cursor(i);
-        // Well formed: checked on open (a record that is not reads as wide: ask per query).
-        let (flags, total, _) = c.record(Some(&mut categories)).unwrap_or((FLAG_WIDE, 0, 0));
+        // Well formed: checked on open before version 5 (a record that is not reads as wide:
+        // ask per query).
+        let (flags, total) = match c.record(Some(&mut categories)) {
+            Some((flags, total, _)) => (flags, total),
+            None => {
+                categories.clear();
+                (FLAG_WIDE, 0)
+            }
+        };
         IndexedExposure {
             asset,
             total,
