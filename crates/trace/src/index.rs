@@ -56,9 +56,10 @@ const MAGIC: &[u8; 8] = b"FGEXIDX1";
 /// The format version this build writes (versions 1 to 4 are still read). Version 4 is
 /// version 3 with its body checksum taken over the assets, the records, then the entries (in
 /// the order they are written: the records are hashed as they go out, not read back).
-/// Version 5 is version 4 with that checksum a CRC-32 instead of a SHA-256: every open
-/// checks it, and at 50M transfers the SHA-256 of the 1.26 GB file took about a second of
-/// each `floodgate trace exposure` (docs/benchmarks.md).
+/// Version 5 is version 4 with that checksum a CRC-32 instead of a SHA-256, and its records
+/// not decoded on open: every process that reads the index opens it (each `floodgate trace
+/// exposure`), and at 50M transfers the SHA-256 and the decoding took 2.6 s of every open of
+/// the 1.26 GB file, against 0.1 s now (docs/benchmarks.md).
 pub const INDEX_VERSION: u32 = 5;
 const HEADER_LEN: usize = 144;
 /// An entry: node `u32`, asset `u16`, fewest poison hops `u8`, record offset `u40`
@@ -1269,10 +1270,10 @@ impl ExposureIndex {
 
     /// Checks the entry table: sorted, each record inside the file and, before version 5,
     /// well formed (of the length its counts say), so that lookups never read out of bounds.
-    /// A version-5 record is not decoded here: at 50M transfers decoding every one was most
-    /// of the second an open took. Its bytes are those written (the body checksum), and a
-    /// lookup reads it with bounds checked, a record that does not decode reading as wide
-    /// (the query traced per query).
+    /// A version-5 record is not decoded here: at 50M transfers decoding every one took more
+    /// than half of the 2.6 s a version-4 open took. Its bytes are those written (the body
+    /// checksum), and a lookup reads it with bounds checked, a record that does not decode
+    /// reading as wide (the query traced per query).
     fn check_entries(&self) -> Result<(), GraphError> {
         let b = &self.map[..];
         let rec_len = b.len() - self.records_at;
