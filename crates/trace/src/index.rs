@@ -1235,17 +1235,14 @@ impl ExposureIndex {
         }
         // Versions 4 and 5 hash the assets, the records, then the entries (as they are
         // written), version 5 with a CRC-32; earlier versions the body in file order.
+        let written = [&b[HEADER_LEN..entries_at], &b[records_at..], &b[entries_at..records_at]];
         let sum: [u8; 32] = if version >= 5 {
             let mut h = crc32fast::Hasher::new();
-            h.update(&b[HEADER_LEN..entries_at]);
-            h.update(&b[records_at..]);
-            h.update(&b[entries_at..records_at]);
+            written.iter().for_each(|part| h.update(part));
             body_checksum(h)
         } else if version == 4 {
             let mut h = Sha256::new();
-            h.update(&b[HEADER_LEN..entries_at]);
-            h.update(&b[records_at..]);
-            h.update(&b[entries_at..records_at]);
+            written.iter().for_each(|part| h.update(part));
             h.finalize().into()
         } else {
             Sha256::digest(&b[HEADER_LEN..]).into()

@@ -596,6 +596,13 @@ fn index_format_v3_fixture_is_read() {
     }
 }
 
+/// Where the index of the version-3 fixture's graph (one asset, ETH; four entries of 12
+/// bytes) starts its entries and its records, after the 144-byte header and the asset table.
+fn fixture_index_parts() -> (usize, usize) {
+    let entries_at = 144 + 2 + "ETH".len();
+    (entries_at, entries_at + 4 * 12)
+}
+
 /// Format compatibility: the version-4 index frozen in `tests/data/exposure-v4` (its body
 /// checksum a SHA-256) is read by today's code with the answers of the version-3 fixture's.
 #[test]
@@ -615,8 +622,7 @@ fn index_format_v4_fixture_is_read() {
         assert!(!idx.lookup(n).is_empty(), "{target}");
     }
     // A damaged byte in each of the three parts the checksum covers is refused on open.
-    let entries_at = 144 + 2 + "ETH".len();
-    let records_at = entries_at + 4 * 12;
+    let (entries_at, records_at) = fixture_index_parts();
     for at in [entries_at - 2, entries_at + 1, records_at + 1] {
         let tmp = tempfile::tempdir().unwrap();
         let path = tmp.path().join(INDEX_FILE);
@@ -644,8 +650,7 @@ fn a_version_5_record_that_does_not_decode_is_traced_per_query() {
     build_index(&g, &tags, &path).unwrap();
     let mut b = std::fs::read(&path).unwrap();
     assert_eq!(b[8..12], 5u32.to_le_bytes(), "index version 5");
-    let entries_at = 144 + 2 + "ETH".len();
-    let records_at = entries_at + 4 * 12;
+    let (entries_at, records_at) = fixture_index_parts();
     // The first entry (the lowest node id) and its record's category count.
     let node = NodeId(u32::from_le_bytes(b[entries_at..entries_at + 4].try_into().unwrap()));
     let mut off = [0u8; 8];
